@@ -1,0 +1,836 @@
+"""CleanCash Serial Protocol (CCSP) v1 and v2: framing, LRC and messages.
+
+The frame, as an executable spec (``FRAME`` below)::
+
+    #!# LLL # <message> # CC \\r
+
+``LLL`` is the whole frame's length in bytes as three uppercase hex digits
+(11 + len(message)); ``CC`` is the XOR of every byte before it, as two uppercase hex
+digits. The message is ``#``-separated text fields, the first naming the message type.
+Field texts are printable ASCII: never ``#`` (the separator) and never CR (the frame
+end), which is what lets :class:`Deframer` resynchronise quickly.
+
+Requests are decoded strictly by type (that is what a unit does); replies are decoded
+by position for the request they answer, and any reply type but ``NAK`` is success,
+as the known drivers do (see docs/protocols/ccsp.md for every choice made here).
+
+Pure: bytes in, typed messages out, and back. No I/O.
+"""
+
+from __future__ import annotations
+
+import enum
+import io
+import re
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+
+import construct as cs
+
+from protocols.skv import ControlData, FieldError
+
+__all__ = [
+    "FRAME",
+    "FRAME_OVERHEAD",
+    "MAX_FRAME_LENGTH",
+    "SEQ_MAX",
+    "Ack",
+    "CcspError",
+    "ControlData",
+    "Deframer",
+    "Discard",
+    "FrameError",
+    "IdentityQuery",
+    "IdentityReply",
+    "LrcError",
+    "MainStatus",
+    "MessageError",
+    "Nak",
+    "NakCode",
+    "ReceiptHeader",
+    "RegisterReceipt",
+    "RegisterReply",
+    "Reply",
+    "Request",
+    "SignatureQuery",
+    "SignatureReply",
+    "StartReceipt",
+    "StatusQuery",
+    "StatusReply",
+    "StorageStatus",
+    "decode_reply",
+    "decode_request",
+    "encode",
+    "frame",
+    "lrc",
+    "unframe",
+]
+
+FRAME_START = b"#!#"
+FRAME_OVERHEAD = 11  # '#!#' + LLL + '#' + '#' + CC + CR
+MAX_FRAME_LENGTH = 0xFFF
+MAX_MESSAGE_LENGTH = MAX_FRAME_LENGTH - FRAME_OVERHEAD
+SEQ_MAX = 9_999_999_999  # ten decimal digits; see docs/protocols/ccsp.md
+
+BLANK = " "  # an empty field (unused VAT slot, v1's reserved RH fields) is one space
+
+
+class CcspError(ValueError):
+    """Bytes that are not a valid CCSP frame or message."""
+
+
+class FrameError(CcspError):
+    """The frame itself is wrong: start, length, separators, LRC or terminator."""
+
+
+class LrcError(FrameError):
+    """The frame is well formed but its LRC does not match its bytes."""
+
+
+class MessageError(CcspError):
+    """The frame is sound but its message is not one we can read."""
+
+
+class MainStatus(enum.IntEnum):
+    OK = 0
+    WARNING = 1
+    PROTOCOL_ERROR = 2
+    NON_FATAL_ERROR = 3
+    FATAL_ERROR = 4
+    BUSY = 5
+
+
+class StorageStatus(enum.IntEnum):
+    OK = 0
+    HIGH_LEVEL_WARNING = 1
+    FULL = 2
+
+
+class NakCode(enum.IntEnum):
+    INVALID_LRC = 1
+    UNKNOWN_MESSAGE = 2
+    INVALID_DATA = 3
+    INVALID_SEQUENCE = 4
+    NOT_OPERATIONAL = 6
+    INVALID_POS_ID = 7
+    INTERNAL_ERROR = 8
+    LICENSE_EXCEEDED = 9
+    STORAGE_FULL = 10
+    INVALID_SEQUENCE_NUMBER = 11
+
+    @property
+    def text(self) -> str:
+        return _NAK_TEXTS[self]
+
+
+_NAK_TEXTS = {
+    NakCode.INVALID_LRC: "invalid LRC",
+    NakCode.UNKNOWN_MESSAGE: "unknown message type",
+    NakCode.INVALID_DATA: "invalid data or parameter",
+    NakCode.INVALID_SEQUENCE: "invalid message sequence",
+    NakCode.NOT_OPERATIONAL: "control unit not operational",
+    NakCode.INVALID_POS_ID: "invalid POS id (not licensed in this unit)",
+    NakCode.INTERNAL_ERROR: "internal error in the control unit",
+    NakCode.LICENSE_EXCEEDED: "licence count exceeded",
+    NakCode.STORAGE_FULL: "journal memory full",
+    NakCode.INVALID_SEQUENCE_NUMBER: "sequence number already used for other data",
+}
+
+
+# --------------------------------------------------------------------------------------
+# The frame, declared with construct
+# --------------------------------------------------------------------------------------
+
+
+def lrc(data: bytes) -> int:
+    """XOR of every byte: the frame's longitudinal redundancy check."""
+    value = 0
+    for byte in data:
+        value ^= byte
+    return value
+
+
+_HEX_DIGITS = frozenset(b"0123456789ABCDEF")
+
+
+class _HexNumber(cs.Adapter):  # type: ignore[misc]
+    """An unsigned integer written as a fixed number of uppercase hex digits."""
+
+    def __init__(self, digits: int) -> None:
+        super().__init__(cs.Bytes(digits))
+        self.digits = digits
+
+    def _decode(self, obj: bytes, context: Any, path: str) -> int:
+        if not obj or not _HEX_DIGITS.issuperset(obj):
+            raise cs.ValidationError(f"{obj!r} is not {self.digits} uppercase hex digits", path=path)
+        return int(obj, 16)
+
+    def _encode(self, obj: int, context: Any, path: str) -> bytes:
+        text = b"%0*X" % (self.digits, obj)
+        if len(text) != self.digits or obj < 0:
+            raise cs.ValidationError(f"{obj} does not fit {self.digits} hex digits", path=path)
+        return text
+
+
+def _frame_head(ctx: Any) -> bytes:
+    return b"#!#%03X#%s#" % (ctx.length, ctx.message)
+
+
+FRAME = cs.Struct(
+    cs.Const(FRAME_START),
+    "length" / cs.Rebuild(_HexNumber(3), lambda ctx: len(ctx.message) + FRAME_OVERHEAD),
+    cs.Const(b"#"),
+    "message" / cs.Bytes(lambda ctx: ctx.length - FRAME_OVERHEAD),
+    cs.Const(b"#"),
+    "lrc" / cs.Checksum(_HexNumber(2), lrc, _frame_head),
+    cs.Const(b"\r"),
+    cs.Terminated,
+)
+"""One CCSP frame. ``FRAME.build({"message": b"IQ"})`` -> ``b"#!#00D#IQ#..\\r"``."""
+
+
+def frame(message: bytes) -> bytes:
+    """Wrap a message (``b"SIQ"``, ``b"RR#1#..."``) in a frame."""
+    if len(message) > MAX_MESSAGE_LENGTH:
+        raise FrameError(f"message of {len(message)} bytes exceeds {MAX_MESSAGE_LENGTH}")
+    if b"\r" in message:
+        raise FrameError("a message cannot contain CR")
+    return bytes(FRAME.build({"message": message}))
+
+
+def unframe(data: bytes) -> bytes:
+    """The message inside one complete frame; :class:`FrameError` says what is wrong."""
+    if len(data) < FRAME_OVERHEAD:
+        raise FrameError(f"{len(data)} bytes is shorter than the smallest frame")
+    try:
+        parsed = FRAME.parse(data)
+    except cs.ChecksumError:
+        raise LrcError(f"LRC mismatch in {data!r}") from None
+    except cs.ConstructError as exc:
+        raise FrameError(f"malformed frame {data!r}: {_construct_reason(exc)}") from None
+    message: bytes = parsed.message
+    return message
+
+
+def _construct_reason(exc: cs.ConstructError) -> str:
+    """``"<field>: <what is wrong>"`` from construct's ``"Error in path ...\n<message>"``."""
+    head, _, message = str(exc).partition("\n")
+    field = (exc.path or "").replace("(parsing)", "").replace("(building)", "").strip(" ->")
+    return f"{field}: {message}" if field else message or head
+
+
+# --------------------------------------------------------------------------------------
+# Messages, declared with construct: '#'-separated text fields
+# --------------------------------------------------------------------------------------
+
+
+class _Delimited(cs.Construct):  # type: ignore[misc]
+    """Fields separated by ``#``; each named subcon parses exactly its field's bytes.
+
+    Like :class:`construct.Struct`, but a field's extent is found by the separator
+    rather than by its own size, which is what CCSP's text messages need.
+    """
+
+    def __init__(self, *subcons: cs.Construct) -> None:
+        super().__init__()
+        self.subcons = subcons
+        # Fast path: our text adapters decode a field's bytes directly, with no stream
+        # per field; anything else goes through construct's ordinary parse.
+        self._decoders = [_field_decoder(sc) for sc in subcons]
+        self._encoders = [_field_encoder(sc) for sc in subcons]
+
+    def _parse(self, stream: Any, context: Any, path: str) -> cs.Container:
+        data = cs.stream_read_entire(stream, path)
+        parts = data.split(b"#")
+        if len(parts) != len(self.subcons):
+            raise cs.ValidationError(f"{len(parts)} fields where {len(self.subcons)} are expected", path=path)
+        obj = cs.Container()
+        for (name, decode), part in zip(self._decoders, parts, strict=True):
+            try:
+                value = decode(part, context, path)
+            except cs.ConstructError as exc:
+                # Say which field: the fast path does not build a path per field.
+                message = str(exc).partition("\n")[2] or str(exc)
+                raise cs.ValidationError(message, path=f"{path} -> {name or 'type'}") from None
+            if name is not None:
+                obj[name] = value
+        return obj
+
+    def _build(self, obj: Any, stream: Any, context: Any, path: str) -> Any:
+        parts = [
+            encode(obj.get(name) if name is not None else None, context, path)
+            for name, encode in self._encoders
+        ]
+        cs.stream_write(stream, b"#".join(parts), sum(map(len, parts)) + len(parts) - 1, path)
+        return obj
+
+    def _sizeof(self, context: Any, path: str) -> int:
+        raise cs.SizeofError("a delimited message has no fixed size", path=path)
+
+
+def _field_decoder(sc: cs.Construct) -> tuple[str | None, Callable[[bytes, Any, str], Any]]:
+    inner = sc.subcon if isinstance(sc, cs.Renamed) else sc
+    if isinstance(inner, _Text | _Number):
+        return sc.name, inner._decode
+    if isinstance(inner, cs.Const):
+        expected = inner.value
+
+        def check_const(part: bytes, context: Any, path: str) -> Any:
+            if part != expected:
+                raise cs.ConstError(f"expected {expected!r} but got {part!r}", path=path)
+            return part
+
+        return sc.name, check_const
+
+    def parse_any(part: bytes, context: Any, path: str) -> Any:
+        return sc._parsereport(io.BytesIO(part), context, f"{path} -> {sc.name}")
+
+    return sc.name, parse_any
+
+
+def _field_encoder(sc: cs.Construct) -> tuple[str | None, Callable[[Any, Any, str], bytes]]:
+    inner = sc.subcon if isinstance(sc, cs.Renamed) else sc
+    if isinstance(inner, _Text | _Number):
+        return sc.name, inner._encode
+    if isinstance(inner, cs.Const):
+        value: bytes = inner.value
+        return sc.name, lambda obj, context, path: value
+
+    def build_any(obj: Any, context: Any, path: str) -> bytes:
+        buffer = io.BytesIO()
+        sc._build(obj, buffer, context, f"{path} -> {sc.name}")
+        return buffer.getvalue()
+
+    return sc.name, build_any
+
+
+_TEXT_RE = re.compile(rb"^[\x20-\x22\x24-\x7e]*$")  # printable ASCII but '#'
+
+
+class _Text(cs.Adapter):  # type: ignore[misc]
+    """A text field: printable ASCII without '#', ``min_len``..``max_len`` characters."""
+
+    def __init__(self, min_len: int = 0, max_len: int = MAX_MESSAGE_LENGTH) -> None:
+        super().__init__(cs.GreedyBytes)
+        self.min_len = min_len
+        self.max_len = max_len
+
+    def _decode(self, obj: bytes, context: Any, path: str) -> str:
+        self._check(obj, path)
+        return obj.decode("ascii")
+
+    def _encode(self, obj: str, context: Any, path: str) -> bytes:
+        if not isinstance(obj, str):
+            raise cs.ValidationError(f"expected text, got {obj!r}", path=path)
+        try:
+            data = obj.encode("ascii")
+        except UnicodeEncodeError:
+            raise cs.ValidationError(f"{obj!r} is not ASCII", path=path) from None
+        self._check(data, path)
+        return data
+
+    def _check(self, data: bytes, path: str) -> None:
+        if not _TEXT_RE.match(data):
+            raise cs.ValidationError(f"{data!r} has a character outside printable ASCII or '#'", path=path)
+        if not self.min_len <= len(data) <= self.max_len:
+            raise cs.ValidationError(
+                f"{data!r} is not {self.min_len} to {self.max_len} characters", path=path
+            )
+
+
+class _Number(cs.Adapter):  # type: ignore[misc]
+    """A non-negative decimal integer of 1..``digits`` digits, zero-padded when ``pad``."""
+
+    def __init__(self, digits: int, minimum: int = 0, pad: bool = False) -> None:
+        super().__init__(cs.GreedyBytes)
+        self.digits = digits
+        self.minimum = minimum
+        self.width = digits if pad else 1
+
+    def _decode(self, obj: bytes, context: Any, path: str) -> int:
+        if not obj.isdigit() or not 1 <= len(obj) <= self.digits:
+            raise cs.ValidationError(f"{obj!r} is not 1 to {self.digits} digits", path=path)
+        value = int(obj)
+        if value < self.minimum:
+            raise cs.ValidationError(f"{value} is below {self.minimum}", path=path)
+        return value
+
+    def _encode(self, obj: int, context: Any, path: str) -> bytes:
+        if not isinstance(obj, int) or obj < self.minimum or len(str(obj)) > self.digits:
+            raise cs.ValidationError(f"{obj!r} is not a {self.digits}-digit number", path=path)
+        return b"%0*d" % (self.width, obj)
+
+
+def _type_tag(name: str) -> cs.Construct:
+    return cs.Const(name.encode("ascii"))
+
+
+_STATUS = _Number(1)
+_NAK_CODE = _Number(3, pad=True)  # written 001..011, as the unit documentation lists them
+
+# The data of one receipt, in the order both RR and RH carry it (after their own heads).
+_RECEIPT_TAIL = [
+    "orgnr" / _Text(10, 10),
+    "total" / _Text(1, 14),
+    "return_total" / _Text(1, 14),
+    "receipt_type" / _Text(1, 6),
+    "vat1" / _Text(1, 20),
+    "vat2" / _Text(1, 20),
+    "vat3" / _Text(1, 20),
+    "vat4" / _Text(1, 20),
+]
+
+MESSAGES: dict[str, cs.Construct] = {
+    # requests
+    "SIQ": _Delimited(_type_tag("SIQ")),
+    "IQ": _Delimited(_type_tag("IQ")),
+    "RR": _Delimited(
+        _type_tag("RR"),
+        "seq" / _Number(10, minimum=1),
+        "date" / _Text(12, 12),
+        "receipt_no" / _Text(1, 12),
+        "pos_id" / _Text(1, 16),
+        *_RECEIPT_TAIL,
+    ),
+    "ST": _Delimited(_type_tag("ST")),
+    "RH": _Delimited(
+        _type_tag("RH"),
+        "date" / _Text(12, 12),
+        "receipt_no" / _Text(1, 12),
+        "reserved1" / _Text(0, 16),
+        "reserved2" / _Text(0, 16),
+        "pos_id" / _Text(1, 16),
+        *_RECEIPT_TAIL,
+    ),
+    "SQ": _Delimited(_type_tag("SQ")),
+    # replies (decoded by position: the type tag is read, not checked)
+    "SIR": _Delimited("type" / _Text(1, 8), "main" / _STATUS, "storage" / _STATUS),
+    "IR": _Delimited(
+        "type" / _Text(1, 8),
+        "unit_id" / _Text(1, 32),
+        "protocol" / _Number(1, minimum=1),
+        "firmware" / _Text(1, 32),
+    ),
+    "RRR": _Delimited(
+        "type" / _Text(1, 8),
+        "code" / _Text(1, 128),
+        "unit_id" / _Text(1, 32),
+        "main" / _STATUS,
+        "storage" / _STATUS,
+    ),
+    "ACK": _Delimited("type" / _Text(1, 8)),
+    "SQR": _Delimited("type" / _Text(1, 8), "code" / _Text(1, 128), "unit_id" / _Text(1, 32)),
+    "NAK": _Delimited(_type_tag("NAK"), "code" / _NAK_CODE),
+}
+"""Every message's field layout, keyed by the type tag we send (see the module doc)."""
+
+
+def _parse_fields(layout: str, message: bytes) -> cs.Container:
+    try:
+        return MESSAGES[layout].parse(message)
+    except cs.ConstructError as exc:
+        raise MessageError(f"{layout} message {message!r}: {_construct_reason(exc)}") from None
+
+
+def _build_fields(layout: str, fields: dict[str, Any]) -> bytes:
+    try:
+        data: bytes = MESSAGES[layout].build(fields)
+    except cs.ConstructError as exc:
+        raise MessageError(f"cannot build {layout}: {_construct_reason(exc)}") from None
+    return data
+
+
+# --------------------------------------------------------------------------------------
+# Typed messages
+# --------------------------------------------------------------------------------------
+
+
+class Request:
+    """A message the register sends to the unit."""
+
+    TYPE: ClassVar[str]
+    REPLY: ClassVar[type[Reply]]
+
+    def fields(self) -> dict[str, Any]:
+        return {}
+
+    @classmethod
+    def from_fields(cls, fields: cs.Container) -> Request:
+        return cls()
+
+
+class Reply:
+    """A message the unit sends back."""
+
+    TYPE: ClassVar[str]
+
+    def fields(self) -> dict[str, Any]:
+        return {"type": self.TYPE}
+
+    @classmethod
+    def from_fields(cls, fields: cs.Container) -> Reply:
+        return cls()
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReply(Reply):
+    TYPE: ClassVar[str] = "SIR"
+    main: MainStatus
+    storage: StorageStatus
+
+    def fields(self) -> dict[str, Any]:
+        return {"type": self.TYPE, "main": int(self.main), "storage": int(self.storage)}
+
+    @classmethod
+    def from_fields(cls, fields: cs.Container) -> StatusReply:
+        return cls(_enum(MainStatus, fields.main, "main"), _enum(StorageStatus, fields.storage, "storage"))
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityReply(Reply):
+    TYPE: ClassVar[str] = "IR"
+    unit_id: str
+    protocol: int
+    firmware: str
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "type": self.TYPE,
+            "unit_id": self.unit_id,
+            "protocol": self.protocol,
+            "firmware": self.firmware,
+        }
+
+    @classmethod
+    def from_fields(cls, fields: cs.Container) -> IdentityReply:
+        return cls(fields.unit_id, fields.protocol, fields.firmware)
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterReply(Reply):
+    """The reply to RR. The real type tag is not public; ours is ``RRR``."""
+
+    TYPE: ClassVar[str] = "RRR"
+    code: str
+    unit_id: str
+    main: MainStatus
+    storage: StorageStatus
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "type": self.TYPE,
+            "code": self.code,
+            "unit_id": self.unit_id,
+            "main": int(self.main),
+            "storage": int(self.storage),
+        }
+
+    @classmethod
+    def from_fields(cls, fields: cs.Container) -> RegisterReply:
+        return cls(
+            fields.code,
+            fields.unit_id,
+            _enum(MainStatus, fields.main, "main"),
+            _enum(StorageStatus, fields.storage, "storage"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Ack(Reply):
+    """The reply to v1's ST and RH: nothing but 'not a NAK'."""
+
+    TYPE: ClassVar[str] = "ACK"
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureReply(Reply):
+    """The reply to v1's SQ: the control code, then (our choice) the unit id."""
+
+    TYPE: ClassVar[str] = "SQR"
+    code: str
+    unit_id: str
+
+    def fields(self) -> dict[str, Any]:
+        return {"type": self.TYPE, "code": self.code, "unit_id": self.unit_id}
+
+    @classmethod
+    def from_fields(cls, fields: cs.Container) -> SignatureReply:
+        return cls(fields.code, fields.unit_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Nak(Reply):
+    TYPE: ClassVar[str] = "NAK"
+    code: NakCode
+
+    @property
+    def text(self) -> str:
+        return self.code.text
+
+    def fields(self) -> dict[str, Any]:
+        return {"code": int(self.code)}
+
+    @classmethod
+    def from_fields(cls, fields: cs.Container) -> Nak:
+        return cls(_enum(NakCode, fields.code, "NAK code"))
+
+
+@dataclass(frozen=True, slots=True)
+class StatusQuery(Request):
+    TYPE: ClassVar[str] = "SIQ"
+    REPLY: ClassVar[type[Reply]] = StatusReply
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityQuery(Request):
+    TYPE: ClassVar[str] = "IQ"
+    REPLY: ClassVar[type[Reply]] = IdentityReply
+
+
+def _receipt_fields(data: ControlData) -> dict[str, Any]:
+    vat = data.vat_texts(BLANK)
+    return {
+        "date": data.date_text,
+        "receipt_no": data.receipt_no_text,
+        "pos_id": data.pos_id,
+        "orgnr": data.orgnr,
+        "total": data.total_text,
+        "return_total": data.return_total_text,
+        "receipt_type": data.receipt_type.value,
+        "vat1": vat[0],
+        "vat2": vat[1],
+        "vat3": vat[2],
+        "vat4": vat[3],
+    }
+
+
+def _receipt_data(fields: cs.Container) -> ControlData:
+    try:
+        return ControlData.from_texts(
+            date=fields.date,
+            orgnr=fields.orgnr,
+            pos_id=fields.pos_id,
+            receipt_no=fields.receipt_no,
+            receipt_type=fields.receipt_type,
+            total=fields.total,
+            return_total=fields.return_total,
+            vat=(fields.vat1, fields.vat2, fields.vat3, fields.vat4),
+        )
+    except FieldError as exc:
+        raise MessageError(f"bad receipt data: {exc}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterReceipt(Request):
+    """v2 ``RR``: one message registers one receipt; ``seq`` lets the unit spot a repeat."""
+
+    TYPE: ClassVar[str] = "RR"
+    REPLY: ClassVar[type[Reply]] = RegisterReply
+    seq: int
+    data: ControlData
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.seq <= SEQ_MAX:
+            raise FieldError("seq", f"{self.seq} is outside 1..{SEQ_MAX}")
+
+    def fields(self) -> dict[str, Any]:
+        return {"seq": self.seq, **_receipt_fields(self.data)}
+
+    @classmethod
+    def from_fields(cls, fields: cs.Container) -> RegisterReceipt:
+        return cls(fields.seq, _receipt_data(fields))
+
+
+@dataclass(frozen=True, slots=True)
+class StartReceipt(Request):
+    """v1 ``ST``: opens a receipt on this line."""
+
+    TYPE: ClassVar[str] = "ST"
+    REPLY: ClassVar[type[Reply]] = Ack
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptHeader(Request):
+    """v1 ``RH``: the receipt's data; two reserved fields are sent blank."""
+
+    TYPE: ClassVar[str] = "RH"
+    REPLY: ClassVar[type[Reply]] = Ack
+    data: ControlData
+
+    def fields(self) -> dict[str, Any]:
+        return {"reserved1": BLANK, "reserved2": BLANK, **_receipt_fields(self.data)}
+
+    @classmethod
+    def from_fields(cls, fields: cs.Container) -> ReceiptHeader:
+        return cls(_receipt_data(fields))
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureQuery(Request):
+    """v1 ``SQ``: asks for the control code of the receipt given by ``RH``."""
+
+    TYPE: ClassVar[str] = "SQ"
+    REPLY: ClassVar[type[Reply]] = SignatureReply
+
+
+REQUESTS: dict[bytes, type[Request]] = {
+    cls.TYPE.encode("ascii"): cls
+    for cls in (StatusQuery, IdentityQuery, RegisterReceipt, StartReceipt, ReceiptHeader, SignatureQuery)
+}
+
+E = TypeVar("E", bound=enum.IntEnum)
+
+
+def _enum(kind: type[E], value: int, name: str) -> E:
+    try:
+        return kind(value)
+    except ValueError:
+        raise MessageError(f"{name} {value} is not a known {kind.__name__}") from None
+
+
+# --------------------------------------------------------------------------------------
+# Encoding and decoding
+# --------------------------------------------------------------------------------------
+
+
+def encode_message(msg: Request | Reply) -> bytes:
+    """The message bytes (no frame)."""
+    return _build_fields(msg.TYPE, msg.fields())
+
+
+def encode(msg: Request | Reply) -> bytes:
+    """A whole frame for ``msg``."""
+    return frame(encode_message(msg))
+
+
+def message_type(message: bytes) -> bytes:
+    return message.split(b"#", 1)[0]
+
+
+def decode_request(message: bytes) -> Request:
+    """A request by its type tag (what a unit does). Raises :class:`MessageError`."""
+    tag = message_type(message)
+    cls = REQUESTS.get(tag)
+    if cls is None:
+        raise MessageError(f"unknown message type {tag!r}")
+    return cls.from_fields(_parse_fields(cls.TYPE, message))
+
+
+def decode_reply(message: bytes, answering: type[Request]) -> Reply:
+    """The reply to a request of type ``answering``, read by position.
+
+    ``NAK`` is always recognised; any other type tag is taken as the success reply the
+    request expects, as the known drivers do.
+    """
+    if message_type(message) == b"NAK":
+        return Nak.from_fields(_parse_fields("NAK", message))
+    reply_cls = answering.REPLY
+    return reply_cls.from_fields(_parse_fields(reply_cls.TYPE, message))
+
+
+# --------------------------------------------------------------------------------------
+# Streaming deframer
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Discard:
+    """Bytes the deframer threw away, and why (for the frame log)."""
+
+    data: bytes
+    reason: str
+
+
+class Deframer:
+    """Finds whole, valid frames in a byte stream of arbitrary splits.
+
+    Garbage before a frame is skipped, a frame split over many reads is reassembled,
+    several frames in one read all come out, and a candidate whose length field,
+    separators, terminator or LRC is wrong is dropped one byte at a time until the
+    next start marker — so a yielded frame always has a correct length and LRC.
+    Because field text never contains CR, a CR inside a claimed frame proves the claim
+    wrong at once instead of waiting for up to 4 KiB of bytes that may never come.
+    """
+
+    __slots__ = ("_buffer", "discards", "lrc_errors")
+
+    def __init__(self, keep_discards: int = 64) -> None:
+        self._buffer = bytearray()
+        # A bounded record of what was dropped, for the frame log; never grows forever.
+        self.discards: deque[Discard] = deque(maxlen=keep_discards)
+        self.lrc_errors = 0
+
+    @property
+    def pending(self) -> int:
+        """Bytes held while waiting for the rest of a frame."""
+        return len(self._buffer)
+
+    def reset(self) -> bytes:
+        """Forget a partial frame (after a timeout); returns what was dropped."""
+        dropped = bytes(self._buffer)
+        self._buffer.clear()
+        return dropped
+
+    def feed(self, data: bytes) -> list[bytes]:
+        """Add bytes; return the complete valid frames now available, in order."""
+        self._buffer += data
+        return list(self._frames())
+
+    def _discard(self, count: int, reason: str) -> None:
+        self.discards.append(Discard(bytes(self._buffer[:count]), reason))
+        del self._buffer[:count]
+
+    def _frames(self) -> Iterator[bytes]:
+        buf = self._buffer
+        while buf:
+            start = buf.find(FRAME_START)
+            if start < 0:
+                # Keep a tail that may be the beginning of a start marker.
+                keep = 2 if buf.endswith(b"#!") else 1 if buf.endswith(b"#") else 0
+                if len(buf) > keep:
+                    self._discard(len(buf) - keep, "no frame start")
+                return
+            if start:
+                self._discard(start, "garbage before frame start")
+            if len(buf) < 7:
+                return
+            length = _hex3(buf[3:6])
+            if length is None or buf[6] != 0x23 or length < FRAME_OVERHEAD:
+                self._discard(1, "bad length field")
+                continue
+            end_cr = buf.find(b"\r", 7, length)
+            if 0 <= end_cr < length - 1:
+                self._discard(1, "CR inside claimed frame length")
+                continue
+            if len(buf) < length:
+                return
+            candidate = bytes(buf[:length])
+            try:
+                unframe(candidate)
+            except LrcError:
+                # Drop one byte only: the claimed length may be garbage that swallowed
+                # the start of a real frame. The reason lets a unit answer NAK 001.
+                self.lrc_errors += 1
+                self._discard(1, LRC_MISMATCH)
+                continue
+            except FrameError:
+                self._discard(1, "bad separator or terminator")
+                continue
+            del buf[:length]
+            yield candidate
+
+
+LRC_MISMATCH = "LRC mismatch"
+
+
+def _hex3(data: bytes | bytearray) -> int | None:
+    if len(data) != 3 or not _HEX_DIGITS.issuperset(data):
+        return None
+    return int(data, 16)
+
+
+def message_of(frame_bytes: bytes) -> bytes:
+    """The message of a frame already validated by the deframer."""
+    return frame_bytes[7:-4]
