@@ -18,7 +18,13 @@ CODE_SHAPE = re.compile(r"^[A-Z2-7]{32};[A-Z2-7]{26}$")
 
 def receipt(no: int = 1, pos_id: str = "KASSA1", total: int = 12500) -> ControlData:
     return ControlData(
-        datetime(2026, 11, 21, 12, 0), "5561234567", pos_id, no, ReceiptType.NORMAL, total, 0,
+        datetime(2026, 11, 21, 12, 0),
+        "5561234567",
+        pos_id,
+        no,
+        ReceiptType.NORMAL,
+        total,
+        0,
         (VatSlot(2500, total // 5),),
     )
 
@@ -65,8 +71,8 @@ async def test_torn_last_record_is_ignored_on_load(tmp_path: Path) -> None:
     unit = ControlUnit(UnitConfig(tmp_path))
     await unit.register("seq:1", receipt())
     unit.close()
-    with open(tmp_path / "journal-memory.jsonl", "ab") as f:
-        f.write(b'{"pos_id":"KASSA1","key":"seq:2"')
+    memory = tmp_path / "journal-memory.jsonl"
+    memory.write_bytes(memory.read_bytes() + b'{"pos_id":"KASSA1","key":"seq:2"')
     unit = ControlUnit(UnitConfig(tmp_path))
     assert [r.key for r in unit.memory.records()] == ["seq:1"]
 

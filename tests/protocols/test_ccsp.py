@@ -97,7 +97,9 @@ def test_reply_is_read_by_position_whatever_its_type_tag() -> None:
     # A unit may name its RR reply as it likes; only NAK means failure.
     body = ("XYZ#" + CODE + "#" + UNIT + "#1#1").encode()
     reply = ccsp.decode_reply(body, ccsp.RegisterReceipt)
-    assert reply == ccsp.RegisterReply(CODE, UNIT, ccsp.MainStatus.WARNING, ccsp.StorageStatus.HIGH_LEVEL_WARNING)
+    assert reply == ccsp.RegisterReply(
+        CODE, UNIT, ccsp.MainStatus.WARNING, ccsp.StorageStatus.HIGH_LEVEL_WARNING
+    )
     assert ccsp.decode_reply(b"OK", ccsp.StartReceipt) == ccsp.Ack()
 
 
@@ -111,10 +113,12 @@ def test_nak_accepts_unpadded_code_and_names_every_reference_code() -> None:
     ("wire", "reason"),
     [
         (b"#!#00E#SIQ#2E\r", "LRC mismatch"),
-        (b"#!#00F#SIQ#2F\r", "malformed"),
-        (b"#!#00E#SIQ#2F\n", "malformed"),
-        (b"#!#00e#SIQ#2F\r", "malformed"),
-        (b"#!$00E#SIQ#2F\r", "malformed"),
+        (b"#!#00F#SIQ#2F\r", "length field says 15 bytes but the frame has 14"),
+        (b"#!#00E#SIQ#2F\n", "does not end with CR"),
+        (b"#!#00e#SIQ#2F\r", "not 3 uppercase hex digits"),
+        (b"#!$00E#SIQ#2F\r", "does not start with #!#"),
+        (b"#!#00E$SIQ#2F\r", "separator is missing"),
+        (b"#!#00E#SIQ#2f\r", "LRC field b'2f'"),
         (b"#!#00", "shorter"),
     ],
 )
@@ -183,7 +187,9 @@ requests = st.one_of(
     st.builds(ccsp.ReceiptHeader, control_data),
 )
 replies = st.one_of(
-    st.builds(ccsp.StatusReply, st.sampled_from(list(ccsp.MainStatus)), st.sampled_from(list(ccsp.StorageStatus))),
+    st.builds(
+        ccsp.StatusReply, st.sampled_from(list(ccsp.MainStatus)), st.sampled_from(list(ccsp.StorageStatus))
+    ),
     st.builds(ccsp.IdentityReply, st.from_regex(r"\A[A-Z0-9]{17}\Z"), st.integers(1, 2), st.just("1.2.3")),
     st.builds(
         ccsp.RegisterReply,
@@ -234,7 +240,9 @@ def test_deframer_finds_every_frame_between_garbage_in_any_split(
 
 
 @given(frames, st.integers(0, 10_000), st.integers(1, 255))
-def test_deframer_drops_a_corrupted_frame_and_keeps_the_next(wires: list[bytes], where: int, flip: int) -> None:
+def test_deframer_drops_a_corrupted_frame_and_keeps_the_next(
+    wires: list[bytes], where: int, flip: int
+) -> None:
     bad = bytearray(wires[0])
     i = 7 + where % (len(bad) - 11)  # inside the message, so structure stays plausible
     bad[i] ^= flip
@@ -259,7 +267,9 @@ def test_deframer_never_yields_an_invalid_frame_from_random_bytes(data: bytes, c
 
 @settings(max_examples=200)
 @given(st.binary(max_size=300), frames)
-def test_deframer_recovers_after_random_prefix_ending_in_start_marker(data: bytes, wires: list[bytes]) -> None:
+def test_deframer_recovers_after_random_prefix_ending_in_start_marker(
+    data: bytes, wires: list[bytes]
+) -> None:
     deframer = ccsp.Deframer()
     got = deframer.feed(data + b"#!#" + b"".join(wires))
     for frame in got:

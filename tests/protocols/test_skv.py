@@ -28,9 +28,9 @@ def test_amount_round_trip(ore: int) -> None:
 
 def test_amount_limit_is_fourteen_characters() -> None:
     assert len(skv.format_amount(10**13 - 1)) == 14
-    with pytest.raises(FieldError, match="total: .* longer than 14"):
+    with pytest.raises(FieldError, match=r"total: .* longer than 14"):
         skv.format_amount(10**13, "total")
-    with pytest.raises(FieldError, match="total: .* longer than 14"):
+    with pytest.raises(FieldError, match=r"total: .* longer than 14"):
         skv.format_amount(-(10**12), "total")
 
 
@@ -60,9 +60,9 @@ def test_datetime_is_twelve_digits_local_minutes() -> None:
     moment = datetime(2026, 11, 21, 9, 5, 59)
     assert skv.format_datetime(moment) == "202611210905"
     assert skv.parse_datetime("202611210905") == datetime(2026, 11, 21, 9, 5)
-    with pytest.raises(FieldError, match="date: .* 12 digits"):
+    with pytest.raises(FieldError, match=r"date: .* 12 digits"):
         skv.parse_datetime("2026112109")
-    with pytest.raises(FieldError, match="date: .* not a valid date"):
+    with pytest.raises(FieldError, match=r"date: .* not a valid date"):
         skv.parse_datetime("202602300905")
 
 
@@ -83,7 +83,7 @@ def test_pos_id_refused(pos_id: str) -> None:
 
 def test_receipt_number_at_most_twelve_digits() -> None:
     assert skv.validate_receipt_no(999_999_999_999) == 999_999_999_999
-    with pytest.raises(FieldError, match="receipt_no: .* more than 12 digits"):
+    with pytest.raises(FieldError, match=r"receipt_no: .* more than 12 digits"):
         skv.validate_receipt_no(10**12)
 
 
