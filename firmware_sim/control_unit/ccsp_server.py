@@ -41,6 +41,15 @@ class CcspSession:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run())
 
+    def finish(self) -> None:
+        """The line is gone: answer nothing more, but let the unit finish what it started.
+
+        A real unit behind a serial-to-TCP converter goes on with a request whose sender
+        hung up; cancelling it here would make the simulator less faithful than the unit.
+        """
+        self.send = _discard
+        self._queue.put_nowait(None)
+
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
@@ -136,6 +145,10 @@ class CcspSession:
         raise Refused(ccsp.NakCode.UNKNOWN_MESSAGE)
 
 
+def _discard(data: bytes) -> None:
+    pass
+
+
 @contextlib.asynccontextmanager
 async def serve_tcp(unit: ControlUnit, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
     """Serve CCSP on a TCP port; yields the ``socket://host:port`` URL a driver opens."""
@@ -152,7 +165,7 @@ async def serve_tcp(unit: ControlUnit, host: str = "127.0.0.1", port: int = 0) -
             pass
         finally:
             sessions.discard(session)
-            await session.stop()
+            session.finish()
             writer.close()
 
     server = await asyncio.start_server(on_client, host, port)
