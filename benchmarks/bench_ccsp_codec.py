@@ -14,15 +14,12 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import sys
 import time
 from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import handwritten_ccsp as hand  # beside this script
 
-from benchmarks import handwritten_ccsp as hand
 from protocols import ccsp
 from protocols.skv import ControlData, ReceiptType, VatSlot
 

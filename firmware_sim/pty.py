@@ -14,6 +14,8 @@ import os
 import tty
 from collections.abc import Callable
 
+MAX_PENDING = 1 << 20  # output held for a client that is not reading
+
 
 class PtyPort:
     def __init__(self) -> None:
@@ -21,6 +23,8 @@ class PtyPort:
         tty.setraw(self._slave)
         os.set_blocking(self.master, False)
         self.path = os.ttyname(self._slave)
+        self._pending = bytearray()
+        self._waiting = False  # a writer callback is registered for the rest of _pending
 
     def start_reading(self, on_data: Callable[[bytes], None]) -> None:
         loop = asyncio.get_running_loop()
@@ -37,17 +41,34 @@ class PtyPort:
             on_data(data)
 
     def write(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            try:
-                written = os.write(self.master, view)
-            except BlockingIOError:
-                # The pty buffer is full: a real line would also stall; drop nothing.
-                import select
+        """Queue ``data`` for the client; written as the pty takes it, never blocking.
 
-                select.select([], [self.master], [], 1.0)
-                continue
-            view = view[written:]
+        A client that stops reading fills the pty's buffer (a few KiB); what does not fit
+        waits here, up to :data:`MAX_PENDING` bytes, past which the oldest output is
+        dropped — as bytes sent down a serial line nobody listens on are lost.
+        """
+        self._pending += data
+        if len(self._pending) > MAX_PENDING:
+            del self._pending[: len(self._pending) - MAX_PENDING]
+        self._flush()
+
+    def _flush(self) -> None:
+        while self._pending:
+            try:
+                written = os.write(self.master, self._pending)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                self._pending.clear()  # the pty is gone
+                break
+            del self._pending[:written]
+        loop = asyncio.get_running_loop()
+        if self._pending and not self._waiting:
+            loop.add_writer(self.master, self._flush)
+            self._waiting = True
+        elif not self._pending and self._waiting:
+            loop.remove_writer(self.master)
+            self._waiting = False
 
     def discard_input(self) -> None:
         """Flush what the client has written but we have not read (a unit powering up)."""
@@ -57,7 +78,9 @@ class PtyPort:
 
     def close(self) -> None:
         with contextlib.suppress(RuntimeError, ValueError):
-            asyncio.get_running_loop().remove_reader(self.master)
+            loop = asyncio.get_running_loop()
+            loop.remove_reader(self.master)
+            loop.remove_writer(self.master)
         for fd in (self.master, self._slave):
             with contextlib.suppress(OSError):
                 os.close(fd)

@@ -815,13 +815,22 @@ class Deframer:
     def feed(self, data: bytes) -> list[bytes]:
         """Add bytes; return the complete valid frames now available, in order."""
         self._buffer += data
+        return [f for f in self._frames() if f is not None]
+
+    def feed_marking_lrc_errors(self, data: bytes) -> list[bytes | None]:
+        """Like :meth:`feed`, with ``None`` where a frame failed its LRC, in stream order.
+
+        A unit answers each frame in turn, a bad LRC with NAK 001; it needs to know where
+        in the stream the damaged frame stood.
+        """
+        self._buffer += data
         return list(self._frames())
 
     def _discard(self, count: int, reason: str) -> None:
         self.discards.append(Discard(bytes(self._buffer[:count]), reason))
         del self._buffer[:count]
 
-    def _frames(self) -> Iterator[bytes]:
+    def _frames(self) -> Iterator[bytes | None]:
         buf = self._buffer
         while buf:
             start = buf.find(FRAME_START)
@@ -853,6 +862,7 @@ class Deframer:
                 # the start of a real frame. The reason lets a unit answer NAK 001.
                 self.lrc_errors += 1
                 self._discard(1, LRC_MISMATCH)
+                yield None
                 continue
             except FrameError:
                 self._discard(1, "bad separator or terminator")

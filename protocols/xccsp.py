@@ -147,6 +147,7 @@ __all__ = [
     "decode_request",
     "encode_reply",
     "encode_request",
+    "envelope_pos_ids",
 ]
 
 NAMESPACE = "http://www.retailinnovation.se/xccsp"
@@ -833,6 +834,19 @@ def decode_request(body: bytes) -> Request:
         known = ", ".join(REQUESTS)
         raise UnknownTypeError("request/type", f"unknown request type {type_name!r} (known: {known})")
     return cls._read(_Reader(data, cls.TYPE))
+
+
+def envelope_pos_ids(body: bytes) -> tuple[str, ...]:
+    """Every ``PosId`` on a request's envelope (beside ``type`` and ``data``), in order.
+
+    The codec reads a request's POS id from ``data`` only; a register may also put one on
+    the envelope, and a unit can check that the two agree. Most documents have none
+    (``()``). Values are verbatim, like every value (choice 14); an empty element reads
+    as ``""``. Raises :class:`EnvelopeError` for a document that is not a request.
+    """
+    root = _parse(body)
+    _open_envelope(root, "request")
+    return tuple(child.text or "" for child in root if _local_name(child.tag) == "PosId")
 
 
 @overload

@@ -60,12 +60,9 @@ class CcspSession:
         """Bytes from the line (called from the transport, never blocks)."""
         if self.unit.is_dark():
             return  # a unit without power hears nothing
-        before = self.deframer.lrc_errors
-        frames = self.deframer.feed(data)
-        for _ in range(self.deframer.lrc_errors - before):
-            self._queue.put_nowait(b"")  # b"" stands for a frame that failed its LRC
-        for f in frames:
-            self._queue.put_nowait(f)
+        for f in self.deframer.feed_marking_lrc_errors(data):
+            # b"" stands for a frame that failed its LRC: answered with NAK 001 in turn.
+            self._queue.put_nowait(b"" if f is None else f)
 
     async def _run(self) -> None:
         while True:

@@ -44,7 +44,6 @@ FINISH_SECONDS = 5.0  # on stop: how long started unit work may take to finish
 _FAULT_OF_NAK: dict[NakCode, xccsp.FaultCode] = {
     nak: code for code in xccsp.FaultCode if (nak := code.nak) is not None
 }
-_POS_ID_TAGS = ("PosId", f"{{{xccsp.NAMESPACE}}}PosId")
 
 T = TypeVar("T")
 
@@ -83,15 +82,12 @@ def _envelope_pos_id_error(body: bytes, request: xccsp.Request) -> xccsp.DataErr
     The codec reads only ``data``; a register that also puts the POS id on the envelope
     must not get a receipt registered under another POS id than it thinks.
     """
-    # The codec has accepted this document, so parsing it again cannot fail; its own
-    # parser is used so the same encoding rules apply (codec choice 13).
-    root = xccsp._parse(body)
     data_pos_id = _pos_id_of(request)
-    for child in root:
-        if child.tag in _POS_ID_TAGS and (child.text or "") != data_pos_id:
+    for envelope_pos_id in xccsp.envelope_pos_ids(body):
+        if envelope_pos_id != data_pos_id:
             return xccsp.DataError(
                 "request/PosId",
-                f"{child.text or ''!r} does not match {request.TYPE}/PosId {data_pos_id!r}",
+                f"{envelope_pos_id!r} does not match {request.TYPE}/PosId {data_pos_id!r}",
             )
     return None
 

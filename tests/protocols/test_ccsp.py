@@ -292,3 +292,8 @@ def test_deframer_does_not_wait_on_a_false_length_when_a_cr_proves_it_wrong() ->
     deframer = ccsp.Deframer()
     assert deframer.feed(b"#!#FFF#" + b"#!#00E#SIQ#2F\r") == [b"#!#00E#SIQ#2F\r"]
     assert deframer.pending == 0
+
+
+def test_lrc_errors_are_marked_where_they_stood_in_the_stream() -> None:
+    good, bad = b"#!#00E#SIQ#2F\r", b"#!#00D#IQ#7C\r"
+    assert ccsp.Deframer().feed_marking_lrc_errors(good + bad + good) == [good, None, good]

@@ -1,0 +1,616 @@
+"""The CCSP driver: a CleanCash-compatible control unit on a serial line or TCP socket.
+
+:class:`ControlUnitDriver` implements :class:`~gateway.devices.fiscal_unit.ControlUnit`
+over the CleanCash Serial Protocol, v1 (``ST``/``RH``/``SQ``) and v2 (``RR``); the
+handshake (``IQ`` then ``SIQ``) tells which one the unit speaks.
+
+Retry and deadline policy (numbers are the constructor's defaults):
+
+* every request has a deadline (``request_timeout``, 2 s) — opening the link included;
+* a request is tried at most ``1 + retries`` times (3); a retry keeps the sequence number,
+  so a unit that did register the first time answers the repeat with the same code;
+* retried: no answer, an answer dropped for a bad LRC, a lost link, NAK 001 (the unit
+  saw *our* LRC wrong), NAK 006 (not operational; while ``SIQ`` says busy we wait up to
+  ``busy_timeout``, 10 s, polling every ``busy_poll``, 0.5 s, then send again), and for
+  v1 NAK 004 (the unit lost the ST/RH/SQ thread: the triple starts over);
+* any other NAK is final: :class:`ControlUnitRefused` with words for the POS;
+* out of tries: :class:`ControlUnitUnavailable`, and the state becomes ``failed`` with
+  the same words.
+
+After a request went unanswered, the line is "in doubt": the late answer may still be
+on its way, and a CCSP answer does not say which request it answers. So before the
+next request the driver sends ``SIQ`` and waits for its ``SIR`` — units answer in
+order, so once that comes every older answer has come too (and was skipped, since an
+answer is read by the layout of the request it answers). Only then is a new ``RR``
+sent, and a late code for an old receipt can never be taken for a new one.
+
+Every frame is logged in hex on ``tillgw.devices.control_unit.frames`` (DEBUG) with the
+sequence number and receipt number it belongs to, and kept in the
+:class:`~gateway.devices.fiscal_unit.Registration`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Self, TypeVar
+from urllib.parse import urlsplit
+
+from gateway.devices.fiscal_unit import (
+    REFUSAL_HEALTH,
+    ControlUnit,
+    ControlUnitError,
+    ControlUnitRefused,
+    ControlUnitUnavailable,
+    FrameRecord,
+    Registration,
+    UnitIdentity,
+    UnitStatus,
+    health_of_status,
+    refusal_words,
+)
+from gateway.devices.health import DeviceState, Health, HealthListener, HealthTracker
+from gateway.devices.line import CCSP_PROTOCOL, DeviceProtocol
+from gateway.devices.link import LinkError, LinkOpener, open_link
+from gateway.devices.port import Backoff, DeviceTimeout, Exchange, PortClosed, PortOwner
+from protocols import ccsp
+from protocols.skv import ControlData, validate_pos_id
+
+__all__ = [
+    "DEFAULT_BUSY_POLL",
+    "DEFAULT_BUSY_TIMEOUT",
+    "DEFAULT_REQUEST_TIMEOUT",
+    "DEFAULT_RETRIES",
+    "ControlUnitDriver",
+    "open_control_unit",
+]
+
+log = logging.getLogger("tillgw.devices.control_unit")
+frame_log = logging.getLogger("tillgw.devices.control_unit.frames")
+
+DEFAULT_REQUEST_TIMEOUT = 2.0  # an RR at 9600 baud is ~0.1 s each way; units answer well within 1 s
+DEFAULT_RETRIES = 2
+DEFAULT_BUSY_TIMEOUT = 10.0
+DEFAULT_BUSY_POLL = 0.5
+SUPPORTED_VERSIONS = (1, 2)
+
+R = TypeVar("R")
+
+
+class _Problem(enum.Enum):
+    NO_REPLY = "no reply"
+    DAMAGED = "damaged reply"
+    LINK = "link error"
+    NAK_LRC = "unit saw a bad LRC"
+    BUSY = "busy"
+    NOT_OPERATIONAL = "not operational"
+    SEQUENCE = "v1 sequence lost"
+    NO_CODE = "no control code"
+    OUT_OF_TURN = "answer out of turn"
+
+
+class _Retry(Exception):
+    """One try failed in a way that another try may mend."""
+
+    def __init__(self, problem: _Problem, detail: str) -> None:
+        super().__init__(f"{problem.value}: {detail}")
+        self.problem = problem
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class _Answered:
+    reply: ccsp.Reply
+
+
+@dataclass(frozen=True, slots=True)
+class _Damaged:
+    frames: int  # how many candidate frames failed their LRC
+
+
+_Outcome = _Answered | _Damaged
+
+
+class _FrameJournal:
+    """The frames of one operation: logged at once, and kept for its Registration."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.records: list[FrameRecord] = []
+
+    def _add(self, direction: str, data: bytes, note: str = "") -> None:
+        record = FrameRecord("tx" if direction == "tx" else "rx", datetime.now(UTC), data, note)
+        self.records.append(record)
+        if frame_log.isEnabledFor(logging.DEBUG):
+            frame_log.debug("%s %s %s%s", self.label, direction, data.hex(" "), f" ({note})" if note else "")
+
+    def sent(self, data: bytes) -> None:
+        self._add("tx", data)
+
+    def received(self, data: bytes, note: str = "") -> None:
+        self._add("rx", data, note)
+
+    def stale(self, data: bytes) -> None:
+        self._add("rx", data, "stale: dropped before the next request")
+
+
+_Acceptor = Callable[[ccsp.Reply], str | None]  # returns why to skip a reply, or None
+
+
+class _ReplyReader:
+    """Finds the answer to one request in the bytes that come back.
+
+    A frame that does not parse as an answer to this request (a late answer to an
+    earlier one) is logged and skipped, and reading goes on until the deadline.
+    """
+
+    def __init__(self, answering: type[ccsp.Request], journal: _FrameJournal, accept: _Acceptor) -> None:
+        self._answering = answering
+        self._journal = journal
+        self._accept = accept
+        self._deframer = ccsp.Deframer()
+
+    def feed(self, data: bytes) -> _Outcome | None:
+        deframer = self._deframer
+        lrc_before = deframer.lrc_errors
+        frames = deframer.feed(data)
+        self._journal_discards()
+        for frame in frames:
+            try:
+                reply = ccsp.decode_reply(ccsp.message_of(frame), self._answering)
+            except ccsp.MessageError as exc:
+                log.info("skipped a frame that is no answer to %s: %s", self._answering.TYPE, exc)
+                self._journal.received(frame, f"skipped: no answer to {self._answering.TYPE}")
+                continue
+            why_not = self._accept(reply)
+            if why_not is not None:
+                log.warning("skipped an answer to %s: %s", self._answering.TYPE, why_not)
+                self._journal.received(frame, f"skipped: {why_not}")
+                continue
+            self._journal.received(frame)
+            return _Answered(reply)
+        damaged = deframer.lrc_errors - lrc_before
+        return _Damaged(damaged) if damaged else None
+
+    def _journal_discards(self) -> None:
+        discards = self._deframer.discards
+        if not discards:
+            return
+        data = b"".join(d.data for d in discards)
+        reasons = ", ".join(dict.fromkeys(d.reason for d in discards))
+        discards.clear()
+        self._journal.received(data, f"dropped: {reasons}")
+
+
+@dataclass(slots=True)
+class _Op:
+    """One public call (register, status, …) across all its tries."""
+
+    label: str
+    journal: _FrameJournal
+    attempt: int = 0
+    busy_since: float | None = None
+    last_problem: _Retry | None = field(default=None)
+
+
+class ControlUnitDriver(ControlUnit):
+    """A control unit speaking CCSP v1 or v2 at ``url`` for the register ``pos_id``.
+
+    ``url`` is a serial device or pyserial URL (``/dev/ttyUSB0``, ``/dev/pts/7``) or a
+    network address (``socket://host:port``, ``tcp://host:port``). Nothing is opened
+    until :meth:`start` or the first call; every call is safe to make concurrently (they
+    are served one at a time). ``watch_interval`` (seconds) makes the driver ask the
+    unit's status while idle, so a unit that dies or comes back is noticed before the
+    next sale.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        pos_id: str,
+        *,
+        protocol: DeviceProtocol = CCSP_PROTOCOL,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+        retries: int = DEFAULT_RETRIES,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        busy_poll: float = DEFAULT_BUSY_POLL,
+        watch_interval: float | None = None,
+        backoff: Backoff | None = None,
+        opener: LinkOpener = open_link,
+    ) -> None:
+        if request_timeout <= 0 or busy_timeout < 0 or busy_poll <= 0:
+            raise ValueError("timeouts must be positive")
+        if retries < 0:
+            raise ValueError(f"retries {retries} must be 0 or more")
+        if watch_interval is not None and watch_interval <= 0:
+            raise ValueError(f"watch_interval {watch_interval} must be positive")
+        self._url = url
+        self._pos_id = validate_pos_id(pos_id)
+        self.protocol = protocol
+        self.request_timeout = request_timeout
+        self.retries = retries
+        self.busy_timeout = busy_timeout
+        self.busy_poll = busy_poll
+        self.watch_interval = watch_interval
+        self._port = PortOwner(url, protocol.line, opener=opener, backoff=backoff)
+        self._health = HealthTracker(f"control unit {url}")
+        self._lock = asyncio.Lock()  # one operation (e.g. a whole v1 ST/RH/SQ) at a time
+        self._identity: UnitIdentity | None = None
+        self._last_status: UnitStatus | None = None
+        self._identified_on = -1  # the link opening the identity was learnt on
+        self._in_doubt = False  # an answer may still be on its way (see module doc)
+        # A refusal that no status report can clear (POS id not licensed): kept until
+        # a receipt is registered again.
+        self._sticky: tuple[DeviceState, str] | None = None
+        self._watch_task: asyncio.Task[None] | None = None
+
+    # -- the ControlUnit interface ------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    @property
+    def pos_id(self) -> str:
+        return self._pos_id
+
+    @property
+    def health(self) -> Health:
+        return self._health.health
+
+    @property
+    def state(self) -> DeviceState:
+        return self._health.state
+
+    @property
+    def reason(self) -> str:
+        return self._health.reason
+
+    @property
+    def unit_identity(self) -> UnitIdentity | None:
+        return self._identity
+
+    @property
+    def last_status(self) -> UnitStatus | None:
+        return self._last_status
+
+    @property
+    def link_opens(self) -> int:
+        """How many times the link was opened: 1 plus the reconnects."""
+        return self._port.opens
+
+    def on_change(self, listener: HealthListener) -> Callable[[], None]:
+        return self._health.on_change(listener)
+
+    async def wait_for(self, *states: DeviceState) -> Health:
+        return await self._health.wait_for(*states)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def start(self) -> UnitIdentity:
+        """The handshake: ``IQ`` then ``SIQ``. Raises :class:`ControlUnitUnavailable`."""
+        if self.watch_interval is not None and self._watch_task is None:
+            self._watch_task = asyncio.create_task(self._watch(), name=f"control unit watch {self.url}")
+        return await self.identity()
+
+    async def identity(self) -> UnitIdentity:
+        """Ask the unit who it is (``IQ``, then ``SIQ`` for its state)."""
+
+        async def body(op: _Op) -> UnitIdentity:
+            self._identity = None
+            return await self._identify(op)
+
+        return await self._operate("handshake", body, identify=False)
+
+    async def status(self) -> UnitStatus:
+        """Ask the unit how it is (``SIQ``); updates :attr:`state` and :attr:`reason`."""
+
+        async def body(op: _Op) -> UnitStatus:
+            status = await self._query_status(op)
+            self._apply_status(status)
+            return status
+
+        return await self._operate("status", body, identify=False)
+
+    async def register(self, seq: int, data: ControlData) -> Registration:
+        """Register one receipt and return its control code.
+
+        ``seq`` identifies the registration to a v2 unit: sending the same ``seq`` and
+        data again (after a crash, say) returns the same code and stores nothing new.
+        """
+        if not 1 <= seq <= ccsp.SEQ_MAX:
+            raise ValueError(f"seq {seq} is outside 1..{ccsp.SEQ_MAX}")
+        if data.pos_id != self._pos_id:
+            raise ValueError(
+                f"receipt for POS id {data.pos_id!r} sent to the control unit of {self._pos_id!r}"
+            )
+
+        async def body(op: _Op) -> Registration:
+            assert self._identity is not None  # _operate identified the unit first
+            if self._identity.protocol_version == 1:
+                return await self._register_v1(op, seq, data)
+            return await self._register_v2(op, seq, data)
+
+        registration = await self._operate(f"seq={seq} receipt={data.receipt_no}", body, identify=True)
+        return registration
+
+    async def close(self) -> None:
+        if self._watch_task is not None:
+            self._watch_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch_task
+            self._watch_task = None
+        await self._port.close()
+
+    # -- operations and their tries -----------------------------------------------------
+
+    async def _operate(self, label: str, body: Callable[[_Op], Awaitable[R]], *, identify: bool) -> R:
+        op = _Op(label, _FrameJournal(label))
+        tries = self.retries + 1
+        async with self._lock:
+            for attempt in range(1, tries + 1):
+                op.attempt = attempt
+                try:
+                    if self._in_doubt:
+                        await self._resync(op)
+                    if identify and (self._identity is None or self._identified_on != self._port.opens):
+                        await self._identify(op)
+                    return await body(op)
+                except _Retry as retry:
+                    op.last_problem = retry
+                    log.info("%s %s: try %d of %d failed: %s", self.url, label, attempt, tries, retry)
+                except asyncio.CancelledError:
+                    self._in_doubt = True  # the request may still be answered
+                    raise
+                except PortClosed as exc:
+                    raise ControlUnitUnavailable("the gateway is shutting down") from exc
+            assert op.last_problem is not None
+            words = self._give_up_words(op.last_problem, op)
+            self._health.set(DeviceState.FAILED, words)
+            raise ControlUnitUnavailable(words)
+
+    def _give_up_words(self, last: _Retry, op: _Op) -> str:
+        url = self.url
+        tries = "1 try" if op.attempt == 1 else f"{op.attempt} tries"
+        match last.problem:
+            case _Problem.NO_REPLY | _Problem.OUT_OF_TURN:
+                return f"no answer from the control unit on {url} after {tries} — check the cable and power"
+            case _Problem.DAMAGED:
+                return (
+                    f"every answer from the control unit on {url} arrived damaged ({tries}) — "
+                    "check the cable and keep it away from power leads"
+                )
+            case _Problem.NAK_LRC:
+                return (
+                    f"the control unit on {url} received damaged frames from the register ({tries}) — "
+                    "check the cable and keep it away from power leads"
+                )
+            case _Problem.LINK:
+                return last.detail
+            case _Problem.BUSY:
+                return (
+                    f"the control unit on {url} stayed busy for more than {self.busy_timeout:g} s — "
+                    "wait a minute and try again; if it stays busy, restart it"
+                )
+            case _Problem.NOT_OPERATIONAL:
+                return (
+                    f"the control unit on {url} says it is not operational — "
+                    "restart it; if that does not help, call the supplier"
+                )
+            case _Problem.SEQUENCE:
+                return f"the control unit on {url} kept losing track of the receipt — restart it"
+            case _Problem.NO_CODE:
+                return (
+                    f"the control unit on {url} answered without a control code — "
+                    "restart it; if that does not help, call the supplier"
+                )
+
+    async def _register_v2(self, op: _Op, seq: int, data: ControlData) -> Registration:
+        reply = await self._request(op, ccsp.RegisterReceipt(seq, data))
+        if not isinstance(reply, ccsp.RegisterReply):  # pragma: no cover - decode_reply guarantees it
+            raise _Retry(_Problem.OUT_OF_TURN, f"unexpected answer {reply!r}")
+        code = self._code_of(reply.code)
+        self._sticky = None
+        self._apply_status(UnitStatus(reply.main, reply.storage))
+        return Registration(
+            seq, code, reply.unit_id, reply.main, reply.storage, tuple(op.journal.records), op.attempt
+        )
+
+    async def _register_v1(self, op: _Op, seq: int, data: ControlData) -> Registration:
+        # A retry of any step starts the triple over: the unit keys a v1 repeat by receipt
+        # type and number, so a receipt it already stored gets its first code back.
+        await self._request(op, ccsp.StartReceipt())
+        await self._request(op, ccsp.ReceiptHeader(data))
+        reply = await self._request(op, ccsp.SignatureQuery())
+        if not isinstance(reply, ccsp.SignatureReply):  # pragma: no cover - decode_reply guarantees it
+            raise _Retry(_Problem.OUT_OF_TURN, f"unexpected answer {reply!r}")
+        code = self._code_of(reply.code)
+        self._sticky = None
+        # v1's answer carries no status: ask, but the receipt is registered either way.
+        status: UnitStatus | None
+        try:
+            status = await self._query_status(op)
+        except _Retry as retry:
+            log.info("%s %s: no status after registering: %s", self.url, op.label, retry)
+            status = None
+        if status is not None:
+            self._apply_status(status)
+        return Registration(
+            seq,
+            code,
+            reply.unit_id,
+            status.main if status else None,
+            status.storage if status else None,
+            tuple(op.journal.records),
+            op.attempt,
+        )
+
+    @staticmethod
+    def _code_of(code: str) -> str:
+        if not code.strip():
+            raise _Retry(_Problem.NO_CODE, "the answer's control code is blank")
+        return code
+
+    # -- single requests ----------------------------------------------------------------
+
+    async def _identify(self, op: _Op) -> UnitIdentity:
+        reply = await self._request(op, ccsp.IdentityQuery())
+        if not isinstance(reply, ccsp.IdentityReply):  # pragma: no cover - decode_reply guarantees it
+            raise _Retry(_Problem.OUT_OF_TURN, f"unexpected answer {reply!r}")
+        if reply.protocol not in SUPPORTED_VERSIONS:
+            words = (
+                f"the control unit on {self.url} speaks CCSP version {reply.protocol}, which this gateway "
+                "does not know — call the supplier"
+            )
+            self._health.set(DeviceState.FAILED, words)
+            raise ControlUnitUnavailable(words)
+        if self._identity is not None and self._identity.unit_id != reply.unit_id:
+            log.warning(
+                "%s: the control unit changed from %s to %s", self.url, self._identity.unit_id, reply.unit_id
+            )
+        self._identity = UnitIdentity(reply.unit_id, reply.protocol, reply.firmware)
+        self._identified_on = self._port.opens
+        status = await self._query_status(op)
+        self._apply_status(status)
+        return self._identity
+
+    async def _query_status(self, op: _Op) -> UnitStatus:
+        reply = await self._exchange(op, ccsp.StatusQuery())
+        if isinstance(reply, ccsp.Nak):
+            if reply.code is ccsp.NakCode.INVALID_LRC:
+                raise _Retry(_Problem.NAK_LRC, "the unit received a damaged status query")
+            raise _Retry(_Problem.OUT_OF_TURN, f"NAK {int(reply.code):03d} to a status query")
+        if not isinstance(reply, ccsp.StatusReply):  # pragma: no cover - decode_reply guarantees it
+            raise _Retry(_Problem.OUT_OF_TURN, f"unexpected answer {reply!r}")
+        return UnitStatus(reply.main, reply.storage)
+
+    async def _resync(self, op: _Op) -> None:
+        """Wait for the answer to a fresh SIQ, so every older answer is out of the way."""
+        status = await self._query_status(op)
+        self._in_doubt = False
+        self._apply_status(status)
+
+    async def _request(self, op: _Op, request: ccsp.Request) -> ccsp.Reply:
+        """One request; a NAK is retried or turned into :class:`ControlUnitRefused`."""
+        reply = await self._exchange(op, request)
+        if isinstance(reply, ccsp.Nak):
+            await self._handle_nak(op, request, reply.code)
+        return reply
+
+    async def _handle_nak(self, op: _Op, request: ccsp.Request, code: ccsp.NakCode) -> None:
+        """Raise what a NAK to ``request`` calls for: a retry, or a refusal."""
+        if code is ccsp.NakCode.INVALID_LRC:
+            raise _Retry(_Problem.NAK_LRC, f"the unit received a damaged {request.TYPE}")
+        if code is ccsp.NakCode.NOT_OPERATIONAL:
+            await self._wait_while_busy(op)
+            raise _Retry(_Problem.NOT_OPERATIONAL, f"NAK 006 to {request.TYPE}")
+        if code is ccsp.NakCode.INVALID_SEQUENCE and request.TYPE in ("RH", "SQ"):
+            raise _Retry(_Problem.SEQUENCE, f"NAK 004 to {request.TYPE}")
+        words = refusal_words(code, self._pos_id)
+        state = REFUSAL_HEALTH.get(code)
+        if state is not None:
+            self._sticky = (state, words)
+            self._health.set(state, words)
+        log.warning("%s %s: refused: NAK %03d %s", self.url, op.label, int(code), code.text)
+        raise ControlUnitRefused(code, words)
+
+    async def _wait_while_busy(self, op: _Op) -> None:
+        """After NAK 006: while SIQ says busy, wait (up to busy_timeout per operation)."""
+        loop = asyncio.get_running_loop()
+        status = await self._query_status(op)
+        if status.main is ccsp.MainStatus.BUSY:
+            if op.busy_since is None:
+                op.busy_since = loop.time()
+            busy_end = op.busy_since + self.busy_timeout
+            while status.main is ccsp.MainStatus.BUSY and loop.time() < busy_end:
+                # A poll period, not a synchronisation: the unit gives no "ready" signal.
+                await asyncio.sleep(min(self.busy_poll, busy_end - loop.time()))
+                status = await self._query_status(op)
+            if status.main is ccsp.MainStatus.BUSY:
+                raise _Retry(_Problem.BUSY, f"still busy after {self.busy_timeout:g} s")
+        self._apply_status(status)
+        if self.state is DeviceState.FAILED:
+            raise ControlUnitUnavailable(self.reason.removeprefix("failed: "))
+
+    async def _exchange(self, op: _Op, request: ccsp.Request) -> ccsp.Reply:
+        reader = _ReplyReader(type(request), op.journal, self._acceptor(request))
+        exchange: Exchange[_Outcome] = Exchange(
+            ccsp.encode(request),
+            reader,
+            self.request_timeout,
+            on_sent=op.journal.sent,
+            on_stale=op.journal.stale,
+        )
+        try:
+            outcome = await self._port.exchange(exchange)
+        except DeviceTimeout as exc:
+            self._in_doubt = True
+            raise _Retry(_Problem.NO_REPLY, str(exc)) from None
+        except LinkError as exc:
+            self._in_doubt = True  # a serial line may still hold a late answer
+            raise _Retry(_Problem.LINK, str(exc)) from None
+        if isinstance(outcome, _Damaged):
+            raise _Retry(_Problem.DAMAGED, f"{outcome.frames} frame(s) with a bad LRC")
+        return outcome.reply
+
+    def _acceptor(self, request: ccsp.Request) -> _Acceptor:
+        def accept(reply: ccsp.Reply) -> str | None:
+            unit_id = getattr(reply, "unit_id", None)
+            if (
+                isinstance(reply, ccsp.RegisterReply | ccsp.SignatureReply)
+                and self._identity is not None
+                and unit_id != self._identity.unit_id
+            ):
+                # A late status answer can parse as SQ's answer; a swapped unit names
+                # another id. Either way it is not this receipt's code: ask again.
+                self._identified_on = -1
+                return f"the answer names unit {unit_id!r}, not {self._identity.unit_id!r}"
+            return None
+
+        return accept
+
+    # -- health -------------------------------------------------------------------------
+
+    def _apply_status(self, status: UnitStatus) -> None:
+        self._last_status = status
+        state, words = health_of_status(status)
+        if self._sticky is not None and state is not DeviceState.FAILED:
+            state, words = self._sticky
+        self._health.set(state, words)
+
+    async def _watch(self) -> None:
+        assert self.watch_interval is not None
+        while True:
+            # The watch period: how soon a change is noticed while the till is idle.
+            await asyncio.sleep(self.watch_interval)
+            if self._lock.locked():
+                continue  # a sale is talking to the unit; that tells us enough
+            with contextlib.suppress(ControlUnitError):
+                await self.status()
+
+
+def open_control_unit(url: str, pos_id: str, *, orgnr: str | None = None, **options: Any) -> ControlUnit:
+    """The right driver for ``url``: XCCSP for ``http://…``, CCSP for anything else.
+
+    ``orgnr`` is needed by XCCSP only (its status and identity requests carry it);
+    ``options`` are the drivers' common keyword arguments (``request_timeout``,
+    ``retries``, ``busy_timeout``, ``busy_poll``, ``watch_interval``), plus the
+    CCSP-only ones (``protocol``, ``backoff``, ``opener``) for a serial or socket URL.
+    """
+    if urlsplit(url).scheme in ("http", "https"):
+        if orgnr is None:
+            raise ValueError(f"{url}: an XCCSP control unit needs the organisation number (orgnr)")
+        # Imported here: aiohttp is only needed by shops whose unit speaks XCCSP.
+        from gateway.devices.xccsp_unit import XccspControlUnit
+
+        return XccspControlUnit(url, pos_id, orgnr, **options)
+    return ControlUnitDriver(url, pos_id, **options)

@@ -1,0 +1,256 @@
+"""The control unit as the fiscal pipeline sees it, whatever protocol reaches it.
+
+The receipt pipeline depends on :class:`ControlUnit` only. The CCSP driver
+(:mod:`gateway.devices.control_unit`) implements it today; an XCCSP (HTTP) driver will
+implement the same interface, so nothing above this module changes when a shop's unit
+speaks XML instead of serial frames.
+
+Status and error codes are the ones CCSP and XCCSP share (XCCSP fault codes 2..10 are
+the CCSP NAK codes), so :class:`~protocols.ccsp.NakCode`, :class:`MainStatus` and
+:class:`StorageStatus` are the common vocabulary. This module also holds the words the
+POS and the shop owner are shown for each of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol, Self
+
+from gateway.devices.health import DeviceState, Health, HealthListener
+from protocols.ccsp import MainStatus, NakCode, StorageStatus
+from protocols.skv import ControlData
+
+__all__ = [
+    "ControlUnit",
+    "ControlUnitError",
+    "ControlUnitRefused",
+    "ControlUnitUnavailable",
+    "FrameRecord",
+    "Registration",
+    "UnitIdentity",
+    "UnitStatus",
+    "health_of_status",
+    "main_status_words",
+    "refusal_words",
+    "storage_status_words",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class UnitIdentity:
+    unit_id: str  # tillverkningsnummer, 17 characters on a real unit
+    protocol_version: int  # CCSP 1 or 2; XCCSP 1
+    firmware: str
+    protocol: str = "CCSP"  # which protocol reached it: CCSP or XCCSP
+
+    @property
+    def protocol_name(self) -> str:
+        return f"{self.protocol} v{self.protocol_version}"
+
+
+@dataclass(frozen=True, slots=True)
+class UnitStatus:
+    main: MainStatus
+    storage: StorageStatus
+
+    @property
+    def main_words(self) -> str:
+        return main_status_words(self.main)
+
+    @property
+    def storage_words(self) -> str:
+        return storage_status_words(self.storage)
+
+
+@dataclass(frozen=True, slots=True)
+class FrameRecord:
+    """Raw bytes exchanged with the unit, kept with the receipt they belong to."""
+
+    direction: Literal["tx", "rx"]
+    at: datetime  # UTC
+    data: bytes
+    note: str = ""  # why received bytes were not used: "stale", "dropped: LRC mismatch", …
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """A receipt the control unit registered. Never made without a control code."""
+
+    seq: int
+    code: str  # kontrollkod
+    unit_id: str
+    main: MainStatus | None  # None: the protocol did not say, and a status query went unanswered
+    storage: StorageStatus | None
+    frames: tuple[FrameRecord, ...]
+    attempts: int  # 1 unless the request had to be repeated
+
+    def __post_init__(self) -> None:
+        if not self.code.strip():
+            raise ValueError("no control code, no receipt: a registration needs a control code")
+
+
+class ControlUnitError(Exception):
+    """The control unit did not register the receipt. ``str()`` is words for the POS."""
+
+
+class ControlUnitRefused(ControlUnitError):
+    """The unit answered and said no (CCSP NAK, XCCSP Fault). Repeating will not help."""
+
+    def __init__(self, code: NakCode, words: str) -> None:
+        super().__init__(f"the control unit refused ({int(code):03d} {code.text}): {words}")
+        self.code = code
+        self.words = words
+
+
+class ControlUnitUnavailable(ControlUnitError):
+    """No usable answer after every allowed try; ``reason`` says what to check."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"control unit unavailable: {reason}")
+        self.reason = reason
+
+
+class ControlUnit(Protocol):
+    """A certified control unit, reached by some protocol. One per register (POS id)."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def pos_id(self) -> str: ...
+
+    @property
+    def health(self) -> Health: ...
+
+    @property
+    def state(self) -> DeviceState: ...
+
+    @property
+    def reason(self) -> str: ...
+
+    @property
+    def unit_identity(self) -> UnitIdentity | None:
+        """What the last handshake learnt, without asking again."""
+        ...
+
+    @property
+    def last_status(self) -> UnitStatus | None:
+        """The unit's status as last reported (by a status query or a registration)."""
+        ...
+
+    def on_change(self, listener: HealthListener) -> Callable[[], None]: ...
+
+    async def wait_for(self, *states: DeviceState) -> Health: ...
+
+    async def start(self) -> UnitIdentity:
+        """Open the link and learn who the unit is and how it is (the handshake)."""
+        ...
+
+    async def identity(self) -> UnitIdentity: ...
+
+    async def status(self) -> UnitStatus: ...
+
+    async def register(self, seq: int, data: ControlData) -> Registration:
+        """Register one receipt; the same ``seq`` and data may be sent again safely."""
+        ...
+
+    async def close(self) -> None: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(self, *exc_info: object) -> None: ...
+
+
+_MAIN_WORDS = {
+    MainStatus.OK: "OK",
+    MainStatus.WARNING: "warning",
+    MainStatus.PROTOCOL_ERROR: "protocol error (it misread something the register sent)",
+    MainStatus.NON_FATAL_ERROR: "error, still working",
+    MainStatus.FATAL_ERROR: "fatal error, not working",
+    MainStatus.BUSY: "busy",
+}
+
+_STORAGE_WORDS = {
+    StorageStatus.OK: "OK",
+    StorageStatus.HIGH_LEVEL_WARNING: "almost full",
+    StorageStatus.FULL: "full",
+}
+
+
+def main_status_words(main: MainStatus) -> str:
+    return _MAIN_WORDS[main]
+
+
+def storage_status_words(storage: StorageStatus) -> str:
+    return _STORAGE_WORDS[storage]
+
+
+MEMORY_ALMOST_FULL = "journal memory almost full — order a new control unit or have it emptied"
+MEMORY_FULL = "control unit memory full — order a new control unit or have it emptied"
+
+
+def health_of_status(status: UnitStatus) -> tuple[DeviceState, str | None]:
+    """The device state a unit's own status report puts it in, with the words why."""
+    main, storage = status.main, status.storage
+    if storage is StorageStatus.FULL:
+        return DeviceState.FAILED, MEMORY_FULL
+    if main is MainStatus.FATAL_ERROR:
+        return DeviceState.FAILED, (
+            "the control unit reports a fatal error — restart it; if that does not help, call the supplier"
+        )
+    if storage is StorageStatus.HIGH_LEVEL_WARNING:
+        return DeviceState.DEGRADED, MEMORY_ALMOST_FULL
+    if main is MainStatus.NON_FATAL_ERROR:
+        return DeviceState.DEGRADED, (
+            "the control unit reports an error but still works — restart it when the shop is quiet"
+        )
+    if main is MainStatus.PROTOCOL_ERROR:
+        return DeviceState.DEGRADED, (
+            "the control unit misread something the register sent — check the cable if it happens again"
+        )
+    if main is MainStatus.WARNING:
+        return DeviceState.DEGRADED, "the control unit reports a warning — see its display or manual"
+    return DeviceState.READY, None  # OK, or BUSY (a moment's work is no health problem)
+
+
+def refusal_words(code: NakCode, pos_id: str) -> str:
+    """What the POS shows when the unit refuses a receipt with ``code``."""
+    words = {
+        NakCode.INVALID_LRC: "the control unit kept receiving damaged frames — check the cable",
+        NakCode.UNKNOWN_MESSAGE: (
+            "the control unit does not know this request — its firmware may not suit this gateway; "
+            "call the supplier"
+        ),
+        NakCode.INVALID_DATA: "the control unit found the receipt data invalid — check the receipt's fields",
+        NakCode.INVALID_SEQUENCE: "the control unit got the receipt's messages out of order — try again",
+        NakCode.NOT_OPERATIONAL: "the control unit is not operational — restart it",
+        NakCode.INVALID_POS_ID: (
+            f"this register's POS id {pos_id!r} is not licensed in the control unit — "
+            "use the POS id the unit was registered with, or have the supplier add this one"
+        ),
+        NakCode.INTERNAL_ERROR: (
+            "the control unit reported an internal error — restart it; if it persists, call the supplier"
+        ),
+        NakCode.LICENSE_EXCEEDED: (
+            f"the control unit has no free licence for POS id {pos_id!r} — "
+            "buy another licence or free one from a register no longer in use"
+        ),
+        NakCode.STORAGE_FULL: MEMORY_FULL,
+        NakCode.INVALID_SEQUENCE_NUMBER: (
+            "the control unit already holds a different receipt under this sequence number — "
+            "the register's journal and the control unit disagree; call support before selling on"
+        ),
+    }
+    return words[code]
+
+
+# Refusals that mean no receipt can be registered until someone acts, and how bad that is.
+REFUSAL_HEALTH: dict[NakCode, DeviceState] = {
+    NakCode.INVALID_POS_ID: DeviceState.FAILED,
+    NakCode.LICENSE_EXCEEDED: DeviceState.FAILED,
+    NakCode.STORAGE_FULL: DeviceState.FAILED,
+    NakCode.INTERNAL_ERROR: DeviceState.DEGRADED,
+    NakCode.UNKNOWN_MESSAGE: DeviceState.FAILED,
+}

@@ -1,0 +1,97 @@
+"""A device's health: one of four states, with a reason in words a shop owner understands.
+
+Every driver keeps one :class:`HealthTracker`; the status API and ``tillgw diag`` read
+it, and listeners (the WebSocket event stream, later) are told of every change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+__all__ = ["DeviceState", "Health", "HealthListener", "HealthTracker"]
+
+log = logging.getLogger("tillgw.devices.health")
+
+
+class DeviceState(enum.StrEnum):
+    CONNECTING = "connecting"  # not yet known to work: opening, identifying
+    READY = "ready"  # works, nothing to report
+    DEGRADED = "degraded"  # works, but someone should act soon (memory almost full)
+    FAILED = "failed"  # does not work now; the reason says what to do
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    state: DeviceState
+    reason: str  # "ready", or "<state>: <what is wrong> — <what to do>"
+    since: datetime  # when the state or reason last changed (UTC)
+
+
+HealthListener = Callable[[Health], None]
+
+
+class HealthTracker:
+    """The current :class:`Health` of one device, and who wants to hear of changes."""
+
+    def __init__(self, device: str, detail: str = "not yet contacted") -> None:
+        self.device = device
+        self._health = Health(DeviceState.CONNECTING, _reason(DeviceState.CONNECTING, detail), _now())
+        self._listeners: list[HealthListener] = []
+        self._changed = asyncio.Event()
+
+    @property
+    def health(self) -> Health:
+        return self._health
+
+    @property
+    def state(self) -> DeviceState:
+        return self._health.state
+
+    @property
+    def reason(self) -> str:
+        return self._health.reason
+
+    def set(self, state: DeviceState, detail: str | None = None) -> None:
+        """Enter ``state``; ``detail`` is the words after ``state:`` (none for ready)."""
+        reason = _reason(state, detail)
+        if state is self._health.state and reason == self._health.reason:
+            return
+        self._health = Health(state, reason, _now())
+        log.info("%s: %s", self.device, reason)
+        # Wake waiters, then start a fresh event for the next change.
+        self._changed.set()
+        self._changed = asyncio.Event()
+        for listener in list(self._listeners):
+            try:
+                listener(self._health)
+            except Exception:  # a broken listener must not break the device
+                log.exception("health listener %r failed", listener)
+
+    def on_change(self, listener: HealthListener) -> Callable[[], None]:
+        """Call ``listener`` on every change; returns a function that stops it."""
+        self._listeners.append(listener)
+
+        def remove() -> None:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+        return remove
+
+    async def wait_for(self, *states: DeviceState) -> Health:
+        """Wait until the device is in one of ``states`` (returns at once if it is)."""
+        while self._health.state not in states:
+            await self._changed.wait()
+        return self._health
+
+
+def _reason(state: DeviceState, detail: str | None) -> str:
+    return f"{state.value}: {detail}" if detail else state.value
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
