@@ -45,6 +45,8 @@ VAT_SLOTS = 4
 
 _AMOUNT_RE = re.compile(r"^(-?)(\d+),(\d\d)$")
 _DATETIME_RE = re.compile(r"^\d{12}$")
+# A whole VAT slot in one go: a rate of at most 5 characters, an amount of at most 14.
+_VAT_SLOT_RE = re.compile(r"^(\d{1,2}),(\d\d);(-?)(\d{1,11}),(\d\d)$")
 _ORGNR_RE = re.compile(r"^\d{10}$")
 # A POS id travels inside '#'-separated CCSP frames and ';'-separated VAT slots, so
 # neither separator may appear in it; otherwise any printable ASCII is accepted.
@@ -189,13 +191,18 @@ class VatSlot:
     @classmethod
     def from_text(cls, text: str, slot: int = 1) -> VatSlot | None:
         """``"25,00;20,00"`` -> ``VatSlot(2500, 2000)``; a blank slot -> ``None``."""
+        m = _VAT_SLOT_RE.match(text)
+        if m is not None and len(m.group(3)) + len(m.group(4)) <= AMOUNT_MAX_CHARS - 3:
+            # The good path: one match; the field-by-field path below explains errors.
+            ore = int(m.group(4)) * 100 + int(m.group(5))
+            return cls(int(m.group(1)) * 100 + int(m.group(2)), -ore if m.group(3) else ore)
         if text.strip() == "":
             return None
-        rate, sep, amount = text.partition(";")
+        rate_text, sep, amount_text = text.partition(";")
         if not sep:
             raise FieldError(f"vat{slot}", f"{text!r} is not 'rate;amount'")
         name = f"vat{slot}"
-        return cls(parse_rate(rate, name + " rate"), parse_amount(amount, name + " amount"))
+        return cls(parse_rate(rate_text, name + " rate"), parse_amount(amount_text, name + " amount"))
 
 
 @dataclass(frozen=True, slots=True)
