@@ -1,0 +1,624 @@
+"""The receipt pipeline: the only path by which a receipt comes into existence.
+
+For one receipt (docs/fiscal-path.md has the whole story):
+
+1. validate (:func:`gateway.model.compute`) — bad input is refused before anything is written;
+2. one transaction: the next receipt number and a ``receipt.pending`` entry, which holds
+   the control-unit sequence number and the data to register, and the POS's request id;
+3. register with the control unit (same sequence number on every retry);
+4. one transaction: the ``receipt`` entry with the control code, the unit id and the raw
+   frames; the receipt's row in the index; the request's result;
+5. print, and kick the drawer when cash is involved.
+
+No control code, no receipt: a unit that refuses (NAK, Fault) leaves a
+``receipt.refused`` entry, the POS gets the unit's words, and the number is not burnt —
+the next receipt takes it. A unit that does not answer leaves the receipt *in doubt*:
+it may or may not be in the unit's memory. Before any new sale, and at every start, an
+in-doubt receipt is sent again with the same sequence number — the unit answers a repeat
+with the code it gave the first time, or registers it now — and completed. Until that
+works, new sales are refused: numbers stay unbroken, and the unit's memory and the
+journal hold the same receipts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from gateway.devices.fiscal_unit import (
+    ControlUnit,
+    ControlUnitRefused,
+    ControlUnitUnavailable,
+    Registration,
+)
+from gateway.fiscal.receipt_text import PrintedReceipt, Shop, layout, render, to_text
+from gateway.fiscal.store import Store, Writer, local_now
+from gateway.model import PaymentMethod, Receipt, ReceiptKind, Totals, compute
+from gateway.receipt_json import receipt_from_json, receipt_to_json, totals_to_json
+from protocols.escpos import CodeTable
+from protocols.skv import ControlData, ReceiptType, VatSlot
+
+__all__ = [
+    "FiscalError",
+    "Pipeline",
+    "ReceiptPrinter",
+    "RegisteredReceipt",
+]
+
+log = logging.getLogger("tillgw.fiscal.pipeline")
+
+
+class FiscalError(Exception):
+    """A fiscal operation that did not happen; ``code`` and ``status`` are for the API."""
+
+    def __init__(self, code: str, message: str, status: int, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+        self.field = field
+
+    def to_json(self) -> dict[str, Any]:
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.field is not None:
+            error["field"] = self.field
+        return {"error": error}
+
+
+class ReceiptPrinter(Protocol):
+    """What the pipeline needs of a printer: print a job and say when it is on paper."""
+
+    async def print_job(self, data: bytes) -> None:
+        """Return when the printer reports the job printed; raise if it cannot be."""
+        ...
+
+    async def kick_drawer(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredReceipt:
+    receipt_no: int
+    entry_seq: int
+    kind: str  # normal | ovning | profo | kopia
+    at: str
+    receipt: Receipt
+    totals: Totals
+    control_code: str
+    unit_id: str
+    request_id: str | None
+
+    def to_json(self, printed: bool | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "receipt_no": self.receipt_no,
+            "type": self.kind,
+            "at": self.at,
+            "control_code": self.control_code,
+            "unit_id": self.unit_id,
+            "receipt": receipt_to_json(self.receipt),
+            "totals": totals_to_json(self.totals),
+            "journal_entry": self.entry_seq,
+        }
+        if self.request_id is not None:
+            out["id"] = self.request_id
+        if printed is not None:
+            out["printed"] = printed
+        return out
+
+
+_RECEIPT_TYPES = {
+    ReceiptKind.NORMAL: ReceiptType.NORMAL,
+    ReceiptKind.TRAINING: ReceiptType.TRAINING,
+    ReceiptKind.PRO_FORMA: ReceiptType.PRO_FORMA,
+}
+
+
+def control_data(
+    shop: Shop, pos_id: str, receipt_no: int, moment: datetime, kind: ReceiptType, totals: Totals
+) -> ControlData:
+    """What the control unit registers for a receipt (SKVFS 2009:2)."""
+    return ControlData(
+        moment=moment.replace(tzinfo=None),
+        orgnr=shop.orgnr,
+        pos_id=pos_id,
+        receipt_no=receipt_no,
+        receipt_type=kind,
+        total=totals.to_pay,
+        return_total=totals.return_total,
+        vat=tuple(VatSlot(v.rate, v.vat) for v in totals.vat),
+    )
+
+
+def _frames(registration: Registration) -> list[list[str]]:
+    return [[f.direction, f.at.isoformat(), f.data.hex(), f.note] for f in registration.frames]
+
+
+class Pipeline:
+    """Receipts, copies and the other fiscal events of one register."""
+
+    def __init__(
+        self,
+        store: Store,
+        unit: ControlUnit,
+        shop: Shop,
+        pos_id: str,
+        *,
+        printer: ReceiptPrinter | None = None,
+        paper_width: int = 42,
+        code_table: CodeTable = CodeTable.CP858,
+        on_receipt: Callable[[dict[str, Any]], Awaitable[None] | None] | None = None,
+    ) -> None:
+        self.store = store
+        self.unit = unit
+        self.shop = shop
+        self.pos_id = pos_id
+        self.printer = printer
+        self.paper_width = paper_width
+        self.code_table = code_table
+        self.on_receipt = on_receipt
+        self._lock = asyncio.Lock()  # one fiscal operation at a time: numbers and the unit are serial
+        self._print_tasks: set[asyncio.Task[None]] = set()
+
+    # -- start-up -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Reconcile what a crash left: resolve in-doubt receipts, print what was not printed."""
+        async with self._lock:
+            try:
+                await self._resolve_in_doubt()
+            except FiscalError as exc:
+                log.warning("%s", exc.message)
+        for row in await self.store.fetchall("SELECT entry_seq FROM unprinted ORDER BY entry_seq"):
+            found = await self._registered_by_entry(int(row[0]))
+            if found is not None:
+                self._print_later(found)
+
+    async def close(self) -> None:
+        for task in list(self._print_tasks):
+            task.cancel()
+        await asyncio.gather(*self._print_tasks, return_exceptions=True)
+
+    # -- receipts -----------------------------------------------------------------------
+
+    async def submit(self, request_id: str, receipt: Receipt) -> RegisteredReceipt:
+        """Register, journal and print one receipt. A repeated ``request_id`` gets the first result."""
+        totals = compute(receipt)  # ReceiptError (a FieldError) for bad input, before anything is written
+        async with self._lock:
+            earlier = await self._earlier_result(request_id)
+            if earlier is not None:
+                return earlier
+            await self._resolve_in_doubt()
+            number = await self._next_number()
+            kind = _RECEIPT_TYPES[receipt.kind]
+            registered = await self._register(
+                number, kind, receipt, totals, request_id, local_now(), copy_of=None
+            )
+        self._after_sale(registered)
+        return registered
+
+    async def copy(self, receipt_no: int) -> RegisteredReceipt:
+        """The one copy (KOPIA) a receipt may have: registered with the unit like any receipt."""
+        async with self._lock:
+            original = await self.find(receipt_no)
+            if original is None or original.kind == "kopia":
+                raise FiscalError("not_found", f"there is no receipt number {receipt_no}", 404)
+            existing = await self.store.fetchone(
+                "SELECT entry_seq FROM receipts WHERE receipt_no = ? AND kind = 'kopia'", (receipt_no,)
+            )
+            if existing is not None:
+                raise FiscalError(
+                    "copy_exists", f"receipt {receipt_no} already has its copy; only one copy is allowed", 409
+                )
+            await self._resolve_in_doubt()
+            registered = await self._register(
+                receipt_no,
+                ReceiptType.COPY,
+                original.receipt,
+                original.totals,
+                None,
+                local_now(),
+                copy_of=original.entry_seq,
+            )
+        self._print_later(registered)
+        return registered
+
+    async def find(self, receipt_no: int, *, copy: bool = False) -> RegisteredReceipt | None:
+        clause = "= 'kopia'" if copy else "!= 'kopia'"
+        row = await self.store.fetchone(
+            f"SELECT entry_seq FROM receipts WHERE receipt_no = ? AND kind {clause}", (receipt_no,)
+        )
+        return None if row is None else await self._registered_by_entry(int(row[0]))
+
+    async def printed(self, entry_seq: int) -> bool:
+        row = await self.store.fetchone("SELECT 1 FROM unprinted WHERE entry_seq = ?", (entry_seq,))
+        return row is None
+
+    # -- other fiscal events --------------------------------------------------------------
+
+    async def open_drawer(self, cashier: str | None = None, reason: str = "no sale") -> int:
+        """A drawer opening without a sale: journaled (and counted on the Z report), then kicked."""
+        async with self.store.write() as w:
+            entry = await w.append(
+                "drawer.open", {"cashier": cashier, "reason": reason, "pos_id": self.pos_id}
+            )
+        if self.printer is not None:
+            await self.printer.kick_drawer()
+        return entry.seq
+
+    async def record(self, kind: str, body: dict[str, Any]) -> int:
+        """Journal another event (``cashier.login``, ``cashier.logout``, ``price.change``)."""
+        if kind not in ("cashier.login", "cashier.logout", "price.change"):
+            raise FiscalError("bad_event", f"{kind!r} is not an event the POS reports", 422, "kind")
+        async with self.store.write() as w:
+            entry = await w.append(kind, {**body, "pos_id": self.pos_id})
+        return entry.seq
+
+    # -- internals ----------------------------------------------------------------------
+
+    async def _earlier_result(self, request_id: str) -> RegisteredReceipt | None:
+        row = await self.store.fetchone(
+            "SELECT pending_seq, state, result FROM requests WHERE request_id = ?", (request_id,)
+        )
+        if row is None:
+            return None
+        pending_seq, state, result = int(row[0]), str(row[1]), row[2]
+        if state == "pending":
+            await self._resolve_in_doubt()
+            return await self._earlier_result(request_id)
+        if state == "refused":
+            error = json.loads(result)["error"]
+            raise FiscalError(error["code"], error["message"], 503)
+        found = await self.store.fetchone(
+            "SELECT entry_seq FROM receipts WHERE request_id = ?", (request_id,)
+        )
+        if found is None:  # pragma: no cover - done always has its receipt row
+            raise RuntimeError(
+                f"request {request_id} is done but has no receipt (pending entry {pending_seq})"
+            )
+        registered = await self._registered_by_entry(int(found[0]))
+        assert registered is not None
+        return registered
+
+    async def _next_number(self) -> int:
+        row = await self.store.fetchone("SELECT MAX(receipt_no) FROM receipts WHERE kind != 'kopia'")
+        return 1 if row is None or row[0] is None else int(row[0]) + 1
+
+    async def _seq_base(self) -> int:
+        value = await self.store.meta("seq_base")
+        assert value is not None
+        return int(value)
+
+    async def _register(
+        self,
+        number: int,
+        kind: ReceiptType,
+        receipt: Receipt,
+        totals: Totals,
+        request_id: str | None,
+        moment: datetime,
+        *,
+        copy_of: int | None,
+    ) -> RegisteredReceipt:
+        data = control_data(self.shop, self.pos_id, number, moment, kind, totals)
+        base = await self._seq_base()
+        async with self.store.write(moment) as w:
+            head = await self.store.fetchone("SELECT COALESCE(MAX(seq), 0) FROM journal")
+            assert head is not None
+            cu_seq = base + int(head[0]) + 1  # the pending entry's own number, above the base
+            body = {
+                "receipt_no": number,
+                "at": moment.isoformat(timespec="seconds"),
+                "type": kind.value,
+                "cu_seq": cu_seq,
+                "request_id": request_id,
+                "copy_of": copy_of,
+                "control": _control_json(data),
+                "receipt": receipt_to_json(receipt),
+            }
+            pending = await w.append("receipt.pending", body)
+            await w.execute("INSERT INTO in_doubt (pending_seq) VALUES (?)", (pending.seq,))
+            if request_id is not None:
+                await w.execute(
+                    "INSERT INTO requests (request_id, pending_seq, state) VALUES (?, ?, 'pending')",
+                    (request_id, pending.seq),
+                )
+        return await self._send(pending.seq, body, data, receipt, totals)
+
+    async def _send(
+        self, pending_seq: int, body: dict[str, Any], data: ControlData, receipt: Receipt, totals: Totals
+    ) -> RegisteredReceipt:
+        try:
+            registration = await self.unit.register(int(body["cu_seq"]), data)
+        except ControlUnitRefused as exc:
+            await self._refused(pending_seq, body, exc)
+            raise FiscalError("control_unit_refused", str(exc), 503) from None
+        except ControlUnitUnavailable as exc:
+            async with self.store.write() as w:
+                await w.append("control_unit.error", {"pending": pending_seq, "words": str(exc)})
+            raise FiscalError(
+                "control_unit_unavailable",
+                f"{exc} — receipt {body['receipt_no']} waits for the control unit; no new sale until it "
+                "answers. Send the same request again to get the receipt.",
+                503,
+            ) from None
+        return await self._complete(pending_seq, body, registration, receipt, totals)
+
+    async def _complete(
+        self,
+        pending_seq: int,
+        body: dict[str, Any],
+        registration: Registration,
+        receipt: Receipt,
+        totals: Totals,
+    ) -> RegisteredReceipt:
+        kind = body["type"]
+        request_id = body.get("request_id")
+        async with self.store.write() as w:
+            entry = await w.append(
+                "receipt",
+                {
+                    "receipt_no": body["receipt_no"],
+                    "type": kind,
+                    "pending": pending_seq,
+                    "copy_of": body.get("copy_of"),
+                    "cu_seq": body["cu_seq"],
+                    "control_code": registration.code,
+                    "unit_id": registration.unit_id,
+                    "frames": _frames(registration),
+                    "totals": _totals_json(totals),
+                },
+            )
+            await _index(
+                w,
+                entry.seq,
+                int(body["receipt_no"]),
+                kind,
+                body["at"],
+                request_id,
+                totals,
+                registration,
+                receipt,
+            )
+            await w.execute("DELETE FROM in_doubt WHERE pending_seq = ?", (pending_seq,))
+            if self.printer is not None:
+                await w.execute("INSERT INTO unprinted (entry_seq) VALUES (?)", (entry.seq,))
+            registered = RegisteredReceipt(
+                int(body["receipt_no"]),
+                entry.seq,
+                kind,
+                body["at"],  # the sale's time, also when the unit answered later
+                receipt,
+                totals,
+                registration.code,
+                registration.unit_id,
+                request_id,
+            )
+            if request_id is not None:
+                await w.execute(
+                    "UPDATE requests SET state = 'done', result = ? WHERE request_id = ?",
+                    (json.dumps(registered.to_json()), request_id),
+                )
+        return registered
+
+    async def _refused(self, pending_seq: int, body: dict[str, Any], exc: ControlUnitRefused) -> None:
+        error = {"error": {"code": "control_unit_refused", "message": str(exc)}}
+        async with self.store.write() as w:
+            await w.append(
+                "receipt.refused",
+                {
+                    "pending": pending_seq,
+                    "receipt_no": body["receipt_no"],
+                    "nak": int(exc.code),
+                    "words": str(exc),
+                },
+            )
+            await w.execute("DELETE FROM in_doubt WHERE pending_seq = ?", (pending_seq,))
+            if body.get("request_id") is not None:
+                await w.execute(
+                    "UPDATE requests SET state = 'refused', result = ? WHERE request_id = ?",
+                    (json.dumps(error), body["request_id"]),
+                )
+
+    async def _resolve_in_doubt(self) -> None:
+        """Send every in-doubt receipt again (same sequence number) until the unit answers."""
+        rows = await self.store.fetchall(
+            "SELECT j.seq, j.body FROM in_doubt d JOIN journal j ON j.seq = d.pending_seq ORDER BY j.seq"
+        )
+        for row in rows:
+            pending_seq, body = int(row[0]), json.loads(row[1])
+            receipt = receipt_from_json(body["receipt"])
+            totals = compute(receipt)
+            data = _control_from_json(body["control"])
+            log.info("resolving receipt %s (sequence %s) left in doubt", body["receipt_no"], body["cu_seq"])
+            registered = await self._send(pending_seq, body, data, receipt, totals)
+            # Printed, but the drawer stays shut: the customer the sale was for may be gone,
+            # and a drawer must never fly open long after the sale.
+            self._print_later(registered)
+
+    async def _registered_by_entry(self, entry_seq: int) -> RegisteredReceipt | None:
+        row = await self.store.fetchone(
+            "SELECT r.receipt_no, r.kind, r.at, r.control_code, r.unit_id, r.request_id, p.body "
+            "FROM receipts r JOIN journal j ON j.seq = r.entry_seq "
+            "JOIN journal p ON p.seq = json_extract(j.body, '$.pending') WHERE r.entry_seq = ?",
+            (entry_seq,),
+        )
+        if row is None:
+            return None
+        receipt = receipt_from_json(json.loads(row[6])["receipt"])
+        return RegisteredReceipt(
+            int(row[0]),
+            entry_seq,
+            str(row[1]),
+            str(row[2]),
+            receipt,
+            compute(receipt),
+            str(row[3]),
+            str(row[4]),
+            row[5],
+        )
+
+    def _after_sale(self, registered: RegisteredReceipt) -> None:
+        self._print_later(registered)
+        if self.printer is not None and PaymentMethod.CASH in registered.totals.paid:
+            # At once, not after the print job: a roll running out must not keep the drawer shut.
+            self._background(self._kick(registered.receipt_no), f"drawer for receipt {registered.receipt_no}")
+
+    def _print_later(self, registered: RegisteredReceipt) -> None:
+        if self.printer is not None:
+            self._background(self._print(registered), f"print receipt {registered.receipt_no}")
+
+    def _background(self, work: Awaitable[None], name: str) -> None:
+        task = asyncio.ensure_future(work)
+        task.set_name(name)
+        self._print_tasks.add(task)
+        task.add_done_callback(self._print_tasks.discard)
+
+    async def _kick(self, receipt_no: int) -> None:
+        assert self.printer is not None
+        try:
+            await self.printer.kick_drawer()
+        except Exception as exc:
+            log.warning("drawer did not open for receipt %s: %s", receipt_no, exc)
+
+    def printed_receipt(self, registered: RegisteredReceipt) -> PrintedReceipt:
+        return PrintedReceipt(
+            shop=self.shop,
+            pos_id=self.pos_id,
+            receipt_no=registered.receipt_no,
+            moment=datetime.fromisoformat(registered.at),
+            receipt=registered.receipt,
+            totals=registered.totals,
+            control_code=registered.control_code,
+            unit_id=registered.unit_id,
+            copy=registered.kind == "kopia",
+        )
+
+    def receipt_text(self, registered: RegisteredReceipt) -> str:
+        return to_text(layout(self.printed_receipt(registered), self.paper_width), self.paper_width)
+
+    async def _print(self, registered: RegisteredReceipt) -> None:
+        assert self.printer is not None
+        data = render(self.printed_receipt(registered), self.paper_width, self.code_table)
+        try:
+            await self.printer.print_job(data)
+        except Exception as exc:  # the receipt stays unprinted and is printed at the next start
+            log.warning("receipt %s not printed: %s", registered.receipt_no, exc)
+            return
+        async with self.store.write() as w:
+            await w.append(
+                "receipt.printed", {"receipt_no": registered.receipt_no, "entry": registered.entry_seq}
+            )
+            await w.execute("DELETE FROM unprinted WHERE entry_seq = ?", (registered.entry_seq,))
+
+
+def _control_json(data: ControlData) -> dict[str, Any]:
+    return {
+        "date": data.date_text,
+        "orgnr": data.orgnr,
+        "pos_id": data.pos_id,
+        "receipt_no": data.receipt_no,
+        "type": data.receipt_type.value,
+        "total": data.total,
+        "return_total": data.return_total,
+        "vat": [[slot.rate, slot.amount] for slot in data.vat],
+    }
+
+
+def _control_from_json(obj: dict[str, Any]) -> ControlData:
+    from protocols.skv import parse_datetime
+
+    return ControlData(
+        moment=parse_datetime(obj["date"]),
+        orgnr=obj["orgnr"],
+        pos_id=obj["pos_id"],
+        receipt_no=int(obj["receipt_no"]),
+        receipt_type=ReceiptType(obj["type"]),
+        total=int(obj["total"]),
+        return_total=int(obj["return_total"]),
+        vat=tuple(VatSlot(int(r), int(a)) for r, a in obj["vat"]),
+    )
+
+
+def _totals_json(totals: Totals) -> dict[str, Any]:
+    return {
+        "total": totals.total,
+        "rounding": totals.rounding,
+        "to_pay": totals.to_pay,
+        "discount": totals.discount_total,
+        "return_total": totals.return_total,
+        "vat": [[v.rate, v.gross, v.vat] for v in totals.vat],
+        "paid": {m.value: a for m, a in totals.paid.items()},
+        "change": totals.change,
+        "items": totals.items,
+        "services": totals.services,
+    }
+
+
+async def _index(
+    w: Writer,
+    entry_seq: int,
+    number: int,
+    kind: str,
+    at: str,
+    request_id: str | None,
+    totals: Totals,
+    registration: Registration,
+    receipt: Receipt,
+) -> None:
+    """The receipt's row in the index reports add up; derived from the journal entry."""
+    vat = {v.rate: v for v in totals.vat}
+
+    def gross(rate: int) -> int:
+        return vat[rate].gross if rate in vat else 0
+
+    def tax(rate: int) -> int:
+        return vat[rate].vat if rate in vat else 0
+
+    paid = totals.paid
+    await w.execute(
+        "INSERT INTO receipts (entry_seq, receipt_no, kind, at, request_id, is_return, total, rounding, "
+        "to_pay, discount, return_total, items, services, cash, card, gift_card, swish, other, "
+        "gross_25, vat_25, gross_12, vat_12, gross_6, vat_6, gross_0, control_code, unit_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            entry_seq,
+            number,
+            kind,
+            at,
+            request_id,
+            int(totals.is_return),
+            totals.total,
+            totals.rounding,
+            totals.to_pay,
+            totals.discount_total,
+            totals.return_total,
+            totals.items,
+            totals.services,
+            paid.get(PaymentMethod.CASH, 0),
+            paid.get(PaymentMethod.CARD, 0),
+            paid.get(PaymentMethod.GIFT_CARD, 0),
+            paid.get(PaymentMethod.SWISH, 0),
+            paid.get(PaymentMethod.OTHER, 0),
+            gross(2500),
+            tax(2500),
+            gross(1200),
+            tax(1200),
+            gross(600),
+            tax(600),
+            gross(0),
+            registration.code,
+            registration.unit_id,
+        ),
+    )
+    groups: dict[str, int] = {}
+    for line, amount in zip(receipt.lines, totals.line_amounts, strict=True):
+        if line.group:
+            groups[line.group] = groups.get(line.group, 0) + amount
+    for name, amount in groups.items():
+        await w.execute(
+            "INSERT INTO receipt_groups (entry_seq, grp, amount) VALUES (?, ?, ?)", (entry_seq, name, amount)
+        )
