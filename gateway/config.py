@@ -1,0 +1,284 @@
+"""The till's configuration: a TOML file read into frozen dataclasses.
+
+No file means the demo: a shop called "Demobutiken", the simulated control unit and
+printer on pseudo-terminals started by the gateway itself, data under ``./var``. Every
+value is checked when the file is read, and an error names the key (``[printer].url``)
+and what is wrong with it — a till must not start half-configured.
+
+A full example is in docs/configuration.md; the keys::
+
+    [shop]          name, orgnr, address (list of lines)
+    [register]      pos_id, data_dir, paper_width (42|48)
+    [control_unit]  url, request_timeout, retries, protocol_line ("9600-8N1" | "19200-dtr")
+    [printer]       url, code_table, drawer_pin (2|5), drawer_open_level ("high"|"low"), pulse_ms
+    [scanner]       url, terminator ("cr"|"lf"|"crlf"), prefix, suffix
+    [api]           listen ("HOST:PORT"), max_body_kib
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from protocols.skv import FieldError, luhn_valid, validate_orgnr, validate_pos_id
+
+__all__ = [
+    "ApiConfig",
+    "Config",
+    "ConfigError",
+    "ControlUnitConfig",
+    "PrinterConfig",
+    "ScannerConfig",
+    "ShopConfig",
+    "demo_config",
+    "load_config",
+]
+
+DEMO_ORGNR = "5599000006"  # a made-up number whose check digit is right
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used; the message names the key."""
+
+
+@dataclass(frozen=True, slots=True)
+class ShopConfig:
+    name: str
+    orgnr: str  # ten digits
+    address: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ControlUnitConfig:
+    url: str | None  # None in the demo: the gateway starts the simulator
+    request_timeout: float = 2.0
+    retries: int = 2
+    legacy_line: bool = False  # 19200 baud with DTR (older units)
+
+
+@dataclass(frozen=True, slots=True)
+class PrinterConfig:
+    url: str | None  # None in the demo: the gateway starts the simulated printer
+    code_table: str = "cp858"
+    drawer_pin: int = 2
+    drawer_open_level: str = "high"
+    pulse_ms: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class ScannerConfig:
+    url: str
+    terminator: str = "cr"
+    prefix: str = ""
+    suffix: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ApiConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body_kib: int = 256
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    shop: ShopConfig
+    pos_id: str
+    data_dir: Path
+    control_unit: ControlUnitConfig
+    printer: PrinterConfig | None
+    scanner: ScannerConfig | None
+    api: ApiConfig = field(default_factory=ApiConfig)
+    paper_width: int = 42
+    demo: bool = False
+    source: Path | None = None  # the file it was read from
+
+    def with_overrides(self, *, data_dir: Path | None = None, http: str | None = None) -> Config:
+        """The command line's ``--data-dir`` and ``--http`` win over the file."""
+        from dataclasses import replace
+
+        config = self
+        if data_dir is not None:
+            config = replace(config, data_dir=data_dir)
+        if http is not None:
+            host, port = _host_port(http, "--http")
+            config = replace(config, api=replace(config.api, host=host, port=port))
+        return config
+
+
+def demo_config() -> Config:
+    return Config(
+        shop=ShopConfig("Demobutiken AB", DEMO_ORGNR, ("Storgatan 1", "352 30 Växjö")),
+        pos_id="KASSA-1",
+        data_dir=Path("var"),
+        control_unit=ControlUnitConfig(url=None),
+        printer=PrinterConfig(url=None),
+        scanner=None,
+        demo=True,
+    )
+
+
+def load_config(path: Path | None) -> Config:
+    """The configuration in ``path``, or the demo's when ``path`` is None."""
+    if path is None:
+        return demo_config()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such configuration file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    try:
+        return _parse(raw, path)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+class _Section:
+    """One table of the file; every read names the key when the value is wrong."""
+
+    def __init__(self, raw: dict[str, Any], name: str, known: set[str]) -> None:
+        self.raw = raw
+        self.name = name
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise ConfigError(f"[{name}].{unknown[0]}: not a known key (known: {', '.join(sorted(known))})")
+
+    def where(self, key: str) -> str:
+        return f"[{self.name}].{key}"
+
+    def text(self, key: str, default: str | None = None, *, required: bool = False) -> str | None:
+        value = self.raw.get(key, default)
+        if value is None:
+            if required:
+                raise ConfigError(f"{self.where(key)}: missing")
+            return None
+        if not isinstance(value, str) or (required and not value.strip()):
+            raise ConfigError(f"{self.where(key)}: must be a non-empty string, got {value!r}")
+        return value
+
+    def number(self, key: str, default: float, *, minimum: float) -> float:
+        value = self.raw.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < minimum:
+            raise ConfigError(f"{self.where(key)}: must be a number of at least {minimum}, got {value!r}")
+        return float(value)
+
+    def integer(
+        self, key: str, default: int, choices: tuple[int, ...] | None = None, minimum: int = 0
+    ) -> int:
+        value = self.raw.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ConfigError(
+                f"{self.where(key)}: must be a whole number of at least {minimum}, got {value!r}"
+            )
+        if choices is not None and value not in choices:
+            raise ConfigError(
+                f"{self.where(key)}: must be one of {', '.join(map(str, choices))}, got {value}"
+            )
+        return value
+
+    def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self.text(key, default)
+        if value not in choices:
+            raise ConfigError(f"{self.where(key)}: must be one of {', '.join(choices)}, got {value!r}")
+        return value
+
+
+def _table(raw: dict[str, Any], name: str) -> dict[str, Any] | None:
+    value = raw.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ConfigError(f"[{name}]: must be a table")
+    return value
+
+
+def _host_port(text: str, where: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"{where}: {text!r} is not HOST:PORT")
+    return host.strip("[]"), int(port)
+
+
+def _parse(raw: dict[str, Any], path: Path) -> Config:
+    unknown = sorted(set(raw) - {"shop", "register", "control_unit", "printer", "scanner", "api"})
+    if unknown:
+        raise ConfigError(f"[{unknown[0]}]: not a known section")
+
+    shop_raw = _table(raw, "shop")
+    if shop_raw is None:
+        raise ConfigError("[shop]: missing (name, orgnr and address of the place of sale)")
+    shop = _Section(shop_raw, "shop", {"name", "orgnr", "address"})
+    orgnr_text = shop.text("orgnr", required=True) or ""
+    try:
+        orgnr = validate_orgnr(orgnr_text)
+    except FieldError as exc:
+        raise ConfigError(f"[shop].orgnr: {exc.reason}") from None
+    if not luhn_valid(orgnr):
+        raise ConfigError(f"[shop].orgnr: {orgnr_text!r} has a wrong check digit")
+    address = shop_raw.get("address")
+    if not isinstance(address, list) or not address or not all(isinstance(a, str) and a for a in address):
+        raise ConfigError("[shop].address: must be a list of the address lines of the place of sale")
+    shop_config = ShopConfig(shop.text("name", required=True) or "", orgnr, tuple(address))
+
+    register = _Section(_table(raw, "register") or {}, "register", {"pos_id", "data_dir", "paper_width"})
+    pos_id = register.text("pos_id", required=True) or ""
+    try:
+        validate_pos_id(pos_id)
+    except FieldError as exc:
+        raise ConfigError(f"[register].pos_id: {exc.reason}") from None
+    data_dir = Path(register.text("data_dir", "var") or "var")
+    if not data_dir.is_absolute():
+        data_dir = path.parent / data_dir
+
+    cu_raw = _table(raw, "control_unit")
+    if cu_raw is None:
+        raise ConfigError("[control_unit]: missing (the url of the certified control unit)")
+    cu = _Section(cu_raw, "control_unit", {"url", "request_timeout", "retries", "protocol_line"})
+    control_unit = ControlUnitConfig(
+        url=cu.text("url", required=True),
+        request_timeout=cu.number("request_timeout", 2.0, minimum=0.1),
+        retries=cu.integer("retries", 2, minimum=0),
+        legacy_line=cu.choice("protocol_line", "9600-8N1", ("9600-8N1", "19200-dtr")) == "19200-dtr",
+    )
+
+    printer = None
+    printer_raw = _table(raw, "printer")
+    if printer_raw is not None:
+        p = _Section(
+            printer_raw, "printer", {"url", "code_table", "drawer_pin", "drawer_open_level", "pulse_ms"}
+        )
+        printer = PrinterConfig(
+            url=p.text("url", required=True),
+            code_table=p.choice("code_table", "cp858", ("cp437", "cp850", "cp858", "cp865", "wpc1252")),
+            drawer_pin=p.integer("drawer_pin", 2, (2, 5)),
+            drawer_open_level=p.choice("drawer_open_level", "high", ("high", "low")),
+            pulse_ms=p.integer("pulse_ms", 100, minimum=2),
+        )
+
+    scanner = None
+    scanner_raw = _table(raw, "scanner")
+    if scanner_raw is not None:
+        s = _Section(scanner_raw, "scanner", {"url", "terminator", "prefix", "suffix"})
+        scanner = ScannerConfig(
+            url=s.text("url", required=True) or "",
+            terminator=s.choice("terminator", "cr", ("cr", "lf", "crlf")),
+            prefix=s.text("prefix", "") or "",
+            suffix=s.text("suffix", "") or "",
+        )
+
+    api = _Section(_table(raw, "api") or {}, "api", {"listen", "max_body_kib"})
+    host, port = _host_port(api.text("listen", "127.0.0.1:8080") or "", "[api].listen")
+    return Config(
+        shop=shop_config,
+        pos_id=pos_id,
+        data_dir=data_dir,
+        control_unit=control_unit,
+        printer=printer,
+        scanner=scanner,
+        api=ApiConfig(host, port, api.integer("max_body_kib", 256, minimum=1)),
+        paper_width=register.integer("paper_width", 42, (42, 48)),
+        source=path,
+    )
