@@ -6,7 +6,8 @@ The control unit is the first; the printer and the scanner add a probe and a sec
 here, and the table, the JSON document and the exit code take them as they come.
 
 Exit codes: 0 when every device asked for (or, when scanning, at least one found)
-answered and can work; 1 when nothing answered or a unit cannot register receipts;
+answered and can work; 1 when nothing answered, a unit cannot register receipts, or a
+printer is not ready (out of paper, cover open, …) or failed its test page or drawer kick;
 2 for a usage error.
 """
 
@@ -14,20 +15,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import glob
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from gateway.devices.control_unit import open_control_unit
+from gateway.devices.drawer import Drawer, OpenLevel
 from gateway.devices.fiscal_unit import ControlUnitError
 from gateway.devices.health import DeviceState
+from gateway.devices.hid_scanner import DeviceSelector
 from gateway.devices.line import CCSP_PROTOCOL
+from gateway.devices.printer import Outcome, PrinterDriver, PrinterUnavailable
+from gateway.devices.scanner import ScanEvent, ScannerEvent, SerialScannerConfig, open_scanner
+from protocols import escpos
+from protocols.scanner import Terminator
 from protocols.skv import FieldError, validate_orgnr, validate_pos_id
 
 __all__ = [
@@ -35,8 +44,11 @@ __all__ = [
     "add_parser",
     "candidate_ports",
     "probe_control_unit",
+    "probe_printer",
+    "probe_scanner",
     "run",
     "scan_control_units",
+    "test_page",
 ]
 
 DEFAULT_POS_ID = "tillgw-diag"  # probes never register a receipt, so no real POS id is needed
@@ -143,11 +155,262 @@ async def scan_control_units(
     )
 
 
+READ_SECONDS = 10.0  # how long `--scanner` listens by default: time to pick up a few items
+_CONTROL_NAMES = {0x1D: "GS", 0x1E: "RS", 0x04: "EOT", 0x02: "STX", 0x03: "ETX", 0x09: "TAB"}
+
+
+def visible_code(code: str) -> str:
+    """A code as a terminal can show it: ``<GS>`` for the GS1 separator, ``\\xNN`` for other controls."""
+    out = []
+    for ch in code:
+        if ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"<{_CONTROL_NAMES[ord(ch)]}>" if ord(ch) in _CONTROL_NAMES else f"\\x{ord(ch):02x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _scan_summary(event: ScanEvent) -> dict[str, Any]:
+    document = event.to_json()
+    return {key: document[key] for key in ("code", "kind", "valid", "in_store", "at")}
+
+
+async def probe_scanner(
+    url: str,
+    seconds: float = READ_SECONDS,
+    *,
+    count: int | None = None,
+    on_listening: Callable[[str], None] | None = None,
+    on_event: Callable[[ScannerEvent], None] | None = None,
+) -> Finding:
+    """Open the scanner at ``url`` and collect what is scanned within ``seconds``.
+
+    A serial or TCP scanner is read with tolerant framing (CR, LF or CR LF ends a code,
+    no prefix or suffix expected), so whatever the scanner wraps its codes in shows in
+    the code. ``count`` stops after that many scans. ``on_listening`` is told once the
+    scanner is open — the moment to scan — and ``on_event`` of every event as it comes.
+    ``answered`` means at least one code arrived.
+    """
+    options: dict[str, Any] = {}
+    if not url.startswith("evdev:"):
+        options["config"] = SerialScannerConfig(Terminator.CRLF)
+    try:
+        driver = open_scanner(url, **options)
+    except ValueError as exc:
+        reason = f"failed: {exc}"
+        return Finding("scanner", url, False, DeviceState.FAILED.value, reason, {}, _next_step(reason))
+    scans: list[dict[str, Any]] = []
+    rejected: list[dict[str, Any]] = []
+    async with driver:
+        events = driver.subscribe()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                health = await driver.wait_for(DeviceState.READY, DeviceState.FAILED)
+                if health.state is DeviceState.READY:
+                    if on_listening is not None:
+                        on_listening(
+                            f"listening to the scanner at {url} for {seconds:g} s — scan a barcode now"
+                        )
+                    async for event in events:
+                        if on_event is not None:
+                            on_event(event)
+                        if isinstance(event, ScanEvent):
+                            scans.append(_scan_summary(event))
+                        else:
+                            document = event.to_json()
+                            rejected.append({"reason": document["reason"], "head": document["head"]})
+                        if count is not None and len(scans) >= count:
+                            break
+        state, reason = driver.state, driver.reason
+        device = getattr(driver, "device_info", None)
+    details: dict[str, Any] = {"read_seconds": seconds, "scans": scans, "rejected": rejected}
+    if device is not None:
+        details["device"] = {
+            "name": device.name,
+            "path": device.path,
+            "usb_id": f"{device.vendor:04x}:{device.product:04x}",
+        }
+    next_step = _next_step(reason)
+    if state is DeviceState.READY and not scans:
+        mode = "USB keyboard (HID)" if url.startswith("evdev:") else "serial (USB COM)"
+        next_step = (
+            "check the scanner's terminator, prefix and suffix settings"
+            if rejected
+            else f"scan a barcode while diag listens; if nothing arrives, check the cable and that the "
+            f"scanner is set to {mode} mode"
+        )
+    return Finding("scanner", url, bool(scans), state.value, reason, details, next_step)
+
+
+def _scanners_problem(findings: Sequence[Finding]) -> str | None:
+    troubles = []
+    for f in findings:
+        if f.usable:
+            continue
+        if f.state != DeviceState.READY.value:
+            troubles.append(f"{f.url}: cannot read the scanner ({f.reason})")
+        elif f.details.get("rejected"):
+            first = f.details["rejected"][0]["reason"]
+            troubles.append(f"{f.url}: only rejected lines arrived ({first})")
+        else:
+            troubles.append(f"{f.url}: nothing was scanned within {f.details['read_seconds']:g} s")
+    return "; ".join(troubles) or None
+
+
+PRINT_WAIT = 10.0  # a test page on a ready printer is out in a second or two
+KICK_SETTLE = 1.0  # a drawer's sensor changes within a few tenths of a second of the pulse
+_SENSOR_POLL = 0.1
+
+
+def test_page(url: str, when: datetime) -> bytes:
+    """The diag's own test receipt: a title, the Swedish letters, the date, a barcode.
+
+    Code table CP437, the power-on table of nearly every ESC/POS printer, carries all of
+    Å Ä Ö å ä ö, so a page with the letters wrong points at the printer's settings.
+    """
+    table = escpos.CodeTable.CP437
+
+    def text(line: str) -> bytes:
+        return escpos.encode_text(line + "\n", table, policy=escpos.EncodePolicy.REPLACE)
+
+    return b"".join(
+        [
+            escpos.initialise(),
+            escpos.select_code_table(table),
+            escpos.align(escpos.Alignment.CENTRE),
+            escpos.bold(),
+            escpos.double_height(),
+            text("TILLGW TESTSIDA"),
+            escpos.normal_size(),
+            escpos.bold(False),
+            escpos.align(escpos.Alignment.LEFT),
+            text("Svenska tecken: ÅÄÖ åäö"),
+            text(f"Datum: {when:%Y-%m-%d %H:%M}"),
+            text(f"Skrivare: {url}"),
+            escpos.align(escpos.Alignment.CENTRE),
+            escpos.barcode(escpos.BarcodeSystem.CODE128, "TILLGW-TEST", height=60, width=2),
+            escpos.cut(feed=3),
+        ]
+    )
+
+
+async def probe_printer(
+    url: str,
+    *,
+    test_print: bool = False,
+    kick: bool = False,
+    open_level: OpenLevel | str = OpenLevel.HIGH,
+    request_timeout: float = PROBE_TIMEOUT,
+) -> Finding:
+    """Ask a printer its status (online, paper, cover, drawer); optionally print
+    :func:`test_page` and kick the drawer, watching the drawer sensor change.
+
+    A test page that does not print, or a kick the sensor does not follow, makes the
+    finding ``failed`` with what to do; the printer's own state stays in ``details``.
+    """
+    driver = PrinterDriver(url, status_timeout=request_timeout, poll_interval=0.1, resend_limit=1)
+    drawer = Drawer(driver, open_level=open_level, sensor_poll=_SENSOR_POLL)
+    try:
+        try:
+            condition = await driver.status()
+        except PrinterUnavailable:
+            return Finding(
+                "printer", url, False, driver.state.value, driver.reason, {}, _next_step(driver.reason)
+            )
+        details: dict[str, Any] = {
+            "online": condition.online,
+            "paper": condition.paper_words,
+            "cover": "open" if condition.offline_cause.cover_open else "closed",
+            "drawer": "open" if drawer.is_open_in(condition) else "closed",
+            "drawer_sensor": "high" if condition.printer.drawer_pin3_high else "low",
+            "status": driver.reason,
+            "flags": condition.flags(),
+        }
+        problems: list[str] = []
+        if condition.online and test_print:
+            problems += await _print_test_page(driver, details)
+        if condition.online and kick:
+            problems += await _kick_drawer(drawer, details)
+    finally:
+        await driver.close()
+    if problems:
+        reason = f"failed: {problems[0]}"
+        return Finding("printer", url, True, DeviceState.FAILED.value, reason, details, _next_step(reason))
+    return Finding(
+        "printer", url, True, driver.state.value, driver.reason, details, _next_step(driver.reason)
+    )
+
+
+async def _print_test_page(driver: PrinterDriver, details: dict[str, Any]) -> list[str]:
+    job = driver.submit(test_page(driver.url, datetime.now()))
+    try:
+        async with asyncio.timeout(PRINT_WAIT):
+            result = await job
+    except TimeoutError:
+        job.cancel()
+        words = f"the test page did not print within {PRINT_WAIT:g} s ({driver.reason})"
+        details["test_print"] = {"outcome": "not printed", "reason": words, "sends": job.sends}
+        return [f"{words} — see what the printer shows and try again"]
+    details["test_print"] = {"outcome": result.outcome.value, "reason": result.reason, "sends": result.sends}
+    if result.outcome is Outcome.PRINTED:
+        return []
+    return [f"the test page may not have printed: {result.reason}"]
+
+
+async def _kick_drawer(drawer: Drawer, details: dict[str, Any]) -> list[str]:
+    condition = drawer.printer.condition
+    before = drawer.is_open_in(condition) if condition is not None else None
+    if before:
+        details["kick"] = {
+            "outcome": "not sent",
+            "reason": "the drawer is already open",
+            "drawer_before": "open",
+        }
+        return ["the drawer is already open, so a kick could not be seen — close it and try again"]
+    result = await drawer.open_drawer()
+    after = result.drawer_open
+    if result.sent and after == before:
+        # A real drawer's sensor follows the pulse a little later: ask for a moment.
+        with contextlib.suppress(TimeoutError, PrinterUnavailable):
+            async with asyncio.timeout(KICK_SETTLE):
+                while after == before:
+                    await asyncio.sleep(_SENSOR_POLL)
+                    after = await drawer.drawer_open()
+    words = {True: "open", False: "closed", None: "unknown"}
+    details["kick"] = {
+        "outcome": result.outcome.value,
+        "reason": result.reason,
+        "drawer_before": words[before],
+        "drawer_after": words[after],
+        "sensor_changed": result.sent and after != before,
+    }
+    if not result.sent:
+        return [result.reason]
+    if after == before:
+        return [
+            "the drawer sensor did not change after the kick — if the drawer opened, set "
+            "--drawer-open-level the other way or check its sensor wire; if it did not, check the "
+            "drawer's cable in the printer's drawer port"
+        ]
+    return []
+
+
+def _printers_problem(findings: Sequence[Finding]) -> str | None:
+    troubles = [
+        f"{f.url}: {'nothing answered' if not f.answered else 'not ready'} ({f.reason})"
+        for f in findings
+        if not f.usable
+    ]
+    return "; ".join(troubles) or None
+
+
 @dataclass(slots=True)
 class Report:
     control_units: list[Finding]
     scanned: list[str] | None  # the ports tried when scanning; None for an explicit address
     problem: str | None  # words for the whole run when nothing usable answered
+    scanners: list[Finding] = field(default_factory=list)  # each scanner asked for with --scanner
+    printers: list[Finding] = field(default_factory=list)  # each printer asked for with --printer
 
     @property
     def exit_code(self) -> int:
@@ -162,10 +425,54 @@ class Report:
             "problem": self.problem,
             "scanned": self.scanned,
             "control_units": [asdict(f) for f in found],
+            "scanners": [asdict(f) for f in self.scanners],
+            "printers": [asdict(f) for f in self.printers],
         }
 
 
 async def diagnose(args: argparse.Namespace) -> Report:
+    if not args.scanner and not args.printer:
+        return await _diagnose_control_units(args)
+    # --scanner, --printer: those, and control units only when they are asked for too.
+    report = await _diagnose_control_units(args) if args.control_unit else Report([], None, None)
+    report.printers = [
+        await probe_printer(
+            url,
+            test_print=args.test_print,
+            kick=args.kick,
+            open_level=args.drawer_open_level,
+            request_timeout=args.timeout or PROBE_TIMEOUT,
+        )
+        for url in args.printer or ()
+    ]
+    read = args.read if args.read is not None else READ_SECONDS
+    report.scanners = [
+        await probe_scanner(url, read, count=args.count, on_listening=_tell, on_event=_tell_event)
+        for url in args.scanner or ()
+    ]
+    problems = [
+        p
+        for p in (report.problem, _printers_problem(report.printers), _scanners_problem(report.scanners))
+        if p
+    ]
+    report.problem = "; ".join(problems) or None
+    return report
+
+
+def _tell(text: str) -> None:
+    """Progress for whoever stands at the till: on stderr, so --json output stays one document."""
+    print(text, file=sys.stderr, flush=True)
+
+
+def _tell_event(event: ScannerEvent) -> None:
+    if isinstance(event, ScanEvent):
+        check = {True: "check digit ok", False: "check digit WRONG", None: "no check digit"}[event.valid]
+        _tell(f"scanned {visible_code(event.code)} ({event.kind.value}, {check})")
+    else:
+        _tell(f"rejected: {event.reason}")
+
+
+async def _diagnose_control_units(args: argparse.Namespace) -> Report:
     if args.control_unit:
         timeout = args.timeout or PROBE_TIMEOUT
         findings = [
@@ -231,14 +538,102 @@ def render(report: Report, console: Console) -> None:
         for f in report.control_units:
             if not f.answered:
                 console.print(f"[bold red]{f.url}: nothing answered[/] ({f.reason})", highlight=False)
+    for f in report.printers:
+        _render_printer(f, console)
+    for f in report.scanners:
+        _render_scanner(f, console)
     if report.problem:
-        if report.scanned is not None or any(f.answered for f in report.control_units):
+        others = report.scanners or any(f.answered for f in report.printers)
+        if report.scanned is not None or any(f.answered for f in report.control_units) or others:
             console.print(f"[bold red]problem:[/] {report.problem}", highlight=False)
-        steps = [f.next_step for f in report.control_units if f.next_step and not f.usable]
+        steps = [
+            f.next_step
+            for f in [*report.control_units, *report.printers, *report.scanners]
+            if f.next_step and not f.usable
+        ]
         if steps and report.scanned is None:  # a scan's problem already says what to do
             console.print(f"[bold]next step:[/] {steps[0]}", highlight=False)
     else:
         console.print("[green]OK: every device answered[/]")
+
+
+def _render_printer(f: Finding, console: Console) -> None:
+    """The printer's state, paper, cover and drawer, then the test page and the kick if asked."""
+    if not f.answered:
+        console.print(f"[bold red]{f.url}: nothing answered[/] ({f.reason})", highlight=False)
+        return
+    d = f.details
+    table = Table(title=f"Printer at {f.url}", show_header=False, title_justify="left")
+    table.add_column("what", style="bold")
+    table.add_column("value", overflow="fold")
+    table.add_row("state", f.reason)
+    if d["status"] != f.reason:
+        table.add_row("printer says", d["status"])
+    table.add_row("paper", d["paper"])
+    table.add_row("cover", d["cover"])
+    table.add_row("drawer", f"{d['drawer']} (sensor {d['drawer_sensor']})")
+    if "test_print" in d:
+        outcome, reason = d["test_print"]["outcome"], d["test_print"]["reason"]
+        table.add_row("test page", outcome if reason == outcome else f"{outcome}: {reason}")
+    if "kick" in d and "sensor_changed" not in d["kick"]:
+        table.add_row("drawer kick", f"{d['kick']['outcome']}: {d['kick']['reason']}")
+    elif "kick" in d:
+        kick = d["kick"]
+        seen = "sensor changed" if kick["sensor_changed"] else "sensor did not change"
+        table.add_row(
+            "drawer kick", f"{kick['outcome']}: {kick['drawer_before']} -> {kick['drawer_after']} ({seen})"
+        )
+    console.print(table)
+
+
+def _render_scanner(f: Finding, console: Console) -> None:
+    """The scanner's state, then one row per code scanned: code, kind, check digit, in-store value."""
+    d = f.details
+    table = Table(title=f"Scanner at {f.url}", show_header=False, title_justify="left")
+    table.add_column("what", style="bold")
+    table.add_column("value", overflow="fold")
+    table.add_row("state", f.reason)
+    if "device" in d:
+        device = d["device"]
+        table.add_row("device", f"{device['name']!r} ({device['usb_id']}) at {device['path']}")
+    if d.get("scans") or f.state == DeviceState.READY.value:
+        table.add_row("scans", f"{len(d['scans'])} (read for up to {d['read_seconds']:g} s)")
+    for rejected in d.get("rejected", []):
+        table.add_row("rejected", f"{rejected['reason']}: {rejected['head']!r}")
+    console.print(table)
+    if not d.get("scans"):
+        return
+    scans = Table(title=f"Scans from {f.url}", title_justify="left")
+    for column in ("code", "kind", "check digit", "in-store"):
+        scans.add_column(column, overflow="fold")
+    for scan in d["scans"]:
+        check = {True: "ok", False: "WRONG", None: "-"}[scan["valid"]]
+        in_store = scan["in_store"]
+        value = ""
+        if in_store is not None:
+            value = (
+                f"{in_store['weight_g']} g"
+                if in_store["weight_g"] is not None
+                else f"{in_store['price_ore'] / 100:.2f} kr"
+            ) + f", article {in_store['article_key']}"
+        scans.add_row(visible_code(scan["code"]), scan["kind"], check, value)
+    console.print(scans)
+
+
+def _scanner_usage_error(args: argparse.Namespace) -> str | None:
+    if (args.read is not None or args.count is not None) and not args.scanner:
+        return "--read and --count go with --scanner URL"
+    if args.read is not None and args.read <= 0:
+        return "--read must be more than 0 seconds"
+    if args.count is not None and args.count < 1:
+        return "--count must be 1 or more"
+    for url in args.scanner or ():
+        if url.startswith("evdev:"):
+            try:
+                DeviceSelector.from_url(url)
+            except ValueError as exc:
+                return f"--scanner: {exc}"
+    return None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -263,6 +658,13 @@ def run(args: argparse.Namespace) -> int:
         except FieldError as exc:
             print(f"error: --orgnr: {exc.reason}", file=sys.stderr)
             return EXIT_USAGE
+    if (args.test_print or args.kick) and not args.printer:
+        print("error: --test-print and --kick go with --printer URL", file=sys.stderr)
+        return EXIT_USAGE
+    scanner_usage = _scanner_usage_error(args)
+    if scanner_usage is not None:
+        print(f"error: {scanner_usage}", file=sys.stderr)
+        return EXIT_USAGE
     report = asyncio.run(diagnose(args))
     if args.json:
         print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
@@ -312,6 +714,42 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         default=[],
         metavar="GLOB",
         help="scan these paths instead of the system's serial ports (e.g. '/dev/ttyUSB*'; repeatable)",
+    )
+    diag.add_argument(
+        "--scanner",
+        action="append",
+        metavar="URL",
+        help=(
+            "a barcode scanner to listen to: /dev/ttyACM0, /dev/pts/N, socket://HOST:PORT (serial; "
+            "CR, LF or CR LF ends a code), or a USB keyboard scanner: evdev:///dev/input/eventN, "
+            "evdev://name=NAME, evdev://id=VVVV:PPPP (grabbed while diag listens) (repeatable)"
+        ),
+    )
+    diag.add_argument(
+        "--read",
+        type=float,
+        metavar="SECONDS",
+        help=f"how long to listen for scans with --scanner (default {READ_SECONDS:g} s)",
+    )
+    diag.add_argument("--count", type=int, metavar="N", help="with --scanner: stop listening after N scans")
+    diag.add_argument(
+        "--printer",
+        action="append",
+        metavar="URL",
+        help=(
+            "a receipt printer to ask: /dev/ttyUSB0, /dev/pts/N (serial), tcp://HOST:9100, "
+            "socket://HOST:PORT, usb://VID:PID[/SERIAL] (repeatable)"
+        ),
+    )
+    diag.add_argument("--test-print", action="store_true", help="with --printer: print a test page")
+    diag.add_argument(
+        "--kick", action="store_true", help="with --printer: open the cash drawer and watch its sensor"
+    )
+    diag.add_argument(
+        "--drawer-open-level",
+        choices=[level.value for level in OpenLevel],
+        default=OpenLevel.HIGH.value,
+        help="the drawer sensor's level while the drawer is open (default high)",
     )
     diag.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
     diag.set_defaults(handler=run)

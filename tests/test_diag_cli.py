@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import socket
+import sys
 import tty
 from collections.abc import Callable, Iterator
 from contextlib import AbstractAsyncContextManager
@@ -19,7 +21,14 @@ from typing import Any
 import pytest
 
 from firmware_sim.control_unit import ControlUnit
-from gateway import cli
+from firmware_sim.printer import Fault, PrinterConfig, PrinterDevice
+from firmware_sim.printer.server import serve_pty as serve_printer_pty
+from firmware_sim.printer.server import serve_tcp as serve_printer_tcp
+from firmware_sim.scanner import Scanner, ScannerConfig
+from firmware_sim.scanner.server import serve_pty as serve_scanner_pty
+from gateway import cli, diag
+from protocols.escpos import DrawerPin
+from protocols.scanner import Terminator
 
 Serve = Callable[[ControlUnit, str], AbstractAsyncContextManager[str]]
 UnitFactory = Callable[..., ControlUnit]
@@ -219,3 +228,250 @@ async def test_diag_of_an_xccsp_unit_needs_the_orgnr(capsys: pytest.CaptureFixtu
     code = await tillgw("diag", "--control-unit", "http://127.0.0.1:9/xccsp", "--orgnr", "12-34")
     assert code == 2
     assert "--orgnr:" in capsys.readouterr().err
+
+
+# -- tillgw diag --scanner ---------------------------------------------------------------
+# The command runs as a subprocess that opens the simulator's pty; the test scans only
+# once the command says on stderr that it is listening, so no scan is sent too early.
+
+SCANNER_IO_TIMEOUT = 10.0
+
+
+async def diag_scanner_subprocess(
+    scanner: Scanner, path: str, codes: list[str], *args: str
+) -> tuple[int, str]:
+    """Run ``tillgw diag --scanner PATH ARGS``, scan ``codes`` once it listens; (exit code, stdout)."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gateway.cli",
+        "diag",
+        "--scanner",
+        path,
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stderr is not None
+    try:
+        line = await asyncio.wait_for(proc.stderr.readline(), SCANNER_IO_TIMEOUT)
+        assert line.decode().startswith(f"listening to the scanner at {path}"), line
+        for code in codes:
+            scanner.scan(code)
+        out, _ = await asyncio.wait_for(proc.communicate(), SCANNER_IO_TIMEOUT)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode is not None
+    return proc.returncode, out.decode()
+
+
+async def test_diag_scanner_reports_each_scan_as_json() -> None:
+    scanner = Scanner()
+    async with serve_scanner_pty(scanner) as path:
+        code, out = await diag_scanner_subprocess(
+            scanner, path, ["2388060103489", "7310865004704"], "--read", "60", "--count", "2", "--json"
+        )
+    assert code == 0
+    document = json.loads(out)
+    assert document["ok"] is True and document["control_units"] == []
+    [found] = document["scanners"]
+    assert (found["device"], found["url"], found["answered"], found["state"]) == (
+        "scanner",
+        path,
+        True,
+        "ready",
+    )
+    scans = [{k: v for k, v in scan.items() if k != "at"} for scan in found["details"]["scans"]]
+    assert scans == [
+        {
+            "code": "2388060103489",
+            "kind": "ean13",
+            "valid": True,
+            "in_store": {
+                "article_key": "2388060100006",
+                "article_gtin14": "02388060100006",
+                "measure": "weight",
+                "price_ore": None,
+                "weight_g": 348,
+            },
+        },
+        {"code": "7310865004704", "kind": "other", "valid": False, "in_store": None},
+    ]
+    assert found["details"]["rejected"] == []
+
+
+async def test_diag_scanner_table_shows_code_kind_and_check_digit() -> None:
+    scanner = Scanner(ScannerConfig(Terminator.CRLF))
+    async with serve_scanner_pty(scanner) as path:
+        code, out = await diag_scanner_subprocess(
+            scanner, path, ["96385074", "LOT42\x1d17261231"], "--read", "60", "--count", "2"
+        )
+    assert code == 0
+    assert f"Scanner at {path}" in out
+    rows = [line for line in out.splitlines() if "96385074" in line or "LOT42" in line]
+    assert "ean8" in rows[0] and "ok" in rows[0]
+    assert "<GS>" in rows[1] and "other" in rows[1]
+    assert "OK: every device answered" in out
+
+
+async def test_diag_scanner_that_cannot_be_opened(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    missing = str(tmp_path / "ttyACM0")
+    code, document = await diag_json(capsys, "--scanner", missing, "--read", "30")
+
+    assert code == 1
+    [found] = document["scanners"]
+    assert (found["answered"], found["state"]) == (False, "failed")
+    assert found["reason"].startswith(f"failed: cannot open {missing}: no such device")
+    assert found["next_step"].startswith("check that it is plugged in and powered")
+    assert document["problem"].startswith(f"{missing}: cannot read the scanner (failed: cannot open")
+
+
+async def test_diag_scanner_with_nothing_scanned(silent_pty: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code = await tillgw("diag", "--scanner", silent_pty, "--read", "0.2")
+
+    captured = capsys.readouterr()
+    assert code == 1
+    assert captured.err.startswith(f"listening to the scanner at {silent_pty} for 0.2 s")
+    assert f"problem: {silent_pty}: nothing was scanned within 0.2 s" in captured.out
+    assert "next step: scan a barcode while diag listens" in captured.out
+
+
+async def test_diag_scanner_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert await tillgw("diag", "--scanner", "evdev://serial=42") == 2
+    assert "error: --scanner: 'evdev://serial=42' is not a HID scanner address" in capsys.readouterr().err
+    assert await tillgw("diag", "--scanner", "/dev/ttyACM0", "--read", "0") == 2
+    assert "--read must be more than 0 seconds" in capsys.readouterr().err
+    assert await tillgw("diag", "--read", "5") == 2
+    assert "--read and --count go with --scanner URL" in capsys.readouterr().err
+
+
+# -- printers ----------------------------------------------------------------------------
+
+
+def make_printer(tmp_path: Path, **config: Any) -> PrinterDevice:
+    """A simulated printer whose drawer stays open until closed, so a kick can be seen."""
+    settings: dict[str, Any] = {"png": False, "drawer_close_seconds": 0}
+    settings.update(config)
+    return PrinterDevice(PrinterConfig(output=tmp_path / "receipts", **settings))
+
+
+async def test_diag_printer_prints_a_test_page_and_opens_the_drawer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    printer = make_printer(tmp_path)
+    async with serve_printer_tcp(printer) as url:
+        code, document = await diag_json(capsys, "--printer", url, "--test-print", "--kick")
+
+    assert code == 0 and document["ok"] is True
+    [found] = document["printers"]
+    assert (found["device"], found["url"], found["answered"], found["state"], found["reason"]) == (
+        "printer",
+        url,
+        True,
+        "ready",
+        "ready",
+    )
+    details = found["details"]
+    assert (details["online"], details["paper"], details["cover"], details["drawer"]) == (
+        True,
+        "ok",
+        "closed",
+        "closed",
+    )
+    assert details["flags"]["paper"] == {"near_end": False, "paper_end": False}
+    assert details["test_print"] == {"outcome": "printed", "reason": "printed", "sends": 1}
+    assert details["kick"] == {
+        "outcome": "sent",
+        "reason": "sent",
+        "drawer_before": "closed",
+        "drawer_after": "open",
+        "sensor_changed": True,
+    }
+    assert printer.drawer_kicks == 1
+    [page] = [path.read_text(encoding="utf-8") for path in printer.receipts]
+    lines = page.splitlines()
+    assert lines[:2] == [" " * 16 + "TILLGW TESTSIDA", "Svenska tecken: ÅÄÖ åäö"]
+    assert re.fullmatch(r"Datum: \d{4}-\d\d-\d\d \d\d:\d\d", lines[2])
+    assert lines[3:] == [f"Skrivare: {url}", " " * 13 + "[CODE128 TILLGW-TEST]"]
+
+
+async def test_diag_printer_table_over_a_serial_port(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    printer = make_printer(tmp_path)
+    printer.set_fault(Fault.PAPER_NEAR_END)
+    async with serve_printer_pty(printer) as path:
+        code = await tillgw("diag", "--printer", path, "--kick")
+
+    out = capsys.readouterr().out
+    assert code == 0  # it still prints
+    assert f"Printer at {path}" in out
+    assert "degraded: paper nearly out — change the roll soon" in out
+    assert "sent: closed -> open (sensor changed)" in out
+    assert "OK: every device answered" in out
+
+
+async def test_diag_printer_out_of_paper_says_what_to_do_and_prints_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    printer = make_printer(tmp_path)
+    printer.set_fault(Fault.PAPER_OUT)
+    async with serve_printer_tcp(printer) as url:
+        code, document = await diag_json(capsys, "--printer", url, "--test-print", "--kick")
+
+    assert code == 1
+    [found] = document["printers"]
+    assert (found["answered"], found["reason"], found["next_step"]) == (
+        True,
+        "failed: out of paper — put in a new roll",
+        "put in a new roll",
+    )
+    assert found["details"]["paper"] == "out" and "test_print" not in found["details"]
+    assert document["problem"] == f"{url}: not ready (failed: out of paper — put in a new roll)"
+    printer.clear_fault()  # nothing was held back to come out later
+    assert printer.receipts == [] and printer.drawer_kicks == 0
+
+
+async def test_diag_printer_kick_the_sensor_does_not_follow(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(diag, "KICK_SETTLE", 0.1)  # how long diag watches for a late sensor
+    printer = make_printer(tmp_path, drawer_pin=DrawerPin.PIN5)  # the kick goes to pin 2
+    async with serve_printer_tcp(printer) as url:
+        code, document = await diag_json(capsys, "--printer", url, "--kick")
+
+    assert code == 1
+    [found] = document["printers"]
+    assert found["details"]["kick"]["sensor_changed"] is False
+    assert found["reason"].startswith("failed: the drawer sensor did not change after the kick — ")
+    assert found["next_step"].endswith("check the drawer's cable in the printer's drawer port")
+
+
+async def test_diag_printer_with_nothing_listening(
+    closed_tcp_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = await tillgw("diag", "--printer", closed_tcp_url, "--test-print")
+
+    out = capsys.readouterr().out
+    assert code == 1
+    assert f"{closed_tcp_url}: nothing answered" in out
+    assert "next step: check that the device is on and listens on that port" in out
+
+
+async def test_diag_printer_silent_serial_port(silent_pty: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, document = await diag_json(capsys, "--printer", silent_pty, "--timeout", "0.1")
+
+    assert code == 1
+    [found] = document["printers"]
+    assert (found["answered"], found["reason"], found["next_step"]) == (
+        False,
+        f"failed: no answer from the printer at {silent_pty} — check the cable and power",
+        "check the cable and power",
+    )
+
+
+async def test_diag_printer_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert await tillgw("diag", "--kick") == 2
+    assert "--test-print and --kick go with --printer URL" in capsys.readouterr().err

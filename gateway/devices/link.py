@@ -178,7 +178,10 @@ class TransportLink:
         # abort, not close: a graceful close flushes the serial line first, and a
         # tcdrain on a line nobody reads can hang for ever in an executor thread.
         transport = self._transport
-        if isinstance(transport, asyncio.WriteTransport):
+        if transport.is_closing():
+            pass  # already going (the line was lost): a second abort makes serial_asyncio_fast
+            # report connection_lost twice, which ends in an unretrieved task exception
+        elif isinstance(transport, asyncio.WriteTransport):
             transport.abort()
         else:  # pragma: no cover - every transport we make can abort
             transport.close()
