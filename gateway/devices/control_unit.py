@@ -54,7 +54,7 @@ from gateway.devices.fiscal_unit import (
     health_of_status,
     refusal_words,
 )
-from gateway.devices.health import DeviceState, Health, HealthListener, HealthTracker
+from gateway.devices.health import DeviceState, HealthReporter, HealthTracker
 from gateway.devices.line import CCSP_PROTOCOL, DeviceProtocol
 from gateway.devices.link import LinkError, LinkOpener, open_link
 from gateway.devices.port import Backoff, DeviceTimeout, Exchange, PortClosed, PortOwner
@@ -198,7 +198,7 @@ class _Op:
     last_problem: _Retry | None = field(default=None)
 
 
-class ControlUnitDriver(ControlUnit):
+class ControlUnitDriver(HealthReporter, ControlUnit):
     """A control unit speaking CCSP v1 or v2 at ``url`` for the register ``pos_id``.
 
     ``url`` is a serial device or pyserial URL (``/dev/ttyUSB0``, ``/dev/pts/7``) or a
@@ -252,24 +252,8 @@ class ControlUnitDriver(ControlUnit):
     # -- the ControlUnit interface ------------------------------------------------------
 
     @property
-    def url(self) -> str:
-        return self._url
-
-    @property
     def pos_id(self) -> str:
         return self._pos_id
-
-    @property
-    def health(self) -> Health:
-        return self._health.health
-
-    @property
-    def state(self) -> DeviceState:
-        return self._health.state
-
-    @property
-    def reason(self) -> str:
-        return self._health.reason
 
     @property
     def unit_identity(self) -> UnitIdentity | None:
@@ -283,12 +267,6 @@ class ControlUnitDriver(ControlUnit):
     def link_opens(self) -> int:
         """How many times the link was opened: 1 plus the reconnects."""
         return self._port.opens
-
-    def on_change(self, listener: HealthListener) -> Callable[[], None]:
-        return self._health.on_change(listener)
-
-    async def wait_for(self, *states: DeviceState) -> Health:
-        return await self._health.wait_for(*states)
 
     async def __aenter__(self) -> Self:
         return self

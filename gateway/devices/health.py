@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-__all__ = ["DeviceState", "Health", "HealthListener", "HealthTracker"]
+__all__ = ["DeviceState", "Health", "HealthListener", "HealthReporter", "HealthTracker"]
 
 log = logging.getLogger("tillgw.devices.health")
 
@@ -95,3 +95,37 @@ def _reason(state: DeviceState, detail: str | None) -> str:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+class HealthReporter:
+    """What every driver shows of its health; the driver sets ``_url`` and ``_health``.
+
+    The status API, ``tillgw diag`` and the WebSocket read these, whatever the device.
+    """
+
+    _url: str
+    _health: HealthTracker
+
+    @property
+    def url(self) -> str:
+        return self._url
+
+    @property
+    def health(self) -> Health:
+        return self._health.health
+
+    @property
+    def state(self) -> DeviceState:
+        return self._health.state
+
+    @property
+    def reason(self) -> str:
+        return self._health.reason
+
+    def on_change(self, listener: HealthListener) -> Callable[[], None]:
+        """Call ``listener`` on every change of state or reason; returns the way to stop."""
+        return self._health.on_change(listener)
+
+    async def wait_for(self, *states: DeviceState) -> Health:
+        """Wait until the device is in one of ``states`` (at once if it is)."""
+        return await self._health.wait_for(*states)

@@ -61,7 +61,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Self
 from urllib.parse import urlsplit
 
-from gateway.devices.health import DeviceState, Health, HealthListener, HealthTracker
+from gateway.devices.health import DeviceState, Health, HealthReporter, HealthTracker
 from gateway.devices.line import LineSettings
 from gateway.devices.link import Link, LinkError, LinkOpener, is_network_url, open_link
 from gateway.devices.port import Backoff, DeviceTimeout, Exchange, PortClosed, PortOwner
@@ -364,7 +364,7 @@ class _ResettableLink:
 # ---------------------------------------------------------------------------------------
 
 
-class PrinterDriver:
+class PrinterDriver(HealthReporter):
     """An ESC/POS printer at ``url``; see the module documentation for the policy.
 
     Nothing is opened until :meth:`start` or the first call. ``submit`` and the status
@@ -425,22 +425,6 @@ class PrinterDriver:
     # -- what the status API reads ------------------------------------------------------
 
     @property
-    def url(self) -> str:
-        return self._url
-
-    @property
-    def health(self) -> Health:
-        return self._health.health
-
-    @property
-    def state(self) -> DeviceState:
-        return self._health.state
-
-    @property
-    def reason(self) -> str:
-        return self._health.reason
-
-    @property
     def condition(self) -> PrinterCondition | None:
         """The last status the printer gave (``None`` before the first answer)."""
         return self._condition
@@ -459,10 +443,6 @@ class PrinterDriver:
     def link_opens(self) -> int:
         return self._port.opens
 
-    def on_change(self, listener: HealthListener) -> Callable[[], None]:
-        """Call ``listener`` on every change of state or reason."""
-        return self._health.on_change(listener)
-
     def on_condition(self, listener: ConditionListener) -> Callable[[], None]:
         """Call ``listener`` whenever the decoded status changes (the drawer sensor too)."""
         self._condition_listeners.append(listener)
@@ -472,9 +452,6 @@ class PrinterDriver:
                 self._condition_listeners.remove(listener)
 
         return remove
-
-    async def wait_for(self, *states: DeviceState) -> Health:
-        return await self._health.wait_for(*states)
 
     def now(self) -> float:
         return self._clock() if self._clock is not None else asyncio.get_running_loop().time()

@@ -47,7 +47,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
-from gateway.devices.health import DeviceState, Health, HealthListener, HealthTracker
+from gateway.devices.health import DeviceState, HealthReporter, HealthTracker
 from gateway.devices.line import LineSettings
 from gateway.devices.link import Link, LinkError, LinkLost, LinkOpener, is_network_url, open_link
 from gateway.devices.port import Backoff
@@ -325,7 +325,7 @@ class _Hub:
 # ---------------------------------------------------------------------------------------
 
 
-class ScannerDriver(abc.ABC):
+class ScannerDriver(HealthReporter, abc.ABC):
     """One scanner: an owner task that reads it, its health, and its subscribers.
 
     Nothing is opened until :meth:`start` (or ``async with``). The task then runs until
@@ -347,28 +347,6 @@ class ScannerDriver(abc.ABC):
         self.last_rejection: ScanRejected | None = None
 
     # -- health -------------------------------------------------------------------------
-
-    @property
-    def url(self) -> str:
-        return self._url
-
-    @property
-    def health(self) -> Health:
-        return self._health.health
-
-    @property
-    def state(self) -> DeviceState:
-        return self._health.state
-
-    @property
-    def reason(self) -> str:
-        return self._health.reason
-
-    def on_change(self, listener: HealthListener) -> Callable[[], None]:
-        return self._health.on_change(listener)
-
-    async def wait_for(self, *states: DeviceState) -> Health:
-        return await self._health.wait_for(*states)
 
     # -- subscribers --------------------------------------------------------------------
 

@@ -82,7 +82,7 @@ from gateway.devices.fiscal_unit import (
     health_of_status,
     refusal_words,
 )
-from gateway.devices.health import DeviceState, Health, HealthListener, HealthTracker
+from gateway.devices.health import DeviceState, HealthReporter, HealthTracker
 from protocols import xccsp
 from protocols.skv import ControlData, validate_orgnr, validate_pos_id
 
@@ -182,7 +182,7 @@ def _connect_error_words(exc: aiohttp.ClientConnectorError) -> str:
     return str(error) or type(error).__name__
 
 
-class XccspControlUnit(ControlUnit):
+class XccspControlUnit(HealthReporter, ControlUnit):
     """A control unit speaking XCCSP at ``url`` for the register ``pos_id`` of ``orgnr``.
 
     ``url`` is ``http://host:port/xccsp`` (``http://host:8081`` gets the path added).
@@ -236,10 +236,6 @@ class XccspControlUnit(ControlUnit):
     # -- the ControlUnit interface ------------------------------------------------------
 
     @property
-    def url(self) -> str:
-        return self._url
-
-    @property
     def pos_id(self) -> str:
         return self._pos_id
 
@@ -248,30 +244,12 @@ class XccspControlUnit(ControlUnit):
         return self._orgnr
 
     @property
-    def health(self) -> Health:
-        return self._health.health
-
-    @property
-    def state(self) -> DeviceState:
-        return self._health.state
-
-    @property
-    def reason(self) -> str:
-        return self._health.reason
-
-    @property
     def unit_identity(self) -> UnitIdentity | None:
         return self._identity
 
     @property
     def last_status(self) -> UnitStatus | None:
         return self._last_status
-
-    def on_change(self, listener: HealthListener) -> Callable[[], None]:
-        return self._health.on_change(listener)
-
-    async def wait_for(self, *states: DeviceState) -> Health:
-        return await self._health.wait_for(*states)
 
     async def __aenter__(self) -> Self:
         return self
