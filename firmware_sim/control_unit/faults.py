@@ -1,4 +1,4 @@
-"""Fault injection for the simulated control unit.
+"""Fault injection for the simulated control unit (the mechanism: firmware_sim/faults.py).
 
 A fault is switched on with an optional argument and an optional count: ``times=None``
 keeps it on until cleared, ``times=N`` lets it strike the next N requests it applies to.
@@ -9,9 +9,11 @@ Faults are set at start (``--fault``) and at run time (the simulator's standard 
 from __future__ import annotations
 
 import enum
-import threading
-from dataclasses import dataclass
 
+from firmware_sim import faults
+from firmware_sim.faults import FaultError
+
+__all__ = ["DEFAULT_ARGS", "Fault", "FaultError", "FaultSet", "PowerCutMode", "parse_fault"]
 from protocols.ccsp import NakCode
 
 
@@ -40,37 +42,12 @@ DEFAULT_ARGS: dict[Fault, str] = {
 }
 
 
-@dataclass
-class ActiveFault:
-    fault: Fault
-    arg: str | None
-    times: int | None  # strikes left; None = until cleared
-
-
-class FaultError(ValueError):
-    """A fault name or argument that does not exist."""
-
-
 def parse_fault(text: str) -> tuple[Fault, str | None, int | None]:
     """``"slow=2.5"``, ``"nak=7"``, ``"no-reply*1"`` (once) -> (fault, arg, times)."""
-    times: int | None = None
-    if "*" in text:
-        text, _, count = text.partition("*")
-        if not count.isdigit() or int(count) < 1:
-            raise FaultError(f"fault count {count!r} must be a whole number >= 1")
-        times = int(count)
-    name, _, arg = text.partition("=")
-    try:
-        fault = Fault(name.strip())
-    except ValueError:
-        known = ", ".join(f.value for f in Fault)
-        raise FaultError(f"unknown fault {name!r}; known: {known}") from None
-    value = arg.strip() or None
-    _check_arg(fault, value)
-    return fault, value, times
+    return faults.parse_fault(Fault, text, _check_arg)
 
 
-def _check_arg(fault: Fault, arg: str | None) -> None:
+def _check_arg(fault: Fault, arg: str | None, times: int | None) -> None:
     if arg is None:
         return
     if fault is Fault.SLOW:
@@ -95,47 +72,8 @@ def _check_arg(fault: Fault, arg: str | None) -> None:
         raise FaultError(f"fault {fault.value} takes no argument")
 
 
-class FaultSet:
-    """The faults currently switched on. Safe to change from another thread."""
+class FaultSet(faults.FaultSet[Fault]):
+    """The control unit's faults switched on now."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._active: dict[Fault, ActiveFault] = {}
-
-    def set(self, fault: Fault | str, arg: str | float | int | None = None, times: int | None = None) -> None:
-        fault = Fault(fault)
-        text = None if arg is None else str(arg)
-        _check_arg(fault, text)
-        with self._lock:
-            self._active[fault] = ActiveFault(fault, text, times)
-
-    def clear(self, fault: Fault | str | None = None) -> None:
-        with self._lock:
-            if fault is None:
-                self._active.clear()
-            else:
-                self._active.pop(Fault(fault), None)
-
-    def is_on(self, fault: Fault) -> bool:
-        with self._lock:
-            return fault in self._active
-
-    def strike(self, fault: Fault) -> str | None:
-        """If ``fault`` is on, use one of its strikes and return its argument (or default)."""
-        with self._lock:
-            active = self._active.get(fault)
-            if active is None:
-                return None
-            if active.times is not None:
-                active.times -= 1
-                if active.times <= 0:
-                    del self._active[fault]
-            return active.arg if active.arg is not None else DEFAULT_ARGS.get(fault, "")
-
-    def describe(self) -> list[str]:
-        with self._lock:
-            out = []
-            for a in self._active.values():
-                text = a.fault.value + (f"={a.arg}" if a.arg is not None else "")
-                out.append(text + (f" (x{a.times})" if a.times is not None else ""))
-            return out
+        super().__init__(Fault, _check_arg, DEFAULT_ARGS)

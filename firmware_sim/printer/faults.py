@@ -11,8 +11,11 @@ and ``disconnect`` (one strike per dropped line). Syntax as for the control unit
 from __future__ import annotations
 
 import enum
-import threading
-from dataclasses import dataclass
+
+from firmware_sim import faults
+from firmware_sim.faults import FaultError
+
+__all__ = ["DEFAULT_ARGS", "EVENT_FAULTS", "Fault", "FaultError", "FaultSet", "OfflineKind", "parse_fault"]
 
 
 class Fault(enum.StrEnum):
@@ -42,34 +45,9 @@ DEFAULT_ARGS: dict[Fault, str] = {
 }
 
 
-class FaultError(ValueError):
-    """A fault name, argument or count that does not exist."""
-
-
-@dataclass
-class ActiveFault:
-    fault: Fault
-    arg: str | None
-    times: int | None  # strikes left (event faults only); None = until cleared
-
-
 def parse_fault(text: str) -> tuple[Fault, str | None, int | None]:
     """``"paper-out"``, ``"slow=1.5"``, ``"disconnect=40*1"`` -> (fault, arg, times)."""
-    times: int | None = None
-    if "*" in text:
-        text, _, count = text.partition("*")
-        if not count.isdigit() or int(count) < 1:
-            raise FaultError(f"fault count {count!r} must be a whole number >= 1")
-        times = int(count)
-    name, _, arg = text.partition("=")
-    try:
-        fault = Fault(name.strip())
-    except ValueError:
-        known = ", ".join(f.value for f in Fault)
-        raise FaultError(f"unknown fault {name!r}; known: {known}") from None
-    value = arg.strip() or None
-    _check(fault, value, times)
-    return fault, value, times
+    return faults.parse_fault(Fault, text, _check)
 
 
 def _check(fault: Fault, arg: str | None, times: int | None) -> None:
@@ -96,55 +74,8 @@ def _check(fault: Fault, arg: str | None, times: int | None) -> None:
         raise FaultError(f"fault {fault.value} takes no argument")
 
 
-class FaultSet:
-    """The faults currently switched on. Safe to change from another thread."""
+class FaultSet(faults.FaultSet[Fault]):
+    """The printer's faults switched on now."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._active: dict[Fault, ActiveFault] = {}
-
-    def set(self, fault: Fault | str, arg: str | float | int | None = None, times: int | None = None) -> None:
-        fault = Fault(fault)
-        text = None if arg is None else str(arg)
-        _check(fault, text, times)
-        with self._lock:
-            self._active[fault] = ActiveFault(fault, text, times)
-
-    def clear(self, fault: Fault | str | None = None) -> None:
-        with self._lock:
-            if fault is None:
-                self._active.clear()
-            else:
-                self._active.pop(Fault(fault), None)
-
-    def is_on(self, fault: Fault) -> bool:
-        with self._lock:
-            return fault in self._active
-
-    def arg(self, fault: Fault) -> str | None:
-        """The argument (or its default) of a fault that is on, without using a strike."""
-        with self._lock:
-            active = self._active.get(fault)
-            if active is None:
-                return None
-            return active.arg if active.arg is not None else DEFAULT_ARGS.get(fault, "")
-
-    def strike(self, fault: Fault) -> str | None:
-        """If ``fault`` is on, use one of its strikes and return its argument (or default)."""
-        with self._lock:
-            active = self._active.get(fault)
-            if active is None:
-                return None
-            if active.times is not None:
-                active.times -= 1
-                if active.times <= 0:
-                    del self._active[fault]
-            return active.arg if active.arg is not None else DEFAULT_ARGS.get(fault, "")
-
-    def describe(self) -> list[str]:
-        with self._lock:
-            out = []
-            for a in self._active.values():
-                text = a.fault.value + (f"={a.arg}" if a.arg is not None else "")
-                out.append(text + (f" (x{a.times})" if a.times is not None else ""))
-            return out
+        super().__init__(Fault, _check, DEFAULT_ARGS)
