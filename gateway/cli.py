@@ -14,8 +14,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    from gateway import diag
+    from gateway import diag, journal_cli, service
 
+    service.add_parser(commands)
+    journal_cli.add_parser(commands)
     diag.add_parser(commands)
 
     # The simulators are a separate package; the gateway reaches them only through

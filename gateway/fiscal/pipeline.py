@@ -37,11 +37,12 @@ from gateway.devices.fiscal_unit import (
     Registration,
 )
 from gateway.fiscal.receipt_text import PrintedReceipt, Shop, layout, render, to_text
+from gateway.fiscal.reports import Report, float_change_body, make_x, make_z
 from gateway.fiscal.store import Store, Writer, local_now
 from gateway.model import PaymentMethod, Receipt, ReceiptKind, Totals, compute
 from gateway.receipt_json import receipt_from_json, receipt_to_json, totals_to_json
 from protocols.escpos import CodeTable
-from protocols.skv import ControlData, ReceiptType, VatSlot
+from protocols.skv import ControlData, FieldError, ReceiptType, VatSlot
 
 __all__ = [
     "FiscalError",
@@ -150,7 +151,7 @@ class Pipeline:
         printer: ReceiptPrinter | None = None,
         paper_width: int = 42,
         code_table: CodeTable = CodeTable.CP858,
-        on_receipt: Callable[[dict[str, Any]], Awaitable[None] | None] | None = None,
+        on_receipt: Callable[[RegisteredReceipt], None] | None = None,
     ) -> None:
         self.store = store
         self.unit = unit
@@ -250,12 +251,31 @@ class Pipeline:
         return entry.seq
 
     async def record(self, kind: str, body: dict[str, Any]) -> int:
-        """Journal another event (``cashier.login``, ``cashier.logout``, ``price.change``)."""
-        if kind not in ("cashier.login", "cashier.logout", "price.change"):
+        """Journal another event (``cashier.login``, ``cashier.logout``, ``price.change``, ``float.change``).
+
+        ``float.change`` is the float (växelkassa) put into or taken out of the drawer,
+        counted on the X and Z reports: see :func:`gateway.fiscal.reports.float_change_body`.
+        """
+        if kind not in ("cashier.login", "cashier.logout", "price.change", "float.change"):
             raise FiscalError("bad_event", f"{kind!r} is not an event the POS reports", 422, "kind")
+        if kind == "float.change":
+            try:
+                body = float_change_body(body)
+            except FieldError as exc:
+                raise FiscalError("bad_event", str(exc), 422, exc.field) from None
         async with self.store.write() as w:
             entry = await w.append(kind, {**body, "pos_id": self.pos_id})
         return entry.seq
+
+    async def report(self, kind: str) -> Report:
+        """An X (``"x"``) or Z (``"z"``) report, journaled.
+
+        Taken between receipts, never in the middle of one: a receipt being registered
+        belongs wholly to this report's period or wholly to the next.
+        """
+        make = {"x": make_x, "z": make_z}[kind]
+        async with self._lock:
+            return await make(self.store, self.shop, self.pos_id)
 
     # -- internals ----------------------------------------------------------------------
 
@@ -402,6 +422,9 @@ class Pipeline:
                     "UPDATE requests SET state = 'done', result = ? WHERE request_id = ?",
                     (json.dumps(registered.to_json()), request_id),
                 )
+        if self.on_receipt is not None:
+            # Every completed receipt, also one resolved from doubt during another request.
+            self.on_receipt(registered)
         return registered
 
     async def _refused(self, pending_seq: int, body: dict[str, Any], exc: ControlUnitRefused) -> None:

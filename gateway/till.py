@@ -1,0 +1,240 @@
+"""A running till: its devices, its database, its receipt pipeline, assembled from a config.
+
+:meth:`Till.open` is what ``tillgw run`` does before it serves the API: open (or create)
+the signing key and the database under the data directory, open the control unit and
+the printer, reconcile what a crash left, and make the API token. In the demo (no
+config) it first starts the project's simulated control unit and printer on
+pseudo-terminals — the one place the gateway starts a simulator.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gateway.config import Config
+from gateway.devices.control_unit import open_control_unit
+from gateway.devices.drawer import Drawer, OpenLevel
+from gateway.devices.fiscal_unit import ControlUnit, ControlUnitError
+from gateway.devices.line import CCSP_LEGACY_PROTOCOL, CCSP_PROTOCOL
+from gateway.devices.printer import Outcome, PrinterDriver
+from gateway.fiscal.pipeline import Pipeline
+from gateway.fiscal.receipt_text import Shop
+from gateway.fiscal.signing import Signer, load_or_create_key
+from gateway.fiscal.store import Store
+from protocols.escpos import CodeTable, DrawerPin
+
+__all__ = ["DeviceError", "Till", "TillFiles"]
+
+log = logging.getLogger("tillgw.till")
+
+CODE_TABLES = {
+    "cp437": CodeTable.CP437,
+    "cp850": CodeTable.CP850,
+    "cp858": CodeTable.CP858,
+    "cp865": CodeTable.CP865,
+    "wpc1252": CodeTable.WPC1252,
+}
+
+
+class DeviceError(Exception):
+    """A printer or drawer that did not do what was asked; ``str()`` says why in words."""
+
+
+@dataclass(frozen=True, slots=True)
+class TillFiles:
+    """Where a till keeps its things, under its data directory."""
+
+    data_dir: Path
+
+    @property
+    def database(self) -> Path:
+        return self.data_dir / "till.db"
+
+    @property
+    def signing_key(self) -> Path:
+        return self.data_dir / "signing-key.pem"
+
+    @property
+    def api_token(self) -> Path:
+        return self.data_dir / "api-token"
+
+    @property
+    def demo_unit(self) -> Path:
+        return self.data_dir / "sim" / "control-unit"
+
+    @property
+    def demo_printer(self) -> Path:
+        return self.data_dir / "printer"
+
+
+class PrinterWithDrawer:
+    """The printer and its drawer as the pipeline uses them (``ReceiptPrinter``)."""
+
+    def __init__(self, driver: PrinterDriver, drawer: Drawer) -> None:
+        self.driver = driver
+        self.drawer = drawer
+
+    async def print_job(self, data: bytes) -> None:
+        result = await self.driver.print(data)
+        if result.outcome is not Outcome.PRINTED:
+            raise DeviceError(result.reason)
+
+    async def kick_drawer(self) -> None:
+        result = await self.drawer.open_drawer()
+        if not result.sent:
+            raise DeviceError(result.reason)
+
+
+def api_token(path: Path) -> str:
+    """The bearer token of the local API: made on first start, mode 0600."""
+    if path.exists():
+        token = path.read_text().strip()
+        if token:
+            return token
+    token = secrets.token_urlsafe(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token + "\n")
+    os.replace(tmp, path)
+    return token
+
+
+class Till:
+    def __init__(
+        self,
+        config: Config,
+        files: TillFiles,
+        store: Store,
+        unit: ControlUnit,
+        printer: PrinterWithDrawer | None,
+        pipeline: Pipeline,
+        token: str,
+        stack: contextlib.AsyncExitStack,
+    ) -> None:
+        self.config = config
+        self.files = files
+        self.store = store
+        self.unit = unit
+        self.printer = printer
+        self.pipeline = pipeline
+        self.token = token
+        self._stack = stack
+
+    @classmethod
+    async def open(cls, config: Config) -> Till:
+        files = TillFiles(config.data_dir)
+        stack = contextlib.AsyncExitStack()
+        try:
+            unit_url, printer_url = config.control_unit.url, config.printer.url if config.printer else None
+            if config.demo:
+                unit_url, printer_url = await _start_demo_devices(stack, files)
+            signer = Signer(load_or_create_key(files.signing_key))
+            store = await Store.open(files.database, signer)
+            stack.push_async_callback(store.close)
+            assert unit_url is not None
+            unit = open_control_unit(
+                unit_url,
+                config.pos_id,
+                orgnr=config.shop.orgnr,
+                request_timeout=config.control_unit.request_timeout,
+                retries=config.control_unit.retries,
+                watch_interval=30.0,
+                **({} if unit_url.startswith("http") else {"protocol": _line(config)}),
+            )
+            stack.push_async_callback(unit.close)
+            with contextlib.suppress(ControlUnitError):
+                await unit.start()  # a dead unit does not stop the till: its state says why
+            printer = None
+            if config.printer is not None and printer_url is not None:
+                driver = PrinterDriver(printer_url, watch_interval=30.0)
+                stack.push_async_callback(driver.close)
+                await driver.start()
+                drawer = Drawer(
+                    driver,
+                    pin=DrawerPin.PIN2 if config.printer.drawer_pin == 2 else DrawerPin.PIN5,
+                    on_ms=config.printer.pulse_ms,
+                    open_level=OpenLevel(config.printer.drawer_open_level),
+                )
+                printer = PrinterWithDrawer(driver, drawer)
+            shop = Shop(config.shop.name, config.shop.orgnr, config.shop.address)
+            pipeline = Pipeline(
+                store,
+                unit,
+                shop,
+                config.pos_id,
+                printer=printer,
+                paper_width=config.paper_width,
+                code_table=CODE_TABLES[config.printer.code_table] if config.printer else CodeTable.CP858,
+            )
+            stack.push_async_callback(pipeline.close)
+            await pipeline.start()
+            token = api_token(files.api_token)
+        except BaseException:
+            await stack.aclose()
+            raise
+        return cls(config, files, store, unit, printer, pipeline, token, stack)
+
+    async def close(self) -> None:
+        await self._stack.aclose()
+
+    async def status(self) -> dict[str, Any]:
+        """Every device's state in words, and what waits (``GET /v1/status``)."""
+        devices: dict[str, Any] = {
+            "control_unit": {
+                "url": self.unit.url,
+                "state": self.unit.state.value,
+                "reason": self.unit.reason,
+                "unit_id": self.unit.unit_identity.unit_id if self.unit.unit_identity else None,
+            }
+        }
+        if self.printer is not None:
+            driver = self.printer.driver
+            devices["printer"] = {"url": driver.url, "state": driver.state.value, "reason": driver.reason}
+        in_doubt = await self.store.fetchall(
+            "SELECT json_extract(j.body, '$.receipt_no') "
+            "FROM in_doubt d JOIN journal j ON j.seq = d.pending_seq"
+        )
+        unprinted = await self.store.fetchone("SELECT COUNT(*) FROM unprinted")
+        last = await self.store.fetchone("SELECT MAX(receipt_no) FROM receipts WHERE kind != 'kopia'")
+        return {
+            "register": self.config.pos_id,
+            "shop": self.config.shop.name,
+            "devices": devices,
+            "receipts": {
+                "last_number": None if last is None or last[0] is None else int(last[0]),
+                "waiting_for_control_unit": [int(r[0]) for r in in_doubt],
+                "unprinted": 0 if unprinted is None else int(unprinted[0]),
+            },
+        }
+
+
+def _line(config: Config) -> Any:
+    return CCSP_LEGACY_PROTOCOL if config.control_unit.legacy_line else CCSP_PROTOCOL
+
+
+async def _start_demo_devices(stack: contextlib.AsyncExitStack, files: TillFiles) -> tuple[str, str]:
+    """The demo's control unit and printer: the project's simulators on pseudo-terminals."""
+    from firmware_sim.control_unit import ControlUnit as SimulatedUnit
+    from firmware_sim.control_unit import UnitConfig
+    from firmware_sim.control_unit.ccsp_server import serve_pty as serve_unit
+    from firmware_sim.printer.device import PrinterConfig as SimulatedPrinterConfig
+    from firmware_sim.printer.device import PrinterDevice
+    from firmware_sim.printer.server import serve_pty as serve_printer
+
+    unit = SimulatedUnit(UnitConfig(files.demo_unit, licences=4))
+    stack.callback(unit.close)
+    unit_path = await stack.enter_async_context(serve_unit(unit))
+    printer = PrinterDevice(
+        SimulatedPrinterConfig(output=files.demo_printer, columns=42, code_table=CodeTable.CP858)
+    )
+    printer_path = await stack.enter_async_context(serve_printer(printer))
+    log.info("demo: simulated control unit on %s, simulated printer on %s", unit_path, printer_path)
+    return unit_path, printer_path
