@@ -14,9 +14,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    from gateway import diag, journal_cli, service
+    from gateway import diag, journal_cli, report_cli, service
 
     service.add_parser(commands)
+    report_cli.add_parser(commands)
     journal_cli.add_parser(commands)
     diag.add_parser(commands)
 

@@ -38,6 +38,8 @@ __all__ = [
     "Shop",
     "format_kronor",
     "layout",
+    "orgnr_text",
+    "pair",
     "render",
     "to_escpos",
     "to_text",
@@ -92,11 +94,12 @@ def format_kronor(ore: int) -> str:
     return f"{sign}{kronor:,}".replace(",", " ") + f",{rest:02d}"
 
 
-def _orgnr(orgnr: str) -> str:
+def orgnr_text(orgnr: str) -> str:
+    """``5560360793`` -> ``556036-0793``, as it is written on paper."""
     return f"{orgnr[:6]}-{orgnr[6:]}" if len(orgnr) == 10 and orgnr.isdigit() else orgnr
 
 
-def _pair(left: str, right: str, width: int) -> str:
+def pair(left: str, right: str, width: int) -> str:
     """``left`` and ``right`` on one line; a left part that does not fit is cut."""
     room = width - len(right) - 1
     if len(left) > room:
@@ -138,13 +141,13 @@ def layout(doc: PrintedReceipt, width: int = 42) -> tuple[PrintLine, ...]:
     plain(doc.shop.name, align=Alignment.CENTRE, bold=True)
     for address_line in doc.shop.address:
         plain(address_line, align=Alignment.CENTRE)
-    plain(f"Org.nr {_orgnr(doc.shop.orgnr)}", align=Alignment.CENTRE)
+    plain(f"Org.nr {orgnr_text(doc.shop.orgnr)}", align=Alignment.CENTRE)
     out.append(rule)
-    out.append(PrintLine(_pair("Kvitto nr", str(doc.receipt_no), width)))
-    out.append(PrintLine(_pair("Datum", doc.moment.strftime("%Y-%m-%d %H:%M"), width)))
-    out.append(PrintLine(_pair("Kassa", doc.pos_id, width)))
+    out.append(PrintLine(pair("Kvitto nr", str(doc.receipt_no), width)))
+    out.append(PrintLine(pair("Datum", doc.moment.strftime("%Y-%m-%d %H:%M"), width)))
+    out.append(PrintLine(pair("Kassa", doc.pos_id, width)))
     if doc.receipt.cashier:
-        out.append(PrintLine(_pair("Kassör", doc.receipt.cashier, width)))
+        out.append(PrintLine(pair("Kassör", doc.receipt.cashier, width)))
     if doc.totals.is_return:
         out.append(PrintLine("RETUR", Alignment.CENTRE, bold=True))
     out.append(rule)
@@ -154,26 +157,26 @@ def layout(doc: PrintedReceipt, width: int = 42) -> tuple[PrintLine, ...]:
         name = line.text + (" (tjänst)" if line.kind is LineKind.SERVICE else "")
         simple = line.quantity == 1 and line.discount == 0 and amount == line.gross
         if simple:
-            out.append(PrintLine(_pair(name, format_kronor(amount), width)))
+            out.append(PrintLine(pair(name, format_kronor(amount), width)))
             continue
         plain(name)
         detail = f"  {_quantity(line.quantity)} x {format_kronor(line.unit_price)}"
-        out.append(PrintLine(_pair(detail, format_kronor(line.gross), width)))
+        out.append(PrintLine(pair(detail, format_kronor(line.gross), width)))
         if line.discount:
-            out.append(PrintLine(_pair("  Rabatt", format_kronor(line.amount - line.gross), width)))
+            out.append(PrintLine(pair("  Rabatt", format_kronor(line.amount - line.gross), width)))
     if doc.receipt.discount:
         sign = 1 if totals.is_return else -1
-        out.append(PrintLine(_pair("Rabatt på köpet", format_kronor(sign * doc.receipt.discount), width)))
+        out.append(PrintLine(pair("Rabatt på köpet", format_kronor(sign * doc.receipt.discount), width)))
     out.append(rule)
     if totals.rounding:
-        out.append(PrintLine(_pair("Summa", format_kronor(totals.total), width)))
-        out.append(PrintLine(_pair("Öresavrundning", format_kronor(totals.rounding), width)))
+        out.append(PrintLine(pair("Summa", format_kronor(totals.total), width)))
+        out.append(PrintLine(pair("Öresavrundning", format_kronor(totals.rounding), width)))
     label = "ATT ÅTERFÅ" if totals.is_return else "ATT BETALA"
-    out.append(PrintLine(_pair(label, format_kronor(totals.to_pay), width), bold=True))
+    out.append(PrintLine(pair(label, format_kronor(totals.to_pay), width), bold=True))
     for method, amount in totals.paid.items():
-        out.append(PrintLine(_pair(PAYMENT_NAMES[method], format_kronor(amount), width)))
+        out.append(PrintLine(pair(PAYMENT_NAMES[method], format_kronor(amount), width)))
     if totals.change:
-        out.append(PrintLine(_pair("Växel", format_kronor(totals.change), width)))
+        out.append(PrintLine(pair("Växel", format_kronor(totals.change), width)))
     out.append(PrintLine(""))
 
     columns = (8, 11, 11, width - 30)
@@ -200,13 +203,13 @@ def layout(doc: PrintedReceipt, width: int = 42) -> tuple[PrintLine, ...]:
                 )
             )
         )
-    out.append(PrintLine(_pair("Varav moms", format_kronor(sum(v.vat for v in totals.vat)), width)))
-    out.append(PrintLine(_pair("Antal varor", str(totals.items), width)))
+    out.append(PrintLine(pair("Varav moms", format_kronor(sum(v.vat for v in totals.vat)), width)))
+    out.append(PrintLine(pair("Antal varor", str(totals.items), width)))
     if totals.services:
-        out.append(PrintLine(_pair("Antal tjänster", str(totals.services), width)))
+        out.append(PrintLine(pair("Antal tjänster", str(totals.services), width)))
     out.append(rule)
 
-    out.append(PrintLine(_pair("Kontrollenhet", doc.unit_id, width)))
+    out.append(PrintLine(pair("Kontrollenhet", doc.unit_id, width)))
     out.append(PrintLine("Kontrollkod"))
     for part in doc.control_code.split(";"):
         for piece in textwrap.wrap(part, width) or [""]:

@@ -26,9 +26,9 @@ from gateway.fiscal.receipt_text import (
     PAPER_WIDTHS,
     PAYMENT_NAMES,
     PrintLine,
-    _orgnr,
-    _pair,
     format_kronor,
+    orgnr_text,
+    pair,
     to_escpos,
     to_text,
 )
@@ -58,11 +58,11 @@ def layout(report: Report, width: int = 42) -> tuple[PrintLine, ...]:
         for part in textwrap.wrap(words, width) or [""]:
             out.append(PrintLine(part, align, bold))
 
-    def pair(left: str, right: str, bold: bool = False) -> None:
-        out.append(PrintLine(_pair(left, right, width), bold=bold))
+    def two_columns(left: str, right: str, bold: bool = False) -> None:
+        out.append(PrintLine(pair(left, right, width), bold=bold))
 
     def money(label: str, ore: int, bold: bool = False) -> None:
-        pair(label, format_kronor(ore), bold)
+        two_columns(label, format_kronor(ore), bold)
 
     def tally(label: str, t: Tally) -> None:
         # The counts and amounts in columns of their own; a long label gets a line to itself.
@@ -70,7 +70,7 @@ def layout(report: Report, width: int = 42) -> tuple[PrintLine, ...]:
         if len(label) + 1 + len(figures) > width:
             plain(label)
             label = ""
-        pair(label, figures)
+        two_columns(label, figures)
 
     def heading(words: str) -> None:
         out.append(PrintLine(""))
@@ -81,17 +81,17 @@ def layout(report: Report, width: int = 42) -> tuple[PrintLine, ...]:
 
     mark()
     plain(report.shop.name, Alignment.CENTRE, bold=True)
-    plain(f"Org.nr {_orgnr(report.shop.orgnr)}", Alignment.CENTRE)
+    plain(f"Org.nr {orgnr_text(report.shop.orgnr)}", Alignment.CENTRE)
     out.append(rule)
     if report.kind is ReportKind.Z:
-        pair("Z-rapport nr", str(report.z_no), bold=True)
-    pair("Datum", _when(report.at))
-    pair("Kassa", report.pos_id)
-    pair("Period från", "journalens början" if report.since is None else _when(report.since))
+        two_columns("Z-rapport nr", str(report.z_no), bold=True)
+    two_columns("Datum", _when(report.at))
+    two_columns("Kassa", report.pos_id)
+    two_columns("Period från", "journalens början" if report.since is None else _when(report.since))
     out.append(rule)
 
     money("Total försäljning", f.sales.amount, bold=True)
-    pair("Försäljningskvitton", str(f.sales.count))
+    two_columns("Försäljningskvitton", str(f.sales.count))
     tally("Returer", f.returns)
     money("Nettoförsäljning", f.net_sales, bold=True)
     money("Öresavrundning", f.rounding)
@@ -127,13 +127,13 @@ def layout(report: Report, width: int = 42) -> tuple[PrintLine, ...]:
     money("Växelkassa", f.float_amount, bold=True)
     money("  insatt", f.float_in)
     money("  uttaget", f.float_out)
-    pair("  antal ändringar", str(f.float_changes))
+    two_columns("  antal ändringar", str(f.float_changes))
 
     heading("Antal")
-    pair("Kassakvitton", str(f.receipts))
-    pair("Sålda varor", str(f.items))
-    pair("Sålda tjänster", str(f.services))
-    pair("Lådöppningar utan försäljning", str(f.drawer_openings))
+    two_columns("Kassakvitton", str(f.receipts))
+    two_columns("Sålda varor", str(f.items))
+    two_columns("Sålda tjänster", str(f.services))
+    two_columns("Lådöppningar utan försäljning", str(f.drawer_openings))
 
     heading("Övrigt")
     tally("Kvittokopior", f.copies)
@@ -154,7 +154,7 @@ def layout(report: Report, width: int = 42) -> tuple[PrintLine, ...]:
     out.append(rule)
 
     first, last = report.after_entry + 1, report.through_entry
-    pair("Journalposter", f"{first}–{last}" if last >= first else "inga")
+    two_columns("Journalposter", f"{first}–{last}" if last >= first else "inga")
     plain(f"Hash för post {last}:" if last else "Journalen var tom")
     if last:
         out.extend(PrintLine(piece) for piece in textwrap.wrap(report.head_hash, width))
