@@ -63,5 +63,13 @@ async def make_pipeline(
 
 @pytest.fixture
 async def unit_tcp(unit: ControlUnit, serve: Callable[..., object]) -> AsyncIterator[str]:
+    """The unit served over TCP."""
     async with serve(unit, "tcp") as url:  # type: ignore[attr-defined]
+        yield url
+
+
+@pytest.fixture
+async def unit_url_any(unit: ControlUnit, serve: Callable[..., object], transport: str) -> AsyncIterator[str]:
+    """The unit served over a pty and over TCP (the test runs once for each)."""
+    async with serve(unit, transport) as url:  # type: ignore[attr-defined]
         yield url

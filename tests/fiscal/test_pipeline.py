@@ -38,13 +38,13 @@ def unit_codes(unit: ControlUnit) -> list[tuple[str, str]]:
 
 async def test_a_receipt_gets_the_units_code_a_number_and_a_signed_journal_entry(
     unit: ControlUnit,
-    unit_tcp: str,
+    unit_url_any: str,
     make_pipeline: PipelineFactory,
     sale: Sale,
     tmp_path: Path,
     signer: Signer,
 ) -> None:
-    pipeline = await make_pipeline(unit_tcp)
+    pipeline = await make_pipeline(unit_url_any)
     first = await pipeline.submit("pos-1", sale())
     second = await pipeline.submit("pos-2", sale(45_00, qty="2"))
     assert (first.receipt_no, second.receipt_no) == (1, 2)
@@ -55,9 +55,9 @@ async def test_a_receipt_gets_the_units_code_a_number_and_a_signed_journal_entry
 
 
 async def test_a_repeated_id_returns_the_first_result_and_registers_once(
-    unit: ControlUnit, unit_tcp: str, make_pipeline: PipelineFactory, sale: Sale
+    unit: ControlUnit, unit_url_any: str, make_pipeline: PipelineFactory, sale: Sale
 ) -> None:
-    pipeline = await make_pipeline(unit_tcp)
+    pipeline = await make_pipeline(unit_url_any)
     first = await pipeline.submit("pos-1", sale())
     again = await pipeline.submit("pos-1", sale())
     assert again == first
@@ -65,9 +65,9 @@ async def test_a_repeated_id_returns_the_first_result_and_registers_once(
 
 
 async def test_bad_input_is_refused_before_anything_is_written(
-    unit_tcp: str, make_pipeline: PipelineFactory, sale: Sale, tmp_path: Path
+    unit_url_any: str, make_pipeline: PipelineFactory, sale: Sale, tmp_path: Path
 ) -> None:
-    pipeline = await make_pipeline(unit_tcp)
+    pipeline = await make_pipeline(unit_url_any)
     bad = sale()
     bad = type(bad)(bad.lines, ())
     with pytest.raises(ReceiptError, match="payments"):
@@ -77,13 +77,13 @@ async def test_bad_input_is_refused_before_anything_is_written(
 
 async def test_a_refusal_does_not_burn_the_number(
     unit: ControlUnit,
-    unit_tcp: str,
+    unit_url_any: str,
     make_pipeline: PipelineFactory,
     sale: Sale,
     tmp_path: Path,
     signer: Signer,
 ) -> None:
-    pipeline = await make_pipeline(unit_tcp)
+    pipeline = await make_pipeline(unit_url_any)
     unit.faults.set(Fault.STORAGE_FULL)
     with pytest.raises(FiscalError) as info:
         await pipeline.submit("pos-1", sale())
@@ -100,9 +100,9 @@ async def test_a_refusal_does_not_burn_the_number(
 
 
 async def test_no_answer_leaves_the_receipt_in_doubt_until_the_unit_answers(
-    unit: ControlUnit, unit_tcp: str, make_pipeline: PipelineFactory, sale: Sale, tmp_path: Path
+    unit: ControlUnit, unit_url_any: str, make_pipeline: PipelineFactory, sale: Sale, tmp_path: Path
 ) -> None:
-    pipeline = await make_pipeline(unit_tcp)
+    pipeline = await make_pipeline(unit_url_any)
     unit.faults.set(Fault.POWER_CUT, "after-store", times=1)  # stored, then dead
     unit.faults.set(Fault.NO_REPLY)  # and silent while the driver retries
     with pytest.raises(FiscalError) as info:
@@ -122,18 +122,19 @@ async def test_no_answer_leaves_the_receipt_in_doubt_until_the_unit_answers(
 
 async def test_a_restart_resolves_what_a_crash_left_in_doubt(
     unit: ControlUnit,
-    unit_tcp: str,
+    unit_url_any: str,
     make_pipeline: PipelineFactory,
     sale: Sale,
     tmp_path: Path,
     signer: Signer,
 ) -> None:
-    pipeline = await make_pipeline(unit_tcp)
+    pipeline = await make_pipeline(unit_url_any)
     unit.faults.set(Fault.NO_REPLY)
     with pytest.raises(FiscalError):
         await pipeline.submit("pos-1", sale())
     unit.faults.clear()
-    restarted = await make_pipeline(unit_tcp)  # start() reconciles before any new sale
+    await pipeline.unit.close()  # the crashed process let go of the port
+    restarted = await make_pipeline(unit_url_any)  # start() reconciles before any new sale
     found = await restarted.find(1)
     assert found is not None and found.request_id == "pos-1"
     assert unit_codes(unit) == [("1", found.control_code)]
@@ -142,9 +143,9 @@ async def test_a_restart_resolves_what_a_crash_left_in_doubt(
 
 
 async def test_one_copy_per_receipt_registered_as_kopia(
-    unit: ControlUnit, unit_tcp: str, make_pipeline: PipelineFactory, sale: Sale
+    unit: ControlUnit, unit_url_any: str, make_pipeline: PipelineFactory, sale: Sale
 ) -> None:
-    pipeline = await make_pipeline(unit_tcp)
+    pipeline = await make_pipeline(unit_url_any)
     original = await pipeline.submit("pos-1", sale())
     copy = await pipeline.copy(1)
     assert (copy.receipt_no, copy.kind) == (1, "kopia")
@@ -160,13 +161,13 @@ async def test_one_copy_per_receipt_registered_as_kopia(
 
 
 async def test_cash_rounding_and_return_figures_reach_the_unit(
-    unit: ControlUnit, unit_tcp: str, make_pipeline: PipelineFactory
+    unit: ControlUnit, unit_url_any: str, make_pipeline: PipelineFactory
 ) -> None:
     from decimal import Decimal
 
     from gateway.model import Line, Payment, PaymentMethod, Receipt
 
-    pipeline = await make_pipeline(unit_tcp)
+    pipeline = await make_pipeline(unit_url_any)
     await pipeline.submit(
         "pos-1", Receipt((Line("Bulle", Decimal(1), 18_40, 1200),), (Payment(PaymentMethod.CASH, 20_00),))
     )
@@ -180,9 +181,9 @@ async def test_cash_rounding_and_return_figures_reach_the_unit(
 
 
 async def test_tampering_is_named_by_verify(
-    unit_tcp: str, make_pipeline: PipelineFactory, sale: Sale, tmp_path: Path, signer: Signer
+    unit_url_any: str, make_pipeline: PipelineFactory, sale: Sale, tmp_path: Path, signer: Signer
 ) -> None:
-    pipeline = await make_pipeline(unit_tcp)
+    pipeline = await make_pipeline(unit_url_any)
     for n in range(5):
         await pipeline.submit(f"pos-{n}", sale(100_00 + n))
     await pipeline.store.close()
@@ -223,3 +224,48 @@ async def test_tampering_is_named_by_verify(
     problem = tamper(f"UPDATE journal SET body = {body} WHERE seq = 4")
     assert problem is not None and "entry 4" in problem
     assert json.loads(json.dumps(problem))
+
+
+# Every fault of the simulated unit, and what the POS is told (docs/fiscal-path.md).
+FAULT_OUTCOMES = [
+    pytest.param(Fault.NO_REPLY, None, 1, "registered", id="no-reply once: retried"),
+    pytest.param(Fault.CORRUPT_LRC, None, 1, "registered", id="corrupt-lrc once: retried"),
+    pytest.param(Fault.NOISE, None, 1, "registered", id="noise: resynchronised"),
+    pytest.param(Fault.SLOW, "0.05", None, "registered", id="slow within the deadline"),
+    pytest.param(Fault.BUSY, None, 2, "registered", id="busy twice: waited"),
+    pytest.param(Fault.STORAGE_HIGH, None, None, "registered", id="storage-high: registered, warned"),
+    pytest.param(Fault.POWER_CUT, "after-store", 1, "registered", id="power-cut after store: same code"),
+    pytest.param(Fault.POWER_CUT, "before-store", 1, "registered", id="power-cut before store: sent again"),
+    pytest.param(Fault.NAK, "7", None, "control_unit_refused", id="nak 007: refused"),
+    pytest.param(Fault.STORAGE_FULL, None, None, "control_unit_refused", id="storage-full: refused"),
+    pytest.param(Fault.NO_REPLY, None, None, "control_unit_unavailable", id="no-reply: in doubt"),
+]
+
+
+@pytest.mark.parametrize(("fault", "arg", "times", "outcome"), FAULT_OUTCOMES)
+async def test_every_fault_of_the_unit_has_its_documented_outcome(
+    unit: ControlUnit,
+    unit_url_any: str,
+    make_pipeline: PipelineFactory,
+    sale: Sale,
+    fault: Fault,
+    arg: str | None,
+    times: int | None,
+    outcome: str,
+) -> None:
+    pipeline = await make_pipeline(unit_url_any)
+    unit.faults.set(fault, arg, times)
+    if outcome == "registered":
+        done = await pipeline.submit("pos-1", sale())
+        assert unit_codes(unit) == [("1", done.control_code)]  # stored once, the code we hold
+        if fault is Fault.STORAGE_HIGH:
+            assert "almost full" in pipeline.unit.reason
+        return
+    with pytest.raises(FiscalError) as info:
+        await pipeline.submit("pos-1", sale())
+    assert info.value.code == outcome
+    unit.faults.clear()
+    done = await pipeline.submit("pos-2", sale())
+    # Refused: number 1 was not burnt. In doubt: receipt 1 was resolved first, then 2 came.
+    assert done.receipt_no == (1 if outcome == "control_unit_refused" else 2)
+    assert sorted(no for no, _ in unit_codes(unit)) == (["1"] if done.receipt_no == 1 else ["1", "2"])
