@@ -7,16 +7,20 @@ and what is wrong with it — a till must not start half-configured.
 
 A full example is in docs/configuration.md; the keys::
 
-    [shop]          name, orgnr, address (list of lines)
+    [shop]          name, orgnr, address (list of lines), store (the store's id on the bus)
     [register]      pos_id, data_dir, paper_width (42|48)
     [control_unit]  url, request_timeout, retries, protocol_line ("9600-8N1" | "19200-dtr")
     [printer]       url, code_table, drawer_pin (2|5), drawer_open_level ("high"|"low"), pulse_ms
     [scanner]       url, terminator ("cr"|"lf"|"crlf"), prefix, suffix
     [api]           listen ("HOST:PORT"), max_body_kib
+    [mqtt]          url ("mqtt://HOST:1883" | "mqtts://HOST:8883"), username, password, ca_file,
+                    embedded ("never" | "when-none") — start a broker in-process when none answers
+    [sync]          read by ``tillgw sync`` (gateway/sync/config.py), not by the till
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +41,7 @@ __all__ = [
 ]
 
 DEMO_ORGNR = "5599000006"  # a made-up number whose check digit is right
+_TOPIC_LEVEL_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 class ConfigError(ValueError):
@@ -48,6 +53,7 @@ class ShopConfig:
     name: str
     orgnr: str  # ten digits
     address: tuple[str, ...]
+    store: str = "main"  # the place of sale's id in bus topics: tillgw/{orgnr}/{store}/{register}/...
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +82,21 @@ class ScannerConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MqttConfig:
+    host: str = "127.0.0.1"
+    port: int = 1883
+    tls: bool = False
+    username: str | None = None
+    password: str | None = None
+    ca_file: Path | None = None
+    embedded: bool = False  # start an in-process broker when nothing answers at host:port
+
+    @property
+    def url(self) -> str:
+        return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
 class ApiConfig:
     host: str = "127.0.0.1"
     port: int = 8080
@@ -91,6 +112,7 @@ class Config:
     printer: PrinterConfig | None
     scanner: ScannerConfig | None
     api: ApiConfig = field(default_factory=ApiConfig)
+    mqtt: MqttConfig | None = field(default_factory=MqttConfig)  # None: no bus (a till on its own)
     paper_width: int = 42
     demo: bool = False
     source: Path | None = None  # the file it was read from
@@ -116,6 +138,7 @@ def demo_config() -> Config:
         control_unit=ControlUnitConfig(url=None),
         printer=PrinterConfig(url=None),
         scanner=None,
+        mqtt=MqttConfig(embedded=True),
         demo=True,
     )
 
@@ -203,14 +226,16 @@ def _host_port(text: str, where: str) -> tuple[str, int]:
 
 
 def _parse(raw: dict[str, Any], path: Path) -> Config:
-    unknown = sorted(set(raw) - {"shop", "register", "control_unit", "printer", "scanner", "api"})
+    unknown = sorted(
+        set(raw) - {"shop", "register", "control_unit", "printer", "scanner", "api", "mqtt", "sync"}
+    )
     if unknown:
         raise ConfigError(f"[{unknown[0]}]: not a known section")
 
     shop_raw = _table(raw, "shop")
     if shop_raw is None:
         raise ConfigError("[shop]: missing (name, orgnr and address of the place of sale)")
-    shop = _Section(shop_raw, "shop", {"name", "orgnr", "address"})
+    shop = _Section(shop_raw, "shop", {"name", "orgnr", "address", "store"})
     orgnr_text = shop.text("orgnr", required=True) or ""
     try:
         orgnr = validate_orgnr(orgnr_text)
@@ -221,7 +246,12 @@ def _parse(raw: dict[str, Any], path: Path) -> Config:
     address = shop_raw.get("address")
     if not isinstance(address, list) or not address or not all(isinstance(a, str) and a for a in address):
         raise ConfigError("[shop].address: must be a list of the address lines of the place of sale")
-    shop_config = ShopConfig(shop.text("name", required=True) or "", orgnr, tuple(address))
+    store = shop.text("store", "main") or "main"
+    if not _TOPIC_LEVEL_RE.match(store):
+        raise ConfigError(
+            f"[shop].store: {store!r} must be 1-64 letters, digits, '.', '_' or '-' (a topic level)"
+        )
+    shop_config = ShopConfig(shop.text("name", required=True) or "", orgnr, tuple(address), store)
 
     register = _Section(_table(raw, "register") or {}, "register", {"pos_id", "data_dir", "paper_width"})
     pos_id = register.text("pos_id", required=True) or ""
@@ -269,6 +299,8 @@ def _parse(raw: dict[str, Any], path: Path) -> Config:
             suffix=s.text("suffix", "") or "",
         )
 
+    mqtt = _mqtt(_table(raw, "mqtt"), path)
+
     api = _Section(_table(raw, "api") or {}, "api", {"listen", "max_body_kib"})
     host, port = _host_port(api.text("listen", "127.0.0.1:8080") or "", "[api].listen")
     return Config(
@@ -279,6 +311,32 @@ def _parse(raw: dict[str, Any], path: Path) -> Config:
         printer=printer,
         scanner=scanner,
         api=ApiConfig(host, port, api.integer("max_body_kib", 256, minimum=1)),
+        mqtt=mqtt,
         paper_width=register.integer("paper_width", 42, (42, 48)),
         source=path,
+    )
+
+
+def _mqtt(raw: dict[str, Any] | None, path: Path) -> MqttConfig | None:
+    """``[mqtt]``; a till with no such section still uses the local broker (mqtt://127.0.0.1:1883)."""
+    if raw is None:
+        return MqttConfig()
+    m = _Section(raw, "mqtt", {"url", "username", "password", "ca_file", "embedded", "enabled"})
+    if raw.get("enabled") is False:
+        return None
+    url = m.text("url", "mqtt://127.0.0.1:1883") or ""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in ("mqtt", "mqtts"):
+        raise ConfigError(f"[mqtt].url: {url!r} must be mqtt://HOST:PORT or mqtts://HOST:PORT")
+    host, port = _host_port(rest, "[mqtt].url")
+    ca = m.text("ca_file")
+    ca_file = None if ca is None else (Path(ca) if Path(ca).is_absolute() else path.parent / ca)
+    return MqttConfig(
+        host=host,
+        port=port,
+        tls=scheme == "mqtts",
+        username=m.text("username"),
+        password=m.text("password"),
+        ca_file=ca_file,
+        embedded=m.choice("embedded", "never", ("never", "when-none")) == "when-none",
     )

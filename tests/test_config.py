@@ -40,6 +40,13 @@ def test_the_documented_example_reads(tmp_path: Path) -> None:
     assert config.control_unit.url == "/dev/ttyUSB0"
     assert config.printer is not None and config.printer.url == "tcp://192.168.1.50:9100"
     assert (config.api.host, config.api.port, config.api.max_body_kib) == ("127.0.0.1", 8080, 256)
+    assert config.shop.store == "vaxjo"
+    assert config.mqtt is not None
+    assert (config.mqtt.url, config.mqtt.username, config.mqtt.embedded) == (
+        "mqtt://127.0.0.1:1883",
+        "kassa-1",
+        False,
+    )
     assert not config.demo
 
 
@@ -70,6 +77,11 @@ def test_command_line_overrides(tmp_path: Path) -> None:
         (("[api]", "[api]\ncolour = 1"), "[api].colour: not a known key"),
         (('url = "/dev/ttyUSB0"', "url = 7"), "[control_unit].url: must be a non-empty string"),
         (("[shop]", "[shops]"), "[shops]: not a known section"),
+        (
+            ('url = "mqtt://127.0.0.1:1883"', 'url = "http://broker:1883"'),
+            "[mqtt].url: 'http://broker:1883' must be",
+        ),
+        (('store = "vaxjo"', 'store = "växjö/1"'), "[shop].store:"),
     ],
 )
 def test_mistakes_name_their_key(tmp_path: Path, change: tuple[str, str], message: str) -> None:

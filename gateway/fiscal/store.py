@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import sqlite3
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,10 @@ import aiosqlite
 from gateway.fiscal.journal import JOURNAL_SCHEMA, Entry, append
 from gateway.fiscal.signing import Signer
 
-__all__ = ["SCHEMA", "Store", "Writer", "local_now"]
+__all__ = ["SCHEMA", "AppendHook", "Store", "Writer", "local_now"]
+
+AppendHook = Callable[["Writer", Entry], Awaitable[None]]
+"""Called for every entry appended, inside the same transaction (the bus's outbox uses it)."""
 
 SCHEMA = (
     JOURNAL_SCHEMA
@@ -104,13 +107,19 @@ def local_now() -> datetime:
 class Writer:
     """What may be done inside one write transaction."""
 
-    def __init__(self, conn: aiosqlite.Connection, signer: Signer, at: datetime) -> None:
+    def __init__(
+        self, conn: aiosqlite.Connection, signer: Signer, at: datetime, hooks: tuple[AppendHook, ...] = ()
+    ) -> None:
         self.conn = conn
         self._signer = signer
+        self._hooks = hooks
         self.at = at
 
     async def append(self, kind: str, body: dict[str, Any]) -> Entry:
-        return await append(self.conn, self._signer, kind, body, self.at)
+        entry = await append(self.conn, self._signer, kind, body, self.at)
+        for hook in self._hooks:
+            await hook(self, entry)
+        return entry
 
     async def execute(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> None:
         await self.conn.execute(sql, params)
@@ -124,6 +133,7 @@ class Store:
         self.conn = conn
         self.signer = signer
         self._write_lock = asyncio.Lock()
+        self.append_hooks: list[AppendHook] = []
 
     @classmethod
     async def open(cls, path: Path, signer: Signer) -> Store:
@@ -154,7 +164,7 @@ class Store:
         async with self._write_lock:
             await self.conn.execute("BEGIN IMMEDIATE")
             try:
-                yield Writer(self.conn, self.signer, at or local_now())
+                yield Writer(self.conn, self.signer, at or local_now(), tuple(self.append_hooks))
             except BaseException:
                 await self.conn.execute("ROLLBACK")
                 raise

@@ -1,0 +1,209 @@
+"""What travels on the bus between a till and the sync module: topics and message schemas.
+
+Topics (DESIGN.md), one tree per store::
+
+    tillgw/{orgnr}/{store}/{register}/receipts   receipts and copies          till -> sync
+    tillgw/{orgnr}/{store}/{register}/reports    X and Z reports              till -> sync
+    tillgw/{orgnr}/{store}/{register}/events     drawer openings, cashiers…   till -> sync
+    tillgw/{orgnr}/{store}/{register}/acks       application acks             sync -> till
+    tillgw/{orgnr}/{store}/catalog/…             articles, prices (later)     sync -> tills
+
+Every message is one JSON object (UTF-8) of schema ``tillgw.bus/1``:
+
+``msg_id``    unique for ever: ``{orgnr}/{store}/{register}/{sequence}``
+``kind``      ``receipt``, ``report.x``, ``report.z``, ``drawer.open``, …
+``orgnr``, ``store``, ``register``
+``sequence``  the register's outbox number: 1, 2, 3 … without gaps, the order to process in
+``journal_entry``, ``entry_hash``   the journal entry the message comes from
+``at``        when the entry was written (local time with offset)
+``payload``   the kind's data (amounts in integer öre, as in the journal)
+
+An ack (schema ``tillgw.bus-ack/1``) says ``{"msg_id", "status": "stored" | "rejected",
+"reason"?}``: the sync module sends it only after the message is safely in its inbox
+(or set aside, with the reason), and the till keeps the message until it arrives.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "ACK_SCHEMA",
+    "KIND_TOPICS",
+    "SCHEMA",
+    "Ack",
+    "BusMessage",
+    "MessageError",
+    "Topics",
+    "decode_ack",
+    "decode_message",
+    "validate_topic_level",
+]
+
+SCHEMA = "tillgw.bus/1"
+ACK_SCHEMA = "tillgw.bus-ack/1"
+
+KIND_TOPICS = {
+    "receipt": "receipts",
+    "report.x": "reports",
+    "report.z": "reports",
+    "drawer.open": "events",
+    "cashier.login": "events",
+    "cashier.logout": "events",
+    "price.change": "events",
+    "float.change": "events",
+}
+"""The journal entry kinds that go on the bus, and the topic each goes to."""
+
+_LEVEL_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class MessageError(ValueError):
+    """A message that is not one of ours; ``str()`` says what is wrong with it."""
+
+
+def validate_topic_level(value: str, what: str) -> str:
+    """A topic level of ours: letters, digits, ``.``, ``_``, ``-`` (never ``/``, ``+``, ``#``)."""
+    if not _LEVEL_RE.match(value):
+        raise MessageError(
+            f"{what} {value!r} must be 1-64 letters, digits, '.', '_' or '-' to be a topic level"
+        )
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    """The topics of one register."""
+
+    orgnr: str
+    store: str
+    register: str
+
+    def __post_init__(self) -> None:
+        validate_topic_level(self.orgnr, "orgnr")
+        validate_topic_level(self.store, "store")
+        validate_topic_level(self.register, "register")
+
+    @property
+    def base(self) -> str:
+        return f"tillgw/{self.orgnr}/{self.store}/{self.register}"
+
+    def for_kind(self, kind: str) -> str:
+        return f"{self.base}/{KIND_TOPICS[kind]}"
+
+    @property
+    def acks(self) -> str:
+        return f"{self.base}/acks"
+
+    @staticmethod
+    def register_of(topic: str) -> tuple[str, str, str, str] | None:
+        """``(orgnr, store, register, leaf)`` of one of our register topics, else None."""
+        parts = topic.split("/")
+        if len(parts) != 5 or parts[0] != "tillgw":
+            return None
+        return parts[1], parts[2], parts[3], parts[4]
+
+
+@dataclass(frozen=True, slots=True)
+class BusMessage:
+    msg_id: str
+    kind: str
+    orgnr: str
+    store: str
+    register: str
+    sequence: int
+    journal_entry: int
+    entry_hash: str
+    at: str
+    payload: dict[str, Any]
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(
+            {
+                "schema": SCHEMA,
+                "msg_id": self.msg_id,
+                "kind": self.kind,
+                "orgnr": self.orgnr,
+                "store": self.store,
+                "register": self.register,
+                "sequence": self.sequence,
+                "journal_entry": self.journal_entry,
+                "entry_hash": self.entry_hash,
+                "at": self.at,
+                "payload": self.payload,
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        ).encode()
+
+
+def _field(obj: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
+    value = obj.get(key)
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise MessageError(f"{key}: missing or not a {getattr(kind, '__name__', kind)}")
+    return value
+
+
+def decode_message(data: bytes) -> BusMessage:
+    """A message from the bus; :class:`MessageError` says why one is not ours."""
+    try:
+        obj = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MessageError(f"not JSON: {exc}") from None
+    if not isinstance(obj, dict):
+        raise MessageError("not a JSON object")
+    schema = obj.get("schema")
+    if schema != SCHEMA:
+        raise MessageError(f"schema {schema!r} is not {SCHEMA!r}")
+    kind = _field(obj, "kind", str)
+    if kind not in KIND_TOPICS:
+        raise MessageError(f"kind {kind!r} is not one this version knows")
+    sequence = _field(obj, "sequence", int)
+    if sequence < 1:
+        raise MessageError(f"sequence {sequence} is not 1 or more")
+    message = BusMessage(
+        msg_id=_field(obj, "msg_id", str),
+        kind=kind,
+        orgnr=_field(obj, "orgnr", str),
+        store=_field(obj, "store", str),
+        register=_field(obj, "register", str),
+        sequence=sequence,
+        journal_entry=_field(obj, "journal_entry", int),
+        entry_hash=_field(obj, "entry_hash", str),
+        at=_field(obj, "at", str),
+        payload=_field(obj, "payload", dict),
+    )
+    expected = f"{message.orgnr}/{message.store}/{message.register}/{message.sequence}"
+    if message.msg_id != expected:
+        raise MessageError(f"msg_id {message.msg_id!r} is not {expected!r}")
+    return message
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    msg_id: str
+    status: str  # stored | rejected
+    reason: str | None = None
+
+    def to_bytes(self) -> bytes:
+        body: dict[str, Any] = {"schema": ACK_SCHEMA, "msg_id": self.msg_id, "status": self.status}
+        if self.reason is not None:
+            body["reason"] = self.reason
+        return json.dumps(body, ensure_ascii=False).encode()
+
+
+def decode_ack(data: bytes) -> Ack:
+    try:
+        obj = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MessageError(f"ack not JSON: {exc}") from None
+    if not isinstance(obj, dict) or obj.get("schema") != ACK_SCHEMA:
+        raise MessageError(f"not an ack of schema {ACK_SCHEMA!r}")
+    status = _field(obj, "status", str)
+    if status not in ("stored", "rejected"):
+        raise MessageError(f"ack status {status!r} is not stored or rejected")
+    reason = obj.get("reason")
+    return Ack(_field(obj, "msg_id", str), status, reason if isinstance(reason, str) else None)
