@@ -21,6 +21,11 @@ def build_parser() -> argparse.ArgumentParser:
     journal_cli.add_parser(commands)
     diag.add_parser(commands)
 
+    # The ERP sync module: its own process, sharing only the config file and the bus schemas.
+    from gateway.sync import cli as sync_cli
+
+    sync_cli.add_parser(commands)
+
     # The simulators are a separate package; the gateway reaches them only through
     # this command (and, later, the demo mode of `tillgw run`).
     from firmware_sim import cli as sim_cli

@@ -1,0 +1,366 @@
+"""The sync module's configuration: the ``[sync]`` section of the till's TOML file.
+
+The sync module may run on the till or on another machine; it reads ``[sync]`` (and its
+sub-tables) and the shared ``[mqtt]`` section, and nothing else of the file — a file with
+only those two sections is a valid sync configuration. Like the till's parser
+(:mod:`gateway.config`), every value is checked when the file is read and an error names
+the key: ``[sync.accounts].cash: must be an account number …``.
+
+No file means the demo: everything under ``./var/sync``, the broker at
+``mqtt://127.0.0.1:1883``, every register accepted, no mail. docs/sync.md lists every key;
+the keys::
+
+    [sync]            data_dir, inbox, sie_dir, log_dir, registers, client_id, share_group,
+                      session_expiry, once_timeout, retry_interval
+    [sync.accounts]   cash, card, gift_card, swish, other, sales_25, sales_12, sales_6,
+                      sales_0, vat_25, vat_12, vat_6, rounding (BAS account numbers)
+    [sync.sie]        series, voucher_number ("blank" | "z"), company_name, account_names
+    [sync.mail]       host, port, security ("starttls" | "tls" | "none"), username,
+                      password, from, to, timeout, ca_file, interval
+    [mqtt]            as for the till (gateway/config.py)
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# The till's section reader and [mqtt] parser, so both processes read [mqtt] alike.
+from gateway.config import ConfigError, MqttConfig, _mqtt, _Section, _table
+
+__all__ = [
+    "ACCOUNT_KEYS",
+    "DEFAULT_ACCOUNTS",
+    "DEFAULT_ACCOUNT_NAMES",
+    "AccountsConfig",
+    "MailConfig",
+    "SieConfig",
+    "SyncConfig",
+    "demo_sync_config",
+    "load_sync_config",
+]
+
+DEFAULT_ACCOUNTS: dict[str, str] = {
+    "cash": "1910",  # Kassa
+    "card": "1580",  # Fordringar för kontokort och kuponger
+    "gift_card": "2421",  # Ej inlösta presentkort (multi-purpose vouchers)
+    "swish": "1930",  # Företagskonto / checkkonto: Swish is paid straight into the bank account
+    "other": "1689",  # Övriga kortfristiga fordringar: a means the bookkeeper sorts out
+    "sales_25": "3001",  # Försäljning inom Sverige, 25 % moms
+    "sales_12": "3002",  # Försäljning inom Sverige, 12 % moms
+    "sales_6": "3003",  # Försäljning inom Sverige, 6 % moms
+    "sales_0": "3004",  # Försäljning inom Sverige, momsfri
+    "vat_25": "2611",  # Utgående moms på försäljning inom Sverige, 25 %
+    "vat_12": "2621",  # Utgående moms på försäljning inom Sverige, 12 %
+    "vat_6": "2631",  # Utgående moms på försäljning inom Sverige, 6 %
+    "rounding": "3740",  # Öres- och kronutjämning
+}
+"""The BAS accounts a Z report is booked on unless ``[sync.accounts]`` says otherwise."""
+
+ACCOUNT_KEYS = tuple(DEFAULT_ACCOUNTS)
+
+DEFAULT_ACCOUNT_NAMES: dict[str, str] = {
+    "1580": "Fordringar för kontokort och kuponger",
+    "1689": "Övriga kortfristiga fordringar",
+    "1910": "Kassa",
+    "1930": "Företagskonto/checkkonto/affärskonto",
+    "2421": "Ej inlösta presentkort",
+    "2611": "Utgående moms på försäljning inom Sverige, 25 %",
+    "2621": "Utgående moms på försäljning inom Sverige, 12 %",
+    "2631": "Utgående moms på försäljning inom Sverige, 6 %",
+    "3001": "Försäljning inom Sverige, 25 % moms",
+    "3002": "Försäljning inom Sverige, 12 % moms",
+    "3003": "Försäljning inom Sverige, 6 % moms",
+    "3004": "Försäljning inom Sverige, momsfri",
+    "3740": "Öres- och kronutjämning",
+}
+"""The names ``#KONTO`` gives the default accounts (BAS 2024 wording)."""
+
+_ACCOUNT_RE = re.compile(r"^[1-9][0-9]{3,5}$")
+_SERIES_RE = re.compile(r"^[A-Za-z0-9]{1,8}$")
+_LEVEL_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+@dataclass(frozen=True, slots=True)
+class AccountsConfig:
+    """The accounts a Z report is booked on (account numbers as text, like SIE writes them)."""
+
+    cash: str = DEFAULT_ACCOUNTS["cash"]
+    card: str = DEFAULT_ACCOUNTS["card"]
+    gift_card: str = DEFAULT_ACCOUNTS["gift_card"]
+    swish: str = DEFAULT_ACCOUNTS["swish"]
+    other: str = DEFAULT_ACCOUNTS["other"]
+    sales_25: str = DEFAULT_ACCOUNTS["sales_25"]
+    sales_12: str = DEFAULT_ACCOUNTS["sales_12"]
+    sales_6: str = DEFAULT_ACCOUNTS["sales_6"]
+    sales_0: str = DEFAULT_ACCOUNTS["sales_0"]
+    vat_25: str = DEFAULT_ACCOUNTS["vat_25"]
+    vat_12: str = DEFAULT_ACCOUNTS["vat_12"]
+    vat_6: str = DEFAULT_ACCOUNTS["vat_6"]
+    rounding: str = DEFAULT_ACCOUNTS["rounding"]
+
+    def payment(self, means: str) -> str:
+        """The account a means of payment (``cash``, ``card``, ``gift_card``, …) is debited on."""
+        return str(getattr(self, means))
+
+    def sales(self, rate: int) -> str:
+        """The sales account of a VAT rate (whole percent: 25, 12, 6, 0)."""
+        return str(getattr(self, f"sales_{rate}"))
+
+    def vat(self, rate: int) -> str:
+        """The output VAT account of a VAT rate (25, 12, 6; 0 % has none)."""
+        return str(getattr(self, f"vat_{rate}"))
+
+
+@dataclass(frozen=True, slots=True)
+class SieConfig:
+    series: str = "K"  # the voucher series (verifikationsserie) the vouchers go in
+    voucher_number: str = "blank"  # "blank": the receiving program numbers them; "z": the Z number
+    company_name: str | None = None  # #FNAMN; None: the company name on the Z report
+    account_names: dict[str, str] = field(default_factory=dict)  # #KONTO names beyond the defaults
+
+    def account_name(self, account: str) -> str:
+        return self.account_names.get(account) or DEFAULT_ACCOUNT_NAMES.get(account) or f"Konto {account}"
+
+
+@dataclass(frozen=True, slots=True)
+class MailConfig:
+    host: str
+    port: int
+    security: str  # starttls | tls | none
+    username: str | None
+    password: str | None
+    sender: str
+    to: tuple[str, ...]
+    timeout: float = 30.0
+    ca_file: Path | None = None  # the CA of the server's certificate (default: the system's)
+    interval: float = 600.0  # a running module mails at most this often (seconds); --once at its end
+
+
+@dataclass(frozen=True, slots=True)
+class SyncConfig:
+    inbox: Path  # the inbox database (SQLite)
+    sie_dir: Path  # where the SIE files go
+    log_dir: Path  # where sync-YYYY-MM-DD.log goes
+    mqtt: MqttConfig
+    registers: frozenset[str] | None = None  # "orgnr/store/register"; None: every register
+    accounts: AccountsConfig = field(default_factory=AccountsConfig)
+    sie: SieConfig = field(default_factory=SieConfig)
+    mail: MailConfig | None = None
+    client_id: str = "tillgw-sync"
+    share_group: str = "tillgw-sync"
+    session_expiry: int = 7 * 24 * 3600  # seconds the broker keeps our session while we are away
+    once_timeout: float = 30.0  # --once: the longest wait for the broker's queued messages
+    retry_interval: float = 60.0  # a message whose processing failed is tried again after this
+    demo: bool = False
+    source: Path | None = None
+
+    def knows(self, orgnr: str, store: str, register: str) -> bool:
+        return self.registers is None or f"{orgnr}/{store}/{register}" in self.registers
+
+
+def default_client_id() -> str:
+    """``tillgw-sync-<host>``: stable across restarts, so the broker keeps our session."""
+    host = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname())[:40] or "host"
+    return f"tillgw-sync-{host}"
+
+
+def demo_sync_config() -> SyncConfig:
+    base = Path("var") / "sync"
+    return SyncConfig(
+        inbox=base / "inbox.db",
+        sie_dir=base / "sie",
+        log_dir=base / "logs",
+        mqtt=MqttConfig(),
+        client_id=default_client_id(),
+        demo=True,
+    )
+
+
+def load_sync_config(path: Path | None) -> SyncConfig:
+    """The ``[sync]`` configuration in ``path``, or the demo's when ``path`` is None."""
+    if path is None:
+        return demo_sync_config()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such configuration file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
+    try:
+        return parse_sync_config(raw, path)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def _path(value: str, base: Path) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def _orgnr(text: str) -> str:
+    digits = text.replace("-", "")
+    return digits if len(digits) == 10 and digits.isdigit() else text
+
+
+def parse_sync_config(raw: dict[str, Any], path: Path) -> SyncConfig:
+    """``[sync]`` and ``[mqtt]`` of a parsed TOML file read from ``path``."""
+    here = path.parent
+    sync_raw = _table(raw, "sync") or {}
+    tables = {"accounts", "sie", "mail"}
+    s = _Section(
+        sync_raw,
+        "sync",
+        {
+            "data_dir",
+            "inbox",
+            "sie_dir",
+            "log_dir",
+            "registers",
+            "client_id",
+            "share_group",
+            "session_expiry",
+            "once_timeout",
+            "retry_interval",
+        }
+        | tables,
+    )
+    for name in tables:
+        if name in sync_raw and not isinstance(sync_raw[name], dict):
+            raise ConfigError(f"[sync].{name}: must be a table ([sync.{name}])")
+
+    # The data directory: [sync].data_dir, else the till's [register].data_dir, else ./var.
+    register_raw = raw.get("register")
+    till_data = register_raw.get("data_dir") if isinstance(register_raw, dict) else None
+    data_text = s.text("data_dir") or (till_data if isinstance(till_data, str) and till_data else "var")
+    data_dir = _path(data_text, here)
+    inbox = _path(s.text("inbox") or str(data_dir / "sync" / "inbox.db"), here)
+    sie_dir = _path(s.text("sie_dir") or str(data_dir / "sync" / "sie"), here)
+    log_dir = _path(s.text("log_dir") or str(data_dir / "sync" / "logs"), here)
+
+    registers: frozenset[str] | None = None
+    if "registers" in sync_raw:
+        listed = sync_raw["registers"]
+        if not isinstance(listed, list) or not all(isinstance(r, str) for r in listed):
+            raise ConfigError('[sync].registers: must be a list of "orgnr/store/register" strings')
+        known = set()
+        for i, entry in enumerate(listed):
+            parts = entry.split("/")
+            if len(parts) != 3 or not all(_LEVEL_RE.match(p) for p in parts):
+                raise ConfigError(
+                    f'[sync].registers[{i}]: {entry!r} is not "orgnr/store/register" '
+                    "(each 1-64 letters, digits, '.', '_' or '-')"
+                )
+            known.add(f"{_orgnr(parts[0])}/{parts[1]}/{parts[2]}")
+        registers = frozenset(known)
+
+    client_id = s.text("client_id") or default_client_id()
+    if not _LEVEL_RE.match(client_id):
+        raise ConfigError(f"[sync].client_id: {client_id!r} must be 1-64 letters, digits, '.', '_' or '-'")
+    share_group = s.text("share_group", "tillgw-sync") or "tillgw-sync"
+    if not _LEVEL_RE.match(share_group):
+        raise ConfigError(
+            f"[sync].share_group: {share_group!r} must be 1-64 letters, digits, '.', '_' or '-'"
+        )
+
+    mqtt = _mqtt(_table(raw, "mqtt"), path)
+    if mqtt is None:
+        raise ConfigError("[mqtt].enabled: the sync module needs the bus; remove enabled = false")
+
+    return SyncConfig(
+        inbox=inbox,
+        sie_dir=sie_dir,
+        log_dir=log_dir,
+        mqtt=mqtt,
+        registers=registers,
+        accounts=_accounts(sync_raw.get("accounts") or {}),
+        sie=_sie(sync_raw.get("sie") or {}),
+        mail=_mail(sync_raw.get("mail"), here),
+        client_id=client_id,
+        share_group=share_group,
+        session_expiry=s.integer("session_expiry", 7 * 24 * 3600, minimum=0),
+        once_timeout=s.number("once_timeout", 30.0, minimum=0.1),
+        retry_interval=s.number("retry_interval", 60.0, minimum=0.1),
+        source=path,
+    )
+
+
+def _accounts(raw: dict[str, Any]) -> AccountsConfig:
+    a = _Section(raw, "sync.accounts", set(ACCOUNT_KEYS))
+    values: dict[str, str] = {}
+    for key in ACCOUNT_KEYS:
+        value = raw.get(key, DEFAULT_ACCOUNTS[key])
+        text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+        if not isinstance(text, str) or not _ACCOUNT_RE.match(text):
+            raise ConfigError(
+                f"{a.where(key)}: must be an account number of 4-6 digits (BAS: 4), got {value!r}"
+            )
+        values[key] = text
+    return AccountsConfig(**values)
+
+
+def _sie(raw: dict[str, Any]) -> SieConfig:
+    s = _Section(raw, "sync.sie", {"series", "voucher_number", "company_name", "account_names"})
+    series = s.text("series", "K") or "K"
+    if not _SERIES_RE.match(series):
+        raise ConfigError(f"[sync.sie].series: {series!r} must be 1-8 letters or digits")
+    names_raw = raw.get("account_names", {})
+    if not isinstance(names_raw, dict):
+        raise ConfigError('[sync.sie].account_names: must be a table like { "1910" = "Kassa" }')
+    names: dict[str, str] = {}
+    for account, name in names_raw.items():
+        if not _ACCOUNT_RE.match(account) or not isinstance(name, str) or not name.strip():
+            raise ConfigError(
+                f"[sync.sie].account_names.{account}: must map an account number to a non-empty name"
+            )
+        names[account] = name
+    return SieConfig(
+        series=series,
+        voucher_number=s.choice("voucher_number", "blank", ("blank", "z")),
+        company_name=s.text("company_name"),
+        account_names=names,
+    )
+
+
+def _mail(raw: Any, here: Path) -> MailConfig | None:
+    if raw is None:
+        return None
+    m = _Section(
+        raw,
+        "sync.mail",
+        {"host", "port", "security", "username", "password", "from", "to", "timeout", "ca_file", "interval"},
+    )
+    security = m.choice("security", "starttls", ("starttls", "tls", "none"))
+    default_port = {"starttls": 587, "tls": 465, "none": 25}[security]
+    port = m.integer("port", default_port, minimum=1)
+    if port > 65535:
+        raise ConfigError(f"[sync.mail].port: must be at most 65535, got {port}")
+    to_raw = raw.get("to")
+    to = (to_raw,) if isinstance(to_raw, str) else to_raw
+    if not isinstance(to, list | tuple) or not to or not all(isinstance(t, str) and "@" in t for t in to):
+        raise ConfigError("[sync.mail].to: must be an address or a list of addresses")
+    sender = m.text("from", required=True) or ""
+    if "@" not in sender:
+        raise ConfigError(f"[sync.mail].from: {sender!r} is not an e-mail address")
+    username = m.text("username")
+    password = m.text("password")
+    if (username is None) != (password is None):
+        raise ConfigError("[sync.mail].password: username and password go together")
+    return MailConfig(
+        host=m.text("host", required=True) or "",
+        port=port,
+        security=security,
+        username=username,
+        password=password,
+        sender=sender,
+        to=tuple(to),
+        timeout=m.number("timeout", 30.0, minimum=1.0),
+        ca_file=None if (ca := m.text("ca_file")) is None else _path(ca, here),
+        interval=m.number("interval", 600.0, minimum=0.0),
+    )

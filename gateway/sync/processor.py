@@ -1,0 +1,136 @@
+"""Processing: from the inbox to the adapters, per register in ``sequence`` order, once.
+
+A pass takes every register with unprocessed messages. For each it starts at the
+message after the last one processed; if that one has not arrived (a gap — the till
+sends in order but a resend can overtake), the register waits: the till resends until
+it has its ack, so the missing message will come. Messages no adapter needs (a receipt,
+for the SIE adapter) are marked processed in batches; a message an adapter needs is
+handed to it alone, inside the transaction that marks it processed. If the adapter
+fails, that transaction is rolled back, an ``ERROR`` line quotes the receiving system's
+message (once per run for the same failure), and the register stops there until the
+next pass.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from gateway.sync.adapters import Adapter, AdapterError
+from gateway.sync.inbox import Inbox, Pending, RegisterKey, now_text
+from gateway.sync.runlog import LOGGER
+
+__all__ = ["PassResult", "Processor"]
+
+log = logging.getLogger(LOGGER)
+
+
+@dataclass
+class PassResult:
+    processed: int = 0
+    failed: int = 0  # registers stopped by an adapter's failure
+    waiting: dict[RegisterKey, int] = field(default_factory=dict)  # register -> the sequence awaited
+
+
+def _ranges(numbers: Sequence[int]) -> str:
+    return f"{numbers[0]}" if len(numbers) == 1 else f"{numbers[0]}-{numbers[-1]}"
+
+
+class Processor:
+    def __init__(self, inbox: Inbox, adapters: Sequence[Adapter], batch: int = 500) -> None:
+        self.inbox = inbox
+        self.adapters = tuple(adapters)
+        self.batch = batch
+        self._reported: set[tuple[str, str]] = set()  # (msg_id, error) already logged this run
+        self._waiting: dict[RegisterKey, int] = {}
+        self.total = 0
+
+    def _needs(self, item: Pending) -> bool:
+        return any(a.handles(item.message.kind) for a in self.adapters)
+
+    async def run_pass(self) -> PassResult:
+        result = PassResult()
+        for key in await self.inbox.pending_registers():
+            await self._register(key, result)
+        self.total += result.processed
+        return result
+
+    async def _register(self, key: RegisterKey, result: PassResult) -> None:
+        name = "/".join(key)
+        while True:
+            try:
+                expected, items, waiting = await self.inbox.pending(key, self.batch)
+            except Exception as exc:
+                self._error(f"inbox:{name}", f"inbox: the messages of {name} cannot be read: {exc}")
+                result.failed += 1
+                return
+            if not items:
+                if waiting is not None:
+                    result.waiting[key] = expected
+                    if self._waiting.get(key) != expected:
+                        self._waiting[key] = expected
+                        log.warning(
+                            "%s: waiting for message %d (the next one here is %d); the till resends it",
+                            name,
+                            expected,
+                            waiting,
+                        )
+                return
+            # A run of messages no adapter needs, or the one message an adapter needs.
+            run = items[:1] if self._needs(items[0]) else []
+            if not run:
+                for item in items:
+                    if self._needs(item):
+                        break
+                    run.append(item)
+            done = await self._process(name, run)
+            if done is None:
+                result.failed += 1
+                return
+            if not done:
+                continue
+            result.processed += len(run)
+            log.info(
+                "processed %s %s: %s",
+                name,
+                _ranges([i.message.sequence for i in run]),
+                ", ".join(sorted({i.message.kind for i in run})),
+            )
+
+    async def _process(self, name: str, run: list[Pending]) -> bool | None:
+        """True: processed; False: another worker had (read again); None: failed."""
+        done: list[str] = []
+        current: tuple[Adapter, Pending] | None = None
+        try:
+            async with self.inbox.transaction() as db:
+                if not await self.inbox.still_pending(db, [i.id for i in run]):
+                    return False  # another worker on this inbox got there first: read again
+                for item in run:
+                    for adapter in self.adapters:
+                        if adapter.handles(item.message.kind):
+                            current = (adapter, item)
+                            what = await adapter.process(db, item.message)
+                            if what:
+                                done.append(f"{adapter.name}: {what}")
+                await self.inbox.mark_processed(db, [i.id for i in run], now_text())
+        except AdapterError as exc:
+            assert current is not None
+            adapter, item = current
+            self._error(
+                item.message.msg_id,
+                f"{adapter.name}: {item.message.msg_id} ({item.message.kind}) not processed: {exc}",
+            )
+            return None
+        except Exception as exc:  # an adapter's bug or the database: log it, never crash the module
+            where = f"{current[0].name}: {current[1].message.msg_id}" if current else f"inbox: {name}"
+            self._error(where, f"{where} not processed: unexpected {type(exc).__name__}: {exc}")
+            return None
+        for line in done:
+            log.info("%s", line)
+        return True
+
+    def _error(self, what: str, text: str) -> None:
+        if (what, text) not in self._reported:
+            self._reported.add((what, text))
+            log.error("%s", text)

@@ -1,0 +1,162 @@
+"""``tillgw sync``: the sync module as one run — the inbox, the bus, the adapters, the log, the mail.
+
+:meth:`SyncService.run` with ``once=True`` connects, takes what the broker has queued,
+processes everything processable in the inbox and returns; with ``once=False`` it keeps
+taking and processing until ``stop`` is set (SIGINT/SIGTERM from the command line). Either
+way the run is one section of the day's log, and ERROR lines not yet mailed are mailed
+with the day's log attached — at the end of a ``--once`` run, at most every
+``[sync.mail].interval`` seconds while running. The return value is the exit status: 0,
+or 1 when the run logged an ERROR.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Sequence
+
+import aiomqtt
+
+from gateway.sync.adapters import Adapter
+from gateway.sync.config import SyncConfig
+from gateway.sync.inbox import Inbox
+from gateway.sync.mail import error_mail, send_mail
+from gateway.sync.processor import Processor
+from gateway.sync.runlog import LOGGER, RunLog
+from gateway.sync.sie_adapter import SieAdapter
+from gateway.sync.subscriber import Subscriber
+
+__all__ = ["SyncService", "default_adapters"]
+
+log = logging.getLogger(LOGGER)
+
+
+def default_adapters(config: SyncConfig) -> list[Adapter]:
+    return [SieAdapter(config.sie_dir, config.accounts, config.sie)]
+
+
+class SyncService:
+    def __init__(self, config: SyncConfig, adapters: Sequence[Adapter] | None = None) -> None:
+        self.config = config
+        self.adapters = list(adapters) if adapters is not None else default_adapters(config)
+        self._last_mail = 0.0
+        self.runlog: RunLog | None = None
+        self.subscriber: Subscriber | None = None
+        self.processor: Processor | None = None
+
+    async def run(self, *, once: bool, stop: asyncio.Event | None = None) -> int:
+        logger = logging.getLogger(LOGGER)
+        logger.setLevel(logging.INFO)
+        title = "tillgw sync --once" if once else "tillgw sync"
+        runlog = RunLog(self.config.log_dir, title)
+        self.runlog = runlog
+        logger.addHandler(runlog)
+        try:
+            runlog.begin(
+                f"pid {os.getpid()}, inbox {self.config.inbox}, broker {self.config.mqtt.url}, "
+                f"SIE files in {self.config.sie_dir}"
+            )
+            summary = "nothing done"
+            try:
+                summary = await self._run(once, stop or asyncio.Event())
+            finally:
+                await self.mail(force=True)
+                runlog.end(f"{summary}; {runlog.errors} error{'' if runlog.errors == 1 else 's'}")
+        finally:
+            logger.removeHandler(runlog)
+            runlog.close()
+        return 1 if runlog.errors else 0
+
+    async def _run(self, once: bool, stop: asyncio.Event) -> str:
+        try:
+            inbox = await Inbox.open(self.config.inbox)
+        except Exception as exc:
+            log.error("inbox: cannot open %s: %s", self.config.inbox, exc)
+            return "the inbox could not be opened"
+        try:
+            for adapter in self.adapters:
+                try:
+                    await adapter.setup(inbox.conn)
+                except Exception as exc:
+                    log.error("%s: cannot set up its tables in %s: %s", adapter.name, self.config.inbox, exc)
+                    return "an adapter could not be set up"
+            wake = asyncio.Event()
+            subscriber = Subscriber(self.config, inbox, wake.set)
+            processor = Processor(inbox, self.adapters)
+            self.subscriber, self.processor = subscriber, processor
+            if once:
+                try:
+                    await subscriber.take_queued(self.config.once_timeout)
+                except aiomqtt.MqttError as exc:  # the broker down, refused, TLS: process what is here
+                    log.error("MQTT: no connection to %s: %s", self.config.mqtt.url, exc)
+                except Exception as exc:  # the inbox: nothing acked, the tills resend
+                    log.error("intake: messages not stored: %s: %s", type(exc).__name__, exc)
+                await processor.run_pass()
+            else:
+                receiving = asyncio.create_task(subscriber.run(stop))
+                try:
+                    await self._process_until(stop, processor, wake)
+                finally:
+                    stop.set()
+                    await receiving
+                await processor.run_pass()
+            counts = await inbox.counts()
+            s = subscriber.stats
+            return (
+                f"stored {s.stored}, already stored {s.duplicates}, set aside {s.rejected}, "
+                f"processed {processor.total}; inbox {counts['messages']} messages, "
+                f"{counts['messages'] - counts['processed']} not processed, {counts['rejected']} set aside"
+            )
+        finally:
+            await inbox.close()
+
+    async def _process_until(self, stop: asyncio.Event, processor: Processor, wake: asyncio.Event) -> None:
+        retry = self.config.retry_interval
+        while not stop.is_set():
+            wake.clear()
+            result = await processor.run_pass()
+            await self.mail(force=False)
+            # Wait for new messages; a failed or waiting register is tried again after a while.
+            timeout = retry if result.failed or result.waiting else None
+            waiters = {asyncio.create_task(wake.wait()), asyncio.create_task(stop.wait())}
+            try:
+                await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in waiters:
+                    task.cancel()
+                await asyncio.gather(*waiters, return_exceptions=True)
+
+    async def mail(self, *, force: bool) -> None:
+        """Mail the ERROR lines not yet mailed, with the day's log attached; never raises."""
+        runlog = self.runlog
+        if runlog is None or not runlog.unmailed:
+            return
+        config = self.config.mail
+        if config is None:
+            runlog.unmailed.clear()
+            return
+        if not force and time.monotonic() - self._last_mail < config.interval:
+            return
+        errors = list(runlog.unmailed)
+        runlog.unmailed.clear()
+        self._last_mail = time.monotonic()
+        try:
+            await send_mail(config, error_mail(config, runlog.path, errors))
+        except Exception as exc:
+            log.error(
+                "mail: the error mail to %s via %s:%d was not sent: %s",
+                ", ".join(config.to),
+                config.host,
+                config.port,
+                exc or type(exc).__name__,
+                extra={"no_mail": True},
+            )
+        else:
+            log.info(
+                "mail: sent %d error line(s) and %s to %s",
+                len(errors),
+                runlog.path.name,
+                ", ".join(config.to),
+            )

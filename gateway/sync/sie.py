@@ -1,0 +1,205 @@
+"""SIE 4i files (vouchers for import into a bookkeeping program): a small, strict writer.
+
+Pure: a :class:`SieFile` in, the file's bytes out. docs/sie.md shows a whole file and
+explains each record; the rules kept here:
+
+* **Character set**: IBM PC 8-bit, code page 437 (``#FORMAT PC8``). A character that
+  code page 437 does not have is written ``?``. Lines end with CR LF.
+* **Records**: ``#LABEL`` and fields separated by one space. Texts are always in double
+  quotes, a quote inside written ``\\"`` (a backslash becomes ``/``, so that it never
+  escapes anything); control characters become spaces. Account
+  numbers, dates (``YYYYMMDD``), the series and amounts are written bare; an empty field
+  is ``""``. The transactions of a ``#VER`` are sub-records between a ``{`` line and a
+  ``}`` line; ``#TRANS konto {} belopp transdat transtext`` with an empty object list.
+* **Amounts**: öre in, written as kronor with a point and two decimals, debit positive,
+  credit negative (``-1234.50``). Every voucher must add up to exactly zero öre:
+  :func:`render` refuses (:class:`UnbalancedVoucher`) to write one that does not.
+* **#KSUMMA** (SIE filformat 4B, "Kontrollsummering"): an opening ``#KSUMMA`` without a
+  value right after ``#FLAGGA``, a closing ``#KSUMMA <value>`` as the last record. The value
+  is CRC-32 — polynomial EDB88320 (reflected), initial value FFFFFFFF, final XOR FFFFFFFF,
+  i.e. ``zlib.crc32`` — over, for every record between the two ``#KSUMMA`` records in
+  file order, the record's label followed by the contents of its fields, in code page 437
+  bytes, *without* the spaces between fields, the quotes around texts (an escaped quote
+  counts as the one character ``"``), the braces of object lists and the line ends; the
+  ``{`` and ``}`` lines around a voucher's transactions contribute nothing. It is written
+  as an unsigned decimal number. docs/sie.md says where this reading comes from.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+__all__ = [
+    "ENCODING",
+    "SieFile",
+    "Trans",
+    "UnbalancedVoucher",
+    "Voucher",
+    "format_amount",
+    "ksumma",
+    "render",
+]
+
+ENCODING = "cp437"
+NEWLINE = "\r\n"
+
+
+class UnbalancedVoucher(ValueError):
+    """A voucher whose transactions do not add up to zero öre; ``str()`` says by how much."""
+
+
+@dataclass(frozen=True, slots=True)
+class Trans:
+    account: str
+    amount: int  # öre, debit positive, credit negative
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Voucher:
+    series: str
+    number: str  # "" lets the receiving program number the voucher (SIE 4i)
+    day: date
+    text: str
+    transactions: tuple[Trans, ...]
+
+    @property
+    def balance(self) -> int:
+        return sum(t.amount for t in self.transactions)
+
+    def check(self) -> None:
+        """Raise :class:`UnbalancedVoucher` unless the transactions add up to zero öre."""
+        debit = sum(t.amount for t in self.transactions if t.amount > 0)
+        credit = -sum(t.amount for t in self.transactions if t.amount < 0)
+        if debit != credit:
+            raise UnbalancedVoucher(
+                f"voucher {self.text!r} does not balance: debit {format_amount(debit)}, "
+                f"credit {format_amount(credit)}, difference {format_amount(debit - credit)}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class SieFile:
+    program: str
+    version: str
+    generated: date
+    orgnr: str  # NNNNNN-NNNN
+    company: str
+    accounts: tuple[tuple[str, str], ...]  # (number, name) of every account used
+    vouchers: tuple[Voucher, ...]
+
+
+def format_amount(ore: int) -> str:
+    """``-123450`` -> ``"-1234.50"``."""
+    sign = "-" if ore < 0 else ""
+    return f"{sign}{abs(ore) // 100}.{abs(ore) % 100:02d}"
+
+
+# -- records ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Text:
+    """A field written in quotes."""
+
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Objects:
+    """An object list ``{dim "obj" …}`` (the vouchers here use none: ``{}``)."""
+
+    items: tuple[str, ...] = ()
+
+
+_Field = str | _Text | _Objects
+_Record = tuple[str, tuple[_Field, ...]]
+
+
+def _clean(text: str) -> str:
+    """Printable, only what code page 437 has (else ``?``), no backslash (it escapes a quote)."""
+    printable = "".join(" " if ord(c) < 0x20 or ord(c) == 0x7F else c for c in text).replace("\\", "/")
+    return printable.encode(ENCODING, errors="replace").decode(ENCODING)
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace('"', '\\"') + '"'
+
+
+def _field_text(field: _Field) -> str:
+    if isinstance(field, _Text):
+        return _quote(field.value)
+    if isinstance(field, _Objects):
+        return "{" + " ".join(_quote(item) for item in field.items) + "}"
+    return field if field else '""'
+
+
+def _field_content(field: _Field) -> str:
+    """What a field contributes to the checksum: its content, without quotes or braces."""
+    if isinstance(field, _Text):
+        return field.value
+    if isinstance(field, _Objects):
+        return "".join(field.items)
+    return field
+
+
+def _line(record: _Record) -> str:
+    label, fields = record
+    return " ".join((label, *(_field_text(f) for f in fields)))
+
+
+def ksumma(records: Sequence[_Record]) -> int:
+    """The ``#KSUMMA`` value of the records between the opening and closing ``#KSUMMA``."""
+    crc = 0
+    for label, fields in records:
+        content = label + "".join(_field_content(f) for f in fields)
+        crc = zlib.crc32(content.encode(ENCODING), crc)
+    return crc & 0xFFFFFFFF
+
+
+def _records(sie: SieFile) -> Iterator[_Record | str]:
+    """The records after ``#KSUMMA`` in order; a bare ``{`` / ``}`` string is a block line."""
+    yield "#PROGRAM", (_Text(_clean(sie.program)), _Text(_clean(sie.version)))
+    yield "#FORMAT", ("PC8",)
+    yield "#GEN", (sie.generated.strftime("%Y%m%d"),)
+    yield "#SIETYP", ("4",)
+    yield "#ORGNR", (sie.orgnr,)
+    yield "#FNAMN", (_Text(_clean(sie.company)),)
+    for number, name in sie.accounts:
+        yield "#KONTO", (number, _Text(_clean(name)))
+    for voucher in sie.vouchers:
+        yield (
+            "#VER",
+            (voucher.series, voucher.number, voucher.day.strftime("%Y%m%d"), _Text(_clean(voucher.text))),
+        )
+        yield "{"
+        for t in voucher.transactions:
+            yield "#TRANS", (t.account, _Objects(), format_amount(t.amount), "", _Text(_clean(t.text)))
+        yield "}"
+
+
+def render(sie: SieFile) -> bytes:
+    """The file's bytes (code page 437, CR LF), ``#KSUMMA`` included.
+
+    Raises :class:`UnbalancedVoucher` if a voucher does not add up to zero öre, and
+    ValueError if an account used in a voucher is not declared.
+    """
+    declared = {number for number, _ in sie.accounts}
+    for voucher in sie.vouchers:
+        voucher.check()
+        missing = sorted({t.account for t in voucher.transactions} - declared)
+        if missing:
+            raise ValueError(f"voucher {voucher.text!r} uses undeclared accounts {', '.join(missing)}")
+    lines = ["#FLAGGA 0", "#KSUMMA"]
+    summed: list[_Record] = []
+    for item in _records(sie):
+        if isinstance(item, str):
+            lines.append(item)
+        else:
+            summed.append(item)
+            lines.append(_line(item))
+    lines.append(f"#KSUMMA {ksumma(summed)}")
+    return (NEWLINE.join(lines) + NEWLINE).encode(ENCODING)

@@ -1,0 +1,327 @@
+"""The sync module's side of the bus: subscribe, store in the inbox, then ack.
+
+The connection uses a stable client id and a persistent session (MQTT 5: clean start
+off and a session expiry; MQTT 3.1.1: clean session off), so QoS 1 messages published
+while the module is away are queued by the broker and delivered when it comes back.
+
+It subscribes, at QoS 1, to every register's ``receipts``, ``reports`` and ``events``.
+With an MQTT 5 broker (Mosquitto) the subscriptions are shared —
+``$share/<share_group>/tillgw/+/+/+/receipts`` — so several sync workers with the same
+group split the messages between them. A broker that speaks only MQTT 3.1.1 (amqtt, the
+embedded broker) refuses the MQTT 5 CONNECT; the module then connects with 3.1.1 and
+plain subscriptions, and says so in the log. A broker that speaks MQTT 5 but refuses
+shared subscriptions gets plain ones, also logged.
+
+Each batch of messages is stored in one inbox transaction and only after its commit are
+the acks (:class:`~gateway.bus.messages.Ack`) published, QoS 1, on each register's
+``acks`` topic: ``stored`` (also for a message already there), or ``rejected`` with the
+reason for a message set aside whose ``msg_id`` could be read, so the till stops
+resending it.
+
+``--once`` needs to know when it has what the broker queued: after subscribing it
+publishes a marker to ``tillgw-sync/<client_id>/drained`` (subscribed too); the broker
+delivers a client's messages in order, so the marker comes back after everything queued
+before it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from gateway.bus.messages import KIND_TOPICS
+from gateway.sync.config import SyncConfig
+from gateway.sync.inbox import Inbox, Intake
+from gateway.sync.runlog import LOGGER
+
+__all__ = ["IntakeStats", "Subscriber"]
+
+log = logging.getLogger(LOGGER)
+
+_LEAVES = tuple(sorted(set(KIND_TOPICS.values())))  # events, receipts, reports
+_UNSUPPORTED_PROTOCOL = (1, 0x84)
+# The MQTT library's own chatter: not under tillgw.sync, so it never becomes a line of the
+# day's log (or an error mail); what matters is logged by this module in its own words.
+_MQTT_LOG = logging.getLogger("tillgw.mqtt.sync")  # MQTT 3.1.1 "unacceptable protocol version", MQTT 5 0x84
+
+
+class IntakeStats:
+    def __init__(self) -> None:
+        self.stored = 0
+        self.duplicates = 0
+        self.rejected = 0
+
+
+def _payload(value: Any) -> bytes:
+    if isinstance(value, bytes | bytearray):
+        return bytes(value)
+    if value is None:
+        return b""
+    return str(value).encode()
+
+
+def _summary(intakes: Sequence[Intake]) -> str:
+    by_register: dict[str, list[int]] = {}
+    for i in intakes:
+        if i.message is not None:
+            key = f"{i.message.orgnr}/{i.message.store}/{i.message.register}"
+            by_register.setdefault(key, []).append(i.message.sequence)
+    return "; ".join(f"{key} {ranges(seqs)}" for key, seqs in sorted(by_register.items()))
+
+
+def ranges(numbers: Sequence[int]) -> str:
+    """``[1, 2, 3, 5, 7, 8]`` -> ``"1-3, 5, 7-8"``."""
+    out: list[str] = []
+    ordered = sorted(set(numbers))
+    start = prev = ordered[0]
+    for n in [*ordered[1:], None]:
+        if n is not None and n == prev + 1:
+            prev = n
+            continue
+        out.append(str(start) if start == prev else f"{start}-{prev}")
+        if n is not None:
+            start = prev = n
+    return ", ".join(out)
+
+
+class Subscriber:
+    def __init__(self, config: SyncConfig, inbox: Inbox, on_stored: Callable[[], None]) -> None:
+        self.config = config
+        self.inbox = inbox
+        self.on_stored = on_stored
+        self.stats = IntakeStats()
+        self.protocol: aiomqtt.ProtocolVersion | None = None  # found on the first connection
+        self.shared: bool | None = None
+        self.marker_topic = f"tillgw-sync/{config.client_id}/drained"
+
+    # -- connecting ---------------------------------------------------------------------
+
+    def _client(self, protocol: aiomqtt.ProtocolVersion) -> aiomqtt.Client:
+        mqtt = self.config.mqtt
+        tls = None
+        if mqtt.tls:
+            tls = ssl.create_default_context(cafile=None if mqtt.ca_file is None else str(mqtt.ca_file))
+        if protocol is aiomqtt.ProtocolVersion.V5:
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            properties.SessionExpiryInterval = self.config.session_expiry
+            return aiomqtt.Client(
+                mqtt.host,
+                mqtt.port,
+                username=mqtt.username,
+                password=mqtt.password,
+                identifier=self.config.client_id,
+                protocol=protocol,
+                clean_start=False,
+                properties=properties,
+                tls_context=tls,
+                timeout=10,
+                logger=_MQTT_LOG,
+            )
+        return aiomqtt.Client(
+            mqtt.host,
+            mqtt.port,
+            username=mqtt.username,
+            password=mqtt.password,
+            identifier=self.config.client_id,
+            protocol=protocol,
+            clean_session=False,
+            tls_context=tls,
+            timeout=10,
+            logger=_MQTT_LOG,
+        )
+
+    @contextlib.asynccontextmanager
+    async def connected(self) -> AsyncIterator[aiomqtt.Client]:
+        """A connection with the protocol the broker speaks (MQTT 5, else 3.1.1), subscribed."""
+        if self.protocol is not None:
+            client = self._client(self.protocol)
+            async with client:
+                await self._subscribe(client)
+                yield client
+            return
+        client = self._client(aiomqtt.ProtocolVersion.V5)
+        try:
+            await client.__aenter__()
+        except aiomqtt.MqttError as v5_error:
+            code = getattr(v5_error, "rc", None)
+            refused = code in _UNSUPPORTED_PROTOCOL or getattr(code, "value", None) in _UNSUPPORTED_PROTOCOL
+            client = self._client(aiomqtt.ProtocolVersion.V311)
+            try:
+                await client.__aenter__()
+            except aiomqtt.MqttError:
+                if refused:
+                    raise
+                raise v5_error from None
+            self.protocol = aiomqtt.ProtocolVersion.V311
+            log.warning(
+                "MQTT: the broker at %s does not speak MQTT 5 (%s); connected with MQTT 3.1.1 and plain "
+                "subscriptions: one sync worker only, no load sharing",
+                self.config.mqtt.url,
+                v5_error,
+            )
+        else:
+            self.protocol = aiomqtt.ProtocolVersion.V5
+        try:
+            await self._subscribe(client)
+            yield client
+        except BaseException as exc:
+            await client.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+        else:
+            await client.__aexit__(None, None, None)
+
+    async def _subscribe(self, client: aiomqtt.Client) -> None:
+        filters = [f"tillgw/+/+/+/{leaf}" for leaf in _LEAVES]
+        if self.protocol is aiomqtt.ProtocolVersion.V5 and self.shared is not False:
+            group = self.config.share_group
+            codes: list[object] = []
+            for f in filters:
+                granted = await client.subscribe(f"$share/{group}/{f}", qos=1)
+                codes.extend(getattr(c, "value", c) for c in granted)
+            if all(isinstance(c, int) and c < 0x80 for c in codes):
+                self.shared = True
+                return
+            self.shared = False
+            log.warning(
+                "MQTT: the broker refused shared subscriptions (reason codes %s); plain subscriptions: "
+                "one sync worker only",
+                codes,
+            )
+        for f in filters:
+            await client.subscribe(f, qos=1)
+        if self.protocol is aiomqtt.ProtocolVersion.V5 and self.shared is None:
+            self.shared = False
+
+    @property
+    def mode(self) -> str:
+        if self.protocol is None:
+            return "not connected"
+        if self.protocol is aiomqtt.ProtocolVersion.V5:
+            if self.shared:
+                return f"MQTT 5, shared subscriptions $share/{self.config.share_group}/tillgw/+/+/+/…"
+            return "MQTT 5, plain subscriptions"
+        return "MQTT 3.1.1, plain subscriptions"
+
+    # -- taking messages ----------------------------------------------------------------
+
+    async def consume(self, client: aiomqtt.Client, marker: str | None = None) -> None:
+        """Store and ack messages as they come; with ``marker``, return once it has come back."""
+        messages = client.messages
+        async for first in messages:
+            batch = [first]
+            while len(messages) > 0 and len(batch) < 500:
+                batch.append(await anext(messages))
+            items: list[tuple[str, bytes]] = []
+            done = False
+            for m in batch:
+                topic = str(m.topic)
+                if topic == self.marker_topic:
+                    done = done or (marker is not None and _payload(m.payload) == marker.encode())
+                    continue
+                items.append((topic, _payload(m.payload)))
+            if items:
+                await self.take(client, items)
+            if done:
+                return
+
+    async def take(self, client: aiomqtt.Client, items: Sequence[tuple[str, bytes]]) -> None:
+        intakes = await self.inbox.take(items, self.config.knows)  # committed: now the acks may go
+        stored = [i for i in intakes if i.outcome == "stored"]
+        again = [i for i in intakes if i.outcome == "duplicate"]
+        self.stats.stored += len(stored)
+        self.stats.duplicates += len(again)
+        if stored:
+            log.info("stored %s", _summary(stored))
+        if again:
+            log.info("already stored, acked again: %s", _summary(again))
+        for i in intakes:
+            if i.outcome == "rejected":
+                self.stats.rejected += 1
+                level = logging.ERROR if i.conflict else logging.WARNING
+                log.log(
+                    level,
+                    "set aside a message on %s%s: %s%s",
+                    i.topic,
+                    f" ({i.msg_id})" if i.msg_id else "",
+                    i.reason,
+                    "; acked as rejected" if i.ack else "",
+                )
+        if stored:
+            self.on_stored()
+        acks = [
+            client.publish(i.ack_topic, i.ack.to_bytes(), qos=1) for i in intakes if i.ack and i.ack_topic
+        ]
+        await asyncio.gather(*acks)
+
+    async def take_queued(self, wait: float) -> None:
+        """``--once``: connect, take what the broker has queued for us, disconnect."""
+        async with self.connected() as client:
+            log.info(
+                "MQTT: connected to %s as %s (%s)", self.config.mqtt.url, self.config.client_id, self.mode
+            )
+            await client.subscribe(self.marker_topic, qos=1)
+            marker = uuid.uuid4().hex
+            await client.publish(self.marker_topic, marker.encode(), qos=1)
+            try:
+                await asyncio.wait_for(self.consume(client, marker), wait)
+            except TimeoutError:
+                log.warning(
+                    "MQTT: the marker on %s did not come back within %.0f s, so the broker's queue may not "
+                    "be through (the rest comes on the next run); if this repeats, check that the broker's "
+                    "ACL lets this user read and write %s",
+                    self.marker_topic,
+                    wait,
+                    self.marker_topic,
+                )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Until ``stop``: stay connected (reconnecting with backoff), store and ack."""
+        backoff = 1.0
+        down = False
+        failed: str | None = None
+        while not stop.is_set():
+            try:
+                async with self.connected() as client:
+                    log.info(
+                        "MQTT: %s %s as %s (%s)",
+                        "connected again to" if down else "connected to",
+                        self.config.mqtt.url,
+                        self.config.client_id,
+                        self.mode,
+                    )
+                    down, backoff = False, 1.0
+                    consuming = asyncio.create_task(self.consume(client))
+                    stopping = asyncio.create_task(stop.wait())
+                    try:
+                        await asyncio.wait({consuming, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                    finally:
+                        for task in (consuming, stopping):
+                            task.cancel()
+                        await asyncio.gather(consuming, stopping, return_exceptions=True)
+                    if consuming.done() and not consuming.cancelled():
+                        error = consuming.exception()
+                        if error is not None:
+                            raise error
+            except aiomqtt.MqttError as exc:
+                if not down:
+                    log.error("MQTT: no connection to %s: %s; trying again", self.config.mqtt.url, exc)
+                    down = True
+            except Exception as exc:  # the inbox (disk full, …): nothing acked, the tills resend
+                text = f"{type(exc).__name__}: {exc}"
+                if text != failed:
+                    log.error("intake: messages not stored: %s; trying again", text)
+                    failed = text
+            else:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), backoff)
+            backoff = min(backoff * 2, 30.0)

@@ -1,0 +1,156 @@
+"""The SIE writer and the booking of a Z report, on their own (no bus, no files)."""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import replace
+from datetime import date
+from typing import Any
+
+import pytest
+
+from gateway.sync.booking import BookingError, book_z, z_figures
+from gateway.sync.config import AccountsConfig
+from gateway.sync.sie import SieFile, Trans, UnbalancedVoucher, Voucher, _Text, format_amount, ksumma, render
+from tests.sync.sie_reader import crc32, read_sie
+
+
+def z_body(**over: Any) -> dict[str, Any]:
+    """A Z report's body: 100,00 at 25 % by card, 56,60 at 12 % in cash rounded up to 57,00."""
+    body: dict[str, Any] = {
+        "report": "z",
+        "z_no": 7,
+        "at": "2026-03-02T21:15:00+01:00",
+        "company": {"name": 'Café "Bönan" AB', "orgnr": "5560360793"},
+        "pos_id": "KASSA-1",
+        "net_sales": 156_60,
+        "vat": [
+            {"rate": "25", "gross": 100_00, "vat": 20_00, "net": 80_00},
+            {"rate": "12", "gross": 56_60, "vat": 6_06, "net": 50_54},
+            {"rate": "6", "gross": 0, "vat": 0, "net": 0},
+            {"rate": "0", "gross": 0, "vat": 0, "net": 0},
+        ],
+        "payments": {"cash": 57_00, "card": 100_00, "gift_card": 0, "swish": 0, "other": 0},
+        "rounding": 40,
+    }
+    body.update(over)
+    return body
+
+
+def one_voucher_file(*rows: Trans, company: str = "Testbolaget AB") -> SieFile:
+    accounts = tuple(sorted({(t.account, f"Konto {t.account}") for t in rows}))
+    return SieFile(
+        program="tillgateway",
+        version="1.0",
+        generated=date(2026, 3, 2),
+        orgnr="556036-0793",
+        company=company,
+        accounts=accounts,
+        vouchers=(Voucher("K", "", date(2026, 3, 2), "Z-dagrapport 7", rows),),
+    )
+
+
+def test_amounts_are_kronor_with_a_point_and_two_decimals() -> None:
+    assert [format_amount(v) for v in (0, 5, -5, 100, -12345, 123456789)] == [
+        "0.00",
+        "0.05",
+        "-0.05",
+        "1.00",
+        "-123.45",
+        "1234567.89",
+    ]
+
+
+def test_the_checksum_is_crc32_over_labels_and_field_contents_only() -> None:
+    # By hand: the bytes summed are "#FORMATPC8" then "#FNAMNCafé AB" (é is 0x82 in
+    # code page 437) — no spaces, no quotes, no line ends.
+    records: list[Any] = [("#FORMAT", ("PC8",)), ("#FNAMN", (_Text("Café AB"),))]
+    expected = crc32(b"#FORMATPC8" + b"#FNAMNCaf\x82 AB")
+    assert ksumma(records) == expected == zlib.crc32(b"#FORMATPC8#FNAMNCaf\x82 AB")
+
+
+def test_a_file_is_code_page_437_with_crlf_and_a_checksum_a_reader_agrees_with() -> None:
+    data = render(
+        one_voucher_file(Trans("1910", 57_00, "Kontant"), Trans("3002", -57_00, "Försäljning 12 %"))
+    )
+    assert b"\r\n" in data and b"\n" not in data.replace(b"\r\n", b"")
+    assert "Försäljning".encode("cp437") in data
+    doc = read_sie(data)
+    assert doc.vouchers[0].rows == [("1910", 57_00, "Kontant"), ("3002", -57_00, "Försäljning 12 %")]
+    lines = data.decode("cp437").split("\r\n")
+    assert lines[:2] == ["#FLAGGA 0", "#KSUMMA"] and lines[-2] == f"#KSUMMA {doc.ksumma}"
+
+
+def test_texts_are_quoted_escaped_and_kept_to_code_page_437() -> None:
+    data = render(
+        one_voucher_file(
+            Trans("1910", 1_00, 'Kvitto "A\\B"\tnr 5 €'), Trans("3001", -1_00), company='Café "Bönan" AB'
+        )
+    )
+    text = data.decode("cp437")
+    assert '#FNAMN "Café \\"Bönan\\" AB"' in text
+    assert '#TRANS 1910 {} 1.00 "" "Kvitto \\"A/B\\" nr 5 ?"' in text
+    assert '#TRANS 3001 {} -1.00 "" ""' in text
+    doc = read_sie(data)
+    assert doc.company == 'Café "Bönan" AB'
+    assert doc.vouchers[0].rows[0][2] == 'Kvitto "A/B" nr 5 ?'
+
+
+def test_an_unbalanced_voucher_is_never_written() -> None:
+    with pytest.raises(UnbalancedVoucher, match=r"debit 57.00, credit 56.99, difference 0.01"):
+        render(one_voucher_file(Trans("1910", 57_00), Trans("3002", -56_99)))
+
+
+def test_an_undeclared_account_is_never_written() -> None:
+    sie = one_voucher_file(Trans("1910", 1_00), Trans("3001", -1_00))
+    with pytest.raises(ValueError, match="undeclared accounts 3001"):
+        render(replace(sie, accounts=(("1910", "Kassa"),)))
+
+
+def test_a_z_report_is_booked_per_means_and_rate_with_the_rounding_on_the_balancing_side() -> None:
+    rows = book_z(z_figures(z_body()), AccountsConfig())
+    assert [(t.account, t.amount) for t in rows] == [
+        ("1910", 57_00),
+        ("1580", 100_00),
+        ("3001", -80_00),
+        ("2611", -20_00),
+        ("3002", -50_54),
+        ("2621", -6_06),
+        ("3740", -40),  # cash rounded up by 0,40: a credit
+    ]
+    assert sum(t.amount for t in rows) == 0
+
+
+def test_accounts_are_configuration_and_figures_on_one_account_are_one_line() -> None:
+    accounts = replace(AccountsConfig(), card="1910", sales_12="3001", vat_12="2611")
+    rows = book_z(z_figures(z_body()), accounts)
+    assert [(t.account, t.amount, t.text) for t in rows] == [
+        ("1910", 157_00, "Kontant, Kort"),
+        ("3001", -130_54, "Försäljning 25 % moms, Försäljning 12 % moms"),
+        ("2611", -26_06, "Utgående moms 25 %, Utgående moms 12 %"),
+        ("3740", -40, "Öresavrundning"),
+    ]
+
+
+def test_figures_that_do_not_add_up_are_refused_with_both_sums() -> None:
+    with pytest.raises(BookingError, match=r"payments \(157.00\) are not the sales incl. VAT \(156.60\)"):
+        book_z(z_figures(z_body(rounding=0)), AccountsConfig())
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"z_no": "7"}, "z_no: '7' is not a whole number"),
+        ({"report": "x"}, "is not a Z report"),
+        ({"vat": [{"rate": "13", "gross": 0, "vat": 0}]}, r"vat\[0\].rate: '13' is not one of"),
+        (
+            {"payments": {"cash": 1, "crypto": 2}},
+            "payments.crypto: a means of payment this version cannot book",
+        ),
+        ({"company": {"name": "X", "orgnr": "123"}}, "company.orgnr"),
+        ({"at": "yesterday"}, "at: 'yesterday' does not start with a date"),
+    ],
+)
+def test_a_malformed_z_report_is_refused_naming_the_field(change: dict[str, Any], message: str) -> None:
+    with pytest.raises(BookingError, match=message):
+        z_figures(z_body(**change))
