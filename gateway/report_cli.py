@@ -17,6 +17,8 @@ from typing import Any
 
 import aiohttp
 
+from gateway.bus.messages import Topics
+from gateway.bus.outbox import Outbox
 from gateway.config import Config, ConfigError
 from gateway.fiscal import report_text
 from gateway.fiscal.receipt_text import Shop
@@ -68,6 +70,10 @@ async def _make(config: Config, kind: str) -> dict[str, Any]:
     if not files.database.exists():
         raise FileNotFoundError(f"no till database at {files.database}; run the till first")
     store = await Store.open(files.database, Signer(load_or_create_key(files.signing_key)))
+    if config.mqtt is not None:
+        # The report's bus message goes into the outbox with it, as in the service; the
+        # service's publisher sends it when the till runs again.
+        await Outbox(store, Topics(config.shop.orgnr, config.shop.store, config.pos_id)).install()
     try:
         shop = Shop(config.shop.name, config.shop.orgnr, config.shop.address)
         report = await (make_z if kind == "z" else make_x)(store, shop, config.pos_id)

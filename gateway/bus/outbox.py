@@ -131,8 +131,7 @@ class Outbox:
 
 
 async def _fetchone(w: Writer, sql: str, params: tuple[Any, ...] = ()) -> Any:
-    async with w.conn.execute(sql, params) as cursor:
-        return await cursor.fetchone()
+    return await w.fetchone(sql, params)
 
 
 async def _payload(w: Writer, entry: Entry) -> dict[str, Any]:

@@ -41,6 +41,7 @@ __all__ = [
     "canonical_body",
     "canonical_bytes",
     "create_journal_schema",
+    "journal_head",
     "read_entries",
     "verify",
 ]
@@ -103,18 +104,30 @@ def create_journal_schema(conn: sqlite3.Connection) -> None:
     conn.executescript(JOURNAL_SCHEMA)
 
 
+async def journal_head(conn: aiosqlite.Connection) -> tuple[int, bytes]:
+    """The last entry's number and hash; ``(0, GENESIS)`` for an empty journal."""
+    rows = list(await conn.execute_fetchall("SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1"))
+    return (0, GENESIS) if not rows else (int(rows[0][0]), bytes(rows[0][1]))
+
+
 async def append(
-    conn: aiosqlite.Connection, signer: Signer, kind: str, body: dict[str, Any], at: datetime
+    conn: aiosqlite.Connection,
+    signer: Signer,
+    kind: str,
+    body: dict[str, Any],
+    at: datetime,
+    *,
+    head: tuple[int, bytes] | None = None,
 ) -> Entry:
     """Append one entry. Call inside a write transaction (``BEGIN IMMEDIATE``).
 
-    The head is read inside the transaction, so two processes appending at once (the
-    service and ``tillgw report`` from a shell) are serialised by SQLite's write lock
-    and the chain never forks.
+    The head is read inside the transaction (``head`` may pass it in when the caller
+    already read it there), so two processes appending at once (the service and
+    ``tillgw report`` from a shell) are serialised by SQLite's write lock and the chain
+    never forks.
     """
-    async with conn.execute("SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1") as cursor:
-        head = await cursor.fetchone()
-    seq, prev_hash = (1, GENESIS) if head is None else (head[0] + 1, bytes(head[1]))
+    last_seq, prev_hash = head if head is not None else await journal_head(conn)
+    seq = last_seq + 1
     when = at.isoformat(timespec="seconds")
     text = canonical_body(body)
     data = canonical_bytes(seq, kind, when, prev_hash, text)

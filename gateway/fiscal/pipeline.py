@@ -163,6 +163,7 @@ class Pipeline:
         self.on_receipt = on_receipt
         self._lock = asyncio.Lock()  # one fiscal operation at a time: numbers and the unit are serial
         self._print_tasks: set[asyncio.Task[None]] = set()
+        self._base: int | None = None
 
     # -- start-up -----------------------------------------------------------------------
 
@@ -308,9 +309,11 @@ class Pipeline:
         return 1 if row is None or row[0] is None else int(row[0]) + 1
 
     async def _seq_base(self) -> int:
-        value = await self.store.meta("seq_base")
-        assert value is not None
-        return int(value)
+        if self._base is None:  # a constant of the database: read once
+            value = await self.store.meta("seq_base")
+            assert value is not None
+            self._base = int(value)
+        return self._base
 
     async def _register(
         self,
@@ -326,9 +329,8 @@ class Pipeline:
         data = control_data(self.shop, self.pos_id, number, moment, kind, totals)
         base = await self._seq_base()
         async with self.store.write(moment) as w:
-            head = await self.store.fetchone("SELECT COALESCE(MAX(seq), 0) FROM journal")
-            assert head is not None
-            cu_seq = base + int(head[0]) + 1  # the pending entry's own number, above the base
+            last_seq, _ = await w.head()
+            cu_seq = base + last_seq + 1  # the pending entry's own number, above the base
             body = {
                 "receipt_no": number,
                 "at": moment.isoformat(timespec="seconds"),

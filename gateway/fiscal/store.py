@@ -31,7 +31,7 @@ from typing import Any
 
 import aiosqlite
 
-from gateway.fiscal.journal import JOURNAL_SCHEMA, Entry, append
+from gateway.fiscal.journal import JOURNAL_SCHEMA, Entry, append, journal_head
 from gateway.fiscal.signing import Signer
 
 __all__ = ["SCHEMA", "AppendHook", "Store", "Writer", "local_now"]
@@ -114,12 +114,24 @@ class Writer:
         self._signer = signer
         self._hooks = hooks
         self.at = at
+        self._head: tuple[int, bytes] | None = None  # the chain's head, once read in this transaction
+
+    async def head(self) -> tuple[int, bytes]:
+        """The last entry's number and hash (0 and the genesis hash for an empty journal)."""
+        if self._head is None:
+            self._head = await journal_head(self.conn)
+        return self._head
 
     async def append(self, kind: str, body: dict[str, Any]) -> Entry:
-        entry = await append(self.conn, self._signer, kind, body, self.at)
+        entry = await append(self.conn, self._signer, kind, body, self.at, head=await self.head())
+        self._head = (entry.seq, entry.hash)
         for hook in self._hooks:
             await hook(self, entry)
         return entry
+
+    async def fetchone(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Row | None:
+        rows = await self.conn.execute_fetchall(sql, params)
+        return next(iter(rows), None)
 
     async def execute(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> None:
         await self.conn.execute(sql, params)
@@ -174,11 +186,12 @@ class Store:
         row = await self.fetchone("SELECT value FROM meta WHERE key = ?", (key,))
         return None if row is None else str(row[0])
 
+    # One trip to aiosqlite's thread per query (execute and fetch together): each trip
+    # costs far more than the query itself, and a receipt makes a dozen of them.
+
     async def fetchone(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Row | None:
-        async with self.conn.execute(sql, params) as cursor:
-            row: sqlite3.Row | None = await cursor.fetchone()
-            return row
+        rows = await self.conn.execute_fetchall(sql, params)
+        return next(iter(rows), None)
 
     async def fetchall(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        async with self.conn.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        return list(await self.conn.execute_fetchall(sql, params))

@@ -75,3 +75,12 @@ async def test_on_the_database_when_no_service_answers(
     assert "not printed" in x["not_printed"]
     code, z = await report(capsys, "z", "--config", str(config))
     assert (code, z["z_no"]) == (0, 1)
+    # Its bus message waits in the outbox, written with the report's journal entry.
+    import sqlite3
+
+    conn = sqlite3.connect(tmp_path / "till" / "till.db")
+    try:
+        rows = conn.execute("SELECT journal_entry, topic FROM outbox ORDER BY sequence").fetchall()
+    finally:
+        conn.close()
+    assert (z["journal_entry"], "tillgw/5561234567/main/KASSA1/reports") in rows
