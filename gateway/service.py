@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
 from pathlib import Path
 
 from gateway.config import Config, ConfigError, load_config
+from gateway.devices.health import DeviceState
 from gateway.fiscal.signing import SigningKeyError
 from gateway.till import Till
 
@@ -88,6 +90,13 @@ async def serve(config: Config) -> int:
             print(f"tillgw: control unit {till.unit.url}: {till.unit.reason}", flush=True)
             if till.printer is not None:
                 print(f"tillgw: printer {till.printer.driver.url}: {till.printer.driver.reason}", flush=True)
+            if till.embedded_broker is not None:
+                print(f"tillgw: {till.embedded_broker.notice}", flush=True)
+            if till.bus is not None:
+                with contextlib.suppress(TimeoutError):  # a slow broker: say where it stands so far
+                    async with asyncio.timeout(3.0):
+                        await till.bus.wait_for(DeviceState.READY, DeviceState.DEGRADED, DeviceState.FAILED)
+                print(f"tillgw: MQTT broker {till.bus.url}: {till.bus.reason}", flush=True)
             if config.demo:
                 print(
                     f"tillgw: demo — simulated devices; printed receipts go to {till.files.demo_printer}",

@@ -17,6 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gateway.bus.broker import EmbeddedBroker, start_embedded_if_needed
+from gateway.bus.messages import Topics
+from gateway.bus.outbox import Outbox
+from gateway.bus.publisher import Publisher
 from gateway.config import Config
 from gateway.devices.control_unit import open_control_unit
 from gateway.devices.drawer import Drawer, OpenLevel
@@ -118,6 +122,8 @@ class Till:
         pipeline: Pipeline,
         token: str,
         stack: contextlib.AsyncExitStack,
+        bus: Publisher | None = None,
+        embedded_broker: EmbeddedBroker | None = None,
     ) -> None:
         self.config = config
         self.files = files
@@ -127,6 +133,8 @@ class Till:
         self.pipeline = pipeline
         self.token = token
         self._stack = stack
+        self.bus = bus  # the outbox's publisher; None for a till with no bus
+        self.embedded_broker = embedded_broker  # the demo's in-process broker, if it started one
 
     @classmethod
     async def open(cls, config: Config) -> Till:
@@ -175,12 +183,24 @@ class Till:
                 code_table=CODE_TABLES[config.printer.code_table] if config.printer else CodeTable.CP858,
             )
             stack.push_async_callback(pipeline.close)
+            bus, embedded = None, None
+            if config.mqtt is not None:
+                # The outbox before the pipeline starts: what reconciliation journals goes on the bus too.
+                topics = Topics(config.shop.orgnr, config.shop.store, config.pos_id)
+                outbox = Outbox(store, topics)
+                await outbox.install()
+                embedded = await start_embedded_if_needed(config.mqtt)
+                if embedded is not None:
+                    stack.push_async_callback(embedded.close)
+                bus = Publisher(outbox, topics, config.mqtt)
+                stack.push_async_callback(bus.close)  # closed before the broker and the store
+                await bus.start()
             await pipeline.start()
             token = api_token(files.api_token)
         except BaseException:
             await stack.aclose()
             raise
-        return cls(config, files, store, unit, printer, pipeline, token, stack)
+        return cls(config, files, store, unit, printer, pipeline, token, stack, bus, embedded)
 
     async def close(self) -> None:
         await self._stack.aclose()
@@ -213,6 +233,8 @@ class Till:
                 "waiting_for_control_unit": [int(r[0]) for r in in_doubt],
                 "unprinted": 0 if unprinted is None else int(unprinted[0]),
             },
+            # Messages for the sync module not yet acked, the oldest's age, the publisher in words.
+            "bus": None if self.bus is None else (await self.bus.status()).to_json(),
         }
 
 

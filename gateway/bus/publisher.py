@@ -1,0 +1,529 @@
+"""The bus publisher: the outbox's messages to the MQTT broker, in order, until each is acked.
+
+One task per till (:class:`Publisher`). It connects to the broker (credentials and TLS
+from ``[mqtt]``), subscribes to the register's ``…/acks`` topic and publishes the
+outbox's unacked rows at QoS 1 in sequence order. A QoS 1 PUBACK only says the broker
+has the message; the row is done when the sync module's application ack names it
+(:meth:`Outbox.acked <gateway.bus.outbox.Outbox.acked>`), which it sends once the
+message is in its inbox. Until then the row is sent again, each time after a longer
+wait: 1 s, 2 s, 4 s … at most 60 s since its last send (:class:`PublisherSettings`).
+
+The broker down: the publisher tries again after 1 s, 2 s, 4 s … at most 30 s; sales go
+on, and the outbox grows. The broker back: everything unacked is sent again from the
+oldest, at most ``window`` messages awaiting their ack at once, so a long backlog drains
+in order without flooding the broker.
+
+New rows are noticed at once: an append hook on the store sets an event. The hook runs
+inside the journal entry's transaction, and every read of the outbox here waits for
+the store's write lock, so a row is read only once its transaction has committed — a
+message whose receipt was rolled back (or lost in a crash before the commit) is never
+published.
+
+Health, in the words of the device drivers (:mod:`gateway.devices.health`): ``ready``;
+``degraded: 120 messages waiting, oldest 14:02 — the ERP sync module has not
+acknowledged them …``; ``failed: no answer from the MQTT broker at mqtt://… — check that
+Mosquitto runs``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+import aiomqtt
+from aiomqtt import MqttCodeError, MqttError
+
+from gateway.bus.messages import KIND_TOPICS, Ack, MessageError, Topics, decode_ack
+from gateway.bus.outbox import Outbox, OutboxRow, OutboxState
+from gateway.config import MqttConfig
+from gateway.devices.health import DeviceState, HealthReporter, HealthTracker
+from gateway.fiscal.journal import Entry
+from gateway.fiscal.store import Writer, local_now
+
+__all__ = ["BusStatus", "Publisher", "PublisherSettings"]
+
+log = logging.getLogger("tillgw.bus.publisher")
+
+# CONNACK reason codes (MQTT 5 numbering, which paho also uses for 3.1.1's 4 and 5).
+_BAD_LOGIN = {4, 134}
+_NOT_AUTHORISED = {5, 135}
+
+
+@dataclass(frozen=True, slots=True)
+class PublisherSettings:
+    """The publisher's numbers; tests make them small."""
+
+    resend_initial: float = 1.0  # an unacked message is sent again after 1 s,
+    resend_max: float = 60.0  # then 2 s, 4 s … at most 60 s after its last send
+    reconnect_initial: float = 1.0  # the broker unreachable: try again after 1 s,
+    reconnect_max: float = 30.0  # then 2 s, 4 s … at most 30 s
+    window: int = 1000  # messages sent and awaiting their ack, at most
+    batch: int = 200  # rows read and published in one go
+    degraded_after: float = 30.0  # a message unacked this long (since its first send) degrades health
+    health_refresh: float = 10.0  # the degraded words' count and time are renewed this often
+    keepalive: int = 20  # MQTT keepalive: a dead connection is noticed within ~2x this
+    timeout: float = 10.0  # deadline for CONNACK, SUBACK and each PUBACK
+    max_inflight: int = 100  # QoS 1 messages awaiting their PUBACK at the MQTT level
+
+
+@dataclass(frozen=True, slots=True)
+class BusStatus:
+    """What ``GET /v1/status`` shows of the bus."""
+
+    broker: str
+    state: str
+    reason: str
+    depth: int  # messages not yet acked by the sync module
+    oldest_at: str | None  # when the oldest of them was written
+    oldest_age_s: float | None  # and how long ago that is
+    last_acked: int | None  # the highest sequence acked
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "broker": self.broker,
+            "state": self.state,
+            "reason": self.reason,
+            "depth": self.depth,
+            "oldest_unacked_at": self.oldest_at,
+            "oldest_unacked_age_s": self.oldest_age_s,
+            "last_acked": self.last_acked,
+        }
+
+
+@dataclass(slots=True)
+class _Flight:
+    """A message sent on the current connection and not yet acked."""
+
+    row: OutboxRow
+    first_sent: float  # loop time
+    last_sent: float
+    sends: int = 1  # on this connection
+
+    def due(self, settings: PublisherSettings, progress_at: float) -> float:
+        """When to send it again: the backoff after its last send — counted from the last ack
+        that came, while acks keep coming (the sync module is busy, not gone), but never more
+        than ``resend_max`` after its last send."""
+        wait = min(settings.resend_initial * 2.0 ** (self.sends - 1), settings.resend_max)
+        return min(max(self.last_sent, progress_at) + wait, self.last_sent + settings.resend_max)
+
+
+@dataclass(slots=True)
+class _Backoff:
+    initial: float
+    maximum: float
+    _current: float = field(default=0.0)
+
+    def next_delay(self) -> float:
+        self._current = self.initial if self._current == 0 else min(self._current * 2, self.maximum)
+        return self._current
+
+    def reset(self) -> None:
+        self._current = 0.0
+
+
+class _SubscriptionRefused(MqttError):
+    pass
+
+
+class _CaFileUnusable(MqttError):
+    pass
+
+
+class _Established(MqttError):
+    """A connection that worked and was then lost (wraps the error that ended it)."""
+
+
+class Publisher(HealthReporter):
+    """Publishes one register's outbox; ``await start()``, ``await close()``."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        topics: Topics,
+        config: MqttConfig,
+        *,
+        settings: PublisherSettings | None = None,
+        client_id: str | None = None,
+    ) -> None:
+        self.outbox = outbox
+        self.topics = topics
+        self.config = config
+        self.settings = settings or PublisherSettings()
+        self.client_id = client_id or f"tillgw-{topics.orgnr}-{topics.store}-{topics.register}"
+        self._url = config.url
+        self._health = HealthTracker("bus", f"to the MQTT broker at {config.url}")
+        self._prefix = f"{topics.orgnr}/{topics.store}/{topics.register}/"
+        self._wake = asyncio.Event()
+        self._acked = asyncio.Event()  # set, and replaced, whenever an ack is recorded
+        self._flight: dict[int, _Flight] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._connected = False
+        self._health_at = 0.0  # loop time the degraded words were last renewed
+        self._progress_at = 0.0  # loop time an ack last took a message out of flight
+
+    # -- life ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start publishing in the background; returns at once (the health says how it goes)."""
+        if self._task is not None:
+            return
+        self.outbox.store.append_hooks.append(self._on_append)
+        self._task = asyncio.create_task(self._run(), name=f"bus publisher {self.client_id}")
+
+    async def close(self) -> None:
+        with contextlib.suppress(ValueError):
+            self.outbox.store.append_hooks.remove(self._on_append)
+        task, self._task = self._task, None
+        if task is not None:
+            # On Python 3.11, asyncio.wait_for (which aiomqtt awaits CONNACK and PUBACK with)
+            # swallows a cancellation that comes as its future completes: cancel again, then.
+            while not task.done():
+                task.cancel()
+                await asyncio.wait({task}, timeout=0.1)
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._connected = False
+
+    async def __aenter__(self) -> Publisher:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    async def status(self) -> BusStatus:
+        state = await self.outbox.state()
+        age = None
+        if state.oldest_at is not None:
+            age = round((local_now() - datetime.fromisoformat(state.oldest_at)).total_seconds(), 1)
+        return BusStatus(
+            self.url, self.state.value, self.reason, state.depth, state.oldest_at, age, state.last_acked
+        )
+
+    async def wait_acked(self, sequence: int) -> None:
+        """Return once the message ``sequence`` is acked (at once if it is)."""
+        while True:
+            changed = self._acked
+            row = await self.outbox.store.fetchone(
+                "SELECT acked_at FROM outbox WHERE sequence = ?", (sequence,)
+            )
+            if row is not None and row[0] is not None:
+                return
+            await changed.wait()
+
+    # -- the hook -----------------------------------------------------------------------
+
+    async def _on_append(self, w: Writer, entry: Entry) -> None:
+        # Inside the entry's transaction: the read that follows waits for its commit.
+        if entry.kind in KIND_TOPICS:
+            self._wake.set()
+
+    # -- connection ---------------------------------------------------------------------
+
+    def _client(self) -> aiomqtt.Client:
+        tls_context = None
+        if self.config.tls:
+            ca = str(self.config.ca_file) if self.config.ca_file is not None else None
+            try:
+                tls_context = ssl.create_default_context(cafile=ca)
+            except (OSError, ssl.SSLError) as exc:
+                raise _CaFileUnusable(getattr(exc, "strerror", None) or str(exc)) from exc
+        client = aiomqtt.Client(
+            self.config.host,
+            self.config.port,
+            username=self.config.username,
+            password=self.config.password,
+            identifier=self.client_id,
+            # A session the broker keeps: acks sent while the till was away arrive when it is back.
+            clean_session=False,
+            keepalive=self.settings.keepalive,
+            timeout=self.settings.timeout,
+            max_inflight_messages=self.settings.max_inflight,
+            tls_context=tls_context,
+        )
+        client.pending_calls_threshold = 2 * self.settings.batch + 10  # a batch in flight is no warning
+        return client
+
+    async def _run(self) -> None:
+        backoff = _Backoff(self.settings.reconnect_initial, self.settings.reconnect_max)
+        while True:
+            try:
+                async with contextlib.AsyncExitStack() as stack:
+                    # Connected whole: a stop during the connect waits for its outcome (milliseconds,
+                    # at most ``timeout``), so that aiomqtt is never cut off half-way.
+                    client = await _whole(stack.enter_async_context(self._client()))
+                    await _whole(self._subscribe(client))
+                    backoff.reset()
+                    self._connected = True
+                    log.info("connected to the MQTT broker at %s as %s", self.url, self.client_id)
+                    self._health.set(DeviceState.READY)
+                    try:
+                        await self._serve(client)
+                    except (MqttError, OSError) as exc:
+                        raise _Established(str(exc)) from exc
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._connected = False
+                self._flight.clear()
+                self._health.set(DeviceState.FAILED, self._explain(exc))
+                if not isinstance(exc, MqttError | OSError):
+                    log.exception("bus publisher: unexpected error")
+            delay = backoff.next_delay()
+            log.debug("next try to reach the MQTT broker at %s in %.1f s", self.url, delay)
+            await asyncio.sleep(delay)
+
+    async def _subscribe(self, client: aiomqtt.Client) -> None:
+        granted = await client.subscribe(self.topics.acks, qos=1)
+        for code in granted:
+            refused = code.is_failure if not isinstance(code, int) else code >= 0x80
+            if refused:
+                raise _SubscriptionRefused(f"SUBACK {code}")
+
+    async def _serve(self, client: aiomqtt.Client) -> None:
+        """Acks in, messages out, until the connection fails (the error ends both)."""
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(self._read_acks(client))
+                group.create_task(self._send(client))
+        except BaseExceptionGroup as errors:
+            first = next(
+                (e for e in errors.exceptions if not isinstance(e, asyncio.CancelledError)),
+                errors.exceptions[0],
+            )
+            raise first from None
+
+    def _explain(self, exc: BaseException) -> str:
+        """The failure in a shop owner's words, and what to do."""
+        url = self.url
+        user = f"user {self.config.username!r}" if self.config.username else "no user name"
+        if not isinstance(exc, MqttError | OSError):
+            return f"publishing stopped on an unexpected error ({exc!r}) — see the till's log"
+        if isinstance(exc, _CaFileUnusable):
+            return f"the till cannot use its CA file {self.config.ca_file} ({exc}) — check [mqtt].ca_file"
+        if isinstance(exc, _Established):
+            return f"lost the connection to the MQTT broker at {url} — check that Mosquitto runs"
+        if isinstance(exc, _SubscriptionRefused):
+            return (
+                f"the MQTT broker at {url} refused {user} the subscription to {self.topics.acks} — "
+                "check the broker's ACL (docs/mosquitto.md)"
+            )
+        if isinstance(exc, MqttCodeError) and exc.rc is not None:
+            code = exc.rc if isinstance(exc.rc, int) else exc.rc.value
+            if code in _BAD_LOGIN:
+                return (
+                    f"the MQTT broker at {url} refused the till's login ({user}): bad user name or "
+                    "password — check [mqtt] username and password"
+                )
+            if code in _NOT_AUTHORISED:
+                return (
+                    f"the MQTT broker at {url} refused the till's login ({user}): not authorised — "
+                    "check [mqtt] username and password, and the broker's users (docs/mosquitto.md)"
+                )
+        cause = exc.__cause__ or exc.__context__
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return (
+                f"the MQTT broker at {url} has a certificate the till does not trust "
+                f"({cause.verify_message}) — check [mqtt].ca_file"
+            )
+        if isinstance(cause, ssl.SSLError):
+            return (
+                f"no TLS connection with the MQTT broker at {url} ({cause.reason}) — "
+                "check the port and [mqtt].ca_file"
+            )
+        return f"no answer from the MQTT broker at {url} — check that Mosquitto runs"
+
+    # -- acks ---------------------------------------------------------------------------
+
+    async def _read_acks(self, client: aiomqtt.Client) -> None:
+        messages = client.messages
+        async for first in messages:
+            # The acks already received are recorded together: one transaction, one fsync.
+            batch = [first]
+            while len(messages) > 0 and len(batch) < self.settings.batch:
+                batch.append(await anext(messages))
+            await self._on_acks([(str(m.topic), m.payload) for m in batch])
+
+    async def _on_acks(self, received: list[tuple[str, Any]]) -> None:
+        acks: list[tuple[int, Ack]] = []
+        for topic, payload in received:
+            try:
+                ack = decode_ack(payload if isinstance(payload, bytes) else b"")
+            except MessageError as exc:
+                log.warning("ignored a bad ack on %s: %s: %r", topic, exc, payload[:200])
+                continue
+            sequence = self._sequence_of(ack.msg_id)
+            if sequence is None:
+                log.warning("ignored an ack for %r: not a message of %s", ack.msg_id, self.topics.base)
+                continue
+            acks.append((sequence, ack))
+        if not acks:
+            return
+        outcomes = await _whole(self._record_acks(acks))
+        for (sequence, ack), outcome in zip(acks, outcomes, strict=True):
+            if outcome == "unknown":
+                log.warning("ignored an ack for %r: no such message in the outbox", ack.msg_id)
+                continue
+            if outcome == "repeat":
+                log.debug("repeated ack for %s", ack.msg_id)
+            elif ack.status == "rejected":
+                log.warning("the sync module set message %s aside: %s", ack.msg_id, ack.reason)
+            if self._flight.pop(sequence, None) is not None:
+                self._progress_at = asyncio.get_running_loop().time()
+        self._acked.set()
+        self._acked = asyncio.Event()
+        self._wake.set()
+
+    async def _record_acks(self, acks: list[tuple[int, Ack]]) -> list[str]:
+        """Mark the acked messages done, all in one transaction: "done", "repeat" or "unknown" each.
+
+        The same update as :meth:`Outbox.acked <gateway.bus.outbox.Outbox.acked>`, for many
+        acks at once: one commit (one fsync) for a burst of acks instead of one each.
+        """
+        at = local_now().isoformat()
+        outcomes: list[str] = []
+        async with self.outbox.store.write() as w:
+            for _, ack in acks:
+                cursor = await w.conn.execute(
+                    "UPDATE outbox SET acked_at = ?, ack_status = ?, ack_reason = ? "
+                    "WHERE msg_id = ? AND acked_at IS NULL",
+                    (at, ack.status, ack.reason, ack.msg_id),
+                )
+                if cursor.rowcount > 0:
+                    outcomes.append("done")
+                    continue
+                async with w.conn.execute("SELECT 1 FROM outbox WHERE msg_id = ?", (ack.msg_id,)) as found:
+                    outcomes.append("repeat" if await found.fetchone() is not None else "unknown")
+        return outcomes
+
+    def _sequence_of(self, msg_id: str) -> int | None:
+        if not msg_id.startswith(self._prefix):
+            return None
+        tail = msg_id[len(self._prefix) :]
+        return int(tail) if tail.isdigit() else None
+
+    # -- sending ------------------------------------------------------------------------
+
+    async def _unacked(self, after: int, limit: int) -> list[OutboxRow]:
+        # The write lock waits out any open transaction: only committed rows are read.
+        async with self.outbox.store.write():
+            return await self.outbox.unacked(after, limit)
+
+    async def _send(self, client: aiomqtt.Client) -> None:
+        loop = asyncio.get_running_loop()
+        settings = self.settings
+        self._flight.clear()
+        self._health_at = 0.0
+        read_up_to = 0  # the highest sequence read from the outbox on this connection
+        refill_below = settings.window - settings.window // 4
+        while True:
+            self._wake.clear()
+            now = loop.time()
+            progress = self._progress_at
+            due = sorted(s for s, f in self._flight.items() if f.due(settings, progress) <= now)
+            due = due[: settings.batch]
+            room = min(settings.window - len(self._flight), settings.batch - len(due))
+            # A full window refills once a good part of it is acked, not one ack at a time.
+            refill = room >= min(settings.batch, settings.window // 4) or len(self._flight) < refill_below
+            fresh = await _whole(self._unacked(read_up_to, room)) if room > 0 and refill else []
+            if fresh:
+                read_up_to = fresh[-1].sequence
+            rows = [self._flight[s].row for s in due if s in self._flight] + fresh
+            if rows:
+                await self._publish(client, rows)
+            more = len(due) == settings.batch or (room > 0 and len(fresh) == room)
+            await self._update_health(loop.time())
+            if not more:
+                await self._wait_for_wake(self._next_deadline(loop.time()))
+
+    async def _publish(self, client: aiomqtt.Client, rows: list[OutboxRow]) -> None:
+        """Publish ``rows`` at QoS 1, in this order, and wait for their PUBACKs.
+
+        The publishes are started in order as tasks: each hands its message to paho before
+        its first await, so they leave (and reach the broker) in sequence order while many
+        await their PUBACK at once. Each row is in flight from before its publish, so an ack
+        that overtakes the PUBACK finds it (and takes it out for good).
+        """
+        now = asyncio.get_running_loop().time()
+        for row in rows:
+            flight = self._flight.get(row.sequence)
+            if flight is None:
+                self._flight[row.sequence] = _Flight(row, now, now)
+            else:
+                flight.last_sent = now
+                flight.sends += 1
+        results = await asyncio.gather(
+            *(client.publish(row.topic, row.message, qos=1) for row in rows), return_exceptions=True
+        )
+        sent = [row.sequence for row, result in zip(rows, results, strict=True) if result is None]
+        await _whole(self.outbox.sent(sent, local_now().isoformat()))
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+
+    def _next_deadline(self, now: float) -> float | None:
+        """Seconds until the next resend or health check is due, None if nothing is."""
+        if not self._flight:
+            return None
+        deadlines = [min(f.due(self.settings, self._progress_at) for f in self._flight.values())]
+        oldest = next(iter(self._flight.values()))
+        if self.state is DeviceState.DEGRADED:
+            deadlines.append(self._health_at + self.settings.health_refresh)
+        else:
+            deadlines.append(oldest.first_sent + self.settings.degraded_after)
+        return max(0.0, min(deadlines) - now)
+
+    async def _wait_for_wake(self, seconds: float | None) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
+
+    async def _update_health(self, now: float) -> None:
+        oldest = next(iter(self._flight.values()), None)  # in the order of first sends
+        if oldest is None or now - oldest.first_sent < self.settings.degraded_after:
+            self._health.set(DeviceState.READY)
+            return
+        if self.state is DeviceState.DEGRADED and now - self._health_at < self.settings.health_refresh:
+            return
+        self._health_at = now
+        self._health.set(DeviceState.DEGRADED, _waiting(await self.outbox.state()))
+
+
+_T = TypeVar("_T")
+
+
+async def _whole(work: Coroutine[Any, Any, _T]) -> _T:
+    """``await work``, which a cancellation does not cut short: it waits for ``work`` to end.
+
+    For the store's write transactions: the publisher is cancelled when its connection
+    drops or the till stops, and a transaction cut off between its ``BEGIN`` and its end
+    would leave the till's one database connection inside a transaction (aiosqlite runs
+    the statement anyway), and the next sale would fail.
+    """
+    task = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await task
+        raise
+
+
+def _waiting(state: OutboxState) -> str:
+    when = ""
+    if state.oldest_at is not None:
+        at = datetime.fromisoformat(state.oldest_at)
+        same_day = at.date() == local_now().date()
+        when = f", oldest {at.strftime('%H:%M' if same_day else '%Y-%m-%d %H:%M')}"
+    count = f"{state.depth} message{'s' if state.depth != 1 else ''} waiting"
+    return f"{count}{when} — the ERP sync module has not acknowledged them; check that tillgw sync runs"

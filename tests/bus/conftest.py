@@ -1,0 +1,379 @@
+"""The bus on real parts: Mosquitto started by the test, a real pipeline, aiomqtt clients.
+
+``mosquitto`` starts a real Mosquitto (``/usr/sbin/mosquitto``) on a free loopback port
+with a temporary configuration (persistence on) and waits until its log says it runs;
+a test may stop and start it again. ``till`` is a fiscal core as in tests/fiscal: a
+SQLite store in tmp_path with the outbox installed, the simulated control unit over
+TCP, a started pipeline. ``SyncSide`` plays the sync module: it subscribes to the
+store's topics and acks what it is told to. Nothing waits on a clock to synchronise:
+tests wait for messages, acks and health changes, each with a deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import getpass
+import shutil
+import socket
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import aiomqtt
+import pytest
+
+from firmware_sim.control_unit import ControlUnit
+from firmware_sim.control_unit.ccsp_server import serve_tcp
+from gateway.bus.messages import Ack, BusMessage, Topics, decode_message
+from gateway.bus.outbox import Outbox
+from gateway.bus.publisher import Publisher, PublisherSettings
+from gateway.config import MqttConfig
+from gateway.devices.health import DeviceState, Health
+from gateway.fiscal.pipeline import Pipeline
+from gateway.fiscal.receipt_text import Shop
+from gateway.fiscal.signing import Signer, load_or_create_key
+from gateway.fiscal.store import Store
+from gateway.model import Line, Payment, PaymentMethod, Receipt
+
+ORGNR = "5561234567"
+STORE = "main"
+POS_ID = "KASSA1"
+TOPICS = Topics(ORGNR, STORE, POS_ID)
+SHOP = Shop("Kaffebaren i Växjö AB", ORGNR, ("Storgatan 1", "352 30 Växjö"))
+DEADLINE = 15.0  # seconds any one awaited thing may take before the test fails
+
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+
+# Small numbers: a resend after 0.2 s, a reconnect after 0.05 s.
+FAST = PublisherSettings(
+    resend_initial=0.2,
+    resend_max=1.0,
+    reconnect_initial=0.05,
+    reconnect_max=0.2,
+    degraded_after=60.0,
+    keepalive=5,
+    timeout=5.0,
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def make_sale(price: int = 125_00, method: PaymentMethod = PaymentMethod.CARD) -> Receipt:
+    return Receipt((Line("Kaffe", Decimal("1"), price, 2500, group="Dryck"),), (Payment(method, price),))
+
+
+class Mosquitto:
+    """A real Mosquitto on 127.0.0.1:``port``; ``await start()``, ``await stop()``, again."""
+
+    def __init__(
+        self, directory: Path, config: str = "", port: int | None = None, *, tls: bool = False
+    ) -> None:
+        self.directory = directory
+        self.tls = tls  # whether ``port`` speaks TLS
+        self.port = port or free_port()
+        self.data = directory / "data"
+        self.conf = directory / "mosquitto.conf"
+        self.config = config or (
+            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+            f"persistence true\npersistence_location {self.data}/\n"
+        )
+        self.log: list[str] = []
+        self._logged = asyncio.Event()  # set, and replaced, on every line of the log
+        self._process: asyncio.subprocess.Process | None = None
+        self._reader: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None
+
+    async def start(self) -> None:
+        assert self._process is None, "already running"
+        self.data.mkdir(parents=True, exist_ok=True)
+        # Root would drop to the "mosquitto" user, which cannot write in tmp_path.
+        self.conf.write_text(
+            f"user {getpass.getuser()}\nlog_dest stderr\nlog_type all\n{self.config}", encoding="utf-8"
+        )
+        process = await asyncio.create_subprocess_exec(
+            MOSQUITTO,
+            "-c",
+            str(self.conf),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        assert process.stderr is not None
+        running = asyncio.get_running_loop().create_future()
+        self._reader = asyncio.create_task(self._read_log(process.stderr, running))
+        self._process = process
+        try:
+            async with asyncio.timeout(DEADLINE):
+                await running
+                await self._serving()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _serving(self) -> None:
+        """Wait for a CONNACK: Mosquitto logs "running" just before its main loop begins, and a
+        SIGTERM in between is lost (it sets ``run = 1`` after it), so a test that stops it at
+        once would wait for ever. A CONNACK comes from the main loop."""
+        context = None
+        if self.tls:
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.port, ssl=context)
+        try:
+            # CONNECT, MQTT 3.1.1, clean session, keepalive 60, client id "probe", no user.
+            writer.write(bytes.fromhex("101100044d5154540402003c000570726f6265"))
+            connack = await reader.readexactly(4)
+            assert connack[:2] == b"\x20\x02", connack  # accepted or refused, it answered
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError, ssl.SSLError):
+                await writer.wait_closed()
+
+    async def _read_log(self, stream: asyncio.StreamReader, running: asyncio.Future[None]) -> None:
+        while line := await stream.readline():
+            text = line.decode(errors="replace").rstrip()
+            self.log.append(text)
+            self._logged.set()
+            self._logged = asyncio.Event()
+            if " running" in text and "mosquitto version" in text and not running.done():
+                running.set_result(None)
+        if not running.done():
+            running.set_exception(RuntimeError("mosquitto exited:\n" + "\n".join(self.log[-20:])))
+
+    async def stop(self) -> None:
+        """SIGTERM, as systemd would: Mosquitto saves its persistent state and exits."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.returncode is None:
+            process.terminate()
+        try:
+            async with asyncio.timeout(DEADLINE):  # a hang guard; it exits at once
+                await process.wait()
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            raise AssertionError("mosquitto did not stop on SIGTERM; killed") from None
+        if self._reader is not None:
+            await self._reader
+            self._reader = None
+        # Shown by pytest only when the test fails.
+        print(f"--- mosquitto -c {self.conf}, the last of its log:", *self.log[-60:], sep="\n")
+
+    async def wait_log(self, text: str, count: int = 1) -> list[str]:
+        """Wait (with the deadline) until ``count`` lines of the log contain ``text``."""
+        async with asyncio.timeout(DEADLINE):
+            while True:
+                logged = self._logged
+                lines = [line for line in self.log if text in line]
+                if len(lines) >= count:
+                    return lines
+                await logged.wait()
+
+
+MosquittoFactory = Callable[..., Awaitable[Mosquitto]]
+
+
+@pytest.fixture
+async def make_mosquitto(tmp_path: Path) -> AsyncIterator[MosquittoFactory]:
+    """``await make_mosquitto(config="", port=None)``: a started Mosquitto; stopped after the test."""
+    brokers: list[Mosquitto] = []
+
+    async def make(config: str = "", port: int | None = None, name: str = "mosquitto") -> Mosquitto:
+        broker = Mosquitto(tmp_path / f"{name}{len(brokers)}", config, port)
+        brokers.append(broker)
+        await broker.start()
+        return broker
+
+    yield make
+    for broker in brokers:
+        await broker.stop()
+
+
+@pytest.fixture
+async def mosquitto(make_mosquitto: MosquittoFactory) -> Mosquitto:
+    """A running Mosquitto with persistence, anonymous access, on a free port."""
+    return await make_mosquitto()
+
+
+@dataclass
+class TillParts:
+    store: Store
+    outbox: Outbox
+    pipeline: Pipeline
+    sold: int = 0
+
+    async def sell(self, count: int = 1) -> None:
+        for _ in range(count):
+            self.sold += 1
+            await self.pipeline.submit(f"pos-{self.sold}", make_sale(100_00 + self.sold))
+
+    async def depth(self) -> int:
+        return (await self.outbox.state()).depth
+
+
+@pytest.fixture
+async def till(tmp_path: Path, unit: ControlUnit, make_driver: Any) -> AsyncIterator[TillParts]:
+    """A till's fiscal core with the outbox installed before the pipeline starts."""
+    async with serve_tcp(unit) as url:
+        signer = Signer(load_or_create_key(tmp_path / "till" / "signing-key.pem"))
+        store = await Store.open(tmp_path / "till" / "till.db", signer)
+        outbox = Outbox(store, TOPICS)
+        await outbox.install()
+        driver = await make_driver(url, start=False)
+        pipeline = Pipeline(store, driver, SHOP, POS_ID)
+        await pipeline.start()
+        try:
+            yield TillParts(store, outbox, pipeline)
+        finally:
+            await pipeline.close()
+            await store.close()
+
+
+PublisherFactory = Callable[..., Awaitable[Publisher]]
+
+
+@pytest.fixture
+async def make_publisher(till: TillParts) -> AsyncIterator[PublisherFactory]:
+    """``await make_publisher(config, settings=FAST)``: a started publisher of ``till``; closed after."""
+    publishers: list[Publisher] = []
+
+    async def make(config: MqttConfig, settings: PublisherSettings = FAST, **options: Any) -> Publisher:
+        publisher = Publisher(till.outbox, TOPICS, config, settings=settings, **options)
+        publishers.append(publisher)
+        await publisher.start()
+        return publisher
+
+    yield make
+    for publisher in publishers:
+        await publisher.close()
+
+
+def mqtt_config(broker: Mosquitto, **options: Any) -> MqttConfig:
+    return MqttConfig(host="127.0.0.1", port=broker.port, **options)
+
+
+async def wait_health(publisher: Publisher, check: Callable[[Health], bool]) -> Health:
+    """Wait (with the deadline) until the publisher's health passes ``check``."""
+    changed = asyncio.Event()
+    stop = publisher.on_change(lambda _: changed.set())
+    try:
+        async with asyncio.timeout(DEADLINE):
+            while not check(publisher.health):
+                await changed.wait()
+                changed.clear()
+    except TimeoutError:
+        raise AssertionError(f"health never passed the check; it is {publisher.reason!r}") from None
+    finally:
+        stop()
+    return publisher.health
+
+
+async def wait_state(publisher: Publisher, state: DeviceState, words: str = "") -> Health:
+    return await wait_health(publisher, lambda h: h.state is state and words in h.reason)
+
+
+@dataclass
+class SyncSide:
+    """The test's stand-in for the sync module: receives the store's messages, acks on demand.
+
+    Its session is persistent (a fixed client id, clean_session off), as the real sync
+    module's is: what the broker has for it while it is away is delivered when it is back.
+    """
+
+    client: aiomqtt.Client
+    seen: list[int]  # the sequence of every message received, in arrival order, repeats too
+    received: asyncio.Queue[BusMessage] = field(default_factory=asyncio.Queue)
+    reader: asyncio.Task[None] | None = None
+
+    async def next(self) -> BusMessage:
+        async with asyncio.timeout(DEADLINE):
+            return await self.received.get()
+
+    async def collect(self, sequences: set[int]) -> dict[int, BusMessage]:
+        """Messages until each of ``sequences`` has arrived: the first copy of each, by arrival."""
+        first: dict[int, BusMessage] = {}
+        while not sequences <= set(first):
+            message = await self.next()
+            first.setdefault(message.sequence, message)
+        return first
+
+    async def ack(self, message: BusMessage | str, status: str = "stored", reason: str | None = None) -> None:
+        msg_id = message if isinstance(message, str) else message.msg_id
+        register = msg_id.split("/")[2]
+        await self.publish(Topics(ORGNR, STORE, register).acks, Ack(msg_id, status, reason).to_bytes())
+
+    async def publish(self, topic: str, payload: bytes) -> None:
+        await self.client.publish(topic, payload, qos=1)
+
+    async def disconnected(self) -> None:
+        """Wait until the broker has gone and every message that came before it is read."""
+        assert self.reader is not None
+        async with asyncio.timeout(DEADLINE):
+            await asyncio.wait([self.reader])
+
+
+def first_copies(seen: list[int]) -> list[int]:
+    """The sequences in the order their first copy arrived."""
+    return list(dict.fromkeys(seen))
+
+
+@contextlib.asynccontextmanager
+async def sync_side(
+    broker_port: int,
+    *,
+    seen: list[int] | None = None,
+    username: str | None = None,
+    password: str | None = None,
+    subscribe: str = "",
+    client_id: str = "test-sync",
+) -> AsyncIterator[SyncSide]:
+    """A connected :class:`SyncSide`, subscribed to ``subscribe`` (default: the store's messages)."""
+    async with aiomqtt.Client(
+        "127.0.0.1",
+        broker_port,
+        username=username,
+        password=password,
+        identifier=client_id,
+        clean_session=False,
+    ) as client:
+        side = SyncSide(client, [] if seen is None else seen)
+
+        async def read() -> None:
+            # On a disconnect, aiomqtt still hands out every message already received
+            # (and PUBACKed) before it raises: none is lost to the test's count.
+            with contextlib.suppress(aiomqtt.MqttError):
+                async for message in client.messages:
+                    if str(message.topic).endswith("/acks"):
+                        continue
+                    assert isinstance(message.payload, bytes)
+                    decoded = decode_message(message.payload)
+                    where = Topics(decoded.orgnr, decoded.store, decoded.register)
+                    assert str(message.topic) == where.for_kind(decoded.kind)
+                    side.seen.append(decoded.sequence)
+                    side.received.put_nowait(decoded)
+
+        side.reader = asyncio.create_task(read())
+        await client.subscribe(subscribe or f"tillgw/{ORGNR}/{STORE}/+/+", qos=1)
+        try:
+            yield side
+        finally:
+            side.reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await side.reader
