@@ -44,7 +44,7 @@ def test_the_documented_example_reads(tmp_path: Path) -> None:
     assert config.mqtt is not None
     assert (config.mqtt.url, config.mqtt.username, config.mqtt.embedded) == (
         "mqtt://127.0.0.1:1883",
-        "kassa-1",
+        "KASSA-1",
         False,
     )
     assert not config.demo

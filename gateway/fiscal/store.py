@@ -174,13 +174,20 @@ class Store:
     async def write(self, at: datetime | None = None) -> AsyncIterator[Writer]:
         """One durable write transaction; rolled back if the block raises."""
         async with self._write_lock:
-            await self.conn.execute("BEGIN IMMEDIATE")
             try:
+                await self.conn.execute("BEGIN IMMEDIATE")
                 yield Writer(self.conn, self.signer, at or local_now(), tuple(self.append_hooks))
             except BaseException:
-                await self.conn.execute("ROLLBACK")
+                # Also when cancelled during BEGIN: the BEGIN still runs on the database
+                # thread, and this ROLLBACK, queued after it, undoes it — otherwise the
+                # shared connection would stay inside a transaction and every later sale fail.
+                await asyncio.shield(self._rollback())
                 raise
             await self.conn.execute("COMMIT")
+
+    async def _rollback(self) -> None:
+        with contextlib.suppress(sqlite3.OperationalError):  # "no transaction is active"
+            await self.conn.execute("ROLLBACK")
 
     async def meta(self, key: str) -> str | None:
         row = await self.fetchone("SELECT value FROM meta WHERE key = ?", (key,))

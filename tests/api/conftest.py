@@ -89,6 +89,7 @@ def till_config(data_dir: Path, unit_url: str, printer_url: str | None = None) -
         printer=None if printer_url is None else PrinterConfig(printer_url),
         scanner=None,
         api=ApiConfig("127.0.0.1", 0, MAX_BODY_KIB),
+        mqtt=None,  # the bus has its own tests (tests/bus); these must not publish to the machine's broker
     )
 
 

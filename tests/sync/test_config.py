@@ -51,7 +51,7 @@ def test_the_documented_example_reads(tmp_path: Path) -> None:
         "tillgw-sync",
         604800,
     )
-    assert config.mqtt.url == "mqtt://127.0.0.1:1883" and config.mqtt.username == "sync"
+    assert config.mqtt.url == "mqtt://127.0.0.1:1883" and config.mqtt.username == "tillgw-sync"
     assert config.accounts == AccountsConfig()  # the example spells out the defaults
     assert config.sie.account_name("1689") == "Övriga fordringar, kassa"
     assert config.sie.account_name("1910") == "Kassa" and config.sie.account_name("4010") == "Konto 4010"
