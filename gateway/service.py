@@ -97,12 +97,46 @@ async def serve(config: Config) -> int:
                     async with asyncio.timeout(3.0):
                         await till.bus.wait_for(DeviceState.READY, DeviceState.DEGRADED, DeviceState.FAILED)
                 print(f"tillgw: MQTT broker {till.bus.url}: {till.bus.reason}", flush=True)
-            if config.demo:
+            sync_task = None
+            if config.demo and config.mqtt is not None:
+                sync_task, sie_dir = _start_demo_sync(config, stop)
+                print(
+                    f"tillgw: demo — simulated devices; printed receipts go to {till.files.demo_printer}; "
+                    f"the ERP sync module books Z reports as SIE files in {sie_dir}",
+                    flush=True,
+                )
+            elif config.demo:
                 print(
                     f"tillgw: demo — simulated devices; printed receipts go to {till.files.demo_printer}",
                     flush=True,
                 )
             await stop.wait()
+            if sync_task is not None:
+                await sync_task
     finally:
         await till.close()
     return 0
+
+
+def _start_demo_sync(config: Config, stop: asyncio.Event) -> tuple[asyncio.Task[int], Path]:
+    """The demo runs the ERP sync module too, in this process, with its files under the data dir.
+
+    A real store runs ``tillgw sync`` as its own process (docs/sync.md); the demo keeps the
+    whole chain in one command.
+    """
+    from dataclasses import replace
+
+    from gateway.sync.config import demo_sync_config
+    from gateway.sync.service import SyncService
+
+    assert config.mqtt is not None
+    base = config.data_dir / "sync"
+    sync_config = replace(
+        demo_sync_config(),
+        inbox=base / "inbox.db",
+        sie_dir=base / "sie",
+        log_dir=base / "logs",
+        mqtt=config.mqtt,
+    )
+    task = asyncio.create_task(SyncService(sync_config).run(once=False, stop=stop), name="demo sync module")
+    return task, sync_config.sie_dir
