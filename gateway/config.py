@@ -38,6 +38,7 @@ __all__ = [
     "ShopConfig",
     "demo_config",
     "load_config",
+    "read_toml",
 ]
 
 DEMO_ORGNR = "5599000006"  # a made-up number whose check digit is right
@@ -147,16 +148,23 @@ def load_config(path: Path | None) -> Config:
     """The configuration in ``path``, or the demo's when ``path`` is None."""
     if path is None:
         return demo_config()
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such configuration file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    raw = read_toml(path)
     try:
         return _parse(raw, path)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """The TOML file at ``path``, or a :class:`ConfigError` that says why it cannot be read."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such configuration file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
 
 
 class _Section:

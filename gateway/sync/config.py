@@ -24,13 +24,12 @@ from __future__ import annotations
 
 import re
 import socket
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 # The till's section reader and [mqtt] parser, so both processes read [mqtt] alike.
-from gateway.config import ConfigError, MqttConfig, _mqtt, _Section, _table
+from gateway.config import ConfigError, MqttConfig, _mqtt, _Section, _table, read_toml
 
 __all__ = [
     "ACCOUNT_KEYS",
@@ -185,14 +184,7 @@ def load_sync_config(path: Path | None) -> SyncConfig:
     """The ``[sync]`` configuration in ``path``, or the demo's when ``path`` is None."""
     if path is None:
         return demo_sync_config()
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such configuration file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
+    raw = read_toml(path)
     try:
         return parse_sync_config(raw, path)
     except ConfigError as exc:
