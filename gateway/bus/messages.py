@@ -27,12 +27,14 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 from dataclasses import dataclass
 from typing import Any
 
 __all__ = [
     "ACK_SCHEMA",
     "KIND_TOPICS",
+    "NO_DELAY",
     "SCHEMA",
     "Ack",
     "BusMessage",
@@ -44,6 +46,10 @@ __all__ = [
 ]
 
 SCHEMA = "tillgw.bus/1"
+
+# Socket options for every MQTT client of ours: without TCP_NODELAY each small publish
+# or ack may wait for a delayed TCP ACK (up to 40 ms a hop; p50 126 ms end to end vs 5 ms).
+NO_DELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
 ACK_SCHEMA = "tillgw.bus-ack/1"
 
 KIND_TOPICS = {

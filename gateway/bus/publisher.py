@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 import aiomqtt
 from aiomqtt import MqttCodeError, MqttError
 
-from gateway.bus.messages import KIND_TOPICS, Ack, MessageError, Topics, decode_ack
+from gateway.bus.messages import KIND_TOPICS, NO_DELAY, Ack, MessageError, Topics, decode_ack
 from gateway.bus.outbox import Outbox, OutboxRow, OutboxState
 from gateway.config import MqttConfig
 from gateway.devices.health import DeviceState, HealthReporter, HealthTracker
@@ -250,6 +250,7 @@ class Publisher(HealthReporter):
             timeout=self.settings.timeout,
             max_inflight_messages=self.settings.max_inflight,
             tls_context=tls_context,
+            socket_options=NO_DELAY,
         )
         client.pending_calls_threshold = 2 * self.settings.batch + 10  # a batch in flight is no warning
         return client

@@ -38,7 +38,7 @@ import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from gateway.bus.messages import KIND_TOPICS
+from gateway.bus.messages import KIND_TOPICS, NO_DELAY
 from gateway.sync.config import SyncConfig
 from gateway.sync.inbox import Inbox, Intake
 from gateway.sync.runlog import LOGGER
@@ -113,7 +113,7 @@ class Subscriber:
         if protocol is aiomqtt.ProtocolVersion.V5:
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             properties.SessionExpiryInterval = self.config.session_expiry
-            return aiomqtt.Client(
+            client = aiomqtt.Client(
                 mqtt.host,
                 mqtt.port,
                 username=mqtt.username,
@@ -125,19 +125,25 @@ class Subscriber:
                 tls_context=tls,
                 timeout=10,
                 logger=_MQTT_LOG,
+                socket_options=NO_DELAY,
             )
-        return aiomqtt.Client(
-            mqtt.host,
-            mqtt.port,
-            username=mqtt.username,
-            password=mqtt.password,
-            identifier=self.config.client_id,
-            protocol=protocol,
-            clean_session=False,
-            tls_context=tls,
-            timeout=10,
-            logger=_MQTT_LOG,
-        )
+        else:
+            client = aiomqtt.Client(
+                mqtt.host,
+                mqtt.port,
+                username=mqtt.username,
+                password=mqtt.password,
+                identifier=self.config.client_id,
+                protocol=protocol,
+                clean_session=False,
+                tls_context=tls,
+                timeout=10,
+                logger=_MQTT_LOG,
+                socket_options=NO_DELAY,
+            )
+        # Acks go out concurrently, a batch at a time: that many pending calls is no warning.
+        client.pending_calls_threshold = 2 * 500 + 10
+        return client
 
     @contextlib.asynccontextmanager
     async def connected(self) -> AsyncIterator[aiomqtt.Client]:

@@ -1,0 +1,766 @@
+"""The whole chain under failure: tills, broker and sync module killed mid-stream, nothing lost or doubled.
+
+Real processes, real SQLite, real TCP, as in a store:
+
+* the simulated control unit, its own process (``tillgw sim control-unit``, two licences),
+  serving both tills;
+* a real Mosquitto on a free port below the ephemeral range, with a temporary
+  configuration: ``persistence true`` in tmp_path, anonymous, ``max_queued_messages
+  100000`` (the ``Mosquitto`` helper of tests/bus/conftest.py, plus a SIGKILL);
+* two tills, ``tillgw run --config KASSA-n.toml``: ``[mqtt] url`` the test's broker,
+  ``[shop] store``, no printer, data in tmp_path;
+* the sync module, ``tillgw sync --config sync.toml`` (only ``[mqtt]`` and ``[sync]``:
+  inbox, SIE and log folders in tmp_path, both registers listed);
+* one POS per till posting receipts with ids of its own (``KASSA-n-k``, bodies from
+  tests/fiscal/test_crash.py) and asking for a Z report every 20-60 receipts. After its
+  till restarts it first posts again, with the same id and body, every receipt that got
+  no answer. A Z report has no id, so a Z request the kill cut off is not repeated: the
+  till's database says whether it was made.
+
+The failures are the test's input (:func:`chaos_schedule`, seeded): ``ROUNDS`` of each
+kind, shuffled and overlapping, each after a number of receipts answered (the two tills
+together) since the one before it was done, so that the same seed gives the same
+sequence of failures against the same stream —
+
+* the broker stopped (SIGTERM: Mosquitto saves its sessions) or killed (SIGKILL: it comes
+  back with what it last saved), in turns, and started again 20-80 receipts later;
+  meanwhile the tills sell on, and each till's ``GET /v1/status`` must count in its outbox
+  depth every receipt first posted after the broker was gone;
+* a till killed with SIGKILL, the two in turns, and started again at once (its POS waits,
+  then posts what was unanswered);
+* the sync module killed with SIGKILL — once it has said it is connected, if the broker
+  runs, so that it dies taking messages — and started again at once or 10-50 receipts later.
+
+Then each POS posts what is unanswered and a last Z report, and the test waits (polling
+a condition, with a generous deadline) until each till's ``GET /v1/status`` shows an
+empty outbox and the inbox holds and has processed as many messages as each outbox
+has. Everything is stopped with SIGTERM and the databases are read directly:
+
+* every outbox message of each till is in the inbox exactly once, byte for byte, acked
+  ``stored``; nothing set aside; the register's sequences are 1..N without a gap;
+* processed in order: ``processed_at`` never goes back as the sequence goes up, and the
+  sync log's ``processed`` ranges never overlap (nothing processed twice);
+* every Z report in a till's outbox has exactly one ``sie_files`` row and one SIE file,
+  with one voucher that balances (tests/sync/sie_reader.py checks the whole file) and
+  that debits exactly what the receipts of the Z's period took in;
+* every receipt the POS posted got one receipt number, and is on the bus;
+* the sync module's log has no ERROR but the broker's outages.
+
+Nothing is timed and no sleep stands in for a synchronisation: the test waits for a
+process's output, an HTTP answer, a process's exit, or (at the end) a condition.
+``TILLGW_CHAOS_SEED`` and ``TILLGW_CHAOS_ROUNDS`` change the schedule. Each process's
+output over all its runs is left in tmp_path (``KASSA-1.log``, ``sync.log``,
+``mosquitto.log`` …) for a post-mortem; about 30 s on 2 cores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import random
+import re
+import signal
+import sqlite3
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.bus.conftest import Mosquitto
+from tests.fiscal.test_crash import free_port, receipt_body, tillgw
+from tests.sync.sie_reader import read_sie
+
+SEED = int(os.environ.get("TILLGW_CHAOS_SEED", "20261122"))
+ROUNDS = int(os.environ.get("TILLGW_CHAOS_ROUNDS", "5"))  # failures of each kind
+ORGNR = "5560360793"
+STORE = "vaxjo"
+REGISTERS = ("KASSA-1", "KASSA-2")
+TAIL = 40  # receipts after the last failure before the POS finishes
+DRAIN_DEADLINE = 120.0  # seconds for the outboxes to empty: a hang guard, not a measurement
+REQUEST_TIMEOUT = 60.0
+PAYMENT_ACCOUNTS = {"1910", "1580", "2421", "1930", "1689"}  # the default BAS accounts of the means
+
+
+# -- the processes ----------------------------------------------------------------------------
+
+
+class Broker(Mosquitto):
+    """The helper of tests/bus, and a SIGKILL: Mosquitto comes back with what it last saved."""
+
+    async def kill(self) -> None:
+        process = self._process
+        if process is not None and process.returncode is None:
+            process.kill()
+            await process.wait()
+        await self.stop()
+
+
+class Service:
+    """A ``tillgw`` command as its own process, its output kept (and shown if the test fails)."""
+
+    def __init__(self, name: str, *args: str) -> None:
+        self.name = name
+        self.args = args
+        self.proc: asyncio.subprocess.Process | None = None
+        self.lines: list[str] = []
+        self.starts = 0
+        self.kills = 0
+        self._readers: list[asyncio.Task[None]] = []
+
+    async def spawn(self) -> asyncio.subprocess.Process:
+        proc = await asyncio.create_subprocess_exec(
+            *tillgw(*self.args),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        assert proc.stderr is not None
+        self._readers = [asyncio.create_task(self._read(proc.stderr))]
+        self.proc = proc
+        self.starts += 1
+        return proc
+
+    async def _read(self, stream: asyncio.StreamReader) -> None:
+        while line := await stream.readline():
+            text = line.decode(errors="replace").rstrip()
+            self.lines.append(text)
+            self.seen(text)
+
+    def seen(self, line: str) -> None:
+        """Each line of output, as it comes."""
+
+    def read_rest(self, stream: asyncio.StreamReader) -> None:
+        self._readers.append(asyncio.create_task(self._read(stream)))
+
+    async def _ended(self) -> int:
+        assert self.proc is not None
+        code = await self.proc.wait()
+        await asyncio.gather(*self._readers)
+        self.proc = None
+        return code
+
+    async def kill(self) -> None:
+        assert self.proc is not None, f"{self.name} is not running"
+        self.proc.kill()
+        code = await self._ended()
+        self.kills += 1
+        assert code == -signal.SIGKILL, f"{self.name} ended by itself ({code}):\n{self.tail()}"
+
+    async def stop(self) -> int:
+        """SIGTERM; the exit status."""
+        if self.proc is None:
+            return 0
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.send_signal(signal.SIGTERM)
+        return await self._ended()
+
+    def tail(self, lines: int = 40) -> str:
+        return "\n".join(self.lines[-lines:])
+
+
+class Till(Service):
+    """``tillgw run`` for one register; ``up`` is set while its API answers."""
+
+    def __init__(self, register: str, directory: Path, unit_url: str, broker_url: str) -> None:
+        self.register = register
+        self.config = directory / f"{register}.toml"
+        self.data_dir = directory / register
+        self.unit_url = unit_url
+        self.broker_url = broker_url
+        self.port = 0
+        self.moves = 0  # times another program took the API's port while the till was down
+        self.generation = 0  # starts that reached the API
+        self.up = asyncio.Event()
+        self.listen_elsewhere()
+        super().__init__(register, "run", "--config", str(self.config))
+
+    def listen_elsewhere(self) -> None:
+        self.port = free_port()
+        self.config.write_text(
+            f"""\
+[shop]
+name = "Kaffebaren i Växjö AB"
+orgnr = "556036-0793"
+address = ["Storgatan 1", "352 30 Växjö"]
+store = "{STORE}"
+
+[register]
+pos_id = "{self.register}"
+data_dir = "{self.data_dir}"
+
+[control_unit]
+url = "{self.unit_url}"
+
+[api]
+listen = "127.0.0.1:{self.port}"
+
+[mqtt]
+url = "{self.broker_url}"
+""",
+            encoding="utf-8",
+        )
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        token = (self.data_dir / "api-token").read_text().strip()
+        return {"Authorization": f"Bearer {token}"}
+
+    @property
+    def database(self) -> Path:
+        return self.data_dir / "till.db"
+
+    async def start(self) -> None:
+        """Start it and return once its API answers (its first line says so)."""
+        while True:
+            before = len(self.lines)
+            proc = await self.spawn()
+            assert proc.stdout is not None
+            first = await proc.stdout.readline()
+            if first.startswith(b"tillgw: API on "):
+                self.read_rest(proc.stdout)
+                self.generation += 1
+                self.up.set()
+                return
+            code = await self._ended()
+            taken = any("address already in use" in ln for ln in self.lines[before:])
+            if code == 1 and taken and self.moves < 5:
+                self.moves += 1  # not the till's fault: start it again on another port
+                self.listen_elsewhere()
+                continue
+            raise AssertionError(f"{self.name} did not start ({code}, {first!r}):\n{self.tail()}")
+
+    async def kill(self) -> None:
+        self.up.clear()
+        await super().kill()
+
+    async def stop(self) -> int:
+        self.up.clear()
+        return await super().stop()
+
+    async def status(self, session: aiohttp.ClientSession) -> dict[str, Any]:
+        async with session.get(f"{self.api}/v1/status", headers=self.headers) as response:
+            assert response.status == 200, await response.text()
+            answer: dict[str, Any] = await response.json()
+            return answer
+
+
+class Sync(Service):
+    def __init__(self, directory: Path, broker_url: str) -> None:
+        self.config = directory / "sync.toml"
+        self.base = directory / "sync"
+        registers = ", ".join(f'"{ORGNR}/{STORE}/{r}"' for r in REGISTERS)
+        self.config.write_text(
+            f"""\
+[mqtt]
+url = "{broker_url}"
+
+[sync]
+inbox = "{self.base / "inbox.db"}"
+sie_dir = "{self.base / "sie"}"
+log_dir = "{self.base / "logs"}"
+registers = [{registers}]
+client_id = "tillgw-sync-e2e"
+retry_interval = 5
+""",
+            encoding="utf-8",
+        )
+        self.connected = asyncio.Event()  # set while the module says it is connected (and subscribed)
+        super().__init__("sync", "sync", "--config", str(self.config))
+
+    async def start(self) -> None:
+        self.connected.clear()
+        proc = await self.spawn()
+        assert proc.stdout is not None
+        self.read_rest(proc.stdout)
+
+    def seen(self, line: str) -> None:
+        if "MQTT: connected" in line:  # "connected to" or "connected again to"
+            self.connected.set()
+        elif "MQTT: no connection" in line:
+            self.connected.clear()
+
+
+# -- the schedule -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Action:
+    at: int  # its place in the stream: receipts answered before it (both tills together) …
+    what: str  # broker-stop | broker-start | till-kill | sync-kill | sync-start
+    how: str = ""  # broker-stop: sigterm | sigkill; till-kill: the register
+    gap: int = 0  # … counted as this many receipts after the previous action is done
+
+
+def chaos_schedule(rng: random.Random, rounds: int) -> list[Action]:
+    """``rounds`` failures of each kind, shuffled; a broker or sync outage may span others."""
+    kinds = ["broker", "till", "sync"] * rounds
+    rng.shuffle(kinds)
+    # Both ways of stopping the broker, and both tills, take turns.
+    stops = ("sigterm", "sigkill")[:: rng.choice((1, -1))]
+    victims = REGISTERS[:: rng.choice((1, -1))]
+    actions: list[Action] = []
+    at = broker_back = sync_back = 0
+    for kind in kinds:
+        at += rng.randint(30, 90)
+        if kind == "broker":
+            at = max(at, broker_back + 1)
+            broker_back = at + rng.randint(20, 80)
+            how = stops[sum(a.what == "broker-stop" for a in actions) % 2]
+            actions += [Action(at, "broker-stop", how), Action(broker_back, "broker-start")]
+        elif kind == "till":
+            actions.append(Action(at, "till-kill", victims[sum(a.what == "till-kill" for a in actions) % 2]))
+        else:
+            at = max(at, sync_back + 1)
+            sync_back = at + rng.choice((0, 0, rng.randint(10, 50)))
+            actions += [Action(at, "sync-kill"), Action(sync_back, "sync-start")]
+    actions.sort(key=lambda a: a.at)  # stable: a start at the same count follows its stop
+    # Each action waits for its receipts after the one before it is done: a till's restart
+    # takes a second or two, while the other till sells on, and the actions after it must
+    # not all come at once.
+    return [
+        Action(a.at, a.what, a.how, a.at - (actions[i - 1].at if i else 0)) for i, a in enumerate(actions)
+    ]
+
+
+# -- the POS ----------------------------------------------------------------------------------
+
+
+class Progress:
+    """Receipts answered so far, both tills together; the failures wait for counts of it."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._changed = asyncio.Condition()
+
+    async def add(self) -> None:
+        async with self._changed:
+            self.count += 1
+            self._changed.notify_all()
+
+    async def reached(self, count: int) -> None:
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.count >= count)
+
+
+class TillGone(Exception):
+    pass
+
+
+@dataclass
+class Pos:
+    register: str
+    rng: random.Random
+    bodies: dict[str, dict[str, Any]] = field(default_factory=dict)  # in order of first post
+    numbers: dict[str, set[int]] = field(default_factory=dict)  # id -> every receipt number answered
+    unanswered: dict[str, None] = field(default_factory=dict)
+    first_posted: dict[str, float] = field(default_factory=dict)  # id -> when it was first posted
+    unexpected: list[str] = field(default_factory=list)
+    z_made: list[int] = field(default_factory=list)
+    z_lost: int = 0  # Z requests cut off by a kill (made or not: the database says)
+    posts: int = 0
+    lost: int = 0  # receipt requests cut off by a kill
+
+    async def request(
+        self, session: aiohttp.ClientSession, till: Till, path: str, body: dict[str, Any] | None
+    ) -> tuple[int, dict[str, Any]]:
+        generation = till.generation
+        try:
+            async with session.post(f"{till.api}{path}", json=body, headers=till.headers) as response:
+                answer: dict[str, Any] = await response.json()
+                return response.status, answer
+        except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
+            if till.up.is_set() and till.generation == generation:
+                raise AssertionError(f"{till.name} died unkilled: {exc}\n{till.tail()}") from None
+            raise TillGone(str(exc)) from None
+
+    async def receipt(self, session: aiohttp.ClientSession, till: Till, request_id: str) -> bool:
+        """Post one receipt; True when it was answered the first time."""
+        self.posts += 1
+        self.first_posted.setdefault(request_id, time.monotonic())
+        try:
+            status, answer = await self.request(session, till, "/v1/receipts", self.bodies[request_id])
+        except TillGone:
+            self.lost += 1
+            raise
+        if status not in (200, 201):
+            self.unexpected.append(f"{request_id}: {status} {answer}")
+            self.unanswered.pop(request_id, None)  # not posted again: the test fails on it
+            return False
+        first = request_id not in self.numbers
+        self.numbers.setdefault(request_id, set()).add(int(answer["receipt_no"]))
+        self.unanswered.pop(request_id, None)
+        return first
+
+    async def z_report(self, session: aiohttp.ClientSession, till: Till) -> None:
+        try:
+            status, answer = await self.request(session, till, "/v1/reports/z", None)
+        except TillGone:
+            self.z_lost += 1
+            raise
+        if status != 201:
+            self.unexpected.append(f"Z: {status} {answer}")
+            return
+        self.z_made.append(int(answer["z_no"]))
+
+    async def run(self, till: Till, progress: Progress, finishing: asyncio.Event) -> None:
+        """Sell until ``finishing``: the unanswered first, a Z now and then; then a last Z."""
+        counter = 0
+        since_z, next_z = 0, self.rng.randint(20, 60)
+        timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
+        async with contextlib.AsyncExitStack() as stack:
+            session, generation = None, 0
+            while True:
+                await till.up.wait()
+                if session is None or generation != till.generation:
+                    # A new session for each start of the till: no connection kept from the last one.
+                    if session is not None:
+                        await session.close()
+                    session = await stack.enter_async_context(aiohttp.ClientSession(timeout=timeout))
+                    generation = till.generation
+                try:
+                    if self.unanswered:
+                        if await self.receipt(session, till, next(iter(self.unanswered))):
+                            await progress.add()
+                    elif finishing.is_set():
+                        await self.z_report(session, till)
+                        return
+                    elif since_z >= next_z:
+                        since_z, next_z = 0, self.rng.randint(20, 60)
+                        await self.z_report(session, till)
+                    else:
+                        counter += 1
+                        request_id = f"{self.register}-{counter}"
+                        self.bodies[request_id] = receipt_body(request_id)
+                        self.unanswered[request_id] = None
+                        if await self.receipt(session, till, request_id):
+                            since_z += 1
+                            await progress.add()
+                except TillGone:
+                    continue
+
+
+# -- the run ----------------------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    broker: Broker
+    tills: dict[str, Till]
+    sync: Sync
+    poses: dict[str, Pos]
+    progress: Progress
+    session: aiohttp.ClientSession
+    done: list[str] = field(default_factory=list)  # what happened, in order
+    broker_stopped_at: float = 0.0
+    outage_depths: list[tuple[str, int, int]] = field(default_factory=list)  # (register, posted since, depth)
+
+    def note(self, text: str) -> None:
+        now = time.strftime("%H:%M:%S")
+        self.done.append(f"{now} {self.progress.count:5d} receipts: {text}")
+
+    async def act(self, action: Action) -> None:
+        if action.what == "broker-stop":
+            await (self.broker.stop() if action.how == "sigterm" else self.broker.kill())
+            self.broker_stopped_at = time.monotonic()  # gone: from now on no ack can come
+            self.note(f"broker stopped ({action.how})")
+        elif action.what == "broker-start":
+            for register, till in self.tills.items():
+                # Sales went on: each receipt first posted since the stop, and answered, waits in
+                # the till's outbox (its commit came after the stop, so no ack can have come).
+                status = await till.status(self.session)
+                pos = self.poses[register]
+                since = sum(pos.first_posted[i] > self.broker_stopped_at for i in pos.numbers)
+                bus = status["bus"]
+                self.outage_depths.append((register, since, bus["depth"]))
+                assert bus["depth"] >= since, f"{register}: {bus} with {since} receipts since the stop"
+                assert since == 0 or bus["oldest_unacked_age_s"] is not None, bus
+            await self.broker.start()
+            self.note("broker started")
+        elif action.what == "till-kill":
+            till = self.tills[action.how]
+            await till.kill()
+            self.note(f"{till.name} killed")
+            await till.start()
+            self.note(f"{till.name} started")
+        elif action.what == "sync-kill":
+            await self.sync.kill()
+            self.note("sync killed")
+        elif action.what == "sync-start":
+            await self.sync.start()
+            self.note("sync started")
+        else:  # pragma: no cover
+            raise AssertionError(action)
+
+
+async def until(check: Callable[[], Awaitable[str | None]], deadline: float) -> None:
+    """Wait until ``check()`` says nothing is missing (None), polling; fail after ``deadline`` s."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + deadline
+    while (missing := await check()) is not None:
+        if loop.time() > end:
+            raise AssertionError(f"not drained after {deadline:.0f} s: {missing}")
+        await asyncio.sleep(0.25)  # the interval between two looks at the condition
+
+
+def read_db(path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Rows of a SQLite database another process may be writing (read-only, WAL)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return list(conn.execute(sql, params))
+    finally:
+        conn.close()
+
+
+async def drained(world: World) -> str | None:
+    """None when every till's outbox is empty and the inbox has processed all of it.
+
+    The POS has finished, so no message is added. A till's outbox is read before the inbox:
+    what a till has as acked must then already be in the inbox (stored, then acked), so an
+    empty outbox with messages missing from the inbox fails at once, without the deadline.
+    """
+    outboxes: dict[str, tuple[int, dict[str, Any]]] = {}
+    for register, till in world.tills.items():
+        bus = (await till.status(world.session))["bus"]
+        [(total,)] = read_db(till.database, "SELECT COUNT(*) FROM outbox")
+        outboxes[register] = (int(total), bus)
+    inbox = world.sync.base / "inbox.db"
+    counts: dict[str, tuple[int, int]] = {}
+    if inbox.exists():
+        for register, n, processed in read_db(
+            inbox, "SELECT register, COUNT(*), COUNT(processed_at) FROM inbox GROUP BY register"
+        ):
+            counts[str(register)] = (int(n), int(processed))
+    for register, (total, bus) in outboxes.items():
+        inbox_n, processed = counts.get(register, (0, 0))
+        assert bus["depth"] or inbox_n == total, (
+            f"{register}: every one of {total} messages acked, but the inbox holds {inbox_n}"
+        )
+        if bus["depth"] or inbox_n != total or processed != total:
+            return (
+                f"{register}: outbox {total} messages, {bus['depth']} unacked ({bus['reason']}); "
+                f"inbox {inbox_n}, processed {processed}"
+            )
+    return None
+
+
+async def chaos_run(tmp_path: Path) -> tuple[World, list[Action], float]:
+    t0 = time.monotonic()
+    rng = random.Random(SEED)
+    plan = chaos_schedule(rng, ROUNDS)
+    broker_port = free_port()
+    data = tmp_path / "mosquitto" / "data"
+    broker = Broker(
+        tmp_path / "mosquitto",
+        f"listener {broker_port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
+        f"persistence_location {data}/\nmax_queued_messages 100000\n",
+        port=broker_port,
+    )
+    unit = Service(
+        "control unit",
+        *("sim", "control-unit", "--listen", "tcp://127.0.0.1:0", "--data-dir", str(tmp_path / "unit")),
+        *("--licences", str(len(REGISTERS))),
+    )
+    unit_proc = await unit.spawn()
+    assert unit_proc.stdout is not None
+    unit_url = (await unit_proc.stdout.readline()).decode().strip()
+    assert unit_url.startswith("socket://"), f"{unit_url!r}\n{unit.tail()}"
+    tills = {r: Till(r, tmp_path, unit_url, broker.url) for r in REGISTERS}
+    sync = Sync(tmp_path, broker.url)
+    poses = {r: Pos(r, random.Random(f"{SEED}:{r}")) for r in REGISTERS}
+    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
+    connector = aiohttp.TCPConnector(force_close=True)  # tills come and go: no connection is kept
+    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+        world = World(broker, tills, sync, poses, Progress(), session)
+        try:
+            await broker.start()
+            await sync.start()
+            await sync.connected.wait()  # its session exists: the broker queues for it from now on
+            for till in tills.values():
+                await till.start()
+            finishing = asyncio.Event()
+            selling = [
+                asyncio.create_task(poses[r].run(tills[r], world.progress, finishing)) for r in REGISTERS
+            ]
+            try:
+                for action in plan:
+                    if action.what == "sync-kill" and broker.running:
+                        # Killed while it takes messages, not while it starts: once it says it is
+                        # connected, the action's receipts are counted.
+                        await sync.connected.wait()
+                    await world.progress.reached(world.progress.count + action.gap)
+                    await world.act(action)
+                await world.progress.reached(world.progress.count + TAIL)
+                finishing.set()
+                await asyncio.gather(*selling)
+            finally:
+                for task in selling:
+                    task.cancel()
+                await asyncio.gather(*selling, return_exceptions=True)
+            world.note("the POS has finished; waiting for the bus to drain")
+            await until(lambda: drained(world), DRAIN_DEADLINE)
+            world.note("drained")
+        except BaseException:
+            for service in (*tills.values(), sync, unit):
+                print(f"--- {service.name}, the last of its output:\n{service.tail(60)}")
+            print("--- what happened:", *world.done, sep="\n")
+            raise
+        finally:
+            codes = {t.name: await t.stop() for t in tills.values()}
+            sync_code = await sync.stop()
+            await broker.stop()
+            await unit.stop()
+            # Kept for a post-mortem: every process's output over all its runs.
+            for name, lines in [(s.name, s.lines) for s in (*tills.values(), sync, unit)] + [
+                ("mosquitto", broker.log)
+            ]:
+                (tmp_path / f"{name.replace(' ', '-')}.log").write_text("\n".join(lines), encoding="utf-8")
+    assert set(codes.values()) == {0}, f"a till did not stop cleanly: {codes}"
+    assert sync_code in (0, 1), f"tillgw sync ended with {sync_code}:\n{sync.tail()}"
+    return world, plan, time.monotonic() - t0
+
+
+# -- the checks -------------------------------------------------------------------------------
+
+
+def voucher_amounts(doc: Any) -> tuple[int, int]:
+    """(debits on the means-of-payment accounts, the rest) of a file's one voucher, in öre."""
+    [voucher] = doc.vouchers
+    paid = sum(amount for account, amount, _ in voucher.rows if account in PAYMENT_ACCOUNTS)
+    rest = sum(amount for account, amount, _ in voucher.rows if account not in PAYMENT_ACCOUNTS)
+    return paid, rest
+
+
+def check_register(register: str, till: Till, sync: Sync, pos: Pos) -> dict[str, int]:
+    """Every check of one register's messages; returns counts for the summary."""
+    inbox = sync.base / "inbox.db"
+    outbox = read_db(
+        till.database,
+        "SELECT sequence, msg_id, message, journal_entry, sends, acked_at, ack_status FROM outbox "
+        "ORDER BY sequence",
+    )
+    n = len(outbox)
+    assert [row[0] for row in outbox] == list(range(1, n + 1)), f"{register}: outbox sequences have a gap"
+    assert all(row[5] is not None and row[6] == "stored" for row in outbox), f"{register}: not all acked"
+    received = read_db(
+        inbox,
+        "SELECT sequence, msg_id, message, kind, processed_at FROM inbox "
+        "WHERE orgnr = ? AND store = ? AND register = ? ORDER BY sequence",
+        (ORGNR, STORE, register),
+    )
+    # Exactly once, byte for byte, in sequence 1..N.
+    assert [r[1] for r in received] == [r[1] for r in outbox], f"{register}: the inbox's msg_ids differ"
+    assert len({r[1] for r in received}) == n
+    assert [r[0] for r in received] == list(range(1, n + 1))
+    assert all(bytes(a[2]) == bytes(b[2]) for a, b in zip(outbox, received, strict=True))
+    # Processed in order: processed_at never goes back as the sequence goes up.
+    stamps = [r[4] for r in received]
+    assert None not in stamps, f"{register}: messages not processed"
+    assert stamps == sorted(stamps), f"{register}: processed out of sequence order"
+
+    # Every receipt the POS posted: one number, and one message on the bus.
+    assert not pos.unexpected, pos.unexpected
+    assert not pos.unanswered, f"{register}: unanswered {list(pos.unanswered)[:5]}"
+    numbers = {request_id: got for request_id, got in pos.numbers.items()}
+    assert all(len(got) == 1 for got in numbers.values()), f"{register}: an id got two numbers"
+    receipts = read_db(
+        till.database,
+        "SELECT entry_seq, request_id, receipt_no, cash + card + gift_card + swish + other FROM receipts "
+        "WHERE kind = 'normal' ORDER BY entry_seq",
+    )
+    assert {r[1] for r in receipts} == set(pos.bodies), f"{register}: the receipts are not the ids posted"
+    assert {r[1]: {r[2]} for r in receipts} == numbers
+    messages = [json.loads(bytes(row[2])) for row in outbox]
+    on_bus = [m["journal_entry"] for m in messages if m["kind"] == "receipt"]
+    assert sorted(on_bus) == [r[0] for r in receipts], f"{register}: a receipt without its message"
+
+    # Every Z report: one sie_files row, one file, one balanced voucher with the period's takings.
+    zs = [m for m in messages if m["kind"] == "report.z"]
+    assert [m["payload"]["z_no"] for m in zs] == list(range(1, len(zs) + 1))
+    assert set(pos.z_made) <= {m["payload"]["z_no"] for m in zs}
+    files = read_db(
+        inbox,
+        "SELECT z_no, msg_id, file FROM sie_files WHERE orgnr = ? AND store = ? AND register = ? "
+        "ORDER BY z_no",
+        (ORGNR, STORE, register),
+    )
+    assert [(f[0], f[1]) for f in files] == [(m["payload"]["z_no"], m["msg_id"]) for m in zs]
+    on_disk = sorted(p.name for p in (sync.base / "sie").glob(f"{ORGNR}-{STORE}-{register}-Z*.si"))
+    assert on_disk == sorted(f[2] for f in files), f"{register}: SIE files {on_disk} are not {files}"
+    for z, (_, _, name) in zip(zs, files, strict=True):
+        doc = read_sie((sync.base / "sie" / name).read_bytes())  # balances, or AssertionError
+        [voucher] = doc.vouchers
+        assert voucher.text == f"Z-dagrapport {z['payload']['z_no']} kassa {register}"
+        period = z["payload"]["period"]
+        took = sum(r[3] for r in receipts if period["after_entry"] < r[0] <= period["through_entry"])
+        paid, rest = voucher_amounts(doc)
+        assert (paid, rest) == (took, -took), f"{name}: the voucher books {paid}, the receipts took {took}"
+    return {
+        "messages": n,
+        "receipts": len(receipts),
+        "z": len(zs),
+        "sends": sum(int(row[4]) for row in outbox),
+    }
+
+
+PROCESSED = re.compile(r"^INFO \S+ processed (\S+) (\d+)(?:-(\d+))?: ")
+
+
+def check_sync_log(sync: Sync) -> dict[str, int]:
+    """No message processed twice (the ``processed`` ranges never overlap); no ERROR but outages."""
+    logs = sorted((sync.base / "logs").glob("sync-*.log"))
+    lines = [ln for path in logs for ln in path.read_text(encoding="utf-8").splitlines()]
+    last: dict[str, int] = {}
+    for ln in lines:
+        m = PROCESSED.match(ln)
+        if m:
+            register = m.group(1)
+            first, end = int(m.group(2)), int(m.group(3) or m.group(2))
+            assert first > last.get(register, 0), f"processed twice: {ln!r} after {last.get(register)}"
+            last[register] = end
+    errors = [ln for ln in lines if ln.startswith("ERROR")]
+    assert all("MQTT: no connection to" in ln for ln in errors), errors
+    assert not [ln for ln in lines if "set aside a message" in ln]
+    return {
+        "runs": sum(ln.startswith("=== run started") for ln in lines),
+        "acked again": sum("already stored, acked again" in ln for ln in lines),
+        "waited": sum("waiting for message" in ln for ln in lines),
+    }
+
+
+@pytest.mark.timeout(300)  # a hang guard; the test takes about 30 s
+async def test_the_bus_loses_and_doubles_nothing_when_everything_is_killed(tmp_path: Path) -> None:
+    world, plan, seconds = await chaos_run(tmp_path)
+    inbox = world.sync.base / "inbox.db"
+    assert read_db(inbox, "SELECT reason FROM rejected") == []
+    counts = {r: check_register(r, world.tills[r], world.sync, world.poses[r]) for r in REGISTERS}
+    assert {r for (r,) in read_db(inbox, "SELECT DISTINCT register FROM inbox")} == set(REGISTERS)
+    log = check_sync_log(world.sync)
+    leftovers = sorted(p.name for p in (world.sync.base / "sie").glob(".*.tmp"))
+
+    kinds = [a.what for a in plan]
+    print(
+        f"\nseed {SEED}: {kinds.count('broker-stop')} broker outages "
+        f"({sum(a.how == 'sigkill' for a in plan)} by SIGKILL), {kinds.count('till-kill')} tills killed, "
+        f"{kinds.count('sync-kill')} sync kills; "
+        + "; ".join(
+            f"{r}: {c['receipts']} receipts, {c['z']} Z reports, {c['messages']} messages sent "
+            f"{c['sends']} times, {world.poses[r].lost} requests and {world.poses[r].z_lost} Z requests "
+            "cut off"
+            for r, c in counts.items()
+        )
+        + f"; sync: {log['runs']} runs, {log['acked again']} batches acked again, "
+        f"{log['waited']} waits for a gap; outbox depth at the broker's return "
+        f"{[(r, d) for r, _, d in world.outage_depths]}; {len(leftovers)} temporary SIE files left; "
+        f"{seconds:.0f} s"
+    )
+    print(*world.done, sep="\n")
