@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.bus.messages import KIND_TOPICS, BusMessage, Topics
+from gateway.bus.messages import KIND_TOPICS, Ack, BusMessage, Topics
 from gateway.fiscal.journal import Entry
 from gateway.fiscal.store import Store, Writer
 
@@ -113,15 +113,25 @@ class Outbox:
                 [(at, s) for s in sequences],
             )
 
-    async def acked(self, msg_id: str, status: str, reason: str | None, at: str) -> bool:
-        """Mark a message done; False if no unacked message has that id (a repeated ack)."""
+    async def acked_many(self, acks: list[Ack], at: str) -> list[str]:
+        """Mark acked messages done, all in one transaction (one fsync for a burst of acks).
+
+        Each ack's outcome: ``"done"``, ``"repeat"`` (already acked) or ``"unknown"``.
+        """
+        outcomes: list[str] = []
         async with self.store.write() as w:
-            cursor = await w.conn.execute(
-                "UPDATE outbox SET acked_at = ?, ack_status = ?, ack_reason = ? "
-                "WHERE msg_id = ? AND acked_at IS NULL",
-                (at, status, reason, msg_id),
-            )
-            return cursor.rowcount > 0
+            for ack in acks:
+                cursor = await w.conn.execute(
+                    "UPDATE outbox SET acked_at = ?, ack_status = ?, ack_reason = ? "
+                    "WHERE msg_id = ? AND acked_at IS NULL",
+                    (at, ack.status, ack.reason, ack.msg_id),
+                )
+                if cursor.rowcount > 0:
+                    outcomes.append("done")
+                    continue
+                found = await w.fetchone("SELECT 1 FROM outbox WHERE msg_id = ?", (ack.msg_id,))
+                outcomes.append("repeat" if found is not None else "unknown")
+        return outcomes
 
     async def state(self) -> OutboxState:
         row = await self.store.fetchone("SELECT COUNT(*), MIN(created_at) FROM outbox WHERE acked_at IS NULL")

@@ -386,26 +386,8 @@ class Publisher(HealthReporter):
         self._wake.set()
 
     async def _record_acks(self, acks: list[tuple[int, Ack]]) -> list[str]:
-        """Mark the acked messages done, all in one transaction: "done", "repeat" or "unknown" each.
-
-        The same update as :meth:`Outbox.acked <gateway.bus.outbox.Outbox.acked>`, for many
-        acks at once: one commit (one fsync) for a burst of acks instead of one each.
-        """
-        at = local_now().isoformat()
-        outcomes: list[str] = []
-        async with self.outbox.store.write() as w:
-            for _, ack in acks:
-                cursor = await w.conn.execute(
-                    "UPDATE outbox SET acked_at = ?, ack_status = ?, ack_reason = ? "
-                    "WHERE msg_id = ? AND acked_at IS NULL",
-                    (at, ack.status, ack.reason, ack.msg_id),
-                )
-                if cursor.rowcount > 0:
-                    outcomes.append("done")
-                    continue
-                async with w.conn.execute("SELECT 1 FROM outbox WHERE msg_id = ?", (ack.msg_id,)) as found:
-                    outcomes.append("repeat" if await found.fetchone() is not None else "unknown")
-        return outcomes
+        """Mark the acked messages done: "done", "repeat" or "unknown" each."""
+        return await self.outbox.acked_many([ack for _, ack in acks], local_now().isoformat())
 
     def _sequence_of(self, msg_id: str) -> int | None:
         if not msg_id.startswith(self._prefix):
