@@ -41,7 +41,9 @@ Meaningless for the backlog, so not shown there. CPU per message is read from
 ``/proc/<pid>/stat`` for each of the three processes over each run. After each run the
 inbox is checked to hold every message once.
 
-``--tcp-nodelay`` is an experiment, not the code as it is: see :data:`NODELAY_SYNC`.
+``--tcp-nodelay`` also turns TCP_NODELAY on for the broker's side of each connection. The
+gateway's and the sync module's MQTT clients set it themselves now (``gateway.bus.messages
+.NO_DELAY``); the flag was the experiment that measured the difference (docs/PERFORMANCE.md).
 """
 
 from __future__ import annotations
@@ -93,8 +95,8 @@ UNIT_ID = "TGBENCH0000000001"
 CODE = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567;ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 DEADLINE = 600.0  # seconds for the last ack: a hang guard
 
-# --tcp-nodelay, an experiment: Nagle's algorithm off on every MQTT connection. The MQTT
-# clients (paho under aiomqtt) do not set TCP_NODELAY, and Mosquitto sets it only with
+# --tcp-nodelay: Nagle's algorithm off on every MQTT connection. The MQTT clients of the
+# gateway set TCP_NODELAY themselves now (it was measured with this flag first); Mosquitto sets it only with
 # `set_tcp_nodelay true`; without it each small packet sent while another is unacknowledged
 # waits for the peer's delayed ACK (up to 40 ms on Linux). This process's sockets:
 # :func:`nodelay_everywhere`; the sync module's: this wrapper of ``tillgw``.
