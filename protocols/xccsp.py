@@ -597,11 +597,9 @@ def _check_pos_and_orgnr(pos_id: str, orgnr: str) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class RequestIdentity(Request):
-    """Asks the unit who it is."""
+class _Query(Request):
+    """A request that carries only the register's POS id and the shop's organisation number."""
 
-    TYPE: ClassVar[str] = "RequestIdentity"
-    REPLY: ClassVar[type[Reply]] = IdentityResponse
     pos_id: str
     orgnr: str
 
@@ -620,26 +618,19 @@ class RequestIdentity(Request):
 
 
 @dataclass(frozen=True, slots=True)
-class RequestStatus(Request):
+class RequestIdentity(_Query):
+    """Asks the unit who it is."""
+
+    TYPE: ClassVar[str] = "RequestIdentity"
+    REPLY: ClassVar[type[Reply]] = IdentityResponse
+
+
+@dataclass(frozen=True, slots=True)
+class RequestStatus(_Query):
     """Asks the unit for its state."""
 
     TYPE: ClassVar[str] = "RequestStatus"
     REPLY: ClassVar[type[Reply]] = StatusResponse
-    pos_id: str
-    orgnr: str
-
-    def __post_init__(self) -> None:
-        _check_pos_and_orgnr(self.pos_id, self.orgnr)
-
-    def _write(self, w: _Writer) -> None:
-        w.text("PosId", self.pos_id)
-        w.text("OrgNo", self.orgnr)
-
-    @classmethod
-    def _read(cls, r: _Reader) -> Self:
-        pos_id, orgnr = r.text("PosId"), r.text("OrgNo")
-        with _field_errors(r.path):
-            return cls(pos_id, orgnr)
 
 
 @dataclass(frozen=True, slots=True)
