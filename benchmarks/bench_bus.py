@@ -222,13 +222,13 @@ def sample_receipt(n: int) -> Receipt:
     )
 
 
-async def append_receipt(w: Writer, number: int, cu_seq: int) -> None:
+def append_receipt(w: Writer, number: int, cu_seq: int) -> None:
     """The pipeline's two entries of one receipt (``receipt.pending``, then ``receipt``)."""
     r = sample_receipt(number)
     totals = compute(r)
     moment = w.at
     data = control_data(SHOP, POS_ID, number, moment, ReceiptType.NORMAL, totals)
-    pending = await w.append(
+    pending = w.append(
         "receipt.pending",
         {
             "receipt_no": number,
@@ -244,7 +244,7 @@ async def append_receipt(w: Writer, number: int, cu_seq: int) -> None:
     tx = ccsp.encode(ccsp.RegisterReceipt(cu_seq, data))
     rx = ccsp.encode(ccsp.RegisterReply(CODE, UNIT_ID, ccsp.MainStatus.OK, ccsp.StorageStatus.OK))
     at = moment.isoformat()
-    await w.append(
+    w.append(
         "receipt",
         {
             "receipt_no": number,
@@ -280,16 +280,19 @@ class Till:
         till.base = int(await store.meta("seq_base") or 0)
         return till
 
-    async def _made(self, w: Writer, entry: Entry) -> None:
+    def _made(self, w: Writer, entry: Entry) -> None:
         if entry.kind == "receipt":
             self.made[entry.seq] = time.time()
 
     async def write(self, count: int) -> None:
         """``count`` receipts in one write transaction."""
-        async with self.store.write() as w:
+
+        def write(w: Writer) -> None:
             for _ in range(count):
                 self.number += 1
-                await append_receipt(w, self.number, self.base + 2 * self.number)
+                append_receipt(w, self.number, self.base + 2 * self.number)
+
+        await self.store.transact(write)
 
     async def latencies(self) -> list[float]:
         """Seconds from each message's making to its ack being recorded."""

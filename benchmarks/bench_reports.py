@@ -100,32 +100,30 @@ def templates() -> list[Template]:
     return [Template(r, compute(r)) for r in [*sales, ret, training, pro_forma]]
 
 
-async def add_receipt(
+def add_receipt(
     w: Writer, base: int, number: int, kind: ReceiptType, t: Template, *, refused: bool = False
 ) -> None:
-    """The entries and index rows the pipeline writes for one receipt (``_register`` + ``_complete``)."""
-    head = await w.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM journal")
-    row = await head.fetchone()
-    assert row is not None
+    """The entries and index rows the pipeline writes for one receipt (its two transactions' worth)."""
+    last_seq, _ = w.head()
     data = control_data(SHOP, POS_ID, number, w.at, kind, t.totals)
     body: dict[str, Any] = {
         "receipt_no": number,
         "at": w.at.isoformat(timespec="seconds"),
         "type": kind.value,
-        "cu_seq": base + int(row[0]) + 1,
+        "cu_seq": base + last_seq + 1,
         "request_id": None,
         "copy_of": None,
         "control": _control_json(data),
         "receipt": receipt_to_json(t.receipt),
     }
-    pending = await w.append("receipt.pending", body)
+    pending = w.append("receipt.pending", body)
     if refused:
-        await w.append(
+        w.append(
             "receipt.refused", {"pending": pending.seq, "receipt_no": number, "nak": 10, "words": "full"}
         )
         return
     registration = Registration(body["cu_seq"], CODE, UNIT_ID, None, None, (), 1)
-    entry = await w.append(
+    entry = w.append(
         "receipt",
         {
             "receipt_no": number,
@@ -139,7 +137,7 @@ async def add_receipt(
             "totals": _totals_json(t.totals),
         },
     )
-    await _index(w, entry.seq, number, kind.value, body["at"], None, t.totals, registration, t.receipt)
+    _index(w, entry.seq, number, kind.value, body["at"], None, t.totals, registration, t.receipt)
 
 
 async def fill(store: Store, count: int, batch: int, start_no: int = 1) -> int:
@@ -150,27 +148,30 @@ async def fill(store: Store, count: int, batch: int, start_no: int = 1) -> int:
     number = start_no
     done = 0
     while done < count:
-        async with store.write() as w:
-            for _ in range(min(batch, count - done)):
-                n = number
+
+        def write(w: Writer, first: int, todo: int) -> None:
+            for n in range(first, first + todo):
                 if n % 100 == 0:
-                    await add_receipt(w, base, n, ReceiptType.TRAINING, training)
+                    add_receipt(w, base, n, ReceiptType.TRAINING, training)
                 elif n % 200 == 1:
-                    await add_receipt(w, base, n, ReceiptType.PRO_FORMA, pro_forma)
+                    add_receipt(w, base, n, ReceiptType.PRO_FORMA, pro_forma)
                 elif n % 25 == 0:
-                    await add_receipt(w, base, n, ReceiptType.NORMAL, ret)
+                    add_receipt(w, base, n, ReceiptType.NORMAL, ret)
                 else:
-                    await add_receipt(w, base, n, ReceiptType.NORMAL, sales[n % 4])
+                    add_receipt(w, base, n, ReceiptType.NORMAL, sales[n % 4])
                 if n % 150 == 2:
-                    await add_receipt(w, base, n, ReceiptType.COPY, sales[n % 4])
+                    add_receipt(w, base, n, ReceiptType.COPY, sales[n % 4])
                 if n % 500 == 0:
-                    await w.append("drawer.open", {"cashier": None, "reason": "no sale", "pos_id": POS_ID})
+                    w.append("drawer.open", {"cashier": None, "reason": "no sale", "pos_id": POS_ID})
                 if n % 1000 == 0:  # refused: the number is not burnt, the next receipt takes it
-                    await add_receipt(w, base, n + 1, ReceiptType.NORMAL, sales[0], refused=True)
+                    add_receipt(w, base, n + 1, ReceiptType.NORMAL, sales[0], refused=True)
                 if n % 5000 == 1:
-                    await w.append("float.change", {"amount": 2000_00, "pos_id": POS_ID})
-                number += 1
-                done += 1
+                    w.append("float.change", {"amount": 2000_00, "pos_id": POS_ID})
+
+        todo = min(batch, count - done)
+        await store.transact(lambda w, first=number, todo=todo: write(w, first, todo))
+        number += todo
+        done += todo
     return number
 
 

@@ -42,7 +42,7 @@ from gateway.fiscal.journal import VerifyReport, open_readonly, verify
 from gateway.fiscal.pipeline import _control_json, _totals_json, control_data
 from gateway.fiscal.receipt_text import Shop
 from gateway.fiscal.signing import Signer, Verifier, load_or_create_key, load_public_key
-from gateway.fiscal.store import Store
+from gateway.fiscal.store import Store, Writer
 from gateway.model import Line, Payment, PaymentMethod, Receipt, compute
 from gateway.receipt_json import receipt_to_json
 from protocols import ccsp
@@ -76,16 +76,18 @@ async def build(path: Path, signer: Signer, entries: int, batch: int) -> float:
         moment = datetime(2026, 11, 21, 9, 0).astimezone()
         seq = number = 0
         while seq < entries:
-            async with store.write(moment) as w:
+
+            def write(w: Writer) -> None:
+                nonlocal seq, number
                 for _ in range(min(batch, entries - seq) // 2 or 1):
                     number += 1
                     r = sample_receipt(number)
                     totals = compute(r)
-                    data = control_data(SHOP, POS_ID, number, moment, ReceiptType.NORMAL, totals)
+                    data = control_data(SHOP, POS_ID, number, w.at, ReceiptType.NORMAL, totals)
                     cu_seq = base + seq + 1
                     body: dict[str, Any] = {
                         "receipt_no": number,
-                        "at": moment.isoformat(timespec="seconds"),
+                        "at": w.at.isoformat(timespec="seconds"),
                         "type": "normal",
                         "cu_seq": cu_seq,
                         "request_id": f"pos1-{number}",
@@ -93,13 +95,13 @@ async def build(path: Path, signer: Signer, entries: int, batch: int) -> float:
                         "control": _control_json(data),
                         "receipt": receipt_to_json(r),
                     }
-                    pending = await w.append("receipt.pending", body)
+                    pending = w.append("receipt.pending", body)
                     tx = ccsp.encode(ccsp.RegisterReceipt(cu_seq, data))
                     rx = ccsp.encode(
                         ccsp.RegisterReply(CODE, UNIT_ID, ccsp.MainStatus.OK, ccsp.StorageStatus.OK)
                     )
-                    at = moment.isoformat()
-                    await w.append(
+                    at = w.at.isoformat()
+                    w.append(
                         "receipt",
                         {
                             "receipt_no": number,
@@ -114,6 +116,8 @@ async def build(path: Path, signer: Signer, entries: int, batch: int) -> float:
                         },
                     )
                     seq += 2
+
+            await store.transact(write, moment)
             moment += timedelta(seconds=30)
     finally:
         await store.close()

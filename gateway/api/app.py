@@ -194,17 +194,16 @@ async def post_receipt(request: web.Request) -> web.Response:
     request_id = _request_id(body)
     receipt = receipt_from_json(body)  # ReceiptError names the field: 422
     async with request.app[_IDS].hold(request_id):
-        row = await till.store.fetchone("SELECT state FROM requests WHERE request_id = ?", (request_id,))
-        known = None if row is None else str(row[0])
         try:
-            registered = await till.pipeline.submit(request_id, receipt)
+            sale = await till.pipeline.sell(request_id, receipt)
         except FiscalError as exc:
-            if known != "refused":  # a repeated refusal is no news
+            if not exc.repeat:  # a repeated refusal is no news
                 hub.publish("receipt.error", {"id": request_id, **exc.to_json()["error"]})
             raise
+    registered = sale.registered
     answer = await _receipt(till, registered)
-    fresh = known != "done"  # a receipt this request completed, also one that was in doubt
-    if known is not None and registered.receipt != receipt:
+    fresh = sale.earlier != "done"  # a receipt this request completed, also one that was in doubt
+    if sale.earlier is not None and registered.receipt != receipt:
         raise ApiError(
             409,
             "id_reused",

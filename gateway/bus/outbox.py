@@ -62,13 +62,14 @@ class Outbox:
 
     async def install(self) -> None:
         """Create the table and hook every journal append of a bus kind to an outbox row."""
-        await self.store.conn.executescript(OUTBOX_SCHEMA)
+        await self.store.executescript(OUTBOX_SCHEMA)
         self.store.append_hooks.append(self._on_append)
 
-    async def _on_append(self, w: Writer, entry: Entry) -> None:
+    def _on_append(self, w: Writer, entry: Entry) -> None:
         if entry.kind not in KIND_TOPICS:
             return
-        row = await _fetchone(w, "SELECT COALESCE(MAX(sequence), 0) + 1 FROM outbox")
+        row = w.fetchone("SELECT COALESCE(MAX(sequence), 0) + 1 FROM outbox")
+        assert row is not None
         sequence = int(row[0])
         message = BusMessage(
             msg_id=f"{self.topics.orgnr}/{self.topics.store}/{self.topics.register}/{sequence}",
@@ -80,9 +81,9 @@ class Outbox:
             journal_entry=entry.seq,
             entry_hash=entry.hash.hex(),
             at=entry.at,
-            payload=await _payload(w, entry),
+            payload=_payload(w, entry),
         )
-        await w.execute(
+        w.execute(
             "INSERT INTO outbox (sequence, msg_id, topic, message, journal_entry, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             (
@@ -107,21 +108,23 @@ class Outbox:
     async def sent(self, sequences: list[int], at: str) -> None:
         if not sequences:
             return
-        async with self.store.write() as w:
-            await w.conn.executemany(
+        await self.store.transact(
+            lambda w: w.executemany(
                 "UPDATE outbox SET sends = sends + 1, last_sent_at = ? WHERE sequence = ?",
                 [(at, s) for s in sequences],
             )
+        )
 
     async def acked_many(self, acks: list[Ack], at: str) -> list[str]:
         """Mark acked messages done, all in one transaction (one fsync for a burst of acks).
 
         Each ack's outcome: ``"done"``, ``"repeat"`` (already acked) or ``"unknown"``.
         """
-        outcomes: list[str] = []
-        async with self.store.write() as w:
+
+        def record(w: Writer) -> list[str]:
+            outcomes: list[str] = []
             for ack in acks:
-                cursor = await w.conn.execute(
+                cursor = w.execute(
                     "UPDATE outbox SET acked_at = ?, ack_status = ?, ack_reason = ? "
                     "WHERE msg_id = ? AND acked_at IS NULL",
                     (at, ack.status, ack.reason, ack.msg_id),
@@ -129,9 +132,11 @@ class Outbox:
                 if cursor.rowcount > 0:
                     outcomes.append("done")
                     continue
-                found = await w.fetchone("SELECT 1 FROM outbox WHERE msg_id = ?", (ack.msg_id,))
+                found = w.fetchone("SELECT 1 FROM outbox WHERE msg_id = ?", (ack.msg_id,))
                 outcomes.append("repeat" if found is not None else "unknown")
-        return outcomes
+            return outcomes
+
+        return await self.store.transact(record)
 
     async def state(self) -> OutboxState:
         row = await self.store.fetchone("SELECT COUNT(*), MIN(created_at) FROM outbox WHERE acked_at IS NULL")
@@ -140,15 +145,12 @@ class Outbox:
         return OutboxState(int(row[0]), row[1], None if last[0] is None else int(last[0]))
 
 
-async def _fetchone(w: Writer, sql: str, params: tuple[Any, ...] = ()) -> Any:
-    return await w.fetchone(sql, params)
-
-
-async def _payload(w: Writer, entry: Entry) -> dict[str, Any]:
+def _payload(w: Writer, entry: Entry) -> dict[str, Any]:
     """The message's payload: the entry's body, and for a receipt the receipt itself."""
     if entry.kind != "receipt":
         return dict(entry.body)
-    pending = await _fetchone(w, "SELECT body FROM journal WHERE seq = ?", (entry.body["pending"],))
+    pending = w.fetchone("SELECT body FROM journal WHERE seq = ?", (entry.body["pending"],))
+    assert pending is not None
     sale = json.loads(pending[0])
     body = entry.body
     return {

@@ -44,7 +44,7 @@ from gateway.bus.outbox import Outbox, OutboxRow, OutboxState
 from gateway.config import MqttConfig
 from gateway.devices.health import DeviceState, HealthReporter, HealthTracker
 from gateway.fiscal.journal import Entry
-from gateway.fiscal.store import Writer, local_now
+from gateway.fiscal.store import local_now
 
 __all__ = ["BusStatus", "Publisher", "PublisherSettings"]
 
@@ -173,12 +173,12 @@ class Publisher(HealthReporter):
         """Start publishing in the background; returns at once (the health says how it goes)."""
         if self._task is not None:
             return
-        self.outbox.store.append_hooks.append(self._on_append)
+        self.outbox.store.commit_listeners.append(self._on_commit)
         self._task = asyncio.create_task(self._run(), name=f"bus publisher {self.client_id}")
 
     async def close(self) -> None:
         with contextlib.suppress(ValueError):
-            self.outbox.store.append_hooks.remove(self._on_append)
+            self.outbox.store.commit_listeners.remove(self._on_commit)
         task, self._task = self._task, None
         if task is not None:
             # On Python 3.11, asyncio.wait_for (which aiomqtt awaits CONNACK and PUBACK with)
@@ -223,9 +223,8 @@ class Publisher(HealthReporter):
 
     # -- the hook -----------------------------------------------------------------------
 
-    async def _on_append(self, w: Writer, entry: Entry) -> None:
-        # Inside the entry's transaction: the read that follows waits for its commit.
-        if entry.kind in KIND_TOPICS:
+    def _on_commit(self, entries: list[Entry]) -> None:
+        if any(entry.kind in KIND_TOPICS for entry in entries):
             self._wake.set()
 
     # -- connection ---------------------------------------------------------------------
@@ -370,7 +369,8 @@ class Publisher(HealthReporter):
             acks.append((sequence, ack))
         if not acks:
             return
-        outcomes = await _whole(self._record_acks(acks))
+        # A store transaction ends whole even if this task is cancelled meanwhile.
+        outcomes = await self.outbox.acked_many([ack for _, ack in acks], local_now().isoformat())
         for (sequence, ack), outcome in zip(acks, outcomes, strict=True):
             if outcome == "unknown":
                 log.warning("ignored an ack for %r: no such message in the outbox", ack.msg_id)
@@ -385,10 +385,6 @@ class Publisher(HealthReporter):
         self._acked = asyncio.Event()
         self._wake.set()
 
-    async def _record_acks(self, acks: list[tuple[int, Ack]]) -> list[str]:
-        """Mark the acked messages done: "done", "repeat" or "unknown" each."""
-        return await self.outbox.acked_many([ack for _, ack in acks], local_now().isoformat())
-
     def _sequence_of(self, msg_id: str) -> int | None:
         if not msg_id.startswith(self._prefix):
             return None
@@ -396,11 +392,6 @@ class Publisher(HealthReporter):
         return int(tail) if tail.isdigit() else None
 
     # -- sending ------------------------------------------------------------------------
-
-    async def _unacked(self, after: int, limit: int) -> list[OutboxRow]:
-        # The write lock waits out any open transaction: only committed rows are read.
-        async with self.outbox.store.write():
-            return await self.outbox.unacked(after, limit)
 
     async def _send(self, client: aiomqtt.Client) -> None:
         loop = asyncio.get_running_loop()
@@ -418,7 +409,7 @@ class Publisher(HealthReporter):
             room = min(settings.window - len(self._flight), settings.batch - len(due))
             # A full window refills once a good part of it is acked, not one ack at a time.
             refill = room >= min(settings.batch, settings.window // 4) or len(self._flight) < refill_below
-            fresh = await _whole(self._unacked(read_up_to, room)) if room > 0 and refill else []
+            fresh = await self.outbox.unacked(read_up_to, room) if room > 0 and refill else []
             if fresh:
                 read_up_to = fresh[-1].sequence
             rows = [self._flight[s].row for s in due if s in self._flight] + fresh
@@ -449,7 +440,7 @@ class Publisher(HealthReporter):
             *(client.publish(row.topic, row.message, qos=1) for row in rows), return_exceptions=True
         )
         sent = [row.sequence for row, result in zip(rows, results, strict=True) if result is None]
-        await _whole(self.outbox.sent(sent, local_now().isoformat()))
+        await self.outbox.sent(sent, local_now().isoformat())
         for result in results:
             if isinstance(result, BaseException):
                 raise result
@@ -488,10 +479,8 @@ _T = TypeVar("_T")
 async def _whole(work: Coroutine[Any, Any, _T]) -> _T:
     """``await work``, which a cancellation does not cut short: it waits for ``work`` to end.
 
-    For the store's write transactions: the publisher is cancelled when its connection
-    drops or the till stops, and a transaction cut off between its ``BEGIN`` and its end
-    would leave the till's one database connection inside a transaction (aiosqlite runs
-    the statement anyway), and the next sale would fail.
+    For connecting and subscribing: the publisher is cancelled when the till stops, and
+    aiomqtt cut off half-way through its handshake can leave its client's tasks behind.
     """
     task = asyncio.ensure_future(work)
     try:

@@ -29,8 +29,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
-
 from gateway.fiscal.signing import Signer, Verifier
 
 __all__ = [
@@ -104,14 +102,14 @@ def create_journal_schema(conn: sqlite3.Connection) -> None:
     conn.executescript(JOURNAL_SCHEMA)
 
 
-async def journal_head(conn: aiosqlite.Connection) -> tuple[int, bytes]:
+def journal_head(conn: sqlite3.Connection) -> tuple[int, bytes]:
     """The last entry's number and hash; ``(0, GENESIS)`` for an empty journal."""
-    rows = list(await conn.execute_fetchall("SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1"))
-    return (0, GENESIS) if not rows else (int(rows[0][0]), bytes(rows[0][1]))
+    row = conn.execute("SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1").fetchone()
+    return (0, GENESIS) if row is None else (int(row[0]), bytes(row[1]))
 
 
-async def append(
-    conn: aiosqlite.Connection,
+def append(
+    conn: sqlite3.Connection,
     signer: Signer,
     kind: str,
     body: dict[str, Any],
@@ -126,14 +124,14 @@ async def append(
     ``tillgw report`` from a shell) are serialised by SQLite's write lock and the chain
     never forks.
     """
-    last_seq, prev_hash = head if head is not None else await journal_head(conn)
+    last_seq, prev_hash = head if head is not None else journal_head(conn)
     seq = last_seq + 1
     when = at.isoformat(timespec="seconds")
     text = canonical_body(body)
     data = canonical_bytes(seq, kind, when, prev_hash, text)
     digest = hashlib.sha256(data).digest()
     signature = signer.sign(data)
-    await conn.execute(
+    conn.execute(
         "INSERT INTO journal (seq, kind, at, body, prev_hash, hash, signature) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (seq, kind, when, text, prev_hash, digest, signature),
     )

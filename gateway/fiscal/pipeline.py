@@ -28,6 +28,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any, Protocol
 
 from gateway.devices.fiscal_unit import (
@@ -49,6 +50,7 @@ __all__ = [
     "Pipeline",
     "ReceiptPrinter",
     "RegisteredReceipt",
+    "Sale",
 ]
 
 log = logging.getLogger("tillgw.fiscal.pipeline")
@@ -57,12 +59,15 @@ log = logging.getLogger("tillgw.fiscal.pipeline")
 class FiscalError(Exception):
     """A fiscal operation that did not happen; ``code`` and ``status`` are for the API."""
 
-    def __init__(self, code: str, message: str, status: int, field: str | None = None) -> None:
+    def __init__(
+        self, code: str, message: str, status: int, field: str | None = None, *, repeat: bool = False
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status
         self.field = field
+        self.repeat = repeat  # the same answer this request got before (no news)
 
     def to_json(self) -> dict[str, Any]:
         error: dict[str, Any] = {"code": self.code, "message": self.message}
@@ -109,6 +114,36 @@ class RegisteredReceipt:
         if printed is not None:
             out["printed"] = printed
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class Sale:
+    """One request's receipt, and what the request had come to before this call."""
+
+    registered: RegisteredReceipt
+    earlier: str | None  # None (a new request), "pending" (it was in doubt) or "done" (a repeat)
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    """A receipt's number taken and its pending entry committed: next, the control unit."""
+
+    seq: int
+    body: dict[str, Any]
+    data: ControlData
+
+
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """The request id was seen before: its state, result and (when done) the receipt's entry."""
+
+    state: str
+    result: str | None
+    entry_seq: int | None
+
+
+class _InDoubt:
+    """Another receipt waits for the control unit's answer: it goes first."""
 
 
 _RECEIPT_TYPES = {
@@ -188,19 +223,61 @@ class Pipeline:
 
     async def submit(self, request_id: str, receipt: Receipt) -> RegisteredReceipt:
         """Register, journal and print one receipt. A repeated ``request_id`` gets the first result."""
+        return (await self.sell(request_id, receipt)).registered
+
+    async def sell(self, request_id: str, receipt: Receipt) -> Sale:
+        """:meth:`submit`, also saying what the request had come to before (for the API's answer)."""
         totals = compute(receipt)  # ReceiptError (a FieldError) for bad input, before anything is written
+        kind = _RECEIPT_TYPES[receipt.kind]
+        earlier: str | None = None
         async with self._lock:
-            earlier = await self._earlier_result(request_id)
-            if earlier is not None:
-                return earlier
-            await self._resolve_in_doubt()
-            number = await self._next_number()
-            kind = _RECEIPT_TYPES[receipt.kind]
-            registered = await self._register(
-                number, kind, receipt, totals, request_id, local_now(), copy_of=None
-            )
+            while True:
+                moment = local_now()
+                begin = partial(self._begin_sale, request_id=request_id, receipt=receipt, totals=totals)
+                step = await self.store.transact(partial(begin, kind=kind, moment=moment), moment)
+                if isinstance(step, _Pending):
+                    registered = await self._send(step.seq, step.body, step.data, receipt, totals)
+                    break
+                if isinstance(step, _InDoubt):
+                    await self._resolve_in_doubt()
+                    continue
+                earlier = earlier or step.state
+                if step.state == "pending":  # this very request was left in doubt
+                    await self._resolve_in_doubt()
+                    continue
+                if step.state == "refused":
+                    assert step.result is not None
+                    error = json.loads(step.result)["error"]
+                    raise FiscalError(error["code"], error["message"], 503, repeat=earlier == "refused")
+                assert step.entry_seq is not None
+                found = await self._registered_by_entry(step.entry_seq)
+                assert found is not None, f"request {request_id} is done but has no receipt"
+                return Sale(found, earlier)
         self._after_sale(registered)
-        return registered
+        return Sale(registered, earlier)
+
+    def _begin_sale(
+        self,
+        w: Writer,
+        request_id: str,
+        receipt: Receipt,
+        totals: Totals,
+        kind: ReceiptType,
+        moment: datetime,
+    ) -> _Pending | _Known | _InDoubt:
+        """On the database thread, one transaction: what became of the request, or its pending entry."""
+        row = w.fetchone(
+            "SELECT state, result, json_extract(result, '$.journal_entry') FROM requests "
+            "WHERE request_id = ?",
+            (request_id,),
+        )
+        if row is not None:
+            return _Known(str(row[0]), row[1], None if row[2] is None else int(row[2]))
+        if w.fetchone("SELECT 1 FROM in_doubt LIMIT 1") is not None:
+            return _InDoubt()
+        last = w.fetchone("SELECT MAX(receipt_no) FROM receipts WHERE kind != 'kopia'")
+        number = 1 if last is None or last[0] is None else int(last[0]) + 1
+        return self._write_pending(w, number, kind, receipt, totals, request_id, moment, copy_of=None)
 
     async def copy(self, receipt_no: int) -> RegisteredReceipt:
         """The one copy (KOPIA) a receipt may have: registered with the unit like any receipt."""
@@ -216,14 +293,22 @@ class Pipeline:
                     "copy_exists", f"receipt {receipt_no} already has its copy; only one copy is allowed", 409
                 )
             await self._resolve_in_doubt()
-            registered = await self._register(
-                receipt_no,
-                ReceiptType.COPY,
-                original.receipt,
-                original.totals,
-                None,
-                local_now(),
-                copy_of=original.entry_seq,
+            moment = local_now()
+            pending = await self.store.transact(
+                lambda w: self._write_pending(
+                    w,
+                    receipt_no,
+                    ReceiptType.COPY,
+                    original.receipt,
+                    original.totals,
+                    None,
+                    moment,
+                    copy_of=original.entry_seq,
+                ),
+                moment,
+            )
+            registered = await self._send(
+                pending.seq, pending.body, pending.data, original.receipt, original.totals
             )
         self._print_later(registered)
         return registered
@@ -243,10 +328,8 @@ class Pipeline:
 
     async def open_drawer(self, cashier: str | None = None, reason: str = "no sale") -> int:
         """A drawer opening without a sale: journaled (and counted on the Z report), then kicked."""
-        async with self.store.write() as w:
-            entry = await w.append(
-                "drawer.open", {"cashier": cashier, "reason": reason, "pos_id": self.pos_id}
-            )
+        body = {"cashier": cashier, "reason": reason, "pos_id": self.pos_id}
+        entry = await self.store.transact(lambda w: w.append("drawer.open", body))
         if self.printer is not None:
             await self.printer.kick_drawer()
         return entry.seq
@@ -264,8 +347,7 @@ class Pipeline:
                 body = float_change_body(body)
             except FieldError as exc:
                 raise FiscalError("bad_event", str(exc), 422, exc.field) from None
-        async with self.store.write() as w:
-            entry = await w.append(kind, {**body, "pos_id": self.pos_id})
+        entry = await self.store.transact(lambda w: w.append(kind, {**body, "pos_id": self.pos_id}))
         return entry.seq
 
     async def report(self, kind: str) -> Report:
@@ -280,43 +362,9 @@ class Pipeline:
 
     # -- internals ----------------------------------------------------------------------
 
-    async def _earlier_result(self, request_id: str) -> RegisteredReceipt | None:
-        row = await self.store.fetchone(
-            "SELECT pending_seq, state, result FROM requests WHERE request_id = ?", (request_id,)
-        )
-        if row is None:
-            return None
-        pending_seq, state, result = int(row[0]), str(row[1]), row[2]
-        if state == "pending":
-            await self._resolve_in_doubt()
-            return await self._earlier_result(request_id)
-        if state == "refused":
-            error = json.loads(result)["error"]
-            raise FiscalError(error["code"], error["message"], 503)
-        found = await self.store.fetchone(
-            "SELECT entry_seq FROM receipts WHERE request_id = ?", (request_id,)
-        )
-        if found is None:  # pragma: no cover - done always has its receipt row
-            raise RuntimeError(
-                f"request {request_id} is done but has no receipt (pending entry {pending_seq})"
-            )
-        registered = await self._registered_by_entry(int(found[0]))
-        assert registered is not None
-        return registered
-
-    async def _next_number(self) -> int:
-        row = await self.store.fetchone("SELECT MAX(receipt_no) FROM receipts WHERE kind != 'kopia'")
-        return 1 if row is None or row[0] is None else int(row[0]) + 1
-
-    async def _seq_base(self) -> int:
-        if self._base is None:  # a constant of the database: read once
-            value = await self.store.meta("seq_base")
-            assert value is not None
-            self._base = int(value)
-        return self._base
-
-    async def _register(
+    def _write_pending(
         self,
+        w: Writer,
         number: int,
         kind: ReceiptType,
         receipt: Receipt,
@@ -325,30 +373,32 @@ class Pipeline:
         moment: datetime,
         *,
         copy_of: int | None,
-    ) -> RegisteredReceipt:
+    ) -> _Pending:
+        """The ``receipt.pending`` entry, the receipt's place in doubt and the request (database thread)."""
+        if self._base is None:  # a constant of the database: read once
+            value = w.fetchone("SELECT value FROM meta WHERE key = 'seq_base'")
+            assert value is not None
+            self._base = int(value[0])
         data = control_data(self.shop, self.pos_id, number, moment, kind, totals)
-        base = await self._seq_base()
-        async with self.store.write(moment) as w:
-            last_seq, _ = await w.head()
-            cu_seq = base + last_seq + 1  # the pending entry's own number, above the base
-            body = {
-                "receipt_no": number,
-                "at": moment.isoformat(timespec="seconds"),
-                "type": kind.value,
-                "cu_seq": cu_seq,
-                "request_id": request_id,
-                "copy_of": copy_of,
-                "control": _control_json(data),
-                "receipt": receipt_to_json(receipt),
-            }
-            pending = await w.append("receipt.pending", body)
-            await w.execute("INSERT INTO in_doubt (pending_seq) VALUES (?)", (pending.seq,))
-            if request_id is not None:
-                await w.execute(
-                    "INSERT INTO requests (request_id, pending_seq, state) VALUES (?, ?, 'pending')",
-                    (request_id, pending.seq),
-                )
-        return await self._send(pending.seq, body, data, receipt, totals)
+        last_seq, _ = w.head()
+        body = {
+            "receipt_no": number,
+            "at": moment.isoformat(timespec="seconds"),
+            "type": kind.value,
+            "cu_seq": self._base + last_seq + 1,  # the pending entry's own number, above the base
+            "request_id": request_id,
+            "copy_of": copy_of,
+            "control": _control_json(data),
+            "receipt": receipt_to_json(receipt),
+        }
+        pending = w.append("receipt.pending", body)
+        w.execute("INSERT INTO in_doubt (pending_seq) VALUES (?)", (pending.seq,))
+        if request_id is not None:
+            w.execute(
+                "INSERT INTO requests (request_id, pending_seq, state) VALUES (?, ?, 'pending')",
+                (request_id, pending.seq),
+            )
+        return _Pending(pending.seq, body, data)
 
     async def _send(
         self, pending_seq: int, body: dict[str, Any], data: ControlData, receipt: Receipt, totals: Totals
@@ -359,8 +409,8 @@ class Pipeline:
             await self._refused(pending_seq, body, exc)
             raise FiscalError("control_unit_refused", str(exc), 503) from None
         except ControlUnitUnavailable as exc:
-            async with self.store.write() as w:
-                await w.append("control_unit.error", {"pending": pending_seq, "words": str(exc)})
+            error = {"pending": pending_seq, "words": str(exc)}
+            await self.store.transact(lambda w: w.append("control_unit.error", error))
             raise FiscalError(
                 "control_unit_unavailable",
                 f"{exc} — receipt {body['receipt_no']} waits for the control unit; no new sale until it "
@@ -377,76 +427,83 @@ class Pipeline:
         receipt: Receipt,
         totals: Totals,
     ) -> RegisteredReceipt:
-        kind = body["type"]
-        request_id = body.get("request_id")
-        async with self.store.write() as w:
-            entry = await w.append(
-                "receipt",
-                {
-                    "receipt_no": body["receipt_no"],
-                    "type": kind,
-                    "pending": pending_seq,
-                    "copy_of": body.get("copy_of"),
-                    "cu_seq": body["cu_seq"],
-                    "control_code": registration.code,
-                    "unit_id": registration.unit_id,
-                    "frames": _frames(registration),
-                    "totals": _totals_json(totals),
-                },
-            )
-            await _index(
-                w,
-                entry.seq,
-                int(body["receipt_no"]),
-                kind,
-                body["at"],
-                request_id,
-                totals,
-                registration,
-                receipt,
-            )
-            await w.execute("DELETE FROM in_doubt WHERE pending_seq = ?", (pending_seq,))
-            if self.printer is not None:
-                await w.execute("INSERT INTO unprinted (entry_seq) VALUES (?)", (entry.seq,))
-            registered = RegisteredReceipt(
-                int(body["receipt_no"]),
-                entry.seq,
-                kind,
-                body["at"],  # the sale's time, also when the unit answered later
-                receipt,
-                totals,
-                registration.code,
-                registration.unit_id,
-                request_id,
-            )
-            if request_id is not None:
-                await w.execute(
-                    "UPDATE requests SET state = 'done', result = ? WHERE request_id = ?",
-                    (json.dumps(registered.to_json()), request_id),
-                )
+        registered = await self.store.transact(
+            lambda w: self._write_receipt(w, pending_seq, body, registration, receipt, totals)
+        )
         if self.on_receipt is not None:
             # Every completed receipt, also one resolved from doubt during another request.
             self.on_receipt(registered)
         return registered
 
+    def _write_receipt(
+        self,
+        w: Writer,
+        pending_seq: int,
+        body: dict[str, Any],
+        registration: Registration,
+        receipt: Receipt,
+        totals: Totals,
+    ) -> RegisteredReceipt:
+        """The ``receipt`` entry, its index row, the request's result (database thread, one transaction)."""
+        kind = body["type"]
+        request_id = body.get("request_id")
+        entry = w.append(
+            "receipt",
+            {
+                "receipt_no": body["receipt_no"],
+                "type": kind,
+                "pending": pending_seq,
+                "copy_of": body.get("copy_of"),
+                "cu_seq": body["cu_seq"],
+                "control_code": registration.code,
+                "unit_id": registration.unit_id,
+                "frames": _frames(registration),
+                "totals": _totals_json(totals),
+            },
+        )
+        _index(
+            w, entry.seq, int(body["receipt_no"]), kind, body["at"], request_id, totals, registration, receipt
+        )
+        w.execute("DELETE FROM in_doubt WHERE pending_seq = ?", (pending_seq,))
+        if self.printer is not None:
+            w.execute("INSERT INTO unprinted (entry_seq) VALUES (?)", (entry.seq,))
+        registered = RegisteredReceipt(
+            int(body["receipt_no"]),
+            entry.seq,
+            kind,
+            body["at"],  # the sale's time, also when the unit answered later
+            receipt,
+            totals,
+            registration.code,
+            registration.unit_id,
+            request_id,
+        )
+        if request_id is not None:
+            w.execute(
+                "UPDATE requests SET state = 'done', result = ? WHERE request_id = ?",
+                (json.dumps(registered.to_json()), request_id),
+            )
+        return registered
+
     async def _refused(self, pending_seq: int, body: dict[str, Any], exc: ControlUnitRefused) -> None:
         error = {"error": {"code": "control_unit_refused", "message": str(exc)}}
-        async with self.store.write() as w:
-            await w.append(
-                "receipt.refused",
-                {
-                    "pending": pending_seq,
-                    "receipt_no": body["receipt_no"],
-                    "nak": int(exc.code),
-                    "words": str(exc),
-                },
-            )
-            await w.execute("DELETE FROM in_doubt WHERE pending_seq = ?", (pending_seq,))
+        refusal = {
+            "pending": pending_seq,
+            "receipt_no": body["receipt_no"],
+            "nak": int(exc.code),
+            "words": str(exc),
+        }
+
+        def write(w: Writer) -> None:
+            w.append("receipt.refused", refusal)
+            w.execute("DELETE FROM in_doubt WHERE pending_seq = ?", (pending_seq,))
             if body.get("request_id") is not None:
-                await w.execute(
+                w.execute(
                     "UPDATE requests SET state = 'refused', result = ? WHERE request_id = ?",
                     (json.dumps(error), body["request_id"]),
                 )
+
+        await self.store.transact(write)
 
     async def _resolve_in_doubt(self) -> None:
         """Send every in-doubt receipt again (same sequence number) until the unit answers."""
@@ -533,11 +590,13 @@ class Pipeline:
         except Exception as exc:  # the receipt stays unprinted and is printed at the next start
             log.warning("receipt %s not printed: %s", registered.receipt_no, exc)
             return
-        async with self.store.write() as w:
-            await w.append(
-                "receipt.printed", {"receipt_no": registered.receipt_no, "entry": registered.entry_seq}
-            )
-            await w.execute("DELETE FROM unprinted WHERE entry_seq = ?", (registered.entry_seq,))
+        printed = {"receipt_no": registered.receipt_no, "entry": registered.entry_seq}
+
+        def write(w: Writer) -> None:
+            w.append("receipt.printed", printed)
+            w.execute("DELETE FROM unprinted WHERE entry_seq = ?", (registered.entry_seq,))
+
+        await self.store.transact(write)
 
 
 def _control_json(data: ControlData) -> dict[str, Any]:
@@ -583,7 +642,7 @@ def _totals_json(totals: Totals) -> dict[str, Any]:
     }
 
 
-async def _index(
+def _index(
     w: Writer,
     entry_seq: int,
     number: int,
@@ -604,7 +663,7 @@ async def _index(
         return vat[rate].vat if rate in vat else 0
 
     paid = totals.paid
-    await w.execute(
+    w.execute(
         "INSERT INTO receipts (entry_seq, receipt_no, kind, at, request_id, is_return, total, rounding, "
         "to_pay, discount, return_total, items, services, cash, card, gift_card, swish, other, "
         "gross_25, vat_25, gross_12, vat_12, gross_6, vat_6, gross_0, control_code, unit_id) "
@@ -644,6 +703,6 @@ async def _index(
         if line.group:
             groups[line.group] = groups.get(line.group, 0) + amount
     for name, amount in groups.items():
-        await w.execute(
+        w.execute(
             "INSERT INTO receipt_groups (entry_seq, grp, amount) VALUES (?, ?, ?)", (entry_seq, name, amount)
         )

@@ -66,7 +66,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from gateway.fiscal.journal import GENESIS
 from gateway.fiscal.receipt_text import Shop
 from gateway.fiscal.store import Store, Writer
 from gateway.model import MAX_TEXT, VAT_RATES, PaymentMethod
@@ -336,43 +335,45 @@ class _LastZ:
 
 
 async def _make(store: Store, shop: Shop, pos_id: str, kind: ReportKind) -> Report:
+    return await store.transact(lambda w: _write_report(w, shop, pos_id, kind))
+
+
+def _write_report(w: Writer, shop: Shop, pos_id: str, kind: ReportKind) -> Report:
     # One write transaction: a consistent snapshot, the Z number taken where it is used,
     # and the head hash is that of the entry just before the report's own.
-    async with store.write() as w:
-        await _schema(w)
-        last = await _last_z(store)
-        head = await store.fetchone("SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1")
-        through, head_hash = (0, GENESIS) if head is None else (int(head[0]), bytes(head[1]))
-        figures = await _figures(store, last, through)
-        z_no = last.z_no + 1 if kind is ReportKind.Z else None
-        draft = Report(
-            kind=kind,
-            z_no=z_no,
-            at=w.at.isoformat(timespec="seconds"),
-            shop=shop,
-            pos_id=pos_id,
-            after_entry=last.seq,
-            through_entry=through,
-            since=last.at,
-            head_hash=head_hash.hex(),
-            figures=figures,
-            entry_seq=0,
-            entry_hash="",
-        )
-        entry = await w.append(f"report.{kind.value}", draft.body())
-        if z_no is not None:
-            await w.execute("INSERT INTO z_reports (z_no, entry_seq) VALUES (?, ?)", (z_no, entry.seq))
+    _schema(w)
+    last = _last_z(w)
+    through, head_hash = w.head()
+    figures = _figures(w, last, through)
+    z_no = last.z_no + 1 if kind is ReportKind.Z else None
+    draft = Report(
+        kind=kind,
+        z_no=z_no,
+        at=w.at.isoformat(timespec="seconds"),
+        shop=shop,
+        pos_id=pos_id,
+        after_entry=last.seq,
+        through_entry=through,
+        since=last.at,
+        head_hash=head_hash.hex(),
+        figures=figures,
+        entry_seq=0,
+        entry_hash="",
+    )
+    entry = w.append(f"report.{kind.value}", draft.body())
+    if z_no is not None:
+        w.execute("INSERT INTO z_reports (z_no, entry_seq) VALUES (?, ?)", (z_no, entry.seq))
     return replace(draft, at=entry.at, entry_seq=entry.seq, entry_hash=entry.hash.hex())
 
 
-async def _schema(w: Writer) -> None:
+def _schema(w: Writer) -> None:
     for statement in REPORTS_SCHEMA.split(";"):
         if statement.strip():
-            await w.execute(statement)
+            w.execute(statement)
 
 
-async def _last_z(store: Store) -> _LastZ:
-    row = await store.fetchone(
+def _last_z(w: Writer) -> _LastZ:
+    row = w.fetchone(
         "SELECT seq, at, json_extract(body, '$.z_no'), json_extract(body, '$.grand_total.sales'), "
         "json_extract(body, '$.grand_total.returns') FROM journal WHERE kind = 'report.z' "
         "ORDER BY seq DESC LIMIT 1"
@@ -428,13 +429,13 @@ def _ints(row: Sequence[Any] | None) -> list[int]:
     return [] if row is None else [int(v or 0) for v in row]
 
 
-async def _figures(store: Store, last: _LastZ, through: int) -> Figures:
+def _figures(w: Writer, last: _LastZ, through: int) -> Figures:
     after = last.seq
     sales = returns = copies = training = pro_forma = discounts = other = Tally()
     items = services = receipts = rounding = 0
     payments = [0] * len(_PAYMENT_COLUMNS)
     vat = [0] * 7  # gross_25, vat_25, gross_12, vat_12, gross_6, vat_6, gross_0
-    for row in await store.fetchall(_RECEIPT_SUMS, (after, through)):
+    for row in w.fetchall(_RECEIPT_SUMS, (after, through)):
         kind, is_return = str(row[0]), bool(row[1])
         (count, total, return_total, rounded, down_n, down, disc_n, disc, n_items, n_services) = _ints(
             row[2:12]
@@ -460,16 +461,16 @@ async def _figures(store: Store, last: _LastZ, through: int) -> Figures:
                 services += n_services
         else:  # pragma: no cover - the pipeline writes no other kind
             raise ValueError(f"receipt kind {kind!r} in the index")
-    groups = tuple((str(row[0]), int(row[1])) for row in await store.fetchall(_GROUP_SUMS, (after, through)))
-    float_changes, float_in, float_out = _ints(await store.fetchone(_FLOAT_SUMS, (after, through)))
+    groups = tuple((str(row[0]), int(row[1])) for row in w.fetchall(_GROUP_SUMS, (after, through)))
+    float_changes, float_in, float_out = _ints(w.fetchone(_FLOAT_SUMS, (after, through)))
     drawer = _ints(
-        await store.fetchone(
+        w.fetchone(
             "SELECT COUNT(*) FROM journal WHERE kind = 'drawer.open' AND seq > ? AND seq <= ?",
             (after, through),
         )
     )[0]
-    refused = Tally(*_ints(await store.fetchone(_REFUSED_SUMS, (after, through))))
-    in_doubt = Tally(*_ints(await store.fetchone(_IN_DOUBT_SUMS, (through,))))
+    refused = Tally(*_ints(w.fetchone(_REFUSED_SUMS, (after, through))))
+    in_doubt = Tally(*_ints(w.fetchone(_IN_DOUBT_SUMS, (through,))))
     vat_columns = {2500: (vat[0], vat[1]), 1200: (vat[2], vat[3]), 600: (vat[4], vat[5]), 0: (vat[6], 0)}
     net = sales.amount - returns.amount
     return Figures(

@@ -16,28 +16,38 @@ Tables:
 * ``requests`` — the POS's idempotency keys and the result each got.
 * ``in_doubt`` — a receipt sent to the control unit whose answer is not yet known.
 * ``unprinted`` — registered receipts the printer has not yet confirmed.
+
+Every statement runs on the store's one database thread, and a write transaction is one
+plain function run there whole (:meth:`Store.transact`): a receipt's transaction costs
+one hand-off between the event loop and that thread, not one per statement — each
+hand-off costs far more than the statements themselves — and no other statement can
+come between its ``BEGIN`` and its ``COMMIT``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-
-import aiosqlite
+from typing import Any, TypeVar
 
 from gateway.fiscal.journal import JOURNAL_SCHEMA, Entry, append, journal_head
 from gateway.fiscal.signing import Signer
 
-__all__ = ["SCHEMA", "AppendHook", "Store", "Writer", "local_now"]
+__all__ = ["SCHEMA", "AppendHook", "CommitListener", "Row", "Store", "Writer", "local_now"]
 
-AppendHook = Callable[["Writer", Entry], Awaitable[None]]
-"""Called for every entry appended, inside the same transaction (the bus's outbox uses it)."""
+T = TypeVar("T")
+Row = tuple[Any, ...]  # rows come back as plain tuples
+
+AppendHook = Callable[["Writer", Entry], None]
+"""Called for every entry appended, inside its transaction on the database thread (the outbox's rows)."""
+
+CommitListener = Callable[[list[Entry]], None]
+"""Called on the event loop with the entries a transaction committed (the publisher's wake-up)."""
 
 SCHEMA = (
     JOURNAL_SCHEMA
@@ -105,100 +115,155 @@ def local_now() -> datetime:
 
 
 class Writer:
-    """What may be done inside one write transaction."""
+    """What may be done inside one write transaction: plain calls, on the database thread."""
 
     def __init__(
-        self, conn: aiosqlite.Connection, signer: Signer, at: datetime, hooks: tuple[AppendHook, ...] = ()
+        self, conn: sqlite3.Connection, signer: Signer, at: datetime, hooks: tuple[AppendHook, ...] = ()
     ) -> None:
         self.conn = conn
         self._signer = signer
         self._hooks = hooks
         self.at = at
+        self.appended: list[Entry] = []
         self._head: tuple[int, bytes] | None = None  # the chain's head, once read in this transaction
 
-    async def head(self) -> tuple[int, bytes]:
+    def head(self) -> tuple[int, bytes]:
         """The last entry's number and hash (0 and the genesis hash for an empty journal)."""
         if self._head is None:
-            self._head = await journal_head(self.conn)
+            self._head = journal_head(self.conn)
         return self._head
 
-    async def append(self, kind: str, body: dict[str, Any]) -> Entry:
-        entry = await append(self.conn, self._signer, kind, body, self.at, head=await self.head())
+    def append(self, kind: str, body: dict[str, Any]) -> Entry:
+        entry = append(self.conn, self._signer, kind, body, self.at, head=self.head())
         self._head = (entry.seq, entry.hash)
+        self.appended.append(entry)
         for hook in self._hooks:
-            await hook(self, entry)
+            hook(self, entry)
         return entry
 
-    async def fetchone(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Row | None:
-        rows = await self.conn.execute_fetchall(sql, params)
-        return next(iter(rows), None)
+    def fetchone(self, sql: str, params: tuple[Any, ...] = ()) -> Row | None:
+        row: Row | None = self.conn.execute(sql, params).fetchone()
+        return row
 
-    async def execute(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> None:
-        await self.conn.execute(sql, params)
+    def fetchall(self, sql: str, params: tuple[Any, ...] = ()) -> list[Row]:
+        return self.conn.execute(sql, params).fetchall()
+
+    def execute(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> sqlite3.Cursor:
+        return self.conn.execute(sql, params)
+
+    def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> sqlite3.Cursor:
+        return self.conn.executemany(sql, rows)
 
 
 class Store:
-    """The open database of one till. Writes are serialised; each is one transaction."""
+    """The open database of one till: one connection, used only on the store's own thread.
 
-    def __init__(self, path: Path, conn: aiosqlite.Connection, signer: Signer) -> None:
+    Writes are serialised by that thread; each is one transaction, whole.
+    """
+
+    def __init__(
+        self, path: Path, conn: sqlite3.Connection, signer: Signer, thread: ThreadPoolExecutor
+    ) -> None:
         self.path = path
         self.conn = conn
         self.signer = signer
-        self._write_lock = asyncio.Lock()
+        self._thread = thread
+        self._closed = False
         self.append_hooks: list[AppendHook] = []
+        self.commit_listeners: list[CommitListener] = []
 
     @classmethod
     async def open(cls, path: Path, signer: Signer) -> Store:
         path.parent.mkdir(parents=True, exist_ok=True)
-        conn = await aiosqlite.connect(path, isolation_level=None)
-        await conn.execute("PRAGMA journal_mode=WAL")
-        await conn.execute("PRAGMA synchronous=FULL")  # fsync on every commit
-        await conn.execute("PRAGMA busy_timeout=10000")  # another process may be writing
-        await conn.execute("PRAGMA foreign_keys=ON")
-        await conn.executescript(SCHEMA)
-        store = cls(path, conn, signer)
-        async with store.write() as w:
-            if await store.meta("seq_base") is None:
-                # The control unit keeps the sequence numbers it has seen. A till whose
-                # database was lost starts again above any number it can have used:
-                # from the clock, in seconds (ten digits until the year 2286).
-                await w.execute("INSERT INTO meta VALUES ('seq_base', ?)", (str(int(time.time())),))
-                await w.execute("INSERT INTO meta VALUES ('created_at', ?)", (local_now().isoformat(),))
-            await w.execute("INSERT OR REPLACE INTO meta VALUES ('key_id', ?)", (signer.key_id,))
+        thread = ThreadPoolExecutor(1, thread_name_prefix="tillgw-db")
+        conn = await asyncio.get_running_loop().run_in_executor(thread, _connect, path)
+        store = cls(path, conn, signer, thread)
+        await store.transact(lambda w: _first_start(w, signer))
         return store
 
     async def close(self) -> None:
-        await self.conn.close()
+        """Close the database (again: nothing)."""
+        if self._closed:
+            return
+        self._closed = True
+        await self.run(self.conn.close)
+        self._thread.shutdown(wait=True)
 
-    @contextlib.asynccontextmanager
-    async def write(self, at: datetime | None = None) -> AsyncIterator[Writer]:
-        """One durable write transaction; rolled back if the block raises."""
-        async with self._write_lock:
-            try:
-                await self.conn.execute("BEGIN IMMEDIATE")
-                yield Writer(self.conn, self.signer, at or local_now(), tuple(self.append_hooks))
-            except BaseException:
-                # Also when cancelled during BEGIN: the BEGIN still runs on the database
-                # thread, and this ROLLBACK, queued after it, undoes it — otherwise the
-                # shared connection would stay inside a transaction and every later sale fail.
-                await asyncio.shield(self._rollback())
-                raise
-            await self.conn.execute("COMMIT")
+    async def run(self, work: Callable[[], T]) -> T:
+        """``work()`` on the database thread (one hand-off), after everything queued before it."""
+        return await asyncio.wrap_future(self._thread.submit(work))
 
-    async def _rollback(self) -> None:
-        with contextlib.suppress(sqlite3.OperationalError):  # "no transaction is active"
-            await self.conn.execute("ROLLBACK")
+    async def transact(self, work: Callable[[Writer], T], at: datetime | None = None) -> T:
+        """``work(writer)`` as one durable write transaction; rolled back if it raises.
+
+        ``work`` is a plain function run whole on the database thread. If the caller is
+        cancelled meanwhile, the transaction still ends whole — committed or rolled back,
+        never left open — and the commit listeners still hear of what it committed.
+        """
+        done = self._thread.submit(self._transaction, work, at or local_now())
+        try:
+            result, appended = await asyncio.wrap_future(done)
+        except asyncio.CancelledError:
+            loop = asyncio.get_running_loop()
+            done.add_done_callback(lambda f: loop.call_soon_threadsafe(self._committed_late, f))
+            raise
+        self._committed(appended)
+        return result
+
+    def _transaction(self, work: Callable[[Writer], T], at: datetime) -> tuple[T, list[Entry]]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            w = Writer(self.conn, self.signer, at, tuple(self.append_hooks))
+            result = work(w)
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        self.conn.execute("COMMIT")
+        return result, w.appended
+
+    def _committed(self, entries: list[Entry]) -> None:
+        if entries:
+            for listener in tuple(self.commit_listeners):
+                listener(entries)
+
+    def _committed_late(self, done: Future[tuple[Any, list[Entry]]]) -> None:
+        if not done.cancelled() and done.exception() is None:
+            self._committed(done.result()[1])
+
+    async def executescript(self, script: str) -> None:
+        await self.run(lambda: self.conn.executescript(script))
 
     async def meta(self, key: str) -> str | None:
         row = await self.fetchone("SELECT value FROM meta WHERE key = ?", (key,))
         return None if row is None else str(row[0])
 
-    # One trip to aiosqlite's thread per query (execute and fetch together): each trip
-    # costs far more than the query itself, and a receipt makes a dozen of them.
+    async def fetchone(self, sql: str, params: tuple[Any, ...] = ()) -> Row | None:
+        return await self.run(lambda: self.conn.execute(sql, params).fetchone())
 
-    async def fetchone(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Row | None:
-        rows = await self.conn.execute_fetchall(sql, params)
-        return next(iter(rows), None)
+    async def fetchall(self, sql: str, params: tuple[Any, ...] = ()) -> list[Row]:
+        return await self.run(lambda: self.conn.execute(sql, params).fetchall())
 
-    async def fetchall(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
-        return list(await self.conn.execute_fetchall(sql, params))
+
+def _connect(path: Path) -> sqlite3.Connection:
+    # Made on the database thread and used only there (check_same_thread stays on as a guard).
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")  # fsync on every commit
+        conn.execute("PRAGMA busy_timeout=10000")  # another process may be writing
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.executescript(SCHEMA)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _first_start(w: Writer, signer: Signer) -> None:
+    if w.fetchone("SELECT value FROM meta WHERE key = 'seq_base'") is None:
+        # The control unit keeps the sequence numbers it has seen. A till whose database
+        # was lost starts again above any number it can have used: from the clock, in
+        # seconds (ten digits until the year 2286).
+        w.execute("INSERT INTO meta VALUES ('seq_base', ?)", (str(int(time.time())),))
+        w.execute("INSERT INTO meta VALUES ('created_at', ?)", (local_now().isoformat(),))
+    w.execute("INSERT OR REPLACE INTO meta VALUES ('key_id', ?)", (signer.key_id,))

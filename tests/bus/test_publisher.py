@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import json
 import logging
+import threading
 from dataclasses import replace
 
 import pytest
@@ -13,6 +14,7 @@ from gateway.bus.messages import Ack, decode_message
 from gateway.bus.publisher import Publisher
 from gateway.config import MqttConfig
 from gateway.devices.health import DeviceState
+from gateway.fiscal.store import Writer
 
 from .conftest import (
     DEADLINE,
@@ -203,9 +205,12 @@ async def test_a_backlog_drains_in_order_through_a_small_window(
     till: TillParts, mosquitto: Mosquitto, make_publisher: PublisherFactory
 ) -> None:
     """More messages than the window: sent in order, at most ``window`` awaiting their ack."""
-    async with till.store.write() as w:
+
+    def logins(w: Writer) -> None:
         for n in range(120):
-            await w.append("cashier.login", {"cashier": f"c{n}", "pos_id": POS_ID})
+            w.append("cashier.login", {"cashier": f"c{n}", "pos_id": POS_ID})
+
+    await till.store.transact(logins)
     settings = replace(FAST, window=25, batch=10)
     async with sync_side(mosquitto.port) as sync:
         publisher = await make_publisher(mqtt_config(mosquitto), settings)
@@ -272,10 +277,12 @@ async def test_a_message_rolled_back_with_its_entry_is_never_published(
         class Abandon(Exception):
             pass
 
+        def ghost(w: Writer) -> None:
+            w.append("cashier.login", {"cashier": "ghost", "pos_id": POS_ID})
+            raise Abandon  # after the outbox's hook wrote its row
+
         with pytest.raises(Abandon):
-            async with till.store.write() as w:
-                await w.append("cashier.login", {"cashier": "ghost", "pos_id": POS_ID})
-                raise Abandon  # the hook has woken the publisher; its read waits for this end
+            await till.store.transact(ghost)
         await till.pipeline.record("cashier.login", {"cashier": "real"})
         message = await sync.next()
         assert (message.sequence, message.payload["cashier"]) == (1, "real")
@@ -296,29 +303,50 @@ async def test_health_words_when_no_broker_answers(till: TillParts, make_publish
     assert decode_message((await till.outbox.unacked())[0].message).kind == "receipt"
 
 
-async def test_a_cancelled_publisher_never_leaves_the_store_inside_a_transaction(till: TillParts) -> None:
-    """The publisher is cancelled when its connection drops or the till stops; its writes finish first.
+async def test_a_cancelled_write_ends_whole_and_still_wakes_the_publisher(
+    till: TillParts, mosquitto: Mosquitto, make_publisher: PublisherFactory
+) -> None:
+    """The publisher is cancelled when its connection drops or the till stops, a POS request when
+    its client goes away. A transaction cancelled before the database thread took it up never
+    runs; one cancelled while it runs ends whole — committed, never left open — and the
+    publisher still hears of what it committed."""
+    release = threading.Event()
+    running = threading.Event()
 
-    (A bare ``store.write()`` cancelled while its ``BEGIN`` runs leaves the connection in a
-    transaction, and every later sale fails; this cancels at each step of a write.)
-    """
-    from gateway.bus.publisher import _whole
+    def login(w: Writer, cashier: str) -> None:
+        running.set()
+        release.wait()
+        w.append("cashier.login", {"cashier": cashier, "pos_id": POS_ID})
 
-    async def write() -> None:
-        async with till.store.write() as w:
-            await w.execute("INSERT INTO meta VALUES (?, 'x')", (f"test-{steps}",))
+    async with sync_side(mosquitto.port) as sync:
+        publisher = await make_publisher(mqtt_config(mosquitto))
+        await wait_state(publisher, DeviceState.READY)
 
-    async def publisher_step() -> None:
-        await _whole(write())
+        # Cancelled while queued behind other work: it never runs.
+        busy = asyncio.ensure_future(till.store.run(release.wait))
+        queued = asyncio.create_task(till.store.transact(lambda w: login(w, "never")))
+        await asyncio.sleep(0)
+        queued.cancel()
+        release.set()
+        await busy
+        with pytest.raises(asyncio.CancelledError):
+            await queued
 
-    for steps in range(8):
-        task = asyncio.create_task(publisher_step())
-        for _ in range(steps):
-            await asyncio.sleep(0)  # let it get that far (a yield, not a wait)
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        assert not till.store.conn.in_transaction, f"left inside a transaction after {steps} steps"
+        # Cancelled while it runs: it commits, and the publisher sends its message.
+        release.clear()
+        started = asyncio.create_task(till.store.transact(lambda w: login(w, "anna")))
+        await asyncio.to_thread(running.wait)
+        started.cancel()
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await started
+        assert not await till.store.run(lambda: till.store.conn.in_transaction)
+        message = await sync.next()
+        assert (message.sequence, message.payload["cashier"]) == (1, "anna")
+        await sync.ack(message)
+        await publisher.wait_acked(1)
+    rows = await till.store.fetchall("SELECT body FROM journal WHERE kind = 'cashier.login'")
+    assert [json.loads(r[0])["cashier"] for r in rows] == ["anna"]
     await till.sell()  # and the next sale goes through
 
 
@@ -334,4 +362,4 @@ async def test_closing_at_any_moment_never_hangs(till: TillParts, mosquitto: Mos
         async with asyncio.timeout(DEADLINE):
             await publisher.close()
         assert not publisher.connected
-    assert till.store.append_hooks == [till.store.append_hooks[0]]  # only the outbox's hook is left
+    assert till.store.commit_listeners == []  # no publisher left listening
