@@ -1,6 +1,6 @@
 """Receipts through the whole pipeline: ``POST /v1/receipts`` to ``tillgw run``, per second and p50/p99.
 
-    .venv/bin/python benchmarks/bench_pipeline.py [--receipts 2000] [--clients 1,4,16]
+    .venv/bin/python benchmarks/bench_pipeline.py [--receipts 2000] [--clients 1,4,16] [--rates 200]
 
 What one receipt costs here is everything a till does for it: HTTP and the bearer token,
 JSON and validation, the ``receipt.pending`` entry committed durably (SQLite WAL,
@@ -21,7 +21,12 @@ The POS is this process (aiohttp, one keep-alive connection per client). With on
 client the receipts are posted one after the other — the real case of a till, where
 the p50/p99 latency is what the cashier waits. With several clients posting at once
 the pipeline's lock serialises them, so latency grows with the queue and the figure
-that matters is the sustained throughput. Each run starts with a warm-up of 50
+that matters is the sustained throughput. With ``--rates`` the POS posts at a fixed rate
+instead (open loop: receipt *i* is due at *i*/rate seconds, whatever the answers before
+it, over up to 16 connections) and each latency counts from when the receipt was due —
+so a gateway that falls behind shows its queue in the p99 instead of slowing the POS
+down. That is the figure for "so many receipts a second, sustained, at this p99": several
+registers' worth of sales at once. Each run starts with a warm-up of 50
 receipts that is not counted. The POS client shares the machine's cores with the
 gateway (and, for the simulated unit, with the simulator), as it does on a real till.
 """
@@ -48,6 +53,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 TILLGW = str(Path(sys.executable).with_name("tillgw"))
 WARM_UP = 50
+OPEN_LOOP_CONNECTIONS = 16
 
 
 def receipt(request_id: str, n: int) -> dict[str, Any]:
@@ -132,7 +138,7 @@ def cpu_seconds(pid: int) -> float | None:
 @dataclass(frozen=True)
 class Result:
     far_end: str
-    clients: int
+    load: str  # "1" POS client, "4", … or "200/s" (open loop)
     receipts: int
     seconds: float
     latencies: list[float]
@@ -170,7 +176,37 @@ async def post_many(api: str, token: str, prefix: str, count: int, clients: int)
         return time.perf_counter() - t0, latencies
 
 
-def measure(far_end: str, unit_url: str, receipts: int, client_counts: list[int]) -> list[Result]:
+async def post_at_rate(
+    api: str, token: str, prefix: str, count: int, rate: float
+) -> tuple[float, list[float]]:
+    """``count`` receipts, receipt ``n`` due at ``n / rate`` seconds; latency counted from when it was due."""
+    headers = {"Authorization": f"Bearer {token}"}
+    latencies: list[float] = []
+
+    async def post(session: aiohttp.ClientSession, n: int, due: float) -> None:
+        async with session.post(
+            f"{api}/v1/receipts", json=receipt(f"{prefix}-{n}", n), headers=headers
+        ) as response:
+            await response.read()
+            if response.status != 201:
+                raise RuntimeError(f"{response.status}: {await response.text()}")
+        latencies.append(time.perf_counter() - due)
+
+    connector = aiohttp.TCPConnector(limit=OPEN_LOOP_CONNECTIONS)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        t0 = time.perf_counter()
+        tasks = []
+        for n in range(count):
+            due = t0 + n / rate
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            tasks.append(asyncio.create_task(post(session, n, due)))
+        await asyncio.gather(*tasks)
+        return time.perf_counter() - t0, latencies
+
+
+def measure(
+    far_end: str, unit_url: str, receipts: int, client_counts: list[int], rates: list[float]
+) -> list[Result]:
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "till.toml"
@@ -188,7 +224,14 @@ def measure(far_end: str, unit_url: str, receipts: int, client_counts: list[int]
                 seconds, latencies = asyncio.run(post_many(api, token, f"c{clients}", receipts, clients))
                 cpu1 = cpu_seconds(gateway.pid)
                 cpu = None if cpu0 is None or cpu1 is None else cpu1 - cpu0
-                results.append(Result(far_end, clients, receipts, seconds, latencies, cpu))
+                results.append(Result(far_end, str(clients), receipts, seconds, latencies, cpu))
+            for rate in rates:
+                asyncio.run(post_many(api, token, f"warm{rate}", WARM_UP, 1))
+                cpu0 = cpu_seconds(gateway.pid)
+                seconds, latencies = asyncio.run(post_at_rate(api, token, f"r{rate}", receipts, rate))
+                cpu1 = cpu_seconds(gateway.pid)
+                cpu = None if cpu0 is None or cpu1 is None else cpu1 - cpu0
+                results.append(Result(far_end, f"{rate:g}/s", receipts, seconds, latencies, cpu))
         finally:
             stop(gateway)
     return results
@@ -198,13 +241,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--receipts", type=int, default=2000, help="receipts per measurement")
     parser.add_argument("--clients", default="1,4,16", help="numbers of concurrent POS clients")
+    parser.add_argument("--rates", default="200", help="open-loop rates, receipts/s ('' for none)")
     args = parser.parse_args()
-    client_counts = [int(c) for c in args.clients.split(",")]
+    client_counts = [int(c) for c in args.clients.split(",") if c]
+    rates = [float(r) for r in args.rates.split(",") if r]
 
     results = []
     instant, url = start([sys.executable, str(ROOT / "benchmarks" / "instant_unit.py")])
     try:
-        results += measure("instant unit", url, args.receipts, client_counts)
+        results += measure("instant unit", url, args.receipts, client_counts, rates)
     finally:
         stop(instant)
     with tempfile.TemporaryDirectory() as unit_dir:
@@ -212,7 +257,7 @@ def main() -> None:
             [TILLGW, "sim", "control-unit", "--listen", "tcp://127.0.0.1:0", "--data-dir", unit_dir]
         )
         try:
-            results += measure("simulated unit (fsync)", url, args.receipts, client_counts)
+            results += measure("simulated unit (fsync)", url, args.receipts, client_counts, rates)
         finally:
             stop(sim)
 
@@ -225,12 +270,12 @@ def main() -> None:
         f"{os.cpu_count()} CPUs."
     )
     print()
-    print("| far end | POS clients | receipts/s | p50 | p99 | gateway CPU per receipt |")
+    print("| far end | POS load | receipts/s | p50 | p99 | gateway CPU per receipt |")
     print("|---|---:|---:|---:|---:|---:|")
     for r in results:
         cpu = "–" if r.gateway_cpu is None else f"{r.gateway_cpu / r.receipts * 1000:.2f} ms"
         print(
-            f"| {r.far_end} | {r.clients} | {r.rate:,.0f} | {statistics.median(r.latencies) * 1000:.2f} ms "
+            f"| {r.far_end} | {r.load} | {r.rate:,.0f} | {statistics.median(r.latencies) * 1000:.2f} ms "
             f"| {r.percentile(0.99):.2f} ms | {cpu} |"
         )
     print()

@@ -50,7 +50,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     add_data_arguments(run)
     run.add_argument("--http", metavar="HOST:PORT", help="where the API listens (default 127.0.0.1:8080)")
-    run.add_argument("-v", "--verbose", action="store_true", help="log every device frame")
+    run.add_argument(
+        "-v", "--verbose", action="store_true", help="log every device frame and every API request"
+    )
     run.set_defaults(handler=run_command)
 
 

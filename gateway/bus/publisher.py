@@ -13,11 +13,11 @@ on, and the outbox grows. The broker back: everything unacked is sent again from
 oldest, at most ``window`` messages awaiting their ack at once, so a long backlog drains
 in order without flooding the broker.
 
-New rows are noticed at once: an append hook on the store sets an event. The hook runs
-inside the journal entry's transaction, and every read of the outbox here waits for
-the store's write lock, so a row is read only once its transaction has committed — a
-message whose receipt was rolled back (or lost in a crash before the commit) is never
-published.
+New rows are noticed at once: the store's commit listener sets an event after each
+commit that wrote a message. Every read of the outbox runs on the store's database
+thread, where a transaction runs whole, so a row is read only once its transaction has
+committed — a message whose receipt was rolled back (or lost in a crash before the
+commit) is never published.
 
 Health, in the words of the device drivers (:mod:`gateway.devices.health`): ``ready``;
 ``degraded: 120 messages waiting, oldest 14:02 — the ERP sync module has not

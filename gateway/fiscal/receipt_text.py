@@ -122,6 +122,13 @@ def _markings(doc: PrintedReceipt) -> list[str]:
     return marks
 
 
+def _wrap(text: str, width: int) -> list[str]:
+    """``text`` in lines of at most ``width``, as :func:`textwrap.wrap`; one empty line for no text."""
+    if text and len(text) <= width and text.isprintable() and text[0] != " " and text[-1] != " ":
+        return [text]  # the common case, and what textwrap gives, at a tenth of its cost
+    return textwrap.wrap(text, width) or [""]
+
+
 def layout(doc: PrintedReceipt, width: int = 42) -> tuple[PrintLine, ...]:
     """The receipt's lines for a paper ``width`` of 42 or 48 characters."""
     if width not in PAPER_WIDTHS:
@@ -130,7 +137,7 @@ def layout(doc: PrintedReceipt, width: int = 42) -> tuple[PrintLine, ...]:
     rule = PrintLine("-" * width)
 
     def plain(text: str, align: Alignment = Alignment.LEFT, bold: bool = False) -> None:
-        for part in textwrap.wrap(text, width) or [""]:
+        for part in _wrap(text, width):
             out.append(PrintLine(part, align, bold))
 
     def marks() -> None:

@@ -199,3 +199,21 @@ async def test_serving_runs_the_api_on_a_port_until_the_block_ends(api: Api) -> 
     ):
         assert response.status == 200
         assert (await response.json())["register"] == "KASSA1"
+
+
+async def test_the_access_log_shows_refused_requests_and_never_the_token(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A refused request is logged at INFO; a good one only at DEBUG (``tillgw run -v``)."""
+    with caplog.at_level(logging.DEBUG, logger="aiohttp.access"):
+        async with serving(api.till, "127.0.0.1", 0) as url, aiohttp.ClientSession() as session:
+            async with session.get(f"{url}/v1/status?token={api.till.token}") as response:
+                assert response.status == 401
+            async with session.get(f"{url}/v1/status", headers=api.auth) as response:
+                assert response.status == 200
+    lines = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "aiohttp.access"]
+    assert [(level, message.split()[1:4]) for level, message in lines] == [
+        (logging.INFO, ["GET", "/v1/status", "401"]),
+        (logging.DEBUG, ["GET", "/v1/status", "200"]),
+    ]
+    assert api.till.token not in caplog.text

@@ -3,13 +3,25 @@
 from __future__ import annotations
 
 import dataclasses
+import textwrap
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from firmware_sim.printer.device import PrinterConfig, PrinterDevice
-from gateway.fiscal.receipt_text import PrintedReceipt, format_kronor, layout, render, to_escpos, to_text
+from gateway.fiscal.receipt_text import (
+    PAPER_WIDTHS,
+    PrintedReceipt,
+    _wrap,
+    format_kronor,
+    layout,
+    render,
+    to_escpos,
+    to_text,
+)
 from gateway.model import Line, Payment, PaymentMethod, Receipt, ReceiptKind, compute
 from protocols import escpos
 from protocols.escpos import CodeTable
@@ -113,3 +125,12 @@ def test_the_printer_prints_exactly_the_laid_out_text(tmp_path: Path, width: int
     printer.received(render(doc, width, CodeTable.CP858))
     printed = (tmp_path / "receipt-0001.txt").read_text(encoding="utf-8")
     assert printed.split() == to_text(layout(doc, width), width).split()
+
+
+@settings(max_examples=500)
+@given(
+    st.text(alphabet=st.sampled_from(list("ab Å\t\n\xa0\r-.")), max_size=60), st.sampled_from(PAPER_WIDTHS)
+)
+def test_short_lines_are_wrapped_exactly_as_textwrap_would(text: str, width: int) -> None:
+    """The layout's shortcut for a line that fits changes nothing that is printed."""
+    assert _wrap(text, width) == (textwrap.wrap(text, width) or [""])
