@@ -1,0 +1,1 @@
+"""Master data from the ERP to the tills: articles, prices, barcodes, customers, stock."""
