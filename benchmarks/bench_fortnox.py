@@ -1,0 +1,211 @@
+"""Fortnox: API calls and time to book a store's day, within Fortnox's 25 requests per 5 s.
+
+    .venv/bin/python benchmarks/bench_fortnox.py [--receipts 20] [--day-receipts 10000]
+
+**The parts.** The fake Fortnox of the tests (tests/sync/fakes/fortnox.py) on 127.0.0.1
+with its real limit (25 requests in any 5 s, 429 beyond), the real adapter
+(:class:`gateway.sync.adapters.fortnox.FortnoxAdapter`) with the real client and its real
+limiter (25 in 5.25 s), a real inbox database (SQLite, WAL, ``synchronous=FULL``) and
+OAuth tokens in a real token file. Each message is processed in its own inbox transaction,
+as the sync module does.
+
+**The day.** ``--receipts`` card receipts of 125.00 at 25 % (each its own message) and the
+Z report that sums them, for three settings:
+
+* *Z voucher only* (``mode = "start"``): receipts need nothing; the Z is a voucher;
+* *invoice per receipt, booked and paid* (``invoices = "all"``, ``invoice_bookkeep = true``);
+* *invoice per receipt, not booked* (``invoice_bookkeep = false``).
+
+The time is bounded below by the limit: the table shows the measured time and the
+limit's floor, calls / 25 × 5 s. Booking invoices for every receipt is slow by
+Fortnox's own limit, so the default day here is small; the table also gives what
+``--day-receipts`` (10,000) receipts would take at the measured calls per receipt.
+After each run the fake is checked to hold each document once and never to have
+seen more than 25 requests in 5 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the fake Fortnox lives with the tests (tests/sync/fakes)
+
+from gateway.bus.messages import BusMessage  # noqa: E402
+from gateway.sync.adapters.fortnox import FortnoxAdapter  # noqa: E402
+from gateway.sync.adapters.fortnox_api import fortnox_client  # noqa: E402
+from gateway.sync.adapters.fortnox_config import parse_fortnox  # noqa: E402
+from gateway.sync.config import AccountsConfig  # noqa: E402
+from gateway.sync.inbox import Inbox  # noqa: E402
+from tests.sync.fakes.fortnox import running  # noqa: E402
+
+ORGNR, STORE, REGISTER = "5560360793", "vaxjo", "KASSA1"
+PRICE = 125_00
+VAT = 25_00  # 125.00 at 25 %: 100.00 + 25.00
+
+
+def message(sequence: int, kind: str, payload: dict[str, Any], at: str) -> BusMessage:
+    return BusMessage(
+        f"{ORGNR}/{STORE}/{REGISTER}/{sequence}",
+        kind,
+        ORGNR,
+        STORE,
+        REGISTER,
+        sequence,
+        sequence,
+        f"{sequence:064x}",
+        at,
+        payload,
+    )
+
+
+def day_messages(receipts: int, today: str) -> list[BusMessage]:
+    at = f"{today}T12:00:00+01:00"
+    out = []
+    for n in range(1, receipts + 1):
+        payload = {
+            "receipt_no": n,
+            "type": "normal",
+            "at": at,
+            "copy_of": None,
+            "totals": {
+                "total": PRICE,
+                "rounding": 0,
+                "to_pay": PRICE,
+                "vat": [[2500, PRICE, VAT]],
+                "paid": {"card": PRICE},
+                "change": 0,
+            },
+            "receipt": {
+                "type": "normal",
+                "lines": [
+                    {
+                        "text": "Kaffe",
+                        "quantity": "1",
+                        "unit_price": "125.00",
+                        "vat_rate": "25",
+                        "discount": "0.00",
+                        "kind": "goods",
+                    }
+                ],
+                "payments": [{"method": "card", "amount": "125.00"}],
+                "discount": "0.00",
+            },
+        }
+        out.append(message(n, "receipt", payload, at))
+    z = {
+        "report": "z",
+        "z_no": 1,
+        "at": f"{today}T22:00:00+01:00",
+        "company": {"orgnr": ORGNR, "name": "Kaffebaren i Växjö AB"},
+        "pos_id": REGISTER,
+        "net_sales": receipts * PRICE,
+        "vat": [{"rate": "25", "gross": receipts * PRICE, "vat": receipts * VAT}],
+        "payments": {"card": receipts * PRICE},
+        "rounding": 0,
+    }
+    out.append(message(receipts + 1, "report.z", z, at))
+    return out
+
+
+async def run(settings: dict[str, Any], receipts: int, folder: Path) -> tuple[int, int, float, int]:
+    """(API calls, of which for the receipts, seconds, the most requests the fake saw in any 5 s)."""
+    today = time.strftime("%Y-%m-%d")
+    async with running() as fake:
+        fake.add_customer("1", "Kontantkund")
+        table = {
+            "client_id": fake.client_id,
+            "client_secret": fake.client_secret,
+            "grant": "client_credentials",
+            "tenant_id": fake.tenant.tenant_id,
+            "base_url": fake.api_url,
+            "token_url": fake.token_url,
+            **settings,
+        }
+        config = parse_fortnox(table)
+        inbox = await Inbox.open(folder / "inbox.db")
+        try:
+            async with fortnox_client(config, folder / "tokens.db") as client:
+                adapter = FortnoxAdapter(config, AccountsConfig(), client)
+                await adapter.setup(inbox.conn)
+                await client.auth.access_token()  # the token exchange is not an API call
+                start = time.perf_counter()
+                for_receipts = 0
+                for m in day_messages(receipts, today):
+                    if m.kind == "report.z":
+                        for_receipts = client.requests
+                    if adapter.handles(m.kind):
+                        async with inbox.transaction() as db:
+                            await adapter.process(db, m)
+                seconds = time.perf_counter() - start
+                calls = client.requests
+        finally:
+            await inbox.close()
+        invoiced = settings.get("invoices", "none") != "none"
+        assert len(fake.invoices) == (receipts if invoiced else 0)
+        assert len(fake.vouchers) == (0 if settings.get("invoice_bookkeep", True) and invoiced else 1)
+        assert all(s.status < 400 for s in fake.seen)
+        return calls, for_receipts, seconds, fake.max_in_window()
+
+
+async def amain(args: argparse.Namespace) -> None:
+    cases = [
+        ("Z voucher only", {}),
+        (
+            "invoice per receipt, booked and paid",
+            {"mode": "full", "invoices": "all", "cash_customer": "1", "invoice_bookkeep": True},
+        ),
+        (
+            "invoice per receipt, not booked",
+            {"mode": "full", "invoices": "all", "cash_customer": "1", "invoice_bookkeep": False},
+        ),
+    ]
+    rows = []
+    for name, settings in cases:
+        with tempfile.TemporaryDirectory() as tmp:
+            calls, for_receipts, seconds, most = await run(settings, args.receipts, Path(tmp))
+        per_receipt = for_receipts / args.receipts
+        day_calls = calls - for_receipts + per_receipt * args.day_receipts
+        rows.append((name, calls, seconds, calls / 25 * 5, most, per_receipt, day_calls, day_calls / 25 * 5))
+
+    cpu = platform.processor() or platform.machine()
+    print(f"`{' '.join([Path(sys.executable).name, *sys.argv])}`")
+    print()
+    print(
+        f"{args.receipts} receipts and their Z against the fake Fortnox (25 requests / 5 s). "
+        f"{platform.python_implementation()} {platform.python_version()}, {cpu}, {os.cpu_count()} CPUs."
+    )
+    print()
+    print(
+        f"| setting | API calls | time | floor (calls/25×5 s) | most in 5 s | calls/receipt "
+        f"| {args.day_receipts:,} receipts: calls | {args.day_receipts:,} receipts: floor |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for name, calls, seconds, floor, most, per, day_calls, day_floor in rows:
+        print(
+            f"| {name} | {calls} | {seconds:.1f} s | {floor:.1f} s | {most} | {per:.1f} "
+            f"| {day_calls:,.0f} | {day_floor / 3600:.1f} h |"
+            if day_floor >= 3600
+            else f"| {name} | {calls} | {seconds:.1f} s | {floor:.1f} s | {most} | {per:.1f} "
+            f"| {day_calls:,.0f} | {day_floor:.0f} s |"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--receipts", type=int, default=20, help="receipts in the day run (default 20)")
+    parser.add_argument("--day-receipts", type=int, default=10_000, help="the day to extrapolate to")
+    args = parser.parse_args()
+    asyncio.run(amain(args))
+
+
+if __name__ == "__main__":
+    main()

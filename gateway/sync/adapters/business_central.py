@@ -1,0 +1,384 @@
+"""Business Central API v2.0: each receipt as a sales invoice for the cash customer, paid.
+
+Booking (docs/adapters/business-central.md): a sales receipt becomes
+``POST companies({id})/salesInvoices`` for the configured cash customer with
+``externalDocumentNumber = "{register}-{receipt_no}"`` and the cashier as salesperson;
+one ``salesInvoiceLines`` line of type Item per receipt line (unit price excl. VAT, as BC
+keeps it, after the line's share of discounts); an Account line on the rounding account
+for what BC's own VAT arithmetic and the cash rounding leave between the invoice and what
+was paid; then ``Microsoft.NAV.post`` when ``post = "at_once"``; then one customer
+payment journal line per means of payment, applied to the posted invoice.
+
+BC takes no idempotency key: before each step the adapter reads what BC already has —
+the invoice by ``externalDocumentNumber``, its lines, its status, the journal's lines by
+``externalDocumentNumber`` — and does only what is missing, so a crash or a lost answer
+anywhere never makes a second invoice, line or payment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import aiosqlite
+
+from gateway.bus.messages import BusMessage
+from gateway.config import ConfigError, _Section
+from gateway.model import ReceiptError, compute
+from gateway.receipt_json import receipt_from_json
+from gateway.sync.adapters import AdapterError
+from gateway.sync.booking import MEANS
+from gateway.sync.http.client import ApiClient, ApiError, ApiUnavailable, Auth, OutcomeUnknown
+from gateway.sync.http.limiter import SlidingWindowLimiter
+from gateway.sync.http.oauth import OAuthTokens, TokenEndpoint, TokenError
+from gateway.sync.inbox import now_text
+
+__all__ = [
+    "BC_SCHEMA",
+    "BusinessCentralAdapter",
+    "BusinessCentralApi",
+    "BusinessCentralConfig",
+    "bc_error",
+    "bc_tokens",
+    "parse_business_central",
+]
+
+DEFAULT_SCOPE = "https://api.businesscentral.dynamics.com/.default"
+REQUESTS_PER_WINDOW = 6000
+WINDOW = 300.0
+
+BC_SCHEMA = """
+CREATE TABLE IF NOT EXISTS bc_invoices (
+    orgnr TEXT NOT NULL,
+    store TEXT NOT NULL,
+    register TEXT NOT NULL,
+    receipt_no INTEGER NOT NULL,
+    msg_id TEXT NOT NULL,             -- the message it was made from
+    invoice_id TEXT NOT NULL,         -- BC's id of the sales invoice
+    invoice_number TEXT NOT NULL,
+    booked_at TEXT NOT NULL,
+    PRIMARY KEY (orgnr, store, register, receipt_no)
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class BusinessCentralConfig:
+    base_url: str  # …/v2.0/{tenant}/{environment}/api/v2.0
+    token_url: str  # https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token
+    client_id: str
+    client_secret: str
+    company_id: str
+    customer: str  # the cash customer's number
+    scope: str = DEFAULT_SCOPE
+    post: str = "at_once"  # "at_once" | "batch"
+    salesperson_from_cashier: bool = True
+    payment_journals: dict[str, str] = field(default_factory=dict)  # means -> customer payment journal code
+    rounding_account: str = "3740"  # G/L account of the Account line that evens out öre
+    item_without_article: str | None = None  # item number for receipt lines that carry none
+
+
+def parse_business_central(
+    table: Mapping[str, Any], where: str = "sync.business_central"
+) -> BusinessCentralConfig:
+    """``[sync.business_central]``; :class:`ConfigError` names the key that is wrong."""
+    s = _Section(
+        dict(table),
+        where,
+        {
+            "base_url", "token_url", "client_id", "client_secret", "company_id", "customer", "scope",
+            "post", "salesperson_from_cashier", "payment_journals", "rounding_account",
+            "item_without_article",
+        },
+    )  # fmt: skip
+    urls = {}
+    for key in ("base_url", "token_url"):
+        url = (s.text(key, required=True) or "").rstrip("/")
+        if not re.match(r"^https?://[^/\s]+", url):
+            raise ConfigError(f"{s.where(key)}: {url!r} is not an http(s) URL")
+        urls[key] = url
+    journals_raw = table.get("payment_journals", {})
+    if not isinstance(journals_raw, dict):
+        raise ConfigError(f"{s.where('payment_journals')}: must be a table of means = journal code")
+    journals: dict[str, str] = {}
+    for means, code in journals_raw.items():
+        if means not in MEANS:
+            raise ConfigError(f"{s.where('payment_journals')}.{means}: not one of {', '.join(MEANS)}")
+        if not isinstance(code, str) or not code.strip():
+            raise ConfigError(f"{s.where('payment_journals')}.{means}: must be a journal code, got {code!r}")
+        journals[means] = code
+    from_cashier = table.get("salesperson_from_cashier", True)
+    if not isinstance(from_cashier, bool):
+        raise ConfigError(f"{s.where('salesperson_from_cashier')}: must be true or false")
+    return BusinessCentralConfig(
+        base_url=urls["base_url"],
+        token_url=urls["token_url"],
+        client_id=s.text("client_id", required=True) or "",
+        client_secret=s.text("client_secret", required=True) or "",
+        company_id=s.text("company_id", required=True) or "",
+        customer=s.text("customer", required=True) or "",
+        scope=s.text("scope", DEFAULT_SCOPE) or DEFAULT_SCOPE,
+        post=s.choice("post", "at_once", ("at_once", "batch")),
+        salesperson_from_cashier=from_cashier,
+        payment_journals=journals,
+        rounding_account=s.text("rounding_account", "3740") or "3740",
+        item_without_article=s.text("item_without_article"),
+    )
+
+
+def bc_tokens(config: BusinessCentralConfig, token_file: Path) -> OAuthTokens:
+    """Client-credential tokens (Azure AD), cached in ``token_file``."""
+    endpoint = TokenEndpoint(
+        url=config.token_url,
+        client_id=config.client_id,
+        client_secret=config.client_secret,
+        grant="client_credentials",
+        client_auth="form",
+        scope=config.scope,
+    )
+    return OAuthTokens(token_file, "bc", config.company_id, endpoint)
+
+
+def bc_error(body: Any) -> str | None:
+    """BC's own words: ``error.message`` (``error.code``)."""
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        message, code = body["error"].get("message"), body["error"].get("code")
+        if isinstance(message, str) and message:
+            return f"{message} ({code})" if code else message
+    return None
+
+
+def _quote(value: str) -> str:
+    return value.replace("'", "''")
+
+
+def _money(ore: int) -> float:
+    return float(Decimal(ore) / 100)
+
+
+class BusinessCentralApi:
+    """One company's API: one client, one limiter (6000 requests in 5 minutes)."""
+
+    def __init__(
+        self, config: BusinessCentralConfig, auth: Auth, *, backoff: float = 1.0, max_tries: int = 6
+    ):
+        self.config = config
+        self.company = f"companies({config.company_id})"
+        self.client = ApiClient(
+            config.base_url,
+            auth,
+            SlidingWindowLimiter(REQUESTS_PER_WINDOW, WINDOW),
+            error_message=bc_error,
+            backoff=backoff,
+            max_tries=max_tries,
+        )
+
+    async def request(
+        self, method: str, path: str, *, params: Mapping[str, str] | None = None, json: Any = None
+    ) -> Any:
+        return await self.client.request(method, f"{self.company}/{path}", params=params, json=json)
+
+    async def values(
+        self, path: str, params: Mapping[str, str] | None = None
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every entity of a list, following ``@odata.nextLink``."""
+        body = await self.request("GET", path, params=params)
+        while True:
+            for item in (body or {}).get("value", []):
+                yield item
+            link = (body or {}).get("@odata.nextLink")
+            if not isinstance(link, str):
+                return
+            parts = urlsplit(link)
+            base = urlsplit(self.client.base_url).path
+            relative = (
+                unquote(parts.path)[len(base) :] if unquote(parts.path).startswith(base) else parts.path
+            )
+            query = dict(p.split("=", 1) for p in parts.query.split("&") if "=" in p)
+            body = await self.client.request(
+                "GET", relative, params={k: unquote(v) for k, v in query.items()}
+            )
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+@dataclass(frozen=True, slots=True)
+class _Line:
+    item: str
+    quantity: Decimal
+    unit_price: Decimal  # excl. VAT
+
+
+def _lines(payload: dict[str, Any], item_without_article: str | None) -> tuple[list[_Line], int]:
+    """The invoice's item lines and what the receipt came to incl. VAT (öre)."""
+    receipt = receipt_from_json(payload["receipt"])
+    totals = compute(receipt)
+    lines: list[_Line] = []
+    for i, (line, amount) in enumerate(zip(receipt.lines, totals.line_amounts, strict=True)):
+        item = line.article or item_without_article
+        if item is None:
+            raise AdapterError(
+                f"lines[{i}] ({line.text!r}) names no article and item_without_article is not set"
+            )
+        excl = Decimal(amount) * 10000 / (10000 + line.vat_rate) / 100
+        unit = (excl / line.quantity).quantize(Decimal("0.00001"), ROUND_HALF_UP)
+        lines.append(_Line(item, line.quantity, unit))
+    return lines, totals.to_pay
+
+
+class BusinessCentralAdapter:
+    """Receipts to posted, paid sales invoices in Business Central."""
+
+    name = "Business Central"
+
+    def __init__(self, config: BusinessCentralConfig, api: BusinessCentralApi) -> None:
+        self.config = config
+        self.api = api
+        self._journals: dict[str, str] = {}
+
+    def handles(self, kind: str) -> bool:
+        return kind == "receipt"
+
+    async def setup(self, db: aiosqlite.Connection) -> None:
+        await db.executescript(BC_SCHEMA)
+
+    async def process(self, db: aiosqlite.Connection, message: BusMessage) -> str | None:
+        payload = message.payload
+        if message.kind != "receipt" or payload.get("type") != "normal":
+            return None  # training, pro forma and copies are not sales
+        receipt_no = int(payload["receipt_no"])
+        reference = f"{message.register}-{receipt_no}"
+        async with db.execute(
+            "SELECT invoice_number FROM bc_invoices "
+            "WHERE orgnr = ? AND store = ? AND register = ? AND receipt_no = ?",
+            (message.orgnr, message.store, message.register, receipt_no),
+        ) as cursor:
+            earlier = await cursor.fetchone()
+        if earlier is not None:
+            return f"receipt {reference} is already invoice {earlier[0]}; nothing booked"
+        try:
+            lines, to_pay = _lines(payload, self.config.item_without_article)
+        except (ReceiptError, KeyError, TypeError) as exc:
+            raise AdapterError(f"receipt {reference} cannot be read: {exc}") from None
+        try:
+            invoice = await self._book(reference, payload, lines, to_pay)
+        except (ApiError, ApiUnavailable, TokenError, OutcomeUnknown) as exc:
+            raise AdapterError(f"receipt {reference}: {exc}") from None
+        await db.execute(
+            "INSERT INTO bc_invoices (orgnr, store, register, receipt_no, msg_id, invoice_id, "
+            "invoice_number, booked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (message.orgnr, message.store, message.register, receipt_no, message.msg_id, invoice["id"],
+             invoice["number"], now_text()),
+        )  # fmt: skip
+        return f"receipt {reference} booked as invoice {invoice['number']} ({invoice['status']})"
+
+    async def _invoice(self, reference: str) -> dict[str, Any] | None:
+        async for invoice in self.api.values(
+            "salesInvoices", {"$filter": f"externalDocumentNumber eq '{_quote(reference)}'"}
+        ):
+            return invoice
+        return None
+
+    async def _book(
+        self, reference: str, payload: dict[str, Any], lines: list[_Line], to_pay: int
+    ) -> dict[str, Any]:
+        invoice = await self._invoice(reference)
+        if invoice is None:
+            body: dict[str, Any] = {
+                "customerNumber": self.config.customer,
+                "invoiceDate": str(payload["at"])[:10],
+                "externalDocumentNumber": reference,
+            }
+            cashier = payload.get("cashier")
+            if self.config.salesperson_from_cashier and isinstance(cashier, str) and cashier:
+                body["salespersonCode"] = cashier[:20]
+            try:
+                invoice = await self.api.request("POST", "salesInvoices", json=body)
+            except OutcomeUnknown:
+                invoice = await self._invoice(reference)
+                if invoice is None:
+                    raise
+        assert invoice is not None
+        path = f"salesInvoices({invoice['id']})"
+        if invoice.get("status") == "Draft":
+            have = [x async for x in self.api.values(f"{path}/salesInvoiceLines")]
+            items = [x for x in have if x.get("lineType") == "Item"]
+            for line in lines[len(items) :]:  # lines go in order: those there are the first ones
+                await self.api.request(
+                    "POST",
+                    f"{path}/salesInvoiceLines",
+                    json={
+                        "lineType": "Item",
+                        "lineObjectNumber": line.item,
+                        "quantity": float(line.quantity),
+                        "unitPrice": float(line.unit_price),
+                    },
+                )
+            if not any(x.get("lineType") == "Account" for x in have):
+                invoice = await self.api.request("GET", path)
+                rest = to_pay - round(Decimal(str(invoice["totalAmountIncludingTax"])) * 100)
+                if rest:
+                    await self.api.request(
+                        "POST",
+                        f"{path}/salesInvoiceLines",
+                        json={
+                            "lineType": "Account",
+                            "lineObjectNumber": self.config.rounding_account,
+                            "quantity": 1,
+                            "unitPrice": _money(int(rest)),
+                            "description": "Öresavrundning",
+                        },
+                    )
+            if self.config.post == "at_once":
+                with contextlib.suppress(OutcomeUnknown):  # the status read below says if it was posted
+                    await self.api.request("POST", f"{path}/Microsoft.NAV.post")
+            invoice = await self.api.request("GET", path)
+        await self._payments(reference, invoice, payload)
+        return dict(invoice)
+
+    async def _journal(self, code: str) -> str:
+        if code not in self._journals:
+            async for journal in self.api.values(
+                "customerPaymentJournals", {"$filter": f"code eq '{_quote(code)}'"}
+            ):
+                self._journals[code] = str(journal["id"])
+            if code not in self._journals:
+                raise AdapterError(f"Business Central has no customer payment journal {code!r}")
+        return self._journals[code]
+
+    async def _payments(self, reference: str, invoice: dict[str, Any], payload: dict[str, Any]) -> None:
+        paid: dict[str, int] = (payload.get("totals") or {}).get("paid") or {}
+        posted = invoice.get("status") != "Draft"
+        for means, amount in paid.items():
+            code = self.config.payment_journals.get(means)
+            if not amount or code is None:
+                continue
+            journal = await self._journal(code)
+            path = f"customerPaymentJournals({journal})/customerPayments"
+            text = f"{reference} {means}"
+            there = [
+                p
+                async for p in self.api.values(
+                    path, {"$filter": f"externalDocumentNumber eq '{_quote(reference)}'"}
+                )
+                if p.get("description") == text
+            ]
+            if there:
+                continue
+            body: dict[str, Any] = {
+                "customerNumber": self.config.customer,
+                "postingDate": invoice.get("invoiceDate"),
+                "externalDocumentNumber": reference,
+                "amount": -_money(amount),
+                "description": text,
+            }
+            if posted:
+                body["appliesToInvoiceId"] = invoice["id"]
+            await self.api.request("POST", path, json=body)

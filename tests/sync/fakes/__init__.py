@@ -1,0 +1,1 @@
+"""Fakes of the vendors' cloud APIs, each enforcing its published contract."""

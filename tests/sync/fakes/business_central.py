@@ -1,0 +1,290 @@
+"""A fake Business Central API v2.0 on 127.0.0.1, enforcing the published contract.
+
+* Azure AD client credentials at ``/token`` (client id and secret in the form, a scope);
+  bearer tokens that expire (401 after);
+* 6000 requests in any 5 minutes, beyond it 429 with ``Retry-After`` and
+  ``{"error": {"code": "TooManyRequests", "message": …}}``;
+* lists as ``{"value": [...]}`` with server-driven paging (``@odata.nextLink``),
+  ``$filter`` on the documented fields;
+* a sales invoice needs a known customer; a line of type Item a known item; posting
+  refuses an invoice without lines; a payment applies only to a posted invoice.
+
+It does not refuse a second invoice with the same ``externalDocumentNumber``: never
+booking twice is the adapter's job.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from aiohttp import web
+
+from tests.sync.fakes.visma import FilterError, VendorFake, parse_filter, utc_now
+
+CENT = Decimal("0.01")
+
+
+class BusinessCentralFake(VendorFake):
+    rate_limit = 6000
+    rate_window = 300.0
+    page_size = 2
+
+    def __init__(self, client_id: str = "tillgw-app", client_secret: str = "s3cret") -> None:
+        super().__init__()
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.token_requests = 0
+        self.company = str(uuid.uuid4())
+        self.items: list[dict[str, Any]] = []
+        self.customers: list[dict[str, Any]] = []
+        self.invoices: list[dict[str, Any]] = []
+        self.lines: dict[str, list[dict[str, Any]]] = {}
+        self.journals: list[dict[str, Any]] = []
+        self.payments: dict[str, list[dict[str, Any]]] = {}
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/v2.0/tenant/production/api/v2.0"
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.url}/token"
+
+    def add_item(self, number: str, name: str, price: str, vat: int = 25, **more: Any) -> dict[str, Any]:
+        item = {
+            "id": str(uuid.uuid4()),
+            "number": number,
+            "displayName": name,
+            "type": "Inventory",
+            "itemCategoryCode": "",
+            "blocked": False,
+            "gtin": "",
+            "unitPrice": float(price),
+            "priceIncludesTax": False,
+            "inventory": 0.0,
+            "baseUnitOfMeasureCode": "ST",
+            "taxGroupCode": str(vat),
+            "lastModifiedDateTime": utc_now(),
+            **more,
+        }
+        self.items.append(item)
+        return item
+
+    def add_customer(self, number: str, name: str, **more: Any) -> dict[str, Any]:
+        customer = {
+            "id": str(uuid.uuid4()),
+            "number": number,
+            "displayName": name,
+            "email": "",
+            "phoneNumber": "",
+            "blocked": " ",
+            "lastModifiedDateTime": utc_now(),
+            **more,
+        }
+        self.customers.append(customer)
+        return customer
+
+    def add_journal(self, code: str) -> dict[str, Any]:
+        journal = {"id": str(uuid.uuid4()), "code": code, "displayName": code}
+        self.journals.append(journal)
+        self.payments[journal["id"]] = []
+        return journal
+
+    # -- contract ------------------------------------------------------------------------------
+
+    def is_api(self, request: web.Request) -> bool:
+        return request.path.startswith("/v2.0/")
+
+    def endpoint(self, request: web.Request) -> str:
+        return "api"  # one limit for the environment
+
+    def error(
+        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+    ) -> web.Response:
+        return web.json_response(
+            {"error": {"code": code, "message": message}}, status=status, headers=headers
+        )
+
+    def too_many(self) -> web.Response:
+        return self.error(
+            429, "TooManyRequests", "Rate limit exceeded: 6000 requests in 5 minutes", {"Retry-After": "1"}
+        )
+
+    def routes(self, app: web.Application) -> None:
+        base = "/v2.0/tenant/production/api/v2.0/companies({company})"
+        app.router.add_post("/token", self._token)
+        app.router.add_get(base + "/items", self._list(lambda r: self.items))
+        app.router.add_get(base + "/customers", self._list(lambda r: self.customers))
+        app.router.add_get(base + "/salesInvoices", self._list(lambda r: self.invoices))
+        app.router.add_post(base + "/salesInvoices", self._post_invoice)
+        app.router.add_get(base + "/salesInvoices({id})", self._get_invoice)
+        app.router.add_get(base + "/salesInvoices({id})/salesInvoiceLines", self._list(self._lines_of))
+        app.router.add_post(base + "/salesInvoices({id})/salesInvoiceLines", self._post_line)
+        app.router.add_post(base + "/salesInvoices({id})/Microsoft.NAV.post", self._post_invoice_action)
+        app.router.add_get(base + "/customerPaymentJournals", self._list(lambda r: self.journals))
+        app.router.add_get(
+            base + "/customerPaymentJournals({id})/customerPayments", self._list(self._payments_of)
+        )
+        app.router.add_post(base + "/customerPaymentJournals({id})/customerPayments", self._post_payment)
+
+    async def _token(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
+            return web.json_response(
+                {"error": "invalid_client", "error_description": "AADSTS7000215: Invalid client secret"},
+                status=401,
+            )
+        if form.get("grant_type") != "client_credentials" or form.get("scope") != (
+            "https://api.businesscentral.dynamics.com/.default"
+        ):
+            return web.json_response({"error": "invalid_request"}, status=400)
+        self.token_requests += 1
+        access, lifetime = self.issue_access_token()
+        return web.json_response(
+            {"access_token": access, "expires_in": int(lifetime), "token_type": "Bearer"}
+        )
+
+    def _company(self, request: web.Request) -> web.Response | None:
+        if request.match_info["company"] != self.company:
+            return self.error(404, "BadRequest_NotFound", "The company does not exist")
+        return None
+
+    def _lines_of(self, request: web.Request) -> list[dict[str, Any]]:
+        return self.lines.get(request.match_info["id"], [])
+
+    def _payments_of(self, request: web.Request) -> list[dict[str, Any]]:
+        return self.payments.get(request.match_info["id"], [])
+
+    def _list(self, items: Any) -> Any:
+        async def handle(request: web.Request) -> web.Response:
+            refused = self._company(request)
+            if refused is not None:
+                return refused
+            selected = items(request)
+            if "$filter" in request.query:
+                fields = set(selected[0]) if selected else set()
+                try:
+                    check = parse_filter(
+                        request.query["$filter"], fields | {"externalDocumentNumber", "code"}
+                    )
+                except FilterError as exc:
+                    return self.error(400, "BadRequest", f"Could not parse $filter: {exc}")
+                selected = [i for i in selected if check(i)]
+            skip = int(request.query.get("$skiptoken", "0"))
+            page = selected[skip : skip + self.page_size]
+            body: dict[str, Any] = {"value": page}
+            if skip + self.page_size < len(selected):
+                query = {k: v for k, v in request.query.items() if k != "$skiptoken"}
+                query["$skiptoken"] = str(skip + self.page_size)
+                body["@odata.nextLink"] = str(request.url.with_query(query))
+            return web.json_response(body)
+
+        return handle
+
+    def _invoice(self, request: web.Request) -> dict[str, Any] | None:
+        return next((i for i in self.invoices if i["id"] == request.match_info["id"]), None)
+
+    async def _get_invoice(self, request: web.Request) -> web.Response:
+        invoice = self._invoice(request)
+        if invoice is None:
+            return self.error(404, "BadRequest_NotFound", "The sales invoice does not exist")
+        return web.json_response(invoice)
+
+    async def _post_invoice(self, request: web.Request) -> web.Response:
+        refused = self._company(request)
+        if refused is not None:
+            return refused
+        body = await request.json()
+        number = body.get("customerNumber")
+        customer = next((c for c in self.customers if c["number"] == number), None)
+        if customer is None:
+            return self.error(
+                400,
+                "Internal_RecordNotFound",
+                f"The Customer does not exist. Identification fields and values: No.='{number}'",
+            )
+        invoice = {
+            "id": str(uuid.uuid4()),
+            "number": f"S-INV{len(self.invoices) + 101000}",
+            "externalDocumentNumber": body.get("externalDocumentNumber", ""),
+            "invoiceDate": body.get("invoiceDate"),
+            "customerNumber": number,
+            "salespersonCode": body.get("salespersonCode", ""),
+            "status": "Draft",
+            "totalAmountExcludingTax": 0.0,
+            "totalAmountIncludingTax": 0.0,
+            "lastModifiedDateTime": utc_now(),
+        }
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(invoice["invoiceDate"])):
+            return self.error(400, "BadRequest", "invoiceDate must be a date")
+        self.invoices.append(invoice)
+        self.lines[invoice["id"]] = []
+        return web.json_response(invoice, status=201)
+
+    async def _post_line(self, request: web.Request) -> web.Response:
+        invoice = self._invoice(request)
+        if invoice is None:
+            return self.error(404, "BadRequest_NotFound", "The sales invoice does not exist")
+        if invoice["status"] != "Draft":
+            return self.error(400, "BadRequest", "You cannot change a posted invoice")
+        body = await request.json()
+        kind = body.get("lineType")
+        number = body.get("lineObjectNumber")
+        if kind == "Item":
+            item = next((i for i in self.items if i["number"] == number), None)
+            if item is None:
+                return self.error(
+                    400,
+                    "Internal_RecordNotFound",
+                    f"The Item does not exist. Identification fields and values: No.='{number}'",
+                )
+            vat = Decimal(item["taxGroupCode"])
+        elif kind == "Account":
+            vat = Decimal(0)
+        else:
+            return self.error(400, "BadRequest", f"lineType {kind!r} is not supported here")
+        quantity = Decimal(str(body.get("quantity", 0)))
+        price = Decimal(str(body.get("unitPrice", 0)))
+        amount = (quantity * price).quantize(CENT, ROUND_HALF_UP)
+        tax = (amount * vat / 100).quantize(CENT, ROUND_HALF_UP)
+        line = {
+            "id": str(uuid.uuid4()),
+            "sequence": 10000 * (len(self.lines[invoice["id"]]) + 1),
+            **body,
+            "amountExcludingTax": float(amount),
+            "totalTaxAmount": float(tax),
+        }
+        self.lines[invoice["id"]].append(line)
+        net = sum(Decimal(str(x["amountExcludingTax"])) for x in self.lines[invoice["id"]])
+        gross = net + sum(Decimal(str(x["totalTaxAmount"])) for x in self.lines[invoice["id"]])
+        invoice["totalAmountExcludingTax"] = float(net)
+        invoice["totalAmountIncludingTax"] = float(gross)
+        return web.json_response(line, status=201)
+
+    async def _post_invoice_action(self, request: web.Request) -> web.Response:
+        invoice = self._invoice(request)
+        if invoice is None:
+            return self.error(404, "BadRequest_NotFound", "The sales invoice does not exist")
+        if invoice["status"] != "Draft":
+            return self.error(400, "BadRequest", f"Sales invoice {invoice['number']} is already posted")
+        if not self.lines[invoice["id"]]:
+            return self.error(400, "Application_DialogException", "There is nothing to post.")
+        invoice["status"] = "Open"
+        return web.Response(status=204)
+
+    async def _post_payment(self, request: web.Request) -> web.Response:
+        journal = request.match_info["id"]
+        if journal not in self.payments:
+            return self.error(404, "BadRequest_NotFound", "The journal does not exist")
+        body = await request.json()
+        applies = body.get("appliesToInvoiceId")
+        if applies is not None:
+            invoice = next((i for i in self.invoices if i["id"] == applies), None)
+            if invoice is None or invoice["status"] == "Draft":
+                return self.error(400, "BadRequest", "A payment can only be applied to a posted invoice")
+        payment = {"id": str(uuid.uuid4()), "lineNumber": 10000 * (len(self.payments[journal]) + 1), **body}
+        self.payments[journal].append(payment)
+        return web.json_response(payment, status=201)

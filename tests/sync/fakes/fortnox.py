@@ -1,0 +1,668 @@
+"""A Fortnox API v3 on 127.0.0.1 for tests, refusing what the real one refuses.
+
+The contract (../shared/reference/erp-and-bus.md, Fortnox's developer documentation):
+
+* the token endpoint ``/oauth-v1/token`` wants HTTP Basic with the client id and secret
+  and a form body; ``authorization_code`` (a code is good once), ``refresh_token`` (a
+  refresh token is good once: each refresh hands out a new one, and the old one is
+  ``invalid_grant`` ever after) and ``client_credentials`` with a ``TenantId`` header;
+* every ``/3/`` request wants ``Authorization: Bearer`` with a live access token (401
+  otherwise); access tokens live ``access_ttl`` seconds, and :meth:`FakeFortnox.expire_tokens`
+  ends them all at once, as the hour running out would;
+* 25 requests in any 5 s per client and tenant (a sliding window); one more is 429;
+* errors are ``{"ErrorInformation": {"error": 1, "message": …, "code": …}}``;
+* lists are paged (``limit`` at most 500, ``page``) with ``MetaInformation``, and
+  ``lastmodified`` filters articles and customers;
+* a voucher must balance, name a series that exists, accounts of the chart of accounts
+  and a date inside a financial year.
+
+Faults for tests: :meth:`drop_after_commit` (the server does the work, then the
+connection dies before the answer), :meth:`fail` (5xx answers before doing anything) and
+:meth:`storm` (429s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import itertools
+import math
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from aiohttp import web
+
+__all__ = ["CHART", "FakeFortnox", "Seen", "running"]
+
+CHART = frozenset(
+    {"1580", "1689", "1910", "1930", "2421", "2611", "2621", "2631", "3001", "3002", "3003", "3004", "3740"}
+    | {"1510", "3010", "3011", "3012", "3013"}
+)
+"""The fake company's chart of accounts: the BAS accounts tillgw books on, and a few more."""
+
+_INVOICE_LIST_FIELDS = (
+    *("DocumentNumber", "CustomerNumber", "InvoiceDate", "ExternalInvoiceReference1"),
+    *("Total", "Balance", "Booked", "Cancelled"),
+)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """One request to ``/3/`` as the fake saw it."""
+
+    at: float  # time.monotonic() on arrival
+    method: str
+    path: str
+    status: int
+    counted: bool  # within the rate limit (carried out or refused on its merits)
+
+
+@dataclass
+class _Fault:
+    kind: str  # "drop" | "status"
+    method: str
+    path_prefix: str
+    times: int
+    status: int = 503
+
+
+@dataclass
+class _Tenant:
+    tenant_id: str
+    window: list[float] = field(default_factory=list)  # arrival times of counted requests
+
+
+def error(status: int, message: str, code: int) -> web.Response:
+    body = {"ErrorInformation": {"error": 1, "message": message, "code": code}}
+    return web.json_response(body, status=status)
+
+
+def _money(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(value)
+    return Decimal(str(value))
+
+
+class FakeFortnox:
+    def __init__(
+        self,
+        *,
+        client_id: str = "tillgw-client",
+        client_secret: str = "tillgw-secret",
+        tenant_id: str = "1234567",
+        max_requests: int = 25,
+        window: float = 5.0,
+        access_ttl: float = 3600.0,
+        series: tuple[str, ...] = ("A", "B", "K"),
+        years: tuple[tuple[date, date], ...] | None = None,  # None: this calendar year
+        chart: frozenset[str] = CHART,
+    ) -> None:
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.tenant = _Tenant(tenant_id)
+        self.max_requests = max_requests
+        self.window = window
+        self.access_ttl = access_ttl
+        self.series = set(series)
+        if years is None:
+            this = date.today().year
+            years = ((date(this, 1, 1), date(this, 12, 31)),)
+        self.years = [
+            {"Id": i, "FromDate": f.isoformat(), "ToDate": t.isoformat(), "AccountChartType": "BAS 2024"}
+            for i, (f, t) in enumerate(years, 1)
+        ]
+        self.chart = set(chart)
+        self.seen: list[Seen] = []
+        self.token_requests: list[dict[str, str]] = []
+        self.access_tokens: dict[str, float] = {}  # token -> time.time() it expires
+        self.refresh_token: str | None = None  # the one valid refresh token
+        self.spent_refresh_tokens: set[str] = set()
+        self.refused_grants: list[str] = []  # what the token endpoint said no to
+        self.codes: set[str] = set()
+        self.vouchers: list[dict[str, Any]] = []
+        self.invoices: dict[int, dict[str, Any]] = {}
+        self.payments: dict[int, dict[str, Any]] = {}
+        self.articles: dict[str, dict[str, Any]] = {}
+        self.prices: dict[tuple[str, str], Decimal] = {}
+        self.customers: dict[str, dict[str, Any]] = {}
+        self._faults: list[_Fault] = []
+        self._numbers = itertools.count(1)
+        self._voucher_numbers: dict[str, itertools.count[int]] = {}
+        self._runner: web.AppRunner | None = None
+        self.base = ""
+
+    # -- running ------------------------------------------------------------------------
+
+    async def start(self) -> str:
+        app = web.Application(middlewares=[self._middleware])
+        app.router.add_post("/oauth-v1/token", self._token)
+        r = app.router
+        r.add_get("/3/financialyears", self._financialyears)
+        r.add_post("/3/vouchers", self._post_voucher)
+        r.add_get("/3/vouchers/sublist/{series}", self._voucher_sublist)
+        r.add_get("/3/invoices", self._list_invoices)
+        r.add_post("/3/invoices", self._post_invoice)
+        r.add_get("/3/invoices/{n}", self._get_invoice)
+        r.add_put("/3/invoices/{n}/bookkeep", self._bookkeep_invoice)
+        r.add_get("/3/invoicepayments", self._list_payments)
+        r.add_post("/3/invoicepayments", self._post_payment)
+        r.add_put("/3/invoicepayments/{n}/bookkeep", self._bookkeep_payment)
+        r.add_get("/3/articles", self._list_articles)
+        r.add_get("/3/articles/{n}", self._get_article)
+        r.add_put("/3/articles/{n}", self._put_article)
+        r.add_get("/3/prices/sublist/{list}", self._list_prices)
+        r.add_get("/3/prices/sublist/{list}/{article}", self._article_prices)
+        r.add_get("/3/customers", self._list_customers)
+        r.add_get("/3/customers/{n}", self._get_customer)
+        r.add_post("/3/customers", self._post_customer)
+        r.add_put("/3/customers/{n}", self._put_customer)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.base = f"http://127.0.0.1:{port}"
+        return self.base
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base}/3/"
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.base}/oauth-v1/token"
+
+    # -- test controls ------------------------------------------------------------------
+
+    def issue_code(self) -> str:
+        """An authorisation code, as the consent page would redirect with."""
+        code = secrets.token_urlsafe(12)
+        self.codes.add(code)
+        return code
+
+    def issue_refresh_token(self) -> str:
+        """A refresh token, as if the integration had been authorised (replaces any other)."""
+        if self.refresh_token:
+            self.spent_refresh_tokens.add(self.refresh_token)
+        self.refresh_token = secrets.token_urlsafe(16)
+        return self.refresh_token
+
+    def expire_tokens(self) -> None:
+        """Every access token handed out so far stops working now."""
+        for token in self.access_tokens:
+            self.access_tokens[token] = 0.0
+
+    def drop_after_commit(self, method: str, path_prefix: str, times: int = 1) -> None:
+        """The next ``times`` matching requests are carried out, then the connection dies unanswered."""
+        self._faults.append(_Fault("drop", method, path_prefix, times))
+
+    def fail(self, method: str, path_prefix: str, times: int, status: int = 503) -> None:
+        """The next ``times`` matching requests get ``status`` and are not carried out."""
+        self._faults.append(_Fault("status", method, path_prefix, times, status))
+
+    def storm(self, times: int) -> None:
+        """The next ``times`` requests get 429, whatever the window holds."""
+        self._faults.append(_Fault("status", "*", "/3/", times, 429))
+
+    def max_in_window(self) -> int:
+        """The most counted requests any ``window`` seconds held (what the limit is about)."""
+        times = sorted(s.at for s in self.seen if s.counted)
+        most, start = 0, 0
+        for end, t in enumerate(times):
+            while times[start] <= t - self.window:
+                start += 1
+            most = max(most, end - start + 1)
+        return most
+
+    def calls(self, method: str, path_prefix: str) -> int:
+        return sum(1 for s in self.seen if s.method == method and s.path.startswith(path_prefix))
+
+    def add_article(self, number: str, description: str, price: str, vat: int = 25, **more: Any) -> None:
+        self.articles[number] = {
+            "ArticleNumber": number,
+            "Description": description,
+            "SalesPrice": float(Decimal(price)),
+            "VAT": vat,
+            "Unit": "st",
+            "Active": True,
+            "StockGoods": False,
+            "QuantityInStock": 0.0,
+            "DisposableQuantity": 0.0,
+            "EAN": "",
+            "Type": "STOCK",
+            "LastModified": self._now_text(),
+            **more,
+        }
+        self.prices[("A", number)] = Decimal(price)
+
+    def add_customer(self, number: str, name: str, **more: Any) -> None:
+        self.customers[number] = {
+            "CustomerNumber": number,
+            "Name": name,
+            "OrganisationNumber": "",
+            "Email": "",
+            "Phone1": "",
+            "Address1": "",
+            "ZipCode": "",
+            "City": "",
+            "PriceList": "A",
+            "Active": True,
+            "LastModified": self._now_text(),
+            **more,
+        }
+
+    @staticmethod
+    def _now_text() -> str:
+        return datetime.now().strftime("%Y-%m-%d %H:%M")
+
+    # -- the gate every request passes ---------------------------------------------------
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not request.path.startswith("/3/"):
+            return await handler(request)
+        arrived = time.monotonic()
+
+        def seen(status: int, counted: bool) -> None:
+            self.seen.append(Seen(arrived, request.method, request.path, status, counted))
+
+        header = request.headers.get("Authorization", "")
+        token = header[7:] if header.startswith("Bearer ") else ""
+        if not token or self.access_tokens.get(token, 0.0) <= time.time():
+            seen(401, False)
+            return error(401, "Ogiltig åtkomsttoken (Invalid access token)", 2000440)
+        window = self.tenant.window
+        while window and window[0] <= arrived - self.window:
+            window.pop(0)
+        if len(window) >= self.max_requests:
+            seen(429, False)
+            return web.json_response({"message": "Too Many Requests"}, status=429)
+        window.append(arrived)
+        fault = self._fault(request)
+        if fault is not None and fault.kind == "status":
+            seen(fault.status, True)
+            if fault.status == 429:
+                return web.json_response({"message": "Too Many Requests"}, status=429)
+            return error(fault.status, "Tjänsten är inte tillgänglig just nu.", 2000000 + fault.status)
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            seen(exc.status, True)
+            raise
+        seen(response.status, True)
+        if fault is not None and fault.kind == "drop" and request.transport is not None:
+            request.transport.abort()  # done, and nobody hears of it
+            raise asyncio.CancelledError
+        return response
+
+    def _fault(self, request: web.Request) -> _Fault | None:
+        for fault in self._faults:
+            if (
+                fault.times > 0
+                and fault.method in ("*", request.method)
+                and request.path.startswith(fault.path_prefix)
+            ):
+                fault.times -= 1
+                return fault
+        return None
+
+    # -- tokens -------------------------------------------------------------------------
+
+    def _grant(self, refresh: bool) -> web.Response:
+        access = secrets.token_urlsafe(16)
+        self.access_tokens[access] = time.time() + self.access_ttl
+        body: dict[str, Any] = {
+            "access_token": access,
+            "expires_in": int(self.access_ttl),
+            "token_type": "bearer",
+            "scope": "bookkeeping invoice payment article customer price settings companyinformation",
+        }
+        if refresh:
+            if self.refresh_token:
+                self.spent_refresh_tokens.add(self.refresh_token)
+            self.refresh_token = secrets.token_urlsafe(16)
+            body["refresh_token"] = self.refresh_token
+        return web.json_response(body)
+
+    async def _token(self, request: web.Request) -> web.Response:
+        expected = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
+        if request.headers.get("Authorization") != f"Basic {expected}":
+            return web.json_response(
+                {"error": "invalid_client", "error_description": "Client authentication failed"}, status=401
+            )
+        if request.content_type != "application/x-www-form-urlencoded":
+            return web.json_response(
+                {"error": "invalid_request", "error_description": "Expected a form body"}, status=400
+            )
+        form = {k: str(v) for k, v in (await request.post()).items()}
+        self.token_requests.append(form)
+        grant = form.get("grant_type")
+        if grant == "refresh_token":
+            given = form.get("refresh_token", "")
+            if not given or given != self.refresh_token:
+                self.refused_grants.append(given)
+                return web.json_response(
+                    {"error": "invalid_grant", "error_description": "Invalid refresh token"}, status=400
+                )
+            return self._grant(refresh=True)
+        if grant == "authorization_code":
+            code = form.get("code", "")
+            if code not in self.codes:
+                return web.json_response(
+                    {"error": "invalid_grant", "error_description": "Invalid authorization code"}, status=400
+                )
+            self.codes.discard(code)
+            return self._grant(refresh=True)
+        if grant == "client_credentials":
+            if request.headers.get("TenantId") != self.tenant.tenant_id:
+                return web.json_response(
+                    {"error": "invalid_request", "error_description": "Unknown or missing TenantId"},
+                    status=400,
+                )
+            return self._grant(refresh=False)
+        return web.json_response(
+            {"error": "unsupported_grant_type", "error_description": f"Grant type {grant} is not supported"},
+            status=400,
+        )
+
+    # -- lists ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _page(request: web.Request, name: str, items: list[dict[str, Any]]) -> web.Response:
+        try:
+            limit = int(request.query.get("limit", "100"))
+            page = int(request.query.get("page", "1"))
+        except ValueError:
+            return error(400, "Ogiltig parameter för sidhantering.", 2001399)
+        if not 1 <= limit <= 500 or page < 1:
+            return error(400, "Ogiltigt värde för limit eller page.", 2001399)
+        pages = max(1, math.ceil(len(items) / limit))
+        chunk = items[(page - 1) * limit : page * limit]
+        meta = {"@TotalResources": len(items), "@TotalPages": pages, "@CurrentPage": page}
+        return web.json_response({name: chunk, "MetaInformation": meta})
+
+    @staticmethod
+    def _changed(request: web.Request, items: list[dict[str, Any]]) -> list[dict[str, Any]] | web.Response:
+        since = request.query.get("lastmodified")
+        if since is None:
+            return items
+        try:
+            datetime.strptime(since, "%Y-%m-%d %H:%M")
+        except ValueError:
+            return error(400, f"Ogiltigt datum för lastmodified: {since}", 2000588)
+        return [i for i in items if i["LastModified"] >= since]
+
+    # -- bookkeeping ------------------------------------------------------------------------
+
+    def _year_of(self, day: str) -> dict[str, Any] | None:
+        for year in self.years:
+            if year["FromDate"] <= day <= year["ToDate"]:
+                return year
+        return None
+
+    async def _financialyears(self, request: web.Request) -> web.Response:
+        day = request.query.get("date")
+        years = self.years if day is None else [y for y in self.years if y is self._year_of(day)]
+        return self._page(request, "FinancialYears", years)
+
+    async def _body(self, request: web.Request, wrapper: str) -> dict[str, Any] | web.Response:
+        try:
+            body = await request.json()
+        except ValueError:
+            return error(400, "Ogiltig JSON.", 2000004)
+        inner = body.get(wrapper) if isinstance(body, dict) else None
+        if not isinstance(inner, dict):
+            return error(400, f"Objektet {wrapper} saknas.", 2000004)
+        return inner
+
+    async def _post_voucher(self, request: web.Request) -> web.Response:
+        v = await self._body(request, "Voucher")
+        if isinstance(v, web.Response):
+            return v
+        series = v.get("VoucherSeries")
+        if series not in self.series:
+            return error(400, f"Verifikationsserien {series} finns inte.", 2000544)
+        day = v.get("TransactionDate")
+        try:
+            date.fromisoformat(str(day))
+        except ValueError:
+            return error(400, f"Ogiltigt datum: {day}", 2000588)
+        year = self._year_of(str(day))
+        if year is None:
+            return error(400, f"Det finns inget räkenskapsår för datumet {day}.", 2000433)
+        rows = v.get("VoucherRows")
+        if not isinstance(rows, list) or len(rows) < 2:
+            return error(400, "En verifikation måste ha minst två rader.", 2000545)
+        debit = credit = Decimal(0)
+        for row in rows:
+            account = str(row.get("Account"))
+            if account not in self.chart:
+                return error(400, f"Kontot {account} finns inte i kontoplanen.", 2000555)
+            try:
+                d, c = _money(row.get("Debit", 0)), _money(row.get("Credit", 0))
+            except ValueError:
+                return error(400, "Ogiltigt belopp på verifikationsrad.", 2000546)
+            if d.as_tuple().exponent < -2 or c.as_tuple().exponent < -2:  # type: ignore[operator]
+                return error(400, "Belopp får ha högst två decimaler.", 2000546)
+            debit, credit = debit + d, credit + c
+        if debit != credit:
+            return error(400, f"Verifikationen är inte balanserad (debet {debit}, kredit {credit}).", 2000547)
+        number = next(self._voucher_numbers.setdefault(series, itertools.count(1)))
+        stored = {**v, "VoucherNumber": number, "Year": year["Id"], "ReferenceType": "MANUAL"}
+        self.vouchers.append(stored)
+        return web.json_response({"Voucher": stored}, status=201)
+
+    async def _voucher_sublist(self, request: web.Request) -> web.Response:
+        series = request.match_info["series"]
+        if series not in self.series:
+            return error(400, f"Verifikationsserien {series} finns inte.", 2000544)
+        lo = request.query.get("fromdate", "0000-00-00")
+        hi = request.query.get("todate", "9999-99-99")
+        items = [
+            {k: v[k] for k in ("Description", "TransactionDate", "VoucherNumber", "VoucherSeries", "Year")}
+            for v in self.vouchers
+            if v["VoucherSeries"] == series and lo <= v["TransactionDate"] <= hi
+        ]
+        return self._page(request, "Vouchers", items)
+
+    # -- invoices and payments ----------------------------------------------------------------
+
+    async def _post_invoice(self, request: web.Request) -> web.Response:
+        inv = await self._body(request, "Invoice")
+        if isinstance(inv, web.Response):
+            return inv
+        customer = str(inv.get("CustomerNumber", ""))
+        if customer not in self.customers:
+            return error(400, f"Kunden med kundnummer {customer} hittades inte.", 2000433)
+        rows = inv.get("InvoiceRows")
+        if not isinstance(rows, list) or not rows:
+            return error(400, "Fakturan saknar rader.", 2000545)
+        total = Decimal(0)
+        included = bool(inv.get("VATIncluded", False))
+        for row in rows:
+            number = row.get("ArticleNumber")
+            if number is not None and str(number) not in self.articles:
+                return error(400, f"Artikeln {number} hittades inte.", 2000428)
+            if row.get("VAT") not in (25, 12, 6, 0):
+                return error(400, f"Ogiltig momssats: {row.get('VAT')}", 2000520)
+            try:
+                line = _money(row.get("DeliveredQuantity", 0)) * _money(row.get("Price", 0))
+            except ValueError:
+                return error(400, "Ogiltigt belopp på fakturarad.", 2000546)
+            total += line if included else line * (1 + Decimal(row["VAT"]) / 100)
+        total = total.quantize(Decimal("0.01"))
+        number = next(self._numbers)
+        stored = {
+            **inv,
+            "DocumentNumber": str(number),
+            "Total": float(total),
+            "Balance": float(total),
+            "Booked": False,
+            "Cancelled": False,
+        }
+        self.invoices[number] = stored
+        return web.json_response({"Invoice": stored}, status=201)
+
+    def _invoice(self, request: web.Request) -> dict[str, Any] | web.Response:
+        n = request.match_info["n"]
+        inv = self.invoices.get(int(n)) if n.isdigit() else None
+        if inv is None:
+            return error(404, f"Kan inte hitta fakturan {n}.", 2000434)
+        return inv
+
+    async def _get_invoice(self, request: web.Request) -> web.Response:
+        inv = self._invoice(request)
+        return inv if isinstance(inv, web.Response) else web.json_response({"Invoice": inv})
+
+    async def _list_invoices(self, request: web.Request) -> web.Response:
+        ref = request.query.get("externalinvoicereference1")
+        items = [
+            {k: i.get(k) for k in _INVOICE_LIST_FIELDS}
+            for i in self.invoices.values()
+            if ref is None or i.get("ExternalInvoiceReference1") == ref
+        ]
+        return self._page(request, "Invoices", items)
+
+    async def _bookkeep_invoice(self, request: web.Request) -> web.Response:
+        inv = self._invoice(request)
+        if isinstance(inv, web.Response):
+            return inv
+        if inv["Booked"]:
+            return error(400, "Fakturan är redan bokförd.", 2000595)
+        inv["Booked"] = True
+        return web.json_response({"Invoice": inv})
+
+    async def _post_payment(self, request: web.Request) -> web.Response:
+        p = await self._body(request, "InvoicePayment")
+        if isinstance(p, web.Response):
+            return p
+        n = str(p.get("InvoiceNumber", ""))
+        inv = self.invoices.get(int(n)) if n.isdigit() else None
+        if inv is None:
+            return error(400, f"Kan inte hitta fakturan {n}.", 2000434)
+        if not inv["Booked"]:
+            return error(400, "Fakturan måste vara bokförd innan en inbetalning kan registreras.", 2000596)
+        try:
+            amount = _money(p.get("Amount"))
+        except ValueError:
+            return error(400, "Ogiltigt belopp.", 2000546)
+        number = next(self._numbers)
+        stored = {**p, "Number": number, "Booked": False}
+        self.payments[number] = stored
+        inv["Balance"] = float(Decimal(str(inv["Balance"])) - amount)
+        return web.json_response({"InvoicePayment": stored}, status=201)
+
+    async def _list_payments(self, request: web.Request) -> web.Response:
+        n = request.query.get("invoicenumber")
+        items = [p for p in self.payments.values() if n is None or str(p["InvoiceNumber"]) == n]
+        return self._page(request, "InvoicePayments", items)
+
+    async def _bookkeep_payment(self, request: web.Request) -> web.Response:
+        n = request.match_info["n"]
+        p = self.payments.get(int(n)) if n.isdigit() else None
+        if p is None:
+            return error(404, f"Kan inte hitta inbetalningen {n}.", 2000434)
+        if p["Booked"]:
+            return error(400, "Inbetalningen är redan bokförd.", 2000595)
+        p["Booked"] = True
+        return web.json_response({"InvoicePayment": p})
+
+    # -- articles, prices, customers -------------------------------------------------------------
+
+    async def _list_articles(self, request: web.Request) -> web.Response:
+        items = self._changed(request, list(self.articles.values()))
+        return items if isinstance(items, web.Response) else self._page(request, "Articles", items)
+
+    async def _get_article(self, request: web.Request) -> web.Response:
+        a = self.articles.get(request.match_info["n"])
+        if a is None:
+            return error(404, f"Kan inte hitta artikeln {request.match_info['n']}.", 2000428)
+        return web.json_response({"Article": a})
+
+    async def _put_article(self, request: web.Request) -> web.Response:
+        a = self.articles.get(request.match_info["n"])
+        if a is None:
+            return error(404, f"Kan inte hitta artikeln {request.match_info['n']}.", 2000428)
+        change = await self._body(request, "Article")
+        if isinstance(change, web.Response):
+            return change
+        if "QuantityInStock" in change and not a["StockGoods"]:
+            return error(400, "Lagerantal kan bara anges för lagerartiklar.", 2001302)
+        a.update(change)
+        a["LastModified"] = self._now_text()
+        return web.json_response({"Article": a})
+
+    async def _list_prices(self, request: web.Request) -> web.Response:
+        name = request.match_info["list"]
+        items = [
+            {"ArticleNumber": art, "FromQuantity": 0, "Price": float(p), "PriceList": pl}
+            for (pl, art), p in sorted(self.prices.items())
+            if pl == name
+        ]
+        return self._page(request, "Prices", items)
+
+    async def _article_prices(self, request: web.Request) -> web.Response:
+        name, art = request.match_info["list"], request.match_info["article"]
+        items = [
+            {"ArticleNumber": art, "FromQuantity": 0, "Price": float(p), "PriceList": pl}
+            for (pl, a), p in self.prices.items()
+            if pl == name and a == art
+        ]
+        return self._page(request, "Prices", items)
+
+    async def _list_customers(self, request: web.Request) -> web.Response:
+        items = self._changed(request, list(self.customers.values()))
+        return items if isinstance(items, web.Response) else self._page(request, "Customers", items)
+
+    async def _get_customer(self, request: web.Request) -> web.Response:
+        c = self.customers.get(request.match_info["n"])
+        if c is None:
+            return error(404, f"Kan inte hitta kunden {request.match_info['n']}.", 2000433)
+        return web.json_response({"Customer": c})
+
+    async def _post_customer(self, request: web.Request) -> web.Response:
+        c = await self._body(request, "Customer")
+        if isinstance(c, web.Response):
+            return c
+        if not c.get("Name"):
+            return error(400, "Kunden måste ha ett namn.", 2000310)
+        number = str(c.get("CustomerNumber") or 1000 + len(self.customers) + 1)
+        if number in self.customers:
+            return error(400, f"Kundnummer {number} används redan.", 2000311)
+        self.add_customer(number, str(c["Name"]), **{k: v for k, v in c.items() if k != "CustomerNumber"})
+        return web.json_response({"Customer": self.customers[number]}, status=201)
+
+    async def _put_customer(self, request: web.Request) -> web.Response:
+        c = self.customers.get(request.match_info["n"])
+        if c is None:
+            return error(404, f"Kan inte hitta kunden {request.match_info['n']}.", 2000433)
+        change = await self._body(request, "Customer")
+        if isinstance(change, web.Response):
+            return change
+        c.update({k: v for k, v in change.items() if k != "CustomerNumber"})
+        c["LastModified"] = self._now_text()
+        return web.json_response({"Customer": c})
+
+
+@contextlib.asynccontextmanager
+async def running(**settings: Any) -> AsyncIterator[FakeFortnox]:
+    """A started fake (``settings`` as for :class:`FakeFortnox`), stopped afterwards."""
+    fake = FakeFortnox(**settings)
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.stop()

@@ -1,0 +1,494 @@
+"""A fake Visma eAccounting (eEkonomi) API v2 on 127.0.0.1, enforcing the published contract.
+
+What it enforces, as the real service does:
+
+* OAuth 2 tokens from its own token endpoint (``/connect/token``, client id and secret in
+  the form): refresh tokens are single use — a refresh token used twice is refused with
+  ``invalid_grant`` — and every refresh hands out a new one; an expired or unknown bearer
+  token gets 401;
+* 600 requests a minute per client per endpoint (``vouchers``, ``articles``, …), beyond it
+  429 with ``{"ErrorCode": 4010, "DeveloperErrorMessage": …, "ErrorId": …}``;
+* lists as ``{"Meta": {...}, "Data": [...]}`` paged by ``$page`` / ``$pagesize`` (at most
+  1000), filtered by ``$filter`` (``Field op value [and …]``, op eq/ne/gt/ge/lt/le);
+* a voucher must balance, every row's account must exist in the chart, a row is a debit or
+  a credit; errors as ``{"ErrorCode", "DeveloperErrorMessage", "ErrorId"}``.
+
+It does not refuse a second voucher with the same text: never booking twice is the
+adapter's job. The generic part (:class:`VendorFake`: start/stop, request counting, fault
+injection, bearer tokens, a sliding-window limit per endpoint) is shared with the other fakes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from aiohttp import web
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Match = Callable[[web.Request], bool]
+
+
+@dataclass
+class Faults:
+    """What goes wrong next; each count is used up one request at a time."""
+
+    unavailable: int = 0  # the next n API requests: 503
+    unavailable_when: list[Match] = field(default_factory=list)  # the next request matching: 503
+    storm: int = 0  # the next n API requests: 429
+    drop_after_commit: list[Match] = field(default_factory=list)  # carried out, then the connection drops
+    expire_tokens_after: int | None = None  # after n more API requests every access token expires
+
+
+class VendorFake:
+    """An aiohttp server with bearer auth, a per-endpoint request limit and fault injection."""
+
+    rate_limit = 600
+    rate_window = 60.0
+
+    def __init__(self) -> None:
+        self.faults = Faults()
+        self.access_tokens: dict[str, float] = {}  # token -> Unix time it expires
+        self.token_lifetime = 3600.0
+        self.requests: list[tuple[str, str]] = []  # (method, path with query) of every API request
+        self.refused: list[tuple[int, str]] = []  # (status, path) of what was refused
+        self.dropped = 0
+        self._sent: dict[str, deque[float]] = {}
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def routes(self, app: web.Application) -> None:
+        raise NotImplementedError
+
+    async def start(self) -> str:
+        app = web.Application(middlewares=[self._middleware])
+        self.routes(app)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        server = site._server
+        assert server is not None
+        port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+        return self.url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # -- tokens ----------------------------------------------------------------------------
+
+    def issue_access_token(self) -> tuple[str, float]:
+        token = uuid.uuid4().hex
+        self.access_tokens[token] = time.time() + self.token_lifetime
+        return token, self.token_lifetime
+
+    def expire_tokens(self) -> None:
+        """Every access token stops working now (as when its hour is over)."""
+        for token in self.access_tokens:
+            self.access_tokens[token] = 0.0
+
+    # -- vendor specifics --------------------------------------------------------------------
+
+    def is_api(self, request: web.Request) -> bool:
+        return True
+
+    def endpoint(self, request: web.Request) -> str:
+        return request.path
+
+    def error(
+        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+    ) -> web.Response:
+        raise NotImplementedError
+
+    # -- the middleware ----------------------------------------------------------------------
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not self.is_api(request):
+            return await handler(request)
+        self.requests.append((request.method, request.path_qs))
+        refusal = self._refusal(request)
+        if refusal is not None:
+            self.refused.append((refusal.status, request.path))
+            return refusal
+        response = await handler(request)
+        drop = next((m for m in self.faults.drop_after_commit if m(request)), None)
+        if drop is not None and response.status < 300:
+            # The work is done and stored; the client never hears of it.
+            self.faults.drop_after_commit.remove(drop)
+            self.dropped += 1
+            assert request.transport is not None
+            request.transport.close()
+            raise asyncio.CancelledError
+        return response
+
+    def _refusal(self, request: web.Request) -> web.Response | None:
+        f = self.faults
+        if f.expire_tokens_after is not None:
+            if f.expire_tokens_after == 0:
+                self.expire_tokens()
+                f.expire_tokens_after = None
+            else:
+                f.expire_tokens_after -= 1
+        header = request.headers.get("Authorization", "")
+        token = header[7:] if header.startswith("Bearer ") else ""
+        if self.access_tokens.get(token, 0.0) <= time.time():
+            return self.error(
+                401,
+                "unauthorized",
+                "The access token is missing, invalid or expired",
+                {"WWW-Authenticate": 'Bearer error="invalid_token"'},
+            )
+        if f.storm:
+            f.storm -= 1
+            return self.too_many()
+        hit = next((m for m in f.unavailable_when if m(request)), None)
+        if hit is not None:
+            f.unavailable_when.remove(hit)
+            return web.Response(status=503, text="Service Unavailable")
+        if f.unavailable:
+            f.unavailable -= 1
+            return web.Response(status=503, text="Service Unavailable")
+        now = time.monotonic()
+        sent = self._sent.setdefault(self.endpoint(request), deque())
+        while sent and sent[0] <= now - self.rate_window:
+            sent.popleft()
+        if len(sent) >= self.rate_limit:
+            return self.too_many()
+        sent.append(now)
+        return None
+
+    def too_many(self) -> web.Response:
+        raise NotImplementedError
+
+
+# -- OData $filter, as far as these APIs take it --------------------------------------------
+
+_CLAUSE = re.compile(r"^\s*(\w+)\s+(eq|ne|gt|ge|lt|le)\s+(.+?)\s*$")
+
+
+class FilterError(ValueError):
+    pass
+
+
+def _literal(text: str) -> Any:
+    if text.startswith("'") and text.endswith("'") and len(text) >= 2:
+        return text[1:-1].replace("''", "'")
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}(T[0-9:.]+(Z|[+-]\d{2}:\d{2})?)?", text):
+        return text
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise FilterError(f"cannot read the value {text!r}") from None
+
+
+def parse_filter(text: str, fields: set[str]) -> Callable[[dict[str, Any]], bool]:
+    """A predicate for ``Field op value [and Field op value …]`` on the named fields."""
+    tests: list[tuple[str, str, Any]] = []
+    for part in re.split(r"\s+and\s+", text.strip()):
+        m = _CLAUSE.match(part)
+        if m is None:
+            raise FilterError(f"cannot parse {part!r}")
+        name, op, value = m.group(1), m.group(2), _literal(m.group(3))
+        if name not in fields:
+            raise FilterError(f"{name} cannot be filtered on")
+        tests.append((name, op, value))
+
+    def check(item: dict[str, Any]) -> bool:
+        for name, op, value in tests:
+            have = item.get(name)
+            if isinstance(value, Decimal):
+                have = Decimal(str(have)) if have is not None else None
+            elif isinstance(have, str) and len(value) == 10 and len(have) > 10 and op == "eq":
+                have = have[:10]  # a date compared with a date-time field: the day
+            if have is None:
+                return False
+            ok = {
+                "eq": have == value,
+                "ne": have != value,
+                "gt": have > value,
+                "ge": have >= value,
+                "lt": have < value,
+                "le": have <= value,
+            }[op]
+            if not ok:
+                return False
+        return True
+
+    return check
+
+
+def utc_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z"
+
+
+# -- Visma eAccounting ----------------------------------------------------------------------
+
+CHART = {
+    "1580", "1689", "1910", "1930", "2421", "2611", "2621", "2631",
+    "3001", "3002", "3003", "3004", "3740",
+}  # fmt: skip
+
+
+class VismaFake(VendorFake):
+    """The API at ``{url}/v2``, its token endpoint at ``{url}/connect/token``."""
+
+    max_page_size = 1000
+
+    def __init__(self, client_id: str = "tillgw", client_secret: str = "s3cret") -> None:
+        super().__init__()
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.refresh_tokens: set[str] = set()  # the one valid refresh token (after each refresh)
+        self.spent_refresh_tokens: set[str] = set()
+        self.refreshes = 0
+        self.accounts = set(CHART)
+        self.vouchers: list[dict[str, Any]] = []
+        self.articles: list[dict[str, Any]] = []
+        self.customers: list[dict[str, Any]] = []
+        self.codings: list[dict[str, Any]] = [
+            {"Id": str(uuid.uuid4()), "Name": f"Varor {r} %", "VatRatePercent": float(Decimal(r) / 100)}
+            for r in ("25", "12", "6", "0")
+        ]
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/v2"
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.url}/connect/token"
+
+    def first_refresh_token(self) -> str:
+        token = uuid.uuid4().hex
+        self.refresh_tokens = {token}
+        return token
+
+    def coding(self, rate: int) -> str:
+        """The id of the article account coding with VAT ``rate`` (whole percent)."""
+        return next(c["Id"] for c in self.codings if round(c["VatRatePercent"] * 100) == rate)
+
+    def add_article(self, number: str, name: str, net: str, rate: int = 25, **more: Any) -> dict[str, Any]:
+        net_price = Decimal(net)
+        article = {
+            "Id": str(uuid.uuid4()),
+            "Number": number,
+            "Name": name,
+            "NetPrice": float(net_price),
+            "GrossPrice": float((net_price * (100 + rate) / 100).quantize(Decimal("0.01"))),
+            "CodingId": self.coding(rate),
+            "UnitName": "st",
+            "IsActive": True,
+            "IsStock": False,
+            "StockBalance": 0.0,
+            "Barcodes": [],
+            "ChangedUtc": utc_now(),
+            **more,
+        }
+        self.articles.append(article)
+        return article
+
+    def add_customer(self, number: str, name: str, **more: Any) -> dict[str, Any]:
+        customer = {
+            "Id": str(uuid.uuid4()),
+            "CustomerNumber": number,
+            "Name": name,
+            "IsPrivatePerson": False,
+            "IsActive": True,
+            "ChangedUtc": utc_now(),
+            **more,
+        }
+        self.customers.append(customer)
+        return customer
+
+    # -- contract --------------------------------------------------------------------------
+
+    def is_api(self, request: web.Request) -> bool:
+        return request.path.startswith("/v2/")
+
+    def endpoint(self, request: web.Request) -> str:
+        return request.path.split("/")[2]
+
+    def error(
+        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+    ) -> web.Response:
+        codes = {"unauthorized": 4001, "validation": 4000, "notfound": 4004, "ratelimit": 4010}
+        return web.json_response(
+            {
+                "ErrorCode": codes.get(code, 4000),
+                "DeveloperErrorMessage": message,
+                "ErrorId": uuid.uuid4().hex,
+            },
+            status=status,
+            headers=headers,
+        )
+
+    def too_many(self) -> web.Response:
+        return self.error(429, "ratelimit", "Rate limit exceeded: 600 requests per minute per endpoint")
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/connect/token", self._token)
+        app.router.add_get("/v2/vouchers", self._list(lambda: self.vouchers, {"VoucherDate", "ChangedUtc"}))
+        app.router.add_post("/v2/vouchers", self._post_voucher)
+        app.router.add_get(
+            "/v2/articles", self._list(lambda: self.articles, {"ChangedUtc", "Number", "IsActive"})
+        )
+        app.router.add_put("/v2/articles/{id}", self._put_article)
+        app.router.add_get("/v2/articleaccountcodings", self._list(lambda: self.codings, set()))
+        app.router.add_get(
+            "/v2/customers", self._list(lambda: self.customers, {"ChangedUtc", "CustomerNumber"})
+        )
+        app.router.add_post("/v2/customers", self._post_customer)
+        app.router.add_put("/v2/customers/{id}", self._put_customer)
+
+    async def _token(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
+            return web.json_response({"error": "invalid_client"}, status=400)
+        if form.get("grant_type") != "refresh_token":
+            return web.json_response({"error": "unsupported_grant_type"}, status=400)
+        given = str(form.get("refresh_token", ""))
+        if given not in self.refresh_tokens:
+            return web.json_response({"error": "invalid_grant"}, status=400)
+        self.refresh_tokens.discard(given)
+        self.spent_refresh_tokens.add(given)
+        self.refreshes += 1
+        access, lifetime = self.issue_access_token()
+        return web.json_response(
+            {
+                "access_token": access,
+                "expires_in": int(lifetime),
+                "token_type": "Bearer",
+                "refresh_token": self.first_refresh_token(),
+            }
+        )
+
+    def _list(self, items: Callable[[], list[dict[str, Any]]], fields: set[str]) -> Handler:
+        async def handle(request: web.Request) -> web.Response:
+            q = request.query
+            try:
+                page = int(q.get("$page", "1"))
+                size = int(q.get("$pagesize", "50"))
+            except ValueError:
+                return self.error(400, "validation", "$page and $pagesize must be whole numbers")
+            if page < 1 or not 1 <= size <= self.max_page_size:
+                return self.error(
+                    400, "validation", f"$pagesize must be 1-{self.max_page_size}, $page 1 or more"
+                )
+            selected = items()
+            if "$filter" in q:
+                try:
+                    check = parse_filter(q["$filter"], fields)
+                except FilterError as exc:
+                    return self.error(400, "validation", f"Invalid $filter: {exc}")
+                selected = [i for i in selected if check(i)]
+            total = len(selected)
+            pages = max(1, -(-total // size))
+            return web.json_response(
+                {
+                    "Meta": {
+                        "CurrentPage": page,
+                        "PageSize": size,
+                        "TotalNumberOfPages": pages,
+                        "TotalNumberOfResults": total,
+                        "ServerTimeUtc": utc_now(),
+                    },
+                    "Data": selected[(page - 1) * size : page * size],
+                }
+            )
+
+        return handle
+
+    async def _post_voucher(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        date = body.get("VoucherDate")
+        if not isinstance(date, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", date[:10]):
+            return self.error(400, "validation", "VoucherDate is required")
+        text = body.get("VoucherText")
+        if not isinstance(text, str) or not text or len(text) > 1000:
+            return self.error(400, "validation", "VoucherText is required (at most 1000 characters)")
+        rows = body.get("Rows")
+        if not isinstance(rows, list) or len(rows) < 2:
+            return self.error(400, "validation", "A voucher needs at least two rows")
+        debit = credit = Decimal(0)
+        for i, row in enumerate(rows):
+            account = str(row.get("AccountNumber"))
+            if account not in self.accounts:
+                return self.error(
+                    400, "validation", f"Rows[{i}]: account {account} does not exist in the fiscal year"
+                )
+            d, c = Decimal(str(row.get("DebitAmount") or 0)), Decimal(str(row.get("CreditAmount") or 0))
+            if d < 0 or c < 0 or (d and c) or not (d or c):
+                return self.error(400, "validation", f"Rows[{i}]: give either a debit or a credit amount")
+            debit, credit = debit + d, credit + c
+        if debit != credit:
+            return self.error(
+                400, "validation", f"The voucher is not balanced: debit {debit} and credit {credit}"
+            )
+        voucher = {
+            **body,
+            "Id": str(uuid.uuid4()),
+            "VoucherDate": date[:10],
+            "NumberAndNumberSeries": f"A{len(self.vouchers) + 1}",
+            "ChangedUtc": utc_now(),
+        }
+        self.vouchers.append(voucher)
+        return web.json_response(voucher, status=201)
+
+    def _find(self, items: list[dict[str, Any]], ident: str) -> dict[str, Any] | None:
+        return next((i for i in items if i["Id"] == ident), None)
+
+    async def _put_article(self, request: web.Request) -> web.Response:
+        article = self._find(self.articles, request.match_info["id"])
+        if article is None:
+            return self.error(404, "notfound", "Article not found")
+        body = await request.json()
+        for key in ("Number", "Name", "CodingId", "UnitId"):
+            if key in article and key != "UnitId" and not body.get(key):
+                return self.error(400, "validation", f"{key} is required")
+        article.update({k: v for k, v in body.items() if k != "Id"})
+        article["ChangedUtc"] = utc_now()
+        return web.json_response(article)
+
+    def _customer_errors(self, body: dict[str, Any]) -> str | None:
+        if not isinstance(body.get("Name"), str) or not body["Name"]:
+            return "Name is required"
+        if not isinstance(body.get("IsPrivatePerson"), bool):
+            return "IsPrivatePerson is required"
+        return None
+
+    async def _post_customer(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        problem = self._customer_errors(body)
+        if problem:
+            return self.error(400, "validation", problem)
+        number = body.get("CustomerNumber") or str(1000 + len(self.customers) + 1)
+        if any(c["CustomerNumber"] == number for c in self.customers):
+            return self.error(400, "validation", f"Customer number {number} is already in use")
+        customer = self.add_customer(number, body["Name"], **{k: v for k, v in body.items() if k != "Id"})
+        customer["CustomerNumber"] = number
+        return web.json_response(customer, status=201)
+
+    async def _put_customer(self, request: web.Request) -> web.Response:
+        customer = self._find(self.customers, request.match_info["id"])
+        if customer is None:
+            return self.error(404, "notfound", "Customer not found")
+        body = await request.json()
+        problem = self._customer_errors(body)
+        if problem:
+            return self.error(400, "validation", problem)
+        customer.update({k: v for k, v in body.items() if k not in ("Id", "CustomerNumber")})
+        customer["ChangedUtc"] = utc_now()
+        return web.json_response(customer)

@@ -1,0 +1,335 @@
+"""The Visma eEkonomi adapter against a fake that enforces Visma's contract: real HTTP on
+127.0.0.1, real SQLite, a real till's messages, and once the whole sync module with a real
+Mosquitto and a real SMTP server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from email import message_from_bytes
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import pytest
+
+from gateway.bus.messages import BusMessage, decode_message
+from gateway.config import ConfigError
+from gateway.sync.adapters import AdapterError
+from gateway.sync.adapters.visma import (
+    VismaAdapter,
+    VismaApi,
+    VismaConfig,
+    VismaSource,
+    parse_visma,
+    visma_tokens,
+)
+from gateway.sync.config import AccountsConfig, SyncConfig
+from gateway.sync.http.oauth import store_initial
+from gateway.sync.masterdata.source import SourceCustomer
+from gateway.sync.service import SyncService
+from tests.sync.conftest import ORGNR, POS_ID, STORE, Collect, TillBus, TillFactory, a_day, mail_config, with_
+from tests.sync.fakes.visma import VismaFake
+
+
+@dataclass
+class Visma:
+    fake: VismaFake
+    config: VismaConfig
+    tokens: Path
+    apis: list[VismaApi] = field(default_factory=list)
+
+    def api(self) -> VismaApi:
+        """A fresh client, as a restarted module makes (the token file is shared)."""
+        api = VismaApi(self.config, visma_tokens(self.config, self.tokens), backoff=0.001)
+        self.apis.append(api)
+        return api
+
+    def adapter(self, accounts: AccountsConfig | None = None) -> VismaAdapter:
+        return VismaAdapter(self.config, self.api(), accounts or AccountsConfig())
+
+
+@pytest.fixture
+async def visma(tmp_path: Path) -> AsyncIterator[Visma]:
+    fake = VismaFake()
+    await fake.start()
+    config = parse_visma(
+        {
+            "base_url": fake.api_url,
+            "token_url": fake.token_url,
+            "client_id": fake.client_id,
+            "client_secret": fake.client_secret,
+            "page_size": 2,
+        }
+    )
+    tokens = tmp_path / "tokens.db"
+    await store_initial(
+        tokens, "visma", "", visma_tokens(config, tokens).endpoint, refresh_token=fake.first_refresh_token()
+    )
+    visma = Visma(fake, config, tokens)
+    yield visma
+    for api in visma.apis:
+        await api.close()
+    await fake.stop()
+
+
+async def day_messages(make_till: TillFactory) -> list[BusMessage]:
+    till = await make_till()
+    await a_day(till.pipeline)
+    await till.pipeline.report("z")
+    return [decode_message(data) for _, data in await till.messages()]
+
+
+async def process(db: aiosqlite.Connection, adapter: VismaAdapter, message: BusMessage) -> str | None:
+    """One message in its own transaction, committed as the processor does."""
+    await db.execute("BEGIN IMMEDIATE")
+    try:
+        done = await adapter.process(db, message)
+    except BaseException:
+        await db.execute("ROLLBACK")
+        raise
+    await db.execute("COMMIT")
+    return done
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[aiosqlite.Connection]:
+    conn = await aiosqlite.connect(tmp_path / "inbox.db", isolation_level=None)
+    yield conn
+    await conn.close()
+
+
+def booked(voucher: dict[str, Any]) -> dict[int, Decimal]:
+    return {
+        r["AccountNumber"]: Decimal(str(r["DebitAmount"])) - Decimal(str(r["CreditAmount"]))
+        for r in voucher["Rows"]
+    }
+
+
+# -- configuration ----------------------------------------------------------------------
+
+
+def test_the_configuration_names_the_key_that_is_wrong() -> None:
+    with pytest.raises(ConfigError, match=r"\[sync.visma\].client_secret: missing"):
+        parse_visma({"client_id": "x"})
+    with pytest.raises(ConfigError, match=r"\[sync.visma\].from_date: '21/11' is not a date"):
+        parse_visma({"client_id": "x", "client_secret": "y", "from_date": "21/11"})
+    with pytest.raises(ConfigError, match=r"\[sync.visma\].prices: must be one of net, gross"):
+        parse_visma({"client_id": "x", "client_secret": "y", "prices": "list"})
+    with pytest.raises(ConfigError, match=r"\[sync.visma\].secret: not a known key"):
+        parse_visma({"client_id": "x", "client_secret": "y", "secret": "z"})
+    config = parse_visma({"client_id": "x", "client_secret": "y"})
+    assert config.base_url == "https://eaccountingapi.vismaonline.com/v2"
+    assert config.token_url == "https://identity.vismaonline.com/connect/token"
+
+
+# -- booking ----------------------------------------------------------------------------
+
+
+async def test_a_day_is_booked_as_one_balanced_voucher_once(
+    make_till: TillFactory, visma: Visma, db: aiosqlite.Connection
+) -> None:
+    messages = await day_messages(make_till)
+    adapter = visma.adapter()
+    await adapter.setup(db)
+    done = [await process(db, adapter, m) for m in messages if adapter.handles(m.kind)]
+    assert len(done) == 1 and done[0] is not None and "as voucher A1" in done[0]
+    [voucher] = visma.fake.vouchers
+    z = messages[-1]
+    assert voucher["VoucherDate"] == z.payload["at"][:10]
+    assert voucher["VoucherText"] == f"Z-dagrapport 1 kassa {POS_ID} tillgw {ORGNR}/{STORE}/{POS_ID} Z1"
+    assert booked(voucher) == {
+        1910: Decimal("105.00"), 1580: Decimal("195.00"), 2421: Decimal("100.00"),
+        1930: Decimal("100.00"), 1689: Decimal("50.00"), 3001: Decimal("-200.34"),
+        2611: Decimal("-50.08"), 3002: Decimal("-216.94"), 2621: Decimal("-26.04"),
+        3003: Decimal("-42.45"), 2631: Decimal("-2.55"), 3004: Decimal("-12.00"), 3740: Decimal("0.40"),
+    }  # fmt: skip
+
+    # The same Z again: the local record answers, Visma is not even asked.
+    before = len(visma.fake.requests)
+    again = await process(db, adapter, z)
+    assert again is not None and "already voucher A1" in again
+    assert len(visma.fake.requests) == before and len(visma.fake.vouchers) == 1
+    # Reprocessed with the local record lost (a new inbox): found in Visma, not made twice.
+    fresh = await aiosqlite.connect(":memory:", isolation_level=None)
+    try:
+        await adapter.setup(fresh)
+        found = await process(fresh, visma.adapter(), z)
+    finally:
+        await fresh.close()
+    assert found is not None and "was already voucher A1" in found
+    assert len(visma.fake.vouchers) == 1
+
+
+class SimulatedCrash(BaseException):
+    """The process dies here: the open transaction never commits."""
+
+
+async def test_a_crash_after_the_post_and_a_lost_answer_book_nothing_twice(
+    make_till: TillFactory, visma: Visma, db: aiosqlite.Connection
+) -> None:
+    z = (await day_messages(make_till))[-1]
+    adapter = visma.adapter()
+    await adapter.setup(db)
+
+    async def crash_after(method: str, path: str, **kwargs: Any) -> Any:
+        answer = await original(method, path, **kwargs)
+        if method == "POST":
+            raise SimulatedCrash
+        return answer
+
+    original = adapter.api.request
+    adapter.api.request = crash_after  # type: ignore[method-assign]
+    with pytest.raises(SimulatedCrash):
+        await process(db, adapter, z)
+    assert len(visma.fake.vouchers) == 1  # in Visma, but not recorded here
+    async with db.execute("SELECT COUNT(*) FROM visma_vouchers") as cur:
+        assert await cur.fetchone() == (0,)
+
+    restarted = visma.adapter()
+    done = await process(db, restarted, z)
+    assert done is not None and "was already voucher A1" in done
+    assert len(visma.fake.vouchers) == 1
+
+    # A POST carried out whose answer never came: the search finds it.
+    z2 = replace(z, payload={**z.payload, "z_no": 2})
+    visma.fake.faults.drop_after_commit.append(lambda r: r.method == "POST")
+    done = await process(db, restarted, z2)
+    assert visma.fake.dropped == 1
+    assert done is not None and "was already voucher A2" in done
+    assert len(visma.fake.vouchers) == 2
+
+
+async def test_a_429_storm_503s_and_a_token_expiring_mid_run_are_ridden_out(
+    make_till: TillFactory, visma: Visma, db: aiosqlite.Connection
+) -> None:
+    z = (await day_messages(make_till))[-1]
+    adapter = visma.adapter()
+    await adapter.setup(db)
+    visma.fake.faults.storm = 4
+    visma.fake.faults.expire_tokens_after = 5  # expires between the search and the POST
+    done = await process(db, adapter, z)
+    assert done is not None and "as voucher A1" in done
+    assert len(visma.fake.vouchers) == 1
+    assert sum(1 for status, _ in visma.fake.refused if status == 429) == 4
+    assert sum(1 for status, _ in visma.fake.refused if status == 401) == 1
+    assert visma.fake.refreshes == 2  # the first token, and one after the expiry
+    assert len(visma.fake.spent_refresh_tokens) == 2  # each refresh token used once
+
+    # A 503 burst: the search (a GET) is retried through it; a POST answered 503 was not
+    # carried out, which the search after it shows, and it is sent again.
+    z2 = replace(z, payload={**z.payload, "z_no": 2})
+    visma.fake.faults.unavailable = 2  # the search, then its retry
+    done = await process(db, adapter, z2)
+    assert done is not None and "as voucher A2" in done
+    z3 = replace(z, payload={**z.payload, "z_no": 3})
+    visma.fake.faults.unavailable_when.append(lambda r: r.method == "POST")
+    done = await process(db, adapter, z3)
+    assert done is not None and "as voucher A3" in done
+    assert len(visma.fake.vouchers) == 3
+    assert [m for m, _ in visma.fake.requests[-4:]] == ["GET", "POST", "GET", "POST"]
+
+
+async def test_an_unknown_account_is_refused_quoting_visma_logged_and_mailed(
+    make_till: TillFactory,
+    till_bus: TillBus,
+    sync_config: SyncConfig,
+    visma: Visma,
+    smtp: tuple[Any, Collect],
+) -> None:
+    controller, mailbox = smtp
+    config = with_(sync_config, mail=mail_config(int(controller.port)))
+    accounts = AccountsConfig(cash="1911")  # not in the company's chart of accounts
+    till = await make_till()
+    assert await SyncService(config, [visma.adapter(accounts)]).run(once=True) == 0
+    await a_day(till.pipeline)
+    await till.pipeline.report("z")
+    sent = await till.messages()
+    for topic, data in sent:
+        await till_bus.publish(topic, data)
+
+    assert await SyncService(config, [visma.adapter(accounts)]).run(once=True) == 1
+    log = "".join(p.read_text(encoding="utf-8") for p in sorted(config.log_dir.glob("sync-*.log")))
+    [error] = [ln for ln in log.splitlines() if ln.startswith("ERROR")]
+    assert f"Visma eEkonomi: {ORGNR}/{STORE}/{POS_ID}/{len(sent)} (report.z) not processed" in error
+    assert "Rows[0]: account 1911 does not exist in the fiscal year (ErrorCode 4000)" in error
+    assert visma.fake.vouchers == []
+    [envelope] = mailbox.messages
+    mail = message_from_bytes(envelope.content)
+    assert "1 error" in mail["Subject"]
+    assert "account 1911 does not exist" in mail.as_string()
+
+    # The chart gets the account: the next run books it.
+    visma.fake.accounts.add("1911")
+    assert await SyncService(config, [visma.adapter(accounts)]).run(once=True) == 0
+    assert len(visma.fake.vouchers) == 1
+
+
+async def test_a_z_report_before_from_date_is_not_booked(
+    make_till: TillFactory, visma: Visma, db: aiosqlite.Connection
+) -> None:
+    z = (await day_messages(make_till))[-1]
+    config = replace(visma.config, from_date=date(2999, 1, 1))
+    adapter = VismaAdapter(config, visma.api(), AccountsConfig())
+    await adapter.setup(db)
+    done = await process(db, adapter, z)
+    assert done is not None and "before from_date 2999-01-01" in done
+    assert visma.fake.vouchers == [] and visma.fake.requests == []
+
+
+# -- master data ------------------------------------------------------------------------
+
+
+async def test_articles_and_customers_are_pulled_in_full_and_by_changes(visma: Visma) -> None:
+    fake = visma.fake
+    old = "2026-01-01T00:00:00.000Z"
+    fake.add_article("1001", "Kaffe", "26.00", 12, ChangedUtc=old, Barcodes=[{"Barcode": "7310000000017"}])
+    fake.add_article("1002", "Mugg", "48.00", 25, ChangedUtc=old, IsStock=True, StockBalance=7.0)
+    fake.add_article("1003", "Tidning", "42.45", 6, ChangedUtc=old)
+    fake.add_article("1004", "Frimärke", "12.00", 0, ChangedUtc=old, IsActive=False)
+    fake.add_article("1005", "Tygkasse", "40.00", 25, ChangedUtc="2026-06-01T10:00:00.000Z", IsStock=True)
+    fake.add_customer("501", "Anna Andersson", ChangedUtc=old, EmailAddress="anna@example.se")
+    fake.add_customer(
+        "502", "Bygg AB", ChangedUtc="2026-06-02T00:00:00.000Z", CorporateIdentityNumber="5561234567"
+    )
+    source = VismaSource(visma.config, visma.api())
+
+    articles = [a async for a in source.articles(None)]
+    assert [a.number for a in articles] == ["1001", "1002", "1003", "1004", "1005"]
+    assert (articles[0].price, articles[0].price_includes_vat, articles[0].vat_rate) == (26_00, False, 1200)
+    assert articles[0].barcodes == ("7310000000017",)
+    assert [a.vat_rate for a in articles] == [1200, 2500, 600, 0, 2500]
+    assert articles[3].active is False and articles[1].stock_goods is True
+    assert articles[0].modified_at == datetime(2026, 1, 1, tzinfo=UTC)
+    pages = [p for m, p in fake.requests if m == "GET" and p.startswith("/v2/articles?")]
+    assert len(pages) == 3  # five articles, two a page
+
+    since = datetime(2026, 3, 1, tzinfo=UTC)
+    assert [a.number async for a in source.articles(since)] == ["1005"]
+    assert any("ChangedUtc+gt+2026-03-01T00:00:00Z" in p or "ChangedUtc%20gt%202026-03-01T00:00:00Z" in p
+               for _, p in fake.requests)  # fmt: skip
+    customers = [c async for c in source.customers(None)]
+    assert [(c.number, c.name, c.email) for c in customers] == [
+        ("501", "Anna Andersson", "anna@example.se"),
+        ("502", "Bygg AB", None),
+    ]
+    assert [c.number async for c in source.customers(since)] == ["502"]
+
+    assert await source.stock(None) == {"1002": Decimal(7), "1005": Decimal(0)}
+    await source.set_stock({"1002": Decimal(5)})
+    assert await source.stock(["1002"]) == {"1002": Decimal(5)}
+    number = await source.save_customer(SourceCustomer("", "Kalle Karlsson", email="kalle@example.se"))
+    assert number == "1003" and fake.customers[-1]["IsPrivatePerson"] is True
+    assert await source.save_customer(SourceCustomer("501", "Anna Berg")) == "501"
+    assert fake.customers[0]["Name"] == "Anna Berg"
+
+
+async def test_a_visma_refusal_of_master_data_is_quoted(visma: Visma) -> None:
+    source = VismaSource(visma.config, visma.api())
+    with pytest.raises(AdapterError, match=r"save customer '': HTTP 400 to POST customers: Name is required"):
+        await source.save_customer(SourceCustomer("", ""))
+    with pytest.raises(AdapterError, match="Visma eEkonomi has no article 9999"):
+        await source.set_stock({"9999": Decimal(1)})
