@@ -1,4 +1,9 @@
-"""``tillgw sync [--once] [--config FILE]``: the ERP sync module, its own process."""
+"""``tillgw sync [--once | --all | --changes] [--config FILE]``: the ERP sync module, its own process.
+
+``--all`` and ``--changes`` run one master-data sync now (every article and customer, or
+those changed since the last sync), publish its revision to the tills and exit, printing
+what changed. They may run while the service runs: the two never interleave a revision.
+"""
 
 from __future__ import annotations
 
@@ -28,10 +33,23 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "each Z report becomes an SIE 4i file. With no --config: the demo, everything under ./var/sync. "
         "See docs/sync.md.",
     )
-    sync.add_argument(
+    mode = sync.add_mutually_exclusive_group()
+    mode.add_argument(
         "--once",
         action="store_true",
         help="take what the broker has queued, process it and exit (else run until SIGINT/SIGTERM)",
+    )
+    mode.add_argument(
+        "--all",
+        dest="sync_all",
+        action="store_true",
+        help="master data: sync every article and customer to the tills now, and exit",
+    )
+    mode.add_argument(
+        "--changes",
+        dest="sync_changes",
+        action="store_true",
+        help="master data: sync what changed in the ERP since the last sync now, and exit",
     )
     sync.add_argument(
         "--config", type=Path, metavar="FILE", help="the TOML configuration with [sync] (default: the demo)"
@@ -53,6 +71,10 @@ def sync_command(args: argparse.Namespace) -> int:
             f"tillgw sync: demo configuration: inbox, SIE files and logs under {config.inbox.parent}",
             file=sys.stderr,
         )
+    if args.sync_all or args.sync_changes:
+        from gateway.sync.masterdata.command import sync_once
+
+        return asyncio.run(sync_once(config, full=args.sync_all))
     from gateway.sync.service import SyncService  # the bus and mail libraries: only for this command
 
     return asyncio.run(_main(SyncService(config), once=args.once))

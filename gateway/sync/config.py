@@ -17,6 +17,11 @@ the keys::
     [sync.sie]        series, voucher_number ("blank" | "z"), company_name, account_names
     [sync.mail]       host, port, security ("starttls" | "tls" | "none"), username,
                       password, from, to, timeout, ca_file, interval
+    [sync.masterdata] source ("none" | "file" | "fortnox" | "visma" | "business_central" |
+                      "nav"), folder, prices_include_vat, price_list, round_up_to_krona,
+                      delete_missing_articles, delete_missing_customers, customer_master
+                      ("erp" | "till"), location, orgnr, store, interval_minutes, weekdays,
+                      hours, full_sync_at, keep_revisions
     [mqtt]            as for the till (gateway/config.py)
 """
 
@@ -35,8 +40,11 @@ __all__ = [
     "ACCOUNT_KEYS",
     "DEFAULT_ACCOUNTS",
     "DEFAULT_ACCOUNT_NAMES",
+    "MASTERDATA_SOURCES",
+    "WEEKDAYS",
     "AccountsConfig",
     "MailConfig",
+    "MasterDataConfig",
     "SieConfig",
     "SyncConfig",
     "demo_sync_config",
@@ -140,6 +148,38 @@ class MailConfig:
     interval: float = 600.0  # a running module mails at most this often (seconds); --once at its end
 
 
+MASTERDATA_SOURCES = ("none", "file", "fortnox", "visma", "business_central", "nav")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_TIME_RE = re.compile(r"^([01][0-9]|2[0-3]):([0-5][0-9])$")
+_HOURS_RE = re.compile(r"^([01]?[0-9]|2[0-3])-([01]?[0-9]|2[0-4])$")
+
+
+@dataclass(frozen=True, slots=True)
+class MasterDataConfig:
+    """``[sync.masterdata]``: where articles, prices, customers and stock come from, and when."""
+
+    source: str = "none"  # none | file | fortnox | visma | business_central | nav
+    orgnr: str = ""  # the store whose tills get the catalog (catalog topics)
+    store: str = ""
+    folder: Path | None = None  # the file source's folder of export files
+    prices_include_vat: bool = True  # the file source: whether the files' prices include VAT
+    price_list: str | None = None  # the ERP's price list to take prices from (None: the article's price)
+    round_up_to_krona: bool = False  # prices incl. VAT rounded up to whole kronor
+    delete_missing_articles: bool = False  # a full sync removes articles the ERP no longer has
+    delete_missing_customers: bool = False  # likewise customers
+    customer_master: str = "erp"  # erp | till: whose version of a customer wins
+    location: str | None = None  # only articles of this location (NAV)
+    interval_minutes: int = 15  # a changes sync this often (0: none but the full one and "sync now")
+    weekdays: frozenset[int] = frozenset(range(7))  # 0 = Monday, as datetime.weekday()
+    hours: tuple[int, int] = (0, 24)  # from hour (inclusive) to hour (exclusive)
+    full_sync_at: tuple[int, int] | None = None  # (hour, minute) of the daily full sync
+    keep_revisions: int = 50  # revisions kept to answer a till's gap; older ones: a full revision
+
+    @property
+    def enabled(self) -> bool:
+        return self.source != "none"
+
+
 @dataclass(frozen=True, slots=True)
 class SyncConfig:
     inbox: Path  # the inbox database (SQLite)
@@ -157,6 +197,12 @@ class SyncConfig:
     retry_interval: float = 60.0  # a message whose processing failed is tried again after this
     demo: bool = False
     source: Path | None = None
+    masterdata: MasterDataConfig = field(default_factory=MasterDataConfig)
+
+    @property
+    def catalog_db(self) -> Path:
+        """The master-data engine's database, beside the inbox."""
+        return self.inbox.parent / "catalog.db"
 
     def knows(self, orgnr: str, store: str, register: str) -> bool:
         return self.registers is None or f"{orgnr}/{store}/{register}" in self.registers
@@ -205,7 +251,7 @@ def parse_sync_config(raw: dict[str, Any], path: Path) -> SyncConfig:
     """``[sync]`` and ``[mqtt]`` of a parsed TOML file read from ``path``."""
     here = path.parent
     sync_raw = _table(raw, "sync") or {}
-    tables = {"accounts", "sie", "mail"}
+    tables = {"accounts", "sie", "mail", "masterdata"}
     s = _Section(
         sync_raw,
         "sync",
@@ -280,6 +326,7 @@ def parse_sync_config(raw: dict[str, Any], path: Path) -> SyncConfig:
         once_timeout=s.number("once_timeout", 30.0, minimum=0.1),
         retry_interval=s.number("retry_interval", 60.0, minimum=0.1),
         source=path,
+        masterdata=_masterdata(sync_raw.get("masterdata") or {}, raw, here),
     )
 
 
@@ -355,4 +402,90 @@ def _mail(raw: Any, here: Path) -> MailConfig | None:
         timeout=m.number("timeout", 30.0, minimum=1.0),
         ca_file=None if (ca := m.text("ca_file")) is None else _path(ca, here),
         interval=m.number("interval", 600.0, minimum=0.0),
+    )
+
+
+def _flag(section: _Section, key: str, default: bool) -> bool:
+    value = section.raw.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{section.where(key)}: must be true or false, got {value!r}")
+    return value
+
+
+def _weekdays(value: Any, where: str) -> frozenset[int]:
+    """``"mon-sat"``, ``"mon,wed,fri"`` or ``["mon", "tue"]`` as weekday numbers (Monday 0)."""
+    parts = value if isinstance(value, list) else str(value).split(",") if isinstance(value, str) else None
+    if not parts or not all(isinstance(p, str) for p in parts):
+        raise ConfigError(f'{where}: must be like "mon-sat", "mon,wed,fri" or ["mon", "tue"], got {value!r}')
+    days: set[int] = set()
+    for part in parts:
+        first, _, last = part.strip().lower().partition("-")
+        if first not in WEEKDAYS or (last and last not in WEEKDAYS):
+            raise ConfigError(
+                f"{where}: {part.strip()!r} is not a weekday ({', '.join(WEEKDAYS)}) or a range"
+            )
+        a, b = WEEKDAYS.index(first), WEEKDAYS.index(last or first)
+        days.update(range(a, b + 1) if a <= b else [*range(a, 7), *range(0, b + 1)])
+    return frozenset(days)
+
+
+def _masterdata(raw: Any, whole: dict[str, Any], here: Path) -> MasterDataConfig:
+    keys = {
+        "source", "folder", "prices_include_vat", "price_list", "round_up_to_krona",
+        "delete_missing_articles", "delete_missing_customers", "customer_master", "location",
+        "orgnr", "store", "interval_minutes", "weekdays", "hours", "full_sync_at", "keep_revisions",
+    }  # fmt: skip
+    m = _Section(raw, "sync.masterdata", keys)
+    source = m.choice("source", "none", MASTERDATA_SOURCES)
+    if source == "none":
+        return MasterDataConfig()
+    # The store: [sync.masterdata] orgnr/store, else the till's [shop] (a till's own file).
+    shop_raw = whole.get("shop")
+    shop: dict[str, Any] = shop_raw if isinstance(shop_raw, dict) else {}
+    orgnr = m.text("orgnr") or (shop.get("orgnr") if isinstance(shop.get("orgnr"), str) else None)
+    store = m.text("store") or (shop.get("store") if isinstance(shop.get("store"), str) else None)
+    if not orgnr:
+        raise ConfigError("[sync.masterdata].orgnr: missing (the organisation number of the store's tills)")
+    if not store:
+        raise ConfigError("[sync.masterdata].store: missing (the store whose tills get the catalog)")
+    orgnr = _orgnr(orgnr)
+    for key, value in (("orgnr", orgnr), ("store", store)):
+        if not _LEVEL_RE.match(value):
+            raise ConfigError(
+                f"[sync.masterdata].{key}: {value!r} must be 1-64 letters, digits, '.', '_' or '-'"
+            )
+    folder_text = m.text("folder")
+    if source == "file" and folder_text is None:
+        raise ConfigError('[sync.masterdata].folder: missing (source = "file" reads its files from a folder)')
+    hours_text = m.text("hours", "00-24") or "00-24"
+    hours_match = _HOURS_RE.match(hours_text)
+    if not hours_match or int(hours_match[1]) >= int(hours_match[2]):
+        raise ConfigError(
+            f'[sync.masterdata].hours: must be like "07-20" (from hour to hour), got {hours_text!r}'
+        )
+    full_at: tuple[int, int] | None = None
+    if (full_text := m.text("full_sync_at")) is not None:
+        time_match = _TIME_RE.match(full_text)
+        if not time_match:
+            raise ConfigError(
+                f'[sync.masterdata].full_sync_at: must be a time like "03:00", got {full_text!r}'
+            )
+        full_at = (int(time_match[1]), int(time_match[2]))
+    return MasterDataConfig(
+        source=source,
+        orgnr=orgnr,
+        store=store,
+        folder=None if folder_text is None else _path(folder_text, here),
+        prices_include_vat=_flag(m, "prices_include_vat", True),
+        price_list=m.text("price_list"),
+        round_up_to_krona=_flag(m, "round_up_to_krona", False),
+        delete_missing_articles=_flag(m, "delete_missing_articles", False),
+        delete_missing_customers=_flag(m, "delete_missing_customers", False),
+        customer_master=m.choice("customer_master", "erp", ("erp", "till")),
+        location=m.text("location"),
+        interval_minutes=m.integer("interval_minutes", 15, minimum=0),
+        weekdays=_weekdays(raw.get("weekdays", "mon-sun"), m.where("weekdays")),
+        hours=(int(hours_match[1]), int(hours_match[2])),
+        full_sync_at=full_at,
+        keep_revisions=m.integer("keep_revisions", 50, minimum=1),
     )

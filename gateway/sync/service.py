@@ -23,6 +23,7 @@ from gateway.sync.adapters import Adapter
 from gateway.sync.config import SyncConfig
 from gateway.sync.inbox import Inbox
 from gateway.sync.mail import error_mail, send_mail
+from gateway.sync.masterdata.runner import MasterData
 from gateway.sync.processor import Processor
 from gateway.sync.runlog import LOGGER, RunLog
 from gateway.sync.sie_adapter import SieAdapter
@@ -45,6 +46,7 @@ class SyncService:
         self.runlog: RunLog | None = None
         self.subscriber: Subscriber | None = None
         self.processor: Processor | None = None
+        self.masterdata: MasterData | None = None
 
     async def run(self, *, once: bool, stop: asyncio.Event | None = None) -> int:
         logger = logging.getLogger(LOGGER)
@@ -75,8 +77,17 @@ class SyncService:
         except Exception as exc:
             log.error("inbox: cannot open %s: %s", self.config.inbox, exc)
             return "the inbox could not be opened"
+        adapters = list(self.adapters)
+        if self.config.masterdata.enabled:
+            try:
+                self.masterdata = await MasterData.open(self.config)
+            except Exception as exc:
+                await inbox.close()
+                log.error("master data: cannot open %s: %s", self.config.catalog_db, exc)
+                return "the catalog could not be opened"
+            adapters.extend(self.masterdata.adapters())
         try:
-            for adapter in self.adapters:
+            for adapter in adapters:
                 try:
                     await adapter.setup(inbox.conn)
                 except Exception as exc:
@@ -84,7 +95,7 @@ class SyncService:
                     return "an adapter could not be set up"
             wake = asyncio.Event()
             subscriber = Subscriber(self.config, inbox, wake.set)
-            processor = Processor(inbox, self.adapters)
+            processor = Processor(inbox, adapters)
             self.subscriber, self.processor = subscriber, processor
             if once:
                 try:
@@ -96,11 +107,14 @@ class SyncService:
                 await processor.run_pass()
             else:
                 receiving = asyncio.create_task(subscriber.run(stop))
+                catalog = None if self.masterdata is None else asyncio.create_task(self.masterdata.run(stop))
                 try:
                     await self._process_until(stop, processor, wake)
                 finally:
                     stop.set()
                     await receiving
+                    if catalog is not None:
+                        await catalog
                 await processor.run_pass()
             counts = await inbox.counts()
             s = subscriber.stats
@@ -111,6 +125,8 @@ class SyncService:
             )
         finally:
             await inbox.close()
+            if self.masterdata is not None:
+                await self.masterdata.close()
 
     async def _process_until(self, stop: asyncio.Event, processor: Processor, wake: asyncio.Event) -> None:
         retry = self.config.retry_interval
