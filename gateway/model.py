@@ -122,6 +122,7 @@ class Receipt:
     discount: int = 0  # öre off the whole receipt
     kind: ReceiptKind = ReceiptKind.NORMAL
     cashier: str | None = None
+    customer: str | None = None  # customer number of a sale on account (the ERP invoices it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,6 +242,9 @@ def compute(receipt: Receipt) -> Totals:
         )
     is_return = returns[0]
     _check_text(receipt.cashier, "cashier", required=False)
+    _check_text(receipt.customer, "customer", required=False)
+    if receipt.customer is not None and not receipt.customer.strip():
+        raise ReceiptError("customer", "is empty")
 
     amounts = [line.amount for line in receipt.lines]
     _check_amount(receipt.discount, "discount")

@@ -89,7 +89,7 @@ def _enum(kind: type[Any], value: Any, where: str, default: Any) -> Any:
 def receipt_from_json(obj: Any) -> Receipt:
     """The receipt the POS posted. Raises :class:`ReceiptError` naming the bad field."""
     body = _object(obj, "body")
-    unknown = set(body) - {"id", "lines", "payments", "discount", "type", "cashier"}
+    unknown = set(body) - {"id", "lines", "payments", "discount", "type", "cashier", "customer"}
     if unknown:
         raise ReceiptError(sorted(unknown)[0], "is not a field of a receipt")
     raw_lines = body.get("lines")
@@ -153,6 +153,7 @@ def receipt_from_json(obj: Any) -> Receipt:
         discount=parse_money(body.get("discount", "0"), "discount"),
         kind=_enum(ReceiptKind, body.get("type"), "type", ReceiptKind.NORMAL),
         cashier=_text(body, "cashier", "", required=False),
+        customer=_text(body, "customer", "", required=False),
     )
 
 
@@ -187,6 +188,8 @@ def receipt_to_json(receipt: Receipt) -> dict[str, Any]:
     }
     if receipt.cashier is not None:
         out["cashier"] = receipt.cashier
+    if receipt.customer is not None:  # only when there is one: older receipts' JSON (and hashes) stay
+        out["customer"] = receipt.customer
     return out
 
 

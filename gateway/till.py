@@ -2,7 +2,8 @@
 
 :meth:`Till.open` is what ``tillgw run`` does before it serves the API: open (or create)
 the signing key and the database under the data directory, open the control unit and
-the printer, reconcile what a crash left, and make the API token. In the demo (no
+the printer, open the catalog (``catalog.db``, kept up to date from the bus when there
+is one), reconcile what a crash left, and make the API token. In the demo (no
 config) it first starts the project's simulated control unit and printer on
 pseudo-terminals — the one place the gateway starts a simulator.
 """
@@ -18,9 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from gateway.bus.broker import EmbeddedBroker, start_embedded_if_needed
+from gateway.bus.catalog import CatalogTopics
 from gateway.bus.messages import Topics
 from gateway.bus.outbox import Outbox
 from gateway.bus.publisher import Publisher
+from gateway.catalog.store import Catalog
+from gateway.catalog.subscriber import CatalogSubscriber
 from gateway.config import Config
 from gateway.devices.control_unit import open_control_unit
 from gateway.devices.drawer import Drawer, OpenLevel
@@ -59,6 +63,10 @@ class TillFiles:
     @property
     def database(self) -> Path:
         return self.data_dir / "till.db"
+
+    @property
+    def catalog(self) -> Path:
+        return self.data_dir / "catalog.db"
 
     @property
     def signing_key(self) -> Path:
@@ -124,6 +132,9 @@ class Till:
         stack: contextlib.AsyncExitStack,
         bus: Publisher | None = None,
         embedded_broker: EmbeddedBroker | None = None,
+        *,
+        catalog: Catalog,
+        catalog_updates: CatalogSubscriber | None = None,
     ) -> None:
         self.config = config
         self.files = files
@@ -135,6 +146,8 @@ class Till:
         self._stack = stack
         self.bus = bus  # the outbox's publisher; None for a till with no bus
         self.embedded_broker = embedded_broker  # the demo's in-process broker, if it started one
+        self.catalog = catalog  # articles, barcodes, customers, stock (empty until the bus brings them)
+        self.catalog_updates = catalog_updates  # what brings them; None for a till with no bus
 
     @classmethod
     async def open(cls, config: Config) -> Till:
@@ -183,7 +196,11 @@ class Till:
                 code_table=CODE_TABLES[config.printer.code_table] if config.printer else CodeTable.CP858,
             )
             stack.push_async_callback(pipeline.close)
-            bus, embedded = None, None
+            catalog = await Catalog.open(files.catalog)
+            stack.push_async_callback(catalog.close)
+            if catalog.created:
+                await _number_customers_after_journal(store, catalog)
+            bus, embedded, updates = None, None, None
             if config.mqtt is not None:
                 # The outbox before the pipeline starts: what reconciliation journals goes on the bus too.
                 topics = Topics(config.shop.orgnr, config.shop.store, config.pos_id)
@@ -195,12 +212,30 @@ class Till:
                 bus = Publisher(outbox, topics, config.mqtt)
                 stack.push_async_callback(bus.close)  # closed before the broker and the store
                 await bus.start()
+                updates = CatalogSubscriber(
+                    catalog, CatalogTopics(config.shop.orgnr, config.shop.store), config.pos_id, config.mqtt
+                )
+                stack.push_async_callback(updates.close)  # closed before the broker and the catalog
+                await updates.start()
             await pipeline.start()
             token = api_token(files.api_token)
         except BaseException:
             await stack.aclose()
             raise
-        return cls(config, files, store, unit, printer, pipeline, token, stack, bus, embedded)
+        return cls(
+            config,
+            files,
+            store,
+            unit,
+            printer,
+            pipeline,
+            token,
+            stack,
+            bus,
+            embedded,
+            catalog=catalog,
+            catalog_updates=updates,
+        )
 
     async def close(self) -> None:
         await self._stack.aclose()
@@ -235,7 +270,21 @@ class Till:
             },
             # Messages for the sync module not yet acked, the oldest's age, the publisher in words.
             "bus": None if self.bus is None else (await self.bus.status()).to_json(),
+            # The revision held and what it holds; how the updates from the sync module go.
+            "catalog": {
+                **self.catalog.state.to_json(),
+                "updates": None if self.catalog_updates is None else self.catalog_updates.status(),
+            },
         }
+
+
+async def _number_customers_after_journal(store: Store, catalog: Catalog) -> None:
+    """A new catalog file (a first start, or one deleted to fetch it again) numbers the till's own
+    customers after every ``customer.change`` the journal holds, so that no provisional number
+    given before is given again."""
+    row = await store.fetchone("SELECT COUNT(*) FROM journal WHERE kind = 'customer.change'")
+    if row is not None and int(row[0]) > 0:
+        await catalog.count_provisional_from(int(row[0]))
 
 
 def _line(config: Config) -> Any:

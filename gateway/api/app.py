@@ -1,5 +1,6 @@
 """The till's local HTTP API (docs/api.md): receipts, copies, the drawer, POS events, status,
-and the event stream — one aiohttp application over a :class:`~gateway.till.Till`.
+the catalog's articles and customers, and the event stream — one aiohttp application over
+a :class:`~gateway.till.Till`.
 
 ``make_app(till)`` builds it; :func:`serving` runs it on a host and port until the block
 ends (what ``tillgw run`` does after :meth:`Till.open`). The API adds no logic of its own
@@ -25,6 +26,8 @@ from aiohttp.web_request import BaseRequest
 from gateway.api.auth import EVENTS_PATH, auth_middleware
 from gateway.api.errors import ApiError, error_middleware
 from gateway.api.events import DEFAULT_QUEUE_SIZE, EventHub, stream_events
+from gateway.catalog.customers import customer_request
+from gateway.catalog.store import MAX_SEARCH
 from gateway.devices.health import Health, HealthListener
 from gateway.fiscal import report_text
 from gateway.fiscal.pipeline import FiscalError, RegisteredReceipt
@@ -333,6 +336,97 @@ def _print_report(app: web.Application, report: Report) -> bool:
     return True
 
 
+# -- the catalog ----------------------------------------------------------------------------
+
+DEFAULT_SEARCH = 20  # results of a search when ?limit= is not given
+
+
+def _query_text(request: web.Request, key: str, limit: int) -> str | None:
+    value = request.query.get(key)
+    if value is None:
+        return None
+    if not value.strip():
+        raise ApiError(400, "bad_request", f"?{key}= is empty", key)
+    if len(value) > limit:
+        raise ApiError(400, "bad_request", f"?{key}= is {len(value)} characters; at most {limit}", key)
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ApiError(400, "bad_request", f"?{key}= holds a control character", key)
+    return value
+
+
+def _limit(request: web.Request) -> int:
+    text = request.query.get("limit")
+    if text is None:
+        return DEFAULT_SEARCH
+    if not text.isdigit() or not 1 <= int(text) <= MAX_SEARCH:
+        raise ApiError(
+            400, "bad_request", f"?limit= must be a number from 1 to {MAX_SEARCH}, got {text!r}", "limit"
+        )
+    return int(text)
+
+
+async def get_articles(request: web.Request) -> web.Response:
+    """``?barcode=`` (a scan: the article, or 404) or ``?q=`` (a search: a list)."""
+    catalog = request.app[TILL].catalog
+    barcode, text = _query_text(request, "barcode", 64), _query_text(request, "q", 100)
+    if barcode is not None and text is not None:
+        raise ApiError(400, "bad_request", "give ?barcode= or ?q=, not both", "q")
+    if barcode is not None:
+        # On the event loop, no thread: an index lookup is microseconds (gateway.catalog.store).
+        found = catalog.article_by_barcode(barcode)
+        if found is None:
+            raise ApiError(404, "not_found", f"no article has the barcode {barcode!r}", "barcode")
+        return _json(found.to_json())
+    if text is None:
+        raise ApiError(
+            400, "bad_request", "give ?barcode=… (a scanned code) or ?q=… (words of a name)", "barcode"
+        )
+    limit = _limit(request)
+    articles = await catalog.search_articles(text, limit)
+    return _json({"articles": [a.to_json() for a in articles], "limit": limit})
+
+
+async def get_article(request: web.Request) -> web.Response:
+    number = request.match_info["number"]
+    found = request.app[TILL].catalog.article(number)
+    if found is None:
+        raise ApiError(404, "not_found", f"there is no article number {number!r}")
+    return _json(found.to_json())
+
+
+async def get_customers(request: web.Request) -> web.Response:
+    text = _query_text(request, "q", 100)
+    if text is None:
+        raise ApiError(400, "bad_request", "give ?q=… (words of a name, or a number)", "q")
+    limit = _limit(request)
+    customers = await request.app[TILL].catalog.search_customers(text, limit)
+    return _json({"customers": [c.to_json() for c in customers], "limit": limit})
+
+
+async def get_customer(request: web.Request) -> web.Response:
+    number = request.match_info["number"]
+    found = request.app[TILL].catalog.customer(number)
+    if found is None:
+        raise ApiError(404, "not_found", f"there is no customer number {number!r}")
+    return _json(found.to_json())
+
+
+async def post_customer(request: web.Request) -> web.Response:
+    """A customer made or changed at the till: journaled for the ERP, and in the catalog at once."""
+    till = request.app[TILL]
+    wanted = customer_request(await _body(request))  # CustomerError names the field: 422
+    number = wanted.number or await till.catalog.provisional_number(till.config.pos_id)
+    customer = wanted.with_number(number)
+    # Journaled first: the change reaches the sync module through the outbox like every event.
+    entry = await till.pipeline.record("customer.change", customer.to_json())
+    created = await till.catalog.put_customer(customer)
+    found = till.catalog.customer(number)
+    assert found is not None
+    return _json(
+        {"customer": found.to_json(), "journal_entry": entry, "created": created}, 201 if created else 200
+    )
+
+
 async def get_status(request: web.Request) -> web.Response:
     hub = request.app[HUB]
     status = await request.app[TILL].status()
@@ -419,6 +513,11 @@ def make_app(till: Till, *, event_queue: int = DEFAULT_QUEUE_SIZE) -> web.Applic
     app.router.add_get(EVENTS_PATH, get_events, allow_head=False)
     app.router.add_post("/v1/reports/{kind:[xz]}", post_report)
     app.router.add_get("/v1/status", get_status, allow_head=False)
+    app.router.add_get("/v1/articles", get_articles, allow_head=False)
+    app.router.add_get("/v1/articles/{number}", get_article, allow_head=False)
+    app.router.add_get("/v1/customers", get_customers, allow_head=False)
+    app.router.add_post("/v1/customers", post_customer)
+    app.router.add_get("/v1/customers/{number}", get_customer, allow_head=False)
     return app
 
 

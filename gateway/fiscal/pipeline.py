@@ -31,6 +31,8 @@ from datetime import datetime
 from functools import partial
 from typing import Any, Protocol
 
+from gateway.bus.catalog import Customer
+from gateway.bus.messages import MessageError
 from gateway.devices.fiscal_unit import (
     ControlUnit,
     ControlUnitRefused,
@@ -335,18 +337,26 @@ class Pipeline:
         return entry.seq
 
     async def record(self, kind: str, body: dict[str, Any]) -> int:
-        """Journal another event (``cashier.login``, ``cashier.logout``, ``price.change``, ``float.change``).
+        """Journal another event (``cashier.login``, ``cashier.logout``, ``price.change``,
+        ``float.change``, ``customer.change``).
 
         ``float.change`` is the float (växelkassa) put into or taken out of the drawer,
         counted on the X and Z reports: see :func:`gateway.fiscal.reports.float_change_body`.
+        ``customer.change`` is a customer made or changed at the till, for the ERP: its body
+        is :meth:`Customer.to_json <gateway.bus.catalog.Customer.to_json>`.
         """
-        if kind not in ("cashier.login", "cashier.logout", "price.change", "float.change"):
+        if kind not in ("cashier.login", "cashier.logout", "price.change", "float.change", "customer.change"):
             raise FiscalError("bad_event", f"{kind!r} is not an event the POS reports", 422, "kind")
         if kind == "float.change":
             try:
                 body = float_change_body(body)
             except FieldError as exc:
                 raise FiscalError("bad_event", str(exc), 422, exc.field) from None
+        if kind == "customer.change":
+            try:
+                body = Customer.from_json(body, "customer").to_json()
+            except MessageError as exc:
+                raise FiscalError("bad_event", str(exc), 422) from None
         entry = await self.store.transact(lambda w: w.append(kind, {**body, "pos_id": self.pos_id}))
         return entry.seq
 

@@ -1,0 +1,226 @@
+"""The catalog's subscriber: the sync module's revisions from the MQTT broker into the catalog.
+
+One task per till (:class:`CatalogSubscriber`). It connects as
+``tillgw-{orgnr}-{store}-{register}-catalog`` with a persistent session (revisions sent
+while the till was away wait for it at the broker), subscribes at QoS 1 to the store's
+``…/catalog/updates`` and hands every message to :meth:`Catalog.apply
+<gateway.catalog.store.Catalog.apply>`, one at a time, in the order received.
+
+It asks for what it lacks with a :class:`~gateway.bus.catalog.CatalogRequest` on its
+register's ``…/catalog-request``: at every connect (``start``: the revision held, so the
+sync module sends what followed it — aiomqtt acknowledges a message before the till has
+applied it, so a message in hand at a crash is fetched again this way), and whenever a
+revision arrives whose base the catalog does not hold (``gap``), once per such revision.
+
+A bad message is logged with what is wrong with it, counted in the status and skipped;
+nothing a message holds stops the till. The broker down: the subscriber tries again
+after 1 s, 2 s, 4 s … at most 30 s, and the catalog answers from what it holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiomqtt
+from aiomqtt import MqttCodeError, MqttError
+
+from gateway.bus.catalog import CatalogRequest, CatalogTopics, decode_update
+from gateway.bus.messages import NO_DELAY, MessageError
+from gateway.catalog.store import Catalog, Outcome
+from gateway.config import MqttConfig
+from gateway.devices.health import DeviceState, HealthReporter, HealthTracker
+
+__all__ = ["CatalogSubscriber", "SubscriberSettings"]
+
+log = logging.getLogger("tillgw.catalog")
+
+_BAD_LOGIN = {4, 134}  # CONNACK reason codes, as in gateway.bus.publisher
+_NOT_AUTHORISED = {5, 135}
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberSettings:
+    """The subscriber's numbers; tests make them small."""
+
+    reconnect_initial: float = 1.0
+    reconnect_max: float = 30.0
+    keepalive: int = 20
+    timeout: float = 10.0  # deadline for CONNACK, SUBACK and the request's PUBACK
+
+
+class _SubscriptionRefused(MqttError):
+    pass
+
+
+class _Established(MqttError):
+    """A connection that worked and was then lost."""
+
+
+class CatalogSubscriber(HealthReporter):
+    """Keeps ``catalog`` up to date from the bus; ``await start()``, ``await close()``."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        topics: CatalogTopics,
+        register: str,
+        config: MqttConfig,
+        *,
+        settings: SubscriberSettings | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.topics = topics
+        self.register = register
+        self.config = config
+        self.settings = settings or SubscriberSettings()
+        self.client_id = f"tillgw-{topics.orgnr}-{topics.store}-{register}-catalog"
+        self.request_topic = topics.request(register)
+        self._url = config.url
+        self._health = HealthTracker("catalog", f"to the MQTT broker at {config.url}")
+        self.rejected = 0  # bad messages skipped
+        self.last_rejected: str | None = None  # what was wrong with the last of them
+        self.requests: list[CatalogRequest] = []  # requests published, oldest first (the last 100)
+        self._asked: set[tuple[int, int]] = set()  # (revision held, revision seen) already asked about
+        self._handled = asyncio.Event()  # set, and replaced, after every message handled
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Start in the background; returns at once (the health says how it goes)."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"catalog subscriber {self.client_id}")
+
+    async def close(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            # As in the publisher: on 3.11 asyncio.wait_for may swallow one cancellation.
+            while not task.done():
+                task.cancel()
+                await asyncio.wait({task}, timeout=0.1)
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def status(self) -> dict[str, Any]:
+        """What ``GET /v1/status`` shows of the updates."""
+        return {
+            "broker": self.url,
+            "state": self.state.value,
+            "reason": self.reason,
+            "rejected": self.rejected,
+            "last_rejected": self.last_rejected,
+        }
+
+    async def wait_until(self, check: Callable[[], bool]) -> None:
+        """Return once ``check()`` holds, looking again after every message handled."""
+        while not check():
+            handled = self._handled
+            await handled.wait()
+
+    # -- connection ---------------------------------------------------------------------
+
+    def _client(self) -> aiomqtt.Client:
+        tls_context = None
+        if self.config.tls:
+            ca = str(self.config.ca_file) if self.config.ca_file is not None else None
+            tls_context = ssl.create_default_context(cafile=ca)
+        return aiomqtt.Client(
+            self.config.host,
+            self.config.port,
+            username=self.config.username,
+            password=self.config.password,
+            identifier=self.client_id,
+            clean_session=False,  # revisions sent while the till is away wait for it
+            keepalive=self.settings.keepalive,
+            timeout=self.settings.timeout,
+            tls_context=tls_context,
+            socket_options=NO_DELAY,
+        )
+
+    async def _run(self) -> None:
+        delay = 0.0
+        while True:
+            try:
+                async with self._client() as client:
+                    granted = await client.subscribe(self.topics.updates, qos=1)
+                    if any(_refused(code) for code in granted):
+                        raise _SubscriptionRefused(f"SUBACK {granted}")
+                    self._asked.clear()
+                    await self._request(client, "start")
+                    delay = 0.0
+                    log.info("catalog: subscribed to %s as %s", self.topics.updates, self.client_id)
+                    self._health.set(DeviceState.READY)
+                    try:
+                        async for message in client.messages:
+                            await self._on_message(client, str(message.topic), message.payload)
+                    except (MqttError, OSError) as exc:
+                        raise _Established(str(exc)) from exc
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._health.set(DeviceState.FAILED, self._explain(exc))
+                if not isinstance(exc, MqttError | OSError | ssl.SSLError):
+                    log.exception("catalog subscriber: unexpected error")
+            settings = self.settings
+            delay = settings.reconnect_initial if delay == 0 else min(delay * 2, settings.reconnect_max)
+            await asyncio.sleep(delay)
+
+    async def _request(self, client: aiomqtt.Client, reason: str) -> None:
+        request = CatalogRequest(self.register, self.catalog.revision, reason)
+        await client.publish(self.request_topic, request.to_bytes(), qos=1)
+        self.requests = [*self.requests[-99:], request]
+        log.info("catalog: asked for the revisions after %d (%s)", request.holds, reason)
+
+    async def _on_message(self, client: aiomqtt.Client, topic: str, payload: Any) -> None:
+        try:
+            if not isinstance(payload, bytes):
+                raise MessageError("not a message of bytes")
+            update = decode_update(payload)
+            if (update.orgnr, update.store) != (self.topics.orgnr, self.topics.store):
+                ours = f"{self.topics.orgnr}/{self.topics.store}"
+                raise MessageError(f"for {update.orgnr}/{update.store}, not this till's {ours}")
+            result = await self.catalog.apply(update, payload)
+        except MessageError as exc:
+            self.rejected += 1
+            self.last_rejected = f"{topic}: {exc}"
+            log.warning("catalog: skipped a bad message on %s: %s", topic, exc)
+            self._notify()
+            return
+        if result.applied:
+            log.info("catalog: applied revision %s", ", ".join(str(r) for r in result.applied))
+        if result.outcome is Outcome.GAP and (result.revision, update.revision) not in self._asked:
+            self._asked.add((result.revision, update.revision))
+            await self._request(client, "gap")
+        self._notify()
+
+    def _notify(self) -> None:
+        self._handled.set()
+        self._handled = asyncio.Event()
+
+    def _explain(self, exc: BaseException) -> str:
+        """The failure in a shop owner's words, and what to do."""
+        url = self.url
+        user = f"user {self.config.username!r}" if self.config.username else "no user name"
+        if isinstance(exc, _Established):
+            return f"lost the connection to the MQTT broker at {url} — the catalog keeps what it holds"
+        if isinstance(exc, _SubscriptionRefused):
+            return (
+                f"the MQTT broker at {url} refused {user} the subscription to {self.topics.updates} — "
+                "check the broker's ACL (docs/mosquitto.md)"
+            )
+        if isinstance(exc, MqttCodeError) and exc.rc is not None:
+            code = exc.rc if isinstance(exc.rc, int) else exc.rc.value
+            if code in _BAD_LOGIN | _NOT_AUTHORISED:
+                return f"the MQTT broker at {url} refused the till's login ({user}) — check [mqtt]"
+        if not isinstance(exc, MqttError | OSError | ssl.SSLError):
+            return f"catalog updates stopped on an unexpected error ({exc!r}) — see the till's log"
+        return f"no answer from the MQTT broker at {url} — the catalog keeps what it holds"
+
+
+def _refused(code: Any) -> bool:
+    """A SUBACK code that refuses the subscription (a reason code object, or a bare int)."""
+    return bool(code >= 0x80) if isinstance(code, int) else bool(code.is_failure)
