@@ -33,8 +33,9 @@ from gateway.config import ConfigError, _Section
 from gateway.model import ReceiptError, compute
 from gateway.receipt_json import receipt_from_json
 from gateway.sync.adapters import AdapterError
+from gateway.sync.adapters.odata import ODataClient, company_url
 from gateway.sync.booking import MEANS
-from gateway.sync.http.client import ApiClient, ApiError, ApiUnavailable, Auth, OutcomeUnknown
+from gateway.sync.http.client import ApiError, ApiUnavailable, Auth, OutcomeUnknown
 from gateway.sync.http.limiter import SlidingWindowLimiter
 from gateway.sync.http.oauth import OAuthTokens, TokenEndpoint, TokenError
 from gateway.sync.inbox import now_text
@@ -82,6 +83,13 @@ class BusinessCentralConfig:
     payment_journals: dict[str, str] = field(default_factory=dict)  # means -> customer payment journal code
     rounding_account: str = "3740"  # G/L account of the Account line that evens out öre
     item_without_article: str | None = None  # item number for receipt lines that carry none
+    # Master data (BusinessCentralSource):
+    vat_groups: dict[str, int] = field(default_factory=dict)  # item taxGroupCode -> rate (hundredths of a %)
+    item_references: bool = True  # barcodes also from itemReferences of type Bar Code
+    odata_url: str | None = None  # …/ODataV4/Company('name'): where the item journal page is published
+    item_journal: str = "ItemJournal"  # its web service name
+    item_journal_template: str = "ITEM"
+    item_journal_batch: str = "TILLGW"
 
 
 def parse_business_central(
@@ -94,7 +102,8 @@ def parse_business_central(
         {
             "base_url", "token_url", "client_id", "client_secret", "company_id", "customer", "scope",
             "post", "salesperson_from_cashier", "payment_journals", "rounding_account",
-            "item_without_article",
+            "item_without_article", "vat_groups", "item_references", "odata_url", "item_journal",
+            "item_journal_template", "item_journal_batch",
         },
     )  # fmt: skip
     urls = {}
@@ -113,9 +122,25 @@ def parse_business_central(
         if not isinstance(code, str) or not code.strip():
             raise ConfigError(f"{s.where('payment_journals')}.{means}: must be a journal code, got {code!r}")
         journals[means] = code
-    from_cashier = table.get("salesperson_from_cashier", True)
-    if not isinstance(from_cashier, bool):
-        raise ConfigError(f"{s.where('salesperson_from_cashier')}: must be true or false")
+    flags = {}
+    for key in ("salesperson_from_cashier", "item_references"):
+        flags[key] = table.get(key, True)
+        if not isinstance(flags[key], bool):
+            raise ConfigError(f"{s.where(key)}: must be true or false")
+    groups_raw = table.get("vat_groups", {})
+    if not isinstance(groups_raw, dict):
+        raise ConfigError(f"{s.where('vat_groups')}: must be a table of tax group code = rate")
+    vat_groups: dict[str, int] = {}
+    for group, rate in groups_raw.items():
+        if isinstance(rate, bool) or rate not in (25, 12, 6, 0):
+            raise ConfigError(f"{s.where('vat_groups')}.{group}: {rate!r} is not one of 25, 12, 6, 0")
+        vat_groups[str(group)] = int(rate) * 100
+    odata_url = s.text("odata_url")
+    if odata_url is not None and company_url(odata_url) is None:
+        raise ConfigError(
+            f"{s.where('odata_url')}: {odata_url!r} is not an OData v4 company URL "
+            "(…/ODataV4/Company('name'))"
+        )
     return BusinessCentralConfig(
         base_url=urls["base_url"],
         token_url=urls["token_url"],
@@ -125,10 +150,16 @@ def parse_business_central(
         customer=s.text("customer", required=True) or "",
         scope=s.text("scope", DEFAULT_SCOPE) or DEFAULT_SCOPE,
         post=s.choice("post", "at_once", ("at_once", "batch")),
-        salesperson_from_cashier=from_cashier,
+        salesperson_from_cashier=flags["salesperson_from_cashier"],
         payment_journals=journals,
         rounding_account=s.text("rounding_account", "3740") or "3740",
         item_without_article=s.text("item_without_article"),
+        vat_groups=vat_groups,
+        item_references=flags["item_references"],
+        odata_url=odata_url.rstrip("/") if odata_url else None,
+        item_journal=s.text("item_journal", "ItemJournal") or "ItemJournal",
+        item_journal_template=s.text("item_journal_template", "ITEM") or "ITEM",
+        item_journal_batch=s.text("item_journal_batch", "TILLGW") or "TILLGW",
     )
 
 
@@ -170,7 +201,7 @@ class BusinessCentralApi:
     ):
         self.config = config
         self.company = f"companies({config.company_id})"
-        self.client = ApiClient(
+        self.client = ODataClient(
             config.base_url,
             auth,
             SlidingWindowLimiter(REQUESTS_PER_WINDOW, WINDOW),

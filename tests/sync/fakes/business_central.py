@@ -7,7 +7,13 @@
 * lists as ``{"value": [...]}`` with server-driven paging (``@odata.nextLink``),
   ``$filter`` on the documented fields;
 * a sales invoice needs a known customer; a line of type Item a known item; posting
-  refuses an invoice without lines; a payment applies only to a posted invoice.
+  refuses an invoice without lines; a payment applies only to a posted invoice;
+* items, customers and item references with ``lastModifiedDateTime`` and ``@odata.etag``;
+  a customer is changed by PATCH with ``If-Match`` only (412 when the etag is stale);
+* the Item Journal page published as an OData v4 web service
+  (``…/ODataV4/Company('name')/ItemJournal``): a line needs a known batch and item, an
+  adjustment entry type and a positive quantity; the batch is posted by BC's user
+  (:meth:`post_item_journal`).
 
 It does not refuse a second invoice with the same ``externalDocumentNumber``: never
 booking twice is the adapter's job.
@@ -44,10 +50,36 @@ class BusinessCentralFake(VendorFake):
         self.lines: dict[str, list[dict[str, Any]]] = {}
         self.journals: list[dict[str, Any]] = []
         self.payments: dict[str, list[dict[str, Any]]] = {}
+        self.references: list[dict[str, Any]] = []
+        self.company_name = "CRONUS Sverige AB"
+        self.journal_batches = {("ITEM", "TILLGW")}
+        self.item_journal: list[dict[str, Any]] = []
+        self._versions = 0
 
     @property
     def api_url(self) -> str:
         return f"{self.url}/v2.0/tenant/production/api/v2.0"
+
+    @property
+    def odata_url(self) -> str:
+        return f"{self.url}/v2.0/tenant/production/ODataV4/Company('{self.company_name}')"
+
+    def _etag(self, entity: dict[str, Any]) -> None:
+        self._versions += 1
+        entity["@odata.etag"] = f'W/"JzQ0O2ZyaTlPVmR6WUxDOEJy{self._versions}Jw=="'
+
+    def add_reference(self, item: str, code: str, kind: str = "Bar Code") -> None:
+        self.references.append(
+            {"id": str(uuid.uuid4()), "itemNumber": item, "referenceType": kind, "referenceNumber": code}
+        )
+
+    def post_item_journal(self) -> None:
+        """What BC's user does with the batch: each line into the item's inventory."""
+        for line in self.item_journal:
+            item = next(i for i in self.items if i["number"] == line["Item_No"])
+            sign = 1 if line["Entry_Type"] == "Positive Adjmt." else -1
+            item["inventory"] = float(Decimal(str(item["inventory"])) + sign * Decimal(str(line["Quantity"])))
+        self.item_journal.clear()
 
     @property
     def token_url(self) -> str:
@@ -70,6 +102,7 @@ class BusinessCentralFake(VendorFake):
             "lastModifiedDateTime": utc_now(),
             **more,
         }
+        self._etag(item)
         self.items.append(item)
         return item
 
@@ -84,6 +117,7 @@ class BusinessCentralFake(VendorFake):
             "lastModifiedDateTime": utc_now(),
             **more,
         }
+        self._etag(customer)
         self.customers.append(customer)
         return customer
 
@@ -118,6 +152,12 @@ class BusinessCentralFake(VendorFake):
         app.router.add_post("/token", self._token)
         app.router.add_get(base + "/items", self._list(lambda r: self.items))
         app.router.add_get(base + "/customers", self._list(lambda r: self.customers))
+        app.router.add_post(base + "/customers", self._post_customer)
+        app.router.add_patch(base + "/customers({id})", self._patch_customer)
+        app.router.add_get(base + "/itemReferences", self._list(lambda r: self.references))
+        journal = "/v2.0/tenant/production/ODataV4/{company}/ItemJournal"
+        app.router.add_get(journal, self._get_item_journal)
+        app.router.add_post(journal, self._post_item_journal)
         app.router.add_get(base + "/salesInvoices", self._list(lambda r: self.invoices))
         app.router.add_post(base + "/salesInvoices", self._post_invoice)
         app.router.add_get(base + "/salesInvoices({id})", self._get_invoice)
@@ -288,3 +328,83 @@ class BusinessCentralFake(VendorFake):
         payment = {"id": str(uuid.uuid4()), "lineNumber": 10000 * (len(self.payments[journal]) + 1), **body}
         self.payments[journal].append(payment)
         return web.json_response(payment, status=201)
+
+    async def _post_customer(self, request: web.Request) -> web.Response:
+        refused = self._company(request)
+        if refused is not None:
+            return refused
+        body = await request.json()
+        if not isinstance(body.get("displayName"), str) or not body["displayName"]:
+            return self.error(400, "BadRequest", "displayName must have a value")
+        number = f"C{len(self.customers) + 10000}"
+        customer = self.add_customer(
+            number, body["displayName"], **{k: v for k, v in body.items() if k != "id"}
+        )
+        return web.json_response(customer, status=201)
+
+    async def _patch_customer(self, request: web.Request) -> web.Response:
+        refused = self._company(request)
+        if refused is not None:
+            return refused
+        customer = next((c for c in self.customers if c["id"] == request.match_info["id"]), None)
+        if customer is None:
+            return self.error(404, "BadRequest_NotFound", "The customer does not exist")
+        etag = request.headers.get("If-Match")
+        if etag is None:
+            return self.error(428, "BadRequest", "The If-Match header is required to update a customer")
+        if etag not in ("*", customer["@odata.etag"]):
+            return self.error(412, "Request_EntityChanged", "Another user has already changed the record.")
+        body = await request.json()
+        customer.update({k: v for k, v in body.items() if k not in ("id", "number", "@odata.etag")})
+        customer["lastModifiedDateTime"] = utc_now()
+        self._etag(customer)
+        return web.json_response(customer)
+
+    def _journal_company(self, request: web.Request) -> web.Response | None:
+        if request.match_info["company"] != f"Company('{self.company_name}')":
+            return self.error(400, "Internal_CompanyNotFound", f"Cannot open {request.match_info['company']}")
+        return None
+
+    async def _get_item_journal(self, request: web.Request) -> web.Response:
+        refused = self._journal_company(request)
+        if refused is not None:
+            return refused
+        selected = self.item_journal
+        if "$filter" in request.query:
+            fields = {"Journal_Template_Name", "Journal_Batch_Name", "Item_No", "Document_No"}
+            try:
+                check = parse_filter(request.query["$filter"], fields)
+            except FilterError as exc:
+                return self.error(400, "BadRequest", f"Could not parse $filter: {exc}")
+            selected = [x for x in selected if check(x)]
+        return web.json_response({"value": selected})
+
+    async def _post_item_journal(self, request: web.Request) -> web.Response:
+        refused = self._journal_company(request)
+        if refused is not None:
+            return refused
+        body = await request.json()
+        batch = (body.get("Journal_Template_Name"), body.get("Journal_Batch_Name"))
+        if batch not in self.journal_batches:
+            return self.error(
+                400,
+                "Internal_RecordNotFound",
+                f"The Item Journal Batch does not exist. Identification fields and values: "
+                f"Journal Template Name='{batch[0]}',Name='{batch[1]}'",
+            )
+        if not any(i["number"] == body.get("Item_No") for i in self.items):
+            return self.error(
+                400,
+                "Internal_RecordNotFound",
+                f"The Item does not exist. Identification fields and values: No.='{body.get('Item_No')}'",
+            )
+        if body.get("Entry_Type") not in ("Positive Adjmt.", "Negative Adjmt."):
+            return self.error(
+                400, "BadRequest", f"Entry_Type {body.get('Entry_Type')!r} is not an adjustment"
+            )
+        if Decimal(str(body.get("Quantity") or 0)) <= 0:
+            return self.error(400, "BadRequest", "Quantity must be positive for an adjustment")
+        line = {**body, "Line_No": 10000 * (len(self.item_journal) + 1)}
+        self._etag(line)
+        self.item_journal.append(line)
+        return web.json_response(line, status=201)

@@ -1,0 +1,218 @@
+"""Items, barcodes, customers and stock from Business Central's API v2.0 (:class:`MasterDataSource`).
+
+* Items from ``companies({id})/items``: number, displayName, unitPrice with
+  priceIncludesTax, baseUnitOfMeasureCode, itemCategoryCode, type (Service: a service;
+  Inventory: stock is kept), blocked (inactive), inventory; the VAT rate from the item's
+  ``taxGroupCode`` — in a VAT country BC shows the item's VAT Prod. Posting Group there —
+  through ``vat_groups``. Changes by ``lastModifiedDateTime gt …``.
+* Barcodes: the item's ``gtin`` and, with ``item_references``, ``itemReferences`` of
+  type *Bar Code*.
+* Customers from ``customers`` (blocked: inactive), changes by ``lastModifiedDateTime``.
+* Stock written back: API v2.0 keeps ``inventory`` read-only and has no item journal, so
+  the adjustment lines go to the Item Journal page published as an OData v4 web service
+  at ``odata_url`` (:mod:`gateway.sync.adapters.item_journal`), with the same token.
+* A customer saved by POST (BC numbers it) or by PATCH with the etag just read (If-Match).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from gateway.sync.adapters import AdapterError
+from gateway.sync.adapters.business_central import BusinessCentralApi, BusinessCentralConfig, bc_error
+from gateway.sync.adapters.item_journal import ItemJournal, write_stock
+from gateway.sync.adapters.odata import ODataClient, company_url, odata_quote
+from gateway.sync.adapters.visma import odata_time
+from gateway.sync.http.client import ApiError, ApiUnavailable, OutcomeUnknown
+from gateway.sync.http.oauth import TokenError
+from gateway.sync.masterdata.source import SourceArticle, SourceCustomer
+
+__all__ = ["BusinessCentralSource"]
+
+_FAILURES = (ApiError, ApiUnavailable, OutcomeUnknown, TokenError)
+
+
+def _ore(value: Any) -> int:
+    return int((Decimal(str(value or 0)) * 100).to_integral_value())
+
+
+def _when(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _since(since: datetime | None) -> dict[str, str]:
+    return {"$filter": f"lastModifiedDateTime gt {odata_time(since)}"} if since is not None else {}
+
+
+class BusinessCentralSource:
+    """Articles, customers and stock from Business Central."""
+
+    name = "Business Central"
+
+    def __init__(self, config: BusinessCentralConfig, api: BusinessCentralApi) -> None:
+        self.config = config
+        self.api = api
+        self._journal: tuple[ODataClient, str] | None = None
+
+    def _journal_client(self) -> tuple[ODataClient, str]:
+        """The OData v4 client of the item journal page and the company's path prefix."""
+        if self._journal is None:
+            where = company_url(self.config.odata_url or "")
+            if where is None:
+                raise AdapterError("set stock: [sync.business_central].odata_url is not set")
+            client = self.api.client
+            journal = ODataClient(
+                where[0],
+                client.auth,
+                client.limiter,  # the same environment, the same limit
+                error_message=bc_error,
+                backoff=client.backoff,
+                max_tries=client.max_tries,
+            )
+            self._journal = (journal, f"Company('{odata_quote(where[1])}')/")
+        return self._journal
+
+    async def close(self) -> None:
+        if self._journal is not None:
+            await self._journal[0].close()
+            self._journal = None
+
+    # -- articles ------------------------------------------------------------------------
+
+    async def _references(self) -> dict[str, list[str]]:
+        codes: dict[str, list[str]] = {}
+        if self.config.item_references:
+            where = {"$filter": "referenceType eq 'Bar Code'"}
+            async for ref in self.api.values("itemReferences", where):
+                if ref.get("referenceNumber"):
+                    codes.setdefault(str(ref.get("itemNumber")), []).append(str(ref["referenceNumber"]))
+        return codes
+
+    async def articles(self, since: datetime | None) -> AsyncIterator[SourceArticle]:
+        try:
+            references = await self._references()
+            async for item in self.api.values("items", _since(since)):
+                yield self._article(item, references)
+        except _FAILURES as exc:
+            raise AdapterError(f"items: {exc}") from None
+
+    def _article(self, item: dict[str, Any], references: dict[str, list[str]]) -> SourceArticle:
+        number = str(item.get("number") or "")
+        group = str(item.get("taxGroupCode") or "")
+        rate = self.config.vat_groups.get(group)
+        if rate is None:
+            raise AdapterError(
+                f"item {number}: tax group {group!r} is not in [sync.business_central].vat_groups"
+            )
+        gtin = str(item.get("gtin") or "")
+        barcodes = ([gtin] if gtin else []) + [c for c in references.get(number, []) if c != gtin]
+        kind = str(item.get("type") or "Inventory")
+        return SourceArticle(
+            number=number,
+            name=str(item.get("displayName") or ""),
+            price=_ore(item.get("unitPrice")),
+            price_includes_vat=bool(item.get("priceIncludesTax", False)),
+            vat_rate=rate,
+            barcodes=tuple(barcodes),
+            unit=str(item.get("baseUnitOfMeasureCode") or "st"),
+            group=str(item.get("itemCategoryCode") or "") or None,
+            service=kind == "Service",
+            stock_goods=kind == "Inventory",
+            active=not item.get("blocked", False),
+            modified_at=_when(item.get("lastModifiedDateTime")),
+        )
+
+    # -- customers -----------------------------------------------------------------------
+
+    async def customers(self, since: datetime | None) -> AsyncIterator[SourceCustomer]:
+        try:
+            async for c in self.api.values("customers", _since(since)):
+                yield self._customer(c)
+        except _FAILURES as exc:
+            raise AdapterError(f"customers: {exc}") from None
+
+    @staticmethod
+    def _customer(c: dict[str, Any]) -> SourceCustomer:
+        address = tuple(
+            str(c[k]) for k in ("addressLine1", "addressLine2") if isinstance(c.get(k), str) and c[k]
+        )
+        city = " ".join(str(c.get(k) or "") for k in ("postalCode", "city")).strip()
+        return SourceCustomer(
+            number=str(c.get("number") or ""),
+            name=str(c.get("displayName") or ""),
+            orgnr=c.get("taxRegistrationNumber") or None,
+            email=c.get("email") or None,
+            phone=c.get("phoneNumber") or None,
+            address=address + ((city,) if city else ()),
+            active=not str(c.get("blocked") or "").strip(),
+            modified_at=_when(c.get("lastModifiedDateTime")),
+        )
+
+    # -- stock ---------------------------------------------------------------------------
+
+    async def stock(self, numbers: list[str] | None) -> dict[str, Decimal]:
+        wanted = set(numbers) if numbers is not None else None
+        levels: dict[str, Decimal] = {}
+        try:
+            async for item in self.api.values("items"):
+                number = str(item.get("number") or "")
+                if item.get("type", "Inventory") == "Inventory" and (wanted is None or number in wanted):
+                    levels[number] = Decimal(str(item.get("inventory") or 0))
+        except _FAILURES as exc:
+            raise AdapterError(f"stock: {exc}") from None
+        return levels
+
+    async def set_stock(self, levels: dict[str, Decimal]) -> None:
+        client, prefix = self._journal_client()
+        inventory = await self.stock(list(levels))
+        missing = sorted(set(levels) - set(inventory))
+        if missing:
+            raise AdapterError(f"set stock: Business Central has no inventory item {', '.join(missing)}")
+        journal = ItemJournal(
+            self.config.item_journal, self.config.item_journal_template, self.config.item_journal_batch
+        )
+        try:
+            await write_stock(client, prefix, journal, levels, inventory, date.today().isoformat())
+        except _FAILURES as exc:
+            raise AdapterError(f"set stock: {exc}") from None
+
+    # -- saving a customer ---------------------------------------------------------------
+
+    async def save_customer(self, customer: SourceCustomer) -> str:
+        body: dict[str, Any] = {
+            "displayName": customer.name[:100],
+            "blocked": " " if customer.active else "All",
+        }
+        if customer.orgnr:
+            body["taxRegistrationNumber"] = customer.orgnr
+        if customer.email:
+            body["email"] = customer.email
+        if customer.phone:
+            body["phoneNumber"] = customer.phone
+        for key, line in zip(("addressLine1", "addressLine2"), customer.address, strict=False):
+            body[key] = line[:100]
+        try:
+            if not customer.number:
+                created = await self.api.request("POST", "customers", json=body)
+                return str(created["number"])
+            existing = None
+            async for c in self.api.values(
+                "customers", {"$filter": f"number eq '{odata_quote(customer.number)}'"}
+            ):
+                existing = c
+            if existing is None:
+                raise AdapterError(f"save customer: Business Central has no customer {customer.number}")
+            await self.api.client.patch(
+                f"{self.api.company}/customers({existing['id']})", body, str(existing.get("@odata.etag", "*"))
+            )
+            return customer.number
+        except _FAILURES as exc:
+            raise AdapterError(f"save customer {customer.number or customer.name!r}: {exc}") from None
