@@ -1,8 +1,11 @@
-"""``tillgw sync [--once | --all | --changes] [--config FILE]``: the ERP sync module, its own process.
+"""``tillgw sync [--once | --all | --changes | --authorize ERP] [--config FILE]``: the ERP sync module.
 
 ``--all`` and ``--changes`` run one master-data sync now (every article and customer, or
 those changed since the last sync), publish its revision to the tills and exit, printing
 what changed. They may run while the service runs: the two never interleave a revision.
+``--authorize fortnox|visma`` stores the integration's first token (``--code`` from the
+ERP's consent page, with ``--redirect-uri``, or a ``--refresh-token``): once, when the
+shop connects the ERP.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gateway.config import ConfigError
-from gateway.sync.config import load_sync_config
+from gateway.sync.config import SyncConfig, load_sync_config
 from gateway.sync.runlog import LOGGER
 
 if TYPE_CHECKING:
@@ -51,6 +54,15 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         action="store_true",
         help="master data: sync what changed in the ERP since the last sync now, and exit",
     )
+    mode.add_argument(
+        "--authorize",
+        metavar="ERP",
+        choices=("fortnox", "visma"),
+        help="store the first token of the ERP's integration (fortnox or visma), and exit",
+    )
+    sync.add_argument("--code", help="with --authorize: the authorization code the ERP's consent page gave")
+    sync.add_argument("--redirect-uri", help="with --code: the redirect URI the code was issued for")
+    sync.add_argument("--refresh-token", help="with --authorize: a refresh token instead of a code")
     sync.add_argument(
         "--config", type=Path, metavar="FILE", help="the TOML configuration with [sync] (default: the demo)"
     )
@@ -71,6 +83,8 @@ def sync_command(args: argparse.Namespace) -> int:
             f"tillgw sync: demo configuration: inbox, SIE files and logs under {config.inbox.parent}",
             file=sys.stderr,
         )
+    if args.authorize is not None:
+        return asyncio.run(_authorize(config, args))
     if args.sync_all or args.sync_changes:
         from gateway.sync.masterdata.command import sync_once
 
@@ -86,3 +100,28 @@ async def _main(service: SyncService, *, once: bool) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     return await service.run(once=once, stop=stop)
+
+
+async def _authorize(config: SyncConfig, args: argparse.Namespace) -> int:
+    from gateway.sync.erp import authorize
+    from gateway.sync.http.oauth import TokenError
+
+    if (args.code is None) == (args.refresh_token is None):
+        print("error: --authorize needs --code (and --redirect-uri) or --refresh-token", file=sys.stderr)
+        return 2
+    try:
+        await authorize(
+            config,
+            args.authorize,
+            refresh_token=args.refresh_token,
+            code=args.code,
+            redirect_uri=args.redirect_uri,
+        )
+    except (ConfigError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (TokenError, OSError) as exc:
+        print(f"error: {args.authorize} did not give a token: {exc}", file=sys.stderr)
+        return 1
+    print(f"tillgw sync: {args.authorize} authorised; its tokens are in {config.tokens_db}")
+    return 0

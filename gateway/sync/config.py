@@ -29,12 +29,38 @@ from __future__ import annotations
 
 import re
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # The till's section reader and [mqtt] parser, so both processes read [mqtt] alike.
 from gateway.config import ConfigError, MqttConfig, _mqtt, _Section, _table, read_toml
+
+if TYPE_CHECKING:
+    from gateway.sync.adapters.business_central import BusinessCentralConfig
+    from gateway.sync.adapters.fortnox_config import FortnoxConfig
+    from gateway.sync.adapters.nav_config import NavConfig
+    from gateway.sync.adapters.visma import VismaConfig
+
+ERP_SECTIONS = ("fortnox", "visma", "business_central", "nav")
+"""The ERPs the sync module books in: each its own ``[sync.<name>]`` table."""
+
+
+def _erp_parsers() -> dict[str, Callable[[dict[str, Any], str], Any]]:
+    # Imported when a file is read, not with this module: the adapters import it.
+    from gateway.sync.adapters.business_central import parse_business_central
+    from gateway.sync.adapters.fortnox_config import parse_fortnox
+    from gateway.sync.adapters.nav_config import parse_nav
+    from gateway.sync.adapters.visma import parse_visma
+
+    return {
+        "fortnox": parse_fortnox,
+        "visma": parse_visma,
+        "business_central": parse_business_central,
+        "nav": parse_nav,
+    }
+
 
 __all__ = [
     "ACCOUNT_KEYS",
@@ -198,6 +224,16 @@ class SyncConfig:
     demo: bool = False
     source: Path | None = None
     masterdata: MasterDataConfig = field(default_factory=MasterDataConfig)
+    # The ERPs to book in and read master data from (gateway/sync/erp.py builds them).
+    fortnox: FortnoxConfig | None = None
+    visma: VismaConfig | None = None
+    business_central: BusinessCentralConfig | None = None
+    nav: NavConfig | None = None
+
+    @property
+    def tokens_db(self) -> Path:
+        """The ERPs' OAuth tokens, beside the inbox (its own file: a refresh commits at once)."""
+        return self.inbox.parent / "tokens.db"
 
     @property
     def catalog_db(self) -> Path:
@@ -251,7 +287,7 @@ def parse_sync_config(raw: dict[str, Any], path: Path) -> SyncConfig:
     """``[sync]`` and ``[mqtt]`` of a parsed TOML file read from ``path``."""
     here = path.parent
     sync_raw = _table(raw, "sync") or {}
-    tables = {"accounts", "sie", "mail", "masterdata"}
+    tables = {"accounts", "sie", "mail", "masterdata", *ERP_SECTIONS}
     s = _Section(
         sync_raw,
         "sync",
@@ -311,6 +347,18 @@ def parse_sync_config(raw: dict[str, Any], path: Path) -> SyncConfig:
     if mqtt is None:
         raise ConfigError("[mqtt].enabled: the sync module needs the bus; remove enabled = false")
 
+    erp = {
+        name: parse(sync_raw[name], f"sync.{name}")
+        for name, parse in _erp_parsers().items()
+        if name in sync_raw
+    }
+    masterdata = _masterdata(sync_raw.get("masterdata") or {}, raw, here)
+    if masterdata.source in ERP_SECTIONS and masterdata.source not in erp:
+        raise ConfigError(
+            f'[sync.masterdata].source: "{masterdata.source}" reads from the ERP configured in '
+            f"[sync.{masterdata.source}], which is missing"
+        )
+
     return SyncConfig(
         inbox=inbox,
         sie_dir=sie_dir,
@@ -326,7 +374,8 @@ def parse_sync_config(raw: dict[str, Any], path: Path) -> SyncConfig:
         once_timeout=s.number("once_timeout", 30.0, minimum=0.1),
         retry_interval=s.number("retry_interval", 60.0, minimum=0.1),
         source=path,
-        masterdata=_masterdata(sync_raw.get("masterdata") or {}, raw, here),
+        masterdata=masterdata,
+        **erp,
     )
 
 

@@ -21,6 +21,7 @@ import aiomqtt
 
 from gateway.sync.adapters import Adapter
 from gateway.sync.config import SyncConfig
+from gateway.sync.erp import ErpConnections, connect
 from gateway.sync.inbox import Inbox
 from gateway.sync.mail import error_mail, send_mail
 from gateway.sync.masterdata.runner import MasterData
@@ -35,12 +36,15 @@ log = logging.getLogger(LOGGER)
 
 
 def default_adapters(config: SyncConfig) -> list[Adapter]:
+    """The SIE files' adapter; the ERPs' own come with their connections (:mod:`gateway.sync.erp`)."""
     return [SieAdapter(config.sie_dir, config.accounts, config.sie)]
 
 
 class SyncService:
     def __init__(self, config: SyncConfig, adapters: Sequence[Adapter] | None = None) -> None:
+        """``adapters`` replace the configured ones (the SIE files and every ERP configured)."""
         self.config = config
+        self._configured = adapters is None
         self.adapters = list(adapters) if adapters is not None else default_adapters(config)
         self._last_mail = 0.0
         self.runlog: RunLog | None = None
@@ -77,12 +81,14 @@ class SyncService:
         except Exception as exc:
             log.error("inbox: cannot open %s: %s", self.config.inbox, exc)
             return "the inbox could not be opened"
-        adapters = list(self.adapters)
+        erp = connect(self.config) if self._configured else ErpConnections()
+        adapters = [*self.adapters, *erp.adapters]
         if self.config.masterdata.enabled:
             try:
-                self.masterdata = await MasterData.open(self.config)
+                self.masterdata = await MasterData.open(self.config, erp)
             except Exception as exc:
                 await inbox.close()
+                await erp.close()
                 log.error("master data: cannot open %s: %s", self.config.catalog_db, exc)
                 return "the catalog could not be opened"
             adapters.extend(self.masterdata.adapters())
@@ -127,6 +133,7 @@ class SyncService:
             await inbox.close()
             if self.masterdata is not None:
                 await self.masterdata.close()
+            await erp.close()
 
     async def _process_until(self, stop: asyncio.Event, processor: Processor, wake: asyncio.Event) -> None:
         retry = self.config.retry_interval

@@ -10,6 +10,7 @@ import aiomqtt
 from gateway.bus.catalog import CatalogTopics, CatalogUpdate
 from gateway.config import ConfigError
 from gateway.sync.config import SyncConfig
+from gateway.sync.erp import connect
 from gateway.sync.masterdata.publisher import catalog_client, publish_updates
 from gateway.sync.masterdata.runner import MasterData
 from gateway.sync.runlog import LOGGER, RunLog
@@ -25,9 +26,11 @@ async def sync_once(config: SyncConfig, *, full: bool) -> int:
     if not md.enabled:
         print('error: [sync.masterdata].source is "none": there is no ERP to sync master data from')
         return 2
+    erp = connect(config)
     try:
-        masterdata = await MasterData.open(config)
+        masterdata = await MasterData.open(config, erp)
     except ConfigError as exc:
+        await erp.close()
         print(f"error: {exc}")
         return 2
     logger = logging.getLogger(LOGGER)
@@ -68,3 +71,4 @@ async def sync_once(config: SyncConfig, *, full: bool) -> int:
         logger.removeHandler(runlog)
         runlog.close()
         await masterdata.close()
+        await erp.close()

@@ -1,7 +1,7 @@
 """The master-data engine in the running service: the schedule, the bus, "sync now".
 
-:func:`open_source` builds the configured source (for now the file source; the ERP
-adapters' sources are built from their own configuration sections). :class:`MasterData`
+:func:`open_source` builds the configured source: the file source, or the source of an
+ERP connected from its own configuration section (:mod:`gateway.sync.erp`). :class:`MasterData`
 opens ``catalog.db``, gives the processor its two adapters (stock sales from receipts,
 customers from the tills) and, while the service runs, syncs when the schedule says
 (:mod:`.schedule`), checking every ``tick`` seconds.
@@ -14,9 +14,9 @@ import contextlib
 import logging
 from datetime import datetime
 
-from gateway.config import ConfigError
 from gateway.sync.adapters import Adapter
 from gateway.sync.config import SyncConfig
+from gateway.sync.erp import ErpConnections
 from gateway.sync.masterdata.catalog_db import CatalogDb
 from gateway.sync.masterdata.customers import CustomerAdapter
 from gateway.sync.masterdata.engine import MasterDataEngine, Publish, SyncResult
@@ -32,15 +32,12 @@ __all__ = ["MasterData", "open_source"]
 log = logging.getLogger(LOGGER)
 
 
-def open_source(config: SyncConfig) -> MasterDataSource:
+def open_source(config: SyncConfig, erp: ErpConnections) -> MasterDataSource:
     md = config.masterdata
     if md.source == "file":
         assert md.folder is not None  # the parser requires it
         return FileSource(md.folder, prices_include_vat=md.prices_include_vat, price_list=md.price_list)
-    raise ConfigError(
-        f'[sync.masterdata].source: "{md.source}" needs its adapter\'s configuration section, which is '
-        'not configured; use source = "file" or "none"'
-    )
+    return erp.source(md.source)  # ConfigError when its ERP is not configured
 
 
 class MasterData:
@@ -56,8 +53,11 @@ class MasterData:
         self._now: asyncio.Queue[bool] = asyncio.Queue()
 
     @classmethod
-    async def open(cls, config: SyncConfig, source: MasterDataSource | None = None) -> MasterData:
-        source = source or open_source(config)
+    async def open(
+        cls, config: SyncConfig, erp: ErpConnections | None = None, source: MasterDataSource | None = None
+    ) -> MasterData:
+        """The engine on ``catalog.db``, reading from ``source`` or the configured one (of ``erp``)."""
+        source = source or open_source(config, erp or ErpConnections())
         return cls(config, source, await CatalogDb.open(config.catalog_db))
 
     async def close(self) -> None:

@@ -1,0 +1,114 @@
+"""The ERPs a sync configuration names, connected: their booking adapters, the master-data source.
+
+One :class:`ErpConnections` per run of the sync module. Each configured ERP gets one API
+client (one token, one rate limit), shared by its booking adapter and its master-data
+source — so both count against the same limit, as the vendor counts them. ``close()``
+closes the clients' HTTP sessions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from gateway.config import ConfigError
+from gateway.sync.adapters import Adapter
+from gateway.sync.adapters.business_central import BusinessCentralAdapter, BusinessCentralApi, bc_tokens
+from gateway.sync.adapters.business_central_source import BusinessCentralSource
+from gateway.sync.adapters.fortnox import FortnoxAdapter
+from gateway.sync.adapters.fortnox_api import fortnox_client, fortnox_token_endpoint
+from gateway.sync.adapters.fortnox_source import FortnoxSource
+from gateway.sync.adapters.nav import NavAdapter, NavApi
+from gateway.sync.adapters.nav_source import NavSource
+from gateway.sync.adapters.visma import VismaAdapter, VismaApi, VismaSource, visma_tokens
+from gateway.sync.config import SyncConfig
+from gateway.sync.http.oauth import store_initial
+from gateway.sync.masterdata.source import MasterDataSource
+
+__all__ = ["AUTHORIZED_BY_CODE", "ErpConnections", "authorize", "connect"]
+
+AUTHORIZED_BY_CODE = ("fortnox", "visma")
+"""The ERPs whose integration a person authorises once (OAuth2 authorization code)."""
+
+
+@dataclass
+class ErpConnections:
+    adapters: list[Adapter] = field(default_factory=list)
+    sources: dict[str, MasterDataSource] = field(default_factory=dict)  # by [sync.masterdata].source name
+    _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    def source(self, name: str) -> MasterDataSource:
+        found = self.sources.get(name)
+        if found is None:
+            raise ConfigError(
+                f'[sync.masterdata].source: "{name}" reads its master data from [sync.{name}], '
+                "which is not configured"
+            )
+        return found
+
+    async def close(self) -> None:
+        for close in self._closers:
+            await close()
+        self._closers.clear()
+
+
+def connect(config: SyncConfig) -> ErpConnections:
+    """The adapters and sources of every ERP configured (no request is made yet)."""
+    erp = ErpConnections()
+    tokens = config.tokens_db
+    if config.fortnox is not None:
+        client = fortnox_client(config.fortnox, tokens)
+        erp.adapters.append(FortnoxAdapter(config.fortnox, config.accounts, client))
+        erp.sources["fortnox"] = FortnoxSource(config.fortnox, client)
+        erp._closers.append(client.close)
+    if config.visma is not None:
+        visma = VismaApi(config.visma, visma_tokens(config.visma, tokens))
+        erp.adapters.append(VismaAdapter(config.visma, visma, config.accounts))
+        erp.sources["visma"] = VismaSource(config.visma, visma)
+        erp._closers.append(visma.close)
+    if config.business_central is not None:
+        central = BusinessCentralApi(config.business_central, bc_tokens(config.business_central, tokens))
+        erp.adapters.append(BusinessCentralAdapter(config.business_central, central))
+        central_source = BusinessCentralSource(config.business_central, central)
+        erp.sources["business_central"] = central_source
+        erp._closers += [central_source.close, central.close]
+    if config.nav is not None:
+        nav = NavApi(config.nav)
+        erp.adapters.append(NavAdapter(config.nav, nav))
+        erp.sources["nav"] = NavSource(config.nav, nav)
+        erp._closers.append(nav.close)
+    return erp
+
+
+async def authorize(
+    config: SyncConfig,
+    erp: str,
+    *,
+    refresh_token: str | None = None,
+    code: str | None = None,
+    redirect_uri: str | None = None,
+) -> None:
+    """Store the first token of ``erp``'s integration: a refresh token, or a code exchanged for one.
+
+    Done once, when the shop connects the integration; afterwards every refresh token is
+    used once and replaced (gateway/sync/http/oauth.py).
+    """
+    if erp == "fortnox" and config.fortnox is not None:
+        endpoint, tenant = fortnox_token_endpoint(config.fortnox), config.fortnox.tenant_key
+    elif erp == "visma" and config.visma is not None:
+        endpoint, tenant = visma_tokens(config.visma, config.tokens_db).endpoint, config.visma.tenant
+    elif erp not in AUTHORIZED_BY_CODE:
+        raise ConfigError(
+            f"{erp}: not an ERP authorised with a code (those are: {', '.join(AUTHORIZED_BY_CODE)})"
+        )
+    else:
+        raise ConfigError(f"[sync.{erp}]: missing; configure the integration before authorising it")
+    await store_initial(
+        config.tokens_db,
+        erp,
+        tenant,
+        endpoint,
+        refresh_token=refresh_token,
+        code=code,
+        redirect_uri=redirect_uri,
+    )

@@ -1,0 +1,159 @@
+"""The ERPs as a shop connects them: configured in TOML, authorised once with ``tillgw sync
+--authorize``, then used by ``tillgw sync --all`` and the service — against the fake Fortnox
+over real sockets and a real Mosquitto, the commands as subprocesses."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from gateway.config import ConfigError
+from gateway.sync.adapters.business_central import BusinessCentralAdapter
+from gateway.sync.adapters.fortnox import FortnoxAdapter
+from gateway.sync.adapters.nav import NavAdapter
+from gateway.sync.adapters.visma import VismaAdapter
+from gateway.sync.config import load_sync_config
+from gateway.sync.erp import connect
+from tests.sync.conftest import ORGNR, STORE, Broker
+from tests.sync.fakes.fortnox import FakeFortnox, running
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def tillgw(cwd: Path, *args: str) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gateway.cli",
+        *args,
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    out, _ = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, out.decode()
+
+
+def fortnox_toml(tmp_path: Path, broker: Broker, fake: FakeFortnox) -> Path:
+    path = tmp_path / "sync.toml"
+    path.write_text(
+        f"""
+[mqtt]
+url = "mqtt://127.0.0.1:{broker.port}"
+
+[sync]
+data_dir = "{tmp_path / "data"}"
+client_id = "sync-erp-test"
+
+[sync.fortnox]
+client_id = "{fake.client_id}"
+client_secret = "{fake.client_secret}"
+base_url = "{fake.api_url}"
+token_url = "{fake.token_url}"
+mode = "full"
+
+[sync.masterdata]
+source = "fortnox"
+orgnr = "{ORGNR}"
+store = "{STORE}"
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+async def test_a_shop_authorises_fortnox_once_and_its_articles_reach_the_tills(
+    tmp_path: Path, broker: Broker
+) -> None:
+    async with running() as fake:
+        config = fortnox_toml(tmp_path, broker, fake)
+        fake.add_article("1001", "Kaffe", "32.50", vat=12, EAN="7310000000011")
+        fake.add_article("1002", "Tidning", "45.00", vat=6)
+
+        code, out = await tillgw(tmp_path, "sync", "--all", "--config", str(config))
+        assert code == 1, out  # not authorised yet: Fortnox refuses, and it says so
+        assert "fortnox" in out.lower()
+
+        code, out = await tillgw(
+            tmp_path,
+            "sync",
+            "--authorize",
+            "fortnox",
+            "--code",
+            fake.issue_code(),
+            "--redirect-uri",
+            "https://example.se/cb",
+            "--config",
+            str(config),
+        )
+        assert code == 0, out
+        assert "fortnox authorised" in out
+
+        code, out = await tillgw(tmp_path, "sync", "--all", "--config", str(config))
+        assert code == 0, out
+        assert "articles: 1001, 1002" in out
+
+        # An empty token is refused before anything stored is replaced.
+        code, out = await tillgw(
+            tmp_path, "sync", "--authorize", "fortnox", "--refresh-token", "", "--config", str(config)
+        )
+        assert code == 2 and "refresh token is empty" in out
+
+
+async def test_authorising_needs_a_code_or_a_refresh_token(tmp_path: Path, broker: Broker) -> None:
+    async with running() as fake:
+        config = fortnox_toml(tmp_path, broker, fake)
+        code, out = await tillgw(tmp_path, "sync", "--authorize", "fortnox", "--config", str(config))
+        assert code == 2 and "--code" in out and "--refresh-token" in out
+
+
+def test_every_configured_erp_gets_its_booking_adapter_and_source(tmp_path: Path) -> None:
+    path = tmp_path / "sync.toml"
+    path.write_text(
+        """
+[sync.fortnox]
+client_id = "c"
+client_secret = "s"
+
+[sync.visma]
+client_id = "c"
+client_secret = "s"
+
+[sync.business_central]
+base_url = "https://api.businesscentral.dynamics.com/v2.0/t/production/api/v2.0"
+token_url = "https://login.microsoftonline.com/t/oauth2/v2.0/token"
+client_id = "c"
+client_secret = "s"
+company_id = "00000000-0000-0000-0000-000000000001"
+customer = "KONTANT"
+
+[sync.nav]
+base_url = "http://nav:7048/DynamicsNAV100/ODataV4/Company('CRONUS')"
+username = "tillgw"
+password = "key"
+customer = "KONTANT"
+vat_groups = { MOMS25 = 25, MOMS12 = 12, MOMS6 = 6, MOMS0 = 0 }
+""",
+        encoding="utf-8",
+    )
+    config = load_sync_config(path)
+    erp = connect(config)
+    kinds = {type(a) for a in erp.adapters}
+    assert kinds == {FortnoxAdapter, VismaAdapter, BusinessCentralAdapter, NavAdapter}
+    assert set(erp.sources) == {"fortnox", "visma", "business_central", "nav"}
+    asyncio.run(erp.close())
+
+
+def test_a_master_data_source_needs_its_erp_configured(tmp_path: Path) -> None:
+    path = tmp_path / "sync.toml"
+    path.write_text('[sync.masterdata]\nsource = "visma"\norgnr = "5561234567"\nstore = "main"\n')
+    with pytest.raises(
+        ConfigError, match=r'\[sync.masterdata\].source: "visma" .* \[sync.visma\], which is missing'
+    ):
+        load_sync_config(path)
