@@ -8,7 +8,7 @@ and what is wrong with it — a till must not start half-configured.
 A full example is in docs/configuration.md; the keys::
 
     [shop]          name, orgnr, address (list of lines), store (the store's id on the bus)
-    [register]      pos_id, data_dir, paper_width (42|48)
+    [register]      pos_id, data_dir, paper_width (42|48), manufacturing_number, model, program
     [control_unit]  url, request_timeout, retries, protocol_line ("9600-8N1" | "19200-dtr")
     [printer]       url, code_table, drawer_pin (2|5), drawer_open_level ("high"|"low"), pulse_ms
     [scanner]       url, terminator ("cr"|"lf"|"crlf"), prefix, suffix
@@ -39,10 +39,15 @@ __all__ = [
     "demo_config",
     "load_config",
     "read_toml",
+    "validate_manufacturing_number",
 ]
 
 DEMO_ORGNR = "5599000006"  # a made-up number whose check digit is right
+DEMO_MANUFACTURING_NUMBER = "TILLGW-DEMO-0001"
 _TOPIC_LEVEL_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# SKVFS 2014:9 2 kap. 23 §: at most 17 of a-z, A-Z, 0-9, space and hyphen; no space at
+# either end and never two in a row.
+_MANUFACTURING_NUMBER_RE = re.compile(r"^(?=.{1,17}$)[A-Za-z0-9-]+(?: [A-Za-z0-9-]+)*$")
 
 
 class ConfigError(ValueError):
@@ -117,6 +122,12 @@ class Config:
     paper_width: int = 42
     demo: bool = False
     source: Path | None = None  # the file it was read from
+    # The register's identity as reported to Skatteverket (the journal export writes it):
+    # its manufacturing number (tillverkningsnummer, None when not configured), model
+    # designation and program; the version is the installed package's.
+    manufacturing_number: str | None = None
+    model: str = "tillgw"
+    program: str = "tillgw"
 
     def with_overrides(self, *, data_dir: Path | None = None, http: str | None = None) -> Config:
         """The command line's ``--data-dir`` and ``--http`` win over the file."""
@@ -141,6 +152,7 @@ def demo_config() -> Config:
         scanner=None,
         mqtt=MqttConfig(embedded=True),
         demo=True,
+        manufacturing_number=DEMO_MANUFACTURING_NUMBER,
     )
 
 
@@ -261,7 +273,11 @@ def _parse(raw: dict[str, Any], path: Path) -> Config:
         )
     shop_config = ShopConfig(shop.text("name", required=True) or "", orgnr, tuple(address), store)
 
-    register = _Section(_table(raw, "register") or {}, "register", {"pos_id", "data_dir", "paper_width"})
+    register = _Section(
+        _table(raw, "register") or {},
+        "register",
+        {"pos_id", "data_dir", "paper_width", "manufacturing_number", "model", "program"},
+    )
     pos_id = register.text("pos_id", required=True) or ""
     try:
         validate_pos_id(pos_id)
@@ -322,7 +338,29 @@ def _parse(raw: dict[str, Any], path: Path) -> Config:
         mqtt=mqtt,
         paper_width=register.integer("paper_width", 42, (42, 48)),
         source=path,
+        manufacturing_number=_manufacturing_number(register.text("manufacturing_number")),
+        model=register.text("model", "tillgw", required=True) or "tillgw",
+        program=register.text("program", "tillgw", required=True) or "tillgw",
     )
+
+
+def validate_manufacturing_number(text: str) -> str:
+    """A register's tillverkningsnummer as SKVFS 2014:9 2 kap. 23 § allows it; raises ValueError."""
+    if not _MANUFACTURING_NUMBER_RE.match(text):
+        raise ValueError(
+            f"{text!r} must be 1-17 characters of a-z, A-Z, 0-9, space and hyphen, with no space "
+            "at either end and never two spaces in a row (SKVFS 2014:9 2 kap. 23 §)"
+        )
+    return text
+
+
+def _manufacturing_number(text: str | None) -> str | None:
+    if text is None:
+        return None
+    try:
+        return validate_manufacturing_number(text)
+    except ValueError as exc:
+        raise ConfigError(f"[register].manufacturing_number: {exc}") from None
 
 
 def _mqtt(raw: dict[str, Any] | None, path: Path) -> MqttConfig | None:

@@ -1,20 +1,31 @@
-"""``tillgw journal verify`` and ``tillgw journal export-key``: check the journal, share the key.
+"""``tillgw journal verify``, ``export-key`` and ``export``: check the journal, share the key, export it.
 
-Both read the till's database read-only and may run while the service runs.
+All read the till's database read-only and may run while the service runs.
 ``verify`` exits 0 when the chain holds and 1 when it does not, naming the first entry
 that was changed, removed or reordered; it needs only the public key, so an auditor
 can run it on a copy of the database with ``--public-key``.
+
+``export`` writes a period of whole days as Skatteverket's XML (``--format skv-xml``,
+SKVFS 2021:16) or as the journal's own signed entries (``--format jsonl``); see
+docs/journal-export.md. It exits 0 with the file written, 1 when the export is refused
+(the reason on stderr, and no file), 2 for a usage or configuration error.
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
+import shutil
 import sys
+import tempfile
 import time
+from datetime import date
 from pathlib import Path
 
 from gateway.config import ConfigError
+from gateway.fiscal import export_jsonl, export_skv
+from gateway.fiscal.exporting import ExportRefused, Period
 from gateway.fiscal.journal import open_readonly, verify
 from gateway.fiscal.signing import SigningKeyError, Verifier, load_or_create_key, load_public_key, public_pem
 from gateway.service import add_data_arguments, config_from_args
@@ -44,6 +55,31 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     key = commands.add_parser("export-key", help="print the till's public key (PEM)")
     add_data_arguments(key)
     key.set_defaults(handler=export_key_command)
+    export = commands.add_parser(
+        "export",
+        help="export a period of whole days: Skatteverket's XML (SKVFS 2021:16) or the signed entries",
+        description=(
+            "Export the journal from --from 00:00:00 to --to 23:59:59 (local time): --format skv-xml "
+            "is Skatteverket's standard export of the journal memory, --format jsonl every entry as "
+            "signed, for checking with the till's public key. The file appears only when complete."
+        ),
+    )
+    add_data_arguments(export)
+    export.add_argument("--format", required=True, choices=("skv-xml", "jsonl"), help="what to write")
+    export.add_argument("--from", dest="start", required=True, type=_day, metavar="YYYY-MM-DD")
+    export.add_argument("--to", dest="end", required=True, type=_day, metavar="YYYY-MM-DD")
+    export.add_argument(
+        "--output", metavar="FILE|-", help="where to write (default: the standard name here; - for stdout)"
+    )
+    export.add_argument("--user", metavar="NAME", help="who makes the export (default: the login name)")
+    export.set_defaults(handler=export_command)
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2025-03-01") from None
 
 
 def _files(args: argparse.Namespace) -> TillFiles:
@@ -104,4 +140,65 @@ def export_key_command(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     sys.stdout.write(public_pem(key.public_key()).decode())
+    return 0
+
+
+def _login_name() -> str | None:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name in this environment: the element is optional
+        return None
+
+
+def export_command(args: argparse.Namespace) -> int:
+    try:
+        config = config_from_args(args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        period = Period(args.start, args.end)
+    except ExportRefused as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 1
+    database = TillFiles(config.data_dir).database
+    if not database.exists():
+        print(f"error: no till database at {database}", file=sys.stderr)
+        return 2
+    names = {"skv-xml": export_skv.default_file_name, "jsonl": export_jsonl.default_file_name}
+    to_stdout = args.output == "-"
+    try:
+        with tempfile.TemporaryDirectory(prefix="tillgw-export-") as scratch:
+            # stdout gets the file only once it is whole: a refusal prints nothing there.
+            target = (
+                Path(scratch) / "export" if to_stdout else Path(args.output or names[args.format](period))
+            )
+            with open_readonly(database) as conn:
+                if args.format == "skv-xml":
+                    counts = export_skv.export_skv(
+                        conn,
+                        export_skv.register_from_config(config),
+                        period,
+                        target,
+                        user=args.user or _login_name(),
+                    )
+                    what = (
+                        f"{sum(counts.values())} events ("
+                        + ", ".join(f"{name} {n}" for name, n in sorted(counts.items()))
+                        + ")"
+                    )
+                else:
+                    till = export_jsonl.Till(config.pos_id, config.shop.name, config.shop.orgnr)
+                    what = f"{export_jsonl.export_jsonl(conn, till, period, target)} journal entries"
+            if to_stdout:
+                with target.open("rb") as made:
+                    shutil.copyfileobj(made, sys.stdout.buffer)
+                sys.stdout.flush()
+    except ExportRefused as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{'-' if to_stdout else target}: {what}", file=sys.stderr if to_stdout else sys.stdout)
     return 0
