@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import re
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -377,6 +378,21 @@ def parse_sync_config(raw: dict[str, Any], path: Path) -> SyncConfig:
         masterdata=masterdata,
         **erp,
     )
+
+
+def from_date_of(table: Mapping[str, Any], section: _Section) -> date | None:
+    """An ERP section's ``from_date`` (a TOML date or "YYYY-MM-DD"): what is dated before it is not sent."""
+    raw = table.get("from_date")
+    if raw is None:
+        return None
+    if isinstance(raw, date) and not isinstance(raw, datetime):
+        return raw
+    if isinstance(raw, str):
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            pass
+    raise ConfigError(f"{section.where('from_date')}: {raw!r} is not a date YYYY-MM-DD")
 
 
 def _accounts(raw: dict[str, Any]) -> AccountsConfig:

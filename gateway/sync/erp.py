@@ -4,13 +4,23 @@ One :class:`ErpConnections` per run of the sync module. Each configured ERP gets
 client (one token, one rate limit), shared by its booking adapter and its master-data
 source — so both count against the same limit, as the vendor counts them. ``close()``
 closes the clients' HTTP sessions.
+
+An ERP connected to a till that has sold for months must not receive those months: the
+tills' outboxes hold every message until a sync module acks it. Each booking adapter is
+wrapped in :class:`SinceConnected`, which leaves alone what was made before the day the
+ERP was first connected here — unless ``[sync.<erp>].from_date`` names another day (an
+earlier one: "send the older days too").
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import date
 
+import aiosqlite
+
+from gateway.bus.messages import BusMessage
 from gateway.config import ConfigError
 from gateway.sync.adapters import Adapter
 from gateway.sync.adapters.business_central import BusinessCentralAdapter, BusinessCentralApi, bc_tokens
@@ -25,10 +35,53 @@ from gateway.sync.config import SyncConfig
 from gateway.sync.http.oauth import store_initial
 from gateway.sync.masterdata.source import MasterDataSource
 
-__all__ = ["AUTHORIZED_BY_CODE", "ErpConnections", "authorize", "connect"]
+__all__ = ["AUTHORIZED_BY_CODE", "ErpConnections", "SinceConnected", "authorize", "connect"]
 
 AUTHORIZED_BY_CODE = ("fortnox", "visma")
 """The ERPs whose integration a person authorises once (OAuth2 authorization code)."""
+
+
+CONNECTED_SCHEMA = """
+CREATE TABLE IF NOT EXISTS erp_connected (
+    erp TEXT PRIMARY KEY,            -- fortnox | visma | business_central | nav
+    connected_on TEXT NOT NULL       -- YYYY-MM-DD: the first day this sync module booked in it
+);
+"""
+
+
+class SinceConnected:
+    """An ERP's booking adapter that leaves alone the messages made before the ERP was connected."""
+
+    def __init__(self, inner: Adapter, erp: str, from_date: date | None) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.erp = erp
+        self.from_date = from_date
+        self.cutoff: date | None = from_date
+
+    def handles(self, kind: str) -> bool:
+        return self.inner.handles(kind)
+
+    async def setup(self, db: aiosqlite.Connection) -> None:
+        await self.inner.setup(db)
+        await db.executescript(CONNECTED_SCHEMA)
+        # The first start with this ERP records the day (autocommit: outside any transaction).
+        await db.execute(
+            "INSERT OR IGNORE INTO erp_connected (erp, connected_on) VALUES (?, ?)",
+            (self.erp, date.today().isoformat()),
+        )
+        if self.from_date is None:
+            rows = list(
+                await db.execute_fetchall("SELECT connected_on FROM erp_connected WHERE erp = ?", (self.erp,))
+            )
+            self.cutoff = date.fromisoformat(str(rows[0][0]))
+
+    async def process(self, db: aiosqlite.Connection, message: BusMessage) -> str | None:
+        made = date.fromisoformat(message.at[:10])
+        if self.cutoff is not None and made < self.cutoff:
+            why = "from_date" if self.from_date is not None else f"the day {self.name} was connected here"
+            return f"{message.kind} of {made} left alone: before {self.cutoff} ({why})"
+        return await self.inner.process(db, message)
 
 
 @dataclass
@@ -58,23 +111,37 @@ def connect(config: SyncConfig) -> ErpConnections:
     tokens = config.tokens_db
     if config.fortnox is not None:
         client = fortnox_client(config.fortnox, tokens)
-        erp.adapters.append(FortnoxAdapter(config.fortnox, config.accounts, client))
+        erp.adapters.append(
+            SinceConnected(
+                FortnoxAdapter(config.fortnox, config.accounts, client), "fortnox", config.fortnox.from_date
+            )
+        )
         erp.sources["fortnox"] = FortnoxSource(config.fortnox, client)
         erp._closers.append(client.close)
     if config.visma is not None:
         visma = VismaApi(config.visma, visma_tokens(config.visma, tokens))
-        erp.adapters.append(VismaAdapter(config.visma, visma, config.accounts))
+        erp.adapters.append(
+            SinceConnected(
+                VismaAdapter(config.visma, visma, config.accounts), "visma", config.visma.from_date
+            )
+        )
         erp.sources["visma"] = VismaSource(config.visma, visma)
         erp._closers.append(visma.close)
     if config.business_central is not None:
         central = BusinessCentralApi(config.business_central, bc_tokens(config.business_central, tokens))
-        erp.adapters.append(BusinessCentralAdapter(config.business_central, central))
+        erp.adapters.append(
+            SinceConnected(
+                BusinessCentralAdapter(config.business_central, central),
+                "business_central",
+                config.business_central.from_date,
+            )
+        )
         central_source = BusinessCentralSource(config.business_central, central)
         erp.sources["business_central"] = central_source
         erp._closers += [central_source.close, central.close]
     if config.nav is not None:
         nav = NavApi(config.nav)
-        erp.adapters.append(NavAdapter(config.nav, nav))
+        erp.adapters.append(SinceConnected(NavAdapter(config.nav, nav), "nav", config.nav.from_date))
         erp.sources["nav"] = NavSource(config.nav, nav)
         erp._closers.append(nav.close)
     return erp

@@ -7,18 +7,23 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from dataclasses import replace
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
+from gateway.bus.messages import decode_message
 from gateway.config import ConfigError
 from gateway.sync.adapters.business_central import BusinessCentralAdapter
 from gateway.sync.adapters.fortnox import FortnoxAdapter
+from gateway.sync.adapters.fortnox_config import parse_fortnox
 from gateway.sync.adapters.nav import NavAdapter
 from gateway.sync.adapters.visma import VismaAdapter
-from gateway.sync.config import load_sync_config
-from gateway.sync.erp import connect
-from tests.sync.conftest import ORGNR, STORE, Broker
+from gateway.sync.config import SyncConfig, load_sync_config
+from gateway.sync.erp import SinceConnected, connect
+from gateway.sync.service import SyncService
+from tests.sync.conftest import ORGNR, POS_ID, STORE, TOPICS, Broker, TillBus, TillFactory, a_day
 from tests.sync.fakes.fortnox import FakeFortnox, running
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -144,7 +149,7 @@ vat_groups = { MOMS25 = 25, MOMS12 = 12, MOMS6 = 6, MOMS0 = 0 }
     )
     config = load_sync_config(path)
     erp = connect(config)
-    kinds = {type(a) for a in erp.adapters}
+    kinds = {type(a.inner) for a in erp.adapters if isinstance(a, SinceConnected)}
     assert kinds == {FortnoxAdapter, VismaAdapter, BusinessCentralAdapter, NavAdapter}
     assert set(erp.sources) == {"fortnox", "visma", "business_central", "nav"}
     asyncio.run(erp.close())
@@ -157,3 +162,49 @@ def test_a_master_data_source_needs_its_erp_configured(tmp_path: Path) -> None:
         ConfigError, match=r'\[sync.masterdata\].source: "visma" .* \[sync.visma\], which is missing'
     ):
         load_sync_config(path)
+
+
+async def test_an_erp_connected_today_is_not_sent_the_tills_older_days(
+    make_till: TillFactory, till_bus: TillBus, sync_config: SyncConfig, tmp_path: Path
+) -> None:
+    """A till that sold for months before its shop connected Fortnox: its outbox still holds
+    those months. They are left alone — unless [sync.fortnox].from_date asks for them."""
+    async with running() as fake:
+        fortnox = parse_fortnox(
+            {
+                "client_id": fake.client_id,
+                "client_secret": fake.client_secret,
+                "grant": "client_credentials",
+                "tenant_id": fake.tenant.tenant_id,
+                "base_url": fake.api_url,
+                "token_url": fake.token_url,
+            }
+        )
+        config = replace(sync_config, fortnox=fortnox, inbox=tmp_path / "sync" / "inbox.db")
+        till = await make_till()
+        assert await SyncService(config).run(once=True) == 0  # connected today; its session made
+        await a_day(till.pipeline)
+        report = await till.pipeline.report("z")
+        sent = await till.messages()
+        # Yesterday's Z (the same report, dated a day earlier), then today's under the next number.
+        old = decode_message(sent[-1][1])
+        yesterday = (date.fromisoformat(old.at[:10]) - timedelta(days=1)).isoformat()
+        old = replace(old, at=yesterday + old.at[10:])
+        today = replace(
+            decode_message(sent[-1][1]),
+            msg_id=f"{ORGNR}/{STORE}/{POS_ID}/{len(sent) + 1}",
+            sequence=len(sent) + 1,
+        )
+        for topic, data in sent[:-1]:
+            await till_bus.publish(topic, data)
+        await till_bus.publish(TOPICS.for_kind("report.z"), old.to_bytes())
+        await till_bus.publish(TOPICS.for_kind("report.z"), today.to_bytes())
+
+        assert await SyncService(config).run(once=True) == 0
+        assert len(fake.vouchers) == 1  # today's only
+        assert fake.vouchers[0]["TransactionDate"] == report.at[:10]
+        log = "".join(p.read_text(encoding="utf-8") for p in config.log_dir.glob("sync-*.log"))
+        assert (
+            f"report.z of {yesterday} left alone: before {report.at[:10]} "
+            "(the day Fortnox was connected here)" in log
+        )

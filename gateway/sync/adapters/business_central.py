@@ -21,6 +21,7 @@ import contextlib
 import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from gateway.receipt_json import receipt_from_json
 from gateway.sync.adapters import AdapterError
 from gateway.sync.adapters.odata import ODataClient, company_url
 from gateway.sync.booking import MEANS
+from gateway.sync.config import from_date_of
 from gateway.sync.http.client import ApiError, ApiUnavailable, Auth, OutcomeUnknown
 from gateway.sync.http.limiter import SlidingWindowLimiter
 from gateway.sync.http.oauth import OAuthTokens, TokenEndpoint, TokenError
@@ -90,6 +92,7 @@ class BusinessCentralConfig:
     item_journal: str = "ItemJournal"  # its web service name
     item_journal_template: str = "ITEM"
     item_journal_batch: str = "TILLGW"
+    from_date: date | None = None  # receipts of earlier days are not booked (see gateway/sync/erp.py)
 
 
 def parse_business_central(
@@ -103,7 +106,7 @@ def parse_business_central(
             "base_url", "token_url", "client_id", "client_secret", "company_id", "customer", "scope",
             "post", "salesperson_from_cashier", "payment_journals", "rounding_account",
             "item_without_article", "vat_groups", "item_references", "odata_url", "item_journal",
-            "item_journal_template", "item_journal_batch",
+            "item_journal_template", "item_journal_batch", "from_date",
         },
     )  # fmt: skip
     urls = {}
@@ -160,6 +163,7 @@ def parse_business_central(
         item_journal=s.text("item_journal", "ItemJournal") or "ItemJournal",
         item_journal_template=s.text("item_journal_template", "ITEM") or "ITEM",
         item_journal_batch=s.text("item_journal_batch", "TILLGW") or "TILLGW",
+        from_date=from_date_of(table, s),
     )
 
 

@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 from gateway.config import ConfigError, _Section
+from gateway.sync.config import from_date_of
 
 __all__ = ["DEFAULT_MODES_OF_PAYMENT", "FortnoxConfig", "parse_fortnox"]
 
@@ -100,19 +101,7 @@ def parse_fortnox(table: dict[str, Any], where: str = "sync.fortnox") -> Fortnox
         raise ConfigError(
             f'{s.where("cash_customer")}: missing (invoices = "all" sends receipts without a customer to it)'
         )
-    from_raw = table.get("from_date")
-    from_date: date | None
-    if from_raw is None:
-        from_date = None
-    elif isinstance(from_raw, date):
-        from_date = from_raw
-    elif isinstance(from_raw, str):
-        try:
-            from_date = date.fromisoformat(from_raw)
-        except ValueError:
-            raise ConfigError(f"{s.where('from_date')}: {from_raw!r} is not a date YYYY-MM-DD") from None
-    else:
-        raise ConfigError(f"{s.where('from_date')}: must be a date YYYY-MM-DD, got {from_raw!r}")
+    from_date = from_date_of(table, s)
     modes_raw = table.get("modes_of_payment", {})
     if not isinstance(modes_raw, dict):
         raise ConfigError(f'{s.where("modes_of_payment")}: must be a table like {{ card = "KORT" }}')

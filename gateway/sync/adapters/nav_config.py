@@ -9,12 +9,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 from gateway.config import ConfigError, _Section
 from gateway.sync.adapters.odata import company_url
 from gateway.sync.booking import MEANS
+from gateway.sync.config import from_date_of
 
 __all__ = ["DEFAULT_SERVICES", "NavConfig", "parse_nav"]
 
@@ -105,20 +106,6 @@ def _vat_groups(table: Mapping[str, Any], s: _Section) -> dict[str, int]:
     return groups
 
 
-def _from_date(table: Mapping[str, Any], s: _Section) -> date | None:
-    raw = table.get("from_date")
-    if raw is None:
-        return None
-    if isinstance(raw, date) and not isinstance(raw, datetime):
-        return raw
-    if isinstance(raw, str):
-        try:
-            return date.fromisoformat(raw)
-        except ValueError:
-            pass
-    raise ConfigError(f"{s.where('from_date')}: {raw!r} is not a date YYYY-MM-DD")
-
-
 def parse_nav(table: Mapping[str, Any], where: str = "sync.nav") -> NavConfig:
     """``[sync.nav]``; :class:`ConfigError` names the key that is wrong."""
     s = _Section(dict(table), where, _KEYS)
@@ -167,5 +154,5 @@ def parse_nav(table: Mapping[str, Any], where: str = "sync.nav") -> NavConfig:
         rounding_account=s.text("rounding_account", "3740") or "3740",
         salesperson_from_cashier=from_cashier,
         item_without_article=s.text("item_without_article"),
-        from_date=_from_date(table, s),
+        from_date=from_date_of(table, s),
     )

@@ -33,7 +33,7 @@ from gateway.bus.messages import BusMessage
 from gateway.config import ConfigError, _Section
 from gateway.sync.adapters import AdapterError
 from gateway.sync.booking import BookingError, book_z, z_figures
-from gateway.sync.config import AccountsConfig
+from gateway.sync.config import AccountsConfig, from_date_of
 from gateway.sync.http.client import ApiClient, ApiError, ApiUnavailable, Auth, OutcomeUnknown
 from gateway.sync.http.limiter import SlidingWindowLimiter
 from gateway.sync.http.oauth import OAuthTokens, TokenEndpoint, TokenError
@@ -108,18 +108,7 @@ def parse_visma(table: Mapping[str, Any], where: str = "sync.visma") -> VismaCon
             f"{s.where('voucher_text')}: {text!r} may name {{z_no}}, {{register}}, {{store}} and {{day}} "
             f"only ({exc})"
         ) from None
-    raw_from = table.get("from_date")
-    from_date: date | None = None
-    if raw_from is not None:
-        if isinstance(raw_from, date) and not isinstance(raw_from, datetime):
-            from_date = raw_from
-        elif isinstance(raw_from, str):
-            try:
-                from_date = date.fromisoformat(raw_from)
-            except ValueError:
-                raise ConfigError(f"{s.where('from_date')}: {raw_from!r} is not a date YYYY-MM-DD") from None
-        else:
-            raise ConfigError(f"{s.where('from_date')}: must be a date YYYY-MM-DD, got {raw_from!r}")
+    from_date = from_date_of(table, s)
     return VismaConfig(
         client_id=s.text("client_id", required=True) or "",
         client_secret=s.text("client_secret", required=True) or "",
