@@ -14,7 +14,8 @@ the keys::
                       session_expiry, once_timeout, retry_interval
     [sync.accounts]   cash, card, gift_card, swish, other, sales_25, sales_12, sales_6,
                       sales_0, vat_25, vat_12, vat_6, rounding (BAS account numbers)
-    [sync.sie]        series, voucher_number ("blank" | "z"), company_name, account_names
+    [sync.sie]        series, voucher_number ("blank" | "z"), company_name, account_names,
+                      cost_centre, cost_centre_name
     [sync.mail]       host, port, security ("starttls" | "tls" | "none"), username,
                       password, from, to, timeout, ca_file, interval
     [sync.masterdata] source ("none" | "file" | "fortnox" | "visma" | "business_central" |
@@ -117,6 +118,7 @@ DEFAULT_ACCOUNT_NAMES: dict[str, str] = {
 _ACCOUNT_RE = re.compile(r"^[1-9][0-9]{3,5}$")
 _SERIES_RE = re.compile(r"^[A-Za-z0-9]{1,8}$")
 _LEVEL_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_COST_CENTRE_RE = re.compile(r"[\w.-]{1,20}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +158,8 @@ class SieConfig:
     voucher_number: str = "blank"  # "blank": the receiving program numbers them; "z": the Z number
     company_name: str | None = None  # #FNAMN; None: the company name on the Z report
     account_names: dict[str, str] = field(default_factory=dict)  # #KONTO names beyond the defaults
+    cost_centre: str | None = None  # every row's cost centre (#OBJEKT of dimension 1); None: none
+    cost_centre_name: str | None = None  # its #OBJEKT name; None: the code
 
     def account_name(self, account: str) -> str:
         return self.account_names.get(account) or DEFAULT_ACCOUNT_NAMES.get(account) or f"Konto {account}"
@@ -410,7 +414,11 @@ def _accounts(raw: dict[str, Any]) -> AccountsConfig:
 
 
 def _sie(raw: dict[str, Any]) -> SieConfig:
-    s = _Section(raw, "sync.sie", {"series", "voucher_number", "company_name", "account_names"})
+    s = _Section(
+        raw,
+        "sync.sie",
+        {"series", "voucher_number", "company_name", "account_names", "cost_centre", "cost_centre_name"},
+    )
     series = s.text("series", "K") or "K"
     if not _SERIES_RE.match(series):
         raise ConfigError(f"[sync.sie].series: {series!r} must be 1-8 letters or digits")
@@ -424,12 +432,36 @@ def _sie(raw: dict[str, Any]) -> SieConfig:
                 f"[sync.sie].account_names.{account}: must map an account number to a non-empty name"
             )
         names[account] = name
+    cost_centre = s.text("cost_centre")
+    if cost_centre is not None and not _cost_centre_code(cost_centre):
+        raise ConfigError(
+            f"[sync.sie].cost_centre: {cost_centre!r} must be 1-20 letters, digits, '.', '_' or '-' "
+            "(as the bookkeeping program names the cost centre)"
+        )
+    cost_centre_name = s.text("cost_centre_name")
+    if cost_centre_name is not None and cost_centre is None:
+        raise ConfigError("[sync.sie].cost_centre_name: names a cost centre, but cost_centre is not set")
+    if cost_centre_name is not None and not cost_centre_name.strip():
+        raise ConfigError("[sync.sie].cost_centre_name: must not be empty")
     return SieConfig(
         series=series,
         voucher_number=s.choice("voucher_number", "blank", ("blank", "z")),
         company_name=s.text("company_name"),
         account_names=names,
+        cost_centre=cost_centre,
+        cost_centre_name=cost_centre_name,
     )
+
+
+def _cost_centre_code(code: str) -> bool:
+    """A cost centre's code as SIE files carry it: short, no spaces or quotes, in code page 437."""
+    if not _COST_CENTRE_RE.fullmatch(code):
+        return False
+    try:
+        code.encode("cp437")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _mail(raw: Any, here: Path) -> MailConfig | None:

@@ -10,7 +10,14 @@ explains each record; the rules kept here:
   escapes anything); control characters become spaces. Account
   numbers, dates (``YYYYMMDD``), the series and amounts are written bare; an empty field
   is ``""``. The transactions of a ``#VER`` are sub-records between a ``{`` line and a
-  ``}`` line; ``#TRANS konto {} belopp transdat transtext`` with an empty object list.
+  ``}`` line; ``#TRANS konto {objektlista} belopp transdat transtext``. The object list is
+  empty (``{}``) or names the row's objects as pairs of a dimension number and a quoted
+  object id: ``{1 "CC"}``.
+* **Dimensions and objects**: a file whose rows name objects declares each dimension
+  (``#DIM 1 "Kostnadsställe"``; dimension 1 is reserved for the cost centre) and each
+  object (``#OBJEKT 1 "CC" "Butiken"``) after the ``#KONTO`` records and before the first
+  ``#VER``, the order SIE 4 gives them; :func:`render` refuses a row naming an object the
+  file does not declare.
 * **Amounts**: öre in, written as kronor with a point and two decimals, debit positive,
   credit negative (``-1234.50``). Every voucher must add up to exactly zero öre:
   :func:`render` refuses (:class:`UnbalancedVoucher`) to write one that does not.
@@ -20,9 +27,10 @@ explains each record; the rules kept here:
   i.e. ``zlib.crc32`` — over, for every record between the two ``#KSUMMA`` records in
   file order, the record's label followed by the contents of its fields, in code page 437
   bytes, *without* the spaces between fields, the quotes around texts (an escaped quote
-  counts as the one character ``"``), the braces of object lists and the line ends; the
-  ``{`` and ``}`` lines around a voucher's transactions contribute nothing. It is written
-  as an unsigned decimal number. docs/sie.md says where this reading comes from.
+  counts as the one character ``"``), the braces of object lists (``{1 "CC"}`` adds
+  ``1CC``) and the line ends; the ``{`` and ``}`` lines around a voucher's transactions
+  contribute nothing. It is written as an unsigned decimal number. docs/sie.md says where
+  this reading comes from.
 """
 
 from __future__ import annotations
@@ -33,6 +41,8 @@ from dataclasses import dataclass
 from datetime import date
 
 __all__ = [
+    "COST_CENTRE_DIMENSION",
+    "COST_CENTRE_DIMENSION_NAME",
     "ENCODING",
     "SieFile",
     "Trans",
@@ -45,6 +55,8 @@ __all__ = [
 
 ENCODING = "cp437"
 NEWLINE = "\r\n"
+COST_CENTRE_DIMENSION = 1  # SIE reserves dimension 1 for the cost centre (kostnadsställe)
+COST_CENTRE_DIMENSION_NAME = "Kostnadsställe"
 
 
 class UnbalancedVoucher(ValueError):
@@ -56,6 +68,7 @@ class Trans:
     account: str
     amount: int  # öre, debit positive, credit negative
     text: str = ""
+    objects: tuple[tuple[int, str], ...] = ()  # (dimension, object id) of the row: its object list
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +103,8 @@ class SieFile:
     company: str
     accounts: tuple[tuple[str, str], ...]  # (number, name) of every account used
     vouchers: tuple[Voucher, ...]
+    dimensions: tuple[tuple[int, str], ...] = ()  # (number, name) of every dimension used
+    objects: tuple[tuple[int, str, str], ...] = ()  # (dimension, id, name) of every object used
 
 
 def format_amount(ore: int) -> str:
@@ -110,9 +125,9 @@ class _Text:
 
 @dataclass(frozen=True, slots=True)
 class _Objects:
-    """An object list ``{dim "obj" …}`` (the vouchers here use none: ``{}``)."""
+    """An object list ``{dim "obj" …}``: pairs of a dimension number and an object id."""
 
-    items: tuple[str, ...] = ()
+    items: tuple[tuple[int, str], ...] = ()
 
 
 _Field = str | _Text | _Objects
@@ -133,7 +148,7 @@ def _field_text(field: _Field) -> str:
     if isinstance(field, _Text):
         return _quote(field.value)
     if isinstance(field, _Objects):
-        return "{" + " ".join(_quote(item) for item in field.items) + "}"
+        return "{" + " ".join(f"{dim} {_quote(obj)}" for dim, obj in field.items) + "}"
     return field if field else '""'
 
 
@@ -142,7 +157,7 @@ def _field_content(field: _Field) -> str:
     if isinstance(field, _Text):
         return field.value
     if isinstance(field, _Objects):
-        return "".join(field.items)
+        return "".join(f"{dim}{obj}" for dim, obj in field.items)
     return field
 
 
@@ -170,6 +185,10 @@ def _records(sie: SieFile) -> Iterator[_Record | str]:
     yield "#FNAMN", (_Text(_clean(sie.company)),)
     for number, name in sie.accounts:
         yield "#KONTO", (number, _Text(_clean(name)))
+    for dim, name in sie.dimensions:
+        yield "#DIM", (str(dim), _Text(_clean(name)))
+    for dim, obj, name in sie.objects:
+        yield "#OBJEKT", (str(dim), _Text(_clean(obj)), _Text(_clean(name)))
     for voucher in sie.vouchers:
         yield (
             "#VER",
@@ -177,7 +196,8 @@ def _records(sie: SieFile) -> Iterator[_Record | str]:
         )
         yield "{"
         for t in voucher.transactions:
-            yield "#TRANS", (t.account, _Objects(), format_amount(t.amount), "", _Text(_clean(t.text)))
+            objects = _Objects(tuple((dim, _clean(obj)) for dim, obj in t.objects))
+            yield "#TRANS", (t.account, objects, format_amount(t.amount), "", _Text(_clean(t.text)))
         yield "}"
 
 
@@ -185,14 +205,23 @@ def render(sie: SieFile) -> bytes:
     """The file's bytes (code page 437, CR LF), ``#KSUMMA`` included.
 
     Raises :class:`UnbalancedVoucher` if a voucher does not add up to zero öre, and
-    ValueError if an account used in a voucher is not declared.
+    ValueError if an account, object or dimension used is not declared.
     """
     declared = {number for number, _ in sie.accounts}
+    dimensions = {dim for dim, _ in sie.dimensions}
+    objects = {(dim, obj) for dim, obj, _ in sie.objects}
+    for dim, obj, _ in sie.objects:
+        if dim not in dimensions:
+            raise ValueError(f"object {obj!r} is in dimension {dim}, which the file does not declare")
     for voucher in sie.vouchers:
         voucher.check()
         missing = sorted({t.account for t in voucher.transactions} - declared)
         if missing:
             raise ValueError(f"voucher {voucher.text!r} uses undeclared accounts {', '.join(missing)}")
+        unknown = sorted({o for t in voucher.transactions for o in t.objects} - objects)
+        if unknown:
+            named = ", ".join(f"{obj!r} of dimension {dim}" for dim, obj in unknown)
+            raise ValueError(f"voucher {voucher.text!r} uses undeclared objects {named}")
     lines = ["#FLAGGA 0", "#KSUMMA"]
     summed: list[_Record] = []
     for item in _records(sie):

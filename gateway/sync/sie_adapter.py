@@ -9,6 +9,9 @@ processed; the file is written just before that commit, and its content depends 
 the message and the configuration, so a crash between the two writes the very same file
 again on restart. A Z report that already has a file (the same Z sent again under another
 ``msg_id``) gets no second one.
+
+With ``[sync.sie].cost_centre`` every row of the voucher carries that cost centre
+(dimension 1, ``{1 "CC"}``), and the file declares the dimension and the object.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import hashlib
 import importlib.metadata
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import aiosqlite
@@ -27,7 +31,15 @@ from gateway.sync.adapters import AdapterError
 from gateway.sync.booking import BookingError, ZFigures, z_figures, z_voucher
 from gateway.sync.config import AccountsConfig, SieConfig
 from gateway.sync.inbox import now_text
-from gateway.sync.sie import SieFile, UnbalancedVoucher, format_amount, render
+from gateway.sync.sie import (
+    COST_CENTRE_DIMENSION,
+    COST_CENTRE_DIMENSION_NAME,
+    SieFile,
+    UnbalancedVoucher,
+    Voucher,
+    format_amount,
+    render,
+)
 
 __all__ = ["SIE_SCHEMA", "SieAdapter", "file_name", "write_atomically"]
 
@@ -108,8 +120,16 @@ class SieAdapter:
     def document(self, message: BusMessage, z: ZFigures) -> SieFile:
         """The SIE file of one Z report (:class:`BookingError` if its figures do not balance)."""
         number = str(z.z_no) if self.sie.voucher_number == "z" else ""
-        voucher = z_voucher(z, self.accounts, self.sie.series, number, message.register)
+        voucher = self._with_cost_centre(
+            z_voucher(z, self.accounts, self.sie.series, number, message.register)
+        )
         used = sorted({t.account for t in voucher.transactions})
+        dimensions: tuple[tuple[int, str], ...] = ()
+        objects: tuple[tuple[int, str, str], ...] = ()
+        if self.sie.cost_centre is not None:
+            dimensions = ((COST_CENTRE_DIMENSION, COST_CENTRE_DIMENSION_NAME),)
+            name = self.sie.cost_centre_name or self.sie.cost_centre
+            objects = ((COST_CENTRE_DIMENSION, self.sie.cost_centre, name),)
         return SieFile(
             program="tillgateway",
             version=_version(),
@@ -118,7 +138,17 @@ class SieAdapter:
             company=self.sie.company_name or z.company,
             accounts=tuple((a, self.sie.account_name(a)) for a in used),
             vouchers=(voucher,),
+            dimensions=dimensions,
+            objects=objects,
         )
+
+    def _with_cost_centre(self, voucher: Voucher) -> Voucher:
+        """Every row on the configured cost centre; the voucher as it is without one."""
+        code = self.sie.cost_centre
+        if code is None:
+            return voucher
+        rows = tuple(replace(t, objects=((COST_CENTRE_DIMENSION, code),)) for t in voucher.transactions)
+        return replace(voucher, transactions=rows)
 
     async def process(self, db: aiosqlite.Connection, message: BusMessage) -> str | None:
         if message.kind != "report.z":

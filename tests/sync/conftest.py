@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import sqlite3
 import subprocess
+import sys
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -50,6 +52,9 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 # -- the broker -------------------------------------------------------------------------
@@ -340,3 +345,20 @@ def inbox_rows(config: SyncConfig, sql: str, params: tuple[Any, ...] = ()) -> li
         return list(conn.execute(sql, params))
     finally:
         conn.close()
+
+
+async def run_tillgw(*args: str, cwd: Path) -> tuple[int, str]:
+    """``tillgw ARGS`` as its own process in ``cwd``: (exit code, stdout and stderr together)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gateway.cli",
+        *args,
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    out, _ = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, out.decode()

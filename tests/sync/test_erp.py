@@ -5,8 +5,6 @@ over real sockets and a real Mosquitto, the commands as subprocesses."""
 from __future__ import annotations
 
 import asyncio
-import os
-import sys
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -23,26 +21,20 @@ from gateway.sync.adapters.visma import VismaAdapter
 from gateway.sync.config import SyncConfig, load_sync_config
 from gateway.sync.erp import SinceConnected, connect
 from gateway.sync.service import SyncService
-from tests.sync.conftest import ORGNR, POS_ID, STORE, TOPICS, Broker, TillBus, TillFactory, a_day
+from tests.sync.conftest import (
+    ORGNR,
+    POS_ID,
+    STORE,
+    TOPICS,
+    Broker,
+    TillBus,
+    TillFactory,
+    a_day,
+    run_tillgw,
+)
 from tests.sync.fakes.fortnox import FakeFortnox, running
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-async def tillgw(cwd: Path, *args: str) -> tuple[int, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "gateway.cli",
-        *args,
-        cwd=cwd,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    out, _ = await process.communicate()
-    assert process.returncode is not None
-    return process.returncode, out.decode()
 
 
 def fortnox_toml(tmp_path: Path, broker: Broker, fake: FakeFortnox) -> Path:
@@ -81,12 +73,11 @@ async def test_a_shop_authorises_fortnox_once_and_its_articles_reach_the_tills(
         fake.add_article("1001", "Kaffe", "32.50", vat=12, EAN="7310000000011")
         fake.add_article("1002", "Tidning", "45.00", vat=6)
 
-        code, out = await tillgw(tmp_path, "sync", "--all", "--config", str(config))
+        code, out = await run_tillgw("sync", "--all", "--config", str(config), cwd=tmp_path)
         assert code == 1, out  # not authorised yet: Fortnox refuses, and it says so
         assert "fortnox" in out.lower()
 
-        code, out = await tillgw(
-            tmp_path,
+        code, out = await run_tillgw(
             "sync",
             "--authorize",
             "fortnox",
@@ -96,17 +87,18 @@ async def test_a_shop_authorises_fortnox_once_and_its_articles_reach_the_tills(
             "https://example.se/cb",
             "--config",
             str(config),
+            cwd=tmp_path,
         )
         assert code == 0, out
         assert "fortnox authorised" in out
 
-        code, out = await tillgw(tmp_path, "sync", "--all", "--config", str(config))
+        code, out = await run_tillgw("sync", "--all", "--config", str(config), cwd=tmp_path)
         assert code == 0, out
         assert "articles: 1001, 1002" in out
 
         # An empty token is refused before anything stored is replaced.
-        code, out = await tillgw(
-            tmp_path, "sync", "--authorize", "fortnox", "--refresh-token", "", "--config", str(config)
+        code, out = await run_tillgw(
+            "sync", "--authorize", "fortnox", "--refresh-token", "", "--config", str(config), cwd=tmp_path
         )
         assert code == 2 and "refresh token is empty" in out
 
@@ -114,7 +106,7 @@ async def test_a_shop_authorises_fortnox_once_and_its_articles_reach_the_tills(
 async def test_authorising_needs_a_code_or_a_refresh_token(tmp_path: Path, broker: Broker) -> None:
     async with running() as fake:
         config = fortnox_toml(tmp_path, broker, fake)
-        code, out = await tillgw(tmp_path, "sync", "--authorize", "fortnox", "--config", str(config))
+        code, out = await run_tillgw("sync", "--authorize", "fortnox", "--config", str(config), cwd=tmp_path)
         assert code == 2 and "--code" in out and "--refresh-token" in out
 
 
@@ -150,7 +142,7 @@ vat_groups = { MOMS25 = 25, MOMS12 = 12, MOMS6 = 6, MOMS0 = 0 }
     config = load_sync_config(path)
     erp = connect(config)
     kinds = {type(a.inner) for a in erp.adapters if isinstance(a, SinceConnected)}
-    assert kinds == {FortnoxAdapter, VismaAdapter, BusinessCentralAdapter, NavAdapter}
+    assert {FortnoxAdapter, VismaAdapter, BusinessCentralAdapter, NavAdapter} <= kinds
     assert set(erp.sources) == {"fortnox", "visma", "business_central", "nav"}
     asyncio.run(erp.close())
 

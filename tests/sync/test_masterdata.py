@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -33,9 +31,8 @@ from gateway.sync.masterdata.publisher import catalog_client, publish_updates
 from gateway.sync.masterdata.schedule import Schedule, interval_warning
 from gateway.sync.masterdata.stock import StockRecorder, prepare_merge
 from gateway.sync.service import SyncService
-from tests.sync.conftest import ORGNR, POS_ID, STORE, Broker, TillBus, TillFactory
+from tests.sync.conftest import ORGNR, POS_ID, STORE, Broker, TillBus, TillFactory, run_tillgw
 
-ROOT = Path(__file__).resolve().parents[2]
 TOPICS = CatalogTopics(ORGNR, STORE)
 HEADER = "number;name;price;vat;barcodes;unit;group;stock_goods;active;modified"
 
@@ -450,26 +447,11 @@ store = "{STORE}"
         encoding="utf-8",
     )
 
-    async def tillgw(*args: str) -> tuple[int, str]:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "gateway.cli",
-            *args,
-            cwd=tmp_path,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
-        out, _ = await process.communicate()
-        assert process.returncode is not None
-        return process.returncode, out.decode()
-
-    code, out = await tillgw("sync", "--all", "--config", str(config))
+    code, out = await run_tillgw("sync", "--all", "--config", str(config), cwd=tmp_path)
     assert code == 0, out
     assert "revision 1 (full)" in out and "articles: 1001" in out
     assert (await till.revision())[0].full
-    code, out = await tillgw("sync", "--changes", "--config", str(config))
+    code, out = await run_tillgw("sync", "--changes", "--config", str(config), cwd=tmp_path)
     assert code == 0, out
     assert "revision 2 (changes): 0 article(s)" in out
     assert (await till.revision())[0].revision == 2

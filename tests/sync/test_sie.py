@@ -5,14 +5,19 @@ from __future__ import annotations
 import zlib
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from gateway.bus.messages import BusMessage
+from gateway.config import ConfigError
 from gateway.sync.booking import BookingError, book_z, z_figures
-from gateway.sync.config import AccountsConfig
+from gateway.sync.config import AccountsConfig, SieConfig, load_sync_config
 from gateway.sync.sie import SieFile, Trans, UnbalancedVoucher, Voucher, _Text, format_amount, ksumma, render
+from gateway.sync.sie_adapter import SieAdapter, _version
 from tests.sync.sie_reader import crc32, read_sie
+from tests.sync.test_config import example
 
 
 def z_body(**over: Any) -> dict[str, Any]:
@@ -154,3 +159,150 @@ def test_figures_that_do_not_add_up_are_refused_with_both_sums() -> None:
 def test_a_malformed_z_report_is_refused_naming_the_field(change: dict[str, Any], message: str) -> None:
     with pytest.raises(BookingError, match=message):
         z_figures(z_body(**change))
+
+
+# -- the cost centre ----------------------------------------------------------------------
+
+
+def z_message(body: dict[str, Any]) -> BusMessage:
+    return BusMessage(
+        msg_id="m-7",
+        kind="report.z",
+        orgnr="5560360793",
+        store="vaxjo",
+        register="KASSA1",
+        sequence=40,
+        journal_entry=120,
+        entry_hash="0" * 64,
+        at=body["at"],
+        payload=body,
+    )
+
+
+def sie_of(config: SieConfig) -> bytes:
+    adapter = SieAdapter(Path("unused"), AccountsConfig(), config)
+    return render(adapter.document(z_message(z_body()), z_figures(z_body())))
+
+
+def test_a_cost_centre_is_on_every_row_and_declared_in_the_header_line_by_line() -> None:
+    data = sie_of(SieConfig(cost_centre="CC", cost_centre_name="Butiken Växjö"))
+    lines = data.decode("cp437").split("\r\n")
+    assert lines[-1] == ""  # the file ends with CR LF
+    rows = [
+        ("1910", "57.00", "Kontant"),
+        ("1580", "100.00", "Kort"),
+        ("3001", "-80.00", "Försäljning 25 % moms"),
+        ("2611", "-20.00", "Utgående moms 25 %"),
+        ("3002", "-50.54", "Försäljning 12 % moms"),
+        ("2621", "-6.06", "Utgående moms 12 %"),
+        ("3740", "-0.40", "Öresavrundning"),
+    ]
+    accounts = [
+        ("1580", "Fordringar för kontokort och kuponger"),
+        ("1910", "Kassa"),
+        ("2611", "Utgående moms på försäljning inom Sverige, 25 %"),
+        ("2621", "Utgående moms på försäljning inom Sverige, 12 %"),
+        ("3001", "Försäljning inom Sverige, 25 % moms"),
+        ("3002", "Försäljning inom Sverige, 12 % moms"),
+        ("3740", "Öres- och kronutjämning"),
+    ]
+    assert lines[:-2] == [
+        "#FLAGGA 0",
+        "#KSUMMA",
+        f'#PROGRAM "tillgateway" "{_version()}"',
+        "#FORMAT PC8",
+        "#GEN 20260302",
+        "#SIETYP 4",
+        "#ORGNR 556036-0793",
+        '#FNAMN "Café \\"Bönan\\" AB"',
+        *(f'#KONTO {number} "{name}"' for number, name in accounts),
+        '#DIM 1 "Kostnadsställe"',
+        '#OBJEKT 1 "CC" "Butiken Växjö"',
+        '#VER K "" 20260302 "Z-dagrapport 7 kassa KASSA1"',
+        "{",
+        *(f'#TRANS {account} {{1 "CC"}} {amount} "" "{text}"' for account, amount, text in rows),
+        "}",
+    ]
+    # The checksum by hand: labels and field contents, an object list as its dimension and
+    # id without braces or quotes ("1CC"), computed bit by bit, not with zlib.
+    summed = [
+        f"#PROGRAMtillgateway{_version()}",
+        "#FORMATPC8",
+        "#GEN20260302",
+        "#SIETYP4",
+        "#ORGNR556036-0793",
+        '#FNAMNCafé "Bönan" AB',
+        *(f"#KONTO{number}{name}" for number, name in accounts),
+        "#DIM1Kostnadsställe",
+        "#OBJEKT1CCButiken Växjö",
+        "#VERK20260302Z-dagrapport 7 kassa KASSA1",
+        *(f"#TRANS{account}1CC{amount}{text}" for account, amount, text in rows),
+    ]
+    assert lines[-2] == f"#KSUMMA {crc32(''.join(summed).encode('cp437'))}"
+    doc = read_sie(data)
+    assert doc.dimensions == {"1": "Kostnadsställe"}
+    assert doc.objects == {("1", "CC"): "Butiken Växjö"}
+    assert doc.vouchers[0].objects == [(("1", "CC"),)] * len(rows)
+
+
+def test_a_cost_centre_without_a_name_is_named_by_its_code_and_none_leaves_the_file_as_it_was() -> None:
+    doc = read_sie(sie_of(SieConfig(cost_centre="200")))
+    assert doc.objects == {("1", "200"): "200"}
+    plain = sie_of(SieConfig())
+    assert b"#DIM" not in plain and b"#OBJEKT" not in plain and b'{1 "' not in plain
+    assert all(row == () for row in read_sie(plain).vouchers[0].objects)
+
+
+def test_a_row_naming_an_undeclared_object_is_never_written() -> None:
+    sie = one_voucher_file(Trans("1910", 1_00, objects=((1, "CC"),)), Trans("3001", -1_00))
+    with pytest.raises(ValueError, match="undeclared objects 'CC' of dimension 1"):
+        render(sie)
+    with pytest.raises(ValueError, match="dimension 1, which the file does not declare"):
+        render(replace(sie, objects=((1, "CC", "Butiken"),)))
+    declared = replace(sie, dimensions=((1, "Kostnadsställe"),), objects=((1, "CC", "Butiken"),))
+    assert read_sie(render(declared)).vouchers[0].objects == [(("1", "CC"),), ()]
+
+
+def test_the_reader_refuses_objects_out_of_place_or_undeclared() -> None:
+    sie = one_voucher_file(Trans("1910", 1_00, objects=((1, "CC"),)), Trans("3001", -1_00))
+    good = render(replace(sie, dimensions=((1, "Kostnadsställe"),), objects=((1, "CC", "Butiken"),)))
+    text = good.decode("cp437")
+    swapped = text.replace(
+        '#DIM 1 "Kostnadsställe"\r\n#OBJEKT 1 "CC" "Butiken"',
+        '#OBJEKT 1 "CC" "Butiken"\r\n#DIM 1 "Kostnadsställe"',
+    )
+    with pytest.raises(AssertionError, match="not declared by #DIM"):
+        read_sie(swapped.encode("cp437"))
+    other = text.replace('{1 "CC"}', '{1 "CD"}')
+    with pytest.raises(AssertionError, match="object 'CD' of dimension 1 not declared"):
+        read_sie(other.encode("cp437"))
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('cost_centre = "C C"', r"\[sync.sie\].cost_centre: 'C C' must be 1-20 letters"),
+        ('cost_centre = "€1"', r"\[sync.sie\].cost_centre: '€1' must be 1-20 letters"),
+        ("cost_centre = 200", r"\[sync.sie\].cost_centre: must be a non-empty string"),
+        (
+            'cost_centre_name = "Butiken"',
+            r"\[sync.sie\].cost_centre_name: names a cost centre, but cost_centre",
+        ),
+        ('cost_centre = "CC"\ncost_centre_name = " "', r"\[sync.sie\].cost_centre_name: must not be empty"),
+    ],
+)
+def test_a_cost_centre_mistake_names_its_key(tmp_path: Path, table: str, message: str) -> None:
+    path = tmp_path / "sync.toml"
+    path.write_text(f"[sync.sie]\n{table}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        load_sync_config(path)
+    path.write_text('[sync.sie]\ncost_centre = "Växjö-1"\ncost_centre_name = "Butiken"\n', encoding="utf-8")
+    sie = load_sync_config(path).sie
+    assert (sie.cost_centre, sie.cost_centre_name) == ("Växjö-1", "Butiken")
+
+
+def test_the_documented_cost_centre_reads(tmp_path: Path) -> None:
+    path = tmp_path / "sync.toml"
+    path.write_text(example(), encoding="utf-8")
+    sie = load_sync_config(path).sie
+    assert (sie.cost_centre, sie.cost_centre_name) == ("200", "Butiken i Växjö")

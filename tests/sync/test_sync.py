@@ -32,6 +32,7 @@ from gateway.sync.sie_adapter import SieAdapter
 from tests.sync.conftest import (
     ORGNR,
     POS_ID,
+    ROOT,
     STORE,
     TOPICS,
     Broker,
@@ -43,12 +44,12 @@ from tests.sync.conftest import (
     free_port,
     inbox_rows,
     mail_config,
+    run_tillgw,
     text_of,
     with_,
 )
 from tests.sync.sie_reader import read_sie
 
-ROOT = Path(__file__).resolve().parents[2]
 Z1_FILE = f"{ORGNR}-{STORE}-{POS_ID}-Z000001.si"
 
 
@@ -487,34 +488,18 @@ client_id = "sync-cli-test"
     return path
 
 
-async def tillgw(*args: str, cwd: Path) -> tuple[int, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "gateway.cli",
-        *args,
-        cwd=cwd,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    out, _ = await process.communicate()
-    assert process.returncode is not None
-    return process.returncode, out.decode()
-
-
 async def test_tillgw_sync_once_takes_what_the_broker_queued_and_exits(
     make_till: TillFactory, till_bus: TillBus, broker: Broker, tmp_path: Path
 ) -> None:
     base = tmp_path / "cli"
     config = write_config(tmp_path / "sync.toml", broker, base)
-    code, out = await tillgw("sync", "--once", "--config", str(config), cwd=tmp_path)
+    code, out = await run_tillgw("sync", "--once", "--config", str(config), cwd=tmp_path)
     assert code == 0, out
     till = await make_till()
     sent, _ = await a_day_with_z(till)
     await publish_all(till_bus, sent)  # the module is not running: the broker queues them
 
-    code, out = await tillgw("sync", "--once", "--config", str(config), cwd=tmp_path)
+    code, out = await run_tillgw("sync", "--once", "--config", str(config), cwd=tmp_path)
     assert code == 0, out
     assert "shared subscriptions" in out
     assert {a["status"] for _, a in await acks(till_bus, len(sent))} == {"stored"}

@@ -28,6 +28,7 @@ from gateway.sync.adapters.visma import (
     visma_tokens,
 )
 from gateway.sync.config import AccountsConfig, SyncConfig
+from gateway.sync.http.client import ApiError
 from gateway.sync.http.oauth import store_initial
 from gateway.sync.masterdata.source import SourceCustomer
 from gateway.sync.service import SyncService
@@ -333,3 +334,91 @@ async def test_a_visma_refusal_of_master_data_is_quoted(visma: Visma) -> None:
         await source.save_customer(SourceCustomer("", ""))
     with pytest.raises(AdapterError, match="Visma eEkonomi has no article 9999"):
         await source.set_stock({"9999": Decimal(1)})
+
+
+# -- cost centre ------------------------------------------------------------------------
+
+
+def test_the_cost_center_is_a_short_name_and_a_mistake_names_the_key() -> None:
+    config = parse_visma({"client_id": "x", "client_secret": "y", "cost_center": "BUTIK1"})
+    assert config.cost_center == "BUTIK1"
+    assert parse_visma({"client_id": "x", "client_secret": "y"}).cost_center is None
+    for wrong in ("", " BUTIK1", "BUTIKEN-VAXJO"):
+        with pytest.raises(ConfigError, match=r"\[sync.visma\].cost_center: .* 1-9 characters"):
+            parse_visma({"client_id": "x", "client_secret": "y", "cost_center": wrong})
+    with pytest.raises(ConfigError, match=r"\[sync.visma\].cost_center: must be a non-empty string"):
+        parse_visma({"client_id": "x", "client_secret": "y", "cost_center": 12})
+
+
+async def test_every_row_carries_the_cost_center_item_looked_up_once_by_its_code(
+    make_till: TillFactory, visma: Visma, db: aiosqlite.Connection
+) -> None:
+    visma.fake.add_cost_center_item("LAGER", "Lagret", number=1)
+    item = visma.fake.add_cost_center_item("BUTIK1", "Butiken i Växjö", number=2)
+    z = (await day_messages(make_till))[-1]
+    adapter = VismaAdapter(replace(visma.config, cost_center="BUTIK1"), visma.api(), AccountsConfig())
+    await adapter.setup(db)
+    done = await process(db, adapter, z)
+    assert done is not None and "as voucher A1" in done
+    [voucher] = visma.fake.vouchers
+    assert len(voucher["Rows"]) == 13
+    # Cost centre 2's item: Visma's row field is named after the cost centre's number.
+    assert all(row["CostCenterItemId2"] == item["Id"] for row in voucher["Rows"])
+    assert not any("CostCenterItemId1" in row or "CostCenterItemId3" in row for row in voucher["Rows"])
+    await process(db, adapter, replace(z, payload={**z.payload, "z_no": 2}))
+    assert len(visma.fake.vouchers) == 2
+    lookups = [p for m, p in visma.fake.requests if m == "GET" and p.startswith("/v2/costcenters")]
+    assert len(lookups) == 1  # the id is kept, not asked for with every voucher
+
+
+async def test_an_unknown_cost_center_is_refused_by_the_adapter_and_by_visma(
+    make_till: TillFactory, visma: Visma, db: aiosqlite.Connection
+) -> None:
+    z = (await day_messages(make_till))[-1]
+    item = visma.fake.add_cost_center_item("BUTIK1", "Butiken i Växjö")
+    unknown = VismaAdapter(replace(visma.config, cost_center="BUTIK9"), visma.api(), AccountsConfig())
+    await unknown.setup(db)
+    with pytest.raises(
+        AdapterError, match=r"\[sync.visma\].cost_center: the cost centre item 'BUTIK9' is not"
+    ):
+        await process(db, unknown, z)
+    visma.fake.add_cost_center_item("BUTIK9", "Gamla butiken", active=False)
+    with pytest.raises(AdapterError, match=r"cost centre item 'BUTIK9' is inactive"):
+        await process(db, unknown, z)
+    visma.fake.add_cost_center_item("BUTIK1", "Butiken, projekt", number=3)
+    twice = VismaAdapter(replace(visma.config, cost_center="BUTIK1"), visma.api(), AccountsConfig())
+    with pytest.raises(AdapterError, match=r"'BUTIK1' is an item of more than one cost centre"):
+        await process(db, twice, z)
+    assert visma.fake.vouchers == []
+
+    # Visma itself refuses an id that is not a cost centre item, in its own error shape,
+    # and the adapter quotes it: an item deleted in Visma after the adapter looked it up.
+    api = visma.api()
+    rows = [
+        {"AccountNumber": 1910, "DebitAmount": 1.0, "CreditAmount": 0.0, "CostCenterItemId1": "no-such-id"},
+        {"AccountNumber": 3001, "DebitAmount": 0.0, "CreditAmount": 1.0},
+    ]
+    with pytest.raises(ApiError) as refused:
+        await api.request(
+            "POST", "vouchers", json={"VoucherDate": "2026-03-02", "VoucherText": "x", "Rows": rows}
+        )
+    assert refused.value.status == 400
+    assert refused.value.body["ErrorCode"] == 4000 and refused.value.body["ErrorId"]
+    assert refused.value.body["DeveloperErrorMessage"] == (
+        "Rows[0]: CostCenterItemId1 no-such-id is not an item of cost center 1"
+    )
+    visma.fake.cost_centers[0]["Items"] = [i for i in visma.fake.cost_centers[0]["Items"] if i is not item]
+    stale = VismaAdapter(replace(visma.config, cost_center="BUTIK1"), visma.api(), AccountsConfig())
+    stale._cost_center = ("CostCenterItemId1", item["Id"])  # looked up before the item went
+    with pytest.raises(
+        AdapterError,
+        match=rf"CostCenterItemId1 {item['Id']} is not an item of cost center 1 \(ErrorCode 4000\)",
+    ):
+        await process(db, stale, z)
+    assert visma.fake.vouchers == []
+    # Looked up again after the refusal: now BUTIK1 is only cost centre 3's item.
+    done = await process(db, stale, z)
+    assert done is not None and "as voucher A1" in done
+    [voucher] = visma.fake.vouchers
+    [project] = visma.fake.cost_centers[1]["Items"]
+    assert all(row["CostCenterItemId3"] == project["Id"] for row in voucher["Rows"])

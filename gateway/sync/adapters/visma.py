@@ -9,6 +9,11 @@ is already there — made by an earlier run that crashed before its local record
 POST whose answer was lost — is recorded and never made again. The ``visma_vouchers``
 table records the voucher in the same transaction that marks the message processed.
 
+A cost centre (``[sync.visma].cost_center``, the item's short name as the company's
+cost centre list shows it) goes on every row. Visma wants the item's id, in the row field
+of its cost centre (``CostCenterItemId1`` … ``3``, after the cost centre's ``Number``):
+the adapter looks the code up in ``GET /v2/costcenters`` once and keeps the answer.
+
 Master data (:class:`VismaSource`): articles with their VAT rate from the article's
 account coding, barcodes, stock balance; customers; changes by ``ChangedUtc``.
 
@@ -56,6 +61,7 @@ DEFAULT_BASE_URL = "https://eaccountingapi.vismaonline.com/v2"
 DEFAULT_TOKEN_URL = "https://identity.vismaonline.com/connect/token"
 DEFAULT_VOUCHER_TEXT = "Z-dagrapport {z_no} kassa {register}"
 REQUESTS_PER_MINUTE = 600
+COST_CENTER_CODE_LENGTH = 9  # Visma's ShortName of a cost centre item: at most 9 characters
 
 VISMA_SCHEMA = """
 CREATE TABLE IF NOT EXISTS visma_vouchers (
@@ -83,6 +89,7 @@ class VismaConfig:
     from_date: date | None = None  # Z reports of earlier days are not booked (booked before the switch)
     prices: str = "net"  # "net": NetPrice (excl. VAT) to the tills; "gross": GrossPrice
     page_size: int = 100
+    cost_center: str | None = None  # every voucher row's cost centre item, by its ShortName; None: none
 
 
 def parse_visma(table: Mapping[str, Any], where: str = "sync.visma") -> VismaConfig:
@@ -92,7 +99,7 @@ def parse_visma(table: Mapping[str, Any], where: str = "sync.visma") -> VismaCon
         where,
         {
             "base_url", "token_url", "client_id", "client_secret", "tenant",
-            "voucher_text", "from_date", "prices", "page_size",
+            "voucher_text", "from_date", "prices", "page_size", "cost_center",
         },
     )  # fmt: skip
     base_url = (s.text("base_url", DEFAULT_BASE_URL) or DEFAULT_BASE_URL).rstrip("/")
@@ -109,6 +116,15 @@ def parse_visma(table: Mapping[str, Any], where: str = "sync.visma") -> VismaCon
             f"only ({exc})"
         ) from None
     from_date = from_date_of(table, s)
+    cost_center = s.text("cost_center")
+    if (
+        cost_center is not None
+        and not 0 < len(cost_center.strip()) == len(cost_center) <= COST_CENTER_CODE_LENGTH
+    ):
+        raise ConfigError(
+            f"{s.where('cost_center')}: {cost_center!r} must be the cost centre item's short name as Visma "
+            f"shows it: 1-{COST_CENTER_CODE_LENGTH} characters, no spaces around it"
+        )
     return VismaConfig(
         client_id=s.text("client_id", required=True) or "",
         client_secret=s.text("client_secret", required=True) or "",
@@ -119,6 +135,7 @@ def parse_visma(table: Mapping[str, Any], where: str = "sync.visma") -> VismaCon
         from_date=from_date,
         prices=s.choice("prices", "net", ("net", "gross")),
         page_size=s.integer("page_size", 100, minimum=1),
+        cost_center=cost_center,
     )
 
 
@@ -256,6 +273,7 @@ class VismaAdapter:
         self.api = api
         self.accounts = accounts
         self.create_tries = create_tries
+        self._cost_center: tuple[str, str] | None = None  # (row field, item id), once looked up
 
     def handles(self, kind: str) -> bool:
         return kind == "report.z"
@@ -284,6 +302,40 @@ class VismaAdapter:
             "VoucherText": f"{text} {reference}",
             "Rows": rows,
         }
+
+    async def cost_center(self) -> tuple[str, str] | None:
+        """(the row field, the item's id) of ``[sync.visma].cost_center``; None when none is set.
+
+        Raises :class:`AdapterError` when Visma has no active item of that short name, or has
+        it in more than one cost centre (which one is meant cannot be told).
+        """
+        code = self.config.cost_center
+        if code is None or self._cost_center is not None:
+            return self._cost_center
+        found: list[tuple[str, str, str]] = []  # (row field, item id, cost centre name)
+        inactive = False
+        async for centre in self.api.pages("costcenters"):
+            number = centre.get("Number")
+            for item in centre.get("Items") or ():
+                if not isinstance(item, dict) or item.get("ShortName") != code:
+                    continue
+                if not (centre.get("IsActive", True) and item.get("IsActive", True)):
+                    inactive = True
+                elif isinstance(number, int) and 1 <= number <= 3 and item.get("Id"):
+                    found.append(
+                        (f"CostCenterItemId{number}", str(item["Id"]), str(centre.get("Name") or ""))
+                    )
+        if not found:
+            why = "is inactive" if inactive else "is not among the company's cost centres (GET costcenters)"
+            raise AdapterError(f"[sync.visma].cost_center: the cost centre item {code!r} {why}")
+        if len(found) > 1:
+            names = ", ".join(repr(name) for _, _, name in found)
+            raise AdapterError(
+                f"[sync.visma].cost_center: {code!r} is an item of more than one cost centre ({names}); "
+                "give the item a short name of its own in Visma"
+            )
+        self._cost_center = found[0][:2]
+        return self._cost_center
 
     async def find(self, day: str, reference: str) -> dict[str, Any] | None:
         """The voucher of ``day`` whose text ends with ``reference``, if Visma has one."""
@@ -314,8 +366,14 @@ class VismaAdapter:
         if earlier is not None:
             return f"Z {z_no} of {where} is already voucher {earlier[0]} (from {earlier[1]}); nothing booked"
         try:
+            cost_center = await self.cost_center()
+            if cost_center is not None:
+                row_field, item_id = cost_center
+                body = {**body, "Rows": [{**row, row_field: item_id} for row in body["Rows"]]}
             voucher, found = await self._book(day, reference, body)
         except (ApiError, ApiUnavailable, TokenError) as exc:
+            if isinstance(exc, ApiError):
+                self._cost_center = None  # perhaps the item is gone: the next pass looks it up again
             raise _failure(f"voucher of Z {z_no} of {where}", exc) from None
         number = str(voucher.get("NumberAndNumberSeries") or "")
         await db.execute(

@@ -11,7 +11,10 @@ What it enforces, as the real service does:
 * lists as ``{"Meta": {...}, "Data": [...]}`` paged by ``$page`` / ``$pagesize`` (at most
   1000), filtered by ``$filter`` (``Field op value [and …]``, op eq/ne/gt/ge/lt/le);
 * a voucher must balance, every row's account must exist in the chart, a row is a debit or
-  a credit; errors as ``{"ErrorCode", "DeveloperErrorMessage", "ErrorId"}``.
+  a credit; errors as ``{"ErrorCode", "DeveloperErrorMessage", "ErrorId"}``;
+* cost centres (``GET /v2/costcenters``: up to three, ``Number`` 1-3, each with its
+  ``Items``): a voucher row's ``CostCenterItemId1`` … ``3`` must be the ``Id`` of an active
+  item of the cost centre with that number, or the voucher is refused.
 
 It does not refuse a second voucher with the same text: never booking twice is the
 adapter's job. The generic part (:class:`VendorFake`: start/stop, request counting, fault
@@ -258,6 +261,7 @@ class VismaFake(VendorFake):
         self.vouchers: list[dict[str, Any]] = []
         self.articles: list[dict[str, Any]] = []
         self.customers: list[dict[str, Any]] = []
+        self.cost_centers: list[dict[str, Any]] = []
         self.codings: list[dict[str, Any]] = [
             {"Id": str(uuid.uuid4()), "Name": f"Varor {r} %", "VatRatePercent": float(Decimal(r) / 100)}
             for r in ("25", "12", "6", "0")
@@ -313,6 +317,45 @@ class VismaFake(VendorFake):
         self.customers.append(customer)
         return customer
 
+    def add_cost_center_item(
+        self, short_name: str, name: str, *, number: int = 1, active: bool = True
+    ) -> dict[str, Any]:
+        """An item of cost centre ``number`` (made, named "Kostnadsställe n", if it is not there)."""
+        centre = next((c for c in self.cost_centers if c["Number"] == number), None)
+        if centre is None:
+            centre = {
+                "Id": str(uuid.uuid4()),
+                "Name": f"Kostnadsställe {number}",
+                "Number": number,
+                "IsActive": True,
+                "Items": [],
+            }
+            self.cost_centers.append(centre)
+        item = {
+            "Id": str(uuid.uuid4()),
+            "CostCenterId": centre["Id"],
+            "Name": name,
+            "ShortName": short_name,
+            "IsActive": active,
+            "CreatedUtc": utc_now(),
+        }
+        centre["Items"].append(item)
+        return item
+
+    def _cost_center_errors(self, i: int, row: dict[str, Any]) -> str | None:
+        for number in (1, 2, 3):
+            key = f"CostCenterItemId{number}"
+            given = row.get(key)
+            if given is None:
+                continue
+            items = [it for c in self.cost_centers if c["Number"] == number for it in c["Items"]]
+            item = next((it for it in items if it["Id"] == given), None)
+            if item is None:
+                return f"Rows[{i}]: {key} {given} is not an item of cost center {number}"
+            if not item["IsActive"]:
+                return f"Rows[{i}]: {key} {given} is an inactive cost center item"
+        return None
+
     # -- contract --------------------------------------------------------------------------
 
     def is_api(self, request: web.Request) -> bool:
@@ -347,6 +390,7 @@ class VismaFake(VendorFake):
         )
         app.router.add_put("/v2/articles/{id}", self._put_article)
         app.router.add_get("/v2/articleaccountcodings", self._list(lambda: self.codings, set()))
+        app.router.add_get("/v2/costcenters", self._list(lambda: self.cost_centers, set()))
         app.router.add_get(
             "/v2/customers", self._list(lambda: self.customers, {"ChangedUtc", "CustomerNumber"})
         )
@@ -429,6 +473,9 @@ class VismaFake(VendorFake):
                 return self.error(
                     400, "validation", f"Rows[{i}]: account {account} does not exist in the fiscal year"
                 )
+            problem = self._cost_center_errors(i, row)
+            if problem:
+                return self.error(400, "validation", problem)
             d, c = Decimal(str(row.get("DebitAmount") or 0)), Decimal(str(row.get("CreditAmount") or 0))
             if d < 0 or c < 0 or (d and c) or not (d or c):
                 return self.error(400, "validation", f"Rows[{i}]: give either a debit or a credit amount")
