@@ -123,6 +123,7 @@ class Receipt:
     kind: ReceiptKind = ReceiptKind.NORMAL
     cashier: str | None = None
     customer: str | None = None  # customer number of a sale on account (the ERP invoices it)
+    order: str | None = None  # the ERP's sales order this receipt pays (fetched to the till)
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +246,9 @@ def compute(receipt: Receipt) -> Totals:
     _check_text(receipt.customer, "customer", required=False)
     if receipt.customer is not None and not receipt.customer.strip():
         raise ReceiptError("customer", "is empty")
+    _check_text(receipt.order, "order", required=False)
+    if receipt.order is not None and not receipt.order.strip():
+        raise ReceiptError("order", "is empty")
 
     amounts = [line.amount for line in receipt.lines]
     _check_amount(receipt.discount, "discount")

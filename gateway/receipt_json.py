@@ -89,7 +89,7 @@ def _enum(kind: type[Any], value: Any, where: str, default: Any) -> Any:
 def receipt_from_json(obj: Any) -> Receipt:
     """The receipt the POS posted. Raises :class:`ReceiptError` naming the bad field."""
     body = _object(obj, "body")
-    unknown = set(body) - {"id", "lines", "payments", "discount", "type", "cashier", "customer"}
+    unknown = set(body) - {"id", "lines", "payments", "discount", "type", "cashier", "customer", "order"}
     if unknown:
         raise ReceiptError(sorted(unknown)[0], "is not a field of a receipt")
     raw_lines = body.get("lines")
@@ -154,6 +154,7 @@ def receipt_from_json(obj: Any) -> Receipt:
         kind=_enum(ReceiptKind, body.get("type"), "type", ReceiptKind.NORMAL),
         cashier=_text(body, "cashier", "", required=False),
         customer=_text(body, "customer", "", required=False),
+        order=_text(body, "order", "", required=False),
     )
 
 
@@ -190,6 +191,8 @@ def receipt_to_json(receipt: Receipt) -> dict[str, Any]:
         out["cashier"] = receipt.cashier
     if receipt.customer is not None:  # only when there is one: older receipts' JSON (and hashes) stay
         out["customer"] = receipt.customer
+    if receipt.order is not None:  # likewise: only a receipt that pays an order has one
+        out["order"] = receipt.order
     return out
 
 

@@ -6,13 +6,15 @@ Topics (DESIGN.md), one tree per store::
     tillgw/{orgnr}/{store}/{register}/reports    X and Z reports              till -> sync
     tillgw/{orgnr}/{store}/{register}/events     drawer openings, cashiers…   till -> sync
     tillgw/{orgnr}/{store}/{register}/customers  customers made at the till   till -> sync
+    tillgw/{orgnr}/{store}/{register}/orders     new sales orders (order.new) till -> sync
     tillgw/{orgnr}/{store}/{register}/acks       application acks             sync -> till
     tillgw/{orgnr}/{store}/catalog/…             articles, prices, customers  sync -> tills
 
 Every message is one JSON object (UTF-8) of schema ``tillgw.bus/1``:
 
 ``msg_id``    unique for ever: ``{orgnr}/{store}/{register}/{sequence}``
-``kind``      ``receipt``, ``report.x``, ``report.z``, ``drawer.open``, ``customer.change``, …
+``kind``      ``receipt``, ``report.x``, ``report.z``, ``drawer.open``, ``customer.change``,
+              ``order.new``, …
 ``orgnr``, ``store``, ``register``
 ``sequence``  the register's outbox number: 1, 2, 3 … without gaps, the order to process in
 ``journal_entry``, ``entry_hash``   the journal entry the message comes from
@@ -63,6 +65,7 @@ KIND_TOPICS = {
     "price.change": "events",
     "float.change": "events",
     "customer.change": "customers",
+    "order.new": "orders",
 }
 """The journal entry kinds that go on the bus, and the topic each goes to."""
 

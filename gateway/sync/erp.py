@@ -10,6 +10,10 @@ tills' outboxes hold every message until a sync module acks it. Each booking ada
 wrapped in :class:`SinceConnected`, which leaves alone what was made before the day the
 ERP was first connected here — unless ``[sync.<erp>].from_date`` names another day (an
 earlier one: "send the older days too").
+
+The tills' sales orders (docs/orders.md) live in one ERP: the first configured of NAV,
+Business Central and Fortnox (:func:`orders_erp`). Only its order adapter pays orders and
+makes new ones, and ``orders`` answers the tills' questions from it.
 """
 
 from __future__ import annotations
@@ -24,18 +28,30 @@ from gateway.bus.messages import BusMessage
 from gateway.config import ConfigError
 from gateway.sync.adapters import Adapter
 from gateway.sync.adapters.business_central import BusinessCentralAdapter, BusinessCentralApi, bc_tokens
+from gateway.sync.adapters.business_central_orders import BusinessCentralOrderAdapter, BusinessCentralOrders
 from gateway.sync.adapters.business_central_source import BusinessCentralSource
 from gateway.sync.adapters.fortnox import FortnoxAdapter
 from gateway.sync.adapters.fortnox_api import fortnox_client, fortnox_token_endpoint
+from gateway.sync.adapters.fortnox_orders import FortnoxOrderAdapter, FortnoxOrders
 from gateway.sync.adapters.fortnox_source import FortnoxSource
 from gateway.sync.adapters.nav import NavAdapter, NavApi
+from gateway.sync.adapters.nav_orders import NavOrderAdapter, NavOrders
 from gateway.sync.adapters.nav_source import NavSource
 from gateway.sync.adapters.visma import VismaAdapter, VismaApi, VismaSource, visma_tokens
 from gateway.sync.config import SyncConfig
 from gateway.sync.http.oauth import store_initial
 from gateway.sync.masterdata.source import MasterDataSource
+from gateway.sync.orders.source import OrderSource
 
-__all__ = ["AUTHORIZED_BY_CODE", "ErpConnections", "SinceConnected", "authorize", "connect"]
+__all__ = [
+    "AUTHORIZED_BY_CODE",
+    "ORDERS_FROM",
+    "ErpConnections",
+    "SinceConnected",
+    "authorize",
+    "connect",
+    "orders_erp",
+]
 
 AUTHORIZED_BY_CODE = ("fortnox", "visma")
 """The ERPs whose integration a person authorises once (OAuth2 authorization code)."""
@@ -88,6 +104,7 @@ class SinceConnected:
 class ErpConnections:
     adapters: list[Adapter] = field(default_factory=list)
     sources: dict[str, MasterDataSource] = field(default_factory=dict)  # by [sync.masterdata].source name
+    orders: OrderSource | None = None  # where the tills' questions about open orders are answered from
     _closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     def source(self, name: str) -> MasterDataSource:
@@ -105,17 +122,34 @@ class ErpConnections:
         self._closers.clear()
 
 
+ORDERS_FROM = ("nav", "business_central", "fortnox")
+"""The ERPs that keep the tills' sales orders, the first configured of them taking them."""
+
+
+def orders_erp(config: SyncConfig) -> str | None:
+    """The ERP whose sales orders the tills fetch, pay and make: the first of :data:`ORDERS_FROM`
+    configured (one sales order is in one ERP; a second would not know its number)."""
+    for name in ORDERS_FROM:
+        if getattr(config, name) is not None:
+            return name
+    return None
+
+
 def connect(config: SyncConfig) -> ErpConnections:
     """The adapters and sources of every ERP configured (no request is made yet)."""
     erp = ErpConnections()
     tokens = config.tokens_db
+    orders = orders_erp(config)
+    round_up = config.masterdata.round_up_to_krona
     if config.fortnox is not None:
         client = fortnox_client(config.fortnox, tokens)
-        erp.adapters.append(
-            SinceConnected(
-                FortnoxAdapter(config.fortnox, config.accounts, client), "fortnox", config.fortnox.from_date
-            )
-        )
+        fortnox = FortnoxAdapter(config.fortnox, config.accounts, client)
+        erp.adapters.append(SinceConnected(fortnox, "fortnox", config.fortnox.from_date))
+        fortnox_orders = FortnoxOrderAdapter(config.fortnox, client, fortnox, till_orders=orders == "fortnox")
+        if orders == "fortnox" or config.fortnox.invoices_as == "order":
+            erp.adapters.append(SinceConnected(fortnox_orders, "fortnox", config.fortnox.from_date))
+        if orders == "fortnox":
+            erp.orders = FortnoxOrders(config.fortnox, client, round_up_to_krona=round_up)
         erp.sources["fortnox"] = FortnoxSource(config.fortnox, client)
         erp._closers.append(client.close)
     if config.visma is not None:
@@ -129,19 +163,25 @@ def connect(config: SyncConfig) -> ErpConnections:
         erp._closers.append(visma.close)
     if config.business_central is not None:
         central = BusinessCentralApi(config.business_central, bc_tokens(config.business_central, tokens))
-        erp.adapters.append(
-            SinceConnected(
-                BusinessCentralAdapter(config.business_central, central),
-                "business_central",
-                config.business_central.from_date,
-            )
-        )
+        central_booking = BusinessCentralAdapter(config.business_central, central)
+        since = config.business_central.from_date
+        erp.adapters.append(SinceConnected(central_booking, "business_central", since))
+        if orders == "business_central":
+            central_orders = BusinessCentralOrderAdapter(config.business_central, central, central_booking)
+            erp.adapters.append(SinceConnected(central_orders, "business_central", since))
+            erp.orders = BusinessCentralOrders(config.business_central, central, round_up_to_krona=round_up)
         central_source = BusinessCentralSource(config.business_central, central)
         erp.sources["business_central"] = central_source
         erp._closers += [central_source.close, central.close]
     if config.nav is not None:
         nav = NavApi(config.nav)
-        erp.adapters.append(SinceConnected(NavAdapter(config.nav, nav), "nav", config.nav.from_date))
+        nav_booking = NavAdapter(config.nav, nav)
+        erp.adapters.append(SinceConnected(nav_booking, "nav", config.nav.from_date))
+        if orders == "nav":
+            erp.adapters.append(
+                SinceConnected(NavOrderAdapter(config.nav, nav, nav_booking), "nav", config.nav.from_date)
+            )
+            erp.orders = NavOrders(config.nav, nav, round_up_to_krona=round_up)
         erp.sources["nav"] = NavSource(config.nav, nav)
         erp._closers.append(nav.close)
     return erp

@@ -282,7 +282,7 @@ def till_config(data_dir: Path, unit_url: str, mqtt: MqttConfig | None) -> Confi
 
 @pytest.fixture
 async def make_api(unit: ControlUnit, tmp_path: Path) -> AsyncIterator[ApiFactory]:
-    """``await make_api(mqtt=None)``: a till (data in tmp_path/till) and its API, served.
+    """``await make_api(mqtt=None, **app_options)``: a till (data in tmp_path/till) and its API, served.
 
     Called again, it opens the same till's files after closing the first (a restart).
     """
@@ -291,14 +291,14 @@ async def make_api(unit: ControlUnit, tmp_path: Path) -> AsyncIterator[ApiFactor
         session = await stack.enter_async_context(aiohttp.ClientSession())
         running: list[contextlib.AsyncExitStack] = []
 
-        async def make(mqtt: MqttConfig | None = None) -> Api:
+        async def make(mqtt: MqttConfig | None = None, **app_options: Any) -> Api:
             for earlier in running:
                 await earlier.aclose()
             inner = contextlib.AsyncExitStack()
             running.append(inner)
             till = await Till.open(till_config(tmp_path / "till", unit_url, mqtt))
             inner.push_async_callback(till.close)
-            runner = web.AppRunner(make_app(till))
+            runner = web.AppRunner(make_app(till, **app_options))
             await runner.setup()
             inner.push_async_callback(runner.cleanup)
             site = web.TCPSite(runner, "127.0.0.1", 0)

@@ -288,6 +288,8 @@ class BusinessCentralAdapter:
         payload = message.payload
         if message.kind != "receipt" or payload.get("type") != "normal":
             return None  # training, pro forma and copies are not sales
+        if (payload.get("receipt") or {}).get("order"):
+            return None  # it pays a sales order: the order adapter (business_central_orders.py) books it
         receipt_no = int(payload["receipt_no"])
         reference = f"{message.register}-{receipt_no}"
         async with db.execute(
@@ -388,7 +390,11 @@ class BusinessCentralAdapter:
                 raise AdapterError(f"Business Central has no customer payment journal {code!r}")
         return self._journals[code]
 
-    async def _payments(self, reference: str, invoice: dict[str, Any], payload: dict[str, Any]) -> None:
+    async def _payments(
+        self, reference: str, invoice: dict[str, Any], payload: dict[str, Any], customer: str | None = None
+    ) -> None:
+        """A payment journal line per means paid, for ``customer`` (the cash customer when None),
+        applied to the invoice once it is posted; those BC has already are not made again."""
         paid: dict[str, int] = (payload.get("totals") or {}).get("paid") or {}
         posted = invoice.get("status") != "Draft"
         for means, amount in paid.items():
@@ -408,7 +414,7 @@ class BusinessCentralAdapter:
             if there:
                 continue
             body: dict[str, Any] = {
-                "customerNumber": self.config.customer,
+                "customerNumber": customer or self.config.customer,
                 "postingDate": invoice.get("invoiceDate"),
                 "externalDocumentNumber": reference,
                 "amount": -_money(amount),

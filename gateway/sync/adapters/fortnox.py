@@ -3,9 +3,12 @@
 A ``report.z`` message becomes one voucher (``POST vouchers``) in the configured series,
 dated the day of the Z, its rows the voucher :mod:`gateway.sync.booking` makes for the
 SIE file, and its description ending in our reference ``(tillgw {orgnr}/{store}/{register}
-Z{z_no})``. With ``invoices`` set, a ``receipt`` of an account customer (the receipt's
-``customer``) becomes an invoice with ``ExternalInvoiceReference1 = "{register}-{receipt_no}"``,
-booked and paid at once (``invoice_bookkeep``) for what was paid at the till.
+Z{z_no})``; with ``cost_center`` set, every row carries that cost centre (kostnadsställe).
+With ``invoices`` set, a ``receipt`` of an account customer (the receipt's ``customer``)
+becomes an invoice with ``ExternalInvoiceReference1 = "{register}-{receipt_no}"``,
+booked and paid at once (``invoice_bookkeep``) for what was paid at the till. With
+``invoices_as = "order"`` such receipts become orders instead, and a receipt that pays a
+sales order is invoiced from that order: both in :mod:`.fortnox_orders`.
 
 Fortnox takes no idempotency key, so every document carries our reference, and before
 any document is made — on every (re)processing of a message, and again after a request
@@ -40,7 +43,15 @@ from gateway.sync.http import ApiClient, ApiError, ApiUnavailable, OutcomeUnknow
 from gateway.sync.inbox import now_text
 from gateway.sync.sie import format_amount
 
-__all__ = ["FORTNOX_SCHEMA", "FortnoxAdapter", "FortnoxConfig", "parse_fortnox", "voucher_tag"]
+__all__ = [
+    "FORTNOX_SCHEMA",
+    "FortnoxAdapter",
+    "FortnoxConfig",
+    "invoice_rows",
+    "invoiced_customer",
+    "parse_fortnox",
+    "voucher_tag",
+]
 
 FORTNOX_SCHEMA = """
 CREATE TABLE IF NOT EXISTS fortnox_documents (
@@ -80,6 +91,25 @@ def _kronor(ore: int) -> float:
 def _rate(value: int) -> int:
     """A VAT rate in whole percent, from hundredths (2500) or percent (25)."""
     return value // 100 if value >= 100 else value
+
+
+def invoiced_customer(config: FortnoxConfig, payload: dict[str, Any]) -> str | None:
+    """The customer a receipt goes to under ``invoices`` (its own, or ``cash_customer`` with "all"),
+    or None: a copy, a training or pro forma receipt, no customer under "account_customers", or
+    a receipt that pays a sales order (fortnox_orders.py books those)."""
+    receipt = payload.get("receipt")
+    if not isinstance(receipt, dict) or payload.get("copy_of") is not None:
+        return None
+    if payload.get("type", receipt.get("type")) != "normal":
+        return None  # training and pro forma receipts are not sales
+    if receipt.get("order"):
+        return None
+    customer = receipt.get("customer")
+    if not customer:
+        if config.invoices != "all":
+            return None
+        customer = config.cash_customer
+    return str(customer) if customer else None
 
 
 class FortnoxAdapter:
@@ -175,6 +205,7 @@ class FortnoxAdapter:
                         "Debit": _kronor(t.amount) if t.amount > 0 else 0,
                         "Credit": _kronor(-t.amount) if t.amount < 0 else 0,
                         "Description": t.text[:60],
+                        **({"CostCenter": self.config.cost_center} if self.config.cost_center else {}),
                     }
                     for t in voucher.transactions
                 ],
@@ -256,16 +287,10 @@ class FortnoxAdapter:
 
     async def _receipt(self, db: aiosqlite.Connection, m: BusMessage) -> str | None:
         payload = m.payload
-        receipt = payload.get("receipt")
-        if not isinstance(receipt, dict) or payload.get("copy_of") is not None:
-            return None
-        if payload.get("type", receipt.get("type")) != "normal":
-            return None  # training and pro forma receipts are not sales
-        customer = receipt.get("customer")
-        if not customer:
-            if self.config.invoices != "all":
-                return None
-            customer = self.config.cash_customer
+        customer = invoiced_customer(self.config, payload)
+        if customer is None or self.config.invoices_as == "order":
+            return None  # not to invoice, or fortnox_orders.py makes it an order
+        receipt = payload["receipt"]
         receipt_no = payload.get("receipt_no")
         totals = payload.get("totals")
         at = str(payload.get("at", ""))
@@ -292,21 +317,36 @@ class FortnoxAdapter:
             lambda: self._find_invoice(ref), lambda: self._post_invoice(body, made)
         )
         what = f"receipt {ref} ({customer}): invoice {number}" + (" (found already made)" if found else "")
-        if self.config.invoice_bookkeep:
-            await self._bookkeep(number, totals, day, None if found else made)
-            figures = {
-                "vat": totals.get("vat", []),
-                "paid": totals.get("paid", {}),
-                "rounding": totals["rounding"],
-            }
-            await db.execute(
-                "INSERT OR REPLACE INTO fortnox_invoiced (orgnr, store, register, receipt_no, figures, z_no) "
-                "VALUES (?, ?, ?, ?, ?, NULL)",
-                (m.orgnr, m.store, m.register, receipt_no, json.dumps(figures)),
-            )
+        if await self.settle(db, m, number, totals, day, None if found else made):
             what += ", booked"
         await self._record(db, m, "invoice", ref, number, found)
         return what
+
+    async def settle(
+        self,
+        db: aiosqlite.Connection,
+        m: BusMessage,
+        number: str,
+        totals: dict[str, Any],
+        day: date,
+        made: dict[str, Any] | None,
+    ) -> bool:
+        """With ``invoice_bookkeep``: book invoice ``number`` and what receipt ``m`` paid, and leave
+        the receipt out of its Z voucher (the invoice carries the sale). Whether it was booked."""
+        if not self.config.invoice_bookkeep:
+            return False
+        await self._bookkeep(number, totals, day, made)
+        figures = {
+            "vat": totals.get("vat", []),
+            "paid": totals.get("paid", {}),
+            "rounding": totals["rounding"],
+        }
+        await db.execute(
+            "INSERT OR REPLACE INTO fortnox_invoiced (orgnr, store, register, receipt_no, figures, z_no) "
+            "VALUES (?, ?, ?, ?, ?, NULL)",
+            (m.orgnr, m.store, m.register, int(m.payload["receipt_no"]), json.dumps(figures)),
+        )
+        return True
 
     @staticmethod
     def _rows(receipt: dict[str, Any], totals: dict[str, Any]) -> list[dict[str, Any]]:
@@ -410,3 +450,9 @@ class FortnoxAdapter:
         for p in payments:
             if not p.get("Booked"):
                 await self.client.request("PUT", f"invoicepayments/{p['Number']}/bookkeep")
+
+
+def invoice_rows(receipt: dict[str, Any], totals: dict[str, Any]) -> list[dict[str, Any]]:
+    """A receipt's rows as an invoice's (prices incl. VAT): a row per line, a row per line
+    discount, a row per rate for the receipt discount."""
+    return FortnoxAdapter._rows(receipt, totals)

@@ -30,15 +30,18 @@ _KEYS = {
     "mode",
     "voucher_series",
     "invoices",
+    "invoices_as",
     "invoice_bookkeep",
     "cash_customer",
     "price_list",
     "prices_include_vat",
     "from_date",
     "modes_of_payment",
+    "cost_center",
 }
 _SERIES_RE = re.compile(r"^[A-Za-z0-9]{1,8}$")
 _CODE_RE = re.compile(r"^[A-Za-z0-9_-]{0,16}$")
+_COST_CENTER_RE = re.compile(r"^[A-Za-z0-9]{1,6}$")  # Fortnox's cost centre codes
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,12 +55,14 @@ class FortnoxConfig:
     mode: str = "start"  # "start": Z reports as vouchers | "full": also master data and invoices
     voucher_series: str = "A"
     invoices: str = "none"  # "none" | "account_customers" | "all"
+    invoices_as: str = "invoice"  # "invoice" | "order": those receipts become orders, not invoices
     invoice_bookkeep: bool = True  # book the invoice and its payment at once
     cash_customer: str | None = None  # the customer invoices of receipts without one go to ("all")
     price_list: str = "A"
     prices_include_vat: bool = False  # how the company keeps its article and price list prices
     from_date: date | None = None  # nothing dated before it is sent
     modes_of_payment: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_MODES_OF_PAYMENT))
+    cost_center: str | None = None  # the Z voucher's rows carry this cost centre (kostnadsställe)
 
     @property
     def tenant_key(self) -> str:
@@ -96,6 +101,12 @@ def parse_fortnox(table: dict[str, Any], where: str = "sync.fortnox") -> Fortnox
     invoices = s.choice("invoices", "none", ("none", "account_customers", "all"))
     if invoices != "none" and mode != "full":
         raise ConfigError(f'{s.where("invoices")}: {invoices!r} needs mode = "full"')
+    invoices_as = s.choice("invoices_as", "invoice", ("invoice", "order"))
+    if invoices_as == "order" and invoices == "none":
+        raise ConfigError(
+            f'{s.where("invoices_as")}: "order" says how receipts are sent, and invoices = "none" sends none '
+            '(set invoices = "account_customers" or "all")'
+        )
     cash_customer = s.text("cash_customer")
     if invoices == "all" and not cash_customer:
         raise ConfigError(
@@ -118,6 +129,9 @@ def parse_fortnox(table: dict[str, Any], where: str = "sync.fortnox") -> Fortnox
             )
         modes[means] = code
     price_list = s.text("price_list", "A") or "A"
+    cost_center = s.text("cost_center")
+    if cost_center is not None and not _COST_CENTER_RE.match(cost_center):
+        raise ConfigError(f"{s.where('cost_center')}: {cost_center!r} must be 1-6 letters or digits")
     return FortnoxConfig(
         client_id=client_id,
         client_secret=client_secret,
@@ -128,10 +142,12 @@ def parse_fortnox(table: dict[str, Any], where: str = "sync.fortnox") -> Fortnox
         mode=mode,
         voucher_series=series,
         invoices=invoices,
+        invoices_as=invoices_as,
         invoice_bookkeep=_flag(s, "invoice_bookkeep", True),
         cash_customer=cash_customer,
         price_list=price_list,
         prices_include_vat=_flag(s, "prices_include_vat", False),
         from_date=from_date,
         modes_of_payment=modes,
+        cost_center=cost_center,
     )

@@ -221,6 +221,8 @@ class NavAdapter:
         payload = message.payload
         if message.kind != "receipt" or payload.get("type") != "normal":
             return None  # training, pro forma and copies are not sales
+        if (payload.get("receipt") or {}).get("order"):
+            return None  # it pays a sales order: the order adapter (nav_orders.py) books it
         receipt_no = int(payload["receipt_no"])
         reference = f"{message.register}-{receipt_no}"
         day = str(payload.get("at", ""))[:10]
@@ -336,9 +338,10 @@ class NavAdapter:
             )
         return posted
 
-    async def _payment_there(self, reference: str, text: str) -> bool:
+    async def _payment_there(self, reference: str, text: str, customer: str | None = None) -> bool:
         """A payment line with our text, in the journal (unposted) or the customer ledger (posted)."""
         c = self.config
+        customer = customer or c.customer
         journal = (
             f"Journal_Template_Name eq '{odata_quote(c.payment_journal_template)}' and "
             f"Journal_Batch_Name eq '{odata_quote(c.payment_journal_batch)}' and "
@@ -347,7 +350,7 @@ class NavAdapter:
         async for line in self.api.client.values(self.api.path("payment_journal"), {"$filter": journal}):
             if line.get("Description") == text:
                 return True
-        ledger = f"Customer_No eq '{odata_quote(c.customer)}' and {self._reference_filter(reference)}"
+        ledger = f"Customer_No eq '{odata_quote(customer)}' and {self._reference_filter(reference)}"
         async for entry in self.api.client.values(self.api.path("customer_ledger"), {"$filter": ledger}):
             if entry.get("Description") == text:
                 return True
@@ -360,15 +363,18 @@ class NavAdapter:
         day: str,
         payload: dict[str, Any],
         posted: dict[str, Any] | None,
+        customer: str | None = None,
     ) -> None:
+        """One journal line per means paid, for ``customer`` (the cash customer unless given)."""
         paid: dict[str, int] = (payload.get("totals") or {}).get("paid") or {}
         c = self.config
+        customer = customer or c.customer
         for means, amount in paid.items():
             account = c.payment_accounts.get(means)
             if not amount or account is None:
                 continue
             text = f"{reference} {means}"
-            if await self._payment_there(reference, text):
+            if await self._payment_there(reference, text, customer):
                 continue
             body: dict[str, Any] = {
                 "Journal_Template_Name": c.payment_journal_template,
@@ -378,7 +384,7 @@ class NavAdapter:
                 "Document_No": reference,
                 "External_Document_No": reference,
                 "Account_Type": "Customer",
-                "Account_No": c.customer,
+                "Account_No": customer,
                 "Description": text,
                 "Amount": float(Decimal(-amount) / 100),
                 "Bal_Account_Type": "G/L Account",
@@ -392,5 +398,5 @@ class NavAdapter:
             try:
                 await self.api.client.request("POST", self.api.path("payment_journal"), json=body)
             except OutcomeUnknown:
-                if not await self._payment_there(reference, text):
+                if not await self._payment_there(reference, text, customer):
                     raise

@@ -34,6 +34,9 @@ DEFAULT_SERVICES: dict[str, str] = {
     "sales_price": "SalesPrice",  # page 7002 Sales Prices
     "customer": "Customer",  # page 21 Customer Card
     "item_journal": "ItemJournal",  # page 40 Item Journal
+    "sales_order": "SalesOrder",  # page 42 Sales Order
+    "order_lines": "SalesOrderSalesLines",  # its lines part (page 46 Sales Order Subform)
+    "posted_shipment": "PostedSalesShipment",  # page 130 Posted Sales Shipment
 }
 """The web service name each page is published under in NAV (table 2000000076, Web Services)."""
 
@@ -42,6 +45,7 @@ _KEYS = {
     "barcodes", "price_group", "location", "vat_groups", "payment_accounts", "payment_methods",
     "payment_journal_template", "payment_journal_batch", "item_journal_template", "item_journal_batch",
     "rounding_account", "salesperson_from_cashier", "item_without_article", "from_date",
+    "order_posting_service",
 }  # fmt: skip
 
 
@@ -69,6 +73,8 @@ class NavConfig:
     salesperson_from_cashier: bool = True
     item_without_article: str | None = None  # item No. for receipt lines that carry no article
     from_date: date | None = None  # receipts of earlier days are not booked
+    # The codeunit's OData action that posts a sales order: (documentNo, ship, invoice).
+    order_posting_service: str = "Post_Sales_Order"
 
     @property
     def base_url(self) -> str:
@@ -132,6 +138,11 @@ def parse_nav(table: Mapping[str, Any], where: str = "sync.nav") -> NavConfig:
     posting = s.text("posting_service", "Post_Sales_Doc") or "Post_Sales_Doc"
     if not re.fullmatch(r"[A-Za-z0-9_]+", posting):
         raise ConfigError(f"{s.where('posting_service')}: {posting!r} is not a web service action name")
+    order_posting = s.text("order_posting_service", "Post_Sales_Order") or "Post_Sales_Order"
+    if not re.fullmatch(r"[A-Za-z0-9_]+", order_posting):
+        raise ConfigError(
+            f"{s.where('order_posting_service')}: {order_posting!r} is not a web service action name"
+        )
     return NavConfig(
         root=company[0],
         company=company[1],
@@ -155,4 +166,5 @@ def parse_nav(table: Mapping[str, Any], where: str = "sync.nav") -> NavConfig:
         salesperson_from_cashier=from_cashier,
         item_without_article=s.text("item_without_article"),
         from_date=from_date_of(table, s),
+        order_posting_service=order_posting,
     )

@@ -15,6 +15,17 @@
   adjustment entry type and a positive quantity; the batch is posted by BC's user
   (:meth:`post_item_journal`).
 
+* sales orders (``salesOrders``, ``salesOrderLines``) with ``@odata.etag``: an order and a
+  line are changed by PATCH with ``If-Match`` only; an order's status is ``Draft`` (open in
+  BC), ``In Review`` or ``Open`` (released), and the lines of one that is not ``Draft`` are
+  not changed; a line of type Item without ``unitPrice`` takes the item's; a quantity is
+  never below what is shipped;
+* ``Microsoft.NAV.ship`` ships what is not shipped, ``Microsoft.NAV.shipAndInvoice`` ships
+  and invoices the rest into a posted sales invoice (status ``Open``, carrying the order's
+  ``externalDocumentNumber`` and ``orderNumber``) and, the order then being completely
+  shipped and invoiced, deletes it; with nothing to post (no lines, all shipped) both say
+  "There is nothing to post.", and an order invoiced (deleted) is not found again.
+
 It does not refuse a second invoice with the same ``externalDocumentNumber``: never
 booking twice is the adapter's job.
 """
@@ -54,7 +65,11 @@ class BusinessCentralFake(VendorFake):
         self.company_name = "CRONUS Sverige AB"
         self.journal_batches = {("ITEM", "TILLGW")}
         self.item_journal: list[dict[str, Any]] = []
+        self.orders: list[dict[str, Any]] = []
+        self.order_lines: dict[str, list[dict[str, Any]]] = {}
+        self.shipments: list[dict[str, Any]] = []
         self._versions = 0
+        self._order_numbers = 101000
 
     @property
     def api_url(self) -> str:
@@ -164,6 +179,15 @@ class BusinessCentralFake(VendorFake):
         app.router.add_get(base + "/salesInvoices({id})/salesInvoiceLines", self._list(self._lines_of))
         app.router.add_post(base + "/salesInvoices({id})/salesInvoiceLines", self._post_line)
         app.router.add_post(base + "/salesInvoices({id})/Microsoft.NAV.post", self._post_invoice_action)
+        app.router.add_get(base + "/salesOrders", self._list_orders)
+        app.router.add_post(base + "/salesOrders", self._post_order)
+        app.router.add_get(base + "/salesOrders({id})", self._get_order)
+        app.router.add_patch(base + "/salesOrders({id})", self._patch_order)
+        app.router.add_get(base + "/salesOrders({id})/salesOrderLines", self._list(self._order_lines_of))
+        app.router.add_post(base + "/salesOrders({id})/salesOrderLines", self._post_order_line)
+        app.router.add_patch(base + "/salesOrders({id})/salesOrderLines({line})", self._patch_order_line)
+        app.router.add_post(base + "/salesOrders({id})/Microsoft.NAV.ship", self._ship)
+        app.router.add_post(base + "/salesOrders({id})/Microsoft.NAV.shipAndInvoice", self._ship_and_invoice)
         app.router.add_get(base + "/customerPaymentJournals", self._list(lambda r: self.journals))
         app.router.add_get(
             base + "/customerPaymentJournals({id})/customerPayments", self._list(self._payments_of)
@@ -359,6 +383,277 @@ class BusinessCentralFake(VendorFake):
         customer["lastModifiedDateTime"] = utc_now()
         self._etag(customer)
         return web.json_response(customer)
+
+    # -- sales orders ---------------------------------------------------------------------------
+
+    def add_order(self, customer: str, *lines: tuple[str, str], **more: Any) -> dict[str, Any]:
+        """An order for ``customer`` made in BC: Item lines (item, quantity) at the item's price."""
+        status = more.pop("status", "Draft")  # released or in review once its lines are there
+        order = self._new_order(customer, more.pop("orderDate", utc_now()[:10]), more)
+        for item, quantity in lines:
+            made = self._order_line(
+                order, {"lineType": "Item", "lineObjectNumber": item, "quantity": quantity}
+            )
+            assert isinstance(made, dict), made.text
+        order["status"] = status
+        return order
+
+    def _new_order(self, customer: str, day: str, more: dict[str, Any]) -> dict[str, Any]:
+        self._order_numbers += 1
+        known = next(c for c in self.customers if c["number"] == customer)
+        order = {
+            "id": str(uuid.uuid4()),
+            "number": f"S-ORD{self._order_numbers}",
+            "externalDocumentNumber": "",
+            "orderDate": day,
+            "customerNumber": customer,
+            "customerName": known["displayName"],
+            "status": "Draft",
+            "pricesIncludeTax": False,
+            "fullyShipped": False,
+            "totalAmountExcludingTax": 0.0,
+            "totalAmountIncludingTax": 0.0,
+            **more,
+        }
+        self._etag(order)
+        self.orders.append(order)
+        self.order_lines[order["id"]] = []
+        return order
+
+    def _order_of(self, request: web.Request) -> dict[str, Any] | web.Response:
+        order = next((o for o in self.orders if o["id"] == request.match_info["id"]), None)
+        if order is None:
+            return self.error(404, "BadRequest_NotFound", "The sales order does not exist")
+        return order
+
+    def _order_lines_of(self, request: web.Request) -> list[dict[str, Any]]:
+        return self.order_lines.get(request.match_info["id"], [])
+
+    def _if_match(self, request: web.Request, entity: dict[str, Any]) -> web.Response | None:
+        etag = request.headers.get("If-Match")
+        if etag is None:
+            return self.error(428, "BadRequest", "The If-Match header is required to update this record")
+        if etag not in ("*", entity["@odata.etag"]):
+            return self.error(412, "Request_EntityChanged", "Another user has already changed the record.")
+        return None
+
+    def _editable(self, order: dict[str, Any]) -> web.Response | None:
+        if order["status"] != "Draft":
+            current = "Released" if order["status"] == "Open" else "Pending Approval"
+            return self.error(
+                400,
+                "Application_TestFieldError",
+                "Status must be equal to 'Open'  in Sales Header: Document Type=Order, "
+                f"No.={order['number']}. Current value is '{current}'.",
+            )
+        return None
+
+    def _totals(self, order: dict[str, Any]) -> None:
+        lines = self.order_lines[order["id"]]
+        net = sum((Decimal(str(x["amountExcludingTax"])) for x in lines), Decimal(0))
+        tax = sum((Decimal(str(x["totalTaxAmount"])) for x in lines), Decimal(0))
+        order["totalAmountExcludingTax"] = float(net)
+        order["totalAmountIncludingTax"] = float(net + tax)
+        order["fullyShipped"] = all(x["shippedQuantity"] >= x["quantity"] for x in lines)
+
+    @staticmethod
+    def _amounts(line: dict[str, Any], includes_tax: bool) -> None:
+        amount = (Decimal(str(line["quantity"])) * Decimal(str(line["unitPrice"]))).quantize(
+            CENT, ROUND_HALF_UP
+        )
+        rate = Decimal(str(line["taxPercent"]))
+        if includes_tax:
+            gross = amount
+            amount = (gross * 100 / (100 + rate)).quantize(CENT, ROUND_HALF_UP)
+        tax = (amount * rate / 100).quantize(CENT, ROUND_HALF_UP)
+        line.update(
+            amountExcludingTax=float(amount),
+            totalTaxAmount=float(tax),
+            amountIncludingTax=float(amount + tax),
+        )
+
+    def _order_line(self, order: dict[str, Any], body: dict[str, Any]) -> dict[str, Any] | web.Response:
+        refused = self._editable(order)
+        if refused is not None:
+            return refused
+        kind, number = body.get("lineType"), body.get("lineObjectNumber")
+        line: dict[str, Any] = {"id": str(uuid.uuid4()), "documentId": order["id"]}
+        if kind == "Item":
+            item = next((i for i in self.items if i["number"] == number), None)
+            if item is None:
+                return self.error(
+                    400,
+                    "Internal_RecordNotFound",
+                    f"The Item does not exist. Identification fields and values: No.='{number}'",
+                )
+            line.update(
+                description=item["displayName"],
+                unitPrice=item["unitPrice"],
+                taxPercent=float(item["taxGroupCode"]),
+            )
+        elif kind in ("Account", "Comment"):
+            line.update(description="", unitPrice=0.0, taxPercent=0.0)
+        else:
+            return self.error(400, "BadRequest", f"lineType {kind!r} is not supported here")
+        try:
+            quantity = Decimal(str(body.get("quantity", 0)))
+            Decimal(str(body.get("unitPrice", 0)))
+        except ArithmeticError:
+            return self.error(400, "BadRequest", "quantity and unitPrice must be numbers")
+        if quantity < 0:
+            return self.error(400, "BadRequest", "Quantity must be positive on a sales order line")
+        line.update({k: v for k, v in body.items() if k in ("description", "unitPrice")})
+        line.update(
+            sequence=10000 * (len(self.order_lines[order["id"]]) + 1),
+            lineType=kind,
+            lineObjectNumber=number or "",
+            quantity=float(quantity),
+            shippedQuantity=0.0,
+            invoicedQuantity=0.0,
+        )
+        self._amounts(line, order["pricesIncludeTax"])
+        self._etag(line)
+        self.order_lines[order["id"]].append(line)
+        self._totals(order)
+        self._etag(order)
+        return line
+
+    async def _list_orders(self, request: web.Request) -> web.Response:
+        refused = self._company(request)
+        if refused is not None:
+            return refused
+        selected = self.orders
+        if "$filter" in request.query:
+            fields = {"id", "number", "customerNumber", "externalDocumentNumber", "status", "orderDate"}
+            try:
+                check = parse_filter(request.query["$filter"], fields)
+            except FilterError as exc:
+                return self.error(400, "BadRequest", f"Could not parse $filter: {exc}")
+            selected = [o for o in selected if check(o)]
+        return web.json_response({"value": selected})
+
+    async def _get_order(self, request: web.Request) -> web.Response:
+        order = self._order_of(request)
+        return order if isinstance(order, web.Response) else web.json_response(order)
+
+    async def _post_order(self, request: web.Request) -> web.Response:
+        refused = self._company(request)
+        if refused is not None:
+            return refused
+        body = await request.json()
+        number = body.get("customerNumber")
+        if not any(c["number"] == number for c in self.customers):
+            return self.error(
+                400,
+                "Internal_RecordNotFound",
+                f"The Customer does not exist. Identification fields and values: No.='{number}'",
+            )
+        day = str(body.get("orderDate") or utc_now()[:10])
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
+            return self.error(400, "BadRequest", "orderDate must be a date")
+        more = {"externalDocumentNumber": str(body.get("externalDocumentNumber") or "")}
+        return web.json_response(self._new_order(number, day, more), status=201)
+
+    async def _patch_order(self, request: web.Request) -> web.Response:
+        order = self._order_of(request)
+        if isinstance(order, web.Response):
+            return order
+        refused = self._if_match(request, order)
+        if refused is not None:
+            return refused
+        body = await request.json()
+        unknown = sorted(set(body) - {"externalDocumentNumber", "orderDate", "requestedDeliveryDate"})
+        if unknown:
+            return self.error(400, "BadRequest_PropertyNotEditable", f"{unknown[0]} cannot be changed here")
+        order.update(body)
+        self._etag(order)
+        return web.json_response(order)
+
+    async def _post_order_line(self, request: web.Request) -> web.Response:
+        order = self._order_of(request)
+        if isinstance(order, web.Response):
+            return order
+        made = self._order_line(order, await request.json())
+        return made if isinstance(made, web.Response) else web.json_response(made, status=201)
+
+    async def _patch_order_line(self, request: web.Request) -> web.Response:
+        order = self._order_of(request)
+        if isinstance(order, web.Response):
+            return order
+        line = next((x for x in self.order_lines[order["id"]] if x["id"] == request.match_info["line"]), None)
+        if line is None:
+            return self.error(404, "BadRequest_NotFound", "The sales order line does not exist")
+        refused = self._if_match(request, line) or self._editable(order)
+        if refused is not None:
+            return refused
+        body = await request.json()
+        unknown = sorted(set(body) - {"quantity", "unitPrice", "description"})
+        if unknown:
+            return self.error(400, "BadRequest_PropertyNotEditable", f"{unknown[0]} cannot be changed here")
+        if "quantity" in body and Decimal(str(body["quantity"])) < Decimal(str(line["shippedQuantity"])):
+            return self.error(
+                400,
+                "Application_DialogException",
+                f"Quantity must not be less than {line['shippedQuantity']} units (Quantity Shipped).",
+            )
+        line.update(body)
+        self._amounts(line, order["pricesIncludeTax"])
+        self._etag(line)
+        self._totals(order)
+        self._etag(order)
+        return web.json_response(line)
+
+    def _nothing_to_post(self) -> web.Response:
+        return self.error(400, "Application_DialogException", "There is nothing to post.")
+
+    async def _ship(self, request: web.Request) -> web.Response:
+        order = self._order_of(request)
+        if isinstance(order, web.Response):
+            return order
+        lines = [x for x in self.order_lines[order["id"]] if x["quantity"] > x["shippedQuantity"]]
+        if not lines:
+            return self._nothing_to_post()
+        shipped = [
+            {"item": x["lineObjectNumber"], "quantity": x["quantity"] - x["shippedQuantity"]} for x in lines
+        ]
+        for x in lines:
+            x["shippedQuantity"] = x["quantity"]
+            self._etag(x)
+        self.shipments.append({"orderNumber": order["number"], "lines": shipped})
+        self._totals(order)
+        self._etag(order)
+        return web.Response(status=204)
+
+    async def _ship_and_invoice(self, request: web.Request) -> web.Response:
+        order = self._order_of(request)
+        if isinstance(order, web.Response):
+            return order
+        lines = [x for x in self.order_lines[order["id"]] if x["quantity"] > x["invoicedQuantity"]]
+        if not lines:
+            return self._nothing_to_post()
+        if any(x["quantity"] > x["shippedQuantity"] for x in lines):
+            await self._ship(request)
+        invoice = {
+            "id": str(uuid.uuid4()),
+            "number": f"S-INV{len(self.invoices) + 101000}",
+            "externalDocumentNumber": order["externalDocumentNumber"],
+            "invoiceDate": utc_now()[:10],
+            "customerNumber": order["customerNumber"],
+            "orderNumber": order["number"],
+            "salespersonCode": "",
+            "status": "Open",
+            "totalAmountExcludingTax": order["totalAmountExcludingTax"],
+            "totalAmountIncludingTax": order["totalAmountIncludingTax"],
+            "lastModifiedDateTime": utc_now(),
+        }
+        self.invoices.append(invoice)
+        self.lines[invoice["id"]] = [dict(x) for x in lines]
+        for x in lines:
+            x["invoicedQuantity"] = x["quantity"]
+        # Completely shipped and invoiced: BC deletes the order.
+        self.orders.remove(order)
+        del self.order_lines[order["id"]]
+        return web.Response(status=204)
 
     def _journal_company(self, request: web.Request) -> web.Response | None:
         if request.match_info["company"] != f"Company('{self.company_name}')":

@@ -13,8 +13,18 @@ The contract (../shared/reference/erp-and-bus.md, Fortnox's developer documentat
 * errors are ``{"ErrorInformation": {"error": 1, "message": …, "code": …}}``;
 * lists are paged (``limit`` at most 500, ``page``) with ``MetaInformation``, and
   ``lastmodified`` filters articles and customers;
-* a voucher must balance, name a series that exists, accounts of the chart of accounts
-  and a date inside a financial year.
+* a voucher must balance, name a series that exists, accounts of the chart of accounts,
+  cost centres that ``GET /3/costcenters`` lists as active, and a date inside a financial year;
+* orders (``/3/orders``): listed as subsets without rows, filtered by the search parameters
+  Fortnox offers on orders (``customernumber``, ``documentnumber``, ``externalinvoicereference1``
+  …, and ``filter`` = ``cancelled`` | ``expired`` | ``invoicecreated`` | ``invoicenotcreated``;
+  any other parameter is refused as Fortnox refuses it); a text search matches what contains
+  it, so an exact match is the caller's to make. Rows without a price take the article's
+  (the customer's price list), without a VAT the article's; a delivered quantity is at most
+  the ordered one. ``PUT`` replaces the rows it sends. ``createinvoice`` makes an invoice
+  of the delivered rows, carrying ``ExternalInvoiceReference1``, and refuses an order that
+  is cancelled or already invoiced, or has nothing delivered. Back orders for what was
+  ordered and not delivered are not made here.
 
 Faults for tests: :meth:`drop_after_commit` (the server does the work, then the
 connection dies before the answer), :meth:`fail` (5xx answers before doing anything) and
@@ -45,6 +55,18 @@ CHART = frozenset(
     | {"1510", "3010", "3011", "3012", "3013"}
 )
 """The fake company's chart of accounts: the BAS accounts tillgw books on, and a few more."""
+
+_ORDER_LIST_FIELDS = (
+    *("DocumentNumber", "CustomerName", "CustomerNumber", "Cancelled", "Currency", "DeliveryDate"),
+    *("ExternalInvoiceReference1", "ExternalInvoiceReference2", "OrderDate", "Project", "Sent", "Total"),
+)
+_ORDER_SEARCH = frozenset(
+    {"customername", "customernumber", "documentnumber", "externalinvoicereference1"}
+    | {"externalinvoicereference2", "filter", "fromdate", "todate", "lastmodified", "ourreference"}
+    | {"yourreference", "costcenter", "label", "notcompleted", "orderdate", "project", "sent"}
+    | {"limit", "page", "offset", "sortby", "sortorder"}
+)
+_ORDER_FILTERS = ("cancelled", "expired", "invoicecreated", "invoicenotcreated")
 
 _INVOICE_LIST_FIELDS = (
     *("DocumentNumber", "CustomerNumber", "InvoiceDate", "ExternalInvoiceReference1"),
@@ -133,6 +155,10 @@ class FakeFortnox:
         self.articles: dict[str, dict[str, Any]] = {}
         self.prices: dict[tuple[str, str], Decimal] = {}
         self.customers: dict[str, dict[str, Any]] = {}
+        self.cost_centers: dict[str, dict[str, Any]] = {}  # code -> cost centre (GET /3/costcenters)
+        self.orders: dict[int, dict[str, Any]] = {}
+        self._answered_event: asyncio.Event | None = None  # set after each request (wait_until)
+        self._order_numbers = itertools.count(1)
         self._faults: list[_Fault] = []
         self._numbers = itertools.count(1)
         self._voucher_numbers: dict[str, itertools.count[int]] = {}
@@ -146,6 +172,7 @@ class FakeFortnox:
         app.router.add_post("/oauth-v1/token", self._token)
         r = app.router
         r.add_get("/3/financialyears", self._financialyears)
+        r.add_get("/3/costcenters", self._list_cost_centers)
         r.add_post("/3/vouchers", self._post_voucher)
         r.add_get("/3/vouchers/sublist/{series}", self._voucher_sublist)
         r.add_get("/3/invoices", self._list_invoices)
@@ -155,6 +182,11 @@ class FakeFortnox:
         r.add_get("/3/invoicepayments", self._list_payments)
         r.add_post("/3/invoicepayments", self._post_payment)
         r.add_put("/3/invoicepayments/{n}/bookkeep", self._bookkeep_payment)
+        r.add_get("/3/orders", self._list_orders)
+        r.add_post("/3/orders", self._post_order)
+        r.add_get("/3/orders/{n}", self._get_order)
+        r.add_put("/3/orders/{n}", self._put_order)
+        r.add_put("/3/orders/{n}/createinvoice", self._create_invoice)
         r.add_get("/3/articles", self._list_articles)
         r.add_get("/3/articles/{n}", self._get_article)
         r.add_put("/3/articles/{n}", self._put_article)
@@ -264,14 +296,37 @@ class FakeFortnox:
             **more,
         }
 
+    def add_order(self, customer: str, *rows: tuple[str, str], **more: Any) -> dict[str, Any]:
+        """An order for ``customer`` made in Fortnox, rows (article, quantity) at the article's price."""
+        fields = {"CustomerNumber": customer, "OrderDate": date.today().isoformat(), **more}
+        fields["OrderRows"] = [{"ArticleNumber": a, "OrderedQuantity": q} for a, q in rows]
+        made = self._order_from(fields, None)
+        assert isinstance(made, dict), made.text
+        return made
+
     @staticmethod
     def _now_text() -> str:
         return datetime.now().strftime("%Y-%m-%d %H:%M")
 
     # -- the gate every request passes ---------------------------------------------------
 
+    async def wait_until(self, check: Callable[[], bool]) -> None:
+        """Return once ``check()`` holds, looking again after every request the fake answers."""
+        while not check():
+            if self._answered_event is None:
+                self._answered_event = asyncio.Event()
+            await self._answered_event.wait()
+
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await self._gate(request, handler)
+        finally:
+            event, self._answered_event = self._answered_event, None
+            if event is not None:
+                event.set()
+
+    async def _gate(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if not request.path.startswith("/3/"):
             return await handler(request)
         arrived = time.monotonic()
@@ -451,6 +506,9 @@ class FakeFortnox:
             account = str(row.get("Account"))
             if account not in self.chart:
                 return error(400, f"Kontot {account} finns inte i kontoplanen.", 2000555)
+            center = row.get("CostCenter")
+            if center and not (center in self.cost_centers and self.cost_centers[center]["Active"]):
+                return error(400, f"Kostnadsstället {center} hittades inte.", 2000730)
             try:
                 d, c = _money(row.get("Debit", 0)), _money(row.get("Credit", 0))
             except ValueError:
@@ -464,6 +522,12 @@ class FakeFortnox:
         stored = {**v, "VoucherNumber": number, "Year": year["Id"], "ReferenceType": "MANUAL"}
         self.vouchers.append(stored)
         return web.json_response({"Voucher": stored}, status=201)
+
+    def add_cost_center(self, code: str, description: str, active: bool = True) -> None:
+        self.cost_centers[code] = {"Code": code, "Description": description, "Active": active, "Note": ""}
+
+    async def _list_cost_centers(self, request: web.Request) -> web.Response:
+        return self._page(request, "CostCenters", list(self.cost_centers.values()))
 
     async def _voucher_sublist(self, request: web.Request) -> web.Response:
         series = request.match_info["series"]
@@ -579,6 +643,216 @@ class FakeFortnox:
             return error(400, "Inbetalningen är redan bokförd.", 2000595)
         p["Booked"] = True
         return web.json_response({"InvoicePayment": p})
+
+    # -- orders -------------------------------------------------------------------------------
+
+    def _rows(
+        self, rows: Any, customer: dict[str, Any], included: bool
+    ) -> tuple[list[dict[str, Any]], Decimal] | web.Response:
+        """The rows, priced and checked as Fortnox does, and the total incl. VAT."""
+        if not isinstance(rows, list) or not rows:
+            return error(400, "Ordern saknar rader.", 2000545)
+        out: list[dict[str, Any]] = []
+        total = Decimal(0)
+        for i, row in enumerate(rows, 1):
+            if not isinstance(row, dict):
+                return error(400, "Ogiltig orderrad.", 2000545)
+            number = row.get("ArticleNumber")
+            article = self.articles.get(str(number)) if number is not None else None
+            if number is not None and article is None:
+                return error(400, f"Artikeln {number} hittades inte.", 2000428)
+            try:
+                ordered = _money(row.get("OrderedQuantity", 0))
+                delivered = _money(row.get("DeliveredQuantity", 0))
+                if "Price" in row:
+                    price = _money(row["Price"])
+                elif article is not None:
+                    listed = self.prices.get((customer.get("PriceList") or "A", str(number)))
+                    price = listed if listed is not None else Decimal(str(article["SalesPrice"]))
+                else:
+                    price = Decimal(0)
+            except ValueError:
+                return error(400, f"Ogiltigt antal eller pris på rad {i}.", 2000546)
+            if delivered > ordered:
+                return error(
+                    400, f"Levererat antal får inte vara större än beställt antal (rad {i}).", 2001057
+                )
+            vat = row.get("VAT", article["VAT"] if article is not None else 25)
+            if vat not in (25, 12, 6, 0):
+                return error(400, f"Ogiltig momssats: {vat}", 2000520)
+            description = row.get("Description") or (article["Description"] if article is not None else "")
+            stored = {
+                "RowId": i,
+                "ArticleNumber": str(number) if number is not None else "",
+                "Description": description,
+                "OrderedQuantity": str(ordered),
+                "DeliveredQuantity": str(delivered),
+                "Price": float(price),
+                "VAT": vat,
+            }
+            out.append(stored)
+            line = ordered * price
+            total += line if included else line * (1 + Decimal(vat) / 100)
+        return out, total.quantize(Decimal("0.01"))
+
+    def _order_from(
+        self, fields: dict[str, Any], order: dict[str, Any] | None
+    ) -> dict[str, Any] | web.Response:
+        """A new order of ``fields`` (``order`` None), or ``order`` changed by them."""
+        merged = {**(order or {}), **fields}
+        customer = self.customers.get(str(merged.get("CustomerNumber", "")))
+        if customer is None:
+            return error(400, f"Kunden med kundnummer {merged.get('CustomerNumber')} hittades inte.", 2000433)
+        included = bool(merged.get("VATIncluded", False))
+        priced = self._rows(merged.get("OrderRows"), customer, included)
+        if isinstance(priced, web.Response):
+            return priced
+        rows, total = priced
+        day = merged.get("DeliveryDate")
+        if day:
+            try:
+                date.fromisoformat(str(day))
+            except ValueError:
+                return error(400, f"Ogiltigt datum: {day}", 2000588)
+        if order is None:
+            number = next(self._order_numbers)
+            order = {
+                "DocumentNumber": str(number),
+                "Cancelled": False,
+                "InvoiceReference": "0",
+                "Sent": False,
+                "Currency": "SEK",
+                "Project": "",
+                "DeliveryDate": None,
+                "ExternalInvoiceReference1": "",
+                "ExternalInvoiceReference2": "",
+                "VATIncluded": False,
+                "YourOrderNumber": "",
+            }
+            self.orders[number] = order
+        order.update(merged)
+        order.update({"CustomerName": customer["Name"], "OrderRows": rows, "Total": float(total)})
+        return order
+
+    def _order(self, request: web.Request) -> dict[str, Any] | web.Response:
+        n = request.match_info["n"]
+        order = self.orders.get(int(n)) if n.isdigit() else None
+        if order is None:
+            return error(404, f"Kan inte hitta ordern {n}.", 2000434)
+        return order
+
+    @staticmethod
+    def _locked(order: dict[str, Any]) -> web.Response | None:
+        if order["Cancelled"]:
+            return error(400, f"Order {order['DocumentNumber']} är makulerad och kan inte ändras.", 2000762)
+        if order["InvoiceReference"] not in ("", "0"):
+            return error(
+                400,
+                f"Order {order['DocumentNumber']} är redan fakturerad (faktura {order['InvoiceReference']}).",
+                2000761,
+            )
+        return None
+
+    async def _list_orders(self, request: web.Request) -> web.Response:
+        unknown = sorted(set(request.query) - _ORDER_SEARCH)
+        if unknown:
+            return error(400, f"Ogiltig parameter: {unknown[0]}", 2000587)
+        wanted = request.query.get("filter")
+        if wanted is not None and wanted not in _ORDER_FILTERS:
+            return error(400, f"Ogiltigt filter: {wanted}", 2000587)
+        q = request.query
+
+        def chosen(o: dict[str, Any]) -> bool:
+            invoiced = o["InvoiceReference"] not in ("", "0")
+            if wanted == "cancelled" and not o["Cancelled"]:
+                return False
+            if wanted == "invoicecreated" and not invoiced:
+                return False
+            if wanted == "invoicenotcreated" and (invoiced or o["Cancelled"]):
+                return False
+            if wanted == "expired":
+                return False  # no order here has a validity date that passed
+            if "customernumber" in q and o["CustomerNumber"] != q["customernumber"]:
+                return False
+            if "documentnumber" in q and o["DocumentNumber"] != q["documentnumber"]:
+                return False
+            for key, name in (("externalinvoicereference1", "ExternalInvoiceReference1"),
+                              ("externalinvoicereference2", "ExternalInvoiceReference2")):  # fmt: skip
+                if key in q and q[key].lower() not in str(o.get(name) or "").lower():
+                    return False
+            return True
+
+        items = [{k: o.get(k) for k in _ORDER_LIST_FIELDS} for o in self.orders.values() if chosen(o)]
+        return self._page(request, "Orders", items)
+
+    async def _get_order(self, request: web.Request) -> web.Response:
+        order = self._order(request)
+        return order if isinstance(order, web.Response) else web.json_response({"Order": order})
+
+    async def _post_order(self, request: web.Request) -> web.Response:
+        fields = await self._body(request, "Order")
+        if isinstance(fields, web.Response):
+            return fields
+        made = self._order_from({k: v for k, v in fields.items() if k != "DocumentNumber"}, None)
+        return made if isinstance(made, web.Response) else web.json_response({"Order": made}, status=201)
+
+    async def _put_order(self, request: web.Request) -> web.Response:
+        order = self._order(request)
+        if isinstance(order, web.Response):
+            return order
+        locked = self._locked(order)
+        if locked is not None:
+            return locked
+        fields = await self._body(request, "Order")
+        if isinstance(fields, web.Response):
+            return fields
+        before = dict(order)
+        changed = self._order_from({k: v for k, v in fields.items() if k != "DocumentNumber"}, order)
+        if isinstance(changed, web.Response):
+            order.clear()
+            order.update(before)  # a refused change changes nothing
+            return changed
+        return web.json_response({"Order": changed})
+
+    async def _create_invoice(self, request: web.Request) -> web.Response:
+        order = self._order(request)
+        if isinstance(order, web.Response):
+            return order
+        locked = self._locked(order)
+        if locked is not None:
+            return locked
+        delivered = [r for r in order["OrderRows"] if Decimal(r["DeliveredQuantity"])]
+        if not delivered:
+            return error(
+                400, f"Order {order['DocumentNumber']} har inga levererade rader att fakturera.", 2000763
+            )
+        rows = []
+        total = Decimal(0)
+        for r in delivered:
+            row = {k: r[k] for k in ("Description", "DeliveredQuantity", "Price", "VAT")}
+            if r["ArticleNumber"]:
+                row["ArticleNumber"] = r["ArticleNumber"]
+            rows.append(row)
+            line = Decimal(r["DeliveredQuantity"]) * Decimal(str(r["Price"]))
+            total += line if order["VATIncluded"] else line * (1 + Decimal(r["VAT"]) / 100)
+        total = total.quantize(Decimal("0.01"))
+        number = next(self._numbers)
+        invoice = {
+            "CustomerNumber": order["CustomerNumber"],
+            "InvoiceDate": date.today().isoformat(),
+            "ExternalInvoiceReference1": order["ExternalInvoiceReference1"],
+            "VATIncluded": order["VATIncluded"],
+            "InvoiceRows": rows,
+            "OrderReference": order["DocumentNumber"],
+            "DocumentNumber": str(number),
+            "Total": float(total),
+            "Balance": float(total),
+            "Booked": False,
+            "Cancelled": False,
+        }
+        self.invoices[number] = invoice
+        order["InvoiceReference"] = str(number)
+        return web.json_response({"Invoice": invoice})
 
     # -- articles, prices, customers -------------------------------------------------------------
 

@@ -14,7 +14,12 @@ What it enforces, as NAV does:
   does not exist, a negative line discount, posting a document without lines, posting it
   twice (it is gone once posted), a payment applied to a document that is not open;
 * errors as ``{"error": {"code": …, "message": …}}``;
-* the posting codeunit as an OData unbound action ``/{instance}/ODataV4/{Service_Procedure}?company=``.
+* the posting codeunit as an OData unbound action ``/{instance}/ODataV4/{Service_Procedure}?company=``;
+* sales orders (``SalesOrder``, ``SalesOrderSalesLines``, ``PostedSalesShipment``): lines that
+  remember what is shipped and invoiced, a PATCH that refuses a quantity below what is shipped
+  or shipping more than is left, and the order posting action (``Post_Sales_Order``: documentNo,
+  ship, invoice) that refuses nothing to post, deletes an order once it is completely
+  invoiced (so it cannot be invoiced twice) and gives the posted invoice ``Order_No``.
 
 NAV publishes no request limit and the fake enforces none; it can answer 503 (a busy
 service tier) and drop a connection after a POST it carried out (:class:`VendorFake`'s
@@ -24,8 +29,10 @@ booking twice is the adapter's job.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
+from collections.abc import Callable
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -42,21 +49,26 @@ _PATH = re.compile(r"^Company\('(?P<company>(?:[^']|'')+)'\)/(?P<service>\w+)(?:
 FILTERABLE = {
     "No", "Document_Type", "Document_No", "External_Document_No", "Item_No", "Customer_No",
     "Journal_Template_Name", "Journal_Batch_Name", "Last_Date_Modified", "Cross_Reference_Type",
-    "Sales_Type", "Sales_Code",
+    "Sales_Type", "Sales_Code", "Sell_to_Customer_No", "Status", "Order_No", "Your_Reference",
 }  # fmt: skip
 """Fields a filter may name even when the list is empty (NAV knows its fields without records)."""
-_KEY_PART = re.compile(r"(?:(\w+)=)?'((?:[^']|'')*)'")
+_KEY_PART = re.compile(r"(?:(\w+)=)?(?:'((?:[^']|'')*)'|(\d+))")  # a text key, or a number (Line_No)
 
 
 def _dec(value: Any) -> Decimal:
     return Decimal(str(value or 0))
 
 
+def _n(value: Decimal) -> str:
+    """A quantity as NAV writes it in a message: ``2``, ``1.5``."""
+    return format(value.normalize(), "f")
+
+
 def _keys(text: str) -> dict[str, str] | str:
-    parts = _KEY_PART.findall(text)
+    parts = [(name, quoted.replace("''", "'") or number) for name, quoted, number in _KEY_PART.findall(text)]
     if len(parts) == 1 and not parts[0][0]:
-        return parts[0][1].replace("''", "'")
-    return {name: value.replace("''", "'") for name, value in parts}
+        return parts[0][1]
+    return dict(parts)
 
 
 class NavFake(VendorFake):
@@ -89,9 +101,13 @@ class NavFake(VendorFake):
         self.payment_journal: list[dict[str, Any]] = []
         self.ledger: list[dict[str, Any]] = []  # customer ledger entries
         self.item_journal: list[dict[str, Any]] = []
+        self.shipments: list[dict[str, Any]] = []  # posted sales shipments, lines inside
+        self.order_posting_service = "Post_Sales_Order"
+        self._answered_event: asyncio.Event | None = None  # set after each request (wait_until)
         self.posting_calls = 0
         self._numbers = {"Invoice": 1000, "Credit Memo": 5000, "posted Invoice": 103000,
-                         "posted Credit Memo": 104000, "customer": 10000}  # fmt: skip
+                         "posted Credit Memo": 104000, "customer": 10000, "Order": 2000,
+                         "posted Shipment": 102000}  # fmt: skip
         self._versions = 0
 
     # -- data ----------------------------------------------------------------------------
@@ -148,6 +164,21 @@ class NavFake(VendorFake):
         self._etag(customer)
         self.customers.append(customer)
         return customer
+
+    def add_order(self, customer: str, *lines: tuple[str, str], **more: Any) -> dict[str, Any]:
+        """An open sales order, as a NAV user makes one: (item No., quantity) lines priced from the items."""
+        today = date.today().isoformat()
+        created = self._create_header(
+            {"Sell_to_Customer_No": customer, "Posting_Date": today, "Order_Date": today, **more}, "Order"
+        )
+        assert created.status == 201, created.text
+        header = self.headers[-1]
+        for item, quantity in lines:
+            body = {"Document_Type": "Order", "Document_No": header["No"], "Type": "Item", "No": item,
+                    "Quantity": float(quantity), "Description": self._item(item)["Description"]}  # type: ignore[index]  # fmt: skip
+            made = self._create_line(body)
+            assert made.status == 201, made.text
+        return header
 
     def inventory(self, item: dict[str, Any], location: str | None = None) -> Decimal:
         stock: dict[str, Any] = item["by_location"]
@@ -230,9 +261,30 @@ class NavFake(VendorFake):
             "SalesPrice": (self.prices, None),
             "Customer": (self.customers, None),
             "ItemJournal": (self.item_journal, None),
+            "SalesOrder": (self.headers, lambda e: e["Document_Type"] == "Order"),
+            "SalesOrderSalesLines": (self.lines, lambda e: e["Document_Type"] == "Order"),
+            "PostedSalesShipment": (self.shipments, None),
         }
 
+    async def wait_until(self, check: Callable[[], bool]) -> None:
+        """Return once ``check()`` holds, looking again after every request the fake answers."""
+        while not check():
+            await self._answered().wait()
+
+    def _answered(self) -> asyncio.Event:
+        if self._answered_event is None:
+            self._answered_event = asyncio.Event()
+        return self._answered_event
+
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        try:
+            return await self._dispatch_one(request)
+        finally:
+            event, self._answered_event = self._answered_event, None
+            if event is not None:
+                event.set()
+
+    async def _dispatch_one(self, request: web.Request) -> web.StreamResponse:
         rest = unquote(request.match_info["rest"])
         if request.method == "POST" and re.fullmatch(r"\w+", rest):
             return await self._action(request, rest)
@@ -344,6 +396,8 @@ class NavFake(VendorFake):
             "SalesCreditMemoSalesLines": self._create_line,
             "CashReceiptJournal": self._create_payment,
             "ItemJournal": self._create_item_journal_line,
+            "SalesOrder": lambda b: self._create_header(b, "Order"),
+            "SalesOrderSalesLines": self._create_line,
         }.get(service)
         if handler is None:
             return self.error(405, "BadRequest_MethodNotAllowed", f"Insert is not allowed on {service}")
@@ -377,9 +431,12 @@ class NavFake(VendorFake):
             "Document_Type": kind,
             "No": str(self._numbers[kind]),
             "Salesperson_Code": "",
+            **({"Status": "Open", "Your_Reference": "", "External_Document_No": "",
+                "Price_Includes_VAT": False, "Sell_to_Customer_Name": customer["Name"]}
+               if kind == "Order" else {}),
             **body,
             "lines": [],
-        }
+        }  # fmt: skip
         self._etag(header)
         self.headers.append(header)
         return web.json_response(self._shown(header), status=201)
@@ -408,6 +465,8 @@ class NavFake(VendorFake):
             return self.error(400, "BadRequest", f"Type {body.get('Type')!r} is not supported here")
         if group not in self.vat_rates:
             return self._not_found("VAT Posting Setup", f"VAT Prod. Posting Group='{group}'")
+        if body.get("Type") == "Item" and "Unit_Price" not in body:
+            body = {**body, "Unit_Price": item["Unit_Price"]}  # NAV prices the line from the item card
         quantity, price = _dec(body.get("Quantity")), _dec(body.get("Unit_Price"))
         amount = _dec(body.get("Line_Amount", (quantity * price).quantize(CENT, ROUND_HALF_UP)))
         discount = (quantity * price).quantize(CENT, ROUND_HALF_UP) - amount
@@ -417,6 +476,8 @@ class NavFake(VendorFake):
             )
         line = {**body, "Line_No": len(header["lines"]) * 10000 + 10000, "VAT_Prod_Posting_Group": group,
                 "Line_Amount": float(amount), "Line_Discount_Amount": float(discount)}  # fmt: skip
+        if kind == "Order":
+            line.update(Quantity_Shipped=0.0, Quantity_Invoiced=0.0, Qty_to_Ship=float(quantity))
         self._etag(line)
         header["lines"].append(line)
         self.lines.append(line)
@@ -490,7 +551,7 @@ class NavFake(VendorFake):
     async def _patch(
         self, request: web.Request, service: str, chosen: list[dict[str, Any]], key: str
     ) -> web.Response:
-        if service != "Customer":
+        if service not in ("Customer", "SalesOrder", "SalesOrderSalesLines"):
             return self.error(405, "BadRequest_MethodNotAllowed", f"Modify is not allowed on {service}")
         entity = self._find(chosen, _keys(key), service)
         if entity is None:
@@ -509,12 +570,112 @@ class NavFake(VendorFake):
                 f"Another user has already changed the record. Customer No.={entity['No']}",
             )
         body = await request.json()
+        if service == "SalesOrderSalesLines":
+            return self._patch_order_line(entity, body)
         entity.update({k: v for k, v in body.items() if k not in ("No", "@odata.etag")})
         entity["Last_Date_Modified"] = date.today().isoformat()
         self._etag(entity)
         return web.json_response(self._shown(entity))
 
+    def _patch_order_line(self, line: dict[str, Any], body: dict[str, Any]) -> web.Response:
+        """Quantity, price, amount or what to ship of an order's line, checked as NAV checks them."""
+        shipped = _dec(line["Quantity_Shipped"])
+        quantity = _dec(body.get("Quantity", line["Quantity"]))
+        if quantity < shipped:
+            return self.error(
+                400,
+                "Application_FieldValidationException",
+                f"Quantity must not be less than {_n(shipped)} (Quantity Shipped) in Sales Line: "
+                f"Document Type=Order, Document No.={line['Document_No']}, Line No.={line['Line_No']}",
+            )
+        price = _dec(body.get("Unit_Price", line["Unit_Price"]))
+        gross = (quantity * price).quantize(CENT, ROUND_HALF_UP)
+        amount = _dec(body["Line_Amount"]) if "Line_Amount" in body else gross
+        if gross - amount < 0:
+            return self.error(
+                400, "Application_FieldValidationException", "Line Discount % must not be less than 0."
+            )
+        to_ship = _dec(body["Qty_to_Ship"]) if "Qty_to_Ship" in body else quantity - shipped
+        if to_ship > quantity - shipped:
+            return self.error(
+                400,
+                "Application_DialogException",
+                f"You cannot ship more than {_n(quantity - shipped)} units.",
+            )
+        line.update(
+            Quantity=float(quantity), Unit_Price=float(price), Line_Amount=float(amount),
+            Line_Discount_Amount=float(gross - amount), Qty_to_Ship=float(to_ship),
+            **{k: v for k, v in body.items() if k == "Description"},
+        )  # fmt: skip
+        self._etag(line)
+        return web.json_response(line)
+
+    def _post_order(self, body: dict[str, Any]) -> web.Response:
+        """Post a sales order: ship what is to ship, invoice what is shipped and not invoiced.
+
+        As NAV: nothing to post is refused; an order completely invoiced is deleted (so it
+        cannot be invoiced again); the posted invoice carries Order_No and Your_Reference.
+        """
+        number, ship, invoice = body.get("documentNo"), bool(body.get("ship")), bool(body.get("invoice"))
+        header = next((h for h in self.headers if h["Document_Type"] == "Order" and h["No"] == number), None)
+        if header is None:
+            return self._not_found("Sales Header", f"Document Type='Order',No.='{number}'")
+        if not ship and not invoice:
+            return self.error(400, "BadRequest", "ship or invoice (or both) must be true")
+        plan = []
+        for line in header["lines"]:
+            quantity = _dec(line["Quantity"])
+            to_ship = _dec(line["Qty_to_Ship"]) if ship else Decimal(0)
+            if to_ship > quantity - _dec(line["Quantity_Shipped"]):
+                return self.error(
+                    400,
+                    "Application_DialogException",
+                    f"You cannot ship more than {_n(quantity - _dec(line['Quantity_Shipped']))} units.",
+                )
+            to_invoice = _dec(line["Quantity_Shipped"]) + to_ship - _dec(line["Quantity_Invoiced"])
+            plan.append((line, to_ship, to_invoice if invoice else Decimal(0)))
+        if not any(s or i for _, s, i in plan):
+            return self.error(400, "Application_DialogException", "There is nothing to post.")
+        self.posting_calls += 1
+        if ship and any(s for _, s, _ in plan):
+            self._numbers["posted Shipment"] += 1
+            self.shipments.append({
+                **self._shown(header), "No": str(self._numbers["posted Shipment"]), "Order_No": number,
+                "lines": [{**line, "Quantity": float(s)} for line, s, _ in plan if s],
+            })  # fmt: skip
+        if invoice and any(i for _, _, i in plan):
+            lines = [
+                {**line, "Quantity": float(i),
+                 "Line_Amount": float((_dec(line["Line_Amount"]) * i / _dec(line["Quantity"])
+                                       ).quantize(CENT))}
+                for line, _, i in plan if i
+            ]  # fmt: skip
+            total = self.total({"lines": lines})
+            self._numbers["posted Invoice"] += 1
+            posted = {
+                **self._shown(header), "Document_Type": "Invoice", "No": str(self._numbers["posted Invoice"]),
+                "Order_No": number, "Amount_Including_VAT": float(total), "Remaining_Amount": float(total),
+                "lines": lines,
+            }  # fmt: skip
+            self._etag(posted)
+            self.posted.append(posted)
+        for line, to_ship, to_invoice in plan:
+            line["Quantity_Shipped"] = float(_dec(line["Quantity_Shipped"]) + to_ship)
+            line["Quantity_Invoiced"] = float(_dec(line["Quantity_Invoiced"]) + to_invoice)
+            line["Qty_to_Ship"] = float(_dec(line["Quantity"]) - _dec(line["Quantity_Shipped"]))
+            self._etag(line)
+        if all(_dec(x["Quantity_Invoiced"]) == _dec(x["Quantity"]) for x in header["lines"]):
+            self.headers.remove(header)  # completely invoiced: NAV deletes the order
+            self.lines = [
+                x for x in self.lines if not (x["Document_Type"] == "Order" and x["Document_No"] == number)
+            ]
+        return web.json_response(
+            {"@odata.context": f"{self.url}/{INSTANCE}/ODataV4/$metadata#Edm.String", "value": number}
+        )
+
     async def _action(self, request: web.Request, name: str) -> web.Response:
+        if name == self.order_posting_service and request.query.get("company") == self.company:
+            return self._post_order(await request.json())
         if name != self.posting_service:
             return self.error(
                 404,

@@ -1,0 +1,150 @@
+"""The till's questions about the ERP's open sales orders, asked over the bus.
+
+One task per till (:class:`OrderQueries`). It connects as
+``tillgw-{orgnr}-{store}-{register}-orders`` with a clean session (a question nobody
+heard in time is asked again by the cashier, not by the broker), subscribes to its
+register's ``…/order-answer`` and keeps it subscribed, reconnecting after 1 s, 2 s, 4 s …
+at most 30 s. :meth:`OrderQueries.ask` publishes an :class:`~gateway.bus.orders.OrderRequest`
+on ``…/order-request`` and returns the answer with the same ``request_id``; the caller
+bounds the wait (the API: 10 s), since only the sync module can answer.
+
+A question is not a fiscal event: nothing is journaled, and an answer that comes after
+the caller stopped waiting is dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+import uuid
+
+import aiomqtt
+from aiomqtt import MqttError
+
+from gateway.bus.messages import NO_DELAY, MessageError
+from gateway.bus.orders import OrderAnswer, OrderRequest, OrderTopics, decode_answer
+from gateway.config import MqttConfig
+
+__all__ = ["NotConnected", "OrderQueries"]
+
+log = logging.getLogger("tillgw.orders")
+
+
+class NotConnected(Exception):
+    """The till has no connection to the broker just now; ``str()`` says why in words."""
+
+
+class OrderQueries:
+    """Asks the sync module for orders; ``await start()``, ``await ask(…)``, ``await close()``."""
+
+    def __init__(
+        self,
+        topics: OrderTopics,
+        register: str,
+        config: MqttConfig,
+        *,
+        reconnect_initial: float = 1.0,
+        reconnect_max: float = 30.0,
+    ) -> None:
+        self.topics = topics
+        self.register = register
+        self.config = config
+        self.reconnect_initial = reconnect_initial
+        self.reconnect_max = reconnect_max
+        self.client_id = f"tillgw-{topics.orgnr}-{topics.store}-{register}-orders"
+        self.request_topic = topics.request(register)
+        self.answer_topic = topics.answer(register)
+        self.rejected = 0  # answers that were not ours to read
+        self._client: aiomqtt.Client | None = None
+        self._waiting: dict[str, asyncio.Future[OrderAnswer]] = {}
+        self._task: asyncio.Task[None] | None = None
+        self._last_error = "not connected yet"
+        self.connected = asyncio.Event()  # set while subscribed to the answers
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"order queries {self.client_id}")
+
+    async def close(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            while not task.done():  # as in the catalog subscriber: wait_for may swallow a cancel
+                task.cancel()
+                await asyncio.wait({task}, timeout=0.1)
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for waiting in self._waiting.values():
+            waiting.cancel()
+
+    async def ask(self, customer: str | None = None, number: str | None = None) -> OrderAnswer:
+        """Publish a request and wait for its answer (unbounded: the caller bounds it)."""
+        client = self._client
+        if client is None:
+            raise NotConnected(f"no connection to the MQTT broker at {self.config.url}: {self._last_error}")
+        request = OrderRequest(uuid.uuid4().hex, customer, number)
+        answered: asyncio.Future[OrderAnswer] = asyncio.get_running_loop().create_future()
+        self._waiting[request.request_id] = answered
+        try:
+            try:
+                await client.publish(self.request_topic, request.to_bytes(), qos=1)
+            except MqttError as exc:
+                raise NotConnected(
+                    f"the MQTT broker at {self.config.url} did not take the request: {exc}"
+                ) from None
+            return await answered
+        finally:
+            self._waiting.pop(request.request_id, None)
+
+    def _client_for(self) -> aiomqtt.Client:
+        tls_context = None
+        if self.config.tls:
+            ca = str(self.config.ca_file) if self.config.ca_file is not None else None
+            tls_context = ssl.create_default_context(cafile=ca)
+        return aiomqtt.Client(
+            self.config.host,
+            self.config.port,
+            username=self.config.username,
+            password=self.config.password,
+            identifier=self.client_id,
+            clean_session=True,
+            timeout=10,
+            tls_context=tls_context,
+            socket_options=NO_DELAY,
+        )
+
+    async def _run(self) -> None:
+        delay = 0.0
+        while True:
+            try:
+                async with self._client_for() as client:
+                    await client.subscribe(self.answer_topic, qos=1)
+                    self._client, delay = client, 0.0
+                    self.connected.set()
+                    try:
+                        async for message in client.messages:
+                            payload = message.payload
+                            self._on_answer(payload if isinstance(payload, bytes) else b"")
+                    finally:
+                        self._client = None
+                        self.connected.clear()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._last_error = str(exc) or type(exc).__name__
+                if not isinstance(exc, MqttError | OSError | ssl.SSLError):
+                    log.exception("order queries: unexpected error")
+            delay = self.reconnect_initial if delay == 0 else min(delay * 2, self.reconnect_max)
+            await asyncio.sleep(delay)
+
+    def _on_answer(self, payload: bytes) -> None:
+        try:
+            answer = decode_answer(payload)
+        except MessageError as exc:
+            self.rejected += 1
+            log.warning("orders: skipped an answer that is not one: %s", exc)
+            return
+        waiting = self._waiting.get(answer.request_id)
+        if waiting is not None and not waiting.done():
+            waiting.set_result(answer)

@@ -1,0 +1,409 @@
+"""Sales orders in Dynamics NAV: open orders to the tills, orders paid at a till, new orders from one.
+
+Fetching (:class:`NavOrders`): the ``SalesOrder`` page (page 42) filtered on
+``Status eq 'Open'`` and the customer or the order's No., with each order's lines from
+``SalesOrderSalesLines``. Unit prices become the till's (incl. VAT, in öre) exactly as the
+catalog's do; a line's VAT Prod. Posting Group gives its rate through ``vat_groups``.
+
+Paying (:class:`NavOrderAdapter`, a receipt with ``order``): the order's lines are made
+what the receipt says — a line per receipt line, matched on item No. in order, its
+quantity and amounts changed where they differ, the receipt's added lines appended, the
+lines the customer did not take set to what is already shipped, and the öre of the cash
+rounding on the rounding account — ``Your_Reference`` is set to the receipt's reference
+``{register}-{receipt_no}``, the order is posted "Ship and Invoice" through
+``order_posting_service``, and the payments go to the cash receipt journal applied to the
+posted invoice, as for an ordinary receipt. Before anything, the posted invoice with
+``Order_No`` and our ``Your_Reference`` is looked for: found, the order is not posted again
+(a crash after NAV posted it and before our commit), only the payments not there yet are made.
+
+New orders (``order.new``): a sales order for the customer with ``External_Document_No`` the
+till's reference ``O-{register}-{n}`` (looked for first, so it is made once), one Item
+line per line, priced by NAV. Delivered now: posted "Ship" (a posted shipment; the order
+stays open to be invoiced from NAV); later: left open.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import aiosqlite
+
+from gateway.bus.messages import BusMessage
+from gateway.bus.orders import NewOrder, Order, OrderFieldError, OrderLine
+from gateway.model import ReceiptError
+from gateway.sync.adapters import AdapterError
+from gateway.sync.adapters.nav import (
+    CREDIT_MEMO,
+    INVOICE,
+    DocumentKind,
+    NavAdapter,
+    NavApi,
+    NavLine,
+    nav_lines,
+)
+from gateway.sync.adapters.nav_config import NavConfig
+from gateway.sync.adapters.odata import odata_quote
+from gateway.sync.http.client import ApiError, ApiUnavailable, OutcomeUnknown
+from gateway.sync.inbox import now_text
+from gateway.sync.masterdata.pricing import price_incl_vat
+from gateway.sync.orders.source import OrderLookupError
+
+__all__ = ["NAV_ORDERS_SCHEMA", "ORDER", "NavOrderAdapter", "NavOrders", "quantity_text"]
+
+ORDER = DocumentKind("Order", "sales_order", "order_lines", "posted_invoice", "Payment")
+
+NAV_ORDERS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS nav_orders (
+    orgnr TEXT NOT NULL,
+    store TEXT NOT NULL,
+    reference TEXT NOT NULL,          -- the receipt's "{register}-{receipt_no}", or the till's "O-…"
+    action TEXT NOT NULL,             -- 'paid' (a receipt paid the order) | 'new' (made from order.new)
+    order_no TEXT NOT NULL,
+    document_no TEXT NOT NULL,        -- the posted invoice's No. ('paid'); the order's No. ('new')
+    msg_id TEXT NOT NULL,
+    made_at TEXT NOT NULL,
+    PRIMARY KEY (orgnr, store, action, reference)
+);
+"""
+
+
+def quantity_text(value: Any) -> Decimal:
+    """A quantity NAV sent as a JSON number, as the decimal it means (``2.0`` -> ``2``)."""
+    d = Decimal(str(value or 0))
+    return d.quantize(Decimal(1)) if d == d.to_integral_value() else d.normalize()
+
+
+def _ore(kronor: Any) -> int:
+    return int((Decimal(str(kronor or 0)) * 100).quantize(Decimal(1), ROUND_HALF_UP))
+
+
+def _order_filter(number: str) -> str:
+    return f"Document_Type eq 'Order' and Document_No eq '{odata_quote(number)}'"
+
+
+class NavOrders:
+    """The open sales orders of NAV, as the tills get them."""
+
+    name = "Dynamics NAV"
+
+    def __init__(self, config: NavConfig, api: NavApi, *, round_up_to_krona: bool = False) -> None:
+        self.config = config
+        self.api = api
+        self.round_up_to_krona = round_up_to_krona
+        self.rates = dict(config.vat_groups)
+
+    async def open_orders(self, customer: str | None, number: str | None) -> list[Order]:
+        where = ["Document_Type eq 'Order'", "Status eq 'Open'"]
+        if customer is not None:
+            where.append(f"Sell_to_Customer_No eq '{odata_quote(customer)}'")
+        if number is not None:
+            where.append(f"No eq '{odata_quote(number)}'")
+        client = self.api.client
+        try:
+            headers = [
+                h async for h in client.values(self.api.path("sales_order"), {"$filter": " and ".join(where)})
+            ]
+            orders = []
+            for header in headers:
+                lines = client.values(
+                    self.api.path("order_lines"), {"$filter": _order_filter(str(header["No"]))}
+                )
+                orders.append(self._order(header, [line async for line in lines]))
+        except (ApiError, ApiUnavailable, OutcomeUnknown) as exc:
+            raise OrderLookupError(f"NAV: {exc}") from None
+        return orders
+
+    def _order(self, header: dict[str, Any], lines: list[dict[str, Any]]) -> Order:
+        includes_vat = bool(header.get("Price_Includes_VAT"))
+        out: list[OrderLine] = []
+        for line in lines:
+            if line.get("Type") not in ("Item", "G/L Account"):
+                continue  # a text line: nothing to charge
+            group = str(line.get("VAT_Prod_Posting_Group") or "")
+            rate = self.rates.get(group)
+            if rate is None:
+                raise OrderLookupError(
+                    f"order {header['No']}: line {line.get('Line_No')} has VAT Prod. Posting Group "
+                    f"{group!r}, which is not in [sync.nav].vat_groups"
+                )
+            price = price_incl_vat(
+                _ore(line.get("Unit_Price")),
+                rate,
+                includes_vat=includes_vat,
+                round_up_to_krona=self.round_up_to_krona,
+            )
+            out.append(
+                OrderLine(
+                    article=str(line["No"]) if line.get("Type") == "Item" else None,
+                    text=str(line.get("Description") or line.get("No") or "")[:50] or "-",
+                    quantity=quantity_text(line.get("Quantity")),
+                    unit_price=price,
+                    vat_rate=rate,
+                    delivered=quantity_text(line.get("Quantity_Shipped")),
+                    invoiced=quantity_text(line.get("Quantity_Invoiced")),
+                )
+            )
+        name = header.get("Sell_to_Customer_Name")
+        reference = header.get("External_Document_No")
+        return Order(
+            number=str(header["No"]),
+            customer=str(header.get("Sell_to_Customer_No", "")),
+            lines=tuple(out),
+            customer_name=str(name) if name else None,
+            reference=str(reference) if reference else None,
+        )
+
+
+class NavOrderAdapter:
+    """Receipts that pay a sales order, and new orders from the tills, in Dynamics NAV."""
+
+    name = "Dynamics NAV (orders)"
+
+    def __init__(self, config: NavConfig, api: NavApi, booking: NavAdapter, *, tries: int = 3) -> None:
+        self.config = config
+        self.api = api
+        self.booking = booking  # the receipts' adapter: its payment lines are made the same way
+        self.tries = tries
+
+    def handles(self, kind: str) -> bool:
+        return kind in ("receipt", "order.new")
+
+    async def setup(self, db: aiosqlite.Connection) -> None:
+        await db.executescript(NAV_ORDERS_SCHEMA)
+
+    async def process(self, db: aiosqlite.Connection, message: BusMessage) -> str | None:
+        try:
+            if message.kind == "order.new":
+                return await self._new(db, message)
+            receipt = message.payload.get("receipt") or {}
+            if message.payload.get("type") != "normal" or not receipt.get("order"):
+                return None
+            return await self._pay(db, message, str(receipt["order"]))
+        except (ApiError, ApiUnavailable, OutcomeUnknown) as exc:
+            raise AdapterError(f"NAV: {exc}") from None
+
+    async def _recorded(self, db: aiosqlite.Connection, m: BusMessage, action: str, ref: str) -> str | None:
+        async with db.execute(
+            "SELECT document_no FROM nav_orders "
+            "WHERE orgnr = ? AND store = ? AND action = ? AND reference = ?",
+            (m.orgnr, m.store, action, ref),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else str(row[0])
+
+    async def _record(
+        self, db: aiosqlite.Connection, m: BusMessage, action: str, ref: str, order_no: str, document: str
+    ) -> None:
+        await db.execute(
+            "INSERT INTO nav_orders "
+            "(orgnr, store, reference, action, order_no, document_no, msg_id, made_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (m.orgnr, m.store, ref, action, order_no, document, m.msg_id, now_text()),
+        )
+
+    # -- a receipt pays an order ----------------------------------------------------------
+
+    async def _pay(self, db: aiosqlite.Connection, m: BusMessage, order_no: str) -> str:
+        payload = m.payload
+        ref = f"{m.register}-{int(payload['receipt_no'])}"
+        earlier = await self._recorded(db, m, "paid", ref)
+        if earlier is not None:
+            return f"receipt {ref} already paid order {order_no} (invoice {earlier}); nothing done"
+        day = str(payload.get("at", ""))[:10]
+        try:
+            kind, lines = nav_lines(payload, self.config)
+        except (ReceiptError, KeyError, TypeError, ValueError) as exc:
+            raise AdapterError(f"receipt {ref} cannot be read: {exc}") from None
+        if kind is CREDIT_MEMO:
+            raise AdapterError(f"receipt {ref} is a return: it cannot pay sales order {order_no}")
+        invoiced = f"Order_No eq '{odata_quote(order_no)}' and Your_Reference eq '{odata_quote(ref)}'"
+        posted = await self.api.first(INVOICE.posted, invoiced)
+        found = posted is not None
+        if posted is None:
+            header = await self.api.first(
+                ORDER.header, f"Document_Type eq 'Order' and No eq '{odata_quote(order_no)}'"
+            )
+            if header is None:
+                raise AdapterError(
+                    f"receipt {ref} pays sales order {order_no}, which NAV does not have open "
+                    "(invoiced from NAV, or deleted): nothing booked"
+                )
+            await self._reference(header, ref)
+            await self._converge(order_no, lines)
+            with contextlib.suppress(OutcomeUnknown):  # the posted invoice, looked for below, says
+                await self._post_order(order_no, ship=True, invoice=True)
+            posted = await self.api.first(INVOICE.posted, invoiced)
+            if posted is None:
+                raise AdapterError(
+                    f"sales order {order_no} ({ref}) was sent to {self.config.order_posting_service} but NAV "
+                    "shows no posted invoice for it yet; tried again next pass"
+                )
+        customer = str(posted.get("Sell_to_Customer_No") or self.config.customer)
+        await self.booking._payments(INVOICE, ref, day, payload, posted, customer)
+        await self._record(db, m, "paid", ref, order_no, str(posted["No"]))
+        how = " (found already posted)" if found else ""
+        return f"receipt {ref} paid sales order {order_no}: invoice {posted['No']}{how}"
+
+    async def _reference(self, header: dict[str, Any], ref: str) -> None:
+        """Our receipt's reference in the order's Your_Reference: the posted invoice carries it."""
+        if header.get("Your_Reference") == ref:
+            return
+        lines = [x async for x in self.api.client.values(self.api.path(ORDER.lines), {
+            "$filter": _order_filter(str(header["No"]))
+        })]  # fmt: skip
+        if any(quantity_text(x.get("Quantity_Invoiced")) for x in lines):
+            raise AdapterError(
+                f"sales order {header['No']} is partly invoiced in NAV already; the till pays whole "
+                "orders only: invoice it from NAV"
+            )
+        key = f"Document_Type='Order',No='{odata_quote(str(header['No']))}'"
+        await self.api.client.patch(
+            self.api.path(ORDER.header, key), {"Your_Reference": ref}, str(header["@odata.etag"])
+        )
+
+    async def _converge(self, order_no: str, lines: list[NavLine]) -> None:
+        """Make the order's lines what the receipt says; read again after an unclear answer."""
+        unclear = ""
+        for _ in range(self.tries):
+            try:
+                await self._converge_once(order_no, lines)
+            except OutcomeUnknown as exc:
+                unclear = str(exc)
+                continue
+            return
+        raise AdapterError(f"{unclear}; the lines of sales order {order_no} are tried again next pass")
+
+    async def _converge_once(self, order_no: str, lines: list[NavLine]) -> None:
+        client = self.api.client
+        have = [
+            x async for x in client.values(self.api.path(ORDER.lines), {"$filter": _order_filter(order_no)})
+        ]
+        pool = [x for x in have if x.get("Type") in ("Item", "G/L Account")]
+        for want in lines:
+            match = next((h for h in pool if h.get("Type") == want.type and h.get("No") == want.no), None)
+            if match is None:
+                await client.request("POST", self.api.path(ORDER.lines), json=want.body(ORDER, order_no))
+                continue
+            pool.remove(match)
+            change: dict[str, Any] = {}
+            if quantity_text(match.get("Quantity")) != want.quantity:
+                change["Quantity"] = float(want.quantity)
+            if Decimal(str(match.get("Unit_Price", 0))) != want.unit_price:
+                change["Unit_Price"] = float(want.unit_price)
+            if Decimal(str(match.get("Line_Amount", 0))) != want.line_amount:
+                change["Line_Amount"] = float(want.line_amount)
+            if change:
+                await self._patch_line(order_no, match, change)
+        for left in pool:  # what the customer did not take: no more than NAV has shipped of it
+            shipped = quantity_text(left.get("Quantity_Shipped"))
+            if quantity_text(left.get("Quantity")) != shipped:
+                await self._patch_line(order_no, left, {"Quantity": float(shipped)})
+
+    async def _patch_line(self, order_no: str, line: dict[str, Any], change: dict[str, Any]) -> None:
+        key = f"Document_Type='Order',Document_No='{odata_quote(order_no)}',Line_No={int(line['Line_No'])}"
+        await self.api.client.patch(self.api.path(ORDER.lines, key), change, str(line["@odata.etag"]))
+
+    async def _post_order(self, order_no: str, *, ship: bool, invoice: bool) -> None:
+        await self.api.client.request(
+            "POST",
+            self.config.order_posting_service,
+            params={"company": self.config.company},
+            json={"documentNo": order_no, "ship": ship, "invoice": invoice},
+        )
+
+    # -- a new order from a till ----------------------------------------------------------
+
+    async def _new(self, db: aiosqlite.Connection, m: BusMessage) -> str:
+        try:
+            order = NewOrder.from_json(m.payload)
+        except OrderFieldError as exc:
+            raise AdapterError(f"{m.msg_id}: the order cannot be read: {exc}") from None
+        ref = order.reference
+        if ref is None:
+            raise AdapterError(f"{m.msg_id}: the order has no reference")
+        earlier = await self._recorded(db, m, "new", ref)
+        if earlier is not None:
+            return f"order {ref} already is sales order {earlier}; nothing done"
+        day = m.at[:10]
+        by_reference = f"Document_Type eq 'Order' and External_Document_No eq '{odata_quote(ref)}'"
+        header = await self.api.first(ORDER.header, by_reference)
+        if header is None:
+            header = await self._create(order, ref, day, by_reference)
+        number = str(header["No"])
+        await self._new_lines(order, number)
+        shipped = ""
+        if order.delivery == "now" and await self._to_ship(number):
+            with contextlib.suppress(OutcomeUnknown):  # what is shipped, read below, says
+                await self._post_order(number, ship=True, invoice=False)
+            if await self._to_ship(number):
+                raise AdapterError(
+                    f"sales order {number} ({ref}) was sent to {self.config.order_posting_service} to ship, "
+                    "but NAV shows it not shipped yet; tried again next pass"
+                )
+        if order.delivery == "now":
+            shipped = ", shipped"
+        await self._record(db, m, "new", ref, number, number)
+        return f"order {ref} ({order.customer}) made sales order {number}{shipped}"
+
+    async def _create(self, order: NewOrder, ref: str, day: str, by_reference: str) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "Sell_to_Customer_No": order.customer,
+            "External_Document_No": ref,
+            "Order_Date": day,
+            "Posting_Date": day,
+            "Document_Date": day,
+        }
+        if order.note:
+            body["Your_Reference"] = order.note[:35]  # the header's free text the customer sees
+        unclear = ""
+        for _ in range(self.tries):
+            try:
+                created = await self.api.client.request("POST", self.api.path(ORDER.header), json=body)
+            except OutcomeUnknown as exc:
+                unclear = str(exc)
+                found = await self.api.first(ORDER.header, by_reference)
+                if found is not None:
+                    return found
+                continue
+            if not isinstance(created, dict) or "No" not in created:
+                raise AdapterError(
+                    f"POST {self.api.path(ORDER.header)} answered no order: {str(created)[:200]}"
+                )
+            return created
+        raise AdapterError(f"{unclear}; {ref} is not in NAV yet, tried again next pass")
+
+    async def _new_lines(self, order: NewOrder, number: str) -> None:
+        """The order's lines, in order; those NAV has are the first ones (read again when unclear)."""
+        unclear = ""
+        for _ in range(self.tries):
+            have = [
+                x
+                async for x in self.api.client.values(
+                    self.api.path(ORDER.lines), {"$filter": _order_filter(number)}
+                )
+            ]
+            try:
+                for line in order.lines[len(have) :]:
+                    body: dict[str, Any] = {
+                        "Document_Type": "Order",
+                        "Document_No": number,
+                        "Type": "Item",
+                        "No": line.article,
+                        "Quantity": float(line.quantity),
+                    }
+                    if line.text:
+                        body["Description"] = line.text
+                    await self.api.client.request("POST", self.api.path(ORDER.lines), json=body)
+            except OutcomeUnknown as exc:
+                unclear = str(exc)
+                continue
+            return
+        raise AdapterError(f"{unclear}; the lines of sales order {number} are tried again next pass")
+
+    async def _to_ship(self, number: str) -> bool:
+        lines = self.api.client.values(self.api.path(ORDER.lines), {"$filter": _order_filter(number)})
+        return any(
+            [quantity_text(x.get("Quantity")) > quantity_text(x.get("Quantity_Shipped")) async for x in lines]
+        )
