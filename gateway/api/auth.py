@@ -8,20 +8,33 @@ out for that reason).
 
 The check comes before routing errors: without the token, an unknown path is a 401 as
 well, so the API does not tell a stranger which paths exist.
+
+The status page (``gateway.api.page``) is the exception: ``/``, its script under
+``/static/``, ``POST /login`` and ``POST /logout`` need no token — the page shows nothing
+until its user logs in with the token, and gets a session cookie for it
+(``gateway.api.session``). That cookie stands in for the token on ``GET`` requests only,
+the WebSocket among them, and only from the till's own pages (a request whose ``Origin``
+is another site is not taken on the cookie's word). Every ``POST`` still needs the
+bearer token in the header: the page only reads, so the cookie can never make a sale,
+open the drawer or close the day — a cross-site request forgery has nothing to forge.
 """
 
 from __future__ import annotations
 
 import hmac
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from gateway.api.errors import ApiError
+from gateway.api.session import COOKIE, Sessions
 
-__all__ = ["EVENTS_PATH", "auth_middleware", "token_matches"]
+__all__ = ["EVENTS_PATH", "PUBLIC_PATHS", "STATIC_PREFIX", "auth_middleware", "token_matches"]
 
 EVENTS_PATH = "/v1/events"
+PUBLIC_PATHS = frozenset({"/", "/login", "/logout"})  # the status page and its login: no token
+STATIC_PREFIX = "/static/"  # the page's script: no token
 
 
 def token_matches(given: str, token: str) -> bool:
@@ -40,19 +53,42 @@ def _presented(request: web.Request) -> str | None:
     return None
 
 
-def auth_middleware(token: str) -> Middleware:
+def _same_origin(request: web.Request) -> bool:
+    """No ``Origin`` (a plain same-origin GET), or the one this request was sent to."""
+    origin = request.headers.get("Origin")
+    return origin is None or urlsplit(origin).netloc.lower() == request.host.lower()
+
+
+def session_allows(request: web.Request, sessions: Sessions | None) -> bool:
+    """A GET from the till's own page with a valid session cookie (never a POST: see above)."""
+    return (
+        sessions is not None
+        and request.method == "GET"
+        and _same_origin(request)
+        and sessions.valid(request.cookies.get(COOKIE))
+    )
+
+
+def auth_middleware(token: str, sessions: Sessions | None = None) -> Middleware:
+    """The check; ``sessions`` lets the status page's cookie stand in for the token on GETs."""
     if not token:
         raise ValueError("the API token must not be empty")
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path in PUBLIC_PATHS or request.path.startswith(STATIC_PREFIX):
+            return await handler(request)
         given = _presented(request)
         if given is None:
+            if "Authorization" not in request.headers and session_allows(request, sessions):
+                return await handler(request)
+            cookie_only = request.method != "GET" and COOKIE in request.cookies
             raise ApiError(
                 401,
                 "unauthorized",
                 "this API needs the till's token: send 'Authorization: Bearer <token>' "
-                "(the token is in <data-dir>/api-token)",
+                "(the token is in <data-dir>/api-token)"
+                + ("; the status page's session is for reading only" if cookie_only else ""),
                 headers={"WWW-Authenticate": 'Bearer realm="tillgw"'},
             )
         if not token_matches(given, token):

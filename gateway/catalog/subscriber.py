@@ -12,6 +12,15 @@ sync module sends what followed it — aiomqtt acknowledges a message before the
 applied it, so a message in hand at a crash is fetched again this way), and whenever a
 revision arrives whose base the catalog does not hold (``gap``), once per such revision.
 
+The same connection also subscribes to the store's ``…/sync/status``: the sync module's
+last pass or run, a retained message (:mod:`gateway.bus.sync_status`) the till keeps in
+:attr:`CatalogSubscriber.sync_status` for ``GET /v1/status`` and the status page. It
+rides here rather than on a connection of its own because it comes from the same sender
+to the same store-wide level, needs no state of its own, and one connection per till is
+one client id, one login and one reconnect loop less. Its subscription is at QoS 0: the
+broker hands the retained message over at every (re)subscription, so nothing is missed
+by not queueing it in the session.
+
 A bad message is logged with what is wrong with it, counted in the status and skipped;
 nothing a message holds stops the till. The broker down: the subscriber tries again
 after 1 s, 2 s, 4 s … at most 30 s, and the catalog answers from what it holds.
@@ -32,6 +41,7 @@ from aiomqtt import MqttCodeError, MqttError
 
 from gateway.bus.catalog import CatalogRequest, CatalogTopics, decode_update
 from gateway.bus.messages import NO_DELAY, MessageError
+from gateway.bus.sync_status import SyncStatus, decode_status, status_topic
 from gateway.catalog.store import Catalog, Outcome
 from gateway.config import MqttConfig
 from gateway.devices.health import DeviceState, HealthReporter, HealthTracker
@@ -81,6 +91,9 @@ class CatalogSubscriber(HealthReporter):
         self.settings = settings or SubscriberSettings()
         self.client_id = f"tillgw-{topics.orgnr}-{topics.store}-{register}-catalog"
         self.request_topic = topics.request(register)
+        self.sync_topic = status_topic(topics.orgnr, topics.store)
+        self.sync_status: SyncStatus | None = None  # the sync module's last status heard
+        self.on_sync_status: Callable[[SyncStatus], None] | None = None  # told of each new one
         self._url = config.url
         self._health = HealthTracker("catalog", f"to the MQTT broker at {config.url}")
         self.rejected = 0  # bad messages skipped
@@ -149,6 +162,7 @@ class CatalogSubscriber(HealthReporter):
                     granted = await client.subscribe(self.topics.updates, qos=1)
                     if any(_refused(code) for code in granted):
                         raise _SubscriptionRefused(f"SUBACK {granted}")
+                    await self._subscribe_sync_status(client)
                     self._asked.clear()
                     await self._request(client, "start")
                     delay = 0.0
@@ -156,7 +170,10 @@ class CatalogSubscriber(HealthReporter):
                     self._health.set(DeviceState.READY)
                     try:
                         async for message in client.messages:
-                            await self._on_message(client, str(message.topic), message.payload)
+                            if str(message.topic) == self.sync_topic:
+                                self._on_sync_status(message.payload)
+                            else:
+                                await self._on_message(client, str(message.topic), message.payload)
                     except (MqttError, OSError) as exc:
                         raise _Established(str(exc)) from exc
             except asyncio.CancelledError:
@@ -195,6 +212,35 @@ class CatalogSubscriber(HealthReporter):
         if result.outcome is Outcome.GAP and (result.revision, update.revision) not in self._asked:
             self._asked.add((result.revision, update.revision))
             await self._request(client, "gap")
+        self._notify()
+
+    async def _subscribe_sync_status(self, client: aiomqtt.Client) -> None:
+        """The sync module's status: a refusal is logged, and the catalog goes on without it."""
+        granted = await client.subscribe(self.sync_topic, qos=0)
+        if any(_refused(code) for code in granted):
+            log.warning(
+                "catalog: the MQTT broker refused the subscription to %s — "
+                "the till cannot show the sync module's status; check the broker's ACL (docs/mosquitto.md)",
+                self.sync_topic,
+            )
+
+    def _on_sync_status(self, payload: Any) -> None:
+        try:
+            if not isinstance(payload, bytes):
+                raise MessageError("not a message of bytes")
+            status = decode_status(payload)
+            if (status.orgnr, status.store) != (self.topics.orgnr, self.topics.store):
+                ours = f"{self.topics.orgnr}/{self.topics.store}"
+                raise MessageError(f"for {status.orgnr}/{status.store}, not this till's {ours}")
+        except MessageError as exc:
+            self.rejected += 1
+            self.last_rejected = f"{self.sync_topic}: {exc}"
+            log.warning("catalog: skipped a bad sync status on %s: %s", self.sync_topic, exc)
+            self._notify()
+            return
+        self.sync_status = status
+        if self.on_sync_status is not None:
+            self.on_sync_status(status)
         self._notify()
 
     def _notify(self) -> None:

@@ -11,6 +11,9 @@ line, so only the first line of an entry ever starts with a level word.
 :class:`RunLog` is a :mod:`logging` handler on the ``tillgw.sync`` logger. It keeps the
 ERROR lines not yet mailed (:attr:`RunLog.unmailed`); a record logged with
 ``extra={"no_mail": True}`` (the failure to send the mail itself) is not among them.
+It also keeps the latest ERROR lines since the sync module last published its status
+(:attr:`RunLog.status_errors`, at most :data:`STATUS_ERRORS`; see
+:mod:`gateway.bus.sync_status`).
 """
 
 from __future__ import annotations
@@ -23,9 +26,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
-__all__ = ["LOGGER", "RunLog", "log_name"]
+__all__ = ["LOGGER", "STATUS_ERRORS", "RunLog", "log_name"]
 
 LOGGER = "tillgw.sync"
+STATUS_ERRORS = 10  # ERROR lines kept for the status message: the latest
 
 
 def log_name(day: datetime) -> str:
@@ -39,6 +43,7 @@ class RunLog(logging.Handler):
         self.title = title
         self.started = datetime.now().astimezone()
         self.unmailed: list[str] = []
+        self.status_errors: list[str] = []  # ERROR lines since the last status, the latest
         self.errors = 0
         self._file: TextIO | None = None
         self._path: Path | None = None
@@ -77,6 +82,7 @@ class RunLog(logging.Handler):
                 self.errors += 1
                 line = f"ERROR {now:%H:%M:%S} log: cannot write {self.folder / log_name(now)}: {exc}"
                 self.unmailed.append(line)
+                self._keep_for_status(line)
                 sys.stderr.write(f"tillgw sync: {line}\n")
             if self._file is not None:
                 with contextlib.suppress(OSError):
@@ -103,10 +109,14 @@ class RunLog(logging.Handler):
             self._write(now, line + body + "\n")
             if record.levelno >= logging.ERROR:
                 self.errors += 1
+                self._keep_for_status(line)
                 if not getattr(record, "no_mail", False):
                     self.unmailed.append(line)
         except Exception:
             self.handleError(record)
+
+    def _keep_for_status(self, line: str) -> None:
+        self.status_errors = [*self.status_errors[-(STATUS_ERRORS - 1) :], line]
 
     def close(self) -> None:
         if self._file is not None:

@@ -52,11 +52,11 @@ async def test_unknown_paths_and_wrong_methods_are_json_errors(api: Api) -> None
     assert "/v1/nothing/here" in body["error"]["message"]
     async with api.session.delete(api.url + "/v1/receipts", headers=api.auth) as response:
         assert response.status == 405
-        assert response.headers["Allow"] == "POST"
+        assert response.headers["Allow"] == "GET,POST"  # GET: the last receipts (?last=)
         body = await response.json()
     assert body["error"] == {
         "code": "method_not_allowed",
-        "message": "DELETE is not allowed on /v1/receipts; allowed: POST",
+        "message": "DELETE is not allowed on /v1/receipts; allowed: GET, POST",
     }
     status, body = await api.call("GET", "/v1/reports/x")
     assert (status, body["error"]["code"]) == (405, "method_not_allowed")

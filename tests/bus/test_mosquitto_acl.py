@@ -299,6 +299,17 @@ async def test_a_till_reads_its_acks_and_the_catalog_and_nothing_else(store_brok
         assert await till.next() == (f"{BASE}/{POS_ID}/acks", own)
 
 
+async def test_the_sync_status_is_written_by_the_sync_user_and_read_by_the_tills(
+    store_broker: StoreBroker,
+) -> None:
+    async with peer(store_broker, SYNC_USER) as sync, peer(store_broker, POS_ID) as till:
+        await till.subscribe(f"{BASE}/sync/status")
+        await till.publish(f"{BASE}/sync/status", b"forged by a till")  # dropped: tills only read it
+        await sync.publish(f"{BASE}/sync/status", b"status")
+        assert await till.next() == (f"{BASE}/sync/status", b"status")
+        await store_broker.mosquitto.wait_log("Denied PUBLISH")
+
+
 async def test_the_sync_user_cannot_forge_receipts(store_broker: StoreBroker) -> None:
     async with peer(store_broker, SYNC_USER) as sync, peer(store_broker, POS_ID) as till:
         await sync.subscribe(f"{BASE}/+/receipts")

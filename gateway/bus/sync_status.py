@@ -1,0 +1,138 @@
+"""The sync module's last run, for the tills to show (schema ``tillgw.sync-status/1``).
+
+Topic, one per store (beside the catalog's, see :mod:`gateway.bus.catalog`)::
+
+    tillgw/{orgnr}/{store}/sync/status      the last pass or run       sync -> tills (retained)
+
+The sync module publishes a :class:`SyncStatus` after each run of ``tillgw sync --once``
+and after the passes of a running ``tillgw sync``, at QoS 1 with the *retain* flag: the
+broker keeps the last one and hands it to every till that subscribes, also to a till
+started long after. A store with several sync workers has one retained message: the
+last worker to publish wins (``worker`` says which one it was).
+
+A message::
+
+    {"schema": "tillgw.sync-status/1", "msg_id": "…", "orgnr": "5599000006", "store": "main",
+     "worker": "tillgw-sync-server1", "at": "2026-05-21T10:00:02+02:00", "state": "error",
+     "summary": "stored 3, …, processed 3; …", "errors": ["ERROR 10:00:01 sie: cannot write …"]}
+
+``state`` is ``ok`` or ``error``; ``errors`` are the ERROR lines of the day's log since the
+last status (at most :data:`MAX_ERRORS`, the latest, each at most :data:`MAX_ERROR_CHARS`).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from gateway.bus.messages import MessageError, validate_topic_level
+
+__all__ = ["MAX_ERRORS", "MAX_ERROR_CHARS", "SCHEMA", "STATES", "SyncStatus", "decode_status", "status_topic"]
+
+SCHEMA = "tillgw.sync-status/1"
+STATES = ("ok", "error")
+MAX_ERRORS = 10
+MAX_ERROR_CHARS = 300
+MAX_SUMMARY_CHARS = 500
+MAX_BYTES = 16 * 1024  # a status is about a kilobyte; anything much larger is not one
+
+
+def status_topic(orgnr: str, store: str) -> str:
+    return f"tillgw/{validate_topic_level(orgnr, 'orgnr')}/{validate_topic_level(store, 'store')}/sync/status"
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class SyncStatus:
+    orgnr: str
+    store: str
+    worker: str  # the sync module's MQTT client id
+    at: str  # ISO 8601 with offset: when the pass or run ended
+    state: str  # ok | error
+    summary: str
+    errors: tuple[str, ...] = ()
+    msg_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    @classmethod
+    def make(
+        cls, orgnr: str, store: str, worker: str, at: datetime, summary: str, errors: list[str]
+    ) -> SyncStatus:
+        """A status with the limits applied: the last :data:`MAX_ERRORS` errors, each cut short."""
+        kept = tuple(_cut(e, MAX_ERROR_CHARS) for e in errors[-MAX_ERRORS:])
+        return cls(
+            orgnr,
+            store,
+            worker,
+            at.isoformat(timespec="seconds"),
+            "error" if errors else "ok",
+            _cut(summary, MAX_SUMMARY_CHARS),
+            kept,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "msg_id": self.msg_id,
+            "orgnr": self.orgnr,
+            "store": self.store,
+            "worker": self.worker,
+            "at": self.at,
+            "state": self.state,
+            "summary": self.summary,
+            "errors": list(self.errors),
+        }
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(self.to_json(), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _text(body: dict[str, Any], key: str, limit: int) -> str:
+    value = body.get(key)
+    if not isinstance(value, str) or not value:
+        raise MessageError(f"{key!r} must be a non-empty string, got {value!r}")
+    if len(value) > limit:
+        raise MessageError(f"{key!r} is {len(value)} characters; at most {limit}")
+    return value
+
+
+def decode_status(payload: bytes) -> SyncStatus:
+    """The status in ``payload``; :class:`MessageError` says what is wrong with it."""
+    if len(payload) > MAX_BYTES:
+        raise MessageError(f"{len(payload)} bytes; a sync status is at most {MAX_BYTES}")
+    try:
+        body = json.loads(payload)
+    except (ValueError, RecursionError):
+        raise MessageError("not JSON") from None
+    if not isinstance(body, dict):
+        raise MessageError("not a JSON object")
+    if body.get("schema") != SCHEMA:
+        raise MessageError(f"schema {body.get('schema')!r}, not {SCHEMA!r}")
+    state = body.get("state")
+    if state not in STATES:
+        raise MessageError(f"state {state!r} is not one of {', '.join(STATES)}")
+    at = _text(body, "at", 40)
+    try:
+        datetime.fromisoformat(at)
+    except ValueError:
+        raise MessageError(f"'at' {at!r} is not an ISO 8601 time") from None
+    errors = body.get("errors", [])
+    if not isinstance(errors, list) or not all(isinstance(e, str) for e in errors):
+        raise MessageError("'errors' must be a list of strings")
+    if len(errors) > MAX_ERRORS or any(len(e) > MAX_ERROR_CHARS for e in errors):
+        raise MessageError(f"'errors' holds more than {MAX_ERRORS} lines or a line over {MAX_ERROR_CHARS}")
+    return SyncStatus(
+        orgnr=_text(body, "orgnr", 20),
+        store=_text(body, "store", 64),
+        worker=_text(body, "worker", 100),
+        at=at,
+        state=state,
+        summary=_text(body, "summary", MAX_SUMMARY_CHARS),
+        errors=tuple(errors),
+        msg_id=_text(body, "msg_id", 64),
+    )

@@ -1,0 +1,102 @@
+"""The sync module tells the tills how its last pass or run went (:mod:`gateway.bus.sync_status`).
+
+:class:`StatusReporter` publishes a retained :class:`~gateway.bus.sync_status.SyncStatus` on
+``tillgw/{orgnr}/{store}/sync/status`` for every store it serves: the stores named in
+``[sync].registers`` and ``[sync.masterdata]``, and every store the inbox has messages
+from. It publishes at the end of each run, and after a pass of a running module when
+the state or its errors changed or at least ``interval`` seconds after the last status
+(so that a busy module does not open a connection per batch of receipts).
+
+The errors are the ERROR lines of the day's log (:attr:`RunLog.status_errors
+<gateway.sync.runlog.RunLog.status_errors>`) since the last status of a pass in which
+nothing failed: an adapter that keeps failing keeps its lines on the tills' pages until
+a pass goes through. The status goes over a short connection of its own (client id
+``{client_id}-status``, clean session), not the intake's: that one holds a persistent
+session whose messages must all reach the inbox. A status that cannot be published is a
+WARNING in the log (the broker's absence is an ERROR of its own already).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from datetime import datetime
+
+import aiomqtt
+
+from gateway.bus.sync_status import SyncStatus, status_topic
+from gateway.sync.config import SyncConfig
+from gateway.sync.inbox import Inbox
+from gateway.sync.masterdata.publisher import catalog_client
+from gateway.sync.runlog import LOGGER, RunLog
+
+__all__ = ["DEFAULT_INTERVAL", "StatusReporter"]
+
+log = logging.getLogger(LOGGER)
+
+DEFAULT_INTERVAL = 30.0
+PUBLISH_SECONDS = 10.0  # the deadline for connecting and publishing every store's status
+
+
+def configured_stores(config: SyncConfig) -> set[tuple[str, str]]:
+    stores = {tuple(entry.split("/")[:2]) for entry in config.registers or ()}
+    if config.masterdata.enabled:
+        stores.add((config.masterdata.orgnr, config.masterdata.store))
+    return {(orgnr, store) for orgnr, store in stores}
+
+
+class StatusReporter:
+    def __init__(self, config: SyncConfig, runlog: RunLog, interval: float = DEFAULT_INTERVAL) -> None:
+        self.config = config
+        self.runlog = runlog
+        self.interval = interval
+        self.stores = configured_stores(config)
+        self.published: list[SyncStatus] = []  # the statuses of the last publication
+        self._last: tuple[object, ...] | None = None  # the condition and errors last published
+        self._last_time = 0.0
+
+    async def learn_stores(self, inbox: Inbox) -> None:
+        """Add the stores the inbox has messages from."""
+        rows = await inbox.fetchall("SELECT DISTINCT orgnr, store FROM inbox")
+        self.stores.update((str(r[0]), str(r[1])) for r in rows)
+
+    async def report(
+        self, summary: str, *, clear: bool, force: bool, condition: tuple[bool, ...] = ()
+    ) -> None:
+        """Publish the status now (``force``) or when it changed or is due; never raises.
+
+        ``clear``: nothing failed in this pass, so the errors published are not shown again.
+        ``condition``: what else makes a status news when it changes (a register failing,
+        one waiting for a message), beside the errors.
+        """
+        errors = list(self.runlog.status_errors)
+        key = (*condition, *errors)
+        due = time.monotonic() - self._last_time >= self.interval
+        if not self.stores or (not force and not due and key == self._last):
+            return
+        now = datetime.now().astimezone()
+        worker = self.config.client_id
+        statuses = [
+            SyncStatus.make(orgnr, store, worker, now, summary, errors)
+            for orgnr, store in sorted(self.stores)
+        ]
+        try:
+            async with asyncio.timeout(PUBLISH_SECONDS):
+                async with catalog_client(self.config.mqtt, f"{worker}-status") as client:
+                    for status in statuses:
+                        topic = status_topic(status.orgnr, status.store)
+                        await client.publish(topic, status.to_bytes(), qos=1, retain=True)
+        except (aiomqtt.MqttError, OSError, TimeoutError) as exc:
+            log.warning("status: not published to %s: %s", self.config.mqtt.url, exc or type(exc).__name__)
+            return
+        self.published = statuses
+        self._last, self._last_time = key, time.monotonic()
+        if clear:
+            sent = len(errors)
+            kept = self.runlog.status_errors
+            # Lines logged while publishing stay for the next status.
+            if kept[:sent] == errors:
+                self.runlog.status_errors = kept[sent:]
+            else:
+                self.runlog.status_errors = [line for line in kept if line not in errors]
