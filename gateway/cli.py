@@ -14,12 +14,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    from gateway import diag, journal_cli, report_cli, service
+    from gateway import diag, journal_cli, register, report_cli, service
 
     service.add_parser(commands)
     report_cli.add_parser(commands)
     journal_cli.add_parser(commands)
     diag.add_parser(commands)
+    register.add_parser(commands)
 
     # The ERP sync module: its own process, sharing only the config file and the bus schemas.
     from gateway.sync import cli as sync_cli

@@ -346,7 +346,7 @@ def _parse(raw: dict[str, Any], path: Path) -> Config:
 
 def validate_manufacturing_number(text: str) -> str:
     """A register's tillverkningsnummer as SKVFS 2014:9 2 kap. 23 § allows it; raises ValueError."""
-    if not _MANUFACTURING_NUMBER_RE.match(text):
+    if not _MANUFACTURING_NUMBER_RE.fullmatch(text):  # fullmatch: "$" alone lets a trailing newline in
         raise ValueError(
             f"{text!r} must be 1-17 characters of a-z, A-Z, 0-9, space and hyphen, with no space "
             "at either end and never two spaces in a row (SKVFS 2014:9 2 kap. 23 §)"

@@ -9,6 +9,11 @@ Exit codes: 0 when every device asked for (or, when scanning, at least one found
 answered and can work; 1 when nothing answered, a unit cannot register receipts, or a
 printer is not ready (out of paper, cover open, …) or failed its test page or drawer kick;
 2 for a usage error.
+
+With ``--config`` and no device address, or ``--all``, it runs every check a technician
+makes: the config's control unit and printer, then :mod:`gateway.diag_checks` (serial
+ports, USB devices, the MQTT broker and login, the journal chain, disk space for the
+journal, the registration); any check not ``ok`` makes the exit code 1. See docs/diag.md.
 """
 
 from __future__ import annotations
@@ -25,8 +30,10 @@ from datetime import datetime
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from gateway.config import Config, ConfigError
 from gateway.devices.control_unit import open_control_unit
 from gateway.devices.drawer import Drawer, OpenLevel
 from gateway.devices.fiscal_unit import ControlUnitError
@@ -35,6 +42,13 @@ from gateway.devices.hid_scanner import DeviceSelector
 from gateway.devices.line import CCSP_PROTOCOL
 from gateway.devices.printer import Outcome, PrinterDriver, PrinterUnavailable
 from gateway.devices.scanner import ScanEvent, ScannerEvent, SerialScannerConfig, open_scanner
+from gateway.diag_checks import Check
+from gateway.diag_checks.journal import check_disk, check_journal
+from gateway.diag_checks.mqtt import check_mqtt
+from gateway.diag_checks.ports import SERIAL_PATTERNS, check_serial_ports, check_usb, serial_ports
+from gateway.diag_checks.registration import check_registration
+from gateway.service import add_data_arguments, config_from_args
+from gateway.till import TillFiles
 from protocols import escpos
 from protocols.scanner import Terminator
 from protocols.skv import FieldError, validate_orgnr, validate_pos_id
@@ -411,6 +425,9 @@ class Report:
     problem: str | None  # words for the whole run when nothing usable answered
     scanners: list[Finding] = field(default_factory=list)  # each scanner asked for with --scanner
     printers: list[Finding] = field(default_factory=list)  # each printer asked for with --printer
+    checks: list[Check] = field(
+        default_factory=list
+    )  # with --all: ports, USB, bus, journal, disk, registration
 
     @property
     def exit_code(self) -> int:
@@ -427,10 +444,13 @@ class Report:
             "control_units": [asdict(f) for f in found],
             "scanners": [asdict(f) for f in self.scanners],
             "printers": [asdict(f) for f in self.printers],
+            "checks": [c.to_json() for c in self.checks],
         }
 
 
-async def diagnose(args: argparse.Namespace) -> Report:
+async def diagnose(args: argparse.Namespace, config: Config | None = None) -> Report:
+    if config is not None:
+        return await _diagnose_all(args, config)
     if not args.scanner and not args.printer:
         return await _diagnose_control_units(args)
     # --scanner, --printer: those, and control units only when they are asked for too.
@@ -512,6 +532,92 @@ async def _diagnose_control_units(args: argparse.Namespace) -> Report:
     return Report(findings, ports, None)
 
 
+async def _diagnose_all(args: argparse.Namespace, config: Config) -> Report:
+    """Everything a technician checks: the config's devices, then ports, USB, bus, journal, disk
+    and registration. Each problem comes with its next step."""
+    timeout = args.timeout or PROBE_TIMEOUT
+    ports = serial_ports(args.scan_pattern or SERIAL_PATTERNS)
+    unit_urls = args.control_unit or ([config.control_unit.url] if config.control_unit.url else [])
+    if unit_urls:
+        findings = [
+            await probe_control_unit(url, config.pos_id, orgnr=config.shop.orgnr, request_timeout=timeout)
+            for url in unit_urls
+        ]
+        report = Report(findings, None, _units_problem(findings))
+    else:  # the demo's unit is simulated: look for a real one on the ports
+        findings = await scan_control_units(
+            ports, config.pos_id, request_timeout=args.timeout or SCAN_TIMEOUT
+        )
+        problem = (
+            None if any(f.usable for f in findings) else "no control unit answered on this machine's ports"
+        )
+        report = Report(findings, ports, problem)
+    printer_urls = args.printer or ([config.printer.url] if config.printer and config.printer.url else [])
+    level = config.printer.drawer_open_level if config.printer else args.drawer_open_level
+    report.printers = [
+        await probe_printer(
+            url, test_print=args.test_print, kick=args.kick, open_level=level, request_timeout=timeout
+        )
+        for url in printer_urls
+    ]
+    read = args.read if args.read is not None else READ_SECONDS
+    report.scanners = [
+        await probe_scanner(url, read, count=args.count, on_listening=_tell, on_event=_tell_event)
+        for url in args.scanner or ()
+    ]
+    answered = {f.url: f"control unit {f.details['unit_id']}" for f in findings if f.answered}
+    unit_id = next((f.details["unit_id"] for f in findings if f.answered), None)
+    files = TillFiles(config.data_dir)
+    report.checks = [
+        check_serial_ports(ports, answered),
+        check_usb(),
+        await check_mqtt(config.mqtt),
+        check_journal(files),
+        check_disk(files),
+        check_registration(config, unit_id),
+    ]
+    problems = [
+        report.problem,
+        _printers_problem(report.printers),
+        _scanners_problem(report.scanners),
+        *(f"{c.name}: {c.summary}" for c in report.checks if not c.ok),
+    ]
+    report.problem = "; ".join(p for p in problems if p) or None
+    return report
+
+
+def _units_problem(findings: Sequence[Finding]) -> str | None:
+    bad = [f for f in findings if not f.usable]
+    if not bad:
+        return None
+    return "; ".join(
+        f"{f.url}: {'nothing answered' if not f.answered else 'cannot register receipts'} ({f.reason})"
+        for f in bad
+    )
+
+
+def _render_checks(checks: Sequence[Check], console: Console) -> None:
+    """One row per check: its verdict, what it found, and the next step when it is not ok."""
+    table = Table(title="Checks", title_justify="left")
+    for column in ("check", "verdict", "found", "next step"):
+        table.add_column(column, overflow="fold")
+    colour = {"ok": "green", "warning": "yellow", "problem": "bold red"}
+    for c in checks:
+        verdict = f"[{colour[c.verdict.value]}]{c.verdict.value}[/]"
+        table.add_row(c.name, verdict, escape(c.summary), escape(c.next_step or ""))
+    console.print(table)
+    for c in checks:
+        if c.name == "serial ports":
+            for port in c.details["ports"]:
+                console.print(escape(f"  {port['path']}: {port['is']}"), highlight=False)
+        if c.name == "usb":
+            for device in c.details.get("devices", []):
+                names = " ".join(n for n in (device["manufacturer"], device["product"]) if n)
+                console.print(
+                    escape(f"  usb {device['is']}{f' ({names})' if names else ''}"), highlight=False
+                )
+
+
 def render(report: Report, console: Console) -> None:
     """The human table of what answered, then what did not and what to do."""
     if report.scanned is not None:
@@ -542,17 +648,22 @@ def render(report: Report, console: Console) -> None:
         _render_printer(f, console)
     for f in report.scanners:
         _render_scanner(f, console)
+    if report.checks:
+        _render_checks(report.checks, console)
     if report.problem:
-        others = report.scanners or any(f.answered for f in report.printers)
+        others = report.checks or report.scanners or any(f.answered for f in report.printers)
         if report.scanned is not None or any(f.answered for f in report.control_units) or others:
-            console.print(f"[bold red]problem:[/] {report.problem}", highlight=False)
+            console.print(f"[bold red]problem:[/] {escape(report.problem)}", highlight=False)
         steps = [
             f.next_step
             for f in [*report.control_units, *report.printers, *report.scanners]
             if f.next_step and not f.usable
         ]
         if steps and report.scanned is None:  # a scan's problem already says what to do
-            console.print(f"[bold]next step:[/] {steps[0]}", highlight=False)
+            console.print(f"[bold]next step:[/] {escape(steps[0])}", highlight=False)
+        for c in report.checks:
+            if c.next_step and not c.ok:
+                console.print(f"[bold]next step ({c.name}):[/] {escape(c.next_step)}", highlight=False)
     else:
         console.print("[green]OK: every device answered[/]")
 
@@ -658,14 +769,21 @@ def run(args: argparse.Namespace) -> int:
         except FieldError as exc:
             print(f"error: --orgnr: {exc.reason}", file=sys.stderr)
             return EXIT_USAGE
-    if (args.test_print or args.kick) and not args.printer:
+    if (args.test_print or args.kick) and not args.printer and not (args.all or args.config):
         print("error: --test-print and --kick go with --printer URL", file=sys.stderr)
         return EXIT_USAGE
     scanner_usage = _scanner_usage_error(args)
     if scanner_usage is not None:
         print(f"error: {scanner_usage}", file=sys.stderr)
         return EXIT_USAGE
-    report = asyncio.run(diagnose(args))
+    config = None
+    if args.all or (args.config is not None and not (args.control_unit or args.printer or args.scanner)):
+        try:
+            config = config_from_args(args)
+        except ConfigError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    report = asyncio.run(diagnose(args, config))
     if args.json:
         print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
     else:
@@ -751,5 +869,15 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         default=OpenLevel.HIGH.value,
         help="the drawer sensor's level while the drawer is open (default high)",
     )
+    diag.add_argument(
+        "--all",
+        action="store_true",
+        help=(
+            "run every check with the config's devices: control unit, printer, serial ports, USB devices, "
+            "MQTT broker and login, journal chain, disk space, registration (the default with --config "
+            "and no device address)"
+        ),
+    )
+    add_data_arguments(diag)
     diag.add_argument("--json", action="store_true", help="print one JSON document instead of a table")
     diag.set_defaults(handler=run)

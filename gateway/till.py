@@ -21,8 +21,10 @@ from typing import Any
 from gateway.bus.broker import EmbeddedBroker, start_embedded_if_needed
 from gateway.bus.catalog import CatalogTopics
 from gateway.bus.messages import Topics
+from gateway.bus.orders import OrderTopics
 from gateway.bus.outbox import Outbox
 from gateway.bus.publisher import Publisher
+from gateway.catalog.orders import OrderQueries
 from gateway.catalog.store import Catalog
 from gateway.catalog.subscriber import CatalogSubscriber
 from gateway.config import Config
@@ -35,6 +37,7 @@ from gateway.fiscal.pipeline import Pipeline
 from gateway.fiscal.receipt_text import Shop
 from gateway.fiscal.signing import Signer, load_or_create_key
 from gateway.fiscal.store import Store
+from gateway.registration_check import RegistrationState, check_at_start
 from protocols.escpos import CodeTable, DrawerPin
 
 __all__ = ["DeviceError", "Till", "TillFiles"]
@@ -135,8 +138,11 @@ class Till:
         *,
         catalog: Catalog,
         catalog_updates: CatalogSubscriber | None = None,
+        orders: OrderQueries | None = None,
+        registration: RegistrationState | None = None,
     ) -> None:
         self.config = config
+        self.registration = registration  # the till against registration.json, as seen at start
         self.files = files
         self.store = store
         self.unit = unit
@@ -148,6 +154,7 @@ class Till:
         self.embedded_broker = embedded_broker  # the demo's in-process broker, if it started one
         self.catalog = catalog  # articles, barcodes, customers, stock (empty until the bus brings them)
         self.catalog_updates = catalog_updates  # what brings them; None for a till with no bus
+        self.orders = orders  # asks the sync module for the ERP's open orders; None with no bus
 
     @classmethod
     async def open(cls, config: Config) -> Till:
@@ -200,7 +207,7 @@ class Till:
             stack.push_async_callback(catalog.close)
             if catalog.created:
                 await _number_customers_after_journal(store, catalog)
-            bus, embedded, updates = None, None, None
+            bus, embedded, updates, orders = None, None, None, None
             if config.mqtt is not None:
                 # The outbox before the pipeline starts: what reconciliation journals goes on the bus too.
                 topics = Topics(config.shop.orgnr, config.shop.store, config.pos_id)
@@ -217,7 +224,14 @@ class Till:
                 )
                 stack.push_async_callback(updates.close)  # closed before the broker and the catalog
                 await updates.start()
+                orders = OrderQueries(
+                    OrderTopics(config.shop.orgnr, config.shop.store), config.pos_id, config.mqtt
+                )
+                stack.push_async_callback(orders.close)  # closed before the broker
+                await orders.start()
             await pipeline.start()
+            unit_id = unit.unit_identity.unit_id if unit.unit_identity is not None else None
+            registration = await check_at_start(config, unit_id, store, pipeline)
             token = api_token(files.api_token)
         except BaseException:
             await stack.aclose()
@@ -234,7 +248,9 @@ class Till:
             bus,
             embedded,
             catalog=catalog,
+            registration=registration,
             catalog_updates=updates,
+            orders=orders,
         )
 
     async def close(self) -> None:
@@ -263,6 +279,8 @@ class Till:
             "register": self.config.pos_id,
             "shop": self.config.shop.name,
             "devices": devices,
+            # Registered with Skatteverket, and whether the till still matches (report_by when not).
+            "registration": None if self.registration is None else self.registration.to_json(),
             "receipts": {
                 "last_number": None if last is None or last[0] is None else int(last[0]),
                 "waiting_for_control_unit": [int(r[0]) for r in in_doubt],
@@ -275,7 +293,14 @@ class Till:
                 **self.catalog.state.to_json(),
                 "updates": None if self.catalog_updates is None else self.catalog_updates.status(),
             },
+            # The sync module's last pass or run as it published it; null: no bus, or none heard yet.
+            "sync": _sync_status(self.catalog_updates),
         }
+
+
+def _sync_status(updates: CatalogSubscriber | None) -> dict[str, Any] | None:
+    status = None if updates is None else updates.sync_status
+    return None if status is None else status.to_json()
 
 
 async def _number_customers_after_journal(store: Store, catalog: Catalog) -> None:

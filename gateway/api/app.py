@@ -26,7 +26,12 @@ from aiohttp.web_request import BaseRequest
 from gateway.api.auth import EVENTS_PATH, auth_middleware
 from gateway.api.errors import ApiError, error_middleware
 from gateway.api.events import DEFAULT_QUEUE_SIZE, EventHub, stream_events
+from gateway.api.history import add_history_routes
+from gateway.api.page import SESSION_KEY_FILE, add_page_routes
+from gateway.api.session import Sessions
+from gateway.bus.orders import NewOrder, Order, OrderAnswer, OrderFieldError
 from gateway.catalog.customers import customer_request
+from gateway.catalog.orders import NotConnected
 from gateway.catalog.store import MAX_SEARCH
 from gateway.devices.health import Health, HealthListener
 from gateway.fiscal import report_text
@@ -427,6 +432,95 @@ async def post_customer(request: web.Request) -> web.Response:
     )
 
 
+# -- sales orders ---------------------------------------------------------------------------
+
+ORDER_WAIT = 10.0  # seconds the API waits for the sync module's answer about orders
+_ORDER_WAIT = web.AppKey("order_wait", float)
+
+
+def _order_json(order: Order) -> dict[str, Any]:
+    """An order as the POS gets it: amounts and rates as a receipt line takes them."""
+    return {
+        "number": order.number,
+        "customer": order.customer,
+        "customer_name": order.customer_name,
+        "reference": order.reference,
+        "lines": [
+            {
+                "article": line.article,
+                "text": line.text,
+                "quantity": str(line.quantity),
+                "unit_price": money_text(line.unit_price),
+                "vat_rate": f"{line.vat_rate // 100}"
+                if line.vat_rate % 100 == 0
+                else f"{line.vat_rate / 100:.2f}",
+                "delivered": None if line.delivered is None else str(line.delivered),
+                "invoiced": None if line.invoiced is None else str(line.invoiced),
+            }
+            for line in order.lines
+        ],
+    }
+
+
+async def _ask_for_orders(request: web.Request, customer: str | None, number: str | None) -> OrderAnswer:
+    till, wait = request.app[TILL], request.app[_ORDER_WAIT]
+    if till.orders is None:
+        raise ApiError(
+            503,
+            "no_bus",
+            "this till has no MQTT bus configured ([mqtt]), so it cannot ask the ERP for orders",
+        )
+    try:
+        answer = await asyncio.wait_for(till.orders.ask(customer, number), wait)
+    except TimeoutError:
+        raise ApiError(
+            504,
+            "no_answer",
+            f"the ERP sync module did not answer in {wait:g} s — is tillgw sync running?",
+        ) from None
+    except NotConnected as exc:
+        raise ApiError(503, "no_bus", str(exc)) from None
+    if answer.error is not None:
+        raise ApiError(502, "erp_error", f"the ERP could not say: {answer.error}")
+    return answer
+
+
+async def get_orders(request: web.Request) -> web.Response:
+    """``?customer=``: the customer's open orders in the ERP (asked over the bus)."""
+    customer = _query_text(request, "customer", 50)
+    if customer is None:
+        raise ApiError(400, "bad_request", "give ?customer=… (the ERP's customer number)", "customer")
+    answer = await _ask_for_orders(request, customer, None)
+    if not answer.orders:
+        raise ApiError(404, "not_found", f"the ERP has no open order of customer {customer!r}", "customer")
+    return _json({"orders": [_order_json(o) for o in answer.orders]})
+
+
+async def get_order(request: web.Request) -> web.Response:
+    number = request.match_info["number"]
+    if len(number) > 50 or any(ord(c) < 32 or ord(c) == 127 for c in number):
+        raise ApiError(400, "bad_request", "an order number is 1-50 characters without control characters")
+    answer = await _ask_for_orders(request, _query_text(request, "customer", 50), number)
+    found = [o for o in answer.orders if o.number == number]
+    if not found:
+        raise ApiError(404, "not_found", f"the ERP has no open order number {number!r}")
+    return _json(_order_json(found[0]))
+
+
+async def post_order(request: web.Request) -> web.Response:
+    """A new sales order for the ERP: journaled as ``order.new``, sent through the outbox."""
+    till = request.app[TILL]
+    try:
+        order = NewOrder.from_json({k: v for k, v in (await _body(request)).items()})
+    except OrderFieldError as exc:
+        raise ApiError(422, "invalid", exc.message, exc.field) from None
+    if order.reference is not None:
+        raise ApiError(422, "invalid", "is given by the till, not the POS", "reference")
+    entry = await till.pipeline.record("order.new", order.to_json())
+    reference = await till.pipeline.order_reference(entry)
+    return _json({"reference": reference, "journal_entry": entry, "order": order.to_json()}, 201)
+
+
 async def get_status(request: web.Request) -> web.Response:
     hub = request.app[HUB]
     status = await request.app[TILL].status()
@@ -469,6 +563,12 @@ async def _device_events(app: web.Application) -> AsyncIterator[None]:
     if till.printer is not None:
         driver = till.printer.driver
         stops.append(driver.on_change(_device_listener(hub, "printer", driver.url)))
+    if till.bus is not None:
+        stops.append(till.bus.on_change(_device_listener(hub, "bus", till.bus.url)))
+    updates = till.catalog_updates
+    if updates is not None:
+        stops.append(updates.on_change(_device_listener(hub, "catalog", updates.url)))
+        updates.on_sync_status = lambda status: hub.publish("sync", status.to_json())
 
     def on_receipt(registered: RegisteredReceipt) -> None:
         """Every receipt the pipeline completes, whichever request (or start-up) completed it."""
@@ -478,6 +578,8 @@ async def _device_events(app: web.Application) -> AsyncIterator[None]:
     till.pipeline.on_receipt = on_receipt
     yield
     till.pipeline.on_receipt = None
+    if updates is not None:
+        updates.on_sync_status = None
     for stop in stops:
         stop()
 
@@ -490,17 +592,22 @@ async def _stop_tasks(app: web.Application) -> None:
     await app[_TASKS].stop()
 
 
-def make_app(till: Till, *, event_queue: int = DEFAULT_QUEUE_SIZE) -> web.Application:
-    """The API of ``till``. ``event_queue``: how many events a WebSocket client may fall behind."""
+def make_app(
+    till: Till, *, event_queue: int = DEFAULT_QUEUE_SIZE, order_wait: float = ORDER_WAIT
+) -> web.Application:
+    """The API of ``till``. ``event_queue``: how many events a WebSocket client may fall behind;
+    ``order_wait``: how many seconds to wait for the sync module's answer about orders."""
     max_body = till.config.api.max_body_kib * 1024
+    sessions = Sessions.from_file(till.files.data_dir / SESSION_KEY_FILE)  # the status page's logins
     app = web.Application(
         client_max_size=max_body,
-        middlewares=[error_middleware(max_body), auth_middleware(till.token)],
+        middlewares=[error_middleware(max_body), auth_middleware(till.token, sessions)],
     )
     app[TILL] = till
     app[HUB] = EventHub(event_queue)
     app[_IDS] = _KeyedLocks()
     app[_TASKS] = _Background()
+    app[_ORDER_WAIT] = order_wait
     app.cleanup_ctx.append(_device_events)
     app.on_shutdown.append(_close_streams)
     app.on_cleanup.append(_stop_tasks)
@@ -518,6 +625,11 @@ def make_app(till: Till, *, event_queue: int = DEFAULT_QUEUE_SIZE) -> web.Applic
     app.router.add_get("/v1/customers", get_customers, allow_head=False)
     app.router.add_post("/v1/customers", post_customer)
     app.router.add_get("/v1/customers/{number}", get_customer, allow_head=False)
+    add_history_routes(app, till)  # GET /v1/receipts?last=, GET /v1/reports/z?last=
+    add_page_routes(app, sessions, till.token)  # the status page at /, its login and logout
+    app.router.add_get("/v1/orders", get_orders, allow_head=False)
+    app.router.add_post("/v1/orders", post_order)
+    app.router.add_get("/v1/orders/{number}", get_order, allow_head=False)
     return app
 
 

@@ -33,6 +33,7 @@ from typing import Any, Protocol
 
 from gateway.bus.catalog import Customer
 from gateway.bus.messages import MessageError
+from gateway.bus.orders import NewOrder, OrderFieldError, order_reference
 from gateway.devices.fiscal_unit import (
     ControlUnit,
     ControlUnitRefused,
@@ -56,6 +57,9 @@ __all__ = [
 ]
 
 log = logging.getLogger("tillgw.fiscal.pipeline")
+
+_EVENTS = ("cashier.login", "cashier.logout", "price.change", "float.change", "customer.change", "order.new")
+"""The events :meth:`Pipeline.record` journals for the POS."""
 
 
 class FiscalError(Exception):
@@ -343,10 +347,15 @@ class Pipeline:
         ``float.change`` is the float (växelkassa) put into or taken out of the drawer,
         counted on the X and Z reports: see :func:`gateway.fiscal.reports.float_change_body`.
         ``customer.change`` is a customer made or changed at the till, for the ERP: its body
-        is :meth:`Customer.to_json <gateway.bus.catalog.Customer.to_json>`.
+        is :meth:`Customer.to_json <gateway.bus.catalog.Customer.to_json>`. ``order.new`` is a
+        sales order for the ERP (:class:`~gateway.bus.orders.NewOrder`); its journal body adds the
+        till's reference, which :meth:`order_reference` reads back.
         """
-        if kind not in ("cashier.login", "cashier.logout", "price.change", "float.change", "customer.change"):
+        # ``registration.changed`` is the till's own (gateway.registration_check), never the POS's.
+        if kind not in _EVENTS and kind != "registration.changed":
             raise FiscalError("bad_event", f"{kind!r} is not an event the POS reports", 422, "kind")
+        if kind == "order.new":
+            return await self._new_order(body)
         if kind == "float.change":
             try:
                 body = float_change_body(body)
@@ -359,6 +368,31 @@ class Pipeline:
                 raise FiscalError("bad_event", str(exc), 422) from None
         entry = await self.store.transact(lambda w: w.append(kind, {**body, "pos_id": self.pos_id}))
         return entry.seq
+
+    async def _new_order(self, body: dict[str, Any]) -> int:
+        """An ``order.new``: the order checked, and given the till's next reference ``O-{register}-{n}``
+        in the transaction that journals it (so two orders never share one)."""
+        try:
+            order = NewOrder.from_json({k: v for k, v in body.items() if k != "reference"})
+        except OrderFieldError as exc:
+            raise FiscalError("bad_order", exc.message, 422, exc.field) from None
+
+        def append(w: Writer) -> int:
+            row = w.fetchone("SELECT COUNT(*) FROM journal WHERE kind = 'order.new'")
+            reference = order_reference(self.pos_id, (0 if row is None else int(row[0])) + 1)
+            return w.append(
+                "order.new", {**order.to_json(), "reference": reference, "pos_id": self.pos_id}
+            ).seq
+
+        return await self.store.transact(append)
+
+    async def order_reference(self, entry_seq: int) -> str | None:
+        """The reference the ``order.new`` entry ``entry_seq`` gave its order, or None."""
+        row = await self.store.fetchone(
+            "SELECT json_extract(body, '$.reference') FROM journal WHERE seq = ? AND kind = 'order.new'",
+            (entry_seq,),
+        )
+        return None if row is None or row[0] is None else str(row[0])
 
     async def report(self, kind: str) -> Report:
         """An X (``"x"``) or Z (``"z"``) report, journaled.

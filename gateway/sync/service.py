@@ -6,7 +6,8 @@ taking and processing until ``stop`` is set (SIGINT/SIGTERM from the command lin
 way the run is one section of the day's log, and ERROR lines not yet mailed are mailed
 with the day's log attached — at the end of a ``--once`` run, at most every
 ``[sync.mail].interval`` seconds while running. The return value is the exit status: 0,
-or 1 when the run logged an ERROR.
+or 1 when the run logged an ERROR. After the run, and after the passes of a running
+module, the tills are told how it went (:mod:`gateway.sync.status`).
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ from gateway.sync.erp import ErpConnections, connect
 from gateway.sync.inbox import Inbox
 from gateway.sync.mail import error_mail, send_mail
 from gateway.sync.masterdata.runner import MasterData
+from gateway.sync.orders.responder import OrderResponder
 from gateway.sync.processor import Processor
 from gateway.sync.runlog import LOGGER, RunLog
 from gateway.sync.sie_adapter import SieAdapter
+from gateway.sync.status import StatusReporter
 from gateway.sync.subscriber import Subscriber
 
 __all__ = ["SyncService", "default_adapters"]
@@ -51,6 +54,9 @@ class SyncService:
         self.subscriber: Subscriber | None = None
         self.processor: Processor | None = None
         self.masterdata: MasterData | None = None
+        self.orders: OrderResponder | None = None  # answers the tills' questions about open orders
+        self.answering_orders = asyncio.Event()  # set while the order responder is subscribed
+        self.status: StatusReporter | None = None
 
     async def run(self, *, once: bool, stop: asyncio.Event | None = None) -> int:
         logger = logging.getLogger(LOGGER)
@@ -58,6 +64,8 @@ class SyncService:
         title = "tillgw sync --once" if once else "tillgw sync"
         runlog = RunLog(self.config.log_dir, title)
         self.runlog = runlog
+        status = StatusReporter(self.config, runlog)
+        self.status = status
         logger.addHandler(runlog)
         try:
             runlog.begin(
@@ -69,6 +77,7 @@ class SyncService:
                 summary = await self._run(once, stop or asyncio.Event())
             finally:
                 await self.mail(force=True)
+                await status.report(f"run ended: {summary}", clear=False, force=True)
                 runlog.end(f"{summary}; {runlog.errors} error{'' if runlog.errors == 1 else 's'}")
         finally:
             logger.removeHandler(runlog)
@@ -111,9 +120,22 @@ class SyncService:
                 except Exception as exc:  # the inbox: nothing acked, the tills resend
                     log.error("intake: messages not stored: %s: %s", type(exc).__name__, exc)
                 await processor.run_pass()
+                if self.status is not None:
+                    await self.status.learn_stores(inbox)
             else:
                 receiving = asyncio.create_task(subscriber.run(stop))
                 catalog = None if self.masterdata is None else asyncio.create_task(self.masterdata.run(stop))
+                answering = None
+                if erp.orders is not None:
+                    identifier = f"{self.config.client_id}-orders"
+                    self.orders = OrderResponder(
+                        self.config.mqtt,
+                        identifier,
+                        erp.orders,
+                        self.config.knows,
+                        connected=self.answering_orders,
+                    )
+                    answering = asyncio.create_task(self.orders.run(stop))
                 try:
                     await self._process_until(stop, processor, wake)
                 finally:
@@ -121,6 +143,8 @@ class SyncService:
                     await receiving
                     if catalog is not None:
                         await catalog
+                    if answering is not None:
+                        await answering
                 await processor.run_pass()
             counts = await inbox.counts()
             s = subscriber.stats
@@ -141,6 +165,14 @@ class SyncService:
             wake.clear()
             result = await processor.run_pass()
             await self.mail(force=False)
+            if self.status is not None:
+                await self.status.learn_stores(processor.inbox)
+                await self.status.report(
+                    _pass_summary(result.processed, processor.total, result.failed, len(result.waiting)),
+                    clear=not result.failed,
+                    force=False,
+                    condition=(result.failed > 0, bool(result.waiting)),
+                )
             # Wait for new messages; a failed or waiting register is tried again after a while.
             timeout = retry if result.failed or result.waiting else None
             waiters = {asyncio.create_task(wake.wait()), asyncio.create_task(stop.wait())}
@@ -183,3 +215,13 @@ class SyncService:
                 runlog.path.name,
                 ", ".join(config.to),
             )
+
+
+def _pass_summary(processed: int, total: int, failed: int, waiting: int) -> str:
+    """A running module's pass, for the tills' status pages."""
+    text = f"pass: processed {processed} ({total} since start)"
+    if failed:
+        text += f"; {failed} register(s) stopped by a failure"
+    if waiting:
+        text += f"; {waiting} register(s) waiting for a missing message"
+    return text

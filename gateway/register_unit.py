@@ -1,0 +1,85 @@
+"""Ask the till's control unit who it is, for the registration sheet.
+
+The unit answers its manufacturing number (its unit id) and firmware in both protocols;
+an XCCSP unit names its model too (``Type``), a CCSP unit does not. Neither names its
+maker. In the demo (no config) the project's simulated unit is started on a
+pseudo-terminal from the demo's own data, so it answers with the demo till's unit id.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from gateway.config import Config
+from gateway.devices.control_unit import open_control_unit
+from gateway.devices.fiscal_unit import ControlUnitError
+from gateway.devices.line import CCSP_LEGACY_PROTOCOL, CCSP_PROTOCOL
+from gateway.till import TillFiles
+
+__all__ = ["CLEANCASH_MAKER", "UnitAnswer", "UnitUnreadable", "read_unit"]
+
+# Units speaking CCSP or XCCSP are CleanCash units; XCCSP's namespace is
+# http://www.retailinnovation.se/xccsp (shared/reference/control-units.md). A default only:
+# the person registering confirms it against the unit's type plate.
+CLEANCASH_MAKER = "Retail Innovation (CleanCash)"
+
+
+class UnitUnreadable(Exception):
+    """The unit did not say who it is; ``str()`` says why and what to check."""
+
+
+@dataclass(frozen=True, slots=True)
+class UnitAnswer:
+    url: str
+    unit_id: str
+    firmware: str
+    protocol: str  # "CCSP v2", "XCCSP v1"
+    model: str | None  # None: the protocol does not tell it
+
+
+@contextlib.asynccontextmanager
+async def _demo_unit(config: Config) -> AsyncIterator[str]:
+    from firmware_sim.control_unit import ControlUnit as SimulatedUnit
+    from firmware_sim.control_unit import UnitConfig
+    from firmware_sim.control_unit.ccsp_server import serve_pty
+
+    unit = SimulatedUnit(UnitConfig(TillFiles(config.data_dir).demo_unit, licences=4))
+    try:
+        async with serve_pty(unit) as path:
+            yield path
+    finally:
+        unit.close()
+
+
+async def read_unit(config: Config, url: str | None = None) -> UnitAnswer:
+    """The identity of the unit at ``url`` (default the config's; the demo's simulator in the demo)."""
+    async with contextlib.AsyncExitStack() as stack:
+        address = url or config.control_unit.url
+        if address is None:
+            address = await stack.enter_async_context(_demo_unit(config))
+        options: dict[str, Any] = {
+            "request_timeout": config.control_unit.request_timeout,
+            "retries": config.control_unit.retries,
+        }
+        if not address.startswith(("http://", "https://")):
+            options["protocol"] = CCSP_LEGACY_PROTOCOL if config.control_unit.legacy_line else CCSP_PROTOCOL
+        driver = open_control_unit(address, config.pos_id, orgnr=config.shop.orgnr, **options)
+        try:
+            identity = await driver.start()
+        except ControlUnitError:
+            raise UnitUnreadable(
+                f"the control unit at {address} did not say who it is: {driver.reason}"
+            ) from None
+        finally:
+            await driver.close()
+        model = getattr(driver, "unit_type", None)  # XCCSP's IdentityResponse names it
+        return UnitAnswer(
+            url or config.control_unit.url or "demo",
+            identity.unit_id,
+            identity.firmware,
+            identity.protocol_name,
+            model or None,
+        )

@@ -1,0 +1,410 @@
+"""``tillgw register`` on real parts: the simulated control unit over TCP, a config file, the sheet files.
+
+The non-interactive runs call the command in a worker thread (it starts its own event
+loop, as from a shell) while the simulator serves from the test's loop. The interactive
+run is a real subprocess whose standard input the test writes, answer by answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import shutil
+import subprocess
+import sys
+import zlib
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from firmware_sim.control_unit import ControlUnit
+from gateway import cli
+from gateway.register_sheet import sheet_json, sheet_markdown, sheet_pdf
+from gateway.registration import (
+    Business,
+    ControlUnitEntry,
+    PlaceOfSale,
+    RegisterEntry,
+    Registration,
+    RegistrationError,
+    check_register_number,
+    load_registration,
+)
+
+Serve = Callable[[ControlUnit, str], AbstractAsyncContextManager[str]]
+REPO = Path(__file__).resolve().parents[1]
+CONFIG = """\
+[shop]
+name = "Kaffebaren i Växjö AB"
+orgnr = "556036-0793"
+address = ["Storgatan 1", "352 30 Växjö"]
+
+[register]
+pos_id = "KASSA-1"
+data_dir = "data"
+manufacturing_number = "TG-2025-000117"
+
+[control_unit]
+url = "{url}"
+request_timeout = 0.3
+retries = 1
+"""
+
+
+def write_config(directory: Path, url: str = "socket://127.0.0.1:9") -> Path:
+    path = directory / "till.toml"
+    path.write_text(CONFIG.format(url=url), encoding="utf-8")
+    return path
+
+
+async def tillgw(*args: str) -> int:
+    return await asyncio.to_thread(cli.main, list(args))
+
+
+def pdf_text(path: Path) -> str:
+    """The PDF's text: by pdftotext when it is installed, else from fpdf2's own content streams
+    (zlib-compressed; core-font text is in ``(…) Tj`` strings, Latin-1)."""
+    if shutil.which("pdftotext"):
+        return subprocess.run(
+            ["pdftotext", str(path), "-"], capture_output=True, text=True, check=True
+        ).stdout
+    return pdf_stream_text(path.read_bytes())
+
+
+def pdf_stream_text(data: bytes) -> str:
+    texts = []
+    for match in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S):
+        try:
+            content = zlib.decompress(match.group(1))
+        except zlib.error:
+            continue  # not a content stream (a font, an image)
+        for text in re.findall(rb"\(((?:\\.|[^\\)])*)\) ?Tj", content):
+            texts.append(re.sub(rb"\\(.)", rb"\1", text).decode("latin-1"))
+    return "\n".join(texts)
+
+
+def registration(**changes: Any) -> Registration:
+    unit = ControlUnitEntry(
+        "Retail Innovation (CleanCash)", "CleanCash Type A", "ISCCUSE0000000001", "1.2", True
+    )
+    register = RegisterEntry(
+        "KASSA-1", "tillgw", "tillgw", "0.1.0", "TG-2025-000117", "journal memory: till.db"
+    )
+    parts: dict[str, Any] = {
+        "business": Business("Kaffebaren i Växjö AB", "5560360793"),
+        "place_of_sale": PlaceOfSale("Storgatan 1", "35230", "Växjö"),
+        "control_unit": unit,
+        "register": register,
+        "registered_on": date(2026, 3, 2),
+        **changes,
+    }
+    return Registration(**parts)
+
+
+async def test_register_reads_the_unit_and_writes_record_and_sheet(
+    unit: ControlUnit, serve: Serve, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with serve(unit, "tcp") as url:
+        config = write_config(tmp_path, url)
+        code = await tillgw("register", "--config", str(config), "--yes", "--unit-model", "CleanCash Type A")
+
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert f"manufacturing number {unit.unit_id}" in out
+    data = tmp_path / "data"
+    record = load_registration(data)
+    assert record is not None and record.registered_on == date.today()
+    assert record.control_unit.manufacturing_number == unit.unit_id  # read from the unit itself
+    assert record.control_unit.read_from_device is True
+    assert record.control_unit.firmware.startswith("tillgw-sim")
+
+    document = json.loads((data / "registration-sheet.json").read_text(encoding="utf-8"))
+    assert document["business"] == {"name": "Kaffebaren i Växjö AB", "orgnr": "556036-0793"}
+    assert document["place_of_sale"] == {
+        "street": "Storgatan 1",
+        "postcode": "352 30",
+        "town": "Växjö",
+        "one_line": "Storgatan 1, 352 30 Växjö",
+    }
+    assert document["control_unit"]["maker"] == "Retail Innovation (CleanCash)"
+    assert document["control_unit"]["model"] == "CleanCash Type A"
+    assert document["control_unit"]["manufacturing_number"] == unit.unit_id
+    assert document["register"]["designation"] == "KASSA-1"
+    assert document["register"]["manufacturing_number"] == "TG-2025-000117"
+    assert document["register"]["model"] == "tillgw" and document["register"]["program"] == "tillgw"
+    assert document["register"]["journal"].endswith(str((data / "till.db").resolve()))
+    assert document["e_service"] == "Anmäl, ändra, felanmäl och avanmäl kassaregister"
+    json_record = json.loads((data / "registration.json").read_text(encoding="utf-8"))
+    assert json_record["registered_on"] == date.today().isoformat()
+
+    markdown = (data / "registration-sheet.md").read_text(encoding="utf-8")
+    for row in (
+        "| Namn (name) | Kaffebaren i Växjö AB |",
+        "| Organisationsnummer | 556036-0793 |",
+        "| Adress (address of the place of sale) | Storgatan 1, 352 30 Växjö |",
+        "| Tillverkare (maker) | Retail Innovation (CleanCash) |",
+        "| Modell (model) | CleanCash Type A |",
+        f"| Tillverkningsnummer (manufacturing number) | {unit.unit_id} |",
+        "| Adress där kontrollenheten finns (where it is) | Storgatan 1, 352 30 Växjö |",
+        "| Kassabeteckning (designation) | KASSA-1 |",
+        "| Modell eller program (model or program) | tillgw / tillgw |",
+        "| Tillverkningsnummer (manufacturing number) | TG-2025-000117 |",
+    ):
+        assert row in markdown
+    assert "| Kontrollremsa eller journalminne (paper roll or journal memory) | journal memory" in markdown
+
+    pdf = (data / "registration-sheet.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF-")
+    assert re.search(rb"/Type /Pages\s*/Count [1-9]", pdf) or b"/Count 1" in pdf
+    text = pdf_text(data / "registration-sheet.pdf")
+    for item in (
+        "Kaffebaren i Växjö AB",
+        "556036-0793",
+        "Storgatan 1, 352 30 Växjö",
+        unit.unit_id,
+        "KASSA-1",
+    ):
+        assert item in text, item
+
+
+def test_the_pdf_text_is_in_its_content_streams_in_latin_1() -> None:
+    """Read without pdftotext: Helvetica's Latin-1 strings in the zlib streams fpdf2 writes."""
+    text = pdf_stream_text(sheet_pdf(registration()))
+    for item in ("Kaffebaren i Växjö AB", "556036-0793", "ISCCUSE0000000001", "TG-2025-000117", "KASSA-1"):
+        assert item in text, item
+    assert "Tillverkare (maker)" in text and "Kassabeteckning (designation)" in text
+
+
+def test_a_name_outside_latin_1_is_set_in_the_packaged_ttf(tmp_path: Path) -> None:
+    sheet = registration(business=Business("Łódź Kebab AB", "5560360793"))
+    pdf = sheet_pdf(sheet)
+    assert pdf.startswith(b"%PDF-") and b"JetBrains" in pdf
+    if shutil.which("pdftotext"):
+        (tmp_path / "sheet.pdf").write_bytes(pdf)
+        assert "Łódź Kebab AB" in pdf_text(tmp_path / "sheet.pdf")
+
+
+def test_sheet_json_and_markdown_list_every_question_in_order() -> None:
+    sheet = sheet_json(registration())
+    questions = [[item["question"] for item in part["items"]] for part in sheet["sheet"]]
+    assert questions[0] == ["Namn (name)", "Organisationsnummer", "Adress (address of the place of sale)"]
+    assert questions[1][:4] == [
+        "Tillverkare (maker)",
+        "Modell (model)",
+        "Tillverkningsnummer (manufacturing number)",
+        "Adress där kontrollenheten finns (where it is)",
+    ]
+    assert questions[2] == [
+        "Kassabeteckning (designation)",
+        "Modell eller program (model or program)",
+        "Version",
+        "Tillverkningsnummer (manufacturing number)",
+        "Kontrollremsa eller journalminne (paper roll or journal memory)",
+    ]
+    assert "| Firmware (for your records) | 1.2 |" in sheet_markdown(registration())
+
+
+async def test_register_interactively_asks_checks_and_confirms(
+    unit: ControlUnit, serve: Serve, tmp_path: Path
+) -> None:
+    answers = [
+        "",  # name: the config's
+        "556036-0794",  # orgnr: a wrong check digit, asked again
+        "",  # … the config's
+        "",  # street
+        "35230",  # postcode, written without the space
+        "",  # town
+        "",  # designation
+        "TG  2025",  # manufacturing number: two spaces in a row, asked again
+        "",  # … the config's
+        "",  # model
+        "",  # program
+        "",  # unit maker: the default
+        "",  # unit model: CCSP does not tell it and there is no default, asked again
+        "CleanCash Type A",
+        "y",
+    ]
+    async with serve(unit, "tcp") as url:
+        config = write_config(tmp_path, url)
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "gateway.cli",
+            "register",
+            "--config",
+            str(config),
+            cwd=REPO,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out_bytes, err_bytes = await process.communicate("\n".join(answers).encode() + b"\n")
+    out, err = out_bytes.decode(), err_bytes.decode()
+    assert process.returncode == 0, out + err
+    assert "Organisationsnummer (NNNNNN-NNNN) [556036-0793]: " in out
+    assert "orgnr: '556036-0794' has a wrong check digit" in out
+    assert "manufacturing_number: 'TG  2025' must be 1-17 characters" in out
+    assert "unit_model: missing" in out
+    assert "Register with these answers? [y/N]" in out
+    record = load_registration(tmp_path / "data")
+    assert record is not None
+    assert record.place_of_sale.postcode == "352 30"
+    assert record.register.manufacturing_number == "TG-2025-000117"
+    assert record.control_unit.model == "CleanCash Type A"
+    assert record.control_unit.manufacturing_number == unit.unit_id
+
+
+async def test_register_interactively_answered_no_keeps_nothing(
+    unit: ControlUnit, serve: Serve, tmp_path: Path
+) -> None:
+    async with serve(unit, "tcp") as url:
+        config = write_config(tmp_path, url)
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "gateway.cli",
+            "register",
+            "--config",
+            str(config),
+            "--unit-model",
+            "CleanCash Type A",
+            cwd=REPO,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, err = await process.communicate(b"\n" * 11 + b"n\n")
+    assert process.returncode == 1
+    assert "nothing registered" in err.decode()
+    assert not (tmp_path / "data" / "registration.json").exists()
+
+
+COMPANY_RULE_BREAKER = "551234-5678"  # the check digit is right, the third digit is 1: a personnummer's shape
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "words"),
+    [
+        ("--orgnr", "556036-0794", "orgnr: '556036-0794' has a wrong check digit"),
+        ("--orgnr", "55603607", "orgnr: '55603607' is not 10 digits"),
+        ("--orgnr", COMPANY_RULE_BREAKER, "its third digit must be 2 or more"),
+        ("--name", " ", "name: missing"),
+        ("--street", "", "street: missing"),
+        ("--postcode", "3523", "postcode: '3523' is not a Swedish postcode"),
+        ("--postcode", "052 30", "postcode: '052 30' is not a Swedish postcode"),
+        ("--town", "V4xjö", "town: 'V4xjö' must be letters only"),
+        ("--address", "Storgatan 1", "address: 'Storgatan 1' must be written 'STREET, NNN NN TOWN'"),
+        ("--address", "Storgatan 1, 3523 Växjö", "address: 'Storgatan 1, 3523 Växjö' must be written"),
+        ("--designation", "KASSA#1", "designation: 'KASSA#1' must be 1 to 16 printable ASCII"),
+        ("--designation", "K" * 17, "designation:"),
+        ("--manufacturing-number", "TG  2025", "manufacturing_number: 'TG  2025' must be 1-17"),
+        ("--manufacturing-number", " TG-2025", "manufacturing_number: ' TG-2025' must be 1-17"),
+        ("--manufacturing-number", "TG-2025 ", "manufacturing_number: 'TG-2025 ' must be 1-17"),
+        ("--manufacturing-number", "TG-ÅÄÖ-1", "manufacturing_number: 'TG-ÅÄÖ-1' must be 1-17"),
+        ("--manufacturing-number", "TG_2025", "manufacturing_number: 'TG_2025' must be 1-17"),
+        ("--manufacturing-number", "A" * 18, "manufacturing_number:"),
+        ("--unit-number", "ISCC/0001", "unit_number: 'ISCC/0001' must be letters"),
+        ("--unit-maker", "", "unit_maker: missing"),
+    ],
+)
+async def test_register_names_the_wrong_item(
+    flag: str, value: str, words: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path)
+    code = await tillgw("register", "--config", str(config), "--yes", "--no-device", flag, value)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"error: {words}" in err or words in err, err
+    assert not (tmp_path / "data" / "registration.json").exists()
+
+
+@pytest.mark.parametrize("number", ["A", "A" * 17, "TG 2025 000117", "tg-2025-a", "1-2-3 4-5-6 7-8-9"])
+def test_manufacturing_numbers_the_regulation_allows(number: str) -> None:
+    assert check_register_number(number) == number
+
+
+@pytest.mark.parametrize("number", ["", "A" * 18, "TG\n", "TG\t1", "-\u00a0-", "TG.2025", " ", "A  B"])
+def test_manufacturing_numbers_the_regulation_refuses(number: str) -> None:
+    with pytest.raises(RegistrationError) as caught:
+        check_register_number(number)
+    assert caught.value.field == "manufacturing_number"
+
+
+async def test_register_without_the_device_warns_and_needs_the_unit_number(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path)
+    base = ["register", "--config", str(config), "--yes", "--no-device", "--unit-model", "CleanCash Type A"]
+    assert await tillgw(*base) == 2
+    assert "error: unit_number: missing: give --unit-number" in capsys.readouterr().err
+
+    assert await tillgw(*base, "--unit-number", "ISCCUSE0000000001") == 2
+    assert "error: unit_maker: missing: give --unit-maker" in capsys.readouterr().err  # no unit to go by
+
+    typed = ("--unit-number", "ISCCUSE0000000001", "--unit-firmware", "1.2", "--unit-maker", "CleanCash")
+    assert await tillgw(*base, *typed) == 0
+    captured = capsys.readouterr()
+    assert "warning: --no-device" in captured.err
+    record = load_registration(tmp_path / "data")
+    assert record is not None and record.control_unit.read_from_device is False
+    assert record.control_unit.manufacturing_number == "ISCCUSE0000000001"
+    markdown = (tmp_path / "data" / "registration-sheet.md").read_text(encoding="utf-8")
+    assert "| Uppgifterna (these answers) | typed in, not read from the unit |" in markdown
+
+
+async def test_register_from_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = write_config(tmp_path)
+    items = {
+        "name": "Bageriet i Lund AB",
+        "orgnr": "5560360793",
+        "address": "Klostergatan 3, 222 22 Lund",
+        "designation": "BAGERI-2",
+        "unit_maker": "Retail Innovation (CleanCash)",
+        "unit_model": "CleanCash Type A",
+        "unit_number": "ISCCUSE0000000042",
+    }
+    source = tmp_path / "items.json"
+    source.write_text(json.dumps(items), encoding="utf-8")
+    out = tmp_path / "sheet"
+    code = await tillgw(
+        "register", "--config", str(config), "--from", str(source), "--no-device", "--output", str(out)
+    )
+    assert code == 0, capsys.readouterr().err
+    record = load_registration(tmp_path / "data")
+    assert record is not None
+    assert record.business.name == "Bageriet i Lund AB" and record.business.orgnr == "556036-0793"
+    assert record.place_of_sale.one_line == "Klostergatan 3, 222 22 Lund"
+    assert record.register.designation == "BAGERI-2"
+    assert sorted(p.name for p in out.iterdir()) == [
+        "registration-sheet.json",
+        "registration-sheet.md",
+        "registration-sheet.pdf",
+    ]
+
+    source.write_text(json.dumps({**items, "colour": "red"}), encoding="utf-8")
+    assert await tillgw("register", "--config", str(config), "--from", str(source), "--no-device") == 2
+    assert "error: colour: not an item of the registration" in capsys.readouterr().err
+
+
+async def test_register_when_the_unit_does_not_answer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path, "socket://127.0.0.1:9")
+    code = await tillgw("register", "--config", str(config), "--yes", "--unit-model", "X")
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "did not say who it is" in err and "--no-device --unit-number" in err
+    assert not (tmp_path / "data" / "registration.json").exists()
+
+
+def test_a_registration_document_round_trips(tmp_path: Path) -> None:
+    from gateway.registration import save_registration
+
+    path = save_registration(tmp_path, registration())
+    assert load_registration(tmp_path) == registration()
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left
