@@ -44,6 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TILLGW = str(Path(sys.executable).with_name("tillgw"))
 WARM_UP = 50
 OPEN_LOOP_CONNECTIONS = 16
+Posting = Coroutine[Any, Any, tuple[float, list[float]]]  # a run of posts: (wall seconds, latencies)
 
 
 def receipt(request_id: str, n: int) -> dict[str, Any]:
@@ -153,6 +155,16 @@ class Result:
         return ms[min(len(ms) - 1, int(len(ms) * p))]
 
 
+async def post_one(
+    session: aiohttp.ClientSession, api: str, headers: dict[str, str], request_id: str, n: int
+) -> None:
+    """One receipt posted and answered 201 (anything else stops the run with the answer)."""
+    async with session.post(f"{api}/v1/receipts", json=receipt(request_id, n), headers=headers) as response:
+        await response.read()
+        if response.status != 201:
+            raise RuntimeError(f"{response.status}: {await response.text()}")
+
+
 async def post_many(api: str, token: str, prefix: str, count: int, clients: int) -> tuple[float, list[float]]:
     """``count`` receipts from ``clients`` concurrent POS clients; (wall seconds, latencies)."""
     headers = {"Authorization": f"Bearer {token}"}
@@ -161,12 +173,8 @@ async def post_many(api: str, token: str, prefix: str, count: int, clients: int)
 
     async def client(session: aiohttp.ClientSession) -> None:
         for n in numbers:  # shared: each receipt is posted by exactly one client
-            body = receipt(f"{prefix}-{n}", n)
             t0 = time.perf_counter()
-            async with session.post(f"{api}/v1/receipts", json=body, headers=headers) as response:
-                await response.read()
-                if response.status != 201:
-                    raise RuntimeError(f"{response.status}: {await response.text()}")
+            await post_one(session, api, headers, f"{prefix}-{n}", n)
             latencies.append(time.perf_counter() - t0)
 
     connector = aiohttp.TCPConnector(limit=clients)
@@ -184,12 +192,7 @@ async def post_at_rate(
     latencies: list[float] = []
 
     async def post(session: aiohttp.ClientSession, n: int, due: float) -> None:
-        async with session.post(
-            f"{api}/v1/receipts", json=receipt(f"{prefix}-{n}", n), headers=headers
-        ) as response:
-            await response.read()
-            if response.status != 201:
-                raise RuntimeError(f"{response.status}: {await response.text()}")
+        await post_one(session, api, headers, f"{prefix}-{n}", n)
         latencies.append(time.perf_counter() - due)
 
     connector = aiohttp.TCPConnector(limit=OPEN_LOOP_CONNECTIONS)
@@ -218,20 +221,19 @@ def measure(
                 raise RuntimeError(f"tillgw run did not start: {first!r}")
             token = (Path(tmp) / "till" / "api-token").read_text().strip()
             api = f"http://127.0.0.1:{port}"
-            for clients in client_counts:
-                asyncio.run(post_many(api, token, f"warm{clients}", WARM_UP, clients))
+
+            def run(load: str, tag: str, warm_clients: int, post: Callable[[], Posting]) -> None:
+                asyncio.run(post_many(api, token, f"warm{tag}", WARM_UP, warm_clients))
                 cpu0 = cpu_seconds(gateway.pid)
-                seconds, latencies = asyncio.run(post_many(api, token, f"c{clients}", receipts, clients))
+                seconds, latencies = asyncio.run(post())
                 cpu1 = cpu_seconds(gateway.pid)
                 cpu = None if cpu0 is None or cpu1 is None else cpu1 - cpu0
-                results.append(Result(far_end, str(clients), receipts, seconds, latencies, cpu))
-            for rate in rates:
-                asyncio.run(post_many(api, token, f"warm{rate}", WARM_UP, 1))
-                cpu0 = cpu_seconds(gateway.pid)
-                seconds, latencies = asyncio.run(post_at_rate(api, token, f"r{rate}", receipts, rate))
-                cpu1 = cpu_seconds(gateway.pid)
-                cpu = None if cpu0 is None or cpu1 is None else cpu1 - cpu0
-                results.append(Result(far_end, f"{rate:g}/s", receipts, seconds, latencies, cpu))
+                results.append(Result(far_end, load, receipts, seconds, latencies, cpu))
+
+            for c in client_counts:
+                run(str(c), f"c{c}", c, lambda c=c: post_many(api, token, f"c{c}", receipts, c))
+            for r in rates:
+                run(f"{r:g}/s", f"r{r:g}", 1, lambda r=r: post_at_rate(api, token, f"r{r:g}", receipts, r))
         finally:
             stop(gateway)
     return results

@@ -28,7 +28,7 @@ from gateway.fiscal import export_jsonl, export_skv
 from gateway.fiscal.exporting import ExportRefused, Period
 from gateway.fiscal.journal import open_readonly, verify
 from gateway.fiscal.signing import SigningKeyError, Verifier, load_or_create_key, load_public_key, public_pem
-from gateway.service import add_data_arguments, config_from_args
+from gateway.service import add_data_arguments, config_from_args, config_or_complain
 from gateway.till import TillFiles
 
 __all__ = ["add_parser"]
@@ -151,10 +151,8 @@ def _login_name() -> str | None:
 
 
 def export_command(args: argparse.Namespace) -> int:
-    try:
-        config = config_from_args(args)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    config = config_or_complain(args)
+    if config is None:
         return 2
     try:
         period = Period(args.start, args.end)

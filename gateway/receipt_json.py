@@ -17,7 +17,7 @@ from typing import Any
 
 from gateway.model import Line, LineKind, Payment, PaymentMethod, Receipt, ReceiptError, ReceiptKind, Totals
 
-__all__ = ["money_text", "parse_money", "receipt_from_json", "receipt_to_json", "totals_to_json"]
+__all__ = ["money_text", "parse_money", "rate_text", "receipt_from_json", "receipt_to_json", "totals_to_json"]
 
 _MONEY_RE = re.compile(r"^-?\d{1,12}(\.\d{1,2})?$")
 _QUANTITY_RE = re.compile(r"^-?\d{1,9}(\.\d{1,3})?$")
@@ -158,6 +158,11 @@ def receipt_from_json(obj: Any) -> Receipt:
     )
 
 
+def rate_text(rate: int) -> str:
+    """A VAT rate in hundredths of a percent as the POS writes it: ``"25"``, ``"12"``, ``"6"``, ``"0"``."""
+    return f"{rate // 100}" if rate % 100 == 0 else f"{rate / 100:.2f}"
+
+
 def receipt_to_json(receipt: Receipt) -> dict[str, Any]:
     """The receipt as the POS would post it (and as the journal keeps it)."""
     out: dict[str, Any] = {
@@ -167,9 +172,7 @@ def receipt_to_json(receipt: Receipt) -> dict[str, Any]:
                 "text": line.text,
                 "quantity": str(line.quantity),
                 "unit_price": money_text(line.unit_price),
-                "vat_rate": f"{line.vat_rate // 100}"
-                if line.vat_rate % 100 == 0
-                else f"{line.vat_rate / 100:.2f}",
+                "vat_rate": rate_text(line.vat_rate),
                 "discount": money_text(line.discount),
                 "kind": line.kind.value,
                 **({"article": line.article} if line.article is not None else {}),

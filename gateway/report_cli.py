@@ -19,13 +19,13 @@ import aiohttp
 
 from gateway.bus.messages import Topics
 from gateway.bus.outbox import Outbox
-from gateway.config import Config, ConfigError
+from gateway.config import Config
 from gateway.fiscal import report_text
 from gateway.fiscal.receipt_text import Shop
 from gateway.fiscal.reports import make_x, make_z
 from gateway.fiscal.signing import Signer, SigningKeyError, load_or_create_key
 from gateway.fiscal.store import Store
-from gateway.service import add_data_arguments, config_from_args
+from gateway.service import add_data_arguments, config_or_complain
 from gateway.till import TillFiles
 
 __all__ = ["add_parser"]
@@ -44,10 +44,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def report_command(args: argparse.Namespace) -> int:
-    try:
-        config = config_from_args(args)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    config = config_or_complain(args)
+    if config is None:
         return 2
     try:
         answer = asyncio.run(_make(config, args.kind))

@@ -41,6 +41,15 @@ def config_from_args(args: argparse.Namespace) -> Config:
     return config.with_overrides(data_dir=args.data_dir, http=getattr(args, "http", None))
 
 
+def config_or_complain(args: argparse.Namespace) -> Config | None:
+    """The command's configuration, or None after saying on stderr what is wrong with it (exit 2)."""
+    try:
+        return config_from_args(args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+
+
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = subparsers.add_parser(
         "run",
@@ -62,10 +71,8 @@ def run_command(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    try:
-        config = config_from_args(args)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    config = config_or_complain(args)
+    if config is None:
         return 2
     try:
         return asyncio.run(serve(config))

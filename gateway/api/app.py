@@ -37,7 +37,7 @@ from gateway.devices.health import Health, HealthListener
 from gateway.fiscal import report_text
 from gateway.fiscal.pipeline import FiscalError, RegisteredReceipt
 from gateway.fiscal.reports import Report
-from gateway.receipt_json import money_text, parse_money, receipt_from_json
+from gateway.receipt_json import money_text, parse_money, rate_text, receipt_from_json
 from gateway.till import DeviceError, Till
 
 __all__ = ["HUB", "TILL", "make_app", "serving"]
@@ -451,9 +451,7 @@ def _order_json(order: Order) -> dict[str, Any]:
                 "text": line.text,
                 "quantity": str(line.quantity),
                 "unit_price": money_text(line.unit_price),
-                "vat_rate": f"{line.vat_rate // 100}"
-                if line.vat_rate % 100 == 0
-                else f"{line.vat_rate / 100:.2f}",
+                "vat_rate": rate_text(line.vat_rate),
                 "delivered": None if line.delivered is None else str(line.delivered),
                 "invoiced": None if line.invoiced is None else str(line.invoiced),
             }
