@@ -25,7 +25,6 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import aiosqlite
 
@@ -34,7 +33,7 @@ from gateway.config import ConfigError, _Section
 from gateway.model import ReceiptError, compute
 from gateway.receipt_json import receipt_from_json
 from gateway.sync.adapters import AdapterError
-from gateway.sync.adapters.odata import ODataClient, company_url
+from gateway.sync.adapters.odata import ODataClient, company_url, odata_error, odata_quote
 from gateway.sync.booking import MEANS
 from gateway.sync.config import from_date_of
 from gateway.sync.http.client import ApiError, ApiUnavailable, Auth, OutcomeUnknown
@@ -180,17 +179,7 @@ def bc_tokens(config: BusinessCentralConfig, token_file: Path) -> OAuthTokens:
     return OAuthTokens(token_file, "bc", config.company_id, endpoint)
 
 
-def bc_error(body: Any) -> str | None:
-    """BC's own words: ``error.message`` (``error.code``)."""
-    if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        message, code = body["error"].get("message"), body["error"].get("code")
-        if isinstance(message, str) and message:
-            return f"{message} ({code})" if code else message
-    return None
-
-
-def _quote(value: str) -> str:
-    return value.replace("'", "''")
+bc_error = odata_error  # BC answers errors as any OData v4 service: error.message (error.code)
 
 
 def _money(ore: int) -> float:
@@ -219,26 +208,9 @@ class BusinessCentralApi:
     ) -> Any:
         return await self.client.request(method, f"{self.company}/{path}", params=params, json=json)
 
-    async def values(
-        self, path: str, params: Mapping[str, str] | None = None
-    ) -> AsyncIterator[dict[str, Any]]:
-        """Every entity of a list, following ``@odata.nextLink``."""
-        body = await self.request("GET", path, params=params)
-        while True:
-            for item in (body or {}).get("value", []):
-                yield item
-            link = (body or {}).get("@odata.nextLink")
-            if not isinstance(link, str):
-                return
-            parts = urlsplit(link)
-            base = urlsplit(self.client.base_url).path
-            relative = (
-                unquote(parts.path)[len(base) :] if unquote(parts.path).startswith(base) else parts.path
-            )
-            query = dict(p.split("=", 1) for p in parts.query.split("&") if "=" in p)
-            body = await self.client.request(
-                "GET", relative, params={k: unquote(v) for k, v in query.items()}
-            )
+    def values(self, path: str, params: Mapping[str, str] | None = None) -> AsyncIterator[dict[str, Any]]:
+        """Every entity of one of the company's lists, following ``@odata.nextLink``."""
+        return self.client.values(f"{self.company}/{path}", params)
 
     async def close(self) -> None:
         await self.client.close()
@@ -318,7 +290,7 @@ class BusinessCentralAdapter:
 
     async def _invoice(self, reference: str) -> dict[str, Any] | None:
         async for invoice in self.api.values(
-            "salesInvoices", {"$filter": f"externalDocumentNumber eq '{_quote(reference)}'"}
+            "salesInvoices", {"$filter": f"externalDocumentNumber eq '{odata_quote(reference)}'"}
         ):
             return invoice
         return None
@@ -383,7 +355,7 @@ class BusinessCentralAdapter:
     async def _journal(self, code: str) -> str:
         if code not in self._journals:
             async for journal in self.api.values(
-                "customerPaymentJournals", {"$filter": f"code eq '{_quote(code)}'"}
+                "customerPaymentJournals", {"$filter": f"code eq '{odata_quote(code)}'"}
             ):
                 self._journals[code] = str(journal["id"])
             if code not in self._journals:
@@ -407,7 +379,7 @@ class BusinessCentralAdapter:
             there = [
                 p
                 async for p in self.api.values(
-                    path, {"$filter": f"externalDocumentNumber eq '{_quote(reference)}'"}
+                    path, {"$filter": f"externalDocumentNumber eq '{odata_quote(reference)}'"}
                 )
                 if p.get("description") == text
             ]

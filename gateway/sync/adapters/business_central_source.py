@@ -17,39 +17,33 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from gateway.sync.adapters import AdapterError
 from gateway.sync.adapters.business_central import BusinessCentralApi, BusinessCentralConfig, bc_error
-from gateway.sync.adapters.item_journal import ItemJournal, write_stock
-from gateway.sync.adapters.odata import ODataClient, company_url, odata_quote
-from gateway.sync.adapters.visma import odata_time
-from gateway.sync.http.client import ApiError, ApiUnavailable, OutcomeUnknown
-from gateway.sync.http.oauth import TokenError
+from gateway.sync.adapters.item_journal import ItemJournal, set_stock
+from gateway.sync.adapters.odata import ODataClient, changed_since, company_url, odata_quote
+from gateway.sync.adapters.source_common import (
+    contact_fields,
+    failures_as,
+    iso_time,
+    ore,
+    postal_address,
+    stock_levels,
+)
 from gateway.sync.masterdata.source import SourceArticle, SourceCustomer
 
 __all__ = ["BusinessCentralSource"]
 
-_FAILURES = (ApiError, ApiUnavailable, OutcomeUnknown, TokenError)
-
-
-def _ore(value: Any) -> int:
-    return int((Decimal(str(value or 0)) * 100).to_integral_value())
-
-
-def _when(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
 
 def _since(since: datetime | None) -> dict[str, str]:
-    return {"$filter": f"lastModifiedDateTime gt {odata_time(since)}"} if since is not None else {}
+    return changed_since("lastModifiedDateTime", since)
+
+
+def _inventory(item: dict[str, Any]) -> bool:
+    return bool(item.get("type", "Inventory") == "Inventory")
 
 
 class BusinessCentralSource:
@@ -97,12 +91,10 @@ class BusinessCentralSource:
         return codes
 
     async def articles(self, since: datetime | None) -> AsyncIterator[SourceArticle]:
-        try:
+        with failures_as("items"):
             references = await self._references()
             async for item in self.api.values("items", _since(since)):
                 yield self._article(item, references)
-        except _FAILURES as exc:
-            raise AdapterError(f"items: {exc}") from None
 
     def _article(self, item: dict[str, Any], references: dict[str, list[str]]) -> SourceArticle:
         number = str(item.get("number") or "")
@@ -118,7 +110,7 @@ class BusinessCentralSource:
         return SourceArticle(
             number=number,
             name=str(item.get("displayName") or ""),
-            price=_ore(item.get("unitPrice")),
+            price=ore(item.get("unitPrice")),
             price_includes_vat=bool(item.get("priceIncludesTax", False)),
             vat_rate=rate,
             barcodes=tuple(barcodes),
@@ -127,62 +119,44 @@ class BusinessCentralSource:
             service=kind == "Service",
             stock_goods=kind == "Inventory",
             active=not item.get("blocked", False),
-            modified_at=_when(item.get("lastModifiedDateTime")),
+            modified_at=iso_time(item.get("lastModifiedDateTime")),
         )
 
     # -- customers -----------------------------------------------------------------------
 
     async def customers(self, since: datetime | None) -> AsyncIterator[SourceCustomer]:
-        try:
+        with failures_as("customers"):
             async for c in self.api.values("customers", _since(since)):
                 yield self._customer(c)
-        except _FAILURES as exc:
-            raise AdapterError(f"customers: {exc}") from None
 
     @staticmethod
     def _customer(c: dict[str, Any]) -> SourceCustomer:
-        address = tuple(
-            str(c[k]) for k in ("addressLine1", "addressLine2") if isinstance(c.get(k), str) and c[k]
-        )
-        city = " ".join(str(c.get(k) or "") for k in ("postalCode", "city")).strip()
         return SourceCustomer(
             number=str(c.get("number") or ""),
             name=str(c.get("displayName") or ""),
             orgnr=c.get("taxRegistrationNumber") or None,
             email=c.get("email") or None,
             phone=c.get("phoneNumber") or None,
-            address=address + ((city,) if city else ()),
+            address=postal_address(c, ("addressLine1", "addressLine2"), "postalCode", "city"),
             active=not str(c.get("blocked") or "").strip(),
-            modified_at=_when(c.get("lastModifiedDateTime")),
+            modified_at=iso_time(c.get("lastModifiedDateTime")),
         )
 
     # -- stock ---------------------------------------------------------------------------
 
     async def stock(self, numbers: list[str] | None) -> dict[str, Decimal]:
-        wanted = set(numbers) if numbers is not None else None
-        levels: dict[str, Decimal] = {}
-        try:
-            async for item in self.api.values("items"):
-                number = str(item.get("number") or "")
-                if item.get("type", "Inventory") == "Inventory" and (wanted is None or number in wanted):
-                    levels[number] = Decimal(str(item.get("inventory") or 0))
-        except _FAILURES as exc:
-            raise AdapterError(f"stock: {exc}") from None
-        return levels
+        with failures_as("stock"):
+            return await stock_levels(
+                self.api.values("items"), numbers, number="number", quantity="inventory", kept=_inventory
+            )
 
     async def set_stock(self, levels: dict[str, Decimal]) -> None:
         client, prefix = self._journal_client()
         inventory = await self.stock(list(levels))
-        missing = sorted(set(levels) - set(inventory))
-        if missing:
-            raise AdapterError(f"set stock: Business Central has no inventory item {', '.join(missing)}")
         journal = ItemJournal(
             self.config.item_journal, self.config.item_journal_template, self.config.item_journal_batch
         )
-        try:
-            await write_stock(client, prefix, journal, levels, inventory, date.today().isoformat())
-        except _FAILURES as exc:
-            raise AdapterError(f"set stock: {exc}") from None
+        await set_stock(client, prefix, journal, levels, inventory, "Business Central")
 
     # -- saving a customer ---------------------------------------------------------------
 
@@ -190,16 +164,16 @@ class BusinessCentralSource:
         body: dict[str, Any] = {
             "displayName": customer.name[:100],
             "blocked": " " if customer.active else "All",
+            **contact_fields(
+                customer,
+                orgnr="taxRegistrationNumber",
+                email="email",
+                phone="phoneNumber",
+                address=("addressLine1", "addressLine2"),
+                width=100,
+            ),
         }
-        if customer.orgnr:
-            body["taxRegistrationNumber"] = customer.orgnr
-        if customer.email:
-            body["email"] = customer.email
-        if customer.phone:
-            body["phoneNumber"] = customer.phone
-        for key, line in zip(("addressLine1", "addressLine2"), customer.address, strict=False):
-            body[key] = line[:100]
-        try:
+        with failures_as(f"save customer {customer.number or customer.name!r}"):
             if not customer.number:
                 created = await self.api.request("POST", "customers", json=body)
                 return str(created["number"])
@@ -214,5 +188,3 @@ class BusinessCentralSource:
                 f"{self.api.company}/customers({existing['id']})", body, str(existing.get("@odata.etag", "*"))
             )
             return customer.number
-        except _FAILURES as exc:
-            raise AdapterError(f"save customer {customer.number or customer.name!r}: {exc}") from None

@@ -13,24 +13,20 @@ Fortnox allows only for stock articles (``StockGoods``).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 from gateway.sync.adapters import AdapterError
 from gateway.sync.adapters.fortnox_api import pages
 from gateway.sync.adapters.fortnox_config import FortnoxConfig
+from gateway.sync.adapters.source_common import ore
 from gateway.sync.http import ApiClient, ApiError, ApiUnavailable, OutcomeUnknown, TokenError
 from gateway.sync.masterdata.source import SourceArticle, SourceCustomer
 
 __all__ = ["FortnoxSource"]
-
-T = TypeVar("T")
-
-
-def _ore(value: Any) -> int:
-    return int((Decimal(str(value or 0)) * 100).to_integral_value())
 
 
 def _when(value: Any) -> datetime | None:
@@ -50,6 +46,17 @@ def _text(value: Any) -> str | None:
     return str(value).strip() or None if value is not None else None
 
 
+@contextmanager
+def _failures() -> Iterator[None]:
+    """Fortnox's refusal (its own message quoted), or no useful answer, as an :class:`AdapterError`."""
+    try:
+        yield
+    except ApiError as exc:
+        raise AdapterError(f"Fortnox refused: {exc}") from None
+    except (ApiUnavailable, TokenError, OutcomeUnknown) as exc:
+        raise AdapterError(f"Fortnox: {exc}") from None
+
+
 class FortnoxSource:
     """A :class:`~gateway.sync.masterdata.source.MasterDataSource` reading one Fortnox company."""
 
@@ -59,31 +66,23 @@ class FortnoxSource:
         self.config = config
         self.client = client
 
-    async def _call(self, what: Callable[[], Awaitable[T]]) -> T:
-        try:
-            return await what()
-        except ApiError as exc:
-            raise AdapterError(f"Fortnox refused: {exc}") from None
-        except (ApiUnavailable, TokenError, OutcomeUnknown) as exc:
-            raise AdapterError(f"Fortnox: {exc}") from None
-
     async def _list_prices(self) -> dict[str, int]:
         prices: dict[str, int] = {}
         async for p in pages(self.client, f"prices/sublist/{self.config.price_list}", "Prices"):
             if float(p.get("FromQuantity") or 0) == 0:
-                prices[str(p["ArticleNumber"])] = _ore(p.get("Price"))
+                prices[str(p["ArticleNumber"])] = ore(p.get("Price"))
         return prices
 
     async def articles(self, since: datetime | None) -> AsyncIterator[SourceArticle]:
-        prices = await self._call(self._list_prices) if self.config.price_list != "A" else {}
-        try:
+        with _failures():
+            prices = await self._list_prices() if self.config.price_list != "A" else {}
             async for a in pages(self.client, "articles", "Articles", _since(since)):
                 number = str(a["ArticleNumber"])
                 ean = _text(a.get("EAN"))
                 yield SourceArticle(
                     number=number,
                     name=str(a.get("Description") or ""),
-                    price=prices.get(number, _ore(a.get("SalesPrice"))),
+                    price=prices.get(number, ore(a.get("SalesPrice"))),
                     price_includes_vat=self.config.prices_include_vat,
                     vat_rate=int(Decimal(str(a.get("VAT") or 0)) * 100),
                     barcodes=(ean,) if ean else (),
@@ -93,13 +92,9 @@ class FortnoxSource:
                     active=a.get("Active", True) is not False,
                     modified_at=_when(a.get("LastModified")),
                 )
-        except ApiError as exc:
-            raise AdapterError(f"Fortnox refused: {exc}") from None
-        except (ApiUnavailable, TokenError) as exc:
-            raise AdapterError(f"Fortnox: {exc}") from None
 
     async def customers(self, since: datetime | None) -> AsyncIterator[SourceCustomer]:
-        try:
+        with _failures():
             async for c in pages(self.client, "customers", "Customers", _since(since)):
                 city = " ".join(x for x in (_text(c.get("ZipCode")), _text(c.get("City"))) if x)
                 yield SourceCustomer(
@@ -113,33 +108,25 @@ class FortnoxSource:
                     active=c.get("Active", True) is not False,
                     modified_at=_when(c.get("LastModified")),
                 )
-        except ApiError as exc:
-            raise AdapterError(f"Fortnox refused: {exc}") from None
-        except (ApiUnavailable, TokenError) as exc:
-            raise AdapterError(f"Fortnox: {exc}") from None
 
     async def stock(self, numbers: list[str] | None) -> dict[str, Decimal]:
-        async def read() -> dict[str, Decimal]:
-            levels: dict[str, Decimal] = {}
+        levels: dict[str, Decimal] = {}
+        with _failures():
             if numbers is None:
                 async for a in pages(self.client, "articles", "Articles"):
                     if a.get("StockGoods"):
                         levels[str(a["ArticleNumber"])] = Decimal(str(a.get("QuantityInStock") or 0))
-                return levels
-            for number in numbers:
-                a = (await self.client.request("GET", f"articles/{number}"))["Article"]
-                levels[number] = Decimal(str(a.get("QuantityInStock") or 0))
-            return levels
-
-        return await self._call(read)
+            else:
+                for number in numbers:
+                    a = (await self.client.request("GET", f"articles/{number}"))["Article"]
+                    levels[number] = Decimal(str(a.get("QuantityInStock") or 0))
+        return levels
 
     async def set_stock(self, levels: dict[str, Decimal]) -> None:
-        async def write() -> None:
+        with _failures():
             for number, quantity in levels.items():
                 body = {"Article": {"QuantityInStock": float(quantity)}}
                 await self.client.request("PUT", f"articles/{number}", json=body)
-
-        await self._call(write)
 
     async def save_customer(self, customer: SourceCustomer) -> str:
         zip_city = customer.address[-1] if len(customer.address) > 1 else ""
@@ -156,13 +143,11 @@ class FortnoxSource:
         if customer.price_list:
             fields["PriceList"] = customer.price_list
 
-        async def save() -> str:
+        with _failures():
             if customer.number:
                 answer = await self.client.request(
                     "PUT", f"customers/{customer.number}", json={"Customer": fields}
                 )
             else:
                 answer = await self.client.request("POST", "customers", json={"Customer": fields})
-            return str(answer["Customer"]["CustomerNumber"])
-
-        return await self._call(save)
+        return str(answer["Customer"]["CustomerNumber"])

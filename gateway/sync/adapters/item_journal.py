@@ -15,11 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
+from gateway.sync.adapters import AdapterError
 from gateway.sync.adapters.odata import ODataClient, odata_quote
+from gateway.sync.adapters.source_common import failures_as
 
-__all__ = ["DOCUMENT_NO", "ItemJournal", "write_stock"]
+__all__ = ["DOCUMENT_NO", "ItemJournal", "set_stock", "write_stock"]
 
 DOCUMENT_NO = "TILLGW-LAGER"
 """The document number of the lines we write: how they are told apart in a shared batch."""
@@ -79,3 +82,20 @@ async def write_stock(
         await client.request("POST", f"{prefix}{journal.service}", json=line)
         written[item] = change
     return written
+
+
+async def set_stock(
+    client: ODataClient,
+    prefix: str,
+    journal: ItemJournal,
+    levels: Mapping[str, Decimal],
+    inventory: Mapping[str, Decimal],
+    erp: str,
+) -> None:
+    """A source's ``set_stock``: ``levels`` written as today's adjustments; each item must be
+    one of ``erp``'s inventory items (in ``inventory``, what the ERP has now)."""
+    missing = sorted(set(levels) - set(inventory))
+    if missing:
+        raise AdapterError(f"set stock: {erp} has no inventory item {', '.join(missing)}")
+    with failures_as("set stock"):
+        await write_stock(client, prefix, journal, levels, inventory, date.today().isoformat())

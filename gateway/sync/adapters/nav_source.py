@@ -25,21 +25,22 @@ from decimal import Decimal
 from typing import Any
 
 from gateway.sync.adapters import AdapterError
-from gateway.sync.adapters.item_journal import ItemJournal, write_stock
+from gateway.sync.adapters.item_journal import ItemJournal, set_stock
 from gateway.sync.adapters.nav import NavApi
 from gateway.sync.adapters.nav_config import NavConfig
 from gateway.sync.adapters.odata import odata_quote
-from gateway.sync.http.client import ApiError, ApiUnavailable, OutcomeUnknown
+from gateway.sync.adapters.source_common import (
+    contact_fields,
+    failures_as,
+    ore,
+    postal_address,
+    stock_levels,
+)
 from gateway.sync.masterdata.source import SourceArticle, SourceCustomer
 
 __all__ = ["NavSource"]
 
-_FAILURES = (ApiError, ApiUnavailable, OutcomeUnknown)
 _NO_DATE = "0001-01-01"  # how NAV sends an empty date
-
-
-def _ore(value: Any) -> int:
-    return int((Decimal(str(value or 0)) * 100).to_integral_value())
 
 
 def _day(value: Any) -> date | None:
@@ -58,6 +59,10 @@ def _moment(value: Any) -> datetime | None:
 
 def _since(since: datetime) -> str:
     return f"Last_Date_Modified ge {since.astimezone().date().isoformat()}"
+
+
+def _inventory(item: dict[str, Any]) -> bool:
+    return str(item.get("Type") or "Inventory") == "Inventory"
 
 
 class NavSource:
@@ -110,19 +115,17 @@ class NavSource:
                 or p.get("Variant_Code")
             ):
                 continue
-            item, price = str(p.get("Item_No")), _ore(p.get("Unit_Price"))
+            item, price = str(p.get("Item_No")), ore(p.get("Unit_Price"))
             if item not in prices or price < prices[item][0]:
                 prices[item] = (price, bool(p.get("Price_Includes_VAT", False)))
         return prices
 
     async def articles(self, since: datetime | None) -> AsyncIterator[SourceArticle]:
-        try:
+        with failures_as("items"):
             barcodes = await self._barcodes()
             prices = await self._group_prices()
             async for item in self.api.client.values(self.api.path("item"), self._item_filter(since)):
                 yield self._article(item, barcodes, prices)
-        except _FAILURES as exc:
-            raise AdapterError(f"items: {exc}") from None
 
     def _article(
         self, item: dict[str, Any], barcodes: dict[str, list[str]], prices: dict[str, tuple[int, bool]]
@@ -135,7 +138,7 @@ class NavSource:
                 f"item {number}: VAT Prod. Posting Group {group!r} is not in [sync.nav].vat_groups"
             )
         price, includes = prices.get(
-            number, (_ore(item.get("Unit_Price")), bool(item.get("Price_Includes_VAT")))
+            number, (ore(item.get("Unit_Price")), bool(item.get("Price_Includes_VAT")))
         )
         kind = str(item.get("Type") or "Inventory")
         return SourceArticle(
@@ -158,23 +161,19 @@ class NavSource:
 
     async def customers(self, since: datetime | None) -> AsyncIterator[SourceCustomer]:
         params = {"$filter": _since(since)} if since is not None else {}
-        try:
+        with failures_as("customers"):
             async for c in self.api.client.values(self.api.path("customer"), params):
                 yield self._customer(c)
-        except _FAILURES as exc:
-            raise AdapterError(f"customers: {exc}") from None
 
     @staticmethod
     def _customer(c: dict[str, Any]) -> SourceCustomer:
-        address = tuple(str(c[k]) for k in ("Address", "Address_2") if isinstance(c.get(k), str) and c[k])
-        city = " ".join(str(c.get(k) or "") for k in ("Post_Code", "City")).strip()
         return SourceCustomer(
             number=str(c.get("No") or ""),
             name=str(c.get("Name") or ""),
             orgnr=c.get("VAT_Registration_No") or None,
             email=c.get("E_Mail") or None,
             phone=c.get("Phone_No") or None,
-            address=address + ((city,) if city else ()),
+            address=postal_address(c, ("Address", "Address_2"), "Post_Code", "City"),
             price_list=c.get("Customer_Price_Group") or None,
             active=not str(c.get("Blocked") or "").strip(),
             modified_at=_moment(c.get("Last_Date_Modified")),
@@ -183,50 +182,36 @@ class NavSource:
     # -- stock ---------------------------------------------------------------------------
 
     async def stock(self, numbers: list[str] | None) -> dict[str, Decimal]:
-        wanted = set(numbers) if numbers is not None else None
-        levels: dict[str, Decimal] = {}
-        try:
-            async for item in self.api.client.values(self.api.path("item"), self._item_filter(None)):
-                number = str(item.get("No") or "")
-                if str(item.get("Type") or "Inventory") == "Inventory" and (
-                    wanted is None or number in wanted
-                ):
-                    levels[number] = Decimal(str(item.get("Inventory") or 0))
-        except _FAILURES as exc:
-            raise AdapterError(f"stock: {exc}") from None
-        return levels
+        with failures_as("stock"):
+            items = self.api.client.values(self.api.path("item"), self._item_filter(None))
+            return await stock_levels(items, numbers, number="No", quantity="Inventory", kept=_inventory)
 
     async def set_stock(self, levels: dict[str, Decimal]) -> None:
         inventory = await self.stock(list(levels))
-        missing = sorted(set(levels) - set(inventory))
-        if missing:
-            raise AdapterError(f"set stock: NAV has no inventory item {', '.join(missing)}")
         journal = ItemJournal(
             self.config.services["item_journal"],
             self.config.item_journal_template,
             self.config.item_journal_batch,
             self.config.location,
         )
-        try:
-            await write_stock(
-                self.api.client, self.api.prefix, journal, levels, inventory, date.today().isoformat()
-            )
-        except _FAILURES as exc:
-            raise AdapterError(f"set stock: {exc}") from None
+        await set_stock(self.api.client, self.api.prefix, journal, levels, inventory, "NAV")
 
     # -- saving a customer ---------------------------------------------------------------
 
     async def save_customer(self, customer: SourceCustomer) -> str:
-        body: dict[str, Any] = {"Name": customer.name[:50], "Blocked": " " if customer.active else "All"}
-        if customer.orgnr:
-            body["VAT_Registration_No"] = customer.orgnr
-        if customer.email:
-            body["E_Mail"] = customer.email
-        if customer.phone:
-            body["Phone_No"] = customer.phone
-        for key, line in zip(("Address", "Address_2"), customer.address, strict=False):
-            body[key] = line[:50]
-        try:
+        body: dict[str, Any] = {
+            "Name": customer.name[:50],
+            "Blocked": " " if customer.active else "All",
+            **contact_fields(
+                customer,
+                orgnr="VAT_Registration_No",
+                email="E_Mail",
+                phone="Phone_No",
+                address=("Address", "Address_2"),
+                width=50,
+            ),
+        }
+        with failures_as(f"save customer {customer.number or customer.name!r}"):
             if not customer.number:
                 created = await self.api.client.request("POST", self.api.path("customer"), json=body)
                 return str(created["No"])
@@ -234,5 +219,3 @@ class NavSource:
             existing = await self.api.client.request("GET", path)
             await self.api.client.patch(path, body, str(existing.get("@odata.etag", "*")))
             return customer.number
-        except _FAILURES as exc:
-            raise AdapterError(f"save customer {customer.number or customer.name!r}: {exc}") from None

@@ -1,15 +1,16 @@
 """What OData v4 services of Dynamics NAV and Business Central need beyond the shared JSON client.
 
 * **Basic auth.** NAV's service tier takes a user name and a password (or the user's web
-  service access key as the password) in ``Authorization: Basic …``. The shared
-  :class:`~gateway.sync.http.client.ApiClient` sends ``Bearer {token}``; :class:`BasicAuth`
-  hands it the encoded credentials as the "token" and :class:`ODataClient` changes the
-  scheme word on the way out, so retries, 5xx handling and :class:`OutcomeUnknown` stay
-  those of the shared client.
+  service access key as the password) in ``Authorization: Basic …``. :class:`BasicAuth`
+  is an :class:`~gateway.sync.http.client.Auth` of scheme ``Basic`` that hands the shared
+  client the encoded credentials as its token, so retries, 5xx handling and
+  :class:`OutcomeUnknown` stay those of the shared client.
 * **If-Match.** An update (``PATCH``) must name the entity's ``@odata.etag``; a stale one
   is refused with 412, so a record changed in the ERP meanwhile is never overwritten.
 * **Server-driven paging.** A list ends with ``@odata.nextLink`` while there is more.
 * **Errors** as ``{"error": {"code": …, "message": …}}``.
+* **Filters** on a time (:func:`odata_time`, :func:`changed_since`), which Visma's API
+  takes in the same form.
 """
 
 from __future__ import annotations
@@ -17,19 +18,23 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import AsyncIterator, Mapping
-from contextvars import ContextVar
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-import aiohttp
-
 from gateway.sync.http.client import ApiClient
 
-__all__ = ["BasicAuth", "ODataClient", "company_url", "odata_error", "odata_quote"]
+__all__ = [
+    "BasicAuth",
+    "ODataClient",
+    "changed_since",
+    "company_url",
+    "odata_error",
+    "odata_quote",
+    "odata_time",
+]
 
 _COMPANY_URL = re.compile(r"^(https?://[^/\s]+/.*ODataV4)/Company\('(.+)'\)$")
-
-_IF_MATCH: ContextVar[str | None] = ContextVar("odata_if_match", default=None)
 
 
 def odata_error(body: Any) -> str | None:
@@ -46,6 +51,18 @@ def odata_quote(value: str) -> str:
     return value.replace("'", "''")
 
 
+def odata_time(moment: datetime) -> str:
+    """A moment as the filter literal: UTC, ``YYYY-MM-DDTHH:MM:SSZ``."""
+    if moment.tzinfo is None:
+        moment = moment.astimezone()
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def changed_since(field: str, since: datetime | None) -> dict[str, str]:
+    """The ``$filter`` of the entities whose ``field`` (a time) is after ``since``; none for None."""
+    return {"$filter": f"{field} gt {odata_time(since)}"} if since is not None else {}
+
+
 def company_url(url: str) -> tuple[str, str] | None:
     """(service root, company name) of ``…/ODataV4/Company('name')``, or None if it is not one."""
     m = _COMPANY_URL.match(url.rstrip("/"))
@@ -56,6 +73,8 @@ def company_url(url: str) -> tuple[str, str] | None:
 
 class BasicAuth:
     """User name and password for ``Authorization: Basic`` (an :class:`Auth` with nothing to refresh)."""
+
+    scheme = "Basic"
 
     def __init__(self, username: str, password: str) -> None:
         self._encoded = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
@@ -68,45 +87,20 @@ class BasicAuth:
 
 
 class ODataClient(ApiClient):
-    """An :class:`ApiClient` that can send Basic credentials and ``If-Match``, and follow next links."""
+    """An :class:`ApiClient` that sends ``If-Match`` with an update and follows next links.
+
+    ``basic``: the service takes Basic credentials only (NAV's service tier); an auth of
+    another scheme is refused here, at once, rather than by the service on every request.
+    """
 
     def __init__(self, *args: Any, basic: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.basic = basic
-
-    async def _outgoing(
-        self, request: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
-    ) -> aiohttp.ClientResponse:
-        if self.basic:
-            header = request.headers.get("Authorization", "")
-            if header.startswith("Bearer "):
-                request.headers["Authorization"] = "Basic " + header[7:]
-        etag = _IF_MATCH.get()
-        if etag is not None:
-            request.headers["If-Match"] = etag
-        return await handler(request)
-
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str | int] | None = None,
-        json: Any = None,
-    ) -> Any:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self.timeout), middlewares=(self._outgoing,)
-            )
-        return await super().request(method, path, params=params, json=json)
+        if basic and self.auth.scheme != BasicAuth.scheme:
+            raise ValueError(f"the service takes Basic credentials, not {self.auth.scheme}")
 
     async def patch(self, path: str, json: Any, etag: str) -> Any:
         """``PATCH`` with ``If-Match: etag``; a stale etag comes back as an :class:`ApiError` 412."""
-        token = _IF_MATCH.set(etag)
-        try:
-            return await self.request("PATCH", path, json=json)
-        finally:
-            _IF_MATCH.reset(token)
+        return await self.request("PATCH", path, json=json, headers={"If-Match": etag})
 
     async def values(
         self, path: str, params: Mapping[str, str | int] | None = None

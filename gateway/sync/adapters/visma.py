@@ -37,6 +37,15 @@ import aiosqlite
 from gateway.bus.messages import BusMessage
 from gateway.config import ConfigError, _Section
 from gateway.sync.adapters import AdapterError
+from gateway.sync.adapters.odata import changed_since
+from gateway.sync.adapters.source_common import (
+    contact_fields,
+    failures_as,
+    iso_time,
+    ore,
+    postal_address,
+    stock_levels,
+)
 from gateway.sync.booking import BookingError, book_z, z_figures
 from gateway.sync.config import AccountsConfig, from_date_of
 from gateway.sync.http.client import ApiClient, ApiError, ApiUnavailable, Auth, OutcomeUnknown
@@ -170,25 +179,10 @@ def _kronor(ore: int) -> float:
     return float(Decimal(ore) / 100)
 
 
-def _ore(value: Any) -> int:
-    return int((Decimal(str(value or 0)) * 100).to_integral_value())
-
-
 def _when(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def odata_time(moment: datetime) -> str:
-    """A moment as the filter literal: UTC, ``YYYY-MM-DDTHH:MM:SSZ``."""
-    if moment.tzinfo is None:
-        moment = moment.astimezone()
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """``ChangedUtc``: UTC, whether or not it says so."""
+    parsed = iso_time(value)
+    return parsed if parsed is None or parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 class VismaApi:
@@ -428,16 +422,11 @@ class VismaSource:
             self._rates = rates
         return self._rates
 
-    def _since(self, since: datetime | None) -> dict[str, str]:
-        return {"$filter": f"ChangedUtc gt {odata_time(since)}"} if since is not None else {}
-
     async def articles(self, since: datetime | None) -> AsyncIterator[SourceArticle]:
-        try:
+        with failures_as("articles"):
             rates = await self._vat_rates()
-            async for item in self.api.pages("articles", self._since(since)):
+            async for item in self.api.pages("articles", changed_since("ChangedUtc", since)):
                 yield self._article(item, rates)
-        except (ApiError, ApiUnavailable, TokenError, OutcomeUnknown) as exc:
-            raise _failure("articles", exc) from None
 
     def _article(self, item: dict[str, Any], rates: dict[str, int]) -> SourceArticle:
         gross = self.config.prices == "gross"
@@ -460,7 +449,7 @@ class VismaSource:
         return SourceArticle(
             number=str(item.get("Number") or ""),
             name=str(item.get("Name") or ""),
-            price=_ore(item.get("GrossPrice" if gross else "NetPrice")),
+            price=ore(item.get("GrossPrice" if gross else "NetPrice")),
             price_includes_vat=gross,
             vat_rate=rates.get(str(item.get("CodingId")), 2500),
             barcodes=tuple(barcodes),
@@ -472,42 +461,34 @@ class VismaSource:
         )
 
     async def customers(self, since: datetime | None) -> AsyncIterator[SourceCustomer]:
-        try:
-            async for item in self.api.pages("customers", self._since(since)):
+        with failures_as("customers"):
+            async for item in self.api.pages("customers", changed_since("ChangedUtc", since)):
                 yield self._customer(item)
-        except (ApiError, ApiUnavailable, TokenError, OutcomeUnknown) as exc:
-            raise _failure("customers", exc) from None
 
     @staticmethod
     def _customer(item: dict[str, Any]) -> SourceCustomer:
-        address = tuple(
-            str(item[k])
-            for k in ("InvoiceAddress1", "InvoiceAddress2")
-            if isinstance(item.get(k), str) and item[k]
-        )
-        city = " ".join(str(item.get(k) or "") for k in ("InvoicePostalCode", "InvoiceCity")).strip()
         return SourceCustomer(
             number=str(item.get("CustomerNumber") or ""),
             name=str(item.get("Name") or ""),
             orgnr=item.get("CorporateIdentityNumber") or None,
             email=item.get("EmailAddress") or None,
             phone=item.get("Telephone") or item.get("MobilePhone") or None,
-            address=address + ((city,) if city else ()),
+            address=postal_address(
+                item, ("InvoiceAddress1", "InvoiceAddress2"), "InvoicePostalCode", "InvoiceCity"
+            ),
             active=bool(item.get("IsActive", True)),
             modified_at=_when(item.get("ChangedUtc")),
         )
 
     async def stock(self, numbers: list[str] | None) -> dict[str, Decimal]:
-        wanted = set(numbers) if numbers is not None else None
-        levels: dict[str, Decimal] = {}
-        try:
-            async for item in self.api.pages("articles"):
-                number = str(item.get("Number") or "")
-                if item.get("IsStock") and (wanted is None or number in wanted):
-                    levels[number] = Decimal(str(item.get("StockBalance") or 0))
-        except (ApiError, ApiUnavailable, TokenError, OutcomeUnknown) as exc:
-            raise _failure("stock", exc) from None
-        return levels
+        with failures_as("stock"):
+            return await stock_levels(
+                self.api.pages("articles"),
+                numbers,
+                number="Number",
+                quantity="StockBalance",
+                kept=lambda item: bool(item.get("IsStock")),
+            )
 
     async def _one(self, path: str, field: str, value: str) -> dict[str, Any] | None:
         quoted = value.replace("'", "''")
@@ -518,31 +499,28 @@ class VismaSource:
     async def set_stock(self, levels: dict[str, Decimal]) -> None:
         """Each article's ``StockBalance`` replaced (a PUT of the whole article, as Visma wants it)."""
         for number, level in levels.items():
-            try:
+            with failures_as(f"set stock of article {number}"):
                 article = await self._one("articles", "Number", number)
                 if article is None:
                     raise AdapterError(f"set stock: Visma eEkonomi has no article {number}")
                 await self.api.request(
                     "PUT", f"articles/{article['Id']}", json={**article, "StockBalance": float(level)}
                 )
-            except (ApiError, ApiUnavailable, TokenError, OutcomeUnknown) as exc:
-                raise _failure(f"set stock of article {number}", exc) from None
 
     async def save_customer(self, customer: SourceCustomer) -> str:
         body: dict[str, Any] = {
             "Name": customer.name,
             "IsPrivatePerson": not customer.orgnr,
             "IsActive": customer.active,
+            **contact_fields(
+                customer,
+                orgnr="CorporateIdentityNumber",
+                email="EmailAddress",
+                phone="Telephone",
+                address=("InvoiceAddress1", "InvoiceAddress2"),
+            ),
         }
-        if customer.orgnr:
-            body["CorporateIdentityNumber"] = customer.orgnr
-        if customer.email:
-            body["EmailAddress"] = customer.email
-        if customer.phone:
-            body["Telephone"] = customer.phone
-        for key, line in zip(("InvoiceAddress1", "InvoiceAddress2"), customer.address, strict=False):
-            body[key] = line
-        try:
+        with failures_as(f"save customer {customer.number or customer.name!r}"):
             if not customer.number:
                 created = await self.api.request("POST", "customers", json=body)
                 return str(created["CustomerNumber"])
@@ -551,5 +529,3 @@ class VismaSource:
                 raise AdapterError(f"save customer: Visma eEkonomi has no customer {customer.number}")
             await self.api.request("PUT", f"customers/{existing['Id']}", json={**existing, **body})
             return customer.number
-        except (ApiError, ApiUnavailable, TokenError, OutcomeUnknown) as exc:
-            raise _failure(f"save customer {customer.number or customer.name!r}", exc) from None

@@ -1,8 +1,9 @@
 """A JSON client for an ERP's REST API: auth, rate limit, retries that never double a document.
 
 Every request waits for the account's :class:`~gateway.sync.http.limiter.SlidingWindowLimiter`
-and carries a bearer token from its auth (:class:`~gateway.sync.http.oauth.OAuthTokens`
-or a static one). What comes back decides what happens next:
+and carries the credentials of its auth in the scheme the auth names: a bearer token
+(:class:`~gateway.sync.http.oauth.OAuthTokens` or a static one) or Basic credentials
+(:class:`~gateway.sync.adapters.odata.BasicAuth`). What comes back decides what happens next:
 
 * 2xx — the parsed JSON (``None`` for 204 or an empty body);
 * 401 — the token is refreshed once and the request sent again; a second 401 is an error;
@@ -36,8 +37,10 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE"})
 
 
 class Auth(Protocol):
+    scheme: str  # the word before the token in the Authorization header: "Bearer", "Basic"
+
     async def access_token(self) -> str:
-        """The bearer token to send now."""
+        """The token (credentials) to send now."""
         ...
 
     async def after_401(self, rejected: str) -> str | None:
@@ -146,8 +149,11 @@ class ApiClient:
         *,
         params: Mapping[str, str | int] | None = None,
         json: Any = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Any:
-        """Send one request (with the retries above); the parsed JSON answer or None."""
+        """Send one request (with the retries above); the parsed JSON answer or None.
+
+        ``headers`` go with this request only, after the client's own (``If-Match``)."""
         method = method.upper()
         what = f"{method} {path}"
         safe = method in SAFE_METHODS
@@ -159,11 +165,16 @@ class ApiClient:
         while True:
             await self.limiter.acquire()
             token = await self.auth.access_token()
-            headers = {"Accept": "application/json", **self.headers, "Authorization": f"Bearer {token}"}
+            sent = {
+                "Accept": "application/json",
+                **self.headers,
+                **(headers or {}),
+                "Authorization": f"{self.auth.scheme} {token}",
+            }
             self.requests += 1
             try:
                 async with self._session.request(
-                    method, self.url(path), params=params, json=json, headers=headers
+                    method, self.url(path), params=params, json=json, headers=sent
                 ) as resp:
                     status = resp.status
                     raw = await resp.read()

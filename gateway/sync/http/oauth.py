@@ -31,7 +31,8 @@ import asyncio
 import base64
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -98,6 +99,8 @@ class _Tokens:
 class StaticBearer:
     """A fixed bearer token (an API key): nothing to refresh, a 401 is final."""
 
+    scheme = "Bearer"
+
     def __init__(self, token: str) -> None:
         self.token = token
 
@@ -120,6 +123,24 @@ async def _connect(path: Path) -> aiosqlite.Connection:
         await conn.close()
         raise
     return conn
+
+
+@asynccontextmanager
+async def _immediate(path: Path) -> AsyncIterator[aiosqlite.Connection]:
+    """A connection in a ``BEGIN IMMEDIATE`` transaction (one writer at a time across processes):
+    committed when the block ends, rolled back when it raises."""
+    conn = await _connect(path)
+    try:
+        await conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+            await conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                await conn.execute("ROLLBACK")
+            raise
+    finally:
+        await conn.close()
 
 
 def _quote_error(status: int, text: str) -> str:
@@ -179,6 +200,8 @@ async def _call_endpoint(endpoint: TokenEndpoint, form: dict[str, str], now: flo
 class OAuthTokens:
     """The access token of one ``provider`` + ``tenant``, refreshed as needed and persisted."""
 
+    scheme = "Bearer"
+
     def __init__(
         self,
         path: Path,
@@ -222,21 +245,17 @@ class OAuthTokens:
 
     async def _refresh(self, stale: str | None) -> str:
         """Under ``BEGIN IMMEDIATE``: take a newer token from the row, or refresh and commit."""
-        conn = await _connect(self.path)
-        try:
-            await conn.execute("BEGIN IMMEDIATE")
-            try:
-                async with conn.execute(
-                    "SELECT access_token, expires_at, refresh_token FROM oauth_tokens "
-                    "WHERE provider = ? AND tenant = ?",
-                    (self.provider, self.tenant),
-                ) as cursor:
-                    row = await cursor.fetchone()
-                stored = _Tokens(str(row[0]), float(row[1]), row[2]) if row is not None else None
-                if stored is not None and stored.access_token != stale and self._fresh(stored):
-                    await conn.execute("COMMIT")  # another process refreshed while we waited
-                    self._current = stored
-                    return stored.access_token
+        async with _immediate(self.path) as conn:
+            async with conn.execute(
+                "SELECT access_token, expires_at, refresh_token FROM oauth_tokens "
+                "WHERE provider = ? AND tenant = ?",
+                (self.provider, self.tenant),
+            ) as cursor:
+                row = await cursor.fetchone()
+            stored = _Tokens(str(row[0]), float(row[1]), row[2]) if row is not None else None
+            if stored is not None and stored.access_token != stale and self._fresh(stored):
+                tokens = stored  # another process refreshed while we waited
+            else:
                 tokens = await self._ask(stored)
                 await conn.execute(
                     "INSERT INTO oauth_tokens (provider, tenant, access_token, expires_at, refresh_token, "
@@ -252,14 +271,7 @@ class OAuthTokens:
                         time.time(),
                     ),
                 )
-                await conn.execute("COMMIT")  # durable before the token is used
-            except BaseException:
-                if conn.in_transaction:
-                    await conn.execute("ROLLBACK")
-                raise
-        finally:
-            await conn.close()
-        self._current = tokens
+        self._current = tokens  # committed, so durable, before the token is used
         return tokens.access_token
 
     async def _ask(self, stored: _Tokens | None) -> _Tokens:
@@ -300,31 +312,21 @@ async def store_initial(
     """
     if (refresh_token is None) == (code is None):
         raise ValueError("give either a refresh token or an authorisation code")
-    conn = await _connect(path)
-    try:
-        await conn.execute("BEGIN IMMEDIATE")
-        try:
-            if code is not None:
-                form = {"grant_type": "authorization_code", "code": code}
-                if redirect_uri:
-                    form["redirect_uri"] = redirect_uri
-                tokens = await _call_endpoint(endpoint, form, time.time())
-                if not tokens.refresh_token:
-                    raise TokenError(f"the token endpoint {endpoint.url} answered no refresh token")
-            else:
-                assert refresh_token is not None
-                if not refresh_token.strip():
-                    raise ValueError("the refresh token is empty")
-                tokens = _Tokens("", 0.0, refresh_token.strip())
-            await conn.execute(
-                "INSERT OR REPLACE INTO oauth_tokens (provider, tenant, access_token, expires_at, "
-                "refresh_token, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (provider, tenant, tokens.access_token, tokens.expires_at, tokens.refresh_token, time.time()),
-            )
-            await conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                await conn.execute("ROLLBACK")
-            raise
-    finally:
-        await conn.close()
+    async with _immediate(path) as conn:
+        if code is not None:
+            form = {"grant_type": "authorization_code", "code": code}
+            if redirect_uri:
+                form["redirect_uri"] = redirect_uri
+            tokens = await _call_endpoint(endpoint, form, time.time())
+            if not tokens.refresh_token:
+                raise TokenError(f"the token endpoint {endpoint.url} answered no refresh token")
+        else:
+            assert refresh_token is not None
+            if not refresh_token.strip():
+                raise ValueError("the refresh token is empty")
+            tokens = _Tokens("", 0.0, refresh_token.strip())
+        await conn.execute(
+            "INSERT OR REPLACE INTO oauth_tokens (provider, tenant, access_token, expires_at, "
+            "refresh_token, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (provider, tenant, tokens.access_token, tokens.expires_at, tokens.refresh_token, time.time()),
+        )

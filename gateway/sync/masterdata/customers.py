@@ -26,6 +26,7 @@ that one if found, so a crash never makes a second customer.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from datetime import datetime
@@ -36,6 +37,7 @@ from gateway.bus.catalog import Customer
 from gateway.bus.messages import BusMessage, MessageError
 from gateway.sync.adapters import AdapterError
 from gateway.sync.masterdata.catalog_db import CatalogDb
+from gateway.sync.masterdata.pricing import source_customer
 from gateway.sync.masterdata.source import MasterDataSource, SourceCustomer
 from gateway.sync.runlog import LOGGER
 
@@ -44,18 +46,6 @@ __all__ = ["CUSTOMER_KIND", "CustomerAdapter"]
 log = logging.getLogger(LOGGER)
 
 CUSTOMER_KIND = "customer.change"
-
-
-def _source_customer(customer: Customer, number: str) -> SourceCustomer:
-    return SourceCustomer(
-        number=number,
-        name=customer.name,
-        orgnr=customer.orgnr,
-        email=customer.email,
-        phone=customer.phone,
-        address=customer.address,
-        price_list=customer.price_list,
-    )
 
 
 def _same_person(a: SourceCustomer, b: Customer) -> bool:
@@ -116,16 +106,8 @@ class CustomerAdapter:
                             datetime.now().astimezone().isoformat(),
                         ),
                     )
-            number = await self.source.save_customer(_source_customer(customer, number))
-        saved = Customer(
-            number=number,
-            name=customer.name,
-            orgnr=customer.orgnr,
-            email=customer.email,
-            phone=customer.phone,
-            address=customer.address,
-            price_list=customer.price_list,
-        )
+            number = await self.source.save_customer(source_customer(customer, number))
+        saved = dataclasses.replace(customer, number=number)
         async with self.catalog.transaction() as cdb:
             await cdb.execute(
                 "UPDATE customer_saves SET erp_number = ? WHERE msg_id = ?", (number, message.msg_id)

@@ -51,11 +51,13 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import dataclasses
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import TypeVar
 
 from gateway.sync.adapters import AdapterError
 from gateway.sync.masterdata.source import SourceArticle, SourceCustomer
@@ -78,6 +80,8 @@ _TRUE = {"1", "ja", "j", "yes", "y", "true", "sant", "x"}
 _FALSE = {"0", "nej", "n", "no", "false", "falskt", ""}
 _VAT = {"25": 2500, "12": 1200, "6": 600, "0": 0}
 
+Record = TypeVar("Record", SourceArticle, SourceCustomer)
+
 
 def parse_decimal(text: str) -> Decimal:
     """``"1 234,50"`` or ``"1234.50"`` as a Decimal; ValueError when it is not a number."""
@@ -93,6 +97,27 @@ def parse_decimal(text: str) -> Decimal:
 
 def _decimal_text(value: Decimal) -> str:
     return format(value, "f").replace(".", ",")
+
+
+def _file_error(path: Path, exc: OSError) -> AdapterError:
+    return AdapterError(f"{path}: {exc.strerror or exc}")
+
+
+def _write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+    """The rows written atomically as the file format this module reads (``;``, CRLF, UTF-8)."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    try:
+        write_atomically(path, out.getvalue().encode("utf-8"))
+    except OSError as exc:
+        raise _file_error(path, exc) from None
+
+
+def _changed_since(records: list[Record], since: datetime | None) -> list[Record]:
+    """The records changed at or after ``since`` (all of them for a full sync, or without a time)."""
+    return [r for r in records if since is None or r.modified_at is None or r.modified_at >= since]
 
 
 def _read_text(path: Path) -> str:
@@ -112,7 +137,7 @@ class _Rows:
             text = _read_text(path)
             self.mtime = datetime.fromtimestamp(path.stat().st_mtime).astimezone()
         except OSError as exc:
-            raise AdapterError(f"{path}: {exc.strerror or exc}") from None
+            raise _file_error(path, exc) from None
         reader = csv.reader(io.StringIO(text), delimiter=";")
         header = next(reader, None)
         if header is None:
@@ -231,9 +256,8 @@ class FileSource:
         return out
 
     async def articles(self, since: datetime | None) -> AsyncIterator[SourceArticle]:
-        for article in await asyncio.to_thread(self._read_articles):
-            if since is None or article.modified_at is None or article.modified_at >= since:
-                yield article
+        for article in _changed_since(await asyncio.to_thread(self._read_articles), since):
+            yield article
 
     # -- customers ----------------------------------------------------------------------
 
@@ -261,9 +285,8 @@ class FileSource:
         return out
 
     async def customers(self, since: datetime | None) -> AsyncIterator[SourceCustomer]:
-        for customer in await asyncio.to_thread(self._read_customers):
-            if since is None or customer.modified_at is None or customer.modified_at >= since:
-                yield customer
+        for customer in _changed_since(await asyncio.to_thread(self._read_customers), since):
+            yield customer
 
     def _save_customer(self, customer: SourceCustomer) -> str:
         existing = self._read_customers()
@@ -271,23 +294,14 @@ class FileSource:
         if not number:
             numeric = [int(c.number) for c in existing if c.number.isdigit()]
             number = str(max(numeric, default=0) + 1)
-        saved = SourceCustomer(
-            number=number,
-            name=customer.name,
-            orgnr=customer.orgnr,
-            email=customer.email,
-            phone=customer.phone,
-            address=customer.address,
-            price_list=customer.price_list,
-            active=customer.active,
-            modified_at=datetime.now().astimezone().replace(microsecond=0),
+        saved = dataclasses.replace(
+            customer, number=number, modified_at=datetime.now().astimezone().replace(microsecond=0)
         )
         kept = [c for c in existing if c.number != number]
-        out = io.StringIO()
-        writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-        writer.writerow(CUSTOMER_COLUMNS)
-        for c in [*kept, saved]:
-            writer.writerow(
+        _write_csv(
+            self.customers_file,
+            CUSTOMER_COLUMNS,
+            (
                 [
                     c.number,
                     c.name,
@@ -299,11 +313,9 @@ class FileSource:
                     "1" if c.active else "0",
                     "" if c.modified_at is None else c.modified_at.isoformat(sep=" "),
                 ]
-            )
-        try:
-            write_atomically(self.customers_file, out.getvalue().encode("utf-8"))
-        except OSError as exc:
-            raise AdapterError(f"{self.customers_file}: {exc.strerror or exc}") from None
+                for c in [*kept, saved]
+            ),
+        )
         return number
 
     async def save_customer(self, customer: SourceCustomer) -> str:
@@ -332,15 +344,11 @@ class FileSource:
 
     def _set_stock(self, levels: dict[str, Decimal]) -> None:
         merged = {**self._read_stock(), **levels}
-        out = io.StringIO()
-        writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-        writer.writerow(("number", "quantity"))
-        for number in sorted(merged):
-            writer.writerow((number, _decimal_text(merged[number])))
-        try:
-            write_atomically(self.stock_file, out.getvalue().encode("utf-8"))
-        except OSError as exc:
-            raise AdapterError(f"{self.stock_file}: {exc.strerror or exc}") from None
+        _write_csv(
+            self.stock_file,
+            ("number", "quantity"),
+            ((number, _decimal_text(merged[number])) for number in sorted(merged)),
+        )
 
     async def set_stock(self, levels: dict[str, Decimal]) -> None:
         async with self._write_lock:

@@ -1,5 +1,8 @@
 """From the ERP's records to the tills' catalog items: prices, hidden articles, barcodes.
 
+A customer goes both ways: :func:`till_customer` for the tills, :func:`source_customer`
+for the ERP to save one a till made or changed.
+
 * A price kept excl. VAT becomes the price incl. VAT the till charges: price × (1 + rate),
   rounded half away from zero to whole öre (12,00 kr at 25 %: 15,00 kr; 0,99 kr at 12 %:
   1,1088 → 1,11 kr). With ``round_up_to_krona`` the price incl. VAT is then rounded UP to
@@ -21,6 +24,7 @@ import dataclasses
 import logging
 from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from gateway.bus.catalog import Article, Customer
 from gateway.sync.config import MasterDataConfig
@@ -32,6 +36,7 @@ __all__ = [
     "exclusion",
     "price_incl_vat",
     "shared_barcodes",
+    "source_customer",
     "till_article",
     "till_customer",
     "with_unique_barcodes",
@@ -87,16 +92,19 @@ def till_article(article: SourceArticle, config: MasterDataConfig) -> Article:
     )
 
 
+def _customer_fields(customer: Customer | SourceCustomer) -> dict[str, Any]:
+    """The fields a till's customer has, by name; the ERP's customer has them all and more."""
+    return {f.name: getattr(customer, f.name) for f in dataclasses.fields(Customer)}
+
+
 def till_customer(customer: SourceCustomer) -> Customer:
-    return Customer(
-        number=customer.number,
-        name=customer.name,
-        orgnr=customer.orgnr,
-        email=customer.email,
-        phone=customer.phone,
-        address=customer.address,
-        price_list=customer.price_list,
-    )
+    """The customer as the tills get it (whether the ERP keeps it active, and since when, stays behind)."""
+    return Customer(**_customer_fields(customer))
+
+
+def source_customer(customer: Customer, number: str) -> SourceCustomer:
+    """A till's customer as the ERP is to save it, under ``number`` ("": a new one, numbered by the ERP)."""
+    return SourceCustomer(**{**_customer_fields(customer), "number": number})
 
 
 def shared_barcodes(articles: Iterable[Article]) -> dict[str, list[Article]]:
