@@ -36,7 +36,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from gateway.bus.messages import MessageError, validate_topic_level
+from gateway.bus.fields import FieldReader, of_schema
+from gateway.bus.messages import MessageError, StoreTopics
 
 __all__ = [
     "MAX_ITEMS",
@@ -58,36 +59,27 @@ SCHEMA = "tillgw.catalog/1"
 REQUEST_SCHEMA = "tillgw.catalog-request/1"
 SECTIONS = ("articles", "customers", "stock")
 MAX_ITEMS = 2000  # items per message: about 0.5 MB of articles, far below Mosquitto's limits
-VAT_RATES = (2500, 1200, 600, 0)  # hundredths of a percent, as in gateway.model
 
-_NUMBER_RE = re.compile(r"^[^\x00-\x1f]{1,50}$")
+# A catalog number may hold DEL (0x7f), unlike an order's: read as the tills always have.
+_FIELDS = FieldReader(number=re.compile(r"^[^\x00-\x1f]{1,50}$"))
 _BARCODE_RE = re.compile(r"^[\x21-\x7e]{1,64}$")
 
 
 @dataclass(frozen=True, slots=True)
-class CatalogTopics:
+class CatalogTopics(StoreTopics):
     """The catalog topics of one store."""
-
-    orgnr: str
-    store: str
-
-    def __post_init__(self) -> None:
-        validate_topic_level(self.orgnr, "orgnr")
-        validate_topic_level(self.store, "store")
 
     @property
     def updates(self) -> str:
-        return f"tillgw/{self.orgnr}/{self.store}/catalog/updates"
+        return f"{self.store_base}/catalog/updates"
 
     def request(self, register: str) -> str:
-        return (
-            f"tillgw/{self.orgnr}/{self.store}/{validate_topic_level(register, 'register')}/catalog-request"
-        )
+        return self.of_register(register, "catalog-request")
 
     @property
     def requests(self) -> str:
         """The subscription that hears every register's requests."""
-        return f"tillgw/{self.orgnr}/{self.store}/+/catalog-request"
+        return f"{self.store_base}/+/catalog-request"
 
 
 # -- items --------------------------------------------------------------------------------
@@ -120,29 +112,25 @@ class Article:
 
     @classmethod
     def from_json(cls, obj: Any, where: str) -> Article:
-        obj = _object(obj, where)
-        vat_rate = _int(obj, "vat_rate", where)
-        if vat_rate not in VAT_RATES:
-            raise MessageError(f"{where}.vat_rate: {vat_rate} is not one of {VAT_RATES}")
+        obj = _FIELDS.object(obj, where)
+        vat_rate = _FIELDS.vat_rate(obj, where)
         barcodes = obj.get("barcodes", [])
         if not isinstance(barcodes, list):
             raise MessageError(f"{where}.barcodes: not a list")
         for i, code in enumerate(barcodes):
             if not isinstance(code, str) or not _BARCODE_RE.match(code):
                 raise MessageError(f"{where}.barcodes[{i}]: {code!r} is not 1-64 printable characters")
-        price = _int(obj, "price", where)
-        if price < 0:
-            raise MessageError(f"{where}.price: {price} is negative")
+        price = _FIELDS.amount(obj, "price", where)
         return cls(
-            number=_number(obj, "number", where),
-            name=_text(obj, "name", where),
+            number=_FIELDS.number(obj, "number", where),
+            name=_FIELDS.text(obj, "name", where),
             price=price,
             vat_rate=vat_rate,
             barcodes=tuple(barcodes),
-            unit=_text(obj, "unit", where, default="st"),
-            group=_optional_text(obj, "group", where),
-            service=_bool(obj, "service", where),
-            stock_goods=_bool(obj, "stock_goods", where),
+            unit=_FIELDS.text(obj, "unit", where, default="st"),
+            group=_FIELDS.optional_text(obj, "group", where),
+            service=_FIELDS.boolean(obj, "service", where),
+            stock_goods=_FIELDS.boolean(obj, "stock_goods", where),
         )
 
 
@@ -169,18 +157,18 @@ class Customer:
 
     @classmethod
     def from_json(cls, obj: Any, where: str) -> Customer:
-        obj = _object(obj, where)
+        obj = _FIELDS.object(obj, where)
         address = obj.get("address", [])
         if not isinstance(address, list) or not all(isinstance(a, str) for a in address):
             raise MessageError(f"{where}.address: not a list of text")
         return cls(
-            number=_number(obj, "number", where),
-            name=_text(obj, "name", where),
-            orgnr=_optional_text(obj, "orgnr", where),
-            email=_optional_text(obj, "email", where),
-            phone=_optional_text(obj, "phone", where),
+            number=_FIELDS.number(obj, "number", where),
+            name=_FIELDS.text(obj, "name", where),
+            orgnr=_FIELDS.optional_text(obj, "orgnr", where),
+            email=_FIELDS.optional_text(obj, "email", where),
+            phone=_FIELDS.optional_text(obj, "phone", where),
             address=tuple(address),
-            price_list=_optional_text(obj, "price_list", where),
+            price_list=_FIELDS.optional_text(obj, "price_list", where),
         )
 
 
@@ -194,7 +182,7 @@ class StockLevel:
 
     @classmethod
     def from_json(cls, obj: Any, where: str) -> StockLevel:
-        obj = _object(obj, where)
+        obj = _FIELDS.object(obj, where)
         text = obj.get("quantity")
         if not isinstance(text, str):
             raise MessageError(f"{where}.quantity: not a decimal string")
@@ -204,7 +192,7 @@ class StockLevel:
             raise MessageError(f"{where}.quantity: {text!r} is not a number") from None
         if not quantity.is_finite():
             raise MessageError(f"{where}.quantity: {text!r} is not a number")
-        return cls(_number(obj, "number", where), quantity)
+        return cls(_FIELDS.number(obj, "number", where), quantity)
 
 
 Item = Article | Customer | StockLevel
@@ -262,18 +250,18 @@ class CatalogUpdate:
 
 def decode_update(data: bytes) -> CatalogUpdate:
     """A catalog message; :class:`MessageError` names what is wrong with one that is not ours."""
-    obj = _decode(data, SCHEMA)
-    revision = _int(obj, "revision", "update")
-    base = _int(obj, "base", "update")
-    part, parts = _int(obj, "part", "update"), _int(obj, "parts", "update")
+    obj = of_schema(data, SCHEMA)
+    revision = _FIELDS.integer(obj, "revision", "update")
+    base = _FIELDS.integer(obj, "base", "update")
+    part, parts = _FIELDS.integer(obj, "part", "update"), _FIELDS.integer(obj, "parts", "update")
     if revision < 1 or not 0 <= base < revision:
         raise MessageError(f"revision {revision} on base {base}: a revision follows its base")
     if not 1 <= part <= parts:
         raise MessageError(f"part {part} of {parts}")
-    section = _text(obj, "section", "update")
+    section = _FIELDS.text(obj, "section", "update")
     if section not in SECTIONS:
         raise MessageError(f"section {section!r} is not one of {SECTIONS}")
-    full = _bool(obj, "full", "update")
+    full = _FIELDS.boolean(obj, "full", "update")
     raw_items = obj.get("items", [])
     if not isinstance(raw_items, list):
         raise MessageError("items: not a list")
@@ -287,8 +275,8 @@ def decode_update(data: bytes) -> CatalogUpdate:
     if full and removed:
         raise MessageError("removed: a full revision lists everything and removes nothing")
     update = CatalogUpdate(
-        orgnr=_text(obj, "orgnr", "update"),
-        store=_text(obj, "store", "update"),
+        orgnr=_FIELDS.text(obj, "orgnr", "update"),
+        store=_FIELDS.text(obj, "store", "update"),
         revision=revision,
         base=base,
         full=full,
@@ -297,7 +285,7 @@ def decode_update(data: bytes) -> CatalogUpdate:
         section=section,
         items=items,
         removed=tuple(removed),
-        at=_text(obj, "at", "update", default=""),
+        at=_FIELDS.text(obj, "at", "update", default=""),
     )
     if obj.get("msg_id") != update.msg_id:
         raise MessageError(f"msg_id {obj.get('msg_id')!r} is not {update.msg_id!r}")
@@ -353,67 +341,11 @@ class CatalogRequest:
 
 
 def decode_request(data: bytes) -> CatalogRequest:
-    obj = _decode(data, REQUEST_SCHEMA)
-    holds = _int(obj, "holds", "request")
+    obj = of_schema(data, REQUEST_SCHEMA)
+    holds = _FIELDS.integer(obj, "holds", "request")
     if holds < 0:
         raise MessageError(f"holds: {holds} is negative")
-    reason = _text(obj, "reason", "request", default="gap")
+    reason = _FIELDS.text(obj, "reason", "request", default="gap")
     if reason not in ("gap", "start", "reset"):
         raise MessageError(f"reason: {reason!r} is not gap, start or reset")
-    return CatalogRequest(_text(obj, "register", "request"), holds, reason)
-
-
-# -- field readers ------------------------------------------------------------------------
-
-
-def _decode(data: bytes, schema: str) -> dict[str, Any]:
-    try:
-        obj = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MessageError(f"not JSON: {exc}") from None
-    if not isinstance(obj, dict):
-        raise MessageError("not a JSON object")
-    if obj.get("schema") != schema:
-        raise MessageError(f"schema {obj.get('schema')!r} is not {schema!r}")
-    return obj
-
-
-def _object(obj: Any, where: str) -> dict[str, Any]:
-    if not isinstance(obj, dict):
-        raise MessageError(f"{where}: not a JSON object")
-    return obj
-
-
-def _int(obj: dict[str, Any], key: str, where: str) -> int:
-    value = obj.get(key)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise MessageError(f"{where}.{key}: missing or not an integer")
-    return value
-
-
-def _bool(obj: dict[str, Any], key: str, where: str) -> bool:
-    value = obj.get(key, False)
-    if not isinstance(value, bool):
-        raise MessageError(f"{where}.{key}: not true or false")
-    return value
-
-
-def _text(obj: dict[str, Any], key: str, where: str, default: str | None = None) -> str:
-    value = obj.get(key, default)
-    if not isinstance(value, str):
-        raise MessageError(f"{where}.{key}: missing or not text")
-    return value
-
-
-def _optional_text(obj: dict[str, Any], key: str, where: str) -> str | None:
-    value = obj.get(key)
-    if value is not None and not isinstance(value, str):
-        raise MessageError(f"{where}.{key}: not text")
-    return value
-
-
-def _number(obj: dict[str, Any], key: str, where: str) -> str:
-    value = _text(obj, key, where)
-    if not _NUMBER_RE.match(value):
-        raise MessageError(f"{where}.{key}: {value!r} is not 1-50 characters without control characters")
-    return value
+    return CatalogRequest(_FIELDS.text(obj, "register", "request"), holds, reason)

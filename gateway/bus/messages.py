@@ -29,10 +29,11 @@ An ack (schema ``tillgw.bus-ack/1``) says ``{"msg_id", "status": "stored" | "rej
 from __future__ import annotations
 
 import json
-import re
 import socket
 from dataclasses import dataclass
 from typing import Any
+
+from gateway.bus.fields import FieldReader, MessageError, json_object, of_schema, validate_topic_level
 
 __all__ = [
     "ACK_SCHEMA",
@@ -42,6 +43,7 @@ __all__ = [
     "Ack",
     "BusMessage",
     "MessageError",
+    "StoreTopics",
     "Topics",
     "decode_ack",
     "decode_message",
@@ -69,38 +71,42 @@ KIND_TOPICS = {
 }
 """The journal entry kinds that go on the bus, and the topic each goes to."""
 
-_LEVEL_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-
-
-class MessageError(ValueError):
-    """A message that is not one of ours; ``str()`` says what is wrong with it."""
-
-
-def validate_topic_level(value: str, what: str) -> str:
-    """A topic level of ours: letters, digits, ``.``, ``_``, ``-`` (never ``/``, ``+``, ``#``)."""
-    if not _LEVEL_RE.match(value):
-        raise MessageError(
-            f"{what} {value!r} must be 1-64 letters, digits, '.', '_' or '-' to be a topic level"
-        )
-    return value
+_FIELDS = FieldReader()
 
 
 @dataclass(frozen=True, slots=True)
-class Topics:
-    """The topics of one register."""
+class StoreTopics:
+    """The topics of one store: its levels checked (:func:`validate_topic_level`) when made."""
 
     orgnr: str
     store: str
-    register: str
 
     def __post_init__(self) -> None:
         validate_topic_level(self.orgnr, "orgnr")
         validate_topic_level(self.store, "store")
+
+    @property
+    def store_base(self) -> str:
+        return f"tillgw/{self.orgnr}/{self.store}"
+
+    def of_register(self, register: str, leaf: str) -> str:
+        """``tillgw/{orgnr}/{store}/{register}/{leaf}``, the register's level checked."""
+        return f"{self.store_base}/{validate_topic_level(register, 'register')}/{leaf}"
+
+
+@dataclass(frozen=True, slots=True)
+class Topics(StoreTopics):
+    """The topics of one register."""
+
+    register: str
+
+    def __post_init__(self) -> None:
+        StoreTopics.__post_init__(self)
         validate_topic_level(self.register, "register")
 
     @property
     def base(self) -> str:
-        return f"tillgw/{self.orgnr}/{self.store}/{self.register}"
+        return f"{self.store_base}/{self.register}"
 
     def for_kind(self, kind: str) -> str:
         return f"{self.base}/{KIND_TOPICS[kind]}"
@@ -151,41 +157,26 @@ class BusMessage:
         ).encode()
 
 
-def _field(obj: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
-    value = obj.get(key)
-    if not isinstance(value, kind) or isinstance(value, bool):
-        raise MessageError(f"{key}: missing or not a {getattr(kind, '__name__', kind)}")
-    return value
-
-
 def decode_message(data: bytes) -> BusMessage:
     """A message from the bus; :class:`MessageError` says why one is not ours."""
-    try:
-        obj = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MessageError(f"not JSON: {exc}") from None
-    if not isinstance(obj, dict):
-        raise MessageError("not a JSON object")
-    schema = obj.get("schema")
-    if schema != SCHEMA:
-        raise MessageError(f"schema {schema!r} is not {SCHEMA!r}")
-    kind = _field(obj, "kind", str)
+    obj = of_schema(data, SCHEMA)
+    kind = _FIELDS.text(obj, "kind", "")
     if kind not in KIND_TOPICS:
         raise MessageError(f"kind {kind!r} is not one this version knows")
-    sequence = _field(obj, "sequence", int)
+    sequence = _FIELDS.integer(obj, "sequence", "")
     if sequence < 1:
         raise MessageError(f"sequence {sequence} is not 1 or more")
     message = BusMessage(
-        msg_id=_field(obj, "msg_id", str),
+        msg_id=_FIELDS.text(obj, "msg_id", ""),
         kind=kind,
-        orgnr=_field(obj, "orgnr", str),
-        store=_field(obj, "store", str),
-        register=_field(obj, "register", str),
+        orgnr=_FIELDS.text(obj, "orgnr", ""),
+        store=_FIELDS.text(obj, "store", ""),
+        register=_FIELDS.text(obj, "register", ""),
         sequence=sequence,
-        journal_entry=_field(obj, "journal_entry", int),
-        entry_hash=_field(obj, "entry_hash", str),
-        at=_field(obj, "at", str),
-        payload=_field(obj, "payload", dict),
+        journal_entry=_FIELDS.integer(obj, "journal_entry", ""),
+        entry_hash=_FIELDS.text(obj, "entry_hash", ""),
+        at=_FIELDS.text(obj, "at", ""),
+        payload=_FIELDS.object(obj.get("payload"), "payload"),
     )
     expected = f"{message.orgnr}/{message.store}/{message.register}/{message.sequence}"
     if message.msg_id != expected:
@@ -208,13 +199,13 @@ class Ack:
 
 def decode_ack(data: bytes) -> Ack:
     try:
-        obj = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MessageError(f"ack not JSON: {exc}") from None
-    if not isinstance(obj, dict) or obj.get("schema") != ACK_SCHEMA:
+        obj = json_object(data)
+    except MessageError as exc:
+        raise MessageError(f"ack {exc}") from None
+    if obj.get("schema") != ACK_SCHEMA:
         raise MessageError(f"not an ack of schema {ACK_SCHEMA!r}")
-    status = _field(obj, "status", str)
+    status = _FIELDS.text(obj, "status", "")
     if status not in ("stored", "rejected"):
         raise MessageError(f"ack status {status!r} is not stored or rejected")
     reason = obj.get("reason")
-    return Ack(_field(obj, "msg_id", str), status, reason if isinstance(reason, str) else None)
+    return Ack(_FIELDS.text(obj, "msg_id", ""), status, reason if isinstance(reason, str) else None)

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from gateway.bus.messages import MessageError, validate_topic_level
+from gateway.bus.fields import NUMBER_RE, FieldError, FieldReader, of_schema
+from gateway.bus.messages import StoreTopics
 
 __all__ = [
     "ANSWER_SCHEMA",
@@ -52,22 +53,18 @@ __all__ = [
 REQUEST_SCHEMA = "tillgw.order-request/1"
 ANSWER_SCHEMA = "tillgw.order-answer/1"
 DELIVERIES = ("now", "later")
-VAT_RATES = (2500, 1200, 600, 0)  # hundredths of a percent, as in gateway.model
 MAX_LINES = 500  # lines of one order, as a receipt's
 MAX_NOTE = 250
 
-_NUMBER_RE = re.compile(r"^[^\x00-\x1f\x7f]{1,50}$")
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _QUANTITY_RE = re.compile(r"^-?\d{1,9}(\.\d{1,5})?$")
 
 
-class OrderFieldError(MessageError):
+class OrderFieldError(FieldError):
     """A field of an order that is wrong: ``field`` names it (``lines[1].quantity``)."""
 
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
+
+_FIELDS = FieldReader(OrderFieldError)
 
 
 def order_reference(register: str, n: int) -> str:
@@ -76,21 +73,14 @@ def order_reference(register: str, n: int) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class OrderTopics:
+class OrderTopics(StoreTopics):
     """The order topics of one store."""
 
-    orgnr: str
-    store: str
-
-    def __post_init__(self) -> None:
-        validate_topic_level(self.orgnr, "orgnr")
-        validate_topic_level(self.store, "store")
-
     def request(self, register: str) -> str:
-        return f"tillgw/{self.orgnr}/{self.store}/{validate_topic_level(register, 'register')}/order-request"
+        return self.of_register(register, "order-request")
 
     def answer(self, register: str) -> str:
-        return f"tillgw/{self.orgnr}/{self.store}/{validate_topic_level(register, 'register')}/order-answer"
+        return self.of_register(register, "order-answer")
 
     @staticmethod
     def every_request() -> str:
@@ -116,7 +106,7 @@ class OrderRequest:
         if self.customer is None and self.number is None:
             raise OrderFieldError("customer", "give a customer number, an order number, or both")
         for key, value in (("customer", self.customer), ("number", self.number)):
-            if value is not None and not _NUMBER_RE.match(value):
+            if value is not None and not NUMBER_RE.match(value):
                 raise OrderFieldError(key, f"{value!r} is not 1-50 characters without control characters")
 
     def to_bytes(self) -> bytes:
@@ -130,11 +120,11 @@ class OrderRequest:
 
 def decode_request(data: bytes) -> OrderRequest:
     """A till's request; :class:`MessageError` names what is wrong with one that is not ours."""
-    obj = _decode(data, REQUEST_SCHEMA)
+    obj = of_schema(data, REQUEST_SCHEMA)
     return OrderRequest(
-        _text(obj, "request_id", "request"),
-        _optional_text(obj, "customer", "request"),
-        _optional_text(obj, "number", "request"),
+        _FIELDS.text(obj, "request_id", ""),
+        _FIELDS.optional_text(obj, "customer", ""),
+        _FIELDS.optional_text(obj, "number", ""),
     )
 
 
@@ -161,16 +151,12 @@ class OrderLine:
 
     @classmethod
     def from_json(cls, obj: Any, where: str) -> OrderLine:
-        obj = _object(obj, where)
-        vat_rate = _int(obj, "vat_rate", where)
-        if vat_rate not in VAT_RATES:
-            raise OrderFieldError(f"{where}.vat_rate", f"{vat_rate} is not one of {VAT_RATES}")
-        unit_price = _int(obj, "unit_price", where)
-        if unit_price < 0:
-            raise OrderFieldError(f"{where}.unit_price", f"{unit_price} is negative")
+        obj = _FIELDS.object(obj, where)
+        vat_rate = _FIELDS.vat_rate(obj, where)
+        unit_price = _FIELDS.amount(obj, "unit_price", where)
         return cls(
-            article=_optional_text(obj, "article", where),
-            text=_text(obj, "text", where),
+            article=_FIELDS.optional_text(obj, "article", where),
+            text=_FIELDS.text(obj, "text", where),
             quantity=_quantity(obj.get("quantity"), f"{where}.quantity"),
             unit_price=unit_price,
             vat_rate=vat_rate,
@@ -198,16 +184,16 @@ class Order:
 
     @classmethod
     def from_json(cls, obj: Any, where: str) -> Order:
-        obj = _object(obj, where)
+        obj = _FIELDS.object(obj, where)
         lines = obj.get("lines")
         if not isinstance(lines, list):
             raise OrderFieldError(f"{where}.lines", "not a list")
         return cls(
-            number=_number(obj, "number", where),
-            customer=_number(obj, "customer", where),
+            number=_FIELDS.number(obj, "number", where),
+            customer=_FIELDS.number(obj, "customer", where),
             lines=tuple(OrderLine.from_json(x, f"{where}.lines[{i}]") for i, x in enumerate(lines)),
-            customer_name=_optional_text(obj, "customer_name", where),
-            reference=_optional_text(obj, "reference", where),
+            customer_name=_FIELDS.optional_text(obj, "customer_name", where),
+            reference=_FIELDS.optional_text(obj, "reference", where),
         )
 
 
@@ -231,14 +217,14 @@ class OrderAnswer:
 
 
 def decode_answer(data: bytes) -> OrderAnswer:
-    obj = _decode(data, ANSWER_SCHEMA)
+    obj = of_schema(data, ANSWER_SCHEMA)
     orders = obj.get("orders", [])
     if not isinstance(orders, list):
         raise OrderFieldError("orders", "not a list")
     return OrderAnswer(
-        _text(obj, "request_id", "answer"),
+        _FIELDS.text(obj, "request_id", ""),
         tuple(Order.from_json(o, f"orders[{i}]") for i, o in enumerate(orders)),
-        _optional_text(obj, "error", "answer"),
+        _FIELDS.optional_text(obj, "error", ""),
     )
 
 
@@ -285,7 +271,7 @@ class NewOrder:
         if unknown:
             raise OrderFieldError(unknown[0], "is not a field of an order (customer, lines, delivery, note)")
         customer = obj.get("customer")
-        if not isinstance(customer, str) or not _NUMBER_RE.match(customer) or not customer.strip():
+        if not isinstance(customer, str) or not NUMBER_RE.match(customer) or not customer.strip():
             raise OrderFieldError("customer", f"must be the ERP's customer number, got {customer!r}")
         delivery = obj.get("delivery")
         if delivery not in DELIVERIES:
@@ -314,7 +300,7 @@ def _new_line(raw: Any, where: str) -> NewOrderLine:
             f"{where}.{unknown[0]}", "is not a field of an order line (article, quantity, text)"
         )
     article = raw.get("article")
-    if not isinstance(article, str) or not _NUMBER_RE.match(article) or not article.strip():
+    if not isinstance(article, str) or not NUMBER_RE.match(article) or not article.strip():
         raise OrderFieldError(f"{where}.article", f"must be the ERP's article number, got {article!r}")
     value = raw.get("quantity")
     if isinstance(value, int) and not isinstance(value, bool):
@@ -323,60 +309,12 @@ def _new_line(raw: Any, where: str) -> NewOrderLine:
     if quantity <= 0:
         raise OrderFieldError(f"{where}.quantity", f"{value} is not more than zero")
     text = raw.get("text")
-    if text is not None and (not isinstance(text, str) or not _NUMBER_RE.match(text)):
+    if text is not None and (not isinstance(text, str) or not NUMBER_RE.match(text)):
         raise OrderFieldError(f"{where}.text", "must be a text of 1-50 characters")
     return NewOrderLine(article, quantity, text)
 
 
 # -- field readers ------------------------------------------------------------------------
-
-
-def _decode(data: bytes, schema: str) -> dict[str, Any]:
-    try:
-        obj = json.loads(data)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise MessageError(f"not JSON: {exc}") from None
-    if not isinstance(obj, dict):
-        raise MessageError("not a JSON object")
-    if obj.get("schema") != schema:
-        raise MessageError(f"schema {obj.get('schema')!r} is not {schema!r}")
-    return obj
-
-
-def _object(obj: Any, where: str) -> dict[str, Any]:
-    if not isinstance(obj, dict):
-        raise OrderFieldError(where, "not a JSON object")
-    return obj
-
-
-def _int(obj: dict[str, Any], key: str, where: str) -> int:
-    value = obj.get(key)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise OrderFieldError(f"{where}.{key}", "missing or not an integer")
-    return value
-
-
-def _text(obj: dict[str, Any], key: str, where: str) -> str:
-    value = obj.get(key)
-    if not isinstance(value, str):
-        raise OrderFieldError(f"{where}.{key}" if where != "request" else key, "missing or not text")
-    return value
-
-
-def _optional_text(obj: dict[str, Any], key: str, where: str) -> str | None:
-    value = obj.get(key)
-    if value is not None and not isinstance(value, str):
-        raise OrderFieldError(key if where in ("request", "answer") else f"{where}.{key}", "not text")
-    return value
-
-
-def _number(obj: dict[str, Any], key: str, where: str) -> str:
-    value = _text(obj, key, where)
-    if not _NUMBER_RE.match(value):
-        raise OrderFieldError(
-            f"{where}.{key}", f"{value!r} is not 1-50 characters without control characters"
-        )
-    return value
 
 
 def _quantity(value: Any, where: str) -> Decimal:

@@ -32,14 +32,26 @@ import contextlib
 import logging
 import ssl
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
 import aiomqtt
-from aiomqtt import MqttCodeError, MqttError
+from aiomqtt import MqttError
 
-from gateway.bus.messages import KIND_TOPICS, NO_DELAY, Ack, MessageError, Topics, decode_ack
+from gateway.bus.client import (
+    BAD_LOGIN,
+    NOT_AUTHORISED,
+    Backoff,
+    ConnectionLost,
+    SubscriptionRefused,
+    connack_code,
+    mqtt_client,
+    reconnecting,
+    refused,
+    stop_task,
+)
+from gateway.bus.messages import KIND_TOPICS, Ack, MessageError, Topics, decode_ack
 from gateway.bus.outbox import Outbox, OutboxRow, OutboxState
 from gateway.config import MqttConfig
 from gateway.devices.health import DeviceState, HealthReporter, HealthTracker
@@ -49,10 +61,6 @@ from gateway.fiscal.store import local_now
 __all__ = ["BusStatus", "Publisher", "PublisherSettings"]
 
 log = logging.getLogger("tillgw.bus.publisher")
-
-# CONNACK reason codes (MQTT 5 numbering, which paho also uses for 3.1.1's 4 and 5).
-_BAD_LOGIN = {4, 134}
-_NOT_AUTHORISED = {5, 135}
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,30 +121,8 @@ class _Flight:
         return min(max(self.last_sent, progress_at) + wait, self.last_sent + settings.resend_max)
 
 
-@dataclass(slots=True)
-class _Backoff:
-    initial: float
-    maximum: float
-    _current: float = field(default=0.0)
-
-    def next_delay(self) -> float:
-        self._current = self.initial if self._current == 0 else min(self._current * 2, self.maximum)
-        return self._current
-
-    def reset(self) -> None:
-        self._current = 0.0
-
-
-class _SubscriptionRefused(MqttError):
-    pass
-
-
 class _CaFileUnusable(MqttError):
     pass
-
-
-class _Established(MqttError):
-    """A connection that worked and was then lost (wraps the error that ended it)."""
 
 
 class Publisher(HealthReporter):
@@ -181,13 +167,7 @@ class Publisher(HealthReporter):
             self.outbox.store.commit_listeners.remove(self._on_commit)
         task, self._task = self._task, None
         if task is not None:
-            # On Python 3.11, asyncio.wait_for (which aiomqtt awaits CONNACK and PUBACK with)
-            # swallows a cancellation that comes as its future completes: cancel again, then.
-            while not task.done():
-                task.cancel()
-                await asyncio.wait({task}, timeout=0.1)
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await stop_task(task)
         self._connected = False
 
     async def __aenter__(self) -> Publisher:
@@ -230,65 +210,51 @@ class Publisher(HealthReporter):
     # -- connection ---------------------------------------------------------------------
 
     def _client(self) -> aiomqtt.Client:
-        tls_context = None
-        if self.config.tls:
-            ca = str(self.config.ca_file) if self.config.ca_file is not None else None
-            try:
-                tls_context = ssl.create_default_context(cafile=ca)
-            except (OSError, ssl.SSLError) as exc:
-                raise _CaFileUnusable(getattr(exc, "strerror", None) or str(exc)) from exc
-        client = aiomqtt.Client(
-            self.config.host,
-            self.config.port,
-            username=self.config.username,
-            password=self.config.password,
-            identifier=self.client_id,
-            # A session the broker keeps: acks sent while the till was away arrive when it is back.
-            clean_session=False,
-            keepalive=self.settings.keepalive,
-            timeout=self.settings.timeout,
-            max_inflight_messages=self.settings.max_inflight,
-            tls_context=tls_context,
-            socket_options=NO_DELAY,
-        )
+        try:
+            client = mqtt_client(
+                self.config,
+                self.client_id,
+                # A session the broker keeps: acks sent while the till was away arrive when it is back.
+                clean_session=False,
+                keepalive=self.settings.keepalive,
+                timeout=self.settings.timeout,
+                max_inflight=self.settings.max_inflight,
+            )
+        except (OSError, ssl.SSLError) as exc:  # the CA file
+            raise _CaFileUnusable(getattr(exc, "strerror", None) or str(exc)) from exc
         client.pending_calls_threshold = 2 * self.settings.batch + 10  # a batch in flight is no warning
         return client
 
     async def _run(self) -> None:
-        backoff = _Backoff(self.settings.reconnect_initial, self.settings.reconnect_max)
-        while True:
-            try:
-                async with contextlib.AsyncExitStack() as stack:
-                    # Connected whole: a stop during the connect waits for its outcome (milliseconds,
-                    # at most ``timeout``), so that aiomqtt is never cut off half-way.
-                    client = await _whole(stack.enter_async_context(self._client()))
-                    await _whole(self._subscribe(client))
-                    backoff.reset()
-                    self._connected = True
-                    log.info("connected to the MQTT broker at %s as %s", self.url, self.client_id)
-                    self._health.set(DeviceState.READY)
-                    try:
-                        await self._serve(client)
-                    except (MqttError, OSError) as exc:
-                        raise _Established(str(exc)) from exc
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self._connected = False
-                self._flight.clear()
-                self._health.set(DeviceState.FAILED, self._explain(exc))
-                if not isinstance(exc, MqttError | OSError):
-                    log.exception("bus publisher: unexpected error")
-            delay = backoff.next_delay()
-            log.debug("next try to reach the MQTT broker at %s in %.1f s", self.url, delay)
-            await asyncio.sleep(delay)
+        backoff = Backoff(self.settings.reconnect_initial, self.settings.reconnect_max)
+
+        async def connection() -> None:
+            async with contextlib.AsyncExitStack() as stack:
+                # Connected whole: a stop during the connect waits for its outcome (milliseconds,
+                # at most ``timeout``), so that aiomqtt is never cut off half-way.
+                client = await _whole(stack.enter_async_context(self._client()))
+                await _whole(self._subscribe(client))
+                backoff.reset()
+                self._connected = True
+                log.info("connected to the MQTT broker at %s as %s", self.url, self.client_id)
+                self._health.set(DeviceState.READY)
+                try:
+                    await self._serve(client)
+                except (MqttError, OSError) as exc:
+                    raise ConnectionLost(str(exc)) from exc
+
+        await reconnecting(connection, backoff, self._failed, log=log, what="bus publisher")
+
+    def _failed(self, exc: Exception) -> None:
+        self._connected = False
+        self._flight.clear()
+        self._health.set(DeviceState.FAILED, self._explain(exc))
 
     async def _subscribe(self, client: aiomqtt.Client) -> None:
         granted = await client.subscribe(self.topics.acks, qos=1)
         for code in granted:
-            refused = code.is_failure if not isinstance(code, int) else code >= 0x80
-            if refused:
-                raise _SubscriptionRefused(f"SUBACK {code}")
+            if refused(code):
+                raise SubscriptionRefused(f"SUBACK {code}")
 
     async def _serve(self, client: aiomqtt.Client) -> None:
         """Acks in, messages out, until the connection fails (the error ends both)."""
@@ -311,25 +277,24 @@ class Publisher(HealthReporter):
             return f"publishing stopped on an unexpected error ({exc!r}) — see the till's log"
         if isinstance(exc, _CaFileUnusable):
             return f"the till cannot use its CA file {self.config.ca_file} ({exc}) — check [mqtt].ca_file"
-        if isinstance(exc, _Established):
+        if isinstance(exc, ConnectionLost):
             return f"lost the connection to the MQTT broker at {url} — check that Mosquitto runs"
-        if isinstance(exc, _SubscriptionRefused):
+        if isinstance(exc, SubscriptionRefused):
             return (
                 f"the MQTT broker at {url} refused {user} the subscription to {self.topics.acks} — "
                 "check the broker's ACL (docs/mosquitto.md)"
             )
-        if isinstance(exc, MqttCodeError) and exc.rc is not None:
-            code = exc.rc if isinstance(exc.rc, int) else exc.rc.value
-            if code in _BAD_LOGIN:
-                return (
-                    f"the MQTT broker at {url} refused the till's login ({user}): bad user name or "
-                    "password — check [mqtt] username and password"
-                )
-            if code in _NOT_AUTHORISED:
-                return (
-                    f"the MQTT broker at {url} refused the till's login ({user}): not authorised — "
-                    "check [mqtt] username and password, and the broker's users (docs/mosquitto.md)"
-                )
+        code = connack_code(exc)
+        if code in BAD_LOGIN:
+            return (
+                f"the MQTT broker at {url} refused the till's login ({user}): bad user name or "
+                "password — check [mqtt] username and password"
+            )
+        if code in NOT_AUTHORISED:
+            return (
+                f"the MQTT broker at {url} refused the till's login ({user}): not authorised — "
+                "check [mqtt] username and password, and the broker's users (docs/mosquitto.md)"
+            )
         cause = exc.__cause__ or exc.__context__
         if isinstance(cause, ssl.SSLCertVerificationError):
             return (

@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from gateway.bus.messages import MessageError, validate_topic_level
+from gateway.bus.fields import of_schema
+from gateway.bus.messages import MessageError, StoreTopics
 
 __all__ = ["MAX_ERRORS", "MAX_ERROR_CHARS", "SCHEMA", "STATES", "SyncStatus", "decode_status", "status_topic"]
 
@@ -41,7 +42,7 @@ MAX_BYTES = 16 * 1024  # a status is about a kilobyte; anything much larger is n
 
 
 def status_topic(orgnr: str, store: str) -> str:
-    return f"tillgw/{validate_topic_level(orgnr, 'orgnr')}/{validate_topic_level(store, 'store')}/sync/status"
+    return f"{StoreTopics(orgnr, store).store_base}/sync/status"
 
 
 def _cut(text: str, limit: int) -> str:
@@ -105,14 +106,7 @@ def decode_status(payload: bytes) -> SyncStatus:
     """The status in ``payload``; :class:`MessageError` says what is wrong with it."""
     if len(payload) > MAX_BYTES:
         raise MessageError(f"{len(payload)} bytes; a sync status is at most {MAX_BYTES}")
-    try:
-        body = json.loads(payload)
-    except (ValueError, RecursionError):
-        raise MessageError("not JSON") from None
-    if not isinstance(body, dict):
-        raise MessageError("not a JSON object")
-    if body.get("schema") != SCHEMA:
-        raise MessageError(f"schema {body.get('schema')!r}, not {SCHEMA!r}")
+    body = of_schema(payload, SCHEMA)
     state = body.get("state")
     if state not in STATES:
         raise MessageError(f"state {state!r} is not one of {', '.join(STATES)}")

@@ -15,15 +15,14 @@ the caller stopped waiting is dropped.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import ssl
 import uuid
 
 import aiomqtt
 from aiomqtt import MqttError
 
-from gateway.bus.messages import NO_DELAY, MessageError
+from gateway.bus.client import Backoff, mqtt_client, reconnecting, stop_task
+from gateway.bus.messages import MessageError
 from gateway.bus.orders import OrderAnswer, OrderRequest, OrderTopics, decode_answer
 from gateway.config import MqttConfig
 
@@ -70,11 +69,7 @@ class OrderQueries:
     async def close(self) -> None:
         task, self._task = self._task, None
         if task is not None:
-            while not task.done():  # as in the catalog subscriber: wait_for may swallow a cancel
-                task.cancel()
-                await asyncio.wait({task}, timeout=0.1)
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await stop_task(task)
         for waiting in self._waiting.values():
             waiting.cancel()
 
@@ -97,46 +92,27 @@ class OrderQueries:
         finally:
             self._waiting.pop(request.request_id, None)
 
-    def _client_for(self) -> aiomqtt.Client:
-        tls_context = None
-        if self.config.tls:
-            ca = str(self.config.ca_file) if self.config.ca_file is not None else None
-            tls_context = ssl.create_default_context(cafile=ca)
-        return aiomqtt.Client(
-            self.config.host,
-            self.config.port,
-            username=self.config.username,
-            password=self.config.password,
-            identifier=self.client_id,
-            clean_session=True,
-            timeout=10,
-            tls_context=tls_context,
-            socket_options=NO_DELAY,
-        )
-
     async def _run(self) -> None:
-        delay = 0.0
-        while True:
-            try:
-                async with self._client_for() as client:
-                    await client.subscribe(self.answer_topic, qos=1)
-                    self._client, delay = client, 0.0
-                    self.connected.set()
-                    try:
-                        async for message in client.messages:
-                            payload = message.payload
-                            self._on_answer(payload if isinstance(payload, bytes) else b"")
-                    finally:
-                        self._client = None
-                        self.connected.clear()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self._last_error = str(exc) or type(exc).__name__
-                if not isinstance(exc, MqttError | OSError | ssl.SSLError):
-                    log.exception("order queries: unexpected error")
-            delay = self.reconnect_initial if delay == 0 else min(delay * 2, self.reconnect_max)
-            await asyncio.sleep(delay)
+        backoff = Backoff(self.reconnect_initial, self.reconnect_max)
+
+        async def connection() -> None:
+            async with mqtt_client(self.config, self.client_id, clean_session=True) as client:
+                await client.subscribe(self.answer_topic, qos=1)
+                self._client = client
+                backoff.reset()
+                self.connected.set()
+                try:
+                    async for message in client.messages:
+                        payload = message.payload
+                        self._on_answer(payload if isinstance(payload, bytes) else b"")
+                finally:
+                    self._client = None
+                    self.connected.clear()
+
+        await reconnecting(connection, backoff, self._failed, log=log, what="order queries")
+
+    def _failed(self, exc: Exception) -> None:
+        self._last_error = str(exc) or type(exc).__name__
 
     def _on_answer(self, payload: bytes) -> None:
         try:

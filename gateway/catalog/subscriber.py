@@ -29,18 +29,28 @@ after 1 s, 2 s, 4 s … at most 30 s, and the catalog answers from what it holds
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import aiomqtt
-from aiomqtt import MqttCodeError, MqttError
+from aiomqtt import MqttError
 
 from gateway.bus.catalog import CatalogRequest, CatalogTopics, decode_update
-from gateway.bus.messages import NO_DELAY, MessageError
+from gateway.bus.client import (
+    BAD_LOGIN,
+    NOT_AUTHORISED,
+    Backoff,
+    ConnectionLost,
+    SubscriptionRefused,
+    connack_code,
+    mqtt_client,
+    reconnecting,
+    refused,
+    stop_task,
+)
+from gateway.bus.messages import MessageError
 from gateway.bus.sync_status import SyncStatus, decode_status, status_topic
 from gateway.catalog.store import Catalog, Outcome
 from gateway.config import MqttConfig
@@ -49,9 +59,6 @@ from gateway.devices.health import DeviceState, HealthReporter, HealthTracker
 __all__ = ["CatalogSubscriber", "SubscriberSettings"]
 
 log = logging.getLogger("tillgw.catalog")
-
-_BAD_LOGIN = {4, 134}  # CONNACK reason codes, as in gateway.bus.publisher
-_NOT_AUTHORISED = {5, 135}
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,14 +69,6 @@ class SubscriberSettings:
     reconnect_max: float = 30.0
     keepalive: int = 20
     timeout: float = 10.0  # deadline for CONNACK, SUBACK and the request's PUBACK
-
-
-class _SubscriptionRefused(MqttError):
-    pass
-
-
-class _Established(MqttError):
-    """A connection that worked and was then lost."""
 
 
 class CatalogSubscriber(HealthReporter):
@@ -111,12 +110,7 @@ class CatalogSubscriber(HealthReporter):
     async def close(self) -> None:
         task, self._task = self._task, None
         if task is not None:
-            # As in the publisher: on 3.11 asyncio.wait_for may swallow one cancellation.
-            while not task.done():
-                task.cancel()
-                await asyncio.wait({task}, timeout=0.1)
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await stop_task(task)
 
     def status(self) -> dict[str, Any]:
         """What ``GET /v1/status`` shows of the updates."""
@@ -136,55 +130,40 @@ class CatalogSubscriber(HealthReporter):
 
     # -- connection ---------------------------------------------------------------------
 
-    def _client(self) -> aiomqtt.Client:
-        tls_context = None
-        if self.config.tls:
-            ca = str(self.config.ca_file) if self.config.ca_file is not None else None
-            tls_context = ssl.create_default_context(cafile=ca)
-        return aiomqtt.Client(
-            self.config.host,
-            self.config.port,
-            username=self.config.username,
-            password=self.config.password,
-            identifier=self.client_id,
-            clean_session=False,  # revisions sent while the till is away wait for it
-            keepalive=self.settings.keepalive,
-            timeout=self.settings.timeout,
-            tls_context=tls_context,
-            socket_options=NO_DELAY,
-        )
-
     async def _run(self) -> None:
-        delay = 0.0
-        while True:
-            try:
-                async with self._client() as client:
-                    granted = await client.subscribe(self.topics.updates, qos=1)
-                    if any(_refused(code) for code in granted):
-                        raise _SubscriptionRefused(f"SUBACK {granted}")
-                    await self._subscribe_sync_status(client)
-                    self._asked.clear()
-                    await self._request(client, "start")
-                    delay = 0.0
-                    log.info("catalog: subscribed to %s as %s", self.topics.updates, self.client_id)
-                    self._health.set(DeviceState.READY)
-                    try:
-                        async for message in client.messages:
-                            if str(message.topic) == self.sync_topic:
-                                self._on_sync_status(message.payload)
-                            else:
-                                await self._on_message(client, str(message.topic), message.payload)
-                    except (MqttError, OSError) as exc:
-                        raise _Established(str(exc)) from exc
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self._health.set(DeviceState.FAILED, self._explain(exc))
-                if not isinstance(exc, MqttError | OSError | ssl.SSLError):
-                    log.exception("catalog subscriber: unexpected error")
-            settings = self.settings
-            delay = settings.reconnect_initial if delay == 0 else min(delay * 2, settings.reconnect_max)
-            await asyncio.sleep(delay)
+        backoff = Backoff(self.settings.reconnect_initial, self.settings.reconnect_max)
+
+        async def connection() -> None:
+            client = mqtt_client(
+                self.config,
+                self.client_id,
+                clean_session=False,  # revisions sent while the till is away wait for it
+                keepalive=self.settings.keepalive,
+                timeout=self.settings.timeout,
+            )
+            async with client:
+                granted = await client.subscribe(self.topics.updates, qos=1)
+                if any(refused(code) for code in granted):
+                    raise SubscriptionRefused(f"SUBACK {granted}")
+                await self._subscribe_sync_status(client)
+                self._asked.clear()
+                await self._request(client, "start")
+                backoff.reset()
+                log.info("catalog: subscribed to %s as %s", self.topics.updates, self.client_id)
+                self._health.set(DeviceState.READY)
+                try:
+                    async for message in client.messages:
+                        if str(message.topic) == self.sync_topic:
+                            self._on_sync_status(message.payload)
+                        else:
+                            await self._on_message(client, str(message.topic), message.payload)
+                except (MqttError, OSError) as exc:
+                    raise ConnectionLost(str(exc)) from exc
+
+        await reconnecting(connection, backoff, self._failed, log=log, what="catalog subscriber")
+
+    def _failed(self, exc: Exception) -> None:
+        self._health.set(DeviceState.FAILED, self._explain(exc))
 
     async def _request(self, client: aiomqtt.Client, reason: str) -> None:
         request = CatalogRequest(self.register, self.catalog.revision, reason)
@@ -217,7 +196,7 @@ class CatalogSubscriber(HealthReporter):
     async def _subscribe_sync_status(self, client: aiomqtt.Client) -> None:
         """The sync module's status: a refusal is logged, and the catalog goes on without it."""
         granted = await client.subscribe(self.sync_topic, qos=0)
-        if any(_refused(code) for code in granted):
+        if any(refused(code) for code in granted):
             log.warning(
                 "catalog: the MQTT broker refused the subscription to %s — "
                 "the till cannot show the sync module's status; check the broker's ACL (docs/mosquitto.md)",
@@ -251,22 +230,15 @@ class CatalogSubscriber(HealthReporter):
         """The failure in a shop owner's words, and what to do."""
         url = self.url
         user = f"user {self.config.username!r}" if self.config.username else "no user name"
-        if isinstance(exc, _Established):
+        if isinstance(exc, ConnectionLost):
             return f"lost the connection to the MQTT broker at {url} — the catalog keeps what it holds"
-        if isinstance(exc, _SubscriptionRefused):
+        if isinstance(exc, SubscriptionRefused):
             return (
                 f"the MQTT broker at {url} refused {user} the subscription to {self.topics.updates} — "
                 "check the broker's ACL (docs/mosquitto.md)"
             )
-        if isinstance(exc, MqttCodeError) and exc.rc is not None:
-            code = exc.rc if isinstance(exc.rc, int) else exc.rc.value
-            if code in _BAD_LOGIN | _NOT_AUTHORISED:
-                return f"the MQTT broker at {url} refused the till's login ({user}) — check [mqtt]"
-        if not isinstance(exc, MqttError | OSError | ssl.SSLError):
+        if connack_code(exc) in BAD_LOGIN | NOT_AUTHORISED:
+            return f"the MQTT broker at {url} refused the till's login ({user}) — check [mqtt]"
+        if not isinstance(exc, MqttError | OSError):
             return f"catalog updates stopped on an unexpected error ({exc!r}) — see the till's log"
         return f"no answer from the MQTT broker at {url} — the catalog keeps what it holds"
-
-
-def _refused(code: Any) -> bool:
-    """A SUBACK code that refuses the subscription (a reason code object, or a bare int)."""
-    return bool(code >= 0x80) if isinstance(code, int) else bool(code.is_failure)

@@ -38,6 +38,7 @@ from gateway.bus.messages import KIND_TOPICS, Ack, BusMessage, MessageError, Top
 
 __all__ = [
     "INBOX_SCHEMA",
+    "Database",
     "Inbox",
     "Intake",
     "Pending",
@@ -45,6 +46,7 @@ __all__ = [
     "Rejection",
     "classify",
     "now_text",
+    "open_database",
 ]
 
 INBOX_SCHEMA = """
@@ -158,42 +160,59 @@ class Pending:
     message: BusMessage
 
 
-class Inbox:
-    """The open inbox database. Write transactions are serialised (one connection)."""
+async def open_database(path: Path, schema: str, *, busy_timeout_ms: int) -> aiosqlite.Connection:
+    """``path`` opened as the sync module keeps its databases, its folder made, ``schema`` created.
+
+    WAL, ``synchronous=FULL`` (a commit is fsynced before it returns), autocommit (the
+    callers begin their own transactions), and a wait of up to ``busy_timeout_ms`` while
+    another connection writes. Closed again if any of it fails.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = await aiosqlite.connect(path, isolation_level=None)
+    try:
+        await conn.execute("PRAGMA journal_mode=WAL")
+        await conn.execute("PRAGMA synchronous=FULL")
+        await conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        await conn.executescript(schema)
+    except BaseException:
+        await conn.close()
+        raise
+    return conn
+
+
+class Database:
+    """An open database of the sync module's (:func:`open_database`): one connection, on which
+    this process's transactions take turns."""
 
     def __init__(self, path: Path, conn: aiosqlite.Connection) -> None:
         self.path = path
         self.conn = conn
-        self._write_lock = asyncio.Lock()
-
-    @classmethod
-    async def open(cls, path: Path) -> Inbox:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = await aiosqlite.connect(path, isolation_level=None)
-        try:
-            await conn.execute("PRAGMA journal_mode=WAL")
-            await conn.execute("PRAGMA synchronous=FULL")  # fsync on every commit
-            await conn.execute("PRAGMA busy_timeout=10000")  # another worker may be writing
-            await conn.executescript(INBOX_SCHEMA)
-        except BaseException:
-            await conn.close()
-            raise
-        return cls(path, conn)
+        self._lock = asyncio.Lock()
 
     async def close(self) -> None:
         await self.conn.close()
 
     @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One durable write transaction; rolled back if the block raises."""
-        async with self._write_lock:
-            await self.conn.execute("BEGIN IMMEDIATE")
+    async def transaction(self, *, write: bool = True) -> AsyncIterator[aiosqlite.Connection]:
+        """One durable transaction (a consistent read with ``write=False``); rolled back if the
+        block raises."""
+        async with self._lock:
+            await self.conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
             try:
                 yield self.conn
             except BaseException:
                 await self.conn.execute("ROLLBACK")
                 raise
             await self.conn.execute("COMMIT")
+
+
+class Inbox(Database):
+    """The open inbox database. Write transactions are serialised (one connection)."""
+
+    @classmethod
+    async def open(cls, path: Path) -> Inbox:
+        # Another worker may be writing: wait up to 10 s for it.
+        return cls(path, await open_database(path, INBOX_SCHEMA, busy_timeout_ms=10_000))
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         async with self.conn.execute(sql, params) as cursor:

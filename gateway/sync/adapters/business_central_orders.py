@@ -31,13 +31,13 @@ from BC); later: left open.
 from __future__ import annotations
 
 import contextlib
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 import aiosqlite
 
 from gateway.bus.messages import BusMessage
-from gateway.bus.orders import NewOrder, Order, OrderFieldError, OrderLine
+from gateway.bus.orders import NewOrder, Order, OrderLine
 from gateway.model import ReceiptError
 from gateway.sync.adapters import AdapterError
 from gateway.sync.adapters.business_central import (
@@ -50,39 +50,24 @@ from gateway.sync.adapters.business_central import _lines as receipt_lines
 from gateway.sync.adapters.odata import odata_quote
 from gateway.sync.http.client import ApiError, ApiUnavailable, OutcomeUnknown
 from gateway.sync.http.oauth import TokenError
-from gateway.sync.inbox import now_text
-from gateway.sync.masterdata.pricing import price_incl_vat
+from gateway.sync.orders.common import (
+    OrderAdapter,
+    OrderRecords,
+    ore,
+    quantity,
+    till_line,
+    till_order,
+    vat_rate,
+)
 from gateway.sync.orders.source import OrderLookupError
 
 __all__ = ["BC_ORDERS_SCHEMA", "BusinessCentralOrderAdapter", "BusinessCentralOrders"]
 
-BC_ORDERS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS bc_orders (
-    orgnr TEXT NOT NULL,
-    store TEXT NOT NULL,
-    reference TEXT NOT NULL,          -- the receipt's "{register}-{receipt_no}", or the till's "O-…"
-    action TEXT NOT NULL,             -- 'paid' (a receipt paid the order) | 'new' (made from order.new)
-    order_no TEXT NOT NULL,
-    document_no TEXT NOT NULL,        -- the posted invoice's number ('paid'); the order's ('new')
-    msg_id TEXT NOT NULL,
-    made_at TEXT NOT NULL,
-    PRIMARY KEY (orgnr, store, action, reference)
-);
-"""
+_RECORDS = OrderRecords("bc_orders")
+BC_ORDERS_SCHEMA = _RECORDS.schema
 
 _FAILURES = (ApiError, ApiUnavailable, OutcomeUnknown, TokenError)
-_RATES = (2500, 1200, 600, 0)
 _CHARGED = ("Item", "Account")  # the line types that charge something (not comments)
-
-
-def _quantity(value: Any) -> Decimal:
-    """A quantity BC sent as a JSON number, as the decimal it means (``2.0`` -> ``2``)."""
-    d = Decimal(str(value or 0))
-    return d.quantize(Decimal(1)) if d == d.to_integral_value() else d.normalize()
-
-
-def _ore(kronor: Any) -> int:
-    return int((Decimal(str(kronor or 0)) * 100).quantize(Decimal(1), ROUND_HALF_UP))
 
 
 class BusinessCentralOrders:
@@ -119,45 +104,37 @@ class BusinessCentralOrders:
         for line in lines:
             if line.get("lineType") not in _CHARGED:
                 continue  # a comment: nothing to charge
-            rate = int(Decimal(str(line.get("taxPercent") or 0)) * 100)
-            if rate not in _RATES:
-                raise OrderLookupError(
-                    f"order {header['number']}: line {line.get('sequence')} has VAT "
-                    f"{line.get('taxPercent')} %, not 25, 12, 6 or 0"
-                )
-            price = _ore(line.get("unitPrice"))
-            if price < 0:
-                raise OrderLookupError(
-                    f"order {header['number']}: line {line.get('sequence')} has a negative unit price; "
-                    "the till charges no such line"
-                )
+            where = f"order {header['number']}: line {line.get('sequence')}"
             out.append(
-                OrderLine(
+                till_line(
+                    where,
                     article=str(line["lineObjectNumber"]) if line.get("lineType") == "Item" else None,
-                    text=str(line.get("description") or line.get("lineObjectNumber") or "")[:50] or "-",
-                    quantity=_quantity(line.get("quantity")),
-                    unit_price=price_incl_vat(
-                        price, rate, includes_vat=includes_vat, round_up_to_krona=self.round_up_to_krona
-                    ),
-                    vat_rate=rate,
-                    delivered=_quantity(line.get("shippedQuantity")),
-                    invoiced=_quantity(line.get("invoicedQuantity")),
+                    text=line.get("description") or line.get("lineObjectNumber"),
+                    quantity=quantity(line.get("quantity")),
+                    price=ore(line.get("unitPrice")),
+                    rate=vat_rate(line.get("taxPercent"), where),
+                    includes_vat=includes_vat,
+                    round_up_to_krona=self.round_up_to_krona,
+                    delivered=quantity(line.get("shippedQuantity")),
+                    invoiced=quantity(line.get("invoicedQuantity")),
                 )
             )
-        name, reference = header.get("customerName"), header.get("externalDocumentNumber")
-        return Order(
-            number=str(header["number"]),
-            customer=str(header.get("customerNumber", "")),
-            lines=tuple(out),
-            customer_name=str(name) if name else None,
-            reference=str(reference) if reference else None,
+        return till_order(
+            header["number"],
+            header.get("customerNumber", ""),
+            out,
+            name=header.get("customerName"),
+            reference=header.get("externalDocumentNumber"),
         )
 
 
-class BusinessCentralOrderAdapter:
+class BusinessCentralOrderAdapter(OrderAdapter):
     """Receipts that pay a sales order, and new orders from the tills, in Business Central."""
 
     name = "Business Central (orders)"
+    erp = "Business Central"
+    failures = _FAILURES
+    records = _RECORDS
 
     def __init__(
         self, config: BusinessCentralConfig, api: BusinessCentralApi, booking: BusinessCentralAdapter
@@ -165,41 +142,6 @@ class BusinessCentralOrderAdapter:
         self.config = config
         self.api = api
         self.booking = booking  # the receipts' adapter: its payments are made the same way
-
-    def handles(self, kind: str) -> bool:
-        return kind in ("receipt", "order.new")
-
-    async def setup(self, db: aiosqlite.Connection) -> None:
-        await db.executescript(BC_ORDERS_SCHEMA)
-
-    async def process(self, db: aiosqlite.Connection, message: BusMessage) -> str | None:
-        try:
-            if message.kind == "order.new":
-                return await self._new(db, message)
-            receipt = message.payload.get("receipt") or {}
-            if message.payload.get("type") != "normal" or not receipt.get("order"):
-                return None
-            return await self._pay(db, message, str(receipt["order"]))
-        except _FAILURES as exc:
-            raise AdapterError(f"Business Central: {exc}") from None
-
-    async def _recorded(self, db: aiosqlite.Connection, m: BusMessage, action: str, ref: str) -> str | None:
-        async with db.execute(
-            "SELECT document_no FROM bc_orders "
-            "WHERE orgnr = ? AND store = ? AND action = ? AND reference = ?",
-            (m.orgnr, m.store, action, ref),
-        ) as cursor:
-            row = await cursor.fetchone()
-        return None if row is None else str(row[0])
-
-    async def _record(
-        self, db: aiosqlite.Connection, m: BusMessage, action: str, ref: str, order_no: str, document: str
-    ) -> None:
-        await db.execute(
-            "INSERT INTO bc_orders (orgnr, store, reference, action, order_no, document_no, msg_id, made_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (m.orgnr, m.store, ref, action, order_no, document, m.msg_id, now_text()),
-        )
 
     async def _first(self, path: str, where: str) -> dict[str, Any] | None:
         async for entity in self.api.values(path, {"$filter": where}):
@@ -214,12 +156,10 @@ class BusinessCentralOrderAdapter:
 
     # -- a receipt pays an order ----------------------------------------------------------
 
-    async def _pay(self, db: aiosqlite.Connection, m: BusMessage, order_no: str) -> str:
+    async def _pay_order(
+        self, db: aiosqlite.Connection, m: BusMessage, ref: str, order_no: str
+    ) -> tuple[str, str]:
         payload = m.payload
-        ref = f"{m.register}-{int(payload['receipt_no'])}"
-        earlier = await self._recorded(db, m, "paid", ref)
-        if earlier is not None:
-            return f"receipt {ref} already paid order {order_no} (invoice {earlier}); nothing done"
         try:
             lines, to_pay = receipt_lines(payload, self.config.item_without_article)
         except (ReceiptError, KeyError, TypeError) as exc:
@@ -237,7 +177,7 @@ class BusinessCentralOrderAdapter:
                     "(invoiced there, or deleted): nothing booked"
                 )
             have = await self._lines(order)
-            if any(_quantity(x.get("invoicedQuantity")) for x in have):
+            if any(quantity(x.get("invoicedQuantity")) for x in have):
                 raise AdapterError(
                     f"sales order {order_no} is partly invoiced in Business Central already; the till pays "
                     "whole orders only: invoice it from Business Central"
@@ -256,9 +196,7 @@ class BusinessCentralOrderAdapter:
         assert invoice is not None
         customer = str(invoice.get("customerNumber") or self.config.customer)
         await self.booking._payments(ref, invoice, payload, customer)
-        await self._record(db, m, "paid", ref, order_no, str(invoice["number"]))
-        how = " (found already posted)" if found else ""
-        return f"receipt {ref} paid sales order {order_no}: invoice {invoice['number']}{how}"
+        return str(invoice["number"]), " (found already posted)" if found else ""
 
     async def _converge(self, order: dict[str, Any], lines: list[_Line], to_pay: int) -> None:
         """Make the order's lines the receipt's, then even out the öre on the rounding account."""
@@ -279,15 +217,15 @@ class BusinessCentralOrderAdapter:
                 continue
             pool.remove(match)
             change: dict[str, Any] = {}
-            if _quantity(match.get("quantity")) != want.quantity:
+            if quantity(match.get("quantity")) != want.quantity:
                 change["quantity"] = float(want.quantity)
             if Decimal(str(match.get("unitPrice", 0))) != want.unit_price:
                 change["unitPrice"] = float(want.unit_price)
             if change:
                 await self._patch(f"{path}({match['id']})", change, match)
         for left in pool:  # what the customer did not take: no more than BC has shipped of it
-            shipped = _quantity(left.get("shippedQuantity"))
-            if _quantity(left.get("quantity")) != shipped:
+            shipped = quantity(left.get("shippedQuantity"))
+            if quantity(left.get("quantity")) != shipped:
                 await self._patch(f"{path}({left['id']})", {"quantity": float(shipped)}, left)
         header = await self.api.request("GET", f"salesOrders({order['id']})")
         lines_now = await self._lines(order)
@@ -299,12 +237,12 @@ class BusinessCentralOrderAdapter:
             ),
             None,
         )
-        total = _ore(header.get("totalAmountIncludingTax"))
+        total = ore(header.get("totalAmountIncludingTax"))
         if even is not None:
-            total -= _ore(even.get("amountIncludingTax"))
+            total -= ore(even.get("amountIncludingTax"))
         rest = Decimal(to_pay - total) / 100
         if even is not None:
-            if Decimal(str(even.get("unitPrice", 0))) != rest or _quantity(even.get("quantity")) != 1:
+            if Decimal(str(even.get("unitPrice", 0))) != rest or quantity(even.get("quantity")) != 1:
                 await self._patch(f"{path}({even['id']})", {"quantity": 1, "unitPrice": float(rest)}, even)
         elif rest:
             body = {
@@ -318,17 +256,7 @@ class BusinessCentralOrderAdapter:
 
     # -- a new order from a till ----------------------------------------------------------
 
-    async def _new(self, db: aiosqlite.Connection, m: BusMessage) -> str:
-        try:
-            order = NewOrder.from_json(m.payload)
-        except OrderFieldError as exc:
-            raise AdapterError(f"{m.msg_id}: the order cannot be read: {exc}") from None
-        ref = order.reference
-        if ref is None:
-            raise AdapterError(f"{m.msg_id}: the order has no reference")
-        earlier = await self._recorded(db, m, "new", ref)
-        if earlier is not None:
-            return f"order {ref} already is sales order {earlier}; nothing done"
+    async def _make_order(self, m: BusMessage, order: NewOrder, ref: str) -> tuple[str, str]:
         by_reference = f"externalDocumentNumber eq '{odata_quote(ref)}'"
         header = await self._first("salesOrders", by_reference)
         if header is None:
@@ -361,11 +289,10 @@ class BusinessCentralOrderAdapter:
                         "shows it not shipped yet; tried again next pass"
                     )
             shipped = ", shipped"
-        await self._record(db, m, "new", ref, str(header["number"]), str(header["number"]))
-        return f"order {ref} ({order.customer}) made sales order {header['number']}{shipped}"
+        return str(header["number"]), shipped
 
     async def _to_ship(self, header: dict[str, Any]) -> bool:
         return any(
-            _quantity(x.get("quantity")) > _quantity(x.get("shippedQuantity"))
+            quantity(x.get("quantity")) > quantity(x.get("shippedQuantity"))
             for x in await self._lines(header)
         )

@@ -35,50 +35,33 @@ from __future__ import annotations
 
 import contextlib
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 import aiosqlite
 
 from gateway.bus.messages import BusMessage
-from gateway.bus.orders import NewOrder, Order, OrderFieldError, OrderLine
+from gateway.bus.orders import NewOrder, Order, OrderLine
 from gateway.sync.adapters import AdapterError
 from gateway.sync.adapters.fortnox import FORTNOX_SCHEMA, FortnoxAdapter, invoice_rows, invoiced_customer
 from gateway.sync.adapters.fortnox_api import pages
 from gateway.sync.adapters.fortnox_config import FortnoxConfig
 from gateway.sync.http import ApiClient, ApiError, ApiUnavailable, OutcomeUnknown, TokenError
-from gateway.sync.inbox import now_text
-from gateway.sync.masterdata.pricing import price_incl_vat
+from gateway.sync.orders.common import (
+    OrderAdapter,
+    OrderRecords,
+    ore,
+    quantity,
+    till_line,
+    till_order,
+    vat_rate,
+)
 from gateway.sync.orders.source import OrderLookupError
 
 __all__ = ["FORTNOX_ORDERS_SCHEMA", "FortnoxOrderAdapter", "FortnoxOrders"]
 
-FORTNOX_ORDERS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS fortnox_orders (
-    orgnr TEXT NOT NULL,
-    store TEXT NOT NULL,
-    reference TEXT NOT NULL,          -- the receipt's "{register}-{receipt_no}", or the till's "O-…"
-    action TEXT NOT NULL,             -- 'paid' (a receipt paid the order) | 'new' (order.new)
-                                      -- | 'receipt' (a receipt sent as an order)
-    order_no TEXT NOT NULL,
-    document_no TEXT NOT NULL,        -- the invoice's DocumentNumber ('paid'); the order's otherwise
-    msg_id TEXT NOT NULL,
-    made_at TEXT NOT NULL,
-    PRIMARY KEY (orgnr, store, action, reference)
-);
-"""
-
-_RATES = (2500, 1200, 600, 0)  # hundredths of a percent, as the tills have them
-
-
-def _quantity(value: Any) -> Decimal:
-    """A quantity Fortnox sent (a number or decimal text), as the decimal it means (``2.00`` -> 2)."""
-    d = Decimal(str(value or 0))
-    return d.quantize(Decimal(1)) if d == d.to_integral_value() else d.normalize()
-
-
-def _ore(kronor: Any) -> int:
-    return int((Decimal(str(kronor or 0)) * 100).quantize(Decimal(1), ROUND_HALF_UP))
+_RECORDS = OrderRecords("fortnox_orders")
+FORTNOX_ORDERS_SCHEMA = _RECORDS.schema
 
 
 def invoice_of(order: dict[str, Any]) -> str | None:
@@ -152,39 +135,30 @@ class FortnoxOrders:
         lines: list[OrderLine] = []
         for i, row in enumerate(order.get("OrderRows") or []):
             article = str(row.get("ArticleNumber") or "").strip() or None
-            quantity = _quantity(row.get("OrderedQuantity"))
-            price = _ore(row.get("Price"))
-            if article is None and not quantity and not price:
+            ordered = quantity(row.get("OrderedQuantity"))
+            price = ore(row.get("Price"))
+            if article is None and not ordered and not price:
                 continue  # a text row: nothing to charge
-            vat = row.get("VAT")
-            rate = int(Decimal(str(vat or 0)) * 100)
-            if rate not in _RATES:
-                raise OrderLookupError(f"order {number}: row {i + 1} has VAT {vat} %, not 25, 12, 6 or 0")
-            if price < 0:
-                raise OrderLookupError(
-                    f"order {number}: row {i + 1} has a negative price ({row.get('Price')}); "
-                    "the till charges no such line"
-                )
+            where = f"order {number}: row {i + 1}"
             lines.append(
-                OrderLine(
+                till_line(
+                    where,
                     article=article,
-                    text=str(row.get("Description") or article or "")[:50] or "-",
-                    quantity=quantity,
-                    unit_price=price_incl_vat(
-                        price, rate, includes_vat=includes_vat, round_up_to_krona=self.round_up_to_krona
-                    ),
-                    vat_rate=rate,
-                    delivered=_quantity(row.get("DeliveredQuantity")),
+                    text=row.get("Description") or article,
+                    quantity=ordered,
+                    price=price,
+                    rate=vat_rate(row.get("VAT"), where),
+                    includes_vat=includes_vat,
+                    round_up_to_krona=self.round_up_to_krona,
+                    delivered=quantity(row.get("DeliveredQuantity")),
                 )
             )
-        name = order.get("CustomerName")
-        reference = order.get("YourOrderNumber") or order.get("ExternalInvoiceReference1")
-        return Order(
-            number=number,
-            customer=str(order.get("CustomerNumber", "")),
-            lines=tuple(lines),
-            customer_name=str(name) if name else None,
-            reference=str(reference) if reference else None,
+        return till_order(
+            number,
+            order.get("CustomerNumber", ""),
+            lines,
+            name=order.get("CustomerName"),
+            reference=order.get("YourOrderNumber") or order.get("ExternalInvoiceReference1"),
         )
 
 
@@ -197,10 +171,11 @@ def _order_rows(receipt: dict[str, Any], totals: dict[str, Any]) -> list[dict[st
     return rows
 
 
-class FortnoxOrderAdapter:
+class FortnoxOrderAdapter(OrderAdapter):
     """Receipts that pay a sales order, new orders from the tills, and receipts sent as orders."""
 
     name = "Fortnox (orders)"
+    records = _RECORDS
 
     def __init__(
         self, config: FortnoxConfig, client: ApiClient, booking: FortnoxAdapter, *, till_orders: bool = True
@@ -242,26 +217,7 @@ class FortnoxOrderAdapter:
         except (ApiUnavailable, TokenError, OutcomeUnknown, ValueError) as exc:
             raise AdapterError(f"Fortnox: {exc}") from None
 
-    # -- records ----------------------------------------------------------------------------
-
-    async def _recorded(self, db: aiosqlite.Connection, m: BusMessage, action: str, ref: str) -> str | None:
-        async with db.execute(
-            "SELECT document_no FROM fortnox_orders "
-            "WHERE orgnr = ? AND store = ? AND action = ? AND reference = ?",
-            (m.orgnr, m.store, action, ref),
-        ) as cursor:
-            row = await cursor.fetchone()
-        return None if row is None else str(row[0])
-
-    async def _record(
-        self, db: aiosqlite.Connection, m: BusMessage, action: str, ref: str, order_no: str, document: str
-    ) -> None:
-        await db.execute(
-            "INSERT INTO fortnox_orders "
-            "(orgnr, store, reference, action, order_no, document_no, msg_id, made_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (m.orgnr, m.store, ref, action, order_no, document, m.msg_id, now_text()),
-        )
+    # -- receipts -----------------------------------------------------------------------------
 
     @staticmethod
     def _facts(m: BusMessage) -> tuple[str, dict[str, Any], dict[str, Any], str]:
@@ -271,6 +227,9 @@ class FortnoxOrderAdapter:
         if not isinstance(receipt_no, int) or not isinstance(totals, dict) or len(at) < 10:
             raise AdapterError(f"{m.msg_id}: the receipt has no receipt_no, totals or at")
         return f"{m.register}-{receipt_no}", payload["receipt"], totals, at[:10]
+
+    def _receipt_reference(self, m: BusMessage) -> str:
+        return self._facts(m)[0]
 
     # -- orders found by our reference -----------------------------------------------------------
 
@@ -287,11 +246,10 @@ class FortnoxOrderAdapter:
 
     # -- a receipt pays an order -------------------------------------------------------------
 
-    async def _pay(self, db: aiosqlite.Connection, m: BusMessage, order_no: str) -> str:
-        ref, receipt, totals, day = self._facts(m)
-        earlier = await self._recorded(db, m, "paid", ref)
-        if earlier is not None:
-            return f"receipt {ref} already paid order {order_no} (invoice {earlier}); nothing done"
+    async def _pay_order(
+        self, db: aiosqlite.Connection, m: BusMessage, ref: str, order_no: str
+    ) -> tuple[str, str]:
+        _, receipt, totals, day = self._facts(m)
         if any(Decimal(str(line.get("quantity", 0))) < 0 for line in receipt.get("lines", [])):
             raise AdapterError(f"receipt {ref} is a return: it cannot pay sales order {order_no}")
         number = await self.booking._find_invoice(ref)
@@ -331,17 +289,13 @@ class FortnoxOrderAdapter:
                     "with that reference; tried again next pass"
                 )
         booked = await self.booking.settle(db, m, number, totals, date.fromisoformat(day), None)
-        await self._record(db, m, "paid", ref, order_no, number)
-        how = " (found already made)" if found else ""
-        return f"receipt {ref} paid sales order {order_no}: invoice {number}{how}" + (
-            ", booked" if booked else ""
-        )
+        return number, (" (found already made)" if found else "") + (", booked" if booked else "")
 
     # -- a receipt sent as an order --------------------------------------------------------------
 
     async def _as_order(self, db: aiosqlite.Connection, m: BusMessage, customer: str) -> str:
         ref, receipt, totals, day = self._facts(m)
-        earlier = await self._recorded(db, m, "receipt", ref)
+        earlier = await self.records.recorded(db, m, "receipt", ref)
         if earlier is not None:
             return f"receipt {ref} already is order {earlier}"
         body = {
@@ -357,23 +311,13 @@ class FortnoxOrderAdapter:
         number, found = await self.booking._make(
             lambda: self._find_order(ref), lambda: self._post_order(body)
         )
-        await self._record(db, m, "receipt", ref, number, number)
+        await self.records.record(db, m, "receipt", ref, number, number)
         how = " (found already made)" if found else ""
         return f"receipt {ref} ({customer}): order {number}{how}, not invoiced"
 
     # -- a new order from a till -------------------------------------------------------------
 
-    async def _new(self, db: aiosqlite.Connection, m: BusMessage) -> str:
-        try:
-            order = NewOrder.from_json(m.payload)
-        except OrderFieldError as exc:
-            raise AdapterError(f"{m.msg_id}: the order cannot be read: {exc}") from None
-        ref = order.reference
-        if ref is None:
-            raise AdapterError(f"{m.msg_id}: the order has no reference")
-        earlier = await self._recorded(db, m, "new", ref)
-        if earlier is not None:
-            return f"order {ref} already is sales order {earlier}; nothing done"
+    async def _make_order(self, m: BusMessage, order: NewOrder, ref: str) -> tuple[str, str]:
         day = m.at[:10]
         now = order.delivery == "now"
         rows = []
@@ -400,7 +344,4 @@ class FortnoxOrderAdapter:
         number, found = await self.booking._make(
             lambda: self._find_order(ref), lambda: self._post_order(body)
         )
-        await self._record(db, m, "new", ref, number, number)
-        how = " (found already made)" if found else ""
-        delivered = ", delivered" if now else ""
-        return f"order {ref} ({order.customer}) made sales order {number}{how}{delivered}"
+        return number, (" (found already made)" if found else "") + (", delivered" if now else "")

@@ -25,13 +25,13 @@ stays open to be invoiced from NAV); later: left open.
 from __future__ import annotations
 
 import contextlib
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 import aiosqlite
 
 from gateway.bus.messages import BusMessage
-from gateway.bus.orders import NewOrder, Order, OrderFieldError, OrderLine
+from gateway.bus.orders import NewOrder, Order, OrderLine
 from gateway.model import ReceiptError
 from gateway.sync.adapters import AdapterError
 from gateway.sync.adapters.nav import (
@@ -46,37 +46,15 @@ from gateway.sync.adapters.nav import (
 from gateway.sync.adapters.nav_config import NavConfig
 from gateway.sync.adapters.odata import odata_quote
 from gateway.sync.http.client import ApiError, ApiUnavailable, OutcomeUnknown
-from gateway.sync.inbox import now_text
-from gateway.sync.masterdata.pricing import price_incl_vat
+from gateway.sync.orders.common import OrderAdapter, OrderRecords, ore, quantity, till_line, till_order
 from gateway.sync.orders.source import OrderLookupError
 
-__all__ = ["NAV_ORDERS_SCHEMA", "ORDER", "NavOrderAdapter", "NavOrders", "quantity_text"]
+__all__ = ["NAV_ORDERS_SCHEMA", "ORDER", "NavOrderAdapter", "NavOrders"]
 
 ORDER = DocumentKind("Order", "sales_order", "order_lines", "posted_invoice", "Payment")
 
-NAV_ORDERS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS nav_orders (
-    orgnr TEXT NOT NULL,
-    store TEXT NOT NULL,
-    reference TEXT NOT NULL,          -- the receipt's "{register}-{receipt_no}", or the till's "O-…"
-    action TEXT NOT NULL,             -- 'paid' (a receipt paid the order) | 'new' (made from order.new)
-    order_no TEXT NOT NULL,
-    document_no TEXT NOT NULL,        -- the posted invoice's No. ('paid'); the order's No. ('new')
-    msg_id TEXT NOT NULL,
-    made_at TEXT NOT NULL,
-    PRIMARY KEY (orgnr, store, action, reference)
-);
-"""
-
-
-def quantity_text(value: Any) -> Decimal:
-    """A quantity NAV sent as a JSON number, as the decimal it means (``2.0`` -> ``2``)."""
-    d = Decimal(str(value or 0))
-    return d.quantize(Decimal(1)) if d == d.to_integral_value() else d.normalize()
-
-
-def _ore(kronor: Any) -> int:
-    return int((Decimal(str(kronor or 0)) * 100).quantize(Decimal(1), ROUND_HALF_UP))
+_RECORDS = OrderRecords("nav_orders")
+NAV_ORDERS_SCHEMA = _RECORDS.schema
 
 
 def _order_filter(number: str) -> str:
@@ -121,45 +99,43 @@ class NavOrders:
         for line in lines:
             if line.get("Type") not in ("Item", "G/L Account"):
                 continue  # a text line: nothing to charge
+            where = f"order {header['No']}: line {line.get('Line_No')}"
             group = str(line.get("VAT_Prod_Posting_Group") or "")
             rate = self.rates.get(group)
             if rate is None:
                 raise OrderLookupError(
-                    f"order {header['No']}: line {line.get('Line_No')} has VAT Prod. Posting Group "
-                    f"{group!r}, which is not in [sync.nav].vat_groups"
+                    f"{where} has VAT Prod. Posting Group {group!r}, which is not in [sync.nav].vat_groups"
                 )
-            price = price_incl_vat(
-                _ore(line.get("Unit_Price")),
-                rate,
-                includes_vat=includes_vat,
-                round_up_to_krona=self.round_up_to_krona,
-            )
             out.append(
-                OrderLine(
+                till_line(
+                    where,
                     article=str(line["No"]) if line.get("Type") == "Item" else None,
-                    text=str(line.get("Description") or line.get("No") or "")[:50] or "-",
-                    quantity=quantity_text(line.get("Quantity")),
-                    unit_price=price,
-                    vat_rate=rate,
-                    delivered=quantity_text(line.get("Quantity_Shipped")),
-                    invoiced=quantity_text(line.get("Quantity_Invoiced")),
+                    text=line.get("Description") or line.get("No"),
+                    quantity=quantity(line.get("Quantity")),
+                    price=ore(line.get("Unit_Price")),
+                    rate=rate,
+                    includes_vat=includes_vat,
+                    round_up_to_krona=self.round_up_to_krona,
+                    delivered=quantity(line.get("Quantity_Shipped")),
+                    invoiced=quantity(line.get("Quantity_Invoiced")),
                 )
             )
-        name = header.get("Sell_to_Customer_Name")
-        reference = header.get("External_Document_No")
-        return Order(
-            number=str(header["No"]),
-            customer=str(header.get("Sell_to_Customer_No", "")),
-            lines=tuple(out),
-            customer_name=str(name) if name else None,
-            reference=str(reference) if reference else None,
+        return till_order(
+            header["No"],
+            header.get("Sell_to_Customer_No", ""),
+            out,
+            name=header.get("Sell_to_Customer_Name"),
+            reference=header.get("External_Document_No"),
         )
 
 
-class NavOrderAdapter:
+class NavOrderAdapter(OrderAdapter):
     """Receipts that pay a sales order, and new orders from the tills, in Dynamics NAV."""
 
     name = "Dynamics NAV (orders)"
+    erp = "NAV"
+    failures = (ApiError, ApiUnavailable, OutcomeUnknown)
+    records = _RECORDS
 
     def __init__(self, config: NavConfig, api: NavApi, booking: NavAdapter, *, tries: int = 3) -> None:
         self.config = config
@@ -167,50 +143,12 @@ class NavOrderAdapter:
         self.booking = booking  # the receipts' adapter: its payment lines are made the same way
         self.tries = tries
 
-    def handles(self, kind: str) -> bool:
-        return kind in ("receipt", "order.new")
-
-    async def setup(self, db: aiosqlite.Connection) -> None:
-        await db.executescript(NAV_ORDERS_SCHEMA)
-
-    async def process(self, db: aiosqlite.Connection, message: BusMessage) -> str | None:
-        try:
-            if message.kind == "order.new":
-                return await self._new(db, message)
-            receipt = message.payload.get("receipt") or {}
-            if message.payload.get("type") != "normal" or not receipt.get("order"):
-                return None
-            return await self._pay(db, message, str(receipt["order"]))
-        except (ApiError, ApiUnavailable, OutcomeUnknown) as exc:
-            raise AdapterError(f"NAV: {exc}") from None
-
-    async def _recorded(self, db: aiosqlite.Connection, m: BusMessage, action: str, ref: str) -> str | None:
-        async with db.execute(
-            "SELECT document_no FROM nav_orders "
-            "WHERE orgnr = ? AND store = ? AND action = ? AND reference = ?",
-            (m.orgnr, m.store, action, ref),
-        ) as cursor:
-            row = await cursor.fetchone()
-        return None if row is None else str(row[0])
-
-    async def _record(
-        self, db: aiosqlite.Connection, m: BusMessage, action: str, ref: str, order_no: str, document: str
-    ) -> None:
-        await db.execute(
-            "INSERT INTO nav_orders "
-            "(orgnr, store, reference, action, order_no, document_no, msg_id, made_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (m.orgnr, m.store, ref, action, order_no, document, m.msg_id, now_text()),
-        )
-
     # -- a receipt pays an order ----------------------------------------------------------
 
-    async def _pay(self, db: aiosqlite.Connection, m: BusMessage, order_no: str) -> str:
+    async def _pay_order(
+        self, db: aiosqlite.Connection, m: BusMessage, ref: str, order_no: str
+    ) -> tuple[str, str]:
         payload = m.payload
-        ref = f"{m.register}-{int(payload['receipt_no'])}"
-        earlier = await self._recorded(db, m, "paid", ref)
-        if earlier is not None:
-            return f"receipt {ref} already paid order {order_no} (invoice {earlier}); nothing done"
         day = str(payload.get("at", ""))[:10]
         try:
             kind, lines = nav_lines(payload, self.config)
@@ -242,9 +180,7 @@ class NavOrderAdapter:
                 )
         customer = str(posted.get("Sell_to_Customer_No") or self.config.customer)
         await self.booking._payments(INVOICE, ref, day, payload, posted, customer)
-        await self._record(db, m, "paid", ref, order_no, str(posted["No"]))
-        how = " (found already posted)" if found else ""
-        return f"receipt {ref} paid sales order {order_no}: invoice {posted['No']}{how}"
+        return str(posted["No"]), " (found already posted)" if found else ""
 
     async def _reference(self, header: dict[str, Any], ref: str) -> None:
         """Our receipt's reference in the order's Your_Reference: the posted invoice carries it."""
@@ -253,7 +189,7 @@ class NavOrderAdapter:
         lines = [x async for x in self.api.client.values(self.api.path(ORDER.lines), {
             "$filter": _order_filter(str(header["No"]))
         })]  # fmt: skip
-        if any(quantity_text(x.get("Quantity_Invoiced")) for x in lines):
+        if any(quantity(x.get("Quantity_Invoiced")) for x in lines):
             raise AdapterError(
                 f"sales order {header['No']} is partly invoiced in NAV already; the till pays whole "
                 "orders only: invoice it from NAV"
@@ -288,7 +224,7 @@ class NavOrderAdapter:
                 continue
             pool.remove(match)
             change: dict[str, Any] = {}
-            if quantity_text(match.get("Quantity")) != want.quantity:
+            if quantity(match.get("Quantity")) != want.quantity:
                 change["Quantity"] = float(want.quantity)
             if Decimal(str(match.get("Unit_Price", 0))) != want.unit_price:
                 change["Unit_Price"] = float(want.unit_price)
@@ -297,8 +233,8 @@ class NavOrderAdapter:
             if change:
                 await self._patch_line(order_no, match, change)
         for left in pool:  # what the customer did not take: no more than NAV has shipped of it
-            shipped = quantity_text(left.get("Quantity_Shipped"))
-            if quantity_text(left.get("Quantity")) != shipped:
+            shipped = quantity(left.get("Quantity_Shipped"))
+            if quantity(left.get("Quantity")) != shipped:
                 await self._patch_line(order_no, left, {"Quantity": float(shipped)})
 
     async def _patch_line(self, order_no: str, line: dict[str, Any], change: dict[str, Any]) -> None:
@@ -315,17 +251,7 @@ class NavOrderAdapter:
 
     # -- a new order from a till ----------------------------------------------------------
 
-    async def _new(self, db: aiosqlite.Connection, m: BusMessage) -> str:
-        try:
-            order = NewOrder.from_json(m.payload)
-        except OrderFieldError as exc:
-            raise AdapterError(f"{m.msg_id}: the order cannot be read: {exc}") from None
-        ref = order.reference
-        if ref is None:
-            raise AdapterError(f"{m.msg_id}: the order has no reference")
-        earlier = await self._recorded(db, m, "new", ref)
-        if earlier is not None:
-            return f"order {ref} already is sales order {earlier}; nothing done"
+    async def _make_order(self, m: BusMessage, order: NewOrder, ref: str) -> tuple[str, str]:
         day = m.at[:10]
         by_reference = f"Document_Type eq 'Order' and External_Document_No eq '{odata_quote(ref)}'"
         header = await self.api.first(ORDER.header, by_reference)
@@ -344,8 +270,7 @@ class NavOrderAdapter:
                 )
         if order.delivery == "now":
             shipped = ", shipped"
-        await self._record(db, m, "new", ref, number, number)
-        return f"order {ref} ({order.customer}) made sales order {number}{shipped}"
+        return number, shipped
 
     async def _create(self, order: NewOrder, ref: str, day: str, by_reference: str) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -404,6 +329,4 @@ class NavOrderAdapter:
 
     async def _to_ship(self, number: str) -> bool:
         lines = self.api.client.values(self.api.path(ORDER.lines), {"$filter": _order_filter(number)})
-        return any(
-            [quantity_text(x.get("Quantity")) > quantity_text(x.get("Quantity_Shipped")) async for x in lines]
-        )
+        return any([quantity(x.get("Quantity")) > quantity(x.get("Quantity_Shipped")) async for x in lines])

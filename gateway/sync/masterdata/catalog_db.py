@@ -42,6 +42,8 @@ from typing import Any
 
 import aiosqlite
 
+from gateway.sync.inbox import Database, open_database
+
 __all__ = ["CATALOG_SCHEMA", "CatalogDb"]
 
 CATALOG_SCHEMA = """
@@ -100,42 +102,13 @@ CREATE TABLE IF NOT EXISTS revision_parts (
 """
 
 
-class CatalogDb:
+class CatalogDb(Database):
     """The open ``catalog.db``. Transactions of this process are serialised."""
-
-    def __init__(self, path: Path, conn: aiosqlite.Connection) -> None:
-        self.path = path
-        self.conn = conn
-        self._lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: Path) -> CatalogDb:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        conn = await aiosqlite.connect(path, isolation_level=None)
-        try:
-            await conn.execute("PRAGMA journal_mode=WAL")
-            await conn.execute("PRAGMA synchronous=FULL")
-            await conn.execute("PRAGMA busy_timeout=30000")  # a sync of another process commits
-            await conn.executescript(CATALOG_SCHEMA)
-        except BaseException:
-            await conn.close()
-            raise
-        return cls(path, conn)
-
-    async def close(self) -> None:
-        await self.conn.close()
-
-    @contextlib.asynccontextmanager
-    async def transaction(self, *, write: bool = True) -> AsyncIterator[aiosqlite.Connection]:
-        """One transaction (a consistent read with ``write=False``); rolled back if the block raises."""
-        async with self._lock:
-            await self.conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            try:
-                yield self.conn
-            except BaseException:
-                await self.conn.execute("ROLLBACK")
-                raise
-            await self.conn.execute("COMMIT")
+        # A sync of another process may be committing: wait up to 30 s for it.
+        return cls(path, await open_database(path, CATALOG_SCHEMA, busy_timeout_ms=30_000))
 
     @contextlib.asynccontextmanager
     async def exclusive(self) -> AsyncIterator[None]:

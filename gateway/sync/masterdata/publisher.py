@@ -1,25 +1,24 @@
 """The master-data engine on the bus: revisions out, the tills' requests in.
 
-The client is built like the sync module's others (:mod:`gateway.sync.subscriber`):
+The client is built like every other of ours (:func:`gateway.bus.client.mqtt_client`):
 credentials and TLS from ``[mqtt]``, ``TCP_NODELAY``. Revisions go out at QoS 1 on
 ``tillgw/{orgnr}/{store}/catalog/updates``; ``publish`` returns when the broker has
-every part. :class:`CatalogBus` (the service) stays connected, publishes what was
-committed while it was away, and answers each :class:`~gateway.bus.catalog.CatalogRequest`
-heard on ``tillgw/{orgnr}/{store}/+/catalog-request`` with the revisions after the one
-the till holds — or a full revision when those are no longer kept.
+every part. :class:`CatalogBus` (the service, a :class:`~gateway.bus.client.Listener`)
+stays connected, publishes what was committed while it was away, and answers each
+:class:`~gateway.bus.catalog.CatalogRequest` heard on
+``tillgw/{orgnr}/{store}/+/catalog-request`` with the revisions after the one the till
+holds — or a full revision when those are no longer kept.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import ssl
 
 import aiomqtt
 
 from gateway.bus.catalog import CatalogTopics, CatalogUpdate, decode_request
-from gateway.bus.messages import NO_DELAY, MessageError
+from gateway.bus.client import Listener, mqtt_client
+from gateway.bus.messages import MessageError
 from gateway.config import MqttConfig
 from gateway.sync.masterdata.engine import MasterDataEngine
 from gateway.sync.runlog import LOGGER
@@ -31,21 +30,9 @@ _MQTT_LOG = logging.getLogger("tillgw.mqtt.catalog")
 
 
 def catalog_client(mqtt: MqttConfig, identifier: str) -> aiomqtt.Client:
-    tls = None
-    if mqtt.tls:
-        tls = ssl.create_default_context(cafile=None if mqtt.ca_file is None else str(mqtt.ca_file))
-    return aiomqtt.Client(
-        mqtt.host,
-        mqtt.port,
-        username=mqtt.username,
-        password=mqtt.password,
-        identifier=identifier,
-        clean_session=True,  # requests made while we are away are made again by the tills
-        tls_context=tls,
-        timeout=10,
-        logger=_MQTT_LOG,
-        socket_options=NO_DELAY,
-    )
+    """A client of the sync module's that keeps no session (clean: requests made while it is
+    away are made again by the tills)."""
+    return mqtt_client(mqtt, identifier, clean_session=True, logger=_MQTT_LOG)
 
 
 async def publish_updates(
@@ -56,25 +43,25 @@ async def publish_updates(
         await client.publish(topics.updates, update.to_bytes(), qos=1)
 
 
-class CatalogBus:
+class CatalogBus(Listener):
     """The service's connection for the catalog: publishing and answering requests."""
 
     def __init__(self, mqtt: MqttConfig, identifier: str, engine: MasterDataEngine) -> None:
-        self.mqtt = mqtt
-        self.identifier = identifier
         self.engine = engine
         self.topics = CatalogTopics(engine.config.orgnr, engine.config.store)
-        self._client: aiomqtt.Client | None = None
-        self.connected = asyncio.Event()
+        super().__init__(mqtt, identifier, self.topics.requests, name="catalog", log=log, mqtt_log=_MQTT_LOG)
         self.answered = 0
 
     async def publish(self, updates: list[CatalogUpdate]) -> None:
-        client = self._client
+        client = self.client
         if client is None:
             raise aiomqtt.MqttError(f"not connected to {self.mqtt.url}")
         await publish_updates(client, self.topics, updates)
 
-    async def answer(self, payload: bytes) -> None:
+    async def on_connect(self, client: aiomqtt.Client) -> None:
+        await self.engine.publish_pending()  # what was committed while the bus was away
+
+    async def answer(self, client: aiomqtt.Client, topic: str, payload: bytes) -> None:
         try:
             request = decode_request(payload)
         except MessageError as exc:
@@ -84,7 +71,7 @@ class CatalogBus:
         revisions = sorted({u.revision for u in updates})
         kind = "a full revision" if updates and updates[0].full else "revisions"
         if updates:
-            await self.publish(updates)
+            await publish_updates(client, self.topics, updates)
         self.answered += 1
         log.info(
             "catalog: %s holds revision %d (%s): %s",
@@ -93,36 +80,3 @@ class CatalogBus:
             request.reason,
             "nothing newer" if not updates else f"sent {kind} {revisions[0]}-{revisions[-1]}",
         )
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Until ``stop``: connected (reconnecting with backoff), answering requests."""
-        backoff = 1.0
-        while not stop.is_set():
-            try:
-                async with catalog_client(self.mqtt, self.identifier) as client:
-                    await client.subscribe(self.topics.requests, qos=1)
-                    self._client, backoff = client, 1.0
-                    self.connected.set()
-                    await self.engine.publish_pending()
-                    reading = asyncio.create_task(self._read(client))
-                    stopping = asyncio.create_task(stop.wait())
-                    try:
-                        await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
-                    finally:
-                        self._client = None
-                        self.connected.clear()
-                        for task in (reading, stopping):
-                            task.cancel()
-                        await asyncio.gather(reading, stopping, return_exceptions=True)
-                    if reading.done() and not reading.cancelled() and reading.exception() is not None:
-                        raise reading.exception()  # type: ignore[misc]
-            except aiomqtt.MqttError as exc:
-                log.warning("catalog: no connection to %s: %s; trying again", self.mqtt.url, exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), backoff)
-            backoff = min(backoff * 2, 30.0)
-
-    async def _read(self, client: aiomqtt.Client) -> None:
-        async for message in client.messages:
-            payload = message.payload
-            await self.answer(payload if isinstance(payload, bytes) else str(payload).encode())

@@ -1,7 +1,7 @@
 """The tills' questions about open sales orders, answered from the ERP.
 
-:class:`OrderResponder` stays connected (reconnecting with backoff, like the catalog's
-:class:`~gateway.sync.masterdata.publisher.CatalogBus`), hears every register's
+:class:`OrderResponder` stays connected (a :class:`~gateway.bus.client.Listener`, like the
+catalog's :class:`~gateway.sync.masterdata.publisher.CatalogBus`), hears every register's
 ``tillgw/+/+/+/order-request`` and answers each on that register's ``…/order-answer``
 with what the configured ERP's :class:`~gateway.sync.orders.source.OrderSource` finds —
 or with the ERP's own words when it could not look. Requests are answered one at a time
@@ -13,25 +13,25 @@ away is asked again by the cashier.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 
 import aiomqtt
 
+from gateway.bus.client import Listener
 from gateway.bus.messages import MessageError, Topics
 from gateway.bus.orders import OrderAnswer, OrderTopics, decode_request
 from gateway.config import MqttConfig
-from gateway.sync.masterdata.publisher import catalog_client
 from gateway.sync.orders.source import OrderLookupError, OrderSource
 from gateway.sync.runlog import LOGGER
 
 __all__ = ["OrderResponder"]
 
 log = logging.getLogger(LOGGER)
+_MQTT_LOG = logging.getLogger("tillgw.mqtt.orders")
 
 
-class OrderResponder:
+class OrderResponder(Listener):
     def __init__(
         self,
         mqtt: MqttConfig,
@@ -41,11 +41,17 @@ class OrderResponder:
         *,
         connected: asyncio.Event | None = None,
     ) -> None:
-        self.mqtt = mqtt
-        self.identifier = identifier
+        super().__init__(
+            mqtt,
+            identifier,
+            OrderTopics.every_request(),
+            name="orders",
+            log=log,
+            mqtt_log=_MQTT_LOG,
+            connected=connected,  # set while subscribed to the requests
+        )
         self.source = source
         self.knows = knows  # whether a register is one this module serves
-        self.connected = connected or asyncio.Event()  # set while subscribed to the requests
         self.answered = 0
 
     async def answer(self, client: aiomqtt.Client, topic: str, payload: bytes) -> None:
@@ -84,34 +90,3 @@ class OrderResponder:
             asked,
             answer.error or f"{len(answer.orders)} open order(s)",
         )
-
-    async def run(self, stop: asyncio.Event) -> None:
-        """Until ``stop``: connected, answering requests."""
-        backoff = 1.0
-        while not stop.is_set():
-            try:
-                async with catalog_client(self.mqtt, self.identifier) as client:
-                    await client.subscribe(OrderTopics.every_request(), qos=1)
-                    backoff = 1.0
-                    self.connected.set()
-                    reading = asyncio.create_task(self._read(client))
-                    stopping = asyncio.create_task(stop.wait())
-                    try:
-                        await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
-                    finally:
-                        self.connected.clear()
-                        for task in (reading, stopping):
-                            task.cancel()
-                        await asyncio.gather(reading, stopping, return_exceptions=True)
-                    if reading.done() and not reading.cancelled() and reading.exception() is not None:
-                        raise reading.exception()  # type: ignore[misc]
-            except aiomqtt.MqttError as exc:
-                log.warning("orders: no connection to %s: %s; trying again", self.mqtt.url, exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), backoff)
-            backoff = min(backoff * 2, 30.0)
-
-    async def _read(self, client: aiomqtt.Client) -> None:
-        async for message in client.messages:
-            payload = message.payload
-            await self.answer(client, str(message.topic), payload if isinstance(payload, bytes) else b"")

@@ -1,0 +1,252 @@
+"""Our MQTT connections, made one way on both sides of the bus.
+
+The till's (the publisher, the catalog subscriber, the order queries) and the sync
+module's that answer the tills (the catalog's, the orders') use these; the sync module's
+intake (:mod:`gateway.sync.subscriber`, MQTT 5 with a fallback) builds its own.
+
+* :func:`mqtt_client` — an aiomqtt client for ``[mqtt]`` (:class:`~gateway.config.MqttConfig`):
+  its broker, user name and password, TLS with its CA file, and ``TCP_NODELAY``
+  (:data:`~gateway.bus.messages.NO_DELAY`); the caller says the session and the timings.
+* :class:`Backoff` — how long to wait before the next try: 1 s, 2 s, 4 s … at most 30 s
+  (or the numbers given), from the start again once a connection is made.
+* :func:`reconnecting` — the till's connection loop (the publisher, the catalog
+  subscriber, the order queries): connect, and after a failure say so and wait.
+* :class:`Listener` — the sync module's side of the tills' questions (catalog requests,
+  order requests): stays connected until stopped and answers each request heard.
+* What a broker's refusal means: :data:`BAD_LOGIN`, :data:`NOT_AUTHORISED`
+  (:func:`connack_code`), :func:`refused` (a SUBACK code), and the errors the till's
+  loops raise for their health to explain (:class:`SubscriptionRefused`,
+  :class:`ConnectionLost`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiomqtt
+from aiomqtt import MqttCodeError, MqttError
+
+from gateway.bus.messages import NO_DELAY
+from gateway.config import MqttConfig
+
+__all__ = [
+    "BAD_LOGIN",
+    "NOT_AUTHORISED",
+    "Backoff",
+    "ConnectionLost",
+    "Listener",
+    "SubscriptionRefused",
+    "connack_code",
+    "mqtt_client",
+    "reconnecting",
+    "refused",
+    "stop_task",
+    "tls_context",
+]
+
+# CONNACK reason codes (MQTT 5 numbering, which paho also uses for 3.1.1's 4 and 5).
+BAD_LOGIN = {4, 134}
+NOT_AUTHORISED = {5, 135}
+
+
+def tls_context(config: MqttConfig) -> ssl.SSLContext | None:
+    """The TLS context of ``[mqtt]`` (its CA file, else the system's), None without TLS.
+
+    Raises ``OSError`` or ``ssl.SSLError`` when the CA file cannot be used."""
+    if not config.tls:
+        return None
+    return ssl.create_default_context(cafile=None if config.ca_file is None else str(config.ca_file))
+
+
+def mqtt_client(
+    config: MqttConfig,
+    identifier: str,
+    *,
+    clean_session: bool,
+    keepalive: int = 60,
+    timeout: float = 10.0,
+    max_inflight: int | None = None,
+    logger: logging.Logger | None = None,
+) -> aiomqtt.Client:
+    """A client (not yet connected) of ``identifier`` to ``[mqtt]``'s broker, with TCP_NODELAY.
+
+    ``clean_session``: False keeps the session at the broker (what is sent to us while we
+    are away waits for us), True starts afresh each time. ``timeout`` bounds CONNACK,
+    SUBACK and each PUBACK. Raises as :func:`tls_context` does."""
+    return aiomqtt.Client(
+        config.host,
+        config.port,
+        username=config.username,
+        password=config.password,
+        identifier=identifier,
+        clean_session=clean_session,
+        keepalive=keepalive,
+        timeout=timeout,
+        max_inflight_messages=max_inflight,
+        tls_context=tls_context(config),
+        logger=logger,
+        socket_options=NO_DELAY,
+    )
+
+
+@dataclass(slots=True)
+class Backoff:
+    """The waits between tries: ``initial``, then twice the last, at most ``maximum``."""
+
+    initial: float = 1.0
+    maximum: float = 30.0
+    _current: float = field(default=0.0)
+
+    def next_delay(self) -> float:
+        self._current = self.initial if self._current == 0 else min(self._current * 2, self.maximum)
+        return self._current
+
+    def reset(self) -> None:
+        """A connection was made: the next failure waits ``initial`` again."""
+        self._current = 0.0
+
+
+class SubscriptionRefused(MqttError):
+    """The broker refused a subscription (its ACL)."""
+
+
+class ConnectionLost(MqttError):
+    """A connection that worked and was then lost (wraps the error that ended it)."""
+
+
+def connack_code(exc: BaseException) -> int | None:
+    """The CONNACK reason code of a refused connection, else None."""
+    if isinstance(exc, MqttCodeError) and exc.rc is not None:
+        return exc.rc if isinstance(exc.rc, int) else int(exc.rc.value)
+    return None
+
+
+def refused(code: Any) -> bool:
+    """A SUBACK code that refuses the subscription (a reason code object, or a bare int)."""
+    return bool(code >= 0x80) if isinstance(code, int) else bool(code.is_failure)
+
+
+async def stop_task(task: asyncio.Task[Any]) -> None:
+    """Cancel ``task`` and wait for it to end.
+
+    On Python 3.11, ``asyncio.wait_for`` (which aiomqtt awaits CONNACK and PUBACK with)
+    swallows a cancellation that comes as its future completes: cancel again, then."""
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=0.1)
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def reconnecting(
+    connection: Callable[[], Awaitable[None]],
+    backoff: Backoff,
+    failed: Callable[[Exception], None],
+    *,
+    log: logging.Logger,
+    what: str,
+) -> None:
+    """The till's connection loop, until cancelled: ``await connection()`` again and again.
+
+    ``connection`` connects, resets ``backoff`` once it is connected, and serves until the
+    connection fails. A failure is told to ``failed`` (for the health or the status) and,
+    unless it is the network's or the broker's, logged with its traceback; then the next
+    wait of ``backoff``."""
+    while True:
+        try:
+            await connection()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            failed(exc)
+            if not isinstance(exc, MqttError | OSError):
+                log.exception("%s: unexpected error", what)
+        delay = backoff.next_delay()
+        log.debug("%s: next try to reach the MQTT broker in %.1f s", what, delay)
+        await asyncio.sleep(delay)
+
+
+class Listener:
+    """The sync module's side of the tills' questions: hears ``subscription`` and answers each.
+
+    :meth:`run` stays connected until ``stop``, with a clean session (a request made while
+    the module is away is asked again by its till, not kept by the broker), subscribed at
+    QoS 1; ``connected`` is set and ``client`` is the connection while subscribed. Each new
+    connection first does :meth:`on_connect`, then every request is handed to
+    :meth:`answer`, one at a time in the order heard. A connection that fails or cannot be
+    made is logged (``name`` says whose) and tried again after 1 s, 2 s, 4 s … at most 30 s.
+    """
+
+    def __init__(
+        self,
+        mqtt: MqttConfig,
+        identifier: str,
+        subscription: str,
+        *,
+        name: str,
+        log: logging.Logger,
+        mqtt_log: logging.Logger | None = None,
+        connected: asyncio.Event | None = None,
+    ) -> None:
+        self.mqtt = mqtt
+        self.identifier = identifier
+        self.subscription = subscription
+        self.name = name
+        self.log = log
+        self.mqtt_log = mqtt_log
+        self.connected = connected or asyncio.Event()
+        self.client: aiomqtt.Client | None = None
+
+    async def on_connect(self, client: aiomqtt.Client) -> None:
+        """What to do first on each connection, once subscribed: nothing, unless said."""
+
+    async def answer(self, client: aiomqtt.Client, topic: str, payload: bytes) -> None:
+        """Answer one request heard on ``topic``."""
+        raise NotImplementedError
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Until ``stop``: connected (reconnecting with backoff), answering requests."""
+        backoff = Backoff()
+        while not stop.is_set():
+            try:
+                client = mqtt_client(self.mqtt, self.identifier, clean_session=True, logger=self.mqtt_log)
+                async with client:
+                    await client.subscribe(self.subscription, qos=1)
+                    backoff.reset()
+                    self.client = client
+                    self.connected.set()
+                    try:
+                        await self.on_connect(client)
+                        await self._serve(client, stop)
+                    finally:
+                        self.client = None
+                        self.connected.clear()
+            except MqttError as exc:
+                self.log.warning("%s: no connection to %s: %s; trying again", self.name, self.mqtt.url, exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), backoff.next_delay())
+
+    async def _serve(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
+        """Answer until ``stop`` or until the connection fails (its error is raised)."""
+        reading = asyncio.create_task(self._read(client))
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (reading, stopping):
+                task.cancel()
+            await asyncio.gather(reading, stopping, return_exceptions=True)
+        error = reading.exception() if reading.done() and not reading.cancelled() else None
+        if error is not None:
+            raise error
+
+    async def _read(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            payload = message.payload
+            await self.answer(client, str(message.topic), payload if isinstance(payload, bytes) else b"")

@@ -1,0 +1,228 @@
+"""What the ERPs' sales-order adapters share (Business Central, Dynamics NAV, Fortnox).
+
+* An ERP's order as the tills get it: :func:`vat_rate` and :func:`till_line` make each
+  charged line the till's — its price incl. VAT in öre exactly as the catalog's prices
+  are made (:func:`~gateway.sync.masterdata.pricing.price_incl_vat`), its text at most
+  50 characters — and :func:`till_order` the order. What the ERP sends as numbers is read
+  with :func:`quantity` and :func:`ore`.
+* What an adapter did, so it is done once (:class:`OrderRecords`): one table per ERP, a
+  row per receipt that paid an order (``paid``), per new order from a till (``new``), and
+  for Fortnox per receipt sent as an order (``receipt``).
+* The steps around the ERP's own work (:class:`OrderAdapter`): a receipt that pays an
+  order and an ``order.new`` are read, looked for in the records (found: nothing is done
+  again), handed to the ERP's adapter, and recorded in the same transaction that marks the
+  message processed.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, ClassVar
+
+import aiosqlite
+
+from gateway.bus.messages import BusMessage
+from gateway.bus.orders import NewOrder, Order, OrderFieldError, OrderLine
+from gateway.model import VAT_RATES
+from gateway.sync.adapters import AdapterError
+from gateway.sync.inbox import now_text
+from gateway.sync.masterdata.pricing import price_incl_vat
+from gateway.sync.orders.source import OrderLookupError
+
+__all__ = [
+    "OrderAdapter",
+    "OrderRecords",
+    "ore",
+    "quantity",
+    "till_line",
+    "till_order",
+    "vat_rate",
+]
+
+
+def quantity(value: Any) -> Decimal:
+    """A quantity the ERP sent (a JSON number or decimal text), as the decimal it means
+    (``2.0`` -> ``2``); nothing is 0."""
+    d = Decimal(str(value or 0))
+    return d.quantize(Decimal(1)) if d == d.to_integral_value() else d.normalize()
+
+
+def ore(kronor: Any) -> int:
+    """An amount in kronor the ERP sent, in öre (half an öre away from zero)."""
+    return int((Decimal(str(kronor or 0)) * 100).quantize(Decimal(1), ROUND_HALF_UP))
+
+
+def vat_rate(percent: Any, where: str) -> int:
+    """The till's VAT rate (hundredths of a percent) of the ERP's percentage on the line ``where``."""
+    rate = int(Decimal(str(percent or 0)) * 100)
+    if rate not in VAT_RATES:
+        raise OrderLookupError(f"{where} has VAT {percent} %, not 25, 12, 6 or 0")
+    return rate
+
+
+def till_line(
+    where: str,
+    *,
+    article: str | None,
+    text: Any,
+    quantity: Decimal,
+    price: int,
+    rate: int,
+    includes_vat: bool,
+    round_up_to_krona: bool,
+    delivered: Decimal,
+    invoiced: Decimal | None = None,
+) -> OrderLine:
+    """The charged line ``where`` of an ERP's order as the till's.
+
+    ``price`` is the ERP's for one unit in öre, incl. VAT when ``includes_vat``; the till
+    gets it incl. VAT as the catalog's prices are made. ``text`` is the line's own (its
+    description, else its article), cut to 50 characters, ``-`` when there is none. The
+    till charges no negative line: such a line makes the order one it is not given.
+    """
+    if price < 0:
+        raise OrderLookupError(
+            f"{where} has a negative unit price ({Decimal(price) / 100} kr); the till charges no such line"
+        )
+    return OrderLine(
+        article=article,
+        text=str(text or "")[:50] or "-",
+        quantity=quantity,
+        unit_price=price_incl_vat(
+            price, rate, includes_vat=includes_vat, round_up_to_krona=round_up_to_krona
+        ),
+        vat_rate=rate,
+        delivered=delivered,
+        invoiced=invoiced,
+    )
+
+
+def till_order(number: Any, customer: Any, lines: list[OrderLine], *, name: Any, reference: Any) -> Order:
+    """The order as the tills get it; an empty name or reference is none."""
+    return Order(
+        number=str(number),
+        customer=str(customer),
+        lines=tuple(lines),
+        customer_name=str(name) if name else None,
+        reference=str(reference) if reference else None,
+    )
+
+
+_RECORDS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS {table} (
+    orgnr TEXT NOT NULL,
+    store TEXT NOT NULL,
+    reference TEXT NOT NULL,          -- the receipt's "{{register}}-{{receipt_no}}", or the till's "O-…"
+    action TEXT NOT NULL,             -- 'paid' (a receipt paid the order) | 'new' (made from order.new)
+                                      -- | 'receipt' (a receipt sent as an order: Fortnox's invoices_as)
+    order_no TEXT NOT NULL,
+    document_no TEXT NOT NULL,        -- the invoice's number ('paid'); the order's otherwise
+    msg_id TEXT NOT NULL,
+    made_at TEXT NOT NULL,
+    PRIMARY KEY (orgnr, store, action, reference)
+);
+"""
+
+
+class OrderRecords:
+    """One ERP's table of what its order adapter did: by store, action and reference, once."""
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+        self.schema = _RECORDS_SCHEMA.format(table=table)
+
+    async def recorded(self, db: aiosqlite.Connection, m: BusMessage, action: str, ref: str) -> str | None:
+        """The document ``action`` made for ``ref`` in ``m``'s store, None when it has not been done."""
+        async with db.execute(
+            f"SELECT document_no FROM {self.table} "
+            "WHERE orgnr = ? AND store = ? AND action = ? AND reference = ?",
+            (m.orgnr, m.store, action, ref),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else str(row[0])
+
+    async def record(
+        self, db: aiosqlite.Connection, m: BusMessage, action: str, ref: str, order_no: str, document: str
+    ) -> None:
+        await db.execute(
+            f"INSERT INTO {self.table} "
+            "(orgnr, store, reference, action, order_no, document_no, msg_id, made_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (m.orgnr, m.store, ref, action, order_no, document, m.msg_id, now_text()),
+        )
+
+
+class OrderAdapter:
+    """What every ERP's order adapter does the same way; the ERP's own work is its hooks.
+
+    A receipt with ``order`` pays that order (:meth:`_pay_order`), an ``order.new``
+    makes one (:meth:`_make_order`); each is done once per reference, as
+    :attr:`records` says. The ERP's errors (:attr:`failures`) become an
+    :class:`~gateway.sync.adapters.AdapterError` that names the ERP (:attr:`erp`).
+    """
+
+    name: str
+    records: ClassVar[OrderRecords]
+    # For :meth:`process` (an adapter that reads its messages otherwise has its own):
+    erp: ClassVar[str]  # how an error names the ERP: "NAV: …"
+    failures: ClassVar[tuple[type[Exception], ...]]  # the ERP client's errors
+
+    def handles(self, kind: str) -> bool:
+        return kind in ("receipt", "order.new")
+
+    async def setup(self, db: aiosqlite.Connection) -> None:
+        await db.executescript(self.records.schema)
+
+    async def process(self, db: aiosqlite.Connection, message: BusMessage) -> str | None:
+        try:
+            if message.kind == "order.new":
+                return await self._new(db, message)
+            receipt = message.payload.get("receipt") or {}
+            if message.payload.get("type") != "normal" or not receipt.get("order"):
+                return None
+            return await self._pay(db, message, str(receipt["order"]))
+        except self.failures as exc:
+            raise AdapterError(f"{self.erp}: {exc}") from None
+
+    # -- a receipt pays an order ----------------------------------------------------------
+
+    def _receipt_reference(self, m: BusMessage) -> str:
+        """The receipt's reference, which the ERP's invoice carries: ``{register}-{receipt_no}``."""
+        return f"{m.register}-{int(m.payload['receipt_no'])}"
+
+    async def _pay(self, db: aiosqlite.Connection, m: BusMessage, order_no: str) -> str:
+        ref = self._receipt_reference(m)
+        earlier = await self.records.recorded(db, m, "paid", ref)
+        if earlier is not None:
+            return f"receipt {ref} already paid order {order_no} (invoice {earlier}); nothing done"
+        invoice, how = await self._pay_order(db, m, ref, order_no)
+        await self.records.record(db, m, "paid", ref, order_no, invoice)
+        return f"receipt {ref} paid sales order {order_no}: invoice {invoice}{how}"
+
+    async def _pay_order(
+        self, db: aiosqlite.Connection, m: BusMessage, ref: str, order_no: str
+    ) -> tuple[str, str]:
+        """Receipt ``ref`` pays order ``order_no`` in the ERP: (the invoice's number, how, for the log)."""
+        raise NotImplementedError
+
+    # -- a new order from a till ----------------------------------------------------------
+
+    async def _new(self, db: aiosqlite.Connection, m: BusMessage) -> str:
+        try:
+            order = NewOrder.from_json(m.payload)
+        except OrderFieldError as exc:
+            raise AdapterError(f"{m.msg_id}: the order cannot be read: {exc}") from None
+        ref = order.reference
+        if ref is None:
+            raise AdapterError(f"{m.msg_id}: the order has no reference")
+        earlier = await self.records.recorded(db, m, "new", ref)
+        if earlier is not None:
+            return f"order {ref} already is sales order {earlier}; nothing done"
+        number, how = await self._make_order(m, order, ref)
+        await self.records.record(db, m, "new", ref, number, number)
+        return f"order {ref} ({order.customer}) made sales order {number}{how}"
+
+    async def _make_order(self, m: BusMessage, order: NewOrder, ref: str) -> tuple[str, str]:
+        """The till's ``order`` (reference ``ref``) made in the ERP, found first if it is there
+        already: (the ERP's order number, how, for the log)."""
+        raise NotImplementedError

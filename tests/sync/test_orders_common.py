@@ -1,0 +1,120 @@
+"""What the ERPs' order adapters share (gateway.sync.orders.common): an ERP's order line as the
+till's, and the records that make each receipt pay an order, and each new order be made, once."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
+
+import aiosqlite
+import pytest
+
+from gateway.bus.messages import BusMessage
+from gateway.bus.orders import NewOrder
+from gateway.sync.adapters import AdapterError
+from gateway.sync.orders.common import OrderAdapter, OrderRecords, ore, quantity, till_line, vat_rate
+from gateway.sync.orders.source import OrderLookupError
+
+
+def test_numbers_as_the_erps_send_them() -> None:
+    assert [quantity(x) for x in (2.0, "2.50", None, 0.125)] == [
+        Decimal(2),
+        Decimal("2.5"),
+        0,
+        Decimal("0.125"),
+    ]
+    assert [ore(x) for x in (12.5, "0.005", None, -1.005)] == [1250, 1, 0, -101]
+    assert [vat_rate(x, "line 1") for x in (25, "12.0", 6, None)] == [2500, 1200, 600, 0]
+    with pytest.raises(OrderLookupError, match=r"^order 7: line 2 has VAT 18 %, not 25, 12, 6 or 0$"):
+        vat_rate(18, "order 7: line 2")
+
+
+def test_a_line_gets_the_tills_price_incl_vat_and_a_text() -> None:
+    def line(price: int, *, includes_vat: bool = False, text: object = "Kaffe") -> tuple[int, str]:
+        made = till_line(
+            "order 7: line 1",
+            article="1001",
+            text=text,
+            quantity=Decimal(2),
+            price=price,
+            rate=1200,
+            includes_vat=includes_vat,
+            round_up_to_krona=False,
+            delivered=Decimal(0),
+        )
+        return made.unit_price, made.text
+
+    assert line(2500) == (2800, "Kaffe")  # 25,00 kr excl. VAT: 28,00 kr at 12 %
+    assert line(2800, includes_vat=True) == (2800, "Kaffe")
+    assert line(100, text="x" * 60)[1] == "x" * 50
+    assert line(100, text=None)[1] == "-"
+    # The till charges no negative line (Business Central's, NAV's and Fortnox's alike).
+    with pytest.raises(OrderLookupError, match=r"order 7: line 1 has a negative unit price \(-10 kr\)"):
+        line(-1000)
+
+
+def _message(kind: str, payload: dict[str, object], sequence: int = 1) -> BusMessage:
+    return BusMessage(
+        f"5561234567/main/KASSA1/{sequence}", kind, "5561234567", "main", "KASSA1", sequence, sequence,
+        "ab", "2026-05-21T10:00:00+02:00", payload,
+    )  # fmt: skip
+
+
+class _Erp(OrderAdapter):
+    name = "Test ERP (orders)"
+    erp = "Test ERP"
+    failures = (ConnectionError,)
+    records = OrderRecords("test_orders")
+
+    def __init__(self) -> None:
+        self.made: list[str] = []
+        self.paid: list[str] = []
+
+    async def _make_order(self, m: BusMessage, order: NewOrder, ref: str) -> tuple[str, str]:
+        self.made.append(ref)
+        return f"SO-{len(self.made)}", ", shipped"
+
+    async def _pay_order(
+        self, db: aiosqlite.Connection, m: BusMessage, ref: str, order_no: str
+    ) -> tuple[str, str]:
+        if order_no == "down":
+            raise ConnectionError("the ERP does not answer")
+        self.paid.append(ref)
+        return f"INV-{len(self.paid)}", ""
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[aiosqlite.Connection]:
+    conn = await aiosqlite.connect(tmp_path / "inbox.db", isolation_level=None)
+    yield conn
+    await conn.close()
+
+
+async def test_each_order_is_made_and_each_receipt_pays_once(db: aiosqlite.Connection) -> None:
+    erp = _Erp()
+    await erp.setup(db)
+    new = _message(
+        "order.new",
+        {"customer": "20000", "lines": [{"article": "1001", "quantity": "1"}], "delivery": "now",
+         "reference": "O-KASSA1-1"},
+    )  # fmt: skip
+    assert await erp.process(db, new) == "order O-KASSA1-1 (20000) made sales order SO-1, shipped"
+    assert await erp.process(db, new) == "order O-KASSA1-1 already is sales order SO-1; nothing done"
+    paying = _message("receipt", {"type": "normal", "receipt_no": 4, "receipt": {"order": "SO-1"}}, 2)
+    assert await erp.process(db, paying) == "receipt KASSA1-4 paid sales order SO-1: invoice INV-1"
+    assert await erp.process(db, paying) == (
+        "receipt KASSA1-4 already paid order SO-1 (invoice INV-1); nothing done"
+    )
+    assert (erp.made, erp.paid) == (["O-KASSA1-1"], ["KASSA1-4"])
+    # Not the adapter's: a training receipt, one that pays no order.
+    training = _message("receipt", {"type": "training", "receipt_no": 5, "receipt": {"order": "SO-1"}}, 3)
+    plain = _message("receipt", {"type": "normal", "receipt_no": 6, "receipt": {}}, 4)
+    assert [await erp.process(db, m) for m in (training, plain)] == [None, None]
+    # The ERP's failure names it; an order without a reference is no order to make.
+    down = _message("receipt", {"type": "normal", "receipt_no": 7, "receipt": {"order": "down"}}, 5)
+    with pytest.raises(AdapterError, match=r"^Test ERP: the ERP does not answer$"):
+        await erp.process(db, down)
+    unnamed = _message("order.new", {**new.payload, "reference": None}, 6)
+    with pytest.raises(AdapterError, match="the order has no reference"):
+        await erp.process(db, unnamed)
