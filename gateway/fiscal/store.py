@@ -198,7 +198,10 @@ class Store:
 
         ``work`` is a plain function run whole on the database thread. If the caller is
         cancelled meanwhile, the transaction still ends whole — committed or rolled back,
-        never left open — and the commit listeners still hear of what it committed.
+        never left open, or (cancelled while still queued) never begun — and the commit
+        listeners still hear of what it committed. Like a crash after a commit, a caller
+        cancelled may not learn that its transaction ran: what follows must read the
+        database, not assume.
         """
         done = self._thread.submit(self._transaction, work, at or local_now())
         try:
