@@ -18,6 +18,7 @@ makes new ones, and ``orders`` answers the tills' questions from it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -26,7 +27,7 @@ import aiosqlite
 
 from gateway.bus.messages import BusMessage
 from gateway.config import ConfigError
-from gateway.sync.adapters import Adapter
+from gateway.sync.adapters import Adapter, AdapterError
 from gateway.sync.adapters.business_central import BusinessCentralAdapter, BusinessCentralApi, bc_tokens
 from gateway.sync.adapters.business_central_orders import BusinessCentralOrderAdapter, BusinessCentralOrders
 from gateway.sync.adapters.business_central_source import BusinessCentralSource
@@ -39,7 +40,8 @@ from gateway.sync.adapters.nav_orders import NavOrderAdapter, NavOrders
 from gateway.sync.adapters.nav_source import NavSource
 from gateway.sync.adapters.visma import VismaAdapter, VismaApi, VismaSource, visma_tokens
 from gateway.sync.config import SyncConfig
-from gateway.sync.http.oauth import store_initial
+from gateway.sync.http.client import ApiClient, ApiError, ApiUnavailable, OutcomeUnknown
+from gateway.sync.http.oauth import TokenError, store_initial
 from gateway.sync.masterdata.source import MasterDataSource
 from gateway.sync.orders.source import OrderSource
 
@@ -47,6 +49,8 @@ __all__ = [
     "AUTHORIZED_BY_CODE",
     "ORDERS_FROM",
     "ErpConnections",
+    "FortnoxCompany",
+    "OneCompany",
     "SinceConnected",
     "authorize",
     "connect",
@@ -100,6 +104,61 @@ class SinceConnected:
         return await self.inner.process(db, message)
 
 
+class FortnoxCompany:
+    """The organisation number of the Fortnox company the integration was authorised for, read once."""
+
+    def __init__(self, client: ApiClient) -> None:
+        self.client = client
+        self.orgnr: str | None = None
+
+    async def number(self) -> str:
+        if self.orgnr is None:
+            try:
+                info = await self.client.request("GET", "companyinformation")
+                text = str(info["CompanyInformation"]["OrganizationNumber"])
+            except (ApiError, ApiUnavailable, TokenError, OutcomeUnknown) as exc:
+                raise AdapterError(
+                    f"Fortnox: the company's organisation number could not be read: {exc}"
+                ) from None
+            except (KeyError, TypeError):
+                raise AdapterError(
+                    f"Fortnox: companyinformation answered no OrganizationNumber: {info!r:.200}"
+                ) from None
+            self.orgnr = re.sub(r"\D", "", text)
+        return self.orgnr
+
+
+class OneCompany:
+    """A Fortnox adapter that books only the messages of its own company.
+
+    Fortnox keeps one company per organisation number, and the integration is authorised
+    for one: a till of another organisation number (a sync module serving several
+    companies) must never be booked into these books. Its message is refused, with the
+    ERROR line saying whose it is, and waits for a sync module configured for that company.
+    """
+
+    def __init__(self, inner: Adapter, company: FortnoxCompany) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.company = company
+
+    def handles(self, kind: str) -> bool:
+        return self.inner.handles(kind)
+
+    async def setup(self, db: aiosqlite.Connection) -> None:
+        await self.inner.setup(db)
+
+    async def process(self, db: aiosqlite.Connection, message: BusMessage) -> str | None:
+        company = await self.company.number()
+        if message.orgnr != company:
+            raise AdapterError(
+                f"{message.orgnr}/{message.store}/{message.register} is organisation number {message.orgnr}, "
+                f"but this Fortnox company is {company}: one company per organisation number — give that "
+                "company its own sync module (its tills in [sync].registers, its own [sync.fortnox])"
+            )
+        return await self.inner.process(db, message)
+
+
 @dataclass
 class ErpConnections:
     adapters: list[Adapter] = field(default_factory=list)
@@ -144,10 +203,13 @@ def connect(config: SyncConfig) -> ErpConnections:
     if config.fortnox is not None:
         client = fortnox_client(config.fortnox, tokens)
         fortnox = FortnoxAdapter(config.fortnox, config.accounts, client)
-        erp.adapters.append(SinceConnected(fortnox, "fortnox", config.fortnox.from_date))
+        company = FortnoxCompany(client)
+        erp.adapters.append(SinceConnected(OneCompany(fortnox, company), "fortnox", config.fortnox.from_date))
         fortnox_orders = FortnoxOrderAdapter(config.fortnox, client, fortnox, till_orders=orders == "fortnox")
         if orders == "fortnox" or config.fortnox.invoices_as == "order":
-            erp.adapters.append(SinceConnected(fortnox_orders, "fortnox", config.fortnox.from_date))
+            erp.adapters.append(
+                SinceConnected(OneCompany(fortnox_orders, company), "fortnox", config.fortnox.from_date)
+            )
         if orders == "fortnox":
             erp.orders = FortnoxOrders(config.fortnox, client, round_up_to_krona=round_up)
         erp.sources["fortnox"] = FortnoxSource(config.fortnox, client)

@@ -38,6 +38,7 @@ _KEYS = {
     "from_date",
     "modes_of_payment",
     "cost_center",
+    "stock_module",
 }
 _SERIES_RE = re.compile(r"^[A-Za-z0-9]{1,8}$")
 _CODE_RE = re.compile(r"^[A-Za-z0-9_-]{0,16}$")
@@ -63,6 +64,7 @@ class FortnoxConfig:
     from_date: date | None = None  # nothing dated before it is sent
     modes_of_payment: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_MODES_OF_PAYMENT))
     cost_center: str | None = None  # the Z voucher's rows carry this cost centre (kostnadsställe)
+    stock_module: bool = False  # the company keeps stock in Fortnox: every sale an invoice, which moves it
 
     @property
     def tenant_key(self) -> str:
@@ -99,6 +101,14 @@ def parse_fortnox(table: dict[str, Any], where: str = "sync.fortnox") -> Fortnox
         raise ConfigError(f"{s.where('voucher_series')}: {series!r} must be 1-8 letters or digits")
     mode = s.choice("mode", "start", ("start", "full"))
     invoices = s.choice("invoices", "none", ("none", "account_customers", "all"))
+    stock_module = _flag(s, "stock_module", False)
+    # With Fortnox's stock module a sale must move stock, and only an invoice does (a voucher
+    # books money, not goods): every receipt an invoice, as Fortnox's own till integration does.
+    if stock_module and (mode != "full" or invoices != "all"):
+        raise ConfigError(
+            f'{s.where("stock_module")}: true needs mode = "full" and invoices = "all" '
+            "(only an invoice moves stock in Fortnox)"
+        )
     if invoices != "none" and mode != "full":
         raise ConfigError(f'{s.where("invoices")}: {invoices!r} needs mode = "full"')
     invoices_as = s.choice("invoices_as", "invoice", ("invoice", "order"))
@@ -150,4 +160,5 @@ def parse_fortnox(table: dict[str, Any], where: str = "sync.fortnox") -> Fortnox
         from_date=from_date,
         modes_of_payment=modes,
         cost_center=cost_center,
+        stock_module=stock_module,
     )
