@@ -42,10 +42,9 @@ sys.path.insert(0, str(ROOT))  # the fake Fortnox lives with the tests (tests/sy
 from gateway.bus.messages import BusMessage  # noqa: E402
 from gateway.sync.adapters.fortnox import FortnoxAdapter  # noqa: E402
 from gateway.sync.adapters.fortnox_api import fortnox_client  # noqa: E402
-from gateway.sync.adapters.fortnox_config import parse_fortnox  # noqa: E402
 from gateway.sync.config import AccountsConfig  # noqa: E402
 from gateway.sync.inbox import Inbox  # noqa: E402
-from tests.sync.fakes.fortnox import running  # noqa: E402
+from tests.sync.fakes.fortnox import config_for, running  # noqa: E402
 
 ORGNR, STORE, REGISTER = "5560360793", "vaxjo", "KASSA1"
 PRICE = 125_00
@@ -121,16 +120,7 @@ async def run(settings: dict[str, Any], receipts: int, folder: Path) -> tuple[in
     today = time.strftime("%Y-%m-%d")
     async with running() as fake:
         fake.add_customer("1", "Kontantkund")
-        table = {
-            "client_id": fake.client_id,
-            "client_secret": fake.client_secret,
-            "grant": "client_credentials",
-            "tenant_id": fake.tenant.tenant_id,
-            "base_url": fake.api_url,
-            "token_url": fake.token_url,
-            **settings,
-        }
-        config = parse_fortnox(table)
+        config = config_for(fake, **settings)
         inbox = await Inbox.open(folder / "inbox.db")
         try:
             async with fortnox_client(config, folder / "tokens.db") as client:

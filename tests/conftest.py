@@ -9,6 +9,8 @@ on a clock to synchronise anything.
 from __future__ import annotations
 
 import contextlib
+import os
+import tty
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -141,3 +143,13 @@ async def make_driver() -> AsyncIterator[DriverFactory]:
 async def driver(unit_url: str, make_driver: DriverFactory) -> ControlUnitDriver:
     """A started driver for the fresh ``unit`` over each transport."""
     return await make_driver(unit_url)
+
+
+@pytest.fixture
+def silent_pty() -> Iterator[str]:
+    """A serial port with nothing behind it: a pty whose other end never answers."""
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    yield os.ttyname(slave)
+    os.close(master)
+    os.close(slave)

@@ -5,12 +5,9 @@ over TCP, the machine's Mosquitto or a port where nothing listens."""
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import socket
 import sqlite3
-import tty
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -35,6 +32,8 @@ from gateway.registration import (
     save_registration,
 )
 from gateway.till import TillFiles
+from tests.test_diag_cli import diag_json
+from tests.test_register import write_config as till_toml
 
 Serve = Callable[[ControlUnit, str], AbstractAsyncContextManager[str]]
 MB = 1024 * 1024
@@ -153,44 +152,20 @@ def test_usb_without_libusb_is_a_warning_with_the_fix() -> None:
     assert check.next_step is not None and "libusb" in check.next_step
 
 
-@pytest.fixture
-def pty_path() -> Iterator[str]:
-    master, slave = os.openpty()
-    tty.setraw(slave)
-    yield os.ttyname(slave)
-    os.close(master)
-    os.close(slave)
-
-
-def test_serial_ports_say_what_answered(pty_path: str, tmp_path: Path) -> None:
+def test_serial_ports_say_what_answered(silent_pty: str, tmp_path: Path) -> None:
     link = tmp_path / "usb-CleanCash-if00-port0"
-    link.symlink_to(pty_path)
-    check = check_serial_ports([pty_path, str(link)], {pty_path: "control unit TGSIMSE0000000001"})
+    link.symlink_to(silent_pty)
+    check = check_serial_ports([silent_pty, str(link)], {silent_pty: "control unit TGSIMSE0000000001"})
     ports = check.details["ports"]
-    assert ports[0] == {"path": pty_path, "is": "control unit TGSIMSE0000000001"}
-    assert ports[1]["target"] == pty_path and ports[1]["is"] == "control unit TGSIMSE0000000001"
+    assert ports[0] == {"path": silent_pty, "is": "control unit TGSIMSE0000000001"}
+    assert ports[1]["target"] == silent_pty and ports[1]["is"] == "control unit TGSIMSE0000000001"
     assert check_serial_ports([], {}).summary.startswith("none:")
 
 
-CONFIG = """\
-[shop]
-name = "Kaffebaren i Växjö AB"
-orgnr = "556036-0793"
-address = ["Storgatan 1", "352 30 Växjö"]
-
-[register]
-pos_id = "KASSA-1"
-data_dir = "data"
-manufacturing_number = "TG-2025-000117"
-
-[control_unit]
-url = "{unit}"
-request_timeout = 0.5
-retries = 1
-
-[mqtt]
-url = "mqtt://127.0.0.1:{mqtt_port}"
-"""
+def diag_config(directory: Path, unit_url: str, mqtt_port: int) -> Path:
+    """tillgw register's till.toml with the control unit at ``unit_url`` and a broker's port."""
+    mqtt = f'\n[mqtt]\nurl = "mqtt://127.0.0.1:{mqtt_port}"\n'
+    return till_toml(directory, unit_url, timeout=0.5, more=mqtt)
 
 
 def closed_port() -> int:
@@ -209,12 +184,6 @@ def registered(unit_id: str) -> Registration:
     )
 
 
-async def diag_all(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
-    code = await asyncio.to_thread(cli.main, ["diag", "--json", *args])
-    document: dict[str, Any] = json.loads(capsys.readouterr().out)
-    return code, document
-
-
 async def test_diag_all_when_all_is_well(
     unit: ControlUnit, serve: Serve, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -224,9 +193,8 @@ async def test_diag_all_when_all_is_well(
     await make_journal(tmp_path / "data")
     save_registration(tmp_path / "data", registered(unit.unit_id))
     async with serve(unit, "tcp") as url:
-        config = tmp_path / "till.toml"
-        config.write_text(CONFIG.format(unit=url, mqtt_port=1883), encoding="utf-8")
-        code, document = await diag_all(
+        config = diag_config(tmp_path, url, 1883)
+        code, document = await diag_json(
             capsys, "--config", str(config), "--scan-pattern", str(tmp_path / "tty*")
         )
 
@@ -249,9 +217,8 @@ async def test_diag_all_names_each_problem_and_its_next_step(
 ) -> None:
     mqtt_port = closed_port()
     async with serve(unit, "tcp") as url:
-        config = tmp_path / "till.toml"
-        config.write_text(CONFIG.format(unit=url, mqtt_port=mqtt_port), encoding="utf-8")
-        code, document = await diag_all(
+        config = diag_config(tmp_path, url, mqtt_port)
+        code, document = await diag_json(
             capsys, "--all", "--config", str(config), "--scan-pattern", "/nothing*"
         )
         checks = {c["name"]: c for c in document["checks"]}

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import socket
 import sys
-import tty
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
@@ -42,16 +40,6 @@ async def diag_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int
     code = await tillgw("diag", "--json", *args)
     document: dict[str, Any] = json.loads(capsys.readouterr().out)
     return code, document
-
-
-@pytest.fixture
-def silent_pty() -> Iterator[str]:
-    """A serial port with nothing behind it: a pty whose other end never answers."""
-    master, slave = os.openpty()
-    tty.setraw(slave)
-    yield os.ttyname(slave)
-    os.close(master)
-    os.close(slave)
 
 
 @pytest.fixture

@@ -51,19 +51,43 @@ manufacturing_number = "TG-2025-000117"
 
 [control_unit]
 url = "{url}"
-request_timeout = 0.3
+request_timeout = {timeout}
 retries = 1
 """
 
 
-def write_config(directory: Path, url: str = "socket://127.0.0.1:9") -> Path:
+def write_config(
+    directory: Path, url: str = "socket://127.0.0.1:9", *, timeout: float = 0.3, more: str = ""
+) -> Path:
+    """``directory``/till.toml: the shop, register KASSA-1 (data in ``data``), the control unit
+    at ``url``; ``more`` is added at the end (another section)."""
     path = directory / "till.toml"
-    path.write_text(CONFIG.format(url=url), encoding="utf-8")
+    path.write_text(CONFIG.format(url=url, timeout=timeout) + more, encoding="utf-8")
     return path
 
 
 async def tillgw(*args: str) -> int:
     return await asyncio.to_thread(cli.main, list(args))
+
+
+async def register_interactively(config: Path, answers: bytes, *flags: str) -> tuple[int | None, str, str]:
+    """``tillgw register --config config *flags`` in a subprocess, ``answers`` its standard input:
+    (exit code, standard output, standard error)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "gateway.cli",
+        "register",
+        "--config",
+        str(config),
+        *flags,
+        cwd=REPO,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate(answers)
+    return process.returncode, out.decode(), err.decode()
 
 
 def pdf_text(path: Path) -> str:
@@ -231,21 +255,8 @@ async def test_register_interactively_asks_checks_and_confirms(
     ]
     async with serve(unit, "tcp") as url:
         config = write_config(tmp_path, url)
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "gateway.cli",
-            "register",
-            "--config",
-            str(config),
-            cwd=REPO,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out_bytes, err_bytes = await process.communicate("\n".join(answers).encode() + b"\n")
-    out, err = out_bytes.decode(), err_bytes.decode()
-    assert process.returncode == 0, out + err
+        code, out, err = await register_interactively(config, "\n".join(answers).encode() + b"\n")
+    assert code == 0, out + err
     assert "Organisationsnummer (NNNNNN-NNNN) [556036-0793]: " in out
     assert "orgnr: '556036-0794' has a wrong check digit" in out
     assert "manufacturing_number: 'TG  2025' must be 1-17 characters" in out
@@ -264,23 +275,11 @@ async def test_register_interactively_answered_no_keeps_nothing(
 ) -> None:
     async with serve(unit, "tcp") as url:
         config = write_config(tmp_path, url)
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "gateway.cli",
-            "register",
-            "--config",
-            str(config),
-            "--unit-model",
-            "CleanCash Type A",
-            cwd=REPO,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+        code, _, err = await register_interactively(
+            config, b"\n" * 11 + b"n\n", "--unit-model", "CleanCash Type A"
         )
-        _, err = await process.communicate(b"\n" * 11 + b"n\n")
-    assert process.returncode == 1
-    assert "nothing registered" in err.decode()
+    assert code == 1
+    assert "nothing registered" in err
     assert not (tmp_path / "data" / "registration.json").exists()
 
 

@@ -11,29 +11,27 @@ import pytest
 from firmware_sim.control_unit import ControlUnit
 from firmware_sim.control_unit.ccsp_server import serve_tcp
 from gateway.bus.broker import broker_answers
-from gateway.config import Config, ControlUnitConfig, MqttConfig, ShopConfig
+from gateway.config import Config, MqttConfig
 from gateway.devices.health import DeviceState
 from gateway.till import Till
 
-from .conftest import ORGNR, POS_ID, STORE, Mosquitto, free_port, make_sale, sync_side, wait_state
+from .conftest import (
+    ORGNR,
+    POS_ID,
+    STORE,
+    Mosquitto,
+    free_port,
+    make_sale,
+    sync_side,
+    till_config,
+    wait_state,
+)
 
 
 @pytest.fixture
 async def unit_url(unit: ControlUnit) -> AsyncIterator[str]:
     async with serve_tcp(unit) as url:
         yield url
-
-
-def config(data_dir: Path, unit_url: str, mqtt: MqttConfig | None) -> Config:
-    return Config(
-        shop=ShopConfig("Kaffebaren i Växjö AB", ORGNR, ("Storgatan 1", "352 30 Växjö"), STORE),
-        pos_id=POS_ID,
-        data_dir=data_dir,
-        control_unit=ControlUnitConfig(unit_url, request_timeout=0.3, retries=1),
-        printer=None,
-        scanner=None,
-        mqtt=mqtt,
-    )
 
 
 @contextlib.asynccontextmanager
@@ -49,7 +47,7 @@ async def test_a_till_publishes_its_receipts_and_shows_the_bus_in_its_status(
     tmp_path: Path, unit_url: str, mosquitto: Mosquitto
 ) -> None:
     mqtt = MqttConfig(host="127.0.0.1", port=mosquitto.port)
-    async with sync_side(mosquitto.port) as sync, opened(config(tmp_path, unit_url, mqtt)) as till:
+    async with sync_side(mosquitto.port) as sync, opened(till_config(tmp_path, unit_url, mqtt)) as till:
         assert till.bus is not None and till.embedded_broker is None
         await till.pipeline.submit("pos-1", make_sale())
         message = await sync.next()
@@ -81,7 +79,7 @@ async def test_the_demo_setting_starts_an_embedded_broker_and_stops_it_with_the_
     tmp_path: Path, unit_url: str
 ) -> None:
     mqtt = MqttConfig(host="127.0.0.1", port=free_port(), embedded=True)
-    async with opened(config(tmp_path, unit_url, mqtt)) as till:
+    async with opened(till_config(tmp_path, unit_url, mqtt)) as till:
         assert till.embedded_broker is not None and till.bus is not None
         async with sync_side(mqtt.port) as sync:
             await till.pipeline.open_drawer("Anna")
@@ -93,7 +91,7 @@ async def test_the_demo_setting_starts_an_embedded_broker_and_stops_it_with_the_
 
 
 async def test_a_till_with_no_bus_has_no_outbox_and_no_publisher(tmp_path: Path, unit_url: str) -> None:
-    async with opened(config(tmp_path, unit_url, None)) as till:
+    async with opened(till_config(tmp_path, unit_url, None)) as till:
         assert till.bus is None and till.embedded_broker is None
         await till.pipeline.submit("pos-1", make_sale())
         assert (await till.status())["bus"] is None

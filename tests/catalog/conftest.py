@@ -1,20 +1,16 @@
 """The catalog on real parts: SQLite files in tmp_path, a real Mosquitto per test, a real Till
 served over real HTTP.
 
-``mosquitto`` starts ``/usr/sbin/mosquitto`` on a free loopback port (as tests/bus does;
-the helper is small and kept here so that these tests stand alone). ``SyncStandIn`` plays
-the sync module's catalog side: it hears the tills' requests and publishes revisions.
-Nothing waits on a clock: tests wait for messages and for the catalog's revision, each
-with a deadline.
+``mosquitto`` starts ``/usr/sbin/mosquitto`` on a free loopback port (tests/mosquitto.py, as
+for tests/bus); a till is the shop of tests/bus. ``SyncStandIn`` plays the sync module's
+catalog side: it hears the tills' requests and publishes revisions. Nothing waits on a
+clock: tests wait for messages and for the catalog's revision, each with a deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import getpass
-import shutil
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -41,19 +37,44 @@ from gateway.bus.catalog import (
     split_revision,
 )
 from gateway.catalog.store import Catalog
-from gateway.config import ApiConfig, Config, ControlUnitConfig, MqttConfig, ShopConfig
+from gateway.config import ApiConfig, MqttConfig
 from gateway.till import Till
+from tests.bus.conftest import ORGNR as ORGNR
+from tests.bus.conftest import POS_ID as POS_ID
+from tests.bus.conftest import STORE as STORE
+from tests.bus.conftest import till_config
+from tests.mosquitto import DEADLINE as DEADLINE
 
-ORGNR = "5561234567"
-STORE = "main"
-POS_ID = "KASSA1"
+# The broker's helpers, as the tests here import them, and its fixtures for this folder.
+from tests.mosquitto import Mosquitto as Mosquitto
+from tests.mosquitto import make_mosquitto as make_mosquitto
+from tests.mosquitto import mosquitto as mosquitto
+from tests.mosquitto import mqtt_config as mqtt_config
+
 TOPICS = CatalogTopics(ORGNR, STORE)
-DEADLINE = 15.0
-MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
 
 def article(number: str, name: str = "", price: int = 2500, *codes: str, **extra: Any) -> Article:
     return Article(number, name or f"Artikel {number}", price, extra.pop("vat_rate", 2500), codes, **extra)
+
+
+COFFEE = article("1001", "Kaffe bryggt", 2500, "7310865004703", group="Dryck")
+
+
+def coffee_json(stock: str | None) -> dict[str, Any]:
+    """:data:`COFFEE` as the catalog shows it (and the API answers), ``stock`` what it has in stock."""
+    return {
+        "number": "1001",
+        "name": "Kaffe bryggt",
+        "price": "25.00",
+        "vat_rate": "25",
+        "unit": "st",
+        "group": "Dryck",
+        "kind": "item",
+        "stock_goods": False,
+        "barcodes": ["7310865004703"],
+        "stock": stock,
+    }
 
 
 def revision(
@@ -96,100 +117,7 @@ async def catalog(tmp_path: Path) -> AsyncIterator[Catalog]:
         await opened.close()
 
 
-# -- Mosquitto ------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Mosquitto:
-    """A real Mosquitto on 127.0.0.1:``port`` with persistence; ``await start()``, ``await stop()``."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.port = free_port()
-        self.log: list[str] = []
-        self._process: asyncio.subprocess.Process | None = None
-        self._reader: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        data = self.directory / "data"
-        data.mkdir(parents=True, exist_ok=True)
-        conf = self.directory / "mosquitto.conf"
-        conf.write_text(
-            f"user {getpass.getuser()}\nlog_dest stderr\nlog_type all\n"
-            f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
-            f"persistence true\npersistence_location {data}/\n",
-            encoding="utf-8",
-        )
-        process = await asyncio.create_subprocess_exec(
-            MOSQUITTO,
-            "-c",
-            str(conf),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        assert process.stderr is not None
-        running = asyncio.get_running_loop().create_future()
-        self._reader = asyncio.create_task(self._read_log(process.stderr, running))
-        self._process = process
-        try:
-            async with asyncio.timeout(DEADLINE):
-                await running
-                await self._serving()
-        except BaseException:
-            await self.stop()
-            raise
-
-    async def _serving(self) -> None:
-        """Wait for a CONNACK: only then does a SIGTERM stop it (see tests/bus/conftest.py)."""
-        reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
-        try:
-            writer.write(bytes.fromhex("101100044d5154540402003c000570726f6265"))
-            assert (await reader.readexactly(4))[:2] == b"\x20\x02"
-        finally:
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
-
-    async def _read_log(self, stream: asyncio.StreamReader, running: asyncio.Future[None]) -> None:
-        while line := await stream.readline():
-            text = line.decode(errors="replace").rstrip()
-            self.log.append(text)
-            if " running" in text and "mosquitto version" in text and not running.done():
-                running.set_result(None)
-        if not running.done():
-            running.set_exception(RuntimeError("mosquitto exited:\n" + "\n".join(self.log[-20:])))
-
-    async def stop(self) -> None:
-        process, self._process = self._process, None
-        if process is None:
-            return
-        if process.returncode is None:
-            process.terminate()
-        async with asyncio.timeout(DEADLINE):
-            await process.wait()
-        if self._reader is not None:
-            await self._reader
-        print("--- mosquitto, the last of its log:", *self.log[-40:], sep="\n")
-
-
-@pytest.fixture
-async def mosquitto(tmp_path: Path) -> AsyncIterator[Mosquitto]:
-    broker = Mosquitto(tmp_path / "mosquitto")
-    await broker.start()
-    try:
-        yield broker
-    finally:
-        await broker.stop()
-
-
-def mqtt_config(broker: Mosquitto) -> MqttConfig:
-    return MqttConfig(host="127.0.0.1", port=broker.port)
+# -- the sync module's catalog side -----------------------------------------------------------
 
 
 @dataclass
@@ -267,19 +195,6 @@ class Api:
 ApiFactory = Callable[..., Awaitable[Api]]
 
 
-def till_config(data_dir: Path, unit_url: str, mqtt: MqttConfig | None) -> Config:
-    return Config(
-        shop=ShopConfig("Kaffebaren i Växjö AB", ORGNR, ("Storgatan 1", "352 30 Växjö"), STORE),
-        pos_id=POS_ID,
-        data_dir=data_dir,
-        control_unit=ControlUnitConfig(unit_url, request_timeout=0.3, retries=1),
-        printer=None,
-        scanner=None,
-        api=ApiConfig("127.0.0.1", 0, 64),
-        mqtt=mqtt,
-    )
-
-
 @pytest.fixture
 async def make_api(unit: ControlUnit, tmp_path: Path) -> AsyncIterator[ApiFactory]:
     """``await make_api(mqtt=None, **app_options)``: a till (data in tmp_path/till) and its API, served.
@@ -296,7 +211,9 @@ async def make_api(unit: ControlUnit, tmp_path: Path) -> AsyncIterator[ApiFactor
                 await earlier.aclose()
             inner = contextlib.AsyncExitStack()
             running.append(inner)
-            till = await Till.open(till_config(tmp_path / "till", unit_url, mqtt))
+            till = await Till.open(
+                till_config(tmp_path / "till", unit_url, mqtt, api=ApiConfig("127.0.0.1", 0, 64))
+            )
             inner.push_async_callback(till.close)
             runner = web.AppRunner(make_app(till, **app_options))
             await runner.setup()

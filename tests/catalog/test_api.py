@@ -13,6 +13,7 @@ from gateway.catalog.store import MAX_SEARCH
 from gateway.fiscal.journal import open_readonly
 
 from .conftest import (
+    COFFEE,
     DEADLINE,
     ORGNR,
     POS_ID,
@@ -20,6 +21,7 @@ from .conftest import (
     ApiFactory,
     Mosquitto,
     article,
+    coffee_json,
     mqtt_config,
     revision,
     stock,
@@ -41,7 +43,7 @@ async def test_articles_by_barcode_by_number_and_by_name(make_api: ApiFactory) -
         0,
         full=True,
         articles=(
-            article("1001", "Kaffe bryggt", 2500, "7310865004703", group="Dryck"),
+            COFFEE,
             article("2001", "Kaffebröd", 3250, vat_rate=1200, service=False, stock_goods=True),
             *(article(f"K{n:03d}", f"Kaffekopp {n}", 9900) for n in range(120)),
         ),
@@ -51,18 +53,7 @@ async def test_articles_by_barcode_by_number_and_by_name(make_api: ApiFactory) -
 
     status, found = await api.call("GET", "/v1/articles?barcode=7310865004703")
     assert status == 200
-    assert found == {
-        "number": "1001",
-        "name": "Kaffe bryggt",
-        "price": "25.00",
-        "vat_rate": "25",
-        "unit": "st",
-        "group": "Dryck",
-        "kind": "item",
-        "stock_goods": False,
-        "barcodes": ["7310865004703"],
-        "stock": None,
-    }
+    assert found == coffee_json(None)
     status, by_number = await api.call("GET", "/v1/articles?barcode=2001")  # a number used as a barcode
     assert (status, by_number["name"], by_number["vat_rate"], by_number["stock"]) == (
         200,

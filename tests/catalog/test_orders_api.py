@@ -21,12 +21,9 @@ import pytest
 from gateway.sync.adapters.nav_config import parse_nav
 from gateway.sync.config import SyncConfig
 from gateway.sync.service import SyncService
-from tests.sync.fakes.nav import NavFake
+from tests.sync.fakes.nav import NavFake, settings_for
 
 from .conftest import DEADLINE, POS_ID, ApiFactory, Mosquitto, mqtt_config
-
-VAT_GROUPS = {"MOMS25": 25, "MOMS12": 12, "MOMS6": 6, "MOMSFRI": 0}
-ACCOUNTS = {"cash": "1910", "card": "1580", "gift_card": "2421", "swish": "1930", "other": "1689"}
 
 
 @dataclass
@@ -51,17 +48,10 @@ async def nav() -> AsyncIterator[NavFake]:
 
 
 @contextlib.asynccontextmanager
-async def sync_module(fake: NavFake, broker: Mosquitto, tmp_path: Path) -> AsyncIterator[SyncService]:
-    """``tillgw sync`` with ``[sync.nav]``, running until the block ends, its order answers subscribed."""
+async def sync_module(broker: Mosquitto, tmp_path: Path, **erp: Any) -> AsyncIterator[SyncService]:
+    """``tillgw sync`` with the ERP ``erp`` names (``nav=…``, ``fortnox=…``), running until the
+    block ends, its order answers subscribed."""
     base = tmp_path / "sync"
-    nav_settings = {
-        "base_url": fake.base_url,
-        "username": fake.username,
-        "password": fake.password,
-        "customer": "KONTANT",
-        "vat_groups": VAT_GROUPS,
-        "payment_accounts": ACCOUNTS,
-    }
     config = SyncConfig(
         inbox=base / "inbox.db",
         sie_dir=base / "sie",
@@ -69,7 +59,7 @@ async def sync_module(fake: NavFake, broker: Mosquitto, tmp_path: Path) -> Async
         mqtt=mqtt_config(broker),
         client_id="sync-test",
         retry_interval=0.2,
-        nav=parse_nav(nav_settings),
+        **erp,
     )
     service = SyncService(config)
     stop = asyncio.Event()
@@ -93,12 +83,28 @@ async def till_on_the_bus(make_api: ApiFactory, broker: Mosquitto, **options: An
     return api
 
 
+def paying(fetched: dict[str, Any], number: str) -> dict[str, Any]:
+    """The sale that pays order ``number`` as the till fetched it, one mug (60,00) added, by card."""
+    lines = [
+        {k: line[k] for k in ("text", "quantity", "unit_price", "vat_rate", "article")}
+        for line in fetched["lines"]
+    ]
+    mug = {"text": "Mugg", "quantity": "1", "unit_price": "60.00", "vat_rate": "25", "article": "1002"}
+    lines.append(mug)
+    return {
+        "id": "pos-order-1",
+        "lines": lines,
+        "payments": [{"method": "card", "amount": "125.00"}],
+        "order": number,
+    }
+
+
 async def test_an_open_order_is_fetched_from_nav_over_the_bus(
     make_api: ApiFactory, mosquitto: Mosquitto, nav: NavFake, tmp_path: Path
 ) -> None:
     order = nav.add_order("20000", ("1001", "2"), ("1002", "1"), External_Document_No="PO-77")
     nav.add_order("20000", ("1001", "1"), Status="Released")  # not open: not for the till
-    async with sync_module(nav, mosquitto, tmp_path):
+    async with sync_module(mosquitto, tmp_path, nav=parse_nav(settings_for(nav))):
         api = await till_on_the_bus(make_api, mosquitto)
         status, body = await api.call("GET", "/v1/orders?customer=20000")
         assert status == 200, body
@@ -131,24 +137,11 @@ async def test_a_receipt_pays_a_fetched_order_with_an_added_line_as_one_posted_i
     make_api: ApiFactory, mosquitto: Mosquitto, nav: NavFake, tmp_path: Path
 ) -> None:
     order = nav.add_order("20000", ("1001", "2"))
-    async with sync_module(nav, mosquitto, tmp_path):
+    async with sync_module(mosquitto, tmp_path, nav=parse_nav(settings_for(nav))):
         api = await till_on_the_bus(make_api, mosquitto)
         status, fetched = await api.call("GET", f"/v1/orders/{order['No']}")
         assert status == 200, fetched
-        lines = [
-            {k: line[k] for k in ("text", "quantity", "unit_price", "vat_rate", "article")}
-            for line in fetched["lines"]
-        ]
-        lines.append(
-            {"text": "Mugg", "quantity": "1", "unit_price": "60.00", "vat_rate": "25", "article": "1002"}
-        )
-        sale = {
-            "id": "pos-order-1",
-            "lines": lines,
-            "payments": [{"method": "card", "amount": "125.00"}],
-            "order": order["No"],
-        }
-        status, receipt = await api.call("POST", "/v1/receipts", sale)
+        status, receipt = await api.call("POST", "/v1/receipts", paying(fetched, order["No"]))
         assert status == 201, receipt
         assert receipt["receipt"]["order"] == order["No"]
         async with asyncio.timeout(DEADLINE):
@@ -174,7 +167,7 @@ async def test_a_receipt_pays_a_fetched_order_with_an_added_line_as_one_posted_i
 async def test_a_new_order_from_the_till_becomes_a_sales_order_in_nav(
     make_api: ApiFactory, mosquitto: Mosquitto, nav: NavFake, tmp_path: Path, delivery: str
 ) -> None:
-    async with sync_module(nav, mosquitto, tmp_path):
+    async with sync_module(mosquitto, tmp_path, nav=parse_nav(settings_for(nav))):
         api = await till_on_the_bus(make_api, mosquitto)
         status, made = await api.call(
             "POST",

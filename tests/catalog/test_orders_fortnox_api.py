@@ -10,56 +10,24 @@ answered what it looks for.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-from gateway.sync.config import SyncConfig
-from gateway.sync.service import SyncService
-from tests.sync.fakes.fortnox import FakeFortnox, running
-from tests.sync.test_fortnox import config_for
+from tests.sync.fakes.fortnox import config_for, running
 
-from .conftest import DEADLINE, POS_ID, ApiFactory, Mosquitto, mqtt_config
-from .test_orders_api import till_on_the_bus
-
-
-@contextlib.asynccontextmanager
-async def sync_module(fake: FakeFortnox, broker: Mosquitto, tmp_path: Path) -> AsyncIterator[SyncService]:
-    """``tillgw sync`` with ``[sync.fortnox]``, running until the block ends, its order answers subscribed."""
-    base = tmp_path / "sync"
-    config = SyncConfig(
-        inbox=base / "inbox.db",
-        sie_dir=base / "sie",
-        log_dir=base / "logs",
-        mqtt=mqtt_config(broker),
-        client_id="sync-test",
-        retry_interval=0.2,
-        fortnox=config_for(fake),
-    )
-    service = SyncService(config)
-    stop = asyncio.Event()
-    runs = asyncio.create_task(service.run(once=False, stop=stop))
-    try:
-        async with asyncio.timeout(DEADLINE):
-            waiting = asyncio.create_task(service.answering_orders.wait())
-            await asyncio.wait({waiting, runs}, return_when=asyncio.FIRST_COMPLETED)
-            assert not runs.done(), "the sync module stopped: " + str(runs.result())
-        yield service
-    finally:
-        stop.set()
-        await runs
+from .conftest import DEADLINE, ORGNR, POS_ID, ApiFactory, Mosquitto
+from .test_orders_api import paying, sync_module, till_on_the_bus
 
 
 async def test_a_fortnox_order_is_fetched_paid_and_a_new_one_made_through_the_till(
     make_api: ApiFactory, mosquitto: Mosquitto, tmp_path: Path
 ) -> None:
-    async with running() as fake:
+    async with running(orgnr=f"{ORGNR[:6]}-{ORGNR[6:]}") as fake:  # the company of the tills' orgnr
         fake.add_customer("20000", "Byggfirman AB")
         fake.add_article("1001", "Kaffe", "29.02", vat=12)
         fake.add_article("1002", "Mugg", "48.00", vat=25)
         order = fake.add_order("20000", ("1001", "2"), YourOrderNumber="PO-77")
         number = order["DocumentNumber"]
-        async with sync_module(fake, mosquitto, tmp_path):
+        async with sync_module(mosquitto, tmp_path, fortnox=config_for(fake)):
             api = await till_on_the_bus(make_api, mosquitto)
             status, listed = await api.call("GET", "/v1/orders?customer=20000")
             assert status == 200, listed
@@ -73,20 +41,7 @@ async def test_a_fortnox_order_is_fetched_paid_and_a_new_one_made_through_the_ti
             assert [
                 (x["article"], x["quantity"], x["unit_price"], x["vat_rate"]) for x in fetched["lines"]
             ] == [("1001", "2", "32.50", "12")]
-            lines = [
-                {k: line[k] for k in ("text", "quantity", "unit_price", "vat_rate", "article")}
-                for line in fetched["lines"]
-            ]
-            lines.append(
-                {"text": "Mugg", "quantity": "1", "unit_price": "60.00", "vat_rate": "25", "article": "1002"}
-            )
-            sale = {
-                "id": "pos-order-1",
-                "lines": lines,
-                "payments": [{"method": "card", "amount": "125.00"}],
-                "order": number,
-            }
-            status, receipt = await api.call("POST", "/v1/receipts", sale)
+            status, receipt = await api.call("POST", "/v1/receipts", paying(fetched, number))
             assert status == 201, receipt
             status, made = await api.call(
                 "POST",

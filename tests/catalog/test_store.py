@@ -13,7 +13,7 @@ from gateway.bus.catalog import Customer, decode_update
 from gateway.bus.messages import MessageError
 from gateway.catalog.store import Catalog, Outcome
 
-from .conftest import article, revision, stock
+from .conftest import COFFEE, article, coffee_json, revision, stock
 
 
 async def apply_all(catalog: Catalog, parts: list) -> list[Outcome]:  # type: ignore[type-arg]
@@ -27,7 +27,7 @@ async def test_revisions_in_order_are_applied_and_answer_by_barcode_and_number(c
         0,
         full=True,
         articles=(
-            article("1001", "Kaffe bryggt", 2500, "7310865004703", group="Dryck"),
+            COFFEE,
             article("2001", "Kanelbulle", 3200, "7312345000011", "7312345000028", vat_rate=1200),
         ),
         stock=(stock("1001", "12.5"),),
@@ -37,18 +37,7 @@ async def test_revisions_in_order_are_applied_and_answer_by_barcode_and_number(c
 
     found = catalog.article_by_barcode("7310865004703")
     assert found is not None
-    assert found.to_json() == {
-        "number": "1001",
-        "name": "Kaffe bryggt",
-        "price": "25.00",
-        "vat_rate": "25",
-        "unit": "st",
-        "group": "Dryck",
-        "kind": "item",
-        "stock_goods": False,
-        "barcodes": ["7310865004703"],
-        "stock": "12.5",
-    }
+    assert found.to_json() == coffee_json("12.5")
     by_second_code = catalog.article_by_barcode("7312345000028")
     assert by_second_code is not None and by_second_code.article.vat_rate == 1200
     # The article number answers as a barcode too; a number nobody has answers nothing.

@@ -255,10 +255,20 @@ url = "{self.broker_url}"
 
 
 class Sync(Service):
-    def __init__(self, directory: Path, broker_url: str) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        broker_url: str,
+        *,
+        registers: tuple[str, ...] = REGISTERS,
+        client_id: str = "tillgw-sync-e2e",
+        retry_interval: int = 5,
+        more: str = "",
+    ) -> None:
+        """``tillgw sync`` with its sync.toml in ``directory``, for ``registers``; ``more`` ends the file."""
         self.config = directory / "sync.toml"
         self.base = directory / "sync"
-        registers = ", ".join(f'"{ORGNR}/{STORE}/{r}"' for r in REGISTERS)
+        listed = ", ".join(f'"{ORGNR}/{STORE}/{r}"' for r in registers)
         self.config.write_text(
             f"""\
 [mqtt]
@@ -268,10 +278,10 @@ url = "{broker_url}"
 inbox = "{self.base / "inbox.db"}"
 sie_dir = "{self.base / "sie"}"
 log_dir = "{self.base / "logs"}"
-registers = [{registers}]
-client_id = "tillgw-sync-e2e"
-retry_interval = 5
-""",
+registers = [{listed}]
+client_id = "{client_id}"
+retry_interval = {retry_interval}
+{more}""",
             encoding="utf-8",
         )
         self.connected = asyncio.Event()  # set while the module says it is connected (and subscribed)

@@ -77,20 +77,7 @@ class MasterDataSync(Sync):
     """The sync service of test_bus_chaos, reading master data from a folder of export files."""
 
     def __init__(self, directory: Path, broker_url: str, folder: Path) -> None:
-        super().__init__(directory, broker_url)
-        self.config.write_text(
-            f"""\
-[mqtt]
-url = "{broker_url}"
-
-[sync]
-inbox = "{self.base / "inbox.db"}"
-sie_dir = "{self.base / "sie"}"
-log_dir = "{self.base / "logs"}"
-registers = ["{ORGNR}/{STORE}/{REGISTER}"]
-client_id = "tillgw-sync-masterdata-e2e"
-retry_interval = 1
-
+        masterdata = f"""
 [sync.masterdata]
 source = "file"
 folder = "{folder}"
@@ -99,8 +86,14 @@ round_up_to_krona = true               # … and the tills' incl. VAT, rounded u
 orgnr = "556036-0793"
 store = "{STORE}"
 interval_minutes = 0                   # no syncs on a schedule: only those the test runs
-""",
-            encoding="utf-8",
+"""
+        super().__init__(
+            directory,
+            broker_url,
+            registers=(REGISTER,),
+            client_id="tillgw-sync-masterdata-e2e",
+            retry_interval=1,
+            more=masterdata,
         )
 
     async def sync_now(self, mode: str) -> str:

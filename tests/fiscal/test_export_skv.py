@@ -12,6 +12,7 @@ import sys
 import tracemalloc
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -134,6 +135,23 @@ async def exported(tmp_path: Path, register: Register = REGISTER, period: Period
     return ET.parse(path).getroot()
 
 
+@dataclass
+class DayExported:
+    pipeline: Pipeline
+    day: dict[str, Any]  # what :func:`a_day` returned
+    root: ET.Element  # the export of the day
+
+
+@pytest.fixture
+async def exported_day(
+    unit: ControlUnit, unit_tcp: str, make_pipeline: PipelineFactory, tmp_path: Path
+) -> DayExported:
+    """:func:`a_day` through the real pipeline, then exported (tmp_path/export.xml)."""
+    pipeline = await make_pipeline(unit_tcp)
+    day = await a_day(pipeline, unit)
+    return DayExported(pipeline, day, await exported(tmp_path))
+
+
 def names(element: ET.Element) -> list[str]:
     """The children's names, checking each is in the komponent namespace."""
     out = []
@@ -177,12 +195,8 @@ def iso(moment: str) -> str:
 # -- the document, the header and the company ------------------------------------------------
 
 
-async def test_document_header_and_company_blocks(
-    unit: ControlUnit, unit_tcp: str, make_pipeline: PipelineFactory, tmp_path: Path
-) -> None:
-    pipeline = await make_pipeline(unit_tcp)
-    await a_day(pipeline, unit)
-    root = await exported(tmp_path)
+async def test_document_header_and_company_blocks(exported_day: DayExported, tmp_path: Path) -> None:
+    pipeline, root = exported_day.pipeline, exported_day.root
     raw = (tmp_path / "export.xml").read_text(encoding="utf-8")
     assert raw.startswith('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n')
     assert f'<utrein:{ROOT} xmlns:utrein="{INSTANS_NS}" xmlns:utreko="{KOMPONENT_NS}">' in raw
@@ -244,12 +258,8 @@ async def test_document_header_and_company_blocks(
     }
 
 
-async def test_which_entries_become_events_and_their_order(
-    unit: ControlUnit, unit_tcp: str, make_pipeline: PipelineFactory, tmp_path: Path
-) -> None:
-    pipeline = await make_pipeline(unit_tcp)
-    await a_day(pipeline, unit)
-    root = await exported(tmp_path)
+async def test_which_entries_become_events_and_their_order(exported_day: DayExported) -> None:
+    root = exported_day.root
     kinds = sorted(names(h)[-1] for h in events(root))
     # Left out: the pro forma receipt, the refused one, the drawer opening and the price
     # change (counted on the reports / no element), the float, customer and printing entries.
@@ -309,12 +319,8 @@ def pairs(receipt: ET.Element, listname: str) -> list[tuple[str, str]]:
     return [tuple(c.text or "" for c in item) for item in child(receipt, listname)]  # type: ignore[misc]
 
 
-async def test_sales_receipt_element_by_element(
-    unit: ControlUnit, unit_tcp: str, make_pipeline: PipelineFactory, tmp_path: Path
-) -> None:
-    pipeline = await make_pipeline(unit_tcp)
-    day = await a_day(pipeline, unit)
-    root = await exported(tmp_path)
+async def test_sales_receipt_element_by_element(exported_day: DayExported) -> None:
+    day, root = exported_day.day, exported_day.root
     handelse = by_kind(root, "Kassakvitto")[0]
     assert names(handelse) == ["InloggadAnvandare", "Kassabeteckning", "Registreringstidpunkt", "Kassakvitto"]
     first = day["first"]
@@ -404,12 +410,8 @@ async def test_sales_receipt_element_by_element(
     )
 
 
-async def test_return_copy_and_training_receipts(
-    unit: ControlUnit, unit_tcp: str, make_pipeline: PipelineFactory, tmp_path: Path
-) -> None:
-    pipeline = await make_pipeline(unit_tcp)
-    day = await a_day(pipeline, unit)
-    root = await exported(tmp_path)
+async def test_return_copy_and_training_receipts(exported_day: DayExported) -> None:
+    day, root = exported_day.day, exported_day.root
 
     returned = event_of(by_kind(root, "Returkvitto")[0])
     assert names(returned) == [
@@ -498,12 +500,8 @@ REPORT_TAIL = [
 ]
 
 
-async def test_x_and_z_reports_logins_and_logouts(
-    unit: ControlUnit, unit_tcp: str, make_pipeline: PipelineFactory, tmp_path: Path
-) -> None:
-    pipeline = await make_pipeline(unit_tcp)
-    await a_day(pipeline, unit)
-    root = await exported(tmp_path)
+async def test_x_and_z_reports_logins_and_logouts(exported_day: DayExported) -> None:
+    root = exported_day.root
     x = event_of(by_kind(root, "XDagrapport")[0])
     assert names(x) == [
         "ForetagetsNamn",

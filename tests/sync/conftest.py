@@ -24,12 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import aiomqtt
+import aiosqlite
 import pytest
 from aiosmtpd.controller import Controller
 
 from firmware_sim.control_unit import ControlUnit
 from firmware_sim.control_unit.ccsp_server import serve_tcp
-from gateway.bus.messages import Topics, decode_ack
+from gateway.bus.messages import BusMessage, Topics, decode_ack, decode_message
 from gateway.bus.outbox import Outbox
 from gateway.config import MqttConfig
 from gateway.devices.control_unit import ControlUnitDriver
@@ -274,6 +275,44 @@ async def a_day(pipeline: Pipeline) -> None:
     )
 
 
+# -- an adapter's inbox ---------------------------------------------------------------
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[aiosqlite.Connection]:
+    """The inbox database an adapter is given, in autocommit: the test begins and commits."""
+    conn = await aiosqlite.connect(tmp_path / "inbox.db", isolation_level=None)
+    yield conn
+    await conn.close()
+
+
+async def process_one(db: aiosqlite.Connection, adapter: Any, message: BusMessage) -> str | None:
+    """One message in its own transaction, committed as the processor does."""
+    await db.execute("BEGIN IMMEDIATE")
+    try:
+        done: str | None = await adapter.process(db, message)
+    except BaseException:
+        await db.execute("ROLLBACK")
+        raise
+    await db.execute("COMMIT")
+    return done
+
+
+async def two_receipts(make_till: TillFactory) -> list[BusMessage]:
+    """A till's first two receipts: coffee paid in cash by ANNA, then a mug and a coffee by card."""
+    till = await make_till()
+    await till.pipeline.submit(
+        "r1",
+        Receipt((line("Kaffe", 2, 32_50, 1200, article="1001"),), (Payment(CASH, 70_00),), cashier="ANNA"),
+    )
+    await till.pipeline.submit(
+        "r2",
+        Receipt((line("Mugg", 1, 60_00, 2500, article="1002"), line("Kaffe", 1, 32_50, 1200, article="1001")),
+                (Payment(CARD, 92_50),)),
+    )  # fmt: skip
+    return [decode_message(data) for _, data in await till.messages()]
+
+
 # -- mail -------------------------------------------------------------------------------
 
 
@@ -336,6 +375,13 @@ def sync_config(tmp_path: Path, broker: Broker) -> SyncConfig:
 
 def with_(config: SyncConfig, **changes: Any) -> SyncConfig:
     return replace(config, **changes)
+
+
+def blocker(tmp_path: Path) -> Path:
+    """A file where a folder's parent should be: nothing can be written below it."""
+    path = tmp_path / "blocker"
+    path.write_text("a file where a folder's parent should be\n")
+    return path
 
 
 def inbox_rows(config: SyncConfig, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

@@ -12,8 +12,6 @@ from typing import Any
 import aiosqlite
 import pytest
 
-from gateway.bus.messages import BusMessage, decode_message
-from gateway.model import Payment, Receipt
 from gateway.sync.adapters import AdapterError
 from gateway.sync.adapters.business_central import (
     BusinessCentralAdapter,
@@ -21,7 +19,7 @@ from gateway.sync.adapters.business_central import (
     bc_tokens,
     parse_business_central,
 )
-from tests.sync.conftest import CARD, CASH, TillFactory, line
+from tests.sync.conftest import TillFactory, process_one, two_receipts
 from tests.sync.fakes.business_central import BusinessCentralFake
 
 
@@ -57,38 +55,11 @@ async def bc(tmp_path: Path) -> AsyncIterator[tuple[BusinessCentralFake, Any]]:
     await fake.stop()
 
 
-async def receipts(make_till: TillFactory) -> list[BusMessage]:
-    till = await make_till()
-    await till.pipeline.submit(
-        "r1",
-        Receipt((line("Kaffe", 2, 32_50, 1200, article="1001"),), (Payment(CASH, 70_00),), cashier="ANNA"),
-    )
-    await till.pipeline.submit(
-        "r2",
-        Receipt((line("Mugg", 1, 60_00, 2500, article="1002"), line("Kaffe", 1, 32_50, 1200, article="1001")),
-                (Payment(CARD, 92_50),)),
-    )  # fmt: skip
-    return [decode_message(data) for _, data in await till.messages()]
-
-
-async def process(
-    db: aiosqlite.Connection, adapter: BusinessCentralAdapter, message: BusMessage
-) -> str | None:
-    await db.execute("BEGIN IMMEDIATE")
-    try:
-        done = await adapter.process(db, message)
-    except BaseException:
-        await db.execute("ROLLBACK")
-        raise
-    await db.execute("COMMIT")
-    return done
-
-
 async def test_receipts_become_posted_paid_invoices_once_through_faults(
     make_till: TillFactory, bc: tuple[BusinessCentralFake, Any], tmp_path: Path
 ) -> None:
     fake, (make_adapter, kassa, kort) = bc
-    messages = await receipts(make_till)
+    messages = await two_receipts(make_till)
     db = await aiosqlite.connect(tmp_path / "inbox.db", isolation_level=None)
     try:
         adapter = make_adapter()
@@ -99,13 +70,13 @@ async def test_receipts_become_posted_paid_invoices_once_through_faults(
             lambda r: r.path.endswith("salesInvoiceLines") and r.method == "POST"
         )
         with pytest.raises(AdapterError, match="may or may not have been carried out"):
-            await process(db, adapter, messages[0])  # the line's answer is lost: tried again next pass
-        done = await process(db, make_adapter(), messages[0])  # a restart: resumes where BC is
+            await process_one(db, adapter, messages[0])  # the line's answer is lost: tried again next pass
+        done = await process_one(db, make_adapter(), messages[0])  # a restart: resumes where BC is
         assert done is not None and "(Open)" in done
-        done = await process(db, adapter, messages[1])
+        done = await process_one(db, adapter, messages[1])
         assert done is not None and "(Open)" in done
         for m in messages:
-            await process(db, adapter, m)  # again: nothing more
+            await process_one(db, adapter, m)  # again: nothing more
     finally:
         await db.close()
     assert fake.token_requests == 2
@@ -133,7 +104,7 @@ async def test_an_unknown_item_is_refused_quoting_business_central(
 ) -> None:
     fake, (make_adapter, _, _) = bc
     fake.items = [i for i in fake.items if i["number"] != "1002"]
-    messages = await receipts(make_till)
+    messages = await two_receipts(make_till)
     db = await aiosqlite.connect(tmp_path / "inbox.db", isolation_level=None)
     try:
         adapter = make_adapter()
@@ -143,7 +114,7 @@ async def test_an_unknown_item_is_refused_quoting_business_central(
             match=r"The Item does not exist\. Identification fields and values: "
             r"No\.='1002' \(Internal_RecordNotFound\)",
         ):
-            await process(db, adapter, messages[1])
+            await process_one(db, adapter, messages[1])
     finally:
         await db.close()
     assert fake.invoices[0]["status"] == "Draft"  # stays unposted until the item exists

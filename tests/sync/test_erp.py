@@ -13,13 +13,14 @@ import pytest
 
 from gateway.bus.messages import decode_message
 from gateway.config import ConfigError
+from gateway.sync.adapters import Adapter
 from gateway.sync.adapters.business_central import BusinessCentralAdapter
 from gateway.sync.adapters.fortnox import FortnoxAdapter
 from gateway.sync.adapters.fortnox_config import parse_fortnox
 from gateway.sync.adapters.nav import NavAdapter
 from gateway.sync.adapters.visma import VismaAdapter
 from gateway.sync.config import SyncConfig, load_sync_config
-from gateway.sync.erp import SinceConnected, connect
+from gateway.sync.erp import OneCompany, SinceConnected, connect
 from gateway.sync.service import SyncService
 from tests.sync.conftest import (
     ORGNR,
@@ -32,7 +33,7 @@ from tests.sync.conftest import (
     a_day,
     run_tillgw,
 )
-from tests.sync.fakes.fortnox import FakeFortnox, running
+from tests.sync.fakes.fortnox import FakeFortnox, config_for, running
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -110,6 +111,13 @@ async def test_authorising_needs_a_code_or_a_refresh_token(tmp_path: Path, broke
         assert code == 2 and "--code" in out and "--refresh-token" in out
 
 
+def innermost(adapter: Adapter) -> Adapter:
+    """The adapter inside its guards (SinceConnected, OneCompany)."""
+    while isinstance(adapter, SinceConnected | OneCompany):
+        adapter = adapter.inner
+    return adapter
+
+
 def test_every_configured_erp_gets_its_booking_adapter_and_source(tmp_path: Path) -> None:
     path = tmp_path / "sync.toml"
     path.write_text(
@@ -141,7 +149,7 @@ vat_groups = { MOMS25 = 25, MOMS12 = 12, MOMS6 = 6, MOMS0 = 0 }
     )
     config = load_sync_config(path)
     erp = connect(config)
-    kinds = {type(a.inner) for a in erp.adapters if isinstance(a, SinceConnected)}
+    kinds = {type(innermost(a)) for a in erp.adapters}
     assert {FortnoxAdapter, VismaAdapter, BusinessCentralAdapter, NavAdapter} <= kinds
     assert set(erp.sources) == {"fortnox", "visma", "business_central", "nav"}
     asyncio.run(erp.close())
@@ -162,16 +170,7 @@ async def test_an_erp_connected_today_is_not_sent_the_tills_older_days(
     """A till that sold for months before its shop connected Fortnox: its outbox still holds
     those months. They are left alone — unless [sync.fortnox].from_date asks for them."""
     async with running() as fake:
-        fortnox = parse_fortnox(
-            {
-                "client_id": fake.client_id,
-                "client_secret": fake.client_secret,
-                "grant": "client_credentials",
-                "tenant_id": fake.tenant.tenant_id,
-                "base_url": fake.api_url,
-                "token_url": fake.token_url,
-            }
-        )
+        fortnox = config_for(fake)
         config = replace(sync_config, fortnox=fortnox, inbox=tmp_path / "sync" / "inbox.db")
         till = await make_till()
         assert await SyncService(config).run(once=True) == 0  # connected today; its session made
@@ -200,3 +199,33 @@ async def test_an_erp_connected_today_is_not_sent_the_tills_older_days(
             f"report.z of {yesterday} left alone: before {report.at[:10]} "
             "(the day Fortnox was connected here)" in log
         )
+
+
+def test_fortnox_with_its_stock_module_invoices_every_receipt() -> None:
+    """Only an invoice moves stock in Fortnox: with the stock module, every receipt must be one."""
+    ids = {"client_id": "i", "client_secret": "s"}
+    every = {**ids, "stock_module": True, "mode": "full", "invoices": "all", "cash_customer": "KONTANT"}
+    assert parse_fortnox(every).stock_module
+    for missing in ({"mode": "start", "invoices": "none"}, {"invoices": "account_customers"}):
+        with pytest.raises(ConfigError, match=r'\[sync.fortnox\].stock_module: true needs mode = "full"'):
+            parse_fortnox({**every, **missing})
+
+
+async def test_fortnox_books_only_its_own_companys_tills(
+    make_till: TillFactory, till_bus: TillBus, sync_config: SyncConfig, tmp_path: Path
+) -> None:
+    """One Fortnox company per organisation number: another company's Z is refused, not booked."""
+    async with running(orgnr="556677-8899") as fake:
+        config = replace(sync_config, fortnox=config_for(fake), inbox=tmp_path / "sync" / "inbox.db")
+        till = await make_till()
+        assert await SyncService(config).run(once=True) == 0
+        await a_day(till.pipeline)
+        await till.pipeline.report("z")
+        for topic, data in await till.messages():
+            await till_bus.publish(topic, data)
+
+        assert await SyncService(config).run(once=True) == 1  # an ERROR: nothing booked
+        assert fake.vouchers == []
+        assert fake.calls("POST", "/3/") == 0
+        log = "".join(p.read_text(encoding="utf-8") for p in config.log_dir.glob("sync-*.log"))
+        assert f"is organisation number {ORGNR}, but this Fortnox company is 5566778899" in log

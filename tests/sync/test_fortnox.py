@@ -50,22 +50,9 @@ from tests.sync.conftest import (
     text_of,
     with_,
 )
-from tests.sync.fakes.fortnox import FakeFortnox, running
+from tests.sync.fakes.fortnox import FakeFortnox, config_for, running
 
 WINDOW = 0.5
-
-
-def config_for(fake: FakeFortnox, **over: Any) -> FortnoxConfig:
-    table: dict[str, Any] = {
-        "client_id": fake.client_id,
-        "client_secret": fake.client_secret,
-        "grant": "client_credentials",
-        "tenant_id": fake.tenant.tenant_id,
-        "base_url": fake.api_url,
-        "token_url": fake.token_url,
-        **over,
-    }
-    return parse_fortnox(table)
 
 
 def client_for(fake: FakeFortnox, config: FortnoxConfig, tmp_path: Path) -> ApiClient:

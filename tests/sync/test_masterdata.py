@@ -305,14 +305,12 @@ async def sell_through_sync(
     assert await SyncService(config, []).run(once=True) == 0
 
 
-async def test_stock_merge_adds_the_tills_sales_to_the_erps_value_and_writes_both_ways(
-    tmp_path: Path,
-    broker: Broker,
-    till: TillSide,
-    make_till: TillFactory,
-    till_bus: TillBus,
-    sync_config: SyncConfig,
-) -> None:
+async def ten_mugs(
+    tmp_path: Path, sync_config: SyncConfig, broker: Broker, till: TillSide
+) -> tuple[Path, MasterDataConfig, SyncConfig, list[CatalogUpdate]]:
+    """An export folder (the file source) of one article, mugs (2001), 10 in stock; the sync module
+    configured on it, its session at the broker made, a full sync done: (folder, master data,
+    sync module, the revision the till received)."""
     folder = tmp_path / "export"
     write_articles(folder, "2001;Mugg;40,00;25;;st;;1;1;")
     (folder / "stock.csv").write_text("number;quantity\n2001;10\n", encoding="utf-8")
@@ -321,7 +319,20 @@ async def test_stock_merge_adds_the_tills_sales_to_the_erps_value_and_writes_bot
     assert await SyncService(sync, []).run(once=True) == 0  # the module's session at the broker
     async with engine_of(config, sync.catalog_db, broker, sync.inbox) as engine:
         await engine.sync(full=True)
-        assert items(await till.revision(), "stock")["2001"].quantity == 10
+        first = await till.revision()
+    return folder, config, sync, first
+
+
+async def test_stock_merge_adds_the_tills_sales_to_the_erps_value_and_writes_both_ways(
+    tmp_path: Path,
+    broker: Broker,
+    till: TillSide,
+    make_till: TillFactory,
+    till_bus: TillBus,
+    sync_config: SyncConfig,
+) -> None:
+    folder, config, sync, first = await ten_mugs(tmp_path, sync_config, broker, till)
+    assert items(first, "stock")["2001"].quantity == 10
     await sell_through_sync(make_till, till_bus, sync, sale("2001", 3), sale("2001", -1))
     (folder / "stock.csv").write_text("number;quantity\n2001;30\n", encoding="utf-8")  # a delivery of 20
     async with engine_of(config, sync.catalog_db, broker, sync.inbox) as engine:
@@ -344,15 +355,7 @@ async def test_a_crash_between_the_erp_write_and_the_local_record_counts_each_sa
     sync_config: SyncConfig,
     write_landed: bool,
 ) -> None:
-    folder = tmp_path / "export"
-    write_articles(folder, "2001;Mugg;40,00;25;;st;;1;1;")
-    (folder / "stock.csv").write_text("number;quantity\n2001;10\n", encoding="utf-8")
-    config = md_config(folder)
-    sync = replace(sync_config, masterdata=config)
-    assert await SyncService(sync, []).run(once=True) == 0
-    async with engine_of(config, sync.catalog_db, broker, sync.inbox) as engine:
-        await engine.sync(full=True)
-        await till.revision()
+    folder, config, sync, _ = await ten_mugs(tmp_path, sync_config, broker, till)
     await sell_through_sync(make_till, till_bus, sync, sale("2001", 2))
     async with engine_of(config, sync.catalog_db, broker, sync.inbox) as engine:
         # The merge's first half: intent recorded, the ERP written — then the process dies.

@@ -8,26 +8,21 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import aiosqlite
 import pytest
 
-from gateway.bus.messages import BusMessage, decode_message
+from gateway.bus.messages import decode_message
 from gateway.config import ConfigError
-from gateway.model import Payment, Receipt
 from gateway.sync.adapters import AdapterError
 from gateway.sync.adapters.nav import NavAdapter, NavApi
 from gateway.sync.adapters.nav_config import NavConfig, parse_nav
 from gateway.sync.adapters.nav_source import NavSource
 from gateway.sync.http.client import ApiError
 from gateway.sync.masterdata.source import SourceCustomer
-from tests.sync.conftest import CARD, CASH, POS_ID, TillFactory, a_day, line
-from tests.sync.fakes.nav import NavFake
-
-VAT_GROUPS = {"MOMS25": 25, "MOMS12": 12, "MOMS6": 6, "MOMSFRI": 0}
-ACCOUNTS = {"cash": "1910", "card": "1580", "gift_card": "2421", "swish": "1930", "other": "1689"}
+from tests.sync.conftest import POS_ID, TillFactory, a_day, process_one, two_receipts
+from tests.sync.fakes.nav import NavFake, settings_for
 
 
 @dataclass
@@ -50,16 +45,7 @@ class Nav:
 
 
 def settings(fake: NavFake, **more: Any) -> dict[str, Any]:
-    return {
-        "base_url": fake.base_url,
-        "username": fake.username,
-        "password": fake.password,
-        "customer": "KONTANT",
-        "vat_groups": VAT_GROUPS,
-        "payment_accounts": ACCOUNTS,
-        "payment_methods": {"card": "KORT"},
-        **more,
-    }
+    return settings_for(fake, **{"payment_methods": {"card": "KORT"}, **more})
 
 
 @pytest.fixture
@@ -75,39 +61,6 @@ async def nav() -> AsyncIterator[Nav]:
     for api in nav.apis:
         await api.close()
     await fake.stop()
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[aiosqlite.Connection]:
-    conn = await aiosqlite.connect(tmp_path / "inbox.db", isolation_level=None)
-    yield conn
-    await conn.close()
-
-
-async def process(db: aiosqlite.Connection, adapter: NavAdapter, message: BusMessage) -> str | None:
-    """One message in its own transaction, committed as the processor does."""
-    await db.execute("BEGIN IMMEDIATE")
-    try:
-        done = await adapter.process(db, message)
-    except BaseException:
-        await db.execute("ROLLBACK")
-        raise
-    await db.execute("COMMIT")
-    return done
-
-
-async def two_receipts(make_till: TillFactory) -> list[BusMessage]:
-    till = await make_till()
-    await till.pipeline.submit(
-        "r1",
-        Receipt((line("Kaffe", 2, 32_50, 1200, article="1001"),), (Payment(CASH, 70_00),), cashier="ANNA"),
-    )
-    await till.pipeline.submit(
-        "r2",
-        Receipt((line("Mugg", 1, 60_00, 2500, article="1002"), line("Kaffe", 1, 32_50, 1200, article="1001")),
-                (Payment(CARD, 92_50),)),
-    )  # fmt: skip
-    return [decode_message(data) for _, data in await till.messages()]
 
 
 def payments(fake: NavFake) -> list[tuple[str, str, Decimal, str]]:
@@ -162,7 +115,7 @@ async def test_a_day_of_receipts_is_booked_exactly_once(
     config = replace(nav.config, item_without_article="DIV")
     adapter = nav.adapter(config)
     await adapter.setup(db)
-    done = [await process(db, adapter, m) for m in messages if adapter.handles(m.kind)]
+    done = [await process_one(db, adapter, m) for m in messages if adapter.handles(m.kind)]
     assert [d.split(" booked as ")[1] if d else None for d in done] == [
         "invoice 103001 (posted)",
         "invoice 103002 (posted)",
@@ -214,7 +167,7 @@ async def test_a_day_of_receipts_is_booked_exactly_once(
 
     # Again: the local record answers, NAV is not asked.
     before = len(fake.requests)
-    again = [await process(db, adapter, m) for m in messages if adapter.handles(m.kind)]
+    again = [await process_one(db, adapter, m) for m in messages if adapter.handles(m.kind)]
     assert "is already invoice 103001; nothing booked" in str(again[0])
     assert len(fake.requests) == before
     # The local record lost (a new inbox): NAV's posted documents and ledger say it is all there.
@@ -224,7 +177,7 @@ async def test_a_day_of_receipts_is_booked_exactly_once(
         await restarted.setup(fresh)
         for m in messages:
             if restarted.handles(m.kind):
-                await process(fresh, restarted, m)
+                await process_one(fresh, restarted, m)
     finally:
         await fresh.close()
     assert len(fake.posted) == 6 and fake.payment_journal == [] and len(fake.ledger) == 7
@@ -254,13 +207,13 @@ async def test_a_crash_between_the_write_and_the_local_record_books_nothing_twic
 
     adapter.api.client.request = crash_after_second_post  # type: ignore[method-assign]
     with pytest.raises(SimulatedCrash):
-        await process(db, adapter, messages[0])
+        await process_one(db, adapter, messages[0])
     assert len(nav.fake.headers) == 1 and len(nav.fake.lines) == 1
     async with db.execute("SELECT COUNT(*) FROM nav_documents") as cur:
         assert await cur.fetchone() == (0,)
 
     restarted = nav.adapter()
-    done = await process(db, restarted, messages[0])
+    done = await process_one(db, restarted, messages[0])
     assert done is not None and "booked as invoice 103001 (posted)" in done
     [posted] = nav.fake.posted
     assert [x["No"] for x in posted["lines"]] == ["1001"]  # the line written before the crash, once
@@ -277,9 +230,9 @@ async def test_a_crash_between_the_write_and_the_local_record_books_nothing_twic
 
     adapter2.api.client.request = crash_at_the_end  # type: ignore[method-assign]
     with pytest.raises(SimulatedCrash):
-        await process(db, adapter2, messages[1])
+        await process_one(db, adapter2, messages[1])
     before = (len(nav.fake.posted), len(nav.fake.payment_journal))
-    done = await process(db, nav.adapter(), messages[1])
+    done = await process_one(db, nav.adapter(), messages[1])
     assert done is not None and "invoice 103002 (posted)" in done
     assert (len(nav.fake.posted), len(nav.fake.payment_journal)) == before == (2, 2)
     assert nav.fake.posting_calls == 2
@@ -295,7 +248,7 @@ async def test_dropped_connections_after_committed_posts_and_busy_503s_book_once
     for suffix in ("SalesInvoice", "SalesInvoiceSalesLines", "Post_Sales_Doc", "CashReceiptJournal"):
         fake.faults.drop_after_commit.append(lambda r, s=suffix: r.method == "POST" and r.path.endswith(s))
     fake.faults.unavailable = 2  # the first search and its retry: NAV is busy
-    done = await process(db, adapter, messages[0])
+    done = await process_one(db, adapter, messages[0])
     assert done is not None and "invoice 103001 (posted)" in done
     assert fake.dropped == 4
     assert len(fake.posted) == 1 and fake.headers == [] and len(fake.posted[0]["lines"]) == 1
@@ -303,7 +256,7 @@ async def test_dropped_connections_after_committed_posts_and_busy_503s_book_once
 
     # A POST answered 503 was not carried out: the search after it shows that, it is sent again.
     fake.faults.unavailable_when.append(lambda r: r.method == "POST" and r.path.endswith("SalesInvoice"))
-    done = await process(db, adapter, messages[1])
+    done = await process_one(db, adapter, messages[1])
     assert done is not None and "invoice 103002 (posted)" in done
     assert len(fake.posted) == 2 and len(fake.payment_journal) == 2
     assert sum(1 for status, _ in fake.refused if status == 503) == 3
@@ -322,10 +275,10 @@ async def test_an_unknown_item_is_refused_quoting_nav(
         r"The Item does not exist\. Identification fields and values: "
         r"No\.='1002' \(Internal_RecordNotFound\)",
     ):
-        await process(db, adapter, messages[1])
+        await process_one(db, adapter, messages[1])
     assert nav.fake.posted == [] and len(nav.fake.headers) == 1  # stays open until the item exists
     nav.fake.add_item("1002", "Mugg", "48.00", "MOMS25")
-    done = await process(db, adapter, messages[1])
+    done = await process_one(db, adapter, messages[1])
     assert done is not None and "invoice 103001 (posted)" in done and len(nav.fake.headers) == 0
 
 
@@ -335,7 +288,7 @@ async def test_batch_posting_leaves_the_invoice_open_with_unapplied_payments(
     messages = await two_receipts(make_till)
     adapter = nav.adapter(replace(nav.config, post="batch"))
     await adapter.setup(db)
-    done = await process(db, adapter, messages[0])
+    done = await process_one(db, adapter, messages[0])
     assert done is not None and "invoice 1001 (open, for batch posting)" in done
     assert nav.fake.posting_calls == 0 and nav.fake.headers[0]["Salesperson_Code"] == "ANNA"
     assert "Applies_to_Doc_No" not in nav.fake.payment_journal[0]

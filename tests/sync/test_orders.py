@@ -24,18 +24,9 @@ from gateway.sync.adapters.nav_orders import NavOrderAdapter, NavOrders
 from gateway.sync.config import AccountsConfig
 from gateway.sync.orders.source import OrderLookupError
 from tests.sync.conftest import CARD, POS_ID, TillFactory, a_day, line
-from tests.sync.fakes.nav import NavFake
-from tests.sync.test_fortnox import config_for, fortnox
-
-VAT_GROUPS = {"MOMS25": 25, "MOMS12": 12, "MOMS6": 6, "MOMSFRI": 0}
-ACCOUNTS = {"cash": "1910", "card": "1580", "gift_card": "2421", "swish": "1930", "other": "1689"}
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[aiosqlite.Connection]:
-    conn = await aiosqlite.connect(tmp_path / "inbox.db", isolation_level=None)
-    yield conn
-    await conn.close()
+from tests.sync.fakes.fortnox import config_for
+from tests.sync.fakes.nav import NavFake, settings_for
+from tests.sync.test_fortnox import fortnox
 
 
 async def process(
@@ -58,6 +49,24 @@ async def process(
     return done
 
 
+async def one_message(till: Any) -> BusMessage:
+    """The till's one message (it has sold once)."""
+    (message,) = [decode_message(data) for _, data in await till.messages()]
+    return message
+
+
+class OrderParts:
+    """An ERP's fake and configuration; ``adapters()`` a fresh pair (the receipts' and the orders'),
+    as a restarted module makes them."""
+
+    def adapters(self) -> list[Any]:
+        raise NotImplementedError
+
+    async def setup(self, db: aiosqlite.Connection) -> None:
+        for adapter in self.adapters():
+            await adapter.setup(db)
+
+
 # -- Dynamics NAV -------------------------------------------------------------------------
 
 
@@ -73,12 +82,9 @@ async def nav() -> AsyncIterator[NavFake]:
     await fake.stop()
 
 
-class NavParts:
+class NavParts(OrderParts):
     def __init__(self, fake: NavFake) -> None:
-        self.config = parse_nav({
-            "base_url": fake.base_url, "username": fake.username, "password": fake.password,
-            "customer": "KONTANT", "vat_groups": VAT_GROUPS, "payment_accounts": ACCOUNTS,
-        })  # fmt: skip
+        self.config = parse_nav(settings_for(fake))
         self.apis: list[NavApi] = []
 
     def adapters(self) -> list[Any]:
@@ -87,10 +93,6 @@ class NavParts:
         self.apis.append(api)
         booking = NavAdapter(self.config, api)
         return [booking, NavOrderAdapter(self.config, api, booking)]
-
-    async def setup(self, db: aiosqlite.Connection) -> None:
-        for adapter in self.adapters():
-            await adapter.setup(db)
 
     async def close(self) -> None:
         for api in self.apis:
@@ -119,7 +121,7 @@ async def test_a_receipt_paying_a_nav_order_is_invoiced_once_also_after_a_crash(
             order=order["No"],
         ),
     )
-    (message,) = [decode_message(data) for _, data in await till.messages()]
+    message = await one_message(till)
     assert message.payload["receipt"]["order"] == order["No"]
     await nav_parts.setup(db)
     await process(db, nav_parts.adapters(), message, crash=True)  # NAV posted and paid; we forgot
@@ -143,7 +145,7 @@ async def test_an_order_nav_no_longer_has_open_is_not_booked(
         "o1",
         Receipt((line("Kaffe", 1, 32_50, 1200, article="1001"),), (Payment(CARD, 32_50),), order="2999"),
     )
-    (message,) = [decode_message(data) for _, data in await till.messages()]
+    message = await one_message(till)
     await nav_parts.setup(db)
     with pytest.raises(AdapterError, match="pays sales order 2999, which NAV does not have open"):
         await process(db, nav_parts.adapters(), message)
@@ -176,7 +178,7 @@ async def test_a_new_order_is_made_once_in_nav_and_shipped_when_delivered_now(
     till = await make_till()
     body = {"customer": "20000", "lines": [{"article": "1001", "quantity": "3"}], "delivery": "now"}
     await till.pipeline.record("order.new", body)
-    (message,) = [decode_message(data) for _, data in await till.messages()]
+    message = await one_message(till)
     assert message.kind == "order.new" and message.payload["reference"] == f"O-{POS_ID}-1"
     await nav_parts.setup(db)
     await process(db, nav_parts.adapters(), message, crash=True)

@@ -14,7 +14,6 @@ from typing import Any
 import aiosqlite
 import pytest
 
-from gateway.bus.messages import BusMessage, decode_message
 from gateway.config import MqttConfig
 from gateway.model import Payment, Receipt
 from gateway.sync.adapters import AdapterError
@@ -35,17 +34,10 @@ from gateway.sync.erp import SinceConnected, connect, orders_erp
 from gateway.sync.orders.source import OrderLookupError
 from tests.sync.conftest import CARD, CASH, POS_ID, TillFactory, line
 from tests.sync.fakes.business_central import BusinessCentralFake
-from tests.sync.test_orders import process
+from tests.sync.test_orders import OrderParts, one_message, process
 
 
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[aiosqlite.Connection]:
-    conn = await aiosqlite.connect(tmp_path / "inbox.db", isolation_level=None)
-    yield conn
-    await conn.close()
-
-
-class Parts:
+class Parts(OrderParts):
     """The fake and its configuration; fresh adapters as a restarted module makes them."""
 
     def __init__(self, fake: BusinessCentralFake, config: BusinessCentralConfig, tokens: Path) -> None:
@@ -61,10 +53,6 @@ class Parts:
         api = self.api()
         booking = BusinessCentralAdapter(self.config, api)
         return [booking, BusinessCentralOrderAdapter(self.config, api, booking)]
-
-    async def setup(self, db: aiosqlite.Connection) -> None:
-        for adapter in self.adapters():
-            await adapter.setup(db)
 
 
 @pytest.fixture
@@ -88,11 +76,6 @@ async def bc(tmp_path: Path) -> AsyncIterator[Parts]:
     for api in parts.apis:
         await api.close()
     await fake.stop()
-
-
-async def one_message(till: Any) -> BusMessage:
-    (message,) = [decode_message(data) for _, data in await till.messages()]
-    return message
 
 
 def payments(fake: BusinessCentralFake) -> list[dict[str, Any]]:

@@ -28,19 +28,12 @@ from gateway.sync.config import AccountsConfig
 from gateway.sync.http import ApiClient, ApiError, SlidingWindowLimiter
 from gateway.sync.orders.source import OrderLookupError
 from tests.sync.conftest import CARD, POS_ID, TillFactory, line
-from tests.sync.fakes.fortnox import FakeFortnox, running
-from tests.sync.test_fortnox import WINDOW, config_for
-from tests.sync.test_orders import process
+from tests.sync.fakes.fortnox import FakeFortnox, config_for, running
+from tests.sync.test_fortnox import WINDOW
+from tests.sync.test_orders import OrderParts, one_message, process
 
 
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[aiosqlite.Connection]:
-    conn = await aiosqlite.connect(tmp_path / "inbox.db", isolation_level=None)
-    yield conn
-    await conn.close()
-
-
-class Parts:
+class Parts(OrderParts):
     """The fake, its configuration, a client that retries at once; fresh adapters as a restart makes."""
 
     def __init__(self, fake: FakeFortnox, config: FortnoxConfig, client: ApiClient) -> None:
@@ -49,10 +42,6 @@ class Parts:
     def adapters(self) -> list[Any]:
         booking = FortnoxAdapter(self.config, AccountsConfig(), self.client)
         return [booking, FortnoxOrderAdapter(self.config, self.client, booking)]
-
-    async def setup(self, db: aiosqlite.Connection) -> None:
-        for adapter in self.adapters():
-            await adapter.setup(db)
 
 
 @contextlib.asynccontextmanager
@@ -66,11 +55,6 @@ async def fortnox(tmp_path: Path, **over: Any) -> AsyncIterator[Parts]:
             fake.add_article("1001", "Kaffe", "29.02", vat=12)
             fake.add_article("1002", "Mugg", "48.00", vat=25)
             yield Parts(fake, config, client)
-
-
-async def one_message(till: Any) -> BusMessage:
-    (message,) = [decode_message(data) for _, data in await till.messages()]
-    return message
 
 
 # -- fetching ---------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from tests.sync.conftest import (
     TillBus,
     TillFactory,
     a_day,
+    blocker,
     free_port,
     inbox_rows,
     mail_config,
@@ -383,9 +384,8 @@ async def test_an_sie_error_is_logged_quoting_the_os_and_mailed_with_the_days_lo
     tmp_path: Path,
 ) -> None:
     controller, mailbox = smtp
-    blocker = tmp_path / "blocker"
-    blocker.write_text("a file where the SIE folder's parent should be\n")
-    config = with_(sync_config, sie_dir=blocker / "sie", mail=mail_config(int(controller.port)))
+    blocked = blocker(tmp_path)
+    config = with_(sync_config, sie_dir=blocked / "sie", mail=mail_config(int(controller.port)))
     till = await make_till()
     await run_once(config)
     sent, _ = await a_day_with_z(till)
@@ -395,7 +395,7 @@ async def test_an_sie_error_is_logged_quoting_the_os_and_mailed_with_the_days_lo
     [error] = error_lines(config)
     assert error.startswith("ERROR ")
     assert f"SIE: {ORGNR}/{STORE}/{POS_ID}/{len(sent)} (report.z) not processed" in error
-    assert f"[Errno 20] Not a directory: '{blocker / 'sie'}'" in error  # the OS's own words
+    assert f"[Errno 20] Not a directory: '{blocked / 'sie'}'" in error  # the OS's own words
     assert len(await acks(till_bus, len(sent))) == len(sent)  # stored and acked all the same
 
     [envelope] = mailbox.messages
@@ -410,19 +410,18 @@ async def test_an_sie_error_is_logged_quoting_the_os_and_mailed_with_the_days_lo
     assert (config.log_dir / name).exists()
 
     # The folder is fixed: the next run writes the file; nothing more to mail.
-    blocker.unlink()
+    blocked.unlink()
     assert await run_once(config) == 0
-    assert (blocker / "sie" / Z1_FILE).exists()
+    assert (blocked / "sie" / Z1_FILE).exists()
     assert len(mailbox.messages) == 1
 
 
 async def test_a_mail_that_cannot_be_sent_is_logged_and_the_run_ends_normally(
     make_till: TillFactory, till_bus: TillBus, sync_config: SyncConfig, tmp_path: Path
 ) -> None:
-    blocker = tmp_path / "blocker"
-    blocker.write_text("")
+    blocked = blocker(tmp_path)
     nobody = mail_config(free_port())  # nothing listens there
-    config = with_(sync_config, sie_dir=blocker / "sie", mail=nobody)
+    config = with_(sync_config, sie_dir=blocked / "sie", mail=nobody)
     till = await make_till()
     await run_once(config)
     sent, _ = await a_day_with_z(till)
@@ -622,9 +621,8 @@ async def test_two_workers_with_one_inbox_share_the_load_and_process_everything_
 async def test_a_log_folder_that_cannot_be_written_is_reported_and_the_run_goes_on(
     make_till: TillFactory, till_bus: TillBus, sync_config: SyncConfig, tmp_path: Path, capsys: Any
 ) -> None:
-    blocker = tmp_path / "blocker"
-    blocker.write_text("")
-    config = with_(sync_config, log_dir=blocker / "logs")
+    blocked = blocker(tmp_path)
+    config = with_(sync_config, log_dir=blocked / "logs")
     till = await make_till()
     await till.pipeline.submit("r1", coffee())
     assert await run_once(config) == 1  # the log is a failure of its own …

@@ -26,7 +26,7 @@ from gateway.catalog.store import Catalog
 from gateway.catalog.subscriber import CatalogSubscriber, SubscriberSettings
 from gateway.sync.config import SyncConfig
 from gateway.sync.service import SyncService
-from tests.sync.conftest import ORGNR, POS_ID, STORE, Broker, TillBus, TillFactory, a_day, with_
+from tests.sync.conftest import ORGNR, POS_ID, STORE, Broker, TillBus, TillFactory, a_day, blocker, with_
 
 TOPIC = status_topic(ORGNR, STORE)
 GUARD = 30.0  # a hang guard only
@@ -69,9 +69,8 @@ async def next_status(queue: asyncio.Queue[dict[str, Any]]) -> dict[str, Any]:
 async def test_a_run_publishes_a_retained_status_with_its_errors_and_the_next_good_run_clears_them(
     make_till: TillFactory, till_bus: TillBus, sync_config: SyncConfig, broker: Broker, tmp_path: Path
 ) -> None:
-    blocker = tmp_path / "blocker"
-    blocker.write_text("a file where the SIE folder's parent should be\n")
-    config = with_(sync_config, sie_dir=blocker / "sie")
+    blocked = blocker(tmp_path)
+    config = with_(sync_config, sie_dir=blocked / "sie")
     till = await make_till()
     await run_once(config)  # the module's session at the broker: what the till sends waits for it
     await a_day(till.pipeline)
@@ -94,7 +93,7 @@ async def test_a_run_publishes_a_retained_status_with_its_errors_and_the_next_go
         error if len(error) <= MAX_ERROR_CHARS else error[: MAX_ERROR_CHARS - 1] + "…"
     ]
 
-    blocker.unlink()
+    blocked.unlink()
     assert await run_once(config) == 0
     async with statuses(broker) as queue:
         status = await next_status(queue)

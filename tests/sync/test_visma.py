@@ -32,7 +32,18 @@ from gateway.sync.http.client import ApiError
 from gateway.sync.http.oauth import store_initial
 from gateway.sync.masterdata.source import SourceCustomer
 from gateway.sync.service import SyncService
-from tests.sync.conftest import ORGNR, POS_ID, STORE, Collect, TillBus, TillFactory, a_day, mail_config, with_
+from tests.sync.conftest import (
+    ORGNR,
+    POS_ID,
+    STORE,
+    Collect,
+    TillBus,
+    TillFactory,
+    a_day,
+    mail_config,
+    process_one,
+    with_,
+)
 from tests.sync.fakes.visma import VismaFake
 
 
@@ -84,25 +95,6 @@ async def day_messages(make_till: TillFactory) -> list[BusMessage]:
     return [decode_message(data) for _, data in await till.messages()]
 
 
-async def process(db: aiosqlite.Connection, adapter: VismaAdapter, message: BusMessage) -> str | None:
-    """One message in its own transaction, committed as the processor does."""
-    await db.execute("BEGIN IMMEDIATE")
-    try:
-        done = await adapter.process(db, message)
-    except BaseException:
-        await db.execute("ROLLBACK")
-        raise
-    await db.execute("COMMIT")
-    return done
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[aiosqlite.Connection]:
-    conn = await aiosqlite.connect(tmp_path / "inbox.db", isolation_level=None)
-    yield conn
-    await conn.close()
-
-
 def booked(voucher: dict[str, Any]) -> dict[int, Decimal]:
     return {
         r["AccountNumber"]: Decimal(str(r["DebitAmount"])) - Decimal(str(r["CreditAmount"]))
@@ -136,7 +128,7 @@ async def test_a_day_is_booked_as_one_balanced_voucher_once(
     messages = await day_messages(make_till)
     adapter = visma.adapter()
     await adapter.setup(db)
-    done = [await process(db, adapter, m) for m in messages if adapter.handles(m.kind)]
+    done = [await process_one(db, adapter, m) for m in messages if adapter.handles(m.kind)]
     assert len(done) == 1 and done[0] is not None and "as voucher A1" in done[0]
     [voucher] = visma.fake.vouchers
     z = messages[-1]
@@ -151,14 +143,14 @@ async def test_a_day_is_booked_as_one_balanced_voucher_once(
 
     # The same Z again: the local record answers, Visma is not even asked.
     before = len(visma.fake.requests)
-    again = await process(db, adapter, z)
+    again = await process_one(db, adapter, z)
     assert again is not None and "already voucher A1" in again
     assert len(visma.fake.requests) == before and len(visma.fake.vouchers) == 1
     # Reprocessed with the local record lost (a new inbox): found in Visma, not made twice.
     fresh = await aiosqlite.connect(":memory:", isolation_level=None)
     try:
         await adapter.setup(fresh)
-        found = await process(fresh, visma.adapter(), z)
+        found = await process_one(fresh, visma.adapter(), z)
     finally:
         await fresh.close()
     assert found is not None and "was already voucher A1" in found
@@ -185,20 +177,20 @@ async def test_a_crash_after_the_post_and_a_lost_answer_book_nothing_twice(
     original = adapter.api.request
     adapter.api.request = crash_after  # type: ignore[method-assign]
     with pytest.raises(SimulatedCrash):
-        await process(db, adapter, z)
+        await process_one(db, adapter, z)
     assert len(visma.fake.vouchers) == 1  # in Visma, but not recorded here
     async with db.execute("SELECT COUNT(*) FROM visma_vouchers") as cur:
         assert await cur.fetchone() == (0,)
 
     restarted = visma.adapter()
-    done = await process(db, restarted, z)
+    done = await process_one(db, restarted, z)
     assert done is not None and "was already voucher A1" in done
     assert len(visma.fake.vouchers) == 1
 
     # A POST carried out whose answer never came: the search finds it.
     z2 = replace(z, payload={**z.payload, "z_no": 2})
     visma.fake.faults.drop_after_commit.append(lambda r: r.method == "POST")
-    done = await process(db, restarted, z2)
+    done = await process_one(db, restarted, z2)
     assert visma.fake.dropped == 1
     assert done is not None and "was already voucher A2" in done
     assert len(visma.fake.vouchers) == 2
@@ -212,7 +204,7 @@ async def test_a_429_storm_503s_and_a_token_expiring_mid_run_are_ridden_out(
     await adapter.setup(db)
     visma.fake.faults.storm = 4
     visma.fake.faults.expire_tokens_after = 5  # expires between the search and the POST
-    done = await process(db, adapter, z)
+    done = await process_one(db, adapter, z)
     assert done is not None and "as voucher A1" in done
     assert len(visma.fake.vouchers) == 1
     assert sum(1 for status, _ in visma.fake.refused if status == 429) == 4
@@ -224,11 +216,11 @@ async def test_a_429_storm_503s_and_a_token_expiring_mid_run_are_ridden_out(
     # carried out, which the search after it shows, and it is sent again.
     z2 = replace(z, payload={**z.payload, "z_no": 2})
     visma.fake.faults.unavailable = 2  # the search, then its retry
-    done = await process(db, adapter, z2)
+    done = await process_one(db, adapter, z2)
     assert done is not None and "as voucher A2" in done
     z3 = replace(z, payload={**z.payload, "z_no": 3})
     visma.fake.faults.unavailable_when.append(lambda r: r.method == "POST")
-    done = await process(db, adapter, z3)
+    done = await process_one(db, adapter, z3)
     assert done is not None and "as voucher A3" in done
     assert len(visma.fake.vouchers) == 3
     assert [m for m, _ in visma.fake.requests[-4:]] == ["GET", "POST", "GET", "POST"]
@@ -276,7 +268,7 @@ async def test_a_z_report_before_from_date_is_not_booked(
     config = replace(visma.config, from_date=date(2999, 1, 1))
     adapter = VismaAdapter(config, visma.api(), AccountsConfig())
     await adapter.setup(db)
-    done = await process(db, adapter, z)
+    done = await process_one(db, adapter, z)
     assert done is not None and "before from_date 2999-01-01" in done
     assert visma.fake.vouchers == [] and visma.fake.requests == []
 
@@ -358,14 +350,14 @@ async def test_every_row_carries_the_cost_center_item_looked_up_once_by_its_code
     z = (await day_messages(make_till))[-1]
     adapter = VismaAdapter(replace(visma.config, cost_center="BUTIK1"), visma.api(), AccountsConfig())
     await adapter.setup(db)
-    done = await process(db, adapter, z)
+    done = await process_one(db, adapter, z)
     assert done is not None and "as voucher A1" in done
     [voucher] = visma.fake.vouchers
     assert len(voucher["Rows"]) == 13
     # Cost centre 2's item: Visma's row field is named after the cost centre's number.
     assert all(row["CostCenterItemId2"] == item["Id"] for row in voucher["Rows"])
     assert not any("CostCenterItemId1" in row or "CostCenterItemId3" in row for row in voucher["Rows"])
-    await process(db, adapter, replace(z, payload={**z.payload, "z_no": 2}))
+    await process_one(db, adapter, replace(z, payload={**z.payload, "z_no": 2}))
     assert len(visma.fake.vouchers) == 2
     lookups = [p for m, p in visma.fake.requests if m == "GET" and p.startswith("/v2/costcenters")]
     assert len(lookups) == 1  # the id is kept, not asked for with every voucher
@@ -381,14 +373,14 @@ async def test_an_unknown_cost_center_is_refused_by_the_adapter_and_by_visma(
     with pytest.raises(
         AdapterError, match=r"\[sync.visma\].cost_center: the cost centre item 'BUTIK9' is not"
     ):
-        await process(db, unknown, z)
+        await process_one(db, unknown, z)
     visma.fake.add_cost_center_item("BUTIK9", "Gamla butiken", active=False)
     with pytest.raises(AdapterError, match=r"cost centre item 'BUTIK9' is inactive"):
-        await process(db, unknown, z)
+        await process_one(db, unknown, z)
     visma.fake.add_cost_center_item("BUTIK1", "Butiken, projekt", number=3)
     twice = VismaAdapter(replace(visma.config, cost_center="BUTIK1"), visma.api(), AccountsConfig())
     with pytest.raises(AdapterError, match=r"'BUTIK1' is an item of more than one cost centre"):
-        await process(db, twice, z)
+        await process_one(db, twice, z)
     assert visma.fake.vouchers == []
 
     # Visma itself refuses an id that is not a cost centre item, in its own error shape,
@@ -414,10 +406,10 @@ async def test_an_unknown_cost_center_is_refused_by_the_adapter_and_by_visma(
         AdapterError,
         match=rf"CostCenterItemId1 {item['Id']} is not an item of cost center 1 \(ErrorCode 4000\)",
     ):
-        await process(db, stale, z)
+        await process_one(db, stale, z)
     assert visma.fake.vouchers == []
     # Looked up again after the refusal: now BUTIK1 is only cost centre 3's item.
-    done = await process(db, stale, z)
+    done = await process_one(db, stale, z)
     assert done is not None and "as voucher A1" in done
     [voucher] = visma.fake.vouchers
     [project] = visma.fake.cost_centers[1]["Items"]

@@ -32,8 +32,10 @@ booking twice is the adapter's job.
 
 from __future__ import annotations
 
+import functools
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -42,6 +44,33 @@ from aiohttp import web
 from tests.sync.fakes.visma import FilterError, VendorFake, parse_filter, utc_now
 
 CENT = Decimal("0.01")
+
+
+OrderHandler = Callable[[Any, web.Request, dict[str, Any]], Awaitable[web.Response]]
+
+
+def _on_order(handler: OrderHandler) -> Callable[[Any, web.Request], Awaitable[web.Response]]:
+    """A handler of ``salesOrders({id})…`` given the order; a 404 where there is none."""
+
+    @functools.wraps(handler)
+    async def handle(fake: Any, request: web.Request) -> web.Response:
+        order = fake._order_of(request)
+        return order if isinstance(order, web.Response) else await handler(fake, request, order)
+
+    return handle
+
+
+def _in_company(
+    handler: Callable[[Any, web.Request], Awaitable[web.Response]],
+) -> Callable[[Any, web.Request], Awaitable[web.Response]]:
+    """A handler of ``companies({company})/…``: a 404 where the company is not the fake's."""
+
+    @functools.wraps(handler)
+    async def handle(fake: Any, request: web.Request) -> web.Response:
+        refused = fake._company(request)
+        return refused if refused is not None else await handler(fake, request)
+
+    return handle
 
 
 class BusinessCentralFake(VendorFake):
@@ -228,15 +257,10 @@ class BusinessCentralFake(VendorFake):
             if refused is not None:
                 return refused
             selected = items(request)
-            if "$filter" in request.query:
-                fields = set(selected[0]) if selected else set()
-                try:
-                    check = parse_filter(
-                        request.query["$filter"], fields | {"externalDocumentNumber", "code"}
-                    )
-                except FilterError as exc:
-                    return self.error(400, "BadRequest", f"Could not parse $filter: {exc}")
-                selected = [i for i in selected if check(i)]
+            fields = set(selected[0]) if selected else set()
+            selected = self._filtered(request, selected, fields | {"externalDocumentNumber", "code"})
+            if isinstance(selected, web.Response):
+                return selected
             skip = int(request.query.get("$skiptoken", "0"))
             page = selected[skip : skip + self.page_size]
             body: dict[str, Any] = {"value": page}
@@ -248,6 +272,42 @@ class BusinessCentralFake(VendorFake):
 
         return handle
 
+    def _filtered(
+        self, request: web.Request, selected: list[dict[str, Any]], fields: set[str]
+    ) -> list[dict[str, Any]] | web.Response:
+        """``selected`` narrowed by the request's ``$filter`` on ``fields``; a 400 if it cannot be read."""
+        if "$filter" not in request.query:
+            return selected
+        try:
+            check = parse_filter(request.query["$filter"], fields)
+        except FilterError as exc:
+            return self.error(400, "BadRequest", f"Could not parse $filter: {exc}")
+        return [x for x in selected if check(x)]
+
+    def _not_found(self, table: str, number: Any) -> web.Response:
+        """BC's answer to a number that names no record of ``table``."""
+        return self.error(
+            400,
+            "Internal_RecordNotFound",
+            f"The {table} does not exist. Identification fields and values: No.='{number}'",
+        )
+
+    def _new_invoice(self, customer: Any, day: Any, **fields: Any) -> dict[str, Any]:
+        """A sales invoice's record, numbered next; a draft without amounts unless ``fields`` say."""
+        return {
+            "id": str(uuid.uuid4()),
+            "number": f"S-INV{len(self.invoices) + 101000}",
+            "externalDocumentNumber": "",
+            "invoiceDate": day,
+            "customerNumber": customer,
+            "salespersonCode": "",
+            "status": "Draft",
+            "totalAmountExcludingTax": 0.0,
+            "totalAmountIncludingTax": 0.0,
+            "lastModifiedDateTime": utc_now(),
+            **fields,
+        }
+
     def _invoice(self, request: web.Request) -> dict[str, Any] | None:
         return next((i for i in self.invoices if i["id"] == request.match_info["id"]), None)
 
@@ -257,31 +317,19 @@ class BusinessCentralFake(VendorFake):
             return self.error(404, "BadRequest_NotFound", "The sales invoice does not exist")
         return web.json_response(invoice)
 
+    @_in_company
     async def _post_invoice(self, request: web.Request) -> web.Response:
-        refused = self._company(request)
-        if refused is not None:
-            return refused
         body = await request.json()
         number = body.get("customerNumber")
         customer = next((c for c in self.customers if c["number"] == number), None)
         if customer is None:
-            return self.error(
-                400,
-                "Internal_RecordNotFound",
-                f"The Customer does not exist. Identification fields and values: No.='{number}'",
-            )
-        invoice = {
-            "id": str(uuid.uuid4()),
-            "number": f"S-INV{len(self.invoices) + 101000}",
-            "externalDocumentNumber": body.get("externalDocumentNumber", ""),
-            "invoiceDate": body.get("invoiceDate"),
-            "customerNumber": number,
-            "salespersonCode": body.get("salespersonCode", ""),
-            "status": "Draft",
-            "totalAmountExcludingTax": 0.0,
-            "totalAmountIncludingTax": 0.0,
-            "lastModifiedDateTime": utc_now(),
-        }
+            return self._not_found("Customer", number)
+        invoice = self._new_invoice(
+            number,
+            body.get("invoiceDate"),
+            externalDocumentNumber=body.get("externalDocumentNumber", ""),
+            salespersonCode=body.get("salespersonCode", ""),
+        )
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(invoice["invoiceDate"])):
             return self.error(400, "BadRequest", "invoiceDate must be a date")
         self.invoices.append(invoice)
@@ -300,11 +348,7 @@ class BusinessCentralFake(VendorFake):
         if kind == "Item":
             item = next((i for i in self.items if i["number"] == number), None)
             if item is None:
-                return self.error(
-                    400,
-                    "Internal_RecordNotFound",
-                    f"The Item does not exist. Identification fields and values: No.='{number}'",
-                )
+                return self._not_found("Item", number)
             vat = Decimal(item["taxGroupCode"])
         elif kind == "Account":
             vat = Decimal(0)
@@ -353,10 +397,8 @@ class BusinessCentralFake(VendorFake):
         self.payments[journal].append(payment)
         return web.json_response(payment, status=201)
 
+    @_in_company
     async def _post_customer(self, request: web.Request) -> web.Response:
-        refused = self._company(request)
-        if refused is not None:
-            return refused
         body = await request.json()
         if not isinstance(body.get("displayName"), str) or not body["displayName"]:
             return self.error(400, "BadRequest", "displayName must have a value")
@@ -366,18 +408,14 @@ class BusinessCentralFake(VendorFake):
         )
         return web.json_response(customer, status=201)
 
+    @_in_company
     async def _patch_customer(self, request: web.Request) -> web.Response:
-        refused = self._company(request)
-        if refused is not None:
-            return refused
         customer = next((c for c in self.customers if c["id"] == request.match_info["id"]), None)
         if customer is None:
             return self.error(404, "BadRequest_NotFound", "The customer does not exist")
-        etag = request.headers.get("If-Match")
-        if etag is None:
-            return self.error(428, "BadRequest", "The If-Match header is required to update a customer")
-        if etag not in ("*", customer["@odata.etag"]):
-            return self.error(412, "Request_EntityChanged", "Another user has already changed the record.")
+        refused = self._if_match(request, customer, "a customer")
+        if refused is not None:
+            return refused
         body = await request.json()
         customer.update({k: v for k, v in body.items() if k not in ("id", "number", "@odata.etag")})
         customer["lastModifiedDateTime"] = utc_now()
@@ -429,10 +467,12 @@ class BusinessCentralFake(VendorFake):
     def _order_lines_of(self, request: web.Request) -> list[dict[str, Any]]:
         return self.order_lines.get(request.match_info["id"], [])
 
-    def _if_match(self, request: web.Request, entity: dict[str, Any]) -> web.Response | None:
+    def _if_match(
+        self, request: web.Request, entity: dict[str, Any], what: str = "this record"
+    ) -> web.Response | None:
         etag = request.headers.get("If-Match")
         if etag is None:
-            return self.error(428, "BadRequest", "The If-Match header is required to update this record")
+            return self.error(428, "BadRequest", f"The If-Match header is required to update {what}")
         if etag not in ("*", entity["@odata.etag"]):
             return self.error(412, "Request_EntityChanged", "Another user has already changed the record.")
         return None
@@ -447,6 +487,13 @@ class BusinessCentralFake(VendorFake):
                 f"No.={order['number']}. Current value is '{current}'.",
             )
         return None
+
+    def _changed(self, order: dict[str, Any], *lines: dict[str, Any]) -> None:
+        """New etags for ``lines`` and, its totals made again, for ``order``."""
+        for line in lines:
+            self._etag(line)
+        self._totals(order)
+        self._etag(order)
 
     def _totals(self, order: dict[str, Any]) -> None:
         lines = self.order_lines[order["id"]]
@@ -481,11 +528,7 @@ class BusinessCentralFake(VendorFake):
         if kind == "Item":
             item = next((i for i in self.items if i["number"] == number), None)
             if item is None:
-                return self.error(
-                    400,
-                    "Internal_RecordNotFound",
-                    f"The Item does not exist. Identification fields and values: No.='{number}'",
-                )
+                return self._not_found("Item", number)
             line.update(
                 description=item["displayName"],
                 unitPrice=item["unitPrice"],
@@ -512,52 +555,34 @@ class BusinessCentralFake(VendorFake):
             invoicedQuantity=0.0,
         )
         self._amounts(line, order["pricesIncludeTax"])
-        self._etag(line)
         self.order_lines[order["id"]].append(line)
-        self._totals(order)
-        self._etag(order)
+        self._changed(order, line)
         return line
 
+    @_in_company
     async def _list_orders(self, request: web.Request) -> web.Response:
-        refused = self._company(request)
-        if refused is not None:
-            return refused
-        selected = self.orders
-        if "$filter" in request.query:
-            fields = {"id", "number", "customerNumber", "externalDocumentNumber", "status", "orderDate"}
-            try:
-                check = parse_filter(request.query["$filter"], fields)
-            except FilterError as exc:
-                return self.error(400, "BadRequest", f"Could not parse $filter: {exc}")
-            selected = [o for o in selected if check(o)]
-        return web.json_response({"value": selected})
+        fields = {"id", "number", "customerNumber", "externalDocumentNumber", "status", "orderDate"}
+        selected = self._filtered(request, self.orders, fields)
+        return selected if isinstance(selected, web.Response) else web.json_response({"value": selected})
 
-    async def _get_order(self, request: web.Request) -> web.Response:
-        order = self._order_of(request)
-        return order if isinstance(order, web.Response) else web.json_response(order)
+    @_on_order
+    async def _get_order(self, request: web.Request, order: dict[str, Any]) -> web.Response:
+        return web.json_response(order)
 
+    @_in_company
     async def _post_order(self, request: web.Request) -> web.Response:
-        refused = self._company(request)
-        if refused is not None:
-            return refused
         body = await request.json()
         number = body.get("customerNumber")
         if not any(c["number"] == number for c in self.customers):
-            return self.error(
-                400,
-                "Internal_RecordNotFound",
-                f"The Customer does not exist. Identification fields and values: No.='{number}'",
-            )
+            return self._not_found("Customer", number)
         day = str(body.get("orderDate") or utc_now()[:10])
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
             return self.error(400, "BadRequest", "orderDate must be a date")
         more = {"externalDocumentNumber": str(body.get("externalDocumentNumber") or "")}
         return web.json_response(self._new_order(number, day, more), status=201)
 
-    async def _patch_order(self, request: web.Request) -> web.Response:
-        order = self._order_of(request)
-        if isinstance(order, web.Response):
-            return order
+    @_on_order
+    async def _patch_order(self, request: web.Request, order: dict[str, Any]) -> web.Response:
         refused = self._if_match(request, order)
         if refused is not None:
             return refused
@@ -569,17 +594,13 @@ class BusinessCentralFake(VendorFake):
         self._etag(order)
         return web.json_response(order)
 
-    async def _post_order_line(self, request: web.Request) -> web.Response:
-        order = self._order_of(request)
-        if isinstance(order, web.Response):
-            return order
+    @_on_order
+    async def _post_order_line(self, request: web.Request, order: dict[str, Any]) -> web.Response:
         made = self._order_line(order, await request.json())
         return made if isinstance(made, web.Response) else web.json_response(made, status=201)
 
-    async def _patch_order_line(self, request: web.Request) -> web.Response:
-        order = self._order_of(request)
-        if isinstance(order, web.Response):
-            return order
+    @_on_order
+    async def _patch_order_line(self, request: web.Request, order: dict[str, Any]) -> web.Response:
         line = next((x for x in self.order_lines[order["id"]] if x["id"] == request.match_info["line"]), None)
         if line is None:
             return self.error(404, "BadRequest_NotFound", "The sales order line does not exist")
@@ -598,18 +619,14 @@ class BusinessCentralFake(VendorFake):
             )
         line.update(body)
         self._amounts(line, order["pricesIncludeTax"])
-        self._etag(line)
-        self._totals(order)
-        self._etag(order)
+        self._changed(order, line)
         return web.json_response(line)
 
     def _nothing_to_post(self) -> web.Response:
         return self.error(400, "Application_DialogException", "There is nothing to post.")
 
-    async def _ship(self, request: web.Request) -> web.Response:
-        order = self._order_of(request)
-        if isinstance(order, web.Response):
-            return order
+    @_on_order
+    async def _ship(self, request: web.Request, order: dict[str, Any]) -> web.Response:
         lines = [x for x in self.order_lines[order["id"]] if x["quantity"] > x["shippedQuantity"]]
         if not lines:
             return self._nothing_to_post()
@@ -618,34 +635,26 @@ class BusinessCentralFake(VendorFake):
         ]
         for x in lines:
             x["shippedQuantity"] = x["quantity"]
-            self._etag(x)
         self.shipments.append({"orderNumber": order["number"], "lines": shipped})
-        self._totals(order)
-        self._etag(order)
+        self._changed(order, *lines)
         return web.Response(status=204)
 
-    async def _ship_and_invoice(self, request: web.Request) -> web.Response:
-        order = self._order_of(request)
-        if isinstance(order, web.Response):
-            return order
+    @_on_order
+    async def _ship_and_invoice(self, request: web.Request, order: dict[str, Any]) -> web.Response:
         lines = [x for x in self.order_lines[order["id"]] if x["quantity"] > x["invoicedQuantity"]]
         if not lines:
             return self._nothing_to_post()
         if any(x["quantity"] > x["shippedQuantity"] for x in lines):
             await self._ship(request)
-        invoice = {
-            "id": str(uuid.uuid4()),
-            "number": f"S-INV{len(self.invoices) + 101000}",
-            "externalDocumentNumber": order["externalDocumentNumber"],
-            "invoiceDate": utc_now()[:10],
-            "customerNumber": order["customerNumber"],
-            "orderNumber": order["number"],
-            "salespersonCode": "",
-            "status": "Open",
-            "totalAmountExcludingTax": order["totalAmountExcludingTax"],
-            "totalAmountIncludingTax": order["totalAmountIncludingTax"],
-            "lastModifiedDateTime": utc_now(),
-        }
+        invoice = self._new_invoice(
+            order["customerNumber"],
+            utc_now()[:10],
+            externalDocumentNumber=order["externalDocumentNumber"],
+            orderNumber=order["number"],
+            status="Open",
+            totalAmountExcludingTax=order["totalAmountExcludingTax"],
+            totalAmountIncludingTax=order["totalAmountIncludingTax"],
+        )
         self.invoices.append(invoice)
         self.lines[invoice["id"]] = [dict(x) for x in lines]
         for x in lines:
@@ -664,15 +673,9 @@ class BusinessCentralFake(VendorFake):
         refused = self._journal_company(request)
         if refused is not None:
             return refused
-        selected = self.item_journal
-        if "$filter" in request.query:
-            fields = {"Journal_Template_Name", "Journal_Batch_Name", "Item_No", "Document_No"}
-            try:
-                check = parse_filter(request.query["$filter"], fields)
-            except FilterError as exc:
-                return self.error(400, "BadRequest", f"Could not parse $filter: {exc}")
-            selected = [x for x in selected if check(x)]
-        return web.json_response({"value": selected})
+        fields = {"Journal_Template_Name", "Journal_Batch_Name", "Item_No", "Document_No"}
+        selected = self._filtered(request, self.item_journal, fields)
+        return selected if isinstance(selected, web.Response) else web.json_response({"value": selected})
 
     async def _post_item_journal(self, request: web.Request) -> web.Response:
         refused = self._journal_company(request)
@@ -688,11 +691,7 @@ class BusinessCentralFake(VendorFake):
                 f"Journal Template Name='{batch[0]}',Name='{batch[1]}'",
             )
         if not any(i["number"] == body.get("Item_No") for i in self.items):
-            return self.error(
-                400,
-                "Internal_RecordNotFound",
-                f"The Item does not exist. Identification fields and values: No.='{body.get('Item_No')}'",
-            )
+            return self._not_found("Item", body.get("Item_No"))
         if body.get("Entry_Type") not in ("Positive Adjmt.", "Negative Adjmt."):
             return self.error(
                 400, "BadRequest", f"Entry_Type {body.get('Entry_Type')!r} is not an adjustment"

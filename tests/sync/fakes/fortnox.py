@@ -48,7 +48,9 @@ from typing import Any
 
 from aiohttp import web
 
-__all__ = ["CHART", "FakeFortnox", "Seen", "running"]
+from gateway.sync.adapters.fortnox_config import FortnoxConfig, parse_fortnox
+
+__all__ = ["CHART", "FakeFortnox", "Seen", "config_for", "running"]
 
 CHART = frozenset(
     {"1580", "1689", "1910", "1930", "2421", "2611", "2621", "2631", "3001", "3002", "3003", "3004", "3740"}
@@ -107,6 +109,11 @@ def error(status: int, message: str, code: int) -> web.Response:
     return web.json_response(body, status=status)
 
 
+def _gross(line: Decimal, vat: Any, included: bool) -> Decimal:
+    """A row's amount incl. VAT: ``line`` as it is when prices include VAT, else with ``vat`` %."""
+    return line if included else line * (1 + Decimal(vat) / 100)
+
+
 def _money(value: Any) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError(value)
@@ -126,6 +133,7 @@ class FakeFortnox:
         series: tuple[str, ...] = ("A", "B", "K"),
         years: tuple[tuple[date, date], ...] | None = None,  # None: this calendar year
         chart: frozenset[str] = CHART,
+        orgnr: str = "556036-0793",  # the company's organisation number, as Fortnox writes it
     ) -> None:
         self.client_id = client_id
         self.client_secret = client_secret
@@ -142,6 +150,7 @@ class FakeFortnox:
             for i, (f, t) in enumerate(years, 1)
         ]
         self.chart = set(chart)
+        self.orgnr = orgnr
         self.seen: list[Seen] = []
         self.token_requests: list[dict[str, str]] = []
         self.access_tokens: dict[str, float] = {}  # token -> time.time() it expires
@@ -172,28 +181,29 @@ class FakeFortnox:
         app.router.add_post("/oauth-v1/token", self._token)
         r = app.router
         r.add_get("/3/financialyears", self._financialyears)
+        r.add_get("/3/companyinformation", self._companyinformation)
         r.add_get("/3/costcenters", self._list_cost_centers)
         r.add_post("/3/vouchers", self._post_voucher)
         r.add_get("/3/vouchers/sublist/{series}", self._voucher_sublist)
         r.add_get("/3/invoices", self._list_invoices)
         r.add_post("/3/invoices", self._post_invoice)
-        r.add_get("/3/invoices/{n}", self._get_invoice)
+        r.add_get("/3/invoices/{n}", self._getter("Invoice", self._invoice))
         r.add_put("/3/invoices/{n}/bookkeep", self._bookkeep_invoice)
         r.add_get("/3/invoicepayments", self._list_payments)
         r.add_post("/3/invoicepayments", self._post_payment)
         r.add_put("/3/invoicepayments/{n}/bookkeep", self._bookkeep_payment)
         r.add_get("/3/orders", self._list_orders)
         r.add_post("/3/orders", self._post_order)
-        r.add_get("/3/orders/{n}", self._get_order)
+        r.add_get("/3/orders/{n}", self._getter("Order", self._order))
         r.add_put("/3/orders/{n}", self._put_order)
         r.add_put("/3/orders/{n}/createinvoice", self._create_invoice)
         r.add_get("/3/articles", self._list_articles)
-        r.add_get("/3/articles/{n}", self._get_article)
+        r.add_get("/3/articles/{n}", self._getter("Article", self._article))
         r.add_put("/3/articles/{n}", self._put_article)
         r.add_get("/3/prices/sublist/{list}", self._list_prices)
         r.add_get("/3/prices/sublist/{list}/{article}", self._article_prices)
         r.add_get("/3/customers", self._list_customers)
-        r.add_get("/3/customers/{n}", self._get_customer)
+        r.add_get("/3/customers/{n}", self._getter("Customer", self._customer))
         r.add_post("/3/customers", self._post_customer)
         r.add_put("/3/customers/{n}", self._put_customer)
         self._runner = web.AppRunner(app, access_log=None)
@@ -460,6 +470,48 @@ class FakeFortnox:
             return error(400, f"Ogiltigt datum för lastmodified: {since}", 2000588)
         return [i for i in items if i["LastModified"] >= since]
 
+    def _changed_page(self, request: web.Request, name: str, items: list[dict[str, Any]]) -> web.Response:
+        """``items`` that ``lastmodified`` chooses, paged."""
+        chosen = self._changed(request, items)
+        return chosen if isinstance(chosen, web.Response) else self._page(request, name, chosen)
+
+    # -- one record ------------------------------------------------------------------------
+
+    @staticmethod
+    def _find(
+        request: web.Request,
+        table: dict[Any, dict[str, Any]],
+        what: str,
+        code: int,
+        *,
+        numbered: bool = False,
+    ) -> dict[str, Any] | web.Response:
+        """The record of ``table`` that ``{n}`` in the path names (a number if ``numbered``), or a 404."""
+        n = request.match_info["n"]
+        key: Any = n
+        if numbered:
+            key = int(n) if n.isdigit() else None
+        found = table.get(key)
+        if found is None:
+            return error(404, f"Kan inte hitta {what} {n}.", code)
+        return found
+
+    @staticmethod
+    def _getter(wrapper: str, lookup: Callable[[web.Request], dict[str, Any] | web.Response]) -> Handler:
+        """``GET`` of one record: ``{wrapper: record}``, or the lookup's refusal."""
+
+        async def handle(request: web.Request) -> web.Response:
+            found = lookup(request)
+            return found if isinstance(found, web.Response) else web.json_response({wrapper: found})
+
+        return handle
+
+    def _modified(self, wrapper: str, record: dict[str, Any], change: dict[str, Any]) -> web.Response:
+        """``record`` changed by ``change`` (a ``PUT``), with its new ``LastModified``."""
+        record.update(change)
+        record["LastModified"] = self._now_text()
+        return web.json_response({wrapper: record})
+
     # -- bookkeeping ------------------------------------------------------------------------
 
     def _year_of(self, day: str) -> dict[str, Any] | None:
@@ -467,6 +519,11 @@ class FakeFortnox:
             if year["FromDate"] <= day <= year["ToDate"]:
                 return year
         return None
+
+    async def _companyinformation(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {"CompanyInformation": {"CompanyName": "Kaffebaren i Växjö AB", "OrganizationNumber": self.orgnr}}
+        )
 
     async def _financialyears(self, request: web.Request) -> web.Response:
         day = request.query.get("date")
@@ -566,11 +623,15 @@ class FakeFortnox:
                 line = _money(row.get("DeliveredQuantity", 0)) * _money(row.get("Price", 0))
             except ValueError:
                 return error(400, "Ogiltigt belopp på fakturarad.", 2000546)
-            total += line if included else line * (1 + Decimal(row["VAT"]) / 100)
+            total += _gross(line, row["VAT"], included)
+        return web.json_response({"Invoice": self._new_invoice(inv, total)}, status=201)
+
+    def _new_invoice(self, fields: dict[str, Any], total: Decimal) -> dict[str, Any]:
+        """An invoice of ``fields``, numbered next, neither booked nor paid: ``total`` its balance."""
         total = total.quantize(Decimal("0.01"))
         number = next(self._numbers)
         stored = {
-            **inv,
+            **fields,
             "DocumentNumber": str(number),
             "Total": float(total),
             "Balance": float(total),
@@ -578,18 +639,10 @@ class FakeFortnox:
             "Cancelled": False,
         }
         self.invoices[number] = stored
-        return web.json_response({"Invoice": stored}, status=201)
+        return stored
 
     def _invoice(self, request: web.Request) -> dict[str, Any] | web.Response:
-        n = request.match_info["n"]
-        inv = self.invoices.get(int(n)) if n.isdigit() else None
-        if inv is None:
-            return error(404, f"Kan inte hitta fakturan {n}.", 2000434)
-        return inv
-
-    async def _get_invoice(self, request: web.Request) -> web.Response:
-        inv = self._invoice(request)
-        return inv if isinstance(inv, web.Response) else web.json_response({"Invoice": inv})
+        return self._find(request, self.invoices, "fakturan", 2000434, numbered=True)
 
     async def _list_invoices(self, request: web.Request) -> web.Response:
         ref = request.query.get("externalinvoicereference1")
@@ -635,10 +688,9 @@ class FakeFortnox:
         return self._page(request, "InvoicePayments", items)
 
     async def _bookkeep_payment(self, request: web.Request) -> web.Response:
-        n = request.match_info["n"]
-        p = self.payments.get(int(n)) if n.isdigit() else None
-        if p is None:
-            return error(404, f"Kan inte hitta inbetalningen {n}.", 2000434)
+        p = self._find(request, self.payments, "inbetalningen", 2000434, numbered=True)
+        if isinstance(p, web.Response):
+            return p
         if p["Booked"]:
             return error(400, "Inbetalningen är redan bokförd.", 2000595)
         p["Booked"] = True
@@ -692,7 +744,7 @@ class FakeFortnox:
             }
             out.append(stored)
             line = ordered * price
-            total += line if included else line * (1 + Decimal(vat) / 100)
+            total += _gross(line, vat, included)
         return out, total.quantize(Decimal("0.01"))
 
     def _order_from(
@@ -735,11 +787,15 @@ class FakeFortnox:
         return order
 
     def _order(self, request: web.Request) -> dict[str, Any] | web.Response:
-        n = request.match_info["n"]
-        order = self.orders.get(int(n)) if n.isdigit() else None
-        if order is None:
-            return error(404, f"Kan inte hitta ordern {n}.", 2000434)
-        return order
+        return self._find(request, self.orders, "ordern", 2000434, numbered=True)
+
+    def _open_order(self, request: web.Request) -> dict[str, Any] | web.Response:
+        """The order the path names, if it may still be changed: else a 404 or the refusal."""
+        order = self._order(request)
+        if isinstance(order, web.Response):
+            return order
+        locked = self._locked(order)
+        return order if locked is None else locked
 
     @staticmethod
     def _locked(order: dict[str, Any]) -> web.Response | None:
@@ -785,10 +841,6 @@ class FakeFortnox:
         items = [{k: o.get(k) for k in _ORDER_LIST_FIELDS} for o in self.orders.values() if chosen(o)]
         return self._page(request, "Orders", items)
 
-    async def _get_order(self, request: web.Request) -> web.Response:
-        order = self._order(request)
-        return order if isinstance(order, web.Response) else web.json_response({"Order": order})
-
     async def _post_order(self, request: web.Request) -> web.Response:
         fields = await self._body(request, "Order")
         if isinstance(fields, web.Response):
@@ -797,12 +849,9 @@ class FakeFortnox:
         return made if isinstance(made, web.Response) else web.json_response({"Order": made}, status=201)
 
     async def _put_order(self, request: web.Request) -> web.Response:
-        order = self._order(request)
+        order = self._open_order(request)
         if isinstance(order, web.Response):
             return order
-        locked = self._locked(order)
-        if locked is not None:
-            return locked
         fields = await self._body(request, "Order")
         if isinstance(fields, web.Response):
             return fields
@@ -815,12 +864,9 @@ class FakeFortnox:
         return web.json_response({"Order": changed})
 
     async def _create_invoice(self, request: web.Request) -> web.Response:
-        order = self._order(request)
+        order = self._open_order(request)
         if isinstance(order, web.Response):
             return order
-        locked = self._locked(order)
-        if locked is not None:
-            return locked
         delivered = [r for r in order["OrderRows"] if Decimal(r["DeliveredQuantity"])]
         if not delivered:
             return error(
@@ -834,78 +880,59 @@ class FakeFortnox:
                 row["ArticleNumber"] = r["ArticleNumber"]
             rows.append(row)
             line = Decimal(r["DeliveredQuantity"]) * Decimal(str(r["Price"]))
-            total += line if order["VATIncluded"] else line * (1 + Decimal(r["VAT"]) / 100)
-        total = total.quantize(Decimal("0.01"))
-        number = next(self._numbers)
-        invoice = {
+            total += _gross(line, r["VAT"], order["VATIncluded"])
+        fields = {
             "CustomerNumber": order["CustomerNumber"],
             "InvoiceDate": date.today().isoformat(),
             "ExternalInvoiceReference1": order["ExternalInvoiceReference1"],
             "VATIncluded": order["VATIncluded"],
             "InvoiceRows": rows,
             "OrderReference": order["DocumentNumber"],
-            "DocumentNumber": str(number),
-            "Total": float(total),
-            "Balance": float(total),
-            "Booked": False,
-            "Cancelled": False,
         }
-        self.invoices[number] = invoice
-        order["InvoiceReference"] = str(number)
+        invoice = self._new_invoice(fields, total)
+        order["InvoiceReference"] = invoice["DocumentNumber"]
         return web.json_response({"Invoice": invoice})
 
     # -- articles, prices, customers -------------------------------------------------------------
 
     async def _list_articles(self, request: web.Request) -> web.Response:
-        items = self._changed(request, list(self.articles.values()))
-        return items if isinstance(items, web.Response) else self._page(request, "Articles", items)
+        return self._changed_page(request, "Articles", list(self.articles.values()))
 
-    async def _get_article(self, request: web.Request) -> web.Response:
-        a = self.articles.get(request.match_info["n"])
-        if a is None:
-            return error(404, f"Kan inte hitta artikeln {request.match_info['n']}.", 2000428)
-        return web.json_response({"Article": a})
+    def _article(self, request: web.Request) -> dict[str, Any] | web.Response:
+        return self._find(request, self.articles, "artikeln", 2000428)
 
     async def _put_article(self, request: web.Request) -> web.Response:
-        a = self.articles.get(request.match_info["n"])
-        if a is None:
-            return error(404, f"Kan inte hitta artikeln {request.match_info['n']}.", 2000428)
+        a = self._article(request)
+        if isinstance(a, web.Response):
+            return a
         change = await self._body(request, "Article")
         if isinstance(change, web.Response):
             return change
         if "QuantityInStock" in change and not a["StockGoods"]:
             return error(400, "Lagerantal kan bara anges för lagerartiklar.", 2001302)
-        a.update(change)
-        a["LastModified"] = self._now_text()
-        return web.json_response({"Article": a})
+        return self._modified("Article", a, change)
 
-    async def _list_prices(self, request: web.Request) -> web.Response:
+    def _prices_page(self, request: web.Request, article: str | None = None) -> web.Response:
+        """The prices of the list ``{list}`` names (of ``article`` only, if given), by article."""
         name = request.match_info["list"]
         items = [
             {"ArticleNumber": art, "FromQuantity": 0, "Price": float(p), "PriceList": pl}
             for (pl, art), p in sorted(self.prices.items())
-            if pl == name
+            if pl == name and article in (None, art)
         ]
         return self._page(request, "Prices", items)
+
+    async def _list_prices(self, request: web.Request) -> web.Response:
+        return self._prices_page(request)
 
     async def _article_prices(self, request: web.Request) -> web.Response:
-        name, art = request.match_info["list"], request.match_info["article"]
-        items = [
-            {"ArticleNumber": art, "FromQuantity": 0, "Price": float(p), "PriceList": pl}
-            for (pl, a), p in self.prices.items()
-            if pl == name and a == art
-        ]
-        return self._page(request, "Prices", items)
+        return self._prices_page(request, request.match_info["article"])
 
     async def _list_customers(self, request: web.Request) -> web.Response:
-        items = self._changed(request, list(self.customers.values()))
-        return items if isinstance(items, web.Response) else self._page(request, "Customers", items)
+        return self._changed_page(request, "Customers", list(self.customers.values()))
 
-    async def _get_customer(self, request: web.Request) -> web.Response:
-        c = self.customers.get(request.match_info["n"])
-        if c is None:
-            return error(404, f"Kan inte hitta kunden {request.match_info['n']}.", 2000433)
-        return web.json_response({"Customer": c})
+    def _customer(self, request: web.Request) -> dict[str, Any] | web.Response:
+        return self._find(request, self.customers, "kunden", 2000433)
 
     async def _post_customer(self, request: web.Request) -> web.Response:
         c = await self._body(request, "Customer")
@@ -920,15 +947,13 @@ class FakeFortnox:
         return web.json_response({"Customer": self.customers[number]}, status=201)
 
     async def _put_customer(self, request: web.Request) -> web.Response:
-        c = self.customers.get(request.match_info["n"])
-        if c is None:
-            return error(404, f"Kan inte hitta kunden {request.match_info['n']}.", 2000433)
+        c = self._customer(request)
+        if isinstance(c, web.Response):
+            return c
         change = await self._body(request, "Customer")
         if isinstance(change, web.Response):
             return change
-        c.update({k: v for k, v in change.items() if k != "CustomerNumber"})
-        c["LastModified"] = self._now_text()
-        return web.json_response({"Customer": c})
+        return self._modified("Customer", c, {k: v for k, v in change.items() if k != "CustomerNumber"})
 
 
 @contextlib.asynccontextmanager
@@ -940,3 +965,17 @@ async def running(**settings: Any) -> AsyncIterator[FakeFortnox]:
         yield fake
     finally:
         await fake.stop()
+
+
+def config_for(fake: FakeFortnox, **over: Any) -> FortnoxConfig:
+    """``[sync.fortnox]`` for ``fake``: client credentials, its tenant and URLs; ``over`` adds or replaces."""
+    table: dict[str, Any] = {
+        "client_id": fake.client_id,
+        "client_secret": fake.client_secret,
+        "grant": "client_credentials",
+        "tenant_id": fake.tenant.tenant_id,
+        "base_url": fake.api_url,
+        "token_url": fake.token_url,
+        **over,
+    }
+    return parse_fortnox(table)

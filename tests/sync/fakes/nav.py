@@ -719,3 +719,21 @@ class NavFake(VendorFake):
         return web.json_response(
             {"@odata.context": f"{self.url}/{INSTANCE}/ODataV4/$metadata#Edm.String", "value": posted["No"]}
         )
+
+
+VAT_GROUPS = {"MOMS25": 25, "MOMS12": 12, "MOMS6": 6, "MOMSFRI": 0}
+ACCOUNTS = {"cash": "1910", "card": "1580", "gift_card": "2421", "swish": "1930", "other": "1689"}
+
+
+def settings_for(fake: NavFake, **over: Any) -> dict[str, Any]:
+    """``[sync.nav]`` for ``fake``: its address and login, the cash customer KONTANT, the VAT
+    posting groups and payment accounts; ``over`` adds or replaces keys."""
+    return {
+        "base_url": fake.base_url,
+        "username": fake.username,
+        "password": fake.password,
+        "customer": "KONTANT",
+        "vat_groups": VAT_GROUPS,
+        "payment_accounts": ACCOUNTS,
+        **over,
+    }
