@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from gateway.sync.adapters import AdapterError
@@ -44,8 +44,11 @@ def failures_as(what: str) -> Iterator[None]:
 
 
 def ore(kronor: Any) -> int:
-    """An amount in kronor as the ERP's JSON gives it (a number, a text or nothing), in öre."""
-    return int((Decimal(str(kronor or 0)) * 100).to_integral_value())
+    """An amount in kronor as the ERP's JSON gives it (a number, a text or nothing), in öre.
+
+    Half an öre rounds away from zero, as everywhere in the till's money (gateway/model.py).
+    """
+    return int((Decimal(str(kronor or 0)) * 100).quantize(Decimal(1), ROUND_HALF_UP))
 
 
 def iso_time(value: Any) -> datetime | None:

@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any, ClassVar
 
 import aiosqlite
@@ -25,6 +25,7 @@ from gateway.bus.messages import BusMessage
 from gateway.bus.orders import NewOrder, Order, OrderFieldError, OrderLine
 from gateway.model import VAT_RATES
 from gateway.sync.adapters import AdapterError
+from gateway.sync.adapters.source_common import ore
 from gateway.sync.inbox import now_text
 from gateway.sync.masterdata.pricing import price_incl_vat
 from gateway.sync.orders.source import OrderLookupError
@@ -45,11 +46,6 @@ def quantity(value: Any) -> Decimal:
     (``2.0`` -> ``2``); nothing is 0."""
     d = Decimal(str(value or 0))
     return d.quantize(Decimal(1)) if d == d.to_integral_value() else d.normalize()
-
-
-def ore(kronor: Any) -> int:
-    """An amount in kronor the ERP sent, in öre (half an öre away from zero)."""
-    return int((Decimal(str(kronor or 0)) * 100).quantize(Decimal(1), ROUND_HALF_UP))
 
 
 def vat_rate(percent: Any, where: str) -> int:
