@@ -17,6 +17,10 @@ Retry and deadline policy (numbers are the constructor's defaults):
 * out of tries: :class:`ControlUnitUnavailable`, and the state becomes ``failed`` with
   the same words.
 
+The tries, their deadlines and what a failure is called are run by
+:class:`~gateway.devices.unit_operation.RetryingUnit`, which the XCCSP driver shares;
+this module adds the framing and the resynchronisation below.
+
 After a request went unanswered, the line is "in doubt": the late answer may still be
 on its way, and a CCSP answer does not say which request it answers. So before the
 next request the driver sends ``SIQ`` and waits for its ``SIR`` — units answer in
@@ -32,34 +36,34 @@ sequence number and receipt number it belongs to, and kept in the
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any, Self, TypeVar
+from dataclasses import dataclass
+from typing import Any, TypeAlias, TypeVar
 from urllib.parse import urlsplit
 
 from gateway.devices.fiscal_unit import (
-    REFUSAL_HEALTH,
     ControlUnit,
-    ControlUnitError,
-    ControlUnitRefused,
     ControlUnitUnavailable,
-    FrameRecord,
     Registration,
     UnitIdentity,
     UnitStatus,
-    health_of_status,
-    refusal_words,
 )
-from gateway.devices.health import DeviceState, HealthReporter, HealthTracker
+from gateway.devices.health import DeviceState
 from gateway.devices.line import CCSP_PROTOCOL, DeviceProtocol
 from gateway.devices.link import LinkError, LinkOpener, open_link
 from gateway.devices.port import Backoff, DeviceTimeout, Exchange, PortClosed, PortOwner
+from gateway.devices.unit_operation import (
+    Direction,
+    FrameJournal,
+    Operation,
+    Retry,
+    RetryingUnit,
+    UnitProblem,
+)
 from protocols import ccsp
-from protocols.skv import ControlData, validate_pos_id
+from protocols.skv import ControlData
 
 __all__ = [
     "DEFAULT_BUSY_POLL",
@@ -83,24 +87,17 @@ R = TypeVar("R")
 
 
 class _Problem(enum.Enum):
+    """What a try over CCSP can meet besides the :class:`UnitProblem` of any protocol."""
+
     NO_REPLY = "no reply"
     DAMAGED = "damaged reply"
     LINK = "link error"
     NAK_LRC = "unit saw a bad LRC"
-    BUSY = "busy"
-    NOT_OPERATIONAL = "not operational"
     SEQUENCE = "v1 sequence lost"
-    NO_CODE = "no control code"
     OUT_OF_TURN = "answer out of turn"
 
 
-class _Retry(Exception):
-    """One try failed in a way that another try may mend."""
-
-    def __init__(self, problem: _Problem, detail: str) -> None:
-        super().__init__(f"{problem.value}: {detail}")
-        self.problem = problem
-        self.detail = detail
+_Op: TypeAlias = Operation[UnitProblem | _Problem]
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,28 +113,7 @@ class _Damaged:
 _Outcome = _Answered | _Damaged
 
 
-class _FrameJournal:
-    """The frames of one operation: logged at once, and kept for its Registration."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self.records: list[FrameRecord] = []
-
-    def _add(self, direction: str, data: bytes, note: str = "") -> None:
-        record = FrameRecord("tx" if direction == "tx" else "rx", datetime.now(UTC), data, note)
-        self.records.append(record)
-        if frame_log.isEnabledFor(logging.DEBUG):
-            frame_log.debug("%s %s %s%s", self.label, direction, data.hex(" "), f" ({note})" if note else "")
-
-    def sent(self, data: bytes) -> None:
-        self._add("tx", data)
-
-    def received(self, data: bytes, note: str = "") -> None:
-        self._add("rx", data, note)
-
-    def stale(self, data: bytes) -> None:
-        self._add("rx", data, "stale: dropped before the next request")
-
+_STALE_NOTE = "stale: dropped before the next request"
 
 _Acceptor = Callable[[ccsp.Reply], str | None]  # returns why to skip a reply, or None
 
@@ -149,7 +125,7 @@ class _ReplyReader:
     earlier one) is logged and skipped, and reading goes on until the deadline.
     """
 
-    def __init__(self, answering: type[ccsp.Request], journal: _FrameJournal, accept: _Acceptor) -> None:
+    def __init__(self, answering: type[ccsp.Request], journal: FrameJournal, accept: _Acceptor) -> None:
         self._answering = answering
         self._journal = journal
         self._accept = accept
@@ -187,18 +163,7 @@ class _ReplyReader:
         self._journal.received(data, f"dropped: {reasons}")
 
 
-@dataclass(slots=True)
-class _Op:
-    """One public call (register, status, …) across all its tries."""
-
-    label: str
-    journal: _FrameJournal
-    attempt: int = 0
-    busy_since: float | None = None
-    last_problem: _Retry | None = field(default=None)
-
-
-class ControlUnitDriver(HealthReporter, ControlUnit):
+class ControlUnitDriver(RetryingUnit[UnitProblem | _Problem], ControlUnit):
     """A control unit speaking CCSP v1 or v2 at ``url`` for the register ``pos_id``.
 
     ``url`` is a serial device or pyserial URL (``/dev/ttyUSB0``, ``/dev/pts/7``) or a
@@ -208,6 +173,8 @@ class ControlUnitDriver(HealthReporter, ControlUnit):
     unit's status while idle, so a unit that dies or comes back is noticed before the
     next sale.
     """
+
+    _log = log
 
     def __init__(
         self,
@@ -223,61 +190,31 @@ class ControlUnitDriver(HealthReporter, ControlUnit):
         backoff: Backoff | None = None,
         opener: LinkOpener = open_link,
     ) -> None:
-        if request_timeout <= 0 or busy_timeout < 0 or busy_poll <= 0:
-            raise ValueError("timeouts must be positive")
-        if retries < 0:
-            raise ValueError(f"retries {retries} must be 0 or more")
-        if watch_interval is not None and watch_interval <= 0:
-            raise ValueError(f"watch_interval {watch_interval} must be positive")
-        self._url = url
-        self._pos_id = validate_pos_id(pos_id)
+        # One operation (a whole v1 ST/RH/SQ, say) at a time: RetryingUnit holds the lock.
+        super().__init__(
+            url,
+            pos_id,
+            request_timeout=request_timeout,
+            retries=retries,
+            busy_timeout=busy_timeout,
+            busy_poll=busy_poll,
+            watch_interval=watch_interval,
+        )
         self.protocol = protocol
-        self.request_timeout = request_timeout
-        self.retries = retries
-        self.busy_timeout = busy_timeout
-        self.busy_poll = busy_poll
-        self.watch_interval = watch_interval
         self._port = PortOwner(url, protocol.line, opener=opener, backoff=backoff)
-        self._health = HealthTracker(f"control unit {url}")
-        self._lock = asyncio.Lock()  # one operation (e.g. a whole v1 ST/RH/SQ) at a time
-        self._identity: UnitIdentity | None = None
-        self._last_status: UnitStatus | None = None
         self._identified_on = -1  # the link opening the identity was learnt on
         self._in_doubt = False  # an answer may still be on its way (see module doc)
-        # A refusal that no status report can clear (POS id not licensed): kept until
-        # a receipt is registered again.
-        self._sticky: tuple[DeviceState, str] | None = None
-        self._watch_task: asyncio.Task[None] | None = None
 
     # -- the ControlUnit interface ------------------------------------------------------
-
-    @property
-    def pos_id(self) -> str:
-        return self._pos_id
-
-    @property
-    def unit_identity(self) -> UnitIdentity | None:
-        return self._identity
-
-    @property
-    def last_status(self) -> UnitStatus | None:
-        return self._last_status
 
     @property
     def link_opens(self) -> int:
         """How many times the link was opened: 1 plus the reconnects."""
         return self._port.opens
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.close()
-
     async def start(self) -> UnitIdentity:
         """The handshake: ``IQ`` then ``SIQ``. Raises :class:`ControlUnitUnavailable`."""
-        if self.watch_interval is not None and self._watch_task is None:
-            self._watch_task = asyncio.create_task(self._watch(), name=f"control unit watch {self.url}")
+        self._start_watching()
         return await self.identity()
 
     async def identity(self) -> UnitIdentity:
@@ -288,16 +225,6 @@ class ControlUnitDriver(HealthReporter, ControlUnit):
             return await self._identify(op)
 
         return await self._operate("handshake", body, identify=False)
-
-    async def status(self) -> UnitStatus:
-        """Ask the unit how it is (``SIQ``); updates :attr:`state` and :attr:`reason`."""
-
-        async def body(op: _Op) -> UnitStatus:
-            status = await self._query_status(op)
-            self._apply_status(status)
-            return status
-
-        return await self._operate("status", body, identify=False)
 
     async def register(self, seq: int, data: ControlData) -> Registration:
         """Register one receipt and return its control code.
@@ -322,43 +249,30 @@ class ControlUnitDriver(HealthReporter, ControlUnit):
         return registration
 
     async def close(self) -> None:
-        if self._watch_task is not None:
-            self._watch_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watch_task
-            self._watch_task = None
+        await self._stop_watching()
         await self._port.close()
 
     # -- operations and their tries -----------------------------------------------------
 
-    async def _operate(self, label: str, body: Callable[[_Op], Awaitable[R]], *, identify: bool) -> R:
-        op = _Op(label, _FrameJournal(label))
-        tries = self.retries + 1
-        async with self._lock:
-            for attempt in range(1, tries + 1):
-                op.attempt = attempt
-                try:
-                    if self._in_doubt:
-                        await self._resync(op)
-                    if identify and (self._identity is None or self._identified_on != self._port.opens):
-                        await self._identify(op)
-                    return await body(op)
-                except _Retry as retry:
-                    op.last_problem = retry
-                    log.info("%s %s: try %d of %d failed: %s", self.url, label, attempt, tries, retry)
-                except asyncio.CancelledError:
-                    self._in_doubt = True  # the request may still be answered
-                    raise
-                except PortClosed as exc:
-                    raise ControlUnitUnavailable("the gateway is shutting down") from exc
-            assert op.last_problem is not None
-            words = self._give_up_words(op.last_problem, op)
-            self._health.set(DeviceState.FAILED, words)
-            raise ControlUnitUnavailable(words)
+    def _log_frame(self, label: str, direction: Direction, data: bytes, note: str) -> None:
+        if frame_log.isEnabledFor(logging.DEBUG):
+            frame_log.debug("%s %s %s%s", label, direction, data.hex(" "), f" ({note})" if note else "")
 
-    def _give_up_words(self, last: _Retry, op: _Op) -> str:
+    async def _try(self, op: _Op, body: Callable[[_Op], Awaitable[R]], *, identify: bool) -> R:
+        try:
+            if self._in_doubt:
+                await self._resync(op)
+            if identify and (self._identity is None or self._identified_on != self._port.opens):
+                await self._identify(op)
+            return await body(op)
+        except asyncio.CancelledError:
+            self._in_doubt = True  # the request may still be answered
+            raise
+        except PortClosed as exc:
+            raise ControlUnitUnavailable("the gateway is shutting down") from exc
+
+    def _give_up_words(self, last: Retry[UnitProblem | _Problem], tries: str) -> str:
         url = self.url
-        tries = "1 try" if op.attempt == 1 else f"{op.attempt} tries"
         match last.problem:
             case _Problem.NO_REPLY | _Problem.OUT_OF_TURN:
                 return f"no answer from the control unit on {url} after {tries} — check the cable and power"
@@ -374,28 +288,15 @@ class ControlUnitDriver(HealthReporter, ControlUnit):
                 )
             case _Problem.LINK:
                 return last.detail
-            case _Problem.BUSY:
-                return (
-                    f"the control unit on {url} stayed busy for more than {self.busy_timeout:g} s — "
-                    "wait a minute and try again; if it stays busy, restart it"
-                )
-            case _Problem.NOT_OPERATIONAL:
-                return (
-                    f"the control unit on {url} says it is not operational — "
-                    "restart it; if that does not help, call the supplier"
-                )
             case _Problem.SEQUENCE:
                 return f"the control unit on {url} kept losing track of the receipt — restart it"
-            case _Problem.NO_CODE:
-                return (
-                    f"the control unit on {url} answered without a control code — "
-                    "restart it; if that does not help, call the supplier"
-                )
+            case UnitProblem():
+                return self._unit_problem_words(last.problem, f"the control unit on {url}")
 
     async def _register_v2(self, op: _Op, seq: int, data: ControlData) -> Registration:
         reply = await self._request(op, ccsp.RegisterReceipt(seq, data))
         if not isinstance(reply, ccsp.RegisterReply):  # pragma: no cover - decode_reply guarantees it
-            raise _Retry(_Problem.OUT_OF_TURN, f"unexpected answer {reply!r}")
+            raise Retry(_Problem.OUT_OF_TURN, f"unexpected answer {reply!r}")
         code = self._code_of(reply.code)
         self._sticky = None
         self._apply_status(UnitStatus(reply.main, reply.storage))
@@ -410,14 +311,14 @@ class ControlUnitDriver(HealthReporter, ControlUnit):
         await self._request(op, ccsp.ReceiptHeader(data))
         reply = await self._request(op, ccsp.SignatureQuery())
         if not isinstance(reply, ccsp.SignatureReply):  # pragma: no cover - decode_reply guarantees it
-            raise _Retry(_Problem.OUT_OF_TURN, f"unexpected answer {reply!r}")
+            raise Retry(_Problem.OUT_OF_TURN, f"unexpected answer {reply!r}")
         code = self._code_of(reply.code)
         self._sticky = None
         # v1's answer carries no status: ask, but the receipt is registered either way.
         status: UnitStatus | None
         try:
             status = await self._query_status(op)
-        except _Retry as retry:
+        except Retry as retry:
             log.info("%s %s: no status after registering: %s", self.url, op.label, retry)
             status = None
         if status is not None:
@@ -432,18 +333,12 @@ class ControlUnitDriver(HealthReporter, ControlUnit):
             op.attempt,
         )
 
-    @staticmethod
-    def _code_of(code: str) -> str:
-        if not code.strip():
-            raise _Retry(_Problem.NO_CODE, "the answer's control code is blank")
-        return code
-
     # -- single requests ----------------------------------------------------------------
 
     async def _identify(self, op: _Op) -> UnitIdentity:
         reply = await self._request(op, ccsp.IdentityQuery())
         if not isinstance(reply, ccsp.IdentityReply):  # pragma: no cover - decode_reply guarantees it
-            raise _Retry(_Problem.OUT_OF_TURN, f"unexpected answer {reply!r}")
+            raise Retry(_Problem.OUT_OF_TURN, f"unexpected answer {reply!r}")
         if reply.protocol not in SUPPORTED_VERSIONS:
             words = (
                 f"the control unit on {self.url} speaks CCSP version {reply.protocol}, which this gateway "
@@ -465,10 +360,10 @@ class ControlUnitDriver(HealthReporter, ControlUnit):
         reply = await self._exchange(op, ccsp.StatusQuery())
         if isinstance(reply, ccsp.Nak):
             if reply.code is ccsp.NakCode.INVALID_LRC:
-                raise _Retry(_Problem.NAK_LRC, "the unit received a damaged status query")
-            raise _Retry(_Problem.OUT_OF_TURN, f"NAK {int(reply.code):03d} to a status query")
+                raise Retry(_Problem.NAK_LRC, "the unit received a damaged status query")
+            raise Retry(_Problem.OUT_OF_TURN, f"NAK {int(reply.code):03d} to a status query")
         if not isinstance(reply, ccsp.StatusReply):  # pragma: no cover - decode_reply guarantees it
-            raise _Retry(_Problem.OUT_OF_TURN, f"unexpected answer {reply!r}")
+            raise Retry(_Problem.OUT_OF_TURN, f"unexpected answer {reply!r}")
         return UnitStatus(reply.main, reply.storage)
 
     async def _resync(self, op: _Op) -> None:
@@ -487,37 +382,13 @@ class ControlUnitDriver(HealthReporter, ControlUnit):
     async def _handle_nak(self, op: _Op, request: ccsp.Request, code: ccsp.NakCode) -> None:
         """Raise what a NAK to ``request`` calls for: a retry, or a refusal."""
         if code is ccsp.NakCode.INVALID_LRC:
-            raise _Retry(_Problem.NAK_LRC, f"the unit received a damaged {request.TYPE}")
+            raise Retry(_Problem.NAK_LRC, f"the unit received a damaged {request.TYPE}")
         if code is ccsp.NakCode.NOT_OPERATIONAL:
             await self._wait_while_busy(op)
-            raise _Retry(_Problem.NOT_OPERATIONAL, f"NAK 006 to {request.TYPE}")
+            raise Retry(UnitProblem.NOT_OPERATIONAL, f"NAK 006 to {request.TYPE}")
         if code is ccsp.NakCode.INVALID_SEQUENCE and request.TYPE in ("RH", "SQ"):
-            raise _Retry(_Problem.SEQUENCE, f"NAK 004 to {request.TYPE}")
-        words = refusal_words(code, self._pos_id)
-        state = REFUSAL_HEALTH.get(code)
-        if state is not None:
-            self._sticky = (state, words)
-            self._health.set(state, words)
-        log.warning("%s %s: refused: NAK %03d %s", self.url, op.label, int(code), code.text)
-        raise ControlUnitRefused(code, words)
-
-    async def _wait_while_busy(self, op: _Op) -> None:
-        """After NAK 006: while SIQ says busy, wait (up to busy_timeout per operation)."""
-        loop = asyncio.get_running_loop()
-        status = await self._query_status(op)
-        if status.main is ccsp.MainStatus.BUSY:
-            if op.busy_since is None:
-                op.busy_since = loop.time()
-            busy_end = op.busy_since + self.busy_timeout
-            while status.main is ccsp.MainStatus.BUSY and loop.time() < busy_end:
-                # A poll period, not a synchronisation: the unit gives no "ready" signal.
-                await asyncio.sleep(min(self.busy_poll, busy_end - loop.time()))
-                status = await self._query_status(op)
-            if status.main is ccsp.MainStatus.BUSY:
-                raise _Retry(_Problem.BUSY, f"still busy after {self.busy_timeout:g} s")
-        self._apply_status(status)
-        if self.state is DeviceState.FAILED:
-            raise ControlUnitUnavailable(self.reason.removeprefix("failed: "))
+            raise Retry(_Problem.SEQUENCE, f"NAK 004 to {request.TYPE}")
+        self._refuse(code, op, f"NAK {int(code):03d} {code.text}")
 
     async def _exchange(self, op: _Op, request: ccsp.Request) -> ccsp.Reply:
         reader = _ReplyReader(type(request), op.journal, self._acceptor(request))
@@ -526,18 +397,18 @@ class ControlUnitDriver(HealthReporter, ControlUnit):
             reader,
             self.request_timeout,
             on_sent=op.journal.sent,
-            on_stale=op.journal.stale,
+            on_stale=lambda data: op.journal.received(data, _STALE_NOTE),
         )
         try:
             outcome = await self._port.exchange(exchange)
         except DeviceTimeout as exc:
             self._in_doubt = True
-            raise _Retry(_Problem.NO_REPLY, str(exc)) from None
+            raise Retry(_Problem.NO_REPLY, str(exc)) from None
         except LinkError as exc:
             self._in_doubt = True  # a serial line may still hold a late answer
-            raise _Retry(_Problem.LINK, str(exc)) from None
+            raise Retry(_Problem.LINK, str(exc)) from None
         if isinstance(outcome, _Damaged):
-            raise _Retry(_Problem.DAMAGED, f"{outcome.frames} frame(s) with a bad LRC")
+            raise Retry(_Problem.DAMAGED, f"{outcome.frames} frame(s) with a bad LRC")
         return outcome.reply
 
     def _acceptor(self, request: ccsp.Request) -> _Acceptor:
@@ -555,25 +426,6 @@ class ControlUnitDriver(HealthReporter, ControlUnit):
             return None
 
         return accept
-
-    # -- health -------------------------------------------------------------------------
-
-    def _apply_status(self, status: UnitStatus) -> None:
-        self._last_status = status
-        state, words = health_of_status(status)
-        if self._sticky is not None and state is not DeviceState.FAILED:
-            state, words = self._sticky
-        self._health.set(state, words)
-
-    async def _watch(self) -> None:
-        assert self.watch_interval is not None
-        while True:
-            # The watch period: how soon a change is noticed while the till is idle.
-            await asyncio.sleep(self.watch_interval)
-            if self._lock.locked():
-                continue  # a sale is talking to the unit; that tells us enough
-            with contextlib.suppress(ControlUnitError):
-                await self.status()
 
 
 def open_control_unit(url: str, pos_id: str, *, orgnr: str | None = None, **options: Any) -> ControlUnit:

@@ -3,29 +3,30 @@
 Each case asserts the whole outcome: the control code the driver returns is the one the
 unit stored, journal memory holds exactly one record for the sequence number (never two,
 never a gap), and the driver's state, reason, exception and NAK code are exactly right.
+The checks the XCCSP driver must pass as well are in unit_faults.py.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 
 import pytest
 
 from firmware_sim.control_unit import ControlUnit
-from firmware_sim.control_unit.faults import parse_fault
-from firmware_sim.control_unit.memory import Record
-from firmware_sim.control_unit.unit import Status
-from gateway.devices import (
-    ControlUnitDriver,
-    ControlUnitRefused,
-    ControlUnitUnavailable,
-    DeviceState,
-    Health,
-)
-from protocols.ccsp import MainStatus, NakCode, StorageStatus
+from gateway.devices import ControlUnitDriver, DeviceState
+from protocols.ccsp import NakCode
 from protocols.skv import ControlData
+from tests.devices.unit_faults import (
+    almost_full_memory_degrades_and_recovers,
+    busy_wait_ends_when_the_unit_is_free,
+    lasting_fault_fails_then_the_same_seq_registers,
+    passing_fault_costs_a_retry,
+    refusal_is_final,
+    stored,
+    switch_on,
+    watched_unit_fails_and_recovers_while_idle,
+)
 
 # The fixtures' shapes (see tests/conftest.py).
 UnitFactory = Callable[..., ControlUnit]
@@ -36,15 +37,6 @@ Serve = Callable[[ControlUnit, str], AbstractAsyncContextManager[str]]
 POS_ID = "KASSA1"  # the conftest's receipts and drivers use this POS id
 
 MEMORY_FULL = "failed: control unit memory full — order a new control unit or have it emptied"
-
-
-def switch_on(unit: ControlUnit, text: str) -> None:
-    """A fault as the simulator's stdin takes it: ``no-reply*1``, ``nak=8``, …"""
-    unit.faults.set(*parse_fault(text))
-
-
-def stored(unit: ControlUnit, seq: int) -> list[Record]:
-    return [r for r in unit.memory.records() if r.key == f"seq:{seq}"]
 
 
 # fault, how many tries it takes (None where the count depends on the clock)
@@ -68,21 +60,8 @@ RECOVERED = [
 async def test_a_passing_fault_costs_a_retry_never_a_receipt(
     unit: ControlUnit, driver: ControlUnitDriver, receipt: ReceiptFactory, fault: str, tries: int | None
 ) -> None:
-    first = await driver.register(1, receipt(1))
-    switch_on(unit, fault)
+    done = await passing_fault_costs_a_retry(unit, driver, receipt, fault, tries)
 
-    done = await driver.register(2, receipt(2))
-
-    [record] = stored(unit, 2)
-    assert done.code == record.code and done.code != first.code
-    assert done.unit_id == unit.unit_id
-    assert [r.key for r in unit.memory.records()] == ["seq:1", "seq:2"]
-    assert (done.main, done.storage) == (MainStatus.OK, StorageStatus.OK)
-    assert driver.state is DeviceState.READY and driver.reason == "ready"
-    if tries is not None:
-        assert done.attempts == tries
-    else:
-        assert done.attempts >= 2
     notes = [f.note for f in done.frames]
     if fault.startswith("corrupt-lrc"):
         assert any("LRC mismatch" in n for n in notes)
@@ -134,15 +113,7 @@ async def test_a_refusal_is_final_and_registers_nothing(
     state: DeviceState,
     reason: str,
 ) -> None:
-    switch_on(unit, fault)
-
-    with pytest.raises(ControlUnitRefused) as refused:
-        await driver.register(1, receipt(1))
-
-    assert refused.value.code is code
-    assert f"({int(code):03d} {code.text})" in str(refused.value)
-    assert stored(unit, 1) == []
-    assert (driver.state, driver.reason) == (state, reason)
+    await refusal_is_final(unit, driver, receipt, fault, code, state, reason)
 
 
 def unavailable_reason(fault: str, url: str) -> str:
@@ -179,30 +150,13 @@ async def test_a_lasting_fault_fails_in_words_and_the_same_seq_registers_once_it
     fault: str,
     stored_anyway: bool,
 ) -> None:
-    switch_on(unit, fault)
-
-    with pytest.raises(ControlUnitUnavailable) as unavailable:
-        await driver.register(1, receipt(1))
-
     expected = {unavailable_reason(fault, unit_url)}
     if fault.startswith("power-cut") and unit_url.startswith("socket://"):
         # Over TCP a dying unit also hangs up: the last try may end either way.
         expected.add(f"failed: the connection to {unit_url} was lost — check the cable and power")
-    assert driver.state is DeviceState.FAILED and driver.reason in expected
-    assert str(unavailable.value) == "control unit unavailable: " + driver.reason.removeprefix("failed: ")
-    before = stored(unit, 1)
-    assert len(before) == (1 if stored_anyway else 0)
-
-    unit.faults.clear()
-    status = await driver.status()
-    assert (status.main, status.storage) == (MainStatus.OK, StorageStatus.OK)
-    assert (driver.state, driver.reason) == (DeviceState.READY, "ready")
-
-    done = await driver.register(1, receipt(1))  # the POS tries the same receipt again
-    [record] = stored(unit, 1)
-    assert done.code == record.code
-    assert before in ([], [record])  # a receipt stored blind is the one now answered
-    assert len(unit.memory) == 1
+    await lasting_fault_fails_then_the_same_seq_registers(
+        unit, driver, receipt, fault, stored_anyway, expected
+    )
 
 
 async def test_busy_wait_ends_when_the_unit_is_free(
@@ -212,51 +166,15 @@ async def test_busy_wait_ends_when_the_unit_is_free(
     receipt: ReceiptFactory,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    driver = await make_driver(unit_url, busy_timeout=30.0)
-    saw_busy = asyncio.Event()
-    real_status = unit.current_status
+    driver = await make_driver(unit_url, busy_timeout=30.0)  # NAK 006, then SIQ says busy
 
-    def watched_status() -> Status:
-        status = real_status()
-        if status.main is MainStatus.BUSY:
-            saw_busy.set()
-        return status
-
-    monkeypatch.setattr(unit, "current_status", watched_status)
-    switch_on(unit, "busy")
-    registering = asyncio.create_task(driver.register(1, receipt(1)))
-    await saw_busy.wait()  # the driver got NAK 006 and asked SIQ: it is waiting now
-    unit.faults.clear()
-
-    done = await registering
-
-    assert done.attempts == 2  # the wait for "not busy" cost no try of its own
-    assert [done.code] == [r.code for r in stored(unit, 1)]
-    assert driver.state is DeviceState.READY
+    await busy_wait_ends_when_the_unit_is_free(unit, driver, receipt, monkeypatch)
 
 
 async def test_almost_full_memory_degrades_and_recovers(
     unit: ControlUnit, driver: ControlUnitDriver, receipt: ReceiptFactory
 ) -> None:
-    changes: list[Health] = []
-    driver.on_change(changes.append)
-    switch_on(unit, "storage-high")
-
-    warned = await driver.register(1, receipt(1))
-
-    assert (warned.main, warned.storage) == (MainStatus.WARNING, StorageStatus.HIGH_LEVEL_WARNING)
-    assert warned.code == stored(unit, 1)[0].code
-    assert driver.state is DeviceState.DEGRADED
-    assert (
-        driver.reason == "degraded: journal memory almost full — order a new control unit or have it emptied"
-    )
-
-    unit.faults.clear()
-    ok = await driver.register(2, receipt(2))
-
-    assert ok.storage is StorageStatus.OK
-    assert (driver.state, driver.reason) == (DeviceState.READY, "ready")
-    assert [h.state for h in changes] == [DeviceState.DEGRADED, DeviceState.READY]
+    await almost_full_memory_degrades_and_recovers(unit, driver, receipt)
 
 
 async def test_a_dropped_tcp_line_is_reopened(
@@ -278,11 +196,7 @@ async def test_a_watched_unit_is_seen_to_fail_and_recover_while_idle(
     unit: ControlUnit, unit_url: str, make_driver: DriverFactory
 ) -> None:
     driver = await make_driver(unit_url, watch_interval=0.05, retries=0)
-    switch_on(unit, "no-reply")
 
-    failed = await driver.wait_for(DeviceState.FAILED)
-    assert failed.reason.startswith(f"failed: no answer from the control unit on {unit_url} after 1 try")
-
-    unit.faults.clear()
-    ready = await driver.wait_for(DeviceState.READY)
-    assert ready.reason == "ready"
+    await watched_unit_fails_and_recovers_while_idle(
+        unit, driver, f"failed: no answer from the control unit on {unit_url} after 1 try"
+    )

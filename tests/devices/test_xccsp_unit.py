@@ -4,7 +4,8 @@ Each case asserts the whole outcome, as the CCSP driver's fault tests do: the co
 code the driver returns is the one the unit stored, journal memory holds exactly one
 record for the SerialNo, and the driver's state, reason, exception and NAK code are
 exactly right. The unit is the real simulator (``ControlUnit`` + ``serve_http``) in
-this process, so a test switches its faults and reads its journal memory directly.
+this process, so a test switches its faults and reads its journal memory directly. The
+checks both drivers must pass are in unit_faults.py.
 """
 
 from __future__ import annotations
@@ -19,17 +20,25 @@ import pytest
 from aiohttp import web
 
 from firmware_sim.control_unit import ControlUnit, Registered
-from firmware_sim.control_unit.faults import parse_fault
-from firmware_sim.control_unit.memory import Record
-from firmware_sim.control_unit.unit import FIRMWARE, MODEL, Status
+from firmware_sim.control_unit.unit import FIRMWARE, MODEL
 from firmware_sim.control_unit.xccsp_server import serve_http
-from gateway.devices import ControlUnitRefused, ControlUnitUnavailable, DeviceState, Health, UnitIdentity
+from gateway.devices import ControlUnitRefused, ControlUnitUnavailable, DeviceState, UnitIdentity
 from gateway.devices.fiscal_unit import ControlUnit as ControlUnitProtocol
 from gateway.devices.fiscal_unit import refusal_words
 from gateway.devices.xccsp_unit import XCCSP_VERSION, XccspControlUnit
 from protocols import xccsp
 from protocols.ccsp import MainStatus, NakCode, StorageStatus
 from protocols.skv import ControlData
+from tests.devices.unit_faults import (
+    almost_full_memory_degrades_and_recovers,
+    busy_wait_ends_when_the_unit_is_free,
+    lasting_fault_fails_then_the_same_seq_registers,
+    passing_fault_costs_a_retry,
+    refusal_is_final,
+    stored,
+    switch_on,
+    watched_unit_fails_and_recovers_while_idle,
+)
 
 # The fixtures' shapes (see tests/conftest.py).
 UnitFactory = Callable[..., ControlUnit]
@@ -44,15 +53,6 @@ MEMORY_FULL = "failed: control unit memory full — order a new control unit or 
 # Short deadlines so a fault costs a fraction of a second; four tries so that a
 # simulated power cut (dark for the conftest's 0.2 s) is always outlasted.
 FAST: dict[str, Any] = {"request_timeout": 0.3, "retries": 3, "busy_timeout": 0.3, "busy_poll": 0.05}
-
-
-def switch_on(unit: ControlUnit, text: str) -> None:
-    """A fault as the simulator's stdin takes it: ``no-reply*1``, ``nak=8``, …"""
-    unit.faults.set(*parse_fault(text))
-
-
-def stored(unit: ControlUnit, seq: int) -> list[Record]:
-    return [r for r in unit.memory.records() if r.key == f"seq:{seq}"]
 
 
 def sent(registration_frames: tuple[Any, ...]) -> list[xccsp.Request]:
@@ -213,21 +213,8 @@ RECOVERED = [
 async def test_a_passing_fault_costs_a_retry_never_a_receipt(
     unit: ControlUnit, driver: XccspControlUnit, receipt: ReceiptFactory, fault: str, tries: int | None
 ) -> None:
-    first = await driver.register(1, receipt(1))
-    switch_on(unit, fault)
+    done = await passing_fault_costs_a_retry(unit, driver, receipt, fault, tries)
 
-    done = await driver.register(2, receipt(2))
-
-    [record] = stored(unit, 2)
-    assert done.code == record.code and done.code != first.code
-    assert done.unit_id == unit.unit_id
-    assert [r.key for r in unit.memory.records()] == ["seq:1", "seq:2"]
-    assert (done.main, done.storage) == (MainStatus.OK, StorageStatus.OK)
-    assert (driver.state, driver.reason) == (DeviceState.READY, "ready")
-    if tries is not None:
-        assert done.attempts == tries
-    else:
-        assert done.attempts >= 2
     registers = [r for r in sent(done.frames) if isinstance(r, xccsp.RegisterReceipt)]
     assert len(registers) == done.attempts
     assert set(registers) == {xccsp.RegisterReceipt(2, False, receipt(2))}  # the same request every try
@@ -268,27 +255,9 @@ async def test_busy_wait_ends_when_the_unit_is_free(
     receipt: ReceiptFactory,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    driver = await make_driver(xccsp_url, busy_timeout=30.0)
-    saw_busy = asyncio.Event()
-    real_status = unit.current_status
+    driver = await make_driver(xccsp_url, busy_timeout=30.0)  # Fault 6, then RequestStatus says busy
 
-    def watched_status() -> Status:
-        status = real_status()
-        if status.main is MainStatus.BUSY:
-            saw_busy.set()
-        return status
-
-    monkeypatch.setattr(unit, "current_status", watched_status)
-    switch_on(unit, "busy")
-    registering = asyncio.create_task(driver.register(1, receipt(1)))
-    await saw_busy.wait()  # the driver got Fault 6 and asked RequestStatus: it is waiting now
-    unit.faults.clear()
-
-    done = await registering
-
-    assert done.attempts == 2  # the wait for "not busy" cost no try of its own
-    assert [done.code] == [r.code for r in stored(unit, 1)]
-    assert driver.state is DeviceState.READY
+    await busy_wait_ends_when_the_unit_is_free(unit, driver, receipt, monkeypatch)
 
 
 # -- refusals ------------------------------------------------------------------------------
@@ -314,16 +283,14 @@ async def test_a_refusal_is_final_and_registers_nothing(
     state: DeviceState,
     reason: str | None,
 ) -> None:
-    switch_on(unit, fault)
-
-    with pytest.raises(ControlUnitRefused) as refused:
-        await driver.register(1, receipt(1))
-
     words = refusal_words(code, POS_ID)
-    assert (refused.value.code, refused.value.words) == (code, words)
-    assert str(refused.value) == f"the control unit refused ({int(code):03d} {code.text}): {words}"
-    assert stored(unit, 1) == []
-    assert (driver.state, driver.reason) == (state, reason or f"{state.value}: {words}")
+
+    refused = await refusal_is_final(
+        unit, driver, receipt, fault, code, state, reason or f"{state.value}: {words}"
+    )
+
+    assert (refused.code, refused.words) == (code, words)
+    assert str(refused) == f"the control unit refused ({int(code):03d} {code.text}): {words}"
 
 
 async def test_an_unknown_pos_id_is_refused_007_when_the_unit_does_not_add_it(
@@ -405,26 +372,11 @@ async def test_a_lasting_fault_fails_in_words_and_the_same_seq_registers_once_it
     fault: str,
     stored_anyway: bool,
 ) -> None:
-    switch_on(unit, fault)
+    expected = {unavailable_reason(fault, xccsp_url)}
 
-    with pytest.raises(ControlUnitUnavailable) as unavailable:
-        await driver.register(1, receipt(1))
-
-    assert (driver.state, driver.reason) == (DeviceState.FAILED, unavailable_reason(fault, xccsp_url))
-    assert str(unavailable.value) == "control unit unavailable: " + driver.reason.removeprefix("failed: ")
-    before = stored(unit, 1)
-    assert len(before) == (1 if stored_anyway else 0)
-
-    unit.faults.clear()
-    status = await driver.status()  # retries outlast a unit still dark from a power cut
-    assert (status.main, status.storage) == (MainStatus.OK, StorageStatus.OK)
-    assert (driver.state, driver.reason) == (DeviceState.READY, "ready")
-
-    done = await driver.register(1, receipt(1))  # the POS tries the same receipt again
-    [record] = stored(unit, 1)
-    assert done.code == record.code
-    assert before in ([], [record])  # a receipt stored blind is the one now answered
-    assert len(unit.memory) == 1
+    await lasting_fault_fails_then_the_same_seq_registers(
+        unit, driver, receipt, fault, stored_anyway, expected
+    )
 
 
 async def test_start_fails_in_words_when_the_unit_says_nothing(
@@ -506,24 +458,7 @@ async def test_http_5xx_is_retried_then_fails_in_words(make_driver: DriverFactor
 async def test_almost_full_memory_degrades_and_recovers(
     unit: ControlUnit, driver: XccspControlUnit, receipt: ReceiptFactory
 ) -> None:
-    changes: list[Health] = []
-    driver.on_change(changes.append)
-    switch_on(unit, "storage-high")
-
-    warned = await driver.register(1, receipt(1))
-
-    assert (warned.main, warned.storage) == (MainStatus.WARNING, StorageStatus.HIGH_LEVEL_WARNING)
-    assert warned.code == stored(unit, 1)[0].code
-    assert driver.reason == (
-        "degraded: journal memory almost full — order a new control unit or have it emptied"
-    )
-
-    unit.faults.clear()
-    ok = await driver.register(2, receipt(2))
-
-    assert ok.storage is StorageStatus.OK
-    assert (driver.state, driver.reason) == (DeviceState.READY, "ready")
-    assert [h.state for h in changes] == [DeviceState.DEGRADED, DeviceState.READY]
+    await almost_full_memory_degrades_and_recovers(unit, driver, receipt)
 
 
 async def test_full_memory_at_start_is_failed(
@@ -541,14 +476,10 @@ async def test_a_watched_unit_is_seen_to_fail_and_recover_while_idle(
     unit: ControlUnit, xccsp_url: str, make_driver: DriverFactory
 ) -> None:
     driver = await make_driver(xccsp_url, watch_interval=0.05, retries=0)
-    switch_on(unit, "no-reply")
 
-    failed = await driver.wait_for(DeviceState.FAILED)
-    assert failed.reason.startswith(f"failed: no answer from the control unit at {xccsp_url} after 1 try")
-
-    unit.faults.clear()
-    ready = await driver.wait_for(DeviceState.READY)
-    assert ready.reason == "ready"
+    await watched_unit_fails_and_recovers_while_idle(
+        unit, driver, f"failed: no answer from the control unit at {xccsp_url} after 1 try"
+    )
 
 
 # -- misuse --------------------------------------------------------------------------------

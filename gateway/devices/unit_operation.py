@@ -1,0 +1,320 @@
+"""What the CCSP and XCCSP drivers share: an operation, its tries, and the words it ends in.
+
+A public call (the handshake, a status query, a registration) is one :class:`Operation`.
+It is tried at most ``1 + retries`` times; a try that failed in a way another try may
+mend raises :class:`Retry`. Out of tries, the last problem becomes words for the shop
+owner, the state becomes ``failed`` with them, and :class:`ControlUnitUnavailable`
+carries them to the POS. A refusal is final at once: :class:`ControlUnitRefused`.
+
+:class:`RetryingUnit` holds this loop, the wait while a unit says it is busy, the health
+its status reports put it in, and the idle watch. A driver adds what its wire needs
+(:mod:`gateway.devices.control_unit`: framing and the ``SIQ`` resynchronisation;
+:mod:`gateway.devices.xccsp_unit`: HTTP) and says in its own words what its own
+problems mean.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import contextlib
+import enum
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import ClassVar, Generic, Literal, NoReturn, Self, TypeVar
+
+from gateway.devices.fiscal_unit import (
+    REFUSAL_HEALTH,
+    ControlUnitError,
+    ControlUnitRefused,
+    ControlUnitUnavailable,
+    FrameRecord,
+    UnitIdentity,
+    UnitStatus,
+    health_of_status,
+    refusal_words,
+)
+from gateway.devices.health import DeviceState, HealthReporter, HealthTracker
+from protocols.ccsp import MainStatus, NakCode
+from protocols.skv import validate_pos_id
+
+__all__ = [
+    "Direction",
+    "FrameJournal",
+    "Operation",
+    "Retry",
+    "RetryingUnit",
+    "UnitProblem",
+    "tries_words",
+]
+
+P = TypeVar("P", bound=enum.Enum)
+R = TypeVar("R")
+
+Direction = Literal["tx", "rx"]
+
+
+class UnitProblem(enum.Enum):
+    """Problems that mean the same whatever the protocol; each driver adds its own."""
+
+    BUSY = "busy"
+    NOT_OPERATIONAL = "not operational"
+    NO_CODE = "no control code"
+
+
+class Retry(Exception, Generic[P]):
+    """One try failed in a way that another try may mend."""
+
+    def __init__(self, problem: P, detail: str, *, pause: bool = False) -> None:
+        super().__init__(f"{problem.value}: {detail}")
+        self.problem = problem
+        self.detail = detail
+        self.pause = pause  # wait out the rest of the try's deadline before the next
+
+
+class FrameJournal:
+    """The frames of one operation: logged at once, and kept for its Registration.
+
+    ``log_frame`` writes one frame to the driver's frame log, in the driver's layout.
+    """
+
+    def __init__(self, label: str, log_frame: Callable[[str, Direction, bytes, str], None]) -> None:
+        self.label = label
+        self.records: list[FrameRecord] = []
+        self._log_frame = log_frame
+
+    def _add(self, direction: Direction, data: bytes, note: str = "") -> None:
+        self.records.append(FrameRecord(direction, datetime.now(UTC), data, note))
+        self._log_frame(self.label, direction, data, note)
+
+    def sent(self, data: bytes) -> None:
+        self._add("tx", data)
+
+    def received(self, data: bytes, note: str = "") -> None:
+        self._add("rx", data, note)
+
+
+@dataclass(slots=True)
+class Operation(Generic[P]):
+    """One public call (register, status, …) across all its tries."""
+
+    label: str
+    journal: FrameJournal
+    attempt: int = 0
+    busy_since: float | None = None
+    last_problem: Retry[P] | None = None
+
+
+def tries_words(attempts: int) -> str:
+    return "1 try" if attempts == 1 else f"{attempts} tries"
+
+
+class RetryingUnit(HealthReporter, Generic[P], abc.ABC):
+    """A control unit reached by some protocol, with the retry, deadline and health rules
+    both drivers promise (the drivers' module docs give the numbers).
+
+    ``P`` is the driver's problems: :class:`UnitProblem` and its own.
+    """
+
+    _log: ClassVar[logging.Logger]  # the driver's logger: tries that failed, refusals
+
+    def __init__(
+        self,
+        url: str,
+        pos_id: str,
+        *,
+        request_timeout: float,
+        retries: int,
+        busy_timeout: float,
+        busy_poll: float,
+        watch_interval: float | None,
+    ) -> None:
+        if request_timeout <= 0 or busy_timeout < 0 or busy_poll <= 0:
+            raise ValueError("timeouts must be positive")
+        if retries < 0:
+            raise ValueError(f"retries {retries} must be 0 or more")
+        if watch_interval is not None and watch_interval <= 0:
+            raise ValueError(f"watch_interval {watch_interval} must be positive")
+        self._url = self._checked_url(url)
+        self._pos_id = validate_pos_id(pos_id)
+        self.request_timeout = request_timeout
+        self.retries = retries
+        self.busy_timeout = busy_timeout
+        self.busy_poll = busy_poll
+        self.watch_interval = watch_interval
+        self._health = HealthTracker(f"control unit {self._url}")
+        self._lock = asyncio.Lock()  # one operation at a time
+        self._identity: UnitIdentity | None = None
+        self._last_status: UnitStatus | None = None
+        # A refusal that no status report can clear (POS id not licensed): kept until a
+        # receipt is registered again.
+        self._sticky: tuple[DeviceState, str] | None = None
+        self._watch_task: asyncio.Task[None] | None = None
+
+    @property
+    def pos_id(self) -> str:
+        return self._pos_id
+
+    @property
+    def unit_identity(self) -> UnitIdentity | None:
+        return self._identity
+
+    @property
+    def last_status(self) -> UnitStatus | None:
+        return self._last_status
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def status(self) -> UnitStatus:
+        """Ask the unit how it is; updates :attr:`state` and :attr:`reason`."""
+
+        async def body(op: Operation[P]) -> UnitStatus:
+            status = await self._query_status(op)
+            self._apply_status(status)
+            return status
+
+        return await self._operate("status", body, identify=False)
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    # -- what each driver supplies ----------------------------------------------------
+
+    def _checked_url(self, url: str) -> str:
+        """``url`` as the driver keeps it; raises ValueError for one it cannot use."""
+        return url
+
+    @abc.abstractmethod
+    def _log_frame(self, label: str, direction: Direction, data: bytes, note: str) -> None:
+        """Write one frame to the driver's frame log."""
+
+    @abc.abstractmethod
+    async def _try(
+        self, op: Operation[P], body: Callable[[Operation[P]], Awaitable[R]], *, identify: bool
+    ) -> R:
+        """One try of ``op``: whatever the protocol needs first, then ``body``."""
+
+    @abc.abstractmethod
+    async def _query_status(self, op: Operation[P]) -> UnitStatus:
+        """Ask the unit's status once (raises :class:`Retry`)."""
+
+    @abc.abstractmethod
+    def _give_up_words(self, last: Retry[P], tries: str) -> str:
+        """What to tell the shop owner when every try failed, the last with ``last``."""
+
+    # -- operations and their tries -----------------------------------------------------
+
+    async def _operate(
+        self, label: str, body: Callable[[Operation[P]], Awaitable[R]], *, identify: bool
+    ) -> R:
+        op: Operation[P] = Operation(label, FrameJournal(label, self._log_frame))
+        tries = self.retries + 1
+        loop = asyncio.get_running_loop()
+        async with self._lock:
+            for attempt in range(1, tries + 1):
+                op.attempt = attempt
+                started = loop.time()
+                try:
+                    return await self._try(op, body, identify=identify)
+                except Retry as retry:
+                    op.last_problem = retry
+                    self._log.info("%s %s: try %d of %d failed: %s", self.url, label, attempt, tries, retry)
+                    if retry.pause and attempt < tries:
+                        # A policy pause, not a synchronisation: a unit that hangs up at
+                        # once (rebooting) gets the same time to come back as a silent one.
+                        await asyncio.sleep(max(0.0, started + self.request_timeout - loop.time()))
+            assert op.last_problem is not None
+            words = self._give_up_words(op.last_problem, tries_words(op.attempt))
+            self._health.set(DeviceState.FAILED, words)
+            raise ControlUnitUnavailable(words)
+
+    def _unit_problem_words(self, problem: UnitProblem, unit: str) -> str:
+        """The words for a :class:`UnitProblem`; ``unit`` names it ("the control unit on …")."""
+        match problem:
+            case UnitProblem.BUSY:
+                return (
+                    f"{unit} stayed busy for more than {self.busy_timeout:g} s — "
+                    "wait a minute and try again; if it stays busy, restart it"
+                )
+            case UnitProblem.NOT_OPERATIONAL:
+                return (
+                    f"{unit} says it is not operational — "
+                    "restart it; if that does not help, call the supplier"
+                )
+            case UnitProblem.NO_CODE:
+                return (
+                    f"{unit} answered without a control code — "
+                    "restart it; if that does not help, call the supplier"
+                )
+
+    @staticmethod
+    def _code_of(code: str) -> str:
+        """No control code, no receipt: a blank one is worth another try."""
+        if not code.strip():
+            raise Retry(UnitProblem.NO_CODE, "the answer's control code is blank")
+        return code
+
+    def _refuse(self, code: NakCode, op: Operation[P], said: str) -> NoReturn:
+        """The unit said no (``said``, as it said it): final, in words for the POS."""
+        words = refusal_words(code, self._pos_id)
+        state = REFUSAL_HEALTH.get(code)
+        if state is not None:
+            self._sticky = (state, words)
+            self._health.set(state, words)
+        self._log.warning("%s %s: refused: %s", self.url, op.label, said)
+        raise ControlUnitRefused(code, words)
+
+    async def _wait_while_busy(self, op: Operation[P]) -> None:
+        """After "not operational": while the status says busy, wait (up to busy_timeout per call)."""
+        loop = asyncio.get_running_loop()
+        status = await self._query_status(op)
+        if status.main is MainStatus.BUSY:
+            if op.busy_since is None:
+                op.busy_since = loop.time()
+            busy_end = op.busy_since + self.busy_timeout
+            while status.main is MainStatus.BUSY and loop.time() < busy_end:
+                # A poll period, not a synchronisation: the unit gives no "ready" signal.
+                await asyncio.sleep(min(self.busy_poll, busy_end - loop.time()))
+                status = await self._query_status(op)
+            if status.main is MainStatus.BUSY:
+                raise Retry(UnitProblem.BUSY, f"still busy after {self.busy_timeout:g} s")
+        self._apply_status(status)
+        if self.state is DeviceState.FAILED:
+            raise ControlUnitUnavailable(self.reason.removeprefix("failed: "))
+
+    # -- health -------------------------------------------------------------------------
+
+    def _apply_status(self, status: UnitStatus) -> None:
+        self._last_status = status
+        state, words = health_of_status(status)
+        if self._sticky is not None and state is not DeviceState.FAILED:
+            state, words = self._sticky
+        self._health.set(state, words)
+
+    def _start_watching(self) -> None:
+        """With a ``watch_interval``, ask the unit's status while idle (once started)."""
+        if self.watch_interval is not None and self._watch_task is None:
+            self._watch_task = asyncio.create_task(self._watch(), name=f"control unit watch {self.url}")
+
+    async def _stop_watching(self) -> None:
+        if self._watch_task is not None:
+            self._watch_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch_task
+            self._watch_task = None
+
+    async def _watch(self) -> None:
+        assert self.watch_interval is not None
+        while True:
+            # The watch period: how soon a change is noticed while the till is idle.
+            await asyncio.sleep(self.watch_interval)
+            if self._lock.locked():
+                continue  # a sale is talking to the unit; that tells us enough
+            with contextlib.suppress(ControlUnitError):
+                await self.status()
