@@ -7,10 +7,9 @@
 control-unit round trip each — minutes of setup that measure the pipeline, not the
 report (the pipeline's own benchmark does that). Instead the receipts are written in batches of
 ``--batch`` per transaction, but with the till's own parts so that the database is the
-one the pipeline leaves behind: ``Store.write()`` and ``Writer.append`` (signed,
-hash-chained ``receipt.pending`` and ``receipt`` entries with the pipeline's bodies:
-control data via ``pipeline.control_data``, the receipt via ``receipt_to_json``, the
-totals via ``pipeline._totals_json``), and the index rows written by the pipeline's own
+one the pipeline leaves behind: ``Store.transact`` and ``Writer.append`` (signed,
+hash-chained ``receipt.pending`` and ``receipt`` entries with the pipeline's own bodies,
+``pipeline.pending_body`` and ``pipeline.receipt_body``), and the index rows written by the pipeline's own
 indexing function ``pipeline._index`` (the ``receipts`` row and ``receipt_groups``).
 The mix: cash, card, Swish and gift-card sales over three VAT rates and four main
 groups, with discounts; one return in 25; a training receipt in 100, a pro forma in
@@ -40,16 +39,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from gateway.devices.fiscal_unit import Registration
-from gateway.fiscal.pipeline import _control_json, _index, _totals_json, control_data
+from gateway.fiscal.pipeline import _index, control_data, pending_body, receipt_body
 from gateway.fiscal.receipt_text import Shop
 from gateway.fiscal.reports import Report, make_x, make_z
 from gateway.fiscal.signing import Signer, load_or_create_key
 from gateway.fiscal.store import Store, Writer
 from gateway.model import Line, LineKind, Payment, PaymentMethod, Receipt, ReceiptKind, Totals, compute
-from gateway.receipt_json import receipt_to_json
 from protocols.skv import ReceiptType
 
 SHOP = Shop("Benchmark AB", "5560360793", ("Storgatan 1",))
@@ -106,16 +103,7 @@ def add_receipt(
     """The entries and index rows the pipeline writes for one receipt (its two transactions' worth)."""
     last_seq, _ = w.head()
     data = control_data(SHOP, POS_ID, number, w.at, kind, t.totals)
-    body: dict[str, Any] = {
-        "receipt_no": number,
-        "at": w.at.isoformat(timespec="seconds"),
-        "type": kind.value,
-        "cu_seq": base + last_seq + 1,
-        "request_id": None,
-        "copy_of": None,
-        "control": _control_json(data),
-        "receipt": receipt_to_json(t.receipt),
-    }
+    body = pending_body(data, w.at, base + last_seq + 1, t.receipt)
     pending = w.append("receipt.pending", body)
     if refused:
         w.append(
@@ -123,20 +111,7 @@ def add_receipt(
         )
         return
     registration = Registration(body["cu_seq"], CODE, UNIT_ID, None, None, (), 1)
-    entry = w.append(
-        "receipt",
-        {
-            "receipt_no": number,
-            "type": kind.value,
-            "pending": pending.seq,
-            "copy_of": None,
-            "cu_seq": body["cu_seq"],
-            "control_code": CODE,
-            "unit_id": UNIT_ID,
-            "frames": [],
-            "totals": _totals_json(t.totals),
-        },
-    )
+    entry = w.append("receipt", receipt_body(body, pending.seq, registration, t.totals))
     _index(w, entry.seq, number, kind.value, body["at"], None, t.totals, registration, t.receipt)
 
 

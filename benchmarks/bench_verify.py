@@ -6,9 +6,10 @@
 **Building the journal (the benchmark's fast path, not the till's).** The pipeline
 writes two durable transactions per receipt; 100,000 entries that way take minutes and
 measure the pipeline, not ``verify``. Instead the entries are written with the till's
-own parts — ``Store.open`` and ``Store.write()`` / ``Writer.append`` (canonical JSON,
+own parts — ``Store.open`` and ``Store.transact`` / ``Writer.append`` (canonical JSON,
 SHA-256 chain, Ed25519 signature, exactly as the pipeline appends) — ``--batch``
-entries per transaction. They are the pipeline's pairs: a ``receipt.pending`` entry
+entries per transaction. They are the pipeline's pairs, with its own bodies
+(``benchmarks/sample_journal.py``): a ``receipt.pending`` entry
 (control data, the receipt as the POS sent it) and a ``receipt`` entry (control code,
 unit id, the two CCSP frames in hex, the totals), about 1 KB of body each, as a till's
 journal mostly is. ``--db`` measures an existing database instead (read-only; its key is
@@ -34,37 +35,13 @@ import sys
 import tempfile
 import time
 from datetime import datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
-from typing import Any
+
+from sample_journal import append_receipt  # beside this script
 
 from gateway.fiscal.journal import VerifyReport, open_readonly, verify
-from gateway.fiscal.pipeline import _control_json, _totals_json, control_data
-from gateway.fiscal.receipt_text import Shop
 from gateway.fiscal.signing import Signer, Verifier, load_or_create_key, load_public_key
 from gateway.fiscal.store import Store, Writer
-from gateway.model import Line, Payment, PaymentMethod, Receipt, compute
-from gateway.receipt_json import receipt_to_json
-from protocols import ccsp
-from protocols.skv import ReceiptType
-
-SHOP = Shop("Benchmark AB", "5560360793", ("Storgatan 1",))
-POS_ID = "KASSA-1"
-UNIT_ID = "TGBENCH0000000001"
-CODE = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567;ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
-
-def sample_receipt(n: int) -> Receipt:
-    d = Decimal
-    return Receipt(
-        (
-            Line("Kaffe", d(2), 32_50, 1200, group="Dryck"),
-            Line("Tidning", d(1), 45_00, 600, group="Tidningar"),
-            Line("Paraply", d(1), (149 + n % 50) * 100, 2500),
-        ),
-        (Payment(PaymentMethod.CARD, 2 * 32_50 + 45_00 + (149 + n % 50) * 100),),
-        cashier="Anna",
-    )
 
 
 async def build(path: Path, signer: Signer, entries: int, batch: int) -> float:
@@ -81,40 +58,7 @@ async def build(path: Path, signer: Signer, entries: int, batch: int) -> float:
                 nonlocal seq, number
                 for _ in range(min(batch, entries - seq) // 2 or 1):
                     number += 1
-                    r = sample_receipt(number)
-                    totals = compute(r)
-                    data = control_data(SHOP, POS_ID, number, w.at, ReceiptType.NORMAL, totals)
-                    cu_seq = base + seq + 1
-                    body: dict[str, Any] = {
-                        "receipt_no": number,
-                        "at": w.at.isoformat(timespec="seconds"),
-                        "type": "normal",
-                        "cu_seq": cu_seq,
-                        "request_id": f"pos1-{number}",
-                        "copy_of": None,
-                        "control": _control_json(data),
-                        "receipt": receipt_to_json(r),
-                    }
-                    pending = w.append("receipt.pending", body)
-                    tx = ccsp.encode(ccsp.RegisterReceipt(cu_seq, data))
-                    rx = ccsp.encode(
-                        ccsp.RegisterReply(CODE, UNIT_ID, ccsp.MainStatus.OK, ccsp.StorageStatus.OK)
-                    )
-                    at = w.at.isoformat()
-                    w.append(
-                        "receipt",
-                        {
-                            "receipt_no": number,
-                            "type": "normal",
-                            "pending": pending.seq,
-                            "copy_of": None,
-                            "cu_seq": cu_seq,
-                            "control_code": CODE,
-                            "unit_id": UNIT_ID,
-                            "frames": [["tx", at, tx.hex(), ""], ["rx", at, rx.hex(), ""]],
-                            "totals": _totals_json(totals),
-                        },
-                    )
+                    append_receipt(w, number, base + seq + 1, f"pos1-{number}")
                     seq += 2
 
             await store.transact(write, moment)

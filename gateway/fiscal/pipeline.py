@@ -54,6 +54,9 @@ __all__ = [
     "ReceiptPrinter",
     "RegisteredReceipt",
     "Sale",
+    "control_data",
+    "pending_body",
+    "receipt_body",
 ]
 
 log = logging.getLogger("tillgw.fiscal.pipeline")
@@ -425,16 +428,8 @@ class Pipeline:
             self._base = int(value[0])
         data = control_data(self.shop, self.pos_id, number, moment, kind, totals)
         last_seq, _ = w.head()
-        body = {
-            "receipt_no": number,
-            "at": moment.isoformat(timespec="seconds"),
-            "type": kind.value,
-            "cu_seq": self._base + last_seq + 1,  # the pending entry's own number, above the base
-            "request_id": request_id,
-            "copy_of": copy_of,
-            "control": _control_json(data),
-            "receipt": receipt_to_json(receipt),
-        }
+        cu_seq = self._base + last_seq + 1  # the pending entry's own number, above the base
+        body = pending_body(data, moment, cu_seq, receipt, request_id=request_id, copy_of=copy_of)
         pending = w.append("receipt.pending", body)
         w.execute("INSERT INTO in_doubt (pending_seq) VALUES (?)", (pending.seq,))
         if request_id is not None:
@@ -491,20 +486,7 @@ class Pipeline:
         """The ``receipt`` entry, its index row, the request's result (database thread, one transaction)."""
         kind = body["type"]
         request_id = body.get("request_id")
-        entry = w.append(
-            "receipt",
-            {
-                "receipt_no": body["receipt_no"],
-                "type": kind,
-                "pending": pending_seq,
-                "copy_of": body.get("copy_of"),
-                "cu_seq": body["cu_seq"],
-                "control_code": registration.code,
-                "unit_id": registration.unit_id,
-                "frames": _frames(registration),
-                "totals": _totals_json(totals),
-            },
-        )
+        entry = w.append("receipt", receipt_body(body, pending_seq, registration, totals))
         _index(
             w, entry.seq, int(body["receipt_no"]), kind, body["at"], request_id, totals, registration, receipt
         )
@@ -641,6 +623,45 @@ class Pipeline:
             w.execute("DELETE FROM unprinted WHERE entry_seq = ?", (registered.entry_seq,))
 
         await self.store.transact(write)
+
+
+def pending_body(
+    data: ControlData,
+    moment: datetime,
+    cu_seq: int,
+    receipt: Receipt,
+    *,
+    request_id: str | None = None,
+    copy_of: int | None = None,
+) -> dict[str, Any]:
+    """A ``receipt.pending`` entry's body: all it takes to register the receipt again after a crash."""
+    return {
+        "receipt_no": data.receipt_no,
+        "at": moment.isoformat(timespec="seconds"),
+        "type": data.receipt_type.value,
+        "cu_seq": cu_seq,
+        "request_id": request_id,
+        "copy_of": copy_of,
+        "control": _control_json(data),
+        "receipt": receipt_to_json(receipt),
+    }
+
+
+def receipt_body(
+    pending: dict[str, Any], pending_seq: int, registration: Registration, totals: Totals
+) -> dict[str, Any]:
+    """The ``receipt`` entry's body for the pending entry ``pending_seq``: the unit's code and frames."""
+    return {
+        "receipt_no": pending["receipt_no"],
+        "type": pending["type"],
+        "pending": pending_seq,
+        "copy_of": pending.get("copy_of"),
+        "cu_seq": pending["cu_seq"],
+        "control_code": registration.code,
+        "unit_id": registration.unit_id,
+        "frames": _frames(registration),
+        "totals": _totals_json(totals),
+    }
 
 
 def _control_json(data: ControlData) -> dict[str, Any]:

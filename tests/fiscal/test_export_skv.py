@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from firmware_sim.control_unit import ControlUnit, Fault
+from gateway.devices.fiscal_unit import Registration
 from gateway.fiscal.export_skv import (
     INSTANS_NS,
     KOMPONENT_NS,
@@ -32,12 +33,11 @@ from gateway.fiscal.export_skv import (
 )
 from gateway.fiscal.exporting import ExportRefused, Period
 from gateway.fiscal.journal import open_readonly
-from gateway.fiscal.pipeline import FiscalError, Pipeline, _control_json, _totals_json, control_data
+from gateway.fiscal.pipeline import FiscalError, Pipeline, control_data, pending_body, receipt_body
 from gateway.fiscal.receipt_text import Shop
 from gateway.fiscal.signing import Signer
 from gateway.fiscal.store import Store, Writer
 from gateway.model import Line, LineKind, Payment, PaymentMethod, Receipt, ReceiptKind, compute
-from gateway.receipt_json import receipt_to_json
 from protocols.skv import ReceiptType
 
 PipelineFactory = Callable[..., Awaitable[Pipeline]]
@@ -614,33 +614,10 @@ def write_sale(
     shop = Shop(REGISTER.company, "5560360793", ("Storgatan 1",))
     data = control_data(shop, "KASSA1", number, moment, ReceiptType.NORMAL, totals)
     w.at = moment
-    pending = w.append(
-        "receipt.pending",
-        {
-            "receipt_no": number,
-            "at": moment.isoformat(timespec="seconds"),
-            "type": "normal",
-            "cu_seq": number,
-            "request_id": None,
-            "copy_of": None,
-            "control": _control_json(data),
-            "receipt": receipt_to_json(receipt),
-        },
-    )
-    w.append(
-        "receipt",
-        {
-            "receipt_no": number,
-            "type": "normal",
-            "pending": pending.seq,
-            "copy_of": None,
-            "cu_seq": number,
-            "control_code": CODE,
-            "unit_id": UNIT_ID,
-            "frames": [],
-            "totals": _totals_json(totals),
-        },
-    )
+    body = pending_body(data, moment, number, receipt)
+    pending = w.append("receipt.pending", body)
+    registration = Registration(number, CODE, UNIT_ID, None, None, (), 1)
+    w.append("receipt", receipt_body(body, pending.seq, registration, totals))
 
 
 def write_event(w: Writer, kind: str, moment: datetime, body: dict[str, Any]) -> None:
