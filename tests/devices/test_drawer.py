@@ -9,25 +9,22 @@ depends on how long anything takes.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pytest
 
-from firmware_sim.printer import Fault, PrinterConfig, PrinterDevice
-from firmware_sim.printer.server import serve_pty, serve_tcp
+from firmware_sim.printer import Fault, PrinterDevice
 from gateway.devices.drawer import Drawer, KickOutcome, KickResult, OpenLevel
-from gateway.devices.port import Backoff
-from gateway.devices.printer import Outcome, PrinterDriver, PrinterUnavailable
+from gateway.devices.printer import Outcome, PrinterUnavailable
 from protocols import escpos
 from protocols.escpos import DrawerPin
+from tests.devices.printer_parts import PrinterFactory, make_device, serve
 
 IO_TIMEOUT = 10.0  # bounds a failing test; never waited out by a passing one
 
 T = TypeVar("T")
-PrinterFactory = Callable[..., PrinterDriver]
 
 
 async def within(awaitable: Awaitable[T]) -> T:
@@ -45,48 +42,9 @@ class FakeClock:
         self.now += seconds
 
 
-def make_device(tmp_path: Path, **config: Any) -> PrinterDevice:
-    settings: dict[str, Any] = {"png": False, "drawer_close_seconds": 0}
-    settings.update(config)
-    return PrinterDevice(PrinterConfig(output=tmp_path / "receipts", **settings))
-
-
-@contextlib.asynccontextmanager
-async def serve(device: PrinterDevice, transport: str) -> AsyncIterator[str]:
-    front_end = serve_pty(device) if transport == "pty" else serve_tcp(device)
-    async with front_end as url:
-        yield url
-
-
-@pytest.fixture
-async def make_printer() -> AsyncIterator[PrinterFactory]:
-    drivers: list[PrinterDriver] = []
-
-    def make(url: str, **overrides: Any) -> PrinterDriver:
-        options: dict[str, Any] = {
-            "status_timeout": 0.3,
-            "job_timeout": 0.3,
-            "poll_interval": 0.02,
-            "backoff": Backoff(initial=0.02, maximum=0.1),
-        }
-        driver = PrinterDriver(url, **{**options, **overrides})
-        drivers.append(driver)
-        return driver
-
-    yield make
-    for driver in drivers:
-        await driver.close()
-
-
 @pytest.fixture
 def device(tmp_path: Path) -> PrinterDevice:
     return make_device(tmp_path)
-
-
-@pytest.fixture
-async def url(device: PrinterDevice, transport: str) -> AsyncIterator[str]:
-    async with serve(device, transport) as address:
-        yield address
 
 
 async def test_a_kick_opens_the_drawer_and_the_sensor_follows_a_close_by_hand(

@@ -16,39 +16,31 @@ import contextlib
 import os
 import socket
 import tty
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
-from firmware_sim.printer import Fault, PrinterConfig, PrinterDevice, parse_fault
-from firmware_sim.printer.server import serve_pty, serve_tcp
+from firmware_sim.printer import Fault, PrinterDevice, parse_fault
 from gateway.devices.health import DeviceState, Health
 from gateway.devices.line import LineSettings
-from gateway.devices.port import Backoff
 from gateway.devices.printer import (
     RESEND_PREFIX,
     STATUS_QUERY,
     JobStatus,
     Outcome,
     PrinterCondition,
-    PrinterDriver,
     PrinterUnavailable,
     _StatusReader,
 )
 from protocols import escpos
 from protocols.escpos import Alignment, BarcodeSystem, CodeTable
+from tests.devices.printer_parts import PrinterFactory, serve
+from tests.devices.printer_parts import make_device as printer_device
 
 IO_TIMEOUT = 10.0  # bounds a failing test; never waited out by a passing one
-FAST: dict[str, Any] = {
-    "status_timeout": 0.3,
-    "job_timeout": 0.3,
-    "poll_interval": 0.02,
-}
-
 T = TypeVar("T")
-PrinterFactory = Callable[..., PrinterDriver]
 
 
 async def within(awaitable: Awaitable[T]) -> T:
@@ -56,9 +48,8 @@ async def within(awaitable: Awaitable[T]) -> T:
 
 
 def make_device(tmp_path: Path, **config: Any) -> PrinterDevice:
-    settings: dict[str, Any] = {"png": False, "drawer_close_seconds": 0, "disconnect_seconds": 0.05}
-    settings.update(config)
-    return PrinterDevice(PrinterConfig(output=tmp_path / "receipts", **settings))
+    """The shared simulated printer, quick to come back after a disconnect."""
+    return printer_device(tmp_path, **{"disconnect_seconds": 0.05, **config})
 
 
 def receipt(title: str = "KVITTO") -> bytes:
@@ -96,38 +87,9 @@ def texts(device: PrinterDevice) -> list[str]:
     return [path.read_text(encoding="utf-8") for path in device.receipts]
 
 
-@contextlib.asynccontextmanager
-async def serve(device: PrinterDevice, transport: str) -> AsyncIterator[str]:
-    front_end = serve_pty(device) if transport == "pty" else serve_tcp(device)
-    async with front_end as url:
-        yield url
-
-
-@pytest.fixture
-async def make_printer() -> AsyncIterator[PrinterFactory]:
-    """``make_printer(url, **overrides)``: a fast driver, closed after the test."""
-    drivers: list[PrinterDriver] = []
-
-    def make(url: str, **overrides: Any) -> PrinterDriver:
-        options = {**FAST, "backoff": Backoff(initial=0.02, maximum=0.1), **overrides}
-        driver = PrinterDriver(url, **options)
-        drivers.append(driver)
-        return driver
-
-    yield make
-    for driver in drivers:
-        await driver.close()
-
-
 @pytest.fixture
 def device(tmp_path: Path) -> PrinterDevice:
     return make_device(tmp_path)
-
-
-@pytest.fixture
-async def url(device: PrinterDevice, transport: str) -> AsyncIterator[str]:
-    async with serve(device, transport) as address:
-        yield address
 
 
 def fail_on_first_job_chunk(device: PrinterDevice, fault: str) -> None:
