@@ -100,7 +100,8 @@ class MainStatus(enum.IntEnum):
     PROTOCOL_ERROR = 2
     NON_FATAL_ERROR = 3
     FATAL_ERROR = 4
-    BUSY = 5
+    BUSY = 5  # "not used in v2" (the reference), still answered by some units
+    NO_UNIT = 99  # XCCSP only: the server has no connection with its CleanCash unit
 
 
 class StorageStatus(enum.IntEnum):
@@ -114,6 +115,7 @@ class NakCode(enum.IntEnum):
     UNKNOWN_MESSAGE = 2
     INVALID_DATA = 3
     INVALID_SEQUENCE = 4
+    DEPRECATED = 5
     NOT_OPERATIONAL = 6
     INVALID_POS_ID = 7
     INTERNAL_ERROR = 8
@@ -131,6 +133,7 @@ _NAK_TEXTS = {
     NakCode.UNKNOWN_MESSAGE: "unknown message type",
     NakCode.INVALID_DATA: "invalid data or parameter",
     NakCode.INVALID_SEQUENCE: "invalid message sequence",
+    NakCode.DEPRECATED: "deprecated message",
     NakCode.NOT_OPERATIONAL: "control unit not operational",
     NakCode.INVALID_POS_ID: "invalid POS id (not licensed in this unit)",
     NakCode.INTERNAL_ERROR: "internal error in the control unit",

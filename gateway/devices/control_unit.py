@@ -49,6 +49,7 @@ from gateway.devices.fiscal_unit import (
     Registration,
     UnitIdentity,
     UnitStatus,
+    needs_code,
 )
 from gateway.devices.health import DeviceState
 from gateway.devices.line import CCSP_PROTOCOL, DeviceProtocol
@@ -297,11 +298,18 @@ class ControlUnitDriver(RetryingUnit[UnitProblem | _Problem], ControlUnit):
         reply = await self._request(op, ccsp.RegisterReceipt(seq, data))
         if not isinstance(reply, ccsp.RegisterReply):  # pragma: no cover - decode_reply guarantees it
             raise Retry(_Problem.OUT_OF_TURN, f"unexpected answer {reply!r}")
-        code = self._code_of(reply.code)
+        code = self._code_of(reply.code, data.receipt_type)
         self._sticky = None
         self._apply_status(UnitStatus(reply.main, reply.storage))
         return Registration(
-            seq, code, reply.unit_id, reply.main, reply.storage, tuple(op.journal.records), op.attempt
+            seq,
+            code,
+            reply.unit_id,
+            reply.main,
+            reply.storage,
+            tuple(op.journal.records),
+            op.attempt,
+            needs_code(data.receipt_type),
         )
 
     async def _register_v1(self, op: _Op, seq: int, data: ControlData) -> Registration:
@@ -312,7 +320,7 @@ class ControlUnitDriver(RetryingUnit[UnitProblem | _Problem], ControlUnit):
         reply = await self._request(op, ccsp.SignatureQuery())
         if not isinstance(reply, ccsp.SignatureReply):  # pragma: no cover - decode_reply guarantees it
             raise Retry(_Problem.OUT_OF_TURN, f"unexpected answer {reply!r}")
-        code = self._code_of(reply.code)
+        code = self._code_of(reply.code, data.receipt_type)
         self._sticky = None
         # v1's answer carries no status: ask, but the receipt is registered either way.
         status: UnitStatus | None
@@ -331,6 +339,7 @@ class ControlUnitDriver(RetryingUnit[UnitProblem | _Problem], ControlUnit):
             status.storage if status else None,
             tuple(op.journal.records),
             op.attempt,
+            needs_code(data.receipt_type),
         )
 
     # -- single requests ----------------------------------------------------------------

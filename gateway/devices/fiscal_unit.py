@@ -20,7 +20,7 @@ from typing import Literal, Protocol, Self
 
 from gateway.devices.health import DeviceState, Health, HealthListener
 from protocols.ccsp import MainStatus, NakCode, StorageStatus
-from protocols.skv import ControlData
+from protocols.skv import ControlData, ReceiptType
 
 __all__ = [
     "ControlUnit",
@@ -33,6 +33,7 @@ __all__ = [
     "UnitStatus",
     "health_of_status",
     "main_status_words",
+    "needs_code",
     "refusal_words",
     "storage_status_words",
 ]
@@ -40,10 +41,14 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class UnitIdentity:
-    unit_id: str  # tillverkningsnummer, 17 characters on a real unit
-    protocol_version: int  # CCSP 1 or 2; XCCSP 1
-    firmware: str
-    protocol: str = "CCSP"  # which protocol reached it: CCSP or XCCSP
+    unit_id: (
+        str  # tillverkningsnummer (17 characters on a CleanCash), TCS's ControlServerID, srv4pos's serial
+    )
+    protocol_version: int  # CCSP 1 or 2; 1 for the HTTP kinds
+    firmware: str  # firmware, or the service's version where it says one ("" when it does not)
+    protocol: str = "CCSP"  # which protocol reached it: CCSP, XCCSP, TCS or srv4pos
+    licences: int | None = None  # POS ids the unit is licensed for, where it says
+    line: str = ""  # the serial line it answered on ("57600 8N1"); "" off a serial line
 
     @property
     def protocol_name(self) -> str:
@@ -54,6 +59,7 @@ class UnitIdentity:
 class UnitStatus:
     main: MainStatus
     storage: StorageStatus
+    detail: str = ""  # the unit's own status detail, as it sent it (CCSP SIR field 5)
 
     @property
     def main_words(self) -> str:
@@ -76,19 +82,30 @@ class FrameRecord:
 
 @dataclass(frozen=True, slots=True)
 class Registration:
-    """A receipt the control unit registered. Never made without a control code."""
+    """A receipt the control unit registered.
+
+    Never made without a control code for a receipt that must carry one (``normal`` and
+    ``kopia``); training and pro forma receipts are registered and get none
+    (``needs_code=False``, code ``""``).
+    """
 
     seq: int
-    code: str  # kontrollkod
+    code: str  # kontrollkod; "" for a training or pro forma receipt
     unit_id: str
     main: MainStatus | None  # None: the protocol did not say, and a status query went unanswered
     storage: StorageStatus | None
     frames: tuple[FrameRecord, ...]
     attempts: int  # 1 unless the request had to be repeated
+    needs_code: bool = True
 
     def __post_init__(self) -> None:
-        if not self.code.strip():
+        if self.needs_code and not self.code.strip():
             raise ValueError("no control code, no receipt: a registration needs a control code")
+
+
+def needs_code(receipt_type: ReceiptType) -> bool:
+    """Whether a unit answers this receipt type with a control code (normal and copy only)."""
+    return receipt_type in (ReceiptType.NORMAL, ReceiptType.COPY)
 
 
 class ControlUnitError(Exception):
@@ -96,11 +113,18 @@ class ControlUnitError(Exception):
 
 
 class ControlUnitRefused(ControlUnitError):
-    """The unit answered and said no (CCSP NAK, XCCSP Fault). Repeating will not help."""
+    """The unit or service answered and said no. Repeating will not help.
 
-    def __init__(self, code: NakCode, words: str) -> None:
-        super().__init__(f"the control unit refused ({int(code):03d} {code.text}): {words}")
+    ``said`` is what it said, as it said it ("NAK 012", "Fault 7: …", a service's error
+    name and message); ``code`` is the CCSP NAK number (an XCCSP fault's NAK of the same
+    meaning), ``None`` for a service that names its errors; ``words`` tell the shop owner
+    what to do.
+    """
+
+    def __init__(self, words: str, *, said: str, code: int | None = None) -> None:
+        super().__init__(f"the control unit refused it: {said} — {words}")
         self.code = code
+        self.said = said
         self.words = words
 
 
@@ -170,6 +194,7 @@ _MAIN_WORDS = {
     MainStatus.NON_FATAL_ERROR: "error, still working",
     MainStatus.FATAL_ERROR: "fatal error, not working",
     MainStatus.BUSY: "busy",
+    MainStatus.NO_UNIT: "the server has lost its control unit",
 }
 
 _STORAGE_WORDS = {
@@ -196,6 +221,11 @@ def health_of_status(status: UnitStatus) -> tuple[DeviceState, str | None]:
     main, storage = status.main, status.storage
     if storage is StorageStatus.FULL:
         return DeviceState.FAILED, MEMORY_FULL
+    if main is MainStatus.NO_UNIT:
+        return DeviceState.FAILED, (
+            "the control unit server has lost its control unit — check the unit behind the server "
+            "(its power and cable), or call the service's supplier"
+        )
     if main is MainStatus.FATAL_ERROR:
         return DeviceState.FAILED, (
             "the control unit reports a fatal error — restart it; if that does not help, call the supplier"
@@ -215,9 +245,9 @@ def health_of_status(status: UnitStatus) -> tuple[DeviceState, str | None]:
     return DeviceState.READY, None  # OK, or BUSY (a moment's work is no health problem)
 
 
-def refusal_words(code: NakCode, pos_id: str) -> str:
-    """What the POS shows when the unit refuses a receipt with ``code``."""
-    words = {
+def refusal_words(code: int, pos_id: str) -> str:
+    """What the POS shows when the unit refuses a receipt with NAK ``code`` (any number)."""
+    words: dict[int, str] = {
         NakCode.INVALID_LRC: "the control unit kept receiving damaged frames — check the cable",
         NakCode.UNKNOWN_MESSAGE: (
             "the control unit does not know this request — its firmware may not suit this gateway; "
@@ -225,6 +255,10 @@ def refusal_words(code: NakCode, pos_id: str) -> str:
         ),
         NakCode.INVALID_DATA: "the control unit found the receipt data invalid — check the receipt's fields",
         NakCode.INVALID_SEQUENCE: "the control unit got the receipt's messages out of order — try again",
+        NakCode.DEPRECATED: (
+            "the control unit no longer accepts this kind of request — its firmware is newer than "
+            "this gateway expects; call the supplier"
+        ),
         NakCode.NOT_OPERATIONAL: "the control unit is not operational — restart it",
         NakCode.INVALID_POS_ID: (
             f"this register's POS id {pos_id!r} is not licensed in the control unit — "
@@ -243,14 +277,21 @@ def refusal_words(code: NakCode, pos_id: str) -> str:
             "the register's journal and the control unit disagree; call support before selling on"
         ),
     }
-    return words[code]
+    known = words.get(code)
+    if known is not None:
+        return known
+    return (
+        f"the control unit refused the receipt with code {code:03d}, which this gateway does not know — "
+        "call the supplier and give them this number"
+    )
 
 
 # Refusals that mean no receipt can be registered until someone acts, and how bad that is.
-REFUSAL_HEALTH: dict[NakCode, DeviceState] = {
+REFUSAL_HEALTH: dict[int, DeviceState] = {
     NakCode.INVALID_POS_ID: DeviceState.FAILED,
     NakCode.LICENSE_EXCEEDED: DeviceState.FAILED,
     NakCode.STORAGE_FULL: DeviceState.FAILED,
     NakCode.INTERNAL_ERROR: DeviceState.DEGRADED,
     NakCode.UNKNOWN_MESSAGE: DeviceState.FAILED,
+    NakCode.DEPRECATED: DeviceState.FAILED,
 }

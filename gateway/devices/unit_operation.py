@@ -34,11 +34,12 @@ from gateway.devices.fiscal_unit import (
     UnitIdentity,
     UnitStatus,
     health_of_status,
+    needs_code,
     refusal_words,
 )
 from gateway.devices.health import DeviceState, HealthReporter, HealthTracker
-from protocols.ccsp import MainStatus, NakCode
-from protocols.skv import validate_pos_id
+from protocols.ccsp import MainStatus
+from protocols.skv import ReceiptType, validate_pos_id
 
 __all__ = [
     "Direction",
@@ -254,21 +255,36 @@ class RetryingUnit(HealthReporter, Generic[P], abc.ABC):
                 )
 
     @staticmethod
-    def _code_of(code: str) -> str:
-        """No control code, no receipt: a blank one is worth another try."""
-        if not code.strip():
+    def _code_of(code: str, receipt_type: ReceiptType) -> str:
+        """No control code, no receipt: a blank one for a normal or copy receipt is worth
+        another try. A training or pro forma receipt gets none (its code, if any, is kept)."""
+        code = code.strip()
+        if not code and needs_code(receipt_type):
             raise Retry(UnitProblem.NO_CODE, "the answer's control code is blank")
         return code
 
-    def _refuse(self, code: NakCode, op: Operation[P], said: str) -> NoReturn:
-        """The unit said no (``said``, as it said it): final, in words for the POS."""
-        words = refusal_words(code, self._pos_id)
-        state = REFUSAL_HEALTH.get(code)
+    def _refuse(self, code: int, op: Operation[P], said: str) -> NoReturn:
+        """The unit said no with NAK ``code`` (``said``, as it said it): final, in words for the POS."""
+        self._refuse_with(
+            refusal_words(code, self._pos_id), op, said, code=code, state=REFUSAL_HEALTH.get(code)
+        )
+
+    def _refuse_with(
+        self,
+        words: str,
+        op: Operation[P],
+        said: str,
+        *,
+        code: int | None = None,
+        state: DeviceState | None = None,
+    ) -> NoReturn:
+        """The unit or service said no: final. ``state`` is the health it leaves the unit in
+        until a receipt is registered again (``None``: the refusal was about this receipt)."""
         if state is not None:
             self._sticky = (state, words)
             self._health.set(state, words)
         self._log.warning("%s %s: refused: %s", self.url, op.label, said)
-        raise ControlUnitRefused(code, words)
+        raise ControlUnitRefused(words, said=said, code=code)
 
     async def _wait_while_busy(self, op: Operation[P]) -> None:
         """After "not operational": while the status says busy, wait (up to busy_timeout per call)."""

@@ -73,6 +73,7 @@ from gateway.devices.fiscal_unit import (
     Registration,
     UnitIdentity,
     UnitStatus,
+    needs_code,
 )
 from gateway.devices.health import DeviceState
 from gateway.devices.unit_operation import Direction, Operation, Retry, RetryingUnit, UnitProblem
@@ -310,7 +311,7 @@ class XccspControlUnit(RetryingUnit[UnitProblem | _Problem], ControlUnit):
             raise
         if not isinstance(reply, xccsp.RegisterReceiptResponse):  # pragma: no cover - decode_reply
             raise Retry(_Problem.DAMAGED, f"unexpected answer {reply!r}", pause=False)
-        code = self._code_of(reply.code)
+        code = self._code_of(reply.code, request.data.receipt_type)
         self._new_session = False
         self._note_unit_id(reply.unit_id)
         self._sticky = None
@@ -323,6 +324,7 @@ class XccspControlUnit(RetryingUnit[UnitProblem | _Problem], ControlUnit):
             reply.storage,
             tuple(op.journal.records),
             op.attempt,
+            needs_code(request.data.receipt_type),
         )
 
     def _note_unit_id(self, unit_id: str) -> None:

@@ -516,7 +516,8 @@ class Pipeline:
         refusal = {
             "pending": pending_seq,
             "receipt_no": body["receipt_no"],
-            "nak": int(exc.code),
+            "nak": exc.code,  # None for a service that names its refusals
+            "said": exc.said,
             "words": str(exc),
         }
 
