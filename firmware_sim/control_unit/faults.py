@@ -21,12 +21,13 @@ class Fault(enum.StrEnum):
     NO_REPLY = "no-reply"  # the request is swallowed: nothing is processed or answered
     CORRUPT_LRC = "corrupt-lrc"  # the reply goes out with a wrong LRC
     SLOW = "slow"  # the reply waits ARG seconds (default 2)
-    NAK = "nak"  # receipt requests are refused with NAK code ARG (default 8)
+    NAK = "nak"  # receipt requests are refused with NAK code ARG (default 8; any 1..999)
     BUSY = "busy"  # receipt requests get NAK 006 and SIQ says main status 5 (busy)
     STORAGE_HIGH = "storage-high"  # journal memory reports the high-level warning
     STORAGE_FULL = "storage-full"  # journal memory is full: NAK 010
     POWER_CUT = "power-cut"  # ARG after-store|before-store: the unit dies mid-request
     NOISE = "noise"  # ARG bytes of line noise go out before the reply (default 16)
+    SERVER_ERROR = "server-error"  # HTTP kinds: the service answers 5xx (CCSP: NAK 008)
 
 
 class PowerCutMode(enum.StrEnum):
@@ -57,9 +58,9 @@ def _check_arg(fault: Fault, arg: str | None, times: int | None) -> None:
         except ValueError:
             raise FaultError(f"slow needs a delay in seconds >= 0, got {arg!r}") from None
     elif fault is Fault.NAK:
-        if not arg.isdigit() or int(arg) not in NakCode.__members__.values():
+        if not arg.isdigit() or not 1 <= int(arg) <= 999:
             codes = ", ".join(f"{int(c)} ({c.text})" for c in NakCode)
-            raise FaultError(f"nak needs a known error code, got {arg!r}; known: {codes}")
+            raise FaultError(f"nak needs an error code 1..999, got {arg!r}; known ones: {codes}")
     elif fault is Fault.NOISE:
         if not arg.isdigit() or not 1 <= int(arg) <= 4096:
             raise FaultError(f"noise needs a byte count 1..4096, got {arg!r}")

@@ -27,12 +27,13 @@ from pathlib import Path
 from firmware_sim.control_unit.faults import Fault, FaultSet, PowerCutMode
 from firmware_sim.control_unit.memory import JournalMemory, Record
 from protocols.ccsp import MainStatus, NakCode, StorageStatus
-from protocols.skv import ControlData
+from protocols.skv import ControlData, ReceiptType
 
 UNIT_ID_PREFIX = "TGSIMSE"  # 7 characters + 10 digits = the 17 of a real unit id
 FIRMWARE = "tillgw-sim 1.0"
 MODEL = "tillgw simulated control unit"
 HIGH_LEVEL_PERCENT = 90
+CODED_TYPES = (ReceiptType.NORMAL, ReceiptType.COPY)
 
 
 @dataclass(frozen=True)
@@ -73,11 +74,17 @@ class Registered:
 
 
 class Refused(Exception):
-    """The unit answers with an error code (CCSP NAK, XCCSP Fault)."""
+    """The unit answers with an error code (CCSP NAK, XCCSP Fault): any 3-digit number,
+    so that a driver can be shown a code it does not know."""
 
-    def __init__(self, code: NakCode) -> None:
-        super().__init__(f"{int(code):03d} {code.text}")
+    def __init__(self, code: int) -> None:
+        known = code in NakCode.__members__.values()
+        super().__init__(f"{int(code):03d} {NakCode(code).text if known else 'unknown code'}")
         self.code = code
+
+
+class ServerError(Exception):
+    """A service in front of the unit fails (HTTP 5xx): the request was not processed."""
 
 
 class NoReply(Exception):
@@ -195,7 +202,7 @@ class ControlUnit:
             raise Refused(NakCode.NOT_OPERATIONAL)
         nak = self.faults.strike(Fault.NAK)
         if nak is not None:
-            raise Refused(NakCode(int(nak)))
+            raise Refused(int(nak))
         async with self._lock:
             self._check_pos_id(data.pos_id)
             canonical = canonical_data(data)
@@ -209,7 +216,9 @@ class ControlUnit:
             cut = self.faults.strike(Fault.POWER_CUT)
             if cut == PowerCutMode.BEFORE_STORE:
                 self._power_cut()
-            code = self.control_code(key, canonical)
+            # Only normal and copy receipts get a control code; training and pro forma
+            # receipts are stored without one (the XCCSP spec text, in the reference).
+            code = self.control_code(key, canonical) if data.receipt_type in CODED_TYPES else ""
             self.memory.append(
                 Record(data.pos_id, key, canonical, code, datetime.now().isoformat(timespec="seconds"))
             )
@@ -240,6 +249,8 @@ class ControlUnit:
             raise NoReply(power_cut=True)
         if self.faults.strike(Fault.NO_REPLY) is not None:
             raise NoReply()
+        if self.faults.strike(Fault.SERVER_ERROR) is not None:
+            raise ServerError("simulated server error")
         delay = self.faults.strike(Fault.SLOW)
         if delay is not None:
             await asyncio.sleep(float(delay))

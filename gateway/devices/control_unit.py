@@ -292,7 +292,7 @@ class ControlUnitDriver(RetryingUnit[UnitProblem | _Problem], ControlUnit):
             case _Problem.SEQUENCE:
                 return f"the control unit on {url} kept losing track of the receipt — restart it"
             case UnitProblem():
-                return self._unit_problem_words(last.problem, f"the control unit on {url}")
+                return self._unit_problem_words(last.problem, f"the control unit on {url}", last.detail)
 
     async def _register_v2(self, op: _Op, seq: int, data: ControlData) -> Registration:
         reply = await self._request(op, ccsp.RegisterReceipt(seq, data))

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import enum
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,6 +43,7 @@ from protocols.ccsp import MainStatus
 from protocols.skv import ReceiptType, validate_pos_id
 
 __all__ = [
+    "CLEANCASH_CODE",
     "Direction",
     "FrameJournal",
     "Operation",
@@ -63,6 +65,11 @@ class UnitProblem(enum.Enum):
     BUSY = "busy"
     NOT_OPERATIONAL = "not operational"
     NO_CODE = "no control code"
+    BAD_CODE = "not a control code"
+
+
+CLEANCASH_CODE = re.compile(r"[A-Z2-7]{32};[A-Z2-7]{26}")
+"""A CleanCash control code: 32 base32 characters, ``;``, 26 more (59 in all)."""
 
 
 class Retry(Exception, Generic[P]):
@@ -235,8 +242,9 @@ class RetryingUnit(HealthReporter, Generic[P], abc.ABC):
             self._health.set(DeviceState.FAILED, words)
             raise ControlUnitUnavailable(words)
 
-    def _unit_problem_words(self, problem: UnitProblem, unit: str) -> str:
-        """The words for a :class:`UnitProblem`; ``unit`` names it ("the control unit on …")."""
+    def _unit_problem_words(self, problem: UnitProblem, unit: str, detail: str = "") -> str:
+        """The words for a :class:`UnitProblem`; ``unit`` names it ("the control unit on …"),
+        ``detail`` is the try's own account (what came back)."""
         match problem:
             case UnitProblem.BUSY:
                 return (
@@ -253,14 +261,24 @@ class RetryingUnit(HealthReporter, Generic[P], abc.ABC):
                     f"{unit} answered without a control code — "
                     "restart it; if that does not help, call the supplier"
                 )
+            case UnitProblem.BAD_CODE:
+                return (
+                    f"{unit} answered, but what came back is not a control code ({detail}) — "
+                    "restart it; if that does not help, call the supplier"
+                )
 
     @staticmethod
-    def _code_of(code: str, receipt_type: ReceiptType) -> str:
-        """No control code, no receipt: a blank one for a normal or copy receipt is worth
-        another try. A training or pro forma receipt gets none (its code, if any, is kept)."""
+    def _code_of(code: str, receipt_type: ReceiptType, shape: re.Pattern[str] | None = None) -> str:
+        """No control code, no receipt: a blank one for a normal or copy receipt, or one not
+        of ``shape`` (CleanCash's :data:`CLEANCASH_CODE`), is a fault worth another try —
+        never a receipt. A training or pro forma receipt gets none (one it gets is kept)."""
         code = code.strip()
-        if not code and needs_code(receipt_type):
+        if not needs_code(receipt_type):
+            return code
+        if not code:
             raise Retry(UnitProblem.NO_CODE, "the answer's control code is blank")
+        if shape is not None and not shape.fullmatch(code):
+            raise Retry(UnitProblem.BAD_CODE, f"{code!r} is not a control code")
         return code
 
     def _refuse(self, code: int, op: Operation[P], said: str) -> NoReturn:

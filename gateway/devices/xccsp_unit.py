@@ -301,7 +301,7 @@ class XccspControlUnit(RetryingUnit[UnitProblem | _Problem], ControlUnit):
                     f"({last.detail}) — call the supplier"
                 )
             case UnitProblem():
-                return self._unit_problem_words(last.problem, f"the control unit at {url}")
+                return self._unit_problem_words(last.problem, f"the control unit at {url}", last.detail)
 
     async def _register(self, op: _Op, request: xccsp.RegisterReceipt) -> Registration:
         try:
