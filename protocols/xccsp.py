@@ -1,92 +1,82 @@
 """CleanCash XML protocol over HTTP (XCCSP): documents and messages.
 
-The register POSTs one XML document to ``http://host:8081/xccsp``; the unit answers
-with one XML document. This module turns those documents into typed, frozen messages
-and back. Pure: bytes in, typed messages out, and back. No I/O, no HTTP.
+The register POSTs one XML document to ``http://host:8081/xccsp`` (the hosted CleanCash
+service and LAN servers); the server answers with one XML document. This module turns
+those documents into typed, frozen messages and back. Pure: bytes in, typed messages
+out, and back. No I/O, no HTTP.
 
-A request, as we write it (``encode_request``)::
+A request, as real clients send it and as we write it (``encode_request``)::
 
     <?xml version="1.0" encoding="ISO-8859-1"?>
     <request xmlns="http://www.retailinnovation.se/xccsp">
       <type>RequestStatus</type>
       <data>
-        <PosId>KASSA-1</PosId>
-        <OrgNo>5560360793</OrgNo>
+        <StatusRequest>
+          <PosId>KASSA-1</PosId>
+          <OrgNo>5560360793</OrgNo>
+        </StatusRequest>
       </data>
     </request>
 
-What the reference (shared/reference/control-units.md) fixes: the URL and port, ISO-8859-1,
-the namespace, the request envelope, the request, reply and fault element names, and the
-fault codes. Everything below marked *choice* is ours, made where the reference is silent:
+and a reply, as the real service sends it::
 
-1. *choice* Reply envelope: ``<response><type>NAME</type><data>…</data></response>`` in
-   the same namespace, NAME being ``RegisterReceiptResponse``, ``StatusResponse``,
-   ``IdentityResponse`` or ``Fault``.
-2. *choice* A fault is ``<response><type>Fault</type><data><FaultInfo><Code>3</Code>
-   <ShortMessage>…</ShortMessage><Message>…</Message></FaultInfo></data></response>``.
-   Decoding also accepts a bare root ``<Fault><FaultInfo>…</FaultInfo></Fault>``, and a
-   fault is recognised whatever request it answers. ``Code`` is required; a missing
-   ``ShortMessage`` or ``Message`` reads as empty. A code outside the known list is kept
-   as a plain ``int`` (still a :class:`Fault`, never a decoding error).
-3. *choice* ``IdentityResponse`` carries ``Id`` (the unit id, tillverkningsnummer),
-   ``Firmware`` and ``Type`` (the unit's model), in that order. ``StatusResponse``
-   carries ``Id``, ``Firmware``, ``InstalledLicenses``, ``MainStatus``, ``StorageStatus``,
-   ``Type`` in the reference's order.
-4. *choice* Statuses (``UnitMainStatus``, ``MainStatus``, ``UnitStorageStatus``,
-   ``StorageStatus``) are decimal integers with the meanings of CCSP's
-   :class:`~protocols.ccsp.MainStatus` (0 OK … 5 busy) and
-   :class:`~protocols.ccsp.StorageStatus` (0 OK, 1 high-level warning, 2 full).
-   ``InstalledLicenses`` is a non-negative decimal integer.
-5. *choice* ``Date`` is SKVFS 2009:2's 12 digits ``YYYYMMDDhhmm`` (local time, no seconds).
-6. *choice* Amounts (``ReceiptTotal``, ``NegativeTotal``, ``Vat/Amount``) use the
-   SKVFS 2009:2 form: a decimal COMMA and exactly two decimals, optional leading ``-``,
-   at most 14 characters (``1234,50``, ``-12,00``). A decimal point is an error.
-7. *choice* ``NegativeTotal`` is returbelopp: the absolute (non-negative) sum of the
-   return lines. ``ReceiptTotal`` is försäljningsbelopp (negative on a return receipt).
-8. *choice* ``Vat/Percentage`` is the rate with a decimal comma and two decimals
-   (``25,00``, at most 5 characters). ``Vat/Class`` is the slot index 1..4; we write the
-   slots in order as Class 1, 2, …; decoding orders ``Vat`` elements by Class and closes
-   up gaps (as a blank CCSP slot is dropped). An unused slot is not written; no VAT at all
-   is an empty ``<VatList />``. A Class or a rate may appear only once.
-9. *choice* ``SerialNo`` is a decimal integer 1..9999999999 with the role of CCSP v2's
-   sequence number: a repeated SerialNo with the same data returns the same control code
-   (a lost answer is recovered by sending the same request again); a repeated SerialNo
-   with other data is refused with Fault 3 (XCCSP has no code 11).
-10. *choice* Booleans (``IsNewSession``) are written ``true``/``false``; decoding also
-    accepts ``1``/``0`` (xsd:boolean) and any letter case (``True``).
-11. *choice* ``ReceiptId`` is löpnummer, 1 to 12 decimal digits. ``ReceiptType`` is one of
-    ``normal``, ``kopia``, ``ovning``, ``profo``. ``PosId`` and ``OrgNo`` follow
-    :mod:`protocols.skv` (POS id: 1-16 printable ASCII without ``#`` or ``;``; orgnr:
-    exactly 10 digits, no hyphen) in every request.
-12. *choice* We write ISO-8859-1 with the declaration
-    ``<?xml version="1.0" encoding="ISO-8859-1"?>``, a default-namespace ``xmlns`` on the
-    root, two-space indentation, elements in the order listed in the reference, and no
-    trailing newline. A character outside Latin-1 is written as a character reference
-    (``&#8364;``). Text may not hold characters XML 1.0 cannot carry, nor CR (a parser
-    would turn it into LF).
-13. *choice* Decoding honours the encoding declared in the XML declaration (or a BOM).
-    A document with no declared encoding is read as UTF-8 (the XML default) and, if it is
-    not valid UTF-8, as ISO-8859-1 (the protocol's charset). HTTP headers are not seen here.
-14. *choice* Decoding accepts elements in our namespace and, for lenient units, elements
-    in no namespace (``<request>`` without ``xmlns``), with any prefix. An element in
-    another namespace counts as absent. Element order inside ``data`` is free; unknown
-    elements are ignored; a known element that appears twice is an error. Values are taken
-    verbatim (no whitespace trimming, since a POS id may hold spaces); only the ``type``
-    name is trimmed.
-15. *choice* A reply whose ``type`` names another request's reply is an error
-    (:class:`EnvelopeError`); unlike CCSP's replies, XCCSP's name themselves.
-16. *choice* Security: untrusted bytes are parsed with ``defusedxml`` with DTDs forbidden,
-    so a DOCTYPE, an entity declaration or an external reference rejects the document.
+    <?xml version="1.0" encoding="iso-8859-1"?>
+    <response xmlns:xsi="…" xmlns:xsd="…" xmlns="http://www.retailinnovation.se/xccsp">
+      <type>RegisterReceiptResponse</type>
+      <data>
+        <RegisterResult>
+          <Code>WKZQUH56H7X3DVQEJPHOYNWDV7HS223N;BA7WNV7ODW6RCY4ZLNLF4J66IM</Code>
+          <UnitId>RIHTT131550010466</UnitId>
+          <UnitMainStatus>0</UnitMainStatus>
+          <UnitStorageStatus>0</UnitStorageStatus>
+        </RegisterResult>
+      </data>
+    </response>
+
+What the sources fix (docs/protocols/xccsp.md names the source of each): the URL and
+port, ISO-8859-1, the namespace, the envelope, that ``data`` holds ONE wrapper element
+(``Receipt``, ``StatusRequest``, ``IdentityRequest``; ``RegisterResult``, ``Status``,
+``Identity``, ``FaultInfo``) around the fields, the element names, the fault codes,
+``IsNewSession`` written ``1``/``0``, amounts and rates with a decimal comma, main status
+99 (no connection with the CleanCash unit), and that a training or pro forma receipt
+gets no control code. Where the sources stop, the choices are ours:
+
+1. *choice* Decoding is lenient where real peers may differ and strict where a wrong
+   reading could make a receipt: extra elements and attributes (``xmlns:xsi``) are
+   ignored, fields are read in any order, elements in no namespace are read too (a
+   prefix is fine), numbers may be padded with whitespace; a known element twice, a
+   missing wrapper or a reply ``type`` that does not answer the request is an error.
+2. *choice* ``Code`` may be empty or missing (training and pro forma receipts); whether
+   a code is needed is the driver's judgement, not the codec's. ``Firmware``, ``Type`` and
+   ``InstalledLicenses`` may be missing or empty (``""``, ``None``).
+3. *choice* Statuses are decimal integers with the meanings of CCSP's
+   :class:`~protocols.ccsp.MainStatus` (0 OK … 5 busy, 99 no unit behind the server)
+   and :class:`~protocols.ccsp.StorageStatus` (0 OK, 1 high-level warning, 2 full);
+   any other number is an error.
+4. *choice* ``NegativeTotal`` is returbelopp, the absolute sum of the return lines. We
+   write it without a sign (``12,00``) as NaviPartner's client does; a ``-12,00`` is read
+   as the same amount.
+5. *choice* ``Vat/Class`` is the slot 1..4; we write the slots in order; decoding orders
+   ``Vat`` elements by Class. An unused slot is not written; a Class or rate only once.
+6. *choice* A fault is recognised whatever request it answers. A fault code outside
+   the known list is kept as its number (still a :class:`Fault`, never an error).
+   A bare root ``<Fault><FaultInfo>…`` is read too.
+7. *choice* We write ISO-8859-1 with its XML declaration, the default namespace on the
+   root, two-space indentation and the reference's element order. A character outside
+   Latin-1 becomes a character reference.
+8. *choice* Decoding honours the declared encoding (or a BOM); with none, UTF-8 and,
+   if that fails, ISO-8859-1. Untrusted bytes are parsed with ``defusedxml``, DTDs
+   forbidden.
 
 Errors: every problem with a document raises :class:`XccspError` (a ``ValueError``) whose
 message starts with the path of the wrong element. :class:`EnvelopeError` is about the
-document or envelope (``document: not well-formed XML …``, ``request/type: missing``),
-:class:`UnknownTypeError` about an unknown ``type``, and :class:`DataError` (also a
-:class:`protocols.skv.FieldError`, whose ``field`` is the path) about the message's data.
-Data paths start with the message's type name, which stands for its ``data`` element:
-``RegisterReceipt/VatList/Vat[2]/Amount: '12.50' is not an amount with a decimal comma
-and two decimals``. ``Vat[n]`` counts ``Vat`` elements in document order from 1.
-Each error class names the :class:`FaultCode` a unit answers it with (``to_fault``).
+document or envelope (``document: not well-formed XML …``, ``response/data: holds no
+<RegisterResult>``), :class:`UnknownTypeError` about an unknown ``type``, and
+:class:`DataError` (also a :class:`protocols.skv.FieldError`, whose ``field`` is the path)
+about the message's data. Data paths start with the message's ``type`` name, standing
+for its wrapper element: ``RegisterReceipt/VatList/Vat[2]/Amount: '12.50' is not an
+amount with a decimal comma and two decimals``. Each error class names the
+:class:`FaultCode` a server answers it with (``to_fault``).
 """
 
 from __future__ import annotations
@@ -154,8 +144,8 @@ NAMESPACE = "http://www.retailinnovation.se/xccsp"
 ENCODING = "ISO-8859-1"
 DEFAULT_PORT = 8081
 HTTP_PATH = "/xccsp"
-CONTENT_TYPE = "text/xml; charset=ISO-8859-1"  # choice: the reference names no media type
-SERIAL_MAX = SEQ_MAX  # SerialNo plays CCSP v2's sequence-number role, with its range
+CONTENT_TYPE = "text/xml; charset=iso-8859-1"  # as the reference and real clients send it
+SERIAL_MAX = SEQ_MAX  # "Max value 4294967295" in the spec text NaviPartner quotes
 
 _DECLARATION = f'<?xml version="1.0" encoding="{ENCODING}"?>\n'
 _INDENT = "  "
@@ -200,11 +190,17 @@ _FAULT_NAKS = {
     FaultCode.STORAGE_FULL: NakCode.STORAGE_FULL,
 }
 
+# The captions of the fault codes in the spec text NaviPartner's client carries.
 _FAULT_TEXTS = {
-    **{code: nak.text for code, nak in _FAULT_NAKS.items()},
-    FaultCode.UNKNOWN_REQUEST: "unknown request type",
-    FaultCode.SERVER_ERROR: "error in the XCCSP server",
-    FaultCode.NO_UNIT: "no control unit connected to the server",
+    FaultCode.UNKNOWN_REQUEST: "Unknown request",
+    FaultCode.INVALID_DATA: "Invalid data or parameter",
+    FaultCode.NOT_OPERATIONAL: "CleanCash unit not operational",
+    FaultCode.INVALID_POS_ID: "Invalid POS Id",
+    FaultCode.INTERNAL_ERROR: "CleanCash Internal Error",
+    FaultCode.LICENSE_EXCEEDED: "License Exceeded",
+    FaultCode.STORAGE_FULL: "Internal storage in CleanCash full",
+    FaultCode.SERVER_ERROR: "CleanCash server internal error",
+    FaultCode.NO_UNIT: "No connection with CleanCash unit",
 }
 
 
@@ -355,9 +351,25 @@ class _Reader:
     def optional_text(self, name: str) -> str:
         return self.text(name) if self._found(name) else ""
 
+    def optional_integer(self, name: str, low: int, high: int) -> int | None:
+        """An integer that may be missing or empty (``None``)."""
+        if not self._found(name) or not self.one(name).value().strip():
+            return None
+        return self.integer(name, low, high)
+
+    def wrapper(self, name: str, root_name: str) -> _Reader:
+        """The one element ``data`` wraps a message's fields in (``Receipt``, ``Status``, …)."""
+        found = self._found(name)
+        if len(found) != 1:
+            others = [str(_local_name(c.tag) or c.tag) for c in self.elem]
+            held = f"holds {', '.join(f'<{o}>' for o in others)}" if others else "is empty"
+            count = "no" if not found else f"{len(found)} times"
+            raise EnvelopeError(f"{root_name}/data", f"{count} <{name}>, expected one; it {held}")
+        return _Reader(found[0], self.path)
+
     def integer(self, name: str, low: int, high: int) -> int:
         node = self.one(name)
-        text = node.value()
+        text = node.value().strip()  # a number padded by a pretty-printer is still that number
         if not _DIGITS_RE.match(text):
             raise DataError(node.path, f"{text!r} is not a decimal integer")
         value = int(text)
@@ -368,9 +380,9 @@ class _Reader:
     def boolean(self, name: str) -> bool:
         node = self.one(name)
         text = node.value()
-        value = _BOOLEANS.get(text.lower())
+        value = _BOOLEANS.get(text.strip().lower())
         if value is None:
-            raise DataError(node.path, f"{text!r} is not a boolean (true or false)")
+            raise DataError(node.path, f"{text!r} is not a boolean (1 or 0)")
         return value
 
     def enum(self, name: str, kind: type[E]) -> E:
@@ -416,7 +428,7 @@ class _Writer:
     def boolean(self, name: str, value: bool) -> None:
         if not isinstance(value, bool):
             raise DataError(f"{self.path}/{name}", f"{value!r} is not True or False")
-        self.text(name, "true" if value else "false")
+        self.text(name, "1" if value else "0")  # as every known client writes IsNewSession
 
     def enum(self, name: str, kind: type[E], value: E) -> None:
         try:
@@ -435,7 +447,8 @@ class Reply:
     """A document the unit sends back on success (a :class:`Fault` is not a Reply)."""
 
     __slots__ = ()
-    TYPE: ClassVar[str]
+    TYPE: ClassVar[str]  # the envelope's <type>
+    WRAPPER: ClassVar[str]  # the one element inside <data> that holds the fields
 
     def _write(self, w: _Writer) -> None:
         raise NotImplementedError
@@ -449,7 +462,8 @@ class Request:
     """A document the register sends to the unit."""
 
     __slots__ = ()
-    TYPE: ClassVar[str]
+    TYPE: ClassVar[str]  # the envelope's <type>
+    WRAPPER: ClassVar[str]  # the one element inside <data> that holds the fields
     REPLY: ClassVar[type[Reply]]
 
     def _write(self, w: _Writer) -> None:
@@ -465,13 +479,14 @@ class RegisterReceiptResponse(Reply):
     """The control code for one receipt, the unit's id and its state after registering."""
 
     TYPE: ClassVar[str] = "RegisterReceiptResponse"
-    code: str
+    WRAPPER: ClassVar[str] = "RegisterResult"
+    code: str  # "" for a training or pro forma receipt (choice 2)
     unit_id: str
     main: MainStatus
     storage: StorageStatus
 
     def _write(self, w: _Writer) -> None:
-        w.text("Code", self.code, required=True)
+        w.text("Code", self.code)
         w.text("UnitId", self.unit_id, required=True)
         w.enum("UnitMainStatus", MainStatus, self.main)
         w.enum("UnitStorageStatus", StorageStatus, self.storage)
@@ -479,7 +494,7 @@ class RegisterReceiptResponse(Reply):
     @classmethod
     def _read(cls, r: _Reader) -> Self:
         return cls(
-            code=r.text("Code", required=True),
+            code=r.optional_text("Code").strip(),
             unit_id=r.text("UnitId", required=True),
             main=r.enum("UnitMainStatus", MainStatus),
             storage=r.enum("UnitStorageStatus", StorageStatus),
@@ -489,9 +504,10 @@ class RegisterReceiptResponse(Reply):
 @dataclass(frozen=True, slots=True)
 class StatusResponse(Reply):
     TYPE: ClassVar[str] = "StatusResponse"
+    WRAPPER: ClassVar[str] = "Status"
     unit_id: str
     firmware: str
-    installed_licenses: int
+    installed_licenses: int | None  # None: the server did not say
     main: MainStatus
     storage: StorageStatus
     unit_type: str
@@ -499,7 +515,8 @@ class StatusResponse(Reply):
     def _write(self, w: _Writer) -> None:
         w.text("Id", self.unit_id, required=True)
         w.text("Firmware", self.firmware)
-        w.integer("InstalledLicenses", self.installed_licenses, 0, _LICENSES_MAX)
+        if self.installed_licenses is not None:
+            w.integer("InstalledLicenses", self.installed_licenses, 0, _LICENSES_MAX)
         w.enum("MainStatus", MainStatus, self.main)
         w.enum("StorageStatus", StorageStatus, self.storage)
         w.text("Type", self.unit_type)
@@ -508,11 +525,11 @@ class StatusResponse(Reply):
     def _read(cls, r: _Reader) -> Self:
         return cls(
             unit_id=r.text("Id", required=True),
-            firmware=r.text("Firmware"),
-            installed_licenses=r.integer("InstalledLicenses", 0, _LICENSES_MAX),
+            firmware=r.optional_text("Firmware"),
+            installed_licenses=r.optional_integer("InstalledLicenses", 0, _LICENSES_MAX),
             main=r.enum("MainStatus", MainStatus),
             storage=r.enum("StorageStatus", StorageStatus),
-            unit_type=r.text("Type"),
+            unit_type=r.optional_text("Type"),
         )
 
 
@@ -522,6 +539,7 @@ _LICENSES_MAX = 999_999
 @dataclass(frozen=True, slots=True)
 class IdentityResponse(Reply):
     TYPE: ClassVar[str] = "IdentityResponse"
+    WRAPPER: ClassVar[str] = "Identity"
     unit_id: str
     firmware: str
     unit_type: str
@@ -535,8 +553,8 @@ class IdentityResponse(Reply):
     def _read(cls, r: _Reader) -> Self:
         return cls(
             unit_id=r.text("Id", required=True),
-            firmware=r.text("Firmware"),
-            unit_type=r.text("Type"),
+            firmware=r.optional_text("Firmware"),
+            unit_type=r.optional_text("Type"),
         )
 
 
@@ -548,6 +566,7 @@ class Fault:
     """
 
     TYPE: ClassVar[str] = _FAULT
+    WRAPPER: ClassVar[str] = "FaultInfo"
     code: FaultCode | int
     short_message: str = ""
     message: str = ""
@@ -571,15 +590,21 @@ class Fault:
             return self.code.text
         return f"unknown fault code {self.code}"
 
+    @property
+    def said(self) -> str:
+        """The fault as the server put it: ``Fault 7: Invalid POS Id (…)``."""
+        words = [w for w in (self.short_message.strip(), self.message.strip()) if w]
+        if len(words) == 2 and words[0] != words[1]:
+            return f"Fault {int(self.code)}: {words[0]} ({words[1]})"
+        return f"Fault {int(self.code)}: {words[0] if words else self.text}"
+
     def _write(self, w: _Writer) -> None:
-        info = w.child("FaultInfo")
-        info.integer("Code", self.code, 0, _FAULT_CODE_MAX)
-        info.text("ShortMessage", self.short_message)
-        info.text("Message", self.message)
+        w.integer("Code", self.code, 0, _FAULT_CODE_MAX)
+        w.text("ShortMessage", self.short_message)
+        w.text("Message", self.message)
 
     @classmethod
-    def _read(cls, r: _Reader) -> Fault:
-        info = r.one("FaultInfo")
+    def _read(cls, info: _Reader) -> Fault:
         return cls(
             code=info.integer("Code", 0, _FAULT_CODE_MAX),
             short_message=info.optional_text("ShortMessage"),
@@ -622,6 +647,7 @@ class RequestIdentity(_Query):
     """Asks the unit who it is."""
 
     TYPE: ClassVar[str] = "RequestIdentity"
+    WRAPPER: ClassVar[str] = "IdentityRequest"
     REPLY: ClassVar[type[Reply]] = IdentityResponse
 
 
@@ -630,14 +656,17 @@ class RequestStatus(_Query):
     """Asks the unit for its state."""
 
     TYPE: ClassVar[str] = "RequestStatus"
+    WRAPPER: ClassVar[str] = "StatusRequest"
     REPLY: ClassVar[type[Reply]] = StatusResponse
 
 
 @dataclass(frozen=True, slots=True)
 class RegisterReceipt(Request):
-    """Registers one receipt. ``serial_no`` lets the unit spot a repeat (see choice 9)."""
+    """Registers one receipt. ``serial_no`` lets the server spot a repeat: "if the same
+    serialnumber is sent repeatedly all but the first are ignored" (the spec text NP quotes)."""
 
     TYPE: ClassVar[str] = "RegisterReceipt"
+    WRAPPER: ClassVar[str] = "Receipt"
     REPLY: ClassVar[type[Reply]] = RegisterReceiptResponse
     serial_no: int
     is_new_session: bool
@@ -686,7 +715,8 @@ class RegisterReceipt(Request):
             if validate_orgnr(orgnr) != orgnr:
                 raise FieldError("orgnr", f"{orgnr!r} must be 10 digits without a hyphen")
             total = parse_amount(r.text("ReceiptTotal"), f"{r.path}/ReceiptTotal")
-            return_total = parse_amount(r.text("NegativeTotal"), f"{r.path}/NegativeTotal")
+            # Returbelopp is a sum of returns: "-12,00" and "12,00" say the same (choice 4).
+            return_total = abs(parse_amount(r.text("NegativeTotal"), f"{r.path}/NegativeTotal"))
             receipt_type = _receipt_type(r.one("ReceiptType"))
             vat = _read_vat_list(r.one("VatList"))
             data = ControlData(
@@ -747,10 +777,11 @@ _DECLARED_ENCODING_RE = re.compile(rb"^<\?xml[^>]*?\sencoding\s*=", re.ASCII)
 _BOMS = (b"\xef\xbb\xbf", b"\xfe\xff", b"\xff\xfe")
 
 
-def _document(root_name: str, type_name: str, write: Callable[[_Writer], None]) -> bytes:
+def _document(root_name: str, type_name: str, wrapper: str, write: Callable[[_Writer], None]) -> bytes:
     root = ET.Element(root_name, {"xmlns": NAMESPACE})
     ET.SubElement(root, "type").text = type_name
-    write(_Writer(ET.SubElement(root, "data"), type_name))
+    data = ET.SubElement(root, "data")
+    write(_Writer(ET.SubElement(data, wrapper), type_name))
     ET.indent(root, space=_INDENT)
     text = _DECLARATION + ET.tostring(root, encoding="unicode")
     return text.encode(ENCODING, "xmlcharrefreplace")
@@ -764,7 +795,7 @@ def _parse(body: bytes) -> ET.Element:
         raise EnvelopeError("document", "empty")
     if not data.startswith(_BOMS) and not _DECLARED_ENCODING_RE.match(data):
         # No declared encoding: XML says UTF-8; a unit that sends bare ISO-8859-1 gets
-        # the protocol's charset instead of a parse error (module doc, choice 13).
+        # the protocol's charset instead of a parse error (module doc, choice 8).
         try:
             data.decode("utf-8")
         except UnicodeDecodeError:
@@ -807,14 +838,14 @@ def encode_request(msg: Request) -> bytes:
     """The document for ``msg``, ISO-8859-1 with its XML declaration."""
     if not isinstance(msg, Request):
         raise TypeError(f"{msg!r} is not an XCCSP request")
-    return _document("request", msg.TYPE, msg._write)
+    return _document("request", msg.TYPE, msg.WRAPPER, msg._write)
 
 
 def encode_reply(msg: Reply | Fault) -> bytes:
     """The document for a reply or a fault, ISO-8859-1 with its XML declaration."""
     if not isinstance(msg, Reply | Fault):
         raise TypeError(f"{msg!r} is not an XCCSP reply or fault")
-    return _document("response", msg.TYPE, msg._write)
+    return _document("response", msg.TYPE, msg.WRAPPER, msg._write)
 
 
 def decode_request(body: bytes) -> Request:
@@ -824,7 +855,7 @@ def decode_request(body: bytes) -> Request:
     if cls is None:
         known = ", ".join(REQUESTS)
         raise UnknownTypeError("request/type", f"unknown request type {type_name!r} (known: {known})")
-    return cls._read(_Reader(data, cls.TYPE))
+    return cls._read(_Reader(data, cls.TYPE).wrapper(cls.WRAPPER, "request"))
 
 
 def envelope_pos_ids(body: bytes) -> tuple[str, ...]:
@@ -832,7 +863,7 @@ def envelope_pos_ids(body: bytes) -> tuple[str, ...]:
 
     The codec reads a request's POS id from ``data`` only; a register may also put one on
     the envelope, and a unit can check that the two agree. Most documents have none
-    (``()``). Values are verbatim, like every value (choice 14); an empty element reads
+    (``()``). Values are verbatim, like every text value; an empty element reads
     as ``""``. Raises :class:`EnvelopeError` for a document that is not a request.
     """
     root = _parse(body)
@@ -860,14 +891,14 @@ def decode_reply(body: bytes, answering: type[Request]) -> Reply | Fault:
         raise TypeError(f"{answering!r} is not an XCCSP request type")
     root = _parse(body)
     if _local_name(root.tag) == _FAULT:  # a bare <Fault> from a lenient unit
-        return Fault._read(_Reader(root, _FAULT))
+        return Fault._read(_Reader(root, _FAULT).wrapper(Fault.WRAPPER, _FAULT))
     type_name, data = _open_envelope(root, "response")
     if type_name == _FAULT:
-        return Fault._read(_Reader(data, _FAULT))
+        return Fault._read(_Reader(data, _FAULT).wrapper(Fault.WRAPPER, "response"))
     expected = answering.REPLY
     if type_name != expected.TYPE:
         why = f"{type_name!r} does not answer {answering.TYPE}; expected {expected.TYPE!r} or 'Fault'"
         if type_name in REPLIES:
             raise EnvelopeError("response/type", why)
         raise UnknownTypeError("response/type", f"unknown reply type {type_name!r}; {why}")
-    return expected._read(_Reader(data, expected.TYPE))
+    return expected._read(_Reader(data, expected.TYPE).wrapper(expected.WRAPPER, "response"))
