@@ -4,13 +4,20 @@ Each request is one XML document (:mod:`protocols.xccsp`) answered with one docu
 through the same :class:`~firmware_sim.control_unit.unit.ControlUnit` as CCSP:
 ``RequestIdentity`` -> ``IdentityResponse``, ``RequestStatus`` -> ``StatusResponse``,
 ``RegisterReceipt`` -> ``RegisterReceiptResponse`` (key ``seq:<SerialNo>``, the key of
-CCSP v2's sequence number). A refusal is a ``Fault`` document; the mapping from the
-unit's CCSP error codes and the simulator's faults over HTTP are choices 17-26 of
-docs/protocols/xccsp.md. In short:
+CCSP v2's sequence number), each with the wrapper element the real service uses. A
+refusal is a ``Fault`` document. docs/protocols/xccsp.md gives the choices in full; in
+short:
 
 - every XCCSP document, a ``Fault`` included, goes out with HTTP 200 and
-  ``Content-Type: text/xml; charset=ISO-8859-1``; only HTTP-level problems get an HTTP
-  error (404 wrong path, 405 wrong method, 413 body over :data:`MAX_BODY`);
+  ``Content-Type: text/xml; charset=iso-8859-1``; HTTP errors are for HTTP-level
+  problems (401 without the right credentials, 404 wrong path, 405 wrong method, 413
+  body over :data:`MAX_BODY`) and for the ``server-error`` fault (500);
+- with ``credentials`` the server asks for them as the real ones do: HTTP Basic (the
+  hosted service) or Digest, MD5, ``qop="auth"``, realm ``CleanCash Server`` (a LAN
+  server), answering 401 with the matching ``WWW-Authenticate`` challenge;
+- :meth:`XccspServer.set_no_unit` makes it a server that has lost its unit: status says
+  main status 99, everything else is Fault 99;
+- training and pro forma receipts are answered with an empty ``<Code />``;
 - ``no-reply``: the request is held open, unanswered, until the client gives up (or
   :data:`HOLD_SECONDS` pass, then the connection is dropped);
 - a power cut (and any request while the unit is dark): the connection is dropped;
@@ -23,17 +30,24 @@ docs/protocols/xccsp.md. In short:
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
+import hashlib
+import hmac
 import logging
+import re
+import secrets
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Coroutine
-from typing import Any, NoReturn, TypeVar
+from typing import Any, Literal, NoReturn, TypeAlias, TypeVar
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler, Middleware
 
-from firmware_sim.control_unit.unit import ControlUnit, NoReply, Refused
+from firmware_sim.control_unit.unit import ControlUnit, NoReply, Refused, ServerError
 from protocols import xccsp
-from protocols.ccsp import NakCode
+from protocols.ccsp import MainStatus, NakCode
 
 log = logging.getLogger("tillgw.sim.control_unit.xccsp")
 
@@ -41,30 +55,46 @@ MAX_BODY = 64 * 1024  # a request body above this gets HTTP 413
 HOLD_SECONDS = 60.0  # no-reply: the longest a request is held before the connection drops
 FINISH_SECONDS = 5.0  # on stop: how long started unit work may take to finish
 
-_FAULT_OF_NAK: dict[NakCode, xccsp.FaultCode] = {
-    nak: code for code in xccsp.FaultCode if (nak := code.nak) is not None
+REALM = "CleanCash Server"  # the realm a CleanCash LAN server names in its Digest challenge
+NONCES_KEPT = 64  # Digest nonces a client may still use; older ones get a fresh challenge
+
+_FAULT_OF_NAK: dict[int, xccsp.FaultCode] = {
+    int(nak): code for code in xccsp.FaultCode if (nak := code.nak) is not None
 }
+# NAK codes that cannot happen over HTTP (or have no fault of their own): invalid data.
+_INVALID_DATA_NAKS = frozenset({NakCode.INVALID_LRC, NakCode.INVALID_SEQUENCE, NakCode.DEPRECATED})
+
+Credentials: TypeAlias = tuple[str, str]
+AuthScheme: TypeAlias = Literal["basic", "digest"]
 
 T = TypeVar("T")
 
 
 def fault_of(refused: Refused, request: xccsp.Request | None = None) -> xccsp.Fault:
-    """The XCCSP fault a unit's refusal (a CCSP NAK code) is answered with.
+    """The XCCSP fault a unit's refusal (a CCSP NAK number) is answered with.
 
     NAK 011 (sequence number used for other data) has no XCCSP code: it becomes Fault 3
-    and the message says what happened. NAK 001 (invalid LRC) and 004 (invalid sequence)
-    cannot happen over HTTP but a ``nak`` fault can ask for them: they become Fault 3 too.
+    and the message says what happened. NAKs that cannot happen over HTTP (001, 004,
+    005) become Fault 3 too. Any other number (a ``nak=42`` fault) goes out as the fault
+    code of that number, so a register can be shown a code it does not know.
     """
-    nak = refused.code
-    if nak is NakCode.INVALID_SEQUENCE_NUMBER:
+    nak = int(refused.code)
+    if nak == NakCode.INVALID_SEQUENCE_NUMBER:
         serial = f" {request.serial_no}" if isinstance(request, xccsp.RegisterReceipt) else ""
         return xccsp.Fault.of(
             xccsp.FaultCode.INVALID_DATA,
             f"RegisterReceipt/SerialNo: SerialNo{serial} is already registered with other data "
             f"(CCSP NAK 011); resend the same data to get its code, or use a new SerialNo",
         )
-    code = _FAULT_OF_NAK.get(nak, xccsp.FaultCode.INVALID_DATA)
-    return xccsp.Fault.of(code, f"{nak.text} (CCSP NAK {int(nak):03d})")
+    code = _FAULT_OF_NAK.get(nak)
+    if code is None and nak in _INVALID_DATA_NAKS:
+        code = xccsp.FaultCode.INVALID_DATA
+    if code is None and nak in (xccsp.FaultCode.SERVER_ERROR, xccsp.FaultCode.NO_UNIT):
+        code = xccsp.FaultCode(nak)
+    if code is None:
+        return xccsp.Fault(nak, "Unknown error", f"simulated fault code {nak}")
+    known = nak in NakCode.__members__.values()
+    return xccsp.Fault.of(code, f"{NakCode(nak).text if known else code.text} (CCSP NAK {nak:03d})")
 
 
 def _pos_id_of(request: xccsp.Request) -> str:
@@ -109,19 +139,132 @@ def _finished_alone(task: asyncio.Task[Any]) -> None:
     log.info("the client gave up; the unit finished with %r", error or task.result())
 
 
-class XccspServer:
-    """The HTTP side of one simulated unit. :func:`serve_http` runs it."""
+_AUTH_PARAM_RE = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))')
 
-    def __init__(self, unit: ControlUnit, hold_seconds: float = HOLD_SECONDS) -> None:
+
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+class HttpAuth:
+    """The credentials a server asks for, checked as RFC 7617 (Basic) or RFC 7616 /
+    2617 (Digest: MD5, ``qop="auth"``, a fresh nonce per challenge, a rising ``nc``)."""
+
+    def __init__(self, credentials: Credentials, scheme: AuthScheme = "basic") -> None:
+        if scheme not in ("basic", "digest"):
+            raise ValueError(f"auth must be 'basic' or 'digest', not {scheme!r}")
+        self.user, self.password = credentials
+        self.scheme = scheme
+        self._opaque = secrets.token_hex(16)
+        self._nonces: OrderedDict[str, int] = OrderedDict()  # nonce -> the highest nc used
+
+    def challenge(self) -> str:
+        """The ``WWW-Authenticate`` header of a 401."""
+        if self.scheme == "basic":
+            return f'Basic realm="{REALM}"'
+        nonce = secrets.token_hex(16)
+        self._nonces[nonce] = 0
+        while len(self._nonces) > NONCES_KEPT:
+            self._nonces.popitem(last=False)
+        return f'Digest realm="{REALM}", qop="auth", algorithm=MD5, nonce="{nonce}", opaque="{self._opaque}"'
+
+    def allows(self, request: web.BaseRequest) -> bool:
+        scheme, _, value = request.headers.get(hdrs.AUTHORIZATION, "").partition(" ")
+        if self.scheme == "basic":
+            return scheme.lower() == "basic" and self._basic_matches(value.strip())
+        return scheme.lower() == "digest" and self._digest_matches(request, value)
+
+    def _basic_matches(self, token: str) -> bool:
+        try:
+            given = base64.b64decode(token, validate=True)
+        except (binascii.Error, ValueError):
+            return False
+        expected = f"{self.user}:{self.password}"
+        # Clients differ in how they encode non-ASCII credentials: accept UTF-8 and Latin-1.
+        candidates = {expected.encode("utf-8"), expected.encode("latin-1", errors="replace")}
+        return any(hmac.compare_digest(given, candidate) for candidate in candidates)
+
+    def _digest_matches(self, request: web.BaseRequest, value: str) -> bool:
+        params = {
+            m.group(1).lower(): m.group(2) if m.group(2) is not None else m.group(3)
+            for m in _AUTH_PARAM_RE.finditer(value)
+        }
+        nonce = params.get("nonce", "")
+        if (
+            params.get("username") != self.user
+            or params.get("realm") != REALM
+            or nonce not in self._nonces
+            or params.get("opaque", self._opaque) != self._opaque
+            or params.get("uri") != request.path_qs
+            or params.get("qop") != "auth"
+            or params.get("algorithm", "MD5").upper() != "MD5"
+        ):
+            return False
+        try:
+            nc = int(params.get("nc", ""), 16)
+        except ValueError:
+            return False
+        if nc <= self._nonces[nonce]:  # a replayed request
+            return False
+        ha1 = _md5(f"{self.user}:{REALM}:{self.password}")
+        ha2 = _md5(f"{request.method}:{request.path_qs}")
+        expected = _md5(f"{ha1}:{nonce}:{params['nc']}:{params.get('cnonce', '')}:auth:{ha2}")
+        if not hmac.compare_digest(expected, params.get("response", "")):
+            return False
+        self._nonces[nonce] = nc
+        return True
+
+
+class XccspServer:
+    """The HTTP side of one simulated unit. :func:`serve_xccsp` runs it.
+
+    ``credentials`` (user, password): the server asks for them, by ``auth`` (HTTP Basic
+    as the hosted service, or Digest as a LAN server); ``None`` asks for nothing.
+    """
+
+    def __init__(
+        self,
+        unit: ControlUnit,
+        hold_seconds: float = HOLD_SECONDS,
+        *,
+        credentials: Credentials | None = None,
+        auth: AuthScheme = "basic",
+    ) -> None:
         self.unit = unit
         self.hold_seconds = hold_seconds
+        self.auth = HttpAuth(credentials, auth) if credentials is not None else None
+        self.no_unit = False  # the server has lost its unit (set_no_unit)
         self._stopping = asyncio.Event()
         self._work: set[asyncio.Task[Any]] = set()
 
+    def set_no_unit(self, lost: bool = True) -> None:
+        """Make the server one that has lost its unit (status: main status 99; everything
+        else: Fault 99), or give it back."""
+        self.no_unit = lost
+        log.info("the server %s its control unit", "has lost" if lost else "has found")
+
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_BODY, middlewares=[self._power_middleware()])
+        middlewares = [self._power_middleware()]
+        if self.auth is not None:
+            middlewares.append(self._auth_middleware(self.auth))
+        app = web.Application(client_max_size=MAX_BODY, middlewares=middlewares)
         app.router.add_post(xccsp.HTTP_PATH, self.handle)
         return app
+
+    @staticmethod
+    def _auth_middleware(auth: HttpAuth) -> Middleware:
+        @web.middleware
+        async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+            if not auth.allows(request):
+                # Read what was sent so the client sees the 401, not a reset connection.
+                await request.read()
+                log.info("%s %s: 401, no valid %s credentials", request.method, request.path, auth.scheme)
+                return web.Response(
+                    status=401, text="401: Unauthorized", headers={hdrs.WWW_AUTHENTICATE: auth.challenge()}
+                )
+            return await handler(request)
+
+        return authenticate
 
     def _power_middleware(self) -> Middleware:
         unit = self.unit
@@ -140,6 +283,9 @@ class XccspServer:
         log.debug("rx %s", body.decode(xccsp.ENCODING))
         try:
             reply = await self._answer(body)
+        except ServerError as exc:
+            log.info("server error: HTTP 500")
+            return web.Response(status=500, text=f"500 Internal Server Error: {exc}")
         except NoReply as exc:
             if exc.power_cut:
                 log.info("power cut: connection dropped without a reply")
@@ -154,7 +300,7 @@ class XccspServer:
             data = data[: len(data) // 2]
         data = self.unit.take_noise() + data
         log.debug("tx %s", data.decode(xccsp.ENCODING))
-        return web.Response(body=data, content_type="text/xml", charset=xccsp.ENCODING)
+        return web.Response(body=data, headers={hdrs.CONTENT_TYPE: xccsp.CONTENT_TYPE})
 
     async def _answer(self, body: bytes) -> xccsp.Reply | xccsp.Fault:
         try:
@@ -172,14 +318,16 @@ class XccspServer:
             except Refused as exc:
                 log.info("refused %s: %s", request.TYPE, exc)
                 return fault_of(exc, request)
-        except NoReply:
+        except (NoReply, ServerError):
             raise
         except Exception as exc:
             log.exception("error answering an XCCSP request")
             return xccsp.Fault.of(xccsp.FaultCode.SERVER_ERROR, f"{type(exc).__name__}: {exc}")
 
-    async def _dispatch(self, request: xccsp.Request) -> xccsp.Reply:
+    async def _dispatch(self, request: xccsp.Request) -> xccsp.Reply | xccsp.Fault:
         unit = self.unit
+        if self.no_unit:
+            return self._without_unit(request)
         match request:
             case xccsp.RequestIdentity():
                 ident = await self._unit_call(unit.identity())
@@ -194,6 +342,14 @@ class XccspServer:
                 done = await self._unit_call(unit.register(f"seq:{serial}", data))
                 return xccsp.RegisterReceiptResponse(done.code, done.unit_id, done.main, done.storage)
         raise Refused(NakCode.UNKNOWN_MESSAGE)
+
+    def _without_unit(self, request: xccsp.Request) -> xccsp.Reply | xccsp.Fault:
+        """A server that has lost its unit: it still says how it is, and nothing else."""
+        if isinstance(request, xccsp.RequestStatus):
+            return xccsp.StatusResponse(
+                self.unit.unit_id, "", None, MainStatus.NO_UNIT, self.unit.current_status().storage, ""
+            )
+        return xccsp.Fault.of(xccsp.FaultCode.NO_UNIT, "the server has no connection with its CleanCash unit")
 
     async def _unit_call(self, work: Coroutine[Any, Any, T]) -> T:
         """Run ``work`` on the unit to its end even if the client gives up meanwhile."""
@@ -217,19 +373,12 @@ class XccspServer:
 
 
 @contextlib.asynccontextmanager
-async def serve_http(
-    unit: ControlUnit,
-    host: str = "127.0.0.1",
-    port: int = 0,
-    *,
-    hold_seconds: float = HOLD_SECONDS,
-) -> AsyncIterator[str]:
-    """Serve XCCSP on ``host:port``; yields the URL a register POSTs to.
+async def serve_xccsp(server: XccspServer, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
+    """Serve ``server`` on ``host:port``; yields the URL a register POSTs to.
 
     ``port`` 0 takes a free port; the URL names the port bound
-    (``http://127.0.0.1:40123/xccsp``).
+    (``http://127.0.0.1:40123/xccsp``). It never holds the credentials.
     """
-    server = XccspServer(unit, hold_seconds)
     runner = web.AppRunner(
         server.app(), handler_cancellation=True, access_log=None, shutdown_timeout=FINISH_SECONDS
     )
@@ -244,3 +393,22 @@ async def serve_http(
     finally:
         await server.stop()
         await runner.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def serve_http(
+    unit: ControlUnit,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    hold_seconds: float = HOLD_SECONDS,
+    credentials: Credentials | None = None,
+    auth: AuthScheme = "basic",
+) -> AsyncIterator[str]:
+    """Serve XCCSP for ``unit`` on ``host:port``; yields the URL (see :func:`serve_xccsp`).
+
+    ``credentials`` and ``auth`` as :class:`XccspServer`.
+    """
+    server = XccspServer(unit, hold_seconds, credentials=credentials, auth=auth)
+    async with serve_xccsp(server, host, port) as url:
+        yield url

@@ -105,7 +105,7 @@ async def test_port_zero_yields_the_real_port(client: Client) -> None:
 async def test_identity(client: Client, unit: ControlUnit) -> None:
     status, content_type, body = await client.post(xccsp.encode_request(IDENTITY))
     assert status == 200
-    assert content_type == "text/xml; charset=ISO-8859-1"
+    assert content_type == "text/xml; charset=iso-8859-1"
     assert body.startswith(b'<?xml version="1.0" encoding="ISO-8859-1"?>')
     answer = xccsp.decode_reply(body, xccsp.RequestIdentity)
     assert answer == xccsp.IdentityResponse(unit.unit_id, FIRMWARE, MODEL)
@@ -305,7 +305,7 @@ async def test_a_dark_unit_drops_every_request(tmp_path: Path) -> None:
 async def test_corrupt_reply_is_cut_short(client: Client, unit: ControlUnit) -> None:
     unit.faults.set(Fault.CORRUPT_LRC, times=1)
     status, content_type, body = await client.post(xccsp.encode_request(IDENTITY))
-    assert (status, content_type) == (200, "text/xml; charset=ISO-8859-1")
+    assert (status, content_type) == (200, "text/xml; charset=iso-8859-1")
     with pytest.raises(xccsp.EnvelopeError, match=r"^document: not well-formed"):
         xccsp.decode_reply(body, xccsp.RequestIdentity)
     whole = xccsp.encode_reply(xccsp.IdentityResponse(unit.unit_id, FIRMWARE, MODEL))
