@@ -11,10 +11,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import termios
 import tty
 from collections.abc import Callable
 
 MAX_PENDING = 1 << 20  # output held for a client that is not reading
+
+# termios speed constants -> baud, for the rates a till's devices use.
+_BAUD_OF_SPEED = {
+    getattr(termios, f"B{baud}"): baud for baud in (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
+}
 
 
 class PtyPort:
@@ -25,6 +31,14 @@ class PtyPort:
         self.path = os.ttyname(self._slave)
         self._pending = bytearray()
         self._waiting = False  # a writer callback is registered for the rest of _pending
+
+    def line_speed(self) -> int | None:
+        """The baud rate the client has set on its end (a pty's two ends share it)."""
+        try:
+            speed = termios.tcgetattr(self.master)[5]
+        except termios.error:
+            return None
+        return _BAUD_OF_SPEED.get(speed)
 
     def start_reading(self, on_data: Callable[[bytes], None]) -> None:
         loop = asyncio.get_running_loop()

@@ -139,7 +139,7 @@ async def probe_control_unit(
         details.update(
             main_status=int(status.main),
             main_status_words=status.main_words,
-            storage_status=int(status.storage),
+            storage_status=None if status.storage is None else int(status.storage),
             storage_status_words=status.storage_words,
         )
     return Finding(

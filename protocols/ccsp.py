@@ -2,17 +2,20 @@
 
 The frame, as an executable spec (``FRAME`` below)::
 
-    #!# LLL # <message> # CC \\r
+    # <mode> # LLL # <message> # CC \\r
 
+``mode`` is ``!`` (mode A, what registers send) or ``%`` (mode B, accepted when read);
 ``LLL`` is the whole frame's length in bytes as three uppercase hex digits
 (11 + len(message)); ``CC`` is the XOR of every byte before it, as two uppercase hex
 digits. The message is ``#``-separated text fields, the first naming the message type.
-Field texts are printable ASCII: never ``#`` (the separator) and never CR (the frame
-end), which is what lets :class:`Deframer` resynchronise quickly.
+A literal ``#`` inside a field is written ``##`` (so no field is ever empty: a blank is
+one space). Field texts are printable ASCII and never CR (the frame end), which is what
+lets :class:`Deframer` resynchronise quickly.
 
-Requests are decoded strictly by type (that is what a unit does); replies are decoded
-by position for the request they answer, and any reply type but ``NAK`` is success,
-as the known drivers do (see docs/protocols/ccsp.md for every choice made here).
+Requests are decoded strictly by type (that is what a unit does). Replies are decoded
+for the request they answer: ``NAK`` (with any three-digit code) or the one reply type
+that request has, read by position and tolerant of fields a newer unit adds; any other
+reply is an error, never a success (see docs/protocols/ccsp.md for every choice).
 
 Pure: bytes in, typed messages out, and back. No I/O.
 """
@@ -55,6 +58,7 @@ __all__ = [
     "RegisterReply",
     "Reply",
     "Request",
+    "Severity",
     "SignatureQuery",
     "SignatureReply",
     "StartReceipt",
@@ -64,16 +68,20 @@ __all__ = [
     "decode_reply",
     "decode_request",
     "encode",
+    "escape_field",
     "frame",
     "lrc",
+    "nak_text",
+    "split_fields",
     "unframe",
 ]
 
-FRAME_START = b"#!#"
+FRAME_START = b"#!#"  # mode A: what a register sends
+FRAME_START_B = b"#%#"  # mode B: accepted in what comes back
 FRAME_OVERHEAD = 11  # '#!#' + LLL + '#' + '#' + CC + CR
 MAX_FRAME_LENGTH = 0xFFF
 MAX_MESSAGE_LENGTH = MAX_FRAME_LENGTH - FRAME_OVERHEAD
-SEQ_MAX = 9_999_999_999  # ten decimal digits; see docs/protocols/ccsp.md
+SEQ_MAX = 4_294_967_295  # the serial number's ceiling in the XCCSP spec text (an unsigned 32 bits)
 
 BLANK = " "  # an empty field (unused VAT slot, v1's reserved RH fields) is one space
 
@@ -128,6 +136,12 @@ class NakCode(enum.IntEnum):
         return _NAK_TEXTS[self]
 
 
+def nak_text(code: int) -> str:
+    """The meaning of NAK ``code`` in words, also for a code this gateway does not know."""
+    known = _NAK_BY_NUMBER.get(code)
+    return known.text if known is not None else "an error code this gateway does not know"
+
+
 _NAK_TEXTS = {
     NakCode.INVALID_LRC: "invalid LRC",
     NakCode.UNKNOWN_MESSAGE: "unknown message type",
@@ -141,6 +155,7 @@ _NAK_TEXTS = {
     NakCode.STORAGE_FULL: "journal memory full",
     NakCode.INVALID_SEQUENCE_NUMBER: "sequence number already used for other data",
 }
+_NAK_BY_NUMBER: dict[int, NakCode] = {int(code): code for code in NakCode}
 
 
 # --------------------------------------------------------------------------------------
@@ -186,11 +201,13 @@ class _HexNumber(cs.Adapter):  # type: ignore[misc]
 
 
 def _frame_head(ctx: Any) -> bytes:
-    return b"#!#%03X#%s#" % (ctx.length, ctx.message)
+    return b"#%s#%03X#%s#" % (ctx.mode, ctx.length, ctx.message)
 
 
 FRAME_SPEC = cs.Struct(
-    cs.Const(FRAME_START),
+    cs.Const(b"#"),
+    "mode" / cs.Default(cs.OneOf(cs.Bytes(1), [b"!", b"%"]), b"!"),
+    cs.Const(b"#"),
     "length" / cs.Rebuild(_HexNumber(3), cs.len_(cs.this.message) + FRAME_OVERHEAD),
     cs.Const(b"#"),
     "message" / cs.Bytes(cs.this.length - FRAME_OVERHEAD),
@@ -199,20 +216,23 @@ FRAME_SPEC = cs.Struct(
     cs.Const(b"\r"),
     cs.Terminated,
 )
-"""One CCSP frame. ``FRAME.build({"message": b"IQ"})`` -> ``b"#!#00D#IQ#7D\r"``."""
+"""One CCSP frame. ``FRAME.build({"message": b"IQ"})`` -> ``b"#!#00D#IQ#7D\r"``;
+``{"mode": b"%", …}`` builds mode B."""
 
 # construct compiles the spec to plain Python (lengths are `this` expressions so that it
 # can); parsing and building a frame then costs a third of the interpreted struct.
 FRAME = FRAME_SPEC.compile()
 
 
-def frame(message: bytes) -> bytes:
-    """Wrap a message (``b"SIQ"``, ``b"RR#1#..."``) in a frame."""
+def frame(message: bytes, mode: bytes = b"!") -> bytes:
+    """Wrap a message (``b"SIQ"``, ``b"RR#1#..."``) in a frame of ``mode`` (``!`` or ``%``)."""
     if len(message) > MAX_MESSAGE_LENGTH:
         raise FrameError(f"message of {len(message)} bytes exceeds {MAX_MESSAGE_LENGTH}")
     if b"\r" in message:
         raise FrameError("a message cannot contain CR")
-    return bytes(FRAME.build({"message": message}))
+    if mode not in (b"!", b"%"):
+        raise FrameError(f"frame mode {mode!r} is neither '!' (A) nor '%' (B)")
+    return bytes(FRAME.build({"mode": mode, "message": message}))
 
 
 def unframe(data: bytes) -> bytes:
@@ -231,8 +251,8 @@ def unframe(data: bytes) -> bytes:
 
 def _frame_fault(data: bytes) -> str:
     """Which part of a frame is wrong, in words (construct's compiled parser does not say)."""
-    if not data.startswith(FRAME_START):
-        return "does not start with #!#"
+    if not data.startswith((FRAME_START, FRAME_START_B)):
+        return "does not start with #!# or #%#"
     length = _hex3(data[3:6])
     if length is None:
         return f"length field {data[3:6]!r} is not 3 uppercase hex digits"
@@ -261,12 +281,17 @@ class _Delimited(cs.Construct):  # type: ignore[misc]
     """Fields separated by ``#``; each named subcon parses exactly its field's bytes.
 
     Like :class:`construct.Struct`, but a field's extent is found by the separator
-    rather than by its own size, which is what CCSP's text messages need.
+    rather than by its own size, which is what CCSP's text messages need. ``##`` inside
+    a field is a literal ``#``. The last ``optional`` fields may be missing (decoded as
+    ``None``), and with ``extra`` a newer unit's additional fields are kept, unread, in
+    ``"extra"`` rather than refused.
     """
 
-    def __init__(self, *subcons: cs.Construct) -> None:
+    def __init__(self, *subcons: cs.Construct, optional: int = 0, extra: bool = False) -> None:
         super().__init__()
         self.subcons = subcons
+        self.required = len(subcons) - optional
+        self.extra = extra
         # Fast path: our text adapters decode a field's bytes directly, with no stream
         # per field; anything else goes through construct's ordinary parse.
         self._decoders = [_field_decoder(sc) for sc in subcons]
@@ -277,13 +302,15 @@ class _Delimited(cs.Construct):  # type: ignore[misc]
 
     def parse_message(self, data: bytes, context: Any = None, path: str = "(parsing)") -> cs.Container:
         """Parse a whole message's bytes; what ``parse`` does, without a stream per call."""
-        if not _TEXT_OR_SEPARATOR_RE.match(data):
+        if not _TEXT_RE.match(data):
             raise cs.ValidationError(f"{data!r} has a character outside printable ASCII", path=path)
-        parts = data.split(b"#")
-        if len(parts) != len(self.subcons):
-            raise cs.ValidationError(f"{len(parts)} fields where {len(self.subcons)} are expected", path=path)
+        parts = split_fields(data)
+        expected = len(self.subcons)
+        if not self.required <= len(parts) <= expected and not (self.extra and len(parts) > expected):
+            count = f"{self.required} to {expected}" if self.required < expected else str(expected)
+            raise cs.ValidationError(f"{len(parts)} fields where {count} are expected", path=path)
         obj = cs.Container()
-        for (name, decode), part in zip(self._decoders, parts, strict=True):
+        for (name, decode), part in zip(self._decoders, parts, strict=False):
             try:
                 value = decode(part, context, path)
             except cs.ConstructError as exc:
@@ -292,6 +319,10 @@ class _Delimited(cs.Construct):  # type: ignore[misc]
                 raise cs.ValidationError(message, path=f"{path} -> {name or 'type'}") from None
             if name is not None:
                 obj[name] = value
+        for name, _ in self._decoders[len(parts) :]:
+            obj[name] = None
+        if self.extra:
+            obj["extra"] = tuple(part.decode("ascii") for part in parts[expected:])
         return obj
 
     def _build(self, obj: Any, stream: Any, context: Any, path: str) -> Any:
@@ -299,11 +330,41 @@ class _Delimited(cs.Construct):  # type: ignore[misc]
             encode(obj.get(name) if name is not None else None, context, path)
             for name, encode in self._encoders
         ]
+        while len(parts) > self.required and obj.get(self.subcons[len(parts) - 1].name) is None:
+            parts.pop()  # an optional field left out
         cs.stream_write(stream, b"#".join(parts), sum(map(len, parts)) + len(parts) - 1, path)
         return obj
 
     def _sizeof(self, context: Any, path: str) -> int:
         raise cs.SizeofError("a delimited message has no fixed size", path=path)
+
+
+_FIELD_OR_SEPARATOR = re.compile(rb"##|#")
+
+
+def split_fields(message: bytes) -> list[bytes]:
+    """A message's fields: split on ``#``, with ``##`` a literal ``#`` (read left to right)."""
+    if b"##" not in message:
+        return message.split(b"#")  # the common case, at C speed
+    fields: list[bytes] = []
+    current = bytearray()
+    last = 0
+    for match in _FIELD_OR_SEPARATOR.finditer(message):
+        current += message[last : match.start()]
+        if match.end() - match.start() == 2:
+            current += b"#"
+        else:
+            fields.append(bytes(current))
+            current.clear()
+        last = match.end()
+    current += message[last:]
+    fields.append(bytes(current))
+    return fields
+
+
+def escape_field(text: bytes) -> bytes:
+    """A field's text as sent: every ``#`` doubled."""
+    return text.replace(b"#", b"##")
 
 
 def _field_decoder(sc: cs.Construct) -> tuple[str | None, Callable[[bytes, Any, str], Any]]:
@@ -344,12 +405,13 @@ def _field_encoder(sc: cs.Construct) -> tuple[str | None, Callable[[Any, Any, st
     return sc.name, build_any
 
 
-_TEXT_RE = re.compile(rb"^[\x20-\x22\x24-\x7e]*$")  # printable ASCII but '#'
-_TEXT_OR_SEPARATOR_RE = re.compile(rb"^[\x20-\x7e]*$")  # a whole message: fields and '#'
+_TEXT_RE = re.compile(rb"^[\x20-\x7e]*$")  # printable ASCII ('#' doubled inside a field)
 
 
 class _Text(cs.Adapter):  # type: ignore[misc]
-    """A text field: printable ASCII without '#', ``min_len``..``max_len`` characters."""
+    """A text field: printable ASCII, ``min_len``..``max_len`` characters; a ``#`` in it
+    is sent doubled. It may not begin with ``#``: after a separator, ``###`` would read
+    as a field ending in ``#`` (units read left to right)."""
 
     def __init__(self, min_len: int = 0, max_len: int = MAX_MESSAGE_LENGTH) -> None:
         super().__init__(cs.GreedyBytes)
@@ -366,7 +428,9 @@ class _Text(cs.Adapter):  # type: ignore[misc]
             raise cs.ValidationError(f"{obj!r} is not {self.min_len} to {self.max_len} characters", path=path)
         return obj.decode("ascii")
 
-    def _encode(self, obj: str, context: Any, path: str) -> bytes:
+    def _encode(self, obj: str | None, context: Any, path: str) -> bytes:
+        if obj is None:
+            return b""  # an optional field left out (the message drops it)
         if not isinstance(obj, str):
             raise cs.ValidationError(f"expected text, got {obj!r}", path=path)
         try:
@@ -374,11 +438,13 @@ class _Text(cs.Adapter):  # type: ignore[misc]
         except UnicodeEncodeError:
             raise cs.ValidationError(f"{obj!r} is not ASCII", path=path) from None
         self._check(data, path)
-        return data
+        if data.startswith(b"#"):
+            raise cs.ValidationError(f"{obj!r} begins with '#', which a unit would misread", path=path)
+        return escape_field(data)
 
     def _check(self, data: bytes, path: str) -> None:
         if not _TEXT_RE.match(data):
-            raise cs.ValidationError(f"{data!r} has a character outside printable ASCII or '#'", path=path)
+            raise cs.ValidationError(f"{data!r} has a character outside printable ASCII", path=path)
         if not self.min_len <= len(data) <= self.max_len:
             raise cs.ValidationError(
                 f"{data!r} is not {self.min_len} to {self.max_len} characters", path=path
@@ -402,7 +468,9 @@ class _Number(cs.Adapter):  # type: ignore[misc]
             raise cs.ValidationError(f"{value} is below {self.minimum}", path=path)
         return value
 
-    def _encode(self, obj: int, context: Any, path: str) -> bytes:
+    def _encode(self, obj: int | None, context: Any, path: str) -> bytes:
+        if obj is None:
+            return b""  # an optional field left out (the message drops it)
         if not isinstance(obj, int) or obj < self.minimum or len(str(obj)) > self.digits:
             raise cs.ValidationError(f"{obj!r} is not a {self.digits}-digit number", path=path)
         return b"%0*d" % (self.width, obj)
@@ -440,23 +508,29 @@ MESSAGES: dict[str, _Delimited] = {
         *_RECEIPT_TAIL,
     ),
     "ST": _Delimited(_type_tag("ST")),
+    # v1's header: the POS id in field 3 and a cashier id in field 4, then a blank field
+    # (Retail Innovation's own client log; Odoo #247521).
     "RH": _Delimited(
         _type_tag("RH"),
         "date" / _Text(12, 12),
         "receipt_no" / _Text(1, 12),
-        "reserved1" / _Text(0, 16),
-        "reserved2" / _Text(0, 16),
         "pos_id" / _Text(1, 16),
+        "cashier" / _Text(1, 16),
+        "reserved" / _Text(1, 16),
         *_RECEIPT_TAIL,
     ),
     "SQ": _Delimited(_type_tag("SQ")),
-    # replies (decoded by position: the type tag is read, not checked)
-    "SIR": _Delimited("type" / _Text(1, 8), "main" / _STATUS, "storage" / _STATUS),
+    # replies: the type tag is checked by decode_reply, which names a wrong one
+    "SIR": _Delimited(
+        "type" / _Text(1, 8), "main" / _STATUS, "detail" / _Text(1, 64), optional=1, extra=True
+    ),
     "IR": _Delimited(
         "type" / _Text(1, 8),
         "unit_id" / _Text(1, 32),
         "protocol" / _Number(1, minimum=1),
-        "firmware" / _Text(1, 32),
+        "firmware" / _Text(1, 64),
+        optional=1,
+        extra=True,
     ),
     "RRR": _Delimited(
         "type" / _Text(1, 8),
@@ -464,10 +538,12 @@ MESSAGES: dict[str, _Delimited] = {
         "unit_id" / _Text(1, 32),
         "main" / _STATUS,
         "storage" / _STATUS,
+        optional=2,
+        extra=True,
     ),
-    "ACK": _Delimited("type" / _Text(1, 8)),
-    "SQR": _Delimited("type" / _Text(1, 8), "code" / _Text(1, 128), "unit_id" / _Text(1, 32)),
-    "NAK": _Delimited(_type_tag("NAK"), "code" / _NAK_CODE),
+    "ACK": _Delimited("type" / _Text(1, 8), extra=True),
+    "SR": _Delimited("type" / _Text(1, 8), "code" / _Text(1, 128), extra=True),
+    "NAK": _Delimited(_type_tag("NAK"), "code" / _NAK_CODE, extra=True),
 }
 """Every message's field layout, keyed by the type tag we send (see the module doc)."""
 
@@ -521,64 +597,95 @@ class Reply:
 
 @dataclass(frozen=True, slots=True)
 class StatusReply(Reply):
+    """``SIR``: the main status and the unit's status detail, a text of several characters.
+
+    The detail is kept as the unit sent it; it is not the storage status (that comes with
+    ``RRR``). Its second character, when it is a digit, is the severity (Odoo's reading).
+    """
+
     TYPE: ClassVar[str] = "SIR"
     main: MainStatus
-    storage: StorageStatus
+    detail: str = ""
+
+    @property
+    def severity(self) -> Severity | None:
+        mark = self.detail[1:2]
+        if mark.isdigit() and int(mark) in _SEVERITY_BY_NUMBER:
+            return _SEVERITY_BY_NUMBER[int(mark)]
+        return None
 
     def fields(self) -> dict[str, Any]:
-        return {"type": self.TYPE, "main": int(self.main), "storage": int(self.storage)}
+        return {"type": self.TYPE, "main": int(self.main), "detail": self.detail or None}
 
     @classmethod
     def from_fields(cls, fields: cs.Container) -> StatusReply:
-        return cls(_enum(MainStatus, fields.main, "main"), _enum(StorageStatus, fields.storage, "storage"))
+        return cls(_enum(MainStatus, fields["main"], "main status"), fields["detail"] or "")
+
+
+class Severity(enum.IntEnum):
+    """The severity a unit's status detail carries (its second character)."""
+
+    INFORMATIONAL = 0
+    WARNING = 1
+    PROTOCOL_ERROR = 2
+    NON_FATAL_ERROR = 3
+    FATAL_ERROR = 4
+
+
+_SEVERITY_BY_NUMBER = {int(s): s for s in Severity}
 
 
 @dataclass(frozen=True, slots=True)
 class IdentityReply(Reply):
+    """``IR``: unit id, protocol version, firmware; a newer unit's extra fields are kept."""
+
     TYPE: ClassVar[str] = "IR"
     unit_id: str
     protocol: int
-    firmware: str
+    firmware: str = ""
+    extra: tuple[str, ...] = ()
 
     def fields(self) -> dict[str, Any]:
         return {
             "type": self.TYPE,
             "unit_id": self.unit_id,
             "protocol": self.protocol,
-            "firmware": self.firmware,
+            "firmware": self.firmware or None,
         }
 
     @classmethod
     def from_fields(cls, fields: cs.Container) -> IdentityReply:
-        return cls(fields.unit_id, fields.protocol, fields.firmware)
+        return cls(fields["unit_id"], fields["protocol"], fields["firmware"] or "", fields["extra"])
 
 
 @dataclass(frozen=True, slots=True)
 class RegisterReply(Reply):
-    """The reply to RR. The real type tag is not public; ours is ``RRR``."""
+    """``RRR``, the answer to RR: control code (one space: none, for training and pro
+    forma), unit id, main status and storage status (either may be missing)."""
 
     TYPE: ClassVar[str] = "RRR"
     code: str
     unit_id: str
-    main: MainStatus
-    storage: StorageStatus
+    main: MainStatus | None
+    storage: StorageStatus | None
 
     def fields(self) -> dict[str, Any]:
         return {
             "type": self.TYPE,
-            "code": self.code,
+            "code": self.code or BLANK,
             "unit_id": self.unit_id,
-            "main": int(self.main),
-            "storage": int(self.storage),
+            "main": None if self.main is None else int(self.main),
+            "storage": None if self.storage is None else int(self.storage),
         }
 
     @classmethod
     def from_fields(cls, fields: cs.Container) -> RegisterReply:
+        main, storage = fields["main"], fields["storage"]
         return cls(
-            fields.code,
-            fields.unit_id,
-            _enum(MainStatus, fields.main, "main"),
-            _enum(StorageStatus, fields.storage, "storage"),
+            fields["code"].strip(),
+            fields["unit_id"],
+            None if main is None else _enum(MainStatus, main, "main status"),
+            None if storage is None else _enum(StorageStatus, storage, "storage status"),
         )
 
 
@@ -591,35 +698,40 @@ class Ack(Reply):
 
 @dataclass(frozen=True, slots=True)
 class SignatureReply(Reply):
-    """The reply to v1's SQ: the control code, then (our choice) the unit id."""
+    """``SR``, the reply to v1's SQ: the control code only (the unit id comes from IQ)."""
 
-    TYPE: ClassVar[str] = "SQR"
+    TYPE: ClassVar[str] = "SR"
     code: str
-    unit_id: str
 
     def fields(self) -> dict[str, Any]:
-        return {"type": self.TYPE, "code": self.code, "unit_id": self.unit_id}
+        return {"type": self.TYPE, "code": self.code or BLANK}
 
     @classmethod
     def from_fields(cls, fields: cs.Container) -> SignatureReply:
-        return cls(fields.code, fields.unit_id)
+        return cls(fields["code"].strip())
 
 
 @dataclass(frozen=True, slots=True)
 class Nak(Reply):
+    """``NAK`` with its three-digit code: any number, known (:class:`NakCode`) or not."""
+
     TYPE: ClassVar[str] = "NAK"
-    code: NakCode
+    code: int
+
+    @property
+    def known(self) -> NakCode | None:
+        return _NAK_BY_NUMBER.get(self.code)
 
     @property
     def text(self) -> str:
-        return self.code.text
+        return nak_text(self.code)
 
     def fields(self) -> dict[str, Any]:
         return {"code": int(self.code)}
 
     @classmethod
     def from_fields(cls, fields: cs.Container) -> Nak:
-        return cls(_enum(NakCode, fields.code, "NAK code"))
+        return cls(fields["code"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -699,18 +811,20 @@ class StartReceipt(Request):
 
 @dataclass(frozen=True, slots=True)
 class ReceiptHeader(Request):
-    """v1 ``RH``: the receipt's data; two reserved fields are sent blank."""
+    """v1 ``RH``: the receipt's data, the POS id in field 3 and the cashier's id in field 4
+    (one space when none), then a reserved field sent blank."""
 
     TYPE: ClassVar[str] = "RH"
     REPLY: ClassVar[type[Reply]] = Ack
     data: ControlData
+    cashier: str = BLANK
 
     def fields(self) -> dict[str, Any]:
-        return {"reserved1": BLANK, "reserved2": BLANK, **_receipt_fields(self.data)}
+        return {"cashier": self.cashier or BLANK, "reserved": BLANK, **_receipt_fields(self.data)}
 
     @classmethod
     def from_fields(cls, fields: cs.Container) -> ReceiptHeader:
-        return cls(_receipt_data(fields))
+        return cls(_receipt_data(fields), fields["cashier"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -767,12 +881,19 @@ def decode_request(message: bytes) -> Request:
 def decode_reply(message: bytes, answering: type[Request]) -> Reply:
     """The reply to a request of type ``answering``, read by position.
 
-    ``NAK`` is always recognised; any other type tag is taken as the success reply the
-    request expects, as the known drivers do.
+    ``NAK`` is always recognised; otherwise the type tag must be the one reply this
+    request has (``SIR`` to ``SIQ``, ``RRR`` to ``RR``, …): any other is a
+    :class:`MessageError` that names it, never a success.
     """
-    if message_type(message) == b"NAK":
+    tag = message_type(message)
+    if tag == b"NAK":
         return Nak.from_fields(_parse_fields("NAK", message))
     reply_cls = answering.REPLY
+    if tag != reply_cls.TYPE.encode("ascii"):
+        raise MessageError(
+            f"the answer to {answering.TYPE} is of type {tag.decode('ascii', 'replace')!r}, "
+            f"not {reply_cls.TYPE}: {message!r}"
+        )
     return reply_cls.from_fields(_parse_fields(reply_cls.TYPE, message))
 
 
@@ -840,10 +961,11 @@ class Deframer:
     def _frames(self) -> Iterator[bytes | None]:
         buf = self._buffer
         while buf:
-            start = buf.find(FRAME_START)
+            found = _START_RE.search(buf)
+            start = -1 if found is None else found.start()
             if start < 0:
                 # Keep a tail that may be the beginning of a start marker.
-                keep = 2 if buf.endswith(b"#!") else 1 if buf.endswith(b"#") else 0
+                keep = 2 if buf.endswith((b"#!", b"#%")) else 1 if buf.endswith(b"#") else 0
                 if len(buf) > keep:
                     self._discard(len(buf) - keep, "no frame start")
                 return
@@ -879,6 +1001,7 @@ class Deframer:
 
 
 LRC_MISMATCH = "LRC mismatch"
+_START_RE = re.compile(rb"#[!%]#")  # a frame start of either mode
 
 
 def _hex3(data: bytes | bytearray) -> int | None:

@@ -302,7 +302,8 @@ class ControlData:
             raise FieldError("vat", f"a VAT rate appears twice in {vat}")
         if orgnr != validate_orgnr(orgnr):
             raise FieldError("orgnr", f"{orgnr!r} must be 10 digits without a hyphen")
-        return_ore = parse_amount(return_total, "return_total")
+        # A real client sends a plain "0" when there are no returns (the reference's RI log).
+        return_ore = 0 if return_total.strip() == "0" else parse_amount(return_total, "return_total")
         if return_ore < 0:
             raise FieldError("return_total", "is the absolute sum of returns and cannot be negative")
         # Every field was parsed and checked above; skipping __post_init__'s re-check

@@ -1,8 +1,12 @@
 """The CCSP front-end of the simulated unit: one session per line (pty or TCP connection).
 
 A session deframes what the register sends, answers each request in order, keeps the
-v1 receipt state (ST -> RH -> SQ) for its line, and logs every frame in hex. Reply type
-tags: SIR, IR, RRR (RR), ACK (ST, RH), SQR (SQ), NAK — see docs/protocols/ccsp.md.
+v1 receipt state (ST -> RH -> SQ) for its line, and logs every frame in hex. It answers
+as real units do (docs/protocols/ccsp.md): SIR with a status detail of several
+characters, IR, RRR to RR (one space for the code of a training or pro forma receipt),
+ACK to ST and RH, SR with the code only to SQ, NAK. A v1-only unit answers RR with
+NAK 002. On a pty with a configured ``baudrate`` it hears nothing a register sends at
+another speed (a UART at the wrong rate reads only framing errors).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 
-from firmware_sim.control_unit.unit import ControlUnit, NoReply, Refused
+from firmware_sim.control_unit.unit import ControlUnit, NoReply, Refused, ServerError
 from firmware_sim.pty import PtyPort
 from protocols import ccsp
 from protocols.skv import ControlData
@@ -28,10 +32,12 @@ class CcspSession:
         unit: ControlUnit,
         send: Callable[[bytes], None],
         hangup: Callable[[], None] | None = None,
+        line_speed: Callable[[], int | None] | None = None,
     ) -> None:
         self.unit = unit
         self.send = send
         self.hangup = hangup
+        self.line_speed = line_speed  # the speed the register set, where the line has one
         self.deframer = ccsp.Deframer()
         self._queue: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._started = False  # v1: ST seen
@@ -60,6 +66,12 @@ class CcspSession:
         """Bytes from the line (called from the transport, never blocks)."""
         if self.unit.is_dark():
             return  # a unit without power hears nothing
+        wanted = self.unit.config.baudrate
+        if wanted is not None and self.line_speed is not None:
+            speed = self.line_speed()
+            if speed is not None and speed != wanted:
+                log.debug("rx at %d baud, unit listens at %d: %d bytes unheard", speed, wanted, len(data))
+                return
         for f in self.deframer.feed_marking_lrc_errors(data):
             # b"" stands for a frame that failed its LRC: answered with NAK 001 in turn.
             self._queue.put_nowait(b"" if f is None else f)
@@ -83,7 +95,7 @@ class CcspSession:
                     if self.hangup is not None:
                         self.hangup()
                 continue
-            data = ccsp.encode(reply)
+            data = ccsp.frame(ccsp.encode_message(reply), self.unit.config.frame_mode.encode("ascii"))
             if self.unit.take_corruption():
                 data = data[:-3] + (b"00" if data[-3:-1] != b"00" else b"01") + b"\r"
             data = self.unit.take_noise() + data
@@ -91,6 +103,12 @@ class CcspSession:
             self.send(data)
 
     async def _answer(self, frame: bytes) -> ccsp.Reply:
+        try:
+            return await self._answer_frame(frame)
+        except ServerError:
+            return ccsp.Nak(ccsp.NakCode.INTERNAL_ERROR)  # a unit's own failure is NAK 008
+
+    async def _answer_frame(self, frame: bytes) -> ccsp.Reply:
         if not frame:
             await self.unit.status()  # a bad LRC still meets the transport faults
             return ccsp.Nak(ccsp.NakCode.INVALID_LRC)
@@ -113,7 +131,7 @@ class CcspSession:
         match request:
             case ccsp.StatusQuery():
                 status = await unit.status()
-                return ccsp.StatusReply(status.main, status.storage)
+                return ccsp.StatusReply(status.main, status_detail(status.main, status.storage))
             case ccsp.IdentityQuery():
                 ident = await unit.identity()
                 return ccsp.IdentityReply(ident.unit_id, ident.protocol, ident.firmware)
@@ -138,8 +156,25 @@ class CcspSession:
                 key = f"v1:{header.receipt_type.value}:{header.receipt_no}"
                 done = await unit.register(key, header)
                 self._started, self._header = False, None
-                return ccsp.SignatureReply(done.code, done.unit_id)
+                return ccsp.SignatureReply(done.code)
         raise Refused(ccsp.NakCode.UNKNOWN_MESSAGE)
+
+
+_SEVERITY_OF_MAIN = {
+    ccsp.MainStatus.OK: ccsp.Severity.INFORMATIONAL,
+    ccsp.MainStatus.WARNING: ccsp.Severity.WARNING,
+    ccsp.MainStatus.PROTOCOL_ERROR: ccsp.Severity.PROTOCOL_ERROR,
+    ccsp.MainStatus.NON_FATAL_ERROR: ccsp.Severity.NON_FATAL_ERROR,
+    ccsp.MainStatus.FATAL_ERROR: ccsp.Severity.FATAL_ERROR,
+}
+
+
+def status_detail(main: ccsp.MainStatus, storage: ccsp.StorageStatus) -> str:
+    """The simulator's SIR detail: five characters, the severity second (where Odoo reads
+    it) and the storage status third. The layout beyond the severity is our choice (the
+    real one is not public); the driver reads only the severity."""
+    severity = _SEVERITY_OF_MAIN.get(main, ccsp.Severity.INFORMATIONAL)
+    return f"0{int(severity)}{int(storage)}00"
 
 
 def _discard(data: bytes) -> None:
@@ -180,7 +215,7 @@ async def serve_tcp(unit: ControlUnit, host: str = "127.0.0.1", port: int = 0) -
 async def serve_pty(unit: ControlUnit) -> AsyncIterator[str]:
     """Serve CCSP on a new pty; yields the slave's path (``/dev/pts/N``)."""
     port = PtyPort()
-    session = CcspSession(unit, port.write, port.discard_input)
+    session = CcspSession(unit, port.write, port.discard_input, port.line_speed)
     session.start()
     port.start_reading(session.received)
     try:

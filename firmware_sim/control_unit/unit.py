@@ -46,6 +46,8 @@ class UnitConfig:
     capacity: int = 1_000_000  # registrations journal memory holds
     unit_id: str | None = None  # fixed id; otherwise made once and kept in the data dir
     reboot_seconds: float = 0.5  # how long a power cut keeps the unit dark
+    baudrate: int | None = None  # on a pty: the only line speed it understands (None: any)
+    frame_mode: str = "!"  # CCSP: the mode its replies are framed in, "!" (A) or "%" (B)
 
 
 @dataclass(frozen=True, slots=True)

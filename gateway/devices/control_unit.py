@@ -13,7 +13,11 @@ Retry and deadline policy (numbers are the constructor's defaults):
   saw *our* LRC wrong), NAK 006 (not operational; while ``SIQ`` says busy we wait up to
   ``busy_timeout``, 10 s, polling every ``busy_poll``, 0.5 s, then send again), and for
   v1 NAK 004 (the unit lost the ST/RH/SQ thread: the triple starts over);
-* any other NAK is final: :class:`ControlUnitRefused` with words for the POS;
+* any other NAK is final, a code this gateway does not know too:
+  :class:`ControlUnitRefused` with the NAK's number and words for the POS;
+* an answer that came back but cannot be used (another reply type than the request's,
+  a control code that is not one, fields that do not parse) is retried; out of tries
+  it is named as such, with its bytes — "no answer" only when nothing came back;
 * out of tries: :class:`ControlUnitUnavailable`, and the state becomes ``failed`` with
   the same words.
 
@@ -28,6 +32,11 @@ order, so once that comes every older answer has come too (and was skipped, sinc
 answer is read by the layout of the request it answers). Only then is a new ``RR``
 sent, and a late code for an old receipt can never be taken for a new one.
 
+Line speed: with ``speeds`` (``[control_unit] baudrate = "auto"``, the default on a
+serial line) the handshake asks ``SIQ`` at each speed in turn (9600, 57600, 19200) until
+one is answered, then ``IQ``; the speed found is kept, tried first at the next
+handshake, and shown in :attr:`UnitIdentity.line`.
+
 Every frame is logged in hex on ``tillgw.devices.control_unit.frames`` (DEBUG) with the
 sequence number and receipt number it belongs to, and kept in the
 :class:`~gateway.devices.fiscal_unit.Registration`.
@@ -36,6 +45,7 @@ sequence number and receipt number it belongs to, and kept in the
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
 import logging
 from collections.abc import Awaitable, Callable
@@ -53,9 +63,10 @@ from gateway.devices.fiscal_unit import (
 )
 from gateway.devices.health import DeviceState
 from gateway.devices.line import CCSP_PROTOCOL, DeviceProtocol
-from gateway.devices.link import LinkError, LinkOpener, open_link
+from gateway.devices.link import LinkError, LinkOpener, is_network_url, open_link
 from gateway.devices.port import Backoff, DeviceTimeout, Exchange, PortClosed, PortOwner
 from gateway.devices.unit_operation import (
+    CLEANCASH_CODE,
     Direction,
     FrameJournal,
     Operation,
@@ -72,6 +83,7 @@ __all__ = [
     "DEFAULT_REQUEST_TIMEOUT",
     "DEFAULT_RETRIES",
     "ControlUnitDriver",
+    "cashier_field",
     "open_control_unit",
 ]
 
@@ -96,6 +108,8 @@ class _Problem(enum.Enum):
     NAK_LRC = "unit saw a bad LRC"
     SEQUENCE = "v1 sequence lost"
     OUT_OF_TURN = "answer out of turn"
+    UNUSABLE = "unusable answer"
+    NO_SPEED = "no answer at any speed"
 
 
 _Op: TypeAlias = Operation[UnitProblem | _Problem]
@@ -131,6 +145,7 @@ class _ReplyReader:
         self._journal = journal
         self._accept = accept
         self._deframer = ccsp.Deframer()
+        self.unusable: list[tuple[bytes, str]] = []  # whole frames that came back but were no answer
 
     def feed(self, data: bytes) -> _Outcome | None:
         deframer = self._deframer
@@ -143,11 +158,13 @@ class _ReplyReader:
             except ccsp.MessageError as exc:
                 log.info("skipped a frame that is no answer to %s: %s", self._answering.TYPE, exc)
                 self._journal.received(frame, f"skipped: no answer to {self._answering.TYPE}")
+                self.unusable.append((frame, str(exc)))
                 continue
             why_not = self._accept(reply)
             if why_not is not None:
                 log.warning("skipped an answer to %s: %s", self._answering.TYPE, why_not)
                 self._journal.received(frame, f"skipped: {why_not}")
+                self.unusable.append((frame, why_not))
                 continue
             self._journal.received(frame)
             return _Answered(reply)
@@ -188,6 +205,7 @@ class ControlUnitDriver(RetryingUnit[UnitProblem | _Problem], ControlUnit):
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
         busy_poll: float = DEFAULT_BUSY_POLL,
         watch_interval: float | None = None,
+        speeds: tuple[int, ...] | None = None,
         backoff: Backoff | None = None,
         opener: LinkOpener = open_link,
     ) -> None:
@@ -202,6 +220,10 @@ class ControlUnitDriver(RetryingUnit[UnitProblem | _Problem], ControlUnit):
             watch_interval=watch_interval,
         )
         self.protocol = protocol
+        # Speeds to probe at the handshake; a network link has none to choose.
+        self._speeds = () if speeds is None or is_network_url(url) else tuple(dict.fromkeys(speeds))
+        if any(speed <= 0 for speed in self._speeds):
+            raise ValueError(f"speeds {speeds} must be positive")
         self._port = PortOwner(url, protocol.line, opener=opener, backoff=backoff)
         self._identified_on = -1  # the link opening the identity was learnt on
         self._in_doubt = False  # an answer may still be on its way (see module doc)
@@ -227,11 +249,12 @@ class ControlUnitDriver(RetryingUnit[UnitProblem | _Problem], ControlUnit):
 
         return await self._operate("handshake", body, identify=False)
 
-    async def register(self, seq: int, data: ControlData) -> Registration:
+    async def register(self, seq: int, data: ControlData, *, cashier: str = "") -> Registration:
         """Register one receipt and return its control code.
 
         ``seq`` identifies the registration to a v2 unit: sending the same ``seq`` and
         data again (after a crash, say) returns the same code and stores nothing new.
+        ``cashier`` goes in v1's ``RH`` (field 4), made fit for it (:func:`cashier_field`).
         """
         if not 1 <= seq <= ccsp.SEQ_MAX:
             raise ValueError(f"seq {seq} is outside 1..{ccsp.SEQ_MAX}")
@@ -243,7 +266,7 @@ class ControlUnitDriver(RetryingUnit[UnitProblem | _Problem], ControlUnit):
         async def body(op: _Op) -> Registration:
             assert self._identity is not None  # _operate identified the unit first
             if self._identity.protocol_version == 1:
-                return await self._register_v1(op, seq, data)
+                return await self._register_v1(op, seq, data, cashier_field(cashier))
             return await self._register_v2(op, seq, data)
 
         registration = await self._operate(f"seq={seq} receipt={data.receipt_no}", body, identify=True)
@@ -275,8 +298,19 @@ class ControlUnitDriver(RetryingUnit[UnitProblem | _Problem], ControlUnit):
     def _give_up_words(self, last: Retry[UnitProblem | _Problem], tries: str) -> str:
         url = self.url
         match last.problem:
-            case _Problem.NO_REPLY | _Problem.OUT_OF_TURN:
+            case _Problem.NO_REPLY:
                 return f"no answer from the control unit on {url} after {tries} — check the cable and power"
+            case _Problem.NO_SPEED:
+                return (
+                    f"no answer from the control unit on {url} at {last.detail} baud ({tries}) — "
+                    "check the cable and power; if the unit's manual names another speed, set "
+                    "[control_unit] baudrate to it"
+                )
+            case _Problem.OUT_OF_TURN | _Problem.UNUSABLE:
+                return (
+                    f"the control unit on {url} answered, but not in a way this gateway can use "
+                    f"({tries}; the last: {last.detail}) — call the supplier with this message"
+                )
             case _Problem.DAMAGED:
                 return (
                     f"every answer from the control unit on {url} arrived damaged ({tries}) — "
@@ -298,9 +332,11 @@ class ControlUnitDriver(RetryingUnit[UnitProblem | _Problem], ControlUnit):
         reply = await self._request(op, ccsp.RegisterReceipt(seq, data))
         if not isinstance(reply, ccsp.RegisterReply):  # pragma: no cover - decode_reply guarantees it
             raise Retry(_Problem.OUT_OF_TURN, f"unexpected answer {reply!r}")
-        code = self._code_of(reply.code, data.receipt_type)
+        code = self._code_of(reply.code, data.receipt_type, CLEANCASH_CODE)
         self._sticky = None
-        self._apply_status(UnitStatus(reply.main, reply.storage))
+        if reply.main is not None:
+            storage = reply.storage if reply.storage is not None else self._known_storage()
+            self._apply_status(UnitStatus(reply.main, storage))
         return Registration(
             seq,
             code,
@@ -312,15 +348,16 @@ class ControlUnitDriver(RetryingUnit[UnitProblem | _Problem], ControlUnit):
             needs_code(data.receipt_type),
         )
 
-    async def _register_v1(self, op: _Op, seq: int, data: ControlData) -> Registration:
+    async def _register_v1(self, op: _Op, seq: int, data: ControlData, cashier: str) -> Registration:
         # A retry of any step starts the triple over: the unit keys a v1 repeat by receipt
         # type and number, so a receipt it already stored gets its first code back.
         await self._request(op, ccsp.StartReceipt())
-        await self._request(op, ccsp.ReceiptHeader(data))
+        await self._request(op, ccsp.ReceiptHeader(data, cashier))
         reply = await self._request(op, ccsp.SignatureQuery())
         if not isinstance(reply, ccsp.SignatureReply):  # pragma: no cover - decode_reply guarantees it
             raise Retry(_Problem.OUT_OF_TURN, f"unexpected answer {reply!r}")
-        code = self._code_of(reply.code, data.receipt_type)
+        code = self._code_of(reply.code, data.receipt_type, CLEANCASH_CODE)
+        assert self._identity is not None  # the handshake came first; SR carries no unit id
         self._sticky = None
         # v1's answer carries no status: ask, but the receipt is registered either way.
         status: UnitStatus | None
@@ -334,7 +371,7 @@ class ControlUnitDriver(RetryingUnit[UnitProblem | _Problem], ControlUnit):
         return Registration(
             seq,
             code,
-            reply.unit_id,
+            self._identity.unit_id,
             status.main if status else None,
             status.storage if status else None,
             tuple(op.journal.records),
@@ -345,6 +382,8 @@ class ControlUnitDriver(RetryingUnit[UnitProblem | _Problem], ControlUnit):
     # -- single requests ----------------------------------------------------------------
 
     async def _identify(self, op: _Op) -> UnitIdentity:
+        if self._speeds and (self._identity is None or self._identified_on != self._port.opens):
+            await self._find_speed(op)
         reply = await self._request(op, ccsp.IdentityQuery())
         if not isinstance(reply, ccsp.IdentityReply):  # pragma: no cover - decode_reply guarantees it
             raise Retry(_Problem.OUT_OF_TURN, f"unexpected answer {reply!r}")
@@ -359,21 +398,43 @@ class ControlUnitDriver(RetryingUnit[UnitProblem | _Problem], ControlUnit):
             log.warning(
                 "%s: the control unit changed from %s to %s", self.url, self._identity.unit_id, reply.unit_id
             )
-        self._identity = UnitIdentity(reply.unit_id, reply.protocol, reply.firmware)
+        line = self._port.line.describe() if not is_network_url(self.url) else ""
+        self._identity = UnitIdentity(reply.unit_id, reply.protocol, reply.firmware, line=line)
         self._identified_on = self._port.opens
         status = await self._query_status(op)
         self._apply_status(status)
         return self._identity
 
+    async def _find_speed(self, op: _Op) -> None:
+        """Ask ``SIQ`` at each speed, the last one found first, until one is answered."""
+        current = self._port.line.baudrate
+        order = (current, *(speed for speed in self._speeds if speed != current))
+        for speed in order:
+            await self._port.set_line(dataclasses.replace(self._port.line, baudrate=speed))
+            try:
+                await self._query_status(op)
+            except Retry as retry:
+                log.info("%s: no usable answer at %d baud: %s", self.url, speed, retry)
+                continue
+            if speed != current:
+                log.warning("%s: the control unit answers at %d baud", self.url, speed)
+            return
+        await self._port.set_line(dataclasses.replace(self._port.line, baudrate=order[0]))
+        raise Retry(_Problem.NO_SPEED, ", ".join(str(speed) for speed in order))
+
+    def _known_storage(self) -> ccsp.StorageStatus | None:
+        """``SIR`` does not carry the storage status: the last one ``RRR`` told is kept."""
+        return self._last_status.storage if self._last_status is not None else None
+
     async def _query_status(self, op: _Op) -> UnitStatus:
         reply = await self._exchange(op, ccsp.StatusQuery())
         if isinstance(reply, ccsp.Nak):
-            if reply.code is ccsp.NakCode.INVALID_LRC:
+            if reply.code == ccsp.NakCode.INVALID_LRC:
                 raise Retry(_Problem.NAK_LRC, "the unit received a damaged status query")
-            raise Retry(_Problem.OUT_OF_TURN, f"NAK {int(reply.code):03d} to a status query")
+            raise Retry(_Problem.UNUSABLE, f"NAK {reply.code:03d} ({reply.text}) to a status query")
         if not isinstance(reply, ccsp.StatusReply):  # pragma: no cover - decode_reply guarantees it
             raise Retry(_Problem.OUT_OF_TURN, f"unexpected answer {reply!r}")
-        return UnitStatus(reply.main, reply.storage)
+        return UnitStatus(reply.main, self._known_storage(), reply.detail)
 
     async def _resync(self, op: _Op) -> None:
         """Wait for the answer to a fresh SIQ, so every older answer is out of the way."""
@@ -388,16 +449,17 @@ class ControlUnitDriver(RetryingUnit[UnitProblem | _Problem], ControlUnit):
             await self._handle_nak(op, request, reply.code)
         return reply
 
-    async def _handle_nak(self, op: _Op, request: ccsp.Request, code: ccsp.NakCode) -> None:
-        """Raise what a NAK to ``request`` calls for: a retry, or a refusal."""
-        if code is ccsp.NakCode.INVALID_LRC:
+    async def _handle_nak(self, op: _Op, request: ccsp.Request, code: int) -> None:
+        """Raise what a NAK to ``request`` calls for: a retry, or a refusal (any other code,
+        one this gateway does not know too, is a refusal with its number)."""
+        if code == ccsp.NakCode.INVALID_LRC:
             raise Retry(_Problem.NAK_LRC, f"the unit received a damaged {request.TYPE}")
-        if code is ccsp.NakCode.NOT_OPERATIONAL:
+        if code == ccsp.NakCode.NOT_OPERATIONAL:
             await self._wait_while_busy(op)
             raise Retry(UnitProblem.NOT_OPERATIONAL, f"NAK 006 to {request.TYPE}")
-        if code is ccsp.NakCode.INVALID_SEQUENCE and request.TYPE in ("RH", "SQ"):
+        if code == ccsp.NakCode.INVALID_SEQUENCE and request.TYPE in ("RH", "SQ"):
             raise Retry(_Problem.SEQUENCE, f"NAK 004 to {request.TYPE}")
-        self._refuse(code, op, f"NAK {int(code):03d} {code.text}")
+        self._refuse(code, op, f"NAK {code:03d} ({ccsp.nak_text(code)}) to {request.TYPE}")
 
     async def _exchange(self, op: _Op, request: ccsp.Request) -> ccsp.Reply:
         reader = _ReplyReader(type(request), op.journal, self._acceptor(request))
@@ -412,6 +474,9 @@ class ControlUnitDriver(RetryingUnit[UnitProblem | _Problem], ControlUnit):
             outcome = await self._port.exchange(exchange)
         except DeviceTimeout as exc:
             self._in_doubt = True
+            if reader.unusable:
+                frame, why = reader.unusable[-1]
+                raise Retry(_Problem.UNUSABLE, f"{why} — bytes {frame!r}") from None
             raise Retry(_Problem.NO_REPLY, str(exc)) from None
         except LinkError as exc:
             self._in_doubt = True  # a serial line may still hold a late answer
@@ -424,17 +489,27 @@ class ControlUnitDriver(RetryingUnit[UnitProblem | _Problem], ControlUnit):
         def accept(reply: ccsp.Reply) -> str | None:
             unit_id = getattr(reply, "unit_id", None)
             if (
-                isinstance(reply, ccsp.RegisterReply | ccsp.SignatureReply)
+                isinstance(reply, ccsp.RegisterReply)
                 and self._identity is not None
                 and unit_id != self._identity.unit_id
             ):
-                # A late status answer can parse as SQ's answer; a swapped unit names
-                # another id. Either way it is not this receipt's code: ask again.
+                # A swapped unit names another id: not this receipt's code; ask again.
                 self._identified_on = -1
                 return f"the answer names unit {unit_id!r}, not {self._identity.unit_id!r}"
             return None
 
         return accept
+
+
+def cashier_field(cashier: str) -> str:
+    """A cashier id as v1's ``RH`` carries it: printable ASCII (Å, Ä, Ö as A, A, O), at
+    most 16 characters, not beginning with ``#``; one space when there is none."""
+    text = cashier.translate(_ASCII_LETTERS).encode("ascii", "ignore").decode("ascii")
+    text = "".join(ch for ch in text if " " <= ch <= "~").strip().lstrip("#").strip()
+    return text[:16] or ccsp.BLANK
+
+
+_ASCII_LETTERS = str.maketrans("ÅÄÖåäöÉéÜü", "AAOaaoEeUu")
 
 
 def open_control_unit(url: str, pos_id: str, *, orgnr: str | None = None, **options: Any) -> ControlUnit:

@@ -58,7 +58,7 @@ class UnitIdentity:
 @dataclass(frozen=True, slots=True)
 class UnitStatus:
     main: MainStatus
-    storage: StorageStatus
+    storage: StorageStatus | None  # None: not reported yet (CCSP's SIR does not carry it)
     detail: str = ""  # the unit's own status detail, as it sent it (CCSP SIR field 5)
 
     @property
@@ -208,8 +208,8 @@ def main_status_words(main: MainStatus) -> str:
     return _MAIN_WORDS[main]
 
 
-def storage_status_words(storage: StorageStatus) -> str:
-    return _STORAGE_WORDS[storage]
+def storage_status_words(storage: StorageStatus | None) -> str:
+    return "not reported yet" if storage is None else _STORAGE_WORDS[storage]
 
 
 MEMORY_ALMOST_FULL = "journal memory almost full — order a new control unit or have it emptied"

@@ -14,6 +14,7 @@ from typing import Any, Literal
 __all__ = [
     "CCSP_LEGACY_PROTOCOL",
     "CCSP_PROTOCOL",
+    "CCSP_SPEEDS",
     "DeviceProtocol",
     "LineSettings",
 ]
@@ -32,6 +33,9 @@ class LineSettings:
     rtscts: bool = False
     dsrdtr: bool = False
     xonxoff: bool = False
+    dtr: bool | None = (
+        None  # DTR held asserted (True) or dropped (False) once open; None: the driver's default
+    )
 
     def __post_init__(self) -> None:
         if self.baudrate <= 0:
@@ -44,13 +48,17 @@ class LineSettings:
             raise ValueError(f"stopbits {self.stopbits} must be 1, 1.5 or 2")
 
     def serial_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``serial.serial_for_url``."""
-        return dataclasses.asdict(self)
+        """Keyword arguments for ``serial.serial_for_url`` (DTR is set after opening)."""
+        kwargs = dataclasses.asdict(self)
+        del kwargs["dtr"]
+        return kwargs
 
     def describe(self) -> str:
         """``9600 8N1`` plus the flow control in use, as a technician writes it."""
         stop = f"{self.stopbits:g}"
         flow = [name for name in ("rtscts", "dsrdtr", "xonxoff") if getattr(self, name)]
+        if self.dtr is not None:
+            flow.append("DTR on" if self.dtr else "DTR off")
         return f"{self.baudrate} {self.bytesize}{self.parity}{stop}" + (
             f" ({', '.join(flow)})" if flow else ""
         )
@@ -71,5 +79,10 @@ class DeviceProtocol:
 CCSP_PROTOCOL = DeviceProtocol("CCSP", LineSettings(baudrate=9600))
 """CleanCash Serial Protocol: 9600 8N1, no flow control."""
 
-CCSP_LEGACY_PROTOCOL = CCSP_PROTOCOL.with_line(baudrate=19200, dsrdtr=True)
-"""The older vendor sample's line: 19200 8N1 with DSR/DTR."""
+CCSP_LEGACY_PROTOCOL = CCSP_PROTOCOL.with_line(baudrate=19200, dtr=True)
+"""The CleanCash COM API samples' ``COM3:19200,DTR``: 19200 8N1 with DTR asserted (a
+line the unit draws on, not hardware flow control)."""
+
+CCSP_SPEEDS = (9600, 57600, 19200)
+"""The speeds CCSP units answer at, in the order a till probes them: 9600 (the common
+one), 57600 (Skattedosan / PosPlus units), 19200 (older units)."""

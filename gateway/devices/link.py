@@ -234,6 +234,15 @@ async def open_link(url: str, line: LineSettings) -> Link:
             transport, _ = await serial_asyncio_fast.create_serial_connection(
                 loop, lambda: receiver, url, exclusive=True, **line.serial_kwargs()
             )
+            serial_port = transport.serial
+            if line.dtr is not None and serial_port is not None:
+                try:
+                    serial_port.dtr = line.dtr
+                except OSError as exc:
+                    if exc.errno != errno.ENOTTY:
+                        raise
+                    # A pseudo-terminal (a simulator) has no modem lines to set.
+                    log.debug("%s has no DTR line to set", url)
     except LinkError:
         raise
     except (OSError, ValueError) as exc:  # serial.SerialException is an OSError

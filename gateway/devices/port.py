@@ -154,6 +154,17 @@ class PortOwner:
         self._queue.put_nowait(_Job(exchange, future))
         return await future
 
+    async def set_line(self, line: LineSettings) -> None:
+        """Speak at ``line`` from the next exchange on (the link is reopened with it).
+
+        Call it between exchanges (a driver holding its own lock), never during one.
+        """
+        if line == self.line:
+            return
+        self.line = line
+        await self._drop_link()
+        self._not_before = 0.0  # a new speed is no failure to back off from
+
     async def close(self) -> None:
         """Finish the exchange under way, fail the queued ones, close the link."""
         if self._closed:

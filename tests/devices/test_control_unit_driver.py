@@ -72,7 +72,9 @@ async def test_handshake_learns_identity_and_state(
     assert (driver.state, driver.reason) == (DeviceState.READY, "ready")
     assert [h.state for h in changes] == [DeviceState.READY]
     status = await driver.status()
-    assert (status.main_words, status.storage_words) == ("OK", "OK")
+    # SIR carries a status detail, not the storage status: that comes with the first RRR.
+    assert (status.main_words, status.storage_words) == ("OK", "not reported yet")
+    assert status.detail == "00000"
 
 
 async def test_register_returns_the_units_code_and_the_frames(
@@ -106,7 +108,7 @@ async def test_the_same_seq_with_other_data_is_refused_011(
     with pytest.raises(ControlUnitRefused) as refused:
         await driver.register(5, receipt(5, total=20000))
 
-    assert refused.value.code is NakCode.INVALID_SEQUENCE_NUMBER
+    assert refused.value.code == NakCode.INVALID_SEQUENCE_NUMBER
     assert "different receipt under this sequence number" in refused.value.words
     [record] = unit.memory.records()
     assert record.code == first.code and "|100,00|" in record.data
@@ -123,8 +125,8 @@ async def test_an_unknown_pos_id_is_refused_007_and_stays_failed(
         with pytest.raises(ControlUnitRefused) as refused:
             await driver.register(1, receipt(1))
 
-        assert refused.value.code is NakCode.INVALID_POS_ID
-        assert str(refused.value).startswith("the control unit refused (007 invalid POS id")
+        assert refused.value.code == NakCode.INVALID_POS_ID
+        assert str(refused.value).startswith("the control unit refused it: NAK 007 (invalid POS id")
         expected = (
             "failed: this register's POS id 'KASSA1' is not licensed in the control unit — "
             "use the POS id the unit was registered with, or have the supplier add this one"
@@ -145,7 +147,7 @@ async def test_more_pos_ids_than_licences_is_refused_009(
         with pytest.raises(ControlUnitRefused) as refused:
             await driver.register(1, receipt(1))
 
-        assert refused.value.code is NakCode.LICENSE_EXCEEDED
+        assert refused.value.code == NakCode.LICENSE_EXCEEDED
         assert driver.state is DeviceState.FAILED
         assert "no free licence for POS id 'KASSA1'" in driver.reason
         assert keys(unit) == []
@@ -212,7 +214,8 @@ async def test_v1_registers_with_st_rh_sq(
     [record] = unit.memory.records()
     assert (record.key, done.code, done.unit_id) == ("v1:normal:77", record.code, unit.unit_id)
     assert sent_types(done.frames) == ["ST", "RH", "SQ", "SIQ"]  # SIQ: v1's answer has no status
-    assert (done.main, done.storage) == (MainStatus.OK, StorageStatus.OK)
+    # v1 never reports the storage status (SIR carries a status detail instead).
+    assert (done.main, done.storage) == (MainStatus.OK, None)
     assert driver.state is DeviceState.READY
 
 
@@ -267,7 +270,7 @@ def standard(request: ccsp.Request, version: int = 2) -> list[ccsp.Reply | bytes
         case ccsp.IdentityQuery():
             return [ccsp.IdentityReply(UNIT_ID, version, "script 1")]
         case ccsp.StatusQuery():
-            return [ccsp.StatusReply(MainStatus.OK, StorageStatus.OK)]
+            return [ccsp.StatusReply(MainStatus.OK, "00000")]
         case ccsp.StartReceipt() | ccsp.ReceiptHeader():
             return [ccsp.Ack()]
     return [ccsp.RegisterReply(CODE, UNIT_ID, MainStatus.OK, StorageStatus.OK)]
@@ -280,7 +283,7 @@ async def test_an_answer_to_another_request_is_skipped(
         if isinstance(request, ccsp.RegisterReceipt):
             # a late SIR, then one naming another unit, then the real answer
             return [
-                ccsp.StatusReply(MainStatus.OK, StorageStatus.OK),
+                ccsp.StatusReply(MainStatus.OK, "00000"),
                 ccsp.RegisterReply("WRONG;CODE", "TGSIMSE9999999999", MainStatus.OK, StorageStatus.OK),
                 *standard(request),
             ]
@@ -333,7 +336,7 @@ async def test_v1_nak_004_starts_the_triple_over(make_driver: DriverFactory, rec
             refused_once.append(True)
             return [ccsp.Nak(NakCode.INVALID_SEQUENCE)]
         if isinstance(request, ccsp.SignatureQuery):
-            return [ccsp.SignatureReply(CODE, UNIT_ID)]
+            return [ccsp.SignatureReply(CODE)]
         return standard(request, version=1)
 
     async with scripted_unit(answer) as url:

@@ -97,7 +97,7 @@ async def answer_when_asked(far: socket.socket, reply: bytes) -> bytes:
 
 def test_line_settings_are_ccsp_by_default_and_overridable() -> None:
     assert CCSP_PROTOCOL.line.describe() == "9600 8N1"
-    assert CCSP_LEGACY_PROTOCOL.line.describe() == "19200 8N1 (dsrdtr)"
+    assert CCSP_LEGACY_PROTOCOL.line.describe() == "19200 8N1 (DTR on)"
     assert CCSP_PROTOCOL.with_line(parity="E").line.serial_kwargs()["parity"] == "E"
     with pytest.raises(ValueError, match="stopbits"):
         LineSettings(stopbits=3)

@@ -303,7 +303,7 @@ async def test_an_unknown_pos_id_is_refused_007_when_the_unit_does_not_add_it(
         with pytest.raises(ControlUnitRefused) as refused:
             await driver.register(1, receipt(1))
 
-        assert refused.value.code is NakCode.INVALID_POS_ID
+        assert refused.value.code == NakCode.INVALID_POS_ID
         assert driver.reason == (
             f"failed: this register's POS id {POS_ID!r} is not licensed in the control unit — "
             "use the POS id the unit was registered with, or have the supplier add this one"
@@ -324,7 +324,7 @@ async def test_no_free_licence_is_refused_009(
         with pytest.raises(ControlUnitRefused) as refused:
             await driver.register(1, receipt(1))
 
-        assert refused.value.code is NakCode.LICENSE_EXCEEDED
+        assert refused.value.code == NakCode.LICENSE_EXCEEDED
         assert (driver.state, driver.reason) == (
             DeviceState.FAILED,
             f"failed: the control unit has no free licence for POS id {POS_ID!r} — "

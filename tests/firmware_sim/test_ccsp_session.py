@@ -54,5 +54,5 @@ async def test_a_client_that_stops_reading_does_not_freeze_the_unit(tmp_path: Pa
         answer = await asyncio.to_thread(line.read_until, b"\r")  # the unit runs on this loop
         line.close()
     assert ccsp.Deframer().feed(answer) == [
-        ccsp.encode(ccsp.StatusReply(ccsp.MainStatus.OK, ccsp.StorageStatus.OK))
+        ccsp.encode(ccsp.StatusReply(ccsp.MainStatus.OK, "00000"))
     ]

@@ -37,20 +37,21 @@ GOLDEN: list[tuple[ccsp.Request | ccsp.Reply, bytes]] = [
     ),
     (ccsp.StartReceipt(), b"#!#00D#ST#62\r"),
     (
-        ccsp.ReceiptHeader(DATA),
-        b"#!#064#RH#202611211405#1042# # #KASSA-1#5561234567#125,00#0,00#normal"
-        b"#25,00;20,00#12,00;5,00# # #5F\r",
+        ccsp.ReceiptHeader(DATA, "TedF"),
+        b"#!#067#RH#202611211405#1042#KASSA-1#TedF# #5561234567#125,00"
+        b"#0,00#normal#25,00;20,00#12,00;5,00# # #6F\r",
     ),
     (ccsp.SignatureQuery(), b"#!#00D#SQ#67\r"),
-    (ccsp.StatusReply(ccsp.MainStatus.OK, ccsp.StorageStatus.OK), b"#!#012#SIR#0#0#5A\r"),
+    (ccsp.StatusReply(ccsp.MainStatus.WARNING, "01001"), b"#!#016#SIR#1#01001#5F\r"),
     (ccsp.IdentityReply(UNIT, 2, "tillgw-sim 1.0"), b"#!#030#IR#TGSIMSE0000000001#2#tillgw-sim 1.0#13\r"),
     (
         ccsp.RegisterReply(CODE, UNIT, ccsp.MainStatus.OK, ccsp.StorageStatus.HIGH_LEVEL_WARNING),
         b"#!#060#RRR#" + CODE.encode() + b"#TGSIMSE0000000001#0#1#2D\r",
     ),
     (ccsp.Ack(), b"#!#00E#ACK#2D\r"),
-    (ccsp.SignatureReply(CODE, UNIT), b"#!#05C#SQR#" + CODE.encode() + b"#TGSIMSE0000000001#5E\r"),
+    (ccsp.SignatureReply(CODE), b"#!#049#SR#" + CODE.encode() + b"#04\r"),
     (ccsp.Nak(ccsp.NakCode.INVALID_POS_ID), b"#!#012#NAK#007#42\r"),
+    (ccsp.Nak(42), b"#!#012#NAK#042#43\r"),
 ]
 IDS = [type(m).__name__ for m, _ in GOLDEN]
 
@@ -93,19 +94,23 @@ def test_frame_is_declared_with_construct() -> None:
     assert ccsp.FRAME.build({"message": b"SIQ"}) == b"#!#00E#SIQ#2F\r"
 
 
-def test_reply_is_read_by_position_whatever_its_type_tag() -> None:
-    # A unit may name its RR reply as it likes; only NAK means failure.
+def test_a_reply_of_another_type_is_an_error_never_a_success() -> None:
+    # A reply with an unknown tag to RR must never be taken for a registration.
     body = ("XYZ#" + CODE + "#" + UNIT + "#1#1").encode()
-    reply = ccsp.decode_reply(body, ccsp.RegisterReceipt)
-    assert reply == ccsp.RegisterReply(
-        CODE, UNIT, ccsp.MainStatus.WARNING, ccsp.StorageStatus.HIGH_LEVEL_WARNING
-    )
-    assert ccsp.decode_reply(b"OK", ccsp.StartReceipt) == ccsp.Ack()
+    with pytest.raises(ccsp.MessageError, match="of type 'XYZ', not RRR"):
+        ccsp.decode_reply(body, ccsp.RegisterReceipt)
+    with pytest.raises(ccsp.MessageError, match="not ACK"):
+        ccsp.decode_reply(b"OK", ccsp.StartReceipt)
+    with pytest.raises(ccsp.MessageError, match="not SIR"):
+        ccsp.decode_reply(b"IR#" + UNIT.encode() + b"#2#1.0", ccsp.StatusQuery)
 
 
-def test_nak_accepts_unpadded_code_and_names_every_reference_code() -> None:
+def test_nak_accepts_unpadded_and_unknown_codes_and_names_every_reference_code() -> None:
     assert ccsp.decode_reply(b"NAK#7", ccsp.RegisterReceipt) == ccsp.Nak(ccsp.NakCode.INVALID_POS_ID)
-    assert [int(c) for c in ccsp.NakCode] == [1, 2, 3, 4, 6, 7, 8, 9, 10, 11]
+    unknown = ccsp.decode_reply(b"NAK#042", ccsp.RegisterReceipt)
+    assert isinstance(unknown, ccsp.Nak) and unknown.code == 42 and unknown.known is None
+    assert unknown.text == "an error code this gateway does not know"
+    assert [int(c) for c in ccsp.NakCode] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
     assert all(c.text for c in ccsp.NakCode)
 
 
@@ -116,7 +121,7 @@ def test_nak_accepts_unpadded_code_and_names_every_reference_code() -> None:
         (b"#!#00F#SIQ#2F\r", "length field says 15 bytes but the frame has 14"),
         (b"#!#00E#SIQ#2F\n", "does not end with CR"),
         (b"#!#00e#SIQ#2F\r", "not 3 uppercase hex digits"),
-        (b"#!$00E#SIQ#2F\r", "does not start with #!#"),
+        (b"#!$00E#SIQ#2F\r", "does not start with #!# or #%#"),
         (b"#!#00E$SIQ#2F\r", "separator is missing"),
         (b"#!#00E#SIQ#2f\r", "LRC field b'2f'"),
         (b"#!#00", "shorter"),
@@ -162,6 +167,7 @@ pos_ids = st.text(
     max_size=16,
 )
 amounts = st.integers(min_value=-(10**11) + 1, max_value=10**11 - 1)
+CCSP_MAIN = [m for m in ccsp.MainStatus if m < 10]  # 99 is XCCSP's alone
 control_data = st.builds(
     ControlData,
     moment=st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31)).map(
@@ -184,22 +190,20 @@ requests = st.one_of(
     st.just(ccsp.StartReceipt()),
     st.just(ccsp.SignatureQuery()),
     st.builds(ccsp.RegisterReceipt, st.integers(1, ccsp.SEQ_MAX), control_data),
-    st.builds(ccsp.ReceiptHeader, control_data),
+    st.builds(ccsp.ReceiptHeader, control_data, st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9 #]{0,15}\Z")),
 )
 replies = st.one_of(
-    st.builds(
-        ccsp.StatusReply, st.sampled_from(list(ccsp.MainStatus)), st.sampled_from(list(ccsp.StorageStatus))
-    ),
+    st.builds(ccsp.StatusReply, st.sampled_from(CCSP_MAIN), st.from_regex(r"\A[0-9A-Z][0-9A-Z#]{0,7}\Z")),
     st.builds(ccsp.IdentityReply, st.from_regex(r"\A[A-Z0-9]{17}\Z"), st.integers(1, 2), st.just("1.2.3")),
     st.builds(
         ccsp.RegisterReply,
         codes,
         st.from_regex(r"\A[A-Z0-9]{17}\Z"),
-        st.sampled_from(list(ccsp.MainStatus)),
+        st.sampled_from(CCSP_MAIN),
         st.sampled_from(list(ccsp.StorageStatus)),
     ),
-    st.builds(ccsp.SignatureReply, codes, st.from_regex(r"\A[A-Z0-9]{17}\Z")),
-    st.builds(ccsp.Nak, st.sampled_from(list(ccsp.NakCode))),
+    st.builds(ccsp.SignatureReply, codes),
+    st.builds(ccsp.Nak, st.integers(1, 999)),
     st.just(ccsp.Ack()),
 )
 
