@@ -110,7 +110,7 @@ class TcsServer(CloudServer):
         except FieldError as exc:
             await self.unit_call(self.unit.status())  # a bad request still meets the faults
             log.info("refused: %s", exc)
-            return _refusal(INVALID_DATA, "Invalid data", str(exc))
+            return _refusal(INVALID_DATA, "invalid data", str(exc))
         ids = (str(message.request_id), message.application_id)
         if self.application_id is not None and message.application_id != self.application_id:
             await self.unit_call(self.unit.status())
@@ -122,7 +122,7 @@ class TcsServer(CloudServer):
         )
         if self.orgnr is not None and org_nr != self.orgnr:
             await self.unit_call(self.unit.status())
-            return _refusal(INVALID_DATA, "Invalid data", f"OrgNr {org_nr} is not enrolled here", *ids)
+            return _refusal(INVALID_DATA, "invalid data", f"OrgNr {org_nr} is not enrolled here", *ids)
         try:
             if isinstance(message, tcs.RegisterStatusRequest):
                 return await self._status(message)

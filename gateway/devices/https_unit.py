@@ -86,6 +86,7 @@ class HttpProblem(enum.Enum):
     CANNOT_CONNECT = "cannot connect"
     DAMAGED = "unreadable reply"
     SERVER_ERROR = "server error"
+    HANDSHAKE_CLOSED = "closed during the TLS handshake"
 
 
 Problem: TypeAlias = UnitProblem | HttpProblem
@@ -164,6 +165,10 @@ def client_tls_context(
     if client_cert is None:
         return context
     key, certs = _load_pkcs12(client_cert, client_cert_password, service)
+    # TLS 1.2 at most when showing a certificate: under 1.3 a server checks it after the
+    # handshake, and its refusal reaches us as a dropped request, which a retry would
+    # take for a network fault; under 1.2 it ends the handshake (docs/protocols/tcs.md).
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
     # ssl loads a certificate from a file only: the key goes to a private temporary file,
     # encrypted with a password used once, and the file is gone before this returns.
     once = secrets.token_urlsafe(24)
@@ -312,6 +317,8 @@ class HttpsUnit(RetryingUnit[Problem]):
                     f"{service} reported a server error ({last.detail}, {tries}) — "
                     "wait a few minutes and try again; if it goes on, call the supplier"
                 )
+            case HttpProblem.HANDSHAKE_CLOSED:
+                return self._certificate_refused_words(f"it hung up during the TLS handshake, {tries}")
             case UnitProblem():
                 return self._unit_problem_words(last.problem, service, last.detail)
 
@@ -337,6 +344,12 @@ class HttpsUnit(RetryingUnit[Problem]):
         except aiohttp.ClientError as exc:
             self._stop_if_certificate_refused(exc)
             if isinstance(exc, aiohttp.ClientConnectorError):
+                if self._client_cert is not None and isinstance(exc.os_error, ConnectionResetError):
+                    # A server that will not take the certificate may hang up without
+                    # saying why (as Python's own TLS servers do); once may be the network.
+                    raise Retry(
+                        HttpProblem.HANDSHAKE_CLOSED, "the server hung up during the TLS handshake"
+                    ) from None
                 raise Retry(HttpProblem.CANNOT_CONNECT, _connect_error_words(exc), pause=True) from None
             raise Retry(HttpProblem.DROPPED, type(exc).__name__, pause=True) from None
         if status >= 500:
