@@ -7,36 +7,48 @@ the fiscal pipeline sees no difference: both run their tries through
 :class:`~gateway.devices.unit_operation.RetryingUnit`, and this module adds HTTP.
 
 The HTTP side: one aiohttp ``ClientSession`` per driver, opened on first use; a
-connection limit of 1 and one operation at a time, so requests reach the unit strictly
+connection limit of 1 and one operation at a time, so requests reach the server strictly
 one after the other, as on a serial line; a new connection per request
-(``force_close``), so a connection the unit closed while idle is never reused; no
-redirects followed; replies over 64 KiB are not read.
+(``force_close``), so a connection the server closed while idle is never reused; no
+redirects followed; replies over 64 KiB are not read. ``https://`` addresses are checked
+against the system's trust store, or against ``ca_cert`` (a PEM file) when given.
+
+Credentials: ``http://user:password@host:8081/xccsp``. They are sent as HTTP Basic with
+every request (the hosted service, as NaviPartner's client does); when a server answers
+401 with a ``Digest`` challenge (a LAN server: MD5, ``qop=auth``, realm ``CleanCash
+Server``) the driver resends at once with Digest and keeps using it. A 401 that
+remains is final: :class:`ControlUnitUnavailable` and state ``failed`` ("… refused the
+user name or password — check them in [control_unit] url"), no retries. The credentials
+are never in :attr:`url`, a reason, an exception, a log line or a frame record.
 
 Retry and deadline policy (numbers are the constructor's defaults, as in CCSP):
 
 * every request has a deadline (``request_timeout``, 2 s), connecting included;
 * a request is tried at most ``1 + retries`` times (3); every try sends the same
-  request, the same ``SerialNo`` included, so a unit that did register the first time
-  answers the repeat with the same code and stores nothing new (codec choice 9);
+  request, the same ``SerialNo`` included, so a server that did register the first time
+  ignores the repeat and answers with the same code;
 * retried at once: no answer before the deadline (the deadline was the wait), and an
-  answer that is not a readable XCCSP document (cut short, noise before it, wrong
-  ``type``: the driver does not hunt for a document inside garbage — a repeat is cheap
-  and safe);
+  answer that is not the XCCSP reply the request expects (cut short, noise before it,
+  another ``type`` or wrapper, a control code not of CleanCash's shape): each such
+  try is logged with the reply's first bytes, and the words at the end name it;
 * retried after a pause that fills the try up to ``request_timeout``: a connection that
   could not be made or was dropped (a unit rebooting after a power cut drops at once),
-  HTTP 5xx, Fault 98 (server error), Fault 99 (no unit behind the server), a fault code
-  this gateway does not know. So a dead unit costs each try its full deadline, like a
-  silent serial line, and the driver gives up after at most
+  HTTP 5xx, Fault 98 (server error), Fault 99 or main status 99 without a code (the
+  server has lost its control unit). So a dead unit costs each try its full deadline,
+  like a silent serial line, and the driver gives up after at most
   ``(1 + retries) × request_timeout`` (6 s) plus any busy wait;
 * Fault 6 (not operational): the driver asks ``RequestStatus``; while it says busy
   (main status 5) it waits, polling every ``busy_poll`` (0.5 s) for at most
   ``busy_timeout`` (10 s) per call, then sends the same request again (a new try);
 * Faults 2, 3, 7, 8, 9, 10 are final: :class:`ControlUnitRefused` with the CCSP NAK
-  code of the same meaning (``FaultCode.nak``) and :func:`refusal_words`; 2, 7, 9 and
-  10 make the driver ``failed``, 8 ``degraded`` (``REFUSAL_HEALTH``) until a receipt is
-  registered again;
-* any other HTTP status (404 wrong path, 405, 413, 3xx): the address is wrong, not the
-  unit; no retry: :class:`ControlUnitUnavailable` at once;
+  code of the same meaning (``FaultCode.nak``), what the server said (``Fault 7:
+  Invalid POS Id (…)``) and :func:`refusal_words`; 2, 7, 9 and 10 make the driver
+  ``failed``, 8 ``degraded`` (``REFUSAL_HEALTH``) until a receipt is registered again;
+* a fault code this gateway does not know is a refusal too (the server answered and
+  said no): :class:`ControlUnitRefused` with ``code=None``, its number in the words;
+* any other HTTP status (404 wrong path, 405, 413, 3xx), a persisting 401 and a TLS
+  certificate that is not trusted: the address or the settings are wrong, not the
+  unit; no retry: :class:`ControlUnitUnavailable` at once, state ``failed``;
 * out of tries: :class:`ControlUnitUnavailable`, and the state becomes ``failed`` with
   the same words ("no answer from the control unit at http://… after 3 tries — check
   that it is powered and on the network").
@@ -44,14 +56,14 @@ Retry and deadline policy (numbers are the constructor's defaults, as in CCSP):
 Unlike CCSP, an HTTP answer always belongs to its request, so no late answer can be
 taken for a new one and there is no resynchronisation.
 
-``IsNewSession`` is ``true`` on every ``RegisterReceipt`` until the unit has answered
+``IsNewSession`` is ``1`` on every ``RegisterReceipt`` until the server has answered
 one (with a code or a refusal) since :meth:`XccspControlUnit.start` — or since the
-driver was made, if the first call is a registration — and ``false`` after. All tries of
+driver was made, if the first call is a registration — and ``0`` after. All tries of
 one registration send the same value.
 
 Every document is logged on ``tillgw.devices.xccsp_unit.frames`` (DEBUG) and kept in
 the :class:`~gateway.devices.fiscal_unit.Registration` as a ``tx``/``rx``
-:class:`~gateway.devices.fiscal_unit.FrameRecord` (the raw HTTP bodies).
+:class:`~gateway.devices.fiscal_unit.FrameRecord` (the raw HTTP bodies, never headers).
 """
 
 from __future__ import annotations
@@ -60,9 +72,11 @@ import enum
 import logging
 import os
 import socket
+import ssl
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import NoReturn, TypeAlias, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
 import aiohttp
 
@@ -76,8 +90,16 @@ from gateway.devices.fiscal_unit import (
     needs_code,
 )
 from gateway.devices.health import DeviceState
-from gateway.devices.unit_operation import Direction, Operation, Retry, RetryingUnit, UnitProblem
+from gateway.devices.unit_operation import (
+    CLEANCASH_CODE,
+    Direction,
+    Operation,
+    Retry,
+    RetryingUnit,
+    UnitProblem,
+)
 from protocols import xccsp
+from protocols.ccsp import MainStatus
 from protocols.skv import ControlData, validate_orgnr
 
 __all__ = [
@@ -98,6 +120,7 @@ DEFAULT_RETRIES = 2
 DEFAULT_BUSY_TIMEOUT = 10.0
 DEFAULT_BUSY_POLL = 0.5
 MAX_REPLY = 64 * 1024  # a reply above this is not an XCCSP answer; it is not read on
+REPLY_EXCERPT = 160  # characters of an unusable reply quoted in the words and the log
 XCCSP_VERSION = 1  # XCCSP has no version number on the wire; this is the one we know
 
 R = TypeVar("R")
@@ -112,31 +135,68 @@ class _Problem(enum.Enum):
     DAMAGED = "unreadable reply"
     SERVER_ERROR = "server error"
     NO_UNIT = "no unit behind the server"
-    UNKNOWN_FAULT = "unknown fault code"
 
 
 _Op: TypeAlias = Operation[UnitProblem | _Problem]
+Credentials: TypeAlias = tuple[str, str]
 
 
-class _WrongAddress(Exception):
-    """The URL answers, but not as an XCCSP unit: no retry will help."""
+class _NoRetry(Exception):
+    """The address or the settings are wrong, not the unit: no retry will help."""
 
     def __init__(self, words: str) -> None:
         super().__init__(words)
         self.words = words
 
 
+def _without_userinfo(parts: SplitResult) -> SplitResult:
+    host = parts.netloc.rpartition("@")[2]
+    return parts._replace(netloc=host)
+
+
 def _xccsp_url(url: str) -> str:
-    """``url`` checked, with the path ``/xccsp`` added when it names none."""
+    """``url`` checked and without its credentials, with the path ``/xccsp`` added when it
+    names none. An error never repeats the credentials."""
     parts = urlsplit(url)
+    shown = urlunsplit(_without_userinfo(parts))
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{url!r} is not an XCCSP address like http://host:8081/xccsp")
+        raise ValueError(f"{shown!r} is not an XCCSP address like http://host:8081/xccsp")
+    parts = _without_userinfo(parts)
     if parts.path in ("", "/"):
         parts = parts._replace(path=xccsp.HTTP_PATH)
     return urlunsplit(parts)
 
 
+def _credentials_of(url: str) -> Credentials | None:
+    """The user name and password in ``url`` (percent-decoded), or ``None``."""
+    parts = urlsplit(url)
+    if parts.username is None:
+        return None
+    user, password = unquote(parts.username), unquote(parts.password or "")
+    if ":" in user:
+        raise ValueError("the user name in the control unit's url may not hold ':'")
+    return user, password
+
+
+def _tls_context(ca_cert: Path | None) -> ssl.SSLContext | bool:
+    """Certificates checked against ``ca_cert`` (PEM) or, without one, the system's store."""
+    if ca_cert is None:
+        return True
+    try:
+        return ssl.create_default_context(cafile=str(ca_cert))
+    except (OSError, ssl.SSLError) as exc:
+        raise ValueError(f"the CA certificate {str(ca_cert)!r} cannot be used: {exc}") from None
+
+
+def _excerpt(data: bytes) -> str:
+    """The start of a reply, for words and logs (XCCSP is Latin-1; any byte decodes)."""
+    text = data[:REPLY_EXCERPT].decode(xccsp.ENCODING)
+    return repr(text + ("…" if len(data) > REPLY_EXCERPT else ""))
+
+
 def _connect_error_words(exc: aiohttp.ClientConnectorError) -> str:
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return f"its certificate is not trusted ({exc.certificate_error})"
     error = exc.os_error
     if isinstance(error, socket.gaierror):
         return f"the name {exc.host!r} is not known"
@@ -148,12 +208,16 @@ def _connect_error_words(exc: aiohttp.ClientConnectorError) -> str:
 class XccspControlUnit(RetryingUnit[UnitProblem | _Problem], ControlUnit):
     """A control unit speaking XCCSP at ``url`` for the register ``pos_id`` of ``orgnr``.
 
-    ``url`` is ``http://host:port/xccsp`` (``http://host:8081`` gets the path added).
-    ``orgnr`` is the shop's organisationsnummer, sent in every request (``556123-4567``
-    is accepted and sent without the hyphen); receipts must carry the same one. Nothing
-    is opened until :meth:`start` or the first call; every call is safe to make
-    concurrently (they are served one at a time). ``watch_interval`` (seconds) makes the
-    driver ask the unit's status while idle, as the CCSP driver does.
+    ``url`` is ``http://host:port/xccsp`` (``http://host:8081`` gets the path added), with
+    the service's user name and password in it when it asks for them
+    (``http://user:password@host:8081/xccsp``); :attr:`url` shows it without them.
+    ``ca_cert`` is a PEM file of the CA an ``https://`` server's certificate is checked
+    against (default: the system's trust store). ``orgnr`` is the shop's
+    organisationsnummer, sent in every request (``556123-4567`` is accepted and sent
+    without the hyphen); receipts must carry the same one. Nothing is opened until
+    :meth:`start` or the first call; every call is safe to make concurrently (they are
+    served one at a time). ``watch_interval`` (seconds) makes the driver ask the unit's
+    status while idle, as the CCSP driver does.
     """
 
     _log = log
@@ -164,12 +228,14 @@ class XccspControlUnit(RetryingUnit[UnitProblem | _Problem], ControlUnit):
         pos_id: str,
         orgnr: str,
         *,
+        ca_cert: Path | None = None,
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
         retries: int = DEFAULT_RETRIES,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
         busy_poll: float = DEFAULT_BUSY_POLL,
         watch_interval: float | None = None,
     ) -> None:
+        self._credentials = _credentials_of(url)  # before the base class keeps url without them
         super().__init__(
             url,
             pos_id,
@@ -180,8 +246,11 @@ class XccspControlUnit(RetryingUnit[UnitProblem | _Problem], ControlUnit):
             watch_interval=watch_interval,
         )
         self._orgnr = validate_orgnr(orgnr)
-        self.unit_type: str | None = None  # the unit's model, as its IdentityResponse names it
+        self._tls = _tls_context(ca_cert) if self._url.startswith("https:") else True
+        self.unit_type: str | None = None  # the unit's model, as its Identity names it
+        self._licences: int | None = None  # InstalledLicenses of the last Status
         self._session: aiohttp.ClientSession | None = None
+        self._digest = False  # the server asked for Digest: every request uses it from then on
         self._closed = False
         self._identity_stale = False  # an answer named another unit: ask again first
         self._new_session = True  # IsNewSession for the next RegisterReceipt (module doc)
@@ -206,11 +275,12 @@ class XccspControlUnit(RetryingUnit[UnitProblem | _Problem], ControlUnit):
         """Ask the unit who it is (``RequestIdentity``, then ``RequestStatus``)."""
         return await self._operate("handshake", self._identify, identify=False)
 
-    async def register(self, seq: int, data: ControlData) -> Registration:
+    async def register(self, seq: int, data: ControlData, *, cashier: str = "") -> Registration:
         """Register one receipt (``RegisterReceipt`` with ``SerialNo`` = ``seq``).
 
         Sending the same ``seq`` and data again (after a crash, say) returns the same
-        code and stores nothing new.
+        code and stores nothing new. ``cashier`` is not sent: a ``Receipt`` has no field
+        for it.
         """
         if isinstance(seq, bool) or not 1 <= seq <= xccsp.SERIAL_MAX:
             raise ValueError(f"seq {seq} is outside 1..{xccsp.SERIAL_MAX}")
@@ -233,20 +303,27 @@ class XccspControlUnit(RetryingUnit[UnitProblem | _Problem], ControlUnit):
     async def close(self) -> None:
         self._closed = True
         await self._stop_watching()
-        session, self._session = self._session, None
-        if session is not None:
-            await session.close()
+        await self._close_session()
 
     # -- operations and their tries -----------------------------------------------------
 
     def _open_session(self) -> aiohttp.ClientSession:
         if self._session is None:
+            middlewares: tuple[aiohttp.DigestAuthMiddleware, ...] = ()
+            if self._digest and self._credentials is not None:
+                middlewares = (aiohttp.DigestAuthMiddleware(*self._credentials),)
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=1, force_close=True),
+                connector=aiohttp.TCPConnector(limit=1, force_close=True, ssl=self._tls),
                 timeout=aiohttp.ClientTimeout(total=self.request_timeout),
                 headers={"Content-Type": xccsp.CONTENT_TYPE},
+                middlewares=middlewares,
             )
         return self._session
+
+    async def _close_session(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
 
     def _checked_url(self, url: str) -> str:
         return _xccsp_url(url)
@@ -263,9 +340,10 @@ class XccspControlUnit(RetryingUnit[UnitProblem | _Problem], ControlUnit):
             if identify and (self._identity is None or self._identity_stale):
                 await self._identify(op)
             return await body(op)
-        except _WrongAddress as wrong:
-            self._health.set(DeviceState.FAILED, wrong.words)
-            raise ControlUnitUnavailable(wrong.words) from None
+        except _NoRetry as hopeless:
+            self._health.set(DeviceState.FAILED, hopeless.words)
+            log.warning("%s %s: %s", self.url, op.label, hopeless.words)
+            raise ControlUnitUnavailable(hopeless.words) from None
 
     def _give_up_words(self, last: Retry[UnitProblem | _Problem], tries: str) -> str:
         url = self.url
@@ -282,23 +360,18 @@ class XccspControlUnit(RetryingUnit[UnitProblem | _Problem], ControlUnit):
                 )
             case _Problem.DAMAGED:
                 return (
-                    f"the control unit at {url} answered with something that is no XCCSP reply "
-                    f"({tries}) — restart it; if that does not help, call the supplier"
+                    f"the control unit at {url} answered with something that is no usable XCCSP reply "
+                    f"({last.detail}; {tries}) — restart it; if that does not help, call the supplier"
                 )
             case _Problem.SERVER_ERROR:
                 return (
-                    f"the control unit at {url} reported a server error ({last.detail}, {tries}) — "
+                    f"the control unit server at {url} reported a server error ({last.detail}; {tries}) — "
                     "restart it; if that does not help, call the supplier"
                 )
             case _Problem.NO_UNIT:
                 return (
-                    f"the XCCSP server at {url} has no control unit connected ({tries}) — "
-                    "check the control unit's power and its cable to the server"
-                )
-            case _Problem.UNKNOWN_FAULT:
-                return (
-                    f"the control unit at {url} answered with a fault this gateway does not know "
-                    f"({last.detail}) — call the supplier"
+                    f"the control unit server at {url} has lost its control unit ({last.detail}; {tries}) — "
+                    "check the unit behind the server (its power and cable), or call the service's supplier"
                 )
             case UnitProblem():
                 return self._unit_problem_words(last.problem, f"the control unit at {url}", last.detail)
@@ -307,11 +380,13 @@ class XccspControlUnit(RetryingUnit[UnitProblem | _Problem], ControlUnit):
         try:
             reply = await self._ask(op, request)
         except ControlUnitRefused:
-            self._new_session = False  # the unit has seen this session
+            self._new_session = False  # the server has seen this session
             raise
         if not isinstance(reply, xccsp.RegisterReceiptResponse):  # pragma: no cover - decode_reply
             raise Retry(_Problem.DAMAGED, f"unexpected answer {reply!r}", pause=False)
-        code = self._code_of(reply.code, request.data.receipt_type)
+        if reply.main is MainStatus.NO_UNIT and not reply.code:
+            raise Retry(_Problem.NO_UNIT, "RegisterResult with main status 99 and no code", pause=True)
+        code = self._code_of(reply.code, request.data.receipt_type, CLEANCASH_CODE)
         self._new_session = False
         self._note_unit_id(reply.unit_id)
         self._sticky = None
@@ -342,10 +417,12 @@ class XccspControlUnit(RetryingUnit[UnitProblem | _Problem], ControlUnit):
         if not isinstance(reply, xccsp.IdentityResponse):  # pragma: no cover - decode_reply guarantees it
             raise Retry(_Problem.DAMAGED, f"unexpected answer {reply!r}", pause=False)
         self._note_unit_id(reply.unit_id)
-        self._identity = UnitIdentity(reply.unit_id, XCCSP_VERSION, reply.firmware, protocol="XCCSP")
+        status = await self._query_status(op)
+        self._identity = UnitIdentity(
+            reply.unit_id, XCCSP_VERSION, reply.firmware, protocol="XCCSP", licences=self._licences
+        )
         self._identity_stale = False
         self.unit_type = reply.unit_type
-        status = await self._query_status(op)
         self._apply_status(status)
         return self._identity
 
@@ -354,6 +431,8 @@ class XccspControlUnit(RetryingUnit[UnitProblem | _Problem], ControlUnit):
         if not isinstance(reply, xccsp.StatusResponse):  # pragma: no cover - decode_reply guarantees it
             raise Retry(_Problem.DAMAGED, f"unexpected answer {reply!r}", pause=False)
         self._note_unit_id(reply.unit_id)
+        if reply.installed_licenses is not None:
+            self._licences = reply.installed_licenses
         return UnitStatus(reply.main, reply.storage)
 
     async def _ask(self, op: _Op, request: xccsp.Request) -> xccsp.Reply:
@@ -365,35 +444,75 @@ class XccspControlUnit(RetryingUnit[UnitProblem | _Problem], ControlUnit):
 
     async def _post(self, op: _Op, request: xccsp.Request) -> xccsp.Reply | xccsp.Fault:
         body = xccsp.encode_request(request)
-        session = self._open_session()
         op.journal.sent(body)
+        status, reason, challenge, data = await self._exchange(op, body)
+        asks_digest = challenge.lower().startswith("digest")
+        if status == 401 and asks_digest and self._credentials is not None and not self._digest:
+            # A LAN server: the same request again with Digest, and Digest from now on.
+            log.info("%s asks for HTTP Digest; using it from now on", self.url)
+            op.journal.received(data, "HTTP 401: Digest asked for")
+            self._digest = True
+            await self._close_session()
+            op.journal.sent(body)
+            status, reason, challenge, data = await self._exchange(op, body)
+        if status != 200:
+            op.journal.received(data, f"HTTP {status} {reason}")
+            self._refuse_status(status, reason, data)
         try:
-            async with session.post(self.url, data=body, allow_redirects=False) as response:
+            answer = xccsp.decode_reply(data, type(request))
+        except xccsp.XccspError as exc:
+            op.journal.received(data, f"dropped: {exc}")
+            raise Retry(_Problem.DAMAGED, f"{exc}; it began {_excerpt(data)}", pause=False) from None
+        op.journal.received(data)
+        return answer
+
+    async def _exchange(self, op: _Op, body: bytes) -> tuple[int, str, str, bytes]:
+        """One HTTP POST: (status, reason, ``WWW-Authenticate``, body); raises :class:`Retry`."""
+        session = self._open_session()
+        headers = {}
+        if self._credentials is not None and not self._digest:
+            # Sent with the first request, as the hosted service expects (no 401 first).
+            headers["Authorization"] = aiohttp.encode_basic_auth(*self._credentials)
+        try:
+            async with session.post(self.url, data=body, headers=headers, allow_redirects=False) as response:
                 status, reason = response.status, response.reason or ""
+                challenge = response.headers.get("WWW-Authenticate", "")
                 data = await self._read_reply(op, response)
         except TimeoutError:  # aiohttp's timeouts are TimeoutErrors (and ClientErrors)
             raise Retry(
                 _Problem.NO_REPLY, f"no answer within {self.request_timeout:g} s", pause=False
             ) from None
+        except aiohttp.ClientConnectorCertificateError as exc:
+            raise _NoRetry(
+                f"the control unit server at {self.url} has a certificate this till does not trust "
+                f"({exc.certificate_error}) — check the address, or set ca_cert in [control_unit]"
+            ) from None
         except aiohttp.ClientConnectorError as exc:
             raise Retry(_Problem.CANNOT_CONNECT, _connect_error_words(exc), pause=True) from None
         except aiohttp.ClientError as exc:
             raise Retry(_Problem.DROPPED, f"{type(exc).__name__}: {exc}", pause=True) from None
-        if status != 200:
-            op.journal.received(data, f"HTTP {status} {reason}")
-            if status >= 500:
-                raise Retry(_Problem.SERVER_ERROR, f"HTTP {status} {reason}", pause=True)
-            raise _WrongAddress(
-                f"{self.url} answered HTTP {status} {reason} instead of an XCCSP reply — "
-                f"check the control unit's address (like http://host:{xccsp.DEFAULT_PORT}{xccsp.HTTP_PATH})"
+        return status, reason, challenge, data
+
+    def _refuse_status(self, status: int, reason: str, data: bytes) -> NoReturn:
+        """Any HTTP status but 200: a retry (5xx) or the end (the address or settings)."""
+        said = f"HTTP {status} {reason}".rstrip()
+        if status >= 500:
+            raise Retry(_Problem.SERVER_ERROR, f"{said}, the reply began {_excerpt(data)}", pause=True)
+        if status == 401 and self._credentials is None:
+            raise _NoRetry(
+                f"the control unit server at {self.url} asks for a user name and password — "
+                f"put them in [control_unit] url, like http://user:password@host:{xccsp.DEFAULT_PORT}"
+                f"{xccsp.HTTP_PATH}"
             )
-        try:
-            answer = xccsp.decode_reply(data, type(request))
-        except xccsp.XccspError as exc:
-            op.journal.received(data, f"dropped: {exc}")
-            raise Retry(_Problem.DAMAGED, str(exc), pause=False) from None
-        op.journal.received(data)
-        return answer
+        if status == 401:
+            raise _NoRetry(
+                f"the control unit server at {self.url} refused the user name or password — "
+                "check them in [control_unit] url"
+            )
+        raise _NoRetry(
+            f"{self.url} answered {said} instead of an XCCSP reply — check the control unit's "
+            f"address (like http://host:{xccsp.DEFAULT_PORT}{xccsp.HTTP_PATH})"
+        )
 
     @staticmethod
     async def _read_reply(op: _Op, response: aiohttp.ClientResponse) -> bytes:
@@ -408,9 +527,14 @@ class XccspControlUnit(RetryingUnit[UnitProblem | _Problem], ControlUnit):
     async def _handle_fault(self, op: _Op, request: xccsp.Request, fault: xccsp.Fault) -> NoReturn:
         """Raise what a fault to ``request`` calls for: a retry, or a refusal."""
         code = fault.code
-        said = f"Fault {int(code)} to {request.TYPE}" + (f": {fault.message}" if fault.message else "")
+        said = fault.said
         if not isinstance(code, xccsp.FaultCode):
-            raise Retry(_Problem.UNKNOWN_FAULT, said, pause=True)
+            self._refuse_with(
+                f"the control unit service refused it with fault code {int(code)}, which this gateway "
+                "does not know — call the supplier and give them this number",
+                op,
+                said,
+            )
         if code is xccsp.FaultCode.SERVER_ERROR:
             raise Retry(_Problem.SERVER_ERROR, said, pause=True)
         if code is xccsp.FaultCode.NO_UNIT:

@@ -109,7 +109,7 @@ async def test_start_learns_who_and_how_the_unit_is(
     identity = await driver.start()
 
     assert identity.unit_id == unit.unit_id and len(identity.unit_id) == 17
-    assert identity == UnitIdentity(unit.unit_id, XCCSP_VERSION, FIRMWARE, protocol="XCCSP")
+    assert identity == UnitIdentity(unit.unit_id, XCCSP_VERSION, FIRMWARE, protocol="XCCSP", licences=1)
     assert identity.protocol_name == "XCCSP v1"
     assert driver.unit_identity == identity and driver.unit_type == MODEL
     status = driver.last_status
@@ -290,7 +290,9 @@ async def test_a_refusal_is_final_and_registers_nothing(
     )
 
     assert (refused.code, refused.words) == (code, words)
-    assert str(refused) == f"the control unit refused ({int(code):03d} {code.text}): {words}"
+    fault = xccsp.FaultCode(int(code))  # the fault of the same number says it over XCCSP
+    assert refused.said.startswith(f"Fault {int(code)}: {fault.text} (")
+    assert str(refused) == f"the control unit refused it: {refused.said} — {words}"
 
 
 async def test_an_unknown_pos_id_is_refused_007_when_the_unit_does_not_add_it(
@@ -336,21 +338,40 @@ async def test_no_free_licence_is_refused_009(
 # -- faults that last ----------------------------------------------------------------------
 
 
-def unavailable_reason(fault: str, url: str) -> str:
+class MatchingReasons(set[str]):
+    """Reasons that hold what came back (random noise, say): matched by a pattern."""
+
+    def __init__(self, pattern: str) -> None:
+        super().__init__()
+        self.pattern = re.compile(pattern)
+
+    def __contains__(self, reason: object) -> bool:
+        return isinstance(reason, str) and self.pattern.fullmatch(reason) is not None
+
+
+def unusable_reply_reason(url: str, why: str) -> MatchingReasons:
+    return MatchingReasons(
+        f"failed: the control unit at {re.escape(url)} answered with something that is no usable "
+        f"XCCSP reply \\(document: {why}.*; it began '.*'; 4 tries\\) — restart it; "
+        "if that does not help, call the supplier"
+    )
+
+
+def unavailable_reason(fault: str, url: str) -> set[str]:
+    if fault in ("corrupt-lrc", "noise"):
+        return unusable_reply_reason(url, "not well-formed XML")
     no_answer = (
         f"failed: no answer from the control unit at {url} after 4 tries — "
         "check that it is powered and on the network"
     )
     return {
-        "no-reply": no_answer,
-        "power-cut=before-store": no_answer,
-        "corrupt-lrc": f"failed: the control unit at {url} answered with something that is no XCCSP reply "
-        "(4 tries) — restart it; if that does not help, call the supplier",
-        "noise": f"failed: the control unit at {url} answered with something that is no XCCSP reply "
-        "(4 tries) — restart it; if that does not help, call the supplier",
-        "busy": f"failed: the control unit at {url} stayed busy for more than 0.3 s — "
-        "wait a minute and try again; if it stays busy, restart it",
-    }[fault]
+        {
+            "no-reply": no_answer,
+            "power-cut=before-store": no_answer,
+            "busy": f"failed: the control unit at {url} stayed busy for more than 0.3 s — "
+            "wait a minute and try again; if it stays busy, restart it",
+        }[fault]
+    }
 
 
 # fault, and whether the unit stored the receipt although no answer got through
@@ -372,7 +393,7 @@ async def test_a_lasting_fault_fails_in_words_and_the_same_seq_registers_once_it
     fault: str,
     stored_anyway: bool,
 ) -> None:
-    expected = {unavailable_reason(fault, xccsp_url)}
+    expected = unavailable_reason(fault, xccsp_url)
 
     await lasting_fault_fails_then_the_same_seq_registers(
         unit, driver, receipt, fault, stored_anyway, expected
@@ -447,8 +468,8 @@ async def test_http_5xx_is_retried_then_fails_in_words(make_driver: DriverFactor
 
     assert hits == 2
     assert driver.reason == (
-        f"failed: the control unit at {url} reported a server error (HTTP 503 Service Unavailable, "
-        "2 tries) — restart it; if that does not help, call the supplier"
+        f"failed: the control unit server at {url} reported a server error (HTTP 503 Service Unavailable, "
+        "the reply began 'maintenance'; 2 tries) — restart it; if that does not help, call the supplier"
     )
 
 
