@@ -290,8 +290,8 @@ async def test_a_refusal_is_final_and_registers_nothing(
     )
 
     assert (refused.code, refused.words) == (code, words)
-    fault = xccsp.FaultCode(int(code))  # the fault of the same number says it over XCCSP
-    assert refused.said.startswith(f"Fault {int(code)}: {fault.text} (")
+    fault_code = xccsp.FaultCode(int(code))  # the fault of the same number says it over XCCSP
+    assert refused.said.startswith(f"Fault {int(code)}: {fault_code.text} (")
     assert str(refused) == f"the control unit refused it: {refused.said} — {words}"
 
 
