@@ -122,9 +122,17 @@ class KdReply:
 
 @dataclass(frozen=True, slots=True)
 class ErrorDetail:
-    field: str = ""
-    message: str = ""
-    code: str = ""
+    """One entry of ``details``: its members as sent, in order (``field``, ``message``,
+    ``code`` for a value error; ``command``, ``response``, ``name`` for the unit's own)."""
+
+    items: tuple[tuple[str, str], ...] = ()
+
+    def get(self, key: str) -> str:
+        return next((v for k, v in self.items if k == key), "")
+
+    @classmethod
+    def of(cls, **members: str) -> ErrorDetail:
+        return cls(tuple((k, v) for k, v in members.items() if v))
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,12 +143,8 @@ class ErrorReply:
     @property
     def said(self) -> str:
         """The service's words, as it said them: the name and every detail."""
-        parts = []
-        for d in self.details:
-            where = f"{d.field}: " if d.field else ""
-            code = f" ({d.code})" if d.code else ""
-            parts.append(f"{where}{d.message}{code}".strip())
-        return self.error + (f": {'; '.join(p for p in parts if p)}" if any(parts) else "")
+        parts = [", ".join(f"{k}={v}" for k, v in d.items) for d in self.details if d.items]
+        return self.error + (f": {'; '.join(parts)}" if parts else "")
 
 
 def _check_ore(name: str, value: int) -> None:
@@ -312,16 +316,18 @@ def decode_kd_reply(body: bytes) -> KdReply:
 
 
 def encode_error(reply: ErrorReply) -> bytes:
-    details = [
-        {k: v for k, v in (("field", d.field), ("message", d.message), ("code", d.code)) if v}
-        for d in reply.details
-    ]
-    return _dumps({"error": reply.error, "details": details})
+    return _dumps({"error": reply.error, "details": [dict(d.items) for d in reply.details]})
+
+
+def _member(value: object) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text[:MAX_TEXT]
 
 
 def decode_error(body: bytes) -> ErrorReply:
-    """An error body; ``details`` may be missing, or hold objects with any of ``field``,
-    ``message``, ``code`` (others, like ``params``, are ignored)."""
+    """An error body; ``details`` may be missing, a list of objects (their text and
+    number members are kept, in order; nested ones, like ``params``, are dropped) or
+    of texts."""
     raw = _loads(body, "error")
     name = raw.get("error")
     if not isinstance(name, str) or not name:
@@ -330,11 +336,14 @@ def decode_error(body: bytes) -> ErrorReply:
     listed = raw.get("details") or []
     if not isinstance(listed, list):
         listed = [listed]
-    for item in listed:
+    for item in listed[:16]:
         if isinstance(item, dict):
-            details.append(
-                ErrorDetail(*(str(item.get(k) or "")[:MAX_TEXT] for k in ("field", "message", "code")))
+            members = tuple(
+                (str(k)[:64], _member(v))
+                for k, v in item.items()
+                if isinstance(v, str | int | float) and not isinstance(v, bool) and v != ""
             )
+            details.append(ErrorDetail(members))
         elif item is not None:
-            details.append(ErrorDetail(message=str(item)[:MAX_TEXT]))
+            details.append(ErrorDetail((("message", _member(item)),)))
     return ErrorReply(name[:MAX_TEXT], tuple(details))

@@ -126,7 +126,7 @@ async def test_no_reply_makes_it_unavailable_and_the_resend_registers_once(
     with pytest.raises(ControlUnitUnavailable) as unavailable:
         await driver.register(3, receipt(1))
 
-    assert driver.state is DeviceState.FAILED
+    assert driver.state.value == "failed"
     assert unavailable.value.reason == (
         f"no answer from the Infrasec TCS service at {driver.url} after 2 tries — "
         "check the till's internet connection; if it works, the service may be down"
@@ -147,7 +147,7 @@ async def test_a_server_error_is_retried(
     done = await driver.register(5, receipt(1))
 
     assert done.attempts == 2 and done.code == stored(unit, "seq:1")[0].code
-    assert [f.note for f in done.frames if f.direction == "rx"][0] == "HTTP 500 Internal Server Error"
+    assert next(f.note for f in done.frames if f.direction == "rx") == "HTTP 500 Internal Server Error"
 
 
 async def test_a_refusal_is_final_with_the_services_words(
@@ -222,13 +222,14 @@ async def test_certificate_problems_are_final_and_named(
     service: TcsService, make_driver: DriverFactory, which: str, words: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     pki = service.pki
-    options: dict[str, Any] = {
+    choices: dict[str, dict[str, Any]] = {
         "expired": {"cert": pki.expired_client_p12},
         "foreign": {"cert": pki.foreign_client_p12},
         "missing": {"cert": pki.ca_cert.with_name("nowhere.p12")},
         "none": {"client_cert": None},
         "password": {"client_cert_password": "wrong-secret-1234"},
-    }[which]
+    }
+    options = choices[which]
     caplog.set_level(logging.DEBUG)
     driver = await make_driver(start=False, **options)
 
@@ -269,8 +270,13 @@ async def test_an_unknown_register_is_refused_at_start(
         async with driver:
             with pytest.raises(ControlUnitRefused) as refused:
                 await driver.start()
-    assert refused.value.said == "ResponseCode 7: invalid POS id (not licensed in this unit) (control unit error 007)"
-    assert driver.state is DeviceState.FAILED and "check [control_unit] register_id ('KASSA1')" in driver.reason
+    assert (
+        refused.value.said
+        == "ResponseCode 7: invalid POS id (not licensed in this unit) (control unit error 007)"
+    )
+    assert (
+        driver.state is DeviceState.FAILED and "check [control_unit] register_id ('KASSA1')" in driver.reason
+    )
 
 
 def test_credentials_are_kept_out_of_the_url() -> None:
