@@ -508,7 +508,8 @@ def decode_request(body: bytes) -> TcsRequest | RegisterStatusRequest:
     except FieldError as exc:  # TcsErrors name their field; skv's checks name theirs only
         if isinstance(exc, TcsError):
             raise
-        raise TcsError(f"TcsRequest/ControlData/{exc.field}", exc.reason) from None
+        where = exc.field if exc.field.startswith("TcsRequest/") else f"TcsRequest/ControlData/{exc.field}"
+        raise TcsError(where, exc.reason) from None
     return TcsRequest(application_id, request_id, control)
 
 
