@@ -9,7 +9,10 @@ A full example is in docs/configuration.md; the keys::
 
     [shop]          name, orgnr, address (list of lines), store (the store's id on the bus)
     [register]      pos_id, data_dir, paper_width (42|48), manufacturing_number, model, program
-    [control_unit]  url, request_timeout, retries, protocol_line ("9600-8N1" | "19200-dtr")
+    [control_unit]  url, kind ("ccsp"|"xccsp"|"tcs"|"srv4pos"), request_timeout, retries,
+                    baudrate (9600|19200|57600|"auto"), dtr, ca_cert; TCS: client_cert,
+                    client_cert_password, application_id, register_id; srv4pos: corporate_id,
+                    cash_register_name, api_key
     [printer]       url, code_table, drawer_pin (2|5), drawer_open_level ("high"|"low"), pulse_ms
     [scanner]       url, terminator ("cr"|"lf"|"crlf"), prefix, suffix
     [api]           listen ("HOST:PORT"), max_body_kib
@@ -26,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gateway.devices.unit_kinds import CCSP_BAUDRATES, UnitKind, UnitSettings, kind_of
 from protocols.skv import FieldError, luhn_valid, validate_orgnr, validate_pos_id
 
 __all__ = [
@@ -62,12 +66,7 @@ class ShopConfig:
     store: str = "main"  # the place of sale's id in bus topics: tillgw/{orgnr}/{store}/{register}/...
 
 
-@dataclass(frozen=True, slots=True)
-class ControlUnitConfig:
-    url: str | None  # None in the demo: the gateway starts the simulator
-    request_timeout: float = 2.0
-    retries: int = 2
-    legacy_line: bool = False  # 19200 baud with DTR (older units)
+ControlUnitConfig = UnitSettings  # [control_unit]: one section for every kind of unit
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +228,86 @@ class _Section:
         return value
 
 
+_UNIT_KEYS: dict[UnitKind, set[str]] = {
+    UnitKind.CCSP: {"baudrate", "dtr", "protocol_line"},
+    UnitKind.XCCSP: {"ca_cert"},
+    UnitKind.TCS: {"ca_cert", "client_cert", "client_cert_password", "application_id", "register_id"},
+    UnitKind.SRV4POS: {"ca_cert", "corporate_id", "cash_register_name", "api_key"},
+}
+_UNIT_REQUIRED: dict[UnitKind, tuple[str, ...]] = {
+    UnitKind.TCS: ("client_cert", "application_id"),
+    UnitKind.SRV4POS: ("corporate_id", "api_key"),
+}
+
+
+def _control_unit(raw: dict[str, Any], base: Path) -> UnitSettings:
+    """``[control_unit]``: the keys every kind shares, and those of its own kind only."""
+    every_key = set().union(*_UNIT_KEYS.values())
+    cu = _Section(raw, "control_unit", {"url", "kind", "request_timeout", "retries"} | every_key)
+    url = cu.text("url", required=True) or ""
+    kind_text = cu.text("kind")
+    if kind_text is not None and kind_text not in UnitKind.__members__.values():
+        raise ConfigError(f"[control_unit].kind: must be one of ccsp, xccsp, tcs, srv4pos, got {kind_text!r}")
+    try:
+        kind = kind_of(url, None if kind_text is None else UnitKind(kind_text))
+    except ValueError as exc:
+        raise ConfigError(f"[control_unit].url: {exc}") from None
+    for key in sorted(every_key - _UNIT_KEYS[kind]):
+        if key in raw:
+            owners = " and ".join(k.value for k, keys in _UNIT_KEYS.items() if key in keys)
+            raise ConfigError(f"[control_unit].{key}: only for {owners} units; this one is {kind.value}")
+    for key in _UNIT_REQUIRED.get(kind, ()):
+        cu.text(key, required=True)
+
+    def path_of(key: str) -> Path | None:
+        text = cu.text(key)
+        if text is None:
+            return None
+        found = Path(text).expanduser()
+        found = found if found.is_absolute() else base / found
+        if not found.is_file():
+            raise ConfigError(f"[control_unit].{key}: {str(found)!r} is not a file")
+        return found
+
+    baudrate, dtr = _line_speed(cu, raw)
+    return UnitSettings(
+        url=url,
+        kind=None if kind_text is None else kind,
+        request_timeout=cu.number("request_timeout", 2.0, minimum=0.1),
+        retries=cu.integer("retries", 2, minimum=0),
+        baudrate=baudrate,
+        dtr=dtr,
+        ca_cert=path_of("ca_cert"),
+        client_cert=path_of("client_cert"),
+        client_cert_password=cu.text("client_cert_password"),
+        application_id=cu.text("application_id"),
+        register_id=cu.text("register_id"),
+        corporate_id=cu.text("corporate_id"),
+        cash_register_name=cu.text("cash_register_name"),
+        api_key=cu.text("api_key"),
+    )
+
+
+def _line_speed(cu: _Section, raw: dict[str, Any]) -> tuple[int | None, bool | None]:
+    """``baudrate`` (None for "auto") and ``dtr``; ``protocol_line = "19200-dtr"`` is the
+    older spelling of ``baudrate = 19200`` with ``dtr = true``."""
+    legacy = None
+    if "protocol_line" in raw:
+        legacy = cu.choice("protocol_line", "9600-8N1", ("9600-8N1", "19200-dtr"))
+    if legacy is not None and ("baudrate" in raw or "dtr" in raw):
+        raise ConfigError("[control_unit].protocol_line: write baudrate and dtr instead, not both")
+    if legacy is not None:
+        return (19200, True) if legacy == "19200-dtr" else (9600, None)
+    value = raw.get("baudrate", "auto")
+    if value != "auto" and (isinstance(value, bool) or value not in CCSP_BAUDRATES):
+        speeds = ", ".join(map(str, CCSP_BAUDRATES))
+        raise ConfigError(f'[control_unit].baudrate: must be {speeds} or "auto", got {value!r}')
+    dtr = raw.get("dtr")
+    if dtr is not None and not isinstance(dtr, bool):
+        raise ConfigError(f"[control_unit].dtr: must be true or false, got {dtr!r}")
+    return (None if value == "auto" else int(value)), dtr
+
+
 def _table(raw: dict[str, Any], name: str) -> dict[str, Any] | None:
     value = raw.get(name)
     if value is None:
@@ -290,13 +369,7 @@ def _parse(raw: dict[str, Any], path: Path) -> Config:
     cu_raw = _table(raw, "control_unit")
     if cu_raw is None:
         raise ConfigError("[control_unit]: missing (the url of the certified control unit)")
-    cu = _Section(cu_raw, "control_unit", {"url", "request_timeout", "retries", "protocol_line"})
-    control_unit = ControlUnitConfig(
-        url=cu.text("url", required=True),
-        request_timeout=cu.number("request_timeout", 2.0, minimum=0.1),
-        retries=cu.integer("retries", 2, minimum=0),
-        legacy_line=cu.choice("protocol_line", "9600-8N1", ("9600-8N1", "19200-dtr")) == "19200-dtr",
-    )
+    control_unit = _control_unit(cu_raw, path.parent)
 
     printer = None
     printer_raw = _table(raw, "printer")

@@ -21,12 +21,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import glob
 import json
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -34,14 +36,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from gateway.config import Config, ConfigError
-from gateway.devices.control_unit import open_control_unit
 from gateway.devices.drawer import Drawer, OpenLevel
 from gateway.devices.fiscal_unit import ControlUnitError
 from gateway.devices.health import DeviceState
 from gateway.devices.hid_scanner import DeviceSelector
-from gateway.devices.line import CCSP_PROTOCOL
 from gateway.devices.printer import Outcome, PrinterDriver, PrinterUnavailable
 from gateway.devices.scanner import ScanEvent, ScannerEvent, SerialScannerConfig, open_scanner
+from gateway.devices.unit_kinds import CCSP_BAUDRATES, UnitKind, UnitSettings, open_unit, public_url
 from gateway.diag_checks import Check
 from gateway.diag_checks.journal import check_disk, check_journal
 from gateway.diag_checks.mqtt import check_mqtt
@@ -99,32 +100,47 @@ def _next_step(reason: str) -> str | None:
 
 
 async def probe_control_unit(
-    url: str,
+    target: str | UnitSettings,
     pos_id: str = DEFAULT_POS_ID,
     *,
     orgnr: str | None = None,
+    address: str = "",
     request_timeout: float = PROBE_TIMEOUT,
     retries: int = PROBE_RETRIES,
 ) -> Finding:
-    """Handshake with a control unit at ``url``: identity, main and storage status.
+    """Handshake with a control unit: identity, status, licences and line speed.
 
-    A serial or socket URL is asked in CCSP, an ``http://`` URL in XCCSP (which needs
-    the shop's ``orgnr`` in every request).
+    ``target`` is its address, or the settings of one (the kind, its credentials, the
+    line speed). A serial or socket address is asked in CCSP (every speed it may speak at
+    unless one is set); an HTTP address in the kind it names, with the shop's ``orgnr``.
     """
-    options: dict[str, Any] = {
-        "request_timeout": request_timeout,
-        "retries": retries,
-        "busy_timeout": request_timeout,
-        "busy_poll": min(request_timeout, 0.25),
-    }
-    if not url.startswith(("http://", "https://")):
-        options["protocol"] = CCSP_PROTOCOL
-    driver = open_control_unit(url, pos_id, orgnr=orgnr, **options)
+    settings = UnitSettings(url=target) if isinstance(target, str) else target
+    settings = dataclasses.replace(settings, request_timeout=request_timeout, retries=retries)
+    assert settings.url is not None
+    shown = public_url(settings.url)  # never a password in a finding
+    try:
+        driver = open_unit(
+            settings,
+            pos_id,
+            orgnr=orgnr or "",
+            address=address,
+            busy_timeout=request_timeout,
+            busy_poll=min(request_timeout, 0.25),
+        )
+    except ValueError as exc:
+        reason = f"cannot ask the control unit at {shown}: {exc}"
+        return Finding("control unit", shown, False, "failed", reason, {}, _next_step(reason))
     try:
         identity = await driver.start()
     except ControlUnitError:
         return Finding(
-            "control unit", url, False, driver.state.value, driver.reason, {}, _next_step(driver.reason)
+            "control unit",
+            driver.url,
+            False,
+            driver.state.value,
+            driver.reason,
+            {},
+            _next_step(driver.reason),
         )
     finally:
         await driver.close()
@@ -134,6 +150,10 @@ async def probe_control_unit(
         "protocol_version": identity.protocol_version,
         "firmware": identity.firmware,
     }
+    if identity.licences is not None:
+        details["licences"] = identity.licences
+    if identity.line:
+        details["line"] = identity.line  # the speed it answered at
     status = driver.last_status
     if status is not None:
         details.update(
@@ -142,9 +162,52 @@ async def probe_control_unit(
             storage_status=None if status.storage is None else int(status.storage),
             storage_status_words=status.storage_words,
         )
+        if status.detail:
+            details["status_detail"] = status.detail
     return Finding(
-        "control unit", url, True, driver.state.value, driver.reason, details, _next_step(driver.reason)
+        "control unit",
+        driver.url,
+        True,
+        driver.state.value,
+        driver.reason,
+        details,
+        _next_step(driver.reason),
     )
+
+
+_SILENCE = ("no answer", "cannot open", "cannot connect", "was lost", "took longer than")
+
+
+def _nothing_came_back(reason: str) -> bool:
+    """Whether a failed handshake's words say that nothing at all came back."""
+    return any(words in reason for words in _SILENCE)
+
+
+def unit_settings(args: argparse.Namespace, url: str, base: UnitSettings | None = None) -> UnitSettings:
+    """The settings to probe ``url`` with: the config's (``base``), with what the flags say."""
+    settings = dataclasses.replace(base, url=url) if base is not None else UnitSettings(url=url)
+    changes: dict[str, Any] = {}
+    for name in (
+        "kind",
+        "baudrate",
+        "ca_cert",
+        "client_cert",
+        "client_cert_password",
+        "application_id",
+        "register_id",
+        "corporate_id",
+        "cash_register_name",
+        "api_key",
+    ):
+        value = getattr(args, name, None)
+        if value is not None:
+            changes[name] = value
+    if "kind" in changes:
+        changes["kind"] = UnitKind(changes["kind"])
+    for name in ("ca_cert", "client_cert"):
+        if name in changes:
+            changes[name] = Path(changes[name])
+    return dataclasses.replace(settings, **changes)
 
 
 def candidate_ports(patterns: Sequence[str] = ()) -> list[str]:
@@ -496,7 +559,9 @@ async def _diagnose_control_units(args: argparse.Namespace) -> Report:
     if args.control_unit:
         timeout = args.timeout or PROBE_TIMEOUT
         findings = [
-            await probe_control_unit(url, args.pos_id, orgnr=args.orgnr, request_timeout=timeout)
+            await probe_control_unit(
+                unit_settings(args, url), args.pos_id, orgnr=args.orgnr, request_timeout=timeout
+            )
             for url in args.control_unit
         ]
         bad = [f for f in findings if not f.usable]
@@ -540,7 +605,13 @@ async def _diagnose_all(args: argparse.Namespace, config: Config) -> Report:
     unit_urls = args.control_unit or ([config.control_unit.url] if config.control_unit.url else [])
     if unit_urls:
         findings = [
-            await probe_control_unit(url, config.pos_id, orgnr=config.shop.orgnr, request_timeout=timeout)
+            await probe_control_unit(
+                unit_settings(args, url, config.control_unit),
+                config.pos_id,
+                orgnr=config.shop.orgnr,
+                address=", ".join(config.shop.address),
+                request_timeout=timeout,
+            )
             for url in unit_urls
         ]
         report = Report(findings, None, _units_problem(findings))
@@ -632,13 +703,17 @@ def render(report: Report, console: Console) -> None:
         table.add_column("value", overflow="fold")
         for name, value in (
             ("state", f.reason),
-            ("unit id", d.get("unit_id", "?")),
-            ("protocol", d.get("protocol", "?")),
-            ("firmware", d.get("firmware", "?")),
-            ("unit status", d.get("main_status_words", "?")),
-            ("journal memory", d.get("storage_status_words", "?")),
+            ("unit id", d.get("unit_id")),
+            ("protocol", d.get("protocol")),
+            ("firmware", d.get("firmware")),
+            ("line speed", d.get("line")),
+            ("licences", d.get("licences")),
+            ("unit status", d.get("main_status_words")),
+            ("status detail", d.get("status_detail")),
+            ("journal memory", d.get("storage_status_words")),
         ):
-            table.add_row(name, str(value))
+            if value is not None and value != "":
+                table.add_row(name, escape(str(value)))
         console.print(table)
     if report.scanned is None:
         for f in report.control_units:
@@ -807,9 +882,25 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="URL",
         help=(
             "the control unit's address: /dev/ttyUSB0, /dev/pts/N, socket://HOST:PORT (CCSP), "
-            "http://HOST:PORT/xccsp (XCCSP) (repeatable)"
+            "http://[USER:PASSWORD@]HOST:PORT/xccsp (XCCSP), https://HOST/tcsserver (Infrasec TCS), "
+            "https://HOST/v45 (srv4pos) (repeatable)"
         ),
     )
+    unit = diag.add_argument_group(
+        "control unit settings", "as in [control_unit] (docs/configuration.md); with --config, its own"
+    )
+    unit.add_argument("--kind", choices=[k.value for k in UnitKind], help="when the address does not say it")
+    unit.add_argument(
+        "--baudrate", type=int, choices=CCSP_BAUDRATES, help="CCSP: this speed only (default: try each)"
+    )
+    unit.add_argument("--ca-cert", metavar="PEM", help="HTTPS: the CA to trust (default: the system's)")
+    unit.add_argument("--client-cert", metavar="P12", help="TCS: the register's certificate (PKCS#12)")
+    unit.add_argument("--client-cert-password", metavar="PASSWORD", help="TCS: the certificate's password")
+    unit.add_argument("--application-id", help="TCS: the application's id at Infrasec")
+    unit.add_argument("--register-id", help="TCS: ManRegisterID (default: the POS id)")
+    unit.add_argument("--corporate-id", help="srv4pos: the corporate id")
+    unit.add_argument("--cash-register-name", help="srv4pos: the cash register's name (default: the POS id)")
+    unit.add_argument("--api-key", help="srv4pos: the API key")
     diag.add_argument(
         "--orgnr",
         metavar="NNNNNN-NNNN",

@@ -11,12 +11,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
 from gateway.config import Config
-from gateway.devices.control_unit import open_control_unit
 from gateway.devices.fiscal_unit import ControlUnitError
-from gateway.devices.line import CCSP_LEGACY_PROTOCOL, CCSP_PROTOCOL
+from gateway.devices.unit_kinds import open_unit
 from gateway.till import TillFiles
 
 __all__ = ["CLEANCASH_MAKER", "UnitAnswer", "UnitUnreadable", "read_unit"]
@@ -60,13 +58,13 @@ async def read_unit(config: Config, url: str | None = None) -> UnitAnswer:
         address = url or config.control_unit.url
         if address is None:
             address = await stack.enter_async_context(_demo_unit(config))
-        options: dict[str, Any] = {
-            "request_timeout": config.control_unit.request_timeout,
-            "retries": config.control_unit.retries,
-        }
-        if not address.startswith(("http://", "https://")):
-            options["protocol"] = CCSP_LEGACY_PROTOCOL if config.control_unit.legacy_line else CCSP_PROTOCOL
-        driver = open_control_unit(address, config.pos_id, orgnr=config.shop.orgnr, **options)
+        driver = open_unit(
+            config.control_unit,
+            config.pos_id,
+            orgnr=config.shop.orgnr,
+            address=", ".join(config.shop.address),
+            url=address,
+        )
         try:
             identity = await driver.start()
         except ControlUnitError:

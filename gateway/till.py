@@ -28,11 +28,10 @@ from gateway.catalog.orders import OrderQueries
 from gateway.catalog.store import Catalog
 from gateway.catalog.subscriber import CatalogSubscriber
 from gateway.config import Config
-from gateway.devices.control_unit import open_control_unit
 from gateway.devices.drawer import Drawer, OpenLevel
 from gateway.devices.fiscal_unit import ControlUnit, ControlUnitError
-from gateway.devices.line import CCSP_LEGACY_PROTOCOL, CCSP_PROTOCOL
 from gateway.devices.printer import Outcome, PrinterDriver
+from gateway.devices.unit_kinds import open_unit
 from gateway.fiscal.pipeline import Pipeline
 from gateway.fiscal.receipt_text import Shop
 from gateway.fiscal.signing import Signer, load_or_create_key
@@ -168,14 +167,13 @@ class Till:
             store = await Store.open(files.database, signer)
             stack.push_async_callback(store.close)
             assert unit_url is not None
-            unit = open_control_unit(
-                unit_url,
+            unit = open_unit(
+                config.control_unit,
                 config.pos_id,
                 orgnr=config.shop.orgnr,
-                request_timeout=config.control_unit.request_timeout,
-                retries=config.control_unit.retries,
+                address=", ".join(config.shop.address),
+                url=unit_url,
                 watch_interval=30.0,
-                **({} if unit_url.startswith("http") else {"protocol": _line(config)}),
             )
             stack.push_async_callback(unit.close)
             with contextlib.suppress(ControlUnitError):
@@ -310,10 +308,6 @@ async def _number_customers_after_journal(store: Store, catalog: Catalog) -> Non
     row = await store.fetchone("SELECT COUNT(*) FROM journal WHERE kind = 'customer.change'")
     if row is not None and int(row[0]) > 0:
         await catalog.count_provisional_from(int(row[0]))
-
-
-def _line(config: Config) -> Any:
-    return CCSP_LEGACY_PROTOCOL if config.control_unit.legacy_line else CCSP_PROTOCOL
 
 
 async def _start_demo_devices(stack: contextlib.AsyncExitStack, files: TillFiles) -> tuple[str, str]:

@@ -69,47 +69,58 @@ async def test_diag_reports_identity_and_status(
             "protocol": "CCSP v2",
             "protocol_version": 2,
             "firmware": "tillgw-sim 1.0",
+            **({"line": "9600 8N1"} if unit_url.startswith("/dev/") else {}),  # the speed it answered at
             "main_status": 0,
             "main_status_words": "OK",
-            "storage_status": 0,
-            "storage_status_words": "OK",
+            # SIR carries a status detail, not the storage status (that comes with a registration)
+            "storage_status": None,
+            "storage_status_words": "not reported yet",
+            "status_detail": "00000",
         },
         "next_step": None,
     }
     assert len(unit.memory) == 0  # a probe never registers anything
 
 
-async def test_diag_says_when_memory_is_almost_full(
+async def test_diag_shows_a_warning_with_the_units_own_status_detail(
     unit: ControlUnit, unit_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    unit.faults.set("storage-high")
+    unit.faults.set("storage-high")  # the simulator says warning, severity 1, in SIR
 
     code, document = await diag_json(capsys, "--control-unit", unit_url)
 
     assert code == 0  # it still registers receipts
     [found] = document["control_units"]
     assert found["state"] == "degraded"
-    assert (
-        found["reason"]
-        == "degraded: journal memory almost full — order a new control unit or have it emptied"
-    )
-    assert found["next_step"] == "order a new control unit or have it emptied"
-    assert (found["details"]["main_status_words"], found["details"]["storage_status_words"]) == (
-        "warning",
-        "almost full",
-    )
+    assert found["reason"] == "degraded: the control unit reports a warning — see its display or manual"
+    assert found["details"]["main_status_words"] == "warning"
+    assert found["details"]["status_detail"] == "01100"  # as the unit sent it
 
 
-async def test_diag_fails_when_memory_is_full(
-    unit: ControlUnit, unit_url: str, capsys: pytest.CaptureFixture[str]
+async def test_diag_says_when_memory_is_almost_full_or_full_where_the_status_tells_it(
+    unit: ControlUnit, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    unit.faults.set("storage-full")
+    from firmware_sim.control_unit.xccsp_server import serve_http
 
-    code, document = await diag_json(capsys, "--control-unit", unit_url)
-
+    unit.faults.set("storage-high")
+    async with serve_http(unit, "127.0.0.1", 0) as url:
+        code, document = await diag_json(capsys, "--control-unit", url, "--orgnr", "556036-0793")
+        assert code == 0  # it still registers receipts
+        [found] = document["control_units"]
+        assert found["reason"] == (
+            "degraded: journal memory almost full — order a new control unit or have it emptied"
+        )
+        assert found["next_step"] == "order a new control unit or have it emptied"
+        assert (found["details"]["main_status_words"], found["details"]["storage_status_words"]) == (
+            "warning",
+            "almost full",
+        )
+        unit.faults.clear()
+        unit.faults.set("storage-full")
+        code, document = await diag_json(capsys, "--control-unit", url, "--orgnr", "556036-0793")
     assert code == 1
     assert document["problem"] == (
-        f"{unit_url}: cannot register receipts "
+        f"{url}: cannot register receipts "
         "(failed: control unit memory full — order a new control unit or have it emptied)"
     )
 

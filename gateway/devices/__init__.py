@@ -7,7 +7,7 @@ The receipt printer (serial, TCP, USB) is :class:`PrinterDriver`, and the cash d
 :class:`Drawer`.
 """
 
-from gateway.devices.control_unit import ControlUnitDriver, open_control_unit
+from gateway.devices.control_unit import ControlUnitDriver
 from gateway.devices.drawer import Drawer, KickOutcome, KickResult, OpenLevel
 from gateway.devices.fiscal_unit import (
     ControlUnit,
@@ -43,6 +43,7 @@ from gateway.devices.scanner import (
     SerialScannerConfig,
     open_scanner,
 )
+from gateway.devices.unit_kinds import UnitKind, UnitSettings, kind_of, open_control_unit, open_unit
 
 __all__ = [
     "CCSP_LEGACY_PROTOCOL",
@@ -87,8 +88,12 @@ __all__ = [
     "SerialScanner",
     "SerialScannerConfig",
     "UnitIdentity",
+    "UnitKind",
+    "UnitSettings",
     "UnitStatus",
+    "kind_of",
     "open_control_unit",
     "open_link",
     "open_scanner",
+    "open_unit",
 ]

@@ -50,8 +50,7 @@ import enum
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeAlias, TypeVar
-from urllib.parse import urlsplit
+from typing import TypeAlias, TypeVar
 
 from gateway.devices.fiscal_unit import (
     ControlUnit,
@@ -84,7 +83,6 @@ __all__ = [
     "DEFAULT_RETRIES",
     "ControlUnitDriver",
     "cashier_field",
-    "open_control_unit",
 ]
 
 log = logging.getLogger("tillgw.devices.control_unit")
@@ -510,21 +508,3 @@ def cashier_field(cashier: str) -> str:
 
 
 _ASCII_LETTERS = str.maketrans("ÅÄÖåäöÉéÜü", "AAOaaoEeUu")
-
-
-def open_control_unit(url: str, pos_id: str, *, orgnr: str | None = None, **options: Any) -> ControlUnit:
-    """The right driver for ``url``: XCCSP for ``http://…``, CCSP for anything else.
-
-    ``orgnr`` is needed by XCCSP only (its status and identity requests carry it);
-    ``options`` are the drivers' common keyword arguments (``request_timeout``,
-    ``retries``, ``busy_timeout``, ``busy_poll``, ``watch_interval``), plus the
-    CCSP-only ones (``protocol``, ``backoff``, ``opener``) for a serial or socket URL.
-    """
-    if urlsplit(url).scheme in ("http", "https"):
-        if orgnr is None:
-            raise ValueError(f"{url}: an XCCSP control unit needs the organisation number (orgnr)")
-        # Imported here: aiohttp is only needed by shops whose unit speaks XCCSP.
-        from gateway.devices.xccsp_unit import XccspControlUnit
-
-        return XccspControlUnit(url, pos_id, orgnr, **options)
-    return ControlUnitDriver(url, pos_id, **options)

@@ -176,8 +176,11 @@ class ControlUnit(Protocol):
 
     async def status(self) -> UnitStatus: ...
 
-    async def register(self, seq: int, data: ControlData) -> Registration:
-        """Register one receipt; the same ``seq`` and data may be sent again safely."""
+    async def register(self, seq: int, data: ControlData, *, cashier: str = "") -> Registration:
+        """Register one receipt; the same ``seq`` and data may be sent again safely.
+
+        ``cashier`` is the cashier's id, for the kinds that carry one (CCSP v1's ``RH``).
+        """
         ...
 
     async def close(self) -> None: ...

@@ -443,7 +443,7 @@ class Pipeline:
         self, pending_seq: int, body: dict[str, Any], data: ControlData, receipt: Receipt, totals: Totals
     ) -> RegisteredReceipt:
         try:
-            registration = await self.unit.register(int(body["cu_seq"]), data)
+            registration = await self.unit.register(int(body["cu_seq"]), data, cashier=receipt.cashier or "")
         except ControlUnitRefused as exc:
             await self._refused(pending_seq, body, exc)
             raise FiscalError("control_unit_refused", str(exc), 503) from None

@@ -218,11 +218,18 @@ def layout(doc: PrintedReceipt, width: int = 42) -> tuple[PrintLine, ...]:
 
     out.append(PrintLine(pair("Kontrollenhet", doc.unit_id, width)))
     out.append(PrintLine("Kontrollkod"))
-    for part in doc.control_code.split(";"):
+    if not doc.control_code:
+        # A training or pro forma receipt is registered but gets no code from the unit.
+        out.append(PrintLine(NO_CODE_TEXT))
+    for part in doc.control_code.split(";") if doc.control_code else ():
         for piece in textwrap.wrap(part, width) or [""]:
             out.append(PrintLine(piece))
     marks()
     return tuple(out)
+
+
+NO_CODE_TEXT = "(ingen kontrollkod för denna kvittotyp)"
+"""Printed where the code stands on a training or pro forma receipt, which gets none."""
 
 
 def to_text(lines: tuple[PrintLine, ...], width: int = 42) -> str:

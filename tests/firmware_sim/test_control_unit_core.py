@@ -135,7 +135,7 @@ def test_fault_text() -> None:
     with pytest.raises(FaultError, match="unknown fault 'smoke'"):
         parse_fault("smoke")
     assert parse_fault("nak=42") == (Fault.NAK, "42", None)  # a code no driver knows, on purpose
-    with pytest.raises(FaultError, match="an error code 1..999"):
+    with pytest.raises(FaultError, match=r"an error code 1\.\.999"):
         parse_fault("nak=1000")
     with pytest.raises(FaultError, match="after-store or before-store"):
         parse_fault("power-cut=sometimes")
