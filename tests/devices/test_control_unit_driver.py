@@ -7,8 +7,6 @@ use a scripted unit: a real TCP server speaking real CCSP frames from a script.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -27,6 +25,7 @@ from gateway.devices import (
 from protocols import ccsp
 from protocols.ccsp import MainStatus, NakCode, StorageStatus
 from protocols.skv import ControlData
+from tests.devices.scripted_ccsp import scripted_unit
 
 UnitFactory = Callable[..., ControlUnit]
 DriverFactory = Callable[..., Awaitable[ControlUnitDriver]]
@@ -240,29 +239,7 @@ async def test_v1_retries_start_the_triple_over_and_store_once(
     assert driver.state is DeviceState.READY
 
 
-# -- a scripted unit: answers the simulator never gives --------------------------------
-
-Answer = Callable[[ccsp.Request], list[ccsp.Reply | bytes]]
-
-
-@contextlib.asynccontextmanager
-async def scripted_unit(answer: Answer) -> AsyncIterator[str]:
-    """A TCP 'unit' that answers each request with whatever ``answer`` returns."""
-
-    async def on_client(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        deframer = ccsp.Deframer()
-        with contextlib.suppress(ConnectionError):
-            while data := await reader.read(4096):
-                for frame in deframer.feed(data):
-                    request = ccsp.decode_request(ccsp.message_of(frame))
-                    for item in answer(request):
-                        writer.write(item if isinstance(item, bytes) else ccsp.encode(item))
-        writer.close()
-
-    server = await asyncio.start_server(on_client, "127.0.0.1", 0)
-    host, port = server.sockets[0].getsockname()[:2]
-    async with server:
-        yield f"tcp://{host}:{port}"
+# -- a scripted unit: answers the simulator never gives (tests/devices/scripted_ccsp.py) --
 
 
 def standard(request: ccsp.Request, version: int = 2) -> list[ccsp.Reply | bytes]:
