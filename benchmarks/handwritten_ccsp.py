@@ -8,6 +8,8 @@ only for the benchmark and is not used by the gateway.
 
 from __future__ import annotations
 
+import re
+
 from protocols import ccsp
 from protocols.skv import ControlData
 
@@ -25,13 +27,33 @@ def build_frame(message: bytes) -> bytes:
 
 
 def parse_frame(data: bytes) -> bytes:
-    if data[:3] != b"#!#" or data[6:7] != b"#" or data[-1:] != b"\r" or data[-4:-3] != b"#":
+    if data[:3] not in (b"#!#", b"#%#") or data[6:7] != b"#" or data[-1:] != b"\r" or data[-4:-3] != b"#":
         raise ValueError("malformed frame")
     if int(data[3:6], 16) != len(data):
         raise ValueError("bad length")
     if int(data[-3:-1], 16) != lrc(data[:-3]):
         raise ValueError("bad LRC")
     return data[7:-4]
+
+
+_SPLIT = re.compile(r"##|#")
+
+
+def split(text: str) -> list[str]:
+    """Fields split on '#', '##' a literal '#' (the same tolerance as the codec)."""
+    if "##" not in text:
+        return text.split("#")
+    fields, current, last = [], "", 0
+    for match in _SPLIT.finditer(text):
+        current += text[last : match.start()]
+        if match.group() == "##":
+            current += "#"
+        else:
+            fields.append(current)
+            current = ""
+        last = match.end()
+    fields.append(current + text[last:])
+    return fields
 
 
 def build_rr(seq: int, d: ControlData) -> bytes:
@@ -52,7 +74,7 @@ def build_rr(seq: int, d: ControlData) -> bytes:
 
 
 def parse_rr(data: bytes) -> ccsp.RegisterReceipt:
-    parts = parse_frame(data).decode("ascii").split("#")
+    parts = split(parse_frame(data).decode("ascii"))
     if len(parts) != 13 or parts[0] != "RR":
         raise ValueError("not an RR message")
     data_ = ControlData.from_texts(
@@ -69,16 +91,19 @@ def parse_rr(data: bytes) -> ccsp.RegisterReceipt:
 
 
 def build_rrr(reply: ccsp.RegisterReply) -> bytes:
+    assert reply.main is not None and reply.storage is not None
     fields = ["RRR", reply.code, reply.unit_id, str(int(reply.main)), str(int(reply.storage))]
     return build_frame("#".join(fields).encode("ascii"))
 
 
 def parse_rrr(data: bytes) -> ccsp.Reply:
-    parts = parse_frame(data).decode("ascii").split("#")
+    """RR's reply as tolerantly as the codec reads it: NAK with any code, RRR checked by
+    its tag, its two statuses optional, fields a newer unit adds ignored."""
+    parts = split(parse_frame(data).decode("ascii"))
     if parts[0] == "NAK":
-        return ccsp.Nak(ccsp.NakCode(int(parts[1])))
-    if len(parts) != 5:
+        return ccsp.Nak(int(parts[1]))
+    if parts[0] != "RRR" or len(parts) < 3:
         raise ValueError("not an RR reply")
-    return ccsp.RegisterReply(
-        parts[1], parts[2], ccsp.MainStatus(int(parts[3])), ccsp.StorageStatus(int(parts[4]))
-    )
+    main = ccsp.MainStatus(int(parts[3])) if len(parts) > 3 else None
+    storage = ccsp.StorageStatus(int(parts[4])) if len(parts) > 4 else None
+    return ccsp.RegisterReply(parts[1].strip(), parts[2], main, storage)

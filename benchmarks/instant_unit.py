@@ -14,7 +14,7 @@ import asyncio
 from protocols import ccsp
 
 REPLIES = {
-    b"SIQ": ccsp.encode(ccsp.StatusReply(ccsp.MainStatus.OK, ccsp.StorageStatus.OK)),
+    b"SIQ": ccsp.encode(ccsp.StatusReply(ccsp.MainStatus.OK, "00000")),
     b"IQ": ccsp.encode(ccsp.IdentityReply("TGBENCH0000000001", 2, "bench 1.0")),
     b"RR": ccsp.encode(
         ccsp.RegisterReply(

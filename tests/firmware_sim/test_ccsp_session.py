@@ -53,6 +53,4 @@ async def test_a_client_that_stops_reading_does_not_freeze_the_unit(tmp_path: Pa
         line.write(GOOD)
         answer = await asyncio.to_thread(line.read_until, b"\r")  # the unit runs on this loop
         line.close()
-    assert ccsp.Deframer().feed(answer) == [
-        ccsp.encode(ccsp.StatusReply(ccsp.MainStatus.OK, "00000"))
-    ]
+    assert ccsp.Deframer().feed(answer) == [ccsp.encode(ccsp.StatusReply(ccsp.MainStatus.OK, "00000"))]

@@ -2,9 +2,11 @@
 
 Real processes, real SQLite, real TCP, as on a till:
 
-* the simulated control unit runs as its own process for the whole test
-  (``tillgw sim control-unit --listen tcp://127.0.0.1:0``), like the real unit beside
-  the till; its journal memory is fsynced before it answers;
+* the simulated control unit runs as its own process for the whole test, like the real
+  unit beside the till, once for every kind a till can reach: a CleanCash over CCSP
+  (``tillgw sim control-unit --listen tcp://127.0.0.1:0``), an XCCSP server demanding
+  Digest credentials, Infrasec TCS over HTTPS with a client certificate, srv4pos over
+  HTTPS with an API key; its journal memory is fsynced before it answers;
 * ``tillgw run --config till.toml`` is started, killed with SIGKILL after a delay drawn
   from a seeded RNG, and started again, :data:`RUNS` times;
 * a POS (a few concurrent posters over HTTP) posts receipts with ids of its own
@@ -53,6 +55,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import signal
 import socket
 import sqlite3
@@ -69,6 +72,7 @@ import pytest
 
 # A longer soak or another schedule: TILLGW_CRASH_RUNS=500 TILLGW_CRASH_SEED=7 pytest <this file>
 RUNS = int(os.environ.get("TILLGW_CRASH_RUNS", "60"))  # runs that end in SIGKILL; a clean run follows
+HTTP_RUNS = max(1, RUNS // 3)  # the same for each HTTP kind: the fiscal core is shared, their drivers are not
 SEED = int(os.environ.get("TILLGW_CRASH_SEED", "20261121"))
 POSTERS = 3  # concurrent POS clients
 POS_ID = "KASSA-1"
@@ -216,6 +220,7 @@ class Gateway:
     config: Path
     data_dir: Path
     unit_url: str
+    unit_keys: str = ""  # more [control_unit] lines: the kind's credentials
     port: int = 0
     moves: int = 0  # how often another program took the API's port while the gateway was down
 
@@ -234,6 +239,7 @@ data_dir = "{self.data_dir}"
 
 [control_unit]
 url = "{self.unit_url}"
+{self.unit_keys}
 
 [api]
 listen = "127.0.0.1:{self.port}"
@@ -272,10 +278,10 @@ class RunLog:
 MODES = ("startup", "reconcile", "reposts", "stream")
 
 
-def kill_schedule(rng: random.Random) -> list[tuple[str, float]]:
+def kill_schedule(rng: random.Random, runs: int = RUNS) -> list[tuple[str, float]]:
     """Per run: the kind of moment and its parameter (see the module's docstring)."""
     schedule = []
-    for _ in range(RUNS):
+    for _ in range(runs):
         draw = rng.random()
         if draw < 0.2:
             schedule.append(("startup", rng.uniform(0.3, 1.0)))
@@ -395,27 +401,52 @@ async def clean_run(till: Gateway, pos: Pos, rng: random.Random) -> RunLog:
     return log
 
 
-async def crash_runs(tmp_path: Path) -> tuple[Pos, list[RunLog], Gateway, Path]:
+# How each kind of simulated unit is started, and the [control_unit] lines a till needs
+# for it beyond its url (read from what the simulator prints: its CA, certificate, key).
+BACKENDS: dict[str, tuple[str, ...]] = {
+    "ccsp": ("--listen", "tcp://127.0.0.1:0"),
+    "xccsp": ("--kind", "xccsp", "--credentials", "kassa:hemlig", "--auth", "digest"),
+    "tcs": ("--kind", "tcs", "--application-id", "tillgw-crash", "--orgnr", "5560360793"),
+    "srv4pos": ("--kind", "srv4pos", "--orgnr", "5560360793", "--corporate-id", "crash", "--api-key", "k3y"),
+}
+_SETTING = re.compile(r"(\w+) = '([^']*)'")
+
+
+async def start_unit(backend: str, unit_dir: Path, log: Any) -> tuple[asyncio.subprocess.Process, str, str]:
+    """The simulated unit for ``backend``: its process, the url and the other keys a till needs."""
+    extra: tuple[str, ...] = ("--tls-dir", str(unit_dir / "tls")) if backend == "srv4pos" else ()
+    unit = await asyncio.create_subprocess_exec(
+        *tillgw("sim", "control-unit", *BACKENDS[backend], *extra),
+        *("--data-dir", str(unit_dir), "--licences", "1"),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=log,
+    )
+    assert unit.stdout is not None
+    url = (await unit.stdout.readline()).decode().strip()
+    keys: dict[str, str] = {}
+    while not (line := (await unit.stdout.readline()).decode()).startswith("type 'help'"):
+        assert line, "the simulated unit stopped"
+        keys.update(_SETTING.findall(line))
+    if backend == "xccsp":
+        url = url.replace("http://", "http://kassa:hemlig@")
+    elif backend == "tcs":
+        keys["application_id"] = "tillgw-crash"
+    return unit, url, "\n".join(f"{key} = {json.dumps(value)}" for key, value in keys.items())
+
+
+async def crash_runs(tmp_path: Path, backend: str = "ccsp") -> tuple[Pos, list[RunLog], Gateway, Path]:
     unit_dir = tmp_path / "unit"
     with open(tmp_path / "unit.log", "wb") as unit_log:  # noqa: ASYNC230 - a local file
-        unit = await asyncio.create_subprocess_exec(
-            *tillgw("sim", "control-unit", "--listen", "tcp://127.0.0.1:0"),
-            *("--data-dir", str(unit_dir), "--licences", "1"),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=unit_log,
-        )
+        unit, unit_url, unit_keys = await start_unit(backend, unit_dir, unit_log)
     try:
-        assert unit.stdout is not None
-        unit_url = (await unit.stdout.readline()).decode().strip()
-        assert unit_url.startswith("socket://"), unit_url
-        till = Gateway(tmp_path / "till.toml", tmp_path / "till", unit_url)
+        till = Gateway(tmp_path / "till.toml", tmp_path / "till", unit_url, unit_keys)
         till.listen_elsewhere()
         rng = random.Random(SEED)
         pos = Pos()
         logs: list[RunLog] = []
         startups: list[float] = []
-        for k, (mode, x) in enumerate(kill_schedule(rng)):
+        for k, (mode, x) in enumerate(kill_schedule(rng, RUNS if backend == "ccsp" else HTTP_RUNS)):
             logs.append(await one_run(k, mode, x, till, pos, startups))
         logs.append(await clean_run(till, pos, rng))
     finally:
@@ -465,8 +496,9 @@ def unit_registrations(unit_dir: Path) -> list[tuple[int, str, str]]:
 
 
 @pytest.mark.timeout(600)
-def test_the_gateway_killed_at_any_moment_loses_and_doubles_nothing(tmp_path: Path) -> None:
-    pos, logs, till, unit_dir = asyncio.run(crash_runs(tmp_path))
+@pytest.mark.parametrize("backend", list(BACKENDS))
+def test_the_gateway_killed_at_any_moment_loses_and_doubles_nothing(tmp_path: Path, backend: str) -> None:
+    pos, logs, till, unit_dir = asyncio.run(crash_runs(tmp_path, backend))
     config = str(till.config)
     verify = asyncio.run(run_tillgw("journal", "verify", "--config", config))
     verify_all = asyncio.run(run_tillgw("journal", "verify", "--config", config, "--all-signatures"))
