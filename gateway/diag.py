@@ -70,6 +70,7 @@ DEFAULT_POS_ID = "tillgw-diag"  # probes never register a receipt, so no real PO
 PROBE_TIMEOUT = 1.0  # a unit answers IQ in well under a second
 SCAN_TIMEOUT = 0.5  # per port while scanning: a unit that is there answers at once
 PROBE_RETRIES = 1
+PROBE_ADDRESS = "tillgw diag"  # TCS wants a place of sale with every request; a probe registers nothing
 
 EXIT_OK = 0
 EXIT_PROBLEM = 1
@@ -123,7 +124,7 @@ async def probe_control_unit(
             settings,
             pos_id,
             orgnr=orgnr or "",
-            address=address,
+            address=address or PROBE_ADDRESS,
             busy_timeout=request_timeout,
             busy_poll=min(request_timeout, 0.25),
         )
@@ -133,14 +134,10 @@ async def probe_control_unit(
     try:
         identity = await driver.start()
     except ControlUnitError:
+        reason = driver.reason
+        answered = not _nothing_came_back(reason)  # a refusal or an unusable answer did come back
         return Finding(
-            "control unit",
-            driver.url,
-            False,
-            driver.state.value,
-            driver.reason,
-            {},
-            _next_step(driver.reason),
+            "control unit", driver.url, answered, driver.state.value, reason, {}, _next_step(reason)
         )
     finally:
         await driver.close()
@@ -636,8 +633,8 @@ async def _diagnose_all(args: argparse.Namespace, config: Config) -> Report:
         await probe_scanner(url, read, count=args.count, on_listening=_tell, on_event=_tell_event)
         for url in args.scanner or ()
     ]
-    answered = {f.url: f"control unit {f.details['unit_id']}" for f in findings if f.answered}
-    unit_id = next((f.details["unit_id"] for f in findings if f.answered), None)
+    answered = {f.url: f"control unit {f.details['unit_id']}" for f in findings if "unit_id" in f.details}
+    unit_id = next((f.details["unit_id"] for f in findings if "unit_id" in f.details), None)
     files = TillFiles(config.data_dir)
     report.checks = [
         check_serial_ports(ports, answered),
@@ -718,7 +715,9 @@ def render(report: Report, console: Console) -> None:
     if report.scanned is None:
         for f in report.control_units:
             if not f.answered:
-                console.print(f"[bold red]{f.url}: nothing answered[/] ({f.reason})", highlight=False)
+                console.print(
+                    f"[bold red]{escape(f.url)}: nothing answered[/] ({escape(f.reason)})", highlight=False
+                )
     for f in report.printers:
         _render_printer(f, console)
     for f in report.scanners:
@@ -746,7 +745,7 @@ def render(report: Report, console: Console) -> None:
 def _render_printer(f: Finding, console: Console) -> None:
     """The printer's state, paper, cover and drawer, then the test page and the kick if asked."""
     if not f.answered:
-        console.print(f"[bold red]{f.url}: nothing answered[/] ({f.reason})", highlight=False)
+        console.print(f"[bold red]{escape(f.url)}: nothing answered[/] ({escape(f.reason)})", highlight=False)
         return
     d = f.details
     table = Table(title=f"Printer at {f.url}", show_header=False, title_justify="left")

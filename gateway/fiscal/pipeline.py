@@ -23,6 +23,7 @@ journal hold the same receipts.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -456,7 +457,17 @@ class Pipeline:
                 "answers. Send the same request again to get the receipt.",
                 503,
             ) from None
+        if body["type"] == ReceiptType.COPY.value and not registration.code and body.get("copy_of"):
+            registration = await self._with_original_code(registration, int(body["copy_of"]))
         return await self._complete(pending_seq, body, registration, receipt, totals)
+
+    async def _with_original_code(self, registration: Registration, original_entry: int) -> Registration:
+        """A copy the unit gave no code of its own carries its original's (Infrasec TCS: "the
+        same control code as the original transaction, so it is not returned")."""
+        row = await self.store.fetchone(
+            "SELECT control_code FROM receipts WHERE entry_seq = ?", (original_entry,)
+        )
+        return registration if row is None else dataclasses.replace(registration, code=str(row[0]))
 
     async def _complete(
         self,
