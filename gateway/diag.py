@@ -149,6 +149,11 @@ async def probe_control_unit(
     }
     if identity.licences is not None:
         details["licences"] = identity.licences
+    if identity.protocol == "srv4pos":
+        # Nothing was asked: srv4pos publishes no call that answers without registering.
+        details["note"] = (
+            "srv4pos has no status call: the address, corporate id and API key are proven by the first sale"
+        )
     if identity.line:
         details["line"] = identity.line  # the speed it answered at
     status = driver.last_status
@@ -708,6 +713,7 @@ def render(report: Report, console: Console) -> None:
             ("unit status", d.get("main_status_words")),
             ("status detail", d.get("status_detail")),
             ("journal memory", d.get("storage_status_words")),
+            ("note", d.get("note")),
         ):
             if value is not None and value != "":
                 table.add_row(name, escape(str(value)))
