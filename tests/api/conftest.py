@@ -79,13 +79,18 @@ class Api:
 ApiFactory = Callable[..., Awaitable[Api]]
 
 
-def till_config(data_dir: Path, unit_url: str, printer_url: str | None = None) -> Config:
+def till_config(
+    data_dir: Path,
+    unit_url: str,
+    printer_url: str | None = None,
+    control_unit: ControlUnitConfig | None = None,
+) -> Config:
     return Config(
         shop=ShopConfig("Kaffebaren i Växjö AB", ORGNR, ("Storgatan 1", "352 30 Växjö")),
         pos_id=POS_ID,
         data_dir=data_dir,
         # Short deadlines, so that a silent unit costs a fraction of a second.
-        control_unit=ControlUnitConfig(unit_url, request_timeout=0.3, retries=1),
+        control_unit=control_unit or ControlUnitConfig(unit_url, request_timeout=0.3, retries=1),
         printer=None if printer_url is None else PrinterConfig(printer_url),
         scanner=None,
         api=ApiConfig("127.0.0.1", 0, MAX_BODY_KIB),
@@ -95,12 +100,15 @@ def till_config(data_dir: Path, unit_url: str, printer_url: str | None = None) -
 
 @pytest.fixture
 async def make_api(unit: ControlUnit, tmp_path: Path) -> AsyncIterator[ApiFactory]:
-    """``await make_api(printer=False, event_queue=…)``: a till and its API, served; closed after."""
+    """``await make_api(printer=False, control_unit=None, event_queue=…)``: a till and its API,
+    served; closed after. ``control_unit`` replaces the simulated CCSP unit over TCP."""
     async with contextlib.AsyncExitStack() as stack:
         unit_url = await stack.enter_async_context(serve_tcp(unit))
         session = await stack.enter_async_context(aiohttp.ClientSession())
 
-        async def make(*, printer: bool = False, **app_options: Any) -> Api:
+        async def make(
+            *, printer: bool = False, control_unit: ControlUnitConfig | None = None, **app_options: Any
+        ) -> Api:
             printer_url = None
             if printer:
                 device = PrinterDevice(
@@ -109,7 +117,7 @@ async def make_api(unit: ControlUnit, tmp_path: Path) -> AsyncIterator[ApiFactor
                     )
                 )
                 printer_url = await stack.enter_async_context(serve_printer_tcp(device))
-            till = await Till.open(till_config(tmp_path / "till", unit_url, printer_url))
+            till = await Till.open(till_config(tmp_path / "till", unit_url, printer_url, control_unit))
             stack.push_async_callback(till.close)
             app = make_app(till, **app_options)
             runner = web.AppRunner(app)
