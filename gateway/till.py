@@ -256,14 +256,7 @@ class Till:
 
     async def status(self) -> dict[str, Any]:
         """Every device's state in words, and what waits (``GET /v1/status``)."""
-        devices: dict[str, Any] = {
-            "control_unit": {
-                "url": self.unit.url,
-                "state": self.unit.state.value,
-                "reason": self.unit.reason,
-                "unit_id": self.unit.unit_identity.unit_id if self.unit.unit_identity else None,
-            }
-        }
+        devices: dict[str, Any] = {"control_unit": _unit_status(self.unit)}
         if self.printer is not None:
             driver = self.printer.driver
             devices["printer"] = {"url": driver.url, "state": driver.state.value, "reason": driver.reason}
@@ -294,6 +287,22 @@ class Till:
             # The sync module's last pass or run as it published it; null: no bus, or none heard yet.
             "sync": _sync_status(self.catalog_updates),
         }
+
+
+def _unit_status(unit: ControlUnit) -> dict[str, Any]:
+    """The control unit as ``GET /v1/status`` shows it: never a credential (``url`` is
+    the address without them), the unit's own status detail as it sent it."""
+    identity, status = unit.unit_identity, unit.last_status
+    return {
+        "url": unit.url,
+        "state": unit.state.value,
+        "reason": unit.reason,
+        "unit_id": identity.unit_id if identity else None,
+        "protocol": identity.protocol_name if identity else None,
+        "firmware": identity.firmware if identity else None,
+        "line": identity.line or None if identity else None,  # the serial speed found
+        "status_detail": status.detail or None if status else None,
+    }
 
 
 def _sync_status(updates: CatalogSubscriber | None) -> dict[str, Any] | None:
