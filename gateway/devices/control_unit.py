@@ -58,7 +58,6 @@ from gateway.devices.fiscal_unit import (
     Registration,
     UnitIdentity,
     UnitStatus,
-    needs_code,
 )
 from gateway.devices.health import DeviceState
 from gateway.devices.line import CCSP_PROTOCOL, DeviceProtocol
@@ -331,19 +330,13 @@ class ControlUnitDriver(RetryingUnit[UnitProblem | _Problem], ControlUnit):
         if not isinstance(reply, ccsp.RegisterReply):  # pragma: no cover - decode_reply guarantees it
             raise Retry(_Problem.OUT_OF_TURN, f"unexpected answer {reply!r}")
         code = self._code_of(reply.code, data.receipt_type, CLEANCASH_CODE)
-        self._sticky = None
+        status = None
         if reply.main is not None:
+            # An answer without the storage status: the health keeps the last one known.
             storage = reply.storage if reply.storage is not None else self._known_storage()
-            self._apply_status(UnitStatus(reply.main, storage))
-        return Registration(
-            seq,
-            code,
-            reply.unit_id,
-            reply.main,
-            reply.storage,
-            tuple(op.journal.records),
-            op.attempt,
-            needs_code(data.receipt_type),
+            status = UnitStatus(reply.main, storage)
+        return self._registered(
+            op, seq, code, reply.unit_id, reply.main, reply.storage, data.receipt_type, status=status
         )
 
     async def _register_v1(self, op: _Op, seq: int, data: ControlData, cashier: str) -> Registration:
@@ -356,7 +349,7 @@ class ControlUnitDriver(RetryingUnit[UnitProblem | _Problem], ControlUnit):
             raise Retry(_Problem.OUT_OF_TURN, f"unexpected answer {reply!r}")
         code = self._code_of(reply.code, data.receipt_type, CLEANCASH_CODE)
         assert self._identity is not None  # the handshake came first; SR carries no unit id
-        self._sticky = None
+        self._sticky = None  # registered: a refusal no longer holds, even if the status below fails
         # v1's answer carries no status: ask, but the receipt is registered either way.
         status: UnitStatus | None
         try:
@@ -364,17 +357,15 @@ class ControlUnitDriver(RetryingUnit[UnitProblem | _Problem], ControlUnit):
         except Retry as retry:
             log.info("%s %s: no status after registering: %s", self.url, op.label, retry)
             status = None
-        if status is not None:
-            self._apply_status(status)
-        return Registration(
+        return self._registered(
+            op,
             seq,
             code,
             self._identity.unit_id,
             status.main if status else None,
             status.storage if status else None,
-            tuple(op.journal.records),
-            op.attempt,
-            needs_code(data.receipt_type),
+            data.receipt_type,
+            status=status,
         )
 
     # -- single requests ----------------------------------------------------------------

@@ -3,7 +3,7 @@
 
 :class:`Srv4posControlUnit` implements :class:`~gateway.devices.fiscal_unit.ControlUnit`
 with the retry, deadline and health rules of the other drivers (HTTPS from
-:class:`~gateway.devices.https_unit.HttpsUnit`):
+:class:`~gateway.devices.cloud_unit.CloudUnit`):
 
 * every request has a deadline (``request_timeout``, 2 s) and is tried at most
   ``1 + retries`` times (3), every try the same body (the same ``receiptNumber``,
@@ -33,30 +33,27 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Unpack
 
-from gateway.devices.fiscal_unit import ControlUnit, Registration, UnitIdentity, UnitStatus, needs_code
+from gateway.devices.cloud_unit import DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRIES, SEQ_MAX, CloudUnit, Op
+from gateway.devices.fiscal_unit import ControlUnit, Registration, UnitStatus
 from gateway.devices.health import DeviceState
-from gateway.devices.https_unit import HttpProblem, HttpsUnit, Op, Stop
-from gateway.devices.unit_operation import Retry
+from gateway.devices.http_unit import Stop, Tries
 from protocols import srv4pos
 from protocols.ccsp import MainStatus, StorageStatus
-from protocols.skv import ControlData, FieldError, validate_orgnr
+from protocols.skv import ControlData, FieldError
 
 __all__ = ["DEFAULT_REQUEST_TIMEOUT", "DEFAULT_RETRIES", "SRV4POS_VERSION", "Srv4posControlUnit"]
 
 log = logging.getLogger("tillgw.devices.srv4pos_unit")
 frame_log = logging.getLogger("tillgw.devices.srv4pos_unit.frames")
 
-DEFAULT_REQUEST_TIMEOUT = 2.0
-DEFAULT_RETRIES = 2
-DEFAULT_BUSY_TIMEOUT = 10.0
-DEFAULT_BUSY_POLL = 0.5
 SRV4POS_VERSION = 1  # the wire carries no protocol version; the API's is in the URL (v45)
 SERVICE = "srv4pos"
 _OK = UnitStatus(MainStatus.OK, StorageStatus.OK)
 
 
-class Srv4posControlUnit(HttpsUnit, ControlUnit):
+class Srv4posControlUnit(CloudUnit, ControlUnit):
     """The srv4pos service at ``url`` (its base, like ``https://s.srv4pos.com/v45``) for
     the register ``pos_id`` of ``orgnr``.
 
@@ -68,6 +65,9 @@ class Srv4posControlUnit(HttpsUnit, ControlUnit):
     _log = log
     _frame_log = frame_log
     service = SERVICE
+    protocol = "srv4pos"
+    version = SRV4POS_VERSION
+    _unit_noun = "control unit"
 
     def __init__(
         self,
@@ -79,25 +79,9 @@ class Srv4posControlUnit(HttpsUnit, ControlUnit):
         cash_register_name: str | None = None,
         api_key: str,
         ca_cert: Path | None = None,
-        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
-        retries: int = DEFAULT_RETRIES,
-        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
-        busy_poll: float = DEFAULT_BUSY_POLL,
-        watch_interval: float | None = None,
+        **tries: Unpack[Tries],
     ) -> None:
-        super().__init__(
-            url,
-            pos_id,
-            ca_cert=ca_cert,
-            client_cert=None,
-            client_cert_password=None,
-            request_timeout=request_timeout,
-            retries=retries,
-            busy_timeout=busy_timeout,
-            busy_poll=busy_poll,
-            watch_interval=watch_interval,
-        )
-        self._orgnr = validate_orgnr(orgnr)
+        super().__init__(url, pos_id, orgnr, ca_cert=ca_cert, **tries)
         self.corporate_id = corporate_id
         self.cash_register_name = cash_register_name if cash_register_name is not None else pos_id
         self._kd_url = self.url + srv4pos.kd_path(corporate_id, self.cash_register_name)
@@ -110,38 +94,12 @@ class Srv4posControlUnit(HttpsUnit, ControlUnit):
         except srv4pos.Srv4posError:
             raise ValueError("[control_unit] api_key is empty or holds a control character") from None
 
-    @property
-    def orgnr(self) -> str:
-        return self._orgnr
-
     # -- the ControlUnit interface ------------------------------------------------------
-
-    async def start(self) -> UnitIdentity:
-        """Nothing to ask (choice D3): the driver is ready, its identity learnt at the
-        first registration."""
-        self._start_watching()
-        return await self.identity()
-
-    async def identity(self) -> UnitIdentity:
-        async def body(op: Op) -> UnitIdentity:
-            self._apply_status(await self._query_status(op))
-            return self._identity or UnitIdentity("", SRV4POS_VERSION, "", protocol="srv4pos")
-
-        return await self._operate("handshake", body, identify=False)
 
     async def register(self, seq: int, data: ControlData, *, cashier: str = "") -> Registration:
         """Register one receipt; the same ``seq`` and data may be sent again safely.
         ``cashier`` is not sent: the registration has no field for it."""
-        if isinstance(seq, bool) or not 1 <= seq < 2**63:
-            raise ValueError(f"seq {seq} is outside 1..{2**63 - 1}")
-        if data.pos_id != self.pos_id:
-            raise ValueError(
-                f"receipt for POS id {data.pos_id!r} sent to the control unit of {self.pos_id!r}"
-            )
-        if data.orgnr != self._orgnr:
-            raise ValueError(
-                f"receipt for organisation number {data.orgnr} sent to the control unit of {self._orgnr}"
-            )
+        self._check_receipt(seq, data, seq_max=SEQ_MAX)
         body = srv4pos.encode_kd(srv4pos.kd_request_of(data))  # the same bytes on every try
 
         async def attempt(op: Op) -> Registration:
@@ -152,6 +110,7 @@ class Srv4posControlUnit(HttpsUnit, ControlUnit):
     # -- single requests ----------------------------------------------------------------
 
     async def _query_status(self, op: Op) -> UnitStatus:
+        """Nothing to ask (choice D3): the last registration's result, OK before the first."""
         return self._last_status or _OK
 
     async def _register(self, op: Op, seq: int, data: ControlData, body: bytes) -> Registration:
@@ -159,33 +118,11 @@ class Srv4posControlUnit(HttpsUnit, ControlUnit):
         if answer.status != 200:
             op.journal.received(answer.body, f"HTTP {answer.status} {answer.reason}")
             self._answer_error(op, answer.status, answer.reason, answer.body)
-        try:
-            reply = srv4pos.decode_kd_reply(answer.body)
-        except FieldError as exc:
-            op.journal.received(answer.body, f"dropped: {exc}")
-            raise Retry(HttpProblem.DAMAGED, str(exc)) from None
-        op.journal.received(answer.body)
+        reply = self._decoded(op, answer.body, srv4pos.decode_kd_reply)
         code = self._code_of(reply.response, data.receipt_type)
-        if reply.control_unit_serial:
-            if self._identity is not None and self._identity.unit_id not in ("", reply.control_unit_serial):
-                log.warning(
-                    "%s: the control unit changed from %s to %s",
-                    self.url,
-                    self._identity.unit_id,
-                    reply.control_unit_serial,
-                )
-            self._identity = UnitIdentity(reply.control_unit_serial, SRV4POS_VERSION, "", protocol="srv4pos")
-        self._sticky = None
-        self._apply_status(_OK)
-        return Registration(
-            seq,
-            code,
-            reply.control_unit_serial,
-            _OK.main,
-            _OK.storage,
-            tuple(op.journal.records),
-            op.attempt,
-            needs_code(data.receipt_type),
+        self._note_unit(reply.control_unit_serial)
+        return self._registered(
+            op, seq, code, reply.control_unit_serial, _OK.main, _OK.storage, data.receipt_type
         )
 
     def _answer_error(self, op: Op, status: int, reason: str, body: bytes) -> None:

@@ -4,7 +4,7 @@ register's TLS client certificate (:mod:`protocols.tcs`, docs/protocols/tcs.md).
 :class:`TcsControlUnit` implements :class:`~gateway.devices.fiscal_unit.ControlUnit` with
 the retry, deadline and health rules of the other drivers
 (:class:`~gateway.devices.unit_operation.RetryingUnit`, HTTPS from
-:class:`~gateway.devices.https_unit.HttpsUnit`):
+:class:`~gateway.devices.cloud_unit.CloudUnit`):
 
 * every request has a deadline (``request_timeout``, 2 s) and is tried at most
   ``1 + retries`` times (3), every try the same document: the same ``RequestID``
@@ -12,7 +12,7 @@ the retry, deadline and health rules of the other drivers
   too) and the same ``SequenceNumber``; a service that did register the first time
   answers the repeat with the same code and stores nothing new;
 * no answer, a dropped connection, HTTP 5xx, an unreadable answer: retried (see
-  :mod:`gateway.devices.https_unit`); out of tries, :class:`ControlUnitUnavailable`, and
+  :mod:`gateway.devices.cloud_unit`); out of tries, :class:`ControlUnitUnavailable`, and
   the pipeline keeps the receipt in doubt and sends it again before the next sale;
 * ``ResponseCode`` other than 0: :class:`ControlUnitRefused`, final, ``said`` holding
   the service's words (ResponseCode, ResponseMessage, ResponseReason, SKVResponseCode,
@@ -38,36 +38,29 @@ import logging
 import uuid
 from datetime import datetime
 from pathlib import Path
+from typing import Unpack
 
-from gateway.devices.fiscal_unit import (
-    ControlUnit,
-    Registration,
-    UnitIdentity,
-    UnitStatus,
-)
+from gateway.devices.cloud_unit import DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRIES, SEQ_MAX, CloudUnit, Op
+from gateway.devices.fiscal_unit import ControlUnit, Registration, UnitStatus
 from gateway.devices.health import DeviceState
-from gateway.devices.https_unit import HttpProblem, HttpsUnit, Op, Stop
-from gateway.devices.unit_operation import Retry
+from gateway.devices.http_unit import Stop, Tries
 from protocols import tcs
 from protocols.ccsp import MainStatus, StorageStatus
-from protocols.skv import ControlData, FieldError, ReceiptType, validate_orgnr
+from protocols.skv import ControlData, ReceiptType
 
 __all__ = ["DEFAULT_REQUEST_TIMEOUT", "DEFAULT_RETRIES", "TCS_VERSION", "TcsControlUnit"]
 
 log = logging.getLogger("tillgw.devices.tcs_unit")
 frame_log = logging.getLogger("tillgw.devices.tcs_unit.frames")
 
-DEFAULT_REQUEST_TIMEOUT = 2.0
-DEFAULT_RETRIES = 2
-DEFAULT_BUSY_TIMEOUT = 10.0
-DEFAULT_BUSY_POLL = 0.5
 TCS_VERSION = 1  # TCS carries no version number; this is the one we know
 SERVICE = "the Infrasec TCS service"
+_OK = UnitStatus(MainStatus.OK, StorageStatus.OK)
 _EPOCH = datetime(2000, 1, 1)  # any date: the settings check needs a receipt
 _HEADERS = {"Content-Type": tcs.CONTENT_TYPE, "Accept": "application/xml"}
 
 
-class TcsControlUnit(HttpsUnit, ControlUnit):
+class TcsControlUnit(CloudUnit, ControlUnit):
     """The TCS service at ``url`` for the register ``pos_id`` of ``orgnr``.
 
     ``url`` is the service's address (``https://tcs-verify.infrasec-api.se`` gets the
@@ -82,6 +75,9 @@ class TcsControlUnit(HttpsUnit, ControlUnit):
     _log = log
     _frame_log = frame_log
     service = SERVICE
+    protocol = "TCS"
+    version = TCS_VERSION
+    _unit_noun = "control server"
 
     def __init__(
         self,
@@ -95,25 +91,17 @@ class TcsControlUnit(HttpsUnit, ControlUnit):
         client_cert: Path | None,
         client_cert_password: str | None,
         ca_cert: Path | None = None,
-        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
-        retries: int = DEFAULT_RETRIES,
-        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
-        busy_poll: float = DEFAULT_BUSY_POLL,
-        watch_interval: float | None = None,
+        **tries: Unpack[Tries],
     ) -> None:
         super().__init__(
             url,
             pos_id,
+            orgnr,
             ca_cert=ca_cert,
             client_cert=client_cert,
             client_cert_password=client_cert_password,
-            request_timeout=request_timeout,
-            retries=retries,
-            busy_timeout=busy_timeout,
-            busy_poll=busy_poll,
-            watch_interval=watch_interval,
+            **tries,
         )
-        self._orgnr = validate_orgnr(orgnr)
         self.application_id = application_id
         self.register_id = register_id if register_id is not None else pos_id
         self.register_address = register_address
@@ -127,42 +115,16 @@ class TcsControlUnit(HttpsUnit, ControlUnit):
             register_address=register_address,
         )
 
-    @property
-    def orgnr(self) -> str:
-        return self._orgnr
-
     def _checked_url(self, url: str) -> str:
         checked = super()._checked_url(url)
         return checked if checked.endswith(tcs.HTTP_PATH) else checked + tcs.HTTP_PATH
 
     # -- the ControlUnit interface ------------------------------------------------------
 
-    async def start(self) -> UnitIdentity:
-        """Ask the register's status (``RegisterStatus``): the certificate and the
-        enrolment are checked before the first sale."""
-        self._start_watching()
-        return await self.identity()
-
-    async def identity(self) -> UnitIdentity:
-        async def body(op: Op) -> UnitIdentity:
-            self._apply_status(await self._query_status(op))
-            return self._identity or UnitIdentity("", TCS_VERSION, "", protocol="TCS")
-
-        return await self._operate("handshake", body, identify=False)
-
     async def register(self, seq: int, data: ControlData, *, cashier: str = "") -> Registration:
         """Register one receipt; the same ``seq`` and data may be sent again safely.
         ``cashier`` is not sent: ``ControlData`` in TCS has no field for it."""
-        if isinstance(seq, bool) or not 1 <= seq < 2**63:
-            raise ValueError(f"seq {seq} is outside 1..{2**63 - 1}")
-        if data.pos_id != self.pos_id:
-            raise ValueError(
-                f"receipt for POS id {data.pos_id!r} sent to the control unit of {self.pos_id!r}"
-            )
-        if data.orgnr != self._orgnr:
-            raise ValueError(
-                f"receipt for organisation number {data.orgnr} sent to the control unit of {self._orgnr}"
-            )
+        self._check_receipt(seq, data, seq_max=SEQ_MAX)
         request = tcs.TcsRequest(
             self.application_id,
             tcs.request_id_of(self.register_id, self._orgnr, seq),
@@ -179,12 +141,7 @@ class TcsControlUnit(HttpsUnit, ControlUnit):
 
     async def _register(self, op: Op, seq: int, receipt_type: ReceiptType, body: bytes) -> Registration:
         answer = await self._exchange(op, body)
-        try:
-            reply = tcs.decode_response(answer)
-        except FieldError as exc:
-            op.journal.received(answer, f"dropped: {exc}")
-            raise Retry(HttpProblem.DAMAGED, str(exc)) from None
-        op.journal.received(answer)
+        reply = self._decoded(op, answer, tcs.decode_response)
         if not reply.ok:
             self._refuse_with(
                 f"{SERVICE} refused the receipt ({reply.said}) — "
@@ -197,39 +154,22 @@ class TcsControlUnit(HttpsUnit, ControlUnit):
         if receipt_type is not ReceiptType.COPY or code:
             code = self._code_of(code, receipt_type)
         self._note_unit(reply.control_code.control_server_id)
-        self._sticky = None
-        status = UnitStatus(MainStatus.OK, StorageStatus.OK)
-        self._apply_status(status)
         unit_id = reply.control_code.control_server_id or (self._identity.unit_id if self._identity else "")
-        return Registration(
+        return self._registered(
+            op,
             seq,
             code,
             unit_id,
-            status.main,
-            status.storage,
-            tuple(op.journal.records),
-            op.attempt,
-            bool(code) or receipt_type is ReceiptType.NORMAL,
+            _OK.main,
+            _OK.storage,
+            receipt_type,
+            code_needed=bool(code) or receipt_type is ReceiptType.NORMAL,
         )
-
-    def _note_unit(self, server_id: str) -> None:
-        if not server_id:
-            return
-        if self._identity is not None and self._identity.unit_id not in ("", server_id):
-            log.warning(
-                "%s: the control server changed from %s to %s", self.url, self._identity.unit_id, server_id
-            )
-        self._identity = UnitIdentity(server_id, TCS_VERSION, "", protocol="TCS")
 
     async def _query_status(self, op: Op) -> UnitStatus:
         request = tcs.RegisterStatusRequest(self.application_id, uuid.uuid4(), self._orgnr, self.register_id)
         answer = await self._exchange(op, tcs.encode_request(request))
-        try:
-            reply = tcs.decode_status_response(answer)
-        except FieldError as exc:
-            op.journal.received(answer, f"dropped: {exc}")
-            raise Retry(HttpProblem.DAMAGED, str(exc)) from None
-        op.journal.received(answer)
+        reply = self._decoded(op, answer, tcs.decode_status_response)
         if not reply.ok:
             self._refuse_with(
                 f"{SERVICE} does not accept this register ({reply.said}) — check [control_unit] "
@@ -238,7 +178,7 @@ class TcsControlUnit(HttpsUnit, ControlUnit):
                 reply.said,
                 state=DeviceState.FAILED,
             )
-        return UnitStatus(MainStatus.OK, StorageStatus.OK)
+        return _OK
 
     async def _exchange(self, op: Op, body: bytes) -> bytes:
         if self._client_cert is None:

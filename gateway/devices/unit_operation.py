@@ -1,4 +1,4 @@
-"""What the CCSP and XCCSP drivers share: an operation, its tries, and the words it ends in.
+"""What every control-unit driver shares: an operation, its tries, and the words it ends in.
 
 A public call (the handshake, a status query, a registration) is one :class:`Operation`.
 It is tried at most ``1 + retries`` times; a try that failed in a way another try may
@@ -9,7 +9,7 @@ carries them to the POS. A refusal is final at once: :class:`ControlUnitRefused`
 :class:`RetryingUnit` holds this loop, the wait while a unit says it is busy, the health
 its status reports put it in, and the idle watch. A driver adds what its wire needs
 (:mod:`gateway.devices.control_unit`: framing and the ``SIQ`` resynchronisation;
-:mod:`gateway.devices.xccsp_unit`: HTTP) and says in its own words what its own
+:mod:`gateway.devices.http_unit`: HTTP) and says in its own words what its own
 problems mean.
 """
 
@@ -32,6 +32,7 @@ from gateway.devices.fiscal_unit import (
     ControlUnitRefused,
     ControlUnitUnavailable,
     FrameRecord,
+    Registration,
     UnitIdentity,
     UnitStatus,
     health_of_status,
@@ -39,7 +40,7 @@ from gateway.devices.fiscal_unit import (
     refusal_words,
 )
 from gateway.devices.health import DeviceState, HealthReporter, HealthTracker
-from protocols.ccsp import MainStatus
+from protocols.ccsp import MainStatus, StorageStatus
 from protocols.skv import ReceiptType, validate_pos_id
 
 __all__ = [
@@ -280,6 +281,42 @@ class RetryingUnit(HealthReporter, Generic[P], abc.ABC):
         if shape is not None and not shape.fullmatch(code):
             raise Retry(UnitProblem.BAD_CODE, f"{code!r} is not a control code")
         return code
+
+    def _registered(
+        self,
+        op: Operation[P],
+        seq: int,
+        code: str,
+        unit_id: str,
+        main: MainStatus | None,
+        storage: StorageStatus | None,
+        receipt_type: ReceiptType,
+        *,
+        status: UnitStatus | None = None,
+        code_needed: bool | None = None,
+    ) -> Registration:
+        """The unit registered receipt ``seq`` with ``code``: its :class:`Registration`.
+
+        A refusal kept until a receipt is registered again ends here, and the unit's
+        health follows ``status`` (default: ``main`` and ``storage``, when the answer gave
+        both). ``code_needed`` says whether the receipt had to carry a code (default: as
+        its type says, :func:`needs_code`).
+        """
+        self._sticky = None
+        if status is None and main is not None and storage is not None:
+            status = UnitStatus(main, storage)
+        if status is not None:
+            self._apply_status(status)
+        return Registration(
+            seq,
+            code,
+            unit_id,
+            main,
+            storage,
+            tuple(op.journal.records),
+            op.attempt,
+            needs_code(receipt_type) if code_needed is None else code_needed,
+        )
 
     def _refuse(self, code: int, op: Operation[P], said: str) -> NoReturn:
         """The unit said no with NAK ``code`` (``said``, as it said it): final, in words for the POS."""

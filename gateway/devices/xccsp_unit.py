@@ -4,14 +4,14 @@
 over XCCSP (:mod:`protocols.xccsp`, docs/protocols/xccsp.md), with the same retry,
 deadline and health rules as the CCSP driver (:mod:`gateway.devices.control_unit`), so
 the fiscal pipeline sees no difference: both run their tries through
-:class:`~gateway.devices.unit_operation.RetryingUnit`, and this module adds HTTP.
+:class:`~gateway.devices.unit_operation.RetryingUnit`, and this module adds XCCSP.
 
-The HTTP side: one aiohttp ``ClientSession`` per driver, opened on first use; a
-connection limit of 1 and one operation at a time, so requests reach the server strictly
-one after the other, as on a serial line; a new connection per request
-(``force_close``), so a connection the server closed while idle is never reused; no
-redirects followed; replies over 64 KiB are not read. ``https://`` addresses are checked
-against the system's trust store, or against ``ca_cert`` (a PEM file) when given.
+The HTTP side is :class:`~gateway.devices.http_unit.HttpUnit`'s: one aiohttp session
+per driver, opened on first use; one request at a time, as on a serial line, each on a
+new connection (``force_close``), so a connection the server closed while idle is never
+reused; no redirects followed; replies over 64 KiB are not read. ``https://`` addresses
+are checked against the system's trust store, or against ``ca_cert`` (a PEM file) when
+given.
 
 Credentials: ``http://user:password@host:8081/xccsp``. They are sent as HTTP Basic with
 every request (the hosted service, as NaviPartner's client does); when a server answers
@@ -70,12 +70,9 @@ from __future__ import annotations
 
 import enum
 import logging
-import os
-import socket
 import ssl
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import NoReturn, TypeAlias, TypeVar
+from typing import NoReturn, TypeAlias
 from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
 import aiohttp
@@ -83,24 +80,15 @@ import aiohttp
 from gateway.devices.fiscal_unit import (
     ControlUnit,
     ControlUnitRefused,
-    ControlUnitUnavailable,
     Registration,
     UnitIdentity,
     UnitStatus,
-    needs_code,
 )
-from gateway.devices.health import DeviceState
-from gateway.devices.unit_operation import (
-    CLEANCASH_CODE,
-    Direction,
-    Operation,
-    Retry,
-    RetryingUnit,
-    UnitProblem,
-)
+from gateway.devices.http_unit import MAX_REPLY, HttpProblem, HttpUnit, Stop, server_trust
+from gateway.devices.unit_operation import CLEANCASH_CODE, Operation, Retry, UnitProblem
 from protocols import xccsp
 from protocols.ccsp import MainStatus
-from protocols.skv import ControlData, validate_orgnr
+from protocols.skv import ControlData
 
 __all__ = [
     "DEFAULT_BUSY_POLL",
@@ -119,34 +107,19 @@ DEFAULT_REQUEST_TIMEOUT = 2.0
 DEFAULT_RETRIES = 2
 DEFAULT_BUSY_TIMEOUT = 10.0
 DEFAULT_BUSY_POLL = 0.5
-MAX_REPLY = 64 * 1024  # a reply above this is not an XCCSP answer; it is not read on
 REPLY_EXCERPT = 160  # characters of an unusable reply quoted in the words and the log
 XCCSP_VERSION = 1  # XCCSP has no version number on the wire; this is the one we know
 
-R = TypeVar("R")
-
 
 class _Problem(enum.Enum):
-    """What a try over XCCSP can meet besides the :class:`UnitProblem` of any protocol."""
+    """What a try over XCCSP can meet besides the problems of any HTTP unit."""
 
-    NO_REPLY = "no reply"
-    DROPPED = "connection dropped"
-    CANNOT_CONNECT = "cannot connect"
-    DAMAGED = "unreadable reply"
-    SERVER_ERROR = "server error"
     NO_UNIT = "no unit behind the server"
 
 
-_Op: TypeAlias = Operation[UnitProblem | _Problem]
+_Problems: TypeAlias = UnitProblem | HttpProblem | _Problem
+_Op: TypeAlias = Operation[_Problems]
 Credentials: TypeAlias = tuple[str, str]
-
-
-class _NoRetry(Exception):
-    """The address or the settings are wrong, not the unit: no retry will help."""
-
-    def __init__(self, words: str) -> None:
-        super().__init__(words)
-        self.words = words
 
 
 def _without_userinfo(parts: SplitResult) -> SplitResult:
@@ -178,34 +151,13 @@ def _credentials_of(url: str) -> Credentials | None:
     return user, password
 
 
-def _tls_context(ca_cert: Path | None) -> ssl.SSLContext | bool:
-    """Certificates checked against ``ca_cert`` (PEM) or, without one, the system's store."""
-    if ca_cert is None:
-        return True
-    try:
-        return ssl.create_default_context(cafile=str(ca_cert))
-    except (OSError, ssl.SSLError) as exc:
-        raise ValueError(f"the CA certificate {str(ca_cert)!r} cannot be used: {exc}") from None
-
-
 def _excerpt(data: bytes) -> str:
     """The start of a reply, for words and logs (XCCSP is Latin-1; any byte decodes)."""
     text = data[:REPLY_EXCERPT].decode(xccsp.ENCODING)
     return repr(text + ("…" if len(data) > REPLY_EXCERPT else ""))
 
 
-def _connect_error_words(exc: aiohttp.ClientConnectorError) -> str:
-    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
-        return f"its certificate is not trusted ({exc.certificate_error})"
-    error = exc.os_error
-    if isinstance(error, socket.gaierror):
-        return f"the name {exc.host!r} is not known"
-    if error.errno:
-        return os.strerror(error.errno).lower()
-    return str(error) or type(error).__name__
-
-
-class XccspControlUnit(RetryingUnit[UnitProblem | _Problem], ControlUnit):
+class XccspControlUnit(HttpUnit[_Problems], ControlUnit):
     """A control unit speaking XCCSP at ``url`` for the register ``pos_id`` of ``orgnr``.
 
     ``url`` is ``http://host:port/xccsp`` (``http://host:8081`` gets the path added), with
@@ -221,6 +173,8 @@ class XccspControlUnit(RetryingUnit[UnitProblem | _Problem], ControlUnit):
     """
 
     _log = log
+    _frame_log = frame_log
+    _frame_encoding = xccsp.ENCODING
 
     def __init__(
         self,
@@ -239,27 +193,22 @@ class XccspControlUnit(RetryingUnit[UnitProblem | _Problem], ControlUnit):
         super().__init__(
             url,
             pos_id,
+            orgnr,
+            ca_cert=ca_cert,
             request_timeout=request_timeout,
             retries=retries,
             busy_timeout=busy_timeout,
             busy_poll=busy_poll,
             watch_interval=watch_interval,
         )
-        self._orgnr = validate_orgnr(orgnr)
-        self._tls = _tls_context(ca_cert) if self._url.startswith("https:") else True
+        self._tls = self._trust(ca_cert) if self._url.startswith("https:") else True
         self.unit_type: str | None = None  # the unit's model, as its Identity names it
         self._licences: int | None = None  # InstalledLicenses of the last Status
-        self._session: aiohttp.ClientSession | None = None
         self._digest = False  # the server asked for Digest: every request uses it from then on
-        self._closed = False
         self._identity_stale = False  # an answer named another unit: ask again first
         self._new_session = True  # IsNewSession for the next RegisterReceipt (module doc)
 
     # -- the ControlUnit interface ------------------------------------------------------
-
-    @property
-    def orgnr(self) -> str:
-        return self._orgnr
 
     async def start(self) -> UnitIdentity:
         """The handshake (``RequestIdentity``, then ``RequestStatus``); starts a session.
@@ -282,16 +231,7 @@ class XccspControlUnit(RetryingUnit[UnitProblem | _Problem], ControlUnit):
         code and stores nothing new. ``cashier`` is not sent: a ``Receipt`` has no field
         for it.
         """
-        if isinstance(seq, bool) or not 1 <= seq <= xccsp.SERIAL_MAX:
-            raise ValueError(f"seq {seq} is outside 1..{xccsp.SERIAL_MAX}")
-        if data.pos_id != self._pos_id:
-            raise ValueError(
-                f"receipt for POS id {data.pos_id!r} sent to the control unit of {self._pos_id!r}"
-            )
-        if data.orgnr != self._orgnr:
-            raise ValueError(
-                f"receipt for organisation number {data.orgnr} sent to the control unit of {self._orgnr}"
-            )
+        self._check_receipt(seq, data, seq_max=xccsp.SERIAL_MAX)
 
         request = xccsp.RegisterReceipt(seq, self._new_session, data)  # the same on every try
 
@@ -300,70 +240,65 @@ class XccspControlUnit(RetryingUnit[UnitProblem | _Problem], ControlUnit):
 
         return await self._operate(f"seq={seq} receipt={data.receipt_no}", body, identify=True)
 
-    async def close(self) -> None:
-        self._closed = True
-        await self._stop_watching()
-        await self._close_session()
+    # -- HTTP ---------------------------------------------------------------------------
 
-    # -- operations and their tries -----------------------------------------------------
+    @staticmethod
+    def _trust(ca_cert: Path | None) -> ssl.SSLContext | bool:
+        """Certificates checked against ``ca_cert`` (PEM) or, without one, the system's
+        store; a CA file that cannot be used stops the driver being made."""
+        if ca_cert is None:
+            return True
+        try:
+            return server_trust(ca_cert)
+        except (OSError, ssl.SSLError) as exc:
+            raise ValueError(f"the CA certificate {str(ca_cert)!r} cannot be used: {exc}") from None
 
-    def _open_session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            middlewares: tuple[aiohttp.DigestAuthMiddleware, ...] = ()
-            if self._digest and self._credentials is not None:
-                middlewares = (aiohttp.DigestAuthMiddleware(*self._credentials),)
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=1, force_close=True, ssl=self._tls),
-                timeout=aiohttp.ClientTimeout(total=self.request_timeout),
-                headers={"Content-Type": xccsp.CONTENT_TYPE},
-                middlewares=middlewares,
-            )
-        return self._session
+    def _tls_context(self) -> ssl.SSLContext | bool:
+        return self._tls
 
-    async def _close_session(self) -> None:
-        session, self._session = self._session, None
-        if session is not None:
-            await session.close()
+    def _middlewares(self) -> tuple[aiohttp.DigestAuthMiddleware, ...]:
+        if self._digest and self._credentials is not None:
+            return (aiohttp.DigestAuthMiddleware(*self._credentials),)
+        return ()
 
     def _checked_url(self, url: str) -> str:
         return _xccsp_url(url)
 
-    def _log_frame(self, label: str, direction: Direction, data: bytes, note: str) -> None:
-        if frame_log.isEnabledFor(logging.DEBUG):
-            text = data.decode(xccsp.ENCODING)
-            frame_log.debug("%s %s%s\n%s", label, direction, f" ({note})" if note else "", text)
+    async def _prepare(self, op: _Op) -> None:
+        if self._identity is None or self._identity_stale:
+            await self._identify(op)
 
-    async def _try(self, op: _Op, body: Callable[[_Op], Awaitable[R]], *, identify: bool) -> R:
-        if self._closed:
-            raise ControlUnitUnavailable("the gateway is shutting down")
-        try:
-            if identify and (self._identity is None or self._identity_stale):
-                await self._identify(op)
-            return await body(op)
-        except _NoRetry as hopeless:
-            self._health.set(DeviceState.FAILED, hopeless.words)
-            log.warning("%s %s: %s", self.url, op.label, hopeless.words)
-            raise ControlUnitUnavailable(hopeless.words) from None
+    def _untrusted_words(self, exc: aiohttp.ClientConnectorCertificateError) -> str:
+        return (
+            f"the control unit server at {self.url} has a certificate this till does not trust "
+            f"({exc.certificate_error}) — check the address, or set ca_cert in [control_unit]"
+        )
 
-    def _give_up_words(self, last: Retry[UnitProblem | _Problem], tries: str) -> str:
+    def _connection_lost(self, exc: aiohttp.ClientError) -> Retry[HttpProblem]:
+        if isinstance(exc, aiohttp.ClientConnectorError):
+            return super()._connection_lost(exc)
+        # What the connection said when it dropped: an XCCSP request carries no secret.
+        return Retry(HttpProblem.DROPPED, f"{type(exc).__name__}: {exc}", pause=True)
+
+    def _give_up_words(self, last: Retry[_Problems], tries: str) -> str:
         url = self.url
         match last.problem:
-            case _Problem.NO_REPLY | _Problem.DROPPED:
+            case HttpProblem.NO_REPLY | HttpProblem.DROPPED:
                 return (
                     f"no answer from the control unit at {url} after {tries} — "
                     "check that it is powered and on the network"
                 )
-            case _Problem.CANNOT_CONNECT:
+            case HttpProblem.CANNOT_CONNECT:
                 return (
                     f"cannot connect to the control unit at {url} ({last.detail}) after {tries} — "
                     "check that it is powered and on the network, and that the address is right"
                 )
-            case _Problem.DAMAGED:
+            case HttpProblem.DAMAGED:
                 return (
                     f"the control unit at {url} answered with something that is no usable XCCSP reply "
                     f"({last.detail}; {tries}) — restart it; if that does not help, call the supplier"
                 )
-            case _Problem.SERVER_ERROR:
+            case HttpProblem.SERVER_ERROR:
                 return (
                     f"the control unit server at {url} reported a server error ({last.detail}; {tries}) — "
                     "restart it; if that does not help, call the supplier"
@@ -383,23 +318,14 @@ class XccspControlUnit(RetryingUnit[UnitProblem | _Problem], ControlUnit):
             self._new_session = False  # the server has seen this session
             raise
         if not isinstance(reply, xccsp.RegisterReceiptResponse):  # pragma: no cover - decode_reply
-            raise Retry(_Problem.DAMAGED, f"unexpected answer {reply!r}", pause=False)
+            raise Retry(HttpProblem.DAMAGED, f"unexpected answer {reply!r}", pause=False)
         if reply.main is MainStatus.NO_UNIT and not reply.code:
             raise Retry(_Problem.NO_UNIT, "RegisterResult with main status 99 and no code", pause=True)
         code = self._code_of(reply.code, request.data.receipt_type, CLEANCASH_CODE)
         self._new_session = False
         self._note_unit_id(reply.unit_id)
-        self._sticky = None
-        self._apply_status(UnitStatus(reply.main, reply.storage))
-        return Registration(
-            request.serial_no,
-            code,
-            reply.unit_id,
-            reply.main,
-            reply.storage,
-            tuple(op.journal.records),
-            op.attempt,
-            needs_code(request.data.receipt_type),
+        return self._registered(
+            op, request.serial_no, code, reply.unit_id, reply.main, reply.storage, request.data.receipt_type
         )
 
     def _note_unit_id(self, unit_id: str) -> None:
@@ -415,7 +341,7 @@ class XccspControlUnit(RetryingUnit[UnitProblem | _Problem], ControlUnit):
     async def _identify(self, op: _Op) -> UnitIdentity:
         reply = await self._ask(op, xccsp.RequestIdentity(self._pos_id, self._orgnr))
         if not isinstance(reply, xccsp.IdentityResponse):  # pragma: no cover - decode_reply guarantees it
-            raise Retry(_Problem.DAMAGED, f"unexpected answer {reply!r}", pause=False)
+            raise Retry(HttpProblem.DAMAGED, f"unexpected answer {reply!r}", pause=False)
         self._note_unit_id(reply.unit_id)
         status = await self._query_status(op)
         self._identity = UnitIdentity(
@@ -429,7 +355,7 @@ class XccspControlUnit(RetryingUnit[UnitProblem | _Problem], ControlUnit):
     async def _query_status(self, op: _Op) -> UnitStatus:
         reply = await self._ask(op, xccsp.RequestStatus(self._pos_id, self._orgnr))
         if not isinstance(reply, xccsp.StatusResponse):  # pragma: no cover - decode_reply guarantees it
-            raise Retry(_Problem.DAMAGED, f"unexpected answer {reply!r}", pause=False)
+            raise Retry(HttpProblem.DAMAGED, f"unexpected answer {reply!r}", pause=False)
         self._note_unit_id(reply.unit_id)
         if reply.installed_licenses is not None:
             self._licences = reply.installed_licenses
@@ -437,92 +363,61 @@ class XccspControlUnit(RetryingUnit[UnitProblem | _Problem], ControlUnit):
 
     async def _ask(self, op: _Op, request: xccsp.Request) -> xccsp.Reply:
         """One request; a fault is retried (raises :class:`Retry`) or refused."""
-        answer = await self._post(op, request)
+        answer = await self._send(op, request)
         if isinstance(answer, xccsp.Fault):
             await self._handle_fault(op, request, answer)
         return answer
 
-    async def _post(self, op: _Op, request: xccsp.Request) -> xccsp.Reply | xccsp.Fault:
+    async def _send(self, op: _Op, request: xccsp.Request) -> xccsp.Reply | xccsp.Fault:
         body = xccsp.encode_request(request)
-        op.journal.sent(body)
-        status, reason, challenge, data = await self._exchange(op, body)
-        asks_digest = challenge.lower().startswith("digest")
-        if status == 401 and asks_digest and self._credentials is not None and not self._digest:
+        answer = await self._post(op, self.url, body, self._headers())
+        asks_digest = answer.challenge.lower().startswith("digest")
+        if answer.status == 401 and asks_digest and self._credentials is not None and not self._digest:
             # A LAN server: the same request again with Digest, and Digest from now on.
             log.info("%s asks for HTTP Digest; using it from now on", self.url)
-            op.journal.received(data, "HTTP 401: Digest asked for")
+            op.journal.received(answer.body, "HTTP 401: Digest asked for")
             self._digest = True
             await self._close_session()
-            op.journal.sent(body)
-            status, reason, challenge, data = await self._exchange(op, body)
-        if status != 200:
-            op.journal.received(data, f"HTTP {status} {reason}")
-            self._refuse_status(status, reason, data)
+            answer = await self._post(op, self.url, body, self._headers())
+        data = answer.body
+        if answer.status != 200:
+            op.journal.received(data, f"HTTP {answer.status} {answer.reason}")
+            self._refuse_status(answer.status, answer.reason, data)
         try:
-            answer = xccsp.decode_reply(data, type(request))
+            reply = xccsp.decode_reply(data, type(request))
         except xccsp.XccspError as exc:
             op.journal.received(data, f"dropped: {exc}")
-            raise Retry(_Problem.DAMAGED, f"{exc}; it began {_excerpt(data)}", pause=False) from None
+            raise Retry(HttpProblem.DAMAGED, f"{exc}; it began {_excerpt(data)}", pause=False) from None
         op.journal.received(data)
-        return answer
+        return reply
 
-    async def _exchange(self, op: _Op, body: bytes) -> tuple[int, str, str, bytes]:
-        """One HTTP POST: (status, reason, ``WWW-Authenticate``, body); raises :class:`Retry`."""
-        session = self._open_session()
-        headers = {}
+    def _headers(self) -> dict[str, str]:
+        headers = {"Content-Type": xccsp.CONTENT_TYPE}
         if self._credentials is not None and not self._digest:
             # Sent with the first request, as the hosted service expects (no 401 first).
             headers["Authorization"] = aiohttp.encode_basic_auth(*self._credentials)
-        try:
-            async with session.post(self.url, data=body, headers=headers, allow_redirects=False) as response:
-                status, reason = response.status, response.reason or ""
-                challenge = response.headers.get("WWW-Authenticate", "")
-                data = await self._read_reply(op, response)
-        except TimeoutError:  # aiohttp's timeouts are TimeoutErrors (and ClientErrors)
-            raise Retry(
-                _Problem.NO_REPLY, f"no answer within {self.request_timeout:g} s", pause=False
-            ) from None
-        except aiohttp.ClientConnectorCertificateError as exc:
-            raise _NoRetry(
-                f"the control unit server at {self.url} has a certificate this till does not trust "
-                f"({exc.certificate_error}) — check the address, or set ca_cert in [control_unit]"
-            ) from None
-        except aiohttp.ClientConnectorError as exc:
-            raise Retry(_Problem.CANNOT_CONNECT, _connect_error_words(exc), pause=True) from None
-        except aiohttp.ClientError as exc:
-            raise Retry(_Problem.DROPPED, f"{type(exc).__name__}: {exc}", pause=True) from None
-        return status, reason, challenge, data
+        return headers
 
     def _refuse_status(self, status: int, reason: str, data: bytes) -> NoReturn:
         """Any HTTP status but 200: a retry (5xx) or the end (the address or settings)."""
         said = f"HTTP {status} {reason}".rstrip()
         if status >= 500:
-            raise Retry(_Problem.SERVER_ERROR, f"{said}, the reply began {_excerpt(data)}", pause=True)
+            raise Retry(HttpProblem.SERVER_ERROR, f"{said}, the reply began {_excerpt(data)}", pause=True)
         if status == 401 and self._credentials is None:
-            raise _NoRetry(
+            raise Stop(
                 f"the control unit server at {self.url} asks for a user name and password — "
                 f"put them in [control_unit] url, like http://user:password@host:{xccsp.DEFAULT_PORT}"
                 f"{xccsp.HTTP_PATH}"
             )
         if status == 401:
-            raise _NoRetry(
+            raise Stop(
                 f"the control unit server at {self.url} refused the user name or password — "
                 "check them in [control_unit] url"
             )
-        raise _NoRetry(
+        raise Stop(
             f"{self.url} answered {said} instead of an XCCSP reply — check the control unit's "
             f"address (like http://host:{xccsp.DEFAULT_PORT}{xccsp.HTTP_PATH})"
         )
-
-    @staticmethod
-    async def _read_reply(op: _Op, response: aiohttp.ClientResponse) -> bytes:
-        data = bytearray()
-        async for chunk in response.content.iter_chunked(8192):
-            data += chunk
-            if len(data) > MAX_REPLY:
-                op.journal.received(bytes(data[:MAX_REPLY]), f"dropped: reply over {MAX_REPLY} bytes")
-                raise Retry(_Problem.DAMAGED, f"reply over {MAX_REPLY} bytes", pause=False)
-        return bytes(data)
 
     async def _handle_fault(self, op: _Op, request: xccsp.Request, fault: xccsp.Fault) -> NoReturn:
         """Raise what a fault to ``request`` calls for: a retry, or a refusal."""
@@ -536,7 +431,7 @@ class XccspControlUnit(RetryingUnit[UnitProblem | _Problem], ControlUnit):
                 said,
             )
         if code is xccsp.FaultCode.SERVER_ERROR:
-            raise Retry(_Problem.SERVER_ERROR, said, pause=True)
+            raise Retry(HttpProblem.SERVER_ERROR, said, pause=True)
         if code is xccsp.FaultCode.NO_UNIT:
             raise Retry(_Problem.NO_UNIT, said, pause=True)
         if code is xccsp.FaultCode.NOT_OPERATIONAL:
