@@ -95,6 +95,9 @@ class MqttConfig:
     password: str | None = None
     ca_file: Path | None = None
     embedded: bool = False  # start an in-process broker when nothing answers at host:port
+    # The till: the sync module's public key (PEM, ``tillgw sync --export-key``) that every
+    # ack's proof must verify against; None takes acks unauthenticated. The sync module ignores it.
+    sync_public_key: Path | None = None
 
     @property
     def url(self) -> str:
@@ -440,7 +443,9 @@ def _mqtt(raw: dict[str, Any] | None, path: Path) -> MqttConfig | None:
     """``[mqtt]``; a till with no such section still uses the local broker (mqtt://127.0.0.1:1883)."""
     if raw is None:
         return MqttConfig()
-    m = _Section(raw, "mqtt", {"url", "username", "password", "ca_file", "embedded", "enabled"})
+    m = _Section(
+        raw, "mqtt", {"url", "username", "password", "ca_file", "embedded", "enabled", "sync_public_key"}
+    )
     if raw.get("enabled") is False:
         return None
     url = m.text("url", "mqtt://127.0.0.1:1883") or ""
@@ -450,6 +455,8 @@ def _mqtt(raw: dict[str, Any] | None, path: Path) -> MqttConfig | None:
     host, port = _host_port(rest, "[mqtt].url")
     ca = m.text("ca_file")
     ca_file = None if ca is None else (Path(ca) if Path(ca).is_absolute() else path.parent / ca)
+    key = m.text("sync_public_key")
+    sync_public_key = None if key is None else (Path(key) if Path(key).is_absolute() else path.parent / key)
     return MqttConfig(
         host=host,
         port=port,
@@ -458,4 +465,5 @@ def _mqtt(raw: dict[str, Any] | None, path: Path) -> MqttConfig | None:
         password=m.text("password"),
         ca_file=ca_file,
         embedded=m.choice("embedded", "never", ("never", "when-none")) == "when-none",
+        sync_public_key=sync_public_key,
     )

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gateway.bus.ack_proof import AckSigner, AckVerifier, SigningKeyError, load_ack_verifier
 from gateway.bus.broker import EmbeddedBroker, start_embedded_if_needed
 from gateway.bus.catalog import CatalogTopics
 from gateway.bus.messages import Topics
@@ -214,7 +215,11 @@ class Till:
                 embedded = await start_embedded_if_needed(config.mqtt)
                 if embedded is not None:
                     stack.push_async_callback(embedded.close)
-                bus = Publisher(outbox, topics, config.mqtt)
+                bus = Publisher(outbox, topics, config.mqtt, verifier=_ack_verifier(config, files))
+                if bus.verifier is None:
+                    log.warning("bus: %s", bus.acks_note)
+                else:
+                    log.info("bus: %s", bus.acks_note)
                 stack.push_async_callback(bus.close)  # closed before the broker and the store
                 await bus.start()
                 updates = CatalogSubscriber(
@@ -303,6 +308,27 @@ def _unit_status(unit: ControlUnit) -> dict[str, Any]:
         "line": identity.line or None if identity else None,  # the serial speed found
         "status_detail": status.detail or None if status else None,
     }
+
+
+def demo_sync_inbox(files: TillFiles) -> Path:
+    """The demo's sync module's inbox (gateway/service.py starts it): its key is beside it."""
+    return files.data_dir / "sync" / "inbox.db"
+
+
+def _ack_verifier(config: Config, files: TillFiles) -> AckVerifier | None:
+    """The sync module's public key from ``[mqtt] sync_public_key``; the demo wires its own
+    sync module's key (made here when missing, where that module will find it)."""
+    assert config.mqtt is not None
+    if config.mqtt.sync_public_key is not None:
+        try:
+            return load_ack_verifier(config.mqtt.sync_public_key)
+        except SigningKeyError as exc:
+            raise SigningKeyError(
+                f"[mqtt].sync_public_key: {exc} — it must be the PEM that tillgw sync --export-key prints"
+            ) from None
+    if config.demo:
+        return AckSigner.of_inbox(demo_sync_inbox(files)).verifier()
+    return None
 
 
 def _sync_status(updates: CatalogSubscriber | None) -> dict[str, Any] | None:

@@ -21,9 +21,14 @@ Every message is one JSON object (UTF-8) of schema ``tillgw.bus/1``:
 ``at``        when the entry was written (local time with offset)
 ``payload``   the kind's data (amounts in integer öre, as in the journal)
 
-An ack (schema ``tillgw.bus-ack/1``) says ``{"msg_id", "status": "stored" | "rejected",
-"reason"?}``: the sync module sends it only after the message is safely in its inbox
-(or set aside, with the reason), and the till keeps the message until it arrives.
+An ack (schema ``tillgw.bus-ack/1``) says ``{"msg_id", "status": "stored" | "held",
+"reason"?, "proof"}``: the sync module sends it only after the message is safely in its
+inbox — ``stored``, or ``held`` with the reason when it cannot take it yet (a register it
+does not know, content it cannot read: a person decides) — and the till keeps the
+message until it arrives. A held message that is later taken gets a ``stored`` ack.
+``proof`` is the sync module's Ed25519 signature (:mod:`gateway.bus.ack_proof`). An ack
+``rejected`` from an older sync module is read as ``held``: nothing is final until it is
+booked or a person decides.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from gateway.bus.fields import FieldReader, MessageError, json_object, of_schema
 
 __all__ = [
     "ACK_SCHEMA",
+    "ACK_STATUSES",
     "KIND_TOPICS",
     "NO_DELAY",
     "SCHEMA",
@@ -184,16 +190,22 @@ def decode_message(data: bytes) -> BusMessage:
     return message
 
 
+ACK_STATUSES = ("stored", "held")
+
+
 @dataclass(frozen=True, slots=True)
 class Ack:
     msg_id: str
-    status: str  # stored | rejected
+    status: str  # stored | held
     reason: str | None = None
+    proof: str | None = None  # base64 Ed25519 signature (gateway.bus.ack_proof)
 
     def to_bytes(self) -> bytes:
         body: dict[str, Any] = {"schema": ACK_SCHEMA, "msg_id": self.msg_id, "status": self.status}
         if self.reason is not None:
             body["reason"] = self.reason
+        if self.proof is not None:
+            body["proof"] = self.proof
         return json.dumps(body, ensure_ascii=False).encode()
 
 
@@ -205,7 +217,15 @@ def decode_ack(data: bytes) -> Ack:
     if obj.get("schema") != ACK_SCHEMA:
         raise MessageError(f"not an ack of schema {ACK_SCHEMA!r}")
     status = _FIELDS.text(obj, "status", "")
-    if status not in ("stored", "rejected"):
-        raise MessageError(f"ack status {status!r} is not stored or rejected")
+    if status == "rejected":  # an older sync module's word: kept, shown, never final
+        status = "held"
+    if status not in ACK_STATUSES:
+        raise MessageError(f"ack status {status!r} is not stored or held")
     reason = obj.get("reason")
-    return Ack(_FIELDS.text(obj, "msg_id", ""), status, reason if isinstance(reason, str) else None)
+    proof = obj.get("proof")
+    return Ack(
+        _FIELDS.text(obj, "msg_id", ""),
+        status,
+        reason if isinstance(reason, str) else None,
+        proof if isinstance(proof, str) else None,
+    )

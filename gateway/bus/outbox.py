@@ -4,20 +4,28 @@ An append hook on the store (:meth:`Outbox.install`) adds an outbox row for each
 entry that goes on the bus, inside the entry's own transaction: a receipt is never in
 the journal without its message, nor a message without its receipt, whatever moment a
 crash comes. The publisher (:mod:`gateway.bus.publisher`) sends the rows in order and
-marks one done only when the sync module's application ack names it.
+stops sending one only when the sync module's application ack names it: ``stored`` (in
+its inbox: done) or ``held`` (it cannot take it yet, with the reason: kept and shown as
+something to act on until a ``stored`` ack follows).
+
+A till.db of an earlier version is brought up to date when it is opened
+(:meth:`Outbox.install`): the ``entry_hash`` column is added and filled from the messages
+themselves, and rows an older sync module acked ``rejected`` become ``held`` — they were
+never booked, so they are shown again instead of being forgotten.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.bus.messages import KIND_TOPICS, Ack, BusMessage, Topics
 from gateway.fiscal.journal import Entry
 from gateway.fiscal.store import Store, Writer
 
-__all__ = ["OUTBOX_SCHEMA", "Outbox", "OutboxRow", "OutboxState"]
+__all__ = ["OUTBOX_SCHEMA", "AckOutcome", "HeldMessage", "Outbox", "OutboxRow", "OutboxState"]
 
 OUTBOX_SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -29,12 +37,26 @@ CREATE TABLE IF NOT EXISTS outbox (
     created_at TEXT NOT NULL,
     sends INTEGER NOT NULL DEFAULT 0,
     last_sent_at TEXT,
-    acked_at TEXT,                   -- NULL until the sync module's ack arrives
-    ack_status TEXT,                 -- stored | rejected
-    ack_reason TEXT
+    acked_at TEXT,                   -- NULL until the sync module's first ack (stored or held) arrives
+    ack_status TEXT,                 -- stored | held
+    ack_reason TEXT,                 -- held: why, in the sync module's words
+    entry_hash TEXT                  -- the journal entry's hash, which a signed ack must name
 );
 CREATE INDEX IF NOT EXISTS outbox_unacked ON outbox (sequence) WHERE acked_at IS NULL;
 """
+
+# An outbox made before held acks and ack proofs: its rows' entry hash is in their message.
+_MIGRATE_ENTRY_HASH = """
+ALTER TABLE outbox ADD COLUMN entry_hash TEXT;
+UPDATE outbox SET entry_hash = json_extract(CAST(message AS TEXT), '$.entry_hash');
+"""
+_MIGRATE_REJECTED = "UPDATE outbox SET ack_status = 'held' WHERE ack_status = 'rejected'"
+_HELD_INDEX = "CREATE INDEX IF NOT EXISTS outbox_held ON outbox (sequence) WHERE ack_status = 'held'"
+
+AckOutcome = str
+"""What an ack did: ``done`` (stored), ``held``, ``released`` (a held message now stored),
+``repeat`` (nothing new), ``unknown`` (no such message here) or ``unproven`` (its proof does
+not verify for this message)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,12 +69,37 @@ class OutboxRow:
 
 
 @dataclass(frozen=True, slots=True)
+class HeldMessage:
+    """A message the sync module holds: it has it, but cannot take it until a person acts."""
+
+    msg_id: str
+    kind: str
+    sequence: int
+    reason: str
+    since: str  # when the held ack came
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "msg_id": self.msg_id,
+            "kind": self.kind,
+            "sequence": self.sequence,
+            "reason": self.reason,
+            "since": self.since,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxState:
     """What ``GET /v1/status`` shows of the outbox."""
 
-    depth: int  # messages not yet acked
+    depth: int  # messages acked neither stored nor held
     oldest_at: str | None  # when the oldest of them was written
     last_acked: int | None  # the highest sequence acked
+    held: tuple[HeldMessage, ...] = field(default=())  # at most HELD_SHOWN, the oldest first
+    held_count: int = 0
+
+
+HELD_SHOWN = 50  # held messages listed in the status; held_count says how many there are
 
 
 class Outbox:
@@ -61,8 +108,13 @@ class Outbox:
         self.topics = topics
 
     async def install(self) -> None:
-        """Create the table and hook every journal append of a bus kind to an outbox row."""
+        """Create (or bring up to date) the table and hook every journal append of a bus kind to
+        an outbox row."""
         await self.store.executescript(OUTBOX_SCHEMA)
+        columns = {str(r[1]) for r in await self.store.fetchall("PRAGMA table_info(outbox)")}
+        if "entry_hash" not in columns:
+            await self.store.executescript(f"BEGIN; {_MIGRATE_ENTRY_HASH} COMMIT;")
+        await self.store.executescript(f"BEGIN; {_MIGRATE_REJECTED}; {_HELD_INDEX}; COMMIT;")
         self.store.append_hooks.append(self._on_append)
 
     def _on_append(self, w: Writer, entry: Entry) -> None:
@@ -84,8 +136,8 @@ class Outbox:
             payload=_payload(w, entry),
         )
         w.execute(
-            "INSERT INTO outbox (sequence, msg_id, topic, message, journal_entry, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO outbox (sequence, msg_id, topic, message, journal_entry, created_at, entry_hash) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 sequence,
                 message.msg_id,
@@ -93,6 +145,7 @@ class Outbox:
                 message.to_bytes(),
                 entry.seq,
                 entry.at,
+                message.entry_hash,
             ),
         )
 
@@ -115,34 +168,70 @@ class Outbox:
             )
         )
 
-    async def acked_many(self, acks: list[Ack], at: str) -> list[str]:
-        """Mark acked messages done, all in one transaction (one fsync for a burst of acks).
+    async def acked_many(
+        self, acks: list[Ack], at: str, proven: Callable[[Ack, str], bool] | None = None
+    ) -> list[AckOutcome]:
+        """Record acks, all in one transaction (one fsync for a burst of acks).
 
-        Each ack's outcome: ``"done"``, ``"repeat"`` (already acked) or ``"unknown"``.
+        ``proven(ack, entry_hash)``: whether the ack's proof holds for the row's entry hash
+        (None: acks are taken unproven, as from a sync module whose key the till was not
+        given). A ``stored`` ack is final; a ``held`` one stops the resending and shows the
+        message as held until a ``stored`` ack follows — a held ack after the stored one
+        changes nothing. Each ack's outcome: see :data:`AckOutcome`.
         """
 
-        def record(w: Writer) -> list[str]:
-            outcomes: list[str] = []
+        def record(w: Writer) -> list[AckOutcome]:
+            outcomes: list[AckOutcome] = []
             for ack in acks:
-                cursor = w.execute(
-                    "UPDATE outbox SET acked_at = ?, ack_status = ?, ack_reason = ? "
-                    "WHERE msg_id = ? AND acked_at IS NULL",
+                row = w.fetchone("SELECT entry_hash, ack_status FROM outbox WHERE msg_id = ?", (ack.msg_id,))
+                if row is None:
+                    outcomes.append("unknown")
+                    continue
+                if proven is not None and not proven(ack, str(row[0] or "")):
+                    outcomes.append("unproven")
+                    continue
+                status = row[1]
+                if status == "stored" or status == ack.status:
+                    outcomes.append("repeat")
+                    continue
+                w.execute(
+                    "UPDATE outbox SET acked_at = COALESCE(acked_at, ?), ack_status = ?, ack_reason = ? "
+                    "WHERE msg_id = ?",
                     (at, ack.status, ack.reason, ack.msg_id),
                 )
-                if cursor.rowcount > 0:
-                    outcomes.append("done")
-                    continue
-                found = w.fetchone("SELECT 1 FROM outbox WHERE msg_id = ?", (ack.msg_id,))
-                outcomes.append("repeat" if found is not None else "unknown")
+                if ack.status == "held":
+                    outcomes.append("held")
+                else:
+                    outcomes.append("released" if status == "held" else "done")
             return outcomes
 
         return await self.store.transact(record)
 
-    async def state(self) -> OutboxState:
+    async def held_first(self) -> tuple[HeldMessage | None, int]:
+        """The first held message and how many are held."""
+        state = await self.state(shown=1)
+        return (state.held[0] if state.held else None), state.held_count
+
+    async def state(self, shown: int = HELD_SHOWN) -> OutboxState:
         row = await self.store.fetchone("SELECT COUNT(*), MIN(created_at) FROM outbox WHERE acked_at IS NULL")
         last = await self.store.fetchone("SELECT MAX(sequence) FROM outbox WHERE acked_at IS NOT NULL")
-        assert row is not None and last is not None
-        return OutboxState(int(row[0]), row[1], None if last[0] is None else int(last[0]))
+        count = await self.store.fetchone("SELECT COUNT(*) FROM outbox WHERE ack_status = 'held'")
+        held = await self.store.fetchall(
+            "SELECT msg_id, json_extract(CAST(message AS TEXT), '$.kind'), sequence, ack_reason, acked_at "
+            "FROM outbox WHERE ack_status = 'held' ORDER BY sequence LIMIT ?",
+            (shown,),
+        )
+        assert row is not None and last is not None and count is not None
+        return OutboxState(
+            int(row[0]),
+            row[1],
+            None if last[0] is None else int(last[0]),
+            tuple(
+                HeldMessage(str(r[0]), str(r[1] or "?"), int(r[2]), str(r[3] or "no reason given"), str(r[4]))
+                for r in held
+            ),
+            int(count[0]),
+        )
 
 
 def _payload(w: Writer, entry: Entry) -> dict[str, Any]:

@@ -19,6 +19,15 @@ thread, where a transaction runs whole, so a row is read only once its transacti
 committed — a message whose receipt was rolled back (or lost in a crash before the
 commit) is never published.
 
+Acks: with the sync module's public key (``[mqtt] sync_public_key``,
+:mod:`gateway.bus.ack_proof`) an ack counts only when its proof verifies for the outbox
+row's own entry hash; a forged ack, one replayed from another incarnation of the till, or
+one signed by another store's sync module is logged — once per cause, then counted in
+the status (``acks_ignored``) — and ignored, and the message goes on being sent until a
+real ack comes. Without the key acks are taken as they come, and the status says so
+(``acks``: ``unauthenticated``). A ``held`` ack stops the resending; the message stays in
+the outbox, listed under ``held`` with the sync module's reason, until a ``stored`` ack.
+
 Health, in the words of the device drivers (:mod:`gateway.devices.health`): ``ready``;
 ``degraded: 120 messages waiting, oldest 14:02 — the ERP sync module has not
 acknowledged them …``; ``failed: no answer from the MQTT broker at mqtt://… — check that
@@ -32,13 +41,14 @@ import contextlib
 import logging
 import ssl
 from collections.abc import Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
 import aiomqtt
 from aiomqtt import MqttError
 
+from gateway.bus.ack_proof import AckVerifier
 from gateway.bus.client import (
     BAD_LOGIN,
     NOT_AUTHORISED,
@@ -52,7 +62,7 @@ from gateway.bus.client import (
     stop_task,
 )
 from gateway.bus.messages import KIND_TOPICS, Ack, MessageError, Topics, decode_ack
-from gateway.bus.outbox import Outbox, OutboxRow, OutboxState
+from gateway.bus.outbox import HeldMessage, Outbox, OutboxRow, OutboxState
 from gateway.config import MqttConfig
 from gateway.devices.health import DeviceState, HealthReporter, HealthTracker
 from gateway.fiscal.journal import Entry
@@ -87,10 +97,15 @@ class BusStatus:
     broker: str
     state: str
     reason: str
-    depth: int  # messages not yet acked by the sync module
+    depth: int  # messages acked neither stored nor held by the sync module
     oldest_at: str | None  # when the oldest of them was written
     oldest_age_s: float | None  # and how long ago that is
     last_acked: int | None  # the highest sequence acked
+    held: tuple[HeldMessage, ...] = ()  # what the sync module holds, with its reasons
+    held_count: int = 0
+    acks: str = "unauthenticated"  # "signed" (the sync module's key checks each ack) or "unauthenticated"
+    acks_note: str = ""  # the same in words
+    acks_ignored: dict[str, int] = field(default_factory=dict)  # cause -> acks ignored for it
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -101,6 +116,11 @@ class BusStatus:
             "oldest_unacked_at": self.oldest_at,
             "oldest_unacked_age_s": self.oldest_age_s,
             "last_acked": self.last_acked,
+            "held": [h.to_json() for h in self.held],
+            "held_count": self.held_count,
+            "acks": self.acks,
+            "acks_note": self.acks_note,
+            "acks_ignored": dict(self.acks_ignored),
         }
 
 
@@ -136,8 +156,15 @@ class Publisher(HealthReporter):
         *,
         settings: PublisherSettings | None = None,
         client_id: str | None = None,
+        verifier: AckVerifier | None = None,
     ) -> None:
+        """``verifier``: the sync module's public key, which every ack's proof must verify
+        against; None takes acks unauthenticated (and says so)."""
         self.outbox = outbox
+        self.verifier = verifier
+        self.acks_ignored: dict[str, int] = {}  # cause -> how many acks were ignored for it
+        self._ignored_changed = asyncio.Event()
+        self._ignored_logged: set[tuple[str, str]] = set()
         self.topics = topics
         self.config = config
         self.settings = settings or PublisherSettings()
@@ -150,6 +177,8 @@ class Publisher(HealthReporter):
         self._flight: dict[int, _Flight] = {}
         self._task: asyncio.Task[None] | None = None
         self._connected = False
+        # The first held message and how many there are; None: read them again.
+        self._held: tuple[HeldMessage | None, int] | None = None
         self._health_at = 0.0  # loop time the degraded words were last renewed
         self._progress_at = 0.0  # loop time an ack last took a message out of flight
 
@@ -181,14 +210,52 @@ class Publisher(HealthReporter):
     def connected(self) -> bool:
         return self._connected
 
+    @property
+    def acks_note(self) -> str:
+        if self.verifier is None:
+            return (
+                "acks are unauthenticated: anyone who may publish on the broker could mark a message "
+                "delivered — set [mqtt] sync_public_key to the sync module's key (tillgw sync --export-key)"
+            )
+        return f"acks are checked against the sync module's key {self.verifier.key_id}"
+
     async def status(self) -> BusStatus:
         state = await self.outbox.state()
         age = None
         if state.oldest_at is not None:
             age = round((local_now() - datetime.fromisoformat(state.oldest_at)).total_seconds(), 1)
         return BusStatus(
-            self.url, self.state.value, self.reason, state.depth, state.oldest_at, age, state.last_acked
+            self.url,
+            self.state.value,
+            self.reason,
+            state.depth,
+            state.oldest_at,
+            age,
+            state.last_acked,
+            state.held,
+            state.held_count,
+            "unauthenticated" if self.verifier is None else "signed",
+            self.acks_note,
+            dict(self.acks_ignored),
         )
+
+    async def wait_ignored(self, cause: str, count: int = 1) -> None:
+        """Return once ``count`` acks have been ignored for ``cause`` (for tests and tools)."""
+        while self.acks_ignored.get(cause, 0) < count:
+            changed = self._ignored_changed
+            await changed.wait()
+
+    def _ignore(self, cause: str, text: str, detail: str = "") -> None:
+        """An ack not honoured: logged the first time for its cause (and ``detail``: what exactly
+        was wrong with an unreadable one), counted every time."""
+        self.acks_ignored[cause] = self.acks_ignored.get(cause, 0) + 1
+        if (cause, detail) not in self._ignored_logged:
+            self._ignored_logged.add((cause, detail))
+            log.warning("ignored %s (further acks ignored for the same cause are only counted)", text)
+        else:
+            log.debug("ignored %s", text)
+        self._ignored_changed.set()
+        self._ignored_changed = asyncio.Event()
 
     async def wait_acked(self, sequence: int) -> None:
         """Return once the message ``sequence`` is acked (at once if it is)."""
@@ -325,25 +392,39 @@ class Publisher(HealthReporter):
             try:
                 ack = decode_ack(payload if isinstance(payload, bytes) else b"")
             except MessageError as exc:
-                log.warning("ignored a bad ack on %s: %s: %r", topic, exc, payload[:200])
+                text = f"an ack on {topic} that is not one: {exc}: {payload[:200]!r}"
+                self._ignore("unreadable", text, str(exc)[:80])
                 continue
             sequence = self._sequence_of(ack.msg_id)
             if sequence is None:
-                log.warning("ignored an ack for %r: not a message of %s", ack.msg_id, self.topics.base)
+                self._ignore("foreign", f"an ack for {ack.msg_id!r}: not a message of {self.topics.base}")
                 continue
             acks.append((sequence, ack))
         if not acks:
             return
+        proven = None if self.verifier is None else self.verifier.valid
         # A store transaction ends whole even if this task is cancelled meanwhile.
-        outcomes = await self.outbox.acked_many([ack for _, ack in acks], local_now().isoformat())
+        outcomes = await self.outbox.acked_many([ack for _, ack in acks], local_now().isoformat(), proven)
         for (sequence, ack), outcome in zip(acks, outcomes, strict=True):
             if outcome == "unknown":
-                log.warning("ignored an ack for %r: no such message in the outbox", ack.msg_id)
+                self._ignore("unknown", f"an ack for {ack.msg_id!r}: no such message in the outbox")
+                continue
+            if outcome == "unproven":
+                self._ignore(
+                    "unproven",
+                    f"an ack for {ack.msg_id} whose proof does not verify with the sync module's key for "
+                    "this message (forged, replayed from another till database, or from another store's "
+                    "sync module); the message is sent again until a real ack comes",
+                )
                 continue
             if outcome == "repeat":
                 log.debug("repeated ack for %s", ack.msg_id)
-            elif ack.status == "rejected":
-                log.warning("the sync module set message %s aside: %s", ack.msg_id, ack.reason)
+            elif outcome == "held":
+                log.warning("the sync module holds message %s: %s", ack.msg_id, ack.reason)
+                self._held = None
+            elif outcome == "released":
+                log.info("the sync module has taken message %s, held before", ack.msg_id)
+                self._held = None
             if self._flight.pop(sequence, None) is not None:
                 self._progress_at = asyncio.get_running_loop().time()
         self._acked.set()
@@ -430,7 +511,12 @@ class Publisher(HealthReporter):
     async def _update_health(self, now: float) -> None:
         oldest = next(iter(self._flight.values()), None)  # in the order of first sends
         if oldest is None or now - oldest.first_sent < self.settings.degraded_after:
-            self._health.set(DeviceState.READY)
+            if self._held is None:
+                self._held = await self.outbox.held_first()
+            if self._held is not None and self._held[1]:
+                self._health.set(DeviceState.DEGRADED, _held_words(*self._held))
+            else:
+                self._health.set(DeviceState.READY)
             return
         if self.state is DeviceState.DEGRADED and now - self._health_at < self.settings.health_refresh:
             return
@@ -454,6 +540,15 @@ async def _whole(work: Coroutine[Any, Any, _T]) -> _T:
         with contextlib.suppress(Exception):
             await task
         raise
+
+
+def _held_words(first: HeldMessage | None, count: int) -> str:
+    what = "" if first is None else f" — {first.kind} {first.sequence}: {first.reason}"
+    many = f"{count} message{'s' if count != 1 else ''}"
+    return (
+        f"the ERP sync module holds {many}{what}; fix the cause, then run tillgw sync --reprocess "
+        "where the sync module runs (docs/sync.md)"
+    )
 
 
 def _waiting(state: OutboxState) -> str:

@@ -18,6 +18,13 @@ A message::
 
 ``state`` is ``ok`` or ``error``; ``errors`` are the ERROR lines of the day's log since the
 last status (at most :data:`MAX_ERRORS`, the latest, each at most :data:`MAX_ERROR_CHARS`).
+
+``held`` (optional; a status without it holds nothing): the store's messages the sync
+module holds — it cannot take or book them until a person acts — at most
+:data:`MAX_HELD`, the oldest first, each ``{"msg_id", "register", "sequence", "kind",
+"reason", "held_by", "since"}`` (``held_by``: ``intake`` or ``processing``); ``held_count``
+how many there are in all. Each reason says what to do; ``tillgw sync --reprocess`` takes
+them once the cause is fixed. A status with held messages has ``state`` ``error``.
 """
 
 from __future__ import annotations
@@ -31,14 +38,25 @@ from typing import Any
 from gateway.bus.fields import of_schema
 from gateway.bus.messages import MessageError, StoreTopics
 
-__all__ = ["MAX_ERRORS", "MAX_ERROR_CHARS", "SCHEMA", "STATES", "SyncStatus", "decode_status", "status_topic"]
+__all__ = [
+    "MAX_ERRORS",
+    "MAX_ERROR_CHARS",
+    "MAX_HELD",
+    "SCHEMA",
+    "STATES",
+    "SyncStatus",
+    "decode_status",
+    "status_topic",
+]
 
 SCHEMA = "tillgw.sync-status/1"
 STATES = ("ok", "error")
 MAX_ERRORS = 10
 MAX_ERROR_CHARS = 300
 MAX_SUMMARY_CHARS = 500
-MAX_BYTES = 16 * 1024  # a status is about a kilobyte; anything much larger is not one
+MAX_HELD = 10
+MAX_HELD_REASON_CHARS = 400
+MAX_BYTES = 32 * 1024  # a status is a few kilobytes; anything much larger is not one
 
 
 def status_topic(orgnr: str, store: str) -> str:
@@ -59,25 +77,41 @@ class SyncStatus:
     summary: str
     errors: tuple[str, ...] = ()
     msg_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    held: tuple[dict[str, Any], ...] = ()
+    held_count: int = 0
 
     @classmethod
     def make(
-        cls, orgnr: str, store: str, worker: str, at: datetime, summary: str, errors: list[str]
+        cls,
+        orgnr: str,
+        store: str,
+        worker: str,
+        at: datetime,
+        summary: str,
+        errors: list[str],
+        held: list[dict[str, Any]] | None = None,
     ) -> SyncStatus:
-        """A status with the limits applied: the last :data:`MAX_ERRORS` errors, each cut short."""
+        """A status with the limits applied: the last :data:`MAX_ERRORS` errors, each cut short;
+        the first :data:`MAX_HELD` held messages."""
         kept = tuple(_cut(e, MAX_ERROR_CHARS) for e in errors[-MAX_ERRORS:])
+        held = held or []
+        shown = tuple(
+            {**h, "reason": _cut(str(h.get("reason", "")), MAX_HELD_REASON_CHARS)} for h in held[:MAX_HELD]
+        )
         return cls(
             orgnr,
             store,
             worker,
             at.isoformat(timespec="seconds"),
-            "error" if errors else "ok",
+            "error" if errors or held else "ok",
             _cut(summary, MAX_SUMMARY_CHARS),
             kept,
+            held=shown,
+            held_count=len(held),
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        body = {
             "schema": SCHEMA,
             "msg_id": self.msg_id,
             "orgnr": self.orgnr,
@@ -88,6 +122,10 @@ class SyncStatus:
             "summary": self.summary,
             "errors": list(self.errors),
         }
+        if self.held_count:  # a status that holds nothing is as it always was
+            body["held"] = [dict(h) for h in self.held]
+            body["held_count"] = self.held_count
+        return body
 
     def to_bytes(self) -> bytes:
         return json.dumps(self.to_json(), ensure_ascii=False, separators=(",", ":")).encode()
@@ -100,6 +138,16 @@ def _text(body: dict[str, Any], key: str, limit: int) -> str:
     if len(value) > limit:
         raise MessageError(f"{key!r} is {len(value)} characters; at most {limit}")
     return value
+
+
+def _held_item(item: Any) -> bool:
+    return (
+        isinstance(item, dict)
+        and isinstance(item.get("msg_id"), str)
+        and isinstance(item.get("reason"), str)
+        and len(item["reason"]) <= MAX_HELD_REASON_CHARS
+        and all(isinstance(v, str | int | None) for v in item.values())
+    )
 
 
 def decode_status(payload: bytes) -> SyncStatus:
@@ -120,7 +168,15 @@ def decode_status(payload: bytes) -> SyncStatus:
         raise MessageError("'errors' must be a list of strings")
     if len(errors) > MAX_ERRORS or any(len(e) > MAX_ERROR_CHARS for e in errors):
         raise MessageError(f"'errors' holds more than {MAX_ERRORS} lines or a line over {MAX_ERROR_CHARS}")
+    held = body.get("held", [])
+    if not isinstance(held, list) or len(held) > MAX_HELD or not all(_held_item(h) for h in held):
+        raise MessageError(f"'held' must be a list of at most {MAX_HELD} held messages")
+    held_count = body.get("held_count", len(held))
+    if not isinstance(held_count, int) or isinstance(held_count, bool) or held_count < len(held):
+        raise MessageError(f"'held_count' {held_count!r} is not a count of the held messages")
     return SyncStatus(
+        held=tuple(held),
+        held_count=held_count,
         orgnr=_text(body, "orgnr", 20),
         store=_text(body, "store", 64),
         worker=_text(body, "worker", 100),

@@ -7,10 +7,11 @@ only those two sections is a valid sync configuration. Like the till's parser
 the key: ``[sync.accounts].cash: must be an account number …``.
 
 No file means the demo: everything under ``./var/sync``, the broker at
-``mqtt://127.0.0.1:1883``, every register accepted, no mail. docs/sync.md lists every key;
+``mqtt://127.0.0.1:1883``, the demo till's store, no mail. Which tills a module serves
+(``stores``, ``registers``) is :mod:`gateway.sync.routing`. docs/sync.md lists every key;
 the keys::
 
-    [sync]            data_dir, inbox, sie_dir, log_dir, registers, client_id, share_group,
+    [sync]            data_dir, inbox, sie_dir, log_dir, stores, registers, client_id, share_group,
                       session_expiry, once_timeout, retry_interval
     [sync.accounts]   cash, card, gift_card, swish, other, sales_25, sales_12, sales_6,
                       sales_0, vat_25, vat_12, vat_6, rounding (BAS account numbers)
@@ -37,7 +38,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 # The till's section reader and [mqtt] parser, so both processes read [mqtt] alike.
-from gateway.config import ConfigError, MqttConfig, _mqtt, _Section, _table, read_toml
+from gateway.config import ConfigError, MqttConfig, _mqtt, _Section, _table, demo_config, read_toml
+from gateway.sync.routing import EVERY_STORE, Routing
 
 if TYPE_CHECKING:
     from gateway.sync.adapters.business_central import BusinessCentralConfig
@@ -217,7 +219,9 @@ class SyncConfig:
     sie_dir: Path  # where the SIE files go
     log_dir: Path  # where sync-YYYY-MM-DD.log goes
     mqtt: MqttConfig
-    registers: frozenset[str] | None = None  # "orgnr/store/register"; None: every register
+    registers: frozenset[str] | None = None  # "orgnr/store/register"
+    # "orgnr/store", "orgnr/*" or "*" (gateway/sync/routing.py); None with registers None: every store
+    stores: frozenset[str] | None = None
     accounts: AccountsConfig = field(default_factory=AccountsConfig)
     sie: SieConfig = field(default_factory=SieConfig)
     mail: MailConfig | None = None
@@ -245,8 +249,31 @@ class SyncConfig:
         """The master-data engine's database, beside the inbox."""
         return self.inbox.parent / "catalog.db"
 
+    @property
+    def routing(self) -> Routing:
+        if self.stores is None and self.registers is None:
+            return Routing(frozenset({EVERY_STORE}), frozenset())
+        return Routing(self.stores or frozenset(), self.registers or frozenset())
+
     def knows(self, orgnr: str, store: str, register: str) -> bool:
-        return self.registers is None or f"{orgnr}/{store}/{register}" in self.registers
+        """A register whose messages this module stores and books."""
+        return self.routing.accepts(orgnr, store, register)
+
+    def check_routing(self) -> None:
+        """:class:`ConfigError` when the module serves no till at all (nothing to subscribe to)."""
+        if self.routing.empty:
+            raise ConfigError(
+                f"{self.source or 'the configuration'}: [sync].stores: missing — name the stores this "
+                'sync module books, like stores = ["5560360793/vaxjo"] (or registers = '
+                '["5560360793/vaxjo/KASSA-1"]); stores = ["*"] takes every store on the broker'
+            )
+
+    @property
+    def ack_key(self) -> Path:
+        """The key that signs the acks (gateway/bus/ack_proof.py), beside the inbox."""
+        from gateway.bus.ack_proof import sync_key_path
+
+        return sync_key_path(self.inbox)
 
 
 def default_client_id() -> str:
@@ -257,11 +284,13 @@ def default_client_id() -> str:
 
 def demo_sync_config() -> SyncConfig:
     base = Path("var") / "sync"
+    shop = demo_config().shop
     return SyncConfig(
         inbox=base / "inbox.db",
         sie_dir=base / "sie",
         log_dir=base / "logs",
         mqtt=MqttConfig(),
+        stores=frozenset({f"{shop.orgnr}/{shop.store}"}),  # the demo till's store
         client_id=default_client_id(),
         demo=True,
     )
@@ -301,6 +330,7 @@ def parse_sync_config(raw: dict[str, Any], path: Path) -> SyncConfig:
             "inbox",
             "sie_dir",
             "log_dir",
+            "stores",
             "registers",
             "client_id",
             "share_group",
@@ -338,6 +368,7 @@ def parse_sync_config(raw: dict[str, Any], path: Path) -> SyncConfig:
                 )
             known.add(f"{_orgnr(parts[0])}/{parts[1]}/{parts[2]}")
         registers = frozenset(known)
+    stores = _stores(sync_raw, raw) if "stores" in sync_raw or registers is None else None
 
     client_id = s.text("client_id") or default_client_id()
     if not _LEVEL_RE.match(client_id):
@@ -370,6 +401,7 @@ def parse_sync_config(raw: dict[str, Any], path: Path) -> SyncConfig:
         log_dir=log_dir,
         mqtt=mqtt,
         registers=registers,
+        stores=stores,
         accounts=_accounts(sync_raw.get("accounts") or {}),
         sie=_sie(sync_raw.get("sie") or {}),
         mail=_mail(sync_raw.get("mail"), here),
@@ -382,6 +414,39 @@ def parse_sync_config(raw: dict[str, Any], path: Path) -> SyncConfig:
         masterdata=masterdata,
         **erp,
     )
+
+
+def _stores(sync_raw: dict[str, Any], raw: dict[str, Any]) -> frozenset[str]:
+    """``[sync].stores``; without it (and without ``registers``) the store of the file's ``[shop]``,
+    or none (``tillgw sync`` then refuses to run: :meth:`SyncConfig.check_routing`)."""
+    if "stores" not in sync_raw:
+        shop = raw.get("shop")
+        if isinstance(shop, dict) and isinstance(shop.get("orgnr"), str):
+            store = shop.get("store", "main")
+            orgnr = _orgnr(shop["orgnr"])
+            if isinstance(store, str) and _LEVEL_RE.match(orgnr) and _LEVEL_RE.match(store):
+                return frozenset({f"{orgnr}/{store}"})
+        return frozenset()
+    listed = sync_raw["stores"]
+    if not isinstance(listed, list) or not all(isinstance(r, str) for r in listed):
+        raise ConfigError('[sync].stores: must be a list of "orgnr/store" strings')
+    out = set()
+    for i, entry in enumerate(listed):
+        if entry == EVERY_STORE:
+            out.add(entry)
+            continue
+        parts = entry.split("/")
+        if (
+            len(parts) != 2
+            or not _LEVEL_RE.match(parts[0])
+            or not (parts[1] == "*" or _LEVEL_RE.match(parts[1]))
+        ):
+            raise ConfigError(
+                f'[sync].stores[{i}]: {entry!r} is not "orgnr/store", "orgnr/*" (every store of the '
+                'organisation number) or "*" (every store on the broker)'
+            )
+        out.add(f"{_orgnr(parts[0])}/{parts[1]}")
+    return frozenset(out)
 
 
 def from_date_of(table: Mapping[str, Any], section: _Section) -> date | None:

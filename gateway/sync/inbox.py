@@ -11,11 +11,20 @@ transaction as the adapters' own records — a crash anywhere loses and doubles 
 Tables:
 
 * ``inbox`` — one row per message: the message as received, ``processed_at`` NULL until
-  the adapters have handled it.
-* ``rejected`` — messages set aside (not JSON, another schema version, a register not in
-  the configuration, a ``msg_id`` that does not match, a topic that does not match, the
-  same ``msg_id`` with other content): the bytes, the reason, how often it came. They
-  never reach an adapter.
+  the adapters have handled it. ``held_reason`` set: the message is *held* — by the
+  intake (``held_by = 'intake'``: a register of a served store that the configuration
+  does not list; the till was acked ``held``), or by processing (``'processing'``: an
+  adapter or ERP refused it; it is tried again every ``retry_interval`` and by
+  ``--reprocess``). A held message stops its register's later messages (in order).
+  ``ack_owed``: an ack the till is still to get (``stored``, after ``--reprocess`` took a
+  held message), sent at the next connection.
+* ``rejected`` — messages that cannot be read as a message of ours (not JSON, another
+  schema version, a ``msg_id`` that does not match, a topic that does not match, the same
+  ``msg_id`` with other content): the bytes, the reason, how often it came. Those with a
+  ``msg_id`` are *held* too (their till was acked ``held``) until ``--reprocess`` reads them
+  again (``released_at``); those without one are no till's message and are only counted.
+  (The table keeps its old name so that an inbox of an earlier version reads as it is:
+  its rows, a register not configured among them, are held messages now.)
 * the adapters' own tables (``sie_files``), created by the adapters.
 """
 
@@ -26,7 +35,7 @@ import contextlib
 import hashlib
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -34,13 +43,16 @@ from typing import Any
 
 import aiosqlite
 
-from gateway.bus.messages import KIND_TOPICS, Ack, BusMessage, MessageError, Topics, decode_message
+from gateway.bus.messages import KIND_TOPICS, BusMessage, MessageError, Topics, decode_message
+from gateway.sync.routing import Routing
 
 __all__ = [
     "INBOX_SCHEMA",
     "Database",
+    "HeldRow",
     "Inbox",
     "Intake",
+    "OwedAck",
     "Pending",
     "RegisterKey",
     "Rejection",
@@ -64,6 +76,10 @@ CREATE TABLE IF NOT EXISTS inbox (
     message BLOB NOT NULL,            -- the bytes received
     received_at TEXT NOT NULL,
     processed_at TEXT,                -- NULL until every adapter has handled it
+    held_reason TEXT,                 -- NULL unless held: why, and what to do
+    held_by TEXT,                     -- intake | processing
+    held_at TEXT,
+    ack_owed TEXT,                    -- an ack the till is still to get (stored)
     UNIQUE (orgnr, store, register, sequence)
 );
 CREATE INDEX IF NOT EXISTS inbox_pending ON inbox (orgnr, store, register, sequence)
@@ -78,8 +94,28 @@ CREATE TABLE IF NOT EXISTS rejected (
     reason TEXT NOT NULL,
     received_at TEXT NOT NULL,
     last_at TEXT NOT NULL,
-    times INTEGER NOT NULL DEFAULT 1
+    times INTEGER NOT NULL DEFAULT 1,
+    released_at TEXT                  -- --reprocess read it as a message and took it into the inbox
 );
+
+-- The topic filters each client id last subscribed to: its session at the broker keeps them,
+-- so a filter the configuration no longer names is unsubscribed at the next connection.
+CREATE TABLE IF NOT EXISTS subscriptions (
+    client_id TEXT NOT NULL,
+    filter TEXT NOT NULL,
+    PRIMARY KEY (client_id, filter)
+);
+"""
+
+# An inbox of an earlier version gets the columns of held messages and owed acks.
+_MIGRATIONS = {
+    "inbox": ("held_reason TEXT", "held_by TEXT", "held_at TEXT", "ack_owed TEXT"),
+    "rejected": ("released_at TEXT",),
+}
+_INDEXES = """
+CREATE INDEX IF NOT EXISTS inbox_held ON inbox (orgnr, store, register, sequence)
+    WHERE held_reason IS NOT NULL;
+CREATE INDEX IF NOT EXISTS inbox_ack_owed ON inbox (id) WHERE ack_owed IS NOT NULL;
 """
 
 RegisterKey = tuple[str, str, str]
@@ -94,10 +130,14 @@ def now_text() -> str:
 
 @dataclass(frozen=True, slots=True)
 class Rejection:
+    """A message that cannot be taken: held (with the reason) when a till waits for it."""
+
     reason: str
-    msg_id: str | None  # when one could be read: then the till gets a ``rejected`` ack
+    msg_id: str | None  # when one could be read: then the till gets a ``held`` ack
     ack_topic: str | None
     conflict: bool = False  # the msg_id is stored with other content: worth an ERROR
+    entry_hash: str = ""  # as the message says, for the ack's proof
+    message: BusMessage | None = None  # a readable message of a register not accepted: held in the inbox
 
 
 def _acks_of(orgnr: Any, store: Any, register: Any) -> str | None:
@@ -107,15 +147,20 @@ def _acks_of(orgnr: Any, store: Any, register: Any) -> str | None:
         return None
 
 
-def classify(topic: str, payload: bytes, knows: Callable[[str, str, str], bool]) -> BusMessage | Rejection:
-    """A message of ours, or why it is not (and where its ``rejected`` ack goes)."""
+def classify(topic: str, payload: bytes, routing: Routing, source: str) -> BusMessage | Rejection | None:
+    """A message of ours, why it cannot be taken (and where its ``held`` ack goes), or None for
+    a message of a store this module does not serve (never stored, never acked)."""
     where = Topics.register_of(topic)
+    if where is not None and not routing.serves(where[0], where[1]):
+        return None
     topic_acks = None if where is None else _acks_of(*where[:3])
     msg_id: str | None = None
+    entry_hash = ""
     try:
         obj = json.loads(payload)
         if isinstance(obj, dict) and isinstance(obj.get("msg_id"), str):
             msg_id = obj["msg_id"]
+            entry_hash = obj["entry_hash"] if isinstance(obj.get("entry_hash"), str) else ""
     except (UnicodeDecodeError, json.JSONDecodeError):
         pass
     if where is None or where[3] not in _LEAVES or topic_acks is None:
@@ -123,17 +168,31 @@ def classify(topic: str, payload: bytes, knows: Callable[[str, str, str], bool])
     try:
         message = decode_message(payload)
     except MessageError as exc:
-        return Rejection(str(exc), msg_id, topic_acks if msg_id is not None else None)
+        advice = (
+            " — the till sends what this sync module cannot read: update tillgw sync, then run "
+            "tillgw sync --reprocess"
+        )
+        return Rejection(
+            f"{exc}{advice if msg_id is not None else ''}",
+            msg_id,
+            topic_acks if msg_id is not None else None,
+            entry_hash=entry_hash,
+        )
     key = (message.orgnr, message.store, message.register)
     if key != where[:3] or KIND_TOPICS[message.kind] != where[3]:
         return Rejection(
             f"a {message.kind} of {'/'.join(key)} does not belong on topic {topic!r}",
             message.msg_id,
             topic_acks,
+            entry_hash=message.entry_hash,
         )
-    if not knows(*key):
+    if not routing.accepts(*key):
         return Rejection(
-            f"register {'/'.join(key)} is not one of [sync].registers", message.msg_id, topic_acks
+            routing.why_not(*key, source),
+            message.msg_id,
+            topic_acks,
+            entry_hash=message.entry_hash,
+            message=message,
         )
     return message
 
@@ -142,14 +201,54 @@ def classify(topic: str, payload: bytes, knows: Callable[[str, str, str], bool])
 class Intake:
     """What became of one message from the bus, and the ack it gets (if any)."""
 
-    outcome: str  # stored | duplicate | rejected
+    outcome: str  # stored | duplicate | held | ignored
     topic: str
     msg_id: str | None
     ack_topic: str | None
-    ack: Ack | None
+    ack_status: str | None  # stored | held; None: no ack
+    entry_hash: str = ""
     message: BusMessage | None = None
     reason: str | None = None
     conflict: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OwedAck:
+    """An ack a till is still to get: a held message taken by ``--reprocess``."""
+
+    id: int
+    msg_id: str
+    ack_topic: str
+    status: str
+    entry_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class HeldRow:
+    """A held message, for ``--status``, the tills' status and ``--reprocess``."""
+
+    table: str  # inbox | rejected
+    id: int
+    msg_id: str
+    orgnr: str
+    store: str
+    register: str
+    sequence: int | None
+    kind: str | None
+    reason: str
+    held_by: str  # intake | processing
+    since: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "msg_id": self.msg_id,
+            "register": self.register,
+            "sequence": self.sequence,
+            "kind": self.kind,
+            "reason": self.reason,
+            "held_by": self.held_by,
+            "since": self.since,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +311,23 @@ class Inbox(Database):
     @classmethod
     async def open(cls, path: Path) -> Inbox:
         # Another worker may be writing: wait up to 10 s for it.
-        return cls(path, await open_database(path, INBOX_SCHEMA, busy_timeout_ms=10_000))
+        inbox = cls(path, await open_database(path, INBOX_SCHEMA, busy_timeout_ms=10_000))
+        try:
+            await inbox._migrate()
+        except BaseException:
+            await inbox.close()
+            raise
+        return inbox
+
+    async def _migrate(self) -> None:
+        async with self.transaction() as db:
+            for table, columns in _MIGRATIONS.items():
+                async with db.execute(f"PRAGMA table_info({table})") as cursor:
+                    have = {str(r[1]) for r in await cursor.fetchall()}
+                for column in columns:
+                    if column.split()[0] not in have:
+                        await db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
+        await self.conn.executescript(_INDEXES)
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         async with self.conn.execute(sql, params) as cursor:
@@ -225,31 +340,41 @@ class Inbox(Database):
 
     # -- intake -------------------------------------------------------------------------
 
-    async def take(
-        self, items: Sequence[tuple[str, bytes]], knows: Callable[[str, str, str], bool]
-    ) -> list[Intake]:
+    async def take(self, items: Sequence[tuple[str, bytes]], routing: Routing, source: str) -> list[Intake]:
         """Store a batch of messages from the bus in one transaction (committed on return).
 
-        Only after this returns may the acks it hands back be sent.
+        Only after this returns may the acks it hands back be sent. ``source``: the
+        configuration file, named in what a held message's reason says to do.
         """
         at = now_text()
         out: list[Intake] = []
         async with self.transaction() as db:
             for topic, payload in items:
-                found = classify(topic, payload, knows)
-                if isinstance(found, Rejection):
+                found = classify(topic, payload, routing, source)
+                if found is None:
+                    out.append(Intake("ignored", topic, None, None, None))
+                elif isinstance(found, Rejection) and found.message is not None:
+                    out.append(await self._store(db, topic, payload, found.message, at, held=found.reason))
+                elif isinstance(found, Rejection):
                     out.append(await self._reject(db, topic, payload, found, at))
                 else:
                     out.append(await self._store(db, topic, payload, found, at))
         return out
 
     async def _store(
-        self, db: aiosqlite.Connection, topic: str, payload: bytes, m: BusMessage, at: str
+        self,
+        db: aiosqlite.Connection,
+        topic: str,
+        payload: bytes,
+        m: BusMessage,
+        at: str,
+        held: str | None = None,
     ) -> Intake:
         acks = Topics(m.orgnr, m.store, m.register).acks
         cursor = await db.execute(
             "INSERT OR IGNORE INTO inbox (msg_id, orgnr, store, register, sequence, kind, topic, "
-            "journal_entry, entry_hash, message, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "journal_entry, entry_hash, message, received_at, held_reason, held_by, held_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 m.msg_id,
                 m.orgnr,
@@ -262,12 +387,18 @@ class Inbox(Database):
                 m.entry_hash,
                 payload,
                 at,
+                held,
+                None if held is None else "intake",
+                None if held is None else at,
             ),
         )
         if cursor.rowcount == 1:
-            return Intake("stored", topic, m.msg_id, acks, Ack(m.msg_id, "stored"), m)
+            if held is not None:
+                return Intake("held", topic, m.msg_id, acks, "held", m.entry_hash, m, held)
+            return Intake("stored", topic, m.msg_id, acks, "stored", m.entry_hash, m)
         async with db.execute(
-            "SELECT kind, journal_entry, entry_hash FROM inbox WHERE msg_id = ?", (m.msg_id,)
+            "SELECT kind, journal_entry, entry_hash, held_reason, held_by FROM inbox WHERE msg_id = ?",
+            (m.msg_id,),
         ) as c:
             row = await c.fetchone()
         if row is not None and (str(row[0]), int(row[1]), str(row[2])) == (
@@ -275,12 +406,18 @@ class Inbox(Database):
             m.journal_entry,
             m.entry_hash,
         ):
-            return Intake("duplicate", topic, m.msg_id, acks, Ack(m.msg_id, "stored"), m)
+            if row[3] is not None and row[4] == "intake":  # still held: the same answer again
+                return Intake("held", topic, m.msg_id, acks, "held", m.entry_hash, m, str(row[3]))
+            return Intake("duplicate", topic, m.msg_id, acks, "stored", m.entry_hash, m)
         reason = (
             f"msg_id {m.msg_id} is already stored with other content "
-            f"(journal entry {None if row is None else row[1]}, not {m.journal_entry})"
+            f"(journal entry {None if row is None else row[1]}, not {m.journal_entry}) — two tills with "
+            "one identity, or a till database restored from a backup: find out which is right before "
+            "anything else is booked for this register"
         )
-        return await self._reject(db, topic, payload, Rejection(reason, m.msg_id, acks, conflict=True), at)
+        return await self._reject(
+            db, topic, payload, Rejection(reason, m.msg_id, acks, conflict=True, entry_hash=m.entry_hash), at
+        )
 
     async def _reject(
         self, db: aiosqlite.Connection, topic: str, payload: bytes, r: Rejection, at: str
@@ -292,10 +429,146 @@ class Inbox(Database):
             "ON CONFLICT (digest) DO UPDATE SET times = times + 1, last_at = excluded.last_at",
             (digest, topic, payload, r.msg_id, r.reason, at, at),
         )
-        ack = None if r.msg_id is None or r.ack_topic is None else Ack(r.msg_id, "rejected", r.reason)
+        acked = r.msg_id is not None and r.ack_topic is not None
         return Intake(
-            "rejected", topic, r.msg_id, r.ack_topic if ack else None, ack, None, r.reason, r.conflict
+            "held",
+            topic,
+            r.msg_id,
+            r.ack_topic if acked else None,
+            "held" if acked else None,
+            r.entry_hash,
+            None,
+            r.reason,
+            r.conflict,
         )
+
+    # -- held messages and owed acks ------------------------------------------------------
+
+    async def held(self, register: str | None = None, msg_id: str | None = None) -> list[HeldRow]:
+        """Every held message (of ``register``, or the one ``msg_id``), oldest first per register."""
+        where, params = "", []
+        if register is not None:
+            where += " AND register = ?"
+            params.append(register)
+        if msg_id is not None:
+            where += " AND msg_id = ?"
+            params.append(msg_id)
+        rows = await self.fetchall(
+            "SELECT id, msg_id, orgnr, store, register, sequence, kind, held_reason, held_by, held_at "
+            f"FROM inbox WHERE held_reason IS NOT NULL{where} ORDER BY orgnr, store, register, sequence",
+            params,
+        )
+        out = [
+            HeldRow("inbox", int(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), int(r[5]), str(r[6]),
+                    str(r[7]), str(r[8] or "intake"), str(r[9] or ""))
+            for r in rows
+        ]  # fmt: skip
+        raw = await self.fetchall(
+            "SELECT id, msg_id, topic, reason, last_at FROM rejected "
+            "WHERE released_at IS NULL AND msg_id IS NOT NULL ORDER BY id"
+        )
+        for r in raw:
+            parts = str(r[1]).split("/")
+            orgnr, store, reg = [*parts, "?", "?", "?"][:3]
+            sequence = int(parts[3]) if len(parts) == 4 and parts[3].isdigit() else None
+            if (register is None or reg == register) and (msg_id is None or r[1] == msg_id):
+                out.append(
+                    HeldRow("rejected", int(r[0]), str(r[1]), orgnr, store, reg, sequence, None, str(r[3]),
+                            "intake", str(r[4]))
+                )  # fmt: skip
+        return out
+
+    async def owed_acks(self, limit: int = 500) -> list[OwedAck]:
+        rows = await self.fetchall(
+            "SELECT id, msg_id, orgnr, store, register, ack_owed, entry_hash FROM inbox "
+            "WHERE ack_owed IS NOT NULL ORDER BY id LIMIT ?",
+            (limit,),
+        )
+        return [
+            OwedAck(int(r[0]), str(r[1]), Topics(str(r[2]), str(r[3]), str(r[4])).acks, str(r[5]), str(r[6]))
+            for r in rows
+        ]
+
+    async def acks_sent(self, owed: Sequence[OwedAck]) -> None:
+        if not owed:
+            return
+        async with self.transaction() as db:
+            await db.executemany(
+                "UPDATE inbox SET ack_owed = NULL WHERE id = ? AND ack_owed = ?",
+                [(a.id, a.status) for a in owed],
+            )
+
+    async def release(self, rows: Sequence[HeldRow], routing: Routing, source: str) -> dict[str, str]:
+        """Take held messages again with today's configuration (``--reprocess``), in one transaction.
+
+        An intake-held message of a register now accepted is held no longer and owes its till
+        a ``stored`` ack; a message set aside is read again and, when it is now a message of
+        ours, stored (owing the ack). Processing-held messages are left to processing.
+        Returns msg_id -> why it is still held, for those that are.
+        """
+        still: dict[str, str] = {}
+        at = now_text()
+        async with self.transaction() as db:
+            for row in rows:
+                if row.table == "inbox" and row.held_by == "intake":
+                    if not routing.accepts(row.orgnr, row.store, row.register):
+                        still[row.msg_id] = routing.why_not(row.orgnr, row.store, row.register, source)
+                        continue
+                    await db.execute(
+                        "UPDATE inbox SET held_reason = NULL, held_by = NULL, held_at = NULL, "
+                        "ack_owed = 'stored' WHERE id = ?",
+                        (row.id,),
+                    )
+                elif row.table == "rejected":
+                    async with db.execute("SELECT topic, message FROM rejected WHERE id = ?", (row.id,)) as c:
+                        found = await c.fetchone()
+                    if found is None:
+                        continue
+                    topic, payload = str(found[0]), bytes(found[1])
+                    message = classify(topic, payload, routing, source)
+                    if not isinstance(message, BusMessage):
+                        still[row.msg_id] = row.reason if message is None else message.reason
+                        continue
+                    taken = await self._store(db, topic, payload, message, at)
+                    if taken.outcome not in ("stored", "duplicate"):
+                        still[row.msg_id] = taken.reason or row.reason
+                        continue
+                    await db.execute("UPDATE rejected SET released_at = ? WHERE id = ?", (at, row.id))
+                    await db.execute(
+                        "UPDATE inbox SET ack_owed = 'stored' WHERE msg_id = ?", (message.msg_id,)
+                    )
+        return still
+
+    async def subscribed(self, client_id: str) -> set[str]:
+        rows = await self.fetchall("SELECT filter FROM subscriptions WHERE client_id = ?", (client_id,))
+        return {str(r[0]) for r in rows}
+
+    async def record_subscriptions(self, client_id: str, filters: Sequence[str]) -> None:
+        async with self.transaction() as db:
+            await db.execute("DELETE FROM subscriptions WHERE client_id = ?", (client_id,))
+            await db.executemany(
+                "INSERT INTO subscriptions (client_id, filter) VALUES (?, ?)",
+                [(client_id, f) for f in filters],
+            )
+
+    async def hold_processing(self, item_id: int, reason: str) -> None:
+        """An adapter refused the message: held with the reason (tried again by later passes)."""
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE inbox SET held_reason = ?, held_by = 'processing', held_at = COALESCE(held_at, ?) "
+                "WHERE id = ? AND processed_at IS NULL",
+                (reason, now_text(), item_id),
+            )
+
+    async def processed(self, msg_ids: Sequence[str]) -> set[str]:
+        """Which of ``msg_ids`` are processed (booked)."""
+        if not msg_ids:
+            return set()
+        marks = ", ".join("?" * len(msg_ids))
+        rows = await self.fetchall(
+            f"SELECT msg_id FROM inbox WHERE msg_id IN ({marks}) AND processed_at IS NOT NULL", list(msg_ids)
+        )
+        return {str(r[0]) for r in rows}
 
     # -- processing ---------------------------------------------------------------------
 
@@ -320,17 +593,26 @@ class Inbox(Database):
         ``waiting_from`` the first one stored after the gap."""
         expected = await self.next_expected(key)
         rows = await self.fetchall(
-            "SELECT id, sequence, message FROM inbox WHERE orgnr = ? AND store = ? AND register = ? "
+            "SELECT id, sequence, message, held_by FROM inbox WHERE orgnr = ? AND store = ? AND register = ? "
             "AND processed_at IS NULL ORDER BY sequence LIMIT ?",
             (*key, limit),
         )
         out: list[Pending] = []
         for row in rows:
-            if int(row[1]) != expected + len(out):
-                break
+            if int(row[1]) != expected + len(out) or row[3] == "intake":
+                break  # a gap, or a message held until a person acts: the later ones wait (in order)
             out.append(Pending(int(row[0]), decode_message(bytes(row[2]))))
-        waiting = int(rows[0][1]) if rows and not out else None
+        waiting = int(rows[0][1]) if rows and not out and int(rows[0][1]) != expected else None
         return expected, out, waiting
+
+    async def first_held(self, key: RegisterKey) -> tuple[int, str] | None:
+        """The register's first message held by the intake: (sequence, reason)."""
+        row = await self.fetchone(
+            "SELECT sequence, held_reason FROM inbox WHERE orgnr = ? AND store = ? AND register = ? "
+            "AND held_by = 'intake' AND processed_at IS NULL ORDER BY sequence LIMIT 1",
+            key,
+        )
+        return None if row is None else (int(row[0]), str(row[1]))
 
     @staticmethod
     async def still_pending(db: aiosqlite.Connection, ids: Sequence[int]) -> bool:
@@ -346,12 +628,23 @@ class Inbox(Database):
     @staticmethod
     async def mark_processed(db: aiosqlite.Connection, ids: Sequence[int], at: str) -> None:
         await db.executemany(
-            "UPDATE inbox SET processed_at = ? WHERE id = ? AND processed_at IS NULL", [(at, i) for i in ids]
+            "UPDATE inbox SET processed_at = ?, held_reason = NULL, held_by = NULL "
+            "WHERE id = ? AND processed_at IS NULL",
+            [(at, i) for i in ids],
         )
 
     async def counts(self) -> dict[str, int]:
+        """``messages``, ``processed``, ``held`` (a till's message waiting for a person or a retry)
+        and ``set_aside`` (bytes that are no till's message)."""
         row = await self.fetchone(
-            "SELECT COUNT(*), COUNT(processed_at), (SELECT COUNT(*) FROM rejected) FROM inbox"
+            "SELECT COUNT(*), COUNT(processed_at), COUNT(held_reason), "
+            "(SELECT COUNT(*) FROM rejected WHERE released_at IS NULL AND msg_id IS NOT NULL), "
+            "(SELECT COUNT(*) FROM rejected WHERE msg_id IS NULL) FROM inbox"
         )
         assert row is not None
-        return {"messages": int(row[0]), "processed": int(row[1]), "rejected": int(row[2])}
+        return {
+            "messages": int(row[0]),
+            "processed": int(row[1]),
+            "held": int(row[2]) + int(row[3]),
+            "set_aside": int(row[4]),
+        }

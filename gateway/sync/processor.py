@@ -7,8 +7,11 @@ it has its ack, so the missing message will come. Messages no adapter needs (a r
 for the SIE adapter) are marked processed in batches; a message an adapter needs is
 handed to it alone, inside the transaction that marks it processed. If the adapter
 fails, that transaction is rolled back, an ``ERROR`` line quotes the receiving system's
-message (once per run for the same failure), and the register stops there until the
-next pass.
+message (once per run for the same failure), the message is *held* with that reason (shown
+in ``tillgw sync --status`` and on the tills' pages) and the register stops there until the
+next pass, which tries it again. A message held by the intake (a register not in the
+configuration) stops its register too, until ``tillgw sync --reprocess`` takes it: later
+messages are never booked past a held one.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ class PassResult:
     processed: int = 0
     failed: int = 0  # registers stopped by an adapter's failure
     waiting: dict[RegisterKey, int] = field(default_factory=dict)  # register -> the sequence awaited
+    held: dict[RegisterKey, int] = field(default_factory=dict)  # register -> its held message's sequence
 
 
 def _ranges(numbers: Sequence[int]) -> str:
@@ -44,6 +48,7 @@ class Processor:
         self.batch = batch
         self._reported: set[tuple[str, str]] = set()  # (msg_id, error) already logged this run
         self._waiting: dict[RegisterKey, int] = {}
+        self._held: dict[RegisterKey, int] = {}
         self.total = 0
 
     def _needs(self, item: Pending) -> bool:
@@ -66,6 +71,18 @@ class Processor:
                 result.failed += 1
                 return
             if not items:
+                if waiting is None:
+                    held = await self.inbox.first_held(key)
+                    if held is not None:
+                        result.held[key] = held[0]
+                        if self._held.get(key) != held[0]:
+                            self._held[key] = held[0]
+                            log.warning(
+                                "%s: message %d is held; the register's later messages wait behind it: %s",
+                                name,
+                                held[0],
+                                held[1],
+                            )
                 if waiting is not None:
                     result.waiting[key] = expected
                     if self._waiting.get(key) != expected:
@@ -121,14 +138,28 @@ class Processor:
                 item.message.msg_id,
                 f"{adapter.name}: {item.message.msg_id} ({item.message.kind}) not processed: {exc}",
             )
+            await self._hold(item, f"{adapter.name} refused it: {exc}")
             return None
         except Exception as exc:  # an adapter's bug or the database: log it, never crash the module
             where = f"{current[0].name}: {current[1].message.msg_id}" if current else f"inbox: {name}"
             self._error(where, f"{where} not processed: unexpected {type(exc).__name__}: {exc}")
+            if current is not None:
+                await self._hold(current[1], f"{current[0].name} failed: {type(exc).__name__}: {exc}")
             return None
         for line in done:
             log.info("%s", line)
         return True
+
+    async def _hold(self, item: Pending, reason: str) -> None:
+        """Mark the message held with the reason (shown until a pass books it); never raises."""
+        text = (
+            f"{reason} — fix the cause (the ERP's data, its connection, the folder); it is tried again "
+            "every retry_interval, or now with tillgw sync --reprocess"
+        )
+        try:
+            await self.inbox.hold_processing(item.id, text)
+        except Exception as exc:
+            log.warning("inbox: could not mark %s held: %s", item.message.msg_id, exc)
 
     def _error(self, what: str, text: str) -> None:
         if (what, text) not in self._reported:

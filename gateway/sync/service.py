@@ -20,6 +20,7 @@ from collections.abc import Sequence
 
 import aiomqtt
 
+from gateway.bus.ack_proof import AckSigner, SigningKeyError
 from gateway.sync.adapters import Adapter
 from gateway.sync.config import SyncConfig
 from gateway.sync.erp import ErpConnections, connect
@@ -28,6 +29,7 @@ from gateway.sync.mail import error_mail, send_mail
 from gateway.sync.masterdata.runner import MasterData
 from gateway.sync.orders.responder import OrderResponder
 from gateway.sync.processor import Processor
+from gateway.sync.reprocess import HeldFilter, reprocess_held
 from gateway.sync.runlog import LOGGER, RunLog
 from gateway.sync.sie_adapter import SieAdapter
 from gateway.sync.status import StatusReporter
@@ -57,11 +59,22 @@ class SyncService:
         self.orders: OrderResponder | None = None  # answers the tills' questions about open orders
         self.answering_orders = asyncio.Event()  # set while the order responder is subscribed
         self.status: StatusReporter | None = None
+        self.reprocess: HeldFilter | None = None
+        self.unbooked: list[str] | None = None  # --reprocess: the msg_ids it could not book
 
-    async def run(self, *, once: bool, stop: asyncio.Event | None = None) -> int:
+    async def run(
+        self, *, once: bool, stop: asyncio.Event | None = None, reprocess: HeldFilter | None = None
+    ) -> int:
+        """``reprocess``: take the held messages it names (:mod:`gateway.sync.reprocess`) instead of
+        the bus; exit status 0 only when every one of them is booked."""
         logger = logging.getLogger(LOGGER)
         logger.setLevel(logging.INFO)
         title = "tillgw sync --once" if once else "tillgw sync"
+        if reprocess is not None:
+            title = f"tillgw sync --reprocess{reprocess.describe()}"
+        self.reprocess = reprocess
+        self.unbooked = None
+        self.config.check_routing()  # ConfigError: a module that serves no till does not start
         runlog = RunLog(self.config.log_dir, title)
         self.runlog = runlog
         status = StatusReporter(self.config, runlog)
@@ -82,7 +95,7 @@ class SyncService:
         finally:
             logger.removeHandler(runlog)
             runlog.close()
-        return 1 if runlog.errors else 0
+        return 1 if runlog.errors or self.unbooked else 0
 
     async def _run(self, once: bool, stop: asyncio.Event) -> str:
         try:
@@ -90,6 +103,17 @@ class SyncService:
         except Exception as exc:
             log.error("inbox: cannot open %s: %s", self.config.inbox, exc)
             return "the inbox could not be opened"
+        try:
+            signer = AckSigner.of_inbox(self.config.inbox)
+        except (SigningKeyError, OSError) as exc:
+            await inbox.close()
+            log.error("acks: cannot use the signing key %s: %s", self.config.ack_key, exc)
+            return "the acks' signing key could not be used"
+        log.info(
+            "serving %s; acks signed with key %s (tillgw sync --export-key prints it for the tills)",
+            self.config.routing.describe(),
+            signer.key_id,
+        )
         erp = connect(self.config) if self._configured else ErpConnections()
         adapters = [*self.adapters, *erp.adapters]
         if self.config.masterdata.enabled:
@@ -109,9 +133,15 @@ class SyncService:
                     log.error("%s: cannot set up its tables in %s: %s", adapter.name, self.config.inbox, exc)
                     return "an adapter could not be set up"
             wake = asyncio.Event()
-            subscriber = Subscriber(self.config, inbox, wake.set)
+            subscriber = Subscriber(self.config, inbox, wake.set, signer)
             processor = Processor(inbox, adapters)
             self.subscriber, self.processor = subscriber, processor
+            if self.reprocess is not None:
+                outcome = await reprocess_held(self.config, inbox, processor, signer, self.reprocess)
+                self.unbooked = outcome.unbooked
+                if self.status is not None:
+                    await self.status.learn_stores(inbox)
+                return outcome.summary
             if once:
                 try:
                     await subscriber.take_queued(self.config.once_timeout)
@@ -149,9 +179,10 @@ class SyncService:
             counts = await inbox.counts()
             s = subscriber.stats
             return (
-                f"stored {s.stored}, already stored {s.duplicates}, set aside {s.rejected}, "
+                f"stored {s.stored}, already stored {s.duplicates}, held {s.held}, "
                 f"processed {processor.total}; inbox {counts['messages']} messages, "
-                f"{counts['messages'] - counts['processed']} not processed, {counts['rejected']} set aside"
+                f"{counts['messages'] - counts['processed']} not processed, {counts['held']} held"
+                + (f", {counts['set_aside']} set aside (no till's message)" if counts["set_aside"] else "")
             )
         finally:
             await inbox.close()
@@ -168,10 +199,16 @@ class SyncService:
             if self.status is not None:
                 await self.status.learn_stores(processor.inbox)
                 await self.status.report(
-                    _pass_summary(result.processed, processor.total, result.failed, len(result.waiting)),
+                    _pass_summary(
+                        result.processed,
+                        processor.total,
+                        result.failed,
+                        len(result.waiting),
+                        len(result.held),
+                    ),
                     clear=not result.failed,
                     force=False,
-                    condition=(result.failed > 0, bool(result.waiting)),
+                    condition=(result.failed > 0, bool(result.waiting), bool(result.held)),
                 )
             # Wait for new messages; a failed or waiting register is tried again after a while.
             timeout = retry if result.failed or result.waiting else None
@@ -217,11 +254,13 @@ class SyncService:
             )
 
 
-def _pass_summary(processed: int, total: int, failed: int, waiting: int) -> str:
+def _pass_summary(processed: int, total: int, failed: int, waiting: int, held: int = 0) -> str:
     """A running module's pass, for the tills' status pages."""
     text = f"pass: processed {processed} ({total} since start)"
     if failed:
         text += f"; {failed} register(s) stopped by a failure"
     if waiting:
         text += f"; {waiting} register(s) waiting for a missing message"
+    if held:
+        text += f"; {held} register(s) stopped at a held message (tillgw sync --reprocess once it is fixed)"
     return text

@@ -2,9 +2,10 @@
 
 :class:`StatusReporter` publishes a retained :class:`~gateway.bus.sync_status.SyncStatus` on
 ``tillgw/{orgnr}/{store}/sync/status`` for every store it serves: the stores named in
-``[sync].registers`` and ``[sync.masterdata]``, and every store the inbox has messages
-from. It publishes at the end of each run, and after a pass of a running module when
-the state or its errors changed or at least ``interval`` seconds after the last status
+``[sync].stores``, ``registers`` and ``[sync.masterdata]``, and every served store the inbox
+has messages from — with the messages it holds for that store, and what to do. It
+publishes at the end of each run, and after a pass of a running module when the state,
+its errors or what it holds changed, or at least ``interval`` seconds after the last status
 (so that a busy module does not open a connection per batch of receipts).
 
 The errors are the ERROR lines of the day's log (:attr:`RunLog.status_errors
@@ -22,6 +23,7 @@ import asyncio
 import logging
 import time
 from datetime import datetime
+from typing import Any
 
 import aiomqtt
 
@@ -40,10 +42,10 @@ PUBLISH_SECONDS = 10.0  # the deadline for connecting and publishing every store
 
 
 def configured_stores(config: SyncConfig) -> set[tuple[str, str]]:
-    stores = {tuple(entry.split("/")[:2]) for entry in config.registers or ()}
+    stores = config.routing.named_stores()
     if config.masterdata.enabled:
         stores.add((config.masterdata.orgnr, config.masterdata.store))
-    return {(orgnr, store) for orgnr, store in stores}
+    return stores
 
 
 class StatusReporter:
@@ -55,11 +57,18 @@ class StatusReporter:
         self.published: list[SyncStatus] = []  # the statuses of the last publication
         self._last: tuple[object, ...] | None = None  # the condition and errors last published
         self._last_time = 0.0
+        self.held: dict[tuple[str, str], list[dict[str, Any]]] = {}  # store -> its held messages
 
     async def learn_stores(self, inbox: Inbox) -> None:
-        """Add the stores the inbox has messages from."""
+        """Add the stores the inbox has messages from, and read what each holds."""
         rows = await inbox.fetchall("SELECT DISTINCT orgnr, store FROM inbox")
-        self.stores.update((str(r[0]), str(r[1])) for r in rows)
+        routing = self.config.routing
+        self.stores.update((str(r[0]), str(r[1])) for r in rows if routing.serves(str(r[0]), str(r[1])))
+        held: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for row in await inbox.held():
+            held.setdefault((row.orgnr, row.store), []).append(row.to_json())
+        self.stores.update(s for s in held if routing.serves(*s))
+        self.held = held
 
     async def report(
         self, summary: str, *, clear: bool, force: bool, condition: tuple[bool, ...] = ()
@@ -71,14 +80,15 @@ class StatusReporter:
         one waiting for a message), beside the errors.
         """
         errors = list(self.runlog.status_errors)
-        key = (*condition, *errors)
+        held_key = tuple((s, tuple(h["msg_id"] for h in items)) for s, items in sorted(self.held.items()))
+        key = (*condition, *errors, held_key)
         due = time.monotonic() - self._last_time >= self.interval
         if not self.stores or (not force and not due and key == self._last):
             return
         now = datetime.now().astimezone()
         worker = self.config.client_id
         statuses = [
-            SyncStatus.make(orgnr, store, worker, now, summary, errors)
+            SyncStatus.make(orgnr, store, worker, now, summary, errors, self.held.get((orgnr, store)))
             for orgnr, store in sorted(self.stores)
         ]
         try:

@@ -4,19 +4,27 @@ The connection uses a stable client id and a persistent session (MQTT 5: clean s
 off and a session expiry; MQTT 3.1.1: clean session off), so QoS 1 messages published
 while the module is away are queued by the broker and delivered when it comes back.
 
-It subscribes, at QoS 1, to every register's ``receipts``, ``reports`` and ``events``.
-With an MQTT 5 broker (Mosquitto) the subscriptions are shared —
-``$share/<share_group>/tillgw/+/+/+/receipts`` — so several sync workers with the same
-group split the messages between them. A broker that speaks only MQTT 3.1.1 (amqtt, the
+It subscribes, at QoS 1, to the ``receipts``, ``reports`` and ``events`` of the stores
+its configuration serves (:mod:`gateway.sync.routing`) — ``tillgw/<orgnr>/<store>/+/receipts``
+— and to nothing else: a message of a store it does not serve is never stored or acked
+(one that still comes, through a subscription an older configuration left in the
+session, is ignored and logged once). Filters an earlier configuration of this client id
+subscribed to are unsubscribed at the next connection. With an MQTT 5 broker
+(Mosquitto) the subscriptions are shared — ``$share/<share_group>/tillgw/<orgnr>/<store>/+/receipts``
+— so several sync workers with the same group split the messages between them; a shared
+subscription's group is per topic filter, so two stores' modules with the default group
+never take each other's messages. A broker that speaks only MQTT 3.1.1 (amqtt, the
 embedded broker) refuses the MQTT 5 CONNECT; the module then connects with 3.1.1 and
 plain subscriptions, and says so in the log. A broker that speaks MQTT 5 but refuses
 shared subscriptions gets plain ones, also logged.
 
 Each batch of messages is stored in one inbox transaction and only after its commit are
-the acks (:class:`~gateway.bus.messages.Ack`) published, QoS 1, on each register's
-``acks`` topic: ``stored`` (also for a message already there), or ``rejected`` with the
-reason for a message set aside whose ``msg_id`` could be read, so the till stops
-resending it.
+the acks (:class:`~gateway.bus.messages.Ack`, signed: :mod:`gateway.bus.ack_proof`)
+published, QoS 1, on each register's ``acks`` topic: ``stored`` (also for a message
+already there), or ``held`` with the reason for a message it cannot take whose
+``msg_id`` could be read, so the till stops resending it and shows it as something to
+act on. Acks owed for held messages that ``--reprocess`` has since taken are sent at
+each connection.
 
 ``--once`` needs to know when it has what the broker queued: after subscribing it
 publishes a marker to ``tillgw-sync/<client_id>/drained`` (subscribed too); the broker
@@ -38,9 +46,10 @@ import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from gateway.bus.ack_proof import AckSigner
 from gateway.bus.messages import KIND_TOPICS, NO_DELAY
 from gateway.sync.config import SyncConfig
-from gateway.sync.inbox import Inbox, Intake
+from gateway.sync.inbox import Inbox, Intake, OwedAck
 from gateway.sync.runlog import LOGGER
 
 __all__ = ["IntakeStats", "Subscriber"]
@@ -58,7 +67,8 @@ class IntakeStats:
     def __init__(self) -> None:
         self.stored = 0
         self.duplicates = 0
-        self.rejected = 0
+        self.held = 0
+        self.ignored = 0
 
 
 def _payload(value: Any) -> bytes:
@@ -94,10 +104,16 @@ def ranges(numbers: Sequence[int]) -> str:
 
 
 class Subscriber:
-    def __init__(self, config: SyncConfig, inbox: Inbox, on_stored: Callable[[], None]) -> None:
+    def __init__(
+        self, config: SyncConfig, inbox: Inbox, on_stored: Callable[[], None], signer: AckSigner
+    ) -> None:
         self.config = config
         self.inbox = inbox
         self.on_stored = on_stored
+        self.signer = signer
+        self.routing = config.routing
+        self.filters = self.routing.filters(_LEAVES)
+        self._ignored_stores: set[str] = set()
         self.stats = IntakeStats()
         self.protocol: aiomqtt.ProtocolVersion | None = None  # found on the first connection
         self.shared: bool | None = None
@@ -186,26 +202,49 @@ class Subscriber:
             await client.__aexit__(None, None, None)
 
     async def _subscribe(self, client: aiomqtt.Client) -> None:
-        filters = [f"tillgw/+/+/+/{leaf}" for leaf in _LEAVES]
-        if self.protocol is aiomqtt.ProtocolVersion.V5 and self.shared is not False:
-            group = self.config.share_group
+        filters = self.filters
+        shared = self.protocol is aiomqtt.ProtocolVersion.V5 and self.shared is not False
+        if shared:
+            wanted = [f"$share/{self.config.share_group}/{f}" for f in filters]
             codes: list[object] = []
-            for f in filters:
-                granted = await client.subscribe(f"$share/{group}/{f}", qos=1)
+            for f in wanted:
+                granted = await client.subscribe(f, qos=1)
                 codes.extend(getattr(c, "value", c) for c in granted)
             if all(isinstance(c, int) and c < 0x80 for c in codes):
                 self.shared = True
-                return
-            self.shared = False
-            log.warning(
-                "MQTT: the broker refused shared subscriptions (reason codes %s); plain subscriptions: "
-                "one sync worker only",
-                codes,
-            )
-        for f in filters:
-            await client.subscribe(f, qos=1)
-        if self.protocol is aiomqtt.ProtocolVersion.V5 and self.shared is None:
-            self.shared = False
+            else:
+                self.shared = False
+                log.warning(
+                    "MQTT: the broker refused shared subscriptions (reason codes %s); plain subscriptions: "
+                    "one sync worker only",
+                    codes,
+                )
+        if not self.shared:
+            wanted = list(filters)
+            for f in wanted:
+                await client.subscribe(f, qos=1)
+            if self.protocol is aiomqtt.ProtocolVersion.V5 and self.shared is None:
+                self.shared = False
+        await self._unsubscribe_stale(client, wanted)
+        await self._send_owed(client)
+
+    async def _unsubscribe_stale(self, client: aiomqtt.Client, wanted: list[str]) -> None:
+        """The filters this client id's session holds from an earlier configuration (recorded in
+        the inbox, and the every-store filters of versions before routing) are dropped."""
+        group = self.config.share_group
+        legacy = {f"tillgw/+/+/+/{leaf}" for leaf in _LEAVES}
+        legacy |= {f"$share/{group}/{f}" for f in legacy}
+        stale = sorted((await self.inbox.subscribed(self.config.client_id) | legacy) - set(wanted))
+        if stale:
+            await client.unsubscribe(stale)
+        await self.inbox.record_subscriptions(self.config.client_id, wanted)
+
+    async def _send_owed(self, client: aiomqtt.Client) -> None:
+        """Acks owed to tills for held messages ``--reprocess`` has taken since."""
+        while owed := await self.inbox.owed_acks():
+            await publish_owed(client, self.signer, owed)
+            await self.inbox.acks_sent(owed)
+            log.info("sent %d ack(s) stored for messages held before", len(owed))
 
     @property
     def mode(self) -> str:
@@ -213,9 +252,13 @@ class Subscriber:
             return "not connected"
         if self.protocol is aiomqtt.ProtocolVersion.V5:
             if self.shared:
-                return f"MQTT 5, shared subscriptions $share/{self.config.share_group}/tillgw/+/+/+/…"
-            return "MQTT 5, plain subscriptions"
-        return "MQTT 3.1.1, plain subscriptions"
+                return f"MQTT 5, shared subscriptions $share/{self.config.share_group}/ {self._scopes}"
+            return f"MQTT 5, plain subscriptions to {self._scopes}"
+        return f"MQTT 3.1.1, plain subscriptions to {self._scopes}"
+
+    @property
+    def _scopes(self) -> str:
+        return ", ".join(f"tillgw/{scope}/+/…" for scope in self.routing.scopes())
 
     # -- taking messages ----------------------------------------------------------------
 
@@ -240,7 +283,8 @@ class Subscriber:
                 return
 
     async def take(self, client: aiomqtt.Client, items: Sequence[tuple[str, bytes]]) -> None:
-        intakes = await self.inbox.take(items, self.config.knows)  # committed: now the acks may go
+        source = str(self.config.source or "the configuration")
+        intakes = await self.inbox.take(items, self.routing, source)  # committed: now the acks may go
         stored = [i for i in intakes if i.outcome == "stored"]
         again = [i for i in intakes if i.outcome == "duplicate"]
         self.stats.stored += len(stored)
@@ -250,22 +294,41 @@ class Subscriber:
         if again:
             log.info("already stored, acked again: %s", _summary(again))
         for i in intakes:
-            if i.outcome == "rejected":
-                self.stats.rejected += 1
+            if i.outcome == "held":
+                self.stats.held += 1
                 level = logging.ERROR if i.conflict else logging.WARNING
                 log.log(
                     level,
-                    "set aside a message on %s%s: %s%s",
+                    "held a message on %s%s: %s%s",
                     i.topic,
                     f" ({i.msg_id})" if i.msg_id else "",
                     i.reason,
-                    "; acked as rejected" if i.ack else "",
+                    "; acked as held" if i.ack_status else "",
                 )
+            elif i.outcome == "ignored":
+                self.stats.ignored += 1
+                store = "/".join(i.topic.split("/")[1:3])
+                if store not in self._ignored_stores:
+                    self._ignored_stores.add(store)
+                    log.warning(
+                        "MQTT: ignored a message of store %s, which this sync module does not serve "
+                        "([sync] stores/registers: %s); never acked, so its till keeps it for the module "
+                        "that serves it",
+                        store,
+                        self.routing.describe(),
+                    )
         if stored:
             self.on_stored()
         acks = [
-            client.publish(i.ack_topic, i.ack.to_bytes(), qos=1) for i in intakes if i.ack and i.ack_topic
-        ]
+            client.publish(
+                i.ack_topic,
+                self.signer.ack(i.msg_id, i.ack_status, i.reason if i.ack_status == "held" else None,
+                                i.entry_hash).to_bytes(),
+                qos=1,
+            )
+            for i in intakes
+            if i.ack_status and i.ack_topic and i.msg_id
+        ]  # fmt: skip
         await asyncio.gather(*acks)
 
     async def take_queued(self, wait: float) -> None:
@@ -331,3 +394,13 @@ class Subscriber:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), backoff)
             backoff = min(backoff * 2, 30.0)
+
+
+async def publish_owed(client: aiomqtt.Client, signer: AckSigner, owed: Sequence[OwedAck]) -> None:
+    """Publish owed acks (QoS 1), signed; returns once the broker has them all."""
+    await asyncio.gather(
+        *(
+            client.publish(a.ack_topic, signer.ack(a.msg_id, a.status, None, a.entry_hash).to_bytes(), qos=1)
+            for a in owed
+        )
+    )

@@ -126,18 +126,25 @@ async def test_bad_and_unknown_acks_are_logged_and_ignored(
             Ack(f"{ORGNR}/{STORE}/{POS_ID}/one", "stored").to_bytes(),
         ):
             await sync.publish(TOPICS.acks, payload)
+        # An older sync module's "rejected" is read as held: kept, shown, never final.
         await sync.ack(second, "rejected", "unknown article 123")
         await publisher.wait_acked(2)
 
-        assert [(s, a) for s, a, _ in await acked_rows(till)] == [(1, None), (2, "rejected")]
-        assert publisher.state is DeviceState.READY and publisher.connected
+        assert [(s, a) for s, a, _ in await acked_rows(till)] == [(1, None), (2, "held")]
+        await publisher.wait_for(DeviceState.DEGRADED)
+        assert "holds 1 message — receipt 2: unknown article 123" in publisher.reason
+        assert publisher.connected
+        status = (await publisher.status()).to_json()
+        assert status["depth"] == 1 and status["held_count"] == 1
+        assert status["held"][0]["msg_id"] == second.msg_id and status["acks"] == "unauthenticated"
+        assert status["acks_ignored"] == {"unreadable": 3, "unknown": 1, "foreign": 2}
         warnings = "\n".join(r.getMessage() for r in caplog.records)
         assert "not JSON" in warnings
         assert "not an ack of schema" in warnings
         assert "ack status 'maybe'" in warnings
         assert f"{POS_ID}/999': no such message in the outbox" in warnings
         assert "KASSA9/1': not a message of tillgw/" in warnings
-        assert "set message 5561234567/main/KASSA1/2 aside: unknown article 123" in warnings
+        assert "the sync module holds message 5561234567/main/KASSA1/2: unknown article 123" in warnings
         await sync.ack(first)
         await publisher.wait_acked(1)
 
