@@ -111,7 +111,7 @@ class SyncStatus:
         )
 
     def to_json(self) -> dict[str, Any]:
-        body = {
+        body: dict[str, Any] = {
             "schema": SCHEMA,
             "msg_id": self.msg_id,
             "orgnr": self.orgnr,
