@@ -268,6 +268,17 @@ class Publisher(HealthReporter):
                 return
             await changed.wait()
 
+    async def wait_ack_status(self, sequence: int, status: str) -> None:
+        """Return once the message ``sequence`` is acked ``status`` (``stored`` after ``held``)."""
+        while True:
+            changed = self._acked
+            row = await self.outbox.store.fetchone(
+                "SELECT ack_status FROM outbox WHERE sequence = ?", (sequence,)
+            )
+            if row is not None and row[0] == status:
+                return
+            await changed.wait()
+
     # -- the hook -----------------------------------------------------------------------
 
     def _on_commit(self, entries: list[Entry]) -> None:
