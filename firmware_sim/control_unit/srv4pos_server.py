@@ -29,7 +29,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from firmware_sim.control_unit.cloud_server import CloudServer, run_app, server_tls_context
+from firmware_sim.control_unit.http_server import UnitHttpServer, run_app, server_tls_context
 from firmware_sim.control_unit.pki import make_pki
 from firmware_sim.control_unit.unit import ControlUnit, NoReply, Refused, ServerError
 from protocols import srv4pos
@@ -64,7 +64,9 @@ def _error(status: int, name: str, *details: srv4pos.ErrorDetail) -> web.Respons
     return web.Response(status=status, body=body, content_type=srv4pos.CONTENT_TYPE)
 
 
-class Srv4posServer(CloudServer):
+class Srv4posServer(UnitHttpServer):
+    _log = log
+
     def __init__(
         self,
         unit: ControlUnit,
@@ -74,7 +76,7 @@ class Srv4posServer(CloudServer):
         orgnr: str,
         hold_seconds: float | None = None,
     ) -> None:
-        super().__init__(unit, *(() if hold_seconds is None else (hold_seconds,)))
+        super().__init__(unit, hold_seconds)
         self._expected = srv4pos.authorization(api_key)
         self.corporate_id = corporate_id
         self.orgnr = orgnr
@@ -176,7 +178,7 @@ async def serve_srv4pos(
     ca_cert = None
     if tls_dir is not None:
         pki = make_pki(tls_dir)
-        tls = server_tls_context(pki.server_cert, pki.server_key, client_ca=None)
+        tls = server_tls_context(pki, client_auth=False)
         ca_cert = pki.ca_cert
     async with run_app(server, host, port, tls, BASE_PATH) as url:
         yield Srv4posService(url, ca_cert)

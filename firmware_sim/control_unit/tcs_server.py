@@ -30,7 +30,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from firmware_sim.control_unit.cloud_server import CloudServer, run_app, server_tls_context
+from firmware_sim.control_unit.http_server import UnitHttpServer, run_app, server_tls_context
 from firmware_sim.control_unit.pki import Pki, make_pki
 from firmware_sim.control_unit.unit import ControlUnit, NoReply, Refused, ServerError
 from protocols import tcs
@@ -74,7 +74,9 @@ def _refused_words(refused: Refused) -> tuple[str, str]:
     return "Unknown error", f"control unit error {code:03d}"
 
 
-class TcsServer(CloudServer):
+class TcsServer(UnitHttpServer):
+    _log = log
+
     def __init__(
         self,
         unit: ControlUnit,
@@ -83,7 +85,7 @@ class TcsServer(CloudServer):
         orgnr: str | None = None,
         hold_seconds: float | None = None,
     ) -> None:
-        super().__init__(unit, *(() if hold_seconds is None else (hold_seconds,)))
+        super().__init__(unit, hold_seconds)
         self.application_id = application_id
         self.orgnr = orgnr
 
@@ -195,6 +197,6 @@ async def serve_tcs(
     """
     pki = make_pki(pki_dir)
     server = TcsServer(unit, application_id=application_id, orgnr=orgnr, hold_seconds=hold_seconds)
-    tls = server_tls_context(pki.server_cert, pki.server_key, client_ca=pki.ca_cert)
+    tls = server_tls_context(pki, client_auth=True)
     async with run_app(server, host, port, tls, tcs.HTTP_PATH) as url:
         yield TcsService(url, pki)

@@ -18,10 +18,10 @@ short:
 - :meth:`XccspServer.set_no_unit` makes it a server that has lost its unit: status says
   main status 99, everything else is Fault 99;
 - training and pro forma receipts are answered with an empty ``<Code />``;
-- ``no-reply``: the request is held open, unanswered, until the client gives up (or
-  :data:`HOLD_SECONDS` pass, then the connection is dropped);
-- a power cut (and any request while the unit is dark): the connection is dropped;
-- ``corrupt-lrc``: the reply is cut in half (status 200, not well-formed XML);
+- ``no-reply``, a power cut and a dark unit as every simulated unit over HTTP
+  (:mod:`firmware_sim.control_unit.http_server`): the request held open, the connection
+  dropped;
+- ``corrupt-lrc: the reply is cut in half (status 200, not well-formed XML);
 - ``noise``: the noise bytes go out before the XML declaration;
 - the unit finishes what it started even if the client gives up (a slow registration
   still reaches journal memory), as a unit on a serial line would.
@@ -29,7 +29,6 @@ short:
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import contextlib
@@ -39,21 +38,20 @@ import logging
 import re
 import secrets
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Coroutine
-from typing import Any, Literal, NoReturn, TypeAlias, TypeVar
+from collections.abc import AsyncIterator
+from typing import Literal, TypeAlias
 
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler, Middleware
 
+from firmware_sim.control_unit.http_server import MAX_BODY, UnitHttpServer, run_app
 from firmware_sim.control_unit.unit import ControlUnit, NoReply, Refused, ServerError
 from protocols import xccsp
 from protocols.ccsp import MainStatus, NakCode
 
 log = logging.getLogger("tillgw.sim.control_unit.xccsp")
 
-MAX_BODY = 64 * 1024  # a request body above this gets HTTP 413
-HOLD_SECONDS = 60.0  # no-reply: the longest a request is held before the connection drops
-FINISH_SECONDS = 5.0  # on stop: how long started unit work may take to finish
+__all__ = ["MAX_BODY", "REALM", "HttpAuth", "XccspServer", "fault_of", "serve_http", "serve_xccsp"]
 
 REALM = "CleanCash Server"  # the realm a CleanCash LAN server names in its Digest challenge
 NONCES_KEPT = 64  # Digest nonces a client may still use; older ones get a fresh challenge
@@ -66,8 +64,6 @@ _INVALID_DATA_NAKS = frozenset({NakCode.INVALID_LRC, NakCode.INVALID_SEQUENCE, N
 
 Credentials: TypeAlias = tuple[str, str]
 AuthScheme: TypeAlias = Literal["basic", "digest"]
-
-T = TypeVar("T")
 
 
 def fault_of(refused: Refused, request: xccsp.Request | None = None) -> xccsp.Fault:
@@ -120,23 +116,6 @@ def _envelope_pos_id_error(body: bytes, request: xccsp.Request) -> xccsp.DataErr
                 f"{envelope_pos_id!r} does not match {request.TYPE}/PosId {data_pos_id!r}",
             )
     return None
-
-
-def _drop(request: web.BaseRequest) -> NoReturn:
-    """End the request without a reply: the connection goes down, as with a dead unit."""
-    transport = request.transport
-    if transport is not None:
-        transport.abort()
-    # aiohttp's own way out of a handler whose connection is gone: no response is written.
-    raise asyncio.CancelledError
-
-
-def _finished_alone(task: asyncio.Task[Any]) -> None:
-    """Log what the unit did for a client that gave up waiting (and retrieve its error)."""
-    if task.cancelled():
-        return
-    error = task.exception()
-    log.info("the client gave up; the unit finished with %r", error or task.result())
 
 
 _AUTH_PARAM_RE = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^,\s]*))')
@@ -215,27 +194,26 @@ class HttpAuth:
         return True
 
 
-class XccspServer:
+class XccspServer(UnitHttpServer):
     """The HTTP side of one simulated unit. :func:`serve_xccsp` runs it.
 
     ``credentials`` (user, password): the server asks for them, by ``auth`` (HTTP Basic
     as the hosted service, or Digest as a LAN server); ``None`` asks for nothing.
     """
 
+    _log = log
+
     def __init__(
         self,
         unit: ControlUnit,
-        hold_seconds: float = HOLD_SECONDS,
+        hold_seconds: float | None = None,
         *,
         credentials: Credentials | None = None,
         auth: AuthScheme = "basic",
     ) -> None:
-        self.unit = unit
-        self.hold_seconds = hold_seconds
+        super().__init__(unit, hold_seconds)
         self.auth = HttpAuth(credentials, auth) if credentials is not None else None
         self.no_unit = False  # the server has lost its unit (set_no_unit)
-        self._stopping = asyncio.Event()
-        self._work: set[asyncio.Task[Any]] = set()
 
     def set_no_unit(self, lost: bool = True) -> None:
         """Make the server one that has lost its unit (status: main status 99; everything
@@ -243,13 +221,11 @@ class XccspServer:
         self.no_unit = lost
         log.info("the server %s its control unit", "has lost" if lost else "has found")
 
-    def app(self) -> web.Application:
-        middlewares = [self._power_middleware()]
-        if self.auth is not None:
-            middlewares.append(self._auth_middleware(self.auth))
-        app = web.Application(client_max_size=MAX_BODY, middlewares=middlewares)
+    def add_routes(self, app: web.Application) -> None:
         app.router.add_post(xccsp.HTTP_PATH, self.handle)
-        return app
+
+    def middlewares(self) -> list[Middleware]:
+        return [] if self.auth is None else [self._auth_middleware(self.auth)]
 
     @staticmethod
     def _auth_middleware(auth: HttpAuth) -> Middleware:
@@ -266,18 +242,6 @@ class XccspServer:
 
         return authenticate
 
-    def _power_middleware(self) -> Middleware:
-        unit = self.unit
-
-        @web.middleware
-        async def power(request: web.Request, handler: Handler) -> web.StreamResponse:
-            if unit.is_dark():  # a unit without power answers nothing, not even a 404
-                log.info("%s %s while the unit is dark: connection dropped", request.method, request.path)
-                _drop(request)
-            return await handler(request)
-
-        return power
-
     async def handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()  # raises HTTP 413 above MAX_BODY
         log.debug("rx %s", body.decode(xccsp.ENCODING))
@@ -287,14 +251,7 @@ class XccspServer:
             log.info("server error: HTTP 500")
             return web.Response(status=500, text=f"500 Internal Server Error: {exc}")
         except NoReply as exc:
-            if exc.power_cut:
-                log.info("power cut: connection dropped without a reply")
-                _drop(request)
-            log.info("no reply: request held open (at most %g s)", self.hold_seconds)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.hold_seconds)
-            log.info("no reply: held request dropped")
-            _drop(request)
+            await self.silence(request, exc)
         data = xccsp.encode_reply(reply)
         if self.unit.take_corruption():
             data = data[: len(data) // 2]
@@ -310,7 +267,7 @@ class XccspServer:
                 if error is not None:
                     raise error
             except xccsp.XccspError as exc:
-                await self._unit_call(self.unit.status())  # a bad request still meets the faults
+                await self.unit_call(self.unit.status())  # a bad request still meets the faults
                 log.info("refused: %s", exc)
                 return exc.to_fault()
             try:
@@ -330,16 +287,16 @@ class XccspServer:
             return self._without_unit(request)
         match request:
             case xccsp.RequestIdentity():
-                ident = await self._unit_call(unit.identity())
+                ident = await self.unit_call(unit.identity())
                 return xccsp.IdentityResponse(ident.unit_id, ident.firmware, ident.model)
             case xccsp.RequestStatus():
-                ident = await self._unit_call(unit.identity())
+                ident = await self.unit_call(unit.identity())
                 status = unit.current_status()
                 return xccsp.StatusResponse(
                     ident.unit_id, ident.firmware, ident.licences, status.main, status.storage, ident.model
                 )
             case xccsp.RegisterReceipt(serial_no=serial, data=data):
-                done = await self._unit_call(unit.register(f"seq:{serial}", data))
+                done = await self.unit_call(unit.register(f"seq:{serial}", data))
                 return xccsp.RegisterReceiptResponse(done.code, done.unit_id, done.main, done.storage)
         raise Refused(NakCode.UNKNOWN_MESSAGE)
 
@@ -351,26 +308,6 @@ class XccspServer:
             )
         return xccsp.Fault.of(xccsp.FaultCode.NO_UNIT, "the server has no connection with its CleanCash unit")
 
-    async def _unit_call(self, work: Coroutine[Any, Any, T]) -> T:
-        """Run ``work`` on the unit to its end even if the client gives up meanwhile."""
-        task = asyncio.create_task(work)
-        self._work.add(task)
-        task.add_done_callback(self._work.discard)
-        try:
-            return await asyncio.shield(task)
-        except asyncio.CancelledError:
-            task.add_done_callback(_finished_alone)
-            raise
-
-    async def stop(self) -> None:
-        """Drop held requests now; give started unit work :data:`FINISH_SECONDS` to end."""
-        self._stopping.set()
-        if self._work:
-            _, pending = await asyncio.wait(set(self._work), timeout=FINISH_SECONDS)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-
 
 @contextlib.asynccontextmanager
 async def serve_xccsp(server: XccspServer, host: str = "127.0.0.1", port: int = 0) -> AsyncIterator[str]:
@@ -379,20 +316,8 @@ async def serve_xccsp(server: XccspServer, host: str = "127.0.0.1", port: int = 
     ``port`` 0 takes a free port; the URL names the port bound
     (``http://127.0.0.1:40123/xccsp``). It never holds the credentials.
     """
-    runner = web.AppRunner(
-        server.app(), handler_cancellation=True, access_log=None, shutdown_timeout=FINISH_SECONDS
-    )
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        bound_host, bound_port = runner.addresses[0][:2]
-        if ":" in bound_host:
-            bound_host = f"[{bound_host}]"
-        yield f"http://{bound_host}:{bound_port}{xccsp.HTTP_PATH}"
-    finally:
-        await server.stop()
-        await runner.cleanup()
+    async with run_app(server, host, port, None, xccsp.HTTP_PATH) as url:
+        yield url
 
 
 @contextlib.asynccontextmanager
@@ -401,7 +326,7 @@ async def serve_http(
     host: str = "127.0.0.1",
     port: int = 0,
     *,
-    hold_seconds: float = HOLD_SECONDS,
+    hold_seconds: float | None = None,
     credentials: Credentials | None = None,
     auth: AuthScheme = "basic",
 ) -> AsyncIterator[str]:

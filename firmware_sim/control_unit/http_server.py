@@ -1,5 +1,5 @@
-"""What the simulated cloud services (Infrasec TCS, srv4pos) share: serving HTTP(S) with
-aiohttp in front of the simulated unit, and the unit's silences.
+"""What the simulated units reached over HTTP (XCCSP, Infrasec TCS, srv4pos) share:
+serving HTTP(S) with aiohttp in front of the simulated unit, and the unit's silences.
 
 - ``no-reply``: the request is held open, unanswered, until the client gives up (or
   :data:`HOLD_SECONDS` pass, then the connection is dropped);
@@ -15,16 +15,17 @@ import contextlib
 import logging
 import ssl
 from collections.abc import AsyncIterator, Coroutine
-from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, ClassVar, NoReturn, TypeVar
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
+from firmware_sim.control_unit.pki import Pki
 from firmware_sim.control_unit.unit import ControlUnit, NoReply
 
-__all__ = ["FINISH_SECONDS", "HOLD_SECONDS", "CloudServer", "run_app", "server_tls_context"]
+__all__ = ["FINISH_SECONDS", "HOLD_SECONDS", "MAX_BODY", "UnitHttpServer", "run_app", "server_tls_context"]
 
-log = logging.getLogger("tillgw.sim.control_unit.cloud")
+log = logging.getLogger("tillgw.sim.control_unit.http")
 
 HOLD_SECONDS = 60.0  # no-reply: the longest a request is held before the connection drops
 FINISH_SECONDS = 5.0  # on stop: how long started unit work may take to finish
@@ -41,38 +42,47 @@ def drop(request: web.BaseRequest) -> NoReturn:
     raise asyncio.CancelledError  # aiohttp's way out of a handler whose connection is gone
 
 
-def server_tls_context(cert: Path, key: Path, *, client_ca: Path | None) -> ssl.SSLContext:
-    """TLS for a simulated service; with ``client_ca`` it demands a client certificate
-    issued by that CA (and OpenSSL refuses expired ones)."""
+def server_tls_context(pki: Pki, *, client_auth: bool) -> ssl.SSLContext:
+    """TLS for a simulated service with the server certificate of ``pki``; with
+    ``client_auth`` it demands a client certificate issued by that CA (and OpenSSL
+    refuses expired ones)."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-    if client_ca is not None:
-        context.load_verify_locations(cafile=client_ca)
+    context.load_cert_chain(pki.server_cert, pki.server_key)
+    if client_auth:
+        context.load_verify_locations(cafile=pki.ca_cert)
         context.verify_mode = ssl.CERT_REQUIRED
     return context
 
 
-class CloudServer:
-    """The unit calls and silences of one simulated service; subclasses add the routes."""
+class UnitHttpServer:
+    """The unit calls and silences of one simulated unit over HTTP; subclasses add the
+    routes. ``hold_seconds`` (``None``: :data:`HOLD_SECONDS`) bounds a held request."""
 
-    def __init__(self, unit: ControlUnit, hold_seconds: float = HOLD_SECONDS) -> None:
+    _log: ClassVar[logging.Logger] = log  # a subclass logs on its own service's logger
+
+    def __init__(self, unit: ControlUnit, hold_seconds: float | None = None) -> None:
         self.unit = unit
-        self.hold_seconds = hold_seconds
+        self.hold_seconds = HOLD_SECONDS if hold_seconds is None else hold_seconds
         self._stopping = asyncio.Event()
         self._work: set[asyncio.Task[Any]] = set()
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=MAX_BODY, middlewares=[self._power])
+        middlewares = [self._power, *self.middlewares()]
+        app = web.Application(client_max_size=MAX_BODY, middlewares=middlewares)
         self.add_routes(app)
         return app
 
     def add_routes(self, app: web.Application) -> None:
         raise NotImplementedError
 
+    def middlewares(self) -> list[Middleware]:
+        """What a request passes after the power check (a login the server asks for)."""
+        return []
+
     @web.middleware
     async def _power(self, request: web.Request, handler: Any) -> web.StreamResponse:
         if self.unit.is_dark():  # a service without power answers nothing, not even a 404
-            log.info("%s %s while the unit is dark: connection dropped", request.method, request.path)
+            self._log.info("%s %s while the unit is dark: connection dropped", request.method, request.path)
             drop(request)
         response: web.StreamResponse = await handler(request)
         return response
@@ -80,12 +90,12 @@ class CloudServer:
     async def silence(self, request: web.Request, exc: NoReply) -> NoReturn:
         """What a :class:`NoReply` from the unit looks like to the client."""
         if exc.power_cut:
-            log.info("power cut: connection dropped without a reply")
+            self._log.info("power cut: connection dropped without a reply")
             drop(request)
-        log.info("no reply: request held open (at most %g s)", self.hold_seconds)
+        self._log.info("no reply: request held open (at most %g s)", self.hold_seconds)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), self.hold_seconds)
-        log.info("no reply: held request dropped")
+        self._log.info("no reply: held request dropped")
         drop(request)
 
     async def unit_call(self, work: Coroutine[Any, Any, T]) -> T:
@@ -96,8 +106,15 @@ class CloudServer:
         try:
             return await asyncio.shield(task)
         except asyncio.CancelledError:
-            task.add_done_callback(_finished_alone)
+            task.add_done_callback(self._finished_alone)
             raise
+
+    def _finished_alone(self, task: asyncio.Task[Any]) -> None:
+        """Log what the unit did for a client that gave up waiting (and retrieve its error)."""
+        if task.cancelled():
+            return
+        error = task.exception()
+        self._log.info("the client gave up; the unit finished with %r", error or task.result())
 
     async def stop(self) -> None:
         """Drop held requests now; give started unit work :data:`FINISH_SECONDS` to end."""
@@ -109,16 +126,9 @@ class CloudServer:
             await asyncio.gather(*pending, return_exceptions=True)
 
 
-def _finished_alone(task: asyncio.Task[Any]) -> None:
-    if task.cancelled():
-        return
-    error = task.exception()
-    log.info("the client gave up; the unit finished with %r", error or task.result())
-
-
 @contextlib.asynccontextmanager
 async def run_app(
-    server: CloudServer, host: str, port: int, tls: ssl.SSLContext | None, path: str
+    server: UnitHttpServer, host: str, port: int, tls: ssl.SSLContext | None, path: str
 ) -> AsyncIterator[str]:
     """Serve ``server`` on ``host:port``; yields its base URL with ``path`` appended."""
     runner = web.AppRunner(
