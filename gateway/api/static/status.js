@@ -88,12 +88,29 @@
 
     text("outbox-depth", s.bus ? `${s.bus.depth} meddelanden` : "Ingen buss");
     text("outbox-age", s.bus && s.bus.depth ? age(s.bus.oldest_unacked_age_s) : "–");
+    showHeld(s.bus);
     const r = s.receipts || {};
     text("last-number", r.last_number === null || r.last_number === undefined ? "–" : String(r.last_number));
     text("unprinted", String(r.unprinted ?? "–"));
     const doubt = r.waiting_for_control_unit || [];
     text("in-doubt", doubt.length ? doubt.join(", ") : "Inga");
     showSync(s.sync);
+  }
+
+  // Messages the sync module holds: kept by the till, not resent, something for a person to act on.
+  function showHeld(bus) {
+    text("outbox-acks", !bus ? "–" : bus.acks === "signed" ? "Signerade" : "Osignerade: " + bus.acks_note);
+    const box = $("outbox-held");
+    const list = $("outbox-held-list");
+    list.replaceChildren();
+    const held = (bus && bus.held) || [];
+    box.hidden = held.length === 0;
+    text("outbox-held-title", `Hålls av bokföringen: ${bus ? bus.held_count : 0}`);
+    for (const h of held) {
+      const li = document.createElement("li");
+      li.textContent = `${h.kind} ${h.sequence} (${h.msg_id}): ${h.reason}`;
+      list.append(li);
+    }
   }
 
   function showSync(sync) {
@@ -117,7 +134,12 @@
       li.textContent = line;
       list.append(li);
     }
-    list.hidden = sync.errors.length === 0;
+    for (const h of sync.held || []) {
+      const li = document.createElement("li");
+      li.textContent = `hålls: ${h.msg_id} (${h.kind || "?"}): ${h.reason}`;
+      list.append(li);
+    }
+    list.hidden = sync.errors.length === 0 && !(sync.held || []).length;
   }
 
   function showReceipts(receipts) {
