@@ -40,6 +40,7 @@ from gateway.fiscal.signing import Signer, load_or_create_key
 from gateway.fiscal.store import Store
 from gateway.model import Line, Payment, PaymentMethod, Receipt, ReceiptKind
 from gateway.sync.config import MailConfig, SyncConfig
+from gateway.sync.references import DocumentReference, ReferenceField
 
 MOSQUITTO = "/usr/sbin/mosquitto"
 ORGNR = "5560360793"
@@ -207,6 +208,11 @@ async def make_till(
         for till in opened:
             await till.pipeline.close()
             await till.store.close()
+
+
+def our_reference(number: int, field: ReferenceField, kind: str = "receipt", store: str = STORE) -> str:
+    """Our reference of document ``number`` of this till (ORGNR/STORE/POS_ID) as ``field`` carries it."""
+    return DocumentReference(ORGNR, store, POS_ID, kind, number).in_field(field)
 
 
 def line(text: str, qty: int, price: int, rate: int, **more: Any) -> Line:

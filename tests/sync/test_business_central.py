@@ -19,7 +19,8 @@ from gateway.sync.adapters.business_central import (
     bc_tokens,
     parse_business_central,
 )
-from tests.sync.conftest import TillFactory, process_one, two_receipts
+from gateway.sync.references import BC_EXTERNAL_DOCUMENT_NUMBER
+from tests.sync.conftest import TillFactory, our_reference, process_one, two_receipts
 from tests.sync.fakes.business_central import BusinessCentralFake
 
 
@@ -80,7 +81,9 @@ async def test_receipts_become_posted_paid_invoices_once_through_faults(
     finally:
         await db.close()
     assert fake.token_requests == 2
-    assert [i["externalDocumentNumber"] for i in fake.invoices] == ["KASSA1-1", "KASSA1-2"]
+    assert [i["externalDocumentNumber"] for i in fake.invoices] == [
+        our_reference(n, BC_EXTERNAL_DOCUMENT_NUMBER) for n in (1, 2)
+    ]
     assert [i["status"] for i in fake.invoices] == ["Open", "Open"]
     assert fake.invoices[0]["salespersonCode"] == "ANNA"
     lines = [

@@ -34,6 +34,7 @@ from gateway.sync.config import AccountsConfig, SyncConfig
 from gateway.sync.http import ApiClient, SlidingWindowLimiter
 from gateway.sync.inbox import Inbox
 from gateway.sync.masterdata.source import SourceCustomer
+from gateway.sync.references import FORTNOX_EXTERNAL_INVOICE_REFERENCE
 from gateway.sync.service import SyncService
 from tests.sync.conftest import (
     ORGNR,
@@ -47,6 +48,7 @@ from tests.sync.conftest import (
     a_day,
     inbox_rows,
     mail_config,
+    our_reference,
     text_of,
     with_,
 )
@@ -290,7 +292,9 @@ async def test_an_account_customers_receipt_becomes_a_booked_paid_invoice_left_o
                     await adapter.process(db, m)
 
         [invoice] = fake.invoices.values()
-        assert invoice["ExternalInvoiceReference1"] == f"{POS_ID}-{receipts[1].payload['receipt_no']}"
+        assert invoice["ExternalInvoiceReference1"] == our_reference(
+            receipts[1].payload["receipt_no"], FORTNOX_EXTERNAL_INVOICE_REFERENCE
+        )
         assert invoice["CustomerNumber"] == "1001"
         assert invoice["Total"] == 374.0 and invoice["Booked"] and invoice["Balance"] == 0
         [payment] = fake.payments.values()

@@ -21,7 +21,8 @@ from gateway.sync.adapters.nav_config import NavConfig, parse_nav
 from gateway.sync.adapters.nav_source import NavSource
 from gateway.sync.http.client import ApiError
 from gateway.sync.masterdata.source import SourceCustomer
-from tests.sync.conftest import POS_ID, TillFactory, a_day, process_one, two_receipts
+from gateway.sync.references import NAV_EXTERNAL_DOCUMENT_NO
+from tests.sync.conftest import TillFactory, a_day, our_reference, process_one, two_receipts
 from tests.sync.fakes.nav import NavFake, settings_for
 
 
@@ -106,6 +107,11 @@ def test_the_configuration_names_the_key_that_is_wrong() -> None:
 # -- booking ----------------------------------------------------------------------------
 
 
+def ref(number: int) -> str:
+    """Receipt ``number``'s reference as NAV's External_Document_No carries it."""
+    return our_reference(number, NAV_EXTERNAL_DOCUMENT_NO)
+
+
 async def test_a_day_of_receipts_is_booked_exactly_once(
     make_till: TillFactory, nav: Nav, db: aiosqlite.Connection
 ) -> None:
@@ -128,8 +134,8 @@ async def test_a_day_of_receipts_is_booked_exactly_once(
     fake = nav.fake
     assert fake.headers == [] and fake.lines == []
     assert [(p["Document_Type"], p["External_Document_No"]) for p in fake.posted] == [
-        ("Invoice", f"{POS_ID}-1"), ("Invoice", f"{POS_ID}-2"), ("Invoice", f"{POS_ID}-3"),
-        ("Credit Memo", f"{POS_ID}-4"), ("Invoice", f"{POS_ID}-5"), ("Invoice", f"{POS_ID}-6"),
+        ("Invoice", ref(1)), ("Invoice", ref(2)), ("Invoice", ref(3)),
+        ("Credit Memo", ref(4)), ("Invoice", ref(5)), ("Invoice", ref(6)),
     ]  # fmt: skip
     # Each document comes, with NAV's own VAT arithmetic and the rounding line, to what was paid.
     assert [Decimal(str(p["Amount_Including_VAT"])) for p in fake.posted] == [
@@ -152,13 +158,13 @@ async def test_a_day_of_receipts_is_booked_exactly_once(
         "16.00"
     )  # 20 kr incl. VAT
     assert payments(fake) == [
-        (f"{POS_ID}-1", "Payment", Decimal("-93.00"), "1910"),
-        (f"{POS_ID}-2", "Payment", Decimal("-374.00"), "1580"),
-        (f"{POS_ID}-3", "Payment", Decimal("-100.00"), "2421"),
-        (f"{POS_ID}-3", "Payment", Decimal("-100.00"), "1930"),
-        (f"{POS_ID}-4", "Refund", Decimal("179.00"), "1580"),
-        (f"{POS_ID}-5", "Payment", Decimal("-12.00"), "1910"),
-        (f"{POS_ID}-6", "Payment", Decimal("-50.00"), "1689"),
+        (ref(1), "Payment", Decimal("-93.00"), "1910"),
+        (ref(2), "Payment", Decimal("-374.00"), "1580"),
+        (ref(3), "Payment", Decimal("-100.00"), "2421"),
+        (ref(3), "Payment", Decimal("-100.00"), "1930"),
+        (ref(4), "Refund", Decimal("179.00"), "1580"),
+        (ref(5), "Payment", Decimal("-12.00"), "1910"),
+        (ref(6), "Payment", Decimal("-50.00"), "1689"),
     ]
     assert fake.payment_journal[1]["Payment_Method_Code"] == "KORT"
     assert fake.payment_journal[4]["Applies_to_Doc_No"] == "104001"
@@ -252,7 +258,7 @@ async def test_dropped_connections_after_committed_posts_and_busy_503s_book_once
     assert done is not None and "invoice 103001 (posted)" in done
     assert fake.dropped == 4
     assert len(fake.posted) == 1 and fake.headers == [] and len(fake.posted[0]["lines"]) == 1
-    assert payments(fake) == [(f"{POS_ID}-1", "Payment", Decimal("-65.00"), "1910")]
+    assert payments(fake) == [(ref(1), "Payment", Decimal("-65.00"), "1910")]
 
     # A POST answered 503 was not carried out: the search after it shows that, it is sent again.
     fake.faults.unavailable_when.append(lambda r: r.method == "POST" and r.path.endswith("SalesInvoice"))
@@ -271,7 +277,7 @@ async def test_an_unknown_item_is_refused_quoting_nav(
     await adapter.setup(db)
     with pytest.raises(
         AdapterError,
-        match=r"receipt KASSA1-2: HTTP 400 to POST Company\('CRONUS Sverige AB'\)/SalesInvoiceSalesLines: "
+        match=rf"receipt {ref(2)}: HTTP 400 to POST Company\('CRONUS Sverige AB'\)/SalesInvoiceSalesLines: "
         r"The Item does not exist\. Identification fields and values: "
         r"No\.='1002' \(Internal_RecordNotFound\)",
     ):

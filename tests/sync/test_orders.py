@@ -23,7 +23,8 @@ from gateway.sync.adapters.nav_config import parse_nav
 from gateway.sync.adapters.nav_orders import NavOrderAdapter, NavOrders
 from gateway.sync.config import AccountsConfig
 from gateway.sync.orders.source import OrderLookupError
-from tests.sync.conftest import CARD, POS_ID, TillFactory, a_day, line
+from gateway.sync.references import NAV_EXTERNAL_DOCUMENT_NO
+from tests.sync.conftest import CARD, POS_ID, TillFactory, a_day, line, our_reference
 from tests.sync.fakes.fortnox import config_for
 from tests.sync.fakes.nav import NavFake, settings_for
 from tests.sync.test_fortnox import fortnox
@@ -185,7 +186,7 @@ async def test_a_new_order_is_made_once_in_nav_and_shipped_when_delivered_now(
     (done,) = await process(db, nav_parts.adapters(), message)
     assert done.endswith(", shipped")
     (order,) = [h for h in nav.headers if h.get("Document_Type") == "Order"]
-    assert order["External_Document_No"] == f"O-{POS_ID}-1"
+    assert order["External_Document_No"] == our_reference(1, NAV_EXTERNAL_DOCUMENT_NO, "order")
     assert [(x["Quantity"], x["Quantity_Shipped"]) for x in order["lines"]] == [(3.0, 3.0)]
     assert len(nav.shipments) == 1 and not nav.posted
 

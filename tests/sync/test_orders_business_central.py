@@ -32,7 +32,8 @@ from gateway.sync.adapters.nav_orders import NavOrders
 from gateway.sync.config import SyncConfig
 from gateway.sync.erp import SinceConnected, connect, orders_erp
 from gateway.sync.orders.source import OrderLookupError
-from tests.sync.conftest import CARD, CASH, POS_ID, TillFactory, line
+from gateway.sync.references import BC_EXTERNAL_DOCUMENT_NUMBER
+from tests.sync.conftest import CARD, CASH, TillFactory, line, our_reference
 from tests.sync.fakes.business_central import BusinessCentralFake
 from tests.sync.test_orders import OrderParts, one_message, process
 
@@ -158,7 +159,7 @@ async def test_a_receipt_paying_a_business_central_order_is_invoiced_once_also_a
         ),
     )
     message = await one_message(till)
-    ref = f"{POS_ID}-{message.payload['receipt_no']}"
+    ref = our_reference(message.payload["receipt_no"], BC_EXTERNAL_DOCUMENT_NUMBER)
     await bc.setup(db)
     (first,) = await process(db, bc.adapters(), message, crash=True)  # posted and paid; we forgot
     assert first.startswith(f"receipt {ref} paid sales order {order['number']}: invoice S-INV")
@@ -216,7 +217,7 @@ async def test_a_new_order_is_made_once_in_business_central_also_after_a_crash(
     }
     await till.pipeline.record("order.new", body)
     message = await one_message(till)
-    ref = message.payload["reference"]
+    ref = our_reference(1, BC_EXTERNAL_DOCUMENT_NUMBER, "order")  # the till's O-KASSA1-1, in the chain
     await bc.setup(db)
     (first,) = await process(db, bc.adapters(), message, crash=True)
     (done,) = await process(db, bc.adapters(), message)

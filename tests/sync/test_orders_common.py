@@ -15,6 +15,7 @@ from gateway.bus.orders import NewOrder
 from gateway.sync.adapters import AdapterError
 from gateway.sync.orders.common import OrderAdapter, OrderRecords, ore, quantity, till_line, vat_rate
 from gateway.sync.orders.source import OrderLookupError
+from gateway.sync.references import ReferenceField
 
 
 def test_numbers_as_the_erps_send_them() -> None:
@@ -66,6 +67,7 @@ class _Erp(OrderAdapter):
     erp = "Test ERP"
     failures = (ConnectionError,)
     records = OrderRecords("test_orders")
+    field = ReferenceField("Test ERP reference", 80)
 
     def __init__(self) -> None:
         self.made: list[str] = []
@@ -99,14 +101,15 @@ async def test_each_order_is_made_and_each_receipt_pays_once(db: aiosqlite.Conne
         {"customer": "20000", "lines": [{"article": "1001", "quantity": "1"}], "delivery": "now",
          "reference": "O-KASSA1-1"},
     )  # fmt: skip
-    assert await erp.process(db, new) == "order O-KASSA1-1 (20000) made sales order SO-1, shipped"
-    assert await erp.process(db, new) == "order O-KASSA1-1 already is sales order SO-1; nothing done"
+    order, receipt = "5561234567/main/KASSA1/O1", "5561234567/main/KASSA1/R4"  # the full form: it fits 80
+    assert await erp.process(db, new) == f"order {order} (20000) made sales order SO-1, shipped"
+    assert await erp.process(db, new) == f"order {order} already is sales order SO-1; nothing done"
     paying = _message("receipt", {"type": "normal", "receipt_no": 4, "receipt": {"order": "SO-1"}}, 2)
-    assert await erp.process(db, paying) == "receipt KASSA1-4 paid sales order SO-1: invoice INV-1"
+    assert await erp.process(db, paying) == f"receipt {receipt} paid sales order SO-1: invoice INV-1"
     assert await erp.process(db, paying) == (
-        "receipt KASSA1-4 already paid order SO-1 (invoice INV-1); nothing done"
+        f"receipt {receipt} already paid order SO-1 (invoice INV-1); nothing done"
     )
-    assert (erp.made, erp.paid) == (["O-KASSA1-1"], ["KASSA1-4"])
+    assert (erp.made, erp.paid) == ([order], [receipt])
     # Not the adapter's: a training receipt, one that pays no order.
     training = _message("receipt", {"type": "training", "receipt_no": 5, "receipt": {"order": "SO-1"}}, 3)
     plain = _message("receipt", {"type": "normal", "receipt_no": 6, "receipt": {}}, 4)
@@ -118,3 +121,38 @@ async def test_each_order_is_made_and_each_receipt_pays_once(db: aiosqlite.Conne
     unnamed = _message("order.new", {**new.payload, "reference": None}, 6)
     with pytest.raises(AdapterError, match="the order has no reference"):
         await erp.process(db, unnamed)
+
+
+async def test_what_the_older_module_recorded_under_the_register_alone_is_this_stores(
+    db: aiosqlite.Connection,
+) -> None:
+    """The records are per store, so the older ``{register}-{n}`` form found there is this
+    store's: the order is not made again, the receipt does not pay again; another store's
+    record of the same form is not this store's."""
+    erp = _Erp()
+    await erp.setup(db)
+    rows = [
+        ("5561234567", "main", "O-KASSA1-1", "new", "SO-7", "SO-7"),
+        ("5561234567", "main", "KASSA1-4", "paid", "SO-7", "INV-7"),
+        ("5561234567", "north", "KASSA1-5", "paid", "SO-8", "INV-8"),
+    ]
+    for row in rows:
+        await db.execute(
+            "INSERT INTO test_orders (orgnr, store, reference, action, order_no, document_no, "
+            "msg_id, made_at) VALUES (?, ?, ?, ?, ?, ?, 'old', 'then')",
+            row,
+        )
+    new = _message(
+        "order.new",
+        {"customer": "20000", "lines": [{"article": "1001", "quantity": "1"}], "delivery": "now",
+         "reference": "O-KASSA1-1"},
+    )  # fmt: skip
+    assert (await erp.process(db, new) or "").endswith("already is sales order SO-7; nothing done")
+    paying = _message("receipt", {"type": "normal", "receipt_no": 4, "receipt": {"order": "SO-7"}}, 2)
+    assert (await erp.process(db, paying) or "").endswith("(invoice INV-7); nothing done")
+    other = _message("receipt", {"type": "normal", "receipt_no": 5, "receipt": {"order": "SO-9"}}, 3)
+    assert (
+        await erp.process(db, other)
+        == "receipt 5561234567/main/KASSA1/R5 paid sales order SO-9: invoice INV-1"
+    )
+    assert erp.made == []

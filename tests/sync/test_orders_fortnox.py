@@ -27,7 +27,8 @@ from gateway.sync.adapters.fortnox_orders import FortnoxOrderAdapter, FortnoxOrd
 from gateway.sync.config import AccountsConfig
 from gateway.sync.http import ApiClient, ApiError, SlidingWindowLimiter
 from gateway.sync.orders.source import OrderLookupError
-from tests.sync.conftest import CARD, POS_ID, TillFactory, line
+from gateway.sync.references import FORTNOX_EXTERNAL_INVOICE_REFERENCE
+from tests.sync.conftest import CARD, POS_ID, TillFactory, line, our_reference
 from tests.sync.fakes.fortnox import FakeFortnox, config_for, running
 from tests.sync.test_fortnox import WINDOW
 from tests.sync.test_orders import OrderParts, one_message, process
@@ -160,7 +161,7 @@ async def test_a_receipt_paying_a_fortnox_order_is_invoiced_once_also_after_a_cr
             ),
         )
         message = await one_message(till)
-        ref = f"{POS_ID}-{message.payload['receipt_no']}"
+        ref = our_reference(message.payload["receipt_no"], FORTNOX_EXTERNAL_INVOICE_REFERENCE)
         await parts.setup(db)
         # Fortnox invoices the order and the answer is lost; the client asks again and is told the
         # order is invoiced already; then the process dies before the inbox commits.
@@ -220,7 +221,8 @@ async def test_a_new_order_is_made_once_in_fortnox_also_after_a_crash(
     async with fortnox(tmp_path) as parts:
         fake = parts.fake
         # An order whose reference starts with ours: Fortnox's search finds it too; it is not ours.
-        fake.add_order("30000", ("1001", "1"), ExternalInvoiceReference1=f"O-{POS_ID}-10")
+        longer = our_reference(10, FORTNOX_EXTERNAL_INVOICE_REFERENCE, "order")
+        fake.add_order("30000", ("1001", "1"), ExternalInvoiceReference1=longer)
         till = await make_till()
         body = {
             "customer": "20000",
@@ -233,8 +235,8 @@ async def test_a_new_order_is_made_once_in_fortnox_also_after_a_crash(
         }
         await till.pipeline.record("order.new", body)
         message = await one_message(till)
-        ref = message.payload["reference"]
-        assert ref == f"O-{POS_ID}-1"
+        assert message.payload["reference"] == f"O-{POS_ID}-1"  # the till's own, in its journal
+        ref = our_reference(1, FORTNOX_EXTERNAL_INVOICE_REFERENCE, "order")
         await parts.setup(db)
         fake.drop_after_commit("POST", "/3/orders")  # made, and the answer lost: found, not sent again
         (first,) = await process(db, parts.adapters(), message, crash=True)
@@ -285,7 +287,7 @@ async def test_invoices_as_order_makes_account_customers_receipts_orders_once(
             ),
         )
         message = with_customer(await one_message(till), "20000")
-        ref = f"{POS_ID}-{message.payload['receipt_no']}"
+        ref = our_reference(message.payload["receipt_no"], FORTNOX_EXTERNAL_INVOICE_REFERENCE)
         await parts.setup(db)
         await process(db, parts.adapters(), message, crash=True)
         (done,) = await process(db, parts.adapters(), message)

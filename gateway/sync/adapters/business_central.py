@@ -1,8 +1,9 @@
 """Business Central API v2.0: each receipt as a sales invoice for the cash customer, paid.
 
 Booking (docs/adapters/business-central.md): a sales receipt becomes
-``POST companies({id})/salesInvoices`` for the configured cash customer with
-``externalDocumentNumber = "{register}-{receipt_no}"`` and the cashier as salesperson;
+``POST companies({id})/salesInvoices`` for the configured cash customer with the receipt's
+reference in the chain as ``externalDocumentNumber`` (:mod:`gateway.sync.references`: Code[35],
+so in capitals, compact when the full form does not fit) and the cashier as salesperson;
 one ``salesInvoiceLines`` line of type Item per receipt line (unit price excl. VAT, as BC
 keeps it, after the line's share of discounts); an Account line on the rounding account
 for what BC's own VAT arithmetic and the cash rounding leave between the invoice and what
@@ -12,7 +13,10 @@ payment journal line per means of payment, applied to the posted invoice.
 BC takes no idempotency key: before each step the adapter reads what BC already has —
 the invoice by ``externalDocumentNumber``, its lines, its status, the journal's lines by
 ``externalDocumentNumber`` — and does only what is missing, so a crash or a lost answer
-anywhere never makes a second invoice, line or payment.
+anywhere never makes a second invoice, line or payment. An invoice the module made before
+references named the store (``{register}-{receipt_no}``) is taken for the receipt only when
+its day, customer and total are the receipt's: that form names every store's receipt of the
+same number.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from gateway.sync.http.client import ApiError, ApiUnavailable, Auth, OutcomeUnkn
 from gateway.sync.http.limiter import SlidingWindowLimiter
 from gateway.sync.http.oauth import OAuthTokens, TokenEndpoint, TokenError
 from gateway.sync.inbox import now_text
+from gateway.sync.references import BC_EXTERNAL_DOCUMENT_NUMBER, DocumentReference, LegacyWindow
 
 __all__ = [
     "BC_SCHEMA",
@@ -249,12 +254,14 @@ class BusinessCentralAdapter:
         self.config = config
         self.api = api
         self._journals: dict[str, str] = {}
+        self.legacy = LegacyWindow("business_central")
 
     def handles(self, kind: str) -> bool:
         return kind == "receipt"
 
     async def setup(self, db: aiosqlite.Connection) -> None:
         await db.executescript(BC_SCHEMA)
+        await self.legacy.setup(db)
 
     async def process(self, db: aiosqlite.Connection, message: BusMessage) -> str | None:
         payload = message.payload
@@ -263,7 +270,8 @@ class BusinessCentralAdapter:
         if (payload.get("receipt") or {}).get("order"):
             return None  # it pays a sales order: the order adapter (business_central_orders.py) books it
         receipt_no = int(payload["receipt_no"])
-        reference = f"{message.register}-{receipt_no}"
+        ours = DocumentReference.of(message, "receipt", receipt_no)
+        reference = ours.in_field(BC_EXTERNAL_DOCUMENT_NUMBER)
         async with db.execute(
             "SELECT invoice_number FROM bc_invoices "
             "WHERE orgnr = ? AND store = ? AND register = ? AND receipt_no = ?",
@@ -277,6 +285,8 @@ class BusinessCentralAdapter:
         except (ReceiptError, KeyError, TypeError) as exc:
             raise AdapterError(f"receipt {reference} cannot be read: {exc}") from None
         try:
+            if ours.legacy is not None and self.legacy.covers(message):
+                reference = await self._reference_in_use(reference, ours.legacy, payload, to_pay)
             invoice = await self._book(reference, payload, lines, to_pay)
         except (ApiError, ApiUnavailable, TokenError, OutcomeUnknown) as exc:
             raise AdapterError(f"receipt {reference}: {exc}") from None
@@ -287,6 +297,28 @@ class BusinessCentralAdapter:
              invoice["number"], now_text()),
         )  # fmt: skip
         return f"receipt {reference} booked as invoice {invoice['number']} ({invoice['status']})"
+
+    async def _reference_in_use(
+        self, reference: str, legacy: str, payload: dict[str, Any], to_pay: int
+    ) -> str:
+        """``legacy`` when BC has no invoice of ``reference`` but has one the module made before
+        under the legacy form for this very receipt — its day, the cash customer and what was
+        paid; ``reference`` otherwise. (A draft the older module left half made has another
+        total and is not taken: it stays a draft in BC, to be deleted there.)"""
+        if await self._invoice(reference) is not None:
+            return reference
+        day = str(payload["at"])[:10]
+        async for invoice in self.api.values(
+            "salesInvoices", {"$filter": f"externalDocumentNumber eq '{odata_quote(legacy)}'"}
+        ):
+            total = round(Decimal(str(invoice.get("totalAmountIncludingTax", 0))) * 100)
+            if (invoice.get("invoiceDate"), invoice.get("customerNumber"), total) == (
+                day,
+                self.config.customer,
+                to_pay,
+            ):
+                return legacy
+        return reference
 
     async def _invoice(self, reference: str) -> dict[str, Any] | None:
         async for invoice in self.api.values(

@@ -11,7 +11,8 @@ catalog's prices do, incl. VAT when the order's ``pricesIncludeTax`` says so; it
 ``taxPercent`` is the rate; ``shippedQuantity`` and ``invoicedQuantity`` are said as they are.
 
 Paying (:class:`BusinessCentralOrderAdapter`, a receipt with ``order``): the order's
-``externalDocumentNumber`` becomes the receipt's reference ``{register}-{receipt_no}``
+``externalDocumentNumber`` becomes the receipt's reference in the chain
+(:mod:`gateway.sync.references`)
 (PATCH with the order's etag), its lines what the receipt says — matched on item number in
 order, quantity and unit price (excl. VAT) changed where they differ (PATCH with the line's
 etag), the receipt's added lines appended, the lines not taken set to what is shipped — and
@@ -22,10 +23,15 @@ eq …``) and, found, the order is not posted again. The payments are made as fo
 (one customer payment journal line per means, applied to the invoice), for the order's
 customer. A released order cannot have its lines changed: BC says so, and the log quotes it.
 
-New orders (``order.new``): ``POST salesOrders`` with ``externalDocumentNumber`` the till's
-reference ``O-{register}-{n}`` (looked for first), one Item line per line, priced by BC.
+New orders (``order.new``): ``POST salesOrders`` with ``externalDocumentNumber`` the order's
+reference in the chain (looked for first), one Item line per line, priced by BC.
 Delivered now: ``Microsoft.NAV.ship`` (a posted shipment; the order stays to be invoiced
 from BC); later: left open.
+
+What the module made before references named the store (``{register}-{receipt_no}``,
+``O-{register}-{n}``) is found by that form too, and taken only when it is this store's by
+its own fields: the posted invoice of an order paid at the till by its ``orderNumber``, a
+new order by its customer and day.
 """
 
 from __future__ import annotations
@@ -60,6 +66,7 @@ from gateway.sync.orders.common import (
     vat_rate,
 )
 from gateway.sync.orders.source import OrderLookupError
+from gateway.sync.references import BC_EXTERNAL_DOCUMENT_NUMBER, DocumentReference
 
 __all__ = ["BC_ORDERS_SCHEMA", "BusinessCentralOrderAdapter", "BusinessCentralOrders"]
 
@@ -135,6 +142,7 @@ class BusinessCentralOrderAdapter(OrderAdapter):
     erp = "Business Central"
     failures = _FAILURES
     records = _RECORDS
+    field = BC_EXTERNAL_DOCUMENT_NUMBER
 
     def __init__(
         self, config: BusinessCentralConfig, api: BusinessCentralApi, booking: BusinessCentralAdapter
@@ -168,6 +176,15 @@ class BusinessCentralOrderAdapter(OrderAdapter):
             raise AdapterError(f"receipt {ref} is a return: it cannot pay sales order {order_no}")
         invoiced = f"externalDocumentNumber eq '{odata_quote(ref)}'"
         invoice = await self._first("salesInvoices", invoiced)
+        legacy = DocumentReference.of(m, "receipt", int(payload["receipt_no"])).legacy
+        if invoice is None and legacy is not None and self.booking.legacy.covers(m):
+            # The older module's invoice of this order: the order number ties it to this receipt.
+            async for made in self.api.values(
+                "salesInvoices", {"$filter": f"externalDocumentNumber eq '{odata_quote(legacy)}'"}
+            ):
+                if made.get("orderNumber") == order_no and made.get("status") != "Draft":
+                    invoice, ref = made, legacy
+                    break
         found = invoice is not None and invoice.get("status") != "Draft"
         if not found:
             order = await self._first("salesOrders", f"number eq '{odata_quote(order_no)}'")
@@ -259,6 +276,8 @@ class BusinessCentralOrderAdapter(OrderAdapter):
     async def _make_order(self, m: BusMessage, order: NewOrder, ref: str) -> tuple[str, str]:
         by_reference = f"externalDocumentNumber eq '{odata_quote(ref)}'"
         header = await self._first("salesOrders", by_reference)
+        if header is None and order.reference is not None and self.booking.legacy.covers(m):
+            header = await self._legacy_order(order, order.reference, m.at[:10])
         if header is None:
             made = {"customerNumber": order.customer, "orderDate": m.at[:10], "externalDocumentNumber": ref}
             try:
@@ -290,6 +309,15 @@ class BusinessCentralOrderAdapter(OrderAdapter):
                     )
             shipped = ", shipped"
         return str(header["number"]), shipped
+
+    async def _legacy_order(self, order: NewOrder, legacy: str, day: str) -> dict[str, Any] | None:
+        """The order the older module made under the till's own reference ``legacy``, when its
+        customer and day are this order's (that form names every store's order of the number)."""
+        where = f"externalDocumentNumber eq '{odata_quote(legacy)}'"
+        async for header in self.api.values("salesOrders", {"$filter": where}):
+            if (header.get("customerNumber"), header.get("orderDate")) == (order.customer, day):
+                return header
+        return None
 
     async def _to_ship(self, header: dict[str, Any]) -> bool:
         return any(

@@ -5,8 +5,9 @@ dated the day of the Z, its rows the voucher :mod:`gateway.sync.booking` makes f
 SIE file, and its description ending in our reference ``(tillgw {orgnr}/{store}/{register}
 Z{z_no})``; with ``cost_center`` set, every row carries that cost centre (kostnadsställe).
 With ``invoices`` set, a ``receipt`` of an account customer (the receipt's ``customer``)
-becomes an invoice with ``ExternalInvoiceReference1 = "{register}-{receipt_no}"``,
-booked and paid at once (``invoice_bookkeep``) for what was paid at the till. With
+becomes an invoice whose ``ExternalInvoiceReference1`` is the receipt's reference in the
+chain (:mod:`gateway.sync.references`: orgnr, store, register and number), booked and paid
+at once (``invoice_bookkeep``) for what was paid at the till. With
 ``invoices_as = "order"`` such receipts become orders instead, and a receipt that pays a
 sales order is invoiced from that order: both in :mod:`.fortnox_orders`.
 
@@ -14,7 +15,10 @@ Fortnox takes no idempotency key, so every document carries our reference, and b
 any document is made — on every (re)processing of a message, and again after a request
 whose outcome is unknown — Fortnox is searched for it: a crash between Fortnox's answer
 and our commit finds the document on the next pass instead of making a second one. What
-was made is recorded in ``fortnox_documents`` inside the inbox transaction.
+was made is recorded in ``fortnox_documents`` inside the inbox transaction. An invoice the
+module made before references named the store (``{register}-{receipt_no}``) is found too,
+and taken only when its day, customer and total are the receipt's
+(:meth:`FortnoxAdapter.find_invoice`).
 
 An invoice that is booked carries its own sale into the books; the Z report's voucher then
 leaves those receipts out (``fortnox_invoiced`` keeps their figures until their Z), so no
@@ -26,7 +30,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -41,12 +45,20 @@ from gateway.sync.booking import MEANS, BookingError, ZFigures, z_figures, z_vou
 from gateway.sync.config import AccountsConfig
 from gateway.sync.http import ApiClient, ApiError, ApiUnavailable, OutcomeUnknown, TokenError
 from gateway.sync.inbox import now_text
+from gateway.sync.references import (
+    FORTNOX_EXTERNAL_INVOICE_REFERENCE,
+    DocumentReference,
+    LegacyWindow,
+    voucher_tag,
+)
 from gateway.sync.sie import format_amount
 
 __all__ = [
     "FORTNOX_SCHEMA",
+    "ExpectedDocument",
     "FortnoxAdapter",
     "FortnoxConfig",
+    "gross_kronor",
     "invoice_rows",
     "invoiced_customer",
     "parse_fortnox",
@@ -77,11 +89,7 @@ CREATE TABLE IF NOT EXISTS fortnox_invoiced (
 """
 
 _SEARCH_ROUNDS = 3  # a POST with an unknown outcome: search, send again, at most this often
-
-
-def voucher_tag(message: BusMessage, z_no: int) -> str:
-    """Our reference in a Z voucher's description."""
-    return f"tillgw {message.orgnr}/{message.store}/{message.register} Z{z_no}"
+_KRONA = Decimal(1)  # Fortnox may round an invoice's total to whole kronor (öresavrundning)
 
 
 def _kronor(ore: int) -> float:
@@ -121,12 +129,14 @@ class FortnoxAdapter:
         self.config = config
         self.accounts = accounts
         self.client = client
+        self.legacy = LegacyWindow("fortnox")
 
     def handles(self, kind: str) -> bool:
         return kind == "report.z" or (kind == "receipt" and self.config.invoices != "none")
 
     async def setup(self, db: aiosqlite.Connection) -> None:
         await db.executescript(FORTNOX_SCHEMA)
+        await self.legacy.setup(db)
 
     async def process(self, db: aiosqlite.Connection, message: BusMessage) -> str | None:
         try:
@@ -299,8 +309,9 @@ class FortnoxAdapter:
         day = date.fromisoformat(at[:10])
         if self._before_start(day):
             return None
-        ref = f"{m.register}-{receipt_no}"
-        earlier = await self._recorded(db, m, "invoice", ref)
+        reference = DocumentReference.of(m, "receipt", receipt_no)
+        ref = reference.in_field(FORTNOX_EXTERNAL_INVOICE_REFERENCE)
+        earlier = await self.recorded_as(db, m, "invoice", reference)
         if earlier is not None:
             return f"receipt {ref} already is invoice {earlier}"
         body = {
@@ -313,8 +324,10 @@ class FortnoxAdapter:
             }
         }
         made: dict[str, Any] = {}  # the invoice as Fortnox answered, when made just now
+        legacy = reference.legacy if self.legacy.covers(m) else None
+        expected = ExpectedDocument(day.isoformat(), str(customer), gross_kronor(totals))
         number, found = await self._make(
-            lambda: self._find_invoice(ref), lambda: self._post_invoice(body, made)
+            lambda: self.find_invoice(ref, legacy, expected), lambda: self._post_invoice(body, made)
         )
         what = f"receipt {ref} ({customer}): invoice {number}" + (" (found already made)" if found else "")
         if await self.settle(db, m, number, totals, day, None if found else made):
@@ -394,15 +407,42 @@ class FortnoxAdapter:
                 )
         return rows
 
-    async def _find_invoice(self, ref: str) -> str | None:
+    async def invoices_by_reference(self, ref: str) -> list[dict[str, Any]]:
+        """The invoices (list items) whose ExternalInvoiceReference1 is exactly ``ref``, not cancelled."""
         answer = await self.client.request("GET", "invoices", params={"externalinvoicereference1": ref})
         found = (
             [i for i in (answer or {}).get("Invoices", []) if i.get("ExternalInvoiceReference1") == ref]
             if isinstance(answer, dict)
             else []
         )
-        live = [i for i in found if not i.get("Cancelled")]
+        return [i for i in found if not i.get("Cancelled")]
+
+    async def _find_invoice(self, ref: str) -> str | None:
+        live = await self.invoices_by_reference(ref)
         return str(live[0]["DocumentNumber"]) if live else None
+
+    async def find_invoice(self, ref: str, legacy: str | None, expected: ExpectedDocument) -> str | None:
+        """The invoice of our reference ``ref``; else one made under the ``legacy`` form by the
+        module before, taken only when its day, customer and total are the receipt's (the
+        legacy form names the same receipt number of every store)."""
+        number = await self._find_invoice(ref)
+        if number is not None or legacy is None:
+            return number
+        for i in await self.invoices_by_reference(legacy):
+            if expected.matches(i.get("InvoiceDate"), i.get("CustomerNumber"), i.get("Total")):
+                return str(i["DocumentNumber"])
+        return None
+
+    async def recorded_as(
+        self, db: aiosqlite.Connection, m: BusMessage, kind: str, reference: DocumentReference
+    ) -> str | None:
+        """What our records say was made for ``reference`` in ``m``'s store: under its
+        reference, or under the legacy form (the records are per store, so unambiguous)."""
+        ref = reference.in_field(FORTNOX_EXTERNAL_INVOICE_REFERENCE)
+        earlier = await self._recorded(db, m, kind, ref)
+        if earlier is None and reference.legacy is not None:
+            earlier = await self._recorded(db, m, kind, reference.legacy)
+        return earlier
 
     async def _post_invoice(self, body: dict[str, Any], made: dict[str, Any]) -> str:
         answer = await self.client.request("POST", "invoices", json=body)
@@ -456,3 +496,29 @@ def invoice_rows(receipt: dict[str, Any], totals: dict[str, Any]) -> list[dict[s
     """A receipt's rows as an invoice's (prices incl. VAT): a row per line, a row per line
     discount, a row per rate for the receipt discount."""
     return FortnoxAdapter._rows(receipt, totals)
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedDocument:
+    """What a document made for a receipt shows: its day, customer and total incl. VAT (kronor)."""
+
+    day: str | None  # None: not compared (an invoice made from an order is dated the day it is made)
+    customer: str
+    total: Decimal | None  # None: not compared (an order priced by Fortnox)
+
+    def matches(self, day: Any, customer: Any, total: Any) -> bool:
+        if self.day is not None and str(day or "") != self.day:
+            return False
+        if str(customer or "") != self.customer:
+            return False
+        if self.total is None:
+            return True
+        try:
+            return abs(Decimal(str(total)) - self.total) < _KRONA
+        except ArithmeticError:
+            return False
+
+
+def gross_kronor(totals: dict[str, Any]) -> Decimal:
+    """The receipt's sales incl. VAT before the cash rounding, in kronor (what its invoice totals)."""
+    return Decimal(sum(int(gross) for _, gross, _ in totals.get("vat", []))) / 100

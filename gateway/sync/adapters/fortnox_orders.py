@@ -11,7 +11,8 @@ one order by number with ``GET orders/{n}``. An order that is cancelled or has a
 Paying (:class:`FortnoxOrderAdapter`, a receipt with ``order``): the order's rows are made
 the receipt's (``PUT orders/{n}``: ordered = delivered = what the customer took, at the
 till's prices incl. VAT, so nothing is left over for a back order), its
-``ExternalInvoiceReference1`` the receipt's reference ``{register}-{receipt_no}``; then
+``ExternalInvoiceReference1`` the receipt's reference in the chain
+(:mod:`gateway.sync.references`); then
 ``PUT orders/{n}/createinvoice``, which carries the reference to the invoice; then the
 invoice is booked and paid exactly as an account customer's (:meth:`FortnoxAdapter.settle`).
 Before anything the invoice with our reference is looked for: found (a crash after Fortnox
@@ -19,7 +20,7 @@ made it and before our commit), the order is not invoiced again; only what is mi
 the booking and the payments is done.
 
 New orders (``order.new``): ``POST orders`` for the customer with ``ExternalInvoiceReference1``
-the till's reference ``O-{register}-{n}`` (looked for first with
+the order's reference in the chain, made of the till's ``O-{register}-{n}`` (looked for first with
 ``GET orders?externalinvoicereference1=``, a search Fortnox offers on orders, and matched
 exactly, since a search field may also match longer references), one row per line, priced
 by Fortnox. Delivered now: ``DeliveryDate`` the day of the order and every row's
@@ -29,6 +30,12 @@ from Fortnox; later: nothing delivered.
 Receipts as orders (``invoices_as = "order"``): an account customer's receipt becomes an
 order (found again by its reference the same way) at the till's prices, delivered, neither
 invoiced nor booked nor paid: the Z voucher carries the sale as on any day.
+
+What the module made before references named the store (``{register}-{receipt_no}``,
+``O-{register}-{n}``) is found by that form too, and taken only when it is this store's by
+its own fields: an order paid at the till by the invoice Fortnox made from that very order,
+a receipt sent as an order by its day, customer and total, a new order by its day and
+customer.
 """
 
 from __future__ import annotations
@@ -43,7 +50,14 @@ import aiosqlite
 from gateway.bus.messages import BusMessage
 from gateway.bus.orders import NewOrder, Order, OrderLine
 from gateway.sync.adapters import AdapterError
-from gateway.sync.adapters.fortnox import FORTNOX_SCHEMA, FortnoxAdapter, invoice_rows, invoiced_customer
+from gateway.sync.adapters.fortnox import (
+    FORTNOX_SCHEMA,
+    ExpectedDocument,
+    FortnoxAdapter,
+    gross_kronor,
+    invoice_rows,
+    invoiced_customer,
+)
 from gateway.sync.adapters.fortnox_api import pages
 from gateway.sync.adapters.fortnox_config import FortnoxConfig
 from gateway.sync.http import ApiClient, ApiError, ApiUnavailable, OutcomeUnknown, TokenError
@@ -57,6 +71,7 @@ from gateway.sync.orders.common import (
     vat_rate,
 )
 from gateway.sync.orders.source import OrderLookupError
+from gateway.sync.references import FORTNOX_EXTERNAL_INVOICE_REFERENCE, DocumentReference
 
 __all__ = ["FORTNOX_ORDERS_SCHEMA", "FortnoxOrderAdapter", "FortnoxOrders"]
 
@@ -176,6 +191,7 @@ class FortnoxOrderAdapter(OrderAdapter):
 
     name = "Fortnox (orders)"
     records = _RECORDS
+    field = FORTNOX_EXTERNAL_INVOICE_REFERENCE
 
     def __init__(
         self, config: FortnoxConfig, client: ApiClient, booking: FortnoxAdapter, *, till_orders: bool = True
@@ -194,6 +210,7 @@ class FortnoxOrderAdapter(OrderAdapter):
 
     async def setup(self, db: aiosqlite.Connection) -> None:
         await db.executescript(FORTNOX_SCHEMA + FORTNOX_ORDERS_SCHEMA)
+        await self.booking.legacy.setup(db)
 
     async def process(self, db: aiosqlite.Connection, message: BusMessage) -> str | None:
         try:
@@ -219,25 +236,32 @@ class FortnoxOrderAdapter(OrderAdapter):
 
     # -- receipts -----------------------------------------------------------------------------
 
-    @staticmethod
-    def _facts(m: BusMessage) -> tuple[str, dict[str, Any], dict[str, Any], str]:
+    def _facts(self, m: BusMessage) -> tuple[str, dict[str, Any], dict[str, Any], str]:
         """(reference, receipt, totals, day) of a receipt message."""
         payload = m.payload
         receipt_no, totals, at = payload.get("receipt_no"), payload.get("totals"), str(payload.get("at", ""))
         if not isinstance(receipt_no, int) or not isinstance(totals, dict) or len(at) < 10:
             raise AdapterError(f"{m.msg_id}: the receipt has no receipt_no, totals or at")
-        return f"{m.register}-{receipt_no}", payload["receipt"], totals, at[:10]
-
-    def _receipt_reference(self, m: BusMessage) -> str:
-        return self._facts(m)[0]
+        ref = DocumentReference.of(m, "receipt", receipt_no).in_field(self.field)
+        return ref, payload["receipt"], totals, at[:10]
 
     # -- orders found by our reference -----------------------------------------------------------
 
-    async def _find_order(self, ref: str) -> str | None:
-        params: dict[str, str | int] = {"externalinvoicereference1": ref}
-        async for o in pages(self.client, "orders", "Orders", params):
-            if o.get("ExternalInvoiceReference1") == ref and not o.get("Cancelled"):
-                return str(o["DocumentNumber"])
+    async def _find_order(
+        self, ref: str, legacy: str | None = None, expected: ExpectedDocument | None = None
+    ) -> str | None:
+        """The order of our reference ``ref``; else one of the ``legacy`` form whose day (OrderDate),
+        customer and total are ``expected`` (the legacy form names every store's order of that number)."""
+        for wanted, check in ((ref, None), (legacy, expected)):
+            if wanted is None:
+                continue
+            params: dict[str, str | int] = {"externalinvoicereference1": wanted}
+            async for o in pages(self.client, "orders", "Orders", params):
+                if o.get("ExternalInvoiceReference1") != wanted or o.get("Cancelled"):
+                    continue
+                day, customer, total = o.get("OrderDate"), o.get("CustomerNumber"), o.get("Total")
+                if check is None or check.matches(day, customer, total):
+                    return str(o["DocumentNumber"])
         return None
 
     async def _post_order(self, body: dict[str, Any]) -> str:
@@ -253,6 +277,8 @@ class FortnoxOrderAdapter(OrderAdapter):
         if any(Decimal(str(line.get("quantity", 0))) < 0 for line in receipt.get("lines", [])):
             raise AdapterError(f"receipt {ref} is a return: it cannot pay sales order {order_no}")
         number = await self.booking._find_invoice(ref)
+        if number is None and self.booking.legacy.covers(m):
+            number = await self._legacy_invoice(m, order_no)
         found = number is not None
         if number is None:
             order = await get_order(self.client, order_no)
@@ -291,11 +317,23 @@ class FortnoxOrderAdapter(OrderAdapter):
         booked = await self.booking.settle(db, m, number, totals, date.fromisoformat(day), None)
         return number, (" (found already made)" if found else "") + (", booked" if booked else "")
 
+    async def _legacy_invoice(self, m: BusMessage, order_no: str) -> str | None:
+        """The invoice Fortnox made from order ``order_no`` when it carries this receipt's legacy
+        reference: made by the module before, for this receipt (the order ties it to it)."""
+        legacy = DocumentReference.of(m, "receipt", int(m.payload["receipt_no"])).legacy
+        order = await get_order(self.client, order_no)
+        invoiced = None if order is None else invoice_of(order)
+        if legacy is None or invoiced is None:
+            return None
+        live = await self.booking.invoices_by_reference(legacy)
+        return invoiced if any(str(i.get("DocumentNumber")) == invoiced for i in live) else None
+
     # -- a receipt sent as an order --------------------------------------------------------------
 
     async def _as_order(self, db: aiosqlite.Connection, m: BusMessage, customer: str) -> str:
         ref, receipt, totals, day = self._facts(m)
-        earlier = await self.records.recorded(db, m, "receipt", ref)
+        reference = DocumentReference.of(m, "receipt", int(m.payload["receipt_no"]))
+        earlier = await self._recorded(db, m, "receipt", reference)
         if earlier is not None:
             return f"receipt {ref} already is order {earlier}"
         body = {
@@ -308,8 +346,10 @@ class FortnoxOrderAdapter(OrderAdapter):
                 "OrderRows": _order_rows(receipt, totals),
             }
         }
+        legacy = reference.legacy if self.booking.legacy.covers(m) else None
+        expected = ExpectedDocument(day, customer, gross_kronor(totals))
         number, found = await self.booking._make(
-            lambda: self._find_order(ref), lambda: self._post_order(body)
+            lambda: self._find_order(ref, legacy, expected), lambda: self._post_order(body)
         )
         await self.records.record(db, m, "receipt", ref, number, number)
         how = " (found already made)" if found else ""
@@ -319,6 +359,9 @@ class FortnoxOrderAdapter(OrderAdapter):
 
     async def _make_order(self, m: BusMessage, order: NewOrder, ref: str) -> tuple[str, str]:
         day = m.at[:10]
+        till_reference = order.reference or ""
+        legacy = till_reference if self.booking.legacy.covers(m) else None
+        expected = ExpectedDocument(day, order.customer, None)
         now = order.delivery == "now"
         rows = []
         for line in order.lines:
@@ -342,6 +385,6 @@ class FortnoxOrderAdapter(OrderAdapter):
             fields["Remarks"] = order.note
         body = {"Order": fields}
         number, found = await self.booking._make(
-            lambda: self._find_order(ref), lambda: self._post_order(body)
+            lambda: self._find_order(ref, legacy, expected), lambda: self._post_order(body)
         )
         return number, (" (found already made)" if found else "") + (", delivered" if now else "")

@@ -1,8 +1,9 @@
 """Dynamics NAV (OData v4 page services): each receipt as a posted sales invoice for the cash customer, paid.
 
 Booking (docs/adapters/nav.md): a sales receipt becomes a sales invoice (a return a sales
-credit memo) for the configured cash customer with ``External_Document_No =
-"{register}-{receipt_no}"`` and the cashier as salesperson; one line of type Item per
+credit memo) for the configured cash customer with the receipt's reference in the chain as
+``External_Document_No`` (:mod:`gateway.sync.references`: Code[35]; the payment lines'
+``Document_No``, Code[20], its 20-character form) and the cashier as salesperson; one line of type Item per
 receipt line, its unit price and line amount excl. VAT as NAV keeps them and the VAT
 Prod. Posting Group of the line's rate; a G/L Account line on the rounding account for
 what the cash rounding leaves; then the partner's posting codeunit when ``post =
@@ -13,6 +14,9 @@ NAV takes no idempotency key. Before each step the adapter reads what NAV has â€
 posted document and the open one by ``External_Document_No``, the open one's lines, the
 journal's and the customer ledger's payments with our reference â€” and does only what is
 missing, so a crash or a lost answer anywhere never makes a second document, line or payment.
+A document the module made before references named the store (``{register}-{receipt_no}``)
+is taken for the receipt only when its day, customer and total are the receipt's: that
+form names every store's receipt of the same number.
 """
 
 from __future__ import annotations
@@ -33,6 +37,12 @@ from gateway.sync.adapters.odata import BasicAuth, ODataClient, odata_error, oda
 from gateway.sync.http.client import ApiError, ApiUnavailable, OutcomeUnknown
 from gateway.sync.http.limiter import SlidingWindowLimiter
 from gateway.sync.inbox import now_text
+from gateway.sync.references import (
+    NAV_DOCUMENT_NO,
+    NAV_EXTERNAL_DOCUMENT_NO,
+    DocumentReference,
+    LegacyWindow,
+)
 
 __all__ = [
     "CREDIT_MEMO",
@@ -210,12 +220,14 @@ class NavAdapter:
         self.config = config
         self.api = api
         self.create_tries = create_tries
+        self.legacy = LegacyWindow("nav")
 
     def handles(self, kind: str) -> bool:
         return kind == "receipt"
 
     async def setup(self, db: aiosqlite.Connection) -> None:
         await db.executescript(NAV_SCHEMA)
+        await self.legacy.setup(db)
 
     async def process(self, db: aiosqlite.Connection, message: BusMessage) -> str | None:
         payload = message.payload
@@ -224,7 +236,9 @@ class NavAdapter:
         if (payload.get("receipt") or {}).get("order"):
             return None  # it pays a sales order: the order adapter (nav_orders.py) books it
         receipt_no = int(payload["receipt_no"])
-        reference = f"{message.register}-{receipt_no}"
+        ours = DocumentReference.of(message, "receipt", receipt_no)
+        reference = ours.in_field(NAV_EXTERNAL_DOCUMENT_NO)
+        document_no = ours.in_field(NAV_DOCUMENT_NO)
         day = str(payload.get("at", ""))[:10]
         if self.config.from_date is not None and day < self.config.from_date.isoformat():
             return f"receipt {reference} ({day}) is before from_date {self.config.from_date}: not booked"
@@ -241,7 +255,11 @@ class NavAdapter:
         except (ReceiptError, KeyError, TypeError, ValueError) as exc:
             raise AdapterError(f"receipt {reference} cannot be read: {exc}") from None
         try:
-            number, posted = await self._book(reference, day, payload, kind, lines)
+            if ours.legacy is not None and self.legacy.covers(message):
+                found = await self._legacy(reference, ours.legacy, day, kind, payload)
+                if found:
+                    reference = document_no = ours.legacy  # the older module's document: finish it so
+            number, posted = await self._book(reference, day, payload, kind, lines, document_no)
         except (ApiError, ApiUnavailable, OutcomeUnknown) as exc:
             raise AdapterError(f"receipt {reference}: {exc}") from None
         await db.execute(
@@ -256,8 +274,37 @@ class NavAdapter:
     def _reference_filter(self, reference: str) -> str:
         return f"External_Document_No eq '{odata_quote(reference)}'"
 
+    async def _legacy(
+        self, reference: str, legacy: str, day: str, kind: DocumentKind, payload: dict[str, Any]
+    ) -> bool:
+        """Whether NAV has no document of ``reference`` but one the module made before under the
+        ``legacy`` form for this very receipt: posted, with its day, the cash customer and the
+        receipt's total; or open, with its day and customer (an open one may be half made)."""
+        for page in (kind.posted, kind.header):
+            if await self.api.first(page, self._reference_filter(reference)) is not None:
+                return False
+        paid = Decimal(abs(int((payload.get("totals") or {}).get("to_pay", 0)))) / 100
+        async for doc in self.api.client.values(
+            self.api.path(kind.posted), {"$filter": self._reference_filter(legacy)}
+        ):
+            same = (doc.get("Posting_Date"), doc.get("Sell_to_Customer_No")) == (day, self.config.customer)
+            if same and Decimal(str(doc.get("Amount_Including_VAT", "NaN"))) == paid:
+                return True
+        async for doc in self.api.client.values(
+            self.api.path(kind.header), {"$filter": self._reference_filter(legacy)}
+        ):
+            if (doc.get("Posting_Date"), doc.get("Sell_to_Customer_No")) == (day, self.config.customer):
+                return True
+        return False
+
     async def _book(
-        self, reference: str, day: str, payload: dict[str, Any], kind: DocumentKind, lines: list[NavLine]
+        self,
+        reference: str,
+        day: str,
+        payload: dict[str, Any],
+        kind: DocumentKind,
+        lines: list[NavLine],
+        document_no: str,
     ) -> tuple[str, bool]:
         """(the document's No., whether it is posted), doing only what NAV does not have yet."""
         number = ""
@@ -270,7 +317,7 @@ class NavAdapter:
             await self._lines(kind, number, lines)
             if self.config.post == "at_once":
                 posted = await self._post(kind, number, reference)
-        await self._payments(kind, reference, day, payload, posted)
+        await self._payments(kind, reference, day, payload, posted, document_no=document_no)
         if posted is not None:
             return str(posted["No"]), True
         return number, False
@@ -364,8 +411,11 @@ class NavAdapter:
         payload: dict[str, Any],
         posted: dict[str, Any] | None,
         customer: str | None = None,
+        *,
+        document_no: str,
     ) -> None:
-        """One journal line per means paid, for ``customer`` (the cash customer unless given)."""
+        """One journal line per means paid, for ``customer`` (the cash customer unless given);
+        ``document_no`` is the receipt's reference in the 20 characters of ``Document_No``."""
         paid: dict[str, int] = (payload.get("totals") or {}).get("paid") or {}
         c = self.config
         customer = customer or c.customer
@@ -381,7 +431,7 @@ class NavAdapter:
                 "Journal_Batch_Name": c.payment_journal_batch,
                 "Posting_Date": day,
                 "Document_Type": kind.payment_type,
-                "Document_No": reference,
+                "Document_No": document_no,
                 "External_Document_No": reference,
                 "Account_Type": "Customer",
                 "Account_No": customer,

@@ -9,17 +9,22 @@ Paying (:class:`NavOrderAdapter`, a receipt with ``order``): the order's lines a
 what the receipt says — a line per receipt line, matched on item No. in order, its
 quantity and amounts changed where they differ, the receipt's added lines appended, the
 lines the customer did not take set to what is already shipped, and the öre of the cash
-rounding on the rounding account — ``Your_Reference`` is set to the receipt's reference
-``{register}-{receipt_no}``, the order is posted "Ship and Invoice" through
+rounding on the rounding account — ``Your_Reference`` is set to the receipt's reference in
+the chain (:mod:`gateway.sync.references`, Text[35]), the order is posted "Ship and Invoice" through
 ``order_posting_service``, and the payments go to the cash receipt journal applied to the
 posted invoice, as for an ordinary receipt. Before anything, the posted invoice with
 ``Order_No`` and our ``Your_Reference`` is looked for: found, the order is not posted again
 (a crash after NAV posted it and before our commit), only the payments not there yet are made.
 
 New orders (``order.new``): a sales order for the customer with ``External_Document_No`` the
-till's reference ``O-{register}-{n}`` (looked for first, so it is made once), one Item
+order's reference in the chain (looked for first, so it is made once), one Item
 line per line, priced by NAV. Delivered now: posted "Ship" (a posted shipment; the order
 stays open to be invoiced from NAV); later: left open.
+
+What the module made before references named the store (``{register}-{receipt_no}``,
+``O-{register}-{n}``) is found by that form too, and taken only when it is this store's by
+its own fields: the posted invoice of an order paid at the till by its ``Order_No``, a new
+order by its customer and day.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from gateway.sync.adapters.odata import odata_quote
 from gateway.sync.http.client import ApiError, ApiUnavailable, OutcomeUnknown
 from gateway.sync.orders.common import OrderAdapter, OrderRecords, ore, quantity, till_line, till_order
 from gateway.sync.orders.source import OrderLookupError
+from gateway.sync.references import NAV_DOCUMENT_NO, NAV_YOUR_REFERENCE, DocumentReference
 
 __all__ = ["NAV_ORDERS_SCHEMA", "ORDER", "NavOrderAdapter", "NavOrders"]
 
@@ -136,6 +142,7 @@ class NavOrderAdapter(OrderAdapter):
     erp = "NAV"
     failures = (ApiError, ApiUnavailable, OutcomeUnknown)
     records = _RECORDS
+    field = NAV_YOUR_REFERENCE  # the same string as the 35 characters of External_Document_No
 
     def __init__(self, config: NavConfig, api: NavApi, booking: NavAdapter, *, tries: int = 3) -> None:
         self.config = config
@@ -156,8 +163,18 @@ class NavOrderAdapter(OrderAdapter):
             raise AdapterError(f"receipt {ref} cannot be read: {exc}") from None
         if kind is CREDIT_MEMO:
             raise AdapterError(f"receipt {ref} is a return: it cannot pay sales order {order_no}")
+        ours = DocumentReference.of(m, "receipt", int(payload["receipt_no"]))
+        document_no = ours.in_field(NAV_DOCUMENT_NO)
         invoiced = f"Order_No eq '{odata_quote(order_no)}' and Your_Reference eq '{odata_quote(ref)}'"
         posted = await self.api.first(INVOICE.posted, invoiced)
+        if posted is None and ours.legacy is not None and self.booking.legacy.covers(m):
+            # The older module's invoice of this very order: Order_No ties it to this receipt.
+            older = (
+                f"Order_No eq '{odata_quote(order_no)}' and Your_Reference eq '{odata_quote(ours.legacy)}'"
+            )
+            posted = await self.api.first(INVOICE.posted, older)
+            if posted is not None:
+                ref = document_no = ours.legacy
         found = posted is not None
         if posted is None:
             header = await self.api.first(
@@ -179,7 +196,7 @@ class NavOrderAdapter(OrderAdapter):
                     "shows no posted invoice for it yet; tried again next pass"
                 )
         customer = str(posted.get("Sell_to_Customer_No") or self.config.customer)
-        await self.booking._payments(INVOICE, ref, day, payload, posted, customer)
+        await self.booking._payments(INVOICE, ref, day, payload, posted, customer, document_no=document_no)
         return str(posted["No"]), " (found already posted)" if found else ""
 
     async def _reference(self, header: dict[str, Any], ref: str) -> None:
@@ -255,6 +272,8 @@ class NavOrderAdapter(OrderAdapter):
         day = m.at[:10]
         by_reference = f"Document_Type eq 'Order' and External_Document_No eq '{odata_quote(ref)}'"
         header = await self.api.first(ORDER.header, by_reference)
+        if header is None and order.reference is not None and self.booking.legacy.covers(m):
+            header = await self._legacy_order(order, order.reference, day)
         if header is None:
             header = await self._create(order, ref, day, by_reference)
         number = str(header["No"])
@@ -298,6 +317,15 @@ class NavOrderAdapter(OrderAdapter):
                 )
             return created
         raise AdapterError(f"{unclear}; {ref} is not in NAV yet, tried again next pass")
+
+    async def _legacy_order(self, order: NewOrder, legacy: str, day: str) -> dict[str, Any] | None:
+        """The order the older module made under the till's own reference ``legacy``, when its
+        customer and day are this order's (that form names every store's order of the number)."""
+        where = f"Document_Type eq 'Order' and External_Document_No eq '{odata_quote(legacy)}'"
+        async for header in self.api.client.values(self.api.path(ORDER.header), {"$filter": where}):
+            if (header.get("Sell_to_Customer_No"), header.get("Order_Date")) == (order.customer, day):
+                return header
+        return None
 
     async def _new_lines(self, order: NewOrder, number: str) -> None:
         """The order's lines, in order; those NAV has are the first ones (read again when unclear)."""

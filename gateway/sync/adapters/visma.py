@@ -53,6 +53,7 @@ from gateway.sync.http.limiter import SlidingWindowLimiter
 from gateway.sync.http.oauth import OAuthTokens, TokenEndpoint, TokenError
 from gateway.sync.inbox import now_text
 from gateway.sync.masterdata.source import SourceArticle, SourceCustomer
+from gateway.sync.references import voucher_tag
 
 __all__ = [
     "VISMA_SCHEMA",
@@ -171,8 +172,9 @@ def visma_error(body: Any) -> str | None:
 
 
 def z_reference(message: BusMessage, z_no: int) -> str:
-    """Our stable reference of a Z report, carried at the end of its voucher text."""
-    return f"tillgw {message.orgnr}/{message.store}/{message.register} Z{z_no}"
+    """Our stable reference of a Z report, carried at the end of its voucher text (at most
+    1000 characters, Visma's VoucherText): the Z voucher tag of :mod:`gateway.sync.references`."""
+    return voucher_tag(message, z_no)
 
 
 def _kronor(ore: int) -> float:

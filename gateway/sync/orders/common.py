@@ -9,9 +9,11 @@
   row per receipt that paid an order (``paid``), per new order from a till (``new``), and
   for Fortnox per receipt sent as an order (``receipt``).
 * The steps around the ERP's own work (:class:`OrderAdapter`): a receipt that pays an
-  order and an ``order.new`` are read, looked for in the records (found: nothing is done
-  again), handed to the ERP's adapter, and recorded in the same transaction that marks the
-  message processed.
+  order and an ``order.new`` are read, given their reference in the chain
+  (:mod:`gateway.sync.references`, in the form the ERP's field takes), looked for in the
+  records (found: nothing is done again — under that reference, or under the form the
+  module wrote before, which the records keep per store), handed to the ERP's adapter, and
+  recorded in the same transaction that marks the message processed.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from gateway.sync.adapters.source_common import ore
 from gateway.sync.inbox import now_text
 from gateway.sync.masterdata.pricing import price_incl_vat
 from gateway.sync.orders.source import OrderLookupError
+from gateway.sync.references import DocumentReference, ReferenceField, order_number
 
 __all__ = [
     "OrderAdapter",
@@ -108,7 +111,8 @@ _RECORDS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS {table} (
     orgnr TEXT NOT NULL,
     store TEXT NOT NULL,
-    reference TEXT NOT NULL,          -- the receipt's "{{register}}-{{receipt_no}}", or the till's "O-…"
+    reference TEXT NOT NULL,          -- our reference (gateway/sync/references.py), or the older
+                                      -- "{{register}}-{{n}}" / "O-{{register}}-{{n}}" it wrote before
     action TEXT NOT NULL,             -- 'paid' (a receipt paid the order) | 'new' (made from order.new)
                                       -- | 'receipt' (a receipt sent as an order: Fortnox's invoices_as)
     order_no TEXT NOT NULL,
@@ -159,6 +163,7 @@ class OrderAdapter:
 
     name: str
     records: ClassVar[OrderRecords]
+    field: ClassVar[ReferenceField]  # the ERP's field that carries our reference
     # For :meth:`process` (an adapter that reads its messages otherwise has its own):
     erp: ClassVar[str]  # how an error names the ERP: "NAV: …"
     failures: ClassVar[tuple[type[Exception], ...]]  # the ERP client's errors
@@ -182,13 +187,19 @@ class OrderAdapter:
 
     # -- a receipt pays an order ----------------------------------------------------------
 
-    def _receipt_reference(self, m: BusMessage) -> str:
-        """The receipt's reference, which the ERP's invoice carries: ``{register}-{receipt_no}``."""
-        return f"{m.register}-{int(m.payload['receipt_no'])}"
+    async def _recorded(
+        self, db: aiosqlite.Connection, m: BusMessage, action: str, reference: DocumentReference
+    ) -> str | None:
+        """What was done for ``reference`` in ``m``'s store: under it, or under its legacy form."""
+        earlier = await self.records.recorded(db, m, action, reference.in_field(self.field))
+        if earlier is None and reference.legacy is not None:
+            earlier = await self.records.recorded(db, m, action, reference.legacy)
+        return earlier
 
     async def _pay(self, db: aiosqlite.Connection, m: BusMessage, order_no: str) -> str:
-        ref = self._receipt_reference(m)
-        earlier = await self.records.recorded(db, m, "paid", ref)
+        reference = DocumentReference.of(m, "receipt", int(m.payload["receipt_no"]))
+        ref = reference.in_field(self.field)
+        earlier = await self._recorded(db, m, "paid", reference)
         if earlier is not None:
             return f"receipt {ref} already paid order {order_no} (invoice {earlier}); nothing done"
         invoice, how = await self._pay_order(db, m, ref, order_no)
@@ -208,10 +219,14 @@ class OrderAdapter:
             order = NewOrder.from_json(m.payload)
         except OrderFieldError as exc:
             raise AdapterError(f"{m.msg_id}: the order cannot be read: {exc}") from None
-        ref = order.reference
-        if ref is None:
+        if order.reference is None:
             raise AdapterError(f"{m.msg_id}: the order has no reference")
-        earlier = await self.records.recorded(db, m, "new", ref)
+        try:
+            reference = DocumentReference.of(m, "order", order_number(m, order.reference))
+        except ValueError as exc:
+            raise AdapterError(f"{m.msg_id}: {exc}") from None
+        ref = reference.in_field(self.field)
+        earlier = await self._recorded(db, m, "new", reference)
         if earlier is not None:
             return f"order {ref} already is sales order {earlier}; nothing done"
         number, how = await self._make_order(m, order, ref)
@@ -219,6 +234,8 @@ class OrderAdapter:
         return f"order {ref} ({order.customer}) made sales order {number}{how}"
 
     async def _make_order(self, m: BusMessage, order: NewOrder, ref: str) -> tuple[str, str]:
-        """The till's ``order`` (reference ``ref``) made in the ERP, found first if it is there
-        already: (the ERP's order number, how, for the log)."""
+        """The till's ``order`` (our reference ``ref``) made in the ERP, found first if it is there
+        already — also under the till's own ``order.reference``, the form the module wrote
+        before, when the ERP's order is this store's by its fields: (the ERP's order number,
+        how, for the log)."""
         raise NotImplementedError
