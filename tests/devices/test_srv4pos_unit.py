@@ -15,16 +15,20 @@ from typing import Any
 import pytest
 
 from firmware_sim.control_unit import ControlUnit
-from firmware_sim.control_unit.memory import Record
 from firmware_sim.control_unit.srv4pos_server import Srv4posService, serve_srv4pos
 from gateway.devices import ControlUnitRefused, ControlUnitUnavailable, DeviceState
 from gateway.devices.fiscal_unit import ControlUnit as ControlUnitProtocol
 from gateway.devices.srv4pos_unit import Srv4posControlUnit
 from protocols import srv4pos
-from protocols.skv import ControlData, ReceiptType
-from tests.devices.unit_faults import switch_on
+from protocols.skv import ReceiptType
+from tests.devices.unit_drivers import (
+    ReceiptFactory,
+    a_lost_answer_is_resolved,
+    driver_factory,
+    no_reply_then_one_registration,
+)
+from tests.devices.unit_faults import stored, switch_on
 
-ReceiptFactory = Callable[..., ControlData]
 DriverFactory = Callable[..., Awaitable[Srv4posControlUnit]]
 
 POS_ID = "KASSA1"
@@ -32,10 +36,6 @@ ORGNR = "5561234567"
 API_KEY = "k3y-0f-the-r3gister-9f2c"
 CORPORATE_ID = "5561234567"
 FAST: dict[str, Any] = {"request_timeout": 0.5, "retries": 3, "busy_timeout": 0.3, "busy_poll": 0.05}
-
-
-def stored(unit: ControlUnit, key: str) -> list[Record]:
-    return [r for r in unit.memory.records() if r.key == key]
 
 
 @pytest.fixture(scope="session")
@@ -53,9 +53,7 @@ async def service(unit: ControlUnit, tls_dir: Path) -> AsyncIterator[Srv4posServ
 
 @pytest.fixture
 async def make_driver(service: Srv4posService) -> AsyncIterator[DriverFactory]:
-    drivers: list[Srv4posControlUnit] = []
-
-    async def make(*, start: bool = True, **overrides: Any) -> Srv4posControlUnit:
+    def build(**overrides: Any) -> Srv4posControlUnit:
         options: dict[str, Any] = {
             "corporate_id": CORPORATE_ID,
             "api_key": API_KEY,
@@ -63,15 +61,10 @@ async def make_driver(service: Srv4posService) -> AsyncIterator[DriverFactory]:
             **FAST,
             **overrides,
         }
-        driver = Srv4posControlUnit(options.pop("url", service.url), POS_ID, ORGNR, **options)
-        drivers.append(driver)
-        if start:
-            await driver.start()
-        return driver
+        return Srv4posControlUnit(options.pop("url", service.url), POS_ID, ORGNR, **options)
 
-    yield make
-    for driver in drivers:
-        await driver.close()
+    async with driver_factory(build) as make:
+        yield make
 
 
 async def test_a_sale_is_registered_and_names_the_unit(
@@ -102,28 +95,18 @@ async def test_a_lost_answer_after_storing_is_resolved_by_the_same_request(
     unit: ControlUnit, make_driver: DriverFactory, receipt: ReceiptFactory
 ) -> None:
     driver = await make_driver()
-    switch_on(unit, "power-cut=after-store*1")
 
-    done = await driver.register(1, receipt(1))
-
-    assert done.attempts >= 2 and done.code == stored(unit, "normal:1")[0].code and len(unit.memory) == 1
-    assert len({f.data for f in done.frames if f.direction == "tx"}) == 1
+    await a_lost_answer_is_resolved(unit, driver, receipt, 1, "normal:1")
 
 
 async def test_no_reply_makes_it_unavailable_and_the_resend_registers_once(
     unit: ControlUnit, make_driver: DriverFactory, receipt: ReceiptFactory
 ) -> None:
     driver = await make_driver(retries=1)
-    switch_on(unit, "no-reply")
 
-    with pytest.raises(ControlUnitUnavailable) as unavailable:
-        await driver.register(1, receipt(1))
+    unavailable, _ = await no_reply_then_one_registration(unit, driver, receipt, 1)
 
-    assert unavailable.value.reason.startswith(f"no answer from srv4pos at {driver.url} after 2 tries")
-    unit.faults.clear()
-    first = await driver.register(1, receipt(1))
-    again = await driver.register(1, receipt(1))
-    assert first.code == again.code and len(unit.memory) == 1 and driver.state is DeviceState.READY
+    assert unavailable.reason.startswith(f"no answer from srv4pos at {driver.url} after 2 tries")
 
 
 async def test_a_server_error_is_retried(

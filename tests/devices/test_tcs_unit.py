@@ -16,27 +16,27 @@ from typing import Any
 import pytest
 
 from firmware_sim.control_unit import ControlUnit
-from firmware_sim.control_unit.memory import Record
 from firmware_sim.control_unit.pki import Pki, make_pki
 from firmware_sim.control_unit.tcs_server import TcsService, serve_tcs
 from gateway.devices import ControlUnitRefused, ControlUnitUnavailable, DeviceState
 from gateway.devices.fiscal_unit import ControlUnit as ControlUnitProtocol
 from gateway.devices.tcs_unit import TCS_VERSION, TcsControlUnit
 from protocols import tcs
-from protocols.skv import ControlData, ReceiptType
-from tests.devices.unit_faults import switch_on
+from protocols.skv import ReceiptType
+from tests.devices.unit_drivers import (
+    ReceiptFactory,
+    a_lost_answer_is_resolved,
+    driver_factory,
+    no_reply_then_one_registration,
+)
+from tests.devices.unit_faults import stored, switch_on
 
-ReceiptFactory = Callable[..., ControlData]
 DriverFactory = Callable[..., Awaitable[TcsControlUnit]]
 
 POS_ID = "KASSA1"
 ORGNR = "5561234567"
 APPLICATION_ID = "tillgw test"
 FAST: dict[str, Any] = {"request_timeout": 0.5, "retries": 3, "busy_timeout": 0.3, "busy_poll": 0.05}
-
-
-def stored(unit: ControlUnit, key: str) -> list[Record]:
-    return [r for r in unit.memory.records() if r.key == key]
 
 
 @pytest.fixture(scope="session")
@@ -54,9 +54,7 @@ async def service(unit: ControlUnit, pki_dir: Path) -> AsyncIterator[TcsService]
 
 @pytest.fixture
 async def make_driver(service: TcsService) -> AsyncIterator[DriverFactory]:
-    drivers: list[TcsControlUnit] = []
-
-    async def make(*, start: bool = True, cert: Path | None = None, **overrides: Any) -> TcsControlUnit:
+    def build(*, cert: Path | None = None, **overrides: Any) -> TcsControlUnit:
         pki: Pki = service.pki
         options: dict[str, Any] = {
             "application_id": APPLICATION_ID,
@@ -67,15 +65,10 @@ async def make_driver(service: TcsService) -> AsyncIterator[DriverFactory]:
             **FAST,
             **overrides,
         }
-        driver = TcsControlUnit(options.pop("url", service.url), POS_ID, ORGNR, **options)
-        drivers.append(driver)
-        if start:
-            await driver.start()
-        return driver
+        return TcsControlUnit(options.pop("url", service.url), POS_ID, ORGNR, **options)
 
-    yield make
-    for driver in drivers:
-        await driver.close()
+    async with driver_factory(build) as make:
+        yield make
 
 
 async def test_a_sale_is_registered_with_the_services_code(
@@ -107,35 +100,23 @@ async def test_a_lost_answer_after_storing_is_resolved_by_the_same_request(
     unit: ControlUnit, make_driver: DriverFactory, receipt: ReceiptFactory
 ) -> None:
     driver = await make_driver()
-    switch_on(unit, "power-cut=after-store*1")
 
-    done = await driver.register(7, receipt(1))  # the retry meets the stored receipt
-
-    [record] = stored(unit, "seq:1")
-    assert done.code == record.code and done.attempts >= 2 and len(unit.memory) == 1
-    sent = {f.data for f in done.frames if f.direction == "tx"}
-    assert len(sent) == 1  # every try the same document, RequestID included
+    # The retry meets the stored receipt; every try the same document, RequestID included.
+    await a_lost_answer_is_resolved(unit, driver, receipt, 7, "seq:1")
 
 
 async def test_no_reply_makes_it_unavailable_and_the_resend_registers_once(
     unit: ControlUnit, make_driver: DriverFactory, receipt: ReceiptFactory
 ) -> None:
     driver = await make_driver(retries=1)
-    switch_on(unit, "no-reply")
 
-    with pytest.raises(ControlUnitUnavailable) as unavailable:
-        await driver.register(3, receipt(1))
+    unavailable, first = await no_reply_then_one_registration(unit, driver, receipt, 3)
 
-    assert driver.state.value == "failed"
-    assert unavailable.value.reason == (
+    assert unavailable.reason == (
         f"no answer from the Infrasec TCS service at {driver.url} after 2 tries — "
         "check the till's internet connection; if it works, the service may be down"
     )
-    unit.faults.clear()
-    first = await driver.register(3, receipt(1))
-    again = await driver.register(3, receipt(1))  # a resend after a crash: same answer
-    assert first.code == again.code == stored(unit, "seq:1")[0].code and len(unit.memory) == 1
-    assert driver.state is DeviceState.READY
+    assert first.code == stored(unit, "seq:1")[0].code
 
 
 async def test_a_server_error_is_retried(

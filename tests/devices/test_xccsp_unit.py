@@ -29,6 +29,7 @@ from gateway.devices.xccsp_unit import XCCSP_VERSION, XccspControlUnit
 from protocols import xccsp
 from protocols.ccsp import MainStatus, NakCode, StorageStatus
 from protocols.skv import ControlData
+from tests.devices.unit_drivers import driver_factory, serve_handler
 from tests.devices.unit_faults import (
     almost_full_memory_degrades_and_recovers,
     busy_wait_ends_when_the_unit_is_free,
@@ -76,19 +77,12 @@ async def xccsp_url(unit: ControlUnit) -> AsyncIterator[str]:
 @pytest.fixture
 async def make_driver() -> AsyncIterator[DriverFactory]:
     """``await make_driver(url, **overrides)``: a fast driver, started, closed after."""
-    drivers: list[XccspControlUnit] = []
 
-    async def make(url: str, *, start: bool = True, **overrides: Any) -> XccspControlUnit:
-        pos_id = overrides.pop("pos_id", POS_ID)
-        driver = XccspControlUnit(url, pos_id, ORGNR, **{**FAST, **overrides})
-        drivers.append(driver)
-        if start:
-            await driver.start()
-        return driver
+    def build(url: str, *, pos_id: str = POS_ID, **overrides: Any) -> XccspControlUnit:
+        return XccspControlUnit(url, pos_id, ORGNR, **{**FAST, **overrides})
 
-    yield make
-    for driver in drivers:
-        await driver.close()
+    async with driver_factory(build) as make:
+        yield make
 
 
 @pytest.fixture
@@ -450,21 +444,11 @@ async def test_http_5xx_is_retried_then_fails_in_words(make_driver: DriverFactor
         hits += 1
         return web.Response(status=503, text="maintenance")
 
-    app = web.Application()
-    app.router.add_post("/xccsp", unavailable)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        url = f"http://{host}:{port}/xccsp"
+    async with serve_handler(unavailable) as url:
         driver = await make_driver(url, start=False, retries=1, request_timeout=0.05)
 
         with pytest.raises(ControlUnitUnavailable):
             await driver.start()
-    finally:
-        await runner.cleanup()
 
     assert hits == 2
     assert driver.reason == (

@@ -21,12 +21,13 @@ import pytest
 from aiohttp import web
 
 from firmware_sim.control_unit import ControlUnit
-from firmware_sim.control_unit.xccsp_server import XccspServer, serve_http, serve_xccsp
+from firmware_sim.control_unit.xccsp_server import AuthScheme, XccspServer, serve_http, serve_xccsp
 from gateway.devices import ControlUnitRefused, ControlUnitUnavailable, DeviceState
 from gateway.devices.xccsp_unit import XccspControlUnit
 from protocols import xccsp
 from protocols.ccsp import MainStatus, StorageStatus
 from protocols.skv import ControlData, ReceiptType
+from tests.devices.unit_drivers import driver_factory, serve_handler
 from tests.devices.unit_faults import switch_on
 
 ReceiptFactory = Callable[..., ControlData]
@@ -45,16 +46,25 @@ def with_credentials(url: str, user: str = USER, password: str = SECRET_IN_URL) 
 
 @pytest.fixture
 async def make_driver() -> AsyncIterator[Callable[..., Awaitable[XccspControlUnit]]]:
-    drivers: list[XccspControlUnit] = []
+    def build(url: str, **overrides: Any) -> XccspControlUnit:
+        return XccspControlUnit(url, POS_ID, ORGNR, **{**FAST, **overrides})
 
-    async def make(url: str, **overrides: Any) -> XccspControlUnit:
-        driver = XccspControlUnit(url, POS_ID, ORGNR, **{**FAST, **overrides})
-        drivers.append(driver)
-        return driver
+    async with driver_factory(build, start=False) as make:
+        yield make
 
-    yield make
-    for driver in drivers:
-        await driver.close()
+
+@pytest.fixture(params=["basic", "digest"])
+def auth(request: pytest.FixtureRequest) -> AuthScheme:
+    """Each way a server asks for the credentials: Basic (hosted), Digest (a LAN server)."""
+    scheme: AuthScheme = request.param
+    return scheme
+
+
+@pytest.fixture
+def debug_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    """Every log line, frames included, captured: where a secret must never be."""
+    caplog.set_level(logging.DEBUG)
+    return caplog
 
 
 def assert_no_secret(*texts: object) -> None:
@@ -71,16 +81,15 @@ def assert_no_secret_anywhere(
 # -- credentials ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("auth", ["basic", "digest"])
 async def test_the_right_credentials_register_and_never_show(
     unit: ControlUnit,
     make_driver: Callable[..., Awaitable[XccspControlUnit]],
     receipt: ReceiptFactory,
-    caplog: pytest.LogCaptureFixture,
-    auth: str,
+    debug_log: pytest.LogCaptureFixture,
+    auth: AuthScheme,
 ) -> None:
-    caplog.set_level(logging.DEBUG)
-    async with serve_http(unit, credentials=(USER, PASSWORD), auth=auth) as url:  # type: ignore[arg-type]
+    caplog = debug_log
+    async with serve_http(unit, credentials=(USER, PASSWORD), auth=auth) as url:
         driver = await make_driver(with_credentials(url))
         assert driver.url == url
         await driver.start()
@@ -92,16 +101,15 @@ async def test_the_right_credentials_register_and_never_show(
     assert_no_secret_anywhere(driver, caplog, *frames)
 
 
-@pytest.mark.parametrize("auth", ["basic", "digest"])
 async def test_a_wrong_password_is_final_named_and_never_shown(
     unit: ControlUnit,
     make_driver: Callable[..., Awaitable[XccspControlUnit]],
     receipt: ReceiptFactory,
-    caplog: pytest.LogCaptureFixture,
-    auth: str,
+    debug_log: pytest.LogCaptureFixture,
+    auth: AuthScheme,
 ) -> None:
-    caplog.set_level(logging.DEBUG)
-    async with serve_http(unit, credentials=(USER, "the-right-one"), auth=auth) as url:  # type: ignore[arg-type]
+    caplog = debug_log
+    async with serve_http(unit, credentials=(USER, "the-right-one"), auth=auth) as url:
         driver = await make_driver(with_credentials(url), retries=5)
         with pytest.raises(ControlUnitUnavailable) as failed:
             await driver.register(1, receipt(1))
@@ -177,17 +185,8 @@ async def answering(answer: Answer) -> AsyncIterator[tuple[str, list[xccsp.Reque
         status, body = answer(decoded)
         return web.Response(status=status, body=body, headers={"Content-Type": xccsp.CONTENT_TYPE})
 
-    app = web.Application()
-    app.router.add_post("/xccsp", handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        yield f"http://{host}:{port}/xccsp", seen
-    finally:
-        await runner.cleanup()
+    async with serve_handler(handle) as url:
+        yield url, seen
 
 
 UNIT_ID = "RIHTT131550010466"  # the unit id of the recorded reply

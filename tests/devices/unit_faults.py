@@ -33,8 +33,10 @@ def switch_on(unit: ControlUnit, text: str) -> None:
     unit.faults.set(*parse_fault(text))
 
 
-def stored(unit: ControlUnit, seq: int) -> list[Record]:
-    return [r for r in unit.memory.records() if r.key == f"seq:{seq}"]
+def stored(unit: ControlUnit, seq: int | str) -> list[Record]:
+    """The records journal memory holds for sequence number ``seq``, or under the key ``seq``."""
+    key = seq if isinstance(seq, str) else f"seq:{seq}"
+    return [r for r in unit.memory.records() if r.key == key]
 
 
 async def passing_fault_costs_a_retry(
