@@ -73,6 +73,16 @@ def _in_company(
     return handle
 
 
+FIELD_LENGTHS = {
+    "externalDocumentNumber": (35, True),  # "External Document No.": Code[35]
+    "description": (100, False),  # Gen. Journal Line Description: Text[100]
+}
+"""The published lengths of the fields our references go in: the API v2.0 pages
+(microsoft/ALAppExtensions, Apps/W1/APIV2/app/src/pages/APIV2SalesInvoices.Page.al,
+APIV2SalesOrders.Page.al, APIV2CustomerPayments.Page.al) map them to these table fields;
+a Code field is kept in capitals."""
+
+
 class BusinessCentralFake(VendorFake):
     rate_limit = 6000
     rate_window = 300.0
@@ -317,9 +327,30 @@ class BusinessCentralFake(VendorFake):
             return self.error(404, "BadRequest_NotFound", "The sales invoice does not exist")
         return web.json_response(invoice)
 
+    def _field_refused(self, body: dict[str, Any]) -> web.Response | None:
+        """BC's refusal of a text longer than its field (:data:`FIELD_LENGTHS`), or None; a Code
+        field's value kept in capitals, as BC keeps it."""
+        for name, (most, code) in FIELD_LENGTHS.items():
+            value = body.get(name)
+            if not isinstance(value, str):
+                continue
+            if len(value) > most:
+                return self.error(
+                    400,
+                    "Application_StringExceededLength",
+                    f"The length of the string is {len(value)}, but it must be less than or equal to "
+                    f"{most} characters. Value: {value}",
+                )
+            if code:
+                body[name] = value.upper()
+        return None
+
     @_in_company
     async def _post_invoice(self, request: web.Request) -> web.Response:
         body = await request.json()
+        refused = self._field_refused(body)
+        if refused is not None:
+            return refused
         number = body.get("customerNumber")
         customer = next((c for c in self.customers if c["number"] == number), None)
         if customer is None:
@@ -388,6 +419,9 @@ class BusinessCentralFake(VendorFake):
         if journal not in self.payments:
             return self.error(404, "BadRequest_NotFound", "The journal does not exist")
         body = await request.json()
+        refused = self._field_refused(body)
+        if refused is not None:
+            return refused
         applies = body.get("appliesToInvoiceId")
         if applies is not None:
             invoice = next((i for i in self.invoices if i["id"] == applies), None)
@@ -572,6 +606,9 @@ class BusinessCentralFake(VendorFake):
     @_in_company
     async def _post_order(self, request: web.Request) -> web.Response:
         body = await request.json()
+        refused = self._field_refused(body)
+        if refused is not None:
+            return refused
         number = body.get("customerNumber")
         if not any(c["number"] == number for c in self.customers):
             return self._not_found("Customer", number)
@@ -587,6 +624,9 @@ class BusinessCentralFake(VendorFake):
         if refused is not None:
             return refused
         body = await request.json()
+        refused = self._field_refused(body)
+        if refused is not None:
+            return refused
         unknown = sorted(set(body) - {"externalDocumentNumber", "orderDate", "requestedDeliveryDate"})
         if unknown:
             return self.error(400, "BadRequest_PropertyNotEditable", f"{unknown[0]} cannot be changed here")

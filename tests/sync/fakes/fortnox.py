@@ -114,6 +114,14 @@ def _gross(line: Decimal, vat: Any, included: bool) -> Decimal:
     return line if included else line * (1 + Decimal(vat) / 100)
 
 
+def _too_long(body: dict[str, Any], name: str, most: int, minimum: int = 0) -> web.Response | None:
+    """Fortnox's refusal of a text field outside its OpenAPI ``minLength``/``maxLength``, or None."""
+    value = body.get(name)
+    if isinstance(value, str) and not minimum <= len(value) <= most:
+        return error(400, f"Fältet {name} får vara högst {most} tecken långt ({len(value)}).", 2000106)
+    return None
+
+
 def _money(value: Any) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError(value)
@@ -544,6 +552,9 @@ class FakeFortnox:
         v = await self._body(request, "Voucher")
         if isinstance(v, web.Response):
             return v
+        refused = _too_long(v, "Description", 200, minimum=1)
+        if refused is not None:
+            return refused
         series = v.get("VoucherSeries")
         if series not in self.series:
             return error(400, f"Verifikationsserien {series} finns inte.", 2000544)
@@ -605,6 +616,9 @@ class FakeFortnox:
         inv = await self._body(request, "Invoice")
         if isinstance(inv, web.Response):
             return inv
+        refused = _too_long(inv, "ExternalInvoiceReference1", 80)
+        if refused is not None:
+            return refused
         customer = str(inv.get("CustomerNumber", ""))
         if customer not in self.customers:
             return error(400, f"Kunden med kundnummer {customer} hittades inte.", 2000433)
@@ -751,6 +765,11 @@ class FakeFortnox:
         self, fields: dict[str, Any], order: dict[str, Any] | None
     ) -> dict[str, Any] | web.Response:
         """A new order of ``fields`` (``order`` None), or ``order`` changed by them."""
+        # The OpenAPI gives an order's reference no length, but createinvoice carries it to the
+        # invoice, whose ExternalInvoiceReference1 takes 80: a longer one could not be invoiced.
+        refused = _too_long(fields, "ExternalInvoiceReference1", 80)
+        if refused is not None:
+            return refused
         merged = {**(order or {}), **fields}
         customer = self.customers.get(str(merged.get("CustomerNumber", "")))
         if customer is None:

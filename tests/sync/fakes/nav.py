@@ -71,6 +71,16 @@ def _keys(text: str) -> dict[str, str] | str:
     return dict(parts)
 
 
+FIELD_LENGTHS = {
+    "External_Document_No": (35, True),  # Sales Header, Gen. Journal Line: Code[35]
+    "Your_Reference": (35, False),  # Sales Header: Text[35]
+    "Document_No": (20, True),  # Gen. Journal Line, Sales Line: Code[20]
+    "Description": (50, False),  # Gen. Journal Line: Text[50] in NAV 2013-2018
+}
+"""The published lengths of the fields our references go in (NAV's table definitions), and
+whether each is a Code field (NAV keeps it in capitals)."""
+
+
 class NavFake(VendorFake):
     page_size = 3
 
@@ -387,7 +397,28 @@ class NavFake(VendorFake):
             f"The {table} does not exist. Identification fields and values: {fields}",
         )
 
+    def _field_refused(self, body: dict[str, Any]) -> web.Response | None:
+        """NAV's refusal of a text longer than its field (:data:`FIELD_LENGTHS`), or None; a Code
+        field's value kept in capitals, as NAV keeps it."""
+        for name, (most, code) in FIELD_LENGTHS.items():
+            value = body.get(name)
+            if not isinstance(value, str):
+                continue
+            if len(value) > most:
+                return self.error(
+                    400,
+                    "Application_StringExceededLength",
+                    f"The length of the string is {len(value)}, but it must be less than or equal to "
+                    f"{most} characters. Value: {value}",
+                )
+            if code:
+                body[name] = value.upper()
+        return None
+
     async def _create(self, service: str, body: dict[str, Any]) -> web.Response:
+        refused = self._field_refused(body)
+        if refused is not None:
+            return refused
         handler = {
             "Customer": self._create_customer,
             "SalesInvoice": lambda b: self._create_header(b, "Invoice"),
@@ -570,6 +601,9 @@ class NavFake(VendorFake):
                 f"Another user has already changed the record. Customer No.={entity['No']}",
             )
         body = await request.json()
+        refused = self._field_refused(body)
+        if refused is not None:
+            return refused
         if service == "SalesOrderSalesLines":
             return self._patch_order_line(entity, body)
         entity.update({k: v for k, v in body.items() if k not in ("No", "@odata.etag")})
