@@ -52,7 +52,7 @@ VAXJO, LUND = "vaxjo", "lund"
 
 
 @dataclass
-class TestTill:
+class BusTill:
     topics: Topics
     store: Store
     outbox: Outbox
@@ -86,19 +86,19 @@ class TestTill:
         return [(int(r[0]), r[1]) for r in rows]
 
 
-TillFactory = Callable[..., Awaitable[TestTill]]
+TillFactory = Callable[..., Awaitable[BusTill]]
 
 
 @pytest.fixture
 async def make_till(tmp_path: Path, make_unit: Any, make_driver: Any) -> AsyncIterator[TillFactory]:
     """``await make_till(store, register, mqtt, verifier)``: a till's fiscal core with its publisher,
     its own simulated control unit."""
-    tills: list[TestTill] = []
+    tills: list[BusTill] = []
     async with contextlib.AsyncExitStack() as servers:
 
         async def make(
             store_name: str, register: str, mqtt: MqttConfig, verifier: AckVerifier | None
-        ) -> TestTill:
+        ) -> BusTill:
             topics = Topics(ORGNR, store_name, register)
             folder = tmp_path / f"till-{store_name}-{register}"
             store = await Store.open(folder / "till.db", Signer(load_or_create_key(folder / "key.pem")))
@@ -109,7 +109,7 @@ async def make_till(tmp_path: Path, make_unit: Any, make_driver: Any) -> AsyncIt
             shop = Shop("Kaffebaren AB", ORGNR, ("Storgatan 1", "352 30 Växjö"))
             pipeline = Pipeline(store, driver, shop, register)
             await pipeline.start()
-            till = TestTill(topics, store, outbox, pipeline)
+            till = BusTill(topics, store, outbox, pipeline)
             till.publisher = Publisher(
                 outbox, topics, mqtt, settings=FAST, client_id=f"t-{store_name}-{register}", verifier=verifier
             )

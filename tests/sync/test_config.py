@@ -42,10 +42,15 @@ def test_the_documented_example_reads(tmp_path: Path) -> None:
     config = load_sync_config(write(tmp_path, example()))
     assert config.inbox == Path("/var/lib/tillgw/sync/inbox.db")
     assert config.sie_dir == Path("/srv/bokforing/sie") and config.log_dir == Path("/var/log/tillgw")
-    assert config.registers == frozenset({"5560360793/vaxjo/KASSA-1", "5560360793/vaxjo/KASSA-2"})
-    assert config.knows("5560360793", "vaxjo", "KASSA-2") and not config.knows(
-        "5560360793", "vaxjo", "KASSA-9"
-    )
+    assert config.stores == frozenset({"5560360793/vaxjo"})
+    assert config.registers == frozenset({"5560360793/lund/KASSA-1"})
+    assert config.knows("5560360793", "vaxjo", "KASSA-9") and config.knows("5560360793", "lund", "KASSA-1")
+    assert not config.knows("5560360793", "lund", "KASSA-2")  # held: a till the file does not know yet
+    assert config.routing.serves("5560360793", "lund") and not config.routing.serves("5560360793", "malmo")
+    assert config.routing.filters(("receipts",)) == [
+        "tillgw/5560360793/lund/+/receipts",
+        "tillgw/5560360793/vaxjo/+/receipts",
+    ]
     assert (config.client_id, config.share_group, config.session_expiry) == (
         "tillgw-sync-backoffice",
         "tillgw-sync",
@@ -58,6 +63,23 @@ def test_the_documented_example_reads(tmp_path: Path) -> None:
     assert config.mail is not None
     assert (config.mail.host, config.mail.port, config.mail.security) == ("smtp.example.se", 587, "starttls")
     assert config.mail.to == ("ekonomi@kaffebaren.se",) and config.mail.sender == "kassan@kaffebaren.se"
+
+
+def test_which_tills_a_module_serves(tmp_path: Path) -> None:
+    # A till's own file: its [shop]'s store, nothing else.
+    own = load_sync_config(write(tmp_path, '[shop]\nname = "K"\norgnr = "556036-0793"\nstore = "lund"\n'))
+    assert own.stores == frozenset({"5560360793/lund"}) and own.routing.scopes() == ["5560360793/lund"]
+    # Only [mqtt] and [sync], and neither key: it serves nothing, and says so before it runs.
+    bare = load_sync_config(write(tmp_path, '[mqtt]\nurl = "mqtt://127.0.0.1:1883"\n[sync]\n'))
+    with pytest.raises(ConfigError, match=r"\[sync\].stores: missing"):
+        bare.check_routing()
+    whole = load_sync_config(write(tmp_path, '[sync]\nstores = ["5560360793/*", "5560360793/lund"]\n'))
+    assert whole.routing.scopes() == ["5560360793/+"] and whole.knows("5560360793", "any", "K1")
+    assert not whole.routing.serves("5599000006", "main")
+    every = load_sync_config(write(tmp_path, '[sync]\nstores = ["*"]\n'))
+    assert every.routing.filters(("events",)) == ["tillgw/+/+/+/events"]
+    with pytest.raises(ConfigError, match=r"\[sync\].stores\[0\]: 'vaxjo' is not \"orgnr/store\""):
+        load_sync_config(write(tmp_path, '[sync]\nstores = ["vaxjo"]\n'))
 
 
 def test_a_till_configuration_with_sync_still_reads_for_the_till(tmp_path: Path) -> None:
