@@ -11,7 +11,7 @@ Forms (docs/adapters/*.md has the field and its published length per ERP):
 * **full** — ``{orgnr}/{store}/{register}/{K}{n}``, e.g. ``5560360793/vaxjo/KASSA1/R17``.
   A store or register never holds ``/`` (they are MQTT topic levels), so the form cannot
   be read two ways.
-* **compact** — ``{H}-{REGISTER}-{K}{n}``, e.g. ``K3VZ7QDA-KASSA1-R17``, for a field too
+* **compact** — ``{H}-{REGISTER}-{K}{n}``, e.g. ``5EPNEIUO-KASSA1-R17``, for a field too
   short for the full form, or a Code field (Business Central, NAV), which the ERP keeps in
   capitals and would make ``vaxjo`` and ``VAXJO`` one. ``H`` is 8 characters of the
   base32 SHA-256 of ``{orgnr}/{store}/{register}`` exactly as written (40 bits: two
