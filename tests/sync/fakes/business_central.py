@@ -41,7 +41,8 @@ from typing import Any
 
 from aiohttp import web
 
-from tests.sync.fakes.visma import FilterError, VendorFake, parse_filter, utc_now
+from tests.sync.fakes.dynamics import DynamicsFake
+from tests.sync.fakes.visma import FilterError, parse_filter, utc_now
 
 CENT = Decimal("0.01")
 
@@ -83,7 +84,8 @@ APIV2SalesOrders.Page.al, APIV2CustomerPayments.Page.al) map them to these table
 a Code field is kept in capitals."""
 
 
-class BusinessCentralFake(VendorFake):
+class BusinessCentralFake(DynamicsFake):
+    FIELD_LENGTHS = FIELD_LENGTHS
     rate_limit = 6000
     rate_window = 300.0
     page_size = 2
@@ -188,13 +190,6 @@ class BusinessCentralFake(VendorFake):
 
     def endpoint(self, request: web.Request) -> str:
         return "api"  # one limit for the environment
-
-    def error(
-        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
-    ) -> web.Response:
-        return web.json_response(
-            {"error": {"code": code, "message": message}}, status=status, headers=headers
-        )
 
     def too_many(self) -> web.Response:
         return self.error(
@@ -326,24 +321,6 @@ class BusinessCentralFake(VendorFake):
         if invoice is None:
             return self.error(404, "BadRequest_NotFound", "The sales invoice does not exist")
         return web.json_response(invoice)
-
-    def _field_refused(self, body: dict[str, Any]) -> web.Response | None:
-        """BC's refusal of a text longer than its field (:data:`FIELD_LENGTHS`), or None; a Code
-        field's value kept in capitals, as BC keeps it."""
-        for name, (most, code) in FIELD_LENGTHS.items():
-            value = body.get(name)
-            if not isinstance(value, str):
-                continue
-            if len(value) > most:
-                return self.error(
-                    400,
-                    "Application_StringExceededLength",
-                    f"The length of the string is {len(value)}, but it must be less than or equal to "
-                    f"{most} characters. Value: {value}",
-                )
-            if code:
-                body[name] = value.upper()
-        return None
 
     @_in_company
     async def _post_invoice(self, request: web.Request) -> web.Response:

@@ -40,7 +40,8 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from tests.sync.fakes.visma import FilterError, VendorFake, parse_filter
+from tests.sync.fakes.dynamics import DynamicsFake
+from tests.sync.fakes.visma import FilterError, parse_filter
 
 CENT = Decimal("0.01")
 INSTANCE = "DynamicsNAV100"
@@ -81,7 +82,8 @@ FIELD_LENGTHS = {
 whether each is a Code field (NAV keeps it in capitals)."""
 
 
-class NavFake(VendorFake):
+class NavFake(DynamicsFake):
+    FIELD_LENGTHS = FIELD_LENGTHS
     page_size = 3
 
     def __init__(
@@ -229,13 +231,6 @@ class NavFake(VendorFake):
 
     def is_api(self, request: web.Request) -> bool:
         return request.path.startswith(f"/{INSTANCE}/ODataV4/")
-
-    def error(
-        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
-    ) -> web.Response:
-        return web.json_response(
-            {"error": {"code": code, "message": message}}, status=status, headers=headers
-        )
 
     def _refusal(self, request: web.Request) -> web.Response | None:
         expected = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
@@ -396,24 +391,6 @@ class NavFake(VendorFake):
             "Internal_RecordNotFound",
             f"The {table} does not exist. Identification fields and values: {fields}",
         )
-
-    def _field_refused(self, body: dict[str, Any]) -> web.Response | None:
-        """NAV's refusal of a text longer than its field (:data:`FIELD_LENGTHS`), or None; a Code
-        field's value kept in capitals, as NAV keeps it."""
-        for name, (most, code) in FIELD_LENGTHS.items():
-            value = body.get(name)
-            if not isinstance(value, str):
-                continue
-            if len(value) > most:
-                return self.error(
-                    400,
-                    "Application_StringExceededLength",
-                    f"The length of the string is {len(value)}, but it must be less than or equal to "
-                    f"{most} characters. Value: {value}",
-                )
-            if code:
-                body[name] = value.upper()
-        return None
 
     async def _create(self, service: str, body: dict[str, Any]) -> web.Response:
         refused = self._field_refused(body)
