@@ -167,12 +167,26 @@ class Service:
 class Till(Service):
     """``tillgw run`` for one register; ``up`` is set while its API answers."""
 
-    def __init__(self, register: str, directory: Path, unit_url: str, broker_url: str) -> None:
+    def __init__(
+        self,
+        register: str,
+        directory: Path,
+        unit_url: str,
+        broker_url: str,
+        *,
+        orgnr: str = ORGNR,
+        store: str = STORE,
+        mqtt: str = "",
+    ) -> None:
+        """``mqtt``: more lines of its ``[mqtt]`` (a user, ``sync_public_key``)."""
         self.register = register
+        self.orgnr = orgnr
+        self.store = store
         self.config = directory / f"{register}.toml"
         self.data_dir = directory / register
         self.unit_url = unit_url
         self.broker_url = broker_url
+        self.mqtt = mqtt
         self.port = 0
         self.moves = 0  # times another program took the API's port while the till was down
         self.generation = 0  # starts that reached the API
@@ -186,9 +200,9 @@ class Till(Service):
             f"""\
 [shop]
 name = "Kaffebaren i Växjö AB"
-orgnr = "556036-0793"
+orgnr = "{self.orgnr}"
 address = ["Storgatan 1", "352 30 Växjö"]
-store = "{STORE}"
+store = "{self.store}"
 
 [register]
 pos_id = "{self.register}"
@@ -202,7 +216,7 @@ listen = "127.0.0.1:{self.port}"
 
 [mqtt]
 url = "{self.broker_url}"
-""",
+{self.mqtt}""",
             encoding="utf-8",
         )
 
@@ -264,28 +278,60 @@ class Sync(Service):
         client_id: str = "tillgw-sync-e2e",
         retry_interval: int = 5,
         more: str = "",
+        orgnr: str = ORGNR,
+        store: str = STORE,
+        stores: tuple[str, ...] = (),
+        mqtt: str = "",
+        name: str = "sync",
     ) -> None:
-        """``tillgw sync`` with its sync.toml in ``directory``, for ``registers``; ``more`` ends the file."""
+        """``tillgw sync`` with its sync.toml in ``directory``, for ``registers`` of ``orgnr/store``
+        and the ``stores`` (``"orgnr/store"``); ``mqtt`` adds to ``[mqtt]``, ``more`` ends the file."""
         self.config = directory / "sync.toml"
         self.base = directory / "sync"
-        listed = ", ".join(f'"{ORGNR}/{STORE}/{r}"' for r in registers)
+        self.client_id = client_id
+        self.write_config(
+            broker_url,
+            registers=tuple(f"{orgnr}/{store}/{r}" for r in registers),
+            stores=stores,
+            client_id=client_id,
+            retry_interval=retry_interval,
+            more=more,
+            mqtt=mqtt,
+        )
+        self.connected = asyncio.Event()  # set while the module says it is connected (and subscribed)
+        super().__init__(name, "sync", "--config", str(self.config))
+
+    def write_config(
+        self,
+        broker_url: str,
+        *,
+        registers: tuple[str, ...],
+        stores: tuple[str, ...],
+        client_id: str,
+        retry_interval: int,
+        more: str = "",
+        mqtt: str = "",
+    ) -> None:
+        """sync.toml: only ``[mqtt]`` and ``[sync]`` (``registers`` as ``"orgnr/store/register"``)."""
+        served = ""
+        if registers:
+            served += f"registers = {json.dumps(list(registers))}\n"  # a TOML array of strings too
+        if stores:
+            served += f"stores = {json.dumps(list(stores))}\n"
         self.config.write_text(
             f"""\
 [mqtt]
 url = "{broker_url}"
-
+{mqtt}
 [sync]
 inbox = "{self.base / "inbox.db"}"
 sie_dir = "{self.base / "sie"}"
 log_dir = "{self.base / "logs"}"
-registers = [{listed}]
-client_id = "{client_id}"
+{served}client_id = "{client_id}"
 retry_interval = {retry_interval}
 {more}""",
             encoding="utf-8",
         )
-        self.connected = asyncio.Event()  # set while the module says it is connected (and subscribed)
-        super().__init__("sync", "sync", "--config", str(self.config))
 
     async def start(self) -> None:
         self.connected.clear()
