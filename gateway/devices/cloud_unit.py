@@ -29,7 +29,7 @@ import enum
 import ssl
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import ClassVar, TypeAlias, TypeVar
+from typing import ClassVar, TypeAlias, TypeVar, Unpack
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
@@ -37,7 +37,16 @@ import aiohttp
 from gateway.devices.client_cert import REFUSED_CERT_ALERTS, client_tls_context, ssl_error_in
 from gateway.devices.fiscal_unit import UnitIdentity
 from gateway.devices.http_unit import Answer, HttpProblem, HttpUnit, Stop
-from gateway.devices.unit_operation import Operation, Retry, UnitProblem
+from gateway.devices.unit_operation import (
+    DEFAULT_BUSY_POLL,
+    DEFAULT_BUSY_TIMEOUT,
+    DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_RETRIES,
+    Operation,
+    Retry,
+    Tries,
+    UnitProblem,
+)
 from protocols.skv import FieldError
 
 __all__ = [
@@ -53,10 +62,6 @@ __all__ = [
 
 T = TypeVar("T")
 
-DEFAULT_REQUEST_TIMEOUT = 2.0
-DEFAULT_RETRIES = 2
-DEFAULT_BUSY_TIMEOUT = 10.0
-DEFAULT_BUSY_POLL = 0.5
 SEQ_MAX = 2**63 - 1  # the services' receipt numbers are 64-bit integers
 
 
@@ -87,23 +92,9 @@ class CloudUnit(HttpUnit[Problem]):
         ca_cert: Path | None = None,
         client_cert: Path | None = None,
         client_cert_password: str | None = None,
-        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
-        retries: int = DEFAULT_RETRIES,
-        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
-        busy_poll: float = DEFAULT_BUSY_POLL,
-        watch_interval: float | None = None,
+        **tries: Unpack[Tries],
     ) -> None:
-        super().__init__(
-            url,
-            pos_id,
-            orgnr,
-            ca_cert=ca_cert,
-            request_timeout=request_timeout,
-            retries=retries,
-            busy_timeout=busy_timeout,
-            busy_poll=busy_poll,
-            watch_interval=watch_interval,
-        )
+        super().__init__(url, pos_id, orgnr, ca_cert=ca_cert, **tries)
         self._client_cert = client_cert
         self.__password = client_cert_password  # name-mangled: kept out of reprs and vars() dumps
 

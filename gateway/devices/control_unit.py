@@ -50,7 +50,7 @@ import enum
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeAlias, TypeVar
+from typing import TypeAlias, TypeVar, Unpack
 
 from gateway.devices.fiscal_unit import (
     ControlUnit,
@@ -65,11 +65,16 @@ from gateway.devices.link import LinkError, LinkOpener, is_network_url, open_lin
 from gateway.devices.port import Backoff, DeviceTimeout, Exchange, PortClosed, PortOwner
 from gateway.devices.unit_operation import (
     CLEANCASH_CODE,
+    DEFAULT_BUSY_POLL,
+    DEFAULT_BUSY_TIMEOUT,
+    DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_RETRIES,
     Direction,
     FrameJournal,
     Operation,
     Retry,
     RetryingUnit,
+    Tries,
     UnitProblem,
 )
 from protocols import ccsp
@@ -87,10 +92,6 @@ __all__ = [
 log = logging.getLogger("tillgw.devices.control_unit")
 frame_log = logging.getLogger("tillgw.devices.control_unit.frames")
 
-DEFAULT_REQUEST_TIMEOUT = 2.0  # an RR at 9600 baud is ~0.1 s each way; units answer well within 1 s
-DEFAULT_RETRIES = 2
-DEFAULT_BUSY_TIMEOUT = 10.0
-DEFAULT_BUSY_POLL = 0.5
 SUPPORTED_VERSIONS = (1, 2)
 
 R = TypeVar("R")
@@ -197,25 +198,13 @@ class ControlUnitDriver(RetryingUnit[UnitProblem | _Problem], ControlUnit):
         pos_id: str,
         *,
         protocol: DeviceProtocol = CCSP_PROTOCOL,
-        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
-        retries: int = DEFAULT_RETRIES,
-        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
-        busy_poll: float = DEFAULT_BUSY_POLL,
-        watch_interval: float | None = None,
         speeds: tuple[int, ...] | None = None,
         backoff: Backoff | None = None,
         opener: LinkOpener = open_link,
+        **tries: Unpack[Tries],
     ) -> None:
         # One operation (a whole v1 ST/RH/SQ, say) at a time: RetryingUnit holds the lock.
-        super().__init__(
-            url,
-            pos_id,
-            request_timeout=request_timeout,
-            retries=retries,
-            busy_timeout=busy_timeout,
-            busy_poll=busy_poll,
-            watch_interval=watch_interval,
-        )
+        super().__init__(url, pos_id, **tries)
         self.protocol = protocol
         # Speeds to probe at the handshake; a network link has none to choose.
         self._speeds = () if speeds is None or is_network_url(url) else tuple(dict.fromkeys(speeds))

@@ -36,13 +36,13 @@ import ssl
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar, TypedDict, TypeVar
+from typing import ClassVar, TypeVar, Unpack
 
 import aiohttp
 
 from gateway.devices.fiscal_unit import ControlUnitUnavailable
 from gateway.devices.health import DeviceState
-from gateway.devices.unit_operation import Direction, Operation, Retry, RetryingUnit
+from gateway.devices.unit_operation import Direction, Operation, Retry, RetryingUnit, Tries
 from protocols.skv import ControlData, validate_orgnr
 
 __all__ = [
@@ -51,7 +51,6 @@ __all__ = [
     "HttpProblem",
     "HttpUnit",
     "Stop",
-    "Tries",
     "connect_error_words",
     "server_trust",
 ]
@@ -86,16 +85,6 @@ class Answer:
     reason: str
     body: bytes
     challenge: str = ""  # WWW-Authenticate, for a server that asks for another kind of login
-
-
-class Tries(TypedDict, total=False):
-    """The retry and deadline settings every driver takes (the drivers' defaults apply)."""
-
-    request_timeout: float
-    retries: int
-    busy_timeout: float
-    busy_poll: float
-    watch_interval: float | None
 
 
 def server_trust(ca_cert: Path | None) -> ssl.SSLContext:
@@ -133,21 +122,9 @@ class HttpUnit(RetryingUnit[P], abc.ABC):
         orgnr: str,
         *,
         ca_cert: Path | None,
-        request_timeout: float,
-        retries: int,
-        busy_timeout: float,
-        busy_poll: float,
-        watch_interval: float | None,
+        **tries: Unpack[Tries],
     ) -> None:
-        super().__init__(
-            url,
-            pos_id,
-            request_timeout=request_timeout,
-            retries=retries,
-            busy_timeout=busy_timeout,
-            busy_poll=busy_poll,
-            watch_interval=watch_interval,
-        )
+        super().__init__(url, pos_id, **tries)
         self._orgnr = validate_orgnr(orgnr)
         self._ca_cert = ca_cert
         self._session: aiohttp.ClientSession | None = None

@@ -43,7 +43,8 @@ from typing import Unpack
 from gateway.devices.cloud_unit import DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRIES, SEQ_MAX, CloudUnit, Op
 from gateway.devices.fiscal_unit import ControlUnit, Registration, UnitStatus
 from gateway.devices.health import DeviceState
-from gateway.devices.http_unit import Stop, Tries
+from gateway.devices.http_unit import Stop
+from gateway.devices.unit_operation import Tries
 from protocols import tcs
 from protocols.ccsp import MainStatus, StorageStatus
 from protocols.skv import ControlData, ReceiptType

@@ -24,7 +24,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import ClassVar, Generic, Literal, NoReturn, Self, TypeVar
+from typing import ClassVar, Generic, Literal, NoReturn, Self, TypedDict, TypeVar, Unpack
 
 from gateway.devices.fiscal_unit import (
     REFUSAL_HEALTH,
@@ -45,11 +45,16 @@ from protocols.skv import ReceiptType, validate_pos_id
 
 __all__ = [
     "CLEANCASH_CODE",
+    "DEFAULT_BUSY_POLL",
+    "DEFAULT_BUSY_TIMEOUT",
+    "DEFAULT_REQUEST_TIMEOUT",
+    "DEFAULT_RETRIES",
     "Direction",
     "FrameJournal",
     "Operation",
     "Retry",
     "RetryingUnit",
+    "Tries",
     "UnitProblem",
     "tries_words",
 ]
@@ -71,6 +76,22 @@ class UnitProblem(enum.Enum):
 
 CLEANCASH_CODE = re.compile(r"[A-Z2-7]{32};[A-Z2-7]{26}")
 """A CleanCash control code: 32 base32 characters, ``;``, 26 more (59 in all)."""
+
+
+DEFAULT_REQUEST_TIMEOUT = 2.0  # an RR at 9600 baud is ~0.1 s each way; units answer well within 1 s
+DEFAULT_RETRIES = 2
+DEFAULT_BUSY_TIMEOUT = 10.0
+DEFAULT_BUSY_POLL = 0.5
+
+
+class Tries(TypedDict, total=False):
+    """The retry and deadline settings every driver takes (the defaults above apply)."""
+
+    request_timeout: float  # seconds for one request, connecting included
+    retries: int  # a request is tried 1 + retries times
+    busy_timeout: float  # how long to wait, per call, while the unit says it is busy
+    busy_poll: float  # how often to ask it meanwhile
+    watch_interval: float | None  # ask the unit's status while idle this often (None: never)
 
 
 class Retry(Exception, Generic[P]):
@@ -129,17 +150,12 @@ class RetryingUnit(HealthReporter, Generic[P], abc.ABC):
 
     _log: ClassVar[logging.Logger]  # the driver's logger: tries that failed, refusals
 
-    def __init__(
-        self,
-        url: str,
-        pos_id: str,
-        *,
-        request_timeout: float,
-        retries: int,
-        busy_timeout: float,
-        busy_poll: float,
-        watch_interval: float | None,
-    ) -> None:
+    def __init__(self, url: str, pos_id: str, **tries: Unpack[Tries]) -> None:
+        request_timeout = tries.get("request_timeout", DEFAULT_REQUEST_TIMEOUT)
+        retries = tries.get("retries", DEFAULT_RETRIES)
+        busy_timeout = tries.get("busy_timeout", DEFAULT_BUSY_TIMEOUT)
+        busy_poll = tries.get("busy_poll", DEFAULT_BUSY_POLL)
+        watch_interval = tries.get("watch_interval")
         if request_timeout <= 0 or busy_timeout < 0 or busy_poll <= 0:
             raise ValueError("timeouts must be positive")
         if retries < 0:

@@ -72,7 +72,7 @@ import enum
 import logging
 import ssl
 from pathlib import Path
-from typing import NoReturn, TypeAlias
+from typing import NoReturn, TypeAlias, Unpack
 from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
 import aiohttp
@@ -85,7 +85,17 @@ from gateway.devices.fiscal_unit import (
     UnitStatus,
 )
 from gateway.devices.http_unit import MAX_REPLY, HttpProblem, HttpUnit, Stop, server_trust
-from gateway.devices.unit_operation import CLEANCASH_CODE, Operation, Retry, UnitProblem
+from gateway.devices.unit_operation import (
+    CLEANCASH_CODE,
+    DEFAULT_BUSY_POLL,
+    DEFAULT_BUSY_TIMEOUT,
+    DEFAULT_REQUEST_TIMEOUT,
+    DEFAULT_RETRIES,
+    Operation,
+    Retry,
+    Tries,
+    UnitProblem,
+)
 from protocols import xccsp
 from protocols.ccsp import MainStatus
 from protocols.skv import ControlData
@@ -103,10 +113,6 @@ __all__ = [
 log = logging.getLogger("tillgw.devices.xccsp_unit")
 frame_log = logging.getLogger("tillgw.devices.xccsp_unit.frames")
 
-DEFAULT_REQUEST_TIMEOUT = 2.0
-DEFAULT_RETRIES = 2
-DEFAULT_BUSY_TIMEOUT = 10.0
-DEFAULT_BUSY_POLL = 0.5
 REPLY_EXCERPT = 160  # characters of an unusable reply quoted in the words and the log
 XCCSP_VERSION = 1  # XCCSP has no version number on the wire; this is the one we know
 
@@ -183,24 +189,10 @@ class XccspControlUnit(HttpUnit[_Problems], ControlUnit):
         orgnr: str,
         *,
         ca_cert: Path | None = None,
-        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
-        retries: int = DEFAULT_RETRIES,
-        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
-        busy_poll: float = DEFAULT_BUSY_POLL,
-        watch_interval: float | None = None,
+        **tries: Unpack[Tries],
     ) -> None:
         self._credentials = _credentials_of(url)  # before the base class keeps url without them
-        super().__init__(
-            url,
-            pos_id,
-            orgnr,
-            ca_cert=ca_cert,
-            request_timeout=request_timeout,
-            retries=retries,
-            busy_timeout=busy_timeout,
-            busy_poll=busy_poll,
-            watch_interval=watch_interval,
-        )
+        super().__init__(url, pos_id, orgnr, ca_cert=ca_cert, **tries)
         self._tls = self._trust(ca_cert) if self._url.startswith("https:") else True
         self.unit_type: str | None = None  # the unit's model, as its Identity names it
         self._licences: int | None = None  # InstalledLicenses of the last Status
