@@ -257,14 +257,18 @@ class Shop:
         answer = await self.post(self.tills[register], "/v1/reports/z", None)
         return int(answer["z_no"])
 
-    async def bus(self, register: str) -> dict[str, Any]:
-        """``bus`` of the till's ``GET /v1/status``."""
+    async def status(self, register: str) -> dict[str, Any]:
+        """The till's ``GET /v1/status``."""
         till = self.tills[register]
         async with self.session.get(f"{till.api}/v1/status", headers=till.headers) as response:
             assert response.status == 200, await response.text()
             answer: dict[str, Any] = await response.json()
-            bus: dict[str, Any] = answer["bus"]
-            return bus
+            return answer
+
+    async def bus(self, register: str) -> dict[str, Any]:
+        """``bus`` of the till's ``GET /v1/status``."""
+        bus: dict[str, Any] = (await self.status(register))["bus"]
+        return bus
 
     async def wait_booked(self, register: str) -> dict[str, Any]:
         """Wait until the till's outbox is acked whole (``bus.depth`` 0, every row ``stored``) and

@@ -149,7 +149,7 @@ async def test_two_stores_each_book_their_own_till_once(tmp_path: Path, acl: boo
         assert [(r[0], r[1], r[2]) for r in received] == [(r[0], r[1], r[2]) for r in outbox]
         assert all(r[3] is not None and r[4] is None for r in received), received
         assert read_inbox(other.sync, shop.store, REGISTER) == []
-        stamps = [r[3] for r in received]
+        stamps = [str(r[3]) for r in received]
         assert stamps == sorted(stamps), f"{shop.store}: booked out of sequence order"
         # The store's Z report, and only it, in its module's SIE folder.
         messages = [json.loads(r[2]) for r in outbox]
