@@ -38,10 +38,6 @@ from gateway.devices.client_cert import REFUSED_CERT_ALERTS, client_tls_context,
 from gateway.devices.fiscal_unit import UnitIdentity
 from gateway.devices.http_unit import Answer, HttpProblem, HttpUnit, Stop
 from gateway.devices.unit_operation import (
-    DEFAULT_BUSY_POLL,
-    DEFAULT_BUSY_TIMEOUT,
-    DEFAULT_REQUEST_TIMEOUT,
-    DEFAULT_RETRIES,
     Operation,
     Retry,
     Tries,
@@ -50,10 +46,6 @@ from gateway.devices.unit_operation import (
 from protocols.skv import FieldError
 
 __all__ = [
-    "DEFAULT_BUSY_POLL",
-    "DEFAULT_BUSY_TIMEOUT",
-    "DEFAULT_REQUEST_TIMEOUT",
-    "DEFAULT_RETRIES",
     "SEQ_MAX",
     "CertificateProblem",
     "CloudUnit",

@@ -65,10 +65,6 @@ from gateway.devices.link import LinkError, LinkOpener, is_network_url, open_lin
 from gateway.devices.port import Backoff, DeviceTimeout, Exchange, PortClosed, PortOwner
 from gateway.devices.unit_operation import (
     CLEANCASH_CODE,
-    DEFAULT_BUSY_POLL,
-    DEFAULT_BUSY_TIMEOUT,
-    DEFAULT_REQUEST_TIMEOUT,
-    DEFAULT_RETRIES,
     Direction,
     FrameJournal,
     Operation,
@@ -81,10 +77,6 @@ from protocols import ccsp
 from protocols.skv import ControlData
 
 __all__ = [
-    "DEFAULT_BUSY_POLL",
-    "DEFAULT_BUSY_TIMEOUT",
-    "DEFAULT_REQUEST_TIMEOUT",
-    "DEFAULT_RETRIES",
     "ControlUnitDriver",
     "cashier_field",
 ]

@@ -35,7 +35,7 @@ import logging
 from pathlib import Path
 from typing import Unpack
 
-from gateway.devices.cloud_unit import DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRIES, SEQ_MAX, CloudUnit, Op
+from gateway.devices.cloud_unit import SEQ_MAX, CloudUnit, Op
 from gateway.devices.fiscal_unit import ControlUnit, Registration, UnitStatus
 from gateway.devices.health import DeviceState
 from gateway.devices.http_unit import Stop
@@ -44,7 +44,7 @@ from protocols import srv4pos
 from protocols.ccsp import MainStatus, StorageStatus
 from protocols.skv import ControlData, FieldError
 
-__all__ = ["DEFAULT_REQUEST_TIMEOUT", "DEFAULT_RETRIES", "SRV4POS_VERSION", "Srv4posControlUnit"]
+__all__ = ["SRV4POS_VERSION", "Srv4posControlUnit"]
 
 log = logging.getLogger("tillgw.devices.srv4pos_unit")
 frame_log = logging.getLogger("tillgw.devices.srv4pos_unit.frames")

@@ -40,7 +40,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Unpack
 
-from gateway.devices.cloud_unit import DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRIES, SEQ_MAX, CloudUnit, Op
+from gateway.devices.cloud_unit import SEQ_MAX, CloudUnit, Op
 from gateway.devices.fiscal_unit import ControlUnit, Registration, UnitStatus
 from gateway.devices.health import DeviceState
 from gateway.devices.http_unit import Stop
@@ -49,7 +49,7 @@ from protocols import tcs
 from protocols.ccsp import MainStatus, StorageStatus
 from protocols.skv import ControlData, ReceiptType
 
-__all__ = ["DEFAULT_REQUEST_TIMEOUT", "DEFAULT_RETRIES", "TCS_VERSION", "TcsControlUnit"]
+__all__ = ["TCS_VERSION", "TcsControlUnit"]
 
 log = logging.getLogger("tillgw.devices.tcs_unit")
 frame_log = logging.getLogger("tillgw.devices.tcs_unit.frames")

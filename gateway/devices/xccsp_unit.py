@@ -87,10 +87,6 @@ from gateway.devices.fiscal_unit import (
 from gateway.devices.http_unit import MAX_REPLY, HttpProblem, HttpUnit, Stop, server_trust
 from gateway.devices.unit_operation import (
     CLEANCASH_CODE,
-    DEFAULT_BUSY_POLL,
-    DEFAULT_BUSY_TIMEOUT,
-    DEFAULT_REQUEST_TIMEOUT,
-    DEFAULT_RETRIES,
     Operation,
     Retry,
     Tries,
@@ -101,10 +97,6 @@ from protocols.ccsp import MainStatus
 from protocols.skv import ControlData
 
 __all__ = [
-    "DEFAULT_BUSY_POLL",
-    "DEFAULT_BUSY_TIMEOUT",
-    "DEFAULT_REQUEST_TIMEOUT",
-    "DEFAULT_RETRIES",
     "MAX_REPLY",
     "XCCSP_VERSION",
     "XccspControlUnit",
