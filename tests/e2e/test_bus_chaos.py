@@ -1,16 +1,19 @@
-"""The whole chain under failure: tills, broker and sync module killed mid-stream, nothing lost or doubled.
+"""The whole chain under failure, two stores on one broker: all killed mid-stream, nothing lost or doubled.
 
 Real processes, real SQLite, real TCP, as in a store:
 
-* the simulated control unit, its own process (``tillgw sim control-unit``, two licences),
-  serving both tills;
+* two stores of the company: Växjö with tills KASSA-1 and KASSA-2, Lund with a till
+  KASSA-1 too — each store with its simulated control unit, its own process (``tillgw
+  sim control-unit``, a licence per till) and its own sync module;
 * a real Mosquitto on a free port below the ephemeral range, with a temporary
   configuration: ``persistence true`` in tmp_path, anonymous, ``max_queued_messages
   100000`` (the ``Mosquitto`` helper of tests/bus/conftest.py, plus a SIGKILL);
-* two tills, ``tillgw run --config KASSA-n.toml``: ``[mqtt] url`` the test's broker,
-  ``[shop] store``, no printer, data in tmp_path;
-* the sync module, ``tillgw sync --config sync.toml`` (only ``[mqtt]`` and ``[sync]``:
-  inbox, SIE and log folders in tmp_path, both registers listed);
+* three tills, ``tillgw run --config KASSA-n.toml``: ``[mqtt] url`` the test's broker,
+  ``[shop] store``, no printer, data in tmp_path (Lund's in tmp_path/lund);
+* two sync modules on the one broker, ``tillgw sync --config sync.toml`` (only ``[mqtt]``
+  and ``[sync]``: inbox, SIE and log folders of their own, their own client id, the
+  default share group): Växjö's lists its two registers, Lund's serves ``stores =
+  ["5560360793/lund"]``;
 * one POS per till posting receipts with ids of its own (``KASSA-n-k``, bodies from
   tests/fiscal/test_crash.py) and asking for a Z report every 20-60 receipts. After its
   till restarts it first posts again, with the same id and body, every receipt that got
@@ -26,25 +29,28 @@ sequence of failures against the same stream —
   back with what it last saved), in turns, and started again 20-80 receipts later;
   meanwhile the tills sell on, and each till's ``GET /v1/status`` must count in its outbox
   depth every receipt first posted after the broker was gone;
-* a till killed with SIGKILL, the two in turns, and started again at once (its POS waits,
-  then posts what was unanswered);
-* the sync module killed with SIGKILL — once it has said it is connected, if the broker
-  runs, so that it dies taking messages — and started again at once or 10-50 receipts later.
+* a till killed with SIGKILL, a Växjö till and Lund's in turns, and started again at once
+  (its POS waits, then posts what was unanswered) — ``2 * ROUNDS`` of them;
+* a sync module killed with SIGKILL, the two stores' in turns — once it has said it is
+  connected, if the broker runs, so that it dies taking messages — and started again at
+  once or 10-50 receipts later; ``ROUNDS`` of each store's.
 
 Then each POS posts what is unanswered and a last Z report, and the test waits (polling
 a condition, with a generous deadline) until each till's ``GET /v1/status`` shows an
 empty outbox and the inbox holds and has processed as many messages as each outbox
 has. Everything is stopped with SIGTERM and the databases are read directly:
 
-* every outbox message of each till is in the inbox exactly once, byte for byte, acked
-  ``stored``; nothing set aside; the register's sequences are 1..N without a gap;
+* every outbox message of each till is in its own store's inbox exactly once, byte for
+  byte, acked ``stored``; nothing set aside; the register's sequences are 1..N without a
+  gap; neither store's inbox or SIE folder has anything of the other store (the two
+  KASSA-1 are two registers);
 * processed in order: ``processed_at`` never goes back as the sequence goes up, and the
   sync log's ``processed`` ranges never overlap (nothing processed twice);
 * every Z report in a till's outbox has exactly one ``sie_files`` row and one SIE file,
   with one voucher that balances (tests/sync/sie_reader.py checks the whole file) and
   that debits exactly what the receipts of the Z's period took in;
 * every receipt the POS posted got one receipt number, and is on the bus;
-* the sync module's log has no ERROR but the broker's outages.
+* neither sync module's log has an ERROR but the broker's outages.
 
 Nothing is timed and no sleep stands in for a synchronisation: the test waits for a
 process's output, an HTTP answer, a process's exit, or (at the end) a condition.
@@ -81,6 +87,9 @@ ROUNDS = int(os.environ.get("TILLGW_CHAOS_ROUNDS", "5"))  # failures of each kin
 ORGNR = "5560360793"
 STORE = "vaxjo"
 REGISTERS = ("KASSA-1", "KASSA-2")
+SECOND = "lund"  # the second store of the company, on the same broker: its till is KASSA-1 too
+STORES = {STORE: REGISTERS, SECOND: ("KASSA-1",)}
+TILLS = tuple(f"{store}/{register}" for store, registers in STORES.items() for register in registers)
 TAIL = 40  # receipts after the last failure before the POS finishes
 DRAIN_DEADLINE = 120.0  # seconds for the outboxes to empty: a hang guard, not a measurement
 REQUEST_TIMEOUT = 60.0
@@ -177,8 +186,10 @@ class Till(Service):
         orgnr: str = ORGNR,
         store: str = STORE,
         mqtt: str = "",
+        name: str = "",
     ) -> None:
-        """``mqtt``: more lines of its ``[mqtt]`` (a user, ``sync_public_key``)."""
+        """``mqtt``: more lines of its ``[mqtt]`` (a user, ``sync_public_key``); ``name`` in the
+        test's words (default: the register)."""
         self.register = register
         self.orgnr = orgnr
         self.store = store
@@ -192,7 +203,7 @@ class Till(Service):
         self.generation = 0  # starts that reached the API
         self.up = asyncio.Event()
         self.listen_elsewhere()
-        super().__init__(register, "run", "--config", str(self.config))
+        super().__init__(name or register, "run", "--config", str(self.config))
 
     def listen_elsewhere(self) -> None:
         self.port = free_port()
@@ -353,19 +364,22 @@ retry_interval = {retry_interval}
 class Action:
     at: int  # its place in the stream: receipts answered before it (both tills together) …
     what: str  # broker-stop | broker-start | till-kill | sync-kill | sync-start
-    how: str = ""  # broker-stop: sigterm | sigkill; till-kill: the register
+    how: str = ""  # broker-stop: sigterm | sigkill; till-kill: the till (store/register); sync-…: the store
     gap: int = 0  # … counted as this many receipts after the previous action is done
 
 
 def chaos_schedule(rng: random.Random, rounds: int) -> list[Action]:
     """``rounds`` failures of each kind, shuffled; a broker or sync outage may span others."""
-    kinds = ["broker", "till", "sync"] * rounds
+    kinds = ["broker", "till", "sync", "till", "sync"] * rounds  # each store its own till and sync faults
     rng.shuffle(kinds)
-    # Both ways of stopping the broker, and both tills, take turns.
+    # Both ways of stopping the broker, the stores, and the first store's two tills take turns.
     stops = ("sigterm", "sigkill")[:: rng.choice((1, -1))]
-    victims = REGISTERS[:: rng.choice((1, -1))]
+    first = [f"{STORE}/{r}" for r in REGISTERS[:: rng.choice((1, -1))]]
+    victims = [v for pair in zip(first, [f"{SECOND}/KASSA-1"] * 2, strict=True) for v in pair]
+    syncs = list(STORES)[:: rng.choice((1, -1))]
     actions: list[Action] = []
-    at = broker_back = sync_back = 0
+    at = broker_back = 0
+    sync_back = dict.fromkeys(STORES, 0)
     for kind in kinds:
         at += rng.randint(30, 90)
         if kind == "broker":
@@ -374,11 +388,12 @@ def chaos_schedule(rng: random.Random, rounds: int) -> list[Action]:
             how = stops[sum(a.what == "broker-stop" for a in actions) % 2]
             actions += [Action(at, "broker-stop", how), Action(broker_back, "broker-start")]
         elif kind == "till":
-            actions.append(Action(at, "till-kill", victims[sum(a.what == "till-kill" for a in actions) % 2]))
+            actions.append(Action(at, "till-kill", victims[sum(a.what == "till-kill" for a in actions) % 4]))
         else:
-            at = max(at, sync_back + 1)
-            sync_back = at + rng.choice((0, 0, rng.randint(10, 50)))
-            actions += [Action(at, "sync-kill"), Action(sync_back, "sync-start")]
+            store = syncs[sum(a.what == "sync-kill" for a in actions) % 2]
+            at = max(at, sync_back[store] + 1)
+            sync_back[store] = at + rng.choice((0, 0, rng.randint(10, 50)))
+            actions += [Action(at, "sync-kill", store), Action(sync_back[store], "sync-start", store)]
     actions.sort(key=lambda a: a.at)  # stable: a start at the same count follows its stop
     # Each action waits for its receipts after the one before it is done: a till's restart
     # takes a second or two, while the other till sells on, and the actions after it must
@@ -511,8 +526,8 @@ class Pos:
 @dataclass
 class World:
     broker: Broker
-    tills: dict[str, Till]
-    sync: Sync
+    tills: dict[str, Till]  # by "store/register"
+    syncs: dict[str, Sync]  # by store
     poses: dict[str, Pos]
     progress: Progress
     session: aiohttp.ClientSession
@@ -530,15 +545,15 @@ class World:
             self.broker_stopped_at = time.monotonic()  # gone: from now on no ack can come
             self.note(f"broker stopped ({action.how})")
         elif action.what == "broker-start":
-            for register, till in self.tills.items():
+            for name, till in self.tills.items():
                 # Sales went on: each receipt first posted since the stop, and answered, waits in
                 # the till's outbox (its commit came after the stop, so no ack can have come).
                 status = await till.status(self.session)
-                pos = self.poses[register]
+                pos = self.poses[name]
                 since = sum(pos.first_posted[i] > self.broker_stopped_at for i in pos.numbers)
                 bus = status["bus"]
-                self.outage_depths.append((register, since, bus["depth"]))
-                assert bus["depth"] >= since, f"{register}: {bus} with {since} receipts since the stop"
+                self.outage_depths.append((name, since, bus["depth"]))
+                assert bus["depth"] >= since, f"{name}: {bus} with {since} receipts since the stop"
                 assert since == 0 or bus["oldest_unacked_age_s"] is not None, bus
             await self.broker.start()
             self.note("broker started")
@@ -549,11 +564,11 @@ class World:
             await till.start()
             self.note(f"{till.name} started")
         elif action.what == "sync-kill":
-            await self.sync.kill()
-            self.note("sync killed")
+            await self.syncs[action.how].kill()
+            self.note(f"{self.syncs[action.how].name} killed")
         elif action.what == "sync-start":
-            await self.sync.start()
-            self.note("sync started")
+            await self.syncs[action.how].start()
+            self.note(f"{self.syncs[action.how].name} started")
         else:  # pragma: no cover
             raise AssertionError(action)
 
@@ -585,25 +600,28 @@ async def drained(world: World) -> str | None:
     empty outbox with messages missing from the inbox fails at once, without the deadline.
     """
     outboxes: dict[str, tuple[int, dict[str, Any]]] = {}
-    for register, till in world.tills.items():
+    for name, till in world.tills.items():
         bus = (await till.status(world.session))["bus"]
         [(total,)] = read_db(till.database, "SELECT COUNT(*) FROM outbox")
-        outboxes[register] = (int(total), bus)
-    inbox = world.sync.base / "inbox.db"
-    counts: dict[str, tuple[int, int]] = {}
-    if inbox.exists():
-        for register, n, processed in read_db(
-            inbox, "SELECT register, COUNT(*), COUNT(processed_at) FROM inbox GROUP BY register"
-        ):
-            counts[str(register)] = (int(n), int(processed))
-    for register, (total, bus) in outboxes.items():
-        inbox_n, processed = counts.get(register, (0, 0))
+        outboxes[name] = (int(total), bus)
+    counts: dict[str, tuple[int, int]] = {}  # by "store/register", from each store's own inbox
+    for store, sync in world.syncs.items():
+        inbox = sync.base / "inbox.db"
+        if inbox.exists():
+            for register, n, processed in read_db(
+                inbox,
+                "SELECT register, COUNT(*), COUNT(processed_at) FROM inbox WHERE store = ? GROUP BY register",
+                (store,),
+            ):
+                counts[f"{store}/{register}"] = (int(n), int(processed))
+    for name, (total, bus) in outboxes.items():
+        inbox_n, processed = counts.get(name, (0, 0))
         assert bus["depth"] or inbox_n == total, (
-            f"{register}: every one of {total} messages acked, but the inbox holds {inbox_n}"
+            f"{name}: every one of {total} messages acked, but its store's inbox holds {inbox_n}"
         )
         if bus["depth"] or inbox_n != total or processed != total:
             return (
-                f"{register}: outbox {total} messages, {bus['depth']} unacked ({bus['reason']}); "
+                f"{name}: outbox {total} messages, {bus['depth']} unacked ({bus['reason']}); "
                 f"inbox {inbox_n}, processed {processed}"
             )
     return None
@@ -621,38 +639,61 @@ async def chaos_run(tmp_path: Path) -> tuple[World, list[Action], float]:
         f"persistence_location {data}/\nmax_queued_messages 100000\n",
         port=broker_port,
     )
-    unit = Service(
-        "control unit",
-        *("sim", "control-unit", "--listen", "tcp://127.0.0.1:0", "--data-dir", str(tmp_path / "unit")),
-        *("--licences", str(len(REGISTERS))),
-    )
-    unit_proc = await unit.spawn()
-    assert unit_proc.stdout is not None
-    unit_url = (await unit_proc.stdout.readline()).decode().strip()
-    assert unit_url.startswith("socket://"), f"{unit_url!r}\n{unit.tail()}"
-    tills = {r: Till(r, tmp_path, unit_url, broker.url) for r in REGISTERS}
-    sync = Sync(tmp_path, broker.url)
-    poses = {r: Pos(r, random.Random(f"{SEED}:{r}")) for r in REGISTERS}
+    # Each store its control unit (both have a KASSA-1), its tills and its own sync module.
+    units: list[Service] = []
+    tills: dict[str, Till] = {}
+    syncs: dict[str, Sync] = {}
+    for store, registers in STORES.items():
+        directory = tmp_path if store == STORE else tmp_path / store
+        directory.mkdir(exist_ok=True)
+        unit = Service(
+            f"control unit {store}",
+            *("sim", "control-unit", "--listen", "tcp://127.0.0.1:0", "--data-dir", str(directory / "unit")),
+            *("--licences", str(len(registers))),
+        )
+        units.append(unit)
+        unit_proc = await unit.spawn()
+        assert unit_proc.stdout is not None
+        unit_url = (await unit_proc.stdout.readline()).decode().strip()
+        assert unit_url.startswith("socket://"), f"{unit_url!r}\n{unit.tail()}"
+        for r in registers:
+            name = f"{store}/{r}"
+            tills[name] = Till(r, directory, unit_url, broker.url, store=store, name=name)
+        if store == STORE:
+            syncs[store] = Sync(directory, broker.url)  # the registers listed
+        else:
+            syncs[store] = Sync(
+                directory,
+                broker.url,
+                registers=(),
+                store=store,
+                stores=(f"{ORGNR}/{store}",),
+                client_id=f"tillgw-sync-e2e-{store}",
+                name=f"sync {store}",
+            )
+    poses = {name: Pos(till.register, random.Random(f"{SEED}:{name}")) for name, till in tills.items()}
     timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)
     connector = aiohttp.TCPConnector(force_close=True)  # tills come and go: no connection is kept
     async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
-        world = World(broker, tills, sync, poses, Progress(), session)
+        world = World(broker, tills, syncs, poses, Progress(), session)
         try:
             await broker.start()
-            await sync.start()
-            await sync.connected.wait()  # its session exists: the broker queues for it from now on
+            for sync in syncs.values():
+                await sync.start()
+                await sync.connected.wait()  # its session exists: the broker queues for it from now on
             for till in tills.values():
                 await till.start()
             finishing = asyncio.Event()
             selling = [
-                asyncio.create_task(poses[r].run(tills[r], world.progress, finishing)) for r in REGISTERS
+                asyncio.create_task(poses[name].run(till, world.progress, finishing))
+                for name, till in tills.items()
             ]
             try:
                 for action in plan:
                     if action.what == "sync-kill" and broker.running:
                         # Killed while it takes messages, not while it starts: once it says it is
                         # connected, the action's receipts are counted.
-                        await sync.connected.wait()
+                        await syncs[action.how].connected.wait()
                     await world.progress.reached(world.progress.count + action.gap)
                     await world.act(action)
                 await world.progress.reached(world.progress.count + TAIL)
@@ -666,22 +707,27 @@ async def chaos_run(tmp_path: Path) -> tuple[World, list[Action], float]:
             await until(lambda: drained(world), DRAIN_DEADLINE)
             world.note("drained")
         except BaseException:
-            for service in (*tills.values(), sync, unit):
+            for service in (*tills.values(), *syncs.values(), *units):
                 print(f"--- {service.name}, the last of its output:\n{service.tail(60)}")
             print("--- what happened:", *world.done, sep="\n")
             raise
         finally:
             codes = {t.name: await t.stop() for t in tills.values()}
-            sync_code = await sync.stop()
+            sync_codes = {s.name: await s.stop() for s in syncs.values()}
             await broker.stop()
-            await unit.stop()
+            for unit in units:
+                await unit.stop()
             # Kept for a post-mortem: every process's output over all its runs.
-            for name, lines in [(s.name, s.lines) for s in (*tills.values(), sync, unit)] + [
+            for name, lines in [(s.name, s.lines) for s in (*tills.values(), *syncs.values(), *units)] + [
                 ("mosquitto", broker.log)
             ]:
-                (tmp_path / f"{name.replace(' ', '-')}.log").write_text("\n".join(lines), encoding="utf-8")
+                log = tmp_path / f"{name.replace(' ', '-').replace('/', '-')}.log"
+                log.write_text("\n".join(lines), encoding="utf-8")
     assert set(codes.values()) == {0}, f"a till did not stop cleanly: {codes}"
-    assert sync_code in (0, 1), f"tillgw sync ended with {sync_code}:\n{sync.tail()}"
+    for sync in syncs.values():
+        assert sync_codes[sync.name] in (0, 1), (
+            f"{sync.name} ended with {sync_codes[sync.name]}:\n{sync.tail()}"
+        )
     return world, plan, time.monotonic() - t0
 
 
@@ -696,8 +742,9 @@ def voucher_amounts(doc: Any) -> tuple[int, int]:
     return paid, rest
 
 
-def check_register(register: str, till: Till, sync: Sync, pos: Pos) -> dict[str, int]:
-    """Every check of one register's messages; returns counts for the summary."""
+def check_register(till: Till, sync: Sync, pos: Pos) -> dict[str, int]:
+    """Every check of one register's messages in its store's inbox; returns counts for the summary."""
+    register, store = till.name, till.store
     inbox = sync.base / "inbox.db"
     outbox = read_db(
         till.database,
@@ -711,7 +758,7 @@ def check_register(register: str, till: Till, sync: Sync, pos: Pos) -> dict[str,
         inbox,
         "SELECT sequence, msg_id, message, kind, processed_at FROM inbox "
         "WHERE orgnr = ? AND store = ? AND register = ? ORDER BY sequence",
-        (ORGNR, STORE, register),
+        (ORGNR, store, till.register),
     )
     # Exactly once, byte for byte, in sequence 1..N.
     assert [r[1] for r in received] == [r[1] for r in outbox], f"{register}: the inbox's msg_ids differ"
@@ -747,15 +794,15 @@ def check_register(register: str, till: Till, sync: Sync, pos: Pos) -> dict[str,
         inbox,
         "SELECT z_no, msg_id, file FROM sie_files WHERE orgnr = ? AND store = ? AND register = ? "
         "ORDER BY z_no",
-        (ORGNR, STORE, register),
+        (ORGNR, store, till.register),
     )
     assert [(f[0], f[1]) for f in files] == [(m["payload"]["z_no"], m["msg_id"]) for m in zs]
-    on_disk = sorted(p.name for p in (sync.base / "sie").glob(f"{ORGNR}-{STORE}-{register}-Z*.si"))
+    on_disk = sorted(p.name for p in (sync.base / "sie").glob(f"{ORGNR}-{store}-{till.register}-Z*.si"))
     assert on_disk == sorted(f[2] for f in files), f"{register}: SIE files {on_disk} are not {files}"
     for z, (_, _, name) in zip(zs, files, strict=True):
         doc = read_sie((sync.base / "sie" / name).read_bytes())  # balances, or AssertionError
         [voucher] = doc.vouchers
-        assert voucher.text == f"Z-dagrapport {z['payload']['z_no']} kassa {register}"
+        assert voucher.text == f"Z-dagrapport {z['payload']['z_no']} kassa {till.register}"
         period = z["payload"]["period"]
         took = sum(r[3] for r in receipts if period["after_entry"] < r[0] <= period["through_entry"])
         paid, rest = voucher_amounts(doc)
@@ -796,12 +843,22 @@ def check_sync_log(sync: Sync) -> dict[str, int]:
 @pytest.mark.timeout(300)  # a hang guard; the test takes about 30 s
 async def test_the_bus_loses_and_doubles_nothing_when_everything_is_killed(tmp_path: Path) -> None:
     world, plan, seconds = await chaos_run(tmp_path)
-    inbox = world.sync.base / "inbox.db"
-    assert read_db(inbox, "SELECT reason FROM rejected") == []
-    counts = {r: check_register(r, world.tills[r], world.sync, world.poses[r]) for r in REGISTERS}
-    assert {r for (r,) in read_db(inbox, "SELECT DISTINCT register FROM inbox")} == set(REGISTERS)
-    log = check_sync_log(world.sync)
-    leftovers = sorted(p.name for p in (world.sync.base / "sie").glob(".*.tmp"))
+    counts: dict[str, dict[str, int]] = {}
+    logs: dict[str, dict[str, int]] = {}
+    leftovers = 0
+    for store, sync in world.syncs.items():
+        inbox = sync.base / "inbox.db"
+        assert read_db(inbox, "SELECT reason FROM rejected") == []
+        for name, till in world.tills.items():
+            if till.store == store:
+                counts[name] = check_register(till, sync, world.poses[name])
+        # Each store's module has its own store's registers, and nothing of the other store.
+        assert set(read_db(inbox, "SELECT DISTINCT store, register FROM inbox")) == {
+            (store, r) for r in STORES[store]
+        }
+        assert {p.name.split("-")[1] for p in (sync.base / "sie").glob("*.si")} == {store}
+        logs[store] = check_sync_log(sync)
+        leftovers += len(list((sync.base / "sie").glob(".*.tmp")))
 
     kinds = [a.what for a in plan]
     print(
@@ -814,9 +871,13 @@ async def test_the_bus_loses_and_doubles_nothing_when_everything_is_killed(tmp_p
             "cut off"
             for r, c in counts.items()
         )
-        + f"; sync: {log['runs']} runs, {log['acked again']} batches acked again, "
-        f"{log['waited']} waits for a gap; outbox depth at the broker's return "
-        f"{[(r, d) for r, _, d in world.outage_depths]}; {len(leftovers)} temporary SIE files left; "
-        f"{seconds:.0f} s"
+        + "; "
+        + "; ".join(
+            f"sync {store}: {log['runs']} runs, {log['acked again']} batches acked again, "
+            f"{log['waited']} waits for a gap"
+            for store, log in logs.items()
+        )
+        + f"; outbox depth at the broker's return {[(r, d) for r, _, d in world.outage_depths]}; "
+        f"{leftovers} temporary SIE files left; {seconds:.0f} s"
     )
     print(*world.done, sep="\n")
