@@ -299,9 +299,13 @@ class Shop:
         the store's folder for a post-mortem."""
         codes: dict[str, int] = {}
         for service in self.services:
-            with contextlib.suppress(TimeoutError):
+            try:
                 async with asyncio.timeout(DEADLINE):
                     codes[service.name] = await service.stop()
+            except TimeoutError:
+                codes[service.name] = -1  # it did not stop on SIGTERM: killed, and the test fails
+                with contextlib.suppress(AssertionError):
+                    await service.kill()
             (self.directory / f"{service.name.replace(' ', '-')}.log").write_text(
                 "\n".join(service.lines), encoding="utf-8"
             )
