@@ -84,6 +84,7 @@ async def reprocess_held(
             log.warning("reprocess: %s is not booked yet (see the lines above for why)", msg_id)
     await _send_owed_acks(config, inbox, signer)
     summary = f"reprocessed {len(targets)} held message(s): {len(booked)} booked, {len(unbooked)} not"
+    log.info("reprocess: %s", summary.removeprefix("reprocessed "))  # on screen, not only in the log
     return ReprocessOutcome(summary, unbooked)
 
 
