@@ -208,6 +208,10 @@ class Pipeline:
         self.on_receipt = on_receipt
         self._lock = asyncio.Lock()  # one fiscal operation at a time: numbers and the unit are serial
         self._print_tasks: set[asyncio.Task[None]] = set()
+        # Receipts (by entry) with a print job under way. A receipt resolved from doubt at
+        # start-up is still unprinted when start() looks for unprinted receipts: without
+        # this it went to the printer twice, and both were originals.
+        self._printing: set[int] = set()
         self._base: int | None = None
 
     # -- start-up -----------------------------------------------------------------------
@@ -223,6 +227,11 @@ class Pipeline:
             found = await self._registered_by_entry(int(row[0]))
             if found is not None:
                 self._print_later(found)
+
+    async def settle(self) -> None:
+        """Wait until every print job and drawer kick under way has ended (a clean stop, a test)."""
+        while self._print_tasks:
+            await asyncio.gather(*self._print_tasks, return_exceptions=True)
 
     async def close(self) -> None:
         for task in list(self._print_tasks):
@@ -588,8 +597,11 @@ class Pipeline:
             self._background(self._kick(registered.receipt_no), f"drawer for receipt {registered.receipt_no}")
 
     def _print_later(self, registered: RegisteredReceipt) -> None:
-        if self.printer is not None:
-            self._background(self._print(registered), f"print receipt {registered.receipt_no}")
+        """Print the receipt once: not again while a job for it is under way."""
+        if self.printer is None or registered.entry_seq in self._printing:
+            return
+        self._printing.add(registered.entry_seq)
+        self._background(self._print(registered), f"print receipt {registered.receipt_no}")
 
     def _background(self, work: Awaitable[None], name: str) -> None:
         task = asyncio.ensure_future(work)
@@ -621,6 +633,12 @@ class Pipeline:
         return to_text(layout(self.printed_receipt(registered), self.paper_width), self.paper_width)
 
     async def _print(self, registered: RegisteredReceipt) -> None:
+        try:
+            await self._print_once(registered)
+        finally:
+            self._printing.discard(registered.entry_seq)
+
+    async def _print_once(self, registered: RegisteredReceipt) -> None:
         assert self.printer is not None
         data = render(self.printed_receipt(registered), self.paper_width, self.code_table)
         try:
