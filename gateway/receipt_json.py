@@ -19,9 +19,11 @@ from gateway.model import Line, LineKind, Payment, PaymentMethod, Receipt, Recei
 
 __all__ = ["money_text", "parse_money", "rate_text", "receipt_from_json", "receipt_to_json", "totals_to_json"]
 
-_MONEY_RE = re.compile(r"^-?\d{1,12}(\.\d{1,2})?$")
-_QUANTITY_RE = re.compile(r"^-?\d{1,9}(\.\d{1,3})?$")
-_RATE_RE = re.compile(r"^\d{1,2}(\.\d{1,2})?$")
+# ASCII digits only, the whole text (fullmatch): ``\d`` would take Arabic-Indic or full-width
+# digits, and ``$`` a trailing newline ("25.00\n").
+_MONEY_RE = re.compile(r"-?[0-9]{1,12}(?:\.[0-9]{1,2})?")
+_QUANTITY_RE = re.compile(r"-?[0-9]{1,9}(?:\.[0-9]{1,3})?")
+_RATE_RE = re.compile(r"[0-9]{1,2}(?:\.[0-9]{1,2})?")
 
 
 def money_text(ore: int) -> str:
@@ -34,7 +36,7 @@ def parse_money(value: Any, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise ReceiptError(where, f'must be an amount as a string like "22.50", got {value!r}')
     text = str(value)
-    if not _MONEY_RE.match(text):
+    if not _MONEY_RE.fullmatch(text):
         raise ReceiptError(where, f'{text!r} is not an amount like "22.50" (a point, at most two decimals)')
     return int(Decimal(text) * 100)
 
@@ -45,7 +47,7 @@ def _quantity(value: Any, where: str) -> Decimal:
             where, f'must be a number as a string like "1.250" or a whole number, got {value!r}'
         )
     text = str(value)
-    if not _QUANTITY_RE.match(text):
+    if not _QUANTITY_RE.fullmatch(text):
         raise ReceiptError(where, f"{text!r} is not a quantity with at most 3 decimals")
     return Decimal(text)
 
@@ -54,7 +56,7 @@ def _rate(value: Any, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise ReceiptError(where, f"must be a VAT rate in percent (25, 12, 6 or 0), got {value!r}")
     text = str(value)
-    if not _RATE_RE.match(text):
+    if not _RATE_RE.fullmatch(text):
         raise ReceiptError(where, f"{text!r} is not a VAT rate in percent (25, 12, 6 or 0)")
     return int(Decimal(text) * 100)
 

@@ -29,6 +29,7 @@ from gateway.api.events import DEFAULT_QUEUE_SIZE, EventHub, stream_events
 from gateway.api.history import add_history_routes
 from gateway.api.page import SESSION_KEY_FILE, add_page_routes
 from gateway.api.session import Sessions
+from gateway.api.text_check import check_text, refuse_bad_text
 from gateway.bus.orders import NewOrder, Order, OrderAnswer, OrderFieldError
 from gateway.catalog.customers import customer_request
 from gateway.catalog.orders import NotConnected
@@ -119,6 +120,7 @@ async def _body(request: web.Request, *, optional: bool = False) -> dict[str, An
         raise ApiError(400, "bad_json", f"the body is not JSON: {detail}") from None
     if not isinstance(value, dict):
         raise ApiError(400, "bad_json", f"the body must be a JSON object, not {_json_type(value)}")
+    refuse_bad_text(value)  # a lone surrogate or a control character in any text: 422 naming it
     return value
 
 
@@ -354,8 +356,9 @@ def _query_text(request: web.Request, key: str, limit: int) -> str | None:
         raise ApiError(400, "bad_request", f"?{key}= is empty", key)
     if len(value) > limit:
         raise ApiError(400, "bad_request", f"?{key}= is {len(value)} characters; at most {limit}", key)
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
-        raise ApiError(400, "bad_request", f"?{key}= holds a control character", key)
+    reason = check_text(value)
+    if reason is not None:
+        raise ApiError(400, "bad_request", f"?{key}= {reason}", key)
     return value
 
 
@@ -363,7 +366,7 @@ def _limit(request: web.Request) -> int:
     text = request.query.get("limit")
     if text is None:
         return DEFAULT_SEARCH
-    if not text.isdigit() or not 1 <= int(text) <= MAX_SEARCH:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_SEARCH:
         raise ApiError(
             400, "bad_request", f"?limit= must be a number from 1 to {MAX_SEARCH}, got {text!r}", "limit"
         )
@@ -496,7 +499,7 @@ async def get_orders(request: web.Request) -> web.Response:
 
 async def get_order(request: web.Request) -> web.Response:
     number = request.match_info["number"]
-    if len(number) > 50 or any(ord(c) < 32 or ord(c) == 127 for c in number):
+    if len(number) > 50 or check_text(number) is not None:
         raise ApiError(400, "bad_request", "an order number is 1-50 characters without control characters")
     answer = await _ask_for_orders(request, _query_text(request, "customer", 50), number)
     found = [o for o in answer.orders if o.number == number]

@@ -30,7 +30,7 @@ def _last(request: web.Request) -> int:
     text = request.query.get("last")
     if text is None:
         return DEFAULT_LAST
-    if not text.isdigit() or not 1 <= int(text) <= MAX_LAST:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_LAST:
         raise ApiError(
             400, "bad_request", f"?last= must be a number from 1 to {MAX_LAST}, got {text!r}", "last"
         )

@@ -69,7 +69,7 @@ class Sessions:
         if not value:
             return False
         expiry_text, dot, mac = value.partition(".")
-        if not dot or not expiry_text.isdigit() or len(expiry_text) > 12:
+        if not dot or not (expiry_text.isascii() and expiry_text.isdigit()) or len(expiry_text) > 12:
             return False
         expiry = int(expiry_text)
         if not hmac.compare_digest(mac.encode("utf-8", "surrogateescape"), self._mac(expiry).encode()):

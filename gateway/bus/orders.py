@@ -57,7 +57,7 @@ MAX_LINES = 500  # lines of one order, as a receipt's
 MAX_NOTE = 250
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-_QUANTITY_RE = re.compile(r"^-?\d{1,9}(\.\d{1,5})?$")
+_QUANTITY_RE = re.compile(r"-?[0-9]{1,9}(?:\.[0-9]{1,5})?")  # ASCII digits only; fullmatch
 
 
 class OrderFieldError(FieldError):
@@ -318,7 +318,7 @@ def _new_line(raw: Any, where: str) -> NewOrderLine:
 
 
 def _quantity(value: Any, where: str) -> Decimal:
-    if not isinstance(value, str) or not _QUANTITY_RE.match(value):
+    if not isinstance(value, str) or not _QUANTITY_RE.fullmatch(value):
         raise OrderFieldError(where, f"{value!r} is not a quantity as decimal text (at most 5 decimals)")
     try:
         return Decimal(value)
