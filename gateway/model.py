@@ -16,6 +16,9 @@ rules, each in one place:
 * **Cash rounding (öresavrundning)**: there are no öre coins, so what is paid in cash is
   rounded to whole kronor, 50 öre and up away from zero. The difference is kept as its
   own figure (``rounding``), booked apart from sales; card and other means pay to the öre.
+  The cash handed over is rounded the same way (a POS that sends the total to the öre as
+  the cash tendered means the rounded sum), so change is always whole kronor.
+* Every amount in a message for a person is in kronor: ``32,00 kr``, never ``3200``.
 * Sales and returns are separate receipts: every line of one receipt has the same sign.
 
 Pure: no I/O.
@@ -42,6 +45,7 @@ __all__ = [
     "Totals",
     "VatAmount",
     "compute",
+    "kronor",
     "round_half_away",
 ]
 
@@ -168,6 +172,13 @@ def _check_text(value: str | None, where: str, *, required: bool) -> None:
         raise ReceiptError(where, "holds a control character")
 
 
+def kronor(ore: int) -> str:
+    """An amount for a person to read: ``-123450`` -> ``"-1 234,50 kr"``."""
+    sign = "-" if ore < 0 else ""
+    whole, rest = divmod(abs(ore), 100)
+    return f"{sign}{whole:,}".replace(",", " ") + f",{rest:02d} kr"
+
+
 def _check_amount(value: int, where: str) -> None:
     if not isinstance(value, int) or isinstance(value, bool):
         raise ReceiptError(where, f"must be a whole number of öre, got {value!r}")
@@ -200,7 +211,7 @@ def _validate_line(line: Line, i: int) -> None:
         raise ReceiptError(f"{where}.discount", "is negative")
     if line.discount > abs(line.gross):
         raise ReceiptError(
-            f"{where}.discount", f"{line.discount} öre is more than the line's {abs(line.gross)}"
+            f"{where}.discount", f"{kronor(line.discount)} is more than the line's {kronor(abs(line.gross))}"
         )
 
 
@@ -256,7 +267,7 @@ def compute(receipt: Receipt) -> Totals:
         raise ReceiptError("discount", "is negative")
     if receipt.discount > abs(sum(amounts)):
         raise ReceiptError(
-            "discount", f"{receipt.discount} öre is more than the receipt's {abs(sum(amounts))}"
+            "discount", f"{kronor(receipt.discount)} is more than the receipt's {kronor(abs(sum(amounts)))}"
         )
     sign = -1 if is_return else 1
     shares = _spread(receipt.discount, amounts)
@@ -313,7 +324,7 @@ def _settle(
         _check_amount(p.amount, f"{where}.amount")
         if p.amount == 0 or (p.amount > 0) != (sign > 0):
             what = "a refund (negative)" if is_return else "positive"
-            raise ReceiptError(f"{where}.amount", f"must be {what} on this receipt, got {p.amount}")
+            raise ReceiptError(f"{where}.amount", f"must be {what} on this receipt, got {kronor(p.amount)}")
         _check_text(p.reference, f"{where}.reference", required=False)
         paid[p.method] = paid.get(p.method, 0) + p.amount
 
@@ -323,23 +334,26 @@ def _settle(
         if other != total:
             raise ReceiptError(
                 "payments",
-                f"the payments come to {format_amount(other)} but the receipt to {format_amount(total)}",
+                f"the payments come to {kronor(other)} but the receipt to {kronor(total)}",
             )
         return 0, paid, 0
     if abs(other) > abs(total):
         raise ReceiptError(
             "payments",
-            f"card and other payments {format_amount(other)} exceed the total {format_amount(total)}",
+            f"card and other payments {kronor(other)} exceed the total {kronor(total)}",
         )
     cash_due = total - other
     rounded = _round_to_krona(cash_due)
     rounding = rounded - cash_due
-    change = cash - rounded
+    # Cash changes hands in whole kronor: what was handed over is rounded like the sum due,
+    # so that cash 25,40 kr for 25,40 kr is 25,00 kr paid and no change ("Växel 0,40" cannot
+    # be paid out).
+    tendered = _round_to_krona(cash)
+    change = tendered - rounded
     if sign * change < 0:
-        raise ReceiptError(
-            "payments", f"cash {format_amount(cash)} is less than the {format_amount(rounded)} due in cash"
-        )
+        shown = kronor(cash) if tendered == cash else f"{kronor(cash)} (rounded: {kronor(tendered)})"
+        raise ReceiptError("payments", f"cash {shown} is less than the {kronor(rounded)} due in cash")
     if is_return and change != 0:
-        raise ReceiptError("payments", f"a cash refund must be exactly {format_amount(rounded)}")
+        raise ReceiptError("payments", f"a cash refund must be exactly {kronor(rounded)}")
     paid[PaymentMethod.CASH] = rounded
     return rounding, paid, change

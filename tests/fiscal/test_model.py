@@ -85,8 +85,44 @@ def test_cash_is_rounded_to_whole_kronor_and_kept_apart() -> None:
 def test_card_pays_to_the_ore_and_only_the_cash_part_is_rounded() -> None:
     totals = compute(Receipt((line(18740),), (Payment(CARD, 10000), Payment(CASH, 8700))))
     assert (totals.rounding, totals.to_pay, totals.paid) == (-40, 18700, {CARD: 10000, CASH: 8700})
-    with pytest.raises(ReceiptError, match="payments: the payments come to 187,00 but the receipt to 187,40"):
+    with pytest.raises(ReceiptError, match="payments: the payments come to 187,00 kr but the receipt to 187,40 kr"):
         compute(Receipt((line(18740),), (Payment(CARD, 18700),)))
+
+
+@pytest.mark.parametrize(
+    ("price", "cash", "to_pay", "change"),
+    [
+        (2540, 2540, 2500, 0),  # the exact total handed over: no "Växel 0,40"
+        (2550, 2550, 2600, 0),
+        (2540, 3000, 2500, 500),
+        (2540, 2960, 2500, 500),  # 29,60 kr cannot be handed over: it is 30,00 kr
+        (18740, 20000, 18700, 1300),
+    ],
+)
+def test_cash_tendered_is_rounded_like_the_total_and_change_is_whole_kronor(
+    price: int, cash: int, to_pay: int, change: int
+) -> None:
+    totals = compute(Receipt((line(price),), (Payment(CASH, cash),)))
+    assert (totals.to_pay, totals.change, totals.paid) == (to_pay, change, {CASH: to_pay})
+    assert totals.change % 100 == 0
+
+
+def test_messages_for_people_give_amounts_in_kronor() -> None:
+    with pytest.raises(ReceiptError) as info:
+        compute(Receipt((line(3200),), (Payment(CASH, 2000),)))
+    assert info.value.reason == "cash 20,00 kr is less than the 32,00 kr due in cash"
+    with pytest.raises(ReceiptError) as info:
+        compute(Receipt((line(3200),), (Payment(CASH, 3140),)))
+    assert info.value.reason == "cash 31,40 kr (rounded: 31,00 kr) is less than the 32,00 kr due in cash"
+    with pytest.raises(ReceiptError) as info:
+        compute(Receipt((line(3200, "-1"),), (Payment(CARD, 3200),)))
+    assert info.value.reason == "must be a refund (negative) on this receipt, got 32,00 kr"
+    with pytest.raises(ReceiptError) as info:
+        compute(Receipt((line(3200, discount=5000),), (Payment(CARD, 3200),)))
+    assert info.value.reason == "50,00 kr is more than the line's 32,00 kr"
+    with pytest.raises(ReceiptError) as info:
+        compute(Receipt((line(123456),), (Payment(CARD, 123456),), discount=200000))
+    assert info.value.reason == "2 000,00 kr is more than the receipt's 1 234,56 kr"
 
 
 def test_a_return_receipt() -> None:
@@ -116,7 +152,7 @@ def test_items_and_services_are_counted_apart() -> None:
         (Receipt((line(100, text="a\x1bp"),), (Payment(CARD, 100),)), "lines[0].text", "control character"),
         (Receipt((line(100),), ()), "payments", "at least one payment"),
         (Receipt((line(100),), (Payment(CARD, -100),)), "payments[0].amount", "must be positive"),
-        (Receipt((line(100),), (Payment(CASH, 50),)), "payments", "less than"),
+        (Receipt((line(100),), (Payment(CASH, 40),)), "payments", "less than"),
         (Receipt((line(100),), (Payment(CARD, 200), Payment(CASH, 100))), "payments", "exceed the total"),
         (Receipt((line(100),), (Payment(CARD, 100),), discount=300), "discount", "more than"),
         (Receipt((line(10**13),), (Payment(CARD, 10**13),)), "lines[0].unit_price", "longer than 14"),
