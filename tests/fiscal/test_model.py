@@ -85,7 +85,8 @@ def test_cash_is_rounded_to_whole_kronor_and_kept_apart() -> None:
 def test_card_pays_to_the_ore_and_only_the_cash_part_is_rounded() -> None:
     totals = compute(Receipt((line(18740),), (Payment(CARD, 10000), Payment(CASH, 8700))))
     assert (totals.rounding, totals.to_pay, totals.paid) == (-40, 18700, {CARD: 10000, CASH: 8700})
-    with pytest.raises(ReceiptError, match="payments: the payments come to 187,00 kr but the receipt to 187,40 kr"):
+    words = "payments: the payments come to 187,00 kr but the receipt to 187,40 kr"
+    with pytest.raises(ReceiptError, match=words):
         compute(Receipt((line(18740),), (Payment(CARD, 18700),)))
 
 
