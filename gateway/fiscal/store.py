@@ -27,6 +27,7 @@ come between its ``BEGIN`` and its ``COMMIT``.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import time
 from collections.abc import Callable
@@ -38,7 +39,7 @@ from typing import Any, TypeVar
 from gateway.fiscal.journal import JOURNAL_SCHEMA, Entry, append, journal_head
 from gateway.fiscal.signing import Signer
 
-__all__ = ["SCHEMA", "AppendHook", "CommitListener", "Row", "Store", "Writer", "local_now"]
+__all__ = ["SCHEMA", "AppendHook", "CommitListener", "Row", "StorageFull", "Store", "Writer", "local_now"]
 
 T = TypeVar("T")
 Row = tuple[Any, ...]  # rows come back as plain tuples
@@ -109,6 +110,27 @@ CREATE TABLE IF NOT EXISTS unprinted (
 )
 
 
+class StorageFull(Exception):
+    """A write transaction that failed because the disk holding the database is full.
+
+    Rolled back whole, like any failed transaction; ``path`` is the database file,
+    ``free`` and ``size`` the bytes free to the till and the file system's size when it
+    failed.
+    """
+
+    def __init__(self, path: Path, free: int, size: int) -> None:
+        super().__init__(f"the disk holding {path} is full ({free} of {size} bytes free)")
+        self.path = path
+        self.free = free
+        self.size = size
+
+
+def space_of(path: Path) -> tuple[int, int]:
+    """(bytes free to an unprivileged writer, bytes in all) of the file system holding ``path``."""
+    stat = os.statvfs(path)
+    return stat.f_bavail * stat.f_frsize, stat.f_blocks * stat.f_frsize
+
+
 def local_now() -> datetime:
     """Now, in local time with its UTC offset (what receipts and the journal show)."""
     return datetime.now().astimezone()
@@ -171,6 +193,7 @@ class Store:
         self._closed = False
         self.append_hooks: list[AppendHook] = []
         self.commit_listeners: list[CommitListener] = []
+        self.full: StorageFull | None = None  # the last write failed for space; None once one commits
 
     @classmethod
     async def open(cls, path: Path, signer: Signer) -> Store:
@@ -210,6 +233,10 @@ class Store:
             loop = asyncio.get_running_loop()
             done.add_done_callback(lambda f: loop.call_soon_threadsafe(self._committed_late, f))
             raise
+        except StorageFull as exc:
+            self.full = exc
+            raise
+        self.full = None
         self._committed(appended)
         return result
 
@@ -218,10 +245,14 @@ class Store:
         try:
             w = Writer(self.conn, self.signer, at, tuple(self.append_hooks))
             result = work(w)
-        except BaseException:
-            self.conn.execute("ROLLBACK")
+            self.conn.execute("COMMIT")
+        except BaseException as exc:
+            if self.conn.in_transaction:  # SQLite may have rolled back already (a full disk does)
+                self.conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error) and _is_full(exc):
+                # Named, so that the API, the status and the log speak of the disk, not of a fault.
+                raise StorageFull(self.path, *space_of(self.path.parent)) from exc
             raise
-        self.conn.execute("COMMIT")
         return result, w.appended
 
     def _committed(self, entries: list[Entry]) -> None:
@@ -245,6 +276,12 @@ class Store:
 
     async def fetchall(self, sql: str, params: tuple[Any, ...] = ()) -> list[Row]:
         return await self.run(lambda: self.conn.execute(sql, params).fetchall())
+
+
+def _is_full(exc: sqlite3.Error) -> bool:
+    """SQLITE_FULL, whichever statement met it (also as an extended code)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF == sqlite3.SQLITE_FULL
 
 
 def _connect(path: Path) -> sqlite3.Connection:
