@@ -8,7 +8,8 @@ and what is wrong with it — a till must not start half-configured.
 A full example is in docs/configuration.md; the keys::
 
     [shop]          name, orgnr, address (list of lines), store (the store's id on the bus)
-    [register]      pos_id, data_dir, paper_width (42|48), manufacturing_number, model, program
+    [register]      pos_id, data_dir, paper_width (42|48), manufacturing_number, model, program,
+                    min_free_mib
     [control_unit]  url, kind ("ccsp"|"xccsp"|"tcs"|"srv4pos"), request_timeout, retries,
                     baudrate (9600|19200|57600|"auto"), dtr, ca_cert; TCS: client_cert,
                     client_cert_password, application_id, register_id; srv4pos: corporate_id,
@@ -48,6 +49,9 @@ __all__ = [
 
 DEMO_ORGNR = "5599000006"  # a made-up number whose check digit is right
 DEMO_MANUFACTURING_NUMBER = "TILLGW-DEMO-0001"
+# [register] min_free_mib: at a few KiB a receipt (journal entry, index row, write-ahead log)
+# thousands of receipts — days of trade in most shops, time to free space or add a disk.
+DEFAULT_MIN_FREE_MIB = 64
 _TOPIC_LEVEL_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # SKVFS 2014:9 2 kap. 23 §: at most 17 of a-z, A-Z, 0-9, space and hyphen; no space at
 # either end and never two in a row.
@@ -122,6 +126,8 @@ class Config:
     api: ApiConfig = field(default_factory=ApiConfig)
     mqtt: MqttConfig | None = field(default_factory=MqttConfig)  # None: no bus (a till on its own)
     paper_width: int = 42
+    # Below this much free space on the data directory's disk the till warns (GET /v1/status).
+    min_free_mib: int = DEFAULT_MIN_FREE_MIB
     demo: bool = False
     source: Path | None = None  # the file it was read from
     # The register's identity as reported to Skatteverket (the journal export writes it):
@@ -358,7 +364,7 @@ def _parse(raw: dict[str, Any], path: Path) -> Config:
     register = _Section(
         _table(raw, "register") or {},
         "register",
-        {"pos_id", "data_dir", "paper_width", "manufacturing_number", "model", "program"},
+        {"pos_id", "data_dir", "paper_width", "manufacturing_number", "model", "program", "min_free_mib"},
     )
     pos_id = register.text("pos_id", required=True) or ""
     try:
@@ -413,6 +419,7 @@ def _parse(raw: dict[str, Any], path: Path) -> Config:
         api=ApiConfig(host, port, api.integer("max_body_kib", 256, minimum=1)),
         mqtt=mqtt,
         paper_width=register.integer("paper_width", 42, (42, 48)),
+        min_free_mib=register.integer("min_free_mib", DEFAULT_MIN_FREE_MIB),
         source=path,
         manufacturing_number=_manufacturing_number(register.text("manufacturing_number")),
         model=register.text("model", "tillgw", required=True) or "tillgw",

@@ -38,6 +38,7 @@ from gateway.fiscal.receipt_text import Shop
 from gateway.fiscal.signing import Signer, load_or_create_key
 from gateway.fiscal.store import Store
 from gateway.registration_check import RegistrationState, check_at_start
+from gateway.storage import Storage
 from protocols.escpos import CodeTable, DrawerPin
 
 __all__ = ["DeviceError", "Till", "TillFiles"]
@@ -155,6 +156,7 @@ class Till:
         self.catalog = catalog  # articles, barcodes, customers, stock (empty until the bus brings them)
         self.catalog_updates = catalog_updates  # what brings them; None for a till with no bus
         self.orders = orders  # asks the sync module for the ERP's open orders; None with no bus
+        self.storage = Storage(store, config.min_free_mib)  # the database's disk: free space, a full disk
 
     @classmethod
     async def open(cls, config: Config) -> Till:
@@ -266,20 +268,24 @@ class Till:
             driver = self.printer.driver
             devices["printer"] = {"url": driver.url, "state": driver.state.value, "reason": driver.reason}
         in_doubt = await self.store.fetchall(
-            "SELECT json_extract(j.body, '$.receipt_no') "
+            "SELECT d.pending_seq, json_extract(j.body, '$.receipt_no') "
             "FROM in_doubt d JOIN journal j ON j.seq = d.pending_seq"
         )
+        unwritten = self.pipeline.unwritten  # answered by the unit, kept out of the journal by a full disk
         unprinted = await self.store.fetchone("SELECT COUNT(*) FROM unprinted")
         last = await self.store.fetchone("SELECT MAX(receipt_no) FROM receipts WHERE kind != 'kopia'")
         return {
             "register": self.config.pos_id,
             "shop": self.config.shop.name,
             "devices": devices,
+            # The disk the journal is on: free space against [register] min_free_mib, a full disk.
+            "storage": self.storage.status(),
             # Registered with Skatteverket, and whether the till still matches (report_by when not).
             "registration": None if self.registration is None else self.registration.to_json(),
             "receipts": {
                 "last_number": None if last is None or last[0] is None else int(last[0]),
-                "waiting_for_control_unit": [int(r[0]) for r in in_doubt],
+                "waiting_for_control_unit": [int(r[1]) for r in in_doubt if int(r[0]) not in unwritten],
+                "waiting_for_disk_space": [int(r[1]) for r in in_doubt if int(r[0]) in unwritten],
                 "unprinted": 0 if unprinted is None else int(unprinted[0]),
             },
             # Messages for the sync module not yet acked, the oldest's age, the publisher in words.

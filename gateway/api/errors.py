@@ -9,20 +9,28 @@
   (:class:`~gateway.model.ReceiptError` is one) — into 422 naming the field;
 * aiohttp's own HTTP errors (unknown path 404, wrong method 405, body over the size
   limit 413) into the same JSON shape;
-* anything else into a 500 with a generic message, logged with its traceback.
+* :class:`~gateway.fiscal.store.StorageFull` — a write the full disk refused — into 507
+  ``storage_full`` naming the disk (a sale that may be in the unit already comes as a
+  :class:`FiscalError` with ``in_doubt``);
+* another database error into 503 ``storage_error``, and anything else into 503
+  ``internal_error``: JSON with words, the traceback logged once.
 
-Bad input never gives a 500: every way a request can be wrong is one of the above.
+No endpoint answers a bare 500: bad input is a 4xx, a state of the till (a full disk, a
+silent unit) has its own code, and a fault in the gateway is still an answer in words.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from gateway.fiscal.pipeline import FiscalError
+from gateway.fiscal.store import StorageFull
+from gateway.storage import full_words
 from protocols.skv import FieldError
 
 __all__ = ["ApiError", "error_body", "error_middleware", "error_response"]
@@ -123,8 +131,31 @@ async def _answer(request: web.Request, handler: Handler, max_body: int) -> web.
         if exc.status < 400:
             raise  # a redirect or success raised as an exception is not an error
         return _from_http_exception(request, exc, max_body)
+    except StorageFull as exc:
+        log.error("%s %s not written: %s", request.method, request.path, full_words(exc))
+        return web.json_response(
+            {
+                "error": {
+                    "code": "storage_full",
+                    "message": f"{full_words(exc)}: nothing was written. Free space on it, then try again.",
+                    "in_doubt": False,
+                }
+            },
+            status=507,
+        )
+    except sqlite3.Error as exc:
+        log.exception("%s %s: the database failed", request.method, request.path)
+        return error_response(
+            503,
+            "storage_error",
+            f"the till's database could not be read or written ({exc}); nothing was done. "
+            "Try again; if it happens again, run tillgw diag and restart tillgw",
+        )
     except Exception:
         log.exception("%s %s failed", request.method, request.path)
         return error_response(
-            500, "internal_error", "the gateway failed to handle this request; the error is in its log"
+            503,
+            "internal_error",
+            "the till could not do this because of a fault in tillgw (its log has the details); "
+            "nothing more is known. Try again; if it happens again, restart tillgw",
         )

@@ -43,9 +43,10 @@ from gateway.devices.fiscal_unit import (
 )
 from gateway.fiscal.receipt_text import PrintedReceipt, Shop, layout, render, to_text
 from gateway.fiscal.reports import Report, float_change_body, make_x, make_z
-from gateway.fiscal.store import Store, Writer, local_now
+from gateway.fiscal.store import StorageFull, Store, Writer, local_now
 from gateway.model import PaymentMethod, Receipt, ReceiptKind, Totals, compute
 from gateway.receipt_json import receipt_from_json, receipt_to_json, totals_to_json
+from gateway.storage import full_words
 from protocols.escpos import CodeTable
 from protocols.skv import ControlData, FieldError, ReceiptType, VatSlot
 
@@ -70,7 +71,14 @@ class FiscalError(Exception):
     """A fiscal operation that did not happen; ``code`` and ``status`` are for the API."""
 
     def __init__(
-        self, code: str, message: str, status: int, field: str | None = None, *, repeat: bool = False
+        self,
+        code: str,
+        message: str,
+        status: int,
+        field: str | None = None,
+        *,
+        repeat: bool = False,
+        in_doubt: bool | None = None,
     ) -> None:
         super().__init__(message)
         self.code = code
@@ -78,12 +86,38 @@ class FiscalError(Exception):
         self.status = status
         self.field = field
         self.repeat = repeat  # the same answer this request got before (no news)
+        # storage_full only: True when the unit may hold the receipt (repeat the same id)
+        self.in_doubt = in_doubt
 
     def to_json(self) -> dict[str, Any]:
         error: dict[str, Any] = {"code": self.code, "message": self.message}
         if self.field is not None:
             error["field"] = self.field
+        if self.in_doubt is not None:
+            error["in_doubt"] = self.in_doubt
         return {"error": error}
+
+
+def storage_full(exc: StorageFull, receipt_no: int | None = None, *, this_sale: bool = True) -> FiscalError:
+    """507 for a write the full disk refused; ``receipt_no``: a receipt the unit may hold, unwritten."""
+    if receipt_no is None:
+        return FiscalError(
+            "storage_full",
+            f"{full_words(exc)}: the sale could not be written and nothing was registered. "
+            "Free space on the disk, then send it again.",
+            507,
+            in_doubt=False,
+        )
+    waiting = (
+        f"{full_words(exc)}: receipt {receipt_no} is registered with the control unit but could not be "
+        "written to the journal. Nothing is lost: free space on the disk, then send the same request again "
+        "(the same id) to get the receipt. No new sale until then."
+    )
+    if not this_sale:
+        return FiscalError(
+            "storage_full", f"Nothing was registered for this sale. {waiting}", 507, in_doubt=False
+        )
+    return FiscalError("storage_full", waiting, 507, in_doubt=True)
 
 
 class ReceiptPrinter(Protocol):
@@ -213,6 +247,10 @@ class Pipeline:
         # this it went to the printer twice, and both were originals.
         self._printing: set[int] = set()
         self._base: int | None = None
+        # pending entry -> receipt number: receipts the unit answered for that the full disk
+        # kept out of the journal. They are in doubt like any other (sent again before the
+        # next sale), but it is the disk they wait for, not the control unit.
+        self.unwritten: dict[int, int] = {}
 
     # -- start-up -----------------------------------------------------------------------
 
@@ -253,12 +291,21 @@ class Pipeline:
             while True:
                 moment = local_now()
                 begin = partial(self._begin_sale, request_id=request_id, receipt=receipt, totals=totals)
-                step = await self.store.transact(partial(begin, kind=kind, moment=moment), moment)
+                try:
+                    step = await self.store.transact(partial(begin, kind=kind, moment=moment), moment)
+                except StorageFull as exc:
+                    log.error("receipt not written: %s", full_words(exc))
+                    raise storage_full(exc) from None
                 if isinstance(step, _Pending):
                     registered = await self._send(step.seq, step.body, step.data, receipt, totals)
                     break
                 if isinstance(step, _InDoubt):
-                    await self._resolve_in_doubt()
+                    try:
+                        await self._resolve_in_doubt()
+                    except FiscalError as exc:
+                        if exc.code == "storage_full":  # another receipt waits for space, not this one
+                            raise FiscalError(exc.code, exc.message, 507, in_doubt=False) from None
+                        raise
                     continue
                 earlier = earlier or step.state
                 if step.state == "pending":  # this very request was left in doubt
@@ -313,7 +360,7 @@ class Pipeline:
                 )
             await self._resolve_in_doubt()
             moment = local_now()
-            pending = await self.store.transact(
+            pending = await self._writing_pending(
                 lambda w: self._write_pending(
                     w,
                     receipt_no,
@@ -331,6 +378,13 @@ class Pipeline:
             )
         self._print_later(registered)
         return registered
+
+    async def _writing_pending(self, write: Callable[[Writer], _Pending], moment: datetime) -> _Pending:
+        try:
+            return await self.store.transact(write, moment)
+        except StorageFull as exc:
+            log.error("receipt not written: %s", full_words(exc))
+            raise storage_full(exc) from None
 
     async def find(self, receipt_no: int, *, copy: bool = False) -> RegisteredReceipt | None:
         clause = "= 'kopia'" if copy else "!= 'kopia'"
@@ -453,6 +507,25 @@ class Pipeline:
         self, pending_seq: int, body: dict[str, Any], data: ControlData, receipt: Receipt, totals: Totals
     ) -> RegisteredReceipt:
         try:
+            return await self._send_once(pending_seq, body, data, receipt, totals)
+        except StorageFull as exc:
+            # The pending entry is written and the unit was asked: it may hold the receipt.
+            # The receipt stays in doubt and is completed, with the unit's same code, when
+            # the same request comes again once there is space.
+            number = int(body["receipt_no"])
+            self.unwritten[pending_seq] = number
+            log.error(
+                "receipt %s registered with the control unit but not journaled: %s — free space, "
+                "then the POS sends the same request again",
+                number,
+                full_words(exc),
+            )
+            raise storage_full(exc, number) from None
+
+    async def _send_once(
+        self, pending_seq: int, body: dict[str, Any], data: ControlData, receipt: Receipt, totals: Totals
+    ) -> RegisteredReceipt:
+        try:
             registration = await self.unit.register(int(body["cu_seq"]), data, cashier=receipt.cashier or "")
         except ControlUnitRefused as exc:
             await self._refused(pending_seq, body, exc)
@@ -489,6 +562,7 @@ class Pipeline:
         registered = await self.store.transact(
             lambda w: self._write_receipt(w, pending_seq, body, registration, receipt, totals)
         )
+        self.unwritten.pop(pending_seq, None)
         if self.on_receipt is not None:
             # Every completed receipt, also one resolved from doubt during another request.
             self.on_receipt(registered)
@@ -652,7 +726,14 @@ class Pipeline:
             w.append("receipt.printed", printed)
             w.execute("DELETE FROM unprinted WHERE entry_seq = ?", (registered.entry_seq,))
 
-        await self.store.transact(write)
+        try:
+            await self.store.transact(write)
+        except StorageFull as exc:  # on paper, but it stays listed unprinted: printed again at a start
+            log.warning(
+                "receipt %s printed, but that could not be written: %s",
+                registered.receipt_no,
+                full_words(exc),
+            )
 
 
 def pending_body(

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from firmware_sim.control_unit import ControlUnit
 from gateway.api.app import serving
+from gateway.api.errors import error_middleware
 from tests.api.conftest import Api, ApiFactory, sale
 
 
@@ -64,19 +67,49 @@ async def test_unknown_paths_and_wrong_methods_are_json_errors(api: Api) -> None
     assert (status, body["error"]["code"]) == (404, "not_found")
 
 
-async def test_an_unexpected_failure_is_a_500_json_error_and_is_logged(
-    api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+async def test_an_unexpected_failure_is_a_json_error_in_words_never_a_500(
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    async def broken() -> dict[str, Any]:
+    """Any exception a handler lets out: 503 with a code and words; its traceback in the log once."""
+
+    async def broken(request: web.Request) -> web.Response:
         raise RuntimeError("the disk caught fire")
 
-    monkeypatch.setattr(api.till, "status", broken)
+    app = web.Application(middlewares=[error_middleware(1024)])
+    app.router.add_get("/broken", broken)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        with caplog.at_level(logging.ERROR):
+            async with (
+                aiohttp.ClientSession() as session,
+                session.get(f"http://{host}:{port}/broken") as response,
+            ):
+                status, body = response.status, await response.json()
+    finally:
+        await runner.cleanup()
+    assert status == 503
+    assert body["error"]["code"] == "internal_error"
+    assert "restart tillgw" in body["error"]["message"]
+    assert "fire" not in body["error"]["message"]  # the details are for the log, not the POS
+    tracebacks = [r for r in caplog.records if r.exc_info is not None]
+    assert len(tracebacks) == 1 and "the disk caught fire" in caplog.text
+
+
+async def test_a_damaged_database_is_503_storage_error_not_500(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    with sqlite3.connect(api.till.files.database) as conn:  # damaged from outside, as a disk or a hand can
+        conn.execute("DROP TABLE unprinted")
     with caplog.at_level(logging.ERROR, logger="tillgw.api"):
         status, body = await api.call("GET", "/v1/status")
-    assert status == 500
-    assert body["error"]["code"] == "internal_error"
-    assert "fire" not in body["error"]["message"]  # the details are for the log, not the POS
-    assert "the disk caught fire" in caplog.text
+    assert status == 503
+    assert body["error"]["code"] == "storage_error"
+    assert "no such table: unprinted" in body["error"]["message"]
+    assert len([r for r in caplog.records if r.exc_info is not None]) == 1
 
 
 async def test_status_shows_each_device_in_words(make_api: ApiFactory, unit: ControlUnit) -> None:
