@@ -41,7 +41,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from gateway.devices.fiscal_unit import Registration
-from gateway.fiscal.pipeline import _index, control_data, pending_body, receipt_body
+from gateway.fiscal.pipeline import _index, control_data, group_amounts, pending_body, receipt_body
 from gateway.fiscal.receipt_text import Shop
 from gateway.fiscal.reports import Report, make_x, make_z
 from gateway.fiscal.signing import Signer, load_or_create_key
@@ -111,7 +111,8 @@ def add_receipt(
         )
         return
     registration = Registration(body["cu_seq"], CODE, UNIT_ID, None, None, (), 1)
-    entry = w.append("receipt", receipt_body(body, pending.seq, registration, t.totals))
+    groups = group_amounts(t.receipt, t.totals)
+    entry = w.append("receipt", receipt_body(body, pending.seq, registration, t.totals, groups))
     _index(w, entry.seq, number, kind.value, body["at"], None, t.totals, registration, t.receipt)
 
 

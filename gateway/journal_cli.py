@@ -1,4 +1,5 @@
-"""``tillgw journal verify``, ``export-key`` and ``export``: check the journal, share the key, export it.
+"""``tillgw journal verify``, ``export-key``, ``export`` and ``rotate-key``: check the journal
+(and the receipts index against it), share the key, export it, replace a lost key on purpose.
 
 All read the till's database read-only and may run while the service runs.
 ``verify`` exits 0 when the chain holds and 1 when it does not, naming the first entry
@@ -17,6 +18,7 @@ import argparse
 import getpass
 import json
 import shutil
+import sqlite3
 import sys
 import tempfile
 import time
@@ -26,9 +28,12 @@ from pathlib import Path
 from gateway.config import ConfigError
 from gateway.fiscal import export_jsonl, export_skv
 from gateway.fiscal.exporting import ExportRefused, Period
+from gateway.fiscal.index_check import IndexMismatch, check_index
 from gateway.fiscal.journal import open_readonly, verify
+from gateway.fiscal.key_rotation import RotationRefused, rotate_key
 from gateway.fiscal.signing import SigningKeyError, Verifier, load_or_create_key, load_public_key, public_pem
 from gateway.service import add_data_arguments, config_from_args, config_or_complain
+from gateway.start_checks import DataDirLock, StartRefused
 from gateway.till import TillFiles
 
 __all__ = ["add_parser"]
@@ -52,6 +57,18 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     check.add_argument("--all-signatures", action="store_true", help="check every entry's signature (slower)")
     check.add_argument("--json", action="store_true", help="print one JSON document")
     check.set_defaults(handler=verify_command)
+    rotate = commands.add_parser(
+        "rotate-key",
+        help="replace a lost or changed signing key on purpose, journaling the change",
+        description=(
+            "Only when signing-key.pem is lost for good (restore it from a backup if you can): make "
+            "a new key and journal a key.replaced entry, signed by it, naming the old key. Stop the "
+            "till first. tillgw journal verify then reports the replacement."
+        ),
+    )
+    add_data_arguments(rotate)
+    rotate.add_argument("--reason", default="signing key lost", help="why, in words (journaled)")
+    rotate.set_defaults(handler=rotate_key_command)
     key = commands.add_parser("export-key", help="print the till's public key (PEM)")
     add_data_arguments(key)
     key.set_defaults(handler=export_key_command)
@@ -97,33 +114,67 @@ def verify_command(args: argparse.Namespace) -> int:
             print(f"error: no signing key at {files.signing_key}; give --public-key", file=sys.stderr)
             return 2
         started = time.perf_counter()
+        index_problem = None
         with open_readonly(files.database) as conn:
             report = verify(conn, verifier, all_signatures=args.all_signatures)
+            if report.ok:
+                try:
+                    check_index(conn)
+                except IndexMismatch as exc:
+                    index_problem = exc
         seconds = time.perf_counter() - started
-    except (ConfigError, SigningKeyError, OSError) as exc:
+    except (ConfigError, SigningKeyError, OSError, sqlite3.Error) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    ok = report.ok and index_problem is None
+    replaced = [r.words for r in report.key_replacements]
     if args.json:
         doc = {
-            "ok": report.ok,
+            "ok": ok,
             "entries": report.entries,
             "head_seq": report.head_seq,
             "head_hash": report.head_hash,
             "signatures_checked": report.signatures_checked,
             "first_bad": report.first_bad,
-            "problem": report.problem,
+            "problem": report.problem if index_problem is None else str(index_problem),
+            "index_receipt": None if index_problem is None else index_problem.receipt_no,
+            "key_replaced": replaced,
             "key_id": verifier.key_id,
             "seconds": round(seconds, 3),
         }
         print(json.dumps(doc, indent=2))
+    elif index_problem is not None:
+        print(f"TAMPERED: {index_problem}")
     elif report.ok:
         print(
             f"OK: {report.entries} entries, the chain holds and is signed by key {verifier.key_id}; "
-            f"head {report.head_seq} has hash {report.head_hash}"
+            f"head {report.head_seq} has hash {report.head_hash}; the receipts index agrees with it"
         )
+        for words in replaced:
+            # Entries before it are held by the chain the new key signed on from, not by the old key.
+            print(f"NOTE: {words}; the old key's signatures cannot be checked without its public key")
     else:
         print(f"TAMPERED: {report.problem}")
-    return 0 if report.ok else 1
+    return 0 if ok else 1
+
+
+def rotate_key_command(args: argparse.Namespace) -> int:
+    try:
+        files = _files(args)
+        lock = DataDirLock(files.lock)
+        lock.acquire()  # not while a till runs on this data directory
+        try:
+            replaced = rotate_key(files.database, files.signing_key, args.reason)
+        finally:
+            lock.release()
+    except (StartRefused, RotationRefused) as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 1
+    except (ConfigError, OSError, sqlite3.Error) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{replaced.words}; new key in {files.signing_key} — back it up now")
+    return 0
 
 
 def export_key_command(args: argparse.Namespace) -> int:

@@ -22,7 +22,7 @@ from gateway.bus.outbox import Outbox
 from gateway.config import Config
 from gateway.fiscal import report_text
 from gateway.fiscal.receipt_text import Shop
-from gateway.fiscal.reports import make_x, make_z
+from gateway.fiscal.reports import IndexMismatch, make_x, make_z
 from gateway.fiscal.signing import Signer, SigningKeyError, load_or_create_key
 from gateway.fiscal.store import Store
 from gateway.service import add_data_arguments, config_or_complain
@@ -49,7 +49,7 @@ def report_command(args: argparse.Namespace) -> int:
         return 2
     try:
         answer = asyncio.run(_make(config, args.kind))
-    except (SigningKeyError, OSError) as exc:
+    except (SigningKeyError, OSError, IndexMismatch) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if args.json:

@@ -13,12 +13,14 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sqlite3
 import sys
 from pathlib import Path
 
 from gateway.config import Config, ConfigError, load_config
 from gateway.devices.health import DeviceState
 from gateway.fiscal.signing import SigningKeyError
+from gateway.start_checks import StartRefused
 from gateway.till import Till
 
 __all__ = ["add_parser", "config_from_args", "serve"]
@@ -76,6 +78,12 @@ def run_command(args: argparse.Namespace) -> int:
         return 2
     try:
         return asyncio.run(serve(config))
+    except StartRefused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except sqlite3.Error as exc:
+        print(f"error: the till's database under {config.data_dir}: {exc}", file=sys.stderr)
+        return 1
     except (SigningKeyError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import secrets
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,11 +34,25 @@ from gateway.devices.drawer import Drawer, OpenLevel
 from gateway.devices.fiscal_unit import ControlUnit, ControlUnitError
 from gateway.devices.printer import Outcome, PrinterDriver
 from gateway.devices.unit_kinds import open_unit
+from gateway.fiscal.index_check import IndexMismatch, check_index
+from gateway.fiscal.journal import Entry
 from gateway.fiscal.pipeline import Pipeline
 from gateway.fiscal.receipt_text import Shop
-from gateway.fiscal.signing import Signer, load_or_create_key
+from gateway.fiscal.signing import Signer
 from gateway.fiscal.store import Store
 from gateway.registration_check import RegistrationState, check_at_start
+from gateway.start_checks import (
+    RESTORE,
+    DataDirLock,
+    StartRefused,
+    prepare_data_dir,
+    read_journal_state,
+    record_series,
+    recorded_series,
+    refuse_new_series,
+    secure_modes,
+    signer_for,
+)
 from gateway.storage import Storage
 from protocols.escpos import CodeTable, DrawerPin
 
@@ -79,6 +94,15 @@ class TillFiles:
     @property
     def api_token(self) -> Path:
         return self.data_dir / "api-token"
+
+    @property
+    def lock(self) -> Path:
+        return self.data_dir / "till.lock"
+
+    @property
+    def series(self) -> Path:
+        """The series' last receipt number, kept beside the database (gateway/start_checks.py)."""
+        return self.data_dir / "series.json"
 
     @property
     def demo_unit(self) -> Path:
@@ -163,11 +187,20 @@ class Till:
         files = TillFiles(config.data_dir)
         stack = contextlib.AsyncExitStack()
         try:
+            # Before anything is opened: one till per data directory, private files, a
+            # readable database, the key that signed it, no series begun anew.
+            prepare_data_dir(files.data_dir)
+            lock = DataDirLock(files.lock)
+            lock.acquire()
+            stack.callback(lock.release)
+            secure_modes(files.data_dir)
+            state = read_journal_state(files.database)
+            refuse_new_series(files.database, files.series, state)
+            signer = signer_for(files.signing_key, state)
             unit_url, printer_url = config.control_unit.url, config.printer.url if config.printer else None
             if config.demo:
                 unit_url, printer_url = await _start_demo_devices(stack, files)
-            signer = Signer(load_or_create_key(files.signing_key))
-            store = await Store.open(files.database, signer)
+            store = await _open_store(files, signer)
             stack.push_async_callback(store.close)
             assert unit_url is not None
             unit = open_unit(
@@ -204,8 +237,15 @@ class Till:
                 code_table=CODE_TABLES[config.printer.code_table] if config.printer else CodeTable.CP858,
             )
             stack.push_async_callback(pipeline.close)
-            catalog = await Catalog.open(files.catalog)
+            try:
+                catalog = await Catalog.open(files.catalog)
+            except sqlite3.Error as exc:
+                raise StartRefused(
+                    f"the catalog {files.catalog} cannot be opened ({exc}): move it aside and start "
+                    "again (the till fetches its articles anew from the bus)"
+                ) from None
             stack.push_async_callback(catalog.close)
+            secure_modes(files.data_dir, announce=False)  # the files just made
             if catalog.created:
                 await _number_customers_after_journal(store, catalog)
             bus, embedded, updates, orders = None, None, None, None
@@ -238,6 +278,7 @@ class Till:
             unit_id = unit.unit_identity.unit_id if unit.unit_identity is not None else None
             registration = await check_at_start(config, unit_id, store, pipeline)
             token = api_token(files.api_token)
+            await _keep_series_record(store, files)
         except BaseException:
             await stack.aclose()
             raise
@@ -314,6 +355,44 @@ def _unit_status(unit: ControlUnit) -> dict[str, Any]:
         "line": identity.line or None if identity else None,  # the serial speed found
         "status_detail": status.detail or None if status else None,
     }
+
+
+async def _open_store(files: TillFiles, signer: Signer) -> Store:
+    """The database, its index checked against the journal: a start refused in one line otherwise."""
+    try:
+        store = await Store.open(files.database, signer)
+    except sqlite3.Error as exc:
+        raise StartRefused(
+            f"the till database {files.database} cannot be opened ({exc}): check that the disk has "
+            f"space and the file is the till's; otherwise restore it from your backup ({RESTORE})"
+        ) from None
+    secure_modes(files.data_dir, announce=False)
+    try:
+        await store.run(lambda: check_index(store.conn))
+    except IndexMismatch as exc:
+        await store.close()
+        raise StartRefused(f"{files.database}: {exc}") from None
+    return store
+
+
+async def _keep_series_record(store: Store, files: TillFiles) -> None:
+    """``series.json`` now, and again after every receipt (the start's evidence that the
+    register has sold, should the database be lost)."""
+    row = await store.fetchone(
+        "SELECT (SELECT COALESCE(MAX(receipt_no), 0) FROM receipts WHERE kind != 'kopia'), "
+        "(SELECT COALESCE(MAX(seq), 0) FROM journal)"
+    )
+    assert row is not None
+    record_series(files.series, int(row[0]), int(row[1]))
+
+    def after_commit(entries: list[Entry]) -> None:
+        receipts = [e for e in entries if e.kind == "receipt"]
+        if receipts:
+            last = max(int(e.body["receipt_no"]) for e in receipts)
+            with contextlib.suppress(OSError):  # a full disk is the database's to report
+                record_series(files.series, max(last, recorded_series(files.series)), entries[-1].seq)
+
+    store.commit_listeners.append(after_commit)
 
 
 def demo_sync_inbox(files: TillFiles) -> Path:

@@ -33,13 +33,16 @@ from gateway.fiscal.signing import Signer, Verifier
 
 __all__ = [
     "GENESIS",
+    "KEY_REPLACED",
     "Entry",
+    "KeyReplacement",
     "VerifyReport",
     "append",
     "canonical_body",
     "canonical_bytes",
     "create_journal_schema",
     "journal_head",
+    "key_replacements",
     "read_entries",
     "verify",
 ]
@@ -161,6 +164,27 @@ def read_entries(
             yield entry_from_row(row)
 
 
+KEY_REPLACED = "key.replaced"
+"""The entry ``tillgw journal rotate-key`` writes: signed by the new key, naming the old one."""
+
+
+@dataclass(frozen=True, slots=True)
+class KeyReplacement:
+    """A ``key.replaced`` entry: from ``seq`` on, entries are signed by ``new_key_id``."""
+
+    seq: int
+    at: str
+    old_key_id: str
+    new_key_id: str
+    public_key: bytes  # the new key's public half (PEM), as journaled
+
+    @property
+    def words(self) -> str:
+        return (
+            f"key replaced at entry {self.seq} on {self.at[:10]} (key {self.old_key_id} by {self.new_key_id})"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class VerifyReport:
     ok: bool
@@ -170,6 +194,54 @@ class VerifyReport:
     signatures_checked: int
     first_bad: int | None = None  # the first entry that was changed, removed or reordered
     problem: str | None = None  # in words
+    key_replacements: tuple[KeyReplacement, ...] = ()
+
+
+def key_replacements(conn: sqlite3.Connection) -> tuple[KeyReplacement, ...]:
+    """Every ``key.replaced`` entry, in order."""
+    rows = conn.execute("SELECT seq, at, body FROM journal WHERE kind = ? ORDER BY seq", (KEY_REPLACED,))
+    found = []
+    for seq, at, body in rows:
+        data = json.loads(body)
+        found.append(
+            KeyReplacement(
+                int(seq),
+                str(at),
+                str(data["old_key_id"]),
+                str(data["new_key_id"]),
+                data["public_key"].encode(),
+            )
+        )
+    return tuple(found)
+
+
+def _signing_keys(
+    replacements: tuple[KeyReplacement, ...], verifier: Verifier
+) -> list[tuple[int, Verifier | None]]:
+    """Which key checks the entries from each number on: the given key after the last
+    replacement, the public key each earlier replacement journaled after it (the chain
+    carries them up to the head, which the given key signs), and before the first
+    replacement the given key only if it is the one replaced. ``None``: no key at hand."""
+    from gateway.fiscal.signing import load_public_key  # (signing imports nothing of ours)
+
+    if not replacements:
+        return [(1, verifier)]
+    first = replacements[0]
+    spans: list[tuple[int, Verifier | None]] = [
+        (1, verifier if verifier.key_id == first.old_key_id else None)
+    ]
+    for rep in replacements[:-1]:
+        spans.append((rep.seq, Verifier(load_public_key(rep.public_key))))
+    spans.append((replacements[-1].seq, verifier))
+    return spans
+
+
+def _key_for(spans: list[tuple[int, Verifier | None]], seq: int) -> Verifier | None:
+    chosen: Verifier | None = None
+    for start, key in spans:
+        if start <= seq:
+            chosen = key
+    return chosen
 
 
 def verify(conn: sqlite3.Connection, verifier: Verifier, *, all_signatures: bool = False) -> VerifyReport:
@@ -182,6 +254,8 @@ def verify(conn: sqlite3.Connection, verifier: Verifier, *, all_signatures: bool
     ``all_signatures`` checks every entry's signature as well (slower; see
     docs/PERFORMANCE.md).
     """
+    replacements = key_replacements(conn)
+    spans = _signing_keys(replacements, verifier)
     expected_seq, prev = 1, GENESIS
     checked = 0
     last: tuple[int, bytes, bytes] | None = None  # seq, canonical bytes, signature
@@ -208,9 +282,10 @@ def verify(conn: sqlite3.Connection, verifier: Verifier, *, all_signatures: bool
             computed = hashlib.sha256(data).digest()
             if computed != bytes(digest):
                 return _bad(seq, checked, f"entry {seq} was changed: its content no longer matches its hash")
-            if all_signatures:
+            key = _key_for(spans, seq) if all_signatures else None
+            if key is not None:
                 checked += 1
-                if not verifier.valid(bytes(signature), data):
+                if not key.valid(bytes(signature), data):
                     return _bad(seq, checked, f"entry {seq} is not signed by this till's key")
             prev = computed
             last = (seq, data, bytes(signature))
@@ -220,21 +295,22 @@ def verify(conn: sqlite3.Connection, verifier: Verifier, *, all_signatures: bool
     if not all_signatures:
         checked += 1
         if not verifier.valid(last[2], last[1]):
-            first = _first_bad_signature(conn, verifier, last[0])
+            since = replacements[-1].seq if replacements else 1
+            first = _first_bad_signature(conn, verifier, last[0], since)
             return _bad(
                 first,
                 checked,
                 f"entry {first} and all after it are not signed by this till's key: "
                 "the chain was rewritten from there",
             )
-    return VerifyReport(True, last[0], last[0], prev.hex(), checked)
+    return VerifyReport(True, last[0], last[0], prev.hex(), checked, key_replacements=replacements)
 
 
 def _bad(seq: int, checked: int, problem: str) -> VerifyReport:
     return VerifyReport(False, 0, 0, "", checked, seq, problem)
 
 
-def _first_bad_signature(conn: sqlite3.Connection, verifier: Verifier, head: int) -> int:
+def _first_bad_signature(conn: sqlite3.Connection, verifier: Verifier, head: int, since: int = 1) -> int:
     """Binary search for the first entry whose signature fails (the chain's links hold)."""
 
     def signed(seq: int) -> bool:
@@ -244,7 +320,7 @@ def _first_bad_signature(conn: sqlite3.Connection, verifier: Verifier, head: int
         kind, at, body, prev_hash, signature = row
         return verifier.valid(bytes(signature), canonical_bytes(seq, kind, at, bytes(prev_hash), body))
 
-    lo, hi = 1, head  # the head is known bad
+    lo, hi = since, head  # the head is known bad; the key signs from ``since`` on
     while lo < hi:
         mid = (lo + hi) // 2
         if signed(mid):

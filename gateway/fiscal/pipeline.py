@@ -42,7 +42,7 @@ from gateway.devices.fiscal_unit import (
     Registration,
 )
 from gateway.fiscal.receipt_text import PrintedReceipt, Shop, layout, render, to_text
-from gateway.fiscal.reports import Report, float_change_body, make_x, make_z
+from gateway.fiscal.reports import IndexMismatch, Report, float_change_body, make_x, make_z
 from gateway.fiscal.store import StorageFull, Store, Writer, local_now
 from gateway.model import PaymentMethod, Receipt, ReceiptKind, Totals, compute
 from gateway.receipt_json import receipt_from_json, receipt_to_json, totals_to_json
@@ -57,6 +57,7 @@ __all__ = [
     "RegisteredReceipt",
     "Sale",
     "control_data",
+    "group_amounts",
     "pending_body",
     "receipt_body",
 ]
@@ -469,7 +470,10 @@ class Pipeline:
         """
         make = {"x": make_x, "z": make_z}[kind]
         async with self._lock:
-            return await make(self.store, self.shop, self.pos_id)
+            try:
+                return await make(self.store, self.shop, self.pos_id)
+            except IndexMismatch as exc:
+                raise FiscalError("journal_index_mismatch", f"no report made: {exc}", 409) from None
 
     # -- internals ----------------------------------------------------------------------
 
@@ -580,7 +584,9 @@ class Pipeline:
         """The ``receipt`` entry, its index row, the request's result (database thread, one transaction)."""
         kind = body["type"]
         request_id = body.get("request_id")
-        entry = w.append("receipt", receipt_body(body, pending_seq, registration, totals))
+        entry = w.append(
+            "receipt", receipt_body(body, pending_seq, registration, totals, group_amounts(receipt, totals))
+        )
         _index(
             w, entry.seq, int(body["receipt_no"]), kind, body["at"], request_id, totals, registration, receipt
         )
@@ -759,9 +765,21 @@ def pending_body(
 
 
 def receipt_body(
-    pending: dict[str, Any], pending_seq: int, registration: Registration, totals: Totals
+    pending: dict[str, Any],
+    pending_seq: int,
+    registration: Registration,
+    totals: Totals,
+    groups: dict[str, int] | None = None,
 ) -> dict[str, Any]:
-    """The ``receipt`` entry's body for the pending entry ``pending_seq``: the unit's code and frames."""
+    """The ``receipt`` entry's body for the pending entry ``pending_seq``: the unit's code and frames.
+
+    ``groups`` (sales per main group, öre) is signed with the rest, so that the report
+    index's group rows can be checked against it; left out, it is worked out from the
+    pending entry's receipt.
+    """
+    if groups is None:
+        sale = receipt_from_json(pending["receipt"])
+        groups = group_amounts(sale, compute(sale))
     return {
         "receipt_no": pending["receipt_no"],
         "type": pending["type"],
@@ -772,7 +790,17 @@ def receipt_body(
         "unit_id": registration.unit_id,
         "frames": _frames(registration),
         "totals": _totals_json(totals),
+        "groups": groups,
     }
+
+
+def group_amounts(receipt: Receipt, totals: Totals) -> dict[str, int]:
+    """Sales per main group (öre, after each line's share of the receipt discount)."""
+    groups: dict[str, int] = {}
+    for line, amount in zip(receipt.lines, totals.line_amounts, strict=True):
+        if line.group:
+            groups[line.group] = groups.get(line.group, 0) + amount
+    return groups
 
 
 def _control_json(data: ControlData) -> dict[str, Any]:
@@ -874,11 +902,7 @@ def _index(
             registration.unit_id,
         ),
     )
-    groups: dict[str, int] = {}
-    for line, amount in zip(receipt.lines, totals.line_amounts, strict=True):
-        if line.group:
-            groups[line.group] = groups.get(line.group, 0) + amount
-    for name, amount in groups.items():
+    for name, amount in group_amounts(receipt, totals).items():
         w.execute(
             "INSERT INTO receipt_groups (entry_seq, grp, amount) VALUES (?, ?, ?)", (entry_seq, name, amount)
         )

@@ -56,7 +56,10 @@ copies (``kopia``) are counted apart and never in sales, VAT, payments or grand 
 
 The figures are SQL aggregates over the ``receipts`` index (a range of its primary key),
 so a report over 100,000 receipts takes a fraction of a second
-(``benchmarks/bench_reports.py``).
+(``benchmarks/bench_reports.py``). The index is not signed: before adding it up, every
+report checks the period's rows against their signed journal entries
+(:mod:`gateway.fiscal.index_check`) and is refused with :class:`IndexMismatch` when one
+differs.
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from gateway.fiscal.index_check import IndexMismatch, check_index
 from gateway.fiscal.receipt_text import Shop
 from gateway.fiscal.store import Store, Writer
 from gateway.model import MAX_TEXT, VAT_RATES, PaymentMethod
@@ -76,6 +80,7 @@ __all__ = [
     "REPORTS_SCHEMA",
     "Figures",
     "GrandTotal",
+    "IndexMismatch",
     "Report",
     "ReportKind",
     "Tally",
@@ -344,6 +349,9 @@ def _write_report(w: Writer, shop: Shop, pos_id: str, kind: ReportKind) -> Repor
     _schema(w)
     last = _last_z(w)
     through, head_hash = w.head()
+    # The index is checked against the signed entries before it is added up: a row changed
+    # outside the till refuses the report (IndexMismatch) instead of being signed into it.
+    check_index(w.conn, after=last.seq, through=through, whole=False)
     figures = _figures(w, last, through)
     z_no = last.z_no + 1 if kind is ReportKind.Z else None
     draft = Report(
