@@ -18,6 +18,7 @@
     ["scanner", "Streckkodsläsare"],
     ["bus", "Buss till bokföringen"],
     ["catalog", "Artikelregister"],
+    ["storage", "Disk (journalen)"],
   ];
   const KIND_TAGS = { kopia: "KOPIA", ovning: "ÖVNING", profo: "PROFORMA" };
 
@@ -85,6 +86,12 @@
     const held = s.catalog ? `version ${s.catalog.revision}, ${s.catalog.articles} artiklar` : "";
     if (updates) showDevice("catalog", updates.state, updates.state === "ready" ? held : `${updates.reason} — ${held}`);
     else showDevice("catalog", "none", `Inga uppdateringar utan buss — ${held}`);
+    // The disk the journal is on: a full disk is named as such, never as the control unit.
+    const disk = s.storage;
+    if (disk) {
+      const free = `${disk.free_mib} MiB ledigt av ${disk.size_mib} MiB på ${disk.path}`;
+      showDevice("storage", disk.state, disk.state === "ready" ? free : `${disk.reason} — ${free}`);
+    }
 
     text("outbox-depth", s.bus ? `${s.bus.depth} meddelanden` : "Ingen buss");
     text("outbox-age", s.bus && s.bus.depth ? age(s.bus.oldest_unacked_age_s) : "–");
@@ -93,7 +100,13 @@
     text("last-number", r.last_number === null || r.last_number === undefined ? "–" : String(r.last_number));
     text("unprinted", String(r.unprinted ?? "–"));
     const doubt = r.waiting_for_control_unit || [];
-    text("in-doubt", doubt.length ? doubt.join(", ") : "Inga");
+    const space = r.waiting_for_disk_space || [];
+    text(
+      "in-doubt",
+      [doubt.length ? doubt.join(", ") : "Inga", space.length ? `(väntar på diskutrymme: ${space.join(", ")})` : ""]
+        .join(" ")
+        .trim(),
+    );
     showSync(s.sync);
   }
 
