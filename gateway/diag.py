@@ -44,6 +44,7 @@ from gateway.devices.printer import Outcome, PrinterDriver, PrinterUnavailable
 from gateway.devices.scanner import ScanEvent, ScannerEvent, SerialScannerConfig, open_scanner
 from gateway.devices.unit_kinds import CCSP_BAUDRATES, UnitKind, UnitSettings, open_unit, public_url
 from gateway.diag_checks import Check
+from gateway.diag_checks.file_modes import check_file_modes
 from gateway.diag_checks.journal import check_disk, check_journal
 from gateway.diag_checks.mqtt import check_mqtt
 from gateway.diag_checks.ports import SERIAL_PATTERNS, check_serial_ports, check_usb, serial_ports
@@ -647,6 +648,7 @@ async def _diagnose_all(args: argparse.Namespace, config: Config) -> Report:
         await check_mqtt(config.mqtt),
         check_journal(files),
         check_disk(files),
+        check_file_modes(files),
         check_registration(config, unit_id),
     ]
     problems = [

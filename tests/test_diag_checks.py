@@ -19,6 +19,7 @@ import usb.core
 from firmware_sim.control_unit import ControlUnit
 from gateway import cli
 from gateway.diag_checks import Verdict
+from gateway.diag_checks.file_modes import check_file_modes
 from gateway.diag_checks.journal import MIN_FREE, check_disk, check_journal, disk_outlook
 from gateway.diag_checks.ports import check_serial_ports, check_usb
 from gateway.fiscal.signing import Signer, load_or_create_key
@@ -31,6 +32,7 @@ from gateway.registration import (
     Registration,
     save_registration,
 )
+from gateway.start_checks import secure_modes
 from gateway.till import TillFiles
 from tests.test_diag_cli import diag_json
 from tests.test_register import write_config as till_toml
@@ -192,6 +194,7 @@ async def test_diag_all_when_all_is_well(
             pytest.skip("no Mosquitto at 127.0.0.1:1883 on this machine")
     await make_journal(tmp_path / "data")
     save_registration(tmp_path / "data", registered(unit.unit_id))
+    secure_modes(tmp_path / "data")  # as the till leaves them
     async with serve(unit, "tcp") as url:
         config = diag_config(tmp_path, url, 1883)
         code, document = await diag_json(
@@ -199,7 +202,8 @@ async def test_diag_all_when_all_is_well(
         )
 
     verdicts = {c["name"]: c["verdict"] for c in document["checks"]}
-    assert set(verdicts) == {"serial ports", "usb", "mqtt", "journal", "disk", "registration"}
+    assert set(verdicts) == {"serial ports", "usb", "mqtt", "journal", "disk", "file modes", "registration"}
+    assert verdicts["file modes"] == "ok"
     assert [c["name"] for c in document["checks"]][:3] == ["serial ports", "usb", "mqtt"]
     for check in document["checks"]:
         assert set(check) == {"name", "ok", "verdict", "summary", "details", "next_step"}
@@ -251,3 +255,18 @@ async def test_diag_all_with_a_config_that_cannot_be_read(
     code = await asyncio.to_thread(cli.main, ["diag", "--all", "--config", str(tmp_path / "missing.toml")])
     assert code == 2
     assert "no such configuration file" in capsys.readouterr().err
+
+
+async def test_the_file_modes_check_names_a_file_others_can_read_and_its_fix(tmp_path: Path) -> None:
+    files = await make_journal(tmp_path / "till")
+    files.data_dir.chmod(0o700)
+    for path in files.data_dir.iterdir():
+        path.chmod(0o600)
+    assert check_file_modes(files).verdict is Verdict.OK
+    files.database.chmod(0o644)
+    found = check_file_modes(files)
+    assert found.verdict is Verdict.PROBLEM
+    assert str(files.database) in found.summary and "0644" in found.summary
+    assert found.next_step is not None and f"chmod 0600 {files.database}" in found.next_step
+    files.data_dir.chmod(0o755)
+    assert str(files.data_dir) in check_file_modes(files).details["wrong"]

@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from gateway.diag_checks import Check, Verdict
+from gateway.fiscal.index_check import IndexMismatch, check_index
 from gateway.fiscal.journal import open_readonly, verify
 from gateway.fiscal.signing import SigningKeyError, Verifier, load_or_create_key
 from gateway.till import TillFiles
@@ -44,8 +45,14 @@ def check_journal(files: TillFiles) -> Check:
         )
     try:
         verifier = Verifier(load_or_create_key(files.signing_key).public_key())
+        index_problem = None
         with open_readonly(files.database) as conn:
             report = verify(conn, verifier)
+            if report.ok:
+                try:
+                    check_index(conn)
+                except IndexMismatch as exc:
+                    index_problem = exc
     except (SigningKeyError, sqlite3.Error, OSError) as exc:
         return Check(
             "journal",
@@ -70,6 +77,15 @@ def check_journal(files: TillFiles) -> Check:
             details,
             "keep the database exactly as it is (copy it for the auditor), run tillgw journal verify "
             "--all-signatures, and report it to whoever keeps the till",
+        )
+    if index_problem is not None:
+        return Check(
+            "journal",
+            Verdict.PROBLEM,
+            str(index_problem),
+            details,
+            "keep the database as it is (copy it for the auditor) and restore till.db from the "
+            "backup (docs/operations.md); no Z report is made until then",
         )
     return Check("journal", Verdict.OK, f"the chain holds: {report.entries} entries, signed", details)
 
