@@ -20,10 +20,11 @@ import pytest
 
 from gateway.sync.adapters.nav_config import parse_nav
 from gateway.sync.config import SyncConfig
+from gateway.sync.references import NAV_EXTERNAL_DOCUMENT_NO, NAV_YOUR_REFERENCE, DocumentReference
 from gateway.sync.service import SyncService
 from tests.sync.fakes.nav import NavFake, settings_for
 
-from .conftest import DEADLINE, POS_ID, ApiFactory, Mosquitto, mqtt_config
+from .conftest import DEADLINE, ORGNR, POS_ID, STORE, ApiFactory, Mosquitto, mqtt_config
 
 
 @dataclass
@@ -150,7 +151,9 @@ async def test_a_receipt_pays_a_fetched_order_with_an_added_line_as_one_posted_i
     assert len(invoices) == 1
     invoice = invoices[0]
     assert Decimal(str(invoice["Amount_Including_VAT"])) == Decimal("125.00")
-    assert invoice["Your_Reference"] == f"{POS_ID}-{receipt['receipt_no']}"
+    # Chain-unique: orgnr, store and register (gateway/sync/references.py), in NAV's Code field form.
+    ours = DocumentReference(ORGNR, STORE, POS_ID, "receipt", receipt["receipt_no"])
+    assert invoice["Your_Reference"] == ours.in_field(NAV_YOUR_REFERENCE)
     assert [(x["No"], x["Quantity"]) for x in invoice["lines"]] == [("1001", 2.0), ("1002", 1.0)]
     assert not [h for h in nav.headers if h["No"] == order["No"]], (
         "completely invoiced: NAV deleted the order"
@@ -180,19 +183,20 @@ async def test_a_new_order_from_the_till_becomes_a_sales_order_in_nav(
             },
         )
         assert status == 201, made
-        assert made["reference"] == f"O-{POS_ID}-1"
+        assert made["reference"] == f"O-{POS_ID}-1"  # the till's own number for it
         kinds = [kind for kind, _ in journal(api)]
         assert kinds.count("order.new") == 1
+        in_nav = DocumentReference(ORGNR, STORE, POS_ID, "order", 1).in_field(NAV_EXTERNAL_DOCUMENT_NO)
 
         def made_in_nav() -> bool:
-            orders = [h for h in nav.headers if h.get("External_Document_No") == made["reference"]]
+            orders = [h for h in nav.headers if h.get("External_Document_No") == in_nav]
             if not orders or len(orders[0]["lines"]) < 2:
                 return False
             return delivery == "later" or bool(nav.shipments)
 
         async with asyncio.timeout(DEADLINE):
             await nav.wait_until(made_in_nav)
-    (order,) = [h for h in nav.headers if h.get("External_Document_No") == made["reference"]]
+    (order,) = [h for h in nav.headers if h.get("External_Document_No") == in_nav]
     assert order["Sell_to_Customer_No"] == "20000" and order["Status"] == "Open"
     assert [(x["No"], x["Quantity"], x["Unit_Price"]) for x in order["lines"]] == [
         ("1001", 3.0, 29.02),

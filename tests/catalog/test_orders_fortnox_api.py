@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from gateway.sync.references import FORTNOX_EXTERNAL_INVOICE_REFERENCE, DocumentReference
 from tests.sync.fakes.fortnox import config_for, running
 
-from .conftest import DEADLINE, ORGNR, POS_ID, ApiFactory, Mosquitto
+from .conftest import DEADLINE, ORGNR, POS_ID, STORE, ApiFactory, Mosquitto
 from .test_orders_api import paying, sync_module, till_on_the_bus
 
 
@@ -49,11 +50,14 @@ async def test_a_fortnox_order_is_fetched_paid_and_a_new_one_made_through_the_ti
                 {"customer": "20000", "lines": [{"article": "1002", "quantity": "2"}], "delivery": "now"},
             )
             assert status == 201, made
+            in_fortnox = DocumentReference(ORGNR, STORE, POS_ID, "order", 1).in_field(
+                FORTNOX_EXTERNAL_INVOICE_REFERENCE
+            )
 
             def done() -> bool:
                 paid = any(p["Booked"] for p in fake.payments.values())
                 return paid and any(
-                    o["ExternalInvoiceReference1"] == made["reference"] for o in fake.orders.values()
+                    o["ExternalInvoiceReference1"] == in_fortnox for o in fake.orders.values()
                 )
 
             async with asyncio.timeout(DEADLINE):
@@ -63,7 +67,9 @@ async def test_a_fortnox_order_is_fetched_paid_and_a_new_one_made_through_the_ti
 
     (invoice,) = fake.invoices.values()
     assert invoice["OrderReference"] == number
-    assert invoice["ExternalInvoiceReference1"] == f"{POS_ID}-{receipt['receipt_no']}"
+    # Chain-unique: orgnr, store and register (gateway/sync/references.py).
+    ours = DocumentReference(ORGNR, STORE, POS_ID, "receipt", receipt["receipt_no"])
+    assert invoice["ExternalInvoiceReference1"] == ours.in_field(FORTNOX_EXTERNAL_INVOICE_REFERENCE)
     assert (invoice["Total"], invoice["Booked"], invoice["Balance"]) == (125.0, True, 0.0)
     assert [(r["ArticleNumber"], r["DeliveredQuantity"]) for r in invoice["InvoiceRows"]] == [
         ("1001", "2"),
@@ -71,7 +77,7 @@ async def test_a_fortnox_order_is_fetched_paid_and_a_new_one_made_through_the_ti
     ]
     (payment,) = fake.payments.values()
     assert (payment["ModeOfPayment"], payment["Amount"]) == ("KORT", 125.0)
-    (new,) = [o for o in fake.orders.values() if o["ExternalInvoiceReference1"] == made["reference"]]
+    (new,) = [o for o in fake.orders.values() if o["ExternalInvoiceReference1"] == in_fortnox]
     assert made["reference"] == f"O-{POS_ID}-1"
     assert [(r["ArticleNumber"], r["OrderedQuantity"], r["DeliveredQuantity"]) for r in new["OrderRows"]] == [
         ("1002", "2", "2")
