@@ -227,26 +227,7 @@ class Gateway:
     def listen_elsewhere(self) -> None:
         self.port = free_port()
         self.config.write_text(
-            f"""\
-[shop]
-name = "Kaffebaren i Växjö AB"
-orgnr = "556036-0793"
-address = ["Storgatan 1", "352 30 Växjö"]
-
-[register]
-pos_id = "{POS_ID}"
-data_dir = "{self.data_dir}"
-
-[control_unit]
-url = "{self.unit_url}"
-{self.unit_keys}
-
-[api]
-listen = "127.0.0.1:{self.port}"
-
-[mqtt]
-enabled = false  # the fiscal core on its own, whatever broker this machine runs
-""",
+            standalone_till_toml(self.data_dir, self.unit_url, self.port, unit_keys=self.unit_keys),
             encoding="utf-8",
         )
 
@@ -399,6 +380,35 @@ async def clean_run(till: Gateway, pos: Pos, rng: random.Random) -> RunLog:
         await reader
     assert returncode == 0, f"the gateway did not stop cleanly ({returncode}):\n{log.tail()}"
     return log
+
+
+def standalone_till_toml(
+    data_dir: Path, unit_url: str, port: int, *, unit_keys: str = "", register_keys: str = ""
+) -> str:
+    """A till's config with no bus (the fiscal core on its own, whatever broker this machine
+    runs): its data in ``data_dir``, its unit at ``unit_url`` (and ``unit_keys``), its API on
+    ``port``."""
+    return f"""\
+[shop]
+name = "Kaffebaren i Växjö AB"
+orgnr = "556036-0793"
+address = ["Storgatan 1", "352 30 Växjö"]
+
+[register]
+pos_id = "{POS_ID}"
+data_dir = "{data_dir}"
+{register_keys}
+
+[control_unit]
+url = "{unit_url}"
+{unit_keys}
+
+[api]
+listen = "127.0.0.1:{port}"
+
+[mqtt]
+enabled = false
+"""
 
 
 # How each kind of simulated unit is started, and the [control_unit] lines a till needs

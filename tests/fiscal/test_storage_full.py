@@ -20,7 +20,14 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.fiscal.test_crash import free_port, run_tillgw, start_gateway, start_unit, unit_registrations
+from tests.fiscal.test_crash import (
+    free_port,
+    run_tillgw,
+    standalone_till_toml,
+    start_gateway,
+    start_unit,
+    unit_registrations,
+)
 
 SIZE_MIB = 8
 MIN_FREE_MIB = 6
@@ -80,26 +87,7 @@ async def run_full_disk(tmp_path: Path, data: Path) -> None:
     port = free_port()
     config = tmp_path / "till.toml"
     config.write_text(
-        f"""\
-[shop]
-name = "Kaffebaren i Växjö AB"
-orgnr = "556036-0793"
-address = ["Storgatan 1", "352 30 Växjö"]
-
-[register]
-pos_id = "KASSA-1"
-data_dir = "{data / "till"}"
-min_free_mib = {MIN_FREE_MIB}
-
-[control_unit]
-url = "{unit_url}"
-
-[api]
-listen = "127.0.0.1:{port}"
-
-[mqtt]
-enabled = false
-""",
+        standalone_till_toml(data / "till", unit_url, port, register_keys=f"min_free_mib = {MIN_FREE_MIB}"),
         encoding="utf-8",
     )
     till = await start_gateway(config)
