@@ -15,7 +15,8 @@ import os
 import signal
 import sqlite3
 import stat
-from collections.abc import AsyncIterator
+import subprocess
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -196,17 +197,39 @@ async def test_a_second_till_on_the_same_data_dir_names_the_first(tmp_path: Path
             assert f"PID {first.pid}" in line and str(till.data_dir) in line
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes in a read-only directory")
 async def test_a_read_only_data_dir_refuses_the_start(tmp_path: Path) -> None:
     async with simulated_unit(tmp_path) as url:
         till = Gateway(tmp_path / "till.toml", tmp_path / "till", url)
         till.listen_elsewhere()
-        till.data_dir.mkdir(mode=0o500)
-        try:
+        with read_only_dir(till.data_dir):
             _, line = await refused_start(till)
-        finally:
-            till.data_dir.chmod(0o700)
         assert str(till.data_dir) in line and "read-only" in line
+
+
+@contextlib.contextmanager
+def read_only_dir(path: Path) -> Iterator[None]:
+    """``path`` made and read-only for this process: a read-only tmpfs mounted on it for root
+    (who writes in any directory), mode 0500 for anyone else."""
+    path.mkdir(mode=0o700)
+    if os.geteuid() != 0:
+        path.chmod(0o500)
+        try:
+            yield
+        finally:
+            path.chmod(0o700)
+        return
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "ro,size=1m,mode=0700", "tmpfs", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if made.returncode != 0:
+        pytest.skip(f"this machine does not let root mount a read-only tmpfs: {made.stderr.strip()}")
+    try:
+        yield
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
 
 
 async def test_a_damaged_database_refuses_the_start(tmp_path: Path) -> None:
