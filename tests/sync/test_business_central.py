@@ -85,7 +85,7 @@ async def test_receipts_become_posted_paid_invoices_once_through_faults(
         our_reference(n, BC_EXTERNAL_DOCUMENT_NUMBER) for n in (1, 2)
     ]
     assert [i["status"] for i in fake.invoices] == ["Open", "Open"]
-    assert fake.invoices[0]["salespersonCode"] == "ANNA"
+    assert fake.invoices[0]["salesperson"] == "ANNA"
     lines = [
         [(x["lineType"], x["lineObjectNumber"], x["quantity"]) for x in fake.lines[i["id"]]]
         for i in fake.invoices

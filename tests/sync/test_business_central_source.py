@@ -80,6 +80,14 @@ def test_the_configuration_names_the_key_that_is_wrong() -> None:
         ConfigError, match=r"\[sync.business_central\].item_references: must be true or false"
     ):
         parse_business_central({**good, "item_references": "yes"})
+    # API v2.0 has no itemReferences entity: an older file that asks for it is told what to set.
+    with pytest.raises(
+        ConfigError, match=r"item_references: API v2.0 has no item references.*item_reference_page"
+    ):
+        parse_business_central({**good, "item_references": True})
+    assert parse_business_central({**good, "item_references": False}).item_reference_page is None
+    with pytest.raises(ConfigError, match=r"item_reference_page: 'itemReferences' is not"):
+        parse_business_central({**good, "item_reference_page": "itemReferences"})
     with pytest.raises(ConfigError, match=r"\[sync.business_central\].company_id: missing"):
         parse_business_central({k: v for k, v in good.items() if k != "company_id"})
     config = parse_business_central(good)
@@ -96,13 +104,14 @@ async def test_items_and_customers_in_full_and_by_changes(bc: BC) -> None:
                   itemCategoryCode="PORSLIN", inventory=7.0)  # fmt: skip
     fake.add_item("1003", "Montering", "150.00", 25, lastModifiedDateTime="2026-06-01T10:00:00.000Z",
                   type="Service")  # fmt: skip
+    page = fake.publish_reference_page("contoso/pos/v1.0")
     fake.add_reference("1001", "7310000000024")
     fake.add_reference("1001", "7310000000017")  # the gtin again: once
     fake.add_reference("1002", "LEV-77", kind="Vendor")
     fake.add_customer("20000", "Anna Andersson", lastModifiedDateTime=old, email="anna@example.se",
                       addressLine1="Storgatan 1", postalCode="352 30", city="Växjö")  # fmt: skip
     fake.add_customer("30000", "Bygg AB", lastModifiedDateTime="2026-06-02T00:00:00.000Z", blocked="All")
-    source = bc.source()
+    source = bc.source(replace(bc.config, item_reference_page=page))
 
     articles = [a async for a in source.articles(None)]
     assert [a.number for a in articles] == ["1001", "1002", "1003"]
@@ -123,7 +132,7 @@ async def test_items_and_customers_in_full_and_by_changes(bc: BC) -> None:
     assert [c.number async for c in source.customers(since)] == ["30000"]
     assert await source.stock(None) == {"1001": Decimal(0), "1002": Decimal(7)}
 
-    without = bc.source(replace(bc.config, item_references=False))
+    without = bc.source()  # no partner page: the gtin only
     assert {a.number: a.barcodes async for a in without.articles(None)}["1001"] == ("7310000000017",)
     fake.add_item("1004", "Okänd", "1.00", 99)
     with pytest.raises(AdapterError, match=r"item 1004: tax group '99' is not in"):

@@ -122,13 +122,24 @@ async def test_business_central_refuses_what_it_refuses_for_orders(bc: Parts) ->
     fake, api = bc.fake, bc.api()
     empty = fake.add_order("20000")
     with pytest.raises(Exception, match="There is nothing to post"):
-        await api.request("POST", f"salesOrders({empty['id']})/Microsoft.NAV.ship")
+        await api.request("POST", f"salesOrders({empty['id']})/Microsoft.NAV.shipAndInvoice")
     order = fake.add_order("20000", ("1001", "2"))
+    # The sales order page binds shipAndInvoice only: there is no ship action.
+    with pytest.raises(Exception, match=r"404.*Resource not found for the segment 'Microsoft.NAV.ship'"):
+        await api.request("POST", f"salesOrders({order['id']})/Microsoft.NAV.ship")
+    assert fake.violations == [
+        f"POST /v2.0/tenant/production/api/v2.0/companies({fake.company})/salesOrders({order['id']})"
+        "/Microsoft.NAV.ship: Resource not found for the segment 'Microsoft.NAV.ship'."
+    ]
+    fake.violations.clear()
     line_ = fake.order_lines[order["id"]][0]
     path = f"{api.company}/salesOrders({order['id']})/salesOrderLines({line_['id']})"
     with pytest.raises(Exception, match=r"412.*Another user has already changed the record"):
         await api.client.patch(path, {"quantity": 3}, 'W/"stale"')
-    await api.request("POST", f"salesOrders({order['id']})/Microsoft.NAV.ship")
+    # Nothing to invoice: shipAndInvoice posts a shipment only, and the order stays.
+    await api.client.patch(path, {"invoiceQuantity": 0}, fake.order_lines[order["id"]][0]["@odata.etag"])
+    await api.request("POST", f"salesOrders({order['id']})/Microsoft.NAV.shipAndInvoice")
+    assert fake.invoices == [] and fake.order_lines[order["id"]][0]["shippedQuantity"] == 2.0
     with pytest.raises(Exception, match=r"Quantity must not be less than 2.0 units"):
         await api.client.patch(path, {"quantity": 1}, fake.order_lines[order["id"]][0]["@odata.etag"])
     await api.request("POST", f"salesOrders({order['id']})/Microsoft.NAV.shipAndInvoice")

@@ -57,6 +57,8 @@ __all__ = [
 ]
 
 DEFAULT_SCOPE = "https://api.businesscentral.dynamics.com/.default"
+# A custom API page's place below …/api/: its APIPublisher, APIGroup, APIVersion and EntitySetName.
+_API_PAGE = re.compile(r"^[A-Za-z0-9_-]+/[A-Za-z0-9_-]+/v\d+\.\d+/[A-Za-z][A-Za-z0-9_]*$")
 REQUESTS_PER_WINDOW = 6000
 WINDOW = 300.0
 
@@ -91,7 +93,8 @@ class BusinessCentralConfig:
     item_without_article: str | None = None  # item number for receipt lines that carry none
     # Master data (BusinessCentralSource):
     vat_groups: dict[str, int] = field(default_factory=dict)  # item taxGroupCode -> rate (hundredths of a %)
-    item_references: bool = True  # barcodes also from itemReferences of type Bar Code
+    # API v2.0 has no item references: a partner's API page of them, "publisher/group/version/set"
+    item_reference_page: str | None = None
     odata_url: str | None = None  # …/ODataV4/Company('name'): where the item journal page is published
     item_journal: str = "ItemJournal"  # its web service name
     item_journal_template: str = "ITEM"
@@ -109,8 +112,8 @@ def parse_business_central(
         {
             "base_url", "token_url", "client_id", "client_secret", "company_id", "customer", "scope",
             "post", "salesperson_from_cashier", "payment_journals", "rounding_account",
-            "item_without_article", "vat_groups", "item_references", "odata_url", "item_journal",
-            "item_journal_template", "item_journal_batch", "from_date",
+            "item_without_article", "vat_groups", "item_references", "item_reference_page", "odata_url",
+            "item_journal", "item_journal_template", "item_journal_batch", "from_date",
         },
     )  # fmt: skip
     urls = {}
@@ -131,9 +134,22 @@ def parse_business_central(
         journals[means] = code
     flags = {}
     for key in ("salesperson_from_cashier", "item_references"):
-        flags[key] = table.get(key, True)
+        flags[key] = table.get(key, key != "item_references")
         if not isinstance(flags[key], bool):
             raise ConfigError(f"{s.where(key)}: must be true or false")
+    if flags["item_references"]:
+        # Read by earlier versions from an itemReferences entity API v2.0 does not have.
+        raise ConfigError(
+            f"{s.where('item_references')}: API v2.0 has no item references; barcodes come from the "
+            'items\' gtin, or set item_reference_page = "publisher/group/version/entitySet" to a '
+            "partner's API page of them (docs/adapters/business-central.md)"
+        )
+    reference_page = s.text("item_reference_page")
+    if reference_page is not None and not _API_PAGE.match(reference_page):
+        raise ConfigError(
+            f"{s.where('item_reference_page')}: {reference_page!r} is not "
+            '"publisher/group/version/entitySet" (e.g. "contoso/pos/v1.0/itemReferences")'
+        )
     groups_raw = table.get("vat_groups", {})
     if not isinstance(groups_raw, dict):
         raise ConfigError(f"{s.where('vat_groups')}: must be a table of tax group code = rate")
@@ -162,7 +178,7 @@ def parse_business_central(
         rounding_account=s.text("rounding_account", "3740") or "3740",
         item_without_article=s.text("item_without_article"),
         vat_groups=vat_groups,
-        item_references=flags["item_references"],
+        item_reference_page=reference_page,
         odata_url=odata_url.rstrip("/") if odata_url else None,
         item_journal=s.text("item_journal", "ItemJournal") or "ItemJournal",
         item_journal_template=s.text("item_journal_template", "ITEM") or "ITEM",
@@ -339,7 +355,7 @@ class BusinessCentralAdapter:
             }
             cashier = payload.get("cashier")
             if self.config.salesperson_from_cashier and isinstance(cashier, str) and cashier:
-                body["salespersonCode"] = cashier[:20]
+                body["salesperson"] = cashier[:20]  # the page's field on "Salesperson Code", Code[20]
             try:
                 invoice = await self.api.request("POST", "salesInvoices", json=body)
             except OutcomeUnknown:

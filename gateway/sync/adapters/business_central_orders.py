@@ -25,8 +25,11 @@ customer. A released order cannot have its lines changed: BC says so, and the lo
 
 New orders (``order.new``): ``POST salesOrders`` with ``externalDocumentNumber`` the order's
 reference in the chain (looked for first), one Item line per line, priced by BC.
-Delivered now: ``Microsoft.NAV.ship`` (a posted shipment; the order stays to be invoiced
-from BC); later: left open.
+Delivered now: the API's sales order page binds one action, ``Microsoft.NAV.shipAndInvoice``
+(there is no ``ship``); it posts with ship and invoice as BC's Sales-Post does, each line's
+``shipQuantity`` shipped and its ``invoiceQuantity`` invoiced. So each line's
+``invoiceQuantity`` is set to 0 first (PATCH with the line's etag) and the action then posts
+a shipment only: the order stays, to be invoiced from BC; later: left open.
 
 What the module made before references named the store (``{register}-{receipt_no}``,
 ``O-{register}-{n}``) is found by that form too, and taken only when it is this store's by
@@ -299,16 +302,26 @@ class BusinessCentralOrderAdapter(OrderAdapter):
             await self.api.request("POST", f"salesOrders({header['id']})/salesOrderLines", json=body)
         shipped = ""
         if order.delivery == "now":
-            if await self._to_ship(header):
-                with contextlib.suppress(OutcomeUnknown):  # what is shipped, read below, says
-                    await self.api.request("POST", f"salesOrders({header['id']})/Microsoft.NAV.ship")
-                if await self._to_ship(header):
-                    raise AdapterError(
-                        f"sales order {header['number']} ({ref}) was sent to ship, but Business Central "
-                        "shows it not shipped yet; tried again next pass"
-                    )
+            await self._ship_only(header, ref)
             shipped = ", shipped"
         return str(header["number"]), shipped
+
+    async def _ship_only(self, header: dict[str, Any], ref: str) -> None:
+        """A posted shipment of what is not shipped: ``shipAndInvoice`` with nothing to invoice."""
+        lines = await self._lines(header)
+        if not any(quantity(x.get("quantity")) > quantity(x.get("shippedQuantity")) for x in lines):
+            return
+        path = f"salesOrders({header['id']})/salesOrderLines"
+        for line in lines:
+            if quantity(line.get("invoiceQuantity")) != 0:
+                await self._patch(f"{path}({line['id']})", {"invoiceQuantity": 0}, line)
+        with contextlib.suppress(OutcomeUnknown):  # what is shipped, read below, says
+            await self.api.request("POST", f"salesOrders({header['id']})/Microsoft.NAV.shipAndInvoice")
+        if await self._to_ship(header):
+            raise AdapterError(
+                f"sales order {header['number']} ({ref}) was sent to shipAndInvoice (ship only), but "
+                "Business Central shows it not shipped yet; tried again next pass"
+            )
 
     async def _legacy_order(self, order: NewOrder, legacy: str, day: str) -> dict[str, Any] | None:
         """The order the older module made under the till's own reference ``legacy``, when its

@@ -5,8 +5,10 @@
   Inventory: stock is kept), blocked (inactive), inventory; the VAT rate from the item's
   ``taxGroupCode`` — in a VAT country BC shows the item's VAT Prod. Posting Group there —
   through ``vat_groups``. Changes by ``lastModifiedDateTime gt …``.
-* Barcodes: the item's ``gtin`` and, with ``item_references``, ``itemReferences`` of
-  type *Bar Code*.
+* Barcodes: the item's ``gtin``. API v2.0 has no item references; with
+  ``item_reference_page`` (``publisher/group/version/entitySet``) those of type *Bar Code*
+  also come from the partner's API page of that name, which shows ``itemNumber``,
+  ``referenceType`` and ``referenceNumber`` (docs/adapters/business-central.md).
 * Customers from ``customers`` (blocked: inactive), changes by ``lastModifiedDateTime``.
 * Stock written back: API v2.0 keeps ``inventory`` read-only and has no item journal, so
   the adjustment lines go to the Item Journal page published as an OData v4 web service
@@ -55,6 +57,7 @@ class BusinessCentralSource:
         self.config = config
         self.api = api
         self._journal: tuple[ODataClient, str] | None = None
+        self._partner: ODataClient | None = None
 
     def _journal_client(self) -> tuple[ODataClient, str]:
         """The OData v4 client of the item journal page and the company's path prefix."""
@@ -74,7 +77,26 @@ class BusinessCentralSource:
             self._journal = (journal, f"Company('{odata_quote(where[1])}')/")
         return self._journal
 
+    def _partner_client(self) -> ODataClient:
+        """The client of the partner's API pages: ``…/api/{publisher}/{group}/{version}``."""
+        if self._partner is None:
+            page = self.config.item_reference_page or ""
+            root = self.config.base_url.rsplit("/", 1)[0]  # …/api, without v2.0
+            client = self.api.client
+            self._partner = ODataClient(
+                f"{root}/{page.rsplit('/', 1)[0]}",
+                client.auth,
+                client.limiter,  # the same environment, the same limit
+                error_message=bc_error,
+                backoff=client.backoff,
+                max_tries=client.max_tries,
+            )
+        return self._partner
+
     async def close(self) -> None:
+        if self._partner is not None:
+            await self._partner.close()
+            self._partner = None
         if self._journal is not None:
             await self._journal[0].close()
             self._journal = None
@@ -83,9 +105,11 @@ class BusinessCentralSource:
 
     async def _references(self) -> dict[str, list[str]]:
         codes: dict[str, list[str]] = {}
-        if self.config.item_references:
+        page = self.config.item_reference_page
+        if page is not None:
             where = {"$filter": "referenceType eq 'Bar Code'"}
-            async for ref in self.api.values("itemReferences", where):
+            path = f"{self.api.company}/{page.rsplit('/', 1)[1]}"
+            async for ref in self._partner_client().values(path, where):
                 if ref.get("referenceNumber"):
                     codes.setdefault(str(ref.get("itemNumber")), []).append(str(ref["referenceNumber"]))
         return codes

@@ -1,30 +1,49 @@
-"""A fake Business Central API v2.0 on 127.0.0.1, enforcing the published contract.
+"""A fake Business Central API v2.0 on 127.0.0.1, built from the API pages themselves.
+
+Every request to the API is checked against the page definitions extracted in
+tests/sync/contracts/business_central/ (:mod:`tests.sync.contracts.bc_contract`): a path
+that is not an entity set reached from ``companies({id})`` through the pages' parts, a
+method the page does not allow, a query option or ``$filter`` field the entity has not, a
+body property the page does not have, that is read-only or of another type, or an action
+the page does not bind (``Microsoft.NAV.ship`` on a sales order: there is none) is refused
+as BC refuses it (404 ``BadRequest_NotFound`` "Resource not found for the segment …", 400
+``BadRequest`` "The property '…' does not exist on type …", 405) and recorded in
+:attr:`BusinessCentralFake.violations`; :meth:`BusinessCentralFake.stop` fails the test
+when any is left there. Every answer is checked too: lists and single records carry only
+the page's fields (BC answers both from the same page).
+
+Beyond the contract checks:
 
 * Azure AD client credentials at ``/token`` (client id and secret in the form, a scope);
   bearer tokens that expire (401 after);
 * 6000 requests in any 5 minutes, beyond it 429 with ``Retry-After`` and
   ``{"error": {"code": "TooManyRequests", "message": …}}``;
 * lists as ``{"value": [...]}`` with server-driven paging (``@odata.nextLink``),
-  ``$filter`` on the documented fields;
+  ``$filter`` on the entity's fields;
 * a sales invoice needs a known customer; a line of type Item a known item; posting
   refuses an invoice without lines; a payment applies only to a posted invoice;
-* items, customers and item references with ``lastModifiedDateTime`` and ``@odata.etag``;
-  a customer is changed by PATCH with ``If-Match`` only (412 when the etag is stale);
+* items and customers with ``lastModifiedDateTime`` and ``@odata.etag``; a customer is
+  changed by PATCH with ``If-Match`` only (412 when the etag is stale);
+* ``companyInformation`` (the company's ``taxRegistrationNumber``);
+* optionally a partner's item references API page (:meth:`publish_reference_page`):
+  API v2.0 itself has no item references;
 * the Item Journal page published as an OData v4 web service
-  (``…/ODataV4/Company('name')/ItemJournal``): a line needs a known batch and item, an
-  adjustment entry type and a positive quantity; the batch is posted by BC's user
-  (:meth:`post_item_journal`).
+  (``…/ODataV4/Company('name')/ItemJournal``, not an API page, so not checked against
+  API v2.0): a line needs a known batch and item, an adjustment entry type and a positive
+  quantity; the batch is posted by BC's user (:meth:`post_item_journal`).
 
 * sales orders (``salesOrders``, ``salesOrderLines``) with ``@odata.etag``: an order and a
   line are changed by PATCH with ``If-Match`` only; an order's status is ``Draft`` (open in
   BC), ``In Review`` or ``Open`` (released), and the lines of one that is not ``Draft`` are
   not changed; a line of type Item without ``unitPrice`` takes the item's; a quantity is
   never below what is shipped;
-* ``Microsoft.NAV.ship`` ships what is not shipped, ``Microsoft.NAV.shipAndInvoice`` ships
-  and invoices the rest into a posted sales invoice (status ``Open``, carrying the order's
-  ``externalDocumentNumber`` and ``orderNumber``) and, the order then being completely
-  shipped and invoiced, deletes it; with nothing to post (no lines, all shipped) both say
-  "There is nothing to post.", and an order invoiced (deleted) is not found again.
+* ``Microsoft.NAV.shipAndInvoice``, the one action of the sales order page, posts with
+  ship and invoice as BC's Sales-Post does: each line's ``shipQuantity`` (by default what
+  is not shipped) is shipped and its ``invoiceQuantity`` (by default what is shipped and
+  not invoiced) invoiced into a posted sales invoice (status ``Open``, carrying the
+  order's ``externalDocumentNumber`` and ``orderNumber``); with nothing to invoice it is a
+  shipment only and the order stays; an order then completely shipped and invoiced is
+  deleted; with nothing to post at all: "There is nothing to post.".
 
 It does not refuse a second invoice with the same ``externalDocumentNumber``: never
 booking twice is the adapter's job.
@@ -33,6 +52,7 @@ booking twice is the adapter's job.
 from __future__ import annotations
 
 import functools
+import json
 import re
 import uuid
 from collections.abc import Awaitable, Callable
@@ -41,10 +61,29 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.sync.contracts.bc_contract import ApiV2Contract, Entity, Target, Violation
 from tests.sync.fakes.dynamics import DynamicsFake
 from tests.sync.fakes.visma import FilterError, parse_filter, utc_now
 
 CENT = Decimal("0.01")
+CONTRACT = ApiV2Contract.load()
+API_ROOT = "/v2.0/tenant/production/api/"
+
+# What docs/adapters/business-central.md asks of a partner's item references API page
+# (on table 5777 Item Reference): the item's number, the reference's type and number.
+REFERENCE_PAGE = Entity(
+    "itemReferences",
+    "itemReference",
+    {
+        "id": ("guid", True),
+        "itemNumber": ("string", True),
+        "referenceType": ("string", True),
+        "referenceNumber": ("string", True),
+    },
+    insert=False,
+    modify=False,
+    delete=False,
+)
 
 
 OrderHandler = Callable[[Any, web.Request, dict[str, Any]], Awaitable[web.Response]]
@@ -103,6 +142,9 @@ class BusinessCentralFake(DynamicsFake):
         self.journals: list[dict[str, Any]] = []
         self.payments: dict[str, list[dict[str, Any]]] = {}
         self.references: list[dict[str, Any]] = []
+        self.reference_page: str | None = None  # "publisher/group/version", once published
+        self.tax_registration_number = "SE556036079301"
+        self.violations: list[str] = []  # every request or answer the contract does not allow
         self.company_name = "CRONUS Sverige AB"
         self.journal_batches = {("ITEM", "TILLGW")}
         self.item_journal: list[dict[str, Any]] = []
@@ -123,6 +165,12 @@ class BusinessCentralFake(DynamicsFake):
     def _etag(self, entity: dict[str, Any]) -> None:
         self._versions += 1
         entity["@odata.etag"] = f'W/"JzQ0O2ZyaTlPVmR6WUxDOEJy{self._versions}Jw=="'
+
+    def publish_reference_page(self, api: str = "contoso/pos/v1.0") -> str:
+        """A partner's item references API page at ``…/api/{api}/companies({id})/itemReferences``;
+        its name as ``[sync.business_central].item_reference_page`` takes it."""
+        self.reference_page = api
+        return f"{api}/itemReferences"
 
     def add_reference(self, item: str, code: str, kind: str = "Bar Code") -> None:
         self.references.append(
@@ -203,7 +251,11 @@ class BusinessCentralFake(DynamicsFake):
         app.router.add_get(base + "/customers", self._list(lambda r: self.customers))
         app.router.add_post(base + "/customers", self._post_customer)
         app.router.add_patch(base + "/customers({id})", self._patch_customer)
-        app.router.add_get(base + "/itemReferences", self._list(lambda r: self.references))
+        app.router.add_get(base + "/companyInformation", self._list(lambda r: [self._company_information()]))
+        partner = (
+            "/v2.0/tenant/production/api/{publisher}/{group}/{version}/companies({company})/itemReferences"
+        )
+        app.router.add_get(partner, self._list(lambda r: self.references))
         journal = "/v2.0/tenant/production/ODataV4/{company}/ItemJournal"
         app.router.add_get(journal, self._get_item_journal)
         app.router.add_post(journal, self._post_item_journal)
@@ -220,13 +272,80 @@ class BusinessCentralFake(DynamicsFake):
         app.router.add_get(base + "/salesOrders({id})/salesOrderLines", self._list(self._order_lines_of))
         app.router.add_post(base + "/salesOrders({id})/salesOrderLines", self._post_order_line)
         app.router.add_patch(base + "/salesOrders({id})/salesOrderLines({line})", self._patch_order_line)
-        app.router.add_post(base + "/salesOrders({id})/Microsoft.NAV.ship", self._ship)
         app.router.add_post(base + "/salesOrders({id})/Microsoft.NAV.shipAndInvoice", self._ship_and_invoice)
         app.router.add_get(base + "/customerPaymentJournals", self._list(lambda r: self.journals))
         app.router.add_get(
             base + "/customerPaymentJournals({id})/customerPayments", self._list(self._payments_of)
         )
         app.router.add_post(base + "/customerPaymentJournals({id})/customerPayments", self._post_payment)
+
+    # -- the contract, on every request and answer ---------------------------------------------
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """The shared auth, limit and fault handling, with the contract checked inside it:
+        a refused token or a 429 comes before BC reads the request."""
+
+        async def checked(request: web.Request) -> web.StreamResponse:
+            where = self._contract_target(request)
+            if isinstance(where, Violation):
+                return self._violated(request, where)
+            contract, target = where
+            raw = await request.read()
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                return self._violated(request, Violation(400, "BadRequest", "Invalid Request Body"))
+            try:
+                contract.check_request(request.method, target, request.query, body)
+            except Violation as exc:
+                return self._violated(request, exc)
+            response = await handler(request)
+            if isinstance(response, web.Response) and response.body and response.status < 300:
+                try:
+                    contract.check_answer(target, json.loads(bytes(response.body)))  # type: ignore[arg-type]
+                except Violation as exc:
+                    return self._violated(request, exc)
+            return response
+
+        if not request.path.startswith(API_ROOT):
+            return await super()._middleware(request, handler)  # the token and the OData v4 journal page
+        return await super()._middleware(request, checked)
+
+    def _contract_target(self, request: web.Request) -> tuple[ApiV2Contract, Target] | Violation:
+        rest = request.path[len(API_ROOT) :]
+        contract = CONTRACT
+        if rest.startswith("v2.0/"):
+            rest = rest[len("v2.0/") :]
+        else:
+            parts = rest.split("/", 3)
+            if self.reference_page is None or len(parts) < 4 or "/".join(parts[:3]) != self.reference_page:
+                return Violation(
+                    404, "BadRequest_NotFound", f"No API is published at api/{'/'.join(parts[:3])}"
+                )
+            contract, rest = CONTRACT.partner_page(REFERENCE_PAGE), parts[3]
+        try:
+            return contract, contract.target(rest, request.method)
+        except Violation as exc:
+            return exc
+
+    def _violated(self, request: web.Request, violation: Violation) -> web.Response:
+        self.violations.append(f"{request.method} {request.path_qs}: {violation.message}")
+        self.refused.append((violation.status, request.path))
+        return self.error(violation.status, violation.code, violation.message)
+
+    async def stop(self) -> None:
+        await super().stop()
+        left, self.violations = self.violations, []
+        assert not left, "requests or answers the API v2.0 pages do not allow:\n" + "\n".join(left)
+
+    def _company_information(self) -> dict[str, Any]:
+        return {
+            "id": self.company,
+            "displayName": self.company_name,
+            "taxRegistrationNumber": self.tax_registration_number,
+            "lastModifiedDateTime": "2026-01-01T00:00:00Z",
+        }
 
     async def _token(self, request: web.Request) -> web.Response:
         form = await request.post()
@@ -305,7 +424,7 @@ class BusinessCentralFake(DynamicsFake):
             "externalDocumentNumber": "",
             "invoiceDate": day,
             "customerNumber": customer,
-            "salespersonCode": "",
+            "salesperson": "",
             "status": "Draft",
             "totalAmountExcludingTax": 0.0,
             "totalAmountIncludingTax": 0.0,
@@ -336,7 +455,7 @@ class BusinessCentralFake(DynamicsFake):
             number,
             body.get("invoiceDate"),
             externalDocumentNumber=body.get("externalDocumentNumber", ""),
-            salespersonCode=body.get("salespersonCode", ""),
+            salesperson=body.get("salesperson", ""),
         )
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(invoice["invoiceDate"])):
             return self.error(400, "BadRequest", "invoiceDate must be a date")
@@ -564,6 +683,8 @@ class BusinessCentralFake(DynamicsFake):
             quantity=float(quantity),
             shippedQuantity=0.0,
             invoicedQuantity=0.0,
+            shipQuantity=float(quantity),  # BC's Qty. to Ship and Qty. to Invoice: all, at first
+            invoiceQuantity=float(quantity),
         )
         self._amounts(line, order["pricesIncludeTax"])
         self.order_lines[order["id"]].append(line)
@@ -625,7 +746,9 @@ class BusinessCentralFake(DynamicsFake):
         if refused is not None:
             return refused
         body = await request.json()
-        unknown = sorted(set(body) - {"quantity", "unitPrice", "description"})
+        unknown = sorted(
+            set(body) - {"quantity", "unitPrice", "description", "shipQuantity", "invoiceQuantity"}
+        )
         if unknown:
             return self.error(400, "BadRequest_PropertyNotEditable", f"{unknown[0]} cannot be changed here")
         if "quantity" in body and Decimal(str(body["quantity"])) < Decimal(str(line["shippedQuantity"])):
@@ -634,6 +757,9 @@ class BusinessCentralFake(DynamicsFake):
                 "Application_DialogException",
                 f"Quantity must not be less than {line['shippedQuantity']} units (Quantity Shipped).",
             )
+        if "quantity" in body:  # BC validates Quantity by setting what is to ship and invoice anew
+            line["shipQuantity"] = float(body["quantity"]) - line["shippedQuantity"]
+            line["invoiceQuantity"] = float(body["quantity"]) - line["invoicedQuantity"]
         line.update(body)
         self._amounts(line, order["pricesIncludeTax"])
         self._changed(order, line)
@@ -643,43 +769,66 @@ class BusinessCentralFake(DynamicsFake):
         return self.error(400, "Application_DialogException", "There is nothing to post.")
 
     @_on_order
-    async def _ship(self, request: web.Request, order: dict[str, Any]) -> web.Response:
-        lines = [x for x in self.order_lines[order["id"]] if x["quantity"] > x["shippedQuantity"]]
-        if not lines:
+    async def _ship_and_invoice(self, request: web.Request, order: dict[str, Any]) -> web.Response:
+        """BC's Sales-Post with ship and invoice: each line's ``shipQuantity`` shipped, its
+        ``invoiceQuantity`` (no more than is then shipped) invoiced; nothing to invoice: a
+        shipment only, and the order stays."""
+        lines = self.order_lines[order["id"]]
+        ship = {x["id"]: Decimal(str(x["shipQuantity"])) for x in lines}
+        invoice_qty = {
+            x["id"]: min(
+                Decimal(str(x["invoiceQuantity"])),
+                Decimal(str(x["shippedQuantity"])) + ship[x["id"]] - Decimal(str(x["invoicedQuantity"])),
+            )
+            for x in lines
+        }
+        if not any(ship.values()) and not any(invoice_qty.values()):
             return self._nothing_to_post()
         shipped = [
-            {"item": x["lineObjectNumber"], "quantity": x["quantity"] - x["shippedQuantity"]} for x in lines
+            {"item": x["lineObjectNumber"], "quantity": float(ship[x["id"]])} for x in lines if ship[x["id"]]
         ]
+        if shipped:
+            self.shipments.append({"orderNumber": order["number"], "lines": shipped})
+        invoiced = [x for x in lines if invoice_qty[x["id"]]]
+        if invoiced:
+            self._post_invoice_of(order, invoiced, invoice_qty)
         for x in lines:
-            x["shippedQuantity"] = x["quantity"]
-        self.shipments.append({"orderNumber": order["number"], "lines": shipped})
-        self._changed(order, *lines)
+            x["shippedQuantity"] = float(Decimal(str(x["shippedQuantity"])) + ship[x["id"]])
+            x["invoicedQuantity"] = float(Decimal(str(x["invoicedQuantity"])) + invoice_qty[x["id"]])
+            x["shipQuantity"] = x["quantity"] - x["shippedQuantity"]
+            x["invoiceQuantity"] = x["quantity"] - x["invoicedQuantity"]
+        if all(x["invoicedQuantity"] >= x["quantity"] for x in lines):
+            # Completely shipped and invoiced: BC deletes the order.
+            self.orders.remove(order)
+            del self.order_lines[order["id"]]
+        else:
+            self._changed(order, *lines)
         return web.Response(status=204)
 
-    @_on_order
-    async def _ship_and_invoice(self, request: web.Request, order: dict[str, Any]) -> web.Response:
-        lines = [x for x in self.order_lines[order["id"]] if x["quantity"] > x["invoicedQuantity"]]
-        if not lines:
-            return self._nothing_to_post()
-        if any(x["quantity"] > x["shippedQuantity"] for x in lines):
-            await self._ship(request)
+    def _post_invoice_of(
+        self, order: dict[str, Any], lines: list[dict[str, Any]], quantities: dict[str, Decimal]
+    ) -> None:
+        """The posted sales invoice of ``quantities`` of the order's ``lines``."""
+        fields = CONTRACT.entities["salesInvoiceLines"].fields
+        posted = []
+        for x in lines:
+            line = {k: v for k, v in x.items() if k in fields}
+            line["quantity"] = float(quantities[x["id"]])
+            self._amounts(line, order["pricesIncludeTax"])
+            posted.append(line)
+        net = sum((Decimal(str(x["amountExcludingTax"])) for x in posted), Decimal(0))
+        tax = sum((Decimal(str(x["totalTaxAmount"])) for x in posted), Decimal(0))
         invoice = self._new_invoice(
             order["customerNumber"],
             utc_now()[:10],
             externalDocumentNumber=order["externalDocumentNumber"],
             orderNumber=order["number"],
             status="Open",
-            totalAmountExcludingTax=order["totalAmountExcludingTax"],
-            totalAmountIncludingTax=order["totalAmountIncludingTax"],
+            totalAmountExcludingTax=float(net),
+            totalAmountIncludingTax=float(net + tax),
         )
         self.invoices.append(invoice)
-        self.lines[invoice["id"]] = [dict(x) for x in lines]
-        for x in lines:
-            x["invoicedQuantity"] = x["quantity"]
-        # Completely shipped and invoiced: BC deletes the order.
-        self.orders.remove(order)
-        del self.order_lines[order["id"]]
-        return web.Response(status=204)
+        self.lines[invoice["id"]] = posted
 
     def _journal_company(self, request: web.Request) -> web.Response | None:
         if request.match_info["company"] != f"Company('{self.company_name}')":
