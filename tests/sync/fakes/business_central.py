@@ -145,6 +145,8 @@ class BusinessCentralFake(DynamicsFake):
         self.reference_page: str | None = None  # "publisher/group/version", once published
         self.tax_registration_number = "SE556036079301"
         self.violations: list[str] = []  # every request or answer the contract does not allow
+        self.app_enabled = True  # the app on BC's Microsoft Entra Applications page
+        self.permitted = True  # its permission sets (and the environment's licence) cover the API
         self.company_name = "CRONUS Sverige AB"
         self.journal_batches = {("ITEM", "TILLGW")}
         self.item_journal: list[dict[str, Any]] = []
@@ -287,6 +289,18 @@ class BusinessCentralFake(DynamicsFake):
         a refused token or a 429 comes before BC reads the request."""
 
         async def checked(request: web.Request) -> web.StreamResponse:
+            if not self.app_enabled:
+                return self.error(
+                    401,
+                    "Authentication_InvalidCredentials",
+                    "The server has rejected the client credentials.",
+                )
+            if not self.permitted:
+                return self.error(
+                    403,
+                    "Authorization_InsufficientPermissions",
+                    "You do not have the following permissions on TableData Company Information: Read",
+                )
             where = self._contract_target(request)
             if isinstance(where, Violation):
                 return self._violated(request, where)
@@ -357,7 +371,14 @@ class BusinessCentralFake(DynamicsFake):
         if form.get("grant_type") != "client_credentials" or form.get("scope") != (
             "https://api.businesscentral.dynamics.com/.default"
         ):
-            return web.json_response({"error": "invalid_request"}, status=400)
+            return web.json_response(
+                {
+                    "error": "invalid_scope" if form.get("scope") else "invalid_request",
+                    "error_description": "AADSTS70011: The provided value for the input parameter 'scope' "
+                    "is not valid.",
+                },
+                status=400,
+            )
         self.token_requests += 1
         access, lifetime = self.issue_access_token()
         return web.json_response(
@@ -387,6 +408,9 @@ class BusinessCentralFake(DynamicsFake):
                 return selected
             skip = int(request.query.get("$skiptoken", "0"))
             page = selected[skip : skip + self.page_size]
+            if "$select" in request.query:  # the fields asked for, and the etag BC always adds
+                chosen = {f.strip() for f in request.query["$select"].split(",")} | {"@odata.etag"}
+                page = [{k: v for k, v in x.items() if k in chosen} for x in page]
             body: dict[str, Any] = {"value": page}
             if skip + self.page_size < len(selected):
                 query = {k: v for k, v in request.query.items() if k != "$skiptoken"}
