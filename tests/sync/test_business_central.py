@@ -4,6 +4,7 @@ on 127.0.0.1, real SQLite, a real till's receipts.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
@@ -121,3 +122,30 @@ async def test_an_unknown_item_is_refused_quoting_business_central(
     finally:
         await db.close()
     assert fake.invoices[0]["status"] == "Draft"  # stays unposted until the item exists
+
+
+async def test_a_receipt_booked_days_later_is_posted_and_paid_on_its_own_day(
+    make_till: TillFactory, bc: tuple[BusinessCentralFake, Any], tmp_path: Path
+) -> None:
+    """invoiceDate is only the Document Date on the API page: the Posting Date must be sent."""
+    fake, (make_adapter, kassa, _) = bc
+    message = (await two_receipts(make_till))[0]
+    message = dataclasses.replace(
+        message,
+        at="2026-11-30T18:02:00+01:00",
+        payload={**message.payload, "at": "2026-11-30T18:02:00+01:00"},
+    )
+    db = await aiosqlite.connect(tmp_path / "inbox.db", isolation_level=None)
+    try:
+        adapter = make_adapter()
+        await adapter.setup(db)
+        await process_one(db, adapter, message)
+    finally:
+        await db.close()
+    (invoice,) = fake.invoices
+    assert (invoice["invoiceDate"], invoice["postingDate"], invoice["status"]) == (
+        "2026-11-30",
+        "2026-11-30",
+        "Open",
+    )
+    assert [p["postingDate"] for p in fake.payments[kassa["id"]]] == ["2026-11-30"]

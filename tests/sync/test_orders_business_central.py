@@ -158,7 +158,10 @@ async def test_a_receipt_paying_a_business_central_order_is_invoiced_once_also_a
     bc: Parts, db: aiosqlite.Connection, make_till: TillFactory
 ) -> None:
     fake = bc.fake
-    order = fake.add_order("20000", ("1001", "3"), ("1002", "1"))
+    # Made in BC a week before: its own day is not the day it is paid at the till.
+    order = fake.add_order(
+        "20000", ("1001", "3"), ("1002", "1"), orderDate="2026-11-30", postingDate="2026-11-30"
+    )
     till = await make_till()
     # The customer takes 2 of the 3 coffees and 2 mugs, one more than ordered, paying by card and cash.
     await till.pipeline.submit(
@@ -186,6 +189,8 @@ async def test_a_receipt_paying_a_business_central_order_is_invoiced_once_also_a
         "20000",
     )
     assert Decimal(str(invoice["totalAmountIncludingTax"])) == Decimal("185.00")
+    day = message.payload["at"][:10]
+    assert invoice["postingDate"] == day and {p["postingDate"] for p in payments(fake)} == {day}
     items = [
         (x["lineObjectNumber"], x["quantity"]) for x in fake.lines[invoice["id"]] if x["lineType"] == "Item"
     ]

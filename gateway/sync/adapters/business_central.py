@@ -351,6 +351,9 @@ class BusinessCentralAdapter:
             body: dict[str, Any] = {
                 "customerNumber": self.config.customer,
                 "invoiceDate": str(payload["at"])[:10],
+                # invoiceDate is only the Document Date; without postingDate BC posts on its work
+                # date, and a receipt booked a day late would land in the wrong day (and period).
+                "postingDate": str(payload["at"])[:10],
                 "externalDocumentNumber": reference,
             }
             cashier = payload.get("cashier")
@@ -416,7 +419,10 @@ class BusinessCentralAdapter:
         """A payment journal line per means paid, for ``customer`` (the cash customer when None),
         applied to the invoice once it is posted; those BC has already are not made again."""
         paid: dict[str, int] = (payload.get("totals") or {}).get("paid") or {}
-        posted = invoice.get("status") != "Draft"
+        posted = invoice.get("status") not in (
+            "Draft",
+            "In Review",
+        )  # In Review: awaiting approval, not posted
         for means, amount in paid.items():
             code = self.config.payment_journals.get(means)
             if not amount or code is None:
@@ -435,7 +441,7 @@ class BusinessCentralAdapter:
                 continue
             body: dict[str, Any] = {
                 "customerNumber": customer or self.config.customer,
-                "postingDate": invoice.get("invoiceDate"),
+                "postingDate": invoice.get("postingDate") or invoice.get("invoiceDate"),
                 "externalDocumentNumber": reference,
                 "amount": -_money(amount),
                 "description": text,

@@ -202,8 +202,12 @@ class BusinessCentralOrderAdapter(OrderAdapter):
                     f"sales order {order_no} is partly invoiced in Business Central already; the till pays "
                     "whole orders only: invoice it from Business Central"
                 )
-            if order.get("externalDocumentNumber") != ref:
-                await self._patch(f"salesOrders({order['id']})", {"externalDocumentNumber": ref}, order)
+            # The order's Posting Date is what BC posts the invoice on: the day it was paid, not
+            # the day the order was made (nor the day this module runs).
+            day = str(payload["at"])[:10]
+            change = {"externalDocumentNumber": ref, "postingDate": day}
+            if any(order.get(k) != v for k, v in change.items()):
+                await self._patch(f"salesOrders({order['id']})", change, order)
             await self._converge(order, lines, to_pay)
             with contextlib.suppress(OutcomeUnknown):  # the posted invoice, looked for below, says
                 await self.api.request("POST", f"salesOrders({order['id']})/Microsoft.NAV.shipAndInvoice")
@@ -282,7 +286,12 @@ class BusinessCentralOrderAdapter(OrderAdapter):
         if header is None and order.reference is not None and self.booking.legacy.covers(m):
             header = await self._legacy_order(order, order.reference, m.at[:10])
         if header is None:
-            made = {"customerNumber": order.customer, "orderDate": m.at[:10], "externalDocumentNumber": ref}
+            made = {
+                "customerNumber": order.customer,
+                "orderDate": m.at[:10],
+                "postingDate": m.at[:10],  # a shipment delivered now is posted on the order's day
+                "externalDocumentNumber": ref,
+            }
             try:
                 header = await self.api.request("POST", "salesOrders", json=made)
             except OutcomeUnknown:

@@ -447,6 +447,7 @@ class BusinessCentralFake(DynamicsFake):
             "number": f"S-INV{len(self.invoices) + 101000}",
             "externalDocumentNumber": "",
             "invoiceDate": day,
+            "postingDate": utc_now()[:10],  # BC's work date unless the request says
             "customerNumber": customer,
             "salesperson": "",
             "status": "Draft",
@@ -480,6 +481,7 @@ class BusinessCentralFake(DynamicsFake):
             body.get("invoiceDate"),
             externalDocumentNumber=body.get("externalDocumentNumber", ""),
             salesperson=body.get("salesperson", ""),
+            postingDate=body.get("postingDate") or utc_now()[:10],
         )
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(invoice["invoiceDate"])):
             return self.error(400, "BadRequest", "invoiceDate must be a date")
@@ -598,6 +600,7 @@ class BusinessCentralFake(DynamicsFake):
             "number": f"S-ORD{self._order_numbers}",
             "externalDocumentNumber": "",
             "orderDate": day,
+            "postingDate": utc_now()[:10],  # BC's work date unless the request says
             "customerNumber": customer,
             "customerName": known["displayName"],
             "status": "Draft",
@@ -738,6 +741,8 @@ class BusinessCentralFake(DynamicsFake):
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", day):
             return self.error(400, "BadRequest", "orderDate must be a date")
         more = {"externalDocumentNumber": str(body.get("externalDocumentNumber") or "")}
+        if body.get("postingDate"):
+            more["postingDate"] = str(body["postingDate"])
         return web.json_response(self._new_order(number, day, more), status=201)
 
     @_on_order
@@ -749,7 +754,9 @@ class BusinessCentralFake(DynamicsFake):
         refused = self._field_refused(body)
         if refused is not None:
             return refused
-        unknown = sorted(set(body) - {"externalDocumentNumber", "orderDate", "requestedDeliveryDate"})
+        unknown = sorted(
+            set(body) - {"externalDocumentNumber", "orderDate", "postingDate", "requestedDeliveryDate"}
+        )
         if unknown:
             return self.error(400, "BadRequest_PropertyNotEditable", f"{unknown[0]} cannot be changed here")
         order.update(body)
@@ -842,9 +849,10 @@ class BusinessCentralFake(DynamicsFake):
             posted.append(line)
         net = sum((Decimal(str(x["amountExcludingTax"])) for x in posted), Decimal(0))
         tax = sum((Decimal(str(x["totalTaxAmount"])) for x in posted), Decimal(0))
-        invoice = self._new_invoice(
+        invoice = self._new_invoice(  # BC's posted invoice takes the order's dates
             order["customerNumber"],
-            utc_now()[:10],
+            order["orderDate"],
+            postingDate=order["postingDate"],
             externalDocumentNumber=order["externalDocumentNumber"],
             orderNumber=order["number"],
             status="Open",
