@@ -1,6 +1,7 @@
-"""The Visma eEkonomi adapter against a fake that enforces Visma's contract: real HTTP on
-127.0.0.1, real SQLite, a real till's messages, and once the whole sync module with a real
-Mosquitto and a real SMTP server.
+"""The Visma eEkonomi / Spiris adapter against a fake built from Visma's API definition
+(tests/sync/contracts/visma/): real HTTP on 127.0.0.1, real SQLite, a real till's messages,
+and once the whole sync module with a real Mosquitto and a real SMTP server. Every request
+the adapter makes is checked against the definition: a test fails on any it does not allow.
 """
 
 from __future__ import annotations
@@ -64,9 +65,14 @@ class Visma:
         return VismaAdapter(self.config, self.api(), accounts or AccountsConfig())
 
 
+def dashed(orgnr: str) -> str:
+    """An organisation number as Visma shows it (556036-0793)."""
+    return f"{orgnr[:6]}-{orgnr[6:]}"
+
+
 @pytest.fixture
 async def visma(tmp_path: Path) -> AsyncIterator[Visma]:
-    fake = VismaFake()
+    fake = VismaFake(orgnr=dashed(ORGNR))
     await fake.start()
     config = parse_visma(
         {
@@ -86,6 +92,7 @@ async def visma(tmp_path: Path) -> AsyncIterator[Visma]:
     for api in visma.apis:
         await api.close()
     await fake.stop()
+    assert fake.violations == [], "requests Visma's API definition does not allow"
 
 
 async def day_messages(make_till: TillFactory) -> list[BusMessage]:
@@ -132,7 +139,7 @@ async def test_a_day_is_booked_as_one_balanced_voucher_once(
     assert len(done) == 1 and done[0] is not None and "as voucher A1" in done[0]
     [voucher] = visma.fake.vouchers
     z = messages[-1]
-    assert voucher["VoucherDate"] == z.payload["at"][:10]
+    assert voucher["VoucherDate"][:10] == z.payload["at"][:10]
     assert voucher["VoucherText"] == f"Z-dagrapport 1 kassa {POS_ID} tillgw {ORGNR}/{STORE}/{POS_ID} Z1"
     assert booked(voucher) == {
         1910: Decimal("105.00"), 1580: Decimal("195.00"), 2421: Decimal("100.00"),
@@ -247,7 +254,7 @@ async def test_an_unknown_account_is_refused_quoting_visma_logged_and_mailed(
     assert await SyncService(config, [visma.adapter(accounts)]).run(once=True) == 1
     log = "".join(p.read_text(encoding="utf-8") for p in sorted(config.log_dir.glob("sync-*.log")))
     [error] = [ln for ln in log.splitlines() if ln.startswith("ERROR")]
-    assert f"Visma eEkonomi: {ORGNR}/{STORE}/{POS_ID}/{len(sent)} (report.z) not processed" in error
+    assert f"Visma eEkonomi / Spiris: {ORGNR}/{STORE}/{POS_ID}/{len(sent)} (report.z) not processed" in error
     assert "Rows[0]: account 1911 does not exist in the fiscal year (ErrorCode 4000)" in error
     assert visma.fake.vouchers == []
     [envelope] = mailbox.messages
@@ -279,11 +286,13 @@ async def test_a_z_report_before_from_date_is_not_booked(
 async def test_articles_and_customers_are_pulled_in_full_and_by_changes(visma: Visma) -> None:
     fake = visma.fake
     old = "2026-01-01T00:00:00.000Z"
-    fake.add_article("1001", "Kaffe", "26.00", 12, ChangedUtc=old, Barcodes=[{"Barcode": "7310000000017"}])
-    fake.add_article("1002", "Mugg", "48.00", 25, ChangedUtc=old, IsStock=True, StockBalance=7.0)
+    fake.add_article("1001", "Kaffe", "26.00", 12, ChangedUtc=old, barcode="7310000000017")
+    fake.add_article("1002", "Mugg", "48.00", 25, ChangedUtc=old, StockBalance=7.0)
     fake.add_article("1003", "Tidning", "42.45", 6, ChangedUtc=old)
     fake.add_article("1004", "Frimärke", "12.00", 0, ChangedUtc=old, IsActive=False)
-    fake.add_article("1005", "Tygkasse", "40.00", 25, ChangedUtc="2026-06-01T10:00:00.000Z", IsStock=True)
+    fake.add_article(
+        "1005", "Presentinslagning", "40.00", 25, ChangedUtc="2026-06-01T10:00:00.000Z", service=True
+    )
     fake.add_customer("501", "Anna Andersson", ChangedUtc=old, EmailAddress="anna@example.se")
     fake.add_customer(
         "502", "Bygg AB", ChangedUtc="2026-06-02T00:00:00.000Z", CorporateIdentityNumber="5561234567"
@@ -293,9 +302,11 @@ async def test_articles_and_customers_are_pulled_in_full_and_by_changes(visma: V
     articles = [a async for a in source.articles(None)]
     assert [a.number for a in articles] == ["1001", "1002", "1003", "1004", "1005"]
     assert (articles[0].price, articles[0].price_includes_vat, articles[0].vat_rate) == (26_00, False, 1200)
-    assert articles[0].barcodes == ("7310000000017",)
+    assert articles[0].barcodes == ("7310000000017",) and articles[0].unit == "st"
     assert [a.vat_rate for a in articles] == [1200, 2500, 600, 0, 2500]
-    assert articles[3].active is False and articles[1].stock_goods is True
+    assert articles[3].active is False
+    # IsServiceArticle marks the service; without the stock module every other article keeps stock.
+    assert [(a.service, a.stock_goods) for a in articles] == [(False, True)] * 4 + [(True, False)]
     assert articles[0].modified_at == datetime(2026, 1, 1, tzinfo=UTC)
     pages = [p for m, p in fake.requests if m == "GET" and p.startswith("/v2/articles?")]
     assert len(pages) == 3  # five articles, two a page
@@ -309,22 +320,83 @@ async def test_articles_and_customers_are_pulled_in_full_and_by_changes(visma: V
         ("501", "Anna Andersson", "anna@example.se"),
         ("502", "Bygg AB", None),
     ]
+    assert customers[0].address == ("903 26 Umeå",)
     assert [c.number async for c in source.customers(since)] == ["502"]
 
+
+async def test_stock_is_written_back_only_without_the_stock_module(
+    visma: Visma, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = visma.fake
+    fake.add_article("1002", "Mugg", "48.00", StockBalance=7.0)
+    fake.add_article("1005", "Tygkasse", "40.00")
+    fake.add_article("1006", "Montering", "400.00", service=True)
+    source = VismaSource(visma.config, visma.api())
     assert await source.stock(None) == {"1002": Decimal(7), "1005": Decimal(0)}
     await source.set_stock({"1002": Decimal(5)})
     assert await source.stock(["1002"]) == {"1002": Decimal(5)}
-    number = await source.save_customer(SourceCustomer("", "Kalle Karlsson", email="kalle@example.se"))
-    assert number == "1003" and fake.customers[-1]["IsPrivatePerson"] is True
-    assert await source.save_customer(SourceCustomer("501", "Anna Berg")) == "501"
-    assert fake.customers[0]["Name"] == "Anna Berg"
+
+    # With the stock module StockBalance is read-only, and the fake refuses a write to it.
+    fake.stock_module = True
+    fake.articles.clear()
+    fake.add_article("2001", "Lampa", "100.00", stock=True, StockBalance=3.0)
+    fake.add_article("2002", "Skärm", "80.00")  # not a stock article of the module
+    assert await source.stock(None) == {"2001": Decimal(3)}
+    puts = sum(1 for m, _ in fake.requests if m == "PUT")
+    with caplog.at_level("WARNING", logger="tillgw.sync"):
+        await source.set_stock({"2001": Decimal(2)})
+    assert sum(1 for m, _ in fake.requests if m == "PUT") == puts  # nothing written
+    assert fake.articles[0]["StockBalance"] == 3.0
+    assert "keeps the stock of article(s) 2001 with its stock module" in caplog.text
+    assert "Visma eEkonomi / Spiris" in caplog.text
+
+
+async def test_a_customer_made_at_the_till_gets_what_visma_requires(tmp_path: Path, visma: Visma) -> None:
+    fake = visma.fake
+    source = VismaSource(visma.config, visma.api())
+    # The till knows a name and an e-mail; the city and postal code are required and there are none.
+    with pytest.raises(AdapterError, match=r"requires a customer's postal code.*customer_postal_code"):
+        await source.save_customer(SourceCustomer("", "Kalle Karlsson", email="kalle@example.se"))
+    assert fake.customers == []
+
+    # From the address's last line, and the company's default terms of payment.
+    number = await source.save_customer(
+        SourceCustomer(
+            "", "Kalle Karlsson", email="kalle@example.se", address=("Storgatan 1", "352 30 Växjö")
+        )
+    )
+    [made] = fake.customers
+    assert number == made["CustomerNumber"] == "1001"
+    assert (made["InvoiceAddress1"], made["InvoicePostalCode"], made["InvoiceCity"]) == (
+        "Storgatan 1", "352 30", "Växjö",
+    )  # fmt: skip
+    assert made["TermsOfPaymentId"] == fake.settings["TermsOfPaymentId"] and made["IsPrivatePerson"] is True
+
+    # From [sync.visma], with terms of payment by name.
+    config = replace(
+        visma.config, customer_city="Umeå", customer_postal_code="903 26", customer_terms_of_payment="Kontant"
+    )
+    source = VismaSource(config, visma.api())
+    number = await source.save_customer(SourceCustomer("", "Bygg AB", orgnr="5561234567"))
+    made = fake.customers[-1]
+    assert (made["InvoicePostalCode"], made["InvoiceCity"]) == ("903 26", "Umeå")
+    assert made["TermsOfPaymentId"] == fake.terms[1]["Id"] and made["IsPrivatePerson"] is False
+    # An update keeps what Visma has and the till does not.
+    assert await source.save_customer(SourceCustomer(number, "Bygg & Montage AB")) == number
+    assert fake.customers[-1]["Name"] == "Bygg & Montage AB"
+    assert fake.customers[-1]["CorporateIdentityNumber"] == "5561234567"
+
+    wrong = VismaSource(replace(config, customer_terms_of_payment="Nästa år"), visma.api())
+    with pytest.raises(AdapterError, match=r"customer_terms_of_payment: 'Nästa år' is not among"):
+        await wrong.save_customer(SourceCustomer("", "Nils"))
 
 
 async def test_a_visma_refusal_of_master_data_is_quoted(visma: Visma) -> None:
-    source = VismaSource(visma.config, visma.api())
+    config = replace(visma.config, customer_city="Umeå", customer_postal_code="903 26")
+    source = VismaSource(config, visma.api())
     with pytest.raises(AdapterError, match=r"save customer '': HTTP 400 to POST customers: Name is required"):
         await source.save_customer(SourceCustomer("", ""))
-    with pytest.raises(AdapterError, match="Visma eEkonomi has no article 9999"):
+    with pytest.raises(AdapterError, match="Visma eEkonomi / Spiris has no article 9999"):
         await source.set_stock({"9999": Decimal(1)})
 
 
