@@ -40,6 +40,15 @@ from gateway.sync.masterdata.source import SourceArticle, SourceCustomer
 __all__ = ["BusinessCentralSource"]
 
 
+# Only the item fields an article is made of: 10,000 items in one page (BC's most is
+# 20,000) are a fraction of the bytes of the whole records.
+ITEM_FIELDS = (
+    "number,displayName,unitPrice,priceIncludesTax,baseUnitOfMeasureCode,itemCategoryCode,type,blocked,"
+    "gtin,taxGroupCode,lastModifiedDateTime"
+)
+STOCK_FIELDS = "number,type,inventory"
+
+
 def _since(since: datetime | None) -> dict[str, str]:
     return changed_since("lastModifiedDateTime", since)
 
@@ -117,7 +126,7 @@ class BusinessCentralSource:
     async def articles(self, since: datetime | None) -> AsyncIterator[SourceArticle]:
         with failures_as("items"):
             references = await self._references()
-            async for item in self.api.values("items", _since(since)):
+            async for item in self.api.values("items", {**_since(since), "$select": ITEM_FIELDS}):
                 yield self._article(item, references)
 
     def _article(self, item: dict[str, Any], references: dict[str, list[str]]) -> SourceArticle:
@@ -171,7 +180,11 @@ class BusinessCentralSource:
     async def stock(self, numbers: list[str] | None) -> dict[str, Decimal]:
         with failures_as("stock"):
             return await stock_levels(
-                self.api.values("items"), numbers, number="number", quantity="inventory", kept=_inventory
+                self.api.values("items", {"$select": STOCK_FIELDS}),
+                numbers,
+                number="number",
+                quantity="inventory",
+                kept=_inventory,
             )
 
     async def set_stock(self, levels: dict[str, Decimal]) -> None:
