@@ -149,3 +149,26 @@ async def test_a_receipt_booked_days_later_is_posted_and_paid_on_its_own_day(
         "Open",
     )
     assert [p["postingDate"] for p in fake.payments[kassa["id"]]] == ["2026-11-30"]
+
+
+async def test_batch_leaves_drafts_paid_unapplied_and_books_nothing_twice(
+    make_till: TillFactory, bc: tuple[BusinessCentralFake, Any], tmp_path: Path
+) -> None:
+    fake, (make_adapter, kassa, kort) = bc
+    messages = await two_receipts(make_till)
+    db = await aiosqlite.connect(tmp_path / "inbox.db", isolation_level=None)
+    try:
+        adapter = make_adapter()
+        adapter.config = dataclasses.replace(adapter.config, post="batch")
+        await adapter.setup(db)
+        done = [await process_one(db, adapter, m) for m in messages]
+        assert all(d is not None and d.endswith("(Draft)") for d in done), done
+        await db.execute("DELETE FROM bc_invoices")  # our record lost: BC is read again, nothing made
+        for m in messages:
+            await process_one(db, adapter, m)
+    finally:
+        await db.close()
+    assert [i["status"] for i in fake.invoices] == ["Draft", "Draft"]
+    paid = [p for j in (kassa, kort) for p in fake.payments[j["id"]]]
+    assert len(paid) == 2 and all("appliesToInvoiceId" not in p for p in paid)
+    assert [len(fake.lines[i["id"]]) for i in fake.invoices] == [1, 2]
