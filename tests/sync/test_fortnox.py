@@ -57,16 +57,16 @@ from tests.sync.fakes.fortnox import FakeFortnox, config_for, running
 WINDOW = 0.5
 
 
-def client_for(fake: FakeFortnox, config: FortnoxConfig, tmp_path: Path) -> ApiClient:
-    return fortnox_client(config, tmp_path / "tokens.db", limiter=SlidingWindowLimiter(25, WINDOW * 1.1))
+def client_for(fake: FakeFortnox, config: FortnoxConfig, tmp_path: Path, window: float = WINDOW) -> ApiClient:
+    return fortnox_client(config, tmp_path / "tokens.db", limiter=SlidingWindowLimiter(25, window * 1.1))
 
 
 @contextlib.asynccontextmanager
 async def fortnox(tmp_path: Path, **over: Any) -> AsyncIterator[tuple[FakeFortnox, FortnoxConfig, ApiClient]]:
-    fake_settings = over.pop("fake", {})
-    async with running(window=WINDOW, **fake_settings) as fake:
+    fake_settings = {"window": WINDOW, **over.pop("fake", {})}
+    async with running(**fake_settings) as fake:
         config = config_for(fake, **over)
-        async with client_for(fake, config, tmp_path) as client:
+        async with client_for(fake, config, tmp_path, fake_settings["window"]) as client:
             yield fake, config, client
 
 
@@ -254,6 +254,39 @@ async def test_a_missing_financial_year_or_an_old_z_is_said_so(
         await inbox.close()
 
 
+async def test_a_z_of_last_year_is_booked_in_its_own_year_and_found_there(
+    make_till: TillFactory, tmp_path: Path
+) -> None:
+    till = await make_till()
+    sent, z = await a_day_with_z(till)
+    message = decode_message(sent[-1][1])
+    day = date.fromisoformat(z["at"][:10])
+    old_day = date(day.year - 1, day.month, min(day.day, 28))
+    payload = json.loads(json.dumps(message.payload))
+    payload["at"] = old_day.isoformat() + z["at"][10:]
+    last_years_z = replace(message, payload=payload)
+    years = (
+        (date(day.year - 1, 1, 1), date(day.year - 1, 12, 31)),
+        (date(day.year, 1, 1), date(day.year, 12, 31)),
+    )
+    inbox = await Inbox.open(tmp_path / "inbox.db")
+    try:
+        async with fortnox(tmp_path, fake={"years": years}) as (fake, config, client):
+            adapter = FortnoxAdapter(config, AccountsConfig(), client)
+            await adapter.setup(inbox.conn)
+            # Fortnox makes it and the answer is lost: only a search in last year finds it.
+            fake.drop_after_commit("POST", "/3/vouchers")
+            async with inbox.transaction() as db:
+                done = await adapter.process(db, last_years_z)
+            assert done is not None and "found already made as voucher A 1" in done
+            [voucher] = fake.vouchers
+            assert (voucher["Year"], voucher["TransactionDate"]) == (1, old_day.isoformat())
+            assert fake.calls("POST", "/3/vouchers") == 1
+            assert all(s.status < 400 for s in fake.seen if s.path.startswith("/3/vouchers"))
+    finally:
+        await inbox.close()
+
+
 # -- invoices of account customers ----------------------------------------------------------
 
 
@@ -314,8 +347,20 @@ async def test_an_account_customers_receipt_becomes_a_booked_paid_invoice_left_o
 # -- master data ------------------------------------------------------------------------------
 
 
+def answered(fake: FakeFortnox, path_prefix: str) -> int:
+    """GETs of ``path_prefix`` Fortnox answered (a 429 of a window's edge is sent again)."""
+    return sum(
+        1 for s in fake.seen if s.method == "GET" and s.path.startswith(path_prefix) and s.status == 200
+    )
+
+
 async def test_articles_customers_and_stock_full_and_by_changes(tmp_path: Path) -> None:
-    async with fortnox(tmp_path, mode="full", price_list="B") as (fake, config, client):
+    # a window of 0.05 s: the full sync reads 2,400 records and prices
+    async with fortnox(tmp_path, mode="full", price_list="B", fake={"window": 0.05}) as (
+        fake,
+        config,
+        client,
+    ):
         for n in range(1, 1201):  # three pages of 500
             fake.add_article(f"{n:05d}", f"Artikel {n}", "10.00", LastModified="2024-01-01 10:00")
             fake.prices[("B", f"{n:05d}")] = Decimal("8.00")
@@ -329,12 +374,17 @@ async def test_articles_customers_and_stock_full_and_by_changes(tmp_path: Path) 
             QuantityInStock=12.0,
         )
         fake.prices[("B", "KAFFE")] = Decimal("79.20")
+        old = {"LastModified": "2024-01-01 10:00"}
+        fake.add_article("MONT", "Montering", "500.00", Type="SERVICE", **old)
+        fake.add_article("GAMMAL", "Utgången", "5.00", Active=False, **old)
         fake.add_customer("1001", "Bygg AB", OrganisationNumber="556036-0793", ZipCode="352 30", City="Växjö")
+        fake.add_customer("1002", "Stängd AB", Active=False)
+        fake.customers["1001"]["PriceList"] = "B"
         source = FortnoxSource(config, client)
 
-        full = [a async for a in source.articles(None)]
-        assert len(full) == 1201
-        kaffe = full[-1]
+        full = {a.number: a async for a in source.articles(None)}
+        assert len(full) == 1203
+        kaffe = full["KAFFE"]
         assert (kaffe.number, kaffe.name, kaffe.price, kaffe.vat_rate) == (
             "KAFFE",
             "Kaffe 500 g",
@@ -342,30 +392,46 @@ async def test_articles_customers_and_stock_full_and_by_changes(tmp_path: Path) 
             1200,
         )
         assert kaffe.barcodes == ("7310000000017",) and kaffe.stock_goods and not kaffe.price_includes_vat
-        assert full[0].price == 8_00
+        assert full["00001"].price == 8_00 and not full["00001"].stock_goods
+        assert full["MONT"].service and full["MONT"].price == 500_00  # no price in list B: list A's
+        assert not full["GAMMAL"].active and full["KAFFE"].active
+        # inactive: one page; active: three pages, then each active article's record and price
+        assert answered(fake, "/3/articles") == 1 + 3 + 1202
+        assert answered(fake, "/3/prices/sublist/B/") == 1202
 
+        fake.articles["KAFFE"]["LastModified"] = "2025-06-01 10:00"
+        fake.articles["GAMMAL"]["LastModified"] = "2025-06-01 10:00"
+        before = answered(fake, "/3/articles")
         changed = [a async for a in source.articles(datetime(2025, 1, 1))]
-        assert [a.number for a in changed] == ["KAFFE"]
-        assert fake.calls("GET", "/3/articles") == 3 + 1
+        assert [(a.number, a.active) for a in changed] == [("GAMMAL", False), ("KAFFE", True)]
+        assert answered(fake, "/3/articles") - before == 2 + 1  # two list pages, one record
 
-        [customer] = [c async for c in source.customers(None)]
-        assert (customer.number, customer.orgnr, customer.address) == (
+        customers = {c.number: c async for c in source.customers(None)}
+        customer = customers["1001"]
+        assert (customer.number, customer.orgnr, customer.address, customer.price_list) == (
             "1001",
             "556036-0793",
             ("352 30 Växjö",),
+            "B",
         )
+        assert not customers["1002"].active and customer.active
 
-        assert await source.stock(None) == {"KAFFE": Decimal("12")}
+        assert await source.stock(["KAFFE"]) == {"KAFFE": Decimal("12")}
         await source.set_stock({"KAFFE": Decimal("9")})
         assert await source.stock(["KAFFE"]) == {"KAFFE": Decimal("9")}
+        many = [f"{n:05d}" for n in range(1, 101)] + ["KAFFE"]
+        before = answered(fake, "/3/articles")
+        levels = await source.stock(many)
+        assert levels["KAFFE"] == Decimal("9") and levels["00001"] == 0 and len(levels) == 101
+        assert answered(fake, "/3/articles") - before == 3  # the list's pages, not 101 records
         with pytest.raises(AdapterError, match="Lagerantal kan bara anges för lagerartiklar"):
-            await source.set_stock({"00001": Decimal("3")})
+            await source.set_stock({"00001": Decimal("1")})
 
         number = await source.save_customer(SourceCustomer("", "Ny Kund", email="ny@kund.example"))
         assert fake.customers[number]["Email"] == "ny@kund.example"
         assert await source.save_customer(SourceCustomer(number, "Ny Kund AB")) == number
         assert fake.customers[number]["Name"] == "Ny Kund AB"
-        assert [c.number async for c in source.customers(datetime(2000, 1, 1))] == ["1001", number]
+        assert [c.number async for c in source.customers(datetime(2000, 1, 1))] == ["1002", "1001", number]
 
 
 # -- configuration ------------------------------------------------------------------------------

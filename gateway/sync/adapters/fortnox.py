@@ -198,8 +198,8 @@ class FortnoxAdapter:
         if not voucher.transactions:
             await self._record(db, m, "voucher", tag, "-", False)
             return f"Z {z.z_no} of {where}, {day}: every sale is on a booked invoice; no voucher"
-        years = await self.client.request("GET", "financialyears", params={"date": day})
-        if not (isinstance(years, dict) and years.get("FinancialYears")):
+        year = await self._financial_year(day)
+        if year is None:
             raise AdapterError(
                 f"Fortnox has no financial year for {day}: create it in Fortnox, then Z {z.z_no} "
                 f"of {where} is booked on the next pass"
@@ -222,7 +222,7 @@ class FortnoxAdapter:
             }
         }
         number, found = await self._make(
-            lambda: self._find_voucher(day, tag), lambda: self._post_voucher(body)
+            lambda: self._find_voucher(day, tag, year), lambda: self._post_voucher(body, year)
         )
         await self._record(db, m, "voucher", tag, number, found)
         sales = sum(g for _, g, _ in z.vat)
@@ -231,16 +231,31 @@ class FortnoxAdapter:
             f"Z {z.z_no} of {where}, {day}: {how} as voucher {number}, sales {format_amount(sales)} incl. VAT"
         )
 
-    async def _find_voucher(self, day: str, tag: str) -> str | None:
+    async def _financial_year(self, day: str) -> int | None:
+        """The Id of Fortnox's financial year holding ``day``, or None when it has none.
+
+        A voucher is identified by series, number and financial year: without
+        ``financialyear`` Fortnox books into, and lists only, the year preselected for the
+        company, so a Z of an earlier year would be refused (or land in the wrong year)
+        and the search for it would miss it and post it twice.
+        """
+        answer = await self.client.request("GET", "financialyears", params={"date": day})
+        years = answer.get("FinancialYears") if isinstance(answer, dict) else None
+        for y in years if isinstance(years, list) else []:
+            if isinstance(y, dict) and str(y.get("FromDate")) <= day <= str(y.get("ToDate")):
+                return int(y["Id"])
+        return None
+
+    async def _find_voucher(self, day: str, tag: str, year: int) -> str | None:
         series = self.config.voucher_series
-        params: dict[str, str | int] = {"fromdate": day, "todate": day}
+        params: dict[str, str | int] = {"financialyear": year, "fromdate": day, "todate": day}
         async for v in pages(self.client, f"vouchers/sublist/{series}", "Vouchers", params):
             if f"({tag})" in str(v.get("Description", "")):
                 return f"{series} {v.get('VoucherNumber')}"
         return None
 
-    async def _post_voucher(self, body: dict[str, Any]) -> str:
-        answer = await self.client.request("POST", "vouchers", json=body)
+    async def _post_voucher(self, body: dict[str, Any], year: int) -> str:
+        answer = await self.client.request("POST", "vouchers", params={"financialyear": year}, json=body)
         v = answer.get("Voucher", {}) if isinstance(answer, dict) else {}
         return f"{v.get('VoucherSeries', self.config.voucher_series)} {v.get('VoucherNumber')}"
 
@@ -463,7 +478,12 @@ class FortnoxAdapter:
         else:
             invoice = (await self.client.request("GET", f"invoices/{number}"))["Invoice"]
             listed = await self.client.request("GET", "invoicepayments", params={"invoicenumber": number})
-            payments = list((listed or {}).get("InvoicePayments", []))
+            # A list item has no ModeOfPayment (InvoicePaymentListItem): each payment's record
+            # has, and telling a card payment from a cash one of the same amount needs it.
+            payments = [
+                (await self.client.request("GET", f"invoicepayments/{p['Number']}"))["InvoicePayment"]
+                for p in (listed or {}).get("InvoicePayments", [])
+            ]
         if not invoice.get("Booked"):
             await self.client.request("PUT", f"invoices/{number}/bookkeep")
         have = {(p.get("ModeOfPayment"), round(float(p.get("Amount", 0)), 2)) for p in payments}

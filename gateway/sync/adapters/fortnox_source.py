@@ -1,14 +1,30 @@
 """Fortnox as the store's master data: articles, prices, customers and stock.
 
-Articles come from ``GET articles`` page by page (500 a page), only those changed since
-the last sync with ``lastmodified``. An article's ``SalesPrice`` is its price in price list
-A; with another ``price_list`` configured, that list's prices (``GET prices/sublist/{list}``,
-the price from quantity 0) replace it. Whether those prices include VAT is the company's
-own setting in Fortnox, not something the API says on the article: ``prices_include_vat``
-in ``[sync.fortnox]`` tells the engine (docs/adapters/fortnox.md). The EAN is the barcode.
+What a list answer holds is less than the record (Fortnox's OpenAPI: ``ArticleListItem``,
+``CustomerListItem``). An article's list item has its number, description, EAN, price in
+price list A (``SalesPrice``), VAT, unit and stock, but not whether it is active, a
+service (``Type``) or a stock article (``StockGoods``); a customer's has neither
+``Active`` nor ``PriceList``. So:
 
-Stock is the article's ``QuantityInStock``; written back with ``PUT articles/{n}``, which
-Fortnox allows only for stock articles (``StockGoods``).
+* whether a record is active is what the list is asked for: ``filter=active`` and
+  ``filter=inactive``, each with ``lastmodified`` on a changes sync;
+* the single record (``GET articles/{n}``, ``GET customers/{n}``) is read only for an
+  active record the list returned — on a changes sync, only what changed — because only
+  it has ``Type``, ``StockGoods`` and ``PriceList``; an inactive one needs nothing more,
+  it is removed from the tills;
+* with a ``price_list`` other than A, that list's price from quantity 0 is
+  ``GET prices/sublist/{list}/{article}`` for each such article (Fortnox documents no
+  list of a whole price list).
+
+Fortnox allows 25 requests in 5 s: a full sync of 10,000 articles is 10,000 single
+records and 20 pages, about 35 minutes (docs/adapters/fortnox.md); a changes sync costs
+the pages and one request per changed article. Whether prices include VAT is the
+company's own setting in Fortnox, not something the API says on the article:
+``prices_include_vat`` in ``[sync.fortnox]`` tells the engine. The EAN is the barcode.
+
+Stock is the article's ``QuantityInStock``, which the list has too: a few articles are
+read one by one, many from the list's pages. It is written back with ``PUT articles/{n}``,
+which Fortnox allows only for stock articles (``StockGoods``).
 """
 
 from __future__ import annotations
@@ -18,6 +34,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 from gateway.sync.adapters import AdapterError
 from gateway.sync.adapters.fortnox_api import pages
@@ -29,17 +46,32 @@ from gateway.sync.masterdata.source import SourceArticle, SourceCustomer
 __all__ = ["FortnoxSource"]
 
 
-def _when(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.strptime(value[:16], "%Y-%m-%d %H:%M")
-    except ValueError:
-        return None
+# Up to this many articles' stock is read record by record; more, from the list's pages
+# (500 a page), which cost fewer requests once a store has more than a few.
+_ONE_BY_ONE = 20
 
 
-def _since(since: datetime | None) -> dict[str, str | int]:
-    return {} if since is None else {"lastmodified": since.strftime("%Y-%m-%d %H:%M")}
+def _listed(since: datetime | None, which: str) -> dict[str, str | int]:
+    """A list's query: ``filter`` active or inactive, changed since ``since`` (None: all)."""
+    query: dict[str, str | int] = {"filter": which}
+    if since is not None:
+        query["lastmodified"] = since.strftime("%Y-%m-%d %H:%M")
+    return query
+
+
+def _customer(c: dict[str, Any], *, active: bool) -> SourceCustomer:
+    """A customer of a list item, or of its list item and record together."""
+    city = " ".join(x for x in (_text(c.get("ZipCode")), _text(c.get("City"))) if x)
+    return SourceCustomer(
+        number=str(c["CustomerNumber"]),
+        name=str(c.get("Name") or ""),
+        orgnr=_text(c.get("OrganisationNumber")),
+        email=_text(c.get("Email")),
+        phone=_text(c.get("Phone1") or c.get("Phone")),
+        address=tuple(x for x in (_text(c.get("Address1")), _text(c.get("Address2")), city) if x),
+        price_list=_text(c.get("PriceList")),
+        active=active,
+    )
 
 
 def _text(value: Any) -> str | None:
@@ -66,59 +98,68 @@ class FortnoxSource:
         self.config = config
         self.client = client
 
-    async def _list_prices(self) -> dict[str, int]:
-        prices: dict[str, int] = {}
-        async for p in pages(self.client, f"prices/sublist/{self.config.price_list}", "Prices"):
+    async def _record(self, kind: str, wrapper: str, number: str) -> dict[str, Any]:
+        answer = await self.client.request("GET", f"{kind}/{quote(number, safe='')}")
+        record = answer.get(wrapper) if isinstance(answer, dict) else None
+        if not isinstance(record, dict):
+            raise ValueError(f"GET {kind}/{number}: the answer has no {wrapper}")
+        return record
+
+    async def _price(self, number: str) -> int | None:
+        """The configured price list's price of article ``number`` from quantity 0, or None."""
+        path = f"prices/sublist/{quote(self.config.price_list, safe='')}/{quote(number, safe='')}"
+        async for p in pages(self.client, path, "Prices"):
             if float(p.get("FromQuantity") or 0) == 0:
-                prices[str(p["ArticleNumber"])] = ore(p.get("Price"))
-        return prices
+                return ore(p.get("Price"))
+        return None
 
     async def articles(self, since: datetime | None) -> AsyncIterator[SourceArticle]:
         with _failures():
-            prices = await self._list_prices() if self.config.price_list != "A" else {}
-            async for a in pages(self.client, "articles", "Articles", _since(since)):
+            async for a in pages(self.client, "articles", "Articles", _listed(since, "inactive")):
+                yield self._article(a, {}, None, active=False)
+            async for a in pages(self.client, "articles", "Articles", _listed(since, "active")):
                 number = str(a["ArticleNumber"])
-                ean = _text(a.get("EAN"))
-                yield SourceArticle(
-                    number=number,
-                    name=str(a.get("Description") or ""),
-                    price=prices.get(number, ore(a.get("SalesPrice"))),
-                    price_includes_vat=self.config.prices_include_vat,
-                    vat_rate=int(Decimal(str(a.get("VAT") or 0)) * 100),
-                    barcodes=(ean,) if ean else (),
-                    unit=_text(a.get("Unit")) or "st",
-                    service=a.get("Type") == "SERVICE",
-                    stock_goods=bool(a.get("StockGoods")),
-                    active=a.get("Active", True) is not False,
-                    modified_at=_when(a.get("LastModified")),
-                )
+                record = await self._record("articles", "Article", number)
+                price = await self._price(number) if self.config.price_list != "A" else None
+                yield self._article(a, record, price, active=True)
+
+    def _article(
+        self, listed: dict[str, Any], record: dict[str, Any], price: int | None, *, active: bool
+    ) -> SourceArticle:
+        ean = _text(listed.get("EAN"))
+        return SourceArticle(
+            number=str(listed["ArticleNumber"]),
+            name=str(listed.get("Description") or ""),
+            price=ore(listed.get("SalesPrice")) if price is None else price,
+            price_includes_vat=self.config.prices_include_vat,
+            vat_rate=int(Decimal(str(listed.get("VAT") or 0)) * 100),
+            barcodes=(ean,) if ean else (),
+            unit=_text(listed.get("Unit")) or "st",
+            service=record.get("Type") == "SERVICE",
+            stock_goods=bool(record.get("StockGoods")),
+            active=active,
+        )
 
     async def customers(self, since: datetime | None) -> AsyncIterator[SourceCustomer]:
         with _failures():
-            async for c in pages(self.client, "customers", "Customers", _since(since)):
-                city = " ".join(x for x in (_text(c.get("ZipCode")), _text(c.get("City"))) if x)
-                yield SourceCustomer(
-                    number=str(c["CustomerNumber"]),
-                    name=str(c.get("Name") or ""),
-                    orgnr=_text(c.get("OrganisationNumber")),
-                    email=_text(c.get("Email")),
-                    phone=_text(c.get("Phone1") or c.get("Phone")),
-                    address=tuple(x for x in (_text(c.get("Address1")), _text(c.get("Address2")), city) if x),
-                    price_list=_text(c.get("PriceList")),
-                    active=c.get("Active", True) is not False,
-                    modified_at=_when(c.get("LastModified")),
-                )
+            async for c in pages(self.client, "customers", "Customers", _listed(since, "inactive")):
+                yield _customer(c, active=False)
+            async for c in pages(self.client, "customers", "Customers", _listed(since, "active")):
+                record = await self._record("customers", "Customer", str(c["CustomerNumber"]))
+                yield _customer({**c, **record}, active=True)
 
     async def stock(self, numbers: list[str] | None) -> dict[str, Decimal]:
         levels: dict[str, Decimal] = {}
         with _failures():
-            if numbers is None:
-                async for a in pages(self.client, "articles", "Articles"):
-                    if a.get("StockGoods"):
-                        levels[str(a["ArticleNumber"])] = Decimal(str(a.get("QuantityInStock") or 0))
-            else:
+            if numbers is not None and len(numbers) <= _ONE_BY_ONE:
                 for number in numbers:
-                    a = (await self.client.request("GET", f"articles/{number}"))["Article"]
+                    a = await self._record("articles", "Article", number)
+                    levels[number] = Decimal(str(a.get("QuantityInStock") or 0))
+                return levels
+            wanted = None if numbers is None else set(numbers)
+            async for a in pages(self.client, "articles", "Articles"):
+                number = str(a["ArticleNumber"])
+                if wanted is None or number in wanted:
                     levels[number] = Decimal(str(a.get("QuantityInStock") or 0))
         return levels
 
@@ -126,7 +167,7 @@ class FortnoxSource:
         with _failures():
             for number, quantity in levels.items():
                 body = {"Article": {"QuantityInStock": float(quantity)}}
-                await self.client.request("PUT", f"articles/{number}", json=body)
+                await self.client.request("PUT", f"articles/{quote(number, safe='')}", json=body)
 
     async def save_customer(self, customer: SourceCustomer) -> str:
         zip_city = customer.address[-1] if len(customer.address) > 1 else ""
@@ -136,17 +177,19 @@ class FortnoxSource:
             "OrganisationNumber": customer.orgnr or "",
             "Email": customer.email or "",
             "Phone1": customer.phone or "",
-            "Address1": customer.address[0] if customer.address else "",
             "ZipCode": zip_code,
             "City": city,
         }
+        if customer.address:
+            # Customer.Address1 has minLength 1 in Fortnox's definition: none, rather than ""
+            fields["Address1"] = customer.address[0]
         if customer.price_list:
             fields["PriceList"] = customer.price_list
 
         with _failures():
             if customer.number:
                 answer = await self.client.request(
-                    "PUT", f"customers/{customer.number}", json={"Customer": fields}
+                    "PUT", f"customers/{quote(customer.number, safe='')}", json={"Customer": fields}
                 )
             else:
                 answer = await self.client.request("POST", "customers", json={"Customer": fields})

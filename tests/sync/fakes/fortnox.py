@@ -1,6 +1,21 @@
 """A Fortnox API v3 on 127.0.0.1 for tests, refusing what the real one refuses.
 
-The contract (../shared/reference/erp-and-bus.md, Fortnox's developer documentation):
+Built from Fortnox's OpenAPI definition (the extract in tests/sync/contracts/fortnox/,
+README.md there says where it came from) and its guides:
+
+* every ``/3/`` request is checked against the definition (tests/sync/contracts/
+  openapi_check.py): an operation it does not define is 404, a query parameter, a body
+  property or a type it does not allow is 400, each with Fortnox's error body, and each
+  is kept in :attr:`FakeFortnox.violations`; :func:`running` fails the test on any;
+* every answer is the definition's: a list holds only its ``*ListItem`` properties, of
+  their types (``GET /3/articles`` has no ``Active``, ``Type``, ``StockGoods``; its prices
+  are text), a single record only the record's properties; an answer that says more is
+  a violation too (the fake's own error);
+* ``filter=active|inactive`` selects articles and customers by ``Active``;
+* vouchers belong to a financial year: ``financialyear`` (its Id) on ``POST /3/vouchers``
+  and ``GET /3/vouchers/sublist/{series}`` chooses it, and without it Fortnox uses the
+  year preselected for the company (here: the one holding today), so a voucher dated in
+  another year is refused and the sublist shows only that year's vouchers;
 
 * the token endpoint ``/oauth-v1/token`` wants HTTP Basic with the client id and secret
   and a form body; ``authorization_code`` (a code is good once), ``refresh_token`` (a
@@ -37,6 +52,7 @@ import asyncio
 import base64
 import contextlib
 import itertools
+import json
 import math
 import secrets
 import time
@@ -49,6 +65,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.sync.adapters.fortnox_config import FortnoxConfig, parse_fortnox
+from tests.sync.contracts.fortnox import CONTRACT, LIST_LIMIT
 
 __all__ = ["CHART", "FakeFortnox", "Seen", "config_for", "running"]
 
@@ -70,10 +87,52 @@ _ORDER_SEARCH = frozenset(
 )
 _ORDER_FILTERS = ("cancelled", "expired", "invoicecreated", "invoicenotcreated")
 
-_INVOICE_LIST_FIELDS = (
-    *("DocumentNumber", "CustomerNumber", "InvoiceDate", "ExternalInvoiceReference1"),
-    *("Total", "Balance", "Booked", "Cancelled"),
-)
+# Fortnox's code for a path or a property it does not know is not published; its message
+# and status are what an adapter quotes.
+_UNKNOWN_CODE = 2000000
+
+# The schema of each list's items and of each single record the fake answers with.
+_LIST_ITEM = {
+    "Articles": "fortnox_ArticleListItem",
+    "Customers": "fortnox_CustomerListItem",
+    "Vouchers": "fortnox_VoucherListItem",
+    "Invoices": "fortnox_InvoiceListItem",
+    "InvoicePayments": "fortnox_InvoicePaymentListItem",
+    "Orders": "fortnox_OrderListItem",
+    "Prices": "fortnox_PriceListItem",
+    "FinancialYears": "fortnox_FinancialYear",
+    "CostCenters": "fortnox_CostCenter",
+}
+_RECORD = {
+    "Article": "fortnox_Article",
+    "Customer": "fortnox_Customer",
+    "Voucher": "fortnox_Voucher",
+    "Invoice": "fortnox_Invoice",
+    "InvoicePayment": "fortnox_InvoicePayment",
+    "Order": "fortnox_Order",
+}
+
+
+def shaped(schema: str, record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` as the schema ``schema`` has it: only its properties, each of its type.
+
+    Fortnox's list items give some numbers as text (``SalesPrice``, ``VAT`` of
+    ``ArticleListItem``) that the single record gives as numbers.
+    """
+    props: dict[str, Any] = CONTRACT.schema(schema).get("properties", {})
+    out: dict[str, Any] = {}
+    for key, value in record.items():
+        if key not in props:
+            continue
+        kind = props[key].get("type")
+        if value is not None and not isinstance(value, bool):
+            if kind == "string" and isinstance(value, int | float | Decimal):
+                value = str(value)
+            elif kind == "number" and isinstance(value, str | int | Decimal):
+                value = float(value)
+        out[key] = value
+    return out
+
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -160,6 +219,7 @@ class FakeFortnox:
         self.chart = set(chart)
         self.orgnr = orgnr
         self.seen: list[Seen] = []
+        self.violations: list[str] = []  # what the contract does not allow, asked or answered
         self.token_requests: list[dict[str, str]] = []
         self.access_tokens: dict[str, float] = {}  # token -> time.time() it expires
         self.refresh_token: str | None = None  # the one valid refresh token
@@ -199,6 +259,7 @@ class FakeFortnox:
         r.add_put("/3/invoices/{n}/bookkeep", self._bookkeep_invoice)
         r.add_get("/3/invoicepayments", self._list_payments)
         r.add_post("/3/invoicepayments", self._post_payment)
+        r.add_get("/3/invoicepayments/{n}", self._getter("InvoicePayment", self._payment))
         r.add_put("/3/invoicepayments/{n}/bookkeep", self._bookkeep_payment)
         r.add_get("/3/orders", self._list_orders)
         r.add_post("/3/orders", self._post_order)
@@ -208,7 +269,6 @@ class FakeFortnox:
         r.add_get("/3/articles", self._list_articles)
         r.add_get("/3/articles/{n}", self._getter("Article", self._article))
         r.add_put("/3/articles/{n}", self._put_article)
-        r.add_get("/3/prices/sublist/{list}", self._list_prices)
         r.add_get("/3/prices/sublist/{list}/{article}", self._article_prices)
         r.add_get("/3/customers", self._list_customers)
         r.add_get("/3/customers/{n}", self._getter("Customer", self._customer))
@@ -305,7 +365,6 @@ class FakeFortnox:
             "OrganisationNumber": "",
             "Email": "",
             "Phone1": "",
-            "Address1": "",
             "ZipCode": "",
             "City": "",
             "PriceList": "A",
@@ -364,6 +423,10 @@ class FakeFortnox:
             seen(429, False)
             return web.json_response({"message": "Too Many Requests"}, status=429)
         window.append(arrived)
+        refused = await self._against_contract(request)
+        if refused is not None:
+            seen(refused.status, True)
+            return refused
         fault = self._fault(request)
         if fault is not None and fault.kind == "status":
             seen(fault.status, True)
@@ -376,10 +439,38 @@ class FakeFortnox:
             seen(exc.status, True)
             raise
         seen(response.status, True)
+        if isinstance(response, web.Response) and response.body is not None:
+            answered = (
+                json.loads(bytes(response.body)) if response.content_type == "application/json" else None
+            )
+            for problem in CONTRACT.check_response(request.method, request.path, response.status, answered):
+                self.violations.append(f"the fake answered {request.method} {request.path}: {problem}")
         if fault is not None and fault.kind == "drop" and request.transport is not None:
             request.transport.abort()  # done, and nobody hears of it
             raise asyncio.CancelledError
         return response
+
+    async def _against_contract(self, request: web.Request) -> web.Response | None:
+        """Fortnox's refusal of what its definition does not allow, or None."""
+        body: Any = None
+        if request.can_read_body:
+            try:
+                body = await request.json()
+            except ValueError:
+                return error(400, "Ogiltig JSON.", 2000004)
+        query = {k: v for k, v in request.query.items()}
+        problems = CONTRACT.check_request(request.method, request.path, query, body)
+        limit = query.get("limit", "")
+        if limit.isdigit() and not 1 <= int(limit) <= LIST_LIMIT:
+            problems.append(f"limit {limit}: at most {LIST_LIMIT}")
+        if not problems:
+            return None
+        self.violations += [f"{request.method} {request.path_qs}: {p}" for p in problems]
+        if CONTRACT.operation(request.method, request.path) is None:
+            if CONTRACT.path_known(request.path):
+                return error(405, f"Metoden {request.method} stöds inte här.", _UNKNOWN_CODE)
+            return error(404, f"Kan inte hitta sökvägen {request.path}.", _UNKNOWN_CODE)
+        return error(400, f"Ogiltig begäran: {problems[0]}", _UNKNOWN_CODE)
 
     def _fault(self, request: web.Request) -> _Fault | None:
         for fault in self._faults:
@@ -465,10 +556,14 @@ class FakeFortnox:
         pages = max(1, math.ceil(len(items) / limit))
         chunk = items[(page - 1) * limit : page * limit]
         meta = {"@TotalResources": len(items), "@TotalPages": pages, "@CurrentPage": page}
-        return web.json_response({name: chunk, "MetaInformation": meta})
+        listed = [shaped(_LIST_ITEM[name], item) for item in chunk]
+        return web.json_response({name: listed, "MetaInformation": meta})
 
     @staticmethod
     def _changed(request: web.Request, items: list[dict[str, Any]]) -> list[dict[str, Any]] | web.Response:
+        wanted = request.query.get("filter")
+        if wanted is not None:
+            items = [i for i in items if bool(i.get("Active", True)) == (wanted == "active")]
         since = request.query.get("lastmodified")
         if since is None:
             return items
@@ -505,12 +600,19 @@ class FakeFortnox:
         return found
 
     @staticmethod
+    def answer(wrapper: str, record: dict[str, Any], status: int = 200) -> web.Response:
+        """``{wrapper: record}`` with the record as Fortnox's definition has it."""
+        return web.json_response({wrapper: shaped(_RECORD[wrapper], record)}, status=status)
+
+    @staticmethod
     def _getter(wrapper: str, lookup: Callable[[web.Request], dict[str, Any] | web.Response]) -> Handler:
         """``GET`` of one record: ``{wrapper: record}``, or the lookup's refusal."""
 
         async def handle(request: web.Request) -> web.Response:
             found = lookup(request)
-            return found if isinstance(found, web.Response) else web.json_response({wrapper: found})
+            if isinstance(found, web.Response):
+                return found
+            return FakeFortnox.answer(wrapper, found)
 
         return handle
 
@@ -518,7 +620,7 @@ class FakeFortnox:
         """``record`` changed by ``change`` (a ``PUT``), with its new ``LastModified``."""
         record.update(change)
         record["LastModified"] = self._now_text()
-        return web.json_response({wrapper: record})
+        return self.answer(wrapper, record)
 
     # -- bookkeeping ------------------------------------------------------------------------
 
@@ -533,8 +635,24 @@ class FakeFortnox:
             {"CompanyInformation": {"CompanyName": "Kaffebaren i Växjö AB", "OrganizationNumber": self.orgnr}}
         )
 
+    def preselected_year(self) -> dict[str, Any] | None:
+        """The year Fortnox uses when a request names none: the one holding today, else the last."""
+        return self._year_of(date.today().isoformat()) or (self.years[-1] if self.years else None)
+
+    def _chosen_year(self, request: web.Request) -> dict[str, Any] | web.Response:
+        """The financial year ``financialyear`` names, or the preselected one."""
+        named = request.query.get("financialyear")
+        if named is None:
+            year = self.preselected_year()
+            return year or error(400, "Det finns inget räkenskapsår.", 2000433)
+        for year in self.years:
+            if str(year["Id"]) == named:
+                return year
+        return error(400, f"Räkenskapsåret {named} finns inte.", 2000433)
+
     async def _financialyears(self, request: web.Request) -> web.Response:
-        day = request.query.get("date")
+        # the definition writes the parameter "Date", the guides say parameters are lower case
+        day = next((v for k, v in request.query.items() if k.lower() == "date"), None)
         years = self.years if day is None else [y for y in self.years if y is self._year_of(day)]
         return self._page(request, "FinancialYears", years)
 
@@ -563,9 +681,15 @@ class FakeFortnox:
             date.fromisoformat(str(day))
         except ValueError:
             return error(400, f"Ogiltigt datum: {day}", 2000588)
-        year = self._year_of(str(day))
-        if year is None:
-            return error(400, f"Det finns inget räkenskapsår för datumet {day}.", 2000433)
+        year = self._chosen_year(request)
+        if isinstance(year, web.Response):
+            return year
+        if not year["FromDate"] <= str(day) <= year["ToDate"]:
+            return error(
+                400,
+                f"Datumet {day} ligger utanför räkenskapsåret {year['FromDate']}–{year['ToDate']}.",
+                2000433,
+            )
         rows = v.get("VoucherRows")
         if not isinstance(rows, list) or len(rows) < 2:
             return error(400, "En verifikation måste ha minst två rader.", 2000545)
@@ -589,7 +713,7 @@ class FakeFortnox:
         number = next(self._voucher_numbers.setdefault(series, itertools.count(1)))
         stored = {**v, "VoucherNumber": number, "Year": year["Id"], "ReferenceType": "MANUAL"}
         self.vouchers.append(stored)
-        return web.json_response({"Voucher": stored}, status=201)
+        return self.answer("Voucher", stored, status=201)
 
     def add_cost_center(self, code: str, description: str, active: bool = True) -> None:
         self.cost_centers[code] = {"Code": code, "Description": description, "Active": active, "Note": ""}
@@ -601,12 +725,15 @@ class FakeFortnox:
         series = request.match_info["series"]
         if series not in self.series:
             return error(400, f"Verifikationsserien {series} finns inte.", 2000544)
+        year = self._chosen_year(request)
+        if isinstance(year, web.Response):
+            return year
         lo = request.query.get("fromdate", "0000-00-00")
         hi = request.query.get("todate", "9999-99-99")
         items = [
-            {k: v[k] for k in ("Description", "TransactionDate", "VoucherNumber", "VoucherSeries", "Year")}
+            v
             for v in self.vouchers
-            if v["VoucherSeries"] == series and lo <= v["TransactionDate"] <= hi
+            if v["VoucherSeries"] == series and v["Year"] == year["Id"] and lo <= v["TransactionDate"] <= hi
         ]
         return self._page(request, "Vouchers", items)
 
@@ -638,7 +765,7 @@ class FakeFortnox:
             except ValueError:
                 return error(400, "Ogiltigt belopp på fakturarad.", 2000546)
             total += _gross(line, row["VAT"], included)
-        return web.json_response({"Invoice": self._new_invoice(inv, total)}, status=201)
+        return self.answer("Invoice", self._new_invoice(inv, total), status=201)
 
     def _new_invoice(self, fields: dict[str, Any], total: Decimal) -> dict[str, Any]:
         """An invoice of ``fields``, numbered next, neither booked nor paid: ``total`` its balance."""
@@ -661,9 +788,7 @@ class FakeFortnox:
     async def _list_invoices(self, request: web.Request) -> web.Response:
         ref = request.query.get("externalinvoicereference1")
         items = [
-            {k: i.get(k) for k in _INVOICE_LIST_FIELDS}
-            for i in self.invoices.values()
-            if ref is None or i.get("ExternalInvoiceReference1") == ref
+            i for i in self.invoices.values() if ref is None or i.get("ExternalInvoiceReference1") == ref
         ]
         return self._page(request, "Invoices", items)
 
@@ -674,7 +799,7 @@ class FakeFortnox:
         if inv["Booked"]:
             return error(400, "Fakturan är redan bokförd.", 2000595)
         inv["Booked"] = True
-        return web.json_response({"Invoice": inv})
+        return self.answer("Invoice", inv)
 
     async def _post_payment(self, request: web.Request) -> web.Response:
         p = await self._body(request, "InvoicePayment")
@@ -694,21 +819,24 @@ class FakeFortnox:
         stored = {**p, "Number": number, "Booked": False}
         self.payments[number] = stored
         inv["Balance"] = float(Decimal(str(inv["Balance"])) - amount)
-        return web.json_response({"InvoicePayment": stored}, status=201)
+        return self.answer("InvoicePayment", stored, status=201)
 
     async def _list_payments(self, request: web.Request) -> web.Response:
         n = request.query.get("invoicenumber")
         items = [p for p in self.payments.values() if n is None or str(p["InvoiceNumber"]) == n]
         return self._page(request, "InvoicePayments", items)
 
+    def _payment(self, request: web.Request) -> dict[str, Any] | web.Response:
+        return self._find(request, self.payments, "inbetalningen", 2000434, numbered=True)
+
     async def _bookkeep_payment(self, request: web.Request) -> web.Response:
-        p = self._find(request, self.payments, "inbetalningen", 2000434, numbered=True)
+        p = self._payment(request)
         if isinstance(p, web.Response):
             return p
         if p["Booked"]:
             return error(400, "Inbetalningen är redan bokförd.", 2000595)
         p["Booked"] = True
-        return web.json_response({"InvoicePayment": p})
+        return self.answer("InvoicePayment", p)
 
     # -- orders -------------------------------------------------------------------------------
 
@@ -865,7 +993,7 @@ class FakeFortnox:
         if isinstance(fields, web.Response):
             return fields
         made = self._order_from({k: v for k, v in fields.items() if k != "DocumentNumber"}, None)
-        return made if isinstance(made, web.Response) else web.json_response({"Order": made}, status=201)
+        return made if isinstance(made, web.Response) else self.answer("Order", made, status=201)
 
     async def _put_order(self, request: web.Request) -> web.Response:
         order = self._open_order(request)
@@ -880,7 +1008,7 @@ class FakeFortnox:
             order.clear()
             order.update(before)  # a refused change changes nothing
             return changed
-        return web.json_response({"Order": changed})
+        return self.answer("Order", changed)
 
     async def _create_invoice(self, request: web.Request) -> web.Response:
         order = self._open_order(request)
@@ -910,7 +1038,7 @@ class FakeFortnox:
         }
         invoice = self._new_invoice(fields, total)
         order["InvoiceReference"] = invoice["DocumentNumber"]
-        return web.json_response({"Invoice": invoice})
+        return self.answer("Invoice", invoice)
 
     # -- articles, prices, customers -------------------------------------------------------------
 
@@ -931,21 +1059,17 @@ class FakeFortnox:
             return error(400, "Lagerantal kan bara anges för lagerartiklar.", 2001302)
         return self._modified("Article", a, change)
 
-    def _prices_page(self, request: web.Request, article: str | None = None) -> web.Response:
-        """The prices of the list ``{list}`` names (of ``article`` only, if given), by article."""
-        name = request.match_info["list"]
+    async def _article_prices(self, request: web.Request) -> web.Response:
+        """The prices of an article in the price list ``{list}``, one per quantity (here: from 0)."""
+        name, article = request.match_info["list"], request.match_info["article"]
+        if article not in self.articles:
+            return error(404, f"Kan inte hitta artikeln {article}.", 2000428)
         items = [
             {"ArticleNumber": art, "FromQuantity": 0, "Price": float(p), "PriceList": pl}
             for (pl, art), p in sorted(self.prices.items())
-            if pl == name and article in (None, art)
+            if pl == name and art == article
         ]
         return self._page(request, "Prices", items)
-
-    async def _list_prices(self, request: web.Request) -> web.Response:
-        return self._prices_page(request)
-
-    async def _article_prices(self, request: web.Request) -> web.Response:
-        return self._prices_page(request, request.match_info["article"])
 
     async def _list_customers(self, request: web.Request) -> web.Response:
         return self._changed_page(request, "Customers", list(self.customers.values()))
@@ -963,7 +1087,7 @@ class FakeFortnox:
         if number in self.customers:
             return error(400, f"Kundnummer {number} används redan.", 2000311)
         self.add_customer(number, str(c["Name"]), **{k: v for k, v in c.items() if k != "CustomerNumber"})
-        return web.json_response({"Customer": self.customers[number]}, status=201)
+        return self.answer("Customer", self.customers[number], status=201)
 
     async def _put_customer(self, request: web.Request) -> web.Response:
         c = self._customer(request)
@@ -976,14 +1100,19 @@ class FakeFortnox:
 
 
 @contextlib.asynccontextmanager
-async def running(**settings: Any) -> AsyncIterator[FakeFortnox]:
-    """A started fake (``settings`` as for :class:`FakeFortnox`), stopped afterwards."""
+async def running(*, allow_violations: bool = False, **settings: Any) -> AsyncIterator[FakeFortnox]:
+    """A started fake (``settings`` as for :class:`FakeFortnox`), stopped afterwards.
+
+    The test fails if anything asked of the fake, or answered by it, broke Fortnox's
+    contract — unless ``allow_violations`` (a test of the refusal itself).
+    """
     fake = FakeFortnox(**settings)
     await fake.start()
     try:
         yield fake
     finally:
         await fake.stop()
+    assert allow_violations or not fake.violations, "\n".join(fake.violations)
 
 
 def config_for(fake: FakeFortnox, **over: Any) -> FortnoxConfig:

@@ -1,6 +1,6 @@
 """Cut the operations tillgw uses out of Fortnox's OpenAPI 3.0.3 definition.
 
-Run as ``python -m tests.sync.contracts.fortnox.extract FULL.json > openapi-extract.json``
+Run as ``python tests/sync/contracts/fortnox/extract.py FULL.json > openapi-extract.json``
 with the full definition (README.md says where it comes from). The extract keeps each
 used operation as published and every schema those operations reach, unchanged, so
 the checker and the fake read Fortnox's own words and nothing else.
@@ -26,6 +26,7 @@ USED: tuple[tuple[str, str], ...] = (
     ("/3/invoices/{DocumentNumber}/bookkeep", "put"),
     ("/3/invoicepayments", "get"),
     ("/3/invoicepayments", "post"),
+    ("/3/invoicepayments/{Number}", "get"),
     ("/3/invoicepayments/{Number}/bookkeep", "put"),
     ("/3/orders", "get"),
     ("/3/orders", "post"),
