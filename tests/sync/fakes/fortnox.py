@@ -87,8 +87,10 @@ _ORDER_SEARCH = frozenset(
 )
 _ORDER_FILTERS = ("cancelled", "expired", "invoicecreated", "invoicenotcreated")
 
-# Fortnox's code for a path or a property it does not know is not published; its message
-# and status are what an adapter quotes.
+# Fortnox's guide "Errors": an invalid parameter, an invalid field name. Its code for a
+# path it does not know is not published; the status and message are what is quoted.
+_BAD_PARAMETER = 2000588
+_BAD_FIELD = 2001399
 _UNKNOWN_CODE = 2000000
 
 # The schema of each list's items and of each single record the fake answers with.
@@ -220,6 +222,7 @@ class FakeFortnox:
         self.orgnr = orgnr
         self.seen: list[Seen] = []
         self.violations: list[str] = []  # what the contract does not allow, asked or answered
+        self.denied: dict[str, tuple[int, str, int]] = {}  # path prefix -> (status, message, code)
         self.token_requests: list[dict[str, str]] = []
         self.access_tokens: dict[str, float] = {}  # token -> time.time() it expires
         self.refresh_token: str | None = None  # the one valid refresh token
@@ -323,6 +326,11 @@ class FakeFortnox:
         """The next ``times`` matching requests get ``status`` and are not carried out."""
         self._faults.append(_Fault("status", method, path_prefix, times, status))
 
+    def deny(self, path_prefix: str, status: int, message: str, code: int) -> None:
+        """Every request below ``path_prefix`` is refused so, as for a scope or licence the
+        integration or company lacks (``deny("/3/", 403, "Api-licens saknas.", 2001103)``)."""
+        self.denied[path_prefix] = (status, message, code)
+
     def storm(self, times: int) -> None:
         """The next ``times`` requests get 429, whatever the window holds."""
         self._faults.append(_Fault("status", "*", "/3/", times, 429))
@@ -423,6 +431,10 @@ class FakeFortnox:
             seen(429, False)
             return web.json_response({"message": "Too Many Requests"}, status=429)
         window.append(arrived)
+        for prefix, (status, message, code) in self.denied.items():
+            if request.path.startswith(prefix):
+                seen(status, True)
+                return error(status, message, code)
         refused = await self._against_contract(request)
         if refused is not None:
             seen(refused.status, True)
@@ -470,7 +482,8 @@ class FakeFortnox:
             if CONTRACT.path_known(request.path):
                 return error(405, f"Metoden {request.method} stöds inte här.", _UNKNOWN_CODE)
             return error(404, f"Kan inte hitta sökvägen {request.path}.", _UNKNOWN_CODE)
-        return error(400, f"Ogiltig begäran: {problems[0]}", _UNKNOWN_CODE)
+        code = _BAD_PARAMETER if "parameter" in problems[0] else _BAD_FIELD
+        return error(400, f"Ogiltig begäran: {problems[0]}", code)
 
     def _fault(self, request: web.Request) -> _Fault | None:
         for fault in self._faults:
