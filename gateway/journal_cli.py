@@ -1,5 +1,6 @@
-"""``tillgw journal verify``, ``export-key``, ``export`` and ``rotate-key``: check the journal
-(and the receipts index against it), share the key, export it, replace a lost key on purpose.
+"""``tillgw journal verify``, ``export-key``, ``export``, ``rotate-key``, ``accept-gap``: check
+the journal (and the receipts index against it), share the key, export it, replace a lost key
+on purpose, record receipts lost with an older database.
 
 All read the till's database read-only and may run while the service runs.
 ``verify`` exits 0 when the chain holds and 1 when it does not, naming the first entry
@@ -31,9 +32,10 @@ from gateway.fiscal.exporting import ExportRefused, Period
 from gateway.fiscal.index_check import IndexMismatch, check_index
 from gateway.fiscal.journal import open_readonly, verify
 from gateway.fiscal.key_rotation import RotationRefused, rotate_key
+from gateway.fiscal.series_gap import GapRefused, accept_gap
 from gateway.fiscal.signing import SigningKeyError, Verifier, load_or_create_key, load_public_key, public_pem
 from gateway.service import add_data_arguments, config_from_args, config_or_complain
-from gateway.start_checks import DataDirLock, StartRefused
+from gateway.start_checks import DataDirLock, StartRefused, recorded_series_and_entries
 from gateway.till import TillFiles
 
 __all__ = ["add_parser"]
@@ -69,6 +71,18 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     add_data_arguments(rotate)
     rotate.add_argument("--reason", default="signing key lost", help="why, in words (journaled)")
     rotate.set_defaults(handler=rotate_key_command)
+    gap = commands.add_parser(
+        "accept-gap",
+        help="record receipts lost with the database as lost, so that no receipt number repeats",
+        description=(
+            "Only when the till database was restored from a backup older than the last receipt and no "
+            "newer backup holds the rest: journal a series.gap entry naming the lost receipts, so that "
+            "the till goes on after the last number it used. Stop the till first."
+        ),
+    )
+    add_data_arguments(gap)
+    gap.add_argument("--reason", default="database restored from an older backup", help="why, in words")
+    gap.set_defaults(handler=accept_gap_command)
     key = commands.add_parser("export-key", help="print the till's public key (PEM)")
     add_data_arguments(key)
     key.set_defaults(handler=export_key_command)
@@ -174,6 +188,31 @@ def rotate_key_command(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"{replaced.words}; new key in {files.signing_key} — back it up now")
+    return 0
+
+
+def accept_gap_command(args: argparse.Namespace) -> int:
+    try:
+        files = _files(args)
+        sold, entries = recorded_series_and_entries(files.series)
+        if sold <= 0:
+            print(
+                f"refused: {files.series} names no receipt: there is no series to continue", file=sys.stderr
+            )
+            return 1
+        lock = DataDirLock(files.lock)
+        lock.acquire()  # not while a till runs on this data directory
+        try:
+            gap = accept_gap(files.database, files.signing_key, sold, entries, args.reason)
+        finally:
+            lock.release()
+    except (StartRefused, GapRefused) as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 1
+    except (ConfigError, OSError, sqlite3.Error) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(gap.words)
     return 0
 
 

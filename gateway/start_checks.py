@@ -34,6 +34,7 @@ __all__ = [
     "read_journal_state",
     "record_series",
     "recorded_series",
+    "recorded_series_and_entries",
     "refuse_new_series",
     "secure_modes",
     "signer_for",
@@ -165,8 +166,12 @@ def read_journal_state(database: Path) -> JournalState:
             head = conn.execute(
                 "SELECT seq, kind, at, body, prev_hash, signature FROM journal ORDER BY seq DESC LIMIT 1"
             ).fetchone()
+            # The last number the series has used: its receipts, and a gap of receipts lost
+            # with an older database that was accepted on purpose (``series.gap``).
             last = conn.execute(
-                "SELECT MAX(json_extract(body, '$.receipt_no')) FROM journal WHERE kind = 'receipt'"
+                "SELECT MAX(n) FROM (SELECT json_extract(body, '$.receipt_no') AS n FROM journal "
+                "WHERE kind = 'receipt' UNION ALL SELECT json_extract(body, '$.to') FROM journal "
+                "WHERE kind = 'series.gap')"
             ).fetchone()
             key = (
                 conn.execute("SELECT value FROM meta WHERE key = 'key_id'").fetchone()
@@ -260,11 +265,29 @@ def recorded_series(path: Path) -> int:
         return 1  # a record that cannot be read still says the register was in use
 
 
+def recorded_series_and_entries(path: Path) -> tuple[int, int]:
+    """The last receipt number and the journal size ``series.json`` holds ((0, 0): none)."""
+    try:
+        raw = json.loads(path.read_text())
+        return int(raw["last_receipt"]), int(raw.get("journal_entries", 0))
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0, 0
+
+
 def refuse_new_series(database: Path, series: Path, state: JournalState) -> None:
-    """Refuse to start a journal with no receipts when the register is known to have sold."""
+    """Refuse to start a journal with no receipts when the register is known to have sold,
+    and one that ends before the series does (an older copy: its next numbers are taken)."""
+    sold = recorded_series(series)
+    if 0 < state.receipts < sold:
+        raise StartRefused(
+            f"the till database {database} ends at receipt {state.receipts}, but {series} shows this "
+            f"register has sold up to receipt {sold}: it is an older copy, and its next receipt numbers "
+            f"are already taken. Restore the newest backup ({RESTORE}); if no backup holds receipts "
+            f"{state.receipts + 1}-{sold}, record them as lost with `tillgw journal accept-gap` and the "
+            f"till goes on from {sold + 1}"
+        )
     if state.receipts > 0:
         return
-    sold = recorded_series(series)
     if sold <= 0:
         return
     what = "missing" if not state.exists else "empty" if state.entries == 0 else "without receipts"

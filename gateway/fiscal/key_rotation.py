@@ -21,7 +21,7 @@ from gateway.fiscal.journal import KEY_REPLACED, KeyReplacement, append, canonic
 from gateway.fiscal.signing import Signer, SigningKeyError, Verifier, load_or_create_key, public_pem
 from gateway.fiscal.store import local_now
 
-__all__ = ["RotationRefused", "rotate_key"]
+__all__ = ["RotationRefused", "rotate_key", "signs_head"]
 
 
 class RotationRefused(Exception):
@@ -43,7 +43,7 @@ def rotate_key(database: Path, key_path: Path, reason: str) -> KeyReplacement:
         ).fetchone()
         if head is None:
             raise RotationRefused("the journal is empty: the till makes its key on its first start")
-        if key_path.exists() and _signed_head(key_path, head):
+        if key_path.exists() and signs_head(key_path, head):
             raise RotationRefused(
                 f"the signing key {key_path} signed the journal's last entry: it needs no replacing"
             )
@@ -82,7 +82,8 @@ def rotate_key(database: Path, key_path: Path, reason: str) -> KeyReplacement:
     return KeyReplacement(entry.seq, entry.at, old_key_id, signer.key_id, public_pem(signer.public))
 
 
-def _signed_head(key_path: Path, head: tuple[Any, ...]) -> bool:
+def signs_head(key_path: Path, head: tuple[Any, ...]) -> bool:
+    """Whether the key at ``key_path`` signed ``head`` (seq, kind, at, body, prev, signature)."""
     try:
         verifier = Verifier(load_or_create_key(key_path).public_key())
     except SigningKeyError:

@@ -248,6 +248,7 @@ class Pipeline:
         # this it went to the printer twice, and both were originals.
         self._printing: set[int] = set()
         self._base: int | None = None
+        self._lost_to: int | None = None  # the last receipt number a series.gap entry took
         # pending entry -> receipt number: receipts the unit answered for that the full disk
         # kept out of the journal. They are in doubt like any other (sent again before the
         # next sale), but it is the disk they wait for, not the control unit.
@@ -343,7 +344,10 @@ class Pipeline:
         if w.fetchone("SELECT 1 FROM in_doubt LIMIT 1") is not None:
             return _InDoubt()
         last = w.fetchone("SELECT MAX(receipt_no) FROM receipts WHERE kind != 'kopia'")
-        number = 1 if last is None or last[0] is None else int(last[0]) + 1
+        if self._lost_to is None:  # receipts lost with an older database and accepted (series.gap)
+            gap = w.fetchone("SELECT MAX(json_extract(body, '$.to')) FROM journal WHERE kind = 'series.gap'")
+            self._lost_to = 0 if gap is None or gap[0] is None else int(gap[0])
+        number = max(0 if last is None or last[0] is None else int(last[0]), self._lost_to) + 1
         return self._write_pending(w, number, kind, receipt, totals, request_id, moment, copy_of=None)
 
     async def copy(self, receipt_no: int) -> RegisteredReceipt:

@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import sqlite3
 import stat
 import subprocess
 from collections.abc import AsyncIterator, Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,14 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from tests.fiscal.test_crash import Gateway, receipt_body, run_tillgw, start_gateway, start_unit
+from tests.fiscal.test_crash import (
+    Gateway,
+    receipt_body,
+    run_tillgw,
+    start_gateway,
+    start_unit,
+    unit_registrations,
+)
 
 
 @contextlib.asynccontextmanager
@@ -253,3 +262,47 @@ async def test_the_data_dir_and_its_files_are_private(tmp_path: Path) -> None:
                 path = till.data_dir / name
                 if path.exists():
                     assert stat.S_IMODE(path.stat().st_mode) == 0o600, name
+
+
+async def test_an_older_backup_is_refused_and_a_gap_accepted_goes_on_without_a_repeated_number(
+    tmp_path: Path,
+) -> None:
+    async with simulated_unit(tmp_path) as url:
+        till = Gateway(tmp_path / "till.toml", tmp_path / "till", url)
+        till.listen_elsewhere()
+        backup = tmp_path / "backup"
+        async with running(till):
+            await sell(till, "sale-1", "sale-2")
+            with sqlite3.connect(till.data_dir / "till.db") as db, sqlite3.connect(backup) as copy:
+                db.backup(copy)  # the backup a shop took after receipt 2
+            await sell(till, "sale-3", "sale-4")
+        # The database is lost and restored from that older backup.
+        for suffix in ("", "-wal", "-shm"):
+            (till.data_dir / f"till.db{suffix}").unlink(missing_ok=True)
+        shutil.copy(backup, till.data_dir / "till.db")
+
+        _, line = await refused_start(till)
+        assert "ends at receipt 2" in line and "sold up to receipt 4" in line and "accept-gap" in line
+
+        code, out = await run_tillgw("journal", "accept-gap", *config_args(till))
+        assert code == 0, out
+        assert "receipts 3-4 recorded as lost" in out and "the next receipt is 5" in out
+        code, out = await run_tillgw("journal", "accept-gap", *config_args(till))
+        assert code == 1 and "nothing is missing" in out, out
+
+        async with running(till):
+            [answer] = await sell(till, "sale-5")
+        assert answer["receipt_no"] == 5  # never 3 again
+        code, out = await run_tillgw("journal", "verify", *config_args(till))
+        assert code == 0, out
+        today = date.today().isoformat()
+        exported = tmp_path / "export.jsonl"
+        code, out = await run_tillgw(
+            "journal", "export", "--format", "jsonl", "--from", today, "--to", today,
+            "--output", str(exported), *config_args(till),
+        )  # fmt: skip
+        assert code == 0, out
+        assert '"series.gap"' in exported.read_text()  # the auditor's copy keeps the gap
+    # The unit holds every number once: 1-4 from before, 5 after the gap (no NAK 011).
+    numbers = [no for no, _, _ in unit_registrations(tmp_path / "unit")]
+    assert numbers == [1, 2, 3, 4, 5]
