@@ -24,14 +24,21 @@ from typing import Any
 
 from gateway.diag_checks import Check, Verdict
 from gateway.sync.adapters.business_central import BusinessCentralApi, BusinessCentralConfig, bc_tokens
+from gateway.sync.config import SyncConfig
 from gateway.sync.http.client import ApiError, ApiUnavailable, OutcomeUnknown
 from gateway.sync.http.oauth import TokenError
 
-__all__ = ["ERP_TIMEOUT", "check_business_central"]
+__all__ = ["ERP_TIMEOUT", "check_business_central", "served_orgnrs"]
 
 ERP_TIMEOUT = 20.0  # a token and one read; Entra ID and BC answer in well under a second
 NAME = "erp business central"
 SETUP = "docs/adapters/business-central.md (Setup)"
+
+
+def served_orgnrs(config: SyncConfig) -> frozenset[str]:
+    """The organisations whose stores or registers ``[sync]`` names (none for ``"*"``)."""
+    named = (config.stores or frozenset()) | (config.registers or frozenset())
+    return frozenset(entry.split("/")[0] for entry in named if entry != "*")
 
 
 def orgnr_of(tax_registration_number: str) -> str | None:
@@ -97,7 +104,10 @@ def _company(info: dict[str, Any], orgnrs: Collection[str], details: dict[str, A
         )
     if not ours:
         return Check(
-            NAME, Verdict.OK, f"company {name} (orgnr {theirs or 'not set'}); no stores named", details
+            NAME,
+            Verdict.OK,
+            f"company {name} (orgnr {theirs or 'not set'}); [sync] names no store by orgnr to compare",
+            details,
         )
     if theirs is None:
         return Check(

@@ -11,8 +11,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from gateway.diag_checks import Verdict
-from gateway.diag_checks.erp_business_central import check_business_central, orgnr_of
+from gateway.diag_checks.erp_business_central import check_business_central, orgnr_of, served_orgnrs
 from gateway.sync.adapters.business_central import BusinessCentralConfig, parse_business_central
+from gateway.sync.config import SyncConfig
 from tests.sync.fakes.business_central import BusinessCentralFake
 
 ORGNR = "5560360793"
@@ -39,9 +40,12 @@ def config_of(fake: BusinessCentralFake) -> BusinessCentralConfig:
     )
 
 
-def test_the_orgnr_is_read_from_the_registration_number() -> None:
+def test_the_orgnr_is_read_from_the_registration_number(sync_config: SyncConfig) -> None:
     assert orgnr_of("SE556036079301") == orgnr_of("556036-0793") == ORGNR
     assert orgnr_of("") is None and orgnr_of("DE123456789") is None
+    assert served_orgnrs(sync_config) == {ORGNR}
+    every = dataclasses.replace(sync_config, registers=None, stores=frozenset({"*", "5569999999/malmo"}))
+    assert served_orgnrs(every) == {"5569999999"}
 
 
 async def test_the_right_company_with_working_credentials(fake: BusinessCentralFake) -> None:
