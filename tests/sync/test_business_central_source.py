@@ -134,6 +134,12 @@ async def test_items_and_customers_in_full_and_by_changes(bc: BC) -> None:
 
     without = bc.source()  # no partner page: the gtin only
     assert {a.number: a.barcodes async for a in without.articles(None)}["1001"] == ("7310000000017",)
+    # A page the partner has not published (a wrong name) is BC's 404, quoted; nothing is read.
+    unpublished = bc.source(replace(bc.config, item_reference_page="other/pos/v1.0/itemReferences"))
+    with pytest.raises(AdapterError, match=r"HTTP 404 .*No API is published at api/other/pos/v1.0"):
+        [a async for a in unpublished.articles(None)]
+    assert [v.split(": ", 1)[1] for v in fake.violations] == ["No API is published at api/other/pos/v1.0"]
+    fake.violations.clear()
     fake.add_item("1004", "Okänd", "1.00", 99)
     with pytest.raises(AdapterError, match=r"item 1004: tax group '99' is not in"):
         [a async for a in source.articles(None)]
