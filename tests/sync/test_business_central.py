@@ -169,6 +169,15 @@ async def test_batch_leaves_drafts_paid_unapplied_and_books_nothing_twice(
     finally:
         await db.close()
     assert [i["status"] for i in fake.invoices] == ["Draft", "Draft"]
+    # Sent for approval in BC meanwhile: the module changes nothing of it and says so.
+    fake.invoices[0]["status"] = "In Review"
+    db = await aiosqlite.connect(tmp_path / "inbox.db", isolation_level=None)
+    try:
+        await db.execute("DELETE FROM bc_invoices")
+        with pytest.raises(AdapterError, match=r"is awaiting approval in Business Central \(In Review\)"):
+            await process_one(db, adapter, messages[0])
+    finally:
+        await db.close()
     paid = [p for j in (kassa, kort) for p in fake.payments[j["id"]]]
     assert len(paid) == 2 and all("appliesToInvoiceId" not in p for p in paid)
     assert [len(fake.lines[i["id"]]) for i in fake.invoices] == [1, 2]

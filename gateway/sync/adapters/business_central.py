@@ -371,6 +371,12 @@ class BusinessCentralAdapter:
                     raise
         assert invoice is not None
         path = f"salesInvoices({invoice['id']})"
+        if invoice.get("status") == "In Review":
+            # Sent for approval in BC: neither its lines nor its posting are ours to change now.
+            raise AdapterError(
+                f"invoice {invoice.get('number')} ({reference}) is awaiting approval in Business Central "
+                "(In Review): approve or reopen it there; tried again next pass"
+            )
         if invoice.get("status") == "Draft":
             have = [] if made_now else [x async for x in self.api.values(f"{path}/salesInvoiceLines")]
             items = [x for x in have if x.get("lineType") == "Item"]
@@ -431,10 +437,7 @@ class BusinessCentralAdapter:
         applied to the invoice once it is posted; those BC has already are not made again
         (``made_now``: the invoice was made by this pass, so none can be there yet)."""
         paid: dict[str, int] = (payload.get("totals") or {}).get("paid") or {}
-        posted = invoice.get("status") not in (
-            "Draft",
-            "In Review",
-        )  # In Review: awaiting approval, not posted
+        posted = invoice.get("status") != "Draft"
         for means, amount in paid.items():
             code = self.config.payment_journals.get(means)
             if not amount or code is None:
