@@ -28,7 +28,7 @@ from gateway.sync.config import SyncConfig
 from gateway.sync.http.client import ApiError, ApiUnavailable, OutcomeUnknown
 from gateway.sync.http.oauth import TokenError
 
-__all__ = ["ERP_TIMEOUT", "check_business_central", "served_orgnrs"]
+__all__ = ["ERP_TIMEOUT", "check_business_central", "check_erp_business_central", "served_orgnrs"]
 
 ERP_TIMEOUT = 20.0  # a token and one read; Entra ID and BC answer in well under a second
 NAME = "erp business central"
@@ -168,3 +168,10 @@ async def check_business_central(
             NAME, Verdict.PROBLEM, "Business Central answered no company information", details, f"see {SETUP}"
         )
     return _company(values[0], orgnrs, details)
+
+
+async def check_erp_business_central(config: SyncConfig, answer_seconds: float = ERP_TIMEOUT) -> Check:
+    """The check of ``[sync.business_central]`` against the organisations ``[sync]`` serves."""
+    if config.business_central is None:
+        return Check(NAME, Verdict.OK, "not configured: no [sync.business_central]", {})
+    return await check_business_central(config.business_central, served_orgnrs(config), answer_seconds)

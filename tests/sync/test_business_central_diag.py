@@ -11,7 +11,12 @@ from collections.abc import AsyncIterator
 import pytest
 
 from gateway.diag_checks import Verdict
-from gateway.diag_checks.erp_business_central import check_business_central, orgnr_of, served_orgnrs
+from gateway.diag_checks.erp_business_central import (
+    check_business_central,
+    check_erp_business_central,
+    orgnr_of,
+    served_orgnrs,
+)
 from gateway.sync.adapters.business_central import BusinessCentralConfig, parse_business_central
 from gateway.sync.config import SyncConfig
 from tests.sync.fakes.business_central import BusinessCentralFake
@@ -89,3 +94,15 @@ async def test_each_wrong_setting_is_named(fake: BusinessCentralFake) -> None:
     await fake.stop()
     gone = await check_business_central(config, {ORGNR}, timeout_seconds=5)
     assert gone.verdict is Verdict.PROBLEM and gone.summary == "the token endpoint does not answer"
+
+
+async def test_the_sync_config_gives_the_company_and_the_orgnrs(
+    fake: BusinessCentralFake, sync_config: SyncConfig
+) -> None:
+    assert (
+        await check_erp_business_central(sync_config)
+    ).summary == "not configured: no [sync.business_central]"
+    check = await check_erp_business_central(
+        dataclasses.replace(sync_config, business_central=config_of(fake))
+    )
+    assert check.ok and check.details["orgnr"] == ORGNR
