@@ -4,9 +4,10 @@ Built from Fortnox's OpenAPI definition (the extract in tests/sync/contracts/for
 README.md there says where it came from) and its guides:
 
 * every ``/3/`` request is checked against the definition (tests/sync/contracts/
-  openapi_check.py): an operation it does not define is 404, a query parameter, a body
-  property or a type it does not allow is 400, each with Fortnox's error body, and each
-  is kept in :attr:`FakeFortnox.violations`; :func:`running` fails the test on any;
+  openapi_check.py): a path it does not define is 404 (a method it does not define on a
+  path it does, 405), a query parameter (2000588), a body property or a type (2001399)
+  it does not allow is 400, each with Fortnox's error body, and each is kept in
+  :attr:`FakeFortnox.violations`; :func:`running` fails the test on any;
 * every answer is the definition's: a list holds only its ``*ListItem`` properties, of
   their types (``GET /3/articles`` has no ``Active``, ``Type``, ``StockGoods``; its prices
   are text), a single record only the record's properties; an answer that says more is
@@ -214,7 +215,7 @@ class FakeFortnox:
         if years is None:
             this = date.today().year
             years = ((date(this, 1, 1), date(this, 12, 31)),)
-        self.years = [
+        self.years: list[dict[str, Any]] = [
             {"Id": i, "FromDate": f.isoformat(), "ToDate": t.isoformat(), "AccountChartType": "BAS 2024"}
             for i, (f, t) in enumerate(years, 1)
         ]
@@ -453,7 +454,7 @@ class FakeFortnox:
         seen(response.status, True)
         if isinstance(response, web.Response) and response.body is not None:
             answered = (
-                json.loads(bytes(response.body)) if response.content_type == "application/json" else None
+                json.loads(response.text or "null") if response.content_type == "application/json" else None
             )
             for problem in CONTRACT.check_response(request.method, request.path, response.status, answered):
                 self.violations.append(f"the fake answered {request.method} {request.path}: {problem}")
@@ -1077,11 +1078,12 @@ class FakeFortnox:
         name, article = request.match_info["list"], request.match_info["article"]
         if article not in self.articles:
             return error(404, f"Kan inte hitta artikeln {article}.", 2000428)
-        items = [
-            {"ArticleNumber": art, "FromQuantity": 0, "Price": float(p), "PriceList": pl}
-            for (pl, art), p in sorted(self.prices.items())
-            if pl == name and art == article
-        ]
+        price = self.prices.get((name, article))
+        items = (
+            []
+            if price is None
+            else [{"ArticleNumber": article, "FromQuantity": 0, "Price": float(price), "PriceList": name}]
+        )
         return self._page(request, "Prices", items)
 
     async def _list_customers(self, request: web.Request) -> web.Response:
