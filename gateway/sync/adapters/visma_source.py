@@ -113,6 +113,10 @@ class VismaSource:
         self.company = VismaCompany(api)
         self._rates: dict[str, int] | None = None
         self._terms: str | None = None
+        # The articles the last stock() read, by number: set_stock() follows it at once (the
+        # merge reads, then writes) and PUTs these records instead of fetching each again,
+        # one call per article instead of two.
+        self._read: dict[str, dict[str, Any]] = {}
 
     async def _vat_rates(self) -> dict[str, int]:
         """Article account coding id -> VAT rate in hundredths of a percent."""
@@ -173,9 +177,17 @@ class VismaSource:
         )
 
     async def stock(self, numbers: list[str] | None) -> dict[str, Decimal]:
+        self._read = {}
+
+        async def remembered() -> AsyncIterator[dict[str, Any]]:
+            async for item in self.api.pages("articles"):
+                if item.get("ShowStockInformation") and item.get("Id"):
+                    self._read[str(item.get("Number"))] = item
+                yield item
+
         with failures_as("stock"):
             return await stock_levels(
-                self.api.pages("articles"),
+                remembered(),
                 numbers,
                 number="Number",
                 quantity="StockBalance",
@@ -193,7 +205,7 @@ class VismaSource:
         kept_by_visma: list[str] = []
         for number, level in levels.items():
             with failures_as(f"set stock of article {number}"):
-                article = await self._one("articles", "Number", number)
+                article = self._read.pop(number, None) or await self._one("articles", "Number", number)
                 if article is None:
                     raise AdapterError(f"set stock: {VISMA} has no article {number}")
                 if article.get("IsStock"):
