@@ -81,12 +81,15 @@ class TokenEndpoint:
     client_id: str
     client_secret: str
     grant: Grant = "refresh_token"
-    client_auth: ClientAuth = "basic"  # "basic": HTTP Basic (Fortnox); "form": in the body (Azure AD, Visma)
+    client_auth: ClientAuth = "basic"  # "basic": HTTP Basic (Fortnox, Visma); "form": in the body (Azure AD)
     scope: str | None = (
         None  # sent with client credentials (Azure AD: "https://api.businesscentral…/.default")
     )
     headers: Mapping[str, str] = field(default_factory=dict)  # e.g. Fortnox's {"TenantId": "…"}
     timeout: float = 30.0
+    # Refresh tokens may be reusable (Visma's newer clients): an answer without a refresh
+    # token then leaves the one used valid, and it is kept. False: it is spent (Fortnox).
+    reusable_refresh: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,6 +293,8 @@ class OAuthTokens:
         self.refreshes += 1
         tokens = await _call_endpoint(endpoint, form, time.time())
         if endpoint.grant == "refresh_token" and not tokens.refresh_token:
+            if endpoint.reusable_refresh and stored is not None and stored.refresh_token:
+                return _Tokens(tokens.access_token, tokens.expires_at, stored.refresh_token)
             # The old refresh token is spent; keeping it would only get invalid_grant later.
             raise TokenError(f"{key}: the token endpoint {endpoint.url} answered no new refresh token")
         return tokens
