@@ -229,5 +229,5 @@ async def test_a_static_token_that_is_refused_is_an_error() -> None:
             fake.api_url, StaticBearer("nope"), SlidingWindowLimiter(25, 5), error_message=error_message
         ) as client,
     ):
-        with pytest.raises(ApiError, match="HTTP 401 to GET articles: Ogiltig åtkomsttoken"):
+        with pytest.raises(ApiError, match=r"HTTP 401 to GET articles: Ogiltig inloggning \(code 2000310\)"):
             await client.request("GET", "articles")

@@ -424,7 +424,7 @@ class FakeFortnox:
         token = header[7:] if header.startswith("Bearer ") else ""
         if not token or self.access_tokens.get(token, 0.0) <= time.time():
             seen(401, False)
-            return error(401, "Ogiltig åtkomsttoken (Invalid access token)", 2000440)
+            return error(401, "Ogiltig inloggning", 2000310)  # the guide "Errors": a missing or wrong token
         window = self.tenant.window
         while window and window[0] <= arrived - self.window:
             window.pop(0)
