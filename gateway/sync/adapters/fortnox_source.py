@@ -149,6 +149,8 @@ class FortnoxSource:
                 yield _customer({**c, **record}, active=True)
 
     async def stock(self, numbers: list[str] | None) -> dict[str, Decimal]:
+        """``QuantityInStock`` of ``numbers``; with None, of every article the list holds
+        (the list does not say which are stock articles; the engine asks by number)."""
         levels: dict[str, Decimal] = {}
         with _failures():
             if numbers is not None and len(numbers) <= _ONE_BY_ONE:
