@@ -137,9 +137,15 @@ async def test_the_token_endpoint_takes_http_basic_only(fake: VismaFake) -> None
     assert fake.refreshes == 0
 
 
-@pytest.mark.parametrize("rotated", [True, False], ids=["rotated", "reusable"])
-async def test_rotated_and_reusable_refresh_tokens_both_work(tmp_path: Path, rotated: bool) -> None:
-    fake = VismaFake(rotate_refresh_tokens=rotated)
+@pytest.mark.parametrize(
+    ("rotated", "answered"),
+    [(True, True), (False, True), (False, False)],
+    ids=["rotated", "reusable, answered again", "reusable, left out"],
+)
+async def test_rotated_and_reusable_refresh_tokens_both_work(
+    tmp_path: Path, rotated: bool, answered: bool
+) -> None:
+    fake = VismaFake(rotate_refresh_tokens=rotated, answer_reused_refresh_token=answered)
     await fake.start()
     try:
         config = parse_visma(

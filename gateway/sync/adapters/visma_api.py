@@ -5,8 +5,9 @@ The API allows 600 requests a minute per client and endpoint: one
 :class:`~gateway.sync.http.client.ApiClient`) per endpoint. The token endpoint takes the
 client id and secret by HTTP Basic. Older clients get a new refresh token with every
 refresh (the one used is then spent); new clients get a reusable one, answered again
-unchanged: :class:`~gateway.sync.http.oauth.OAuthTokens` stores whichever comes back,
-before the access token is used, so both work.
+unchanged or not at all: :class:`~gateway.sync.http.oauth.OAuthTokens` stores whichever
+comes back (and keeps the reusable one when none does) before the access token is used,
+so each works.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def visma_tokens(config: VismaConfig, token_file: Path) -> OAuthTokens:
         client_secret=config.client_secret,
         grant="refresh_token",
         client_auth="basic",
+        reusable_refresh=True,  # new clients' refresh tokens are reusable, whether answered again or not
     )
     return OAuthTokens(token_file, "visma", config.tenant, endpoint)
 

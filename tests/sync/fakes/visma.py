@@ -289,6 +289,7 @@ class VismaFake(VendorFake):
         client_secret: str = "s3cret",
         *,
         rotate_refresh_tokens: bool = True,
+        answer_reused_refresh_token: bool = True,
         stock_module: bool = False,
         orgnr: str = "556677-8899",
     ) -> None:
@@ -297,6 +298,7 @@ class VismaFake(VendorFake):
         self.client_id = client_id
         self.client_secret = client_secret
         self.rotate_refresh_tokens = rotate_refresh_tokens  # False: reusable, as new clients get
+        self.answer_reused_refresh_token = answer_reused_refresh_token  # False: a reusable one is left out
         self.stock_module = stock_module  # with it StockBalance is read-only
         self.granted = set(ALL_SCOPES)  # the scopes the company's user consented to
         self.refresh_tokens: set[str] = set()
@@ -566,15 +568,20 @@ class VismaFake(VendorFake):
         access, lifetime = self.issue_access_token()
         scopes = frozenset(self.granted)
         self.token_scopes[access] = scopes
-        return web.json_response(
-            {
-                "access_token": access,
-                "expires_in": int(lifetime),
-                "token_type": "Bearer",
-                "refresh_token": refresh,
-                "scope": " ".join(sorted(scopes)),
-            }
-        )
+        answer = {
+            "access_token": access,
+            "expires_in": int(lifetime),
+            "token_type": "Bearer",
+            "refresh_token": refresh,
+            "scope": " ".join(sorted(scopes)),
+        }
+        if (
+            grant == "refresh_token"
+            and not self.rotate_refresh_tokens
+            and not self.answer_reused_refresh_token
+        ):
+            del answer["refresh_token"]
+        return web.json_response(answer)
 
     # -- reading -----------------------------------------------------------------------------
 
