@@ -486,3 +486,14 @@ async def test_an_unknown_cost_center_is_refused_by_the_adapter_and_by_visma(
     [voucher] = visma.fake.vouchers
     [project] = visma.fake.cost_centers[1]["Items"]
     assert all(row["CostCenterItemId3"] == project["Id"] for row in voucher["Rows"])
+
+
+async def test_a_customer_post_whose_answer_is_lost_is_not_sent_again(visma: Visma) -> None:
+    config = replace(visma.config, customer_city="Umeå", customer_postal_code="903 26")
+    source = VismaSource(config, visma.api())
+    visma.fake.faults.drop_after_commit.append(lambda r: r.method == "POST")
+    with pytest.raises(AdapterError, match="it may or may not have been carried out"):
+        await source.save_customer(SourceCustomer("", "Kalle Karlsson", email="kalle@example.se"))
+    # Made in Visma, and asked once: the customers module looks for it before it saves again.
+    assert len(visma.fake.customers) == 1
+    assert [m for m, _ in visma.fake.requests].count("POST") == 1
