@@ -121,7 +121,14 @@ def test_the_configuration_names_the_key_that_is_wrong() -> None:
         parse_visma({"client_id": "x", "client_secret": "y", "prices": "list"})
     with pytest.raises(ConfigError, match=r"\[sync.visma\].secret: not a known key"):
         parse_visma({"client_id": "x", "client_secret": "y", "secret": "z"})
+    with pytest.raises(ConfigError, match=r"\[sync.visma\].page_size: at most 1000"):
+        parse_visma({"client_id": "x", "client_secret": "y", "page_size": 5000})
+    with pytest.raises(ConfigError, match=r"\[sync.visma\].customer_postal_code: '903 26 Umeå' must be 1-10"):
+        parse_visma({"client_id": "x", "client_secret": "y", "customer_postal_code": "903 26 Umeå"})
     config = parse_visma({"client_id": "x", "client_secret": "y"})
+    assert (config.customer_city, config.customer_postal_code, config.customer_terms_of_payment) == (
+        None,
+    ) * 3
     assert config.base_url == "https://eaccountingapi.vismaonline.com/v2"
     assert config.token_url == "https://identity.vismaonline.com/connect/token"
 
