@@ -109,3 +109,14 @@ async def test_no_visma_section_is_nothing_to_check(tmp_path: Path, fake: VismaF
     config = replace(await configured(tmp_path, fake), visma=None)
     check = await check_erp_visma(config)
     assert check.verdict is Verdict.OK and fake.requests == []
+
+
+async def test_no_answer_is_said_in_words(tmp_path: Path, fake: VismaFake) -> None:
+    config = await configured(tmp_path, fake)
+    assert config.visma is not None
+    # The token endpoint answers; the API's address does not.
+    gone = replace(config, visma=replace(config.visma, base_url="http://127.0.0.1:9/v2"))
+    check = await check_erp_visma(gone)
+    assert check.verdict is Verdict.PROBLEM
+    assert check.summary.startswith("no answer from http://127.0.0.1:9/v2")
+    assert check.next_step == "check the network and [sync.visma].base_url"
