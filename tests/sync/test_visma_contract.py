@@ -192,3 +192,15 @@ async def test_a_z_of_another_organisation_number_is_never_booked_here(
     done = await process_one(db, adapter, z)
     assert done is not None and "as voucher A1" in done
     assert visma.fake.settings["CorporateIdentityNumber"] == dashed(ORGNR)
+
+
+def test_the_fake_cannot_hold_or_answer_a_field_visma_does_not_have() -> None:
+    fake = VismaFake()
+    with pytest.raises(AssertionError, match="'IsService' is not a property of ArticleApi"):
+        fake.add_article("1", "Montering", "400.00", IsService=True)
+    with pytest.raises(AssertionError, match="'PriceList' is not a property of CustomerApi"):
+        fake.add_customer("1", "Bygg AB", PriceList="B")
+    with pytest.raises(AssertionError, match="IsStock exists only with the stock module"):
+        fake.add_article("2", "Lampa", "100.00", stock=True)
+    # A list item is the whole record in Visma's definition: what the fake lists is checked as one.
+    assert contract().check_record("ArticleApi", fake.add_article("3", "Mugg", "48.00")) == []
