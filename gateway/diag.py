@@ -43,7 +43,7 @@ from gateway.devices.hid_scanner import DeviceSelector
 from gateway.devices.printer import Outcome, PrinterDriver, PrinterUnavailable
 from gateway.devices.scanner import ScanEvent, ScannerEvent, SerialScannerConfig, open_scanner
 from gateway.devices.unit_kinds import CCSP_BAUDRATES, UnitKind, UnitSettings, open_unit, public_url
-from gateway.diag_checks import Check
+from gateway.diag_checks import Check, Verdict
 from gateway.diag_checks.file_modes import check_file_modes
 from gateway.diag_checks.journal import check_disk, check_journal
 from gateway.diag_checks.mqtt import check_mqtt
@@ -600,6 +600,25 @@ async def _diagnose_control_units(args: argparse.Namespace) -> Report:
     return Report(findings, ports, None)
 
 
+async def erp_checks(args: argparse.Namespace) -> list[Check]:
+    """The ERPs the config file's ``[sync]`` names, each asked once (none without a file or [sync])."""
+    path = getattr(args, "config", None)
+    if path is None:
+        return []
+    from gateway.config import read_toml
+    from gateway.diag_checks.erp import check_erps
+    from gateway.sync.config import ERP_SECTIONS, load_sync_config
+
+    try:
+        section = read_toml(Path(path)).get("sync")
+        if not isinstance(section, dict) or not set(section) & set(ERP_SECTIONS):
+            return []  # a till's own file, or a sync module that books in SIE files only
+        sync = load_sync_config(Path(path))
+    except ConfigError as exc:
+        return [Check("erp", Verdict.PROBLEM, f"the sync module's settings cannot be read: {exc}", {}, None)]
+    return await check_erps(sync)
+
+
 async def _diagnose_all(args: argparse.Namespace, config: Config) -> Report:
     """Everything a technician checks: the config's devices, then ports, USB, bus, journal, disk
     and registration. Each problem comes with its next step."""
@@ -650,6 +669,7 @@ async def _diagnose_all(args: argparse.Namespace, config: Config) -> Report:
         check_disk(files),
         check_file_modes(files),
         check_registration(config, unit_id),
+        *await erp_checks(args),
     ]
     problems = [
         report.problem,

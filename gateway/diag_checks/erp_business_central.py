@@ -23,22 +23,16 @@ from pathlib import Path
 from typing import Any
 
 from gateway.diag_checks import Check, Verdict
+from gateway.diag_checks.erp import ERP_TIMEOUT, served_orgnrs
 from gateway.sync.adapters.business_central import BusinessCentralApi, BusinessCentralConfig, bc_tokens
 from gateway.sync.config import SyncConfig
 from gateway.sync.http.client import ApiError, ApiUnavailable, OutcomeUnknown
 from gateway.sync.http.oauth import TokenError
 
-__all__ = ["ERP_TIMEOUT", "check_business_central", "check_erp_business_central", "served_orgnrs"]
+__all__ = ["check_business_central", "check_erp_business_central"]
 
-ERP_TIMEOUT = 20.0  # a token and one read; Entra ID and BC answer in well under a second
 NAME = "erp business central"
 SETUP = "docs/adapters/business-central.md (Setup)"
-
-
-def served_orgnrs(config: SyncConfig) -> frozenset[str]:
-    """The organisations whose stores or registers ``[sync]`` names (none for ``"*"``)."""
-    named = (config.stores or frozenset()) | (config.registers or frozenset())
-    return frozenset(entry.split("/")[0] for entry in named if entry != "*")
 
 
 def orgnr_of(tax_registration_number: str) -> str | None:

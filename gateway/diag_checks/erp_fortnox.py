@@ -26,14 +26,14 @@ import re
 from typing import Any
 
 from gateway.diag_checks import Check, Verdict
+from gateway.diag_checks.erp import ERP_TIMEOUT, served_orgnrs
 from gateway.sync.adapters.fortnox_api import fortnox_client
 from gateway.sync.config import SyncConfig
 from gateway.sync.http.client import ApiError, ApiUnavailable, OutcomeUnknown
 from gateway.sync.http.oauth import TokenError
 
-__all__ = ["ERP_TIMEOUT", "check_erp_fortnox"]
+__all__ = ["check_erp_fortnox"]
 
-ERP_TIMEOUT = 15.0  # one request and at most one token exchange over the internet
 NAME = "erp: fortnox"
 _NO_SCOPE = 2000663  # "Har inte behörighet för scope"
 _NO_LICENCE = (2001101, 2001103)  # no licence for the scope's module; no API licence
@@ -41,12 +41,6 @@ _AUTHORIZE = (
     "authorise the integration again: tillgw sync --config FILE --authorize fortnox --code CODE "
     "--redirect-uri URI (docs/adapters/fortnox.md)"
 )
-
-
-def served_orgnrs(config: SyncConfig) -> set[str]:
-    """The organisation numbers named in ``[sync].stores`` and ``registers`` (none for "*")."""
-    routing = config.routing
-    return {entry.split("/", 1)[0] for entry in routing.stores | routing.registers if entry != "*"}
 
 
 def _code(exc: ApiError) -> int | None:

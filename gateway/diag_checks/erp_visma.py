@@ -22,23 +22,17 @@ import re
 from typing import Any
 
 from gateway.diag_checks import Check, Verdict
+from gateway.diag_checks.erp import ERP_TIMEOUT, served_orgnrs
 from gateway.sync.adapters.visma_api import VISMA, VismaApi, visma_tokens
 from gateway.sync.config import SyncConfig
 from gateway.sync.http.client import ApiError, ApiUnavailable, OutcomeUnknown
 from gateway.sync.http.oauth import TokenError
 
-__all__ = ["ERP_TIMEOUT", "check_erp_visma"]
+__all__ = ["check_erp_visma"]
 
-ERP_TIMEOUT = 15.0  # one request and at most one token refresh over the internet
 NAME = "erp: visma"
 _ACTIVE = 1  # CompanyStatus: 0 inactive, 1 active, 2 read-only
 _AUTHORIZE = "authorise the integration again: tillgw sync --config FILE --authorize visma --code CODE"
-
-
-def served_orgnrs(config: SyncConfig) -> set[str]:
-    """The organisation numbers named in ``[sync].stores`` and ``registers`` (none for "*")."""
-    routing = config.routing
-    return {entry.split("/", 1)[0] for entry in routing.stores | routing.registers if entry != "*"}
 
 
 def _problem(summary: str, details: dict[str, Any], next_step: str) -> Check:

@@ -11,11 +11,11 @@ from collections.abc import AsyncIterator
 import pytest
 
 from gateway.diag_checks import Verdict
+from gateway.diag_checks.erp import served_orgnrs
 from gateway.diag_checks.erp_business_central import (
     check_business_central,
     check_erp_business_central,
     orgnr_of,
-    served_orgnrs,
 )
 from gateway.sync.adapters.business_central import BusinessCentralConfig, parse_business_central
 from gateway.sync.config import SyncConfig

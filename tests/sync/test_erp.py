@@ -4,6 +4,7 @@ over real sockets and a real Mosquitto, the commands as subprocesses."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 from dataclasses import replace
 from datetime import date, timedelta
@@ -229,3 +230,19 @@ async def test_fortnox_books_only_its_own_companys_tills(
         assert fake.calls("POST", "/3/") == 0
         log = "".join(p.read_text(encoding="utf-8") for p in config.log_dir.glob("sync-*.log"))
         assert f"is organisation number {ORGNR}, but this Fortnox company is 5566778899" in log
+
+
+async def test_diag_with_a_config_asks_each_erp_it_names(tmp_path: Path, broker: Broker) -> None:
+    from gateway import diag
+    from gateway.diag_checks import Verdict
+
+    async with running() as fake:
+        config = fortnox_toml(tmp_path, broker, fake)
+        [check] = await diag.erp_checks(argparse.Namespace(config=config))
+    assert check.name == "erp: fortnox"
+    # Not authorised yet: the check says so, with the step, instead of a silent OK.
+    assert check.verdict is Verdict.PROBLEM and check.next_step is not None
+    assert "authorise" in check.next_step
+    till_only = tmp_path / "till.toml"
+    till_only.write_text('[shop]\nname = "x"\n', encoding="utf-8")
+    assert await diag.erp_checks(argparse.Namespace(config=till_only)) == []  # no [sync]: no ERP to ask
