@@ -45,6 +45,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the fake Business Central lives with the tests (tests/sync/fakes)
 
+from benchmarks.erp_day import ORGNR, STORE, message  # noqa: E402
 from gateway.bus.messages import BusMessage  # noqa: E402
 from gateway.sync.adapters.business_central import (  # noqa: E402
     BusinessCentralAdapter,
@@ -61,7 +62,6 @@ from gateway.sync.masterdata.engine import MasterDataEngine  # noqa: E402
 from tests.sync.fakes.business_central import BusinessCentralFake  # noqa: E402
 from tests.sync.fakes.visma import utc_now  # noqa: E402
 
-ORGNR, STORE, REGISTER = "5560360793", "vaxjo", "KASSA1"
 LIMIT, WINDOW = 6000, 300.0
 PAGE = 20_000  # BC's most entities a page
 CUSTOMERS = 1000
@@ -189,8 +189,7 @@ def receipt_message(n: int, day: str) -> BusMessage:
             "discount": "0.00",
         },
     }
-    msg_id = f"{ORGNR}/{STORE}/{REGISTER}/{n}"
-    return BusMessage(msg_id, "receipt", ORGNR, STORE, REGISTER, n, n, f"{n:064x}", at, payload)
+    return message(n, "receipt", payload, at)
 
 
 async def receipts(count: int, post: str, folder: Path) -> tuple[int, float]:

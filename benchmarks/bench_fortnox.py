@@ -54,6 +54,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the fake Fortnox lives with the tests (tests/sync/fakes)
 
+from benchmarks.erp_day import ORGNR, REGISTER, message  # noqa: E402
 from gateway.bus.messages import BusMessage  # noqa: E402
 from gateway.sync.adapters.fortnox import FortnoxAdapter  # noqa: E402
 from gateway.sync.adapters.fortnox_api import MAX_REQUESTS, WINDOW, fortnox_client  # noqa: E402
@@ -64,24 +65,8 @@ from gateway.sync.http import SlidingWindowLimiter  # noqa: E402
 from gateway.sync.inbox import Inbox  # noqa: E402
 from tests.sync.fakes.fortnox import config_for, running  # noqa: E402
 
-ORGNR, STORE, REGISTER = "5560360793", "vaxjo", "KASSA1"
 PRICE = 125_00
 VAT = 25_00  # 125.00 at 25 %: 100.00 + 25.00
-
-
-def message(sequence: int, kind: str, payload: dict[str, Any], at: str) -> BusMessage:
-    return BusMessage(
-        f"{ORGNR}/{STORE}/{REGISTER}/{sequence}",
-        kind,
-        ORGNR,
-        STORE,
-        REGISTER,
-        sequence,
-        sequence,
-        f"{sequence:064x}",
-        at,
-        payload,
-    )
 
 
 def day_messages(receipts: int, today: str) -> list[BusMessage]:

@@ -42,11 +42,11 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the fake Visma lives with the tests (tests/sync/fakes)
 
+from benchmarks.erp_day import ORGNR, REGISTER, message  # noqa: E402
 from gateway.bus.messages import BusMessage  # noqa: E402
 from gateway.sync.adapters.visma import VismaAdapter, parse_visma, visma_tokens  # noqa: E402
 from gateway.sync.adapters.visma_api import VismaApi  # noqa: E402
@@ -56,27 +56,11 @@ from gateway.sync.http.oauth import store_initial  # noqa: E402
 from gateway.sync.inbox import Inbox  # noqa: E402
 from tests.sync.fakes.visma import VismaFake  # noqa: E402
 
-ORGNR, STORE, REGISTER = "5560360793", "vaxjo", "KASSA1"
 PRICE = 125_00
 VAT = 25_00  # 125.00 at 25 %: 100.00 + 25.00
 OLD = "2026-01-01T00:00:00.000Z"
 SINCE = datetime(2026, 3, 1, tzinfo=UTC)
 RECENT = "2026-06-01T10:00:00.000Z"
-
-
-def message(sequence: int, kind: str, payload: dict[str, Any], at: str) -> BusMessage:
-    return BusMessage(
-        f"{ORGNR}/{STORE}/{REGISTER}/{sequence}",
-        kind,
-        ORGNR,
-        STORE,
-        REGISTER,
-        sequence,
-        sequence,
-        f"{sequence:064x}",
-        at,
-        payload,
-    )
 
 
 def day_messages(receipts: int, today: str) -> list[BusMessage]:

@@ -26,7 +26,7 @@ import re
 from typing import Any
 
 from gateway.diag_checks import Check, Verdict
-from gateway.diag_checks.erp import ERP_TIMEOUT, served_orgnrs
+from gateway.diag_checks.erp import ERP_TIMEOUT, wrong_company
 from gateway.sync.adapters.fortnox_api import fortnox_client
 from gateway.sync.config import SyncConfig
 from gateway.sync.http.client import ApiError, ApiUnavailable, OutcomeUnknown
@@ -119,14 +119,7 @@ async def check_erp_fortnox(config: SyncConfig, answer_seconds: float = ERP_TIME
     company = re.sub(r"\D", "", str(info.get("OrganizationNumber") or ""))
     name = info.get("CompanyName")
     details.update({"company": name, "orgnr": company})
-    served = served_orgnrs(config)
-    others = sorted(served - {company})
-    if others:
-        return _problem(
-            f"company: the Fortnox company {name!r} is {company or 'without an organisation number'}, "
-            f"but [sync] serves {', '.join(others)}",
-            {**details, "served": sorted(served)},
-            "one company per organisation number: authorise the integration for that company, or give "
-            "each company its own sync module",
-        )
+    wrong = wrong_company(NAME, f"the Fortnox company {name!r}", company, config, details)
+    if wrong is not None:
+        return wrong
     return Check(NAME, Verdict.OK, f"company {name!r} ({company}), credentials and API access work", details)

@@ -22,7 +22,7 @@ import re
 from typing import Any
 
 from gateway.diag_checks import Check, Verdict
-from gateway.diag_checks.erp import ERP_TIMEOUT, served_orgnrs
+from gateway.diag_checks.erp import ERP_TIMEOUT, wrong_company
 from gateway.sync.adapters.visma_api import VISMA, VismaApi, visma_tokens
 from gateway.sync.config import SyncConfig
 from gateway.sync.http.client import ApiError, ApiUnavailable, OutcomeUnknown
@@ -86,16 +86,9 @@ async def check_erp_visma(config: SyncConfig, answer_seconds: float = ERP_TIMEOU
             details,
             "renew the company's subscription, or authorise the integration for the active company",
         )
-    served = served_orgnrs(config)
-    others = sorted(served - {company})
-    if others:
-        return _problem(
-            f"company: {VISMA} company {settings.get('Name')!r} is "
-            f"{company or 'without an organisation number'}, but [sync] serves {', '.join(others)}",
-            {**details, "served": sorted(served)},
-            "one company per organisation number: authorise the integration for that company, or give "
-            "each company its own sync module",
-        )
+    wrong = wrong_company(NAME, f"{VISMA} company {settings.get('Name')!r}", company, config, details)
+    if wrong is not None:
+        return wrong
     return Check(
         NAME,
         Verdict.OK,
