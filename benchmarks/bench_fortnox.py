@@ -54,7 +54,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the fake Fortnox lives with the tests (tests/sync/fakes)
 
-from benchmarks.erp_day import ORGNR, REGISTER, message  # noqa: E402
+from benchmarks.erp_day import PRICE, VAT, message, z_message  # noqa: E402
 from gateway.bus.messages import BusMessage  # noqa: E402
 from gateway.sync.adapters.fortnox import FortnoxAdapter  # noqa: E402
 from gateway.sync.adapters.fortnox_api import MAX_REQUESTS, WINDOW, fortnox_client  # noqa: E402
@@ -64,9 +64,6 @@ from gateway.sync.config import AccountsConfig  # noqa: E402
 from gateway.sync.http import SlidingWindowLimiter  # noqa: E402
 from gateway.sync.inbox import Inbox  # noqa: E402
 from tests.sync.fakes.fortnox import config_for, running  # noqa: E402
-
-PRICE = 125_00
-VAT = 25_00  # 125.00 at 25 %: 100.00 + 25.00
 
 
 def day_messages(receipts: int, today: str) -> list[BusMessage]:
@@ -103,18 +100,7 @@ def day_messages(receipts: int, today: str) -> list[BusMessage]:
             },
         }
         out.append(message(n, "receipt", payload, at))
-    z = {
-        "report": "z",
-        "z_no": 1,
-        "at": f"{today}T22:00:00+01:00",
-        "company": {"orgnr": ORGNR, "name": "Kaffebaren i Växjö AB"},
-        "pos_id": REGISTER,
-        "net_sales": receipts * PRICE,
-        "vat": [{"rate": "25", "gross": receipts * PRICE, "vat": receipts * VAT}],
-        "payments": {"card": receipts * PRICE},
-        "rounding": 0,
-    }
-    out.append(message(receipts + 1, "report.z", z, at))
+    out.append(z_message(receipts + 1, receipts, today))
     return out
 
 

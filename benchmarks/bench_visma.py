@@ -46,7 +46,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the fake Visma lives with the tests (tests/sync/fakes)
 
-from benchmarks.erp_day import ORGNR, REGISTER, message  # noqa: E402
+from benchmarks.erp_day import ORGNR, PRICE, VAT, message, z_message  # noqa: E402
 from gateway.bus.messages import BusMessage  # noqa: E402
 from gateway.sync.adapters.visma import VismaAdapter, parse_visma, visma_tokens  # noqa: E402
 from gateway.sync.adapters.visma_api import VismaApi  # noqa: E402
@@ -56,8 +56,6 @@ from gateway.sync.http.oauth import store_initial  # noqa: E402
 from gateway.sync.inbox import Inbox  # noqa: E402
 from tests.sync.fakes.visma import VismaFake  # noqa: E402
 
-PRICE = 125_00
-VAT = 25_00  # 125.00 at 25 %: 100.00 + 25.00
 OLD = "2026-01-01T00:00:00.000Z"
 SINCE = datetime(2026, 3, 1, tzinfo=UTC)
 RECENT = "2026-06-01T10:00:00.000Z"
@@ -71,18 +69,7 @@ def day_messages(receipts: int, today: str) -> list[BusMessage]:
         message(n, "receipt", {"receipt_no": n, "type": "normal", "at": at, "totals": totals}, at)
         for n in range(1, receipts + 1)
     ]
-    z = {
-        "report": "z",
-        "z_no": 1,
-        "at": f"{today}T22:00:00+01:00",
-        "company": {"orgnr": ORGNR, "name": "Kaffebaren i Växjö AB"},
-        "pos_id": REGISTER,
-        "net_sales": receipts * PRICE,
-        "vat": [{"rate": "25", "gross": receipts * PRICE, "vat": receipts * VAT}],
-        "payments": {"card": receipts * PRICE},
-        "rounding": 0,
-    }
-    out.append(message(receipts + 1, "report.z", z, at))
+    out.append(z_message(receipts + 1, receipts, today))
     return out
 
 

@@ -7,6 +7,8 @@ from typing import Any
 from gateway.bus.messages import BusMessage
 
 ORGNR, STORE, REGISTER = "5560360793", "vaxjo", "KASSA1"
+PRICE = 125_00  # every benchmark receipt: 125.00 at 25 %, paid by card
+VAT = 25_00  # 100.00 + 25.00
 
 
 def message(sequence: int, kind: str, payload: dict[str, Any], at: str) -> BusMessage:
@@ -23,3 +25,19 @@ def message(sequence: int, kind: str, payload: dict[str, Any], at: str) -> BusMe
         at,
         payload,
     )
+
+
+def z_message(sequence: int, receipts: int, today: str) -> BusMessage:
+    """The Z report of a day of ``receipts`` card receipts of :data:`PRICE`."""
+    z = {
+        "report": "z",
+        "z_no": 1,
+        "at": f"{today}T22:00:00+01:00",
+        "company": {"orgnr": ORGNR, "name": "Kaffebaren i Växjö AB"},
+        "pos_id": REGISTER,
+        "net_sales": receipts * PRICE,
+        "vat": [{"rate": "25", "gross": receipts * PRICE, "vat": receipts * VAT}],
+        "payments": {"card": receipts * PRICE},
+        "rounding": 0,
+    }
+    return message(sequence, "report.z", z, f"{today}T12:00:00+01:00")
