@@ -840,6 +840,7 @@ def check_sync_log(sync: Sync) -> dict[str, int]:
     }
 
 
+@pytest.mark.soak
 @pytest.mark.timeout(300)  # a hang guard; the test takes about 30 s
 async def test_the_bus_loses_and_doubles_nothing_when_everything_is_killed(tmp_path: Path) -> None:
     world, plan, seconds = await chaos_run(tmp_path)

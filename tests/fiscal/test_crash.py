@@ -505,6 +505,7 @@ def unit_registrations(unit_dir: Path) -> list[tuple[int, str, str]]:
     return out
 
 
+@pytest.mark.soak
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("backend", list(BACKENDS))
 def test_the_gateway_killed_at_any_moment_loses_and_doubles_nothing(tmp_path: Path, backend: str) -> None:
