@@ -263,7 +263,12 @@ class Pipeline:
                 await self._resolve_in_doubt()
             except FiscalError as exc:
                 log.warning("%s", exc.message)
+        # Taken before the list is read: a job that ends while the list is walked (its row
+        # deleted after the read, its mark gone before our check) must not print again.
+        under_way = set(self._printing)
         for row in await self.store.fetchall("SELECT entry_seq FROM unprinted ORDER BY entry_seq"):
+            if int(row[0]) in under_way:
+                continue
             found = await self._registered_by_entry(int(row[0]))
             if found is not None:
                 self._print_later(found)
