@@ -5,45 +5,115 @@ The fiscal pipeline depends on :class:`ControlUnit` (protocol-neutral); the CCSP
 evdev) come from :func:`open_scanner`; every scan reaches subscribers as a :class:`ScanEvent`.
 The receipt printer (serial, TCP, USB) is :class:`PrinterDriver`, and the cash drawer on it
 :class:`Drawer`.
+
+Each name is loaded from its module on first use, so that importing one module of this
+package (the configuration reads ``gateway.devices.unit_kinds``) loads no other driver.
 """
 
-from gateway.devices.control_unit import ControlUnitDriver
-from gateway.devices.drawer import Drawer, KickOutcome, KickResult, OpenLevel
-from gateway.devices.fiscal_unit import (
-    ControlUnit,
-    ControlUnitError,
-    ControlUnitRefused,
-    ControlUnitUnavailable,
-    FrameRecord,
-    Registration,
-    UnitIdentity,
-    UnitStatus,
-)
-from gateway.devices.health import DeviceState, Health, HealthTracker
-from gateway.devices.line import CCSP_LEGACY_PROTOCOL, CCSP_PROTOCOL, DeviceProtocol, LineSettings
-from gateway.devices.link import Link, LinkError, LinkLost, open_link
-from gateway.devices.port import Backoff, DeviceTimeout, Exchange, PortOwner, ReplyReader
-from gateway.devices.printer import (
-    JobStatus,
-    Outcome,
-    PrinterCondition,
-    PrinterDriver,
-    PrinterOffline,
-    PrinterUnavailable,
-    PrintJob,
-    PrintResult,
-)
-from gateway.devices.scanner import (
-    ScanEvent,
-    ScannerDriver,
-    ScannerEvent,
-    ScanRejected,
-    ScanSubscription,
-    SerialScanner,
-    SerialScannerConfig,
-    open_scanner,
-)
-from gateway.devices.unit_kinds import UnitKind, UnitSettings, kind_of, open_control_unit, open_unit
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gateway.devices.control_unit import ControlUnitDriver
+    from gateway.devices.drawer import Drawer, KickOutcome, KickResult, OpenLevel
+    from gateway.devices.fiscal_unit import (
+        ControlUnit,
+        ControlUnitError,
+        ControlUnitRefused,
+        ControlUnitUnavailable,
+        FrameRecord,
+        Registration,
+        UnitIdentity,
+        UnitStatus,
+    )
+    from gateway.devices.health import DeviceState, Health, HealthTracker
+    from gateway.devices.line import CCSP_LEGACY_PROTOCOL, CCSP_PROTOCOL, DeviceProtocol, LineSettings
+    from gateway.devices.link import Link, LinkError, LinkLost, open_link
+    from gateway.devices.port import Backoff, DeviceTimeout, Exchange, PortOwner, ReplyReader
+    from gateway.devices.printer import (
+        JobStatus,
+        Outcome,
+        PrinterCondition,
+        PrinterDriver,
+        PrinterOffline,
+        PrinterUnavailable,
+        PrintJob,
+        PrintResult,
+    )
+    from gateway.devices.scanner import (
+        ScanEvent,
+        ScannerDriver,
+        ScannerEvent,
+        ScanRejected,
+        ScanSubscription,
+        SerialScanner,
+        SerialScannerConfig,
+        open_scanner,
+    )
+    from gateway.devices.unit_kinds import UnitKind, UnitSettings, kind_of, open_control_unit, open_unit
+
+_MODULE_OF: dict[str, str] = {
+    "Backoff": "gateway.devices.port",
+    "CCSP_LEGACY_PROTOCOL": "gateway.devices.line",
+    "CCSP_PROTOCOL": "gateway.devices.line",
+    "ControlUnit": "gateway.devices.fiscal_unit",
+    "ControlUnitDriver": "gateway.devices.control_unit",
+    "ControlUnitError": "gateway.devices.fiscal_unit",
+    "ControlUnitRefused": "gateway.devices.fiscal_unit",
+    "ControlUnitUnavailable": "gateway.devices.fiscal_unit",
+    "DeviceProtocol": "gateway.devices.line",
+    "DeviceState": "gateway.devices.health",
+    "DeviceTimeout": "gateway.devices.port",
+    "Drawer": "gateway.devices.drawer",
+    "Exchange": "gateway.devices.port",
+    "FrameRecord": "gateway.devices.fiscal_unit",
+    "Health": "gateway.devices.health",
+    "HealthTracker": "gateway.devices.health",
+    "JobStatus": "gateway.devices.printer",
+    "KickOutcome": "gateway.devices.drawer",
+    "KickResult": "gateway.devices.drawer",
+    "LineSettings": "gateway.devices.line",
+    "Link": "gateway.devices.link",
+    "LinkError": "gateway.devices.link",
+    "LinkLost": "gateway.devices.link",
+    "OpenLevel": "gateway.devices.drawer",
+    "Outcome": "gateway.devices.printer",
+    "PortOwner": "gateway.devices.port",
+    "PrintJob": "gateway.devices.printer",
+    "PrintResult": "gateway.devices.printer",
+    "PrinterCondition": "gateway.devices.printer",
+    "PrinterDriver": "gateway.devices.printer",
+    "PrinterOffline": "gateway.devices.printer",
+    "PrinterUnavailable": "gateway.devices.printer",
+    "Registration": "gateway.devices.fiscal_unit",
+    "ReplyReader": "gateway.devices.port",
+    "ScanEvent": "gateway.devices.scanner",
+    "ScanRejected": "gateway.devices.scanner",
+    "ScanSubscription": "gateway.devices.scanner",
+    "ScannerDriver": "gateway.devices.scanner",
+    "ScannerEvent": "gateway.devices.scanner",
+    "SerialScanner": "gateway.devices.scanner",
+    "SerialScannerConfig": "gateway.devices.scanner",
+    "UnitIdentity": "gateway.devices.fiscal_unit",
+    "UnitKind": "gateway.devices.unit_kinds",
+    "UnitSettings": "gateway.devices.unit_kinds",
+    "UnitStatus": "gateway.devices.fiscal_unit",
+    "kind_of": "gateway.devices.unit_kinds",
+    "open_control_unit": "gateway.devices.unit_kinds",
+    "open_link": "gateway.devices.link",
+    "open_scanner": "gateway.devices.scanner",
+    "open_unit": "gateway.devices.unit_kinds",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "CCSP_LEGACY_PROTOCOL",

@@ -14,11 +14,11 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from gateway.devices.fiscal_unit import ControlUnit
-from gateway.devices.line import CCSP_PROTOCOL, CCSP_SPEEDS
+if TYPE_CHECKING:  # the configuration reads this module: it loads no driver until one is opened
+    from gateway.devices.fiscal_unit import ControlUnit
 
 __all__ = [
     "CCSP_BAUDRATES",
@@ -141,6 +141,8 @@ def open_unit(
     target = url or settings.url
     if target is None:
         raise ValueError("[control_unit] url: missing (the address of the certified control unit)")
+    from gateway.devices.line import CCSP_PROTOCOL, CCSP_SPEEDS
+
     kind = kind_of(target, settings.kind if url is None else None)
     merged: dict[str, Any] = {"request_timeout": settings.request_timeout, "retries": settings.retries}
     if kind is UnitKind.CCSP:
