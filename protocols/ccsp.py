@@ -972,6 +972,11 @@ class Deframer:
             if start:
                 self._discard(start, "garbage before frame start")
             if len(buf) < 7:
+                # A frame's head (#!#LLL#) holds no CR: a CR already here proves this start
+                # false at once, rather than waiting for bytes that may never come.
+                if b"\r" in buf[3:]:
+                    self._discard(1, "CR inside a frame head")
+                    continue
                 return
             length = _hex3(buf[3:6])
             if length is None or buf[6] != 0x23 or length < FRAME_OVERHEAD:

@@ -178,7 +178,8 @@ class Publisher(HealthReporter):
         self._task: asyncio.Task[None] | None = None
         self._connected = False
         # The first held message and how many there are; None: read them again.
-        self._held: tuple[HeldMessage | None, int] | None = None
+        self._held: tuple[HeldMessage | None, int] | None = None  # the first held, how many; None: read it
+        self._held_version = 0  # counts the acks that changed what is held
         self._health_at = 0.0  # loop time the degraded words were last renewed
         self._progress_at = 0.0  # loop time an ack last took a message out of flight
 
@@ -432,15 +433,20 @@ class Publisher(HealthReporter):
                 log.debug("repeated ack for %s", ack.msg_id)
             elif outcome == "held":
                 log.warning("the sync module holds message %s: %s", ack.msg_id, ack.reason)
-                self._held = None
+                self._forget_held()
             elif outcome == "released":
                 log.info("the sync module has taken message %s, held before", ack.msg_id)
-                self._held = None
+                self._forget_held()
             if self._flight.pop(sequence, None) is not None:
                 self._progress_at = asyncio.get_running_loop().time()
         self._acked.set()
         self._acked = asyncio.Event()
         self._wake.set()
+
+    def _forget_held(self) -> None:
+        """What is held changed: read it again (and discard a read under way)."""
+        self._held = None
+        self._held_version += 1
 
     def _sequence_of(self, msg_id: str) -> int | None:
         if not msg_id.startswith(self._prefix):
@@ -522,10 +528,16 @@ class Publisher(HealthReporter):
     async def _update_health(self, now: float) -> None:
         oldest = next(iter(self._flight.values()), None)  # in the order of first sends
         if oldest is None or now - oldest.first_sent < self.settings.degraded_after:
-            if self._held is None:
-                self._held = await self.outbox.held_first()
-            if self._held is not None and self._held[1]:
-                self._health.set(DeviceState.DEGRADED, _held_words(*self._held))
+            held = self._held
+            while held is None:
+                # An ack that comes while the outbox is read makes what was read stale: read
+                # again, or "holds 3" would stay after the last held message was taken.
+                version = self._held_version
+                fresh = await self.outbox.held_first()
+                if version == self._held_version:
+                    self._held = held = fresh
+            if held[1]:
+                self._health.set(DeviceState.DEGRADED, _held_words(*held))
             else:
                 self._health.set(DeviceState.READY)
             return

@@ -6,7 +6,7 @@ from datetime import datetime
 from functools import reduce
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from protocols import ccsp
@@ -244,6 +244,8 @@ def test_deframer_finds_every_frame_between_garbage_in_any_split(
 
 
 @given(frames, st.integers(0, 10_000), st.integers(1, 255))
+# A flipped space that makes "#!#" just before the CR: a false start with a CR in its head.
+@example([b"#!#056#RH#200001010000#100000#00000000#0# #0000000000#-1000,00#0,00#normal# # # # #37\r"], 824, 1)
 def test_deframer_drops_a_corrupted_frame_and_keeps_the_next(
     wires: list[bytes], where: int, flip: int
 ) -> None:
