@@ -59,7 +59,7 @@ from gateway.sync.config import MasterDataConfig  # noqa: E402
 from gateway.sync.inbox import Inbox  # noqa: E402
 from gateway.sync.masterdata.catalog_db import CatalogDb  # noqa: E402
 from gateway.sync.masterdata.engine import MasterDataEngine  # noqa: E402
-from tests.sync.fakes.business_central import BusinessCentralFake  # noqa: E402
+from tests.sync.fakes.business_central import BusinessCentralFake, settings_for  # noqa: E402
 from tests.sync.fakes.visma import utc_now  # noqa: E402
 
 LIMIT, WINDOW = 6000, 300.0
@@ -79,18 +79,13 @@ def within_seconds(calls: float) -> float:
 
 def config_of(fake: BusinessCentralFake, **more: Any) -> BusinessCentralConfig:
     return parse_business_central(
-        {
-            "base_url": fake.api_url,
-            "token_url": fake.token_url,
-            "client_id": fake.client_id,
-            "client_secret": fake.client_secret,
-            "company_id": fake.company,
-            "customer": "KONTANT",
-            "payment_journals": {"card": "KORT"},
-            "item_without_article": "1001",
-            "vat_groups": {"25": 25, "12": 12},
+        settings_for(
+            fake,
+            payment_journals={"card": "KORT"},
+            item_without_article="1001",
+            vat_groups={"25": 25, "12": 12},
             **more,
-        }
+        )
     )
 
 

@@ -22,7 +22,7 @@ from gateway.sync.adapters.business_central import (
 )
 from gateway.sync.references import BC_EXTERNAL_DOCUMENT_NUMBER
 from tests.sync.conftest import TillFactory, our_reference, process_one, two_receipts
-from tests.sync.fakes.business_central import BusinessCentralFake
+from tests.sync.fakes.business_central import BusinessCentralFake, settings_for
 
 
 @pytest.fixture
@@ -33,17 +33,7 @@ async def bc(tmp_path: Path) -> AsyncIterator[tuple[BusinessCentralFake, Any]]:
     fake.add_item("1001", "Kaffe", "26.00", 12)
     fake.add_item("1002", "Mugg", "48.00", 25)
     kassa, kort = fake.add_journal("KASSA"), fake.add_journal("KORT")
-    config = parse_business_central(
-        {
-            "base_url": fake.api_url,
-            "token_url": fake.token_url,
-            "client_id": fake.client_id,
-            "client_secret": fake.client_secret,
-            "company_id": fake.company,
-            "customer": "KONTANT",
-            "payment_journals": {"cash": "KASSA", "card": "KORT"},
-        }
-    )
+    config = parse_business_central(settings_for(fake, payment_journals={"cash": "KASSA", "card": "KORT"}))
     apis: list[BusinessCentralApi] = []
 
     def adapter() -> BusinessCentralAdapter:

@@ -19,7 +19,7 @@ from gateway.diag_checks.erp_business_central import (
 )
 from gateway.sync.adapters.business_central import BusinessCentralConfig, parse_business_central
 from gateway.sync.config import SyncConfig
-from tests.sync.fakes.business_central import BusinessCentralFake
+from tests.sync.fakes.business_central import BusinessCentralFake, settings_for
 
 ORGNR = "5560360793"
 
@@ -33,16 +33,7 @@ async def fake() -> AsyncIterator[BusinessCentralFake]:
 
 
 def config_of(fake: BusinessCentralFake) -> BusinessCentralConfig:
-    return parse_business_central(
-        {
-            "base_url": fake.api_url,
-            "token_url": fake.token_url,
-            "client_id": fake.client_id,
-            "client_secret": fake.client_secret,
-            "company_id": fake.company,
-            "customer": "KONTANT",
-        }
-    )
+    return parse_business_central(settings_for(fake))
 
 
 def test_the_orgnr_is_read_from_the_registration_number(sync_config: SyncConfig) -> None:

@@ -25,7 +25,7 @@ from gateway.sync.adapters.business_central import (
 from gateway.sync.adapters.business_central_source import BusinessCentralSource
 from gateway.sync.http.client import ApiError
 from gateway.sync.masterdata.source import SourceCustomer
-from tests.sync.fakes.business_central import BusinessCentralFake
+from tests.sync.fakes.business_central import BusinessCentralFake, settings_for
 
 
 @dataclass
@@ -44,16 +44,10 @@ class BC:
 
 
 def settings(fake: BusinessCentralFake, **more: Any) -> dict[str, Any]:
-    return {
-        "base_url": fake.api_url if fake.url else "https://bc.example/api/v2.0",
-        "token_url": fake.token_url if fake.url else "https://login.example/token",
-        "client_id": fake.client_id,
-        "client_secret": fake.client_secret,
-        "company_id": fake.company,
-        "customer": "KONTANT",
-        "vat_groups": {"25": 25, "12": 12, "6": 6, "0": 0},
-        **more,
-    }
+    # A fake not started has no address yet: a config is read all the same.
+    unstarted = {"base_url": "https://bc.example/api/v2.0", "token_url": "https://login.example/token"}
+    vat_groups = {"25": 25, "12": 12, "6": 6, "0": 0}
+    return {**settings_for(fake, vat_groups=vat_groups), **({} if fake.url else unstarted), **more}
 
 
 @pytest.fixture

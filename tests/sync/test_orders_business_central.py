@@ -34,7 +34,7 @@ from gateway.sync.erp import SinceConnected, connect, orders_erp
 from gateway.sync.orders.source import OrderLookupError
 from gateway.sync.references import BC_EXTERNAL_DOCUMENT_NUMBER
 from tests.sync.conftest import CARD, CASH, TillFactory, line, our_reference
-from tests.sync.fakes.business_central import BusinessCentralFake
+from tests.sync.fakes.business_central import BusinessCentralFake, settings_for
 from tests.sync.test_orders import OrderParts, one_message, process
 
 
@@ -67,11 +67,7 @@ async def bc(tmp_path: Path) -> AsyncIterator[Parts]:
     fake.add_item("1002", "Mugg", "48.00", 25)
     fake.add_journal("KASSA")
     fake.add_journal("KORT")
-    config = parse_business_central({
-        "base_url": fake.api_url, "token_url": fake.token_url, "client_id": fake.client_id,
-        "client_secret": fake.client_secret, "company_id": fake.company, "customer": "KONTANT",
-        "payment_journals": {"cash": "KASSA", "card": "KORT"},
-    })  # fmt: skip
+    config = parse_business_central(settings_for(fake, payment_journals={"cash": "KASSA", "card": "KORT"}))
     parts = Parts(fake, config, tmp_path / "tokens.db")
     yield parts
     for api in parts.apis:

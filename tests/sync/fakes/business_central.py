@@ -900,3 +900,17 @@ class BusinessCentralFake(DynamicsFake):
         self._etag(line)
         self.item_journal.append(line)
         return web.json_response(line, status=201)
+
+
+def settings_for(fake: BusinessCentralFake, **over: Any) -> dict[str, Any]:
+    """``[sync.business_central]`` for ``fake``: its address, app and company, the cash
+    customer KONTANT; ``over`` adds or replaces keys (payment journals, posting, …)."""
+    return {
+        "base_url": fake.api_url,
+        "token_url": fake.token_url,
+        "client_id": fake.client_id,
+        "client_secret": fake.client_secret,
+        "company_id": fake.company,
+        "customer": "KONTANT",
+        **over,
+    }
