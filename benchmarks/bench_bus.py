@@ -42,7 +42,7 @@ Meaningless for the backlog, so not shown there. CPU per message is read from
 inbox is checked to hold every message once.
 
 ``--tcp-nodelay`` also turns TCP_NODELAY on for the broker's side of each connection. The
-gateway's and the sync module's MQTT clients set it themselves now (``gateway.bus.messages
+gateway's and the sync module's MQTT clients set it themselves now (``gateway.messages.envelope
 .NO_DELAY``); the flag was the experiment that measured the difference (docs/PERFORMANCE.md).
 """
 
@@ -70,14 +70,14 @@ from typing import Any
 
 from sample_journal import POS_ID, append_receipt  # beside this script
 
-from gateway.bus.messages import Topics
 from gateway.bus.outbox import Outbox
 from gateway.bus.publisher import Publisher
+from gateway.common.health import DeviceState
 from gateway.config import MqttConfig
-from gateway.devices.health import DeviceState
 from gateway.fiscal.journal import Entry
 from gateway.fiscal.signing import Signer, load_or_create_key
 from gateway.fiscal.store import Store, Writer, local_now
+from gateway.messages.envelope import Topics
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 TILLGW = str(Path(sys.executable).with_name("tillgw"))

@@ -46,15 +46,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the fake Business Central lives with the tests (tests/sync/fakes)
 
 from benchmarks.erp_day import ORGNR, STORE, message  # noqa: E402
-from gateway.bus.messages import BusMessage  # noqa: E402
-from gateway.sync.adapters.business_central import (  # noqa: E402
+from gateway.messages.envelope import BusMessage  # noqa: E402
+from gateway.sync.adapters.business_central.adapter import (  # noqa: E402
     BusinessCentralAdapter,
     BusinessCentralApi,
     BusinessCentralConfig,
     bc_tokens,
     parse_business_central,
 )
-from gateway.sync.adapters.business_central_source import BusinessCentralSource  # noqa: E402
+from gateway.sync.adapters.business_central.source import BusinessCentralSource  # noqa: E402
 from gateway.sync.config import MasterDataConfig  # noqa: E402
 from gateway.sync.inbox import Inbox  # noqa: E402
 from gateway.sync.masterdata.catalog_db import CatalogDb  # noqa: E402

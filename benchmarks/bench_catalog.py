@@ -3,9 +3,9 @@
     .venv/bin/python benchmarks/bench_catalog.py [--articles 100000] [--lookups 100000] [--http 3000]
 
 **Apply.** A full revision of ``--articles`` articles, each with one EAN-13 barcode and
-a stock level, made by :func:`gateway.bus.catalog.split_revision` into its messages
+a stock level, made by :func:`gateway.messages.catalog.split_revision` into its messages
 (2,000 items each), encoded to bytes as the sync module publishes them, then — timed —
-each decoded with :func:`~gateway.bus.catalog.decode_update` and handed to
+each decoded with :func:`~gateway.messages.catalog.decode_update` and handed to
 :meth:`Catalog.apply <gateway.catalog.store.Catalog.apply>` on a fresh ``catalog.db``:
 the parts are held, and the last one applies the whole revision in one transaction. This
 is what the subscriber does with each message, less the broker.
@@ -38,9 +38,9 @@ from pathlib import Path
 import aiohttp
 
 from gateway.api.app import serving
-from gateway.bus.catalog import Article, StockLevel, decode_update, split_revision
 from gateway.catalog.store import Catalog
 from gateway.config import Config, ControlUnitConfig, ShopConfig
+from gateway.messages.catalog import Article, StockLevel, decode_update, split_revision
 from gateway.till import Till
 
 ORGNR = "5560360793"

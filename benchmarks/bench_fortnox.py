@@ -6,7 +6,7 @@ Fortnox's 25 requests per 5 s.
 
 **The parts.** The fake Fortnox of the tests (tests/sync/fakes/fortnox.py) on 127.0.0.1
 with its real limit (25 requests in any 5 s, 429 beyond), the real adapter
-(:class:`gateway.sync.adapters.fortnox.FortnoxAdapter`) with the real client and its real
+(:class:`gateway.sync.adapters.fortnox.adapter.FortnoxAdapter`) with the real client and its real
 limiter (25 in 5.25 s), a real inbox database (SQLite, WAL, ``synchronous=FULL``) and
 OAuth tokens in a real token file. Each message is processed in its own inbox transaction,
 as the sync module does.
@@ -27,7 +27,7 @@ After each run the fake is checked to hold each document once and never to have
 seen more than 25 requests in 5 s.
 
 **Master data.** ``--articles`` articles (one in 100 inactive), read by the real
-:class:`~gateway.sync.adapters.fortnox_source.FortnoxSource` as a full sync and as a
+:class:`~gateway.sync.adapters.fortnox.source.FortnoxSource` as a full sync and as a
 changes sync after ``--changed`` of them changed, with price list A and with another
 price list (one more request per active article). Every request is counted as it is made
 against the fake; so that 10,000 articles do not take the 35 minutes Fortnox's limit
@@ -55,11 +55,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the fake Fortnox lives with the tests (tests/sync/fakes)
 
 from benchmarks.erp_day import PRICE, VAT, message, z_message  # noqa: E402
-from gateway.bus.messages import BusMessage  # noqa: E402
-from gateway.sync.adapters.fortnox import FortnoxAdapter  # noqa: E402
-from gateway.sync.adapters.fortnox_api import MAX_REQUESTS, WINDOW, fortnox_client  # noqa: E402
-from gateway.sync.adapters.fortnox_orders import FortnoxOrderAdapter  # noqa: E402
-from gateway.sync.adapters.fortnox_source import FortnoxSource  # noqa: E402
+from gateway.messages.envelope import BusMessage  # noqa: E402
+from gateway.sync.adapters.fortnox.adapter import FortnoxAdapter  # noqa: E402
+from gateway.sync.adapters.fortnox.api import MAX_REQUESTS, WINDOW, fortnox_client  # noqa: E402
+from gateway.sync.adapters.fortnox.orders import FortnoxOrderAdapter  # noqa: E402
+from gateway.sync.adapters.fortnox.source import FortnoxSource  # noqa: E402
 from gateway.sync.config import AccountsConfig  # noqa: E402
 from gateway.sync.http import SlidingWindowLimiter  # noqa: E402
 from gateway.sync.inbox import Inbox  # noqa: E402

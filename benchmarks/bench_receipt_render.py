@@ -19,7 +19,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from gateway.fiscal.receipt_text import PrintedReceipt, layout, render
-from gateway.model import Line, Payment, PaymentMethod, Receipt, compute
+from gateway.receipts.model import Line, Payment, PaymentMethod, Receipt, compute
 from protocols.escpos import CodeTable
 from tools.render_sample_receipt import sample_receipt
 

@@ -46,7 +46,16 @@ from gateway.fiscal.receipt_text import Shop
 from gateway.fiscal.reports import Report, make_x, make_z
 from gateway.fiscal.signing import Signer, load_or_create_key
 from gateway.fiscal.store import Store, Writer
-from gateway.model import Line, LineKind, Payment, PaymentMethod, Receipt, ReceiptKind, Totals, compute
+from gateway.receipts.model import (
+    Line,
+    LineKind,
+    Payment,
+    PaymentMethod,
+    Receipt,
+    ReceiptKind,
+    Totals,
+    compute,
+)
 from protocols.skv import ReceiptType
 
 SHOP = Shop("Benchmark AB", "5560360793", ("Storgatan 1",))

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from firmware_sim.scanner import Scanner
 from firmware_sim.scanner.server import serve_pty, serve_tcp, wait_for_receiver
-from gateway.devices.health import DeviceState
+from gateway.common.health import DeviceState
 from gateway.devices.hid_scanner import HidScanner, InputDeviceInfo, RawEvent, RecordedDevice, read_recording
 from gateway.devices.scanner import ScanEvent, SerialScanner
 from protocols.scanner import HidDecoder

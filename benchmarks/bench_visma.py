@@ -6,7 +6,7 @@ Visma's 600 requests a minute per client and endpoint.
 **The parts.** The fake Visma of the tests (tests/sync/fakes/visma.py, built from Visma's
 API definition, every request checked against it) on 127.0.0.1 with its real limit (600
 requests in any 60 s per endpoint, 429 beyond), the real source and adapter
-(:mod:`gateway.sync.adapters.visma_source`, :mod:`gateway.sync.adapters.visma`) with the
+(:mod:`gateway.sync.adapters.visma.source`, :mod:`gateway.sync.adapters.visma.adapter`) with the
 real client and one real limiter per endpoint, OAuth tokens in a real token file, a real
 inbox database (SQLite, WAL) for the day.
 
@@ -47,10 +47,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the fake Visma lives with the tests (tests/sync/fakes)
 
 from benchmarks.erp_day import ORGNR, PRICE, VAT, message, z_message  # noqa: E402
-from gateway.bus.messages import BusMessage  # noqa: E402
-from gateway.sync.adapters.visma import VismaAdapter, parse_visma, visma_tokens  # noqa: E402
-from gateway.sync.adapters.visma_api import VismaApi  # noqa: E402
-from gateway.sync.adapters.visma_source import VismaSource  # noqa: E402
+from gateway.messages.envelope import BusMessage  # noqa: E402
+from gateway.sync.adapters.visma.adapter import VismaAdapter, parse_visma, visma_tokens  # noqa: E402
+from gateway.sync.adapters.visma.api import VismaApi  # noqa: E402
+from gateway.sync.adapters.visma.source import VismaSource  # noqa: E402
 from gateway.sync.config import AccountsConfig  # noqa: E402
 from gateway.sync.http.oauth import store_initial  # noqa: E402
 from gateway.sync.inbox import Inbox  # noqa: E402

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.bus.messages import BusMessage
+from gateway.messages.envelope import BusMessage
 
 ORGNR, STORE, REGISTER = "5560360793", "vaxjo", "KASSA1"
 PRICE = 125_00  # every benchmark receipt: 125.00 at 25 %, paid by card

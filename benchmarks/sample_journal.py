@@ -13,7 +13,7 @@ from gateway.devices.fiscal_unit import FrameRecord, Registration
 from gateway.fiscal.pipeline import control_data, pending_body, receipt_body
 from gateway.fiscal.receipt_text import Shop
 from gateway.fiscal.store import Writer
-from gateway.model import Line, Payment, PaymentMethod, Receipt, compute
+from gateway.receipts.model import Line, Payment, PaymentMethod, Receipt, compute
 from protocols import ccsp
 from protocols.skv import ControlData, ReceiptType
 

@@ -19,11 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gateway.bus.ack_proof import AckSigner, AckVerifier, SigningKeyError, load_ack_verifier
 from gateway.bus.broker import EmbeddedBroker, start_embedded_if_needed
-from gateway.bus.catalog import CatalogTopics
-from gateway.bus.messages import Topics
-from gateway.bus.orders import OrderTopics
 from gateway.bus.outbox import Outbox
 from gateway.bus.publisher import Publisher
 from gateway.catalog.orders import OrderQueries
@@ -39,9 +35,7 @@ from gateway.fiscal.journal import Entry
 from gateway.fiscal.pipeline import Pipeline
 from gateway.fiscal.receipt_text import Shop
 from gateway.fiscal.signing import Signer
-from gateway.fiscal.store import Store
-from gateway.registration_check import RegistrationState, check_at_start
-from gateway.start_checks import (
+from gateway.fiscal.start_checks import (
     RESTORE,
     DataDirLock,
     StartRefused,
@@ -53,7 +47,13 @@ from gateway.start_checks import (
     secure_modes,
     signer_for,
 )
-from gateway.storage import Storage
+from gateway.fiscal.storage import Storage
+from gateway.fiscal.store import Store
+from gateway.messages.ack_proof import AckSigner, AckVerifier, SigningKeyError, load_ack_verifier
+from gateway.messages.catalog import CatalogTopics
+from gateway.messages.envelope import Topics
+from gateway.messages.orders import OrderTopics
+from gateway.registration.check import RegistrationState, check_at_start
 from protocols.escpos import CodeTable, DrawerPin
 
 __all__ = ["DeviceError", "Till", "TillFiles"]
@@ -101,7 +101,7 @@ class TillFiles:
 
     @property
     def series(self) -> Path:
-        """The series' last receipt number, kept beside the database (gateway/start_checks.py)."""
+        """The series' last receipt number, kept beside the database (gateway/fiscal/start_checks.py)."""
         return self.data_dir / "series.json"
 
     @property
@@ -396,7 +396,7 @@ async def _keep_series_record(store: Store, files: TillFiles) -> None:
 
 
 def demo_sync_inbox(files: TillFiles) -> Path:
-    """The demo's sync module's inbox (gateway/service.py starts it): its key is beside it."""
+    """The demo's sync module's inbox (gateway/cli/run.py starts it): its key is beside it."""
     return files.data_dir / "sync" / "inbox.db"
 
 

@@ -18,13 +18,10 @@ import usb.core
 
 from firmware_sim.control_unit import ControlUnit
 from gateway import cli
-from gateway.diag_checks import Verdict
-from gateway.diag_checks.file_modes import check_file_modes
-from gateway.diag_checks.journal import MIN_FREE, check_disk, check_journal, disk_outlook
-from gateway.diag_checks.ports import check_serial_ports, check_usb
 from gateway.fiscal.signing import Signer, load_or_create_key
+from gateway.fiscal.start_checks import secure_modes
 from gateway.fiscal.store import Store
-from gateway.registration import (
+from gateway.registration.record import (
     Business,
     ControlUnitEntry,
     PlaceOfSale,
@@ -32,10 +29,13 @@ from gateway.registration import (
     Registration,
     save_registration,
 )
-from gateway.start_checks import secure_modes
 from gateway.till import TillFiles
 from tests.test_diag_cli import diag_json
 from tests.test_register import write_config as till_toml
+from tools.diag.checks import Verdict
+from tools.diag.checks.file_modes import check_file_modes
+from tools.diag.checks.journal import MIN_FREE, check_disk, check_journal, disk_outlook
+from tools.diag.checks.ports import check_serial_ports, check_usb
 
 Serve = Callable[[ControlUnit, str], AbstractAsyncContextManager[str]]
 MB = 1024 * 1024

@@ -24,9 +24,10 @@ from firmware_sim.printer.server import serve_pty as serve_printer_pty
 from firmware_sim.printer.server import serve_tcp as serve_printer_tcp
 from firmware_sim.scanner import Scanner, ScannerConfig
 from firmware_sim.scanner.server import serve_pty as serve_scanner_pty
-from gateway import cli, diag
+from gateway import cli
 from protocols.escpos import DrawerPin
 from protocols.scanner import Terminator
+from tools.diag import command as diag
 
 Serve = Callable[[ControlUnit, str], AbstractAsyncContextManager[str]]
 UnitFactory = Callable[..., ControlUnit]

@@ -24,8 +24,7 @@ import pytest
 
 from firmware_sim.control_unit import ControlUnit
 from gateway import cli
-from gateway.register_sheet import sheet_json, sheet_markdown, sheet_pdf
-from gateway.registration import (
+from gateway.registration.record import (
     Business,
     ControlUnitEntry,
     PlaceOfSale,
@@ -35,6 +34,7 @@ from gateway.registration import (
     check_register_number,
     load_registration,
 )
+from tools.registration.sheet import sheet_json, sheet_markdown, sheet_pdf
 
 Serve = Callable[[ControlUnit, str], AbstractAsyncContextManager[str]]
 REPO = Path(__file__).resolve().parents[1]
@@ -402,7 +402,7 @@ async def test_register_when_the_unit_does_not_answer(
 
 
 def test_a_registration_document_round_trips(tmp_path: Path) -> None:
-    from gateway.registration import save_registration
+    from gateway.registration.record import save_registration
 
     path = save_registration(tmp_path, registration())
     assert load_registration(tmp_path) == registration()

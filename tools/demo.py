@@ -152,7 +152,7 @@ def wait_for_sie(folder: Path, z_no: int) -> Path | None:
     """The SIE file of Z report ``z_no``, once the sync module has written it."""
     deadline = time.monotonic() + SIE_WAIT_SECONDS
     while time.monotonic() < deadline:
-        found = sorted(folder.glob(f"*-Z{z_no:06d}.si"))  # gateway/sync/sie_adapter.py names them so
+        found = sorted(folder.glob(f"*-Z{z_no:06d}.si"))  # gateway/sync/adapters/sie/adapter.py names them so
         if found:
             return found[-1]
         time.sleep(0.2)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from firmware_sim.printer.device import PrinterConfig, PrinterDevice
 from gateway.fiscal.receipt_text import PrintedReceipt, Shop, layout, render, to_text
-from gateway.model import Line, LineKind, Payment, PaymentMethod, Receipt, compute
+from gateway.receipts.model import Line, LineKind, Payment, PaymentMethod, Receipt, compute
 from protocols.escpos import CodeTable
 
 WIDTH = 42

@@ -30,15 +30,15 @@ from gateway.api.history import add_history_routes
 from gateway.api.page import SESSION_KEY_FILE, add_page_routes
 from gateway.api.session import Sessions
 from gateway.api.text_check import check_text, refuse_bad_text
-from gateway.bus.orders import NewOrder, Order, OrderAnswer, OrderFieldError
 from gateway.catalog.customers import customer_request
 from gateway.catalog.orders import NotConnected
 from gateway.catalog.store import MAX_SEARCH
-from gateway.devices.health import Health, HealthListener
+from gateway.common.health import Health, HealthListener
 from gateway.fiscal import report_text
 from gateway.fiscal.pipeline import FiscalError, RegisteredReceipt
 from gateway.fiscal.reports import Report
-from gateway.receipt_json import money_text, parse_money, rate_text, receipt_from_json
+from gateway.messages.orders import NewOrder, Order, OrderAnswer, OrderFieldError
+from gateway.receipts.codec import money_text, parse_money, rate_text, receipt_from_json
 from gateway.till import DeviceError, Till
 
 __all__ = ["HUB", "TILL", "make_app", "serving"]

@@ -6,7 +6,7 @@
 * :class:`~gateway.fiscal.pipeline.FiscalError` into the status the pipeline chose
   (404, 409, 422, 503) with its code and words;
 * :class:`~protocols.skv.FieldError` — a receipt that fails validation
-  (:class:`~gateway.model.ReceiptError` is one) — into 422 naming the field;
+  (:class:`~gateway.receipts.model.ReceiptError` is one) — into 422 naming the field;
 * aiohttp's own HTTP errors (unknown path 404, wrong method 405, body over the size
   limit 413) into the same JSON shape;
 * :class:`~gateway.fiscal.store.StorageFull` — a write the full disk refused — into 507
@@ -29,8 +29,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from gateway.fiscal.pipeline import FiscalError
+from gateway.fiscal.storage import full_words
 from gateway.fiscal.store import StorageFull
-from gateway.storage import full_words
 from protocols.skv import FieldError
 
 __all__ = ["ApiError", "error_body", "error_middleware", "error_response"]

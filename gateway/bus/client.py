@@ -6,7 +6,7 @@ intake (:mod:`gateway.sync.subscriber`, MQTT 5 with a fallback) builds its own.
 
 * :func:`mqtt_client` — an aiomqtt client for ``[mqtt]`` (:class:`~gateway.config.MqttConfig`):
   its broker, user name and password, TLS with its CA file, and ``TCP_NODELAY``
-  (:data:`~gateway.bus.messages.NO_DELAY`); the caller says the session and the timings.
+  (:data:`~gateway.messages.envelope.NO_DELAY`); the caller says the session and the timings.
 * :class:`Backoff` — how long to wait before the next try: 1 s, 2 s, 4 s … at most 30 s
   (or the numbers given), from the start again once a connection is made.
 * :func:`reconnecting` — the till's connection loop (the publisher, the catalog
@@ -32,8 +32,8 @@ from typing import Any
 import aiomqtt
 from aiomqtt import MqttCodeError, MqttError
 
-from gateway.bus.messages import NO_DELAY
 from gateway.config import MqttConfig
+from gateway.messages.envelope import NO_DELAY
 
 __all__ = [
     "BAD_LOGIN",

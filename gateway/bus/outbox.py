@@ -21,9 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.bus.messages import KIND_TOPICS, Ack, BusMessage, Topics
 from gateway.fiscal.journal import Entry
 from gateway.fiscal.store import Store, Writer
+from gateway.messages.envelope import KIND_TOPICS, Ack, BusMessage, Topics
 
 __all__ = ["OUTBOX_SCHEMA", "AckOutcome", "HeldMessage", "Outbox", "OutboxRow", "OutboxState"]
 

@@ -20,7 +20,7 @@ committed — a message whose receipt was rolled back (or lost in a crash before
 commit) is never published.
 
 Acks: with the sync module's public key (``[mqtt] sync_public_key``,
-:mod:`gateway.bus.ack_proof`) an ack counts only when its proof verifies for the outbox
+:mod:`gateway.messages.ack_proof`) an ack counts only when its proof verifies for the outbox
 row's own entry hash; a forged ack, one replayed from another incarnation of the till, or
 one signed by another store's sync module is logged — once per cause, then counted in
 the status (``acks_ignored``) — and ignored, and the message goes on being sent until a
@@ -28,7 +28,7 @@ real ack comes. Without the key acks are taken as they come, and the status says
 (``acks``: ``unauthenticated``). A ``held`` ack stops the resending; the message stays in
 the outbox, listed under ``held`` with the sync module's reason, until a ``stored`` ack.
 
-Health, in the words of the device drivers (:mod:`gateway.devices.health`): ``ready``;
+Health, in the words of the device drivers (:mod:`gateway.common.health`): ``ready``;
 ``degraded: 120 messages waiting, oldest 14:02 — the ERP sync module has not
 acknowledged them …``; ``failed: no answer from the MQTT broker at mqtt://… — check that
 Mosquitto runs``.
@@ -48,7 +48,6 @@ from typing import Any, TypeVar
 import aiomqtt
 from aiomqtt import MqttError
 
-from gateway.bus.ack_proof import AckVerifier
 from gateway.bus.client import (
     BAD_LOGIN,
     NOT_AUTHORISED,
@@ -61,12 +60,13 @@ from gateway.bus.client import (
     refused,
     stop_task,
 )
-from gateway.bus.messages import KIND_TOPICS, Ack, MessageError, Topics, decode_ack
 from gateway.bus.outbox import HeldMessage, Outbox, OutboxRow, OutboxState
+from gateway.common.health import DeviceState, HealthReporter, HealthTracker
 from gateway.config import MqttConfig
-from gateway.devices.health import DeviceState, HealthReporter, HealthTracker
 from gateway.fiscal.journal import Entry
 from gateway.fiscal.store import local_now
+from gateway.messages.ack_proof import AckVerifier
+from gateway.messages.envelope import KIND_TOPICS, Ack, MessageError, Topics, decode_ack
 
 __all__ = ["BusStatus", "Publisher", "PublisherSettings"]
 

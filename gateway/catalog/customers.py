@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.bus.catalog import Customer
+from gateway.messages.catalog import Customer
 from protocols.skv import FieldError
 
 __all__ = ["CustomerError", "CustomerRequest", "customer_request"]

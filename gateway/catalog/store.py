@@ -5,7 +5,7 @@ revision of 100,000 articles is written in one long transaction, and a sale must
 wait behind it. WAL, so that lookups read the last committed revision while the next
 one is written; ``synchronous=NORMAL``, because nothing here is fiscal — a commit lost
 to a power cut leaves the till one revision behind, and it asks for what follows at
-every start (:class:`~gateway.bus.catalog.CatalogRequest`).
+every start (:class:`~gateway.messages.catalog.CatalogRequest`).
 
 Tables:
 
@@ -41,9 +41,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
-from gateway.bus.catalog import Article, CatalogUpdate, Customer, StockLevel, decode_update
-from gateway.bus.messages import MessageError
 from gateway.fiscal.store import local_now
+from gateway.messages.catalog import Article, CatalogUpdate, Customer, StockLevel, decode_update
+from gateway.messages.envelope import MessageError
 
 __all__ = [
     "CATALOG_SCHEMA",

@@ -6,14 +6,14 @@ while the till was away wait for it at the broker), subscribes at QoS 1 to the s
 ``…/catalog/updates`` and hands every message to :meth:`Catalog.apply
 <gateway.catalog.store.Catalog.apply>`, one at a time, in the order received.
 
-It asks for what it lacks with a :class:`~gateway.bus.catalog.CatalogRequest` on its
+It asks for what it lacks with a :class:`~gateway.messages.catalog.CatalogRequest` on its
 register's ``…/catalog-request``: at every connect (``start``: the revision held, so the
 sync module sends what followed it — aiomqtt acknowledges a message before the till has
 applied it, so a message in hand at a crash is fetched again this way), and whenever a
 revision arrives whose base the catalog does not hold (``gap``), once per such revision.
 
 The same connection also subscribes to the store's ``…/sync/status``: the sync module's
-last pass or run, a retained message (:mod:`gateway.bus.sync_status`) the till keeps in
+last pass or run, a retained message (:mod:`gateway.messages.sync_status`) the till keeps in
 :attr:`CatalogSubscriber.sync_status` for ``GET /v1/status`` and the status page. It
 rides here rather than on a connection of its own because it comes from the same sender
 to the same store-wide level, needs no state of its own, and one connection per till is
@@ -37,7 +37,6 @@ from typing import Any
 import aiomqtt
 from aiomqtt import MqttError
 
-from gateway.bus.catalog import CatalogRequest, CatalogTopics, decode_update
 from gateway.bus.client import (
     BAD_LOGIN,
     NOT_AUTHORISED,
@@ -50,11 +49,12 @@ from gateway.bus.client import (
     refused,
     stop_task,
 )
-from gateway.bus.messages import MessageError
-from gateway.bus.sync_status import SyncStatus, decode_status, status_topic
 from gateway.catalog.store import Catalog, Outcome
+from gateway.common.health import DeviceState, HealthReporter, HealthTracker
 from gateway.config import MqttConfig
-from gateway.devices.health import DeviceState, HealthReporter, HealthTracker
+from gateway.messages.catalog import CatalogRequest, CatalogTopics, decode_update
+from gateway.messages.envelope import MessageError
+from gateway.messages.sync_status import SyncStatus, decode_status, status_topic
 
 __all__ = ["CatalogSubscriber", "SubscriberSettings"]
 

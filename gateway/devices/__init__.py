@@ -16,6 +16,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from gateway.common.health import DeviceState, Health, HealthTracker
     from gateway.devices.control_unit import ControlUnitDriver
     from gateway.devices.drawer import Drawer, KickOutcome, KickResult, OpenLevel
     from gateway.devices.fiscal_unit import (
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
         UnitIdentity,
         UnitStatus,
     )
-    from gateway.devices.health import DeviceState, Health, HealthTracker
     from gateway.devices.line import CCSP_LEGACY_PROTOCOL, CCSP_PROTOCOL, DeviceProtocol, LineSettings
     from gateway.devices.link import Link, LinkError, LinkLost, open_link
     from gateway.devices.port import Backoff, DeviceTimeout, Exchange, PortOwner, ReplyReader
@@ -64,13 +64,13 @@ _MODULE_OF: dict[str, str] = {
     "ControlUnitRefused": "gateway.devices.fiscal_unit",
     "ControlUnitUnavailable": "gateway.devices.fiscal_unit",
     "DeviceProtocol": "gateway.devices.line",
-    "DeviceState": "gateway.devices.health",
+    "DeviceState": "gateway.common.health",
     "DeviceTimeout": "gateway.devices.port",
     "Drawer": "gateway.devices.drawer",
     "Exchange": "gateway.devices.port",
     "FrameRecord": "gateway.devices.fiscal_unit",
-    "Health": "gateway.devices.health",
-    "HealthTracker": "gateway.devices.health",
+    "Health": "gateway.common.health",
+    "HealthTracker": "gateway.common.health",
     "JobStatus": "gateway.devices.printer",
     "KickOutcome": "gateway.devices.drawer",
     "KickResult": "gateway.devices.drawer",

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol, Self
 
-from gateway.devices.health import DeviceState, Health, HealthListener
+from gateway.common.health import DeviceState, Health, HealthListener
 from protocols.ccsp import MainStatus, NakCode, StorageStatus
 from protocols.skv import ControlData, ReceiptType
 

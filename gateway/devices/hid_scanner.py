@@ -64,7 +64,7 @@ from types import ModuleType
 from typing import Any, Literal, Protocol
 from urllib.parse import unquote
 
-from gateway.devices.health import DeviceState
+from gateway.common.health import DeviceState
 from gateway.devices.port import Backoff
 from gateway.devices.scanner import ScannerDriver
 from protocols.scanner import (

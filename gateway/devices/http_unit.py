@@ -40,8 +40,8 @@ from typing import ClassVar, TypeVar, Unpack
 
 import aiohttp
 
+from gateway.common.health import DeviceState
 from gateway.devices.fiscal_unit import ControlUnitUnavailable
-from gateway.devices.health import DeviceState
 from gateway.devices.unit_operation import Direction, Operation, Retry, RetryingUnit, Tries
 from protocols.skv import ControlData, validate_orgnr
 

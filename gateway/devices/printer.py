@@ -61,7 +61,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Self
 from urllib.parse import urlsplit
 
-from gateway.devices.health import DeviceState, Health, HealthReporter, HealthTracker
+from gateway.common.health import DeviceState, Health, HealthReporter, HealthTracker
 from gateway.devices.line import LineSettings
 from gateway.devices.link import Link, LinkError, LinkOpener, is_network_url, open_link
 from gateway.devices.port import Backoff, DeviceTimeout, Exchange, PortClosed, PortOwner

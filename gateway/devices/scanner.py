@@ -47,7 +47,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
-from gateway.devices.health import DeviceState, HealthReporter, HealthTracker
+from gateway.common.health import DeviceState, HealthReporter, HealthTracker
 from gateway.devices.line import LineSettings
 from gateway.devices.link import Link, LinkError, LinkLost, LinkOpener, is_network_url, open_link
 from gateway.devices.port import Backoff

@@ -35,9 +35,9 @@ import logging
 from pathlib import Path
 from typing import Unpack
 
+from gateway.common.health import DeviceState
 from gateway.devices.cloud_unit import SEQ_MAX, CloudUnit, Op
 from gateway.devices.fiscal_unit import ControlUnit, Registration, UnitStatus
-from gateway.devices.health import DeviceState
 from gateway.devices.http_unit import Stop
 from gateway.devices.unit_operation import Tries
 from protocols import srv4pos

@@ -40,9 +40,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Unpack
 
+from gateway.common.health import DeviceState
 from gateway.devices.cloud_unit import SEQ_MAX, CloudUnit, Op
 from gateway.devices.fiscal_unit import ControlUnit, Registration, UnitStatus
-from gateway.devices.health import DeviceState
 from gateway.devices.http_unit import Stop
 from gateway.devices.unit_operation import Tries
 from protocols import tcs

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import ClassVar, Generic, Literal, NoReturn, Self, TypedDict, TypeVar, Unpack
 
+from gateway.common.health import DeviceState, HealthReporter, HealthTracker
 from gateway.devices.fiscal_unit import (
     REFUSAL_HEALTH,
     ControlUnitError,
@@ -39,7 +40,6 @@ from gateway.devices.fiscal_unit import (
     needs_code,
     refusal_words,
 )
-from gateway.devices.health import DeviceState, HealthReporter, HealthTracker
 from protocols.ccsp import MainStatus, StorageStatus
 from protocols.skv import ReceiptType, validate_pos_id
 

@@ -55,8 +55,8 @@ from gateway.fiscal.exporting import (
 )
 from gateway.fiscal.journal import Entry, read_entries
 from gateway.fiscal.receipt_text import PAYMENT_NAMES
-from gateway.model import LineKind, PaymentMethod, Receipt, Totals, compute
-from gateway.receipt_json import receipt_from_json
+from gateway.receipts.codec import receipt_from_json
+from gateway.receipts.model import LineKind, PaymentMethod, Receipt, Totals, compute
 
 __all__ = [
     "INSTANS_NS",
@@ -566,7 +566,7 @@ def _articles(x: XmlWriter, sale: _Sale) -> None:
 def _line_vat(sale: _Sale) -> list[int]:
     """Each line's share of its rate's VAT, in proportion to its amount, adding up exactly.
 
-    The receipt's VAT is computed once per rate (gateway.model); the lines' shares are
+    The receipt's VAT is computed once per rate (gateway.receipts.model); the lines' shares are
     spread by the largest-remainder method so they add up to it to the öre.
     """
     amounts = sale.totals.line_amounts

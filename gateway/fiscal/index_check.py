@@ -270,8 +270,8 @@ def group_amounts_of_entry(conn: sqlite3.Connection, entry_seq: int) -> dict[str
     if "groups" in body:
         return {str(k): int(v) for k, v in body["groups"].items()}
     from gateway.fiscal.pipeline import group_amounts  # the sale's own arithmetic
-    from gateway.model import compute
-    from gateway.receipt_json import receipt_from_json
+    from gateway.receipts.codec import receipt_from_json
+    from gateway.receipts.model import compute
 
     receipt = receipt_from_json(json.loads(row[1])["receipt"])
     return group_amounts(receipt, compute(receipt))

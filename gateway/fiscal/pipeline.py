@@ -2,7 +2,7 @@
 
 For one receipt (docs/fiscal-path.md has the whole story):
 
-1. validate (:func:`gateway.model.compute`) — bad input is refused before anything is written;
+1. validate (:func:`gateway.receipts.model.compute`) — bad input is refused before anything is written;
 2. one transaction: the next receipt number and a ``receipt.pending`` entry, which holds
    the control-unit sequence number and the data to register, and the POS's request id;
 3. register with the control unit (same sequence number on every retry);
@@ -32,9 +32,6 @@ from datetime import datetime
 from functools import partial
 from typing import Any, Protocol
 
-from gateway.bus.catalog import Customer
-from gateway.bus.messages import MessageError
-from gateway.bus.orders import NewOrder, OrderFieldError, order_reference
 from gateway.devices.fiscal_unit import (
     ControlUnit,
     ControlUnitRefused,
@@ -43,10 +40,13 @@ from gateway.devices.fiscal_unit import (
 )
 from gateway.fiscal.receipt_text import PrintedReceipt, Shop, layout, render, to_text
 from gateway.fiscal.reports import IndexMismatch, Report, float_change_body, make_x, make_z
+from gateway.fiscal.storage import full_words
 from gateway.fiscal.store import StorageFull, Store, Writer, local_now
-from gateway.model import PaymentMethod, Receipt, ReceiptKind, Totals, compute
-from gateway.receipt_json import receipt_from_json, receipt_to_json, totals_to_json
-from gateway.storage import full_words
+from gateway.messages.catalog import Customer
+from gateway.messages.envelope import MessageError
+from gateway.messages.orders import NewOrder, OrderFieldError, order_reference
+from gateway.receipts.codec import receipt_from_json, receipt_to_json, totals_to_json
+from gateway.receipts.model import PaymentMethod, Receipt, ReceiptKind, Totals, compute
 from protocols.escpos import CodeTable
 from protocols.skv import ControlData, FieldError, ReceiptType, VatSlot
 
@@ -424,11 +424,11 @@ class Pipeline:
         ``float.change`` is the float (växelkassa) put into or taken out of the drawer,
         counted on the X and Z reports: see :func:`gateway.fiscal.reports.float_change_body`.
         ``customer.change`` is a customer made or changed at the till, for the ERP: its body
-        is :meth:`Customer.to_json <gateway.bus.catalog.Customer.to_json>`. ``order.new`` is a
-        sales order for the ERP (:class:`~gateway.bus.orders.NewOrder`); its journal body adds the
+        is :meth:`Customer.to_json <gateway.messages.catalog.Customer.to_json>`. ``order.new`` is a
+        sales order for the ERP (:class:`~gateway.messages.orders.NewOrder`); its journal body adds the
         till's reference, which :meth:`order_reference` reads back.
         """
-        # ``registration.changed`` is the till's own (gateway.registration_check), never the POS's.
+        # ``registration.changed`` is the till's own (gateway.registration.check), never the POS's.
         if kind not in _EVENTS and kind != "registration.changed":
             raise FiscalError("bad_event", f"{kind!r} is not an event the POS reports", 422, "kind")
         if kind == "order.new":

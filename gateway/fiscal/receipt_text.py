@@ -27,7 +27,7 @@ import textwrap
 from dataclasses import dataclass
 from datetime import datetime
 
-from gateway.model import LineKind, PaymentMethod, Receipt, ReceiptKind, Totals
+from gateway.receipts.model import LineKind, PaymentMethod, Receipt, ReceiptKind, Totals
 from protocols import escpos
 from protocols.escpos import Alignment, CodeTable, EncodePolicy
 

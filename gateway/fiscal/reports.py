@@ -72,8 +72,8 @@ from typing import Any
 from gateway.fiscal.index_check import IndexMismatch, check_index
 from gateway.fiscal.receipt_text import Shop
 from gateway.fiscal.store import Store, Writer
-from gateway.model import MAX_TEXT, VAT_RATES, PaymentMethod
-from gateway.receipt_json import money_text, parse_money
+from gateway.receipts.codec import money_text, parse_money
+from gateway.receipts.model import MAX_TEXT, VAT_RATES, PaymentMethod
 from protocols.skv import FieldError
 
 __all__ = [

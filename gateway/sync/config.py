@@ -42,10 +42,10 @@ from gateway.config import ConfigError, MqttConfig, _mqtt, _Section, _table, dem
 from gateway.sync.routing import EVERY_STORE, Routing
 
 if TYPE_CHECKING:
-    from gateway.sync.adapters.business_central import BusinessCentralConfig
-    from gateway.sync.adapters.fortnox_config import FortnoxConfig
-    from gateway.sync.adapters.nav_config import NavConfig
-    from gateway.sync.adapters.visma import VismaConfig
+    from gateway.sync.adapters.business_central.adapter import BusinessCentralConfig
+    from gateway.sync.adapters.fortnox.config import FortnoxConfig
+    from gateway.sync.adapters.nav.config import NavConfig
+    from gateway.sync.adapters.visma.adapter import VismaConfig
 
 ERP_SECTIONS = ("fortnox", "visma", "business_central", "nav")
 """The ERPs the sync module books in: each its own ``[sync.<name>]`` table."""
@@ -53,10 +53,10 @@ ERP_SECTIONS = ("fortnox", "visma", "business_central", "nav")
 
 def _erp_parsers() -> dict[str, Callable[[dict[str, Any], str], Any]]:
     # Imported when a file is read, not with this module: the adapters import it.
-    from gateway.sync.adapters.business_central import parse_business_central
-    from gateway.sync.adapters.fortnox_config import parse_fortnox
-    from gateway.sync.adapters.nav_config import parse_nav
-    from gateway.sync.adapters.visma import parse_visma
+    from gateway.sync.adapters.business_central.adapter import parse_business_central
+    from gateway.sync.adapters.fortnox.config import parse_fortnox
+    from gateway.sync.adapters.nav.config import parse_nav
+    from gateway.sync.adapters.visma.adapter import parse_visma
 
     return {
         "fortnox": parse_fortnox,
@@ -270,8 +270,8 @@ class SyncConfig:
 
     @property
     def ack_key(self) -> Path:
-        """The key that signs the acks (gateway/bus/ack_proof.py), beside the inbox."""
-        from gateway.bus.ack_proof import sync_key_path
+        """The key that signs the acks (gateway/messages/ack_proof.py), beside the inbox."""
+        from gateway.messages.ack_proof import sync_key_path
 
         return sync_key_path(self.inbox)
 

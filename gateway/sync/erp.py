@@ -25,20 +25,24 @@ from datetime import date
 
 import aiosqlite
 
-from gateway.bus.messages import BusMessage
 from gateway.config import ConfigError
+from gateway.messages.envelope import BusMessage
 from gateway.sync.adapters import Adapter, AdapterError
-from gateway.sync.adapters.business_central import BusinessCentralAdapter, BusinessCentralApi, bc_tokens
-from gateway.sync.adapters.business_central_orders import BusinessCentralOrderAdapter, BusinessCentralOrders
-from gateway.sync.adapters.business_central_source import BusinessCentralSource
-from gateway.sync.adapters.fortnox import FortnoxAdapter
-from gateway.sync.adapters.fortnox_api import fortnox_client, fortnox_token_endpoint
-from gateway.sync.adapters.fortnox_orders import FortnoxOrderAdapter, FortnoxOrders
-from gateway.sync.adapters.fortnox_source import FortnoxSource
-from gateway.sync.adapters.nav import NavAdapter, NavApi
-from gateway.sync.adapters.nav_orders import NavOrderAdapter, NavOrders
-from gateway.sync.adapters.nav_source import NavSource
-from gateway.sync.adapters.visma import VismaAdapter, VismaApi, VismaSource, visma_tokens
+from gateway.sync.adapters.business_central.adapter import (
+    BusinessCentralAdapter,
+    BusinessCentralApi,
+    bc_tokens,
+)
+from gateway.sync.adapters.business_central.orders import BusinessCentralOrderAdapter, BusinessCentralOrders
+from gateway.sync.adapters.business_central.source import BusinessCentralSource
+from gateway.sync.adapters.fortnox.adapter import FortnoxAdapter
+from gateway.sync.adapters.fortnox.api import fortnox_client, fortnox_token_endpoint
+from gateway.sync.adapters.fortnox.orders import FortnoxOrderAdapter, FortnoxOrders
+from gateway.sync.adapters.fortnox.source import FortnoxSource
+from gateway.sync.adapters.nav.adapter import NavAdapter, NavApi
+from gateway.sync.adapters.nav.orders import NavOrderAdapter, NavOrders
+from gateway.sync.adapters.nav.source import NavSource
+from gateway.sync.adapters.visma.adapter import VismaAdapter, VismaApi, VismaSource, visma_tokens
 from gateway.sync.config import SyncConfig
 from gateway.sync.http.client import ApiClient, ApiError, ApiUnavailable, OutcomeUnknown
 from gateway.sync.http.oauth import TokenError, store_initial

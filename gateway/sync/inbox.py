@@ -43,7 +43,7 @@ from typing import Any
 
 import aiosqlite
 
-from gateway.bus.messages import KIND_TOPICS, BusMessage, MessageError, Topics, decode_message
+from gateway.messages.envelope import KIND_TOPICS, BusMessage, MessageError, Topics, decode_message
 from gateway.sync.routing import Routing
 
 __all__ = [

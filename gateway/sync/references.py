@@ -40,7 +40,7 @@ from datetime import datetime
 
 import aiosqlite
 
-from gateway.bus.messages import BusMessage
+from gateway.messages.envelope import BusMessage
 
 __all__ = [
     "BC_EXTERNAL_DOCUMENT_NUMBER",
@@ -160,7 +160,7 @@ def voucher_tag(message: BusMessage, z_no: int) -> str:
 
 
 def order_number(message: BusMessage, till_reference: str) -> int:
-    """The ``n`` of the till's order reference ``O-{register}-{n}`` (gateway/bus/orders.py)."""
+    """The ``n`` of the till's order reference ``O-{register}-{n}`` (gateway/messages/orders.py)."""
     prefix = f"O-{message.register}-"
     tail = till_reference[len(prefix) :] if till_reference.startswith(prefix) else ""
     if not tail.isdigit():

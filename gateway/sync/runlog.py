@@ -13,7 +13,7 @@ ERROR lines not yet mailed (:attr:`RunLog.unmailed`); a record logged with
 ``extra={"no_mail": True}`` (the failure to send the mail itself) is not among them.
 It also keeps the latest ERROR lines since the sync module last published its status
 (:attr:`RunLog.status_errors`, at most :data:`STATUS_ERRORS`; see
-:mod:`gateway.bus.sync_status`).
+:mod:`gateway.messages.sync_status`).
 """
 
 from __future__ import annotations

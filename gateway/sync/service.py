@@ -20,8 +20,9 @@ from collections.abc import Sequence
 
 import aiomqtt
 
-from gateway.bus.ack_proof import AckSigner, SigningKeyError
+from gateway.messages.ack_proof import AckSigner, SigningKeyError
 from gateway.sync.adapters import Adapter
+from gateway.sync.adapters.sie.adapter import SieAdapter
 from gateway.sync.config import SyncConfig
 from gateway.sync.erp import ErpConnections, connect
 from gateway.sync.inbox import Inbox
@@ -31,7 +32,6 @@ from gateway.sync.orders.responder import OrderResponder
 from gateway.sync.processor import Processor
 from gateway.sync.reprocess import HeldFilter, reprocess_held
 from gateway.sync.runlog import LOGGER, RunLog
-from gateway.sync.sie_adapter import SieAdapter
 from gateway.sync.status import StatusReporter
 from gateway.sync.subscriber import Subscriber
 

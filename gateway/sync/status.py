@@ -1,6 +1,6 @@
-"""The sync module tells the tills how its last pass or run went (:mod:`gateway.bus.sync_status`).
+"""The sync module tells the tills how its last pass or run went (:mod:`gateway.messages.sync_status`).
 
-:class:`StatusReporter` publishes a retained :class:`~gateway.bus.sync_status.SyncStatus` on
+:class:`StatusReporter` publishes a retained :class:`~gateway.messages.sync_status.SyncStatus` on
 ``tillgw/{orgnr}/{store}/sync/status`` for every store it serves: the stores named in
 ``[sync].stores``, ``registers`` and ``[sync.masterdata]``, and every served store the inbox
 has messages from — with the messages it holds for that store, and what to do. It
@@ -27,7 +27,7 @@ from typing import Any
 
 import aiomqtt
 
-from gateway.bus.sync_status import SyncStatus, status_topic
+from gateway.messages.sync_status import SyncStatus, status_topic
 from gateway.sync.config import SyncConfig
 from gateway.sync.inbox import Inbox
 from gateway.sync.masterdata.publisher import catalog_client

@@ -19,7 +19,7 @@ plain subscriptions, and says so in the log. A broker that speaks MQTT 5 but ref
 shared subscriptions gets plain ones, also logged.
 
 Each batch of messages is stored in one inbox transaction and only after its commit are
-the acks (:class:`~gateway.bus.messages.Ack`, signed: :mod:`gateway.bus.ack_proof`)
+the acks (:class:`~gateway.messages.envelope.Ack`, signed: :mod:`gateway.messages.ack_proof`)
 published, QoS 1, on each register's ``acks`` topic: ``stored`` (also for a message
 already there), or ``held`` with the reason for a message it cannot take whose
 ``msg_id`` could be read, so the till stops resending it and shows it as something to
@@ -46,8 +46,8 @@ import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from gateway.bus.ack_proof import AckSigner
-from gateway.bus.messages import KIND_TOPICS, NO_DELAY
+from gateway.messages.ack_proof import AckSigner
+from gateway.messages.envelope import KIND_TOPICS, NO_DELAY
 from gateway.sync.config import SyncConfig
 from gateway.sync.inbox import Inbox, Intake, OwedAck
 from gateway.sync.runlog import LOGGER

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from firmware_sim.control_unit import ControlUnit
-from gateway.registration import (
+from gateway.registration.record import (
     Business,
     ControlUnitEntry,
     PlaceOfSale,

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from gateway.config import MqttConfig
-from gateway.diag_checks import Verdict
-from gateway.diag_checks.mqtt import check_mqtt
+from tools.diag.checks import Verdict
+from tools.diag.checks.mqtt import check_mqtt
 
 from .conftest import Mosquitto, free_port
 from .test_mosquitto_acl import make_pki

@@ -7,17 +7,17 @@ from decimal import Decimal
 
 import pytest
 
-from gateway.bus.catalog import (
+from gateway.bus.client import Backoff
+from gateway.messages.catalog import (
     Article,
     CatalogRequest,
     CatalogTopics,
     CatalogUpdate,
     decode_update,
 )
-from gateway.bus.client import Backoff
-from gateway.bus.fields import FieldError
-from gateway.bus.messages import Ack, BusMessage, MessageError, Topics, decode_ack, decode_message
-from gateway.bus.orders import (
+from gateway.messages.envelope import Ack, BusMessage, MessageError, Topics, decode_ack, decode_message
+from gateway.messages.fields import FieldError
+from gateway.messages.orders import (
     Order,
     OrderAnswer,
     OrderFieldError,
@@ -27,7 +27,7 @@ from gateway.bus.orders import (
     decode_answer,
     decode_request,
 )
-from gateway.bus.sync_status import SyncStatus, decode_status, status_topic
+from gateway.messages.sync_status import SyncStatus, decode_status, status_topic
 
 MESSAGE = BusMessage(
     "1/m/K1/1", "receipt", "1", "m", "K1", 1, 5, "ab", "2026-01-01T10:00:00+01:00", {"x": "å"}

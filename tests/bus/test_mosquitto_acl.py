@@ -29,9 +29,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from gateway.bus.messages import Ack, decode_message
+from gateway.common.health import DeviceState
 from gateway.config import MqttConfig
-from gateway.devices.health import DeviceState
+from gateway.messages.envelope import Ack, decode_message
 
 from .conftest import (
     DEADLINE,

@@ -10,11 +10,11 @@ from dataclasses import replace
 
 import pytest
 
-from gateway.bus.messages import Ack, decode_message
 from gateway.bus.publisher import Publisher
+from gateway.common.health import DeviceState
 from gateway.config import MqttConfig
-from gateway.devices.health import DeviceState
 from gateway.fiscal.store import Writer
+from gateway.messages.envelope import Ack, decode_message
 
 from .conftest import (
     DEADLINE,

@@ -31,8 +31,6 @@ import aiomqtt
 import pytest
 
 from firmware_sim.control_unit.ccsp_server import serve_tcp
-from gateway.bus.ack_proof import AckSigner, AckVerifier
-from gateway.bus.messages import Ack, Topics
 from gateway.bus.outbox import Outbox
 from gateway.bus.publisher import Publisher
 from gateway.config import MqttConfig
@@ -40,7 +38,9 @@ from gateway.fiscal.pipeline import Pipeline
 from gateway.fiscal.receipt_text import Shop
 from gateway.fiscal.signing import Signer, load_or_create_key
 from gateway.fiscal.store import Store
-from gateway.model import Line, Payment, PaymentMethod, Receipt
+from gateway.messages.ack_proof import AckSigner, AckVerifier
+from gateway.messages.envelope import Ack, Topics
+from gateway.receipts.model import Line, Payment, PaymentMethod, Receipt
 from gateway.sync.config import SyncConfig
 from gateway.sync.reprocess import HeldFilter
 from gateway.sync.service import SyncService

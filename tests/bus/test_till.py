@@ -11,8 +11,8 @@ import pytest
 from firmware_sim.control_unit import ControlUnit
 from firmware_sim.control_unit.ccsp_server import serve_tcp
 from gateway.bus.broker import broker_answers
+from gateway.common.health import DeviceState
 from gateway.config import Config, MqttConfig
-from gateway.devices.health import DeviceState
 from gateway.till import Till
 
 from .conftest import (

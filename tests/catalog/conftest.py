@@ -25,7 +25,9 @@ from aiohttp import web
 from firmware_sim.control_unit import ControlUnit
 from firmware_sim.control_unit.ccsp_server import serve_tcp
 from gateway.api.app import make_app
-from gateway.bus.catalog import (
+from gateway.catalog.store import Catalog
+from gateway.config import ApiConfig, MqttConfig
+from gateway.messages.catalog import (
     Article,
     CatalogRequest,
     CatalogTopics,
@@ -36,8 +38,6 @@ from gateway.bus.catalog import (
     decode_request,
     split_revision,
 )
-from gateway.catalog.store import Catalog
-from gateway.config import ApiConfig, MqttConfig
 from gateway.till import Till
 from tests.bus.conftest import ORGNR as ORGNR
 from tests.bus.conftest import POS_ID as POS_ID

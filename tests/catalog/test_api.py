@@ -7,10 +7,10 @@ import asyncio
 import json
 from typing import Any
 
-from gateway.bus.catalog import Customer
-from gateway.bus.messages import decode_message
 from gateway.catalog.store import MAX_SEARCH
 from gateway.fiscal.journal import open_readonly
+from gateway.messages.catalog import Customer
+from gateway.messages.envelope import decode_message
 
 from .conftest import (
     COFFEE,

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from gateway.sync.adapters.nav_config import parse_nav
+from gateway.sync.adapters.nav.config import parse_nav
 from gateway.sync.config import SyncConfig
 from gateway.sync.references import NAV_EXTERNAL_DOCUMENT_NO, NAV_YOUR_REFERENCE, DocumentReference
 from gateway.sync.service import SyncService

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from gateway.bus.catalog import Customer, decode_update
-from gateway.bus.messages import MessageError
 from gateway.catalog.store import Catalog, Outcome
+from gateway.messages.catalog import Customer, decode_update
+from gateway.messages.envelope import MessageError
 
 from .conftest import COFFEE, article, coffee_json, revision, stock
 

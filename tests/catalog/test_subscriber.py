@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from gateway.bus.catalog import CatalogUpdate, Customer
 from gateway.catalog.store import Catalog
 from gateway.catalog.subscriber import CatalogSubscriber, SubscriberSettings
-from gateway.devices.health import DeviceState
+from gateway.common.health import DeviceState
+from gateway.messages.catalog import CatalogUpdate, Customer
 
 from .conftest import DEADLINE, POS_ID, TOPICS, Mosquitto, article, mqtt_config, revision, sync_stand_in
 

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import pytest
 
-from gateway.devices.health import DeviceState, Health
+from gateway.common.health import DeviceState, Health
 from gateway.devices.hid_scanner import (
     DeviceSelector,
     EvdevBackend,

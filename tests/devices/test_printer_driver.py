@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import pytest
 
 from firmware_sim.printer import Fault, PrinterDevice, parse_fault
-from gateway.devices.health import DeviceState, Health
+from gateway.common.health import DeviceState, Health
 from gateway.devices.line import LineSettings
 from gateway.devices.printer import (
     RESEND_PREFIX,

@@ -23,7 +23,7 @@ import pytest
 import usb.core
 
 from firmware_sim.printer import PrinterConfig, PrinterDevice
-from gateway.devices.health import DeviceState
+from gateway.common.health import DeviceState
 from gateway.devices.link import LinkError
 from gateway.devices.port import Backoff
 from gateway.devices.printer import Outcome, PrinterDriver

@@ -30,8 +30,8 @@ import aiohttp
 import aiomqtt
 import pytest
 
-from gateway.bus.ack_proof import AckSigner
-from gateway.bus.messages import Ack
+from gateway.messages.ack_proof import AckSigner
+from gateway.messages.envelope import Ack
 from tests.e2e.stores import (
     DEADLINE,
     MACHINE_BROKER,

@@ -610,7 +610,7 @@ async def test_a_second_tcp_client_waits_for_the_first(tmp_path: Path) -> None:
 def _sim_module() -> str:
     """``tillgw`` itself once the gateway's CLI imports, else the simulators' own entry point."""
     try:
-        found = importlib.util.find_spec("gateway.diag") is not None
+        found = importlib.util.find_spec("tools.diag.command") is not None
     except ImportError:
         found = False
     return "gateway.cli" if found else "firmware_sim.cli"

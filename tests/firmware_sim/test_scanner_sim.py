@@ -149,7 +149,7 @@ async def test_wait_for_receiver_returns_when_a_client_connects() -> None:
 def _sim_module() -> str:
     """``tillgw`` itself once the gateway's CLI imports, else the simulators' own entry point."""
     try:
-        found = importlib.util.find_spec("gateway.diag") is not None
+        found = importlib.util.find_spec("tools.diag.command") is not None
     except ImportError:
         found = False
     return "gateway.cli" if found else "firmware_sim.cli"

@@ -14,7 +14,7 @@ from gateway.fiscal.pipeline import Pipeline
 from gateway.fiscal.receipt_text import Shop
 from gateway.fiscal.signing import Signer, load_or_create_key
 from gateway.fiscal.store import Store
-from gateway.model import Line, Payment, PaymentMethod, Receipt
+from gateway.receipts.model import Line, Payment, PaymentMethod, Receipt
 
 SHOP = Shop("Kaffebaren i Växjö AB", "5560360793", ("Storgatan 1", "352 30 Växjö"))
 

@@ -20,7 +20,7 @@ from gateway.fiscal.journal import GENESIS, canonical_body, canonical_bytes, ope
 from gateway.fiscal.pipeline import Pipeline
 from gateway.fiscal.signing import Signer, Verifier
 from gateway.fiscal.store import Store, Writer
-from gateway.model import Line, Payment, PaymentMethod, Receipt
+from gateway.receipts.model import Line, Payment, PaymentMethod, Receipt
 
 PipelineFactory = Callable[..., Awaitable[Pipeline]]
 TILL = Till("KASSA1", "Kaffebaren i Växjö AB", "5560360793")

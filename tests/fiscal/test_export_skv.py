@@ -37,7 +37,7 @@ from gateway.fiscal.pipeline import FiscalError, Pipeline, control_data, pending
 from gateway.fiscal.receipt_text import Shop
 from gateway.fiscal.signing import Signer
 from gateway.fiscal.store import Store, Writer
-from gateway.model import Line, LineKind, Payment, PaymentMethod, Receipt, ReceiptKind, compute
+from gateway.receipts.model import Line, LineKind, Payment, PaymentMethod, Receipt, ReceiptKind, compute
 from protocols.skv import ReceiptType
 
 PipelineFactory = Callable[..., Awaitable[Pipeline]]

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.model import (
+from gateway.receipts.model import (
     Line,
     LineKind,
     Payment,

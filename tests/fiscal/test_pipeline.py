@@ -13,7 +13,7 @@ from firmware_sim.control_unit import ControlUnit, Fault
 from gateway.fiscal.journal import open_readonly, verify
 from gateway.fiscal.pipeline import FiscalError, Pipeline
 from gateway.fiscal.signing import Signer, Verifier
-from gateway.model import Receipt, ReceiptError
+from gateway.receipts.model import Receipt, ReceiptError
 
 PipelineFactory = Callable[..., Awaitable[Pipeline]]
 Sale = Callable[..., Receipt]
@@ -165,7 +165,7 @@ async def test_cash_rounding_and_return_figures_reach_the_unit(
 ) -> None:
     from decimal import Decimal
 
-    from gateway.model import Line, Payment, PaymentMethod, Receipt
+    from gateway.receipts.model import Line, Payment, PaymentMethod, Receipt
 
     pipeline = await make_pipeline(unit_url_any)
     await pipeline.submit(

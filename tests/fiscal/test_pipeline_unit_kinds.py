@@ -21,7 +21,7 @@ from gateway.fiscal.pipeline import Pipeline
 from gateway.fiscal.receipt_text import NO_CODE_TEXT
 from gateway.fiscal.signing import Signer
 from gateway.fiscal.store import Store
-from gateway.model import Receipt, ReceiptKind
+from gateway.receipts.model import Receipt, ReceiptKind
 from tests.fiscal.conftest import SHOP, PipelineFactory
 
 Sale = Callable[..., Receipt]

@@ -22,7 +22,7 @@ from gateway.fiscal.receipt_text import (
     to_escpos,
     to_text,
 )
-from gateway.model import Line, Payment, PaymentMethod, Receipt, ReceiptKind, compute
+from gateway.receipts.model import Line, Payment, PaymentMethod, Receipt, ReceiptKind, compute
 from protocols import escpos
 from protocols.escpos import CodeTable
 from tools.render_sample_receipt import sample_receipt

@@ -24,7 +24,7 @@ from gateway.fiscal.report_text import layout, render, text
 from gateway.fiscal.reports import Report, make_x, make_z
 from gateway.fiscal.signing import Signer, Verifier
 from gateway.fiscal.store import Store
-from gateway.model import Line, LineKind, Payment, PaymentMethod, Receipt, ReceiptKind
+from gateway.receipts.model import Line, LineKind, Payment, PaymentMethod, Receipt, ReceiptKind
 
 PipelineFactory = Callable[..., Awaitable[Pipeline]]
 Sale = Callable[..., Receipt]

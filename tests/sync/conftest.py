@@ -30,7 +30,6 @@ from aiosmtpd.controller import Controller
 
 from firmware_sim.control_unit import ControlUnit
 from firmware_sim.control_unit.ccsp_server import serve_tcp
-from gateway.bus.messages import BusMessage, Topics, decode_ack, decode_message
 from gateway.bus.outbox import Outbox
 from gateway.config import MqttConfig
 from gateway.devices.control_unit import ControlUnitDriver
@@ -38,7 +37,8 @@ from gateway.fiscal.pipeline import Pipeline
 from gateway.fiscal.receipt_text import Shop
 from gateway.fiscal.signing import Signer, load_or_create_key
 from gateway.fiscal.store import Store
-from gateway.model import Line, Payment, PaymentMethod, Receipt, ReceiptKind
+from gateway.messages.envelope import BusMessage, Topics, decode_ack, decode_message
+from gateway.receipts.model import Line, Payment, PaymentMethod, Receipt, ReceiptKind
 from gateway.sync.config import MailConfig, SyncConfig
 from gateway.sync.references import DocumentReference, ReferenceField
 

@@ -14,7 +14,7 @@ import aiosqlite
 import pytest
 
 from gateway.sync.adapters import AdapterError
-from gateway.sync.adapters.business_central import (
+from gateway.sync.adapters.business_central.adapter import (
     BusinessCentralAdapter,
     BusinessCentralApi,
     bc_tokens,

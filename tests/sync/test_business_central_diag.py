@@ -10,16 +10,16 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from gateway.diag_checks import Verdict
-from gateway.diag_checks.erp import served_orgnrs
-from gateway.diag_checks.erp_business_central import (
+from gateway.sync.adapters.business_central.adapter import BusinessCentralConfig, parse_business_central
+from gateway.sync.config import SyncConfig
+from tests.sync.fakes.business_central import BusinessCentralFake, settings_for
+from tools.diag.checks import Verdict
+from tools.diag.checks.erp import served_orgnrs
+from tools.diag.checks.erp_business_central import (
     check_business_central,
     check_erp_business_central,
     orgnr_of,
 )
-from gateway.sync.adapters.business_central import BusinessCentralConfig, parse_business_central
-from gateway.sync.config import SyncConfig
-from tests.sync.fakes.business_central import BusinessCentralFake, settings_for
 
 ORGNR = "5560360793"
 

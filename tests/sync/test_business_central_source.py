@@ -16,13 +16,13 @@ import pytest
 
 from gateway.config import ConfigError
 from gateway.sync.adapters import AdapterError
-from gateway.sync.adapters.business_central import (
+from gateway.sync.adapters.business_central.adapter import (
     BusinessCentralApi,
     BusinessCentralConfig,
     bc_tokens,
     parse_business_central,
 )
-from gateway.sync.adapters.business_central_source import BusinessCentralSource
+from gateway.sync.adapters.business_central.source import BusinessCentralSource
 from gateway.sync.http.client import ApiError
 from gateway.sync.masterdata.source import SourceCustomer
 from tests.sync.fakes.business_central import BusinessCentralFake, settings_for

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from gateway.bus.messages import decode_message
 from gateway.config import ConfigError
+from gateway.messages.envelope import decode_message
 from gateway.sync.adapters import Adapter
-from gateway.sync.adapters.business_central import BusinessCentralAdapter
-from gateway.sync.adapters.fortnox import FortnoxAdapter
-from gateway.sync.adapters.fortnox_config import parse_fortnox
-from gateway.sync.adapters.nav import NavAdapter
-from gateway.sync.adapters.visma import VismaAdapter
+from gateway.sync.adapters.business_central.adapter import BusinessCentralAdapter
+from gateway.sync.adapters.fortnox.adapter import FortnoxAdapter
+from gateway.sync.adapters.fortnox.config import parse_fortnox
+from gateway.sync.adapters.nav.adapter import NavAdapter
+from gateway.sync.adapters.visma.adapter import VismaAdapter
 from gateway.sync.config import SyncConfig, load_sync_config
 from gateway.sync.erp import OneCompany, SinceConnected, connect
 from gateway.sync.service import SyncService
@@ -233,8 +233,8 @@ async def test_fortnox_books_only_its_own_companys_tills(
 
 
 async def test_diag_with_a_config_asks_each_erp_it_names(tmp_path: Path, broker: Broker) -> None:
-    from gateway import diag
-    from gateway.diag_checks import Verdict
+    from tools.diag import command as diag
+    from tools.diag.checks import Verdict
 
     async with running() as fake:
         config = fortnox_toml(tmp_path, broker, fake)

@@ -22,13 +22,13 @@ from typing import Any
 import aiosqlite
 import pytest
 
-from gateway.bus.messages import BusMessage, decode_message
 from gateway.config import ConfigError
+from gateway.messages.envelope import BusMessage, decode_message
 from gateway.sync.adapters import Adapter, AdapterError
-from gateway.sync.adapters.fortnox import FortnoxAdapter, voucher_tag
-from gateway.sync.adapters.fortnox_api import fortnox_client
-from gateway.sync.adapters.fortnox_config import FortnoxConfig, parse_fortnox
-from gateway.sync.adapters.fortnox_source import FortnoxSource
+from gateway.sync.adapters.fortnox.adapter import FortnoxAdapter, voucher_tag
+from gateway.sync.adapters.fortnox.api import fortnox_client
+from gateway.sync.adapters.fortnox.config import FortnoxConfig, parse_fortnox
+from gateway.sync.adapters.fortnox.source import FortnoxSource
 from gateway.sync.booking import book_z, z_figures
 from gateway.sync.config import AccountsConfig, SyncConfig
 from gateway.sync.http import ApiClient, SlidingWindowLimiter

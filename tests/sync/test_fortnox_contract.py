@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.sync.adapters.fortnox_api import fortnox_client
+from gateway.sync.adapters.fortnox.api import fortnox_client
 from gateway.sync.http import ApiClient, ApiError
 from tests.sync.contracts.fortnox import CONTRACT
 from tests.sync.fakes.fortnox import FakeFortnox, config_for, running

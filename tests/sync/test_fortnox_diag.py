@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 
 from gateway.config import MqttConfig
-from gateway.diag_checks import Verdict
-from gateway.diag_checks.erp_fortnox import check_erp_fortnox
-from gateway.sync.adapters.fortnox_api import fortnox_token_endpoint
+from gateway.sync.adapters.fortnox.api import fortnox_token_endpoint
 from gateway.sync.config import SyncConfig
 from gateway.sync.http.oauth import store_initial
 from tests.sync.conftest import ORGNR, POS_ID, STORE
 from tests.sync.fakes.fortnox import FakeFortnox, config_for, running
+from tools.diag.checks import Verdict
+from tools.diag.checks.erp_fortnox import check_erp_fortnox
 
 
 @pytest.fixture

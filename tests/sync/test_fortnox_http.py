@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.sync.adapters.fortnox_api import error_message
+from gateway.sync.adapters.fortnox.api import error_message
 from gateway.sync.http import (
     ApiClient,
     ApiError,

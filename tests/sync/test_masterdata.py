@@ -18,9 +18,9 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
-from gateway.bus.catalog import CatalogRequest, CatalogTopics, CatalogUpdate, decode_update
-from gateway.bus.messages import BusMessage
-from gateway.model import Line, Payment, PaymentMethod, Receipt
+from gateway.messages.catalog import CatalogRequest, CatalogTopics, CatalogUpdate, decode_update
+from gateway.messages.envelope import BusMessage
+from gateway.receipts.model import Line, Payment, PaymentMethod, Receipt
 from gateway.sync.config import MasterDataConfig, SyncConfig
 from gateway.sync.masterdata.catalog_db import CatalogDb
 from gateway.sync.masterdata.customers import CustomerAdapter

@@ -13,12 +13,12 @@ from typing import Any
 import aiosqlite
 import pytest
 
-from gateway.bus.messages import decode_message
 from gateway.config import ConfigError
+from gateway.messages.envelope import decode_message
 from gateway.sync.adapters import AdapterError
-from gateway.sync.adapters.nav import NavAdapter, NavApi
-from gateway.sync.adapters.nav_config import NavConfig, parse_nav
-from gateway.sync.adapters.nav_source import NavSource
+from gateway.sync.adapters.nav.adapter import NavAdapter, NavApi
+from gateway.sync.adapters.nav.config import NavConfig, parse_nav
+from gateway.sync.adapters.nav.source import NavSource
 from gateway.sync.http.client import ApiError
 from gateway.sync.masterdata.source import SourceCustomer
 from gateway.sync.references import NAV_EXTERNAL_DOCUMENT_NO

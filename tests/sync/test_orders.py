@@ -13,14 +13,14 @@ from typing import Any
 import aiosqlite
 import pytest
 
-from gateway.bus.messages import BusMessage, decode_message
 from gateway.config import ConfigError
-from gateway.model import Payment, Receipt
+from gateway.messages.envelope import BusMessage, decode_message
+from gateway.receipts.model import Payment, Receipt
 from gateway.sync.adapters import AdapterError
-from gateway.sync.adapters.fortnox import FortnoxAdapter
-from gateway.sync.adapters.nav import NavAdapter, NavApi
-from gateway.sync.adapters.nav_config import parse_nav
-from gateway.sync.adapters.nav_orders import NavOrderAdapter, NavOrders
+from gateway.sync.adapters.fortnox.adapter import FortnoxAdapter
+from gateway.sync.adapters.nav.adapter import NavAdapter, NavApi
+from gateway.sync.adapters.nav.config import parse_nav
+from gateway.sync.adapters.nav.orders import NavOrderAdapter, NavOrders
 from gateway.sync.config import AccountsConfig
 from gateway.sync.orders.source import OrderLookupError
 from gateway.sync.references import NAV_EXTERNAL_DOCUMENT_NO

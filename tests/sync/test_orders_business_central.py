@@ -15,20 +15,20 @@ import aiosqlite
 import pytest
 
 from gateway.config import MqttConfig
-from gateway.model import Payment, Receipt
+from gateway.receipts.model import Payment, Receipt
 from gateway.sync.adapters import AdapterError
-from gateway.sync.adapters.business_central import (
+from gateway.sync.adapters.business_central.adapter import (
     BusinessCentralAdapter,
     BusinessCentralApi,
     BusinessCentralConfig,
     bc_tokens,
     parse_business_central,
 )
-from gateway.sync.adapters.business_central_orders import BusinessCentralOrderAdapter, BusinessCentralOrders
-from gateway.sync.adapters.fortnox_config import parse_fortnox
-from gateway.sync.adapters.fortnox_orders import FortnoxOrders
-from gateway.sync.adapters.nav_config import parse_nav
-from gateway.sync.adapters.nav_orders import NavOrders
+from gateway.sync.adapters.business_central.orders import BusinessCentralOrderAdapter, BusinessCentralOrders
+from gateway.sync.adapters.fortnox.config import parse_fortnox
+from gateway.sync.adapters.fortnox.orders import FortnoxOrders
+from gateway.sync.adapters.nav.config import parse_nav
+from gateway.sync.adapters.nav.orders import NavOrders
 from gateway.sync.config import SyncConfig
 from gateway.sync.erp import SinceConnected, connect, orders_erp
 from gateway.sync.orders.source import OrderLookupError

@@ -10,8 +10,8 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
-from gateway.bus.messages import BusMessage
-from gateway.bus.orders import NewOrder
+from gateway.messages.envelope import BusMessage
+from gateway.messages.orders import NewOrder
 from gateway.sync.adapters import AdapterError
 from gateway.sync.orders.common import OrderAdapter, OrderRecords, ore, quantity, till_line, vat_rate
 from gateway.sync.orders.source import OrderLookupError

@@ -16,14 +16,14 @@ from typing import Any
 import aiosqlite
 import pytest
 
-from gateway.bus.messages import BusMessage, decode_message
 from gateway.config import ConfigError
-from gateway.model import Payment, Receipt
+from gateway.messages.envelope import BusMessage, decode_message
+from gateway.receipts.model import Payment, Receipt
 from gateway.sync.adapters import AdapterError
-from gateway.sync.adapters.fortnox import FortnoxAdapter
-from gateway.sync.adapters.fortnox_api import fortnox_client
-from gateway.sync.adapters.fortnox_config import FortnoxConfig
-from gateway.sync.adapters.fortnox_orders import FortnoxOrderAdapter, FortnoxOrders
+from gateway.sync.adapters.fortnox.adapter import FortnoxAdapter
+from gateway.sync.adapters.fortnox.api import fortnox_client
+from gateway.sync.adapters.fortnox.config import FortnoxConfig
+from gateway.sync.adapters.fortnox.orders import FortnoxOrderAdapter, FortnoxOrders
 from gateway.sync.config import AccountsConfig
 from gateway.sync.http import ApiClient, ApiError, SlidingWindowLimiter
 from gateway.sync.orders.source import OrderLookupError

@@ -13,8 +13,8 @@ from typing import Any
 import aiosqlite
 import pytest
 
-from gateway.bus.messages import BusMessage
-from gateway.sync.adapters.fortnox import FortnoxAdapter
+from gateway.messages.envelope import BusMessage
+from gateway.sync.adapters.fortnox.adapter import FortnoxAdapter
 from gateway.sync.config import AccountsConfig
 from gateway.sync.references import (
     BC_EXTERNAL_DOCUMENT_NUMBER,

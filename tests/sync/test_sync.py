@@ -23,12 +23,12 @@ from typing import Any
 import aiosqlite
 import pytest
 
-from gateway.bus.messages import BusMessage, Topics
-from gateway.model import Line, Payment, PaymentMethod, Receipt
+from gateway.messages.envelope import BusMessage, Topics
+from gateway.receipts.model import Line, Payment, PaymentMethod, Receipt
 from gateway.sync.adapters import Adapter
+from gateway.sync.adapters.sie.adapter import SieAdapter
 from gateway.sync.config import SyncConfig
 from gateway.sync.service import SyncService, default_adapters
-from gateway.sync.sie_adapter import SieAdapter
 from tests.sync.conftest import (
     ORGNR,
     POS_ID,

@@ -19,11 +19,11 @@ from typing import Any
 import aiomqtt
 import pytest
 
-from gateway.bus.catalog import CatalogTopics
-from gateway.bus.messages import MessageError
-from gateway.bus.sync_status import MAX_ERROR_CHARS, SCHEMA, SyncStatus, decode_status, status_topic
 from gateway.catalog.store import Catalog
 from gateway.catalog.subscriber import CatalogSubscriber, SubscriberSettings
+from gateway.messages.catalog import CatalogTopics
+from gateway.messages.envelope import MessageError
+from gateway.messages.sync_status import MAX_ERROR_CHARS, SCHEMA, SyncStatus, decode_status, status_topic
 from gateway.sync.config import SyncConfig
 from gateway.sync.service import SyncService
 from tests.sync.conftest import ORGNR, POS_ID, STORE, Broker, TillBus, TillFactory, a_day, blocker, with_

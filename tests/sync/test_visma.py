@@ -17,10 +17,10 @@ from typing import Any
 import aiosqlite
 import pytest
 
-from gateway.bus.messages import BusMessage, decode_message
 from gateway.config import ConfigError
+from gateway.messages.envelope import BusMessage, decode_message
 from gateway.sync.adapters import AdapterError
-from gateway.sync.adapters.visma import (
+from gateway.sync.adapters.visma.adapter import (
     VismaAdapter,
     VismaApi,
     VismaConfig,

@@ -15,7 +15,7 @@ import aiosqlite
 import pytest
 
 from gateway.sync.adapters import AdapterError
-from gateway.sync.adapters.visma import VismaApi, parse_visma, visma_tokens
+from gateway.sync.adapters.visma.adapter import VismaApi, parse_visma, visma_tokens
 from gateway.sync.http.oauth import store_initial
 from tests.sync.conftest import ORGNR, TillFactory, process_one
 from tests.sync.contracts.visma_check import contract

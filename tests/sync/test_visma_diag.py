@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from gateway.config import MqttConfig
-from gateway.diag_checks import Verdict
-from gateway.diag_checks.erp_visma import check_erp_visma
-from gateway.sync.adapters.visma import parse_visma, visma_tokens
+from gateway.sync.adapters.visma.adapter import parse_visma, visma_tokens
 from gateway.sync.config import SyncConfig
 from gateway.sync.http.oauth import store_initial
 from tests.sync.conftest import ORGNR, POS_ID, STORE
 from tests.sync.fakes.visma import VismaFake
+from tools.diag.checks import Verdict
+from tools.diag.checks.erp_visma import check_erp_visma
 
 
 @pytest.fixture

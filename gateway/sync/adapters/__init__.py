@@ -20,7 +20,7 @@ from typing import Protocol
 
 import aiosqlite
 
-from gateway.bus.messages import BusMessage
+from gateway.messages.envelope import BusMessage
 
 __all__ = ["Adapter", "AdapterError"]
 

@@ -46,7 +46,7 @@ def failures_as(what: str) -> Iterator[None]:
 def ore(kronor: Any) -> int:
     """An amount in kronor as the ERP's JSON gives it (a number, a text or nothing), in öre.
 
-    Half an öre rounds away from zero, as everywhere in the till's money (gateway/model.py).
+    Half an öre rounds away from zero, as everywhere in the till's money (gateway/receipts/model.py).
     """
     return int((Decimal(str(kronor or 0)) * 100).quantize(Decimal(1), ROUND_HALF_UP))
 

@@ -49,12 +49,12 @@ __all__ = ["CATALOG_SCHEMA", "CatalogDb"]
 CATALOG_SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
     number TEXT PRIMARY KEY,
-    item TEXT NOT NULL,               -- gateway.bus.catalog.Article as JSON, as the tills hold it
+    item TEXT NOT NULL,               -- gateway.messages.catalog.Article as JSON, as the tills hold it
     source_barcodes TEXT NOT NULL     -- JSON list: the barcodes as the ERP gives them
 );
 CREATE TABLE IF NOT EXISTS customers (
     number TEXT PRIMARY KEY,
-    item TEXT NOT NULL,               -- gateway.bus.catalog.Customer as JSON
+    item TEXT NOT NULL,               -- gateway.messages.catalog.Customer as JSON
     till_owned INTEGER NOT NULL DEFAULT 0  -- customer_master = "till": the till's version wins
 );
 CREATE TABLE IF NOT EXISTS stock (

@@ -7,8 +7,8 @@ import os
 
 import aiomqtt
 
-from gateway.bus.catalog import CatalogTopics, CatalogUpdate
 from gateway.config import ConfigError
+from gateway.messages.catalog import CatalogTopics, CatalogUpdate
 from gateway.sync.config import SyncConfig
 from gateway.sync.erp import connect
 from gateway.sync.masterdata.publisher import catalog_client, publish_updates

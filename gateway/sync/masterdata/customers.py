@@ -2,7 +2,7 @@
 
 A till journals a customer it creates or changes as a bus message of kind
 ``customer.change`` on its ``…/customers`` topic; the payload is the customer
-(:class:`gateway.bus.catalog.Customer`), its number possibly provisional
+(:class:`gateway.messages.catalog.Customer`), its number possibly provisional
 (``T-KASSA1-3``) when the till made it. :class:`CustomerAdapter` gets each such message
 from the processor, in order and once, and
 
@@ -33,8 +33,8 @@ from datetime import datetime
 
 import aiosqlite
 
-from gateway.bus.catalog import Customer
-from gateway.bus.messages import BusMessage, MessageError
+from gateway.messages.catalog import Customer
+from gateway.messages.envelope import BusMessage, MessageError
 from gateway.sync.adapters import AdapterError
 from gateway.sync.masterdata.catalog_db import CatalogDb
 from gateway.sync.masterdata.pricing import source_customer

@@ -33,7 +33,7 @@ from typing import Any
 
 import aiosqlite
 
-from gateway.bus.catalog import Article, CatalogUpdate, Customer, StockLevel, split_revision
+from gateway.messages.catalog import Article, CatalogUpdate, Customer, StockLevel, split_revision
 from gateway.sync.config import MasterDataConfig
 from gateway.sync.masterdata.catalog_db import CatalogDb
 from gateway.sync.masterdata.pricing import exclusion, till_article, till_customer, with_unique_barcodes
@@ -370,7 +370,7 @@ class MasterDataEngine:
         return done
 
     async def _stored_parts(self, revision: int) -> list[CatalogUpdate]:
-        from gateway.bus.catalog import decode_update
+        from gateway.messages.catalog import decode_update
 
         rows = await self.catalog.fetchall(
             "SELECT message FROM revision_parts WHERE revision = ? ORDER BY part", (revision,)

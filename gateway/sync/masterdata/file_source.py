@@ -60,8 +60,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from gateway.sync.adapters import AdapterError
+from gateway.sync.adapters.sie.adapter import write_atomically
 from gateway.sync.masterdata.source import SourceArticle, SourceCustomer
-from gateway.sync.sie_adapter import write_atomically
 
 __all__ = ["CUSTOMER_COLUMNS", "FileSource", "parse_decimal"]
 

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from gateway.bus.catalog import Article, Customer
+from gateway.messages.catalog import Article, Customer
 from gateway.sync.config import MasterDataConfig
 from gateway.sync.masterdata.source import SourceArticle, SourceCustomer
 from gateway.sync.runlog import LOGGER

@@ -5,7 +5,7 @@ credentials and TLS from ``[mqtt]``, ``TCP_NODELAY``. Revisions go out at QoS 1 
 ``tillgw/{orgnr}/{store}/catalog/updates``; ``publish`` returns when the broker has
 every part. :class:`CatalogBus` (the service, a :class:`~gateway.bus.client.Listener`)
 stays connected, publishes what was committed while it was away, and answers each
-:class:`~gateway.bus.catalog.CatalogRequest` heard on
+:class:`~gateway.messages.catalog.CatalogRequest` heard on
 ``tillgw/{orgnr}/{store}/+/catalog-request`` with the revisions after the one the till
 holds — or a full revision when those are no longer kept.
 """
@@ -16,10 +16,10 @@ import logging
 
 import aiomqtt
 
-from gateway.bus.catalog import CatalogTopics, CatalogUpdate, decode_request
 from gateway.bus.client import Listener, mqtt_client
-from gateway.bus.messages import MessageError
 from gateway.config import MqttConfig
+from gateway.messages.catalog import CatalogTopics, CatalogUpdate, decode_request
+from gateway.messages.envelope import MessageError
 from gateway.sync.masterdata.engine import MasterDataEngine
 from gateway.sync.runlog import LOGGER
 

@@ -2,7 +2,7 @@
 
 An ERP adapter that keeps articles, prices, customers or stock implements
 :class:`MasterDataSource`; the master-data engine (:mod:`gateway.sync.masterdata`) turns
-what it reads into catalog revisions for the tills (:mod:`gateway.bus.catalog`) and
+what it reads into catalog revisions for the tills (:mod:`gateway.messages.catalog`) and
 writes back what the tills changed (stock sold, customers created at the till).
 
 Everything here is as the ERP says it: a price with or without VAT, as the ERP keeps it,

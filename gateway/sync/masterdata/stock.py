@@ -47,7 +47,7 @@ from pathlib import Path
 
 import aiosqlite
 
-from gateway.bus.messages import BusMessage
+from gateway.messages.envelope import BusMessage
 from gateway.sync.masterdata.catalog_db import CatalogDb
 from gateway.sync.masterdata.source import MasterDataSource
 from gateway.sync.runlog import LOGGER

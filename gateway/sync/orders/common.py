@@ -23,9 +23,9 @@ from typing import Any, ClassVar
 
 import aiosqlite
 
-from gateway.bus.messages import BusMessage
-from gateway.bus.orders import NewOrder, Order, OrderFieldError, OrderLine
-from gateway.model import VAT_RATES
+from gateway.messages.envelope import BusMessage
+from gateway.messages.orders import NewOrder, Order, OrderFieldError, OrderLine
+from gateway.receipts.model import VAT_RATES
 from gateway.sync.adapters import AdapterError
 from gateway.sync.adapters.source_common import ore
 from gateway.sync.inbox import now_text

@@ -19,9 +19,9 @@ from collections.abc import Callable
 import aiomqtt
 
 from gateway.bus.client import Listener
-from gateway.bus.messages import MessageError, Topics
-from gateway.bus.orders import OrderAnswer, OrderTopics, decode_request
 from gateway.config import MqttConfig
+from gateway.messages.envelope import MessageError, Topics
+from gateway.messages.orders import OrderAnswer, OrderTopics, decode_request
 from gateway.sync.orders.source import OrderLookupError, OrderSource
 from gateway.sync.runlog import LOGGER
 

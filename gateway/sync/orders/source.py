@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from gateway.bus.orders import Order
+from gateway.messages.orders import Order
 
 __all__ = ["OrderLookupError", "OrderSource"]
 

@@ -65,7 +65,7 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.sync.adapters.fortnox_config import FortnoxConfig, parse_fortnox
+from gateway.sync.adapters.fortnox.config import FortnoxConfig, parse_fortnox
 from tests.sync.contracts.fortnox import CONTRACT, LIST_LIMIT
 
 __all__ = ["CHART", "FakeFortnox", "Seen", "config_for", "running"]

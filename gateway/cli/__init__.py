@@ -1,0 +1,63 @@
+"""``tillgw``: the till gateway's command line.
+
+Each command lives in its own module, imported only when that command runs: ``tillgw
+--help`` and ``tillgw journal verify`` do not load the diagnostics, the sync module's ERP
+adapters or the simulators. :data:`COMMANDS` names each command's module and its line in
+``tillgw --help``; the module's ``add_parser`` declares everything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+__all__ = ["COMMANDS", "build_parser", "main"]
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("gateway.cli.run", "run the till service"),
+    "report": ("gateway.cli.report", "make an X or Z report (through the running service when there is one)"),
+    "journal": ("gateway.cli.journal", "check the journal, export it or its public key, replace a lost key"),
+    "diag": ("tools.diag.command", "check the devices: who they are, how they are, what to do"),
+    "register": (
+        "tools.registration.command",
+        "fill in the register's registration with Skatteverket, and print the sheet",
+    ),
+    # The ERP sync module: its own process, sharing only the config file and the bus schemas.
+    "sync": ("gateway.cli.sync", "run the ERP sync module (bus -> inbox -> ERP or SIE files)"),
+    # The simulators are a separate package; the gateway reaches them only through this
+    # command and the demo mode of `tillgw run`.
+    "sim": ("firmware_sim.cli", "run a device simulator in the foreground"),
+}
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser with ``command``'s own arguments (no command's, when None: ``tillgw
+    --help`` or a mistyped command); every other command is listed by its help line only."""
+    parser = argparse.ArgumentParser(
+        prog="tillgw",
+        description="Till-side gateway for Swedish cash registers.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module, help_line) in COMMANDS.items():
+        if name == command:
+            importlib.import_module(module).add_parser(commands)
+        else:
+            commands.add_parser(name, help=help_line, add_help=False)
+    return parser
+
+
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The command ``argv`` names (its first word that is not an option), if it is one."""
+    for word in argv:
+        if not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(_command_of(args_in)).parse_args(args_in)
+    code: int = args.handler(args)
+    return code

@@ -1,0 +1,292 @@
+"""``tillgw journal verify``, ``export-key``, ``export``, ``rotate-key``, ``accept-gap``: check
+the journal (and the receipts index against it), share the key, export it, replace a lost key
+on purpose, record receipts lost with an older database.
+
+All read the till's database read-only and may run while the service runs.
+``verify`` exits 0 when the chain holds and 1 when it does not, naming the first entry
+that was changed, removed or reordered; it needs only the public key, so an auditor
+can run it on a copy of the database with ``--public-key``.
+
+``export`` writes a period of whole days as Skatteverket's XML (``--format skv-xml``,
+SKVFS 2021:16) or as the journal's own signed entries (``--format jsonl``); see
+docs/journal-export.md. It exits 0 with the file written, 1 when the export is refused
+(the reason on stderr, and no file), 2 for a usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+from gateway.cli.run import add_data_arguments, config_from_args, config_or_complain
+from gateway.config import ConfigError
+from gateway.fiscal import export_jsonl, export_skv
+from gateway.fiscal.exporting import ExportRefused, Period
+from gateway.fiscal.index_check import IndexMismatch, check_index
+from gateway.fiscal.journal import open_readonly, verify
+from gateway.fiscal.key_rotation import RotationRefused, rotate_key
+from gateway.fiscal.series_gap import GapRefused, accept_gap
+from gateway.fiscal.signing import SigningKeyError, Verifier, load_or_create_key, load_public_key, public_pem
+from gateway.fiscal.start_checks import DataDirLock, StartRefused, recorded_series_and_entries
+from gateway.till import TillFiles
+
+__all__ = ["add_parser"]
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    journal = subparsers.add_parser("journal", help="check the journal, or export its public key")
+    commands = journal.add_subparsers(dest="journal_command", required=True, metavar="COMMAND")
+    check = commands.add_parser(
+        "verify",
+        help="check the whole chain; name the first entry changed, removed or reordered",
+        description=(
+            "Check every entry's number, link and hash, and the signature of the last entry, which "
+            "covers all before it. --all-signatures checks each entry's signature as well."
+        ),
+    )
+    add_data_arguments(check)
+    check.add_argument(
+        "--public-key", type=Path, metavar="PEM", help="verify with this public key (an auditor's copy)"
+    )
+    check.add_argument("--all-signatures", action="store_true", help="check every entry's signature (slower)")
+    check.add_argument("--json", action="store_true", help="print one JSON document")
+    check.set_defaults(handler=verify_command)
+    rotate = commands.add_parser(
+        "rotate-key",
+        help="replace a lost or changed signing key on purpose, journaling the change",
+        description=(
+            "Only when signing-key.pem is lost for good (restore it from a backup if you can): make "
+            "a new key and journal a key.replaced entry, signed by it, naming the old key. Stop the "
+            "till first. tillgw journal verify then reports the replacement."
+        ),
+    )
+    add_data_arguments(rotate)
+    rotate.add_argument("--reason", default="signing key lost", help="why, in words (journaled)")
+    rotate.set_defaults(handler=rotate_key_command)
+    gap = commands.add_parser(
+        "accept-gap",
+        help="record receipts lost with the database as lost, so that no receipt number repeats",
+        description=(
+            "Only when the till database was restored from a backup older than the last receipt and no "
+            "newer backup holds the rest: journal a series.gap entry naming the lost receipts, so that "
+            "the till goes on after the last number it used. Stop the till first."
+        ),
+    )
+    add_data_arguments(gap)
+    gap.add_argument("--reason", default="database restored from an older backup", help="why, in words")
+    gap.set_defaults(handler=accept_gap_command)
+    key = commands.add_parser("export-key", help="print the till's public key (PEM)")
+    add_data_arguments(key)
+    key.set_defaults(handler=export_key_command)
+    export = commands.add_parser(
+        "export",
+        help="export a period of whole days: Skatteverket's XML (SKVFS 2021:16) or the signed entries",
+        description=(
+            "Export the journal from --from 00:00:00 to --to 23:59:59 (local time): --format skv-xml "
+            "is Skatteverket's standard export of the journal memory, --format jsonl every entry as "
+            "signed, for checking with the till's public key. The file appears only when complete."
+        ),
+    )
+    add_data_arguments(export)
+    export.add_argument("--format", required=True, choices=("skv-xml", "jsonl"), help="what to write")
+    export.add_argument("--from", dest="start", required=True, type=_day, metavar="YYYY-MM-DD")
+    export.add_argument("--to", dest="end", required=True, type=_day, metavar="YYYY-MM-DD")
+    export.add_argument(
+        "--output", metavar="FILE|-", help="where to write (default: the standard name here; - for stdout)"
+    )
+    export.add_argument("--user", metavar="NAME", help="who makes the export (default: the login name)")
+    export.set_defaults(handler=export_command)
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2025-03-01") from None
+
+
+def _files(args: argparse.Namespace) -> TillFiles:
+    return TillFiles(config_from_args(args).data_dir)
+
+
+def verify_command(args: argparse.Namespace) -> int:
+    try:
+        files = _files(args)
+        if args.public_key is not None:
+            verifier = Verifier(load_public_key(args.public_key.read_bytes()))
+        elif files.signing_key.exists():
+            verifier = Verifier(load_or_create_key(files.signing_key).public_key())
+        else:
+            print(f"error: no signing key at {files.signing_key}; give --public-key", file=sys.stderr)
+            return 2
+        started = time.perf_counter()
+        index_problem = None
+        with open_readonly(files.database) as conn:
+            report = verify(conn, verifier, all_signatures=args.all_signatures)
+            if report.ok:
+                try:
+                    check_index(conn)
+                except IndexMismatch as exc:
+                    index_problem = exc
+        seconds = time.perf_counter() - started
+    except (ConfigError, SigningKeyError, OSError, sqlite3.Error) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    ok = report.ok and index_problem is None
+    replaced = [r.words for r in report.key_replacements]
+    if args.json:
+        doc = {
+            "ok": ok,
+            "entries": report.entries,
+            "head_seq": report.head_seq,
+            "head_hash": report.head_hash,
+            "signatures_checked": report.signatures_checked,
+            "first_bad": report.first_bad,
+            "problem": report.problem if index_problem is None else str(index_problem),
+            "index_receipt": None if index_problem is None else index_problem.receipt_no,
+            "key_replaced": replaced,
+            "key_id": verifier.key_id,
+            "seconds": round(seconds, 3),
+        }
+        print(json.dumps(doc, indent=2))
+    elif index_problem is not None:
+        print(f"TAMPERED: {index_problem}")
+    elif report.ok:
+        print(
+            f"OK: {report.entries} entries, the chain holds and is signed by key {verifier.key_id}; "
+            f"head {report.head_seq} has hash {report.head_hash}; the receipts index agrees with it"
+        )
+        for words in replaced:
+            # Entries before it are held by the chain the new key signed on from, not by the old key.
+            print(f"NOTE: {words}; the old key's signatures cannot be checked without its public key")
+    else:
+        print(f"TAMPERED: {report.problem}")
+    return 0 if ok else 1
+
+
+def rotate_key_command(args: argparse.Namespace) -> int:
+    try:
+        files = _files(args)
+        lock = DataDirLock(files.lock)
+        lock.acquire()  # not while a till runs on this data directory
+        try:
+            replaced = rotate_key(files.database, files.signing_key, args.reason)
+        finally:
+            lock.release()
+    except (StartRefused, RotationRefused) as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 1
+    except (ConfigError, OSError, sqlite3.Error) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{replaced.words}; new key in {files.signing_key} — back it up now")
+    return 0
+
+
+def accept_gap_command(args: argparse.Namespace) -> int:
+    try:
+        files = _files(args)
+        sold, entries = recorded_series_and_entries(files.series)
+        if sold <= 0:
+            print(
+                f"refused: {files.series} names no receipt: there is no series to continue", file=sys.stderr
+            )
+            return 1
+        lock = DataDirLock(files.lock)
+        lock.acquire()  # not while a till runs on this data directory
+        try:
+            gap = accept_gap(files.database, files.signing_key, sold, entries, args.reason)
+        finally:
+            lock.release()
+    except (StartRefused, GapRefused) as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 1
+    except (ConfigError, OSError, sqlite3.Error) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(gap.words)
+    return 0
+
+
+def export_key_command(args: argparse.Namespace) -> int:
+    try:
+        files = _files(args)
+        if not files.signing_key.exists():
+            print(
+                f"error: no signing key at {files.signing_key}; the till makes it on first start",
+                file=sys.stderr,
+            )
+            return 2
+        key = load_or_create_key(files.signing_key)
+    except (ConfigError, SigningKeyError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    sys.stdout.write(public_pem(key.public_key()).decode())
+    return 0
+
+
+def _login_name() -> str | None:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name in this environment: the element is optional
+        return None
+
+
+def export_command(args: argparse.Namespace) -> int:
+    config = config_or_complain(args)
+    if config is None:
+        return 2
+    try:
+        period = Period(args.start, args.end)
+    except ExportRefused as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 1
+    database = TillFiles(config.data_dir).database
+    if not database.exists():
+        print(f"error: no till database at {database}", file=sys.stderr)
+        return 2
+    names = {"skv-xml": export_skv.default_file_name, "jsonl": export_jsonl.default_file_name}
+    to_stdout = args.output == "-"
+    try:
+        with tempfile.TemporaryDirectory(prefix="tillgw-export-") as scratch:
+            # stdout gets the file only once it is whole: a refusal prints nothing there.
+            target = (
+                Path(scratch) / "export" if to_stdout else Path(args.output or names[args.format](period))
+            )
+            with open_readonly(database) as conn:
+                if args.format == "skv-xml":
+                    counts = export_skv.export_skv(
+                        conn,
+                        export_skv.register_from_config(config),
+                        period,
+                        target,
+                        user=args.user or _login_name(),
+                    )
+                    what = (
+                        f"{sum(counts.values())} events ("
+                        + ", ".join(f"{name} {n}" for name, n in sorted(counts.items()))
+                        + ")"
+                    )
+                else:
+                    till = export_jsonl.Till(config.pos_id, config.shop.name, config.shop.orgnr)
+                    what = f"{export_jsonl.export_jsonl(conn, till, period, target)} journal entries"
+            if to_stdout:
+                with target.open("rb") as made:
+                    shutil.copyfileobj(made, sys.stdout.buffer)
+                sys.stdout.flush()
+    except ExportRefused as exc:
+        print(f"refused: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{'-' if to_stdout else target}: {what}", file=sys.stderr if to_stdout else sys.stdout)
+    return 0

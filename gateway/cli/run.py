@@ -1,0 +1,159 @@
+"""``tillgw run``: the till service — devices, pipeline and the local HTTP API, until stopped.
+
+The first lines of output say where the API listens and where its token is (and, in the
+demo, where the simulated devices are and where printed receipts go), so a POS developer
+can start at once. SIGINT or SIGTERM stops it cleanly; SIGKILL loses nothing either
+(see docs/fiscal-path.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sqlite3
+import sys
+from pathlib import Path
+
+from gateway.common.health import DeviceState
+from gateway.config import Config, ConfigError, load_config
+from gateway.fiscal.signing import SigningKeyError
+from gateway.fiscal.start_checks import StartRefused
+from gateway.till import Till
+
+__all__ = ["add_parser", "config_from_args", "serve"]
+
+log = logging.getLogger("tillgw.service")
+
+
+def add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--config`` and ``--data-dir``: the same for every command that touches the till's data."""
+    parser.add_argument(
+        "--config", type=Path, metavar="FILE", help="the till's TOML configuration (default: the demo)"
+    )
+    parser.add_argument(
+        "--data-dir", type=Path, metavar="DIR", help="where the till keeps its data (default: ./var)"
+    )
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    config = load_config(args.config)
+    return config.with_overrides(data_dir=args.data_dir, http=getattr(args, "http", None))
+
+
+def config_or_complain(args: argparse.Namespace) -> Config | None:
+    """The command's configuration, or None after saying on stderr what is wrong with it (exit 2)."""
+    try:
+        return config_from_args(args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    run = subparsers.add_parser(
+        "run",
+        help="run the till service",
+        description="Run the till service. With no --config it runs the demo: the project's simulated "
+        "control unit and printer on pseudo-terminals, data under ./var.",
+    )
+    add_data_arguments(run)
+    run.add_argument("--http", metavar="HOST:PORT", help="where the API listens (default 127.0.0.1:8080)")
+    run.add_argument(
+        "-v", "--verbose", action="store_true", help="log every device frame and every API request"
+    )
+    run.set_defaults(handler=run_command)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    config = config_or_complain(args)
+    if config is None:
+        return 2
+    try:
+        return asyncio.run(serve(config))
+    except StartRefused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except sqlite3.Error as exc:
+        print(f"error: the till's database under {config.data_dir}: {exc}", file=sys.stderr)
+        return 1
+    except (SigningKeyError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+async def serve(config: Config) -> int:
+    from gateway.api import serving
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    till = await Till.open(config)
+    try:
+        async with serving(till) as url:
+            print(f"tillgw: API on {url} (token in {till.files.api_token})", flush=True)
+            print(
+                f"tillgw: register {config.pos_id} of {config.shop.name}, data in {config.data_dir}",
+                flush=True,
+            )
+            print(f"tillgw: control unit {till.unit.url}: {till.unit.reason}", flush=True)
+            if till.printer is not None:
+                print(f"tillgw: printer {till.printer.driver.url}: {till.printer.driver.reason}", flush=True)
+            if till.embedded_broker is not None:
+                print(f"tillgw: {till.embedded_broker.notice}", flush=True)
+            if till.bus is not None:
+                with contextlib.suppress(TimeoutError):  # a slow broker: say where it stands so far
+                    async with asyncio.timeout(3.0):
+                        await till.bus.wait_for(DeviceState.READY, DeviceState.DEGRADED, DeviceState.FAILED)
+                print(f"tillgw: MQTT broker {till.bus.url}: {till.bus.reason}", flush=True)
+            sync_task = None
+            if config.demo and config.mqtt is not None:
+                sync_task, sie_dir = _start_demo_sync(config, stop)
+                print(
+                    f"tillgw: demo — simulated devices; printed receipts go to {till.files.demo_printer}; "
+                    f"the ERP sync module books Z reports as SIE files in {sie_dir}",
+                    flush=True,
+                )
+            elif config.demo:
+                print(
+                    f"tillgw: demo — simulated devices; printed receipts go to {till.files.demo_printer}",
+                    flush=True,
+                )
+            await stop.wait()
+            if sync_task is not None:
+                await sync_task
+    finally:
+        await till.close()
+    return 0
+
+
+def _start_demo_sync(config: Config, stop: asyncio.Event) -> tuple[asyncio.Task[int], Path]:
+    """The demo runs the ERP sync module too, in this process, with its files under the data dir.
+
+    A real store runs ``tillgw sync`` as its own process (docs/sync.md); the demo keeps the
+    whole chain in one command.
+    """
+    from dataclasses import replace
+
+    from gateway.sync.config import demo_sync_config
+    from gateway.sync.service import SyncService
+
+    assert config.mqtt is not None
+    base = config.data_dir / "sync"
+    sync_config = replace(
+        demo_sync_config(),
+        inbox=base / "inbox.db",
+        sie_dir=base / "sie",
+        log_dir=base / "logs",
+        mqtt=config.mqtt,
+    )
+    task = asyncio.create_task(SyncService(sync_config).run(once=False, stop=stop), name="demo sync module")
+    return task, sync_config.sie_dir

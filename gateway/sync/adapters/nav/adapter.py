@@ -1,0 +1,452 @@
+"""Dynamics NAV (OData v4 page services): each receipt as a posted sales invoice for the cash customer, paid.
+
+Booking (docs/adapters/nav.md): a sales receipt becomes a sales invoice (a return a sales
+credit memo) for the configured cash customer with the receipt's reference in the chain as
+``External_Document_No`` (:mod:`gateway.sync.references`: Code[35]; the payment lines'
+``Document_No``, Code[20], its 20-character form) and the cashier as salesperson; one line of type Item per
+receipt line, its unit price and line amount excl. VAT as NAV keeps them and the VAT
+Prod. Posting Group of the line's rate; a G/L Account line on the rounding account for
+what the cash rounding leaves; then the partner's posting codeunit when ``post =
+"at_once"``; then one cash receipt journal line per means of payment, balanced on that
+means' account and applied to the posted document.
+
+NAV takes no idempotency key. Before each step the adapter reads what NAV has — the
+posted document and the open one by ``External_Document_No``, the open one's lines, the
+journal's and the customer ledger's payments with our reference — and does only what is
+missing, so a crash or a lost answer anywhere never makes a second document, line or payment.
+A document the module made before references named the store (``{register}-{receipt_no}``)
+is taken for the receipt only when its day, customer and total are the receipt's: that
+form names every store's receipt of the same number.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, ROUND_UP, Decimal
+from typing import Any
+
+import aiosqlite
+
+from gateway.messages.envelope import BusMessage
+from gateway.receipts.codec import receipt_from_json
+from gateway.receipts.model import ReceiptError, compute
+from gateway.sync.adapters import AdapterError
+from gateway.sync.adapters.nav.config import NavConfig
+from gateway.sync.adapters.odata import BasicAuth, ODataClient, odata_error, odata_quote
+from gateway.sync.http.client import ApiError, ApiUnavailable, OutcomeUnknown
+from gateway.sync.http.limiter import SlidingWindowLimiter
+from gateway.sync.inbox import now_text
+from gateway.sync.references import (
+    NAV_DOCUMENT_NO,
+    NAV_EXTERNAL_DOCUMENT_NO,
+    DocumentReference,
+    LegacyWindow,
+)
+
+__all__ = [
+    "CREDIT_MEMO",
+    "INVOICE",
+    "NAV_SCHEMA",
+    "DocumentKind",
+    "NavAdapter",
+    "NavApi",
+    "NavLine",
+    "nav_lines",
+]
+
+# NAV publishes no request limit. This one is ours, loose enough never to slow a till's
+# sales, there only so that a run of retries cannot flood the shop's service tier.
+REQUESTS_PER_SECOND = 50
+
+NAV_SCHEMA = """
+CREATE TABLE IF NOT EXISTS nav_documents (
+    orgnr TEXT NOT NULL,
+    store TEXT NOT NULL,
+    register TEXT NOT NULL,
+    receipt_no INTEGER NOT NULL,
+    msg_id TEXT NOT NULL,             -- the message it was made from
+    document_type TEXT NOT NULL,      -- 'Invoice' | 'Credit Memo'
+    document_no TEXT NOT NULL,        -- the posted document's No. (the open one's for batch posting)
+    posted INTEGER NOT NULL,
+    booked_at TEXT NOT NULL,
+    PRIMARY KEY (orgnr, store, register, receipt_no)
+);
+"""
+
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentKind:
+    document_type: str  # Document_Type of the sales header and lines
+    header: str  # keys of NavConfig.services
+    lines: str
+    posted: str
+    payment_type: str  # Document_Type of the journal line that settles it
+
+
+INVOICE = DocumentKind("Invoice", "sales_invoice", "invoice_lines", "posted_invoice", "Payment")
+CREDIT_MEMO = DocumentKind(
+    "Credit Memo", "sales_credit_memo", "credit_memo_lines", "posted_credit_memo", "Refund"
+)
+
+
+class NavApi:
+    """One company's page services: one client with Basic auth."""
+
+    def __init__(self, config: NavConfig, *, backoff: float = 1.0, max_tries: int = 6) -> None:
+        self.config = config
+        self.prefix = f"Company('{odata_quote(config.company)}')/"
+        self.client = ODataClient(
+            config.root,
+            BasicAuth(config.username, config.password),
+            SlidingWindowLimiter(REQUESTS_PER_SECOND, 1.0),
+            basic=True,
+            error_message=odata_error,
+            backoff=backoff,
+            max_tries=max_tries,
+        )
+
+    def path(self, page: str, key: str | None = None) -> str:
+        """The company's path of a page service (by its key in ``services``), of one entity if ``key``."""
+        service = self.config.services[page]
+        return f"{self.prefix}{service}" + (f"({key})" if key is not None else "")
+
+    async def first(self, page: str, where: str) -> dict[str, Any] | None:
+        async for item in self.client.values(self.path(page), {"$filter": where}):
+            return item
+        return None
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+@dataclass(frozen=True, slots=True)
+class NavLine:
+    type: str  # "Item" | "G/L Account"
+    no: str
+    quantity: Decimal
+    unit_price: Decimal  # excl. VAT, 5 decimals
+    line_amount: Decimal  # excl. VAT, to the öre
+    vat_group: str | None
+    description: str | None = None
+
+    def body(self, kind: DocumentKind, document_no: str) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "Document_Type": kind.document_type,
+            "Document_No": document_no,
+            "Type": self.type,
+            "No": self.no,
+            "Quantity": float(self.quantity),
+            "Unit_Price": float(self.unit_price),
+            "Line_Amount": float(self.line_amount),
+        }
+        if self.vat_group is not None:
+            body["VAT_Prod_Posting_Group"] = self.vat_group
+        if self.description is not None:
+            body["Description"] = self.description
+        return body
+
+
+def _half_up(value: Decimal) -> int:
+    return int(value.quantize(Decimal(1), ROUND_HALF_UP))
+
+
+def _up5(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.00001"), ROUND_UP)
+
+
+def nav_lines(payload: dict[str, Any], config: NavConfig) -> tuple[DocumentKind, list[NavLine]]:
+    """The document's kind and lines, the last one evening out the öre to what was paid.
+
+    NAV computes VAT per VAT group on the sum of the group's line amounts (rounded once
+    per group), so the document's total incl. VAT is known here before NAV is asked, and
+    the rounding line makes it what the customer paid, to the öre.
+    """
+    receipt = receipt_from_json(payload["receipt"])
+    totals = compute(receipt)
+    kind = CREDIT_MEMO if totals.is_return else INVOICE
+    groups: dict[int, str] = {}
+    for group, rate in config.vat_groups.items():
+        groups.setdefault(rate, group)
+    lines: list[NavLine] = []
+    net_by_rate: dict[int, int] = {}
+    for i, (line, amount) in enumerate(zip(receipt.lines, totals.line_amounts, strict=True)):
+        item = line.article or config.item_without_article
+        if item is None:
+            raise AdapterError(
+                f"lines[{i}] ({line.text!r}) names no article and item_without_article is not set"
+            )
+        vat_group = groups.get(line.vat_rate)
+        if vat_group is None:
+            raise AdapterError(
+                f"lines[{i}] ({line.text!r}): VAT {line.vat_rate / 100:g} % has no VAT Prod. Posting Group "
+                "in [sync.nav].vat_groups"
+            )
+        quantity = abs(line.quantity)
+        net = _half_up(Decimal(abs(amount)) * 10000 / (10000 + line.vat_rate))
+        line_amount = Decimal(net) / 100
+        listed = Decimal(line.unit_price) * 100 / (10000 + line.vat_rate)
+        # Never below line amount / quantity: NAV makes the difference a line discount and
+        # refuses a negative one.
+        unit = max(_up5(listed), _up5(line_amount / quantity)) if quantity else _up5(listed)
+        lines.append(NavLine("Item", item, quantity, unit, line_amount, vat_group))
+        net_by_rate[line.vat_rate] = net_by_rate.get(line.vat_rate, 0) + net
+    total = sum(net + _half_up(Decimal(net) * rate / 10000) for rate, net in net_by_rate.items())
+    rest = abs(totals.to_pay) - total
+    if rest:
+        evened = Decimal(rest) / 100
+        lines.append(
+            NavLine(
+                "G/L Account",
+                config.rounding_account,
+                Decimal(1 if rest > 0 else -1),
+                abs(evened),
+                evened,
+                groups.get(0),
+                "Öresavrundning",
+            )
+        )
+    return kind, lines
+
+
+class NavAdapter:
+    """Receipts to posted, paid sales invoices (returns: credit memos) in Dynamics NAV."""
+
+    name = "Dynamics NAV"
+
+    def __init__(self, config: NavConfig, api: NavApi, *, create_tries: int = 3) -> None:
+        self.config = config
+        self.api = api
+        self.create_tries = create_tries
+        self.legacy = LegacyWindow("nav")
+
+    def handles(self, kind: str) -> bool:
+        return kind == "receipt"
+
+    async def setup(self, db: aiosqlite.Connection) -> None:
+        await db.executescript(NAV_SCHEMA)
+        await self.legacy.setup(db)
+
+    async def process(self, db: aiosqlite.Connection, message: BusMessage) -> str | None:
+        payload = message.payload
+        if message.kind != "receipt" or payload.get("type") != "normal":
+            return None  # training, pro forma and copies are not sales
+        if (payload.get("receipt") or {}).get("order"):
+            return None  # it pays a sales order: the order adapter (nav_orders.py) books it
+        receipt_no = int(payload["receipt_no"])
+        ours = DocumentReference.of(message, "receipt", receipt_no)
+        reference = ours.in_field(NAV_EXTERNAL_DOCUMENT_NO)
+        document_no = ours.in_field(NAV_DOCUMENT_NO)
+        day = str(payload.get("at", ""))[:10]
+        if self.config.from_date is not None and day < self.config.from_date.isoformat():
+            return f"receipt {reference} ({day}) is before from_date {self.config.from_date}: not booked"
+        async with db.execute(
+            "SELECT document_type, document_no FROM nav_documents "
+            "WHERE orgnr = ? AND store = ? AND register = ? AND receipt_no = ?",
+            (message.orgnr, message.store, message.register, receipt_no),
+        ) as cursor:
+            earlier = await cursor.fetchone()
+        if earlier is not None:
+            return f"receipt {reference} is already {earlier[0].lower()} {earlier[1]}; nothing booked"
+        try:
+            kind, lines = nav_lines(payload, self.config)
+        except (ReceiptError, KeyError, TypeError, ValueError) as exc:
+            raise AdapterError(f"receipt {reference} cannot be read: {exc}") from None
+        try:
+            if ours.legacy is not None and self.legacy.covers(message):
+                found = await self._legacy(reference, ours.legacy, day, kind, payload)
+                if found:
+                    reference = document_no = ours.legacy  # the older module's document: finish it so
+            number, posted = await self._book(reference, day, payload, kind, lines, document_no)
+        except (ApiError, ApiUnavailable, OutcomeUnknown) as exc:
+            raise AdapterError(f"receipt {reference}: {exc}") from None
+        await db.execute(
+            "INSERT INTO nav_documents (orgnr, store, register, receipt_no, msg_id, document_type, "
+            "document_no, posted, booked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (message.orgnr, message.store, message.register, receipt_no, message.msg_id, kind.document_type,
+             number, int(posted), now_text()),
+        )  # fmt: skip
+        state = "posted" if posted else "open, for batch posting"
+        return f"receipt {reference} booked as {kind.document_type.lower()} {number} ({state})"
+
+    def _reference_filter(self, reference: str) -> str:
+        return f"External_Document_No eq '{odata_quote(reference)}'"
+
+    async def _legacy(
+        self, reference: str, legacy: str, day: str, kind: DocumentKind, payload: dict[str, Any]
+    ) -> bool:
+        """Whether NAV has no document of ``reference`` but one the module made before under the
+        ``legacy`` form for this very receipt: posted, with its day, the cash customer and the
+        receipt's total; or open, with its day and customer (an open one may be half made)."""
+        for page in (kind.posted, kind.header):
+            if await self.api.first(page, self._reference_filter(reference)) is not None:
+                return False
+        paid = Decimal(abs(int((payload.get("totals") or {}).get("to_pay", 0)))) / 100
+        async for doc in self.api.client.values(
+            self.api.path(kind.posted), {"$filter": self._reference_filter(legacy)}
+        ):
+            same = (doc.get("Posting_Date"), doc.get("Sell_to_Customer_No")) == (day, self.config.customer)
+            if same and Decimal(str(doc.get("Amount_Including_VAT", "NaN"))) == paid:
+                return True
+        async for doc in self.api.client.values(
+            self.api.path(kind.header), {"$filter": self._reference_filter(legacy)}
+        ):
+            if (doc.get("Posting_Date"), doc.get("Sell_to_Customer_No")) == (day, self.config.customer):
+                return True
+        return False
+
+    async def _book(
+        self,
+        reference: str,
+        day: str,
+        payload: dict[str, Any],
+        kind: DocumentKind,
+        lines: list[NavLine],
+        document_no: str,
+    ) -> tuple[str, bool]:
+        """(the document's No., whether it is posted), doing only what NAV does not have yet."""
+        number = ""
+        posted = await self.api.first(kind.posted, self._reference_filter(reference))
+        if posted is None:
+            document = await self.api.first(kind.header, self._reference_filter(reference))
+            if document is None:
+                document = await self._create(kind, reference, day, payload)
+            number = str(document["No"])
+            await self._lines(kind, number, lines)
+            if self.config.post == "at_once":
+                posted = await self._post(kind, number, reference)
+        await self._payments(kind, reference, day, payload, posted, document_no=document_no)
+        if posted is not None:
+            return str(posted["No"]), True
+        return number, False
+
+    async def _create(
+        self, kind: DocumentKind, reference: str, day: str, payload: dict[str, Any]
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "Sell_to_Customer_No": self.config.customer,
+            "External_Document_No": reference,
+            "Posting_Date": day,
+            "Document_Date": day,
+        }
+        cashier = payload.get("cashier")
+        if self.config.salesperson_from_cashier and isinstance(cashier, str) and cashier:
+            body["Salesperson_Code"] = cashier[:20]
+        unclear = ""
+        for _ in range(self.create_tries):
+            try:
+                created = await self.api.client.request("POST", self.api.path(kind.header), json=body)
+            except OutcomeUnknown as exc:
+                unclear = str(exc)
+                found = await self.api.first(kind.header, self._reference_filter(reference))
+                if found is not None:
+                    return found
+                continue  # not carried out: send it again
+            if not isinstance(created, dict) or "No" not in created:
+                raise AdapterError(
+                    f"POST {self.api.path(kind.header)} answered no document: {str(created)[:200]}"
+                )
+            return created
+        raise AdapterError(f"{unclear}; {reference} is not in NAV yet, tried again next pass")
+
+    async def _lines(self, kind: DocumentKind, number: str, lines: list[NavLine]) -> None:
+        where = f"Document_Type eq '{kind.document_type}' and Document_No eq '{odata_quote(number)}'"
+        unclear = ""
+        for _ in range(self.create_tries):
+            have = [x async for x in self.api.client.values(self.api.path(kind.lines), {"$filter": where})]
+            try:
+                for line in lines[len(have) :]:  # lines go in order: those there are the first ones
+                    await self.api.client.request(
+                        "POST", self.api.path(kind.lines), json=line.body(kind, number)
+                    )
+            except OutcomeUnknown as exc:
+                unclear = str(exc)
+                continue  # read the lines again: the one in doubt is there or not
+            return
+        raise AdapterError(f"{unclear}; the lines of {number} are tried again next pass")
+
+    async def _post(self, kind: DocumentKind, number: str, reference: str) -> dict[str, Any]:
+        with contextlib.suppress(
+            OutcomeUnknown
+        ):  # the posted document, looked for below, says if it was done
+            await self.api.client.request(
+                "POST",
+                self.config.posting_service,
+                params={"company": self.config.company},
+                json={"documentType": kind.document_type, "documentNo": number},
+            )
+        posted = await self.api.first(kind.posted, self._reference_filter(reference))
+        if posted is None:
+            raise AdapterError(
+                f"{kind.document_type} {number} ({reference}) was sent to {self.config.posting_service} "
+                "but NAV shows no posted document for it yet; tried again next pass"
+            )
+        return posted
+
+    async def _payment_there(self, reference: str, text: str, customer: str | None = None) -> bool:
+        """A payment line with our text, in the journal (unposted) or the customer ledger (posted)."""
+        c = self.config
+        customer = customer or c.customer
+        journal = (
+            f"Journal_Template_Name eq '{odata_quote(c.payment_journal_template)}' and "
+            f"Journal_Batch_Name eq '{odata_quote(c.payment_journal_batch)}' and "
+            + self._reference_filter(reference)
+        )
+        async for line in self.api.client.values(self.api.path("payment_journal"), {"$filter": journal}):
+            if line.get("Description") == text:
+                return True
+        ledger = f"Customer_No eq '{odata_quote(customer)}' and {self._reference_filter(reference)}"
+        async for entry in self.api.client.values(self.api.path("customer_ledger"), {"$filter": ledger}):
+            if entry.get("Description") == text:
+                return True
+        return False
+
+    async def _payments(
+        self,
+        kind: DocumentKind,
+        reference: str,
+        day: str,
+        payload: dict[str, Any],
+        posted: dict[str, Any] | None,
+        customer: str | None = None,
+        *,
+        document_no: str,
+    ) -> None:
+        """One journal line per means paid, for ``customer`` (the cash customer unless given);
+        ``document_no`` is the receipt's reference in the 20 characters of ``Document_No``."""
+        paid: dict[str, int] = (payload.get("totals") or {}).get("paid") or {}
+        c = self.config
+        customer = customer or c.customer
+        for means, amount in paid.items():
+            account = c.payment_accounts.get(means)
+            if not amount or account is None:
+                continue
+            text = f"{reference} {means}"
+            if await self._payment_there(reference, text, customer):
+                continue
+            body: dict[str, Any] = {
+                "Journal_Template_Name": c.payment_journal_template,
+                "Journal_Batch_Name": c.payment_journal_batch,
+                "Posting_Date": day,
+                "Document_Type": kind.payment_type,
+                "Document_No": document_no,
+                "External_Document_No": reference,
+                "Account_Type": "Customer",
+                "Account_No": customer,
+                "Description": text,
+                "Amount": float(Decimal(-amount) / 100),
+                "Bal_Account_Type": "G/L Account",
+                "Bal_Account_No": account,
+            }
+            if means in c.payment_methods:
+                body["Payment_Method_Code"] = c.payment_methods[means]
+            if posted is not None:
+                body["Applies_to_Doc_Type"] = kind.document_type
+                body["Applies_to_Doc_No"] = posted["No"]
+            try:
+                await self.api.client.request("POST", self.api.path("payment_journal"), json=body)
+            except OutcomeUnknown:
+                if not await self._payment_there(reference, text, customer):
+                    raise
