@@ -47,17 +47,13 @@ sys.path.insert(0, str(ROOT))  # the fake Business Central lives with the tests 
 
 from benchmarks.erp_day import ORGNR, STORE, message  # noqa: E402
 from gateway.messages.envelope import BusMessage  # noqa: E402
-from gateway.sync.adapters.business_central.adapter import (  # noqa: E402
-    BusinessCentralAdapter,
-    BusinessCentralApi,
-    BusinessCentralConfig,
-    bc_tokens,
-    parse_business_central,
-)
+from gateway.sync.adapters.business_central.adapter import BusinessCentralAdapter  # noqa: E402
+from gateway.sync.adapters.business_central.api import BusinessCentralApi, bc_tokens  # noqa: E402
+from gateway.sync.adapters.business_central.config import BusinessCentralConfig, parse_business_central  # noqa: E402
 from gateway.sync.adapters.business_central.source import BusinessCentralSource  # noqa: E402
-from gateway.sync.config import MasterDataConfig  # noqa: E402
 from gateway.sync.inbox import Inbox  # noqa: E402
 from gateway.sync.masterdata.catalog_db import CatalogDb  # noqa: E402
+from gateway.sync.masterdata.config import MasterDataConfig  # noqa: E402
 from gateway.sync.masterdata.engine import MasterDataEngine  # noqa: E402
 from tests.sync.fakes.business_central import BusinessCentralFake, settings_for  # noqa: E402
 from tests.sync.fakes.visma import utc_now  # noqa: E402

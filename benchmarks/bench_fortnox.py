@@ -60,9 +60,9 @@ from gateway.sync.adapters.fortnox.adapter import FortnoxAdapter  # noqa: E402
 from gateway.sync.adapters.fortnox.api import MAX_REQUESTS, WINDOW, fortnox_client  # noqa: E402
 from gateway.sync.adapters.fortnox.orders import FortnoxOrderAdapter  # noqa: E402
 from gateway.sync.adapters.fortnox.source import FortnoxSource  # noqa: E402
-from gateway.sync.config import AccountsConfig  # noqa: E402
 from gateway.sync.http import SlidingWindowLimiter  # noqa: E402
 from gateway.sync.inbox import Inbox  # noqa: E402
+from gateway.sync.settings import AccountsConfig  # noqa: E402
 from tests.sync.fakes.fortnox import config_for, running  # noqa: E402
 
 

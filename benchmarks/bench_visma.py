@@ -48,12 +48,13 @@ sys.path.insert(0, str(ROOT))  # the fake Visma lives with the tests (tests/sync
 
 from benchmarks.erp_day import ORGNR, PRICE, VAT, message, z_message  # noqa: E402
 from gateway.messages.envelope import BusMessage  # noqa: E402
-from gateway.sync.adapters.visma.adapter import VismaAdapter, parse_visma, visma_tokens  # noqa: E402
-from gateway.sync.adapters.visma.api import VismaApi  # noqa: E402
+from gateway.sync.adapters.visma.adapter import VismaAdapter  # noqa: E402
+from gateway.sync.adapters.visma.api import VismaApi, visma_tokens  # noqa: E402
+from gateway.sync.adapters.visma.config import parse_visma  # noqa: E402
 from gateway.sync.adapters.visma.source import VismaSource  # noqa: E402
-from gateway.sync.config import AccountsConfig  # noqa: E402
 from gateway.sync.http.oauth import store_initial  # noqa: E402
 from gateway.sync.inbox import Inbox  # noqa: E402
+from gateway.sync.settings import AccountsConfig  # noqa: E402
 from tests.sync.fakes.visma import VismaFake  # noqa: E402
 
 OLD = "2026-01-01T00:00:00.000Z"

@@ -37,12 +37,16 @@ __all__ = [
     "ApiConfig",
     "Config",
     "ConfigError",
+    "ConfigSection",
     "ControlUnitConfig",
+    "MqttConfig",
     "PrinterConfig",
     "ScannerConfig",
     "ShopConfig",
     "demo_config",
     "load_config",
+    "optional_table",
+    "parse_mqtt",
     "read_toml",
     "validate_manufacturing_number",
 ]
@@ -187,7 +191,7 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot be read ({exc.strerror})") from None
 
 
-class _Section:
+class ConfigSection:
     """One table of the file; every read names the key when the value is wrong."""
 
     def __init__(self, raw: dict[str, Any], name: str, known: set[str]) -> None:
@@ -252,7 +256,7 @@ _UNIT_REQUIRED: dict[UnitKind, tuple[str, ...]] = {
 def _control_unit(raw: dict[str, Any], base: Path) -> UnitSettings:
     """``[control_unit]``: the keys every kind shares, and those of its own kind only."""
     every_key = set().union(*_UNIT_KEYS.values())
-    cu = _Section(raw, "control_unit", {"url", "kind", "request_timeout", "retries"} | every_key)
+    cu = ConfigSection(raw, "control_unit", {"url", "kind", "request_timeout", "retries"} | every_key)
     url = cu.text("url", required=True) or ""
     kind_text = cu.text("kind")
     if kind_text is not None and kind_text not in UnitKind.__members__.values():
@@ -297,7 +301,7 @@ def _control_unit(raw: dict[str, Any], base: Path) -> UnitSettings:
     )
 
 
-def _line_speed(cu: _Section, raw: dict[str, Any]) -> tuple[int | None, bool | None]:
+def _line_speed(cu: ConfigSection, raw: dict[str, Any]) -> tuple[int | None, bool | None]:
     """``baudrate`` (None for "auto") and ``dtr``; ``protocol_line = "19200-dtr"`` is the
     older spelling of ``baudrate = 19200`` with ``dtr = true``."""
     legacy = None
@@ -317,7 +321,9 @@ def _line_speed(cu: _Section, raw: dict[str, Any]) -> tuple[int | None, bool | N
     return (None if value == "auto" else int(value)), dtr
 
 
-def _table(raw: dict[str, Any], name: str) -> dict[str, Any] | None:
+def optional_table(raw: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """The table ``[name]`` of the file, None when there is none; :class:`ConfigError` when
+    ``name`` is there but not a table."""
     value = raw.get(name)
     if value is None:
         return None
@@ -340,10 +346,10 @@ def _parse(raw: dict[str, Any], path: Path) -> Config:
     if unknown:
         raise ConfigError(f"[{unknown[0]}]: not a known section")
 
-    shop_raw = _table(raw, "shop")
+    shop_raw = optional_table(raw, "shop")
     if shop_raw is None:
         raise ConfigError("[shop]: missing (name, orgnr and address of the place of sale)")
-    shop = _Section(shop_raw, "shop", {"name", "orgnr", "address", "store"})
+    shop = ConfigSection(shop_raw, "shop", {"name", "orgnr", "address", "store"})
     orgnr_text = shop.text("orgnr", required=True) or ""
     try:
         orgnr = validate_orgnr(orgnr_text)
@@ -361,8 +367,8 @@ def _parse(raw: dict[str, Any], path: Path) -> Config:
         )
     shop_config = ShopConfig(shop.text("name", required=True) or "", orgnr, tuple(address), store)
 
-    register = _Section(
-        _table(raw, "register") or {},
+    register = ConfigSection(
+        optional_table(raw, "register") or {},
         "register",
         {"pos_id", "data_dir", "paper_width", "manufacturing_number", "model", "program", "min_free_mib"},
     )
@@ -375,15 +381,15 @@ def _parse(raw: dict[str, Any], path: Path) -> Config:
     if not data_dir.is_absolute():
         data_dir = path.parent / data_dir
 
-    cu_raw = _table(raw, "control_unit")
+    cu_raw = optional_table(raw, "control_unit")
     if cu_raw is None:
         raise ConfigError("[control_unit]: missing (the url of the certified control unit)")
     control_unit = _control_unit(cu_raw, path.parent)
 
     printer = None
-    printer_raw = _table(raw, "printer")
+    printer_raw = optional_table(raw, "printer")
     if printer_raw is not None:
-        p = _Section(
+        p = ConfigSection(
             printer_raw, "printer", {"url", "code_table", "drawer_pin", "drawer_open_level", "pulse_ms"}
         )
         printer = PrinterConfig(
@@ -395,9 +401,9 @@ def _parse(raw: dict[str, Any], path: Path) -> Config:
         )
 
     scanner = None
-    scanner_raw = _table(raw, "scanner")
+    scanner_raw = optional_table(raw, "scanner")
     if scanner_raw is not None:
-        s = _Section(scanner_raw, "scanner", {"url", "terminator", "prefix", "suffix"})
+        s = ConfigSection(scanner_raw, "scanner", {"url", "terminator", "prefix", "suffix"})
         scanner = ScannerConfig(
             url=s.text("url", required=True) or "",
             terminator=s.choice("terminator", "cr", ("cr", "lf", "crlf")),
@@ -405,9 +411,9 @@ def _parse(raw: dict[str, Any], path: Path) -> Config:
             suffix=s.text("suffix", "") or "",
         )
 
-    mqtt = _mqtt(_table(raw, "mqtt"), path)
+    mqtt = parse_mqtt(optional_table(raw, "mqtt"), path)
 
-    api = _Section(_table(raw, "api") or {}, "api", {"listen", "max_body_kib"})
+    api = ConfigSection(optional_table(raw, "api") or {}, "api", {"listen", "max_body_kib"})
     host, port = _host_port(api.text("listen", "127.0.0.1:8080") or "", "[api].listen")
     return Config(
         shop=shop_config,
@@ -446,11 +452,11 @@ def _manufacturing_number(text: str | None) -> str | None:
         raise ConfigError(f"[register].manufacturing_number: {exc}") from None
 
 
-def _mqtt(raw: dict[str, Any] | None, path: Path) -> MqttConfig | None:
+def parse_mqtt(raw: dict[str, Any] | None, path: Path) -> MqttConfig | None:
     """``[mqtt]``; a till with no such section still uses the local broker (mqtt://127.0.0.1:1883)."""
     if raw is None:
         return MqttConfig()
-    m = _Section(
+    m = ConfigSection(
         raw, "mqtt", {"url", "username", "password", "ca_file", "embedded", "enabled", "sync_public_key"}
     )
     if raw.get("enabled") is False:

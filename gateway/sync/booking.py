@@ -27,16 +27,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from gateway.sync.config import AccountsConfig
+from gateway.receipts.vat import VAT_PERCENTS
+from gateway.sync.settings import MEANS, AccountsConfig
 from gateway.sync.sie import Trans, Voucher, format_amount
 
-__all__ = ["MEANS", "RATES", "BookingError", "ZFigures", "book_z", "z_figures", "z_voucher"]
-
-MEANS = ("cash", "card", "gift_card", "swish", "other")
-"""The means of payment of the ``payments`` object, in the order they are booked."""
-
-RATES = (25, 12, 6, 0)
-"""The Swedish VAT rates, whole percent, as the ``vat`` list names them ("25", "12", "6", "0")."""
+__all__ = ["BookingError", "ZFigures", "book_z", "z_figures", "z_voucher"]
 
 _MEANS_TEXT = {
     "cash": "Kontant",
@@ -110,7 +105,7 @@ def z_figures(payload: dict[str, Any]) -> ZFigures:
             raise BookingError(f"vat[{i}]: not an object")
         rate_text = item.get("rate")
         rate = int(rate_text) if isinstance(rate_text, str) and rate_text.isdigit() else None
-        if rate not in RATES:
+        if rate not in VAT_PERCENTS:
             raise BookingError(f"vat[{i}].rate: {rate_text!r} is not one of 25, 12, 6, 0")
         if rate in by_rate:
             raise BookingError(f"vat[{i}].rate: {rate_text!r} twice")
@@ -134,7 +129,7 @@ def z_figures(payload: dict[str, Any]) -> ZFigures:
         orgnr=orgnr,
         pos_id=_text(payload.get("pos_id"), "pos_id"),
         net_sales=_int(payload.get("net_sales"), "net_sales"),
-        vat=tuple((r, *by_rate.get(r, (0, 0))) for r in RATES),
+        vat=tuple((r, *by_rate.get(r, (0, 0))) for r in VAT_PERCENTS),
         payments=payments,
         rounding=_int(payload.get("rounding"), "rounding"),
     )

@@ -28,21 +28,21 @@ import aiosqlite
 from gateway.config import ConfigError
 from gateway.messages.envelope import BusMessage
 from gateway.sync.adapters import Adapter, AdapterError
-from gateway.sync.adapters.business_central.adapter import (
-    BusinessCentralAdapter,
-    BusinessCentralApi,
-    bc_tokens,
-)
+from gateway.sync.adapters.business_central.adapter import BusinessCentralAdapter
+from gateway.sync.adapters.business_central.api import BusinessCentralApi, bc_tokens
 from gateway.sync.adapters.business_central.orders import BusinessCentralOrderAdapter, BusinessCentralOrders
 from gateway.sync.adapters.business_central.source import BusinessCentralSource
 from gateway.sync.adapters.fortnox.adapter import FortnoxAdapter
 from gateway.sync.adapters.fortnox.api import fortnox_client, fortnox_token_endpoint
 from gateway.sync.adapters.fortnox.orders import FortnoxOrderAdapter, FortnoxOrders
 from gateway.sync.adapters.fortnox.source import FortnoxSource
-from gateway.sync.adapters.nav.adapter import NavAdapter, NavApi
+from gateway.sync.adapters.nav.adapter import NavAdapter
+from gateway.sync.adapters.nav.api import NavApi
 from gateway.sync.adapters.nav.orders import NavOrderAdapter, NavOrders
 from gateway.sync.adapters.nav.source import NavSource
-from gateway.sync.adapters.visma.adapter import VismaAdapter, VismaApi, VismaSource, visma_tokens
+from gateway.sync.adapters.visma.adapter import VismaAdapter
+from gateway.sync.adapters.visma.api import VismaApi, visma_tokens
+from gateway.sync.adapters.visma.source import VismaSource
 from gateway.sync.config import SyncConfig
 from gateway.sync.http.client import ApiClient, ApiError, ApiUnavailable, OutcomeUnknown
 from gateway.sync.http.oauth import TokenError, store_initial

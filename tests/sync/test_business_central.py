@@ -14,12 +14,9 @@ import aiosqlite
 import pytest
 
 from gateway.sync.adapters import AdapterError
-from gateway.sync.adapters.business_central.adapter import (
-    BusinessCentralAdapter,
-    BusinessCentralApi,
-    bc_tokens,
-    parse_business_central,
-)
+from gateway.sync.adapters.business_central.adapter import BusinessCentralAdapter
+from gateway.sync.adapters.business_central.api import BusinessCentralApi, bc_tokens
+from gateway.sync.adapters.business_central.config import parse_business_central
 from gateway.sync.references import BC_EXTERNAL_DOCUMENT_NUMBER
 from tests.sync.conftest import TillFactory, our_reference, process_one, two_receipts
 from tests.sync.fakes.business_central import BusinessCentralFake, settings_for

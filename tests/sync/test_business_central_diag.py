@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from gateway.sync.adapters.business_central.adapter import BusinessCentralConfig, parse_business_central
+from gateway.sync.adapters.business_central.config import BusinessCentralConfig, parse_business_central
 from gateway.sync.config import SyncConfig
 from tests.sync.fakes.business_central import BusinessCentralFake, settings_for
 from tools.diag.checks import Verdict

@@ -16,12 +16,8 @@ import pytest
 
 from gateway.config import ConfigError
 from gateway.sync.adapters import AdapterError
-from gateway.sync.adapters.business_central.adapter import (
-    BusinessCentralApi,
-    BusinessCentralConfig,
-    bc_tokens,
-    parse_business_central,
-)
+from gateway.sync.adapters.business_central.api import BusinessCentralApi, bc_tokens
+from gateway.sync.adapters.business_central.config import BusinessCentralConfig, parse_business_central
 from gateway.sync.adapters.business_central.source import BusinessCentralSource
 from gateway.sync.http.client import ApiError
 from gateway.sync.masterdata.source import SourceCustomer

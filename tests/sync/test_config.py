@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from gateway.config import ConfigError, load_config
-from gateway.sync.config import AccountsConfig, demo_sync_config, load_sync_config
+from gateway.sync.config import demo_sync_config, load_sync_config
+from gateway.sync.settings import AccountsConfig
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "sync.md"
 

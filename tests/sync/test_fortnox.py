@@ -25,17 +25,18 @@ import pytest
 from gateway.config import ConfigError
 from gateway.messages.envelope import BusMessage, decode_message
 from gateway.sync.adapters import Adapter, AdapterError
-from gateway.sync.adapters.fortnox.adapter import FortnoxAdapter, voucher_tag
+from gateway.sync.adapters.fortnox.adapter import FortnoxAdapter
 from gateway.sync.adapters.fortnox.api import fortnox_client
 from gateway.sync.adapters.fortnox.config import FortnoxConfig, parse_fortnox
 from gateway.sync.adapters.fortnox.source import FortnoxSource
 from gateway.sync.booking import book_z, z_figures
-from gateway.sync.config import AccountsConfig, SyncConfig
+from gateway.sync.config import SyncConfig
 from gateway.sync.http import ApiClient, SlidingWindowLimiter
 from gateway.sync.inbox import Inbox
 from gateway.sync.masterdata.source import SourceCustomer
-from gateway.sync.references import FORTNOX_EXTERNAL_INVOICE_REFERENCE
+from gateway.sync.references import FORTNOX_EXTERNAL_INVOICE_REFERENCE, voucher_tag
 from gateway.sync.service import SyncService
+from gateway.sync.settings import AccountsConfig
 from tests.sync.conftest import (
     ORGNR,
     POS_ID,

@@ -21,8 +21,9 @@ import pytest
 from gateway.messages.catalog import CatalogRequest, CatalogTopics, CatalogUpdate, decode_update
 from gateway.messages.envelope import BusMessage
 from gateway.receipts.model import Line, Payment, PaymentMethod, Receipt
-from gateway.sync.config import MasterDataConfig, SyncConfig
+from gateway.sync.config import SyncConfig
 from gateway.sync.masterdata.catalog_db import CatalogDb
+from gateway.sync.masterdata.config import MasterDataConfig
 from gateway.sync.masterdata.customers import CustomerAdapter
 from gateway.sync.masterdata.engine import MasterDataEngine
 from gateway.sync.masterdata.file_source import FileSource

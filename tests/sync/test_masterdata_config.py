@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from gateway.config import ConfigError
-from gateway.sync.config import MasterDataConfig, load_sync_config
+from gateway.sync.config import load_sync_config
+from gateway.sync.masterdata.config import MasterDataConfig
 from gateway.sync.masterdata.runner import open_source
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "sync.md"

@@ -16,7 +16,8 @@ import pytest
 from gateway.config import ConfigError
 from gateway.messages.envelope import decode_message
 from gateway.sync.adapters import AdapterError
-from gateway.sync.adapters.nav.adapter import NavAdapter, NavApi
+from gateway.sync.adapters.nav.adapter import NavAdapter
+from gateway.sync.adapters.nav.api import NavApi
 from gateway.sync.adapters.nav.config import NavConfig, parse_nav
 from gateway.sync.adapters.nav.source import NavSource
 from gateway.sync.http.client import ApiError

@@ -18,12 +18,13 @@ from gateway.messages.envelope import BusMessage, decode_message
 from gateway.receipts.model import Payment, Receipt
 from gateway.sync.adapters import AdapterError
 from gateway.sync.adapters.fortnox.adapter import FortnoxAdapter
-from gateway.sync.adapters.nav.adapter import NavAdapter, NavApi
+from gateway.sync.adapters.nav.adapter import NavAdapter
+from gateway.sync.adapters.nav.api import NavApi
 from gateway.sync.adapters.nav.config import parse_nav
 from gateway.sync.adapters.nav.orders import NavOrderAdapter, NavOrders
-from gateway.sync.config import AccountsConfig
 from gateway.sync.orders.source import OrderLookupError
 from gateway.sync.references import NAV_EXTERNAL_DOCUMENT_NO
+from gateway.sync.settings import AccountsConfig
 from tests.sync.conftest import CARD, POS_ID, TillFactory, a_day, line, our_reference
 from tests.sync.fakes.fortnox import config_for
 from tests.sync.fakes.nav import NavFake, settings_for

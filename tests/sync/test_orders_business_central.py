@@ -17,13 +17,9 @@ import pytest
 from gateway.config import MqttConfig
 from gateway.receipts.model import Payment, Receipt
 from gateway.sync.adapters import AdapterError
-from gateway.sync.adapters.business_central.adapter import (
-    BusinessCentralAdapter,
-    BusinessCentralApi,
-    BusinessCentralConfig,
-    bc_tokens,
-    parse_business_central,
-)
+from gateway.sync.adapters.business_central.adapter import BusinessCentralAdapter
+from gateway.sync.adapters.business_central.api import BusinessCentralApi, bc_tokens
+from gateway.sync.adapters.business_central.config import BusinessCentralConfig, parse_business_central
 from gateway.sync.adapters.business_central.orders import BusinessCentralOrderAdapter, BusinessCentralOrders
 from gateway.sync.adapters.fortnox.config import parse_fortnox
 from gateway.sync.adapters.fortnox.orders import FortnoxOrders

@@ -24,10 +24,10 @@ from gateway.sync.adapters.fortnox.adapter import FortnoxAdapter
 from gateway.sync.adapters.fortnox.api import fortnox_client
 from gateway.sync.adapters.fortnox.config import FortnoxConfig
 from gateway.sync.adapters.fortnox.orders import FortnoxOrderAdapter, FortnoxOrders
-from gateway.sync.config import AccountsConfig
 from gateway.sync.http import ApiClient, ApiError, SlidingWindowLimiter
 from gateway.sync.orders.source import OrderLookupError
 from gateway.sync.references import FORTNOX_EXTERNAL_INVOICE_REFERENCE
+from gateway.sync.settings import AccountsConfig
 from tests.sync.conftest import CARD, POS_ID, TillFactory, line, our_reference
 from tests.sync.fakes.fortnox import FakeFortnox, config_for, running
 from tests.sync.test_fortnox import WINDOW

@@ -15,7 +15,6 @@ import pytest
 
 from gateway.messages.envelope import BusMessage
 from gateway.sync.adapters.fortnox.adapter import FortnoxAdapter
-from gateway.sync.config import AccountsConfig
 from gateway.sync.references import (
     BC_EXTERNAL_DOCUMENT_NUMBER,
     FORTNOX_EXTERNAL_INVOICE_REFERENCE,
@@ -26,6 +25,7 @@ from gateway.sync.references import (
     order_number,
     voucher_tag,
 )
+from gateway.sync.settings import AccountsConfig
 from tests.sync.conftest import ORGNR, POS_ID, STORE, TillFactory, process_one, two_receipts
 from tests.sync.fakes.business_central import BusinessCentralFake
 from tests.sync.test_business_central import bc  # noqa: F401 - the fixture

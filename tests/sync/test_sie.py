@@ -13,8 +13,10 @@ import pytest
 from gateway.config import ConfigError
 from gateway.messages.envelope import BusMessage
 from gateway.sync.adapters.sie.adapter import SieAdapter, _version
+from gateway.sync.adapters.sie.config import SieConfig
 from gateway.sync.booking import BookingError, book_z, z_figures
-from gateway.sync.config import AccountsConfig, SieConfig, load_sync_config
+from gateway.sync.config import load_sync_config
+from gateway.sync.settings import AccountsConfig
 from gateway.sync.sie import SieFile, Trans, UnbalancedVoucher, Voucher, _Text, format_amount, ksumma, render
 from tests.sync.sie_reader import crc32, read_sie
 from tests.sync.test_config import example

@@ -20,19 +20,16 @@ import pytest
 from gateway.config import ConfigError
 from gateway.messages.envelope import BusMessage, decode_message
 from gateway.sync.adapters import AdapterError
-from gateway.sync.adapters.visma.adapter import (
-    VismaAdapter,
-    VismaApi,
-    VismaConfig,
-    VismaSource,
-    parse_visma,
-    visma_tokens,
-)
-from gateway.sync.config import AccountsConfig, SyncConfig
+from gateway.sync.adapters.visma.adapter import VismaAdapter
+from gateway.sync.adapters.visma.api import VismaApi, visma_tokens
+from gateway.sync.adapters.visma.config import VismaConfig, parse_visma
+from gateway.sync.adapters.visma.source import VismaSource
+from gateway.sync.config import SyncConfig
 from gateway.sync.http.client import ApiError
 from gateway.sync.http.oauth import store_initial
 from gateway.sync.masterdata.source import SourceCustomer
 from gateway.sync.service import SyncService
+from gateway.sync.settings import AccountsConfig
 from tests.sync.conftest import (
     ORGNR,
     POS_ID,

@@ -15,7 +15,8 @@ import aiosqlite
 import pytest
 
 from gateway.sync.adapters import AdapterError
-from gateway.sync.adapters.visma.adapter import VismaApi, parse_visma, visma_tokens
+from gateway.sync.adapters.visma.api import VismaApi, visma_tokens
+from gateway.sync.adapters.visma.config import parse_visma
 from gateway.sync.http.oauth import store_initial
 from tests.sync.conftest import ORGNR, TillFactory, process_one
 from tests.sync.contracts.visma_check import contract

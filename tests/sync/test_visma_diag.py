@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from gateway.config import MqttConfig
-from gateway.sync.adapters.visma.adapter import parse_visma, visma_tokens
+from gateway.sync.adapters.visma.api import visma_tokens
+from gateway.sync.adapters.visma.config import parse_visma
 from gateway.sync.config import SyncConfig
 from gateway.sync.http.oauth import store_initial
 from tests.sync.conftest import ORGNR, POS_ID, STORE

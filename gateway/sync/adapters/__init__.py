@@ -16,11 +16,14 @@ is tried again on the next pass.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import aiosqlite
+if TYPE_CHECKING:
+    # Annotations only: every ERP's configuration parser is in this package, and reading a
+    # configuration (``tillgw sync --help`` too) loads neither the database driver nor the bus codecs.
+    import aiosqlite
 
-from gateway.messages.envelope import BusMessage
+    from gateway.messages.envelope import BusMessage
 
 __all__ = ["Adapter", "AdapterError"]
 

@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import base64
-import re
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -28,13 +27,10 @@ __all__ = [
     "BasicAuth",
     "ODataClient",
     "changed_since",
-    "company_url",
     "odata_error",
     "odata_quote",
     "odata_time",
 ]
-
-_COMPANY_URL = re.compile(r"^(https?://[^/\s]+/.*ODataV4)/Company\('(.+)'\)$")
 
 
 def odata_error(body: Any) -> str | None:
@@ -61,14 +57,6 @@ def odata_time(moment: datetime) -> str:
 def changed_since(field: str, since: datetime | None) -> dict[str, str]:
     """The ``$filter`` of the entities whose ``field`` (a time) is after ``since``; none for None."""
     return {"$filter": f"{field} gt {odata_time(since)}"} if since is not None else {}
-
-
-def company_url(url: str) -> tuple[str, str] | None:
-    """(service root, company name) of ``…/ODataV4/Company('name')``, or None if it is not one."""
-    m = _COMPANY_URL.match(url.rstrip("/"))
-    if m is None:
-        return None
-    return m.group(1), unquote(m.group(2)).replace("''", "'")
 
 
 class BasicAuth:

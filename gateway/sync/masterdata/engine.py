@@ -34,8 +34,8 @@ from typing import Any
 import aiosqlite
 
 from gateway.messages.catalog import Article, CatalogUpdate, Customer, StockLevel, split_revision
-from gateway.sync.config import MasterDataConfig
 from gateway.sync.masterdata.catalog_db import CatalogDb
+from gateway.sync.masterdata.config import MasterDataConfig
 from gateway.sync.masterdata.pricing import exclusion, till_article, till_customer, with_unique_barcodes
 from gateway.sync.masterdata.source import MasterDataSource
 from gateway.sync.masterdata.stock import StockMerge, prepare_merge, record_merge, recover_merge

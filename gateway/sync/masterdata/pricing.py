@@ -27,7 +27,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from gateway.messages.catalog import Article, Customer
-from gateway.sync.config import MasterDataConfig
+from gateway.sync.masterdata.config import MasterDataConfig
 from gateway.sync.masterdata.source import SourceArticle, SourceCustomer
 from gateway.sync.runlog import LOGGER
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from gateway.sync.config import MasterDataConfig
+from gateway.sync.masterdata.config import MasterDataConfig
 
 __all__ = ["Schedule", "interval_warning"]
 

@@ -22,11 +22,8 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-from gateway.sync.adapters.business_central.adapter import (
-    BusinessCentralApi,
-    BusinessCentralConfig,
-    bc_tokens,
-)
+from gateway.sync.adapters.business_central.api import BusinessCentralApi, bc_tokens
+from gateway.sync.adapters.business_central.config import BusinessCentralConfig
 from gateway.sync.config import SyncConfig
 from gateway.sync.http.client import ApiError, ApiUnavailable, OutcomeUnknown
 from gateway.sync.http.oauth import TokenError

@@ -17,50 +17,33 @@ anywhere never makes a second invoice, line or payment. An invoice the module ma
 references named the store (``{register}-{receipt_no}``) is taken for the receipt only when
 its day, customer and total are the receipt's: that form names every store's receipt of the
 same number.
+
+The configuration is in :mod:`.config`, the API client in :mod:`.api`, master data in
+:mod:`.source`, sales orders in :mod:`.orders`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import re
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
-from datetime import date
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
-from gateway.config import ConfigError, _Section
 from gateway.messages.envelope import BusMessage
 from gateway.receipts.codec import receipt_from_json
 from gateway.receipts.model import ReceiptError, compute
 from gateway.sync.adapters import AdapterError
-from gateway.sync.adapters.odata import ODataClient, company_url, odata_error, odata_quote
-from gateway.sync.booking import MEANS
-from gateway.sync.config import from_date_of
-from gateway.sync.http.client import ApiError, ApiUnavailable, Auth, OutcomeUnknown
-from gateway.sync.http.limiter import SlidingWindowLimiter
-from gateway.sync.http.oauth import OAuthTokens, TokenEndpoint, TokenError
+from gateway.sync.adapters.business_central.api import BusinessCentralApi
+from gateway.sync.adapters.business_central.config import BusinessCentralConfig
+from gateway.sync.adapters.odata import odata_quote
+from gateway.sync.http.client import ApiError, ApiUnavailable, OutcomeUnknown
+from gateway.sync.http.oauth import TokenError
 from gateway.sync.inbox import now_text
 from gateway.sync.references import BC_EXTERNAL_DOCUMENT_NUMBER, DocumentReference, LegacyWindow
 
-__all__ = [
-    "BC_SCHEMA",
-    "BusinessCentralAdapter",
-    "BusinessCentralApi",
-    "BusinessCentralConfig",
-    "bc_error",
-    "bc_tokens",
-    "parse_business_central",
-]
-
-DEFAULT_SCOPE = "https://api.businesscentral.dynamics.com/.default"
-# A custom API page's place below …/api/: its APIPublisher, APIGroup, APIVersion and EntitySetName.
-_API_PAGE = re.compile(r"^[A-Za-z0-9_-]+/[A-Za-z0-9_-]+/v\d+\.\d+/[A-Za-z][A-Za-z0-9_]*$")
-REQUESTS_PER_WINDOW = 6000
-WINDOW = 300.0
+__all__ = ["BC_SCHEMA", "BusinessCentralAdapter", "InvoiceLine", "invoice_lines"]
 
 BC_SCHEMA = """
 CREATE TABLE IF NOT EXISTS bc_invoices (
@@ -77,178 +60,22 @@ CREATE TABLE IF NOT EXISTS bc_invoices (
 """
 
 
-@dataclass(frozen=True, slots=True)
-class BusinessCentralConfig:
-    base_url: str  # …/v2.0/{tenant}/{environment}/api/v2.0
-    token_url: str  # https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token
-    client_id: str
-    client_secret: str
-    company_id: str
-    customer: str  # the cash customer's number
-    scope: str = DEFAULT_SCOPE
-    post: str = "at_once"  # "at_once" | "batch"
-    salesperson_from_cashier: bool = True
-    payment_journals: dict[str, str] = field(default_factory=dict)  # means -> customer payment journal code
-    rounding_account: str = "3740"  # G/L account of the Account line that evens out öre
-    item_without_article: str | None = None  # item number for receipt lines that carry none
-    # Master data (BusinessCentralSource):
-    vat_groups: dict[str, int] = field(default_factory=dict)  # item taxGroupCode -> rate (hundredths of a %)
-    # API v2.0 has no item references: a partner's API page of them, "publisher/group/version/set"
-    item_reference_page: str | None = None
-    odata_url: str | None = None  # …/ODataV4/Company('name'): where the item journal page is published
-    item_journal: str = "ItemJournal"  # its web service name
-    item_journal_template: str = "ITEM"
-    item_journal_batch: str = "TILLGW"
-    from_date: date | None = None  # receipts of earlier days are not booked (see gateway/sync/erp.py)
-
-
-def parse_business_central(
-    table: Mapping[str, Any], where: str = "sync.business_central"
-) -> BusinessCentralConfig:
-    """``[sync.business_central]``; :class:`ConfigError` names the key that is wrong."""
-    s = _Section(
-        dict(table),
-        where,
-        {
-            "base_url", "token_url", "client_id", "client_secret", "company_id", "customer", "scope",
-            "post", "salesperson_from_cashier", "payment_journals", "rounding_account",
-            "item_without_article", "vat_groups", "item_references", "item_reference_page", "odata_url",
-            "item_journal", "item_journal_template", "item_journal_batch", "from_date",
-        },
-    )  # fmt: skip
-    urls = {}
-    for key in ("base_url", "token_url"):
-        url = (s.text(key, required=True) or "").rstrip("/")
-        if not re.match(r"^https?://[^/\s]+", url):
-            raise ConfigError(f"{s.where(key)}: {url!r} is not an http(s) URL")
-        urls[key] = url
-    journals_raw = table.get("payment_journals", {})
-    if not isinstance(journals_raw, dict):
-        raise ConfigError(f"{s.where('payment_journals')}: must be a table of means = journal code")
-    journals: dict[str, str] = {}
-    for means, code in journals_raw.items():
-        if means not in MEANS:
-            raise ConfigError(f"{s.where('payment_journals')}.{means}: not one of {', '.join(MEANS)}")
-        if not isinstance(code, str) or not code.strip():
-            raise ConfigError(f"{s.where('payment_journals')}.{means}: must be a journal code, got {code!r}")
-        journals[means] = code
-    flags = {}
-    for key in ("salesperson_from_cashier", "item_references"):
-        flags[key] = table.get(key, key != "item_references")
-        if not isinstance(flags[key], bool):
-            raise ConfigError(f"{s.where(key)}: must be true or false")
-    if flags["item_references"]:
-        # Read by earlier versions from an itemReferences entity API v2.0 does not have.
-        raise ConfigError(
-            f"{s.where('item_references')}: API v2.0 has no item references; barcodes come from the "
-            'items\' gtin, or set item_reference_page = "publisher/group/version/entitySet" to a '
-            "partner's API page of them (docs/adapters/business-central.md)"
-        )
-    reference_page = s.text("item_reference_page")
-    if reference_page is not None and not _API_PAGE.match(reference_page):
-        raise ConfigError(
-            f"{s.where('item_reference_page')}: {reference_page!r} is not "
-            '"publisher/group/version/entitySet" (e.g. "contoso/pos/v1.0/itemReferences")'
-        )
-    groups_raw = table.get("vat_groups", {})
-    if not isinstance(groups_raw, dict):
-        raise ConfigError(f"{s.where('vat_groups')}: must be a table of tax group code = rate")
-    vat_groups: dict[str, int] = {}
-    for group, rate in groups_raw.items():
-        if isinstance(rate, bool) or rate not in (25, 12, 6, 0):
-            raise ConfigError(f"{s.where('vat_groups')}.{group}: {rate!r} is not one of 25, 12, 6, 0")
-        vat_groups[str(group)] = int(rate) * 100
-    odata_url = s.text("odata_url")
-    if odata_url is not None and company_url(odata_url) is None:
-        raise ConfigError(
-            f"{s.where('odata_url')}: {odata_url!r} is not an OData v4 company URL "
-            "(…/ODataV4/Company('name'))"
-        )
-    return BusinessCentralConfig(
-        base_url=urls["base_url"],
-        token_url=urls["token_url"],
-        client_id=s.text("client_id", required=True) or "",
-        client_secret=s.text("client_secret", required=True) or "",
-        company_id=s.text("company_id", required=True) or "",
-        customer=s.text("customer", required=True) or "",
-        scope=s.text("scope", DEFAULT_SCOPE) or DEFAULT_SCOPE,
-        post=s.choice("post", "at_once", ("at_once", "batch")),
-        salesperson_from_cashier=flags["salesperson_from_cashier"],
-        payment_journals=journals,
-        rounding_account=s.text("rounding_account", "3740") or "3740",
-        item_without_article=s.text("item_without_article"),
-        vat_groups=vat_groups,
-        item_reference_page=reference_page,
-        odata_url=odata_url.rstrip("/") if odata_url else None,
-        item_journal=s.text("item_journal", "ItemJournal") or "ItemJournal",
-        item_journal_template=s.text("item_journal_template", "ITEM") or "ITEM",
-        item_journal_batch=s.text("item_journal_batch", "TILLGW") or "TILLGW",
-        from_date=from_date_of(table, s),
-    )
-
-
-def bc_tokens(config: BusinessCentralConfig, token_file: Path) -> OAuthTokens:
-    """Client-credential tokens (Azure AD), cached in ``token_file``."""
-    endpoint = TokenEndpoint(
-        url=config.token_url,
-        client_id=config.client_id,
-        client_secret=config.client_secret,
-        grant="client_credentials",
-        client_auth="form",
-        scope=config.scope,
-    )
-    return OAuthTokens(token_file, "bc", config.company_id, endpoint)
-
-
-bc_error = odata_error  # BC answers errors as any OData v4 service: error.message (error.code)
-
-
 def _money(ore: int) -> float:
     return float(Decimal(ore) / 100)
 
 
-class BusinessCentralApi:
-    """One company's API: one client, one limiter (6000 requests in 5 minutes)."""
-
-    def __init__(
-        self, config: BusinessCentralConfig, auth: Auth, *, backoff: float = 1.0, max_tries: int = 6
-    ):
-        self.config = config
-        self.company = f"companies({config.company_id})"
-        self.client = ODataClient(
-            config.base_url,
-            auth,
-            SlidingWindowLimiter(REQUESTS_PER_WINDOW, WINDOW),
-            error_message=bc_error,
-            backoff=backoff,
-            max_tries=max_tries,
-        )
-
-    async def request(
-        self, method: str, path: str, *, params: Mapping[str, str] | None = None, json: Any = None
-    ) -> Any:
-        return await self.client.request(method, f"{self.company}/{path}", params=params, json=json)
-
-    def values(self, path: str, params: Mapping[str, str] | None = None) -> AsyncIterator[dict[str, Any]]:
-        """Every entity of one of the company's lists, following ``@odata.nextLink``."""
-        return self.client.values(f"{self.company}/{path}", params)
-
-    async def close(self) -> None:
-        await self.client.close()
-
-
 @dataclass(frozen=True, slots=True)
-class _Line:
+class InvoiceLine:
     item: str
     quantity: Decimal
     unit_price: Decimal  # excl. VAT
 
 
-def _lines(payload: dict[str, Any], item_without_article: str | None) -> tuple[list[_Line], int]:
+def invoice_lines(payload: dict[str, Any], item_without_article: str | None) -> tuple[list[InvoiceLine], int]:
     """The invoice's item lines and what the receipt came to incl. VAT (öre)."""
     receipt = receipt_from_json(payload["receipt"])
     totals = compute(receipt)
-    lines: list[_Line] = []
+    lines: list[InvoiceLine] = []
     for i, (line, amount) in enumerate(zip(receipt.lines, totals.line_amounts, strict=True)):
         item = line.article or item_without_article
         if item is None:
@@ -257,7 +84,7 @@ def _lines(payload: dict[str, Any], item_without_article: str | None) -> tuple[l
             )
         excl = Decimal(amount) * 10000 / (10000 + line.vat_rate) / 100
         unit = (excl / line.quantity).quantize(Decimal("0.00001"), ROUND_HALF_UP)
-        lines.append(_Line(item, line.quantity, unit))
+        lines.append(InvoiceLine(item, line.quantity, unit))
     return lines, totals.to_pay
 
 
@@ -284,7 +111,7 @@ class BusinessCentralAdapter:
         if message.kind != "receipt" or payload.get("type") != "normal":
             return None  # training, pro forma and copies are not sales
         if (payload.get("receipt") or {}).get("order"):
-            return None  # it pays a sales order: the order adapter (business_central_orders.py) books it
+            return None  # it pays a sales order: the order adapter (orders.py) books it
         receipt_no = int(payload["receipt_no"])
         ours = DocumentReference.of(message, "receipt", receipt_no)
         reference = ours.in_field(BC_EXTERNAL_DOCUMENT_NUMBER)
@@ -297,7 +124,7 @@ class BusinessCentralAdapter:
         if earlier is not None:
             return f"receipt {reference} is already invoice {earlier[0]}; nothing booked"
         try:
-            lines, to_pay = _lines(payload, self.config.item_without_article)
+            lines, to_pay = invoice_lines(payload, self.config.item_without_article)
         except (ReceiptError, KeyError, TypeError) as exc:
             raise AdapterError(f"receipt {reference} cannot be read: {exc}") from None
         try:
@@ -344,7 +171,7 @@ class BusinessCentralAdapter:
         return None
 
     async def _book(
-        self, reference: str, payload: dict[str, Any], lines: list[_Line], to_pay: int
+        self, reference: str, payload: dict[str, Any], lines: list[InvoiceLine], to_pay: int
     ) -> dict[str, Any]:
         invoice = await self._invoice(reference)
         # Made by this very request: it has no lines and no payments yet, so neither is looked

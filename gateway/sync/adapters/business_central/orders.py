@@ -49,13 +49,9 @@ from gateway.messages.envelope import BusMessage
 from gateway.messages.orders import NewOrder, Order, OrderLine
 from gateway.receipts.model import ReceiptError
 from gateway.sync.adapters import AdapterError
-from gateway.sync.adapters.business_central.adapter import (
-    BusinessCentralAdapter,
-    BusinessCentralApi,
-    BusinessCentralConfig,
-    _Line,
-)
-from gateway.sync.adapters.business_central.adapter import _lines as receipt_lines
+from gateway.sync.adapters.business_central.adapter import BusinessCentralAdapter, InvoiceLine, invoice_lines
+from gateway.sync.adapters.business_central.api import BusinessCentralApi
+from gateway.sync.adapters.business_central.config import BusinessCentralConfig
 from gateway.sync.adapters.odata import odata_quote
 from gateway.sync.http.client import ApiError, ApiUnavailable, OutcomeUnknown
 from gateway.sync.http.oauth import TokenError
@@ -172,7 +168,7 @@ class BusinessCentralOrderAdapter(OrderAdapter):
     ) -> tuple[str, str]:
         payload = m.payload
         try:
-            lines, to_pay = receipt_lines(payload, self.config.item_without_article)
+            lines, to_pay = invoice_lines(payload, self.config.item_without_article)
         except (ReceiptError, KeyError, TypeError) as exc:
             raise AdapterError(f"receipt {ref} cannot be read: {exc}") from None
         if any(line.quantity < 0 for line in lines):
@@ -222,7 +218,7 @@ class BusinessCentralOrderAdapter(OrderAdapter):
         await self.booking._payments(ref, invoice, payload, customer)
         return str(invoice["number"]), " (found already posted)" if found else ""
 
-    async def _converge(self, order: dict[str, Any], lines: list[_Line], to_pay: int) -> None:
+    async def _converge(self, order: dict[str, Any], lines: list[InvoiceLine], to_pay: int) -> None:
         """Make the order's lines the receipt's, then even out the öre on the rounding account."""
         path = f"salesOrders({order['id']})/salesOrderLines"
         have = await self._lines(order)

@@ -24,9 +24,10 @@ from decimal import Decimal
 from typing import Any
 
 from gateway.sync.adapters import AdapterError
-from gateway.sync.adapters.business_central.adapter import BusinessCentralApi, BusinessCentralConfig, bc_error
+from gateway.sync.adapters.business_central.api import BusinessCentralApi, bc_error
+from gateway.sync.adapters.business_central.config import BusinessCentralConfig
 from gateway.sync.adapters.item_journal import ItemJournal, set_stock
-from gateway.sync.adapters.odata import ODataClient, changed_since, company_url, odata_quote
+from gateway.sync.adapters.odata import ODataClient, changed_since, odata_quote
 from gateway.sync.adapters.source_common import (
     contact_fields,
     failures_as,
@@ -36,6 +37,7 @@ from gateway.sync.adapters.source_common import (
     stock_levels,
 )
 from gateway.sync.masterdata.source import SourceArticle, SourceCustomer
+from gateway.sync.settings import company_url
 
 __all__ = ["BusinessCentralSource"]
 

@@ -9,7 +9,7 @@ becomes an invoice whose ``ExternalInvoiceReference1`` is the receipt's referenc
 chain (:mod:`gateway.sync.references`: orgnr, store, register and number), booked and paid
 at once (``invoice_bookkeep``) for what was paid at the till. With
 ``invoices_as = "order"`` such receipts become orders instead, and a receipt that pays a
-sales order is invoiced from that order: both in :mod:`.fortnox_orders`.
+sales order is invoiced from that order: both in :mod:`.orders`.
 
 Fortnox takes no idempotency key, so every document carries our reference, and before
 any document is made — on every (re)processing of a message, and again after a request
@@ -40,9 +40,8 @@ import aiosqlite
 from gateway.messages.envelope import BusMessage
 from gateway.sync.adapters import AdapterError
 from gateway.sync.adapters.fortnox.api import pages
-from gateway.sync.adapters.fortnox.config import FortnoxConfig, parse_fortnox
-from gateway.sync.booking import MEANS, BookingError, ZFigures, z_figures, z_voucher
-from gateway.sync.config import AccountsConfig
+from gateway.sync.adapters.fortnox.config import FortnoxConfig
+from gateway.sync.booking import BookingError, ZFigures, z_figures, z_voucher
 from gateway.sync.http import ApiClient, ApiError, ApiUnavailable, OutcomeUnknown, TokenError
 from gateway.sync.inbox import now_text
 from gateway.sync.references import (
@@ -51,18 +50,16 @@ from gateway.sync.references import (
     LegacyWindow,
     voucher_tag,
 )
+from gateway.sync.settings import MEANS, AccountsConfig
 from gateway.sync.sie import format_amount
 
 __all__ = [
     "FORTNOX_SCHEMA",
     "ExpectedDocument",
     "FortnoxAdapter",
-    "FortnoxConfig",
     "gross_kronor",
     "invoice_rows",
     "invoiced_customer",
-    "parse_fortnox",
-    "voucher_tag",
 ]
 
 FORTNOX_SCHEMA = """
@@ -104,7 +101,7 @@ def _rate(value: int) -> int:
 def invoiced_customer(config: FortnoxConfig, payload: dict[str, Any]) -> str | None:
     """The customer a receipt goes to under ``invoices`` (its own, or ``cash_customer`` with "all"),
     or None: a copy, a training or pro forma receipt, no customer under "account_customers", or
-    a receipt that pays a sales order (fortnox_orders.py books those)."""
+    a receipt that pays a sales order (orders.py books those)."""
     receipt = payload.get("receipt")
     if not isinstance(receipt, dict) or payload.get("copy_of") is not None:
         return None
@@ -314,7 +311,7 @@ class FortnoxAdapter:
         payload = m.payload
         customer = invoiced_customer(self.config, payload)
         if customer is None or self.config.invoices_as == "order":
-            return None  # not to invoice, or fortnox_orders.py makes it an order
+            return None  # not to invoice, or orders.py makes it an order
         receipt = payload["receipt"]
         receipt_no = payload.get("receipt_no")
         totals = payload.get("totals")

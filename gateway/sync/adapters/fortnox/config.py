@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from gateway.config import ConfigError, _Section
-from gateway.sync.config import from_date_of
+from gateway.config import ConfigError, ConfigSection
+from gateway.sync.settings import flag, from_date_of
 
 __all__ = ["DEFAULT_MODES_OF_PAYMENT", "FortnoxConfig", "parse_fortnox"]
 
@@ -72,14 +72,7 @@ class FortnoxConfig:
         return self.tenant_id or ""
 
 
-def _flag(section: _Section, key: str, default: bool) -> bool:
-    value = section.raw.get(key, default)
-    if not isinstance(value, bool):
-        raise ConfigError(f"{section.where(key)}: must be true or false, got {value!r}")
-    return value
-
-
-def _url(section: _Section, key: str, default: str) -> str:
+def _url(section: ConfigSection, key: str, default: str) -> str:
     value = section.text(key, default) or default
     if not value.startswith(("https://", "http://")):
         raise ConfigError(f"{section.where(key)}: {value!r} is not an http(s) URL")
@@ -88,7 +81,7 @@ def _url(section: _Section, key: str, default: str) -> str:
 
 def parse_fortnox(table: dict[str, Any], where: str = "sync.fortnox") -> FortnoxConfig:
     """The ``[sync.fortnox]`` table, checked; :class:`ConfigError` names the key that is wrong."""
-    s = _Section(table, where, _KEYS)
+    s = ConfigSection(table, where, _KEYS)
     client_id = s.text("client_id", required=True)
     client_secret = s.text("client_secret", required=True)
     assert client_id is not None and client_secret is not None
@@ -101,7 +94,7 @@ def parse_fortnox(table: dict[str, Any], where: str = "sync.fortnox") -> Fortnox
         raise ConfigError(f"{s.where('voucher_series')}: {series!r} must be 1-8 letters or digits")
     mode = s.choice("mode", "start", ("start", "full"))
     invoices = s.choice("invoices", "none", ("none", "account_customers", "all"))
-    stock_module = _flag(s, "stock_module", False)
+    stock_module = flag(s, "stock_module", False)
     # With Fortnox's stock module a sale must move stock, and only an invoice does (a voucher
     # books money, not goods): every receipt an invoice, as Fortnox's own till integration does.
     if stock_module and (mode != "full" or invoices != "all"):
@@ -153,10 +146,10 @@ def parse_fortnox(table: dict[str, Any], where: str = "sync.fortnox") -> Fortnox
         voucher_series=series,
         invoices=invoices,
         invoices_as=invoices_as,
-        invoice_bookkeep=_flag(s, "invoice_bookkeep", True),
+        invoice_bookkeep=flag(s, "invoice_bookkeep", True),
         cash_customer=cash_customer,
         price_list=price_list,
-        prices_include_vat=_flag(s, "prices_include_vat", False),
+        prices_include_vat=flag(s, "prices_include_vat", False),
         from_date=from_date,
         modes_of_payment=modes,
         cost_center=cost_center,

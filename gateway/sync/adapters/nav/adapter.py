@@ -17,25 +17,28 @@ missing, so a crash or a lost answer anywhere never makes a second document, lin
 A document the module made before references named the store (``{register}-{receipt_no}``)
 is taken for the receipt only when its day, customer and total are the receipt's: that
 form names every store's receipt of the same number.
+
+The configuration is in :mod:`.config`, the page services' client in :mod:`.api`, the
+document's lines in :mod:`.documents`, master data in :mod:`.source`, sales orders in
+:mod:`.orders`.
 """
 
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, ROUND_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 import aiosqlite
 
 from gateway.messages.envelope import BusMessage
-from gateway.receipts.codec import receipt_from_json
-from gateway.receipts.model import ReceiptError, compute
+from gateway.receipts.model import ReceiptError
 from gateway.sync.adapters import AdapterError
+from gateway.sync.adapters.nav.api import NavApi
 from gateway.sync.adapters.nav.config import NavConfig
-from gateway.sync.adapters.odata import BasicAuth, ODataClient, odata_error, odata_quote
+from gateway.sync.adapters.nav.documents import DocumentKind, NavLine, nav_lines
+from gateway.sync.adapters.odata import odata_quote
 from gateway.sync.http.client import ApiError, ApiUnavailable, OutcomeUnknown
-from gateway.sync.http.limiter import SlidingWindowLimiter
 from gateway.sync.inbox import now_text
 from gateway.sync.references import (
     NAV_DOCUMENT_NO,
@@ -44,20 +47,7 @@ from gateway.sync.references import (
     LegacyWindow,
 )
 
-__all__ = [
-    "CREDIT_MEMO",
-    "INVOICE",
-    "NAV_SCHEMA",
-    "DocumentKind",
-    "NavAdapter",
-    "NavApi",
-    "NavLine",
-    "nav_lines",
-]
-
-# NAV publishes no request limit. This one is ours, loose enough never to slow a till's
-# sales, there only so that a run of retries cannot flood the shop's service tier.
-REQUESTS_PER_SECOND = 50
+__all__ = ["NAV_SCHEMA", "NavAdapter"]
 
 NAV_SCHEMA = """
 CREATE TABLE IF NOT EXISTS nav_documents (
@@ -73,142 +63,6 @@ CREATE TABLE IF NOT EXISTS nav_documents (
     PRIMARY KEY (orgnr, store, register, receipt_no)
 );
 """
-
-CENT = Decimal("0.01")
-
-
-@dataclass(frozen=True, slots=True)
-class DocumentKind:
-    document_type: str  # Document_Type of the sales header and lines
-    header: str  # keys of NavConfig.services
-    lines: str
-    posted: str
-    payment_type: str  # Document_Type of the journal line that settles it
-
-
-INVOICE = DocumentKind("Invoice", "sales_invoice", "invoice_lines", "posted_invoice", "Payment")
-CREDIT_MEMO = DocumentKind(
-    "Credit Memo", "sales_credit_memo", "credit_memo_lines", "posted_credit_memo", "Refund"
-)
-
-
-class NavApi:
-    """One company's page services: one client with Basic auth."""
-
-    def __init__(self, config: NavConfig, *, backoff: float = 1.0, max_tries: int = 6) -> None:
-        self.config = config
-        self.prefix = f"Company('{odata_quote(config.company)}')/"
-        self.client = ODataClient(
-            config.root,
-            BasicAuth(config.username, config.password),
-            SlidingWindowLimiter(REQUESTS_PER_SECOND, 1.0),
-            basic=True,
-            error_message=odata_error,
-            backoff=backoff,
-            max_tries=max_tries,
-        )
-
-    def path(self, page: str, key: str | None = None) -> str:
-        """The company's path of a page service (by its key in ``services``), of one entity if ``key``."""
-        service = self.config.services[page]
-        return f"{self.prefix}{service}" + (f"({key})" if key is not None else "")
-
-    async def first(self, page: str, where: str) -> dict[str, Any] | None:
-        async for item in self.client.values(self.path(page), {"$filter": where}):
-            return item
-        return None
-
-    async def close(self) -> None:
-        await self.client.close()
-
-
-@dataclass(frozen=True, slots=True)
-class NavLine:
-    type: str  # "Item" | "G/L Account"
-    no: str
-    quantity: Decimal
-    unit_price: Decimal  # excl. VAT, 5 decimals
-    line_amount: Decimal  # excl. VAT, to the öre
-    vat_group: str | None
-    description: str | None = None
-
-    def body(self, kind: DocumentKind, document_no: str) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "Document_Type": kind.document_type,
-            "Document_No": document_no,
-            "Type": self.type,
-            "No": self.no,
-            "Quantity": float(self.quantity),
-            "Unit_Price": float(self.unit_price),
-            "Line_Amount": float(self.line_amount),
-        }
-        if self.vat_group is not None:
-            body["VAT_Prod_Posting_Group"] = self.vat_group
-        if self.description is not None:
-            body["Description"] = self.description
-        return body
-
-
-def _half_up(value: Decimal) -> int:
-    return int(value.quantize(Decimal(1), ROUND_HALF_UP))
-
-
-def _up5(value: Decimal) -> Decimal:
-    return value.quantize(Decimal("0.00001"), ROUND_UP)
-
-
-def nav_lines(payload: dict[str, Any], config: NavConfig) -> tuple[DocumentKind, list[NavLine]]:
-    """The document's kind and lines, the last one evening out the öre to what was paid.
-
-    NAV computes VAT per VAT group on the sum of the group's line amounts (rounded once
-    per group), so the document's total incl. VAT is known here before NAV is asked, and
-    the rounding line makes it what the customer paid, to the öre.
-    """
-    receipt = receipt_from_json(payload["receipt"])
-    totals = compute(receipt)
-    kind = CREDIT_MEMO if totals.is_return else INVOICE
-    groups: dict[int, str] = {}
-    for group, rate in config.vat_groups.items():
-        groups.setdefault(rate, group)
-    lines: list[NavLine] = []
-    net_by_rate: dict[int, int] = {}
-    for i, (line, amount) in enumerate(zip(receipt.lines, totals.line_amounts, strict=True)):
-        item = line.article or config.item_without_article
-        if item is None:
-            raise AdapterError(
-                f"lines[{i}] ({line.text!r}) names no article and item_without_article is not set"
-            )
-        vat_group = groups.get(line.vat_rate)
-        if vat_group is None:
-            raise AdapterError(
-                f"lines[{i}] ({line.text!r}): VAT {line.vat_rate / 100:g} % has no VAT Prod. Posting Group "
-                "in [sync.nav].vat_groups"
-            )
-        quantity = abs(line.quantity)
-        net = _half_up(Decimal(abs(amount)) * 10000 / (10000 + line.vat_rate))
-        line_amount = Decimal(net) / 100
-        listed = Decimal(line.unit_price) * 100 / (10000 + line.vat_rate)
-        # Never below line amount / quantity: NAV makes the difference a line discount and
-        # refuses a negative one.
-        unit = max(_up5(listed), _up5(line_amount / quantity)) if quantity else _up5(listed)
-        lines.append(NavLine("Item", item, quantity, unit, line_amount, vat_group))
-        net_by_rate[line.vat_rate] = net_by_rate.get(line.vat_rate, 0) + net
-    total = sum(net + _half_up(Decimal(net) * rate / 10000) for rate, net in net_by_rate.items())
-    rest = abs(totals.to_pay) - total
-    if rest:
-        evened = Decimal(rest) / 100
-        lines.append(
-            NavLine(
-                "G/L Account",
-                config.rounding_account,
-                Decimal(1 if rest > 0 else -1),
-                abs(evened),
-                evened,
-                groups.get(0),
-                "Öresavrundning",
-            )
-        )
-    return kind, lines
 
 
 class NavAdapter:
@@ -234,7 +88,7 @@ class NavAdapter:
         if message.kind != "receipt" or payload.get("type") != "normal":
             return None  # training, pro forma and copies are not sales
         if (payload.get("receipt") or {}).get("order"):
-            return None  # it pays a sales order: the order adapter (nav_orders.py) books it
+            return None  # it pays a sales order: the order adapter (orders.py) books it
         receipt_no = int(payload["receipt_no"])
         ours = DocumentReference.of(message, "receipt", receipt_no)
         reference = ours.in_field(NAV_EXTERNAL_DOCUMENT_NO)

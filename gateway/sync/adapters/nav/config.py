@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from gateway.config import ConfigError, _Section
-from gateway.sync.adapters.odata import company_url
-from gateway.sync.booking import MEANS
-from gateway.sync.config import from_date_of
+from gateway.config import ConfigError, ConfigSection
+from gateway.receipts.vat import VAT_PERCENTS
+from gateway.sync.settings import MEANS, company_url, from_date_of
 
 __all__ = ["DEFAULT_SERVICES", "NavConfig", "parse_nav"]
 
@@ -81,7 +80,7 @@ class NavConfig:
         return f"{self.root}/Company('{self.company}')"
 
 
-def _means_table(table: Mapping[str, Any], s: _Section, key: str) -> dict[str, str]:
+def _means_table(table: Mapping[str, Any], s: ConfigSection, key: str) -> dict[str, str]:
     raw = table.get(key, {})
     if not isinstance(raw, dict):
         raise ConfigError(f'{s.where(key)}: must be a table of means = code, e.g. {{cash = "1910"}}')
@@ -95,7 +94,7 @@ def _means_table(table: Mapping[str, Any], s: _Section, key: str) -> dict[str, s
     return out
 
 
-def _vat_groups(table: Mapping[str, Any], s: _Section) -> dict[str, int]:
+def _vat_groups(table: Mapping[str, Any], s: ConfigSection) -> dict[str, int]:
     raw = table.get("vat_groups")
     if raw is None:
         raise ConfigError(
@@ -106,7 +105,7 @@ def _vat_groups(table: Mapping[str, Any], s: _Section) -> dict[str, int]:
         raise ConfigError(f"{s.where('vat_groups')}: must be a table of VAT Prod. Posting Group = rate")
     groups: dict[str, int] = {}
     for group, rate in raw.items():
-        if isinstance(rate, bool) or rate not in (25, 12, 6, 0):
+        if isinstance(rate, bool) or rate not in VAT_PERCENTS:
             raise ConfigError(f"{s.where('vat_groups')}.{group}: {rate!r} is not one of 25, 12, 6, 0")
         groups[str(group)] = int(rate) * 100
     return groups
@@ -114,7 +113,7 @@ def _vat_groups(table: Mapping[str, Any], s: _Section) -> dict[str, int]:
 
 def parse_nav(table: Mapping[str, Any], where: str = "sync.nav") -> NavConfig:
     """``[sync.nav]``; :class:`ConfigError` names the key that is wrong."""
-    s = _Section(dict(table), where, _KEYS)
+    s = ConfigSection(dict(table), where, _KEYS)
     base = (s.text("base_url", required=True) or "").rstrip("/")
     company = company_url(base)
     if company is None:

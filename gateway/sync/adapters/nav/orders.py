@@ -39,16 +39,10 @@ from gateway.messages.envelope import BusMessage
 from gateway.messages.orders import NewOrder, Order, OrderLine
 from gateway.receipts.model import ReceiptError
 from gateway.sync.adapters import AdapterError
-from gateway.sync.adapters.nav.adapter import (
-    CREDIT_MEMO,
-    INVOICE,
-    DocumentKind,
-    NavAdapter,
-    NavApi,
-    NavLine,
-    nav_lines,
-)
+from gateway.sync.adapters.nav.adapter import NavAdapter
+from gateway.sync.adapters.nav.api import NavApi
 from gateway.sync.adapters.nav.config import NavConfig
+from gateway.sync.adapters.nav.documents import CREDIT_MEMO, INVOICE, DocumentKind, NavLine, nav_lines
 from gateway.sync.adapters.odata import odata_quote
 from gateway.sync.http.client import ApiError, ApiUnavailable, OutcomeUnknown
 from gateway.sync.orders.common import OrderAdapter, OrderRecords, ore, quantity, till_line, till_order

@@ -26,7 +26,7 @@ from typing import Any
 
 from gateway.sync.adapters import AdapterError
 from gateway.sync.adapters.item_journal import ItemJournal, set_stock
-from gateway.sync.adapters.nav.adapter import NavApi
+from gateway.sync.adapters.nav.api import NavApi
 from gateway.sync.adapters.nav.config import NavConfig
 from gateway.sync.adapters.odata import odata_quote
 from gateway.sync.adapters.source_common import (

@@ -28,9 +28,10 @@ import aiosqlite
 
 from gateway.messages.envelope import BusMessage
 from gateway.sync.adapters import AdapterError
+from gateway.sync.adapters.sie.config import SieConfig
 from gateway.sync.booking import BookingError, ZFigures, z_figures, z_voucher
-from gateway.sync.config import AccountsConfig, SieConfig
 from gateway.sync.inbox import now_text
+from gateway.sync.settings import AccountsConfig
 from gateway.sync.sie import (
     COST_CENTRE_DIMENSION,
     COST_CENTRE_DIMENSION_NAME,

@@ -20,7 +20,7 @@ the adapter looks the code up in ``GET /v2/costcenters`` once and keeps the answ
 
 The configuration is in :mod:`~gateway.sync.adapters.visma.config`, the API client in
 :mod:`~gateway.sync.adapters.visma.api`, master data in
-:mod:`~gateway.sync.adapters.visma.source`; their names are exported here too.
+:mod:`~gateway.sync.adapters.visma.source`.
 """
 
 from __future__ import annotations
@@ -33,27 +33,16 @@ import aiosqlite
 
 from gateway.messages.envelope import BusMessage
 from gateway.sync.adapters import AdapterError
-from gateway.sync.adapters.visma.api import VISMA, VismaApi, VismaCompany, visma_error, visma_tokens
-from gateway.sync.adapters.visma.config import VismaConfig, parse_visma
-from gateway.sync.adapters.visma.source import VismaSource
+from gateway.sync.adapters.visma.api import VISMA, VismaApi, VismaCompany
+from gateway.sync.adapters.visma.config import VismaConfig
 from gateway.sync.booking import BookingError, book_z, z_figures
-from gateway.sync.config import AccountsConfig
 from gateway.sync.http.client import ApiError, ApiUnavailable, OutcomeUnknown
 from gateway.sync.http.oauth import TokenError
 from gateway.sync.inbox import now_text
 from gateway.sync.references import voucher_tag
+from gateway.sync.settings import AccountsConfig
 
-__all__ = [
-    "VISMA_SCHEMA",
-    "VismaAdapter",
-    "VismaApi",
-    "VismaConfig",
-    "VismaSource",
-    "parse_visma",
-    "visma_error",
-    "visma_tokens",
-    "z_reference",
-]
+__all__ = ["VISMA_SCHEMA", "VismaAdapter", "z_reference"]
 
 VISMA_SCHEMA = """
 CREATE TABLE IF NOT EXISTS visma_vouchers (

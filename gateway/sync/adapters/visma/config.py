@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from gateway.config import ConfigError, _Section
-from gateway.sync.config import from_date_of
+from gateway.config import ConfigError, ConfigSection
+from gateway.sync.settings import from_date_of
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -51,7 +51,7 @@ class VismaConfig:
     customer_postal_code: str | None = None
 
 
-def _bounded(s: _Section, key: str, length: int) -> str | None:
+def _bounded(s: ConfigSection, key: str, length: int) -> str | None:
     value = s.text(key)
     if value is not None and not 0 < len(value.strip()) == len(value) <= length:
         raise ConfigError(f"{s.where(key)}: {value!r} must be 1-{length} characters, no spaces around it")
@@ -60,7 +60,7 @@ def _bounded(s: _Section, key: str, length: int) -> str | None:
 
 def parse_visma(table: Mapping[str, Any], where: str = "sync.visma") -> VismaConfig:
     """``[sync.visma]``; :class:`ConfigError` names the key that is wrong."""
-    s = _Section(
+    s = ConfigSection(
         dict(table),
         where,
         {
