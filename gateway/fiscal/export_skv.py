@@ -57,6 +57,7 @@ from gateway.fiscal.journal import Entry, read_entries
 from gateway.fiscal.receipt_text import PAYMENT_NAMES
 from gateway.receipts.codec import receipt_from_json
 from gateway.receipts.model import LineKind, PaymentMethod, Receipt, Totals, compute
+from gateway.receipts.money import shortest_text as amount_text
 
 __all__ = [
     "INSTANS_NS",
@@ -173,13 +174,6 @@ def decimal_text(value: Decimal) -> str:
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
-
-
-def amount_text(ore: int) -> str:
-    """An amount in öre as kronor: ``12350`` -> ``123.5`` (whole öre: no rounding needed)."""
-    kronor, rest = divmod(abs(ore), 100)
-    sign = "-" if ore < 0 else ""
-    return f"{sign}{kronor}" if rest == 0 else f"{sign}{kronor}.{rest:02d}".rstrip("0")
 
 
 def rate_text(rate: int) -> str:

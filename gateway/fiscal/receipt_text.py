@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from gateway.receipts.model import LineKind, PaymentMethod, Receipt, ReceiptKind, Totals
+from gateway.receipts.money import grouped_text as format_kronor
 from protocols import escpos
 from protocols.escpos import Alignment, CodeTable, EncodePolicy
 
@@ -85,13 +86,6 @@ class PrintLine:
     bold: bool = False
     width: int = 1  # character width multiplier
     height: int = 1  # character height multiplier
-
-
-def format_kronor(ore: int) -> str:
-    """``-123456`` -> ``"-1 234,56"``: kronor with a space between thousands."""
-    sign = "-" if ore < 0 else ""
-    kronor, rest = divmod(abs(ore), 100)
-    return f"{sign}{kronor:,}".replace(",", " ") + f",{rest:02d}"
 
 
 def orgnr_text(orgnr: str) -> str:

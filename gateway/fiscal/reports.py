@@ -72,8 +72,11 @@ from typing import Any
 from gateway.fiscal.index_check import IndexMismatch, check_index
 from gateway.fiscal.receipt_text import Shop
 from gateway.fiscal.store import Store, Writer
-from gateway.receipts.codec import money_text, parse_money
-from gateway.receipts.model import MAX_TEXT, VAT_RATES, PaymentMethod
+from gateway.receipts.codec import parse_money
+from gateway.receipts.model import MAX_TEXT, PaymentMethod
+from gateway.receipts.money import money_text
+from gateway.receipts.vat import VAT_RATES
+from gateway.receipts.vat import rate_text as _rate_text
 from protocols.skv import FieldError
 
 __all__ = [
@@ -280,10 +283,6 @@ class Report:
             "journal_entry": self.entry_seq,
             "entry_hash": self.entry_hash,
         }
-
-
-def _rate_text(rate: int) -> str:
-    return f"{rate // 100}" if rate % 100 == 0 else f"{rate / 100:.2f}"
 
 
 # -- the float (växelkassa) -------------------------------------------------------------

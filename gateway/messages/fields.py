@@ -15,9 +15,10 @@ import json
 import re
 from typing import Any
 
+from gateway.receipts.vat import VAT_RATES
+
 __all__ = [
     "NUMBER_RE",
-    "VAT_RATES",
     "FieldError",
     "FieldReader",
     "MessageError",
@@ -26,7 +27,6 @@ __all__ = [
     "validate_topic_level",
 ]
 
-VAT_RATES = (2500, 1200, 600, 0)  # hundredths of a percent, as in gateway.receipts.model
 NUMBER_RE = re.compile(r"^[^\x00-\x1f\x7f]{1,50}$")  # an ERP's number: no control characters
 
 _LEVEL_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")

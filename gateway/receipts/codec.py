@@ -25,6 +25,8 @@ from gateway.receipts.model import (
     ReceiptKind,
     Totals,
 )
+from gateway.receipts.money import money_text, parse_ore
+from gateway.receipts.vat import rate_text
 
 __all__ = ["money_text", "parse_money", "rate_text", "receipt_from_json", "receipt_to_json", "totals_to_json"]
 
@@ -35,19 +37,13 @@ _QUANTITY_RE = re.compile(r"-?[0-9]{1,9}(?:\.[0-9]{1,3})?")
 _RATE_RE = re.compile(r"[0-9]{1,2}(?:\.[0-9]{1,2})?")
 
 
-def money_text(ore: int) -> str:
-    """``-1250`` -> ``"-12.50"``."""
-    sign = "-" if ore < 0 else ""
-    return f"{sign}{abs(ore) // 100}.{abs(ore) % 100:02d}"
-
-
 def parse_money(value: Any, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise ReceiptError(where, f'must be an amount as a string like "22.50", got {value!r}')
     text = str(value)
     if not _MONEY_RE.fullmatch(text):
         raise ReceiptError(where, f'{text!r} is not an amount like "22.50" (a point, at most two decimals)')
-    return int(Decimal(text) * 100)
+    return parse_ore(text)
 
 
 def _quantity(value: Any, where: str) -> Decimal:
@@ -167,11 +163,6 @@ def receipt_from_json(obj: Any) -> Receipt:
         customer=_text(body, "customer", "", required=False),
         order=_text(body, "order", "", required=False),
     )
-
-
-def rate_text(rate: int) -> str:
-    """A VAT rate in hundredths of a percent as the POS writes it: ``"25"``, ``"12"``, ``"6"``, ``"0"``."""
-    return f"{rate // 100}" if rate % 100 == 0 else f"{rate / 100:.2f}"
 
 
 def receipt_to_json(receipt: Receipt) -> dict[str, Any]:

@@ -31,10 +31,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
+from gateway.receipts.money import kronor_text as kronor
+from gateway.receipts.vat import VAT_RATES
 from protocols.skv import FieldError, format_amount
 
 __all__ = [
-    "VAT_RATES",
     "Line",
     "LineKind",
     "Payment",
@@ -45,11 +46,9 @@ __all__ = [
     "Totals",
     "VatAmount",
     "compute",
-    "kronor",
     "round_half_away",
 ]
 
-VAT_RATES = (2500, 1200, 600, 0)  # hundredths of a percent: the Swedish rates
 QUANTITY_DECIMALS = 3
 MAX_LINES = 1000
 MAX_TEXT = 60
@@ -170,13 +169,6 @@ def _check_text(value: str | None, where: str, *, required: bool) -> None:
         raise ReceiptError(where, f"is {len(value)} characters; at most {MAX_TEXT}")
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
         raise ReceiptError(where, "holds a control character")
-
-
-def kronor(ore: int) -> str:
-    """An amount for a person to read: ``-123450`` -> ``"-1 234,50 kr"``."""
-    sign = "-" if ore < 0 else ""
-    whole, rest = divmod(abs(ore), 100)
-    return f"{sign}{whole:,}".replace(",", " ") + f",{rest:02d} kr"
 
 
 def _check_amount(value: int, where: str) -> None:

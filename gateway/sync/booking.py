@@ -27,9 +27,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from gateway.receipts.money import money_text
 from gateway.receipts.vat import VAT_PERCENTS
 from gateway.sync.settings import MEANS, AccountsConfig
-from gateway.sync.sie import Trans, Voucher, format_amount
+from gateway.sync.sie import Trans, Voucher
 
 __all__ = ["BookingError", "ZFigures", "book_z", "z_figures", "z_voucher"]
 
@@ -148,9 +149,9 @@ def book_z(z: ZFigures, accounts: AccountsConfig) -> tuple[Trans, ...]:
     gross = sum(g for _, g, _ in z.vat)
     if paid != gross + z.rounding:
         raise BookingError(
-            f"Z {z.z_no}: the payments ({format_amount(paid)}) are not the sales incl. VAT "
-            f"({format_amount(gross)}) plus the rounding ({format_amount(z.rounding)}): "
-            f"difference {format_amount(paid - gross - z.rounding)}; nothing booked"
+            f"Z {z.z_no}: the payments ({money_text(paid)}) are not the sales incl. VAT "
+            f"({money_text(gross)}) plus the rounding ({money_text(z.rounding)}): "
+            f"difference {money_text(paid - gross - z.rounding)}; nothing booked"
         )
     lines: list[tuple[str, int, str]] = []
     for means, amount in z.payments:

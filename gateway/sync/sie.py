@@ -40,6 +40,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from gateway.receipts.money import money_text
+
 __all__ = [
     "COST_CENTRE_DIMENSION",
     "COST_CENTRE_DIMENSION_NAME",
@@ -48,7 +50,6 @@ __all__ = [
     "Trans",
     "UnbalancedVoucher",
     "Voucher",
-    "format_amount",
     "ksumma",
     "render",
 ]
@@ -89,8 +90,8 @@ class Voucher:
         credit = -sum(t.amount for t in self.transactions if t.amount < 0)
         if debit != credit:
             raise UnbalancedVoucher(
-                f"voucher {self.text!r} does not balance: debit {format_amount(debit)}, "
-                f"credit {format_amount(credit)}, difference {format_amount(debit - credit)}"
+                f"voucher {self.text!r} does not balance: debit {money_text(debit)}, "
+                f"credit {money_text(credit)}, difference {money_text(debit - credit)}"
             )
 
 
@@ -105,12 +106,6 @@ class SieFile:
     vouchers: tuple[Voucher, ...]
     dimensions: tuple[tuple[int, str], ...] = ()  # (number, name) of every dimension used
     objects: tuple[tuple[int, str, str], ...] = ()  # (dimension, id, name) of every object used
-
-
-def format_amount(ore: int) -> str:
-    """``-123450`` -> ``"-1234.50"``."""
-    sign = "-" if ore < 0 else ""
-    return f"{sign}{abs(ore) // 100}.{abs(ore) % 100:02d}"
 
 
 # -- records ----------------------------------------------------------------------------
@@ -197,7 +192,7 @@ def _records(sie: SieFile) -> Iterator[_Record | str]:
         yield "{"
         for t in voucher.transactions:
             objects = _Objects(tuple((dim, _clean(obj)) for dim, obj in t.objects))
-            yield "#TRANS", (t.account, objects, format_amount(t.amount), "", _Text(_clean(t.text)))
+            yield "#TRANS", (t.account, objects, money_text(t.amount), "", _Text(_clean(t.text)))
         yield "}"
 
 

@@ -51,7 +51,7 @@ def test_a_line_gets_the_tills_price_incl_vat_and_a_text() -> None:
     assert line(100, text="x" * 60)[1] == "x" * 50
     assert line(100, text=None)[1] == "-"
     # The till charges no negative line (Business Central's, NAV's and Fortnox's alike).
-    with pytest.raises(OrderLookupError, match=r"order 7: line 1 has a negative unit price \(-10 kr\)"):
+    with pytest.raises(OrderLookupError, match=r"order 7: line 1 has a negative unit price \(-10,00 kr\)"):
         line(-1000)
 
 

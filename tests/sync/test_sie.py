@@ -12,12 +12,13 @@ import pytest
 
 from gateway.config import ConfigError
 from gateway.messages.envelope import BusMessage
+from gateway.receipts.money import money_text
 from gateway.sync.adapters.sie.adapter import SieAdapter, _version
 from gateway.sync.adapters.sie.config import SieConfig
 from gateway.sync.booking import BookingError, book_z, z_figures
 from gateway.sync.config import load_sync_config
 from gateway.sync.settings import AccountsConfig
-from gateway.sync.sie import SieFile, Trans, UnbalancedVoucher, Voucher, _Text, format_amount, ksumma, render
+from gateway.sync.sie import SieFile, Trans, UnbalancedVoucher, Voucher, _Text, ksumma, render
 from tests.sync.sie_reader import crc32, read_sie
 from tests.sync.test_config import example
 
@@ -58,7 +59,8 @@ def one_voucher_file(*rows: Trans, company: str = "Testbolaget AB") -> SieFile:
 
 
 def test_amounts_are_kronor_with_a_point_and_two_decimals() -> None:
-    assert [format_amount(v) for v in (0, 5, -5, 100, -12345, 123456789)] == [
+    # The SIE writer's amounts are gateway.receipts.money's money_text.
+    assert [money_text(v) for v in (0, 5, -5, 100, -12345, 123456789)] == [
         "0.00",
         "0.05",
         "-0.05",

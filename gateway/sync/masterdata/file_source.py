@@ -59,6 +59,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TypeVar
 
+from gateway.receipts.vat import VAT_RATES
 from gateway.sync.adapters import AdapterError
 from gateway.sync.adapters.sie.adapter import write_atomically
 from gateway.sync.masterdata.source import SourceArticle, SourceCustomer
@@ -78,7 +79,7 @@ CUSTOMER_COLUMNS = (
 )
 _TRUE = {"1", "ja", "j", "yes", "y", "true", "sant", "x"}
 _FALSE = {"0", "nej", "n", "no", "false", "falskt", ""}
-_VAT = {"25": 2500, "12": 1200, "6": 600, "0": 0}
+_VAT = {str(rate // 100): rate for rate in VAT_RATES}  # "25" -> 2500, …
 
 Record = TypeVar("Record", SourceArticle, SourceCustomer)
 

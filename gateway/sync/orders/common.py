@@ -25,7 +25,8 @@ import aiosqlite
 
 from gateway.messages.envelope import BusMessage
 from gateway.messages.orders import NewOrder, Order, OrderFieldError, OrderLine
-from gateway.receipts.model import VAT_RATES
+from gateway.receipts.money import kronor_text
+from gateway.receipts.vat import VAT_RATES
 from gateway.sync.adapters import AdapterError
 from gateway.sync.adapters.source_common import ore
 from gateway.sync.inbox import now_text
@@ -81,7 +82,7 @@ def till_line(
     """
     if price < 0:
         raise OrderLookupError(
-            f"{where} has a negative unit price ({Decimal(price) / 100} kr); the till charges no such line"
+            f"{where} has a negative unit price ({kronor_text(price)}); the till charges no such line"
         )
     return OrderLine(
         article=article,

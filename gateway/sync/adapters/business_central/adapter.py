@@ -34,6 +34,7 @@ import aiosqlite
 from gateway.messages.envelope import BusMessage
 from gateway.receipts.codec import receipt_from_json
 from gateway.receipts.model import ReceiptError, compute
+from gateway.receipts.money import kronor_number
 from gateway.sync.adapters import AdapterError
 from gateway.sync.adapters.business_central.api import BusinessCentralApi
 from gateway.sync.adapters.business_central.config import BusinessCentralConfig
@@ -58,10 +59,6 @@ CREATE TABLE IF NOT EXISTS bc_invoices (
     PRIMARY KEY (orgnr, store, register, receipt_no)
 );
 """
-
-
-def _money(ore: int) -> float:
-    return float(Decimal(ore) / 100)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +226,7 @@ class BusinessCentralAdapter:
                             "lineType": "Account",
                             "lineObjectNumber": self.config.rounding_account,
                             "quantity": 1,
-                            "unitPrice": _money(int(rest)),
+                            "unitPrice": kronor_number(int(rest)),
                             "description": "Öresavrundning",
                         },
                     )
@@ -289,7 +286,7 @@ class BusinessCentralAdapter:
                 "customerNumber": customer or self.config.customer,
                 "postingDate": invoice.get("postingDate") or invoice.get("invoiceDate"),
                 "externalDocumentNumber": reference,
-                "amount": -_money(amount),
+                "amount": -kronor_number(amount),
                 "description": text,
             }
             if posted:

@@ -48,6 +48,7 @@ import aiosqlite
 from gateway.messages.envelope import BusMessage
 from gateway.messages.orders import NewOrder, Order, OrderLine
 from gateway.receipts.model import ReceiptError
+from gateway.receipts.money import kronor_decimal
 from gateway.sync.adapters import AdapterError
 from gateway.sync.adapters.business_central.adapter import BusinessCentralAdapter, InvoiceLine, invoice_lines
 from gateway.sync.adapters.business_central.api import BusinessCentralApi
@@ -260,7 +261,7 @@ class BusinessCentralOrderAdapter(OrderAdapter):
         total = ore(header.get("totalAmountIncludingTax"))
         if even is not None:
             total -= ore(even.get("amountIncludingTax"))
-        rest = Decimal(to_pay - total) / 100
+        rest = kronor_decimal(to_pay - total)
         if even is not None:
             if Decimal(str(even.get("unitPrice", 0))) != rest or quantity(even.get("quantity")) != 1:
                 await self._patch(f"{path}({even['id']})", {"quantity": 1, "unitPrice": float(rest)}, even)

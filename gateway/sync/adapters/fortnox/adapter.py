@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -38,9 +38,17 @@ from typing import Any
 import aiosqlite
 
 from gateway.messages.envelope import BusMessage
+from gateway.receipts.money import kronor_decimal, kronor_number, money_text
 from gateway.sync.adapters import AdapterError
 from gateway.sync.adapters.fortnox.api import pages
 from gateway.sync.adapters.fortnox.config import FortnoxConfig
+from gateway.sync.adapters.fortnox.invoices import (
+    ExpectedDocument,
+    gross_kronor,
+    invoice_rows,
+    invoiced_customer,
+    whole_percent,
+)
 from gateway.sync.booking import BookingError, ZFigures, z_figures, z_voucher
 from gateway.sync.http import ApiClient, ApiError, ApiUnavailable, OutcomeUnknown, TokenError
 from gateway.sync.inbox import now_text
@@ -51,16 +59,8 @@ from gateway.sync.references import (
     voucher_tag,
 )
 from gateway.sync.settings import MEANS, AccountsConfig
-from gateway.sync.sie import format_amount
 
-__all__ = [
-    "FORTNOX_SCHEMA",
-    "ExpectedDocument",
-    "FortnoxAdapter",
-    "gross_kronor",
-    "invoice_rows",
-    "invoiced_customer",
-]
+__all__ = ["FORTNOX_SCHEMA", "FortnoxAdapter"]
 
 FORTNOX_SCHEMA = """
 CREATE TABLE IF NOT EXISTS fortnox_documents (
@@ -86,35 +86,6 @@ CREATE TABLE IF NOT EXISTS fortnox_invoiced (
 """
 
 _SEARCH_ROUNDS = 3  # a POST with an unknown outcome: search, send again, at most this often
-_KRONA = Decimal(1)  # Fortnox may round an invoice's total to whole kronor (öresavrundning)
-
-
-def _kronor(ore: int) -> float:
-    return float(Decimal(ore) / 100)
-
-
-def _rate(value: int) -> int:
-    """A VAT rate in whole percent, from hundredths (2500) or percent (25)."""
-    return value // 100 if value >= 100 else value
-
-
-def invoiced_customer(config: FortnoxConfig, payload: dict[str, Any]) -> str | None:
-    """The customer a receipt goes to under ``invoices`` (its own, or ``cash_customer`` with "all"),
-    or None: a copy, a training or pro forma receipt, no customer under "account_customers", or
-    a receipt that pays a sales order (orders.py books those)."""
-    receipt = payload.get("receipt")
-    if not isinstance(receipt, dict) or payload.get("copy_of") is not None:
-        return None
-    if payload.get("type", receipt.get("type")) != "normal":
-        return None  # training and pro forma receipts are not sales
-    if receipt.get("order"):
-        return None
-    customer = receipt.get("customer")
-    if not customer:
-        if config.invoices != "all":
-            return None
-        customer = config.cash_customer
-    return str(customer) if customer else None
 
 
 class FortnoxAdapter:
@@ -209,8 +180,8 @@ class FortnoxAdapter:
                 "VoucherRows": [
                     {
                         "Account": int(t.account),
-                        "Debit": _kronor(t.amount) if t.amount > 0 else 0,
-                        "Credit": _kronor(-t.amount) if t.amount < 0 else 0,
+                        "Debit": kronor_number(t.amount) if t.amount > 0 else 0,
+                        "Credit": kronor_number(-t.amount) if t.amount < 0 else 0,
                         "Description": t.text[:60],
                         **({"CostCenter": self.config.cost_center} if self.config.cost_center else {}),
                     }
@@ -224,9 +195,7 @@ class FortnoxAdapter:
         await self._record(db, m, "voucher", tag, number, found)
         sales = sum(g for _, g, _ in z.vat)
         how = "found already made" if found else "booked"
-        return (
-            f"Z {z.z_no} of {where}, {day}: {how} as voucher {number}, sales {format_amount(sales)} incl. VAT"
-        )
+        return f"Z {z.z_no} of {where}, {day}: {how} as voucher {number}, sales {money_text(sales)} incl. VAT"
 
     async def _financial_year(self, day: str) -> int | None:
         """The Id of Fortnox's financial year holding ``day``, or None when it has none.
@@ -288,8 +257,8 @@ class FortnoxAdapter:
         for _, text in rows:
             figures = json.loads(text)
             for rate, gross, v in figures["vat"]:
-                vat[_rate(rate)][0] -= gross
-                vat[_rate(rate)][1] -= v
+                vat[whole_percent(rate)][0] -= gross
+                vat[whole_percent(rate)][1] -= v
             for means, amount in figures["paid"].items():
                 paid[means] = paid.get(means, 0) - amount
             rounding -= figures["rounding"]
@@ -332,7 +301,7 @@ class FortnoxAdapter:
                 "InvoiceDate": day.isoformat(),
                 "ExternalInvoiceReference1": ref,
                 "VATIncluded": True,  # the till's prices include VAT
-                "InvoiceRows": self._rows(receipt, totals),
+                "InvoiceRows": invoice_rows(receipt, totals),
             }
         }
         made: dict[str, Any] = {}  # the invoice as Fortnox answered, when made just now
@@ -372,52 +341,6 @@ class FortnoxAdapter:
             (m.orgnr, m.store, m.register, int(m.payload["receipt_no"]), json.dumps(figures)),
         )
         return True
-
-    @staticmethod
-    def _rows(receipt: dict[str, Any], totals: dict[str, Any]) -> list[dict[str, Any]]:
-        """One row per line (a line discount its own row); a row per rate for the receipt discount."""
-        rows: list[dict[str, Any]] = []
-        by_rate: dict[int, Decimal] = {}
-        for line in receipt.get("lines", []):
-            rate = int(Decimal(str(line["vat_rate"])))
-            qty = Decimal(str(line["quantity"]))
-            price = Decimal(str(line["unit_price"]))
-            row: dict[str, Any] = {
-                "Description": str(line.get("text", ""))[:50],
-                "DeliveredQuantity": str(qty),
-                "Price": float(price),
-                "VAT": rate,
-            }
-            if line.get("article"):
-                row["ArticleNumber"] = str(line["article"])
-            rows.append(row)
-            amount = qty * price
-            discount = Decimal(str(line.get("discount", "0")))
-            if discount:
-                sign = -1 if qty < 0 else 1
-                rows.append(
-                    {
-                        "Description": "Rabatt",
-                        "DeliveredQuantity": "1",
-                        "Price": float(-sign * discount),
-                        "VAT": rate,
-                    }
-                )
-                amount -= sign * discount
-            by_rate[rate] = by_rate.get(rate, Decimal(0)) + amount
-        for rate, gross, _ in totals.get("vat", []):
-            r = _rate(int(rate))
-            rest = Decimal(gross) / 100 - by_rate.get(r, Decimal(0))
-            if rest:
-                rows.append(
-                    {
-                        "Description": "Rabatt på kvittot",
-                        "DeliveredQuantity": "1",
-                        "Price": float(rest),
-                        "VAT": r,
-                    }
-                )
-        return rows
 
     async def invoices_by_reference(self, ref: str) -> list[dict[str, Any]]:
         """The invoices (list items) whose ExternalInvoiceReference1 is exactly ``ref``, not cancelled."""
@@ -487,7 +410,7 @@ class FortnoxAdapter:
         remaining = Decimal(str(invoice.get("Total", 0)))
         for means, amount in (totals.get("paid") or {}).items():
             code = self.config.modes_of_payment.get(means, "")
-            part = min(Decimal(amount) / 100, remaining)
+            part = min(kronor_decimal(amount), remaining)
             if not code or part <= 0:
                 continue
             remaining -= part
@@ -507,35 +430,3 @@ class FortnoxAdapter:
         for p in payments:
             if not p.get("Booked"):
                 await self.client.request("PUT", f"invoicepayments/{p['Number']}/bookkeep")
-
-
-def invoice_rows(receipt: dict[str, Any], totals: dict[str, Any]) -> list[dict[str, Any]]:
-    """A receipt's rows as an invoice's (prices incl. VAT): a row per line, a row per line
-    discount, a row per rate for the receipt discount."""
-    return FortnoxAdapter._rows(receipt, totals)
-
-
-@dataclass(frozen=True, slots=True)
-class ExpectedDocument:
-    """What a document made for a receipt shows: its day, customer and total incl. VAT (kronor)."""
-
-    day: str | None  # None: not compared (an invoice made from an order is dated the day it is made)
-    customer: str
-    total: Decimal | None  # None: not compared (an order priced by Fortnox)
-
-    def matches(self, day: Any, customer: Any, total: Any) -> bool:
-        if self.day is not None and str(day or "") != self.day:
-            return False
-        if str(customer or "") != self.customer:
-            return False
-        if self.total is None:
-            return True
-        try:
-            return abs(Decimal(str(total)) - self.total) < _KRONA
-        except ArithmeticError:
-            return False
-
-
-def gross_kronor(totals: dict[str, Any]) -> Decimal:
-    """The receipt's sales incl. VAT before the cash rounding, in kronor (what its invoice totals)."""
-    return Decimal(sum(int(gross) for _, gross, _ in totals.get("vat", []))) / 100

@@ -50,16 +50,15 @@ import aiosqlite
 from gateway.messages.envelope import BusMessage
 from gateway.messages.orders import NewOrder, Order, OrderLine
 from gateway.sync.adapters import AdapterError
-from gateway.sync.adapters.fortnox.adapter import (
-    FORTNOX_SCHEMA,
+from gateway.sync.adapters.fortnox.adapter import FORTNOX_SCHEMA, FortnoxAdapter
+from gateway.sync.adapters.fortnox.api import pages
+from gateway.sync.adapters.fortnox.config import FortnoxConfig
+from gateway.sync.adapters.fortnox.invoices import (
     ExpectedDocument,
-    FortnoxAdapter,
     gross_kronor,
     invoice_rows,
     invoiced_customer,
 )
-from gateway.sync.adapters.fortnox.api import pages
-from gateway.sync.adapters.fortnox.config import FortnoxConfig
 from gateway.sync.http import ApiClient, ApiError, ApiUnavailable, OutcomeUnknown, TokenError
 from gateway.sync.orders.common import (
     OrderAdapter,

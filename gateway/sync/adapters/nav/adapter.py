@@ -33,6 +33,7 @@ import aiosqlite
 
 from gateway.messages.envelope import BusMessage
 from gateway.receipts.model import ReceiptError
+from gateway.receipts.money import kronor_decimal, kronor_number
 from gateway.sync.adapters import AdapterError
 from gateway.sync.adapters.nav.api import NavApi
 from gateway.sync.adapters.nav.config import NavConfig
@@ -137,7 +138,7 @@ class NavAdapter:
         for page in (kind.posted, kind.header):
             if await self.api.first(page, self._reference_filter(reference)) is not None:
                 return False
-        paid = Decimal(abs(int((payload.get("totals") or {}).get("to_pay", 0)))) / 100
+        paid = kronor_decimal(abs(int((payload.get("totals") or {}).get("to_pay", 0))))
         async for doc in self.api.client.values(
             self.api.path(kind.posted), {"$filter": self._reference_filter(legacy)}
         ):
@@ -290,7 +291,7 @@ class NavAdapter:
                 "Account_Type": "Customer",
                 "Account_No": customer,
                 "Description": text,
-                "Amount": float(Decimal(-amount) / 100),
+                "Amount": kronor_number(-amount),
                 "Bal_Account_Type": "G/L Account",
                 "Bal_Account_No": account,
             }

@@ -17,6 +17,7 @@ from typing import Any
 
 from gateway.receipts.codec import receipt_from_json
 from gateway.receipts.model import compute
+from gateway.receipts.money import kronor_decimal
 from gateway.sync.adapters import AdapterError
 from gateway.sync.adapters.nav.config import NavConfig
 
@@ -102,7 +103,7 @@ def nav_lines(payload: dict[str, Any], config: NavConfig) -> tuple[DocumentKind,
             )
         quantity = abs(line.quantity)
         net = _half_up(Decimal(abs(amount)) * 10000 / (10000 + line.vat_rate))
-        line_amount = Decimal(net) / 100
+        line_amount = kronor_decimal(net)
         listed = Decimal(line.unit_price) * 100 / (10000 + line.vat_rate)
         # Never below line amount / quantity: NAV makes the difference a line discount and
         # refuses a negative one.
@@ -112,7 +113,7 @@ def nav_lines(payload: dict[str, Any], config: NavConfig) -> tuple[DocumentKind,
     total = sum(net + _half_up(Decimal(net) * rate / 10000) for rate, net in net_by_rate.items())
     rest = abs(totals.to_pay) - total
     if rest:
-        evened = Decimal(rest) / 100
+        evened = kronor_decimal(rest)
         lines.append(
             NavLine(
                 "G/L Account",

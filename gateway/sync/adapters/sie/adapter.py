@@ -27,6 +27,7 @@ from pathlib import Path
 import aiosqlite
 
 from gateway.messages.envelope import BusMessage
+from gateway.receipts.money import money_text
 from gateway.sync.adapters import AdapterError
 from gateway.sync.adapters.sie.config import SieConfig
 from gateway.sync.booking import BookingError, ZFigures, z_figures, z_voucher
@@ -38,7 +39,6 @@ from gateway.sync.sie import (
     SieFile,
     UnbalancedVoucher,
     Voucher,
-    format_amount,
     render,
 )
 
@@ -193,5 +193,5 @@ class SieAdapter:
         )
         return (
             f"wrote {path}: Z {z.z_no} of {where}, {z.day.isoformat()}, "
-            f"sales {format_amount(z.net_sales)} incl. VAT"
+            f"sales {money_text(z.net_sales)} incl. VAT"
         )

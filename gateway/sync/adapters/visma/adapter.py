@@ -26,12 +26,12 @@ The configuration is in :mod:`~gateway.sync.adapters.visma.config`, the API clie
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 import aiosqlite
 
 from gateway.messages.envelope import BusMessage
+from gateway.receipts.money import kronor_number
 from gateway.sync.adapters import AdapterError
 from gateway.sync.adapters.visma.api import VISMA, VismaApi, VismaCompany
 from gateway.sync.adapters.visma.config import VismaConfig
@@ -63,10 +63,6 @@ def z_reference(message: BusMessage, z_no: int) -> str:
     """Our stable reference of a Z report, carried at the end of its voucher text (at most
     1000 characters, Visma's VoucherText): the Z voucher tag of :mod:`gateway.sync.references`."""
     return voucher_tag(message, z_no)
-
-
-def _kronor(ore: int) -> float:
-    return float(Decimal(ore) / 100)
 
 
 def _failure(what: str, exc: Exception) -> AdapterError:
@@ -104,8 +100,8 @@ class VismaAdapter:
         rows = [
             {
                 "AccountNumber": int(t.account),
-                "DebitAmount": _kronor(t.amount) if t.amount > 0 else 0.0,
-                "CreditAmount": _kronor(-t.amount) if t.amount < 0 else 0.0,
+                "DebitAmount": kronor_number(t.amount) if t.amount > 0 else 0.0,
+                "CreditAmount": kronor_number(-t.amount) if t.amount < 0 else 0.0,
                 "TransactionText": t.text[:60],
             }
             for t in book_z(z, self.accounts)
