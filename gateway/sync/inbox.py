@@ -26,39 +26,35 @@ Tables:
   (The table keeps its old name so that an inbox of an earlier version reads as it is:
   its rows, a register not configured among them, are held messages now.)
 * the adapters' own tables (``sie_files``), created by the adapters.
+
+Which messages are ours is decided by :mod:`gateway.sync.intake`; how the file is opened,
+by :mod:`gateway.sync.database`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
-import json
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
 
-from gateway.messages.envelope import KIND_TOPICS, BusMessage, MessageError, Topics, decode_message
+from gateway.messages.envelope import BusMessage, Topics, decode_message
+from gateway.sync.database import Database, now_text, open_database
+from gateway.sync.intake import Rejection, classify
 from gateway.sync.routing import Routing
 
 __all__ = [
     "INBOX_SCHEMA",
-    "Database",
     "HeldRow",
     "Inbox",
     "Intake",
     "OwedAck",
     "Pending",
     "RegisterKey",
-    "Rejection",
-    "classify",
-    "now_text",
-    "open_database",
 ]
 
 INBOX_SCHEMA = """
@@ -121,81 +117,6 @@ CREATE INDEX IF NOT EXISTS inbox_ack_owed ON inbox (id) WHERE ack_owed IS NOT NU
 RegisterKey = tuple[str, str, str]
 """(orgnr, store, register)."""
 
-_LEAVES = frozenset(KIND_TOPICS.values())
-
-
-def now_text() -> str:
-    return datetime.now().astimezone().isoformat(timespec="milliseconds")
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    """A message that cannot be taken: held (with the reason) when a till waits for it."""
-
-    reason: str
-    msg_id: str | None  # when one could be read: then the till gets a ``held`` ack
-    ack_topic: str | None
-    conflict: bool = False  # the msg_id is stored with other content: worth an ERROR
-    entry_hash: str = ""  # as the message says, for the ack's proof
-    message: BusMessage | None = None  # a readable message of a register not accepted: held in the inbox
-
-
-def _acks_of(orgnr: Any, store: Any, register: Any) -> str | None:
-    try:
-        return Topics(str(orgnr), str(store), str(register)).acks
-    except MessageError:
-        return None
-
-
-def classify(topic: str, payload: bytes, routing: Routing, source: str) -> BusMessage | Rejection | None:
-    """A message of ours, why it cannot be taken (and where its ``held`` ack goes), or None for
-    a message of a store this module does not serve (never stored, never acked)."""
-    where = Topics.register_of(topic)
-    if where is not None and not routing.serves(where[0], where[1]):
-        return None
-    topic_acks = None if where is None else _acks_of(*where[:3])
-    msg_id: str | None = None
-    entry_hash = ""
-    try:
-        obj = json.loads(payload)
-        if isinstance(obj, dict) and isinstance(obj.get("msg_id"), str):
-            msg_id = obj["msg_id"]
-            entry_hash = obj["entry_hash"] if isinstance(obj.get("entry_hash"), str) else ""
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        pass
-    if where is None or where[3] not in _LEAVES or topic_acks is None:
-        return Rejection(f"topic {topic!r} is not a register's receipts, reports or events", None, None)
-    try:
-        message = decode_message(payload)
-    except MessageError as exc:
-        advice = (
-            " — the till sends what this sync module cannot read: update tillgw sync, then run "
-            "tillgw sync --reprocess"
-        )
-        return Rejection(
-            f"{exc}{advice if msg_id is not None else ''}",
-            msg_id,
-            topic_acks if msg_id is not None else None,
-            entry_hash=entry_hash,
-        )
-    key = (message.orgnr, message.store, message.register)
-    if key != where[:3] or KIND_TOPICS[message.kind] != where[3]:
-        return Rejection(
-            f"a {message.kind} of {'/'.join(key)} does not belong on topic {topic!r}",
-            message.msg_id,
-            topic_acks,
-            entry_hash=message.entry_hash,
-        )
-    if not routing.accepts(*key):
-        return Rejection(
-            routing.why_not(*key, source),
-            message.msg_id,
-            topic_acks,
-            entry_hash=message.entry_hash,
-            message=message,
-        )
-    return message
-
 
 @dataclass(frozen=True, slots=True)
 class Intake:
@@ -257,52 +178,6 @@ class Pending:
 
     id: int
     message: BusMessage
-
-
-async def open_database(path: Path, schema: str, *, busy_timeout_ms: int) -> aiosqlite.Connection:
-    """``path`` opened as the sync module keeps its databases, its folder made, ``schema`` created.
-
-    WAL, ``synchronous=FULL`` (a commit is fsynced before it returns), autocommit (the
-    callers begin their own transactions), and a wait of up to ``busy_timeout_ms`` while
-    another connection writes. Closed again if any of it fails.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = await aiosqlite.connect(path, isolation_level=None)
-    try:
-        await conn.execute("PRAGMA journal_mode=WAL")
-        await conn.execute("PRAGMA synchronous=FULL")
-        await conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        await conn.executescript(schema)
-    except BaseException:
-        await conn.close()
-        raise
-    return conn
-
-
-class Database:
-    """An open database of the sync module's (:func:`open_database`): one connection, on which
-    this process's transactions take turns."""
-
-    def __init__(self, path: Path, conn: aiosqlite.Connection) -> None:
-        self.path = path
-        self.conn = conn
-        self._lock = asyncio.Lock()
-
-    async def close(self) -> None:
-        await self.conn.close()
-
-    @contextlib.asynccontextmanager
-    async def transaction(self, *, write: bool = True) -> AsyncIterator[aiosqlite.Connection]:
-        """One durable transaction (a consistent read with ``write=False``); rolled back if the
-        block raises."""
-        async with self._lock:
-            await self.conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-            try:
-                yield self.conn
-            except BaseException:
-                await self.conn.execute("ROLLBACK")
-                raise
-            await self.conn.execute("COMMIT")
 
 
 class Inbox(Database):

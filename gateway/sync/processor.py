@@ -21,7 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from gateway.sync.adapters import Adapter, AdapterError
-from gateway.sync.inbox import Inbox, Pending, RegisterKey, now_text
+from gateway.sync.database import now_text
+from gateway.sync.inbox import Inbox, Pending, RegisterKey
 from gateway.sync.runlog import LOGGER
 
 __all__ = ["PassResult", "Processor"]

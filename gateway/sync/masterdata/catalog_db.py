@@ -42,7 +42,7 @@ from typing import Any
 
 import aiosqlite
 
-from gateway.sync.inbox import Database, open_database
+from gateway.sync.database import Database, open_database
 
 __all__ = ["CATALOG_SCHEMA", "CatalogDb"]
 

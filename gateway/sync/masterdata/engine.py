@@ -16,7 +16,8 @@ never interleave):
    revision never went out are read again.
 
 Articles and customers missing in the ERP are removed from the tills on a full sync
-only with ``delete_missing_articles`` / ``delete_missing_customers``.
+only with ``delete_missing_articles`` / ``delete_missing_customers``. A till that missed a
+revision is answered from the stored revisions (:mod:`.revisions`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from gateway.messages.catalog import Article, CatalogUpdate, Customer, StockLeve
 from gateway.sync.masterdata.catalog_db import CatalogDb
 from gateway.sync.masterdata.config import MasterDataConfig
 from gateway.sync.masterdata.pricing import exclusion, till_article, till_customer, with_unique_barcodes
+from gateway.sync.masterdata.revisions import all_stock, answer, snapshot, stored_parts
 from gateway.sync.masterdata.source import MasterDataSource
 from gateway.sync.masterdata.stock import StockMerge, prepare_merge, record_merge, recover_merge
 from gateway.sync.runlog import LOGGER
@@ -205,7 +207,7 @@ class MasterDataEngine:
             if full:
                 art_items = list(articles.values())
                 cus_items = list(customers.values())
-                stock_items = await _all_stock(db)
+                stock_items = await all_stock(db)
                 art_removed, cus_removed, stock_removed = [], [], []
             result.articles = [a.number for a in art_items]
             result.articles_removed = art_removed
@@ -347,9 +349,9 @@ class MasterDataEngine:
             if full and revision != head:
                 updates: list[CatalogUpdate] = []  # a later revision follows: a till behind asks
             elif full:
-                updates = await self.snapshot(revision - 1)
+                updates = await snapshot(self.catalog, self.config, revision - 1)
             else:
-                updates = await self._stored_parts(revision)
+                updates = await stored_parts(self.catalog, revision)
             if updates and not await self._publish(revision, updates):
                 break
             if not updates:
@@ -369,69 +371,15 @@ class MasterDataEngine:
                         await CatalogDb.set_mark(db, f"{name}_since", str(made[0][0]))
         return done
 
-    async def _stored_parts(self, revision: int) -> list[CatalogUpdate]:
-        from gateway.messages.catalog import decode_update
-
-        rows = await self.catalog.fetchall(
-            "SELECT message FROM revision_parts WHERE revision = ? ORDER BY part", (revision,)
-        )
-        return [decode_update(bytes(r[0])) for r in rows]
-
     # -- answering the tills ------------------------------------------------------------
 
-    async def snapshot(self, base: int) -> list[CatalogUpdate]:
-        """The catalog as it is at the head revision, as a full revision on ``base``."""
-        async with self.catalog.transaction(write=False) as db:
-            head = int(await CatalogDb.get_mark(db, "head") or 0)
-            async with db.execute("SELECT item FROM articles ORDER BY number") as c:
-                articles = [Article.from_json(json.loads(r[0]), "articles") for r in await c.fetchall()]
-            async with db.execute("SELECT item FROM customers ORDER BY number") as c:
-                customers = [Customer.from_json(json.loads(r[0]), "customers") for r in await c.fetchall()]
-            stock = await _all_stock(db)
-        if head == 0:
-            return []
-        return split_revision(
-            self._orgnr,
-            self._store,
-            head,
-            min(base, head - 1),
-            full=True,
-            at=_now().isoformat(timespec="seconds"),
-            sections={"articles": (articles, ()), "customers": (customers, ()), "stock": (stock, ())},
-        )
-
     async def answer(self, holds: int, reason: str) -> list[CatalogUpdate]:
-        """What a till that holds revision ``holds`` needs: the revisions after it, or a full one."""
-        rows = await self.catalog.fetchall(
-            "SELECT revision, full, (SELECT COUNT(*) FROM revision_parts p WHERE p.revision = r.revision), "
-            "parts, published_at FROM revisions r WHERE revision > ? ORDER BY revision",
-            (holds,),
-        )
-        head = await self.catalog.head()
-        if holds == head and reason != "reset":
-            return []
-        complete = (
-            reason != "reset"
-            and holds < head
-            and rows
-            and int(rows[0][0]) == holds + 1
-            and all(not r[1] and int(r[2]) == int(r[3]) and r[4] is not None for r in rows)
-        )
-        if not complete:
-            return await self.snapshot(holds if holds < head else head - 1)
-        out: list[CatalogUpdate] = []
-        for row in rows:
-            out.extend(await self._stored_parts(int(row[0])))
-        return out
+        """What a till that holds revision ``holds`` needs (:func:`.revisions.answer`)."""
+        return await answer(self.catalog, self.config, holds, reason)
 
     async def last_full_seconds(self) -> float | None:
         value = await self.catalog.mark("full_sync_seconds")
         return None if value is None else float(value)
-
-
-async def _all_stock(db: aiosqlite.Connection) -> list[StockLevel]:
-    async with db.execute("SELECT number, quantity FROM stock ORDER BY number") as cursor:
-        return [StockLevel(str(r[0]), Decimal(r[1])) for r in await cursor.fetchall()]
 
 
 def _fields(article: Article) -> dict[str, Any]:

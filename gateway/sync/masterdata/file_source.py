@@ -61,7 +61,7 @@ from typing import TypeVar
 
 from gateway.receipts.vat import VAT_RATES
 from gateway.sync.adapters import AdapterError
-from gateway.sync.adapters.sie.adapter import write_atomically
+from gateway.sync.files import write_atomically
 from gateway.sync.masterdata.source import SourceArticle, SourceCustomer
 
 __all__ = ["CUSTOMER_COLUMNS", "FileSource", "parse_decimal"]

@@ -29,7 +29,7 @@ from gateway.receipts.money import kronor_text
 from gateway.receipts.vat import VAT_RATES
 from gateway.sync.adapters import AdapterError
 from gateway.sync.adapters.source_common import ore
-from gateway.sync.inbox import now_text
+from gateway.sync.database import now_text
 from gateway.sync.masterdata.pricing import price_incl_vat
 from gateway.sync.orders.source import OrderLookupError
 from gateway.sync.references import DocumentReference, ReferenceField, order_number

@@ -39,9 +39,9 @@ from gateway.sync.adapters import AdapterError
 from gateway.sync.adapters.business_central.api import BusinessCentralApi
 from gateway.sync.adapters.business_central.config import BusinessCentralConfig
 from gateway.sync.adapters.odata import odata_quote
+from gateway.sync.database import now_text
 from gateway.sync.http.client import ApiError, ApiUnavailable, OutcomeUnknown
 from gateway.sync.http.oauth import TokenError
-from gateway.sync.inbox import now_text
 from gateway.sync.references import BC_EXTERNAL_DOCUMENT_NUMBER, DocumentReference, LegacyWindow
 
 __all__ = ["BC_SCHEMA", "BusinessCentralAdapter", "InvoiceLine", "invoice_lines"]

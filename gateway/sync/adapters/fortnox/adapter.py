@@ -24,6 +24,9 @@ An invoice that is booked carries its own sale into the books; the Z report's vo
 leaves those receipts out (``fortnox_invoiced`` keeps their figures until their Z), so no
 sale is booked twice. An invoice that is not booked is only a claim on the customer: the
 Z report books the whole day.
+
+What an invoice holds and which receipts get one is in :mod:`.invoices`; the
+configuration in :mod:`.config`, the client in :mod:`.api`.
 """
 
 from __future__ import annotations
@@ -50,8 +53,8 @@ from gateway.sync.adapters.fortnox.invoices import (
     whole_percent,
 )
 from gateway.sync.booking import BookingError, ZFigures, z_figures, z_voucher
+from gateway.sync.database import now_text
 from gateway.sync.http import ApiClient, ApiError, ApiUnavailable, OutcomeUnknown, TokenError
-from gateway.sync.inbox import now_text
 from gateway.sync.references import (
     FORTNOX_EXTERNAL_INVOICE_REFERENCE,
     DocumentReference,

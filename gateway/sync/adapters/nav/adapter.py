@@ -39,8 +39,8 @@ from gateway.sync.adapters.nav.api import NavApi
 from gateway.sync.adapters.nav.config import NavConfig
 from gateway.sync.adapters.nav.documents import DocumentKind, NavLine, nav_lines
 from gateway.sync.adapters.odata import odata_quote
+from gateway.sync.database import now_text
 from gateway.sync.http.client import ApiError, ApiUnavailable, OutcomeUnknown
-from gateway.sync.inbox import now_text
 from gateway.sync.references import (
     NAV_DOCUMENT_NO,
     NAV_EXTERNAL_DOCUMENT_NO,

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import importlib.metadata
-import os
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -31,7 +30,8 @@ from gateway.receipts.money import money_text
 from gateway.sync.adapters import AdapterError
 from gateway.sync.adapters.sie.config import SieConfig
 from gateway.sync.booking import BookingError, ZFigures, z_figures, z_voucher
-from gateway.sync.inbox import now_text
+from gateway.sync.database import now_text
+from gateway.sync.files import write_atomically
 from gateway.sync.settings import AccountsConfig
 from gateway.sync.sie import (
     COST_CENTRE_DIMENSION,
@@ -42,7 +42,7 @@ from gateway.sync.sie import (
     render,
 )
 
-__all__ = ["SIE_SCHEMA", "SieAdapter", "file_name", "write_atomically"]
+__all__ = ["SIE_SCHEMA", "SieAdapter", "file_name"]
 
 SIE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS sie_files (
@@ -68,30 +68,6 @@ def _version() -> str:
 
 def file_name(message: BusMessage, z_no: int) -> str:
     return f"{message.orgnr}-{message.store}-{message.register}-Z{z_no:06d}.si"
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """``path`` holds ``data`` or what it held before, whatever moment a crash comes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)  # the rename itself is durable
-    finally:
-        os.close(dir_fd)
 
 
 class SieAdapter:

@@ -36,9 +36,9 @@ from gateway.sync.adapters import AdapterError
 from gateway.sync.adapters.visma.api import VISMA, VismaApi, VismaCompany
 from gateway.sync.adapters.visma.config import VismaConfig
 from gateway.sync.booking import BookingError, book_z, z_figures
+from gateway.sync.database import now_text
 from gateway.sync.http.client import ApiError, ApiUnavailable, OutcomeUnknown
 from gateway.sync.http.oauth import TokenError
-from gateway.sync.inbox import now_text
 from gateway.sync.references import voucher_tag
 from gateway.sync.settings import AccountsConfig
 
