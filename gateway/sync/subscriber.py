@@ -317,7 +317,8 @@ class Subscriber:
                         store,
                         self.routing.describe(),
                     )
-        if stored:
+        if stored or any(i.outcome == "held" for i in intakes):
+            # A held message wakes processing too: the pass after it tells the tills what is held.
             self.on_stored()
         acks = [
             client.publish(
