@@ -47,11 +47,9 @@ def asb_enable(flags: AsbFlag | int) -> bytes:
     return bytes([GS, ord("a"), byte_arg(int(flags), "flags")])
 
 
-# ---------------------------------------------------------------------------------------
-# Real-time status replies (DLE EOT n), declared as BitStructs: bit 7 first
-# ---------------------------------------------------------------------------------------
-# Every reply byte has the fixed pattern 0xx1xx10; the Const fields make the parser
-# refuse anything else, so a stray byte in the stream is never taken for status.
+# The replies to DLE EOT n, declared as BitStructs, bit 7 first. Every reply byte has the
+# fixed pattern 0xx1xx10; the Const fields make the parser refuse anything else, so a
+# stray byte in the stream is never taken for status.
 
 _PRINTER_STATUS_BITS = BitStruct(
     "fixed_bit7" / Const(0, Bit),
