@@ -77,7 +77,7 @@ MESSAGES: dict[str, Delimited] = {
     "SR": Delimited("type" / Text(1, 8), "code" / Text(1, 128), extra=True),
     "NAK": Delimited(_type_tag("NAK"), "code" / _NAK_CODE, extra=True),
 }
-"""Every message's field layout, keyed by the type tag we send (see the module doc)."""
+"""Every message's field layout, keyed by the type tag we send (see the package doc)."""
 
 
 def parse_fields(layout: str, message: bytes) -> cs.Container:

@@ -60,7 +60,7 @@ def _parse(body: bytes) -> ET.Element:
         raise EnvelopeError("document", "empty")
     if not data.startswith(_BOMS) and not _DECLARED_ENCODING_RE.match(data):
         # No declared encoding: XML says UTF-8; a unit that sends bare ISO-8859-1 gets
-        # the protocol's charset instead of a parse error (module doc, choice 8).
+        # the protocol's charset instead of a parse error (package doc, choice 8).
         try:
             data.decode("utf-8")
         except UnicodeDecodeError:
