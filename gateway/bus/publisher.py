@@ -61,10 +61,10 @@ from gateway.bus.client import (
     stop_task,
 )
 from gateway.bus.outbox import HeldMessage, Outbox, OutboxRow, OutboxState
+from gateway.common.clock import local_now
 from gateway.common.health import DeviceState, HealthReporter, HealthTracker
 from gateway.config import MqttConfig
 from gateway.fiscal.journal import Entry
-from gateway.fiscal.store import local_now
 from gateway.messages.ack_proof import AckVerifier
 from gateway.messages.envelope import KIND_TOPICS, Ack, MessageError, Topics, decode_ack
 
