@@ -16,6 +16,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from gateway.common.backoff import Backoff
     from gateway.common.health import DeviceState, Health, HealthTracker
     from gateway.devices.control_unit import ControlUnitDriver
     from gateway.devices.drawer import Drawer, KickOutcome, KickResult, OpenLevel
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     )
     from gateway.devices.line import CCSP_LEGACY_PROTOCOL, CCSP_PROTOCOL, DeviceProtocol, LineSettings
     from gateway.devices.link import Link, LinkError, LinkLost, open_link
-    from gateway.devices.port import Backoff, DeviceTimeout, Exchange, PortOwner, ReplyReader
+    from gateway.devices.port import DeviceTimeout, Exchange, PortOwner, ReplyReader
     from gateway.devices.printer import (
         JobStatus,
         Outcome,
@@ -55,7 +56,7 @@ if TYPE_CHECKING:
     from gateway.devices.unit_kinds import UnitKind, UnitSettings, kind_of, open_control_unit, open_unit
 
 _MODULE_OF: dict[str, str] = {
-    "Backoff": "gateway.devices.port",
+    "Backoff": "gateway.common.backoff",
     "CCSP_LEGACY_PROTOCOL": "gateway.devices.line",
     "CCSP_PROTOCOL": "gateway.devices.line",
     "ControlUnit": "gateway.devices.fiscal_unit",

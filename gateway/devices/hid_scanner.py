@@ -26,7 +26,7 @@ Unplug and re-plug
     Reads fail with ``ENODEV`` when the scanner is unplugged: the state becomes
     ``failed`` ("scanner unplugged — plug it back in; scans resume by themselves"), a
     half-typed code is reported as cut off, and the device is looked for again after a
-    bounded exponential backoff (0.1 s doubling up to 1 s) until it is back; it is then
+    random wait of up to 0.1 s, doubling up to 1 s, until it is back; it is then
     grabbed again and the state is ``ready``.
 
 Reading
@@ -64,8 +64,8 @@ from types import ModuleType
 from typing import Any, Literal, Protocol
 from urllib.parse import unquote
 
+from gateway.common.backoff import Backoff
 from gateway.common.health import DeviceState
-from gateway.devices.port import Backoff
 from gateway.devices.scanner import ScannerDriver
 from protocols.scanner import (
     DEFAULT_MAX_LINE,

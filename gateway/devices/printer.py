@@ -61,10 +61,11 @@ from dataclasses import asdict, dataclass
 from typing import Any, Self
 from urllib.parse import urlsplit
 
+from gateway.common.backoff import Backoff
 from gateway.common.health import DeviceState, Health, HealthReporter, HealthTracker
 from gateway.devices.line import LineSettings
 from gateway.devices.link import Link, LinkError, LinkOpener, is_network_url, open_link
-from gateway.devices.port import Backoff, DeviceTimeout, Exchange, PortClosed, PortOwner
+from gateway.devices.port import DeviceTimeout, Exchange, PortClosed, PortOwner
 from protocols import escpos
 from protocols.escpos import ErrorCause, OfflineCause, PaperStatus, PrinterStatus, StatusType
 

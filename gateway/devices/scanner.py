@@ -28,9 +28,9 @@ The owner task of a serial scanner (numbers are the defaults):
 * a lost link (cable pulled, device switched off, peer hung up) makes the state
   ``failed`` with words for the shop ("scanner unplugged — plug it back in; scans resume
   by themselves"), reports a half-received code as cut off, and reopens the port after a
-  bounded exponential backoff (0.1 s doubling up to 1 s), for as long as it takes; once
-  it opens the state is ``ready`` and scans flow again. The backoff starts over after a
-  scan arrives.
+  random wait of up to 0.1 s, doubling up to 1 s (:mod:`gateway.common.backoff`), for as
+  long as it takes; once it opens the state is ``ready`` and scans flow again. The
+  backoff starts over after a scan arrives.
 """
 
 from __future__ import annotations
@@ -47,10 +47,10 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
+from gateway.common.backoff import Backoff
 from gateway.common.health import DeviceState, HealthReporter, HealthTracker
 from gateway.devices.line import LineSettings
 from gateway.devices.link import Link, LinkError, LinkLost, LinkOpener, is_network_url, open_link
-from gateway.devices.port import Backoff
 from protocols.scanner import (
     DEFAULT_MAX_LINE,
     SWEDISH_IN_STORE,
@@ -105,7 +105,7 @@ SCANNER_LINE = LineSettings(baudrate=9600)
 
 
 def scanner_backoff() -> Backoff:
-    """The default reconnect backoff: 0.1 s, doubling, at most 1 s between attempts."""
+    """The default reconnect backoff: a random wait of up to 0.1 s, doubling, at most 1 s."""
     return Backoff(initial=BACKOFF_INITIAL, maximum=BACKOFF_MAXIMUM)
 
 
@@ -427,7 +427,7 @@ class ScannerDriver(HealthReporter, abc.ABC):
         self._hub.publish(event)
 
     async def _pause(self) -> None:
-        # The reconnect interval (bounded exponential backoff), not a synchronisation.
+        # The reconnect interval (a random wait under a doubling ceiling), not a synchronisation.
         await asyncio.sleep(self._backoff.next_delay())
 
 

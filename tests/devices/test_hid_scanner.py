@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import pytest
 
+from gateway.common.backoff import Backoff
 from gateway.common.health import DeviceState, Health
 from gateway.devices.hid_scanner import (
     DeviceSelector,
@@ -32,7 +33,6 @@ from gateway.devices.hid_scanner import (
     choose_device,
     read_recording,
 )
-from gateway.devices.port import Backoff
 from gateway.devices.scanner import ScanEvent, ScannerEvent, ScanRejected, ScanSubscription
 from protocols.scanner import MeasureKind, ScanKind
 

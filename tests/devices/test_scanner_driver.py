@@ -22,10 +22,10 @@ import pytest
 
 from firmware_sim.scanner import Scanner, ScannerConfig
 from firmware_sim.scanner.server import serve_pty, serve_tcp, wait_for_receiver
+from gateway.common.backoff import Backoff
 from gateway.common.health import DeviceState, Health
 from gateway.devices.line import LineSettings
 from gateway.devices.link import Link, open_socket_link
-from gateway.devices.port import Backoff
 from gateway.devices.scanner import (
     ScanEvent,
     ScannerDriver,
