@@ -33,16 +33,9 @@ if TYPE_CHECKING:
     from gateway.devices.line import CCSP_LEGACY_PROTOCOL, CCSP_PROTOCOL, DeviceProtocol, LineSettings
     from gateway.devices.link import Link, LinkError, LinkLost, open_link
     from gateway.devices.port import DeviceTimeout, Exchange, PortOwner, ReplyReader
-    from gateway.devices.printer import (
-        JobStatus,
-        Outcome,
-        PrinterCondition,
-        PrinterDriver,
-        PrinterOffline,
-        PrinterUnavailable,
-        PrintJob,
-        PrintResult,
-    )
+    from gateway.devices.print_job import JobStatus, Outcome, PrintJob, PrintResult
+    from gateway.devices.printer import PrinterDriver
+    from gateway.devices.printer_status import PrinterCondition, PrinterOffline, PrinterUnavailable
     from gateway.devices.scanner import (
         ScanEvent,
         ScannerDriver,
@@ -72,7 +65,7 @@ _MODULE_OF: dict[str, str] = {
     "FrameRecord": "gateway.devices.fiscal_unit",
     "Health": "gateway.common.health",
     "HealthTracker": "gateway.common.health",
-    "JobStatus": "gateway.devices.printer",
+    "JobStatus": "gateway.devices.print_job",
     "KickOutcome": "gateway.devices.drawer",
     "KickResult": "gateway.devices.drawer",
     "LineSettings": "gateway.devices.line",
@@ -80,14 +73,14 @@ _MODULE_OF: dict[str, str] = {
     "LinkError": "gateway.devices.link",
     "LinkLost": "gateway.devices.link",
     "OpenLevel": "gateway.devices.drawer",
-    "Outcome": "gateway.devices.printer",
+    "Outcome": "gateway.devices.print_job",
     "PortOwner": "gateway.devices.port",
-    "PrintJob": "gateway.devices.printer",
-    "PrintResult": "gateway.devices.printer",
-    "PrinterCondition": "gateway.devices.printer",
+    "PrintJob": "gateway.devices.print_job",
+    "PrintResult": "gateway.devices.print_job",
+    "PrinterCondition": "gateway.devices.printer_status",
     "PrinterDriver": "gateway.devices.printer",
-    "PrinterOffline": "gateway.devices.printer",
-    "PrinterUnavailable": "gateway.devices.printer",
+    "PrinterOffline": "gateway.devices.printer_status",
+    "PrinterUnavailable": "gateway.devices.printer_status",
     "Registration": "gateway.devices.fiscal_unit",
     "ReplyReader": "gateway.devices.port",
     "ScanEvent": "gateway.devices.scanner",
