@@ -36,16 +36,10 @@ if TYPE_CHECKING:
     from gateway.devices.print_job import JobStatus, Outcome, PrintJob, PrintResult
     from gateway.devices.printer import PrinterDriver
     from gateway.devices.printer_status import PrinterCondition, PrinterOffline, PrinterUnavailable
-    from gateway.devices.scanner import (
-        ScanEvent,
-        ScannerDriver,
-        ScannerEvent,
-        ScanRejected,
-        ScanSubscription,
-        SerialScanner,
-        SerialScannerConfig,
-        open_scanner,
-    )
+    from gateway.devices.scan_events import ScanEvent, ScannerEvent, ScanRejected, ScanSubscription
+    from gateway.devices.scanner import open_scanner
+    from gateway.devices.scanner_driver import ScannerDriver
+    from gateway.devices.serial_scanner import SerialScanner, SerialScannerConfig
     from gateway.devices.unit_kinds import UnitKind, UnitSettings, kind_of, open_control_unit, open_unit
 
 _MODULE_OF: dict[str, str] = {
@@ -83,13 +77,13 @@ _MODULE_OF: dict[str, str] = {
     "PrinterUnavailable": "gateway.devices.printer_status",
     "Registration": "gateway.devices.fiscal_unit",
     "ReplyReader": "gateway.devices.port",
-    "ScanEvent": "gateway.devices.scanner",
-    "ScanRejected": "gateway.devices.scanner",
-    "ScanSubscription": "gateway.devices.scanner",
-    "ScannerDriver": "gateway.devices.scanner",
-    "ScannerEvent": "gateway.devices.scanner",
-    "SerialScanner": "gateway.devices.scanner",
-    "SerialScannerConfig": "gateway.devices.scanner",
+    "ScanEvent": "gateway.devices.scan_events",
+    "ScanRejected": "gateway.devices.scan_events",
+    "ScanSubscription": "gateway.devices.scan_events",
+    "ScannerDriver": "gateway.devices.scanner_driver",
+    "ScannerEvent": "gateway.devices.scan_events",
+    "SerialScanner": "gateway.devices.serial_scanner",
+    "SerialScannerConfig": "gateway.devices.serial_scanner",
     "UnitIdentity": "gateway.devices.fiscal_unit",
     "UnitKind": "gateway.devices.unit_kinds",
     "UnitSettings": "gateway.devices.unit_kinds",

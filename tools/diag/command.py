@@ -21,7 +21,7 @@ from rich.console import Console
 from gateway.cli.run import add_data_arguments, config_from_args
 from gateway.config import ConfigError
 from gateway.devices.drawer import OpenLevel
-from gateway.devices.hid_scanner import DeviceSelector
+from gateway.devices.input_devices import DeviceSelector
 from gateway.devices.unit_kinds import CCSP_BAUDRATES, UnitKind
 from protocols.skv import FieldError, validate_orgnr, validate_pos_id
 from tools.diag.diagnose import diagnose
