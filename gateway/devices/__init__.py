@@ -8,6 +8,22 @@ The receipt printer (serial, TCP, USB) is :class:`PrinterDriver`, and the cash d
 
 Each name is loaded from its module on first use, so that importing one module of this
 package (the configuration reads ``gateway.devices.unit_kinds``) loads no other driver.
+
+The modules, from the wire up:
+
+* links and ports: ``line`` (serial settings), ``link`` (serial and TCP), ``usb_link``,
+  ``port`` (the one task that owns a port), ``usb_ids`` (what a USB id is);
+* control units: ``fiscal_unit`` (the interface the pipeline sees), ``unit_kinds`` (which
+  driver a ``[control_unit]`` section opens), ``unit_operation`` (tries, deadlines and
+  words every driver shares), ``control_unit`` (CCSP), ``http_unit`` (what HTTP drivers
+  share), ``xccsp_unit``, ``cloud_unit`` and ``client_cert`` (what the cloud services
+  share), ``tcs_unit``, ``srv4pos_unit``;
+* the printer: ``printer_status`` (its status bytes in words), ``print_job``,
+  ``printer_link`` (serial, TCP or USB), ``printer`` (the driver), ``drawer``;
+* scanners: ``scanner`` (:func:`open_scanner`), ``scan_events`` (events and subscribers),
+  ``scanner_driver`` (what every scanner driver shares), ``serial_scanner``;
+  ``hid_scanner`` with ``input_devices`` (which input device), ``evdev_backend``
+  (python-evdev) and ``input_recording`` (replayed events for tests).
 """
 
 from __future__ import annotations
