@@ -28,7 +28,8 @@ from gateway.catalog.subscriber import CatalogSubscriber
 from gateway.config import Config
 from gateway.devices.drawer import Drawer, OpenLevel
 from gateway.devices.fiscal_unit import ControlUnit, ControlUnitError
-from gateway.devices.printer import Outcome, PrinterDriver
+from gateway.devices.print_job import Outcome
+from gateway.devices.printer import PrinterDriver
 from gateway.devices.unit_kinds import open_unit
 from gateway.fiscal.index_check import IndexMismatch, check_index
 from gateway.fiscal.journal import Entry

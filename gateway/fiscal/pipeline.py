@@ -32,6 +32,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any, Protocol
 
+from gateway.common.clock import local_now
 from gateway.devices.fiscal_unit import (
     ControlUnit,
     ControlUnitRefused,
@@ -41,7 +42,7 @@ from gateway.devices.fiscal_unit import (
 from gateway.fiscal.receipt_text import PrintedReceipt, Shop, layout, render, to_text
 from gateway.fiscal.reports import IndexMismatch, Report, float_change_body, make_x, make_z
 from gateway.fiscal.storage import full_words
-from gateway.fiscal.store import StorageFull, Store, Writer, local_now
+from gateway.fiscal.store import StorageFull, Store, Writer
 from gateway.messages.catalog import Customer
 from gateway.messages.envelope import MessageError
 from gateway.messages.orders import NewOrder, OrderFieldError, order_reference

@@ -18,22 +18,19 @@ from typing import Any, Literal
 
 import pytest
 
+from gateway.common.backoff import Backoff
 from gateway.common.health import DeviceState, Health
-from gateway.devices.hid_scanner import (
+from gateway.devices.evdev_backend import EvdevBackend, EvdevUnavailable
+from gateway.devices.hid_scanner import HidScanner, HidScannerConfig
+from gateway.devices.input_devices import (
     DeviceSelector,
-    EvdevBackend,
-    EvdevUnavailable,
     EventDevice,
-    HidScanner,
-    HidScannerConfig,
     InputDeviceInfo,
     RawEvent,
-    RecordedDevice,
     choose_device,
-    read_recording,
 )
-from gateway.devices.port import Backoff
-from gateway.devices.scanner import ScanEvent, ScannerEvent, ScanRejected, ScanSubscription
+from gateway.devices.input_recording import RecordedDevice, read_recording
+from gateway.devices.scan_events import ScanEvent, ScannerEvent, ScanRejected, ScanSubscription
 from protocols.scanner import MeasureKind, ScanKind
 
 IO_TIMEOUT = 10.0

@@ -233,7 +233,7 @@ async def test_fortnox_books_only_its_own_companys_tills(
 
 
 async def test_diag_with_a_config_asks_each_erp_it_names(tmp_path: Path, broker: Broker) -> None:
-    from tools.diag import command as diag
+    from tools.diag import diagnose as diag
     from tools.diag.checks import Verdict
 
     async with running() as fake:
