@@ -83,8 +83,8 @@ async def test_a_shop_authorises_fortnox_once_and_its_articles_reach_the_tills(
             "sync",
             "--authorize",
             "fortnox",
-            "--code",
-            fake.issue_code(),
+            # one word: a code may begin with "-", which argparse would take for an option
+            f"--code={fake.issue_code()}",
             "--redirect-uri",
             "https://example.se/cb",
             "--config",
