@@ -30,7 +30,7 @@ from gateway.registration.record import (
     Registration,
     save_registration,
 )
-from gateway.till import TillFiles
+from gateway.till_files import TillFiles
 from tests.test_diag_cli import diag_json
 from tests.test_register import write_config as till_toml
 from tools.diag.checks import Verdict

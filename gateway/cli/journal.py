@@ -26,17 +26,12 @@ import time
 from datetime import date
 from pathlib import Path
 
-from gateway.cli.run import add_data_arguments, config_from_args, config_or_complain
+from gateway.cli.options import add_data_arguments, config_from_args, config_or_complain
 from gateway.config import ConfigError
-from gateway.fiscal import export_jsonl, export_skv
-from gateway.fiscal.exporting import ExportRefused, Period
-from gateway.fiscal.index_check import IndexMismatch, check_index
-from gateway.fiscal.journal import open_readonly, verify
-from gateway.fiscal.key_rotation import RotationRefused, rotate_key
-from gateway.fiscal.series_gap import GapRefused, accept_gap
-from gateway.fiscal.signing import SigningKeyError, Verifier, load_or_create_key, load_public_key, public_pem
-from gateway.fiscal.start_checks import DataDirLock, StartRefused, recorded_series_and_entries
-from gateway.till import TillFiles
+from gateway.till_files import TillFiles
+
+# Each subcommand imports its own work when it runs (``verify`` the chain's check, ``export``
+# the XML writer, ...): ``tillgw journal verify`` loads no export, and ``--help`` none of them.
 
 __all__ = ["add_parser"]
 
@@ -118,6 +113,10 @@ def _files(args: argparse.Namespace) -> TillFiles:
 
 
 def verify_command(args: argparse.Namespace) -> int:
+    from gateway.fiscal.index_check import IndexMismatch, check_index
+    from gateway.fiscal.journal import open_readonly, verify
+    from gateway.fiscal.signing import SigningKeyError, Verifier, load_or_create_key, load_public_key
+
     try:
         files = _files(args)
         if args.public_key is not None:
@@ -173,6 +172,9 @@ def verify_command(args: argparse.Namespace) -> int:
 
 
 def rotate_key_command(args: argparse.Namespace) -> int:
+    from gateway.fiscal.key_rotation import RotationRefused, rotate_key
+    from gateway.fiscal.start_checks import DataDirLock, StartRefused
+
     try:
         files = _files(args)
         lock = DataDirLock(files.lock)
@@ -192,6 +194,9 @@ def rotate_key_command(args: argparse.Namespace) -> int:
 
 
 def accept_gap_command(args: argparse.Namespace) -> int:
+    from gateway.fiscal.series_gap import GapRefused, accept_gap
+    from gateway.fiscal.start_checks import DataDirLock, StartRefused, recorded_series_and_entries
+
     try:
         files = _files(args)
         sold, entries = recorded_series_and_entries(files.series)
@@ -217,6 +222,8 @@ def accept_gap_command(args: argparse.Namespace) -> int:
 
 
 def export_key_command(args: argparse.Namespace) -> int:
+    from gateway.fiscal.signing import SigningKeyError, load_or_create_key, public_pem
+
     try:
         files = _files(args)
         if not files.signing_key.exists():
@@ -241,6 +248,10 @@ def _login_name() -> str | None:
 
 
 def export_command(args: argparse.Namespace) -> int:
+    from gateway.fiscal import export_jsonl, export_skv
+    from gateway.fiscal.exporting import ExportRefused, Period
+    from gateway.fiscal.journal import open_readonly
+
     config = config_or_complain(args)
     if config is None:
         return 2

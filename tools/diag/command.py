@@ -18,7 +18,7 @@ import sys
 
 from rich.console import Console
 
-from gateway.cli.run import add_data_arguments, config_from_args
+from gateway.cli.options import add_data_arguments, config_from_args
 from gateway.config import ConfigError
 from gateway.devices.drawer import OpenLevel
 from gateway.devices.input_devices import DeviceSelector

@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 
 from gateway.config import Config, ConfigError
-from gateway.till import TillFiles
+from gateway.till_files import TillFiles
 from tools.diag.checks import Check, Verdict
 from tools.diag.checks.file_modes import check_file_modes
 from tools.diag.checks.journal import check_disk, check_journal
