@@ -23,6 +23,7 @@ import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -248,7 +249,6 @@ def _login_name() -> str | None:
 
 
 def export_command(args: argparse.Namespace) -> int:
-    from gateway.fiscal import export_jsonl, export_skv
     from gateway.fiscal.exporting import ExportRefused, Period
     from gateway.fiscal.journal import open_readonly
 
@@ -264,31 +264,35 @@ def export_command(args: argparse.Namespace) -> int:
     if not database.exists():
         print(f"error: no till database at {database}", file=sys.stderr)
         return 2
-    names = {"skv-xml": export_skv.default_file_name, "jsonl": export_jsonl.default_file_name}
+    write: Callable[[sqlite3.Connection, Path], str]
+    # Only the chosen format's writer is loaded: the XML one brings the receipts' layout with it.
+    if args.format == "skv-xml":
+        from gateway.fiscal import export_skv
+
+        default_name = export_skv.default_file_name(period)
+
+        def write(conn: sqlite3.Connection, target: Path) -> str:
+            register = export_skv.register_from_config(config)
+            counts = export_skv.export_skv(conn, register, period, target, user=args.user or _login_name())
+            kinds = ", ".join(f"{name} {n}" for name, n in sorted(counts.items()))
+            return f"{sum(counts.values())} events ({kinds})"
+
+    else:
+        from gateway.fiscal import export_jsonl
+
+        default_name = export_jsonl.default_file_name(period)
+        till = export_jsonl.Till(config.pos_id, config.shop.name, config.shop.orgnr)
+
+        def write(conn: sqlite3.Connection, target: Path) -> str:
+            return f"{export_jsonl.export_jsonl(conn, till, period, target)} journal entries"
+
     to_stdout = args.output == "-"
     try:
         with tempfile.TemporaryDirectory(prefix="tillgw-export-") as scratch:
             # stdout gets the file only once it is whole: a refusal prints nothing there.
-            target = (
-                Path(scratch) / "export" if to_stdout else Path(args.output or names[args.format](period))
-            )
+            target = Path(scratch) / "export" if to_stdout else Path(args.output or default_name)
             with open_readonly(database) as conn:
-                if args.format == "skv-xml":
-                    counts = export_skv.export_skv(
-                        conn,
-                        export_skv.register_from_config(config),
-                        period,
-                        target,
-                        user=args.user or _login_name(),
-                    )
-                    what = (
-                        f"{sum(counts.values())} events ("
-                        + ", ".join(f"{name} {n}" for name, n in sorted(counts.items()))
-                        + ")"
-                    )
-                else:
-                    till = export_jsonl.Till(config.pos_id, config.shop.name, config.shop.orgnr)
-                    what = f"{export_jsonl.export_jsonl(conn, till, period, target)} journal entries"
+                what = write(conn, target)
             if to_stdout:
                 with target.open("rb") as made:
                     shutil.copyfileobj(made, sys.stdout.buffer)
