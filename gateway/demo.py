@@ -56,7 +56,8 @@ async def simulated_printer(files: TillFiles) -> AsyncIterator[str]:
     """The project's simulated ESC/POS printer (with its drawer) on a pseudo-terminal until the block
     ends; yields the terminal's path. What it prints goes to ``files.demo_printer`` as text
     and pictures of the paper."""
-    from firmware_sim.printer.device import PrinterConfig, PrinterDevice
+    from firmware_sim.printer.config import PrinterConfig
+    from firmware_sim.printer.device import PrinterDevice
     from firmware_sim.printer.server import serve_pty
     from protocols.escpos import CodeTable
 
