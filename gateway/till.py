@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from gateway import demo
-from gateway.bus.broker import EmbeddedBroker, start_embedded_if_needed
 from gateway.bus.outbox import Outbox
 from gateway.bus.publisher import Publisher
 from gateway.catalog.orders import OrderQueries
@@ -54,6 +53,7 @@ from gateway.messages.ack_proof import AckSigner, AckVerifier, SigningKeyError, 
 from gateway.messages.catalog import CatalogTopics
 from gateway.messages.envelope import Topics
 from gateway.messages.orders import OrderTopics
+from gateway.mqtt.broker import EmbeddedBroker, start_embedded_if_needed
 from gateway.registration.check import RegistrationState, check_at_start
 from gateway.till_files import TillFiles
 from protocols.escpos import CodeTable, DrawerPin

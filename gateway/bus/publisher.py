@@ -48,7 +48,15 @@ from typing import Any, TypeVar
 import aiomqtt
 from aiomqtt import MqttError
 
-from gateway.bus.client import (
+from gateway.bus.outbox import HeldMessage, Outbox, OutboxRow, OutboxState
+from gateway.common.backoff import Backoff
+from gateway.common.clock import local_now
+from gateway.common.health import DeviceState, HealthReporter, HealthTracker
+from gateway.config import MqttConfig
+from gateway.fiscal.journal import Entry
+from gateway.messages.ack_proof import AckVerifier
+from gateway.messages.envelope import KIND_TOPICS, Ack, MessageError, Topics, decode_ack
+from gateway.mqtt.client import (
     BAD_LOGIN,
     NOT_AUTHORISED,
     ConnectionLost,
@@ -59,14 +67,6 @@ from gateway.bus.client import (
     refused,
     stop_task,
 )
-from gateway.bus.outbox import HeldMessage, Outbox, OutboxRow, OutboxState
-from gateway.common.backoff import Backoff
-from gateway.common.clock import local_now
-from gateway.common.health import DeviceState, HealthReporter, HealthTracker
-from gateway.config import MqttConfig
-from gateway.fiscal.journal import Entry
-from gateway.messages.ack_proof import AckVerifier
-from gateway.messages.envelope import KIND_TOPICS, Ack, MessageError, Topics, decode_ack
 
 __all__ = ["BusStatus", "Publisher", "PublisherSettings"]
 

@@ -21,11 +21,11 @@ import uuid
 import aiomqtt
 from aiomqtt import MqttError
 
-from gateway.bus.client import mqtt_client, reconnecting, stop_task
 from gateway.common.backoff import Backoff
 from gateway.config import MqttConfig
 from gateway.messages.envelope import MessageError
 from gateway.messages.orders import OrderAnswer, OrderRequest, OrderTopics, decode_answer
+from gateway.mqtt.client import mqtt_client, reconnecting, stop_task
 
 __all__ = ["NotConnected", "OrderQueries"]
 

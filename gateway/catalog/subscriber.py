@@ -37,7 +37,14 @@ from typing import Any
 import aiomqtt
 from aiomqtt import MqttError
 
-from gateway.bus.client import (
+from gateway.catalog.store import Catalog, Outcome
+from gateway.common.backoff import Backoff
+from gateway.common.health import DeviceState, HealthReporter, HealthTracker
+from gateway.config import MqttConfig
+from gateway.messages.catalog import CatalogRequest, CatalogTopics, decode_update
+from gateway.messages.envelope import MessageError
+from gateway.messages.sync_status import SyncStatus, decode_status, status_topic
+from gateway.mqtt.client import (
     BAD_LOGIN,
     NOT_AUTHORISED,
     ConnectionLost,
@@ -48,13 +55,6 @@ from gateway.bus.client import (
     refused,
     stop_task,
 )
-from gateway.catalog.store import Catalog, Outcome
-from gateway.common.backoff import Backoff
-from gateway.common.health import DeviceState, HealthReporter, HealthTracker
-from gateway.config import MqttConfig
-from gateway.messages.catalog import CatalogRequest, CatalogTopics, decode_update
-from gateway.messages.envelope import MessageError
-from gateway.messages.sync_status import SyncStatus, decode_status, status_topic
 
 __all__ = ["CatalogSubscriber", "SubscriberSettings"]
 

@@ -7,7 +7,7 @@ does, so a dead port or broker is not hammered; the draw below it spreads the tr
 that when a store's broker restarts every till does not reconnect in the same instant.
 A success (:meth:`Backoff.reset`) starts the ceiling over at ``initial``.
 
-Used for the bus's reconnects (:mod:`gateway.bus.client`) and the devices' reopens
+Used for the bus's reconnects (:mod:`gateway.mqtt.client`) and the devices' reopens
 (:mod:`gateway.devices.port`, the scanners). Tests give it a seeded ``random.Random``
 for draws that repeat.
 """

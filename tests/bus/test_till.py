@@ -14,9 +14,9 @@ import pytest
 
 from firmware_sim.control_unit import ControlUnit
 from firmware_sim.control_unit.ccsp_server import serve_tcp
-from gateway.bus.broker import broker_answers
 from gateway.common.health import DeviceState
 from gateway.config import Config, MqttConfig, demo_config
+from gateway.mqtt.broker import broker_answers
 from gateway.till import Till
 
 from .conftest import (
