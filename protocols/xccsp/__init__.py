@@ -109,7 +109,6 @@ from protocols.xccsp.faults import (
     FaultCode,
     UnknownTypeError,
     XccspError,
-    element_path,
 )
 from protocols.xccsp.messages import (
     REPLIES,
@@ -157,6 +156,3 @@ __all__ = [
     "encode_request",
     "envelope_pos_ids",
 ]
-
-# The codec's tests check the skv field -> element path mapping under this name.
-_element_path = element_path
