@@ -72,11 +72,12 @@ from sample_journal import POS_ID, append_receipt  # beside this script
 
 from gateway.bus.outbox import Outbox
 from gateway.bus.publisher import Publisher
+from gateway.common.clock import local_now
 from gateway.common.health import DeviceState
 from gateway.config import MqttConfig
 from gateway.fiscal.journal import Entry
 from gateway.fiscal.signing import Signer, load_or_create_key
-from gateway.fiscal.store import Store, Writer, local_now
+from gateway.fiscal.store import Store, Writer
 from gateway.messages.envelope import Topics
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"

@@ -45,7 +45,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the fake Business Central lives with the tests (tests/sync/fakes)
 
-from benchmarks.erp_day import ORGNR, STORE, message  # noqa: E402
+from erp_day import ORGNR, STORE, message  # noqa: E402  (beside this script)
+
 from gateway.messages.envelope import BusMessage  # noqa: E402
 from gateway.sync.adapters.business_central.adapter import BusinessCentralAdapter  # noqa: E402
 from gateway.sync.adapters.business_central.api import BusinessCentralApi, bc_tokens  # noqa: E402

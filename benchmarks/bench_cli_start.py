@@ -21,10 +21,13 @@ from pathlib import Path
 TILLGW = Path(sys.executable).with_name("tillgw")
 LINES = (
     ("tillgw", "--help"),
+    ("tillgw", "run", "--help"),
+    ("tillgw", "journal", "--help"),
     ("tillgw", "journal", "verify", "--help"),
     ("tillgw", "report", "--help"),
     ("tillgw", "diag", "--help"),
     ("tillgw", "sync", "--help"),
+    ("tillgw", "register", "--help"),
 )
 
 

@@ -54,7 +54,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the fake Fortnox lives with the tests (tests/sync/fakes)
 
-from benchmarks.erp_day import PRICE, VAT, message, z_message  # noqa: E402
+from erp_day import PRICE, VAT, message, z_message  # noqa: E402  (beside this script)
+
 from gateway.messages.envelope import BusMessage  # noqa: E402
 from gateway.sync.adapters.fortnox.adapter import FortnoxAdapter  # noqa: E402
 from gateway.sync.adapters.fortnox.api import MAX_REQUESTS, WINDOW, fortnox_client  # noqa: E402

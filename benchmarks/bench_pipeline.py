@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import platform
 import shlex
@@ -231,9 +232,14 @@ def measure(
                 results.append(Result(far_end, load, receipts, seconds, latencies, cpu))
 
             for c in client_counts:
-                run(str(c), f"c{c}", c, lambda c=c: post_many(api, token, f"c{c}", receipts, c))
+                run(str(c), f"c{c}", c, functools.partial(post_many, api, token, f"c{c}", receipts, c))
             for r in rates:
-                run(f"{r:g}/s", f"r{r:g}", 1, lambda r=r: post_at_rate(api, token, f"r{r:g}", receipts, r))
+                run(
+                    f"{r:g}/s",
+                    f"r{r:g}",
+                    1,
+                    functools.partial(post_at_rate, api, token, f"r{r:g}", receipts, r),
+                )
         finally:
             stop(gateway)
     return results

@@ -29,7 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from gateway.devices.printer import Outcome, PrinterDriver
+from gateway.devices.print_job import Outcome
+from gateway.devices.printer import PrinterDriver
 from protocols import escpos
 from protocols.escpos import Alignment, BarcodeSystem, CodeTable
 

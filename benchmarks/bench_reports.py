@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import os
 import platform
 import statistics
@@ -154,7 +155,7 @@ async def fill(store: Store, count: int, batch: int, start_no: int = 1) -> int:
                     w.append("float.change", {"amount": 2000_00, "pos_id": POS_ID})
 
         todo = min(batch, count - done)
-        await store.transact(lambda w, first=number, todo=todo: write(w, first, todo))
+        await store.transact(functools.partial(write, first=number, todo=todo))
         number += todo
         done += todo
     return number

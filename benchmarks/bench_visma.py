@@ -46,7 +46,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the fake Visma lives with the tests (tests/sync/fakes)
 
-from benchmarks.erp_day import ORGNR, PRICE, VAT, message, z_message  # noqa: E402
+from erp_day import ORGNR, PRICE, VAT, message, z_message  # noqa: E402  (beside this script)
+
 from gateway.messages.envelope import BusMessage  # noqa: E402
 from gateway.sync.adapters.visma.adapter import VismaAdapter  # noqa: E402
 from gateway.sync.adapters.visma.api import VismaApi, visma_tokens  # noqa: E402

@@ -4,8 +4,8 @@
 the signing key and the database under the data directory, open the control unit and
 the printer, open the catalog (``catalog.db``, kept up to date from the bus when there
 is one), reconcile what a crash left, and make the API token. In the demo (no
-config) it first starts the project's simulated control unit and printer on
-pseudo-terminals — the one place the gateway starts a simulator.
+config) it first has :mod:`gateway.demo` start the project's simulated control unit and
+printer on pseudo-terminals in their place.
 """
 
 from __future__ import annotations
@@ -15,11 +15,10 @@ import logging
 import os
 import secrets
 import sqlite3
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gateway.bus.broker import EmbeddedBroker, start_embedded_if_needed
+from gateway import demo
 from gateway.bus.outbox import Outbox
 from gateway.bus.publisher import Publisher
 from gateway.catalog.orders import OrderQueries
@@ -28,7 +27,8 @@ from gateway.catalog.subscriber import CatalogSubscriber
 from gateway.config import Config
 from gateway.devices.drawer import Drawer, OpenLevel
 from gateway.devices.fiscal_unit import ControlUnit, ControlUnitError
-from gateway.devices.printer import Outcome, PrinterDriver
+from gateway.devices.print_job import Outcome
+from gateway.devices.printer import PrinterDriver
 from gateway.devices.unit_kinds import open_unit
 from gateway.fiscal.index_check import IndexMismatch, check_index
 from gateway.fiscal.journal import Entry
@@ -53,10 +53,12 @@ from gateway.messages.ack_proof import AckSigner, AckVerifier, SigningKeyError, 
 from gateway.messages.catalog import CatalogTopics
 from gateway.messages.envelope import Topics
 from gateway.messages.orders import OrderTopics
+from gateway.mqtt.broker import EmbeddedBroker, start_embedded_if_needed
 from gateway.registration.check import RegistrationState, check_at_start
+from gateway.till_files import TillFiles
 from protocols.escpos import CodeTable, DrawerPin
 
-__all__ = ["DeviceError", "Till", "TillFiles"]
+__all__ = ["DeviceError", "Till"]
 
 log = logging.getLogger("tillgw.till")
 
@@ -71,46 +73,6 @@ CODE_TABLES = {
 
 class DeviceError(Exception):
     """A printer or drawer that did not do what was asked; ``str()`` says why in words."""
-
-
-@dataclass(frozen=True, slots=True)
-class TillFiles:
-    """Where a till keeps its things, under its data directory."""
-
-    data_dir: Path
-
-    @property
-    def database(self) -> Path:
-        return self.data_dir / "till.db"
-
-    @property
-    def catalog(self) -> Path:
-        return self.data_dir / "catalog.db"
-
-    @property
-    def signing_key(self) -> Path:
-        return self.data_dir / "signing-key.pem"
-
-    @property
-    def api_token(self) -> Path:
-        return self.data_dir / "api-token"
-
-    @property
-    def lock(self) -> Path:
-        return self.data_dir / "till.lock"
-
-    @property
-    def series(self) -> Path:
-        """The series' last receipt number, kept beside the database (gateway/fiscal/start_checks.py)."""
-        return self.data_dir / "series.json"
-
-    @property
-    def demo_unit(self) -> Path:
-        return self.data_dir / "sim" / "control-unit"
-
-    @property
-    def demo_printer(self) -> Path:
-        return self.data_dir / "printer"
 
 
 class PrinterWithDrawer:
@@ -199,7 +161,7 @@ class Till:
             signer = signer_for(files.signing_key, state)
             unit_url, printer_url = config.control_unit.url, config.printer.url if config.printer else None
             if config.demo:
-                unit_url, printer_url = await _start_demo_devices(stack, files)
+                unit_url, printer_url = await demo.start_devices(stack, files)
             store = await _open_store(files, signer)
             stack.push_async_callback(store.close)
             assert unit_url is not None
@@ -395,11 +357,6 @@ async def _keep_series_record(store: Store, files: TillFiles) -> None:
     store.commit_listeners.append(after_commit)
 
 
-def demo_sync_inbox(files: TillFiles) -> Path:
-    """The demo's sync module's inbox (gateway/cli/run.py starts it): its key is beside it."""
-    return files.data_dir / "sync" / "inbox.db"
-
-
 def _ack_verifier(config: Config, files: TillFiles) -> AckVerifier | None:
     """The sync module's public key from ``[mqtt] sync_public_key``; the demo wires its own
     sync module's key (made here when missing, where that module will find it)."""
@@ -412,7 +369,7 @@ def _ack_verifier(config: Config, files: TillFiles) -> AckVerifier | None:
                 f"[mqtt].sync_public_key: {exc} — it must be the PEM that tillgw sync --export-key prints"
             ) from None
     if config.demo:
-        return AckSigner.of_inbox(demo_sync_inbox(files)).verifier()
+        return AckSigner.of_inbox(demo.sync_inbox(files)).verifier()
     return None
 
 
@@ -428,23 +385,3 @@ async def _number_customers_after_journal(store: Store, catalog: Catalog) -> Non
     row = await store.fetchone("SELECT COUNT(*) FROM journal WHERE kind = 'customer.change'")
     if row is not None and int(row[0]) > 0:
         await catalog.count_provisional_from(int(row[0]))
-
-
-async def _start_demo_devices(stack: contextlib.AsyncExitStack, files: TillFiles) -> tuple[str, str]:
-    """The demo's control unit and printer: the project's simulators on pseudo-terminals."""
-    from firmware_sim.control_unit import ControlUnit as SimulatedUnit
-    from firmware_sim.control_unit import UnitConfig
-    from firmware_sim.control_unit.ccsp_server import serve_pty as serve_unit
-    from firmware_sim.printer.device import PrinterConfig as SimulatedPrinterConfig
-    from firmware_sim.printer.device import PrinterDevice
-    from firmware_sim.printer.server import serve_pty as serve_printer
-
-    unit = SimulatedUnit(UnitConfig(files.demo_unit, licences=4))
-    stack.callback(unit.close)
-    unit_path = await stack.enter_async_context(serve_unit(unit))
-    printer = PrinterDevice(
-        SimulatedPrinterConfig(output=files.demo_printer, columns=42, code_table=CodeTable.CP858)
-    )
-    printer_path = await stack.enter_async_context(serve_printer(printer))
-    log.info("demo: simulated control unit on %s, simulated printer on %s", unit_path, printer_path)
-    return unit_path, printer_path

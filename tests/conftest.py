@@ -20,8 +20,8 @@ import pytest
 
 from firmware_sim.control_unit import ControlUnit, UnitConfig
 from firmware_sim.control_unit.ccsp_server import serve_pty, serve_tcp
+from gateway.common.backoff import Backoff
 from gateway.devices.control_unit import ControlUnitDriver
-from gateway.devices.port import Backoff
 from protocols.skv import ControlData, ReceiptType, VatSlot
 
 POS_ID = "KASSA1"

@@ -5,6 +5,7 @@ over TCP, the machine's Mosquitto or a port where nothing listens."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 import sqlite3
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from firmware_sim.control_unit import ControlUnit
 from gateway import cli
 from gateway.fiscal.signing import Signer, load_or_create_key
 from gateway.fiscal.start_checks import secure_modes
-from gateway.fiscal.store import Store
+from gateway.fiscal.store import Store, Writer
 from gateway.registration.record import (
     Business,
     ControlUnitEntry,
@@ -29,7 +30,7 @@ from gateway.registration.record import (
     Registration,
     save_registration,
 )
-from gateway.till import TillFiles
+from gateway.till_files import TillFiles
 from tests.test_diag_cli import diag_json
 from tests.test_register import write_config as till_toml
 from tools.diag.checks import Verdict
@@ -47,9 +48,8 @@ async def make_journal(data_dir: Path, entries: int = 3) -> TillFiles:
     store = await Store.open(files.database, Signer(load_or_create_key(files.signing_key)))
     try:
         for n in range(entries):
-            await store.transact(
-                lambda w, n=n: w.append("cashier.login", {"cashier": f"c{n}", "pos_id": "KASSA1"})
-            )
+            login = {"cashier": f"c{n}", "pos_id": "KASSA1"}
+            await store.transact(functools.partial(Writer.append, kind="cashier.login", body=login))
     finally:
         await store.close()
     return files

@@ -27,7 +27,7 @@ from firmware_sim.scanner.server import serve_pty as serve_scanner_pty
 from gateway import cli
 from protocols.escpos import DrawerPin
 from protocols.scanner import Terminator
-from tools.diag import command as diag
+from tools.diag import printer_probe
 
 Serve = Callable[[ControlUnit, str], AbstractAsyncContextManager[str]]
 UnitFactory = Callable[..., ControlUnit]
@@ -437,7 +437,7 @@ async def test_diag_printer_out_of_paper_says_what_to_do_and_prints_nothing(
 async def test_diag_printer_kick_the_sensor_does_not_follow(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(diag, "KICK_SETTLE", 0.1)  # how long diag watches for a late sensor
+    monkeypatch.setattr(printer_probe, "KICK_SETTLE", 0.1)  # how long diag watches for a late sensor
     printer = make_printer(tmp_path, drawer_pin=DrawerPin.PIN5)  # the kick goes to pin 2
     async with serve_printer_tcp(printer) as url:
         code, document = await diag_json(capsys, "--printer", url, "--kick")

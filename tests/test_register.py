@@ -401,6 +401,33 @@ async def test_register_when_the_unit_does_not_answer(
     assert not (tmp_path / "data" / "registration.json").exists()
 
 
+async def test_register_in_the_demo_reads_the_demo_till_s_simulated_unit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "var"
+    code = await tillgw("register", "--data-dir", str(data), "--yes", "--unit-model", "CleanCash Type A")
+    assert code == 0, capsys.readouterr().err
+    record = load_registration(data)
+    assert record is not None and record.control_unit.read_from_device
+    # The unit the demo till itself starts (gateway/demo.py), with its memory in the data directory.
+    assert (data / "sim" / "control-unit").is_dir()
+    assert f"manufacturing number {record.control_unit.manufacturing_number}," in capsys.readouterr().out
+
+
+def test_register_help_loads_no_driver_simulator_or_pdf_library() -> None:
+    """The drivers, the simulator and fpdf2 are loaded when a unit is read or a sheet made."""
+    code = (
+        "import contextlib, sys\n"
+        "from gateway.cli import main\n"
+        "with contextlib.suppress(SystemExit):\n"
+        "    main(['register', '--help'])\n"
+        "heavy = {'firmware_sim', 'fpdf', 'construct', 'aiohttp'}\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & heavy))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert loaded.stdout.splitlines()[-1] == "[]"
+
+
 def test_a_registration_document_round_trips(tmp_path: Path) -> None:
     from gateway.registration.record import save_registration
 

@@ -40,9 +40,10 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
+from firmware_sim.printer.config import PrinterConfig
+from firmware_sim.printer.drawer import CashDrawer
 from firmware_sim.printer.faults import Fault, FaultSet, OfflineKind
 from firmware_sim.printer.fonts import load_fonts
 from firmware_sim.printer.output import ReceiptWriter
@@ -51,9 +52,7 @@ from firmware_sim.printer.render import ReceiptRenderer
 from protocols import escpos
 from protocols.escpos import (
     Alignment,
-    CodeTable,
     Command,
-    DrawerPin,
     ErrorCause,
     OfflineCause,
     PaperStatus,
@@ -62,44 +61,11 @@ from protocols.escpos import (
     StatusType,
 )
 
+__all__ = ["PrinterConfig", "PrinterDevice"]
+
 log = logging.getLogger("tillgw.sim.printer")
 
-DEFAULT_BUFFER_BYTES = 4096
 _STATUS_REQUEST_BYTES = 3
-
-
-@dataclass(frozen=True)
-class PrinterConfig:
-    """How the simulated printer is built.
-
-    ``drawer_open_high``: the drawer sensor's polarity. ``True`` (the default) means
-    "pin 3 high = drawer open", so ``DLE EOT 1`` bit 2 is set while the drawer is open;
-    ``False`` is the reverse. Real drawers differ, so the gateway makes it configurable.
-    ``drawer_close_seconds``: an opened drawer closes again after this long; 0 keeps it
-    open until :meth:`PrinterDevice.close_drawer`. ``drawer_pin``: the kick-out pin the
-    drawer is wired to; ``None`` means a pulse on either pin opens it.
-    """
-
-    output: Path
-    columns: int = 48
-    code_table: CodeTable = CodeTable.CP437
-    drawer_close_seconds: float = 3.0
-    drawer_open_high: bool = True
-    drawer_pin: DrawerPin | None = None
-    buffer_bytes: int = DEFAULT_BUFFER_BYTES
-    disconnect_seconds: float = 2.0
-    png: bool = True
-    font: Path | None = None
-
-    def __post_init__(self) -> None:
-        if self.columns < 1:
-            raise ValueError(f"columns must be at least 1, got {self.columns}")
-        if self.drawer_close_seconds < 0:
-            raise ValueError(f"drawer_close_seconds must be >= 0, got {self.drawer_close_seconds}")
-        if self.buffer_bytes < 1:
-            raise ValueError(f"buffer_bytes must be at least 1, got {self.buffer_bytes}")
-        if self.disconnect_seconds < 0:
-            raise ValueError(f"disconnect_seconds must be >= 0, got {self.disconnect_seconds}")
 
 
 def _held_size(command: Command) -> int:
@@ -132,14 +98,13 @@ class PrinterDevice:
         self.writer = writer
         self.paper = Paper(config.columns)
         self.receipts: list[Path] = []
-        self.drawer_kicks = 0
+        self.drawer = CashDrawer(config, clock)
         self.line_dropped = False
         self._parser = escpos.CommandParser()
         self._queue: deque[tuple[Command, int]] = deque()
         self._held = 0
         self._since_armed = 0
         self._cut_due: float | None = None
-        self._drawer_opened_at: float | None = None
         self._listeners: list[Callable[[], None]] = []
         self._reset_modes()
 
@@ -307,7 +272,7 @@ class PrinterDevice:
             case escpos.Cut():
                 self._cut()
             case escpos.DrawerKick():
-                self._kick(command)
+                self.drawer.kick(command)
             case _:
                 log.debug("ignored %r", command)
 
@@ -326,44 +291,30 @@ class PrinterDevice:
         self.receipts.append(path)
         log.info("receipt %s (%d lines)", path.name, len(items))
 
-    def _kick(self, kick: escpos.DrawerKick) -> None:
-        wired = self.config.drawer_pin
-        if wired is not None and kick.pin is not wired:
-            log.info("drawer kick on %s: no drawer wired there", kick.pin.name)
-            return
-        if kick.on_ms <= 0:
-            log.info("drawer kick with a 0 ms pulse: the solenoid does not move")
-            return
-        self.drawer_kicks += 1
-        self._drawer_opened_at = self.clock()
-        log.info("drawer kicked open (%s, %d ms on)", kick.pin.name, kick.on_ms)
-
     # -- drawer ------------------------------------------------------------------------
 
     @property
+    def drawer_kicks(self) -> int:
+        """How many kicks opened the drawer."""
+        return self.drawer.kicks
+
+    @property
     def drawer_open(self) -> bool:
-        opened = self._drawer_opened_at
-        if opened is None:
-            return False
-        close_after = self.config.drawer_close_seconds
-        if close_after > 0 and self.clock() - opened >= close_after:
-            self._drawer_opened_at = None
-            return False
-        return True
+        return self.drawer.is_open
 
     @property
     def drawer_pin3_high(self) -> bool:
         """The raw sensor level ``DLE EOT 1`` reports (see ``drawer_open_high``)."""
-        return self.drawer_open == self.config.drawer_open_high
+        return self.drawer.pin3_high
 
     def open_drawer(self) -> None:
         """Someone opens the drawer by hand (key or lever)."""
-        self._drawer_opened_at = self.clock()
+        self.drawer.open()
         self._notify()
 
     def close_drawer(self) -> None:
         """Someone pushes the drawer shut."""
-        self._drawer_opened_at = None
+        self.drawer.close()
         self._notify()
 
     # -- faults ------------------------------------------------------------------------

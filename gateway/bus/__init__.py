@@ -1,14 +1,9 @@
-"""The MQTT bus between a till and the ERP sync module.
+"""The till's side of the bus: what it owes the sync module, and the sending of it.
 
-* :mod:`gateway.messages.envelope` — topics and message schemas: the contract both sides share
-  (the sync module imports only this), read with :mod:`gateway.messages.fields`, as the
-  catalog's (:mod:`~gateway.messages.catalog`), the orders' (:mod:`~gateway.messages.orders`) and
-  the sync status (:mod:`~gateway.messages.sync_status`) are;
-* :mod:`gateway.bus.client` — the till's MQTT clients and the sync module's answering ones,
-  built one way, and the reconnect backoff and loops they share;
-* :mod:`gateway.bus.outbox` — the till's outbox, written with each journal entry;
-* :mod:`gateway.bus.publisher` — sends the outbox at QoS 1 until the sync module acks;
-* :mod:`gateway.bus.broker` — the demo's embedded broker (amqtt) when none answers.
+* :mod:`gateway.bus.outbox` — the till's outbox, written in the same transaction as each
+  journal entry;
+* :mod:`gateway.bus.publisher` — sends the outbox at QoS 1 until the sync module acks.
 
-Nothing is imported here, so that ``gateway.messages.envelope`` stays light for the sync module.
+What travels (topics, message schemas, acks) is :mod:`gateway.messages`, the contract both
+processes share; the MQTT connections both open are :mod:`gateway.mqtt`.
 """

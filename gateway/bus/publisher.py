@@ -8,10 +8,10 @@ has the message; the row is done when the sync module's application ack names it
 message is in its inbox. Until then the row is sent again, each time after a longer
 wait: 1 s, 2 s, 4 s … at most 60 s since its last send (:class:`PublisherSettings`).
 
-The broker down: the publisher tries again after 1 s, 2 s, 4 s … at most 30 s; sales go
-on, and the outbox grows. The broker back: everything unacked is sent again from the
-oldest, at most ``window`` messages awaiting their ack at once, so a long backlog drains
-in order without flooding the broker.
+The broker down: the publisher tries again after a random wait of up to 1 s, 2 s, 4 s …
+30 s (:mod:`gateway.common.backoff`); sales go on, and the outbox grows. The broker back:
+everything unacked is sent again from the oldest, at most ``window`` messages awaiting
+their ack at once, so a long backlog drains in order without flooding the broker.
 
 New rows are noticed at once: the store's commit listener sets an event after each
 commit that wrote a message. Every read of the outbox runs on the store's database
@@ -48,10 +48,17 @@ from typing import Any, TypeVar
 import aiomqtt
 from aiomqtt import MqttError
 
-from gateway.bus.client import (
+from gateway.bus.outbox import HeldMessage, Outbox, OutboxRow, OutboxState
+from gateway.common.backoff import Backoff
+from gateway.common.clock import local_now
+from gateway.common.health import DeviceState, HealthReporter, HealthTracker
+from gateway.config import MqttConfig
+from gateway.fiscal.journal import Entry
+from gateway.messages.ack_proof import AckVerifier
+from gateway.messages.envelope import KIND_TOPICS, Ack, MessageError, Topics, decode_ack
+from gateway.mqtt.client import (
     BAD_LOGIN,
     NOT_AUTHORISED,
-    Backoff,
     ConnectionLost,
     SubscriptionRefused,
     connack_code,
@@ -60,13 +67,6 @@ from gateway.bus.client import (
     refused,
     stop_task,
 )
-from gateway.bus.outbox import HeldMessage, Outbox, OutboxRow, OutboxState
-from gateway.common.health import DeviceState, HealthReporter, HealthTracker
-from gateway.config import MqttConfig
-from gateway.fiscal.journal import Entry
-from gateway.fiscal.store import local_now
-from gateway.messages.ack_proof import AckVerifier
-from gateway.messages.envelope import KIND_TOPICS, Ack, MessageError, Topics, decode_ack
 
 __all__ = ["BusStatus", "Publisher", "PublisherSettings"]
 
@@ -79,8 +79,8 @@ class PublisherSettings:
 
     resend_initial: float = 1.0  # an unacked message is sent again after 1 s,
     resend_max: float = 60.0  # then 2 s, 4 s … at most 60 s after its last send
-    reconnect_initial: float = 1.0  # the broker unreachable: try again after 1 s,
-    reconnect_max: float = 30.0  # then 2 s, 4 s … at most 30 s
+    reconnect_initial: float = 1.0  # the broker unreachable: try again within 1 s,
+    reconnect_max: float = 30.0  # then within 2 s, 4 s … 30 s (a random wait below each)
     window: int = 1000  # messages sent and awaiting their ack, at most
     batch: int = 200  # rows read and published in one go
     degraded_after: float = 30.0  # a message unacked this long (since its first send) degrades health

@@ -3,8 +3,8 @@
 One task per till (:class:`OrderQueries`). It connects as
 ``tillgw-{orgnr}-{store}-{register}-orders`` with a clean session (a question nobody
 heard in time is asked again by the cashier, not by the broker), subscribes to its
-register's ``…/order-answer`` and keeps it subscribed, reconnecting after 1 s, 2 s, 4 s …
-at most 30 s. :meth:`OrderQueries.ask` publishes an :class:`~gateway.messages.orders.OrderRequest`
+register's ``…/order-answer`` and keeps it subscribed, reconnecting after a random wait of up
+to 1 s, 2 s, 4 s … 30 s. :meth:`OrderQueries.ask` publishes an :class:`~gateway.messages.orders.OrderRequest`
 on ``…/order-request`` and returns the answer with the same ``request_id``; the caller
 bounds the wait (the API: 10 s), since only the sync module can answer.
 
@@ -21,10 +21,11 @@ import uuid
 import aiomqtt
 from aiomqtt import MqttError
 
-from gateway.bus.client import Backoff, mqtt_client, reconnecting, stop_task
+from gateway.common.backoff import Backoff
 from gateway.config import MqttConfig
 from gateway.messages.envelope import MessageError
 from gateway.messages.orders import OrderAnswer, OrderRequest, OrderTopics, decode_answer
+from gateway.mqtt.client import mqtt_client, reconnecting, stop_task
 
 __all__ = ["NotConnected", "OrderQueries"]
 

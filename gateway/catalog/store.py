@@ -41,7 +41,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
-from gateway.fiscal.store import local_now
+from gateway.common.clock import local_now
 from gateway.messages.catalog import Article, CatalogUpdate, Customer, StockLevel, decode_update
 from gateway.messages.envelope import MessageError
 

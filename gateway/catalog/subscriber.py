@@ -23,7 +23,7 @@ by not queueing it in the session.
 
 A bad message is logged with what is wrong with it, counted in the status and skipped;
 nothing a message holds stops the till. The broker down: the subscriber tries again
-after 1 s, 2 s, 4 s … at most 30 s, and the catalog answers from what it holds.
+after a random wait of up to 1 s, 2 s, 4 s … 30 s, and the catalog answers from what it holds.
 """
 
 from __future__ import annotations
@@ -37,10 +37,16 @@ from typing import Any
 import aiomqtt
 from aiomqtt import MqttError
 
-from gateway.bus.client import (
+from gateway.catalog.store import Catalog, Outcome
+from gateway.common.backoff import Backoff
+from gateway.common.health import DeviceState, HealthReporter, HealthTracker
+from gateway.config import MqttConfig
+from gateway.messages.catalog import CatalogRequest, CatalogTopics, decode_update
+from gateway.messages.envelope import MessageError
+from gateway.messages.sync_status import SyncStatus, decode_status, status_topic
+from gateway.mqtt.client import (
     BAD_LOGIN,
     NOT_AUTHORISED,
-    Backoff,
     ConnectionLost,
     SubscriptionRefused,
     connack_code,
@@ -49,12 +55,6 @@ from gateway.bus.client import (
     refused,
     stop_task,
 )
-from gateway.catalog.store import Catalog, Outcome
-from gateway.common.health import DeviceState, HealthReporter, HealthTracker
-from gateway.config import MqttConfig
-from gateway.messages.catalog import CatalogRequest, CatalogTopics, decode_update
-from gateway.messages.envelope import MessageError
-from gateway.messages.sync_status import SyncStatus, decode_status, status_topic
 
 __all__ = ["CatalogSubscriber", "SubscriberSettings"]
 

@@ -23,20 +23,16 @@ import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from gateway.cli.run import add_data_arguments, config_from_args, config_or_complain
+from gateway.cli.options import add_data_arguments, config_from_args, config_or_complain
 from gateway.config import ConfigError
-from gateway.fiscal import export_jsonl, export_skv
-from gateway.fiscal.exporting import ExportRefused, Period
-from gateway.fiscal.index_check import IndexMismatch, check_index
-from gateway.fiscal.journal import open_readonly, verify
-from gateway.fiscal.key_rotation import RotationRefused, rotate_key
-from gateway.fiscal.series_gap import GapRefused, accept_gap
-from gateway.fiscal.signing import SigningKeyError, Verifier, load_or_create_key, load_public_key, public_pem
-from gateway.fiscal.start_checks import DataDirLock, StartRefused, recorded_series_and_entries
-from gateway.till import TillFiles
+from gateway.till_files import TillFiles
+
+# Each subcommand imports its own work when it runs (``verify`` the chain's check, ``export``
+# the XML writer, ...): ``tillgw journal verify`` loads no export, and ``--help`` none of them.
 
 __all__ = ["add_parser"]
 
@@ -118,6 +114,10 @@ def _files(args: argparse.Namespace) -> TillFiles:
 
 
 def verify_command(args: argparse.Namespace) -> int:
+    from gateway.fiscal.index_check import IndexMismatch, check_index
+    from gateway.fiscal.journal import open_readonly, verify
+    from gateway.fiscal.signing import SigningKeyError, Verifier, load_or_create_key, load_public_key
+
     try:
         files = _files(args)
         if args.public_key is not None:
@@ -173,6 +173,9 @@ def verify_command(args: argparse.Namespace) -> int:
 
 
 def rotate_key_command(args: argparse.Namespace) -> int:
+    from gateway.fiscal.key_rotation import RotationRefused, rotate_key
+    from gateway.fiscal.start_checks import DataDirLock, StartRefused
+
     try:
         files = _files(args)
         lock = DataDirLock(files.lock)
@@ -192,6 +195,9 @@ def rotate_key_command(args: argparse.Namespace) -> int:
 
 
 def accept_gap_command(args: argparse.Namespace) -> int:
+    from gateway.fiscal.series_gap import GapRefused, accept_gap
+    from gateway.fiscal.start_checks import DataDirLock, StartRefused, recorded_series_and_entries
+
     try:
         files = _files(args)
         sold, entries = recorded_series_and_entries(files.series)
@@ -217,6 +223,8 @@ def accept_gap_command(args: argparse.Namespace) -> int:
 
 
 def export_key_command(args: argparse.Namespace) -> int:
+    from gateway.fiscal.signing import SigningKeyError, load_or_create_key, public_pem
+
     try:
         files = _files(args)
         if not files.signing_key.exists():
@@ -241,6 +249,9 @@ def _login_name() -> str | None:
 
 
 def export_command(args: argparse.Namespace) -> int:
+    from gateway.fiscal.exporting import ExportRefused, Period
+    from gateway.fiscal.journal import open_readonly
+
     config = config_or_complain(args)
     if config is None:
         return 2
@@ -253,31 +264,35 @@ def export_command(args: argparse.Namespace) -> int:
     if not database.exists():
         print(f"error: no till database at {database}", file=sys.stderr)
         return 2
-    names = {"skv-xml": export_skv.default_file_name, "jsonl": export_jsonl.default_file_name}
+    write: Callable[[sqlite3.Connection, Path], str]
+    # Only the chosen format's writer is loaded: the XML one brings the receipts' layout with it.
+    if args.format == "skv-xml":
+        from gateway.fiscal import export_skv
+
+        default_name = export_skv.default_file_name(period)
+
+        def write(conn: sqlite3.Connection, target: Path) -> str:
+            register = export_skv.register_from_config(config)
+            counts = export_skv.export_skv(conn, register, period, target, user=args.user or _login_name())
+            kinds = ", ".join(f"{name} {n}" for name, n in sorted(counts.items()))
+            return f"{sum(counts.values())} events ({kinds})"
+
+    else:
+        from gateway.fiscal import export_jsonl
+
+        default_name = export_jsonl.default_file_name(period)
+        till = export_jsonl.Till(config.pos_id, config.shop.name, config.shop.orgnr)
+
+        def write(conn: sqlite3.Connection, target: Path) -> str:
+            return f"{export_jsonl.export_jsonl(conn, till, period, target)} journal entries"
+
     to_stdout = args.output == "-"
     try:
         with tempfile.TemporaryDirectory(prefix="tillgw-export-") as scratch:
             # stdout gets the file only once it is whole: a refusal prints nothing there.
-            target = (
-                Path(scratch) / "export" if to_stdout else Path(args.output or names[args.format](period))
-            )
+            target = Path(scratch) / "export" if to_stdout else Path(args.output or default_name)
             with open_readonly(database) as conn:
-                if args.format == "skv-xml":
-                    counts = export_skv.export_skv(
-                        conn,
-                        export_skv.register_from_config(config),
-                        period,
-                        target,
-                        user=args.user or _login_name(),
-                    )
-                    what = (
-                        f"{sum(counts.values())} events ("
-                        + ", ".join(f"{name} {n}" for name, n in sorted(counts.items()))
-                        + ")"
-                    )
-                else:
-                    till = export_jsonl.Till(config.pos_id, config.shop.name, config.shop.orgnr)
-                    what = f"{export_jsonl.export_jsonl(conn, till, period, target)} journal entries"
+                what = write(conn, target)
             if to_stdout:
                 with target.open("rb") as made:
                     shutil.copyfileobj(made, sys.stdout.buffer)

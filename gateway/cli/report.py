@@ -15,18 +15,9 @@ import json
 import sys
 from typing import Any
 
-import aiohttp
-
-from gateway.bus.outbox import Outbox
-from gateway.cli.run import add_data_arguments, config_or_complain
+from gateway.cli.options import add_data_arguments, config_or_complain
 from gateway.config import Config
-from gateway.fiscal import report_text
-from gateway.fiscal.receipt_text import Shop
-from gateway.fiscal.reports import IndexMismatch, make_x, make_z
-from gateway.fiscal.signing import Signer, SigningKeyError, load_or_create_key
-from gateway.fiscal.store import Store
-from gateway.messages.envelope import Topics
-from gateway.till import TillFiles
+from gateway.till_files import TillFiles
 
 __all__ = ["add_parser"]
 
@@ -44,6 +35,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def report_command(args: argparse.Namespace) -> int:
+    # The fiscal core is loaded when a report is made, not for `tillgw report --help`.
+    from gateway.fiscal.reports import IndexMismatch
+    from gateway.fiscal.signing import SigningKeyError
+
     config = config_or_complain(args)
     if config is None:
         return 2
@@ -65,6 +60,19 @@ async def _make(config: Config, kind: str) -> dict[str, Any]:
     through_service = await _ask_service(config, files, kind)
     if through_service is not None:
         return through_service
+    return await _make_here(config, files, kind)
+
+
+async def _make_here(config: Config, files: TillFiles, kind: str) -> dict[str, Any]:
+    """The report made in this process on the till's database: journaled, shown, not printed."""
+    from gateway.bus.outbox import Outbox
+    from gateway.fiscal import report_text
+    from gateway.fiscal.receipt_text import Shop
+    from gateway.fiscal.reports import make_x, make_z
+    from gateway.fiscal.signing import Signer, load_or_create_key
+    from gateway.fiscal.store import Store
+    from gateway.messages.envelope import Topics
+
     if not files.database.exists():
         raise FileNotFoundError(f"no till database at {files.database}; run the till first")
     store = await Store.open(files.database, Signer(load_or_create_key(files.signing_key)))
@@ -89,6 +97,8 @@ async def _ask_service(config: Config, files: TillFiles, kind: str) -> dict[str,
     """The report made by the running service, or None when no service answers."""
     if not files.api_token.exists():
         return None
+    import aiohttp  # the HTTP client: loaded only when a service may be running to ask
+
     token = files.api_token.read_text().strip()
     url = f"http://{config.api.host}:{config.api.port}/v1/reports/{kind}"
     try:

@@ -15,41 +15,14 @@ import logging
 import signal
 import sqlite3
 import sys
-from pathlib import Path
 
-from gateway.common.health import DeviceState
-from gateway.config import Config, ConfigError, load_config
-from gateway.fiscal.signing import SigningKeyError
-from gateway.fiscal.start_checks import StartRefused
-from gateway.till import Till
+from gateway import demo
+from gateway.cli.options import add_data_arguments, config_or_complain
+from gateway.config import Config
 
-__all__ = ["add_parser", "config_from_args", "serve"]
+__all__ = ["add_parser", "serve"]
 
 log = logging.getLogger("tillgw.service")
-
-
-def add_data_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--config`` and ``--data-dir``: the same for every command that touches the till's data."""
-    parser.add_argument(
-        "--config", type=Path, metavar="FILE", help="the till's TOML configuration (default: the demo)"
-    )
-    parser.add_argument(
-        "--data-dir", type=Path, metavar="DIR", help="where the till keeps its data (default: ./var)"
-    )
-
-
-def config_from_args(args: argparse.Namespace) -> Config:
-    config = load_config(args.config)
-    return config.with_overrides(data_dir=args.data_dir, http=getattr(args, "http", None))
-
-
-def config_or_complain(args: argparse.Namespace) -> Config | None:
-    """The command's configuration, or None after saying on stderr what is wrong with it (exit 2)."""
-    try:
-        return config_from_args(args)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return None
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -68,6 +41,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def run_command(args: argparse.Namespace) -> int:
+    # The service (devices, fiscal core, bus, API) is loaded when it runs, not when
+    # `tillgw run --help` or another command builds its parser.
+    from gateway.fiscal.signing import SigningKeyError
+    from gateway.fiscal.start_checks import StartRefused
+
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -90,7 +68,10 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 async def serve(config: Config) -> int:
+    """The till of ``config`` and its API until SIGINT or SIGTERM (and, in the demo, the sync module)."""
     from gateway.api import serving
+    from gateway.common.health import DeviceState
+    from gateway.till import Till
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -116,7 +97,7 @@ async def serve(config: Config) -> int:
                 print(f"tillgw: MQTT broker {till.bus.url}: {till.bus.reason}", flush=True)
             sync_task = None
             if config.demo and config.mqtt is not None:
-                sync_task, sie_dir = _start_demo_sync(config, stop)
+                sync_task, sie_dir = demo.start_sync(config, stop)
                 print(
                     f"tillgw: demo — simulated devices; printed receipts go to {till.files.demo_printer}; "
                     f"the ERP sync module books Z reports as SIE files in {sie_dir}",
@@ -133,27 +114,3 @@ async def serve(config: Config) -> int:
     finally:
         await till.close()
     return 0
-
-
-def _start_demo_sync(config: Config, stop: asyncio.Event) -> tuple[asyncio.Task[int], Path]:
-    """The demo runs the ERP sync module too, in this process, with its files under the data dir.
-
-    A real store runs ``tillgw sync`` as its own process (docs/sync.md); the demo keeps the
-    whole chain in one command.
-    """
-    from dataclasses import replace
-
-    from gateway.sync.config import demo_sync_config
-    from gateway.sync.service import SyncService
-
-    assert config.mqtt is not None
-    base = config.data_dir / "sync"
-    sync_config = replace(
-        demo_sync_config(),
-        inbox=base / "inbox.db",
-        sie_dir=base / "sie",
-        log_dir=base / "logs",
-        mqtt=config.mqtt,
-    )
-    task = asyncio.create_task(SyncService(sync_config).run(once=False, stop=stop), name="demo sync module")
-    return task, sync_config.sie_dir

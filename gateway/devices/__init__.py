@@ -8,6 +8,22 @@ The receipt printer (serial, TCP, USB) is :class:`PrinterDriver`, and the cash d
 
 Each name is loaded from its module on first use, so that importing one module of this
 package (the configuration reads ``gateway.devices.unit_kinds``) loads no other driver.
+
+The modules, from the wire up:
+
+* links and ports: ``line`` (serial settings), ``link`` (serial and TCP), ``usb_link``,
+  ``port`` (the one task that owns a port), ``usb_ids`` (what a USB id is);
+* control units: ``fiscal_unit`` (the interface the pipeline sees), ``unit_kinds`` (which
+  driver a ``[control_unit]`` section opens), ``unit_operation`` (tries, deadlines and
+  words every driver shares), ``control_unit`` (CCSP), ``http_unit`` (what HTTP drivers
+  share), ``xccsp_unit``, ``cloud_unit`` and ``client_cert`` (what the cloud services
+  share), ``tcs_unit``, ``srv4pos_unit``;
+* the printer: ``printer_status`` (its status bytes in words), ``print_job``,
+  ``printer_link`` (serial, TCP or USB), ``printer`` (the driver), ``drawer``;
+* scanners: ``scanner`` (:func:`open_scanner`), ``scan_events`` (events and subscribers),
+  ``scanner_driver`` (what every scanner driver shares), ``serial_scanner``;
+  ``hid_scanner`` with ``input_devices`` (which input device), ``evdev_backend``
+  (python-evdev) and ``input_recording`` (replayed events for tests).
 """
 
 from __future__ import annotations
@@ -16,6 +32,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from gateway.common.backoff import Backoff
     from gateway.common.health import DeviceState, Health, HealthTracker
     from gateway.devices.control_unit import ControlUnitDriver
     from gateway.devices.drawer import Drawer, KickOutcome, KickResult, OpenLevel
@@ -31,31 +48,18 @@ if TYPE_CHECKING:
     )
     from gateway.devices.line import CCSP_LEGACY_PROTOCOL, CCSP_PROTOCOL, DeviceProtocol, LineSettings
     from gateway.devices.link import Link, LinkError, LinkLost, open_link
-    from gateway.devices.port import Backoff, DeviceTimeout, Exchange, PortOwner, ReplyReader
-    from gateway.devices.printer import (
-        JobStatus,
-        Outcome,
-        PrinterCondition,
-        PrinterDriver,
-        PrinterOffline,
-        PrinterUnavailable,
-        PrintJob,
-        PrintResult,
-    )
-    from gateway.devices.scanner import (
-        ScanEvent,
-        ScannerDriver,
-        ScannerEvent,
-        ScanRejected,
-        ScanSubscription,
-        SerialScanner,
-        SerialScannerConfig,
-        open_scanner,
-    )
+    from gateway.devices.port import DeviceTimeout, Exchange, PortOwner, ReplyReader
+    from gateway.devices.print_job import JobStatus, Outcome, PrintJob, PrintResult
+    from gateway.devices.printer import PrinterDriver
+    from gateway.devices.printer_status import PrinterCondition, PrinterOffline, PrinterUnavailable
+    from gateway.devices.scan_events import ScanEvent, ScannerEvent, ScanRejected, ScanSubscription
+    from gateway.devices.scanner import open_scanner
+    from gateway.devices.scanner_driver import ScannerDriver
+    from gateway.devices.serial_scanner import SerialScanner, SerialScannerConfig
     from gateway.devices.unit_kinds import UnitKind, UnitSettings, kind_of, open_control_unit, open_unit
 
 _MODULE_OF: dict[str, str] = {
-    "Backoff": "gateway.devices.port",
+    "Backoff": "gateway.common.backoff",
     "CCSP_LEGACY_PROTOCOL": "gateway.devices.line",
     "CCSP_PROTOCOL": "gateway.devices.line",
     "ControlUnit": "gateway.devices.fiscal_unit",
@@ -71,7 +75,7 @@ _MODULE_OF: dict[str, str] = {
     "FrameRecord": "gateway.devices.fiscal_unit",
     "Health": "gateway.common.health",
     "HealthTracker": "gateway.common.health",
-    "JobStatus": "gateway.devices.printer",
+    "JobStatus": "gateway.devices.print_job",
     "KickOutcome": "gateway.devices.drawer",
     "KickResult": "gateway.devices.drawer",
     "LineSettings": "gateway.devices.line",
@@ -79,23 +83,23 @@ _MODULE_OF: dict[str, str] = {
     "LinkError": "gateway.devices.link",
     "LinkLost": "gateway.devices.link",
     "OpenLevel": "gateway.devices.drawer",
-    "Outcome": "gateway.devices.printer",
+    "Outcome": "gateway.devices.print_job",
     "PortOwner": "gateway.devices.port",
-    "PrintJob": "gateway.devices.printer",
-    "PrintResult": "gateway.devices.printer",
-    "PrinterCondition": "gateway.devices.printer",
+    "PrintJob": "gateway.devices.print_job",
+    "PrintResult": "gateway.devices.print_job",
+    "PrinterCondition": "gateway.devices.printer_status",
     "PrinterDriver": "gateway.devices.printer",
-    "PrinterOffline": "gateway.devices.printer",
-    "PrinterUnavailable": "gateway.devices.printer",
+    "PrinterOffline": "gateway.devices.printer_status",
+    "PrinterUnavailable": "gateway.devices.printer_status",
     "Registration": "gateway.devices.fiscal_unit",
     "ReplyReader": "gateway.devices.port",
-    "ScanEvent": "gateway.devices.scanner",
-    "ScanRejected": "gateway.devices.scanner",
-    "ScanSubscription": "gateway.devices.scanner",
-    "ScannerDriver": "gateway.devices.scanner",
-    "ScannerEvent": "gateway.devices.scanner",
-    "SerialScanner": "gateway.devices.scanner",
-    "SerialScannerConfig": "gateway.devices.scanner",
+    "ScanEvent": "gateway.devices.scan_events",
+    "ScanRejected": "gateway.devices.scan_events",
+    "ScanSubscription": "gateway.devices.scan_events",
+    "ScannerDriver": "gateway.devices.scanner_driver",
+    "ScannerEvent": "gateway.devices.scan_events",
+    "SerialScanner": "gateway.devices.serial_scanner",
+    "SerialScannerConfig": "gateway.devices.serial_scanner",
     "UnitIdentity": "gateway.devices.fiscal_unit",
     "UnitKind": "gateway.devices.unit_kinds",
     "UnitSettings": "gateway.devices.unit_kinds",

@@ -52,6 +52,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeAlias, TypeVar, Unpack
 
+from gateway.common.backoff import Backoff
 from gateway.common.health import DeviceState
 from gateway.devices.fiscal_unit import (
     ControlUnit,
@@ -62,7 +63,7 @@ from gateway.devices.fiscal_unit import (
 )
 from gateway.devices.line import CCSP_PROTOCOL, DeviceProtocol
 from gateway.devices.link import LinkError, LinkOpener, is_network_url, open_link
-from gateway.devices.port import Backoff, DeviceTimeout, Exchange, PortClosed, PortOwner
+from gateway.devices.port import DeviceTimeout, Exchange, PortClosed, PortOwner
 from gateway.devices.unit_operation import (
     CLEANCASH_CODE,
     Direction,

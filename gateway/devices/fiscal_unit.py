@@ -1,9 +1,9 @@
 """The control unit as the fiscal pipeline sees it, whatever protocol reaches it.
 
-The receipt pipeline depends on :class:`ControlUnit` only. The CCSP driver
-(:mod:`gateway.devices.control_unit`) implements it today; an XCCSP (HTTP) driver will
-implement the same interface, so nothing above this module changes when a shop's unit
-speaks XML instead of serial frames.
+The receipt pipeline depends on :class:`ControlUnit` only. Every driver implements it —
+CCSP (:mod:`gateway.devices.control_unit`), XCCSP (:mod:`gateway.devices.xccsp_unit`),
+Infrasec TCS and srv4pos — so nothing above this module changes with the kind of unit a
+shop has.
 
 Status and error codes are the ones CCSP and XCCSP share (XCCSP fault codes 2..10 are
 the CCSP NAK codes), so :class:`~protocols.ccsp.NakCode`, :class:`MainStatus` and

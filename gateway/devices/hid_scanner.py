@@ -1,443 +1,61 @@
 """Keyboard-wedge (USB HID) barcode scanners, read with evdev.
 
 A USB scanner in keyboard mode types each code and presses Enter. The gateway opens its
-input device (``/dev/input/eventN``), grabs it (``EVIOCGRAB``) so the keystrokes never
-reach a desktop or a terminal, reads its key events and decodes them with
+input device (``/dev/input/eventN``, chosen by its ``evdev:`` URL as
+:mod:`gateway.devices.input_devices` describes), grabs it (``EVIOCGRAB``) so the
+keystrokes never reach a desktop or a terminal, reads its key events and decodes them with
 :class:`protocols.scanner.HidDecoder` (US layout, shift and caps lock, Ctrl+] as the
 GS1 separator GS, autorepeat ignored). Every code becomes a
-:class:`~gateway.devices.scanner.ScanEvent`, as from a serial scanner.
+:class:`~gateway.devices.scan_events.ScanEvent`, as from a serial scanner.
 
-Addresses (``evdev:`` URLs)
-    ``evdev:///dev/input/event5``
-        that device node; a stable link such as ``/dev/input/by-id/usb-…-event-kbd``
-        works too and survives re-plugging into another USB port.
-    ``evdev://name=Honeywell%20Imaging%201900``
-        the input device with exactly this name (``%20`` or a quoted space), as
-        ``tillgw diag`` or ``evtest`` shows it; found wherever it appears.
-    ``evdev://id=0c2e:0b61``
-        the device with this USB vendor:product id (hex).
-
-    Only a device with an Enter key is taken: one scanner often shows a keyboard node
-    and a "consumer control" node with the same name and id. A device opened by path is
-    checked on every re-open: if the node now belongs to another device (the event
-    number was reused, say by the till's keyboard), it is not grabbed.
+A device opened by path is checked on every re-open: if the node now belongs to another
+device (the event number was reused, say by the till's keyboard), it is not grabbed.
 
 Unplug and re-plug
     Reads fail with ``ENODEV`` when the scanner is unplugged: the state becomes
     ``failed`` ("scanner unplugged — plug it back in; scans resume by themselves"), a
     half-typed code is reported as cut off, and the device is looked for again after a
-    bounded exponential backoff (0.1 s doubling up to 1 s) until it is back; it is then
+    random wait of up to 0.1 s, doubling up to 1 s, until it is back; it is then
     grabbed again and the state is ``ready``.
 
 Reading
     The device's file descriptor is registered with the event loop (``add_reader``); each
     time it is readable the events waiting are read without blocking. Stopping is
     removing the reader and closing the device (which also releases the grab), so
-    :meth:`~gateway.devices.scanner.ScannerDriver.close` always stops at once — unlike
+    :meth:`~gateway.devices.scanner_driver.ScannerDriver.close` always stops at once — unlike
     evdev's ``async_read_loop``, which a ``close()`` cannot end cleanly.
 
-The thin layer
-    Only :class:`EvdevBackend` and :class:`EvdevDevice` touch python-evdev (imported when
-    a device is first looked for, so the gateway runs without it until a HID scanner is
-    configured). Everything above takes any :class:`InputBackend`; tests and benchmarks
-    substitute devices that replay recorded events (:class:`RecordedDevice`), since there
-    is no ``/dev/uinput`` on the build machines.
-
-Recordings
-    One input event per line as a JSON array ``[sec, usec, type, code, value]``, the
-    fields of the kernel's ``struct input_event`` (:func:`read_recording`).
+The devices come from an :class:`~gateway.devices.input_devices.InputBackend`: the
+kernel's (:mod:`gateway.devices.evdev_backend`), or recorded events in tests and
+benchmarks (:mod:`gateway.devices.input_recording`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
-import json
 import logging
-import os
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from types import ModuleType
-from typing import Any, Literal, Protocol
-from urllib.parse import unquote
 
+from gateway.common.backoff import Backoff
 from gateway.common.health import DeviceState
-from gateway.devices.port import Backoff
-from gateway.devices.scanner import ScannerDriver
-from protocols.scanner import (
-    DEFAULT_MAX_LINE,
-    EV_KEY,
-    EV_SYN,
-    KEY_ENTER,
-    SWEDISH_IN_STORE,
-    HidDecoder,
-    InStoreLayout,
+from gateway.devices.evdev_backend import EvdevBackend, EvdevUnavailable
+from gateway.devices.input_devices import (
+    DeviceSelector,
+    EventDevice,
+    InputBackend,
+    InputDeviceInfo,
+    choose_device,
 )
+from gateway.devices.scanner_driver import ScannerDriver
+from protocols.scanner import DEFAULT_MAX_LINE, SWEDISH_IN_STORE, HidDecoder, InStoreLayout
 
-__all__ = [
-    "DeviceSelector",
-    "EvdevBackend",
-    "EvdevDevice",
-    "EvdevUnavailable",
-    "EventDevice",
-    "HidScanner",
-    "HidScannerConfig",
-    "InputBackend",
-    "InputDeviceInfo",
-    "RawEvent",
-    "RecordedDevice",
-    "choose_device",
-    "read_recording",
-]
+__all__ = ["HidScanner", "HidScannerConfig"]
 
 log = logging.getLogger("tillgw.devices.hid_scanner")
 
-RawEvent = tuple[int, int, int, int, int]
-"""One input event: ``(sec, usec, type, code, value)``, as ``struct input_event`` holds it."""
-
-SCHEME = "evdev://"
-SYN_REPORT = 0
 _NAMES_SHOWN = 6  # input devices named in a "not found" message
-
-
-# ---------------------------------------------------------------------------------------
-# What is plugged in, and which one is the scanner
-# ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class InputDeviceInfo:
-    """An input device as the kernel describes it."""
-
-    path: str
-    name: str
-    vendor: int = 0
-    product: int = 0
-    keyboard: bool = True  # it has an Enter key, so it can end a code
-
-    @property
-    def identity(self) -> tuple[str, int, int]:
-        """What must stay the same for a re-opened node to be the same scanner."""
-        return (self.name, self.vendor, self.product)
-
-    def describe(self) -> str:
-        return f"{self.name!r} ({self.vendor:04x}:{self.product:04x}) at {self.path}"
-
-
-@dataclass(frozen=True, slots=True)
-class DeviceSelector:
-    """Which input device is the scanner: exactly one of a path, a name, a USB id."""
-
-    path: str | None = None
-    name: str | None = None
-    usb_id: tuple[int, int] | None = None
-
-    def __post_init__(self) -> None:
-        given = sum(x is not None for x in (self.path, self.name, self.usb_id))
-        if given != 1:
-            raise ValueError("a scanner is chosen by exactly one of a path, a name or a USB id")
-
-    @classmethod
-    def from_url(cls, url: str) -> DeviceSelector:
-        """Parse an ``evdev:`` URL (see the module documentation); ValueError says what is wrong."""
-        usage = (
-            f"{url!r} is not a HID scanner address — write evdev:///dev/input/eventN, "
-            "evdev://name=NAME or evdev://id=VVVV:PPPP"
-        )
-        if not url.startswith(SCHEME):
-            raise ValueError(usage)
-        rest = url[len(SCHEME) :]
-        if rest.startswith("/"):
-            if rest == "/":
-                raise ValueError(usage)
-            return cls(path=unquote(rest))
-        key, equals, value = rest.partition("=")
-        value = unquote(value)
-        if not equals or not value:
-            raise ValueError(usage)
-        if key == "name":
-            return cls(name=value)
-        if key == "id":
-            match = re.fullmatch(r"([0-9a-fA-F]{4}):([0-9a-fA-F]{4})", value)
-            if match is None:
-                raise ValueError(f"{url!r}: a USB id is written as four hex digits, a colon, four hex digits")
-            return cls(usb_id=(int(match.group(1), 16), int(match.group(2), 16)))
-        raise ValueError(usage)
-
-    def matches(self, info: InputDeviceInfo) -> bool:
-        if self.path is not None:
-            return info.path == self.path
-        if self.name is not None:
-            return info.name == self.name
-        return (info.vendor, info.product) == self.usb_id
-
-    def describe(self) -> str:
-        if self.path is not None:
-            return self.path
-        if self.name is not None:
-            return f"named {self.name!r}"
-        assert self.usb_id is not None
-        return f"with USB id {self.usb_id[0]:04x}:{self.usb_id[1]:04x}"
-
-
-def choose_device(selector: DeviceSelector, candidates: Iterable[InputDeviceInfo]) -> InputDeviceInfo | None:
-    """The device ``selector`` means: the first match that has an Enter key (None if none has).
-
-    A scanner's other nodes (consumer control, system control) share its name and USB id
-    but cannot type Enter, so they cannot end a code and are never taken.
-    """
-    for info in candidates:
-        if selector.matches(info) and info.keyboard:
-            return info
-    return None
-
-
-# ---------------------------------------------------------------------------------------
-# The thin layer: an opened device and the list of devices
-# ---------------------------------------------------------------------------------------
-
-
-class EventDevice(Protocol):
-    """An opened input device: all the reading path needs of one."""
-
-    @property
-    def info(self) -> InputDeviceInfo: ...
-
-    def fileno(self) -> int:
-        """A non-blocking descriptor that is readable when events wait."""
-        ...
-
-    def grab(self) -> None:
-        """Take the device for ourselves (``EVIOCGRAB``); OSError EBUSY if someone has it."""
-        ...
-
-    def read(self) -> Sequence[RawEvent]:
-        """The events waiting now. BlockingIOError: none; OSError (ENODEV): unplugged."""
-        ...
-
-    def close(self) -> None:
-        """Close (which releases the grab); never raises."""
-        ...
-
-
-class InputBackend(Protocol):
-    """Where input devices come from: the kernel via evdev, or a recording in tests."""
-
-    def devices(self) -> list[InputDeviceInfo]:
-        """Every input device present now (PermissionError if none could be read for that)."""
-        ...
-
-    def open(self, path: str) -> EventDevice:
-        """Open one device (OSError: ENOENT if it is not there, EACCES if not ours to open)."""
-        ...
-
-
-class EvdevUnavailable(RuntimeError):
-    """python-evdev is not installed."""
-
-
-def _evdev() -> ModuleType:
-    try:
-        import evdev  # type: ignore[import-not-found,unused-ignore]
-    except ImportError as exc:
-        raise EvdevUnavailable(
-            "python-evdev is not installed, so USB keyboard scanners cannot be read — "
-            "install it (pip install evdev) or set the scanner to serial (USB COM) mode"
-        ) from exc
-    module: ModuleType = evdev
-    return module
-
-
-def _natural_key(path: str) -> tuple[str, int]:
-    match = re.search(r"(\d+)$", path)
-    return (path[: match.start()], int(match.group(1))) if match else (path, -1)
-
-
-def _info_of(device: Any) -> InputDeviceInfo:
-    keys = device.capabilities().get(EV_KEY, [])
-    return InputDeviceInfo(
-        path=str(device.path),
-        name=str(device.name),
-        vendor=int(device.info.vendor),
-        product=int(device.info.product),
-        keyboard=KEY_ENTER in keys,
-    )
-
-
-class EvdevDevice:
-    """``/dev/input/eventN`` opened with python-evdev (non-blocking). Kept thin on purpose."""
-
-    def __init__(self, path: str) -> None:
-        self._device: Any = _evdev().InputDevice(path)
-        try:
-            self._info = _info_of(self._device)
-        except OSError:
-            self._device.close()
-            raise
-
-    @property
-    def info(self) -> InputDeviceInfo:
-        return self._info
-
-    def fileno(self) -> int:
-        return int(self._device.fileno())
-
-    def grab(self) -> None:
-        self._device.grab()
-
-    def read(self) -> list[RawEvent]:
-        return [(e.sec, e.usec, e.type, e.code, e.value) for e in self._device.read()]
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self._device.close()
-
-
-class EvdevBackend:
-    """The machine's input devices, through python-evdev."""
-
-    def __init__(self, directory: str = "/dev/input") -> None:
-        self.directory = directory
-
-    def devices(self) -> list[InputDeviceInfo]:
-        evdev = _evdev()
-        paths = sorted((str(p) for p in Path(self.directory).glob("event*")), key=_natural_key)
-        found: list[InputDeviceInfo] = []
-        denied: list[str] = []
-        for path in paths:
-            try:
-                device = evdev.InputDevice(path)
-            except PermissionError:
-                denied.append(path)
-                continue
-            except OSError:
-                continue  # unplugged meanwhile
-            try:
-                found.append(_info_of(device))
-            except OSError:
-                continue
-            finally:
-                device.close()
-        if denied and not found:
-            raise PermissionError(errno.EACCES, "permission denied", denied[0])
-        return found
-
-    def open(self, path: str) -> EventDevice:
-        return EvdevDevice(path)
-
-
-# ---------------------------------------------------------------------------------------
-# Recordings
-# ---------------------------------------------------------------------------------------
-
-
-def read_recording(path: Path) -> list[RawEvent]:
-    """Recorded events: JSON lines ``[sec, usec, type, code, value]``; blank lines skipped."""
-    events: list[RawEvent] = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        value = json.loads(line)
-        if not (isinstance(value, list) and len(value) == 5 and all(type(v) is int for v in value)):
-            raise ValueError(f"{path}:{number}: an event is [sec, usec, type, code, value], got {line!r}")
-        events.append((value[0], value[1], value[2], value[3], value[4]))
-    return events
-
-
-def _packets(events: Sequence[RawEvent]) -> list[list[RawEvent]]:
-    """Events grouped as the kernel delivers them: each group ends with a SYN_REPORT."""
-    packets: list[list[RawEvent]] = []
-    current: list[RawEvent] = []
-    for event in events:
-        current.append(event)
-        if event[2] == EV_SYN and event[3] == SYN_REPORT:
-            packets.append(current)
-            current = []
-    if current:
-        packets.append(current)
-    return packets
-
-
-class RecordedDevice:
-    """An :class:`EventDevice` that plays back recorded events (tests, benchmarks).
-
-    Each read returns the next packet (the events up to a ``SYN_REPORT``, as the kernel
-    delivers them while a scanner types), or with ``batch=N`` up to N events (as a read
-    of a backlog returns). Once played, reads fail with ``ENODEV`` (``end="unplug"``, as
-    an unplugged device's do) or find nothing waiting (``end="idle"``, a device that stays
-    plugged in). Its descriptor is a pipe that is readable while events remain.
-    """
-
-    def __init__(
-        self,
-        events: Sequence[RawEvent],
-        info: InputDeviceInfo | None = None,
-        *,
-        batch: int | None = None,
-        end: Literal["unplug", "idle"] = "unplug",
-    ) -> None:
-        if batch is not None and batch < 1:
-            raise ValueError(f"batch must be at least 1, got {batch}")
-        self._info = info if info is not None else InputDeviceInfo("/dev/input/event0", "recorded scanner")
-        if batch is None:
-            self._chunks = _packets(events)
-        else:
-            self._chunks = [list(events[i : i + batch]) for i in range(0, len(events), batch)]
-        self._next = 0
-        self.end = end
-        self.grabbed = False
-        self.closed = False
-        self.reads = 0
-        self._read_fd, self._write_fd = os.pipe()
-        os.set_blocking(self._read_fd, False)
-        os.write(self._write_fd, b"!")  # readable until the recording is played (or forever, to unplug)
-
-    @property
-    def info(self) -> InputDeviceInfo:
-        return self._info
-
-    @property
-    def played(self) -> bool:
-        return self._next >= len(self._chunks)
-
-    def fileno(self) -> int:
-        return self._read_fd
-
-    def grab(self) -> None:
-        if self.closed:
-            raise OSError(errno.EBADF, "the device is closed")
-        self.grabbed = True
-
-    def read(self) -> list[RawEvent]:
-        if self.closed:
-            raise OSError(errno.EBADF, "the device is closed")
-        self.reads += 1
-        if self._next < len(self._chunks):
-            chunk = self._chunks[self._next]
-            self._next += 1
-            if self._next == len(self._chunks) and self.end == "idle":
-                with contextlib.suppress(BlockingIOError):
-                    os.read(self._read_fd, 1)  # nothing more waiting: no longer readable
-            return chunk
-        if self.end == "idle":
-            raise BlockingIOError(errno.EAGAIN, "no events waiting")
-        raise OSError(errno.ENODEV, "No such device")
-
-    def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            self.grabbed = False
-            for fd in (self._read_fd, self._write_fd):
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-
-
-# ---------------------------------------------------------------------------------------
-# The driver
-# ---------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)

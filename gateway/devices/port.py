@@ -9,8 +9,9 @@ their own readers. What it does own:
 
 * opening the link lazily, on the first exchange;
 * a deadline on every exchange, opening the link included;
-* reconnecting after a link error, no sooner than a bounded exponential backoff allows,
-  so a dead port is not hammered;
+* reconnecting after a link error, no sooner than its :class:`~gateway.common.backoff.Backoff`
+  allows (a random wait up to 0.1 s, 0.2 s, 0.4 s … 5 s by default), so a dead port is
+  not hammered;
 * dropping stale input before each exchange, so a late answer to an earlier exchange
   that timed out is not read as the answer to this one.
 """
@@ -21,14 +22,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
+from gateway.common.backoff import Backoff
 from gateway.devices.line import LineSettings
 from gateway.devices.link import Link, LinkError, LinkOpener, open_link
 
 __all__ = [
-    "Backoff",
     "DeviceTimeout",
     "Exchange",
     "PortClosed",
@@ -37,6 +38,11 @@ __all__ = [
 ]
 
 log = logging.getLogger("tillgw.devices.port")
+
+# A port that fails is tried again after a random wait of up to 0.1 s, then up to twice
+# the last bound, at most 5 s: a re-plugged device is back within seconds.
+BACKOFF_INITIAL = 0.1
+BACKOFF_MAXIMUM = 5.0
 
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
@@ -75,24 +81,6 @@ class Exchange(Generic[T]):
 
 
 @dataclass(slots=True)
-class Backoff:
-    """Bounded exponential backoff between attempts to (re)open a link."""
-
-    initial: float = 0.1
-    maximum: float = 5.0
-    factor: float = 2.0
-    _current: float = field(default=0.0, init=False)
-
-    def next_delay(self) -> float:
-        """The wait before the next attempt after one more failure."""
-        self._current = self.initial if self._current == 0 else min(self._current * self.factor, self.maximum)
-        return self._current
-
-    def reset(self) -> None:
-        self._current = 0.0
-
-
-@dataclass(slots=True)
 class _Job:
     exchange: Exchange[Any]
     future: asyncio.Future[Any]
@@ -121,7 +109,7 @@ class PortOwner:
         self.url = url
         self.line = line
         self._opener = opener
-        self._backoff = backoff or Backoff()
+        self._backoff = backoff if backoff is not None else Backoff(BACKOFF_INITIAL, BACKOFF_MAXIMUM)
         self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._link: Link | None = None

@@ -1,18 +1,17 @@
 """The ESC/POS receipt printer driver: serial, TCP (raw 9100) and USB behind one port owner.
 
 Addresses: a pyserial URL or device (``/dev/ttyUSB0``, ``/dev/pts/7``), ``tcp://host:9100``
-or ``socket://host:port``, and ``usb://VID:PID[/serial]`` (:mod:`gateway.devices.usb_link`).
+or ``socket://host:port``, and ``usb://VID:PID[/serial]`` (:mod:`gateway.devices.printer_link`).
 Everything above the byte link — status, jobs, resends, health — is the same for all.
 
-**Status.** ``DLE EOT 1``, ``2``, ``3`` and ``4`` are asked together (12 bytes, 4 reply
-bytes) and decoded into a :class:`PrinterCondition`, whose :meth:`~PrinterCondition.words`
-give the state a shop owner reads: ``ready``; ``degraded: paper nearly out — change the
-roll soon``; ``failed: out of paper — put in a new roll``, ``failed: cover open — close
-the printer's cover``, ``failed: printer offline (…) — …``; and, when nothing answers,
+**Status.** The four real-time status bytes, decoded into a
+:class:`~gateway.devices.printer_status.PrinterCondition` whose words are the printer's
+state (``ready``, ``failed: out of paper — put in a new roll``, …); when nothing answers,
 ``failed: no answer from the printer at URL — check the cable and power``.
 
-**Jobs.** A job is the ESC/POS bytes of one receipt (the caller builds them). Jobs are
-printed one at a time, in the order submitted, by one worker task:
+**Jobs.** A job (:class:`~gateway.devices.print_job.PrintJob`) is the ESC/POS bytes of one
+receipt (the caller builds them). Jobs are printed one at a time, in the order submitted,
+by one worker task:
 
 1. *Before*: the status is asked. While the printer is not online (out of paper, cover
    open, offline, no answer, no link) the job waits and the status is asked again every
@@ -53,20 +52,29 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import itertools
 import logging
-from collections.abc import Callable, Generator
-from dataclasses import asdict, dataclass
-from typing import Any, Self
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Self
 from urllib.parse import urlsplit
 
+from gateway.common.backoff import Backoff
 from gateway.common.health import DeviceState, Health, HealthReporter, HealthTracker
 from gateway.devices.line import LineSettings
-from gateway.devices.link import Link, LinkError, LinkOpener, is_network_url, open_link
-from gateway.devices.port import Backoff, DeviceTimeout, Exchange, PortClosed, PortOwner
+from gateway.devices.link import Link, LinkError, LinkOpener, is_network_url
+from gateway.devices.port import DeviceTimeout, Exchange, PortClosed, PortOwner
+from gateway.devices.print_job import JobStatus, Outcome, PrintJob, PrintResult
+from gateway.devices.printer_link import ResettableLink, open_printer_link
+from gateway.devices.printer_status import (
+    STATUS_QUERY,
+    ConditionListener,
+    PrinterCondition,
+    PrinterOffline,
+    PrinterUnavailable,
+    StatusReader,
+)
 from protocols import escpos
-from protocols.escpos import ErrorCause, OfflineCause, PaperStatus, PrinterStatus, StatusType
 
 __all__ = [
     "DEFAULT_JOB_TIMEOUT",
@@ -76,18 +84,8 @@ __all__ = [
     "DEFAULT_STATUS_TIMEOUT",
     "ESCPOS_LINE",
     "RESEND_PREFIX",
-    "STATUS_QUERY",
     "CommandExpired",
-    "ConditionListener",
-    "JobStatus",
-    "Outcome",
-    "PrintJob",
-    "PrintResult",
-    "PrinterCondition",
     "PrinterDriver",
-    "PrinterOffline",
-    "PrinterUnavailable",
-    "open_printer_link",
 ]
 
 log = logging.getLogger("tillgw.devices.printer")
@@ -101,128 +99,8 @@ DEFAULT_POLL_INTERVAL = 1.0  # how soon a printer that is back (paper in) is not
 DEFAULT_RESEND_LIMIT = 2
 DEFAULT_PRINTER_BUFFER = 4096  # the common receive buffer of receipt printers (Epson TM: 4 KiB)
 
-STATUS_QUERY = b"".join(escpos.status_request(n) for n in StatusType)
-"""``DLE EOT 1..4``: printer, offline cause, error cause and paper, answered in that order."""
-
 RESEND_PREFIX = escpos.initialise() + escpos.cut(feed=0)
 """Before a resend: reset modes, drop an unfinished line, cut off what did print."""
-
-
-# ---------------------------------------------------------------------------------------
-# Status
-# ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class PrinterCondition:
-    """The four real-time status bytes, decoded."""
-
-    printer: PrinterStatus
-    offline_cause: OfflineCause
-    error_cause: ErrorCause
-    paper: PaperStatus
-
-    @classmethod
-    def from_replies(cls, replies: bytes) -> PrinterCondition:
-        """The answer to :data:`STATUS_QUERY` (four bytes, in order)."""
-        return cls(
-            escpos.parse_status(StatusType.PRINTER, replies[0]),
-            escpos.parse_status(StatusType.OFFLINE_CAUSE, replies[1]),
-            escpos.parse_status(StatusType.ERROR_CAUSE, replies[2]),
-            escpos.parse_status(StatusType.PAPER, replies[3]),
-        )
-
-    @property
-    def online(self) -> bool:
-        """The printer prints what it receives now."""
-        return not (self.printer.offline or self.offline_cause.cover_open or self.paper.paper_end)
-
-    @property
-    def paper_words(self) -> str:
-        if self.paper.paper_end or self.offline_cause.paper_end_stop:
-            return "out"
-        return "near end" if self.paper.near_end else "ok"
-
-    def words(self) -> tuple[DeviceState, str | None]:
-        """The state and, unless ready, what is wrong — what to do.
-
-        Order matters when several flags are on: the first that stops printing wins, and
-        paper comes before the cover because a roll is changed with the cover open.
-        """
-        error, cause, paper = self.error_cause, self.offline_cause, self.paper
-        failed = DeviceState.FAILED
-        if error.unrecoverable:
-            return failed, (
-                "printer offline (internal error) — switch the printer off and on, then check that "
-                "the last receipt printed; if the error stays, call for service"
-            )
-        if error.autocutter:
-            return failed, (
-                "printer offline (the paper cutter is stuck) — open the cover, clear the paper "
-                "from the cutter and close the cover"
-            )
-        if paper.paper_end or cause.paper_end_stop:
-            return failed, "out of paper — put in a new roll"
-        if cause.cover_open:
-            return failed, "cover open — close the printer's cover"
-        if error.auto_recoverable:
-            return failed, "printer offline (print head too hot) — wait a few minutes; it goes on by itself"
-        if cause.feed_button or self.printer.feed_button_pressed:
-            return failed, "printer offline (the feed button is held down) — let go of the feed button"
-        if error.recoverable:
-            return failed, "printer offline (an error) — open and close the cover; if that fails, restart it"
-        if self.printer.offline or cause.error:
-            return failed, "printer offline — check the printer's lights, then switch it off and on"
-        if paper.near_end:
-            return DeviceState.DEGRADED, "paper nearly out — change the roll soon"
-        return DeviceState.READY, None
-
-    def flags(self) -> dict[str, dict[str, bool]]:
-        """Every decoded flag, by status byte (for JSON)."""
-        return {
-            "printer": asdict(self.printer),
-            "offline_cause": asdict(self.offline_cause),
-            "error_cause": asdict(self.error_cause),
-            "paper": asdict(self.paper),
-        }
-
-
-ConditionListener = Callable[[PrinterCondition], None]
-
-
-class _StatusReader:
-    """Collects the four reply bytes to :data:`STATUS_QUERY`.
-
-    A byte without the fixed status pattern (line noise) is skipped, not taken for status.
-    """
-
-    def __init__(self) -> None:
-        self._replies = bytearray()
-
-    def feed(self, data: bytes) -> PrinterCondition | None:
-        for byte in data:
-            n = len(self._replies) + 1
-            try:
-                escpos.parse_status(n, byte)
-            except escpos.StatusByteError:
-                log.info("skipped byte %#04x that is no status answer", byte)
-                continue
-            self._replies.append(byte)
-            if len(self._replies) == len(StatusType):
-                return PrinterCondition.from_replies(bytes(self._replies))
-        return None
-
-
-class PrinterUnavailable(Exception):
-    """The printer could not be asked (no link, no answer). ``str()`` is the words."""
-
-
-class PrinterOffline(PrinterUnavailable):
-    """The printer answered but is not online; ``condition`` says why."""
-
-    def __init__(self, condition: PrinterCondition, words: str) -> None:
-        super().__init__(words)
-        self.condition = condition
 
 
 class CommandExpired(Exception):
@@ -232,66 +110,6 @@ class CommandExpired(Exception):
         super().__init__(f"waited {waited:.1f} s for the printer, longer than the {allowed:g} s allowed")
         self.waited = waited
         self.allowed = allowed
-
-
-# ---------------------------------------------------------------------------------------
-# Jobs
-# ---------------------------------------------------------------------------------------
-
-
-class JobStatus(enum.StrEnum):
-    QUEUED = "queued"  # behind other jobs
-    WAITING = "waiting"  # its turn, but the printer is not online; see waiting_for
-    SENDING = "sending"
-    HELD = "held"  # the printer has it and prints it when it is back online
-    DONE = "done"  # see the result
-
-
-class Outcome(enum.StrEnum):
-    PRINTED = "printed"  # the status after the job said online
-    UNCONFIRMED = "unconfirmed"  # may have printed, wholly or partly: check, print a copy if missing
-    NOT_PRINTED = "not printed"  # never reached the printer (cancelled, or the gateway stopped)
-
-
-@dataclass(frozen=True, slots=True)
-class PrintResult:
-    job_id: int
-    outcome: Outcome
-    reason: str  # "printed", or what happened — what to do
-    sends: int  # how many times its bytes went out (1 + resends)
-    condition: PrinterCondition | None  # the last status seen
-
-
-class PrintJob:
-    """One receipt's bytes on their way; ``await job`` gives its :class:`PrintResult`."""
-
-    def __init__(self, job_id: int, data: bytes, future: asyncio.Future[PrintResult]) -> None:
-        self.id = job_id
-        self.data = data
-        self.future = future
-        self.status = JobStatus.QUEUED
-        self.waiting_for: str | None = None  # the printer's reason while WAITING or HELD
-        self.sends = 0
-
-    @property
-    def done(self) -> bool:
-        return self.future.done()
-
-    def cancel(self) -> bool:
-        """Withdraw the job if it has not been sent yet; returns whether it was withdrawn."""
-        if self.status not in (JobStatus.QUEUED, JobStatus.WAITING) or self.sends or self.future.done():
-            return False
-        self.status = JobStatus.DONE
-        result = PrintResult(self.id, Outcome.NOT_PRINTED, "cancelled before it was sent", 0, None)
-        self.future.set_result(result)
-        return True
-
-    def __await__(self) -> Generator[Any, None, PrintResult]:
-        # shield: a caller that stops waiting must not cancel the job itself.
-        return asyncio.shield(self.future).__await__()
-
-    def __repr__(self) -> str:
-        return f"<PrintJob {self.id} {self.status.value} {len(self.data)} bytes>"
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,58 +128,6 @@ class _InDoubt:
 
 
 _SendResult = _Delivered | _Lost | _InDoubt | None  # None: not sent, the printer is not online
-
-
-# ---------------------------------------------------------------------------------------
-# Links
-# ---------------------------------------------------------------------------------------
-
-
-async def open_printer_link(url: str, line: LineSettings) -> Link:
-    """``usb://VID:PID[/serial]`` through pyusb; anything else as :func:`open_link`."""
-    if urlsplit(url).scheme == "usb":
-        from gateway.devices.usb_link import open_usb_link
-
-        return await open_usb_link(url)
-    return await open_link(url, line)
-
-
-class _ResettableLink:
-    """A link the driver can mark for reopening without touching it.
-
-    Only the port owner does I/O on a link; after an exchange went unanswered the driver
-    sets :attr:`reset`, the link then reads as closed, and the owner closes it and opens
-    a fresh one before the next exchange (dropping whatever was still queued on it).
-    """
-
-    def __init__(self, inner: Link) -> None:
-        self.inner = inner
-        self.reset = False
-
-    @property
-    def url(self) -> str:
-        return self.inner.url
-
-    @property
-    def is_open(self) -> bool:
-        return self.inner.is_open and not self.reset
-
-    async def read(self, deadline: float) -> bytes:
-        return await self.inner.read(deadline)
-
-    def take_buffered(self) -> bytes:
-        return self.inner.take_buffered()
-
-    async def write(self, data: bytes) -> None:
-        await self.inner.write(data)
-
-    async def close(self) -> None:
-        await self.inner.close()
-
-
-# ---------------------------------------------------------------------------------------
-# The driver
-# ---------------------------------------------------------------------------------------
 
 
 class PrinterDriver(HealthReporter):
@@ -408,7 +174,7 @@ class PrinterDriver(HealthReporter):
         self._opener = opener
         self._clock = clock
         self._port = PortOwner(url, line, opener=self._open, backoff=backoff)
-        self._link: _ResettableLink | None = None
+        self._link: ResettableLink | None = None
         self._health = HealthTracker(f"printer {url}")
         self._condition: PrinterCondition | None = None
         self._condition_listeners: list[ConditionListener] = []
@@ -685,7 +451,7 @@ class PrinterDriver(HealthReporter):
 
     async def _query(self, data: bytes, seconds: float) -> PrinterCondition:
         """``data`` (ending in :data:`STATUS_QUERY`) and the status it brings back."""
-        return await self._port.exchange(Exchange(data, _StatusReader(), seconds))
+        return await self._port.exchange(Exchange(data, StatusReader(), seconds))
 
     def _apply(self, condition: PrinterCondition) -> None:
         changed = condition != self._condition
@@ -713,7 +479,7 @@ class PrinterDriver(HealthReporter):
     # -- the link -------------------------------------------------------------------------
 
     async def _open(self, url: str, line: LineSettings) -> Link:
-        link = _ResettableLink(await self._opener(url, line))
+        link = ResettableLink(await self._opener(url, line))
         self._link = link
         return link
 

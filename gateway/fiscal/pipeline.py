@@ -32,16 +32,17 @@ from datetime import datetime
 from functools import partial
 from typing import Any, Protocol
 
+from gateway.common.clock import local_now
 from gateway.devices.fiscal_unit import (
     ControlUnit,
     ControlUnitRefused,
     ControlUnitUnavailable,
     Registration,
 )
-from gateway.fiscal.receipt_text import PrintedReceipt, Shop, layout, render, to_text
+from gateway.fiscal.receipt_text import PrintedReceipt, PrintLine, Shop, layout, to_escpos, to_text
 from gateway.fiscal.reports import IndexMismatch, Report, float_change_body, make_x, make_z
 from gateway.fiscal.storage import full_words
-from gateway.fiscal.store import StorageFull, Store, Writer, local_now
+from gateway.fiscal.store import StorageFull, Store, Writer
 from gateway.messages.catalog import Customer
 from gateway.messages.envelope import MessageError
 from gateway.messages.orders import NewOrder, OrderFieldError, order_reference
@@ -63,6 +64,8 @@ __all__ = [
 ]
 
 log = logging.getLogger("tillgw.fiscal.pipeline")
+
+LAYOUTS_KEPT = 16  # receipts whose layout is kept for a second reader (a sale's print job and answer)
 
 _EVENTS = ("cashier.login", "cashier.logout", "price.change", "float.change", "customer.change", "order.new")
 """The events :meth:`Pipeline.record` journals for the POS."""
@@ -253,6 +256,9 @@ class Pipeline:
         # kept out of the journal. They are in doubt like any other (sent again before the
         # next sale), but it is the disk they wait for, not the control unit.
         self.unwritten: dict[int, int] = {}
+        # receipt entry -> its lines laid out for the paper: a sale's print job and the API's
+        # answer with its text share one layout. The last few only; an older one is laid out again.
+        self._laid_out: dict[int, tuple[PrintLine, ...]] = {}
 
     # -- start-up -----------------------------------------------------------------------
 
@@ -718,8 +724,19 @@ class Pipeline:
             copy=registered.kind == "kopia",
         )
 
+    def receipt_lines(self, registered: RegisteredReceipt) -> tuple[PrintLine, ...]:
+        """The receipt laid out for this till's paper, once for whoever asks first (its print job,
+        the API's answer): a receipt's entry never changes, nor therefore its layout."""
+        lines = self._laid_out.get(registered.entry_seq)
+        if lines is None:
+            lines = layout(self.printed_receipt(registered), self.paper_width)
+            self._laid_out[registered.entry_seq] = lines
+            if len(self._laid_out) > LAYOUTS_KEPT:
+                del self._laid_out[next(iter(self._laid_out))]  # the oldest
+        return lines
+
     def receipt_text(self, registered: RegisteredReceipt) -> str:
-        return to_text(layout(self.printed_receipt(registered), self.paper_width), self.paper_width)
+        return to_text(self.receipt_lines(registered), self.paper_width)
 
     async def _print(self, registered: RegisteredReceipt) -> None:
         try:
@@ -729,7 +746,7 @@ class Pipeline:
 
     async def _print_once(self, registered: RegisteredReceipt) -> None:
         assert self.printer is not None
-        data = render(self.printed_receipt(registered), self.paper_width, self.code_table)
+        data = to_escpos(self.receipt_lines(registered), self.code_table)
         try:
             await self.printer.print_job(data)
         except Exception as exc:  # the receipt stays unprinted and is printed at the next start

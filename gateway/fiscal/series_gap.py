@@ -19,10 +19,10 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+from gateway.common.clock import local_now
 from gateway.fiscal.journal import append, journal_head
 from gateway.fiscal.key_rotation import signs_head
 from gateway.fiscal.signing import Signer, load_or_create_key
-from gateway.fiscal.store import local_now
 
 __all__ = ["SERIES_GAP", "GapRefused", "SeriesGap", "accept_gap"]
 

@@ -36,10 +36,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from gateway.common.clock import local_now
 from gateway.fiscal.journal import JOURNAL_SCHEMA, Entry, append, journal_head
 from gateway.fiscal.signing import Signer
 
-__all__ = ["SCHEMA", "AppendHook", "CommitListener", "Row", "StorageFull", "Store", "Writer", "local_now"]
+__all__ = ["SCHEMA", "AppendHook", "CommitListener", "Row", "StorageFull", "Store", "Writer"]
 
 T = TypeVar("T")
 Row = tuple[Any, ...]  # rows come back as plain tuples
@@ -129,11 +130,6 @@ def space_of(path: Path) -> tuple[int, int]:
     """(bytes free to an unprivileged writer, bytes in all) of the file system holding ``path``."""
     stat = os.statvfs(path)
     return stat.f_bavail * stat.f_frsize, stat.f_blocks * stat.f_frsize
-
-
-def local_now() -> datetime:
-    """Now, in local time with its UTC offset (what receipts and the journal show)."""
-    return datetime.now().astimezone()
 
 
 class Writer:

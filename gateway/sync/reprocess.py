@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 import aiomqtt
 
-from gateway.bus.client import mqtt_client
 from gateway.messages.ack_proof import AckSigner
+from gateway.mqtt.client import mqtt_client
 from gateway.sync.config import SyncConfig
 from gateway.sync.inbox import Inbox
 from gateway.sync.processor import Processor

@@ -20,7 +20,8 @@ from firmware_sim.control_unit.ccsp_server import serve_tcp
 from firmware_sim.printer.device import PrinterConfig as SimulatedPrinterConfig
 from firmware_sim.printer.device import PrinterDevice
 from firmware_sim.printer.server import serve_tcp as serve_printer_tcp
-from gateway.api.app import HUB, make_app
+from gateway.api.app import make_app
+from gateway.api.app_keys import HUB
 from gateway.api.events import EventHub
 from gateway.config import ApiConfig, Config, ControlUnitConfig, PrinterConfig, ShopConfig
 from gateway.fiscal.journal import open_readonly

@@ -27,7 +27,8 @@ from firmware_sim.printer.device import PrinterConfig as SimulatedPrinterConfig
 from firmware_sim.printer.device import PrinterDevice
 from firmware_sim.printer.faults import Fault
 from firmware_sim.printer.server import serve_tcp as serve_printer_tcp
-from gateway.api.app import HUB, make_app
+from gateway.api.app import make_app
+from gateway.api.app_keys import HUB
 from gateway.api.page import SESSION_KEY_FILE
 from gateway.api.session import COOKIE, LIFETIME, Sessions
 from gateway.till import Till

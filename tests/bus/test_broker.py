@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.bus.broker import broker_answers, start_embedded_broker, start_embedded_if_needed
 from gateway.common.health import DeviceState
 from gateway.config import MqttConfig
+from gateway.mqtt.broker import broker_answers, start_embedded_broker, start_embedded_if_needed
 
 from .conftest import Mosquitto, PublisherFactory, TillParts, free_port, sync_side, wait_state
 

@@ -1,8 +1,12 @@
-"""The bus wired into a real :class:`Till`: outbox, publisher, embedded broker, ``status()["bus"]``."""
+"""A real :class:`Till`: the bus wired in (outbox, publisher, embedded broker, ``status()["bus"]``),
+and the demo's till on the project's simulated devices."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,9 +14,9 @@ import pytest
 
 from firmware_sim.control_unit import ControlUnit
 from firmware_sim.control_unit.ccsp_server import serve_tcp
-from gateway.bus.broker import broker_answers
 from gateway.common.health import DeviceState
-from gateway.config import Config, MqttConfig
+from gateway.config import Config, MqttConfig, demo_config
+from gateway.mqtt.broker import broker_answers
 from gateway.till import Till
 
 from .conftest import (
@@ -96,3 +100,31 @@ async def test_a_till_with_no_bus_has_no_outbox_and_no_publisher(tmp_path: Path,
         await till.pipeline.submit("pos-1", make_sale())
         assert (await till.status())["bus"] is None
         assert await till.store.fetchone("SELECT name FROM sqlite_master WHERE name = 'outbox'") is None
+
+
+async def test_the_demo_till_sells_on_the_simulated_unit_and_printer(tmp_path: Path) -> None:
+    config = dataclasses.replace(demo_config(), data_dir=tmp_path / "var", mqtt=None)
+    async with opened(config) as till:
+        assert till.unit.state is DeviceState.READY
+        assert till.printer is not None and till.printer.driver.state is DeviceState.READY
+        registered = await till.pipeline.submit("pos-1", make_sale())
+        await till.pipeline.settle()
+        printed = sorted(till.files.demo_printer.glob("receipt-*.txt"))
+        assert len(printed) == 1
+        paper = printed[0].read_text(encoding="utf-8").split()
+        assert registered.unit_id in paper and registered.control_code.split(";")[0] in paper
+    # The simulated unit keeps its memory in the data directory: the same unit after a restart.
+    async with opened(config) as till:
+        identity = till.unit.unit_identity
+        assert identity is not None and identity.unit_id == registered.unit_id
+
+
+def test_a_configured_till_loads_no_simulator_and_no_embedded_broker() -> None:
+    """Only the demo starts a simulator (gateway/demo.py), and only a till with no broker to
+    talk to starts amqtt: a till in a shop holds neither in memory."""
+    code = (
+        "import sys, gateway.cli.run, gateway.till, gateway.api.app\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'firmware_sim', 'amqtt'}))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip() == "[]"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -89,7 +89,7 @@ def revision(
 ) -> list[CatalogUpdate]:
     """One revision's messages, made the way the sync module makes them."""
     removed = removed or {}
-    sections: dict[str, tuple[tuple[Item, ...], tuple[str, ...]]] = {}
+    sections: dict[str, tuple[Iterable[Item], Iterable[str]]] = {}
     for name, items in (("articles", articles), ("customers", customers), ("stock", stock)):
         if items is not None or name in removed:
             sections[name] = (tuple(items or ()), removed.get(name, ()))

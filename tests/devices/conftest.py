@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from firmware_sim.printer import PrinterDevice
-from gateway.devices.port import Backoff
+from gateway.common.backoff import Backoff
 from gateway.devices.printer import PrinterDriver
 from tests.devices.printer_parts import FAST, PrinterFactory, serve
 

@@ -18,22 +18,19 @@ from typing import Any, Literal
 
 import pytest
 
+from gateway.common.backoff import Backoff
 from gateway.common.health import DeviceState, Health
-from gateway.devices.hid_scanner import (
+from gateway.devices.evdev_backend import EvdevBackend, EvdevUnavailable
+from gateway.devices.hid_scanner import HidScanner, HidScannerConfig
+from gateway.devices.input_devices import (
     DeviceSelector,
-    EvdevBackend,
-    EvdevUnavailable,
     EventDevice,
-    HidScanner,
-    HidScannerConfig,
     InputDeviceInfo,
     RawEvent,
-    RecordedDevice,
     choose_device,
-    read_recording,
 )
-from gateway.devices.port import Backoff
-from gateway.devices.scanner import ScanEvent, ScannerEvent, ScanRejected, ScanSubscription
+from gateway.devices.input_recording import RecordedDevice, read_recording
+from gateway.devices.scan_events import ScanEvent, ScannerEvent, ScanRejected, ScanSubscription
 from protocols.scanner import MeasureKind, ScanKind
 
 IO_TIMEOUT = 10.0
@@ -169,7 +166,7 @@ async def test_recorded_scans_are_decoded_and_the_device_is_grabbed(
 
     # Stopping while the reader waits on an idle device: close() returns and lets go.
     await scanner.close()
-    assert device.closed and not device.grabbed
+    assert (device.closed, device.grabbed) == (True, False)
     assert [e async for e in events] == []
 
 

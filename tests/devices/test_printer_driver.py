@@ -25,15 +25,9 @@ import pytest
 from firmware_sim.printer import Fault, PrinterDevice, parse_fault
 from gateway.common.health import DeviceState, Health
 from gateway.devices.line import LineSettings
-from gateway.devices.printer import (
-    RESEND_PREFIX,
-    STATUS_QUERY,
-    JobStatus,
-    Outcome,
-    PrinterCondition,
-    PrinterUnavailable,
-    _StatusReader,
-)
+from gateway.devices.print_job import JobStatus, Outcome
+from gateway.devices.printer import RESEND_PREFIX
+from gateway.devices.printer_status import STATUS_QUERY, PrinterCondition, PrinterUnavailable, StatusReader
 from protocols import escpos
 from protocols.escpos import Alignment, BarcodeSystem, CodeTable
 from tests.devices.printer_parts import PrinterFactory, serve
@@ -170,7 +164,7 @@ def test_status_bytes_of_a_real_printer_out_of_paper_decode_to_words() -> None:
 
 
 def test_a_byte_that_is_no_status_is_skipped_not_taken_for_status() -> None:
-    reader = _StatusReader()
+    reader = StatusReader()
     assert reader.feed(b"\xff\x16\x12") is None  # noise, then two of four replies
     condition = reader.feed(b"\x00\x12\x12")
     assert condition is not None and condition.words()[0] is DeviceState.READY

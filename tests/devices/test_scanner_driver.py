@@ -22,21 +22,20 @@ import pytest
 
 from firmware_sim.scanner import Scanner, ScannerConfig
 from firmware_sim.scanner.server import serve_pty, serve_tcp, wait_for_receiver
+from gateway.common.backoff import Backoff
 from gateway.common.health import DeviceState, Health
 from gateway.devices.line import LineSettings
 from gateway.devices.link import Link, open_socket_link
-from gateway.devices.port import Backoff
-from gateway.devices.scanner import (
+from gateway.devices.scan_events import (
     ScanEvent,
-    ScannerDriver,
     ScannerEvent,
     ScanRejected,
     ScanSubscription,
-    SerialScanner,
-    SerialScannerConfig,
     make_scan_event,
-    open_scanner,
 )
+from gateway.devices.scanner import open_scanner
+from gateway.devices.scanner_driver import ScannerDriver
+from gateway.devices.serial_scanner import SerialScanner, SerialScannerConfig
 from protocols.scanner import InStoreLayout, MeasureKind, ScanKind, Terminator, ValueRule
 
 IO_TIMEOUT = 10.0

@@ -23,10 +23,11 @@ import pytest
 import usb.core
 
 from firmware_sim.printer import PrinterConfig, PrinterDevice
+from gateway.common.backoff import Backoff
 from gateway.common.health import DeviceState
 from gateway.devices.link import LinkError
-from gateway.devices.port import Backoff
-from gateway.devices.printer import Outcome, PrinterDriver
+from gateway.devices.print_job import Outcome
+from gateway.devices.printer import PrinterDriver
 from gateway.devices.usb_link import READ_TIMEOUT_MS, WRITE_TIMEOUT_MS, UsbAddress, parse_usb_url
 from protocols import escpos
 

@@ -17,7 +17,7 @@ BAD_LRC = ccsp.encode(ccsp.IdentityQuery())[:-3] + b"00\r"
 
 
 async def read_frames(reader: asyncio.StreamReader, count: int) -> list[bytes]:
-    deframer, frames = ccsp.Deframer(), []
+    deframer, frames = ccsp.Deframer(), list[bytes]()
     while len(frames) < count:
         frames += deframer.feed(await reader.read(4096))
     return frames

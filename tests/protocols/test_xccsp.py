@@ -34,6 +34,7 @@ from protocols.xccsp import (
     encode_reply,
     encode_request,
 )
+from protocols.xccsp.faults import element_path
 
 CODE = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567;ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 UNIT = "TGSIMSE0000000001"
@@ -862,7 +863,7 @@ def test_encoders_refuse_the_wrong_kind_of_message() -> None:
     ],
 )
 def test_skv_field_names_map_to_element_paths(field: str, path: str) -> None:
-    assert xccsp._element_path("RegisterReceipt", field) == path
+    assert element_path("RegisterReceipt", field) == path
 
 
 # -- nothing but XccspError ever escapes a decoder ----------------------------------------

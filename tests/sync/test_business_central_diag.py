@@ -14,12 +14,12 @@ from gateway.sync.adapters.business_central.config import BusinessCentralConfig,
 from gateway.sync.config import SyncConfig
 from tests.sync.fakes.business_central import BusinessCentralFake, settings_for
 from tools.diag.checks import Verdict
-from tools.diag.checks.erp import served_orgnrs
 from tools.diag.checks.erp_business_central import (
     check_business_central,
     check_erp_business_central,
     orgnr_of,
 )
+from tools.diag.checks.erp_shared import served_orgnrs
 
 ORGNR = "5560360793"
 

@@ -375,7 +375,7 @@ async def test_articles_customers_and_stock_full_and_by_changes(tmp_path: Path) 
             QuantityInStock=12.0,
         )
         fake.prices[("B", "KAFFE")] = Decimal("79.20")
-        old = {"LastModified": "2024-01-01 10:00"}
+        old: dict[str, Any] = {"LastModified": "2024-01-01 10:00"}
         fake.add_article("MONT", "Montering", "500.00", Type="SERVICE", **old)
         fake.add_article("GAMMAL", "Utgången", "5.00", Active=False, **old)
         fake.add_customer("1001", "Bygg AB", OrganisationNumber="556036-0793", ZipCode="352 30", City="Växjö")

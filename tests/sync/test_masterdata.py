@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import aiomqtt
 import pytest
@@ -81,7 +82,7 @@ async def till(broker: Broker) -> AsyncIterator[TillSide]:
 
         async def read() -> None:
             async for m in client.messages:
-                await side.updates.put(decode_update(bytes(m.payload)))  # type: ignore[arg-type]
+                await side.updates.put(decode_update(bytes(m.payload)))
 
         task = asyncio.create_task(read())
         yield side
@@ -110,7 +111,7 @@ async def engine_of(
         await catalog.close()
 
 
-def items(parts: list[CatalogUpdate], section: str) -> dict[str, object]:
+def items(parts: list[CatalogUpdate], section: str) -> dict[str, Any]:
     return {i.number: i for p in parts if p.section == section for i in p.items}
 
 

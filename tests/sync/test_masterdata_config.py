@@ -10,7 +10,6 @@ import pytest
 from gateway.config import ConfigError
 from gateway.sync.config import load_sync_config
 from gateway.sync.masterdata.config import MasterDataConfig
-from gateway.sync.masterdata.runner import open_source
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "sync.md"
 BASE = '[mqtt]\nurl = "mqtt://127.0.0.1:1883"\n\n[sync]\ndata_dir = "data"\n\n'
@@ -72,4 +71,4 @@ def test_an_erp_source_without_its_adapter_section_is_a_clear_error(tmp_path: Pa
         BASE + '[sync.masterdata]\nsource = "fortnox"\norgnr = "1"\nstore = "s"\n', encoding="utf-8"
     )
     with pytest.raises(ConfigError, match="fortnox"):
-        open_source(load_sync_config(path))
+        load_sync_config(path)

@@ -4,7 +4,7 @@ contract: real HTTP on 127.0.0.1, real SQLite, a real till's receipts.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -12,6 +12,7 @@ from typing import Any
 
 import aiosqlite
 import pytest
+from aiohttp import web
 
 from gateway.config import ConfigError
 from gateway.messages.envelope import decode_message
@@ -252,8 +253,12 @@ async def test_dropped_connections_after_committed_posts_and_busy_503s_book_once
     fake = nav.fake
     adapter = nav.adapter()
     await adapter.setup(db)
+
+    def posting_to(suffix: str) -> Callable[[web.Request], bool]:
+        return lambda r: r.method == "POST" and r.path.endswith(suffix)
+
     for suffix in ("SalesInvoice", "SalesInvoiceSalesLines", "Post_Sales_Doc", "CashReceiptJournal"):
-        fake.faults.drop_after_commit.append(lambda r, s=suffix: r.method == "POST" and r.path.endswith(s))
+        fake.faults.drop_after_commit.append(posting_to(suffix))
     fake.faults.unavailable = 2  # the first search and its retry: NAV is busy
     done = await process_one(db, adapter, messages[0])
     assert done is not None and "invoice 103001 (posted)" in done

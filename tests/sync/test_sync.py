@@ -553,7 +553,7 @@ async def test_a_broker_without_mqtt_5_gets_plain_subscriptions_and_says_so(
     make_till: TillFactory, sync_config: SyncConfig
 ) -> None:
     import aiomqtt
-    from amqtt.broker import Broker as Amqtt
+    from amqtt.broker import Broker as Amqtt  # type: ignore[import-untyped]  # amqtt ships no type information
 
     port = free_port()
     amqtt = Amqtt(

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.metadata
 import json
 import sys
 from collections.abc import Callable
@@ -25,7 +24,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from gateway.cli.run import add_data_arguments, config_from_args
+from gateway.cli.options import add_data_arguments, config_from_args
 from gateway.config import Config, ConfigError
 from gateway.registration.record import (
     CHECKS,
@@ -39,7 +38,7 @@ from gateway.registration.record import (
     parse_address,
     save_registration,
 )
-from gateway.till import TillFiles
+from gateway.till_files import TillFiles
 from tools.registration.sheet import sheet_markdown, write_sheet
 from tools.registration.unit import CLEANCASH_MAKER, UnitAnswer, UnitUnreadable, read_unit
 
@@ -158,6 +157,8 @@ def _build(values: dict[str, Any], unit: UnitAnswer | None, files: TillFiles) ->
 
 
 def _version() -> str:
+    import importlib.metadata  # reads the installed packages' records: only when a sheet is made
+
     try:
         return importlib.metadata.version("tillgateway")
     except importlib.metadata.PackageNotFoundError:

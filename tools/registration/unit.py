@@ -3,19 +3,21 @@
 The unit answers its manufacturing number (its unit id) and firmware in both protocols;
 an XCCSP unit names its model too (``Type``), a CCSP unit does not. Neither names its
 maker. In the demo (no config) the project's simulated unit is started on a
-pseudo-terminal from the demo's own data, so it answers with the demo till's unit id.
+pseudo-terminal from the demo's own data (:mod:`gateway.demo`), so it answers with the
+demo till's unit id.
+
+The drivers and the simulator are loaded when a unit is read, not when ``tillgw register
+--help`` (or ``--no-device``) imports this module.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from gateway import demo
 from gateway.config import Config
-from gateway.devices.fiscal_unit import ControlUnitError
-from gateway.devices.unit_kinds import open_unit
-from gateway.till import TillFiles
+from gateway.till_files import TillFiles
 
 __all__ = ["CLEANCASH_MAKER", "UnitAnswer", "UnitUnreadable", "read_unit"]
 
@@ -38,26 +40,15 @@ class UnitAnswer:
     model: str | None  # None: the protocol does not tell it
 
 
-@contextlib.asynccontextmanager
-async def _demo_unit(config: Config) -> AsyncIterator[str]:
-    from firmware_sim.control_unit import ControlUnit as SimulatedUnit
-    from firmware_sim.control_unit import UnitConfig
-    from firmware_sim.control_unit.ccsp_server import serve_pty
-
-    unit = SimulatedUnit(UnitConfig(TillFiles(config.data_dir).demo_unit, licences=4))
-    try:
-        async with serve_pty(unit) as path:
-            yield path
-    finally:
-        unit.close()
-
-
 async def read_unit(config: Config, url: str | None = None) -> UnitAnswer:
     """The identity of the unit at ``url`` (default the config's; the demo's simulator in the demo)."""
+    from gateway.devices.fiscal_unit import ControlUnitError
+    from gateway.devices.unit_kinds import open_unit
+
     async with contextlib.AsyncExitStack() as stack:
         address = url or config.control_unit.url
         if address is None:
-            address = await stack.enter_async_context(_demo_unit(config))
+            address = await stack.enter_async_context(demo.simulated_control_unit(TillFiles(config.data_dir)))
         driver = open_unit(
             config.control_unit,
             config.pos_id,

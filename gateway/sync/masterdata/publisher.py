@@ -1,9 +1,9 @@
 """The master-data engine on the bus: revisions out, the tills' requests in.
 
-The client is built like every other of ours (:func:`gateway.bus.client.mqtt_client`):
+The client is built like every other of ours (:func:`gateway.mqtt.client.mqtt_client`):
 credentials and TLS from ``[mqtt]``, ``TCP_NODELAY``. Revisions go out at QoS 1 on
 ``tillgw/{orgnr}/{store}/catalog/updates``; ``publish`` returns when the broker has
-every part. :class:`CatalogBus` (the service, a :class:`~gateway.bus.client.Listener`)
+every part. :class:`CatalogBus` (the service, a :class:`~gateway.mqtt.client.Listener`)
 stays connected, publishes what was committed while it was away, and answers each
 :class:`~gateway.messages.catalog.CatalogRequest` heard on
 ``tillgw/{orgnr}/{store}/+/catalog-request`` with the revisions after the one the till
@@ -16,10 +16,10 @@ import logging
 
 import aiomqtt
 
-from gateway.bus.client import Listener, mqtt_client
 from gateway.config import MqttConfig
 from gateway.messages.catalog import CatalogTopics, CatalogUpdate, decode_request
 from gateway.messages.envelope import MessageError
+from gateway.mqtt.client import Listener, mqtt_client
 from gateway.sync.masterdata.engine import MasterDataEngine
 from gateway.sync.runlog import LOGGER
 

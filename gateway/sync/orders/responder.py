@@ -1,6 +1,6 @@
 """The tills' questions about open sales orders, answered from the ERP.
 
-:class:`OrderResponder` stays connected (a :class:`~gateway.bus.client.Listener`, like the
+:class:`OrderResponder` stays connected (a :class:`~gateway.mqtt.client.Listener`, like the
 catalog's :class:`~gateway.sync.masterdata.publisher.CatalogBus`), hears every register's
 ``tillgw/+/+/+/order-request`` and answers each on that register's ``…/order-answer``
 with what the configured ERP's :class:`~gateway.sync.orders.source.OrderSource` finds —
@@ -18,10 +18,10 @@ from collections.abc import Callable
 
 import aiomqtt
 
-from gateway.bus.client import Listener
 from gateway.config import MqttConfig
 from gateway.messages.envelope import MessageError, Topics
 from gateway.messages.orders import OrderAnswer, OrderTopics, decode_request
+from gateway.mqtt.client import Listener
 from gateway.sync.orders.source import OrderLookupError, OrderSource
 from gateway.sync.runlog import LOGGER
 

@@ -314,7 +314,7 @@ class BusinessCentralFake(DynamicsFake):
                 contract.check_request(request.method, target, request.query, body)
             except Violation as exc:
                 return self._violated(request, exc)
-            response = await handler(request)
+            response: web.StreamResponse = await handler(request)
             if isinstance(response, web.Response) and response.body and response.status < 300:
                 try:
                     contract.check_answer(target, json.loads(bytes(response.body)))  # type: ignore[arg-type]

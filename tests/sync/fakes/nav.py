@@ -68,7 +68,8 @@ def _n(value: Decimal) -> str:
 def _keys(text: str) -> dict[str, str] | str:
     parts = [(name, quoted.replace("''", "'") or number) for name, quoted, number in _KEY_PART.findall(text)]
     if len(parts) == 1 and not parts[0][0]:
-        return parts[0][1]
+        only: str = parts[0][1]
+        return only
     return dict(parts)
 
 
@@ -473,7 +474,7 @@ class NavFake(DynamicsFake):
             return self.error(400, "BadRequest", f"Type {body.get('Type')!r} is not supported here")
         if group not in self.vat_rates:
             return self._not_found("VAT Posting Setup", f"VAT Prod. Posting Group='{group}'")
-        if body.get("Type") == "Item" and "Unit_Price" not in body:
+        if body.get("Type") == "Item" and "Unit_Price" not in body and item is not None:
             body = {**body, "Unit_Price": item["Unit_Price"]}  # NAV prices the line from the item card
         quantity, price = _dec(body.get("Quantity")), _dec(body.get("Unit_Price"))
         amount = _dec(body.get("Line_Amount", (quantity * price).quantize(CENT, ROUND_HALF_UP)))

@@ -90,8 +90,8 @@ class VendorFake:
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
         server = site._server
-        assert server is not None
-        port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        assert isinstance(server, asyncio.Server)
+        port = server.sockets[0].getsockname()[1]
         self.url = f"http://127.0.0.1:{port}"
         return self.url
 
@@ -356,7 +356,7 @@ class VismaFake(VendorFake):
 
     def coding(self, rate: int) -> str:
         """The id of the article account coding with VAT ``rate`` (whole percent)."""
-        return next(c["Id"] for c in self.codings if round(c["VatRatePercent"] * 100) == rate)
+        return str(next(c["Id"] for c in self.codings if round(c["VatRatePercent"] * 100) == rate))
 
     def add_article(
         self,

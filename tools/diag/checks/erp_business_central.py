@@ -28,7 +28,7 @@ from gateway.sync.config import SyncConfig
 from gateway.sync.http.client import ApiError, ApiUnavailable, OutcomeUnknown
 from gateway.sync.http.oauth import TokenError
 from tools.diag.checks import Check, Verdict
-from tools.diag.checks.erp import ERP_TIMEOUT, served_orgnrs
+from tools.diag.checks.erp_shared import ERP_TIMEOUT, served_orgnrs
 
 __all__ = ["check_business_central", "check_erp_business_central"]
 

@@ -26,7 +26,7 @@ from gateway.sync.config import SyncConfig
 from gateway.sync.http.client import ApiError, ApiUnavailable, OutcomeUnknown
 from gateway.sync.http.oauth import TokenError
 from tools.diag.checks import Check, Verdict
-from tools.diag.checks.erp import ERP_TIMEOUT, wrong_company
+from tools.diag.checks.erp_shared import ERP_TIMEOUT, wrong_company
 
 __all__ = ["check_erp_visma"]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import stat
 
 from gateway.fiscal.start_checks import DIR_MODE, FILE_MODE, private_files
-from gateway.till import TillFiles
+from gateway.till_files import TillFiles
 from tools.diag.checks import Check, Verdict
 
 __all__ = ["check_file_modes"]

@@ -17,7 +17,7 @@ from pathlib import Path
 from gateway.fiscal.index_check import IndexMismatch, check_index
 from gateway.fiscal.journal import open_readonly, verify
 from gateway.fiscal.signing import SigningKeyError, Verifier, load_or_create_key
-from gateway.till import TillFiles
+from gateway.till_files import TillFiles
 from tools.diag.checks import Check, Verdict
 
 __all__ = ["MIN_DAYS", "MIN_FREE", "DiskOutlook", "check_disk", "check_journal", "disk_outlook"]

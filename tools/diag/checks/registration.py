@@ -8,7 +8,7 @@ from gateway.config import Config
 from gateway.fiscal.journal import open_readonly
 from gateway.registration.check import CHANGED_KIND, assess, current_identity, first_seen_in
 from gateway.registration.record import RegistrationError, load_registration
-from gateway.till import TillFiles
+from gateway.till_files import TillFiles
 from tools.diag.checks import Check, Verdict
 
 __all__ = ["check_registration"]

@@ -7,8 +7,10 @@ intake (:mod:`gateway.sync.subscriber`, MQTT 5 with a fallback) builds its own.
 * :func:`mqtt_client` — an aiomqtt client for ``[mqtt]`` (:class:`~gateway.config.MqttConfig`):
   its broker, user name and password, TLS with its CA file, and ``TCP_NODELAY``
   (:data:`~gateway.messages.envelope.NO_DELAY`); the caller says the session and the timings.
-* :class:`Backoff` — how long to wait before the next try: 1 s, 2 s, 4 s … at most 30 s
-  (or the numbers given), from the start again once a connection is made.
+* the waits between tries are a :class:`~gateway.common.backoff.Backoff`: a random wait
+  of up to 1 s, 2 s, 4 s … 30 s (or the numbers given), from the start again once a
+  connection is made, so that the tills of a store do not all come back at once after
+  its broker restarts.
 * :func:`reconnecting` — the till's connection loop (the publisher, the catalog
   subscriber, the order queries): connect, and after a failure say so and wait.
 * :class:`Listener` — the sync module's side of the tills' questions (catalog requests,
@@ -26,19 +28,18 @@ import contextlib
 import logging
 import ssl
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import aiomqtt
 from aiomqtt import MqttCodeError, MqttError
 
+from gateway.common.backoff import Backoff
 from gateway.config import MqttConfig
 from gateway.messages.envelope import NO_DELAY
 
 __all__ = [
     "BAD_LOGIN",
     "NOT_AUTHORISED",
-    "Backoff",
     "ConnectionLost",
     "Listener",
     "SubscriptionRefused",
@@ -53,6 +54,9 @@ __all__ = [
 # CONNACK reason codes (MQTT 5 numbering, which paho also uses for 3.1.1's 4 and 5).
 BAD_LOGIN = {4, 134}
 NOT_AUTHORISED = {5, 135}
+
+LISTENER_RETRY_INITIAL = 1.0  # the sync module's listeners: a random wait of up to 1 s,
+LISTENER_RETRY_MAXIMUM = 30.0  # then up to 2 s, 4 s … 30 s between tries
 
 
 def tls_context(config: MqttConfig) -> ssl.SSLContext | None:
@@ -93,23 +97,6 @@ def mqtt_client(
         logger=logger,
         socket_options=NO_DELAY,
     )
-
-
-@dataclass(slots=True)
-class Backoff:
-    """The waits between tries: ``initial``, then twice the last, at most ``maximum``."""
-
-    initial: float = 1.0
-    maximum: float = 30.0
-    _current: float = field(default=0.0)
-
-    def next_delay(self) -> float:
-        self._current = self.initial if self._current == 0 else min(self._current * 2, self.maximum)
-        return self._current
-
-    def reset(self) -> None:
-        """A connection was made: the next failure waits ``initial`` again."""
-        self._current = 0.0
 
 
 class SubscriptionRefused(MqttError):
@@ -180,7 +167,7 @@ class Listener:
     QoS 1; ``connected`` is set and ``client`` is the connection while subscribed. Each new
     connection first does :meth:`on_connect`, then every request is handed to
     :meth:`answer`, one at a time in the order heard. A connection that fails or cannot be
-    made is logged (``name`` says whose) and tried again after 1 s, 2 s, 4 s … at most 30 s.
+    made is logged (``name`` says whose) and tried again after a random wait of up to 1 s, 2 s, 4 s … 30 s.
     """
 
     def __init__(
@@ -212,7 +199,7 @@ class Listener:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until ``stop``: connected (reconnecting with backoff), answering requests."""
-        backoff = Backoff()
+        backoff = Backoff(LISTENER_RETRY_INITIAL, LISTENER_RETRY_MAXIMUM)
         while not stop.is_set():
             try:
                 client = mqtt_client(self.mqtt, self.identifier, clean_session=True, logger=self.mqtt_log)

@@ -17,8 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-
-from amqtt.broker import Broker  # type: ignore[import-untyped]  # amqtt ships no type information
+from typing import Any
 
 from gateway.config import MqttConfig
 
@@ -32,8 +31,8 @@ PROBE_TIMEOUT = 2.0  # seconds a TCP connect to host:port may take before "nothi
 class EmbeddedBroker:
     """An amqtt broker serving ``url`` from this process; :meth:`close` stops it."""
 
-    def __init__(self, broker: Broker, url: str) -> None:
-        self._broker = broker
+    def __init__(self, broker: Any, url: str) -> None:
+        self._broker: Any = broker  # an amqtt Broker (amqtt ships no type information)
         self.url = url
 
     @property
@@ -68,6 +67,11 @@ async def start_embedded_broker(host: str, port: int) -> EmbeddedBroker:
 
     Raises :class:`OSError` when the address cannot be bound (someone else has it).
     """
+    # amqtt (with its YAML, WebSocket and state-machine libraries) is loaded only here, when a
+    # broker is started: a till whose broker answers, which is every till in a shop, never
+    # holds it in memory.
+    from amqtt.broker import Broker  # type: ignore[import-untyped]  # amqtt ships no type information
+
     # amqtt tells of every connection at INFO; the till's own output says what matters.
     for name in ("amqtt", "transitions"):
         logger = logging.getLogger(name)
