@@ -1,0 +1,115 @@
+"""A journal written by an earlier release, read by this one: it verifies, exports and decodes.
+
+``tests/fiscal/recordings/release-2084e15.db`` is a till database written by release
+2084e15, the last before the journal's bodies became typed (msgspec Structs), and
+``release-2084e15.pub.pem`` the public half of the key that signs its head. It was made
+by ``tests/fiscal/recordings/make_release_journal.py`` run in a checkout of that release
+(``git worktree add /tmp/oldrel 2084e15``, a virtual environment there with the release
+installed): that release's own pipeline, with its outbox installed, selling against the
+project's simulated control unit over TCP — sales of every kind (card, cash with
+öresavrundning, Swish, gift card, a return, discounts, a service, main groups, a sale on
+account, one paying an order), a copy, a training and a pro forma receipt, a refusal, a
+receipt left in doubt and resolved, printed receipts, drawer openings, logins and logouts,
+price and float changes, a customer and an order made at the till, a registration change,
+X and Z reports; then, the till stopped, receipts recorded as lost (``series.gap``) and a
+lost key replaced (``key.replaced``); then more sales and a Z signed by the new key. The
+script's docstring has the commands.
+
+What this proves: the canonical bytes of every entry the earlier release wrote are the
+ones this release reads and hashes (``tillgw journal verify``), its exports are made from
+them, and every body decodes into its Struct and encodes back to the very bytes that were
+signed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import xml.etree.ElementTree as ET
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from gateway.cli import main
+from gateway.fiscal.export_jsonl import Till, export_jsonl
+from gateway.fiscal.export_skv import KOMPONENT_NS, Register, export_skv
+from gateway.fiscal.exporting import Period
+from gateway.fiscal.journal import open_readonly
+
+RECORDINGS = Path(__file__).parent / "recordings"
+RELEASE = "release-2084e15"
+ENTRIES = 69
+REGISTER = Register(
+    company="Kaffebaren i Växjö AB",
+    orgnr="556036-0793",
+    address="Storgatan 1, 352 30 Växjö",
+    pos_id="KASSA1",
+    manufacturing_number="TG-0001",
+    model="tillgw",
+    program="tillgw gateway",
+    version="0.1.0",
+)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    """The recorded database in a data directory of its own (the recording stays untouched)."""
+    folder = tmp_path / "var"
+    folder.mkdir()
+    shutil.copyfile(RECORDINGS / f"{RELEASE}.db", folder / "till.db")
+    return folder
+
+
+def recorded_days(database: Path) -> Period:
+    with open_readonly(database) as conn:
+        first, last = conn.execute("SELECT MIN(at), MAX(at) FROM journal").fetchone()
+    return Period(date.fromisoformat(first[:10]), date.fromisoformat(last[:10]))
+
+
+def test_journal_verify_holds_for_the_release_journal(
+    data_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = str(RECORDINGS / f"{RELEASE}.pub.pem")
+    for extra in ((), ("--all-signatures",)):
+        code = main(["journal", "verify", "--data-dir", str(data_dir), "--public-key", key, "--json", *extra])
+        report = json.loads(capsys.readouterr().out)
+        assert code == 0 and report["ok"], report
+        assert report["entries"] == ENTRIES and report["problem"] is None
+        assert [words.split(" on ")[0] for words in report["key_replaced"]] == ["key replaced at entry 53"]
+
+
+def test_the_release_journal_exports_as_skv_xml_and_jsonl(data_dir: Path, tmp_path: Path) -> None:
+    database = data_dir / "till.db"
+    period = recorded_days(database)
+    with open_readonly(database) as conn:
+        counts = export_skv(conn, REGISTER, period, tmp_path / "export.xml", user="revisor")
+        written = export_jsonl(
+            conn, Till("KASSA1", REGISTER.company, REGISTER.orgnr), period, tmp_path / "j.jsonl"
+        )
+    assert counts == Counter(
+        {
+            "Kassakvitto": 10,
+            "Returkvitto": 1,
+            "KopiaAvKassakvitto": 2,
+            "Ovningskvitto": 1,
+            "XDagrapport": 2,
+            "ZDagrapport": 3,
+            "InloggningIKassaregister": 3,
+            "UtloggningUrKassaregister": 2,
+        }
+    )
+    root = ET.parse(tmp_path / "export.xml").getroot()
+    z_numbers = [e.text for e in root.iter(f"{{{KOMPONENT_NS}}}LopnummerForZDagrapport")]
+    assert z_numbers == ["1", "2", "3"]
+    lines = (tmp_path / "j.jsonl").read_text(encoding="utf-8").splitlines()
+    assert written == ENTRIES and len(lines) == ENTRIES + 1
+    # Each exported body is the stored one, byte for byte.
+    with sqlite3.connect(database) as conn:
+        stored = [row[0] for row in conn.execute("SELECT body FROM journal ORDER BY seq")]
+    exported = [json.loads(line)["body"] for line in lines[1:]]
+    assert [
+        json.dumps(b, sort_keys=True, separators=(",", ":"), ensure_ascii=False) for b in exported
+    ] == stored
