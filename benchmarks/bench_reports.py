@@ -9,8 +9,9 @@ report (the pipeline's own benchmark does that). Instead the receipts are writte
 ``--batch`` per transaction, but with the till's own parts so that the database is the
 one the pipeline leaves behind: ``Store.transact`` and ``Writer.append`` (signed,
 hash-chained ``receipt.pending`` and ``receipt`` entries with the pipeline's own bodies,
-``pipeline.pending_body`` and ``pipeline.receipt_body``), and the index rows written by the pipeline's own
-indexing function ``pipeline._index`` (the ``receipts`` row and ``receipt_groups``).
+``receipt_entries.pending_body`` and ``receipt_entries.receipt_body``), and the index rows written by
+the pipeline's own indexing function ``receipt_entries.index_receipt`` (the ``receipts`` row and
+``receipt_groups``).
 The mix: cash, card, Swish and gift-card sales over three VAT rates and four main
 groups, with discounts; one return in 25; a training receipt in 100, a pro forma in
 200, a copy in 150; a drawer opening without sale in 500, a refused receipt in 1,000
@@ -42,7 +43,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from gateway.devices.fiscal_unit import Registration
-from gateway.fiscal.pipeline import _index, control_data, group_amounts, pending_body, receipt_body
+from gateway.fiscal.receipt_entries import control_data, index_receipt, pending_body, receipt_body
 from gateway.fiscal.receipt_text import Shop
 from gateway.fiscal.reports import Report, make_x, make_z
 from gateway.fiscal.signing import Signer, load_or_create_key
@@ -56,6 +57,7 @@ from gateway.receipts.model import (
     ReceiptKind,
     Totals,
     compute,
+    group_amounts,
 )
 from protocols.skv import ReceiptType
 
@@ -120,10 +122,10 @@ def add_receipt(
             "receipt.refused", {"pending": pending.seq, "receipt_no": number, "nak": 10, "words": "full"}
         )
         return
-    registration = Registration(body["cu_seq"], CODE, UNIT_ID, None, None, (), 1)
+    registration = Registration(body.cu_seq, CODE, UNIT_ID, None, None, (), 1)
     groups = group_amounts(t.receipt, t.totals)
     entry = w.append("receipt", receipt_body(body, pending.seq, registration, t.totals, groups))
-    _index(w, entry.seq, number, kind.value, body["at"], None, t.totals, registration, t.receipt)
+    index_receipt(w, entry.seq, number, kind, body.at, None, t.totals, registration, t.receipt)
 
 
 async def fill(store: Store, count: int, batch: int, start_no: int = 1) -> int:

@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from gateway.devices.fiscal_unit import FrameRecord, Registration
-from gateway.fiscal.pipeline import control_data, pending_body, receipt_body
+from gateway.fiscal.receipt_entries import control_data, pending_body, receipt_body
 from gateway.fiscal.receipt_text import Shop
 from gateway.fiscal.store import Writer
 from gateway.receipts.model import Line, Payment, PaymentMethod, Receipt, compute

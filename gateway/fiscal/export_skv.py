@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import heapq
 import io
-import json
 import re
 import sqlite3
 from collections import Counter
@@ -41,10 +40,13 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 from xml.sax.saxutils import escape
 
+import msgspec
+
 from gateway.config import Config
+from gateway.fiscal.bodies import PendingBody, ReceiptBody
 from gateway.fiscal.exporting import (
     ExportRefused,
     Period,
@@ -55,9 +57,10 @@ from gateway.fiscal.exporting import (
 )
 from gateway.fiscal.journal import Entry, read_entries
 from gateway.fiscal.receipt_text import PAYMENT_NAMES
-from gateway.receipts.codec import receipt_from_json
+from gateway.messages.bodies import CashierBody, ReportBody
 from gateway.receipts.model import LineKind, PaymentMethod, Receipt, Totals, compute
 from gateway.receipts.money import shortest_text as amount_text
+from protocols.skv import ReceiptType
 
 __all__ = [
     "INSTANS_NS",
@@ -221,7 +224,7 @@ class _Sale:
     """A completed receipt: its pending entry (the sale) and its ``receipt`` entry (the unit's answer)."""
 
     number: int
-    type: str  # normal | ovning | profo | kopia
+    type: ReceiptType
     moment: datetime  # the sale's local time: on the printed receipt
     pos_id: str
     receipt: Receipt
@@ -232,12 +235,22 @@ class _Sale:
     copy_of: int | None  # a copy: the original's receipt entry
 
 
+class _Completion(msgspec.Struct, frozen=True):
+    """What every ``receipt`` and ``receipt.refused`` body says: the pending entry it ends."""
+
+    pending: int
+
+
 class _Completions:
     """The ``receipt`` / ``receipt.refused`` entries in order: what became of each pending entry."""
 
     def __init__(self, conn: sqlite3.Connection, first: int) -> None:
         self._rows = read_entries(conn, first=first, kinds=("receipt", "receipt.refused"))
-        self._next: Entry | None = next(self._rows, None)
+        self._next = self._read()
+
+    def _read(self) -> tuple[Entry, int] | None:
+        entry = next(self._rows, None)
+        return None if entry is None else (entry, entry.body_as(_Completion).pending)
 
     def of(self, pending_seq: int) -> Entry | None:
         """The entry that completed or refused ``pending_seq``; None while it is still in doubt.
@@ -245,12 +258,16 @@ class _Completions:
         Called with increasing numbers: one receipt is pending at a time (the pipeline
         resolves one in doubt before any other), so the cursor only moves forward.
         """
-        while self._next is not None and int(self._next.body.get("pending", 0)) < pending_seq:
-            self._next = next(self._rows, None)
-        if self._next is not None and int(self._next.body.get("pending", 0)) == pending_seq:
-            found, self._next = self._next, next(self._rows, None)
+        while self._next is not None and self._next[1] < pending_seq:
+            self._next = self._read()
+        if self._next is not None and self._next[1] == pending_seq:
+            found, self._next = self._next[0], self._read()
             return found
         return None
+
+
+class _ZNumber(msgspec.Struct, frozen=True):
+    z_no: int
 
 
 class _ZSeries:
@@ -269,7 +286,7 @@ class _ZSeries:
     def closing(self, seq: int) -> int:
         """Called with non-decreasing entry numbers."""
         while self._next is not None and self._next.seq < seq:
-            self._last = int(self._next.body["z_no"])
+            self._last = self._next.body_as(_ZNumber).z_no
             self._next = next(self._rows, None)
         return self._last + 1
 
@@ -419,7 +436,7 @@ def _events(
             if done is None or done.kind != "receipt":
                 continue  # refused, or still in doubt: no control code, no receipt
             sale = _sale(entry, done, z_series.closing(done.seq), register)
-            if sale.type == "profo":
+            if sale.type is ReceiptType.PRO_FORMA:
                 continue  # pro forma receipts are not exported (reference §7)
             element, text = _receipt_handelse(conn, register, sale, depth)
             yield instant, entry.seq, element, text
@@ -434,19 +451,20 @@ def _events(
         # Every other kind is not an event of the export: docs/journal-export.md says why.
 
 
-def _sale(pending: Entry, done: Entry, z_no: int, register: Register) -> _Sale:
-    receipt = receipt_from_json(pending.body["receipt"])
+def _sale(pending_entry: Entry, done_entry: Entry, z_no: int, register: Register) -> _Sale:
+    pending, done = pending_entry.body_as(PendingBody), done_entry.body_as(ReceiptBody)
+    receipt = pending.sale()
     return _Sale(
-        number=int(done.body["receipt_no"]),
-        type=str(done.body["type"]),
-        moment=wall_clock(str(pending.body.get("at") or pending.at)),
-        pos_id=str(pending.body.get("control", {}).get("pos_id") or register.pos_id),
+        number=done.receipt_no,
+        type=done.type,
+        moment=wall_clock(pending.at or pending_entry.at),
+        pos_id=pending.control.pos_id or register.pos_id,
         receipt=receipt,
         totals=compute(receipt),
-        control_code=str(done.body["control_code"]),
-        unit_id=str(done.body["unit_id"]),
+        control_code=done.control_code,
+        unit_id=done.unit_id,
         z_no=z_no,
-        copy_of=None if done.body.get("copy_of") is None else int(done.body["copy_of"]),
+        copy_of=done.copy_of,
     )
 
 
@@ -455,19 +473,19 @@ def _original(conn: sqlite3.Connection, copy: _Sale) -> tuple[int, datetime, str
     row = conn.execute(
         "SELECT body FROM journal WHERE seq = ? AND kind = 'receipt'", (copy.copy_of,)
     ).fetchone()
+    body = None if row is None else msgspec.json.decode(row[0], type=ReceiptBody)
     pending = None
-    if row is not None:
-        body = json.loads(row[0])
+    if body is not None:
         pending = conn.execute(
-            "SELECT at, json_extract(body, '$.at') FROM journal WHERE seq = ? AND kind = 'receipt.pending'",
-            (body.get("pending"),),
+            "SELECT at, body FROM journal WHERE seq = ? AND kind = 'receipt.pending'", (body.pending,)
         ).fetchone()
-    if row is None or pending is None:
+    if body is None or pending is None:
         raise ExportRefused(
             f"cannot export: the copy of receipt {copy.number} names journal entry {copy.copy_of} as its "
             "original, and that is not a completed receipt"
         )
-    return int(body["receipt_no"]), wall_clock(str(pending[1] or pending[0])), str(body["control_code"])
+    sold_at = msgspec.json.decode(pending[1], type=PendingBody).at or str(pending[0])
+    return body.receipt_no, wall_clock(sold_at), body.control_code
 
 
 def _handelse(depth: int, user: str | None, pos_id: str, moment: datetime) -> tuple[io.StringIO, XmlWriter]:
@@ -483,9 +501,9 @@ def _handelse(depth: int, user: str | None, pos_id: str, moment: datetime) -> tu
 def _receipt_handelse(
     conn: sqlite3.Connection, register: Register, sale: _Sale, depth: int
 ) -> tuple[str, str]:
-    if sale.type == "kopia":
+    if sale.type is ReceiptType.COPY:
         element = "KopiaAvKassakvitto"
-    elif sale.type == "ovning":
+    elif sale.type is ReceiptType.TRAINING:
         element = "Ovningskvitto"
     else:
         element = "Returkvitto" if sale.totals.is_return else "Kassakvitto"
@@ -613,59 +631,49 @@ def _vat_list(x: XmlWriter, rates: list[tuple[int, int]]) -> None:
 
 
 def _report_handelse(register: Register, entry: Entry, moment: datetime, element: str, depth: int) -> str:
-    body: dict[str, Any] = entry.body
-    buffer, x = _handelse(depth, None, str(body.get("pos_id") or register.pos_id), moment)
+    body = entry.body_as(ReportBody[int])
+    buffer, x = _handelse(depth, None, body.pos_id or register.pos_id, moment)
     x.open(element)
     x.leaf("ForetagetsNamn", register.company)
     x.leaf("OrganisationsnummerEllerPersonnummer", orgnr_digits(register.orgnr))
     x.leaf("DatumOchKlockslagNarRapportFramstalls", timestamp(moment))
     if element == "ZDagrapport":
-        x.leaf("LopnummerForZDagrapport", str(int(body["z_no"])))
-    x.leaf("Kassabeteckning", str(body.get("pos_id") or register.pos_id))
+        x.leaf("LopnummerForZDagrapport", str(body.z_no))
+    x.leaf("Kassabeteckning", body.pos_id or register.pos_id)
     if element == "ZDagrapport":
         _register_identity(x, register)
-    x.leaf("TotalForsaljningssumma", amount_text(int(body["net_sales"])))
-    _vat_list(x, [(int(Decimal(str(v["rate"])) * 100), int(v["vat"])) for v in body["vat"]])
-    x.leaf("VaxelkassansBeloppISvenskaKronor", amount_text(int(body["float"]["amount"])))
-    x.leaf("AntalKassakvitton", str(int(body["receipts"])))
-    x.leaf("AntalKassaladoppningar", str(int(body["drawer_openings"])))
-    x.leaf("AntalKvittokopior", str(int(body["copies"]["count"])))
-    x.leaf("TotaltBeloppPaKvittokopior", amount_text(int(body["copies"]["amount"])))
-    x.leaf("AntalKvittonSomTagitsFramIOvningslage", str(int(body["training"]["count"])))
-    payments: dict[str, int] = body["payments"]
-    order = [m.value for m in _PAYMENT_ORDER if m.value in payments]
-    _payments(x, [(m, int(payments[m])) for m in order + sorted(set(payments) - set(order))])
-    x.leaf("AntalReturer", str(int(body["returns"]["count"])))
-    x.leaf("ReturernasBelopp", amount_text(int(body["returns"]["amount"])))
-    x.leaf("RabatternasBelopp", amount_text(int(body["discounts"]["amount"])))
-    other = body["other_reductions"]
-    x.leaf("AntalOvrigaRegistreringarSomMinskatDagensForsaljningsbelopp", str(int(other["count"])))
-    x.leaf(
-        "TotaltBeloppAvOvrigaRegistreringarSomMinskatDagensForsaljningsbelopp",
-        amount_text(int(other["amount"])),
-    )
-    unfinished = body["unfinished"]
-    x.leaf("AntalOavslutadeForsaljningar", str(int(unfinished["count"])))
+    x.leaf("TotalForsaljningssumma", amount_text(body.net_sales))
+    _vat_list(x, [(int(Decimal(v.rate) * 100), v.vat) for v in body.vat])
+    x.leaf("VaxelkassansBeloppISvenskaKronor", amount_text(body.float_.amount))
+    x.leaf("AntalKassakvitton", str(body.receipts))
+    x.leaf("AntalKassaladoppningar", str(body.drawer_openings))
+    x.leaf("AntalKvittokopior", str(body.copies.count))
+    x.leaf("TotaltBeloppPaKvittokopior", amount_text(body.copies.amount))
+    x.leaf("AntalKvittonSomTagitsFramIOvningslage", str(body.training.count))
+    _payments(x, [(m.value, body.payments[m]) for m in _PAYMENT_ORDER if m in body.payments])
+    x.leaf("AntalReturer", str(body.returns.count))
+    x.leaf("ReturernasBelopp", amount_text(body.returns.amount))
+    x.leaf("RabatternasBelopp", amount_text(body.discounts.amount))
+    other = body.other_reductions
+    x.leaf("AntalOvrigaRegistreringarSomMinskatDagensForsaljningsbelopp", str(other.count))
+    x.leaf("TotaltBeloppAvOvrigaRegistreringarSomMinskatDagensForsaljningsbelopp", amount_text(other.amount))
+    unfinished = body.unfinished
+    x.leaf("AntalOavslutadeForsaljningar", str(unfinished.count))
     # Never negative (the schema refuses it): a refused return counts by its size.
-    size = sum(abs(int(unfinished[part]["amount"])) for part in ("refused", "in_doubt"))
+    size = abs(unfinished.refused.amount) + abs(unfinished.in_doubt.amount)
     x.leaf("TotaltBeloppAvOavslutadeForsaljningar", amount_text(size))
-    grand = body["grand_total"]
-    x.leaf("GrandTotalForsaljning", amount_text(int(grand["sales"])))
-    x.leaf("GrandTotalRetur", amount_text(abs(int(grand["returns"]))))
-    x.leaf("GrandTotalNetto", amount_text(int(grand["net"])))
+    grand = body.grand_total
+    x.leaf("GrandTotalForsaljning", amount_text(grand.sales))
+    x.leaf("GrandTotalRetur", amount_text(abs(grand.returns)))
+    x.leaf("GrandTotalNetto", amount_text(grand.net))
     x.close(element)
     x.close("Handelse")
     return buffer.getvalue()
 
 
 def _login_handelse(register: Register, entry: Entry, moment: datetime, element: str, depth: int) -> str:
-    cashier = entry.body.get("cashier")
-    buffer, x = _handelse(
-        depth,
-        cashier if isinstance(cashier, str) else None,
-        str(entry.body.get("pos_id") or register.pos_id),
-        moment,
-    )
+    body = entry.body_as(CashierBody)
+    buffer, x = _handelse(depth, body.cashier, body.pos_id or register.pos_id, moment)
     x.leaf(element, "JA")
     x.close("Handelse")
     return buffer.getvalue()

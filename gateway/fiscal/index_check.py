@@ -15,10 +15,14 @@ the period; only the rows found to differ are looked at again in Python to say h
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
+
+import msgspec
+
+from gateway.fiscal.bodies import PendingBody, ReceiptBody
+from gateway.receipts.model import PaymentMethod, compute, group_amounts
 
 __all__ = ["IndexMismatch", "check_index", "group_amounts_of_entry"]
 
@@ -27,7 +31,7 @@ __all__ = ["IndexMismatch", "check_index", "group_amounts_of_entry"]
 # Amounts that are absent from the entry (a means of payment not used, a VAT rate not
 # used) are 0 in the index; a row whose arrays differ is looked at again in Python,
 # which decides (and says how it differs).
-_PAID = ("card", "cash", "gift_card", "other", "swish")
+_PAID = tuple(sorted(PaymentMethod))  # as the journal's canonical JSON orders them: card, cash, …
 _ENTRY_PATHS = (
     "$.receipt_no",
     "$.type",
@@ -199,14 +203,13 @@ def _check_row(conn: sqlite3.Connection, seq: int, *, whole: bool) -> None:
     entry = conn.execute("SELECT kind, body FROM journal WHERE seq = ?", (seq,)).fetchone()
     if entry is None or entry[0] != "receipt":
         raise IndexMismatch(seq, number, "the index has a row for it, but the journal has no such receipt")
-    body = json.loads(entry[1])
+    body = msgspec.json.decode(entry[1], type=ReceiptBody)
     pending_row = conn.execute(
-        "SELECT body FROM journal WHERE seq = ? AND kind = 'receipt.pending'", (body.get("pending"),)
+        "SELECT body FROM journal WHERE seq = ? AND kind = 'receipt.pending'", (body.pending,)
     ).fetchone()
     if pending_row is None:
         raise IndexMismatch(seq, number, "the journal entry it names does not follow a pending receipt")
-    pending = json.loads(pending_row[0])
-    journaled = _journaled_row(body, pending)
+    journaled = _journaled_row(body, msgspec.json.decode(pending_row[0], type=PendingBody))
     _check_groups(conn, seq)
     for name in _COLUMN_NAMES:
         if not whole and name in ("at", "request_id"):
@@ -220,29 +223,27 @@ def _check_row(conn: sqlite3.Connection, seq: int, *, whole: bool) -> None:
             )
 
 
-def _journaled_row(body: dict[str, Any], pending: dict[str, Any]) -> dict[str, Any]:
+def _journaled_row(body: ReceiptBody, pending: PendingBody) -> dict[str, Any]:
     """The index row a receipt entry (and its pending entry) makes, as the pipeline writes it."""
-    totals = body["totals"]
-    paid = totals.get("paid", {})
-    vat = {int(rate): (int(gross), int(tax)) for rate, gross, tax in totals.get("vat", [])}
-    lines = pending.get("receipt", {}).get("lines", [])
-    first = str(lines[0].get("quantity", "1")) if lines else "1"
-    total, return_total = int(totals["total"]), int(totals["return_total"])
-    is_return = return_total > 0 or total < 0 or (total == 0 and first.startswith("-"))
+    totals = body.totals
+    vat = {rate: (gross, tax) for rate, gross, tax in totals.vat}
+    lines = pending.receipt.get("lines") or [{}]  # the sale as posted: a return's quantities are negative
+    first = str(lines[0].get("quantity", "1"))
+    is_return = totals.return_total > 0 or totals.total < 0 or (totals.total == 0 and first.startswith("-"))
     return {
-        "receipt_no": body["receipt_no"],
-        "kind": body["type"],
-        "at": pending.get("at"),
-        "request_id": pending.get("request_id"),
+        "receipt_no": body.receipt_no,
+        "kind": body.type.value,
+        "at": pending.at,
+        "request_id": pending.request_id,
         "is_return": int(is_return),
-        "total": total,
-        "rounding": totals["rounding"],
-        "to_pay": totals["to_pay"],
-        "discount": totals["discount"],
-        "return_total": return_total,
-        "items": totals["items"],
-        "services": totals["services"],
-        **{m: int(paid.get(m, 0)) for m in _PAID},
+        "total": totals.total,
+        "rounding": totals.rounding,
+        "to_pay": totals.to_pay,
+        "discount": totals.discount,
+        "return_total": totals.return_total,
+        "items": totals.items,
+        "services": totals.services,
+        **{m.value: totals.paid.get(m, 0) for m in _PAID},
         "gross_25": vat.get(2500, (0, 0))[0],
         "vat_25": vat.get(2500, (0, 0))[1],
         "gross_12": vat.get(1200, (0, 0))[0],
@@ -250,8 +251,8 @@ def _journaled_row(body: dict[str, Any], pending: dict[str, Any]) -> dict[str, A
         "gross_6": vat.get(600, (0, 0))[0],
         "vat_6": vat.get(600, (0, 0))[1],
         "gross_0": vat.get(0, (0, 0))[0],
-        "control_code": body["control_code"],
-        "unit_id": body["unit_id"],
+        "control_code": body.control_code,
+        "unit_id": body.unit_id,
     }
 
 
@@ -266,14 +267,10 @@ def group_amounts_of_entry(conn: sqlite3.Connection, entry_seq: int) -> dict[str
         "WHERE j.seq = ?",
         (entry_seq,),
     ).fetchone()
-    body = json.loads(row[0])
-    if "groups" in body:
-        return {str(k): int(v) for k, v in body["groups"].items()}
-    from gateway.fiscal.pipeline import group_amounts  # the sale's own arithmetic
-    from gateway.receipts.codec import receipt_from_json
-    from gateway.receipts.model import compute
-
-    receipt = receipt_from_json(json.loads(row[1])["receipt"])
+    body = msgspec.json.decode(row[0], type=ReceiptBody)
+    if body.groups is not msgspec.UNSET:
+        return dict(body.groups)
+    receipt = msgspec.json.decode(row[1], type=PendingBody).sale()
     return group_amounts(receipt, compute(receipt))
 
 

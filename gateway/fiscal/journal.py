@@ -9,9 +9,11 @@ of them. Because each entry's bytes hold the previous entry's hash, one signatur
 everything before it: the signature of the last entry authenticates the whole journal,
 and a change anywhere breaks every hash after it.
 
-The body is stored exactly as it was hashed (sorted keys, no spaces, UTF-8), so checking
-the chain needs no JSON parsing — which is what lets ``verify`` check every entry's hash
-and link at tens of thousands of entries a second. See docs/journal.md.
+A body is written as its kind's Struct (:mod:`gateway.fiscal.bodies`) or a plain JSON
+object, and hashed as the plain object. It is stored exactly as it was hashed (sorted
+keys, no spaces, UTF-8), so checking the chain needs no JSON parsing — which is what
+lets ``verify`` check every entry's hash and link at tens of thousands of entries a
+second. See docs/journal.md.
 
 Entries are never changed or deleted: SQLite triggers refuse both, and corrections are
 new entries.
@@ -27,14 +29,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import msgspec
+
+from gateway.fiscal.bodies import KeyReplacedBody
 from gateway.fiscal.signing import Signer, Verifier
 
 __all__ = [
     "GENESIS",
     "KEY_REPLACED",
     "Entry",
+    "JournalBody",
     "KeyReplacement",
     "VerifyReport",
     "append",
@@ -43,11 +49,17 @@ __all__ = [
     "create_journal_schema",
     "journal_head",
     "key_replacements",
+    "plain",
     "read_entries",
     "verify",
 ]
 
 GENESIS = bytes(32)  # the "previous hash" of the first entry
+
+JournalBody = dict[str, Any] | msgspec.Struct
+"""What an entry is written from: its kind's Struct, or the plain JSON object."""
+
+B = TypeVar("B")
 
 JOURNAL_SCHEMA = """
 CREATE TABLE IF NOT EXISTS journal (
@@ -72,10 +84,15 @@ class Entry:
     seq: int
     kind: str
     at: str  # local time with its UTC offset, ISO 8601, to the second
-    body: dict[str, Any]
+    body: dict[str, Any]  # the plain JSON object, as hashed
     prev_hash: bytes
     hash: bytes
     signature: bytes
+
+    def body_as(self, kind: type[B]) -> B:
+        """The body as the Struct ``kind`` (:mod:`gateway.fiscal.bodies`); a body that is not
+        one raises :class:`msgspec.ValidationError` naming the field."""
+        return msgspec.convert(self.body, kind)
 
 
 def _no_floats(value: Any, where: str = "body") -> None:
@@ -92,9 +109,19 @@ def _no_floats(value: Any, where: str = "body") -> None:
             _no_floats(v, f"{where}[{i}]")
 
 
-def canonical_body(body: dict[str, Any]) -> str:
-    _no_floats(body)
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def plain(body: JournalBody) -> dict[str, Any]:
+    """The JSON object a body is: a Struct encoded (only the keys its kind has), a dict as it is."""
+    if isinstance(body, msgspec.Struct):
+        encoded: dict[str, Any] = msgspec.json.decode(msgspec.json.encode(body))
+        return encoded
+    return body
+
+
+def canonical_body(body: JournalBody) -> str:
+    """The body's canonical JSON: keys sorted, no spaces, UTF-8 as it is — the bytes hashed."""
+    data = plain(body)
+    _no_floats(data)
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def canonical_bytes(seq: int, kind: str, at: str, prev_hash: bytes, body_text: str) -> bytes:
@@ -115,7 +142,7 @@ def append(
     conn: sqlite3.Connection,
     signer: Signer,
     kind: str,
-    body: dict[str, Any],
+    body: JournalBody,
     at: datetime,
     *,
     head: tuple[int, bytes] | None = None,
@@ -130,7 +157,8 @@ def append(
     last_seq, prev_hash = head if head is not None else journal_head(conn)
     seq = last_seq + 1
     when = at.isoformat(timespec="seconds")
-    text = canonical_body(body)
+    obj = plain(body)
+    text = canonical_body(obj)
     data = canonical_bytes(seq, kind, when, prev_hash, text)
     digest = hashlib.sha256(data).digest()
     signature = signer.sign(data)
@@ -138,7 +166,7 @@ def append(
         "INSERT INTO journal (seq, kind, at, body, prev_hash, hash, signature) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (seq, kind, when, text, prev_hash, digest, signature),
     )
-    return Entry(seq, kind, when, body, prev_hash, digest, signature)
+    return Entry(seq, kind, when, obj, prev_hash, digest, signature)
 
 
 def entry_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Entry:
@@ -201,16 +229,10 @@ def key_replacements(conn: sqlite3.Connection) -> tuple[KeyReplacement, ...]:
     """Every ``key.replaced`` entry, in order."""
     rows = conn.execute("SELECT seq, at, body FROM journal WHERE kind = ? ORDER BY seq", (KEY_REPLACED,))
     found = []
-    for seq, at, body in rows:
-        data = json.loads(body)
+    for seq, at, text in rows:
+        body = msgspec.json.decode(text, type=KeyReplacedBody)
         found.append(
-            KeyReplacement(
-                int(seq),
-                str(at),
-                str(data["old_key_id"]),
-                str(data["new_key_id"]),
-                data["public_key"].encode(),
-            )
+            KeyReplacement(int(seq), str(at), body.old_key_id, body.new_key_id, body.public_key.encode())
         )
     return tuple(found)
 

@@ -32,6 +32,8 @@ from datetime import datetime
 from functools import partial
 from typing import Any, Protocol
 
+import msgspec
+
 from gateway.common.clock import local_now
 from gateway.devices.fiscal_unit import (
     ControlUnit,
@@ -39,36 +41,59 @@ from gateway.devices.fiscal_unit import (
     ControlUnitUnavailable,
     Registration,
 )
+from gateway.fiscal.bodies import (
+    ControlUnitErrorBody,
+    PendingBody,
+    PrintedBody,
+    RefusedBody,
+    RegistrationChangedBody,
+)
+from gateway.fiscal.receipt_entries import (
+    control_data,
+    control_from_body,
+    index_receipt,
+    pending_body,
+    receipt_body,
+)
 from gateway.fiscal.receipt_text import PrintedReceipt, PrintLine, Shop, layout, to_escpos, to_text
 from gateway.fiscal.reports import IndexMismatch, Report, float_change_body, make_x, make_z
 from gateway.fiscal.storage import full_words
-from gateway.fiscal.store import StorageFull, Store, Writer
+from gateway.fiscal.store import RequestState, StorageFull, Store, Writer
+from gateway.messages.bodies import (
+    Body,
+    CashierBody,
+    CustomerChangeBody,
+    Delivery,
+    DrawerOpenBody,
+    OrderLineBody,
+    OrderNewBody,
+    PriceChangeBody,
+    ReportKind,
+    body_error,
+)
 from gateway.messages.catalog import Customer
 from gateway.messages.envelope import MessageError
 from gateway.messages.orders import NewOrder, OrderFieldError, order_reference
-from gateway.receipts.codec import receipt_from_json, receipt_to_json, totals_to_json
-from gateway.receipts.model import PaymentMethod, Receipt, ReceiptKind, Totals, compute
+from gateway.receipts.codec import receipt_to_json, totals_to_json
+from gateway.receipts.model import PaymentMethod, Receipt, ReceiptKind, Totals, compute, group_amounts
 from protocols.escpos import CodeTable
-from protocols.skv import ControlData, FieldError, ReceiptType, VatSlot
+from protocols.skv import ControlData, FieldError, ReceiptType
 
-__all__ = [
-    "FiscalError",
-    "Pipeline",
-    "ReceiptPrinter",
-    "RegisteredReceipt",
-    "Sale",
-    "control_data",
-    "group_amounts",
-    "pending_body",
-    "receipt_body",
-]
+__all__ = ["FiscalError", "Pipeline", "ReceiptPrinter", "RegisteredReceipt", "Sale"]
 
 log = logging.getLogger("tillgw.fiscal.pipeline")
 
 LAYOUTS_KEPT = 16  # receipts whose layout is kept for a second reader (a sale's print job and answer)
 
-_EVENTS = ("cashier.login", "cashier.logout", "price.change", "float.change", "customer.change", "order.new")
-"""The events :meth:`Pipeline.record` journals for the POS."""
+_EVENTS: dict[str, type[Body]] = {
+    "cashier.login": CashierBody,
+    "cashier.logout": CashierBody,
+    "price.change": PriceChangeBody,
+    # The till's own (gateway.registration.check), never the POS's:
+    "registration.changed": RegistrationChangedBody,
+}
+"""The events :meth:`Pipeline.record` journals as they come (with the POS id); ``float.change``,
+``customer.change`` and ``order.new`` are checked by their own readers first."""
 
 
 class FiscalError(Exception):
@@ -138,7 +163,7 @@ class ReceiptPrinter(Protocol):
 class RegisteredReceipt:
     receipt_no: int
     entry_seq: int
-    kind: str  # normal | ovning | profo | kopia
+    kind: ReceiptType
     at: str
     receipt: Receipt
     totals: Totals
@@ -169,7 +194,7 @@ class Sale:
     """One request's receipt, and what the request had come to before this call."""
 
     registered: RegisteredReceipt
-    earlier: str | None  # None (a new request), "pending" (it was in doubt) or "done" (a repeat)
+    earlier: RequestState | None  # None (a new request), PENDING (it was in doubt) or DONE (a repeat)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +202,7 @@ class _Pending:
     """A receipt's number taken and its pending entry committed: next, the control unit."""
 
     seq: int
-    body: dict[str, Any]
+    body: PendingBody
     data: ControlData
 
 
@@ -185,7 +210,7 @@ class _Pending:
 class _Known:
     """The request id was seen before: its state, result and (when done) the receipt's entry."""
 
-    state: str
+    state: RequestState
     result: str | None
     entry_seq: int | None
 
@@ -194,31 +219,22 @@ class _InDoubt:
     """Another receipt waits for the control unit's answer: it goes first."""
 
 
+class _Error(msgspec.Struct, frozen=True):
+    code: str
+    message: str
+
+
+class _Refusal(msgspec.Struct, frozen=True):
+    """A refused request's result: the answer the POS got, given again to a repeat."""
+
+    error: _Error
+
+
 _RECEIPT_TYPES = {
     ReceiptKind.NORMAL: ReceiptType.NORMAL,
     ReceiptKind.TRAINING: ReceiptType.TRAINING,
     ReceiptKind.PRO_FORMA: ReceiptType.PRO_FORMA,
 }
-
-
-def control_data(
-    shop: Shop, pos_id: str, receipt_no: int, moment: datetime, kind: ReceiptType, totals: Totals
-) -> ControlData:
-    """What the control unit registers for a receipt (SKVFS 2009:2)."""
-    return ControlData(
-        moment=moment.replace(tzinfo=None),
-        orgnr=shop.orgnr,
-        pos_id=pos_id,
-        receipt_no=receipt_no,
-        receipt_type=kind,
-        total=totals.to_pay,
-        return_total=totals.return_total,
-        vat=tuple(VatSlot(v.rate, v.vat) for v in totals.vat),
-    )
-
-
-def _frames(registration: Registration) -> list[list[str]]:
-    return [[f.direction, f.at.isoformat(), f.data.hex(), f.note] for f in registration.frames]
 
 
 class Pipeline:
@@ -299,7 +315,7 @@ class Pipeline:
         """:meth:`submit`, also saying what the request had come to before (for the API's answer)."""
         totals = compute(receipt)  # ReceiptError (a FieldError) for bad input, before anything is written
         kind = _RECEIPT_TYPES[receipt.kind]
-        earlier: str | None = None
+        earlier: RequestState | None = None
         async with self._lock:
             while True:
                 moment = local_now()
@@ -321,13 +337,13 @@ class Pipeline:
                         raise
                     continue
                 earlier = earlier or step.state
-                if step.state == "pending":  # this very request was left in doubt
+                if step.state is RequestState.PENDING:  # this very request was left in doubt
                     await self._resolve_in_doubt()
                     continue
-                if step.state == "refused":
+                if step.state is RequestState.REFUSED:
                     assert step.result is not None
-                    error = json.loads(step.result)["error"]
-                    raise FiscalError(error["code"], error["message"], 503, repeat=earlier == "refused")
+                    error = msgspec.json.decode(step.result, type=_Refusal).error
+                    raise FiscalError(error.code, error.message, 503, repeat=earlier is RequestState.REFUSED)
                 assert step.entry_seq is not None
                 found = await self._registered_by_entry(step.entry_seq)
                 assert found is not None, f"request {request_id} is done but has no receipt"
@@ -351,7 +367,7 @@ class Pipeline:
             (request_id,),
         )
         if row is not None:
-            return _Known(str(row[0]), row[1], None if row[2] is None else int(row[2]))
+            return _Known(RequestState(row[0]), row[1], None if row[2] is None else int(row[2]))
         if w.fetchone("SELECT 1 FROM in_doubt LIMIT 1") is not None:
             return _InDoubt()
         last = w.fetchone("SELECT MAX(receipt_no) FROM receipts WHERE kind != 'kopia'")
@@ -365,7 +381,7 @@ class Pipeline:
         """The one copy (KOPIA) a receipt may have: registered with the unit like any receipt."""
         async with self._lock:
             original = await self.find(receipt_no)
-            if original is None or original.kind == "kopia":
+            if original is None or original.kind is ReceiptType.COPY:
                 raise FiscalError("not_found", f"there is no receipt number {receipt_no}", 404)
             existing = await self.store.fetchone(
                 "SELECT entry_seq FROM receipts WHERE receipt_no = ? AND kind = 'kopia'", (receipt_no,)
@@ -403,9 +419,10 @@ class Pipeline:
             raise storage_full(exc) from None
 
     async def find(self, receipt_no: int, *, copy: bool = False) -> RegisteredReceipt | None:
-        clause = "= 'kopia'" if copy else "!= 'kopia'"
+        clause = "=" if copy else "!="
         row = await self.store.fetchone(
-            f"SELECT entry_seq FROM receipts WHERE receipt_no = ? AND kind {clause}", (receipt_no,)
+            f"SELECT entry_seq FROM receipts WHERE receipt_no = ? AND kind {clause} ?",
+            (receipt_no, ReceiptType.COPY.value),
         )
         return None if row is None else await self._registered_by_entry(int(row[0]))
 
@@ -417,7 +434,7 @@ class Pipeline:
 
     async def open_drawer(self, cashier: str | None = None, reason: str = "no sale") -> int:
         """A drawer opening without a sale: journaled (and counted on the Z report), then kicked."""
-        body = {"cashier": cashier, "reason": reason, "pos_id": self.pos_id}
+        body = DrawerOpenBody(cashier=cashier, reason=reason, pos_id=self.pos_id)
         entry = await self.store.transact(lambda w: w.append("drawer.open", body))
         if self.printer is not None:
             await self.printer.kick_drawer()
@@ -425,31 +442,49 @@ class Pipeline:
 
     async def record(self, kind: str, body: dict[str, Any]) -> int:
         """Journal another event (``cashier.login``, ``cashier.logout``, ``price.change``,
-        ``float.change``, ``customer.change``).
+        ``float.change``, ``customer.change``, ``order.new``, ``registration.changed``) from
+        its JSON object; the journal adds the POS id.
 
         ``float.change`` is the float (växelkassa) put into or taken out of the drawer,
         counted on the X and Z reports: see :func:`gateway.fiscal.reports.float_change_body`.
         ``customer.change`` is a customer made or changed at the till, for the ERP: its body
         is :meth:`Customer.to_json <gateway.messages.catalog.Customer.to_json>`. ``order.new`` is a
         sales order for the ERP (:class:`~gateway.messages.orders.NewOrder`); its journal body adds the
-        till's reference, which :meth:`order_reference` reads back.
+        till's reference, which :meth:`order_reference` reads back. Each is journaled as its
+        Struct (:mod:`gateway.messages.bodies`); a body that is not one is refused (422).
         """
-        # ``registration.changed`` is the till's own (gateway.registration.check), never the POS's.
-        if kind not in _EVENTS and kind != "registration.changed":
-            raise FiscalError("bad_event", f"{kind!r} is not an event the POS reports", 422, "kind")
+        journaled: Body
         if kind == "order.new":
             return await self._new_order(body)
         if kind == "float.change":
             try:
-                body = float_change_body(body)
+                journaled = float_change_body(body, self.pos_id)
             except FieldError as exc:
                 raise FiscalError("bad_event", str(exc), 422, exc.field) from None
-        if kind == "customer.change":
+        elif kind == "customer.change":
             try:
-                body = Customer.from_json(body, "customer").to_json()
+                customer = Customer.from_json(body, "customer")
             except MessageError as exc:
                 raise FiscalError("bad_event", str(exc), 422) from None
-        entry = await self.store.transact(lambda w: w.append(kind, {**body, "pos_id": self.pos_id}))
+            journaled = CustomerChangeBody(
+                number=customer.number,
+                name=customer.name,
+                orgnr=customer.orgnr,
+                email=customer.email,
+                phone=customer.phone,
+                address=customer.address,
+                price_list=customer.price_list,
+                pos_id=self.pos_id,
+            )
+        elif kind in _EVENTS:
+            try:
+                journaled = msgspec.convert({**body, "pos_id": self.pos_id}, _EVENTS[kind])
+            except msgspec.ValidationError as exc:
+                error = body_error(exc, "")
+                raise FiscalError("bad_event", str(error), 422, error.field) from None
+        else:
+            raise FiscalError("bad_event", f"{kind!r} is not an event the POS reports", 422, "kind")
+        entry = await self.store.transact(lambda w: w.append(kind, journaled))
         return entry.seq
 
     async def _new_order(self, body: dict[str, Any]) -> int:
@@ -460,12 +495,19 @@ class Pipeline:
         except OrderFieldError as exc:
             raise FiscalError("bad_order", exc.message, 422, exc.field) from None
 
+        lines = tuple(OrderLineBody(line.article, str(line.quantity), line.text) for line in order.lines)
+
         def append(w: Writer) -> int:
             row = w.fetchone("SELECT COUNT(*) FROM journal WHERE kind = 'order.new'")
-            reference = order_reference(self.pos_id, (0 if row is None else int(row[0])) + 1)
-            return w.append(
-                "order.new", {**order.to_json(), "reference": reference, "pos_id": self.pos_id}
-            ).seq
+            body = OrderNewBody(
+                customer=order.customer,
+                lines=lines,
+                delivery=Delivery(order.delivery),
+                note=order.note,
+                reference=order_reference(self.pos_id, (0 if row is None else int(row[0])) + 1),
+                pos_id=self.pos_id,
+            )
+            return w.append("order.new", body).seq
 
         return await self.store.transact(append)
 
@@ -477,13 +519,13 @@ class Pipeline:
         )
         return None if row is None or row[0] is None else str(row[0])
 
-    async def report(self, kind: str) -> Report:
+    async def report(self, kind: ReportKind | str) -> Report:
         """An X (``"x"``) or Z (``"z"``) report, journaled.
 
         Taken between receipts, never in the middle of one: a receipt being registered
         belongs wholly to this report's period or wholly to the next.
         """
-        make = {"x": make_x, "z": make_z}[kind]
+        make = {ReportKind.X: make_x, ReportKind.Z: make_z}[ReportKind(kind)]
         async with self._lock:
             try:
                 return await make(self.store, self.shop, self.pos_id)
@@ -517,13 +559,13 @@ class Pipeline:
         w.execute("INSERT INTO in_doubt (pending_seq) VALUES (?)", (pending.seq,))
         if request_id is not None:
             w.execute(
-                "INSERT INTO requests (request_id, pending_seq, state) VALUES (?, ?, 'pending')",
-                (request_id, pending.seq),
+                "INSERT INTO requests (request_id, pending_seq, state) VALUES (?, ?, ?)",
+                (request_id, pending.seq, RequestState.PENDING.value),
             )
         return _Pending(pending.seq, body, data)
 
     async def _send(
-        self, pending_seq: int, body: dict[str, Any], data: ControlData, receipt: Receipt, totals: Totals
+        self, pending_seq: int, body: PendingBody, data: ControlData, receipt: Receipt, totals: Totals
     ) -> RegisteredReceipt:
         try:
             return await self._send_once(pending_seq, body, data, receipt, totals)
@@ -531,7 +573,7 @@ class Pipeline:
             # The pending entry is written and the unit was asked: it may hold the receipt.
             # The receipt stays in doubt and is completed, with the unit's same code, when
             # the same request comes again once there is space.
-            number = int(body["receipt_no"])
+            number = body.receipt_no
             self.unwritten[pending_seq] = number
             log.error(
                 "receipt %s registered with the control unit but not journaled: %s — free space, "
@@ -542,24 +584,24 @@ class Pipeline:
             raise storage_full(exc, number) from None
 
     async def _send_once(
-        self, pending_seq: int, body: dict[str, Any], data: ControlData, receipt: Receipt, totals: Totals
+        self, pending_seq: int, body: PendingBody, data: ControlData, receipt: Receipt, totals: Totals
     ) -> RegisteredReceipt:
         try:
-            registration = await self.unit.register(int(body["cu_seq"]), data, cashier=receipt.cashier or "")
+            registration = await self.unit.register(body.cu_seq, data, cashier=receipt.cashier or "")
         except ControlUnitRefused as exc:
             await self._refused(pending_seq, body, exc)
             raise FiscalError("control_unit_refused", str(exc), 503) from None
         except ControlUnitUnavailable as exc:
-            error = {"pending": pending_seq, "words": str(exc)}
+            error = ControlUnitErrorBody(pending=pending_seq, words=str(exc))
             await self.store.transact(lambda w: w.append("control_unit.error", error))
             raise FiscalError(
                 "control_unit_unavailable",
-                f"{exc} — receipt {body['receipt_no']} waits for the control unit; no new sale until it "
+                f"{exc} — receipt {body.receipt_no} waits for the control unit; no new sale until it "
                 "answers. Send the same request again to get the receipt.",
                 503,
             ) from None
-        if body["type"] == ReceiptType.COPY.value and not registration.code and body.get("copy_of"):
-            registration = await self._with_original_code(registration, int(body["copy_of"]))
+        if body.type is ReceiptType.COPY and not registration.code and body.copy_of:
+            registration = await self._with_original_code(registration, body.copy_of)
         return await self._complete(pending_seq, body, registration, receipt, totals)
 
     async def _with_original_code(self, registration: Registration, original_entry: int) -> Registration:
@@ -573,7 +615,7 @@ class Pipeline:
     async def _complete(
         self,
         pending_seq: int,
-        body: dict[str, Any],
+        body: PendingBody,
         registration: Registration,
         receipt: Receipt,
         totals: Totals,
@@ -591,58 +633,56 @@ class Pipeline:
         self,
         w: Writer,
         pending_seq: int,
-        body: dict[str, Any],
+        body: PendingBody,
         registration: Registration,
         receipt: Receipt,
         totals: Totals,
     ) -> RegisteredReceipt:
         """The ``receipt`` entry, its index row, the request's result (database thread, one transaction)."""
-        kind = body["type"]
-        request_id = body.get("request_id")
         entry = w.append(
             "receipt", receipt_body(body, pending_seq, registration, totals, group_amounts(receipt, totals))
         )
-        _index(
-            w, entry.seq, int(body["receipt_no"]), kind, body["at"], request_id, totals, registration, receipt
+        index_receipt(
+            w, entry.seq, body.receipt_no, body.type, body.at, body.request_id, totals, registration, receipt
         )
         w.execute("DELETE FROM in_doubt WHERE pending_seq = ?", (pending_seq,))
         if self.printer is not None:
             w.execute("INSERT INTO unprinted (entry_seq) VALUES (?)", (entry.seq,))
         registered = RegisteredReceipt(
-            int(body["receipt_no"]),
+            body.receipt_no,
             entry.seq,
-            kind,
-            body["at"],  # the sale's time, also when the unit answered later
+            body.type,
+            body.at,  # the sale's time, also when the unit answered later
             receipt,
             totals,
             registration.code,
             registration.unit_id,
-            request_id,
+            body.request_id,
         )
-        if request_id is not None:
+        if body.request_id is not None:
             w.execute(
-                "UPDATE requests SET state = 'done', result = ? WHERE request_id = ?",
-                (json.dumps(registered.to_json()), request_id),
+                "UPDATE requests SET state = ?, result = ? WHERE request_id = ?",
+                (RequestState.DONE.value, json.dumps(registered.to_json()), body.request_id),
             )
         return registered
 
-    async def _refused(self, pending_seq: int, body: dict[str, Any], exc: ControlUnitRefused) -> None:
-        error = {"error": {"code": "control_unit_refused", "message": str(exc)}}
-        refusal = {
-            "pending": pending_seq,
-            "receipt_no": body["receipt_no"],
-            "nak": exc.code,  # None for a service that names its refusals
-            "said": exc.said,
-            "words": str(exc),
-        }
+    async def _refused(self, pending_seq: int, body: PendingBody, exc: ControlUnitRefused) -> None:
+        error = _Refusal(_Error("control_unit_refused", str(exc)))
+        refusal = RefusedBody(
+            pending=pending_seq,
+            receipt_no=body.receipt_no,
+            nak=exc.code,  # None for a service that names its refusals
+            said=exc.said,
+            words=str(exc),
+        )
 
         def write(w: Writer) -> None:
             w.append("receipt.refused", refusal)
             w.execute("DELETE FROM in_doubt WHERE pending_seq = ?", (pending_seq,))
-            if body.get("request_id") is not None:
+            if body.request_id is not None:
                 w.execute(
-                    "UPDATE requests SET state = 'refused', result = ? WHERE request_id = ?",
-                    (json.dumps(error), body["request_id"]),
+                    "UPDATE requests SET state = ?, result = ? WHERE request_id = ?",
+                    (RequestState.REFUSED.value, json.dumps(msgspec.to_builtins(error)), body.request_id),
                 )
 
         await self.store.transact(write)
@@ -653,11 +693,11 @@ class Pipeline:
             "SELECT j.seq, j.body FROM in_doubt d JOIN journal j ON j.seq = d.pending_seq ORDER BY j.seq"
         )
         for row in rows:
-            pending_seq, body = int(row[0]), json.loads(row[1])
-            receipt = receipt_from_json(body["receipt"])
+            pending_seq, body = int(row[0]), msgspec.json.decode(row[1], type=PendingBody)
+            receipt = body.sale()
             totals = compute(receipt)
-            data = _control_from_json(body["control"])
-            log.info("resolving receipt %s (sequence %s) left in doubt", body["receipt_no"], body["cu_seq"])
+            data = control_from_body(body.control)
+            log.info("resolving receipt %s (sequence %s) left in doubt", body.receipt_no, body.cu_seq)
             registered = await self._send(pending_seq, body, data, receipt, totals)
             # Printed, but the drawer stays shut: the customer the sale was for may be gone,
             # and a drawer must never fly open long after the sale.
@@ -672,11 +712,11 @@ class Pipeline:
         )
         if row is None:
             return None
-        receipt = receipt_from_json(json.loads(row[6])["receipt"])
+        receipt = msgspec.json.decode(row[6], type=PendingBody).sale()
         return RegisteredReceipt(
             int(row[0]),
             entry_seq,
-            str(row[1]),
+            ReceiptType(row[1]),
             str(row[2]),
             receipt,
             compute(receipt),
@@ -721,7 +761,7 @@ class Pipeline:
             totals=registered.totals,
             control_code=registered.control_code,
             unit_id=registered.unit_id,
-            copy=registered.kind == "kopia",
+            copy=registered.kind is ReceiptType.COPY,
         )
 
     def receipt_lines(self, registered: RegisteredReceipt) -> tuple[PrintLine, ...]:
@@ -752,7 +792,7 @@ class Pipeline:
         except Exception as exc:  # the receipt stays unprinted and is printed at the next start
             log.warning("receipt %s not printed: %s", registered.receipt_no, exc)
             return
-        printed = {"receipt_no": registered.receipt_no, "entry": registered.entry_seq}
+        printed = PrintedBody(receipt_no=registered.receipt_no, entry=registered.entry_seq)
 
         def write(w: Writer) -> None:
             w.append("receipt.printed", printed)
@@ -766,169 +806,3 @@ class Pipeline:
                 registered.receipt_no,
                 full_words(exc),
             )
-
-
-def pending_body(
-    data: ControlData,
-    moment: datetime,
-    cu_seq: int,
-    receipt: Receipt,
-    *,
-    request_id: str | None = None,
-    copy_of: int | None = None,
-) -> dict[str, Any]:
-    """A ``receipt.pending`` entry's body: all it takes to register the receipt again after a crash."""
-    return {
-        "receipt_no": data.receipt_no,
-        "at": moment.isoformat(timespec="seconds"),
-        "type": data.receipt_type.value,
-        "cu_seq": cu_seq,
-        "request_id": request_id,
-        "copy_of": copy_of,
-        "control": _control_json(data),
-        "receipt": receipt_to_json(receipt),
-    }
-
-
-def receipt_body(
-    pending: dict[str, Any],
-    pending_seq: int,
-    registration: Registration,
-    totals: Totals,
-    groups: dict[str, int] | None = None,
-) -> dict[str, Any]:
-    """The ``receipt`` entry's body for the pending entry ``pending_seq``: the unit's code and frames.
-
-    ``groups`` (sales per main group, öre) is signed with the rest, so that the report
-    index's group rows can be checked against it; left out, it is worked out from the
-    pending entry's receipt.
-    """
-    if groups is None:
-        sale = receipt_from_json(pending["receipt"])
-        groups = group_amounts(sale, compute(sale))
-    return {
-        "receipt_no": pending["receipt_no"],
-        "type": pending["type"],
-        "pending": pending_seq,
-        "copy_of": pending.get("copy_of"),
-        "cu_seq": pending["cu_seq"],
-        "control_code": registration.code,
-        "unit_id": registration.unit_id,
-        "frames": _frames(registration),
-        "totals": _totals_json(totals),
-        "groups": groups,
-    }
-
-
-def group_amounts(receipt: Receipt, totals: Totals) -> dict[str, int]:
-    """Sales per main group (öre, after each line's share of the receipt discount)."""
-    groups: dict[str, int] = {}
-    for line, amount in zip(receipt.lines, totals.line_amounts, strict=True):
-        if line.group:
-            groups[line.group] = groups.get(line.group, 0) + amount
-    return groups
-
-
-def _control_json(data: ControlData) -> dict[str, Any]:
-    return {
-        "date": data.date_text,
-        "orgnr": data.orgnr,
-        "pos_id": data.pos_id,
-        "receipt_no": data.receipt_no,
-        "type": data.receipt_type.value,
-        "total": data.total,
-        "return_total": data.return_total,
-        "vat": [[slot.rate, slot.amount] for slot in data.vat],
-    }
-
-
-def _control_from_json(obj: dict[str, Any]) -> ControlData:
-    from protocols.skv import parse_datetime
-
-    return ControlData(
-        moment=parse_datetime(obj["date"]),
-        orgnr=obj["orgnr"],
-        pos_id=obj["pos_id"],
-        receipt_no=int(obj["receipt_no"]),
-        receipt_type=ReceiptType(obj["type"]),
-        total=int(obj["total"]),
-        return_total=int(obj["return_total"]),
-        vat=tuple(VatSlot(int(r), int(a)) for r, a in obj["vat"]),
-    )
-
-
-def _totals_json(totals: Totals) -> dict[str, Any]:
-    return {
-        "total": totals.total,
-        "rounding": totals.rounding,
-        "to_pay": totals.to_pay,
-        "discount": totals.discount_total,
-        "return_total": totals.return_total,
-        "vat": [[v.rate, v.gross, v.vat] for v in totals.vat],
-        "paid": {m.value: a for m, a in totals.paid.items()},
-        "change": totals.change,
-        "items": totals.items,
-        "services": totals.services,
-    }
-
-
-def _index(
-    w: Writer,
-    entry_seq: int,
-    number: int,
-    kind: str,
-    at: str,
-    request_id: str | None,
-    totals: Totals,
-    registration: Registration,
-    receipt: Receipt,
-) -> None:
-    """The receipt's row in the index reports add up; derived from the journal entry."""
-    vat = {v.rate: v for v in totals.vat}
-
-    def gross(rate: int) -> int:
-        return vat[rate].gross if rate in vat else 0
-
-    def tax(rate: int) -> int:
-        return vat[rate].vat if rate in vat else 0
-
-    paid = totals.paid
-    w.execute(
-        "INSERT INTO receipts (entry_seq, receipt_no, kind, at, request_id, is_return, total, rounding, "
-        "to_pay, discount, return_total, items, services, cash, card, gift_card, swish, other, "
-        "gross_25, vat_25, gross_12, vat_12, gross_6, vat_6, gross_0, control_code, unit_id) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            entry_seq,
-            number,
-            kind,
-            at,
-            request_id,
-            int(totals.is_return),
-            totals.total,
-            totals.rounding,
-            totals.to_pay,
-            totals.discount_total,
-            totals.return_total,
-            totals.items,
-            totals.services,
-            paid.get(PaymentMethod.CASH, 0),
-            paid.get(PaymentMethod.CARD, 0),
-            paid.get(PaymentMethod.GIFT_CARD, 0),
-            paid.get(PaymentMethod.SWISH, 0),
-            paid.get(PaymentMethod.OTHER, 0),
-            gross(2500),
-            tax(2500),
-            gross(1200),
-            tax(1200),
-            gross(600),
-            tax(600),
-            gross(0),
-            registration.code,
-            registration.unit_id,
-        ),
-    )
-    for name, amount in group_amounts(receipt, totals).items():
-        w.execute(
-            "INSERT INTO receipt_groups (entry_seq, grp, amount) VALUES (?, ?, ?)", (entry_seq, name, amount)
-        )

@@ -32,7 +32,8 @@ from gateway.fiscal.receipt_text import (
     to_escpos,
     to_text,
 )
-from gateway.fiscal.reports import Report, ReportKind, Tally
+from gateway.fiscal.reports import Report, Tally
+from gateway.messages.bodies import ReportKind
 from protocols.escpos import Alignment, CodeTable
 
 __all__ = ["layout", "render", "text"]

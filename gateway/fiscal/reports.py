@@ -64,7 +64,6 @@ differs.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -72,6 +71,23 @@ from typing import Any
 from gateway.fiscal.index_check import IndexMismatch, check_index
 from gateway.fiscal.receipt_text import Shop
 from gateway.fiscal.store import Store, Writer
+from gateway.messages.bodies import (
+    CompanyBody,
+    FloatBody,
+    FloatChangeBody,
+    GrandTotalBody,
+    GroupBody,
+    HeadBody,
+    M,
+    PeriodBody,
+    ReductionsBody,
+    ReportBody,
+    ReportKind,
+    SalesBody,
+    TallyBody,
+    UnfinishedBody,
+    VatBody,
+)
 from gateway.receipts.codec import parse_money
 from gateway.receipts.model import MAX_TEXT, PaymentMethod
 from gateway.receipts.money import money_text
@@ -85,7 +101,6 @@ __all__ = [
     "GrandTotal",
     "IndexMismatch",
     "Report",
-    "ReportKind",
     "Tally",
     "VatFigure",
     "float_change_body",
@@ -99,16 +114,6 @@ CREATE TABLE IF NOT EXISTS z_reports (
     entry_seq INTEGER NOT NULL UNIQUE REFERENCES journal (seq) -- its report.z entry
 );
 """
-
-
-class ReportKind(enum.StrEnum):
-    X = "x"
-    Z = "z"
-
-    @property
-    def words(self) -> str:
-        """What the report says it is: ``X-dagrapport`` or ``Z-dagrapport``."""
-        return f"{self.value.upper()}-dagrapport"
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,57 +187,6 @@ class Figures:
     def unfinished(self) -> Tally:
         return self.refused + self.in_doubt
 
-    def shape(self, money: Callable[[int], Any]) -> dict[str, Any]:
-        """The figures as a JSON object; ``money`` writes each amount (``int`` for the journal)."""
-
-        def tally(t: Tally) -> dict[str, Any]:
-            return {"count": t.count, "amount": money(t.amount)}
-
-        unfinished = self.unfinished
-        return {
-            "sales": {"receipts": self.sales.count, "total": money(self.sales.amount)},
-            "returns": tally(self.returns),
-            "net_sales": money(self.net_sales),
-            "groups": [{"group": name, "amount": money(amount)} for name, amount in self.groups],
-            "ungrouped": money(self.ungrouped),
-            "vat": [
-                {
-                    "rate": _rate_text(v.rate),
-                    "gross": money(v.gross),
-                    "vat": money(v.vat),
-                    "net": money(v.net),
-                }
-                for v in self.vat
-            ],
-            "payments": {method.value: money(amount) for method, amount in self.payments},
-            "rounding": money(self.rounding),
-            "float": {
-                "amount": money(self.float_amount),
-                "in": money(self.float_in),
-                "out": money(self.float_out),
-                "changes": self.float_changes,
-            },
-            "items": self.items,
-            "services": self.services,
-            "receipts": self.receipts,
-            "drawer_openings": self.drawer_openings,
-            "copies": tally(self.copies),
-            "training": tally(self.training),
-            "pro_forma": tally(self.pro_forma),
-            "discounts": tally(self.discounts),
-            "other_reductions": {**tally(self.other_reductions), "what": "öresavrundning nedåt"},
-            "unfinished": {
-                **tally(unfinished),
-                "refused": tally(self.refused),
-                "in_doubt": tally(self.in_doubt),
-            },
-            "grand_total": {
-                "sales": money(self.grand_total.sales),
-                "returns": money(self.grand_total.returns),
-                "net": money(self.grand_total.net),
-            },
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class Report:
@@ -255,31 +209,77 @@ class Report:
     def title(self) -> str:
         return self.kind.words
 
-    def _document(self, money: Callable[[int], Any]) -> dict[str, Any]:
-        return {
-            "report": self.kind.value,
-            "title": self.title,
-            "z_no": self.z_no,
-            "at": self.at,
-            "company": {"name": self.shop.name, "orgnr": self.shop.orgnr},
-            "pos_id": self.pos_id,
-            "period": {
-                "after_entry": self.after_entry,
-                "through_entry": self.through_entry,
-                "since": self.since,
-            },
-            "journal_head": {"seq": self.through_entry, "hash": self.head_hash},
-            **self.figures.shape(money),
-        }
+    def document(self, money: Callable[[int], M]) -> ReportBody[M]:
+        """Every figure; ``money`` writes each amount (``int`` for the journal, :func:`money_text`
+        for the API)."""
+        f = self.figures
+
+        def tally(t: Tally) -> TallyBody[M]:
+            return TallyBody(count=t.count, amount=money(t.amount))
+
+        unfinished = f.unfinished
+        return ReportBody(
+            report=self.kind,
+            title=self.title,
+            z_no=self.z_no,
+            at=self.at,
+            company=CompanyBody(name=self.shop.name, orgnr=self.shop.orgnr),
+            pos_id=self.pos_id,
+            period=PeriodBody(
+                after_entry=self.after_entry, through_entry=self.through_entry, since=self.since
+            ),
+            journal_head=HeadBody(seq=self.through_entry, hash=self.head_hash),
+            sales=SalesBody(receipts=f.sales.count, total=money(f.sales.amount)),
+            returns=tally(f.returns),
+            net_sales=money(f.net_sales),
+            groups=tuple(GroupBody(group=name, amount=money(amount)) for name, amount in f.groups),
+            ungrouped=money(f.ungrouped),
+            vat=tuple(
+                VatBody(rate=_rate_text(v.rate), gross=money(v.gross), vat=money(v.vat), net=money(v.net))
+                for v in f.vat
+            ),
+            payments={method: money(amount) for method, amount in f.payments},
+            rounding=money(f.rounding),
+            float_=FloatBody(
+                amount=money(f.float_amount),
+                put_in=money(f.float_in),
+                taken_out=money(f.float_out),
+                changes=f.float_changes,
+            ),
+            items=f.items,
+            services=f.services,
+            receipts=f.receipts,
+            drawer_openings=f.drawer_openings,
+            copies=tally(f.copies),
+            training=tally(f.training),
+            pro_forma=tally(f.pro_forma),
+            discounts=tally(f.discounts),
+            other_reductions=ReductionsBody(
+                count=f.other_reductions.count,
+                amount=money(f.other_reductions.amount),
+                what="öresavrundning nedåt",
+            ),
+            unfinished=UnfinishedBody(
+                count=unfinished.count,
+                amount=money(unfinished.amount),
+                refused=tally(f.refused),
+                in_doubt=tally(f.in_doubt),
+            ),
+            grand_total=GrandTotalBody(
+                sales=money(f.grand_total.sales),
+                returns=money(f.grand_total.returns),
+                net=money(f.grand_total.net),
+            ),
+        )
 
     def body(self) -> dict[str, Any]:
-        """The journal entry's body: every figure as integers (öre, counts)."""
-        return self._document(int)
+        """The journal entry's body as JSON: every figure as integers (öre, counts)."""
+        return self.document(int).to_json()
 
     def to_json(self) -> dict[str, Any]:
         """For the API: amounts as decimal strings (``"1234.50"``), and the journal entry."""
         return {
-            **self._document(money_text),
+            **self.document(money_text).to_json(),
             "journal_entry": self.entry_seq,
             "entry_hash": self.entry_hash,
         }
@@ -288,14 +288,14 @@ class Report:
 # -- the float (växelkassa) -------------------------------------------------------------
 
 
-def float_change_body(body: dict[str, Any]) -> dict[str, Any]:
+def float_change_body(body: dict[str, Any], pos_id: str) -> FloatChangeBody:
     """Check a ``float.change`` event from the POS and give the body the journal keeps.
 
     The POS sends ``{"amount": "2000.00", "cashier": "Anna", "note": "morning float"}``:
     ``amount`` a decimal string in kronor, positive for money put into the drawer as
     float (växelkassa), negative for float taken out; ``cashier`` and ``note`` optional.
-    The journal keeps ``amount`` in öre (an integer) like every amount it holds. Raises
-    :class:`~protocols.skv.FieldError` naming the field.
+    The journal keeps ``amount`` in öre (an integer) like every amount it holds, and the
+    register's ``pos_id``. Raises :class:`~protocols.skv.FieldError` naming the field.
     """
     unknown = sorted(set(body) - {"amount", "cashier", "note"})
     if unknown:
@@ -306,15 +306,15 @@ def float_change_body(body: dict[str, Any]) -> dict[str, Any]:
     ore = parse_money(amount, "amount")
     if ore == 0:
         raise FieldError("amount", "is zero")
-    out: dict[str, Any] = {"amount": ore}
+    texts: dict[str, str | None] = {}
     for key in ("cashier", "note"):
         value = body.get(key)
-        if value is None:
-            continue
-        if not isinstance(value, str) or len(value) > MAX_TEXT or any(ord(c) < 0x20 for c in value):
+        if value is not None and (
+            not isinstance(value, str) or len(value) > MAX_TEXT or any(ord(c) < 0x20 for c in value)
+        ):
             raise FieldError(key, f"must be text of at most {MAX_TEXT} characters")
-        out[key] = value
-    return out
+        texts[key] = value
+    return FloatChangeBody(amount=ore, cashier=texts["cashier"], note=texts["note"], pos_id=pos_id)
 
 
 # -- making a report --------------------------------------------------------------------
@@ -367,7 +367,7 @@ def _write_report(w: Writer, shop: Shop, pos_id: str, kind: ReportKind) -> Repor
         entry_seq=0,
         entry_hash="",
     )
-    entry = w.append(f"report.{kind.value}", draft.body())
+    entry = w.append(f"report.{kind.value}", draft.document(int))
     if z_no is not None:
         w.execute("INSERT INTO z_reports (z_no, entry_seq) VALUES (?, ?)", (z_no, entry.seq))
     return replace(draft, at=entry.at, entry_seq=entry.seq, entry_hash=entry.hash.hex())

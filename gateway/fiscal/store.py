@@ -27,6 +27,7 @@ come between its ``BEGIN`` and its ``COMMIT``.
 from __future__ import annotations
 
 import asyncio
+import enum
 import os
 import sqlite3
 import time
@@ -37,10 +38,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from gateway.common.clock import local_now
-from gateway.fiscal.journal import JOURNAL_SCHEMA, Entry, append, journal_head
+from gateway.fiscal.journal import JOURNAL_SCHEMA, Entry, JournalBody, append, journal_head
 from gateway.fiscal.signing import Signer
 
-__all__ = ["SCHEMA", "AppendHook", "CommitListener", "Row", "StorageFull", "Store", "Writer"]
+__all__ = ["SCHEMA", "AppendHook", "CommitListener", "RequestState", "Row", "StorageFull", "Store", "Writer"]
 
 T = TypeVar("T")
 Row = tuple[Any, ...]  # rows come back as plain tuples
@@ -50,6 +51,15 @@ AppendHook = Callable[["Writer", Entry], None]
 
 CommitListener = Callable[[list[Entry]], None]
 """Called on the event loop with the entries a transaction committed (the publisher's wake-up)."""
+
+
+class RequestState(enum.StrEnum):
+    """What a POS request (``requests.state``) has come to."""
+
+    PENDING = "pending"  # its receipt waits for the control unit's answer
+    DONE = "done"  # registered: ``result`` is the receipt the POS got
+    REFUSED = "refused"  # the unit said no: ``result`` is the error the POS got
+
 
 SCHEMA = (
     JOURNAL_SCHEMA
@@ -151,7 +161,8 @@ class Writer:
             self._head = journal_head(self.conn)
         return self._head
 
-    def append(self, kind: str, body: dict[str, Any]) -> Entry:
+    def append(self, kind: str, body: JournalBody) -> Entry:
+        """Journal an entry: its kind's Struct (gateway.fiscal.bodies) or the plain JSON object."""
         entry = append(self.conn, self._signer, kind, body, self.at, head=self.head())
         self._head = (entry.seq, entry.hash)
         self.appended.append(entry)

@@ -1,8 +1,8 @@
 """Receipts as the till knows them: lines, discounts, payments, VAT — money in integer öre.
 
 A :class:`Receipt` is what the POS asks for; :func:`compute` turns it into
-:class:`Totals`, every figure the receipt, the control unit and the reports need. The
-rules, each in one place:
+:class:`Totals`, every figure the receipt, the control unit and the reports need, and
+:func:`group_amounts` its sales per main group. The rules, each in one place:
 
 * **Line amount** = quantity × unit price (incl. VAT), rounded half away from zero to
   öre, less the line discount. Quantities may have up to three decimals (weight in kg).
@@ -46,6 +46,7 @@ __all__ = [
     "Totals",
     "VatAmount",
     "compute",
+    "group_amounts",
     "round_half_away",
 ]
 
@@ -296,6 +297,15 @@ def compute(receipt: Receipt) -> Totals:
         services=services,
         is_return=is_return,
     )
+
+
+def group_amounts(receipt: Receipt, totals: Totals) -> dict[str, int]:
+    """Sales per main group (öre, after each line's share of the receipt discount), for the Z report."""
+    groups: dict[str, int] = {}
+    for line, amount in zip(receipt.lines, totals.line_amounts, strict=True):
+        if line.group:
+            groups[line.group] = groups.get(line.group, 0) + amount
+    return groups
 
 
 def _settle(

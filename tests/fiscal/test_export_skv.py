@@ -33,7 +33,8 @@ from gateway.fiscal.export_skv import (
 )
 from gateway.fiscal.exporting import ExportRefused, Period
 from gateway.fiscal.journal import open_readonly
-from gateway.fiscal.pipeline import FiscalError, Pipeline, control_data, pending_body, receipt_body
+from gateway.fiscal.pipeline import FiscalError, Pipeline
+from gateway.fiscal.receipt_entries import control_data, pending_body, receipt_body
 from gateway.fiscal.receipt_text import Shop
 from gateway.fiscal.signing import Signer
 from gateway.fiscal.store import Store, Writer

@@ -30,14 +30,16 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from datetime import date
 from pathlib import Path
+from typing import get_origin
 
 import pytest
 
 from gateway.cli import main
+from gateway.fiscal.bodies import BODY_KINDS, body_type, entry_body
 from gateway.fiscal.export_jsonl import Till, export_jsonl
 from gateway.fiscal.export_skv import KOMPONENT_NS, Register, export_skv
 from gateway.fiscal.exporting import Period
-from gateway.fiscal.journal import open_readonly
+from gateway.fiscal.journal import canonical_body, open_readonly
 
 RECORDINGS = Path(__file__).parent / "recordings"
 RELEASE = "release-2084e15"
@@ -113,3 +115,16 @@ def test_the_release_journal_exports_as_skv_xml_and_jsonl(data_dir: Path, tmp_pa
     assert [
         json.dumps(b, sort_keys=True, separators=(",", ":"), ensure_ascii=False) for b in exported
     ] == stored
+
+
+def test_every_body_reads_into_its_struct_and_encodes_back_to_the_signed_bytes(data_dir: Path) -> None:
+    with open_readonly(data_dir / "till.db") as conn:
+        rows = conn.execute("SELECT kind, body FROM journal ORDER BY seq").fetchall()
+    kinds = Counter(str(kind) for kind, _ in rows)
+    assert set(kinds) == set(BODY_KINDS)  # the recording holds every kind the till writes
+    for kind, stored in rows:
+        body = entry_body(kind, stored)
+        struct = body_type(kind)
+        assert isinstance(body, get_origin(struct) or struct)
+        assert canonical_body(body.to_json()) == stored, kind
+        assert canonical_body(body) == stored, kind

@@ -1,0 +1,202 @@
+"""The bodies of the journal entries that stay in the journal: each kind's Struct.
+
+The kinds that also go on the bus (receipts' figures, reports, the POS's events) are in
+:mod:`gateway.messages.bodies`, which the sync module shares; these are the till's own:
+
+=========================  ===============================  ==================================
+kind                       body                             written by
+=========================  ===============================  ==================================
+``receipt.pending``        :class:`PendingBody`             the pipeline, before the unit
+``receipt``                :class:`ReceiptBody`             the pipeline, with the unit's code
+``receipt.refused``        :class:`RefusedBody`             the pipeline: the unit said no
+``receipt.printed``        :class:`PrintedBody`             the pipeline: on paper
+``control_unit.error``     :class:`ControlUnitErrorBody`    the pipeline: no answer
+``registration.changed``   :class:`RegistrationChangedBody` the start (gateway.registration)
+``key.replaced``           :class:`KeyReplacedBody`         ``tillgw journal rotate-key``
+``series.gap``             :class:`SeriesGapBody`           ``tillgw journal accept-gap``
+=========================  ===============================  ==================================
+
+A body's Struct encodes to exactly the object each kind has always had, so its canonical
+bytes (sorted keys) are what every earlier release hashed: a key absent from older
+entries is :data:`~msgspec.UNSET` (never written as null), and
+tests/fiscal/test_release_journal.py holds a journal of the release before these Structs
+to that. :func:`entry_body` reads any entry's body as its kind's Struct.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from gateway.messages.bodies import (
+    Body,
+    CashierBody,
+    CustomerChangeBody,
+    DrawerOpenBody,
+    FloatChangeBody,
+    OrderNewBody,
+    PriceChangeBody,
+    ReceiptType,
+    ReportBody,
+    TotalsBody,
+)
+from gateway.receipts.codec import receipt_from_json
+from gateway.receipts.model import Receipt
+
+__all__ = [
+    "BODY_KINDS",
+    "ControlBody",
+    "ControlUnitErrorBody",
+    "KeyReplacedBody",
+    "PendingBody",
+    "PrintedBody",
+    "ReceiptBody",
+    "RefusedBody",
+    "RegistrationChangedBody",
+    "SeriesGapBody",
+    "body_type",
+    "entry_body",
+]
+
+
+class ControlBody(Body, frozen=True):
+    """What was registered with the control unit (SKVFS 2009:2), as the pending entry keeps it."""
+
+    date: str  # YYYYMMDDhhmm, local time
+    orgnr: str
+    pos_id: str
+    receipt_no: int
+    type: ReceiptType
+    total: int  # öre
+    return_total: int
+    vat: tuple[tuple[int, int], ...]  # (rate in hundredths of a percent, VAT) per slot
+
+
+class PendingBody(Body, frozen=True):
+    """``receipt.pending``: all it takes to register the receipt again after a crash."""
+
+    receipt_no: int
+    at: str  # the sale's time, local with offset
+    type: ReceiptType
+    cu_seq: int  # the control unit's sequence number: the same on every retry
+    request_id: str | None  # the POS's idempotency key
+    copy_of: int | None  # a copy: the original's receipt entry
+    control: ControlBody
+    receipt: dict[str, Any]  # the sale as the POS posted it (gateway.receipts.codec)
+
+    def sale(self) -> Receipt:
+        return receipt_from_json(self.receipt)
+
+
+class ReceiptBody(Body, frozen=True, kw_only=True):
+    """``receipt``: the pending entry ``pending`` registered, with the unit's code and frames."""
+
+    receipt_no: int
+    type: ReceiptType
+    pending: int  # the receipt.pending entry it completes
+    copy_of: int | None
+    cu_seq: int
+    control_code: str  # "" for a training or pro forma receipt
+    unit_id: str
+    frames: tuple[tuple[str, str, str, str], ...]  # (tx|rx, time, hex, note) exchanged with the unit
+    totals: TotalsBody
+    # Sales per main group (öre), signed so that the report index can be checked against it;
+    # entries made before it was signed have none (their lines tell it).
+    groups: dict[str, int] | msgspec.UnsetType = msgspec.UNSET
+
+
+class RefusedBody(Body, frozen=True, kw_only=True):
+    """``receipt.refused``: the unit said no; the number was not used."""
+
+    pending: int
+    receipt_no: int
+    nak: int | None  # the CCSP NAK number; None from a service that names its refusals
+    said: str | msgspec.UnsetType = msgspec.UNSET  # the unit's own words (not in the first entries)
+    words: str
+
+
+class PrintedBody(Body, frozen=True):
+    """``receipt.printed``: the receipt entry ``entry`` is on paper."""
+
+    receipt_no: int
+    entry: int
+
+
+class ControlUnitErrorBody(Body, frozen=True):
+    """``control_unit.error``: no answer for the pending entry ``pending``; it waits in doubt."""
+
+    pending: int
+    words: str
+
+
+class RegistrationChangedBody(Body, frozen=True):
+    """``registration.changed``: the till no longer matches its registration with Skatteverket."""
+
+    registered: dict[str, str]
+    registered_on: str
+    current: dict[str, str | None]
+    changed: tuple[str, ...]
+    report_by: str  # two weeks from the day it was first seen
+    pos_id: str
+
+
+class KeyReplacedBody(Body, frozen=True):
+    """``key.replaced``: from this entry on the journal is signed by ``new_key_id``."""
+
+    old_key_id: str
+    new_key_id: str
+    public_key: str  # the new key's public half, PEM
+    reason: str
+
+
+class SeriesGapBody(Body, frozen=True):
+    """``series.gap``: receipts ``first``–``last`` lost with an older database; their numbers are taken."""
+
+    first: int = msgspec.field(name="from")
+    last: int = msgspec.field(name="to")
+    reason: str
+    seq_base: int  # the control unit's sequence numbers start above this from here on
+
+
+_BODIES: dict[str, Any] = {
+    "receipt.pending": PendingBody,
+    "receipt": ReceiptBody,
+    "receipt.refused": RefusedBody,
+    "receipt.printed": PrintedBody,
+    "control_unit.error": ControlUnitErrorBody,
+    "registration.changed": RegistrationChangedBody,
+    "key.replaced": KeyReplacedBody,
+    "series.gap": SeriesGapBody,
+    "report.x": ReportBody[int],
+    "report.z": ReportBody[int],
+    "drawer.open": DrawerOpenBody,
+    "cashier.login": CashierBody,
+    "cashier.logout": CashierBody,
+    "price.change": PriceChangeBody,
+    "float.change": FloatChangeBody,
+    "customer.change": CustomerChangeBody,
+    "order.new": OrderNewBody,
+}
+
+
+BODY_KINDS = tuple(_BODIES)
+"""Every kind of entry the till writes."""
+
+
+def body_type(kind: str) -> Any:
+    """The Struct of an entry ``kind`` (``KeyError`` for a kind the till does not write)."""
+    return _BODIES[kind]
+
+
+def entry_body(kind: str, body: dict[str, Any] | str) -> Body:
+    """An entry's body — as stored (JSON text) or parsed — as its kind's Struct.
+
+    Raises :class:`msgspec.ValidationError` naming the field for a body that is not its
+    kind's, and ``KeyError`` for a kind the till does not write.
+    """
+    if isinstance(body, str):
+        decoded: Body = msgspec.json.decode(body, type=_BODIES[kind])
+        return decoded
+    converted: Body = msgspec.convert(body, _BODIES[kind])
+    return converted
