@@ -8,6 +8,12 @@ stops sending one only when the sync module's application ack names it: ``stored
 its inbox: done) or ``held`` (it cannot take it yet, with the reason: kept and shown as
 something to act on until a ``stored`` ack follows).
 
+The publisher gets each new row in hand (:meth:`Outbox.hand_over`): the row the hook
+made is given to it once its transaction has committed, so a message just written is not
+read back from the database before it is sent. The table stays the record: a row a
+publisher did not get in hand — after a restart, a reconnection, or written by another
+process (``tillgw report``) — is read from it (:meth:`Outbox.unacked`).
+
 A till.db of an earlier version is brought up to date when it is opened
 (:meth:`Outbox.install`): the ``entry_hash`` column is added and filled from the messages
 themselves, and rows an older sync module acked ``rejected`` become ``held`` — they were
@@ -16,16 +22,28 @@ never booked, so they are shown again instead of being forgotten.
 
 from __future__ import annotations
 
-import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
+from gateway.fiscal.bodies import PendingBody, ReceiptBody
 from gateway.fiscal.journal import Entry
 from gateway.fiscal.store import Store, Writer
-from gateway.messages.envelope import KIND_TOPICS, Ack, BusMessage, Topics
+from gateway.messages.bodies import ReceiptPayload
+from gateway.messages.envelope import KIND_TOPICS, Ack, AckStatus, BusMessage, Topics
 
-__all__ = ["OUTBOX_SCHEMA", "AckOutcome", "HeldMessage", "Outbox", "OutboxRow", "OutboxState"]
+__all__ = [
+    "OUTBOX_SCHEMA",
+    "AckOutcome",
+    "HeldMessage",
+    "Outbox",
+    "OutboxRow",
+    "OutboxState",
+    "receipt_payload",
+]
 
 OUTBOX_SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox (
@@ -106,6 +124,11 @@ class Outbox:
     def __init__(self, store: Store, topics: Topics) -> None:
         self.store = store
         self.topics = topics
+        # Rows made by the append hook (on the database thread), by journal entry, until their
+        # transaction's commit hands them over (on the event loop): only while handing over.
+        self._handing_over = False
+        self._made: dict[int, OutboxRow] = {}
+        self._made_lock = threading.Lock()
 
     async def install(self) -> None:
         """Create (or bring up to date) the table and hook every journal append of a bus kind to
@@ -116,6 +139,24 @@ class Outbox:
             await self.store.executescript(f"BEGIN; {_MIGRATE_ENTRY_HASH} COMMIT;")
         await self.store.executescript(f"BEGIN; {_MIGRATE_REJECTED}; {_HELD_INDEX}; COMMIT;")
         self.store.append_hooks.append(self._on_append)
+
+    def hand_over(self, on: bool) -> None:
+        """Keep each new row in hand for :meth:`committed`, or stop (the publisher's start and close)."""
+        with self._made_lock:
+            self._handing_over = on
+            self._made.clear()
+
+    def committed(self, entries: list[Entry]) -> list[OutboxRow]:
+        """The rows the committed ``entries`` made, in order, as they were written: for a store
+        commit listener (the event loop), after the commit. Rows of entries before them still in
+        hand were rolled back (or their listener is late: the publisher reads those instead)."""
+        if not entries:
+            return []
+        with self._made_lock:
+            rows = [row for entry in entries if (row := self._made.pop(entry.seq, None)) is not None]
+            for seq in [seq for seq in self._made if seq < entries[0].seq]:
+                del self._made[seq]
+        return rows
 
     def _on_append(self, w: Writer, entry: Entry) -> None:
         if entry.kind not in KIND_TOPICS:
@@ -135,19 +176,15 @@ class Outbox:
             at=entry.at,
             payload=_payload(w, entry),
         )
+        made = OutboxRow(sequence, message.msg_id, self.topics.for_kind(entry.kind), message.to_bytes(), 0)
         w.execute(
             "INSERT INTO outbox (sequence, msg_id, topic, message, journal_entry, created_at, entry_hash) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                sequence,
-                message.msg_id,
-                self.topics.for_kind(entry.kind),
-                message.to_bytes(),
-                entry.seq,
-                entry.at,
-                message.entry_hash,
-            ),
+            (made.sequence, made.msg_id, made.topic, made.message, entry.seq, entry.at, message.entry_hash),
         )
+        if self._handing_over:
+            with self._made_lock:
+                self._made[entry.seq] = made  # a rolled-back entry's row is replaced: its number comes again
 
     async def unacked(self, after: int = 0, limit: int = 500) -> list[OutboxRow]:
         """Messages not yet acked, in order, from ``sequence > after``."""
@@ -191,7 +228,7 @@ class Outbox:
                     outcomes.append("unproven")
                     continue
                 status = row[1]
-                if status == "stored" or status == ack.status:
+                if status == AckStatus.STORED or status == ack.status:
                     outcomes.append("repeat")
                     continue
                 w.execute(
@@ -199,10 +236,10 @@ class Outbox:
                     "WHERE msg_id = ?",
                     (at, ack.status, ack.reason, ack.msg_id),
                 )
-                if ack.status == "held":
+                if ack.status == AckStatus.HELD:
                     outcomes.append("held")
                 else:
-                    outcomes.append("released" if status == "held" else "done")
+                    outcomes.append("released" if status == AckStatus.HELD else "done")
             return outcomes
 
         return await self.store.transact(record)
@@ -238,18 +275,22 @@ def _payload(w: Writer, entry: Entry) -> dict[str, Any]:
     """The message's payload: the entry's body, and for a receipt the receipt itself."""
     if entry.kind != "receipt":
         return dict(entry.body)
-    pending = w.fetchone("SELECT body FROM journal WHERE seq = ?", (entry.body["pending"],))
-    assert pending is not None
-    sale = json.loads(pending[0])
-    body = entry.body
-    return {
-        "receipt_no": body["receipt_no"],
-        "type": body["type"],
-        "at": sale["at"],
-        "copy_of": body.get("copy_of"),
-        "control_code": body["control_code"],
-        "unit_id": body["unit_id"],
-        "totals": body["totals"],  # öre
-        "receipt": sale["receipt"],  # as the POS posted it (decimal strings)
-        "cashier": sale["receipt"].get("cashier"),
-    }
+    done = entry.body_as(ReceiptBody)
+    row = w.fetchone("SELECT body FROM journal WHERE seq = ?", (done.pending,))
+    assert row is not None
+    return receipt_payload(done, msgspec.json.decode(row[0], type=PendingBody)).to_json()
+
+
+def receipt_payload(done: ReceiptBody, pending: PendingBody) -> ReceiptPayload:
+    """A receipt's message: its ``receipt`` entry (``done``) with the sale of its pending entry."""
+    return ReceiptPayload(
+        receipt_no=done.receipt_no,
+        type=done.type,
+        at=pending.at,
+        copy_of=done.copy_of,
+        control_code=done.control_code,
+        unit_id=done.unit_id,
+        totals=done.totals,  # öre
+        receipt=pending.receipt,  # as the POS posted it (decimal strings)
+        cashier=pending.receipt.get("cashier"),
+    )

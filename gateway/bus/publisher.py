@@ -13,11 +13,15 @@ The broker down: the publisher tries again after a random wait of up to 1 s, 2 s
 everything unacked is sent again from the oldest, at most ``window`` messages awaiting
 their ack at once, so a long backlog drains in order without flooding the broker.
 
-New rows are noticed at once: the store's commit listener sets an event after each
-commit that wrote a message. Every read of the outbox runs on the store's database
-thread, where a transaction runs whole, so a row is read only once its transaction has
-committed — a message whose receipt was rolled back (or lost in a crash before the
-commit) is never published.
+New rows are noticed at once, and are in hand: the store's commit listener takes the
+rows a commit wrote from the outbox (:meth:`Outbox.committed
+<gateway.bus.outbox.Outbox.committed>`) and wakes the sender, which publishes them
+without reading them back. Only committed rows are handed over — a message whose receipt
+was rolled back (or lost in a crash before the commit) is never published — and the
+outbox table stays the record: whatever is not in hand, in order from the last row sent
+(after a start or a reconnection, rows written by another process, or more rows than the
+window holds), is read from it on the store's database thread, where a transaction runs
+whole.
 
 Acks: with the sync module's public key (``[mqtt] sync_public_key``,
 :mod:`gateway.messages.ack_proof`) an ack counts only when its proof verifies for the outbox
@@ -37,6 +41,7 @@ Mosquitto runs``.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import ssl
@@ -175,6 +180,7 @@ class Publisher(HealthReporter):
         self._wake = asyncio.Event()
         self._acked = asyncio.Event()  # set, and replaced, whenever an ack is recorded
         self._flight: dict[int, _Flight] = {}
+        self._in_hand: collections.deque[OutboxRow] = collections.deque()  # committed rows not yet sent
         self._task: asyncio.Task[None] | None = None
         self._connected = False
         # The first held message and how many there are; None: read them again.
@@ -189,12 +195,15 @@ class Publisher(HealthReporter):
         """Start publishing in the background; returns at once (the health says how it goes)."""
         if self._task is not None:
             return
+        self.outbox.hand_over(True)
         self.outbox.store.commit_listeners.append(self._on_commit)
         self._task = asyncio.create_task(self._run(), name=f"bus publisher {self.client_id}")
 
     async def close(self) -> None:
         with contextlib.suppress(ValueError):
             self.outbox.store.commit_listeners.remove(self._on_commit)
+        self.outbox.hand_over(False)
+        self._in_hand.clear()
         task, self._task = self._task, None
         if task is not None:
             await stop_task(task)
@@ -284,7 +293,24 @@ class Publisher(HealthReporter):
 
     def _on_commit(self, entries: list[Entry]) -> None:
         if any(entry.kind in KIND_TOPICS for entry in entries):
+            self._in_hand.extend(self.outbox.committed(entries))
+            while len(self._in_hand) > self.settings.window:  # the rest is read from the outbox
+                self._in_hand.popleft()
             self._wake.set()
+
+    def _take_in_hand(self, after: int, limit: int) -> list[OutboxRow] | None:
+        """Up to ``limit`` rows in hand that follow ``after`` without a gap, the rows up to
+        ``after`` let go (they were read from the outbox); None when the row after ``after``
+        is not in hand (or ``limit`` is 0)."""
+        in_hand = self._in_hand
+        while in_hand and in_hand[0].sequence <= after:
+            in_hand.popleft()
+        if not in_hand or in_hand[0].sequence != after + 1 or limit < 1:
+            return None
+        taken = [in_hand.popleft()]
+        while in_hand and len(taken) < limit and in_hand[0].sequence == taken[-1].sequence + 1:
+            taken.append(in_hand.popleft())
+        return taken
 
     # -- connection ---------------------------------------------------------------------
 
@@ -472,7 +498,14 @@ class Publisher(HealthReporter):
             room = min(settings.window - len(self._flight), settings.batch - len(due))
             # A full window refills once a good part of it is acked, not one ack at a time.
             refill = room >= min(settings.batch, settings.window // 4) or len(self._flight) < refill_below
-            fresh = await self.outbox.unacked(read_up_to, room) if room > 0 and refill else []
+            fresh: list[OutboxRow] = []
+            if room > 0 and refill:
+                in_hand = self._take_in_hand(read_up_to, room)
+                if in_hand is None:  # not in hand: from the outbox, and what is in hand of it let go
+                    fresh = await self.outbox.unacked(read_up_to, room)
+                    self._take_in_hand(fresh[-1].sequence if fresh else read_up_to, 0)
+                else:
+                    fresh = in_hand
             if fresh:
                 read_up_to = fresh[-1].sequence
             rows = [self._flight[s].row for s in due if s in self._flight] + fresh

@@ -19,7 +19,13 @@ Every message is one JSON object (UTF-8) of schema ``tillgw.bus/1``:
 ``sequence``  the register's outbox number: 1, 2, 3 … without gaps, the order to process in
 ``journal_entry``, ``entry_hash``   the journal entry the message comes from
 ``at``        when the entry was written (local time with offset)
-``payload``   the kind's data (amounts in integer öre, as in the journal)
+``payload``   the kind's data (amounts in integer öre, as in the journal): its Struct in
+              :mod:`gateway.messages.bodies` (:meth:`BusMessage.payload_as`)
+
+The envelope is checked field by field when it is read (:func:`decode_message`, a msgspec
+Struct): a field that is missing or of the wrong type is a :class:`FieldError` naming it.
+The payload is read as its kind's Struct where it is used, so that a module reading a
+message of a kind it does not handle never refuses it for that.
 
 An ack (schema ``tillgw.bus-ack/1``) says ``{"msg_id", "status": "stored" | "held",
 "reason"?, "proof"}``: the sync module sends it only after the message is safely in its
@@ -33,12 +39,16 @@ booked or a person decides.
 
 from __future__ import annotations
 
+import enum
 import json
 import socket
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from gateway.messages.fields import FieldReader, MessageError, json_object, of_schema, validate_topic_level
+import msgspec
+
+from gateway.messages.bodies import Body, body_error, decode_payload
+from gateway.messages.fields import FieldError, MessageError, of_schema, validate_topic_level
 
 __all__ = [
     "ACK_SCHEMA",
@@ -47,6 +57,7 @@ __all__ = [
     "NO_DELAY",
     "SCHEMA",
     "Ack",
+    "AckStatus",
     "BusMessage",
     "MessageError",
     "StoreTopics",
@@ -77,7 +88,7 @@ KIND_TOPICS = {
 }
 """The journal entry kinds that go on the bus, and the topic each goes to."""
 
-_FIELDS = FieldReader()
+B = TypeVar("B")
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +152,21 @@ class BusMessage:
     journal_entry: int
     entry_hash: str
     at: str
-    payload: dict[str, Any]
+    payload: dict[str, Any]  # the kind's body as JSON: read it with payload_as() or body()
+
+    def payload_as(self, kind: type[B]) -> B:
+        """The payload as the Struct ``kind`` (:mod:`gateway.messages.bodies`): ``message.payload_as(
+        ReceiptPayload)``. :class:`FieldError` names a bad field: ``payload.totals.to_pay: expected
+        int, got str``."""
+        try:
+            return msgspec.convert(self.payload, kind)
+        except msgspec.ValidationError as exc:
+            raise body_error(exc, "payload") from None
+
+    def body(self) -> Body:
+        """The payload as the Struct of the message's kind
+        (:func:`~gateway.messages.bodies.decode_payload`)."""
+        return decode_payload(self.kind, self.payload)
 
     def to_bytes(self) -> bytes:
         return json.dumps(
@@ -163,26 +188,54 @@ class BusMessage:
         ).encode()
 
 
+class _Envelope(msgspec.Struct, frozen=True):
+    """A bus message as it travels (``SCHEMA``): what :func:`decode_message` checks."""
+
+    schema: str
+    msg_id: str
+    kind: str
+    orgnr: str
+    store: str
+    register: str
+    sequence: int
+    journal_entry: int
+    entry_hash: str
+    at: str
+    payload: dict[str, Any]
+
+
+def _decoded(data: bytes, kind: type[B], schema: str) -> B:
+    """``data`` as the Struct ``kind`` of ``schema``: :class:`MessageError` for what is no JSON
+    object of that schema, :class:`FieldError` naming a field that is wrong."""
+    try:
+        return msgspec.json.decode(data, type=kind)
+    except msgspec.ValidationError as exc:  # JSON, but not this Struct
+        of_schema(data, schema)  # another schema's message is named as that, not by a field of it
+        raise body_error(exc, "") from None
+    except msgspec.DecodeError as exc:  # not UTF-8, not JSON, or nested too deep
+        raise MessageError(f"not JSON: {exc}") from None
+
+
 def decode_message(data: bytes) -> BusMessage:
     """A message from the bus; :class:`MessageError` says why one is not ours."""
-    obj = of_schema(data, SCHEMA)
-    kind = _FIELDS.text(obj, "kind", "")
-    if kind not in KIND_TOPICS:
-        raise MessageError(f"kind {kind!r} is not one this version knows")
-    sequence = _FIELDS.integer(obj, "sequence", "")
-    if sequence < 1:
-        raise MessageError(f"sequence {sequence} is not 1 or more")
+    wire = _decoded(data, _Envelope, SCHEMA)
+    if wire.schema != SCHEMA:
+        raise MessageError(f"schema {wire.schema!r} is not {SCHEMA!r}")
+    if wire.kind not in KIND_TOPICS:
+        raise MessageError(f"kind {wire.kind!r} is not one this version knows")
+    if wire.sequence < 1:
+        raise MessageError(f"sequence {wire.sequence} is not 1 or more")
     message = BusMessage(
-        msg_id=_FIELDS.text(obj, "msg_id", ""),
-        kind=kind,
-        orgnr=_FIELDS.text(obj, "orgnr", ""),
-        store=_FIELDS.text(obj, "store", ""),
-        register=_FIELDS.text(obj, "register", ""),
-        sequence=sequence,
-        journal_entry=_FIELDS.integer(obj, "journal_entry", ""),
-        entry_hash=_FIELDS.text(obj, "entry_hash", ""),
-        at=_FIELDS.text(obj, "at", ""),
-        payload=_FIELDS.object(obj.get("payload"), "payload"),
+        msg_id=wire.msg_id,
+        kind=wire.kind,
+        orgnr=wire.orgnr,
+        store=wire.store,
+        register=wire.register,
+        sequence=wire.sequence,
+        journal_entry=wire.journal_entry,
+        entry_hash=wire.entry_hash,
+        at=wire.at,
+        payload=wire.payload,
     )
     expected = f"{message.orgnr}/{message.store}/{message.register}/{message.sequence}"
     if message.msg_id != expected:
@@ -190,13 +243,18 @@ def decode_message(data: bytes) -> BusMessage:
     return message
 
 
-ACK_STATUSES = ("stored", "held")
+class AckStatus(enum.StrEnum):
+    STORED = "stored"  # in the sync module's inbox: the till is done with the message
+    HELD = "held"  # the sync module has it but cannot take it yet: ``reason`` says why
+
+
+ACK_STATUSES = tuple(AckStatus)
 
 
 @dataclass(frozen=True, slots=True)
 class Ack:
     msg_id: str
-    status: str  # stored | held
+    status: str  # an AckStatus: stored | held
     reason: str | None = None
     proof: str | None = None  # base64 Ed25519 signature (gateway.messages.ack_proof)
 
@@ -209,23 +267,34 @@ class Ack:
         return json.dumps(body, ensure_ascii=False).encode()
 
 
+class _AckWire(msgspec.Struct, frozen=True):
+    """An ack as it travels (``ACK_SCHEMA``); a ``reason`` or ``proof`` that is no text is ignored."""
+
+    schema: str
+    msg_id: str
+    status: str
+    reason: Any = None
+    proof: Any = None
+
+
 def decode_ack(data: bytes) -> Ack:
     try:
-        obj = json_object(data)
-    except MessageError as exc:
-        raise MessageError(f"ack {exc}") from None
-    if obj.get("schema") != ACK_SCHEMA:
+        wire = _decoded(data, _AckWire, ACK_SCHEMA)
+    except FieldError:
+        raise
+    except MessageError as exc:  # no JSON object, or one of another schema
+        words = f"ack {exc}" if "schema" not in str(exc) else f"not an ack of schema {ACK_SCHEMA!r}"
+        raise MessageError(words) from None
+    if wire.schema != ACK_SCHEMA:
         raise MessageError(f"not an ack of schema {ACK_SCHEMA!r}")
-    status = _FIELDS.text(obj, "status", "")
+    status = wire.status
     if status == "rejected":  # an older sync module's word: kept, shown, never final
-        status = "held"
+        status = AckStatus.HELD
     if status not in ACK_STATUSES:
         raise MessageError(f"ack status {status!r} is not stored or held")
-    reason = obj.get("reason")
-    proof = obj.get("proof")
     return Ack(
-        _FIELDS.text(obj, "msg_id", ""),
-        status,
-        reason if isinstance(reason, str) else None,
-        proof if isinstance(proof, str) else None,
+        wire.msg_id,
+        AckStatus(status),
+        wire.reason if isinstance(wire.reason, str) else None,
+        wire.proof if isinstance(wire.proof, str) else None,
     )

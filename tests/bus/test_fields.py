@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
 
+from gateway.messages.bodies import DrawerOpenBody, ReceiptPayload
 from gateway.messages.catalog import (
     Article,
     CatalogRequest,
@@ -14,7 +16,15 @@ from gateway.messages.catalog import (
     CatalogUpdate,
     decode_update,
 )
-from gateway.messages.envelope import Ack, BusMessage, MessageError, Topics, decode_ack, decode_message
+from gateway.messages.envelope import (
+    Ack,
+    AckStatus,
+    BusMessage,
+    MessageError,
+    Topics,
+    decode_ack,
+    decode_message,
+)
 from gateway.messages.fields import FieldError
 from gateway.messages.orders import (
     Order,
@@ -132,6 +142,41 @@ def test_every_decoder_names_the_field_that_is_wrong() -> None:
     answer["orders"][0]["lines"][0]["unit_price"] = -5
     with pytest.raises(OrderFieldError, match=r"orders\[0\].lines\[0\].unit_price: -5 is negative"):
         decode_answer(json.dumps(answer).encode())
+
+
+def test_a_payload_is_read_as_its_kinds_struct_and_a_bad_field_is_named_by_its_path() -> None:
+    drawer = replace(
+        MESSAGE, kind="drawer.open", payload={"cashier": None, "reason": "no sale", "pos_id": "K1"}
+    )
+    assert drawer.body() == DrawerOpenBody(cashier=None, reason="no sale", pos_id="K1")
+    assert drawer.payload_as(DrawerOpenBody).reason == "no sale"
+    for message, field, words in (
+        (MESSAGE, "payload.receipt_no", "missing"),
+        (replace(drawer, payload={**drawer.payload, "reason": 5}), "payload.reason", "expected str, got int"),
+        (replace(drawer, kind="report.z"), "payload.report", "missing"),
+    ):
+        with pytest.raises(FieldError) as caught:
+            message.body()
+        assert (caught.value.field, caught.value.message) == (field, words)
+    totals = {"total": 1, "rounding": 0, "to_pay": "1", "discount": 0, "return_total": 0, "vat": []}
+    receipt = replace(MESSAGE, payload={"receipt_no": 1, "type": "normal", "totals": totals})
+    with pytest.raises(FieldError, match=r"^payload.totals.to_pay: expected int, got str$"):
+        receipt.payload_as(ReceiptPayload)
+
+
+def test_an_acks_status_is_stored_or_held_and_an_older_rejected_is_held() -> None:
+    def ack(status: str) -> bytes:
+        return json.dumps({"schema": "tillgw.bus-ack/1", "msg_id": "1/m/K1/1", "status": status}).encode()
+
+    assert [decode_ack(ack(s)).status for s in ("stored", "held", "rejected")] == [
+        AckStatus.STORED,
+        AckStatus.HELD,
+        AckStatus.HELD,
+    ]
+    with pytest.raises(MessageError, match="ack status 'maybe' is not stored or held"):
+        decode_ack(ack("maybe"))
+    with pytest.raises(FieldError, match=r"^msg_id: missing$"):
+        decode_ack(b'{"schema": "tillgw.bus-ack/1", "status": "held"}')
 
 
 @pytest.mark.parametrize(

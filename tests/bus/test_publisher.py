@@ -87,6 +87,28 @@ async def test_new_rows_are_sent_as_they_are_written(
         await publisher.wait_acked(5)
 
 
+async def test_a_message_just_written_is_sent_from_hand_not_read_back(
+    till: TillParts, mosquitto: Mosquitto, make_publisher: PublisherFactory
+) -> None:
+    """The row a sale's commit wrote is handed to the publisher: no read of the outbox before it
+    is published (SQLite's own trace of the statements run says so)."""
+    slow = replace(FAST, resend_initial=60.0, resend_max=60.0)  # no resend, and no ack: nothing else wakes it
+    async with sync_side(mosquitto.port) as sync:
+        await make_publisher(mqtt_config(mosquitto), slow)
+        await till.sell()
+        assert (await sync.next()).sequence == 1  # the connection's first read of the outbox is behind us
+        statements: list[str] = []
+        await till.store.run(lambda: till.store.conn.set_trace_callback(statements.append))
+        try:
+            for n in range(2, 5):
+                await till.sell()
+                assert (await sync.next()).sequence == n
+        finally:
+            await till.store.run(lambda: till.store.conn.set_trace_callback(None))
+        assert sum("INSERT INTO outbox" in s for s in statements) == 3
+        assert [s for s in statements if "FROM outbox WHERE acked_at IS NULL AND sequence >" in s] == []
+
+
 async def test_unacked_is_sent_again_after_backoff_and_a_repeated_ack_is_harmless(
     till: TillParts, mosquitto: Mosquitto, make_publisher: PublisherFactory
 ) -> None:

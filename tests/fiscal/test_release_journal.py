@@ -32,14 +32,18 @@ from datetime import date
 from pathlib import Path
 from typing import get_origin
 
+import msgspec
 import pytest
 
+from gateway.bus.outbox import receipt_payload
 from gateway.cli import main
-from gateway.fiscal.bodies import BODY_KINDS, body_type, entry_body
+from gateway.fiscal.bodies import BODY_KINDS, PendingBody, ReceiptBody, body_type, entry_body
 from gateway.fiscal.export_jsonl import Till, export_jsonl
 from gateway.fiscal.export_skv import KOMPONENT_NS, Register, export_skv
 from gateway.fiscal.exporting import Period
 from gateway.fiscal.journal import canonical_body, open_readonly
+from gateway.messages.bodies import ReceiptPayload, payload_type
+from gateway.messages.envelope import KIND_TOPICS, decode_message
 
 RECORDINGS = Path(__file__).parent / "recordings"
 RELEASE = "release-2084e15"
@@ -128,3 +132,31 @@ def test_every_body_reads_into_its_struct_and_encodes_back_to_the_signed_bytes(d
         assert isinstance(body, get_origin(struct) or struct)
         assert canonical_body(body.to_json()) == stored, kind
         assert canonical_body(body) == stored, kind
+
+
+def test_the_release_messages_read_as_their_structs_and_are_what_this_release_would_send(
+    data_dir: Path,
+) -> None:
+    """The outbox rows the earlier release wrote: each payload decodes into its kind's Struct, and
+    this release makes the same payload from the same journal entries."""
+    with open_readonly(data_dir / "till.db") as conn:
+        rows = conn.execute(
+            "SELECT o.message, j.body, p.body FROM outbox o JOIN journal j ON j.seq = o.journal_entry "
+            "LEFT JOIN journal p ON p.seq = json_extract(j.body, '$.pending') ORDER BY o.sequence"
+        ).fetchall()
+    kinds: Counter[str] = Counter()
+    for message_bytes, body, pending in rows:
+        message = decode_message(bytes(message_bytes))
+        kinds[message.kind] += 1
+        assert isinstance(
+            message.body(), get_origin(payload_type(message.kind)) or payload_type(message.kind)
+        )
+        if message.kind == "receipt":
+            made = receipt_payload(
+                msgspec.json.decode(body, type=ReceiptBody), msgspec.json.decode(pending, type=PendingBody)
+            )
+            assert made.to_json() == message.payload
+            assert made == message.payload_as(ReceiptPayload)
+        else:
+            assert message.payload == json.loads(body)
+    assert set(kinds) == set(KIND_TOPICS)
