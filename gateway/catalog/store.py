@@ -42,7 +42,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from gateway.common.clock import local_now
-from gateway.messages.catalog import Article, CatalogUpdate, Customer, StockLevel, decode_update
+from gateway.messages.catalog import (
+    Article,
+    CatalogSection,
+    CatalogUpdate,
+    Customer,
+    StockLevel,
+    decode_update,
+)
 from gateway.messages.envelope import MessageError
 
 __all__ = [
@@ -451,7 +458,7 @@ class Catalog:
 
 
 def _apply_part(conn: sqlite3.Connection, part: CatalogUpdate, full: bool) -> None:
-    if part.section == "articles":
+    if part.section is CatalogSection.ARTICLES:
         articles = [item for item in part.items if isinstance(item, Article)]
         _delete(conn, "barcodes", part.removed)
         _delete(conn, "articles", part.removed)
@@ -478,7 +485,7 @@ def _apply_part(conn: sqlite3.Connection, part: CatalogUpdate, full: bool) -> No
             "INSERT OR REPLACE INTO barcodes VALUES (?, ?)",
             [(code, a.number) for a in articles for code in a.barcodes],
         )
-    elif part.section == "customers":
+    elif part.section is CatalogSection.CUSTOMERS:
         _delete(conn, "customers", part.removed)
         conn.executemany(
             "INSERT OR REPLACE INTO customers VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'erp')",

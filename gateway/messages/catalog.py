@@ -29,6 +29,7 @@ base revision. Amounts are integer öre; quantities decimal strings — as in th
 
 from __future__ import annotations
 
+import enum
 import json
 import re
 from collections.abc import Iterable
@@ -46,6 +47,7 @@ __all__ = [
     "SECTIONS",
     "Article",
     "CatalogRequest",
+    "CatalogSection",
     "CatalogTopics",
     "CatalogUpdate",
     "Customer",
@@ -57,7 +59,15 @@ __all__ = [
 
 SCHEMA = "tillgw.catalog/1"
 REQUEST_SCHEMA = "tillgw.catalog-request/1"
-SECTIONS = ("articles", "customers", "stock")
+
+
+class CatalogSection(enum.StrEnum):
+    ARTICLES = "articles"
+    CUSTOMERS = "customers"
+    STOCK = "stock"
+
+
+SECTIONS = tuple(section.value for section in CatalogSection)
 MAX_ITEMS = 2000  # items per message: about 0.5 MB of articles, far below Mosquitto's limits
 
 # A catalog number may hold DEL (0x7f), unlike an order's: read as the tills always have.
@@ -196,10 +206,10 @@ class StockLevel:
 
 
 Item = Article | Customer | StockLevel
-_ITEM_TYPES: dict[str, type[Article] | type[Customer] | type[StockLevel]] = {
-    "articles": Article,
-    "customers": Customer,
-    "stock": StockLevel,
+_ITEM_TYPES: dict[CatalogSection, type[Article] | type[Customer] | type[StockLevel]] = {
+    CatalogSection.ARTICLES: Article,
+    CatalogSection.CUSTOMERS: Customer,
+    CatalogSection.STOCK: StockLevel,
 }
 
 
@@ -217,7 +227,7 @@ class CatalogUpdate:
     full: bool  # everything: replaces what the till holds
     part: int  # 1 … parts
     parts: int
-    section: str  # articles | customers | stock
+    section: CatalogSection
     items: tuple[Item, ...] = ()
     removed: tuple[str, ...] = ()  # numbers gone from the section since base (not in a full one)
     at: str = ""  # when the sync module made the revision (local time with offset)
@@ -267,7 +277,7 @@ def decode_update(data: bytes) -> CatalogUpdate:
         raise MessageError("items: not a list")
     if len(raw_items) > MAX_ITEMS:
         raise MessageError(f"items: {len(raw_items)} is more than {MAX_ITEMS} in one message")
-    item_type = _ITEM_TYPES[section]
+    item_type = _ITEM_TYPES[CatalogSection(section)]
     items = tuple(item_type.from_json(item, f"items[{i}]") for i, item in enumerate(raw_items))
     removed = obj.get("removed", [])
     if not isinstance(removed, list) or not all(isinstance(n, str) for n in removed):
@@ -282,7 +292,7 @@ def decode_update(data: bytes) -> CatalogUpdate:
         full=full,
         part=part,
         parts=parts,
-        section=section,
+        section=CatalogSection(section),
         items=items,
         removed=tuple(removed),
         at=_FIELDS.text(obj, "at", "update", default=""),
@@ -307,8 +317,8 @@ def split_revision(
     A revision with nothing in it is still one message (so that the tills' revision
     follows the sync module's).
     """
-    chunks: list[tuple[str, tuple[Item, ...], tuple[str, ...]]] = []
-    for section in SECTIONS:
+    chunks: list[tuple[CatalogSection, tuple[Item, ...], tuple[str, ...]]] = []
+    for section in CatalogSection:
         if section not in sections:
             continue
         given_items, given_removed = sections[section]
@@ -319,7 +329,7 @@ def split_revision(
         if not items and not removed and not full:
             chunks.pop()  # an untouched section of a change revision says nothing
     if not chunks:
-        chunks.append(("articles", (), ()))
+        chunks.append((CatalogSection.ARTICLES, (), ()))
     return [
         CatalogUpdate(orgnr, store, revision, base, full, n, len(chunks), section, items, removed, at)
         for n, (section, items, removed) in enumerate(chunks, start=1)

@@ -29,6 +29,7 @@ them once the cause is fixed. A status with held messages has ``state`` ``error`
 
 from __future__ import annotations
 
+import enum
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -44,13 +45,21 @@ __all__ = [
     "MAX_HELD",
     "SCHEMA",
     "STATES",
+    "SyncState",
     "SyncStatus",
     "decode_status",
     "status_topic",
 ]
 
 SCHEMA = "tillgw.sync-status/1"
-STATES = ("ok", "error")
+
+
+class SyncState(enum.StrEnum):
+    OK = "ok"
+    ERROR = "error"  # the run met errors, or holds messages a person must act on
+
+
+STATES = tuple(state.value for state in SyncState)
 MAX_ERRORS = 10
 MAX_ERROR_CHARS = 300
 MAX_SUMMARY_CHARS = 500
@@ -73,7 +82,7 @@ class SyncStatus:
     store: str
     worker: str  # the sync module's MQTT client id
     at: str  # ISO 8601 with offset: when the pass or run ended
-    state: str  # ok | error
+    state: SyncState
     summary: str
     errors: tuple[str, ...] = ()
     msg_id: str = field(default_factory=lambda: uuid.uuid4().hex)
@@ -103,7 +112,7 @@ class SyncStatus:
             store,
             worker,
             at.isoformat(timespec="seconds"),
-            "error" if errors or held else "ok",
+            SyncState.ERROR if errors or held else SyncState.OK,
             _cut(summary, MAX_SUMMARY_CHARS),
             kept,
             held=shown,
@@ -181,7 +190,7 @@ def decode_status(payload: bytes) -> SyncStatus:
         store=_text(body, "store", 64),
         worker=_text(body, "worker", 100),
         at=at,
-        state=state,
+        state=SyncState(state),
         summary=_text(body, "summary", MAX_SUMMARY_CHARS),
         errors=tuple(errors),
         msg_id=_text(body, "msg_id", 64),

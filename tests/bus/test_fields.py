@@ -12,6 +12,7 @@ from gateway.messages.bodies import DrawerOpenBody, ReceiptPayload
 from gateway.messages.catalog import (
     Article,
     CatalogRequest,
+    CatalogSection,
     CatalogTopics,
     CatalogUpdate,
     decode_update,
@@ -36,13 +37,13 @@ from gateway.messages.orders import (
     decode_answer,
     decode_request,
 )
-from gateway.messages.sync_status import SyncStatus, decode_status, status_topic
+from gateway.messages.sync_status import SyncState, SyncStatus, decode_status, status_topic
 
 MESSAGE = BusMessage(
     "1/m/K1/1", "receipt", "1", "m", "K1", 1, 5, "ab", "2026-01-01T10:00:00+01:00", {"x": "å"}
 )
 KAFFE = Article("1001", "Kaffe å", 2500, 1200, ("7310",), group="g")
-UPDATE = CatalogUpdate("1", "m", 2, 1, False, 1, 1, "articles", (KAFFE,), ("9",), "2026")
+UPDATE = CatalogUpdate("1", "m", 2, 1, False, 1, 1, CatalogSection.ARTICLES, (KAFFE,), ("9",), "2026")
 ORDER = Order(
     "S1", "20000", (OrderLine("1001", "Kaffe", Decimal("2.5"), 3300, 1200, Decimal(0)),), "Kund", "ref"
 )
@@ -83,7 +84,7 @@ def test_the_wire_formats_are_as_the_tills_and_the_sync_module_already_speak_the
         b'"customer_name":"Kund","reference":"ref","lines":[{"article":"1001","text":"Kaffe","quantity":"2.5",'
         b'"unit_price":3300,"vat_rate":1200,"delivered":"0","invoiced":null}]}]}'
     )
-    status = SyncStatus("1", "m", "w", "2026-01-01T10:00:00+01:00", "ok", "s", ("e",), "id")
+    status = SyncStatus("1", "m", "w", "2026-01-01T10:00:00+01:00", SyncState.OK, "s", ("e",), "id")
     assert status.to_bytes() == (
         b'{"schema":"tillgw.sync-status/1","msg_id":"id","orgnr":"1","store":"m","worker":"w",'
         b'"at":"2026-01-01T10:00:00+01:00","state":"ok","summary":"s","errors":["e"]}'

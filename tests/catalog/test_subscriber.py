@@ -11,7 +11,7 @@ import pytest
 from gateway.catalog.store import Catalog
 from gateway.catalog.subscriber import CatalogSubscriber, SubscriberSettings
 from gateway.common.health import DeviceState
-from gateway.messages.catalog import CatalogUpdate, Customer
+from gateway.messages.catalog import CatalogSection, CatalogUpdate, Customer
 
 from .conftest import DEADLINE, POS_ID, TOPICS, Mosquitto, article, mqtt_config, revision, sync_stand_in
 
@@ -78,7 +78,9 @@ async def test_bad_messages_are_skipped_with_their_reason(
         await subscriber.start()
         await sync.request()
         good = revision(1, 0, full=True, articles=(article("A"),))[0]
-        other_store = CatalogUpdate("5569999999", "main", 1, 0, True, 1, 1, "articles", (article("X"),))
+        other_store = CatalogUpdate(
+            "5569999999", "main", 1, 0, True, 1, 1, CatalogSection.ARTICLES, (article("X"),)
+        )
         await sync.send(b"not json", good.to_bytes().replace(b'"price":2500', b'"price":-1'), other_store)
         await until(subscriber, lambda: subscriber.rejected == 3)
         assert subscriber.last_rejected == (
