@@ -299,18 +299,18 @@ class Publisher(HealthReporter):
             self._wake.set()
 
     def _take_in_hand(self, after: int, limit: int) -> list[OutboxRow] | None:
-        """Up to ``limit`` rows in hand that follow ``after`` without a gap, the rows up to
-        ``after`` let go (they were read from the outbox); None when the row after ``after``
-        is not in hand (or ``limit`` is 0)."""
+        """Up to ``limit`` rows in hand that follow ``after``, the rows up to ``after`` let go
+        (they were read from the outbox); None when the rows in hand do not follow ``after``
+        without a gap (what is missing is read from the outbox), or ``limit`` is 0."""
         in_hand = self._in_hand
         while in_hand and in_hand[0].sequence <= after:
             in_hand.popleft()
-        if not in_hand or in_hand[0].sequence != after + 1 or limit < 1:
+        count = min(limit, len(in_hand))
+        # Rows are handed over in the order of their commits, so their sequences rise: the first
+        # and the last of the run tell whether it has a gap.
+        if count < 1 or in_hand[0].sequence != after + 1 or in_hand[count - 1].sequence != after + count:
             return None
-        taken = [in_hand.popleft()]
-        while in_hand and len(taken) < limit and in_hand[0].sequence == taken[-1].sequence + 1:
-            taken.append(in_hand.popleft())
-        return taken
+        return [in_hand.popleft() for _ in range(count)]
 
     # -- connection ---------------------------------------------------------------------
 

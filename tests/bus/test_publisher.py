@@ -10,10 +10,11 @@ from dataclasses import replace
 
 import pytest
 
+from gateway.bus.outbox import Outbox
 from gateway.bus.publisher import Publisher
 from gateway.common.health import DeviceState
 from gateway.config import MqttConfig
-from gateway.fiscal.store import Writer
+from gateway.fiscal.store import Store, Writer
 from gateway.messages.envelope import Ack, decode_message
 
 from .conftest import (
@@ -107,6 +108,27 @@ async def test_a_message_just_written_is_sent_from_hand_not_read_back(
             await till.store.run(lambda: till.store.conn.set_trace_callback(None))
         assert sum("INSERT INTO outbox" in s for s in statements) == 3
         assert [s for s in statements if "FROM outbox WHERE acked_at IS NULL AND sequence >" in s] == []
+
+
+async def test_a_message_another_process_wrote_is_read_from_the_outbox_in_its_place(
+    till: TillParts, mosquitto: Mosquitto, make_publisher: PublisherFactory
+) -> None:
+    """A row the publisher was not handed (``tillgw report`` from a shell writes through its own
+    connection) is read from the outbox, in order before the rows in hand that follow it."""
+    slow = replace(FAST, resend_initial=60.0, resend_max=60.0)  # what arrives is no resend
+    async with sync_side(mosquitto.port) as sync:
+        await make_publisher(mqtt_config(mosquitto), slow)
+        await till.sell()
+        assert (await sync.next()).sequence == 1
+        shell = await Store.open(till.store.path, till.store.signer)  # another connection, another writer
+        try:
+            await Outbox(shell, TOPICS).install()
+            await shell.transact(lambda w: w.append("cashier.login", {"cashier": "shell", "pos_id": POS_ID}))
+        finally:
+            await shell.close()
+        await till.sell()  # row 3 is in hand; row 2 is not
+        arrived = [await sync.next(), await sync.next()]
+        assert [(m.sequence, m.kind) for m in arrived] == [(2, "cashier.login"), (3, "receipt")]
 
 
 async def test_unacked_is_sent_again_after_backoff_and_a_repeated_ack_is_harmless(
