@@ -17,8 +17,9 @@ script's docstring has the commands.
 
 What this proves: the canonical bytes of every entry the earlier release wrote are the
 ones this release reads and hashes (``tillgw journal verify``), its exports are made from
-them, and every body decodes into its Struct and encodes back to the very bytes that were
-signed.
+them, every body decodes into its Struct and encodes back to the very bytes that were
+signed, and every message that release put in its outbox reads as its kind's Struct and is
+the one this release makes from the same entries.
 """
 
 from __future__ import annotations
