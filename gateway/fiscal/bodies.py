@@ -3,18 +3,14 @@
 The kinds that also go on the bus (receipts' figures, reports, the POS's events) are in
 :mod:`gateway.messages.bodies`, which the sync module shares; these are the till's own:
 
-=========================  ===============================  ==================================
-kind                       body                             written by
-=========================  ===============================  ==================================
-``receipt.pending``        :class:`PendingBody`             the pipeline, before the unit
-``receipt``                :class:`ReceiptBody`             the pipeline, with the unit's code
-``receipt.refused``        :class:`RefusedBody`             the pipeline: the unit said no
-``receipt.printed``        :class:`PrintedBody`             the pipeline: on paper
-``control_unit.error``     :class:`ControlUnitErrorBody`    the pipeline: no answer
-``registration.changed``   :class:`RegistrationChangedBody` the start (gateway.registration)
-``key.replaced``           :class:`KeyReplacedBody`         ``tillgw journal rotate-key``
-``series.gap``             :class:`SeriesGapBody`           ``tillgw journal accept-gap``
-=========================  ===============================  ==================================
+* ``receipt.pending`` — :class:`PendingBody`: the pipeline, before the control unit is asked
+* ``receipt`` — :class:`ReceiptBody`: the pipeline, with the unit's code and frames
+* ``receipt.refused`` — :class:`RefusedBody`: the unit said no
+* ``receipt.printed`` — :class:`PrintedBody`: on paper
+* ``control_unit.error`` — :class:`ControlUnitErrorBody`: no answer; the receipt waits in doubt
+* ``registration.changed`` — :class:`RegistrationChangedBody`: the start (gateway.registration)
+* ``key.replaced`` — :class:`KeyReplacedBody`: ``tillgw journal rotate-key``
+* ``series.gap`` — :class:`SeriesGapBody`: ``tillgw journal accept-gap``
 
 A body's Struct encodes to exactly the object each kind has always had, so its canonical
 bytes (sorted keys) are what every earlier release hashed: a key absent from older
@@ -37,12 +33,12 @@ from gateway.messages.bodies import (
     FloatChangeBody,
     OrderNewBody,
     PriceChangeBody,
-    ReceiptType,
     ReportBody,
     TotalsBody,
 )
 from gateway.receipts.codec import receipt_from_json
 from gateway.receipts.model import Receipt
+from protocols.skv import ReceiptType
 
 __all__ = [
     "BODY_KINDS",

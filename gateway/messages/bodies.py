@@ -4,9 +4,10 @@ A till message's ``payload`` (:class:`~gateway.messages.envelope.BusMessage`) is
 of the journal entry it comes from, as the journal signed it — amounts in integer öre —
 except for a receipt, whose payload joins its ``receipt`` entry with the sale it completes
 (:class:`ReceiptPayload`). Each body is a msgspec Struct here: the till builds them and
-journals them, the sync module decodes them (:func:`decode_payload`, or
-:meth:`BusMessage.payload_as <gateway.messages.envelope.BusMessage.payload_as>`), so a key
-renamed on one side is a type error on the other, and a bad field is named by its path.
+journals them, and a reader of a message decodes its payload into the same Struct
+(:func:`decode_payload`, or :meth:`BusMessage.payload_as
+<gateway.messages.envelope.BusMessage.payload_as>`), so a key renamed on one side is a
+type error on the other, and a bad field is named by its path.
 
 Encoded (:meth:`Body.to_json`), a Struct is exactly the JSON object the till has always
 written for its kind: the same keys, ``null`` where it wrote null, and no key at all where
@@ -14,18 +15,14 @@ it wrote none (a field left :data:`~msgspec.UNSET`, or a default left out where 
 says ``omit_defaults``). That is what keeps the journal's canonical bytes: the journal
 hashes the plain object, keys sorted (:func:`gateway.fiscal.journal.canonical_body`).
 
-==================  ====================  ===========================================
-kind                body                  made by
-==================  ====================  ===========================================
-``receipt``         :class:`ReceiptPayload`  the outbox, from the receipt's two entries
-``report.x``/``z``  :class:`ReportBody`   :class:`gateway.fiscal.reports.Report`
-``drawer.open``     :class:`DrawerOpenBody`  the drawer opened without a sale
-``cashier.login``   :class:`CashierBody`  (and ``cashier.logout``)
-``price.change``    :class:`PriceChangeBody`
-``float.change``    :class:`FloatChangeBody`  the float (växelkassa) in or out
-``customer.change`` :class:`CustomerChangeBody`  a customer made at the till
-``order.new``       :class:`OrderNewBody` a sales order made at the till
-==================  ====================  ===========================================
+* ``receipt`` — :class:`ReceiptPayload`: the outbox joins the receipt's two entries
+* ``report.x``, ``report.z`` — :class:`ReportBody` (``Report.document`` in gateway.fiscal.reports)
+* ``drawer.open`` — :class:`DrawerOpenBody`: the drawer opened without a sale
+* ``cashier.login``, ``cashier.logout`` — :class:`CashierBody`
+* ``price.change`` — :class:`PriceChangeBody`
+* ``float.change`` — :class:`FloatChangeBody`: the float (växelkassa) in or out
+* ``customer.change`` — :class:`CustomerChangeBody`: a customer made at the till
+* ``order.new`` — :class:`OrderNewBody`: a sales order made at the till
 
 The journal-only kinds (pending and refused receipts, key and series records …) are in
 :mod:`gateway.fiscal.bodies`.
@@ -40,8 +37,7 @@ import msgspec
 
 from gateway.messages.fields import FieldError
 from gateway.receipts.codec import receipt_from_json
-from gateway.receipts.model import PaymentMethod, Receipt
-from protocols.skv import ReceiptType
+from gateway.receipts.model import PaymentMethod, Receipt, ReceiptType
 
 __all__ = [
     "Body",
@@ -54,7 +50,6 @@ __all__ = [
     "OrderNewBody",
     "PriceChangeBody",
     "ReceiptPayload",
-    "ReceiptType",
     "ReportBody",
     "ReportKind",
     "TotalsBody",

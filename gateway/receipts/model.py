@@ -33,7 +33,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from gateway.receipts.money import kronor_text as kronor
 from gateway.receipts.vat import VAT_RATES
-from protocols.skv import FieldError, format_amount
+from protocols.skv import FieldError, ReceiptType, format_amount
 
 __all__ = [
     "Line",
@@ -43,6 +43,7 @@ __all__ = [
     "Receipt",
     "ReceiptError",
     "ReceiptKind",
+    "ReceiptType",
     "Totals",
     "VatAmount",
     "compute",
@@ -73,7 +74,12 @@ class PaymentMethod(enum.StrEnum):
 
 
 class ReceiptKind(enum.StrEnum):
-    """What the POS may ask for. A copy is made from an existing receipt, never posted."""
+    """What the POS may ask for. A copy is made from an existing receipt, never posted.
+
+    A receipt once registered is a :class:`ReceiptType` (``protocols.skv``, the control
+    unit's kvittotyp: ``normal``, ``kopia``, ``ovning``, ``profo``): the ``type`` of its journal
+    entries and bus message and the ``kind`` of its row in the receipts index.
+    """
 
     NORMAL = "normal"
     TRAINING = "ovning"
