@@ -14,7 +14,7 @@ till stopped, receipts recorded as lost (``series.gap``) and a lost key replaced
 
 Run from the root of a checkout of that release, in its own virtual environment::
 
-    git -C /work/main worktree add /tmp/oldrel 2084e15
+    git worktree add /tmp/oldrel 2084e15        # in a clone of the repository
     cd /tmp/oldrel && python3 -m venv .venv && .venv/bin/pip install -q -e .
     .venv/bin/python /path/to/tests/fiscal/recordings/make_release_journal.py /path/to/tests/fiscal/recordings
 
