@@ -42,7 +42,7 @@ Meaningless for the backlog, so not shown there. CPU per message is read from
 inbox is checked to hold every message once.
 
 ``--tcp-nodelay`` also turns TCP_NODELAY on for the broker's side of each connection. The
-gateway's and the sync module's MQTT clients set it themselves now (``gateway.messages.envelope
+gateway's and the sync module's MQTT clients set it themselves now (``gateway.mqtt.client
 .NO_DELAY``); the flag was the experiment that measured the difference (docs/PERFORMANCE.md).
 """
 
@@ -74,9 +74,9 @@ from gateway.bus.outbox import Outbox
 from gateway.bus.publisher import Publisher
 from gateway.common.clock import local_now
 from gateway.common.health import DeviceState
+from gateway.common.signing import Signer, load_or_create_key
 from gateway.config import MqttConfig
 from gateway.fiscal.journal import Entry
-from gateway.fiscal.signing import Signer, load_or_create_key
 from gateway.fiscal.store import Store, Writer
 from gateway.messages.envelope import Topics
 

@@ -27,10 +27,10 @@ from firmware_sim.control_unit import ControlUnit, UnitConfig
 from firmware_sim.control_unit.srv4pos_server import serve_srv4pos
 from firmware_sim.control_unit.tcs_server import serve_tcs
 from firmware_sim.control_unit.xccsp_server import serve_http
-from gateway.devices.fiscal_unit import ControlUnit as Driver
-from gateway.devices.srv4pos_unit import Srv4posControlUnit
-from gateway.devices.tcs_unit import TcsControlUnit
-from gateway.devices.xccsp_unit import XccspControlUnit
+from gateway.devices.control_units.interface import ControlUnit as Driver
+from gateway.devices.control_units.srv4pos_driver import Srv4posControlUnit
+from gateway.devices.control_units.tcs_driver import TcsControlUnit
+from gateway.devices.control_units.xccsp_driver import XccspControlUnit
 from protocols.skv import ControlData, ReceiptType, VatSlot
 
 POS_ID = "KASSA1"

@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 
-from gateway.devices.control_unit import ControlUnitDriver
+from gateway.devices.control_units.ccsp_driver import ControlUnitDriver
 from protocols import ccsp
 from protocols.skv import ControlData, ReceiptType, VatSlot
 

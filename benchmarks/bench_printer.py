@@ -6,7 +6,7 @@
    size, 28 article lines, totals in bold, VAT, payment, control code, an EAN-13 and a
    cut) -> its byte count and the time those bytes take on a serial line at 9600 and
    115200 baud (8N1: 10 bits per byte). USB and TCP carry it in well under a millisecond.
-2. Jobs per second: :class:`gateway.devices.printer.PrinterDriver` printing that receipt
+2. Jobs per second: :class:`gateway.devices.printer.driver.PrinterDriver` printing that receipt
    to ``tillgw sim printer`` over TCP, in its own process, with PNG output off (the
    simulator still interprets every command and writes each receipt's ``.txt``). Every
    job is two round trips — the status before it, then the job with the status after it
@@ -29,8 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from gateway.devices.print_job import Outcome
-from gateway.devices.printer import PrinterDriver
+from gateway.devices.printer.driver import PrinterDriver
+from gateway.devices.printer.job import Outcome
 from protocols import escpos
 from protocols.escpos import Alignment, BarcodeSystem, CodeTable
 

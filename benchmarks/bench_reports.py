@@ -42,11 +42,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from gateway.devices.fiscal_unit import Registration
+from gateway.common.signing import Signer, load_or_create_key
+from gateway.devices.control_units.interface import Registration
 from gateway.fiscal.receipt_entries import control_data, index_receipt, pending_body, receipt_body
 from gateway.fiscal.receipt_text import Shop
 from gateway.fiscal.reports import Report, make_x, make_z
-from gateway.fiscal.signing import Signer, load_or_create_key
 from gateway.fiscal.store import Store, Writer
 from gateway.receipts.model import (
     Line,

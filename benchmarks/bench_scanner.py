@@ -4,16 +4,16 @@
 
 1. Scan-to-event latency: the simulated serial scanner (``firmware_sim.scanner``) writes
    one framed code to its pty master or TCP client, and the clock stops when a
-   subscriber of :class:`~gateway.devices.serial_scanner.SerialScanner` receives the
-   :class:`~gateway.devices.scan_events.ScanEvent` — kernel pty or loopback, the link layer,
+   subscriber of :class:`~gateway.devices.scanner.serial_line.SerialScanner` receives the
+   :class:`~gateway.devices.scanner.events.ScanEvent` — kernel pty or loopback, the link layer,
    deframing, classification and fan-out. One scan at a time (a cashier scans one item
    at a time); simulator and driver share one event loop, so both ends read the same
    clock. A real serial scanner adds the line time, printed beside.
 2. HID decoding rate: the keyboard-wedge recording ``tests/devices/recordings/
    wedge-scans.jsonl`` repeated ``--repeats`` times, (a) through
    :class:`protocols.scanner.HidDecoder` alone and (b) through the whole HID reading
-   path (:class:`~gateway.devices.hid_scanner.HidScanner` with a
-   :class:`~gateway.devices.input_recording.RecordedDevice` whose descriptor the event loop
+   path (:class:`~gateway.devices.scanner.hid.HidScanner` with a
+   :class:`~gateway.devices.scanner.input_recording.RecordedDevice` whose descriptor the event loop
    watches, to a subscriber), read 64 events at a time as evdev reads a backlog, and
    one HID report (up to its ``SYN_REPORT``) per read as while a scanner types.
 """
@@ -32,11 +32,11 @@ from pathlib import Path
 from firmware_sim.scanner import Scanner
 from firmware_sim.scanner.server import serve_pty, serve_tcp, wait_for_receiver
 from gateway.common.health import DeviceState
-from gateway.devices.hid_scanner import HidScanner
-from gateway.devices.input_devices import InputDeviceInfo, RawEvent
-from gateway.devices.input_recording import RecordedDevice, read_recording
-from gateway.devices.scan_events import ScanEvent
-from gateway.devices.serial_scanner import SerialScanner
+from gateway.devices.scanner.events import ScanEvent
+from gateway.devices.scanner.hid import HidScanner
+from gateway.devices.scanner.input_devices import InputDeviceInfo, RawEvent
+from gateway.devices.scanner.input_recording import RecordedDevice, read_recording
+from gateway.devices.scanner.serial_line import SerialScanner
 from protocols.scanner import HidDecoder
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -39,8 +39,8 @@ from pathlib import Path
 
 from sample_journal import append_receipt  # beside this script
 
+from gateway.common.signing import Signer, Verifier, load_or_create_key, load_public_key
 from gateway.fiscal.journal import VerifyReport, open_readonly, verify
-from gateway.fiscal.signing import Signer, Verifier, load_or_create_key, load_public_key
 from gateway.fiscal.store import Store, Writer
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from gateway.devices.fiscal_unit import FrameRecord, Registration
+from gateway.devices.control_units.interface import FrameRecord, Registration
 from gateway.fiscal.receipt_entries import control_data, pending_body, receipt_body
 from gateway.fiscal.receipt_text import Shop
 from gateway.fiscal.store import Writer

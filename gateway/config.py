@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gateway.devices.unit_kinds import CCSP_BAUDRATES, UnitKind, UnitSettings, kind_of
+from gateway.devices.control_units.kinds import CCSP_BAUDRATES, UnitKind, UnitSettings, kind_of
 from protocols.skv import FieldError, luhn_valid, validate_orgnr, validate_pos_id
 
 __all__ = [

@@ -24,17 +24,17 @@ from gateway.bus.publisher import Publisher
 from gateway.catalog.orders import OrderQueries
 from gateway.catalog.store import Catalog
 from gateway.catalog.subscriber import CatalogSubscriber
+from gateway.common.signing import Signer
 from gateway.config import Config
-from gateway.devices.drawer import Drawer, OpenLevel
-from gateway.devices.fiscal_unit import ControlUnit, ControlUnitError
-from gateway.devices.print_job import Outcome
-from gateway.devices.printer import PrinterDriver
-from gateway.devices.unit_kinds import open_unit
+from gateway.devices.control_units.interface import ControlUnit, ControlUnitError
+from gateway.devices.control_units.kinds import open_unit
+from gateway.devices.printer.drawer import Drawer, OpenLevel
+from gateway.devices.printer.driver import PrinterDriver
+from gateway.devices.printer.job import Outcome
 from gateway.fiscal.index_check import IndexMismatch, check_index
 from gateway.fiscal.journal import Entry
 from gateway.fiscal.pipeline import Pipeline
 from gateway.fiscal.receipt_text import Shop
-from gateway.fiscal.signing import Signer
 from gateway.fiscal.start_checks import (
     RESTORE,
     DataDirLock,

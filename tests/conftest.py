@@ -21,7 +21,7 @@ import pytest
 from firmware_sim.control_unit import ControlUnit, UnitConfig
 from firmware_sim.control_unit.ccsp_server import serve_pty, serve_tcp
 from gateway.common.backoff import Backoff
-from gateway.devices.control_unit import ControlUnitDriver
+from gateway.devices.control_units.ccsp_driver import ControlUnitDriver
 from protocols.skv import ControlData, ReceiptType, VatSlot
 
 POS_ID = "KASSA1"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config import ConfigError, load_config
-from gateway.devices.unit_kinds import UnitKind, kind_of, public_url
+from gateway.devices.control_units.kinds import UnitKind, kind_of, public_url
 from tests.test_config import example, write
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"

@@ -19,7 +19,7 @@ import usb.core
 
 from firmware_sim.control_unit import ControlUnit
 from gateway import cli
-from gateway.fiscal.signing import Signer, load_or_create_key
+from gateway.common.signing import Signer, load_or_create_key
 from gateway.fiscal.start_checks import secure_modes
 from gateway.fiscal.store import Store, Writer
 from gateway.registration.record import (

@@ -114,9 +114,9 @@ def _files(args: argparse.Namespace) -> TillFiles:
 
 
 def verify_command(args: argparse.Namespace) -> int:
+    from gateway.common.signing import SigningKeyError, Verifier, load_or_create_key, load_public_key
     from gateway.fiscal.index_check import IndexMismatch, check_index
     from gateway.fiscal.journal import open_readonly, verify
-    from gateway.fiscal.signing import SigningKeyError, Verifier, load_or_create_key, load_public_key
 
     try:
         files = _files(args)
@@ -223,7 +223,7 @@ def accept_gap_command(args: argparse.Namespace) -> int:
 
 
 def export_key_command(args: argparse.Namespace) -> int:
-    from gateway.fiscal.signing import SigningKeyError, load_or_create_key, public_pem
+    from gateway.common.signing import SigningKeyError, load_or_create_key, public_pem
 
     try:
         files = _files(args)

@@ -36,8 +36,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def report_command(args: argparse.Namespace) -> int:
     # The fiscal core is loaded when a report is made, not for `tillgw report --help`.
+    from gateway.common.signing import SigningKeyError
     from gateway.fiscal.reports import IndexMismatch
-    from gateway.fiscal.signing import SigningKeyError
 
     config = config_or_complain(args)
     if config is None:
@@ -66,10 +66,10 @@ async def _make(config: Config, kind: str) -> dict[str, Any]:
 async def _make_here(config: Config, files: TillFiles, kind: str) -> dict[str, Any]:
     """The report made in this process on the till's database: journaled, shown, not printed."""
     from gateway.bus.outbox import Outbox
+    from gateway.common.signing import Signer, load_or_create_key
     from gateway.fiscal import report_text
     from gateway.fiscal.receipt_text import Shop
     from gateway.fiscal.reports import make_x, make_z
-    from gateway.fiscal.signing import Signer, load_or_create_key
     from gateway.fiscal.store import Store
     from gateway.messages.envelope import Topics
 

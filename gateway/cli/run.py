@@ -43,7 +43,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def run_command(args: argparse.Namespace) -> int:
     # The service (devices, fiscal core, bus, API) is loaded when it runs, not when
     # `tillgw run --help` or another command builds its parser.
-    from gateway.fiscal.signing import SigningKeyError
+    from gateway.common.signing import SigningKeyError
     from gateway.fiscal.start_checks import StartRefused
 
     logging.basicConfig(

@@ -8,7 +8,7 @@ that when a store's broker restarts every till does not reconnect in the same in
 A success (:meth:`Backoff.reset`) starts the ceiling over at ``initial``.
 
 Used for the bus's reconnects (:mod:`gateway.mqtt.client`) and the devices' reopens
-(:mod:`gateway.devices.port`, the scanners). Tests give it a seeded ``random.Random``
+(:mod:`gateway.devices.links.port`, the scanners). Tests give it a seeded ``random.Random``
 for draws that repeat.
 """
 

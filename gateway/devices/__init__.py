@@ -7,23 +7,14 @@ The receipt printer (serial, TCP, USB) is :class:`PrinterDriver`, and the cash d
 :class:`Drawer`.
 
 Each name is loaded from its module on first use, so that importing one module of this
-package (the configuration reads ``gateway.devices.unit_kinds``) loads no other driver.
+package (the configuration reads ``gateway.devices.control_units.kinds``) loads no other driver.
 
-The modules, from the wire up:
+One folder per kind of thing, from the wire up:
 
-* links and ports: ``line`` (serial settings), ``link`` (serial and TCP), ``usb_link``,
-  ``port`` (the one task that owns a port), ``usb_ids`` (what a USB id is);
-* control units: ``fiscal_unit`` (the interface the pipeline sees), ``unit_kinds`` (which
-  driver a ``[control_unit]`` section opens), ``unit_operation`` (tries, deadlines and
-  words every driver shares), ``control_unit`` (CCSP), ``http_unit`` (what HTTP drivers
-  share), ``xccsp_unit``, ``cloud_unit`` and ``client_cert`` (what the cloud services
-  share), ``tcs_unit``, ``srv4pos_unit``;
-* the printer: ``printer_status`` (its status bytes in words), ``print_job``,
-  ``printer_link`` (serial, TCP or USB), ``printer`` (the driver), ``drawer``;
-* scanners: ``scanner`` (:func:`open_scanner`), ``scan_events`` (events and subscribers),
-  ``scanner_driver`` (what every scanner driver shares), ``serial_scanner``;
-  ``hid_scanner`` with ``input_devices`` (which input device), ``evdev_backend``
-  (python-evdev) and ``input_recording`` (replayed events for tests).
+* ``links/`` — how a device is reached (serial, TCP, USB) and the task that owns a port;
+* ``control_units/`` — the control unit of every kind behind one interface;
+* ``printer/`` — the receipt printer and the cash drawer on it;
+* ``scanner/`` — barcode scanners, serial and USB keyboard-wedge.
 """
 
 from __future__ import annotations
@@ -34,9 +25,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from gateway.common.backoff import Backoff
     from gateway.common.health import DeviceState, Health, HealthTracker
-    from gateway.devices.control_unit import ControlUnitDriver
-    from gateway.devices.drawer import Drawer, KickOutcome, KickResult, OpenLevel
-    from gateway.devices.fiscal_unit import (
+    from gateway.devices.control_units.ccsp_driver import ControlUnitDriver
+    from gateway.devices.control_units.interface import (
         ControlUnit,
         ControlUnitError,
         ControlUnitRefused,
@@ -46,69 +36,76 @@ if TYPE_CHECKING:
         UnitIdentity,
         UnitStatus,
     )
-    from gateway.devices.line import CCSP_LEGACY_PROTOCOL, CCSP_PROTOCOL, DeviceProtocol, LineSettings
-    from gateway.devices.link import Link, LinkError, LinkLost, open_link
-    from gateway.devices.port import DeviceTimeout, Exchange, PortOwner, ReplyReader
-    from gateway.devices.print_job import JobStatus, Outcome, PrintJob, PrintResult
-    from gateway.devices.printer import PrinterDriver
-    from gateway.devices.printer_status import PrinterCondition, PrinterOffline, PrinterUnavailable
-    from gateway.devices.scan_events import ScanEvent, ScannerEvent, ScanRejected, ScanSubscription
-    from gateway.devices.scanner import open_scanner
-    from gateway.devices.scanner_driver import ScannerDriver
-    from gateway.devices.serial_scanner import SerialScanner, SerialScannerConfig
-    from gateway.devices.unit_kinds import UnitKind, UnitSettings, kind_of, open_control_unit, open_unit
+    from gateway.devices.control_units.kinds import (
+        UnitKind,
+        UnitSettings,
+        kind_of,
+        open_control_unit,
+        open_unit,
+    )
+    from gateway.devices.links.line import CCSP_LEGACY_PROTOCOL, CCSP_PROTOCOL, DeviceProtocol, LineSettings
+    from gateway.devices.links.link import Link, LinkError, LinkLost, open_link
+    from gateway.devices.links.port import DeviceTimeout, Exchange, PortOwner, ReplyReader
+    from gateway.devices.printer.drawer import Drawer, KickOutcome, KickResult, OpenLevel
+    from gateway.devices.printer.driver import PrinterDriver
+    from gateway.devices.printer.job import JobStatus, Outcome, PrintJob, PrintResult
+    from gateway.devices.printer.status import PrinterCondition, PrinterOffline, PrinterUnavailable
+    from gateway.devices.scanner.driver import ScannerDriver
+    from gateway.devices.scanner.events import ScanEvent, ScannerEvent, ScanRejected, ScanSubscription
+    from gateway.devices.scanner.opener import open_scanner
+    from gateway.devices.scanner.serial_line import SerialScanner, SerialScannerConfig
 
 _MODULE_OF: dict[str, str] = {
     "Backoff": "gateway.common.backoff",
-    "CCSP_LEGACY_PROTOCOL": "gateway.devices.line",
-    "CCSP_PROTOCOL": "gateway.devices.line",
-    "ControlUnit": "gateway.devices.fiscal_unit",
-    "ControlUnitDriver": "gateway.devices.control_unit",
-    "ControlUnitError": "gateway.devices.fiscal_unit",
-    "ControlUnitRefused": "gateway.devices.fiscal_unit",
-    "ControlUnitUnavailable": "gateway.devices.fiscal_unit",
-    "DeviceProtocol": "gateway.devices.line",
+    "CCSP_LEGACY_PROTOCOL": "gateway.devices.links.line",
+    "CCSP_PROTOCOL": "gateway.devices.links.line",
+    "ControlUnit": "gateway.devices.control_units.interface",
+    "ControlUnitDriver": "gateway.devices.control_units.ccsp_driver",
+    "ControlUnitError": "gateway.devices.control_units.interface",
+    "ControlUnitRefused": "gateway.devices.control_units.interface",
+    "ControlUnitUnavailable": "gateway.devices.control_units.interface",
+    "DeviceProtocol": "gateway.devices.links.line",
     "DeviceState": "gateway.common.health",
-    "DeviceTimeout": "gateway.devices.port",
-    "Drawer": "gateway.devices.drawer",
-    "Exchange": "gateway.devices.port",
-    "FrameRecord": "gateway.devices.fiscal_unit",
+    "DeviceTimeout": "gateway.devices.links.port",
+    "Drawer": "gateway.devices.printer.drawer",
+    "Exchange": "gateway.devices.links.port",
+    "FrameRecord": "gateway.devices.control_units.interface",
     "Health": "gateway.common.health",
     "HealthTracker": "gateway.common.health",
-    "JobStatus": "gateway.devices.print_job",
-    "KickOutcome": "gateway.devices.drawer",
-    "KickResult": "gateway.devices.drawer",
-    "LineSettings": "gateway.devices.line",
-    "Link": "gateway.devices.link",
-    "LinkError": "gateway.devices.link",
-    "LinkLost": "gateway.devices.link",
-    "OpenLevel": "gateway.devices.drawer",
-    "Outcome": "gateway.devices.print_job",
-    "PortOwner": "gateway.devices.port",
-    "PrintJob": "gateway.devices.print_job",
-    "PrintResult": "gateway.devices.print_job",
-    "PrinterCondition": "gateway.devices.printer_status",
-    "PrinterDriver": "gateway.devices.printer",
-    "PrinterOffline": "gateway.devices.printer_status",
-    "PrinterUnavailable": "gateway.devices.printer_status",
-    "Registration": "gateway.devices.fiscal_unit",
-    "ReplyReader": "gateway.devices.port",
-    "ScanEvent": "gateway.devices.scan_events",
-    "ScanRejected": "gateway.devices.scan_events",
-    "ScanSubscription": "gateway.devices.scan_events",
-    "ScannerDriver": "gateway.devices.scanner_driver",
-    "ScannerEvent": "gateway.devices.scan_events",
-    "SerialScanner": "gateway.devices.serial_scanner",
-    "SerialScannerConfig": "gateway.devices.serial_scanner",
-    "UnitIdentity": "gateway.devices.fiscal_unit",
-    "UnitKind": "gateway.devices.unit_kinds",
-    "UnitSettings": "gateway.devices.unit_kinds",
-    "UnitStatus": "gateway.devices.fiscal_unit",
-    "kind_of": "gateway.devices.unit_kinds",
-    "open_control_unit": "gateway.devices.unit_kinds",
-    "open_link": "gateway.devices.link",
-    "open_scanner": "gateway.devices.scanner",
-    "open_unit": "gateway.devices.unit_kinds",
+    "JobStatus": "gateway.devices.printer.job",
+    "KickOutcome": "gateway.devices.printer.drawer",
+    "KickResult": "gateway.devices.printer.drawer",
+    "LineSettings": "gateway.devices.links.line",
+    "Link": "gateway.devices.links.link",
+    "LinkError": "gateway.devices.links.link",
+    "LinkLost": "gateway.devices.links.link",
+    "OpenLevel": "gateway.devices.printer.drawer",
+    "Outcome": "gateway.devices.printer.job",
+    "PortOwner": "gateway.devices.links.port",
+    "PrintJob": "gateway.devices.printer.job",
+    "PrintResult": "gateway.devices.printer.job",
+    "PrinterCondition": "gateway.devices.printer.status",
+    "PrinterDriver": "gateway.devices.printer.driver",
+    "PrinterOffline": "gateway.devices.printer.status",
+    "PrinterUnavailable": "gateway.devices.printer.status",
+    "Registration": "gateway.devices.control_units.interface",
+    "ReplyReader": "gateway.devices.links.port",
+    "ScanEvent": "gateway.devices.scanner.events",
+    "ScanRejected": "gateway.devices.scanner.events",
+    "ScanSubscription": "gateway.devices.scanner.events",
+    "ScannerDriver": "gateway.devices.scanner.driver",
+    "ScannerEvent": "gateway.devices.scanner.events",
+    "SerialScanner": "gateway.devices.scanner.serial_line",
+    "SerialScannerConfig": "gateway.devices.scanner.serial_line",
+    "UnitIdentity": "gateway.devices.control_units.interface",
+    "UnitKind": "gateway.devices.control_units.kinds",
+    "UnitSettings": "gateway.devices.control_units.kinds",
+    "UnitStatus": "gateway.devices.control_units.interface",
+    "kind_of": "gateway.devices.control_units.kinds",
+    "open_control_unit": "gateway.devices.control_units.kinds",
+    "open_link": "gateway.devices.links.link",
+    "open_scanner": "gateway.devices.scanner.opener",
+    "open_unit": "gateway.devices.control_units.kinds",
 }
 
 

@@ -33,8 +33,8 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from gateway.common.signing import Signer, Verifier
 from gateway.fiscal.bodies import KeyReplacedBody
-from gateway.fiscal.signing import Signer, Verifier
 
 __all__ = [
     "GENESIS",
@@ -244,7 +244,7 @@ def _signing_keys(
     replacement, the public key each earlier replacement journaled after it (the chain
     carries them up to the head, which the given key signs), and before the first
     replacement the given key only if it is the one replaced. ``None``: no key at hand."""
-    from gateway.fiscal.signing import load_public_key  # (signing imports nothing of ours)
+    from gateway.common.signing import load_public_key  # (signing imports nothing of ours)
 
     if not replacements:
         return [(1, verifier)]

@@ -18,8 +18,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.common.clock import local_now
+from gateway.common.signing import Signer, SigningKeyError, Verifier, load_or_create_key, public_pem
 from gateway.fiscal.journal import KEY_REPLACED, KeyReplacement, append, canonical_bytes, journal_head
-from gateway.fiscal.signing import Signer, SigningKeyError, Verifier, load_or_create_key, public_pem
 
 __all__ = ["RotationRefused", "rotate_key", "signs_head"]
 

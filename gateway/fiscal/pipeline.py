@@ -35,7 +35,7 @@ from typing import Any, Protocol
 import msgspec
 
 from gateway.common.clock import local_now
-from gateway.devices.fiscal_unit import (
+from gateway.devices.control_units.interface import (
     ControlUnit,
     ControlUnitRefused,
     ControlUnitUnavailable,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from gateway.devices.fiscal_unit import Registration
+from gateway.devices.control_units.interface import Registration
 from gateway.fiscal.bodies import ControlBody, PendingBody, ReceiptBody
 from gateway.fiscal.receipt_text import Shop
 from gateway.fiscal.store import Writer

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.common.clock import local_now
+from gateway.common.signing import Signer, load_or_create_key
 from gateway.fiscal.journal import append, journal_head
 from gateway.fiscal.key_rotation import signs_head
-from gateway.fiscal.signing import Signer, load_or_create_key
 
 __all__ = ["SERIES_GAP", "GapRefused", "SeriesGap", "accept_gap"]
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from gateway.common.signing import Signer, SigningKeyError, Verifier, load_or_create_key
 from gateway.fiscal.journal import canonical_bytes
-from gateway.fiscal.signing import Signer, SigningKeyError, Verifier, load_or_create_key
 
 __all__ = [
     "DIR_MODE",

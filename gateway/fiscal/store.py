@@ -38,8 +38,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from gateway.common.clock import local_now
+from gateway.common.signing import Signer
 from gateway.fiscal.journal import JOURNAL_SCHEMA, Entry, JournalBody, append, journal_head
-from gateway.fiscal.signing import Signer
 
 __all__ = ["SCHEMA", "AppendHook", "CommitListener", "RequestState", "Row", "StorageFull", "Store", "Writer"]
 

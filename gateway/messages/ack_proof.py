@@ -26,7 +26,7 @@ import binascii
 import json
 from pathlib import Path
 
-from gateway.fiscal.signing import (
+from gateway.common.signing import (
     Signer,
     SigningKeyError,
     Verifier,

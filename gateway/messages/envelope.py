@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import enum
 import json
-import socket
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -54,7 +53,6 @@ __all__ = [
     "ACK_SCHEMA",
     "ACK_STATUSES",
     "KIND_TOPICS",
-    "NO_DELAY",
     "SCHEMA",
     "Ack",
     "AckStatus",
@@ -69,9 +67,6 @@ __all__ = [
 
 SCHEMA = "tillgw.bus/1"
 
-# Socket options for every MQTT client of ours: without TCP_NODELAY each small publish
-# or ack may wait for a delayed TCP ACK (up to 40 ms a hop; p50 126 ms end to end vs 5 ms).
-NO_DELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
 ACK_SCHEMA = "tillgw.bus-ack/1"
 
 KIND_TOPICS = {

@@ -6,7 +6,7 @@ intake (:mod:`gateway.sync.subscriber`, MQTT 5 with a fallback) builds its own.
 
 * :func:`mqtt_client` — an aiomqtt client for ``[mqtt]`` (:class:`~gateway.config.MqttConfig`):
   its broker, user name and password, TLS with its CA file, and ``TCP_NODELAY``
-  (:data:`~gateway.messages.envelope.NO_DELAY`); the caller says the session and the timings.
+  (:data:`NO_DELAY`); the caller says the session and the timings.
 * the waits between tries are a :class:`~gateway.common.backoff.Backoff`: a random wait
   of up to 1 s, 2 s, 4 s … 30 s (or the numbers given), from the start again once a
   connection is made, so that the tills of a store do not all come back at once after
@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import ssl
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -35,11 +36,11 @@ from aiomqtt import MqttCodeError, MqttError
 
 from gateway.common.backoff import Backoff
 from gateway.config import MqttConfig
-from gateway.messages.envelope import NO_DELAY
 
 __all__ = [
     "BAD_LOGIN",
     "NOT_AUTHORISED",
+    "NO_DELAY",
     "ConnectionLost",
     "Listener",
     "SubscriptionRefused",
@@ -50,6 +51,10 @@ __all__ = [
     "stop_task",
     "tls_context",
 ]
+
+# Socket options for every MQTT client of ours: without TCP_NODELAY each small publish
+# or ack may wait for a delayed TCP ACK (up to 40 ms a hop; p50 126 ms end to end vs 5 ms).
+NO_DELAY = ((socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),)
 
 # CONNACK reason codes (MQTT 5 numbering, which paho also uses for 3.1.1's 4 and 5).
 BAD_LOGIN = {4, 134}

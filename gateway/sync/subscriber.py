@@ -47,7 +47,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from gateway.messages.ack_proof import AckSigner
-from gateway.messages.envelope import KIND_TOPICS, NO_DELAY
+from gateway.messages.envelope import KIND_TOPICS
+from gateway.mqtt.client import NO_DELAY
 from gateway.sync.config import SyncConfig
 from gateway.sync.inbox import Inbox, Intake, OwedAck
 from gateway.sync.runlog import LOGGER

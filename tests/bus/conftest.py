@@ -27,10 +27,10 @@ from firmware_sim.control_unit.ccsp_server import serve_tcp
 from gateway.bus.outbox import Outbox
 from gateway.bus.publisher import Publisher, PublisherSettings
 from gateway.common.health import DeviceState, Health
+from gateway.common.signing import Signer, load_or_create_key
 from gateway.config import Config, ControlUnitConfig, MqttConfig, ShopConfig
 from gateway.fiscal.pipeline import Pipeline
 from gateway.fiscal.receipt_text import Shop
-from gateway.fiscal.signing import Signer, load_or_create_key
 from gateway.fiscal.store import Store
 from gateway.messages.envelope import Ack, BusMessage, Topics, decode_message
 from gateway.receipts.model import Line, Payment, PaymentMethod, Receipt

@@ -33,10 +33,10 @@ import pytest
 from firmware_sim.control_unit.ccsp_server import serve_tcp
 from gateway.bus.outbox import Outbox
 from gateway.bus.publisher import Publisher
+from gateway.common.signing import Signer, load_or_create_key
 from gateway.config import MqttConfig
 from gateway.fiscal.pipeline import Pipeline
 from gateway.fiscal.receipt_text import Shop
-from gateway.fiscal.signing import Signer, load_or_create_key
 from gateway.fiscal.store import Store
 from gateway.messages.ack_proof import AckSigner, AckVerifier
 from gateway.messages.envelope import Ack, Topics

@@ -9,7 +9,7 @@ import pytest
 
 from firmware_sim.printer import PrinterDevice
 from gateway.common.backoff import Backoff
-from gateway.devices.printer import PrinterDriver
+from gateway.devices.printer.driver import PrinterDriver
 from tests.devices.printer_parts import FAST, PrinterFactory, serve
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from firmware_sim.printer import PrinterConfig, PrinterDevice
 from firmware_sim.printer.server import serve_pty, serve_tcp
-from gateway.devices.printer import PrinterDriver
+from gateway.devices.printer.driver import PrinterDriver
 
 PrinterFactory = Callable[..., PrinterDriver]
 

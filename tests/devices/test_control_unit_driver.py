@@ -326,7 +326,7 @@ async def test_v1_nak_004_starts_the_triple_over(make_driver: DriverFactory, rec
 
 async def test_open_control_unit_picks_the_driver_by_url() -> None:
     from gateway.devices import open_control_unit
-    from gateway.devices.xccsp_unit import XccspControlUnit
+    from gateway.devices.control_units.xccsp_driver import XccspControlUnit
 
     serial_unit = open_control_unit("/dev/ttyUSB0", "KASSA1", request_timeout=1.0)
     assert isinstance(serial_unit, ControlUnitDriver) and serial_unit.request_timeout == 1.0

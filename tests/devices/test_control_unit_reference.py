@@ -17,8 +17,8 @@ import pytest
 
 from firmware_sim.control_unit import ControlUnit
 from gateway.devices import ControlUnitDriver, ControlUnitRefused, ControlUnitUnavailable, DeviceState
-from gateway.devices.line import CCSP_SPEEDS
-from gateway.devices.unit_operation import CLEANCASH_CODE
+from gateway.devices.control_units.operation import CLEANCASH_CODE
+from gateway.devices.links.line import CCSP_SPEEDS
 from protocols import ccsp
 from protocols.ccsp import MainStatus, StorageStatus
 from protocols.skv import ControlData, ReceiptType

@@ -16,9 +16,9 @@ from typing import TypeVar
 import pytest
 
 from firmware_sim.printer import Fault, PrinterDevice
-from gateway.devices.drawer import Drawer, KickOutcome, KickResult, OpenLevel
-from gateway.devices.print_job import Outcome
-from gateway.devices.printer_status import PrinterUnavailable
+from gateway.devices.printer.drawer import Drawer, KickOutcome, KickResult, OpenLevel
+from gateway.devices.printer.job import Outcome
+from gateway.devices.printer.status import PrinterUnavailable
 from protocols import escpos
 from protocols.escpos import DrawerPin
 from tests.devices.printer_parts import PrinterFactory, make_device, serve

@@ -20,17 +20,17 @@ import pytest
 
 from gateway.common.backoff import Backoff
 from gateway.common.health import DeviceState, Health
-from gateway.devices.evdev_backend import EvdevBackend, EvdevUnavailable
-from gateway.devices.hid_scanner import HidScanner, HidScannerConfig
-from gateway.devices.input_devices import (
+from gateway.devices.scanner.evdev_backend import EvdevBackend, EvdevUnavailable
+from gateway.devices.scanner.events import ScanEvent, ScannerEvent, ScanRejected, ScanSubscription
+from gateway.devices.scanner.hid import HidScanner, HidScannerConfig
+from gateway.devices.scanner.input_devices import (
     DeviceSelector,
     EventDevice,
     InputDeviceInfo,
     RawEvent,
     choose_device,
 )
-from gateway.devices.input_recording import RecordedDevice, read_recording
-from gateway.devices.scan_events import ScanEvent, ScannerEvent, ScanRejected, ScanSubscription
+from gateway.devices.scanner.input_recording import RecordedDevice, read_recording
 from protocols.scanner import MeasureKind, ScanKind
 
 IO_TIMEOUT = 10.0

@@ -21,9 +21,16 @@ import pytest
 import serial
 
 from gateway.common.backoff import Backoff
-from gateway.devices.line import CCSP_LEGACY_PROTOCOL, CCSP_PROTOCOL, LineSettings
-from gateway.devices.link import Link, LinkError, LinkLost, describe_open_error, open_link, open_socket_link
-from gateway.devices.port import DeviceTimeout, Exchange, PortClosed, PortOwner
+from gateway.devices.links.line import CCSP_LEGACY_PROTOCOL, CCSP_PROTOCOL, LineSettings
+from gateway.devices.links.link import (
+    Link,
+    LinkError,
+    LinkLost,
+    describe_open_error,
+    open_link,
+    open_socket_link,
+)
+from gateway.devices.links.port import DeviceTimeout, Exchange, PortClosed, PortOwner
 
 
 class LineReader:

@@ -24,10 +24,10 @@ import pytest
 
 from firmware_sim.printer import Fault, PrinterDevice, parse_fault
 from gateway.common.health import DeviceState, Health
-from gateway.devices.line import LineSettings
-from gateway.devices.print_job import JobStatus, Outcome
-from gateway.devices.printer import RESEND_PREFIX
-from gateway.devices.printer_status import STATUS_QUERY, PrinterCondition, PrinterUnavailable, StatusReader
+from gateway.devices.links.line import LineSettings
+from gateway.devices.printer.driver import RESEND_PREFIX
+from gateway.devices.printer.job import JobStatus, Outcome
+from gateway.devices.printer.status import STATUS_QUERY, PrinterCondition, PrinterUnavailable, StatusReader
 from protocols import escpos
 from protocols.escpos import Alignment, BarcodeSystem, CodeTable
 from tests.devices.printer_parts import PrinterFactory, serve

@@ -24,18 +24,18 @@ from firmware_sim.scanner import Scanner, ScannerConfig
 from firmware_sim.scanner.server import serve_pty, serve_tcp, wait_for_receiver
 from gateway.common.backoff import Backoff
 from gateway.common.health import DeviceState, Health
-from gateway.devices.line import LineSettings
-from gateway.devices.link import Link, open_socket_link
-from gateway.devices.scan_events import (
+from gateway.devices.links.line import LineSettings
+from gateway.devices.links.link import Link, open_socket_link
+from gateway.devices.scanner.driver import ScannerDriver
+from gateway.devices.scanner.events import (
     ScanEvent,
     ScannerEvent,
     ScanRejected,
     ScanSubscription,
     make_scan_event,
 )
-from gateway.devices.scanner import open_scanner
-from gateway.devices.scanner_driver import ScannerDriver
-from gateway.devices.serial_scanner import SerialScanner, SerialScannerConfig
+from gateway.devices.scanner.opener import open_scanner
+from gateway.devices.scanner.serial_line import SerialScanner, SerialScannerConfig
 from protocols.scanner import InStoreLayout, MeasureKind, ScanKind, Terminator, ValueRule
 
 IO_TIMEOUT = 10.0
@@ -418,7 +418,7 @@ async def test_closing_a_subscription_stops_its_delivery(make_driver: DriverFact
 
 
 def test_open_scanner_picks_the_driver_by_url() -> None:
-    from gateway.devices.hid_scanner import HidScanner
+    from gateway.devices.scanner.hid import HidScanner
 
     assert isinstance(open_scanner("/dev/ttyACM0"), SerialScanner)
     assert isinstance(open_scanner("socket://127.0.0.1:7001"), SerialScanner)

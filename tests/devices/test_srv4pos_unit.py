@@ -17,8 +17,8 @@ import pytest
 from firmware_sim.control_unit import ControlUnit
 from firmware_sim.control_unit.srv4pos_server import Srv4posService, serve_srv4pos
 from gateway.devices import ControlUnitRefused, ControlUnitUnavailable, DeviceState
-from gateway.devices.fiscal_unit import ControlUnit as ControlUnitProtocol
-from gateway.devices.srv4pos_unit import Srv4posControlUnit
+from gateway.devices.control_units.interface import ControlUnit as ControlUnitProtocol
+from gateway.devices.control_units.srv4pos_driver import Srv4posControlUnit
 from protocols import srv4pos
 from protocols.skv import ReceiptType
 from tests.devices.unit_drivers import (

@@ -19,8 +19,8 @@ from firmware_sim.control_unit import ControlUnit
 from firmware_sim.control_unit.pki import Pki, make_pki
 from firmware_sim.control_unit.tcs_server import TcsService, serve_tcs
 from gateway.devices import ControlUnitRefused, ControlUnitUnavailable, DeviceState
-from gateway.devices.fiscal_unit import ControlUnit as ControlUnitProtocol
-from gateway.devices.tcs_unit import TCS_VERSION, TcsControlUnit
+from gateway.devices.control_units.interface import ControlUnit as ControlUnitProtocol
+from gateway.devices.control_units.tcs_driver import TCS_VERSION, TcsControlUnit
 from protocols import tcs
 from protocols.skv import ReceiptType
 from tests.devices.unit_drivers import (

@@ -25,10 +25,10 @@ import usb.core
 from firmware_sim.printer import PrinterConfig, PrinterDevice
 from gateway.common.backoff import Backoff
 from gateway.common.health import DeviceState
-from gateway.devices.link import LinkError
-from gateway.devices.print_job import Outcome
-from gateway.devices.printer import PrinterDriver
-from gateway.devices.usb_link import READ_TIMEOUT_MS, WRITE_TIMEOUT_MS, UsbAddress, parse_usb_url
+from gateway.devices.links.link import LinkError
+from gateway.devices.links.usb_link import READ_TIMEOUT_MS, WRITE_TIMEOUT_MS, UsbAddress, parse_usb_url
+from gateway.devices.printer.driver import PrinterDriver
+from gateway.devices.printer.job import Outcome
 from protocols import escpos
 
 IO_TIMEOUT = 10.0  # bounds a failing test; never waited out by a passing one

@@ -23,9 +23,9 @@ from firmware_sim.control_unit import ControlUnit, Registered
 from firmware_sim.control_unit.unit import FIRMWARE, MODEL
 from firmware_sim.control_unit.xccsp_server import serve_http
 from gateway.devices import ControlUnitRefused, ControlUnitUnavailable, DeviceState, UnitIdentity
-from gateway.devices.fiscal_unit import ControlUnit as ControlUnitProtocol
-from gateway.devices.fiscal_unit import refusal_words
-from gateway.devices.xccsp_unit import XCCSP_VERSION, XccspControlUnit
+from gateway.devices.control_units.interface import ControlUnit as ControlUnitProtocol
+from gateway.devices.control_units.interface import refusal_words
+from gateway.devices.control_units.xccsp_driver import XCCSP_VERSION, XccspControlUnit
 from protocols import xccsp
 from protocols.ccsp import MainStatus, NakCode, StorageStatus
 from protocols.skv import ControlData

@@ -23,7 +23,7 @@ from aiohttp import web
 from firmware_sim.control_unit import ControlUnit
 from firmware_sim.control_unit.xccsp_server import AuthScheme, XccspServer, serve_http, serve_xccsp
 from gateway.devices import ControlUnitRefused, ControlUnitUnavailable, DeviceState
-from gateway.devices.xccsp_unit import XccspControlUnit
+from gateway.devices.control_units.xccsp_driver import XccspControlUnit
 from protocols import xccsp
 from protocols.ccsp import MainStatus, StorageStatus
 from protocols.skv import ControlData, ReceiptType

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from firmware_sim.control_unit import ControlUnit
 from gateway.devices import ControlUnitUnavailable, DeviceState, Registration
-from gateway.devices.fiscal_unit import ControlUnit as Driver
+from gateway.devices.control_units.interface import ControlUnit as Driver
 from protocols.skv import ControlData
 from tests.devices.unit_faults import stored, switch_on
 

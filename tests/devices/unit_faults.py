@@ -19,7 +19,7 @@ from firmware_sim.control_unit.faults import parse_fault
 from firmware_sim.control_unit.memory import Record
 from firmware_sim.control_unit.unit import Status
 from gateway.devices import ControlUnitRefused, ControlUnitUnavailable, DeviceState, Health, Registration
-from gateway.devices.fiscal_unit import ControlUnit as Driver
+from gateway.devices.control_units.interface import ControlUnit as Driver
 from protocols.ccsp import MainStatus, NakCode, StorageStatus
 from protocols.skv import ControlData
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from firmware_sim.control_unit import ControlUnit
-from gateway.devices.control_unit import ControlUnitDriver
+from gateway.common.signing import Signer, load_or_create_key
+from gateway.devices.control_units.ccsp_driver import ControlUnitDriver
 from gateway.fiscal.pipeline import Pipeline
 from gateway.fiscal.receipt_text import Shop
-from gateway.fiscal.signing import Signer, load_or_create_key
 from gateway.fiscal.store import Store
 from gateway.receipts.model import Line, Payment, PaymentMethod, Receipt
 

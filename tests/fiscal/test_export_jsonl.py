@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 
 from firmware_sim.control_unit import ControlUnit
+from gateway.common.signing import Signer, Verifier
 from gateway.fiscal.export_jsonl import FORMAT, Till, export_jsonl
 from gateway.fiscal.exporting import ExportRefused, Period
 from gateway.fiscal.journal import GENESIS, canonical_body, canonical_bytes, open_readonly
 from gateway.fiscal.pipeline import Pipeline
-from gateway.fiscal.signing import Signer, Verifier
 from gateway.fiscal.store import Store, Writer
 from gateway.receipts.model import Line, Payment, PaymentMethod, Receipt
 

@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 
 from firmware_sim.control_unit import ControlUnit, Fault
-from gateway.devices.fiscal_unit import Registration
+from gateway.common.signing import Signer
+from gateway.devices.control_units.interface import Registration
 from gateway.fiscal.export_skv import (
     INSTANS_NS,
     KOMPONENT_NS,
@@ -36,7 +37,6 @@ from gateway.fiscal.journal import open_readonly
 from gateway.fiscal.pipeline import FiscalError, Pipeline
 from gateway.fiscal.receipt_entries import control_data, pending_body, receipt_body
 from gateway.fiscal.receipt_text import Shop
-from gateway.fiscal.signing import Signer
 from gateway.fiscal.store import Store, Writer
 from gateway.receipts.model import Line, LineKind, Payment, PaymentMethod, Receipt, ReceiptKind, compute
 from protocols.skv import ReceiptType

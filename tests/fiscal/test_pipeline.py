@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from firmware_sim.control_unit import ControlUnit, Fault
+from gateway.common.signing import Signer, Verifier
 from gateway.fiscal.journal import open_readonly, verify
 from gateway.fiscal.pipeline import FiscalError, Pipeline
-from gateway.fiscal.signing import Signer, Verifier
 from gateway.receipts.model import Receipt, ReceiptError
 
 PipelineFactory = Callable[..., Awaitable[Pipeline]]

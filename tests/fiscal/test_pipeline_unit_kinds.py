@@ -16,10 +16,10 @@ import pytest
 from firmware_sim.control_unit import ControlUnit
 from firmware_sim.control_unit.pki import make_pki
 from firmware_sim.control_unit.tcs_server import serve_tcs
-from gateway.devices.tcs_unit import TcsControlUnit
+from gateway.common.signing import Signer
+from gateway.devices.control_units.tcs_driver import TcsControlUnit
 from gateway.fiscal.pipeline import Pipeline
 from gateway.fiscal.receipt_text import NO_CODE_TEXT
-from gateway.fiscal.signing import Signer
 from gateway.fiscal.store import Store
 from gateway.receipts.model import Receipt, ReceiptKind
 from tests.fiscal.conftest import SHOP, PipelineFactory

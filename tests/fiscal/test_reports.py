@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 
 from firmware_sim.control_unit import ControlUnit, Fault
+from gateway.common.signing import Signer, Verifier
 from gateway.fiscal.journal import open_readonly, verify
 from gateway.fiscal.pipeline import FiscalError, Pipeline
 from gateway.fiscal.receipt_text import Shop, format_kronor
 from gateway.fiscal.report_text import layout, render, text
 from gateway.fiscal.reports import Report, make_x, make_z
-from gateway.fiscal.signing import Signer, Verifier
 from gateway.fiscal.store import Store
 from gateway.receipts.model import Line, LineKind, Payment, PaymentMethod, Receipt, ReceiptKind
 

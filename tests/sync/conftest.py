@@ -31,11 +31,11 @@ from aiosmtpd.controller import Controller
 from firmware_sim.control_unit import ControlUnit
 from firmware_sim.control_unit.ccsp_server import serve_tcp
 from gateway.bus.outbox import Outbox
+from gateway.common.signing import Signer, load_or_create_key
 from gateway.config import MqttConfig
-from gateway.devices.control_unit import ControlUnitDriver
+from gateway.devices.control_units.ccsp_driver import ControlUnitDriver
 from gateway.fiscal.pipeline import Pipeline
 from gateway.fiscal.receipt_text import Shop
-from gateway.fiscal.signing import Signer, load_or_create_key
 from gateway.fiscal.store import Store
 from gateway.messages.envelope import BusMessage, Topics, decode_ack, decode_message
 from gateway.receipts.model import Line, Payment, PaymentMethod, Receipt, ReceiptKind

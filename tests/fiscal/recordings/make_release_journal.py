@@ -42,13 +42,13 @@ from gateway.registration_check import RegistrationState
 from firmware_sim.control_unit import ControlUnit, Fault, UnitConfig
 from firmware_sim.control_unit.ccsp_server import serve_tcp
 from gateway.bus.outbox import Outbox
-from gateway.devices.control_unit import ControlUnitDriver
-from gateway.devices.port import Backoff
+from gateway.common.signing import Signer, load_or_create_key, public_pem
+from gateway.devices.control_units.ccsp_driver import ControlUnitDriver
+from gateway.devices.links.port import Backoff
 from gateway.fiscal.key_rotation import rotate_key
 from gateway.fiscal.pipeline import FiscalError, Pipeline
 from gateway.fiscal.receipt_text import Shop
 from gateway.fiscal.series_gap import accept_gap
-from gateway.fiscal.signing import Signer, load_or_create_key, public_pem
 from gateway.fiscal.store import Store
 
 SHOP = Shop("Kaffebaren i Växjö AB", "5560360793", ("Storgatan 1", "352 30 Växjö"))

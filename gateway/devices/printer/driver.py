@@ -1,15 +1,15 @@
 """The ESC/POS receipt printer driver: serial, TCP (raw 9100) and USB behind one port owner.
 
 Addresses: a pyserial URL or device (``/dev/ttyUSB0``, ``/dev/pts/7``), ``tcp://host:9100``
-or ``socket://host:port``, and ``usb://VID:PID[/serial]`` (:mod:`gateway.devices.printer_link`).
+or ``socket://host:port``, and ``usb://VID:PID[/serial]`` (:mod:`gateway.devices.printer.link`).
 Everything above the byte link — status, jobs, resends, health — is the same for all.
 
 **Status.** The four real-time status bytes, decoded into a
-:class:`~gateway.devices.printer_status.PrinterCondition` whose words are the printer's
+:class:`~gateway.devices.printer.status.PrinterCondition` whose words are the printer's
 state (``ready``, ``failed: out of paper — put in a new roll``, …); when nothing answers,
 ``failed: no answer from the printer at URL — check the cable and power``.
 
-**Jobs.** A job (:class:`~gateway.devices.print_job.PrintJob`) is the ESC/POS bytes of one
+**Jobs.** A job (:class:`~gateway.devices.printer.job.PrintJob`) is the ESC/POS bytes of one
 receipt (the caller builds them). Jobs are printed one at a time, in the order submitted,
 by one worker task:
 
@@ -61,12 +61,12 @@ from urllib.parse import urlsplit
 
 from gateway.common.backoff import Backoff
 from gateway.common.health import DeviceState, Health, HealthReporter, HealthTracker
-from gateway.devices.line import LineSettings
-from gateway.devices.link import Link, LinkError, LinkOpener, is_network_url
-from gateway.devices.port import DeviceTimeout, Exchange, PortClosed, PortOwner
-from gateway.devices.print_job import JobStatus, Outcome, PrintJob, PrintResult
-from gateway.devices.printer_link import ResettableLink, open_printer_link
-from gateway.devices.printer_status import (
+from gateway.devices.links.line import LineSettings
+from gateway.devices.links.link import Link, LinkError, LinkOpener, is_network_url
+from gateway.devices.links.port import DeviceTimeout, Exchange, PortClosed, PortOwner
+from gateway.devices.printer.job import JobStatus, Outcome, PrintJob, PrintResult
+from gateway.devices.printer.link import ResettableLink, open_printer_link
+from gateway.devices.printer.status import (
     STATUS_QUERY,
     ConditionListener,
     PrinterCondition,

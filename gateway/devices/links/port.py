@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from gateway.common.backoff import Backoff
-from gateway.devices.line import LineSettings
-from gateway.devices.link import Link, LinkError, LinkOpener, open_link
+from gateway.devices.links.line import LineSettings
+from gateway.devices.links.link import Link, LinkError, LinkOpener, open_link
 
 __all__ = [
     "DeviceTimeout",

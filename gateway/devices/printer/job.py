@@ -4,7 +4,7 @@ A job is the ESC/POS bytes of one receipt. While it waits its turn it is ``queue
 its turn come and the printer not online, ``waiting`` (:attr:`PrintJob.waiting_for`
 says why); then ``sending``; ``held`` while a printer that received it is offline; then
 ``done``, with a :class:`PrintResult` whose :class:`Outcome` says whether it printed.
-:mod:`gateway.devices.printer` runs the jobs.
+:mod:`gateway.devices.printer.driver` runs the jobs.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.devices.printer_status import PrinterCondition
+from gateway.devices.printer.status import PrinterCondition
 
 __all__ = ["JobStatus", "Outcome", "PrintJob", "PrintResult"]
 

@@ -1,7 +1,7 @@
 """How the printer driver reaches a printer: serial, TCP or USB, reopened at its word.
 
 :func:`open_printer_link` opens ``usb://VID:PID[/serial]`` through pyusb
-(:mod:`gateway.devices.usb_link`) and anything else through :func:`open_link`;
+(:mod:`gateway.devices.links.usb_link`) and anything else through :func:`open_link`;
 :class:`ResettableLink` lets the driver have the port owner reopen a link after an
 exchange went unanswered, without touching the link itself.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from gateway.devices.line import LineSettings
-from gateway.devices.link import Link, open_link
+from gateway.devices.links.line import LineSettings
+from gateway.devices.links.link import Link, open_link
 
 __all__ = ["ResettableLink", "open_printer_link"]
 
@@ -19,7 +19,7 @@ __all__ = ["ResettableLink", "open_printer_link"]
 async def open_printer_link(url: str, line: LineSettings) -> Link:
     """``usb://VID:PID[/serial]`` through pyusb; anything else as :func:`open_link`."""
     if urlsplit(url).scheme == "usb":
-        from gateway.devices.usb_link import open_usb_link
+        from gateway.devices.links.usb_link import open_usb_link
 
         return await open_usb_link(url)
     return await open_link(url, line)

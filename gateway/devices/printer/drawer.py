@@ -19,8 +19,8 @@ import enum
 import logging
 from dataclasses import dataclass
 
-from gateway.devices.printer import CommandExpired, PrinterDriver
-from gateway.devices.printer_status import PrinterCondition, PrinterOffline, PrinterUnavailable
+from gateway.devices.printer.driver import CommandExpired, PrinterDriver
+from gateway.devices.printer.status import PrinterCondition, PrinterOffline, PrinterUnavailable
 from protocols import escpos
 from protocols.escpos import DrawerPin
 

@@ -1,7 +1,7 @@
 """Serial, USB-CDC and TCP barcode scanners: each code arrives as a line.
 
 :class:`SerialScanner` reaches its scanner through the shared link layer
-(:func:`~gateway.devices.link.open_link`): ``/dev/ttyACM0``, ``/dev/pts/7``,
+(:func:`~gateway.devices.links.link.open_link`): ``/dev/ttyACM0``, ``/dev/pts/7``,
 ``socket://host:port``; :class:`SerialScannerConfig` says how the scanner frames its
 codes.
 
@@ -28,9 +28,9 @@ from dataclasses import dataclass
 
 from gateway.common.backoff import Backoff
 from gateway.common.health import DeviceState
-from gateway.devices.line import LineSettings
-from gateway.devices.link import Link, LinkError, LinkLost, LinkOpener, is_network_url, open_link
-from gateway.devices.scanner_driver import ScannerDriver
+from gateway.devices.links.line import LineSettings
+from gateway.devices.links.link import Link, LinkError, LinkLost, LinkOpener, is_network_url, open_link
+from gateway.devices.scanner.driver import ScannerDriver
 from protocols.scanner import (
     DEFAULT_MAX_LINE,
     SWEDISH_IN_STORE,

@@ -8,8 +8,8 @@ carries them to the POS. A refusal is final at once: :class:`ControlUnitRefused`
 
 :class:`RetryingUnit` holds this loop, the wait while a unit says it is busy, the health
 its status reports put it in, and the idle watch. A driver adds what its wire needs
-(:mod:`gateway.devices.control_unit`: framing and the ``SIQ`` resynchronisation;
-:mod:`gateway.devices.http_unit`: HTTP) and says in its own words what its own
+(:mod:`gateway.devices.control_units.ccsp_driver`: framing and the ``SIQ`` resynchronisation;
+:mod:`gateway.devices.control_units.http_driver`: HTTP) and says in its own words what its own
 problems mean.
 """
 
@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from typing import ClassVar, Generic, Literal, NoReturn, Self, TypedDict, TypeVar, Unpack
 
 from gateway.common.health import DeviceState, HealthReporter, HealthTracker
-from gateway.devices.fiscal_unit import (
+from gateway.devices.control_units.interface import (
     REFUSAL_HEALTH,
     ControlUnitError,
     ControlUnitRefused,

@@ -1,12 +1,12 @@
 """The XCCSP driver: a CleanCash control unit reached over HTTP (``POST /xccsp``, XML).
 
-:class:`XccspControlUnit` implements :class:`~gateway.devices.fiscal_unit.ControlUnit`
+:class:`XccspControlUnit` implements :class:`~gateway.devices.control_units.interface.ControlUnit`
 over XCCSP (:mod:`protocols.xccsp`, docs/protocols/xccsp.md), with the same retry,
-deadline and health rules as the CCSP driver (:mod:`gateway.devices.control_unit`), so
+deadline and health rules as the CCSP driver (:mod:`gateway.devices.control_units.ccsp_driver`), so
 the fiscal pipeline sees no difference: both run their tries through
-:class:`~gateway.devices.unit_operation.RetryingUnit`, and this module adds XCCSP.
+:class:`~gateway.devices.control_units.operation.RetryingUnit`, and this module adds XCCSP.
 
-The HTTP side is :class:`~gateway.devices.http_unit.HttpUnit`'s: one aiohttp session
+The HTTP side is :class:`~gateway.devices.control_units.http_driver.HttpUnit`'s: one aiohttp session
 per driver, opened on first use; one request at a time, as on a serial line, each on a
 new connection (``force_close``), so a connection the server closed while idle is never
 reused; no redirects followed; replies over 64 KiB are not read. ``https://`` addresses
@@ -62,8 +62,8 @@ driver was made, if the first call is a registration — and ``0`` after. All tr
 one registration send the same value.
 
 Every document is logged on ``tillgw.devices.xccsp_unit.frames`` (DEBUG) and kept in
-the :class:`~gateway.devices.fiscal_unit.Registration` as a ``tx``/``rx``
-:class:`~gateway.devices.fiscal_unit.FrameRecord` (the raw HTTP bodies, never headers).
+the :class:`~gateway.devices.control_units.interface.Registration` as a ``tx``/``rx``
+:class:`~gateway.devices.control_units.interface.FrameRecord` (the raw HTTP bodies, never headers).
 """
 
 from __future__ import annotations
@@ -77,15 +77,15 @@ from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
 import aiohttp
 
-from gateway.devices.fiscal_unit import (
+from gateway.devices.control_units.http_driver import MAX_REPLY, HttpProblem, HttpUnit, Stop, server_trust
+from gateway.devices.control_units.interface import (
     ControlUnit,
     ControlUnitRefused,
     Registration,
     UnitIdentity,
     UnitStatus,
 )
-from gateway.devices.http_unit import MAX_REPLY, HttpProblem, HttpUnit, Stop, server_trust
-from gateway.devices.unit_operation import (
+from gateway.devices.control_units.operation import (
     CLEANCASH_CODE,
     Operation,
     Retry,

@@ -3,7 +3,7 @@
 Only :class:`EvdevBackend` and :class:`EvdevDevice` touch python-evdev, and it is imported
 when a device is first looked for, so the gateway runs without it until a USB keyboard
 scanner is configured (:class:`EvdevUnavailable` says how to install it). Everything above
-takes any :class:`~gateway.devices.input_devices.InputBackend`.
+takes any :class:`~gateway.devices.scanner.input_devices.InputBackend`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from gateway.devices.input_devices import EventDevice, InputDeviceInfo, RawEvent
+from gateway.devices.scanner.input_devices import EventDevice, InputDeviceInfo, RawEvent
 from protocols.scanner import EV_KEY, KEY_ENTER
 
 __all__ = ["EvdevBackend", "EvdevDevice", "EvdevUnavailable"]

@@ -1,6 +1,6 @@
 """What every control-unit driver that speaks HTTP shares (XCCSP, Infrasec TCS, srv4pos).
 
-:class:`HttpUnit` is a :class:`~gateway.devices.unit_operation.RetryingUnit` that POSTs
+:class:`HttpUnit` is a :class:`~gateway.devices.control_units.operation.RetryingUnit` that POSTs
 one body and reads one answer, the way a serial driver sends one frame: one aiohttp
 session per driver, opened on first use; a connection limit of 1 and one operation at a
 time, so requests reach the server strictly one after the other; a new connection per
@@ -41,8 +41,8 @@ from typing import ClassVar, TypeVar, Unpack
 import aiohttp
 
 from gateway.common.health import DeviceState
-from gateway.devices.fiscal_unit import ControlUnitUnavailable
-from gateway.devices.unit_operation import Direction, Operation, Retry, RetryingUnit, Tries
+from gateway.devices.control_units.interface import ControlUnitUnavailable
+from gateway.devices.control_units.operation import Direction, Operation, Retry, RetryingUnit, Tries
 from protocols.skv import ControlData, validate_orgnr
 
 __all__ = [

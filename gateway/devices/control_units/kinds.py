@@ -4,7 +4,7 @@ The kind follows from the URL — a device path or ``socket://`` is CCSP, an HTT
 ending in ``/xccsp`` is XCCSP, one ending in ``/tcsserver`` is Infrasec TCS, a base
 ending in ``/v45`` is srv4pos — or is said outright (``kind``). :func:`open_unit` makes
 the driver for the kind from :class:`UnitSettings`; every driver is a
-:class:`~gateway.devices.fiscal_unit.ControlUnit`, so nothing above this module knows
+:class:`~gateway.devices.control_units.interface.ControlUnit`, so nothing above this module knows
 which kind it talks to. The HTTP drivers are imported only when one is asked for: a shop
 with a serial unit never loads them.
 """
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 if TYPE_CHECKING:  # the configuration reads this module: it loads no driver until one is opened
-    from gateway.devices.fiscal_unit import ControlUnit
+    from gateway.devices.control_units.interface import ControlUnit
 
 __all__ = [
     "CCSP_BAUDRATES",
@@ -106,20 +106,20 @@ def open_control_unit(
     """
     found = kind_of(url, kind)
     if found is UnitKind.CCSP:
-        from gateway.devices.control_unit import ControlUnitDriver
+        from gateway.devices.control_units.ccsp_driver import ControlUnitDriver
 
         return ControlUnitDriver(url, pos_id, **options)
     if orgnr is None:
         raise ValueError(f"{url}: a {found.value} control unit needs the organisation number (orgnr)")
     if found is UnitKind.XCCSP:
-        from gateway.devices.xccsp_unit import XccspControlUnit
+        from gateway.devices.control_units.xccsp_driver import XccspControlUnit
 
         return XccspControlUnit(url, pos_id, orgnr, **options)
     if found is UnitKind.TCS:
-        from gateway.devices.tcs_unit import TcsControlUnit
+        from gateway.devices.control_units.tcs_driver import TcsControlUnit
 
         return TcsControlUnit(url, pos_id, orgnr, **options)
-    from gateway.devices.srv4pos_unit import Srv4posControlUnit
+    from gateway.devices.control_units.srv4pos_driver import Srv4posControlUnit
 
     return Srv4posControlUnit(url, pos_id, orgnr, **options)
 
@@ -141,7 +141,7 @@ def open_unit(
     target = url or settings.url
     if target is None:
         raise ValueError("[control_unit] url: missing (the address of the certified control unit)")
-    from gateway.devices.line import CCSP_PROTOCOL, CCSP_SPEEDS
+    from gateway.devices.links.line import CCSP_PROTOCOL, CCSP_SPEEDS
 
     kind = kind_of(target, settings.kind if url is None else None)
     merged: dict[str, Any] = {"request_timeout": settings.request_timeout, "retries": settings.retries}

@@ -1,6 +1,6 @@
 """The CCSP driver: a CleanCash-compatible control unit on a serial line or TCP socket.
 
-:class:`ControlUnitDriver` implements :class:`~gateway.devices.fiscal_unit.ControlUnit`
+:class:`ControlUnitDriver` implements :class:`~gateway.devices.control_units.interface.ControlUnit`
 over the CleanCash Serial Protocol, v1 (``ST``/``RH``/``SQ``) and v2 (``RR``); the
 handshake (``IQ`` then ``SIQ``) tells which one the unit speaks.
 
@@ -22,7 +22,7 @@ Retry and deadline policy (numbers are the constructor's defaults):
   the same words.
 
 The tries, their deadlines and what a failure is called are run by
-:class:`~gateway.devices.unit_operation.RetryingUnit`, which the XCCSP driver shares;
+:class:`~gateway.devices.control_units.operation.RetryingUnit`, which the XCCSP driver shares;
 this module adds the framing and the resynchronisation below.
 
 After a request went unanswered, the line is "in doubt": the late answer may still be
@@ -39,7 +39,7 @@ handshake, and shown in :attr:`UnitIdentity.line`.
 
 Every frame is logged in hex on ``tillgw.devices.control_unit.frames`` (DEBUG) with the
 sequence number and receipt number it belongs to, and kept in the
-:class:`~gateway.devices.fiscal_unit.Registration`.
+:class:`~gateway.devices.control_units.interface.Registration`.
 """
 
 from __future__ import annotations
@@ -54,17 +54,14 @@ from typing import TypeAlias, TypeVar, Unpack
 
 from gateway.common.backoff import Backoff
 from gateway.common.health import DeviceState
-from gateway.devices.fiscal_unit import (
+from gateway.devices.control_units.interface import (
     ControlUnit,
     ControlUnitUnavailable,
     Registration,
     UnitIdentity,
     UnitStatus,
 )
-from gateway.devices.line import CCSP_PROTOCOL, DeviceProtocol
-from gateway.devices.link import LinkError, LinkOpener, is_network_url, open_link
-from gateway.devices.port import DeviceTimeout, Exchange, PortClosed, PortOwner
-from gateway.devices.unit_operation import (
+from gateway.devices.control_units.operation import (
     CLEANCASH_CODE,
     Direction,
     FrameJournal,
@@ -74,6 +71,9 @@ from gateway.devices.unit_operation import (
     Tries,
     UnitProblem,
 )
+from gateway.devices.links.line import CCSP_PROTOCOL, DeviceProtocol
+from gateway.devices.links.link import LinkError, LinkOpener, is_network_url, open_link
+from gateway.devices.links.port import DeviceTimeout, Exchange, PortClosed, PortOwner
 from protocols import ccsp
 from protocols.skv import ControlData
 

@@ -1,9 +1,9 @@
 """The srv4pos driver: srv4pos's cloud control unit, JSON over HTTPS with an API key
 (:mod:`protocols.srv4pos`, docs/protocols/srv4pos.md).
 
-:class:`Srv4posControlUnit` implements :class:`~gateway.devices.fiscal_unit.ControlUnit`
+:class:`Srv4posControlUnit` implements :class:`~gateway.devices.control_units.interface.ControlUnit`
 with the retry, deadline and health rules of the other drivers (HTTPS from
-:class:`~gateway.devices.cloud_unit.CloudUnit`):
+:class:`~gateway.devices.control_units.cloud_driver.CloudUnit`):
 
 * every request has a deadline (``request_timeout``, 2 s) and is tried at most
   ``1 + retries`` times (3), every try the same body (the same ``receiptNumber``,
@@ -36,10 +36,10 @@ from pathlib import Path
 from typing import Unpack
 
 from gateway.common.health import DeviceState
-from gateway.devices.cloud_unit import SEQ_MAX, CloudUnit, Op
-from gateway.devices.fiscal_unit import ControlUnit, Registration, UnitStatus
-from gateway.devices.http_unit import Stop
-from gateway.devices.unit_operation import Tries
+from gateway.devices.control_units.cloud_driver import SEQ_MAX, CloudUnit, Op
+from gateway.devices.control_units.http_driver import Stop
+from gateway.devices.control_units.interface import ControlUnit, Registration, UnitStatus
+from gateway.devices.control_units.operation import Tries
 from protocols import srv4pos
 from protocols.ccsp import MainStatus, StorageStatus
 from protocols.skv import ControlData, FieldError

@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 import serial
 import serial_asyncio_fast
 
-from gateway.devices.line import LineSettings
+from gateway.devices.links.line import LineSettings
 
 __all__ = [
     "Link",

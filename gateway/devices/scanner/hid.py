@@ -2,11 +2,11 @@
 
 A USB scanner in keyboard mode types each code and presses Enter. The gateway opens its
 input device (``/dev/input/eventN``, chosen by its ``evdev:`` URL as
-:mod:`gateway.devices.input_devices` describes), grabs it (``EVIOCGRAB``) so the
+:mod:`gateway.devices.scanner.input_devices` describes), grabs it (``EVIOCGRAB``) so the
 keystrokes never reach a desktop or a terminal, reads its key events and decodes them with
 :class:`protocols.scanner.HidDecoder` (US layout, shift and caps lock, Ctrl+] as the
 GS1 separator GS, autorepeat ignored). Every code becomes a
-:class:`~gateway.devices.scan_events.ScanEvent`, as from a serial scanner.
+:class:`~gateway.devices.scanner.events.ScanEvent`, as from a serial scanner.
 
 A device opened by path is checked on every re-open: if the node now belongs to another
 device (the event number was reused, say by the till's keyboard), it is not grabbed.
@@ -22,12 +22,12 @@ Reading
     The device's file descriptor is registered with the event loop (``add_reader``); each
     time it is readable the events waiting are read without blocking. Stopping is
     removing the reader and closing the device (which also releases the grab), so
-    :meth:`~gateway.devices.scanner_driver.ScannerDriver.close` always stops at once — unlike
+    :meth:`~gateway.devices.scanner.driver.ScannerDriver.close` always stops at once — unlike
     evdev's ``async_read_loop``, which a ``close()`` cannot end cleanly.
 
-The devices come from an :class:`~gateway.devices.input_devices.InputBackend`: the
-kernel's (:mod:`gateway.devices.evdev_backend`), or recorded events in tests and
-benchmarks (:mod:`gateway.devices.input_recording`).
+The devices come from an :class:`~gateway.devices.scanner.input_devices.InputBackend`: the
+kernel's (:mod:`gateway.devices.scanner.evdev_backend`), or recorded events in tests and
+benchmarks (:mod:`gateway.devices.scanner.input_recording`).
 """
 
 from __future__ import annotations
@@ -40,15 +40,15 @@ from dataclasses import dataclass
 
 from gateway.common.backoff import Backoff
 from gateway.common.health import DeviceState
-from gateway.devices.evdev_backend import EvdevBackend, EvdevUnavailable
-from gateway.devices.input_devices import (
+from gateway.devices.scanner.driver import ScannerDriver
+from gateway.devices.scanner.evdev_backend import EvdevBackend, EvdevUnavailable
+from gateway.devices.scanner.input_devices import (
     DeviceSelector,
     EventDevice,
     InputBackend,
     InputDeviceInfo,
     choose_device,
 )
-from gateway.devices.scanner_driver import ScannerDriver
 from protocols.scanner import DEFAULT_MAX_LINE, SWEDISH_IN_STORE, HidDecoder, InStoreLayout
 
 __all__ = ["HidScanner", "HidScannerConfig"]

@@ -1,10 +1,10 @@
 """The Infrasec TCS driver: Infrasec's cloud control unit, reached over HTTPS with the
 register's TLS client certificate (:mod:`protocols.tcs`, docs/protocols/tcs.md).
 
-:class:`TcsControlUnit` implements :class:`~gateway.devices.fiscal_unit.ControlUnit` with
+:class:`TcsControlUnit` implements :class:`~gateway.devices.control_units.interface.ControlUnit` with
 the retry, deadline and health rules of the other drivers
-(:class:`~gateway.devices.unit_operation.RetryingUnit`, HTTPS from
-:class:`~gateway.devices.cloud_unit.CloudUnit`):
+(:class:`~gateway.devices.control_units.operation.RetryingUnit`, HTTPS from
+:class:`~gateway.devices.control_units.cloud_driver.CloudUnit`):
 
 * every request has a deadline (``request_timeout``, 2 s) and is tried at most
   ``1 + retries`` times (3), every try the same document: the same ``RequestID``
@@ -12,7 +12,7 @@ the retry, deadline and health rules of the other drivers
   too) and the same ``SequenceNumber``; a service that did register the first time
   answers the repeat with the same code and stores nothing new;
 * no answer, a dropped connection, HTTP 5xx, an unreadable answer: retried (see
-  :mod:`gateway.devices.cloud_unit`); out of tries, :class:`ControlUnitUnavailable`, and
+  :mod:`gateway.devices.control_units.cloud_driver`); out of tries, :class:`ControlUnitUnavailable`, and
   the pipeline keeps the receipt in doubt and sends it again before the next sale;
 * ``ResponseCode`` other than 0: :class:`ControlUnitRefused`, final, ``said`` holding
   the service's words (ResponseCode, ResponseMessage, ResponseReason, SKVResponseCode,
@@ -41,10 +41,10 @@ from pathlib import Path
 from typing import Unpack
 
 from gateway.common.health import DeviceState
-from gateway.devices.cloud_unit import SEQ_MAX, CloudUnit, Op
-from gateway.devices.fiscal_unit import ControlUnit, Registration, UnitStatus
-from gateway.devices.http_unit import Stop
-from gateway.devices.unit_operation import Tries
+from gateway.devices.control_units.cloud_driver import SEQ_MAX, CloudUnit, Op
+from gateway.devices.control_units.http_driver import Stop
+from gateway.devices.control_units.interface import ControlUnit, Registration, UnitStatus
+from gateway.devices.control_units.operation import Tries
 from protocols import tcs
 from protocols.ccsp import MainStatus, StorageStatus
 from protocols.skv import ControlData, ReceiptType

@@ -3,9 +3,9 @@
 :class:`ScannerDriver` starts one task that opens the scanner, reads it and reconnects
 after a random wait under a doubling ceiling (:func:`scanner_backoff`: up to 0.1 s,
 doubling up to 1 s; it starts over after a scan arrives), until it is closed. Each
-driver (:class:`~gateway.devices.serial_scanner.SerialScanner`,
-:class:`~gateway.devices.hid_scanner.HidScanner`) supplies the reading; this class turns
-what it reads into events (:mod:`gateway.devices.scan_events`) for the subscribers.
+driver (:class:`~gateway.devices.scanner.serial_line.SerialScanner`,
+:class:`~gateway.devices.scanner.hid.HidScanner`) supplies the reading; this class turns
+what it reads into events (:mod:`gateway.devices.scanner.events`) for the subscribers.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Self
 
 from gateway.common.backoff import Backoff
 from gateway.common.health import DeviceState, HealthReporter, HealthTracker
-from gateway.devices.scan_events import (
+from gateway.devices.scanner.events import (
     ScanEvent,
     ScanHub,
     ScannerEventListener,

@@ -2,7 +2,7 @@
 
 There is no ``/dev/uinput`` on the build machines, so the keyboard-wedge scanner driver
 is tested against :class:`RecordedDevice`: an
-:class:`~gateway.devices.input_devices.EventDevice` that replays events recorded from a
+:class:`~gateway.devices.scanner.input_devices.EventDevice` that replays events recorded from a
 real scanner, through a descriptor the event loop watches as it would a real device's.
 
 A recording is one input event per line as a JSON array ``[sec, usec, type, code,
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
-from gateway.devices.input_devices import InputDeviceInfo, RawEvent
+from gateway.devices.scanner.input_devices import InputDeviceInfo, RawEvent
 from protocols.scanner import EV_SYN
 
 __all__ = ["RecordedDevice", "read_recording"]

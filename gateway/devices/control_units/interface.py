@@ -1,7 +1,8 @@
 """The control unit as the fiscal pipeline sees it, whatever protocol reaches it.
 
 The receipt pipeline depends on :class:`ControlUnit` only. Every driver implements it —
-CCSP (:mod:`gateway.devices.control_unit`), XCCSP (:mod:`gateway.devices.xccsp_unit`),
+CCSP (:mod:`~gateway.devices.control_units.ccsp_driver`), XCCSP
+(:mod:`~gateway.devices.control_units.xccsp_driver`),
 Infrasec TCS and srv4pos — so nothing above this module changes with the kind of unit a
 shop has.
 

@@ -1,4 +1,4 @@
-"""A :class:`~gateway.devices.link.Link` over USB bulk endpoints, through pyusb.
+"""A :class:`~gateway.devices.links.link.Link` over USB bulk endpoints, through pyusb.
 
 Thin on purpose: it moves bytes and nothing else, so the printer driver above it is the
 same for USB, serial and TCP. ``usb://VID:PID[/serial]`` (hexadecimal ids, as ``lsusb``
@@ -35,7 +35,7 @@ from typing import Any
 import usb.core
 import usb.util
 
-from gateway.devices.link import LinkError, LinkLost
+from gateway.devices.links.link import LinkError, LinkLost
 
 __all__ = [
     "OPEN_TIMEOUT",

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from gateway.devices.http_unit import Stop, server_trust
+from gateway.devices.control_units.http_driver import Stop, server_trust
 
 __all__ = ["REFUSED_CERT_ALERTS", "client_tls_context", "ssl_error_in"]
 

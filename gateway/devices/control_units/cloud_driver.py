@@ -1,11 +1,11 @@
 """What the two cloud control-unit drivers (Infrasec TCS, srv4pos) share over HTTPS.
 
-:class:`CloudUnit` is an :class:`~gateway.devices.http_unit.HttpUnit` for a service on
+:class:`CloudUnit` is an :class:`~gateway.devices.control_units.http_driver.HttpUnit` for a service on
 the internet, named to the shop owner by :attr:`CloudUnit.service`:
 
 TLS: the server is checked against ``ca_cert`` (a PEM file) or the system's trust
 store; a client certificate, when the service wants one, is read from a PKCS#12 file
-with its password (:mod:`gateway.devices.client_cert`).
+with its password (:mod:`gateway.devices.control_units.client_cert`).
 
 What can go wrong, and what the driver does (the numbers are the drivers' defaults):
 
@@ -34,10 +34,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
-from gateway.devices.client_cert import REFUSED_CERT_ALERTS, client_tls_context, ssl_error_in
-from gateway.devices.fiscal_unit import UnitIdentity
-from gateway.devices.http_unit import Answer, HttpProblem, HttpUnit, Stop
-from gateway.devices.unit_operation import (
+from gateway.devices.control_units.client_cert import REFUSED_CERT_ALERTS, client_tls_context, ssl_error_in
+from gateway.devices.control_units.http_driver import Answer, HttpProblem, HttpUnit, Stop
+from gateway.devices.control_units.interface import UnitIdentity
+from gateway.devices.control_units.operation import (
     Operation,
     Retry,
     Tries,
