@@ -26,8 +26,8 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from gateway.devices.fiscal_unit import ControlUnitError, Registration
-from gateway.devices.unit_kinds import open_control_unit
+from gateway.devices.control_units.interface import ControlUnitError, Registration
+from gateway.devices.control_units.kinds import open_control_unit
 from protocols.skv import ControlData, ReceiptType, VatSlot
 
 ORGNR = "5560360793"

@@ -20,9 +20,9 @@ from rich.console import Console
 
 from gateway.cli.options import add_data_arguments, config_from_args
 from gateway.config import ConfigError
-from gateway.devices.drawer import OpenLevel
-from gateway.devices.input_devices import DeviceSelector
-from gateway.devices.unit_kinds import CCSP_BAUDRATES, UnitKind
+from gateway.devices.control_units.kinds import CCSP_BAUDRATES, UnitKind
+from gateway.devices.printer.drawer import OpenLevel
+from gateway.devices.scanner.input_devices import DeviceSelector
 from protocols.skv import FieldError, validate_orgnr, validate_pos_id
 from tools.diag.diagnose import diagnose
 from tools.diag.finding import PROBE_TIMEOUT

@@ -14,10 +14,10 @@ from datetime import datetime
 from typing import Any
 
 from gateway.common.health import DeviceState
-from gateway.devices.drawer import Drawer, OpenLevel
-from gateway.devices.print_job import Outcome
-from gateway.devices.printer import PrinterDriver
-from gateway.devices.printer_status import PrinterUnavailable
+from gateway.devices.printer.drawer import Drawer, OpenLevel
+from gateway.devices.printer.driver import PrinterDriver
+from gateway.devices.printer.job import Outcome
+from gateway.devices.printer.status import PrinterUnavailable
 from protocols import escpos
 from tools.diag.finding import PROBE_TIMEOUT, Finding, next_step_of
 

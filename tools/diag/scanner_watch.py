@@ -14,9 +14,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from gateway.common.health import DeviceState
-from gateway.devices.scan_events import ScanEvent, ScannerEvent
-from gateway.devices.scanner import open_scanner
-from gateway.devices.serial_scanner import SerialScannerConfig
+from gateway.devices.scanner.events import ScanEvent, ScannerEvent
+from gateway.devices.scanner.opener import open_scanner
+from gateway.devices.scanner.serial_line import SerialScannerConfig
 from protocols.scanner import Terminator
 from tools.diag.finding import Finding, next_step_of
 

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from gateway.devices.fiscal_unit import ControlUnitError
-from gateway.devices.unit_kinds import UnitKind, UnitSettings, open_unit, public_url
+from gateway.devices.control_units.interface import ControlUnitError
+from gateway.devices.control_units.kinds import UnitKind, UnitSettings, open_unit, public_url
 from tools.diag.finding import PROBE_TIMEOUT, Finding, next_step_of
 
 __all__ = [

@@ -42,8 +42,8 @@ class UnitAnswer:
 
 async def read_unit(config: Config, url: str | None = None) -> UnitAnswer:
     """The identity of the unit at ``url`` (default the config's; the demo's simulator in the demo)."""
-    from gateway.devices.fiscal_unit import ControlUnitError
-    from gateway.devices.unit_kinds import open_unit
+    from gateway.devices.control_units.interface import ControlUnitError
+    from gateway.devices.control_units.kinds import open_unit
 
     async with contextlib.AsyncExitStack() as stack:
         address = url or config.control_unit.url

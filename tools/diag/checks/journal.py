@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from gateway.common.signing import SigningKeyError, Verifier, load_or_create_key
 from gateway.fiscal.index_check import IndexMismatch, check_index
 from gateway.fiscal.journal import open_readonly, verify
-from gateway.fiscal.signing import SigningKeyError, Verifier, load_or_create_key
 from gateway.till_files import TillFiles
 from tools.diag.checks import Check, Verdict
 

@@ -2,7 +2,7 @@
 
 A serial port is named by what the system knows of it (a USB adapter's ids, a by-id
 link) and by whether a control unit answered on it (the control-unit scan of
-``tillgw diag``); a USB device by its ids, looked up in :mod:`gateway.devices.usb_ids`, and the
+``tillgw diag``); a USB device by its ids, looked up in :mod:`gateway.devices.links.usb_ids`, and the
 names it reports itself when this user may read them.
 """
 
@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from gateway.devices.usb_ids import describe, lookup
+from gateway.devices.links.usb_ids import describe, lookup
 from tools.diag.checks import Check, Verdict
 
 __all__ = ["SERIAL_PATTERNS", "check_serial_ports", "check_usb", "serial_ports"]
