@@ -20,7 +20,8 @@ from gateway.api.reading import json_answer, name_field, only_fields, read_body
 from gateway.fiscal import report_text
 from gateway.fiscal.receipt_text import PrintLine, to_escpos, to_text
 from gateway.fiscal.reports import Report
-from gateway.receipts.codec import money_text, parse_money
+from gateway.receipts.codec import parse_money
+from gateway.receipts.money import money_text
 from gateway.till import DeviceError
 
 __all__ = ["POS_EVENTS", "add_fiscal_event_routes"]

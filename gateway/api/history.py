@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from gateway.api.errors import ApiError
-from gateway.receipts.codec import money_text
+from gateway.receipts.money import money_text
 from gateway.till import Till
 
 __all__ = ["DEFAULT_LAST", "MAX_LAST", "add_history_routes", "last_receipts", "last_z_reports"]

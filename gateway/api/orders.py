@@ -16,7 +16,8 @@ from gateway.api.reading import json_answer, query_text, read_body
 from gateway.api.text_check import check_text
 from gateway.catalog.orders import NotConnected
 from gateway.messages.orders import NewOrder, Order, OrderAnswer, OrderFieldError
-from gateway.receipts.codec import money_text, rate_text
+from gateway.receipts.money import money_text
+from gateway.receipts.vat import rate_text
 
 __all__ = ["ORDER_WAIT", "add_order_routes"]
 

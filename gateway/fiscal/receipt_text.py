@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from gateway.receipts.model import LineKind, PaymentMethod, Receipt, ReceiptKind, Totals
-from gateway.receipts.money import grouped_text as format_kronor
+from gateway.receipts.money import grouped_text
 from protocols import escpos
 from protocols.escpos import Alignment, CodeTable, EncodePolicy
 
@@ -37,7 +37,6 @@ __all__ = [
     "PrintLine",
     "PrintedReceipt",
     "Shop",
-    "format_kronor",
     "layout",
     "orgnr_text",
     "pair",
@@ -158,26 +157,26 @@ def layout(doc: PrintedReceipt, width: int = 42) -> tuple[PrintLine, ...]:
         name = line.text + (" (tjänst)" if line.kind is LineKind.SERVICE else "")
         simple = line.quantity == 1 and line.discount == 0 and amount == line.gross
         if simple:
-            out.append(PrintLine(pair(name, format_kronor(amount), width)))
+            out.append(PrintLine(pair(name, grouped_text(amount), width)))
             continue
         plain(name)
-        detail = f"  {_quantity(line.quantity)} x {format_kronor(line.unit_price)}"
-        out.append(PrintLine(pair(detail, format_kronor(line.gross), width)))
+        detail = f"  {_quantity(line.quantity)} x {grouped_text(line.unit_price)}"
+        out.append(PrintLine(pair(detail, grouped_text(line.gross), width)))
         if line.discount:
-            out.append(PrintLine(pair("  Rabatt", format_kronor(line.amount - line.gross), width)))
+            out.append(PrintLine(pair("  Rabatt", grouped_text(line.amount - line.gross), width)))
     if doc.receipt.discount:
         sign = 1 if totals.is_return else -1
-        out.append(PrintLine(pair("Rabatt på köpet", format_kronor(sign * doc.receipt.discount), width)))
+        out.append(PrintLine(pair("Rabatt på köpet", grouped_text(sign * doc.receipt.discount), width)))
     out.append(rule)
     if totals.rounding:
-        out.append(PrintLine(pair("Summa", format_kronor(totals.total), width)))
-        out.append(PrintLine(pair("Öresavrundning", format_kronor(totals.rounding), width)))
+        out.append(PrintLine(pair("Summa", grouped_text(totals.total), width)))
+        out.append(PrintLine(pair("Öresavrundning", grouped_text(totals.rounding), width)))
     label = "ATT ÅTERFÅ" if totals.is_return else "ATT BETALA"
-    out.append(PrintLine(pair(label, format_kronor(totals.to_pay), width), bold=True))
+    out.append(PrintLine(pair(label, grouped_text(totals.to_pay), width), bold=True))
     for method, amount in totals.paid.items():
-        out.append(PrintLine(pair(PAYMENT_NAMES[method], format_kronor(amount), width)))
+        out.append(PrintLine(pair(PAYMENT_NAMES[method], grouped_text(amount), width)))
     if totals.change:
-        out.append(PrintLine(pair("Växel", format_kronor(totals.change), width)))
+        out.append(PrintLine(pair("Växel", grouped_text(totals.change), width)))
     out.append(PrintLine(""))
 
     columns = (8, 11, 11, width - 30)
@@ -192,9 +191,9 @@ def layout(doc: PrintedReceipt, width: int = 42) -> tuple[PrintLine, ...]:
     for vat in totals.vat:
         cells = (
             f"{vat.rate / 100:g}".replace(".", ","),
-            format_kronor(vat.vat),
-            format_kronor(vat.net),
-            format_kronor(vat.gross),
+            grouped_text(vat.vat),
+            grouped_text(vat.net),
+            grouped_text(vat.gross),
         )
         out.append(
             PrintLine(
@@ -204,7 +203,7 @@ def layout(doc: PrintedReceipt, width: int = 42) -> tuple[PrintLine, ...]:
                 )
             )
         )
-    out.append(PrintLine(pair("Varav moms", format_kronor(sum(v.vat for v in totals.vat)), width)))
+    out.append(PrintLine(pair("Varav moms", grouped_text(sum(v.vat for v in totals.vat)), width)))
     out.append(PrintLine(pair("Antal varor", str(totals.items), width)))
     if totals.services:
         out.append(PrintLine(pair("Antal tjänster", str(totals.services), width)))

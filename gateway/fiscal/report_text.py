@@ -26,7 +26,6 @@ from gateway.fiscal.receipt_text import (
     PAPER_WIDTHS,
     PAYMENT_NAMES,
     PrintLine,
-    format_kronor,
     orgnr_text,
     pair,
     to_escpos,
@@ -34,6 +33,7 @@ from gateway.fiscal.receipt_text import (
 )
 from gateway.fiscal.reports import Report, Tally
 from gateway.messages.bodies import ReportKind
+from gateway.receipts.money import grouped_text
 from protocols.escpos import Alignment, CodeTable
 
 __all__ = ["layout", "render", "text"]
@@ -63,11 +63,11 @@ def layout(report: Report, width: int = 42) -> tuple[PrintLine, ...]:
         out.append(PrintLine(pair(left, right, width), bold=bold))
 
     def money(label: str, ore: int, bold: bool = False) -> None:
-        two_columns(label, format_kronor(ore), bold)
+        two_columns(label, grouped_text(ore), bold)
 
     def tally(label: str, t: Tally) -> None:
         # The counts and amounts in columns of their own; a long label gets a line to itself.
-        figures = f"{t.count} st".rjust(8) + format_kronor(t.amount).rjust(12)
+        figures = f"{t.count} st".rjust(8) + grouped_text(t.amount).rjust(12)
         if len(label) + 1 + len(figures) > width:
             plain(label)
             label = ""
@@ -117,7 +117,7 @@ def layout(report: Report, width: int = 42) -> tuple[PrintLine, ...]:
 
     row(("Moms %", "Moms", "Netto", "Brutto"))
     for v in f.vat:
-        row((_rate(v.rate), format_kronor(v.vat), format_kronor(v.net), format_kronor(v.gross)))
+        row((_rate(v.rate), grouped_text(v.vat), grouped_text(v.net), grouped_text(v.gross)))
     money("Summa moms", sum(v.vat for v in f.vat))
 
     heading("Betalningsmedel (netto)")

@@ -28,7 +28,7 @@ from gateway.receipts.model import (
 from gateway.receipts.money import money_text, parse_ore
 from gateway.receipts.vat import rate_text
 
-__all__ = ["money_text", "parse_money", "rate_text", "receipt_from_json", "receipt_to_json", "totals_to_json"]
+__all__ = ["parse_money", "receipt_from_json", "receipt_to_json", "totals_to_json"]
 
 # ASCII digits only, the whole text (fullmatch): ``\d`` would take Arabic-Indic or full-width
 # digits, and ``$`` a trailing newline ("25.00\n").

@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from gateway.receipts.money import kronor_text as kronor
+from gateway.receipts.money import kronor_text
 from gateway.receipts.vat import VAT_RATES
 from protocols.skv import FieldError, ReceiptType, format_amount
 
@@ -210,7 +210,8 @@ def _validate_line(line: Line, i: int) -> None:
         raise ReceiptError(f"{where}.discount", "is negative")
     if line.discount > abs(line.gross):
         raise ReceiptError(
-            f"{where}.discount", f"{kronor(line.discount)} is more than the line's {kronor(abs(line.gross))}"
+            f"{where}.discount",
+            f"{kronor_text(line.discount)} is more than the line's {kronor_text(abs(line.gross))}",
         )
 
 
@@ -266,7 +267,8 @@ def compute(receipt: Receipt) -> Totals:
         raise ReceiptError("discount", "is negative")
     if receipt.discount > abs(sum(amounts)):
         raise ReceiptError(
-            "discount", f"{kronor(receipt.discount)} is more than the receipt's {kronor(abs(sum(amounts)))}"
+            "discount",
+            f"{kronor_text(receipt.discount)} is more than the receipt's {kronor_text(abs(sum(amounts)))}",
         )
     sign = -1 if is_return else 1
     shares = _spread(receipt.discount, amounts)
@@ -332,7 +334,9 @@ def _settle(
         _check_amount(p.amount, f"{where}.amount")
         if p.amount == 0 or (p.amount > 0) != (sign > 0):
             what = "a refund (negative)" if is_return else "positive"
-            raise ReceiptError(f"{where}.amount", f"must be {what} on this receipt, got {kronor(p.amount)}")
+            raise ReceiptError(
+                f"{where}.amount", f"must be {what} on this receipt, got {kronor_text(p.amount)}"
+            )
         _check_text(p.reference, f"{where}.reference", required=False)
         paid[p.method] = paid.get(p.method, 0) + p.amount
 
@@ -342,13 +346,13 @@ def _settle(
         if other != total:
             raise ReceiptError(
                 "payments",
-                f"the payments come to {kronor(other)} but the receipt to {kronor(total)}",
+                f"the payments come to {kronor_text(other)} but the receipt to {kronor_text(total)}",
             )
         return 0, paid, 0
     if abs(other) > abs(total):
         raise ReceiptError(
             "payments",
-            f"card and other payments {kronor(other)} exceed the total {kronor(total)}",
+            f"card and other payments {kronor_text(other)} exceed the total {kronor_text(total)}",
         )
     cash_due = total - other
     rounded = _round_to_krona(cash_due)
@@ -359,9 +363,13 @@ def _settle(
     tendered = _round_to_krona(cash)
     change = tendered - rounded
     if sign * change < 0:
-        shown = kronor(cash) if tendered == cash else f"{kronor(cash)} (rounded: {kronor(tendered)})"
-        raise ReceiptError("payments", f"cash {shown} is less than the {kronor(rounded)} due in cash")
+        shown = (
+            kronor_text(cash)
+            if tendered == cash
+            else f"{kronor_text(cash)} (rounded: {kronor_text(tendered)})"
+        )
+        raise ReceiptError("payments", f"cash {shown} is less than the {kronor_text(rounded)} due in cash")
     if is_return and change != 0:
-        raise ReceiptError("payments", f"a cash refund must be exactly {kronor(rounded)}")
+        raise ReceiptError("payments", f"a cash refund must be exactly {kronor_text(rounded)}")
     paid[PaymentMethod.CASH] = rounded
     return rounding, paid, change

@@ -16,13 +16,13 @@ from gateway.fiscal.receipt_text import (
     PAPER_WIDTHS,
     PrintedReceipt,
     _wrap,
-    format_kronor,
     layout,
     render,
     to_escpos,
     to_text,
 )
 from gateway.receipts.model import Line, Payment, PaymentMethod, Receipt, ReceiptKind, compute
+from gateway.receipts.money import grouped_text
 from protocols import escpos
 from protocols.escpos import CodeTable
 from tools.render_sample_receipt import sample_receipt
@@ -106,7 +106,7 @@ def test_a_return_receipt_says_so_and_shows_the_refund() -> None:
 
 
 def test_amounts_have_thousands_separated() -> None:
-    assert [format_kronor(v) for v in (0, 5, -1250, 123456789)] == ["0,00", "0,05", "-12,50", "1 234 567,89"]
+    assert [grouped_text(v) for v in (0, 5, -1250, 123456789)] == ["0,00", "0,05", "-12,50", "1 234 567,89"]
 
 
 def test_text_the_code_page_cannot_carry_is_replaced_not_refused() -> None:

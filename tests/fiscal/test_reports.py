@@ -20,11 +20,12 @@ from firmware_sim.control_unit import ControlUnit, Fault
 from gateway.common.signing import Signer, Verifier
 from gateway.fiscal.journal import open_readonly, verify
 from gateway.fiscal.pipeline import FiscalError, Pipeline
-from gateway.fiscal.receipt_text import Shop, format_kronor
+from gateway.fiscal.receipt_text import Shop
 from gateway.fiscal.report_text import layout, render, text
 from gateway.fiscal.reports import Report, make_x, make_z
 from gateway.fiscal.store import Store
 from gateway.receipts.model import Line, LineKind, Payment, PaymentMethod, Receipt, ReceiptKind
+from gateway.receipts.money import grouped_text
 
 PipelineFactory = Callable[..., Awaitable[Pipeline]]
 Sale = Callable[..., Receipt]
@@ -358,7 +359,7 @@ def every_figure(value: Any) -> list[str]:
     if isinstance(value, int):
         return [str(value)]
     if isinstance(value, str) and value.lstrip("-").replace(".", "").isdigit():
-        return [format_kronor(int(Decimal(value) * 100))]
+        return [grouped_text(int(Decimal(value) * 100))]
     return []
 
 
