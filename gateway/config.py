@@ -26,11 +26,15 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from gateway.devices.control_units.kinds import CCSP_BAUDRATES, UnitKind, UnitSettings, kind_of
+from gateway.devices.printer.status import OpenLevel
+from protocols.escpos.text import CODE_TABLE_NAMES, CodeTable
+from protocols.scanner.lines import Terminator
 from protocols.skv import FieldError, luhn_valid, validate_orgnr, validate_pos_id
 
 __all__ = [
@@ -62,6 +66,9 @@ _TOPIC_LEVEL_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _MANUFACTURING_NUMBER_RE = re.compile(r"^(?=.{1,17}$)[A-Za-z0-9-]+(?: [A-Za-z0-9-]+)*$")
 
 
+T = TypeVar("T")
+
+
 class ConfigError(ValueError):
     """A configuration that cannot be used; the message names the key."""
 
@@ -80,16 +87,16 @@ ControlUnitConfig = UnitSettings  # [control_unit]: one section for every kind o
 @dataclass(frozen=True, slots=True)
 class PrinterConfig:
     url: str | None  # None in the demo: the gateway starts the simulated printer
-    code_table: str = "cp858"
+    code_table: CodeTable = CodeTable.CP858
     drawer_pin: int = 2
-    drawer_open_level: str = "high"
+    drawer_open_level: OpenLevel = OpenLevel.HIGH
     pulse_ms: int = 100
 
 
 @dataclass(frozen=True, slots=True)
 class ScannerConfig:
     url: str
-    terminator: str = "cr"
+    terminator: Terminator = Terminator.CR
     prefix: str = ""
     suffix: str = ""
 
@@ -239,6 +246,10 @@ class ConfigSection:
         if value not in choices:
             raise ConfigError(f"{self.where(key)}: must be one of {', '.join(choices)}, got {value!r}")
         return value
+
+    def named(self, key: str, default: str, names: Mapping[str, T]) -> T:
+        """The value ``names`` gives the key's word (``code_table = "cp858"``)."""
+        return names[self.choice(key, default, tuple(sorted(names)))]
 
 
 _UNIT_KEYS: dict[UnitKind, set[str]] = {
@@ -394,9 +405,9 @@ def _parse(raw: dict[str, Any], path: Path) -> Config:
         )
         printer = PrinterConfig(
             url=p.text("url", required=True),
-            code_table=p.choice("code_table", "cp858", ("cp437", "cp850", "cp858", "cp865", "wpc1252")),
+            code_table=p.named("code_table", "cp858", CODE_TABLE_NAMES),
             drawer_pin=p.integer("drawer_pin", 2, (2, 5)),
-            drawer_open_level=p.choice("drawer_open_level", "high", ("high", "low")),
+            drawer_open_level=OpenLevel(p.choice("drawer_open_level", "high", tuple(OpenLevel))),
             pulse_ms=p.integer("pulse_ms", 100, minimum=2),
         )
 
@@ -406,7 +417,7 @@ def _parse(raw: dict[str, Any], path: Path) -> Config:
         s = ConfigSection(scanner_raw, "scanner", {"url", "terminator", "prefix", "suffix"})
         scanner = ScannerConfig(
             url=s.text("url", required=True) or "",
-            terminator=s.choice("terminator", "cr", ("cr", "lf", "crlf")),
+            terminator=Terminator(s.choice("terminator", "cr", tuple(Terminator))),
             prefix=s.text("prefix", "") or "",
             suffix=s.text("suffix", "") or "",
         )

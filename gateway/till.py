@@ -28,7 +28,7 @@ from gateway.common.signing import Signer
 from gateway.config import Config
 from gateway.devices.control_units.interface import ControlUnit, ControlUnitError
 from gateway.devices.control_units.kinds import open_unit
-from gateway.devices.printer.drawer import Drawer, OpenLevel
+from gateway.devices.printer.drawer import Drawer
 from gateway.devices.printer.driver import PrinterDriver
 from gateway.devices.printer.job import Outcome
 from gateway.fiscal.index_check import IndexMismatch, check_index
@@ -61,14 +61,6 @@ from protocols.escpos import CodeTable, DrawerPin
 __all__ = ["DeviceError", "Till"]
 
 log = logging.getLogger("tillgw.till")
-
-CODE_TABLES = {
-    "cp437": CodeTable.CP437,
-    "cp850": CodeTable.CP850,
-    "cp858": CodeTable.CP858,
-    "cp865": CodeTable.CP865,
-    "wpc1252": CodeTable.WPC1252,
-}
 
 
 class DeviceError(Exception):
@@ -185,7 +177,7 @@ class Till:
                     driver,
                     pin=DrawerPin.PIN2 if config.printer.drawer_pin == 2 else DrawerPin.PIN5,
                     on_ms=config.printer.pulse_ms,
-                    open_level=OpenLevel(config.printer.drawer_open_level),
+                    open_level=config.printer.drawer_open_level,
                 )
                 printer = PrinterWithDrawer(driver, drawer)
             shop = Shop(config.shop.name, config.shop.orgnr, config.shop.address)
@@ -196,7 +188,7 @@ class Till:
                 config.pos_id,
                 printer=printer,
                 paper_width=config.paper_width,
-                code_table=CODE_TABLES[config.printer.code_table] if config.printer else CodeTable.CP858,
+                code_table=config.printer.code_table if config.printer else CodeTable.CP858,
             )
             stack.push_async_callback(pipeline.close)
             try:

@@ -19,12 +19,10 @@ from firmware_sim.cli.foreground import (
     setup_logging,
     stop_event,
 )
+from protocols.escpos.text import CODE_TABLE_NAMES
 
 if TYPE_CHECKING:
     from firmware_sim.printer import PrinterDevice
-
-
-_CODE_TABLES = {"cp437": 0, "cp850": 2, "cp865": 5, "wpc1252": 16, "cp858": 19}
 
 
 def add_parser(kinds: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -49,7 +47,7 @@ def add_parser(kinds: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     )
     pr.add_argument(
         "--code-table",
-        choices=sorted(_CODE_TABLES),
+        choices=sorted(CODE_TABLE_NAMES),
         default="cp437",
         help="code table at power-on and after ESC @ (default cp437, as Epson)",
     )
@@ -89,7 +87,7 @@ def add_parser(kinds: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 def run_printer(args: argparse.Namespace) -> int:
     from firmware_sim.printer import FaultError, PrinterConfig, PrinterDevice, parse_fault
-    from protocols.escpos import CodeTable, DrawerPin
+    from protocols.escpos import DrawerPin
 
     setup_logging(args.verbose)
     try:
@@ -98,7 +96,7 @@ def run_printer(args: argparse.Namespace) -> int:
             PrinterConfig(
                 output=args.output,
                 columns=args.width,
-                code_table=CodeTable(_CODE_TABLES[args.code_table]),
+                code_table=CODE_TABLE_NAMES[args.code_table],
                 drawer_close_seconds=args.drawer_close_seconds,
                 drawer_open_high=args.drawer_open_level == "high",
                 drawer_pin=None if args.drawer_pin == "any" else DrawerPin({"2": 0, "5": 1}[args.drawer_pin]),

@@ -36,6 +36,11 @@ class CodeTable(enum.IntEnum):
         return _CODECS[self]
 
 
+CODE_TABLE_NAMES: Mapping[str, CodeTable] = MappingProxyType(
+    {table.name.lower(): table for table in CodeTable}
+)
+"""The tables by the names a configuration or a command line gives them: ``cp858``, ``wpc1252`` …"""
+
 _CODECS: Mapping[CodeTable, str] = MappingProxyType(
     {
         CodeTable.CP437: "cp437",

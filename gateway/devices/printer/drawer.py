@@ -20,7 +20,7 @@ import logging
 from dataclasses import dataclass
 
 from gateway.devices.printer.driver import CommandExpired, PrinterDriver
-from gateway.devices.printer.status import PrinterCondition, PrinterOffline, PrinterUnavailable
+from gateway.devices.printer.status import OpenLevel, PrinterCondition, PrinterOffline, PrinterUnavailable
 from protocols import escpos
 from protocols.escpos import DrawerPin
 
@@ -37,13 +37,6 @@ log = logging.getLogger("tillgw.devices.drawer")
 
 DEFAULT_KICK_EXPIRY = 3.0
 DEFAULT_SENSOR_POLL = 0.25  # how often wait_until_closed asks the sensor
-
-
-class OpenLevel(enum.StrEnum):
-    """The sensor level (pin 3) while the drawer is open."""
-
-    HIGH = "high"
-    LOW = "low"
 
 
 class KickOutcome(enum.StrEnum):

@@ -11,6 +11,7 @@ cover``, ``failed: printer offline (…) — …``. A printer that cannot be ask
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -22,6 +23,7 @@ from protocols.escpos import ErrorCause, OfflineCause, PaperStatus, PrinterStatu
 __all__ = [
     "STATUS_QUERY",
     "ConditionListener",
+    "OpenLevel",
     "PrinterCondition",
     "PrinterOffline",
     "PrinterUnavailable",
@@ -32,6 +34,13 @@ log = logging.getLogger("tillgw.devices.printer")
 
 STATUS_QUERY = b"".join(escpos.status_request(n) for n in StatusType)
 """``DLE EOT 1..4``: printer, offline cause, error cause and paper, answered in that order."""
+
+
+class OpenLevel(enum.StrEnum):
+    """The sensor level (pin 3) while the drawer is open."""
+
+    HIGH = "high"
+    LOW = "low"
 
 
 @dataclass(frozen=True, slots=True)
