@@ -13,7 +13,7 @@
    wedge-scans.jsonl`` repeated ``--repeats`` times, (a) through
    :class:`protocols.scanner.HidDecoder` alone and (b) through the whole HID reading
    path (:class:`~gateway.devices.scanner.hid.HidScanner` with a
-   :class:`~gateway.devices.scanner.input_recording.RecordedDevice` whose descriptor the event loop
+   :class:`~tests.devices.input_recording.RecordedDevice` whose descriptor the event loop
    watches, to a subscriber), read 64 events at a time as evdev reads a backlog, and
    one HID report (up to its ``SYN_REPORT``) per read as while a scanner types.
 """
@@ -35,11 +35,13 @@ from gateway.common.health import DeviceState
 from gateway.devices.scanner.events import ScanEvent
 from gateway.devices.scanner.hid import HidScanner
 from gateway.devices.scanner.input_devices import InputDeviceInfo, RawEvent
-from gateway.devices.scanner.input_recording import RecordedDevice, read_recording
 from gateway.devices.scanner.serial_line import SerialScanner
 from protocols.scanner import HidDecoder
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the recording player is with the tests
+from tests.devices.input_recording import RecordedDevice, read_recording  # noqa: E402
+
 RECORDING = ROOT / "tests" / "devices" / "recordings" / "wedge-scans.jsonl"
 CODES = ["7310865004703", "2388060103489", "96385074", "010731086500470310LOT42\x1d17261231"]
 

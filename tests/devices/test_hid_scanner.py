@@ -30,8 +30,8 @@ from gateway.devices.scanner.input_devices import (
     RawEvent,
     choose_device,
 )
-from gateway.devices.scanner.input_recording import RecordedDevice, read_recording
 from protocols.scanner import MeasureKind, ScanKind
+from tests.devices.input_recording import RecordedDevice, read_recording
 
 IO_TIMEOUT = 10.0
 RECORDINGS = Path(__file__).parent / "recordings"

@@ -27,7 +27,7 @@ Reading
 
 The devices come from an :class:`~gateway.devices.scanner.input_devices.InputBackend`: the
 kernel's (:mod:`gateway.devices.scanner.evdev_backend`), or recorded events in tests and
-benchmarks (:mod:`gateway.devices.scanner.input_recording`).
+benchmarks (:mod:`tests.devices.input_recording`).
 """
 
 from __future__ import annotations

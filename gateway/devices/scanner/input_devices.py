@@ -16,7 +16,7 @@ Addresses (``evdev:`` URLs, parsed by :meth:`DeviceSelector.from_url`)
 What the driver needs of an opened device is an :class:`EventDevice`, and of the list of
 devices an :class:`InputBackend`: the kernel's through python-evdev
 (:mod:`gateway.devices.scanner.evdev_backend`), or recorded events in tests and benchmarks
-(:mod:`gateway.devices.scanner.input_recording`).
+(:mod:`tests.devices.input_recording`).
 """
 
 from __future__ import annotations
