@@ -29,6 +29,7 @@ from datetime import datetime
 
 from gateway.receipts.model import LineKind, PaymentMethod, Receipt, ReceiptKind, Totals
 from gateway.receipts.money import grouped_text
+from gateway.receipts.vat import paper_rate_text
 from protocols import escpos
 from protocols.escpos import Alignment, CodeTable, EncodePolicy
 
@@ -190,7 +191,7 @@ def layout(doc: PrintedReceipt, width: int = 42) -> tuple[PrintLine, ...]:
     )
     for vat in totals.vat:
         cells = (
-            f"{vat.rate / 100:g}".replace(".", ","),
+            paper_rate_text(vat.rate),
             grouped_text(vat.vat),
             grouped_text(vat.net),
             grouped_text(vat.gross),

@@ -34,6 +34,7 @@ from gateway.fiscal.receipt_text import (
 from gateway.fiscal.reports import Report, Tally
 from gateway.messages.bodies import ReportKind
 from gateway.receipts.money import grouped_text
+from gateway.receipts.vat import paper_rate_text
 from protocols.escpos import Alignment, CodeTable
 
 __all__ = ["layout", "render", "text"]
@@ -41,10 +42,6 @@ __all__ = ["layout", "render", "text"]
 
 def _when(iso: str) -> str:
     return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M")
-
-
-def _rate(rate: int) -> str:
-    return f"{rate / 100:g}".replace(".", ",")
 
 
 def layout(report: Report, width: int = 42) -> tuple[PrintLine, ...]:
@@ -117,7 +114,7 @@ def layout(report: Report, width: int = 42) -> tuple[PrintLine, ...]:
 
     row(("Moms %", "Moms", "Netto", "Brutto"))
     for v in f.vat:
-        row((_rate(v.rate), grouped_text(v.vat), grouped_text(v.net), grouped_text(v.gross)))
+        row((paper_rate_text(v.rate), grouped_text(v.vat), grouped_text(v.net), grouped_text(v.gross)))
     money("Summa moms", sum(v.vat for v in f.vat))
 
     heading("Betalningsmedel (netto)")

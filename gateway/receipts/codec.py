@@ -211,7 +211,7 @@ def totals_to_json(totals: Totals) -> dict[str, Any]:
         "return_total": money_text(totals.return_total),
         "vat": [
             {
-                "rate": f"{v.rate // 100}",
+                "rate": rate_text(v.rate),
                 "gross": money_text(v.gross),
                 "vat": money_text(v.vat),
                 "net": money_text(v.net),

@@ -12,7 +12,7 @@ Pure: no I/O.
 
 from __future__ import annotations
 
-__all__ = ["VAT_PERCENTS", "VAT_RATES", "rate_text"]
+__all__ = ["VAT_PERCENTS", "VAT_RATES", "paper_rate_text", "rate_text"]
 
 VAT_RATES = (2500, 1200, 600, 0)
 """The Swedish VAT rates in hundredths of a percent, highest first (the control unit's slot order)."""
@@ -25,3 +25,9 @@ def rate_text(rate: int) -> str:
     """A rate in hundredths of a percent as the POS and the API write it: ``2500`` -> ``"25"``,
     ``1250`` -> ``"12.50"``."""
     return f"{rate // 100}" if rate % 100 == 0 else f"{rate / 100:.2f}"
+
+
+def paper_rate_text(rate: int) -> str:
+    """A rate as a receipt or report prints it, with a decimal comma and no trailing zeros:
+    ``2500`` -> ``"25"``, ``1250`` -> ``"12,5"``."""
+    return f"{rate / 100:g}".replace(".", ",")
