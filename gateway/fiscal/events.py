@@ -14,13 +14,13 @@ import msgspec
 
 from gateway.fiscal.bodies import RegistrationChangedBody
 from gateway.fiscal.errors import FiscalError
-from gateway.fiscal.reports import float_change_body
 from gateway.fiscal.store import Writer
 from gateway.messages.bodies import (
     Body,
     CashierBody,
     CustomerChangeBody,
     Delivery,
+    FloatChangeBody,
     OrderLineBody,
     OrderNewBody,
     PriceChangeBody,
@@ -29,9 +29,11 @@ from gateway.messages.bodies import (
 from gateway.messages.catalog import Customer
 from gateway.messages.envelope import MessageError
 from gateway.messages.orders import NewOrder, OrderFieldError, order_reference
+from gateway.receipts.codec import parse_money
+from gateway.receipts.model import MAX_TEXT
 from protocols.skv import FieldError
 
-__all__ = ["EVENTS", "append_order", "checked_order", "event_body"]
+__all__ = ["EVENTS", "append_order", "checked_order", "event_body", "float_change_body"]
 
 EVENTS: dict[str, type[Body]] = {
     "cashier.login": CashierBody,
@@ -73,6 +75,35 @@ def event_body(kind: str, body: dict[str, Any], pos_id: str) -> Body:
             error = body_error(exc, "")
             raise FiscalError("bad_event", str(error), 422, error.field) from None
     raise FiscalError("bad_event", f"{kind!r} is not an event the POS reports", 422, "kind")
+
+
+def float_change_body(body: dict[str, Any], pos_id: str) -> FloatChangeBody:
+    """Check a ``float.change`` event from the POS and give the body the journal keeps.
+
+    The POS sends ``{"amount": "2000.00", "cashier": "Anna", "note": "morning float"}``:
+    ``amount`` a decimal string in kronor, positive for money put into the drawer as
+    float (växelkassa), negative for float taken out; ``cashier`` and ``note`` optional.
+    The journal keeps ``amount`` in öre (an integer) like every amount it holds, and the
+    register's ``pos_id``. Raises :class:`~protocols.skv.FieldError` naming the field.
+    """
+    unknown = sorted(set(body) - {"amount", "cashier", "note"})
+    if unknown:
+        raise FieldError(unknown[0], "is not a field of a float change")
+    amount = body.get("amount")
+    if not isinstance(amount, str):
+        raise FieldError("amount", f'must be an amount as a string like "2000.00", got {amount!r}')
+    ore = parse_money(amount, "amount")
+    if ore == 0:
+        raise FieldError("amount", "is zero")
+    texts: dict[str, str | None] = {}
+    for key in ("cashier", "note"):
+        value = body.get(key)
+        if value is not None and (
+            not isinstance(value, str) or len(value) > MAX_TEXT or any(ord(c) < 0x20 for c in value)
+        ):
+            raise FieldError(key, f"must be text of at most {MAX_TEXT} characters")
+        texts[key] = value
+    return FloatChangeBody(amount=ore, cashier=texts["cashier"], note=texts["note"], pos_id=pos_id)
 
 
 def checked_order(body: dict[str, Any]) -> NewOrder:

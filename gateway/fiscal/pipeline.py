@@ -274,7 +274,7 @@ class Pipeline:
         its JSON object; the journal adds the POS id.
 
         ``float.change`` is the float (växelkassa) put into or taken out of the drawer,
-        counted on the X and Z reports: see :func:`gateway.fiscal.reports.float_change_body`.
+        counted on the X and Z reports: see :func:`gateway.fiscal.events.float_change_body`.
         ``customer.change`` is a customer made or changed at the till, for the ERP: its body
         is :meth:`Customer.to_json <gateway.messages.catalog.Customer.to_json>`. ``order.new`` is a
         sales order for the ERP (:class:`~gateway.messages.orders.NewOrder`); its journal body adds the

@@ -32,7 +32,8 @@ from gateway.fiscal.receipt_text import (
     to_escpos,
     to_text,
 )
-from gateway.fiscal.reports import Report, Tally
+from gateway.fiscal.report_figures import Tally
+from gateway.fiscal.reports import Report
 from gateway.messages.bodies import ReportKind
 from protocols.escpos import Alignment, CodeTable
 
