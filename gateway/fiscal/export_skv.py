@@ -25,6 +25,10 @@ report`` from a shell) can wait for the write lock, or a clock set back. A small
 holds the events of the last :data:`REORDER_WINDOW` and writes them out sorted by time
 and, within one second, in the reference's order (receipts, copies, X/Z reports,
 logins and logouts).
+
+Its parts: the XML writer and value formats (:mod:`gateway.fiscal.skv_xml`), the company
+and register (:mod:`gateway.fiscal.skv_register`), the cursors over the journal
+(:mod:`gateway.fiscal.skv_journal`) and each event's element (:mod:`gateway.fiscal.skv_events`).
 """
 
 from __future__ import annotations

@@ -18,6 +18,13 @@ in-doubt receipt is sent again with the same sequence number — the unit answer
 with the code it gave the first time, or registers it now — and completed. Until that
 works, new sales are refused: numbers stay unbroken, and the unit's memory and the
 journal hold the same receipts.
+
+Here: the sale path (which number, what became of a request), copies, and the door to the
+other fiscal events. The steps it takes are elsewhere: the control unit asked and its answer
+journaled (:mod:`gateway.fiscal.registering`), receipts in doubt sent again
+(:mod:`gateway.fiscal.recovery`), printing and the drawer (:mod:`gateway.fiscal.printing`),
+the POS's other events checked (:mod:`gateway.fiscal.events`), and what the POS is told when
+nothing happened (:mod:`gateway.fiscal.errors`).
 """
 
 from __future__ import annotations
