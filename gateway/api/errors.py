@@ -3,7 +3,7 @@
 :func:`error_middleware` is the outermost middleware. It turns
 
 * :class:`ApiError` (raised by the handlers) into its status;
-* :class:`~gateway.fiscal.pipeline.FiscalError` into the status the pipeline chose
+* :class:`~gateway.fiscal.errors.FiscalError` into the status the pipeline chose
   (404, 409, 422, 503) with its code and words;
 * :class:`~protocols.skv.FieldError` — a receipt that fails validation
   (:class:`~gateway.receipts.model.ReceiptError` is one) — into 422 naming the field;
@@ -28,7 +28,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from gateway.fiscal.pipeline import FiscalError
+from gateway.fiscal.errors import FiscalError
 from gateway.fiscal.storage import full_words
 from gateway.fiscal.store import StorageFull
 from protocols.skv import FieldError

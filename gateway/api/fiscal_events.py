@@ -92,7 +92,7 @@ async def post_event(request: web.Request) -> web.Response:
             "cashier": name_field(body, "cashier", required=False),
         }
     elif kind == "float.change":
-        # The pipeline checks it (reports.float_change_body: amount, cashier, note) and
+        # The pipeline checks it (events.float_change_body: amount, cashier, note) and
         # names the field of a FiscalError (422); the journal keeps the amount in öre.
         record = {k: v for k, v in body.items() if k != "type"}
     else:

@@ -20,7 +20,8 @@ from aiohttp import web
 from gateway.api.app_keys import HUB, TILL
 from gateway.api.errors import ApiError
 from gateway.api.reading import flag, json_answer, read_body
-from gateway.fiscal.pipeline import FiscalError, RegisteredReceipt
+from gateway.fiscal.errors import FiscalError
+from gateway.fiscal.registered import RegisteredReceipt
 from gateway.receipts.codec import receipt_from_json
 from gateway.till import Till
 

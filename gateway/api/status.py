@@ -15,7 +15,7 @@ from gateway.api.errors import ApiError
 from gateway.api.events import EventHub, stream_events
 from gateway.api.reading import json_answer
 from gateway.common.health import Health, HealthListener
-from gateway.fiscal.pipeline import RegisteredReceipt
+from gateway.fiscal.registered import RegisteredReceipt
 
 __all__ = ["add_status_routes"]
 

@@ -23,16 +23,12 @@ outbox table stays the record: whatever is not in hand, in order from the last r
 window holds), is read from it on the store's database thread, where a transaction runs
 whole.
 
-Acks: with the sync module's public key (``[mqtt] sync_public_key``,
-:mod:`gateway.messages.ack_proof`) an ack counts only when its proof verifies for the outbox
-row's own entry hash; a forged ack, one replayed from another incarnation of the till, or
-one signed by another store's sync module is logged — once per cause, then counted in
-the status (``acks_ignored``) — and ignored, and the message goes on being sent until a
-real ack comes. Without the key acks are taken as they come, and the status says so
-(``acks``: ``unauthenticated``). A ``held`` ack stops the resending; the message stays in
-the outbox, listed under ``held`` with the sync module's reason, until a ``stored`` ack.
+Acks are read, proven and recorded by :mod:`gateway.bus.acks`. A ``held`` ack stops the
+resending; the message stays in the outbox, listed under ``held`` with the sync module's
+reason, until a ``stored`` ack.
 
-Health, in the words of the device drivers (:mod:`gateway.common.health`): ``ready``;
+Health, in the words of the device drivers (:mod:`gateway.common.health`, the words from
+:mod:`gateway.bus.status`): ``ready``;
 ``degraded: 120 messages waiting, oldest 14:02 — the ERP sync module has not
 acknowledged them …``; ``failed: no answer from the MQTT broker at mqtt://… — check that
 Mosquitto runs``.
@@ -41,113 +37,48 @@ Mosquitto runs``.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import logging
 import ssl
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, TypeVar
 
 import aiomqtt
 from aiomqtt import MqttError
 
-from gateway.bus.outbox import HeldMessage, Outbox, OutboxRow, OutboxState
+from gateway.bus.acks import IgnoredAcks, record_acks
+from gateway.bus.flight import Flight, InHand, PublisherSettings
+from gateway.bus.outbox import HeldMessage, Outbox, OutboxRow
+from gateway.bus.status import (
+    BusStatus,
+    CaFileUnusable,
+    acks_note,
+    bus_status,
+    explain,
+    held_words,
+    waiting_words,
+)
 from gateway.common.backoff import Backoff
 from gateway.common.clock import local_now
 from gateway.common.health import DeviceState, HealthReporter, HealthTracker
 from gateway.config import MqttConfig
 from gateway.fiscal.journal import Entry
 from gateway.messages.ack_proof import AckVerifier
-from gateway.messages.envelope import KIND_TOPICS, Ack, MessageError, Topics, decode_ack
+from gateway.messages.envelope import KIND_TOPICS, Topics
 from gateway.mqtt.client import (
-    BAD_LOGIN,
-    NOT_AUTHORISED,
     ConnectionLost,
     SubscriptionRefused,
-    connack_code,
     mqtt_client,
     reconnecting,
     refused,
     stop_task,
 )
 
+# BusStatus and PublisherSettings are named here too: what a caller of the publisher
+# passes in and gets back.
 __all__ = ["BusStatus", "Publisher", "PublisherSettings"]
 
 log = logging.getLogger("tillgw.bus.publisher")
-
-
-@dataclass(frozen=True, slots=True)
-class PublisherSettings:
-    """The publisher's numbers; tests make them small."""
-
-    resend_initial: float = 1.0  # an unacked message is sent again after 1 s,
-    resend_max: float = 60.0  # then 2 s, 4 s … at most 60 s after its last send
-    reconnect_initial: float = 1.0  # the broker unreachable: try again within 1 s,
-    reconnect_max: float = 30.0  # then within 2 s, 4 s … 30 s (a random wait below each)
-    window: int = 1000  # messages sent and awaiting their ack, at most
-    batch: int = 200  # rows read and published in one go
-    degraded_after: float = 30.0  # a message unacked this long (since its first send) degrades health
-    health_refresh: float = 10.0  # the degraded words' count and time are renewed this often
-    keepalive: int = 20  # MQTT keepalive: a dead connection is noticed within ~2x this
-    timeout: float = 10.0  # deadline for CONNACK, SUBACK and each PUBACK
-    max_inflight: int = 100  # QoS 1 messages awaiting their PUBACK at the MQTT level
-
-
-@dataclass(frozen=True, slots=True)
-class BusStatus:
-    """What ``GET /v1/status`` shows of the bus."""
-
-    broker: str
-    state: str
-    reason: str
-    depth: int  # messages acked neither stored nor held by the sync module
-    oldest_at: str | None  # when the oldest of them was written
-    oldest_age_s: float | None  # and how long ago that is
-    last_acked: int | None  # the highest sequence acked
-    held: tuple[HeldMessage, ...] = ()  # what the sync module holds, with its reasons
-    held_count: int = 0
-    acks: str = "unauthenticated"  # "signed" (the sync module's key checks each ack) or "unauthenticated"
-    acks_note: str = ""  # the same in words
-    acks_ignored: dict[str, int] = field(default_factory=dict)  # cause -> acks ignored for it
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "broker": self.broker,
-            "state": self.state,
-            "reason": self.reason,
-            "depth": self.depth,
-            "oldest_unacked_at": self.oldest_at,
-            "oldest_unacked_age_s": self.oldest_age_s,
-            "last_acked": self.last_acked,
-            "held": [h.to_json() for h in self.held],
-            "held_count": self.held_count,
-            "acks": self.acks,
-            "acks_note": self.acks_note,
-            "acks_ignored": dict(self.acks_ignored),
-        }
-
-
-@dataclass(slots=True)
-class _Flight:
-    """A message sent on the current connection and not yet acked."""
-
-    row: OutboxRow
-    first_sent: float  # loop time
-    last_sent: float
-    sends: int = 1  # on this connection
-
-    def due(self, settings: PublisherSettings, progress_at: float) -> float:
-        """When to send it again: the backoff after its last send — counted from the last ack
-        that came, while acks keep coming (the sync module is busy, not gone), but never more
-        than ``resend_max`` after its last send."""
-        wait = min(settings.resend_initial * 2.0 ** (self.sends - 1), settings.resend_max)
-        return min(max(self.last_sent, progress_at) + wait, self.last_sent + settings.resend_max)
-
-
-class _CaFileUnusable(MqttError):
-    pass
 
 
 class Publisher(HealthReporter):
@@ -167,9 +98,7 @@ class Publisher(HealthReporter):
         against; None takes acks unauthenticated (and says so)."""
         self.outbox = outbox
         self.verifier = verifier
-        self.acks_ignored: dict[str, int] = {}  # cause -> how many acks were ignored for it
-        self._ignored_changed = asyncio.Event()
-        self._ignored_logged: set[tuple[str, str]] = set()
+        self.ignored = IgnoredAcks()
         self.topics = topics
         self.config = config
         self.settings = settings or PublisherSettings()
@@ -179,8 +108,8 @@ class Publisher(HealthReporter):
         self._prefix = f"{topics.orgnr}/{topics.store}/{topics.register}/"
         self._wake = asyncio.Event()
         self._acked = asyncio.Event()  # set, and replaced, whenever an ack is recorded
-        self._flight: dict[int, _Flight] = {}
-        self._in_hand: collections.deque[OutboxRow] = collections.deque()  # committed rows not yet sent
+        self._flight: dict[int, Flight] = {}
+        self._in_hand = InHand()
         self._task: asyncio.Task[None] | None = None
         self._connected = False
         # The first held message and how many there are; None: read them again.
@@ -221,51 +150,23 @@ class Publisher(HealthReporter):
         return self._connected
 
     @property
+    def acks_ignored(self) -> dict[str, int]:
+        """Cause -> how many acks were ignored for it."""
+        return self.ignored.counts
+
+    @property
     def acks_note(self) -> str:
-        if self.verifier is None:
-            return (
-                "acks are unauthenticated: anyone who may publish on the broker could mark a message "
-                "delivered — set [mqtt] sync_public_key to the sync module's key (tillgw sync --export-key)"
-            )
-        return f"acks are checked against the sync module's key {self.verifier.key_id}"
+        return acks_note(self.verifier)
 
     async def status(self) -> BusStatus:
-        state = await self.outbox.state()
-        age = None
-        if state.oldest_at is not None:
-            age = round((local_now() - datetime.fromisoformat(state.oldest_at)).total_seconds(), 1)
-        return BusStatus(
-            self.url,
-            self.state.value,
-            self.reason,
-            state.depth,
-            state.oldest_at,
-            age,
-            state.last_acked,
-            state.held,
-            state.held_count,
-            "unauthenticated" if self.verifier is None else "signed",
-            self.acks_note,
-            dict(self.acks_ignored),
+        health = self.health
+        return bus_status(
+            await self.outbox.state(), health.state, health.reason, self.url, self.verifier, self.acks_ignored
         )
 
     async def wait_ignored(self, cause: str, count: int = 1) -> None:
         """Return once ``count`` acks have been ignored for ``cause`` (for tests and tools)."""
-        while self.acks_ignored.get(cause, 0) < count:
-            changed = self._ignored_changed
-            await changed.wait()
-
-    def _ignore(self, cause: str, text: str, detail: str = "") -> None:
-        """An ack not honoured: logged the first time for its cause (and ``detail``: what exactly
-        was wrong with an unreadable one), counted every time."""
-        self.acks_ignored[cause] = self.acks_ignored.get(cause, 0) + 1
-        if (cause, detail) not in self._ignored_logged:
-            self._ignored_logged.add((cause, detail))
-            log.warning("ignored %s (further acks ignored for the same cause are only counted)", text)
-        else:
-            log.debug("ignored %s", text)
-        self._ignored_changed.set()
-        self._ignored_changed = asyncio.Event()
+        await self.ignored.wait(cause, count)
 
     async def wait_acked(self, sequence: int) -> None:
         """Return once the message ``sequence`` is acked (at once if it is)."""
@@ -293,24 +194,8 @@ class Publisher(HealthReporter):
 
     def _on_commit(self, entries: list[Entry]) -> None:
         if any(entry.kind in KIND_TOPICS for entry in entries):
-            self._in_hand.extend(self.outbox.committed(entries))
-            while len(self._in_hand) > self.settings.window:  # the rest is read from the outbox
-                self._in_hand.popleft()
+            self._in_hand.add(self.outbox.committed(entries), self.settings.window)
             self._wake.set()
-
-    def _take_in_hand(self, after: int, limit: int) -> list[OutboxRow] | None:
-        """Up to ``limit`` rows in hand that follow ``after``, the rows up to ``after`` let go
-        (they were read from the outbox); None when the rows in hand do not follow ``after``
-        without a gap (what is missing is read from the outbox), or ``limit`` is 0."""
-        in_hand = self._in_hand
-        while in_hand and in_hand[0].sequence <= after:
-            in_hand.popleft()
-        count = min(limit, len(in_hand))
-        # Rows are handed over in the order of their commits, so their sequences rise: the first
-        # and the last of the run tell whether it has a gap.
-        if count < 1 or in_hand[0].sequence != after + 1 or in_hand[count - 1].sequence != after + count:
-            return None
-        return [in_hand.popleft() for _ in range(count)]
 
     # -- connection ---------------------------------------------------------------------
 
@@ -326,7 +211,7 @@ class Publisher(HealthReporter):
                 max_inflight=self.settings.max_inflight,
             )
         except (OSError, ssl.SSLError) as exc:  # the CA file
-            raise _CaFileUnusable(getattr(exc, "strerror", None) or str(exc)) from exc
+            raise CaFileUnusable(getattr(exc, "strerror", None) or str(exc)) from exc
         client.pending_calls_threshold = 2 * self.settings.batch + 10  # a batch in flight is no warning
         return client
 
@@ -353,7 +238,7 @@ class Publisher(HealthReporter):
     def _failed(self, exc: Exception) -> None:
         self._connected = False
         self._flight.clear()
-        self._health.set(DeviceState.FAILED, self._explain(exc))
+        self._health.set(DeviceState.FAILED, explain(exc, self.config, self.topics.acks))
 
     async def _subscribe(self, client: aiomqtt.Client) -> None:
         granted = await client.subscribe(self.topics.acks, qos=1)
@@ -374,45 +259,6 @@ class Publisher(HealthReporter):
             )
             raise first from None
 
-    def _explain(self, exc: BaseException) -> str:
-        """The failure in a shop owner's words, and what to do."""
-        url = self.url
-        user = f"user {self.config.username!r}" if self.config.username else "no user name"
-        if not isinstance(exc, MqttError | OSError):
-            return f"publishing stopped on an unexpected error ({exc!r}) — see the till's log"
-        if isinstance(exc, _CaFileUnusable):
-            return f"the till cannot use its CA file {self.config.ca_file} ({exc}) — check [mqtt].ca_file"
-        if isinstance(exc, ConnectionLost):
-            return f"lost the connection to the MQTT broker at {url} — check that Mosquitto runs"
-        if isinstance(exc, SubscriptionRefused):
-            return (
-                f"the MQTT broker at {url} refused {user} the subscription to {self.topics.acks} — "
-                "check the broker's ACL (docs/mosquitto.md)"
-            )
-        code = connack_code(exc)
-        if code in BAD_LOGIN:
-            return (
-                f"the MQTT broker at {url} refused the till's login ({user}): bad user name or "
-                "password — check [mqtt] username and password"
-            )
-        if code in NOT_AUTHORISED:
-            return (
-                f"the MQTT broker at {url} refused the till's login ({user}): not authorised — "
-                "check [mqtt] username and password, and the broker's users (docs/mosquitto.md)"
-            )
-        cause = exc.__cause__ or exc.__context__
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            return (
-                f"the MQTT broker at {url} has a certificate the till does not trust "
-                f"({cause.verify_message}) — check [mqtt].ca_file"
-            )
-        if isinstance(cause, ssl.SSLError):
-            return (
-                f"no TLS connection with the MQTT broker at {url} ({cause.reason}) — "
-                "check the port and [mqtt].ca_file"
-            )
-        return f"no answer from the MQTT broker at {url} — check that Mosquitto runs"
-
     # -- acks ---------------------------------------------------------------------------
 
     async def _read_acks(self, client: aiomqtt.Client) -> None:
@@ -425,43 +271,13 @@ class Publisher(HealthReporter):
             await self._on_acks([(str(m.topic), m.payload) for m in batch])
 
     async def _on_acks(self, received: list[tuple[str, Any]]) -> None:
-        acks: list[tuple[int, Ack]] = []
-        for topic, payload in received:
-            try:
-                ack = decode_ack(payload if isinstance(payload, bytes) else b"")
-            except MessageError as exc:
-                text = f"an ack on {topic} that is not one: {exc}: {payload[:200]!r}"
-                self._ignore("unreadable", text, str(exc)[:80])
-                continue
-            sequence = self._sequence_of(ack.msg_id)
-            if sequence is None:
-                self._ignore("foreign", f"an ack for {ack.msg_id!r}: not a message of {self.topics.base}")
-                continue
-            acks.append((sequence, ack))
-        if not acks:
+        recorded = await record_acks(
+            received, self.outbox, self.verifier, self._prefix, self.topics.base, self.ignored
+        )
+        if recorded is None:
             return
-        proven = None if self.verifier is None else self.verifier.valid
-        # A store transaction ends whole even if this task is cancelled meanwhile.
-        outcomes = await self.outbox.acked_many([ack for _, ack in acks], local_now().isoformat(), proven)
-        for (sequence, ack), outcome in zip(acks, outcomes, strict=True):
-            if outcome == "unknown":
-                self._ignore("unknown", f"an ack for {ack.msg_id!r}: no such message in the outbox")
-                continue
-            if outcome == "unproven":
-                self._ignore(
-                    "unproven",
-                    f"an ack for {ack.msg_id} whose proof does not verify with the sync module's key for "
-                    "this message (forged, replayed from another till database, or from another store's "
-                    "sync module); the message is sent again until a real ack comes",
-                )
-                continue
-            if outcome == "repeat":
-                log.debug("repeated ack for %s", ack.msg_id)
-            elif outcome == "held":
-                log.warning("the sync module holds message %s: %s", ack.msg_id, ack.reason)
-                self._forget_held()
-            elif outcome == "released":
-                log.info("the sync module has taken message %s, held before", ack.msg_id)
+        for sequence, outcome in recorded:
+            if outcome in ("held", "released"):
                 self._forget_held()
             if self._flight.pop(sequence, None) is not None:
                 self._progress_at = asyncio.get_running_loop().time()
@@ -473,12 +289,6 @@ class Publisher(HealthReporter):
         """What is held changed: read it again (and discard a read under way)."""
         self._held = None
         self._held_version += 1
-
-    def _sequence_of(self, msg_id: str) -> int | None:
-        if not msg_id.startswith(self._prefix):
-            return None
-        tail = msg_id[len(self._prefix) :]
-        return int(tail) if tail.isdigit() else None
 
     # -- sending ------------------------------------------------------------------------
 
@@ -500,10 +310,10 @@ class Publisher(HealthReporter):
             refill = room >= min(settings.batch, settings.window // 4) or len(self._flight) < refill_below
             fresh: list[OutboxRow] = []
             if room > 0 and refill:
-                in_hand = self._take_in_hand(read_up_to, room)
+                in_hand = self._in_hand.take(read_up_to, room)
                 if in_hand is None:  # not in hand: from the outbox, and what is in hand of it let go
                     fresh = await self.outbox.unacked(read_up_to, room)
-                    self._take_in_hand(fresh[-1].sequence if fresh else read_up_to, 0)
+                    self._in_hand.take(fresh[-1].sequence if fresh else read_up_to, 0)
                 else:
                     fresh = in_hand
             if fresh:
@@ -528,7 +338,7 @@ class Publisher(HealthReporter):
         for row in rows:
             flight = self._flight.get(row.sequence)
             if flight is None:
-                self._flight[row.sequence] = _Flight(row, now, now)
+                self._flight[row.sequence] = Flight(row, now, now)
             else:
                 flight.last_sent = now
                 flight.sends += 1
@@ -570,14 +380,14 @@ class Publisher(HealthReporter):
                 if version == self._held_version:
                     self._held = held = fresh
             if held[1]:
-                self._health.set(DeviceState.DEGRADED, _held_words(*held))
+                self._health.set(DeviceState.DEGRADED, held_words(*held))
             else:
                 self._health.set(DeviceState.READY)
             return
         if self.state is DeviceState.DEGRADED and now - self._health_at < self.settings.health_refresh:
             return
         self._health_at = now
-        self._health.set(DeviceState.DEGRADED, _waiting(await self.outbox.state()))
+        self._health.set(DeviceState.DEGRADED, waiting_words(await self.outbox.state()))
 
 
 _T = TypeVar("_T")
@@ -596,22 +406,3 @@ async def _whole(work: Coroutine[Any, Any, _T]) -> _T:
         with contextlib.suppress(Exception):
             await task
         raise
-
-
-def _held_words(first: HeldMessage | None, count: int) -> str:
-    what = "" if first is None else f" — {first.kind} {first.sequence}: {first.reason}"
-    many = f"{count} message{'s' if count != 1 else ''}"
-    return (
-        f"the ERP sync module holds {many}{what}; fix the cause, then run tillgw sync --reprocess "
-        "where the sync module runs (docs/sync.md)"
-    )
-
-
-def _waiting(state: OutboxState) -> str:
-    when = ""
-    if state.oldest_at is not None:
-        at = datetime.fromisoformat(state.oldest_at)
-        same_day = at.date() == local_now().date()
-        when = f", oldest {at.strftime('%H:%M' if same_day else '%Y-%m-%d %H:%M')}"
-    count = f"{state.depth} message{'s' if state.depth != 1 else ''} waiting"
-    return f"{count}{when} — the ERP sync module has not acknowledged them; check that tillgw sync runs"

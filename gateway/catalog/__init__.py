@@ -1,7 +1,9 @@
 """The till's catalog: the store's master data from the sync module, kept for the POS.
 
 * :mod:`gateway.catalog.store` — ``<data_dir>/catalog.db``: articles, barcodes,
-  customers, stock and the revision held; revisions applied whole, lookups in microseconds;
+  customers, stock and the revision held; revisions applied whole, lookups in microseconds
+  (its tables and connections in :mod:`gateway.catalog.database`, its rows in
+  :mod:`gateway.catalog.rows`);
 * :mod:`gateway.catalog.subscriber` — the MQTT client that brings the revisions and asks
   for what is missing;
 * :mod:`gateway.catalog.customers` — a customer the POS creates or changes, checked.

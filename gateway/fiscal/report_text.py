@@ -31,7 +31,8 @@ from gateway.fiscal.receipt_text import (
     to_escpos,
     to_text,
 )
-from gateway.fiscal.reports import Report, Tally
+from gateway.fiscal.report_figures import Tally
+from gateway.fiscal.reports import Report
 from gateway.messages.bodies import ReportKind
 from gateway.receipts.money import grouped_text
 from gateway.receipts.vat import paper_rate_text

@@ -31,7 +31,8 @@ copies (``kopia``) are counted apart and never in sales, VAT, payments or grand 
   returns, cash as rounded and after change. They add up to ``net_sales + rounding``.
 * ``rounding`` — öresavrundning on normal receipts (signed, booked apart).
 * ``float`` — växelkassa: the sum of the ``float.change`` events of the period (money put
-  into the drawer as float is positive, taken out negative; see :func:`float_change_body`),
+  into the drawer as float is positive, taken out negative; see
+  :func:`gateway.fiscal.events.float_change_body`),
   with what was put in and taken out apart.
 * ``items`` / ``services`` — goods and services sold on normal sale receipts (a weighed
   line counts 1); returned goods are not deducted (they are in ``returns``).
@@ -64,17 +65,17 @@ differs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 from gateway.fiscal.index_check import IndexMismatch, check_index
 from gateway.fiscal.receipt_text import Shop
+from gateway.fiscal.report_figures import Figures, Tally, add_up, last_z
 from gateway.fiscal.store import Store, Writer
 from gateway.messages.bodies import (
     CompanyBody,
     FloatBody,
-    FloatChangeBody,
     GrandTotalBody,
     GroupBody,
     HeadBody,
@@ -88,22 +89,13 @@ from gateway.messages.bodies import (
     UnfinishedBody,
     VatBody,
 )
-from gateway.receipts.codec import parse_money
-from gateway.receipts.model import MAX_TEXT, PaymentMethod
 from gateway.receipts.money import money_text
-from gateway.receipts.vat import VAT_RATES
 from gateway.receipts.vat import rate_text as _rate_text
-from protocols.skv import FieldError
 
 __all__ = [
     "REPORTS_SCHEMA",
-    "Figures",
-    "GrandTotal",
     "IndexMismatch",
     "Report",
-    "Tally",
-    "VatFigure",
-    "float_change_body",
     "make_x",
     "make_z",
 ]
@@ -114,78 +106,6 @@ CREATE TABLE IF NOT EXISTS z_reports (
     entry_seq INTEGER NOT NULL UNIQUE REFERENCES journal (seq) -- its report.z entry
 );
 """
-
-
-@dataclass(frozen=True, slots=True)
-class Tally:
-    """A number of registrations and their amount (öre)."""
-
-    count: int = 0
-    amount: int = 0
-
-    def __add__(self, other: Tally) -> Tally:
-        return Tally(self.count + other.count, self.amount + other.amount)
-
-
-@dataclass(frozen=True, slots=True)
-class VatFigure:
-    rate: int  # hundredths of a percent
-    gross: int  # incl. VAT
-    vat: int
-
-    @property
-    def net(self) -> int:
-        return self.gross - self.vat
-
-
-@dataclass(frozen=True, slots=True)
-class GrandTotal:
-    sales: int = 0
-    returns: int = 0
-
-    @property
-    def net(self) -> int:
-        return self.sales - self.returns
-
-
-@dataclass(frozen=True, slots=True)
-class Figures:
-    """Every figure of one report (see the module docstring for what each counts)."""
-
-    sales: Tally  # normal sale receipts
-    returns: Tally  # normal return receipts, amount positive
-    groups: tuple[tuple[str, int], ...]  # main group -> net amount, by name
-    ungrouped: int
-    vat: tuple[VatFigure, ...]  # 25, 12, 6, 0 %
-    payments: tuple[tuple[PaymentMethod, int], ...]  # every means, net
-    rounding: int
-    float_in: int
-    float_out: int  # positive
-    float_changes: int
-    items: int
-    services: int
-    receipts: int
-    drawer_openings: int
-    copies: Tally
-    training: Tally
-    pro_forma: Tally
-    discounts: Tally
-    other_reductions: Tally
-    refused: Tally
-    in_doubt: Tally
-    grand_total: GrandTotal
-
-    @property
-    def net_sales(self) -> int:
-        return self.sales.amount - self.returns.amount
-
-    @property
-    def float_amount(self) -> int:
-        return self.float_in - self.float_out
-
-    @property
-    def unfinished(self) -> Tally:
-        return self.refused + self.in_doubt
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,38 +205,6 @@ class Report:
         }
 
 
-# -- the float (växelkassa) -------------------------------------------------------------
-
-
-def float_change_body(body: dict[str, Any], pos_id: str) -> FloatChangeBody:
-    """Check a ``float.change`` event from the POS and give the body the journal keeps.
-
-    The POS sends ``{"amount": "2000.00", "cashier": "Anna", "note": "morning float"}``:
-    ``amount`` a decimal string in kronor, positive for money put into the drawer as
-    float (växelkassa), negative for float taken out; ``cashier`` and ``note`` optional.
-    The journal keeps ``amount`` in öre (an integer) like every amount it holds, and the
-    register's ``pos_id``. Raises :class:`~protocols.skv.FieldError` naming the field.
-    """
-    unknown = sorted(set(body) - {"amount", "cashier", "note"})
-    if unknown:
-        raise FieldError(unknown[0], "is not a field of a float change")
-    amount = body.get("amount")
-    if not isinstance(amount, str):
-        raise FieldError("amount", f'must be an amount as a string like "2000.00", got {amount!r}')
-    ore = parse_money(amount, "amount")
-    if ore == 0:
-        raise FieldError("amount", "is zero")
-    texts: dict[str, str | None] = {}
-    for key in ("cashier", "note"):
-        value = body.get(key)
-        if value is not None and (
-            not isinstance(value, str) or len(value) > MAX_TEXT or any(ord(c) < 0x20 for c in value)
-        ):
-            raise FieldError(key, f"must be text of at most {MAX_TEXT} characters")
-        texts[key] = value
-    return FloatChangeBody(amount=ore, cashier=texts["cashier"], note=texts["note"], pos_id=pos_id)
-
-
 # -- making a report --------------------------------------------------------------------
 
 
@@ -330,14 +218,6 @@ async def make_z(store: Store, shop: Shop, pos_id: str) -> Report:
     return await _make(store, shop, pos_id, ReportKind.Z)
 
 
-@dataclass(frozen=True, slots=True)
-class _LastZ:
-    seq: int
-    z_no: int
-    at: str | None
-    grand_total: GrandTotal
-
-
 async def _make(store: Store, shop: Shop, pos_id: str, kind: ReportKind) -> Report:
     return await store.transact(lambda w: _write_report(w, shop, pos_id, kind))
 
@@ -346,12 +226,12 @@ def _write_report(w: Writer, shop: Shop, pos_id: str, kind: ReportKind) -> Repor
     # One write transaction: a consistent snapshot, the Z number taken where it is used,
     # and the head hash is that of the entry just before the report's own.
     _schema(w)
-    last = _last_z(w)
+    last = last_z(w)
     through, head_hash = w.head()
     # The index is checked against the signed entries before it is added up: a row changed
     # outside the till refuses the report (IndexMismatch) instead of being signed into it.
     check_index(w.conn, after=last.seq, through=through, whole=False)
-    figures = _figures(w, last, through)
+    figures = add_up(w, last, through)
     z_no = last.z_no + 1 if kind is ReportKind.Z else None
     draft = Report(
         kind=kind,
@@ -377,132 +257,3 @@ def _schema(w: Writer) -> None:
     for statement in REPORTS_SCHEMA.split(";"):
         if statement.strip():
             w.execute(statement)
-
-
-def _last_z(w: Writer) -> _LastZ:
-    row = w.fetchone(
-        "SELECT seq, at, json_extract(body, '$.z_no'), json_extract(body, '$.grand_total.sales'), "
-        "json_extract(body, '$.grand_total.returns') FROM journal WHERE kind = 'report.z' "
-        "ORDER BY seq DESC LIMIT 1"
-    )
-    if row is None:
-        return _LastZ(0, 0, None, GrandTotal())
-    return _LastZ(int(row[0]), int(row[2]), str(row[1]), GrandTotal(int(row[3]), int(row[4])))
-
-
-_RECEIPT_SUMS = """
-SELECT kind, is_return, COUNT(*), SUM(total), SUM(return_total), SUM(rounding),
-       SUM(rounding < 0), -SUM(MIN(rounding, 0)), SUM(discount > 0), SUM(discount),
-       SUM(items), SUM(services), SUM(cash), SUM(card), SUM(gift_card), SUM(swish), SUM(other),
-       SUM(gross_25), SUM(vat_25), SUM(gross_12), SUM(vat_12), SUM(gross_6), SUM(vat_6), SUM(gross_0)
-FROM receipts WHERE entry_seq > ? AND entry_seq <= ?
-GROUP BY kind, is_return
-"""
-
-_GROUP_SUMS = """
-SELECT g.grp, SUM(g.amount) FROM receipt_groups g JOIN receipts r ON r.entry_seq = g.entry_seq
-WHERE g.entry_seq > ? AND g.entry_seq <= ? AND r.kind = 'normal'
-GROUP BY g.grp ORDER BY g.grp
-"""
-
-_FLOAT_SUMS = """
-SELECT COUNT(*), COALESCE(SUM(MAX(a, 0)), 0), COALESCE(-SUM(MIN(a, 0)), 0) FROM (
-    SELECT CAST(json_extract(body, '$.amount') AS INTEGER) AS a FROM journal
-    WHERE kind = 'float.change' AND seq > ? AND seq <= ?)
-"""
-
-# The amount of a receipt that was not completed: what its pending entry sent to the unit.
-_REFUSED_SUMS = """
-SELECT COUNT(r.seq), COALESCE(SUM(json_extract(p.body, '$.control.total')), 0)
-FROM journal r LEFT JOIN journal p ON p.seq = json_extract(r.body, '$.pending')
-WHERE r.kind = 'receipt.refused' AND r.seq > ? AND r.seq <= ?
-"""
-
-_IN_DOUBT_SUMS = """
-SELECT COUNT(d.pending_seq), COALESCE(SUM(json_extract(p.body, '$.control.total')), 0)
-FROM in_doubt d LEFT JOIN journal p ON p.seq = d.pending_seq WHERE d.pending_seq <= ?
-"""
-
-_PAYMENT_COLUMNS = (
-    PaymentMethod.CASH,
-    PaymentMethod.CARD,
-    PaymentMethod.GIFT_CARD,
-    PaymentMethod.SWISH,
-    PaymentMethod.OTHER,
-)
-
-
-def _ints(row: Sequence[Any] | None) -> list[int]:
-    return [] if row is None else [int(v or 0) for v in row]
-
-
-def _figures(w: Writer, last: _LastZ, through: int) -> Figures:
-    after = last.seq
-    sales = returns = copies = training = pro_forma = discounts = other = Tally()
-    items = services = receipts = rounding = 0
-    payments = [0] * len(_PAYMENT_COLUMNS)
-    vat = [0] * 7  # gross_25, vat_25, gross_12, vat_12, gross_6, vat_6, gross_0
-    for row in w.fetchall(_RECEIPT_SUMS, (after, through)):
-        kind, is_return = str(row[0]), bool(row[1])
-        (count, total, return_total, rounded, down_n, down, disc_n, disc, n_items, n_services) = _ints(
-            row[2:12]
-        )
-        if kind == "kopia":
-            copies += Tally(count, total)
-        elif kind == "ovning":
-            training += Tally(count, total)
-        elif kind == "profo":
-            pro_forma += Tally(count, total)
-        elif kind == "normal":
-            receipts += count
-            rounding += rounded
-            other += Tally(down_n, down)
-            payments = [a + b for a, b in zip(payments, _ints(row[12:17]), strict=True)]
-            vat = [a + b for a, b in zip(vat, _ints(row[17:24]), strict=True)]
-            if is_return:
-                returns += Tally(count, return_total)
-            else:
-                sales += Tally(count, total)
-                discounts += Tally(disc_n, disc)
-                items += n_items
-                services += n_services
-        else:  # pragma: no cover - the pipeline writes no other kind
-            raise ValueError(f"receipt kind {kind!r} in the index")
-    groups = tuple((str(row[0]), int(row[1])) for row in w.fetchall(_GROUP_SUMS, (after, through)))
-    float_changes, float_in, float_out = _ints(w.fetchone(_FLOAT_SUMS, (after, through)))
-    drawer = _ints(
-        w.fetchone(
-            "SELECT COUNT(*) FROM journal WHERE kind = 'drawer.open' AND seq > ? AND seq <= ?",
-            (after, through),
-        )
-    )[0]
-    refused = Tally(*_ints(w.fetchone(_REFUSED_SUMS, (after, through))))
-    in_doubt = Tally(*_ints(w.fetchone(_IN_DOUBT_SUMS, (through,))))
-    vat_columns = {2500: (vat[0], vat[1]), 1200: (vat[2], vat[3]), 600: (vat[4], vat[5]), 0: (vat[6], 0)}
-    net = sales.amount - returns.amount
-    return Figures(
-        sales=sales,
-        returns=returns,
-        groups=groups,
-        ungrouped=net - sum(amount for _, amount in groups),
-        vat=tuple(VatFigure(rate, *vat_columns[rate]) for rate in VAT_RATES),
-        payments=tuple(zip(_PAYMENT_COLUMNS, payments, strict=True)),
-        rounding=rounding,
-        float_in=float_in,
-        float_out=float_out,
-        float_changes=float_changes,
-        items=items,
-        services=services,
-        receipts=receipts,
-        drawer_openings=drawer,
-        copies=copies,
-        training=training,
-        pro_forma=pro_forma,
-        discounts=discounts,
-        other_reductions=other,
-        refused=refused,
-        in_doubt=in_doubt,
-        grand_total=GrandTotal(
-            last.grand_total.sales + sales.amount, last.grand_total.returns + returns.amount
-        ),
-    )

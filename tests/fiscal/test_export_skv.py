@@ -23,22 +23,17 @@ import pytest
 from firmware_sim.control_unit import ControlUnit, Fault
 from gateway.common.signing import Signer
 from gateway.devices.control_units.interface import Registration
-from gateway.fiscal.export_skv import (
-    INSTANS_NS,
-    KOMPONENT_NS,
-    ROOT,
-    Register,
-    amount_text,
-    decimal_text,
-    export_skv,
-)
+from gateway.fiscal.errors import FiscalError
+from gateway.fiscal.export_skv import Register, export_skv
 from gateway.fiscal.exporting import ExportRefused, Period
 from gateway.fiscal.journal import open_readonly
-from gateway.fiscal.pipeline import FiscalError, Pipeline
+from gateway.fiscal.pipeline import Pipeline
 from gateway.fiscal.receipt_entries import control_data, pending_body, receipt_body
 from gateway.fiscal.receipt_text import Shop
+from gateway.fiscal.skv_xml import INSTANS_NS, KOMPONENT_NS, ROOT, decimal_text
 from gateway.fiscal.store import Store, Writer
 from gateway.receipts.model import Line, LineKind, Payment, PaymentMethod, Receipt, ReceiptKind, compute
+from gateway.receipts.money import shortest_text
 from protocols.skv import ReceiptType
 
 PipelineFactory = Callable[..., Awaitable[Pipeline]]
@@ -600,7 +595,7 @@ def test_decimals_are_rounded_to_two_with_trailing_zeros_dropped(value: Decimal,
 
 
 def test_amounts_in_ore() -> None:
-    assert [amount_text(v) for v in (12350, 100, 5, -5490, 0)] == ["123.5", "1", "0.05", "-54.9", "0"]
+    assert [shortest_text(v) for v in (12350, 100, 5, -5490, 0)] == ["123.5", "1", "0.05", "-54.9", "0"]
 
 
 # -- writing entries quickly (Store.transact), at chosen times ----------------------------------

@@ -11,8 +11,9 @@ import pytest
 
 from firmware_sim.control_unit import ControlUnit, Fault
 from gateway.common.signing import Signer, Verifier
+from gateway.fiscal.errors import FiscalError
 from gateway.fiscal.journal import open_readonly, verify
-from gateway.fiscal.pipeline import FiscalError, Pipeline
+from gateway.fiscal.pipeline import Pipeline
 from gateway.receipts.model import Receipt, ReceiptError
 
 PipelineFactory = Callable[..., Awaitable[Pipeline]]

@@ -18,8 +18,9 @@ import pytest
 
 from firmware_sim.control_unit import ControlUnit, Fault
 from gateway.common.signing import Signer, Verifier
+from gateway.fiscal.errors import FiscalError
 from gateway.fiscal.journal import open_readonly, verify
-from gateway.fiscal.pipeline import FiscalError, Pipeline
+from gateway.fiscal.pipeline import Pipeline
 from gateway.fiscal.receipt_text import Shop
 from gateway.fiscal.report_text import layout, render, text
 from gateway.fiscal.reports import Report, make_x, make_z

@@ -45,8 +45,9 @@ from gateway.bus.outbox import Outbox
 from gateway.common.signing import Signer, load_or_create_key, public_pem
 from gateway.devices.control_units.ccsp_driver import ControlUnitDriver
 from gateway.devices.links.port import Backoff
+from gateway.fiscal.errors import FiscalError
 from gateway.fiscal.key_rotation import rotate_key
-from gateway.fiscal.pipeline import FiscalError, Pipeline
+from gateway.fiscal.pipeline import Pipeline
 from gateway.fiscal.receipt_text import Shop
 from gateway.fiscal.series_gap import accept_gap
 from gateway.fiscal.store import Store

@@ -1,0 +1,167 @@
+"""The bus in words: what ``GET /v1/status`` shows of it, and the publisher's health words.
+
+The words are a shop owner's, and say what to do: the broker's refusal and its cause
+(:func:`explain`), what the sync module holds (:func:`held_words`), what waits for its
+ack (:func:`waiting_words`), and whether acks are checked (:func:`acks_note`).
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from aiomqtt import MqttError
+
+from gateway.bus.outbox import HeldMessage, OutboxState
+from gateway.common.clock import local_now
+from gateway.common.health import DeviceState
+from gateway.config import MqttConfig
+from gateway.messages.ack_proof import AckVerifier
+from gateway.mqtt.client import BAD_LOGIN, NOT_AUTHORISED, ConnectionLost, SubscriptionRefused, connack_code
+
+__all__ = [
+    "BusStatus",
+    "CaFileUnusable",
+    "acks_note",
+    "bus_status",
+    "explain",
+    "held_words",
+    "waiting_words",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class BusStatus:
+    """What ``GET /v1/status`` shows of the bus."""
+
+    broker: str
+    state: str
+    reason: str
+    depth: int  # messages acked neither stored nor held by the sync module
+    oldest_at: str | None  # when the oldest of them was written
+    oldest_age_s: float | None  # and how long ago that is
+    last_acked: int | None  # the highest sequence acked
+    held: tuple[HeldMessage, ...] = ()  # what the sync module holds, with its reasons
+    held_count: int = 0
+    acks: str = "unauthenticated"  # "signed" (the sync module's key checks each ack) or "unauthenticated"
+    acks_note: str = ""  # the same in words
+    acks_ignored: dict[str, int] = field(default_factory=dict)  # cause -> acks ignored for it
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "broker": self.broker,
+            "state": self.state,
+            "reason": self.reason,
+            "depth": self.depth,
+            "oldest_unacked_at": self.oldest_at,
+            "oldest_unacked_age_s": self.oldest_age_s,
+            "last_acked": self.last_acked,
+            "held": [h.to_json() for h in self.held],
+            "held_count": self.held_count,
+            "acks": self.acks,
+            "acks_note": self.acks_note,
+            "acks_ignored": dict(self.acks_ignored),
+        }
+
+
+def bus_status(
+    outbox: OutboxState,
+    state: DeviceState,
+    reason: str,
+    broker: str,
+    verifier: AckVerifier | None,
+    acks_ignored: dict[str, int],
+) -> BusStatus:
+    """The status of the outbox (``outbox``) and of the publisher's connection to ``broker``."""
+    age = None
+    if outbox.oldest_at is not None:
+        age = round((local_now() - datetime.fromisoformat(outbox.oldest_at)).total_seconds(), 1)
+    return BusStatus(
+        broker,
+        state.value,
+        reason,
+        outbox.depth,
+        outbox.oldest_at,
+        age,
+        outbox.last_acked,
+        outbox.held,
+        outbox.held_count,
+        "unauthenticated" if verifier is None else "signed",
+        acks_note(verifier),
+        dict(acks_ignored),
+    )
+
+
+class CaFileUnusable(MqttError):
+    """The till's CA file ([mqtt] ca_file) cannot be read or used."""
+
+
+def acks_note(verifier: AckVerifier | None) -> str:
+    """Whether acks are checked, in words for the status."""
+    if verifier is None:
+        return (
+            "acks are unauthenticated: anyone who may publish on the broker could mark a message "
+            "delivered — set [mqtt] sync_public_key to the sync module's key (tillgw sync --export-key)"
+        )
+    return f"acks are checked against the sync module's key {verifier.key_id}"
+
+
+def explain(exc: BaseException, config: MqttConfig, acks_topic: str) -> str:
+    """The failure in a shop owner's words, and what to do."""
+    url = config.url
+    user = f"user {config.username!r}" if config.username else "no user name"
+    if not isinstance(exc, MqttError | OSError):
+        return f"publishing stopped on an unexpected error ({exc!r}) — see the till's log"
+    if isinstance(exc, CaFileUnusable):
+        return f"the till cannot use its CA file {config.ca_file} ({exc}) — check [mqtt].ca_file"
+    if isinstance(exc, ConnectionLost):
+        return f"lost the connection to the MQTT broker at {url} — check that Mosquitto runs"
+    if isinstance(exc, SubscriptionRefused):
+        return (
+            f"the MQTT broker at {url} refused {user} the subscription to {acks_topic} — "
+            "check the broker's ACL (docs/mosquitto.md)"
+        )
+    code = connack_code(exc)
+    if code in BAD_LOGIN:
+        return (
+            f"the MQTT broker at {url} refused the till's login ({user}): bad user name or "
+            "password — check [mqtt] username and password"
+        )
+    if code in NOT_AUTHORISED:
+        return (
+            f"the MQTT broker at {url} refused the till's login ({user}): not authorised — "
+            "check [mqtt] username and password, and the broker's users (docs/mosquitto.md)"
+        )
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(cause, ssl.SSLCertVerificationError):
+        return (
+            f"the MQTT broker at {url} has a certificate the till does not trust "
+            f"({cause.verify_message}) — check [mqtt].ca_file"
+        )
+    if isinstance(cause, ssl.SSLError):
+        return (
+            f"no TLS connection with the MQTT broker at {url} ({cause.reason}) — "
+            "check the port and [mqtt].ca_file"
+        )
+    return f"no answer from the MQTT broker at {url} — check that Mosquitto runs"
+
+
+def held_words(first: HeldMessage | None, count: int) -> str:
+    what = "" if first is None else f" — {first.kind} {first.sequence}: {first.reason}"
+    many = f"{count} message{'s' if count != 1 else ''}"
+    return (
+        f"the ERP sync module holds {many}{what}; fix the cause, then run tillgw sync --reprocess "
+        "where the sync module runs (docs/sync.md)"
+    )
+
+
+def waiting_words(state: OutboxState) -> str:
+    when = ""
+    if state.oldest_at is not None:
+        at = datetime.fromisoformat(state.oldest_at)
+        same_day = at.date() == local_now().date()
+        when = f", oldest {at.strftime('%H:%M' if same_day else '%Y-%m-%d %H:%M')}"
+    count = f"{state.depth} message{'s' if state.depth != 1 else ''} waiting"
+    return f"{count}{when} — the ERP sync module has not acknowledged them; check that tillgw sync runs"
