@@ -1,5 +1,6 @@
 # mypy: ignore-errors
 # (This script runs against release 2084e15, whose module paths this tree no longer has.)
+# ruff: noqa: I001  (its imports are the old release's modules, sorted as that tree sorts them)
 """Make ``release-2084e15.db``: a till's journal written by the release before the typed bodies.
 
 It drives that release's real pipeline against the project's simulated control unit over
@@ -42,14 +43,13 @@ from gateway.registration_check import RegistrationState
 from firmware_sim.control_unit import ControlUnit, Fault, UnitConfig
 from firmware_sim.control_unit.ccsp_server import serve_tcp
 from gateway.bus.outbox import Outbox
-from gateway.common.signing import Signer, load_or_create_key, public_pem
-from gateway.devices.control_units.ccsp_driver import ControlUnitDriver
-from gateway.devices.links.port import Backoff
-from gateway.fiscal.errors import FiscalError
+from gateway.devices.control_unit import ControlUnitDriver
+from gateway.devices.port import Backoff
 from gateway.fiscal.key_rotation import rotate_key
-from gateway.fiscal.pipeline import Pipeline
+from gateway.fiscal.pipeline import FiscalError, Pipeline
 from gateway.fiscal.receipt_text import Shop
 from gateway.fiscal.series_gap import accept_gap
+from gateway.fiscal.signing import Signer, load_or_create_key, public_pem
 from gateway.fiscal.store import Store
 
 SHOP = Shop("Kaffebaren i Växjö AB", "5560360793", ("Storgatan 1", "352 30 Växjö"))
