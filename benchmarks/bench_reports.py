@@ -46,7 +46,7 @@ from gateway.common.signing import Signer, load_or_create_key
 from gateway.devices.control_units.interface import Registration
 from gateway.fiscal.receipt_entries import control_data, index_receipt, pending_body, receipt_body
 from gateway.fiscal.receipt_text import Shop
-from gateway.fiscal.reports import Report, make_x, make_z
+from gateway.fiscal.reports.report import Report, make_x, make_z
 from gateway.fiscal.store import Store, Writer
 from gateway.receipts.model import (
     Line,

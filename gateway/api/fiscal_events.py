@@ -17,9 +17,9 @@ from gateway.api.app_keys import HUB, TILL
 from gateway.api.auth import EVENTS_PATH
 from gateway.api.errors import ApiError
 from gateway.api.reading import json_answer, name_field, only_fields, read_body
-from gateway.fiscal import report_text
 from gateway.fiscal.receipt_text import PrintLine, to_escpos, to_text
-from gateway.fiscal.reports import Report
+from gateway.fiscal.reports import text as report_text
+from gateway.fiscal.reports.report import Report
 from gateway.receipts.codec import parse_money
 from gateway.receipts.money import money_text
 from gateway.till import DeviceError

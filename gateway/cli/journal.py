@@ -249,7 +249,7 @@ def _login_name() -> str | None:
 
 
 def export_command(args: argparse.Namespace) -> int:
-    from gateway.fiscal.exporting import ExportRefused, Period
+    from gateway.fiscal.export.period import ExportRefused, Period
     from gateway.fiscal.journal import open_readonly
 
     config = config_or_complain(args)
@@ -267,7 +267,7 @@ def export_command(args: argparse.Namespace) -> int:
     write: Callable[[sqlite3.Connection, Path], str]
     # Only the chosen format's writer is loaded: the XML one brings the receipts' layout with it.
     if args.format == "skv-xml":
-        from gateway.fiscal import export_skv
+        from gateway.fiscal.export import skv as export_skv
 
         default_name = export_skv.default_file_name(period)
 
@@ -278,7 +278,7 @@ def export_command(args: argparse.Namespace) -> int:
             return f"{sum(counts.values())} events ({kinds})"
 
     else:
-        from gateway.fiscal import export_jsonl
+        from gateway.fiscal.export import jsonl as export_jsonl
 
         default_name = export_jsonl.default_file_name(period)
         till = export_jsonl.Till(config.pos_id, config.shop.name, config.shop.orgnr)

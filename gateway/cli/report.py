@@ -37,7 +37,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def report_command(args: argparse.Namespace) -> int:
     # The fiscal core is loaded when a report is made, not for `tillgw report --help`.
     from gateway.common.signing import SigningKeyError
-    from gateway.fiscal.reports import IndexMismatch
+    from gateway.fiscal.reports.report import IndexMismatch
 
     config = config_or_complain(args)
     if config is None:
@@ -67,9 +67,9 @@ async def _make_here(config: Config, files: TillFiles, kind: str) -> dict[str, A
     """The report made in this process on the till's database: journaled, shown, not printed."""
     from gateway.bus.outbox import Outbox
     from gateway.common.signing import Signer, load_or_create_key
-    from gateway.fiscal import report_text
     from gateway.fiscal.receipt_text import Shop
-    from gateway.fiscal.reports import make_x, make_z
+    from gateway.fiscal.reports import text as report_text
+    from gateway.fiscal.reports.report import make_x, make_z
     from gateway.fiscal.store import Store
     from gateway.messages.envelope import Topics
 

@@ -46,7 +46,7 @@ from gateway.fiscal.receipt_text import PrintedReceipt, PrintLine, Shop
 from gateway.fiscal.recovery import resolve_in_doubt
 from gateway.fiscal.registered import RegisteredReceipt, Sale, find_receipt, registered_by_entry
 from gateway.fiscal.registering import Pending, Registrar
-from gateway.fiscal.reports import IndexMismatch, Report, make_x, make_z
+from gateway.fiscal.reports.report import IndexMismatch, Report, make_x, make_z
 from gateway.fiscal.storage import full_words
 from gateway.fiscal.store import RequestState, StorageFull, Store, Writer
 from gateway.messages.bodies import DrawerOpenBody, ReportKind

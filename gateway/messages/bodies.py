@@ -16,7 +16,7 @@ says ``omit_defaults``). That is what keeps the journal's canonical bytes: the j
 hashes the plain object, keys sorted (:func:`gateway.fiscal.journal.canonical_body`).
 
 * ``receipt`` — :class:`ReceiptPayload`: the outbox joins the receipt's two entries
-* ``report.x``, ``report.z`` — :class:`ReportBody` (``Report.document`` in gateway.fiscal.reports)
+* ``report.x``, ``report.z`` — :class:`ReportBody` (``Report.document`` in gateway.fiscal.reports.report)
 * ``drawer.open`` — :class:`DrawerOpenBody`: the drawer opened without a sale
 * ``cashier.login``, ``cashier.logout`` — :class:`CashierBody`
 * ``price.change`` — :class:`PriceChangeBody`

@@ -1,6 +1,6 @@
 """A Z report (the ``report.z`` message's payload) as one balanced voucher of BAS accounts.
 
-The payload is the Z report's journal entry body (gateway/fiscal/reports.py,
+The payload is the Z report's journal entry body (gateway/fiscal/reports/report.py,
 ``Report.body()``): every amount in integer öre. The voucher (docs/sie.md has a worked
 example):
 

@@ -15,8 +15,8 @@ import pytest
 
 from firmware_sim.control_unit import ControlUnit
 from gateway.common.signing import Signer, Verifier
-from gateway.fiscal.export_jsonl import FORMAT, Till, export_jsonl
-from gateway.fiscal.exporting import ExportRefused, Period
+from gateway.fiscal.export.jsonl import FORMAT, Till, export_jsonl
+from gateway.fiscal.export.period import ExportRefused, Period
 from gateway.fiscal.journal import GENESIS, canonical_body, canonical_bytes, open_readonly
 from gateway.fiscal.pipeline import Pipeline
 from gateway.fiscal.store import Store, Writer

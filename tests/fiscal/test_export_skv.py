@@ -24,13 +24,13 @@ from firmware_sim.control_unit import ControlUnit, Fault
 from gateway.common.signing import Signer
 from gateway.devices.control_units.interface import Registration
 from gateway.fiscal.errors import FiscalError
-from gateway.fiscal.export_skv import Register, export_skv
-from gateway.fiscal.exporting import ExportRefused, Period
+from gateway.fiscal.export.period import ExportRefused, Period
+from gateway.fiscal.export.skv import Register, export_skv
+from gateway.fiscal.export.skv_xml import INSTANS_NS, KOMPONENT_NS, ROOT, decimal_text
 from gateway.fiscal.journal import open_readonly
 from gateway.fiscal.pipeline import Pipeline
 from gateway.fiscal.receipt_entries import control_data, pending_body, receipt_body
 from gateway.fiscal.receipt_text import Shop
-from gateway.fiscal.skv_xml import INSTANS_NS, KOMPONENT_NS, ROOT, decimal_text
 from gateway.fiscal.store import Store, Writer
 from gateway.receipts.model import Line, LineKind, Payment, PaymentMethod, Receipt, ReceiptKind, compute
 from gateway.receipts.money import shortest_text

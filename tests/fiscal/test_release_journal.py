@@ -39,11 +39,11 @@ import pytest
 from gateway.bus.outbox import receipt_payload
 from gateway.cli import main
 from gateway.fiscal.bodies import BODY_KINDS, PendingBody, ReceiptBody, body_type, entry_body
-from gateway.fiscal.export_jsonl import Till, export_jsonl
-from gateway.fiscal.export_skv import Register, export_skv
-from gateway.fiscal.exporting import Period
+from gateway.fiscal.export.jsonl import Till, export_jsonl
+from gateway.fiscal.export.period import Period
+from gateway.fiscal.export.skv import Register, export_skv
+from gateway.fiscal.export.skv_xml import KOMPONENT_NS
 from gateway.fiscal.journal import canonical_body, open_readonly
-from gateway.fiscal.skv_xml import KOMPONENT_NS
 from gateway.messages.bodies import ReceiptPayload, payload_type
 from gateway.messages.envelope import KIND_TOPICS, decode_message
 

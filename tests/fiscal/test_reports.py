@@ -22,8 +22,8 @@ from gateway.fiscal.errors import FiscalError
 from gateway.fiscal.journal import open_readonly, verify
 from gateway.fiscal.pipeline import Pipeline
 from gateway.fiscal.receipt_text import Shop
-from gateway.fiscal.report_text import layout, render, text
-from gateway.fiscal.reports import Report, make_x, make_z
+from gateway.fiscal.reports.report import Report, make_x, make_z
+from gateway.fiscal.reports.text import layout, render, text
 from gateway.fiscal.store import Store
 from gateway.receipts.model import Line, LineKind, Payment, PaymentMethod, Receipt, ReceiptKind
 from gateway.receipts.money import grouped_text

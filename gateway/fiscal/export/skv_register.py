@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 
 from gateway.config import Config
-from gateway.fiscal.exporting import ExportRefused
+from gateway.fiscal.export.period import ExportRefused
 
 __all__ = ["DISTRIBUTION", "Register", "package_version", "register_from_config"]
 

@@ -1,6 +1,6 @@
 """The X or Z report on paper: every figure of SKVFS 2014:9 7 kap. 2–3 §§, in 42 or 48 columns.
 
-:func:`layout` gives the styled lines of a :class:`~gateway.fiscal.reports.Report`; the
+:func:`layout` gives the styled lines of a :class:`~gateway.fiscal.reports.report.Report`; the
 printer bytes and the plain text come from :mod:`gateway.fiscal.receipt_text`'s
 :func:`~gateway.fiscal.receipt_text.to_escpos` and :func:`~gateway.fiscal.receipt_text.to_text`
 (:func:`render` and :func:`text` do both steps). The words ``X-DAGRAPPORT`` or
@@ -31,8 +31,8 @@ from gateway.fiscal.receipt_text import (
     to_escpos,
     to_text,
 )
-from gateway.fiscal.report_figures import Tally
-from gateway.fiscal.reports import Report
+from gateway.fiscal.reports.figures import Tally
+from gateway.fiscal.reports.report import Report
 from gateway.messages.bodies import ReportKind
 from gateway.receipts.money import grouped_text
 from gateway.receipts.vat import paper_rate_text

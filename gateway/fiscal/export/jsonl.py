@@ -32,7 +32,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from gateway.fiscal.exporting import ExportRefused, Period, period_range, written_whole
+from gateway.fiscal.export.period import ExportRefused, Period, period_range, written_whole
 from gateway.fiscal.journal import GENESIS, journal_head
 
 __all__ = ["FORMAT", "Till", "default_file_name", "export_jsonl", "write_jsonl"]

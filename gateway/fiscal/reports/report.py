@@ -3,7 +3,7 @@
 :func:`make_x` and :func:`make_z` add up one period of the till's journal, journal the
 result as a ``report.x`` / ``report.z`` entry holding every figure (integers: öre and
 counts) and return it as a :class:`Report` (``Report.to_json()`` for the API; the
-printed layout is :mod:`gateway.fiscal.report_text`). docs/reports.md lists every
+printed layout is :mod:`gateway.fiscal.reports.text`). docs/reports.md lists every
 figure with its name in the regulation.
 
 **The period** is a range of journal sequence numbers, never of clock times: a report
@@ -71,7 +71,7 @@ from typing import Any
 
 from gateway.fiscal.index_check import IndexMismatch, check_index
 from gateway.fiscal.receipt_text import Shop
-from gateway.fiscal.report_figures import Figures, Tally, add_up, last_z
+from gateway.fiscal.reports.figures import Figures, Tally, add_up, last_z
 from gateway.fiscal.store import Store, Writer
 from gateway.messages.bodies import (
     CompanyBody,

@@ -26,9 +26,9 @@ holds the events of the last :data:`REORDER_WINDOW` and writes them out sorted b
 and, within one second, in the reference's order (receipts, copies, X/Z reports,
 logins and logouts).
 
-Its parts: the XML writer and value formats (:mod:`gateway.fiscal.skv_xml`), the company
-and register (:mod:`gateway.fiscal.skv_register`), the cursors over the journal
-(:mod:`gateway.fiscal.skv_journal`) and each event's element (:mod:`gateway.fiscal.skv_events`).
+Its parts: the XML writer and value formats (:mod:`gateway.fiscal.export.skv_xml`), the company
+and register (:mod:`gateway.fiscal.export.skv_register`), the cursors over the journal
+(:mod:`gateway.fiscal.export.skv_journal`) and each event's element (:mod:`gateway.fiscal.export.skv_events`).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
-from gateway.fiscal.exporting import (
+from gateway.fiscal.export.period import (
     ExportRefused,
     Period,
     first_entry_at_or_after,
@@ -49,11 +49,16 @@ from gateway.fiscal.exporting import (
     wall_clock,
     written_whole,
 )
+from gateway.fiscal.export.skv_events import (
+    login_handelse,
+    receipt_handelse,
+    register_identity,
+    report_handelse,
+)
+from gateway.fiscal.export.skv_journal import Completions, ZSeries, exported_sale, unit_ids
+from gateway.fiscal.export.skv_register import Register, register_from_config
+from gateway.fiscal.export.skv_xml import INSTANS_NS, KOMPONENT_NS, ROOT, XmlWriter, orgnr_digits, timestamp
 from gateway.fiscal.journal import read_entries
-from gateway.fiscal.skv_events import login_handelse, receipt_handelse, register_identity, report_handelse
-from gateway.fiscal.skv_journal import Completions, ZSeries, exported_sale, unit_ids
-from gateway.fiscal.skv_register import Register, register_from_config
-from gateway.fiscal.skv_xml import INSTANS_NS, KOMPONENT_NS, ROOT, XmlWriter, orgnr_digits, timestamp
 from protocols.skv import ReceiptType
 
 # Register and register_from_config are named here too: what a caller of the export passes in.

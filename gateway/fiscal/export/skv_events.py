@@ -1,7 +1,7 @@
 """Each event of the SKV export as its ``Handelse`` element: receipts, copies, X/Z reports, logins.
 
 Each writer returns the element's XML text, ready for its place in time in the file
-(:func:`gateway.fiscal.export_skv.write_skv` sorts them).
+(:func:`gateway.fiscal.export.skv.write_skv` sorts them).
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ import sqlite3
 from datetime import datetime
 from decimal import Decimal
 
+from gateway.fiscal.export.skv_journal import ExportedSale, original_of
+from gateway.fiscal.export.skv_register import Register
+from gateway.fiscal.export.skv_xml import XmlWriter, decimal_text, orgnr_digits, rate_text, timestamp
 from gateway.fiscal.journal import Entry
 from gateway.fiscal.receipt_text import PAYMENT_NAMES
-from gateway.fiscal.skv_journal import ExportedSale, original_of
-from gateway.fiscal.skv_register import Register
-from gateway.fiscal.skv_xml import XmlWriter, decimal_text, orgnr_digits, rate_text, timestamp
 from gateway.messages.bodies import CashierBody, ReportBody
 from gateway.receipts.model import LineKind, PaymentMethod, Totals
 from gateway.receipts.money import shortest_text

@@ -1,6 +1,6 @@
 """The figures of one report's period, added up from the receipts index and the journal.
 
-What each figure counts is in :mod:`gateway.fiscal.reports` (and docs/reports.md); here they
+What each figure counts is in :mod:`gateway.fiscal.reports.report` (and docs/reports.md); here they
 are SQL aggregates over a range of the ``receipts`` index's primary key, and of the
 journal's ``float.change``, ``drawer.open`` and ``receipt.refused`` entries, with the
 receipts still in doubt.

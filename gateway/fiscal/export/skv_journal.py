@@ -15,9 +15,9 @@ from datetime import datetime
 import msgspec
 
 from gateway.fiscal.bodies import PendingBody, ReceiptBody
-from gateway.fiscal.exporting import ExportRefused, wall_clock
+from gateway.fiscal.export.period import ExportRefused, wall_clock
+from gateway.fiscal.export.skv_register import Register
 from gateway.fiscal.journal import Entry, read_entries
-from gateway.fiscal.skv_register import Register
 from gateway.receipts.model import Receipt, Totals, compute
 from protocols.skv import ReceiptType
 
