@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from gateway.devices.control_units.kinds import CCSP_BAUDRATES, UnitKind, UnitSettings, kind_of
-from gateway.devices.printer.status import OpenLevel
+from gateway.devices.printer.settings import OpenLevel
 from protocols.escpos.text import CODE_TABLE_NAMES, CodeTable
 from protocols.scanner.lines import Terminator
 from protocols.skv import FieldError, luhn_valid, validate_orgnr, validate_pos_id

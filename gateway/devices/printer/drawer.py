@@ -20,7 +20,8 @@ import logging
 from dataclasses import dataclass
 
 from gateway.devices.printer.driver import CommandExpired, PrinterDriver
-from gateway.devices.printer.status import OpenLevel, PrinterCondition, PrinterOffline, PrinterUnavailable
+from gateway.devices.printer.settings import OpenLevel
+from gateway.devices.printer.status import PrinterCondition, PrinterOffline, PrinterUnavailable
 from protocols import escpos
 from protocols.escpos import DrawerPin
 

@@ -11,7 +11,6 @@ cover``, ``failed: printer offline (…) — …``. A printer that cannot be ask
 
 from __future__ import annotations
 
-import enum
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -23,7 +22,6 @@ from protocols.escpos import ErrorCause, OfflineCause, PaperStatus, PrinterStatu
 __all__ = [
     "STATUS_QUERY",
     "ConditionListener",
-    "OpenLevel",
     "PrinterCondition",
     "PrinterOffline",
     "PrinterUnavailable",
@@ -34,13 +32,6 @@ log = logging.getLogger("tillgw.devices.printer")
 
 STATUS_QUERY = b"".join(escpos.status_request(n) for n in StatusType)
 """``DLE EOT 1..4``: printer, offline cause, error cause and paper, answered in that order."""
-
-
-class OpenLevel(enum.StrEnum):
-    """The sensor level (pin 3) while the drawer is open."""
-
-    HIGH = "high"
-    LOW = "low"
 
 
 @dataclass(frozen=True, slots=True)
