@@ -45,7 +45,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the fake Business Central lives with the tests (tests/sync/fakes)
 
-from erp_day import ORGNR, STORE, message  # noqa: E402  (beside this script)
+from erp_day import ORGNR, STORE, receipt_message  # noqa: E402  (beside this script)
 
 from gateway.messages.envelope import BusMessage  # noqa: E402
 from gateway.sync.adapters.business_central.adapter import BusinessCentralAdapter  # noqa: E402
@@ -149,39 +149,9 @@ async def masterdata(articles: int, references: bool, folder: Path) -> list[tupl
 # -- receipts ---------------------------------------------------------------------------------
 
 
-def receipt_message(n: int, day: str) -> BusMessage:
-    at = f"{day}T12:00:00+01:00"
-    payload = {
-        "receipt_no": n,
-        "type": "normal",
-        "at": at,
-        "copy_of": None,
-        "totals": {
-            "total": 125_00,
-            "rounding": 0,
-            "to_pay": 125_00,
-            "vat": [[2500, 125_00, 25_00]],
-            "paid": {"card": 125_00},
-            "change": 0,
-        },
-        "receipt": {
-            "type": "normal",
-            "lines": [
-                {
-                    "text": "Mugg",
-                    "quantity": "1",
-                    "unit_price": "125.00",
-                    "vat_rate": "25",
-                    "discount": "0.00",
-                    "kind": "item",
-                    "article": "1001",
-                }
-            ],
-            "payments": [{"method": "card", "amount": "125.00"}],
-            "discount": "0.00",
-        },
-    }
-    return message(n, "receipt", payload, at)
+def day_receipt(n: int, day: str) -> BusMessage:
+    """Receipt ``n`` of the day: one mug (article 1001) of 125.00 at 25 %, by card."""
+    return receipt_message(n, f"{day}T12:00:00+01:00", text="Mugg", article="1001")
 
 
 async def receipts(count: int, post: str, folder: Path) -> tuple[int, float]:
@@ -205,7 +175,7 @@ async def receipts(count: int, post: str, folder: Path) -> tuple[int, float]:
             async def day_of_receipts() -> None:
                 for n in range(1, count + 1):
                     async with inbox.transaction() as db:
-                        await adapter.process(db, receipt_message(n, day))
+                        await adapter.process(db, day_receipt(n, day))
 
             calls, seconds = await counted(fake, day_of_receipts)
         finally:

@@ -54,7 +54,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the fake Fortnox lives with the tests (tests/sync/fakes)
 
-from erp_day import PRICE, VAT, message, z_message  # noqa: E402  (beside this script)
+from erp_day import receipt_message, z_message  # noqa: E402  (beside this script)
 
 from gateway.messages.envelope import BusMessage  # noqa: E402
 from gateway.sync.adapters.fortnox.adapter import FortnoxAdapter  # noqa: E402
@@ -71,36 +71,7 @@ def day_messages(receipts: int, today: str) -> list[BusMessage]:
     at = f"{today}T12:00:00+01:00"
     out = []
     for n in range(1, receipts + 1):
-        payload = {
-            "receipt_no": n,
-            "type": "normal",
-            "at": at,
-            "copy_of": None,
-            "totals": {
-                "total": PRICE,
-                "rounding": 0,
-                "to_pay": PRICE,
-                "vat": [[2500, PRICE, VAT]],
-                "paid": {"card": PRICE},
-                "change": 0,
-            },
-            "receipt": {
-                "type": "normal",
-                "lines": [
-                    {
-                        "text": "Kaffe",
-                        "quantity": "1",
-                        "unit_price": "125.00",
-                        "vat_rate": "25",
-                        "discount": "0.00",
-                        "kind": "goods",
-                    }
-                ],
-                "payments": [{"method": "card", "amount": "125.00"}],
-                "discount": "0.00",
-            },
-        }
-        out.append(message(n, "receipt", payload, at))
+        out.append(receipt_message(n, at))
     out.append(z_message(receipts + 1, receipts, today))
     return out
 

@@ -46,7 +46,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the fake Visma lives with the tests (tests/sync/fakes)
 
-from erp_day import ORGNR, PRICE, VAT, message, z_message  # noqa: E402  (beside this script)
+from erp_day import ORGNR, receipt_message, z_message  # noqa: E402  (beside this script)
 
 from gateway.messages.envelope import BusMessage  # noqa: E402
 from gateway.sync.adapters.visma.adapter import VismaAdapter  # noqa: E402
@@ -66,11 +66,7 @@ RECENT = "2026-06-01T10:00:00.000Z"
 def day_messages(receipts: int, today: str) -> list[BusMessage]:
     """``receipts`` card receipts of 125.00 at 25 % and the Z report summing them."""
     at = f"{today}T12:00:00+01:00"
-    totals = {"total": PRICE, "rounding": 0, "to_pay": PRICE, "vat": [[2500, PRICE, VAT]]}
-    out = [
-        message(n, "receipt", {"receipt_no": n, "type": "normal", "at": at, "totals": totals}, at)
-        for n in range(1, receipts + 1)
-    ]
+    out = [receipt_message(n, at) for n in range(1, receipts + 1)]
     out.append(z_message(receipts + 1, receipts, today))
     return out
 

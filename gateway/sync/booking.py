@@ -1,8 +1,8 @@
 """A Z report (the ``report.z`` message's payload) as one balanced voucher of BAS accounts.
 
-The payload is the Z report's journal entry body (gateway/fiscal/reports/report.py,
-``Report.body()``): every amount in integer öre. The voucher (docs/sie.md has a worked
-example):
+The payload is the Z report's journal entry body, decoded as the bus contract's
+:class:`~gateway.messages.bodies.ReportBody`: every amount in integer öre. The voucher
+(docs/sie.md has a worked example):
 
 * **debit** each means of payment's account with what the day took in by it, net of
   refunds on returns (``payments``: cash as rounded, after change) — cash 1910, card
@@ -25,8 +25,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
+from gateway.messages.bodies import ReportBody, ReportKind
+from gateway.receipts.model import PaymentMethod
 from gateway.receipts.money import money_text
 from gateway.receipts.vat import VAT_PERCENTS
 from gateway.sync.settings import MEANS, AccountsConfig
@@ -66,73 +67,52 @@ class ZFigures:
         return date.fromisoformat(self.at[:10])
 
 
-def _int(value: Any, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise BookingError(f"{where}: {value!r} is not a whole number of öre")
-    return value
-
-
-def _text(value: Any, where: str) -> str:
-    if not isinstance(value, str) or not value:
-        raise BookingError(f"{where}: {value!r} is not a text")
-    return value
-
-
-def z_figures(payload: dict[str, Any]) -> ZFigures:
-    """The figures of a ``report.z`` payload; :class:`BookingError` names a field that is wrong."""
-    if payload.get("report") != "z":
-        raise BookingError(f"report: {payload.get('report')!r} is not a Z report")
-    z_no = _int(payload.get("z_no"), "z_no")
-    if z_no < 1:
-        raise BookingError(f"z_no: {z_no} is not 1 or more")
-    at = _text(payload.get("at"), "at")
+def z_figures(report: ReportBody[int]) -> ZFigures:
+    """The figures of a ``report.z`` payload (decoded: every field there and of its type);
+    :class:`BookingError` names a field whose value cannot be booked."""
+    if report.report != ReportKind.Z:
+        raise BookingError(f"report: {report.report.value!r} is not a Z report")
+    if report.z_no is None or report.z_no < 1:
+        raise BookingError(f"z_no: {report.z_no} is not 1 or more")
+    at = report.at
     try:
         date.fromisoformat(at[:10])
     except ValueError:
         raise BookingError(f"at: {at!r} does not start with a date YYYY-MM-DD") from None
-    company = payload.get("company")
-    if not isinstance(company, dict):
-        raise BookingError("company: missing")
-    orgnr = _text(company.get("orgnr"), "company.orgnr").replace("-", "")
+    orgnr = report.company.orgnr.replace("-", "")
     if len(orgnr) != 10 or not orgnr.isdigit():
-        raise BookingError(f"company.orgnr: {company.get('orgnr')!r} is not ten digits")
+        raise BookingError(f"company.orgnr: {report.company.orgnr!r} is not ten digits")
+    if not report.company.name:
+        raise BookingError("company.name: '' is not a text")
+    if not report.pos_id:
+        raise BookingError("pos_id: '' is not a text")
 
-    vat_list = payload.get("vat")
-    if not isinstance(vat_list, list):
-        raise BookingError("vat: missing or not a list")
     by_rate: dict[int, tuple[int, int]] = {}
-    for i, item in enumerate(vat_list):
-        if not isinstance(item, dict):
-            raise BookingError(f"vat[{i}]: not an object")
-        rate_text = item.get("rate")
-        rate = int(rate_text) if isinstance(rate_text, str) and rate_text.isdigit() else None
+    for i, item in enumerate(report.vat):
+        rate = int(item.rate) if item.rate.isdigit() else None
         if rate not in VAT_PERCENTS:
-            raise BookingError(f"vat[{i}].rate: {rate_text!r} is not one of 25, 12, 6, 0")
+            raise BookingError(f"vat[{i}].rate: {item.rate!r} is not one of 25, 12, 6, 0")
         if rate in by_rate:
-            raise BookingError(f"vat[{i}].rate: {rate_text!r} twice")
-        gross, vat = _int(item.get("gross"), f"vat[{i}].gross"), _int(item.get("vat"), f"vat[{i}].vat")
-        if rate == 0 and vat != 0:
-            raise BookingError(f"vat[{i}].vat: {vat} öre of VAT at 0 %")
-        by_rate[rate] = (gross, vat)
+            raise BookingError(f"vat[{i}].rate: {item.rate!r} twice")
+        if rate == 0 and item.vat != 0:
+            raise BookingError(f"vat[{i}].vat: {item.vat} öre of VAT at 0 %")
+        by_rate[rate] = (item.gross, item.vat)
 
-    payments_raw = payload.get("payments")
-    if not isinstance(payments_raw, dict):
-        raise BookingError("payments: missing or not an object")
-    unknown = sorted(set(payments_raw) - set(MEANS))
+    unknown = sorted(set(report.payments) - set(MEANS))
     if unknown:
         raise BookingError(f"payments.{unknown[0]}: a means of payment this version cannot book")
-    payments = tuple((m, _int(payments_raw.get(m, 0), f"payments.{m}")) for m in MEANS)
+    payments = tuple((m, report.payments.get(PaymentMethod(m), 0)) for m in MEANS)
 
     return ZFigures(
-        z_no=z_no,
+        z_no=report.z_no,
         at=at,
-        company=_text(company.get("name"), "company.name"),
+        company=report.company.name,
         orgnr=orgnr,
-        pos_id=_text(payload.get("pos_id"), "pos_id"),
-        net_sales=_int(payload.get("net_sales"), "net_sales"),
+        pos_id=report.pos_id,
+        net_sales=report.net_sales,
         vat=tuple((r, *by_rate.get(r, (0, 0))) for r in VAT_PERCENTS),
         payments=payments,
-        rounding=_int(payload.get("rounding"), "rounding"),
+        rounding=report.rounding,
     )
 
 

@@ -54,6 +54,7 @@ from tests.sync.conftest import (
     with_,
 )
 from tests.sync.fakes.fortnox import FakeFortnox, config_for, running
+from tests.sync.payloads import z_of
 
 WINDOW = 0.5
 
@@ -140,7 +141,7 @@ async def test_a_day_of_receipts_and_its_z_report_become_one_voucher_once(
         assert voucher["TransactionDate"] == z["at"][:10]
         tag = f"tillgw {ORGNR}/{STORE}/{POS_ID} Z{z['z_no']}"
         assert voucher["Description"].endswith(f"({tag})")
-        expected = {t.account: Decimal(t.amount) / 100 for t in book_z(z_figures(z), AccountsConfig())}
+        expected = {t.account: Decimal(t.amount) / 100 for t in book_z(z_figures(z_of(z)), AccountsConfig())}
         assert rows_by_account(voucher) == expected
         assert expected["1910"] == Decimal("105.00") and expected["3740"] == Decimal("0.40")
 
@@ -338,7 +339,7 @@ async def test_an_account_customers_receipt_becomes_a_booked_paid_invoice_left_o
         [voucher] = fake.vouchers
         booked = rows_by_account(voucher)
         assert "3003" not in booked and "2631" not in booked
-        whole = {t.account: Decimal(t.amount) / 100 for t in book_z(z_figures(z), AccountsConfig())}
+        whole = {t.account: Decimal(t.amount) / 100 for t in book_z(z_figures(z_of(z)), AccountsConfig())}
         assert booked["1580"] == whole["1580"] - Decimal("374.00")
         assert sum(booked.values()) == 0
     finally:

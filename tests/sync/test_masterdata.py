@@ -21,7 +21,7 @@ import pytest
 
 from gateway.messages.catalog import CatalogRequest, CatalogTopics, CatalogUpdate, decode_update
 from gateway.messages.envelope import BusMessage
-from gateway.receipts.model import Line, Payment, PaymentMethod, Receipt
+from gateway.receipts.model import Line, Payment, PaymentMethod, Receipt, ReceiptType
 from gateway.sync.config import SyncConfig
 from gateway.sync.masterdata.catalog_db import CatalogDb
 from gateway.sync.masterdata.config import MasterDataConfig
@@ -34,6 +34,7 @@ from gateway.sync.masterdata.schedule import Schedule, interval_warning
 from gateway.sync.masterdata.stock import StockRecorder, prepare_merge
 from gateway.sync.service import SyncService
 from tests.sync.conftest import ORGNR, POS_ID, STORE, Broker, TillBus, TillFactory, run_tillgw
+from tests.sync.payloads import sale_payload
 
 TOPICS = CatalogTopics(ORGNR, STORE)
 HEADER = "number;name;price;vat;barcodes;unit;group;stock_goods;active;modified"
@@ -379,17 +380,20 @@ async def test_the_stock_recorder_counts_normal_receipts_only(sync_config: SyncC
     inbox = await Inbox.open(sync_config.inbox)
     recorder = StockRecorder()
     await recorder.setup(inbox.conn)
-    lines = [{"text": "Mugg", "quantity": "2", "article": "2001"}, {"text": "Fri text", "quantity": "1"}]
+    sale = Receipt(
+        (Line("Mugg", Decimal(2), 60_00, 2500, article="2001"), Line("Fri text", Decimal(1), 10_00, 2500)),
+        (Payment(PaymentMethod.CARD, 130_00),),
+    )
 
-    def receipt(n: int, kind: str) -> BusMessage:
-        payload = {"type": kind, "receipt": {"lines": lines}}
-        return BusMessage(f"o/s/r/{n}", "receipt", "o", "s", "r", n, n, "h", "", payload)
+    def receipt(n: int, kind: ReceiptType) -> BusMessage:
+        payload = sale_payload(sale, n, type=kind, copy_of=1 if kind == ReceiptType.COPY else None)
+        return BusMessage(f"o/s/r/{n}", "receipt", "o", "s", "r", n, n, "h", payload["at"], payload)
 
     try:
         async with inbox.transaction() as db:
-            assert await recorder.process(db, receipt(1, "normal")) == "1 stock line recorded"
-            assert await recorder.process(db, receipt(2, "ovning")) is None
-            assert await recorder.process(db, receipt(3, "kopia")) is None
+            assert await recorder.process(db, receipt(1, ReceiptType.NORMAL)) == "1 stock line recorded"
+            assert await recorder.process(db, receipt(2, ReceiptType.TRAINING)) is None
+            assert await recorder.process(db, receipt(3, ReceiptType.COPY)) is None
         rows = await inbox.fetchall("SELECT article, change FROM stock_changes")
         assert [(r[0], r[1]) for r in rows] == [("2001", "-2")]
     finally:

@@ -6,16 +6,20 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 import pytest
 
+from gateway.messages.bodies import Delivery, OrderLineBody, OrderNewBody, ReceiptPayload
 from gateway.messages.envelope import BusMessage
 from gateway.messages.orders import NewOrder
+from gateway.receipts.model import Line, Payment, PaymentMethod, Receipt, ReceiptType
 from gateway.sync.adapters import AdapterError
 from gateway.sync.orders.common import OrderAdapter, OrderRecords, ore, quantity, till_line, vat_rate
 from gateway.sync.orders.source import OrderLookupError
 from gateway.sync.references import ReferenceField
+from tests.sync.payloads import sale_payload
 
 
 def test_numbers_as_the_erps_send_them() -> None:
@@ -55,11 +59,36 @@ def test_a_line_gets_the_tills_price_incl_vat_and_a_text() -> None:
         line(-1000)
 
 
-def _message(kind: str, payload: dict[str, object], sequence: int = 1) -> BusMessage:
+def _message(kind: str, payload: dict[str, Any], sequence: int = 1) -> BusMessage:
     return BusMessage(
         f"5561234567/main/KASSA1/{sequence}", kind, "5561234567", "main", "KASSA1", sequence, sequence,
         "ab", "2026-05-21T10:00:00+02:00", payload,
     )  # fmt: skip
+
+
+def _new_order() -> dict[str, Any]:
+    """An ``order.new`` as the till writes it: one coffee for customer 20000, taken now."""
+    line = OrderLineBody(article="1001", quantity="1", text=None)
+    return OrderNewBody(
+        customer="20000",
+        lines=(line,),
+        delivery=Delivery.NOW,
+        note=None,
+        reference="O-KASSA1-1",
+        pos_id="KASSA1",
+    ).to_json()
+
+
+def _receipt(
+    receipt_no: int, *, order: str | None = None, type: ReceiptType = ReceiptType.NORMAL
+) -> dict[str, Any]:
+    """A receipt of a coffee paid by card, paying sales order ``order`` when one is given."""
+    sale = Receipt(
+        (Line("Kaffe", Decimal(1), 32_50, 1200, article="1001"),),
+        (Payment(PaymentMethod.CARD, 32_50),),
+        order=order,
+    )
+    return sale_payload(sale, receipt_no, type=type, at="2026-05-21T10:00:00+02:00")
 
 
 class _Erp(OrderAdapter):
@@ -78,7 +107,7 @@ class _Erp(OrderAdapter):
         return f"SO-{len(self.made)}", ", shipped"
 
     async def _pay_order(
-        self, db: aiosqlite.Connection, m: BusMessage, ref: str, order_no: str
+        self, db: aiosqlite.Connection, m: BusMessage, payload: ReceiptPayload, ref: str, order_no: str
     ) -> tuple[str, str]:
         if order_no == "down":
             raise ConnectionError("the ERP does not answer")
@@ -96,26 +125,22 @@ async def db(tmp_path: Path) -> AsyncIterator[aiosqlite.Connection]:
 async def test_each_order_is_made_and_each_receipt_pays_once(db: aiosqlite.Connection) -> None:
     erp = _Erp()
     await erp.setup(db)
-    new = _message(
-        "order.new",
-        {"customer": "20000", "lines": [{"article": "1001", "quantity": "1"}], "delivery": "now",
-         "reference": "O-KASSA1-1"},
-    )  # fmt: skip
+    new = _message("order.new", _new_order())
     order, receipt = "5561234567/main/KASSA1/O1", "5561234567/main/KASSA1/R4"  # the full form: it fits 80
     assert await erp.process(db, new) == f"order {order} (20000) made sales order SO-1, shipped"
     assert await erp.process(db, new) == f"order {order} already is sales order SO-1; nothing done"
-    paying = _message("receipt", {"type": "normal", "receipt_no": 4, "receipt": {"order": "SO-1"}}, 2)
+    paying = _message("receipt", _receipt(4, order="SO-1"), 2)
     assert await erp.process(db, paying) == f"receipt {receipt} paid sales order SO-1: invoice INV-1"
     assert await erp.process(db, paying) == (
         f"receipt {receipt} already paid order SO-1 (invoice INV-1); nothing done"
     )
     assert (erp.made, erp.paid) == ([order], [receipt])
     # Not the adapter's: a training receipt, one that pays no order.
-    training = _message("receipt", {"type": "training", "receipt_no": 5, "receipt": {"order": "SO-1"}}, 3)
-    plain = _message("receipt", {"type": "normal", "receipt_no": 6, "receipt": {}}, 4)
+    training = _message("receipt", _receipt(5, order="SO-1", type=ReceiptType.TRAINING), 3)
+    plain = _message("receipt", _receipt(6), 4)
     assert [await erp.process(db, m) for m in (training, plain)] == [None, None]
     # The ERP's failure names it; an order without a reference is no order to make.
-    down = _message("receipt", {"type": "normal", "receipt_no": 7, "receipt": {"order": "down"}}, 5)
+    down = _message("receipt", _receipt(7, order="down"), 5)
     with pytest.raises(AdapterError, match=r"^Test ERP: the ERP does not answer$"):
         await erp.process(db, down)
     unnamed = _message("order.new", {**new.payload, "reference": None}, 6)
@@ -142,15 +167,11 @@ async def test_what_the_older_module_recorded_under_the_register_alone_is_this_s
             "msg_id, made_at) VALUES (?, ?, ?, ?, ?, ?, 'old', 'then')",
             row,
         )
-    new = _message(
-        "order.new",
-        {"customer": "20000", "lines": [{"article": "1001", "quantity": "1"}], "delivery": "now",
-         "reference": "O-KASSA1-1"},
-    )  # fmt: skip
+    new = _message("order.new", _new_order())
     assert (await erp.process(db, new) or "").endswith("already is sales order SO-7; nothing done")
-    paying = _message("receipt", {"type": "normal", "receipt_no": 4, "receipt": {"order": "SO-7"}}, 2)
+    paying = _message("receipt", _receipt(4, order="SO-7"), 2)
     assert (await erp.process(db, paying) or "").endswith("(invoice INV-7); nothing done")
-    other = _message("receipt", {"type": "normal", "receipt_no": 5, "receipt": {"order": "SO-9"}}, 3)
+    other = _message("receipt", _receipt(5, order="SO-9"), 3)
     assert (
         await erp.process(db, other)
         == "receipt 5561234567/main/KASSA1/R5 paid sales order SO-9: invoice INV-1"

@@ -11,38 +11,26 @@ from typing import Any
 import pytest
 
 from gateway.config import ConfigError
+from gateway.messages.bodies import ReportBody
 from gateway.messages.envelope import BusMessage
 from gateway.receipts.money import money_text
+from gateway.sync.adapters import AdapterError
 from gateway.sync.adapters.sie.adapter import SieAdapter, _version
 from gateway.sync.adapters.sie.config import SieConfig
 from gateway.sync.booking import BookingError, book_z, z_figures
 from gateway.sync.config import load_sync_config
+from gateway.sync.payloads import z_report
 from gateway.sync.settings import AccountsConfig
 from gateway.sync.sie import SieFile, Trans, UnbalancedVoucher, Voucher, _Text, ksumma, render
+from tests.sync.payloads import z_of, z_payload
 from tests.sync.sie_reader import crc32, read_sie
 from tests.sync.test_config import example
 
 
-def z_body(**over: Any) -> dict[str, Any]:
-    """A Z report's body: 100,00 at 25 % by card, 56,60 at 12 % in cash rounded up to 57,00."""
-    body: dict[str, Any] = {
-        "report": "z",
-        "z_no": 7,
-        "at": "2026-03-02T21:15:00+01:00",
-        "company": {"name": 'Café "Bönan" AB', "orgnr": "5560360793"},
-        "pos_id": "KASSA-1",
-        "net_sales": 156_60,
-        "vat": [
-            {"rate": "25", "gross": 100_00, "vat": 20_00, "net": 80_00},
-            {"rate": "12", "gross": 56_60, "vat": 6_06, "net": 50_54},
-            {"rate": "6", "gross": 0, "vat": 0, "net": 0},
-            {"rate": "0", "gross": 0, "vat": 0, "net": 0},
-        ],
-        "payments": {"cash": 57_00, "card": 100_00, "gift_card": 0, "swish": 0, "other": 0},
-        "rounding": 40,
-    }
-    body.update(over)
-    return body
+def z_body(**over: Any) -> ReportBody[int]:
+    """A Z report's body as the sync module reads it (tests/sync/payloads.py: 100,00 at 25 % by
+    card, 56,60 at 12 % in cash rounded up to 57,00), with the fields of ``over`` replaced."""
+    return z_of(z_payload(**over))
 
 
 def one_voucher_file(*rows: Trans, company: str = "Testbolaget AB") -> SieFile:
@@ -149,13 +137,9 @@ def test_figures_that_do_not_add_up_are_refused_with_both_sums() -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"z_no": "7"}, "z_no: '7' is not a whole number"),
-        ({"report": "x"}, "is not a Z report"),
-        ({"vat": [{"rate": "13", "gross": 0, "vat": 0}]}, r"vat\[0\].rate: '13' is not one of"),
-        (
-            {"payments": {"cash": 1, "crypto": 2}},
-            "payments.crypto: a means of payment this version cannot book",
-        ),
+        ({"report": "x"}, "report: 'x' is not a Z report"),
+        ({"z_no": 0}, "z_no: 0 is not 1 or more"),
+        ({"vat": [{"rate": "13", "gross": 0, "vat": 0, "net": 0}]}, r"vat\[0\].rate: '13' is not one of"),
         ({"company": {"name": "X", "orgnr": "123"}}, "company.orgnr"),
         ({"at": "yesterday"}, "at: 'yesterday' does not start with a date"),
     ],
@@ -165,10 +149,27 @@ def test_a_malformed_z_report_is_refused_naming_the_field(change: dict[str, Any]
         z_figures(z_body(**change))
 
 
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"z_no": "7"}, r"payload.z_no: expected int \| null, got str"),
+        ({"net_sales": 156.6}, "payload.net_sales: expected int, got float"),
+        ({"payments": {"cash": 1, "crypto": 2}}, r"invalid enum value 'crypto' - at key in \$.payments"),
+        ({"company": {"name": "X"}}, "payload.company.orgnr: missing"),
+    ],
+)
+def test_a_z_report_the_contract_does_not_describe_is_refused_naming_the_field(
+    change: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(AdapterError, match=message):
+        z_report(z_message(z_payload(**change)))
+
+
 # -- the cost centre ----------------------------------------------------------------------
 
 
 def z_message(body: dict[str, Any]) -> BusMessage:
+    """A ``report.z`` message carrying ``body``."""
     return BusMessage(
         msg_id="m-7",
         kind="report.z",
@@ -185,7 +186,7 @@ def z_message(body: dict[str, Any]) -> BusMessage:
 
 def sie_of(config: SieConfig) -> bytes:
     adapter = SieAdapter(Path("unused"), AccountsConfig(), config)
-    return render(adapter.document(z_message(z_body()), z_figures(z_body())))
+    return render(adapter.document(z_message(z_payload()), z_figures(z_body())))
 
 
 def test_a_cost_centre_is_on_every_row_and_declared_in_the_header_line_by_line() -> None:

@@ -49,6 +49,7 @@ from tests.sync.conftest import (
     text_of,
     with_,
 )
+from tests.sync.payloads import z_payload
 from tests.sync.sie_reader import read_sie
 
 Z1_FILE = f"{ORGNR}-{STORE}-{POS_ID}-Z000001.si"
@@ -439,22 +440,21 @@ async def test_a_z_report_whose_figures_do_not_balance_is_refused_with_an_error(
 ) -> None:
     config = with_(sync_config, registers=None)
     await run_once(config)
-    z = {
-        "report": "z",
-        "z_no": 4,
-        "at": "2026-11-21T18:00:00+01:00",
-        "company": {"name": "Kaffebaren i Växjö AB", "orgnr": ORGNR},
-        "pos_id": "KASSA2",
-        "net_sales": 125_00,
-        "vat": [
+    z = z_payload(  # 125,00 sold at 25 %, but 126,00 paid by card
+        z_no=4,
+        at="2026-11-21T18:00:00+01:00",
+        company={"name": "Kaffebaren i Växjö AB", "orgnr": ORGNR},
+        pos_id="KASSA2",
+        net_sales=125_00,
+        vat=[
             {"rate": "25", "gross": 125_00, "vat": 25_00, "net": 100_00},
             {"rate": "12", "gross": 0, "vat": 0, "net": 0},
             {"rate": "6", "gross": 0, "vat": 0, "net": 0},
             {"rate": "0", "gross": 0, "vat": 0, "net": 0},
         ],
-        "payments": {"cash": 0, "card": 126_00, "gift_card": 0, "swish": 0, "other": 0},
-        "rounding": 0,
-    }
+        payments={"cash": 0, "card": 126_00, "gift_card": 0, "swish": 0, "other": 0},
+        rounding=0,
+    )
     bad = message(1, "report.z", z, register="KASSA2")
     await till_bus.publish(Topics(ORGNR, STORE, "KASSA2").for_kind("report.z"), bad.to_bytes())
     assert await run_once(config) == 1

@@ -42,14 +42,16 @@ import asyncio
 import logging
 import sqlite3
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
 import aiosqlite
 
 from gateway.messages.envelope import BusMessage
+from gateway.receipts.model import ReceiptType
 from gateway.sync.masterdata.catalog_db import CatalogDb
 from gateway.sync.masterdata.source import MasterDataSource
+from gateway.sync.payloads import receipt_payload, sale_of
 from gateway.sync.runlog import LOGGER
 
 __all__ = [
@@ -75,7 +77,7 @@ CREATE TABLE IF NOT EXISTS stock_changes (
 );
 """
 
-_COUNTED_TYPES = ("normal",)  # not training (ovning), pro forma (profo) or copies (kopia)
+_COUNTED_TYPES = (ReceiptType.NORMAL,)  # not training (ovning), pro forma (profo) or copies (kopia)
 
 
 class StockRecorder:
@@ -90,23 +92,14 @@ class StockRecorder:
         await db.executescript(STOCK_SCHEMA)
 
     async def process(self, db: aiosqlite.Connection, message: BusMessage) -> str | None:
-        payload = message.payload
-        if payload.get("type") not in _COUNTED_TYPES:
+        payload = receipt_payload(message)
+        if payload.type not in _COUNTED_TYPES:
             return None
-        receipt = payload.get("receipt")
-        lines = receipt.get("lines") if isinstance(receipt, dict) else None
-        if not isinstance(lines, list):
-            return None
-        rows: list[tuple[str, int, str, str]] = []
-        for n, line in enumerate(lines):
-            article = line.get("article") if isinstance(line, dict) else None
-            if not isinstance(article, str) or not article:
-                continue
-            try:
-                quantity = Decimal(str(line.get("quantity")))
-            except InvalidOperation:
-                continue  # the till validated it; a line without a number moves no stock
-            rows.append((message.msg_id, n, article, str(-quantity)))
+        rows = [
+            (message.msg_id, n, line.article, str(-line.quantity))
+            for n, line in enumerate(sale_of(message, payload).lines)
+            if line.article
+        ]
         if not rows:
             return None
         await db.executemany(

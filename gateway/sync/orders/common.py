@@ -23,8 +23,10 @@ from typing import Any, ClassVar
 
 import aiosqlite
 
+from gateway.messages.bodies import ReceiptPayload
 from gateway.messages.envelope import BusMessage
 from gateway.messages.orders import NewOrder, Order, OrderFieldError, OrderLine
+from gateway.receipts.model import ReceiptType
 from gateway.receipts.money import kronor_text
 from gateway.receipts.vat import VAT_RATES
 from gateway.sync.adapters import AdapterError
@@ -32,6 +34,7 @@ from gateway.sync.adapters.source_common import ore
 from gateway.sync.database import now_text
 from gateway.sync.masterdata.pricing import price_incl_vat
 from gateway.sync.orders.source import OrderLookupError
+from gateway.sync.payloads import receipt_payload, sale_of
 from gateway.sync.references import DocumentReference, ReferenceField, order_number
 
 __all__ = [
@@ -179,10 +182,13 @@ class OrderAdapter:
         try:
             if message.kind == "order.new":
                 return await self._new(db, message)
-            receipt = message.payload.get("receipt") or {}
-            if message.payload.get("type") != "normal" or not receipt.get("order"):
+            payload = receipt_payload(message)
+            if payload.type != ReceiptType.NORMAL:
                 return None
-            return await self._pay(db, message, str(receipt["order"]))
+            order = sale_of(message, payload).order
+            if not order:
+                return None
+            return await self._pay(db, message, payload, order)
         except self.failures as exc:
             raise AdapterError(f"{self.erp}: {exc}") from None
 
@@ -197,20 +203,23 @@ class OrderAdapter:
             earlier = await self.records.recorded(db, m, action, reference.legacy)
         return earlier
 
-    async def _pay(self, db: aiosqlite.Connection, m: BusMessage, order_no: str) -> str:
-        reference = DocumentReference.of(m, "receipt", int(m.payload["receipt_no"]))
+    async def _pay(
+        self, db: aiosqlite.Connection, m: BusMessage, payload: ReceiptPayload, order_no: str
+    ) -> str:
+        reference = DocumentReference.of(m, "receipt", payload.receipt_no)
         ref = reference.in_field(self.field)
         earlier = await self._recorded(db, m, "paid", reference)
         if earlier is not None:
             return f"receipt {ref} already paid order {order_no} (invoice {earlier}); nothing done"
-        invoice, how = await self._pay_order(db, m, ref, order_no)
+        invoice, how = await self._pay_order(db, m, payload, ref, order_no)
         await self.records.record(db, m, "paid", ref, order_no, invoice)
         return f"receipt {ref} paid sales order {order_no}: invoice {invoice}{how}"
 
     async def _pay_order(
-        self, db: aiosqlite.Connection, m: BusMessage, ref: str, order_no: str
+        self, db: aiosqlite.Connection, m: BusMessage, payload: ReceiptPayload, ref: str, order_no: str
     ) -> tuple[str, str]:
-        """Receipt ``ref`` pays order ``order_no`` in the ERP: (the invoice's number, how, for the log)."""
+        """Receipt ``ref`` (``payload``) pays order ``order_no`` in the ERP: (the invoice's number,
+        how, for the log)."""
         raise NotImplementedError
 
     # -- a new order from a till ----------------------------------------------------------

@@ -31,9 +31,9 @@ from typing import Any
 
 import aiosqlite
 
+from gateway.messages.bodies import ReceiptPayload
 from gateway.messages.envelope import BusMessage
-from gateway.receipts.codec import receipt_from_json
-from gateway.receipts.model import ReceiptError, compute
+from gateway.receipts.model import Receipt, ReceiptType, compute
 from gateway.receipts.money import kronor_number
 from gateway.sync.adapters import AdapterError
 from gateway.sync.adapters.business_central.api import BusinessCentralApi
@@ -42,6 +42,7 @@ from gateway.sync.adapters.odata import odata_quote
 from gateway.sync.database import now_text
 from gateway.sync.http.client import ApiError, ApiUnavailable, OutcomeUnknown
 from gateway.sync.http.oauth import TokenError
+from gateway.sync.payloads import receipt_payload, sale_of
 from gateway.sync.references import BC_EXTERNAL_DOCUMENT_NUMBER, DocumentReference, LegacyWindow
 
 __all__ = ["BC_SCHEMA", "BusinessCentralAdapter", "InvoiceLine", "invoice_lines"]
@@ -68,9 +69,8 @@ class InvoiceLine:
     unit_price: Decimal  # excl. VAT
 
 
-def invoice_lines(payload: dict[str, Any], item_without_article: str | None) -> tuple[list[InvoiceLine], int]:
+def invoice_lines(receipt: Receipt, item_without_article: str | None) -> tuple[list[InvoiceLine], int]:
     """The invoice's item lines and what the receipt came to incl. VAT (öre)."""
-    receipt = receipt_from_json(payload["receipt"])
     totals = compute(receipt)
     lines: list[InvoiceLine] = []
     for i, (line, amount) in enumerate(zip(receipt.lines, totals.line_amounts, strict=True)):
@@ -104,12 +104,15 @@ class BusinessCentralAdapter:
         await self.legacy.setup(db)
 
     async def process(self, db: aiosqlite.Connection, message: BusMessage) -> str | None:
-        payload = message.payload
-        if message.kind != "receipt" or payload.get("type") != "normal":
+        if message.kind != "receipt":
+            return None
+        payload = receipt_payload(message)
+        if payload.type != ReceiptType.NORMAL:
             return None  # training, pro forma and copies are not sales
-        if (payload.get("receipt") or {}).get("order"):
+        sale = sale_of(message, payload)
+        if sale.order:
             return None  # it pays a sales order: the order adapter (orders.py) books it
-        receipt_no = int(payload["receipt_no"])
+        receipt_no = payload.receipt_no
         ours = DocumentReference.of(message, "receipt", receipt_no)
         reference = ours.in_field(BC_EXTERNAL_DOCUMENT_NUMBER)
         async with db.execute(
@@ -120,10 +123,7 @@ class BusinessCentralAdapter:
             earlier = await cursor.fetchone()
         if earlier is not None:
             return f"receipt {reference} is already invoice {earlier[0]}; nothing booked"
-        try:
-            lines, to_pay = invoice_lines(payload, self.config.item_without_article)
-        except (ReceiptError, KeyError, TypeError) as exc:
-            raise AdapterError(f"receipt {reference} cannot be read: {exc}") from None
+        lines, to_pay = invoice_lines(sale, self.config.item_without_article)
         try:
             if ours.legacy is not None and self.legacy.covers(message):
                 reference = await self._reference_in_use(reference, ours.legacy, payload, to_pay)
@@ -139,7 +139,7 @@ class BusinessCentralAdapter:
         return f"receipt {reference} booked as invoice {invoice['number']} ({invoice['status']})"
 
     async def _reference_in_use(
-        self, reference: str, legacy: str, payload: dict[str, Any], to_pay: int
+        self, reference: str, legacy: str, payload: ReceiptPayload, to_pay: int
     ) -> str:
         """``legacy`` when BC has no invoice of ``reference`` but has one the module made before
         under the legacy form for this very receipt — its day, the cash customer and what was
@@ -147,7 +147,7 @@ class BusinessCentralAdapter:
         total and is not taken: it stays a draft in BC, to be deleted there.)"""
         if await self._invoice(reference) is not None:
             return reference
-        day = str(payload["at"])[:10]
+        day = payload.at[:10]
         async for invoice in self.api.values(
             "salesInvoices", {"$filter": f"externalDocumentNumber eq '{odata_quote(legacy)}'"}
         ):
@@ -168,7 +168,7 @@ class BusinessCentralAdapter:
         return None
 
     async def _book(
-        self, reference: str, payload: dict[str, Any], lines: list[InvoiceLine], to_pay: int
+        self, reference: str, payload: ReceiptPayload, lines: list[InvoiceLine], to_pay: int
     ) -> dict[str, Any]:
         invoice = await self._invoice(reference)
         # Made by this very request: it has no lines and no payments yet, so neither is looked
@@ -177,14 +177,14 @@ class BusinessCentralAdapter:
         if invoice is None:
             body: dict[str, Any] = {
                 "customerNumber": self.config.customer,
-                "invoiceDate": str(payload["at"])[:10],
+                "invoiceDate": payload.at[:10],
                 # invoiceDate is only the Document Date; without postingDate BC posts on its work
                 # date, and a receipt booked a day late would land in the wrong day (and period).
-                "postingDate": str(payload["at"])[:10],
+                "postingDate": payload.at[:10],
                 "externalDocumentNumber": reference,
             }
-            cashier = payload.get("cashier")
-            if self.config.salesperson_from_cashier and isinstance(cashier, str) and cashier:
+            cashier = payload.cashier
+            if self.config.salesperson_from_cashier and cashier:
                 body["salesperson"] = cashier[:20]  # the page's field on "Salesperson Code", Code[20]
             try:
                 invoice = await self.api.request("POST", "salesInvoices", json=body)
@@ -252,7 +252,7 @@ class BusinessCentralAdapter:
         self,
         reference: str,
         invoice: dict[str, Any],
-        payload: dict[str, Any],
+        payload: ReceiptPayload,
         customer: str | None = None,
         *,
         made_now: bool = False,
@@ -260,7 +260,7 @@ class BusinessCentralAdapter:
         """A payment journal line per means paid, for ``customer`` (the cash customer when None),
         applied to the invoice once it is posted; those BC has already are not made again
         (``made_now``: the invoice was made by this pass, so none can be there yet)."""
-        paid: dict[str, int] = (payload.get("totals") or {}).get("paid") or {}
+        paid = payload.totals.paid
         posted = invoice.get("status") != "Draft"
         for means, amount in paid.items():
             code = self.config.payment_journals.get(means)

@@ -45,9 +45,9 @@ from typing import Any
 
 import aiosqlite
 
+from gateway.messages.bodies import ReceiptPayload
 from gateway.messages.envelope import BusMessage
 from gateway.messages.orders import NewOrder, Order, OrderLine
-from gateway.receipts.model import ReceiptError
 from gateway.receipts.money import kronor_decimal
 from gateway.sync.adapters import AdapterError
 from gateway.sync.adapters.business_central.adapter import BusinessCentralAdapter, InvoiceLine, invoice_lines
@@ -66,6 +66,7 @@ from gateway.sync.orders.common import (
     vat_rate,
 )
 from gateway.sync.orders.source import OrderLookupError
+from gateway.sync.payloads import sale_of
 from gateway.sync.references import BC_EXTERNAL_DOCUMENT_NUMBER, DocumentReference
 
 __all__ = ["BC_ORDERS_SCHEMA", "BusinessCentralOrderAdapter", "BusinessCentralOrders"]
@@ -165,18 +166,14 @@ class BusinessCentralOrderAdapter(OrderAdapter):
     # -- a receipt pays an order ----------------------------------------------------------
 
     async def _pay_order(
-        self, db: aiosqlite.Connection, m: BusMessage, ref: str, order_no: str
+        self, db: aiosqlite.Connection, m: BusMessage, payload: ReceiptPayload, ref: str, order_no: str
     ) -> tuple[str, str]:
-        payload = m.payload
-        try:
-            lines, to_pay = invoice_lines(payload, self.config.item_without_article)
-        except (ReceiptError, KeyError, TypeError) as exc:
-            raise AdapterError(f"receipt {ref} cannot be read: {exc}") from None
+        lines, to_pay = invoice_lines(sale_of(m, payload), self.config.item_without_article)
         if any(line.quantity < 0 for line in lines):
             raise AdapterError(f"receipt {ref} is a return: it cannot pay sales order {order_no}")
         invoiced = f"externalDocumentNumber eq '{odata_quote(ref)}'"
         invoice = await self._first("salesInvoices", invoiced)
-        legacy = DocumentReference.of(m, "receipt", int(payload["receipt_no"])).legacy
+        legacy = DocumentReference.of(m, "receipt", payload.receipt_no).legacy
         if invoice is None and legacy is not None and self.booking.legacy.covers(m):
             # The older module's invoice of this order: the order number ties it to this receipt.
             async for made in self.api.values(
@@ -201,7 +198,7 @@ class BusinessCentralOrderAdapter(OrderAdapter):
                 )
             # The order's Posting Date is what BC posts the invoice on: the day it was paid, not
             # the day the order was made (nor the day this module runs).
-            day = str(payload["at"])[:10]
+            day = payload.at[:10]
             change = {"externalDocumentNumber": ref, "postingDate": day}
             if any(order.get(k) != v for k, v in change.items()):
                 await self._patch(f"salesOrders({order['id']})", change, order)

@@ -40,6 +40,7 @@ from typing import Any
 
 import aiosqlite
 
+from gateway.messages.bodies import ReceiptPayload, TotalsBody
 from gateway.messages.envelope import BusMessage
 from gateway.receipts.money import kronor_decimal, kronor_number, money_text
 from gateway.sync.adapters import AdapterError
@@ -55,6 +56,7 @@ from gateway.sync.adapters.fortnox.invoices import (
 from gateway.sync.booking import BookingError, ZFigures, z_figures, z_voucher
 from gateway.sync.database import now_text
 from gateway.sync.http import ApiClient, ApiError, ApiUnavailable, OutcomeUnknown, TokenError
+from gateway.sync.payloads import ZReport, receipt_day, receipt_payload, sale_of, z_report
 from gateway.sync.references import (
     FORTNOX_EXTERNAL_INVOICE_REFERENCE,
     DocumentReference,
@@ -112,9 +114,9 @@ class FortnoxAdapter:
     async def process(self, db: aiosqlite.Connection, message: BusMessage) -> str | None:
         try:
             if message.kind == "report.z":
-                return await self._z(db, message)
+                return await self._z(db, message, z_report(message))
             if message.kind == "receipt" and self.config.invoices != "none":
-                return await self._receipt(db, message)
+                return await self._receipt(db, message, receipt_payload(message))
             return None
         except ApiError as exc:
             raise AdapterError(f"Fortnox refused: {exc}") from None
@@ -146,9 +148,9 @@ class FortnoxAdapter:
 
     # -- Z reports as vouchers ----------------------------------------------------------
 
-    async def _z(self, db: aiosqlite.Connection, m: BusMessage) -> str:
+    async def _z(self, db: aiosqlite.Connection, m: BusMessage, report: ZReport) -> str:
         try:
-            z = z_figures(m.payload)
+            z = z_figures(report)
         except BookingError as exc:
             raise AdapterError(f"refused to book {m.msg_id}: {exc}") from None
         where = f"{m.orgnr}/{m.store}/{m.register}"
@@ -279,18 +281,13 @@ class FortnoxAdapter:
 
     # -- receipts as invoices -----------------------------------------------------------
 
-    async def _receipt(self, db: aiosqlite.Connection, m: BusMessage) -> str | None:
-        payload = m.payload
-        customer = invoiced_customer(self.config, payload)
+    async def _receipt(self, db: aiosqlite.Connection, m: BusMessage, payload: ReceiptPayload) -> str | None:
+        sale = sale_of(m, payload)
+        customer = invoiced_customer(self.config, payload, sale)
         if customer is None or self.config.invoices_as == "order":
             return None  # not to invoice, or orders.py makes it an order
-        receipt = payload["receipt"]
-        receipt_no = payload.get("receipt_no")
-        totals = payload.get("totals")
-        at = str(payload.get("at", ""))
-        if not isinstance(receipt_no, int) or not isinstance(totals, dict) or len(at) < 10:
-            raise AdapterError(f"{m.msg_id}: the receipt has no receipt_no, totals or at")
-        day = date.fromisoformat(at[:10])
+        receipt_no, totals = payload.receipt_no, payload.totals
+        day = receipt_day(m, payload)
         if self._before_start(day):
             return None
         reference = DocumentReference.of(m, "receipt", receipt_no)
@@ -304,7 +301,7 @@ class FortnoxAdapter:
                 "InvoiceDate": day.isoformat(),
                 "ExternalInvoiceReference1": ref,
                 "VATIncluded": True,  # the till's prices include VAT
-                "InvoiceRows": invoice_rows(receipt, totals),
+                "InvoiceRows": invoice_rows(sale, totals),
             }
         }
         made: dict[str, Any] = {}  # the invoice as Fortnox answered, when made just now
@@ -314,7 +311,7 @@ class FortnoxAdapter:
             lambda: self.find_invoice(ref, legacy, expected), lambda: self._post_invoice(body, made)
         )
         what = f"receipt {ref} ({customer}): invoice {number}" + (" (found already made)" if found else "")
-        if await self.settle(db, m, number, totals, day, None if found else made):
+        if await self.settle(db, m, receipt_no, number, totals, day, None if found else made):
             what += ", booked"
         await self._record(db, m, "invoice", ref, number, found)
         return what
@@ -323,25 +320,27 @@ class FortnoxAdapter:
         self,
         db: aiosqlite.Connection,
         m: BusMessage,
+        receipt_no: int,
         number: str,
-        totals: dict[str, Any],
+        totals: TotalsBody,
         day: date,
         made: dict[str, Any] | None,
     ) -> bool:
-        """With ``invoice_bookkeep``: book invoice ``number`` and what receipt ``m`` paid, and leave
+        """With ``invoice_bookkeep``: book invoice ``number`` and what receipt ``receipt_no`` of ``m``
+        paid, and leave
         the receipt out of its Z voucher (the invoice carries the sale). Whether it was booked."""
         if not self.config.invoice_bookkeep:
             return False
         await self._bookkeep(number, totals, day, made)
         figures = {
-            "vat": totals.get("vat", []),
-            "paid": totals.get("paid", {}),
-            "rounding": totals["rounding"],
+            "vat": [list(v) for v in totals.vat],
+            "paid": {str(means): amount for means, amount in totals.paid.items()},
+            "rounding": totals.rounding,
         }
         await db.execute(
             "INSERT OR REPLACE INTO fortnox_invoiced (orgnr, store, register, receipt_no, figures, z_no) "
             "VALUES (?, ?, ?, ?, ?, NULL)",
-            (m.orgnr, m.store, m.register, int(m.payload["receipt_no"]), json.dumps(figures)),
+            (m.orgnr, m.store, m.register, receipt_no, json.dumps(figures)),
         )
         return True
 
@@ -388,7 +387,7 @@ class FortnoxAdapter:
         return str(answer["Invoice"]["DocumentNumber"])
 
     async def _bookkeep(
-        self, number: str, totals: dict[str, Any], day: date, made: dict[str, Any] | None
+        self, number: str, totals: TotalsBody, day: date, made: dict[str, Any] | None
     ) -> None:
         """Book the invoice, then register and book what was paid at the till (each step once).
 
@@ -411,7 +410,7 @@ class FortnoxAdapter:
             await self.client.request("PUT", f"invoices/{number}/bookkeep")
         have = {(p.get("ModeOfPayment"), round(float(p.get("Amount", 0)), 2)) for p in payments}
         remaining = Decimal(str(invoice.get("Total", 0)))
-        for means, amount in (totals.get("paid") or {}).items():
+        for means, amount in totals.paid.items():
             code = self.config.modes_of_payment.get(means, "")
             part = min(kronor_decimal(amount), remaining)
             if not code or part <= 0:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from gateway.messages.bodies import ReceiptPayload, TotalsBody
+from gateway.receipts.model import Receipt, ReceiptType
 from gateway.receipts.money import kronor_decimal
 from gateway.sync.adapters.fortnox.config import FortnoxConfig
 
@@ -28,18 +30,17 @@ def whole_percent(value: int) -> int:
     return value // 100 if value >= 100 else value
 
 
-def invoiced_customer(config: FortnoxConfig, payload: dict[str, Any]) -> str | None:
-    """The customer a receipt goes to under ``invoices`` (its own, or ``cash_customer`` with "all"),
-    or None: a copy, a training or pro forma receipt, no customer under "account_customers", or
-    a receipt that pays a sales order (orders.py books those)."""
-    receipt = payload.get("receipt")
-    if not isinstance(receipt, dict) or payload.get("copy_of") is not None:
+def invoiced_customer(config: FortnoxConfig, payload: ReceiptPayload, sale: Receipt) -> str | None:
+    """The customer a receipt (``payload``, its ``sale``) goes to under ``invoices`` (its own, or
+    ``cash_customer`` with "all"), or None: a copy, a training or pro forma receipt, no customer
+    under "account_customers", or a receipt that pays a sales order (orders.py books those)."""
+    if payload.copy_of is not None:
         return None
-    if payload.get("type", receipt.get("type")) != "normal":
+    if payload.type != ReceiptType.NORMAL:
         return None  # training and pro forma receipts are not sales
-    if receipt.get("order"):
+    if sale.order:
         return None
-    customer = receipt.get("customer")
+    customer = sale.customer
     if not customer:
         if config.invoices != "all":
             return None
@@ -47,26 +48,26 @@ def invoiced_customer(config: FortnoxConfig, payload: dict[str, Any]) -> str | N
     return str(customer) if customer else None
 
 
-def invoice_rows(receipt: dict[str, Any], totals: dict[str, Any]) -> list[dict[str, Any]]:
+def invoice_rows(sale: Receipt, totals: TotalsBody) -> list[dict[str, Any]]:
     """A receipt's rows as an invoice's (prices incl. VAT): a row per line, a row per line
     discount, a row per rate for the receipt discount."""
     rows: list[dict[str, Any]] = []
     by_rate: dict[int, Decimal] = {}
-    for line in receipt.get("lines", []):
-        rate = int(Decimal(str(line["vat_rate"])))
-        qty = Decimal(str(line["quantity"]))
-        price = Decimal(str(line["unit_price"]))
+    for line in sale.lines:
+        rate = whole_percent(line.vat_rate)
+        qty = line.quantity
+        price = kronor_decimal(line.unit_price)
         row: dict[str, Any] = {
-            "Description": str(line.get("text", ""))[:50],
+            "Description": line.text[:50],
             "DeliveredQuantity": str(qty),
             "Price": float(price),
             "VAT": rate,
         }
-        if line.get("article"):
-            row["ArticleNumber"] = str(line["article"])
+        if line.article:
+            row["ArticleNumber"] = line.article
         rows.append(row)
         amount = qty * price
-        discount = Decimal(str(line.get("discount", "0")))
+        discount = kronor_decimal(line.discount)
         if discount:
             sign = -1 if qty < 0 else 1
             rows.append(
@@ -79,8 +80,8 @@ def invoice_rows(receipt: dict[str, Any], totals: dict[str, Any]) -> list[dict[s
             )
             amount -= sign * discount
         by_rate[rate] = by_rate.get(rate, Decimal(0)) + amount
-    for rate, gross, _ in totals.get("vat", []):
-        r = whole_percent(int(rate))
+    for rate, gross, _ in totals.vat:
+        r = whole_percent(rate)
         rest = kronor_decimal(gross) - by_rate.get(r, Decimal(0))
         if rest:
             rows.append(
@@ -115,6 +116,6 @@ class ExpectedDocument:
             return False
 
 
-def gross_kronor(totals: dict[str, Any]) -> Decimal:
+def gross_kronor(totals: TotalsBody) -> Decimal:
     """The receipt's sales incl. VAT before the cash rounding, in kronor (what its invoice totals)."""
-    return kronor_decimal(sum(int(gross) for _, gross, _ in totals.get("vat", [])))
+    return kronor_decimal(sum(gross for _, gross, _ in totals.vat))

@@ -42,13 +42,14 @@ from __future__ import annotations
 
 import contextlib
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 import aiosqlite
 
+from gateway.messages.bodies import ReceiptPayload, TotalsBody
 from gateway.messages.envelope import BusMessage
 from gateway.messages.orders import NewOrder, Order, OrderLine
+from gateway.receipts.model import Receipt, ReceiptType
 from gateway.sync.adapters import AdapterError
 from gateway.sync.adapters.fortnox.adapter import FORTNOX_SCHEMA, FortnoxAdapter
 from gateway.sync.adapters.fortnox.api import pages
@@ -70,6 +71,7 @@ from gateway.sync.orders.common import (
     vat_rate,
 )
 from gateway.sync.orders.source import OrderLookupError
+from gateway.sync.payloads import receipt_day, receipt_payload, sale_of
 from gateway.sync.references import FORTNOX_EXTERNAL_INVOICE_REFERENCE, DocumentReference
 
 __all__ = ["FORTNOX_ORDERS_SCHEMA", "FortnoxOrderAdapter", "FortnoxOrders"]
@@ -176,10 +178,10 @@ class FortnoxOrders:
         )
 
 
-def _order_rows(receipt: dict[str, Any], totals: dict[str, Any]) -> list[dict[str, Any]]:
+def _order_rows(sale: Receipt, totals: TotalsBody) -> list[dict[str, Any]]:
     """The receipt's invoice rows as order rows: all of it ordered, and all of it delivered."""
     rows = []
-    for row in invoice_rows(receipt, totals):
+    for row in invoice_rows(sale, totals):
         quantity = row.pop("DeliveredQuantity")
         rows.append({**row, "OrderedQuantity": quantity, "DeliveredQuantity": quantity})
     return rows
@@ -215,18 +217,18 @@ class FortnoxOrderAdapter(OrderAdapter):
         try:
             if message.kind == "order.new":
                 return await self._new(db, message) if self.till_orders else None
-            payload = message.payload
-            receipt = payload.get("receipt")
-            if message.kind != "receipt" or not isinstance(receipt, dict):
+            if message.kind != "receipt":
                 return None
-            if payload.get("copy_of") is not None or payload.get("type", receipt.get("type")) != "normal":
+            payload = receipt_payload(message)
+            if payload.copy_of is not None or payload.type != ReceiptType.NORMAL:
                 return None  # copies, training and pro forma receipts are not sales
-            if receipt.get("order"):
-                return await self._pay(db, message, str(receipt["order"])) if self.till_orders else None
+            sale = sale_of(message, payload)
+            if sale.order:
+                return await self._pay(db, message, payload, sale.order) if self.till_orders else None
             if self.config.invoices_as == "order" and self.config.invoices != "none":
-                customer = invoiced_customer(self.config, payload)
+                customer = invoiced_customer(self.config, payload, sale)
                 if customer is not None:
-                    return await self._as_order(db, message, customer)
+                    return await self._as_order(db, message, payload, sale, customer)
             return None
         except ApiError as exc:
             raise AdapterError(f"Fortnox refused: {exc}") from None
@@ -235,14 +237,10 @@ class FortnoxOrderAdapter(OrderAdapter):
 
     # -- receipts -----------------------------------------------------------------------------
 
-    def _facts(self, m: BusMessage) -> tuple[str, dict[str, Any], dict[str, Any], str]:
-        """(reference, receipt, totals, day) of a receipt message."""
-        payload = m.payload
-        receipt_no, totals, at = payload.get("receipt_no"), payload.get("totals"), str(payload.get("at", ""))
-        if not isinstance(receipt_no, int) or not isinstance(totals, dict) or len(at) < 10:
-            raise AdapterError(f"{m.msg_id}: the receipt has no receipt_no, totals or at")
-        ref = DocumentReference.of(m, "receipt", receipt_no).in_field(self.field)
-        return ref, payload["receipt"], totals, at[:10]
+    def _facts(self, m: BusMessage, payload: ReceiptPayload) -> tuple[str, str]:
+        """(reference, day) of a receipt message."""
+        day = receipt_day(m, payload)
+        return DocumentReference.of(m, "receipt", payload.receipt_no).in_field(self.field), day.isoformat()
 
     # -- orders found by our reference -----------------------------------------------------------
 
@@ -270,14 +268,15 @@ class FortnoxOrderAdapter(OrderAdapter):
     # -- a receipt pays an order -------------------------------------------------------------
 
     async def _pay_order(
-        self, db: aiosqlite.Connection, m: BusMessage, ref: str, order_no: str
+        self, db: aiosqlite.Connection, m: BusMessage, payload: ReceiptPayload, ref: str, order_no: str
     ) -> tuple[str, str]:
-        _, receipt, totals, day = self._facts(m)
-        if any(Decimal(str(line.get("quantity", 0))) < 0 for line in receipt.get("lines", [])):
+        _, day = self._facts(m, payload)
+        sale, totals = sale_of(m, payload), payload.totals
+        if any(line.quantity < 0 for line in sale.lines):
             raise AdapterError(f"receipt {ref} is a return: it cannot pay sales order {order_no}")
         number = await self.booking._find_invoice(ref)
         if number is None and self.booking.legacy.covers(m):
-            number = await self._legacy_invoice(m, order_no)
+            number = await self._legacy_invoice(m, payload.receipt_no, order_no)
         found = number is not None
         if number is None:
             order = await get_order(self.client, order_no)
@@ -300,7 +299,7 @@ class FortnoxOrderAdapter(OrderAdapter):
                 "ExternalInvoiceReference1": ref,
                 "VATIncluded": True,  # the till's prices include VAT
                 "DeliveryDate": day,
-                "OrderRows": _order_rows(receipt, totals),
+                "OrderRows": _order_rows(sale, totals),
             }
             await self.client.request("PUT", f"orders/{order_no}", json={"Order": change})
             # PUT is sent again after a lost answer; a second createinvoice is refused as invoiced
@@ -313,13 +312,14 @@ class FortnoxOrderAdapter(OrderAdapter):
                     f"sales order {order_no} ({ref}) was sent to createinvoice but Fortnox shows no invoice "
                     "with that reference; tried again next pass"
                 )
-        booked = await self.booking.settle(db, m, number, totals, date.fromisoformat(day), None)
+        day_sold = date.fromisoformat(day)
+        booked = await self.booking.settle(db, m, payload.receipt_no, number, totals, day_sold, None)
         return number, (" (found already made)" if found else "") + (", booked" if booked else "")
 
-    async def _legacy_invoice(self, m: BusMessage, order_no: str) -> str | None:
-        """The invoice Fortnox made from order ``order_no`` when it carries this receipt's legacy
-        reference: made by the module before, for this receipt (the order ties it to it)."""
-        legacy = DocumentReference.of(m, "receipt", int(m.payload["receipt_no"])).legacy
+    async def _legacy_invoice(self, m: BusMessage, receipt_no: int, order_no: str) -> str | None:
+        """The invoice Fortnox made from order ``order_no`` when it carries the legacy reference of
+        receipt ``receipt_no``: made by the module before, for this receipt (the order ties it to it)."""
+        legacy = DocumentReference.of(m, "receipt", receipt_no).legacy
         order = await get_order(self.client, order_no)
         invoiced = None if order is None else invoice_of(order)
         if legacy is None or invoiced is None:
@@ -329,9 +329,12 @@ class FortnoxOrderAdapter(OrderAdapter):
 
     # -- a receipt sent as an order --------------------------------------------------------------
 
-    async def _as_order(self, db: aiosqlite.Connection, m: BusMessage, customer: str) -> str:
-        ref, receipt, totals, day = self._facts(m)
-        reference = DocumentReference.of(m, "receipt", int(m.payload["receipt_no"]))
+    async def _as_order(
+        self, db: aiosqlite.Connection, m: BusMessage, payload: ReceiptPayload, sale: Receipt, customer: str
+    ) -> str:
+        ref, day = self._facts(m, payload)
+        totals = payload.totals
+        reference = DocumentReference.of(m, "receipt", payload.receipt_no)
         earlier = await self._recorded(db, m, "receipt", reference)
         if earlier is not None:
             return f"receipt {ref} already is order {earlier}"
@@ -342,7 +345,7 @@ class FortnoxOrderAdapter(OrderAdapter):
                 "DeliveryDate": day,
                 "ExternalInvoiceReference1": ref,
                 "VATIncluded": True,
-                "OrderRows": _order_rows(receipt, totals),
+                "OrderRows": _order_rows(sale, totals),
             }
         }
         legacy = reference.legacy if self.booking.legacy.covers(m) else None

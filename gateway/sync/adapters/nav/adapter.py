@@ -31,8 +31,9 @@ from typing import Any
 
 import aiosqlite
 
+from gateway.messages.bodies import ReceiptPayload
 from gateway.messages.envelope import BusMessage
-from gateway.receipts.model import ReceiptError
+from gateway.receipts.model import ReceiptType
 from gateway.receipts.money import kronor_decimal, kronor_number
 from gateway.sync.adapters import AdapterError
 from gateway.sync.adapters.nav.api import NavApi
@@ -41,6 +42,7 @@ from gateway.sync.adapters.nav.documents import DocumentKind, NavLine, nav_lines
 from gateway.sync.adapters.odata import odata_quote
 from gateway.sync.database import now_text
 from gateway.sync.http.client import ApiError, ApiUnavailable, OutcomeUnknown
+from gateway.sync.payloads import receipt_payload, sale_of
 from gateway.sync.references import (
     NAV_DOCUMENT_NO,
     NAV_EXTERNAL_DOCUMENT_NO,
@@ -85,16 +87,19 @@ class NavAdapter:
         await self.legacy.setup(db)
 
     async def process(self, db: aiosqlite.Connection, message: BusMessage) -> str | None:
-        payload = message.payload
-        if message.kind != "receipt" or payload.get("type") != "normal":
+        if message.kind != "receipt":
+            return None
+        payload = receipt_payload(message)
+        if payload.type != ReceiptType.NORMAL:
             return None  # training, pro forma and copies are not sales
-        if (payload.get("receipt") or {}).get("order"):
+        sale = sale_of(message, payload)
+        if sale.order:
             return None  # it pays a sales order: the order adapter (orders.py) books it
-        receipt_no = int(payload["receipt_no"])
+        receipt_no = payload.receipt_no
         ours = DocumentReference.of(message, "receipt", receipt_no)
         reference = ours.in_field(NAV_EXTERNAL_DOCUMENT_NO)
         document_no = ours.in_field(NAV_DOCUMENT_NO)
-        day = str(payload.get("at", ""))[:10]
+        day = payload.at[:10]
         if self.config.from_date is not None and day < self.config.from_date.isoformat():
             return f"receipt {reference} ({day}) is before from_date {self.config.from_date}: not booked"
         async with db.execute(
@@ -105,10 +110,7 @@ class NavAdapter:
             earlier = await cursor.fetchone()
         if earlier is not None:
             return f"receipt {reference} is already {earlier[0].lower()} {earlier[1]}; nothing booked"
-        try:
-            kind, lines = nav_lines(payload, self.config)
-        except (ReceiptError, KeyError, TypeError, ValueError) as exc:
-            raise AdapterError(f"receipt {reference} cannot be read: {exc}") from None
+        kind, lines = nav_lines(sale, self.config)
         try:
             if ours.legacy is not None and self.legacy.covers(message):
                 found = await self._legacy(reference, ours.legacy, day, kind, payload)
@@ -130,7 +132,7 @@ class NavAdapter:
         return f"External_Document_No eq '{odata_quote(reference)}'"
 
     async def _legacy(
-        self, reference: str, legacy: str, day: str, kind: DocumentKind, payload: dict[str, Any]
+        self, reference: str, legacy: str, day: str, kind: DocumentKind, payload: ReceiptPayload
     ) -> bool:
         """Whether NAV has no document of ``reference`` but one the module made before under the
         ``legacy`` form for this very receipt: posted, with its day, the cash customer and the
@@ -138,7 +140,7 @@ class NavAdapter:
         for page in (kind.posted, kind.header):
             if await self.api.first(page, self._reference_filter(reference)) is not None:
                 return False
-        paid = kronor_decimal(abs(int((payload.get("totals") or {}).get("to_pay", 0))))
+        paid = kronor_decimal(abs(payload.totals.to_pay))
         async for doc in self.api.client.values(
             self.api.path(kind.posted), {"$filter": self._reference_filter(legacy)}
         ):
@@ -156,7 +158,7 @@ class NavAdapter:
         self,
         reference: str,
         day: str,
-        payload: dict[str, Any],
+        payload: ReceiptPayload,
         kind: DocumentKind,
         lines: list[NavLine],
         document_no: str,
@@ -178,7 +180,7 @@ class NavAdapter:
         return number, False
 
     async def _create(
-        self, kind: DocumentKind, reference: str, day: str, payload: dict[str, Any]
+        self, kind: DocumentKind, reference: str, day: str, payload: ReceiptPayload
     ) -> dict[str, Any]:
         body: dict[str, Any] = {
             "Sell_to_Customer_No": self.config.customer,
@@ -186,8 +188,8 @@ class NavAdapter:
             "Posting_Date": day,
             "Document_Date": day,
         }
-        cashier = payload.get("cashier")
-        if self.config.salesperson_from_cashier and isinstance(cashier, str) and cashier:
+        cashier = payload.cashier
+        if self.config.salesperson_from_cashier and cashier:
             body["Salesperson_Code"] = cashier[:20]
         unclear = ""
         for _ in range(self.create_tries):
@@ -263,7 +265,7 @@ class NavAdapter:
         kind: DocumentKind,
         reference: str,
         day: str,
-        payload: dict[str, Any],
+        payload: ReceiptPayload,
         posted: dict[str, Any] | None,
         customer: str | None = None,
         *,
@@ -271,7 +273,7 @@ class NavAdapter:
     ) -> None:
         """One journal line per means paid, for ``customer`` (the cash customer unless given);
         ``document_no`` is the receipt's reference in the 20 characters of ``Document_No``."""
-        paid: dict[str, int] = (payload.get("totals") or {}).get("paid") or {}
+        paid = payload.totals.paid
         c = self.config
         customer = customer or c.customer
         for means, amount in paid.items():

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, ROUND_UP, Decimal
 from typing import Any
 
-from gateway.receipts.codec import receipt_from_json
-from gateway.receipts.model import compute
+from gateway.receipts.model import Receipt, compute
 from gateway.receipts.money import kronor_decimal
 from gateway.sync.adapters import AdapterError
 from gateway.sync.adapters.nav.config import NavConfig
@@ -74,14 +73,13 @@ def _up5(value: Decimal) -> Decimal:
     return value.quantize(Decimal("0.00001"), ROUND_UP)
 
 
-def nav_lines(payload: dict[str, Any], config: NavConfig) -> tuple[DocumentKind, list[NavLine]]:
+def nav_lines(receipt: Receipt, config: NavConfig) -> tuple[DocumentKind, list[NavLine]]:
     """The document's kind and lines, the last one evening out the öre to what was paid.
 
     NAV computes VAT per VAT group on the sum of the group's line amounts (rounded once
     per group), so the document's total incl. VAT is known here before NAV is asked, and
     the rounding line makes it what the customer paid, to the öre.
     """
-    receipt = receipt_from_json(payload["receipt"])
     totals = compute(receipt)
     kind = CREDIT_MEMO if totals.is_return else INVOICE
     groups: dict[int, str] = {}

@@ -35,9 +35,9 @@ from typing import Any
 
 import aiosqlite
 
+from gateway.messages.bodies import ReceiptPayload
 from gateway.messages.envelope import BusMessage
 from gateway.messages.orders import NewOrder, Order, OrderLine
-from gateway.receipts.model import ReceiptError
 from gateway.sync.adapters import AdapterError
 from gateway.sync.adapters.nav.adapter import NavAdapter
 from gateway.sync.adapters.nav.api import NavApi
@@ -47,6 +47,7 @@ from gateway.sync.adapters.odata import odata_quote
 from gateway.sync.http.client import ApiError, ApiUnavailable, OutcomeUnknown
 from gateway.sync.orders.common import OrderAdapter, OrderRecords, ore, quantity, till_line, till_order
 from gateway.sync.orders.source import OrderLookupError
+from gateway.sync.payloads import sale_of
 from gateway.sync.references import NAV_DOCUMENT_NO, NAV_YOUR_REFERENCE, DocumentReference
 
 __all__ = ["NAV_ORDERS_SCHEMA", "ORDER", "NavOrderAdapter", "NavOrders"]
@@ -147,17 +148,13 @@ class NavOrderAdapter(OrderAdapter):
     # -- a receipt pays an order ----------------------------------------------------------
 
     async def _pay_order(
-        self, db: aiosqlite.Connection, m: BusMessage, ref: str, order_no: str
+        self, db: aiosqlite.Connection, m: BusMessage, payload: ReceiptPayload, ref: str, order_no: str
     ) -> tuple[str, str]:
-        payload = m.payload
-        day = str(payload.get("at", ""))[:10]
-        try:
-            kind, lines = nav_lines(payload, self.config)
-        except (ReceiptError, KeyError, TypeError, ValueError) as exc:
-            raise AdapterError(f"receipt {ref} cannot be read: {exc}") from None
+        day = payload.at[:10]
+        kind, lines = nav_lines(sale_of(m, payload), self.config)
         if kind is CREDIT_MEMO:
             raise AdapterError(f"receipt {ref} is a return: it cannot pay sales order {order_no}")
-        ours = DocumentReference.of(m, "receipt", int(payload["receipt_no"]))
+        ours = DocumentReference.of(m, "receipt", payload.receipt_no)
         document_no = ours.in_field(NAV_DOCUMENT_NO)
         invoiced = f"Order_No eq '{odata_quote(order_no)}' and Your_Reference eq '{odata_quote(ref)}'"
         posted = await self.api.first(INVOICE.posted, invoiced)

@@ -32,6 +32,7 @@ from gateway.sync.adapters.sie.config import SieConfig
 from gateway.sync.booking import BookingError, ZFigures, z_figures, z_voucher
 from gateway.sync.database import now_text
 from gateway.sync.files import write_atomically
+from gateway.sync.payloads import z_report
 from gateway.sync.settings import AccountsConfig
 from gateway.sync.sie import (
     COST_CENTRE_DIMENSION,
@@ -132,7 +133,7 @@ class SieAdapter:
             return None
         where = f"{message.orgnr}/{message.store}/{message.register}"
         try:
-            z = z_figures(message.payload)
+            z = z_figures(z_report(message))
             content = render(self.document(message, z))
         except (BookingError, UnbalancedVoucher) as exc:
             raise AdapterError(f"refused to write the voucher of {message.msg_id}: {exc}") from None

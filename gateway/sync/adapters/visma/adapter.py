@@ -35,10 +35,11 @@ from gateway.receipts.money import kronor_number
 from gateway.sync.adapters import AdapterError
 from gateway.sync.adapters.visma.api import VISMA, VismaApi, VismaCompany
 from gateway.sync.adapters.visma.config import VismaConfig
-from gateway.sync.booking import BookingError, book_z, z_figures
+from gateway.sync.booking import BookingError, ZFigures, book_z, z_figures
 from gateway.sync.database import now_text
 from gateway.sync.http.client import ApiError, ApiUnavailable, OutcomeUnknown
 from gateway.sync.http.oauth import TokenError
+from gateway.sync.payloads import z_report
 from gateway.sync.references import voucher_tag
 from gateway.sync.settings import AccountsConfig
 
@@ -90,9 +91,8 @@ class VismaAdapter:
     async def setup(self, db: aiosqlite.Connection) -> None:
         await db.executescript(VISMA_SCHEMA)
 
-    def voucher(self, message: BusMessage, payload: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    def voucher(self, message: BusMessage, z: ZFigures) -> tuple[str, dict[str, Any]]:
         """(our reference, the voucher's JSON) of a Z report; :class:`BookingError` if it does not balance."""
-        z = z_figures(payload)
         reference = z_reference(message, z.z_no)
         text = self.config.voucher_text.format(
             z_no=z.z_no, register=message.register, store=message.store, day=z.day.isoformat()
@@ -158,11 +158,13 @@ class VismaAdapter:
         if message.kind != "report.z":
             return None
         where = f"{message.orgnr}/{message.store}/{message.register}"
+        report = z_report(message)
         try:
-            reference, body = self.voucher(message, message.payload)
+            z = z_figures(report)
+            reference, body = self.voucher(message, z)
         except (BookingError, ValueError) as exc:
             raise AdapterError(f"refused to book the voucher of {message.msg_id}: {exc}") from None
-        z_no = int(message.payload["z_no"])
+        z_no = z.z_no
         day = body["VoucherDate"]
         if self.config.from_date is not None and date.fromisoformat(day) < self.config.from_date:
             return f"Z {z_no} of {where} ({day}) is before from_date {self.config.from_date}: not booked"

@@ -1,0 +1,71 @@
+"""A till message's payload as its Struct, for the adapters: decoded once, a bad field named.
+
+An adapter reads a message it handles through the bus contract
+(:mod:`gateway.messages.bodies`) at the start of its work and passes the Struct down; a
+payload the contract does not describe — a field missing or of the wrong type, a sale the
+receipt codec refuses — is an :class:`~gateway.sync.adapters.AdapterError` naming the
+field (``payload.totals.to_pay: expected int, got str``), so the processor holds the
+message with those words until a person (or a newer sync module) takes it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import TypeVar
+
+from gateway.messages.bodies import ReceiptPayload, ReportBody
+from gateway.messages.envelope import BusMessage
+from gateway.messages.fields import FieldError
+from gateway.receipts.model import Receipt, ReceiptError
+from gateway.sync.adapters import AdapterError
+
+__all__ = ["ZReport", "read_payload", "receipt_day", "receipt_payload", "sale_of", "z_report"]
+
+B = TypeVar("B")
+
+ZReport = ReportBody[int]
+"""A ``report.z`` (or ``report.x``) payload: every figure in öre."""
+
+_ADVICE = (
+    " — the till sends what this sync module cannot read: update tillgw sync, then run "
+    "tillgw sync --reprocess"
+)
+
+
+def read_payload(message: BusMessage, kind: type[B]) -> B:
+    """``message``'s payload as the Struct ``kind``; :class:`AdapterError` names a bad field."""
+    try:
+        return message.payload_as(kind)
+    except FieldError as exc:
+        raise AdapterError(f"{message.msg_id} ({message.kind}) cannot be read: {exc}{_ADVICE}") from None
+
+
+def receipt_payload(message: BusMessage) -> ReceiptPayload:
+    """A ``receipt`` message's payload."""
+    return read_payload(message, ReceiptPayload)
+
+
+def z_report(message: BusMessage) -> ZReport:
+    """A ``report.z`` message's payload."""
+    return read_payload(message, ZReport)
+
+
+def receipt_day(message: BusMessage, payload: ReceiptPayload) -> date:
+    """The day a receipt was sold (its ``at``); :class:`AdapterError` when ``at`` holds no date."""
+    try:
+        return date.fromisoformat(payload.at[:10])
+    except ValueError:
+        raise AdapterError(
+            f"{message.msg_id} ({message.kind}) cannot be read: payload.at: {payload.at!r} does not "
+            f"start with a date YYYY-MM-DD{_ADVICE}"
+        ) from None
+
+
+def sale_of(message: BusMessage, payload: ReceiptPayload) -> Receipt:
+    """The sale a receipt message carries; :class:`AdapterError` names a field the receipt
+    codec refuses (``payload.receipt.lines[0].quantity: …``)."""
+    try:
+        return payload.sale()
+    except ReceiptError as exc:
+        bad = FieldError(f"payload.receipt.{exc.field}", exc.reason)
+        raise AdapterError(f"{message.msg_id} ({message.kind}) cannot be read: {bad}{_ADVICE}") from None
