@@ -79,7 +79,11 @@ def body_error(exc: msgspec.ValidationError, where: str) -> FieldError:
     """msgspec's words as a :class:`FieldError` naming the field from ``where`` on:
     ``"Expected `int`, got `str` - at `$.totals.to_pay`"`` becomes
     ``payload.totals.to_pay: expected int, got str``, and a missing field ``…: missing``."""
-    words, _, path = str(exc).partition(" - at `$")
+    text = str(exc)
+    # A bad key of a mapping is reported "- at `key` in `$.payments`": name the mapping.
+    words, _, path = (
+        text.partition(" - at `key` in `$") if " - at `key` in `$" in text else text.partition(" - at `$")
+    )
     field = where + path.rstrip("`")
     if words.startswith(_MISSING):
         field, words = f"{field}.{words.removeprefix(_MISSING).rstrip('`')}", "missing"

@@ -154,7 +154,7 @@ def test_a_malformed_z_report_is_refused_naming_the_field(change: dict[str, Any]
     [
         ({"z_no": "7"}, r"payload.z_no: expected int \| null, got str"),
         ({"net_sales": 156.6}, "payload.net_sales: expected int, got float"),
-        ({"payments": {"cash": 1, "crypto": 2}}, r"invalid enum value 'crypto' - at key in \$.payments"),
+        ({"payments": {"cash": 1, "crypto": 2}}, r"payload.payments: invalid enum value 'crypto'"),
         ({"company": {"name": "X"}}, "payload.company.orgnr: missing"),
     ],
 )
