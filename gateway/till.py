@@ -31,6 +31,7 @@ from gateway.devices.control_units.kinds import open_unit
 from gateway.devices.printer.drawer import Drawer
 from gateway.devices.printer.driver import PrinterDriver
 from gateway.devices.printer.job import Outcome
+from gateway.fiscal.bodies import ReceiptBody
 from gateway.fiscal.index_check import IndexMismatch, check_index
 from gateway.fiscal.journal import Entry
 from gateway.fiscal.pipeline import Pipeline
@@ -342,7 +343,7 @@ async def _keep_series_record(store: Store, files: TillFiles) -> None:
     def after_commit(entries: list[Entry]) -> None:
         receipts = [e for e in entries if e.kind == "receipt"]
         if receipts:
-            last = max(int(e.body["receipt_no"]) for e in receipts)
+            last = max(e.body_as(ReceiptBody).receipt_no for e in receipts)
             with contextlib.suppress(OSError):  # a full disk is the database's to report
                 record_series(files.series, max(last, recorded_series(files.series)), entries[-1].seq)
 
