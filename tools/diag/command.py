@@ -16,20 +16,14 @@ import asyncio
 import json
 import sys
 
-from rich.console import Console
-
 from gateway.cli.options import add_data_arguments, config_from_args
 from gateway.config import ConfigError
 from gateway.devices.control_units.kinds import CCSP_BAUDRATES, UnitKind
-from gateway.devices.printer.drawer import OpenLevel
+from gateway.devices.printer.settings import OpenLevel
 from gateway.devices.scanner.input_devices import DeviceSelector
 from protocols.skv import FieldError, validate_orgnr, validate_pos_id
-from tools.diag.diagnose import diagnose
-from tools.diag.finding import PROBE_TIMEOUT
+from tools.diag.finding import DEFAULT_POS_ID, PROBE_TIMEOUT, READ_SECONDS, SCAN_TIMEOUT
 from tools.diag.report import EXIT_USAGE
-from tools.diag.scanner_watch import READ_SECONDS
-from tools.diag.table import render
-from tools.diag.unit_probe import DEFAULT_POS_ID, SCAN_TIMEOUT
 
 __all__ = ["add_parser", "run"]
 
@@ -86,6 +80,12 @@ def run(args: argparse.Namespace) -> int:
         except ConfigError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_USAGE
+    # The probes, the drivers they open and rich load only when diag runs, not for --help.
+    from rich.console import Console
+
+    from tools.diag.diagnose import diagnose
+    from tools.diag.table import render
+
     report = asyncio.run(diagnose(args, config))
     if args.json:
         print(json.dumps(report.to_json(), indent=2, ensure_ascii=False))

@@ -21,12 +21,11 @@ from tools.diag.checks.journal import check_disk, check_journal
 from tools.diag.checks.mqtt import check_mqtt
 from tools.diag.checks.ports import SERIAL_PATTERNS, check_serial_ports, check_usb, serial_ports
 from tools.diag.checks.registration import check_registration
-from tools.diag.finding import PROBE_TIMEOUT
+from tools.diag.finding import PROBE_TIMEOUT, READ_SECONDS, SCAN_TIMEOUT
 from tools.diag.printer_probe import printers_problem, probe_printer
 from tools.diag.report import Report
-from tools.diag.scanner_watch import READ_SECONDS, probe_scanner, scanners_problem, tell, tell_event
+from tools.diag.scanner_watch import probe_scanner, scanners_problem, tell, tell_event
 from tools.diag.unit_probe import (
-    SCAN_TIMEOUT,
     candidate_ports,
     probe_control_unit,
     scan_control_units,

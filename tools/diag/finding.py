@@ -13,9 +13,12 @@ from typing import Any
 
 from gateway.common.health import DeviceState
 
-__all__ = ["PROBE_TIMEOUT", "Finding", "next_step_of"]
+__all__ = ["DEFAULT_POS_ID", "PROBE_TIMEOUT", "READ_SECONDS", "SCAN_TIMEOUT", "Finding", "next_step_of"]
 
 PROBE_TIMEOUT = 1.0  # per request: a unit answers IQ, a printer its status, in well under a second
+DEFAULT_POS_ID = "tillgw-diag"  # probes never register a receipt, so no real POS id is needed
+SCAN_TIMEOUT = 0.5  # per port while scanning: a unit that is there answers at once
+READ_SECONDS = 10.0  # how long `--scanner` listens by default: time to pick up a few items
 
 
 @dataclass(slots=True)

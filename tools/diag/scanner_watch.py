@@ -18,11 +18,10 @@ from gateway.devices.scanner.events import ScanEvent, ScannerEvent
 from gateway.devices.scanner.opener import open_scanner
 from gateway.devices.scanner.serial_line import SerialScannerConfig
 from protocols.scanner import Terminator
-from tools.diag.finding import Finding, next_step_of
+from tools.diag.finding import READ_SECONDS, Finding, next_step_of
 
-__all__ = ["READ_SECONDS", "probe_scanner", "scanners_problem", "tell", "tell_event", "visible_code"]
+__all__ = ["probe_scanner", "scanners_problem", "tell", "tell_event", "visible_code"]
 
-READ_SECONDS = 10.0  # how long `--scanner` listens by default: time to pick up a few items
 _CONTROL_NAMES = {0x1D: "GS", 0x1E: "RS", 0x04: "EOT", 0x02: "STX", 0x03: "ETX", 0x09: "TAB"}
 
 

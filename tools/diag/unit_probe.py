@@ -17,11 +17,9 @@ from typing import Any
 
 from gateway.devices.control_units.interface import ControlUnitError
 from gateway.devices.control_units.kinds import UnitKind, UnitSettings, open_unit, public_url
-from tools.diag.finding import PROBE_TIMEOUT, Finding, next_step_of
+from tools.diag.finding import DEFAULT_POS_ID, PROBE_TIMEOUT, SCAN_TIMEOUT, Finding, next_step_of
 
 __all__ = [
-    "DEFAULT_POS_ID",
-    "SCAN_TIMEOUT",
     "candidate_ports",
     "probe_control_unit",
     "scan_control_units",
@@ -29,8 +27,6 @@ __all__ = [
     "units_problem",
 ]
 
-DEFAULT_POS_ID = "tillgw-diag"  # probes never register a receipt, so no real POS id is needed
-SCAN_TIMEOUT = 0.5  # per port while scanning: a unit that is there answers at once
 PROBE_RETRIES = 1
 PROBE_ADDRESS = "tillgw diag"  # TCS wants a place of sale with every request; a probe registers nothing
 
