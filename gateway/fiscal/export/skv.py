@@ -86,8 +86,9 @@ _EVENT_KINDS = (
     "drawer.open",
     "price.change",
     "float.change",
+    "series.gap",
 )
-_NOTED_KINDS = ("drawer.open", "price.change", "float.change")
+_NOTED_KINDS = ("drawer.open", "price.change", "float.change", "series.gap")
 
 
 def default_file_name(period: Period) -> str:

@@ -11,7 +11,7 @@ import io
 from datetime import datetime
 from decimal import Decimal
 
-from gateway.fiscal.bodies import PendingBody, RefusedBody
+from gateway.fiscal.bodies import PendingBody, RefusedBody, SeriesGapBody
 from gateway.fiscal.export.skv_journal import ExportedSale, Original
 from gateway.fiscal.export.skv_register import Register
 from gateway.fiscal.export.skv_xml import XmlWriter, decimal_text, orgnr_digits, rate_text, timestamp
@@ -316,7 +316,8 @@ def unfinished_note(pending: Entry, done: Entry | None, moment: datetime, depth:
 
 
 def journal_note(entry: Entry, moment: datetime, depth: int) -> str:
-    """A drawer opening, price change or float change, which the format has no known element for."""
+    """A drawer opening, price change or float change, which the format has no known element for,
+    or receipts recorded as lost (``series.gap``), whose numbers the series then lacks."""
     if entry.kind == "drawer.open":
         drawer = entry.body_as(DrawerOpenBody)
         words = f"Lådöppning vid nollförsäljning ({drawer.reason}){_who(drawer.cashier)}"
@@ -330,6 +331,11 @@ def journal_note(entry: Entry, moment: datetime, depth: int) -> str:
         way = "insatt" if change.amount >= 0 else "uttagen"
         words = f"Växelkassa {way} {shortest_text(abs(change.amount))} kr{_who(change.cashier)}"
         words += f" ({change.note})" if change.note else ""
+    elif entry.kind == "series.gap":
+        gap = entry.body_as(SeriesGapBody)
+        words = (
+            f"Kvitto nr {gap.first}–{gap.last} förlorade med en äldre databas ({gap.reason}); numren är tagna"
+        )
     else:  # pragma: no cover - the export asks only for these kinds
         raise ValueError(f"no note for a {entry.kind!r} entry")
     return note(depth, moment, f"{words}. Journalpost {entry.seq}.")
