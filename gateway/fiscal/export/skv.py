@@ -23,8 +23,12 @@ forward-only cursor of its own rather than a table in memory:
 order of ``Registreringstidpunkt`` — to within the seconds a second process (``tillgw
 report`` from a shell) can wait for the write lock, or a clock set back. A small heap
 holds the events of the last :data:`REORDER_WINDOW` and writes them out sorted by time
-and, within one second, in the reference's order (receipts, copies, X/Z reports,
-logins and logouts).
+and, within one second, in journal order: the order they happened in.
+
+**Noted.** What the format has no element for (pro forma receipts, unfinished sales,
+drawer openings, price and float changes, receipts recorded as lost) is an XML comment
+at its place in time, so that every number of the receipt series is accounted for in
+the file and the file still validates.
 
 Its parts: the XML writer and value formats (:mod:`gateway.fiscal.export.skv_xml`), the company
 and register (:mod:`gateway.fiscal.export.skv_register`), the cursors over the journal
