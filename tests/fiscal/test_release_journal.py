@@ -109,9 +109,22 @@ def test_the_release_journal_exports_as_skv_xml_and_jsonl(data_dir: Path, tmp_pa
             "UtloggningUrKassaregister": 2,
         }
     )
-    root = ET.parse(tmp_path / "export.xml").getroot()
+    parser = ET.XMLParser(target=ET.TreeBuilder(insert_comments=True))
+    root = ET.parse(tmp_path / "export.xml", parser=parser).getroot()
     z_numbers = [e.text for e in root.iter(f"{{{KOMPONENT_NS}}}LopnummerForZDagrapport")]
     assert z_numbers == ["1", "2", "3"]
+    # Its pro forma receipt took number 8 of the one series (as releases still do), and
+    # receipts 11-12 were recorded as lost: the file says so where they happened, so
+    # every number of the series is an event or a note.
+    numbers = {
+        int(e.text or "")
+        for tag in ("LopnummerForKassakvitto", "LopnummerForOvningskvitto")
+        for e in root.iter(f"{{{KOMPONENT_NS}}}{tag}")
+    }
+    notes = [str(e.text) for e in root.iter() if e.tag is ET.Comment]  # type: ignore[comparison-overlap]
+    assert sorted(numbers) == [1, 2, 3, 4, 5, 6, 7, 9, 10, 13, 14, 15]
+    assert any("Pro forma-kvitto (ej kvitto) nr 8" in words for words in notes)
+    assert any("Kvitto nr 11–12 förlorade" in words for words in notes)
     lines = (tmp_path / "j.jsonl").read_text(encoding="utf-8").splitlines()
     assert written == ENTRIES and len(lines) == ENTRIES + 1
     # Each exported body is the stored one, byte for byte.

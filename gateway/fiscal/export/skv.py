@@ -23,8 +23,12 @@ forward-only cursor of its own rather than a table in memory:
 order of ``Registreringstidpunkt`` — to within the seconds a second process (``tillgw
 report`` from a shell) can wait for the write lock, or a clock set back. A small heap
 holds the events of the last :data:`REORDER_WINDOW` and writes them out sorted by time
-and, within one second, in the reference's order (receipts, copies, X/Z reports,
-logins and logouts).
+and, within one second, in journal order: the order they happened in.
+
+**Noted.** What the format has no element for (pro forma receipts, unfinished sales,
+drawer openings, price and float changes, receipts recorded as lost) is an XML comment
+at its place in time, so that every number of the receipt series is accounted for in
+the file and the file still validates.
 
 Its parts: the XML writer and value formats (:mod:`gateway.fiscal.export.skv_xml`), the company
 and register (:mod:`gateway.fiscal.export.skv_register`), the cursors over the journal
@@ -50,12 +54,15 @@ from gateway.fiscal.export.period import (
     written_whole,
 )
 from gateway.fiscal.export.skv_events import (
+    journal_note,
     login_handelse,
+    pro_forma_note,
     receipt_handelse,
     register_identity,
     report_handelse,
+    unfinished_note,
 )
-from gateway.fiscal.export.skv_journal import Completions, ZSeries, exported_sale, unit_ids
+from gateway.fiscal.export.skv_journal import Completions, ZSeries, exported_sale, original_of, unit_ids
 from gateway.fiscal.export.skv_register import Register, register_from_config
 from gateway.fiscal.export.skv_xml import INSTANS_NS, KOMPONENT_NS, ROOT, XmlWriter, orgnr_digits, timestamp
 from gateway.fiscal.journal import read_entries
@@ -73,19 +80,19 @@ __all__ = [
 
 REORDER_WINDOW = timedelta(minutes=10)
 
-# Within one second, events keep the reference's order of kinds, then the journal's.
-_RANK = {
-    "Kassakvitto": 0,
-    "Returkvitto": 0,
-    "Ovningskvitto": 0,
-    "KopiaAvKassakvitto": 1,
-    "XDagrapport": 2,
-    "ZDagrapport": 2,
-    "InloggningIKassaregister": 3,
-    "UtloggningUrKassaregister": 3,
-}
-# The kinds that may become an event; completions are read by their own cursor.
-_EVENT_KINDS = ("receipt.pending", "report.x", "report.z", "cashier.login", "cashier.logout")
+# The kinds that may become an event or a note; completions are read by their own cursor.
+_EVENT_KINDS = (
+    "receipt.pending",
+    "report.x",
+    "report.z",
+    "cashier.login",
+    "cashier.logout",
+    "drawer.open",
+    "price.change",
+    "float.change",
+    "series.gap",
+)
+_NOTED_KINDS = ("drawer.open", "price.change", "float.change", "series.gap")
 
 
 def default_file_name(period: Period) -> str:
@@ -133,7 +140,8 @@ def write_skv(
     counts: Counter[str] = Counter()
     for element, text in _sorted_events(conn, register, period, x.depth):
         out.write(text)
-        counts[element] += 1
+        if element is not None:  # a note is no event
+            counts[element] += 1
     if not counts:
         raise ExportRefused(
             f"cannot export: the period {period.start} to {period.end} holds no events of register "
@@ -174,23 +182,27 @@ def _header(
 
 def _sorted_events(
     conn: sqlite3.Connection, register: Register, period: Period, depth: int
-) -> Iterator[tuple[str, str]]:
-    """``(element, Handelse as XML)`` sorted by time, holding only the last few minutes' events."""
-    held: list[tuple[datetime, int, int, str, str]] = []
+) -> Iterator[tuple[str | None, str]]:
+    """``(element, Handelse as XML)`` sorted by time, holding only the last few minutes' events.
+
+    Events of one second keep the journal's order, the order they happened in. A note (an
+    XML comment, element None) takes its place like an event.
+    """
+    held: list[tuple[datetime, int, str | None, str]] = []
     for instant, seq, element, text in _events(conn, register, period, depth):
-        heapq.heappush(held, (instant, _RANK[element], seq, element, text))
+        heapq.heappush(held, (instant, seq, element, text))
         while held[0][0] <= instant - REORDER_WINDOW:
-            _, _, _, element_out, text_out = heapq.heappop(held)
+            _, _, element_out, text_out = heapq.heappop(held)
             yield element_out, text_out
     while held:
-        _, _, _, element_out, text_out = heapq.heappop(held)
+        _, _, element_out, text_out = heapq.heappop(held)
         yield element_out, text_out
 
 
 def _events(
     conn: sqlite3.Connection, register: Register, period: Period, depth: int
-) -> Iterator[tuple[datetime, int, str, str]]:
-    """``(instant, entry number, element, Handelse as XML)`` in journal order, for the period's events."""
+) -> Iterator[tuple[datetime, int, str | None, str]]:
+    """``(instant, entry number, element or None for a note, XML)`` in journal order, for the period."""
     margin = REORDER_WINDOW + timedelta(days=1)  # what a clock set back or a time-zone change may shift
     first = first_entry_at_or_after(conn, period.first_moment - margin)
     completions = Completions(conn, first)
@@ -205,11 +217,16 @@ def _events(
         if entry.kind == "receipt.pending":
             done = completions.of(entry.seq)
             if done is None or done.kind != "receipt":
-                continue  # refused, or still in doubt: no control code, no receipt
+                # Refused, or still in doubt: no control code, no receipt; an unfinished sale.
+                yield instant, entry.seq, None, unfinished_note(entry, done, moment, depth)
+                continue
             sale = exported_sale(entry, done, z_series.closing(done.seq), register)
-            if sale.type is ReceiptType.PRO_FORMA:
-                continue  # pro forma receipts are not exported (reference §7)
-            element, text = receipt_handelse(conn, register, sale, depth)
+            original = original_of(conn, sale) if sale.type is ReceiptType.COPY else None
+            if ReceiptType.PRO_FORMA in (sale.type, original and original.type):
+                # Not a receipt, and no element in the format (reference §7): noted with its number.
+                yield instant, entry.seq, None, pro_forma_note(sale, original, entry.seq, depth)
+                continue
+            element, text = receipt_handelse(register, sale, original, depth)
             yield instant, entry.seq, element, text
         elif entry.kind in ("report.x", "report.z"):
             element = "ZDagrapport" if entry.kind == "report.z" else "XDagrapport"
@@ -219,4 +236,6 @@ def _events(
                 "InloggningIKassaregister" if entry.kind == "cashier.login" else "UtloggningUrKassaregister"
             )
             yield instant, entry.seq, element, login_handelse(register, entry, moment, element, depth)
+        elif entry.kind in _NOTED_KINDS:
+            yield instant, entry.seq, None, journal_note(entry, moment, depth)
         # Every other kind is not an event of the export: docs/journal-export.md says why.

@@ -1,30 +1,43 @@
 """Each event of the SKV export as its ``Handelse`` element: receipts, copies, X/Z reports, logins.
 
 Each writer returns the element's XML text, ready for its place in time in the file
-(:func:`gateway.fiscal.export.skv.write_skv` sorts them).
+(:func:`gateway.fiscal.export.skv.write_skv` sorts them). What the format has no element
+for is noted at its place as an XML comment (:func:`note`): a schema ignores comments.
 """
 
 from __future__ import annotations
 
 import io
-import sqlite3
 from datetime import datetime
 from decimal import Decimal
 
-from gateway.fiscal.export.skv_journal import ExportedSale, original_of
+from gateway.fiscal.bodies import PendingBody, RefusedBody, SeriesGapBody
+from gateway.fiscal.export.skv_journal import ExportedSale, Original
 from gateway.fiscal.export.skv_register import Register
 from gateway.fiscal.export.skv_xml import XmlWriter, decimal_text, orgnr_digits, rate_text, timestamp
 from gateway.fiscal.journal import Entry
 from gateway.fiscal.receipt_text import PAYMENT_NAMES
-from gateway.messages.bodies import CashierBody, ReportBody
+from gateway.messages.bodies import CashierBody, DrawerOpenBody, FloatChangeBody, PriceChangeBody, ReportBody
 from gateway.receipts.model import LineKind, PaymentMethod, Totals
 from gateway.receipts.money import shortest_text
 from protocols.skv import ReceiptType
 
-__all__ = ["login_handelse", "receipt_handelse", "register_identity", "report_handelse"]
+__all__ = [
+    "ROUNDING_NAME",
+    "journal_note",
+    "login_handelse",
+    "note",
+    "pro_forma_note",
+    "receipt_handelse",
+    "register_identity",
+    "report_handelse",
+    "unfinished_note",
+]
 
 _PAYMENT_ORDER = tuple(PaymentMethod)
 _OFFSET_MEANS = "Kvittning"  # the reference's means for a receipt with no payment (nothing to pay)
+ROUNDING_NAME = "Öresavrundning"  # the rounding's article on a receipt, and its line among a report's means
+_OWN_MEANS = (_OFFSET_MEANS, ROUNDING_NAME)
 
 
 def register_identity(x: XmlWriter, register: Register) -> None:
@@ -45,15 +58,24 @@ def _handelse(depth: int, user: str | None, pos_id: str, moment: datetime) -> tu
 
 
 def receipt_handelse(
-    conn: sqlite3.Connection, register: Register, sale: ExportedSale, depth: int
+    register: Register, sale: ExportedSale, original: Original | None, depth: int
 ) -> tuple[str, str]:
-    if sale.type is ReceiptType.COPY:
+    """A receipt's ``Handelse``; ``original`` is a copy's original
+    (:func:`gateway.fiscal.export.skv_journal.original_of`).
+
+    A copy of a training receipt is itself a print for training only (SKVFS 2014:9 2 kap.
+    26 §), so it is an ``Ovningskvitto`` with its original's number, never a copy of a
+    sales receipt. A pro forma receipt and its copy are no event of the format: the caller
+    notes them (:func:`note`).
+    """
+    if original is not None and original.type is ReceiptType.TRAINING:
+        element, original = "Ovningskvitto", None
+    elif original is not None:
         element = "KopiaAvKassakvitto"
     elif sale.type is ReceiptType.TRAINING:
         element = "Ovningskvitto"
     else:
         element = "Returkvitto" if sale.totals.is_return else "Kassakvitto"
-    original = original_of(conn, sale) if element == "KopiaAvKassakvitto" else None
     buffer, x = _handelse(depth, sale.receipt.cashier, sale.pos_id, sale.moment)
     x.open(element)
     x.leaf("ForetagetsNamn", register.company)
@@ -61,12 +83,11 @@ def receipt_handelse(
     x.leaf("DenAdressDarForsaljningSker", register.address)
     made = timestamp(sale.moment)
     if original is not None:
-        number, original_moment, _ = original
         x.leaf("DatumOchKlockslagNarKvittoFramstalls", made)
-        x.leaf("DatumOchKlockslagNarOriginalkvittoFramstalldes", timestamp(original_moment))
+        x.leaf("DatumOchKlockslagNarOriginalkvittoFramstalldes", timestamp(original.moment))
         # A copy carries the original's number: the copy's own number in the till's series.
         x.leaf("LopnummerForKvittokopia", str(sale.number))
-        x.leaf("LopnummerPaOriginalkvitto", str(number))
+        x.leaf("LopnummerPaOriginalkvitto", str(original.number))
     elif element == "Returkvitto":
         x.leaf("DatumOchKlockslagNarReturkvittoFramstalls", made)
         x.leaf("LopnummerForKassakvitto", str(sale.number))
@@ -87,7 +108,7 @@ def receipt_handelse(
     x.leaf("LopnummerForZDagrapportPaKvitto", str(sale.z_no))
     x.leaf("TillverkningsnummerForKontrollenheten", sale.unit_id)
     if original is not None:
-        x.leaf("KontrollkodForKvittotSomKopianAvser", original[2])
+        x.leaf("KontrollkodForKvittotSomKopianAvser", original.control_code)
     elif element != "Ovningskvitto":  # a training receipt carries no control code
         x.leaf("Kontrollkod", sale.control_code)
     x.close(element)
@@ -118,7 +139,29 @@ def _articles(x: XmlWriter, sale: ExportedSale) -> None:
         x.leaf("MervardesskattPaSaldArtikel", shortest_text(line_vat))
         x.leaf("ArtikelnsRegistreringstidpunkt", timestamp(sale.moment))
         x.close("SaldArtikel")
+    if sale.totals.rounding:
+        _rounding_article(x, sale)
     x.close("SaldaArtiklarLISTA")
+
+
+def _rounding_article(x: XmlWriter, sale: ExportedSale) -> None:
+    """The öresavrundning as an article of its own, so the articles add up to the total to pay.
+
+    As the reference exporter writes its rounding lines (``TJANST``, reference §8.0): no VAT
+    (öresavrundning is booked apart, account 3740), one of it, negative on a return.
+    """
+    rounding = sale.totals.rounding
+    quantity = -1 if sale.totals.is_return else 1
+    x.open("SaldArtikel")
+    x.leaf("TypAvArtikel", "TJANST")
+    x.leaf("Artikelnamn", ROUNDING_NAME)
+    x.leaf("AntalAvSaldArtikel", str(quantity))
+    x.leaf("PrisPerEnhet", shortest_text(rounding * quantity))
+    x.leaf("PrisPaSaldArtikel", shortest_text(rounding))
+    x.leaf("MervardesskattesatsForSaldArtikel", rate_text(0))
+    x.leaf("MervardesskattPaSaldArtikel", "0")
+    x.leaf("ArtikelnsRegistreringstidpunkt", timestamp(sale.moment))
+    x.close("SaldArtikel")
 
 
 def _line_vat(sale: ExportedSale) -> list[int]:
@@ -160,7 +203,7 @@ def _payments(x: XmlWriter, paid: list[tuple[str, int]]) -> None:
     x.open("TotalaForsaljningssummorPerBetalningsmedelLISTA")
     for method, amount in paid:
         x.open("TotalForsaljningssummaPerBetalningsmedel")
-        x.leaf("Betalningsmedel", method if method == _OFFSET_MEANS else _payment_name(method))
+        x.leaf("Betalningsmedel", method if method in _OWN_MEANS else _payment_name(method))
         x.leaf("ForsaljningssummaPerBetalningsmedel", shortest_text(amount))
         x.close("TotalForsaljningssummaPerBetalningsmedel")
     x.close("TotalaForsaljningssummorPerBetalningsmedelLISTA")
@@ -196,7 +239,12 @@ def report_handelse(register: Register, entry: Entry, moment: datetime, element:
     x.leaf("AntalKvittokopior", str(body.copies.count))
     x.leaf("TotaltBeloppPaKvittokopior", shortest_text(body.copies.amount))
     x.leaf("AntalKvittonSomTagitsFramIOvningslage", str(body.training.count))
-    _payments(x, [(m.value, body.payments[m]) for m in _PAYMENT_ORDER if m in body.payments])
+    paid = [(m.value, body.payments[m]) for m in _PAYMENT_ORDER if m in body.payments]
+    if body.rounding:
+        # The means are as paid, cash after öresavrundning: they add up to the total only
+        # with the rounding taken back out, named as on the printed report.
+        paid.append((ROUNDING_NAME, -body.rounding))
+    _payments(x, paid)
     x.leaf("AntalReturer", str(body.returns.count))
     x.leaf("ReturernasBelopp", shortest_text(body.returns.amount))
     x.leaf("RabatternasBelopp", shortest_text(body.discounts.amount))
@@ -225,3 +273,69 @@ def login_handelse(register: Register, entry: Entry, moment: datetime, element: 
     x.leaf(element, "JA")
     x.close("Handelse")
     return buffer.getvalue()
+
+
+# -- what the format has no element for: noted at its place ----------------------------------
+
+
+def note(depth: int, moment: datetime, words: str) -> str:
+    """An XML comment at the place in time of what the format has no element for."""
+    buffer = io.StringIO()
+    XmlWriter(buffer, depth).comment(f"{timestamp(moment)} {words}")
+    return buffer.getvalue()
+
+
+def _who(cashier: str | None) -> str:
+    return f", kassör {cashier}" if cashier else ""
+
+
+def pro_forma_note(sale: ExportedSale, original: Original | None, seq: int, depth: int) -> str:
+    """A pro forma receipt (or its copy): its number is in the register's series, so say where it went."""
+    if original is not None:
+        words = f"Kopia av pro forma-kvitto (ej kvitto) nr {original.number}"
+    else:
+        words = f"Pro forma-kvitto (ej kvitto) nr {sale.number}, {shortest_text(sale.totals.to_pay)} kr"
+    return note(
+        depth,
+        sale.moment,
+        f"{words}{_who(sale.receipt.cashier)}. Journalpost {seq}. Formatet har inget element för "
+        "pro forma-kvitton; numret är taget ur kassaregistrets kvittoserie.",
+    )
+
+
+def unfinished_note(pending: Entry, done: Entry | None, moment: datetime, depth: int) -> str:
+    """A sale started and not completed: the control unit refused it, or has not answered yet."""
+    body = pending.body_as(PendingBody)
+    what = f"Oavslutad försäljning: kvitto nr {body.receipt_no}, {shortest_text(body.control.total)} kr"
+    if done is None:
+        words = f"{what}, väntar på kontrollenhetens svar"
+    else:
+        said = done.body_as(RefusedBody).words
+        words = f"{what}, nekat av kontrollenheten ({said}); numret togs av nästa kvitto"
+    return note(depth, moment, f"{words}. Journalpost {pending.seq}.")
+
+
+def journal_note(entry: Entry, moment: datetime, depth: int) -> str:
+    """A drawer opening, price change or float change, which the format has no known element for,
+    or receipts recorded as lost (``series.gap``), whose numbers the series then lacks."""
+    if entry.kind == "drawer.open":
+        drawer = entry.body_as(DrawerOpenBody)
+        words = f"Lådöppning vid nollförsäljning ({drawer.reason}){_who(drawer.cashier)}"
+    elif entry.kind == "price.change":
+        price = entry.body_as(PriceChangeBody)
+        name = f" {price.text}" if price.text else ""
+        was = f" från {price.old_price}" if price.old_price else ""
+        words = f"Prisändring: artikel {price.article}{name}{was} till {price.new_price}{_who(price.cashier)}"
+    elif entry.kind == "float.change":
+        change = entry.body_as(FloatChangeBody)
+        way = "insatt" if change.amount >= 0 else "uttagen"
+        words = f"Växelkassa {way} {shortest_text(abs(change.amount))} kr{_who(change.cashier)}"
+        words += f" ({change.note})" if change.note else ""
+    elif entry.kind == "series.gap":
+        gap = entry.body_as(SeriesGapBody)
+        words = (
+            f"Kvitto nr {gap.first}–{gap.last} förlorade med en äldre databas ({gap.reason}); numren är tagna"
+        )
+    else:  # pragma: no cover - the export asks only for these kinds
+        raise ValueError(f"no note for a {entry.kind!r} entry")
+    return note(depth, moment, f"{words}. Journalpost {entry.seq}.")

@@ -21,7 +21,7 @@ from gateway.fiscal.journal import Entry, read_entries
 from gateway.receipts.model import Receipt, Totals, compute
 from protocols.skv import ReceiptType
 
-__all__ = ["Completions", "ExportedSale", "ZSeries", "exported_sale", "original_of", "unit_ids"]
+__all__ = ["Completions", "ExportedSale", "Original", "ZSeries", "exported_sale", "original_of", "unit_ids"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +38,16 @@ class ExportedSale:
     unit_id: str
     z_no: int  # the Z report that closes its period
     copy_of: int | None  # a copy: the original's receipt entry
+
+
+@dataclass(frozen=True, slots=True)
+class Original:
+    """The receipt a copy is of: its number, time, control code and type."""
+
+    number: int
+    moment: datetime  # the original sale's local time
+    control_code: str  # "" for a training or pro forma receipt
+    type: ReceiptType
 
 
 class _Completion(msgspec.Struct, frozen=True):
@@ -136,8 +146,8 @@ def exported_sale(pending_entry: Entry, done_entry: Entry, z_no: int, register: 
     )
 
 
-def original_of(conn: sqlite3.Connection, copy: ExportedSale) -> tuple[int, datetime, str]:
-    """The original of a copy: its number, its time and its control code. Refuses when it is gone."""
+def original_of(conn: sqlite3.Connection, copy: ExportedSale) -> Original:
+    """The original of a copy. Refuses when it is gone."""
     row = conn.execute(
         "SELECT body FROM journal WHERE seq = ? AND kind = 'receipt'", (copy.copy_of,)
     ).fetchone()
@@ -153,4 +163,4 @@ def original_of(conn: sqlite3.Connection, copy: ExportedSale) -> tuple[int, date
             "original, and that is not a completed receipt"
         )
     sold_at = msgspec.json.decode(pending[1], type=PendingBody).at or str(pending[0])
-    return body.receipt_no, wall_clock(sold_at), body.control_code
+    return Original(body.receipt_no, wall_clock(sold_at), body.control_code, body.type)

@@ -79,6 +79,11 @@ class XmlWriter:
         text = value[:MAX_TEXT] if value.isalnum() else escape(_XML_ILLEGAL.sub("", value)[:MAX_TEXT])
         self.out.write(f"{'  ' * self.depth}<utreko:{name}>{text}</utreko:{name}>\n")
 
+    def comment(self, words: str) -> None:
+        """An XML comment: what the format has no element for, at its place. ``--`` cannot be in one."""
+        text = _XML_ILLEGAL.sub("", words).replace("--", "–").rstrip("-")
+        self.out.write(f"{'  ' * self.depth}<!-- {text} -->\n")
+
     def optional(self, name: str, value: str | None) -> None:
         """Left out when empty: the schema has no empty elements."""
         if value is not None and value.strip():
