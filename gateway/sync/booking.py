@@ -66,6 +66,12 @@ class ZFigures:
     def day(self) -> date:
         return date.fromisoformat(self.at[:10])
 
+    @property
+    def nothing_to_book(self) -> bool:
+        """A day without a sale: no payment, no sales at any rate, no rounding. Its voucher
+        would have no rows, and SIE 4B has no voucher without #TRANS rows."""
+        return not (self.rounding or any(a for _, a in self.payments) or any(g or v for _, g, v in self.vat))
+
 
 def z_figures(report: ReportBody[int]) -> ZFigures:
     """The figures of a ``report.z`` payload (decoded: every field there and of its type);

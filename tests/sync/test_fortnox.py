@@ -256,6 +256,23 @@ async def test_a_missing_financial_year_or_an_old_z_is_said_so(
         await inbox.close()
 
 
+async def test_a_z_of_a_day_without_sales_sends_fortnox_nothing(make_till: TillFactory, tmp_path: Path) -> None:
+    till = await make_till()
+    await till.pipeline.report("z")  # opened and closed, nothing sold
+    z_message = decode_message((await till.messages())[-1][1])
+    inbox = await Inbox.open(tmp_path / "inbox.db")
+    try:
+        async with fortnox(tmp_path) as (fake, config, client):
+            adapter = FortnoxAdapter(config, AccountsConfig(), client)
+            await adapter.setup(inbox.conn)
+            async with inbox.transaction() as db:
+                done = await adapter.process(db, z_message)
+            assert done is not None and "no sales, so no voucher" in done
+            assert fake.vouchers == [] and fake.calls("POST", "/3/vouchers") == 0
+    finally:
+        await inbox.close()
+
+
 async def test_a_z_of_last_year_is_booked_in_its_own_year_and_found_there(
     make_till: TillFactory, tmp_path: Path
 ) -> None:

@@ -320,6 +320,26 @@ async def test_a_real_z_report_becomes_one_balanced_sie_voucher(
     assert f"wrote {sync_config.sie_dir / Z1_FILE}" in log_text(sync_config)
 
 
+async def test_a_z_report_of_a_day_without_sales_books_nothing_and_says_so(
+    make_till: TillFactory, till_bus: TillBus, sync_config: SyncConfig
+) -> None:
+    till = await make_till()
+    await run_once(sync_config)
+    report = await till.pipeline.report("z")  # the till opened and closed, nothing sold
+    sent = await till.messages()
+    await publish_all(till_bus, sent)
+    assert await run_once(sync_config) == 0
+    assert len(await acks(till_bus, len(sent))) == len(sent)
+
+    assert report.body()["net_sales"] == 0
+    # no file: SIE 4B has no #VER without #TRANS rows
+    assert not sync_config.sie_dir.exists() or list(sync_config.sie_dir.iterdir()) == []
+    assert inbox_rows(sync_config, "SELECT kind FROM inbox WHERE processed_at IS NULL") == []
+    assert "Z 1 of " in log_text(sync_config)
+    assert "no sales, so no voucher and no SIE file" in log_text(sync_config)
+    assert error_lines(sync_config) == []
+
+
 async def test_the_same_z_report_delivered_twice_gives_one_file(
     make_till: TillFactory, till_bus: TillBus, sync_config: SyncConfig
 ) -> None:

@@ -154,6 +154,8 @@ class FortnoxAdapter:
         except BookingError as exc:
             raise AdapterError(f"refused to book {m.msg_id}: {exc}") from None
         where = f"{m.orgnr}/{m.store}/{m.register}"
+        if z.nothing_to_book:
+            return f"Z {z.z_no} of {where}, {z.day}: no sales, so no voucher"
         if self._before_start(z.day):
             return (
                 f"Z {z.z_no} of {where} ({z.day}) is dated before from_date {self.config.from_date}: not sent"

@@ -134,6 +134,8 @@ class SieAdapter:
         where = f"{message.orgnr}/{message.store}/{message.register}"
         try:
             z = z_figures(z_report(message))
+            if z.nothing_to_book:
+                return f"Z {z.z_no} of {where}, {z.day}: no sales, so no voucher and no SIE file"
             content = render(self.document(message, z))
         except (BookingError, UnbalancedVoucher) as exc:
             raise AdapterError(f"refused to write the voucher of {message.msg_id}: {exc}") from None

@@ -161,6 +161,8 @@ class VismaAdapter:
         report = z_report(message)
         try:
             z = z_figures(report)
+            if z.nothing_to_book:
+                return f"Z {z.z_no} of {where}, {z.day}: no sales, so no voucher"
             reference, body = self.voucher(message, z)
         except (BookingError, ValueError) as exc:
             raise AdapterError(f"refused to book the voucher of {message.msg_id}: {exc}") from None
