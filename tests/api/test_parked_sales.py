@@ -222,6 +222,9 @@ async def test_the_skv_export_has_a_parked_article_per_line_of_each_parking(api:
     with open_readonly(api.till.files.database) as conn:
         counts = write_skv(conn, register, Period(today - timedelta(days=1), today + timedelta(days=1)), out)
     assert counts["ParkeraRegistreradArtikel"] == 3 and counts["Kassakvitto"] == 1
+    # What became of a parking has no known element: a note (an XML comment) at its place.
+    assert "Parkering bord-7 återupptagen." in out.getvalue()
+    assert "Parkering bord-7 avslutad med kassakvitto nr 1." in out.getvalue()
     root = ET.fromstring(out.getvalue())
     events = [h for h in root.iter(f"{K}Handelse") if h.find(f"{K}ParkeraRegistreradArtikel") is not None]
     assert [h.findtext(f"{K}InloggadAnvandare") for h in events] == ["Anna", "Anna", None]

@@ -33,7 +33,8 @@ per line; what became of it (resumed, abandoned, completed) a note.
 
 Its parts: the XML writer and value formats (:mod:`gateway.fiscal.export.skv_xml`), the company
 and register (:mod:`gateway.fiscal.export.skv_register`), the cursors over the journal
-(:mod:`gateway.fiscal.export.skv_journal`) and each event's element (:mod:`gateway.fiscal.export.skv_events`).
+(:mod:`gateway.fiscal.export.skv_journal`) and each event's element (:mod:`gateway.fiscal.export.skv_events`,
+parked sales :mod:`gateway.fiscal.export.skv_parking`).
 """
 
 from __future__ import annotations
@@ -57,8 +58,6 @@ from gateway.fiscal.export.period import (
 from gateway.fiscal.export.skv_events import (
     journal_note,
     login_handelse,
-    parked_article_handelser,
-    parking_note,
     pro_forma_note,
     receipt_handelse,
     register_identity,
@@ -66,6 +65,7 @@ from gateway.fiscal.export.skv_events import (
     unfinished_note,
 )
 from gateway.fiscal.export.skv_journal import Completions, ZSeries, exported_sale, original_of, unit_ids
+from gateway.fiscal.export.skv_parking import parked_article_handelser, parking_note
 from gateway.fiscal.export.skv_register import Register, register_from_config
 from gateway.fiscal.export.skv_xml import INSTANS_NS, KOMPONENT_NS, ROOT, XmlWriter, orgnr_digits, timestamp
 from gateway.fiscal.journal import read_entries
