@@ -2,6 +2,7 @@
 :class:`~gateway.till.Till`, assembled here from the modules that serve each part.
 
 * :mod:`gateway.api.receipts` — receipts and their copies;
+* :mod:`gateway.api.sales` — parked sales;
 * :mod:`gateway.api.fiscal_events` — the drawer, the POS's events, X and Z reports;
 * :mod:`gateway.api.catalog` and :mod:`gateway.api.orders` — articles, customers, sales orders;
 * :mod:`gateway.api.status` — the till's status and the event stream;
@@ -24,7 +25,7 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 from aiohttp.web_request import BaseRequest
 
-from gateway.api.app_keys import HUB, TILL
+from gateway.api.app_keys import HUB, PARKING, TILL
 from gateway.api.auth import auth_middleware
 from gateway.api.catalog import add_catalog_routes
 from gateway.api.errors import error_middleware
@@ -34,8 +35,10 @@ from gateway.api.history import add_history_routes
 from gateway.api.orders import ORDER_WAIT, add_order_routes
 from gateway.api.page import SESSION_KEY_FILE, add_page_routes
 from gateway.api.receipts import add_receipt_routes
+from gateway.api.sales import add_sale_routes
 from gateway.api.session import Sessions
 from gateway.api.status import add_status_routes
+from gateway.fiscal.parking import Parking
 from gateway.till import Till
 
 __all__ = ["make_app", "serving"]
@@ -54,7 +57,9 @@ def make_app(
     )
     app[TILL] = till
     app[HUB] = EventHub(event_queue)
+    app[PARKING] = Parking(till.store, till.config.pos_id)
     add_receipt_routes(app)  # POST /v1/receipts, GET /v1/receipts/{no}, POST …/{no}/copy
+    add_sale_routes(app)  # POST /v1/sales/{id}/park|resume|abandon, GET /v1/sales/parked, …/{id}
     add_fiscal_event_routes(app)  # POST /v1/drawer/open, POST /v1/events, POST /v1/reports/x|z
     add_status_routes(app)  # GET /v1/status, GET /v1/events (WebSocket)
     add_catalog_routes(app)  # GET /v1/articles, GET|POST /v1/customers

@@ -2,7 +2,9 @@
 ``POST /v1/receipts/{no}/copy`` (its one copy) — docs/api.md.
 
 The handlers read and check the request and say what happened; the pipeline decides
-numbers, registrations, copies and refusals. A receipt's answer is its JSON, whether it
+numbers, registrations, copies and refusals. A receipt may name the parked sale it
+completes (``"parked"``, :mod:`gateway.fiscal.parking`): the sale is checked before the
+receipt is registered and marked completed after. A receipt's answer is its JSON, whether it
 is on paper, and its text as printed, laid out once by the pipeline for both the
 printer and this answer.
 """
@@ -17,12 +19,14 @@ from typing import Any
 
 from aiohttp import web
 
-from gateway.api.app_keys import HUB, TILL
+from gateway.api.app_keys import HUB, PARKING, TILL
 from gateway.api.errors import ApiError
 from gateway.api.reading import flag, json_answer, read_body
 from gateway.fiscal.errors import FiscalError
-from gateway.fiscal.registered import RegisteredReceipt
+from gateway.fiscal.parking import Parking
+from gateway.fiscal.registered import RegisteredReceipt, Sale
 from gateway.receipts.codec import receipt_from_json
+from gateway.receipts.model import Receipt
 from gateway.till import Till
 
 __all__ = ["RECEIPT_PATH", "add_receipt_routes", "receipt_answer"]
@@ -66,6 +70,27 @@ def _request_id(body: dict[str, Any]) -> str:
     return value
 
 
+def _parked_id(body: dict[str, Any]) -> str | None:
+    value = body.get("parked")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not REQUEST_ID.fullmatch(value):
+        words = f"must be the id of a parked sale (1-64 characters of A-Z a-z 0-9 . _ : -), got {value!r}"
+        raise ApiError(422, "invalid", words, "parked")
+    return value
+
+
+async def _parked_sale_may_end(parking: Parking, parked: str, request_id: str) -> None:
+    """The 422 (unknown) or 409 (abandoned, completed by another receipt) of a receipt naming
+    ``parked``; nothing for one this very receipt completed."""
+    try:
+        await parking.completable(parked, request_id)
+    except FiscalError as exc:
+        if exc.status == 404:
+            raise ApiError(422, "invalid", exc.message, "parked") from None
+        raise FiscalError(exc.code, exc.message, exc.status, "parked") from None
+
+
 async def receipt_answer(till: Till, registered: RegisteredReceipt) -> dict[str, Any]:
     """A receipt as the API shows it: its JSON, whether it is on paper, and its text."""
     printed = till.printer is not None and await till.pipeline.printed(registered.entry_seq)
@@ -73,20 +98,38 @@ async def receipt_answer(till: Till, registered: RegisteredReceipt) -> dict[str,
 
 
 async def post_receipt(request: web.Request) -> web.Response:
-    till, hub = request.app[TILL], request.app[HUB]
+    till = request.app[TILL]
     body = await read_body(request)
     request_id = _request_id(body)
-    receipt = receipt_from_json(body)  # ReceiptError names the field: 422
+    parked = _parked_id(body)
+    receipt = receipt_from_json({k: v for k, v in body.items() if k != "parked"})  # 422 naming the field
     async with request.app[_IDS].hold(request_id):
-        try:
-            sale = await till.pipeline.sell(request_id, receipt)
-        except FiscalError as exc:
-            if not exc.repeat:  # a repeated refusal is no news
-                hub.publish("receipt.error", {"id": request_id, **exc.to_json()["error"]})
-            raise
-    registered = sale.registered
-    answer = await receipt_answer(till, registered)
+        if parked is None:
+            sale = await _sell(request, request_id, receipt)
+        else:
+            parking = request.app[PARKING]
+            # From the check to the completion: no other receipt completes it, nobody abandons it.
+            async with parking.lock:
+                await _parked_sale_may_end(parking, parked, request_id)
+                sale = await _sell(request, request_id, receipt)
+                done = sale.registered
+                await parking.complete(parked, done.receipt_no, done.entry_seq, request_id)
+    answer = await receipt_answer(till, sale.registered)
+    if parked is not None:
+        answer["parked"] = parked
     fresh = sale.earlier != "done"  # a receipt this request completed, also one that was in doubt
+    return json_answer(answer, 201 if fresh else 200)
+
+
+async def _sell(request: web.Request, request_id: str, receipt: Receipt) -> Sale:
+    """The receipt registered (or the one this id got before, when it is the same receipt)."""
+    try:
+        sale = await request.app[TILL].pipeline.sell(request_id, receipt)
+    except FiscalError as exc:
+        if not exc.repeat:  # a repeated refusal is no news
+            request.app[HUB].publish("receipt.error", {"id": request_id, **exc.to_json()["error"]})
+        raise
+    registered = sale.registered
     if sale.earlier is not None and registered.receipt != receipt:
         raise ApiError(
             409,
@@ -95,7 +138,7 @@ async def post_receipt(request: web.Request) -> web.Response:
             "every new sale needs a new id",
             "id",
         )
-    return json_answer(answer, 201 if fresh else 200)
+    return sale
 
 
 def _receipt_no(request: web.Request) -> int:

@@ -11,6 +11,10 @@ The kinds that also go on the bus (receipts' figures, reports, the POS's events)
 * ``registration.changed`` — :class:`RegistrationChangedBody`: the start (gateway.registration)
 * ``key.replaced`` — :class:`KeyReplacedBody`: ``tillgw journal rotate-key``
 * ``series.gap`` — :class:`SeriesGapBody`: ``tillgw journal accept-gap``
+* ``sale.parked`` — :class:`SaleParkedBody`: the POS parked an unfinished sale (gateway.fiscal.parking)
+* ``sale.resumed`` — :class:`SaleResumedBody`: a parked sale taken back to the POS
+* ``sale.abandoned`` — :class:`SaleAbandonedBody`: a parked sale given up
+* ``sale.completed`` — :class:`SaleCompletedBody`: the receipt that completed a parked sale
 
 A body's Struct encodes to exactly the object each kind has always had, so its canonical
 bytes (sorted keys) are what every earlier release hashed: a key absent from older
@@ -42,6 +46,7 @@ from protocols.skv import ReceiptType
 
 __all__ = [
     "BODY_KINDS",
+    "PARKING_KINDS",
     "ControlBody",
     "ControlUnitErrorBody",
     "KeyReplacedBody",
@@ -50,6 +55,10 @@ __all__ = [
     "ReceiptBody",
     "RefusedBody",
     "RegistrationChangedBody",
+    "SaleAbandonedBody",
+    "SaleCompletedBody",
+    "SaleParkedBody",
+    "SaleResumedBody",
     "SeriesGapBody",
     "body_type",
     "entry_body",
@@ -155,6 +164,50 @@ class SeriesGapBody(Body, frozen=True):
     seq_base: int  # the control unit's sequence numbers start above this from here on
 
 
+class SaleParkedBody(Body, frozen=True):
+    """``sale.parked``: an unfinished sale the POS put aside (oavslutad försäljning) until it
+    is resumed or abandoned; counted as unfinished on every report made while it is parked."""
+
+    id: str  # the POS's own name for the parked sale (the idempotency key of the parking)
+    sale: dict[str, Any]  # its lines so far, its discount and cashier (gateway.receipts.codec)
+    total: int  # öre, what its lines come to (signed; before öresavrundning: nothing is paid)
+    pos_id: str
+
+    def receipt(self) -> Receipt:
+        return receipt_from_json(self.sale)
+
+
+class SaleResumedBody(Body, frozen=True):
+    """``sale.resumed``: the parked sale of entry ``parked`` went back to the POS."""
+
+    id: str
+    parked: int  # its sale.parked entry
+    cashier: str | None
+    pos_id: str
+
+
+class SaleAbandonedBody(Body, frozen=True):
+    """``sale.abandoned``: the parked sale of entry ``parked`` was given up; nothing was sold."""
+
+    id: str
+    parked: int
+    cashier: str | None
+    reason: str | None
+    pos_id: str
+
+
+class SaleCompletedBody(Body, frozen=True):
+    """``sale.completed``: receipt ``receipt_no`` (its ``receipt`` entry ``receipt``) completed the
+    parked sale of entry ``parked``; ``request_id`` is the receipt's id at the POS."""
+
+    id: str
+    parked: int
+    receipt_no: int
+    receipt: int
+    request_id: str
+    pos_id: str
+
+
 _BODIES: dict[str, Any] = {
     "receipt.pending": PendingBody,
     "receipt": ReceiptBody,
@@ -173,7 +226,14 @@ _BODIES: dict[str, Any] = {
     "float.change": FloatChangeBody,
     "customer.change": CustomerChangeBody,
     "order.new": OrderNewBody,
+    "sale.parked": SaleParkedBody,
+    "sale.resumed": SaleResumedBody,
+    "sale.abandoned": SaleAbandonedBody,
+    "sale.completed": SaleCompletedBody,
 }
+
+PARKING_KINDS = ("sale.parked", "sale.resumed", "sale.abandoned", "sale.completed")
+"""The kinds that record parked sales, newer than the release journal of tests/fiscal/recordings."""
 
 
 BODY_KINDS = tuple(_BODIES)

@@ -202,6 +202,9 @@ class UnfinishedBody(Body, Generic[M], frozen=True):
     amount: M
     refused: TallyBody[M]
     in_doubt: TallyBody[M]
+    # Sales parked and not completed when the report was made; reports made before parked
+    # sales were kept have none (their bytes stay as signed).
+    parked: TallyBody[M] | msgspec.UnsetType = msgspec.UNSET
 
 
 class GrandTotalBody(Body, Generic[M], frozen=True):

@@ -131,7 +131,7 @@ def zeros_except(**figures: Any) -> dict[str, Any]:
         "pro_forma": nothing,
         "discounts": nothing,
         "other_reductions": {**nothing, "what": "öresavrundning nedåt"},
-        "unfinished": {**nothing, "refused": nothing, "in_doubt": nothing},
+        "unfinished": {**nothing, "refused": nothing, "in_doubt": nothing, "parked": nothing},
     }
     out.update(figures)
     return out
@@ -175,6 +175,7 @@ DAY = zeros_except(
         "amount": "132.00",
         "refused": {"count": 1, "amount": "55.00"},
         "in_doubt": {"count": 1, "amount": "77.00"},
+        "parked": {"count": 0, "amount": "0.00"},
     },
 )
 

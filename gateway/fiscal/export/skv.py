@@ -28,11 +28,13 @@ and, within one second, in journal order: the order they happened in.
 **Noted.** What the format has no element for (pro forma receipts, unfinished sales,
 drawer openings, price and float changes, receipts recorded as lost) is an XML comment
 at its place in time, so that every number of the receipt series is accounted for in
-the file and the file still validates.
+the file and the file still validates. A parked sale is a ``ParkeraRegistreradArtikel``
+per line; what became of it (resumed, abandoned, completed) a note.
 
 Its parts: the XML writer and value formats (:mod:`gateway.fiscal.export.skv_xml`), the company
 and register (:mod:`gateway.fiscal.export.skv_register`), the cursors over the journal
-(:mod:`gateway.fiscal.export.skv_journal`) and each event's element (:mod:`gateway.fiscal.export.skv_events`).
+(:mod:`gateway.fiscal.export.skv_journal`) and each event's element (:mod:`gateway.fiscal.export.skv_events`,
+parked sales :mod:`gateway.fiscal.export.skv_parking`).
 """
 
 from __future__ import annotations
@@ -63,9 +65,11 @@ from gateway.fiscal.export.skv_events import (
     unfinished_note,
 )
 from gateway.fiscal.export.skv_journal import Completions, ZSeries, exported_sale, original_of, unit_ids
+from gateway.fiscal.export.skv_parking import parked_article_handelser, parking_note
 from gateway.fiscal.export.skv_register import Register, register_from_config
 from gateway.fiscal.export.skv_xml import INSTANS_NS, KOMPONENT_NS, ROOT, XmlWriter, orgnr_digits, timestamp
 from gateway.fiscal.journal import read_entries
+from gateway.fiscal.parking import PARKING_NOTED
 from protocols.skv import ReceiptType
 
 # Register and register_from_config are named here too: what a caller of the export passes in.
@@ -91,6 +95,8 @@ _EVENT_KINDS = (
     "price.change",
     "float.change",
     "series.gap",
+    "sale.parked",
+    *PARKING_NOTED,
 )
 _NOTED_KINDS = ("drawer.open", "price.change", "float.change", "series.gap")
 
@@ -189,8 +195,9 @@ def _sorted_events(
     XML comment, element None) takes its place like an event.
     """
     held: list[tuple[datetime, int, str | None, str]] = []
-    for instant, seq, element, text in _events(conn, register, period, depth):
-        heapq.heappush(held, (instant, seq, element, text))
+    # The order read is the journal's, and keeps the lines of one parking in their order.
+    for read, (instant, _seq, element, text) in enumerate(_events(conn, register, period, depth)):
+        heapq.heappush(held, (instant, read, element, text))
         while held[0][0] <= instant - REORDER_WINDOW:
             _, _, element_out, text_out = heapq.heappop(held)
             yield element_out, text_out
@@ -238,4 +245,9 @@ def _events(
             yield instant, entry.seq, element, login_handelse(register, entry, moment, element, depth)
         elif entry.kind in _NOTED_KINDS:
             yield instant, entry.seq, None, journal_note(entry, moment, depth)
+        elif entry.kind == "sale.parked":
+            for text in parked_article_handelser(register, entry, moment, depth):
+                yield instant, entry.seq, "ParkeraRegistreradArtikel", text
+        elif entry.kind in PARKING_NOTED:
+            yield instant, entry.seq, None, parking_note(entry, moment, depth)
         # Every other kind is not an event of the export: docs/journal-export.md says why.

@@ -1,4 +1,5 @@
-"""Each event of the SKV export as its ``Handelse`` element: receipts, copies, X/Z reports, logins.
+"""Each event of the SKV export as its ``Handelse`` element: receipts, copies, X/Z reports, logins
+(parked sales are :mod:`gateway.fiscal.export.skv_parking`).
 
 Each writer returns the element's XML text, ready for its place in time in the file
 (:func:`gateway.fiscal.export.skv.write_skv` sorts them). What the format has no element
@@ -11,7 +12,13 @@ import io
 from datetime import datetime
 from decimal import Decimal
 
-from gateway.fiscal.bodies import PendingBody, RefusedBody, SeriesGapBody
+import msgspec
+
+from gateway.fiscal.bodies import (
+    PendingBody,
+    RefusedBody,
+    SeriesGapBody,
+)
 from gateway.fiscal.export.skv_journal import ExportedSale, Original
 from gateway.fiscal.export.skv_register import Register
 from gateway.fiscal.export.skv_xml import XmlWriter, decimal_text, orgnr_digits, rate_text, timestamp
@@ -256,7 +263,7 @@ def report_handelse(register: Register, entry: Entry, moment: datetime, element:
     unfinished = body.unfinished
     x.leaf("AntalOavslutadeForsaljningar", str(unfinished.count))
     # Never negative (the schema refuses it): a refused return counts by its size.
-    size = abs(unfinished.refused.amount) + abs(unfinished.in_doubt.amount)
+    size = abs(unfinished.refused.amount) + abs(unfinished.in_doubt.amount) + _parked_size(body)
     x.leaf("TotaltBeloppAvOavslutadeForsaljningar", shortest_text(size))
     grand = body.grand_total
     x.leaf("GrandTotalForsaljning", shortest_text(grand.sales))
@@ -339,3 +346,12 @@ def journal_note(entry: Entry, moment: datetime, depth: int) -> str:
     else:  # pragma: no cover - the export asks only for these kinds
         raise ValueError(f"no note for a {entry.kind!r} entry")
     return note(depth, moment, f"{words}. Journalpost {entry.seq}.")
+
+
+# -- parked sales -------------------------------------------------------------------------------
+
+
+def _parked_size(body: ReportBody[int]) -> int:
+    """The parked sales a report counted as unfinished (none on reports made before they were kept)."""
+    parked = body.unfinished.parked
+    return 0 if isinstance(parked, msgspec.UnsetType) else abs(parked.amount)

@@ -3,7 +3,7 @@
 What each figure counts is in :mod:`gateway.fiscal.reports.report` (and docs/reports.md); here they
 are SQL aggregates over a range of the ``receipts`` index's primary key, and of the
 journal's ``float.change``, ``drawer.open`` and ``receipt.refused`` entries, with the
-receipts still in doubt.
+receipts still in doubt and the sales still parked (:mod:`gateway.fiscal.reports.parked`).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.fiscal.reports.parked import parked_tally
 from gateway.fiscal.store import Writer
 from gateway.receipts.model import PaymentMethod
 from gateway.receipts.vat import VAT_RATES
@@ -76,6 +77,7 @@ class Figures:
     other_reductions: Tally
     refused: Tally
     in_doubt: Tally
+    parked: Tally  # sales parked and not resumed, abandoned or completed when the report is made
     grand_total: GrandTotal
 
     @property
@@ -88,7 +90,7 @@ class Figures:
 
     @property
     def unfinished(self) -> Tally:
-        return self.refused + self.in_doubt
+        return self.refused + self.in_doubt + self.parked
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +204,7 @@ def add_up(w: Writer, last: LastZ, through: int) -> Figures:
     )[0]
     refused = Tally(*_ints(w.fetchone(_REFUSED_SUMS, (after, through))))
     in_doubt = Tally(*_ints(w.fetchone(_IN_DOUBT_SUMS, (through,))))
+    parked = Tally(*parked_tally(w, through))
     vat_columns = {2500: (vat[0], vat[1]), 1200: (vat[2], vat[3]), 600: (vat[4], vat[5]), 0: (vat[6], 0)}
     net = sales.amount - returns.amount
     return Figures(
@@ -226,6 +229,7 @@ def add_up(w: Writer, last: LastZ, through: int) -> Figures:
         other_reductions=other,
         refused=refused,
         in_doubt=in_doubt,
+        parked=parked,
         grand_total=GrandTotal(
             last.grand_total.sales + sales.amount, last.grand_total.returns + returns.amount
         ),

@@ -46,12 +46,14 @@ copies (``kopia``) are counted apart and never in sales, VAT, payments or grand 
 * ``other_reductions`` — other registrations that reduced the day's takings: cash
   rounded *down* (a normal receipt with negative öresavrundning), number and amount.
   Lines voided on the POS before the receipt is sent never reach the gateway.
-* ``unfinished`` — receipts started and not completed, of any type: ``refused`` (a
-  ``receipt.refused`` entry in the period: the control unit said no) and ``in_doubt``
-  (still waiting for the control unit's answer when the report is made, whenever it was
-  started); the amount is the total sent to the control unit (to pay, after
-  öresavrundning). An in-doubt receipt that is completed later counts as a sale in the
-  period its ``receipt`` entry is in.
+* ``unfinished`` — sales started and not completed: ``refused`` (a ``receipt.refused``
+  entry in the period: the control unit said no) and ``in_doubt`` (still waiting for the
+  control unit's answer when the report is made, whenever it was started), receipts of any
+  type, the amount the total sent to the control unit (to pay, after öresavrundning); and
+  ``parked`` (sales the POS parked and that are still parked when the report is made,
+  whenever parked: :mod:`gateway.fiscal.parking`), the amount what their lines come to.
+  An in-doubt receipt that is completed later counts as a sale in the period its
+  ``receipt`` entry is in.
 * ``grand_total`` — sales, returns and net since the first Z: each Z stores them; the
   next adds its period. An X shows the last Z's grand totals plus the period so far.
 
@@ -184,6 +186,7 @@ class Report:
                 amount=money(unfinished.amount),
                 refused=tally(f.refused),
                 in_doubt=tally(f.in_doubt),
+                parked=tally(f.parked),
             ),
             grand_total=GrandTotalBody(
                 sales=money(f.grand_total.sales),

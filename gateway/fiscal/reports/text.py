@@ -142,6 +142,7 @@ def layout(report: Report, width: int = 42) -> tuple[PrintLine, ...]:
     tally("Oavslutade försäljningar", f.unfinished)
     tally("  varav nekade", f.refused)
     tally("  varav utan svar", f.in_doubt)
+    tally("  varav parkerade", f.parked)
 
     heading("Övriga registreringar som minskat dagens försäljning")
     tally("Öresavrundning nedåt", f.other_reductions)
