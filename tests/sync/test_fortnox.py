@@ -256,7 +256,9 @@ async def test_a_missing_financial_year_or_an_old_z_is_said_so(
         await inbox.close()
 
 
-async def test_a_z_of_a_day_without_sales_sends_fortnox_nothing(make_till: TillFactory, tmp_path: Path) -> None:
+async def test_a_z_of_a_day_without_sales_sends_fortnox_nothing(
+    make_till: TillFactory, tmp_path: Path
+) -> None:
     till = await make_till()
     await till.pipeline.report("z")  # opened and closed, nothing sold
     z_message = decode_message((await till.messages())[-1][1])
