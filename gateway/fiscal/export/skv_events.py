@@ -34,6 +34,7 @@ __all__ = [
     "journal_note",
     "login_handelse",
     "note",
+    "open_handelse",
     "pro_forma_note",
     "receipt_handelse",
     "register_identity",
@@ -54,7 +55,9 @@ def register_identity(x: XmlWriter, register: Register) -> None:
     x.leaf("VersionsnummerForKassaregistret", register.version)
 
 
-def _handelse(depth: int, user: str | None, pos_id: str, moment: datetime) -> tuple[io.StringIO, XmlWriter]:
+def open_handelse(
+    depth: int, user: str | None, pos_id: str, moment: datetime
+) -> tuple[io.StringIO, XmlWriter]:
     buffer = io.StringIO()
     x = XmlWriter(buffer, depth)
     x.open("Handelse")
@@ -83,7 +86,7 @@ def receipt_handelse(
         element = "Ovningskvitto"
     else:
         element = "Returkvitto" if sale.totals.is_return else "Kassakvitto"
-    buffer, x = _handelse(depth, sale.receipt.cashier, sale.pos_id, sale.moment)
+    buffer, x = open_handelse(depth, sale.receipt.cashier, sale.pos_id, sale.moment)
     x.open(element)
     x.leaf("ForetagetsNamn", register.company)
     x.leaf("OrganisationsnummerEllerPersonnummer", orgnr_digits(register.orgnr))
@@ -228,7 +231,7 @@ def _vat_list(x: XmlWriter, rates: list[tuple[int, int]]) -> None:
 
 def report_handelse(register: Register, entry: Entry, moment: datetime, element: str, depth: int) -> str:
     body = entry.body_as(ReportBody[int])
-    buffer, x = _handelse(depth, None, body.pos_id or register.pos_id, moment)
+    buffer, x = open_handelse(depth, None, body.pos_id or register.pos_id, moment)
     x.open(element)
     x.leaf("ForetagetsNamn", register.company)
     x.leaf("OrganisationsnummerEllerPersonnummer", orgnr_digits(register.orgnr))
@@ -276,7 +279,7 @@ def report_handelse(register: Register, entry: Entry, moment: datetime, element:
 
 def login_handelse(register: Register, entry: Entry, moment: datetime, element: str, depth: int) -> str:
     body = entry.body_as(CashierBody)
-    buffer, x = _handelse(depth, body.cashier, body.pos_id or register.pos_id, moment)
+    buffer, x = open_handelse(depth, body.cashier, body.pos_id or register.pos_id, moment)
     x.leaf(element, "JA")
     x.close("Handelse")
     return buffer.getvalue()

@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from gateway.fiscal.bodies import SaleAbandonedBody, SaleCompletedBody, SaleParkedBody, SaleResumedBody
-from gateway.fiscal.export.skv_events import _handelse, note
+from gateway.fiscal.export.skv_events import note, open_handelse
 from gateway.fiscal.export.skv_register import Register
 from gateway.fiscal.export.skv_xml import decimal_text, rate_text
 from gateway.fiscal.journal import Entry
@@ -32,7 +32,7 @@ def parked_article_handelser(register: Register, entry: Entry, moment: datetime,
     totals = sale_totals(receipt)
     events = []
     for line, amount in zip(receipt.lines, totals.line_amounts, strict=True):
-        buffer, x = _handelse(depth, receipt.cashier, body.pos_id or register.pos_id, moment)
+        buffer, x = open_handelse(depth, receipt.cashier, body.pos_id or register.pos_id, moment)
         x.open("ParkeraRegistreradArtikel")
         x.leaf("TypAvArtikel", "TJANST" if line.kind is LineKind.SERVICE else "VARA")
         x.optional("Artikelnummer", line.article)
