@@ -117,7 +117,7 @@ def registration(**changes: Any) -> Registration:
         "Retail Innovation (CleanCash)", "CleanCash Type A", "ISCCUSE0000000001", "1.2", True
     )
     register = RegisterEntry(
-        "KASSA-1", "tillgw", "tillgw", "0.1.0", "TG-2025-000117", "journal memory: till.db"
+        "KASSA-1", "tillgw SE", "tillgw", "0.1.0", "TG-2025-000117", "journal memory: till.db"
     )
     parts: dict[str, Any] = {
         "business": Business("Kaffebaren i Växjö AB", "5560360793"),
@@ -148,7 +148,11 @@ async def test_register_reads_the_unit_and_writes_record_and_sheet(
     assert record.control_unit.firmware.startswith("tillgw-sim")
 
     document = json.loads((data / "registration-sheet.json").read_text(encoding="utf-8"))
-    assert document["business"] == {"name": "Kaffebaren i Växjö AB", "orgnr": "556036-0793"}
+    assert document["business"] == {
+        "name": "Kaffebaren i Växjö AB",
+        "orgnr": "556036-0793",
+        "form": "company",
+    }
     assert document["place_of_sale"] == {
         "street": "Storgatan 1",
         "postcode": "352 30",
@@ -160,7 +164,7 @@ async def test_register_reads_the_unit_and_writes_record_and_sheet(
     assert document["control_unit"]["manufacturing_number"] == unit.unit_id
     assert document["register"]["designation"] == "KASSA-1"
     assert document["register"]["manufacturing_number"] == "TG-2025-000117"
-    assert document["register"]["model"] == "tillgw" and document["register"]["program"] == "tillgw"
+    assert document["register"]["model"] == "tillgw SE" and document["register"]["program"] == "tillgw"
     assert document["register"]["journal"].endswith(str((data / "till.db").resolve()))
     assert document["e_service"] == "Anmäl, ändra, felanmäl och avanmäl kassaregister"
     json_record = json.loads((data / "registration.json").read_text(encoding="utf-8"))
@@ -176,7 +180,7 @@ async def test_register_reads_the_unit_and_writes_record_and_sheet(
         f"| Tillverkningsnummer (manufacturing number) | {unit.unit_id} |",
         "| Adress där kontrollenheten finns (where it is) | Storgatan 1, 352 30 Växjö |",
         "| Kassabeteckning (designation) | KASSA-1 |",
-        "| Modell eller program (model or program) | tillgw / tillgw |",
+        "| Modell eller program (model or program) | tillgw SE / tillgw |",
         "| Tillverkningsnummer (manufacturing number) | TG-2025-000117 |",
     ):
         assert row in markdown
@@ -240,6 +244,7 @@ async def test_register_interactively_asks_checks_and_confirms(
         "",  # name: the config's
         "556036-0794",  # orgnr: a wrong check digit, asked again
         "",  # … the config's
+        "",  # form of business: what the number tells, a company
         "",  # street
         "35230",  # postcode, written without the space
         "",  # town
@@ -257,8 +262,9 @@ async def test_register_interactively_asks_checks_and_confirms(
         config = write_config(tmp_path, url)
         code, out, err = await register_interactively(config, "\n".join(answers).encode() + b"\n")
     assert code == 0, out + err
-    assert "Organisationsnummer (NNNNNN-NNNN) [556036-0793]: " in out
-    assert "orgnr: '556036-0794' has a wrong check digit" in out
+    assert "Organisationsnummer, or a sole trader's personnummer (NNNNNN-NNNN) [556036-0793]: " in out
+    assert "orgnr: '556036-0794' has a wrong check digit (the last digit, Luhn): it should be 3" in out
+    assert "Form of business: company, or sole-trader (enskild firma) [company]: " in out
     assert "manufacturing_number: 'TG  2025' must be 1-17 characters" in out
     assert "unit_model: missing" in out
     assert "Register with these answers? [y/N]" in out
@@ -276,7 +282,7 @@ async def test_register_interactively_answered_no_keeps_nothing(
     async with serve(unit, "tcp") as url:
         config = write_config(tmp_path, url)
         code, _, err = await register_interactively(
-            config, b"\n" * 11 + b"n\n", "--unit-model", "CleanCash Type A"
+            config, b"\n" * 12 + b"n\n", "--unit-model", "CleanCash Type A"
         )
     assert code == 1
     assert "nothing registered" in err
@@ -284,6 +290,7 @@ async def test_register_interactively_answered_no_keeps_nothing(
 
 
 COMPANY_RULE_BREAKER = "551234-5678"  # the check digit is right, the third digit is 1: a personnummer's shape
+TOLVAN = "19121212-1212"  # Skatteverket's test personnummer: 12 December 1912, the check digit right
 
 
 @pytest.mark.parametrize(
@@ -291,7 +298,8 @@ COMPANY_RULE_BREAKER = "551234-5678"  # the check digit is right, the third digi
     [
         ("--orgnr", "556036-0794", "orgnr: '556036-0794' has a wrong check digit"),
         ("--orgnr", "55603607", "orgnr: '55603607' is not 10 digits"),
-        ("--orgnr", COMPANY_RULE_BREAKER, "its third digit must be 2 or more"),
+        ("--model", "Kassa 3", "model: 'Kassa 3' does not contain \"SE\""),
+        ("--business-form", "partnership", "business_form: 'partnership' is not a form of business"),
         ("--name", " ", "name: missing"),
         ("--street", "", "street: missing"),
         ("--postcode", "3523", "postcode: '3523' is not a Swedish postcode"),
@@ -319,6 +327,51 @@ async def test_register_names_the_wrong_item(
     err = capsys.readouterr().err
     assert code == 2
     assert f"error: {words}" in err or words in err, err
+    assert not (tmp_path / "data" / "registration.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("given", "words"),
+    [
+        (
+            ["--orgnr", "556036-0794"],
+            "orgnr: '556036-0794' has a wrong check digit (the last digit, Luhn): it should be 3",
+        ),
+        (
+            ["--orgnr", COMPANY_RULE_BREAKER, "--business-form", "company"],
+            f"orgnr: '{COMPANY_RULE_BREAKER}' is not a company's organisationsnummer: "
+            "its third digit must be 2 or more",
+        ),
+        # No form given: the third digit 1 says personnummer, and 34 is no day of a month.
+        (
+            ["--orgnr", COMPANY_RULE_BREAKER],
+            f"orgnr: '{COMPANY_RULE_BREAKER}' is not a valid personnummer: "
+            "its fifth and sixth digits, the day of birth",
+        ),
+        (
+            ["--orgnr", "121212-1213"],
+            "orgnr: '121212-1213' is not a valid personnummer: its check digit should be 2",
+        ),
+        (
+            ["--orgnr", "19121212-1213"],
+            "orgnr: '19121212-1213' is not a valid personnummer: its check digit should be 2",
+        ),
+        (
+            ["--orgnr", "556036-0793", "--business-form", "sole-trader"],
+            "orgnr: '556036-0793' is not a valid personnummer: its third and fourth digits, "
+            "the month of birth, must be 01-12 (a company's organisationsnummer: answer company)",
+        ),
+        (["--orgnr", "21121212-1212"], "orgnr: '21121212-1212' is not 10 digits written NNNNNN-NNNN"),
+    ],
+)
+async def test_register_names_what_is_wrong_with_the_number(
+    given: list[str], words: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path)
+    code = await tillgw("register", "--config", str(config), "--yes", "--no-device", *given)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"error: {words}" in err, err
     assert not (tmp_path / "data" / "registration.json").exists()
 
 

@@ -7,6 +7,12 @@ kept until it is confirmed. ``--yes`` asks nothing: it takes the flags, then a
 and firmware (and an XCCSP unit's model) are read from the unit itself; ``--no-device``
 takes them from ``--unit-number`` and friends, with a warning.
 
+A sole trader (enskild firma) answers the owner's personnummer where a company answers
+its organisationsnummer; the form of business is asked (``--business-form``), its
+default told by the number. The register's model designation must contain "SE": an
+answer without it is refused, and a config whose ``[register].model`` lacks it is
+registered as it is, with a warning.
+
 On success ``<data_dir>/registration.json`` holds what was registered and the sheet
 (Markdown, JSON, PDF) is written next to it (or to ``--output``). Exit codes: 0
 registered; 1 not registered (the unit did not answer, or the answer was no); 2 a usage
@@ -29,11 +35,16 @@ from gateway.config import Config, ConfigError
 from gateway.registration.record import (
     CHECKS,
     Business,
+    BusinessForm,
     ControlUnitEntry,
     PlaceOfSale,
     RegisterEntry,
     Registration,
     RegistrationError,
+    check_business_form,
+    check_orgnr,
+    infer_business_form,
+    lacks_model_mark,
     load_registration,
     parse_address,
     save_registration,
@@ -49,13 +60,14 @@ EXIT_OK, EXIT_NOT_REGISTERED, EXIT_USAGE = 0, 1, 2
 # The items in the order they are asked, with the words the question uses.
 QUESTIONS: list[tuple[str, str]] = [
     ("name", "Business name"),
-    ("orgnr", "Organisationsnummer (NNNNNN-NNNN)"),
+    ("orgnr", "Organisationsnummer, or a sole trader's personnummer (NNNNNN-NNNN)"),
+    ("business_form", "Form of business: company, or sole-trader (enskild firma)"),
     ("street", "Place of sale: street address"),
     ("postcode", "Place of sale: postcode (NNN NN)"),
     ("town", "Place of sale: town"),
     ("designation", "Register designation (kassabeteckning)"),
     ("manufacturing_number", "Register manufacturing number (tillverkningsnummer)"),
-    ("model", "Register model"),
+    ("model", 'Register model designation (must contain "SE")'),
     ("program", "Register program"),
     ("unit_maker", "Control unit maker"),
     ("unit_model", "Control unit model"),
@@ -90,6 +102,34 @@ def _defaults(config: Config, previous: Registration | None) -> dict[str, str | 
     if previous is not None:
         values.update(unit_maker=previous.control_unit.maker, unit_model=previous.control_unit.model)
     return values
+
+
+def _form_of(values: dict[str, Any]) -> BusinessForm:
+    """The form given (flag, file, answer), else the one the number tells."""
+    given = values.get("business_form")
+    if given:
+        return check_business_form(str(given))
+    return infer_business_form(str(values.get("orgnr") or ""))
+
+
+def _check_given(values: dict[str, str]) -> None:
+    """Each item given by flag or file checked before anything is asked; the number against
+    the form of business when that is given too."""
+    for key, value in values.items():
+        if key == "orgnr":
+            form = check_business_form(values["business_form"]) if "business_form" in values else None
+            check_orgnr(value, form=form)
+        elif key in CHECKS:
+            CHECKS[key](value)
+
+
+def _model_warning(model: str) -> str:
+    return (
+        f'warning: [register].model {model!r} does not contain "SE", which a register\'s model '
+        "designation must (SKVFS 2014:9 4 kap. 6 §; every register in use from 2027-01-01): set "
+        f'model = "{model} SE" (or another with SE) under [register], then register again and '
+        "report the new designation in the e-service"
+    )
 
 
 def _from_file(path: Path) -> dict[str, str]:
@@ -135,7 +175,7 @@ def _build(values: dict[str, Any], unit: UnitAnswer | None, files: TillFiles) ->
 
     unit_number = unit.unit_id if unit is not None else item("unit_number")
     return Registration(
-        Business(item("name"), item("orgnr")),
+        Business(item("name"), item("orgnr"), _form_of(values)),
         PlaceOfSale(item("street"), item("postcode"), item("town")),
         ControlUnitEntry(
             item("unit_maker"),
@@ -165,23 +205,39 @@ def _version() -> str:
         return "unknown"
 
 
-def _ask(values: dict[str, Any], skip: set[str], read: Callable[[str], str]) -> None:
-    """Ask each item with its default; an answer that fails its check is asked again."""
-    for key, words in QUESTIONS:
-        if key in skip:
-            continue
-        while True:
-            default = values.get(key)
-            try:
-                answer = read(f"{words} [{default or ''}]: ").strip()
-            except EOFError:
-                raise Refused(f"no answer for {key}: nothing registered") from None
-            text = answer or (default or "")
-            try:
+def _ask(values: dict[str, Any], skip: set[str], read: Callable[[str], str], config_model: str) -> None:
+    """Ask each item with its default; an answer that fails its check is asked again. The
+    form of business offers the one the number tells; a form the number does not fit asks
+    the number again."""
+    keys = [key for key, _ in QUESTIONS if key not in skip]
+    words_of = dict(QUESTIONS)
+    at = 0
+    while at < len(keys):
+        key = keys[at]
+        default = values.get(key)
+        if key == "business_form" and not default:
+            default = infer_business_form(str(values.get("orgnr") or "")).value
+        try:
+            answer = read(f"{words_of[key]} [{default or ''}]: ").strip()
+        except EOFError:
+            raise Refused(f"no answer for {key}: nothing registered") from None
+        text = answer or (default or "")
+        try:
+            if key == "model" and text == config_model and lacks_model_mark(text):
+                # The config's own designation: registered as the till is set up, with a warning.
+                print(f"  {_model_warning(text)}", flush=True)
+                values[key] = text
+            else:
                 values[key] = CHECKS[key](text)
-                break
-            except RegistrationError as exc:
-                print(f"  {exc.field}: {exc.reason}", flush=True)
+            if key == "business_form":
+                check_orgnr(str(values.get("orgnr") or ""), form=BusinessForm(values[key]))
+        except RegistrationError as exc:
+            print(f"  {exc.field}: {exc.reason}", flush=True)
+            if key == "business_form" and exc.field == "orgnr":
+                values.pop("business_form", None)  # the number is asked again, and the form after it
+                at = keys.index("orgnr")
+            continue
+        at += 1
 
 
 def _confirm(registration: Registration, read: Callable[[str], str]) -> bool:
@@ -206,9 +262,7 @@ def run(args: argparse.Namespace) -> int:
         _split_address(file_values)
         flags = _given(args)
         _split_address(flags)
-        for key, value in [*file_values.items(), *flags.items()]:  # wrong before any question is asked
-            if key in CHECKS:
-                CHECKS[key](value)
+        _check_given({**file_values, **flags})  # wrong before any question is asked
         values: dict[str, Any] = _defaults(config, load_registration(config.data_dir))
     except RegistrationError as exc:
         print(f"error: {exc.field}: {exc.reason}", file=sys.stderr)
@@ -245,11 +299,19 @@ def run(args: argparse.Namespace) -> int:
     if unit is not None:  # the number the unit answers is the one on its receipts: never typed over
         values.update(unit_number=unit.unit_id, unit_firmware=unit.firmware)
 
+    if not interactive and values.get("model") == config.model and lacks_model_mark(config.model):
+        print(_model_warning(config.model), file=sys.stderr)
     try:
         if interactive:
             skip = {"unit_number"} if unit is not None else set()
-            _ask(values, skip, input)
+            _ask(values, skip, input, config.model)
         registration = _build(values, unit, files)
+        if registration.register.model != config.model:
+            print(
+                f"warning: the model designation registered, {registration.register.model!r}, is not "
+                f"[register].model {config.model!r}, which the journal export writes: set it the same",
+                file=sys.stderr,
+            )
         if interactive and not _confirm(registration, input):
             print("nothing registered", file=sys.stderr)
             return EXIT_NOT_REGISTERED
@@ -297,7 +359,18 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="FILE.json",
         help="the items as one JSON object (implies --yes)",
     )
-    register.add_argument("--orgnr", metavar="NNNNNN-NNNN", help="the business's organisationsnummer")
+    register.add_argument(
+        "--orgnr",
+        metavar="NNNNNN-NNNN",
+        help="the business's organisationsnummer, or a sole trader's personnummer (YYMMDD-NNNN)",
+    )
+    register.add_argument(
+        "--business-form",
+        dest="business_form",
+        metavar="{company,sole-trader}",
+        help="company (an organisationsnummer) or sole-trader (enskild firma: the owner's personnummer); "
+        "default: what the number tells",
+    )
     register.add_argument("--name", help="the business's name")
     register.add_argument("--address", metavar="'STREET, NNN NN TOWN'", help="the place of sale's address")
     register.add_argument("--street", help="the place of sale's street address")
@@ -309,7 +382,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     register.add_argument(
         "--manufacturing-number", dest="manufacturing_number", help="the register's manufacturing number"
     )
-    register.add_argument("--model", help="the register's model")
+    register.add_argument("--model", help='the register\'s model designation; it must contain "SE"')
     register.add_argument("--program", help="the register's program")
     register.add_argument("--unit-maker", dest="unit_maker", help="the control unit's maker (its type plate)")
     register.add_argument("--unit-model", dest="unit_model", help="the control unit's model (its type plate)")
