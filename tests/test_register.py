@@ -24,14 +24,13 @@ import pytest
 
 from firmware_sim.control_unit import ControlUnit
 from gateway import cli
+from gateway.registration.items import BusinessForm, RegistrationError, check_register_number
 from gateway.registration.record import (
     Business,
     ControlUnitEntry,
     PlaceOfSale,
     RegisterEntry,
     Registration,
-    RegistrationError,
-    check_register_number,
     load_registration,
 )
 from tools.registration.sheet import sheet_json, sheet_markdown, sheet_pdf
@@ -487,3 +486,186 @@ def test_a_registration_document_round_trips(tmp_path: Path) -> None:
     path = save_registration(tmp_path, registration())
     assert load_registration(tmp_path) == registration()
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left
+
+
+def sole_trader_config(directory: Path, url: str, orgnr: str = TOLVAN, *, more: str = "") -> Path:
+    """A shop run as a sole trader (enskild firma): the owner's personnummer under [shop]."""
+    path = write_config(directory, url, more=more)
+    text = path.read_text(encoding="utf-8").replace('orgnr = "556036-0793"', f'orgnr = "{orgnr}"')
+    path.write_text(text.replace("Kaffebaren i Växjö AB", "Tolvans Kaffe"), encoding="utf-8")
+    return path
+
+
+async def test_a_sole_trader_registers_with_the_owner_s_personnummer(
+    unit: ControlUnit, serve: Serve, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with serve(unit, "tcp") as url:
+        config = sole_trader_config(tmp_path, url)  # written with its century: YYYYMMDD-NNNN
+        code = await tillgw("register", "--config", str(config), "--yes", "--unit-model", "CleanCash Type A")
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    record = load_registration(tmp_path / "data")
+    assert record is not None
+    assert record.business.orgnr == "121212-1212"  # the ten digits the control unit's field takes
+    assert record.business.form is BusinessForm.SOLE_TRADER  # told by the number: its third digit is 1
+    assert record.business.number_name == "personnummer"
+    assert record.control_unit.manufacturing_number == unit.unit_id
+    document = json.loads((tmp_path / "data" / "registration.json").read_text(encoding="utf-8"))
+    assert document["business"] == {"name": "Tolvans Kaffe", "orgnr": "121212-1212", "form": "sole-trader"}
+    markdown = (tmp_path / "data" / "registration-sheet.md").read_text(encoding="utf-8")
+    assert "| Personnummer (enskild firma: the owner's) | 121212-1212 |" in markdown
+    assert "| Organisationsnummer |" not in markdown
+    assert "| Personnummer (enskild firma: the owner's) | 121212-1212 |" in out  # the sheet, shown
+    assert "121212-1212" in pdf_text(tmp_path / "data" / "registration-sheet.pdf")
+
+
+async def test_a_sole_trader_registers_from_flags_and_from_a_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path)  # the config names a company; the flags register a sole trader
+    unit = (
+        "--no-device",
+        "--unit-number",
+        "ISCCUSE0000000001",
+        "--unit-maker",
+        "CleanCash",
+        "--unit-model",
+        "A",
+    )
+    code = await tillgw(
+        "register", "--config", str(config), "--yes", *unit,
+        "--name", "Tolvans Kaffe", "--orgnr", "121212-1212", "--business-form", "sole-trader",
+    )  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    record = load_registration(tmp_path / "data")
+    assert record is not None and record.business.form is BusinessForm.SOLE_TRADER
+    assert record.business.orgnr == "121212-1212"
+
+    source = tmp_path / "items.json"
+    source.write_text(json.dumps({"orgnr": "191212121212", "business_form": "enskild firma"}), "utf-8")
+    assert await tillgw("register", "--config", str(config), "--from", str(source), *unit) == 0
+    record = load_registration(tmp_path / "data")
+    assert record is not None and record.business.orgnr == "121212-1212"
+    assert record.business.form is BusinessForm.SOLE_TRADER
+
+
+async def test_a_sole_trader_registers_interactively(unit: ControlUnit, serve: Serve, tmp_path: Path) -> None:
+    answers = [
+        "",  # name
+        "19121212-1213",  # the owner's personnummer, a wrong check digit: asked again
+        TOLVAN,
+        "company",  # the form: a personnummer is no company's number, so the number is asked again
+        "",  # … the same number again
+        "",  # the form: what the number tells, a sole trader
+        *[""] * 8,  # street, postcode, town, designation, manufacturing number, model, program, maker
+        "CleanCash Type A",
+        "y",
+    ]
+    async with serve(unit, "tcp") as url:
+        config = write_config(tmp_path, url)  # the config names a company: the answers change it
+        code, out, err = await register_interactively(config, "\n".join(answers).encode() + b"\n")
+    assert code == 0, out + err
+    assert "orgnr: '19121212-1213' is not a valid personnummer: its check digit should be 2" in out
+    assert "orgnr: '121212-1212' is not a company's organisationsnummer: its third digit must be 2" in out
+    assert "Form of business: company, or sole-trader (enskild firma) [sole-trader]: " in out
+    assert "| Personnummer (enskild firma: the owner's) | 121212-1212 |" in out
+    record = load_registration(tmp_path / "data")
+    assert record is not None
+    assert (record.business.orgnr, record.business.form) == ("121212-1212", BusinessForm.SOLE_TRADER)
+
+
+async def test_a_config_s_model_designation_without_se_is_registered_with_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path)
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace('pos_id = "KASSA-1"', 'pos_id = "KASSA-1"\nmodel = "Kassa 3"'), "utf-8")
+    unit = (
+        "--no-device",
+        "--unit-number",
+        "ISCCUSE0000000001",
+        "--unit-maker",
+        "CleanCash",
+        "--unit-model",
+        "A",
+    )
+    assert await tillgw("register", "--config", str(config), "--yes", *unit) == 0
+    err = capsys.readouterr().err
+    assert "warning: [register].model 'Kassa 3' does not contain \"SE\"" in err
+    assert 'set model = "Kassa 3 SE"' in err
+    record = load_registration(tmp_path / "data")
+    assert record is not None and record.register.model == "Kassa 3"
+
+    # Given on the command line, a designation without SE is refused.
+    assert await tillgw("register", "--config", str(config), "--yes", *unit, "--model", "Kassa 4") == 2
+    assert "error: model: 'Kassa 4' does not contain \"SE\"" in capsys.readouterr().err
+
+    # One with SE that the config does not name: registered, and told to set the config the same.
+    assert await tillgw("register", "--config", str(config), "--yes", *unit, "--model", "Kassa 3 SE") == 0
+    assert "is not [register].model 'Kassa 3', which the journal export writes" in capsys.readouterr().err
+
+
+async def test_interactively_a_model_designation_without_se_is_asked_again(
+    unit: ControlUnit, serve: Serve, tmp_path: Path
+) -> None:
+    # Name to manufacturing number: the defaults; the model designation typed without SE is refused,
+    # then the config's own is taken (with a warning); program and unit maker: the defaults.
+    answers = [*[""] * 8, "Kassa 4", "", "", "", "CleanCash Type A", "y"]
+    async with serve(unit, "tcp") as url:
+        config = write_config(tmp_path, url)
+        text = config.read_text(encoding="utf-8")
+        config.write_text(
+            text.replace('pos_id = "KASSA-1"', 'pos_id = "KASSA-1"\nmodel = "Kassa 3"'), "utf-8"
+        )
+        code, out, err = await register_interactively(config, "\n".join(answers).encode() + b"\n")
+    assert code == 0, out + err
+    assert 'Register model designation (must contain "SE") [Kassa 3]: ' in out
+    assert "model: 'Kassa 4' does not contain \"SE\"" in out
+    assert "warning: [register].model 'Kassa 3' does not contain \"SE\"" in out  # the config's own: warned
+    record = load_registration(tmp_path / "data")
+    assert record is not None and record.register.model == "Kassa 3"
+
+
+def test_a_registration_kept_before_the_form_of_business_was_asked_still_reads(tmp_path: Path) -> None:
+    old = registration().to_json()
+    del old["business"]["form"]
+    old["register"]["model"] = "tillgw"  # registered before "SE" was asked for
+    (tmp_path / "registration.json").write_text(json.dumps(old), encoding="utf-8")
+    record = load_registration(tmp_path)
+    assert record is not None and record.business.form is BusinessForm.COMPANY
+    assert record.register.model == "tillgw"
+
+
+def test_diag_warns_of_a_model_designation_without_se(tmp_path: Path) -> None:
+    from gateway.config import load_config
+    from gateway.registration.record import save_registration
+    from tools.diag.checks import Verdict
+    from tools.diag.checks.registration import check_registration
+
+    config_path = write_config(tmp_path)
+    save_registration(tmp_path / "data", registration())  # registered as "tillgw SE", the default
+    check = check_registration(load_config(config_path), "ISCCUSE0000000001")
+    assert check.verdict is Verdict.OK, check.summary
+
+    text = config_path.read_text(encoding="utf-8")
+    config_path.write_text(
+        text.replace('pos_id = "KASSA-1"', 'pos_id = "KASSA-1"\nmodel = "tillgw"'), "utf-8"
+    )
+    check = check_registration(load_config(config_path), "ISCCUSE0000000001")
+    assert check.verdict is Verdict.WARNING
+    assert "[register].model 'tillgw' does not contain \"SE\"" in check.summary
+    assert check.next_step is not None and 'set model = "tillgw SE"' in check.next_step
+
+    # Registered before "SE" was asked for, the config now with the default: report the new designation.
+    config_path.write_text(text, "utf-8")
+    old = registration(register=RegisterEntry("KASSA-1", "tillgw", "tillgw", "0.1.0", "TG-2025-000117", "j"))
+    save_registration(tmp_path / "data", old)
+    check = check_registration(load_config(config_path), "ISCCUSE0000000001")
+    assert check.verdict is Verdict.WARNING
+    assert "registered with the model designation 'tillgw', without \"SE\"" in check.summary
+    assert check.details["model"] == {
+        "configured": "tillgw SE",
+        "registered": "tillgw",
+        "problem": check.summary.split("; ", 1)[1],
+    }
+    assert check.next_step is not None and "report the new model designation" in check.next_step

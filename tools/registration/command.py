@@ -5,7 +5,8 @@ registration's) as its default and checked at once, the sheet is shown, and noth
 kept until it is confirmed. ``--yes`` asks nothing: it takes the flags, then a
 ``--from FILE.json`` document, then the config. The control unit's manufacturing number
 and firmware (and an XCCSP unit's model) are read from the unit itself; ``--no-device``
-takes them from ``--unit-number`` and friends, with a warning.
+takes them from ``--unit-number`` and friends, with a warning. Where each answer comes
+from, and the questions, are :mod:`tools.registration.answers`.
 
 A sole trader (enskild firma) answers the owner's personnummer where a company answers
 its organisationsnummer; the form of business is asked (``--business-form``), its
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from collections.abc import Callable
 from datetime import date
@@ -31,138 +31,35 @@ from pathlib import Path
 from typing import Any
 
 from gateway.cli.options import add_data_arguments, config_from_args
-from gateway.config import Config, ConfigError
+from gateway.config import ConfigError
+from gateway.registration.items import RegistrationError, lacks_model_mark
 from gateway.registration.record import (
-    CHECKS,
     Business,
-    BusinessForm,
     ControlUnitEntry,
     PlaceOfSale,
     RegisterEntry,
     Registration,
-    RegistrationError,
-    check_business_form,
-    check_orgnr,
-    infer_business_form,
-    lacks_model_mark,
     load_registration,
-    parse_address,
     save_registration,
 )
 from gateway.till_files import TillFiles
+from tools.registration.answers import (
+    Refused,
+    ask,
+    check_given,
+    defaults,
+    form_of,
+    from_file,
+    given_flags,
+    model_warning,
+    split_address,
+)
 from tools.registration.sheet import sheet_markdown, write_sheet
 from tools.registration.unit import CLEANCASH_MAKER, UnitAnswer, UnitUnreadable, read_unit
 
 __all__ = ["add_parser", "run"]
 
 EXIT_OK, EXIT_NOT_REGISTERED, EXIT_USAGE = 0, 1, 2
-
-# The items in the order they are asked, with the words the question uses.
-QUESTIONS: list[tuple[str, str]] = [
-    ("name", "Business name"),
-    ("orgnr", "Organisationsnummer, or a sole trader's personnummer (NNNNNN-NNNN)"),
-    ("business_form", "Form of business: company, or sole-trader (enskild firma)"),
-    ("street", "Place of sale: street address"),
-    ("postcode", "Place of sale: postcode (NNN NN)"),
-    ("town", "Place of sale: town"),
-    ("designation", "Register designation (kassabeteckning)"),
-    ("manufacturing_number", "Register manufacturing number (tillverkningsnummer)"),
-    ("model", 'Register model designation (must contain "SE")'),
-    ("program", "Register program"),
-    ("unit_maker", "Control unit maker"),
-    ("unit_model", "Control unit model"),
-    ("unit_number", "Control unit manufacturing number"),
-]
-FILE_KEYS = {key for key, _ in QUESTIONS} | {"address", "unit_firmware"}
-
-
-class Refused(Exception):
-    """Nothing is registered; ``str()`` says why."""
-
-
-def _defaults(config: Config, previous: Registration | None) -> dict[str, str | None]:
-    """What each question offers: the config's values, the last registration's for the unit."""
-    orgnr = config.shop.orgnr
-    values: dict[str, str | None] = {
-        "name": config.shop.name,
-        "orgnr": f"{orgnr[:6]}-{orgnr[6:]}",
-        "designation": config.pos_id,
-        "manufacturing_number": config.manufacturing_number,
-        "model": config.model,
-        "program": config.program,
-        "street": None,
-        "postcode": None,
-        "town": None,
-    }
-    try:
-        place = parse_address(", ".join(config.shop.address), "[shop].address")
-        values.update(street=place.street, postcode=place.postcode, town=place.town)
-    except RegistrationError:
-        values["street"] = config.shop.address[0]
-    if previous is not None:
-        values.update(unit_maker=previous.control_unit.maker, unit_model=previous.control_unit.model)
-    return values
-
-
-def _form_of(values: dict[str, Any]) -> BusinessForm:
-    """The form given (flag, file, answer), else the one the number tells."""
-    given = values.get("business_form")
-    if given:
-        return check_business_form(str(given))
-    return infer_business_form(str(values.get("orgnr") or ""))
-
-
-def _check_given(values: dict[str, str]) -> None:
-    """Each item given by flag or file checked before anything is asked; the number against
-    the form of business when that is given too."""
-    for key, value in values.items():
-        if key == "orgnr":
-            form = check_business_form(values["business_form"]) if "business_form" in values else None
-            check_orgnr(value, form=form)
-        elif key in CHECKS:
-            CHECKS[key](value)
-
-
-def _model_warning(model: str) -> str:
-    return (
-        f'warning: [register].model {model!r} does not contain "SE", which a register\'s model '
-        "designation must (SKVFS 2014:9 4 kap. 6 §; every register in use from 2027-01-01): set "
-        f'model = "{model} SE" (or another with SE) under [register], then register again and '
-        "report the new designation in the e-service"
-    )
-
-
-def _from_file(path: Path) -> dict[str, str]:
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RegistrationError("--from", f"{path} cannot be read ({exc.strerror})") from None
-    except ValueError as exc:
-        raise RegistrationError("--from", f"{path} is not JSON ({exc})") from None
-    if not isinstance(document, dict):
-        raise RegistrationError("--from", f"{path} must hold one JSON object")
-    for key, value in document.items():
-        if key not in FILE_KEYS:
-            raise RegistrationError(
-                key, f"not an item of the registration (known: {', '.join(sorted(FILE_KEYS))})"
-            )
-        if not isinstance(value, str):
-            raise RegistrationError(key, f"must be a string, got {value!r}")
-    return document
-
-
-def _given(args: argparse.Namespace) -> dict[str, str]:
-    """The flags, by item name, those given only."""
-    names = [*FILE_KEYS]
-    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
-
-
-def _split_address(values: dict[str, Any]) -> None:
-    """An ``address`` ("STREET, NNN NN TOWN") stands for street, postcode and town."""
-    address = values.pop("address", None)
-    if address is not None:
-        place = parse_address(address)
-        values.update(street=place.street, postcode=place.postcode, town=place.town)
 
 
 def _build(values: dict[str, Any], unit: UnitAnswer | None, files: TillFiles) -> Registration:
@@ -175,7 +72,7 @@ def _build(values: dict[str, Any], unit: UnitAnswer | None, files: TillFiles) ->
 
     unit_number = unit.unit_id if unit is not None else item("unit_number")
     return Registration(
-        Business(item("name"), item("orgnr"), _form_of(values)),
+        Business(item("name"), item("orgnr"), form_of(values)),
         PlaceOfSale(item("street"), item("postcode"), item("town")),
         ControlUnitEntry(
             item("unit_maker"),
@@ -205,41 +102,6 @@ def _version() -> str:
         return "unknown"
 
 
-def _ask(values: dict[str, Any], skip: set[str], read: Callable[[str], str], config_model: str) -> None:
-    """Ask each item with its default; an answer that fails its check is asked again. The
-    form of business offers the one the number tells; a form the number does not fit asks
-    the number again."""
-    keys = [key for key, _ in QUESTIONS if key not in skip]
-    words_of = dict(QUESTIONS)
-    at = 0
-    while at < len(keys):
-        key = keys[at]
-        default = values.get(key)
-        if key == "business_form" and not default:
-            default = infer_business_form(str(values.get("orgnr") or "")).value
-        try:
-            answer = read(f"{words_of[key]} [{default or ''}]: ").strip()
-        except EOFError:
-            raise Refused(f"no answer for {key}: nothing registered") from None
-        text = answer or (default or "")
-        try:
-            if key == "model" and text == config_model and lacks_model_mark(text):
-                # The config's own designation: registered as the till is set up, with a warning.
-                print(f"  {_model_warning(text)}", flush=True)
-                values[key] = text
-            else:
-                values[key] = CHECKS[key](text)
-            if key == "business_form":
-                check_orgnr(str(values.get("orgnr") or ""), form=BusinessForm(values[key]))
-        except RegistrationError as exc:
-            print(f"  {exc.field}: {exc.reason}", flush=True)
-            if key == "business_form" and exc.field == "orgnr":
-                values.pop("business_form", None)  # the number is asked again, and the form after it
-                at = keys.index("orgnr")
-            continue
-        at += 1
-
-
 def _confirm(registration: Registration, read: Callable[[str], str]) -> bool:
     print()
     print(sheet_markdown(registration))
@@ -258,12 +120,12 @@ def run(args: argparse.Namespace) -> int:
     interactive = not args.yes and args.from_file is None
     files = TillFiles(config.data_dir)
     try:
-        file_values = _from_file(args.from_file) if args.from_file is not None else {}
-        _split_address(file_values)
-        flags = _given(args)
-        _split_address(flags)
-        _check_given({**file_values, **flags})  # wrong before any question is asked
-        values: dict[str, Any] = _defaults(config, load_registration(config.data_dir))
+        file_values = from_file(args.from_file) if args.from_file is not None else {}
+        split_address(file_values)
+        flags = given_flags(args)
+        split_address(flags)
+        check_given({**file_values, **flags})  # wrong before any question is asked
+        values: dict[str, Any] = defaults(config, load_registration(config.data_dir))
     except RegistrationError as exc:
         print(f"error: {exc.field}: {exc.reason}", file=sys.stderr)
         return EXIT_USAGE
@@ -300,11 +162,11 @@ def run(args: argparse.Namespace) -> int:
         values.update(unit_number=unit.unit_id, unit_firmware=unit.firmware)
 
     if not interactive and values.get("model") == config.model and lacks_model_mark(config.model):
-        print(_model_warning(config.model), file=sys.stderr)
+        print(model_warning(config.model), file=sys.stderr)
     try:
         if interactive:
             skip = {"unit_number"} if unit is not None else set()
-            _ask(values, skip, input, config.model)
+            ask(values, skip, input, config.model)
         registration = _build(values, unit, files)
         if registration.register.model != config.model:
             print(

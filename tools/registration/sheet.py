@@ -18,7 +18,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gateway.registration.record import BusinessForm, Registration
+from gateway.registration.items import BusinessForm
+from gateway.registration.record import Registration
 
 __all__ = ["E_SERVICE", "sheet_json", "sheet_markdown", "sheet_pdf", "sheet_sections", "write_sheet"]
 

@@ -8,13 +8,8 @@ import sqlite3
 from gateway.config import Config
 from gateway.fiscal.journal import open_readonly
 from gateway.registration.check import CHANGED_KIND, assess, current_identity, first_seen_in
-from gateway.registration.record import (
-    MODEL_MARK,
-    Registration,
-    RegistrationError,
-    lacks_model_mark,
-    load_registration,
-)
+from gateway.registration.items import MODEL_MARK, RegistrationError, lacks_model_mark, model_mark_advice
+from gateway.registration.record import Registration, load_registration
 from gateway.till_files import TillFiles
 from tools.diag.checks import Check, Verdict
 
@@ -25,12 +20,7 @@ def _model_words(config: Config, registration: Registration | None) -> tuple[str
     """(what is wrong, what to do) when the model designation lacks "SE", in the config or as
     registered; None when it does not."""
     if lacks_model_mark(config.model):
-        return (
-            f'[register].model {config.model!r} does not contain "{MODEL_MARK}", which a register\'s '
-            "model designation must (SKVFS 2014:9 4 kap. 6 §; every register in use from 2027-01-01)",
-            f'set model = "{config.model} {MODEL_MARK}" under [register], then report the new designation '
-            "in Skatteverket's e-service and run tillgw register",
-        )
+        return model_mark_advice(config.model)
     if registration is not None and lacks_model_mark(registration.register.model):
         return (
             f'registered with the model designation {registration.register.model!r}, without "{MODEL_MARK}"; '
