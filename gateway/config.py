@@ -59,7 +59,7 @@ __all__ = [
 DEMO_ORGNR = "5599000006"  # a made-up number whose check digit is right
 DEMO_MANUFACTURING_NUMBER = "TILLGW-DEMO-0001"
 # [register] model: a register's model designation must contain "SE" (SKVFS 2014:9 4 kap.
-# 6 § as SKVFS 2021:17 has it; every register in use from 2027-01-01).
+# 6 §), every register in use from 2027-01-01, when SKVFS 2021:17 applies to all.
 DEFAULT_MODEL = "tillgw SE"
 # [register] min_free_mib: at a few KiB a receipt (journal entry, index row, write-ahead log)
 # thousands of receipts — days of trade in most shops, time to free space or add a disk.
