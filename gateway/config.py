@@ -35,9 +35,10 @@ from gateway.devices.control_units.kinds import CCSP_BAUDRATES, UnitKind, UnitSe
 from gateway.devices.printer.settings import OpenLevel
 from protocols.escpos.text import CODE_TABLE_NAMES, CodeTable
 from protocols.scanner.lines import Terminator
-from protocols.skv import FieldError, luhn_valid, validate_orgnr, validate_pos_id
+from protocols.skv import FieldError, luhn_check_digit, luhn_valid, normalise_orgnr, validate_pos_id
 
 __all__ = [
+    "DEFAULT_MODEL",
     "ApiConfig",
     "Config",
     "ConfigError",
@@ -57,6 +58,9 @@ __all__ = [
 
 DEMO_ORGNR = "5599000006"  # a made-up number whose check digit is right
 DEMO_MANUFACTURING_NUMBER = "TILLGW-DEMO-0001"
+# [register] model: a register's model designation must contain "SE" (SKVFS 2014:9 4 kap.
+# 6 §), every register in use from 2027-01-01, when SKVFS 2021:17 applies to all.
+DEFAULT_MODEL = "tillgw SE"
 # [register] min_free_mib: at a few KiB a receipt (journal entry, index row, write-ahead log)
 # thousands of receipts — days of trade in most shops, time to free space or add a disk.
 DEFAULT_MIN_FREE_MIB = 64
@@ -76,7 +80,7 @@ class ConfigError(ValueError):
 @dataclass(frozen=True, slots=True)
 class ShopConfig:
     name: str
-    orgnr: str  # ten digits
+    orgnr: str  # ten digits: a company's organisationsnummer or a sole trader's personnummer
     address: tuple[str, ...]
     store: str = "main"  # the place of sale's id in bus topics: tillgw/{orgnr}/{store}/{register}/...
 
@@ -143,9 +147,9 @@ class Config:
     source: Path | None = None  # the file it was read from
     # The register's identity as reported to Skatteverket (the journal export writes it):
     # its manufacturing number (tillverkningsnummer, None when not configured), model
-    # designation and program; the version is the installed package's.
+    # designation (with "SE" in it) and program; the version is the installed package's.
     manufacturing_number: str | None = None
-    model: str = "tillgw"
+    model: str = DEFAULT_MODEL
     program: str = "tillgw"
 
     def with_overrides(self, *, data_dir: Path | None = None, http: str | None = None) -> Config:
@@ -363,11 +367,16 @@ def _parse(raw: dict[str, Any], path: Path) -> Config:
     shop = ConfigSection(shop_raw, "shop", {"name", "orgnr", "address", "store"})
     orgnr_text = shop.text("orgnr", required=True) or ""
     try:
-        orgnr = validate_orgnr(orgnr_text)
+        # A sole trader (enskild firma) is known by the owner's personnummer, which may be
+        # written with its century; the control unit's field takes ten digits either way.
+        orgnr = normalise_orgnr(orgnr_text)
     except FieldError as exc:
         raise ConfigError(f"[shop].orgnr: {exc.reason}") from None
     if not luhn_valid(orgnr):
-        raise ConfigError(f"[shop].orgnr: {orgnr_text!r} has a wrong check digit")
+        raise ConfigError(
+            f"[shop].orgnr: {orgnr_text!r} has a wrong check digit: the last digit should be "
+            f"{luhn_check_digit(orgnr[:9])}"
+        )
     address = shop_raw.get("address")
     if not isinstance(address, list) or not address or not all(isinstance(a, str) and a for a in address):
         raise ConfigError("[shop].address: must be a list of the address lines of the place of sale")
@@ -439,7 +448,7 @@ def _parse(raw: dict[str, Any], path: Path) -> Config:
         min_free_mib=register.integer("min_free_mib", DEFAULT_MIN_FREE_MIB),
         source=path,
         manufacturing_number=_manufacturing_number(register.text("manufacturing_number")),
-        model=register.text("model", "tillgw", required=True) or "tillgw",
+        model=register.text("model", DEFAULT_MODEL, required=True) or DEFAULT_MODEL,
         program=register.text("program", "tillgw", required=True) or "tillgw",
     )
 

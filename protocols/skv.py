@@ -28,7 +28,9 @@ __all__ = [
     "format_amount",
     "format_datetime",
     "format_rate",
+    "luhn_check_digit",
     "luhn_valid",
+    "normalise_orgnr",
     "parse_amount",
     "parse_datetime",
     "parse_rate",
@@ -48,6 +50,10 @@ _DATETIME_RE = re.compile(r"^\d{12}$")
 # A whole VAT slot in one go: a rate of at most 5 characters, an amount of at most 14.
 _VAT_SLOT_RE = re.compile(r"^(\d{1,2}),(\d\d);(-?)(\d{1,11}),(\d\d)$")
 _ORGNR_RE = re.compile(r"^\d{10}$")
+# How people write the number a business is known by: ten digits, the last four apart by
+# "-" (or "+" in a personnummer of someone 100 or older), optionally with two digits in
+# front: a personnummer's century, or the "16" some systems put before an organisationsnummer.
+_WRITTEN_ORGNR_RE = re.compile(r"^(16|18|19|20)?(\d{6})[-+]?(\d{4})$")
 # A POS id travels inside '#'-separated CCSP frames and ';'-separated VAT slots, so
 # neither separator may appear in it; otherwise any printable ASCII is accepted.
 _POS_ID_RE = re.compile(r"^[\x20-\x7e]{1,16}$")
@@ -145,6 +151,29 @@ def luhn_valid(digits: str) -> bool:
                 d -= 9
         total += d
     return total % 10 == 0
+
+
+def luhn_check_digit(digits: str) -> int:
+    """The digit that makes ``digits`` followed by it pass :func:`luhn_valid`."""
+    return next(d for d in range(10) if luhn_valid(f"{digits}{d}"))
+
+
+def normalise_orgnr(text: str) -> str:
+    """An organisationsnummer or a sole trader's personnummer, as written, in the unit's
+    ten-digit field.
+
+    Both fill the same field (SKVFS 2009:2; SKVFS 2014:9 says "organisationsnummer eller
+    personnummer"), ten digits either way: ``NNNNNN-NNNN`` and ``YYYYMMDD-NNNN``, with or
+    without the hyphen, come back as ``NNNNNNNNNN``. Neither the check digit nor whose
+    number it is is looked at here.
+    """
+    match = _WRITTEN_ORGNR_RE.match(text.strip())
+    if match is None:
+        raise FieldError(
+            "orgnr",
+            f"{text!r} is not 10 digits written NNNNNN-NNNN (a personnummer may be written YYYYMMDD-NNNN)",
+        )
+    return match[2] + match[3]
 
 
 def validate_orgnr(text: str) -> str:

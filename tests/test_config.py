@@ -65,7 +65,15 @@ def test_command_line_overrides(tmp_path: Path) -> None:
     [
         (
             ('orgnr = "556036-0793"', 'orgnr = "556036-0794"'),
-            "[shop].orgnr: '556036-0794' has a wrong check digit",
+            "[shop].orgnr: '556036-0794' has a wrong check digit: the last digit should be 3",
+        ),
+        (
+            ('orgnr = "556036-0793"', 'orgnr = "19121212-1213"'),
+            "[shop].orgnr: '19121212-1213' has a wrong check digit: the last digit should be 2",
+        ),
+        (
+            ('orgnr = "556036-0793"', 'orgnr = "21121212-1212"'),
+            "[shop].orgnr: '21121212-1212' is not 10 digits",
         ),
         (('orgnr = "556036-0793"', 'orgnr = "55603607"'), "[shop].orgnr:"),
         (('pos_id = "KASSA-1"', 'pos_id = "KASSA#1"'), "[register].pos_id:"),
@@ -97,3 +105,30 @@ def test_missing_file_and_bad_toml(tmp_path: Path) -> None:
         load_config(tmp_path / "nothing.toml")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(write(tmp_path, "[shop\n"))
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["19121212-1212", "191212121212", "121212-1212", "1212121212", "121212+1212"],
+)
+def test_a_sole_trader_s_personnummer_is_kept_as_the_ten_digits_the_control_unit_takes(
+    tmp_path: Path, written: str
+) -> None:
+    """A sole trader (enskild firma) is known by the owner's personnummer, written with its
+    century or not; the control unit's field, the bus topics and the receipt take ten digits."""
+    text = example().replace('orgnr = "556036-0793"', f'orgnr = "{written}"')
+    assert load_config(write(tmp_path, text)).shop.orgnr == "1212121212"
+
+
+def test_an_organisationsnummer_written_with_16_in_front_is_kept_as_ten_digits(tmp_path: Path) -> None:
+    text = example().replace('orgnr = "556036-0793"', 'orgnr = "16556036-0793"')
+    assert load_config(write(tmp_path, text)).shop.orgnr == "5560360793"
+
+
+def test_the_model_designation_carries_se_by_default(tmp_path: Path) -> None:
+    """SKVFS 2014:9 4 kap. 6 §: a register's model designation contains "SE"."""
+    text = example().replace('model = "tillgw SE"', "")
+    config = load_config(write(tmp_path, text))
+    assert (config.model, config.program) == ("tillgw SE", "tillgw")
+    assert demo_config().model == "tillgw SE"
+    assert load_config(write(tmp_path, example())).model == "tillgw SE"

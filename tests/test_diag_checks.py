@@ -181,7 +181,7 @@ def registered(unit_id: str) -> Registration:
         Business("Kaffebaren i Växjö AB", "556036-0793"),
         PlaceOfSale("Storgatan 1", "352 30", "Växjö"),
         ControlUnitEntry("Retail Innovation (CleanCash)", "CleanCash Type A", unit_id, "1.0", True),
-        RegisterEntry("KASSA-1", "tillgw", "tillgw", "0.1.0", "TG-2025-000117", "journal memory: till.db"),
+        RegisterEntry("KASSA-1", "tillgw SE", "tillgw", "0.1.0", "TG-2025-000117", "journal memory: till.db"),
         date(2026, 1, 5),
     )
 

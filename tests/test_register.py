@@ -24,14 +24,13 @@ import pytest
 
 from firmware_sim.control_unit import ControlUnit
 from gateway import cli
+from gateway.registration.items import BusinessForm, RegistrationError, check_register_number
 from gateway.registration.record import (
     Business,
     ControlUnitEntry,
     PlaceOfSale,
     RegisterEntry,
     Registration,
-    RegistrationError,
-    check_register_number,
     load_registration,
 )
 from tools.registration.sheet import sheet_json, sheet_markdown, sheet_pdf
@@ -117,7 +116,7 @@ def registration(**changes: Any) -> Registration:
         "Retail Innovation (CleanCash)", "CleanCash Type A", "ISCCUSE0000000001", "1.2", True
     )
     register = RegisterEntry(
-        "KASSA-1", "tillgw", "tillgw", "0.1.0", "TG-2025-000117", "journal memory: till.db"
+        "KASSA-1", "tillgw SE", "tillgw", "0.1.0", "TG-2025-000117", "journal memory: till.db"
     )
     parts: dict[str, Any] = {
         "business": Business("Kaffebaren i Växjö AB", "5560360793"),
@@ -148,7 +147,11 @@ async def test_register_reads_the_unit_and_writes_record_and_sheet(
     assert record.control_unit.firmware.startswith("tillgw-sim")
 
     document = json.loads((data / "registration-sheet.json").read_text(encoding="utf-8"))
-    assert document["business"] == {"name": "Kaffebaren i Växjö AB", "orgnr": "556036-0793"}
+    assert document["business"] == {
+        "name": "Kaffebaren i Växjö AB",
+        "orgnr": "556036-0793",
+        "form": "company",
+    }
     assert document["place_of_sale"] == {
         "street": "Storgatan 1",
         "postcode": "352 30",
@@ -160,7 +163,7 @@ async def test_register_reads_the_unit_and_writes_record_and_sheet(
     assert document["control_unit"]["manufacturing_number"] == unit.unit_id
     assert document["register"]["designation"] == "KASSA-1"
     assert document["register"]["manufacturing_number"] == "TG-2025-000117"
-    assert document["register"]["model"] == "tillgw" and document["register"]["program"] == "tillgw"
+    assert document["register"]["model"] == "tillgw SE" and document["register"]["program"] == "tillgw"
     assert document["register"]["journal"].endswith(str((data / "till.db").resolve()))
     assert document["e_service"] == "Anmäl, ändra, felanmäl och avanmäl kassaregister"
     json_record = json.loads((data / "registration.json").read_text(encoding="utf-8"))
@@ -176,7 +179,7 @@ async def test_register_reads_the_unit_and_writes_record_and_sheet(
         f"| Tillverkningsnummer (manufacturing number) | {unit.unit_id} |",
         "| Adress där kontrollenheten finns (where it is) | Storgatan 1, 352 30 Växjö |",
         "| Kassabeteckning (designation) | KASSA-1 |",
-        "| Modell eller program (model or program) | tillgw / tillgw |",
+        "| Modell eller program (model or program) | tillgw SE / tillgw |",
         "| Tillverkningsnummer (manufacturing number) | TG-2025-000117 |",
     ):
         assert row in markdown
@@ -240,6 +243,7 @@ async def test_register_interactively_asks_checks_and_confirms(
         "",  # name: the config's
         "556036-0794",  # orgnr: a wrong check digit, asked again
         "",  # … the config's
+        "",  # form of business: what the number tells, a company
         "",  # street
         "35230",  # postcode, written without the space
         "",  # town
@@ -257,8 +261,9 @@ async def test_register_interactively_asks_checks_and_confirms(
         config = write_config(tmp_path, url)
         code, out, err = await register_interactively(config, "\n".join(answers).encode() + b"\n")
     assert code == 0, out + err
-    assert "Organisationsnummer (NNNNNN-NNNN) [556036-0793]: " in out
-    assert "orgnr: '556036-0794' has a wrong check digit" in out
+    assert "Organisationsnummer, or a sole trader's personnummer (NNNNNN-NNNN) [556036-0793]: " in out
+    assert "orgnr: '556036-0794' has a wrong check digit (the last digit, Luhn): it should be 3" in out
+    assert "Form of business: company, or sole-trader (enskild firma) [company]: " in out
     assert "manufacturing_number: 'TG  2025' must be 1-17 characters" in out
     assert "unit_model: missing" in out
     assert "Register with these answers? [y/N]" in out
@@ -276,7 +281,7 @@ async def test_register_interactively_answered_no_keeps_nothing(
     async with serve(unit, "tcp") as url:
         config = write_config(tmp_path, url)
         code, _, err = await register_interactively(
-            config, b"\n" * 11 + b"n\n", "--unit-model", "CleanCash Type A"
+            config, b"\n" * 12 + b"n\n", "--unit-model", "CleanCash Type A"
         )
     assert code == 1
     assert "nothing registered" in err
@@ -284,6 +289,7 @@ async def test_register_interactively_answered_no_keeps_nothing(
 
 
 COMPANY_RULE_BREAKER = "551234-5678"  # the check digit is right, the third digit is 1: a personnummer's shape
+TOLVAN = "19121212-1212"  # Skatteverket's test personnummer: 12 December 1912, the check digit right
 
 
 @pytest.mark.parametrize(
@@ -291,7 +297,8 @@ COMPANY_RULE_BREAKER = "551234-5678"  # the check digit is right, the third digi
     [
         ("--orgnr", "556036-0794", "orgnr: '556036-0794' has a wrong check digit"),
         ("--orgnr", "55603607", "orgnr: '55603607' is not 10 digits"),
-        ("--orgnr", COMPANY_RULE_BREAKER, "its third digit must be 2 or more"),
+        ("--model", "Kassa 3", "model: 'Kassa 3' does not contain \"SE\""),
+        ("--business-form", "partnership", "business_form: 'partnership' is not a form of business"),
         ("--name", " ", "name: missing"),
         ("--street", "", "street: missing"),
         ("--postcode", "3523", "postcode: '3523' is not a Swedish postcode"),
@@ -319,6 +326,51 @@ async def test_register_names_the_wrong_item(
     err = capsys.readouterr().err
     assert code == 2
     assert f"error: {words}" in err or words in err, err
+    assert not (tmp_path / "data" / "registration.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("given", "words"),
+    [
+        (
+            ["--orgnr", "556036-0794"],
+            "orgnr: '556036-0794' has a wrong check digit (the last digit, Luhn): it should be 3",
+        ),
+        (
+            ["--orgnr", COMPANY_RULE_BREAKER, "--business-form", "company"],
+            f"orgnr: '{COMPANY_RULE_BREAKER}' is not a company's organisationsnummer: "
+            "its third digit must be 2 or more",
+        ),
+        # No form given: the third digit 1 says personnummer, and 34 is no day of a month.
+        (
+            ["--orgnr", COMPANY_RULE_BREAKER],
+            f"orgnr: '{COMPANY_RULE_BREAKER}' is not a valid personnummer: "
+            "its fifth and sixth digits, the day of birth",
+        ),
+        (
+            ["--orgnr", "121212-1213"],
+            "orgnr: '121212-1213' is not a valid personnummer: its check digit should be 2",
+        ),
+        (
+            ["--orgnr", "19121212-1213"],
+            "orgnr: '19121212-1213' is not a valid personnummer: its check digit should be 2",
+        ),
+        (
+            ["--orgnr", "556036-0793", "--business-form", "sole-trader"],
+            "orgnr: '556036-0793' is not a valid personnummer: its third and fourth digits, "
+            "the month of birth, must be 01-12 (a company's organisationsnummer: answer company)",
+        ),
+        (["--orgnr", "21121212-1212"], "orgnr: '21121212-1212' is not 10 digits written NNNNNN-NNNN"),
+    ],
+)
+async def test_register_names_what_is_wrong_with_the_number(
+    given: list[str], words: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path)
+    code = await tillgw("register", "--config", str(config), "--yes", "--no-device", *given)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"error: {words}" in err, err
     assert not (tmp_path / "data" / "registration.json").exists()
 
 
@@ -434,3 +486,186 @@ def test_a_registration_document_round_trips(tmp_path: Path) -> None:
     path = save_registration(tmp_path, registration())
     assert load_registration(tmp_path) == registration()
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left
+
+
+def sole_trader_config(directory: Path, url: str, orgnr: str = TOLVAN, *, more: str = "") -> Path:
+    """A shop run as a sole trader (enskild firma): the owner's personnummer under [shop]."""
+    path = write_config(directory, url, more=more)
+    text = path.read_text(encoding="utf-8").replace('orgnr = "556036-0793"', f'orgnr = "{orgnr}"')
+    path.write_text(text.replace("Kaffebaren i Växjö AB", "Tolvans Kaffe"), encoding="utf-8")
+    return path
+
+
+async def test_a_sole_trader_registers_with_the_owner_s_personnummer(
+    unit: ControlUnit, serve: Serve, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async with serve(unit, "tcp") as url:
+        config = sole_trader_config(tmp_path, url)  # written with its century: YYYYMMDD-NNNN
+        code = await tillgw("register", "--config", str(config), "--yes", "--unit-model", "CleanCash Type A")
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    record = load_registration(tmp_path / "data")
+    assert record is not None
+    assert record.business.orgnr == "121212-1212"  # the ten digits the control unit's field takes
+    assert record.business.form is BusinessForm.SOLE_TRADER  # told by the number: its third digit is 1
+    assert record.business.number_name == "personnummer"
+    assert record.control_unit.manufacturing_number == unit.unit_id
+    document = json.loads((tmp_path / "data" / "registration.json").read_text(encoding="utf-8"))
+    assert document["business"] == {"name": "Tolvans Kaffe", "orgnr": "121212-1212", "form": "sole-trader"}
+    markdown = (tmp_path / "data" / "registration-sheet.md").read_text(encoding="utf-8")
+    assert "| Personnummer (enskild firma: the owner's) | 121212-1212 |" in markdown
+    assert "| Organisationsnummer |" not in markdown
+    assert "| Personnummer (enskild firma: the owner's) | 121212-1212 |" in out  # the sheet, shown
+    assert "121212-1212" in pdf_text(tmp_path / "data" / "registration-sheet.pdf")
+
+
+async def test_a_sole_trader_registers_from_flags_and_from_a_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path)  # the config names a company; the flags register a sole trader
+    unit = (
+        "--no-device",
+        "--unit-number",
+        "ISCCUSE0000000001",
+        "--unit-maker",
+        "CleanCash",
+        "--unit-model",
+        "A",
+    )
+    code = await tillgw(
+        "register", "--config", str(config), "--yes", *unit,
+        "--name", "Tolvans Kaffe", "--orgnr", "121212-1212", "--business-form", "sole-trader",
+    )  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    record = load_registration(tmp_path / "data")
+    assert record is not None and record.business.form is BusinessForm.SOLE_TRADER
+    assert record.business.orgnr == "121212-1212"
+
+    source = tmp_path / "items.json"
+    source.write_text(json.dumps({"orgnr": "191212121212", "business_form": "enskild firma"}), "utf-8")
+    assert await tillgw("register", "--config", str(config), "--from", str(source), *unit) == 0
+    record = load_registration(tmp_path / "data")
+    assert record is not None and record.business.orgnr == "121212-1212"
+    assert record.business.form is BusinessForm.SOLE_TRADER
+
+
+async def test_a_sole_trader_registers_interactively(unit: ControlUnit, serve: Serve, tmp_path: Path) -> None:
+    answers = [
+        "",  # name
+        "19121212-1213",  # the owner's personnummer, a wrong check digit: asked again
+        TOLVAN,
+        "company",  # the form: a personnummer is no company's number, so the number is asked again
+        "",  # … the same number again
+        "",  # the form: what the number tells, a sole trader
+        *[""] * 8,  # street, postcode, town, designation, manufacturing number, model, program, maker
+        "CleanCash Type A",
+        "y",
+    ]
+    async with serve(unit, "tcp") as url:
+        config = write_config(tmp_path, url)  # the config names a company: the answers change it
+        code, out, err = await register_interactively(config, "\n".join(answers).encode() + b"\n")
+    assert code == 0, out + err
+    assert "orgnr: '19121212-1213' is not a valid personnummer: its check digit should be 2" in out
+    assert "orgnr: '121212-1212' is not a company's organisationsnummer: its third digit must be 2" in out
+    assert "Form of business: company, or sole-trader (enskild firma) [sole-trader]: " in out
+    assert "| Personnummer (enskild firma: the owner's) | 121212-1212 |" in out
+    record = load_registration(tmp_path / "data")
+    assert record is not None
+    assert (record.business.orgnr, record.business.form) == ("121212-1212", BusinessForm.SOLE_TRADER)
+
+
+async def test_a_config_s_model_designation_without_se_is_registered_with_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = write_config(tmp_path)
+    text = config.read_text(encoding="utf-8")
+    config.write_text(text.replace('pos_id = "KASSA-1"', 'pos_id = "KASSA-1"\nmodel = "Kassa 3"'), "utf-8")
+    unit = (
+        "--no-device",
+        "--unit-number",
+        "ISCCUSE0000000001",
+        "--unit-maker",
+        "CleanCash",
+        "--unit-model",
+        "A",
+    )
+    assert await tillgw("register", "--config", str(config), "--yes", *unit) == 0
+    err = capsys.readouterr().err
+    assert "warning: [register].model 'Kassa 3' does not contain \"SE\"" in err
+    assert 'set model = "Kassa 3 SE"' in err
+    record = load_registration(tmp_path / "data")
+    assert record is not None and record.register.model == "Kassa 3"
+
+    # Given on the command line, a designation without SE is refused.
+    assert await tillgw("register", "--config", str(config), "--yes", *unit, "--model", "Kassa 4") == 2
+    assert "error: model: 'Kassa 4' does not contain \"SE\"" in capsys.readouterr().err
+
+    # One with SE that the config does not name: registered, and told to set the config the same.
+    assert await tillgw("register", "--config", str(config), "--yes", *unit, "--model", "Kassa 3 SE") == 0
+    assert "is not [register].model 'Kassa 3', which the journal export writes" in capsys.readouterr().err
+
+
+async def test_interactively_a_model_designation_without_se_is_asked_again(
+    unit: ControlUnit, serve: Serve, tmp_path: Path
+) -> None:
+    # Name to manufacturing number: the defaults; the model designation typed without SE is refused,
+    # then the config's own is taken (with a warning); program and unit maker: the defaults.
+    answers = [*[""] * 8, "Kassa 4", "", "", "", "CleanCash Type A", "y"]
+    async with serve(unit, "tcp") as url:
+        config = write_config(tmp_path, url)
+        text = config.read_text(encoding="utf-8")
+        config.write_text(
+            text.replace('pos_id = "KASSA-1"', 'pos_id = "KASSA-1"\nmodel = "Kassa 3"'), "utf-8"
+        )
+        code, out, err = await register_interactively(config, "\n".join(answers).encode() + b"\n")
+    assert code == 0, out + err
+    assert 'Register model designation (must contain "SE") [Kassa 3]: ' in out
+    assert "model: 'Kassa 4' does not contain \"SE\"" in out
+    assert "warning: [register].model 'Kassa 3' does not contain \"SE\"" in out  # the config's own: warned
+    record = load_registration(tmp_path / "data")
+    assert record is not None and record.register.model == "Kassa 3"
+
+
+def test_a_registration_kept_before_the_form_of_business_was_asked_still_reads(tmp_path: Path) -> None:
+    old = registration().to_json()
+    del old["business"]["form"]
+    old["register"]["model"] = "tillgw"  # registered before "SE" was asked for
+    (tmp_path / "registration.json").write_text(json.dumps(old), encoding="utf-8")
+    record = load_registration(tmp_path)
+    assert record is not None and record.business.form is BusinessForm.COMPANY
+    assert record.register.model == "tillgw"
+
+
+def test_diag_warns_of_a_model_designation_without_se(tmp_path: Path) -> None:
+    from gateway.config import load_config
+    from gateway.registration.record import save_registration
+    from tools.diag.checks import Verdict
+    from tools.diag.checks.registration import check_registration
+
+    config_path = write_config(tmp_path)
+    save_registration(tmp_path / "data", registration())  # registered as "tillgw SE", the default
+    check = check_registration(load_config(config_path), "ISCCUSE0000000001")
+    assert check.verdict is Verdict.OK, check.summary
+
+    text = config_path.read_text(encoding="utf-8")
+    config_path.write_text(
+        text.replace('pos_id = "KASSA-1"', 'pos_id = "KASSA-1"\nmodel = "tillgw"'), "utf-8"
+    )
+    check = check_registration(load_config(config_path), "ISCCUSE0000000001")
+    assert check.verdict is Verdict.WARNING
+    assert "[register].model 'tillgw' does not contain \"SE\"" in check.summary
+    assert check.next_step is not None and 'set model = "tillgw SE"' in check.next_step
+
+    # Registered before "SE" was asked for, the config now with the default: report the new designation.
+    config_path.write_text(text, "utf-8")
+    old = registration(register=RegisterEntry("KASSA-1", "tillgw", "tillgw", "0.1.0", "TG-2025-000117", "j"))
+    save_registration(tmp_path / "data", old)
+    check = check_registration(load_config(config_path), "ISCCUSE0000000001")
+    assert check.verdict is Verdict.WARNING
+    assert "registered with the model designation 'tillgw', without \"SE\"" in check.summary
+    assert check.details["model"] == {
+        "configured": "tillgw SE",
+        "registered": "tillgw",
+        "problem": check.summary.split("; ", 1)[1],
+    }
+    assert check.next_step is not None and "report the new model designation" in check.next_step

@@ -8,6 +8,9 @@ the business's name and address. :class:`Registration` holds exactly those, ever
 checked when it is made (:class:`RegistrationError` names the item); ``tillgw register``
 fills it in and :mod:`tools.registration.sheet` writes it out.
 
+Each item is checked as :mod:`gateway.registration.items` says; a sole trader
+(enskild firma) is registered with the owner's personnummer (:class:`Business`'s ``form``).
+
 What was registered is kept in ``<data_dir>/registration.json``, written whole or not at
 all, so that a till can tell at start when its identity no longer matches
 (:mod:`gateway.registration.check`).
@@ -19,17 +22,27 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from gateway.config import validate_manufacturing_number
-from protocols.skv import FieldError, luhn_valid, validate_orgnr, validate_pos_id
+from gateway.registration.items import (
+    CHECKS,
+    BusinessForm,
+    RegistrationError,
+    check_business_form,
+    check_designation,
+    check_orgnr,
+    check_postcode,
+    check_register_number,
+    check_text,
+    check_town,
+    check_unit_number,
+    infer_business_form,
+)
 
 __all__ = [
-    "CHECKS",
     "REGISTRATION_FILE",
     "Business",
     "ControlUnitEntry",
@@ -37,117 +50,12 @@ __all__ = [
     "RegisterEntry",
     "Registration",
     "RegistrationError",
-    "check_designation",
-    "check_orgnr",
-    "check_postcode",
-    "check_register_number",
-    "check_town",
-    "check_unit_number",
     "load_registration",
     "parse_address",
     "save_registration",
 ]
 
 REGISTRATION_FILE = "registration.json"
-_POSTCODE_RE = re.compile(r"^([1-9]\d{2}) ?(\d{2})$")  # Swedish postcodes run from 100 00 to 984 99
-_TOWN_RE = re.compile(r"^[^\W\d_]+(?:[ -][^\W\d_]+)*$")  # letters (å ä ö too), words by space or hyphen
-_TEXT_MAX = 100  # a line in the e-service's forms; longer is a mistake, not a name
-
-
-class RegistrationError(ValueError):
-    """One item that cannot be registered: ``field`` names it, ``reason`` says what is wrong."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
-
-
-def _text(field: str, value: object, *, what: str, limit: int = _TEXT_MAX) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise RegistrationError(field, f"missing: give {what}")
-    text = value.strip()
-    if len(text) > limit:
-        raise RegistrationError(field, f"{len(text)} characters is too long for {what} (at most {limit})")
-    if any(ord(ch) < 0x20 for ch in text):
-        raise RegistrationError(field, f"{text!r} holds a control character")
-    return text
-
-
-def check_orgnr(text: str, field: str = "orgnr") -> str:
-    """An organisationsnummer written ``NNNNNN-NNNN``: ten digits, the Luhn check digit right,
-    and the third digit 2 or more, as every company's is (a lower one is a personnummer)."""
-    try:
-        digits = validate_orgnr(text.strip())
-    except FieldError:
-        raise RegistrationError(field, f"{text!r} is not 10 digits written NNNNNN-NNNN") from None
-    if not luhn_valid(digits):
-        raise RegistrationError(field, f"{text!r} has a wrong check digit (the last digit, Luhn)")
-    if int(digits[2]) < 2:
-        raise RegistrationError(
-            field, f"{text!r} is not a company's organisationsnummer: its third digit must be 2 or more"
-        )
-    return f"{digits[:6]}-{digits[6:]}"
-
-
-def check_postcode(text: str, field: str = "postcode") -> str:
-    """A Swedish postcode, five digits; returned as ``NNN NN``."""
-    match = _POSTCODE_RE.match(text.strip())
-    if match is None:
-        raise RegistrationError(field, f"{text!r} is not a Swedish postcode: five digits written NNN NN")
-    return f"{match[1]} {match[2]}"
-
-
-def check_town(text: str, field: str = "town") -> str:
-    town = _text(field, text, what="the town (postort)")
-    if not _TOWN_RE.match(town):
-        raise RegistrationError(field, f"{town!r} must be letters only, words split by space or hyphen")
-    return town
-
-
-def check_designation(text: str, field: str = "designation") -> str:
-    """The kassabeteckning: the POS id the control unit knows the register by."""
-    try:
-        return validate_pos_id(text.strip())
-    except FieldError as exc:
-        raise RegistrationError(field, exc.reason) from None
-
-
-def check_register_number(text: str, field: str = "manufacturing_number") -> str:
-    """The register's tillverkningsnummer, exactly as SKVFS 2014:9 2 kap. 23 § allows it."""
-    if not text:
-        raise RegistrationError(field, "missing: give the register's manufacturing number")
-    try:
-        return validate_manufacturing_number(text)
-    except ValueError as exc:
-        raise RegistrationError(field, str(exc)) from None
-
-
-def check_unit_number(text: str, field: str = "unit_number") -> str:
-    """The control unit's manufacturing number as it shows it (17 characters on a CleanCash unit)."""
-    number = _text(field, text, what="the control unit's manufacturing number")
-    if not re.fullmatch(r"[A-Za-z0-9-]+", number):
-        raise RegistrationError(
-            field, f"{number!r} must be letters a-z, A-Z, digits and hyphens, as the unit shows it"
-        )
-    return number
-
-
-CHECKS: dict[str, Callable[[str], str]] = {
-    "orgnr": check_orgnr,
-    "name": lambda text: _text("name", text, what="the business's name"),
-    "street": lambda text: _text("street", text, what="the street address"),
-    "postcode": check_postcode,
-    "town": check_town,
-    "designation": check_designation,
-    "manufacturing_number": check_register_number,
-    "model": lambda text: _text("model", text, what="the register's model"),
-    "program": lambda text: _text("program", text, what="the register's program"),
-    "unit_maker": lambda text: _text("unit_maker", text, what="the control unit's maker"),
-    "unit_model": lambda text: _text("unit_model", text, what="the control unit's model"),
-    "unit_number": check_unit_number,
-}
-"""Each item a person answers, by its name in flags, ``--from`` files and errors: its check."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,14 +94,23 @@ def parse_address(text: str, field: str = "address") -> PlaceOfSale:
 
 @dataclass(frozen=True, slots=True)
 class Business:
-    """Who uses the register: the name and the organisationsnummer (NNNNNN-NNNN)."""
+    """Who uses the register: the name, and the organisationsnummer or, for a sole trader,
+    the owner's personnummer (NNNNNN-NNNN either way). ``form`` left empty: the number tells."""
 
     name: str
     orgnr: str
+    form: BusinessForm | str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "name", CHECKS["name"](self.name))
-        object.__setattr__(self, "orgnr", check_orgnr(self.orgnr or ""))
+        form = check_business_form(self.form) if self.form else infer_business_form(self.orgnr or "")
+        object.__setattr__(self, "form", form)
+        object.__setattr__(self, "orgnr", check_orgnr(self.orgnr or "", form=form))
+
+    @property
+    def number_name(self) -> str:
+        """ "organisationsnummer" or "personnummer": what the number is."""
+        return BusinessForm(self.form).number_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,10 +147,14 @@ class RegisterEntry:
         object.__setattr__(
             self, "manufacturing_number", check_register_number(self.manufacturing_number or "")
         )
-        object.__setattr__(self, "model", CHECKS["model"](self.model))
+        # Not check_model: a register registered before "SE" was asked for is still read;
+        # tillgw register and tillgw diag warn about it.
+        object.__setattr__(
+            self, "model", check_text("model", self.model, what="the register's model designation")
+        )
         object.__setattr__(self, "program", CHECKS["program"](self.program))
         object.__setattr__(
-            self, "journal", _text("journal", self.journal, what="where the journal is kept", limit=4096)
+            self, "journal", check_text("journal", self.journal, what="where the journal is kept", limit=4096)
         )
 
 

@@ -895,7 +895,7 @@ def test_the_manufacturing_number_follows_skvfs_2014_9(tmp_path: Path, number: s
     path = config_file(tmp_path, number)
     if good:
         config = load_config(path)
-        assert (config.manufacturing_number, config.model, config.program) == (number, "tillgw", "tillgw")
+        assert (config.manufacturing_number, config.model, config.program) == (number, "tillgw SE", "tillgw")
     else:
         with pytest.raises(ConfigError, match=r"\[register\]\.manufacturing_number: .*2 kap\. 23 §"):
             load_config(path)

@@ -5,7 +5,14 @@ registration's) as its default and checked at once, the sheet is shown, and noth
 kept until it is confirmed. ``--yes`` asks nothing: it takes the flags, then a
 ``--from FILE.json`` document, then the config. The control unit's manufacturing number
 and firmware (and an XCCSP unit's model) are read from the unit itself; ``--no-device``
-takes them from ``--unit-number`` and friends, with a warning.
+takes them from ``--unit-number`` and friends, with a warning. Where each answer comes
+from, and the questions, are :mod:`tools.registration.answers`.
+
+A sole trader (enskild firma) answers the owner's personnummer where a company answers
+its organisationsnummer; the form of business is asked (``--business-form``), its
+default told by the number. The register's model designation must contain "SE": an
+answer without it is refused, and a config whose ``[register].model`` lacks it is
+registered as it is, with a warning.
 
 On success ``<data_dir>/registration.json`` holds what was registered and the sheet
 (Markdown, JSON, PDF) is written next to it (or to ``--output``). Exit codes: 0
@@ -17,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from collections.abc import Callable
 from datetime import date
@@ -25,104 +31,35 @@ from pathlib import Path
 from typing import Any
 
 from gateway.cli.options import add_data_arguments, config_from_args
-from gateway.config import Config, ConfigError
+from gateway.config import ConfigError
+from gateway.registration.items import RegistrationError, lacks_model_mark
 from gateway.registration.record import (
-    CHECKS,
     Business,
     ControlUnitEntry,
     PlaceOfSale,
     RegisterEntry,
     Registration,
-    RegistrationError,
     load_registration,
-    parse_address,
     save_registration,
 )
 from gateway.till_files import TillFiles
+from tools.registration.answers import (
+    Refused,
+    ask,
+    check_given,
+    defaults,
+    form_of,
+    from_file,
+    given_flags,
+    model_warning,
+    split_address,
+)
 from tools.registration.sheet import sheet_markdown, write_sheet
 from tools.registration.unit import CLEANCASH_MAKER, UnitAnswer, UnitUnreadable, read_unit
 
 __all__ = ["add_parser", "run"]
 
 EXIT_OK, EXIT_NOT_REGISTERED, EXIT_USAGE = 0, 1, 2
-
-# The items in the order they are asked, with the words the question uses.
-QUESTIONS: list[tuple[str, str]] = [
-    ("name", "Business name"),
-    ("orgnr", "Organisationsnummer (NNNNNN-NNNN)"),
-    ("street", "Place of sale: street address"),
-    ("postcode", "Place of sale: postcode (NNN NN)"),
-    ("town", "Place of sale: town"),
-    ("designation", "Register designation (kassabeteckning)"),
-    ("manufacturing_number", "Register manufacturing number (tillverkningsnummer)"),
-    ("model", "Register model"),
-    ("program", "Register program"),
-    ("unit_maker", "Control unit maker"),
-    ("unit_model", "Control unit model"),
-    ("unit_number", "Control unit manufacturing number"),
-]
-FILE_KEYS = {key for key, _ in QUESTIONS} | {"address", "unit_firmware"}
-
-
-class Refused(Exception):
-    """Nothing is registered; ``str()`` says why."""
-
-
-def _defaults(config: Config, previous: Registration | None) -> dict[str, str | None]:
-    """What each question offers: the config's values, the last registration's for the unit."""
-    orgnr = config.shop.orgnr
-    values: dict[str, str | None] = {
-        "name": config.shop.name,
-        "orgnr": f"{orgnr[:6]}-{orgnr[6:]}",
-        "designation": config.pos_id,
-        "manufacturing_number": config.manufacturing_number,
-        "model": config.model,
-        "program": config.program,
-        "street": None,
-        "postcode": None,
-        "town": None,
-    }
-    try:
-        place = parse_address(", ".join(config.shop.address), "[shop].address")
-        values.update(street=place.street, postcode=place.postcode, town=place.town)
-    except RegistrationError:
-        values["street"] = config.shop.address[0]
-    if previous is not None:
-        values.update(unit_maker=previous.control_unit.maker, unit_model=previous.control_unit.model)
-    return values
-
-
-def _from_file(path: Path) -> dict[str, str]:
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise RegistrationError("--from", f"{path} cannot be read ({exc.strerror})") from None
-    except ValueError as exc:
-        raise RegistrationError("--from", f"{path} is not JSON ({exc})") from None
-    if not isinstance(document, dict):
-        raise RegistrationError("--from", f"{path} must hold one JSON object")
-    for key, value in document.items():
-        if key not in FILE_KEYS:
-            raise RegistrationError(
-                key, f"not an item of the registration (known: {', '.join(sorted(FILE_KEYS))})"
-            )
-        if not isinstance(value, str):
-            raise RegistrationError(key, f"must be a string, got {value!r}")
-    return document
-
-
-def _given(args: argparse.Namespace) -> dict[str, str]:
-    """The flags, by item name, those given only."""
-    names = [*FILE_KEYS]
-    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
-
-
-def _split_address(values: dict[str, Any]) -> None:
-    """An ``address`` ("STREET, NNN NN TOWN") stands for street, postcode and town."""
-    address = values.pop("address", None)
-    if address is not None:
-        place = parse_address(address)
-        values.update(street=place.street, postcode=place.postcode, town=place.town)
 
 
 def _build(values: dict[str, Any], unit: UnitAnswer | None, files: TillFiles) -> Registration:
@@ -135,7 +72,7 @@ def _build(values: dict[str, Any], unit: UnitAnswer | None, files: TillFiles) ->
 
     unit_number = unit.unit_id if unit is not None else item("unit_number")
     return Registration(
-        Business(item("name"), item("orgnr")),
+        Business(item("name"), item("orgnr"), form_of(values)),
         PlaceOfSale(item("street"), item("postcode"), item("town")),
         ControlUnitEntry(
             item("unit_maker"),
@@ -165,25 +102,6 @@ def _version() -> str:
         return "unknown"
 
 
-def _ask(values: dict[str, Any], skip: set[str], read: Callable[[str], str]) -> None:
-    """Ask each item with its default; an answer that fails its check is asked again."""
-    for key, words in QUESTIONS:
-        if key in skip:
-            continue
-        while True:
-            default = values.get(key)
-            try:
-                answer = read(f"{words} [{default or ''}]: ").strip()
-            except EOFError:
-                raise Refused(f"no answer for {key}: nothing registered") from None
-            text = answer or (default or "")
-            try:
-                values[key] = CHECKS[key](text)
-                break
-            except RegistrationError as exc:
-                print(f"  {exc.field}: {exc.reason}", flush=True)
-
-
 def _confirm(registration: Registration, read: Callable[[str], str]) -> bool:
     print()
     print(sheet_markdown(registration))
@@ -202,14 +120,12 @@ def run(args: argparse.Namespace) -> int:
     interactive = not args.yes and args.from_file is None
     files = TillFiles(config.data_dir)
     try:
-        file_values = _from_file(args.from_file) if args.from_file is not None else {}
-        _split_address(file_values)
-        flags = _given(args)
-        _split_address(flags)
-        for key, value in [*file_values.items(), *flags.items()]:  # wrong before any question is asked
-            if key in CHECKS:
-                CHECKS[key](value)
-        values: dict[str, Any] = _defaults(config, load_registration(config.data_dir))
+        file_values = from_file(args.from_file) if args.from_file is not None else {}
+        split_address(file_values)
+        flags = given_flags(args)
+        split_address(flags)
+        check_given({**file_values, **flags})  # wrong before any question is asked
+        values: dict[str, Any] = defaults(config, load_registration(config.data_dir))
     except RegistrationError as exc:
         print(f"error: {exc.field}: {exc.reason}", file=sys.stderr)
         return EXIT_USAGE
@@ -245,11 +161,19 @@ def run(args: argparse.Namespace) -> int:
     if unit is not None:  # the number the unit answers is the one on its receipts: never typed over
         values.update(unit_number=unit.unit_id, unit_firmware=unit.firmware)
 
+    if not interactive and values.get("model") == config.model and lacks_model_mark(config.model):
+        print(model_warning(config.model), file=sys.stderr)
     try:
         if interactive:
             skip = {"unit_number"} if unit is not None else set()
-            _ask(values, skip, input)
+            ask(values, skip, input, config.model)
         registration = _build(values, unit, files)
+        if registration.register.model != config.model:
+            print(
+                f"warning: the model designation registered, {registration.register.model!r}, is not "
+                f"[register].model {config.model!r}, which the journal export writes: set it the same",
+                file=sys.stderr,
+            )
         if interactive and not _confirm(registration, input):
             print("nothing registered", file=sys.stderr)
             return EXIT_NOT_REGISTERED
@@ -297,7 +221,18 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="FILE.json",
         help="the items as one JSON object (implies --yes)",
     )
-    register.add_argument("--orgnr", metavar="NNNNNN-NNNN", help="the business's organisationsnummer")
+    register.add_argument(
+        "--orgnr",
+        metavar="NNNNNN-NNNN",
+        help="the business's organisationsnummer, or a sole trader's personnummer (YYMMDD-NNNN)",
+    )
+    register.add_argument(
+        "--business-form",
+        dest="business_form",
+        metavar="{company,sole-trader}",
+        help="company (an organisationsnummer) or sole-trader (enskild firma: the owner's personnummer); "
+        "default: what the number tells",
+    )
     register.add_argument("--name", help="the business's name")
     register.add_argument("--address", metavar="'STREET, NNN NN TOWN'", help="the place of sale's address")
     register.add_argument("--street", help="the place of sale's street address")
@@ -309,7 +244,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     register.add_argument(
         "--manufacturing-number", dest="manufacturing_number", help="the register's manufacturing number"
     )
-    register.add_argument("--model", help="the register's model")
+    register.add_argument("--model", help='the register\'s model designation; it must contain "SE"')
     register.add_argument("--program", help="the register's program")
     register.add_argument("--unit-maker", dest="unit_maker", help="the control unit's maker (its type plate)")
     register.add_argument("--unit-model", dest="unit_model", help="the control unit's model (its type plate)")

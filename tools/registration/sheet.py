@@ -18,6 +18,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from gateway.registration.items import BusinessForm
 from gateway.registration.record import Registration
 
 __all__ = ["E_SERVICE", "sheet_json", "sheet_markdown", "sheet_pdf", "sheet_sections", "write_sheet"]
@@ -31,12 +32,16 @@ def sheet_sections(registration: Registration) -> list[Section]:
     r = registration
     from_unit = r.control_unit.read_from_device
     unit_source = "read from the unit itself" if from_unit else "typed in, not read from the unit"
+    if r.business.form is BusinessForm.SOLE_TRADER:
+        number_question = "Personnummer (enskild firma: the owner's)"
+    else:
+        number_question = "Organisationsnummer"
     return [
         (
             "Verksamheten (the business)",
             [
                 ("Namn (name)", r.business.name),
-                ("Organisationsnummer", r.business.orgnr),
+                (number_question, r.business.orgnr),
                 ("Adress (address of the place of sale)", r.place_of_sale.one_line),
             ],
         ),
@@ -73,6 +78,7 @@ def _preface(registration: Registration) -> list[str]:
         f'Answers for Skatteverket\'s e-service "{E_SERVICE}", made on {registration.registered_on}.',
         "Report a change (a new control unit, a new designation, another organisationsnummer) "
         "within two weeks.",
+        "Since 2025-10-01 the register needs no ID sticker (märkning).",
     ]
 
 

@@ -1,4 +1,5 @@
-"""Is the register registered with Skatteverket, and does it still match what was registered?"""
+"""Is the register registered with Skatteverket, does it still match what was registered,
+and does its model designation carry the "SE" every register's must?"""
 
 from __future__ import annotations
 
@@ -7,11 +8,26 @@ import sqlite3
 from gateway.config import Config
 from gateway.fiscal.journal import open_readonly
 from gateway.registration.check import CHANGED_KIND, assess, current_identity, first_seen_in
-from gateway.registration.record import RegistrationError, load_registration
+from gateway.registration.items import MODEL_MARK, RegistrationError, lacks_model_mark, model_mark_advice
+from gateway.registration.record import Registration, load_registration
 from gateway.till_files import TillFiles
 from tools.diag.checks import Check, Verdict
 
 __all__ = ["check_registration"]
+
+
+def _model_words(config: Config, registration: Registration | None) -> tuple[str, str] | None:
+    """(what is wrong, what to do) when the model designation lacks "SE", in the config or as
+    registered; None when it does not."""
+    if lacks_model_mark(config.model):
+        return model_mark_advice(config.model)
+    if registration is not None and lacks_model_mark(registration.register.model):
+        return (
+            f'registered with the model designation {registration.register.model!r}, without "{MODEL_MARK}"; '
+            f"the till is now {config.model!r}",
+            "report the new model designation in Skatteverket's e-service (ändra), then run tillgw register",
+        )
+    return None
 
 
 def check_registration(config: Config, unit_id: str | None) -> Check:
@@ -32,14 +48,22 @@ def check_registration(config: Config, unit_id: str | None) -> Check:
         except (sqlite3.Error, OSError):
             pass  # no journal to date it by: the change counts from today
     details = state.to_json()
+    model = _model_words(config, registration)
+    if model is not None:
+        details["model"] = {"configured": config.model, "problem": model[0]}
+        if registration is not None:
+            details["model"]["registered"] = registration.register.model
+    summary = state.message if model is None else f"{state.message}; {model[0]}"
     if state.registered is None and state.problem is None:
-        return Check("registration", Verdict.PROBLEM, state.message, details, "run tillgw register")
+        return Check("registration", Verdict.PROBLEM, summary, details, "run tillgw register")
     if not state.ok:
         return Check(
             "registration",
             Verdict.PROBLEM,
-            state.message,
+            summary,
             details,
             f"report the change in Skatteverket's e-service by {state.report_by}, then run tillgw register",
         )
+    if model is not None:
+        return Check("registration", Verdict.WARNING, summary, details, model[1])
     return Check("registration", Verdict.OK, state.message, details)
