@@ -21,7 +21,7 @@ from gateway.config import ConfigError
 from gateway.devices.control_units.kinds import CCSP_BAUDRATES, UnitKind
 from gateway.devices.printer.settings import OpenLevel
 from gateway.devices.scanner.input_devices import DeviceSelector
-from protocols.skv import FieldError, validate_orgnr, validate_pos_id
+from protocols.skv import FieldError, normalise_orgnr, validate_orgnr, validate_pos_id
 from tools.diag.finding import DEFAULT_POS_ID, PROBE_TIMEOUT, READ_SECONDS, SCAN_TIMEOUT
 from tools.diag.report import EXIT_USAGE
 
@@ -62,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if args.orgnr is not None:
         try:
-            validate_orgnr(args.orgnr)
+            # a sole trader's personnummer may be written with its century (YYYYMMDD-NNNN)
+            args.orgnr = validate_orgnr(normalise_orgnr(args.orgnr))
         except FieldError as exc:
             print(f"error: --orgnr: {exc.reason}", file=sys.stderr)
             return EXIT_USAGE
