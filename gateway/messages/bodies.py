@@ -31,6 +31,8 @@ The journal-only kinds (pending and refused receipts, key and series records …
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
 import msgspec
@@ -40,6 +42,7 @@ from gateway.receipts.codec import receipt_from_json
 from gateway.receipts.model import PaymentMethod, Receipt, ReceiptType
 
 __all__ = [
+    "PAYLOAD_TYPES",
     "Body",
     "CashierBody",
     "CustomerChangeBody",
@@ -320,30 +323,32 @@ class OrderNewBody(Body, frozen=True):
     pos_id: str
 
 
-_PAYLOADS: dict[str, Any] = {
-    "receipt": ReceiptPayload,
-    "report.x": ReportBody[int],
-    "report.z": ReportBody[int],
-    "drawer.open": DrawerOpenBody,
-    "cashier.login": CashierBody,
-    "cashier.logout": CashierBody,
-    "price.change": PriceChangeBody,
-    "float.change": FloatChangeBody,
-    "customer.change": CustomerChangeBody,
-    "order.new": OrderNewBody,
-}
+PAYLOAD_TYPES: Mapping[str, Any] = MappingProxyType(
+    {
+        "receipt": ReceiptPayload,
+        "report.x": ReportBody[int],
+        "report.z": ReportBody[int],
+        "drawer.open": DrawerOpenBody,
+        "cashier.login": CashierBody,
+        "cashier.logout": CashierBody,
+        "price.change": PriceChangeBody,
+        "float.change": FloatChangeBody,
+        "customer.change": CustomerChangeBody,
+        "order.new": OrderNewBody,
+    }
+)
 
 
 def payload_type(kind: str) -> Any:
     """The Struct a message of ``kind`` carries (``KeyError`` for a kind that is not on the bus)."""
-    return _PAYLOADS[kind]
+    return PAYLOAD_TYPES[kind]
 
 
 def decode_payload(kind: str, payload: Any) -> Body:
     """``payload`` as the Struct of ``kind``; :class:`FieldError` names a bad field from
     ``payload`` on (``payload.totals.to_pay: expected int, got str``)."""
     try:
-        body: Body = msgspec.convert(payload, _PAYLOADS[kind])
+        body: Body = msgspec.convert(payload, PAYLOAD_TYPES[kind])
     except msgspec.ValidationError as exc:
         raise body_error(exc, "payload") from None
     return body
