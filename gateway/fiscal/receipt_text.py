@@ -38,6 +38,7 @@ __all__ = [
     "PrintLine",
     "PrintedReceipt",
     "Shop",
+    "identity_line",
     "layout",
     "orgnr_text",
     "pair",
@@ -93,6 +94,15 @@ def orgnr_text(orgnr: str) -> str:
     return f"{orgnr[:6]}-{orgnr[6:]}" if len(orgnr) == 10 and orgnr.isdigit() else orgnr
 
 
+def identity_line(orgnr: str) -> str:
+    """The seller's number as receipts and reports print it (7 kap. 1 § SKVFS 2014:9:
+    "organisationsnummer eller personnummer"): a company's ``Org.nr 556036-0793``, a sole
+    trader's ``Pers.nr 800101-1236``. Only a personnummer has a month there, so its third
+    digit is 0 or 1; an organisationsnummer's is 2 or more."""
+    label = "Pers.nr" if len(orgnr) == 10 and orgnr[2] in "01" else "Org.nr"
+    return f"{label} {orgnr_text(orgnr)}"
+
+
 def pair(left: str, right: str, width: int) -> str:
     """``left`` and ``right`` on one line; a left part that does not fit is cut."""
     room = width - len(right) - 1
@@ -142,7 +152,7 @@ def layout(doc: PrintedReceipt, width: int = 42) -> tuple[PrintLine, ...]:
     plain(doc.shop.name, align=Alignment.CENTRE, bold=True)
     for address_line in doc.shop.address:
         plain(address_line, align=Alignment.CENTRE)
-    plain(f"Org.nr {orgnr_text(doc.shop.orgnr)}", align=Alignment.CENTRE)
+    plain(identity_line(doc.shop.orgnr), align=Alignment.CENTRE)
     out.append(rule)
     out.append(PrintLine(pair("Kvitto nr", str(doc.receipt_no), width)))
     out.append(PrintLine(pair("Datum", doc.moment.strftime("%Y-%m-%d %H:%M"), width)))

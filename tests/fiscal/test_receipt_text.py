@@ -16,6 +16,7 @@ from gateway.fiscal.receipt_text import (
     PAPER_WIDTHS,
     PrintedReceipt,
     _wrap,
+    identity_line,
     layout,
     render,
     to_escpos,
@@ -64,6 +65,14 @@ def test_every_item_of_7_kap_1_paragraph_is_on_the_receipt() -> None:
     ):
         assert item in text, item
     assert "KOPIA" not in text
+
+
+def test_a_sole_traders_receipt_names_the_owners_personnummer_as_one() -> None:
+    doc = sample_receipt(copy=False)
+    doc = dataclasses.replace(doc, shop=dataclasses.replace(doc.shop, orgnr="8001011236"))
+    text = to_text(layout(doc))
+    assert "Pers.nr 800101-1236" in text and "Org.nr" not in text
+    assert identity_line("5560360793") == "Org.nr 556036-0793"
 
 
 @pytest.mark.parametrize(

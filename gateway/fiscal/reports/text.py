@@ -26,7 +26,7 @@ from gateway.fiscal.receipt_text import (
     PAPER_WIDTHS,
     PAYMENT_NAMES,
     PrintLine,
-    orgnr_text,
+    identity_line,
     pair,
     to_escpos,
     to_text,
@@ -80,7 +80,7 @@ def layout(report: Report, width: int = 42) -> tuple[PrintLine, ...]:
 
     mark()
     plain(report.shop.name, Alignment.CENTRE, bold=True)
-    plain(f"Org.nr {orgnr_text(report.shop.orgnr)}", Alignment.CENTRE)
+    plain(identity_line(report.shop.orgnr), Alignment.CENTRE)
     out.append(rule)
     if report.kind is ReportKind.Z:
         two_columns("Z-rapport nr", str(report.z_no), bold=True)
