@@ -136,8 +136,9 @@ class Topics(StoreTopics):
         return parts[1], parts[2], parts[3], parts[4]
 
 
-@dataclass(frozen=True, slots=True)
-class BusMessage:
+class BusMessage(msgspec.Struct, frozen=True):
+    """One message on the bus, as its envelope holds it (``SCHEMA``, without the schema)."""
+
     msg_id: str
     kind: str
     orgnr: str
@@ -165,38 +166,15 @@ class BusMessage:
 
     def to_bytes(self) -> bytes:
         return json.dumps(
-            {
-                "schema": SCHEMA,
-                "msg_id": self.msg_id,
-                "kind": self.kind,
-                "orgnr": self.orgnr,
-                "store": self.store,
-                "register": self.register,
-                "sequence": self.sequence,
-                "journal_entry": self.journal_entry,
-                "entry_hash": self.entry_hash,
-                "at": self.at,
-                "payload": self.payload,
-            },
-            ensure_ascii=False,
-            separators=(",", ":"),
+            {"schema": SCHEMA, **msgspec.structs.asdict(self)}, ensure_ascii=False, separators=(",", ":")
         ).encode()
 
 
-class _Envelope(msgspec.Struct, frozen=True):
-    """A bus message as it travels (``SCHEMA``): what :func:`decode_message` checks."""
+class _Envelope(BusMessage, frozen=True):
+    """A bus message as it travels: the message and its ``schema``, what
+    :func:`decode_message` checks."""
 
     schema: str
-    msg_id: str
-    kind: str
-    orgnr: str
-    store: str
-    register: str
-    sequence: int
-    journal_entry: int
-    entry_hash: str
-    at: str
-    payload: dict[str, Any]
 
 
 def _decoded(data: bytes, kind: type[B], schema: str) -> B:
@@ -220,18 +198,7 @@ def decode_message(data: bytes) -> BusMessage:
         raise MessageError(f"kind {wire.kind!r} is not one this version knows")
     if wire.sequence < 1:
         raise MessageError(f"sequence {wire.sequence} is not 1 or more")
-    message = BusMessage(
-        msg_id=wire.msg_id,
-        kind=wire.kind,
-        orgnr=wire.orgnr,
-        store=wire.store,
-        register=wire.register,
-        sequence=wire.sequence,
-        journal_entry=wire.journal_entry,
-        entry_hash=wire.entry_hash,
-        at=wire.at,
-        payload=wire.payload,
-    )
+    message = BusMessage(*(getattr(wire, name) for name in BusMessage.__struct_fields__))
     expected = f"{message.orgnr}/{message.store}/{message.register}/{message.sequence}"
     if message.msg_id != expected:
         raise MessageError(f"msg_id {message.msg_id!r} is not {expected!r}")

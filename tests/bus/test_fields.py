@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from decimal import Decimal
 
+import msgspec
 import pytest
 
 from gateway.messages.bodies import DrawerOpenBody, ReceiptPayload
@@ -146,21 +146,25 @@ def test_every_decoder_names_the_field_that_is_wrong() -> None:
 
 
 def test_a_payload_is_read_as_its_kinds_struct_and_a_bad_field_is_named_by_its_path() -> None:
-    drawer = replace(
+    drawer = msgspec.structs.replace(
         MESSAGE, kind="drawer.open", payload={"cashier": None, "reason": "no sale", "pos_id": "K1"}
     )
     assert drawer.body() == DrawerOpenBody(cashier=None, reason="no sale", pos_id="K1")
     assert drawer.payload_as(DrawerOpenBody).reason == "no sale"
     for message, field, words in (
         (MESSAGE, "payload.receipt_no", "missing"),
-        (replace(drawer, payload={**drawer.payload, "reason": 5}), "payload.reason", "expected str, got int"),
-        (replace(drawer, kind="report.z"), "payload.report", "missing"),
+        (
+            msgspec.structs.replace(drawer, payload={**drawer.payload, "reason": 5}),
+            "payload.reason",
+            "expected str, got int",
+        ),
+        (msgspec.structs.replace(drawer, kind="report.z"), "payload.report", "missing"),
     ):
         with pytest.raises(FieldError) as caught:
             message.body()
         assert (caught.value.field, caught.value.message) == (field, words)
     totals = {"total": 1, "rounding": 0, "to_pay": "1", "discount": 0, "return_total": 0, "vat": []}
-    receipt = replace(MESSAGE, payload={"receipt_no": 1, "type": "normal", "totals": totals})
+    receipt = msgspec.structs.replace(MESSAGE, payload={"receipt_no": 1, "type": "normal", "totals": totals})
     with pytest.raises(FieldError, match=r"^payload.totals.to_pay: expected int, got str$"):
         receipt.payload_as(ReceiptPayload)
 

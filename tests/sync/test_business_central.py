@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+import msgspec
 import pytest
 
 from gateway.sync.adapters import AdapterError
@@ -117,7 +118,7 @@ async def test_a_receipt_booked_days_later_is_posted_and_paid_on_its_own_day(
     """invoiceDate is only the Document Date on the API page: the Posting Date must be sent."""
     fake, (make_adapter, kassa, _) = bc
     message = (await two_receipts(make_till))[0]
-    message = dataclasses.replace(
+    message = msgspec.structs.replace(
         message,
         at="2026-11-30T18:02:00+01:00",
         payload={**message.payload, "at": "2026-11-30T18:02:00+01:00"},

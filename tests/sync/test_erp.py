@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from gateway.config import ConfigError
@@ -181,8 +182,8 @@ async def test_an_erp_connected_today_is_not_sent_the_tills_older_days(
         # Yesterday's Z (the same report, dated a day earlier), then today's under the next number.
         old = decode_message(sent[-1][1])
         yesterday = (date.fromisoformat(old.at[:10]) - timedelta(days=1)).isoformat()
-        old = replace(old, at=yesterday + old.at[10:])
-        today = replace(
+        old = msgspec.structs.replace(old, at=yesterday + old.at[10:])
+        today = msgspec.structs.replace(
             decode_message(sent[-1][1]),
             msg_id=f"{ORGNR}/{STORE}/{POS_ID}/{len(sent) + 1}",
             sequence=len(sent) + 1,

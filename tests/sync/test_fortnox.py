@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+import msgspec
 import pytest
 
 from gateway.config import ConfigError
@@ -147,7 +148,9 @@ async def test_a_day_of_receipts_and_its_z_report_become_one_voucher_once(
 
         # The same Z again under another msg_id, and a second run: nothing more in Fortnox.
         again = decode_message(sent[-1][1])
-        again = replace(again, msg_id=f"{ORGNR}/{STORE}/{POS_ID}/{len(sent) + 1}", sequence=len(sent) + 1)
+        again = msgspec.structs.replace(
+            again, msg_id=f"{ORGNR}/{STORE}/{POS_ID}/{len(sent) + 1}", sequence=len(sent) + 1
+        )
         await till_bus.publish(TOPICS.for_kind("report.z"), again.to_bytes())
         assert await run_once(sync_config, [adapter]) == 0
         assert len(fake.vouchers) == 1
@@ -196,7 +199,7 @@ async def test_a_connection_lost_after_fortnox_made_the_voucher_is_searched_not_
 
         # A 503 before Fortnox did anything: the search finds nothing and it is sent again.
         fake.fail("POST", "/3/vouchers", times=1)
-        other = replace(z_message, register="KASSA2", msg_id=f"{ORGNR}/{STORE}/KASSA2/1")
+        other = msgspec.structs.replace(z_message, register="KASSA2", msg_id=f"{ORGNR}/{STORE}/KASSA2/1")
         async with inbox.transaction() as db:
             done = await adapter.process(db, other)
         assert done is not None and "booked as voucher A 2" in done
@@ -285,7 +288,7 @@ async def test_a_z_of_last_year_is_booked_in_its_own_year_and_found_there(
     old_day = date(day.year - 1, day.month, min(day.day, 28))
     payload = json.loads(json.dumps(message.payload))
     payload["at"] = old_day.isoformat() + z["at"][10:]
-    last_years_z = replace(message, payload=payload)
+    last_years_z = msgspec.structs.replace(message, payload=payload)
     years = (
         (date(day.year - 1, 1, 1), date(day.year - 1, 12, 31)),
         (date(day.year, 1, 1), date(day.year, 12, 31)),
@@ -314,7 +317,7 @@ async def test_a_z_of_last_year_is_booked_in_its_own_year_and_found_there(
 def with_customer(message: BusMessage, customer: str) -> BusMessage:
     payload = json.loads(json.dumps(message.payload))
     payload["receipt"]["customer"] = customer
-    return replace(message, payload=payload)
+    return msgspec.structs.replace(message, payload=payload)
 
 
 async def test_an_account_customers_receipt_becomes_a_booked_paid_invoice_left_out_of_the_z(

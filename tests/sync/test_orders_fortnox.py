@@ -8,12 +8,12 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
+import msgspec
 import pytest
 
 from gateway.config import ConfigError
@@ -271,7 +271,7 @@ async def test_a_new_order_is_made_once_in_fortnox_also_after_a_crash(
 def with_customer(message: BusMessage, customer: str) -> BusMessage:
     payload = json.loads(json.dumps(message.payload))
     payload["receipt"]["customer"] = customer
-    return replace(message, payload=payload)
+    return msgspec.structs.replace(message, payload=payload)
 
 
 async def test_invoices_as_order_makes_account_customers_receipts_orders_once(

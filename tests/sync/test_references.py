@@ -5,12 +5,12 @@ and not made again; every reference fits its field (the fakes refuse one that do
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
+import msgspec
 import pytest
 
 from gateway.messages.envelope import BusMessage
@@ -39,7 +39,7 @@ LONG = "R" * 64  # the longest register (or store) a topic level allows
 
 def in_store(message: BusMessage, store: str) -> BusMessage:
     """The same message as the same register of another store of the chain would send it."""
-    return dataclasses.replace(
+    return msgspec.structs.replace(
         message, store=store, msg_id=f"{message.orgnr}/{store}/{message.register}/{message.sequence}"
     )
 
@@ -47,7 +47,7 @@ def in_store(message: BusMessage, store: str) -> BusMessage:
 def day_before(message: BusMessage) -> BusMessage:
     """The message as made before the upgraded module first started (the older module's days)."""
     payload = {**message.payload, "at": "2020-01-02" + str(message.payload["at"])[10:]}
-    return dataclasses.replace(message, at="2020-01-02" + message.at[10:], payload=payload)
+    return msgspec.structs.replace(message, at="2020-01-02" + message.at[10:], payload=payload)
 
 
 async def ready(db: aiosqlite.Connection, adapter: Any) -> Any:
@@ -122,7 +122,7 @@ def test_the_forms() -> None:
 def with_customer(message: BusMessage, customer: str) -> BusMessage:
     payload = json.loads(json.dumps(message.payload))
     payload["receipt"]["customer"] = customer
-    return dataclasses.replace(message, payload=payload)
+    return msgspec.structs.replace(message, payload=payload)
 
 
 async def test_fortnox_two_stores_receipt_1_are_two_invoices_and_an_old_one_is_found(
@@ -144,7 +144,7 @@ async def test_fortnox_two_stores_receipt_1_are_two_invoices_and_an_old_one_is_f
 
         # A receipt the older module booked as "KASSA1-2" (and crashed before its record): found.
         older = with_customer(day_before(in_store(first, "malmo")), "1001")
-        older = dataclasses.replace(older, payload={**older.payload, "receipt_no": 2})
+        older = msgspec.structs.replace(older, payload={**older.payload, "receipt_no": 2})
         day = older.payload["at"][:10]
         fake.invoices[99] = {
             "DocumentNumber": "99", "CustomerNumber": "1001", "InvoiceDate": day, "Total": 65.0,
@@ -157,7 +157,7 @@ async def test_fortnox_two_stores_receipt_1_are_two_invoices_and_an_old_one_is_f
         assert len(fake.invoices) == 4
         # A receipt made after the upgrade day is never taken for an old one, whatever it shows.
         at = "2099-01-02T10:00:00+01:00"  # a day after the upgraded module's first start
-        later = dataclasses.replace(
+        later = msgspec.structs.replace(
             older, msg_id="x", store="umea", at=at, payload={**older.payload, "at": at}
         )
         done = await process_one(db, adapter, later)
@@ -188,7 +188,9 @@ async def test_business_central_two_stores_receipt_1_are_two_invoices_and_an_old
     # The older module's invoice of receipt 2 of this store, posted under "KASSA1-2" before the
     # upgrade, and the same form of another store of another day: ours is found, finished.
     older = day_before(second)
-    done = await process_one(db, await ready(db, make_adapter()), dataclasses.replace(older, msg_id="old"))
+    done = await process_one(
+        db, await ready(db, make_adapter()), msgspec.structs.replace(older, msg_id="old")
+    )
     assert done is not None
     made = fake.invoices[-1]
     made["externalDocumentNumber"] = f"{POS_ID}-2"  # as the older module named it
@@ -215,7 +217,7 @@ async def test_nav_two_stores_receipt_1_are_two_invoices_and_an_old_one_is_found
     assert all(len(str(x["Document_No"])) <= 20 for x in nav.fake.payment_journal)
 
     older = day_before(second)
-    await process_one(db, await ready(db, nav.adapter()), dataclasses.replace(older, msg_id="old"))
+    await process_one(db, await ready(db, nav.adapter()), msgspec.structs.replace(older, msg_id="old"))
     made = nav.fake.posted[-1]
     made["External_Document_No"] = f"{POS_ID}-2"  # as the older module named it
     for line in nav.fake.payment_journal[-1:]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import aiosqlite
+import msgspec
 import pytest
 
 from gateway.config import ConfigError
@@ -199,7 +200,7 @@ async def test_a_crash_after_the_post_and_a_lost_answer_book_nothing_twice(
     assert len(visma.fake.vouchers) == 1
 
     # A POST carried out whose answer never came: the search finds it.
-    z2 = replace(z, payload={**z.payload, "z_no": 2})
+    z2 = msgspec.structs.replace(z, payload={**z.payload, "z_no": 2})
     visma.fake.faults.drop_after_commit.append(lambda r: r.method == "POST")
     done = await process_one(db, restarted, z2)
     assert visma.fake.dropped == 1
@@ -225,11 +226,11 @@ async def test_a_429_storm_503s_and_a_token_expiring_mid_run_are_ridden_out(
 
     # A 503 burst: the search (a GET) is retried through it; a POST answered 503 was not
     # carried out, which the search after it shows, and it is sent again.
-    z2 = replace(z, payload={**z.payload, "z_no": 2})
+    z2 = msgspec.structs.replace(z, payload={**z.payload, "z_no": 2})
     visma.fake.faults.unavailable = 2  # the search, then its retry
     done = await process_one(db, adapter, z2)
     assert done is not None and "as voucher A2" in done
-    z3 = replace(z, payload={**z.payload, "z_no": 3})
+    z3 = msgspec.structs.replace(z, payload={**z.payload, "z_no": 3})
     visma.fake.faults.unavailable_when.append(lambda r: r.method == "POST")
     done = await process_one(db, adapter, z3)
     assert done is not None and "as voucher A3" in done
@@ -433,7 +434,7 @@ async def test_every_row_carries_the_cost_center_item_looked_up_once_by_its_code
     # Cost centre 2's item: Visma's row field is named after the cost centre's number.
     assert all(row["CostCenterItemId2"] == item["Id"] for row in voucher["Rows"])
     assert not any("CostCenterItemId1" in row or "CostCenterItemId3" in row for row in voucher["Rows"])
-    await process_one(db, adapter, replace(z, payload={**z.payload, "z_no": 2}))
+    await process_one(db, adapter, msgspec.structs.replace(z, payload={**z.payload, "z_no": 2}))
     assert len(visma.fake.vouchers) == 2
     lookups = [p for m, p in visma.fake.requests if m == "GET" and p.startswith("/v2/costcenters")]
     assert len(lookups) == 1  # the id is kept, not asked for with every voucher

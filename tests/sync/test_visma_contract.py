@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator
-from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
 import aiosqlite
+import msgspec
 import pytest
 
 from gateway.sync.adapters import AdapterError
@@ -184,7 +184,7 @@ async def test_a_z_of_another_organisation_number_is_never_booked_here(
     db: aiosqlite.Connection,
 ) -> None:
     z = (await day_messages(make_till))[-1]
-    other = replace(z, orgnr="5591234567")
+    other = msgspec.structs.replace(z, orgnr="5591234567")
     adapter = visma.adapter()
     await adapter.setup(db)
     with pytest.raises(AdapterError, match=rf"is organisation number 5591234567, but this .* is {ORGNR}"):
