@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from gateway.common.clock import Clock
 from gateway.config import Config, ConfigError
 from gateway.till_files import TillFiles
 from tools.diag.checks import Check, Verdict
@@ -150,7 +151,12 @@ async def _diagnose_all(args: argparse.Namespace, config: Config) -> Report:
     level = config.printer.drawer_open_level if config.printer else args.drawer_open_level
     report.printers = [
         await probe_printer(
-            url, test_print=args.test_print, kick=args.kick, open_level=level, request_timeout=timeout
+            url,
+            test_print=args.test_print,
+            kick=args.kick,
+            open_level=level,
+            request_timeout=timeout,
+            clock=Clock(config.shop.timezone),
         )
         for url in printer_urls
     ]
