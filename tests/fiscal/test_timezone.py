@@ -23,8 +23,9 @@ from gateway.common.signing import Signer
 from gateway.config import ConfigError, load_config
 from gateway.devices.control_units.ccsp_driver import ControlUnitDriver
 from gateway.fiscal.export.period import Period
-from gateway.fiscal.export.skv import KOMPONENT_NS, export_skv
+from gateway.fiscal.export.skv import export_skv
 from gateway.fiscal.export.skv_register import Register
+from gateway.fiscal.export.skv_xml import KOMPONENT_NS
 from gateway.fiscal.journal import open_readonly
 from gateway.fiscal.pipeline import Pipeline
 from gateway.fiscal.reports.report import make_z
@@ -45,8 +46,8 @@ REGISTER = Register(
 )
 
 
-def utc(*parts: int) -> datetime:
-    return datetime(*parts, tzinfo=UTC)  # type: ignore[misc]
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 # (the moment in UTC, the shop's local time and offset as the journal writes it)
