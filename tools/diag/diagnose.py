@@ -22,6 +22,7 @@ from tools.diag.checks.journal import check_disk, check_journal
 from tools.diag.checks.mqtt import check_mqtt
 from tools.diag.checks.ports import SERIAL_PATTERNS, check_serial_ports, check_usb, serial_ports
 from tools.diag.checks.registration import check_registration
+from tools.diag.checks.time_zone import check_time_zone
 from tools.diag.finding import PROBE_TIMEOUT, READ_SECONDS, SCAN_TIMEOUT
 from tools.diag.printer_probe import printers_problem, probe_printer
 from tools.diag.report import Report
@@ -176,6 +177,7 @@ async def _diagnose_all(args: argparse.Namespace, config: Config) -> Report:
         check_disk(files),
         check_file_modes(files),
         check_registration(config, unit_id),
+        check_time_zone(config),
         *await erp_checks(args),
     ]
     problems = [
