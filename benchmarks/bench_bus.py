@@ -72,7 +72,7 @@ from sample_journal import POS_ID, append_receipt  # beside this script
 
 from gateway.bus.outbox import Outbox
 from gateway.bus.publisher import Publisher
-from gateway.common.clock import local_now
+from gateway.common.clock import Clock
 from gateway.common.health import DeviceState
 from gateway.common.signing import Signer, load_or_create_key
 from gateway.config import MqttConfig
@@ -350,7 +350,7 @@ def main() -> None:
     print(
         f"{n:,} receipts per run{', TCP_NODELAY on every connection' if nodelay else ''}; "
         f"{platform.python_implementation()} {platform.python_version()} {platform.machine()}, "
-        f"{os.cpu_count()} CPUs, {local_now():%Y-%m-%d}."
+        f"{os.cpu_count()} CPUs, {Clock().today()}."
     )
     print()
     names = list(results[0].cpu)

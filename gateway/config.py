@@ -7,7 +7,8 @@ and what is wrong with it — a till must not start half-configured.
 
 A full example is in docs/configuration.md; the keys::
 
-    [shop]          name, orgnr, address (list of lines), store (the store's id on the bus)
+    [shop]          name, orgnr, address (list of lines), store (the store's id on the bus),
+                    timezone (IANA name, default "Europe/Stockholm")
     [register]      pos_id, data_dir, paper_width (42|48), manufacturing_number, model, program,
                     min_free_mib
     [control_unit]  url, kind ("ccsp"|"xccsp"|"tcs"|"srv4pos"), request_timeout, retries,
@@ -30,7 +31,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
+from gateway.common.clock import DEFAULT_ZONE_NAME, UnknownZone, zone_named
 from gateway.devices.control_units.kinds import CCSP_BAUDRATES, UnitKind, UnitSettings, kind_of
 from gateway.devices.printer.settings import OpenLevel
 from protocols.escpos.text import CODE_TABLE_NAMES, CodeTable
@@ -83,6 +86,9 @@ class ShopConfig:
     orgnr: str  # ten digits: a company's organisationsnummer or a sole trader's personnummer
     address: tuple[str, ...]
     store: str = "main"  # the place of sale's id in bus topics: tillgw/{orgnr}/{store}/{register}/...
+    # The shop's local time (receipts, the control unit, the journal, reports, the export),
+    # whatever zone the computer is set to.
+    timezone: ZoneInfo = field(default_factory=lambda: zone_named(DEFAULT_ZONE_NAME))
 
 
 ControlUnitConfig = UnitSettings  # [control_unit]: one section for every kind of unit
@@ -364,7 +370,7 @@ def _parse(raw: dict[str, Any], path: Path) -> Config:
     shop_raw = optional_table(raw, "shop")
     if shop_raw is None:
         raise ConfigError("[shop]: missing (name, orgnr and address of the place of sale)")
-    shop = ConfigSection(shop_raw, "shop", {"name", "orgnr", "address", "store"})
+    shop = ConfigSection(shop_raw, "shop", {"name", "orgnr", "address", "store", "timezone"})
     orgnr_text = shop.text("orgnr", required=True) or ""
     try:
         # A sole trader (enskild firma) is known by the owner's personnummer, which may be
@@ -385,7 +391,11 @@ def _parse(raw: dict[str, Any], path: Path) -> Config:
         raise ConfigError(
             f"[shop].store: {store!r} must be 1-64 letters, digits, '.', '_' or '-' (a topic level)"
         )
-    shop_config = ShopConfig(shop.text("name", required=True) or "", orgnr, tuple(address), store)
+    try:
+        zone = zone_named(shop.text("timezone", DEFAULT_ZONE_NAME) or DEFAULT_ZONE_NAME)
+    except UnknownZone as exc:
+        raise ConfigError(f"[shop].timezone: {exc}") from None
+    shop_config = ShopConfig(shop.text("name", required=True) or "", orgnr, tuple(address), store, zone)
 
     register = ConfigSection(
         optional_table(raw, "register") or {},

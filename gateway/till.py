@@ -24,6 +24,7 @@ from gateway.bus.publisher import Publisher
 from gateway.catalog.orders import OrderQueries
 from gateway.catalog.store import Catalog
 from gateway.catalog.subscriber import CatalogSubscriber
+from gateway.common.clock import Clock, zone_mismatch
 from gateway.common.signing import Signer
 from gateway.config import Config
 from gateway.devices.control_units.interface import ControlUnit, ControlUnitError
@@ -136,9 +137,17 @@ class Till:
         self.catalog_updates = catalog_updates  # what brings them; None for a till with no bus
         self.orders = orders  # asks the sync module for the ERP's open orders; None with no bus
         self.storage = Storage(store, config.min_free_mib)  # the database's disk: free space, a full disk
+        self.clock = store.clock  # the shop's time zone ([shop] timezone), whatever the computer's
+        # The computer's zone keeps another time than the shop's (None when they agree).
+        self.zone_warning = zone_mismatch(self.clock.zone, self.clock.instant())
 
     @classmethod
-    async def open(cls, config: Config) -> Till:
+    async def open(cls, config: Config, clock: Clock | None = None) -> Till:
+        """The till of ``config``; ``clock`` (default: now in ``[shop] timezone``) stamps what it records."""
+        clock = clock if clock is not None else Clock(config.shop.timezone)
+        warning = zone_mismatch(clock.zone, clock.instant())
+        if warning is not None:
+            log.warning("clock: %s", warning)
         files = TillFiles(config.data_dir)
         stack = contextlib.AsyncExitStack()
         try:
@@ -155,7 +164,7 @@ class Till:
             unit_url, printer_url = config.control_unit.url, config.printer.url if config.printer else None
             if config.demo:
                 unit_url, printer_url = await demo.start_devices(stack, files)
-            store = await _open_store(files, signer)
+            store = await _open_store(files, signer, clock)
             stack.push_async_callback(store.close)
             assert unit_url is not None
             unit = open_unit(
@@ -193,7 +202,7 @@ class Till:
             )
             stack.push_async_callback(pipeline.close)
             try:
-                catalog = await Catalog.open(files.catalog)
+                catalog = await Catalog.open(files.catalog, clock)
             except sqlite3.Error as exc:
                 raise StartRefused(
                     f"the catalog {files.catalog} cannot be opened ({exc}): move it aside and start "
@@ -231,7 +240,7 @@ class Till:
                 await orders.start()
             await pipeline.start()
             unit_id = unit.unit_identity.unit_id if unit.unit_identity is not None else None
-            registration = await check_at_start(config, unit_id, store, pipeline)
+            registration = await check_at_start(config, unit_id, store, pipeline, today=clock.today())
             token = api_token(files.api_token)
             await _keep_series_record(store, files)
         except BaseException:
@@ -273,6 +282,8 @@ class Till:
         return {
             "register": self.config.pos_id,
             "shop": self.config.shop.name,
+            # The shop's zone, which receipts and the journal use; a warning when the computer keeps another.
+            "time_zone": {"shop": self.clock.zone_name, "warning": self.zone_warning},
             "devices": devices,
             # The disk the journal is on: free space against [register] min_free_mib, a full disk.
             "storage": self.storage.status(),
@@ -312,10 +323,10 @@ def _unit_status(unit: ControlUnit) -> dict[str, Any]:
     }
 
 
-async def _open_store(files: TillFiles, signer: Signer) -> Store:
+async def _open_store(files: TillFiles, signer: Signer, clock: Clock) -> Store:
     """The database, its index checked against the journal: a start refused in one line otherwise."""
     try:
-        store = await Store.open(files.database, signer)
+        store = await Store.open(files.database, signer, clock)
     except sqlite3.Error as exc:
         raise StartRefused(
             f"the till database {files.database} cannot be opened ({exc}): check that the disk has "

@@ -8,7 +8,7 @@ import asyncio
 import functools
 import socket
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -186,8 +186,24 @@ def registered(unit_id: str) -> Registration:
     )
 
 
+@pytest.fixture
+def computer_in_the_shops_zone(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The computer's zone set to the shop's (``TZ``), as on a till set up right."""
+    import time
+
+    monkeypatch.setenv("TZ", "Europe/Stockholm")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
 async def test_diag_all_when_all_is_well(
-    unit: ControlUnit, serve: Serve, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    unit: ControlUnit,
+    serve: Serve,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    computer_in_the_shops_zone: None,
 ) -> None:
     with socket.socket() as probe:
         if probe.connect_ex(("127.0.0.1", 1883)) != 0:
@@ -202,7 +218,16 @@ async def test_diag_all_when_all_is_well(
         )
 
     verdicts = {c["name"]: c["verdict"] for c in document["checks"]}
-    assert set(verdicts) == {"serial ports", "usb", "mqtt", "journal", "disk", "file modes", "registration"}
+    assert set(verdicts) == {
+        "serial ports",
+        "usb",
+        "mqtt",
+        "journal",
+        "disk",
+        "file modes",
+        "registration",
+        "time zone",
+    }
     assert verdicts["file modes"] == "ok"
     assert [c["name"] for c in document["checks"]][:3] == ["serial ports", "usb", "mqtt"]
     for check in document["checks"]:
@@ -270,3 +295,28 @@ async def test_the_file_modes_check_names_a_file_others_can_read_and_its_fix(tmp
     assert found.next_step is not None and f"chmod 0600 {files.database}" in found.next_step
     files.data_dir.chmod(0o755)
     assert str(files.data_dir) in check_file_modes(files).details["wrong"]
+
+
+def test_the_time_zone_check_names_both_zones_when_the_computer_keeps_another_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from gateway.config import demo_config
+    from tools.diag.checks.time_zone import check_time_zone
+
+    try:
+        monkeypatch.setenv("TZ", "UTC")
+        time.tzset()
+        found = check_time_zone(demo_config())
+        assert found.verdict == "warning" and found.summary == (
+            "The computer's clock is set to UTC, the shop's time zone is Europe/Stockholm: "
+            "receipts use the shop's time."
+        )
+        assert found.details == {"shop": "Europe/Stockholm", "computer": "UTC"}
+        monkeypatch.setenv("TZ", "Europe/Stockholm")
+        time.tzset()
+        assert check_time_zone(demo_config()).ok
+    finally:
+        monkeypatch.undo()
+        time.tzset()

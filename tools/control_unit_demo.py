@@ -23,9 +23,9 @@ import shutil
 import signal
 import subprocess
 import sys
-from datetime import datetime
 from pathlib import Path
 
+from gateway.common.clock import Clock
 from gateway.devices.control_units.interface import ControlUnitError, Registration
 from gateway.devices.control_units.kinds import open_control_unit
 from protocols.skv import ControlData, ReceiptType, VatSlot
@@ -56,7 +56,7 @@ def save_numbers(counters: Path, seq: int, receipt_no: int) -> None:
 
 
 def receipts(receipt_no: int) -> list[tuple[str, ControlData]]:
-    now = datetime.now()
+    now = Clock().now().replace(tzinfo=None)  # the control unit takes Swedish local time
     sale = ControlData(
         moment=now,
         orgnr=ORGNR,

@@ -17,7 +17,6 @@ import logging
 from typing import Any
 
 from gateway.bus.outbox import AckOutcome, Outbox
-from gateway.common.clock import local_now
 from gateway.messages.ack_proof import AckVerifier
 from gateway.messages.envelope import Ack, MessageError, decode_ack
 
@@ -89,7 +88,7 @@ async def record_acks(
         return None
     proven = None if verifier is None else verifier.valid
     # A store transaction ends whole even if this task is cancelled meanwhile.
-    outcomes = await outbox.acked_many([ack for _, ack in acks], local_now().isoformat(), proven)
+    outcomes = await outbox.acked_many([ack for _, ack in acks], outbox.store.clock.now().isoformat(), proven)
     recorded: list[tuple[int, AckOutcome]] = []
     for (sequence, ack), outcome in zip(acks, outcomes, strict=True):
         if outcome == "unknown":

@@ -59,7 +59,6 @@ from gateway.bus.status import (
     waiting_words,
 )
 from gateway.common.backoff import Backoff
-from gateway.common.clock import local_now
 from gateway.common.health import DeviceState, HealthReporter, HealthTracker
 from gateway.config import MqttConfig
 from gateway.fiscal.journal import Entry
@@ -161,7 +160,13 @@ class Publisher(HealthReporter):
     async def status(self) -> BusStatus:
         health = self.health
         return bus_status(
-            await self.outbox.state(), health.state, health.reason, self.url, self.verifier, self.acks_ignored
+            await self.outbox.state(),
+            health.state,
+            health.reason,
+            self.url,
+            self.verifier,
+            self.acks_ignored,
+            self.outbox.store.clock.now(),
         )
 
     async def wait_ignored(self, cause: str, count: int = 1) -> None:
@@ -346,7 +351,7 @@ class Publisher(HealthReporter):
             *(client.publish(row.topic, row.message, qos=1) for row in rows), return_exceptions=True
         )
         sent = [row.sequence for row, result in zip(rows, results, strict=True) if result is None]
-        await self.outbox.sent(sent, local_now().isoformat())
+        await self.outbox.sent(sent, self.outbox.store.clock.now().isoformat())
         for result in results:
             if isinstance(result, BaseException):
                 raise result
@@ -387,7 +392,8 @@ class Publisher(HealthReporter):
         if self.state is DeviceState.DEGRADED and now - self._health_at < self.settings.health_refresh:
             return
         self._health_at = now
-        self._health.set(DeviceState.DEGRADED, waiting_words(await self.outbox.state()))
+        waiting = waiting_words(await self.outbox.state(), self.outbox.store.clock.now())
+        self._health.set(DeviceState.DEGRADED, waiting)
 
 
 _T = TypeVar("_T")

@@ -15,7 +15,6 @@ from typing import Any
 from aiomqtt import MqttError
 
 from gateway.bus.outbox import HeldMessage, OutboxState
-from gateway.common.clock import local_now
 from gateway.common.health import DeviceState
 from gateway.config import MqttConfig
 from gateway.messages.ack_proof import AckVerifier
@@ -73,11 +72,12 @@ def bus_status(
     broker: str,
     verifier: AckVerifier | None,
     acks_ignored: dict[str, int],
+    now: datetime,
 ) -> BusStatus:
-    """The status of the outbox (``outbox``) and of the publisher's connection to ``broker``."""
+    """The status of the outbox (``outbox``) and of the publisher's connection to ``broker``, at ``now``."""
     age = None
     if outbox.oldest_at is not None:
-        age = round((local_now() - datetime.fromisoformat(outbox.oldest_at)).total_seconds(), 1)
+        age = round((now - datetime.fromisoformat(outbox.oldest_at)).total_seconds(), 1)
     return BusStatus(
         broker,
         state.value,
@@ -157,11 +157,12 @@ def held_words(first: HeldMessage | None, count: int) -> str:
     )
 
 
-def waiting_words(state: OutboxState) -> str:
+def waiting_words(state: OutboxState, now: datetime) -> str:
+    """How many wait, and since when (the time alone when it is ``now``'s day, in ``now``'s zone)."""
     when = ""
     if state.oldest_at is not None:
-        at = datetime.fromisoformat(state.oldest_at)
-        same_day = at.date() == local_now().date()
+        at = datetime.fromisoformat(state.oldest_at).astimezone(now.tzinfo)
+        same_day = at.date() == now.date()
         when = f", oldest {at.strftime('%H:%M' if same_day else '%Y-%m-%d %H:%M')}"
     count = f"{state.depth} message{'s' if state.depth != 1 else ''} waiting"
     return f"{count}{when} — the ERP sync module has not acknowledged them; check that tillgw sync runs"

@@ -58,7 +58,7 @@ from gateway.catalog.rows import (
     customer_from_row,
     customer_row,
 )
-from gateway.common.clock import local_now
+from gateway.common.clock import Clock
 from gateway.messages.catalog import (
     CatalogUpdate,
     Customer,
@@ -92,8 +92,11 @@ class Applied:
 class Catalog:
     """The open catalog of one till. ``await Catalog.open(path)``, ``await close()``."""
 
-    def __init__(self, path: Path, writer: sqlite3.Connection, reader: sqlite3.Connection) -> None:
+    def __init__(
+        self, path: Path, writer: sqlite3.Connection, reader: sqlite3.Connection, clock: Clock | None = None
+    ) -> None:
         self.path = path
+        self.clock = clock if clock is not None else Clock()  # stamps what is held and applied
         self._writer = writer  # used only on self._thread
         self._reader = reader  # used only on the event loop's thread
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="tillgw-catalog")
@@ -105,11 +108,11 @@ class Catalog:
         self.created = False  # True when open() made the file
 
     @classmethod
-    async def open(cls, path: Path) -> Catalog:
+    async def open(cls, path: Path, clock: Clock | None = None) -> Catalog:
         created, writer = await asyncio.to_thread(create, path)
         # The writer was made on a passing thread; from here on only the catalog's thread uses it.
         reader = connect_readonly(path)
-        catalog = cls(path, writer, reader)
+        catalog = cls(path, writer, reader, clock)
         catalog.created = created
         return catalog
 
@@ -203,7 +206,7 @@ class Catalog:
                 update.base,
                 int(update.full),
                 data,
-                local_now().isoformat(),
+                self.clock.now().isoformat(),
             ),
         )
         if cursor.rowcount:
@@ -251,7 +254,7 @@ class Catalog:
         for part in parts:
             apply_part(conn, part, full)
         set_state_value(conn, "revision", str(revision))
-        set_state_value(conn, "applied_at", local_now().isoformat())
+        set_state_value(conn, "applied_at", self.clock.now().isoformat())
         set_state_value(conn, "revision_at", parts[0].at)
         conn.execute("DELETE FROM held_parts WHERE revision <= ?", (revision,))
         for key in [k for k in self._decoded if k[0] <= revision]:

@@ -173,15 +173,17 @@ def verify_command(args: argparse.Namespace) -> int:
 
 
 def rotate_key_command(args: argparse.Namespace) -> int:
+    from gateway.common.clock import Clock
     from gateway.fiscal.key_rotation import RotationRefused, rotate_key
     from gateway.fiscal.start_checks import DataDirLock, StartRefused
 
     try:
-        files = _files(args)
+        config = config_from_args(args)
+        files = TillFiles(config.data_dir)
         lock = DataDirLock(files.lock)
         lock.acquire()  # not while a till runs on this data directory
         try:
-            replaced = rotate_key(files.database, files.signing_key, args.reason)
+            replaced = rotate_key(files.database, files.signing_key, args.reason, Clock(config.shop.timezone))
         finally:
             lock.release()
     except (StartRefused, RotationRefused) as exc:
@@ -195,11 +197,13 @@ def rotate_key_command(args: argparse.Namespace) -> int:
 
 
 def accept_gap_command(args: argparse.Namespace) -> int:
+    from gateway.common.clock import Clock
     from gateway.fiscal.series_gap import GapRefused, accept_gap
     from gateway.fiscal.start_checks import DataDirLock, StartRefused, recorded_series_and_entries
 
     try:
-        files = _files(args)
+        config = config_from_args(args)
+        files = TillFiles(config.data_dir)
         sold, entries = recorded_series_and_entries(files.series)
         if sold <= 0:
             print(
@@ -209,7 +213,9 @@ def accept_gap_command(args: argparse.Namespace) -> int:
         lock = DataDirLock(files.lock)
         lock.acquire()  # not while a till runs on this data directory
         try:
-            gap = accept_gap(files.database, files.signing_key, sold, entries, args.reason)
+            gap = accept_gap(
+                files.database, files.signing_key, sold, entries, args.reason, Clock(config.shop.timezone)
+            )
         finally:
             lock.release()
     except (StartRefused, GapRefused) as exc:
@@ -256,7 +262,7 @@ def export_command(args: argparse.Namespace) -> int:
     if config is None:
         return 2
     try:
-        period = Period(args.start, args.end)
+        period = Period(args.start, args.end, config.shop.timezone)
     except ExportRefused as exc:
         print(f"refused: {exc}", file=sys.stderr)
         return 1

@@ -66,6 +66,7 @@ async def _make(config: Config, kind: str) -> dict[str, Any]:
 async def _make_here(config: Config, files: TillFiles, kind: str) -> dict[str, Any]:
     """The report made in this process on the till's database: journaled, shown, not printed."""
     from gateway.bus.outbox import Outbox
+    from gateway.common.clock import Clock
     from gateway.common.signing import Signer, load_or_create_key
     from gateway.fiscal.receipt_text import Shop
     from gateway.fiscal.reports import text as report_text
@@ -75,7 +76,8 @@ async def _make_here(config: Config, files: TillFiles, kind: str) -> dict[str, A
 
     if not files.database.exists():
         raise FileNotFoundError(f"no till database at {files.database}; run the till first")
-    store = await Store.open(files.database, Signer(load_or_create_key(files.signing_key)))
+    clock = Clock(config.shop.timezone)
+    store = await Store.open(files.database, Signer(load_or_create_key(files.signing_key)), clock)
     if config.mqtt is not None:
         # The report's bus message goes into the outbox with it, as in the service; the
         # service's publisher sends it when the till runs again.

@@ -17,7 +17,7 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.common.clock import local_now
+from gateway.common.clock import Clock
 from gateway.common.signing import Signer, SigningKeyError, Verifier, load_or_create_key, public_pem
 from gateway.fiscal.journal import KEY_REPLACED, KeyReplacement, append, canonical_bytes, journal_head
 
@@ -28,11 +28,13 @@ class RotationRefused(Exception):
     """Nothing was replaced; ``str()`` says why."""
 
 
-def rotate_key(database: Path, key_path: Path, reason: str) -> KeyReplacement:
+def rotate_key(database: Path, key_path: Path, reason: str, clock: Clock | None = None) -> KeyReplacement:
     """Make a new key, journal the replacement with it, and put it in place.
 
-    Run with the till stopped (the caller holds the data directory's lock).
+    Run with the till stopped (the caller holds the data directory's lock). ``clock``
+    (default: Swedish local time) stamps the entry in the shop's zone.
     """
+    now = (clock or Clock()).now()
     if not database.exists():
         raise RotationRefused(f"no till database at {database}: there is no journal to sign on")
     conn = sqlite3.connect(database, isolation_level=None)
@@ -65,7 +67,7 @@ def rotate_key(database: Path, key_path: Path, reason: str) -> KeyReplacement:
                     "public_key": public_pem(signer.public).decode(),
                     "reason": reason,
                 },
-                local_now(),
+                now,
                 head=journal_head(conn),
             )
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('key_id', ?)", (signer.key_id,))
@@ -77,7 +79,7 @@ def rotate_key(database: Path, key_path: Path, reason: str) -> KeyReplacement:
     finally:
         conn.close()
     if key_path.exists():
-        key_path.rename(key_path.with_name(f"{key_path.name}.replaced-{local_now():%Y%m%d-%H%M%S}"))
+        key_path.rename(key_path.with_name(f"{key_path.name}.replaced-{now:%Y%m%d-%H%M%S}"))
     os.replace(fresh, key_path)
     return KeyReplacement(entry.seq, entry.at, old_key_id, signer.key_id, public_pem(signer.public))
 

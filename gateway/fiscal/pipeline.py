@@ -37,7 +37,6 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from gateway.common.clock import local_now
 from gateway.devices.control_units.interface import ControlUnit
 from gateway.fiscal.errors import FiscalError, refused_again, storage_full
 from gateway.fiscal.events import append_order, checked_order, event_body
@@ -152,7 +151,7 @@ class Pipeline:
         earlier: RequestState | None = None
         async with self._lock:
             while True:
-                moment = local_now()
+                moment = self.store.clock.now()
                 begin = partial(self._begin_sale, request_id=request_id, receipt=receipt, totals=totals)
                 try:
                     step = await self.store.transact(partial(begin, kind=kind, moment=moment), moment)
@@ -226,7 +225,7 @@ class Pipeline:
                     "copy_exists", f"receipt {receipt_no} already has its copy; only one copy is allowed", 409
                 )
             await self._resolve_in_doubt()
-            moment = local_now()
+            moment = self.store.clock.now()
             pending = await self.registrar.writing_pending(
                 lambda w: self.registrar.write_pending(
                     w,

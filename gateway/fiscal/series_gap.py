@@ -19,7 +19,7 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.common.clock import local_now
+from gateway.common.clock import Clock
 from gateway.common.signing import Signer, load_or_create_key
 from gateway.fiscal.journal import append, journal_head
 from gateway.fiscal.key_rotation import signs_head
@@ -45,7 +45,9 @@ class SeriesGap:
         return f"{span} recorded as lost (journal entry {self.entry}); the next receipt is {self.last + 1}"
 
 
-def accept_gap(database: Path, key_path: Path, sold: int, entries: int, reason: str) -> SeriesGap:
+def accept_gap(
+    database: Path, key_path: Path, sold: int, entries: int, reason: str, clock: Clock | None = None
+) -> SeriesGap:
     """Record receipts after the journal's last up to ``sold`` as lost, and move the control
     unit's sequence base past ``entries`` (the journal size when receipt ``sold`` was made).
 
@@ -88,7 +90,7 @@ def accept_gap(database: Path, key_path: Path, sold: int, entries: int, reason: 
                 signer,
                 SERIES_GAP,
                 {"from": last + 1, "to": sold, "reason": reason, "seq_base": new_base},
-                local_now(),
+                (clock or Clock()).now(),
                 head=journal_head(conn),
             )
             conn.execute("INSERT OR REPLACE INTO meta VALUES ('seq_base', ?)", (str(new_base),))

@@ -37,7 +37,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from gateway.common.clock import local_now
+from gateway.common.clock import Clock
 from gateway.common.signing import Signer
 from gateway.fiscal.journal import JOURNAL_SCHEMA, Entry, JournalBody, append, journal_head
 
@@ -191,9 +191,16 @@ class Store:
     """
 
     def __init__(
-        self, path: Path, conn: sqlite3.Connection, signer: Signer, thread: ThreadPoolExecutor
+        self,
+        path: Path,
+        conn: sqlite3.Connection,
+        signer: Signer,
+        thread: ThreadPoolExecutor,
+        clock: Clock | None = None,
     ) -> None:
         self.path = path
+        # Stamps every entry (``at``) in the shop's zone, whatever the computer's zone.
+        self.clock = clock if clock is not None else Clock()
         self.conn = conn
         self.signer = signer
         self._thread = thread
@@ -203,12 +210,14 @@ class Store:
         self.full: StorageFull | None = None  # the last write failed for space; None once one commits
 
     @classmethod
-    async def open(cls, path: Path, signer: Signer) -> Store:
+    async def open(cls, path: Path, signer: Signer, clock: Clock | None = None) -> Store:
+        """The database at ``path``; ``clock`` (default: Swedish local time) stamps its entries."""
         path.parent.mkdir(parents=True, exist_ok=True)
         thread = ThreadPoolExecutor(1, thread_name_prefix="tillgw-db")
         conn = await asyncio.get_running_loop().run_in_executor(thread, _connect, path)
-        store = cls(path, conn, signer, thread)
-        await store.transact(lambda w: _first_start(w, signer))
+        store = cls(path, conn, signer, thread, clock)
+        created_at = store.clock.now().isoformat()
+        await store.transact(lambda w: _first_start(w, signer, created_at))
         return store
 
     async def close(self) -> None:
@@ -233,7 +242,7 @@ class Store:
         cancelled may not learn that its transaction ran: what follows must read the
         database, not assume.
         """
-        done = self._thread.submit(self._transaction, work, at or local_now())
+        done = self._thread.submit(self._transaction, work, at or self.clock.now())
         try:
             result, appended = await asyncio.wrap_future(done)
         except asyncio.CancelledError:
@@ -306,11 +315,11 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def _first_start(w: Writer, signer: Signer) -> None:
+def _first_start(w: Writer, signer: Signer, created_at: str) -> None:
     if w.fetchone("SELECT value FROM meta WHERE key = 'seq_base'") is None:
         # The control unit keeps the sequence numbers it has seen. A till whose database
         # was lost starts again above any number it can have used: from the clock, in
         # seconds (ten digits until the year 2286).
         w.execute("INSERT INTO meta VALUES ('seq_base', ?)", (str(int(time.time())),))
-        w.execute("INSERT INTO meta VALUES ('created_at', ?)", (local_now().isoformat(),))
+        w.execute("INSERT INTO meta VALUES ('created_at', ?)", (created_at,))
     w.execute("INSERT OR REPLACE INTO meta VALUES ('key_id', ?)", (signer.key_id,))

@@ -16,7 +16,7 @@ import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from gateway.config import Config
@@ -152,16 +152,20 @@ class _Recorder(Protocol):
 
 
 async def check_at_start(
-    config: Config, unit_id: str | None, store: _Journal, pipeline: _Recorder
+    config: Config, unit_id: str | None, store: _Journal, pipeline: _Recorder, *, today: date | None = None
 ) -> RegistrationState:
-    """The till's start: assess, journal a new change once, and warn in the log while it lasts."""
+    """The till's start: assess, journal a new change once, and warn in the log while it lasts.
+
+    ``today`` is the shop's date (``[shop] timezone``), not the computer's.
+    """
+    today = today or datetime.now(config.shop.timezone).date()
     try:
         registration = load_registration(config.data_dir)
     except RegistrationError as exc:
         state = RegistrationState(None, None, current_identity(config, unit_id), problem=exc.reason)
         log.warning("registration: %s", state.message)
         return state
-    state = assess(registration, current_identity(config, unit_id))
+    state = assess(registration, current_identity(config, unit_id), today=today)
     if not state.changed:
         if state.registered is None:
             log.info("registration: %s", state.message)

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from firmware_sim.control_unit import ControlUnit
+from gateway.common.clock import DEFAULT_ZONE_NAME, zone_named
 from gateway.common.signing import Signer, Verifier
 from gateway.fiscal.export.jsonl import FORMAT, Till, export_jsonl
 from gateway.fiscal.export.period import ExportRefused, Period
@@ -82,7 +83,7 @@ def leftovers(directory: Path, name: str) -> list[str]:
 
 
 def at(day: int, hour: int) -> datetime:
-    return datetime(2025, 3, day, hour).astimezone()
+    return datetime(2025, 3, day, hour, tzinfo=zone_named(DEFAULT_ZONE_NAME))
 
 
 async def three_days(tmp_path: Path, signer: Signer, per_day: int = 3) -> Path:

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from firmware_sim.control_unit import ControlUnit, Fault
+from gateway.common.clock import DEFAULT_ZONE_NAME, zone_named
 from gateway.common.signing import Signer
 from gateway.devices.control_units.interface import Registration
 from gateway.fiscal.errors import FiscalError
@@ -184,8 +185,10 @@ def by_kind(root: ET.Element, kind: str) -> list[ET.Element]:
 
 
 def iso(moment: str) -> str:
-    """The export's form of a journal time: local, to the second, no offset."""
-    return datetime.fromisoformat(moment).strftime("%Y-%m-%dT%H:%M:%S")
+    """The export's form of a journal time: the shop's local time, to the second, no offset."""
+    return (
+        datetime.fromisoformat(moment).astimezone(zone_named(DEFAULT_ZONE_NAME)).strftime("%Y-%m-%dT%H:%M:%S")
+    )
 
 
 # -- the document, the header and the company ------------------------------------------------
@@ -627,7 +630,7 @@ def write_event(w: Writer, kind: str, moment: datetime, body: dict[str, Any]) ->
 
 
 def day_at(hour: int, minute: int = 0, second: int = 0, day: int = 1) -> datetime:
-    return datetime(2025, 3, day, hour, minute, second).astimezone()
+    return datetime(2025, 3, day, hour, minute, second, tzinfo=zone_named(DEFAULT_ZONE_NAME))
 
 
 async def journal(tmp_path: Path, signer: Signer, write: Callable[[Writer], None]) -> Path:

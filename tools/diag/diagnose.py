@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from gateway.common.clock import Clock
 from gateway.config import Config, ConfigError
 from gateway.till_files import TillFiles
 from tools.diag.checks import Check, Verdict
@@ -21,6 +22,7 @@ from tools.diag.checks.journal import check_disk, check_journal
 from tools.diag.checks.mqtt import check_mqtt
 from tools.diag.checks.ports import SERIAL_PATTERNS, check_serial_ports, check_usb, serial_ports
 from tools.diag.checks.registration import check_registration
+from tools.diag.checks.time_zone import check_time_zone
 from tools.diag.finding import PROBE_TIMEOUT, READ_SECONDS, SCAN_TIMEOUT
 from tools.diag.printer_probe import printers_problem, probe_printer
 from tools.diag.report import Report
@@ -150,7 +152,12 @@ async def _diagnose_all(args: argparse.Namespace, config: Config) -> Report:
     level = config.printer.drawer_open_level if config.printer else args.drawer_open_level
     report.printers = [
         await probe_printer(
-            url, test_print=args.test_print, kick=args.kick, open_level=level, request_timeout=timeout
+            url,
+            test_print=args.test_print,
+            kick=args.kick,
+            open_level=level,
+            request_timeout=timeout,
+            clock=Clock(config.shop.timezone),
         )
         for url in printer_urls
     ]
@@ -170,6 +177,7 @@ async def _diagnose_all(args: argparse.Namespace, config: Config) -> Report:
         check_disk(files),
         check_file_modes(files),
         check_registration(config, unit_id),
+        check_time_zone(config),
         *await erp_checks(args),
     ]
     problems = [

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from gateway.common.clock import Clock
 from gateway.common.health import DeviceState
 from gateway.devices.printer.drawer import Drawer, OpenLevel
 from gateway.devices.printer.driver import PrinterDriver
@@ -67,6 +68,7 @@ async def probe_printer(
     kick: bool = False,
     open_level: OpenLevel | str = OpenLevel.HIGH,
     request_timeout: float = PROBE_TIMEOUT,
+    clock: Clock | None = None,
 ) -> Finding:
     """Ask a printer its status (online, paper, cover, drawer); optionally print
     :func:`test_page` and kick the drawer, watching the drawer sensor change.
@@ -94,7 +96,7 @@ async def probe_printer(
         }
         problems: list[str] = []
         if condition.online and test_print:
-            problems += await _print_test_page(driver, details)
+            problems += await _print_test_page(driver, details, (clock or Clock()).now())
         if condition.online and kick:
             problems += await _kick_drawer(drawer, details)
     finally:
@@ -107,8 +109,8 @@ async def probe_printer(
     )
 
 
-async def _print_test_page(driver: PrinterDriver, details: dict[str, Any]) -> list[str]:
-    job = driver.submit(test_page(driver.url, datetime.now()))
+async def _print_test_page(driver: PrinterDriver, details: dict[str, Any], when: datetime) -> list[str]:
+    job = driver.submit(test_page(driver.url, when))
     try:
         async with asyncio.timeout(PRINT_WAIT):
             result = await job

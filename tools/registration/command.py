@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.cli.options import add_data_arguments, config_from_args
+from gateway.common.clock import Clock
 from gateway.config import ConfigError
 from gateway.registration.items import RegistrationError, lacks_model_mark
 from gateway.registration.record import (
@@ -62,7 +63,7 @@ __all__ = ["add_parser", "run"]
 EXIT_OK, EXIT_NOT_REGISTERED, EXIT_USAGE = 0, 1, 2
 
 
-def _build(values: dict[str, Any], unit: UnitAnswer | None, files: TillFiles) -> Registration:
+def _build(values: dict[str, Any], unit: UnitAnswer | None, files: TillFiles, today: date) -> Registration:
     def item(key: str) -> str:
         value = values.get(key)
         if value is None or not str(value).strip():
@@ -89,7 +90,7 @@ def _build(values: dict[str, Any], unit: UnitAnswer | None, files: TillFiles) ->
             item("manufacturing_number"),
             f"journal memory (journalminne): this till's database, {files.database.resolve()}",
         ),
-        date.today(),
+        today,
     )
 
 
@@ -167,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
         if interactive:
             skip = {"unit_number"} if unit is not None else set()
             ask(values, skip, input, config.model)
-        registration = _build(values, unit, files)
+        registration = _build(values, unit, files, Clock(config.shop.timezone).today())
         if registration.register.model != config.model:
             print(
                 f"warning: the model designation registered, {registration.register.model!r}, is not "

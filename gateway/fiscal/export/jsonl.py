@@ -83,7 +83,7 @@ def write_jsonl(
         "last_seq": last,
         "prev_hash": (GENESIS if anchor is None else bytes(anchor[0])).hex(),
         "journal_head": {"seq": head_seq, "hash": head_hash.hex()},
-        "exported_at": (now or datetime.now().astimezone()).isoformat(timespec="seconds"),
+        "exported_at": (now or datetime.now(period.zone)).isoformat(timespec="seconds"),
     }
     out.write(json.dumps(header, ensure_ascii=False) + "\n")
     cursor = conn.execute(

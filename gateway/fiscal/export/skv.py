@@ -136,7 +136,7 @@ def write_skv(
     register.check()
     first, last = period_range(conn, period)
     units = unit_ids(conn, first, max(first, last))
-    made = now or datetime.now().astimezone()
+    made = (now or datetime.now(period.zone)).astimezone(period.zone)
     x = XmlWriter(out)
     out.write('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n')
     out.write(f'<utrein:{ROOT} xmlns:utrein="{INSTANS_NS}" xmlns:utreko="{KOMPONENT_NS}">\n')
@@ -211,11 +211,11 @@ def _events(
 ) -> Iterator[tuple[datetime, int, str | None, str]]:
     """``(instant, entry number, element or None for a note, XML)`` in journal order, for the period."""
     margin = REORDER_WINDOW + timedelta(days=1)  # what a clock set back or a time-zone change may shift
-    first = first_entry_at_or_after(conn, period.first_moment - margin)
+    first = first_entry_at_or_after(conn, period.first_moment - margin, period.zone)
     completions = Completions(conn, first)
     z_series = ZSeries(conn, first)
     for entry in read_entries(conn, first=first, kinds=_EVENT_KINDS):
-        moment = wall_clock(entry.at)
+        moment = wall_clock(entry.at, period.zone)
         if moment > period.last_moment + margin:
             break
         if not period.holds(moment):
@@ -227,8 +227,8 @@ def _events(
                 # Refused, or still in doubt: no control code, no receipt; an unfinished sale.
                 yield instant, entry.seq, None, unfinished_note(entry, done, moment, depth)
                 continue
-            sale = exported_sale(entry, done, z_series.closing(done.seq), register)
-            original = original_of(conn, sale) if sale.type is ReceiptType.COPY else None
+            sale = exported_sale(entry, done, z_series.closing(done.seq), register, period.zone)
+            original = original_of(conn, sale, period.zone) if sale.type is ReceiptType.COPY else None
             if ReceiptType.PRO_FORMA in (sale.type, original and original.type):
                 # Not a receipt, and no element in the format (reference §7): noted with its number.
                 yield instant, entry.seq, None, pro_forma_note(sale, original, entry.seq, depth)

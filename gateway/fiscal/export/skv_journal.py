@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 import msgspec
 
@@ -129,13 +129,15 @@ def unit_ids(conn: sqlite3.Connection, first: int, last: int) -> list[str]:
     return [str(row[0])]
 
 
-def exported_sale(pending_entry: Entry, done_entry: Entry, z_no: int, register: Register) -> ExportedSale:
+def exported_sale(
+    pending_entry: Entry, done_entry: Entry, z_no: int, register: Register, zone: tzinfo
+) -> ExportedSale:
     pending, done = pending_entry.body_as(PendingBody), done_entry.body_as(ReceiptBody)
     receipt = pending.sale()
     return ExportedSale(
         number=done.receipt_no,
         type=done.type,
-        moment=wall_clock(pending.at or pending_entry.at),
+        moment=wall_clock(pending.at or pending_entry.at, zone),
         pos_id=pending.control.pos_id or register.pos_id,
         receipt=receipt,
         totals=compute(receipt),
@@ -146,7 +148,7 @@ def exported_sale(pending_entry: Entry, done_entry: Entry, z_no: int, register: 
     )
 
 
-def original_of(conn: sqlite3.Connection, copy: ExportedSale) -> Original:
+def original_of(conn: sqlite3.Connection, copy: ExportedSale, zone: tzinfo) -> Original:
     """The original of a copy. Refuses when it is gone."""
     row = conn.execute(
         "SELECT body FROM journal WHERE seq = ? AND kind = 'receipt'", (copy.copy_of,)
@@ -163,4 +165,4 @@ def original_of(conn: sqlite3.Connection, copy: ExportedSale) -> Original:
             "original, and that is not a completed receipt"
         )
     sold_at = msgspec.json.decode(pending[1], type=PendingBody).at or str(pending[0])
-    return Original(body.receipt_no, wall_clock(sold_at), body.control_code, body.type)
+    return Original(body.receipt_no, wall_clock(sold_at, zone), body.control_code, body.type)

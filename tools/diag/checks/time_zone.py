@@ -1,0 +1,30 @@
+"""Does the computer keep the shop's time? The till uses ``[shop] timezone`` either way;
+a computer set to another zone is worth knowing of (its logs and other programs differ).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from gateway.common.clock import system_zone_name, zone_mismatch, zone_name
+from gateway.config import Config
+from tools.diag.checks import Check, Verdict
+
+__all__ = ["check_time_zone"]
+
+
+def check_time_zone(config: Config, at: datetime | None = None) -> Check:
+    zone = config.shop.timezone
+    details = {"shop": zone_name(zone), "computer": system_zone_name()}
+    warning = zone_mismatch(zone, at)
+    if warning is None:
+        kept = f"the computer keeps the shop's time ({zone_name(zone)})"
+        return Check("time zone", Verdict.OK, kept, details)
+    return Check(
+        "time zone",
+        Verdict.WARNING,
+        warning,
+        details,
+        f"set the computer's zone to {zone_name(zone)} (timedatectl set-timezone {zone_name(zone)}) "
+        "so that its logs read as the receipts do",
+    )
