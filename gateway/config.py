@@ -7,13 +7,14 @@ and what is wrong with it — a till must not start half-configured.
 
 A full example is in docs/configuration.md; the keys::
 
-    [shop]          name, orgnr, address (list of lines), store (the store's id on the bus)
+    [shop]          name, orgnr, address (list of lines), store (the store's id on the bus),
+                    opening_hours ("mon-fri 09:00-18:00, sat 10:00-16:00"; default: always open)
     [register]      pos_id, data_dir, paper_width (42|48), manufacturing_number, model, program,
                     min_free_mib
     [control_unit]  url, kind ("ccsp"|"xccsp"|"tcs"|"srv4pos"), request_timeout, retries,
                     baudrate (9600|19200|57600|"auto"), dtr, ca_cert; TCS: client_cert,
                     client_cert_password, application_id, register_id; srv4pos: corporate_id,
-                    cash_register_name, api_key
+                    cash_register_name, api_key; outage_after_minutes (every kind)
     [printer]       url, code_table, drawer_pin (2|5), drawer_open_level ("high"|"low"), pulse_ms
     [scanner]       url, terminator ("cr"|"lf"|"crlf"), prefix, suffix
     [api]           listen ("HOST:PORT"), max_body_kib
@@ -28,6 +29,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -45,6 +47,7 @@ __all__ = [
     "ConfigSection",
     "ControlUnitConfig",
     "MqttConfig",
+    "OpeningHours",
     "PrinterConfig",
     "ScannerConfig",
     "ShopConfig",
@@ -52,6 +55,7 @@ __all__ = [
     "load_config",
     "optional_table",
     "parse_mqtt",
+    "parse_opening_hours",
     "read_toml",
     "validate_manufacturing_number",
 ]
@@ -64,6 +68,10 @@ DEFAULT_MODEL = "tillgw SE"
 # [register] min_free_mib: at a few KiB a receipt (journal entry, index row, write-ahead log)
 # thousands of receipts — days of trade in most shops, time to free space or add a disk.
 DEFAULT_MIN_FREE_MIB = 64
+# [control_unit] outage_after_minutes: a unit that reboots, or a cable put back, answers again
+# within a minute or two; a quarter of an hour of refused sales in opening hours is a register
+# that does not work, which must be reported to Skatteverket without delay (felanmälan).
+DEFAULT_OUTAGE_AFTER_MINUTES = 15
 _TOPIC_LEVEL_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # SKVFS 2014:9 2 kap. 23 §: at most 17 of a-z, A-Z, 0-9, space and hyphen; no space at
 # either end and never two in a row.
@@ -86,6 +94,74 @@ class ShopConfig:
 
 
 ControlUnitConfig = UnitSettings  # [control_unit]: one section for every kind of unit
+
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HOURS_PART_RE = re.compile(r"^(\w{3})(?:-(\w{3}))?\s+(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})$")
+
+
+@dataclass(frozen=True, slots=True)
+class OpeningHours:
+    """When the shop is open: per weekday (0 Monday), its (opens, closes) spans in local time;
+    ``None`` is always open. ``closes`` 24:00 is written as ``time.max``."""
+
+    days: tuple[tuple[tuple[time, time], ...], ...] | None = None
+
+    @property
+    def always(self) -> bool:
+        return self.days is None
+
+    def is_open(self, moment: datetime) -> bool:
+        if self.days is None:
+            return True
+        clock = moment.time().replace(tzinfo=None)
+        return any(opens <= clock < closes for opens, closes in self.days[moment.weekday()])
+
+    def open_spans(self, start: datetime, days: int = 8) -> list[tuple[datetime, datetime]]:
+        """The open spans (in ``start``'s time zone) from ``start`` on, for ``days`` days; the
+        first is cut to begin at ``start``. Always open: one span of ``days`` days."""
+        if self.days is None:
+            return [(start, start + timedelta(days=days))]
+        spans = []
+        for offset in range(days):
+            day = (start + timedelta(days=offset)).date()
+            for opens, closes in self.days[day.weekday()]:
+                begin = datetime.combine(day, opens, start.tzinfo)
+                end = datetime.combine(day + timedelta(days=1), time(0), start.tzinfo)
+                if closes != time.max:
+                    end = datetime.combine(day, closes, start.tzinfo)
+                if end > start:
+                    spans.append((max(begin, start), end))
+        return spans
+
+
+def parse_opening_hours(text: str, where: str = "[shop].opening_hours") -> OpeningHours:
+    """``"mon-fri 09:00-18:00, sat 10:00-16:00"``: parts of a day or a range of days and a span;
+    ``"always"`` is always open. A day named in no part is closed."""
+    if text.strip().lower() == "always":
+        return OpeningHours()
+    days: list[list[tuple[time, time]]] = [[] for _ in _DAYS]
+    for part in (p.strip().lower() for p in text.split(",")):
+        found = _HOURS_PART_RE.match(part)
+        if found is None:
+            raise ConfigError(
+                f"{where}: {part!r} is not DAY HH:MM-HH:MM or DAY-DAY HH:MM-HH:MM "
+                '(e.g. "mon-fri 09:00-18:00, sat 10:00-16:00")'
+            )
+        first, last, h1, m1, h2, m2 = found.groups()
+        for day in (first, last or first):
+            if day not in _DAYS:
+                raise ConfigError(f"{where}: {day!r} is not a day: write {', '.join(_DAYS)}")
+        if int(h1) > 23 or int(m1) > 59 or int(h2) > 24 or int(m2) > 59 or (int(h2) == 24 and int(m2)):
+            raise ConfigError(f"{where}: {part!r} has a time that is not HH:MM from 00:00 to 24:00")
+        opens, closes = time(int(h1), int(m1)), time.max if int(h2) == 24 else time(int(h2), int(m2))
+        if closes <= opens:
+            raise ConfigError(f"{where}: {part!r} closes before it opens (a span past midnight is two parts)")
+        start, stop = _DAYS.index(first), _DAYS.index(last or first)
+        if stop < start:
+            raise ConfigError(f"{where}: {part!r} runs its days backwards: write them Monday first")
+        for index in range(start, stop + 1):
+            days[index].append((opens, closes))
+    return OpeningHours(tuple(tuple(sorted(spans)) for spans in days))
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +227,9 @@ class Config:
     manufacturing_number: str | None = None
     model: str = DEFAULT_MODEL
     program: str = "tillgw"
+    # A control unit unusable this long in opening hours is an outage the journal records.
+    outage_after_minutes: float = DEFAULT_OUTAGE_AFTER_MINUTES
+    opening_hours: OpeningHours = field(default_factory=OpeningHours)
 
     def with_overrides(self, *, data_dir: Path | None = None, http: str | None = None) -> Config:
         """The command line's ``--data-dir`` and ``--http`` win over the file."""
@@ -271,7 +350,8 @@ _UNIT_REQUIRED: dict[UnitKind, tuple[str, ...]] = {
 def _control_unit(raw: dict[str, Any], base: Path) -> UnitSettings:
     """``[control_unit]``: the keys every kind shares, and those of its own kind only."""
     every_key = set().union(*_UNIT_KEYS.values())
-    cu = ConfigSection(raw, "control_unit", {"url", "kind", "request_timeout", "retries"} | every_key)
+    shared = {"url", "kind", "request_timeout", "retries", "outage_after_minutes"}
+    cu = ConfigSection(raw, "control_unit", shared | every_key)
     url = cu.text("url", required=True) or ""
     kind_text = cu.text("kind")
     if kind_text is not None and kind_text not in UnitKind.__members__.values():
@@ -364,7 +444,7 @@ def _parse(raw: dict[str, Any], path: Path) -> Config:
     shop_raw = optional_table(raw, "shop")
     if shop_raw is None:
         raise ConfigError("[shop]: missing (name, orgnr and address of the place of sale)")
-    shop = ConfigSection(shop_raw, "shop", {"name", "orgnr", "address", "store"})
+    shop = ConfigSection(shop_raw, "shop", {"name", "orgnr", "address", "store", "opening_hours"})
     orgnr_text = shop.text("orgnr", required=True) or ""
     try:
         # A sole trader (enskild firma) is known by the owner's personnummer, which may be
@@ -405,6 +485,9 @@ def _parse(raw: dict[str, Any], path: Path) -> Config:
     if cu_raw is None:
         raise ConfigError("[control_unit]: missing (the url of the certified control unit)")
     control_unit = _control_unit(cu_raw, path.parent)
+    outage_after = ConfigSection(cu_raw, "control_unit", set(cu_raw)).number(
+        "outage_after_minutes", DEFAULT_OUTAGE_AFTER_MINUTES, minimum=1
+    )
 
     printer = None
     printer_raw = optional_table(raw, "printer")
@@ -450,6 +533,8 @@ def _parse(raw: dict[str, Any], path: Path) -> Config:
         manufacturing_number=_manufacturing_number(register.text("manufacturing_number")),
         model=register.text("model", DEFAULT_MODEL, required=True) or DEFAULT_MODEL,
         program=register.text("program", "tillgw", required=True) or "tillgw",
+        outage_after_minutes=outage_after,
+        opening_hours=parse_opening_hours(shop.text("opening_hours", "always", required=True) or "always"),
     )
 
 

@@ -14,6 +14,9 @@ default told by the number. The register's model designation must contain "SE": 
 answer without it is refused, and a config whose ``[register].model`` lacks it is
 registered as it is, with a warning.
 
+``--fault-report`` instead makes the fault report (felanmälan) sheet of a control-unit
+outage from the journal (:mod:`tools.registration.fault_report`).
+
 On success ``<data_dir>/registration.json`` holds what was registered and the sheet
 (Markdown, JSON, PDF) is written next to it (or to ``--output``). Exit codes: 0
 registered; 1 not registered (the unit did not answer, or the answer was no); 2 a usage
@@ -54,6 +57,8 @@ from tools.registration.answers import (
     model_warning,
     split_address,
 )
+from tools.registration.fault_report import add_arguments as add_fault_report_arguments
+from tools.registration.fault_report import run_fault_report
 from tools.registration.sheet import sheet_markdown, write_sheet
 from tools.registration.unit import CLEANCASH_MAKER, UnitAnswer, UnitUnreadable, read_unit
 
@@ -116,6 +121,11 @@ def run(args: argparse.Namespace) -> int:
         config = config_from_args(args)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.fault_report:  # the felanmälan of an outage: from the journal, the unit is not asked
+        return run_fault_report(config, args.outage, args.output)
+    if args.outage is not None:
+        print("error: --outage: only with --fault-report", file=sys.stderr)
         return EXIT_USAGE
     interactive = not args.yes and args.from_file is None
     files = TillFiles(config.data_dir)
@@ -265,4 +275,5 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     register.add_argument(
         "--output", type=Path, metavar="DIR", help="where the sheet goes (default: the data dir)"
     )
+    add_fault_report_arguments(register)
     register.set_defaults(handler=run)
