@@ -85,13 +85,13 @@ class Outage:
         since = _clock_text(self.since, now)
         if self.until is None:
             return (
-                f"The control unit has not answered since {since} ({self.minutes(now)} minutes). "
+                f"The control unit has not answered since {since} ({_minutes_text(self.minutes(now))}). "
                 f"Sales are refused. File a fault report (felanmälan) with Skatteverket: "
                 f"{FAULT_REPORT_COMMAND}"
             )
         return (
             f"The control unit did not answer from {since} to {_clock_text(self.until, now)} "
-            f"({self.minutes(now)} minutes); sales were refused. File a fault report (felanmälan) "
+            f"({_minutes_text(self.minutes(now))}); sales were refused. File a fault report (felanmälan) "
             f"with Skatteverket if it is not done: {FAULT_REPORT_COMMAND}"
         )
 
@@ -164,6 +164,7 @@ class OutageWatch:
         self._seen = 0  # health changes heard
         self._handled = 0  # and acted on
         self._settled = asyncio.Event()
+        self._told = asyncio.Event()  # set when an outage is journaled or ends
         self._task: asyncio.Task[None] | None = None
         self._stop_listening: Callable[[], None] | None = None
         self._listeners: list[OutageListener] = []
@@ -204,6 +205,11 @@ class OutageWatch:
         """Return once every change of the unit's health heard so far has been acted on."""
         while self._handled < self._seen:
             await self._settled.wait()
+
+    async def wait_until(self, *, ongoing: bool) -> None:
+        """Return once an outage is open (``ongoing``), or once none is."""
+        while (self.open_outage is not None) is not ongoing:
+            await self._told.wait()
 
     def status(self) -> dict[str, Any] | None:
         """``outage`` in ``GET /v1/status``: the open outage, or the last one for a day after it ended."""
@@ -282,6 +288,8 @@ class OutageWatch:
         self._tell()
 
     def _tell(self) -> None:
+        self._told.set()
+        self._told = asyncio.Event()
         status = self.status()
         for listener in list(self._listeners):
             try:
@@ -292,6 +300,10 @@ class OutageWatch:
 
 def _minutes(since: datetime, until: datetime) -> int:
     return max(0, math.ceil((until - since).total_seconds() / 60))
+
+
+def _minutes_text(minutes: int) -> str:
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
 
 
 def _clock_text(moment: datetime, now: datetime) -> str:

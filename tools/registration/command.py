@@ -57,8 +57,6 @@ from tools.registration.answers import (
     model_warning,
     split_address,
 )
-from tools.registration.fault_report import add_arguments as add_fault_report_arguments
-from tools.registration.fault_report import run_fault_report
 from tools.registration.sheet import sheet_markdown, write_sheet
 from tools.registration.unit import CLEANCASH_MAKER, UnitAnswer, UnitUnreadable, read_unit
 
@@ -123,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.fault_report:  # the felanmälan of an outage: from the journal, the unit is not asked
+        from tools.registration.fault_report import run_fault_report  # the journal's reader: only now
+
         return run_fault_report(config, args.outage, args.output)
     if args.outage is not None:
         print("error: --outage: only with --fault-report", file=sys.stderr)
@@ -275,5 +275,15 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     register.add_argument(
         "--output", type=Path, metavar="DIR", help="where the sheet goes (default: the data dir)"
     )
-    add_fault_report_arguments(register)
+    register.add_argument(
+        "--fault-report",
+        dest="fault_report",
+        action="store_true",
+        help="make the fault report (felanmälan) sheet of a control-unit outage from the journal",
+    )
+    register.add_argument(
+        "--outage",
+        metavar="ENTRY|YYYY-MM-DD",
+        help="with --fault-report: the outage's journal entry number, or its day (default: the last)",
+    )
     register.set_defaults(handler=run)

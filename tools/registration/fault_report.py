@@ -13,7 +13,6 @@ The database is opened read-only: the sheet may be made while the till runs.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sqlite3
@@ -34,7 +33,6 @@ from tools.registration.sheet import E_SERVICE, Section, sections_markdown, sect
 
 __all__ = [
     "FaultReport",
-    "add_arguments",
     "choose",
     "fault_json",
     "fault_sections",
@@ -239,17 +237,3 @@ def run_fault_report(config: Config, which: str | None, output: Path | None) -> 
         flush=True,
     )
     return EXIT_OK
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--fault-report",
-        dest="fault_report",
-        action="store_true",
-        help="make the fault report (felanmälan) sheet of a control-unit outage from the journal",
-    )
-    parser.add_argument(
-        "--outage",
-        metavar="ENTRY|YYYY-MM-DD",
-        help="with --fault-report: the outage's journal entry number, or its day (default: the last)",
-    )
