@@ -12,12 +12,16 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import re
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from firmware_sim.control_unit import ControlUnit, Fault
-from gateway.config import OpeningHours, parse_opening_hours
+from gateway import cli
+from gateway.config import ConfigError, OpeningHours, load_config, parse_opening_hours
 from gateway.fiscal.export.period import Period
 from gateway.fiscal.export.skv import register_from_config, write_skv
 from gateway.fiscal.journal import open_readonly
@@ -25,7 +29,7 @@ from gateway.fiscal.outages import FAULT_REPORT_COMMAND
 from gateway.fiscal.outages import due_at as outage_due_at
 from tools.registration.fault_report import run_fault_report
 
-from .conftest import POS_ID, Api, ApiFactory, sale
+from .conftest import ORGNR, POS_ID, Api, ApiFactory, sale
 from .test_events import next_event
 
 TINY = {"outage_after_minutes": 0.002, "manufacturing_number": "TG-2025-000117"}  # about 0.1 s
@@ -177,6 +181,19 @@ async def test_the_fault_report_sheet_and_the_export_show_a_real_outage(
     assert run_fault_report(api.till.config, "1999-01-01", out) == 1  # no outage that day
     assert run_fault_report(api.till.config, "soon", out) == 2
 
+    # The command as a shell runs it, against the same data directory, while the till runs.
+    config = tmp_path / "till.toml"
+    config.write_text(
+        f'[shop]\nname = "Kaffebaren i Växjö AB"\norgnr = "{ORGNR}"\n'
+        'address = ["Storgatan 1", "352 30 Växjö"]\n'
+        f'[register]\npos_id = "{POS_ID}"\ndata_dir = "till"\n[control_unit]\nurl = "socket://127.0.0.1:9"\n',
+        encoding="utf-8",
+    )
+    flags = ["register", "--config", str(config), "--output", str(tmp_path / "cli")]
+    assert await asyncio.to_thread(cli.main, [*flags, "--fault-report", "--outage", str(outage_seq)]) == 0
+    assert (tmp_path / "cli" / f"fault-report-{outage_seq}.pdf").is_file()
+    assert await asyncio.to_thread(cli.main, [*flags, "--outage", str(outage_seq)]) == 2
+
     today = date.today()
     xml = io.StringIO()
     with open_readonly(api.till.files.database) as conn:
@@ -188,3 +205,31 @@ async def test_the_fault_report_sheet_and_the_export_show_a_real_outage(
     assert text.index("<utreko:Kassakvitto>") < began < ended
     assert f"började i journalpost {outage_seq}. Journalpost {outage_seq + 1}." in text
     assert "nekar försäljning: ingen kontrollkod, inget kvitto" in text
+
+
+def test_the_outage_keys_are_read_and_a_wrong_value_names_its_key(tmp_path: Path) -> None:
+    head = f'[shop]\nname = "K"\norgnr = "{ORGNR}"\naddress = ["Storgatan 1"]\n'
+    unit = '[register]\npos_id = "K1"\n[control_unit]\nurl = "socket://127.0.0.1:9"\n'
+    path = tmp_path / "till.toml"
+    path.write_text(head + unit, encoding="utf-8")
+    plain = load_config(path)
+    assert plain.outage_after_minutes == 15 and plain.opening_hours.always
+    path.write_text(
+        f'{head}opening_hours = "mon-fri 09:00-18:00, sat 10:00-16:00"\n{unit}outage_after_minutes = 5\n',
+        encoding="utf-8",
+    )
+    config = load_config(path)
+    assert config.outage_after_minutes == 5
+    assert config.opening_hours.is_open(datetime(2026, 1, 3, 15, 59)) is True  # a Saturday
+    assert config.opening_hours.is_open(datetime(2026, 1, 4, 12, 0)) is False  # Sunday: closed
+    for wrong, words in (
+        ('"mon-fri 9-18"', "[shop].opening_hours: 'mon-fri 9-18' is not DAY HH:MM-HH:MM"),
+        ('"mon-fre 09:00-18:00"', "[shop].opening_hours: 'fre' is not a day"),
+        ('"sat 16:00-10:00"', "[shop].opening_hours: 'sat 16:00-10:00' closes before it opens"),
+    ):
+        path.write_text(head + f"opening_hours = {wrong}\n" + unit, encoding="utf-8")
+        with pytest.raises(ConfigError, match=re.escape(words)):
+            load_config(path)
+    path.write_text(head + unit + "outage_after_minutes = 0\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=re.escape("[control_unit].outage_after_minutes: must be a number")):
+        load_config(path)
