@@ -8,13 +8,14 @@ and what is wrong with it — a till must not start half-configured.
 A full example is in docs/configuration.md; the keys::
 
     [shop]          name, orgnr, address (list of lines), store (the store's id on the bus),
-                    timezone (IANA name, default "Europe/Stockholm")
+                    timezone (IANA name, default "Europe/Stockholm"),
+                    opening_hours ("mon-fri 09:00-18:00, sat 10:00-16:00"; default: always open)
     [register]      pos_id, data_dir, paper_width (42|48), manufacturing_number, model, program,
                     min_free_mib
     [control_unit]  url, kind ("ccsp"|"xccsp"|"tcs"|"srv4pos"), request_timeout, retries,
                     baudrate (9600|19200|57600|"auto"), dtr, ca_cert; TCS: client_cert,
                     client_cert_password, application_id, register_id; srv4pos: corporate_id,
-                    cash_register_name, api_key
+                    cash_register_name, api_key; outage_after_minutes (every kind)
     [printer]       url, code_table, drawer_pin (2|5), drawer_open_level ("high"|"low"), pulse_ms
     [scanner]       url, terminator ("cr"|"lf"|"crlf"), prefix, suffix
     [api]           listen ("HOST:PORT"), max_body_kib
@@ -34,6 +35,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from gateway.common.clock import DEFAULT_ZONE_NAME, UnknownZone, zone_named
+from gateway.common.opening_hours import OpeningHours, OpeningHoursError, parse_opening_hours
 from gateway.devices.control_units.kinds import CCSP_BAUDRATES, UnitKind, UnitSettings, kind_of
 from gateway.devices.printer.settings import OpenLevel
 from protocols.escpos.text import CODE_TABLE_NAMES, CodeTable
@@ -67,6 +69,10 @@ DEFAULT_MODEL = "tillgw SE"
 # [register] min_free_mib: at a few KiB a receipt (journal entry, index row, write-ahead log)
 # thousands of receipts — days of trade in most shops, time to free space or add a disk.
 DEFAULT_MIN_FREE_MIB = 64
+# [control_unit] outage_after_minutes: a unit that reboots, or a cable put back, answers again
+# within a minute or two; a quarter of an hour of refused sales in opening hours is a register
+# that does not work, which must be reported to Skatteverket without delay (felanmälan).
+DEFAULT_OUTAGE_AFTER_MINUTES = 15
 _TOPIC_LEVEL_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # SKVFS 2014:9 2 kap. 23 §: at most 17 of a-z, A-Z, 0-9, space and hyphen; no space at
 # either end and never two in a row.
@@ -157,6 +163,9 @@ class Config:
     manufacturing_number: str | None = None
     model: str = DEFAULT_MODEL
     program: str = "tillgw"
+    # A control unit unusable this long in opening hours is an outage the journal records.
+    outage_after_minutes: float = DEFAULT_OUTAGE_AFTER_MINUTES
+    opening_hours: OpeningHours = field(default_factory=OpeningHours)
 
     def with_overrides(self, *, data_dir: Path | None = None, http: str | None = None) -> Config:
         """The command line's ``--data-dir`` and ``--http`` win over the file."""
@@ -277,7 +286,8 @@ _UNIT_REQUIRED: dict[UnitKind, tuple[str, ...]] = {
 def _control_unit(raw: dict[str, Any], base: Path) -> UnitSettings:
     """``[control_unit]``: the keys every kind shares, and those of its own kind only."""
     every_key = set().union(*_UNIT_KEYS.values())
-    cu = ConfigSection(raw, "control_unit", {"url", "kind", "request_timeout", "retries"} | every_key)
+    shared = {"url", "kind", "request_timeout", "retries", "outage_after_minutes"}
+    cu = ConfigSection(raw, "control_unit", shared | every_key)
     url = cu.text("url", required=True) or ""
     kind_text = cu.text("kind")
     if kind_text is not None and kind_text not in UnitKind.__members__.values():
@@ -342,6 +352,13 @@ def _line_speed(cu: ConfigSection, raw: dict[str, Any]) -> tuple[int | None, boo
     return (None if value == "auto" else int(value)), dtr
 
 
+def _opening_hours(shop: ConfigSection) -> OpeningHours:
+    try:
+        return parse_opening_hours(shop.text("opening_hours", "always", required=True) or "always")
+    except OpeningHoursError as exc:
+        raise ConfigError(f"{shop.where('opening_hours')}: {exc}") from None
+
+
 def optional_table(raw: dict[str, Any], name: str) -> dict[str, Any] | None:
     """The table ``[name]`` of the file, None when there is none; :class:`ConfigError` when
     ``name`` is there but not a table."""
@@ -370,7 +387,7 @@ def _parse(raw: dict[str, Any], path: Path) -> Config:
     shop_raw = optional_table(raw, "shop")
     if shop_raw is None:
         raise ConfigError("[shop]: missing (name, orgnr and address of the place of sale)")
-    shop = ConfigSection(shop_raw, "shop", {"name", "orgnr", "address", "store", "timezone"})
+    shop = ConfigSection(shop_raw, "shop", {"name", "orgnr", "address", "store", "timezone", "opening_hours"})
     orgnr_text = shop.text("orgnr", required=True) or ""
     try:
         # A sole trader (enskild firma) is known by the owner's personnummer, which may be
@@ -415,6 +432,9 @@ def _parse(raw: dict[str, Any], path: Path) -> Config:
     if cu_raw is None:
         raise ConfigError("[control_unit]: missing (the url of the certified control unit)")
     control_unit = _control_unit(cu_raw, path.parent)
+    outage_after = ConfigSection(cu_raw, "control_unit", set(cu_raw)).number(
+        "outage_after_minutes", DEFAULT_OUTAGE_AFTER_MINUTES, minimum=1
+    )
 
     printer = None
     printer_raw = optional_table(raw, "printer")
@@ -460,6 +480,8 @@ def _parse(raw: dict[str, Any], path: Path) -> Config:
         manufacturing_number=_manufacturing_number(register.text("manufacturing_number")),
         model=register.text("model", DEFAULT_MODEL, required=True) or DEFAULT_MODEL,
         program=register.text("program", "tillgw", required=True) or "tillgw",
+        outage_after_minutes=outage_after,
+        opening_hours=_opening_hours(shop),
     )
 
 

@@ -15,6 +15,7 @@ import logging
 import os
 import secrets
 import sqlite3
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from gateway.devices.printer.job import Outcome
 from gateway.fiscal.bodies import ReceiptBody
 from gateway.fiscal.index_check import IndexMismatch, check_index
 from gateway.fiscal.journal import Entry
+from gateway.fiscal.outages import OutageWatch
 from gateway.fiscal.pipeline import Pipeline
 from gateway.fiscal.receipt_text import Shop
 from gateway.fiscal.start_checks import (
@@ -121,6 +123,7 @@ class Till:
         catalog_updates: CatalogSubscriber | None = None,
         orders: OrderQueries | None = None,
         registration: RegistrationState | None = None,
+        outages: OutageWatch,
     ) -> None:
         self.config = config
         self.registration = registration  # the till against registration.json, as seen at start
@@ -136,6 +139,7 @@ class Till:
         self.catalog = catalog  # articles, barcodes, customers, stock (empty until the bus brings them)
         self.catalog_updates = catalog_updates  # what brings them; None for a till with no bus
         self.orders = orders  # asks the sync module for the ERP's open orders; None with no bus
+        self.outages = outages  # journals the control unit's outages in opening hours
         self.storage = Storage(store, config.min_free_mib)  # the database's disk: free space, a full disk
         self.clock = store.clock  # the shop's time zone ([shop] timezone), whatever the computer's
         # The computer's zone keeps another time than the shop's (None when they agree).
@@ -241,6 +245,15 @@ class Till:
             await pipeline.start()
             unit_id = unit.unit_identity.unit_id if unit.unit_identity is not None else None
             registration = await check_at_start(config, unit_id, store, pipeline, today=clock.today())
+            outages = OutageWatch(
+                store,
+                unit,
+                config.pos_id,
+                after=timedelta(minutes=config.outage_after_minutes),
+                hours=config.opening_hours,
+            )
+            stack.push_async_callback(outages.close)  # before the store closes
+            await outages.start()
             token = api_token(files.api_token)
             await _keep_series_record(store, files)
         except BaseException:
@@ -261,6 +274,7 @@ class Till:
             registration=registration,
             catalog_updates=updates,
             orders=orders,
+            outages=outages,
         )
 
     async def close(self) -> None:
@@ -289,6 +303,8 @@ class Till:
             "storage": self.storage.status(),
             # Registered with Skatteverket, and whether the till still matches (report_by when not).
             "registration": None if self.registration is None else self.registration.to_json(),
+            # The control unit unusable too long in opening hours: a fault report is owed.
+            "outage": self.outages.status(),
             "receipts": {
                 "last_number": None if last is None or last[0] is None else int(last[0]),
                 "waiting_for_control_unit": [int(r[1]) for r in in_doubt if int(r[0]) not in unwritten],

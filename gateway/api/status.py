@@ -72,6 +72,7 @@ async def _device_events(app: web.Application) -> AsyncIterator[None]:
             hub.publish("receipt", registered.to_json())
 
     till.pipeline.on_receipt = on_receipt
+    stops.append(till.outages.on_change(lambda outage: hub.publish("outage", {"outage": outage})))
     yield
     till.pipeline.on_receipt = None
     if updates is not None:

@@ -15,6 +15,9 @@ The kinds that also go on the bus (receipts' figures, reports, the POS's events)
 * ``sale.resumed`` — :class:`SaleResumedBody`: a parked sale taken back to the POS
 * ``sale.abandoned`` — :class:`SaleAbandonedBody`: a parked sale given up
 * ``sale.completed`` — :class:`SaleCompletedBody`: the receipt that completed a parked sale
+* ``control_unit.outage`` — :class:`OutageBody`: the unit unusable too long in opening hours
+  (gateway.fiscal.outages)
+* ``control_unit.outage_ended`` — :class:`OutageEndedBody`: it answered again
 
 A body's Struct encodes to exactly the object each kind has always had, so its canonical
 bytes (sorted keys) are what every earlier release hashed: a key absent from older
@@ -40,10 +43,13 @@ from protocols.skv import ReceiptType
 
 __all__ = [
     "BODY_KINDS",
+    "OUTAGE_KINDS",
     "PARKING_KINDS",
     "ControlBody",
     "ControlUnitErrorBody",
     "KeyReplacedBody",
+    "OutageBody",
+    "OutageEndedBody",
     "PendingBody",
     "PrintedBody",
     "ReceiptBody",
@@ -202,6 +208,30 @@ class SaleCompletedBody(Body, frozen=True):
     pos_id: str
 
 
+class OutageBody(Body, frozen=True):
+    """``control_unit.outage``: the control unit has been unusable since ``since`` for longer than
+    ``after_seconds`` in opening hours; the till refuses sales meanwhile (``action``)."""
+
+    since: str  # when the unit stopped answering (local, with offset)
+    unit: str  # its address, without credentials
+    unit_id: str | None  # its manufacturing number, when it ever answered
+    pos_id: str
+    reason: str  # what the till saw, in words
+    after_seconds: int  # the configured [control_unit] outage_after_minutes
+    action: str  # what the till did
+
+
+class OutageEndedBody(Body, frozen=True):
+    """``control_unit.outage_ended``: the outage of entry ``outage`` ended at ``until``."""
+
+    outage: int  # its control_unit.outage entry
+    since: str
+    until: str  # when the unit answered again
+    minutes: int  # how long it lasted, rounded up
+    unit_id: str | None
+    pos_id: str
+
+
 _BODIES: dict[str, Any] = {
     "receipt.pending": PendingBody,
     "receipt": ReceiptBody,
@@ -218,10 +248,16 @@ _BODIES: dict[str, Any] = {
     "sale.resumed": SaleResumedBody,
     "sale.abandoned": SaleAbandonedBody,
     "sale.completed": SaleCompletedBody,
+    "control_unit.outage": OutageBody,
+    "control_unit.outage_ended": OutageEndedBody,
 }
 
 PARKING_KINDS = ("sale.parked", "sale.resumed", "sale.abandoned", "sale.completed")
 """The kinds that record parked sales, newer than the release journal of tests/fiscal/recordings."""
+
+
+OUTAGE_KINDS = ("control_unit.outage", "control_unit.outage_ended")
+"""The kinds that record control-unit outages, newer than the release journal too."""
 
 
 BODY_KINDS = tuple(_BODIES)

@@ -6,6 +6,7 @@ aiohttp server on 127.0.0.1 and spoken to with a real aiohttp client.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,14 +102,19 @@ def till_config(
 
 @pytest.fixture
 async def make_api(unit: ControlUnit, tmp_path: Path) -> AsyncIterator[ApiFactory]:
-    """``await make_api(printer=False, control_unit=None, event_queue=…)``: a till and its API,
-    served; closed after. ``control_unit`` replaces the simulated CCSP unit over TCP."""
+    """``await make_api(printer=False, control_unit=None, settings=None, event_queue=…)``: a till
+    and its API, served; closed after. ``control_unit`` replaces the simulated CCSP unit over
+    TCP; ``settings`` are other fields of the till's :class:`Config`."""
     async with contextlib.AsyncExitStack() as stack:
         unit_url = await stack.enter_async_context(serve_tcp(unit))
         session = await stack.enter_async_context(aiohttp.ClientSession())
 
         async def make(
-            *, printer: bool = False, control_unit: ControlUnitConfig | None = None, **app_options: Any
+            *,
+            printer: bool = False,
+            control_unit: ControlUnitConfig | None = None,
+            settings: dict[str, Any] | None = None,
+            **app_options: Any,
         ) -> Api:
             printer_url = None
             if printer:
@@ -118,7 +124,8 @@ async def make_api(unit: ControlUnit, tmp_path: Path) -> AsyncIterator[ApiFactor
                     )
                 )
                 printer_url = await stack.enter_async_context(serve_printer_tcp(device))
-            till = await Till.open(till_config(tmp_path / "till", unit_url, printer_url, control_unit))
+            config = till_config(tmp_path / "till", unit_url, printer_url, control_unit)
+            till = await Till.open(dataclasses.replace(config, **(settings or {})))
             stack.push_async_callback(till.close)
             app = make_app(till, **app_options)
             runner = web.AppRunner(app)

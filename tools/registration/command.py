@@ -14,6 +14,9 @@ default told by the number. The register's model designation must contain "SE": 
 answer without it is refused, and a config whose ``[register].model`` lacks it is
 registered as it is, with a warning.
 
+``--fault-report`` instead makes the fault report (felanmälan) sheet of a control-unit
+outage from the journal (:mod:`tools.registration.fault_report`).
+
 On success ``<data_dir>/registration.json`` holds what was registered and the sheet
 (Markdown, JSON, PDF) is written next to it (or to ``--output``). Exit codes: 0
 registered; 1 not registered (the unit did not answer, or the answer was no); 2 a usage
@@ -117,6 +120,13 @@ def run(args: argparse.Namespace) -> int:
         config = config_from_args(args)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.fault_report:  # the felanmälan of an outage: from the journal, the unit is not asked
+        from tools.registration.fault_report import run_fault_report  # the journal's reader: only now
+
+        return run_fault_report(config, args.outage, args.output)
+    if args.outage is not None:
+        print("error: --outage: only with --fault-report", file=sys.stderr)
         return EXIT_USAGE
     interactive = not args.yes and args.from_file is None
     files = TillFiles(config.data_dir)
@@ -265,5 +275,16 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     register.add_argument(
         "--output", type=Path, metavar="DIR", help="where the sheet goes (default: the data dir)"
+    )
+    register.add_argument(
+        "--fault-report",
+        dest="fault_report",
+        action="store_true",
+        help="make the fault report (felanmälan) sheet of a control-unit outage from the journal",
+    )
+    register.add_argument(
+        "--outage",
+        metavar="ENTRY|YYYY-MM-DD",
+        help="with --fault-report: the outage's journal entry number, or its day (default: the last)",
     )
     register.set_defaults(handler=run)

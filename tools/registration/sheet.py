@@ -21,7 +21,17 @@ from typing import Any
 from gateway.registration.items import BusinessForm
 from gateway.registration.record import Registration
 
-__all__ = ["E_SERVICE", "sheet_json", "sheet_markdown", "sheet_pdf", "sheet_sections", "write_sheet"]
+__all__ = [
+    "E_SERVICE",
+    "Section",
+    "sections_markdown",
+    "sections_pdf",
+    "sheet_json",
+    "sheet_markdown",
+    "sheet_pdf",
+    "sheet_sections",
+    "write_sheet",
+]
 
 E_SERVICE = "Anmäl, ändra, felanmäl och avanmäl kassaregister"
 Section = tuple[str, list[tuple[str, str]]]
@@ -83,8 +93,13 @@ def _preface(registration: Registration) -> list[str]:
 
 
 def sheet_markdown(registration: Registration) -> str:
-    lines = [f"# {_title(registration)}", "", *_preface(registration), ""]
-    for title, items in sheet_sections(registration):
+    return sections_markdown(_title(registration), _preface(registration), sheet_sections(registration))
+
+
+def sections_markdown(heading: str, preface: list[str], sections: list[Section]) -> str:
+    """A sheet as Markdown: its title, the preface's lines, then a table per section."""
+    lines = [f"# {heading}", "", *preface, ""]
+    for title, items in sections:
         lines += [f"## {title}", "", "| Fråga (question) | Svar (answer) |", "|---|---|"]
         lines += [f"| {question} | {answer.replace('|', '/')} |" for question, answer in items]
         lines.append("")
@@ -121,14 +136,18 @@ def _jetbrains_mono() -> Path:
 
 def sheet_pdf(registration: Registration) -> bytes:
     """One A4 page (more if the answers are long) to print and keep beside the till."""
+    return sections_pdf(_title(registration), _preface(registration), sheet_sections(registration))
+
+
+def sections_pdf(heading: str, preface: list[str], sections: list[Section]) -> bytes:
+    """A sheet as PDF: its title, the preface, then each section's questions and answers."""
     from fpdf import FPDF
     from fpdf.enums import XPos, YPos
 
-    sections = sheet_sections(registration)
-    texts = [_title(registration), *_preface(registration)]
+    texts = [heading, *preface]
     texts += [t for title, items in sections for item in items for t in (title, *item)]
     pdf = FPDF(format="A4")
-    pdf.set_title(_title(registration))
+    pdf.set_title(heading)
     pdf.set_margins(18, 18, 18)
     pdf.set_auto_page_break(True, margin=18)
     if _fits_latin1(texts):
@@ -139,9 +158,9 @@ def sheet_pdf(registration: Registration) -> bytes:
     pdf.add_page()
     width = pdf.epw
     pdf.set_font(family, bold, 15)
-    pdf.multi_cell(width, 8, _title(registration), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.multi_cell(width, 8, heading, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_font(family, "", 9.5)
-    for line in _preface(registration):
+    for line in preface:
         pdf.multi_cell(width, 5, line, align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     question_width = width * 0.45
     for title, items in sections:

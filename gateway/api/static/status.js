@@ -108,6 +108,17 @@
         .trim(),
     );
     showSync(s.sync);
+    showOutage(s.outage);
+  }
+
+  // The control unit unusable too long in opening hours: sales are refused, a fault report is owed.
+  function showOutage(outage) {
+    const box = $("outage");
+    box.hidden = !outage;
+    if (!outage) return;
+    box.dataset.ongoing = outage.ongoing ? "yes" : "no";
+    text("outage-title", outage.ongoing ? "Kontrollenheten svarar inte (control unit outage)" : "Avbrott i kontrollenheten (control unit outage, ended)");
+    text("outage-message", outage.message);
   }
 
   // Messages the sync module holds: kept by the till, not resent, something for a person to act on.

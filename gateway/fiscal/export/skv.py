@@ -26,7 +26,8 @@ holds the events of the last :data:`REORDER_WINDOW` and writes them out sorted b
 and, within one second, in journal order: the order they happened in.
 
 **Noted.** What the format has no element for (pro forma receipts, unfinished sales,
-drawer openings, price and float changes, receipts recorded as lost) is an XML comment
+drawer openings, price and float changes, receipts recorded as lost, the control unit's
+outages) is an XML comment
 at its place in time, so that every number of the receipt series is accounted for in
 the file and the file still validates. A parked sale is a ``ParkeraRegistreradArtikel``
 per line; what became of it (resumed, abandoned, completed) a note.
@@ -47,6 +48,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
+from gateway.fiscal.bodies import OUTAGE_KINDS
 from gateway.fiscal.export.period import (
     ExportRefused,
     Period,
@@ -97,8 +99,9 @@ _EVENT_KINDS = (
     "series.gap",
     "sale.parked",
     *PARKING_NOTED,
+    *OUTAGE_KINDS,
 )
-_NOTED_KINDS = ("drawer.open", "price.change", "float.change", "series.gap")
+_NOTED_KINDS = ("drawer.open", "price.change", "float.change", "series.gap", *OUTAGE_KINDS)
 
 
 def default_file_name(period: Period) -> str:

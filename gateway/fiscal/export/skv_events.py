@@ -15,6 +15,8 @@ from decimal import Decimal
 import msgspec
 
 from gateway.fiscal.bodies import (
+    OutageBody,
+    OutageEndedBody,
     PendingBody,
     RefusedBody,
     SeriesGapBody,
@@ -327,7 +329,8 @@ def unfinished_note(pending: Entry, done: Entry | None, moment: datetime, depth:
 
 def journal_note(entry: Entry, moment: datetime, depth: int) -> str:
     """A drawer opening, price change or float change, which the format has no known element for,
-    or receipts recorded as lost (``series.gap``), whose numbers the series then lacks."""
+    receipts recorded as lost (``series.gap``), whose numbers the series then lacks, or a control
+    unit's outage and its end (``control_unit.outage``, ``control_unit.outage_ended``)."""
     if entry.kind == "drawer.open":
         drawer = entry.body_as(DrawerOpenBody)
         words = f"Lådöppning vid nollförsäljning ({drawer.reason}){_who(drawer.cashier)}"
@@ -341,6 +344,20 @@ def journal_note(entry: Entry, moment: datetime, depth: int) -> str:
         way = "insatt" if change.amount >= 0 else "uttagen"
         words = f"Växelkassa {way} {shortest_text(abs(change.amount))} kr{_who(change.cashier)}"
         words += f" ({change.note})" if change.note else ""
+    elif entry.kind == "control_unit.outage":
+        outage = entry.body_as(OutageBody)
+        unit = f" {outage.unit_id}" if outage.unit_id else ""
+        words = (
+            f"Kontrollenheten{unit} ur funktion sedan {timestamp(datetime.fromisoformat(outage.since))} "
+            f"({outage.reason}); kassa {outage.pos_id} nekar försäljning: ingen kontrollkod, inget kvitto"
+        )
+    elif entry.kind == "control_unit.outage_ended":
+        ended = entry.body_as(OutageEndedBody)
+        words = (
+            f"Kontrollenheten fungerar igen; avbrottet {timestamp(datetime.fromisoformat(ended.since))}–"
+            f"{timestamp(datetime.fromisoformat(ended.until))} ({ended.minutes} minuter) började i "
+            f"journalpost {ended.outage}"
+        )
     elif entry.kind == "series.gap":
         gap = entry.body_as(SeriesGapBody)
         words = (
