@@ -177,6 +177,7 @@ class Till:
                 orgnr=config.shop.orgnr,
                 address=", ".join(config.shop.address),
                 url=unit_url,
+                zone=clock.zone,
                 watch_interval=30.0,
             )
             stack.push_async_callback(unit.close)

@@ -11,6 +11,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -89,6 +90,18 @@ async def test_a_sale_is_registered_and_names_the_unit(
         False,
     )
     assert dict(kd.vat_rate_to_sum) == {"0": 0, "6": 0, "12": 0, "25": 2500}
+
+
+async def test_the_receipts_time_is_sent_as_the_instant_it_is_in_the_shops_zone(
+    make_driver: DriverFactory, receipt: ReceiptFactory
+) -> None:
+    data = receipt(1)
+    driver = await make_driver(zone=ZoneInfo("Europe/Helsinki"))
+    done = await driver.register(10, data)
+    [frame] = [f.data for f in done.frames if f.direction == "tx"]
+    sent = srv4pos.decode_kd(frame).date
+    # the same wall-clock time is an hour earlier in Helsinki than in Stockholm
+    assert srv4pos.kd_request_of(data, srv4pos.SWEDEN).date - sent == 3_600_000
 
 
 async def test_a_lost_answer_after_storing_is_resolved_by_the_same_request(

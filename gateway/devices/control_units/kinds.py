@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -131,11 +132,13 @@ def open_unit(
     orgnr: str,
     address: str = "",
     url: str | None = None,
+    zone: tzinfo | None = None,
     **options: Any,
 ) -> ControlUnit:
     """The driver ``settings`` describe, at ``url`` (default the settings' own).
 
-    ``address`` is the place of sale's address (TCS sends it with every receipt);
+    ``address`` is the place of sale's address (TCS sends it with every receipt); ``zone`` the
+    shop's time zone (srv4pos takes each receipt's time as an instant, read in it);
     ``options`` add to or override what the settings give (``watch_interval``, …).
     """
     target = url or settings.url
@@ -169,6 +172,8 @@ def open_unit(
             cash_register_name=settings.cash_register_name,
             api_key=settings.api_key or "",
         )
+        if zone is not None:
+            merged["zone"] = zone
     merged.update(options)
     return open_control_unit(target, pos_id, orgnr=orgnr, kind=kind, **merged)
 

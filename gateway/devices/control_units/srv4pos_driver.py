@@ -34,6 +34,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from typing import Unpack
+from zoneinfo import ZoneInfo
 
 from gateway.common.health import DeviceState
 from gateway.devices.control_units.cloud_driver import SEQ_MAX, CloudUnit, Op
@@ -80,9 +81,11 @@ class Srv4posControlUnit(CloudUnit, ControlUnit):
         cash_register_name: str | None = None,
         api_key: str,
         ca_cert: Path | None = None,
+        zone: ZoneInfo = srv4pos.SWEDEN,
         **tries: Unpack[Tries],
     ) -> None:
         super().__init__(url, pos_id, orgnr, ca_cert=ca_cert, **tries)
+        self.zone = zone  # the shop's: the receipt's local date and time become the service's instant in it
         self.corporate_id = corporate_id
         self.cash_register_name = cash_register_name if cash_register_name is not None else pos_id
         self._kd_url = self.url + srv4pos.kd_path(corporate_id, self.cash_register_name)
@@ -101,7 +104,7 @@ class Srv4posControlUnit(CloudUnit, ControlUnit):
         """Register one receipt; the same ``seq`` and data may be sent again safely.
         ``cashier`` is not sent: the registration has no field for it."""
         self._check_receipt(seq, data, seq_max=SEQ_MAX)
-        body = srv4pos.encode_kd(srv4pos.kd_request_of(data))  # the same bytes on every try
+        body = srv4pos.encode_kd(srv4pos.kd_request_of(data, self.zone))  # the same bytes on every try
 
         async def attempt(op: Op) -> Registration:
             return await self._register(op, seq, data, body)
