@@ -16,10 +16,18 @@ from typing import TypeVar
 from gateway.messages.bodies import ReceiptPayload, ReportBody
 from gateway.messages.envelope import BusMessage
 from gateway.messages.fields import FieldError
-from gateway.receipts.model import Receipt, ReceiptError
+from gateway.receipts.model import Receipt, ReceiptError, ReceiptType
 from gateway.sync.adapters import AdapterError
 
-__all__ = ["ZReport", "read_payload", "receipt_day", "receipt_payload", "sale_of", "z_report"]
+__all__ = [
+    "ZReport",
+    "invoiceable_sale",
+    "read_payload",
+    "receipt_day",
+    "receipt_payload",
+    "sale_of",
+    "z_report",
+]
 
 B = TypeVar("B")
 
@@ -69,3 +77,16 @@ def sale_of(message: BusMessage, payload: ReceiptPayload) -> Receipt:
     except ReceiptError as exc:
         bad = FieldError(f"payload.receipt.{exc.field}", exc.reason)
         raise AdapterError(f"{message.msg_id} ({message.kind}) cannot be read: {bad}{_ADVICE}") from None
+
+
+def invoiceable_sale(message: BusMessage) -> tuple[ReceiptPayload, Receipt] | None:
+    """A receipt message's payload and sale when an invoicing adapter books it, else None:
+    not a receipt; a training, pro forma or copy receipt (no sale); or a receipt that pays
+    a sales order (the order adapters book those)."""
+    if message.kind != "receipt":
+        return None
+    payload = receipt_payload(message)
+    if payload.type != ReceiptType.NORMAL:
+        return None
+    sale = sale_of(message, payload)
+    return None if sale.order else (payload, sale)

@@ -33,7 +33,7 @@ import aiosqlite
 
 from gateway.messages.bodies import ReceiptPayload
 from gateway.messages.envelope import BusMessage
-from gateway.receipts.model import Receipt, ReceiptType, compute
+from gateway.receipts.model import Receipt, compute
 from gateway.receipts.money import kronor_number
 from gateway.sync.adapters import AdapterError
 from gateway.sync.adapters.business_central.api import BusinessCentralApi
@@ -42,7 +42,7 @@ from gateway.sync.adapters.odata import odata_quote
 from gateway.sync.database import now_text
 from gateway.sync.http.client import ApiError, ApiUnavailable, OutcomeUnknown
 from gateway.sync.http.oauth import TokenError
-from gateway.sync.payloads import receipt_payload, sale_of
+from gateway.sync.payloads import invoiceable_sale
 from gateway.sync.references import BC_EXTERNAL_DOCUMENT_NUMBER, DocumentReference, LegacyWindow
 
 __all__ = ["BC_SCHEMA", "BusinessCentralAdapter", "InvoiceLine", "invoice_lines"]
@@ -104,14 +104,10 @@ class BusinessCentralAdapter:
         await self.legacy.setup(db)
 
     async def process(self, db: aiosqlite.Connection, message: BusMessage) -> str | None:
-        if message.kind != "receipt":
+        booked = invoiceable_sale(message)  # None: no sale, or one the order adapter books
+        if booked is None:
             return None
-        payload = receipt_payload(message)
-        if payload.type != ReceiptType.NORMAL:
-            return None  # training, pro forma and copies are not sales
-        sale = sale_of(message, payload)
-        if sale.order:
-            return None  # it pays a sales order: the order adapter (orders.py) books it
+        payload, sale = booked
         receipt_no = payload.receipt_no
         ours = DocumentReference.of(message, "receipt", receipt_no)
         reference = ours.in_field(BC_EXTERNAL_DOCUMENT_NUMBER)

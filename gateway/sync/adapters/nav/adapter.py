@@ -33,7 +33,6 @@ import aiosqlite
 
 from gateway.messages.bodies import ReceiptPayload
 from gateway.messages.envelope import BusMessage
-from gateway.receipts.model import ReceiptType
 from gateway.receipts.money import kronor_decimal, kronor_number
 from gateway.sync.adapters import AdapterError
 from gateway.sync.adapters.nav.api import NavApi
@@ -42,7 +41,7 @@ from gateway.sync.adapters.nav.documents import DocumentKind, NavLine, nav_lines
 from gateway.sync.adapters.odata import odata_quote
 from gateway.sync.database import now_text
 from gateway.sync.http.client import ApiError, ApiUnavailable, OutcomeUnknown
-from gateway.sync.payloads import receipt_payload, sale_of
+from gateway.sync.payloads import invoiceable_sale
 from gateway.sync.references import (
     NAV_DOCUMENT_NO,
     NAV_EXTERNAL_DOCUMENT_NO,
@@ -87,14 +86,10 @@ class NavAdapter:
         await self.legacy.setup(db)
 
     async def process(self, db: aiosqlite.Connection, message: BusMessage) -> str | None:
-        if message.kind != "receipt":
+        booked = invoiceable_sale(message)  # None: no sale, or one the order adapter books
+        if booked is None:
             return None
-        payload = receipt_payload(message)
-        if payload.type != ReceiptType.NORMAL:
-            return None  # training, pro forma and copies are not sales
-        sale = sale_of(message, payload)
-        if sale.order:
-            return None  # it pays a sales order: the order adapter (orders.py) books it
+        payload, sale = booked
         receipt_no = payload.receipt_no
         ours = DocumentReference.of(message, "receipt", receipt_no)
         reference = ours.in_field(NAV_EXTERNAL_DOCUMENT_NO)
