@@ -332,7 +332,7 @@ async def test_a_z_report_of_a_day_without_sales_books_nothing_and_says_so(
     assert len(await acks(till_bus, len(sent))) == len(sent)
 
     assert report.body()["net_sales"] == 0
-    # no file: SIE 4B has no #VER without #TRANS rows
+    # no file: SIE has no #VER without its #TRANS rows
     assert not sync_config.sie_dir.exists() or list(sync_config.sie_dir.iterdir()) == []
     assert inbox_rows(sync_config, "SELECT kind FROM inbox WHERE processed_at IS NULL") == []
     assert "Z 1 of " in log_text(sync_config)
