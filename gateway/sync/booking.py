@@ -69,7 +69,7 @@ class ZFigures:
     @property
     def nothing_to_book(self) -> bool:
         """A day without a sale: no payment, no sales at any rate, no rounding. Its voucher
-        would have no rows, and SIE 4B has no voucher without #TRANS rows."""
+        would have no rows, and SIE has no voucher without #TRANS rows."""
         return not (self.rounding or any(a for _, a in self.payments) or any(g or v for _, g, v in self.vat))
 
 
