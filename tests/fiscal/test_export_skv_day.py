@@ -29,6 +29,7 @@ from gateway.fiscal.export.skv_xml import KOMPONENT_NS
 from gateway.fiscal.journal import open_readonly
 from gateway.fiscal.pipeline import Pipeline
 from gateway.receipts.model import Line, LineKind, Payment, PaymentMethod, Receipt, ReceiptKind
+from tests.fiscal.test_export_skv import REPORT_TAIL
 
 PipelineFactory = Callable[..., Awaitable[Pipeline]]
 
@@ -54,27 +55,6 @@ _AMOUNTS = [
     "MervardesskattPaForsaljningsbeloppet",
     "TotalaForsaljningssummorPerBetalningsmedelLISTA",
     "MervardesskattPaOlikaSkattesatserLISTA",
-]
-_REPORT = [
-    "TotalForsaljningssumma",
-    "MervardesskattPaOlikaSkattesatserLISTA",
-    "VaxelkassansBeloppISvenskaKronor",
-    "AntalKassakvitton",
-    "AntalKassaladoppningar",
-    "AntalKvittokopior",
-    "TotaltBeloppPaKvittokopior",
-    "AntalKvittonSomTagitsFramIOvningslage",
-    "TotalaForsaljningssummorPerBetalningsmedelLISTA",
-    "AntalReturer",
-    "ReturernasBelopp",
-    "RabatternasBelopp",
-    "AntalOvrigaRegistreringarSomMinskatDagensForsaljningsbelopp",
-    "TotaltBeloppAvOvrigaRegistreringarSomMinskatDagensForsaljningsbelopp",
-    "AntalOavslutadeForsaljningar",
-    "TotaltBeloppAvOavslutadeForsaljningar",
-    "GrandTotalForsaljning",
-    "GrandTotalRetur",
-    "GrandTotalNetto",
 ]
 _IDENTITY = [
     "TillverkningsnummerForKassaregistret",
@@ -122,14 +102,14 @@ ORDER = {
         *_AMOUNTS,
         *_UNIT,
     ],
-    "XDagrapport": [*_COMPANY[:2], "DatumOchKlockslagNarRapportFramstalls", "Kassabeteckning", *_REPORT],
+    "XDagrapport": [*_COMPANY[:2], "DatumOchKlockslagNarRapportFramstalls", "Kassabeteckning", *REPORT_TAIL],
     "ZDagrapport": [
         *_COMPANY[:2],
         "DatumOchKlockslagNarRapportFramstalls",
         "LopnummerForZDagrapport",
         "Kassabeteckning",
         *_IDENTITY,
-        *_REPORT,
+        *REPORT_TAIL,
     ],
     "SaldArtikel": [
         "TypAvArtikel",
