@@ -1,8 +1,8 @@
 """A running till: its devices, its database, its receipt pipeline, assembled from a config.
 
 :meth:`Till.open` is what ``tillgw run`` does before it serves the API: open (or create)
-the signing key and the database under the data directory, open the control unit and
-the printer, open the catalog (``catalog.db``, kept up to date from the bus when there
+the signing key and the database under the data directory, open the control unit, the
+printer and the barcode scanner, open the catalog (``catalog.db``, kept up to date from the bus when there
 is one), reconcile what a crash left, and make the API token. In the demo (no
 config) it first has :mod:`gateway.demo` start the project's simulated control unit and
 printer on pseudo-terminals in their place.
@@ -27,12 +27,15 @@ from gateway.catalog.store import Catalog
 from gateway.catalog.subscriber import CatalogSubscriber
 from gateway.common.clock import Clock, zone_mismatch
 from gateway.common.signing import Signer
-from gateway.config import Config
+from gateway.config import Config, ScannerConfig
 from gateway.devices.control_units.interface import ControlUnit, ControlUnitError
 from gateway.devices.control_units.kinds import open_unit
 from gateway.devices.printer.drawer import Drawer
 from gateway.devices.printer.driver import PrinterDriver
 from gateway.devices.printer.job import Outcome
+from gateway.devices.scanner.driver import ScannerDriver
+from gateway.devices.scanner.opener import open_scanner
+from gateway.devices.scanner.serial_line import SerialScannerConfig
 from gateway.fiscal.bodies import ReceiptBody
 from gateway.fiscal.index_check import IndexMismatch, check_index
 from gateway.fiscal.journal import Entry
@@ -124,6 +127,7 @@ class Till:
         orders: OrderQueries | None = None,
         registration: RegistrationState | None = None,
         outages: OutageWatch,
+        scanner: ScannerDriver | None = None,
     ) -> None:
         self.config = config
         self.registration = registration  # the till against registration.json, as seen at start
@@ -131,6 +135,7 @@ class Till:
         self.store = store
         self.unit = unit
         self.printer = printer
+        self.scanner = scanner  # [scanner]; None for a till without one
         self.pipeline = pipeline
         self.token = token
         self._stack = stack
@@ -195,6 +200,11 @@ class Till:
                     open_level=config.printer.drawer_open_level,
                 )
                 printer = PrinterWithDrawer(driver, drawer)
+            scanner = None
+            if config.scanner is not None:
+                scanner = _scanner(config.scanner)
+                stack.push_async_callback(scanner.close)
+                scanner.start()  # a scanner that is not there does not stop the till: its state says why
             shop = Shop(config.shop.name, config.shop.orgnr, config.shop.address)
             pipeline = Pipeline(
                 store,
@@ -276,6 +286,7 @@ class Till:
             catalog_updates=updates,
             orders=orders,
             outages=outages,
+            scanner=scanner,
         )
 
     async def close(self) -> None:
@@ -287,6 +298,9 @@ class Till:
         if self.printer is not None:
             driver = self.printer.driver
             devices["printer"] = {"url": driver.url, "state": driver.state.value, "reason": driver.reason}
+        if self.scanner is not None:
+            scanner = self.scanner
+            devices["scanner"] = {"url": scanner.url, "state": scanner.state.value, "reason": scanner.reason}
         in_doubt = await self.store.fetchall(
             "SELECT d.pending_seq, json_extract(j.body, '$.receipt_no') "
             "FROM in_doubt d JOIN journal j ON j.seq = d.pending_seq"
@@ -338,6 +352,20 @@ def _unit_status(unit: ControlUnit) -> dict[str, Any]:
         "line": identity.line or None if identity else None,  # the serial speed found
         "status_detail": status.detail or None if status else None,
     }
+
+
+def _scanner(settings: ScannerConfig) -> ScannerDriver:
+    """The driver of ``[scanner]``, not yet started; its framing applies to a serial or TCP
+    scanner (a keyboard-wedge scanner ends each code with Enter)."""
+    options: dict[str, Any] = {}
+    if not settings.url.startswith("evdev:"):
+        options["config"] = SerialScannerConfig(
+            settings.terminator, settings.prefix.encode("utf-8"), settings.suffix.encode("utf-8")
+        )
+    try:
+        return open_scanner(settings.url, **options)
+    except ValueError as exc:
+        raise StartRefused(f"[scanner]: {exc}") from None
 
 
 async def _open_store(files: TillFiles, signer: Signer, clock: Clock) -> Store:

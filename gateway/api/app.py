@@ -5,7 +5,8 @@
 * :mod:`gateway.api.sales` — parked sales;
 * :mod:`gateway.api.fiscal_events` — the drawer, the POS's events, X and Z reports;
 * :mod:`gateway.api.catalog` and :mod:`gateway.api.orders` — articles, customers, sales orders;
-* :mod:`gateway.api.status` — the till's status and the event stream;
+* :mod:`gateway.api.status` — the till's status and the event stream, with
+  :mod:`gateway.api.scans` for the scans on it;
 * :mod:`gateway.api.history` and :mod:`gateway.api.page` — the last receipts and Z reports,
   and the status page.
 

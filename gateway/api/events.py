@@ -2,9 +2,9 @@
 
 Whoever has news calls :meth:`EventHub.publish` — the API's handlers after a receipt,
 a copy, a drawer opening or a report; the device drivers' health listeners on every
-change of state; later the scanner. ``publish`` is plain synchronous code: it encodes
-the event once and puts it, without waiting, on each client's own bounded queue. The
-till is therefore never held up by a client.
+change of state; the scanner on every scan (:mod:`gateway.api.scans`). ``publish`` is
+plain synchronous code: it encodes the event once and puts it, without waiting, on each
+client's own bounded queue. The till is therefore never held up by a client.
 
 Each client's connection has a pump that takes from its queue and sends. A client whose
 queue is full when an event arrives is too slow to follow the till: it is taken off the

@@ -1,6 +1,6 @@
 """What the till is doing: ``GET /v1/status`` (the devices in words, what waits) and
 ``GET /v1/events`` (the event stream, a WebSocket), and the wiring that feeds that stream
-with the devices' changes of state and every completed receipt — docs/api.md.
+with the devices' changes of state, every completed receipt and every scan — docs/api.md.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from gateway.api.auth import EVENTS_PATH
 from gateway.api.errors import ApiError
 from gateway.api.events import EventHub, stream_events
 from gateway.api.reading import json_answer
+from gateway.api.scans import publish_scanner_event
 from gateway.common.health import Health, HealthListener
 from gateway.fiscal.registered import RegisteredReceipt
 
@@ -53,12 +54,18 @@ def _device_listener(hub: EventHub, device: str, url: str) -> HealthListener:
 
 
 async def _device_events(app: web.Application) -> AsyncIterator[None]:
-    """From start to cleanup: device state changes and completed receipts go to the event stream."""
+    """From start to cleanup: device state changes, completed receipts and scans go to the event stream."""
     till, hub = app[TILL], app[HUB]
     stops = [till.unit.on_change(_device_listener(hub, "control_unit", till.unit.url))]
     if till.printer is not None:
         driver = till.printer.driver
         stops.append(driver.on_change(_device_listener(hub, "printer", driver.url)))
+    scanner = till.scanner
+    if scanner is not None:
+        # Held by the driver across unplugs and re-plugs: the stream follows the scanner, not a connection.
+        stops.append(scanner.on_change(_device_listener(hub, "scanner", scanner.url)))
+        catalog = till.catalog
+        stops.append(scanner.on_event(lambda event: publish_scanner_event(hub, catalog, event.to_json())))
     if till.bus is not None:
         stops.append(till.bus.on_change(_device_listener(hub, "bus", till.bus.url)))
     updates = till.catalog_updates
