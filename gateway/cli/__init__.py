@@ -13,7 +13,6 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
 
 __all__ = ["COMMANDS", "DISTRIBUTION", "build_parser", "main"]
 
@@ -38,18 +37,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 class _VersionAction(argparse.Action):
     """``--version``: the version is looked up only when asked for, so that ``tillgw
-    --help`` and every command start without reading the package's metadata."""
-
-    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
-        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+    --help`` and every command start without reading the package's metadata (nor loading
+    :mod:`typing` for its annotations: 3 ms more for every start)."""
 
     def __call__(
         self,
         parser: argparse.ArgumentParser,
         namespace: argparse.Namespace,
-        values: Any,
+        values: object,
         option_string: str | None = None,
-    ) -> NoReturn:
+    ) -> None:
         from importlib.metadata import PackageNotFoundError, version
 
         try:
@@ -67,7 +64,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         prog="tillgw",
         description="Till-side gateway for Swedish cash registers.",
     )
-    parser.add_argument("--version", action=_VersionAction, help="print tillgw's version and exit")
+    parser.add_argument(
+        "--version",
+        action=_VersionAction,
+        nargs=0,
+        default=argparse.SUPPRESS,
+        help="print tillgw's version and exit",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help_line) in COMMANDS.items():
         if name == command:
