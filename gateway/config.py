@@ -18,7 +18,7 @@ A full example is in docs/configuration.md; the keys::
                     cash_register_name, api_key; outage_after_minutes (every kind)
     [printer]       url, code_table, drawer_pin (2|5), drawer_open_level ("high"|"low"), pulse_ms
     [scanner]       url, terminator ("cr"|"lf"|"crlf"), prefix, suffix
-    [api]           listen ("HOST:PORT"), max_body_kib
+    [api]           listen ("HOST:PORT"), max_body_kib, cors_origins (list of "scheme://host[:port]")
     [mqtt]          url ("mqtt://HOST:1883" | "mqtts://HOST:8883"), username, password, ca_file,
                     embedded ("never" | "when-none") — start a broker in-process when none answers
     [sync]          read by ``tillgw sync`` (gateway/sync/config.py), not by the till
@@ -140,6 +140,9 @@ class ApiConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     max_body_kib: int = 256
+    # The web origins whose pages may call the API from a browser (gateway.api.cors);
+    # none by default: the API then sends no CORS headers at all.
+    cors_origins: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,6 +380,33 @@ def _host_port(text: str, where: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_ORIGIN = re.compile(r"(?i)(https?)://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::([0-9]{1,5}))?")
+
+
+def _cors_origins(value: Any, where: str) -> tuple[str, ...]:
+    """The origins, each as a browser sends it in ``Origin``: ``scheme://host[:port]``, in
+    lower case, without a path or a trailing slash (a browser never sends one, so an origin
+    written with one would never match, and the POS's page would be refused in silence)."""
+    if not isinstance(value, list):
+        raise ConfigError(f'{where}: must be a list of origins such as ["https://pos.example.se"]')
+    origins: list[str] = []
+    for item in value:
+        match = _ORIGIN.fullmatch(item) if isinstance(item, str) else None
+        if match is None or (match.group(3) is not None and not 0 < int(match.group(3)) < 65536):
+            raise ConfigError(
+                f"{where}: {item!r} is not an origin: write scheme://host or scheme://host:port "
+                "(http or https), without a path, as the browser's address bar shows the POS's page"
+            )
+        scheme, host, port = match.group(1).lower(), match.group(2).lower(), match.group(3)
+        # A browser leaves the scheme's own port out of Origin: https://x:443 is https://x.
+        default = port is None or int(port) == _DEFAULT_PORTS[scheme]
+        origin = f"{scheme}://{host}" if default else f"{scheme}://{host}:{int(port)}"
+        if origin not in origins:
+            origins.append(origin)
+    return tuple(origins)
+
+
 def _parse(raw: dict[str, Any], path: Path) -> Config:
     unknown = sorted(
         set(raw) - {"shop", "register", "control_unit", "printer", "scanner", "api", "mqtt", "sync"}
@@ -463,8 +493,9 @@ def _parse(raw: dict[str, Any], path: Path) -> Config:
 
     mqtt = parse_mqtt(optional_table(raw, "mqtt"), path)
 
-    api = ConfigSection(optional_table(raw, "api") or {}, "api", {"listen", "max_body_kib"})
+    api = ConfigSection(optional_table(raw, "api") or {}, "api", {"listen", "max_body_kib", "cors_origins"})
     host, port = _host_port(api.text("listen", "127.0.0.1:8080") or "", "[api].listen")
+    cors_origins = _cors_origins(api.raw.get("cors_origins", []), api.where("cors_origins"))
     return Config(
         shop=shop_config,
         pos_id=pos_id,
@@ -472,7 +503,7 @@ def _parse(raw: dict[str, Any], path: Path) -> Config:
         control_unit=control_unit,
         printer=printer,
         scanner=scanner,
-        api=ApiConfig(host, port, api.integer("max_body_kib", 256, minimum=1)),
+        api=ApiConfig(host, port, api.integer("max_body_kib", 256, minimum=1), cors_origins),
         mqtt=mqtt,
         paper_width=register.integer("paper_width", 42, (42, 48)),
         min_free_mib=register.integer("min_free_mib", DEFAULT_MIN_FREE_MIB),

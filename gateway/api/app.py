@@ -29,6 +29,7 @@ from aiohttp.web_request import BaseRequest
 from gateway.api.app_keys import HUB, PARKING, TILL
 from gateway.api.auth import auth_middleware
 from gateway.api.catalog import add_catalog_routes
+from gateway.api.cors import cors_middleware
 from gateway.api.errors import error_middleware
 from gateway.api.events import DEFAULT_QUEUE_SIZE, EventHub
 from gateway.api.fiscal_events import add_fiscal_event_routes
@@ -52,9 +53,16 @@ def make_app(
     ``order_wait``: how many seconds to wait for the sync module's answer about orders."""
     max_body = till.config.api.max_body_kib * 1024
     sessions = Sessions.from_file(till.files.data_dir / SESSION_KEY_FILE)  # the status page's logins
+    # CORS outermost, only when origins are listed: its headers go on every answer, errors
+    # included, and a browser's preflight is answered before the token is asked for.
+    cors_origins = till.config.api.cors_origins
     app = web.Application(
         client_max_size=max_body,
-        middlewares=[error_middleware(max_body), auth_middleware(till.token, sessions)],
+        middlewares=[
+            *([cors_middleware(cors_origins)] if cors_origins else []),
+            error_middleware(max_body),
+            auth_middleware(till.token, sessions),
+        ],
     )
     app[TILL] = till
     app[HUB] = EventHub(event_queue)
