@@ -27,12 +27,13 @@ from gateway.fiscal.export.skv_xml import XmlWriter, decimal_text, orgnr_digits,
 from gateway.fiscal.journal import Entry
 from gateway.fiscal.receipt_text import PAYMENT_NAMES
 from gateway.messages.bodies import CashierBody, DrawerOpenBody, FloatChangeBody, PriceChangeBody, ReportBody
-from gateway.receipts.model import LineKind, PaymentMethod, Totals
+from gateway.receipts.model import Line, LineKind, PaymentMethod, Totals
 from gateway.receipts.money import shortest_text
 from protocols.skv import ReceiptType
 
 __all__ = [
     "ROUNDING_NAME",
+    "article_leaves",
     "journal_note",
     "login_handelse",
     "note",
@@ -128,26 +129,33 @@ def receipt_handelse(
     return element, buffer.getvalue()
 
 
+def article_leaves(x: XmlWriter, noun: str, line: Line, amount: int) -> None:
+    """What a sold (``noun`` ``SaldArtikel``) or parked (``RegistreradArtikel``) article says
+    of itself, up to its VAT rate: the two elements differ only in that noun. ``amount`` is
+    the line after discounts, its own and its share of the sale's."""
+    x.leaf("TypAvArtikel", "TJANST" if line.kind is LineKind.SERVICE else "VARA")
+    x.optional("Artikelnummer", line.article)
+    x.leaf("Artikelnamn", line.text)
+    x.leaf(f"AntalAv{noun}", decimal_text(line.quantity))
+    x.leaf("PrisPerEnhet", shortest_text(line.unit_price))
+    x.leaf(f"PrisPa{noun}", shortest_text(amount))
+    discount = abs(line.gross - amount)
+    if discount:
+        x.open(f"RabatterPa{noun}LISTA")
+        x.open(f"RabattPa{noun}")
+        x.leaf("RabattensBelopp", shortest_text(discount))
+        x.close(f"RabattPa{noun}")
+        x.close(f"RabatterPa{noun}LISTA")
+    x.leaf(f"MervardesskattesatsFor{noun}", rate_text(line.vat_rate))
+
+
 def _articles(x: XmlWriter, sale: ExportedSale) -> None:
     lines, amounts = sale.receipt.lines, sale.totals.line_amounts
     vat = _line_vat(sale)
     x.open("SaldaArtiklarLISTA")
     for line, amount, line_vat in zip(lines, amounts, vat, strict=True):
         x.open("SaldArtikel")
-        x.leaf("TypAvArtikel", "TJANST" if line.kind is LineKind.SERVICE else "VARA")
-        x.optional("Artikelnummer", line.article)
-        x.leaf("Artikelnamn", line.text)
-        x.leaf("AntalAvSaldArtikel", decimal_text(line.quantity))
-        x.leaf("PrisPerEnhet", shortest_text(line.unit_price))
-        x.leaf("PrisPaSaldArtikel", shortest_text(amount))
-        discount = abs(line.gross - amount)  # its own discount and its share of the receipt's
-        if discount:
-            x.open("RabatterPaSaldArtikelLISTA")
-            x.open("RabattPaSaldArtikel")
-            x.leaf("RabattensBelopp", shortest_text(discount))
-            x.close("RabattPaSaldArtikel")
-            x.close("RabatterPaSaldArtikelLISTA")
-        x.leaf("MervardesskattesatsForSaldArtikel", rate_text(line.vat_rate))
+        article_leaves(x, "SaldArtikel", line, amount)
         x.leaf("MervardesskattPaSaldArtikel", shortest_text(line_vat))
         x.leaf("ArtikelnsRegistreringstidpunkt", timestamp(sale.moment))
         x.close("SaldArtikel")

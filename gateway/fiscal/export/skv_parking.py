@@ -9,12 +9,11 @@ from datetime import datetime
 from decimal import Decimal
 
 from gateway.fiscal.bodies import SaleAbandonedBody, SaleCompletedBody, SaleParkedBody, SaleResumedBody
-from gateway.fiscal.export.skv_events import note, open_handelse
+from gateway.fiscal.export.skv_events import article_leaves, note, open_handelse
 from gateway.fiscal.export.skv_register import Register
-from gateway.fiscal.export.skv_xml import decimal_text, rate_text
 from gateway.fiscal.journal import Entry
 from gateway.fiscal.parking import sale_totals
-from gateway.receipts.model import LineKind, round_half_away
+from gateway.receipts.model import round_half_away
 from gateway.receipts.money import shortest_text
 
 __all__ = ["parked_article_handelser", "parking_note"]
@@ -34,20 +33,7 @@ def parked_article_handelser(register: Register, entry: Entry, moment: datetime,
     for line, amount in zip(receipt.lines, totals.line_amounts, strict=True):
         buffer, x = open_handelse(depth, receipt.cashier, body.pos_id or register.pos_id, moment)
         x.open("ParkeraRegistreradArtikel")
-        x.leaf("TypAvArtikel", "TJANST" if line.kind is LineKind.SERVICE else "VARA")
-        x.optional("Artikelnummer", line.article)
-        x.leaf("Artikelnamn", line.text)
-        x.leaf("AntalAvRegistreradArtikel", decimal_text(line.quantity))
-        x.leaf("PrisPerEnhet", shortest_text(line.unit_price))
-        x.leaf("PrisPaRegistreradArtikel", shortest_text(amount))
-        discount = abs(line.gross - amount)  # its own discount and its share of the sale's
-        if discount:
-            x.open("RabatterPaRegistreradArtikelLISTA")
-            x.open("RabattPaRegistreradArtikel")
-            x.leaf("RabattensBelopp", shortest_text(discount))
-            x.close("RabattPaRegistreradArtikel")
-            x.close("RabatterPaRegistreradArtikelLISTA")
-        x.leaf("MervardesskattesatsForRegistreradArtikel", rate_text(line.vat_rate))
+        article_leaves(x, "RegistreradArtikel", line, amount)
         # No receipt to add up to: the line's VAT on its own amount, rounded as a receipt's.
         line_vat = round_half_away(Decimal(amount) * line.vat_rate / (10000 + line.vat_rate))
         x.leaf("MervardesskattPaRegistreradArtikel", shortest_text(line_vat))
