@@ -18,9 +18,11 @@ A full example is in docs/configuration.md; the keys::
                     cash_register_name, api_key; outage_after_minutes (every kind)
     [printer]       url, code_table, drawer_pin (2|5), drawer_open_level ("high"|"low"), pulse_ms
     [scanner]       url, terminator ("cr"|"lf"|"crlf"), prefix, suffix
-    [api]           listen ("HOST:PORT"), max_body_kib, cors_origins (list of "scheme://host[:port]")
+    [api]           listen ("HOST:PORT"), max_body_kib, cors_origins (list of "scheme://host[:port]"),
+                    keep_request_answers_days
     [mqtt]          url ("mqtt://HOST:1883" | "mqtts://HOST:8883"), username, password, ca_file,
-                    embedded ("never" | "when-none") — start a broker in-process when none answers
+                    embedded ("never" | "when-none") — start a broker in-process when none answers,
+                    in_flight
     [sync]          read by ``tillgw sync`` (gateway/sync/config.py), not by the till
 """
 
@@ -69,6 +71,12 @@ DEFAULT_MODEL = "tillgw SE"
 # [register] min_free_mib: at a few KiB a receipt (journal entry, index row, write-ahead log)
 # thousands of receipts — days of trade in most shops, time to free space or add a disk.
 DEFAULT_MIN_FREE_MIB = 64
+# Messages awaiting the sync module's ack at once: enough that acks in batches keep the bus
+# busy, few enough that a till back from an outage does not pour its backlog out at once.
+DEFAULT_IN_FLIGHT = 100
+# A POS retries a receipt within seconds or, after a crash of its own, within the day; a
+# month covers any retry, and the answers of a busy till's month stay a few tens of MiB.
+DEFAULT_KEEP_REQUEST_ANSWERS_DAYS = 30
 # [control_unit] outage_after_minutes: a unit that reboots, or a cable put back, answers again
 # within a minute or two; a quarter of an hour of refused sales in opening hours is a register
 # that does not work, which must be reported to Skatteverket without delay (felanmälan).
@@ -129,6 +137,8 @@ class MqttConfig:
     # The till: the sync module's public key (PEM, ``tillgw sync --export-key``) that every
     # ack's proof must verify against; None takes acks unauthenticated. The sync module ignores it.
     sync_public_key: Path | None = None
+    # The till: messages sent and awaiting the sync module's ack, at most (gateway.bus.flight).
+    in_flight: int = DEFAULT_IN_FLIGHT
 
     @property
     def url(self) -> str:
@@ -143,6 +153,9 @@ class ApiConfig:
     # The web origins whose pages may call the API from a browser (gateway.api.cors);
     # none by default: the API then sends no CORS headers at all.
     cors_origins: tuple[str, ...] = ()
+    # How long the full answer to a POST /v1/receipts request id is kept for a retry
+    # (gateway.fiscal.requests); its receipt number is kept for ever.
+    keep_request_answers_days: int = DEFAULT_KEEP_REQUEST_ANSWERS_DAYS
 
 
 @dataclass(frozen=True, slots=True)
@@ -493,7 +506,11 @@ def _parse(raw: dict[str, Any], path: Path) -> Config:
 
     mqtt = parse_mqtt(optional_table(raw, "mqtt"), path)
 
-    api = ConfigSection(optional_table(raw, "api") or {}, "api", {"listen", "max_body_kib", "cors_origins"})
+    api = ConfigSection(
+        optional_table(raw, "api") or {},
+        "api",
+        {"listen", "max_body_kib", "cors_origins", "keep_request_answers_days"},
+    )
     host, port = _host_port(api.text("listen", "127.0.0.1:8080") or "", "[api].listen")
     cors_origins = _cors_origins(api.raw.get("cors_origins", []), api.where("cors_origins"))
     return Config(
@@ -503,7 +520,13 @@ def _parse(raw: dict[str, Any], path: Path) -> Config:
         control_unit=control_unit,
         printer=printer,
         scanner=scanner,
-        api=ApiConfig(host, port, api.integer("max_body_kib", 256, minimum=1), cors_origins),
+        api=ApiConfig(
+            host,
+            port,
+            api.integer("max_body_kib", 256, minimum=1),
+            cors_origins,
+            api.integer("keep_request_answers_days", DEFAULT_KEEP_REQUEST_ANSWERS_DAYS, minimum=1),
+        ),
         mqtt=mqtt,
         paper_width=register.integer("paper_width", 42, (42, 48)),
         min_free_mib=register.integer("min_free_mib", DEFAULT_MIN_FREE_MIB),
@@ -540,7 +563,9 @@ def parse_mqtt(raw: dict[str, Any] | None, path: Path) -> MqttConfig | None:
     if raw is None:
         return MqttConfig()
     m = ConfigSection(
-        raw, "mqtt", {"url", "username", "password", "ca_file", "embedded", "enabled", "sync_public_key"}
+        raw,
+        "mqtt",
+        {"url", "username", "password", "ca_file", "embedded", "enabled", "sync_public_key", "in_flight"},
     )
     if raw.get("enabled") is False:
         return None
@@ -562,4 +587,5 @@ def parse_mqtt(raw: dict[str, Any] | None, path: Path) -> MqttConfig | None:
         ca_file=ca_file,
         embedded=m.choice("embedded", "never", ("never", "when-none")) == "when-none",
         sync_public_key=sync_public_key,
+        in_flight=m.integer("in_flight", DEFAULT_IN_FLIGHT, minimum=1),
     )

@@ -21,7 +21,7 @@ from typing import Any
 
 from gateway import demo
 from gateway.bus.outbox import Outbox
-from gateway.bus.publisher import Publisher
+from gateway.bus.publisher import Publisher, PublisherSettings
 from gateway.catalog.orders import OrderQueries
 from gateway.catalog.store import Catalog
 from gateway.catalog.subscriber import CatalogSubscriber
@@ -236,7 +236,13 @@ class Till:
                 embedded = await start_embedded_if_needed(config.mqtt)
                 if embedded is not None:
                     stack.push_async_callback(embedded.close)
-                bus = Publisher(outbox, topics, config.mqtt, verifier=_ack_verifier(config, files))
+                bus = Publisher(
+                    outbox,
+                    topics,
+                    config.mqtt,
+                    settings=PublisherSettings(window=config.mqtt.in_flight),
+                    verifier=_ack_verifier(config, files),
+                )
                 if bus.verifier is None:
                     log.warning("bus: %s", bus.acks_note)
                 else:

@@ -1,30 +1,48 @@
-"""The publisher's numbers, the rows it holds in hand, and a message in flight (sent, not acked).
+"""The publisher's numbers, the rows it holds in hand, a message in flight (sent, not acked),
+and the till's one resend timer.
 
-An unacked message is sent again after 1 s, 2 s, 4 s … at most ``resend_max`` after its
-last send; while acks keep coming for others, the wait counts from the last of them (the
-sync module is busy, not gone) — :meth:`Flight.due`.
+At most ``window`` messages are in flight. The till keeps ONE timer for them all
+(:class:`Resend`), not one per message: while acks come, nothing is sent twice. When no ack
+has come for ``ack_wait`` seconds, the oldest message of the window is sent again — and
+again after a jittered wait that grows to ``resend_max`` (:class:`~gateway.common.backoff.Backoff`),
+for as long as the sync module stays silent. The rest of the window waits: the broker
+keeps it for the sync module's persistent session, and it arrives when the module is back.
+Any ack resets the wait. When a resent message is acked and no other ack follows within
+``lost_wait`` (its first copy, and those after it, were lost: the sync module had no
+session at the broker yet, or the broker dropped it), twice as many of the oldest are
+sent again, and so on, so a lost window is filled again in a few short rounds, each
+message once, before any fresh message (the inbox gets them in order); the first copies
+coming in a stream end it at once.
+
+A till away an hour thus sends its backlog once, in order, a window at a time as acks
+come, instead of every message again on its own timer — which, from hundreds of tills,
+would flood the broker just as the sync module comes back.
 """
 
 from __future__ import annotations
 
 import collections
+import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from gateway.bus.outbox import OutboxRow
+from gateway.common.backoff import Backoff
 
-__all__ = ["Flight", "InHand", "PublisherSettings"]
+__all__ = ["Flight", "InHand", "PublisherSettings", "Resend"]
 
 
 @dataclass(frozen=True, slots=True)
 class PublisherSettings:
     """The publisher's numbers; tests make them small."""
 
-    resend_initial: float = 1.0  # an unacked message is sent again after 1 s,
-    resend_max: float = 60.0  # then 2 s, 4 s … at most 60 s after its last send
+    ack_wait: float = 2.0  # no ack this long while messages are in flight: the oldest is sent again,
+    resend_initial: float = 1.0  # then again after a random wait of up to ack_wait + 1 s,
+    resend_max: float = 60.0  # + 2 s, + 4 s … + 60 s, until an ack comes
+    lost_wait: float = 0.5  # a resent message acked and no other ack this long after it: resend more
     reconnect_initial: float = 1.0  # the broker unreachable: try again within 1 s,
     reconnect_max: float = 30.0  # then within 2 s, 4 s … 30 s (a random wait below each)
-    window: int = 1000  # messages sent and awaiting their ack, at most
+    window: int = 100  # messages sent and awaiting their ack, at most ([mqtt] in_flight)
     batch: int = 200  # rows read and published in one go
     degraded_after: float = 30.0  # a message unacked this long (since its first send) degrades health
     health_refresh: float = 10.0  # the degraded words' count and time are renewed this often
@@ -42,12 +60,78 @@ class Flight:
     last_sent: float
     sends: int = 1  # on this connection
 
-    def due(self, settings: PublisherSettings, progress_at: float) -> float:
-        """When to send it again: the backoff after its last send — counted from the last ack
-        that came, while acks keep coming (the sync module is busy, not gone), but never more
-        than ``resend_max`` after its last send."""
-        wait = min(settings.resend_initial * 2.0 ** (self.sends - 1), settings.resend_max)
-        return min(max(self.last_sent, progress_at) + wait, self.last_sent + settings.resend_max)
+
+class Resend:
+    """The till's one resend timer over its window of messages in flight.
+
+    ``due_at`` is the loop time at which, no ack having come, the oldest messages are sent
+    again (None while nothing is in flight). :meth:`sent` when fresh messages leave,
+    :meth:`acked` for each ack that takes one out of flight, :meth:`stalled` when ``due_at``
+    has passed: it says how many of the oldest to send again, and sets the next time.
+    """
+
+    def __init__(self, settings: PublisherSettings, rng: random.Random | None = None) -> None:
+        self.settings = settings
+        self.backoff = Backoff(settings.resend_initial, settings.resend_max, rng=rng)
+        self.due_at: float | None = None
+        self.resends = 0  # messages sent again after a stall, on every connection (the status and tests)
+        self._count = 1  # how many of the oldest the last stall resent
+        self._resent: set[int] = set()  # their sequences
+        self._resent_acked = False  # an ack since the last stall took a resent message, and only such
+        self._recovering = False  # the last ack took a resent message
+
+    @property
+    def recovering(self) -> bool:
+        """Only resent messages were acked since the last stall: the window's first copies were
+        lost, so no fresh message goes out before them — the sync module's inbox gets every
+        message in order."""
+        return self._recovering
+
+    def reset(self) -> None:
+        """A new connection: nothing in flight, every wait from the start."""
+        self.backoff.reset()
+        self.due_at = None
+        self._count = 1
+        self._resent.clear()
+        self._resent_acked = self._recovering = False
+
+    def sent(self, now: float) -> None:
+        """Fresh messages left: with none in flight before, the ack wait starts now."""
+        if self.due_at is None:
+            self.due_at = now + self.settings.ack_wait
+
+    def acked(self, sequence: int, now: float, in_flight: int) -> None:
+        """An ack took ``sequence`` out of flight (``in_flight`` are left): the sync module is
+        there, so the backoff starts over and the next stall is an ack wait away — or, when
+        what was acked is a resent message, the short ``lost_wait``: the first copies that
+        are on their way come at once, and if none does they were lost."""
+        self.backoff.reset()
+        if sequence in self._resent:
+            self._resent_acked = self._recovering = True
+            wait = self.settings.lost_wait
+        else:  # the first copies are coming: nothing was lost, the next stall resends one
+            self._resent_acked = self._recovering = False
+            self._count = 1
+            wait = self.settings.ack_wait
+        if in_flight:
+            self.due_at = now + wait
+        else:  # all acked: the next stall starts over with one
+            self.due_at = None
+            self._count = 1
+            self._resent_acked = self._recovering = False
+
+    def stalled(self, now: float, oldest: list[int]) -> int:
+        """No ack for the ack wait: how many of ``oldest`` (the sequences in flight, oldest first)
+        to send again — one, or twice the last count when only resent messages were acked
+        since — and the next stall's time, after a jittered wait that grows."""
+        count = min(2 * self._count, self.settings.window) if self._resent_acked else 1
+        count = min(count, len(oldest))
+        self._count = max(count, 1)
+        self._resent = set(oldest[:count])
+        self._resent_acked = False
+        self.resends += count
+        self.due_at = now + self.settings.ack_wait + self.backoff.next_delay()
+        return count
 
 
 class InHand:

@@ -5,8 +5,9 @@ from ``[mqtt]``), subscribes to the register's ``…/acks`` topic and publishes 
 outbox's unacked rows at QoS 1 in sequence order. A QoS 1 PUBACK only says the broker
 has the message; the row is done when the sync module's application ack names it
 (:meth:`Outbox.acked <gateway.bus.outbox.Outbox.acked>`), which it sends once the
-message is in its inbox. Until then the row is sent again, each time after a longer
-wait: 1 s, 2 s, 4 s … at most 60 s since its last send (:class:`PublisherSettings`).
+message is in its inbox. At most ``window`` messages (``[mqtt] in_flight``) await their ack
+at once; when no ack comes for the ack wait, the oldest of them is sent again, under one
+jittered backoff for the whole till, not a timer per message (:class:`~gateway.bus.flight.Resend`).
 
 The broker down: the publisher tries again after a random wait of up to 1 s, 2 s, 4 s …
 30 s (:mod:`gateway.common.backoff`); sales go on, and the outbox grows. The broker back:
@@ -38,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import ssl
 from collections.abc import Coroutine
@@ -47,7 +49,7 @@ import aiomqtt
 from aiomqtt import MqttError
 
 from gateway.bus.acks import IgnoredAcks, record_acks
-from gateway.bus.flight import Flight, InHand, PublisherSettings
+from gateway.bus.flight import Flight, InHand, PublisherSettings, Resend
 from gateway.bus.outbox import HeldMessage, Outbox, OutboxRow
 from gateway.bus.status import (
     BusStatus,
@@ -115,7 +117,7 @@ class Publisher(HealthReporter):
         self._held: tuple[HeldMessage | None, int] | None = None  # the first held, how many; None: read it
         self._held_version = 0  # counts the acks that changed what is held
         self._health_at = 0.0  # loop time the degraded words were last renewed
-        self._progress_at = 0.0  # loop time an ack last took a message out of flight
+        self.resend = Resend(self.settings)  # the till's one resend timer
 
     # -- life ---------------------------------------------------------------------------
 
@@ -281,11 +283,12 @@ class Publisher(HealthReporter):
         )
         if recorded is None:
             return
+        now = asyncio.get_running_loop().time()
         for sequence, outcome in recorded:
             if outcome in ("held", "released"):
                 self._forget_held()
             if self._flight.pop(sequence, None) is not None:
-                self._progress_at = asyncio.get_running_loop().time()
+                self.resend.acked(sequence, now, len(self._flight))
         self._acked.set()
         self._acked = asyncio.Event()
         self._wake.set()
@@ -301,20 +304,23 @@ class Publisher(HealthReporter):
         loop = asyncio.get_running_loop()
         settings = self.settings
         self._flight.clear()
+        self.resend.reset()
         self._health_at = 0.0
         read_up_to = 0  # the highest sequence read from the outbox on this connection
         refill_below = settings.window - settings.window // 4
         while True:
             self._wake.clear()
             now = loop.time()
-            progress = self._progress_at
-            due = sorted(s for s, f in self._flight.items() if f.due(settings, progress) <= now)
-            due = due[: settings.batch]
+            due: list[int] = []
+            if self._flight and self.resend.due_at is not None and self.resend.due_at <= now:
+                # No ack for the ack wait: the oldest of the window again, the rest waits.
+                oldest = list(itertools.islice(self._flight, settings.batch))
+                due = oldest[: self.resend.stalled(now, oldest)]
             room = min(settings.window - len(self._flight), settings.batch - len(due))
             # A full window refills once a good part of it is acked, not one ack at a time.
             refill = room >= min(settings.batch, settings.window // 4) or len(self._flight) < refill_below
             fresh: list[OutboxRow] = []
-            if room > 0 and refill:
+            if room > 0 and refill and not self.resend.recovering:
                 in_hand = self._in_hand.take(read_up_to, room)
                 if in_hand is None:  # not in hand: from the outbox, and what is in hand of it let go
                     fresh = await self.outbox.unacked(read_up_to, room)
@@ -323,10 +329,12 @@ class Publisher(HealthReporter):
                     fresh = in_hand
             if fresh:
                 read_up_to = fresh[-1].sequence
-            rows = [self._flight[s].row for s in due if s in self._flight] + fresh
+            rows = [self._flight[s].row for s in due] + fresh
             if rows:
                 await self._publish(client, rows)
-            more = len(due) == settings.batch or (room > 0 and len(fresh) == room)
+            if fresh:
+                self.resend.sent(loop.time())
+            more = room > 0 and len(fresh) == room
             await self._update_health(loop.time())
             if not more:
                 await self._wait_for_wake(self._next_deadline(loop.time()))
@@ -360,7 +368,7 @@ class Publisher(HealthReporter):
         """Seconds until the next resend or health check is due, None if nothing is."""
         if not self._flight:
             return None
-        deadlines = [min(f.due(self.settings, self._progress_at) for f in self._flight.values())]
+        deadlines = [] if self.resend.due_at is None else [self.resend.due_at]
         oldest = next(iter(self._flight.values()))
         if self.state is DeviceState.DEGRADED:
             deadlines.append(self._health_at + self.settings.health_refresh)

@@ -49,8 +49,9 @@ POS_ID = "KASSA1"
 TOPICS = Topics(ORGNR, STORE, POS_ID)
 SHOP = Shop("Kaffebaren i Växjö AB", ORGNR, ("Storgatan 1", "352 30 Växjö"))
 
-# Small numbers: a resend after 0.2 s, a reconnect after 0.05 s.
+# Small numbers: a resend after 0.2 s without an ack, a reconnect after 0.05 s.
 FAST = PublisherSettings(
+    ack_wait=0.2,
     resend_initial=0.2,
     resend_max=1.0,
     reconnect_initial=0.05,

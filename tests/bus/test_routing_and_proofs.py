@@ -32,7 +32,7 @@ import pytest
 
 from firmware_sim.control_unit.ccsp_server import serve_tcp
 from gateway.bus.outbox import Outbox
-from gateway.bus.publisher import Publisher
+from gateway.bus.publisher import Publisher, PublisherSettings
 from gateway.common.signing import Signer, load_or_create_key
 from gateway.config import MqttConfig
 from gateway.fiscal.pipeline import Pipeline
@@ -91,13 +91,17 @@ TillFactory = Callable[..., Awaitable[BusTill]]
 
 @pytest.fixture
 async def make_till(tmp_path: Path, make_unit: Any, make_driver: Any) -> AsyncIterator[TillFactory]:
-    """``await make_till(store, register, mqtt, verifier)``: a till's fiscal core with its publisher,
-    its own simulated control unit."""
+    """``await make_till(store, register, mqtt, verifier, settings=FAST)``: a till's fiscal core with
+    its publisher, its own simulated control unit."""
     tills: list[BusTill] = []
     async with contextlib.AsyncExitStack() as servers:
 
         async def make(
-            store_name: str, register: str, mqtt: MqttConfig, verifier: AckVerifier | None
+            store_name: str,
+            register: str,
+            mqtt: MqttConfig,
+            verifier: AckVerifier | None,
+            settings: PublisherSettings = FAST,
         ) -> BusTill:
             topics = Topics(ORGNR, store_name, register)
             folder = tmp_path / f"till-{store_name}-{register}"
@@ -111,7 +115,12 @@ async def make_till(tmp_path: Path, make_unit: Any, make_driver: Any) -> AsyncIt
             await pipeline.start()
             till = BusTill(topics, store, outbox, pipeline)
             till.publisher = Publisher(
-                outbox, topics, mqtt, settings=FAST, client_id=f"t-{store_name}-{register}", verifier=verifier
+                outbox,
+                topics,
+                mqtt,
+                settings=settings,
+                client_id=f"t-{store_name}-{register}",
+                verifier=verifier,
             )
             await till.publisher.start()
             tills.append(till)
