@@ -42,6 +42,7 @@ from gateway.fiscal.journal import Entry
 from gateway.fiscal.outages import OutageWatch
 from gateway.fiscal.pipeline import Pipeline
 from gateway.fiscal.receipt_text import Shop
+from gateway.fiscal.request_answers import AnswerKeeper
 from gateway.fiscal.start_checks import (
     RESTORE,
     DataDirLock,
@@ -271,6 +272,9 @@ class Till:
             )
             stack.push_async_callback(outages.close)  # before the store closes
             await outages.start()
+            answers = AnswerKeeper(store, config.api.keep_request_answers_days)
+            stack.push_async_callback(answers.close)  # before the store closes
+            await answers.start()
             token = api_token(files.api_token)
             await _keep_series_record(store, files)
         except BaseException:

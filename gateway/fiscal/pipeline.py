@@ -194,8 +194,9 @@ class Pipeline:
     ) -> Pending | _Known | _InDoubt:
         """On the database thread, one transaction: what became of the request, or its pending entry."""
         row = w.fetchone(
-            "SELECT state, result, json_extract(result, '$.journal_entry') FROM requests "
-            "WHERE request_id = ?",
+            # The receipt's entry: kept for ever, also once the answer's text is dropped.
+            "SELECT state, result, COALESCE(entry_seq, json_extract(result, '$.journal_entry')) "
+            "FROM requests WHERE request_id = ?",
             (request_id,),
         )
         if row is not None:

@@ -208,8 +208,15 @@ class Registrar:
         )
         if body.request_id is not None:
             w.execute(
-                "UPDATE requests SET state = ?, result = ? WHERE request_id = ?",
-                (RequestState.DONE.value, json.dumps(registered.to_json()), body.request_id),
+                "UPDATE requests SET state = ?, result = ?, entry_seq = ?, answered_at = ? "
+                "WHERE request_id = ?",
+                (
+                    RequestState.DONE.value,
+                    json.dumps(registered.to_json()),
+                    entry.seq,
+                    entry.at,
+                    body.request_id,
+                ),
             )
         return registered
 
@@ -224,12 +231,12 @@ class Registrar:
         )
 
         def write(w: Writer) -> None:
-            w.append("receipt.refused", refusal)
+            entry = w.append("receipt.refused", refusal)
             w.execute("DELETE FROM in_doubt WHERE pending_seq = ?", (pending_seq,))
             if body.request_id is not None:
                 w.execute(
-                    "UPDATE requests SET state = ?, result = ? WHERE request_id = ?",
-                    (RequestState.REFUSED.value, result, body.request_id),
+                    "UPDATE requests SET state = ?, result = ?, answered_at = ? WHERE request_id = ?",
+                    (RequestState.REFUSED.value, result, entry.at, body.request_id),
                 )
 
         await self.store.transact(write)

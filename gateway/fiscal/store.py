@@ -13,7 +13,8 @@ Tables:
 * ``receipts`` — one row per registered receipt or copy, the figures reports add up;
   derived from the journal (it could be rebuilt from it).
 * ``receipt_groups`` — sales per main group, for the Z report.
-* ``requests`` — the POS's idempotency keys and the result each got.
+* ``requests`` — the POS's idempotency keys, what each came to and the receipt it got
+  (:mod:`gateway.fiscal.request_answers` drops old answers' text, never the key).
 * ``in_doubt`` — a receipt sent to the control unit whose answer is not yet known.
 * ``unprinted`` — registered receipts the printer has not yet confirmed.
 
@@ -107,7 +108,9 @@ CREATE TABLE IF NOT EXISTS requests (
     request_id TEXT PRIMARY KEY,
     pending_seq INTEGER NOT NULL,
     state TEXT NOT NULL,             -- pending | done | refused
-    result TEXT                      -- the JSON the POS got
+    result TEXT,                     -- the JSON the POS got (done: dropped after keep_request_answers_days)
+    entry_seq INTEGER,               -- done: the receipt's journal entry, kept for ever: the answer's source
+    answered_at TEXT                 -- when it was done or refused
 );
 
 CREATE TABLE IF NOT EXISTS in_doubt (
@@ -309,10 +312,31 @@ def _connect(path: Path) -> sqlite3.Connection:
         conn.execute("PRAGMA busy_timeout=10000")  # another process may be writing
         conn.execute("PRAGMA foreign_keys=ON")
         conn.executescript(SCHEMA)
+        _requests_up_to_date(conn)
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def _requests_up_to_date(conn: sqlite3.Connection) -> None:
+    """A till.db of an earlier version: its ``requests`` get the receipt's entry and the time of
+    the answer, read from the answer itself and its journal entry."""
+    columns = {str(r[1]) for r in conn.execute("PRAGMA table_info(requests)")}
+    if "entry_seq" not in columns:
+        conn.executescript(
+            "BEGIN;"
+            "ALTER TABLE requests ADD COLUMN entry_seq INTEGER;"
+            "ALTER TABLE requests ADD COLUMN answered_at TEXT;"
+            "UPDATE requests SET entry_seq = json_extract(result, '$.journal_entry') WHERE state = 'done';"
+            "UPDATE requests SET answered_at = (SELECT at FROM journal WHERE seq = requests.entry_seq) "
+            "WHERE state = 'done';"
+            "COMMIT;"
+        )
+    conn.execute(
+        "CREATE INDEX IF NOT EXISTS requests_answers ON requests (answered_at) "
+        "WHERE state = 'done' AND result IS NOT NULL"
+    )
 
 
 def _first_start(w: Writer, signer: Signer, created_at: str) -> None:
