@@ -60,17 +60,23 @@ from gateway.catalog.rows import (
 )
 from gateway.common.clock import Clock
 from gateway.messages.catalog import (
+    MAX_ITEMS,
     CatalogUpdate,
     Customer,
     decode_update,
 )
 from gateway.messages.envelope import MessageError
 
-__all__ = ["MAX_SEARCH", "Applied", "Catalog", "Outcome"]
+__all__ = ["DECODED_ITEMS", "MAX_SEARCH", "Applied", "Catalog", "Outcome"]
 
 T = TypeVar("T")
 
 MAX_SEARCH = 100  # results of one search, at most: a search box shows a screenful
+# Items of held parts kept decoded in memory, at most (about 10 MiB): a small revision is
+# applied from the parts as they were decoded on arrival; the parts of a larger one are read
+# back from held_parts one at a time, so that a revision of a million articles costs the
+# till the memory of one part, not of the whole revision.
+DECODED_ITEMS = 5 * MAX_ITEMS
 
 
 class Outcome(StrEnum):
@@ -102,7 +108,8 @@ class Catalog:
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="tillgw-catalog")
         self._search_thread = ThreadPoolExecutor(1, thread_name_prefix="tillgw-catalog-search")
         self._search_conn: sqlite3.Connection | None = None  # made on, and used only on, that thread
-        self._decoded: dict[tuple[int, int], CatalogUpdate] = {}  # held parts, decoded (writer thread)
+        self._decoded: dict[tuple[int, int], CatalogUpdate] = {}  # some held parts, decoded (writer thread)
+        self._decoded_items = 0  # the items (and removed numbers) of the parts in _decoded
         self._state = read_state(writer)
         self._closed = False
         self.created = False  # True when open() made the file
@@ -135,6 +142,11 @@ class Catalog:
     @property
     def revision(self) -> int:
         return self._state.revision
+
+    @property
+    def decoded_items(self) -> int:
+        """Items of held parts kept decoded in memory (at most :data:`DECODED_ITEMS`)."""
+        return self._decoded_items
 
     # -- writes (the catalog's thread) --------------------------------------------------
 
@@ -177,7 +189,7 @@ class Catalog:
             result = work()
         except BaseException:
             conn.execute("ROLLBACK")
-            self._decoded.clear()  # may hold parts the rollback took back out
+            self._forget_decoded(None)  # may hold parts the rollback took back out
             raise
         conn.execute("COMMIT")
         self._state = read_state(conn)
@@ -209,8 +221,10 @@ class Catalog:
                 self.clock.now().isoformat(),
             ),
         )
-        if cursor.rowcount:
+        size = len(update.items) + len(update.removed)
+        if cursor.rowcount and self._decoded_items + size <= DECODED_ITEMS:
             self._decoded[(update.revision, update.part)] = update
+            self._decoded_items += size
         applied = self._apply_ready()
         revision = int(state_value(conn, "revision", "0"))
         if update.revision in applied or (applied and update.revision <= revision):
@@ -240,25 +254,43 @@ class Catalog:
             applied.append(choice)
 
     def _apply_revision(self, revision: int) -> None:
+        """Apply the held parts of ``revision``, one at a time: each is read (or taken decoded),
+        written and let go before the next, so the memory it takes is one part's."""
         conn = self._writer
-        rows = conn.execute(
-            "SELECT part, message FROM held_parts WHERE revision = ? ORDER BY part", (revision,)
-        ).fetchall()
-        parts = [self._decoded.get((revision, int(part))) or decode_update(bytes(raw)) for part, raw in rows]
-        full = parts[0].full
+        numbers = [
+            (int(row[0]), bool(row[1]))
+            for row in conn.execute(
+                "SELECT part, is_full FROM held_parts WHERE revision = ? ORDER BY part", (revision,)
+            )
+        ]
+        full = numbers[0][1]
         if full:
             conn.execute("DELETE FROM articles")
             conn.execute("DELETE FROM barcodes")
             conn.execute("DELETE FROM stock")
             conn.execute("DELETE FROM customers WHERE origin = 'erp'")
-        for part in parts:
+        revision_at = ""
+        for number, _ in numbers:
+            part = self._decoded.get((revision, number)) or self._read_part(revision, number)
+            revision_at = revision_at or part.at
             apply_part(conn, part, full)
         set_state_value(conn, "revision", str(revision))
         set_state_value(conn, "applied_at", self.clock.now().isoformat())
-        set_state_value(conn, "revision_at", parts[0].at)
+        set_state_value(conn, "revision_at", revision_at)
         conn.execute("DELETE FROM held_parts WHERE revision <= ?", (revision,))
-        for key in [k for k in self._decoded if k[0] <= revision]:
-            del self._decoded[key]
+        self._forget_decoded(revision)
+
+    def _read_part(self, revision: int, number: int) -> CatalogUpdate:
+        row = self._writer.execute(
+            "SELECT message FROM held_parts WHERE revision = ? AND part = ?", (revision, number)
+        ).fetchone()
+        return decode_update(bytes(row[0]))
+
+    def _forget_decoded(self, up_to: int | None) -> None:
+        """Let go of the decoded parts of revisions up to ``up_to`` (None: all)."""
+        for key in [k for k in self._decoded if up_to is None or k[0] <= up_to]:
+            part = self._decoded.pop(key)
+            self._decoded_items -= len(part.items) + len(part.removed)
 
     def _put_customer(self, customer: Customer) -> bool:
         conn = self._writer

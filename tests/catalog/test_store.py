@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.catalog.store import Catalog, Outcome
-from gateway.messages.catalog import Customer, decode_update
+from gateway.catalog.store import DECODED_ITEMS, Catalog, Outcome
+from gateway.messages.catalog import MAX_ITEMS, Customer, decode_update
 from gateway.messages.envelope import MessageError
 
 from .conftest import COFFEE, article, coffee_json, revision, stock
@@ -158,6 +158,37 @@ async def test_parts_out_of_order_wait_for_their_siblings_also_across_a_restart(
         assert found is not None and found.stock == Decimal("7")
         customer = catalog.customer("K1")
         assert customer is not None and customer.customer.address == ("Storgatan 1", "352 30 Växjö")
+    finally:
+        await catalog.close()
+
+
+async def test_a_large_revision_is_applied_part_by_part_holding_few_parts_in_memory(tmp_path: Path) -> None:
+    """More items than the catalog keeps decoded: the parts beyond are read back from the file,
+    one at a time, when the revision is applied — out of order, and across a restart."""
+    count = 3 * DECODED_ITEMS
+    articles = tuple(article(f"A{n:05d}", f"Vara {n}", 100 + n, f"73{n:011d}") for n in range(count))
+    parts = revision(1, 0, full=True, articles=articles, stock=tuple(stock(a.number, "2") for a in articles))
+    assert len(parts) == 2 * count // MAX_ITEMS
+    catalog = await Catalog.open(tmp_path / "catalog.db")
+    try:
+        for part in reversed(parts[1 : len(parts) // 2]):
+            assert (await catalog.apply(part)).outcome is Outcome.HELD
+            assert catalog.decoded_items <= DECODED_ITEMS
+    finally:
+        await catalog.close()
+
+    catalog = await Catalog.open(tmp_path / "catalog.db")
+    try:
+        for part in parts[len(parts) // 2 :]:
+            assert (await catalog.apply(part)).outcome is Outcome.HELD
+            assert catalog.decoded_items <= DECODED_ITEMS
+        result = await catalog.apply(parts[0])
+        assert (result.outcome, result.revision) == (Outcome.APPLIED, 1)
+        assert catalog.decoded_items == 0 and catalog.state.held_parts == 0
+        for n in (0, DECODED_ITEMS, count - 1):
+            found = catalog.article_by_barcode(f"73{n:011d}")
+            assert found is not None and (found.article.number, found.stock) == (f"A{n:05d}", Decimal("2"))
+        assert catalog.state.articles == count
     finally:
         await catalog.close()
 
