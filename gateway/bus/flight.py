@@ -82,9 +82,9 @@ class Resend:
 
     @property
     def recovering(self) -> bool:
-        """Only resent messages were acked since the last stall: the window's first copies were
-        lost, so no fresh message goes out before them — the sync module's inbox gets every
-        message in order."""
+        """The last ack took a resent message, not a first copy: the first copies before it were
+        lost, so no fresh message goes out until they are sent again — the sync module's inbox
+        gets every message in order."""
         return self._recovering
 
     def reset(self) -> None:
