@@ -72,8 +72,9 @@ DEFAULT_MODEL = "tillgw SE"
 # thousands of receipts — days of trade in most shops, time to free space or add a disk.
 DEFAULT_MIN_FREE_MIB = 64
 # Messages awaiting the sync module's ack at once: enough that acks in batches keep the bus
-# busy, few enough that a till back from an outage does not pour its backlog out at once.
-DEFAULT_IN_FLIGHT = 100
+# busy (a backlog drained 40 % slower with 100, as fast with 250 as with 1,000:
+# docs/PERFORMANCE.md), few enough that a till back from an outage does not pour it all out.
+DEFAULT_IN_FLIGHT = 250
 # A POS retries a receipt within seconds or, after a crash of its own, within the day; a
 # month covers any retry, and the answers of a busy till's month stay a few tens of MiB.
 DEFAULT_KEEP_REQUEST_ANSWERS_DAYS = 30

@@ -47,7 +47,7 @@ def test_the_documented_example_reads(tmp_path: Path) -> None:
         "KASSA-1",
         False,
     )
-    assert (config.mqtt.in_flight, config.api.keep_request_answers_days) == (100, 30)
+    assert (config.mqtt.in_flight, config.api.keep_request_answers_days) == (250, 30)
     assert not config.demo
 
 
@@ -91,7 +91,7 @@ def test_command_line_overrides(tmp_path: Path) -> None:
             "[mqtt].url: 'http://broker:1883' must be",
         ),
         (('store = "vaxjo"', 'store = "växjö/1"'), "[shop].store:"),
-        (("in_flight = 100", "in_flight = 0"), "[mqtt].in_flight: must be a whole number of at least 1"),
+        (("in_flight = 250", "in_flight = 0"), "[mqtt].in_flight: must be a whole number of at least 1"),
         (
             ("keep_request_answers_days = 30", 'keep_request_answers_days = "month"'),
             "[api].keep_request_answers_days: must be a whole number of at least 1, got 'month'",

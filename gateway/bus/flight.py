@@ -42,7 +42,7 @@ class PublisherSettings:
     lost_wait: float = 0.5  # a resent message acked and no other ack this long after it: resend more
     reconnect_initial: float = 1.0  # the broker unreachable: try again within 1 s,
     reconnect_max: float = 30.0  # then within 2 s, 4 s … 30 s (a random wait below each)
-    window: int = 100  # messages sent and awaiting their ack, at most ([mqtt] in_flight)
+    window: int = 250  # messages sent and awaiting their ack, at most ([mqtt] in_flight)
     batch: int = 200  # rows read and published in one go
     degraded_after: float = 30.0  # a message unacked this long (since its first send) degrades health
     health_refresh: float = 10.0  # the degraded words' count and time are renewed this often
