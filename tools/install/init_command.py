@@ -213,16 +213,14 @@ def _gather(args: argparse.Namespace, asker: Asker) -> TillAnswers:
     printer = args.printer or (SIMULATED_PRINTER if simulators else None)
     if printer is None and not asker.interactive:
         asker.missing.append("--printer")
-    erp = args.erp or (
-        "sie"
-        if not asker.interactive
-        else asker.text(
-            None,
-            "--erp",
-            f"The ERP ({', '.join(ERP_CHOICES)})",
-            default="sie",
-            check=lambda t: None if t in ERP_CHOICES else f"one of {', '.join(ERP_CHOICES)}",
-        )
+    # No bus, no sync module: what it would book never reaches it.
+    erp_default = "none" if args.mqtt == "none" else "sie"
+    erp = args.erp or asker.text(
+        None,
+        "--erp",
+        f"The ERP ({', '.join(ERP_CHOICES)})",
+        default=erp_default,
+        check=lambda t: None if t in ERP_CHOICES else f"one of {', '.join(ERP_CHOICES)}",
     )
     erp_settings = _settings(args.erp_setting, "--erp-setting")
     for question in ERP_QUESTIONS.get(erp, ()):
