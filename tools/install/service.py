@@ -198,15 +198,15 @@ def install_steps(
     config: Path, *, user: str, executable: Path, root: Path, prefix: Path | None
 ) -> tuple[list[Step], list[str]]:
     """The steps that install the services of ``config``, and the names of the units."""
-    config = config.resolve()
-    till_writes, sync_writes, register = _parts(config)
-    for path, what in [
-        (executable, "program"),
-        (config, "configuration"),
-        *((p, "data directory") for p in till_writes + sync_writes),
-    ]:
+    config = config.absolute()
+    live = root == Path("/")
+    for path, what in [(executable, "program"), (config, "configuration")]:
         _check_path(path, what)
-        _reachable(path, what, live=root == Path("/"))
+        _reachable(path, what, live=live)
+    till_writes, sync_writes, register = _parts(config)
+    for path in till_writes + sync_writes:
+        _check_path(path, "data directory")
+        _reachable(path, "data directory", live=live)
     groups = (SERIAL_GROUP,) if _group_exists(SERIAL_GROUP) else ()
     plan = UnitPlan(executable, config, user, groups, tuple(till_writes), tuple(sync_writes), register)
     units = unit_dir(root, prefix)
@@ -219,11 +219,9 @@ def install_steps(
         Step(f"let {user} read {config} (root:{user}, 0640)", _config_readable(config, user), system=True)
     )
     names: list[str] = []
-    for name, text, wanted in (
-        (TILL_UNIT, till_unit(plan), till_writes),
-        (SYNC_UNIT, sync_unit(plan), sync_writes),
-    ):
+    for name, render, wanted in ((TILL_UNIT, till_unit, till_writes), (SYNC_UNIT, sync_unit, sync_writes)):
         if wanted:
+            text = render(plan)
             names.append(name)
             steps.append(Step(f"write {units / name}", _write(units / name, text, UNIT_MODE), detail=text))
     if systemd_running() or root != Path("/"):
