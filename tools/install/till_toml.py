@@ -9,7 +9,6 @@ Only the sections :mod:`gateway.config` and :mod:`gateway.sync.config` read are 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
 
 from gateway.devices.control_units.kinds import kind_of
 from tools.install.answers import SIMULATED_CONTROL_UNIT, SIMULATED_PRINTER, TillAnswers
@@ -264,12 +263,11 @@ the ERP when one is configured below (docs/sync.md). Its inbox and files go unde
     return text + "\n" + section(f"sync.{a.erp}", f"The ERP: {_ERP_DOCS[a.erp]}.", _erp_lines(a))
 
 
-def render_till_toml(a: TillAnswers, *, made: datetime | None = None) -> str:
+def render_till_toml(a: TillAnswers) -> str:
     """The whole file for ``a``."""
-    when = (made or datetime.now(UTC)).strftime("%Y-%m-%d")
     head = comment_block(
-        f"""
-The till's configuration, written by tillgw init on {when}.
+        """
+The till's configuration, written by tillgw init.
 Run the till with: tillgw run --config THIS FILE; check it with: tillgw diag --config THIS FILE.
 Every key is explained in docs/configuration.md; lines starting with # are defaults or examples.
 This file holds passwords: keep it readable by the till's user only (chmod 600).
