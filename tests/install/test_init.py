@@ -323,3 +323,39 @@ def test_on_a_terminal_it_asks_what_no_flag_says_and_asks_again_after_a_wrong_an
         "KASSA-2",
     )
     assert loaded.data_dir == tmp_path / "data"
+
+
+async def test_the_broker_is_logged_in_to_and_one_that_does_not_answer_stops_a_script(
+    devices: Devices, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "till.toml"
+    flags = ["--non-interactive", "--config", str(config), *SHOP, "--control-unit", devices.unit]
+    flags += ["--printer", devices.printer, "--erp", "none"]
+    silent = closed_port_url("mqtt")
+
+    assert await init(*flags, "--mqtt", silent) == 1
+    assert f"error: --mqtt: broker: no answer from the MQTT broker at {silent}" in capsys.readouterr().err
+    assert not config.exists()
+
+    # The machine's Mosquitto, as the till will reach it.
+    assert await init(*flags, "--mqtt", "mqtt://127.0.0.1:1883") == 0
+    assert "broker: connected to mqtt://127.0.0.1:1883 as no user name" in capsys.readouterr().err
+    till = load_config(config)
+    assert till.mqtt is not None and (till.mqtt.host, till.mqtt.port) == ("127.0.0.1", 1883)
+
+
+async def test_a_demo_till_is_written_for_the_simulators(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "till.toml"
+
+    assert await init("--non-interactive", "--config", str(config), *SHOP, "--simulators") == 0
+
+    out = capsys.readouterr().out
+    assert "tillgw sim control-unit --listen tcp://127.0.0.1:4001" in out
+    assert "tillgw sim printer --listen tcp://127.0.0.1:9100 --width 42" in out
+    till = load_config(config)
+    assert till.control_unit.url == "socket://127.0.0.1:4001"
+    assert till.printer is not None and till.printer.url == "tcp://127.0.0.1:9100"
+    assert till.mqtt is not None and till.mqtt.embedded  # a demo needs no broker of its own
+    assert "# The project's simulator, for a demo:" in config.read_text(encoding="utf-8")

@@ -31,13 +31,13 @@ from tools.install.answers import (
     TillAnswers,
 )
 from tools.install.checks import control_unit_problem, orgnr_problem, pos_id_problem, timezone_problem
-from tools.install.questions import Asker
+from tools.install.device_steps import check_control_unit, check_device, check_scanner, find_control_unit
+from tools.install.questions import Asker, InitRefused
 from tools.install.till_toml import render_till_toml
 
 __all__ = ["add_parser", "run"]
 
 DEFAULT_DATA_DIR = "/var/lib/tillgw"  # where `tillgw service install` gives the till's user its data
-SCANNER_LISTEN_SECONDS = 10.0  # at the terminal: time to pick an item up and scan it
 # The keys of [control_unit] a cloud unit's credentials go in (--cu-setting KEY=VALUE).
 CONTROL_UNIT_KEYS = (
     "ca_cert",
@@ -53,14 +53,6 @@ _REQUIRED_BY_KIND = {
     "tcs": ("client_cert", "client_cert_password", "application_id"),
     "srv4pos": ("corporate_id", "api_key"),
 }
-
-
-class InitRefused(Exception):
-    """What stops ``tillgw init``, in words; the exit status goes with it."""
-
-    def __init__(self, message: str, status: int = 1) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -213,8 +205,9 @@ def _gather(args: argparse.Namespace, asker: Asker) -> TillAnswers:
     printer = args.printer or (SIMULATED_PRINTER if simulators else None)
     if printer is None and not asker.interactive:
         asker.missing.append("--printer")
+    mqtt = _mqtt_answers(args, asker, pos_id, simulators)
     # No bus, no sync module: what it would book never reaches it.
-    erp_default = "none" if args.mqtt == "none" else "sie"
+    erp_default = "none" if mqtt is None else "sie"
     erp = args.erp or asker.text(
         None,
         "--erp",
@@ -249,19 +242,11 @@ def _gather(args: argparse.Namespace, asker: Asker) -> TillAnswers:
     base = args.config.resolve().parent
     with asyncio.Runner() as runner:
         if control_unit is None or control_unit == "auto":
-            control_unit = runner.run(_find_control_unit(asker, pos_id, auto=control_unit == "auto"))
-            cu_settings.update(
-                {
-                    k: asker.text(None, f"--cu-setting {k}=…", f"The control unit's {k}")
-                    for k in _REQUIRED_BY_KIND.get(kind_of(control_unit).value, ())
-                    if k not in cu_settings
-                }
-            )
+            # A unit found on a serial port speaks CCSP, which needs no credentials.
+            control_unit = runner.run(find_control_unit(asker, pos_id, auto=control_unit == "auto"))
         if not args.no_probe:
             runner.run(
-                _check_control_unit(
-                    asker, control_unit, cu_settings, pos_id, orgnr, address, base, simulators
-                )
+                check_control_unit(asker, control_unit, cu_settings, pos_id, orgnr, address, base, simulators)
             )
         if printer is None:
             printer = asker.text(
@@ -272,7 +257,7 @@ def _gather(args: argparse.Namespace, asker: Asker) -> TillAnswers:
             )
         printer_url = None if printer == "none" else printer
         if printer_url is not None and not args.no_probe:
-            runner.run(_check(asker, probing.printer_finding(printer_url), "--printer", simulators))
+            runner.run(check_device(asker, probing.printer_finding(printer_url), "--printer", simulators))
         scanner = args.scanner or (
             "none"
             if not asker.interactive
@@ -285,10 +270,9 @@ def _gather(args: argparse.Namespace, asker: Asker) -> TillAnswers:
         )
         scanner_url = None if scanner == "none" else scanner
         if scanner_url is not None and not args.no_probe:
-            runner.run(_check_scanner(asker, scanner_url))
-        mqtt = _mqtt_answers(args, asker, pos_id, simulators)
+            runner.run(check_scanner(asker, scanner_url))
         if mqtt is not None and not args.no_probe and not mqtt.embedded:
-            runner.run(_check(asker, probing.broker_check(mqtt, base), "--mqtt", False))
+            runner.run(check_device(asker, probing.broker_check(mqtt, base), "--mqtt", False))
     return TillAnswers(
         shop_name=name,
         orgnr=orgnr,
@@ -330,70 +314,6 @@ def _mqtt_answers(
         username = asker.text(None, "--mqtt-username", "The till's user at the broker", default=pos_id)
         password = asker.text(None, "--mqtt-password", "Its password", secret=True)
     return MqttAnswers(url, username, password, embedded=args.mqtt_embedded or simulators)
-
-
-async def _find_control_unit(asker: Asker, pos_id: str, *, auto: bool) -> str:
-    asker.say("looking for a control unit on every serial port …")
-    found = await probing.found_control_units(pos_id)
-    for finding in found:
-        asker.say(f"  {probing.one_line(finding)}")
-    if auto:
-        if len(found) != 1:
-            where = "none answered" if not found else f"{len(found)} answered: name one with --control-unit"
-            raise InitRefused(f"--control-unit auto: {where} on the serial ports", 1)
-        return found[0].url
-    if not found:
-        asker.say("  none answered on a serial port (a network or cloud unit: type its address)")
-    default = found[0].url if found else None
-    return asker.text(
-        None, "--control-unit", "The control unit's address", default=default, check=control_unit_problem
-    )
-
-
-async def _check(asker: Asker, probe: object, flag: str, demo: bool) -> None:
-    """A device's probe told in one line; one that is not usable stops a script (``--no-probe``
-    writes it anyway) and is asked about at a terminal. A simulator not started yet is fine."""
-    assert asyncio.iscoroutine(probe)
-    result = await probe
-    line = probing.one_line(result)
-    usable = result.usable if isinstance(result, probing.Finding) else result.ok
-    asker.say(f"  {line}")
-    if usable or demo:
-        return
-    if not asker.interactive:
-        raise InitRefused(f"{flag}: {line}; give --no-probe to write it as it is", 1)
-    if not asker.confirm("Write it in the file all the same?"):
-        raise InitRefused("stopped: put the device right (or give its address) and run tillgw init again", 1)
-
-
-async def _check_control_unit(
-    asker: Asker,
-    url: str,
-    settings: dict[str, str],
-    pos_id: str,
-    orgnr: str,
-    address: list[str],
-    base: Path,
-    simulators: bool,
-) -> None:
-    probe = probing.control_unit_finding(
-        url, settings, pos_id=pos_id, orgnr=orgnr, address=", ".join(address), base=base
-    )
-    await _check(asker, probe, "--control-unit", simulators and url == SIMULATED_CONTROL_UNIT)
-
-
-async def _check_scanner(asker: Asker, url: str) -> None:
-    if asker.interactive:
-        asker.say(f"  scan a barcode now: listening to {url} for {SCANNER_LISTEN_SECONDS:g} s")
-    finding = await probing.scanner_finding(url, SCANNER_LISTEN_SECONDS if asker.interactive else 1.0)
-    opened = finding.state != "failed"  # a script has no one to scan: the scanner opening is enough
-    asker.say(f"  {probing.one_line(finding)}")
-    if opened:
-        return
-    if not asker.interactive:
-        raise InitRefused(f"--scanner: {probing.one_line(finding)}; give --no-probe to write it as it is", 1)
-    if not asker.confirm("Write it in the file all the same?"):
-        raise InitRefused("stopped: put the scanner right and run tillgw init again", 1)
 
 
 def _keep(text: str, target: Path, answers: TillAnswers) -> None:

@@ -9,9 +9,17 @@ import getpass
 import sys
 from collections.abc import Callable
 
-__all__ = ["Asker", "Check", "yes"]
+__all__ = ["Asker", "Check", "InitRefused", "yes"]
 
 Check = Callable[[str], str | None]  # an answer's error in words, or None when it is good
+
+
+class InitRefused(Exception):
+    """What stops ``tillgw init``, in words; the exit status goes with it."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def yes(text: str) -> bool:
