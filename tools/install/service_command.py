@@ -128,7 +128,7 @@ def _take(steps: Sequence[object], *, dry_run: bool, system: bool, action: str) 
         for words in left:
             print(f"  {words}")
     if not dry_run and action == "uninstall":
-        print("the user and the data directory stay: they hold the journal, which the law says to keep")
+        print("the user and the data directory stay: they hold the signed journal")
     return 0
 
 

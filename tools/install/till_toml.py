@@ -215,7 +215,8 @@ def _erp_lines(a: TillAnswers) -> list[Line]:
             )
         if tenant is not None and "token_url" not in settings:
             settings["token_url"] = f"https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
-    return [Line(key, value, _ERP_KEY_WORDS.get(key, "")) for key, value in settings.items()]
+    where = _ERP_DOCS[a.erp].split(";")[0]
+    return [Line(key, value, _ERP_KEY_WORDS.get(key, f"see {where}")) for key, value in settings.items()]
 
 
 _ERP_KEY_WORDS = {
