@@ -22,8 +22,21 @@ def toml_value(value: Value) -> str:
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    return "[" + ", ".join(json.dumps(item, ensure_ascii=False) for item in value) + "]"
+        return _string(value)
+    return "[" + ", ".join(_string(item) for item in value) + "]"
+
+
+def _string(text: str) -> str:
+    """A TOML basic string; ValueError for text no file can hold (a byte the terminal or the
+    command line could not read as UTF-8 arrives as a lone surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(
+            f"{text!r} is not valid text: retype it (the terminal sent bytes that are not UTF-8)"
+        ) from None
+    # JSON leaves DEL as it is, and TOML wants every control character but tab escaped.
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 class Line:
