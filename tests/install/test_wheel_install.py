@@ -1,5 +1,5 @@
 """A shop's install, without git: the wheel built from this tree, installed into a fresh
-virtual environment (pipx when the machine has it, else ``python -m venv`` and pip), and
+virtual environment with pipx (a test dependency), as docs/operations.md tells a shop, and
 then ``tillgw --version``, ``tillgw init --non-interactive`` against the simulators (run
 from the installed package too) and ``tillgw run`` up to a first sale over the API.
 
@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -49,8 +48,8 @@ class Installed:
         return str(self.bin / "tillgw")
 
 
-def run(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=600, check=False)
+def run(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, (
         f"{' '.join(argv)} ended with {done.returncode}:\n{done.stdout}\n{done.stderr}"
     )
@@ -73,17 +72,16 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Installed:
     """The wheel in a fresh environment of its own, away from this checkout."""
     home = tmp_path_factory.mktemp("install")
-    pipx = shutil.which("pipx")
-    if pipx is not None:
-        env = {**os.environ, "PIPX_HOME": str(home / "pipx"), "PIPX_BIN_DIR": str(home / "bin")}
-        subprocess.run(
-            [pipx, "install", str(wheel)], env=env, capture_output=True, text=True, timeout=600, check=True
-        )
-        return Installed(home / "pipx" / "venvs" / "tillgateway" / "bin")
-    venv = home / "venv"
-    run([sys.executable, "-m", "venv", str(venv)], home)
-    run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", str(wheel)], home)
-    return Installed(venv / "bin")
+    # pipx as a shop installs with it: the test dependencies bring it beside this interpreter.
+    pipx = Path(sys.executable).with_name("pipx")
+    env = {
+        **os.environ,
+        "PIPX_HOME": str(home / "pipx"),
+        "PIPX_BIN_DIR": str(home / "bin"),
+        "PIPX_DEFAULT_PYTHON": sys.executable,
+    }
+    run([str(pipx), "install", str(wheel)], home, env=env)
+    return Installed(home / "pipx" / "venvs" / "tillgateway" / "bin")
 
 
 def test_the_wheel_holds_every_file_of_the_packages(wheel: Path) -> None:
