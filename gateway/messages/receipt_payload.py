@@ -20,7 +20,7 @@ message (:func:`receipt_payload_of`) when it writes it.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Literal, cast
+from typing import Annotated, Any, Literal, cast
 
 import msgspec
 
@@ -164,7 +164,7 @@ class ReceiptPayloadV1(Body, frozen=True):
     control_code: str
     unit_id: str
     totals: TotalsBody  # öre; vat as [rate in hundredths, gross, vat]
-    receipt: dict[str, object]  # the sale with decimal-string money, as the POS posted it
+    receipt: dict[str, Any]  # the sale with decimal-string money, as the POS posted it (docs/api.md)
     cashier: str | None
 
     def upgraded(self) -> ReceiptPayload:
