@@ -40,7 +40,11 @@ STRUCT_WORDS: dict[str, str] = {
     ),
     "DrawerOpenBody": "drawer.open: the drawer opened without a sale.",
     "CashierBody": "cashier.login and cashier.logout.",
-    "PriceChangeBody": "price.change: a price changed at the till.",
+    "PriceChangeBody": (
+        "price.change as tills wrote it before tillgw.bus/2 (tillgw.bus/1): the prices as kronor text "
+        "('32.00'), as the POS posted them. Read it; never write it."
+    ),
+    "PriceChangePayload": "price.change (tillgw.bus/2): a price changed at the till, the prices in öre.",
     "FloatChangeBody": (
         "float.change: float (växelkassa) put into the drawer (amount > 0) or taken out (< 0), in öre; "
         "cashier and note are left out when not given."
@@ -80,8 +84,10 @@ FIELD_WORDS: dict[tuple[str, str], str] = {
     ("ReportBody_int_", "net_sales"): "sales less returns, öre incl. VAT",
     ("ReportBody_int_", "vat"): "one labelled row per rate, all four rates",
     ("ReportBody_int_", "payments"): "öre per means of payment",
-    ("PriceChangeBody", "old_price"): "decimal text, kronor (as the POS sent it)",
-    ("PriceChangeBody", "new_price"): "decimal text, kronor (as the POS sent it)",
+    ("PriceChangeBody", "old_price"): "kronor as text, '32.00' (tillgw.bus/1 only)",
+    ("PriceChangeBody", "new_price"): "kronor as text, '32.00' (tillgw.bus/1 only)",
+    ("PriceChangePayload", "old_price"): "öre incl. VAT for one unit; null when the POS did not say",
+    ("PriceChangePayload", "article"): "the article number",
     ("FloatChangeBody", "amount"): "öre: > 0 put in, < 0 taken out",
     ("OrderLineBody", "quantity"): "decimal text, more than zero",
     ("OrderNewBody", "reference"): "the till's O-{register}-{n}: the ERP's order carries it (made once)",

@@ -32,7 +32,9 @@ import msgspec
 from gateway.fiscal.bodies import PendingBody, ReceiptBody
 from gateway.fiscal.journal import Entry
 from gateway.fiscal.store import Store, Writer
+from gateway.messages.bodies import PriceChangeBody
 from gateway.messages.envelope import KIND_TOPICS, Ack, AckStatus, BusMessage, Topics
+from gateway.messages.price_change import price_change_payload_of
 from gateway.messages.receipt_payload import ReceiptPayload, receipt_payload_of
 
 __all__ = [
@@ -272,8 +274,11 @@ class Outbox:
 
 
 def _payload(w: Writer, entry: Entry) -> dict[str, Any]:
-    """The message's payload: the entry's body, and for a receipt the projection of its two
-    entries (the journal's bodies stay as signed; only the message has the bus's shape)."""
+    """The message's payload: the entry's body; for a receipt the projection of its two entries,
+    for a price change its prices in öre (the journal's bodies stay as signed; only the message
+    has the bus's shape, money in öre)."""
+    if entry.kind == "price.change":
+        return price_change_payload_of(entry.body_as(PriceChangeBody)).to_json()
     if entry.kind != "receipt":
         return dict(entry.body)
     done = entry.body_as(ReceiptBody)

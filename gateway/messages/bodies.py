@@ -323,5 +323,7 @@ ENTRY_PAYLOAD_TYPES: Mapping[str, Any] = MappingProxyType(
         "order.new": OrderNewBody,
     }
 )
-"""The bus kinds whose payload is their journal entry's body, as it was signed (every kind but
-``receipt``, whose payload :mod:`gateway.messages.receipt_payload` projects from two entries)."""
+"""The bus kinds whose ``tillgw.bus/1`` payload is their journal entry's body, as it was signed
+(every kind but ``receipt``, whose payload :mod:`gateway.messages.receipt_payload` projects
+from two entries); ``price.change`` is projected in ``tillgw.bus/2``
+(:mod:`gateway.messages.price_change`)."""

@@ -8,12 +8,14 @@ every other kind. This release writes:
 kind                        schema            payload
 ==========================  ================  =============================================
 ``receipt``                 ``tillgw.bus/2``  :class:`~gateway.messages.receipt_payload.ReceiptPayload`
+``price.change``            ``tillgw.bus/2``  :class:`~gateway.messages.price_change.PriceChangePayload`
 every other kind            ``tillgw.bus/1``  its journal entry's body (:data:`ENTRY_PAYLOAD_TYPES`)
 ==========================  ================  =============================================
 
 and reads both versions of every kind: a ``tillgw.bus/1`` receipt is
-:class:`~gateway.messages.receipt_payload.ReceiptPayloadV1`; any other kind has one payload
-in both versions.
+:class:`~gateway.messages.receipt_payload.ReceiptPayloadV1`, a ``tillgw.bus/1`` price change
+its journal body (prices as kronor text); any other kind has one payload in both versions.
+Both changed so that money on the bus is integer öre everywhere.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 import msgspec
 
 from gateway.messages.bodies import ENTRY_PAYLOAD_TYPES, Body, body_error
+from gateway.messages.price_change import PriceChangePayload
 from gateway.messages.receipt_payload import ReceiptPayload, ReceiptPayloadV1
 
 __all__ = [
@@ -41,12 +44,14 @@ BUS_V1 = "tillgw.bus/1"
 BUS_V2 = "tillgw.bus/2"
 BUS_SCHEMAS = (BUS_V1, BUS_V2)
 
-_WRITTEN_AS_V2 = frozenset({"receipt"})
+_WRITTEN_AS_V2 = frozenset({"receipt", "price.change"})
 
 PAYLOAD_TYPES: Mapping[str, Mapping[str, Any]] = MappingProxyType(
     {
         BUS_V1: MappingProxyType({"receipt": ReceiptPayloadV1, **ENTRY_PAYLOAD_TYPES}),
-        BUS_V2: MappingProxyType({"receipt": ReceiptPayload, **ENTRY_PAYLOAD_TYPES}),
+        BUS_V2: MappingProxyType(
+            {**ENTRY_PAYLOAD_TYPES, "receipt": ReceiptPayload, "price.change": PriceChangePayload}
+        ),
     }
 )
 """By schema, by kind: the Struct of the payload."""

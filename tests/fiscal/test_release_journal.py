@@ -31,6 +31,7 @@ import sqlite3
 import xml.etree.ElementTree as ET
 from collections import Counter
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import get_origin
 
@@ -53,8 +54,10 @@ from gateway.fiscal.export.period import Period
 from gateway.fiscal.export.skv import Register, export_skv
 from gateway.fiscal.export.skv_xml import KOMPONENT_NS
 from gateway.fiscal.journal import canonical_body, open_readonly
+from gateway.messages.bodies import PriceChangeBody
 from gateway.messages.envelope import KIND_TOPICS, SCHEMA, decode_message
 from gateway.messages.payloads import payload_type
+from gateway.messages.price_change import price_change_payload_of
 from gateway.messages.receipt_payload import ReceiptPayloadV1
 
 RECORDINGS = Path(__file__).parent / "recordings"
@@ -185,6 +188,10 @@ def test_the_release_messages_read_as_their_structs_and_are_what_this_release_wo
             old = message.payload_as(ReceiptPayloadV1)
             assert old.to_json() == message.payload
             assert made == old.upgraded()
+        elif message.kind == "price.change":  # tillgw.bus/1: the journal body; this release's in öre
+            assert message.payload == json.loads(body)
+            price = msgspec.json.decode(body, type=PriceChangeBody)
+            assert price_change_payload_of(price).new_price == int(Decimal(price.new_price) * 100)
         else:
             assert message.payload == json.loads(body)
     assert set(kinds) == set(KIND_TOPICS)

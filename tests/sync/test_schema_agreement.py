@@ -175,6 +175,8 @@ TILL_BREAKERS: dict[str, Breaker] = {
     "a login without its cashier": on(event("cashier.login"))(_drop("payload.cashier")),
     "a customer's address as text": on(event("customer.change"))(_set("payload.address", "Storgatan 1")),
     "a price change without its article": on(event("price.change"))(_drop("payload.article")),
+    "a price in kronor text": on(("tillgw.bus/2", "price.change"))(_set("payload.new_price", "34.00")),
+    "a v1 price change labelled v2": on(event("price.change"))(_set("schema", "tillgw.bus/2")),
 }
 
 
