@@ -103,8 +103,8 @@ def till_message() -> dict[str, Any]:
         "A till's message (tillgw.bus/1, tillgw.bus/2)",
         "What a till publishes on tillgw/{orgnr}/{store}/{register}/"
         "{receipts|reports|events|customers|orders}, QoS 1, one JSON object (UTF-8) per message; "
-        "kept and sent again until acked (ack.schema.json). A receipt is tillgw.bus/2 "
-        "(tillgw.bus/1 from older tills); every other kind is tillgw.bus/1. Beyond this file: "
+        "kept and sent again until acked (ack.schema.json). A receipt and a price change are "
+        "tillgw.bus/2 (tillgw.bus/1 from older tills); every other kind is tillgw.bus/1. Beyond this file: "
         "msg_id is exactly {orgnr}/{store}/{register}/{sequence} (docs/bus/README.md).",
         {"$ref": "#/$defs/EnvelopeWire", "allOf": rules},
         defs,

@@ -10,9 +10,9 @@ Topics (DESIGN.md), one tree per store::
     tillgw/{orgnr}/{store}/{register}/acks       application acks             sync -> till
     tillgw/{orgnr}/{store}/catalog/…             articles, prices, customers  sync -> tills
 
-Every message is one JSON object (UTF-8) of schema ``tillgw.bus/2`` (a receipt) or
-``tillgw.bus/1`` (every other kind; :mod:`gateway.messages.payloads` says why, and which
-payload each carries). The files of ``docs/bus/`` are the same contract as JSON Schema:
+Every message is one JSON object (UTF-8) of schema ``tillgw.bus/2`` (a receipt, a price
+change) or ``tillgw.bus/1`` (every other kind; :mod:`gateway.messages.payloads` says why,
+and which payload each carries). The files of ``docs/bus/`` are the same contract as JSON Schema:
 
 ``schema``    ``tillgw.bus/1`` or ``tillgw.bus/2``
 
@@ -197,7 +197,10 @@ class EnvelopeWire(msgspec.Struct, frozen=True):
     :class:`BusMessage`, the ``schema`` among them required (the source of the envelope in
     ``docs/bus/till-message.schema.json``)."""
 
-    schema: Annotated[str, msgspec.Meta(description="tillgw.bus/2 for a receipt, tillgw.bus/1 for the rest")]
+    schema: Annotated[
+        str,
+        msgspec.Meta(description="tillgw.bus/2 for a receipt and a price change, tillgw.bus/1 for the rest"),
+    ]
     msg_id: Annotated[
         str, msgspec.Meta(description="{orgnr}/{store}/{register}/{sequence}: unique for ever; ack it")
     ]

@@ -83,3 +83,25 @@ async def test_the_sync_module_takes_old_and_new_receipts_of_one_register_in_ord
         sync_config, "SELECT sequence, processed_at IS NOT NULL, held_by FROM inbox ORDER BY sequence"
     ) == [(m.sequence, 1, None) for m in sent]
     assert report.body()["report"] == "z"
+
+
+async def test_a_message_whose_payload_is_not_as_the_files_say_is_held_at_intake_naming_the_field(
+    make_till: TillFactory, till_bus: TillBus, sync_config: SyncConfig
+) -> None:
+    """Money as kronor text where öre belong: held (acked ``held`` with the field), never stored
+    as taken; the register's next message waits behind it."""
+    till = await make_till()
+    assert await SyncService(sync_config).run(once=True) == 0  # the persistent session
+    await a_day(till.pipeline)
+    (topic, first), (_, second) = (await till.messages())[:2]
+    bad = json.loads(first)
+    bad["payload"]["totals"]["to_pay"] = "93.00"
+    await till_bus.publish(topic, json.dumps(bad).encode())
+    await till_bus.publish(topic, second)
+    assert await SyncService(sync_config).run(once=True) == 0
+    acks = {a["msg_id"]: a for _, a in [await till_bus.ack(), await till_bus.ack()]}
+    held = acks[bad["msg_id"]]
+    assert held["status"] == "held"
+    assert "payload.totals.to_pay: expected int, got str" in (held["reason"] or "")
+    assert acks[json.loads(second)["msg_id"]]["status"] == "stored"
+    assert inbox_rows(sync_config, "SELECT sequence, processed_at IS NOT NULL FROM inbox") == [(2, 0)]
