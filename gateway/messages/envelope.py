@@ -28,8 +28,8 @@ and which payload each carries). The files of ``docs/bus/`` are the same contrac
 
 The envelope is checked field by field when it is read (:func:`decode_message`, a msgspec
 Struct): a field that is missing or of the wrong type is a :class:`FieldError` naming it.
-The payload is read as its kind's Struct where it is used, so that a module reading a
-message of a kind it does not handle never refuses it for that.
+The payload is read as its kind's Struct, by kind and schema, with :meth:`BusMessage.body`
+(the sync module does so when it takes a message, before storing it).
 
 An ack (schema ``tillgw.bus-ack/1``) says ``{"msg_id", "status": "stored" | "held",
 "reason"?, "proof"}``: the sync module sends it only after the message is safely in its
