@@ -32,8 +32,10 @@ import msgspec
 from gateway.fiscal.bodies import PendingBody, ReceiptBody
 from gateway.fiscal.journal import Entry
 from gateway.fiscal.store import Store, Writer
-from gateway.messages.bodies import ReceiptPayload
+from gateway.messages.bodies import PriceChangeBody
 from gateway.messages.envelope import KIND_TOPICS, Ack, AckStatus, BusMessage, Topics
+from gateway.messages.price_change import price_change_payload_of
+from gateway.messages.receipt_payload import ReceiptPayload, receipt_payload_of
 
 __all__ = [
     "OUTBOX_SCHEMA",
@@ -272,7 +274,11 @@ class Outbox:
 
 
 def _payload(w: Writer, entry: Entry) -> dict[str, Any]:
-    """The message's payload: the entry's body, and for a receipt the receipt itself."""
+    """The message's payload: the entry's body; for a receipt the projection of its two entries,
+    for a price change its prices in öre (the journal's bodies stay as signed; only the message
+    has the bus's shape, money in öre)."""
+    if entry.kind == "price.change":
+        return price_change_payload_of(entry.body_as(PriceChangeBody)).to_json()
     if entry.kind != "receipt":
         return dict(entry.body)
     done = entry.body_as(ReceiptBody)
@@ -282,15 +288,16 @@ def _payload(w: Writer, entry: Entry) -> dict[str, Any]:
 
 
 def receipt_payload(done: ReceiptBody, pending: PendingBody) -> ReceiptPayload:
-    """A receipt's message: its ``receipt`` entry (``done``) with the sale of its pending entry."""
-    return ReceiptPayload(
+    """A receipt's message (``tillgw.bus/2``): its ``receipt`` entry (``done``) with the sale of its
+    pending entry, every amount in öre and the VAT in labelled rows."""
+    return receipt_payload_of(
         receipt_no=done.receipt_no,
         type=done.type,
         at=pending.at,
         copy_of=done.copy_of,
         control_code=done.control_code,
         unit_id=done.unit_id,
-        totals=done.totals,  # öre
-        receipt=pending.receipt,  # as the POS posted it (decimal strings)
+        totals=done.totals,
+        sale=pending.sale(),
         cashier=pending.receipt.get("cashier"),
     )
