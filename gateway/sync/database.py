@@ -27,14 +27,13 @@ def now_text() -> str:
 
 
 async def migrate_file(path: Path, steps: Sequence[Step], *, database: str, busy_timeout_ms: int) -> None:
-    """The file at ``path`` (WAL) brought to the last of ``steps`` (gateway/common/migrations.py),
+    """The file at ``path`` brought to the last of ``steps`` (gateway/common/migrations.py),
     on a connection of its own, in a worker thread: a file written by a newer version refused."""
 
     def run() -> None:
         conn = sqlite3.connect(path, isolation_level=None)
         try:
             conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-            conn.execute("PRAGMA journal_mode=WAL")
             migrate(conn, steps, database=f"{database} {path}", path=path)
         finally:
             conn.close()
