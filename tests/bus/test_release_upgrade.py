@@ -20,6 +20,7 @@ import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,7 +46,7 @@ async def unit_url(unit: ControlUnit) -> AsyncIterator[str]:
         yield url
 
 
-def read(path: Path, sql: str) -> list[tuple[object, ...]]:
+def read(path: Path, sql: str) -> list[tuple[Any, ...]]:
     with closing(sqlite3.connect(path)) as conn:
         return conn.execute(sql).fetchall()
 
