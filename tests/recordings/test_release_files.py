@@ -22,6 +22,7 @@ from aiohttp import web
 
 from gateway.catalog.database import CATALOG_STEPS
 from gateway.catalog.store import Catalog
+from gateway.cli import main
 from gateway.common.migrations import SchemaTooNew, latest_version
 from gateway.messages.catalog import Article, CatalogSection, CatalogUpdate
 from gateway.sync.http.oauth import TOKEN_STEPS, OAuthTokens, TokenEndpoint
@@ -165,3 +166,20 @@ async def test_a_file_of_a_newer_release_is_refused_before_anything_is_written(t
     with pytest.raises(SchemaTooNew, match=r"the sync module's inbox .*inbox\.db is at schema version 7"):
         await Inbox.open(path)
     assert path.read_bytes() == before
+
+
+def test_sync_status_on_the_recorded_inbox_names_where_each_register_stands(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inbox = recorded("inbox", tmp_path)
+    config = tmp_path / "sync.toml"
+    config.write_text(
+        f'[mqtt]\nurl = "mqtt://127.0.0.1:1"\n\n[sync]\ninbox = "{inbox}"\n'
+        f'registers = ["{ORGNR}/{STORE}/KASSA1"]\n',
+        encoding="utf-8",
+    )
+    assert main(["sync", "--status", "--config", str(config)]) == 1  # KASSA9's message is held
+    out = capsys.readouterr().out
+    # What `tillgw restore --bus-sequence/--last-receipt` compares a backup of KASSA1 with.
+    assert f"last stored from {ORGNR}/{STORE}/KASSA1: message 20, receipt 9\n" in out
+    assert f"last stored from {ORGNR}/{STORE}/KASSA9: message 1, receipt none\n" in out
