@@ -20,6 +20,7 @@ are journaled as lost (``tillgw journal accept-gap``): a receipt number is never
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sqlite3
@@ -63,6 +64,7 @@ def restore_backup(
     try:
         with opened_backup(source) as folder:
             manifest = check_backup(folder)
+            created = not data_dir.exists()
             data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             lock = DataDirLock(data_dir / _LOCK)
             try:
@@ -71,6 +73,12 @@ def restore_backup(
                 raise RestoreRefused(f"{exc}; stop it before restoring") from None
             try:
                 return _restore(folder, manifest, data_dir, replace, sold, accept_loss, at)
+            except RestoreRefused:
+                if created:  # refused: leave no directory behind that was not there
+                    (data_dir / _LOCK).unlink(missing_ok=True)
+                    with contextlib.suppress(OSError):
+                        data_dir.rmdir()  # only when nothing else is in it
+                raise
             finally:
                 lock.release()
     except BackupDamaged as exc:

@@ -11,6 +11,8 @@ its simulated control unit, the commands), real SQLite files, real HTTP.
 * An older one restored with ``--accept-loss``: the till refuses to start until
   ``tillgw journal accept-gap`` has journaled the missing receipts; then it numbers on past
   them — a receipt number is never given twice.
+* A backup whose outbox ends before what the sync module holds (``--bus-sequence``) is
+  refused too.
 * A backup changed after it was written (a byte of a database, a truncated ``.tar``, a
   journal entry rewritten with the manifest made to match) is refused naming the damage.
 """
@@ -130,7 +132,7 @@ async def test_backups_of_a_selling_till_restore_and_never_go_behind_what_was_so
             f"the backup ends at receipt {facts['last_receipt']}; the register has sold up to receipt "
             f"{len(sold)} (--last-receipt): {behind} receipt{'s' if behind != 1 else ''} would be lost"
         ) in out
-        assert "--accept-loss" in out and not (fresh.data_dir / "till.db").exists()
+        assert "--accept-loss" in out and not fresh.data_dir.exists()
         # Over the till's own directory: its series.json and database say the same.
         code, out = await run_tillgw("restore", str(live_tar), "--config", str(till.config), "--replace")
         assert code == 1 and f"shows the register sold up to {len(sold)}" in out, out
@@ -180,6 +182,25 @@ async def test_a_backup_damaged_after_it_was_written_is_refused_naming_the_damag
         folder, tar = tmp_path / "backup", tmp_path / "backup.tar"
         await tillgw_ok("backup", "--config", str(till.config), str(folder))
         await tillgw_ok("backup", "--config", str(till.config), str(tar))
+
+    # A sound backup, but the sync module holds a message of this register it does not.
+    elsewhere = tmp_path / "elsewhere"
+    code, out = await run_tillgw(
+        "restore",
+        str(folder),
+        "--config",
+        str(till.config),
+        "--data-dir",
+        str(elsewhere),
+        "--bus-sequence",
+        "2",
+    )
+    assert code == 1, out
+    assert (
+        "the backup's outbox ends at message 0; the sync module has stored up to 2 from this register "
+        "(--bus-sequence): 2 messages it has are not in the backup"
+    ) in out
+    assert not elsewhere.exists()
 
     # A byte of the database copy changed.
     changed = tmp_path / "changed"
