@@ -60,8 +60,9 @@ def check_backup(folder: Path) -> Manifest:
     except (ValueError, UnicodeDecodeError) as exc:
         raise BackupDamaged(str(exc)) from None
     listed = {f.name for f in manifest.files}
-    for extra in sorted(p.name for p in folder.iterdir() if p.name != MANIFEST and p.name not in listed):
-        raise BackupDamaged(f"{folder / extra} is not in the backup's manifest")
+    extra = sorted(p.name for p in folder.iterdir() if p.name != MANIFEST and p.name not in listed)
+    if extra:
+        raise BackupDamaged(f"{folder / extra[0]} is not in the backup's manifest")
     for entry in manifest.files:
         path = folder / entry.name
         if not path.is_file():

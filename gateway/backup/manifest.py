@@ -70,7 +70,13 @@ class Manifest:
                 made_at=str(doc["made_at"]),
                 data_dir=str(doc["data_dir"]),
                 register=str(doc["register"]),
-                facts=TillFacts(**{k: doc["facts"][k] for k in TillFacts.__dataclass_fields__}),
+                facts=TillFacts(
+                    journal_entries=int(doc["facts"]["journal_entries"]),
+                    head_seq=int(doc["facts"]["head_seq"]),
+                    head_hash=str(doc["facts"]["head_hash"]),
+                    last_receipt=int(doc["facts"]["last_receipt"]),
+                    outbox_sequence=int(doc["facts"]["outbox_sequence"]),
+                ),
                 files=tuple(
                     BackupFile(str(f["name"]), int(f["size"]), str(f["sha256"]), bool(f["database"]))
                     for f in doc["files"]
@@ -91,10 +97,10 @@ def sha256_of(path: Path) -> str:
 def till_facts(database: Path) -> TillFacts:
     """The series of the till database at ``database`` (opened read-only)."""
     with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as conn:
-        return facts_of(conn)
+        return _facts_of(conn)
 
 
-def facts_of(conn: sqlite3.Connection) -> TillFacts:
+def _facts_of(conn: sqlite3.Connection) -> TillFacts:
     tables = {str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if "journal" not in tables:
         return TillFacts(0, 0, "", 0, 0)

@@ -70,13 +70,13 @@ def take_backup(
             at.isoformat(timespec="seconds"), str(files.data_dir), register, facts, tuple(copied)
         )
         _write_synced(work / MANIFEST, manifest.to_json().encode())
-        _sync_dir(work)
+        _fsync(work)
         if as_tar:
             _write_tar(work, target)
             shutil.rmtree(work)
         else:
             os.replace(work, target)
-            _sync_dir(target.parent)
+            _fsync(target.parent)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
@@ -126,10 +126,6 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def _sync_dir(path: Path) -> None:
-    _fsync(path)
-
-
 def _write_tar(folder: Path, target: Path) -> None:
     partial = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     try:
@@ -144,7 +140,7 @@ def _write_tar(folder: Path, target: Path) -> None:
             raw.flush()
             os.fsync(raw.fileno())
         os.replace(partial, target)
-        _sync_dir(target.parent)
+        _fsync(target.parent)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
