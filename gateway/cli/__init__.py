@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     # Setting a till up on a shop's computer: its config file, its system service.
     "init": ("tools.install.init_command", "set a till up: find its devices, write a commented till.toml"),
     "service": ("tools.install.service_command", "install, remove or show the till's systemd services"),
+    "backup": ("gateway.cli.backup", "back up the till's data, while it runs too, and check the copy"),
+    "restore": ("gateway.cli.restore", "restore a backup into the till's data directory (the till stopped)"),
     "diag": ("tools.diag.command", "check the devices: who they are, how they are, what to do"),
     "register": (
         "tools.registration.command",

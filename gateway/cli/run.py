@@ -43,6 +43,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def run_command(args: argparse.Namespace) -> int:
     # The service (devices, fiscal core, bus, API) is loaded when it runs, not when
     # `tillgw run --help` or another command builds its parser.
+    from gateway.common.migrations import MigrationFailed, SchemaTooNew
     from gateway.common.signing import SigningKeyError
     from gateway.fiscal.start_checks import StartRefused
 
@@ -56,7 +57,7 @@ def run_command(args: argparse.Namespace) -> int:
         return 2
     try:
         return asyncio.run(serve(config))
-    except StartRefused as exc:
+    except (StartRefused, SchemaTooNew, MigrationFailed) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except sqlite3.Error as exc:

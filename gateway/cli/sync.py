@@ -97,6 +97,16 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def sync_command(args: argparse.Namespace) -> int:
+    from gateway.common.migrations import MigrationFailed, SchemaTooNew
+
+    try:
+        return _sync_command(args)
+    except (SchemaTooNew, MigrationFailed) as exc:  # a database of a newer release, or a failed step
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _sync_command(args: argparse.Namespace) -> int:
     try:
         config = load_sync_config(args.config)
     except ConfigError as exc:
