@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gateway.cli.logs import configure_logging
 from gateway.config import ConfigError
 from gateway.sync.config import SyncConfig, load_sync_config
 from gateway.sync.runlog import LOGGER
@@ -104,7 +105,10 @@ def sync_command(args: argparse.Namespace) -> int:
         return 2
     console = logging.StreamHandler(sys.stderr)
     console.setFormatter(logging.Formatter("tillgw sync: %(levelname)s %(message)s"))
-    logging.getLogger(LOGGER).addHandler(console)
+    # The sync module's own lines on stderr, and any library's warning (as Python's last-resort
+    # handler showed them before); the file has every line.
+    console.addFilter(lambda record: record.name.startswith(LOGGER) or record.levelno >= logging.WARNING)
+    configure_logging(config.log, config.log_file, console=console)
     if config.demo:
         print(
             f"tillgw sync: demo configuration: inbox, SIE files and logs under {config.inbox.parent}",
