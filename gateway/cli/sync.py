@@ -128,9 +128,11 @@ def sync_command(args: argparse.Namespace) -> int:
     if args.authorize is not None:
         return asyncio.run(_authorize(config, args))
     if args.sync_all or args.sync_changes:
+        from gateway.cli.progress import progress_display
         from gateway.sync.masterdata.command import sync_once
 
-        return asyncio.run(sync_once(config, full=args.sync_all))
+        with progress_display() as progress:
+            return asyncio.run(sync_once(config, full=args.sync_all, progress=progress))
     from gateway.sync.reprocess import HeldFilter
     from gateway.sync.service import SyncService  # the bus and mail libraries: only for this command
 
