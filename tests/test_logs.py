@@ -7,17 +7,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import re
 import signal
 import socket
 import stat
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from gateway.cli.logs import configure_logging
+from gateway.cli.logs import StderrHandler, configure_logging
 from gateway.common.health import DeviceState, HealthTracker
 from gateway.config import ConfigError, LogConfig, load_config
 from gateway.devices.control_units.interface import ControlUnitError
@@ -227,3 +229,18 @@ async def test_a_printer_that_does_not_answer_is_logged_at_warning_or_above(
     ]
     quiet = [r.getMessage() for r in device_records if r.levelno == logging.INFO]
     assert not [m for m in quiet if "failed" in m or "cannot" in m], quiet
+
+
+def test_the_console_lines_go_to_stderr_as_it_is_at_each_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A progress bar replaces sys.stderr while it is drawn; the log's lines must follow it.
+    handler = StderrHandler()
+    logger = logging.getLogger("tillgw.test.console")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        replaced = io.StringIO()
+        monkeypatch.setattr(sys, "stderr", replaced)
+        logger.warning("printer: failed")
+        assert replaced.getvalue() == "printer: failed\n"
+    finally:
+        logger.removeHandler(handler)

@@ -18,10 +18,11 @@ import os
 import sys
 from io import TextIOWrapper
 from pathlib import Path
+from typing import TextIO
 
 from gateway.config import LogConfig
 
-__all__ = ["LOG_FORMAT", "PrivateRotatingFileHandler", "configure_logging"]
+__all__ = ["LOG_FORMAT", "PrivateRotatingFileHandler", "StderrHandler", "configure_logging"]
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _PRIVATE_MODE = 0o600  # the log names devices, addresses and receipts: the owner's alone, like the data
@@ -36,6 +37,20 @@ class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
         stream = super()._open()
         os.chmod(self.baseFilename, _PRIVATE_MODE)
         return stream
+
+
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Lines to whatever ``sys.stderr`` is at the moment of each line: while a progress bar
+    is drawn (:mod:`gateway.cli.progress`), that is the bar's console, which prints the line
+    above the bar instead of through it."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:
+        """Ignored: the stream is always the current stderr."""
 
 
 def configure_logging(
@@ -55,7 +70,7 @@ def configure_logging(
     root.setLevel(logging.DEBUG if verbose else getattr(logging, config.level.upper()))
     formatter = logging.Formatter(LOG_FORMAT)
     if console is None:
-        console = logging.StreamHandler(sys.stderr)
+        console = StderrHandler()
         console.setFormatter(formatter)
     root.addHandler(console)
     try:

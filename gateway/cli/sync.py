@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gateway.cli.logs import configure_logging
+from gateway.cli.logs import StderrHandler, configure_logging
 from gateway.config import ConfigError
 from gateway.sync.config import SyncConfig, load_sync_config
 from gateway.sync.runlog import LOGGER
@@ -103,7 +103,7 @@ def sync_command(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    console = logging.StreamHandler(sys.stderr)
+    console = StderrHandler()
     console.setFormatter(logging.Formatter("tillgw sync: %(levelname)s %(message)s"))
     # The sync module's own lines on stderr, and any library's warning (as Python's last-resort
     # handler showed them before); the file has every line.

@@ -385,6 +385,9 @@ class ControlUnitDriver(RetryingUnit[UnitProblem | _Problem], ControlUnit):
             try:
                 await self._query_status(op)
             except Retry as retry:
+                # Looking for the speed, not a failure: silence at the wrong speed is expected.
+                # Silence at every speed is the failure, and it is logged as one (a warning per
+                # try, an error when the unit is failed).
                 log.info("%s: no usable answer at %d baud: %s", self.url, speed, retry)
                 continue
             if speed != current:
