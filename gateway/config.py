@@ -22,7 +22,7 @@ A full example is in docs/configuration.md; the keys::
     [mqtt]          url ("mqtt://HOST:1883" | "mqtts://HOST:8883"), username, password, ca_file,
                     embedded ("never" | "when-none") — start a broker in-process when none answers
     [log]           file (the till's; default till.log in the data directory), sync_file (the
-                    sync module's; default sync.log in its data directory), level ("debug"|"info"|
+                    sync module's; default sync.log beside its inbox), level ("debug"|"info"|
                     "warning"|"error"), max_bytes, backups
     [sync]          read by ``tillgw sync`` (gateway/sync/config.py), not by the till
 """
@@ -165,7 +165,7 @@ class LogConfig:
     file would lose each other's lines at every rotation."""
 
     file: Path | None = None  # the till's; None: till.log in the data directory
-    sync_file: Path | None = None  # the sync module's; None: sync.log in its data directory
+    sync_file: Path | None = None  # the sync module's; None: sync.log beside its inbox (<data_dir>/sync)
     level: str = "info"  # one of LOG_LEVELS
     max_bytes: int = DEFAULT_LOG_MAX_BYTES  # a file this big is rotated: till.log -> till.log.1 …
     backups: int = DEFAULT_LOG_BACKUPS  # rotated files kept (till.log.1 … till.log.N)

@@ -55,7 +55,7 @@ def test_each_process_has_its_own_log_file_in_the_data_dir_by_default(tmp_path: 
     config = load_config(path)
     assert config.log_file == tmp_path / "data" / "till.log"
     assert config.log.level == "info" and config.log.backups >= 1
-    assert load_sync_config(path).log_file == tmp_path / "data" / "sync.log"
+    assert load_sync_config(path).log_file == tmp_path / "data" / "sync" / "sync.log"
     moved = config.with_overrides(data_dir=tmp_path / "elsewhere")
     assert moved.log_file == tmp_path / "elsewhere" / "till.log"  # --data-dir takes the log along
 

@@ -125,7 +125,9 @@ class SyncConfig:
     # (gateway/sync/pruning.py).
     keep_logs_days: int = DEFAULT_KEEP_LOGS_DAYS
     log: LogConfig = field(default_factory=LogConfig)
-    log_file: Path = Path("var") / "sync.log"  # the process's own log ([log].sync_file)
+    # The process's own log ([log].sync_file); by default beside the inbox, in the folder that
+    # is the sync module's alone (its systemd unit may write there and nowhere in the till's).
+    log_file: Path = Path("var") / "sync" / "sync.log"
     demo: bool = False
     source: Path | None = None
     masterdata: MasterDataConfig = field(default_factory=MasterDataConfig)
@@ -298,7 +300,7 @@ def parse_sync_config(raw: dict[str, Any], path: Path) -> SyncConfig:
         retry_interval=s.number("retry_interval", 60.0, minimum=0.1),
         keep_logs_days=s.integer("keep_logs_days", DEFAULT_KEEP_LOGS_DAYS, minimum=1),
         log=log,
-        log_file=log.sync_file or data_dir / "sync.log",
+        log_file=log.sync_file or inbox.parent / "sync.log",
         source=path,
         masterdata=masterdata,
         **erp,
