@@ -104,6 +104,24 @@ def test_install_writes_a_unit_for_the_till_and_one_for_its_sync_module(
     assert not data.exists()
 
 
+def test_log_files_kept_elsewhere_are_writable_by_their_service(config: Path, tmp_path: Path) -> None:
+    logs = tmp_path / "var-log-tillgw"
+    config.write_text(
+        TILL + f'\n[log]\nfile = "{logs / "till.log"}"\nsync_file = "{logs / "sync" / "sync.log"}"\n',
+        encoding="utf-8",
+    )
+
+    assert install(config, tmp_path / "root") == 0
+
+    units = tmp_path / "root" / "etc" / "systemd" / "system"
+    data = config.parent / "data"
+    till = (units / "tillgw.service").read_text(encoding="utf-8").splitlines()
+    assert f"ReadWritePaths={data} {logs}" in till
+    sync = (units / "tillgw-sync.service").read_text(encoding="utf-8").splitlines()
+    paths = f"{data / 'sync'} {data / 'sync' / 'sie'} {data / 'sync' / 'logs'} {logs / 'sync'}"
+    assert f"ReadWritePaths={paths}" in sync
+
+
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="this machine has no systemd-analyze")
 def test_systemd_analyze_verify_finds_nothing_wrong(config: Path, tmp_path: Path) -> None:
     root = tmp_path / "root"

@@ -182,11 +182,17 @@ def _parts(config: Path) -> tuple[list[Path], list[Path], str | None]:
     try:
         if "shop" in raw:
             till = load_config(config)
-            till_writes.append(till.data_dir.resolve())
+            # The log may be elsewhere ([log] file): the unit must let the till write it.
+            till_writes += [till.data_dir.resolve(), till.log_file.parent.resolve()]
             register = till.pos_id
         if "sync" in raw:
             sync = load_sync_config(config)
-            sync_writes += [sync.inbox.parent.resolve(), sync.sie_dir.resolve(), sync.log_dir.resolve()]
+            sync_writes += [
+                sync.inbox.parent.resolve(),
+                sync.sie_dir.resolve(),
+                sync.log_dir.resolve(),
+                sync.log_file.parent.resolve(),
+            ]
     except ConfigError as exc:
         raise ServiceError(str(exc)) from None
     if not till_writes and not sync_writes:
