@@ -163,3 +163,26 @@ def test_a_stage_of_unknown_length_ends_at_its_count() -> None:
         first, second = progress.display.tasks
         assert (first.completed, first.total) == (3, 3)
         assert (second.completed, second.total) == (2, 2)
+
+
+def test_a_backup_shows_its_stages_at_a_terminal_and_only_its_summary_in_a_pipe(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    # The recording keeps only the key's public half: replace it the documented way, so that
+    # the backup holds a key to sign on with.
+    rotated = run_in_pipe(
+        "journal", "rotate-key", "--data-dir", str(data_dir), "--reason", "test", cwd=tmp_path
+    )
+    assert rotated.returncode == 0, rotated.stderr
+    code, screen = run_under_pty(
+        "backup", str(tmp_path / "at-a-terminal"), "--data-dir", str(data_dir), cwd=tmp_path
+    )
+    assert code == 0, screen
+    plain = ANSI.sub("", screen)
+    assert "databases copied" in plain and "files checked" in plain and "journal entries checked" in plain
+    assert re.search(r"OK: .* files, checked; journal entry \d+ .*\(\d+\.\d s\)", plain)
+
+    done = run_in_pipe("backup", str(tmp_path / "in-a-pipe.tar"), "--data-dir", str(data_dir), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("\n") == 1 and done.stdout.startswith("OK: ")
+    assert "\x1b" not in done.stdout + done.stderr and "copied" not in done.stderr

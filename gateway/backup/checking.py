@@ -19,6 +19,7 @@ from contextlib import closing
 from pathlib import Path
 
 from gateway.backup.manifest import MANIFEST, Manifest, sha256_of, till_facts
+from gateway.common.progress import NO_PROGRESS, Progress
 from gateway.common.signing import SigningKeyError, Verifier, load_or_create_key
 from gateway.fiscal.journal import verify
 
@@ -50,8 +51,9 @@ def opened_backup(path: Path) -> Iterator[Path]:
         yield folder
 
 
-def check_backup(folder: Path) -> Manifest:
-    """The backup's manifest, once everything in ``folder`` has been checked against it."""
+def check_backup(folder: Path, progress: Progress = NO_PROGRESS) -> Manifest:
+    """The backup's manifest, once everything in ``folder`` has been checked against it;
+    ``progress`` is told each file checked, then each journal entry verified."""
     where = folder / MANIFEST
     if not where.exists():
         raise BackupDamaged(f"{folder} has no {MANIFEST}: it is not a backup made by tillgw backup")
@@ -63,7 +65,9 @@ def check_backup(folder: Path) -> Manifest:
     extra = sorted(p.name for p in folder.iterdir() if p.name != MANIFEST and p.name not in listed)
     if extra:
         raise BackupDamaged(f"{folder / extra[0]} is not in the backup's manifest")
+    progress.stage("files checked", total=len(manifest.files))
     for entry in manifest.files:
+        progress.advance()
         path = folder / entry.name
         if not path.is_file():
             raise BackupDamaged(f"{path} is missing from the backup")
@@ -75,7 +79,7 @@ def check_backup(folder: Path) -> Manifest:
             _sound(path)
     if manifest.file("till.db") is None:
         raise BackupDamaged(f"{folder} holds no till.db")
-    _journal_holds(folder, manifest)
+    _journal_holds(folder, manifest, progress)
     return manifest
 
 
@@ -89,7 +93,7 @@ def _sound(path: Path) -> None:
         raise BackupDamaged(f"{path} is not a sound database: {'; '.join(found[:3])}")
 
 
-def _journal_holds(folder: Path, manifest: Manifest) -> None:
+def _journal_holds(folder: Path, manifest: Manifest, progress: Progress) -> None:
     key = folder / "signing-key.pem"
     database = folder / "till.db"
     if not key.exists():
@@ -99,7 +103,7 @@ def _journal_holds(folder: Path, manifest: Manifest) -> None:
     except SigningKeyError as exc:
         raise BackupDamaged(f"{key} cannot be read: {exc}") from None
     with closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as conn:
-        report = verify(conn, verifier, all_signatures=True)
+        report = verify(conn, verifier, all_signatures=True, progress=progress)
     if not report.ok:
         raise BackupDamaged(f"the journal in {database} does not verify: {report.problem}")
     facts = till_facts(database)

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from gateway.backup.checking import check_backup, opened_backup
 from gateway.backup.manifest import MANIFEST, BackupFile, Manifest, sha256_of, till_facts
+from gateway.common.progress import NO_PROGRESS, Progress
 from gateway.fiscal.start_checks import record_series
 from gateway.till_files import TillFiles
 
@@ -41,10 +42,17 @@ class BackupError(Exception):
 
 
 def take_backup(
-    files: TillFiles, target: Path, *, config: Path | None, register: str, at: datetime
+    files: TillFiles,
+    target: Path,
+    *,
+    config: Path | None,
+    register: str,
+    at: datetime,
+    progress: Progress = NO_PROGRESS,
 ) -> Manifest:
     """Back up the till whose files are ``files`` into ``target`` (a folder, or a file ending
-    ``.tar``); ``config``: its configuration file, copied too. Returns the checked manifest."""
+    ``.tar``); ``config``: its configuration file, copied too. Returns the checked manifest;
+    ``progress`` is told each database and file copied, then the check."""
     if not files.database.exists():
         raise BackupError(f"there is no till database at {files.database}: nothing to back up")
     if target.exists():
@@ -55,15 +63,22 @@ def take_backup(
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(mode=0o700)
     try:
-        listed = [_copy_database(files.data_dir / name, work / name) for name in _DATABASES]
-        copied = [entry for entry in listed if entry is not None]
+        progress.stage("databases copied", total=len(_DATABASES))
+        copied: list[BackupFile] = []
+        for name in _DATABASES:
+            database = _copy_database(files.data_dir / name, work / name)
+            if database is not None:
+                copied.append(database)
+            progress.advance()
         facts = till_facts(work / "till.db")
         record_series(work / "series.json", facts.last_receipt, facts.journal_entries)
         copied.append(_listed(work / "series.json", database=False))
         names = [*_PLAIN, *sorted(p.name for p in files.data_dir.glob("signing-key.pem.replaced-*"))]
+        progress.stage("files copied", total=len(names))
         for name in names:
             if (files.data_dir / name).exists():
                 copied.append(_copy_file(files.data_dir / name, work / name))
+            progress.advance()
         if config is not None:
             copied.append(_copy_file(config, work / CONFIG_NAME))
         manifest = Manifest(
@@ -81,7 +96,7 @@ def take_backup(
         shutil.rmtree(work, ignore_errors=True)
         raise
     with opened_backup(target) as folder:
-        return check_backup(folder)
+        return check_backup(folder, progress)
 
 
 def _copy_database(source: Path, target: Path) -> BackupFile | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import sys
+import time
 from pathlib import Path
 
 from gateway.cli.options import add_data_arguments, config_or_complain
@@ -36,20 +37,24 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def backup_command(args: argparse.Namespace) -> int:
     from gateway.backup.checking import BackupDamaged
     from gateway.backup.taking import BackupError, take_backup
+    from gateway.cli.progress import progress_display
     from gateway.common.clock import Clock
 
     config = config_or_complain(args)
     if config is None:
         return 2
     register = f"{config.shop.orgnr}/{config.shop.store}/{config.pos_id}"
+    started = time.monotonic()
     try:
-        manifest = take_backup(
-            TillFiles(config.data_dir),
-            args.target,
-            config=args.config,
-            register=register,
-            at=Clock(config.shop.timezone).now(),
-        )
+        with progress_display(show=False if args.json else None) as progress:
+            manifest = take_backup(
+                TillFiles(config.data_dir),
+                args.target,
+                config=args.config,
+                register=register,
+                at=Clock(config.shop.timezone).now(),
+                progress=progress,
+            )
     except (BackupError, BackupDamaged) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -63,5 +68,6 @@ def backup_command(args: argparse.Namespace) -> int:
         print(
             f"OK: {args.target}: {len(manifest.files)} files, checked; journal entry {facts.head_seq} "
             f"(hash {facts.head_hash}), receipt {facts.last_receipt}, outbox message {facts.outbox_sequence}"
+            f" ({time.monotonic() - started:.1f} s)"
         )
     return 0
