@@ -6,7 +6,7 @@ over TCP, a clock set by the test.
 * A retry after that is answered with the receipt its id got (never a second sale), the
   same as a retry the day after; a different receipt under the old id is still told apart.
 * The keeper drops old answers when the till starts.
-* A till.db of an earlier version gets the new columns, read from its answers.
+* A till.db at schema version 1 is brought to version 2: the new columns, read from its answers.
 """
 
 from __future__ import annotations
@@ -128,22 +128,26 @@ async def test_the_keeper_drops_old_answers_when_the_till_starts(
     assert [text for _, _, text in requests(tmp_path / "till.db").values()] == [None, None]
 
 
-async def test_a_till_db_of_an_earlier_version_gets_the_receipt_of_each_answer(
+async def test_a_till_db_at_version_1_gets_the_receipt_of_each_answer(
     make_till: TillFactory, tmp_path: Path
 ) -> None:
     till = await make_till()
     first = await till.pipeline.submit("pos-1", make_sale())
     await till.pipeline.close()
     await till.store.close()
-    with sqlite3.connect(tmp_path / "till.db") as db:  # the table as earlier versions made it
+    with sqlite3.connect(tmp_path / "till.db") as db:  # the file as schema version 1 made it
         db.executescript(
             "DROP INDEX requests_answers;"
             "ALTER TABLE requests DROP COLUMN entry_seq;"
             "ALTER TABLE requests DROP COLUMN answered_at;"
+            "PRAGMA user_version = 1;"
         )
 
     till = await make_till()
     assert requests(tmp_path / "till.db")["pos-1"][:2] == ("done", first.entry_seq)
+    with sqlite3.connect(tmp_path / "till.db") as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (2,)
+    assert (tmp_path / "till.db.v1.bak").exists()  # the copy taken before the step
     till.clock.advance(timedelta(days=31))
     assert await drop_old_answers(till.store, 30) == 1
     assert (await till.pipeline.sell("pos-1", make_sale())).registered == first

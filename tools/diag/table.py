@@ -48,8 +48,11 @@ def render(report: Report, console: Console) -> None:
     """The human table of what answered, then what did not and what to do."""
     if report.scanned is not None:
         console.print(f"scanned {len(report.scanned)} port(s): {', '.join(report.scanned) or 'none'}")
+    for f in [*report.control_units, *report.printers, *report.scanners]:
+        if "reported_by" in f.details:
+            _render_reported(f, console)
     for f in report.control_units:
-        if not f.answered:
+        if not f.answered or "reported_by" in f.details:
             continue
         # One narrow two-column table per unit: it fits a till's terminal.
         d = f.details
@@ -73,32 +76,47 @@ def render(report: Report, console: Console) -> None:
         console.print(table)
     if report.scanned is None:
         for f in report.control_units:
-            if not f.answered:
+            if not f.answered and "reported_by" not in f.details:
                 console.print(
                     f"[bold red]{escape(f.url)}: nothing answered[/] ({escape(f.reason)})", highlight=False
                 )
     for f in report.printers:
-        _render_printer(f, console)
+        if "reported_by" not in f.details:
+            _render_printer(f, console)
     for f in report.scanners:
-        _render_scanner(f, console)
+        if "reported_by" not in f.details:
+            _render_scanner(f, console)
     if report.checks:
         _render_checks(report.checks, console)
     if report.problem:
         others = report.checks or report.scanners or any(f.answered for f in report.printers)
         if report.scanned is not None or any(f.answered for f in report.control_units) or others:
             console.print(f"[bold red]problem:[/] {escape(report.problem)}", highlight=False)
-        steps = [
-            f.next_step
-            for f in [*report.control_units, *report.printers, *report.scanners]
-            if f.next_step and not f.usable
-        ]
-        if steps and report.scanned is None:  # a scan's problem already says what to do
-            console.print(f"[bold]next step:[/] {escape(steps[0])}", highlight=False)
-        for c in report.checks:
-            if c.next_step and not c.ok:
-                console.print(f"[bold]next step ({c.name}):[/] {escape(c.next_step)}", highlight=False)
-    else:
+    for about, step in report.next_steps():  # every one, each with what it is about
+        console.print(f"[bold]next step ({escape(about)}):[/] {escape(step)}", highlight=False)
+    if not report.problem:
         console.print("[green]OK: every device answered[/]")
+
+
+def _render_reported(f: Finding, console: Console) -> None:
+    """A device the running till holds, as the till reports it: its port was not opened."""
+    d = f.details
+    table = Table(title=f"{f.device.capitalize()} at {f.url}", show_header=False, title_justify="left")
+    table.add_column("what", style="bold")
+    table.add_column("value", overflow="fold")
+    table.add_row("state", escape(f.reason))
+    table.add_row("reported by", escape(d["reported_by"]))
+    for name, key in (
+        ("unit id", "unit_id"),
+        ("protocol", "protocol"),
+        ("firmware", "firmware"),
+        ("line speed", "line"),
+        ("status detail", "status_detail"),
+        ("not done", "not_done"),
+    ):
+        if d.get(key) is not None:
+            table.add_row(name, escape(str(d[key])))
+    console.print(table)
 
 
 def _render_printer(f: Finding, console: Console) -> None:
