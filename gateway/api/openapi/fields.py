@@ -17,6 +17,7 @@ from msgspec import Meta
 
 __all__ = [
     "ID_PATTERN",
+    "NOT_BLANK",
     "AmountIn",
     "DateTime",
     "MoneyOut",
@@ -32,7 +33,13 @@ __all__ = [
 
 ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"  # gateway.api.receipts.REQUEST_ID
 _PLAIN = r"^[^\u0000-\u001f\u007f-\u009f]*$"  # no control character (C0, DEL, C1)
-_MAX_WHOLE_KRONOR = 999_999_999_999  # the codec's 12 digits before the point
+# The same, and not blank: the readers strip a name and refuse what is left empty.
+_CONTROL = r"\u0000-\u001f\u007f-\u009f"
+NOT_BLANK = rf"^[^{_CONTROL}]*[^\s{_CONTROL}][^{_CONTROL}]*$"
+# The control unit's 14 characters of an amount ("99999999999,99", "-9999999999,99"):
+# protocols.skv.format_amount, which the model checks every amount against.
+_MAX_KRONOR = 99_999_999_999
+_MIN_KRONOR = -9_999_999_999
 
 RequestId = Annotated[
     str,
@@ -46,7 +53,7 @@ PlainText = Annotated[str, Meta(pattern=_PLAIN, description="Text without contro
 NameText = Annotated[
     str,
     Meta(
-        pattern=_PLAIN,
+        pattern=NOT_BLANK,
         min_length=1,
         max_length=60,
         description="1-60 characters, not only spaces, without control characters",
@@ -64,26 +71,27 @@ DateTime = Annotated[
 _MONEY_TEXT = Annotated[
     str,
     Meta(
-        pattern=r"^-?[0-9]{1,12}(\.[0-9]{1,2})?$",
-        description='Kronor as a decimal string: a point, at most two decimals ("22.50", "-12.50")',
+        pattern=r"^(-?[0-9]{1,10}|[0-9]{11})(\.[0-9]{1,2})?$",
+        description=(
+            'Kronor as a decimal string: a point, at most two decimals ("22.50", "-12.50"); '
+            "at most 14 characters as the control unit writes it (99999999999,99)"
+        ),
         examples=["125.00"],
     ),
 ]
-_MONEY_WHOLE = Annotated[
-    int, Meta(ge=-_MAX_WHOLE_KRONOR, le=_MAX_WHOLE_KRONOR, description="Whole kronor (22 is 22.00)")
-]
+_MONEY_WHOLE = Annotated[int, Meta(ge=_MIN_KRONOR, le=_MAX_KRONOR, description="Whole kronor (22 is 22.00)")]
 AmountIn = _MONEY_TEXT | _MONEY_WHOLE
 """An amount a request sends: the codec's ``parse_money``."""
 
 _UNSIGNED_TEXT = Annotated[
     str,
     Meta(
-        pattern=r"^[0-9]{1,12}(\.[0-9]{1,2})?$",
+        pattern=r"^[0-9]{1,11}(\.[0-9]{1,2})?$",
         description='Kronor as a decimal string, not negative: a point, at most two decimals ("32.00")',
         examples=["32.00"],
     ),
 ]
-_UNSIGNED_WHOLE = Annotated[int, Meta(ge=0, le=_MAX_WHOLE_KRONOR, description="Whole kronor (32 is 32.00)")]
+_UNSIGNED_WHOLE = Annotated[int, Meta(ge=0, le=_MAX_KRONOR, description="Whole kronor (32 is 32.00)")]
 UnsignedAmountIn = _UNSIGNED_TEXT | _UNSIGNED_WHOLE
 """A price or a discount: an amount the model refuses below zero (a return is a negative quantity)."""
 
@@ -93,10 +101,17 @@ _QUANTITY_TEXT = Annotated[
         pattern=r"^-?[0-9]{1,9}(\.[0-9]{1,3})?$",
         description='A decimal string with at most three decimals ("0.347"); negative on a return; not zero',
         examples=["0.347"],
+        extra_json_schema={"not": {"pattern": r"^-?0*(\.0*)?$"}},
     ),
 ]
 _QUANTITY_WHOLE = Annotated[
-    int, Meta(ge=-999_999_999, le=999_999_999, description="A whole number; negative on a return; not zero")
+    int,
+    Meta(
+        ge=-999_999_999,
+        le=999_999_999,
+        description="A whole number; negative on a return; not zero",
+        extra_json_schema={"not": {"const": 0}},
+    ),
 ]
 QuantityIn = _QUANTITY_TEXT | _QUANTITY_WHOLE
 

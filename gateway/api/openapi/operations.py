@@ -341,6 +341,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "returned. No body.",
         {
             201: Answer("The report", AllOf((ReportBody[str], answers.ReportExtras))),
+            404: _error("not_found: kind is neither x nor z"),
             503: _FAULT_503,
             507: _FULL,
         },

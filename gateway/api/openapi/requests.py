@@ -18,6 +18,7 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from gateway.api.openapi.fields import (
+    NOT_BLANK,
     AmountIn,
     NameText,
     PlainText,
@@ -46,6 +47,7 @@ __all__ = [
 ]
 
 _Text = Annotated[str, Meta(pattern=r"^[^\u0000-\u001f\u007f-\u009f]*$", max_length=60)]
+_NamedText = Annotated[str, Meta(pattern=NOT_BLANK, min_length=1, max_length=60)]  # the model: not blank
 
 
 class LineRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -79,8 +81,8 @@ class ReceiptRequest(msgspec.Struct, forbid_unknown_fields=True):
     discount: UnsignedAmountIn | UnsetType = UNSET
     type: ReceiptKind | UnsetType | None = UNSET
     cashier: _Text | UnsetType | None = UNSET
-    customer: _Text | UnsetType | None = UNSET
-    order: _Text | UnsetType | None = UNSET
+    customer: _NamedText | UnsetType | None = UNSET
+    order: _NamedText | UnsetType | None = UNSET
     parked: RequestId | UnsetType | None = UNSET
 
 
@@ -136,8 +138,9 @@ class PriceChange(msgspec.Struct, forbid_unknown_fields=True, tag_field="type", 
 _FloatAmount = Annotated[
     str,
     Meta(
-        pattern=r"^-?[0-9]{1,12}(\.[0-9]{1,2})?$",
+        pattern=r"^(-?[0-9]{1,10}|[0-9]{11})(\.[0-9]{1,2})?$",
         description="Kronor as a string, not zero: positive put in, negative taken out",
+        extra_json_schema={"not": {"pattern": r"^-?0*(\.0*)?$"}},
         examples=["2000.00"],
     ),
 ]
@@ -155,16 +158,18 @@ PosEvent = CashierLogin | CashierLogout | PriceChange | FloatChange
 """``POST /v1/events``: one of the events, told apart by ``type``."""
 
 _Number = Annotated[str, Meta(pattern=r"^[^\u0000-\u001f\u007f-\u009f/]{1,50}$")]  # a path level: no '/'
-_ErpNumber = Annotated[
-    str, Meta(pattern=r"^[^\u0000-\u001f\u007f-\u009f]{1,50}$", description="The ERP's number")
-]
+_ErpNumber = Annotated[str, Meta(pattern=NOT_BLANK, max_length=50, description="The ERP's number")]
+_OrderLineText = Annotated[str, Meta(pattern=r"^[^\u0000-\u001f\u007f-\u009f]{1,50}$")]
 
 
 _CUSTOMER_TEXT = (
     r"^[^\u0000-\u001f\u007f-\u009f]*$"  # gateway.catalog.customers: not blank, no control character
 )
 _Orgnr = Annotated[str, Meta(pattern=_CUSTOMER_TEXT, min_length=1, max_length=20)]
-_Email = Annotated[str, Meta(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=100)]
+_NO_CONTROL = r"\u0000-\u001f\u007f-\u009f"
+_Email = Annotated[
+    str, Meta(pattern=rf"^[^@\s{_NO_CONTROL}]+@[^@\s{_NO_CONTROL}]+\.[^@\s{_NO_CONTROL}]+$", max_length=100)
+]
 _Phone = Annotated[str, Meta(pattern=_CUSTOMER_TEXT, min_length=1, max_length=30)]
 _AddressLine = Annotated[str, Meta(pattern=_CUSTOMER_TEXT, min_length=1, max_length=100)]
 _PriceList = Annotated[str, Meta(pattern=_CUSTOMER_TEXT, min_length=1, max_length=50)]
@@ -174,7 +179,7 @@ class CustomerRequest(msgspec.Struct, forbid_unknown_fields=True):
     """A customer made or changed at the till. Without ``number`` the till gives a
     provisional one (``T-KASSA1-1``) until the ERP gives its own."""
 
-    name: Annotated[str, Meta(pattern=r"^[^\u0000-\u001f\u007f-\u009f]*$", min_length=1, max_length=100)]
+    name: Annotated[str, Meta(pattern=NOT_BLANK, min_length=1, max_length=100)]
     number: _Number | UnsetType | None = UNSET
     orgnr: _Orgnr | UnsetType | None = UNSET
     email: _Email | UnsetType | None = UNSET
@@ -184,7 +189,13 @@ class CustomerRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 
 _Quantity = Annotated[
-    str, Meta(pattern=r"^[0-9]{1,9}(\.[0-9]{1,5})?$", description="More than zero", examples=["3"])
+    str,
+    Meta(
+        pattern=r"^[0-9]{1,9}(\.[0-9]{1,5})?$",
+        description="More than zero",
+        examples=["3"],
+        extra_json_schema={"not": {"pattern": r"^0*(\.0*)?$"}},
+    ),
 ]
 
 
@@ -193,7 +204,7 @@ class NewOrderLineRequest(msgspec.Struct, forbid_unknown_fields=True):
 
     article: _ErpNumber
     quantity: _Quantity | Annotated[int, Meta(ge=1, le=999_999_999)]
-    text: _ErpNumber | UnsetType | None = UNSET
+    text: _OrderLineText | UnsetType | None = UNSET
 
 
 class NewOrderRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -202,7 +213,7 @@ class NewOrderRequest(msgspec.Struct, forbid_unknown_fields=True):
     customer: _ErpNumber
     lines: Annotated[list[NewOrderLineRequest], Meta(min_length=1, max_length=500)]
     delivery: Delivery
-    note: Annotated[str, Meta(max_length=250)] | UnsetType | None = UNSET
+    note: Annotated[str, Meta(pattern=rf"^[^{_NO_CONTROL}]*$", max_length=250)] | UnsetType | None = UNSET
 
 
 class LoginForm(msgspec.Struct):
