@@ -14,6 +14,7 @@ from typing import Any
 
 from gateway.api.openapi import answers, requests
 from gateway.api.openapi.fields import ID_PATTERN
+from gateway.api.sales import LIST_WORD
 from gateway.catalog.store import MAX_SEARCH
 from gateway.messages.bodies import ReportBody
 
@@ -115,15 +116,12 @@ _RECEIPT_NO = Parameter(
     "The receipt's number (1-18 digits)",
     required=True,
 )
+# GET /v1/sales/parked is the list: "parked" is no sale's id (gateway.api.sales.sale_id).
 _SALE_ID = Parameter(
-    "id", "path", {"type": "string", "pattern": ID_PATTERN}, "The POS's id of the parked sale", required=True
-)
-# GET /v1/sales/parked is its own route: "parked" is not the id of a sale there.
-_ONE_SALE_ID = Parameter(
     "id",
     "path",
-    {"type": "string", "pattern": ID_PATTERN, "not": {"const": "parked"}},
-    "The POS's id of the parked sale",
+    {"type": "string", "pattern": ID_PATTERN, "not": {"const": LIST_WORD}},
+    "The POS's id of the parked sale (not 'parked')",
     required=True,
 )
 _SEARCH = {"type": "string", "minLength": 1, "maxLength": 100, "pattern": r"^[^\u0000-\u001f\u007f-\u009f]*$"}
@@ -292,7 +290,7 @@ OPERATIONS: tuple[Operation, ...] = (
             422: _error("invalid: the id is not 1-64 characters of A-Z a-z 0-9 . _ : -"),
             503: _FAULT_503,
         },
-        parameters=(_ONE_SALE_ID,),
+        parameters=(_SALE_ID,),
         access="read",
     ),
     # -- the drawer, events, reports ------------------------------------------------------------
