@@ -590,6 +590,9 @@ OPERATIONS: tuple[Operation, ...] = (
                 None,
                 headers={**_SEE_PAGE, "Set-Cookie": "tillgw_session"},
             ),
+            400: _error(
+                "bad_request: the body is not a form (a multipart body without its parts, bytes not UTF-8)"
+            ),
             401: Answer("The form again, with 'wrong token'", None, _HTML),
             413: _TOO_LARGE,
         },
