@@ -25,7 +25,9 @@ __all__ = ["add_openapi_route", "document_text", "openapi_document"]
 
 OPENAPI_VERSION = "3.1.0"
 API_VERSION = "1"  # the /v1 of every path: a change a POS must follow gets /v2
-REF_TEMPLATE = "#/components/schemas/{name}"
+REF_PREFIX = "#/components/schemas/"
+REF_TEMPLATE = REF_PREFIX + "{name}"
+_TEXT_MONEY = "_str_"
 
 _SECURITY: dict[str, list[dict[str, list[str]]]] = {
     "token": [{"bearerToken": []}],
@@ -80,13 +82,33 @@ def _all_types() -> list[Any]:
     return found
 
 
+def _renamed(value: Any, names: dict[str, str]) -> Any:
+    """``value`` with every ``$ref`` to a component of ``names`` pointing at its new name."""
+    if isinstance(value, dict):
+        out = {key: _renamed(item, names) for key, item in value.items()}
+        ref = out.get("$ref")
+        if isinstance(ref, str) and ref.startswith(REF_PREFIX) and ref[len(REF_PREFIX) :] in names:
+            out["$ref"] = REF_PREFIX + names[ref[len(REF_PREFIX) :]]
+        return out
+    if isinstance(value, list):
+        return [_renamed(item, names) for item in value]
+    return value
+
+
 class _Schemas:
     """The components, and the schema (a ``$ref``, or a union of them) of each type."""
 
     def __init__(self) -> None:
         types = _all_types()
-        refs, self.components = msgspec.json.schema_components(types, ref_template=REF_TEMPLATE)
-        self._of = dict(zip(types, refs, strict=True))
+        refs, components = msgspec.json.schema_components(types, ref_template=REF_TEMPLATE)
+        # A report's Structs are generic over how they write money: the API's are those
+        # written as text (``ReportBody[str]``, named ``ReportBody_str_`` by msgspec), the
+        # only ones here, so they keep their plain names.
+        names = {name: name.removesuffix(_TEXT_MONEY) for name in components if name.endswith(_TEXT_MONEY)}
+        self.components = {
+            names.get(name, name): _renamed(schema, names) for name, schema in components.items()
+        }
+        self._of = {kind: _renamed(ref, names) for kind, ref in zip(types, refs, strict=True)}
 
     def of(self, body: Any) -> dict[str, Any]:
         if isinstance(body, AllOf):
