@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from gateway.api.openapi.document import document_text, openapi_document
 from tests.api.conftest import Api
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
+COMMAND_WAIT = 120  # seconds: a safety net for one tillgw command
 
 
 def _refs(value: Any) -> list[str]:
@@ -68,3 +71,25 @@ async def test_it_is_served_without_the_token_and_equals_the_committed_copy(api:
 async def test_a_path_beside_it_still_needs_the_token(api: Api) -> None:
     async with api.session.get(f"{api.url}/v1/openapi.yaml") as response:
         assert response.status == 401
+
+
+def test_tillgw_openapi_writes_the_document_as_the_till_serves_it(tmp_path: Path) -> None:
+    written = tmp_path / "openapi.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "openapi", "--output", str(written)],
+        capture_output=True,
+        text=True,
+        timeout=COMMAND_WAIT,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert written.read_text(encoding="utf-8") == document_text()
+    printed = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "openapi"],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=COMMAND_WAIT,
+        check=True,
+    )
+    assert printed.stdout == document_text()
