@@ -12,8 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.api.catalog import DEFAULT_SEARCH
+from gateway.api.history import DEFAULT_LAST, MAX_LAST
 from gateway.api.openapi import answers, requests
-from gateway.api.openapi.fields import ID_PATTERN
+from gateway.api.openapi.fields import ID_PATTERN, NOT_BLANK
 from gateway.api.sales import LIST_WORD
 from gateway.catalog.store import MAX_SEARCH
 from gateway.messages.bodies import ReportBody
@@ -100,13 +102,13 @@ def _writes(extra: Mapping[int, Answer]) -> dict[int, Answer]:
 _LAST = Parameter(
     "last",
     "query",
-    {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
+    {"type": "integer", "minimum": 1, "maximum": MAX_LAST, "default": DEFAULT_LAST},
     "How many, newest first",
 )
 _LIMIT = Parameter(
     "limit",
     "query",
-    {"type": "integer", "minimum": 1, "maximum": MAX_SEARCH, "default": 20},
+    {"type": "integer", "minimum": 1, "maximum": MAX_SEARCH, "default": DEFAULT_SEARCH},
     "How many at most",
 )
 _RECEIPT_NO = Parameter(
@@ -124,11 +126,11 @@ _SALE_ID = Parameter(
     "The POS's id of the parked sale (not 'parked')",
     required=True,
 )
-_SEARCH = {"type": "string", "minLength": 1, "maxLength": 100, "pattern": r"^[^\u0000-\u001f\u007f-\u009f]*$"}
+_SEARCH = {"type": "string", "minLength": 1, "maxLength": 100, "pattern": NOT_BLANK}  # reading.query_text
 _NUMBER = {"type": "string", "minLength": 1, "maxLength": 50, "pattern": r"^[^\u0000-\u001f\u007f-\u009f/]*$"}
+_ERP_NUMBER = {"type": "string", "minLength": 1, "maxLength": 50, "pattern": NOT_BLANK}  # may hold a '/'
 _HTML = "text/html"
 _SEE_PAGE = {"Location": "/"}
-_NO_PAGE_PATH = _error("not_found: there is no such endpoint")
 
 _SALE_409 = _error(
     "already_resumed, already_abandoned, already_completed: the sale is no longer parked; "
@@ -494,7 +496,7 @@ OPERATIONS: tuple[Operation, ...] = (
             Parameter(
                 "customer",
                 "query",
-                {**_NUMBER, "pattern": _SEARCH["pattern"]},
+                _ERP_NUMBER,
                 "The ERP's customer number",
                 required=True,
             ),
@@ -520,13 +522,11 @@ OPERATIONS: tuple[Operation, ...] = (
             Parameter(
                 "number",
                 "path",
-                {**_NUMBER, "pattern": _SEARCH["pattern"]},
+                _ERP_NUMBER,
                 "The order's number",
                 required=True,
             ),
-            Parameter(
-                "customer", "query", {**_NUMBER, "pattern": _SEARCH["pattern"]}, "The customer's number"
-            ),
+            Parameter("customer", "query", _ERP_NUMBER, "The customer's number"),
         ),
         access="read",
     ),
