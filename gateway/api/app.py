@@ -34,6 +34,7 @@ from gateway.api.errors import error_middleware
 from gateway.api.events import DEFAULT_QUEUE_SIZE, EventHub
 from gateway.api.fiscal_events import add_fiscal_event_routes
 from gateway.api.history import add_history_routes
+from gateway.api.openapi.document import add_openapi_route
 from gateway.api.orders import ORDER_WAIT, add_order_routes
 from gateway.api.page import SESSION_KEY_FILE, add_page_routes
 from gateway.api.receipts import add_receipt_routes
@@ -75,6 +76,7 @@ def make_app(
     add_history_routes(app, till)  # GET /v1/receipts?last=, GET /v1/reports/z?last=
     add_page_routes(app, sessions, till.token)  # the status page at /, its login and logout
     add_order_routes(app, order_wait)  # GET|POST /v1/orders, GET /v1/orders/{number}
+    add_openapi_route(app)  # GET /v1/openapi.json: this API described, no token
     return app
 
 

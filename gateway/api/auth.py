@@ -9,7 +9,10 @@ out for that reason).
 The check comes before routing errors: without the token, an unknown path is a 401 as
 well, so the API does not tell a stranger which paths exist.
 
-The status page (``gateway.api.page``) is the exception: ``/``, its script under
+The OpenAPI document (``GET /v1/openapi.json``) needs no token either: it describes
+the API as docs/api.md does, and a POS developer's tools fetch it before they have one.
+
+The status page (``gateway.api.page``) is the other exception: ``/``, its script under
 ``/static/``, ``POST /login`` and ``POST /logout`` need no token — the page shows nothing
 until its user logs in with the token, and gets a session cookie for it
 (``gateway.api.session``). That cookie stands in for the token on ``GET`` requests only,
@@ -30,10 +33,19 @@ from aiohttp.typedefs import Handler, Middleware
 from gateway.api.errors import ApiError
 from gateway.api.session import COOKIE, Sessions
 
-__all__ = ["EVENTS_PATH", "PUBLIC_PATHS", "STATIC_PREFIX", "auth_middleware", "token_matches"]
+__all__ = [
+    "EVENTS_PATH",
+    "OPENAPI_PATH",
+    "PUBLIC_PATHS",
+    "STATIC_PREFIX",
+    "auth_middleware",
+    "token_matches",
+]
 
 EVENTS_PATH = "/v1/events"
-PUBLIC_PATHS = frozenset({"/", "/login", "/logout"})  # the status page and its login: no token
+OPENAPI_PATH = "/v1/openapi.json"  # the API's description: it tells no more than docs/api.md
+# The status page and its login, and the OpenAPI document: no token.
+PUBLIC_PATHS = frozenset({"/", "/login", "/logout", OPENAPI_PATH})
 STATIC_PREFIX = "/static/"  # the page's script: no token
 
 

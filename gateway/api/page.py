@@ -19,6 +19,7 @@ from string import Template
 from aiohttp import web
 
 from gateway.api.auth import token_matches
+from gateway.api.errors import ApiError
 from gateway.api.session import COOKIE, Sessions
 
 __all__ = ["SESSIONS", "SESSION_KEY_FILE", "add_page_routes"]
@@ -85,7 +86,14 @@ def add_page_routes(app: web.Application, sessions: Sessions, token: str) -> Non
 
     async def post_login(request: web.Request) -> web.Response:
         """The form's token: right — a session cookie and back to the page; wrong — the form, 401."""
-        form = await request.post()
+        try:
+            form = await request.post()
+        except (ValueError, LookupError):  # a form that is not one: no boundary, bad bytes, no such charset
+            raise ApiError(
+                400,
+                "bad_request",
+                "the login form could not be read: send token=… as application/x-www-form-urlencoded",
+            ) from None
         given = form.get("token")
         if not isinstance(given, str) or not given.strip() or not token_matches(given.strip(), token):
             return _page(logged_in=False, error="Fel token (wrong token)", status=401)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+from decimal import Decimal
 from typing import Any
 
 from aiohttp import web
@@ -21,6 +22,22 @@ __all__ = ["MAX_NAME", "flag", "json_answer", "name_field", "only_fields", "quer
 MAX_NAME = 60  # cashier and article fields of POS events: as long as a receipt's texts
 
 _dumps = functools.partial(json.dumps, ensure_ascii=False)
+_WHOLE_DIGITS = 18  # a whole number written as 2316.0 is taken as one up to this many digits
+
+
+def json_number(text: str) -> int | float:
+    """A JSON number written with a fraction or an exponent (``2316.0``, ``1e3``).
+
+    JSON has one kind of number, and JSON Schema counts ``2316.0`` as the integer 2316: a
+    whole number written so is taken as that whole number, as the OpenAPI document says.
+    Any other (``22.5``) stays a float, which every amount and quantity refuses (a float
+    cannot hold öre exactly). Past 18 digits it stays a float too: no field takes it, and
+    an exponent of a million digits is not worth writing out.
+    """
+    value = Decimal(text)
+    if value.is_finite() and value == value.to_integral_value() and value.adjusted() < _WHOLE_DIGITS:
+        return int(value)
+    return float(text)
 
 
 def json_answer(data: dict[str, Any], status: int = 200) -> web.Response:
@@ -36,7 +53,7 @@ async def read_body(request: web.Request, *, optional: bool = False) -> dict[str
             return {}
         raise ApiError(400, "bad_json", "the body is empty; send a JSON object")
     try:
-        value = json.loads(raw)
+        value = json.loads(raw, parse_float=json_number)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, UnicodeDecodeError, too deep
         detail = str(exc) if isinstance(exc, json.JSONDecodeError) else "it cannot be decoded"
         raise ApiError(400, "bad_json", f"the body is not JSON: {detail}") from None

@@ -21,17 +21,30 @@ from gateway.fiscal.parking import ParkedSale
 from gateway.receipts.codec import receipt_from_json
 from gateway.receipts.money import money_text
 
-__all__ = ["SALE_PATH", "add_sale_routes", "sale_id"]
+__all__ = ["LIST_WORD", "SALE_PATH", "add_sale_routes", "sale_id"]
 
 SALE_PATH = "/v1/sales/{id}"
 SALE_FIELDS = {"lines", "discount", "cashier"}
+LIST_WORD = "parked"  # GET /v1/sales/parked lists the parked sales: no sale may be called so
 
 
 def sale_id(value: Any, field: str) -> str:
-    """The POS's id of a parked sale, as a receipt's id is written (422 naming ``field`` otherwise)."""
+    """The POS's id of a parked sale, as a receipt's id is written (422 naming ``field`` otherwise).
+
+    ``parked`` is refused: ``GET /v1/sales/parked`` is the list, so a sale of that name could be
+    parked but never fetched by its id.
+    """
     if not isinstance(value, str) or not REQUEST_ID.fullmatch(value):
         raise ApiError(
             422, "invalid", f"must be 1-64 characters of A-Z a-z 0-9 . _ : -, got {value!r}", field
+        )
+    if value == LIST_WORD:
+        raise ApiError(
+            422,
+            "invalid",
+            f"{LIST_WORD!r} cannot be a sale's id: GET /v1/sales/{LIST_WORD} lists the parked sales; "
+            "choose another id",
+            field,
         )
     return value
 
@@ -101,7 +114,7 @@ async def get_sale(request: web.Request) -> web.Response:
 
 def add_sale_routes(app: web.Application) -> None:
     """The parked-sale endpoints on ``app`` (which holds the parking and the hub)."""
-    app.router.add_get("/v1/sales/parked", parked_now, allow_head=False)  # before the id's route
+    app.router.add_get(f"/v1/sales/{LIST_WORD}", parked_now, allow_head=False)  # before the id's route
     app.router.add_get(SALE_PATH, get_sale, allow_head=False)
     app.router.add_post(SALE_PATH + "/park", park)
     app.router.add_post(SALE_PATH + "/resume", resume)

@@ -21,6 +21,7 @@ DISTRIBUTION = "tillgateway"  # the package whose version `tillgw --version` pri
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("gateway.cli.run", "run the till service"),
     "report": ("gateway.cli.report", "make an X or Z report (through the running service when there is one)"),
+    "openapi": ("gateway.cli.openapi", "print the OpenAPI document of the till's HTTP API"),
     "journal": ("gateway.cli.journal", "check the journal, export it or its public key, replace a lost key"),
     # Setting a till up on a shop's computer: its config file, its system service.
     "init": ("tools.install.init_command", "set a till up: find its devices, write a commented till.toml"),

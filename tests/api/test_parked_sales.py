@@ -137,6 +137,8 @@ async def test_what_is_wrong_is_refused_in_words(api: Api) -> None:
         ("POST", "/v1/sales/t3/park", {**PARKED, "payments": []}, 422, "invalid", "payments"),
         ("POST", "/v1/sales/t3/park", {**PARKED, "discount": "500.00"}, 422, "invalid", "discount"),
         ("POST", "/v1/sales/" + "x" * 65 + "/park", PARKED, 422, "invalid", "id"),
+        # The list's own name: a sale parked so could never be fetched by its id.
+        ("POST", "/v1/sales/parked/park", PARKED, 422, "invalid", "id"),
         ("POST", "/v1/sales/t3/park", None, 400, "bad_json", None),
         ("POST", "/v1/receipts", completing("pos-9", "nobody"), 422, "invalid", "parked"),
         ("POST", "/v1/receipts", completing("pos-9", "a b"), 422, "invalid", "parked"),

@@ -111,6 +111,22 @@ async def test_a_wrong_token_gives_the_form_again_with_a_401(api: Api) -> None:
     assert '<p class="error" id="login-error" role="alert" >' in page
 
 
+async def test_a_login_that_is_not_a_form_is_a_400_in_words_never_a_fault(api: Api) -> None:
+    broken = [
+        ("multipart/form-data", b"token="),  # no boundary
+        ("multipart/form-data; boundary=x", b"token=abc"),  # no part starts
+        ("application/x-www-form-urlencoded", b"token=\xff\xfe"),  # not UTF-8
+        ("application/x-www-form-urlencoded; charset=no-such-charset", b"token=abc"),
+    ]
+    for content_type, body in broken:
+        headers = {"Content-Type": content_type}
+        async with api.session.post(api.url + "/login", data=body, headers=headers) as response:
+            assert response.status == 400, content_type
+            error = (await response.json())["error"]
+        assert error["code"] == "bad_request" and "application/x-www-form-urlencoded" in error["message"]
+        assert COOKIE not in response.cookies
+
+
 async def test_the_right_token_gives_a_signed_httponly_strict_cookie_for_12_hours(api: Api) -> None:
     response = await login(api, api.till.token)
     assert response.status == 303
