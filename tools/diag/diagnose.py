@@ -14,6 +14,7 @@ import argparse
 from pathlib import Path
 
 from gateway.common.clock import Clock
+from gateway.common.i18n import tr
 from gateway.config import Config, ConfigError
 from gateway.till_files import TillFiles
 from tools.diag.checks import Check, Verdict
@@ -145,7 +146,9 @@ async def _diagnose_all(args: argparse.Namespace, config: Config) -> Report:
             ports, config.pos_id, request_timeout=args.timeout or SCAN_TIMEOUT
         )
         problem = (
-            None if any(f.usable for f in findings) else "no control unit answered on this machine's ports"
+            None
+            if any(f.usable for f in findings)
+            else tr("no control unit answered on this machine's ports")
         )
         report = Report(findings, ports, problem)
     printer_urls = args.printer or ([config.printer.url] if config.printer and config.printer.url else [])

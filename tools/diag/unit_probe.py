@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from gateway.common.i18n import tr
 from gateway.devices.control_units.interface import ControlUnitError
 from gateway.devices.control_units.kinds import UnitKind, UnitSettings, open_unit, public_url
 from tools.diag.finding import DEFAULT_POS_ID, PROBE_TIMEOUT, SCAN_TIMEOUT, Finding, next_step_of
@@ -171,6 +172,10 @@ def units_problem(findings: Sequence[Finding]) -> str | None:
     if not bad:
         return None
     return "; ".join(
-        f"{f.url}: {'nothing answered' if not f.answered else 'cannot register receipts'} ({f.reason})"
+        (
+            tr("{url}: nothing answered ({reason})")
+            if not f.answered
+            else tr("{url}: cannot register receipts ({reason})")
+        ).format(url=f.url, reason=f.reason)
         for f in bad
     )
