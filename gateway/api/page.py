@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import html
 import json
-import re
 from functools import cache
 from importlib import resources
 from string import Template
@@ -23,7 +22,7 @@ from aiohttp import web
 
 from gateway.api.auth import token_matches
 from gateway.api.session import COOKIE, Sessions
-from gateway.common.i18n import catalog
+from gateway.common.i18n import N_, PAGE_MARK, SCRIPT_MARK, catalog
 
 __all__ = ["PAGE_LANGUAGE", "SESSIONS", "SESSION_KEY_FILE", "add_page_routes", "page_words"]
 
@@ -39,8 +38,6 @@ _SCRIPT = _STATIC.joinpath("status.js").read_bytes()
 # till's language (docs/languages.md): ``[[words]]`` in the HTML, ``t("words")`` in the script.
 # A marked text of the HTML is put in as the catalog has it (the catalog is ours and may hold
 # <code>); the script's words go to it as JSON in a data block the script reads.
-PAGE_MARK = re.compile(r"\[\[(.+?)\]\]", re.DOTALL)
-SCRIPT_MARK = re.compile(r'\bt\("((?:[^"\\]|\\.)*)"')
 
 
 # The page loads nothing from elsewhere and may not be framed; its CSS is inline.
@@ -124,7 +121,7 @@ def add_page_routes(app: web.Application, sessions: Sessions, token: str, langua
         form = await request.post()
         given = form.get("token")
         if not isinstance(given, str) or not given.strip() or not token_matches(given.strip(), token):
-            wrong = catalog(language).gettext("Wrong token")
+            wrong = catalog(language).gettext(N_("Wrong token"))
             return _page(language, logged_in=False, error=wrong, status=401)
         response = _back_to_page()
         response.set_cookie(

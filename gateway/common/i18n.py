@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import gettext
 import io
+import re
 import struct
 import threading
 from importlib import resources
@@ -27,6 +28,8 @@ __all__ = [
     "DEFAULT_LANGUAGE",
     "LANGUAGES",
     "N_",
+    "PAGE_MARK",
+    "SCRIPT_MARK",
     "UnknownLanguage",
     "catalog",
     "current_language",
@@ -38,6 +41,11 @@ DOMAIN = "tillgw"
 LANGUAGES = ("sv", "en")
 DEFAULT_LANGUAGE = "sv"  # what [shop] language is when the config does not say
 SOURCE_LANGUAGE = "en"  # the language the words are written in, until a config says otherwise
+
+# How a web page marks its words for the catalog (the status page, gateway/api/static/):
+# ``[[words]]`` in its HTML, ``t("words")`` in its script.
+PAGE_MARK = re.compile(r"\[\[(.+?)\]\]", re.DOTALL)
+SCRIPT_MARK = re.compile(r'\bt\("((?:[^"\\]|\\.)*)"')
 
 _lock = threading.Lock()
 _translations: dict[str, gettext.GNUTranslations] = {}

@@ -99,7 +99,7 @@ async def probe_scanner(
         }
     next_step = next_step_of(reason)
     if state is DeviceState.READY and not scans:
-        mode = tr("USB keyboard (HID)") if url.startswith(tr("evdev:")) else tr("serial (USB COM)")
+        mode = tr("USB keyboard (HID)") if url.startswith("evdev:") else tr("serial (USB COM)")
         next_step = (
             tr("check the scanner's terminator, prefix and suffix settings")
             if rejected

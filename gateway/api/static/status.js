@@ -9,7 +9,7 @@
 
   const REFRESH_MS = 5000;
   // The page's words in the till's language: the server puts them in the "words" data block
-  // (docs/languages.md). t("…") is how a text is marked; "{name}" is filled from `values`.
+  // (docs/languages.md). a text is marked as t(words); "{name}" is filled from `values`.
   const WORDS = JSON.parse(document.getElementById("words").textContent || "{}");
   const t = (words, values = {}) =>
     (WORDS[words] || words).replace(/\{(\w+)\}/g, (whole, name) => (name in values ? String(values[name]) : whole));
