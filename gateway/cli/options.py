@@ -29,19 +29,22 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
-    """The command's configuration; from here on the command speaks its ``[shop] language``."""
+    """The command's configuration; from here on the command speaks its ``[shop] language``
+    (or ``tillgw --language``)."""
     config = load_config(args.config)
-    use_language(config.shop.language)
+    use_language(getattr(args, "language", None) or config.shop.language)
     return config.with_overrides(data_dir=args.data_dir, http=getattr(args, "http", None))
 
 
-def use_language_of(config_file: Path | None) -> None:
-    """Speak the language of ``config_file`` (the default when there is none, or it cannot be
-    read: the command that reads it fully says what is wrong with it)."""
-    language = DEFAULT_LANGUAGE
-    if config_file is not None:
-        with contextlib.suppress(ConfigError):
-            language = load_config(config_file).shop.language
+def use_language_of(args: argparse.Namespace) -> None:
+    """Speak ``tillgw --language``, else the language of ``--config``, else the default (when
+    there is no config, or it cannot be read: the command that reads it says what is wrong)."""
+    language = getattr(args, "language", None)
+    if language is None:
+        language = DEFAULT_LANGUAGE
+        if args.config is not None:
+            with contextlib.suppress(ConfigError):
+                language = load_config(args.config).shop.language
     use_language(language)
 
 

@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     if scanner_usage is not None:
         print(f"error: {scanner_usage}", file=sys.stderr)
         return EXIT_USAGE
-    use_language_of(args.config)  # diag speaks the till's language, also without --all
+    use_language_of(args)  # diag speaks the till's language, also without --all
     config = None
     if args.all or (args.config is not None and not (args.control_unit or args.printer or args.scanner)):
         try:
