@@ -86,10 +86,9 @@ async def serve(config: Config) -> int:
     till = await Till.open(config)
     try:
         async with serving(till) as url:
+            # The first line, in every language: scripts and supervisors read the address from it.
             print(
-                tr("tillgw: API on {url} (token in {api_token})").format(
-                    url=url, api_token=till.files.api_token
-                ),
+                f"tillgw: API on {url} (token in {till.files.api_token})",
                 flush=True,
             )
             print(
