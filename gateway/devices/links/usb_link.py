@@ -262,10 +262,10 @@ def _claim(url: str, address: UsbAddress) -> tuple[Any, int, Any, Any | None]:
         raise LinkError(
             url,
             tr(
-                "cannot open {url}: no USB device {value} — check that the "
+                "cannot open {url}: no USB device {device} — check that the "
                 "printer is on and its USB cable is in, and look for it with "
                 "`lsusb`"
-            ).format(url=url, value=address.describe()),
+            ).format(url=url, device=address.describe()),
         )
     try:
         interface, ep_out, ep_in = _bulk_interface(device)

@@ -115,17 +115,17 @@ class HidScanner(ScannerDriver):
             await self._pause()
 
     def _unplugged_words(self) -> str:
-        return tr("scanner unplugged ({value}) — plug it back in; scans resume by themselves").format(
-            value=self.selector.describe()
+        return tr("scanner unplugged ({scanner}) — plug it back in; scans resume by themselves").format(
+            scanner=self.selector.describe()
         )
 
     def _lost_words(self, error: OSError) -> str:
         if error.errno in (errno.ENODEV, errno.ENOENT, errno.ENXIO):
             return self._unplugged_words()
         return tr(
-            "reading the scanner ({value}) failed: {value2} — unplug it and "
+            "reading the scanner ({scanner}) failed: {error} — unplug it and "
             "plug it back in; scans resume by themselves"
-        ).format(value=self.selector.describe(), value2=error.strerror or error)
+        ).format(scanner=self.selector.describe(), error=error.strerror or error)
 
     def _attach(self, lost: bool) -> EventDevice:
         """Find, open, check and grab the scanner; raises :class:`_NotAttached` in words."""
@@ -166,15 +166,15 @@ class HidScanner(ScannerDriver):
     def _absent_words(self, candidates: Sequence[InputDeviceInfo]) -> str:
         if any(self.selector.matches(c) for c in candidates):
             return tr(
-                "the input device {value} has no Enter key, so it cannot end a "
+                "the input device {scanner} has no Enter key, so it cannot end a "
                 "code — set the scanner to USB keyboard (HID) mode"
-            ).format(value=self.selector.describe())
+            ).format(scanner=self.selector.describe())
         present = ", ".join(repr(c.name) for c in candidates[:_NAMES_SHOWN])
         more = "" if len(candidates) <= _NAMES_SHOWN else f" and {len(candidates) - _NAMES_SHOWN} more"
         seen = f" (input devices present: {present}{more})" if present else " (no input devices at all)"
         return tr(
-            "no input device {value} is plugged in{seen} — plug the scanner in; scans start by themselves"
-        ).format(value=self.selector.describe(), seen=seen)
+            "no input device {scanner} is plugged in{seen} — plug the scanner in; scans start by themselves"
+        ).format(scanner=self.selector.describe(), seen=seen)
 
     def _open_words(self, exc: OSError, lost: bool, *, path: str | None = None) -> str:
         where = path or exc.filename or self.selector.path or self.selector.describe()
@@ -194,8 +194,8 @@ class HidScanner(ScannerDriver):
             return tr(
                 "another program has grabbed the scanner at {where} (another tillgw?) — stop it"
             ).format(where=where)
-        return tr("cannot open the scanner at {where}: {value} — unplug it and plug it back in").format(
-            where=where, value=exc.strerror or exc
+        return tr("cannot open the scanner at {where}: {error} — unplug it and plug it back in").format(
+            where=where, error=exc.strerror or exc
         )
 
     async def _read(self, device: EventDevice) -> OSError:
@@ -228,9 +228,9 @@ class HidScanner(ScannerDriver):
         if decoder.pending:
             self._reject(
                 tr(
-                    "the scanner was lost in the middle of a scan: {count_pending} "
+                    "the scanner was lost in the middle of a scan: {count} "
                     "characters of an unfinished code dropped — scan that item again"
-                ).format(count_pending=len(decoder.pending)),
+                ).format(count=len(decoder.pending)),
                 decoder.pending.encode(),
             )
         return error

@@ -99,8 +99,8 @@ def _company(info: dict[str, Any], orgnrs: Collection[str], details: dict[str, A
         return Check(
             NAME,
             Verdict.PROBLEM,
-            tr("one company ({name}) for {count_ours} organisations: {value}").format(
-                name=name, count_ours=len(ours), value=", ".join(ours)
+            tr("one company ({name}) for {count} organisations: {orgnrs}").format(
+                name=name, count=len(ours), orgnrs=", ".join(ours)
             ),
             details,
             tr(
@@ -113,8 +113,8 @@ def _company(info: dict[str, Any], orgnrs: Collection[str], details: dict[str, A
         return Check(
             NAME,
             Verdict.OK,
-            tr("company {name} (orgnr {value}); [sync] names no store by orgnr to compare").format(
-                name=name, value=theirs or "not set"
+            tr("company {name} (orgnr {orgnr}); [sync] names no store by orgnr to compare").format(
+                name=name, orgnr=theirs or "not set"
             ),
             details,
         )
@@ -123,8 +123,8 @@ def _company(info: dict[str, Any], orgnrs: Collection[str], details: dict[str, A
             NAME,
             Verdict.WARNING,
             tr(
-                "company {name} has no orgnr (VAT Registration No. {registration!r}); the stores are {value}"
-            ).format(name=name, registration=registration, value=ours[0]),
+                "company {name} has no orgnr (VAT Registration No. {registration!r}); the stores are {orgnrs}"
+            ).format(name=name, registration=registration, orgnrs=ours[0]),
             details,
             tr("set the VAT Registration No. on BC's Company Information page to check the company"),
         )
@@ -132,8 +132,8 @@ def _company(info: dict[str, Any], orgnrs: Collection[str], details: dict[str, A
         return Check(
             NAME,
             Verdict.PROBLEM,
-            tr("company {name} is orgnr {theirs}, the stores are {value}").format(
-                name=name, theirs=theirs, value=ours[0]
+            tr("company {name} is orgnr {theirs}, the stores are {orgnrs}").format(
+                name=name, theirs=theirs, orgnrs=ours[0]
             ),
             details,
             tr("set [sync.business_central].company_id to the company of the stores' organisation"),

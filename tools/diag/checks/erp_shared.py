@@ -32,10 +32,10 @@ def wrong_company(
     return Check(
         check,
         Verdict.PROBLEM,
-        tr("company: {company_words} is {value}, but [sync] serves {value2}").format(
+        tr("company: {company_words} is {company}, but [sync] serves {served}").format(
             company_words=company_words,
-            value=company or "without an organisation number",
-            value2=", ".join(others),
+            company=company or "without an organisation number",
+            served=", ".join(others),
         ),
         {**details, "served": sorted(served)},
         tr(

@@ -93,8 +93,8 @@ async def check_erp_visma(config: SyncConfig, answer_seconds: float = ERP_TIMEOU
     return Check(
         NAME,
         Verdict.OK,
-        tr("company {value!r} ({company}), credentials and API access work").format(
-            value=settings.get("Name"), company=company
+        tr("company {name!r} ({company}), credentials and API access work").format(
+            name=settings.get("Name"), company=company
         ),
         details,
     )

@@ -171,8 +171,8 @@ def check_disk(files: TillFiles, now: datetime | None = None) -> Check:
         return Check(
             "disk",
             Verdict.WARNING,
-            tr("{summary} (warned under {min_days} days or {value} MB)").format(
-                summary=summary, min_days=MIN_DAYS, value=MIN_FREE // 1024**2
+            tr("{summary} (warned under {min_days} days or {mb} MB)").format(
+                summary=summary, min_days=MIN_DAYS, mb=MIN_FREE // 1024**2
             ),
             details,
             tr(

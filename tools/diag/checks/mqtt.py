@@ -57,8 +57,8 @@ async def check_mqtt(config: MqttConfig | None, connect_seconds: float = MQTT_TI
             return Check(
                 "mqtt",
                 Verdict.PROBLEM,
-                tr("TLS: the CA file {ca_file} cannot be used ({value})").format(
-                    ca_file=config.ca_file, value=getattr(exc, "strerror", None) or exc
+                tr("TLS: the CA file {ca_file} cannot be used ({error})").format(
+                    ca_file=config.ca_file, error=getattr(exc, "strerror", None) or exc
                 ),
                 details,
                 tr("check [mqtt].ca_file: the store CA's certificate in PEM"),

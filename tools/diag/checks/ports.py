@@ -64,7 +64,7 @@ def check_serial_ports(found: Iterable[str], answered: dict[str, str]) -> Check:
     return Check(
         "serial ports",
         Verdict.OK,
-        tr("{count_ports} port(s)").format(count_ports=len(ports)),
+        tr("{count} port(s)").format(count=len(ports)),
         {"ports": ports},
     )
 

@@ -27,7 +27,7 @@ def check_time_zone(config: Config, at: datetime | None = None) -> Check:
         warning,
         details,
         tr(
-            "set the computer's zone to {value} (timedatectl set-timezone "
-            "{value}) so that its logs read as the receipts do"
-        ).format(value=zone_name(zone)),
+            "set the computer's zone to {zone} (timedatectl set-timezone "
+            "{zone}) so that its logs read as the receipts do"
+        ).format(zone=zone_name(zone)),
     )
