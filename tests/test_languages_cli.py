@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,19 @@ async def test_an_unknown_language_is_a_usage_error(capsys: pytest.CaptureFixtur
         await tillgw("--language", "de", "diag")
     assert exit_.value.code == 2
     assert "invalid choice: 'de'" in capsys.readouterr().err
+
+
+async def test_diag_tells_a_silent_control_unit_from_one_that_answered_in_swedish_too(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """diag reads its drivers' words to tell "nothing came back" from a refusal: in Swedish too."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        url = f"socket://127.0.0.1:{probe.getsockname()[1]}"
+    code = await tillgw("diag", "--json", "--control-unit", url, "--timeout", "0.3")
+    document = json.loads(capsys.readouterr().out)
+    assert code == 1
+    [found] = document["control_units"]
+    assert found["answered"] is False and found["state"] == "failed"
+    assert found["reason"].startswith(f"fel: kan inte öppna {url}"), found["reason"]
+    assert document["problem"].startswith(f"{url}: inget svar (fel: "), document["problem"]
