@@ -19,15 +19,14 @@ from gateway.common import i18n
 from gateway.common.health import DeviceState, HealthTracker
 from tools.catalogs import ROOT, marked_texts
 
-Fields = list[tuple[str, str | None, str | None]]
+Fields = list[tuple[str, str, str]]
 
 
 def fields(text: str) -> Fields:
     """The ``{name!conversion:spec}`` placeholders of ``text``, as str.format reads them."""
+    parsed = string.Formatter().parse(text)
     return sorted(
-        (name, conversion, spec)
-        for _, name, spec, conversion in string.Formatter().parse(text)
-        if name is not None
+        (name, conversion or "", spec or "") for _, name, spec, conversion in parsed if name is not None
     )
 
 

@@ -119,7 +119,7 @@ async def _print_test_page(driver: PrinterDriver, details: dict[str, Any], when:
         job.cancel()
         words = f"the test page did not print within {PRINT_WAIT:g} s ({driver.reason})"
         details["test_print"] = {"outcome": "not printed", "reason": words, "sends": job.sends}
-        return [f"{words} — see what the printer shows and try again"]
+        return [tr("{words} — see what the printer shows and try again").format(words=words)]
     details["test_print"] = {"outcome": result.outcome.value, "reason": result.reason, "sends": result.sends}
     if result.outcome is Outcome.PRINTED:
         return []
@@ -135,7 +135,7 @@ async def _kick_drawer(drawer: Drawer, details: dict[str, Any]) -> list[str]:
             "reason": "the drawer is already open",
             "drawer_before": "open",
         }
-        return ["the drawer is already open, so a kick could not be seen — close it and try again"]
+        return [tr("the drawer is already open, so a kick could not be seen — close it and try again")]
     result = await drawer.open_drawer()
     after = result.drawer_open
     if result.sent and after == before:

@@ -76,7 +76,9 @@ async def probe_scanner(
                 if health.state is DeviceState.READY:
                     if on_listening is not None:
                         on_listening(
-                            f"listening to the scanner at {url} for {seconds:g} s — scan a barcode now"
+                            tr(
+                                "listening to the scanner at {url} for {seconds:g} s — scan a barcode now"
+                            ).format(url=url, seconds=seconds)
                         )
                     async for event in events:
                         if on_event is not None:

@@ -124,7 +124,7 @@ class ControlUnitRefused(ControlUnitError):
     """
 
     def __init__(self, words: str, *, said: str, code: int | None = None) -> None:
-        super().__init__(f"the control unit refused it: {said} — {words}")
+        super().__init__(tr("the control unit refused it: {said} — {words}").format(said=said, words=words))
         self.code = code
         self.said = said
         self.words = words

@@ -108,7 +108,11 @@ class CommandExpired(Exception):
     """A command waited for the port past its time and was not sent."""
 
     def __init__(self, waited: float, allowed: float) -> None:
-        super().__init__(f"waited {waited:.1f} s for the printer, longer than the {allowed:g} s allowed")
+        super().__init__(
+            tr("waited {waited:.1f} s for the printer, longer than the {allowed:g} s allowed").format(
+                waited=waited, allowed=allowed
+            )
+        )
         self.waited = waited
         self.allowed = allowed
 

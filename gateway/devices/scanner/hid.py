@@ -149,9 +149,20 @@ class HidScanner(ScannerDriver):
             device.close()
             name, vendor, product = self._identity
             raise _NotAttached(
-                f"{info.path} is now {info.name!r} ({info.vendor:04x}:{info.product:04x}), not the scanner "
-                f"{name!r} ({vendor:04x}:{product:04x}); it was not grabbed — address the scanner as "
-                f"evdev://name={name} so it is found wherever it appears"
+                tr(
+                    "{path} is now {name!r} ({vendor:04x}:{product:04x}), not the "
+                    "scanner {scanner_name!r} ({scanner_vendor:04x}:{scanner_product:04x}); it was not "
+                    "grabbed — address the scanner as evdev://name={scanner_name} so it is "
+                    "found wherever it appears"
+                ).format(
+                    path=info.path,
+                    name=info.name,
+                    vendor=info.vendor,
+                    product=info.product,
+                    scanner_name=name,
+                    scanner_vendor=vendor,
+                    scanner_product=product,
+                )
             )
         try:
             device.grab()
