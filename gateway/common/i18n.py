@@ -9,7 +9,7 @@ The catalogs are GNU gettext ``.po`` files, the source committed beside this mod
 ``locale/<language>/LC_MESSAGES/tillgw.po``. They are compiled at first use, in memory, into
 the ``.mo`` bytes the standard library's :class:`gettext.GNUTranslations` reads: no build
 step, nothing compiled to go stale, and a wheel carries only the ``.po`` files (package
-data). A catalog is a few hundred short lines: compiling one takes about a millisecond.
+data).
 
 Machine words (states, codes, JSON keys) are never translated: only text for a person.
 """
@@ -26,13 +26,18 @@ from importlib import resources
 
 __all__ = [
     "DEFAULT_LANGUAGE",
+    "DOMAIN",
     "LANGUAGES",
     "N_",
     "PAGE_MARK",
     "SCRIPT_MARK",
+    "SOURCE_LANGUAGE",
     "UnknownLanguage",
     "catalog",
+    "compile_po",
     "current_language",
+    "parse_po",
+    "read_po",
     "tr",
     "use_language",
 ]
@@ -91,13 +96,13 @@ def catalog(language: str) -> gettext.GNUTranslations:
         return found
 
 
-def po_text(language: str) -> str:
+def _po_text(language: str) -> str:
     path = resources.files("gateway.common") / "locale" / language / "LC_MESSAGES" / f"{DOMAIN}.po"
     return path.read_text(encoding="utf-8")
 
 
 def read_po(language: str) -> dict[str, str]:
-    return parse_po(po_text(language))
+    return parse_po(_po_text(language))
 
 
 def parse_po(text: str) -> dict[str, str]:
