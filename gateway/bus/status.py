@@ -113,7 +113,7 @@ def acks_note(verifier: AckVerifier | None) -> str:
 def explain(exc: BaseException, config: MqttConfig, acks_topic: str) -> str:
     """The failure in a shop owner's words, and what to do."""
     url = config.url
-    user = f"user {config.username!r}" if config.username else tr("no user name")
+    user = tr("user {username!r}").format(username=config.username) if config.username else tr("no user name")
     if not isinstance(exc, MqttError | OSError):
         return tr("publishing stopped on an unexpected error ({exc!r}) — see the till's log").format(exc=exc)
     if isinstance(exc, CaFileUnusable):

@@ -47,7 +47,7 @@ async def check_mqtt(config: MqttConfig | None, connect_seconds: float = MQTT_TI
     if config is None:
         return Check("mqtt", Verdict.OK, tr("no bus: [mqtt] enabled = false"), {})
     where = config.url
-    user = f"user {config.username!r}" if config.username else "no user name"
+    user = tr("user {username!r}").format(username=config.username) if config.username else tr("no user name")
     details: dict[str, Any] = {"url": where, "user": config.username, "tls": config.tls}
     tls_context = None
     if config.tls:
