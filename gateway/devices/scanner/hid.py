@@ -151,9 +151,10 @@ class HidScanner(ScannerDriver):
             raise _NotAttached(
                 tr(
                     "{path} is now {name!r} ({vendor:04x}:{product:04x}), not the "
-                    "scanner {scanner_name!r} ({scanner_vendor:04x}:{scanner_product:04x}); it was not "
-                    "grabbed — address the scanner as evdev://name={scanner_name} so it is "
-                    "found wherever it appears"
+                    "scanner {scanner_name!r} "
+                    "({scanner_vendor:04x}:{scanner_product:04x}); it was not "
+                    "grabbed — address the scanner as evdev://name={scanner_name} so "
+                    "it is found wherever it appears"
                 ).format(
                     path=info.path,
                     name=info.name,
