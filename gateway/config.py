@@ -22,6 +22,9 @@ A full example is in docs/configuration.md; the keys::
     [api]           listen ("HOST:PORT"), max_body_kib, cors_origins (list of "scheme://host[:port]")
     [mqtt]          url ("mqtt://HOST:1883" | "mqtts://HOST:8883"), username, password, ca_file,
                     embedded ("never" | "when-none") — start a broker in-process when none answers
+    [log]           file (the till's; default till.log in the data directory), sync_file (the
+                    sync module's; default sync.log beside its inbox), level ("debug"|"info"|
+                    "warning"|"error"), max_bytes, backups
     [sync]          read by ``tillgw sync`` (gateway/sync/config.py), not by the till
 """
 
@@ -46,11 +49,13 @@ from protocols.skv import FieldError, luhn_check_digit, luhn_valid, normalise_or
 
 __all__ = [
     "DEFAULT_MODEL",
+    "LOG_LEVELS",
     "ApiConfig",
     "Config",
     "ConfigError",
     "ConfigSection",
     "ControlUnitConfig",
+    "LogConfig",
     "MqttConfig",
     "PrinterConfig",
     "ScannerConfig",
@@ -58,6 +63,7 @@ __all__ = [
     "demo_config",
     "load_config",
     "optional_table",
+    "parse_log",
     "parse_mqtt",
     "read_toml",
     "validate_manufacturing_number",
@@ -75,6 +81,12 @@ DEFAULT_MIN_FREE_MIB = 64
 # within a minute or two; a quarter of an hour of refused sales in opening hours is a register
 # that does not work, which must be reported to Skatteverket without delay (felanmälan).
 DEFAULT_OUTAGE_AFTER_MINUTES = 15
+# [log] max_bytes and backups: 10 MiB a file, five old ones kept — weeks of a busy till's
+# INFO lines in 60 MiB at most, small enough for a till's disk, long enough to look back on
+# a fault a shop reports days later.
+DEFAULT_LOG_MAX_BYTES = 10 * 1024 * 1024
+DEFAULT_LOG_BACKUPS = 5
+LOG_LEVELS = ("debug", "info", "warning", "error")
 _TOPIC_LEVEL_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # SKVFS 2014:9 2 kap. 23 §: at most 17 of a-z, A-Z, 0-9, space and hyphen; no space at
 # either end and never two in a row.
@@ -151,6 +163,20 @@ class ApiConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class LogConfig:
+    """``[log]``: where each process writes its log, from which level, and how it rotates.
+
+    The till and the sync module each get a file of their own: two processes rotating one
+    file would lose each other's lines at every rotation."""
+
+    file: Path | None = None  # the till's; None: till.log in the data directory
+    sync_file: Path | None = None  # the sync module's; None: sync.log beside its inbox (<data_dir>/sync)
+    level: str = "info"  # one of LOG_LEVELS
+    max_bytes: int = DEFAULT_LOG_MAX_BYTES  # a file this big is rotated: till.log -> till.log.1 …
+    backups: int = DEFAULT_LOG_BACKUPS  # rotated files kept (till.log.1 … till.log.N)
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     shop: ShopConfig
     pos_id: str
@@ -174,6 +200,12 @@ class Config:
     # A control unit unusable this long in opening hours is an outage the journal records.
     outage_after_minutes: float = DEFAULT_OUTAGE_AFTER_MINUTES
     opening_hours: OpeningHours = field(default_factory=OpeningHours)
+    log: LogConfig = field(default_factory=LogConfig)
+
+    @property
+    def log_file(self) -> Path:
+        """The till's log file: ``[log].file``, else ``till.log`` in the data directory."""
+        return self.log.file or self.data_dir / "till.log"
 
     def with_overrides(self, *, data_dir: Path | None = None, http: str | None = None) -> Config:
         """The command line's ``--data-dir`` and ``--http`` win over the file."""
@@ -414,7 +446,7 @@ def _cors_origins(value: Any, where: str) -> tuple[str, ...]:
 
 def _parse(raw: dict[str, Any], path: Path) -> Config:
     unknown = sorted(
-        set(raw) - {"shop", "register", "control_unit", "printer", "scanner", "api", "mqtt", "sync"}
+        set(raw) - {"shop", "register", "control_unit", "printer", "scanner", "api", "mqtt", "sync", "log"}
     )
     if unknown:
         raise ConfigError(f"[{unknown[0]}]: not a known section")
@@ -527,6 +559,7 @@ def _parse(raw: dict[str, Any], path: Path) -> Config:
         program=register.text("program", "tillgw", required=True) or "tillgw",
         outage_after_minutes=outage_after,
         opening_hours=_opening_hours(shop),
+        log=parse_log(optional_table(raw, "log"), path),
     )
 
 
@@ -576,4 +609,34 @@ def parse_mqtt(raw: dict[str, Any] | None, path: Path) -> MqttConfig | None:
         ca_file=ca_file,
         embedded=m.choice("embedded", "never", ("never", "when-none")) == "when-none",
         sync_public_key=sync_public_key,
+    )
+
+
+def parse_log(raw: dict[str, Any] | None, path: Path) -> LogConfig:
+    """``[log]``, read alike by the till and the sync module; paths relative to the file's folder."""
+    if raw is None:
+        return LogConfig()
+    section = ConfigSection(raw, "log", {"file", "sync_file", "level", "max_bytes", "backups"})
+
+    def path_of(key: str) -> Path | None:
+        text = section.text(key)
+        if text is None:
+            return None
+        found = Path(text).expanduser()
+        return found if found.is_absolute() else path.parent / found
+
+    level = (section.text("level", "info") or "info").lower()
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"[log].level: must be one of {', '.join(LOG_LEVELS)}, got {raw.get('level')!r}")
+    till_file, sync_file = path_of("file"), path_of("sync_file")
+    if till_file is not None and till_file == sync_file:
+        raise ConfigError("[log].sync_file: must not be the till's [log].file; each process needs its own")
+    return LogConfig(
+        file=till_file,
+        sync_file=sync_file,
+        level=level,
+        # Under 64 KiB a file holds a few hundred lines: rotation would throw away the morning
+        # before anyone looked.
+        max_bytes=section.integer("max_bytes", DEFAULT_LOG_MAX_BYTES, minimum=64 * 1024),
+        backups=section.integer("backups", DEFAULT_LOG_BACKUPS, minimum=1),
     )

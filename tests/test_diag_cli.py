@@ -149,7 +149,10 @@ async def test_diag_with_nothing_listening_prints_the_next_step(
     out = capsys.readouterr().out
     assert code == 1
     assert f"{closed_tcp_url}: nothing answered" in out
-    assert "next step: check that the device is on and listens on that port" in out
+    assert (
+        f"next step (control unit {closed_tcp_url}): check that the device is on and listens on that port"
+        in out
+    )
 
 
 async def test_diag_table_for_a_unit_that_answers(
@@ -338,7 +341,7 @@ async def test_diag_scanner_with_nothing_scanned(silent_pty: str, capsys: pytest
     assert code == 1
     assert captured.err.startswith(f"listening to the scanner at {silent_pty} for 0.2 s")
     assert f"problem: {silent_pty}: nothing was scanned within 0.2 s" in captured.out
-    assert "next step: scan a barcode while diag listens" in captured.out
+    assert f"next step (scanner {silent_pty}): scan a barcode while diag listens" in captured.out
 
 
 async def test_diag_scanner_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
@@ -460,7 +463,9 @@ async def test_diag_printer_with_nothing_listening(
     out = capsys.readouterr().out
     assert code == 1
     assert f"{closed_tcp_url}: nothing answered" in out
-    assert "next step: check that the device is on and listens on that port" in out
+    assert (
+        f"next step (printer {closed_tcp_url}): check that the device is on and listens on that port" in out
+    )
 
 
 async def test_diag_printer_silent_serial_port(silent_pty: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -478,3 +483,22 @@ async def test_diag_printer_silent_serial_port(silent_pty: str, capsys: pytest.C
 async def test_diag_printer_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert await tillgw("diag", "--kick") == 2
     assert "--test-print and --kick go with --printer URL" in capsys.readouterr().err
+
+
+async def test_every_problem_is_listed_with_its_own_next_step(
+    closed_tcp_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        printer_url = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+    code = await tillgw(
+        "diag", "--control-unit", closed_tcp_url, "--printer", printer_url, "--timeout", "0.2"
+    )
+
+    out = capsys.readouterr().out
+    assert code == 1
+    steps = [line for line in out.splitlines() if line.startswith("next step (")]
+    assert steps == [
+        f"next step (control unit {closed_tcp_url}): check that the device is on and listens on that port",
+        f"next step (printer {printer_url}): check that the device is on and listens on that port",
+    ], out

@@ -32,11 +32,12 @@ import msgspec
 from gateway.fiscal.bodies import PendingBody, ReceiptBody
 from gateway.fiscal.journal import Entry
 from gateway.fiscal.store import Store, Writer
-from gateway.messages.bodies import ReceiptPayload
+from gateway.messages.bodies import PriceChangeBody
 from gateway.messages.envelope import KIND_TOPICS, Ack, AckStatus, BusMessage, Topics
+from gateway.messages.price_change import price_change_payload_of
+from gateway.messages.receipt_payload import ReceiptPayload, receipt_payload_of
 
 __all__ = [
-    "OUTBOX_SCHEMA",
     "AckOutcome",
     "HeldMessage",
     "Outbox",
@@ -45,31 +46,6 @@ __all__ = [
     "receipt_payload",
 ]
 
-OUTBOX_SCHEMA = """
-CREATE TABLE IF NOT EXISTS outbox (
-    sequence INTEGER PRIMARY KEY,    -- the register's message number: 1, 2, 3 ... no gaps
-    msg_id TEXT NOT NULL UNIQUE,
-    topic TEXT NOT NULL,
-    message BLOB NOT NULL,           -- the JSON sent, exactly
-    journal_entry INTEGER NOT NULL REFERENCES journal (seq),
-    created_at TEXT NOT NULL,
-    sends INTEGER NOT NULL DEFAULT 0,
-    last_sent_at TEXT,
-    acked_at TEXT,                   -- NULL until the sync module's first ack (stored or held) arrives
-    ack_status TEXT,                 -- stored | held
-    ack_reason TEXT,                 -- held: why, in the sync module's words
-    entry_hash TEXT                  -- the journal entry's hash, which a signed ack must name
-);
-CREATE INDEX IF NOT EXISTS outbox_unacked ON outbox (sequence) WHERE acked_at IS NULL;
-"""
-
-# An outbox made before held acks and ack proofs: its rows' entry hash is in their message.
-_MIGRATE_ENTRY_HASH = """
-ALTER TABLE outbox ADD COLUMN entry_hash TEXT;
-UPDATE outbox SET entry_hash = json_extract(CAST(message AS TEXT), '$.entry_hash');
-"""
-_MIGRATE_REJECTED = "UPDATE outbox SET ack_status = 'held' WHERE ack_status = 'rejected'"
-_HELD_INDEX = "CREATE INDEX IF NOT EXISTS outbox_held ON outbox (sequence) WHERE ack_status = 'held'"
 
 AckOutcome = str
 """What an ack did: ``done`` (stored), ``held``, ``released`` (a held message now stored),
@@ -131,13 +107,8 @@ class Outbox:
         self._made_lock = threading.Lock()
 
     async def install(self) -> None:
-        """Create (or bring up to date) the table and hook every journal append of a bus kind to
-        an outbox row."""
-        await self.store.executescript(OUTBOX_SCHEMA)
-        columns = {str(r[1]) for r in await self.store.fetchall("PRAGMA table_info(outbox)")}
-        if "entry_hash" not in columns:
-            await self.store.executescript(f"BEGIN; {_MIGRATE_ENTRY_HASH} COMMIT;")
-        await self.store.executescript(f"BEGIN; {_MIGRATE_REJECTED}; {_HELD_INDEX}; COMMIT;")
+        """Hook every journal append of a bus kind to an outbox row (the table is the till
+        database's, made by the store: gateway/fiscal/schema.py)."""
         self.store.append_hooks.append(self._on_append)
 
     def hand_over(self, on: bool) -> None:
@@ -272,7 +243,11 @@ class Outbox:
 
 
 def _payload(w: Writer, entry: Entry) -> dict[str, Any]:
-    """The message's payload: the entry's body, and for a receipt the receipt itself."""
+    """The message's payload: the entry's body; for a receipt the projection of its two entries,
+    for a price change its prices in öre (the journal's bodies stay as signed; only the message
+    has the bus's shape, money in öre)."""
+    if entry.kind == "price.change":
+        return price_change_payload_of(entry.body_as(PriceChangeBody)).to_json()
     if entry.kind != "receipt":
         return dict(entry.body)
     done = entry.body_as(ReceiptBody)
@@ -282,15 +257,16 @@ def _payload(w: Writer, entry: Entry) -> dict[str, Any]:
 
 
 def receipt_payload(done: ReceiptBody, pending: PendingBody) -> ReceiptPayload:
-    """A receipt's message: its ``receipt`` entry (``done``) with the sale of its pending entry."""
-    return ReceiptPayload(
+    """A receipt's message (``tillgw.bus/2``): its ``receipt`` entry (``done``) with the sale of its
+    pending entry, every amount in öre and the VAT in labelled rows."""
+    return receipt_payload_of(
         receipt_no=done.receipt_no,
         type=done.type,
         at=pending.at,
         copy_of=done.copy_of,
         control_code=done.control_code,
         unit_id=done.unit_id,
-        totals=done.totals,  # öre
-        receipt=pending.receipt,  # as the POS posted it (decimal strings)
+        totals=done.totals,
+        sale=pending.sale(),
         cashier=pending.receipt.get("cashier"),
     )

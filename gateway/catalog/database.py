@@ -13,8 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gateway.common.migrations import Step, migrate
+
 __all__ = [
     "CATALOG_SCHEMA",
+    "CATALOG_STEPS",
     "CatalogState",
     "connect",
     "connect_readonly",
@@ -74,6 +77,11 @@ CREATE TABLE IF NOT EXISTS held_parts (
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 """
 
+CATALOG_STEPS = (
+    Step(1, "articles, barcodes, customers, stock, held parts and state (2084e15 on)", CATALOG_SCHEMA),
+)
+"""The versions of the till's ``catalog.db``, in order (docs/operations.md lists them)."""
+
 
 @dataclass(frozen=True, slots=True)
 class CatalogState:
@@ -128,7 +136,7 @@ def connect(path: Path) -> sqlite3.Connection:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=10000")
-        conn.executescript(CATALOG_SCHEMA)
+        migrate(conn, CATALOG_STEPS, database=f"the till's catalog {path}", path=path)
     except BaseException:
         conn.close()
         raise

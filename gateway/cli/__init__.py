@@ -24,6 +24,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("gateway.cli.run", "run the till service"),
     "report": ("gateway.cli.report", "make an X or Z report (through the running service when there is one)"),
     "journal": ("gateway.cli.journal", "check the journal, export it or its public key, replace a lost key"),
+    # Setting a till up on a shop's computer: its config file, its system service.
+    "init": ("tools.install.init_command", "set a till up: find its devices, write a commented till.toml"),
+    "service": ("tools.install.service_command", "install, remove or show the till's systemd services"),
+    "backup": ("gateway.cli.backup", "back up the till's data, while it runs too, and check the copy"),
+    "restore": ("gateway.cli.restore", "restore a backup into the till's data directory (the till stopped)"),
     "diag": ("tools.diag.command", "check the devices: who they are, how they are, what to do"),
     "register": (
         "tools.registration.command",

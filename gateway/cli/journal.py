@@ -29,6 +29,7 @@ from pathlib import Path
 
 from gateway.cli.options import add_data_arguments, config_from_args, config_or_complain
 from gateway.common.i18n import tr
+from gateway.common.progress import Progress
 from gateway.config import ConfigError
 from gateway.till_files import TillFiles
 
@@ -115,6 +116,7 @@ def _files(args: argparse.Namespace) -> TillFiles:
 
 
 def verify_command(args: argparse.Namespace) -> int:
+    from gateway.cli.progress import progress_display
     from gateway.common.signing import SigningKeyError, Verifier, load_or_create_key, load_public_key
     from gateway.fiscal.index_check import IndexMismatch, check_index
     from gateway.fiscal.journal import open_readonly, verify
@@ -135,8 +137,11 @@ def verify_command(args: argparse.Namespace) -> int:
             return 2
         started = time.perf_counter()
         index_problem = None
-        with open_readonly(files.database) as conn:
-            report = verify(conn, verifier, all_signatures=args.all_signatures)
+        with (
+            open_readonly(files.database) as conn,
+            progress_display(show=False if args.json else None) as progress,
+        ):
+            report = verify(conn, verifier, all_signatures=args.all_signatures, progress=progress)
             if report.ok:
                 try:
                     check_index(conn)
@@ -170,12 +175,14 @@ def verify_command(args: argparse.Namespace) -> int:
             tr(
                 "OK: {entries} entries, the chain holds and is signed by key "
                 "{key_id}; head {head_seq} has hash {head_hash}; the receipts "
-                "index agrees with it"
+                "index agrees with it; {database} checked in {seconds:.1f} s"
             ).format(
                 entries=report.entries,
                 key_id=verifier.key_id,
                 head_seq=report.head_seq,
                 head_hash=report.head_hash,
+                database=files.database,
+                seconds=seconds,
             )
         )
         for words in replaced:
@@ -280,6 +287,7 @@ def _login_name() -> str | None:
 
 
 def export_command(args: argparse.Namespace) -> int:
+    from gateway.cli.progress import progress_display
     from gateway.fiscal.export.period import ExportRefused, Period
     from gateway.fiscal.journal import open_readonly
 
@@ -295,16 +303,18 @@ def export_command(args: argparse.Namespace) -> int:
     if not database.exists():
         print(tr("error: no till database at {database}").format(database=database), file=sys.stderr)
         return 2
-    write: Callable[[sqlite3.Connection, Path], str]
+    write: Callable[[sqlite3.Connection, Path, Progress], str]
     # Only the chosen format's writer is loaded: the XML one brings the receipts' layout with it.
     if args.format == "skv-xml":
         from gateway.fiscal.export import skv as export_skv
 
         default_name = export_skv.default_file_name(period)
 
-        def write(conn: sqlite3.Connection, target: Path) -> str:
+        def write(conn: sqlite3.Connection, target: Path, progress: Progress) -> str:
             register = export_skv.register_from_config(config)
-            counts = export_skv.export_skv(conn, register, period, target, user=args.user or _login_name())
+            counts = export_skv.export_skv(
+                conn, register, period, target, user=args.user or _login_name(), progress=progress
+            )
             kinds = ", ".join(f"{name} {n}" for name, n in sorted(counts.items()))
             return f"{sum(counts.values())} events ({kinds})"
 
@@ -314,16 +324,23 @@ def export_command(args: argparse.Namespace) -> int:
         default_name = export_jsonl.default_file_name(period)
         till = export_jsonl.Till(config.pos_id, config.shop.name, config.shop.orgnr)
 
-        def write(conn: sqlite3.Connection, target: Path) -> str:
-            return f"{export_jsonl.export_jsonl(conn, till, period, target)} journal entries"
+        def write(conn: sqlite3.Connection, target: Path, progress: Progress) -> str:
+            return (
+                f"{export_jsonl.export_jsonl(conn, till, period, target, progress=progress)} journal entries"
+            )
 
     to_stdout = args.output == "-"
+    started = time.perf_counter()
     try:
         with tempfile.TemporaryDirectory(prefix="tillgw-export-") as scratch:
             # stdout gets the file only once it is whole: a refusal prints nothing there.
             target = Path(scratch) / "export" if to_stdout else Path(args.output or default_name)
-            with open_readonly(database) as conn:
-                what = write(conn, target)
+            # The bars go to stderr, and never while the file itself goes to stdout.
+            with (
+                open_readonly(database) as conn,
+                progress_display(show=False if to_stdout else None) as progress,
+            ):
+                what = write(conn, target, progress)
             if to_stdout:
                 with target.open("rb") as made:
                     shutil.copyfileobj(made, sys.stdout.buffer)
@@ -334,5 +351,7 @@ def export_command(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"{'-' if to_stdout else target}: {what}", file=sys.stderr if to_stdout else sys.stdout)
+    seconds = time.perf_counter() - started
+    where = "-" if to_stdout else target.resolve()
+    print(f"{where}: {what}; {seconds:.1f} s", file=sys.stderr if to_stdout else sys.stdout)
     return 0

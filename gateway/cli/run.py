@@ -17,6 +17,7 @@ import sqlite3
 import sys
 
 from gateway import demo
+from gateway.cli.logs import configure_logging
 from gateway.cli.options import add_data_arguments, config_or_complain
 from gateway.common.i18n import tr
 from gateway.config import Config
@@ -44,20 +45,17 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 def run_command(args: argparse.Namespace) -> int:
     # The service (devices, fiscal core, bus, API) is loaded when it runs, not when
     # `tillgw run --help` or another command builds its parser.
+    from gateway.common.migrations import MigrationFailed, SchemaTooNew
     from gateway.common.signing import SigningKeyError
     from gateway.fiscal.start_checks import StartRefused
 
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
     config = config_or_complain(args)
     if config is None:
         return 2
+    configure_logging(config.log, config.log_file, verbose=args.verbose)
     try:
         return asyncio.run(serve(config))
-    except StartRefused as exc:
+    except (StartRefused, SchemaTooNew, MigrationFailed) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except sqlite3.Error as exc:

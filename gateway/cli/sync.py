@@ -24,6 +24,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gateway.cli.logs import StderrHandler, configure_logging
 from gateway.config import ConfigError
 from gateway.sync.config import SyncConfig, load_sync_config
 from gateway.sync.runlog import LOGGER
@@ -97,14 +98,27 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def sync_command(args: argparse.Namespace) -> int:
+    from gateway.common.migrations import MigrationFailed, SchemaTooNew
+
+    try:
+        return _sync_command(args)
+    except (SchemaTooNew, MigrationFailed) as exc:  # a database of a newer release, or a failed step
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _sync_command(args: argparse.Namespace) -> int:
     try:
         config = load_sync_config(args.config)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    console = logging.StreamHandler(sys.stderr)
+    console = StderrHandler()
     console.setFormatter(logging.Formatter("tillgw sync: %(levelname)s %(message)s"))
-    logging.getLogger(LOGGER).addHandler(console)
+    # The sync module's own lines on stderr, and any library's warning (as Python's last-resort
+    # handler showed them before); the file has every line.
+    console.addFilter(lambda record: record.name.startswith(LOGGER) or record.levelno >= logging.WARNING)
+    configure_logging(config.log, config.log_file, console=console)
     if config.demo:
         print(
             f"tillgw sync: demo configuration: inbox, SIE files and logs under {config.inbox.parent}",
@@ -124,9 +138,11 @@ def sync_command(args: argparse.Namespace) -> int:
     if args.authorize is not None:
         return asyncio.run(_authorize(config, args))
     if args.sync_all or args.sync_changes:
+        from gateway.cli.progress import progress_display
         from gateway.sync.masterdata.command import sync_once
 
-        return asyncio.run(sync_once(config, full=args.sync_all))
+        with progress_display() as progress:
+            return asyncio.run(sync_once(config, full=args.sync_all, progress=progress))
     from gateway.sync.reprocess import HeldFilter
     from gateway.sync.service import SyncService  # the bus and mail libraries: only for this command
 

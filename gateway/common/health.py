@@ -79,8 +79,9 @@ class HealthTracker:
         reason = _reason(state, detail)
         if state is self._health.state and reason == self._health.reason:
             return
+        before = self._health.state
         self._health = Health(state, reason, _now(), detail or "")
-        log.info("%s: %s", self.device, reason)
+        log.log(_level_of(before, state), "%s: %s", self.device, reason)
         # Wake waiters, then start a fresh event for the next change.
         self._changed.set()
         self._changed = asyncio.Event()
@@ -105,6 +106,16 @@ class HealthTracker:
         while self._health.state not in states:
             await self._changed.wait()
         return self._health
+
+
+def _level_of(before: DeviceState, state: DeviceState) -> int:
+    """How loud a change is in the log: a device that stopped working is an error, one that
+    needs attention soon a warning, every other change (a recovery among them) information."""
+    if state is DeviceState.FAILED:
+        return logging.ERROR
+    if state is DeviceState.DEGRADED:
+        return logging.WARNING
+    return logging.INFO
 
 
 def _reason(state: DeviceState, detail: str | None) -> str:

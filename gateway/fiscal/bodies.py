@@ -33,7 +33,7 @@ from typing import Any
 import msgspec
 
 from gateway.messages.bodies import (
-    PAYLOAD_TYPES,
+    ENTRY_PAYLOAD_TYPES,
     Body,
     TotalsBody,
 )
@@ -243,7 +243,7 @@ _BODIES: dict[str, Any] = {
     "series.gap": SeriesGapBody,
     # The kinds that go on the bus (but the receipt, whose message is made from its entry):
     # the journal's body is the bus payload.
-    **{kind: body for kind, body in PAYLOAD_TYPES.items() if kind != "receipt"},
+    **ENTRY_PAYLOAD_TYPES,
     "sale.parked": SaleParkedBody,
     "sale.resumed": SaleResumedBody,
     "sale.abandoned": SaleAbandonedBody,

@@ -31,6 +31,7 @@ from gateway.messages.envelope import MessageError
 from gateway.messages.orders import NewOrder, OrderFieldError, order_reference
 from gateway.receipts.codec import parse_money
 from gateway.receipts.model import MAX_TEXT
+from gateway.receipts.money import parse_ore
 from protocols.skv import FieldError
 
 __all__ = ["EVENTS", "append_order", "checked_order", "event_body", "float_change_body"]
@@ -70,11 +71,29 @@ def event_body(kind: str, body: dict[str, Any], pos_id: str) -> Body:
         )
     if kind in EVENTS:
         try:
-            return msgspec.convert({**body, "pos_id": pos_id}, EVENTS[kind])
+            journaled: Body = msgspec.convert({**body, "pos_id": pos_id}, EVENTS[kind])
         except msgspec.ValidationError as exc:
             error = body_error(exc, "")
             raise FiscalError("bad_event", str(error), 422, error.field) from None
+        if isinstance(journaled, PriceChangeBody):
+            _check_prices(journaled)
+        return journaled
     raise FiscalError("bad_event", f"{kind!r} is not an event the POS reports", 422, "kind")
+
+
+def _check_prices(body: PriceChangeBody) -> None:
+    """A price change's prices are amounts in kronor (``"32.00"``): the bus carries them in öre."""
+    for key, text in (("old_price", body.old_price), ("new_price", body.new_price)):
+        if text is None:
+            continue
+        try:
+            ore = parse_ore(text)
+        except ValueError:
+            raise FiscalError(
+                "bad_event", f'{key}: {text!r} is not an amount like "32.00"', 422, key
+            ) from None
+        if ore < 0:
+            raise FiscalError("bad_event", f"{key}: must not be negative", 422, key)
 
 
 def float_change_body(body: dict[str, Any], pos_id: str) -> FloatChangeBody:

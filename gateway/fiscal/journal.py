@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from gateway.common.progress import NO_PROGRESS, Progress
 from gateway.common.signing import Signer, Verifier
 from gateway.fiscal.bodies import KeyReplacedBody
 
@@ -266,7 +267,13 @@ def _key_for(spans: list[tuple[int, Verifier | None]], seq: int) -> Verifier | N
     return chosen
 
 
-def verify(conn: sqlite3.Connection, verifier: Verifier, *, all_signatures: bool = False) -> VerifyReport:
+def verify(
+    conn: sqlite3.Connection,
+    verifier: Verifier,
+    *,
+    all_signatures: bool = False,
+    progress: Progress = NO_PROGRESS,
+) -> VerifyReport:
     """Check the whole chain and name the first entry that was changed, removed or reordered.
 
     Every entry's sequence number, link to the previous entry and hash are checked; then
@@ -274,15 +281,20 @@ def verify(conn: sqlite3.Connection, verifier: Verifier, *, all_signatures: bool
     while every link holds, someone rewrote the chain with a key that is not the till's:
     a binary search over the signatures finds where the rewriting starts.
     ``all_signatures`` checks every entry's signature as well (slower; see
-    docs/PERFORMANCE.md).
+    docs/PERFORMANCE.md). ``progress`` is told of the entries checked, a batch at a time.
     """
     replacements = key_replacements(conn)
+    # The last number, not a count: read from the key's index at once, and equal to the
+    # count in a chain that holds.
+    (last_seq,) = conn.execute("SELECT MAX(seq) FROM journal").fetchone()
+    progress.stage("journal entries checked", total=int(last_seq or 0))
     spans = _signing_keys(replacements, verifier)
     expected_seq, prev = 1, GENESIS
     checked = 0
     last: tuple[int, bytes, bytes] | None = None  # seq, canonical bytes, signature
     cursor = conn.execute("SELECT seq, kind, at, body, prev_hash, hash, signature FROM journal ORDER BY seq")
     while rows := cursor.fetchmany(2000):
+        progress.advance(len(rows))
         for seq, kind, at, body, prev_hash, digest, signature in rows:
             if seq != expected_seq:
                 if seq > expected_seq:

@@ -34,6 +34,7 @@ from gateway.fiscal.bodies import (
     SaleResumedBody,
 )
 from gateway.fiscal.errors import FiscalError
+from gateway.fiscal.schema import PARKING_SCHEMA
 from gateway.fiscal.store import Store, Writer
 from gateway.receipts.codec import receipt_from_json, receipt_to_json
 from gateway.receipts.model import Payment, PaymentMethod, Receipt, ReceiptError, Totals, compute
@@ -42,7 +43,6 @@ from gateway.receipts.money import money_text
 __all__ = [
     "ENDING_KINDS",
     "PARKING_NOTED",
-    "PARKING_SCHEMA",
     "ParkedSale",
     "Parking",
     "SaleState",
@@ -50,18 +50,6 @@ __all__ = [
     "sale_totals",
 ]
 
-PARKING_SCHEMA = """
-CREATE TABLE IF NOT EXISTS parked_sales (
-    sale_id TEXT PRIMARY KEY,                                   -- the POS's id
-    parked_seq INTEGER NOT NULL UNIQUE REFERENCES journal (seq), -- its sale.parked entry
-    total INTEGER NOT NULL,                                     -- öre, signed
-    state TEXT NOT NULL,                                        -- parked | resumed | abandoned | completed
-    ended_seq INTEGER REFERENCES journal (seq),                 -- the entry that took it off the parking
-    receipt_no INTEGER,                                         -- completed: by this receipt …
-    request_id TEXT                                             -- … posted with this id
-);
-CREATE INDEX IF NOT EXISTS parked_sales_state ON parked_sales (state);
-"""
 
 ENDING_KINDS = ("sale.resumed", "sale.abandoned", "sale.completed")
 """The entries that take a sale off the parking (the first of them does)."""

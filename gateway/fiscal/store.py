@@ -38,8 +38,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from gateway.common.clock import Clock
+from gateway.common.migrations import migrate
 from gateway.common.signing import Signer
-from gateway.fiscal.journal import JOURNAL_SCHEMA, Entry, JournalBody, append, journal_head
+from gateway.fiscal.journal import Entry, JournalBody, append, journal_head
+from gateway.fiscal.schema import SCHEMA, TILL_DATABASE_STEPS
 
 __all__ = ["SCHEMA", "AppendHook", "CommitListener", "RequestState", "Row", "StorageFull", "Store", "Writer"]
 
@@ -59,66 +61,6 @@ class RequestState(enum.StrEnum):
     PENDING = "pending"  # its receipt waits for the control unit's answer
     DONE = "done"  # registered: ``result`` is the receipt the POS got
     REFUSED = "refused"  # the unit said no: ``result`` is the error the POS got
-
-
-SCHEMA = (
-    JOURNAL_SCHEMA
-    + """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-
-CREATE TABLE IF NOT EXISTS receipts (
-    entry_seq INTEGER PRIMARY KEY REFERENCES journal (seq),
-    receipt_no INTEGER NOT NULL,
-    kind TEXT NOT NULL,              -- normal | ovning | profo | kopia
-    at TEXT NOT NULL,
-    request_id TEXT,
-    is_return INTEGER NOT NULL,
-    total INTEGER NOT NULL,          -- öre, signed
-    rounding INTEGER NOT NULL,
-    to_pay INTEGER NOT NULL,
-    discount INTEGER NOT NULL,
-    return_total INTEGER NOT NULL,
-    items INTEGER NOT NULL,
-    services INTEGER NOT NULL,
-    cash INTEGER NOT NULL,
-    card INTEGER NOT NULL,
-    gift_card INTEGER NOT NULL,
-    swish INTEGER NOT NULL,
-    other INTEGER NOT NULL,
-    gross_25 INTEGER NOT NULL, vat_25 INTEGER NOT NULL,
-    gross_12 INTEGER NOT NULL, vat_12 INTEGER NOT NULL,
-    gross_6 INTEGER NOT NULL, vat_6 INTEGER NOT NULL,
-    gross_0 INTEGER NOT NULL,
-    control_code TEXT NOT NULL,
-    unit_id TEXT NOT NULL
-);
--- One number per receipt (normal, training and pro forma share the series), one copy at most.
-CREATE UNIQUE INDEX IF NOT EXISTS receipts_number ON receipts (receipt_no) WHERE kind != 'kopia';
-CREATE UNIQUE INDEX IF NOT EXISTS receipts_one_copy ON receipts (receipt_no) WHERE kind = 'kopia';
-
-CREATE TABLE IF NOT EXISTS receipt_groups (
-    entry_seq INTEGER NOT NULL REFERENCES receipts (entry_seq),
-    grp TEXT NOT NULL,
-    amount INTEGER NOT NULL,
-    PRIMARY KEY (entry_seq, grp)
-);
-
-CREATE TABLE IF NOT EXISTS requests (
-    request_id TEXT PRIMARY KEY,
-    pending_seq INTEGER NOT NULL,
-    state TEXT NOT NULL,             -- pending | done | refused
-    result TEXT                      -- the JSON the POS got
-);
-
-CREATE TABLE IF NOT EXISTS in_doubt (
-    pending_seq INTEGER PRIMARY KEY REFERENCES journal (seq)
-);
-
-CREATE TABLE IF NOT EXISTS unprinted (
-    entry_seq INTEGER PRIMARY KEY REFERENCES journal (seq)
-);
-"""
-)
 
 
 class StorageFull(Exception):
@@ -308,7 +250,7 @@ def _connect(path: Path) -> sqlite3.Connection:
         conn.execute("PRAGMA synchronous=FULL")  # fsync on every commit
         conn.execute("PRAGMA busy_timeout=10000")  # another process may be writing
         conn.execute("PRAGMA foreign_keys=ON")
-        conn.executescript(SCHEMA)
+        migrate(conn, TILL_DATABASE_STEPS, database=f"the till's database {path}", path=path)
     except BaseException:
         conn.close()
         raise

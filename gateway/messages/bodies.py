@@ -2,12 +2,13 @@
 
 A till message's ``payload`` (:class:`~gateway.messages.envelope.BusMessage`) is the body
 of the journal entry it comes from, as the journal signed it — amounts in integer öre —
-except for a receipt, whose payload joins its ``receipt`` entry with the sale it completes
-(:class:`ReceiptPayload`). Each body is a msgspec Struct here: the till builds them and
-journals them, and a reader of a message decodes its payload into the same Struct
-(:func:`decode_payload`, or :meth:`BusMessage.payload_as
-<gateway.messages.envelope.BusMessage.payload_as>`), so a key renamed on one side is a
-type error on the other, and a bad field is named by its path.
+except for a receipt, whose payload the outbox projects from its ``receipt`` entry and the
+sale it completes (:mod:`gateway.messages.receipt_payload`). Each body is a msgspec Struct
+here: the till builds them and journals them, and a reader of a message decodes its payload
+into the same Struct (:func:`gateway.messages.payloads.decode_payload`, or
+:meth:`BusMessage.payload_as <gateway.messages.envelope.BusMessage.payload_as>`), so a key
+renamed on one side is a type error on the other, and a bad field is named by its path. The
+files of ``docs/bus/`` are made from the same Structs (``tools/bus_schemas.py``).
 
 Encoded (:meth:`Body.to_json`), a Struct is exactly the JSON object the till has always
 written for its kind: the same keys, ``null`` where it wrote null, and no key at all where
@@ -15,7 +16,8 @@ it wrote none (a field left :data:`~msgspec.UNSET`, or a default left out where 
 says ``omit_defaults``). That is what keeps the journal's canonical bytes: the journal
 hashes the plain object, keys sorted (:func:`gateway.fiscal.journal.canonical_body`).
 
-* ``receipt`` — :class:`ReceiptPayload`: the outbox joins the receipt's two entries
+* ``receipt`` — :class:`~gateway.messages.receipt_payload.ReceiptPayload` (the receipt entry's
+  :class:`TotalsBody` is here: the journal's form of its figures)
 * ``report.x``, ``report.z`` — :class:`ReportBody` (``Report.document`` in gateway.fiscal.reports.report)
 * ``drawer.open`` — :class:`DrawerOpenBody`: the drawer opened without a sale
 * ``cashier.login``, ``cashier.logout`` — :class:`CashierBody`
@@ -32,17 +34,17 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
 import msgspec
 
 from gateway.messages.fields import FieldError
-from gateway.receipts.codec import receipt_from_json
-from gateway.receipts.model import PaymentMethod, Receipt, ReceiptType
+from gateway.receipts.model import PaymentMethod
 
 __all__ = [
-    "PAYLOAD_TYPES",
+    "ENTRY_PAYLOAD_TYPES",
     "Body",
     "CashierBody",
     "CustomerChangeBody",
@@ -52,14 +54,11 @@ __all__ = [
     "OrderLineBody",
     "OrderNewBody",
     "PriceChangeBody",
-    "ReceiptPayload",
     "ReportBody",
     "ReportKind",
     "TotalsBody",
     "body_error",
     "convert_body",
-    "decode_payload",
-    "payload_type",
 ]
 
 B = TypeVar("B")
@@ -117,25 +116,6 @@ class TotalsBody(Body, frozen=True):
     services: int
 
 
-class ReceiptPayload(Body, frozen=True):
-    """The ``receipt`` message: the receipt entry's control code and figures, and the sale itself."""
-
-    receipt_no: int
-    type: ReceiptType
-    at: str  # when it was sold (local time with offset): the pending entry's time
-    copy_of: int | None  # a copy: the original's receipt entry
-    control_code: str
-    unit_id: str
-    totals: TotalsBody  # öre
-    receipt: dict[str, Any]  # the sale as the POS posted it (decimal strings): see sale()
-    cashier: str | None
-
-    def sale(self) -> Receipt:
-        """The sale, read by the receipt codec (a bad field raises
-        :class:`~gateway.receipts.model.ReceiptError` naming it)."""
-        return receipt_from_json(self.receipt)
-
-
 # -- reports --------------------------------------------------------------------------------
 
 
@@ -181,10 +161,17 @@ class GroupBody(Body, Generic[M], frozen=True):
 
 
 class VatBody(Body, Generic[M], frozen=True):
+    """One VAT rate's row, as reports and the ``tillgw.bus/2`` receipt write it."""
+
     rate: str  # percent: "25", "12", "6", "0"
-    gross: M
-    vat: M
-    net: M
+    gross: M  # sales incl. VAT at this rate
+    vat: M  # the VAT in them
+    net: M  # gross - vat
+
+    @property
+    def hundredths(self) -> int:
+        """The rate in hundredths of a percent, as a receipt line holds it: ``"25"`` -> 2500."""
+        return int(Decimal(self.rate) * 100)
 
 
 class FloatBody(Body, Generic[M], frozen=True):
@@ -323,9 +310,8 @@ class OrderNewBody(Body, frozen=True):
     pos_id: str
 
 
-PAYLOAD_TYPES: Mapping[str, Any] = MappingProxyType(
+ENTRY_PAYLOAD_TYPES: Mapping[str, Any] = MappingProxyType(
     {
-        "receipt": ReceiptPayload,
         "report.x": ReportBody[int],
         "report.z": ReportBody[int],
         "drawer.open": DrawerOpenBody,
@@ -337,18 +323,7 @@ PAYLOAD_TYPES: Mapping[str, Any] = MappingProxyType(
         "order.new": OrderNewBody,
     }
 )
-
-
-def payload_type(kind: str) -> Any:
-    """The Struct a message of ``kind`` carries (``KeyError`` for a kind that is not on the bus)."""
-    return PAYLOAD_TYPES[kind]
-
-
-def decode_payload(kind: str, payload: Any) -> Body:
-    """``payload`` as the Struct of ``kind``; :class:`FieldError` names a bad field from
-    ``payload`` on (``payload.totals.to_pay: expected int, got str``)."""
-    try:
-        body: Body = msgspec.convert(payload, PAYLOAD_TYPES[kind])
-    except msgspec.ValidationError as exc:
-        raise body_error(exc, "payload") from None
-    return body
+"""The bus kinds whose ``tillgw.bus/1`` payload is their journal entry's body, as it was signed
+(every kind but ``receipt``, whose payload :mod:`gateway.messages.receipt_payload` projects
+from two entries); ``price.change`` is projected in ``tillgw.bus/2``
+(:mod:`gateway.messages.price_change`)."""

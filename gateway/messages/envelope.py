@@ -10,7 +10,11 @@ Topics (DESIGN.md), one tree per store::
     tillgw/{orgnr}/{store}/{register}/acks       application acks             sync -> till
     tillgw/{orgnr}/{store}/catalog/…             articles, prices, customers  sync -> tills
 
-Every message is one JSON object (UTF-8) of schema ``tillgw.bus/1``:
+Every message is one JSON object (UTF-8) of schema ``tillgw.bus/2`` (a receipt, a price
+change) or ``tillgw.bus/1`` (every other kind; :mod:`gateway.messages.payloads` says why,
+and which payload each carries). The files of ``docs/bus/`` are the same contract as JSON Schema:
+
+``schema``    ``tillgw.bus/1`` or ``tillgw.bus/2``
 
 ``msg_id``    unique for ever: ``{orgnr}/{store}/{register}/{sequence}``
 ``kind``      ``receipt``, ``report.x``, ``report.z``, ``drawer.open``, ``customer.change``,
@@ -19,13 +23,13 @@ Every message is one JSON object (UTF-8) of schema ``tillgw.bus/1``:
 ``sequence``  the register's outbox number: 1, 2, 3 … without gaps, the order to process in
 ``journal_entry``, ``entry_hash``   the journal entry the message comes from
 ``at``        when the entry was written (local time with offset)
-``payload``   the kind's data (amounts in integer öre, as in the journal): its Struct in
-              :mod:`gateway.messages.bodies` (:meth:`BusMessage.payload_as`)
+``payload``   the kind's data (money in integer öre, quantities as decimal text): its
+              Struct in :mod:`gateway.messages.payloads` (:meth:`BusMessage.body`)
 
 The envelope is checked field by field when it is read (:func:`decode_message`, a msgspec
 Struct): a field that is missing or of the wrong type is a :class:`FieldError` naming it.
-The payload is read as its kind's Struct where it is used, so that a module reading a
-message of a kind it does not handle never refuses it for that.
+The payload is read as its kind's Struct, by kind and schema, with :meth:`BusMessage.body`
+(the sync module does so when it takes a message, before storing it).
 
 An ack (schema ``tillgw.bus-ack/1``) says ``{"msg_id", "status": "stored" | "held",
 "reason"?, "proof"}``: the sync module sends it only after the message is safely in its
@@ -42,21 +46,26 @@ from __future__ import annotations
 import enum
 import json
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 
-from gateway.messages.bodies import Body, body_error, decode_payload
-from gateway.messages.fields import FieldError, MessageError, of_schema, validate_topic_level
+from gateway.messages.bodies import Body, body_error
+from gateway.messages.fields import FieldError, MessageError, json_object, validate_topic_level
+from gateway.messages.payloads import BUS_SCHEMAS, BUS_V1, BUS_V2, decode_payload, payload_type, schema_of
 
 __all__ = [
     "ACK_SCHEMA",
     "ACK_STATUSES",
     "KIND_TOPICS",
     "SCHEMA",
+    "SCHEMAS",
+    "SCHEMA_V2",
     "Ack",
     "AckStatus",
+    "AckWire",
     "BusMessage",
+    "EnvelopeWire",
     "MessageError",
     "StoreTopics",
     "Topics",
@@ -65,7 +74,9 @@ __all__ = [
     "validate_topic_level",
 ]
 
-SCHEMA = "tillgw.bus/1"
+SCHEMA = BUS_V1
+SCHEMA_V2 = BUS_V2
+SCHEMAS = BUS_SCHEMAS
 
 ACK_SCHEMA = "tillgw.bus-ack/1"
 
@@ -137,18 +148,24 @@ class Topics(StoreTopics):
 
 
 class BusMessage(msgspec.Struct, frozen=True):
-    """One message on the bus, as its envelope holds it (``SCHEMA``, without the schema)."""
+    """One message on the bus, as its envelope holds it. ``schema`` left empty is the one this
+    release writes for the kind (:func:`~gateway.messages.payloads.schema_of`)."""
 
     msg_id: str
     kind: str
     orgnr: str
     store: str
     register: str
-    sequence: int
+    sequence: Annotated[int, msgspec.Meta(ge=1)]
     journal_entry: int
     entry_hash: str
     at: str
     payload: dict[str, Any]  # the kind's body as JSON: read it with payload_as() or body()
+    schema: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.schema:
+            msgspec.structs.force_setattr(self, "schema", schema_of(self.kind))
 
     def payload_as(self, kind: type[B]) -> B:
         """The payload as the Struct ``kind`` (:mod:`gateway.messages.bodies`): ``message.payload_as(
@@ -160,30 +177,64 @@ class BusMessage(msgspec.Struct, frozen=True):
             raise body_error(exc, "payload") from None
 
     def body(self) -> Body:
-        """The payload as the Struct of the message's kind
-        (:func:`~gateway.messages.bodies.decode_payload`)."""
-        return decode_payload(self.kind, self.payload)
+        """The payload as the Struct of the message's kind in its schema
+        (:func:`~gateway.messages.payloads.decode_payload`)."""
+        return decode_payload(self.kind, self.payload, self.schema)
+
+    def payload_type(self) -> Any:
+        """The Struct of the payload, by the message's schema and kind."""
+        return payload_type(self.kind, self.schema)
 
     def to_bytes(self) -> bytes:
+        fields = msgspec.structs.asdict(self)
         return json.dumps(
-            {"schema": SCHEMA, **msgspec.structs.asdict(self)}, ensure_ascii=False, separators=(",", ":")
+            {"schema": fields.pop("schema"), **fields}, ensure_ascii=False, separators=(",", ":")
         ).encode()
 
 
-class _Envelope(BusMessage, frozen=True):
-    """A bus message as it travels: the message and its ``schema``, what
-    :func:`decode_message` checks."""
+class EnvelopeWire(msgspec.Struct, frozen=True):
+    """A bus message as it travels, what :func:`decode_message` checks: the same fields as
+    :class:`BusMessage`, the ``schema`` among them required (the source of the envelope in
+    ``docs/bus/till-message.schema.json``)."""
 
-    schema: str
+    schema: Annotated[
+        str,
+        msgspec.Meta(description="tillgw.bus/2 for a receipt and a price change, tillgw.bus/1 for the rest"),
+    ]
+    msg_id: Annotated[
+        str, msgspec.Meta(description="{orgnr}/{store}/{register}/{sequence}: unique for ever; ack it")
+    ]
+    kind: Annotated[str, msgspec.Meta(description="what happened: receipt, report.z, drawer.open …")]
+    orgnr: Annotated[str, msgspec.Meta(description="the company's organisationsnummer (a topic level)")]
+    store: Annotated[str, msgspec.Meta(description="the store (a topic level)")]
+    register: Annotated[str, msgspec.Meta(description="the till (a topic level)")]
+    sequence: Annotated[
+        int,
+        msgspec.Meta(
+            ge=1, description="the register's message number: 1, 2, 3 … without gaps; process in it"
+        ),
+    ]
+    journal_entry: Annotated[
+        int, msgspec.Meta(description="the till's journal entry the message is made from")
+    ]
+    entry_hash: Annotated[str, msgspec.Meta(description="that entry's hash (hex): an ack's proof signs it")]
+    at: Annotated[
+        str, msgspec.Meta(description="when the entry was written: ISO 8601 local time with offset")
+    ]
+    payload: Annotated[dict[str, Any], msgspec.Meta(description="the kind's data, by kind and schema")]
 
 
-def _decoded(data: bytes, kind: type[B], schema: str) -> B:
-    """``data`` as the Struct ``kind`` of ``schema``: :class:`MessageError` for what is no JSON
-    object of that schema, :class:`FieldError` naming a field that is wrong."""
+def _decoded(data: bytes, kind: type[B], *schemas: str) -> B:
+    """``data`` as the Struct ``kind`` of one of ``schemas``: :class:`MessageError` for what is no
+    JSON object of those, :class:`FieldError` naming a field that is wrong."""
     try:
         return msgspec.json.decode(data, type=kind)
     except msgspec.ValidationError as exc:  # JSON, but not this Struct
-        of_schema(data, schema)  # another schema's message is named as that, not by a field of it
+        obj = json_object(data)  # another schema's message is named as that, not by a field of it
+        if obj.get("schema") not in schemas:
+            raise MessageError(
+                f"schema {obj.get('schema')!r} is not {' or '.join(map(repr, schemas))}"
+            ) from None
         raise body_error(exc, "") from None
     except msgspec.DecodeError as exc:  # not UTF-8, not JSON, or nested too deep
         raise MessageError(f"not JSON: {exc}") from None
@@ -191,13 +242,11 @@ def _decoded(data: bytes, kind: type[B], schema: str) -> B:
 
 def decode_message(data: bytes) -> BusMessage:
     """A message from the bus; :class:`MessageError` says why one is not ours."""
-    wire = _decoded(data, _Envelope, SCHEMA)
-    if wire.schema != SCHEMA:
-        raise MessageError(f"schema {wire.schema!r} is not {SCHEMA!r}")
+    wire = _decoded(data, EnvelopeWire, *SCHEMAS)
+    if wire.schema not in SCHEMAS:
+        raise MessageError(f"schema {wire.schema!r} is not {' or '.join(map(repr, SCHEMAS))}")
     if wire.kind not in KIND_TOPICS:
         raise MessageError(f"kind {wire.kind!r} is not one this version knows")
-    if wire.sequence < 1:
-        raise MessageError(f"sequence {wire.sequence} is not 1 or more")
     message = BusMessage(*(getattr(wire, name) for name in BusMessage.__struct_fields__))
     expected = f"{message.orgnr}/{message.store}/{message.register}/{message.sequence}"
     if message.msg_id != expected:
@@ -229,34 +278,43 @@ class Ack:
         return json.dumps(body, ensure_ascii=False).encode()
 
 
-class _AckWire(msgspec.Struct, frozen=True):
-    """An ack as it travels (``ACK_SCHEMA``); a ``reason`` or ``proof`` that is no text is ignored."""
+class AckWire(msgspec.Struct, frozen=True):
+    """An ack as it travels (``ACK_SCHEMA``), what :func:`decode_ack` checks: the source of
+    ``docs/bus/ack.schema.json``."""
 
     schema: str
-    msg_id: str
-    status: str
-    reason: Any = None
-    proof: Any = None
+    msg_id: Annotated[str, msgspec.Meta(description="the msg_id of the message acked")]
+    status: Annotated[
+        Literal["stored", "held", "rejected"],
+        msgspec.Meta(
+            description="stored: in the consumer's durable store, the till is done with it; held: the "
+            "consumer has it but cannot take it yet (reason says why), the till shows it until a stored "
+            "ack follows; rejected: an older sync module's word, read as held"
+        ),
+    ]
+    reason: Annotated[str | None, msgspec.Meta(description="why it is held, in words for a person")] = None
+    proof: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="base64 of the consumer's Ed25519 signature over the compact JSON array "
+            '["tillgw.bus-ack/1", msg_id, status, reason or null, entry_hash]; required by a till '
+            "given the consumer's public key ([mqtt] sync_public_key)"
+        ),
+    ] = None
 
 
 def decode_ack(data: bytes) -> Ack:
     try:
-        wire = _decoded(data, _AckWire, ACK_SCHEMA)
-    except FieldError:
+        wire = _decoded(data, AckWire, ACK_SCHEMA)
+    except FieldError as exc:
+        if exc.field == "status" and isinstance(status := json_object(data).get("status"), str):
+            raise MessageError(f"ack status {status!r} is not stored or held") from None
         raise
     except MessageError as exc:  # no JSON object, or one of another schema
         words = f"ack {exc}" if "schema" not in str(exc) else f"not an ack of schema {ACK_SCHEMA!r}"
         raise MessageError(words) from None
     if wire.schema != ACK_SCHEMA:
         raise MessageError(f"not an ack of schema {ACK_SCHEMA!r}")
-    status = wire.status
-    if status == "rejected":  # an older sync module's word: kept, shown, never final
-        status = AckStatus.HELD
-    if status not in ACK_STATUSES:
-        raise MessageError(f"ack status {status!r} is not stored or held")
-    return Ack(
-        wire.msg_id,
-        AckStatus(status),
-        wire.reason if isinstance(wire.reason, str) else None,
-        wire.proof if isinstance(wire.proof, str) else None,
-    )
+    # "rejected" is an older sync module's word: kept, shown, never final
+    status = AckStatus.HELD if wire.status == "rejected" else AckStatus(wire.status)
+    return Ack(wire.msg_id, status, wire.reason, wire.proof)

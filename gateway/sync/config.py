@@ -16,7 +16,7 @@ and ``[sync.mail]`` and hands each other table to its own parser: ``[sync.accoun
 key; the keys::
 
     [sync]            data_dir, inbox, sie_dir, log_dir, stores, registers, client_id, share_group,
-                      session_expiry, once_timeout, retry_interval
+                      session_expiry, once_timeout, retry_interval, keep_logs_days
     [sync.accounts]   cash, card, gift_card, swish, other, sales_25, sales_12, sales_6,
                       sales_0, vat_25, vat_12, vat_6, rounding (BAS account numbers)
     [sync.sie]        series, voucher_number ("blank" | "z"), company_name, account_names,
@@ -30,6 +30,7 @@ key; the keys::
                       hours, full_sync_at, keep_revisions
     [sync.fortnox], [sync.visma], [sync.business_central], [sync.nav]   docs/adapters/
     [mqtt]            as for the till (gateway/config.py)
+    [log]             as for the till (gateway/config.py); the sync module writes sync_file
 """
 
 from __future__ import annotations
@@ -45,9 +46,11 @@ from typing import Any
 from gateway.config import (
     ConfigError,
     ConfigSection,
+    LogConfig,
     MqttConfig,
     demo_config,
     optional_table,
+    parse_log,
     parse_mqtt,
     read_toml,
 )
@@ -61,6 +64,7 @@ from gateway.sync.routing import EVERY_STORE, Routing
 from gateway.sync.settings import TOPIC_LEVEL_RE, AccountsConfig, compact_orgnr, parse_accounts, resolve_path
 
 __all__ = [
+    "DEFAULT_KEEP_LOGS_DAYS",
     "ERP_PARSERS",
     "ERP_SECTIONS",
     "MailConfig",
@@ -79,6 +83,11 @@ ERP_PARSERS: dict[str, Callable[[dict[str, Any], str], Any]] = {
 """The ERPs the sync module books in, each its own ``[sync.<name>]`` table, and its parser."""
 
 ERP_SECTIONS = tuple(ERP_PARSERS)
+
+# [sync] keep_logs_days: a quarter of a year of daily logs — enough to look back on last
+# month's closing or a fault found at the quarter's VAT return; nothing in them is a
+# bookkeeping record (the inbox, the SIE files and the ERP hold those).
+DEFAULT_KEEP_LOGS_DAYS = 90
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +121,13 @@ class SyncConfig:
     session_expiry: int = 7 * 24 * 3600  # seconds the broker keeps our session while we are away
     once_timeout: float = 30.0  # --once: the longest wait for the broker's queued messages
     retry_interval: float = 60.0  # a message whose processing failed is tried again after this
+    # The daily logs and the released set-aside messages older than this are deleted
+    # (gateway/sync/pruning.py).
+    keep_logs_days: int = DEFAULT_KEEP_LOGS_DAYS
+    log: LogConfig = field(default_factory=LogConfig)
+    # The process's own log ([log].sync_file); by default beside the inbox, in the folder that
+    # is the sync module's alone (its systemd unit may write there and nowhere in the till's).
+    log_file: Path = Path("var") / "sync" / "sync.log"
     demo: bool = False
     source: Path | None = None
     masterdata: MasterDataConfig = field(default_factory=MasterDataConfig)
@@ -209,6 +225,7 @@ def parse_sync_config(raw: dict[str, Any], path: Path) -> SyncConfig:
             "session_expiry",
             "once_timeout",
             "retry_interval",
+            "keep_logs_days",
         }
         | tables,
     )
@@ -251,6 +268,7 @@ def parse_sync_config(raw: dict[str, Any], path: Path) -> SyncConfig:
             f"[sync].share_group: {share_group!r} must be 1-64 letters, digits, '.', '_' or '-'"
         )
 
+    log = parse_log(optional_table(raw, "log"), path)
     mqtt = parse_mqtt(optional_table(raw, "mqtt"), path)
     if mqtt is None:
         raise ConfigError("[mqtt].enabled: the sync module needs the bus; remove enabled = false")
@@ -280,6 +298,9 @@ def parse_sync_config(raw: dict[str, Any], path: Path) -> SyncConfig:
         session_expiry=s.integer("session_expiry", 7 * 24 * 3600, minimum=0),
         once_timeout=s.number("once_timeout", 30.0, minimum=0.1),
         retry_interval=s.number("retry_interval", 60.0, minimum=0.1),
+        keep_logs_days=s.integer("keep_logs_days", DEFAULT_KEEP_LOGS_DAYS, minimum=1),
+        log=log,
+        log_file=log.sync_file or inbox.parent / "sync.log",
         source=path,
         masterdata=masterdata,
         **erp,

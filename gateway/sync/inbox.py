@@ -42,6 +42,7 @@ from typing import Any
 
 import aiosqlite
 
+from gateway.common.migrations import Step, split_script
 from gateway.messages.envelope import BusMessage, Topics, decode_message
 from gateway.sync.database import Database, now_text, open_database
 from gateway.sync.intake import Rejection, classify
@@ -49,6 +50,7 @@ from gateway.sync.routing import Routing
 
 __all__ = [
     "INBOX_SCHEMA",
+    "INBOX_STEPS",
     "HeldRow",
     "Inbox",
     "Intake",
@@ -104,7 +106,7 @@ CREATE TABLE IF NOT EXISTS subscriptions (
 """
 
 # An inbox of an earlier version gets the columns of held messages and owed acks.
-_MIGRATIONS = {
+_ADDED_COLUMNS = {
     "inbox": ("held_reason TEXT", "held_by TEXT", "held_at TEXT", "ack_owed TEXT"),
     "rejected": ("released_at TEXT",),
 }
@@ -113,6 +115,33 @@ CREATE INDEX IF NOT EXISTS inbox_held ON inbox (orgnr, store, register, sequence
     WHERE held_reason IS NOT NULL;
 CREATE INDEX IF NOT EXISTS inbox_ack_owed ON inbox (id) WHERE ack_owed IS NOT NULL;
 """
+
+
+def _version_1(conn: sqlite3.Connection) -> None:
+    """The inbox of every release before the file carried a version, brought up whole."""
+    for statement in split_script(INBOX_SCHEMA):
+        conn.execute(statement)
+    for table, columns in _ADDED_COLUMNS.items():
+        have = {str(row[1]) for row in conn.execute(f"PRAGMA table_info({table})")}
+        for column in columns:
+            if column.split()[0] not in have:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
+    for statement in split_script(_INDEXES):
+        conn.execute(statement)
+
+
+INBOX_STEPS = (
+    Step(1, "messages, held and rejected messages, subscriptions (2084e15 on)", _version_1),
+    # --status, the tills' status and --reprocess ask for the held rejected messages: without
+    # this index each asking read every message ever set aside.
+    Step(
+        2,
+        "an index of the rejected messages still held",
+        "CREATE INDEX IF NOT EXISTS rejected_held ON rejected (id)"
+        " WHERE released_at IS NULL AND msg_id IS NOT NULL",
+    ),
+)
+"""The versions of the inbox file, in order (docs/operations.md lists them)."""
 
 RegisterKey = tuple[str, str, str]
 """(orgnr, store, register)."""
@@ -186,23 +215,12 @@ class Inbox(Database):
     @classmethod
     async def open(cls, path: Path) -> Inbox:
         # Another worker may be writing: wait up to 10 s for it.
-        inbox = cls(path, await open_database(path, INBOX_SCHEMA, busy_timeout_ms=10_000))
-        try:
-            await inbox._migrate()
-        except BaseException:
-            await inbox.close()
-            raise
-        return inbox
-
-    async def _migrate(self) -> None:
-        async with self.transaction() as db:
-            for table, columns in _MIGRATIONS.items():
-                async with db.execute(f"PRAGMA table_info({table})") as cursor:
-                    have = {str(r[1]) for r in await cursor.fetchall()}
-                for column in columns:
-                    if column.split()[0] not in have:
-                        await db.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
-        await self.conn.executescript(_INDEXES)
+        return cls(
+            path,
+            await open_database(
+                path, INBOX_STEPS, database="the sync module's inbox", busy_timeout_ms=10_000
+            ),
+        )
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         async with self.conn.execute(sql, params) as cursor:

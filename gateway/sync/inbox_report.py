@@ -21,6 +21,13 @@ async def inbox_report(config: SyncConfig) -> tuple[str, bool]:
             "SELECT orgnr || '/' || store || '/' || register, COUNT(*) FROM inbox "
             "WHERE processed_at IS NULL AND held_reason IS NULL GROUP BY 1 ORDER BY 1"
         )
+        # Where each register's series stands here: what `tillgw restore` compares a backup with.
+        last = await inbox.fetchall(
+            "SELECT orgnr || '/' || store || '/' || register, MAX(sequence), "
+            "MAX(CASE WHEN kind = 'receipt' "
+            "THEN json_extract(CAST(message AS TEXT), '$.payload.receipt_no') END) "
+            "FROM inbox GROUP BY 1 ORDER BY 1"
+        )
     finally:
         await inbox.close()
     lines = [
@@ -30,6 +37,8 @@ async def inbox_report(config: SyncConfig) -> tuple[str, bool]:
     ]
     if counts["set_aside"]:
         lines.append(f"{counts['set_aside']} set aside: bytes on our topics that are no till's message")
+    for register, sequence, receipt in last:
+        lines.append(f"last stored from {register}: message {sequence}, receipt {receipt or 'none'}")
     for register, count in waiting:
         lines.append(f"waiting: {register}: {count} message(s) to book, in order")
     if held:

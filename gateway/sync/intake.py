@@ -1,7 +1,8 @@
 """What a message from the bus is to this sync module: ours, one it cannot take, or not its business.
 
-:func:`classify` reads a topic and its bytes: a message of a store the module does not
-serve is ignored (never stored, never acked: its till keeps it for the module that
+:func:`classify` reads a topic and its bytes, the envelope and the payload each as its
+Struct (those ``docs/bus/till-message.schema.json`` is made from): a message of a store the
+module does not serve is ignored (never stored, never acked: its till keeps it for the module that
 serves it); one that is not a message of ours, or not of its topic, or of a register the
 configuration does not list, is a :class:`Rejection` with the reason and, when its
 ``msg_id`` could be read, the topic its ``held`` ack goes to. The inbox
@@ -63,6 +64,7 @@ def classify(topic: str, payload: bytes, routing: Routing, source: str) -> BusMe
         return Rejection(f"topic {topic!r} is not a register's receipts, reports or events", None, None)
     try:
         message = decode_message(payload)
+        message.body()  # the payload as its kind's Struct in its version: what docs/bus/ describes
     except MessageError as exc:
         advice = (
             " — the till sends what this sync module cannot read: update tillgw sync, then run "

@@ -6,6 +6,10 @@ payload the contract does not describe — a field missing or of the wrong type,
 receipt codec refuses — is an :class:`~gateway.sync.adapters.AdapterError` naming the
 field (``payload.totals.to_pay: expected int, got str``), so the processor holds the
 message with those words until a person (or a newer sync module) takes it.
+
+A receipt is read in either version of the bus (:mod:`gateway.messages.receipt_payload`):
+a ``tillgw.bus/1`` receipt — an old message in the inbox, a till not yet upgraded — is
+handed on as the ``tillgw.bus/2`` payload it would be today, so an adapter has one shape.
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ from __future__ import annotations
 from datetime import date
 from typing import TypeVar
 
-from gateway.messages.bodies import ReceiptPayload, ReportBody
-from gateway.messages.envelope import BusMessage
+from gateway.messages.bodies import ReportBody
+from gateway.messages.envelope import SCHEMA, BusMessage
 from gateway.messages.fields import FieldError
+from gateway.messages.receipt_payload import ReceiptPayload, ReceiptPayloadV1
 from gateway.receipts.model import Receipt, ReceiptError, ReceiptType
 from gateway.sync.adapters import AdapterError
 
@@ -49,8 +54,17 @@ def read_payload(message: BusMessage, kind: type[B]) -> B:
 
 
 def receipt_payload(message: BusMessage) -> ReceiptPayload:
-    """A ``receipt`` message's payload."""
-    return read_payload(message, ReceiptPayload)
+    """A ``receipt`` message's payload, as ``tillgw.bus/2`` carries it (a ``tillgw.bus/1`` one
+    upgraded; :class:`AdapterError` names a field of its sale the receipt codec refuses:
+    ``payload.receipt.lines[0].quantity: …``)."""
+    if message.schema != SCHEMA:
+        return read_payload(message, ReceiptPayload)
+    old = read_payload(message, ReceiptPayloadV1)
+    try:
+        return old.upgraded()
+    except ReceiptError as exc:
+        bad = FieldError(f"payload.receipt.{exc.field}", exc.reason)
+        raise AdapterError(f"{message.msg_id} ({message.kind}) cannot be read: {bad}{_ADVICE}") from None
 
 
 def z_report(message: BusMessage) -> ZReport:
@@ -70,13 +84,9 @@ def receipt_day(message: BusMessage, payload: ReceiptPayload) -> date:
 
 
 def sale_of(message: BusMessage, payload: ReceiptPayload) -> Receipt:
-    """The sale a receipt message carries; :class:`AdapterError` names a field the receipt
-    codec refuses (``payload.receipt.lines[0].quantity: …``)."""
-    try:
-        return payload.sale()
-    except ReceiptError as exc:
-        bad = FieldError(f"payload.receipt.{exc.field}", exc.reason)
-        raise AdapterError(f"{message.msg_id} ({message.kind}) cannot be read: {bad}{_ADVICE}") from None
+    """The sale a receipt message (``message``, read as ``payload``) carries, as the till's model
+    holds it: read and checked with the payload (:func:`receipt_payload`)."""
+    return payload.sale.receipt()
 
 
 def invoiceable_sale(message: BusMessage) -> tuple[ReceiptPayload, Receipt] | None:

@@ -13,10 +13,13 @@ module, the tills are told how it went (:mod:`gateway.sync.status`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import sqlite3
 import time
 from collections.abc import Sequence
+from datetime import datetime
 
 import aiomqtt
 
@@ -30,6 +33,7 @@ from gateway.sync.mail import error_mail, send_mail
 from gateway.sync.masterdata.runner import MasterData
 from gateway.sync.orders.responder import OrderResponder
 from gateway.sync.processor import Processor
+from gateway.sync.pruning import PRUNE_EVERY, prune_logs
 from gateway.sync.reprocess import HeldFilter, reprocess_held
 from gateway.sync.runlog import LOGGER, RunLog
 from gateway.sync.status import StatusReporter
@@ -132,6 +136,7 @@ class SyncService:
                 except Exception as exc:
                     log.error("%s: cannot set up its tables in %s: %s", adapter.name, self.config.inbox, exc)
                     return "an adapter could not be set up"
+            await self.prune(inbox)
             wake = asyncio.Event()
             subscriber = Subscriber(self.config, inbox, wake.set, signer)
             processor = Processor(inbox, adapters)
@@ -155,6 +160,7 @@ class SyncService:
             else:
                 receiving = asyncio.create_task(subscriber.run(stop))
                 catalog = None if self.masterdata is None else asyncio.create_task(self.masterdata.run(stop))
+                pruning = asyncio.create_task(self._prune_until(stop, inbox))
                 answering = None
                 if erp.orders is not None:
                     identifier = f"{self.config.client_id}-orders"
@@ -171,6 +177,7 @@ class SyncService:
                 finally:
                     stop.set()
                     await receiving
+                    await pruning
                     if catalog is not None:
                         await catalog
                     if answering is not None:
@@ -219,6 +226,26 @@ class SyncService:
                 for task in waiters:
                     task.cancel()
                 await asyncio.gather(*waiters, return_exceptions=True)
+
+    async def prune(self, inbox: Inbox) -> None:
+        """Delete the logs older than ``[sync] keep_logs_days`` (:mod:`gateway.sync.pruning`);
+        a failure is an ERROR line, and the run goes on."""
+        keep = self.config.keep_logs_days
+        try:
+            pruned = await prune_logs(self.config.log_dir, inbox, keep, datetime.now().astimezone())
+        except (OSError, sqlite3.Error) as exc:
+            log.error("logs: the logs older than %d day(s) could not be deleted: %s", keep, exc)
+            return
+        if pruned.files or pruned.set_aside:
+            log.info("%s", pruned.summary(keep))
+
+    async def _prune_until(self, stop: asyncio.Event, inbox: Inbox) -> None:
+        """A running module prunes every :data:`PRUNE_EVERY` seconds until ``stop``."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), PRUNE_EVERY)
+            if not stop.is_set():
+                await self.prune(inbox)
 
     async def mail(self, *, force: bool) -> None:
         """Mail the ERROR lines not yet mailed, with the day's log attached; never raises."""

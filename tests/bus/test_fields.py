@@ -8,7 +8,7 @@ from decimal import Decimal
 import msgspec
 import pytest
 
-from gateway.messages.bodies import DrawerOpenBody, ReceiptPayload
+from gateway.messages.bodies import DrawerOpenBody
 from gateway.messages.catalog import (
     Article,
     CatalogRequest,
@@ -37,6 +37,7 @@ from gateway.messages.orders import (
     decode_answer,
     decode_request,
 )
+from gateway.messages.receipt_payload import ReceiptPayload
 from gateway.messages.sync_status import SyncState, SyncStatus, decode_status, status_topic
 
 MESSAGE = BusMessage(
@@ -53,7 +54,7 @@ def test_the_wire_formats_are_as_the_tills_and_the_sync_module_already_speak_the
     assert (
         MESSAGE.to_bytes()
         == (
-            '{"schema":"tillgw.bus/1","msg_id":"1/m/K1/1","kind":"receipt","orgnr":"1","store":"m",'
+            '{"schema":"tillgw.bus/2","msg_id":"1/m/K1/1","kind":"receipt","orgnr":"1","store":"m",'
             '"register":"K1","sequence":1,"journal_entry":5,"entry_hash":"ab","at":"2026-01-01T10:00:00+01:00",'
             '"payload":{"x":"å"}}'
         ).encode()
@@ -90,6 +91,8 @@ def test_the_wire_formats_are_as_the_tills_and_the_sync_module_already_speak_the
         b'"at":"2026-01-01T10:00:00+01:00","state":"ok","summary":"s","errors":["e"]}'
     )
     assert decode_message(MESSAGE.to_bytes()) == MESSAGE
+    drawer = msgspec.structs.replace(MESSAGE, kind="drawer.open", schema="")
+    assert json.loads(drawer.to_bytes())["schema"] == "tillgw.bus/1"  # only a receipt's payload changed
     assert decode_update(UPDATE.to_bytes()) == UPDATE
     assert decode_answer(OrderAnswer("r1", (ORDER,)).to_bytes()).orders == (ORDER,)
     assert decode_status(status.to_bytes()) == status

@@ -183,7 +183,7 @@ async def test_the_bus_brings_the_catalog_and_takes_customers_and_account_sales(
             if topic.endswith("/receipts"):
                 break
         receipt = decode_message(data)
-        assert receipt.payload["receipt"].get("customer") == f"T-{POS_ID}-1"
+        assert receipt.payload["sale"]["customer"] == f"T-{POS_ID}-1"
         status, again = await api.call("GET", f"/v1/receipts/{sold['receipt_no']}")
         assert again["receipt"]["customer"] == f"T-{POS_ID}-1"
         with open_readonly(api.till.files.database) as conn:

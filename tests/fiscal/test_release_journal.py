@@ -18,8 +18,9 @@ script's docstring has the commands.
 What this proves: the canonical bytes of every entry the earlier release wrote are the
 ones this release reads and hashes (``tillgw journal verify``), its exports are made from
 them, every body decodes into its Struct and encodes back to the very bytes that were
-signed, and every message that release put in its outbox reads as its kind's Struct and is
-the one this release makes from the same entries.
+signed, and every message that release put in its outbox reads as its kind's Struct: a
+receipt, of ``tillgw.bus/1``, upgraded as a sync module reads it, is the ``tillgw.bus/2``
+message this release makes from the same entries.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import sqlite3
 import xml.etree.ElementTree as ET
 from collections import Counter
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import get_origin
 
@@ -52,8 +54,11 @@ from gateway.fiscal.export.period import Period
 from gateway.fiscal.export.skv import Register, export_skv
 from gateway.fiscal.export.skv_xml import KOMPONENT_NS
 from gateway.fiscal.journal import canonical_body, open_readonly
-from gateway.messages.bodies import ReceiptPayload, payload_type
-from gateway.messages.envelope import KIND_TOPICS, decode_message
+from gateway.messages.bodies import PriceChangeBody
+from gateway.messages.envelope import KIND_TOPICS, SCHEMA, decode_message
+from gateway.messages.payloads import payload_type
+from gateway.messages.price_change import price_change_payload_of
+from gateway.messages.receipt_payload import ReceiptPayloadV1
 
 RECORDINGS = Path(__file__).parent / "recordings"
 RELEASE = "release-2084e15"
@@ -162,7 +167,8 @@ def test_the_release_messages_read_as_their_structs_and_are_what_this_release_wo
     data_dir: Path,
 ) -> None:
     """The outbox rows the earlier release wrote: each payload decodes into its kind's Struct, and
-    this release makes the same payload from the same journal entries."""
+    this release makes the same payload from the same journal entries (a receipt's in the shape of
+    ``tillgw.bus/2``: the old one upgraded)."""
     with open_readonly(data_dir / "till.db") as conn:
         rows = conn.execute(
             "SELECT o.message, j.body, p.body FROM outbox o JOIN journal j ON j.seq = o.journal_entry "
@@ -172,15 +178,20 @@ def test_the_release_messages_read_as_their_structs_and_are_what_this_release_wo
     for message_bytes, body, pending in rows:
         message = decode_message(bytes(message_bytes))
         kinds[message.kind] += 1
-        assert isinstance(
-            message.body(), get_origin(payload_type(message.kind)) or payload_type(message.kind)
-        )
+        assert message.schema == SCHEMA
+        struct = payload_type(message.kind, message.schema)
+        assert isinstance(message.body(), get_origin(struct) or struct)
         if message.kind == "receipt":
             made = receipt_payload(
                 msgspec.json.decode(body, type=ReceiptBody), msgspec.json.decode(pending, type=PendingBody)
             )
-            assert made.to_json() == message.payload
-            assert made == message.payload_as(ReceiptPayload)
+            old = message.payload_as(ReceiptPayloadV1)
+            assert old.to_json() == message.payload
+            assert made == old.upgraded()
+        elif message.kind == "price.change":  # tillgw.bus/1: the journal body; this release's in öre
+            assert message.payload == json.loads(body)
+            price = msgspec.json.decode(body, type=PriceChangeBody)
+            assert price_change_payload_of(price).new_price == int(Decimal(price.new_price) * 100)
         else:
             assert message.payload == json.loads(body)
     assert set(kinds) == set(KIND_TOPICS)

@@ -306,3 +306,18 @@ async def test_an_older_backup_is_refused_and_a_gap_accepted_goes_on_without_a_r
     # The unit holds every number once: 1-4 from before, 5 after the gap (no NAK 011).
     numbers = [no for no, _, _ in unit_registrations(tmp_path / "unit")]
     assert numbers == [1, 2, 3, 4, 5]
+
+
+async def test_a_database_of_a_newer_release_refuses_the_start_and_is_left_as_it_is(tmp_path: Path) -> None:
+    async with till_that_sold(tmp_path, receipts=1) as till:
+        database = till.data_dir / "till.db"
+        with contextlib.closing(sqlite3.connect(database)) as db:
+            db.execute("PRAGMA user_version = 99")
+            db.commit()
+        code, line = await refused_start(till)
+        assert code == 1
+        assert line.startswith(
+            f"error: the till's database {database} is at schema version 99, written by a newer"
+        )
+        with contextlib.closing(sqlite3.connect(database)) as db:
+            assert db.execute("PRAGMA user_version").fetchone() == (99,)

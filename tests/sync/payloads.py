@@ -10,14 +10,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
+from gateway.fiscal.bodies import PendingBody, ReceiptBody
 from gateway.fiscal.receipt_entries import totals_body
+from gateway.fiscal.store import Store
 from gateway.messages.bodies import (
     CompanyBody,
     FloatBody,
     GrandTotalBody,
     HeadBody,
     PeriodBody,
-    ReceiptPayload,
     ReductionsBody,
     ReportBody,
     ReportKind,
@@ -27,10 +30,11 @@ from gateway.messages.bodies import (
     VatBody,
     convert_body,
 )
-from gateway.receipts.codec import receipt_to_json
+from gateway.messages.envelope import SCHEMA, BusMessage
+from gateway.messages.receipt_payload import ReceiptPayloadV1, receipt_payload_of
 from gateway.receipts.model import PaymentMethod, Receipt, ReceiptType, compute
 
-__all__ = ["sale_payload", "z_of", "z_payload"]
+__all__ = ["as_bus_v1", "sale_payload", "z_of", "z_payload"]
 
 
 def sale_payload(
@@ -41,8 +45,8 @@ def sale_payload(
     at: str = "2026-03-02T10:15:00+01:00",
     copy_of: int | None = None,
 ) -> dict[str, Any]:
-    """The payload of a ``receipt`` message for ``receipt``, registered as ``type``."""
-    return ReceiptPayload(
+    """The payload of a ``receipt`` message (``tillgw.bus/2``) for ``receipt``, registered as ``type``."""
+    return receipt_payload_of(
         receipt_no=receipt_no,
         type=type,
         at=at,
@@ -50,9 +54,33 @@ def sale_payload(
         control_code="0" * 20,
         unit_id="TEST0000000000001",
         totals=totals_body(compute(receipt)),
-        receipt=receipt_to_json(receipt),
+        sale=receipt,
         cashier=receipt.cashier,
     ).to_json()
+
+
+async def as_bus_v1(store: Store, message: BusMessage) -> BusMessage:
+    """A ``receipt`` message as a till of the release before ``tillgw.bus/2`` wrote it from the same
+    journal entries (``store``'s): the ``receipt`` entry's figures as signed, the VAT as
+    ``[rate, gross, vat]`` triples, beside the pending entry's sale as the POS posted it."""
+    row = await store.fetchone("SELECT body FROM journal WHERE seq = ?", (message.journal_entry,))
+    assert row is not None
+    done = msgspec.json.decode(row[0], type=ReceiptBody)
+    row = await store.fetchone("SELECT body FROM journal WHERE seq = ?", (done.pending,))
+    assert row is not None
+    pending = msgspec.json.decode(row[0], type=PendingBody)
+    old = ReceiptPayloadV1(
+        receipt_no=done.receipt_no,
+        type=done.type,
+        at=pending.at,
+        copy_of=done.copy_of,
+        control_code=done.control_code,
+        unit_id=done.unit_id,
+        totals=done.totals,
+        receipt=pending.receipt,
+        cashier=pending.receipt.get("cashier"),
+    )
+    return msgspec.structs.replace(message, schema=SCHEMA, payload=old.to_json())
 
 
 def _tally(count: int = 0, amount: int = 0) -> TallyBody[int]:

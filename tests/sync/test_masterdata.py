@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -458,12 +459,51 @@ store = "{STORE}"
 
     code, out = await run_tillgw("sync", "--all", "--config", str(config), cwd=tmp_path)
     assert code == 0, out
-    assert "revision 1 (full)" in out and "articles: 1001" in out
+    assert "revision 1 (full): 1 article(s)" in out and "articles: 1001" not in out
     assert (await till.revision())[0].full
     code, out = await run_tillgw("sync", "--changes", "--config", str(config), cwd=tmp_path)
     assert code == 0, out
     assert "revision 2 (changes): 0 article(s)" in out
     assert (await till.revision())[0].revision == 2
+
+
+async def test_a_full_sync_of_thousands_of_articles_prints_a_summary_not_the_articles(
+    tmp_path: Path, broker: Broker, till: TillSide
+) -> None:
+    count = 5000
+    folder = tmp_path / "export"
+    write_articles(folder, *(f"{10000 + n};Artikel {n};20,00;25;;st;;0;1;" for n in range(count)))
+    config = tmp_path / "sync.toml"
+    config.write_text(
+        f"""
+[mqtt]
+url = "mqtt://127.0.0.1:{broker.port}"
+
+[sync]
+data_dir = "{tmp_path / "data"}"
+client_id = "sync-md-summary"
+
+[sync.masterdata]
+source = "file"
+folder = "{folder}"
+prices_include_vat = false
+orgnr = "{ORGNR}"
+store = "{STORE}"
+""",
+        encoding="utf-8",
+    )
+    code, out = await run_tillgw("sync", "--all", "--config", str(config), cwd=tmp_path)
+    assert code == 0, out
+    printed = [line for line in out.splitlines() if not line.startswith("tillgw sync: ")]  # the log's lines
+    assert len(printed) == 3, out
+    summary, sent, where = printed
+    assert summary.startswith(f"revision 1 (full): {count} article(s), 0 removed; 0 customer(s)")
+    parts = (await till.revision())[0].parts
+    assert re.fullmatch(
+        rf"published on tillgw/{ORGNR}/{STORE}/catalog/updates in {parts} message\(s\); \d+\.\d s", sent
+    )
+    assert where.startswith(f"catalog {tmp_path / 'data' / 'sync' / 'catalog.db'}, log {tmp_path / 'data'}")
+    assert "10001" not in out and "\x1b" not in out  # no article, and no bar in a pipe
 
 
 async def test_the_service_syncs_when_due_and_the_tills_get_the_revision(

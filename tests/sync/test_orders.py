@@ -124,7 +124,7 @@ async def test_a_receipt_paying_a_nav_order_is_invoiced_once_also_after_a_crash(
         ),
     )
     message = await one_message(till)
-    assert message.payload["receipt"]["order"] == order["No"]
+    assert message.payload["sale"]["order"] == order["No"]
     await nav_parts.setup(db)
     await process(db, nav_parts.adapters(), message, crash=True)  # NAV posted and paid; we forgot
     assert len([p for p in nav.posted if p.get("Order_No") == order["No"]]) == 1

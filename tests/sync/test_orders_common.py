@@ -11,9 +11,10 @@ from typing import Any
 import aiosqlite
 import pytest
 
-from gateway.messages.bodies import Delivery, OrderLineBody, OrderNewBody, ReceiptPayload
+from gateway.messages.bodies import Delivery, OrderLineBody, OrderNewBody
 from gateway.messages.envelope import BusMessage
 from gateway.messages.orders import NewOrder
+from gateway.messages.receipt_payload import ReceiptPayload
 from gateway.receipts.model import Line, Payment, PaymentMethod, Receipt, ReceiptType
 from gateway.sync.adapters import AdapterError
 from gateway.sync.orders.common import OrderAdapter, OrderRecords, ore, quantity, till_line, vat_rate

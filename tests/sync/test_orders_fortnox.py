@@ -270,7 +270,7 @@ async def test_a_new_order_is_made_once_in_fortnox_also_after_a_crash(
 
 def with_customer(message: BusMessage, customer: str) -> BusMessage:
     payload = json.loads(json.dumps(message.payload))
-    payload["receipt"]["customer"] = customer
+    payload["sale"]["customer"] = customer
     return msgspec.structs.replace(message, payload=payload)
 
 

@@ -121,7 +121,7 @@ def test_the_forms() -> None:
 
 def with_customer(message: BusMessage, customer: str) -> BusMessage:
     payload = json.loads(json.dumps(message.payload))
-    payload["receipt"]["customer"] = customer
+    payload["sale"]["customer"] = customer
     return msgspec.structs.replace(message, payload=payload)
 
 

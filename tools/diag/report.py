@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from gateway.common.health import DeviceState
+from gateway.common.i18n import tr
 from tools.diag.checks import Check
 from tools.diag.finding import Finding
 
@@ -39,6 +41,19 @@ class Report:
     def exit_code(self) -> int:
         return EXIT_PROBLEM if self.problem else EXIT_OK
 
+    def next_steps(self) -> list[tuple[str, str]]:
+        """Every next step, each with what it is about: each device that cannot work or needs
+        attention soon, then each check that is not ok. The words are the finding's or the
+        check's own; none is dropped. A scan's devices have none here: its problem says what
+        to do."""
+        steps: list[tuple[str, str]] = []
+        devices = [*(self.control_units if self.scanned is None else []), *self.printers, *self.scanners]
+        for f in devices:
+            if f.next_step and (not f.usable or f.state == DeviceState.DEGRADED.value):
+                steps.append((f"{tr(f.device)} {f.url}", f.next_step))
+        steps.extend((c.name, c.next_step) for c in self.checks if c.next_step and not c.ok)
+        return steps
+
     def to_json(self) -> dict[str, Any]:
         found = (
             [f for f in self.control_units if f.answered] if self.scanned is not None else self.control_units
@@ -51,4 +66,5 @@ class Report:
             "scanners": [asdict(f) for f in self.scanners],
             "printers": [asdict(f) for f in self.printers],
             "checks": [c.to_json() for c in self.checks],
+            "next_steps": [{"about": about, "next_step": step} for about, step in self.next_steps()],
         }

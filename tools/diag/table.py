@@ -33,9 +33,14 @@ CHECK_NAMES = (
     N_("registration"),
     N_("time zone"),
     N_("erp"),
+    # and what a device is called in a next step's "about"
+    N_("control unit"),
+    N_("printer"),
+    N_("scanner"),
     N_("erp: fortnox"),
     N_("erp: visma"),
     N_("erp business central"),
+    N_("running till"),
 )
 VERDICT_WORDS = {"ok": N_("ok"), "warning": N_("warning"), "problem": N_("problem")}
 
@@ -70,8 +75,11 @@ def render(report: Report, console: Console) -> None:
                 count=len(report.scanned), ports=", ".join(report.scanned) or tr("none")
             )
         )
+    for f in [*report.control_units, *report.printers, *report.scanners]:
+        if "reported_by" in f.details:
+            _render_reported(f, console)
     for f in report.control_units:
-        if not f.answered:
+        if not f.answered or "reported_by" in f.details:
             continue
         # One narrow two-column table per unit: it fits a till's terminal.
         d = f.details
@@ -97,34 +105,50 @@ def render(report: Report, console: Console) -> None:
         console.print(table)
     if report.scanned is None:
         for f in report.control_units:
-            if not f.answered:
+            if not f.answered and "reported_by" not in f.details:
                 console.print(
                     f"[bold red]{escape(f.url)}: {tr('nothing answered')}[/] ({escape(f.reason)})",
                     highlight=False,
                 )
     for f in report.printers:
-        _render_printer(f, console)
+        if "reported_by" not in f.details:
+            _render_printer(f, console)
     for f in report.scanners:
-        _render_scanner(f, console)
+        if "reported_by" not in f.details:
+            _render_scanner(f, console)
     if report.checks:
         _render_checks(report.checks, console)
     if report.problem:
         others = report.checks or report.scanners or any(f.answered for f in report.printers)
         if report.scanned is not None or any(f.answered for f in report.control_units) or others:
             console.print(f"[bold red]{tr('problem:')}[/] {escape(report.problem)}", highlight=False)
-        steps = [
-            f.next_step
-            for f in [*report.control_units, *report.printers, *report.scanners]
-            if f.next_step and not f.usable
-        ]
-        if steps and report.scanned is None:  # a scan's problem already says what to do
-            console.print(f"[bold]{tr('next step:')}[/] {escape(steps[0])}", highlight=False)
-        for c in report.checks:
-            if c.next_step and not c.ok:
-                step = tr("next step ({check}):").format(check=tr(c.name))
-                console.print(f"[bold]{step}[/] {escape(c.next_step)}", highlight=False)
-    else:
+    for about, step in report.next_steps():  # every one, each with what it is about
+        label = tr("next step ({check}):").format(check=tr(about))
+        console.print(f"[bold]{escape(label)}[/] {escape(step)}", highlight=False)
+    if not report.problem:
         console.print(f"[green]{tr('OK: every device answered')}[/]")
+
+
+def _render_reported(f: Finding, console: Console) -> None:
+    """A device the running till holds, as the till reports it: its port was not opened."""
+    d = f.details
+    title = tr("{device} at {url}").format(device=tr(f.device).capitalize(), url=f.url)
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column("what", style="bold")
+    table.add_column("value", overflow="fold")
+    table.add_row(tr("state"), escape(f.reason))
+    table.add_row(tr("reported by"), escape(d["reported_by"]))
+    for name, key in (
+        (tr("unit id"), "unit_id"),
+        (tr("protocol"), "protocol"),
+        (tr("firmware"), "firmware"),
+        (tr("line speed"), "line"),
+        (tr("status detail"), "status_detail"),
+        (tr("not done"), "not_done"),
+    ):
+        if d.get(key) is not None:
+            table.add_row(name, escape(str(d[key])))
+    console.print(table)
 
 
 def _render_printer(f: Finding, console: Console) -> None:

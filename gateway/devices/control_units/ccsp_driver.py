@@ -148,7 +148,7 @@ class _ReplyReader:
             try:
                 reply = ccsp.decode_reply(ccsp.message_of(frame), self._answering)
             except ccsp.MessageError as exc:
-                log.info("skipped a frame that is no answer to %s: %s", self._answering.TYPE, exc)
+                log.warning("skipped a frame that is no answer to %s: %s", self._answering.TYPE, exc)
                 self._journal.received(frame, f"skipped: no answer to {self._answering.TYPE}")
                 self.unusable.append((frame, str(exc)))
                 continue
@@ -346,7 +346,7 @@ class ControlUnitDriver(RetryingUnit[UnitProblem | _Problem], ControlUnit):
         try:
             status = await self._query_status(op)
         except Retry as retry:
-            log.info("%s %s: no status after registering: %s", self.url, op.label, retry)
+            log.warning("%s %s: no status after registering: %s", self.url, op.label, retry)
             status = None
         return self._registered(
             op,
@@ -394,6 +394,9 @@ class ControlUnitDriver(RetryingUnit[UnitProblem | _Problem], ControlUnit):
             try:
                 await self._query_status(op)
             except Retry as retry:
+                # Looking for the speed, not a failure: silence at the wrong speed is expected.
+                # Silence at every speed is the failure, and it is logged as one (a warning per
+                # try, an error when the unit is failed).
                 log.info("%s: no usable answer at %d baud: %s", self.url, speed, retry)
                 continue
             if speed != current:

@@ -250,7 +250,9 @@ class RetryingUnit(HealthReporter, Generic[P], abc.ABC):
                     return await self._try(op, body, identify=identify)
                 except Retry as retry:
                     op.last_problem = retry
-                    self._log.info("%s %s: try %d of %d failed: %s", self.url, label, attempt, tries, retry)
+                    self._log.warning(
+                        "%s %s: try %d of %d failed: %s", self.url, label, attempt, tries, retry
+                    )
                     if retry.pause and attempt < tries:
                         # A policy pause, not a synchronisation: a unit that hangs up at
                         # once (rebooting) gets the same time to come back as a silent one.

@@ -261,7 +261,7 @@ class PortOwner:
         return link
 
     async def _link_failed(self, error: LinkError) -> None:
-        log.info("%s", error)
+        log.warning("%s", error)
         await self._drop_link()
         self._schedule_reopen(error)
 

@@ -157,7 +157,7 @@ class UsbLink:
     def _set_lost(self, reason: str) -> None:
         if self._lost_reason is None:
             self._lost_reason = reason
-            log.info("%s: USB link lost: %s", self._url, reason)
+            log.warning("%s: USB link lost: %s", self._url, reason)
         self._arrived.set()
 
     async def read(self, deadline: float) -> bytes:

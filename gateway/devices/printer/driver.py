@@ -394,7 +394,11 @@ class PrinterDriver(HealthReporter):
         job.waiting_for = None
         if not job.future.done():
             job.future.set_result(PrintResult(job.id, outcome, reason, job.sends, self._condition))
-        log.info("%s: job %d %s after %d send(s): %s", self._url, job.id, outcome.value, job.sends, reason)
+        # A job that may not have printed is a failure the shop must look at (a copy, perhaps).
+        level = logging.INFO if outcome is Outcome.PRINTED else logging.WARNING
+        log.log(
+            level, "%s: job %d %s after %d send(s): %s", self._url, job.id, outcome.value, job.sends, reason
+        )
         self._forget(job)
 
     def _forget(self, job: PrintJob) -> None:

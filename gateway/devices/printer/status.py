@@ -132,7 +132,7 @@ class StatusReader:
             try:
                 escpos.parse_status(n, byte)
             except escpos.StatusByteError:
-                log.info("skipped byte %#04x that is no status answer", byte)
+                log.warning("skipped byte %#04x that is no status answer", byte)
                 continue
             self._replies.append(byte)
             if len(self._replies) == len(StatusType):

@@ -120,7 +120,7 @@ class SerialScanner(ScannerDriver):
                 self._health.set(DeviceState.READY)
                 await self._read(link)
             except LinkLost as exc:
-                log.info("%s", exc)
+                log.warning("%s", exc)
             finally:
                 # A lost link is closed already; aborting it again makes serial_asyncio_fast
                 # call connection_lost twice (an AttributeError in a background task).

@@ -32,6 +32,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from gateway.common.progress import NO_PROGRESS, Progress
 from gateway.fiscal.export.period import ExportRefused, Period, period_range, written_whole
 from gateway.fiscal.journal import GENESIS, journal_head
 
@@ -54,15 +55,27 @@ def default_file_name(period: Period) -> str:
 
 
 def export_jsonl(
-    conn: sqlite3.Connection, till: Till, period: Period, path: Path, *, now: datetime | None = None
+    conn: sqlite3.Connection,
+    till: Till,
+    period: Period,
+    path: Path,
+    *,
+    now: datetime | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> int:
     """Write the export to ``path`` (whole or not at all); the number of entries written."""
     with written_whole(path) as out:
-        return write_jsonl(conn, till, period, out, now=now)
+        return write_jsonl(conn, till, period, out, now=now, progress=progress)
 
 
 def write_jsonl(
-    conn: sqlite3.Connection, till: Till, period: Period, out: TextIO, *, now: datetime | None = None
+    conn: sqlite3.Connection,
+    till: Till,
+    period: Period,
+    out: TextIO,
+    *,
+    now: datetime | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> int:
     """Write the export to ``out``. Raises :class:`ExportRefused` before writing when the period is empty."""
     first, last = period_range(conn, period)
@@ -92,7 +105,9 @@ def write_jsonl(
         (first, last),
     )
     written = 0
+    progress.stage("journal entries written", total=last - first + 1)
     while rows := cursor.fetchmany(256):
+        progress.advance(len(rows))
         for seq, kind, at, body, prev_hash, digest, signature in rows:
             # The body goes in as stored: re-encoding it could change the bytes the hash covers.
             out.write(

@@ -48,6 +48,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
+from gateway.common.progress import NO_PROGRESS, Progress
 from gateway.fiscal.bodies import OUTAGE_KINDS
 from gateway.fiscal.export.period import (
     ExportRefused,
@@ -119,11 +120,12 @@ def export_skv(
     *,
     user: str | None = None,
     now: datetime | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> Counter[str]:
     """Write the export to ``path`` (whole or not at all); the number of events of each element."""
     register.check()  # before any file is made
     with written_whole(path) as out:
-        return write_skv(conn, register, period, out, user=user, now=now)
+        return write_skv(conn, register, period, out, user=user, now=now, progress=progress)
 
 
 def write_skv(
@@ -134,6 +136,7 @@ def write_skv(
     *,
     user: str | None = None,
     now: datetime | None = None,
+    progress: Progress = NO_PROGRESS,
 ) -> Counter[str]:
     """Write the export to ``out``; raises :class:`ExportRefused` (after writing part) if it has no events."""
     register.check()
@@ -147,7 +150,9 @@ def write_skv(
     _header(x, register, period, made, user, units)
     x.open("RegistreringLISTA")
     counts: Counter[str] = Counter()
+    progress.stage("events written")  # their number is known only once sorted: a count, no bar
     for element, text in _sorted_events(conn, register, period, x.depth):
+        progress.advance()
         out.write(text)
         if element is not None:  # a note is no event
             counts[element] += 1

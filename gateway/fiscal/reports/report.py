@@ -74,6 +74,7 @@ from typing import Any
 from gateway.fiscal.index_check import IndexMismatch, check_index
 from gateway.fiscal.receipt_text import Shop
 from gateway.fiscal.reports.figures import Figures, Tally, add_up, last_z
+from gateway.fiscal.schema import REPORTS_SCHEMA
 from gateway.fiscal.store import Store, Writer
 from gateway.messages.bodies import (
     CompanyBody,
@@ -95,19 +96,11 @@ from gateway.receipts.money import money_text
 from gateway.receipts.vat import rate_text as _rate_text
 
 __all__ = [
-    "REPORTS_SCHEMA",
     "IndexMismatch",
     "Report",
     "make_x",
     "make_z",
 ]
-
-REPORTS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS z_reports (
-    z_no INTEGER PRIMARY KEY,                                  -- the unbroken series
-    entry_seq INTEGER NOT NULL UNIQUE REFERENCES journal (seq) -- its report.z entry
-);
-"""
 
 
 @dataclass(frozen=True, slots=True)

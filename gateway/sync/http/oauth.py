@@ -40,9 +40,13 @@ from typing import Any, Literal
 import aiohttp
 import aiosqlite
 
+from gateway.common.migrations import Step
+from gateway.sync.database import migrate_file
+
 __all__ = [
     "REFRESH_MARGIN",
     "TOKEN_SCHEMA",
+    "TOKEN_STEPS",
     "OAuthTokens",
     "StaticBearer",
     "TokenEndpoint",
@@ -64,6 +68,9 @@ CREATE TABLE IF NOT EXISTS oauth_tokens (
     PRIMARY KEY (provider, tenant)
 );
 """
+
+TOKEN_STEPS = (Step(1, "one OAuth token pair per provider and account (2084e15 on)", TOKEN_SCHEMA),)
+"""The versions of the token store file, in order (docs/operations.md lists them)."""
 
 Grant = Literal["refresh_token", "client_credentials"]
 ClientAuth = Literal["basic", "form"]
@@ -115,13 +122,12 @@ class StaticBearer:
 
 
 async def _connect(path: Path) -> aiosqlite.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    await migrate_file(path, TOKEN_STEPS, database="the sync module's token store", busy_timeout_ms=60_000)
     conn = await aiosqlite.connect(path, isolation_level=None)
     try:
         await conn.execute("PRAGMA busy_timeout=60000")  # another process may be mid-refresh
         await conn.execute("PRAGMA journal_mode=WAL")
         await conn.execute("PRAGMA synchronous=FULL")
-        await conn.executescript(TOKEN_SCHEMA)
     except BaseException:
         await conn.close()
         raise

@@ -42,9 +42,10 @@ from typing import Any
 
 import aiosqlite
 
+from gateway.common.migrations import Step
 from gateway.sync.database import Database, open_database
 
-__all__ = ["CATALOG_SCHEMA", "CatalogDb"]
+__all__ = ["CATALOG_SCHEMA", "CATALOG_STEPS", "CatalogDb"]
 
 CATALOG_SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
@@ -101,6 +102,11 @@ CREATE TABLE IF NOT EXISTS revision_parts (
 );
 """
 
+CATALOG_STEPS = (
+    Step(1, "articles, customers, stock, saves, marks and revisions (2084e15 on)", CATALOG_SCHEMA),
+)
+"""The versions of the master-data catalog file, in order (docs/operations.md lists them)."""
+
 
 class CatalogDb(Database):
     """The open ``catalog.db``. Transactions of this process are serialised."""
@@ -108,7 +114,12 @@ class CatalogDb(Database):
     @classmethod
     async def open(cls, path: Path) -> CatalogDb:
         # A sync of another process may be committing: wait up to 30 s for it.
-        return cls(path, await open_database(path, CATALOG_SCHEMA, busy_timeout_ms=30_000))
+        return cls(
+            path,
+            await open_database(
+                path, CATALOG_STEPS, database="the sync module's master-data catalog", busy_timeout_ms=30_000
+            ),
+        )
 
     @contextlib.asynccontextmanager
     async def exclusive(self) -> AsyncIterator[None]:

@@ -34,6 +34,7 @@ from typing import Any
 
 import aiosqlite
 
+from gateway.common.progress import NO_PROGRESS, Progress
 from gateway.messages.catalog import Article, CatalogUpdate, Customer, StockLevel, split_revision
 from gateway.sync.masterdata.catalog_db import CatalogDb
 from gateway.sync.masterdata.config import MasterDataConfig
@@ -67,6 +68,7 @@ class SyncResult:
     stock_written: dict[str, Decimal] = field(default_factory=dict)  # written to the ERP
     published: bool = False
     seconds: float = 0.0
+    parts: int = 0  # messages the revision went out in
 
     def summary(self) -> str:
         kind = "full" if self.full else "changes"
@@ -99,7 +101,8 @@ class MasterDataEngine:
 
     # -- one sync -----------------------------------------------------------------------
 
-    async def sync(self, *, full: bool) -> SyncResult:
+    async def sync(self, *, full: bool, progress: Progress = NO_PROGRESS) -> SyncResult:
+        """One sync; ``progress`` is told of each article and customer read from the ERP."""
         async with self.catalog.exclusive():
             started = time.monotonic()
             await self.publish_pending()
@@ -108,7 +111,7 @@ class MasterDataEngine:
                 async with self.catalog.transaction() as db:
                     await record_merge(db, recovered)
             begun = _now()
-            result = await self._sync(full, begun, recovered)
+            result = await self._sync(full, begun, recovered, progress)
             result.seconds = time.monotonic() - started
             if full:
                 async with self.catalog.transaction() as db:
@@ -116,7 +119,9 @@ class MasterDataEngine:
             log.info("%s%s", result.summary(), "" if result.published else "; not yet published")
             return result
 
-    async def _sync(self, full: bool, begun: datetime, recovered: StockMerge | None) -> SyncResult:
+    async def _sync(
+        self, full: bool, begun: datetime, recovered: StockMerge | None, progress: Progress
+    ) -> SyncResult:
         config = self.config
         since: dict[str, datetime | None] = {"articles": None, "customers": None}
         if not full:
@@ -133,7 +138,9 @@ class MasterDataEngine:
         seen: set[str] = set()
         excluded: dict[str, str] = {}
         fresh: dict[str, Article] = {}
+        progress.stage(f"articles read from {self.source.name}")
         async for record in self.source.articles(since["articles"]):
+            progress.advance()
             seen.add(record.number)
             why = exclusion(record, config)
             if why is not None:
@@ -164,7 +171,9 @@ class MasterDataEngine:
         customers = {n: Customer.from_json(c, f"customers.{n}") for n, c in old_customers.items()}
         erp_customers: set[str] = set()
         customer_gone: set[str] = set()
+        progress.stage(f"customers read from {self.source.name}")
         async for c in self.source.customers(since["customers"]):
+            progress.advance()
             erp_customers.add(c.number)
             if config.customer_master == "till" and c.number in till_owned:
                 continue  # the till's version wins
@@ -241,6 +250,8 @@ class MasterDataEngine:
             await db.execute("DELETE FROM revision_parts WHERE revision < ?", (oldest,))
             await db.execute("DELETE FROM revisions WHERE revision < ?", (oldest,))
             await CatalogDb.set_mark(db, "head", str(revision))
+        result.parts = len(updates)
+        progress.stage("revision published to the tills", total=len(updates))
         result.published = await self._publish(revision, updates)
         if result.published:
             async with self.catalog.transaction() as db:

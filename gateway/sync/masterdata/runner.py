@@ -14,6 +14,7 @@ import contextlib
 import logging
 from datetime import datetime
 
+from gateway.common.progress import NO_PROGRESS, Progress
 from gateway.sync.adapters import Adapter
 from gateway.sync.config import SyncConfig
 from gateway.sync.erp import ErpConnections
@@ -76,9 +77,9 @@ class MasterData:
         """Ask the running service for a sync at once, beside the schedule."""
         self._now.put_nowait(full)
 
-    async def sync(self, *, full: bool) -> SyncResult | None:
+    async def sync(self, *, full: bool, progress: Progress = NO_PROGRESS) -> SyncResult | None:
         try:
-            result = await self.engine.sync(full=full)
+            result = await self.engine.sync(full=full, progress=progress)
         except Exception as exc:
             log.error("master data: the %s sync failed: %s", "full" if full else "changes", exc)
             return None

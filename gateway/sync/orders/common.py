@@ -23,9 +23,9 @@ from typing import Any, ClassVar
 
 import aiosqlite
 
-from gateway.messages.bodies import ReceiptPayload
 from gateway.messages.envelope import BusMessage
 from gateway.messages.orders import NewOrder, Order, OrderFieldError, OrderLine
+from gateway.messages.receipt_payload import ReceiptPayload
 from gateway.receipts.model import ReceiptType
 from gateway.receipts.money import kronor_text
 from gateway.receipts.vat import VAT_RATES

@@ -45,9 +45,9 @@ from typing import Any
 
 import aiosqlite
 
-from gateway.messages.bodies import ReceiptPayload
 from gateway.messages.envelope import BusMessage
 from gateway.messages.orders import NewOrder, Order, OrderLine
+from gateway.messages.receipt_payload import ReceiptPayload
 from gateway.receipts.money import kronor_decimal
 from gateway.sync.adapters import AdapterError
 from gateway.sync.adapters.business_central.adapter import BusinessCentralAdapter, InvoiceLine, invoice_lines

@@ -40,8 +40,8 @@ from typing import Any
 
 import aiosqlite
 
-from gateway.messages.bodies import ReceiptPayload, TotalsBody
 from gateway.messages.envelope import BusMessage
+from gateway.messages.receipt_payload import ReceiptPayload, ReceiptTotalsBody
 from gateway.receipts.money import kronor_decimal, kronor_number, money_text
 from gateway.sync.adapters import AdapterError
 from gateway.sync.adapters.fortnox.api import pages
@@ -324,7 +324,7 @@ class FortnoxAdapter:
         m: BusMessage,
         receipt_no: int,
         number: str,
-        totals: TotalsBody,
+        totals: ReceiptTotalsBody,
         day: date,
         made: dict[str, Any] | None,
     ) -> bool:
@@ -335,7 +335,7 @@ class FortnoxAdapter:
             return False
         await self._bookkeep(number, totals, day, made)
         figures = {
-            "vat": [list(v) for v in totals.vat],
+            "vat": [[v.hundredths, v.gross, v.vat] for v in totals.vat],  # as this table has always kept it
             "paid": {str(means): amount for means, amount in totals.paid.items()},
             "rounding": totals.rounding,
         }
@@ -389,7 +389,7 @@ class FortnoxAdapter:
         return str(answer["Invoice"]["DocumentNumber"])
 
     async def _bookkeep(
-        self, number: str, totals: TotalsBody, day: date, made: dict[str, Any] | None
+        self, number: str, totals: ReceiptTotalsBody, day: date, made: dict[str, Any] | None
     ) -> None:
         """Book the invoice, then register and book what was paid at the till (each step once).
 

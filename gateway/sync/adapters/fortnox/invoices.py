@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from gateway.messages.bodies import ReceiptPayload, TotalsBody
+from gateway.messages.receipt_payload import ReceiptPayload, ReceiptTotalsBody
 from gateway.receipts.model import Receipt, ReceiptType
 from gateway.receipts.money import kronor_decimal
 from gateway.sync.adapters.fortnox.config import FortnoxConfig
@@ -48,7 +48,7 @@ def invoiced_customer(config: FortnoxConfig, payload: ReceiptPayload, sale: Rece
     return str(customer) if customer else None
 
 
-def invoice_rows(sale: Receipt, totals: TotalsBody) -> list[dict[str, Any]]:
+def invoice_rows(sale: Receipt, totals: ReceiptTotalsBody) -> list[dict[str, Any]]:
     """A receipt's rows as an invoice's (prices incl. VAT): a row per line, a row per line
     discount, a row per rate for the receipt discount."""
     rows: list[dict[str, Any]] = []
@@ -80,9 +80,9 @@ def invoice_rows(sale: Receipt, totals: TotalsBody) -> list[dict[str, Any]]:
             )
             amount -= sign * discount
         by_rate[rate] = by_rate.get(rate, Decimal(0)) + amount
-    for rate, gross, _ in totals.vat:
-        r = whole_percent(rate)
-        rest = kronor_decimal(gross) - by_rate.get(r, Decimal(0))
+    for vat_row in totals.vat:
+        r = whole_percent(vat_row.hundredths)
+        rest = kronor_decimal(vat_row.gross) - by_rate.get(r, Decimal(0))
         if rest:
             rows.append(
                 {
@@ -116,6 +116,6 @@ class ExpectedDocument:
             return False
 
 
-def gross_kronor(totals: TotalsBody) -> Decimal:
+def gross_kronor(totals: ReceiptTotalsBody) -> Decimal:
     """The receipt's sales incl. VAT before the cash rounding, in kronor (what its invoice totals)."""
-    return kronor_decimal(sum(gross for _, gross, _ in totals.vat))
+    return kronor_decimal(sum(row.gross for row in totals.vat))

@@ -46,9 +46,9 @@ from typing import Any
 
 import aiosqlite
 
-from gateway.messages.bodies import ReceiptPayload, TotalsBody
 from gateway.messages.envelope import BusMessage
 from gateway.messages.orders import NewOrder, Order, OrderLine
+from gateway.messages.receipt_payload import ReceiptPayload, ReceiptTotalsBody
 from gateway.receipts.model import Receipt, ReceiptType
 from gateway.sync.adapters import AdapterError
 from gateway.sync.adapters.fortnox.adapter import FORTNOX_SCHEMA, FortnoxAdapter
@@ -178,7 +178,7 @@ class FortnoxOrders:
         )
 
 
-def _order_rows(sale: Receipt, totals: TotalsBody) -> list[dict[str, Any]]:
+def _order_rows(sale: Receipt, totals: ReceiptTotalsBody) -> list[dict[str, Any]]:
     """The receipt's invoice rows as order rows: all of it ordered, and all of it delivered."""
     rows = []
     for row in invoice_rows(sale, totals):

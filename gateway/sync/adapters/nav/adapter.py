@@ -31,8 +31,8 @@ from typing import Any
 
 import aiosqlite
 
-from gateway.messages.bodies import ReceiptPayload
 from gateway.messages.envelope import BusMessage
+from gateway.messages.receipt_payload import ReceiptPayload
 from gateway.receipts.money import kronor_decimal, kronor_number
 from gateway.sync.adapters import AdapterError
 from gateway.sync.adapters.nav.api import NavApi

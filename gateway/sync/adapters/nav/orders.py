@@ -35,9 +35,9 @@ from typing import Any
 
 import aiosqlite
 
-from gateway.messages.bodies import ReceiptPayload
 from gateway.messages.envelope import BusMessage
 from gateway.messages.orders import NewOrder, Order, OrderLine
+from gateway.messages.receipt_payload import ReceiptPayload
 from gateway.sync.adapters import AdapterError
 from gateway.sync.adapters.nav.adapter import NavAdapter
 from gateway.sync.adapters.nav.api import NavApi
