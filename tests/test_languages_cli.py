@@ -50,8 +50,18 @@ def paper_out(tmp_path: Path) -> PrinterDevice:
     return printer
 
 
-SWEDISH = ("Skrivare på", "fel: slut på papper — sätt i en ny rulle", "nästa steg:", "sätt i en ny rulle")
-ENGLISH = ("Printer at", "failed: out of paper — put in a new roll", "next step:", "put in a new roll")
+SWEDISH = (
+    "Skrivare på",
+    "fel: slut på papper — sätt i en ny rulle",
+    "nästa steg (skrivare",
+    "sätt i en ny rulle",
+)
+ENGLISH = (
+    "Printer at",
+    "failed: out of paper — put in a new roll",
+    "next step (printer",
+    "put in a new roll",
+)
 
 
 @pytest.mark.parametrize(
@@ -82,7 +92,7 @@ async def test_diag_says_what_is_wrong_and_what_to_do_in_the_tills_language(
         title, reason, step_label, step = words
         assert f"{title} {url}" in table
         assert reason in table
-        assert f"{step_label} {step}" in " ".join(table.split())
+        assert f"{step_label} {url}): {step}" in " ".join(table.split())
 
         code = await tillgw(*before, "diag", "--json", "--printer", url, *after)
     document = json.loads(capsys.readouterr().out)
