@@ -9,7 +9,8 @@ A full example is in docs/configuration.md; the keys::
 
     [shop]          name, orgnr, address (list of lines), store (the store's id on the bus),
                     timezone (IANA name, default "Europe/Stockholm"),
-                    opening_hours ("mon-fri 09:00-18:00, sat 10:00-16:00"; default: always open)
+                    opening_hours ("mon-fri 09:00-18:00, sat 10:00-16:00"; default: always open),
+                    language ("sv"|"en": the words for the shop owner, default "sv")
     [register]      pos_id, data_dir, paper_width (42|48), manufacturing_number, model, program,
                     min_free_mib
     [control_unit]  url, kind ("ccsp"|"xccsp"|"tcs"|"srv4pos"), request_timeout, retries,
@@ -40,6 +41,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from gateway.common.clock import DEFAULT_ZONE_NAME, UnknownZone, zone_named
+from gateway.common.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from gateway.common.opening_hours import OpeningHours, OpeningHoursError, parse_opening_hours
 from gateway.devices.control_units.kinds import CCSP_BAUDRATES, UnitKind, UnitSettings, kind_of
 from gateway.devices.printer.settings import OpenLevel
@@ -116,6 +118,9 @@ class ShopConfig:
     # The shop's local time (receipts, the control unit, the journal, reports, the export),
     # whatever zone the computer is set to.
     timezone: ZoneInfo = field(default_factory=lambda: zone_named(DEFAULT_ZONE_NAME))
+    # The words the shop owner reads (status page, device reasons, diag, the CLI); the
+    # receipt's fiscal text is Swedish whatever this says (docs/languages.md).
+    language: str = DEFAULT_LANGUAGE
 
 
 ControlUnitConfig = UnitSettings  # [control_unit]: one section for every kind of unit
@@ -463,7 +468,9 @@ def _parse(raw: dict[str, Any], path: Path) -> Config:
     shop_raw = optional_table(raw, "shop")
     if shop_raw is None:
         raise ConfigError("[shop]: missing (name, orgnr and address of the place of sale)")
-    shop = ConfigSection(shop_raw, "shop", {"name", "orgnr", "address", "store", "timezone", "opening_hours"})
+    shop = ConfigSection(
+        shop_raw, "shop", {"name", "orgnr", "address", "store", "timezone", "opening_hours", "language"}
+    )
     orgnr_text = shop.text("orgnr", required=True) or ""
     try:
         # A sole trader (enskild firma) is known by the owner's personnummer, which may be
@@ -488,7 +495,14 @@ def _parse(raw: dict[str, Any], path: Path) -> Config:
         zone = zone_named(shop.text("timezone", DEFAULT_ZONE_NAME) or DEFAULT_ZONE_NAME)
     except UnknownZone as exc:
         raise ConfigError(f"[shop].timezone: {exc}") from None
-    shop_config = ShopConfig(shop.text("name", required=True) or "", orgnr, tuple(address), store, zone)
+    language = shop.text("language", DEFAULT_LANGUAGE) or DEFAULT_LANGUAGE
+    if language not in LANGUAGES:
+        raise ConfigError(
+            f'{shop.where("language")}: {language!r} is not a language of the till: use "sv" or "en"'
+        )
+    shop_config = ShopConfig(
+        shop.text("name", required=True) or "", orgnr, tuple(address), store, zone, language
+    )
 
     register = ConfigSection(
         optional_table(raw, "register") or {},

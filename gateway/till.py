@@ -26,6 +26,7 @@ from gateway.catalog.orders import OrderQueries
 from gateway.catalog.store import Catalog
 from gateway.catalog.subscriber import CatalogSubscriber
 from gateway.common.clock import Clock, zone_mismatch
+from gateway.common.i18n import use_language
 from gateway.common.signing import Signer
 from gateway.config import Config, ScannerConfig
 from gateway.devices.control_units.interface import ControlUnit, ControlUnitError
@@ -154,6 +155,8 @@ class Till:
     @classmethod
     async def open(cls, config: Config, clock: Clock | None = None) -> Till:
         """The till of ``config``; ``clock`` (default: now in ``[shop] timezone``) stamps what it records."""
+        # A process runs one till: its reasons, outage words and page speak the till's language.
+        use_language(config.shop.language)
         clock = clock if clock is not None else Clock(config.shop.timezone)
         warning = zone_mismatch(clock.zone, clock.instant())
         if warning is not None:

@@ -20,6 +20,7 @@ import pytest
 
 from firmware_sim.control_unit import ControlUnit, UnitConfig
 from firmware_sim.control_unit.ccsp_server import serve_pty, serve_tcp
+from gateway.common import i18n
 from gateway.common.backoff import Backoff
 from gateway.devices.control_units.ccsp_driver import ControlUnitDriver
 from protocols.skv import ControlData, ReceiptType, VatSlot
@@ -153,3 +154,13 @@ def silent_pty() -> Iterator[str]:
     yield os.ttyname(slave)
     os.close(master)
     os.close(slave)
+
+
+@pytest.fixture(autouse=True)
+def _language_of_the_test() -> Iterator[None]:
+    """Each test starts in the language the words are written in, and leaves it so: a till
+    opened by one test (``Till.open`` applies its ``[shop] language``) does not speak on
+    into the next."""
+    i18n.use_language(i18n.SOURCE_LANGUAGE)
+    yield
+    i18n.use_language(i18n.SOURCE_LANGUAGE)

@@ -41,6 +41,12 @@ def test_the_documented_example_reads(tmp_path: Path) -> None:
     assert config.printer is not None and config.printer.url == "tcp://192.168.1.50:9100"
     assert (config.api.host, config.api.port, config.api.max_body_kib) == ("127.0.0.1", 8080, 256)
     assert config.shop.store == "vaxjo"
+    assert config.shop.language == "sv"
+    assert load_config(write(tmp_path, example().replace('language = "sv"\n', ""))).shop.language == "sv"
+    assert (
+        load_config(write(tmp_path, example().replace('language = "sv"', 'language = "en"'))).shop.language
+        == "en"
+    )
     assert config.mqtt is not None
     assert (config.mqtt.url, config.mqtt.username, config.mqtt.embedded) == (
         "mqtt://127.0.0.1:1883",
@@ -96,6 +102,7 @@ def test_command_line_overrides(tmp_path: Path) -> None:
             ("keep_request_answers_days = 30", 'keep_request_answers_days = "month"'),
             "[api].keep_request_answers_days: must be a whole number of at least 1, got 'month'",
         ),
+        (('language = "sv"', 'language = "de"'), "[shop].language: 'de' is not a language of the till"),
     ],
 )
 def test_mistakes_name_their_key(tmp_path: Path, change: tuple[str, str], message: str) -> None:

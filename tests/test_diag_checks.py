@@ -264,7 +264,7 @@ async def test_diag_all_names_each_problem_and_its_next_step(
         await make_journal(tmp_path / "data")
         save_registration(tmp_path / "data", registered("ISCCUSE0000000001"))
         code = await asyncio.to_thread(
-            cli.main, ["diag", "--config", str(config), "--scan-pattern", "/nothing*"]
+            cli.main, ["--language", "en", "diag", "--config", str(config), "--scan-pattern", "/nothing*"]
         )
     table = capsys.readouterr().out
     assert code == 1

@@ -34,7 +34,8 @@ UnitFactory = Callable[..., ControlUnit]
 
 
 async def tillgw(*args: str) -> int:
-    return await asyncio.to_thread(cli.main, list(args))
+    """``tillgw ARGS`` in English, the words these tests read (tests/test_languages_cli.py: Swedish)."""
+    return await asyncio.to_thread(cli.main, ["--language", "en", *args])
 
 
 async def diag_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
@@ -248,6 +249,8 @@ async def diag_scanner_subprocess(
         sys.executable,
         "-m",
         "gateway.cli",
+        "--language",
+        "en",
         "diag",
         "--scanner",
         path,

@@ -35,7 +35,8 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 def tillgw_args(*args: str) -> list[str]:
-    return [sys.executable, "-m", "gateway.cli", *args]
+    """``tillgw ARGS`` in English, the words these tests read."""
+    return [sys.executable, "-m", "gateway.cli", "--language", "en", *args]
 
 
 def environment() -> dict[str, str]:

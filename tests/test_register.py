@@ -66,7 +66,8 @@ def write_config(
 
 
 async def tillgw(*args: str) -> int:
-    return await asyncio.to_thread(cli.main, list(args))
+    """``tillgw ARGS`` in English, the words these tests read."""
+    return await asyncio.to_thread(cli.main, ["--language", "en", *args])
 
 
 async def register_interactively(config: Path, answers: bytes, *flags: str) -> tuple[int | None, str, str]:
@@ -76,6 +77,8 @@ async def register_interactively(config: Path, answers: bytes, *flags: str) -> t
         sys.executable,
         "-m",
         "gateway.cli",
+        "--language",
+        "en",
         "register",
         "--config",
         str(config),

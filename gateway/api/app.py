@@ -74,7 +74,9 @@ def make_app(
     add_status_routes(app)  # GET /v1/status, GET /v1/events (WebSocket)
     add_catalog_routes(app)  # GET /v1/articles, GET|POST /v1/customers
     add_history_routes(app, till)  # GET /v1/receipts?last=, GET /v1/reports/z?last=
-    add_page_routes(app, sessions, till.token)  # the status page at /, its login and logout
+    add_page_routes(
+        app, sessions, till.token, till.config.shop.language
+    )  # the status page at /, its login and logout
     add_order_routes(app, order_wait)  # GET|POST /v1/orders, GET /v1/orders/{number}
     add_openapi_route(app)  # GET /v1/openapi.json: this API described, no token
     return app

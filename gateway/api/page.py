@@ -13,6 +13,8 @@ reads, it never sells, so it cannot be made to.
 from __future__ import annotations
 
 import html
+import json
+from functools import cache
 from importlib import resources
 from string import Template
 
@@ -21,15 +23,23 @@ from aiohttp import web
 from gateway.api.auth import token_matches
 from gateway.api.errors import ApiError
 from gateway.api.session import COOKIE, Sessions
+from gateway.common.i18n import N_, PAGE_MARK, SCRIPT_MARK, catalog
 
-__all__ = ["SESSIONS", "SESSION_KEY_FILE", "add_page_routes"]
+__all__ = ["PAGE_LANGUAGE", "SESSIONS", "SESSION_KEY_FILE", "add_page_routes", "page_words"]
 
 SESSIONS = web.AppKey("sessions", Sessions)
+PAGE_LANGUAGE = web.AppKey("page_language", str)
 SESSION_KEY_FILE = "session-key"  # in the data directory, beside api-token
 
 _STATIC = resources.files("gateway.api") / "static"
-_PAGE = Template(_STATIC.joinpath("status.html").read_text(encoding="utf-8"))
+_PAGE_SOURCE = _STATIC.joinpath("status.html").read_text(encoding="utf-8")
 _SCRIPT = _STATIC.joinpath("status.js").read_bytes()
+
+# The page's words for a person are marked in its source, translated when it is served, in the
+# till's language (docs/languages.md): ``[[words]]`` in the HTML, ``t("words")`` in the script.
+# A marked text of the HTML is put in as the catalog has it (the catalog is ours and may hold
+# <code>); the script's words go to it as JSON in a data block the script reads.
+
 
 # The page loads nothing from elsewhere and may not be framed; its CSS is inline.
 _HEADERS = {
@@ -43,8 +53,29 @@ _HEADERS = {
 }
 
 
-def _page(*, logged_in: bool, error: str = "", status: int = 200) -> web.Response:
-    body = _PAGE.substitute(
+def script_words() -> list[str]:
+    """The texts the script marks with ``t("…")``."""
+    return list(dict.fromkeys(json.loads(f'"{m}"') for m in SCRIPT_MARK.findall(_SCRIPT.decode("utf-8"))))
+
+
+def page_words() -> list[str]:
+    """Every text the page and its script mark for translation."""
+    return list(dict.fromkeys(PAGE_MARK.findall(_PAGE_SOURCE) + script_words()))
+
+
+@cache
+def _page_in(language: str) -> Template:
+    """The page's template with its words in ``language``, the script's words included."""
+    words = catalog(language)
+    # "</" cannot end the data block early once "<" is written as \u003c; "$" is the template's.
+    data = json.dumps({m: words.gettext(m) for m in script_words()}, ensure_ascii=False)
+    data = data.replace("<", "\\u003c").replace("$", "$$")
+    text = PAGE_MARK.sub(lambda m: words.gettext(m.group(1)).replace("$", "$$"), _PAGE_SOURCE)
+    return Template(text.replace("$lang", language).replace("$words", data))
+
+
+def _page(language: str, *, logged_in: bool, error: str = "", status: int = 200) -> web.Response:
+    body = _page_in(language).substitute(
         login_hidden="hidden" if logged_in else "",
         status_hidden="" if logged_in else "hidden",
         error=html.escape(error),
@@ -58,7 +89,7 @@ def _logged_in(request: web.Request) -> bool:
 
 
 async def get_page(request: web.Request) -> web.Response:
-    return _page(logged_in=_logged_in(request))
+    return _page(request.app[PAGE_LANGUAGE], logged_in=_logged_in(request))
 
 
 async def get_script(request: web.Request) -> web.Response:
@@ -80,9 +111,11 @@ async def post_logout(request: web.Request) -> web.Response:
     return response
 
 
-def add_page_routes(app: web.Application, sessions: Sessions, token: str) -> None:
-    """The page, its script, the login (with the till's ``token``) and the logout on ``app``."""
+def add_page_routes(app: web.Application, sessions: Sessions, token: str, language: str) -> None:
+    """The page, its script, the login (with the till's ``token``) and the logout on ``app``;
+    the page speaks ``language`` (``[shop] language``)."""
     app[SESSIONS] = sessions
+    app[PAGE_LANGUAGE] = language
 
     async def post_login(request: web.Request) -> web.Response:
         """The form's token: right — a session cookie and back to the page; wrong — the form, 401."""
@@ -96,7 +129,8 @@ def add_page_routes(app: web.Application, sessions: Sessions, token: str) -> Non
             ) from None
         given = form.get("token")
         if not isinstance(given, str) or not given.strip() or not token_matches(given.strip(), token):
-            return _page(logged_in=False, error="Fel token (wrong token)", status=401)
+            wrong = catalog(language).gettext(N_("Wrong token"))
+            return _page(language, logged_in=False, error=wrong, status=401)
         response = _back_to_page()
         response.set_cookie(
             COOKIE, sessions.issue(), max_age=sessions.lifetime, path="/", httponly=True, samesite="Strict"

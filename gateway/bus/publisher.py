@@ -62,6 +62,7 @@ from gateway.bus.status import (
 )
 from gateway.common.backoff import Backoff
 from gateway.common.health import DeviceState, HealthReporter, HealthTracker
+from gateway.common.i18n import tr
 from gateway.config import MqttConfig
 from gateway.fiscal.journal import Entry
 from gateway.messages.ack_proof import AckVerifier
@@ -105,7 +106,7 @@ class Publisher(HealthReporter):
         self.settings = settings or PublisherSettings()
         self.client_id = client_id or f"tillgw-{topics.orgnr}-{topics.store}-{topics.register}"
         self._url = config.url
-        self._health = HealthTracker("bus", f"to the MQTT broker at {config.url}")
+        self._health = HealthTracker("bus", tr("to the MQTT broker at {url}").format(url=config.url))
         self._prefix = f"{topics.orgnr}/{topics.store}/{topics.register}/"
         self._wake = asyncio.Event()
         self._acked = asyncio.Event()  # set, and replaced, whenever an ack is recorded

@@ -16,6 +16,7 @@ from aiomqtt import MqttError
 
 from gateway.bus.outbox import HeldMessage, OutboxState
 from gateway.common.health import DeviceState
+from gateway.common.i18n import tr
 from gateway.config import MqttConfig
 from gateway.messages.ack_proof import AckVerifier
 from gateway.mqtt.client import BAD_LOGIN, NOT_AUTHORISED, ConnectionLost, SubscriptionRefused, connack_code
@@ -101,60 +102,66 @@ class CaFileUnusable(MqttError):
 def acks_note(verifier: AckVerifier | None) -> str:
     """Whether acks are checked, in words for the status."""
     if verifier is None:
-        return (
-            "acks are unauthenticated: anyone who may publish on the broker could mark a message "
-            "delivered — set [mqtt] sync_public_key to the sync module's key (tillgw sync --export-key)"
+        return tr(
+            "acks are unauthenticated: anyone who may publish on the broker "
+            "could mark a message delivered — set [mqtt] sync_public_key to "
+            "the sync module's key (tillgw sync --export-key)"
         )
-    return f"acks are checked against the sync module's key {verifier.key_id}"
+    return tr("acks are checked against the sync module's key {key_id}").format(key_id=verifier.key_id)
 
 
 def explain(exc: BaseException, config: MqttConfig, acks_topic: str) -> str:
     """The failure in a shop owner's words, and what to do."""
     url = config.url
-    user = f"user {config.username!r}" if config.username else "no user name"
+    user = tr("user {username!r}").format(username=config.username) if config.username else tr("no user name")
     if not isinstance(exc, MqttError | OSError):
-        return f"publishing stopped on an unexpected error ({exc!r}) — see the till's log"
+        return tr("publishing stopped on an unexpected error ({exc!r}) — see the till's log").format(exc=exc)
     if isinstance(exc, CaFileUnusable):
-        return f"the till cannot use its CA file {config.ca_file} ({exc}) — check [mqtt].ca_file"
-    if isinstance(exc, ConnectionLost):
-        return f"lost the connection to the MQTT broker at {url} — check that Mosquitto runs"
-    if isinstance(exc, SubscriptionRefused):
-        return (
-            f"the MQTT broker at {url} refused {user} the subscription to {acks_topic} — "
-            "check the broker's ACL (docs/mosquitto.md)"
+        return tr("the till cannot use its CA file {ca_file} ({exc}) — check [mqtt].ca_file").format(
+            ca_file=config.ca_file, exc=exc
         )
+    if isinstance(exc, ConnectionLost):
+        return tr("lost the connection to the MQTT broker at {url} — check that Mosquitto runs").format(
+            url=url
+        )
+    if isinstance(exc, SubscriptionRefused):
+        return tr(
+            "the MQTT broker at {url} refused {user} the subscription to "
+            "{acks_topic} — check the broker's ACL (docs/mosquitto.md)"
+        ).format(url=url, user=user, acks_topic=acks_topic)
     code = connack_code(exc)
     if code in BAD_LOGIN:
-        return (
-            f"the MQTT broker at {url} refused the till's login ({user}): bad user name or "
-            "password — check [mqtt] username and password"
-        )
+        return tr(
+            "the MQTT broker at {url} refused the till's login ({user}): bad "
+            "user name or password — check [mqtt] username and password"
+        ).format(url=url, user=user)
     if code in NOT_AUTHORISED:
-        return (
-            f"the MQTT broker at {url} refused the till's login ({user}): not authorised — "
-            "check [mqtt] username and password, and the broker's users (docs/mosquitto.md)"
-        )
+        return tr(
+            "the MQTT broker at {url} refused the till's login ({user}): not "
+            "authorised — check [mqtt] username and password, and the "
+            "broker's users (docs/mosquitto.md)"
+        ).format(url=url, user=user)
     cause = exc.__cause__ or exc.__context__
     if isinstance(cause, ssl.SSLCertVerificationError):
-        return (
-            f"the MQTT broker at {url} has a certificate the till does not trust "
-            f"({cause.verify_message}) — check [mqtt].ca_file"
-        )
+        return tr(
+            "the MQTT broker at {url} has a certificate the till does not "
+            "trust ({verify_message}) — check [mqtt].ca_file"
+        ).format(url=url, verify_message=cause.verify_message)
     if isinstance(cause, ssl.SSLError):
-        return (
-            f"no TLS connection with the MQTT broker at {url} ({cause.reason}) — "
-            "check the port and [mqtt].ca_file"
-        )
-    return f"no answer from the MQTT broker at {url} — check that Mosquitto runs"
+        return tr(
+            "no TLS connection with the MQTT broker at {url} ({reason}) — check the port and [mqtt].ca_file"
+        ).format(url=url, reason=cause.reason)
+    return tr("no answer from the MQTT broker at {url} — check that Mosquitto runs").format(url=url)
 
 
 def held_words(first: HeldMessage | None, count: int) -> str:
     what = "" if first is None else f" — {first.kind} {first.sequence}: {first.reason}"
-    many = f"{count} message{'s' if count != 1 else ''}"
-    return (
-        f"the ERP sync module holds {many}{what}; fix the cause, then run tillgw sync --reprocess "
-        "where the sync module runs (docs/sync.md)"
-    )
+    many = tr("1 message") if count == 1 else tr("{count} messages").format(count=count)
+    return tr(
+        "the ERP sync module holds {messages}{what}; fix the cause, then "
+        "run tillgw sync --reprocess where the sync module runs "
+        "(docs/sync.md)"
+    ).format(messages=many, what=what)
 
 
 def waiting_words(state: OutboxState, now: datetime) -> str:
@@ -163,6 +170,12 @@ def waiting_words(state: OutboxState, now: datetime) -> str:
     if state.oldest_at is not None:
         at = datetime.fromisoformat(state.oldest_at).astimezone(now.tzinfo)
         same_day = at.date() == now.date()
-        when = f", oldest {at.strftime('%H:%M' if same_day else '%Y-%m-%d %H:%M')}"
-    count = f"{state.depth} message{'s' if state.depth != 1 else ''} waiting"
-    return f"{count}{when} — the ERP sync module has not acknowledged them; check that tillgw sync runs"
+        when = tr(", oldest {at}").format(at=at.strftime("%H:%M" if same_day else "%Y-%m-%d %H:%M"))
+    count = (
+        tr("1 message waiting")
+        if state.depth == 1
+        else tr("{count} messages waiting").format(count=state.depth)
+    )
+    return tr(
+        "{count}{when} — the ERP sync module has not acknowledged them; check that tillgw sync runs"
+    ).format(count=count, when=when)

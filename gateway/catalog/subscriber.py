@@ -40,6 +40,7 @@ from aiomqtt import MqttError
 from gateway.catalog.store import Catalog, Outcome
 from gateway.common.backoff import Backoff
 from gateway.common.health import DeviceState, HealthReporter, HealthTracker
+from gateway.common.i18n import tr
 from gateway.config import MqttConfig
 from gateway.messages.catalog import CatalogRequest, CatalogTopics, decode_update
 from gateway.messages.envelope import MessageError
@@ -94,7 +95,7 @@ class CatalogSubscriber(HealthReporter):
         self.sync_status: SyncStatus | None = None  # the sync module's last status heard
         self.on_sync_status: Callable[[SyncStatus], None] | None = None  # told of each new one
         self._url = config.url
-        self._health = HealthTracker("catalog", f"to the MQTT broker at {config.url}")
+        self._health = HealthTracker("catalog", tr("to the MQTT broker at {url}").format(url=config.url))
         self.rejected = 0  # bad messages skipped
         self.last_rejected: str | None = None  # what was wrong with the last of them
         self.requests: list[CatalogRequest] = []  # requests published, oldest first (the last 100)
@@ -229,16 +230,26 @@ class CatalogSubscriber(HealthReporter):
     def _explain(self, exc: BaseException) -> str:
         """The failure in a shop owner's words, and what to do."""
         url = self.url
-        user = f"user {self.config.username!r}" if self.config.username else "no user name"
+        user = (
+            tr("user {username!r}").format(username=self.config.username)
+            if self.config.username
+            else tr("no user name")
+        )
         if isinstance(exc, ConnectionLost):
-            return f"lost the connection to the MQTT broker at {url} — the catalog keeps what it holds"
+            return tr(
+                "lost the connection to the MQTT broker at {url} — the catalog keeps what it holds"
+            ).format(url=url)
         if isinstance(exc, SubscriptionRefused):
-            return (
-                f"the MQTT broker at {url} refused {user} the subscription to {self.topics.updates} — "
-                "check the broker's ACL (docs/mosquitto.md)"
-            )
+            return tr(
+                "the MQTT broker at {url} refused {user} the subscription to "
+                "{updates} — check the broker's ACL (docs/mosquitto.md)"
+            ).format(url=url, user=user, updates=self.topics.updates)
         if connack_code(exc) in BAD_LOGIN | NOT_AUTHORISED:
-            return f"the MQTT broker at {url} refused the till's login ({user}) — check [mqtt]"
+            return tr("the MQTT broker at {url} refused the till's login ({user}) — check [mqtt]").format(
+                url=url, user=user
+            )
         if not isinstance(exc, MqttError | OSError):
-            return f"catalog updates stopped on an unexpected error ({exc!r}) — see the till's log"
-        return f"no answer from the MQTT broker at {url} — the catalog keeps what it holds"
+            return tr("catalog updates stopped on an unexpected error ({exc!r}) — see the till's log").format(
+                exc=exc
+            )
+        return tr("no answer from the MQTT broker at {url} — the catalog keeps what it holds").format(url=url)

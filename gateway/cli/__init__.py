@@ -14,6 +14,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 
+from gateway.common.i18n import LANGUAGES, use_language
+
 __all__ = ["COMMANDS", "DISTRIBUTION", "build_parser", "main"]
 
 DISTRIBUTION = "tillgateway"  # the package whose version `tillgw --version` prints
@@ -77,6 +79,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         default=argparse.SUPPRESS,
         help="print tillgw's version and exit",
     )
+    parser.add_argument(
+        "--language",
+        choices=LANGUAGES,
+        help="the language of what the command says to a person (default: the config's [shop] language)",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help_line) in COMMANDS.items():
         if name == command:
@@ -89,9 +96,13 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
 def _command_of(argv: Sequence[str]) -> str | None:
     """The command ``argv`` names (its first word that is not an option), if it is one;
     none after ``--version``, which ends the line before any command is loaded."""
-    for word in argv:
+    words = iter(argv)
+    for word in words:
         if word == "--version":
             return None
+        if word == "--language":
+            next(words, None)  # its value is no command
+            continue
         if not word.startswith("-"):
             return word if word in COMMANDS else None
     return None
@@ -100,5 +111,7 @@ def _command_of(argv: Sequence[str]) -> str | None:
 def main(argv: Sequence[str] | None = None) -> int:
     args_in = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(_command_of(args_in)).parse_args(args_in)
+    if args.language is not None:  # a technician's choice over the config's [shop] language
+        use_language(args.language)
     code: int = args.handler(args)
     return code

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from gateway.cli.options import add_data_arguments, config_or_complain
+from gateway.common.i18n import tr
 from gateway.till_files import TillFiles
 
 __all__ = ["add_parser"]
@@ -59,15 +60,30 @@ def backup_command(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except (OSError, sqlite3.Error) as exc:
-        print(f"error: the backup to {args.target} could not be written: {exc}", file=sys.stderr)
+        print(
+            tr("error: the backup to {target} could not be written: {exc}").format(
+                target=args.target, exc=exc
+            ),
+            file=sys.stderr,
+        )
         return 1
     if args.json:
         sys.stdout.write(manifest.to_json())
     else:
         facts = manifest.facts
         print(
-            f"OK: {args.target}: {len(manifest.files)} files, checked; journal entry {facts.head_seq} "
-            f"(hash {facts.head_hash}), receipt {facts.last_receipt}, outbox message {facts.outbox_sequence}"
-            f" ({time.monotonic() - started:.1f} s)"
+            tr(
+                "OK: {target}: {files} files, checked; journal entry "
+                "{head_seq} (hash {head_hash}), receipt {last_receipt}, outbox "
+                "message {outbox_sequence} ({seconds:.1f} s)"
+            ).format(
+                target=args.target,
+                files=len(manifest.files),
+                head_seq=facts.head_seq,
+                head_hash=facts.head_hash,
+                last_receipt=facts.last_receipt,
+                outbox_sequence=facts.outbox_sequence,
+                seconds=time.monotonic() - started,
+            )
         )
     return 0

@@ -28,6 +28,7 @@ from datetime import date
 from pathlib import Path
 
 from gateway.cli.options import add_data_arguments, config_from_args, config_or_complain
+from gateway.common.i18n import tr
 from gateway.common.progress import Progress
 from gateway.config import ConfigError
 from gateway.till_files import TillFiles
@@ -127,7 +128,12 @@ def verify_command(args: argparse.Namespace) -> int:
         elif files.signing_key.exists():
             verifier = Verifier(load_or_create_key(files.signing_key).public_key())
         else:
-            print(f"error: no signing key at {files.signing_key}; give --public-key", file=sys.stderr)
+            print(
+                tr("error: no signing key at {signing_key}; give --public-key").format(
+                    signing_key=files.signing_key
+                ),
+                file=sys.stderr,
+            )
             return 2
         started = time.perf_counter()
         index_problem = None
@@ -166,13 +172,26 @@ def verify_command(args: argparse.Namespace) -> int:
         print(f"TAMPERED: {index_problem}")
     elif report.ok:
         print(
-            f"OK: {report.entries} entries, the chain holds and is signed by key {verifier.key_id}; "
-            f"head {report.head_seq} has hash {report.head_hash}; the receipts index agrees with it; "
-            f"{files.database} checked in {seconds:.1f} s"
+            tr(
+                "OK: {entries} entries, the chain holds and is signed by key "
+                "{key_id}; head {head_seq} has hash {head_hash}; the receipts "
+                "index agrees with it; {database} checked in {seconds:.1f} s"
+            ).format(
+                entries=report.entries,
+                key_id=verifier.key_id,
+                head_seq=report.head_seq,
+                head_hash=report.head_hash,
+                database=files.database,
+                seconds=seconds,
+            )
         )
         for words in replaced:
             # Entries before it are held by the chain the new key signed on from, not by the old key.
-            print(f"NOTE: {words}; the old key's signatures cannot be checked without its public key")
+            print(
+                tr("NOTE: {words}; the old key's signatures cannot be checked without its public key").format(
+                    words=words
+                )
+            )
     else:
         print(f"TAMPERED: {report.problem}")
     return 0 if ok else 1
@@ -198,7 +217,11 @@ def rotate_key_command(args: argparse.Namespace) -> int:
     except (ConfigError, OSError, sqlite3.Error) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"{replaced.words}; new key in {files.signing_key} — back it up now")
+    print(
+        tr("{words}; new key in {signing_key} — back it up now").format(
+            words=replaced.words, signing_key=files.signing_key
+        )
+    )
     return 0
 
 
@@ -213,7 +236,10 @@ def accept_gap_command(args: argparse.Namespace) -> int:
         sold, entries = recorded_series_and_entries(files.series)
         if sold <= 0:
             print(
-                f"refused: {files.series} names no receipt: there is no series to continue", file=sys.stderr
+                tr("refused: {series} names no receipt: there is no series to continue").format(
+                    series=files.series
+                ),
+                file=sys.stderr,
             )
             return 1
         lock = DataDirLock(files.lock)
@@ -275,7 +301,7 @@ def export_command(args: argparse.Namespace) -> int:
         return 1
     database = TillFiles(config.data_dir).database
     if not database.exists():
-        print(f"error: no till database at {database}", file=sys.stderr)
+        print(tr("error: no till database at {database}").format(database=database), file=sys.stderr)
         return 2
     write: Callable[[sqlite3.Connection, Path, Progress], str]
     # Only the chosen format's writer is loaded: the XML one brings the receipts' layout with it.

@@ -16,6 +16,7 @@ import sys
 from typing import Any
 
 from gateway.cli.options import add_data_arguments, config_or_complain
+from gateway.common.i18n import tr
 from gateway.config import Config
 from gateway.till_files import TillFiles
 
@@ -51,7 +52,7 @@ def report_command(args: argparse.Namespace) -> int:
         print(json.dumps(answer, indent=2, ensure_ascii=False))
     else:
         sys.stdout.write(answer["text"])
-        print("printed on the till's printer" if answer.get("printing") else answer["not_printed"])
+        print(tr("printed on the till's printer") if answer.get("printing") else answer["not_printed"])
     return 0
 
 

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from gateway.cli.options import add_data_arguments, config_or_complain
+from gateway.common.i18n import tr
 
 __all__ = ["add_parser"]
 
@@ -77,8 +78,18 @@ def restore_command(args: argparse.Namespace) -> int:
             return 1
         facts = manifest.facts
         print(
-            f"OK: {args.backup} of {manifest.made_at} is whole: journal entry {facts.head_seq} "
-            f"(hash {facts.head_hash}), receipt {facts.last_receipt}, outbox message {facts.outbox_sequence}"
+            tr(
+                "OK: {backup} of {made_at} is whole: journal entry {head_seq} "
+                "(hash {head_hash}), receipt {last_receipt}, outbox message "
+                "{outbox_sequence}"
+            ).format(
+                backup=args.backup,
+                made_at=manifest.made_at,
+                head_seq=facts.head_seq,
+                head_hash=facts.head_hash,
+                last_receipt=facts.last_receipt,
+                outbox_sequence=facts.outbox_sequence,
+            )
         )
         return 0
     config = config_or_complain(args)
@@ -97,7 +108,10 @@ def restore_command(args: argparse.Namespace) -> int:
         print(f"refused: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
-        print(f"error: the restore into {config.data_dir} stopped: {exc}", file=sys.stderr)
+        print(
+            tr("error: the restore into {data_dir} stopped: {exc}").format(data_dir=config.data_dir, exc=exc),
+            file=sys.stderr,
+        )
         return 1
     for words in restored.words:
         print(words)

@@ -19,6 +19,7 @@ import sys
 from gateway import demo
 from gateway.cli.logs import configure_logging
 from gateway.cli.options import add_data_arguments, config_or_complain
+from gateway.common.i18n import tr
 from gateway.config import Config
 
 __all__ = ["add_parser", "serve"]
@@ -58,7 +59,12 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except sqlite3.Error as exc:
-        print(f"error: the till's database under {config.data_dir}: {exc}", file=sys.stderr)
+        print(
+            tr("error: the till's database under {data_dir}: {exc}").format(
+                data_dir=config.data_dir, exc=exc
+            ),
+            file=sys.stderr,
+        )
         return 1
     except (SigningKeyError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -78,32 +84,56 @@ async def serve(config: Config) -> int:
     till = await Till.open(config)
     try:
         async with serving(till) as url:
-            print(f"tillgw: API on {url} (token in {till.files.api_token})", flush=True)
+            # The first line, in every language: scripts and supervisors read the address from it.
             print(
-                f"tillgw: register {config.pos_id} of {config.shop.name}, data in {config.data_dir}",
+                f"tillgw: API on {url} (token in {till.files.api_token})",
                 flush=True,
             )
-            print(f"tillgw: control unit {till.unit.url}: {till.unit.reason}", flush=True)
+            print(
+                tr("tillgw: register {pos_id} of {name}, data in {data_dir}").format(
+                    pos_id=config.pos_id, name=config.shop.name, data_dir=config.data_dir
+                ),
+                flush=True,
+            )
+            print(
+                tr("tillgw: control unit {url}: {reason}").format(url=till.unit.url, reason=till.unit.reason),
+                flush=True,
+            )
             if till.printer is not None:
-                print(f"tillgw: printer {till.printer.driver.url}: {till.printer.driver.reason}", flush=True)
+                print(
+                    tr("tillgw: printer {url}: {reason}").format(
+                        url=till.printer.driver.url, reason=till.printer.driver.reason
+                    ),
+                    flush=True,
+                )
             if till.embedded_broker is not None:
                 print(f"tillgw: {till.embedded_broker.notice}", flush=True)
             if till.bus is not None:
                 with contextlib.suppress(TimeoutError):  # a slow broker: say where it stands so far
                     async with asyncio.timeout(3.0):
                         await till.bus.wait_for(DeviceState.READY, DeviceState.DEGRADED, DeviceState.FAILED)
-                print(f"tillgw: MQTT broker {till.bus.url}: {till.bus.reason}", flush=True)
+                print(
+                    tr("tillgw: MQTT broker {url}: {reason}").format(
+                        url=till.bus.url, reason=till.bus.reason
+                    ),
+                    flush=True,
+                )
             sync_task = None
             if config.demo and config.mqtt is not None:
                 sync_task, sie_dir = demo.start_sync(config, stop)
                 print(
-                    f"tillgw: demo — simulated devices; printed receipts go to {till.files.demo_printer}; "
-                    f"the ERP sync module books Z reports as SIE files in {sie_dir}",
+                    tr(
+                        "tillgw: demo — simulated devices; printed receipts go to "
+                        "{demo_printer}; the ERP sync module books Z reports as SIE "
+                        "files in {sie_dir}"
+                    ).format(demo_printer=till.files.demo_printer, sie_dir=sie_dir),
                     flush=True,
                 )
             elif config.demo:
                 print(
-                    f"tillgw: demo — simulated devices; printed receipts go to {till.files.demo_printer}",
+                    tr("tillgw: demo — simulated devices; printed receipts go to {demo_printer}").format(
+                        demo_printer=till.files.demo_printer
+                    ),
                     flush=True,
                 )
             await stop.wait()

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from gateway.common.i18n import N_, tr
+
 __all__ = ["DeviceState", "Health", "HealthListener", "HealthReporter", "HealthTracker"]
 
 log = logging.getLogger("tillgw.devices.health")
@@ -24,12 +26,27 @@ class DeviceState(enum.StrEnum):
     DEGRADED = "degraded"  # works, but someone should act soon (memory almost full)
     FAILED = "failed"  # does not work now; the reason says what to do
 
+    @property
+    def words(self) -> str:
+        """The state for a person, in the till's language (the value stays the machine word)."""
+        return tr(_STATE_WORDS[self])
+
+
+# The state as the reason starts with it; the JSON's "state" is the English value.
+_STATE_WORDS = {
+    DeviceState.CONNECTING: N_("connecting"),
+    DeviceState.READY: N_("ready"),
+    DeviceState.DEGRADED: N_("degraded"),
+    DeviceState.FAILED: N_("failed"),
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Health:
     state: DeviceState
-    reason: str  # "ready", or "<state>: <what is wrong> — <what to do>"
+    reason: str  # "ready", or "<state>: <what is wrong> — <what to do>", in the till's language
     since: datetime  # when the state or reason last changed (UTC)
+    detail: str = ""  # the reason without its state: what an exception carries on
 
 
 HealthListener = Callable[[Health], None]
@@ -38,9 +55,10 @@ HealthListener = Callable[[Health], None]
 class HealthTracker:
     """The current :class:`Health` of one device, and who wants to hear of changes."""
 
-    def __init__(self, device: str, detail: str = "not yet contacted") -> None:
+    def __init__(self, device: str, detail: str | None = None) -> None:
         self.device = device
-        self._health = Health(DeviceState.CONNECTING, _reason(DeviceState.CONNECTING, detail), _now())
+        detail = tr("not yet contacted") if detail is None else detail
+        self._health = Health(DeviceState.CONNECTING, _reason(DeviceState.CONNECTING, detail), _now(), detail)
         self._listeners: list[HealthListener] = []
         self._changed = asyncio.Event()
 
@@ -62,7 +80,7 @@ class HealthTracker:
         if state is self._health.state and reason == self._health.reason:
             return
         before = self._health.state
-        self._health = Health(state, reason, _now())
+        self._health = Health(state, reason, _now(), detail or "")
         log.log(_level_of(before, state), "%s: %s", self.device, reason)
         # Wake waiters, then start a fresh event for the next change.
         self._changed.set()
@@ -101,7 +119,7 @@ def _level_of(before: DeviceState, state: DeviceState) -> int:
 
 
 def _reason(state: DeviceState, detail: str | None) -> str:
-    return f"{state.value}: {detail}" if detail else state.value
+    return f"{state.words}: {detail}" if detail else state.words
 
 
 def _now() -> datetime:
@@ -132,6 +150,11 @@ class HealthReporter:
     @property
     def reason(self) -> str:
         return self._health.reason
+
+    @property
+    def detail(self) -> str:
+        """The reason without its state word: what the device's exceptions carry."""
+        return self._health.health.detail
 
     def on_change(self, listener: HealthListener) -> Callable[[], None]:
         """Call ``listener`` on every change of state or reason; returns the way to stop."""

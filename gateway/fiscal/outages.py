@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from gateway.common.health import DeviceState, Health
+from gateway.common.i18n import tr
 from gateway.common.opening_hours import OpeningHours
 from gateway.devices.control_units.interface import ControlUnit
 from gateway.fiscal.bodies import OUTAGE_KINDS, OutageBody, OutageEndedBody
@@ -83,15 +84,18 @@ class Outage:
         """In words a shop owner understands, with what to do."""
         since = _clock_text(self.since, now)
         if self.until is None:
-            return (
-                f"The control unit has not answered since {since} ({_minutes_text(self.minutes(now))}). "
-                f"Sales are refused. File a fault report (felanmälan) with Skatteverket: "
-                f"{FAULT_REPORT_COMMAND}"
-            )
-        return (
-            f"The control unit did not answer from {since} to {_clock_text(self.until, now)} "
-            f"({_minutes_text(self.minutes(now))}); sales were refused. File a fault report (felanmälan) "
-            f"with Skatteverket if it is not done: {FAULT_REPORT_COMMAND}"
+            return tr(
+                "The control unit has not answered since {since} ({minutes}). Sales are refused. "
+                "File a fault report (felanmälan) with Skatteverket: {command}"
+            ).format(since=since, minutes=_minutes_text(self.minutes(now)), command=FAULT_REPORT_COMMAND)
+        return tr(
+            "The control unit did not answer from {since} to {until} ({minutes}); sales were refused. "
+            "File a fault report (felanmälan) with Skatteverket if it is not done: {command}"
+        ).format(
+            since=since,
+            until=_clock_text(self.until, now),
+            minutes=_minutes_text(self.minutes(now)),
+            command=FAULT_REPORT_COMMAND,
         )
 
     def to_json(self, now: datetime) -> dict[str, Any]:
@@ -302,7 +306,7 @@ def _minutes(since: datetime, until: datetime) -> int:
 
 
 def _minutes_text(minutes: int) -> str:
-    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+    return tr("1 minute") if minutes == 1 else tr("{minutes} minutes").format(minutes=minutes)
 
 
 def _clock_text(moment: datetime, now: datetime) -> str:

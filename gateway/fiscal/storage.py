@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from gateway.common.i18n import tr
 from gateway.config import DEFAULT_MIN_FREE_MIB
 from gateway.fiscal.journal import Entry
 from gateway.fiscal.store import StorageFull, Store, space_of
@@ -30,7 +31,9 @@ def mib(size: int) -> str:
 
 def full_words(exc: StorageFull) -> str:
     """``the disk holding /var/lib/tillgw is full (0.0 MiB free of 8.0 MiB)``."""
-    return f"the disk holding {exc.path.parent} is full ({mib(exc.free)} free of {mib(exc.size)})"
+    return tr("the disk holding {folder} is full ({free} free of {size})").format(
+        folder=exc.path.parent, free=mib(exc.free), size=mib(exc.size)
+    )
 
 
 class Storage:
@@ -54,18 +57,18 @@ class Storage:
         full = self.store.full
         if full is not None:
             state = "failed"
-            reason = (
-                f"failed: {full_words(full)} when the till last wrote to it, and {mib(free)} is free now — "
+            reason = tr(
+                "failed: {full} when the till last wrote to it, and {free} is free now — "
                 "free space on it (old files, backups), then the POS sends the same sale again"
-            )
+            ).format(full=full_words(full), free=mib(free))
         elif free < self.min_free:
             state = "degraded"
-            reason = (
-                f"degraded: only {mib(free)} free of {mib(size)} on the disk holding {self.folder} "
-                f"(at least {self.min_free_mib} MiB should be) — free space before it is full"
-            )
+            reason = tr(
+                "degraded: only {free} free of {size} on the disk holding {folder} "
+                "(at least {min_free_mib} MiB should be) — free space before it is full"
+            ).format(free=mib(free), size=mib(size), folder=self.folder, min_free_mib=self.min_free_mib)
         else:
-            state, reason = "ready", "ready"
+            state, reason = "ready", tr("ready")
         low = state != "ready"
         if low != self._low and full is None:
             self._low = low

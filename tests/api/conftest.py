@@ -86,9 +86,11 @@ def till_config(
     unit_url: str,
     printer_url: str | None = None,
     control_unit: ControlUnitConfig | None = None,
+    language: str = "en",
 ) -> Config:
     return Config(
-        shop=ShopConfig("Kaffebaren i Växjö AB", ORGNR, ("Storgatan 1", "352 30 Växjö")),
+        # These tests read the words in English; test_languages.py reads the default Swedish.
+        shop=ShopConfig("Kaffebaren i Växjö AB", ORGNR, ("Storgatan 1", "352 30 Växjö"), language=language),
         pos_id=POS_ID,
         data_dir=data_dir,
         # Short deadlines, so that a silent unit costs a fraction of a second.

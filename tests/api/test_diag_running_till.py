@@ -93,7 +93,8 @@ enabled = false
 
 
 async def diag(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any]]:
-    code = await asyncio.to_thread(cli.main, ["diag", "--json", *args])
+    # In English, the words these tests read (tests/test_languages_cli.py reads the Swedish).
+    code = await asyncio.to_thread(cli.main, ["--language", "en", "diag", "--json", *args])
     document: dict[str, Any] = json.loads(capsys.readouterr().out)
     return code, document
 

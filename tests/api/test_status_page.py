@@ -47,7 +47,8 @@ class PageTill:
 
 @pytest.fixture
 async def page_till(unit: ControlUnit, tmp_path: Path) -> AsyncIterator[PageTill]:
-    """A till with the simulated control unit and printer (kept at hand for its faults), served."""
+    """A till with the simulated control unit and printer (kept at hand for its faults), served;
+    it speaks Swedish, as a shop's till does by default."""
     async with contextlib.AsyncExitStack() as stack:
         unit_url = await stack.enter_async_context(serve_tcp(unit))
         device = PrinterDevice(
@@ -57,7 +58,7 @@ async def page_till(unit: ControlUnit, tmp_path: Path) -> AsyncIterator[PageTill
         )
         printer_url = await stack.enter_async_context(serve_printer_tcp(device))
         session = await stack.enter_async_context(aiohttp.ClientSession())
-        till = await Till.open(till_config(tmp_path / "till", unit_url, printer_url))
+        till = await Till.open(till_config(tmp_path / "till", unit_url, printer_url, language="sv"))
         stack.push_async_callback(till.close)
         app = make_app(till)
         runner = web.AppRunner(app)
@@ -107,7 +108,7 @@ async def test_a_wrong_token_gives_the_form_again_with_a_401(api: Api) -> None:
         assert COOKIE not in response.cookies
     async with api.session.post(api.url + "/login", data={"token": "nope"}) as response:
         page = await response.text()
-    assert "Fel token (wrong token)" in page
+    assert "Wrong token" in page  # the till of these tests speaks English (tests/api/conftest.py)
     assert '<p class="error" id="login-error" role="alert" >' in page
 
 
@@ -241,7 +242,7 @@ async def test_in_chromium_log_in_and_watch_a_sale_and_the_paper_running_out(pag
             await expect(page.locator("#status")).to_be_hidden()
             await page.fill("#token", "wrong")
             await page.click("#login button[type=submit]")
-            await expect(page.locator("#login-error")).to_have_text("Fel token (wrong token)")
+            await expect(page.locator("#login-error")).to_have_text("Fel token")
 
             await page.fill("#token", api.till.token)
             await page.click("#login button[type=submit]")
@@ -269,6 +270,6 @@ async def test_in_chromium_log_in_and_watch_a_sale_and_the_paper_running_out(pag
             state = devices.locator('[data-device="printer"]')
             await expect(state.locator(".state")).to_have_text("Fel")
             await expect(state).to_have_attribute("data-state", "failed")
-            await expect(state.locator(".reason")).to_contain_text("paper")
+            await expect(state.locator(".reason")).to_contain_text("slut på papper")
         finally:
             await browser.close()

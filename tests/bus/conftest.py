@@ -66,7 +66,10 @@ def till_config(data_dir: Path, unit_url: str, mqtt: MqttConfig | None, **option
     """A till of this shop with its data in ``data_dir``, its control unit at ``unit_url``,
     on the bus ``mqtt`` (None: none); no printer, no scanner; ``options`` as for :class:`Config`."""
     return Config(
-        shop=ShopConfig("Kaffebaren i Växjö AB", ORGNR, ("Storgatan 1", "352 30 Växjö"), STORE),
+        # The bus's words in English, as these tests read them.
+        shop=ShopConfig(
+            "Kaffebaren i Växjö AB", ORGNR, ("Storgatan 1", "352 30 Växjö"), STORE, language="en"
+        ),
         pos_id=POS_ID,
         data_dir=data_dir,
         control_unit=ControlUnitConfig(unit_url, request_timeout=0.3, retries=1),

@@ -214,6 +214,7 @@ name = "Kaffebaren i Växjö AB"
 orgnr = "{self.orgnr}"
 address = ["Storgatan 1", "352 30 Växjö"]
 store = "{self.store}"
+language = "en"  # the till's words in English, as these tests read them
 
 [register]
 pos_id = "{self.register}"

@@ -393,6 +393,7 @@ def standalone_till_toml(
 name = "Kaffebaren i Växjö AB"
 orgnr = "556036-0793"
 address = ["Storgatan 1", "352 30 Växjö"]
+language = "en"  # the till's words in English, as these tests read them
 
 [register]
 pos_id = "{POS_ID}"

@@ -16,7 +16,7 @@ import asyncio
 import json
 import sys
 
-from gateway.cli.options import add_data_arguments, config_from_args
+from gateway.cli.options import add_data_arguments, config_from_args, use_language_of
 from gateway.config import ConfigError
 from gateway.devices.control_units.kinds import CCSP_BAUDRATES, UnitKind
 from gateway.devices.printer.settings import OpenLevel
@@ -74,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
     if scanner_usage is not None:
         print(f"error: {scanner_usage}", file=sys.stderr)
         return EXIT_USAGE
+    use_language_of(args)  # diag speaks the till's language, also without --all
     config = None
     if args.all or (args.config is not None and not (args.control_unit or args.printer or args.scanner)):
         try:

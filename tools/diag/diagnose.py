@@ -14,6 +14,7 @@ import argparse
 from pathlib import Path
 
 from gateway.common.clock import Clock
+from gateway.common.i18n import tr
 from gateway.config import Config, ConfigError
 from gateway.devices.control_units.kinds import public_url
 from gateway.devices.printer.driver import DEFAULT_STATUS_TIMEOUT
@@ -85,12 +86,15 @@ async def _diagnose_control_units(args: argparse.Namespace) -> Report:
 
     ports = candidate_ports(args.scan_pattern)
     if not ports:
-        where = " or ".join(args.scan_pattern) if args.scan_pattern else "this machine"
+        where = tr(" or ").join(args.scan_pattern) if args.scan_pattern else tr("this machine")
         return Report(
             [],
             [],
-            f"no serial ports found on {where} — plug the control unit in (USB or serial cable), "
-            "or give its address with --control-unit URL",
+            tr(
+                "no serial ports found on {where} — plug the control unit in "
+                "(USB or serial cable), or give its address with --control-unit "
+                "URL"
+            ).format(where=where),
         )
     findings = await scan_control_units(ports, args.pos_id, request_timeout=args.timeout or SCAN_TIMEOUT)
     if not any(f.usable for f in findings):
@@ -98,10 +102,11 @@ async def _diagnose_control_units(args: argparse.Namespace) -> Report:
         if answered:
             problem = "; ".join(f"{f.url}: {f.reason}" for f in answered)
         else:
-            problem = (
-                f"no control unit answered on {len(ports)} port(s) ({', '.join(ports)}) — check that it is "
-                "plugged in and powered, then try `tillgw diag --control-unit /dev/ttyUSB0` with its port"
-            )
+            problem = tr(
+                "no control unit answered on {count} port(s) ({ports}) — "
+                "check that it is plugged in and powered, then try `tillgw diag "
+                "--control-unit /dev/ttyUSB0` with its port"
+            ).format(count=len(ports), ports=", ".join(ports))
         return Report(findings, ports, problem)
     return Report(findings, ports, None)
 
@@ -221,7 +226,9 @@ async def _devices_probed(args: argparse.Namespace, config: Config, ports: list[
             ports, config.pos_id, request_timeout=args.timeout or SCAN_TIMEOUT
         )
         problem = (
-            None if any(f.usable for f in findings) else "no control unit answered on this machine's ports"
+            None
+            if any(f.usable for f in findings)
+            else tr("no control unit answered on this machine's ports")
         )
         report = Report(findings, ports, problem)
     printer_urls = args.printer or ([config.printer.url] if config.printer and config.printer.url else [])

@@ -15,6 +15,7 @@ from typing import Any
 
 from gateway.common.clock import Clock
 from gateway.common.health import DeviceState
+from gateway.common.i18n import tr
 from gateway.devices.printer.drawer import Drawer, OpenLevel
 from gateway.devices.printer.driver import PrinterDriver
 from gateway.devices.printer.job import Outcome
@@ -102,7 +103,7 @@ async def probe_printer(
     finally:
         await driver.close()
     if problems:
-        reason = f"failed: {problems[0]}"
+        reason = f"{DeviceState.FAILED.words}: {problems[0]}"
         return Finding("printer", url, True, DeviceState.FAILED.value, reason, details, next_step_of(reason))
     return Finding(
         "printer", url, True, driver.state.value, driver.reason, details, next_step_of(driver.reason)
@@ -118,7 +119,7 @@ async def _print_test_page(driver: PrinterDriver, details: dict[str, Any], when:
         job.cancel()
         words = f"the test page did not print within {PRINT_WAIT:g} s ({driver.reason})"
         details["test_print"] = {"outcome": "not printed", "reason": words, "sends": job.sends}
-        return [f"{words} — see what the printer shows and try again"]
+        return [tr("{words} — see what the printer shows and try again").format(words=words)]
     details["test_print"] = {"outcome": result.outcome.value, "reason": result.reason, "sends": result.sends}
     if result.outcome is Outcome.PRINTED:
         return []
@@ -134,7 +135,7 @@ async def _kick_drawer(drawer: Drawer, details: dict[str, Any]) -> list[str]:
             "reason": "the drawer is already open",
             "drawer_before": "open",
         }
-        return ["the drawer is already open, so a kick could not be seen — close it and try again"]
+        return [tr("the drawer is already open, so a kick could not be seen — close it and try again")]
     result = await drawer.open_drawer()
     after = result.drawer_open
     if result.sent and after == before:
@@ -144,7 +145,7 @@ async def _kick_drawer(drawer: Drawer, details: dict[str, Any]) -> list[str]:
                 while after == before:
                     await asyncio.sleep(_SENSOR_POLL)
                     after = await drawer.drawer_open()
-    words = {True: "open", False: "closed", None: "unknown"}
+    words = {True: tr("open"), False: tr("closed"), None: tr("unknown")}
     details["kick"] = {
         "outcome": result.outcome.value,
         "reason": result.reason,
@@ -156,9 +157,12 @@ async def _kick_drawer(drawer: Drawer, details: dict[str, Any]) -> list[str]:
         return [result.reason]
     if after == before:
         return [
-            "the drawer sensor did not change after the kick — if the drawer opened, set "
-            "--drawer-open-level the other way or check its sensor wire; if it did not, check the "
-            "drawer's cable in the printer's drawer port"
+            tr(
+                "the drawer sensor did not change after the kick — if the drawer "
+                "opened, set --drawer-open-level the other way or check its "
+                "sensor wire; if it did not, check the drawer's cable in the "
+                "printer's drawer port"
+            )
         ]
     return []
 
@@ -166,7 +170,9 @@ async def _kick_drawer(drawer: Drawer, details: dict[str, Any]) -> list[str]:
 def printers_problem(findings: Sequence[Finding]) -> str | None:
     """The printers' trouble in words (None when each is ready): silent, or not ready and why."""
     troubles = [
-        f"{f.url}: {'nothing answered' if not f.answered else 'not ready'} ({f.reason})"
+        (
+            tr("{url}: nothing answered ({reason})") if not f.answered else tr("{url}: not ready ({reason})")
+        ).format(url=f.url, reason=f.reason)
         for f in findings
         if not f.usable
     ]

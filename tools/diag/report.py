@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from gateway.common.health import DeviceState
+from gateway.common.i18n import tr
 from tools.diag.checks import Check
 from tools.diag.finding import Finding
 
@@ -49,7 +50,7 @@ class Report:
         devices = [*(self.control_units if self.scanned is None else []), *self.printers, *self.scanners]
         for f in devices:
             if f.next_step and (not f.usable or f.state == DeviceState.DEGRADED.value):
-                steps.append((f"{f.device} {f.url}", f.next_step))
+                steps.append((f"{tr(f.device)} {f.url}", f.next_step))
         steps.extend((c.name, c.next_step) for c in self.checks if c.next_step and not c.ok)
         return steps
 

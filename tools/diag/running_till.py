@@ -25,6 +25,7 @@ from typing import Any
 
 import aiohttp
 
+from gateway.common.i18n import tr
 from gateway.config import Config
 from gateway.till_files import TillFiles
 from tools.diag.checks import Check, Verdict
@@ -53,16 +54,17 @@ class RunningTill:
 
     def check(self) -> Check:
         """The till itself as one of diag's checks."""
-        who = f"the till (PID {self.pid})" if self.pid is not None else "the till"
+        who = tr("the till (PID {pid})").format(pid=self.pid) if self.pid is not None else tr("the till")
         if self.status is not None:
             return Check(
                 "running till",
                 Verdict.OK,
-                f"{who} answers at {self.api}: its devices are as it reports them; "
-                "their ports were left to it",
+                tr(
+                    "{who} answers at {api}: its devices are as it reports them; their ports were left to it"
+                ).format(who=who, api=self.api),
                 {"api": self.api, "pid": self.pid},
             )
-        problem = self.problem or f"{who} does not answer at {self.api}"
+        problem = self.problem or tr("{who} does not answer at {api}").format(who=who, api=self.api)
         summary, _, _ = problem.partition(" — ")
         return Check(
             "running till",
@@ -131,8 +133,11 @@ async def ask_running_till(config: Config, answer_within: float = API_TIMEOUT) -
             api,
             pid,
             None,
-            f"a till (PID {pid}) runs on {config.data_dir} but its token {files.api_token} cannot be read — "
-            "run tillgw diag as the user the till runs as (or with sudo -u)",
+            tr(
+                "a till (PID {pid}) runs on {data_dir} but its token {api_token} "
+                "cannot be read — run tillgw diag as the user the till runs as "
+                "(or with sudo -u)"
+            ).format(pid=pid, data_dir=config.data_dir, api_token=files.api_token),
         )
     try:
         async with (
@@ -144,23 +149,28 @@ async def ask_running_till(config: Config, answer_within: float = API_TIMEOUT) -
                     api,
                     pid,
                     None,
-                    f"the till at {api} refused the token of {files.api_token} — another till listens there: "
-                    "give tillgw diag that till's --config (or --data-dir)",
+                    tr(
+                        "the till at {api} refused the token of {api_token} — another "
+                        "till listens there: give tillgw diag that till's --config (or "
+                        "--data-dir)"
+                    ).format(api=api, api_token=files.api_token),
                 )
             if answer.status != 200:
                 return RunningTill(
                     api,
                     pid,
                     None,
-                    f"the till at {api} answered its status with HTTP {answer.status} — see its log "
-                    f"({config.log_file}) and restart it if it stays so",
+                    tr(
+                        "the till at {api} answered its status with HTTP {status} — see "
+                        "its log ({log_file}) and restart it if it stays so"
+                    ).format(api=api, status=answer.status, log_file=config.log_file),
                 )
             status = await answer.json()
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
         if pid is None:
             return None  # nothing runs: the devices are free to probe
         why = (
-            "no answer"
+            tr("no answer")
             if isinstance(exc, TimeoutError | asyncio.TimeoutError)
             else str(exc) or type(exc).__name__
         )
@@ -168,12 +178,20 @@ async def ask_running_till(config: Config, answer_within: float = API_TIMEOUT) -
             api,
             pid,
             None,
-            f"a till (PID {pid}) runs on {config.data_dir} but its API at {api} does not answer ({why}) — "
-            f"check [api] listen in its config and its log ({config.log_file}); restart it if it hangs",
+            tr(
+                "a till (PID {pid}) runs on {data_dir} but its API at {api} does "
+                "not answer ({why}) — check [api] listen in its config and its "
+                "log ({log_file}); restart it if it hangs"
+            ).format(pid=pid, data_dir=config.data_dir, api=api, why=why, log_file=config.log_file),
         )
     if not isinstance(status, dict) or not isinstance(status.get("devices"), dict):
         return RunningTill(
-            api, pid, None, f"the till at {api} answered no device status — update diag and the till together"
+            api,
+            pid,
+            None,
+            tr("the till at {api} answered no device status — update diag and the till together").format(
+                api=api
+            ),
         )
     return RunningTill(api, pid, status)
 
@@ -187,7 +205,7 @@ def reported_findings(till: RunningTill) -> dict[str, Finding]:
         if not isinstance(entry, dict):
             continue
         state, reason = str(entry.get("state", "")), str(entry.get("reason", ""))
-        details: dict[str, Any] = {"reported_by": f"the running till at {till.api}"}
+        details: dict[str, Any] = {"reported_by": tr("the running till at {api}").format(api=till.api)}
         if key == "control_unit":
             details.update({name: entry[name] for name in UNIT_DETAILS if entry.get(name) is not None})
         # The device answered the till unless the till says it failed (it may have answered

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from gateway.common.health import DeviceState
+from gateway.common.i18n import tr
 from gateway.devices.scanner.events import ScanEvent, ScannerEvent
 from gateway.devices.scanner.opener import open_scanner
 from gateway.devices.scanner.serial_line import SerialScannerConfig
@@ -63,7 +64,7 @@ async def probe_scanner(
     try:
         driver = open_scanner(url, **options)
     except ValueError as exc:
-        reason = f"failed: {exc}"
+        reason = f"{DeviceState.FAILED.words}: {exc}"
         return Finding("scanner", url, False, DeviceState.FAILED.value, reason, {}, next_step_of(reason))
     scans: list[dict[str, Any]] = []
     rejected: list[dict[str, Any]] = []
@@ -75,7 +76,9 @@ async def probe_scanner(
                 if health.state is DeviceState.READY:
                     if on_listening is not None:
                         on_listening(
-                            f"listening to the scanner at {url} for {seconds:g} s — scan a barcode now"
+                            tr(
+                                "listening to the scanner at {url} for {seconds:g} s — scan a barcode now"
+                            ).format(url=url, seconds=seconds)
                         )
                     async for event in events:
                         if on_event is not None:
@@ -98,9 +101,9 @@ async def probe_scanner(
         }
     next_step = next_step_of(reason)
     if state is DeviceState.READY and not scans:
-        mode = "USB keyboard (HID)" if url.startswith("evdev:") else "serial (USB COM)"
+        mode = tr("USB keyboard (HID)") if url.startswith("evdev:") else tr("serial (USB COM)")
         next_step = (
-            "check the scanner's terminator, prefix and suffix settings"
+            tr("check the scanner's terminator, prefix and suffix settings")
             if rejected
             else f"scan a barcode while diag listens; if nothing arrives, check the cable and that the "
             f"scanner is set to {mode} mode"

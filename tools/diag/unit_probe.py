@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from gateway.common.i18n import N_, tr
 from gateway.devices.control_units.interface import ControlUnitError
 from gateway.devices.control_units.kinds import UnitKind, UnitSettings, open_unit, public_url
 from tools.diag.finding import DEFAULT_POS_ID, PROBE_TIMEOUT, SCAN_TIMEOUT, Finding, next_step_of
@@ -108,12 +109,13 @@ async def probe_control_unit(
     )
 
 
-_SILENCE = ("no answer", "cannot open", "cannot connect", "was lost", "took longer than")
+_SILENCE = (N_("no answer"), N_("cannot open"), N_("cannot connect"), N_("was lost"), N_("took longer than"))
 
 
 def _nothing_came_back(reason: str) -> bool:
-    """Whether a failed handshake's words say that nothing at all came back."""
-    return any(words in reason for words in _SILENCE)
+    """Whether a failed handshake's words say that nothing at all came back (in the till's
+    language, or in English from a driver whose words are not translated)."""
+    return any(words in reason or tr(words) in reason for words in _SILENCE)
 
 
 def unit_settings(args: argparse.Namespace, url: str, base: UnitSettings | None = None) -> UnitSettings:
@@ -171,6 +173,10 @@ def units_problem(findings: Sequence[Finding]) -> str | None:
     if not bad:
         return None
     return "; ".join(
-        f"{f.url}: {'nothing answered' if not f.answered else 'cannot register receipts'} ({f.reason})"
+        (
+            tr("{url}: nothing answered ({reason})")
+            if not f.answered
+            else tr("{url}: cannot register receipts ({reason})")
+        ).format(url=f.url, reason=f.reason)
         for f in bad
     )

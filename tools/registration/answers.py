@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from gateway.common.i18n import N_, tr
 from gateway.config import Config
 from gateway.registration.items import (
     CHECKS,
@@ -47,21 +48,21 @@ __all__ = [
     "split_address",
 ]
 
-# The items in the order they are asked, with the words the question uses.
+# The items in the order they are asked, with the words the question uses (asked in the till's language).
 QUESTIONS: list[tuple[str, str]] = [
-    ("name", "Business name"),
-    ("orgnr", "Organisationsnummer, or a sole trader's personnummer (NNNNNN-NNNN)"),
-    ("business_form", "Form of business: company, or sole-trader (enskild firma)"),
-    ("street", "Place of sale: street address"),
-    ("postcode", "Place of sale: postcode (NNN NN)"),
-    ("town", "Place of sale: town"),
-    ("designation", "Register designation (kassabeteckning)"),
-    ("manufacturing_number", "Register manufacturing number (tillverkningsnummer)"),
-    ("model", 'Register model designation (must contain "SE")'),
-    ("program", "Register program"),
-    ("unit_maker", "Control unit maker"),
-    ("unit_model", "Control unit model"),
-    ("unit_number", "Control unit manufacturing number"),
+    ("name", N_("Business name")),
+    ("orgnr", N_("Organisationsnummer, or a sole trader's personnummer (NNNNNN-NNNN)")),
+    ("business_form", N_("Form of business: company, or sole-trader (enskild firma)")),
+    ("street", N_("Place of sale: street address")),
+    ("postcode", N_("Place of sale: postcode (NNN NN)")),
+    ("town", N_("Place of sale: town")),
+    ("designation", N_("Register designation (kassabeteckning)")),
+    ("manufacturing_number", N_("Register manufacturing number (tillverkningsnummer)")),
+    ("model", N_('Register model designation (must contain "SE")')),
+    ("program", N_("Register program")),
+    ("unit_maker", N_("Control unit maker")),
+    ("unit_model", N_("Control unit model")),
+    ("unit_number", N_("Control unit manufacturing number")),
 ]
 FILE_KEYS = {key for key, _ in QUESTIONS} | {"address", "unit_firmware"}
 
@@ -164,9 +165,9 @@ def ask(values: dict[str, Any], skip: set[str], read: Callable[[str], str], conf
         if key == "business_form" and not default:
             default = infer_business_form(str(values.get("orgnr") or "")).value
         try:
-            answer = read(f"{words_of[key]} [{default or ''}]: ").strip()
+            answer = read(f"{tr(words_of[key])} [{default or ''}]: ").strip()
         except EOFError:
-            raise Refused(f"no answer for {key}: nothing registered") from None
+            raise Refused(tr("no answer for {key}: nothing registered").format(key=key)) from None
         text = answer or (default or "")
         try:
             if key == "model" and text == config_model and lacks_model_mark(text):

@@ -35,6 +35,7 @@ from typing import Any
 
 from gateway.cli.options import add_data_arguments, config_from_args
 from gateway.common.clock import Clock
+from gateway.common.i18n import tr
 from gateway.config import ConfigError
 from gateway.registration.items import RegistrationError, lacks_model_mark
 from gateway.registration.record import (
@@ -110,7 +111,7 @@ def _confirm(registration: Registration, read: Callable[[str], str]) -> bool:
     print()
     print(sheet_markdown(registration))
     try:
-        return read("Register with these answers? [y/N]: ").strip().lower() in ("y", "yes", "j", "ja")
+        return read(tr("Register with these answers? [y/N]: ")).strip().lower() in ("y", "yes", "j", "ja")
     except EOFError:
         return False
 
@@ -144,8 +145,11 @@ def run(args: argparse.Namespace) -> int:
     unit: UnitAnswer | None = None
     if args.no_device:
         print(
-            "warning: --no-device: the control unit's manufacturing number is typed in, not read from "
-            "the unit — check it against the unit's type plate and a receipt before you register",
+            tr(
+                "warning: --no-device: the control unit's manufacturing number "
+                "is typed in, not read from the unit — check it against the "
+                "unit's type plate and a receipt before you register"
+            ),
             file=sys.stderr,
         )
     else:
@@ -186,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
         if interactive and not _confirm(registration, input):
-            print("nothing registered", file=sys.stderr)
+            print(tr("nothing registered"), file=sys.stderr)
             return EXIT_NOT_REGISTERED
     except RegistrationError as exc:
         print(f"error: {exc.field}: {exc.reason}", file=sys.stderr)
@@ -203,8 +207,11 @@ def run(args: argparse.Namespace) -> int:
     for kind, path in sheet.items():
         print(f"sheet ({kind}): {path}", flush=True)
     print(
-        "next: enter these answers in Skatteverket's e-service \"Anmäl, ändra, felanmäl och avanmäl "
-        'kassaregister"; keep the printed sheet with the till',
+        tr(
+            "next: enter these answers in Skatteverket's e-service \"Anmäl, "
+            'ändra, felanmäl och avanmäl kassaregister"; keep the printed '
+            "sheet with the till"
+        ),
         flush=True,
     )
     return EXIT_OK

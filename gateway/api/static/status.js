@@ -8,18 +8,24 @@
   if (!statusView || statusView.hidden) return; // the login form: nothing to show yet
 
   const REFRESH_MS = 5000;
+  // The page's words in the till's language: the server puts them in the "words" data block
+  // (docs/languages.md). a text is marked as t(words); "{name}" is filled from `values`.
+  const WORDS = JSON.parse(document.getElementById("words").textContent || "{}");
+  const t = (words, values = {}) =>
+    (WORDS[words] || words).replace(/\{(\w+)\}/g, (whole, name) => (name in values ? String(values[name]) : whole));
   const STATE_WORDS = {
-    ready: "Klar", degraded: "Varning", failed: "Fel", connecting: "Ansluter", none: "Av",
-    ok: "OK", error: "Fel",
+    ready: t("Ready"), degraded: t("Warning"), failed: t("Fault"), connecting: t("Connecting"), none: t("Off"),
+    ok: t("OK"), error: t("Fault"),
   };
   const DEVICE_NAMES = [
-    ["control_unit", "Kontrollenhet"],
-    ["printer", "Skrivare"],
-    ["scanner", "Streckkodsläsare"],
-    ["bus", "Buss till bokföringen"],
-    ["catalog", "Artikelregister"],
-    ["storage", "Disk (journalen)"],
+    ["control_unit", t("Control unit")],
+    ["printer", t("Printer")],
+    ["scanner", t("Barcode scanner")],
+    ["bus", t("Bus to the bookkeeping")],
+    ["catalog", t("Article register")],
+    ["storage", t("Disk (the journal)")],
   ];
+  // The receipt kinds' names are the Swedish words the law prints on the receipt, in any language.
   const KIND_TAGS = { kopia: "KOPIA", ovning: "ÖVNING", profo: "PROFORMA" };
 
   const $ = (id) => document.getElementById(id);
@@ -66,34 +72,36 @@
     return li;
   }
 
-  function showDevice(key, state, reason) {
+  function showDevice(key, state, reason, extra = false) {
     const name = DEVICE_NAMES.find(([k]) => k === key);
     if (!name) return;
     const li = devices[key] || (devices[key] = deviceRow(key, name[1]));
     li.dataset.state = state;
     li.querySelector(".state").textContent = STATE_WORDS[state] || state;
-    li.querySelector(".reason").textContent = reason === "ready" ? "" : reason; // the badge says it
+    li.querySelector(".reason").textContent = state === "ready" && !extra ? "" : reason; // the badge says it
     // Keep the rows in the order of DEVICE_NAMES whatever order they came in.
     for (const [k] of DEVICE_NAMES) if (devices[k]) $("devices").append(devices[k]);
   }
 
   function showStatus(s) {
-    text("who", `${s.shop} · kassa ${s.register}`);
+    text("who", t("{shop} · till {register}", { shop: s.shop, register: s.register }));
     for (const [key, device] of Object.entries(s.devices || {})) showDevice(key, device.state, device.reason);
     if (s.bus) showDevice("bus", s.bus.state, s.bus.reason);
-    else showDevice("bus", "none", "Ingen buss: kassan skickar inget till bokföringen");
+    else showDevice("bus", "none", t("No bus: the till sends nothing to the bookkeeping"));
     const updates = s.catalog && s.catalog.updates;
-    const held = s.catalog ? `version ${s.catalog.revision}, ${s.catalog.articles} artiklar` : "";
-    if (updates) showDevice("catalog", updates.state, updates.state === "ready" ? held : `${updates.reason} — ${held}`);
-    else showDevice("catalog", "none", `Inga uppdateringar utan buss — ${held}`);
+    const held = s.catalog
+      ? t("version {revision}, {articles} articles", { revision: s.catalog.revision, articles: s.catalog.articles })
+      : "";
+    if (updates) showDevice("catalog", updates.state, updates.state === "ready" ? held : `${updates.reason} — ${held}`, true);
+    else showDevice("catalog", "none", t("No updates without a bus — {held}", { held }), true);
     // The disk the journal is on: a full disk is named as such, never as the control unit.
     const disk = s.storage;
     if (disk) {
-      const free = `${disk.free_mib} MiB ledigt av ${disk.size_mib} MiB på ${disk.path}`;
-      showDevice("storage", disk.state, disk.state === "ready" ? free : `${disk.reason} — ${free}`);
+      const free = t("{free} MiB free of {size} MiB on {path}", { free: disk.free_mib, size: disk.size_mib, path: disk.path });
+      showDevice("storage", disk.state, disk.state === "ready" ? free : `${disk.reason} — ${free}`, true);
     }
 
-    text("outbox-depth", s.bus ? `${s.bus.depth} meddelanden` : "Ingen buss");
+    text("outbox-depth", s.bus ? t("{count} messages", { count: s.bus.depth }) : t("No bus"));
     text("outbox-age", s.bus && s.bus.depth ? age(s.bus.oldest_unacked_age_s) : "–");
     showHeld(s.bus);
     const r = s.receipts || {};
@@ -103,7 +111,10 @@
     const space = r.waiting_for_disk_space || [];
     text(
       "in-doubt",
-      [doubt.length ? doubt.join(", ") : "Inga", space.length ? `(väntar på diskutrymme: ${space.join(", ")})` : ""]
+      [
+        doubt.length ? doubt.join(", ") : t("None"),
+        space.length ? t("(waiting for disk space: {receipts})", { receipts: space.join(", ") }) : "",
+      ]
         .join(" ")
         .trim(),
     );
@@ -117,19 +128,19 @@
     box.hidden = !outage;
     if (!outage) return;
     box.dataset.ongoing = outage.ongoing ? "yes" : "no";
-    text("outage-title", outage.ongoing ? "Kontrollenheten svarar inte (control unit outage)" : "Avbrott i kontrollenheten (control unit outage, ended)");
+    text("outage-title", outage.ongoing ? t("The control unit does not answer") : t("The control unit was out (ended)"));
     text("outage-message", outage.message);
   }
 
   // Messages the sync module holds: kept by the till, not resent, something for a person to act on.
   function showHeld(bus) {
-    text("outbox-acks", !bus ? "–" : bus.acks === "signed" ? "Signerade" : "Osignerade: " + bus.acks_note);
+    text("outbox-acks", !bus ? "–" : bus.acks === "signed" ? t("Signed") : t("Unsigned: {note}", { note: bus.acks_note }));
     const box = $("outbox-held");
     const list = $("outbox-held-list");
     list.replaceChildren();
     const held = (bus && bus.held) || [];
     box.hidden = held.length === 0;
-    text("outbox-held-title", `Hålls av bokföringen: ${bus ? bus.held_count : 0}`);
+    text("outbox-held-title", t("Held by the bookkeeping: {count}", { count: bus ? bus.held_count : 0 }));
     for (const h of held) {
       const li = document.createElement("li");
       li.textContent = `${h.kind} ${h.sequence} (${h.msg_id}): ${h.reason}`;
@@ -143,14 +154,14 @@
     list.replaceChildren();
     if (!sync) {
       box.dataset.state = "none";
-      text("sync-state", "Ingen status ännu");
+      text("sync-state", t("No status yet"));
       text("sync-at", "–");
       text("sync-summary", "–");
       list.hidden = true;
       return;
     }
     box.dataset.state = sync.state;
-    text("sync-state", sync.state === "ok" ? "OK" : `Fel (${sync.errors.length})`);
+    text("sync-state", sync.state === "ok" ? t("OK") : t("Fault ({count})", { count: sync.errors.length }));
     text("sync-at", `${time(sync.at)} (${sync.worker})`);
     text("sync-summary", sync.summary);
     for (const line of sync.errors) {
@@ -160,7 +171,7 @@
     }
     for (const h of sync.held || []) {
       const li = document.createElement("li");
-      li.textContent = `hålls: ${h.msg_id} (${h.kind || "?"}): ${h.reason}`;
+      li.textContent = t("held: {msg_id} ({kind}): {reason}", { msg_id: h.msg_id, kind: h.kind || "?", reason: h.reason });
       list.append(li);
     }
     list.hidden = sync.errors.length === 0 && !(sync.held || []).length;
@@ -183,7 +194,7 @@
       if (!r.printed) {
         const tag = document.createElement("span");
         tag.className = "tag";
-        tag.textContent = "ej utskrivet";
+        tag.textContent = t("not printed");
         no.append(tag);
       }
       const at = document.createElement("td");
@@ -203,7 +214,7 @@
 
   function showZ(reports) {
     const z = reports[0];
-    text("z-no", z ? String(z.z_no) : "Ingen ännu");
+    text("z-no", z ? String(z.z_no) : t("None yet"));
     text("z-at", z ? time(z.at) : "–");
     text("z-net", z ? money(z.net_sales) : "–");
   }
@@ -234,7 +245,7 @@
         showReceipts(receipts.receipts);
         showZ(reports.reports);
       } catch (error) {
-        setLive(false, "Kan inte läsa kassans status");
+        setLive(false, t("Cannot read the till's status"));
       } finally {
         reading = null;
         if (again) { again = false; refresh(); }
@@ -256,7 +267,7 @@
   function connect() {
     const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
     const ws = new WebSocket(`${scheme}//${window.location.host}/v1/events`); // the cookie goes along
-    ws.onopen = () => { backoff = 1000; setLive(true, "Live"); };
+    ws.onopen = () => { backoff = 1000; setLive(true, t("Live")); };
     ws.onmessage = (message) => {
       let event;
       try { event = JSON.parse(message.data); } catch (error) { return; }
@@ -265,7 +276,7 @@
       refresh();
     };
     ws.onclose = () => {
-      setLive(false, "Återansluter …");
+      setLive(false, t("Reconnecting …"));
       setTimeout(connect, backoff);
       backoff = Math.min(backoff * 2, 30000);
     };

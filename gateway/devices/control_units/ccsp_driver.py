@@ -54,6 +54,7 @@ from typing import TypeAlias, TypeVar, Unpack
 
 from gateway.common.backoff import Backoff
 from gateway.common.health import DeviceState
+from gateway.common.i18n import tr
 from gateway.devices.control_units.interface import (
     ControlUnit,
     ControlUnitUnavailable,
@@ -272,40 +273,48 @@ class ControlUnitDriver(RetryingUnit[UnitProblem | _Problem], ControlUnit):
             self._in_doubt = True  # the request may still be answered
             raise
         except PortClosed as exc:
-            raise ControlUnitUnavailable("the gateway is shutting down") from exc
+            raise ControlUnitUnavailable(tr("the gateway is shutting down")) from exc
 
     def _give_up_words(self, last: Retry[UnitProblem | _Problem], tries: str) -> str:
         url = self.url
         match last.problem:
             case _Problem.NO_REPLY:
-                return f"no answer from the control unit on {url} after {tries} — check the cable and power"
+                return tr(
+                    "no answer from the control unit on {url} after {tries} — check the cable and power"
+                ).format(url=url, tries=tries)
             case _Problem.NO_SPEED:
-                return (
-                    f"no answer from the control unit on {url} at {last.detail} baud ({tries}) — "
-                    "check the cable and power; if the unit's manual names another speed, set "
-                    "[control_unit] baudrate to it"
-                )
+                return tr(
+                    "no answer from the control unit on {url} at {detail} baud "
+                    "({tries}) — check the cable and power; if the unit's manual "
+                    "names another speed, set [control_unit] baudrate to it"
+                ).format(url=url, detail=last.detail, tries=tries)
             case _Problem.OUT_OF_TURN | _Problem.UNUSABLE:
-                return (
-                    f"the control unit on {url} answered, but not in a way this gateway can use "
-                    f"({tries}; the last: {last.detail}) — call the supplier with this message"
-                )
+                return tr(
+                    "the control unit on {url} answered, but not in a way this "
+                    "gateway can use ({tries}; the last: {detail}) — call the "
+                    "supplier with this message"
+                ).format(url=url, tries=tries, detail=last.detail)
             case _Problem.DAMAGED:
-                return (
-                    f"every answer from the control unit on {url} arrived damaged ({tries}) — "
-                    "check the cable and keep it away from power leads"
-                )
+                return tr(
+                    "every answer from the control unit on {url} arrived damaged "
+                    "({tries}) — check the cable and keep it away from power leads"
+                ).format(url=url, tries=tries)
             case _Problem.NAK_LRC:
-                return (
-                    f"the control unit on {url} received damaged frames from the register ({tries}) — "
-                    "check the cable and keep it away from power leads"
-                )
+                return tr(
+                    "the control unit on {url} received damaged frames from the "
+                    "register ({tries}) — check the cable and keep it away from "
+                    "power leads"
+                ).format(url=url, tries=tries)
             case _Problem.LINK:
                 return last.detail
             case _Problem.SEQUENCE:
-                return f"the control unit on {url} kept losing track of the receipt — restart it"
+                return tr("the control unit on {url} kept losing track of the receipt — restart it").format(
+                    url=url
+                )
             case UnitProblem():
-                return self._unit_problem_words(last.problem, f"the control unit on {url}", last.detail)
+                return self._unit_problem_words(
+                    last.problem, tr("the control unit on {url}").format(url=url), last.detail
+                )
 
     async def _register_v2(self, op: _Op, seq: int, data: ControlData) -> Registration:
         reply = await self._request(op, ccsp.RegisterReceipt(seq, data))
@@ -359,10 +368,10 @@ class ControlUnitDriver(RetryingUnit[UnitProblem | _Problem], ControlUnit):
         if not isinstance(reply, ccsp.IdentityReply):  # pragma: no cover - decode_reply guarantees it
             raise Retry(_Problem.OUT_OF_TURN, f"unexpected answer {reply!r}")
         if reply.protocol not in SUPPORTED_VERSIONS:
-            words = (
-                f"the control unit on {self.url} speaks CCSP version {reply.protocol}, which this gateway "
-                "does not know — call the supplier"
-            )
+            words = tr(
+                "the control unit on {url} speaks CCSP version {protocol}, which "
+                "this gateway does not know — call the supplier"
+            ).format(url=self.url, protocol=reply.protocol)
             self._health.set(DeviceState.FAILED, words)
             raise ControlUnitUnavailable(words)
         if self._identity is not None and self._identity.unit_id != reply.unit_id:

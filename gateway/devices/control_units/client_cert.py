@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
 
+from gateway.common.i18n import tr
 from gateway.devices.control_units.http_driver import Stop, server_trust
 
 __all__ = ["REFUSED_CERT_ALERTS", "client_tls_context", "ssl_error_in"]
@@ -42,13 +43,17 @@ def _load_pkcs12(path: Path, password: str | None, service: str) -> tuple[Privat
         raw = path.read_bytes()
     except FileNotFoundError:
         raise Stop(
-            f"this register's certificate for {service} is missing ({path}) — "
-            "check [control_unit] client_cert"
+            tr(
+                "this register's certificate for {service} is missing ({path}) — "
+                "check [control_unit] client_cert"
+            ).format(service=service, path=path)
         ) from None
     except OSError as exc:
         raise Stop(
-            f"this register's certificate for {service} cannot be read ({path}: "
-            f"{os.strerror(exc.errno or 0).lower()}) — check the file and its permissions"
+            tr(
+                "this register's certificate for {service} cannot be read "
+                "({path}: {error}) — check the file and its permissions"
+            ).format(service=service, path=path, error=os.strerror(exc.errno or 0).lower())
         ) from None
     try:
         key, cert, chain = pkcs12.load_key_and_certificates(
@@ -57,22 +62,33 @@ def _load_pkcs12(path: Path, password: str | None, service: str) -> tuple[Privat
     except ValueError:
         # Wrong password and a damaged file look the same to PKCS#12.
         raise Stop(
-            f"this register's certificate for {service} ({path}) cannot be opened with the "
-            "configured password — check [control_unit] client_cert_password and that the file "
-            "is the .p12/.pfx the supplier sent"
+            tr(
+                "this register's certificate for {service} ({path}) cannot be "
+                "opened with the configured password — check [control_unit] "
+                "client_cert_password and that the file is the .p12/.pfx the "
+                "supplier sent"
+            ).format(service=service, path=path)
         ) from None
     if key is None or cert is None:
-        raise Stop(f"{path} holds no certificate with its key — ask the supplier for the right file")
+        raise Stop(
+            tr("{path} holds no certificate with its key — ask the supplier for the right file").format(
+                path=path
+            )
+        )
     now = datetime.now(UTC)
     if cert.not_valid_after_utc < now:
         raise Stop(
-            f"this register's certificate for {service} expired on "
-            f"{cert.not_valid_after_utc:%Y-%m-%d} — ask the supplier for a new one"
+            tr(
+                "this register's certificate for {service} expired on "
+                "{date:%Y-%m-%d} — ask the supplier for a new one"
+            ).format(service=service, date=cert.not_valid_after_utc)
         )
     if cert.not_valid_before_utc > now:
         raise Stop(
-            f"this register's certificate for {service} is valid only from "
-            f"{cert.not_valid_before_utc:%Y-%m-%d} — check the till's clock"
+            tr(
+                "this register's certificate for {service} is valid only from "
+                "{date:%Y-%m-%d} — check the till's clock"
+            ).format(service=service, date=cert.not_valid_before_utc)
         )
     pem = serialization.Encoding.PEM
     certs = cert.public_bytes(pem) + b"".join(c.public_bytes(pem) for c in chain)
@@ -87,8 +103,10 @@ def client_tls_context(
         context = server_trust(ca_cert)
     except (OSError, ssl.SSLError) as exc:
         raise Stop(
-            f"the CA certificate {ca_cert} for {service} cannot be read ({exc}) — "
-            "check [control_unit] ca_cert"
+            tr(
+                "the CA certificate {ca_cert} for {service} cannot be read "
+                "({exc}) — check [control_unit] ca_cert"
+            ).format(ca_cert=ca_cert, service=service, exc=exc)
         ) from None
     if client_cert is None:
         return context

@@ -34,6 +34,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
+from gateway.common.i18n import tr
 from gateway.devices.control_units.client_cert import REFUSED_CERT_ALERTS, client_tls_context, ssl_error_in
 from gateway.devices.control_units.http_driver import Answer, HttpProblem, HttpUnit, Stop
 from gateway.devices.control_units.interface import UnitIdentity
@@ -155,10 +156,10 @@ class CloudUnit(HttpUnit[Problem]):
         self._identity = UnitIdentity(unit_id, self.version, "", protocol=self.protocol)
 
     def _untrusted_words(self, exc: aiohttp.ClientConnectorCertificateError | None = None) -> str:
-        return (
-            f"{self.service} at {self.url} showed a certificate this till does not trust — "
-            "check the address and [control_unit] ca_cert"
-        )
+        return tr(
+            "{service} at {url} showed a certificate this till does not "
+            "trust — check the address and [control_unit] ca_cert"
+        ).format(service=self.service, url=self.url)
 
     def _connection_lost(self, exc: aiohttp.ClientError) -> Retry[HttpProblem]:
         self._stop_if_certificate_refused(exc)
@@ -183,34 +184,36 @@ class CloudUnit(HttpUnit[Problem]):
             raise Stop(self._certificate_refused_words(name)) from None
 
     def _certificate_refused_words(self, alert: str) -> str:
-        return (
-            f"{self.service} refused the connection's certificate ({alert}) — "
-            "check [control_unit] client_cert; if it is right, ask the supplier"
-        )
+        return tr(
+            "{service} refused the connection's certificate ({alert}) — "
+            "check [control_unit] client_cert; if it is right, ask the "
+            "supplier"
+        ).format(service=self.service, alert=alert)
 
     def _give_up_words(self, last: Retry[Problem], tries: str) -> str:
         service = f"{self.service} at {self.url}"
         match last.problem:
             case HttpProblem.NO_REPLY | HttpProblem.DROPPED:
-                return (
-                    f"no answer from {service} after {tries} — "
-                    "check the till's internet connection; if it works, the service may be down"
-                )
+                return tr(
+                    "no answer from {service} after {tries} — check the till's "
+                    "internet connection; if it works, the service may be down"
+                ).format(service=service, tries=tries)
             case HttpProblem.CANNOT_CONNECT:
-                return (
-                    f"cannot connect to {service} ({last.detail}) after {tries} — "
-                    "check the till's internet connection and the address"
-                )
+                return tr(
+                    "cannot connect to {service} ({detail}) after {tries} — check "
+                    "the till's internet connection and the address"
+                ).format(service=service, detail=last.detail, tries=tries)
             case HttpProblem.DAMAGED:
-                return (
-                    f"{service} answered with something this gateway cannot read ({last.detail}, {tries}) — "
-                    "check the address; if it is right, call the supplier"
-                )
+                return tr(
+                    "{service} answered with something this gateway cannot read "
+                    "({detail}, {tries}) — check the address; if it is right, call "
+                    "the supplier"
+                ).format(service=service, detail=last.detail, tries=tries)
             case HttpProblem.SERVER_ERROR:
-                return (
-                    f"{service} reported a server error ({last.detail}, {tries}) — "
-                    "wait a few minutes and try again; if it goes on, call the supplier"
-                )
+                return tr(
+                    "{service} reported a server error ({detail}, {tries}) — wait a "
+                    "few minutes and try again; if it goes on, call the supplier"
+                ).format(service=service, detail=last.detail, tries=tries)
             case CertificateProblem.HANDSHAKE_CLOSED:
                 return self._certificate_refused_words(f"it hung up during the TLS handshake, {tries}")
             case UnitProblem():

@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Literal, Protocol, Self
 
 from gateway.common.health import DeviceState, Health, HealthListener
+from gateway.common.i18n import N_, tr
 from protocols.ccsp import MainStatus, NakCode, StorageStatus
 from protocols.skv import ControlData, ReceiptType
 
@@ -123,7 +124,7 @@ class ControlUnitRefused(ControlUnitError):
     """
 
     def __init__(self, words: str, *, said: str, code: int | None = None) -> None:
-        super().__init__(f"the control unit refused it: {said} — {words}")
+        super().__init__(tr("the control unit refused it: {said} — {words}").format(said=said, words=words))
         self.code = code
         self.said = said
         self.words = words
@@ -192,102 +193,123 @@ class ControlUnit(Protocol):
 
 
 _MAIN_WORDS = {
-    MainStatus.OK: "OK",
-    MainStatus.WARNING: "warning",
-    MainStatus.PROTOCOL_ERROR: "protocol error (it misread something the register sent)",
-    MainStatus.NON_FATAL_ERROR: "error, still working",
-    MainStatus.FATAL_ERROR: "fatal error, not working",
-    MainStatus.BUSY: "busy",
-    MainStatus.NO_UNIT: "the server has lost its control unit",
+    MainStatus.OK: N_("OK"),
+    MainStatus.WARNING: N_("warning"),
+    MainStatus.PROTOCOL_ERROR: N_("protocol error (it misread something the register sent)"),
+    MainStatus.NON_FATAL_ERROR: N_("error, still working"),
+    MainStatus.FATAL_ERROR: N_("fatal error, not working"),
+    MainStatus.BUSY: N_("busy"),
+    MainStatus.NO_UNIT: N_("the server has lost its control unit"),
 }
 
 _STORAGE_WORDS = {
-    StorageStatus.OK: "OK",
-    StorageStatus.HIGH_LEVEL_WARNING: "almost full",
-    StorageStatus.FULL: "full",
+    StorageStatus.OK: N_("OK"),
+    StorageStatus.HIGH_LEVEL_WARNING: N_("almost full"),
+    StorageStatus.FULL: N_("full"),
 }
 
 
 def main_status_words(main: MainStatus) -> str:
-    return _MAIN_WORDS[main]
+    return tr(_MAIN_WORDS[main])
 
 
 def storage_status_words(storage: StorageStatus | None) -> str:
-    return "not reported yet" if storage is None else _STORAGE_WORDS[storage]
+    return tr("not reported yet") if storage is None else tr(_STORAGE_WORDS[storage])
 
 
-MEMORY_ALMOST_FULL = "journal memory almost full — order a new control unit or have it emptied"
-MEMORY_FULL = "control unit memory full — order a new control unit or have it emptied"
+MEMORY_ALMOST_FULL = N_("journal memory almost full — order a new control unit or have it emptied")
+MEMORY_FULL = N_("control unit memory full — order a new control unit or have it emptied")
 
 
 def health_of_status(status: UnitStatus) -> tuple[DeviceState, str | None]:
     """The device state a unit's own status report puts it in, with the words why."""
     main, storage = status.main, status.storage
     if storage is StorageStatus.FULL:
-        return DeviceState.FAILED, MEMORY_FULL
+        return DeviceState.FAILED, tr(MEMORY_FULL)
     if main is MainStatus.NO_UNIT:
         return DeviceState.FAILED, (
-            "the control unit server has lost its control unit — check the unit behind the server "
-            "(its power and cable), or call the service's supplier"
+            tr(
+                "the control unit server has lost its control unit — check the "
+                "unit behind the server (its power and cable), or call the "
+                "service's supplier"
+            )
         )
     if main is MainStatus.FATAL_ERROR:
         return DeviceState.FAILED, (
-            "the control unit reports a fatal error — restart it; if that does not help, call the supplier"
+            tr(
+                "the control unit reports a fatal error — restart it; if that "
+                "does not help, call the supplier"
+            )
         )
     if storage is StorageStatus.HIGH_LEVEL_WARNING:
-        return DeviceState.DEGRADED, MEMORY_ALMOST_FULL
+        return DeviceState.DEGRADED, tr(MEMORY_ALMOST_FULL)
     if main is MainStatus.NON_FATAL_ERROR:
         return DeviceState.DEGRADED, (
-            "the control unit reports an error but still works — restart it when the shop is quiet"
+            tr("the control unit reports an error but still works — restart it when the shop is quiet")
         )
     if main is MainStatus.PROTOCOL_ERROR:
         return DeviceState.DEGRADED, (
-            "the control unit misread something the register sent — check the cable if it happens again"
+            tr("the control unit misread something the register sent — check the cable if it happens again")
         )
     if main is MainStatus.WARNING:
-        return DeviceState.DEGRADED, "the control unit reports a warning — see its display or manual"
+        return DeviceState.DEGRADED, tr("the control unit reports a warning — see its display or manual")
     return DeviceState.READY, None  # OK, or BUSY (a moment's work is no health problem)
 
 
 def refusal_words(code: int, pos_id: str) -> str:
     """What the POS shows when the unit refuses a receipt with NAK ``code`` (any number)."""
     words: dict[int, str] = {
-        NakCode.INVALID_LRC: "the control unit kept receiving damaged frames — check the cable",
+        NakCode.INVALID_LRC: tr("the control unit kept receiving damaged frames — check the cable"),
         NakCode.UNKNOWN_MESSAGE: (
-            "the control unit does not know this request — its firmware may not suit this gateway; "
-            "call the supplier"
+            tr(
+                "the control unit does not know this request — its firmware may "
+                "not suit this gateway; call the supplier"
+            )
         ),
-        NakCode.INVALID_DATA: "the control unit found the receipt data invalid — check the receipt's fields",
-        NakCode.INVALID_SEQUENCE: "the control unit got the receipt's messages out of order — try again",
+        NakCode.INVALID_DATA: tr(
+            "the control unit found the receipt data invalid — check the receipt's fields"
+        ),
+        NakCode.INVALID_SEQUENCE: tr("the control unit got the receipt's messages out of order — try again"),
         NakCode.DEPRECATED: (
-            "the control unit no longer accepts this kind of request — its firmware is newer than "
-            "this gateway expects; call the supplier"
+            tr(
+                "the control unit no longer accepts this kind of request — its "
+                "firmware is newer than this gateway expects; call the supplier"
+            )
         ),
-        NakCode.NOT_OPERATIONAL: "the control unit is not operational — restart it",
+        NakCode.NOT_OPERATIONAL: tr("the control unit is not operational — restart it"),
         NakCode.INVALID_POS_ID: (
-            f"this register's POS id {pos_id!r} is not licensed in the control unit — "
-            "use the POS id the unit was registered with, or have the supplier add this one"
+            tr(
+                "this register's POS id {pos_id!r} is not licensed in the "
+                "control unit — use the POS id the unit was registered with, or "
+                "have the supplier add this one"
+            ).format(pos_id=pos_id)
         ),
         NakCode.INTERNAL_ERROR: (
-            "the control unit reported an internal error — restart it; if it persists, call the supplier"
+            tr("the control unit reported an internal error — restart it; if it persists, call the supplier")
         ),
         NakCode.LICENSE_EXCEEDED: (
-            f"the control unit has no free licence for POS id {pos_id!r} — "
-            "buy another licence or free one from a register no longer in use"
+            tr(
+                "the control unit has no free licence for POS id {pos_id!r} — "
+                "buy another licence or free one from a register no longer in use"
+            ).format(pos_id=pos_id)
         ),
-        NakCode.STORAGE_FULL: MEMORY_FULL,
+        NakCode.STORAGE_FULL: tr(MEMORY_FULL),
         NakCode.INVALID_SEQUENCE_NUMBER: (
-            "the control unit already holds a different receipt under this sequence number — "
-            "the register's journal and the control unit disagree; call support before selling on"
+            tr(
+                "the control unit already holds a different receipt under this "
+                "sequence number — the register's journal and the control unit "
+                "disagree; call support before selling on"
+            )
         ),
     }
     known = words.get(code)
     if known is not None:
         return known
-    return (
-        f"the control unit refused the receipt with code {code:03d}, which this gateway does not know — "
-        "call the supplier and give them this number"
-    )
+    return tr(
+        "the control unit refused the receipt with code {code:03d}, "
+        "which this gateway does not know — call the supplier and give "
+        "them this number"
+    ).format(code=code)
 
 
 # Refusals that mean no receipt can be registered until someone acts, and how bad that is.

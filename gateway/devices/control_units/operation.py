@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import ClassVar, Generic, Literal, NoReturn, Self, TypedDict, TypeVar, Unpack
 
 from gateway.common.health import DeviceState, HealthReporter, HealthTracker
+from gateway.common.i18n import tr
 from gateway.devices.control_units.interface import (
     REFUSAL_HEALTH,
     ControlUnitError,
@@ -138,7 +139,7 @@ class Operation(Generic[P]):
 
 
 def tries_words(attempts: int) -> str:
-    return "1 try" if attempts == 1 else f"{attempts} tries"
+    return tr("1 try") if attempts == 1 else tr("{attempts} tries").format(attempts=attempts)
 
 
 class RetryingUnit(HealthReporter, Generic[P], abc.ABC):
@@ -266,25 +267,25 @@ class RetryingUnit(HealthReporter, Generic[P], abc.ABC):
         ``detail`` is the try's own account (what came back)."""
         match problem:
             case UnitProblem.BUSY:
-                return (
-                    f"{unit} stayed busy for more than {self.busy_timeout:g} s — "
-                    "wait a minute and try again; if it stays busy, restart it"
-                )
+                return tr(
+                    "{unit} stayed busy for more than {busy_timeout:g} s — wait a "
+                    "minute and try again; if it stays busy, restart it"
+                ).format(unit=unit, busy_timeout=self.busy_timeout)
             case UnitProblem.NOT_OPERATIONAL:
-                return (
-                    f"{unit} says it is not operational — "
-                    "restart it; if that does not help, call the supplier"
-                )
+                return tr(
+                    "{unit} says it is not operational — restart it; if that does not help, call the supplier"
+                ).format(unit=unit)
             case UnitProblem.NO_CODE:
-                return (
-                    f"{unit} answered without a control code — "
-                    "restart it; if that does not help, call the supplier"
-                )
+                return tr(
+                    "{unit} answered without a control code — restart it; if that "
+                    "does not help, call the supplier"
+                ).format(unit=unit)
             case UnitProblem.BAD_CODE:
-                return (
-                    f"{unit} answered, but what came back is not a control code ({detail}) — "
-                    "restart it; if that does not help, call the supplier"
-                )
+                return tr(
+                    "{unit} answered, but what came back is not a control code "
+                    "({detail}) — restart it; if that does not help, call the "
+                    "supplier"
+                ).format(unit=unit, detail=detail)
 
     @staticmethod
     def _code_of(code: str, receipt_type: ReceiptType, shape: re.Pattern[str] | None = None) -> str:
@@ -375,7 +376,7 @@ class RetryingUnit(HealthReporter, Generic[P], abc.ABC):
                 raise Retry(UnitProblem.BUSY, f"still busy after {self.busy_timeout:g} s")
         self._apply_status(status)
         if self.state is DeviceState.FAILED:
-            raise ControlUnitUnavailable(self.reason.removeprefix("failed: "))
+            raise ControlUnitUnavailable(self.detail)
 
     # -- health -------------------------------------------------------------------------
 

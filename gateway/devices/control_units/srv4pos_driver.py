@@ -37,6 +37,7 @@ from typing import Unpack
 from zoneinfo import ZoneInfo
 
 from gateway.common.health import DeviceState
+from gateway.common.i18n import tr
 from gateway.devices.control_units.cloud_driver import SEQ_MAX, CloudUnit, Op
 from gateway.devices.control_units.http_driver import Stop
 from gateway.devices.control_units.interface import ControlUnit, Registration, UnitStatus
@@ -137,21 +138,30 @@ class Srv4posControlUnit(CloudUnit, ControlUnit):
         except FieldError:
             said = f"HTTP {status} {reason}".strip()
         if status == 401:
-            raise Stop(f"srv4pos refused the API key ({said}) — check [control_unit] api_key")
+            raise Stop(
+                tr("srv4pos refused the API key ({said}) — check [control_unit] api_key").format(said=said)
+            )
         if status == 403:
             raise Stop(
-                f"srv4pos does not let this register in ({said}) — the API key may have expired or the "
-                "register may not be approved yet; check [control_unit] api_key and corporate_id, "
-                "or ask srv4pos"
+                tr(
+                    "srv4pos does not let this register in ({said}) — the API key "
+                    "may have expired or the register may not be approved yet; check "
+                    "[control_unit] api_key and corporate_id, or ask srv4pos"
+                ).format(said=said)
             )
         if status in (404, 405, 410) or not 400 <= status < 500:
             raise Stop(
-                f"{self.url} answered {said} instead of a srv4pos reply — check the control unit's "
-                "address (like https://s.srv4pos.com/v45), corporate_id and cash_register_name"
+                tr(
+                    "{url} answered {said} instead of a srv4pos reply — check the "
+                    "control unit's address (like https://s.srv4pos.com/v45), "
+                    "corporate_id and cash_register_name"
+                ).format(url=self.url, said=said)
             )
         self._refuse_with(
-            f"srv4pos refused the receipt ({said}) — check the receipt; if it happens again, "
-            "call the supplier with these words",
+            tr(
+                "srv4pos refused the receipt ({said}) — check the receipt; if it "
+                "happens again, call the supplier with these words"
+            ).format(said=said),
             op,
             said,
             state=DeviceState.FAILED if error_is_lasting(said) else None,

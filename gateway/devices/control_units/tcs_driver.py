@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Unpack
 
 from gateway.common.health import DeviceState
+from gateway.common.i18n import tr
 from gateway.devices.control_units.cloud_driver import SEQ_MAX, CloudUnit, Op
 from gateway.devices.control_units.http_driver import Stop
 from gateway.devices.control_units.interface import ControlUnit, Registration, UnitStatus
@@ -145,8 +146,10 @@ class TcsControlUnit(CloudUnit, ControlUnit):
         reply = self._decoded(op, answer, tcs.decode_response)
         if not reply.ok:
             self._refuse_with(
-                f"{SERVICE} refused the receipt ({reply.said}) — "
-                "check the receipt; if it happens again, call the supplier with these words",
+                tr(
+                    "{service} refused the receipt ({said}) — check the receipt; if "
+                    "it happens again, call the supplier with these words"
+                ).format(service=SERVICE, said=reply.said),
                 op,
                 reply.said,
             )
@@ -173,8 +176,11 @@ class TcsControlUnit(CloudUnit, ControlUnit):
         reply = self._decoded(op, answer, tcs.decode_status_response)
         if not reply.ok:
             self._refuse_with(
-                f"{SERVICE} does not accept this register ({reply.said}) — check [control_unit] "
-                f"register_id ({self.register_id!r}) and that the register is enrolled with Infrasec",
+                tr(
+                    "{service} does not accept this register ({said}) — check "
+                    "[control_unit] register_id ({register_id!r}) and that the "
+                    "register is enrolled with Infrasec"
+                ).format(service=SERVICE, said=reply.said, register_id=self.register_id),
                 op,
                 reply.said,
                 state=DeviceState.FAILED,
@@ -184,8 +190,11 @@ class TcsControlUnit(CloudUnit, ControlUnit):
     async def _exchange(self, op: Op, body: bytes) -> bytes:
         if self._client_cert is None:
             raise Stop(
-                "the TCS server refused this register's certificate (none is configured) — "
-                "set [control_unit] client_cert to the certificate Infrasec issued for this register"
+                tr(
+                    "the TCS server refused this register's certificate (none is "
+                    "configured) — set [control_unit] client_cert to the certificate "
+                    "Infrasec issued for this register"
+                )
             )
         answer = await self._post(op, self.url, body, _HEADERS)
         if answer.status != 200:
@@ -193,14 +202,17 @@ class TcsControlUnit(CloudUnit, ControlUnit):
             if answer.status in (401, 403):
                 raise Stop(self._certificate_refused_words(f"HTTP {answer.status}"))
             raise Stop(
-                f"{self.url} answered HTTP {answer.status} {answer.reason} instead of a TCS reply — "
-                "check the control unit's address (like https://…/tcsserver)"
+                tr(
+                    "{url} answered HTTP {status} {reason} instead of a TCS reply — "
+                    "check the control unit's address (like https://…/tcsserver)"
+                ).format(url=self.url, status=answer.status, reason=answer.reason)
             )
         return answer.body
 
     def _certificate_refused_words(self, alert: str) -> str:
-        return (
-            f"the TCS server refused this register's certificate ({alert}) — check that "
-            "[control_unit] client_cert is the certificate Infrasec issued for this register "
-            "and still valid; if it is, call Infrasec"
-        )
+        return tr(
+            "the TCS server refused this register's certificate ({alert}) — "
+            "check that [control_unit] client_cert is the certificate "
+            "Infrasec issued for this register and still valid; if it is, "
+            "call Infrasec"
+        ).format(alert=alert)

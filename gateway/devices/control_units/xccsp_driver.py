@@ -77,6 +77,7 @@ from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
 import aiohttp
 
+from gateway.common.i18n import tr
 from gateway.devices.control_units.http_driver import MAX_REPLY, HttpProblem, HttpUnit, Stop, server_trust
 from gateway.devices.control_units.interface import (
     ControlUnit,
@@ -253,10 +254,11 @@ class XccspControlUnit(HttpUnit[_Problems], ControlUnit):
             await self._identify(op)
 
     def _untrusted_words(self, exc: aiohttp.ClientConnectorCertificateError) -> str:
-        return (
-            f"the control unit server at {self.url} has a certificate this till does not trust "
-            f"({exc.certificate_error}) — check the address, or set ca_cert in [control_unit]"
-        )
+        return tr(
+            "the control unit server at {url} has a certificate this till "
+            "does not trust ({certificate_error}) — check the address, or "
+            "set ca_cert in [control_unit]"
+        ).format(url=self.url, certificate_error=exc.certificate_error)
 
     def _connection_lost(self, exc: aiohttp.ClientError) -> Retry[HttpProblem]:
         if isinstance(exc, aiohttp.ClientConnectorError):
@@ -268,30 +270,34 @@ class XccspControlUnit(HttpUnit[_Problems], ControlUnit):
         url = self.url
         match last.problem:
             case HttpProblem.NO_REPLY | HttpProblem.DROPPED:
-                return (
-                    f"no answer from the control unit at {url} after {tries} — "
-                    "check that it is powered and on the network"
-                )
+                return tr(
+                    "no answer from the control unit at {url} after {tries} — check "
+                    "that it is powered and on the network"
+                ).format(url=url, tries=tries)
             case HttpProblem.CANNOT_CONNECT:
-                return (
-                    f"cannot connect to the control unit at {url} ({last.detail}) after {tries} — "
-                    "check that it is powered and on the network, and that the address is right"
-                )
+                return tr(
+                    "cannot connect to the control unit at {url} ({detail}) after "
+                    "{tries} — check that it is powered and on the network, and that "
+                    "the address is right"
+                ).format(url=url, detail=last.detail, tries=tries)
             case HttpProblem.DAMAGED:
-                return (
-                    f"the control unit at {url} answered with something that is no usable XCCSP reply "
-                    f"({last.detail}; {tries}) — restart it; if that does not help, call the supplier"
-                )
+                return tr(
+                    "the control unit at {url} answered with something that is no "
+                    "usable XCCSP reply ({detail}; {tries}) — restart it; if that "
+                    "does not help, call the supplier"
+                ).format(url=url, detail=last.detail, tries=tries)
             case HttpProblem.SERVER_ERROR:
-                return (
-                    f"the control unit server at {url} reported a server error ({last.detail}; {tries}) — "
-                    "restart it; if that does not help, call the supplier"
-                )
+                return tr(
+                    "the control unit server at {url} reported a server error "
+                    "({detail}; {tries}) — restart it; if that does not help, call "
+                    "the supplier"
+                ).format(url=url, detail=last.detail, tries=tries)
             case _Problem.NO_UNIT:
-                return (
-                    f"the control unit server at {url} has lost its control unit ({last.detail}; {tries}) — "
-                    "check the unit behind the server (its power and cable), or call the service's supplier"
-                )
+                return tr(
+                    "the control unit server at {url} has lost its control unit "
+                    "({detail}; {tries}) — check the unit behind the server (its "
+                    "power and cable), or call the service's supplier"
+                ).format(url=url, detail=last.detail, tries=tries)
             case UnitProblem():
                 return self._unit_problem_words(last.problem, f"the control unit at {url}", last.detail)
 
@@ -389,18 +395,25 @@ class XccspControlUnit(HttpUnit[_Problems], ControlUnit):
             raise Retry(HttpProblem.SERVER_ERROR, f"{said}, the reply began {_excerpt(data)}", pause=True)
         if status == 401 and self._credentials is None:
             raise Stop(
-                f"the control unit server at {self.url} asks for a user name and password — "
-                f"put them in [control_unit] url, like http://user:password@host:{xccsp.DEFAULT_PORT}"
-                f"{xccsp.HTTP_PATH}"
+                tr(
+                    "the control unit server at {url} asks for a user name and "
+                    "password — put them in [control_unit] url, like "
+                    "http://user:password@host:{port}{path}"
+                ).format(url=self.url, port=xccsp.DEFAULT_PORT, path=xccsp.HTTP_PATH)
             )
         if status == 401:
             raise Stop(
-                f"the control unit server at {self.url} refused the user name or password — "
-                "check them in [control_unit] url"
+                tr(
+                    "the control unit server at {url} refused the user name or "
+                    "password — check them in [control_unit] url"
+                ).format(url=self.url)
             )
         raise Stop(
-            f"{self.url} answered {said} instead of an XCCSP reply — check the control unit's "
-            f"address (like http://host:{xccsp.DEFAULT_PORT}{xccsp.HTTP_PATH})"
+            tr(
+                "{url} answered {said} instead of an XCCSP reply — check the "
+                "control unit's address (like "
+                "http://host:{port}{path})"
+            ).format(url=self.url, said=said, port=xccsp.DEFAULT_PORT, path=xccsp.HTTP_PATH)
         )
 
     async def _handle_fault(self, op: _Op, request: xccsp.Request, fault: xccsp.Fault) -> NoReturn:
@@ -409,8 +422,11 @@ class XccspControlUnit(HttpUnit[_Problems], ControlUnit):
         said = fault.said
         if not isinstance(code, xccsp.FaultCode):
             self._refuse_with(
-                f"the control unit service refused it with fault code {int(code)}, which this gateway "
-                "does not know — call the supplier and give them this number",
+                tr(
+                    "the control unit service refused it with fault code {code}, "
+                    "which this gateway does not know — call the supplier and give "
+                    "them this number"
+                ).format(code=int(code)),
                 op,
                 said,
             )

@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 import serial
 import serial_asyncio_fast
 
+from gateway.common.i18n import N_, tr
 from gateway.devices.links.line import LineSettings
 
 __all__ = [
@@ -143,7 +144,10 @@ class TransportLink:
         reason = self._receiver.lost_reason
         detail = f": {reason}" if reason else ""
         return LinkLost(
-            self._url, f"the connection to {self._url} was lost{detail} — check the cable and power"
+            self._url,
+            tr("the connection to {url} was lost{detail} — check the cable and power").format(
+                url=self._url, detail=detail
+            ),
         )
 
     async def read(self, deadline: float) -> bytes:
@@ -275,23 +279,34 @@ def _errno_of(exc: BaseException) -> int | None:
 
 
 _NEXT_STEPS: dict[int, str] = {
-    errno.EACCES: "permission denied — add the user to the dialout group "
-    "(sudo usermod -aG dialout $USER, then log in again)",
-    errno.EPERM: "permission denied — add the user to the dialout group "
-    "(sudo usermod -aG dialout $USER, then log in again)",
-    errno.ENOENT: "no such device — check that it is plugged in and powered, "
-    "and look for it with `ls /dev/ttyUSB* /dev/ttyACM*`",
-    errno.ENODEV: "the device is gone — check the USB cable and plug it in again",
-    errno.ENXIO: "no device behind that port — check the cable and power",
-    errno.EBUSY: "the port is in use by another program — stop the other program "
-    "(for example a second tillgw or a modem manager)",
-    errno.EAGAIN: "the port is in use by another program (perhaps the running tillgw) — "
-    "stop that program first, or see the gateway's status page",
-    errno.EIO: "input/output error — unplug the device and plug it in again",
-    errno.ECONNREFUSED: "connection refused — check that the device is on and listens on that port",
-    errno.EHOSTUNREACH: "host unreachable — check the network cable and the address",
-    errno.ENETUNREACH: "network unreachable — check the network cable and the address",
-    errno.ETIMEDOUT: "no answer from that address — check the network cable and the address",
+    errno.EACCES: N_(
+        "permission denied — add the user to the dialout group (sudo "
+        "usermod -aG dialout $USER, then log in again)"
+    ),
+    errno.EPERM: N_(
+        "permission denied — add the user to the dialout group (sudo "
+        "usermod -aG dialout $USER, then log in again)"
+    ),
+    errno.ENOENT: N_(
+        "no such device — check that it is plugged in and powered, and "
+        "look for it with `ls /dev/ttyUSB* /dev/ttyACM*`"
+    ),
+    errno.ENODEV: N_("the device is gone — check the USB cable and plug it in again"),
+    errno.ENXIO: N_("no device behind that port — check the cable and power"),
+    errno.EBUSY: N_(
+        "the port is in use by another program — stop the other program "
+        "(for example a second tillgw or a modem manager)"
+    ),
+    errno.EAGAIN: N_(
+        "the port is in use by another program (perhaps the running "
+        "tillgw) — stop that program first, or see the gateway's status "
+        "page"
+    ),
+    errno.EIO: N_("input/output error — unplug the device and plug it in again"),
+    errno.ECONNREFUSED: N_("connection refused — check that the device is on and listens on that port"),
+    errno.EHOSTUNREACH: N_("host unreachable — check the network cable and the address"),
+    errno.ENETUNREACH: N_("network unreachable — check the network cable and the address"),
+    errno.ETIMEDOUT: N_("no answer from that address — check the network cable and the address"),
 }
 
 
@@ -299,7 +314,9 @@ def describe_open_error(url: str, exc: BaseException) -> str:
     """``cannot open URL: what happened — what to do``."""
     code = _errno_of(exc)
     if code is not None and code in _NEXT_STEPS:
-        return f"cannot open {url}: {_NEXT_STEPS[code]}"
+        return tr("cannot open {url}: {next_step}").format(url=url, next_step=tr(_NEXT_STEPS[code]))
     if isinstance(exc, serial.SerialException | ValueError):
-        return f"cannot open {url}: {exc} — check the address and the line settings"
+        return tr("cannot open {url}: {exc} — check the address and the line settings").format(
+            url=url, exc=exc
+        )
     return f"cannot open {url}: {exc}"

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from gateway.common.backoff import Backoff
+from gateway.common.i18n import tr
 from gateway.devices.links.line import LineSettings
 from gateway.devices.links.link import Link, LinkError, LinkOpener, open_link
 
@@ -230,7 +231,10 @@ class PortOwner:
             return self._link
         if self._link is not None:
             await self._link_failed(
-                LinkError(self.url, f"the connection to {self.url} was lost — check the cable and power")
+                LinkError(
+                    self.url,
+                    tr("the connection to {url} was lost — check the cable and power").format(url=self.url),
+                )
             )
         loop = asyncio.get_running_loop()
         wait = self._not_before - loop.time()

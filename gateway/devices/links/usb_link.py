@@ -35,6 +35,7 @@ from typing import Any
 import usb.core
 import usb.util
 
+from gateway.common.i18n import tr
 from gateway.devices.links.link import LinkError, LinkLost
 
 __all__ = [
@@ -124,7 +125,9 @@ class UsbLink:
 
     def _lost(self) -> LinkLost:
         detail = f": {self._lost_reason}" if self._lost_reason else ""
-        words = f"the USB printer {self._url} went away{detail} — check the USB cable and power"
+        words = tr("the USB printer {url} went away{detail} — check the USB cable and power").format(
+            url=self._url, detail=detail
+        )
         return LinkLost(self._url, words)
 
     # -- reading ------------------------------------------------------------------------
@@ -234,7 +237,9 @@ async def open_usb_link(url: str, within: float = OPEN_TIMEOUT) -> UsbLink:
         async with asyncio.timeout(within):
             device, interface, ep_out, ep_in = await asyncio.to_thread(_claim, url, address)
     except TimeoutError:
-        words = f"cannot open {url}: the USB device did not respond within {within:g} s — plug it in again"
+        words = tr(
+            "cannot open {url}: the USB device did not respond within {within:g} s — plug it in again"
+        ).format(url=url, within=within)
         raise LinkError(url, words) from None
     log.debug("opened %s (interface %d)", url, interface)
     return UsbLink(url, device, interface, ep_out, ep_in, loop)
@@ -248,13 +253,19 @@ def _claim(url: str, address: UsbAddress) -> tuple[Any, int, Any, Any | None]:
         )
     except usb.core.NoBackendError:
         raise LinkError(
-            url, f"cannot open {url}: libusb is not installed — install it (apt install libusb-1.0-0)"
+            url,
+            tr("cannot open {url}: libusb is not installed — install it (apt install libusb-1.0-0)").format(
+                url=url
+            ),
         ) from None
     if device is None:
         raise LinkError(
             url,
-            f"cannot open {url}: no USB device {address.describe()} — check that the printer is on and "
-            "its USB cable is in, and look for it with `lsusb`",
+            tr(
+                "cannot open {url}: no USB device {device} — check that the "
+                "printer is on and its USB cable is in, and look for it with "
+                "`lsusb`"
+            ).format(url=url, device=address.describe()),
         )
     try:
         interface, ep_out, ep_in = _bulk_interface(device)
@@ -264,7 +275,9 @@ def _claim(url: str, address: UsbAddress) -> tuple[Any, int, Any, Any | None]:
     except usb.core.USBError as exc:
         raise LinkError(url, _describe_usb_error(url, exc)) from exc
     except LookupError as exc:
-        raise LinkError(url, f"cannot open {url}: {exc} — is this the printer's address?") from None
+        raise LinkError(
+            url, tr("cannot open {url}: {exc} — is this the printer's address?").format(url=url, exc=exc)
+        ) from None
     return device, interface, ep_out, ep_in
 
 
@@ -311,12 +324,17 @@ def _first(endpoints: list[Any], direction: int) -> Any | None:
 def _describe_usb_error(url: str, exc: usb.core.USBError) -> str:
     code = getattr(exc, "errno", None)
     if code in (errno.EACCES, errno.EPERM):
-        return (
-            f"cannot open {url}: permission denied — give the gateway's user access to the printer "
-            "with a udev rule (see the docs), then plug the printer in again"
-        )
+        return tr(
+            "cannot open {url}: permission denied — give the gateway's user "
+            "access to the printer with a udev rule (see the docs), then "
+            "plug the printer in again"
+        ).format(url=url)
     if code == errno.EBUSY:
-        return f"cannot open {url}: the printer is in use by another program — stop that program first"
+        return tr(
+            "cannot open {url}: the printer is in use by another program — stop that program first"
+        ).format(url=url)
     if code in _GONE:
-        return f"cannot open {url}: the device went away — check the USB cable and plug it in again"
-    return f"cannot open {url}: {exc} — unplug the printer and plug it in again"
+        return tr(
+            "cannot open {url}: the device went away — check the USB cable and plug it in again"
+        ).format(url=url)
+    return tr("cannot open {url}: {exc} — unplug the printer and plug it in again").format(url=url, exc=exc)

@@ -19,6 +19,7 @@ import enum
 import logging
 from dataclasses import dataclass
 
+from gateway.common.i18n import tr
 from gateway.devices.printer.driver import CommandExpired, PrinterDriver
 from gateway.devices.printer.settings import OpenLevel
 from gateway.devices.printer.status import PrinterCondition, PrinterOffline, PrinterUnavailable
@@ -107,15 +108,19 @@ class Drawer:
         except CommandExpired as exc:
             return self._not_sent(
                 KickOutcome.EXPIRED,
-                f"drawer not opened: the kick {exc} — it is dropped so that the drawer never opens "
-                "late; open it again",
+                tr(
+                    "drawer not opened: the kick {exc} — it is dropped so that the "
+                    "drawer never opens late; open it again"
+                ).format(exc=exc),
                 requested,
             )
         except PrinterOffline as exc:
-            words = f"drawer not opened: {exc} (the printer must be online to open it)"
+            words = tr("drawer not opened: {exc} (the printer must be online to open it)").format(exc=exc)
             return self._not_sent(KickOutcome.REFUSED, words, requested)
         except PrinterUnavailable as exc:
-            return self._not_sent(KickOutcome.FAILED, f"drawer not opened: {exc}", requested)
+            return self._not_sent(
+                KickOutcome.FAILED, tr("drawer not opened: {exc}").format(exc=exc), requested
+            )
         waited = self.printer.now() - requested
         log.info("%s: drawer kicked after %.2f s", self.printer.url, waited)
         return KickResult(KickOutcome.SENT, "sent", waited, self.is_open_in(after))

@@ -61,6 +61,7 @@ from urllib.parse import urlsplit
 
 from gateway.common.backoff import Backoff
 from gateway.common.health import DeviceState, Health, HealthReporter, HealthTracker
+from gateway.common.i18n import tr
 from gateway.devices.links.line import LineSettings
 from gateway.devices.links.link import Link, LinkError, LinkOpener, is_network_url
 from gateway.devices.links.port import DeviceTimeout, Exchange, PortClosed, PortOwner
@@ -107,7 +108,11 @@ class CommandExpired(Exception):
     """A command waited for the port past its time and was not sent."""
 
     def __init__(self, waited: float, allowed: float) -> None:
-        super().__init__(f"waited {waited:.1f} s for the printer, longer than the {allowed:g} s allowed")
+        super().__init__(
+            tr("waited {waited:.1f} s for the printer, longer than the {allowed:g} s allowed").format(
+                waited=waited, allowed=allowed
+            )
+        )
         self.waited = waited
         self.allowed = allowed
 
@@ -254,9 +259,11 @@ class PrinterDriver(HealthReporter):
                     await task
         for job in list(self._unfinished):
             if job.sends:
-                self._finish(job, Outcome.UNCONFIRMED, "the gateway stopped while the receipt was printing")
+                self._finish(
+                    job, Outcome.UNCONFIRMED, tr("the gateway stopped while the receipt was printing")
+                )
             else:
-                self._finish(job, Outcome.NOT_PRINTED, "the gateway stopped before the receipt was sent")
+                self._finish(job, Outcome.NOT_PRINTED, tr("the gateway stopped before the receipt was sent"))
         await self._port.close()
 
     # -- jobs -----------------------------------------------------------------------------
@@ -337,8 +344,11 @@ class PrinterDriver(HealthReporter):
             self._health.set(DeviceState.FAILED, str(exc))
             log.warning("%s: job %d: link lost mid-job (send %d): %s", self._url, job.id, job.sends, exc)
             return _Lost(
-                f"the connection to the printer dropped {job.sends} time(s) while it printed — check the "
-                "receipt, print a copy if it is missing, and check the cable"
+                tr(
+                    "the connection to the printer dropped {times} time(s) while it "
+                    "printed — check the receipt, print a copy if it is missing, and "
+                    "check the cable"
+                ).format(times=job.sends)
             )
         except DeviceTimeout:
             self._reset_link()
@@ -346,12 +356,17 @@ class PrinterDriver(HealthReporter):
             log.warning("%s: job %d: no answer after the job (send %d)", self._url, job.id, job.sends)
             if len(data) + len(STATUS_QUERY) <= self.printer_buffer:
                 return _Lost(
-                    f"the printer stopped answering {job.sends} time(s) while it printed — check the "
-                    "receipt, print a copy if it is missing, and check the cable and power"
+                    tr(
+                        "the printer stopped answering {times} time(s) while it printed "
+                        "— check the receipt, print a copy if it is missing, and check "
+                        "the cable and power"
+                    ).format(times=job.sends)
                 )
             return _InDoubt(
-                "the printer stopped answering in the middle of a long receipt — check that it "
-                "printed whole; print a copy if not"
+                tr(
+                    "the printer stopped answering in the middle of a long receipt — "
+                    "check that it printed whole; print a copy if not"
+                )
             )
         self._apply(after)
         if not after.online:
@@ -397,7 +412,7 @@ class PrinterDriver(HealthReporter):
         async with self._port_lock:
             condition = await self._refresh()
         if condition is None:
-            raise PrinterUnavailable(self.reason.removeprefix("failed: "))
+            raise PrinterUnavailable(self.detail)
         return condition
 
     async def send_now(self, data: bytes, *, not_after: float) -> PrinterCondition:
@@ -420,9 +435,9 @@ class PrinterDriver(HealthReporter):
         try:
             before = await self._refresh()
             if before is None:
-                raise PrinterUnavailable(self.reason.removeprefix("failed: "))
+                raise PrinterUnavailable(self.detail)
             if not before.online:
-                raise PrinterOffline(before, self.reason.removeprefix("failed: "))
+                raise PrinterOffline(before, self.detail)
             if self.now() > not_after:
                 raise CommandExpired(self.now() - started, not_after - started)
             try:
@@ -470,7 +485,7 @@ class PrinterDriver(HealthReporter):
                     log.exception("condition listener %r failed", listener)
 
     def _silent_words(self) -> str:
-        return f"no answer from the printer at {self._url} — check the cable and power"
+        return tr("no answer from the printer at {url} — check the cable and power").format(url=self._url)
 
     def _line_seconds(self, size: int) -> float:
         """How long ``size`` bytes take on the wire (serial only; start + data + parity + stop bits)."""

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from gateway.common.health import DeviceState
+from gateway.common.i18n import tr
 from protocols import escpos
 from protocols.escpos import ErrorCause, OfflineCause, PaperStatus, PrinterStatus, StatusType
 
@@ -73,29 +74,34 @@ class PrinterCondition:
         error, cause, paper = self.error_cause, self.offline_cause, self.paper
         failed = DeviceState.FAILED
         if error.unrecoverable:
-            return failed, (
-                "printer offline (internal error) — switch the printer off and on, then check that "
-                "the last receipt printed; if the error stays, call for service"
+            return failed, tr(
+                "printer offline (internal error) — switch the printer off and "
+                "on, then check that the last receipt printed; if the error "
+                "stays, call for service"
             )
         if error.autocutter:
-            return failed, (
-                "printer offline (the paper cutter is stuck) — open the cover, clear the paper "
-                "from the cutter and close the cover"
+            return failed, tr(
+                "printer offline (the paper cutter is stuck) — open the cover, "
+                "clear the paper from the cutter and close the cover"
             )
         if paper.paper_end or cause.paper_end_stop:
-            return failed, "out of paper — put in a new roll"
+            return failed, tr("out of paper — put in a new roll")
         if cause.cover_open:
-            return failed, "cover open — close the printer's cover"
+            return failed, tr("cover open — close the printer's cover")
         if error.auto_recoverable:
-            return failed, "printer offline (print head too hot) — wait a few minutes; it goes on by itself"
+            return failed, tr(
+                "printer offline (print head too hot) — wait a few minutes; it goes on by itself"
+            )
         if cause.feed_button or self.printer.feed_button_pressed:
-            return failed, "printer offline (the feed button is held down) — let go of the feed button"
+            return failed, tr("printer offline (the feed button is held down) — let go of the feed button")
         if error.recoverable:
-            return failed, "printer offline (an error) — open and close the cover; if that fails, restart it"
+            return failed, tr(
+                "printer offline (an error) — open and close the cover; if that fails, restart it"
+            )
         if self.printer.offline or cause.error:
-            return failed, "printer offline — check the printer's lights, then switch it off and on"
+            return failed, tr("printer offline — check the printer's lights, then switch it off and on")
         if paper.near_end:
-            return DeviceState.DEGRADED, "paper nearly out — change the roll soon"
+            return DeviceState.DEGRADED, tr("paper nearly out — change the roll soon")
         return DeviceState.READY, None
 
     def flags(self) -> dict[str, dict[str, bool]]:

@@ -20,6 +20,7 @@ from typing import Self
 
 from gateway.common.backoff import Backoff
 from gateway.common.health import DeviceState, HealthReporter, HealthTracker
+from gateway.common.i18n import tr
 from gateway.devices.scanner.events import (
     ScanEvent,
     ScanHub,
@@ -56,7 +57,7 @@ class ScannerDriver(HealthReporter, abc.ABC):
         self._url = url
         self.layout = layout
         self._backoff = backoff if backoff is not None else scanner_backoff()
-        self._health = HealthTracker(f"scanner {url}", "not yet opened")
+        self._health = HealthTracker(f"scanner {url}", tr("not yet opened"))
         self._hub = ScanHub()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
@@ -117,7 +118,9 @@ class ScannerDriver(HealthReporter, abc.ABC):
             log.exception("%s: the scanner task stopped", self.url)
             self._health.set(
                 DeviceState.FAILED,
-                f"the scanner task for {self.url} stopped on an internal error ({exc}) — restart the gateway",
+                tr(
+                    "the scanner task for {url} stopped on an internal error ({exc}) — restart the gateway"
+                ).format(url=self.url, exc=exc),
             )
 
     @abc.abstractmethod

@@ -15,6 +15,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from gateway.common.i18n import tr
 from gateway.devices.scanner.input_devices import EventDevice, InputDeviceInfo, RawEvent
 from protocols.scanner import EV_KEY, KEY_ENTER
 
@@ -30,8 +31,11 @@ def _evdev() -> ModuleType:
         import evdev  # type: ignore[import-not-found,unused-ignore]
     except ImportError as exc:
         raise EvdevUnavailable(
-            "python-evdev is not installed, so USB keyboard scanners cannot be read — "
-            "install it (pip install evdev) or set the scanner to serial (USB COM) mode"
+            tr(
+                "python-evdev is not installed, so USB keyboard scanners cannot "
+                "be read — install it (pip install evdev) or set the scanner to "
+                "serial (USB COM) mode"
+            )
         ) from exc
     module: ModuleType = evdev
     return module

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 
 from gateway.common.backoff import Backoff
 from gateway.common.health import DeviceState
+from gateway.common.i18n import tr
 from gateway.devices.scanner.driver import ScannerDriver
 from gateway.devices.scanner.evdev_backend import EvdevBackend, EvdevUnavailable
 from gateway.devices.scanner.input_devices import (
@@ -114,15 +115,17 @@ class HidScanner(ScannerDriver):
             await self._pause()
 
     def _unplugged_words(self) -> str:
-        return f"scanner unplugged ({self.selector.describe()}) — plug it back in; scans resume by themselves"
+        return tr("scanner unplugged ({scanner}) — plug it back in; scans resume by themselves").format(
+            scanner=self.selector.describe()
+        )
 
     def _lost_words(self, error: OSError) -> str:
         if error.errno in (errno.ENODEV, errno.ENOENT, errno.ENXIO):
             return self._unplugged_words()
-        return (
-            f"reading the scanner ({self.selector.describe()}) failed: {error.strerror or error} — "
-            "unplug it and plug it back in; scans resume by themselves"
-        )
+        return tr(
+            "reading the scanner ({scanner}) failed: {error} — unplug it and "
+            "plug it back in; scans resume by themselves"
+        ).format(scanner=self.selector.describe(), error=error.strerror or error)
 
     def _attach(self, lost: bool) -> EventDevice:
         """Find, open, check and grab the scanner; raises :class:`_NotAttached` in words."""
@@ -146,9 +149,21 @@ class HidScanner(ScannerDriver):
             device.close()
             name, vendor, product = self._identity
             raise _NotAttached(
-                f"{info.path} is now {info.name!r} ({info.vendor:04x}:{info.product:04x}), not the scanner "
-                f"{name!r} ({vendor:04x}:{product:04x}); it was not grabbed — address the scanner as "
-                f"evdev://name={name} so it is found wherever it appears"
+                tr(
+                    "{path} is now {name!r} ({vendor:04x}:{product:04x}), not the "
+                    "scanner {scanner_name!r} "
+                    "({scanner_vendor:04x}:{scanner_product:04x}); it was not "
+                    "grabbed — address the scanner as evdev://name={scanner_name} so "
+                    "it is found wherever it appears"
+                ).format(
+                    path=info.path,
+                    name=info.name,
+                    vendor=info.vendor,
+                    product=info.product,
+                    scanner_name=name,
+                    scanner_vendor=vendor,
+                    scanner_product=product,
+                )
             )
         try:
             device.grab()
@@ -162,17 +177,16 @@ class HidScanner(ScannerDriver):
 
     def _absent_words(self, candidates: Sequence[InputDeviceInfo]) -> str:
         if any(self.selector.matches(c) for c in candidates):
-            return (
-                f"the input device {self.selector.describe()} has no Enter key, so it cannot end a code — "
-                "set the scanner to USB keyboard (HID) mode"
-            )
+            return tr(
+                "the input device {scanner} has no Enter key, so it cannot end a "
+                "code — set the scanner to USB keyboard (HID) mode"
+            ).format(scanner=self.selector.describe())
         present = ", ".join(repr(c.name) for c in candidates[:_NAMES_SHOWN])
         more = "" if len(candidates) <= _NAMES_SHOWN else f" and {len(candidates) - _NAMES_SHOWN} more"
         seen = f" (input devices present: {present}{more})" if present else " (no input devices at all)"
-        return (
-            f"no input device {self.selector.describe()} is plugged in{seen} — plug the scanner in; "
-            "scans start by themselves"
-        )
+        return tr(
+            "no input device {scanner} is plugged in{seen} — plug the scanner in; scans start by themselves"
+        ).format(scanner=self.selector.describe(), seen=seen)
 
     def _open_words(self, exc: OSError, lost: bool, *, path: str | None = None) -> str:
         where = path or exc.filename or self.selector.path or self.selector.describe()
@@ -180,15 +194,21 @@ class HidScanner(ScannerDriver):
         if code in (errno.ENOENT, errno.ENODEV, errno.ENXIO):
             if lost:
                 return self._unplugged_words()
-            return f"no input device at {where} — plug the scanner in; scans start by themselves"
-        if code in (errno.EACCES, errno.EPERM):
-            return (
-                f"permission denied on {where} — add the user to the input group "
-                "(sudo usermod -aG input $USER, then log in again)"
+            return tr("no input device at {where} — plug the scanner in; scans start by themselves").format(
+                where=where
             )
+        if code in (errno.EACCES, errno.EPERM):
+            return tr(
+                "permission denied on {where} — add the user to the input group "
+                "(sudo usermod -aG input $USER, then log in again)"
+            ).format(where=where)
         if code == errno.EBUSY:
-            return f"another program has grabbed the scanner at {where} (another tillgw?) — stop it"
-        return f"cannot open the scanner at {where}: {exc.strerror or exc} — unplug it and plug it back in"
+            return tr(
+                "another program has grabbed the scanner at {where} (another tillgw?) — stop it"
+            ).format(where=where)
+        return tr("cannot open the scanner at {where}: {error} — unplug it and plug it back in").format(
+            where=where, error=exc.strerror or exc
+        )
 
     async def _read(self, device: EventDevice) -> OSError:
         """Decode events until the device fails; returns why it failed (ENODEV: unplugged)."""
@@ -219,8 +239,10 @@ class HidScanner(ScannerDriver):
             loop.remove_reader(fd)
         if decoder.pending:
             self._reject(
-                f"the scanner was lost in the middle of a scan: {len(decoder.pending)} characters "
-                "of an unfinished code dropped — scan that item again",
+                tr(
+                    "the scanner was lost in the middle of a scan: {count} "
+                    "characters of an unfinished code dropped — scan that item again"
+                ).format(count=len(decoder.pending)),
                 decoder.pending.encode(),
             )
         return error

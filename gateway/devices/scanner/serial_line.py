@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from gateway.common.backoff import Backoff
 from gateway.common.health import DeviceState
+from gateway.common.i18n import tr
 from gateway.devices.links.line import LineSettings
 from gateway.devices.links.link import Link, LinkError, LinkLost, LinkOpener, is_network_url, open_link
 from gateway.devices.scanner.driver import ScannerDriver
@@ -135,10 +136,9 @@ class SerialScanner(ScannerDriver):
             async with asyncio.timeout(self.open_timeout):
                 return await self._opener(self.url, self.config.line)
         except TimeoutError:
-            words = (
-                f"cannot open {self.url}: it took longer than {self.open_timeout:g} s — "
-                "check the cable and power"
-            )
+            words = tr(
+                "cannot open {url}: it took longer than {open_timeout:g} s — check the cable and power"
+            ).format(url=self.url, open_timeout=self.open_timeout)
         except LinkError as exc:
             words = self._lost_words() if lost and _is_absent(exc) else str(exc)
         self._health.set(DeviceState.FAILED, words)
@@ -146,11 +146,13 @@ class SerialScanner(ScannerDriver):
 
     def _lost_words(self) -> str:
         if is_network_url(self.url):
-            return (
-                f"lost the connection to the scanner at {self.url} — check its network cable and power; "
-                "scans resume by themselves"
-            )
-        return f"scanner unplugged from {self.url} — plug it back in; scans resume by themselves"
+            return tr(
+                "lost the connection to the scanner at {url} — check its network "
+                "cable and power; scans resume by themselves"
+            ).format(url=self.url)
+        return tr("scanner unplugged from {url} — plug it back in; scans resume by themselves").format(
+            url=self.url
+        )
 
     async def _drop_stale(self, link: Link) -> None:
         for _ in range(_STALE_SWEEPS):
@@ -175,8 +177,10 @@ class SerialScanner(ScannerDriver):
         except LinkLost:
             if deframer.buffered:
                 self._reject(
-                    f"the link was lost in the middle of a scan: {deframer.buffered} bytes of an "
-                    "unfinished line dropped — scan that item again"
+                    tr(
+                        "the link was lost in the middle of a scan: {buffered} bytes of "
+                        "an unfinished line dropped — scan that item again"
+                    ).format(buffered=deframer.buffered)
                 )
             raise
 

@@ -22,6 +22,7 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
+from gateway.common.i18n import tr
 from gateway.sync.adapters.business_central.api import BusinessCentralApi, bc_tokens
 from gateway.sync.adapters.business_central.config import BusinessCentralConfig
 from gateway.sync.config import SyncConfig
@@ -59,7 +60,13 @@ def _token_refused(message: str, details: dict[str, Any]) -> Check:
     else:
         summary, step = "no token", "check token_url (…/{tenant}/oauth2/v2.0/token) and the app"
     details["error"] = message
-    return Check(NAME, Verdict.PROBLEM, summary, details, f"[sync.business_central]: {step}; see {SETUP}")
+    return Check(
+        NAME,
+        Verdict.PROBLEM,
+        summary,
+        details,
+        tr("[sync.business_central]: {step}; see {setup}").format(step=step, setup=SETUP),
+    )
 
 
 def _api_refused(exc: ApiError, config: BusinessCentralConfig, details: dict[str, Any]) -> Check:
@@ -92,38 +99,51 @@ def _company(info: dict[str, Any], orgnrs: Collection[str], details: dict[str, A
         return Check(
             NAME,
             Verdict.PROBLEM,
-            f"one company ({name}) for {len(ours)} organisations: {', '.join(ours)}",
+            tr("one company ({name}) for {count} organisations: {orgnrs}").format(
+                name=name, count=len(ours), orgnrs=", ".join(ours)
+            ),
             details,
-            "a company keeps one organisation's books: serve one orgnr per [sync] module "
-            "([sync].stores), or give each its own module and company",
+            tr(
+                "a company keeps one organisation's books: serve one orgnr per "
+                "[sync] module ([sync].stores), or give each its own module and "
+                "company"
+            ),
         )
     if not ours:
         return Check(
             NAME,
             Verdict.OK,
-            f"company {name} (orgnr {theirs or 'not set'}); [sync] names no store by orgnr to compare",
+            tr("company {name} (orgnr {orgnr}); [sync] names no store by orgnr to compare").format(
+                name=name, orgnr=theirs or "not set"
+            ),
             details,
         )
     if theirs is None:
         return Check(
             NAME,
             Verdict.WARNING,
-            f"company {name} has no orgnr (VAT Registration No. {registration!r}); the stores are {ours[0]}",
+            tr(
+                "company {name} has no orgnr (VAT Registration No. {registration!r}); the stores are {orgnrs}"
+            ).format(name=name, registration=registration, orgnrs=ours[0]),
             details,
-            "set the VAT Registration No. on BC's Company Information page to check the company",
+            tr("set the VAT Registration No. on BC's Company Information page to check the company"),
         )
     if theirs != ours[0]:
         return Check(
             NAME,
             Verdict.PROBLEM,
-            f"company {name} is orgnr {theirs}, the stores are {ours[0]}",
+            tr("company {name} is orgnr {theirs}, the stores are {orgnrs}").format(
+                name=name, theirs=theirs, orgnrs=ours[0]
+            ),
             details,
-            "set [sync.business_central].company_id to the company of the stores' organisation",
+            tr("set [sync.business_central].company_id to the company of the stores' organisation"),
         )
     return Check(
         NAME,
         Verdict.OK,
-        f"company {name}, orgnr {theirs}: credentials, permissions and company right",
+        tr("company {name}, orgnr {theirs}: credentials, permissions and company right").format(
+            name=name, theirs=theirs
+        ),
         details,
     )
 
@@ -151,16 +171,20 @@ async def check_business_central(
             return Check(
                 NAME,
                 Verdict.PROBLEM,
-                "no answer from Business Central",
+                tr("no answer from Business Central"),
                 details,
-                "check base_url and the network",
+                tr("check base_url and the network"),
             )
         finally:
             await api.close()
     values = info.get("value") if isinstance(info, dict) else None
     if not isinstance(values, list) or not values or not isinstance(values[0], dict):
         return Check(
-            NAME, Verdict.PROBLEM, "Business Central answered no company information", details, f"see {SETUP}"
+            NAME,
+            Verdict.PROBLEM,
+            tr("Business Central answered no company information"),
+            details,
+            tr("see {setup}").format(setup=SETUP),
         )
     return _company(values[0], orgnrs, details)
 
@@ -168,5 +192,5 @@ async def check_business_central(
 async def check_erp_business_central(config: SyncConfig, answer_seconds: float = ERP_TIMEOUT) -> Check:
     """The check of ``[sync.business_central]`` against the organisations ``[sync]`` serves."""
     if config.business_central is None:
-        return Check(NAME, Verdict.OK, "not configured: no [sync.business_central]", {})
+        return Check(NAME, Verdict.OK, tr("not configured: no [sync.business_central]"), {})
     return await check_business_central(config.business_central, served_orgnrs(config), answer_seconds)

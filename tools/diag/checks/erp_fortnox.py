@@ -25,6 +25,7 @@ import asyncio
 import re
 from typing import Any
 
+from gateway.common.i18n import tr
 from gateway.sync.adapters.fortnox.api import fortnox_client
 from gateway.sync.config import SyncConfig
 from gateway.sync.http.client import ApiError, ApiUnavailable, OutcomeUnknown
@@ -85,7 +86,7 @@ def _refused(exc: ApiError, details: dict[str, Any]) -> Check:
 async def check_erp_fortnox(config: SyncConfig, answer_seconds: float = ERP_TIMEOUT) -> Check:
     fortnox = config.fortnox
     if fortnox is None:
-        return Check(NAME, Verdict.OK, "not configured: no [sync.fortnox]", {})
+        return Check(NAME, Verdict.OK, tr("not configured: no [sync.fortnox]"), {})
     details: dict[str, Any] = {
         "url": fortnox.base_url,
         "client_id": fortnox.client_id,
@@ -122,4 +123,11 @@ async def check_erp_fortnox(config: SyncConfig, answer_seconds: float = ERP_TIME
     wrong = wrong_company(NAME, f"the Fortnox company {name!r}", company, config, details)
     if wrong is not None:
         return wrong
-    return Check(NAME, Verdict.OK, f"company {name!r} ({company}), credentials and API access work", details)
+    return Check(
+        NAME,
+        Verdict.OK,
+        tr("company {name!r} ({company}), credentials and API access work").format(
+            name=name, company=company
+        ),
+        details,
+    )

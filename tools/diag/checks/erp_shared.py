@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.common.i18n import tr
 from gateway.sync.config import SyncConfig
 from tools.diag.checks import Check, Verdict
 
@@ -31,9 +32,14 @@ def wrong_company(
     return Check(
         check,
         Verdict.PROBLEM,
-        f"company: {company_words} is {company or 'without an organisation number'}, "
-        f"but [sync] serves {', '.join(others)}",
+        tr("company: {company_words} is {company}, but [sync] serves {served}").format(
+            company_words=company_words,
+            company=company or "without an organisation number",
+            served=", ".join(others),
+        ),
         {**details, "served": sorted(served)},
-        "one company per organisation number: authorise the integration for that company, or give "
-        "each company its own sync module",
+        tr(
+            "one company per organisation number: authorise the integration "
+            "for that company, or give each company its own sync module"
+        ),
     )

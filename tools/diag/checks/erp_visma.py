@@ -21,6 +21,7 @@ import asyncio
 import re
 from typing import Any
 
+from gateway.common.i18n import tr
 from gateway.sync.adapters.visma.api import VISMA, VismaApi, visma_tokens
 from gateway.sync.config import SyncConfig
 from gateway.sync.http.client import ApiError, ApiUnavailable, OutcomeUnknown
@@ -42,7 +43,7 @@ def _problem(summary: str, details: dict[str, Any], next_step: str) -> Check:
 async def check_erp_visma(config: SyncConfig, answer_seconds: float = ERP_TIMEOUT) -> Check:
     visma = config.visma
     if visma is None:
-        return Check(NAME, Verdict.OK, "not configured: no [sync.visma]", {})
+        return Check(NAME, Verdict.OK, tr("not configured: no [sync.visma]"), {})
     details: dict[str, Any] = {"url": visma.base_url, "client_id": visma.client_id}
     api = VismaApi(visma, visma_tokens(visma, config.tokens_db), backoff=0.5, max_tries=2)
     try:
@@ -92,6 +93,8 @@ async def check_erp_visma(config: SyncConfig, answer_seconds: float = ERP_TIMEOU
     return Check(
         NAME,
         Verdict.OK,
-        f"company {settings.get('Name')!r} ({company}), credentials and API access work",
+        tr("company {name!r} ({company}), credentials and API access work").format(
+            name=settings.get("Name"), company=company
+        ),
         details,
     )

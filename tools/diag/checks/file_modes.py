@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import stat
 
+from gateway.common.i18n import tr
 from gateway.fiscal.start_checks import DIR_MODE, FILE_MODE, private_files
 from gateway.till_files import TillFiles
 from tools.diag.checks import Check, Verdict
@@ -21,7 +22,10 @@ def check_file_modes(files: TillFiles) -> Check:
     data_dir = files.data_dir
     if not data_dir.exists():
         return Check(
-            "file modes", Verdict.OK, f"no data directory at {data_dir} yet", {"data_dir": str(data_dir)}
+            "file modes",
+            Verdict.OK,
+            tr("no data directory at {data_dir} yet").format(data_dir=data_dir),
+            {"data_dir": str(data_dir)},
         )
     wrong: dict[str, str] = {}
     for path, mode in [(data_dir, DIR_MODE), *((p, FILE_MODE) for p in private_files(data_dir))]:
@@ -32,7 +36,9 @@ def check_file_modes(files: TillFiles) -> Check:
         return Check(
             "file modes",
             Verdict.OK,
-            f"{data_dir} and its databases and keys are readable by their owner only",
+            tr("{data_dir} and its databases and keys are readable by their owner only").format(
+                data_dir=data_dir
+            ),
             {"data_dir": str(data_dir)},
         )
     first = next(iter(wrong))
@@ -44,5 +50,5 @@ def check_file_modes(files: TillFiles) -> Check:
         + (f" (and {len(wrong) - 1} more)" if len(wrong) > 1 else "")
         + ": other users of this machine can read it",
         {"data_dir": str(data_dir), "wrong": wrong},
-        f"{fixes} — or restart the till, which corrects them",
+        tr("{fixes} — or restart the till, which corrects them").format(fixes=fixes),
     )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from gateway.common.i18n import tr
 from gateway.common.signing import SigningKeyError, Verifier, load_or_create_key
 from gateway.fiscal.index_check import IndexMismatch, check_index
 from gateway.fiscal.journal import open_readonly, verify
@@ -31,17 +32,22 @@ def check_journal(files: TillFiles) -> Check:
         return Check(
             "journal",
             Verdict.WARNING,
-            f"no journal at {files.database} yet",
+            tr("no journal at {database} yet").format(database=files.database),
             {"database": str(files.database)},
-            "start the till once (tillgw run); if it has run, check [register].data_dir",
+            tr("start the till once (tillgw run); if it has run, check [register].data_dir"),
         )
     if not files.signing_key.exists():
         return Check(
             "journal",
             Verdict.PROBLEM,
-            f"no signing key at {files.signing_key}: the journal cannot be checked",
+            tr("no signing key at {signing_key}: the journal cannot be checked").format(
+                signing_key=files.signing_key
+            ),
             {"database": str(files.database)},
-            "restore signing-key.pem from the till's backup; check with tillgw journal verify --public-key",
+            tr(
+                "restore signing-key.pem from the till's backup; check with "
+                "tillgw journal verify --public-key"
+            ),
         )
     try:
         verifier = Verifier(load_or_create_key(files.signing_key).public_key())
@@ -57,9 +63,9 @@ def check_journal(files: TillFiles) -> Check:
         return Check(
             "journal",
             Verdict.PROBLEM,
-            f"cannot read the journal: {exc}",
+            tr("cannot read the journal: {exc}").format(exc=exc),
             {"database": str(files.database)},
-            "check the data directory's permissions and disk; run tillgw journal verify for details",
+            tr("check the data directory's permissions and disk; run tillgw journal verify for details"),
         )
     details = {
         "database": str(files.database),
@@ -73,10 +79,13 @@ def check_journal(files: TillFiles) -> Check:
         return Check(
             "journal",
             Verdict.PROBLEM,
-            f"the chain does not hold: {report.problem}",
+            tr("the chain does not hold: {problem}").format(problem=report.problem),
             details,
-            "keep the database exactly as it is (copy it for the auditor), run tillgw journal verify "
-            "--all-signatures, and report it to whoever keeps the till",
+            tr(
+                "keep the database exactly as it is (copy it for the auditor), "
+                "run tillgw journal verify --all-signatures, and report it to "
+                "whoever keeps the till"
+            ),
         )
     if index_problem is not None:
         return Check(
@@ -84,10 +93,18 @@ def check_journal(files: TillFiles) -> Check:
             Verdict.PROBLEM,
             str(index_problem),
             details,
-            "keep the database as it is (copy it for the auditor) and restore till.db from the "
-            "backup (docs/operations.md); no Z report is made until then",
+            tr(
+                "keep the database as it is (copy it for the auditor) and "
+                "restore till.db from the backup (docs/operations.md); no Z "
+                "report is made until then"
+            ),
         )
-    return Check("journal", Verdict.OK, f"the chain holds: {report.entries} entries, signed", details)
+    return Check(
+        "journal",
+        Verdict.OK,
+        tr("the chain holds: {entries} entries, signed").format(entries=report.entries),
+        details,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,9 +171,14 @@ def check_disk(files: TillFiles, now: datetime | None = None) -> Check:
         return Check(
             "disk",
             Verdict.WARNING,
-            f"{summary} (warned under {MIN_DAYS} days or {MIN_FREE // 1024**2} MB)",
+            tr("{summary} (warned under {min_days} days or {mb} MB)").format(
+                summary=summary, min_days=MIN_DAYS, mb=MIN_FREE // 1024**2
+            ),
             details,
-            "free space on the data directory's disk or move [register].data_dir to a larger one; "
-            "never delete the journal (till.db)",
+            tr(
+                "free space on the data directory's disk or move "
+                "[register].data_dir to a larger one; never delete the journal "
+                "(till.db)"
+            ),
         )
     return Check("disk", Verdict.OK, summary, details)

@@ -13,6 +13,7 @@ from typing import Any
 
 import aiomqtt
 
+from gateway.common.i18n import tr
 from gateway.config import MqttConfig
 from tools.diag.checks import Check, Verdict
 
@@ -35,16 +36,18 @@ def _refused(code: int, where: str, user: str) -> Check | None:
         Verdict.PROBLEM,
         summary,
         {"url": where, "user": user, "code": code},
-        "check [mqtt] username and password against the broker's password file (mosquitto_passwd), "
-        "see docs/mosquitto.md",
+        tr(
+            "check [mqtt] username and password against the broker's "
+            "password file (mosquitto_passwd), see docs/mosquitto.md"
+        ),
     )
 
 
 async def check_mqtt(config: MqttConfig | None, connect_seconds: float = MQTT_TIMEOUT) -> Check:
     if config is None:
-        return Check("mqtt", Verdict.OK, "no bus: [mqtt] enabled = false", {})
+        return Check("mqtt", Verdict.OK, tr("no bus: [mqtt] enabled = false"), {})
     where = config.url
-    user = f"user {config.username!r}" if config.username else "no user name"
+    user = tr("user {username!r}").format(username=config.username) if config.username else tr("no user name")
     details: dict[str, Any] = {"url": where, "user": config.username, "tls": config.tls}
     tls_context = None
     if config.tls:
@@ -54,9 +57,11 @@ async def check_mqtt(config: MqttConfig | None, connect_seconds: float = MQTT_TI
             return Check(
                 "mqtt",
                 Verdict.PROBLEM,
-                f"TLS: the CA file {config.ca_file} cannot be used ({getattr(exc, 'strerror', None) or exc})",
+                tr("TLS: the CA file {ca_file} cannot be used ({error})").format(
+                    ca_file=config.ca_file, error=getattr(exc, "strerror", None) or exc
+                ),
                 details,
-                "check [mqtt].ca_file: the store CA's certificate in PEM",
+                tr("check [mqtt].ca_file: the store CA's certificate in PEM"),
             )
     client = aiomqtt.Client(
         config.host,
@@ -78,7 +83,9 @@ async def check_mqtt(config: MqttConfig | None, connect_seconds: float = MQTT_TI
         return _no_answer(where, details, exc)
     except aiomqtt.MqttError as exc:
         return _no_answer(where, details, exc)
-    return Check("mqtt", Verdict.OK, f"connected to {where} as {user}", details)
+    return Check(
+        "mqtt", Verdict.OK, tr("connected to {where} as {user}").format(where=where, user=user), details
+    )
 
 
 def _no_answer(where: str, details: dict[str, Any], exc: BaseException) -> Check:
@@ -87,23 +94,30 @@ def _no_answer(where: str, details: dict[str, Any], exc: BaseException) -> Check
         return Check(
             "mqtt",
             Verdict.PROBLEM,
-            f"TLS: certificate not trusted at {where} ({cause.verify_message})",
+            tr("TLS: certificate not trusted at {where} ({verify_message})").format(
+                where=where, verify_message=cause.verify_message
+            ),
             details,
-            "check that [mqtt].ca_file is the CA that signed the broker's certificate, and that the "
-            "certificate names this host",
+            tr(
+                "check that [mqtt].ca_file is the CA that signed the broker's "
+                "certificate, and that the certificate names this host"
+            ),
         )
     if isinstance(cause, ssl.SSLError):
         return Check(
             "mqtt",
             Verdict.PROBLEM,
-            f"TLS: no TLS connection with {where} ({cause.reason})",
+            tr("TLS: no TLS connection with {where} ({reason})").format(where=where, reason=cause.reason),
             details,
-            "check the port: mqtts:// needs the broker's TLS listener (usually 8883)",
+            tr("check the port: mqtts:// needs the broker's TLS listener (usually 8883)"),
         )
     return Check(
         "mqtt",
         Verdict.PROBLEM,
-        f"no answer from the MQTT broker at {where} ({exc})",
+        tr("no answer from the MQTT broker at {where} ({exc})").format(where=where, exc=exc),
         details,
-        "check that Mosquitto runs (systemctl status mosquitto) and that [mqtt].url has its address and port",
+        tr(
+            "check that Mosquitto runs (systemctl status mosquitto) and that "
+            "[mqtt].url has its address and port"
+        ),
     )

@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from gateway.common.i18n import tr
 from gateway.devices.links.usb_ids import describe, lookup
 from tools.diag.checks import Check, Verdict
 
@@ -57,10 +58,15 @@ def check_serial_ports(found: Iterable[str], answered: dict[str, str]) -> Check:
         return Check(
             "serial ports",
             Verdict.OK,
-            "none: no /dev/ttyS*, /dev/ttyUSB*, /dev/ttyACM* or /dev/serial/by-id/*",
+            tr("none: no /dev/ttyS*, /dev/ttyUSB*, /dev/ttyACM* or /dev/serial/by-id/*"),
             {"ports": []},
         )
-    return Check("serial ports", Verdict.OK, f"{len(ports)} port(s)", {"ports": ports})
+    return Check(
+        "serial ports",
+        Verdict.OK,
+        tr("{count} port(s)").format(count=len(ports)),
+        {"ports": ports},
+    )
 
 
 def _text(device: Any, index_name: str) -> str | None:
@@ -86,9 +92,9 @@ def check_usb(find: Callable[..., Any] | None = None) -> Check:
         return Check(
             "usb",
             Verdict.WARNING,
-            "cannot list USB devices: no libusb on this machine",
+            tr("cannot list USB devices: no libusb on this machine"),
             {},
-            "install libusb (apt install libusb-1.0-0) to see USB printers and scanners here",
+            tr("install libusb (apt install libusb-1.0-0) to see USB printers and scanners here"),
         )
     listed = []
     for device in devices:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from gateway.common.i18n import tr
 from gateway.config import Config
 from gateway.fiscal.journal import open_readonly
 from gateway.registration.check import CHANGED_KIND, assess, current_identity, first_seen_in
@@ -35,7 +36,7 @@ def check_registration(config: Config, unit_id: str | None) -> Check:
     try:
         registration = load_registration(config.data_dir)
     except RegistrationError as exc:
-        return Check("registration", Verdict.PROBLEM, exc.reason, {}, "run tillgw register again")
+        return Check("registration", Verdict.PROBLEM, exc.reason, {}, tr("run tillgw register again"))
     state = assess(registration, current_identity(config, unit_id))
     if state.changed:
         database = TillFiles(config.data_dir).database
@@ -55,14 +56,16 @@ def check_registration(config: Config, unit_id: str | None) -> Check:
             details["model"]["registered"] = registration.register.model
     summary = state.message if model is None else f"{state.message}; {model[0]}"
     if state.registered is None and state.problem is None:
-        return Check("registration", Verdict.PROBLEM, summary, details, "run tillgw register")
+        return Check("registration", Verdict.PROBLEM, summary, details, tr("run tillgw register"))
     if not state.ok:
         return Check(
             "registration",
             Verdict.PROBLEM,
             summary,
             details,
-            f"report the change in Skatteverket's e-service by {state.report_by}, then run tillgw register",
+            tr(
+                "report the change in Skatteverket's e-service by {report_by}, then run tillgw register"
+            ).format(report_by=state.report_by),
         )
     if model is not None:
         return Check("registration", Verdict.WARNING, summary, details, model[1])

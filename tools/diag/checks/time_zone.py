@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from gateway.common.clock import system_zone_name, zone_mismatch, zone_name
+from gateway.common.i18n import tr
 from gateway.config import Config
 from tools.diag.checks import Check, Verdict
 
@@ -25,6 +26,8 @@ def check_time_zone(config: Config, at: datetime | None = None) -> Check:
         Verdict.WARNING,
         warning,
         details,
-        f"set the computer's zone to {zone_name(zone)} (timedatectl set-timezone {zone_name(zone)}) "
-        "so that its logs read as the receipts do",
+        tr(
+            "set the computer's zone to {zone} (timedatectl set-timezone "
+            "{zone}) so that its logs read as the receipts do"
+        ).format(zone=zone_name(zone)),
     )
