@@ -42,7 +42,7 @@ from typing import Any
 
 import aiosqlite
 
-from gateway.sync.database import Database, open_database
+from gateway.sync.database import SqliteFile, open_database
 
 __all__ = ["CATALOG_SCHEMA", "CatalogDb"]
 
@@ -102,7 +102,7 @@ CREATE TABLE IF NOT EXISTS revision_parts (
 """
 
 
-class CatalogDb(Database):
+class CatalogDb(SqliteFile):
     """The open ``catalog.db``. Transactions of this process are serialised."""
 
     @classmethod

@@ -23,8 +23,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-import aiosqlite
-
 from gateway.messages.envelope import BusMessage
 from gateway.receipts.money import money_text
 from gateway.sync.adapters import AdapterError
@@ -42,6 +40,7 @@ from gateway.sync.sie import (
     Voucher,
     render,
 )
+from gateway.sync.sql import SqlConnection
 
 __all__ = ["SIE_SCHEMA", "SieAdapter", "file_name"]
 
@@ -92,7 +91,7 @@ class SieAdapter:
     def handles(self, kind: str) -> bool:
         return kind == "report.z"
 
-    async def setup(self, db: aiosqlite.Connection) -> None:
+    async def setup(self, db: SqlConnection) -> None:
         await db.executescript(SIE_SCHEMA)
 
     def document(self, message: BusMessage, z: ZFigures) -> SieFile:
@@ -128,7 +127,7 @@ class SieAdapter:
         rows = tuple(replace(t, objects=((COST_CENTRE_DIMENSION, code),)) for t in voucher.transactions)
         return replace(voucher, transactions=rows)
 
-    async def process(self, db: aiosqlite.Connection, message: BusMessage) -> str | None:
+    async def process(self, db: SqlConnection, message: BusMessage) -> str | None:
         if message.kind != "report.z":
             return None
         where = f"{message.orgnr}/{message.store}/{message.register}"
