@@ -17,6 +17,7 @@ With ``[sync.sie].cost_centre`` every row of the voucher carries that cost centr
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import importlib.metadata
 from collections.abc import Callable
@@ -59,7 +60,9 @@ CREATE TABLE IF NOT EXISTS sie_files (
 """
 
 
+@functools.cache
 def _version() -> str:
+    """The package's version, asked of its metadata once (a look-up reads files)."""
     try:
         return importlib.metadata.version("tillgateway")
     except importlib.metadata.PackageNotFoundError:  # pragma: no cover - run from a bare checkout
