@@ -42,6 +42,7 @@ from gateway.receipts.model import Line, Payment, PaymentMethod, Receipt, Receip
 from gateway.sync.config import MailConfig, SyncConfig
 from gateway.sync.references import DocumentReference, ReferenceField
 from gateway.sync.sql import SqlConnection, SqliteConnection
+from tests.sync.postgres import postgres_database, postgres_url  # noqa: F401  (fixtures)
 
 MOSQUITTO = "/usr/sbin/mosquitto"
 ORGNR = "5560360793"
