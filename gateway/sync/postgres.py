@@ -34,11 +34,10 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 
 from gateway.sync.database import Database
-from gateway.sync.sql import PostgresConnection, SqlConnection
+from gateway.sync.sql import SCHEMA_LOCK, PostgresConnection, SqlConnection
 
 __all__ = ["PostgresDatabase", "is_postgres_url", "lock_key", "public_url"]
 
-_MIGRATION_LOCK = 0x7469_6C6C  # "till": the advisory lock workers migrate under
 _CONNECT_TIMEOUT = 10
 
 
@@ -90,7 +89,7 @@ class PostgresDatabase(Database):
 
     async def _migrate(self, steps: Sequence[str]) -> None:
         async with self.transaction() as db:
-            await db.execute("SELECT pg_advisory_xact_lock(?)", (_MIGRATION_LOCK,))
+            await db.execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK,))
             await db.execute(
                 "CREATE TABLE IF NOT EXISTS schema_version ("
                 "version BIGINT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"

@@ -19,7 +19,15 @@ if TYPE_CHECKING:
     import aiosqlite
     import psycopg
 
-__all__ = ["Cursor", "PostgresConnection", "Query", "SqlConnection", "SqliteConnection", "postgres_ddl"]
+__all__ = [
+    "SCHEMA_LOCK",
+    "Cursor",
+    "PostgresConnection",
+    "Query",
+    "SqlConnection",
+    "SqliteConnection",
+    "postgres_ddl",
+]
 
 Row = tuple[Any, ...]
 
@@ -116,6 +124,9 @@ _DDL_TYPES = (
 )
 
 
+SCHEMA_LOCK = 0x7469_6C6C  # "till": the advisory lock under which a worker changes the schema
+
+
 def postgres_sql(sql: str) -> str:
     """``?`` placeholders as the driver's ``%s`` (a literal ``%`` doubled)."""
     return _PLACEHOLDER.sub("%s", sql.replace("%", "%%"))
@@ -149,5 +160,9 @@ class PostgresConnection(SqlConnection):
             await cursor.executemany(postgres_sql(sql), list(rows))
 
     async def executescript(self, script: str) -> None:
-        for statement in postgres_ddl(script):
-            await self.raw.execute(statement)
+        """Under :data:`SCHEMA_LOCK`: two workers starting together would otherwise both try to
+        create the table ``IF NOT EXISTS`` says is missing, and one of them fail."""
+        async with self.raw.transaction():
+            await self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+            for statement in postgres_ddl(script):
+                await self.raw.execute(statement)
