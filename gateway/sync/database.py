@@ -4,7 +4,7 @@ The inbox, the held messages, the adapters' done-once records (and, with Postgre
 ERPs' tokens) live in one store. :class:`Database` is what they use: transactions that
 take turns on this process's one connection, plain reads under the same turn (a read on
 the connection while another task's transaction is open would run inside it), and a
-per-register lock so that one worker at a time processes a register.
+per-register claim so that one worker at a time processes a register.
 
 * SQLite (the default, :class:`SqliteDatabase`): one file in WAL mode with
   ``synchronous=FULL`` (a commit is fsynced before it returns), opened by
@@ -91,10 +91,15 @@ class Database:
         async with self._lock, self.conn.execute(sql, params) as cursor:
             return await cursor.fetchall()
 
-    async def try_lock_register(self, db: SqlConnection, key: Sequence[str]) -> bool:
-        """Inside a write transaction: whether this worker may process the register ``key`` now
-        (until the transaction ends); False while another worker holds it."""
-        return True
+    async def claim_register(self, db: SqlConnection, key: Sequence[str]) -> int | None:
+        """Inside a write transaction: the register's ``processed_to``, the register this worker's
+        to process until the transaction ends; None while another worker holds it (or it has no
+        row). SQLite: the write transaction holds the whole file, so every register."""
+        async with db.execute(
+            "SELECT processed_to FROM registers WHERE orgnr = ? AND store = ? AND register = ?", key
+        ) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else int(row[0])
 
 
 class SqliteDatabase(Database):

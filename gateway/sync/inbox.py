@@ -579,12 +579,15 @@ class Inbox:
 
         The stored bytes are read (and decoded) only for the messages this process has not
         kept decoded since it took them."""
-        expected = await self.next_expected(key)
-        rows = await self.fetchall(
-            "SELECT id, sequence, msg_id, held_by FROM inbox WHERE orgnr = ? AND store = ? AND register = ? "
-            "AND sequence >= ? ORDER BY sequence LIMIT ?",
-            (*key, expected, limit),
+        found = await self.fetchall(
+            "SELECT r.processed_to, i.id, i.sequence, i.msg_id, i.held_by FROM registers r "
+            "JOIN inbox i ON i.orgnr = r.orgnr AND i.store = r.store AND i.register = r.register "
+            "AND i.sequence > r.processed_to WHERE r.orgnr = ? AND r.store = ? AND r.register = ? "
+            "ORDER BY i.sequence LIMIT ?",
+            (*key, limit),
         )
+        expected = int(found[0][0]) + 1 if found else await self.next_expected(key)
+        rows = [row[1:] for row in found]
         run: list[tuple[int, str]] = []
         for row in rows:
             if int(row[1]) != expected + len(run) or row[3] == "intake":
@@ -612,21 +615,17 @@ class Inbox:
     async def claim(self, db: SqlConnection, key: RegisterKey, run: Sequence[Pending]) -> bool:
         """Inside the processing transaction: this worker holds the register (no other worker
         sharing the store is processing it) and none of ``run`` has been processed meanwhile."""
-        if not await self.store.try_lock_register(db, key):
-            return False
-        async with db.execute(
-            "SELECT processed_to FROM registers WHERE orgnr = ? AND store = ? AND register = ?", key
-        ) as cursor:
-            row = await cursor.fetchone()
-        return row is not None and int(row[0]) + 1 == run[0].message.sequence
+        processed_to = await self.store.claim_register(db, key)
+        return processed_to is not None and processed_to + 1 == run[0].message.sequence
 
     async def mark_processed(
         self, db: SqlConnection, key: RegisterKey, run: Sequence[Pending], at: str
     ) -> None:
-        await db.executemany(
-            "UPDATE inbox SET processed_at = ?, held_reason = NULL, held_by = NULL "
-            "WHERE id = ? AND processed_at IS NULL",
-            [(at, item.id) for item in run],
+        # The run is the register's next messages in unbroken sequence: one statement marks them.
+        await db.execute(
+            "UPDATE inbox SET processed_at = ?, held_reason = NULL, held_by = NULL WHERE orgnr = ? "
+            "AND store = ? AND register = ? AND sequence BETWEEN ? AND ? AND processed_at IS NULL",
+            (at, *key, run[0].message.sequence, run[-1].message.sequence),
         )
         await db.execute(
             "UPDATE registers SET processed_to = ? WHERE orgnr = ? AND store = ? AND register = ?",

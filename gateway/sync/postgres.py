@@ -6,11 +6,13 @@ keeps them from doubling anything:
 
 * a message is stored once: ``msg_id`` is ``UNIQUE`` and a burst is stored with one
   ``INSERT … ON CONFLICT DO NOTHING`` (:mod:`gateway.sync.inbox`);
-* a register is processed by one worker at a time: the processing transaction takes
-  ``pg_try_advisory_xact_lock`` on the register (:meth:`PostgresDatabase.try_lock_register`);
-  a worker that does not get it leaves the register to the one that has it. The lock ends
-  with the transaction, so a worker that dies (even SIGKILLed) releases it as its
-  connection drops, and the next pass of another worker takes the register on;
+* a register is processed by one worker at a time: the processing transaction locks the
+  register's row in ``registers`` with ``SELECT … FOR UPDATE SKIP LOCKED``
+  (:meth:`PostgresDatabase.claim_register`); a worker that does not get it leaves the
+  register to the one that has it. The lock ends with the transaction, so a worker that
+  dies (even SIGKILLed) releases it as its connection drops, and the next pass of another
+  worker takes the register on. The intake never waits on it: it only reads a register's
+  row, and inserts one only for a register not seen before;
 * an ERP refresh token is refreshed by one worker at a time: ``pg_advisory_xact_lock`` on
   the token's key around the refresh (:mod:`gateway.sync.http.oauth`).
 
@@ -110,7 +112,13 @@ class PostgresDatabase(Database):
         async with self.raw.transaction():
             yield
 
-    async def try_lock_register(self, db: SqlConnection, key: Sequence[str]) -> bool:
-        async with db.execute("SELECT pg_try_advisory_xact_lock(?)", (lock_key("register", *key),)) as cursor:
+    async def claim_register(self, db: SqlConnection, key: Sequence[str]) -> int | None:
+        """The register's row locked ``FOR UPDATE SKIP LOCKED``: None at once when another worker's
+        transaction has it; the latest committed ``processed_to`` when this one gets it."""
+        async with db.execute(
+            "SELECT processed_to FROM registers WHERE orgnr = ? AND store = ? AND register = ? "
+            "FOR UPDATE SKIP LOCKED",
+            key,
+        ) as cursor:
             row = await cursor.fetchone()
-        return row is not None and bool(row[0])
+        return None if row is None else int(row[0])

@@ -132,6 +132,7 @@ class ChainTills:
             identifier=f"chain-till-{index}-{id(self)}",
             protocol=aiomqtt.ProtocolVersion.V5,
         ) as client:
+            client.pending_calls_threshold = 100_000  # many tills publish at once on one connection
             yield client
 
     async def run(self) -> None:

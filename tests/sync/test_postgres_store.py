@@ -54,12 +54,22 @@ async def test_one_worker_at_a_time_processes_a_register_in_order(postgres_url: 
     try:
         key = (ORGNR, STORE, "KASSA-2")
         async with a.transaction() as db:
-            assert await a.store.try_lock_register(db, key)
+            for register in ("KASSA-2", "KASSA-3"):
+                await db.execute(
+                    "INSERT INTO registers (orgnr, store, register) VALUES (?, ?, ?)",
+                    (ORGNR, STORE, register),
+                )
+        async with a.transaction() as db:
+            assert await a.store.claim_register(db, key) == 0
             async with b.transaction() as other:
-                assert not await b.store.try_lock_register(other, key), "held by the first worker"
-                assert await b.store.try_lock_register(other, (ORGNR, STORE, "KASSA-3")), "another register"
+                assert await b.store.claim_register(other, key) is None, "held by the first worker"
+                assert await b.store.claim_register(other, (ORGNR, STORE, "KASSA-3")) == 0, "another one"
+            await db.execute(
+                "UPDATE registers SET processed_to = 5 WHERE orgnr = ? AND store = ? AND register = ?", key
+            )
         async with b.transaction() as other:
-            assert await b.store.try_lock_register(other, key), "free again once the first one committed"
+            assert await b.store.claim_register(other, key) == 5, "free again, as the first one committed it"
+            await other.execute("UPDATE registers SET processed_to = 0")
 
         messages = till_messages(ORGNR, STORE, "KASSA-2", 40, z_every=10)
         items = bus_items(messages)
@@ -81,7 +91,7 @@ async def test_one_worker_at_a_time_processes_a_register_in_order(postgres_url: 
         assert sorted(p.name for p in (tmp_path / "sie").iterdir()) == [
             f"{ORGNR}-{STORE}-KASSA-2-Z{n:06d}.si" for n in (1, 2, 3, 4)
         ]
-        assert rows(postgres_url, "SELECT processed_to FROM registers") == [(40,)]
+        assert rows(postgres_url, "SELECT processed_to FROM registers WHERE register = 'KASSA-2'") == [(40,)]
     finally:
         await a.close()
         await b.close()
