@@ -132,8 +132,10 @@ async def run_one(args: argparse.Namespace, workers: int, use_postgres: bool) ->
         mosquitto.mkdir()
         port = free_port()
         conf = mosquitto / "mosquitto.conf"
-        conf.write_text(
-            f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\n", encoding="utf-8"
+        conf.write_text(  # docs/mosquitto.md's settings for queues, in-flight messages and Nagle
+            f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\n"
+            f"max_inflight_messages {args.broker_inflight}\nset_tcp_nodelay true\n",
+            encoding="utf-8",
         )
         broker = Broker(port, conf)
         broker.start()
@@ -220,6 +222,12 @@ def main() -> None:
     parser.add_argument("--z-every", type=int, default=25)
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument(
+        "--broker-inflight",
+        type=int,
+        default=100,
+        help="Mosquitto's max_inflight_messages (docs/mosquitto.md)",
+    )
     args = parser.parse_args()
     runs: list[tuple[int, bool]] = [] if args.no_sqlite else [(1, False)]
     runs += [(int(n), True) for n in args.workers.split(",")]

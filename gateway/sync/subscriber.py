@@ -290,17 +290,31 @@ class Subscriber:
                     done = done or (marker is not None and _payload(m.payload) == marker.encode())
                     continue
                 items.append((topic, _payload(m.payload)))
+
+            def taken(batch: list[aiomqtt.Message] = batch) -> None:
+                for m in batch:  # stored and committed (or not ours): the broker may forget them
+                    if m.qos > 0:
+                        client._client.ack(m.mid, m.qos)
+
             if items:
-                await self.take(client, items)
-            for m in batch:  # stored and committed (or not ours): the broker may forget them
-                if m.qos > 0:
-                    client._client.ack(m.mid, m.qos)
+                await self.take(client, items, taken)
+            else:
+                taken()
             if done:
                 return
 
-    async def take(self, client: aiomqtt.Client, items: Sequence[tuple[str, bytes]]) -> None:
+    async def take(
+        self,
+        client: aiomqtt.Client,
+        items: Sequence[tuple[str, bytes]],
+        committed: Callable[[], None] | None = None,
+    ) -> None:
+        """Store ``items``, then ack them; ``committed`` is called as soon as they are stored (the
+        broker is told before the tills' acks are out: the next batch need not wait for them)."""
         source = str(self.config.source or "the configuration")
         intakes = await self.inbox.take(items, self.routing, source)  # committed: now the acks may go
+        if committed is not None:
+            committed()
         stored = [i for i in intakes if i.outcome == "stored"]
         again = [i for i in intakes if i.outcome == "duplicate"]
         self.stats.stored += len(stored)

@@ -18,6 +18,7 @@ from decimal import Decimal
 import aiomqtt
 
 from gateway.messages.envelope import BusMessage, Topics, decode_ack
+from gateway.mqtt.client import NO_DELAY
 from gateway.receipts.model import Line, Payment, PaymentMethod, Receipt
 from tests.sync.payloads import sale_payload, z_payload
 
@@ -131,6 +132,8 @@ class ChainTills:
             self.port,
             identifier=f"chain-till-{index}-{id(self)}",
             protocol=aiomqtt.ProtocolVersion.V5,
+            max_inflight_messages=self.window,  # many tills share a connection: theirs together
+            socket_options=NO_DELAY,
         ) as client:
             client.pending_calls_threshold = 100_000  # many tills publish at once on one connection
             yield client
