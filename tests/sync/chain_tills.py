@@ -2,7 +2,8 @@
 messages — receipts and Z reports, built with the bus contract's own Structs
 (:mod:`tests.sync.payloads`) in the envelope the till sends (:class:`BusMessage`) — to one
 broker, each sending its messages in order and sending again what the sync module has
-not acked after ``resend_after`` seconds, as a till's outbox does.
+not acked, after ``resend_after`` seconds and then twice as long each time up to 60 s, as a
+till's publisher does (gateway/bus/publisher.py).
 """
 
 from __future__ import annotations
@@ -108,15 +109,22 @@ class ChainTills:
     async def _till(self, client: aiomqtt.Client, items: Sequence[BusMessage]) -> None:
         encoded = [(topic, data, m.msg_id) for (topic, data), m in zip(bus_items(items), items, strict=True)]
         last_sent: dict[str, float] = {}
+        sends: dict[str, int] = {}
         while True:
             now = time.monotonic()
             waiting = [e for e in encoded if e[2] not in self.acked]
             if not waiting:
                 return
-            due = [e for e in waiting[: self.window] if now - last_sent.get(e[2], -1e9) >= self.resend_after]
+            due = [
+                e
+                for e in waiting[: self.window]
+                if now - last_sent.get(e[2], -1e9)
+                >= min(self.resend_after * 2 ** (sends.get(e[2], 1) - 1), 60)
+            ]
             for topic, data, msg_id in due:
                 await client.publish(topic, data, qos=1)
                 last_sent[msg_id] = time.monotonic()
+                sends[msg_id] = sends.get(msg_id, 0) + 1
                 self.sent += 1
             await asyncio.sleep(0.05 if not due else 0)
 
