@@ -68,6 +68,7 @@ class Result:
     booked_per_s: float
     cpu: dict[str, float]  # part -> share of one core over the run
     resent: int
+    load: float  # the machine's 1-minute load average at the end: other work on the same cores
 
     def limit(self) -> str:
         total = sum(self.cpu.values())
@@ -210,6 +211,7 @@ async def run_one(args: argparse.Namespace, workers: int, use_postgres: bool) ->
             tills.total / (booked_at - start),
             cpu,
             tills.sent - tills.total,
+            os.getloadavg()[0],
         )
 
 
@@ -234,15 +236,15 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     print(f"{args.tills} tills x {args.messages} messages (a Z report every {args.z_every})\n")
     print(
-        "| store | workers | messages | stored/s | booked/s | resent | CPU (share of one core) | the limit |"
+        "| store | workers | messages | stored/s | booked/s | resent | CPU (share of a core) | load | limit |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for workers, use_postgres in runs:
         r = asyncio.run(run_one(args, workers, use_postgres))
         cpu = ", ".join(f"{k} {v:.0%}" for k, v in r.cpu.items())
         print(
             f"| {r.store} | {r.workers} | {r.messages} | {r.stored_per_s:,.0f} | {r.booked_per_s:,.0f} | "
-            f"{r.resent} | {cpu} | {r.limit()} |",
+            f"{r.resent} | {cpu} | {r.load:.1f} | {r.limit()} |",
             flush=True,
         )
 
