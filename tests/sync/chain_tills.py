@@ -2,8 +2,8 @@
 messages — receipts and Z reports, built with the bus contract's own Structs
 (:mod:`tests.sync.payloads`) in the envelope the till sends (:class:`BusMessage`) — to one
 broker, each sending its messages in order and sending again what the sync module has
-not acked, after ``resend_after`` seconds and then twice as long each time up to 60 s, as a
-till's publisher does (gateway/bus/publisher.py).
+not acked, after ``resend_after`` seconds and then twice as long each time up to
+``resend_cap`` (60 s, as a till's publisher does: gateway/bus/publisher.py).
 """
 
 from __future__ import annotations
@@ -86,6 +86,7 @@ class ChainTills:
     store: str
     messages: dict[str, list[BusMessage]]  # register -> its messages, in order
     resend_after: float = 5.0
+    resend_cap: float = 60.0
     connections: int = 4
     window: int = 200  # messages a till has sent and not had acked, at most
     acked: set[str] = field(default_factory=set)
@@ -119,7 +120,7 @@ class ChainTills:
                 e
                 for e in waiting[: self.window]
                 if now - last_sent.get(e[2], -1e9)
-                >= min(self.resend_after * 2 ** (sends.get(e[2], 1) - 1), 60)
+                >= min(self.resend_after * 2 ** (sends.get(e[2], 1) - 1), self.resend_cap)
             ]
             for topic, data, msg_id in due:
                 await client.publish(topic, data, qos=1)

@@ -95,7 +95,9 @@ async def test_workers_share_the_chain_and_one_killed_mid_stream_loses_and_doubl
         for n in range(workers):
             await until(lambda n=n: "MQTT: connected to" in log_text(tmp_path, n), f"worker {n} connected")
         messages = {r: till_messages(ORGNR, STORE, r, MESSAGES, Z_EVERY) for r in register_names(REGISTERS)}
-        tills = ChainTills("127.0.0.1", broker.port, ORGNR, STORE, messages, resend_after=2.0, window=20)
+        tills = ChainTills(
+            "127.0.0.1", broker.port, ORGNR, STORE, messages, resend_after=2.0, resend_cap=2.0, window=20
+        )
         publishing = asyncio.create_task(tills.run())
         victim = processes[0]
         await until(
