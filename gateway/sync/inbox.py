@@ -138,7 +138,7 @@ _FILL_REGISTERS = (
 POSTGRES_STEPS = (INBOX_SCHEMA + _INDEXES,)
 """The inbox's schema in PostgreSQL, step by step (:class:`gateway.sync.postgres.PostgresDatabase`)."""
 
-_DECODED_KEPT = 50_000  # messages kept decoded between the intake and processing (about 100 MB at most)
+_DECODED_KEPT = 10_000  # messages kept decoded between the intake and processing (some 20 MB at most)
 _DEADLOCK = ("40P01", "40001")  # PostgreSQL: two workers storing the same resent messages; done again
 
 RegisterKey = tuple[str, str, str]

@@ -38,13 +38,9 @@ import psycopg
 from gateway.sync.database import Database
 from gateway.sync.sql import SCHEMA_LOCK, PostgresConnection, SqlConnection
 
-__all__ = ["PostgresDatabase", "is_postgres_url", "lock_key", "public_url"]
+__all__ = ["PostgresDatabase", "lock_key", "public_url"]
 
 _CONNECT_TIMEOUT = 10
-
-
-def is_postgres_url(value: str) -> bool:
-    return value.startswith(("postgresql://", "postgres://"))
 
 
 def public_url(url: str) -> str:
