@@ -94,7 +94,6 @@ async def run(settings: dict[str, Any], receipts: int, folder: Path) -> tuple[in
                 # An ordinary day, not the day this module first booked in Fortnox: receipts of
                 # that day are also looked for under the older reference form (docs/adapters/fortnox.md).
                 await inbox.conn.execute("UPDATE reference_forms SET since = '2000-01-01T00:00:00+01:00'")
-                await inbox.conn.commit()
                 await adapter.setup(inbox.conn)
                 await client.auth.access_token()  # the token exchange is not an API call
                 start = time.perf_counter()

@@ -15,8 +15,8 @@ and ``[sync.mail]`` and hands each other table to its own parser: ``[sync.accoun
 ``gateway/sync/adapters/<erp>/config.py`` (:data:`ERP_PARSERS`). docs/sync.md lists every
 key; the keys::
 
-    [sync]            data_dir, inbox, sie_dir, log_dir, stores, registers, client_id, share_group,
-                      session_expiry, once_timeout, retry_interval, keep_logs_days
+    [sync]            data_dir, inbox, database, sie_dir, log_dir, stores, registers, client_id,
+                      share_group, session_expiry, once_timeout, retry_interval, keep_logs_days
     [sync.accounts]   cash, card, gift_card, swish, other, sales_25, sales_12, sales_6,
                       sales_0, vat_25, vat_12, vat_6, rounding (BAS account numbers)
     [sync.sie]        series, voucher_number ("blank" | "z"), company_name, account_names,
@@ -106,7 +106,7 @@ class MailConfig:
 
 @dataclass(frozen=True, slots=True)
 class SyncConfig:
-    inbox: Path  # the inbox database (SQLite)
+    inbox: Path  # the inbox database (SQLite); with ``database``, the folder of the acks' signing key
     sie_dir: Path  # where the SIE files go
     log_dir: Path  # where sync-YYYY-MM-DD.log goes
     mqtt: MqttConfig
@@ -129,6 +129,9 @@ class SyncConfig:
     # is the sync module's alone (its systemd unit may write there and nowhere in the till's).
     log_file: Path = Path("var") / "sync" / "sync.log"
     demo: bool = False
+    # "postgresql://…": the inbox, the adapters' records and the ERPs' tokens in PostgreSQL,
+    # shared by every worker (gateway/sync/postgres.py); None: the SQLite file ``inbox``.
+    database: str | None = None
     source: Path | None = None
     masterdata: MasterDataConfig = field(default_factory=MasterDataConfig)
     # The ERPs to book in and read master data from (gateway/sync/erp.py builds them).
@@ -138,9 +141,24 @@ class SyncConfig:
     nav: NavConfig | None = None
 
     @property
-    def tokens_db(self) -> Path:
-        """The ERPs' OAuth tokens, beside the inbox (its own file: a refresh commits at once)."""
-        return self.inbox.parent / "tokens.db"
+    def store(self) -> Path | str:
+        """Where the inbox is: the PostgreSQL URL of ``database``, else the SQLite file ``inbox``."""
+        return self.database if self.database is not None else self.inbox
+
+    @property
+    def store_name(self) -> str:
+        """The store as the log names it (a URL without its password)."""
+        if self.database is None:
+            return str(self.inbox)
+        from gateway.sync.postgres import public_url
+
+        return public_url(self.database)
+
+    @property
+    def tokens_db(self) -> Path | str:
+        """The ERPs' OAuth tokens: in ``database`` when set (every worker refreshes through one row),
+        else beside the inbox (its own file: a refresh commits at once)."""
+        return self.database if self.database is not None else self.inbox.parent / "tokens.db"
 
     @property
     def catalog_db(self) -> Path:
@@ -216,6 +234,7 @@ def parse_sync_config(raw: dict[str, Any], path: Path) -> SyncConfig:
         {
             "data_dir",
             "inbox",
+            "database",
             "sie_dir",
             "log_dir",
             "stores",
@@ -283,8 +302,22 @@ def parse_sync_config(raw: dict[str, Any], path: Path) -> SyncConfig:
             f"[sync.{masterdata.source}], which is missing"
         )
 
+    database = s.text("database")
+    if database is not None and not database.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(
+            f'[sync].database: must be a PostgreSQL URL such as "postgresql://tillgw@db.example.se/tillgw" '
+            f"(leave it out for the inbox file of [sync].inbox), got {database!r}"
+        )
+    if database is not None and masterdata.enabled:
+        raise ConfigError(
+            "[sync.masterdata]: the master data keeps its catalog in a file of one machine and merges "
+            "stock from the SQLite inbox, so it cannot run with [sync].database; run it in a sync module "
+            "of its own without [sync].database, or leave [sync.masterdata] out"
+        )
+
     return SyncConfig(
         inbox=inbox,
+        database=database,
         sie_dir=sie_dir,
         log_dir=log_dir,
         mqtt=mqtt,

@@ -1,9 +1,18 @@
-"""How the sync module keeps its SQLite databases: the inbox and the master-data catalog.
+"""The sync module's store: one interface, an embedded SQLite file or a PostgreSQL database.
 
-Each is one file in WAL mode with ``synchronous=FULL`` (a commit is fsynced before it
-returns), opened by :func:`open_database` and used through one connection on which this
-process's transactions take turns (:class:`Database`). Times in them are
-:func:`now_text`: local time with its offset, to the millisecond.
+The inbox, the held messages, the adapters' done-once records (and, with PostgreSQL, the
+ERPs' tokens) live in one store. :class:`Database` is what they use: transactions that
+take turns on this process's one connection, plain reads under the same turn (a read on
+the connection while another task's transaction is open would run inside it), and a
+per-register claim so that one worker at a time processes a register.
+
+* SQLite (the default, :class:`SqliteDatabase`): one file in WAL mode with
+  ``synchronous=FULL`` (a commit is fsynced before it returns), opened by
+  :func:`open_database`. A write transaction is ``BEGIN IMMEDIATE``: the whole file is
+  one writer at a time, so it is the register lock too.
+* PostgreSQL (``[sync] database = "postgresql://…"``): :mod:`gateway.sync.postgres`.
+
+Times in them are :func:`now_text`: local time with its offset, to the millisecond.
 """
 
 from __future__ import annotations
@@ -14,12 +23,16 @@ import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
 from gateway.common.migrations import Step, migrate
+from gateway.sync.sql import SqlConnection, SqliteConnection
 
-__all__ = ["Database", "migrate_file", "now_text", "open_database"]
+__all__ = ["Database", "SqliteDatabase", "SqliteFile", "migrate_file", "now_text", "open_database"]
+
+Row = tuple[Any, ...]
 
 
 def now_text() -> str:
@@ -65,8 +78,78 @@ async def open_database(
 
 
 class Database:
-    """An open database of the sync module's (:func:`open_database`): one connection, on which
-    this process's transactions take turns."""
+    """An open store: one connection, on which this process's transactions and reads take turns."""
+
+    name: str  # the file, or the database's URL without its password: for log lines
+    conn: SqlConnection
+
+    def __init__(self) -> None:
+        self._lock = asyncio.Lock()
+
+    @property
+    def dialect(self) -> str:
+        return self.conn.dialect
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    def _begin(self, write: bool) -> contextlib.AbstractAsyncContextManager[None]:
+        raise NotImplementedError
+
+    @contextlib.asynccontextmanager
+    async def transaction(self, *, write: bool = True) -> AsyncIterator[SqlConnection]:
+        """One durable transaction (a consistent read with ``write=False``); rolled back if the
+        block raises."""
+        async with self._lock, self._begin(write):
+            yield self.conn
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        async with self._lock, self.conn.execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        async with self._lock, self.conn.execute(sql, params) as cursor:
+            return await cursor.fetchall()
+
+    async def claim_register(self, db: SqlConnection, key: Sequence[str]) -> int | None:
+        """Inside a write transaction: the register's ``processed_to``, the register this worker's
+        to process until the transaction ends; None while another worker holds it (or it has no
+        row). SQLite: the write transaction holds the whole file, so every register."""
+        async with db.execute(
+            "SELECT processed_to FROM registers WHERE orgnr = ? AND store = ? AND register = ?", key
+        ) as cursor:
+            row = await cursor.fetchone()
+        return None if row is None else int(row[0])
+
+
+class SqliteDatabase(Database):
+    """An SQLite file (:func:`open_database`). A write transaction locks the whole file, so it
+    holds every register too."""
+
+    def __init__(self, path: Path, conn: aiosqlite.Connection) -> None:
+        super().__init__()
+        self.path = path
+        self.name = str(path)
+        self.raw = conn
+        self.conn = SqliteConnection(conn)
+
+    async def close(self) -> None:
+        await self.raw.close()
+
+    @contextlib.asynccontextmanager
+    async def _begin(self, write: bool) -> AsyncIterator[None]:
+        await self.raw.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        try:
+            yield
+        except BaseException:
+            await self.raw.execute("ROLLBACK")
+            raise
+        await self.raw.execute("COMMIT")
+
+
+class SqliteFile:
+    """An SQLite file of the module's own (the master-data catalog): one aiosqlite connection, on
+    which this process's transactions take turns."""
 
     def __init__(self, path: Path, conn: aiosqlite.Connection) -> None:
         self.path = path

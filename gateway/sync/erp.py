@@ -23,8 +23,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date
 
-import aiosqlite
-
 from gateway.config import ConfigError
 from gateway.messages.envelope import BusMessage
 from gateway.sync.adapters import Adapter, AdapterError
@@ -48,6 +46,7 @@ from gateway.sync.http.client import ApiClient, ApiError, ApiUnavailable, Outcom
 from gateway.sync.http.oauth import TokenError, store_initial
 from gateway.sync.masterdata.source import MasterDataSource
 from gateway.sync.orders.source import OrderSource
+from gateway.sync.sql import SqlConnection
 
 __all__ = [
     "AUTHORIZED_BY_CODE",
@@ -86,21 +85,20 @@ class SinceConnected:
     def handles(self, kind: str) -> bool:
         return self.inner.handles(kind)
 
-    async def setup(self, db: aiosqlite.Connection) -> None:
+    async def setup(self, db: SqlConnection) -> None:
         await self.inner.setup(db)
         await db.executescript(CONNECTED_SCHEMA)
         # The first start with this ERP records the day (autocommit: outside any transaction).
         await db.execute(
-            "INSERT OR IGNORE INTO erp_connected (erp, connected_on) VALUES (?, ?)",
+            "INSERT INTO erp_connected (erp, connected_on) VALUES (?, ?) ON CONFLICT DO NOTHING",
             (self.erp, date.today().isoformat()),
         )
         if self.from_date is None:
-            rows = list(
-                await db.execute_fetchall("SELECT connected_on FROM erp_connected WHERE erp = ?", (self.erp,))
-            )
+            async with db.execute("SELECT connected_on FROM erp_connected WHERE erp = ?", (self.erp,)) as c:
+                rows = await c.fetchall()
             self.cutoff = date.fromisoformat(str(rows[0][0]))
 
-    async def process(self, db: aiosqlite.Connection, message: BusMessage) -> str | None:
+    async def process(self, db: SqlConnection, message: BusMessage) -> str | None:
         made = date.fromisoformat(message.at[:10])
         if self.cutoff is not None and made < self.cutoff:
             why = "from_date" if self.from_date is not None else f"the day {self.name} was connected here"
@@ -149,10 +147,10 @@ class OneCompany:
     def handles(self, kind: str) -> bool:
         return self.inner.handles(kind)
 
-    async def setup(self, db: aiosqlite.Connection) -> None:
+    async def setup(self, db: SqlConnection) -> None:
         await self.inner.setup(db)
 
-    async def process(self, db: aiosqlite.Connection, message: BusMessage) -> str | None:
+    async def process(self, db: SqlConnection, message: BusMessage) -> str | None:
         company = await self.company.number()
         if message.orgnr != company:
             raise AdapterError(

@@ -1,11 +1,12 @@
 """The sync module's inbox: every message from the bus, durably, once.
 
-One SQLite file (WAL, ``synchronous=FULL``: a commit is fsynced before it returns).
-A message is acked to the till only after the transaction that stored it has committed,
-so an ack always means "on disk here"; a message that arrives again (the till resends
-until it has the ack) finds its ``msg_id`` already there (``UNIQUE``), is stored no
-second time and is acked again. Processing reads from here, never from the network, in
-``sequence`` order per register, and marks each message processed in the same
+One store (:mod:`gateway.sync.database`): an SQLite file (WAL, ``synchronous=FULL``: a
+commit is fsynced before it returns), or a PostgreSQL database shared by several workers
+(:mod:`gateway.sync.postgres`). A message is acked to the till only after the transaction
+that stored it has committed, so an ack always means "on disk here"; a message that
+arrives again (the till resends until it has the ack) finds its ``msg_id`` already there
+(``UNIQUE``), is stored no second time and is acked again. Processing reads from here,
+never from the network, in ``sequence`` order per register, and marks each message processed in the same
 transaction as the adapters' own records — a crash anywhere loses and doubles nothing.
 
 Tables:
@@ -25,7 +26,14 @@ Tables:
   again (``released_at``); those without one are no till's message and are only counted.
   (The table keeps its old name so that an inbox of an earlier version reads as it is:
   its rows, a register not configured among them, are held messages now.)
+* ``registers`` — one row per register seen: ``processed_to``, the last sequence number
+  processed (every message up to it is processed, every one after it is not). Processing
+  reads from here which registers have work and where each stands, so a pass costs what
+  is pending, not what the inbox has ever held.
 * the adapters' own tables (``sie_files``), created by the adapters.
+
+A message is decoded once: the intake keeps what it decoded (by ``msg_id``) for processing,
+which decodes the stored bytes only for a message this process did not take itself.
 
 Which messages are ours is decided by :mod:`gateway.sync.intake`; how the file is opened,
 by :mod:`gateway.sync.database`.
@@ -33,6 +41,7 @@ by :mod:`gateway.sync.database`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import sqlite3
 from collections.abc import Sequence
@@ -40,13 +49,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
-
 from gateway.common.migrations import Step, split_script
 from gateway.messages.envelope import BusMessage, Topics, decode_message
-from gateway.sync.database import Database, now_text, open_database
+from gateway.sync.database import Database, SqliteDatabase, now_text, open_database
 from gateway.sync.intake import Rejection, classify
 from gateway.sync.routing import Routing
+from gateway.sync.sql import SqlConnection
 
 __all__ = [
     "INBOX_SCHEMA",
@@ -103,6 +111,14 @@ CREATE TABLE IF NOT EXISTS subscriptions (
     filter TEXT NOT NULL,
     PRIMARY KEY (client_id, filter)
 );
+
+CREATE TABLE IF NOT EXISTS registers (
+    orgnr TEXT NOT NULL,
+    store TEXT NOT NULL,
+    register TEXT NOT NULL,
+    processed_to INTEGER NOT NULL DEFAULT 0,   -- every message up to this sequence is processed
+    PRIMARY KEY (orgnr, store, register)
+);
 """
 
 # An inbox of an earlier version gets the columns of held messages and owed acks.
@@ -115,6 +131,23 @@ CREATE INDEX IF NOT EXISTS inbox_held ON inbox (orgnr, store, register, sequence
     WHERE held_reason IS NOT NULL;
 CREATE INDEX IF NOT EXISTS inbox_ack_owed ON inbox (id) WHERE ack_owed IS NOT NULL;
 """
+# An inbox from before ``registers``: where each register's processing stands, read once.
+_FILL_REGISTERS = (
+    "INSERT INTO registers (orgnr, store, register, processed_to) "
+    "SELECT orgnr, store, register, COALESCE(MAX(CASE WHEN processed_at IS NOT NULL THEN sequence END), 0) "
+    "FROM inbox WHERE true GROUP BY orgnr, store, register ON CONFLICT DO NOTHING"
+)
+
+_REJECTED_HELD = (
+    "CREATE INDEX IF NOT EXISTS rejected_held ON rejected (id)"
+    " WHERE released_at IS NULL AND msg_id IS NOT NULL"
+)
+
+POSTGRES_STEPS = (INBOX_SCHEMA + _INDEXES + _REJECTED_HELD + ";\n",)
+"""The inbox's schema in PostgreSQL, step by step (:class:`gateway.sync.postgres.PostgresDatabase`)."""
+
+_DECODED_KEPT = 10_000  # messages kept decoded between the intake and processing (some 20 MB at most)
+_DEADLOCK = ("40P01", "40001")  # PostgreSQL: two workers storing the same resent messages; done again
 
 
 def _version_1(conn: sqlite3.Connection) -> None:
@@ -130,6 +163,14 @@ def _version_1(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+def _version_3(conn: sqlite3.Connection) -> None:
+    """``registers`` filled from what an inbox of an earlier version has stored and processed."""
+    for statement in split_script(INBOX_SCHEMA):  # the new table (the others are there)
+        conn.execute(statement)
+    if conn.execute("SELECT NOT EXISTS (SELECT 1 FROM registers)").fetchone()[0]:
+        conn.execute(_FILL_REGISTERS)
+
+
 INBOX_STEPS = (
     Step(1, "messages, held and rejected messages, subscriptions (2084e15 on)", _version_1),
     # --status, the tills' status and --reprocess ask for the held rejected messages: without
@@ -137,9 +178,11 @@ INBOX_STEPS = (
     Step(
         2,
         "an index of the rejected messages still held",
-        "CREATE INDEX IF NOT EXISTS rejected_held ON rejected (id)"
-        " WHERE released_at IS NULL AND msg_id IS NOT NULL",
+        _REJECTED_HELD,
     ),
+    # Each pass asked the whole inbox which registers had work (a full-index SELECT DISTINCT
+    # that grew with every message ever stored): ``registers`` keeps where each one stands.
+    Step(3, "registers: where each register's processing stands", _version_3),
 )
 """The versions of the inbox file, in order (docs/operations.md lists them)."""
 
@@ -209,27 +252,52 @@ class Pending:
     message: BusMessage
 
 
-class Inbox(Database):
-    """The open inbox database. Write transactions are serialised (one connection)."""
+class Inbox:
+    """The open inbox: its store (:class:`~gateway.sync.database.Database`) and what it keeps decoded."""
+
+    def __init__(self, store: Database) -> None:
+        self.store = store
+        self.conn: SqlConnection = store.conn
+        self.name = store.name
+        self._decoded: dict[str, BusMessage] = {}  # msg_id -> the message, until processed
+        self._known: set[RegisterKey] = set()  # registers with their row in ``registers``
 
     @classmethod
-    async def open(cls, path: Path) -> Inbox:
+    async def open(cls, where: Path | str) -> Inbox:
+        """The inbox in the SQLite file ``where``, or in the PostgreSQL database of the URL ``where``."""
+        if isinstance(where, str):
+            from gateway.sync.postgres import PostgresDatabase  # the driver loads only when used
+
+            return cls(await PostgresDatabase.open(where, POSTGRES_STEPS))
         # Another worker may be writing: wait up to 10 s for it.
-        return cls(
-            path,
+        store = SqliteDatabase(
+            where,
             await open_database(
-                path, INBOX_STEPS, database="the sync module's inbox", busy_timeout_ms=10_000
+                where, INBOX_STEPS, database="the sync module's inbox", busy_timeout_ms=10_000
             ),
         )
+        return cls(store)
 
-    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
-        async with self.conn.execute(sql, params) as cursor:
-            row: sqlite3.Row | None = await cursor.fetchone()
-            return row
+    @property
+    def dialect(self) -> str:
+        return self.store.dialect
 
-    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        async with self.conn.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+    async def close(self) -> None:
+        await self.store.close()
+
+    def transaction(self, *, write: bool = True) -> contextlib.AbstractAsyncContextManager[SqlConnection]:
+        return self.store.transaction(write=write)
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        return await self.store.fetchone(sql, params)
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return await self.store.fetchall(sql, params)
+
+    def _keep(self, message: BusMessage) -> None:
+        """Keep what the intake decoded for processing; past the bound, processing decodes the bytes."""
+        if len(self._decoded) < _DECODED_KEPT:
+            self._decoded[message.msg_id] = message
 
     # -- intake -------------------------------------------------------------------------
 
@@ -239,53 +307,122 @@ class Inbox(Database):
         Only after this returns may the acks it hands back be sent. ``source``: the
         configuration file, named in what a held message's reason says to do.
         """
+        found = [(topic, payload, classify(topic, payload, routing, source)) for topic, payload in items]
+        for attempt in range(3):
+            try:
+                out = await self._take(found)
+            except Exception as exc:
+                if getattr(exc, "sqlstate", None) not in _DEADLOCK or attempt == 2:
+                    raise
+                continue
+            for intake in out:
+                if intake.outcome == "stored" and intake.message is not None:
+                    self._keep(intake.message)
+            return out
+        raise AssertionError("unreachable")
+
+    async def _take(self, found: Sequence[tuple[str, bytes, BusMessage | Rejection | None]]) -> list[Intake]:
         at = now_text()
+        storable: list[tuple[str, bytes, BusMessage, str | None]] = []
+        for topic, payload, f in found:
+            if isinstance(f, BusMessage):
+                storable.append((topic, payload, f, None))
+            elif f is not None and f.message is not None:
+                storable.append((topic, payload, f.message, f.reason))
         out: list[Intake] = []
         async with self.transaction() as db:
-            for topic, payload in items:
-                found = classify(topic, payload, routing, source)
-                if found is None:
+            await self._register_rows(db, {(m.orgnr, m.store, m.register) for _, _, m, _ in storable})
+            inserted = await self._insert(db, storable, at)
+            for topic, payload, f in found:
+                if f is None:
                     out.append(Intake("ignored", topic, None, None, None))
-                elif isinstance(found, Rejection) and found.message is not None:
-                    out.append(await self._store(db, topic, payload, found.message, at, held=found.reason))
-                elif isinstance(found, Rejection):
-                    out.append(await self._reject(db, topic, payload, found, at))
+                elif isinstance(f, Rejection) and f.message is None:
+                    out.append(await self._reject(db, topic, payload, f, at))
                 else:
-                    out.append(await self._store(db, topic, payload, found, at))
+                    m = f if isinstance(f, BusMessage) else f.message
+                    held = None if isinstance(f, BusMessage) else f.reason
+                    assert m is not None
+                    out.append(await self._outcome(db, topic, payload, m, at, held, m.msg_id in inserted))
         return out
+
+    async def _register_rows(self, db: SqlConnection, keys: set[RegisterKey]) -> None:
+        """Each register of the batch has its ``registers`` row (read first: an insert would wait
+        on a row another worker's processing is updating)."""
+        for key in sorted(keys - self._known):
+            async with db.execute(
+                "SELECT 1 FROM registers WHERE orgnr = ? AND store = ? AND register = ?", key
+            ) as cursor:
+                there = await cursor.fetchone()
+            if there is None:
+                await db.execute(
+                    "INSERT INTO registers (orgnr, store, register) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                    key,
+                )
+        self._known |= keys
+
+    async def _insert(
+        self, db: SqlConnection, rows: Sequence[tuple[str, bytes, BusMessage, str | None]], at: str
+    ) -> set[str]:
+        """Insert what is not stored yet; the msg_ids inserted. In PostgreSQL one statement for the
+        burst, in msg_id order (two workers storing the same resent messages lock them in one order)."""
+        if not rows:
+            return set()
+        values = [
+            (m.msg_id, m.orgnr, m.store, m.register, m.sequence, m.kind, topic, m.journal_entry, m.entry_hash,
+             payload, at, held, None if held is None else "intake", None if held is None else at)
+            for topic, payload, m, held in rows
+        ]  # fmt: skip
+        columns = (
+            "msg_id, orgnr, store, register, sequence, kind, topic, journal_entry, entry_hash, message, "
+            "received_at, held_reason, held_by, held_at"
+        )
+        if self.dialect == "postgresql":
+            values.sort(key=lambda v: str(v[0]))
+            types = ("text", "text", "text", "text", "int8", "text", "text", "int8", "text", "bytea",
+                     "text", "text", "text", "text")  # fmt: skip
+            arrays = ", ".join(f"?::{t}[]" for t in types)
+            async with db.execute(
+                f"INSERT INTO inbox ({columns}) SELECT * FROM unnest({arrays}) "
+                "ON CONFLICT DO NOTHING RETURNING msg_id",
+                [list(column) for column in zip(*values, strict=True)],
+            ) as cursor:
+                return {str(r[0]) for r in await cursor.fetchall()}
+        inserted: set[str] = set()
+        for v in values:
+            cursor = await db.execute(
+                f"INSERT INTO inbox ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
+                v,
+            )
+            if cursor.rowcount == 1:
+                inserted.add(str(v[0]))
+        return inserted
 
     async def _store(
         self,
-        db: aiosqlite.Connection,
+        db: SqlConnection,
         topic: str,
         payload: bytes,
         m: BusMessage,
         at: str,
         held: str | None = None,
     ) -> Intake:
+        await self._register_rows(db, {(m.orgnr, m.store, m.register)})
+        inserted = await self._insert(db, [(topic, payload, m, held)], at)
+        return await self._outcome(db, topic, payload, m, at, held, m.msg_id in inserted)
+
+    async def _outcome(
+        self,
+        db: SqlConnection,
+        topic: str,
+        payload: bytes,
+        m: BusMessage,
+        at: str,
+        held: str | None,
+        inserted: bool,
+    ) -> Intake:
         acks = Topics(m.orgnr, m.store, m.register).acks
-        cursor = await db.execute(
-            "INSERT OR IGNORE INTO inbox (msg_id, orgnr, store, register, sequence, kind, topic, "
-            "journal_entry, entry_hash, message, received_at, held_reason, held_by, held_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                m.msg_id,
-                m.orgnr,
-                m.store,
-                m.register,
-                m.sequence,
-                m.kind,
-                topic,
-                m.journal_entry,
-                m.entry_hash,
-                payload,
-                at,
-                held,
-                None if held is None else "intake",
-                None if held is None else at,
-            ),
-        )
-        if cursor.rowcount == 1:
+        if inserted:
             if held is not None:
                 return Intake("held", topic, m.msg_id, acks, "held", m.entry_hash, m, held)
             return Intake("stored", topic, m.msg_id, acks, "stored", m.entry_hash, m)
@@ -312,9 +449,7 @@ class Inbox(Database):
             db, topic, payload, Rejection(reason, m.msg_id, acks, conflict=True, entry_hash=m.entry_hash), at
         )
 
-    async def _reject(
-        self, db: aiosqlite.Connection, topic: str, payload: bytes, r: Rejection, at: str
-    ) -> Intake:
+    async def _reject(self, db: SqlConnection, topic: str, payload: bytes, r: Rejection, at: str) -> Intake:
         digest = hashlib.sha256(topic.encode() + b"\0" + payload).hexdigest()
         await db.execute(
             "INSERT INTO rejected (digest, topic, message, msg_id, reason, received_at, last_at) "
@@ -466,35 +601,50 @@ class Inbox(Database):
     # -- processing ---------------------------------------------------------------------
 
     async def pending_registers(self) -> list[RegisterKey]:
+        """The registers with a message stored after the last one processed: one index probe per
+        register, however many messages the inbox has ever held."""
         rows = await self.fetchall(
-            "SELECT DISTINCT orgnr, store, register FROM inbox WHERE processed_at IS NULL ORDER BY 1, 2, 3"
+            "SELECT r.orgnr, r.store, r.register FROM registers r WHERE EXISTS (SELECT 1 FROM inbox i "
+            "WHERE i.orgnr = r.orgnr AND i.store = r.store AND i.register = r.register "
+            "AND i.sequence > r.processed_to) ORDER BY 1, 2, 3"
         )
         return [(str(r[0]), str(r[1]), str(r[2])) for r in rows]
 
     async def next_expected(self, key: RegisterKey) -> int:
         """The sequence number the register's processing is at: the last processed + 1."""
         row = await self.fetchone(
-            "SELECT MAX(sequence) FROM inbox WHERE orgnr = ? AND store = ? AND register = ? "
-            "AND processed_at IS NOT NULL",
-            key,
+            "SELECT processed_to FROM registers WHERE orgnr = ? AND store = ? AND register = ?", key
         )
-        return 1 if row is None or row[0] is None else int(row[0]) + 1
+        return 1 if row is None else int(row[0]) + 1
 
     async def pending(self, key: RegisterKey, limit: int = 500) -> tuple[int, list[Pending], int | None]:
         """``(expected, messages, waiting_from)``: the unbroken run of messages from the next
         sequence on (up to ``limit``); when the next one is missing, no messages and
-        ``waiting_from`` the first one stored after the gap."""
-        expected = await self.next_expected(key)
-        rows = await self.fetchall(
-            "SELECT id, sequence, message, held_by FROM inbox WHERE orgnr = ? AND store = ? AND register = ? "
-            "AND processed_at IS NULL ORDER BY sequence LIMIT ?",
+        ``waiting_from`` the first one stored after the gap.
+
+        The stored bytes are read (and decoded) only for the messages this process has not
+        kept decoded since it took them."""
+        found = await self.fetchall(
+            "SELECT r.processed_to, i.id, i.sequence, i.msg_id, i.held_by FROM registers r "
+            "JOIN inbox i ON i.orgnr = r.orgnr AND i.store = r.store AND i.register = r.register "
+            "AND i.sequence > r.processed_to WHERE r.orgnr = ? AND r.store = ? AND r.register = ? "
+            "ORDER BY i.sequence LIMIT ?",
             (*key, limit),
         )
-        out: list[Pending] = []
+        expected = int(found[0][0]) + 1 if found else await self.next_expected(key)
+        rows = [row[1:] for row in found]
+        run: list[tuple[int, str]] = []
         for row in rows:
-            if int(row[1]) != expected + len(out) or row[3] == "intake":
+            if int(row[1]) != expected + len(run) or row[3] == "intake":
                 break  # a gap, or a message held until a person acts: the later ones wait (in order)
-            out.append(Pending(int(row[0]), decode_message(bytes(row[2]))))
+            run.append((int(row[0]), str(row[2])))
+        missing = [i for i, msg_id in run if msg_id not in self._decoded]
+        if missing:
+            marks = ", ".join("?" * len(missing))
+            for r in await self.fetchall(f"SELECT message FROM inbox WHERE id IN ({marks})", missing):
+                message = decode_message(bytes(r[0]))
+                self._decoded[message.msg_id] = message  # until processed: a later run reads it again
+        out = [Pending(i, self._decoded[msg_id]) for i, msg_id in run]
         waiting = int(rows[0][1]) if rows and not out and int(rows[0][1]) != expected else None
         return expected, out, waiting
 
@@ -507,24 +657,27 @@ class Inbox(Database):
         )
         return None if row is None else (int(row[0]), str(row[1]))
 
-    @staticmethod
-    async def still_pending(db: aiosqlite.Connection, ids: Sequence[int]) -> bool:
-        """Inside the processing transaction: none of ``ids`` has been processed meanwhile
-        (by another worker sharing this inbox file)."""
-        marks = ", ".join("?" * len(ids))
-        async with db.execute(
-            f"SELECT COUNT(*) FROM inbox WHERE id IN ({marks}) AND processed_at IS NULL", tuple(ids)
-        ) as cursor:
-            row = await cursor.fetchone()
-        return row is not None and int(row[0]) == len(ids)
+    async def claim(self, db: SqlConnection, key: RegisterKey, run: Sequence[Pending]) -> bool:
+        """Inside the processing transaction: this worker holds the register (no other worker
+        sharing the store is processing it) and none of ``run`` has been processed meanwhile."""
+        processed_to = await self.store.claim_register(db, key)
+        return processed_to is not None and processed_to + 1 == run[0].message.sequence
 
-    @staticmethod
-    async def mark_processed(db: aiosqlite.Connection, ids: Sequence[int], at: str) -> None:
-        await db.executemany(
-            "UPDATE inbox SET processed_at = ?, held_reason = NULL, held_by = NULL "
-            "WHERE id = ? AND processed_at IS NULL",
-            [(at, i) for i in ids],
+    async def mark_processed(
+        self, db: SqlConnection, key: RegisterKey, run: Sequence[Pending], at: str
+    ) -> None:
+        # The run is the register's next messages in unbroken sequence: one statement marks them.
+        await db.execute(
+            "UPDATE inbox SET processed_at = ?, held_reason = NULL, held_by = NULL WHERE orgnr = ? "
+            "AND store = ? AND register = ? AND sequence BETWEEN ? AND ? AND processed_at IS NULL",
+            (at, *key, run[0].message.sequence, run[-1].message.sequence),
         )
+        await db.execute(
+            "UPDATE registers SET processed_to = ? WHERE orgnr = ? AND store = ? AND register = ?",
+            (run[-1].message.sequence, *key),
+        )
+        for item in run:
+            self._decoded.pop(item.message.msg_id, None)
 
     async def counts(self) -> dict[str, int]:
         """``messages``, ``processed``, ``held`` (a till's message waiting for a person or a retry)

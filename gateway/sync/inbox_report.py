@@ -11,9 +11,9 @@ __all__ = ["inbox_report"]
 
 async def inbox_report(config: SyncConfig) -> tuple[str, bool]:
     """The report's text, and whether anything is held."""
-    if not config.inbox.exists():
+    if config.database is None and not config.inbox.exists():
         return f"no inbox yet at {config.inbox}: tillgw sync has not run with this configuration", False
-    inbox = await Inbox.open(config.inbox)
+    inbox = await Inbox.open(config.store)
     try:
         counts = await inbox.counts()
         held = await inbox.held()
@@ -31,7 +31,7 @@ async def inbox_report(config: SyncConfig) -> tuple[str, bool]:
     finally:
         await inbox.close()
     lines = [
-        f"inbox {config.inbox}: {counts['messages']} messages, {counts['processed']} booked, "
+        f"inbox {config.store_name}: {counts['messages']} messages, {counts['processed']} booked, "
         f"{counts['messages'] - counts['processed']} not yet, {counts['held']} held",
         f"serving {config.routing.describe()}",
     ]

@@ -102,12 +102,12 @@ class Processor:
                     if self._needs(item):
                         break
                     run.append(item)
-            done = await self._process(name, run)
+            done = await self._process(key, run)
             if done is None:
                 result.failed += 1
                 return
             if not done:
-                continue
+                return  # another worker sharing the store has the register: it carries on
             result.processed += len(run)
             log.info(
                 "processed %s %s: %s",
@@ -116,14 +116,15 @@ class Processor:
                 ", ".join(sorted({i.message.kind for i in run})),
             )
 
-    async def _process(self, name: str, run: list[Pending]) -> bool | None:
-        """True: processed; False: another worker had (read again); None: failed."""
+    async def _process(self, key: RegisterKey, run: list[Pending]) -> bool | None:
+        """True: processed; False: another worker has the register or got there first; None: failed."""
+        name = "/".join(key)
         done: list[str] = []
         current: tuple[Adapter, Pending] | None = None
         try:
             async with self.inbox.transaction() as db:
-                if not await self.inbox.still_pending(db, [i.id for i in run]):
-                    return False  # another worker on this inbox got there first: read again
+                if not await self.inbox.claim(db, key, run):
+                    return False
                 for item in run:
                     for adapter in self.adapters:
                         if adapter.handles(item.message.kind):
@@ -131,7 +132,7 @@ class Processor:
                             what = await adapter.process(db, item.message)
                             if what:
                                 done.append(f"{adapter.name}: {what}")
-                await self.inbox.mark_processed(db, [i.id for i in run], now_text())
+                await self.inbox.mark_processed(db, key, run, now_text())
         except AdapterError as exc:
             assert current is not None
             adapter, item = current

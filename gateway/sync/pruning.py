@@ -71,13 +71,16 @@ def prune_daily_logs(log_dir: Path, keep_days: int, today: date) -> list[Path]:
 async def prune_set_aside(inbox: Inbox, keep_days: int, now: datetime) -> int:
     """Delete the set-aside messages done with more than ``keep_days`` before ``now``; how many."""
     cutoff = (now - timedelta(days=keep_days)).isoformat(timespec="milliseconds")
-    # julianday() reads the offset of each ISO time, so a row written in summer time and a
-    # cut-off in winter time compare as the instants they are.
+    # The times are ISO text with their offset: compared as the instants they are (a row
+    # written in summer time, a cut-off in winter time), by julianday() in SQLite and as
+    # timestamptz in PostgreSQL.
+    instant = "CAST({} AS timestamptz)" if inbox.dialect == "postgresql" else "julianday({})"
+    released, last, given = (instant.format(x) for x in ("released_at", "last_at", "?"))
     async with inbox.transaction() as db:
         cursor = await db.execute(
             "DELETE FROM rejected WHERE "
-            "(released_at IS NOT NULL AND julianday(released_at) < julianday(?)) "
-            "OR (msg_id IS NULL AND julianday(last_at) < julianday(?))",
+            f"(released_at IS NOT NULL AND {released} < {given}) "
+            f"OR (msg_id IS NULL AND {last} < {given})",
             (cutoff, cutoff),
         )
         return cursor.rowcount

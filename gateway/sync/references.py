@@ -38,9 +38,8 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-import aiosqlite
-
 from gateway.messages.envelope import BusMessage
+from gateway.sync.sql import SqlConnection
 
 __all__ = [
     "BC_EXTERNAL_DOCUMENT_NUMBER",
@@ -193,13 +192,14 @@ class LegacyWindow:
         self.erp = erp
         self.since: str | None = None
 
-    async def setup(self, db: aiosqlite.Connection) -> None:
+    async def setup(self, db: SqlConnection) -> None:
         await db.executescript(LEGACY_SCHEMA)
         await db.execute(
-            "INSERT OR IGNORE INTO reference_forms (erp, since) VALUES (?, ?)",
+            "INSERT INTO reference_forms (erp, since) VALUES (?, ?) ON CONFLICT DO NOTHING",
             (self.erp, datetime.now().astimezone().isoformat(timespec="seconds")),
         )
-        rows = list(await db.execute_fetchall("SELECT since FROM reference_forms WHERE erp = ?", (self.erp,)))
+        async with db.execute("SELECT since FROM reference_forms WHERE erp = ?", (self.erp,)) as cursor:
+            rows = await cursor.fetchall()
         self.since = str(rows[0][0])
 
     def covers(self, message: BusMessage) -> bool:

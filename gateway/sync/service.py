@@ -86,7 +86,7 @@ class SyncService:
         logger.addHandler(runlog)
         try:
             runlog.begin(
-                f"pid {os.getpid()}, inbox {self.config.inbox}, broker {self.config.mqtt.url}, "
+                f"pid {os.getpid()}, inbox {self.config.store_name}, broker {self.config.mqtt.url}, "
                 f"SIE files in {self.config.sie_dir}"
             )
             summary = "nothing done"
@@ -103,9 +103,9 @@ class SyncService:
 
     async def _run(self, once: bool, stop: asyncio.Event) -> str:
         try:
-            inbox = await Inbox.open(self.config.inbox)
+            inbox = await Inbox.open(self.config.store)
         except Exception as exc:
-            log.error("inbox: cannot open %s: %s", self.config.inbox, exc)
+            log.error("inbox: cannot open %s: %s", self.config.store_name, exc)
             return "the inbox could not be opened"
         try:
             signer = AckSigner.of_inbox(self.config.inbox)
@@ -134,7 +134,9 @@ class SyncService:
                 try:
                     await adapter.setup(inbox.conn)
                 except Exception as exc:
-                    log.error("%s: cannot set up its tables in %s: %s", adapter.name, self.config.inbox, exc)
+                    log.error(
+                        "%s: cannot set up its tables in %s: %s", adapter.name, self.config.store_name, exc
+                    )
                     return "an adapter could not be set up"
             await self.prune(inbox)
             wake = asyncio.Event()
@@ -218,7 +220,10 @@ class SyncService:
                     condition=(result.failed > 0, bool(result.waiting), bool(result.held)),
                 )
             # Wait for new messages; a failed or waiting register is tried again after a while.
-            timeout = retry if result.failed or result.waiting else None
+            # Workers sharing PostgreSQL pass every retry_interval anyway: a register another
+            # worker held when it died (its messages stored, not processed) is taken on then.
+            shared = processor.inbox.dialect == "postgresql"
+            timeout = retry if result.failed or result.waiting or shared else None
             waiters = {asyncio.create_task(wake.wait()), asyncio.create_task(stop.wait())}
             try:
                 await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)

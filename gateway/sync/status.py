@@ -61,7 +61,7 @@ class StatusReporter:
 
     async def learn_stores(self, inbox: Inbox) -> None:
         """Add the stores the inbox has messages from, and read what each holds."""
-        rows = await inbox.fetchall("SELECT DISTINCT orgnr, store FROM inbox")
+        rows = await inbox.fetchall("SELECT DISTINCT orgnr, store FROM registers")
         routing = self.config.routing
         self.stores.update((str(r[0]), str(r[1])) for r in rows if routing.serves(str(r[0]), str(r[1])))
         held: dict[tuple[str, str], list[dict[str, Any]]] = {}

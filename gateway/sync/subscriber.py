@@ -18,6 +18,12 @@ embedded broker) refuses the MQTT 5 CONNECT; the module then connects with 3.1.1
 plain subscriptions, and says so in the log. A broker that speaks MQTT 5 but refuses
 shared subscriptions gets plain ones, also logged.
 
+Flow control: the module tells the broker it has taken a message (the MQTT PUBACK) only
+after the transaction that stored it has committed, and with MQTT 5 it allows the broker
+:data:`IN_FLIGHT` messages not yet acknowledged (the CONNECT's receive maximum). However
+deep the backlog the broker holds for it, the module holds at most that many messages in
+memory, and a worker killed mid-batch leaves what it had not stored with the broker.
+
 Each batch of messages is stored in one inbox transaction and only after its commit are
 the acks (:class:`~gateway.messages.envelope.Ack`, signed: :mod:`gateway.messages.ack_proof`)
 published, QoS 1, on each register's ``acks`` topic: ``stored`` (also for a message
@@ -53,11 +59,14 @@ from gateway.sync.config import SyncConfig
 from gateway.sync.inbox import Inbox, Intake, OwedAck
 from gateway.sync.runlog import LOGGER
 
-__all__ = ["IntakeStats", "Subscriber"]
+__all__ = ["IN_FLIGHT", "IntakeStats", "Subscriber"]
 
 log = logging.getLogger(LOGGER)
 
 _LEAVES = tuple(sorted(set(KIND_TOPICS.values())))  # events, receipts, reports
+IN_FLIGHT = 1000
+"""Messages the broker may send before the module has stored (and acknowledged) the earlier ones."""
+_BATCH = 500  # messages stored in one transaction at most
 _UNSUPPORTED_PROTOCOL = (1, 0x84)
 # The MQTT library's own chatter: not under tillgw.sync, so it never becomes a line of the
 # day's log (or an error mail); what matters is logged by this module in its own words.
@@ -130,6 +139,7 @@ class Subscriber:
         if protocol is aiomqtt.ProtocolVersion.V5:
             properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             properties.SessionExpiryInterval = self.config.session_expiry
+            properties.ReceiveMaximum = IN_FLIGHT
             client = aiomqtt.Client(
                 mqtt.host,
                 mqtt.port,
@@ -159,7 +169,9 @@ class Subscriber:
                 socket_options=NO_DELAY,
             )
         # Acks go out concurrently, a batch at a time: that many pending calls is no warning.
-        client.pending_calls_threshold = 2 * 500 + 10
+        client.pending_calls_threshold = 2 * _BATCH + 10
+        # The PUBACK waits for the inbox's commit (consume): the broker keeps what is not stored.
+        client._client.manual_ack_set(True)
         return client
 
     @contextlib.asynccontextmanager
@@ -268,7 +280,7 @@ class Subscriber:
         messages = client.messages
         async for first in messages:
             batch = [first]
-            while len(messages) > 0 and len(batch) < 500:
+            while len(messages) > 0 and len(batch) < _BATCH:
                 batch.append(await anext(messages))
             items: list[tuple[str, bytes]] = []
             done = False
@@ -278,14 +290,31 @@ class Subscriber:
                     done = done or (marker is not None and _payload(m.payload) == marker.encode())
                     continue
                 items.append((topic, _payload(m.payload)))
+
+            def taken(batch: list[aiomqtt.Message] = batch) -> None:
+                for m in batch:  # stored and committed (or not ours): the broker may forget them
+                    if m.qos > 0:
+                        client._client.ack(m.mid, m.qos)
+
             if items:
-                await self.take(client, items)
+                await self.take(client, items, taken)
+            else:
+                taken()
             if done:
                 return
 
-    async def take(self, client: aiomqtt.Client, items: Sequence[tuple[str, bytes]]) -> None:
+    async def take(
+        self,
+        client: aiomqtt.Client,
+        items: Sequence[tuple[str, bytes]],
+        committed: Callable[[], None] | None = None,
+    ) -> None:
+        """Store ``items``, then ack them; ``committed`` is called as soon as they are stored (the
+        broker is told before the tills' acks are out: the next batch need not wait for them)."""
         source = str(self.config.source or "the configuration")
         intakes = await self.inbox.take(items, self.routing, source)  # committed: now the acks may go
+        if committed is not None:
+            committed()
         stored = [i for i in intakes if i.outcome == "stored"]
         again = [i for i in intakes if i.outcome == "duplicate"]
         self.stats.stored += len(stored)

@@ -41,6 +41,8 @@ from gateway.messages.envelope import BusMessage, Topics, decode_ack, decode_mes
 from gateway.receipts.model import Line, Payment, PaymentMethod, Receipt, ReceiptKind
 from gateway.sync.config import MailConfig, SyncConfig
 from gateway.sync.references import DocumentReference, ReferenceField
+from gateway.sync.sql import SqlConnection, SqliteConnection
+from tests.sync.postgres import postgres_database, postgres_url  # noqa: F401  (fixtures)
 
 MOSQUITTO = "/usr/sbin/mosquitto"
 ORGNR = "5560360793"
@@ -285,14 +287,14 @@ async def a_day(pipeline: Pipeline) -> None:
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[aiosqlite.Connection]:
+async def db(tmp_path: Path) -> AsyncIterator[SqlConnection]:
     """The inbox database an adapter is given, in autocommit: the test begins and commits."""
-    conn = await aiosqlite.connect(tmp_path / "inbox.db", isolation_level=None)
+    conn = SqliteConnection(await aiosqlite.connect(tmp_path / "inbox.db", isolation_level=None))
     yield conn
     await conn.close()
 
 
-async def process_one(db: aiosqlite.Connection, adapter: Any, message: BusMessage) -> str | None:
+async def process_one(db: SqlConnection, adapter: Any, message: BusMessage) -> str | None:
     """One message in its own transaction, committed as the processor does."""
     await db.execute("BEGIN IMMEDIATE")
     try:

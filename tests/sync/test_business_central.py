@@ -19,6 +19,7 @@ from gateway.sync.adapters.business_central.adapter import BusinessCentralAdapte
 from gateway.sync.adapters.business_central.api import BusinessCentralApi, bc_tokens
 from gateway.sync.adapters.business_central.config import parse_business_central
 from gateway.sync.references import BC_EXTERNAL_DOCUMENT_NUMBER
+from gateway.sync.sql import SqliteConnection
 from tests.sync.conftest import TillFactory, our_reference, process_one, two_receipts
 from tests.sync.fakes.business_central import BusinessCentralFake, settings_for
 
@@ -50,7 +51,7 @@ async def test_receipts_become_posted_paid_invoices_once_through_faults(
 ) -> None:
     fake, (make_adapter, kassa, kort) = bc
     messages = await two_receipts(make_till)
-    db = await aiosqlite.connect(tmp_path / "inbox.db", isolation_level=None)
+    db = SqliteConnection(await aiosqlite.connect(tmp_path / "inbox.db", isolation_level=None))
     try:
         adapter = make_adapter()
         await adapter.setup(db)
@@ -97,7 +98,7 @@ async def test_an_unknown_item_is_refused_quoting_business_central(
     fake, (make_adapter, _, _) = bc
     fake.items = [i for i in fake.items if i["number"] != "1002"]
     messages = await two_receipts(make_till)
-    db = await aiosqlite.connect(tmp_path / "inbox.db", isolation_level=None)
+    db = SqliteConnection(await aiosqlite.connect(tmp_path / "inbox.db", isolation_level=None))
     try:
         adapter = make_adapter()
         await adapter.setup(db)
@@ -123,7 +124,7 @@ async def test_a_receipt_booked_days_later_is_posted_and_paid_on_its_own_day(
         at="2026-11-30T18:02:00+01:00",
         payload={**message.payload, "at": "2026-11-30T18:02:00+01:00"},
     )
-    db = await aiosqlite.connect(tmp_path / "inbox.db", isolation_level=None)
+    db = SqliteConnection(await aiosqlite.connect(tmp_path / "inbox.db", isolation_level=None))
     try:
         adapter = make_adapter()
         await adapter.setup(db)
@@ -144,7 +145,7 @@ async def test_batch_leaves_drafts_paid_unapplied_and_books_nothing_twice(
 ) -> None:
     fake, (make_adapter, kassa, kort) = bc
     messages = await two_receipts(make_till)
-    db = await aiosqlite.connect(tmp_path / "inbox.db", isolation_level=None)
+    db = SqliteConnection(await aiosqlite.connect(tmp_path / "inbox.db", isolation_level=None))
     try:
         adapter = make_adapter()
         adapter.config = dataclasses.replace(adapter.config, post="batch")
@@ -159,7 +160,7 @@ async def test_batch_leaves_drafts_paid_unapplied_and_books_nothing_twice(
     assert [i["status"] for i in fake.invoices] == ["Draft", "Draft"]
     # Sent for approval in BC meanwhile: the module changes nothing of it and says so.
     fake.invoices[0]["status"] = "In Review"
-    db = await aiosqlite.connect(tmp_path / "inbox.db", isolation_level=None)
+    db = SqliteConnection(await aiosqlite.connect(tmp_path / "inbox.db", isolation_level=None))
     try:
         await db.execute("DELETE FROM bc_invoices")
         with pytest.raises(AdapterError, match=r"is awaiting approval in Business Central \(In Review\)"):

@@ -142,3 +142,28 @@ def test_accounts_may_be_numbers_or_text(tmp_path: Path) -> None:
 def test_a_mistake_names_its_key(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_sync_config(write(tmp_path, text))
+
+
+def test_a_chain_on_postgresql_is_documented_and_checked(tmp_path: Path) -> None:
+    """docs/sync.md's chain example reads; a database that is no PostgreSQL URL, or master data
+    beside one, is refused naming the key."""
+    docs = DOCS.read_text(encoding="utf-8")
+    chain = docs[docs.index("### A chain: several workers on PostgreSQL") :]
+    match = re.search(r"```\n(\[sync\].*?)```", chain, re.S)
+    assert match is not None
+    config = load_sync_config(write(tmp_path, '[mqtt]\nurl = "mqtt://127.0.0.1:1883"\n' + match.group(1)))
+    assert config.database == "postgresql://tillgw:secret@db.example.se/tillgw"
+    assert config.store == config.database == config.tokens_db
+    assert config.store_name == "postgresql://tillgw:***@db.example.se/tillgw"
+    assert config.client_id == "tillgw-sync-1" and config.share_group == "tillgw-sync"
+
+    wrong = '[mqtt]\nurl = "mqtt://127.0.0.1:1883"\n[sync]\nstores = ["*"]\ndatabase = "/var/lib/inbox.db"\n'
+    refused = r"\[sync\].database: must be a PostgreSQL URL .* got '/var/lib/inbox.db'"
+    with pytest.raises(ConfigError, match=refused):
+        load_sync_config(write(tmp_path, wrong))
+    both = (
+        '[mqtt]\nurl = "mqtt://127.0.0.1:1883"\n[sync]\nstores = ["*"]\ndatabase = "postgresql://db/tillgw"\n'
+        '[sync.masterdata]\nsource = "file"\nfolder = "export"\norgnr = "5560360793"\nstore = "vaxjo"\n'
+    )
+    with pytest.raises(ConfigError, match=r"\[sync.masterdata\]: .* cannot run with \[sync\].database"):
+        load_sync_config(write(tmp_path, both))

@@ -19,7 +19,6 @@ from email import message_from_bytes
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
 import msgspec
 import pytest
 
@@ -38,6 +37,7 @@ from gateway.sync.masterdata.source import SourceCustomer
 from gateway.sync.references import FORTNOX_EXTERNAL_INVOICE_REFERENCE, voucher_tag
 from gateway.sync.service import SyncService
 from gateway.sync.settings import AccountsConfig
+from gateway.sync.sql import SqlConnection
 from tests.sync.conftest import (
     ORGNR,
     POS_ID,
@@ -112,10 +112,10 @@ class CrashAfterFortnox:
     def handles(self, kind: str) -> bool:
         return self.inner.handles(kind)
 
-    async def setup(self, db: aiosqlite.Connection) -> None:
+    async def setup(self, db: SqlConnection) -> None:
         await self.inner.setup(db)
 
-    async def process(self, db: aiosqlite.Connection, message: BusMessage) -> str | None:
+    async def process(self, db: SqlConnection, message: BusMessage) -> str | None:
         done = await self.inner.process(db, message)
         if not self.crashed and message.kind == "report.z":
             self.crashed = True

@@ -24,6 +24,7 @@ from gateway.sync.adapters.nav.source import NavSource
 from gateway.sync.http.client import ApiError
 from gateway.sync.masterdata.source import SourceCustomer
 from gateway.sync.references import NAV_EXTERNAL_DOCUMENT_NO
+from gateway.sync.sql import SqlConnection, SqliteConnection
 from tests.sync.conftest import TillFactory, a_day, our_reference, process_one, two_receipts
 from tests.sync.fakes.nav import NavFake, settings_for
 
@@ -115,7 +116,7 @@ def ref(number: int) -> str:
 
 
 async def test_a_day_of_receipts_is_booked_exactly_once(
-    make_till: TillFactory, nav: Nav, db: aiosqlite.Connection
+    make_till: TillFactory, nav: Nav, db: SqlConnection
 ) -> None:
     till = await make_till()
     await a_day(till.pipeline)
@@ -179,7 +180,7 @@ async def test_a_day_of_receipts_is_booked_exactly_once(
     assert "is already invoice 103001; nothing booked" in str(again[0])
     assert len(fake.requests) == before
     # The local record lost (a new inbox): NAV's posted documents and ledger say it is all there.
-    fresh = await aiosqlite.connect(":memory:", isolation_level=None)
+    fresh = SqliteConnection(await aiosqlite.connect(":memory:", isolation_level=None))
     try:
         restarted = nav.adapter(config)
         await restarted.setup(fresh)
@@ -196,7 +197,7 @@ class SimulatedCrash(BaseException):
 
 
 async def test_a_crash_between_the_write_and_the_local_record_books_nothing_twice(
-    make_till: TillFactory, nav: Nav, db: aiosqlite.Connection
+    make_till: TillFactory, nav: Nav, db: SqlConnection
 ) -> None:
     messages = await two_receipts(make_till)
     adapter = nav.adapter()
@@ -247,7 +248,7 @@ async def test_a_crash_between_the_write_and_the_local_record_books_nothing_twic
 
 
 async def test_dropped_connections_after_committed_posts_and_busy_503s_book_once(
-    make_till: TillFactory, nav: Nav, db: aiosqlite.Connection
+    make_till: TillFactory, nav: Nav, db: SqlConnection
 ) -> None:
     messages = await two_receipts(make_till)
     fake = nav.fake
@@ -275,7 +276,7 @@ async def test_dropped_connections_after_committed_posts_and_busy_503s_book_once
 
 
 async def test_an_unknown_item_is_refused_quoting_nav(
-    make_till: TillFactory, nav: Nav, db: aiosqlite.Connection
+    make_till: TillFactory, nav: Nav, db: SqlConnection
 ) -> None:
     nav.fake.items = [i for i in nav.fake.items if i["No"] != "1002"]
     messages = await two_receipts(make_till)
@@ -295,7 +296,7 @@ async def test_an_unknown_item_is_refused_quoting_nav(
 
 
 async def test_batch_posting_leaves_the_invoice_open_with_unapplied_payments(
-    make_till: TillFactory, nav: Nav, db: aiosqlite.Connection
+    make_till: TillFactory, nav: Nav, db: SqlConnection
 ) -> None:
     messages = await two_receipts(make_till)
     adapter = nav.adapter(replace(nav.config, post="batch"))

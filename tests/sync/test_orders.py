@@ -10,7 +10,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
 import pytest
 
 from gateway.config import ConfigError
@@ -25,6 +24,7 @@ from gateway.sync.adapters.nav.orders import NavOrderAdapter, NavOrders
 from gateway.sync.orders.source import OrderLookupError
 from gateway.sync.references import NAV_EXTERNAL_DOCUMENT_NO
 from gateway.sync.settings import AccountsConfig
+from gateway.sync.sql import SqlConnection
 from tests.sync.conftest import CARD, POS_ID, TillFactory, a_day, line, our_reference
 from tests.sync.fakes.fortnox import config_for
 from tests.sync.fakes.nav import NavFake, settings_for
@@ -32,7 +32,7 @@ from tests.sync.test_fortnox import fortnox
 
 
 async def process(
-    db: aiosqlite.Connection, adapters: list[Any], message: BusMessage, *, crash: bool = False
+    db: SqlConnection, adapters: list[Any], message: BusMessage, *, crash: bool = False
 ) -> list[str]:
     """One message through the adapters in one transaction, committed as the processor does — or,
     with ``crash``, rolled back after the ERP was written to (as a crash before the commit)."""
@@ -64,7 +64,7 @@ class OrderParts:
     def adapters(self) -> list[Any]:
         raise NotImplementedError
 
-    async def setup(self, db: aiosqlite.Connection) -> None:
+    async def setup(self, db: SqlConnection) -> None:
         for adapter in self.adapters():
             await adapter.setup(db)
 
@@ -109,7 +109,7 @@ async def nav_parts(nav: NavFake) -> AsyncIterator[NavParts]:
 
 
 async def test_a_receipt_paying_a_nav_order_is_invoiced_once_also_after_a_crash(
-    nav: NavFake, nav_parts: NavParts, db: aiosqlite.Connection, make_till: TillFactory
+    nav: NavFake, nav_parts: NavParts, db: SqlConnection, make_till: TillFactory
 ) -> None:
     order = nav.add_order("20000", ("1001", "3"), ("1002", "1"))
     till = await make_till()
@@ -140,7 +140,7 @@ async def test_a_receipt_paying_a_nav_order_is_invoiced_once_also_after_a_crash(
 
 
 async def test_an_order_nav_no_longer_has_open_is_not_booked(
-    nav: NavFake, nav_parts: NavParts, db: aiosqlite.Connection, make_till: TillFactory
+    nav: NavFake, nav_parts: NavParts, db: SqlConnection, make_till: TillFactory
 ) -> None:
     till = await make_till()
     await till.pipeline.submit(
@@ -176,7 +176,7 @@ async def test_nav_refuses_what_the_real_service_refuses_for_orders(nav: NavFake
 
 
 async def test_a_new_order_is_made_once_in_nav_and_shipped_when_delivered_now(
-    nav: NavFake, nav_parts: NavParts, db: aiosqlite.Connection, make_till: TillFactory
+    nav: NavFake, nav_parts: NavParts, db: SqlConnection, make_till: TillFactory
 ) -> None:
     till = await make_till()
     body = {"customer": "20000", "lines": [{"article": "1001", "quantity": "3"}], "delivery": "now"}
@@ -210,7 +210,7 @@ async def test_nav_orders_as_the_tills_get_them(nav: NavFake, nav_parts: NavPart
 
 
 async def test_the_z_voucher_carries_the_cost_centre_and_fortnox_refuses_an_unknown_one(
-    make_till: TillFactory, db: aiosqlite.Connection, tmp_path: Path
+    make_till: TillFactory, db: SqlConnection, tmp_path: Path
 ) -> None:
     till = await make_till()
     await a_day(till.pipeline)

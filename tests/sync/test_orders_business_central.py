@@ -11,7 +11,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
 import pytest
 
 from gateway.config import MqttConfig
@@ -29,6 +28,7 @@ from gateway.sync.config import SyncConfig
 from gateway.sync.erp import SinceConnected, connect, orders_erp
 from gateway.sync.orders.source import OrderLookupError
 from gateway.sync.references import BC_EXTERNAL_DOCUMENT_NUMBER
+from gateway.sync.sql import SqlConnection
 from tests.sync.conftest import CARD, CASH, TillFactory, line, our_reference
 from tests.sync.fakes.business_central import BusinessCentralFake, settings_for
 from tests.sync.test_orders import OrderParts, one_message, process
@@ -147,7 +147,7 @@ async def test_business_central_refuses_what_it_refuses_for_orders(bc: Parts) ->
 
 
 async def test_a_receipt_paying_a_business_central_order_is_invoiced_once_also_after_a_crash(
-    bc: Parts, db: aiosqlite.Connection, make_till: TillFactory
+    bc: Parts, db: SqlConnection, make_till: TillFactory
 ) -> None:
     fake = bc.fake
     # Made in BC a week before: its own day is not the day it is paid at the till.
@@ -198,7 +198,7 @@ async def test_a_receipt_paying_a_business_central_order_is_invoiced_once_also_a
 
 
 async def test_an_order_business_central_does_not_have_is_not_booked(
-    bc: Parts, db: aiosqlite.Connection, make_till: TillFactory
+    bc: Parts, db: SqlConnection, make_till: TillFactory
 ) -> None:
     till = await make_till()
     await till.pipeline.submit(
@@ -214,7 +214,7 @@ async def test_an_order_business_central_does_not_have_is_not_booked(
 
 @pytest.mark.parametrize("delivery", ["later", "now"])
 async def test_a_new_order_is_made_once_in_business_central_also_after_a_crash(
-    bc: Parts, db: aiosqlite.Connection, make_till: TillFactory, delivery: str
+    bc: Parts, db: SqlConnection, make_till: TillFactory, delivery: str
 ) -> None:
     fake = bc.fake
     till = await make_till()

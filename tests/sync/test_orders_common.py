@@ -20,6 +20,7 @@ from gateway.sync.adapters import AdapterError
 from gateway.sync.orders.common import OrderAdapter, OrderRecords, ore, quantity, till_line, vat_rate
 from gateway.sync.orders.source import OrderLookupError
 from gateway.sync.references import ReferenceField
+from gateway.sync.sql import SqlConnection, SqliteConnection
 from tests.sync.payloads import sale_payload
 
 
@@ -108,7 +109,7 @@ class _Erp(OrderAdapter):
         return f"SO-{len(self.made)}", ", shipped"
 
     async def _pay_order(
-        self, db: aiosqlite.Connection, m: BusMessage, payload: ReceiptPayload, ref: str, order_no: str
+        self, db: SqlConnection, m: BusMessage, payload: ReceiptPayload, ref: str, order_no: str
     ) -> tuple[str, str]:
         if order_no == "down":
             raise ConnectionError("the ERP does not answer")
@@ -117,13 +118,13 @@ class _Erp(OrderAdapter):
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[aiosqlite.Connection]:
-    conn = await aiosqlite.connect(tmp_path / "inbox.db", isolation_level=None)
+async def db(tmp_path: Path) -> AsyncIterator[SqlConnection]:
+    conn = SqliteConnection(await aiosqlite.connect(tmp_path / "inbox.db", isolation_level=None))
     yield conn
     await conn.close()
 
 
-async def test_each_order_is_made_and_each_receipt_pays_once(db: aiosqlite.Connection) -> None:
+async def test_each_order_is_made_and_each_receipt_pays_once(db: SqlConnection) -> None:
     erp = _Erp()
     await erp.setup(db)
     new = _message("order.new", _new_order())
@@ -150,7 +151,7 @@ async def test_each_order_is_made_and_each_receipt_pays_once(db: aiosqlite.Conne
 
 
 async def test_what_the_older_module_recorded_under_the_register_alone_is_this_stores(
-    db: aiosqlite.Connection,
+    db: SqlConnection,
 ) -> None:
     """The records are per store, so the older ``{register}-{n}`` form found there is this
     store's: the order is not made again, the receipt does not pay again; another store's

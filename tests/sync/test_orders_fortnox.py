@@ -12,7 +12,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
 import msgspec
 import pytest
 
@@ -28,6 +27,7 @@ from gateway.sync.http import ApiClient, ApiError, SlidingWindowLimiter
 from gateway.sync.orders.source import OrderLookupError
 from gateway.sync.references import FORTNOX_EXTERNAL_INVOICE_REFERENCE
 from gateway.sync.settings import AccountsConfig
+from gateway.sync.sql import SqlConnection
 from tests.sync.conftest import CARD, POS_ID, TillFactory, line, our_reference
 from tests.sync.fakes.fortnox import FakeFortnox, config_for, running
 from tests.sync.test_fortnox import WINDOW
@@ -145,7 +145,7 @@ async def test_fortnox_refuses_what_it_refuses_for_orders(tmp_path: Path) -> Non
 
 
 async def test_a_receipt_paying_a_fortnox_order_is_invoiced_once_also_after_a_crash(
-    tmp_path: Path, db: aiosqlite.Connection, make_till: TillFactory
+    tmp_path: Path, db: SqlConnection, make_till: TillFactory
 ) -> None:
     async with fortnox(tmp_path) as parts:
         fake = parts.fake
@@ -190,7 +190,7 @@ async def test_a_receipt_paying_a_fortnox_order_is_invoiced_once_also_after_a_cr
 
 
 async def test_an_order_fortnox_cannot_invoice_is_not_booked(
-    tmp_path: Path, db: aiosqlite.Connection, make_till: TillFactory
+    tmp_path: Path, db: SqlConnection, make_till: TillFactory
 ) -> None:
     async with fortnox(tmp_path) as parts:
         fake = parts.fake
@@ -217,7 +217,7 @@ async def test_an_order_fortnox_cannot_invoice_is_not_booked(
 
 @pytest.mark.parametrize("delivery", ["later", "now"])
 async def test_a_new_order_is_made_once_in_fortnox_also_after_a_crash(
-    tmp_path: Path, db: aiosqlite.Connection, make_till: TillFactory, delivery: str
+    tmp_path: Path, db: SqlConnection, make_till: TillFactory, delivery: str
 ) -> None:
     async with fortnox(tmp_path) as parts:
         fake = parts.fake
@@ -275,7 +275,7 @@ def with_customer(message: BusMessage, customer: str) -> BusMessage:
 
 
 async def test_invoices_as_order_makes_account_customers_receipts_orders_once(
-    tmp_path: Path, db: aiosqlite.Connection, make_till: TillFactory
+    tmp_path: Path, db: SqlConnection, make_till: TillFactory
 ) -> None:
     async with fortnox(tmp_path, mode="full", invoices="account_customers", invoices_as="order") as parts:
         fake = parts.fake

@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
 import msgspec
 import pytest
 
@@ -26,6 +25,7 @@ from gateway.sync.references import (
     voucher_tag,
 )
 from gateway.sync.settings import AccountsConfig
+from gateway.sync.sql import SqlConnection
 from tests.sync.conftest import ORGNR, POS_ID, STORE, TillFactory, process_one, two_receipts
 from tests.sync.fakes.business_central import BusinessCentralFake
 from tests.sync.test_business_central import bc  # noqa: F401 - the fixture
@@ -50,7 +50,7 @@ def day_before(message: BusMessage) -> BusMessage:
     return msgspec.structs.replace(message, at="2020-01-02" + message.at[10:], payload=payload)
 
 
-async def ready(db: aiosqlite.Connection, adapter: Any) -> Any:
+async def ready(db: SqlConnection, adapter: Any) -> Any:
     """``adapter`` set up, as the processor sets up every adapter of a (re)started module."""
     await adapter.setup(db)
     return adapter
@@ -126,7 +126,7 @@ def with_customer(message: BusMessage, customer: str) -> BusMessage:
 
 
 async def test_fortnox_two_stores_receipt_1_are_two_invoices_and_an_old_one_is_found(
-    make_till: TillFactory, tmp_path: Path, db: aiosqlite.Connection
+    make_till: TillFactory, tmp_path: Path, db: SqlConnection
 ) -> None:
     first, _ = await two_receipts(make_till)
     ours = with_customer(first, "1001")
@@ -170,7 +170,7 @@ async def test_fortnox_two_stores_receipt_1_are_two_invoices_and_an_old_one_is_f
 async def test_business_central_two_stores_receipt_1_are_two_invoices_and_an_old_one_is_found(
     make_till: TillFactory,
     bc: tuple[BusinessCentralFake, Any],  # noqa: F811
-    db: aiosqlite.Connection,
+    db: SqlConnection,
 ) -> None:
     fake, (make_adapter, _, _) = bc
     first, second = await two_receipts(make_till)
@@ -205,7 +205,7 @@ async def test_business_central_two_stores_receipt_1_are_two_invoices_and_an_old
 async def test_nav_two_stores_receipt_1_are_two_invoices_and_an_old_one_is_found(
     make_till: TillFactory,
     nav: Nav,  # noqa: F811
-    db: aiosqlite.Connection,
+    db: SqlConnection,
 ) -> None:
     first, second = await two_receipts(make_till)
     adapter = nav.adapter()
@@ -235,7 +235,7 @@ async def test_nav_two_stores_receipt_1_are_two_invoices_and_an_old_one_is_found
 async def test_visma_two_stores_z_1_are_two_vouchers(
     make_till: TillFactory,
     visma: Visma,  # noqa: F811
-    db: aiosqlite.Connection,
+    db: SqlConnection,
 ) -> None:
     z = next(m for m in await day_messages(make_till) if m.kind == "report.z")
     adapter = visma.adapter()

@@ -20,7 +20,6 @@ from email import message_from_bytes
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
 import pytest
 
 from gateway.messages.envelope import BusMessage, Topics
@@ -29,6 +28,7 @@ from gateway.sync.adapters import Adapter
 from gateway.sync.adapters.sie.adapter import SieAdapter
 from gateway.sync.config import SyncConfig
 from gateway.sync.service import SyncService, default_adapters
+from gateway.sync.sql import SqlConnection
 from tests.sync.conftest import (
     ORGNR,
     POS_ID,
@@ -231,10 +231,10 @@ class Recorder:
     def handles(self, kind: str) -> bool:
         return True
 
-    async def setup(self, db: aiosqlite.Connection) -> None:
+    async def setup(self, db: SqlConnection) -> None:
         return None
 
-    async def process(self, db: aiosqlite.Connection, message: BusMessage) -> str | None:
+    async def process(self, db: SqlConnection, message: BusMessage) -> str | None:
         self.seen.append(message.sequence)
         return None
 

@@ -31,6 +31,7 @@ from gateway.sync.http.oauth import store_initial
 from gateway.sync.masterdata.source import SourceCustomer
 from gateway.sync.service import SyncService
 from gateway.sync.settings import AccountsConfig
+from gateway.sync.sql import SqlConnection, SqliteConnection
 from tests.sync.conftest import (
     ORGNR,
     POS_ID,
@@ -135,7 +136,7 @@ def test_the_configuration_names_the_key_that_is_wrong() -> None:
 
 
 async def test_a_day_is_booked_as_one_balanced_voucher_once(
-    make_till: TillFactory, visma: Visma, db: aiosqlite.Connection
+    make_till: TillFactory, visma: Visma, db: SqlConnection
 ) -> None:
     messages = await day_messages(make_till)
     adapter = visma.adapter()
@@ -159,7 +160,7 @@ async def test_a_day_is_booked_as_one_balanced_voucher_once(
     assert again is not None and "already voucher A1" in again
     assert len(visma.fake.requests) == before and len(visma.fake.vouchers) == 1
     # Reprocessed with the local record lost (a new inbox): found in Visma, not made twice.
-    fresh = await aiosqlite.connect(":memory:", isolation_level=None)
+    fresh = SqliteConnection(await aiosqlite.connect(":memory:", isolation_level=None))
     try:
         await adapter.setup(fresh)
         found = await process_one(fresh, visma.adapter(), z)
@@ -174,7 +175,7 @@ class SimulatedCrash(BaseException):
 
 
 async def test_a_crash_after_the_post_and_a_lost_answer_book_nothing_twice(
-    make_till: TillFactory, visma: Visma, db: aiosqlite.Connection
+    make_till: TillFactory, visma: Visma, db: SqlConnection
 ) -> None:
     z = (await day_messages(make_till))[-1]
     adapter = visma.adapter()
@@ -209,7 +210,7 @@ async def test_a_crash_after_the_post_and_a_lost_answer_book_nothing_twice(
 
 
 async def test_a_429_storm_503s_and_a_token_expiring_mid_run_are_ridden_out(
-    make_till: TillFactory, visma: Visma, db: aiosqlite.Connection
+    make_till: TillFactory, visma: Visma, db: SqlConnection
 ) -> None:
     z = (await day_messages(make_till))[-1]
     adapter = visma.adapter()
@@ -274,7 +275,7 @@ async def test_an_unknown_account_is_refused_quoting_visma_logged_and_mailed(
 
 
 async def test_a_z_report_before_from_date_is_not_booked(
-    make_till: TillFactory, visma: Visma, db: aiosqlite.Connection
+    make_till: TillFactory, visma: Visma, db: SqlConnection
 ) -> None:
     z = (await day_messages(make_till))[-1]
     config = replace(visma.config, from_date=date(2999, 1, 1))
@@ -420,7 +421,7 @@ def test_the_cost_center_is_a_short_name_and_a_mistake_names_the_key() -> None:
 
 
 async def test_every_row_carries_the_cost_center_item_looked_up_once_by_its_code(
-    make_till: TillFactory, visma: Visma, db: aiosqlite.Connection
+    make_till: TillFactory, visma: Visma, db: SqlConnection
 ) -> None:
     visma.fake.add_cost_center_item("LAGER", "Lagret", number=1)
     item = visma.fake.add_cost_center_item("BUTIK1", "Butiken i Växjö", number=2)
@@ -441,7 +442,7 @@ async def test_every_row_carries_the_cost_center_item_looked_up_once_by_its_code
 
 
 async def test_an_unknown_cost_center_is_refused_by_the_adapter_and_by_visma(
-    make_till: TillFactory, visma: Visma, db: aiosqlite.Connection
+    make_till: TillFactory, visma: Visma, db: SqlConnection
 ) -> None:
     z = (await day_messages(make_till))[-1]
     item = visma.fake.add_cost_center_item("BUTIK1", "Butiken i Växjö")

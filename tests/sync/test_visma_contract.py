@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
-import aiosqlite
 import msgspec
 import pytest
 
@@ -18,6 +17,7 @@ from gateway.sync.adapters import AdapterError
 from gateway.sync.adapters.visma.api import VismaApi, visma_tokens
 from gateway.sync.adapters.visma.config import parse_visma
 from gateway.sync.http.oauth import store_initial
+from gateway.sync.sql import SqlConnection
 from tests.sync.conftest import ORGNR, TillFactory, process_one
 from tests.sync.contracts.visma_check import contract
 from tests.sync.fakes.visma import VismaFake
@@ -181,7 +181,7 @@ async def test_rotated_and_reusable_refresh_tokens_both_work(
 async def test_a_z_of_another_organisation_number_is_never_booked_here(
     make_till: TillFactory,
     visma: Visma,  # noqa: F811
-    db: aiosqlite.Connection,
+    db: SqlConnection,
 ) -> None:
     z = (await day_messages(make_till))[-1]
     other = msgspec.structs.replace(z, orgnr="5591234567")

@@ -21,9 +21,8 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     # Annotations only: every ERP's configuration parser is in this package, and reading a
     # configuration (``tillgw sync --help`` too) loads neither the database driver nor the bus codecs.
-    import aiosqlite
-
     from gateway.messages.envelope import BusMessage
+    from gateway.sync.sql import SqlConnection
 
 __all__ = ["Adapter", "AdapterError"]
 
@@ -39,10 +38,10 @@ class Adapter(Protocol):
         """Whether messages of ``kind`` (``receipt``, ``report.z``, …) need this adapter."""
         ...
 
-    async def setup(self, db: aiosqlite.Connection) -> None:
+    async def setup(self, db: SqlConnection) -> None:
         """Create the adapter's tables (called once at start, outside a transaction)."""
         ...
 
-    async def process(self, db: aiosqlite.Connection, message: BusMessage) -> str | None:
+    async def process(self, db: SqlConnection, message: BusMessage) -> str | None:
         """Handle one message inside the open transaction ``db``; what was done, for the log."""
         ...

@@ -1,4 +1,4 @@
-"""OAuth 2 access tokens for an ERP API, kept in SQLite so every process shares them.
+"""OAuth 2 access tokens for an ERP API, kept in a database so every process shares them.
 
 One row per ``provider`` + ``tenant`` in the ``oauth_tokens`` table: the access token and
 when it expires, and the refresh token. Refresh tokens are single use (Fortnox, Visma):
@@ -7,8 +7,10 @@ after, so two refreshes racing — two tasks, or two processes on the same file 
 lock the account out until someone authorises it again. Therefore:
 
 * one refresh at a time in a process (an :class:`asyncio.Lock`), and across processes a
-  ``BEGIN IMMEDIATE`` transaction on the token file held for the whole exchange: the
-  second process waits, then finds the first one's new token in the row and uses it;
+  ``BEGIN IMMEDIATE`` transaction on the token file held for the whole exchange — with
+  ``[sync].database``, a transaction holding ``pg_advisory_xact_lock`` on the token's
+  provider and tenant, which holds for workers on every machine: the second process
+  waits, then finds the first one's new token in the row and uses it;
 * the new tokens are committed before the access token is handed to anyone, so a crash
   right after a refresh never leaves the only valid refresh token in memory.
 
@@ -17,7 +19,8 @@ the API answered 401 to it (once: see :meth:`OAuthTokens.after_401`).
 
 The file should be one of its own (``tokens.db`` beside the inbox), not the inbox: the
 inbox holds its write transaction while an adapter calls the API, and a refresh then
-needs a write transaction of its own.
+needs a write transaction of its own. In PostgreSQL a refresh has a connection and a
+transaction of its own too, so the table can be in the inbox's database.
 
 Two grants: ``refresh_token`` (apps authorised by a user; the first refresh token, or the
 authorisation code to exchange for one, is stored once with :func:`store_initial`) and
@@ -42,6 +45,7 @@ import aiosqlite
 
 from gateway.common.migrations import Step
 from gateway.sync.database import migrate_file
+from gateway.sync.sql import PostgresConnection, SqlConnection, SqliteConnection
 
 __all__ = [
     "REFRESH_MARGIN",
@@ -51,6 +55,7 @@ __all__ = [
     "StaticBearer",
     "TokenEndpoint",
     "TokenError",
+    "TokenStore",
     "store_initial",
 ]
 
@@ -134,15 +139,24 @@ async def _connect(path: Path) -> aiosqlite.Connection:
     return conn
 
 
+TokenStore = Path | str
+"""The SQLite token file, or the PostgreSQL URL of ``[sync].database``."""
+
+
 @asynccontextmanager
-async def _immediate(path: Path) -> AsyncIterator[aiosqlite.Connection]:
-    """A connection in a ``BEGIN IMMEDIATE`` transaction (one writer at a time across processes):
-    committed when the block ends, rolled back when it raises."""
-    conn = await _connect(path)
+async def _immediate(where: TokenStore, provider: str, tenant: str) -> AsyncIterator[SqlConnection]:
+    """A connection in a transaction that is the one refresh of ``provider`` + ``tenant`` under way
+    (``BEGIN IMMEDIATE`` on the file; an advisory lock in PostgreSQL): committed when the block
+    ends, rolled back when it raises."""
+    if isinstance(where, str):
+        async with _postgres_refresh(where, provider, tenant) as db:
+            yield db
+        return
+    conn = await _connect(where)
     try:
         await conn.execute("BEGIN IMMEDIATE")
         try:
-            yield conn
+            yield SqliteConnection(conn)
             await conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:
@@ -150,6 +164,22 @@ async def _immediate(path: Path) -> AsyncIterator[aiosqlite.Connection]:
             raise
     finally:
         await conn.close()
+
+
+@asynccontextmanager
+async def _postgres_refresh(url: str, provider: str, tenant: str) -> AsyncIterator[SqlConnection]:
+    import psycopg  # the driver loads only with [sync].database
+
+    from gateway.sync.postgres import lock_key
+
+    async with (
+        await psycopg.AsyncConnection.connect(url, autocommit=True, connect_timeout=10) as conn,
+        conn.transaction(),
+    ):
+        db = PostgresConnection(conn)
+        await db.execute("SELECT pg_advisory_xact_lock(?)", (lock_key("oauth", provider, tenant),))
+        await db.executescript(TOKEN_SCHEMA)
+        yield db
 
 
 def _quote_error(status: int, text: str) -> str:
@@ -213,7 +243,7 @@ class OAuthTokens:
 
     def __init__(
         self,
-        path: Path,
+        path: TokenStore,
         provider: str,
         tenant: str,
         endpoint: TokenEndpoint,
@@ -254,7 +284,7 @@ class OAuthTokens:
 
     async def _refresh(self, stale: str | None) -> str:
         """Under ``BEGIN IMMEDIATE``: take a newer token from the row, or refresh and commit."""
-        async with _immediate(self.path) as conn:
+        async with _immediate(self.path, self.provider, self.tenant) as conn:
             async with conn.execute(
                 "SELECT access_token, expires_at, refresh_token FROM oauth_tokens "
                 "WHERE provider = ? AND tenant = ?",
@@ -307,7 +337,7 @@ class OAuthTokens:
 
 
 async def store_initial(
-    path: Path,
+    path: TokenStore,
     provider: str,
     tenant: str,
     endpoint: TokenEndpoint,
@@ -323,7 +353,7 @@ async def store_initial(
     """
     if (refresh_token is None) == (code is None):
         raise ValueError("give either a refresh token or an authorisation code")
-    async with _immediate(path) as conn:
+    async with _immediate(path, provider, tenant) as conn:
         if code is not None:
             form = {"grant_type": "authorization_code", "code": code}
             if redirect_uri:
@@ -337,7 +367,9 @@ async def store_initial(
                 raise ValueError("the refresh token is empty")
             tokens = _Tokens("", 0.0, refresh_token.strip())
         await conn.execute(
-            "INSERT OR REPLACE INTO oauth_tokens (provider, tenant, access_token, expires_at, "
-            "refresh_token, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO oauth_tokens (provider, tenant, access_token, expires_at, refresh_token, "
+            "updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (provider, tenant) DO UPDATE SET "
+            "access_token = excluded.access_token, expires_at = excluded.expires_at, "
+            "refresh_token = excluded.refresh_token, updated_at = excluded.updated_at",
             (provider, tenant, tokens.access_token, tokens.expires_at, tokens.refresh_token, time.time()),
         )

@@ -43,7 +43,7 @@ from typing import Any
 import aiosqlite
 
 from gateway.common.migrations import Step
-from gateway.sync.database import Database, open_database
+from gateway.sync.database import SqliteFile, open_database
 
 __all__ = ["CATALOG_SCHEMA", "CATALOG_STEPS", "CatalogDb"]
 
@@ -108,7 +108,7 @@ CATALOG_STEPS = (
 """The versions of the master-data catalog file, in order (docs/operations.md lists them)."""
 
 
-class CatalogDb(Database):
+class CatalogDb(SqliteFile):
     """The open ``catalog.db``. Transactions of this process are serialised."""
 
     @classmethod

@@ -31,8 +31,6 @@ import json
 import logging
 from datetime import datetime
 
-import aiosqlite
-
 from gateway.messages.catalog import Customer
 from gateway.messages.envelope import BusMessage, MessageError
 from gateway.sync.adapters import AdapterError
@@ -40,6 +38,7 @@ from gateway.sync.masterdata.catalog_db import CatalogDb
 from gateway.sync.masterdata.pricing import source_customer
 from gateway.sync.masterdata.source import MasterDataSource, SourceCustomer
 from gateway.sync.runlog import LOGGER
+from gateway.sync.sql import SqlConnection
 
 __all__ = ["CUSTOMER_KIND", "CustomerAdapter"]
 
@@ -65,7 +64,7 @@ class CustomerAdapter:
     def handles(self, kind: str) -> bool:
         return kind == CUSTOMER_KIND
 
-    async def setup(self, db: aiosqlite.Connection) -> None:
+    async def setup(self, db: SqlConnection) -> None:
         """Its records are in ``catalog.db`` (created when that is opened), none in the inbox."""
 
     async def _erp_number(self, till_number: str) -> str:
@@ -80,7 +79,7 @@ class CustomerAdapter:
         known = await self.catalog.fetchall("SELECT 1 FROM customers WHERE number = ?", (till_number,))
         return till_number if known or not till_number.startswith("T-") else ""
 
-    async def process(self, db: aiosqlite.Connection, message: BusMessage) -> str | None:
+    async def process(self, db: SqlConnection, message: BusMessage) -> str | None:
         try:
             customer = Customer.from_json(message.payload, "payload")
         except MessageError as exc:

@@ -53,6 +53,7 @@ from gateway.sync.masterdata.catalog_db import CatalogDb
 from gateway.sync.masterdata.source import MasterDataSource
 from gateway.sync.payloads import receipt_payload, sale_of
 from gateway.sync.runlog import LOGGER
+from gateway.sync.sql import SqlConnection
 
 __all__ = [
     "STOCK_SCHEMA",
@@ -88,10 +89,10 @@ class StockRecorder:
     def handles(self, kind: str) -> bool:
         return kind == "receipt"
 
-    async def setup(self, db: aiosqlite.Connection) -> None:
+    async def setup(self, db: SqlConnection) -> None:
         await db.executescript(STOCK_SCHEMA)
 
-    async def process(self, db: aiosqlite.Connection, message: BusMessage) -> str | None:
+    async def process(self, db: SqlConnection, message: BusMessage) -> str | None:
         payload = receipt_payload(message)
         if payload.type not in _COUNTED_TYPES:
             return None
@@ -103,7 +104,9 @@ class StockRecorder:
         if not rows:
             return None
         await db.executemany(
-            "INSERT OR IGNORE INTO stock_changes (msg_id, line, article, change) VALUES (?, ?, ?, ?)", rows
+            "INSERT INTO stock_changes (msg_id, line, article, change) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            rows,
         )
         return f"{len(rows)} stock line{'' if len(rows) == 1 else 's'} recorded"
 

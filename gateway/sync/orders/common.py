@@ -21,8 +21,6 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, ClassVar
 
-import aiosqlite
-
 from gateway.messages.envelope import BusMessage
 from gateway.messages.orders import NewOrder, Order, OrderFieldError, OrderLine
 from gateway.messages.receipt_payload import ReceiptPayload
@@ -36,6 +34,7 @@ from gateway.sync.masterdata.pricing import price_incl_vat
 from gateway.sync.orders.source import OrderLookupError
 from gateway.sync.payloads import receipt_payload, sale_of
 from gateway.sync.references import DocumentReference, ReferenceField, order_number
+from gateway.sync.sql import SqlConnection
 
 __all__ = [
     "OrderAdapter",
@@ -135,7 +134,7 @@ class OrderRecords:
         self.table = table
         self.schema = _RECORDS_SCHEMA.format(table=table)
 
-    async def recorded(self, db: aiosqlite.Connection, m: BusMessage, action: str, ref: str) -> str | None:
+    async def recorded(self, db: SqlConnection, m: BusMessage, action: str, ref: str) -> str | None:
         """The document ``action`` made for ``ref`` in ``m``'s store, None when it has not been done."""
         async with db.execute(
             f"SELECT document_no FROM {self.table} "
@@ -146,7 +145,7 @@ class OrderRecords:
         return None if row is None else str(row[0])
 
     async def record(
-        self, db: aiosqlite.Connection, m: BusMessage, action: str, ref: str, order_no: str, document: str
+        self, db: SqlConnection, m: BusMessage, action: str, ref: str, order_no: str, document: str
     ) -> None:
         await db.execute(
             f"INSERT INTO {self.table} "
@@ -175,10 +174,10 @@ class OrderAdapter:
     def handles(self, kind: str) -> bool:
         return kind in ("receipt", "order.new")
 
-    async def setup(self, db: aiosqlite.Connection) -> None:
+    async def setup(self, db: SqlConnection) -> None:
         await db.executescript(self.records.schema)
 
-    async def process(self, db: aiosqlite.Connection, message: BusMessage) -> str | None:
+    async def process(self, db: SqlConnection, message: BusMessage) -> str | None:
         try:
             if message.kind == "order.new":
                 return await self._new(db, message)
@@ -195,7 +194,7 @@ class OrderAdapter:
     # -- a receipt pays an order ----------------------------------------------------------
 
     async def _recorded(
-        self, db: aiosqlite.Connection, m: BusMessage, action: str, reference: DocumentReference
+        self, db: SqlConnection, m: BusMessage, action: str, reference: DocumentReference
     ) -> str | None:
         """What was done for ``reference`` in ``m``'s store: under it, or under its legacy form."""
         earlier = await self.records.recorded(db, m, action, reference.in_field(self.field))
@@ -203,9 +202,7 @@ class OrderAdapter:
             earlier = await self.records.recorded(db, m, action, reference.legacy)
         return earlier
 
-    async def _pay(
-        self, db: aiosqlite.Connection, m: BusMessage, payload: ReceiptPayload, order_no: str
-    ) -> str:
+    async def _pay(self, db: SqlConnection, m: BusMessage, payload: ReceiptPayload, order_no: str) -> str:
         reference = DocumentReference.of(m, "receipt", payload.receipt_no)
         ref = reference.in_field(self.field)
         earlier = await self._recorded(db, m, "paid", reference)
@@ -216,7 +213,7 @@ class OrderAdapter:
         return f"receipt {ref} paid sales order {order_no}: invoice {invoice}{how}"
 
     async def _pay_order(
-        self, db: aiosqlite.Connection, m: BusMessage, payload: ReceiptPayload, ref: str, order_no: str
+        self, db: SqlConnection, m: BusMessage, payload: ReceiptPayload, ref: str, order_no: str
     ) -> tuple[str, str]:
         """Receipt ``ref`` (``payload``) pays order ``order_no`` in the ERP: (the invoice's number,
         how, for the log)."""
@@ -224,7 +221,7 @@ class OrderAdapter:
 
     # -- a new order from a till ----------------------------------------------------------
 
-    async def _new(self, db: aiosqlite.Connection, m: BusMessage) -> str:
+    async def _new(self, db: SqlConnection, m: BusMessage) -> str:
         try:
             order = NewOrder.from_json(m.payload)
         except OrderFieldError as exc:

@@ -29,8 +29,6 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-import aiosqlite
-
 from gateway.messages.envelope import BusMessage
 from gateway.messages.receipt_payload import ReceiptPayload
 from gateway.receipts.model import Receipt, compute
@@ -44,6 +42,7 @@ from gateway.sync.http.client import ApiError, ApiUnavailable, OutcomeUnknown
 from gateway.sync.http.oauth import TokenError
 from gateway.sync.payloads import invoiceable_sale
 from gateway.sync.references import BC_EXTERNAL_DOCUMENT_NUMBER, DocumentReference, LegacyWindow
+from gateway.sync.sql import SqlConnection
 
 __all__ = ["BC_SCHEMA", "BusinessCentralAdapter", "InvoiceLine", "invoice_lines"]
 
@@ -99,11 +98,11 @@ class BusinessCentralAdapter:
     def handles(self, kind: str) -> bool:
         return kind == "receipt"
 
-    async def setup(self, db: aiosqlite.Connection) -> None:
+    async def setup(self, db: SqlConnection) -> None:
         await db.executescript(BC_SCHEMA)
         await self.legacy.setup(db)
 
-    async def process(self, db: aiosqlite.Connection, message: BusMessage) -> str | None:
+    async def process(self, db: SqlConnection, message: BusMessage) -> str | None:
         booked = invoiceable_sale(message)  # None: no sale, or one the order adapter books
         if booked is None:
             return None

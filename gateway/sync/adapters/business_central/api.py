@@ -9,14 +9,13 @@ limit of 6000 requests in 5 minutes. The booking (:mod:`.adapter`), master data
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from pathlib import Path
 from typing import Any
 
 from gateway.sync.adapters.business_central.config import BusinessCentralConfig
 from gateway.sync.adapters.odata import ODataClient, odata_error
 from gateway.sync.http.client import Auth
 from gateway.sync.http.limiter import SlidingWindowLimiter
-from gateway.sync.http.oauth import OAuthTokens, TokenEndpoint
+from gateway.sync.http.oauth import OAuthTokens, TokenEndpoint, TokenStore
 
 __all__ = ["REQUESTS_PER_WINDOW", "WINDOW", "BusinessCentralApi", "bc_error", "bc_tokens"]
 
@@ -24,7 +23,7 @@ REQUESTS_PER_WINDOW = 6000
 WINDOW = 300.0
 
 
-def bc_tokens(config: BusinessCentralConfig, token_file: Path) -> OAuthTokens:
+def bc_tokens(config: BusinessCentralConfig, token_file: TokenStore) -> OAuthTokens:
     """Client-credential tokens (Azure AD), cached in ``token_file``."""
     endpoint = TokenEndpoint(
         url=config.token_url,

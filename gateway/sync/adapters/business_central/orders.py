@@ -43,8 +43,6 @@ import contextlib
 from decimal import Decimal
 from typing import Any
 
-import aiosqlite
-
 from gateway.messages.envelope import BusMessage
 from gateway.messages.orders import NewOrder, Order, OrderLine
 from gateway.messages.receipt_payload import ReceiptPayload
@@ -68,6 +66,7 @@ from gateway.sync.orders.common import (
 from gateway.sync.orders.source import OrderLookupError
 from gateway.sync.payloads import sale_of
 from gateway.sync.references import BC_EXTERNAL_DOCUMENT_NUMBER, DocumentReference
+from gateway.sync.sql import SqlConnection
 
 __all__ = ["BC_ORDERS_SCHEMA", "BusinessCentralOrderAdapter", "BusinessCentralOrders"]
 
@@ -166,7 +165,7 @@ class BusinessCentralOrderAdapter(OrderAdapter):
     # -- a receipt pays an order ----------------------------------------------------------
 
     async def _pay_order(
-        self, db: aiosqlite.Connection, m: BusMessage, payload: ReceiptPayload, ref: str, order_no: str
+        self, db: SqlConnection, m: BusMessage, payload: ReceiptPayload, ref: str, order_no: str
     ) -> tuple[str, str]:
         lines, to_pay = invoice_lines(sale_of(m, payload), self.config.item_without_article)
         if any(line.quantity < 0 for line in lines):

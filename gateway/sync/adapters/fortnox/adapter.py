@@ -38,8 +38,6 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-import aiosqlite
-
 from gateway.messages.envelope import BusMessage
 from gateway.messages.receipt_payload import ReceiptPayload, ReceiptTotalsBody
 from gateway.receipts.money import kronor_decimal, kronor_number, money_text
@@ -64,6 +62,7 @@ from gateway.sync.references import (
     voucher_tag,
 )
 from gateway.sync.settings import MEANS, AccountsConfig
+from gateway.sync.sql import SqlConnection
 
 __all__ = ["FORTNOX_SCHEMA", "FortnoxAdapter"]
 
@@ -107,11 +106,11 @@ class FortnoxAdapter:
     def handles(self, kind: str) -> bool:
         return kind == "report.z" or (kind == "receipt" and self.config.invoices != "none")
 
-    async def setup(self, db: aiosqlite.Connection) -> None:
+    async def setup(self, db: SqlConnection) -> None:
         await db.executescript(FORTNOX_SCHEMA)
         await self.legacy.setup(db)
 
-    async def process(self, db: aiosqlite.Connection, message: BusMessage) -> str | None:
+    async def process(self, db: SqlConnection, message: BusMessage) -> str | None:
         try:
             if message.kind == "report.z":
                 return await self._z(db, message, z_report(message))
@@ -125,7 +124,7 @@ class FortnoxAdapter:
 
     # -- records ------------------------------------------------------------------------
 
-    async def _recorded(self, db: aiosqlite.Connection, m: BusMessage, kind: str, ref: str) -> str | None:
+    async def _recorded(self, db: SqlConnection, m: BusMessage, kind: str, ref: str) -> str | None:
         async with db.execute(
             "SELECT number FROM fortnox_documents "
             "WHERE orgnr = ? AND store = ? AND kind = ? AND reference = ?",
@@ -135,7 +134,7 @@ class FortnoxAdapter:
         return None if row is None else str(row[0])
 
     async def _record(
-        self, db: aiosqlite.Connection, m: BusMessage, kind: str, ref: str, number: str, found: bool
+        self, db: SqlConnection, m: BusMessage, kind: str, ref: str, number: str, found: bool
     ) -> None:
         await db.execute(
             "INSERT INTO fortnox_documents (orgnr, store, reference, kind, number, msg_id, found, made_at) "
@@ -148,7 +147,7 @@ class FortnoxAdapter:
 
     # -- Z reports as vouchers ----------------------------------------------------------
 
-    async def _z(self, db: aiosqlite.Connection, m: BusMessage, report: ZReport) -> str:
+    async def _z(self, db: SqlConnection, m: BusMessage, report: ZReport) -> str:
         try:
             z = z_figures(report)
         except BookingError as exc:
@@ -248,7 +247,7 @@ class FortnoxAdapter:
         assert last is not None
         raise last
 
-    async def _leave_out_invoiced(self, db: aiosqlite.Connection, m: BusMessage, z: ZFigures) -> ZFigures:
+    async def _leave_out_invoiced(self, db: SqlConnection, m: BusMessage, z: ZFigures) -> ZFigures:
         """The Z's figures less the receipts whose booked invoices already carry them."""
         async with db.execute(
             "SELECT receipt_no, figures FROM fortnox_invoiced WHERE orgnr = ? AND store = ? AND register = ? "
@@ -283,7 +282,7 @@ class FortnoxAdapter:
 
     # -- receipts as invoices -----------------------------------------------------------
 
-    async def _receipt(self, db: aiosqlite.Connection, m: BusMessage, payload: ReceiptPayload) -> str | None:
+    async def _receipt(self, db: SqlConnection, m: BusMessage, payload: ReceiptPayload) -> str | None:
         sale = sale_of(m, payload)
         customer = invoiced_customer(self.config, payload, sale)
         if customer is None or self.config.invoices_as == "order":
@@ -320,7 +319,7 @@ class FortnoxAdapter:
 
     async def settle(
         self,
-        db: aiosqlite.Connection,
+        db: SqlConnection,
         m: BusMessage,
         receipt_no: int,
         number: str,
@@ -340,8 +339,9 @@ class FortnoxAdapter:
             "rounding": totals.rounding,
         }
         await db.execute(
-            "INSERT OR REPLACE INTO fortnox_invoiced (orgnr, store, register, receipt_no, figures, z_no) "
-            "VALUES (?, ?, ?, ?, ?, NULL)",
+            "INSERT INTO fortnox_invoiced (orgnr, store, register, receipt_no, figures, z_no) "
+            "VALUES (?, ?, ?, ?, ?, NULL) ON CONFLICT (orgnr, store, register, receipt_no) "
+            "DO UPDATE SET figures = excluded.figures, z_no = NULL",
             (m.orgnr, m.store, m.register, receipt_no, json.dumps(figures)),
         )
         return True
@@ -373,7 +373,7 @@ class FortnoxAdapter:
         return None
 
     async def recorded_as(
-        self, db: aiosqlite.Connection, m: BusMessage, kind: str, reference: DocumentReference
+        self, db: SqlConnection, m: BusMessage, kind: str, reference: DocumentReference
     ) -> str | None:
         """What our records say was made for ``reference`` in ``m``'s store: under its
         reference, or under the legacy form (the records are per store, so unambiguous)."""

@@ -8,11 +8,11 @@ arrive, and that difference varies from one request to the next.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 from gateway.sync.adapters.fortnox.config import FortnoxConfig
 from gateway.sync.http import ApiClient, OAuthTokens, SlidingWindowLimiter, TokenEndpoint
+from gateway.sync.http.oauth import TokenStore
 
 __all__ = [
     "MAX_REQUESTS",
@@ -62,7 +62,7 @@ def fortnox_token_endpoint(config: FortnoxConfig) -> TokenEndpoint:
 
 def fortnox_client(
     config: FortnoxConfig,
-    tokens_db: Path,
+    tokens_db: TokenStore,
     *,
     limiter: SlidingWindowLimiter | None = None,
     sleep: Callable[[float], Awaitable[None]] | None = None,

@@ -44,8 +44,6 @@ import contextlib
 from datetime import date
 from typing import Any
 
-import aiosqlite
-
 from gateway.messages.envelope import BusMessage
 from gateway.messages.orders import NewOrder, Order, OrderLine
 from gateway.messages.receipt_payload import ReceiptPayload, ReceiptTotalsBody
@@ -73,6 +71,7 @@ from gateway.sync.orders.common import (
 from gateway.sync.orders.source import OrderLookupError
 from gateway.sync.payloads import receipt_day, receipt_payload, sale_of
 from gateway.sync.references import FORTNOX_EXTERNAL_INVOICE_REFERENCE, DocumentReference
+from gateway.sync.sql import SqlConnection
 
 __all__ = ["FORTNOX_ORDERS_SCHEMA", "FortnoxOrderAdapter", "FortnoxOrders"]
 
@@ -209,11 +208,11 @@ class FortnoxOrderAdapter(OrderAdapter):
             return self.till_orders
         return kind == "receipt" and (self.till_orders or self.config.invoices_as == "order")
 
-    async def setup(self, db: aiosqlite.Connection) -> None:
+    async def setup(self, db: SqlConnection) -> None:
         await db.executescript(FORTNOX_SCHEMA + FORTNOX_ORDERS_SCHEMA)
         await self.booking.legacy.setup(db)
 
-    async def process(self, db: aiosqlite.Connection, message: BusMessage) -> str | None:
+    async def process(self, db: SqlConnection, message: BusMessage) -> str | None:
         try:
             if message.kind == "order.new":
                 return await self._new(db, message) if self.till_orders else None
@@ -268,7 +267,7 @@ class FortnoxOrderAdapter(OrderAdapter):
     # -- a receipt pays an order -------------------------------------------------------------
 
     async def _pay_order(
-        self, db: aiosqlite.Connection, m: BusMessage, payload: ReceiptPayload, ref: str, order_no: str
+        self, db: SqlConnection, m: BusMessage, payload: ReceiptPayload, ref: str, order_no: str
     ) -> tuple[str, str]:
         _, day = self._facts(m, payload)
         sale, totals = sale_of(m, payload), payload.totals
@@ -330,7 +329,7 @@ class FortnoxOrderAdapter(OrderAdapter):
     # -- a receipt sent as an order --------------------------------------------------------------
 
     async def _as_order(
-        self, db: aiosqlite.Connection, m: BusMessage, payload: ReceiptPayload, sale: Receipt, customer: str
+        self, db: SqlConnection, m: BusMessage, payload: ReceiptPayload, sale: Receipt, customer: str
     ) -> str:
         ref, day = self._facts(m, payload)
         totals = payload.totals

@@ -29,8 +29,6 @@ import contextlib
 from decimal import Decimal
 from typing import Any
 
-import aiosqlite
-
 from gateway.messages.envelope import BusMessage
 from gateway.messages.receipt_payload import ReceiptPayload
 from gateway.receipts.money import kronor_decimal, kronor_number
@@ -48,6 +46,7 @@ from gateway.sync.references import (
     DocumentReference,
     LegacyWindow,
 )
+from gateway.sync.sql import SqlConnection
 
 __all__ = ["NAV_SCHEMA", "NavAdapter"]
 
@@ -81,11 +80,11 @@ class NavAdapter:
     def handles(self, kind: str) -> bool:
         return kind == "receipt"
 
-    async def setup(self, db: aiosqlite.Connection) -> None:
+    async def setup(self, db: SqlConnection) -> None:
         await db.executescript(NAV_SCHEMA)
         await self.legacy.setup(db)
 
-    async def process(self, db: aiosqlite.Connection, message: BusMessage) -> str | None:
+    async def process(self, db: SqlConnection, message: BusMessage) -> str | None:
         booked = invoiceable_sale(message)  # None: no sale, or one the order adapter books
         if booked is None:
             return None

@@ -33,8 +33,6 @@ import contextlib
 from decimal import Decimal
 from typing import Any
 
-import aiosqlite
-
 from gateway.messages.envelope import BusMessage
 from gateway.messages.orders import NewOrder, Order, OrderLine
 from gateway.messages.receipt_payload import ReceiptPayload
@@ -49,6 +47,7 @@ from gateway.sync.orders.common import OrderAdapter, OrderRecords, ore, quantity
 from gateway.sync.orders.source import OrderLookupError
 from gateway.sync.payloads import sale_of
 from gateway.sync.references import NAV_DOCUMENT_NO, NAV_YOUR_REFERENCE, DocumentReference
+from gateway.sync.sql import SqlConnection
 
 __all__ = ["NAV_ORDERS_SCHEMA", "ORDER", "NavOrderAdapter", "NavOrders"]
 
@@ -148,7 +147,7 @@ class NavOrderAdapter(OrderAdapter):
     # -- a receipt pays an order ----------------------------------------------------------
 
     async def _pay_order(
-        self, db: aiosqlite.Connection, m: BusMessage, payload: ReceiptPayload, ref: str, order_no: str
+        self, db: SqlConnection, m: BusMessage, payload: ReceiptPayload, ref: str, order_no: str
     ) -> tuple[str, str]:
         day = payload.at[:10]
         kind, lines = nav_lines(sale_of(m, payload), self.config)

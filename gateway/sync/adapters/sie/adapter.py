@@ -17,13 +17,12 @@ With ``[sync.sie].cost_centre`` every row of the voucher carries that cost centr
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import importlib.metadata
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-
-import aiosqlite
 
 from gateway.messages.envelope import BusMessage
 from gateway.receipts.money import money_text
@@ -42,6 +41,7 @@ from gateway.sync.sie import (
     Voucher,
     render,
 )
+from gateway.sync.sql import SqlConnection
 
 __all__ = ["SIE_SCHEMA", "SieAdapter", "file_name"]
 
@@ -60,7 +60,9 @@ CREATE TABLE IF NOT EXISTS sie_files (
 """
 
 
+@functools.cache
 def _version() -> str:
+    """The package's version, asked of its metadata once (a look-up reads files)."""
     try:
         return importlib.metadata.version("tillgateway")
     except importlib.metadata.PackageNotFoundError:  # pragma: no cover - run from a bare checkout
@@ -92,7 +94,7 @@ class SieAdapter:
     def handles(self, kind: str) -> bool:
         return kind == "report.z"
 
-    async def setup(self, db: aiosqlite.Connection) -> None:
+    async def setup(self, db: SqlConnection) -> None:
         await db.executescript(SIE_SCHEMA)
 
     def document(self, message: BusMessage, z: ZFigures) -> SieFile:
@@ -128,7 +130,7 @@ class SieAdapter:
         rows = tuple(replace(t, objects=((COST_CENTRE_DIMENSION, code),)) for t in voucher.transactions)
         return replace(voucher, transactions=rows)
 
-    async def process(self, db: aiosqlite.Connection, message: BusMessage) -> str | None:
+    async def process(self, db: SqlConnection, message: BusMessage) -> str | None:
         if message.kind != "report.z":
             return None
         where = f"{message.orgnr}/{message.store}/{message.register}"

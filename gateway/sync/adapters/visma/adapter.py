@@ -28,8 +28,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-import aiosqlite
-
 from gateway.messages.envelope import BusMessage
 from gateway.receipts.money import kronor_number
 from gateway.sync.adapters import AdapterError
@@ -42,6 +40,7 @@ from gateway.sync.http.oauth import TokenError
 from gateway.sync.payloads import z_report
 from gateway.sync.references import voucher_tag
 from gateway.sync.settings import AccountsConfig
+from gateway.sync.sql import SqlConnection
 
 __all__ = ["VISMA_SCHEMA", "VismaAdapter", "z_reference"]
 
@@ -88,7 +87,7 @@ class VismaAdapter:
     def handles(self, kind: str) -> bool:
         return kind == "report.z"
 
-    async def setup(self, db: aiosqlite.Connection) -> None:
+    async def setup(self, db: SqlConnection) -> None:
         await db.executescript(VISMA_SCHEMA)
 
     def voucher(self, message: BusMessage, z: ZFigures) -> tuple[str, dict[str, Any]]:
@@ -154,7 +153,7 @@ class VismaAdapter:
                 return voucher
         return None
 
-    async def process(self, db: aiosqlite.Connection, message: BusMessage) -> str | None:
+    async def process(self, db: SqlConnection, message: BusMessage) -> str | None:
         if message.kind != "report.z":
             return None
         where = f"{message.orgnr}/{message.store}/{message.register}"

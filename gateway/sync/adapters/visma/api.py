@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Mapping
-from pathlib import Path
 from typing import Any
 
 from gateway.sync.adapters import AdapterError
 from gateway.sync.adapters.visma.config import VismaConfig
 from gateway.sync.http.client import ApiClient, ApiError, ApiUnavailable, Auth, OutcomeUnknown
 from gateway.sync.http.limiter import SlidingWindowLimiter
-from gateway.sync.http.oauth import OAuthTokens, TokenEndpoint, TokenError
+from gateway.sync.http.oauth import OAuthTokens, TokenEndpoint, TokenError, TokenStore
 
 __all__ = [
     "REQUESTS_PER_MINUTE",
@@ -36,7 +35,7 @@ VISMA = "Visma eEkonomi / Spiris"  # the product's name in logs and errors
 REQUESTS_PER_MINUTE = 600
 
 
-def visma_tokens(config: VismaConfig, token_file: Path) -> OAuthTokens:
+def visma_tokens(config: VismaConfig, token_file: TokenStore) -> OAuthTokens:
     """The integration's tokens in ``token_file`` (seed it once with ``store_initial``)."""
     endpoint = TokenEndpoint(
         url=config.token_url,
