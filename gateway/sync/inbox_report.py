@@ -49,11 +49,12 @@ async def inbox_report(config: SyncConfig) -> tuple[str, bool]:
             )
         )
     for register, sequence, receipt in last:
-        lines.append(
-            tr("last stored from {register}: message {sequence}, receipt {receipt}").format(
-                register=register, sequence=sequence, receipt=receipt or tr("none")
-            )
+        words = (
+            tr("last stored from {register}: message {sequence}, receipt {receipt}")
+            if receipt
+            else tr("last stored from {register}: message {sequence}, receipt none")
         )
+        lines.append(words.format(register=register, sequence=sequence, receipt=receipt))
     for register, count in waiting:
         lines.append(
             tr("waiting: {register}: {count} message(s) to book, in order").format(

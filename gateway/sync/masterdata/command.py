@@ -91,7 +91,8 @@ def outcome_words(result: SyncResult, topic: str, seconds: float, config: SyncCo
         "{stock_written} written to the ERP"
     ).format(
         revision=result.revision,
-        kind=tr("full") if result.full else tr("changes"),
+        # Not the log's "full": that word is in the catalog already, as a memory that is full.
+        kind=tr("full sync") if result.full else tr("changes"),
         articles=len(result.articles),
         articles_removed=len(result.articles_removed),
         customers=len(result.customers),
