@@ -26,7 +26,7 @@ from gateway.catalog.orders import OrderQueries
 from gateway.catalog.store import Catalog
 from gateway.catalog.subscriber import CatalogSubscriber
 from gateway.common.clock import Clock, zone_mismatch
-from gateway.common.i18n import use_language
+from gateway.common.i18n import tr, use_language
 from gateway.common.signing import Signer
 from gateway.config import Config, ScannerConfig
 from gateway.devices.control_units.interface import ControlUnit, ControlUnitError
@@ -224,8 +224,10 @@ class Till:
                 catalog = await Catalog.open(files.catalog, clock)
             except sqlite3.Error as exc:
                 raise StartRefused(
-                    f"the catalog {files.catalog} cannot be opened ({exc}): move it aside and start "
-                    "again (the till fetches its articles anew from the bus)"
+                    tr(
+                        "the catalog {catalog} cannot be opened ({exc}): move it aside and start "
+                        "again (the till fetches its articles anew from the bus)"
+                    ).format(catalog=files.catalog, exc=exc)
                 ) from None
             stack.push_async_callback(catalog.close)
             secure_modes(files.data_dir, announce=False)  # the files just made
@@ -387,8 +389,10 @@ async def _open_store(files: TillFiles, signer: Signer, clock: Clock) -> Store:
         store = await Store.open(files.database, signer, clock)
     except sqlite3.Error as exc:
         raise StartRefused(
-            f"the till database {files.database} cannot be opened ({exc}): check that the disk has "
-            f"space and the file is the till's; otherwise restore it from your backup ({RESTORE})"
+            tr(
+                "the till database {database} cannot be opened ({exc}): check that the disk has "
+                "space and the file is the till's; otherwise restore it from your backup ({restore})"
+            ).format(database=files.database, exc=exc, restore=RESTORE)
         ) from None
     secure_modes(files.data_dir, announce=False)
     try:

@@ -67,7 +67,9 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         ),
     )
     add_data_arguments(rotate)
-    rotate.add_argument("--reason", default="signing key lost", help="why, in words (journaled)")
+    rotate.add_argument(
+        "--reason", help='why, in words (journaled; default "signing key lost", in the till\'s language)'
+    )
     rotate.set_defaults(handler=rotate_key_command)
     gap = commands.add_parser(
         "accept-gap",
@@ -79,7 +81,10 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         ),
     )
     add_data_arguments(gap)
-    gap.add_argument("--reason", default="database restored from an older backup", help="why, in words")
+    gap.add_argument(
+        "--reason",
+        help='why, in words (default "database restored from an older backup", in the till\'s language)',
+    )
     gap.set_defaults(handler=accept_gap_command)
     key = commands.add_parser("export-key", help="print the till's public key (PEM)")
     add_data_arguments(key)
@@ -208,7 +213,9 @@ def rotate_key_command(args: argparse.Namespace) -> int:
         lock = DataDirLock(files.lock)
         lock.acquire()  # not while a till runs on this data directory
         try:
-            replaced = rotate_key(files.database, files.signing_key, args.reason, Clock(config.shop.timezone))
+            # The journal keeps the reason in the language the till speaks now (docs/languages.md).
+            reason = args.reason or tr("signing key lost")
+            replaced = rotate_key(files.database, files.signing_key, reason, Clock(config.shop.timezone))
         finally:
             lock.release()
     except (StartRefused, RotationRefused) as exc:
@@ -245,8 +252,9 @@ def accept_gap_command(args: argparse.Namespace) -> int:
         lock = DataDirLock(files.lock)
         lock.acquire()  # not while a till runs on this data directory
         try:
+            reason = args.reason or tr("database restored from an older backup")
             gap = accept_gap(
-                files.database, files.signing_key, sold, entries, args.reason, Clock(config.shop.timezone)
+                files.database, files.signing_key, sold, entries, reason, Clock(config.shop.timezone)
             )
         finally:
             lock.release()
@@ -267,7 +275,9 @@ def export_key_command(args: argparse.Namespace) -> int:
         files = _files(args)
         if not files.signing_key.exists():
             print(
-                f"error: no signing key at {files.signing_key}; the till makes it on first start",
+                tr("error: no signing key at {signing_key}; the till makes it on first start").format(
+                    signing_key=files.signing_key
+                ),
                 file=sys.stderr,
             )
             return 2

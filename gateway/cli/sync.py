@@ -25,12 +25,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gateway.cli.logs import StderrHandler, configure_logging
+from gateway.common.i18n import tr, use_language
 from gateway.config import ConfigError
 from gateway.sync.config import SyncConfig, load_sync_config
 from gateway.sync.runlog import LOGGER
 
 if TYPE_CHECKING:
-    from gateway.sync.reprocess import HeldFilter
+    from gateway.sync.reprocess import HeldFilter, ReprocessOutcome
     from gateway.sync.service import SyncService
 
 __all__ = ["add_parser"]
@@ -113,6 +114,8 @@ def _sync_command(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    # What it says to a person from here on: tillgw --language, else the file's [shop] language.
+    use_language(getattr(args, "language", None) or config.language)
     console = StderrHandler()
     console.setFormatter(logging.Formatter("tillgw sync: %(levelname)s %(message)s"))
     # The sync module's own lines on stderr, and any library's warning (as Python's last-resort
@@ -121,11 +124,13 @@ def _sync_command(args: argparse.Namespace) -> int:
     configure_logging(config.log, config.log_file, console=console)
     if config.demo:
         print(
-            f"tillgw sync: demo configuration: inbox, SIE files and logs under {config.inbox.parent}",
+            tr("tillgw sync: demo configuration: inbox, SIE files and logs under {folder}").format(
+                folder=config.inbox.parent
+            ),
             file=sys.stderr,
         )
     if (args.register or args.msg) and not args.reprocess:
-        print("error: --register and --msg go with --reprocess", file=sys.stderr)
+        print(tr("error: --register and --msg go with --reprocess"), file=sys.stderr)
         return 2
     if args.export_key:
         return _export_key(config)
@@ -152,7 +157,29 @@ def _sync_command(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     reprocess = HeldFilter(args.register, args.msg) if args.reprocess else None
-    return asyncio.run(_main(SyncService(config), once=args.once or args.reprocess, reprocess=reprocess))
+    service = SyncService(config)
+    code = asyncio.run(_main(service, once=args.once or args.reprocess, reprocess=reprocess))
+    if service.reprocessed is not None:
+        print(_reprocess_words(service.reprocessed), flush=True)
+    return code
+
+
+def _reprocess_words(outcome: ReprocessOutcome) -> str:
+    """``--reprocess``'s last words to the person who ran it (the log keeps its own, in English)."""
+    if outcome.not_held is not None:
+        return tr("{msg_id} is not a held message of this inbox").format(msg_id=outcome.not_held)
+    if not outcome.taken:
+        return tr("nothing held: nothing to reprocess")
+    lines = [
+        tr("reprocessed {taken} held message(s): {booked} booked, {unbooked} not").format(
+            taken=outcome.taken, booked=outcome.taken - len(outcome.unbooked), unbooked=len(outcome.unbooked)
+        )
+    ]
+    lines += [
+        tr("  not booked: {msg_id} (the lines above say why)").format(msg_id=msg_id)
+        for msg_id in outcome.unbooked
+    ]
+    return "\n".join(lines)
 
 
 async def _main(service: SyncService, *, once: bool, reprocess: HeldFilter | None = None) -> int:
@@ -169,12 +196,19 @@ def _export_key(config: SyncConfig) -> int:
     try:
         signer = AckSigner.of_inbox(config.inbox)
     except (SigningKeyError, OSError) as exc:
-        print(f"error: the acks' signing key {config.ack_key} cannot be used: {exc}", file=sys.stderr)
+        print(
+            tr("error: the acks' signing key {key} cannot be used: {exc}").format(
+                key=config.ack_key, exc=exc
+            ),
+            file=sys.stderr,
+        )
         return 1
     sys.stdout.write(signer.public_pem.decode())
     print(
-        f"tillgw sync: the key is {config.ack_key} (id {signer.key_id}); give each till this public key "
-        "as [mqtt] sync_public_key",
+        tr(
+            "tillgw sync: the key is {key} (id {key_id}); give each till this public key "
+            "as [mqtt] sync_public_key"
+        ).format(key=config.ack_key, key_id=signer.key_id),
         file=sys.stderr,
     )
     return 0
@@ -185,7 +219,7 @@ async def _authorize(config: SyncConfig, args: argparse.Namespace) -> int:
     from gateway.sync.http.oauth import TokenError
 
     if (args.code is None) == (args.refresh_token is None):
-        print("error: --authorize needs --code (and --redirect-uri) or --refresh-token", file=sys.stderr)
+        print(tr("error: --authorize needs --code (and --redirect-uri) or --refresh-token"), file=sys.stderr)
         return 2
     try:
         await authorize(
@@ -199,7 +233,14 @@ async def _authorize(config: SyncConfig, args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except (TokenError, OSError) as exc:
-        print(f"error: {args.authorize} did not give a token: {exc}", file=sys.stderr)
+        print(
+            tr("error: {erp} did not give a token: {exc}").format(erp=args.authorize, exc=exc),
+            file=sys.stderr,
+        )
         return 1
-    print(f"tillgw sync: {args.authorize} authorised; its tokens are in {config.tokens_db}")
+    print(
+        tr("tillgw sync: {erp} authorised; its tokens are in {tokens}").format(
+            erp=args.authorize, tokens=config.tokens_db
+        )
+    )
     return 0

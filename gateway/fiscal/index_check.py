@@ -21,6 +21,7 @@ from typing import Any
 
 import msgspec
 
+from gateway.common.i18n import tr
 from gateway.fiscal.bodies import PendingBody, ReceiptBody
 from gateway.receipts.model import PaymentMethod, compute, group_amounts
 
@@ -134,13 +135,17 @@ class IndexMismatch(Exception):
     what: str
 
     def __str__(self) -> str:
-        receipt = f"receipt {self.receipt_no}" if self.receipt_no is not None else "a receipt"
-        return (
-            f"the receipts index disagrees with the signed journal at {receipt} (journal entry "
-            f"{self.entry_seq}): {self.what}. The index was changed outside the till; the journal is "
+        receipt = (
+            tr("receipt {receipt_no}").format(receipt_no=self.receipt_no)
+            if self.receipt_no is not None
+            else tr("a receipt")
+        )
+        return tr(
+            "the receipts index disagrees with the signed journal at {receipt} (journal entry "
+            "{entry_seq}): {what}. The index was changed outside the till; the journal is "
             "the record. No Z report is made until the database is restored from a backup "
             "(docs/operations.md)."
-        )
+        ).format(receipt=receipt, entry_seq=self.entry_seq, what=self.what)
 
 
 def check_index(
@@ -166,11 +171,11 @@ def check_index(
         _check_row(conn, int(seq), whole=whole)
     missing = conn.execute(_ENTRIES_UNINDEXED, span).fetchone()
     if missing is not None:
-        raise IndexMismatch(int(missing[0]), _int_or_none(missing[1]), "the index has no row for it")
+        raise IndexMismatch(int(missing[0]), _int_or_none(missing[1]), tr("the index has no row for it"))
     orphan = conn.execute(_GROUPS_ORPHANED, span).fetchone()
     if orphan is not None:
         raise IndexMismatch(
-            int(orphan[0]), None, "the index has sales per group for an entry that is no receipt"
+            int(orphan[0]), None, tr("the index has sales per group for an entry that is no receipt")
         )
     doubt = conn.execute(
         _DOUBT_LISTED + (_DOUBT_UNLISTED if whole else "") + " ORDER BY 1 LIMIT 1", span
@@ -180,9 +185,9 @@ def check_index(
         raise IndexMismatch(
             seq,
             _receipt_number(conn, seq),
-            "it is listed as waiting for the control unit, but the journal completed or refused it"
+            tr("it is listed as waiting for the control unit, but the journal completed or refused it")
             if how == "listed"
-            else "the journal has it waiting for the control unit, but the in-doubt list does not",
+            else tr("the journal has it waiting for the control unit, but the in-doubt list does not"),
         )
 
 
@@ -202,13 +207,15 @@ def _check_row(conn: sqlite3.Connection, seq: int, *, whole: bool) -> None:
     number = _int_or_none(indexed["receipt_no"])
     entry = conn.execute("SELECT kind, body FROM journal WHERE seq = ?", (seq,)).fetchone()
     if entry is None or entry[0] != "receipt":
-        raise IndexMismatch(seq, number, "the index has a row for it, but the journal has no such receipt")
+        raise IndexMismatch(
+            seq, number, tr("the index has a row for it, but the journal has no such receipt")
+        )
     body = msgspec.json.decode(entry[1], type=ReceiptBody)
     pending_row = conn.execute(
         "SELECT body FROM journal WHERE seq = ? AND kind = 'receipt.pending'", (body.pending,)
     ).fetchone()
     if pending_row is None:
-        raise IndexMismatch(seq, number, "the journal entry it names does not follow a pending receipt")
+        raise IndexMismatch(seq, number, tr("the journal entry it names does not follow a pending receipt"))
     journaled = _journaled_row(body, msgspec.json.decode(pending_row[0], type=PendingBody))
     _check_groups(conn, seq)
     for name in _COLUMN_NAMES:
@@ -218,8 +225,9 @@ def _check_row(conn: sqlite3.Connection, seq: int, *, whole: bool) -> None:
             raise IndexMismatch(
                 seq,
                 number,
-                f"{name} is {_shown(indexed[name])} in the index "
-                f"but {_shown(journaled[name])} in the journal",
+                tr("{name} is {indexed} in the index but {journaled} in the journal").format(
+                    name=name, indexed=_shown(indexed[name]), journaled=_shown(journaled[name])
+                ),
             )
 
 
@@ -285,7 +293,9 @@ def _check_groups(conn: sqlite3.Connection, seq: int) -> None:
         raise IndexMismatch(
             seq,
             _receipt_number(conn, seq),
-            f"its sales per main group are {indexed} in the index but {journaled} in the journal (öre)",
+            tr(
+                "its sales per main group are {indexed} in the index but {journaled} in the journal (öre)"
+            ).format(indexed=indexed, journaled=journaled),
         )
 
 

@@ -33,6 +33,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from gateway.common.i18n import tr
 from gateway.common.progress import NO_PROGRESS, Progress
 from gateway.common.signing import Signer, Verifier
 from gateway.fiscal.bodies import KeyReplacedBody
@@ -209,8 +210,8 @@ class KeyReplacement:
 
     @property
     def words(self) -> str:
-        return (
-            f"key replaced at entry {self.seq} on {self.at[:10]} (key {self.old_key_id} by {self.new_key_id})"
+        return tr("key replaced at entry {seq} on {day} (key {old_key_id} by {new_key_id})").format(
+            seq=self.seq, day=self.at[:10], old_key_id=self.old_key_id, new_key_id=self.new_key_id
         )
 
 

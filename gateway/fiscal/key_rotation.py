@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gateway.common.clock import Clock
+from gateway.common.i18n import tr
 from gateway.common.signing import Signer, SigningKeyError, Verifier, load_or_create_key, public_pem
 from gateway.fiscal.journal import KEY_REPLACED, KeyReplacement, append, canonical_bytes, journal_head
 
@@ -36,7 +37,9 @@ def rotate_key(database: Path, key_path: Path, reason: str, clock: Clock | None 
     """
     now = (clock or Clock()).now()
     if not database.exists():
-        raise RotationRefused(f"no till database at {database}: there is no journal to sign on")
+        raise RotationRefused(
+            tr("no till database at {database}: there is no journal to sign on").format(database=database)
+        )
     conn = sqlite3.connect(database, isolation_level=None)
     try:
         conn.execute("PRAGMA busy_timeout=10000")
@@ -44,10 +47,12 @@ def rotate_key(database: Path, key_path: Path, reason: str, clock: Clock | None 
             "SELECT seq, kind, at, body, prev_hash, signature FROM journal ORDER BY seq DESC LIMIT 1"
         ).fetchone()
         if head is None:
-            raise RotationRefused("the journal is empty: the till makes its key on its first start")
+            raise RotationRefused(tr("the journal is empty: the till makes its key on its first start"))
         if key_path.exists() and signs_head(key_path, head):
             raise RotationRefused(
-                f"the signing key {key_path} signed the journal's last entry: it needs no replacing"
+                tr(
+                    "the signing key {key_path} signed the journal's last entry: it needs no replacing"
+                ).format(key_path=key_path)
             )
         row = conn.execute("SELECT value FROM meta WHERE key = 'key_id'").fetchone()
         old_key_id = "unknown" if row is None else str(row[0])

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.common.clock import Clock
+from gateway.common.i18n import tr
 from gateway.common.signing import Signer, load_or_create_key
 from gateway.fiscal.journal import append, journal_head
 from gateway.fiscal.key_rotation import signs_head
@@ -41,8 +42,13 @@ class SeriesGap:
 
     @property
     def words(self) -> str:
-        span = f"receipt {self.first}" if self.first == self.last else f"receipts {self.first}-{self.last}"
-        return f"{span} recorded as lost (journal entry {self.entry}); the next receipt is {self.last + 1}"
+        span = (
+            tr("receipt {first}").format(first=self.first)
+            if self.first == self.last
+            else tr("receipts {first}-{last}").format(first=self.first, last=self.last)
+        )
+        words = tr("{span} recorded as lost (journal entry {entry}); the next receipt is {next_receipt}")
+        return words.format(span=span, entry=self.entry, next_receipt=self.last + 1)
 
 
 def accept_gap(
@@ -54,7 +60,9 @@ def accept_gap(
     Run with the till stopped (the caller holds the data directory's lock).
     """
     if not database.exists():
-        raise GapRefused(f"no till database at {database}: restore it from your backup first")
+        raise GapRefused(
+            tr("no till database at {database}: restore it from your backup first").format(database=database)
+        )
     conn = sqlite3.connect(database, isolation_level=None)
     try:
         conn.execute("PRAGMA busy_timeout=10000")
@@ -65,8 +73,10 @@ def accept_gap(
             ).fetchone()
             if head is None or not key_path.exists() or not signs_head(key_path, head):
                 raise GapRefused(
-                    f"the signing key {key_path} must be the one that signed this journal: restore both "
-                    "from the same backup"
+                    tr(
+                        "the signing key {key_path} must be the one that signed this journal: restore "
+                        "both from the same backup"
+                    ).format(key_path=key_path)
                 )
             signer = Signer(load_or_create_key(key_path))
             row = conn.execute(
@@ -78,7 +88,9 @@ def accept_gap(
             last = 0 if row is None or row[0] is None else int(row[0])
             if sold <= last:
                 raise GapRefused(
-                    f"the journal already holds the series up to receipt {last}: nothing is missing"
+                    tr(
+                        "the journal already holds the series up to receipt {last}: nothing is missing"
+                    ).format(last=last)
                 )
             base_row = conn.execute("SELECT value FROM meta WHERE key = 'seq_base'").fetchone()
             base = 0 if base_row is None else int(base_row[0])

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from gateway.common.i18n import tr
 from gateway.common.signing import Signer, SigningKeyError, Verifier, load_or_create_key
 from gateway.fiscal.journal import canonical_bytes
 
@@ -71,8 +72,10 @@ class DataDirLock:
             holder = f.read().strip() or "unknown"
             f.close()
             raise StartRefused(
-                f"another till (PID {holder}) is running on the data directory {self.path.parent} "
-                f"(lock {self.path}): stop it first, or give this one its own --data-dir"
+                tr(
+                    "another till (PID {holder}) is running on the data directory {data_dir} "
+                    "(lock {lock}): stop it first, or give this one its own --data-dir"
+                ).format(holder=holder, data_dir=self.path.parent, lock=self.path)
             ) from None
         f.seek(0)
         f.truncate()
@@ -121,8 +124,10 @@ def prepare_data_dir(data_dir: Path) -> None:
         data_dir.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
     except OSError as exc:
         raise StartRefused(
-            f"cannot make the data directory {data_dir}: {exc.strerror}; make it, owned by the user "
-            "that runs the till, or set [register].data_dir"
+            tr(
+                "cannot make the data directory {data_dir}: {problem}; make it, owned by the user "
+                "that runs the till, or set [register].data_dir"
+            ).format(data_dir=data_dir, problem=exc.strerror)
         ) from None
     probe = data_dir / ".write-test"
     try:
@@ -134,10 +139,18 @@ def prepare_data_dir(data_dir: Path) -> None:
     except OSError as exc:
         with contextlib.suppress(OSError):
             probe.unlink()
-        what = "is full" if exc.errno == 28 else "is read-only" if exc.errno in (13, 30) else exc.strerror
+        what = (
+            tr("it is full")
+            if exc.errno == 28
+            else tr("it is read-only")
+            if exc.errno in (13, 30)
+            else str(exc.strerror)
+        )
         raise StartRefused(
-            f"cannot write in the data directory {data_dir}: it {what}; free space or give the user "
-            "that runs the till write access to it (chown, mount rw), then start again"
+            tr(
+                "cannot write in the data directory {data_dir}: {what}; free space or give the user "
+                "that runs the till write access to it (chown, mount rw), then start again"
+            ).format(data_dir=data_dir, what=what)
         ) from None
 
 
@@ -182,8 +195,10 @@ def read_journal_state(database: Path) -> JournalState:
             conn.close()
     except sqlite3.DatabaseError as exc:
         raise StartRefused(
-            f"the till database {database} cannot be read ({exc}): it is damaged or not a till database; "
-            f"stop the till, move the file aside and restore it from your backup ({RESTORE})"
+            tr(
+                "the till database {database} cannot be read ({exc}): it is damaged or not a till "
+                "database; stop the till, move the file aside and restore it from your backup ({restore})"
+            ).format(database=database, exc=exc, restore=RESTORE)
         ) from None
     return JournalState(
         True,
@@ -214,26 +229,36 @@ def signer_for(key_path: Path, state: JournalState) -> Signer:
             return Signer(load_or_create_key(key_path))
         except SigningKeyError as exc:
             raise StartRefused(
-                f"signing key {key_path}: {exc}; restore it from your backup ({RESTORE})"
+                tr("signing key {key_path}: {exc}; restore it from your backup ({restore})").format(
+                    key_path=key_path, exc=exc, restore=RESTORE
+                )
             ) from None
-    steps = (
-        f"restore signing-key.pem from your backup into {key_path.parent} ({RESTORE}); only if it is lost "
+    steps = tr(
+        "restore signing-key.pem from your backup into {folder} ({restore}); only if it is lost "
         "for good, run tillgw journal rotate-key, which journals the new key"
-    )
+    ).format(folder=key_path.parent, restore=RESTORE)
     if not key_path.exists():
         raise StartRefused(
-            f"the signing key {key_path} is missing, but the journal has {state.entries} entries signed "
-            f"by key {state.key_id or '?'}: {steps}"
+            tr(
+                "the signing key {key_path} is missing, but the journal has {entries} entries signed "
+                "by key {key_id}: {steps}"
+            ).format(key_path=key_path, entries=state.entries, key_id=state.key_id or "?", steps=steps)
         )
     try:
         signer = Signer(load_or_create_key(key_path))
     except SigningKeyError as exc:
-        raise StartRefused(f"the signing key {key_path} cannot be read ({exc}): {steps}") from None
+        raise StartRefused(
+            tr("the signing key {key_path} cannot be read ({exc}): {steps}").format(
+                key_path=key_path, exc=exc, steps=steps
+            )
+        ) from None
     seq, kind, at, body, prev, signature = state.head
     if not Verifier(signer.public).valid(signature, canonical_bytes(seq, kind, at, prev, body.decode())):
         raise StartRefused(
-            f"the signing key {key_path} (key {signer.key_id}) is not the key that signed the journal "
-            f"(key {state.key_id or '?'}): {steps}"
+            tr(
+                "the signing key {key_path} (key {key_id}) is not the key that signed the journal "
+                "(key {journal_key_id}): {steps}"
+            ).format(key_path=key_path, key_id=signer.key_id, journal_key_id=state.key_id or "?", steps=steps)
         )
     return signer
 
@@ -280,19 +305,37 @@ def refuse_new_series(database: Path, series: Path, state: JournalState) -> None
     sold = recorded_series(series)
     if 0 < state.receipts < sold:
         raise StartRefused(
-            f"the till database {database} ends at receipt {state.receipts}, but {series} shows this "
-            f"register has sold up to receipt {sold}: it is an older copy, and its next receipt numbers "
-            f"are already taken. Restore the newest backup ({RESTORE}); if no backup holds receipts "
-            f"{state.receipts + 1}-{sold}, record them as lost with `tillgw journal accept-gap` and the "
-            f"till goes on from {sold + 1}"
+            tr(
+                "the till database {database} ends at receipt {receipts}, but {series} shows this "
+                "register has sold up to receipt {sold}: it is an older copy, and its next receipt "
+                "numbers are already taken. Restore the newest backup ({restore}); if no backup holds "
+                "receipts {first_lost}-{sold}, record them as lost with `tillgw journal accept-gap` and "
+                "the till goes on from {next_receipt}"
+            ).format(
+                database=database,
+                receipts=state.receipts,
+                series=series,
+                sold=sold,
+                restore=RESTORE,
+                first_lost=state.receipts + 1,
+                next_receipt=sold + 1,
+            )
         )
     if state.receipts > 0:
         return
     if sold <= 0:
         return
-    what = "missing" if not state.exists else "empty" if state.entries == 0 else "without receipts"
+    what = (
+        tr("is missing")
+        if not state.exists
+        else tr("is empty")
+        if state.entries == 0
+        else tr("has no receipts")
+    )
     raise StartRefused(
-        f"the till database {database} is {what}, but {series} shows this register has sold "
-        f"(up to receipt {sold}): starting would begin the receipt numbers again. Restore till.db from "
-        f"your backup ({RESTORE}); the till never starts a series anew"
+        tr(
+            "the till database {database} {what}, but {series} shows this register has sold "
+            "(up to receipt {sold}): starting would begin the receipt numbers again. Restore till.db "
+            "from your backup ({restore}); the till never starts a series anew"
+        ).format(database=database, what=what, series=series, sold=sold, restore=RESTORE)
     )

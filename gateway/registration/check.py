@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
+from gateway.common.i18n import N_, tr
 from gateway.config import Config
 from gateway.registration.record import Registration, RegistrationError, load_registration
 
@@ -36,12 +37,12 @@ log = logging.getLogger("tillgw.registration")
 
 CHANGED_KIND = "registration.changed"
 REPORT_WITHIN = timedelta(days=14)  # "inom två veckor"
-NOT_REGISTERED = "not registered yet: run tillgw register"
-ITEM_WORDS = {
-    "control_unit.manufacturing_number": "control unit's manufacturing number",
-    "register.manufacturing_number": "register's manufacturing number",
-    "register.designation": "register's designation",
-    "business.orgnr": "organisationsnummer",
+NOT_REGISTERED = N_("not registered yet: run tillgw register")
+ITEM_WORDS = {  # translated where shown
+    "control_unit.manufacturing_number": N_("control unit's manufacturing number"),
+    "register.manufacturing_number": N_("register's manufacturing number"),
+    "register.designation": N_("register's designation"),
+    "business.orgnr": N_("organisationsnummer"),
 }
 
 
@@ -78,18 +79,18 @@ class RegistrationState:
     @property
     def message(self) -> str:
         if self.problem is not None:
-            return f"{self.problem} — run tillgw register again"
+            return tr("{problem} — run tillgw register again").format(problem=self.problem)
         if self.registered is None:
-            return NOT_REGISTERED
+            return tr(NOT_REGISTERED)
         if not self.changed:
-            return f"registered on {self.registered_on}: the till matches its registration"
+            return tr("registered on {day}: the till matches its registration").format(day=self.registered_on)
         items = "; ".join(
-            f"{ITEM_WORDS[item]} {self.registered[item]} -> {self.current[item]}" for item in self.changed
+            f"{tr(ITEM_WORDS[item])} {self.registered[item]} -> {self.current[item]}" for item in self.changed
         )
-        return (
-            f"changed since it was registered on {self.registered_on}: {items} — report the change to "
-            f"Skatteverket within two weeks, by {self.report_by}, then run tillgw register again"
-        )
+        return tr(
+            "changed since it was registered on {day}: {items} — report the change to "
+            "Skatteverket within two weeks, by {report_by}, then run tillgw register again"
+        ).format(day=self.registered_on, items=items, report_by=self.report_by)
 
     def journal_body(self) -> dict[str, Any]:
         """The ``registration.changed`` entry's body (the journal adds the POS id)."""

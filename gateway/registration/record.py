@@ -27,6 +27,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from gateway.common.i18n import tr
 from gateway.registration.items import (
     CHECKS,
     BusinessForm,
@@ -199,7 +200,9 @@ class Registration:
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, RegistrationError):
                 raise
-            raise RegistrationError("registration", f"not a registration document ({exc})") from None
+            raise RegistrationError(
+                "registration", tr("not a registration document ({exc})").format(exc=exc)
+            ) from None
 
 
 def load_registration(data_dir: Path) -> Registration | None:
@@ -210,9 +213,11 @@ def load_registration(data_dir: Path) -> Registration | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
-        raise RegistrationError("registration", f"{path} cannot be read ({exc})") from None
+        raise RegistrationError(
+            "registration", tr("{path} cannot be read ({exc})").format(path=path, exc=exc)
+        ) from None
     if not isinstance(document, dict):
-        raise RegistrationError("registration", f"{path} is not a registration document")
+        raise RegistrationError("registration", tr("{path} is not a registration document").format(path=path))
     return Registration.from_json(document)
 
 

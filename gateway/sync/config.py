@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 # The till's section reader and [mqtt] parser, so both processes read [mqtt] alike.
+from gateway.common.i18n import DEFAULT_LANGUAGE, LANGUAGES
 from gateway.config import (
     ConfigError,
     ConfigSection,
@@ -134,6 +135,8 @@ class SyncConfig:
     database: str | None = None
     source: Path | None = None
     masterdata: MasterDataConfig = field(default_factory=MasterDataConfig)
+    # The file's [shop] language, when it has a [shop]: what `tillgw sync` says to a person.
+    language: str = DEFAULT_LANGUAGE
     # The ERPs to book in and read master data from (gateway/sync/erp.py builds them).
     fortnox: FortnoxConfig | None = None
     visma: VismaConfig | None = None
@@ -336,8 +339,19 @@ def parse_sync_config(raw: dict[str, Any], path: Path) -> SyncConfig:
         log_file=log.sync_file or inbox.parent / "sync.log",
         source=path,
         masterdata=masterdata,
+        language=_language(raw),
         **erp,
     )
+
+
+def _language(raw: dict[str, Any]) -> str:
+    """``[shop] language`` of a file that holds a till too (the till's reader checks the rest of
+    ``[shop]``); a sync module's file of its own speaks the default."""
+    shop = raw.get("shop")
+    language = shop.get("language", DEFAULT_LANGUAGE) if isinstance(shop, dict) else DEFAULT_LANGUAGE
+    if language not in LANGUAGES:
+        raise ConfigError(f'[shop].language: {language!r} is not a language of the till: use "sv" or "en"')
+    return str(language)
 
 
 def _stores(sync_raw: dict[str, Any], raw: dict[str, Any]) -> frozenset[str]:

@@ -3,6 +3,7 @@ what to do about each held message. Read from the inbox alone (the service may b
 
 from __future__ import annotations
 
+from gateway.common.i18n import tr
 from gateway.sync.config import SyncConfig
 from gateway.sync.inbox import Inbox
 
@@ -12,7 +13,8 @@ __all__ = ["inbox_report"]
 async def inbox_report(config: SyncConfig) -> tuple[str, bool]:
     """The report's text, and whether anything is held."""
     if config.database is None and not config.inbox.exists():
-        return f"no inbox yet at {config.inbox}: tillgw sync has not run with this configuration", False
+        words = tr("no inbox yet at {inbox}: tillgw sync has not run with this configuration")
+        return words.format(inbox=config.inbox), False
     inbox = await Inbox.open(config.store)
     try:
         counts = await inbox.counts()
@@ -31,29 +33,58 @@ async def inbox_report(config: SyncConfig) -> tuple[str, bool]:
     finally:
         await inbox.close()
     lines = [
-        f"inbox {config.store_name}: {counts['messages']} messages, {counts['processed']} booked, "
-        f"{counts['messages'] - counts['processed']} not yet, {counts['held']} held",
-        f"serving {config.routing.describe()}",
+        tr("inbox {inbox}: {messages} messages, {booked} booked, {not_yet} not yet, {held} held").format(
+            inbox=config.store_name,
+            messages=counts["messages"],
+            booked=counts["processed"],
+            not_yet=counts["messages"] - counts["processed"],
+            held=counts["held"],
+        ),
+        tr("serving {routing}").format(routing=config.routing.describe()),
     ]
     if counts["set_aside"]:
-        lines.append(f"{counts['set_aside']} set aside: bytes on our topics that are no till's message")
+        lines.append(
+            tr("{count} set aside: bytes on our topics that are no till's message").format(
+                count=counts["set_aside"]
+            )
+        )
     for register, sequence, receipt in last:
-        lines.append(f"last stored from {register}: message {sequence}, receipt {receipt or 'none'}")
+        words = (
+            tr("last stored from {register}: message {sequence}, receipt {receipt}")
+            if receipt
+            else tr("last stored from {register}: message {sequence}, receipt none")
+        )
+        lines.append(words.format(register=register, sequence=sequence, receipt=receipt))
     for register, count in waiting:
-        lines.append(f"waiting: {register}: {count} message(s) to book, in order")
+        lines.append(
+            tr("waiting: {register}: {count} message(s) to book, in order").format(
+                register=register, count=count
+            )
+        )
     if held:
         lines.append("")
+        # "HELD:" is the word a script looks for, in every language.
         lines.append(
-            f"HELD: {len(held)} message(s) — the tills show them too; nothing after a held one is booked"
+            "HELD: "
+            + tr("{count} message(s) — the tills show them too; nothing after a held one is booked").format(
+                count=len(held)
+            )
         )
         for row in held:
             what = f"{row.kind} " if row.kind else ""
-            lines.append(f"  {row.msg_id} ({what}held by {row.held_by} since {row.since}):")
+            lines.append(
+                "  "
+                + tr("{msg_id} ({what}held by {held_by} since {since}):").format(
+                    msg_id=row.msg_id, what=what, held_by=row.held_by, since=row.since
+                )
+            )
             lines.append(f"    {row.reason}")
         lines.append(
-            "Fix each cause, then run: tillgw sync --reprocess --config FILE "
-            "(or --register R, --msg ID); it books them in order and tells the tills."
+            tr(
+                "Fix each cause, then run: tillgw sync --reprocess --config FILE "
+                "(or --register R, --msg ID); it books them in order and tells the tills."
+            )
         )
     else:
-        lines.append("nothing held")
+        lines.append(tr("nothing held"))
     return "\n".join(lines), bool(held)

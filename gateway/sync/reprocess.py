@@ -56,8 +56,10 @@ class HeldFilter:
 
 @dataclass(frozen=True, slots=True)
 class ReprocessOutcome:
-    summary: str
+    summary: str  # for the log and the tills' status
     unbooked: list[str]  # the named messages not booked, by msg_id
+    taken: int = 0  # the held messages taken again
+    not_held: str | None = None  # --msg ID named a message this inbox does not hold
 
 
 async def reprocess_held(
@@ -67,7 +69,7 @@ async def reprocess_held(
     if not targets:
         if which.msg_id is not None and not await inbox.processed([which.msg_id]):
             log.warning("reprocess: %s is not a held message of this inbox", which.msg_id)
-            return ReprocessOutcome(f"{which.msg_id} is not held here", [which.msg_id])
+            return ReprocessOutcome(f"{which.msg_id} is not held here", [which.msg_id], not_held=which.msg_id)
         log.info("reprocess: nothing held%s", which.describe())
         return ReprocessOutcome("nothing held", [])
     log.info("reprocess: %d held message(s)%s", len(targets), which.describe())
@@ -85,7 +87,7 @@ async def reprocess_held(
     await _send_owed_acks(config, inbox, signer)
     summary = f"reprocessed {len(targets)} held message(s): {len(booked)} booked, {len(unbooked)} not"
     log.info("reprocess: %s", summary.removeprefix("reprocessed "))  # on screen, not only in the log
-    return ReprocessOutcome(summary, unbooked)
+    return ReprocessOutcome(summary, unbooked, taken=len(targets))
 
 
 async def _send_owed_acks(config: SyncConfig, inbox: Inbox, signer: AckSigner) -> None:

@@ -34,7 +34,7 @@ from gateway.sync.masterdata.runner import MasterData
 from gateway.sync.orders.responder import OrderResponder
 from gateway.sync.processor import Processor
 from gateway.sync.pruning import PRUNE_EVERY, prune_logs
-from gateway.sync.reprocess import HeldFilter, reprocess_held
+from gateway.sync.reprocess import HeldFilter, ReprocessOutcome, reprocess_held
 from gateway.sync.runlog import LOGGER, RunLog
 from gateway.sync.status import StatusReporter
 from gateway.sync.subscriber import Subscriber
@@ -65,6 +65,7 @@ class SyncService:
         self.status: StatusReporter | None = None
         self.reprocess: HeldFilter | None = None
         self.unbooked: list[str] | None = None  # --reprocess: the msg_ids it could not book
+        self.reprocessed: ReprocessOutcome | None = None  # --reprocess: what it did, for the CLI to say
 
     async def run(
         self, *, once: bool, stop: asyncio.Event | None = None, reprocess: HeldFilter | None = None
@@ -78,6 +79,7 @@ class SyncService:
             title = f"tillgw sync --reprocess{reprocess.describe()}"
         self.reprocess = reprocess
         self.unbooked = None
+        self.reprocessed = None
         self.config.check_routing()  # ConfigError: a module that serves no till does not start
         runlog = RunLog(self.config.log_dir, title)
         self.runlog = runlog
@@ -146,6 +148,7 @@ class SyncService:
             if self.reprocess is not None:
                 outcome = await reprocess_held(self.config, inbox, processor, signer, self.reprocess)
                 self.unbooked = outcome.unbooked
+                self.reprocessed = outcome
                 if self.status is not None:
                     await self.status.learn_stores(inbox)
                 return outcome.summary

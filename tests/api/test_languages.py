@@ -53,6 +53,7 @@ LANGUAGES = [
             "paper": "slut på papper — sätt i en ny rulle",
             "silent": "fel: inget svar från kontrollenheten på ",
             "check": "kontrollera kabeln och strömmen",
+            "registration": "inte registrerad ännu: kör tillgw register",
         },
         id="default-sv",
     ),
@@ -71,6 +72,7 @@ LANGUAGES = [
             "paper": "out of paper — put in a new roll",
             "silent": "failed: no answer from the control unit on ",
             "check": "check the cable and power",
+            "registration": "not registered yet: run tillgw register",
         },
         id="en",
     ),
@@ -130,6 +132,7 @@ async def test_the_page_and_the_status_speak_the_tills_language(
     assert device["state"] == "failed"
     assert device["reason"].startswith(words["silent"]), device["reason"]
     assert words["check"] in device["reason"]
+    assert body["registration"]["message"] == words["registration"]  # the check at start
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine (apt-get install chromium)")

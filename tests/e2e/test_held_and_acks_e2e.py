@@ -110,7 +110,7 @@ async def test_a_till_added_before_the_config_knows_it_is_held_then_reprocessed_
         sync_status = await until("the sync status on the till lists the held messages", status_holds)
         assert {h["msg_id"] for h in sync_status["held"]} == set(held_msg_ids)
 
-        report = await run_tillgw("sync", "--status", "--config", str(shop.sync.config))
+        report = await run_tillgw("--language", "en", "sync", "--status", "--config", str(shop.sync.config))
         assert report.code == 1, report
         assert f"HELD: {len(held_msg_ids)} message(s)" in report.out, report.out
         assert all(msg_id in report.out for msg_id in held_msg_ids), report.out
@@ -132,7 +132,9 @@ async def test_a_till_added_before_the_config_knows_it_is_held_then_reprocessed_
         assert f"reprocess: sent {n} ack(s) stored to the tills" in again.err, again.err
         logged = "".join(p.read_text() for p in sorted((shop.sync.base / "logs").glob("sync-*.log")))
         assert f": reprocessed {n} held message(s): {n} booked, 0 not; 0 errors" in logged, logged
-        report = await run_tillgw("sync", "--status", "--config", str(shop.sync.config))
+        # The log above is English; the summary for the person who ran it is in the default, Swedish.
+        assert f"tog om {n} kvarhållna meddelande(n): {n} bokförda, 0 inte" in again.out, again.out
+        report = await run_tillgw("--language", "en", "sync", "--status", "--config", str(shop.sync.config))
         assert report.code == 0 and "nothing held" in report.out, report
 
         await shop.start_sync()

@@ -99,7 +99,7 @@ interval_minutes = 0                   # no syncs on a schedule: only those the 
     async def sync_now(self, mode: str) -> str:
         """``tillgw sync --all`` or ``--changes`` as its own process; what it printed."""
         proc = await asyncio.create_subprocess_exec(
-            *tillgw("sync", mode, "--config", str(self.config)),
+            *tillgw("--language", "en", "sync", mode, "--config", str(self.config)),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
@@ -207,7 +207,7 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 async def test_master_data_and_till_made_customers_flow_through_the_real_system(store: Store) -> None:
     # (a) A full sync: prices excl. VAT in the file, incl. VAT and rounded up on the till.
     printed = await store.sync.sync_now("--all")
-    assert "revision 1 (full)" in printed, printed
+    assert "revision 1 (full sync)" in printed, printed
     kaffe = await store.article_with(KAFFE, "30.00")  # 26,00 + 12 % = 29,12, up to 30,00
     assert (kaffe["number"], kaffe["name"], kaffe["vat_rate"], kaffe["group"]) == (
         "1001",

@@ -95,7 +95,20 @@ def test_journal_verify_holds_for_the_release_journal(
 ) -> None:
     key = str(RECORDINGS / f"{RELEASE}.pub.pem")
     for extra in ((), ("--all-signatures",)):
-        code = main(["journal", "verify", "--data-dir", str(data_dir), "--public-key", key, "--json", *extra])
+        code = main(
+            [
+                "--language",
+                "en",
+                "journal",
+                "verify",
+                "--data-dir",
+                str(data_dir),
+                "--public-key",
+                key,
+                "--json",
+                *extra,
+            ]
+        )
         report = json.loads(capsys.readouterr().out)
         assert code == 0 and report["ok"], report
         assert report["entries"] == ENTRIES and report["problem"] is None

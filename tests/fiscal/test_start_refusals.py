@@ -195,6 +195,32 @@ async def test_a_missing_or_changed_key_refuses_the_start_and_rotate_key_journal
         assert code == 0 and "key replaced at entry" in out, out
 
 
+async def test_a_till_that_speaks_the_default_refuses_and_rotates_its_key_in_swedish(tmp_path: Path) -> None:
+    async with till_that_sold(tmp_path) as till:
+        # The config without its `language = "en"`: the till speaks the default, Swedish.
+        text = till.config.read_text(encoding="utf-8")
+        till.config.write_text(
+            "\n".join(line for line in text.splitlines() if not line.startswith("language")), encoding="utf-8"
+        )
+        key = till.data_dir / "signing-key.pem"
+        key.unlink()
+        _, line = await refused_start(till)
+        assert line.startswith(f"error: signeringsnyckeln {key} saknas, men journalen har "), line
+        assert "återställ signing-key.pem från din säkerhetskopia" in line
+        assert "tillgw journal rotate-key" in line
+
+        code, out = await run_tillgw("journal", "rotate-key", *config_args(till))
+        assert code == 0 and "nyckeln byttes vid post" in out and "säkerhetskopiera den nu" in out, out
+        conn = sqlite3.connect(till.data_dir / "till.db")
+        try:
+            (reason,) = conn.execute(
+                "SELECT json_extract(body, '$.reason') FROM journal WHERE kind = 'key.replaced'"
+            ).fetchone()
+        finally:
+            conn.close()
+        assert reason == "signeringsnyckeln förlorad"  # journaled in the language the till spoke
+
+
 async def test_a_second_till_on_the_same_data_dir_names_the_first(tmp_path: Path) -> None:
     async with simulated_unit(tmp_path) as url:
         till = Gateway(tmp_path / "till.toml", tmp_path / "till", url)

@@ -47,8 +47,9 @@ async def devices(unit: ControlUnit, tmp_path: Path) -> AsyncIterator[Devices]:
 
 
 async def init(*args: str) -> int:
-    """``tillgw init`` as the command line runs it (in a thread: it runs its own event loop)."""
-    return await asyncio.to_thread(cli.main, ["init", *args])
+    """``tillgw init`` as the command line runs it (in a thread: it runs its own event loop), in
+    English: these tests read its words; the Swedish default has tests of its own below."""
+    return await asyncio.to_thread(cli.main, ["--language", "en", "init", *args])
 
 
 def closed_port_url(scheme: str) -> str:
@@ -162,6 +163,8 @@ def test_without_a_terminal_it_asks_nothing_and_names_every_missing_flag(tmp_pat
             sys.executable,
             "-m",
             "gateway.cli",
+            "--language",
+            "en",
             "init",
             "--config",
             str(tmp_path / "till.toml"),
@@ -182,6 +185,42 @@ def test_without_a_terminal_it_asks_nothing_and_names_every_missing_flag(tmp_pat
         "--shop-name, --address, --register-id, --control-unit, --printer"
     ) in done.stderr
     assert not (tmp_path / "till.toml").exists()
+
+
+def test_without_a_language_it_refuses_in_swedish_and_names_the_flags_as_they_are(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "init", "--config", str(tmp_path / "till.toml")],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=SAFETY,
+        check=False,
+    )
+
+    assert done.returncode == 2
+    assert "tillgw init: ingen terminal att fråga i: alla svar tas från flaggorna" in done.stderr
+    assert (
+        "error: tillgw init frågar bara i en terminal, och utan terminal saknas de här svaren: ange "
+        "--shop-name, --orgnr, --address, --register-id, --control-unit, --printer"
+    ) in done.stderr
+    assert not (tmp_path / "till.toml").exists()
+
+
+def test_a_wrong_flag_value_is_named_in_swedish(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "gateway.cli", "init", "--config", str(tmp_path / "till.toml"), *SHOP),
+            *("--orgnr", "556036-0794", "--non-interactive"),
+        ],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=SAFETY,
+        check=False,
+    )
+
+    assert done.returncode == 2
+    assert "error: --orgnr: '556036-0794' har fel kontrollsiffra: sista siffran ska vara 3" in done.stderr
 
 
 async def test_a_device_that_does_not_answer_stops_a_script(
@@ -298,8 +337,9 @@ def test_on_a_terminal_it_asks_what_no_flag_says_and_asks_again_after_a_wrong_an
     term = Terminal(
         [
             sys.executable,
-            *("-m", "gateway.cli", "init", "--config", str(config), "--control-unit", "socket://127.0.0.1:9"),
-            *("--printer", "none", "--scanner", "none", "--mqtt", "none", "--erp", "none", "--no-probe"),
+            *("-m", "gateway.cli", "--language", "en", "init", "--config", str(config)),
+            *("--control-unit", "socket://127.0.0.1:9", "--printer", "none", "--scanner", "none"),
+            *("--mqtt", "none", "--erp", "none", "--no-probe"),
         ]
     )
     term.answer("The business's name", "Blomsterhandeln")
@@ -323,6 +363,44 @@ def test_on_a_terminal_it_asks_what_no_flag_says_and_asks_again_after_a_wrong_an
         "KASSA-2",
     )
     assert loaded.data_dir == tmp_path / "data"
+
+
+def test_on_a_terminal_it_asks_in_swedish_by_default(tmp_path: Path) -> None:
+    config = tmp_path / "till.toml"
+    term = Terminal(
+        [
+            sys.executable,
+            *("-m", "gateway.cli", "init", "--config", str(config), "--control-unit", "socket://127.0.0.1:9"),
+            *("--printer", "none", "--scanner", "none", "--erp", "none", "--no-probe"),
+        ]
+    )
+    term.answer("Företagets namn (som på kvittot)", "")
+    term.expect("ett svar behövs")
+    term.answer("Företagets namn (som på kvittot)", "Blomsterhandeln")
+    term.answer("Organisationsnummer (eller ägarens personnummer)", "556036-0794")
+    term.expect("har fel kontrollsiffra: sista siffran ska vara 3")
+    term.answer("Organisationsnummer (eller ägarens personnummer)", "556036-0793")
+    term.expect("Försäljningsställets adress (en rad i taget, en tom rad avslutar):")
+    term.answer("  > ", "Torget 3")
+    term.answer("  > ", "")
+    term.answer("Butikens id på bussen [main]", "")
+    term.answer("Butikens tidszon [Europe/Stockholm]", "Europa/Växjö")
+    term.expect("'Europa/Växjö' är ingen tidszon som den här datorn känner till")
+    term.answer("Butikens tidszon [Europe/Stockholm]", "")
+    term.answer("Den här kassans id (kassabeteckning) [KASSA-1]", "")
+    term.answer("Var den sparar sin journal [/var/lib/tillgw]", "data")
+    term.answer("Butikens MQTT-broker (eller none) [mqtt://127.0.0.1:1883]", "")
+    term.answer("Kräver brokern användarnamn och lösenord? [j/N]", "ja")
+    term.answer("Kassans användare hos brokern [KASSA-1]", "")
+    term.answer("Dess lösenord", "hemligt")
+    term.expect(f"skrev {config}")
+    term.expect(f"nästa: tillgw diag --config {config}   (alla kontroller)")
+
+    assert term.finish() == 0
+    loaded = load_config(config)
+    assert (loaded.shop.name, loaded.shop.address) == ("Blomsterhandeln", ("Torget 3",))
+    assert loaded.pos_id == "KASSA-1"
+    assert loaded.mqtt is not None and (loaded.mqtt.username, loaded.mqtt.password) == ("KASSA-1", "hemligt")
 
 
 async def test_the_broker_is_logged_in_to_and_one_that_does_not_answer_stops_a_script(

@@ -43,8 +43,9 @@ stores = ["{ORGNR}/main"]
 """
 
 
-def service(*args: str) -> int:
-    return cli.main(["service", *args])
+def service(*args: str, language: str = "en") -> int:
+    """``tillgw service`` in English (these tests read its words), or in ``language``."""
+    return cli.main(["--language", language, "service", *args])
 
 
 @pytest.fixture
@@ -209,6 +210,24 @@ def test_status_says_what_is_installed_and_uninstall_removes_it(
     assert "the user and the data directory stay" in capsys.readouterr().out
     assert service("uninstall", "--root", str(root)) == 0
     assert "nothing to remove" in capsys.readouterr().out
+
+
+def test_the_config_s_language_is_spoken_swedish_by_default(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The config says no language: install speaks the default, Swedish; the machine's words
+    (the unit files, the commands) stay as they are."""
+    root = tmp_path / "root"
+    argv = ["service", "install", "--config", str(config), "--root", str(root), "--executable", str(TILLGW)]
+
+    assert cli.main([*argv, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert f"skulle skriva {root}/etc/systemd/system/tillgw.service" in out
+    assert f"    ExecStart={TILLGW} run --config {config}" in out
+    assert f"skulle ge {config.parent / 'data'} till tillgw (0700, dess filer 0600)" in out
+
+    assert cli.main(["service", "status", "--root", str(root)]) == 1
+    assert f"inte installerad: ingen tillgw-enhet i {root}/etc/systemd/system" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

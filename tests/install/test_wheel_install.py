@@ -179,7 +179,8 @@ async def test_init_with_the_simulators_then_run_to_a_first_sale(
             ],
             shop,
         )
-        assert f"control unit at {unit_url}: ready" in done.stderr  # probed by the installed diag
+        # Probed by the installed diag, told in the default language from the installed catalog.
+        assert f"kontrollenhet på {unit_url}: klar" in done.stderr
         api = f"127.0.0.1:{free_port()}"
         async with process(tillgw, "run", "--config", "till.toml", "--http", api, cwd=shop) as till:
             await first_line(till, "tillgw: API on ")

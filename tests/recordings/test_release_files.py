@@ -178,8 +178,32 @@ def test_sync_status_on_the_recorded_inbox_names_where_each_register_stands(
         f'registers = ["{ORGNR}/{STORE}/KASSA1"]\n',
         encoding="utf-8",
     )
-    assert main(["sync", "--status", "--config", str(config)]) == 1  # KASSA9's message is held
+    assert main(["--language", "en", "sync", "--status", "--config", str(config)]) == 1  # KASSA9's is held
     out = capsys.readouterr().out
     # What `tillgw restore --bus-sequence/--last-receipt` compares a backup of KASSA1 with.
     assert f"last stored from {ORGNR}/{STORE}/KASSA1: message 20, receipt 9\n" in out
     assert f"last stored from {ORGNR}/{STORE}/KASSA9: message 1, receipt none\n" in out
+
+
+def test_sync_status_speaks_swedish_by_default_and_the_file_s_shop_language_when_it_has_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inbox = recorded("inbox", tmp_path)
+    config = tmp_path / "sync.toml"
+    sync = f'[mqtt]\nurl = "mqtt://127.0.0.1:1"\n\n[sync]\ninbox = "{inbox}"\n'
+    sync += f'registers = ["{ORGNR}/{STORE}/KASSA1"]\n'
+    config.write_text(sync, encoding="utf-8")
+
+    assert main(["sync", "--status", "--config", str(config)]) == 1
+    out = capsys.readouterr().out
+    assert f"inkorg {inbox}: 21 meddelanden, 15 bokförda, 6 inte ännu, " in out
+    assert f"senast lagrat från {ORGNR}/{STORE}/KASSA9: meddelande 1, inget kvitto\n" in out
+    # The word a script looks for stays; what follows it is Swedish.
+    assert "\nHELD: 1 meddelande(n) — kassorna visar dem också; inget efter ett kvarhållet" in out
+    assert "Åtgärda varje orsak och kör sedan: tillgw sync --reprocess --config FIL" in out
+
+    config.write_text(f'[shop]\nlanguage = "en"\n\n{sync}', encoding="utf-8")
+    assert main(["sync", "--status", "--config", str(config)]) == 1
+    out = capsys.readouterr().out
+    assert f"last stored from {ORGNR}/{STORE}/KASSA9: message 1, receipt none\n" in out
+    assert "\nHELD: 1 message(s) — the tills show them too" in out

@@ -81,7 +81,7 @@ async def test_a_shop_authorises_fortnox_once_and_its_articles_reach_the_tills(
         assert "fortnox" in out.lower()
 
         code, out = await run_tillgw(
-            "sync",
+            *("--language", "en", "sync"),
             "--authorize",
             "fortnox",
             # one word: a code may begin with "-", which argparse would take for an option

@@ -457,13 +457,17 @@ store = "{STORE}"
         encoding="utf-8",
     )
 
+    # The summary in the default language, Swedish (the log's lines stay English).
     code, out = await run_tillgw("sync", "--all", "--config", str(config), cwd=tmp_path)
     assert code == 0, out
-    assert "revision 1 (full): 1 article(s)" in out and "articles: 1001" not in out
+    assert (
+        "revision 1 (komplett synk): 1 artiklar, 0 borttagna; 0 kunder" in out and "articles: 1001" not in out
+    )
+    assert f"publicerad på tillgw/{ORGNR}/{STORE}/catalog/updates i " in out
     assert (await till.revision())[0].full
     code, out = await run_tillgw("sync", "--changes", "--config", str(config), cwd=tmp_path)
     assert code == 0, out
-    assert "revision 2 (changes): 0 article(s)" in out
+    assert "revision 2 (ändringar): 0 artiklar" in out
     assert (await till.revision())[0].revision == 2
 
 
@@ -492,12 +496,12 @@ store = "{STORE}"
 """,
         encoding="utf-8",
     )
-    code, out = await run_tillgw("sync", "--all", "--config", str(config), cwd=tmp_path)
+    code, out = await run_tillgw("--language", "en", "sync", "--all", "--config", str(config), cwd=tmp_path)
     assert code == 0, out
     printed = [line for line in out.splitlines() if not line.startswith("tillgw sync: ")]  # the log's lines
     assert len(printed) == 3, out
     summary, sent, where = printed
-    assert summary.startswith(f"revision 1 (full): {count} article(s), 0 removed; 0 customer(s)")
+    assert summary.startswith(f"revision 1 (full sync): {count} article(s), 0 removed; 0 customer(s)")
     parts = (await till.revision())[0].parts
     assert re.fullmatch(
         rf"published on tillgw/{ORGNR}/{STORE}/catalog/updates in {parts} message\(s\); \d+\.\d s", sent

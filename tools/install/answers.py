@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from gateway.common.i18n import N_
+
 __all__ = [
     "ERP_CHOICES",
     "ERP_QUESTIONS",
@@ -30,33 +32,35 @@ ERP_CHOICES = ("none", "sie", "fortnox", "visma", "business_central", "nav")
 @dataclass(frozen=True, slots=True)
 class ErpQuestion:
     key: str  # the key of [sync.<erp>] (or a part of one: business_central's tenant)
-    prompt: str
+    prompt: str  # marked with N_, translated where asked
     secret: bool = False
 
 
 # What each ERP's table cannot do without; every other key has a default (docs/adapters/).
 ERP_QUESTIONS: dict[str, tuple[ErpQuestion, ...]] = {
     "fortnox": (
-        ErpQuestion("client_id", "Fortnox integration's client id"),
-        ErpQuestion("client_secret", "Fortnox integration's client secret", secret=True),
+        ErpQuestion("client_id", N_("Fortnox integration's client id")),
+        ErpQuestion("client_secret", N_("Fortnox integration's client secret"), secret=True),
     ),
     "visma": (
-        ErpQuestion("client_id", "Visma eEkonomi / Spiris integration's client id"),
-        ErpQuestion("client_secret", "Visma eEkonomi / Spiris integration's client secret", secret=True),
+        ErpQuestion("client_id", N_("Visma eEkonomi / Spiris integration's client id")),
+        ErpQuestion("client_secret", N_("Visma eEkonomi / Spiris integration's client secret"), secret=True),
     ),
     "business_central": (
-        ErpQuestion("tenant", "Business Central's tenant (the Entra tenant id or domain)"),
-        ErpQuestion("environment", "Business Central's environment (e.g. Production)"),
-        ErpQuestion("client_id", "the Entra app's client id"),
-        ErpQuestion("client_secret", "the Entra app's client secret", secret=True),
-        ErpQuestion("company_id", "the company's id in Business Central (a GUID)"),
-        ErpQuestion("customer", "the cash customer's number (e.g. KONTANT)"),
+        ErpQuestion("tenant", N_("Business Central's tenant (the Entra tenant id or domain)")),
+        ErpQuestion("environment", N_("Business Central's environment (e.g. Production)")),
+        ErpQuestion("client_id", N_("the Entra app's client id")),
+        ErpQuestion("client_secret", N_("the Entra app's client secret"), secret=True),
+        ErpQuestion("company_id", N_("the company's id in Business Central (a GUID)")),
+        ErpQuestion("customer", N_("the cash customer's number (e.g. KONTANT)")),
     ),
     "nav": (
-        ErpQuestion("base_url", "NAV's OData v4 company URL (http://nav:7048/…/ODataV4/Company('CRONUS'))"),
-        ErpQuestion("username", "NAV web service user"),
-        ErpQuestion("password", "NAV web service user's password", secret=True),
-        ErpQuestion("customer", "the cash customer's number (e.g. KONTANT)"),
+        ErpQuestion(
+            "base_url", N_("NAV's OData v4 company URL (http://nav:7048/…/ODataV4/Company('CRONUS'))")
+        ),
+        ErpQuestion("username", N_("NAV web service user")),
+        ErpQuestion("password", N_("NAV web service user's password"), secret=True),
+        ErpQuestion("customer", N_("the cash customer's number (e.g. KONTANT)")),
     ),
 }
 

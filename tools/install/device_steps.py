@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from pathlib import Path
 
+from gateway.common.i18n import tr
 from tools.diag.checks import Check
 from tools.diag.finding import Finding
 from tools.install import probing
@@ -29,20 +30,26 @@ SCANNER_LISTEN_SECONDS = 10.0  # at the terminal: time to pick an item up and sc
 
 
 async def find_control_unit(asker: Asker, pos_id: str, *, auto: bool) -> str:
-    asker.say("looking for a control unit on every serial port …")
+    asker.say(tr("looking for a control unit on every serial port …"))
     found = await probing.found_control_units(pos_id)
     for finding in found:
         asker.say(f"  {probing.one_line(finding)}")
     if auto:
         if len(found) != 1:
-            where = "none answered" if not found else f"{len(found)} answered: name one with --control-unit"
-            raise InitRefused(f"--control-unit auto: {where} on the serial ports", 1)
+            where = (
+                tr("none answered on the serial ports")
+                if not found
+                else tr("{count} answered on the serial ports: name one with --control-unit").format(
+                    count=len(found)
+                )
+            )
+            raise InitRefused(f"--control-unit auto: {where}", 1)
         return found[0].url
     if not found:
-        asker.say("  none answered on a serial port (a network or cloud unit: type its address)")
+        asker.say("  " + tr("none answered on a serial port (a network or cloud unit: type its address)"))
     default = found[0].url if found else None
     return asker.text(
-        None, "--control-unit", "The control unit's address", default=default, check=control_unit_problem
+        None, "--control-unit", tr("The control unit's address"), default=default, check=control_unit_problem
     )
 
 
@@ -56,9 +63,13 @@ async def check_device(asker: Asker, probe: Awaitable[Finding | Check], flag: st
     if usable or demo:
         return
     if not asker.interactive:
-        raise InitRefused(f"{flag}: {line}; give --no-probe to write it as it is", 1)
-    if not asker.confirm("Write it in the file all the same?"):
-        raise InitRefused("stopped: put the device right (or give its address) and run tillgw init again", 1)
+        raise InitRefused(
+            tr("{flag}: {line}; give --no-probe to write it as it is").format(flag=flag, line=line), 1
+        )
+    if not asker.confirm(tr("Write it in the file all the same?")):
+        raise InitRefused(
+            tr("stopped: put the device right (or give its address) and run tillgw init again"), 1
+        )
 
 
 async def check_control_unit(
@@ -79,13 +90,23 @@ async def check_control_unit(
 
 async def check_scanner(asker: Asker, url: str) -> None:
     if asker.interactive:
-        asker.say(f"  scan a barcode now: listening to {url} for {SCANNER_LISTEN_SECONDS:g} s")
+        asker.say(
+            "  "
+            + tr("scan a barcode now: listening to {url} for {seconds} s").format(
+                url=url, seconds=f"{SCANNER_LISTEN_SECONDS:g}"
+            )
+        )
     finding = await probing.scanner_finding(url, SCANNER_LISTEN_SECONDS if asker.interactive else 1.0)
     opened = finding.state != "failed"  # a script has no one to scan: the scanner opening is enough
     asker.say(f"  {probing.one_line(finding)}")
     if opened:
         return
     if not asker.interactive:
-        raise InitRefused(f"--scanner: {probing.one_line(finding)}; give --no-probe to write it as it is", 1)
-    if not asker.confirm("Write it in the file all the same?"):
-        raise InitRefused("stopped: put the scanner right and run tillgw init again", 1)
+        raise InitRefused(
+            tr("{flag}: {line}; give --no-probe to write it as it is").format(
+                flag="--scanner", line=probing.one_line(finding)
+            ),
+            1,
+        )
+    if not asker.confirm(tr("Write it in the file all the same?")):
+        raise InitRefused(tr("stopped: put the scanner right and run tillgw init again"), 1)

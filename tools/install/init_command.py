@@ -18,6 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from gateway.common.i18n import DEFAULT_LANGUAGE, tr, use_language
 from gateway.config import ConfigError, load_config
 from gateway.devices.control_units.kinds import kind_of
 from gateway.sync.config import load_sync_config
@@ -127,12 +128,19 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def run(args: argparse.Namespace) -> int:
+    # There is no config yet to say the till's language: tillgw --language, else the default.
+    use_language(getattr(args, "language", None) or DEFAULT_LANGUAGE)
     interactive = not args.non_interactive and sys.stdin.isatty()
     asker = Asker(interactive)
     try:
         target = args.config
         if target.exists() and not args.force:
-            raise InitRefused(f"{target} exists already; give --force to write a new one in its place", 1)
+            raise InitRefused(
+                tr("{target} exists already; give --force to write a new one in its place").format(
+                    target=target
+                ),
+                1,
+            )
         answers = _gather(args, asker)
         text = render_till_toml(answers)
         _keep(text, target, answers)
@@ -143,13 +151,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except (EOFError, KeyboardInterrupt):
-        print("\ntillgw init: stopped; nothing was written", file=sys.stderr)
+        print("\n" + tr("tillgw init: stopped; nothing was written"), file=sys.stderr)
         return 1
-    print(f"wrote {target}")
-    print(f"next: tillgw diag --config {target}   (every check)")
-    print(f"      tillgw service install --config {target}   (start it with the computer)")
+    print(tr("wrote {target}").format(target=target))
+    print(tr("next: tillgw diag --config {target}   (every check)").format(target=target))
+    print(
+        tr("      tillgw service install --config {target}   (start it with the computer)").format(
+            target=target
+        )
+    )
     if answers.simulators:
-        print("the simulators, each in a terminal of its own:")
+        print(tr("the simulators, each in a terminal of its own:"))
         print(
             f"      tillgw sim control-unit --listen tcp://{SIMULATED_CONTROL_UNIT.removeprefix('socket://')}"
         )
@@ -162,9 +174,13 @@ def _settings(pairs: list[str], flag: str, allowed: tuple[str, ...] | None = Non
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise ValueError(f"{flag}: {pair!r} is not KEY=VALUE")
+            raise ValueError(tr("{flag}: {pair} is not KEY=VALUE").format(flag=flag, pair=repr(pair)))
         if allowed is not None and key.strip() not in allowed:
-            raise ValueError(f"{flag}: {key.strip()!r} is not one of {', '.join(allowed)}")
+            raise ValueError(
+                tr("{flag}: {key} is not one of {allowed}").format(
+                    flag=flag, key=repr(key.strip()), allowed=", ".join(allowed)
+                )
+            )
         found[key.strip()] = value
     return found
 
@@ -172,32 +188,34 @@ def _settings(pairs: list[str], flag: str, allowed: tuple[str, ...] | None = Non
 def _gather(args: argparse.Namespace, asker: Asker) -> TillAnswers:
     """Every answer, asked in the order a technician thinks of them; the devices last."""
     if not asker.interactive and not args.non_interactive:
-        asker.say("tillgw init: no terminal to ask on: every answer comes from the flags")
-    name = asker.text(args.shop_name, "--shop-name", "The business's name (as on the receipt)")
+        asker.say(tr("tillgw init: no terminal to ask on: every answer comes from the flags"))
+    name = asker.text(args.shop_name, "--shop-name", tr("The business's name (as on the receipt)"))
     orgnr = asker.text(
-        args.orgnr, "--orgnr", "Organisationsnummer (or the owner's personnummer)", check=orgnr_problem
+        args.orgnr, "--orgnr", tr("Organisationsnummer (or the owner's personnummer)"), check=orgnr_problem
     )
-    address = asker.lines(args.address, "--address", "The place of sale's address")
-    store = asker.text(args.store, "--store", "The store's id on the bus", default="main")
+    address = asker.lines(args.address, "--address", tr("The place of sale's address"))
+    store = asker.text(args.store, "--store", tr("The store's id on the bus"), default="main")
     zone = asker.text(
         args.timezone,
         "--timezone",
-        "The shop's time zone",
+        tr("The shop's time zone"),
         default="Europe/Stockholm",
         check=timezone_problem,
     )
     pos_id = asker.text(
         args.register_id,
         "--register-id",
-        "This register's id (kassabeteckning)",
+        tr("This register's id (kassabeteckning)"),
         default=None if not asker.interactive else "KASSA-1",
         check=pos_id_problem,
     )
-    data_dir = asker.text(args.data_dir, "--data-dir", "Where it keeps its journal", default=DEFAULT_DATA_DIR)
+    data_dir = asker.text(
+        args.data_dir, "--data-dir", tr("Where it keeps its journal"), default=DEFAULT_DATA_DIR
+    )
     simulators = args.simulators or (
         asker.interactive
         and args.control_unit is None
-        and asker.confirm("A demo with the project's simulated control unit and printer?")
+        and asker.confirm(tr("A demo with the project's simulated control unit and printer?"))
     )
     control_unit = args.control_unit or (SIMULATED_CONTROL_UNIT if simulators else None)
     if control_unit is None and not asker.interactive:
@@ -211,15 +229,17 @@ def _gather(args: argparse.Namespace, asker: Asker) -> TillAnswers:
     erp = args.erp or asker.text(
         None,
         "--erp",
-        f"The ERP ({', '.join(ERP_CHOICES)})",
+        tr("The ERP ({choices})").format(choices=", ".join(ERP_CHOICES)),
         default=erp_default,
-        check=lambda t: None if t in ERP_CHOICES else f"one of {', '.join(ERP_CHOICES)}",
+        check=lambda t: (
+            None if t in ERP_CHOICES else tr("one of {choices}").format(choices=", ".join(ERP_CHOICES))
+        ),
     )
     erp_settings = _settings(args.erp_setting, "--erp-setting")
     for question in ERP_QUESTIONS.get(erp, ()):
         if question.key not in erp_settings:
             value = asker.text(
-                None, f"--erp-setting {question.key}=…", question.prompt, secret=question.secret
+                None, f"--erp-setting {question.key}=…", tr(question.prompt), secret=question.secret
             )
             erp_settings[question.key] = value
     cu_settings = _settings(args.cu_setting, "--cu-setting", CONTROL_UNIT_KEYS)
@@ -230,12 +250,16 @@ def _gather(args: argparse.Namespace, asker: Asker) -> TillAnswers:
         for key in _REQUIRED_BY_KIND.get(kind_of(control_unit).value, ()):
             if key not in cu_settings:
                 cu_settings[key] = asker.text(
-                    None, f"--cu-setting {key}=…", f"The control unit's {key}", secret="password" in key
+                    None,
+                    f"--cu-setting {key}=…",
+                    tr("The control unit's {key}").format(key=key),
+                    secret="password" in key,
                 )
     if asker.missing:
         raise InitRefused(
-            "tillgw init asks only on a terminal, and without one these answers are missing: give "
-            + ", ".join(asker.missing),
+            tr(
+                "tillgw init asks only on a terminal, and without one these answers are missing: give {flags}"
+            ).format(flags=", ".join(asker.missing)),
             2,
         )
 
@@ -252,7 +276,7 @@ def _gather(args: argparse.Namespace, asker: Asker) -> TillAnswers:
             printer = asker.text(
                 None,
                 "--printer",
-                "The receipt printer (tcp://HOST:9100, /dev/ttyS0, usb://VVVV:PPPP, none)",
+                tr("The receipt printer (tcp://HOST:9100, /dev/ttyS0, usb://VVVV:PPPP, none)"),
                 default="none",
             )
         printer_url = None if printer == "none" else printer
@@ -264,7 +288,7 @@ def _gather(args: argparse.Namespace, asker: Asker) -> TillAnswers:
             else asker.text(
                 None,
                 "--scanner",
-                "The barcode scanner (/dev/ttyACM0, evdev://name=NAME, none)",
+                tr("The barcode scanner (/dev/ttyACM0, evdev://name=NAME, none)"),
                 default="none",
             )
         )
@@ -300,7 +324,7 @@ def _mqtt_answers(
     args: argparse.Namespace, asker: Asker, pos_id: str, simulators: bool
 ) -> MqttAnswers | None:
     url = args.mqtt or asker.text(
-        None, "--mqtt", "The store's MQTT broker (or none)", default="mqtt://127.0.0.1:1883"
+        None, "--mqtt", tr("The store's MQTT broker (or none)"), default="mqtt://127.0.0.1:1883"
     )
     if url == "none":
         return None
@@ -309,10 +333,10 @@ def _mqtt_answers(
     if (
         asker.interactive
         and username is None
-        and asker.confirm("Does the broker want a user name and password?")
+        and asker.confirm(tr("Does the broker want a user name and password?"))
     ):
-        username = asker.text(None, "--mqtt-username", "The till's user at the broker", default=pos_id)
-        password = asker.text(None, "--mqtt-password", "Its password", secret=True)
+        username = asker.text(None, "--mqtt-username", tr("The till's user at the broker"), default=pos_id)
+        password = asker.text(None, "--mqtt-password", tr("Its password"), secret=True)
     return MqttAnswers(url, username, password, embedded=args.mqtt_embedded or simulators)
 
 

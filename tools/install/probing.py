@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from gateway.common.i18n import tr
 from gateway.config import MqttConfig, parse_mqtt
 from gateway.devices.control_units.kinds import UnitSettings
 from tools.diag.checks import Check, Verdict
@@ -82,10 +83,11 @@ async def broker_check(mqtt: MqttAnswers, base: Path) -> Check:
 def one_line(item: Finding | Check) -> str:
     """A finding or a check as a technician reads it: what, where, and what to do."""
     if isinstance(item, Check):
-        text = f"broker: {item.summary}"
+        text = tr("broker: {summary}").format(summary=item.summary)
         return f"{text} — {item.next_step}" if item.verdict is not Verdict.OK and item.next_step else text
     who = item.details.get("unit_id") or item.details.get("status") or ""
-    text = f"{item.device} at {item.url}: {item.reason}" + (f" ({who})" if who and who != item.reason else "")
+    text = tr("{device} at {url}: {reason}").format(device=tr(item.device), url=item.url, reason=item.reason)
+    text += f" ({who})" if who and who != item.reason else ""
     if item.next_step and not item.usable and item.next_step not in text:
         text += f" — {item.next_step}"
     return text

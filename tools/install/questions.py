@@ -9,6 +9,8 @@ import getpass
 import sys
 from collections.abc import Callable
 
+from gateway.common.i18n import tr
+
 __all__ = ["Asker", "Check", "InitRefused", "yes"]
 
 Check = Callable[[str], str | None]  # an answer's error in words, or None when it is good
@@ -62,7 +64,9 @@ class Asker:
             shown = f" [{default}]" if default else ""
             question = f"{prompt}{shown}: "
             answer = (getpass.getpass(question) if secret else input(question)).strip() or (default or "")
-            problem = "an answer is needed" if not answer else (check(answer) if check is not None else None)
+            problem = (
+                tr("an answer is needed") if not answer else (check(answer) if check is not None else None)
+            )
             if problem is None:
                 return answer
             print(f"  {problem}", flush=True)
@@ -74,7 +78,7 @@ class Asker:
         if not self.interactive:
             self.missing.append(flag)
             return []
-        print(f"{prompt} (one line each, an empty line ends):", flush=True)
+        print(tr("{prompt} (one line each, an empty line ends):").format(prompt=prompt), flush=True)
         found: list[str] = []
         while True:
             line = input("  > ").strip()
@@ -84,8 +88,8 @@ class Asker:
                 found.append(line)
 
     def confirm(self, prompt: str, *, default: bool = False) -> bool:
-        """A yes or no at the terminal; ``default`` without one."""
+        """A yes or no at the terminal (j/ja or y/yes in either language); ``default`` without one."""
         if not self.interactive:
             return default
-        answer = input(f"{prompt} [{'Y/n' if default else 'y/N'}]: ").strip()
+        answer = input(f"{prompt} [{tr('Y/n') if default else tr('y/N')}]: ").strip()
         return default if not answer else yes(answer)

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gateway.common.i18n import N_, tr
 from gateway.config import ConfigError, load_config, read_toml
 from gateway.fiscal.start_checks import DIR_MODE, FILE_MODE, private_files
 from gateway.sync.config import load_sync_config
@@ -74,7 +75,11 @@ def _run(argv: list[str]) -> Callable[[], None]:
     def take() -> None:
         done = subprocess.run(argv, capture_output=True, text=True, check=False)
         if done.returncode != 0:
-            raise ServiceError(f"{' '.join(argv)} failed: {(done.stderr or done.stdout).strip()}")
+            raise ServiceError(
+                tr("{command} failed: {output}").format(
+                    command=" ".join(argv), output=(done.stderr or done.stdout).strip()
+                )
+            )
 
     return take
 
@@ -107,23 +112,37 @@ def _reachable(path: Path, what: str, *, live: bool) -> None:
     for hidden in (*_HIDDEN, *(_PRIVATE if live else ())):
         if path.is_relative_to(hidden):
             raise ServiceError(
-                f"the {what} {path} is under {hidden}, which the service does not see as it is; "
-                + _SOMEWHERE_ELSE[what]
+                tr(
+                    "{what} {path} is under {hidden}, which the service does not see as it is; {remedy}"
+                ).format(what=tr(_THE[what]), path=path, hidden=hidden, remedy=tr(_SOMEWHERE_ELSE[what]))
             )
 
 
+# The paths a service must see, named in a refusal (translated where shown).
+_THE = {
+    "program": N_("the program"),
+    "configuration": N_("the configuration"),
+    "data directory": N_("the data directory"),
+}
 _SOMEWHERE_ELSE = {
-    "program": "install tillgw for every user (pipx install --global, or PIPX_HOME=/opt/pipx "
-    "PIPX_BIN_DIR=/usr/local/bin pipx install), or give --executable",
-    "configuration": "move it to /etc/tillgw/ and give that path",
-    "data directory": "set [register] data_dir (or [sync] data_dir) to a folder under /var/lib, such as "
-    "/var/lib/tillgw",
+    "program": N_(
+        "install tillgw for every user (pipx install --global, or PIPX_HOME=/opt/pipx "
+        "PIPX_BIN_DIR=/usr/local/bin pipx install), or give --executable"
+    ),
+    "configuration": N_("move it to /etc/tillgw/ and give that path"),
+    "data directory": N_(
+        "set [register] data_dir (or [sync] data_dir) to a folder under /var/lib, such as /var/lib/tillgw"
+    ),
 }
 
 
 def _check_path(path: Path, what: str) -> None:
     if any(c.isspace() or c in "\"'\\" for c in str(path)):
-        raise ServiceError(f"the {what} {str(path)!r} has a space or a quote in it: give a path without")
+        raise ServiceError(
+            tr("{what} {path} has a space or a quote in it: give a path without").format(
+                what=tr(_THE[what]), path=repr(str(path))
+            )
+        )
 
 
 def _user_steps(user: str) -> list[Step]:
@@ -133,12 +152,14 @@ def _user_steps(user: str) -> list[Step]:
         groups = ["--groups", SERIAL_GROUP] if _group_exists(SERIAL_GROUP) else []
         argv = ["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent"]
         argv += ["--shell", "/usr/sbin/nologin", *groups, user]
-        return [Step(f"create the system user {user}: {' '.join(argv)}", _run(argv), system=True)]
+        words = tr("create the system user {user}: {command}").format(user=user, command=" ".join(argv))
+        return [Step(words, _run(argv), system=True)]
     members = grp.getgrnam(SERIAL_GROUP).gr_mem if _group_exists(SERIAL_GROUP) else [user]
     if user in members or known.pw_gid == _gid_of(SERIAL_GROUP):
         return []
     argv = ["usermod", "--append", "--groups", SERIAL_GROUP, user]
-    return [Step(f"let {user} use the serial ports: {' '.join(argv)}", _run(argv), system=True)]
+    words = tr("let {user} use the serial ports: {command}").format(user=user, command=" ".join(argv))
+    return [Step(words, _run(argv), system=True)]
 
 
 def _group_exists(name: str) -> bool:
@@ -196,7 +217,9 @@ def _parts(config: Path) -> tuple[list[Path], list[Path], str | None]:
     except ConfigError as exc:
         raise ServiceError(str(exc)) from None
     if not till_writes and not sync_writes:
-        raise ServiceError(f"{config}: has neither [shop] (a till) nor [sync] (a sync module)")
+        raise ServiceError(
+            tr("{config}: has neither [shop] (a till) nor [sync] (a sync module)").format(config=config)
+        )
     return till_writes, sync_writes, register
 
 
@@ -219,22 +242,40 @@ def install_steps(
     steps = _user_steps(user)
     for directory in dict.fromkeys(till_writes + sync_writes):
         steps.append(
-            Step(f"give {directory} to {user} (0700, its files 0600)", _own(directory, user), system=True)
+            Step(
+                tr("give {directory} to {user} (0700, its files 0600)").format(
+                    directory=directory, user=user
+                ),
+                _own(directory, user),
+                system=True,
+            )
         )
     steps.append(
-        Step(f"let {user} read {config} (root:{user}, 0640)", _config_readable(config, user), system=True)
+        Step(
+            tr("let {user} read {config} (root:{user}, 0640)").format(user=user, config=config),
+            _config_readable(config, user),
+            system=True,
+        )
     )
     names: list[str] = []
     for name, render, wanted in ((TILL_UNIT, till_unit, till_writes), (SYNC_UNIT, sync_unit, sync_writes)):
         if wanted:
             text = render(plan)
             names.append(name)
-            steps.append(Step(f"write {units / name}", _write(units / name, text, UNIT_MODE), detail=text))
+            steps.append(
+                Step(
+                    tr("write {path}").format(path=units / name),
+                    _write(units / name, text, UNIT_MODE),
+                    detail=text,
+                )
+            )
     if systemd_running() or root != Path("/"):
         steps += [
             Step("systemctl daemon-reload", _run(["systemctl", "daemon-reload"]), system=True),
             Step(
-                f"start them now and at every boot: systemctl enable --now {' '.join(names)}",
+                tr("start them now and at every boot: {command}").format(
+                    command=f"systemctl enable --now {' '.join(names)}"
+                ),
                 _run(["systemctl", "enable", "--now", *names]),
                 system=True,
             ),
@@ -259,7 +300,7 @@ def uninstall_steps(units: Path, root: Path) -> list[Step]:
                 system=True,
             )
         )
-    steps += [Step(f"remove {path}", path.unlink) for path in found]
+    steps += [Step(tr("remove {path}").format(path=path), path.unlink) for path in found]
     if found and (systemd_running() or root != Path("/")):
         steps.append(Step("systemctl daemon-reload", _run(["systemctl", "daemon-reload"]), system=True))
     return steps

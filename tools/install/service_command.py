@@ -19,6 +19,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from gateway.cli.options import use_language_of
+from gateway.common.i18n import DEFAULT_LANGUAGE, tr, use_language
+
 __all__ = ["add_parser", "run"]
 
 
@@ -76,8 +79,15 @@ def run(args: argparse.Namespace) -> int:
         unit_dir,
     )
 
+    if getattr(args, "config", None) is not None:
+        use_language_of(args)  # install: tillgw --language, else the config's [shop] language
+    else:
+        use_language(getattr(args, "language", None) or DEFAULT_LANGUAGE)
     if args.prefix is not None and not args.prefix.is_absolute():
-        print(f"error: --prefix {args.prefix}: must be an absolute path such as /usr", file=sys.stderr)
+        print(
+            tr("error: --prefix {prefix}: must be an absolute path such as /usr").format(prefix=args.prefix),
+            file=sys.stderr,
+        )
         return 2
     units = unit_dir(args.root, args.prefix)
     if args.action == "status":
@@ -95,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             steps = uninstall_steps(units, args.root)
             if not steps:
-                print(f"nothing to remove: no tillgw unit in {units}")
+                print(tr("nothing to remove: no tillgw unit in {units}").format(units=units))
                 return 0
     except ServiceError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -110,7 +120,7 @@ def _take(steps: Sequence[object], *, dry_run: bool, system: bool, action: str) 
     for step in steps:
         assert isinstance(step, Step)
         if dry_run:
-            print(f"would {step.words}")
+            print(tr("would {step}").format(step=step.words))
             if step.detail:
                 print("    " + step.detail.rstrip("\n").replace("\n", "\n    "))
             continue
@@ -122,13 +132,13 @@ def _take(steps: Sequence[object], *, dry_run: bool, system: bool, action: str) 
         except (ServiceError, OSError) as exc:
             print(f"error: {step.words}: {exc}", file=sys.stderr)
             return 1
-        print(f"done: {step.words}")
+        print(tr("done: {step}").format(step=step.words))
     if left:
-        print("left to the package's own scripts (--root):")
+        print(tr("left to the package's own scripts (--root):"))
         for words in left:
             print(f"  {words}")
     if not dry_run and action == "uninstall":
-        print("the user and the data directory stay: they hold the signed journal")
+        print(tr("the user and the data directory stay: they hold the signed journal"))
     return 0
 
 
@@ -137,30 +147,35 @@ def _status(units: Path, root: Path) -> int:
 
     found = installed_units(units)
     if not found:
-        print(f"not installed: no tillgw unit in {units}")
+        print(tr("not installed: no tillgw unit in {units}").format(units=units))
         return 1
     for path in found:
         values = unit_values(path, ("ExecStart", "User", "SupplementaryGroups", "ReadWritePaths"))
         user = values.get("User", "?")
         print(f"{path.name}: {path}")
-        print(f"  runs:  {values.get('ExecStart', '?')}")
+        print(tr("  runs:  {command}").format(command=values.get("ExecStart", "?")))
+        also = values.get("SupplementaryGroups")
         print(
-            f"  as:    {user}"
-            + (f" (also {values['SupplementaryGroups']})" if "SupplementaryGroups" in values else "")
+            tr("  as:    {user} (also {groups})").format(user=user, groups=also)
+            if also
+            else tr("  as:    {user}").format(user=user)
         )
         try:
             pwd.getpwnam(user)
-            known = "exists"
+            known = tr("  user:  {user} exists")
         except KeyError:
-            known = "is missing: tillgw service install makes it"
-        print(f"  user:  {user} {known}")
+            known = tr("  user:  {user} is missing: tillgw service install makes it")
+        print(known.format(user=user))
         for written in values.get("ReadWritePaths", "").split():
             there = root / Path(written.replace("%%", "%")).relative_to("/")
             if there.exists():
-                owner = there.owner() if there.exists() else "?"
-                print(f"  data:  {written} (owner {owner}, mode {mode_of(there)})")
+                print(
+                    tr("  data:  {path} (owner {owner}, mode {mode})").format(
+                        path=written, owner=there.owner(), mode=mode_of(there)
+                    )
+                )
             else:
-                print(f"  data:  {written} (missing: made at install)")
+                print(tr("  data:  {path} (missing: made at install)").format(path=written))
         if systemd_running() and root == Path("/"):
             state = subprocess.run(
                 ["systemctl", "is-active", path.name], capture_output=True, text=True, check=False
@@ -168,5 +183,5 @@ def _status(units: Path, root: Path) -> int:
             enabled = subprocess.run(
                 ["systemctl", "is-enabled", path.name], capture_output=True, text=True, check=False
             ).stdout.strip()
-            print(f"  state: {state}, {enabled}")
+            print(tr("  state: {state}, {enabled}").format(state=state, enabled=enabled))
     return 0

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import aiomqtt
 
+from gateway.common.i18n import tr
 from gateway.common.progress import NO_PROGRESS, Progress
 from gateway.config import ConfigError
 from gateway.messages.catalog import CatalogTopics, CatalogUpdate
@@ -35,7 +36,7 @@ async def sync_once(config: SyncConfig, *, full: bool, progress: Progress = NO_P
     """0 when the revision was made and published, 1 when not, 2 without a source configured."""
     md = config.masterdata
     if not md.enabled:
-        print('error: [sync.masterdata].source is "none": there is no ERP to sync master data from')
+        print(tr('error: [sync.masterdata].source is "none": there is no ERP to sync master data from'))
         return 2
     erp = connect(config)
     try:
@@ -82,11 +83,28 @@ async def sync_once(config: SyncConfig, *, full: bool, progress: Progress = NO_P
 
 
 def outcome_words(result: SyncResult, topic: str, seconds: float, config: SyncConfig, log_file: Path) -> str:
-    """What ``--all`` / ``--changes`` prints at the end: counts, time and where, in three lines."""
+    """What ``--all`` / ``--changes`` prints at the end: counts, time and where, in three lines,
+    in the till's language (the log keeps :meth:`SyncResult.summary`, in English)."""
+    counts = tr(
+        "revision {revision} ({kind}): {articles} article(s), {articles_removed} removed; "
+        "{customers} customer(s), {customers_removed} removed; stock of {stock} article(s), "
+        "{stock_written} written to the ERP"
+    ).format(
+        revision=result.revision,
+        # Not the log's "full": that word is in the catalog already, as a memory that is full.
+        kind=tr("full sync") if result.full else tr("changes"),
+        articles=len(result.articles),
+        articles_removed=len(result.articles_removed),
+        customers=len(result.customers),
+        customers_removed=len(result.customers_removed),
+        stock=len(result.stock),
+        stock_written=len(result.stock_written),
+    )
     if result.published:
-        sent = f"published on {topic} in {result.parts} message(s)"
+        sent = tr("published on {topic} in {parts} message(s)").format(topic=topic, parts=result.parts)
     else:
-        sent = (
+        sent = tr(
             "not published yet: it goes out at the next sync, or when tillgw sync runs and the broker answers"
         )
-    return f"{result.summary()}\n{sent}; {seconds:.1f} s\ncatalog {config.catalog_db}, log {log_file}"
+    where = tr("catalog {catalog}, log {log_file}").format(catalog=config.catalog_db, log_file=log_file)
+    return f"{counts}\n{sent}; {seconds:.1f} s\n{where}"
