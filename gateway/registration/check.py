@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
+from gateway.common.i18n import N_, tr
 from gateway.config import Config
 from gateway.registration.record import Registration, RegistrationError, load_registration
 
@@ -34,14 +35,19 @@ __all__ = [
 
 log = logging.getLogger("tillgw.registration")
 
+
+def _as_written(words: str) -> str:
+    return words
+
+
 CHANGED_KIND = "registration.changed"
 REPORT_WITHIN = timedelta(days=14)  # "inom två veckor"
-NOT_REGISTERED = "not registered yet: run tillgw register"
+NOT_REGISTERED = N_("not registered yet: run tillgw register")
 ITEM_WORDS = {
-    "control_unit.manufacturing_number": "control unit's manufacturing number",
-    "register.manufacturing_number": "register's manufacturing number",
-    "register.designation": "register's designation",
-    "business.orgnr": "organisationsnummer",
+    "control_unit.manufacturing_number": N_("control unit's manufacturing number"),
+    "register.manufacturing_number": N_("register's manufacturing number"),
+    "register.designation": N_("register's designation"),
+    "business.orgnr": N_("organisationsnummer"),
 }
 
 
@@ -77,19 +83,33 @@ class RegistrationState:
 
     @property
     def message(self) -> str:
+        """In English, for the log."""
+        return self._said(_as_written)
+
+    @property
+    def words(self) -> str:
+        """In the till's language, for a person (``GET /v1/status``, ``tillgw diag``)."""
+        return self._said(tr)
+
+    def _said(self, say: Callable[[str], str]) -> str:
         if self.problem is not None:
-            return f"{self.problem} — run tillgw register again"
+            return say(N_("{problem} — run tillgw register again")).format(problem=self.problem)
         if self.registered is None:
-            return NOT_REGISTERED
+            return say(NOT_REGISTERED)
         if not self.changed:
-            return f"registered on {self.registered_on}: the till matches its registration"
+            return say(N_("registered on {day}: the till matches its registration")).format(
+                day=self.registered_on
+            )
         items = "; ".join(
-            f"{ITEM_WORDS[item]} {self.registered[item]} -> {self.current[item]}" for item in self.changed
+            f"{say(ITEM_WORDS[item])} {self.registered[item]} -> {self.current[item]}"
+            for item in self.changed
         )
-        return (
-            f"changed since it was registered on {self.registered_on}: {items} — report the change to "
-            f"Skatteverket within two weeks, by {self.report_by}, then run tillgw register again"
-        )
+        return say(
+            N_(
+                "changed since it was registered on {day}: {items} — report the change to "
+                "Skatteverket within two weeks, by {report_by}, then run tillgw register again"
+            )
+        ).format(day=self.registered_on, items=items, report_by=self.report_by)
 
     def journal_body(self) -> dict[str, Any]:
         """The ``registration.changed`` entry's body (the journal adds the POS id)."""
@@ -110,7 +130,7 @@ class RegistrationState:
             "changed": self.changed,
             "first_seen": None if self.first_seen is None else self.first_seen.isoformat(),
             "report_by": None if self.report_by is None else self.report_by.isoformat(),
-            "message": self.message,
+            "message": self.words,
         }
 
 

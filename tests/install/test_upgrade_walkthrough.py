@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import json
 import os
 import shutil
 import sqlite3
@@ -265,6 +266,13 @@ async def test_a_till_from_the_previous_wheel_upgraded_backed_up_and_restored(tm
         diag = await shop.command("diag", "--config", str(shop.config), ok=False)
         assert f"Kontrollenhet på {unit_url}" in diag.stdout, diag.stdout
         assert f"Skrivare på {printer_tcp}" in diag.stdout, diag.stdout
+        assert "stängd" in diag.stdout and "closed" not in diag.stdout  # the printer's cover
+        checks = json.loads(
+            (await shop.command("diag", "--config", str(shop.config), "--json", ok=False)).stdout
+        )
+        said = {check["name"]: check["summary"] for check in checks["checks"]}
+        assert "MB ledigt" in said["disk"] and said["registration"].startswith("inte registrerad"), said
+        assert "registrering: inte registrerad än" in checks["problem"], checks["problem"]
 
         # Restored into a new data directory (a new disk), from the last paper receipt: 5.
         restored = shop.etc / "restored"
