@@ -9,9 +9,10 @@ build has no ``tillgw backup``), the first start — which brings ``till.db`` to
 version 2 and keeps the file as it was beside it. Its "Going back" before a sale (the
 backup restored with ``--replace``, the previous wheel again, which starts on it), and the
 upgrade once more, after which the receipts are numbered on (4, 5) and the journal
-verifies. Then a backup of the running till, a restore into a new data directory and a sale
-on it (6), ``tillgw service install --root`` naming the pipx-installed program, and the
-till's default language, Swedish, on the status page and in ``tillgw diag``.
+verifies. Then a backup of the running till; the till's disk replaced: ``tillgw init``
+writes its configuration again, the backup is restored into the new data directory and a
+sale made on it (6); ``tillgw service install --root`` naming the pipx-installed program;
+and the till's default language, Swedish, on the status page and in ``tillgw diag``.
 
 One test of a minute or two: two wheels built, four installs with pipx (pip's cache keeps
 the dependencies from the registry after the first). Marked ``install``; CI runs it.
@@ -143,8 +144,10 @@ class Shop:
             subprocess.run, [self.tillgw, *args], cwd=self.etc, capture_output=True, text=True, check=False
         )
 
-    def till(self, *more: str) -> contextlib.AbstractAsyncContextManager[asyncio.subprocess.Process]:
-        return process(self.tillgw, "run", "--config", str(self.config), *more, cwd=self.etc)
+    def till(
+        self, config: Path | None = None
+    ) -> contextlib.AbstractAsyncContextManager[asyncio.subprocess.Process]:
+        return process(self.tillgw, "run", "--config", str(config or self.config), cwd=self.etc)
 
     async def sell(self, data_dir: Path, number: int) -> int:
         token = read_token(data_dir)
@@ -274,28 +277,31 @@ async def test_a_till_from_the_previous_wheel_upgraded_backed_up_and_restored(tm
         assert "MB ledigt" in said["disk"] and said["registration"].startswith("inte registrerad"), said
         assert "registrering: inte registrerad än" in checks["problem"], checks["problem"]
 
-        # Restored into a new data directory (a new disk), from the last paper receipt: 5.
+        # The till's disk replaced: its configuration written again by tillgw init, with the
+        # data directory on the new disk, the backup restored there (the last paper receipt: 5).
+        config = shop.etc / "till-new-disk.toml"
         restored = shop.etc / "restored"
         await shop.command(
-            *("restore", str(backup), "--config", str(shop.config), "--data-dir", str(restored)),
-            "--last-receipt",
-            "5",
+            *("init", "--non-interactive", "--config", str(config), "--shop-name", "Kaffebaren i Växjö AB"),
+            *("--orgnr", "556036-0793", "--address", "Storgatan 1", "--address", "352 30 Växjö"),
+            *("--register-id", "KASSA-1", "--data-dir", str(restored), "--control-unit", unit_url),
+            *("--printer", printer_tcp, "--mqtt", "none", "--api-listen", shop.api),
         )
-        await shop.command("journal", "verify", "--config", str(shop.config), "--data-dir", str(restored))
-        async with shop.till("--data-dir", str(restored)) as till:
+        await shop.command("restore", str(backup), "--config", str(config), "--last-receipt", "5")
+        await shop.command("journal", "verify", "--config", str(config))
+        async with shop.till(config=config) as till:
             await first_line(till, "tillgw: API on ")
             assert await shop.sell(restored, 6) == 6
         assert till.returncode == 0
-    verified = await shop.command(
-        "journal", "verify", "--config", str(shop.config), "--data-dir", str(restored)
-    )
-    assert verified.stdout.startswith("OK: ")
+    verified = await shop.command("journal", "verify", "--config", str(config))
+    assert verified.stdout.startswith("OK: ") and "kvittoindexet stämmer" in verified.stdout
 
     # The service, installed under a root of its own, runs the pipx-installed program.
     root = home / "root"
-    await shop.command("service", "install", "--config", str(shop.config), "--root", str(root))
+    await shop.command("service", "install", "--config", str(config), "--root", str(root))
     units = root / "etc" / "systemd" / "system"
     unit = (units / "tillgw.service").read_text(encoding="utf-8").splitlines()
-    assert f"ExecStart={shop.venv_bin / 'tillgw'} run --config {shop.config}" in unit
+    assert f"ExecStart={shop.venv_bin / 'tillgw'} run --config {config}" in unit
+    assert f"ReadWritePaths={restored}" in unit
     if shutil.which("systemd-analyze") is not None:  # as tests/install/test_service.py checks it
         await asyncio.to_thread(run, ["systemd-analyze", "verify", str(units / "tillgw.service")], home)
