@@ -139,3 +139,32 @@ async def test_diag_tells_a_silent_control_unit_from_one_that_answered_in_swedis
     assert found["answered"] is False and found["state"] == "failed"
     assert found["reason"].startswith(f"fel: kan inte öppna {url}"), found["reason"]
     assert document["problem"].startswith(f"{url}: inget svar (fel: "), document["problem"]
+
+
+@pytest.mark.parametrize(
+    ("language", "words"),
+    [
+        pytest.param(
+            None,
+            ("MB ledigt", "inte registrerad än: kör tillgw register", "registrering: inte registrerad"),
+            id="default-sv",
+        ),
+        pytest.param(
+            "en",
+            ("MB free", "not registered yet: run tillgw register", "registration: not registered"),
+            id="en",
+        ),
+    ],
+)
+async def test_diags_checks_and_the_problem_of_the_run_are_in_the_tills_language(
+    language: str | None, words: tuple[str, str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every check's finding, and the check's name where the run's problem names it."""
+    config = write_config(tmp_path, language)
+    (tmp_path / "data").mkdir()
+    await tillgw("diag", "--json", "--config", str(config), "--timeout", "0.3")
+    document = json.loads(capsys.readouterr().out)
+    said = {check["name"]: check["summary"] for check in document["checks"]}
+    disk, registration, problem = words
+    assert disk in said["disk"] and said["registration"] == registration, said
+    assert problem in document["problem"], document["problem"]

@@ -15,7 +15,9 @@ Each step runs in one ``BEGIN IMMEDIATE`` transaction together with its version 
 error in a step leaves the file at the version before it, whole. Before the steps after the
 first on a file that has a version, a copy is taken with SQLite's online backup API beside
 it (``<name>.v<old>.bak``), so a step that did not do what it should can be undone by hand.
-(Taking up a file without a version creates only what is missing, and needs none.)
+A file without a version that holds tables (one of a release before versions) gets the
+same copy, ``<name>.v0.bak``, before its steps: the later steps change its rows too, and
+an upgrade from such a release is the one a shop makes. A new, empty file needs none.
 A file at a version above the last step this code knows (written by a newer tillgateway)
 is refused: an older program must not write into a schema it does not know.
 """
@@ -80,9 +82,9 @@ def migrate(
     """Bring the database on ``conn`` (autocommit: ``isolation_level=None``) to the last step.
 
     ``database`` names it in messages ("the till's database /var/lib/tillgw/till.db");
-    ``path``: its file, for the copy taken before the first step (None: no copy, e.g. in
-    memory). Returns the version the file is at. Raises :class:`SchemaTooNew` or
-    :class:`MigrationFailed` with a message in words.
+    ``path``: its file, for the copy taken before the first step that changes a file
+    holding data (None: no copy, e.g. in memory). Returns the version the file is at.
+    Raises :class:`SchemaTooNew` or :class:`MigrationFailed` with a message in words.
     """
     _check_steps(steps)
     latest = latest_version(steps)
@@ -90,7 +92,7 @@ def migrate(
     _refuse_newer(found, latest, database)
     if found == latest:
         return found
-    if path is not None and found >= 1:
+    if path is not None and (found >= 1 or _holds_tables(conn)):
         _copy(conn, backup_path(path, found))
     for step in steps:
         if step.version <= found:
@@ -127,6 +129,11 @@ def _check_steps(steps: Sequence[Step]) -> None:
     numbers = [s.version for s in steps]
     if numbers != list(range(1, len(steps) + 1)):
         raise ValueError(f"steps must be numbered 1, 2, 3 … in order, not {numbers}")
+
+
+def _holds_tables(conn: sqlite3.Connection) -> bool:
+    """Whether the file was written before (by a release before versions), not just made."""
+    return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' LIMIT 1").fetchone() is not None
 
 
 def _refuse_newer(found: int, latest: int, database: str) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
@@ -35,10 +35,15 @@ __all__ = [
 
 log = logging.getLogger("tillgw.registration")
 
+
+def _as_written(words: str) -> str:
+    return words
+
+
 CHANGED_KIND = "registration.changed"
 REPORT_WITHIN = timedelta(days=14)  # "inom två veckor"
 NOT_REGISTERED = N_("not registered yet: run tillgw register")
-ITEM_WORDS = {  # translated where shown
+ITEM_WORDS = {
     "control_unit.manufacturing_number": N_("control unit's manufacturing number"),
     "register.manufacturing_number": N_("register's manufacturing number"),
     "register.designation": N_("register's designation"),
@@ -78,18 +83,32 @@ class RegistrationState:
 
     @property
     def message(self) -> str:
+        """In English, for the log."""
+        return self._said(_as_written)
+
+    @property
+    def words(self) -> str:
+        """In the till's language, for a person (``GET /v1/status``, ``tillgw diag``)."""
+        return self._said(tr)
+
+    def _said(self, say: Callable[[str], str]) -> str:
         if self.problem is not None:
-            return tr("{problem} — run tillgw register again").format(problem=self.problem)
+            return say(N_("{problem} — run tillgw register again")).format(problem=self.problem)
         if self.registered is None:
-            return tr(NOT_REGISTERED)
+            return say(NOT_REGISTERED)
         if not self.changed:
-            return tr("registered on {day}: the till matches its registration").format(day=self.registered_on)
+            return say(N_("registered on {day}: the till matches its registration")).format(
+                day=self.registered_on
+            )
         items = "; ".join(
-            f"{tr(ITEM_WORDS[item])} {self.registered[item]} -> {self.current[item]}" for item in self.changed
+            f"{say(ITEM_WORDS[item])} {self.registered[item]} -> {self.current[item]}"
+            for item in self.changed
         )
-        return tr(
-            "changed since it was registered on {day}: {items} — report the change to "
-            "Skatteverket within two weeks, by {report_by}, then run tillgw register again"
+        return say(
+            N_(
+                "changed since it was registered on {day}: {items} — report the change to "
+                "Skatteverket within two weeks, by {report_by}, then run tillgw register again"
+            )
         ).format(day=self.registered_on, items=items, report_by=self.report_by)
 
     def journal_body(self) -> dict[str, Any]:
@@ -111,7 +130,7 @@ class RegistrationState:
             "changed": self.changed,
             "first_seen": None if self.first_seen is None else self.first_seen.isoformat(),
             "report_by": None if self.report_by is None else self.report_by.isoformat(),
-            "message": self.message,
+            "message": self.words,
         }
 
 

@@ -63,6 +63,12 @@ def test_an_unversioned_file_of_an_earlier_release_is_taken_up_with_its_rows(tmp
     assert migrate(conn, (V1, V2), database="the notes", path=path) == 2
     assert conn.execute("SELECT text, author FROM notes").fetchall() == [("from the old release", None)]
     conn.close()
+    # The file as the old release left it, kept beside it: the way back without a backup.
+    copy = backup_path(path, 0)
+    assert copy.name == "notes.db.v0.bak" and copy.stat().st_mode & 0o777 == 0o600
+    with closing(sqlite3.connect(copy)) as old:
+        assert old.execute("PRAGMA user_version").fetchone() == (0,)
+        assert old.execute("SELECT * FROM notes").fetchall() == [(1, "from the old release")]
 
 
 def test_a_later_step_is_run_on_a_copy_kept_beside_the_file(tmp_path: Path) -> None:

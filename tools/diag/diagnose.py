@@ -164,7 +164,7 @@ async def _diagnose_all(args: argparse.Namespace, config: Config) -> Report:
         report.problem,
         printers_problem(report.printers),
         scanners_problem(report.scanners),
-        *(f"{c.name}: {c.summary}" for c in report.checks if not c.ok),
+        *(f"{tr(c.name)}: {c.summary}" for c in report.checks if not c.ok),
     ]
     report.problem = "; ".join(p for p in problems if p) or None
     return report

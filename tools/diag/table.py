@@ -43,6 +43,16 @@ CHECK_NAMES = (
     N_("running till"),
 )
 VERDICT_WORDS = {"ok": N_("ok"), "warning": N_("warning"), "problem": N_("problem")}
+# A printer's paper, cover, drawer and drawer sensor as tools.diag.printer_probe reports them.
+PRINTER_WORDS = {
+    "ok": N_("ok"),
+    "near end": N_("near end"),
+    "out": N_("out"),
+    "open": N_("open"),
+    "closed": N_("closed"),
+    "high": N_("high"),
+    "low": N_("low"),
+}
 
 
 def _render_checks(checks: Sequence[Check], console: Console) -> None:
@@ -165,11 +175,11 @@ def _render_printer(f: Finding, console: Console) -> None:
     table.add_row(tr("state"), f.reason)
     if d["status"] != f.reason:
         table.add_row(tr("printer says"), d["status"])
-    table.add_row(tr("paper"), d["paper"])
-    table.add_row(tr("cover"), d["cover"])
-    table.add_row(
-        tr("drawer"), tr("{drawer} (sensor {sensor})").format(drawer=d["drawer"], sensor=d["drawer_sensor"])
-    )
+    # The JSON keeps the machine words ("closed", "low"); the table says them in the language.
+    table.add_row(tr("paper"), tr(PRINTER_WORDS.get(d["paper"], d["paper"])))
+    table.add_row(tr("cover"), tr(PRINTER_WORDS.get(d["cover"], d["cover"])))
+    drawer, sensor = (tr(PRINTER_WORDS.get(d[key], d[key])) for key in ("drawer", "drawer_sensor"))
+    table.add_row(tr("drawer"), tr("{drawer} (sensor {sensor})").format(drawer=drawer, sensor=sensor))
     if "test_print" in d:
         outcome, reason = d["test_print"]["outcome"], d["test_print"]["reason"]
         table.add_row(tr("test page"), outcome if reason == outcome else f"{outcome}: {reason}")

@@ -159,13 +159,12 @@ def check_disk(files: TillFiles, now: datetime | None = None) -> Check:
         "bytes_per_day": None if outlook.bytes_per_day is None else round(outlook.bytes_per_day),
         "days_left": None if outlook.days_left is None else int(outlook.days_left),
     }
-    free_words = f"{outlook.free_bytes / 1024**2:,.0f} MB free"
+    free_mb = f"{outlook.free_bytes / 1024**2:,.0f}"
     if outlook.days_left is None:
-        summary = f"{free_words}; no journal yet to tell its growth"
+        summary = tr("{mb} MB free; no journal yet to tell its growth").format(mb=free_mb)
     else:
-        summary = (
-            f"{free_words}; the journal grows {outlook.bytes_per_day or 0:,.0f} bytes a day: "
-            f"{outlook.days_left:,.0f} days left"
+        summary = tr("{mb} MB free; the journal grows {bytes} bytes a day: {days} days left").format(
+            mb=free_mb, bytes=f"{outlook.bytes_per_day or 0:,.0f}", days=f"{outlook.days_left:,.0f}"
         )
     if outlook.low:
         return Check(

@@ -52,7 +52,7 @@ def check_serial_ports(found: Iterable[str], answered: dict[str, str]) -> Check:
             entry["target"] = os.path.realpath(path)
         entry.update(_usb_of(path))
         what = answered.get(path) or answered.get(os.path.realpath(path))
-        entry["is"] = what or entry.get("usb") or "nothing answered as a control unit"
+        entry["is"] = what or entry.get("usb") or tr("nothing answered as a control unit")
         ports.append(entry)
     if not ports:
         return Check(
@@ -112,7 +112,9 @@ def check_usb(find: Callable[..., Any] | None = None) -> Check:
             }
         )
     at_till = [d for d in listed if d["kind"] is not None]
-    summary = f"{len(listed)} device(s), {len(at_till)} known till device(s)"
+    summary = tr("{count} device(s), {known} known till device(s)").format(
+        count=len(listed), known=len(at_till)
+    )
     if at_till:
         summary += ": " + "; ".join(str(d["is"]) for d in at_till)
     return Check("usb", Verdict.OK, summary, {"devices": listed})

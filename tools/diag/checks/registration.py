@@ -54,7 +54,7 @@ def check_registration(config: Config, unit_id: str | None) -> Check:
         details["model"] = {"configured": config.model, "problem": model[0]}
         if registration is not None:
             details["model"]["registered"] = registration.register.model
-    summary = state.message if model is None else f"{state.message}; {model[0]}"
+    summary = state.words if model is None else f"{state.words}; {model[0]}"
     if state.registered is None and state.problem is None:
         return Check("registration", Verdict.PROBLEM, summary, details, tr("run tillgw register"))
     if not state.ok:
@@ -69,4 +69,4 @@ def check_registration(config: Config, unit_id: str | None) -> Check:
         )
     if model is not None:
         return Check("registration", Verdict.WARNING, summary, details, model[1])
-    return Check("registration", Verdict.OK, state.message, details)
+    return Check("registration", Verdict.OK, state.words, details)

@@ -17,10 +17,14 @@ __all__ = ["check_time_zone"]
 def check_time_zone(config: Config, at: datetime | None = None) -> Check:
     zone = config.shop.timezone
     details = {"shop": zone_name(zone), "computer": system_zone_name()}
-    warning = zone_mismatch(zone, at)
-    if warning is None:
-        kept = f"the computer keeps the shop's time ({zone_name(zone)})"
+    if zone_mismatch(zone, at) is None:
+        kept = tr("the computer keeps the shop's time ({zone})").format(zone=zone_name(zone))
         return Check("time zone", Verdict.OK, kept, details)
+    # The words of gateway.common.clock's warning (which the log keeps in English), for a person.
+    warning = tr(
+        "The computer's clock is set to {computer}, the shop's time zone is {shop}: "
+        "receipts use the shop's time."
+    ).format(**details)
     return Check(
         "time zone",
         Verdict.WARNING,
