@@ -31,6 +31,7 @@ from pathlib import Path
 from gateway.backup.checking import BackupDamaged, check_backup, opened_backup
 from gateway.backup.manifest import Manifest, TillFacts, sha256_of, till_facts
 from gateway.backup.taking import CONFIG_NAME
+from gateway.common.durable import fsync_path
 from gateway.fiscal.start_checks import DataDirLock, StartRefused, record_series, recorded_series
 
 __all__ = ["RestoreRefused", "Restored", "SoldSince", "restore_backup"]
@@ -117,7 +118,7 @@ def _restore(
         _copy_synced(folder / entry.name, target)
         if sha256_of(target) != entry.sha256:
             raise RestoreRefused(f"{target} differs from the backup after copying: the disk may be failing")
-    _sync_dir(data_dir)
+    fsync_path(data_dir)
     words = [
         f"restored the backup of {manifest.made_at}: journal entry {manifest.facts.head_seq} "
         f"(hash {manifest.facts.head_hash[:16]}…), receipt {manifest.facts.last_receipt}"
@@ -198,11 +199,3 @@ def _copy_synced(source: Path, target: Path) -> None:
         out.flush()
         os.fsync(out.fileno())
     os.replace(tmp, target)
-
-
-def _sync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

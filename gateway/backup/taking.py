@@ -26,6 +26,7 @@ from pathlib import Path
 
 from gateway.backup.checking import check_backup, opened_backup
 from gateway.backup.manifest import MANIFEST, BackupFile, Manifest, sha256_of, till_facts
+from gateway.common.durable import fsync_path, write_synced
 from gateway.common.progress import NO_PROGRESS, Progress
 from gateway.fiscal.start_checks import record_series
 from gateway.till_files import TillFiles
@@ -84,14 +85,14 @@ def take_backup(
         manifest = Manifest(
             at.isoformat(timespec="seconds"), str(files.data_dir), register, facts, tuple(copied)
         )
-        _write_synced(work / MANIFEST, manifest.to_json().encode())
-        _fsync(work)
+        write_synced(work / MANIFEST, manifest.to_json().encode())
+        fsync_path(work)
         if as_tar:
             _write_tar(work, target)
             shutil.rmtree(work)
         else:
             os.replace(work, target)
-            _fsync(target.parent)
+            fsync_path(target.parent)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
@@ -109,36 +110,17 @@ def _copy_database(source: Path, target: Path) -> BackupFile | None:
         live.backup(copy)  # all pages in one step: one read transaction, one moment of the database
         # The copy is a plain file: no -wal beside it to lose on the way to the backup's medium.
         copy.execute("PRAGMA journal_mode=DELETE")
-    _fsync(target)
+    fsync_path(target)
     return _listed(target, database=True)
 
 
 def _copy_file(source: Path, target: Path) -> BackupFile:
-    _write_synced(target, source.read_bytes())
+    write_synced(target, source.read_bytes())
     return _listed(target, database=False)
 
 
 def _listed(path: Path, *, database: bool) -> BackupFile:
     return BackupFile(path.name, path.stat().st_size, sha256_of(path), database)
-
-
-def _write_synced(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _write_tar(folder: Path, target: Path) -> None:
@@ -155,7 +137,7 @@ def _write_tar(folder: Path, target: Path) -> None:
             raw.flush()
             os.fsync(raw.fileno())
         os.replace(partial, target)
-        _fsync(target.parent)
+        fsync_path(target.parent)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
