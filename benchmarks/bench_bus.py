@@ -246,6 +246,14 @@ class Till:
         return datetime.fromisoformat(row[0]).timestamp()
 
 
+def stored_once(folder: Path, messages: int) -> None:
+    """The sync module's inbox in ``folder`` holds each of the ``messages`` once: a run that
+    lost or doubled one measured nothing."""
+    with contextlib.closing(sqlite3.connect(folder / "inbox.db")) as db:
+        stored = db.execute("SELECT COUNT(*), COUNT(DISTINCT msg_id) FROM inbox").fetchone()
+    assert stored == (messages, messages), f"the inbox holds {stored}, not {messages} messages"
+
+
 async def all_acked(publisher: Publisher, count: int) -> None:
     """Return once messages 1..count are all acked (the ack recorded in the outbox)."""
     async with asyncio.timeout(DEADLINE):
@@ -313,9 +321,7 @@ async def run(mode: str, messages: int, batch: int, rate: float | None, nodelay:
             await till.store.close()
             sync.stop()
             broker.stop()
-        with contextlib.closing(sqlite3.connect(folder / "inbox.db")) as db:
-            stored = db.execute("SELECT COUNT(*), COUNT(DISTINCT msg_id) FROM inbox").fetchone()
-        assert stored == (messages, messages), f"the inbox holds {stored}, not {messages} messages"
+        stored_once(folder, messages)
     return Result(mode, messages, seconds, latencies, cpu, sends)
 
 

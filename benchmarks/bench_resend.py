@@ -25,18 +25,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import platform
 import shlex
-import sqlite3
 import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench_bus import TOPICS, Till, all_acked, start_mosquitto, start_sync  # beside this script
+from bench_bus import TOPICS, Till, all_acked, start_mosquitto, start_sync, stored_once  # beside this script
 
 from gateway.bus.publisher import Publisher, PublisherSettings
 from gateway.common.clock import Clock
@@ -92,9 +90,7 @@ async def run(receipts: int, outage: float, scale: float) -> Outcome:
             await till.store.close()
             sync.stop()
             broker.stop()
-        with contextlib.closing(sqlite3.connect(folder / "inbox.db")) as db:
-            stored = db.execute("SELECT COUNT(*), COUNT(DISTINCT msg_id) FROM inbox").fetchone()
-        assert stored == (receipts, receipts), f"the inbox holds {stored}, not {receipts} messages"
+        stored_once(folder, receipts)
     return Outcome(receipts, during, total, drain, publisher.resend.resends)
 
 
