@@ -146,7 +146,7 @@ async def test_diag_tells_a_silent_control_unit_from_one_that_answered_in_swedis
     [
         pytest.param(
             None,
-            ("MB ledigt", "inte registrerad än: kör tillgw register", "registrering: inte registrerad"),
+            ("MB ledigt", "inte registrerad ännu: kör tillgw register", "registrering: inte registrerad"),
             id="default-sv",
         ),
         pytest.param(

@@ -275,7 +275,7 @@ async def test_a_till_from_the_previous_wheel_upgraded_backed_up_and_restored(tm
         )
         said = {check["name"]: check["summary"] for check in checks["checks"]}
         assert "MB ledigt" in said["disk"] and said["registration"].startswith("inte registrerad"), said
-        assert "registrering: inte registrerad än" in checks["problem"], checks["problem"]
+        assert "registrering: inte registrerad ännu" in checks["problem"], checks["problem"]
 
         # The till's disk replaced: its configuration written again by tillgw init, with the
         # data directory on the new disk, the backup restored there (the last paper receipt: 5).

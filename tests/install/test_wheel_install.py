@@ -115,31 +115,46 @@ def free_port() -> int:
 
 @contextlib.asynccontextmanager
 async def process(*argv: str, cwd: Path) -> AsyncIterator[asyncio.subprocess.Process]:
+    """``argv`` running in ``cwd``, its stderr merged into its stdout; stopped with SIGTERM after."""
     proc = await asyncio.create_subprocess_exec(
         *argv,
         cwd=cwd,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     try:
         yield proc
     finally:
         with contextlib.suppress(ProcessLookupError):
             proc.send_signal(signal.SIGTERM)
-        await asyncio.wait_for(proc.communicate(), SAFETY)
+        drained = _DRAINS.pop(proc.pid, None)
+        async with asyncio.timeout(SAFETY):
+            if drained is None:
+                await proc.communicate()
+            else:
+                await drained
+            await proc.wait()
+
+
+# What each process says after the line a test waited for is read on, so that a full pipe
+# never stops it mid-write (a simulated printer blocked on its log would file no receipt).
+_DRAINS: dict[int, asyncio.Task[bytes]] = {}
 
 
 async def first_line(proc: asyncio.subprocess.Process, starts: str) -> str:
-    """The first line of ``proc``'s output that begins with ``starts``."""
-    assert proc.stdout is not None and proc.stderr is not None
+    """The first line of ``proc``'s output that begins with ``starts``; the rest is drained."""
+    assert proc.stdout is not None
+    stdout = proc.stdout
+    seen: list[str] = []
     async with asyncio.timeout(SAFETY):
         while True:
-            line = (await proc.stdout.readline()).decode()
+            line = (await stdout.readline()).decode()
             if not line:
-                err = (await proc.stderr.read()).decode()
-                raise AssertionError(f"ended before a line starting {starts!r}:\n{err}")
+                raise AssertionError(f"ended before a line starting {starts!r}:\n{''.join(seen)}")
+            seen.append(line)
             if line.startswith(starts):
+                _DRAINS[proc.pid] = asyncio.create_task(stdout.read())
                 return line.strip()
 
 
