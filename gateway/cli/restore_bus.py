@@ -21,7 +21,7 @@ from gateway.common.i18n import tr
 from gateway.config import Config
 from gateway.messages.fields import MessageError
 from gateway.messages.sync_status import SyncStatus, decode_status, status_topic
-from gateway.mqtt.client import mqtt_client
+from gateway.mqtt.client import SubscriptionRefused, mqtt_client, refused
 
 __all__ = ["WAIT_SECONDS", "BusAnswer", "ask_bus"]
 
@@ -45,11 +45,14 @@ async def _retained_status(config: Config, wait: float) -> SyncStatus | None:
     topic = status_topic(config.shop.orgnr, config.shop.store)
     identifier = f"tillgw-restore-{config.pos_id}-{uuid.uuid4().hex[:8]}"
     async with mqtt_client(config.mqtt, identifier, clean_session=True, timeout=wait) as client:
-        await client.subscribe(topic, qos=1)
+        granted = await client.subscribe(topic, qos=1)
+        if any(refused(code) for code in granted):
+            raise SubscriptionRefused(f"SUBACK {granted}")
         try:
             async with asyncio.timeout(wait):
+                # The retained status comes first; one published meanwhile is as good (newer).
                 async for message in client.messages:
-                    if message.retain and isinstance(message.payload, bytes | bytearray):
+                    if isinstance(message.payload, bytes | bytearray):
                         return decode_status(bytes(message.payload))
         except TimeoutError:
             return None
@@ -63,6 +66,13 @@ async def ask_bus(config: Config, wait: float = WAIT_SECONDS) -> BusAnswer:
     try:
         async with asyncio.timeout(wait * 3):  # connect, subscribe, the wait: one bound for all
             status = await _retained_status(config, wait)
+    except SubscriptionRefused:
+        return BusAnswer(
+            unheard=tr(
+                "the broker at {url} does not let this till read the sync module's status ({topic}): "
+                "see its access list (docs/mosquitto.md)"
+            ).format(url=url, topic=status_topic(config.shop.orgnr, config.shop.store))
+        )
     except (aiomqtt.MqttError, OSError, TimeoutError) as exc:
         why = str(exc) or type(exc).__name__
         return BusAnswer(unheard=tr("the bus at {url} did not answer ({why})").format(url=url, why=why))
