@@ -8,7 +8,8 @@ publishing its retained status, and ``tillgw restore`` as its own process.
 * A backup older than those is refused, naming the receipts and messages that would be lost,
   and nothing is written; the current backup is restored.
 * No broker: the restore goes on, saying in words that the bus did not answer; with
-  ``--require-bus`` it is refused.
+  ``--require-bus`` it is refused. A status of an earlier sync module (no ``registers``)
+  is said as such; one that does not name the register means nothing stored from it.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import pytest
 from gateway.backup.manifest import Manifest
 from gateway.backup.taking import take_backup
 from gateway.fiscal.pipeline import Pipeline
-from gateway.messages.sync_status import decode_status, status_topic
+from gateway.messages.sync_status import SyncStatus, decode_status, status_topic
 from gateway.receipts.model import Payment, PaymentMethod, Receipt
 from gateway.sync.config import SyncConfig
 from gateway.sync.service import SyncService
@@ -183,4 +184,40 @@ async def test_without_a_broker_the_restore_goes_on_saying_so_unless_the_bus_is_
     assert code == 0, out
     assert out.startswith(f"warning: the bus at mqtt://127.0.0.1:{nothing_there} did not answer")
     assert "the backup is not compared with what the sync module has stored" in out
+    assert "restored the backup of " in out
+
+
+async def publish_retained(broker: Broker, status: SyncStatus) -> None:
+    async with aiomqtt.Client("127.0.0.1", broker.port, identifier="restore-test-sync") as client:
+        await client.publish(status_topic(ORGNR, STORE), status.to_bytes(), qos=1, retain=True)
+
+
+async def test_a_status_without_this_registers_figures_is_said_and_the_restore_goes_on(
+    make_till: TillFactory, broker: Broker, tmp_path: Path
+) -> None:
+    till = await make_till("till")
+    await sell(till.pipeline, 1, 2)
+    current, _ = backup(tmp_path, "current")
+    at = datetime.datetime.now().astimezone()
+
+    # A sync module of an earlier release: its status has no registers.
+    await publish_retained(broker, SyncStatus.make(ORGNR, STORE, "sync-old", at, "run ended", []))
+    config = till_toml(tmp_path, "old", broker.port)
+    code, out = await run_tillgw("restore", str(current), "--config", str(config), cwd=tmp_path)
+    assert code == 0, out
+    assert out.startswith(
+        f"warning: the sync module's status of {at.isoformat(timespec='seconds')} on the bus "
+        "names no registers"
+    )
+    assert "restored the backup of " in out
+
+    # A status naming the store's other registers: nothing stored from this one, nothing to lose.
+    other = [{"register": "KASSA9", "sequence": 40, "receipt": 30}]
+    await publish_retained(
+        broker, SyncStatus.make(ORGNR, STORE, "sync-new", at, "run ended", [], registers=other)
+    )
+    config = till_toml(tmp_path, "new", broker.port)
+    code, out = await run_tillgw("restore", str(current), "--config", str(config), cwd=tmp_path)
+    assert code == 0, out
+    assert out.startswith(f"the bus: the sync module has stored nothing from {POS_ID}")
     assert "restored the backup of " in out
