@@ -9,8 +9,10 @@ where its series ends is compared with every trace of what the register did afte
   ``--last-receipt`` — the last paper receipt, the last Z report, or the control unit's
   memory as its vendor's tool reads it (no driver of ours can ask a unit for its counter:
   a CCSP unit answers a used number only when a receipt is registered with it);
-* the last message sequence the sync module has stored from this register, given as
-  ``--bus-sequence`` (``tillgw sync --status`` on the sync module's machine shows it).
+* the last message sequence and the last receipt number the sync module has stored from
+  this register: asked of the bus by ``tillgw restore`` (the sync module's retained status,
+  :mod:`gateway.cli.restore_bus`), or given as ``--bus-sequence`` (``tillgw sync --status``
+  on the sync module's machine shows it).
 
 A backup that ends before any of them is refused, saying in words what would be lost. With
 ``accept_loss`` it is restored all the same, and ``series.json`` is written with the
@@ -32,6 +34,7 @@ from gateway.backup.checking import BackupDamaged, check_backup, opened_backup
 from gateway.backup.manifest import Manifest, TillFacts, sha256_of, till_facts
 from gateway.backup.taking import CONFIG_NAME
 from gateway.common.durable import fsync_path
+from gateway.common.i18n import tr
 from gateway.fiscal.start_checks import DataDirLock, StartRefused, record_series, recorded_series
 
 __all__ = ["RestoreRefused", "Restored", "SoldSince", "restore_backup"]
@@ -45,10 +48,13 @@ class RestoreRefused(Exception):
 
 @dataclass(frozen=True, slots=True)
 class SoldSince:
-    """What others say the register did: the last receipt number, the last bus sequence."""
+    """What others say the register did: the last receipt number, the last bus sequence and
+    receipt the sync module stored, and where those two come from (``bus_source``, in words)."""
 
     last_receipt: int | None = None
     bus_sequence: int | None = None
+    bus_receipt: int | None = None
+    bus_source: str = "--bus-sequence"
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +158,12 @@ def _what_would_be_lost(facts: TillFacts, data_dir: Path, sold: SoldSince) -> tu
         (recorded, f"{data_dir / 'series.json'} shows the register sold up to {recorded}"),
         (found_last, f"the till database being replaced has receipts up to {found_last}"),
         (sold.last_receipt or 0, f"the register has sold up to receipt {sold.last_receipt} (--last-receipt)"),
+        (
+            sold.bus_receipt or 0,
+            tr("the sync module has stored receipts up to {receipt} from this register ({source})").format(
+                receipt=sold.bus_receipt, source=sold.bus_source
+            ),
+        ),
     ]
     for number, said in traces:
         if number > facts.last_receipt:
@@ -165,11 +177,18 @@ def _what_would_be_lost(facts: TillFacts, data_dir: Path, sold: SoldSince) -> tu
             "events) would be lost"
         )
     if sold.bus_sequence is not None and sold.bus_sequence > facts.outbox_sequence:
-        missing = sold.bus_sequence - facts.outbox_sequence
         losses.append(
-            f"the backup's outbox ends at message {facts.outbox_sequence}; the sync module has stored up to "
-            f"{sold.bus_sequence} from this register (--bus-sequence): {missing} messages it has are not in "
-            "the backup, and the till would send other messages under their numbers"
+            tr(
+                "the backup's outbox ends at message {ends}; the sync module has stored up to {stored} "
+                "from this register ({source}): {missing} messages it has are not in the backup (messages "
+                "{first}-{stored}), and the till would send other messages under their numbers"
+            ).format(
+                ends=facts.outbox_sequence,
+                stored=sold.bus_sequence,
+                source=sold.bus_source,
+                missing=sold.bus_sequence - facts.outbox_sequence,
+                first=facts.outbox_sequence + 1,
+            )
         )
     return losses, highest
 

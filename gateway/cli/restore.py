@@ -4,20 +4,28 @@ The backup is checked whole first (every file's sha256, each database's integrit
 journal's chain and signatures). Then where it ends is compared with what the register is
 known to have done since: the data directory being replaced, the last receipt number
 (``--last-receipt``: the last paper receipt or Z report, or the control unit's memory) and
-the sync module's last message from this register (``--bus-sequence``). A backup that ends
-before any of them is refused, saying what would be lost; ``--accept-loss`` restores it
-all the same, and the till then starts only after ``tillgw journal accept-gap``.
+the sync module's last message and receipt from this register, asked of the bus of the
+configuration's ``[mqtt]`` (or given as ``--bus-sequence``). A backup that ends before any
+of them is refused, saying what would be lost; ``--accept-loss`` restores it all the same,
+and the till then starts only after ``tillgw journal accept-gap``. A bus that does not
+answer is said and the restore goes on, unless ``--require-bus`` is given.
 Run it with the till stopped. Exit 0: restored; 1: refused; 2: a wrong argument.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gateway.cli.options import add_data_arguments, config_or_complain
 from gateway.common.i18n import tr
+
+if TYPE_CHECKING:
+    from gateway.backup.restoring import SoldSince
+    from gateway.config import Config
 
 __all__ = ["add_parser"]
 
@@ -53,7 +61,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--bus-sequence",
         type=_count,
         metavar="N",
-        help="the last message the sync module stored from this register (tillgw sync --status)",
+        help="the last message the sync module stored from this register (tillgw sync --status); "
+        "given, the bus is not asked",
+    )
+    restore.add_argument(
+        "--require-bus",
+        action="store_true",
+        help="refuse to restore when the bus does not tell what the sync module has stored",
     )
     restore.add_argument(
         "--accept-loss",
@@ -64,9 +78,42 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     restore.set_defaults(handler=restore_command)
 
 
+def _sold_since(args: argparse.Namespace, config: Config) -> SoldSince | None:
+    """What the register is known to have done, the bus asked unless ``--bus-sequence`` says it;
+    None (after saying why on stderr) when ``--require-bus`` and the bus tells nothing."""
+    from gateway.backup.restoring import SoldSince
+    from gateway.cli.restore_bus import ask_bus
+
+    if args.bus_sequence is not None:
+        return SoldSince(args.last_receipt, args.bus_sequence)
+    if config.mqtt is None:
+        if args.require_bus:
+            print(
+                tr("refused: --require-bus, but the configuration has no bus ([mqtt] enabled = false)"),
+                file=sys.stderr,
+            )
+            return None
+        return SoldSince(args.last_receipt)
+    answer = asyncio.run(ask_bus(config))
+    if answer.unheard is not None:
+        if args.require_bus:
+            print(tr("refused: {why} (--require-bus)").format(why=answer.unheard), file=sys.stderr)
+            return None
+        print(
+            tr(
+                "warning: {why}: the backup is not compared with what the sync module has stored; "
+                "give --bus-sequence from tillgw sync --status to compare it"
+            ).format(why=answer.unheard),
+            file=sys.stderr,
+        )
+        return SoldSince(args.last_receipt)
+    print(answer.said, file=sys.stderr)
+    return SoldSince(args.last_receipt, answer.sequence, answer.receipt, answer.source)
+
+
 def restore_command(args: argparse.Namespace) -> int:
     from gateway.backup.checking import BackupDamaged, check_backup, opened_backup
-    from gateway.backup.restoring import RestoreRefused, SoldSince, restore_backup
+    from gateway.backup.restoring import RestoreRefused, restore_backup
     from gateway.common.clock import Clock
 
     if args.check:
@@ -95,12 +142,15 @@ def restore_command(args: argparse.Namespace) -> int:
     config = config_or_complain(args)
     if config is None:
         return 2
+    sold = _sold_since(args, config)
+    if sold is None:
+        return 1
     try:
         restored = restore_backup(
             args.backup,
             config.data_dir,
             replace=args.replace,
-            sold=SoldSince(args.last_receipt, args.bus_sequence),
+            sold=sold,
             accept_loss=args.accept_loss,
             at=Clock(config.shop.timezone).now(),
         )

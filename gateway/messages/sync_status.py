@@ -25,6 +25,13 @@ module holds — it cannot take or book them until a person acts — at most
 "reason", "held_by", "since"}`` (``held_by``: ``intake`` or ``processing``); ``held_count``
 how many there are in all. Each reason says what to do; ``tillgw sync --reprocess`` takes
 them once the cause is fixed. A status with held messages has ``state`` ``error``.
+
+``registers`` (optional; a status without it says nothing of them): where each register's
+series of the store stands in the sync module's inbox, the same figures ``tillgw sync
+--status`` prints — ``{"register": "KASSA-1", "sequence": 812, "receipt": 640}``: the
+highest message sequence stored from the register, and the highest receipt number among
+them (``null``: no receipt yet), at most :data:`MAX_REGISTERS`, in order of their names.
+``tillgw restore`` reads them to refuse a backup that ends before what the sync module has.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ __all__ = [
     "MAX_ERRORS",
     "MAX_ERROR_CHARS",
     "MAX_HELD",
+    "MAX_REGISTERS",
     "SCHEMA",
     "STATES",
     "SyncState",
@@ -65,6 +73,7 @@ MAX_ERROR_CHARS = 300
 MAX_SUMMARY_CHARS = 500
 MAX_HELD = 10
 MAX_HELD_REASON_CHARS = 400
+MAX_REGISTERS = 200  # at about 60 bytes each, well inside MAX_BYTES beside the rest
 MAX_BYTES = 32 * 1024  # a status is a few kilobytes; anything much larger is not one
 
 
@@ -88,6 +97,11 @@ class SyncStatus:
     msg_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     held: tuple[dict[str, Any], ...] = ()
     held_count: int = 0
+    registers: tuple[dict[str, Any], ...] = ()  # {"register", "sequence", "receipt"} of each
+
+    def register(self, name: str) -> dict[str, Any] | None:
+        """What the status says of the register ``name``; None: nothing."""
+        return next((r for r in self.registers if r["register"] == name), None)
 
     @classmethod
     def make(
@@ -99,6 +113,7 @@ class SyncStatus:
         summary: str,
         errors: list[str],
         held: list[dict[str, Any]] | None = None,
+        registers: list[dict[str, Any]] | None = None,
     ) -> SyncStatus:
         """A status with the limits applied: the last :data:`MAX_ERRORS` errors, each cut short;
         the first :data:`MAX_HELD` held messages."""
@@ -117,6 +132,7 @@ class SyncStatus:
             kept,
             held=shown,
             held_count=len(held),
+            registers=tuple((registers or [])[:MAX_REGISTERS]),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -134,6 +150,8 @@ class SyncStatus:
         if self.held_count:  # a status that holds nothing is as it always was
             body["held"] = [dict(h) for h in self.held]
             body["held_count"] = self.held_count
+        if self.registers:
+            body["registers"] = [dict(r) for r in self.registers]
         return body
 
     def to_bytes(self) -> bytes:
@@ -156,6 +174,20 @@ def _held_item(item: Any) -> bool:
         and isinstance(item.get("reason"), str)
         and len(item["reason"]) <= MAX_HELD_REASON_CHARS
         and all(isinstance(v, str | int | None) for v in item.values())
+    )
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _register_item(item: Any) -> bool:
+    return (
+        isinstance(item, dict)
+        and isinstance(item.get("register"), str)
+        and bool(item["register"])
+        and _count(item.get("sequence"))
+        and (item.get("receipt") is None or _count(item["receipt"]))
     )
 
 
@@ -183,7 +215,21 @@ def decode_status(payload: bytes) -> SyncStatus:
     held_count = body.get("held_count", len(held))
     if not isinstance(held_count, int) or isinstance(held_count, bool) or held_count < len(held):
         raise MessageError(f"'held_count' {held_count!r} is not a count of the held messages")
+    registers = body.get("registers", [])
+    if (
+        not isinstance(registers, list)
+        or len(registers) > MAX_REGISTERS
+        or not all(map(_register_item, registers))
+    ):
+        raise MessageError(
+            f"'registers' must be a list of at most {MAX_REGISTERS} registers, each "
+            '{"register": name, "sequence": a count, "receipt": a count or null}'
+        )
     return SyncStatus(
+        registers=tuple(
+            {"register": r["register"], "sequence": r["sequence"], "receipt": r.get("receipt")}
+            for r in registers
+        ),
         held=tuple(held),
         held_count=held_count,
         orgnr=_text(body, "orgnr", 20),

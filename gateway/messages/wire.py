@@ -26,6 +26,7 @@ __all__ = [
     "OrderLineWire",
     "OrderRequestWire",
     "OrderWire",
+    "RegisterMarkWire",
     "StockLevelWire",
     "SyncStatusWire",
 ]
@@ -178,6 +179,16 @@ class HeldWire(msgspec.Struct, frozen=True):
     since: str | int | None = None
 
 
+class RegisterMarkWire(msgspec.Struct, frozen=True):
+    """Where a register's series stands in the sync module's inbox."""
+
+    register: Annotated[str, msgspec.Meta(min_length=1)]
+    sequence: Annotated[int, msgspec.Meta(ge=0, description="the highest message sequence stored from it")]
+    receipt: (
+        Annotated[int, msgspec.Meta(ge=0, description="the highest receipt number among them")] | None
+    ) = None
+
+
 class SyncStatusWire(msgspec.Struct, frozen=True):
     """The sync module's last run (retained on ``tillgw/{orgnr}/{store}/sync/status``)."""
 
@@ -192,3 +203,4 @@ class SyncStatusWire(msgspec.Struct, frozen=True):
     errors: Annotated[list[Annotated[str, msgspec.Meta(max_length=300)]], msgspec.Meta(max_length=10)] = []
     held: Annotated[list[HeldWire], msgspec.Meta(max_length=10)] = []
     held_count: Annotated[int, msgspec.Meta(ge=0)] = 0
+    registers: Annotated[list[RegisterMarkWire], msgspec.Meta(max_length=200)] = []

@@ -6,6 +6,7 @@ from __future__ import annotations
 from gateway.common.i18n import tr
 from gateway.sync.config import SyncConfig
 from gateway.sync.inbox import Inbox
+from gateway.sync.last_stored import last_stored
 
 __all__ = ["inbox_report"]
 
@@ -24,12 +25,7 @@ async def inbox_report(config: SyncConfig) -> tuple[str, bool]:
             "WHERE processed_at IS NULL AND held_reason IS NULL GROUP BY 1 ORDER BY 1"
         )
         # Where each register's series stands here: what `tillgw restore` compares a backup with.
-        last = await inbox.fetchall(
-            "SELECT orgnr || '/' || store || '/' || register, MAX(sequence), "
-            "MAX(CASE WHEN kind = 'receipt' "
-            "THEN json_extract(CAST(message AS TEXT), '$.payload.receipt_no') END) "
-            "FROM inbox GROUP BY 1 ORDER BY 1"
-        )
+        last = await last_stored(inbox)
     finally:
         await inbox.close()
     lines = [
@@ -48,13 +44,14 @@ async def inbox_report(config: SyncConfig) -> tuple[str, bool]:
                 count=counts["set_aside"]
             )
         )
-    for register, sequence, receipt in last:
+    for mark in last:
         words = (
             tr("last stored from {register}: message {sequence}, receipt {receipt}")
-            if receipt
+            if mark.receipt
             else tr("last stored from {register}: message {sequence}, receipt none")
         )
-        lines.append(words.format(register=register, sequence=sequence, receipt=receipt))
+        register = f"{mark.orgnr}/{mark.store}/{mark.register}"
+        lines.append(words.format(register=register, sequence=mark.sequence, receipt=mark.receipt))
     for register, count in waiting:
         lines.append(
             tr("waiting: {register}: {count} message(s) to book, in order").format(

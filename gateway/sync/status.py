@@ -3,7 +3,8 @@
 :class:`StatusReporter` publishes a retained :class:`~gateway.messages.sync_status.SyncStatus` on
 ``tillgw/{orgnr}/{store}/sync/status`` for every store it serves: the stores named in
 ``[sync].stores``, ``registers`` and ``[sync.masterdata]``, and every served store the inbox
-has messages from — with the messages it holds for that store, and what to do. It
+has messages from — with the messages it holds for that store, and what to do, and where
+each of its registers' series stands in the inbox (:mod:`gateway.sync.last_stored`). It
 publishes at the end of each run, and after a pass of a running module when the state,
 its errors or what it holds changed, or at least ``interval`` seconds after the last status
 (so that a busy module does not open a connection per batch of receipts).
@@ -30,6 +31,7 @@ import aiomqtt
 from gateway.messages.sync_status import SyncStatus, status_topic
 from gateway.sync.config import SyncConfig
 from gateway.sync.inbox import Inbox
+from gateway.sync.last_stored import last_stored
 from gateway.sync.masterdata.publisher import catalog_client
 from gateway.sync.runlog import LOGGER, RunLog
 
@@ -58,9 +60,11 @@ class StatusReporter:
         self._last: tuple[object, ...] | None = None  # the condition and errors last published
         self._last_time = 0.0
         self.held: dict[tuple[str, str], list[dict[str, Any]]] = {}  # store -> its held messages
+        self.registers: dict[tuple[str, str], list[dict[str, Any]]] = {}  # store -> where its registers stand
 
     async def learn_stores(self, inbox: Inbox) -> None:
-        """Add the stores the inbox has messages from, and read what each holds."""
+        """Add the stores the inbox has messages from, and read what each holds and where each
+        of its registers stands."""
         rows = await inbox.fetchall("SELECT DISTINCT orgnr, store FROM registers")
         routing = self.config.routing
         self.stores.update((str(r[0]), str(r[1])) for r in rows if routing.serves(str(r[0]), str(r[1])))
@@ -69,6 +73,10 @@ class StatusReporter:
             held.setdefault((row.orgnr, row.store), []).append(row.to_json())
         self.stores.update(s for s in held if routing.serves(*s))
         self.held = held
+        registers: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for mark in await last_stored(inbox):
+            registers.setdefault((mark.orgnr, mark.store), []).append(mark.to_json())
+        self.registers = registers
 
     async def report(
         self, summary: str, *, clear: bool, force: bool, condition: tuple[bool, ...] = ()
@@ -88,7 +96,16 @@ class StatusReporter:
         now = datetime.now().astimezone()
         worker = self.config.client_id
         statuses = [
-            SyncStatus.make(orgnr, store, worker, now, summary, errors, self.held.get((orgnr, store)))
+            SyncStatus.make(
+                orgnr,
+                store,
+                worker,
+                now,
+                summary,
+                errors,
+                self.held.get((orgnr, store)),
+                self.registers.get((orgnr, store)),
+            )
             for orgnr, store in sorted(self.stores)
         ]
         try:

@@ -275,6 +275,8 @@ def the_sync_modules_messages(tmp_path: Path) -> dict[str, tuple[Callable[[bytes
         ["ERROR 10:00:01 sie: cannot write"],
         [{"msg_id": "5560360793/vaxjo/KASSA1/3", "register": "KASSA1", "sequence": 3, "kind": "receipt",
           "reason": "unknown register", "held_by": "intake", "since": "2026-03-02T09:59:00+01:00"}],
+        [{"register": "KASSA1", "sequence": 812, "receipt": 640},
+         {"register": "KASSA9", "sequence": 1, "receipt": None}],
     )  # fmt: skip
     signer = AckSigner(Signer(load_or_create_key(tmp_path / "ack-key.pem")))
     return {
@@ -330,6 +332,9 @@ OTHER_BREAKERS: dict[str, tuple[str, Breaker]] = {
     "an empty summary": ("sync-status", _set("summary", "")),
     "eleven errors": ("sync-status", _set("errors", ["e"] * 11)),
     "a held message without its reason": ("sync-status", _drop("held.0.reason")),
+    "a register's sequence as text": ("sync-status", _set("registers.0.sequence", "812")),
+    "a register's receipt below 0": ("sync-status", _set("registers.0.receipt", -1)),
+    "a register without its name": ("sync-status", _drop("registers.1.register")),
     "an ack status that is none": ("ack", _set("status", "maybe")),
     "an ack without msg_id": ("ack", _drop("msg_id")),
     "a proof that is no text": ("ack", _set("proof", 5)),

@@ -172,3 +172,16 @@ async def test_the_till_hears_the_retained_status_and_skips_another_stores(
     assert [s.summary for s in heard] == ["first", "second"]
     assert subscriber.rejected == 1
     assert subscriber.last_rejected is not None and "not this till's" in subscriber.last_rejected
+
+
+def test_the_registers_are_optional_and_a_reader_finds_its_own() -> None:
+    old = decode_status(_status())  # a status of a sync module from before them
+    assert old.registers == () and "registers" not in old.to_json()
+    assert old.register(POS_ID) is None
+    marks = [{"register": POS_ID, "sequence": 812, "receipt": 640}, {"register": "KASSA9", "sequence": 1}]
+    status = decode_status(_status(registers=marks, a_field_of_a_later_release=True))
+    assert status.register(POS_ID) == {"register": POS_ID, "sequence": 812, "receipt": 640}
+    assert status.register("KASSA9") == {"register": "KASSA9", "sequence": 1, "receipt": None}
+    for wrong in ([{"register": POS_ID, "sequence": -1}], [{"sequence": 1}], {"KASSA1": 1}):
+        with pytest.raises(MessageError, match="'registers' must be a list"):
+            decode_status(_status(registers=wrong))
