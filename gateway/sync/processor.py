@@ -17,6 +17,7 @@ messages are never booked past a held one.
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -57,7 +58,14 @@ class Processor:
 
     async def run_pass(self) -> PassResult:
         result = PassResult()
-        for key in await self.inbox.pending_registers():
+        keys = await self.inbox.pending_registers()
+        if keys and self.inbox.dialect == "postgresql":
+            # Workers sharing the database each start at a register of their own: in one order
+            # they would all reach for the same register, and all but one would read its
+            # messages only to find it claimed.
+            start = random.randrange(len(keys))
+            keys = keys[start:] + keys[:start]
+        for key in keys:
             await self._register(key, result)
         self.total += result.processed
         return result
@@ -122,7 +130,7 @@ class Processor:
         done: list[str] = []
         current: tuple[Adapter, Pending] | None = None
         try:
-            async with self.inbox.transaction() as db:
+            async with self.inbox.processing_transaction() as db:
                 if not await self.inbox.claim(db, key, run):
                     return False
                 for item in run:
