@@ -68,6 +68,7 @@ class Result:
     booked_per_s: float
     cpu: dict[str, float]  # part -> share of one core over the run
     resent: int
+    commits: float  # PostgreSQL transactions committed in the run's database per message (0: SQLite)
     load: float  # the machine's 1-minute load average at the end: other work on the same cores
 
     def limit(self) -> str:
@@ -116,6 +117,47 @@ def booked(folder: Path, database: str | None) -> int:
         return 0
     finally:
         conn.close()
+
+
+def commits(database: str, name: str) -> int:
+    """Transactions committed in the database so far (pg_stat_database: one fsync of the WAL each)."""
+    with psycopg.connect(database) as conn:
+        conn.execute("SELECT pg_stat_clear_snapshot()")
+        row = conn.execute("SELECT xact_commit FROM pg_stat_database WHERE datname = %s", (name,)).fetchone()
+    return 0 if row is None else int(row[0])
+
+
+async def tills_alone(args: argparse.Namespace) -> float:
+    """Messages/s the simulated tills publish (QoS 1, each PUBACKed by the broker) with no worker
+    at all: what the benchmark itself can offer."""
+    with tempfile.TemporaryDirectory(prefix="bench-chain-") as tmp:
+        port = free_port()
+        conf = Path(tmp) / "mosquitto.conf"
+        conf.write_text(
+            f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\n"
+            f"max_inflight_messages {args.broker_inflight}\nset_tcp_nodelay true\n",
+            encoding="utf-8",
+        )
+        broker = Broker(port, conf)
+        broker.start()
+        try:
+            messages = {
+                r: till_messages(ORGNR, STORE, r, args.messages, args.z_every)
+                for r in register_names(args.tills)
+            }
+            tills = ChainTills(
+                "127.0.0.1", port, ORGNR, STORE, messages, resend_after=1e9, connections=8, window=200
+            )
+            running = asyncio.create_task(tills.run())  # never acked: it runs until cancelled
+            start = time.perf_counter()
+            while tills.sent < tills.total:  # noqa: ASYNC110 - the tills' own counter
+                await asyncio.sleep(0.01)
+            rate = tills.total / (time.perf_counter() - start)
+            running.cancel()
+            await asyncio.gather(running, return_exceptions=True)
+        finally:
+            broker.stop()
+    return rate
 
 
 def backend_pids(database: str, name: str) -> list[int]:
@@ -182,6 +224,7 @@ async def run_one(args: argparse.Namespace, workers: int, use_postgres: bool) ->
                 "broker": [broker.process.pid],
                 "PostgreSQL": pids,
             }
+            commits_before = commits(database, name) if database else 0
             cpu_before = {k: sum(cpu_seconds(p) for p in v) for k, v in parts.items()}
             tills_before = time.process_time()
             start = time.perf_counter()
@@ -193,6 +236,7 @@ async def run_one(args: argparse.Namespace, workers: int, use_postgres: bool) ->
             wall = booked_at - start
             cpu = {k: (sum(cpu_seconds(p) for p in v) - cpu_before[k]) / wall for k, v in parts.items()}
             cpu["tills (this process)"] = (time.process_time() - tills_before) / wall
+            committed = commits(database, name) - commits_before if database else 0
             if not database:
                 del cpu["PostgreSQL"]
         finally:
@@ -212,6 +256,7 @@ async def run_one(args: argparse.Namespace, workers: int, use_postgres: bool) ->
             tills.total / (booked_at - start),
             cpu,
             tills.sent - tills.total,
+            committed / tills.total,
             os.getloadavg()[0],
         )
 
@@ -235,17 +280,20 @@ def main() -> None:
     runs: list[tuple[int, bool]] = [] if args.no_sqlite else [(1, False)]
     runs += [(int(n), True) for n in args.workers.split(",")]
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
-    print(f"{args.tills} tills x {args.messages} messages (a Z report every {args.z_every})\n")
+    print(f"{args.tills} tills x {args.messages} messages (a Z report every {args.z_every})")
+    print(f"the tills alone (no worker, every message out once): {asyncio.run(tills_alone(args)):,.0f}/s\n")
     print(
-        "| store | workers | messages | stored/s | booked/s | resent | CPU (share of a core) | load | limit |"
+        "| store | workers | messages | stored/s | booked/s | resent | commits/message "
+        "| CPU (share of a core) "
+        "| load | limit |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for workers, use_postgres in runs:
         r = asyncio.run(run_one(args, workers, use_postgres))
         cpu = ", ".join(f"{k} {v:.0%}" for k, v in r.cpu.items())
         print(
             f"| {r.store} | {r.workers} | {r.messages} | {r.stored_per_s:,.0f} | {r.booked_per_s:,.0f} | "
-            f"{r.resent} | {cpu} | {r.load:.1f} | {r.limit()} |",
+            f"{r.resent} | {r.commits:.2f} | {cpu} | {r.load:.1f} | {r.limit()} |",
             flush=True,
         )
 
