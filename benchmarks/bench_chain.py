@@ -18,7 +18,13 @@ last ack. *Booked/s*: messages marked processed (the SIE files written) from the
 publication until all are. *CPU*: the CPU seconds each part used over the run — the
 workers, the broker, the PostgreSQL backends serving the workers, and this process (the
 tills) — as a share of the run's wall time: a part near 100 % of one core is that core's
-limit, the parts together near 200 % are the machine's.
+limit, the parts together near 200 % are the machine's; and as milliseconds per message,
+the workers' and all parts' together: 2 cores book at most 2000 / (all parts' ms) messages
+a second, however many workers share them. *Commits/message*: transactions committed in
+the run's database (``pg_stat_database``; the workers' reads outside a transaction and
+this process's polling count too) per message. *The tills alone*: what the simulated
+tills publish, each message once, to a broker with no worker at all — the most the
+benchmark itself can offer.
 """
 
 from __future__ import annotations
@@ -70,6 +76,11 @@ class Result:
     resent: int
     commits: float  # PostgreSQL transactions committed in the run's database per message (0: SQLite)
     load: float  # the machine's 1-minute load average at the end: other work on the same cores
+
+    def cpu_ms(self, part: str | None = None) -> float:
+        """CPU milliseconds per message booked: of one part, or of all of them together."""
+        share = sum(self.cpu.values()) if part is None else self.cpu[part]
+        return 1000 * share / self.booked_per_s
 
     def limit(self) -> str:
         total = sum(self.cpu.values())
@@ -284,16 +295,16 @@ def main() -> None:
     print(f"the tills alone (no worker, every message out once): {asyncio.run(tills_alone(args)):,.0f}/s\n")
     print(
         "| store | workers | messages | stored/s | booked/s | resent | commits/message "
-        "| CPU (share of a core) "
-        "| load | limit |"
+        "| CPU (share of a core) | CPU ms/message (workers, all) | load | limit |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for workers, use_postgres in runs:
         r = asyncio.run(run_one(args, workers, use_postgres))
         cpu = ", ".join(f"{k} {v:.0%}" for k, v in r.cpu.items())
         print(
             f"| {r.store} | {r.workers} | {r.messages} | {r.stored_per_s:,.0f} | {r.booked_per_s:,.0f} | "
-            f"{r.resent} | {r.commits:.2f} | {cpu} | {r.load:.1f} | {r.limit()} |",
+            f"{r.resent} | {r.commits:.2f} | {cpu} | {r.cpu_ms('workers'):.2f}, {r.cpu_ms():.2f} | "
+            f"{r.load:.1f} | {r.limit()} |",
             flush=True,
         )
 
