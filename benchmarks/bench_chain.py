@@ -84,14 +84,15 @@ class Result:
 
     def limit(self) -> str:
         total = sum(self.cpu.values())
+        cores = os.cpu_count() or 1
         per_worker = self.cpu["workers"] / self.workers
-        if total >= 1.7:
-            return f"CPU: the 2 cores ({total:.0%} of one core in all)"
+        if total >= 0.85 * cores:
+            return f"CPU: the {cores} cores ({total:.0%} of one core in all)"
         if per_worker >= 0.85:
             return f"CPU of each worker ({per_worker:.0%} of a core)"
-        if self.load > 2.0 + self.workers / 2:
-            return f"the cores, shared with other work (load {self.load:.1f})"
-        return "waits: no part near a core; each worker's loop waits on commits and round trips"
+        if self.load >= 0.85 * cores:  # the load average counts the runnable processes, ours too
+            return f"the {cores} cores: these parts {total:.0%} of a core, with others load {self.load:.1f}"
+        return "waits: no part near a core, nor the cores together; each worker waits on round trips"
 
 
 def write_config(folder: Path, port: int, database: str | None, n: int) -> Path:
