@@ -257,6 +257,8 @@ class Inbox:
 
     def __init__(self, store: Database) -> None:
         self.store = store
+        # Processing's connection: the intake's own until :meth:`open_processing` gives it one.
+        self.work = store
         self.conn: SqlConnection = store.conn
         self.name = store.name
         self._decoded: dict[str, BusMessage] = {}  # msg_id -> the message, until processed
@@ -283,10 +285,26 @@ class Inbox:
         return self.store.dialect
 
     async def close(self) -> None:
+        if self.work is not self.store:
+            await self.work.close()
         await self.store.close()
+
+    async def open_processing(self) -> None:
+        """PostgreSQL: processing gets a connection of its own, so that the intake's burst is
+        never queued behind a processing transaction (an adapter writing its file or calling
+        its ERP) on a shared one, nor the other way round: the two run side by side as two
+        workers would. SQLite has one writer per file whatever the connections: it keeps one."""
+        from gateway.sync.postgres import PostgresDatabase  # the driver loads only when used
+
+        if isinstance(self.store, PostgresDatabase) and self.work is self.store:
+            self.work = await PostgresDatabase.open(self.store.url, POSTGRES_STEPS)
 
     def transaction(self, *, write: bool = True) -> contextlib.AbstractAsyncContextManager[SqlConnection]:
         return self.store.transaction(write=write)
+
+    def processing_transaction(self) -> contextlib.AbstractAsyncContextManager[SqlConnection]:
+        """A write transaction on processing's connection (:meth:`open_processing`)."""
+        return self.work.transaction()
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         return await self.store.fetchone(sql, params)
@@ -581,7 +599,7 @@ class Inbox:
 
     async def hold_processing(self, item_id: int, reason: str) -> None:
         """An adapter refused the message: held with the reason (tried again by later passes)."""
-        async with self.transaction() as db:
+        async with self.processing_transaction() as db:
             await db.execute(
                 "UPDATE inbox SET held_reason = ?, held_by = 'processing', held_at = COALESCE(held_at, ?) "
                 "WHERE id = ? AND processed_at IS NULL",
@@ -603,7 +621,7 @@ class Inbox:
     async def pending_registers(self) -> list[RegisterKey]:
         """The registers with a message stored after the last one processed: one index probe per
         register, however many messages the inbox has ever held."""
-        rows = await self.fetchall(
+        rows = await self.work.fetchall(
             "SELECT r.orgnr, r.store, r.register FROM registers r WHERE EXISTS (SELECT 1 FROM inbox i "
             "WHERE i.orgnr = r.orgnr AND i.store = r.store AND i.register = r.register "
             "AND i.sequence > r.processed_to) ORDER BY 1, 2, 3"
@@ -612,7 +630,7 @@ class Inbox:
 
     async def next_expected(self, key: RegisterKey) -> int:
         """The sequence number the register's processing is at: the last processed + 1."""
-        row = await self.fetchone(
+        row = await self.work.fetchone(
             "SELECT processed_to FROM registers WHERE orgnr = ? AND store = ? AND register = ?", key
         )
         return 1 if row is None else int(row[0]) + 1
@@ -624,7 +642,7 @@ class Inbox:
 
         The stored bytes are read (and decoded) only for the messages this process has not
         kept decoded since it took them."""
-        found = await self.fetchall(
+        found = await self.work.fetchall(
             "SELECT r.processed_to, i.id, i.sequence, i.msg_id, i.held_by FROM registers r "
             "JOIN inbox i ON i.orgnr = r.orgnr AND i.store = r.store AND i.register = r.register "
             "AND i.sequence > r.processed_to WHERE r.orgnr = ? AND r.store = ? AND r.register = ? "
@@ -641,7 +659,7 @@ class Inbox:
         missing = [i for i, msg_id in run if msg_id not in self._decoded]
         if missing:
             marks = ", ".join("?" * len(missing))
-            for r in await self.fetchall(f"SELECT message FROM inbox WHERE id IN ({marks})", missing):
+            for r in await self.work.fetchall(f"SELECT message FROM inbox WHERE id IN ({marks})", missing):
                 message = decode_message(bytes(r[0]))
                 self._decoded[message.msg_id] = message  # until processed: a later run reads it again
         out = [Pending(i, self._decoded[msg_id]) for i, msg_id in run]
@@ -650,7 +668,7 @@ class Inbox:
 
     async def first_held(self, key: RegisterKey) -> tuple[int, str] | None:
         """The register's first message held by the intake: (sequence, reason)."""
-        row = await self.fetchone(
+        row = await self.work.fetchone(
             "SELECT sequence, held_reason FROM inbox WHERE orgnr = ? AND store = ? AND register = ? "
             "AND held_by = 'intake' AND processed_at IS NULL ORDER BY sequence LIMIT 1",
             key,

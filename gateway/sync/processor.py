@@ -4,7 +4,9 @@ A pass takes every register with unprocessed messages. For each it starts at the
 message after the last one processed; if that one has not arrived (a gap — the till
 sends in order but a resend can overtake), the register waits: the till resends until
 it has its ack, so the missing message will come. Messages no adapter needs (a receipt,
-for the SIE adapter) are marked processed in batches; a message an adapter needs is
+for the SIE adapter) are marked processed in batches, the runs of many registers in one
+transaction (a pass while the tills are busy finds a few new messages at each register:
+a commit per register would be a commit, an fsync, per message or two); a message an adapter needs is
 handed to it alone, inside the transaction that marks it processed. If the adapter
 fails, that transaction is rolled back, an ``ERROR`` line quotes the receiving system's
 message (once per run for the same failure), the message is *held* with that reason (shown
@@ -17,6 +19,7 @@ messages are never booked past a held one.
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -28,6 +31,9 @@ from gateway.sync.runlog import LOGGER
 __all__ = ["PassResult", "Processor"]
 
 log = logging.getLogger(LOGGER)
+
+Run = tuple[RegisterKey, list[Pending]]
+"""A register's next messages in unbroken sequence."""
 
 
 @dataclass
@@ -57,12 +63,57 @@ class Processor:
 
     async def run_pass(self) -> PassResult:
         result = PassResult()
-        for key in await self.inbox.pending_registers():
-            await self._register(key, result)
+        keys = await self.inbox.pending_registers()
+        if keys and self.inbox.dialect == "postgresql":
+            # Workers sharing the database each start at a register of their own: in one order
+            # they would all reach for the same register, and all but one would read its
+            # messages only to find it claimed.
+            start = random.randrange(len(keys))
+            keys = keys[start:] + keys[:start]
+        while keys:
+            group: list[Run] = []
+            again: list[RegisterKey] = []
+            for key in keys:
+                await self._register(key, result, group)
+                if sum(len(run) for _, run in group) >= self.batch:
+                    again += await self._mark_group(group, result)
+                    group = []
+            again += await self._mark_group(group, result)
+            keys = again  # each register whose run was marked: what comes after it
         self.total += result.processed
         return result
 
-    async def _register(self, key: RegisterKey, result: PassResult) -> None:
+    async def _mark_group(self, group: list[Run], result: PassResult) -> list[RegisterKey]:
+        """Runs no adapter needs, of many registers, marked processed in one transaction (one
+        commit, one fsync, for what would otherwise be one per register); the registers marked.
+        A register another worker has claimed (or processed meanwhile) is left to it."""
+        if not group:
+            return []
+        marked: list[Run] = []
+        try:
+            async with self.inbox.processing_transaction() as db:
+                at = now_text()
+                for key, run in group:
+                    if await self.inbox.claim(db, key, run):
+                        await self.inbox.mark_processed(db, key, run, at)
+                        marked.append((key, run))
+        except Exception as exc:  # the database: nothing of the group is marked; the next pass tries again
+            self._error("inbox:mark", f"inbox: messages not marked processed: {type(exc).__name__}: {exc}")
+            result.failed += 1
+            return []
+        for key, run in marked:
+            result.processed += len(run)
+            log.info(
+                "processed %s %s: %s",
+                "/".join(key),
+                _ranges([i.message.sequence for i in run]),
+                ", ".join(sorted({i.message.kind for i in run})),
+            )
+        return [key for key, _ in marked]
+
+    async def _register(self, key: RegisterKey, result: PassResult, group: list[Run]) -> None:
+        """The register's messages an adapter needs, each in its transaction, up to its first run
+        of messages none needs: that run joins ``group`` (:meth:`_mark_group`)."""
         name = "/".join(key)
         while True:
             try:
@@ -102,6 +153,8 @@ class Processor:
                     if self._needs(item):
                         break
                     run.append(item)
+                group.append((key, run))
+                return
             done = await self._process(key, run)
             if done is None:
                 result.failed += 1
@@ -122,7 +175,7 @@ class Processor:
         done: list[str] = []
         current: tuple[Adapter, Pending] | None = None
         try:
-            async with self.inbox.transaction() as db:
+            async with self.inbox.processing_transaction() as db:
                 if not await self.inbox.claim(db, key, run):
                     return False
                 for item in run:

@@ -68,12 +68,18 @@ class RunLog(logging.Handler):
                 self._file.write(f"=== run continues (started {started}: {self.title})\n")
         return self._file
 
-    def _write(self, now: datetime, text: str) -> None:
+    def _write(self, now: datetime, text: str, durable: bool = True) -> None:
+        """``text`` handed to the OS at once (a crash of the process loses none of it); fsynced
+        when ``durable``: a run's first and last line, a warning, an error. An INFO line (stored,
+        processed) is not: what it says is in the inbox, durably, and an fsync per line
+        stalled the module's one loop — intake and processing — on the disk a few times per
+        burst."""
         try:
             out = self._out(now)
             out.write(text)
             out.flush()
-            os.fsync(out.fileno())
+            if durable:
+                os.fsync(out.fileno())
         except OSError as exc:
             # The log cannot be written (the folder missing, the disk full): say so where
             # it can be seen, count it as an error (the run exits 1), and carry on.
@@ -106,7 +112,7 @@ class RunLog(logging.Handler):
             first, *more = text.splitlines() or [""]
             line = f"{record.levelname} {now:%H:%M:%S} {first}"
             body = "".join(f"\n    {m}" for m in more)
-            self._write(now, line + body + "\n")
+            self._write(now, line + body + "\n", durable=record.levelno >= logging.WARNING)
             if record.levelno >= logging.ERROR:
                 self.errors += 1
                 self._keep_for_status(line)

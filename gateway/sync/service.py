@@ -163,6 +163,7 @@ class SyncService:
                 if self.status is not None:
                     await self.status.learn_stores(inbox)
             else:
+                await inbox.open_processing()
                 receiving = asyncio.create_task(subscriber.run(stop))
                 catalog = None if self.masterdata is None else asyncio.create_task(self.masterdata.run(stop))
                 pruning = asyncio.create_task(self._prune_until(stop, inbox))

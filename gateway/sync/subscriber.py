@@ -67,6 +67,7 @@ _LEAVES = tuple(sorted(set(KIND_TOPICS.values())))  # events, receipts, reports
 IN_FLIGHT = 1000
 """Messages the broker may send before the module has stored (and acknowledged) the earlier ones."""
 _BATCH = 500  # messages stored in one transaction at most
+_ACKS_BEHIND = 2  # bursts whose tills' acks may still be under way while the next is stored
 _UNSUPPORTED_PROTOCOL = (1, 0x84)
 # The MQTT library's own chatter: not under tillgw.sync, so it never becomes a line of the
 # day's log (or an error mail); what matters is logged by this module in its own words.
@@ -168,8 +169,8 @@ class Subscriber:
                 logger=_MQTT_LOG,
                 socket_options=NO_DELAY,
             )
-        # Acks go out concurrently, a batch at a time: that many pending calls is no warning.
-        client.pending_calls_threshold = 2 * _BATCH + 10
+        # Acks go out concurrently, a few bursts at a time (consume): that many pending calls is no warning.
+        client.pending_calls_threshold = (_ACKS_BEHIND + 1) * _BATCH + 10
         # The PUBACK waits for the inbox's commit (consume): the broker keeps what is not stored.
         client._client.manual_ack_set(True)
         return client
@@ -276,7 +277,25 @@ class Subscriber:
     # -- taking messages ----------------------------------------------------------------
 
     async def consume(self, client: aiomqtt.Client, marker: str | None = None) -> None:
-        """Store and ack messages as they come; with ``marker``, return once it has come back."""
+        """Store and ack messages as they come; with ``marker``, return once it has come back.
+
+        The tills' acks of a burst go out while the next burst is stored: waiting for the
+        broker's PUBACK of every ack before the next transaction would add a round trip per
+        burst. At most :data:`_ACKS_BEHIND` bursts' acks are under way (a burst is acked
+        only after its commit, as before); an ack lost with the connection is sent again
+        when its till resends the message."""
+        acking: list[asyncio.Task[None]] = []
+        try:
+            await self._consume(client, marker, acking)
+            await asyncio.gather(*acking)
+        finally:
+            for task in acking:
+                task.cancel()
+            await asyncio.gather(*acking, return_exceptions=True)
+
+    async def _consume(
+        self, client: aiomqtt.Client, marker: str | None, acking: list[asyncio.Task[None]]
+    ) -> None:
         messages = client.messages
         async for first in messages:
             batch = [first]
@@ -297,7 +316,11 @@ class Subscriber:
                         client._client.ack(m.mid, m.qos)
 
             if items:
-                await self.take(client, items, taken)
+                acks = await self.store(items, taken)
+                if acks:
+                    acking.append(asyncio.create_task(self._publish_acks(client, acks)))
+                    while len(acking) > _ACKS_BEHIND:
+                        await acking.pop(0)
             else:
                 taken()
             if done:
@@ -311,6 +334,13 @@ class Subscriber:
     ) -> None:
         """Store ``items``, then ack them; ``committed`` is called as soon as they are stored (the
         broker is told before the tills' acks are out: the next batch need not wait for them)."""
+        await self._publish_acks(client, await self.store(items, committed))
+
+    async def store(
+        self, items: Sequence[tuple[str, bytes]], committed: Callable[[], None] | None = None
+    ) -> list[Intake]:
+        """Store ``items`` in one transaction and log what became of them; the intakes that owe
+        their till an ack (to be sent now: the transaction has committed)."""
         source = str(self.config.source or "the configuration")
         intakes = await self.inbox.take(items, self.routing, source)  # committed: now the acks may go
         if committed is not None:
@@ -350,16 +380,16 @@ class Subscriber:
         if stored or any(i.outcome == "held" for i in intakes):
             # A held message wakes processing too: the pass after it tells the tills what is held.
             self.on_stored()
-        acks = [
-            client.publish(
-                i.ack_topic,
-                self.signer.ack(i.msg_id, i.ack_status, i.reason if i.ack_status == "held" else None,
-                                i.entry_hash).to_bytes(),
-                qos=1,
-            )
-            for i in intakes
-            if i.ack_status and i.ack_topic and i.msg_id
-        ]  # fmt: skip
+        return [i for i in intakes if i.ack_status and i.ack_topic and i.msg_id]
+
+    async def _publish_acks(self, client: aiomqtt.Client, intakes: Sequence[Intake]) -> None:
+        """The tills' acks of committed intakes (QoS 1); returns once the broker has them all."""
+        acks = []
+        for i in intakes:
+            assert i.ack_topic is not None and i.msg_id is not None and i.ack_status is not None
+            reason = i.reason if i.ack_status == "held" else None
+            proof = self.signer.ack(i.msg_id, i.ack_status, reason, i.entry_hash).to_bytes()
+            acks.append(client.publish(i.ack_topic, proof, qos=1))
         await asyncio.gather(*acks)
 
     async def take_queued(self, wait: float) -> None:

@@ -107,3 +107,26 @@ async def test_workers_refreshing_at_once_refresh_once(postgres_url: str) -> Non
         assert sum(w.refreshes for w in workers) == 1
         assert fake.refused_grants == []
         assert rows(postgres_url, "SELECT refresh_token FROM oauth_tokens") == [(fake.refresh_token,)]
+
+
+async def test_the_intake_stores_while_a_booking_transaction_is_open(postgres_url: str) -> None:
+    """Processing has its own connection: a burst is stored and committed while a booking
+    (an adapter writing its file, calling its ERP) holds its transaction open — on one
+    shared connection the intake would wait for it."""
+    inbox = await Inbox.open(postgres_url)
+    try:
+        await inbox.open_processing()
+        items = bus_items(till_messages(ORGNR, STORE, "KASSA-7", 4, z_every=10))
+        async with inbox.processing_transaction() as db:
+            await db.execute("SELECT 1")
+            # The safety net only: the intake does not wait for this transaction at all.
+            taken = await asyncio.wait_for(inbox.take(items, ROUTING, "test"), 60)
+            assert [i.outcome for i in taken] == ["stored"] * 4
+            # Committed: another connection sees the burst while the booking is still open.
+            assert rows(postgres_url, "SELECT COUNT(*) FROM inbox WHERE register = 'KASSA-7'") == [(4,)]
+        processor = Processor(inbox, [])
+        result = await processor.run_pass()
+        assert result.processed == 4
+        assert rows(postgres_url, "SELECT processed_to FROM registers WHERE register = 'KASSA-7'") == [(4,)]
+    finally:
+        await inbox.close()
