@@ -17,7 +17,13 @@ from typing import Any
 
 from gateway.common.i18n import N_, tr
 from gateway.devices.control_units.interface import ControlUnitError
-from gateway.devices.control_units.kinds import UnitKind, UnitSettings, open_unit, public_url
+from gateway.devices.control_units.kinds import (
+    CREDENTIAL_SETTINGS,
+    UnitKind,
+    UnitSettings,
+    open_unit,
+    public_url,
+)
 from tools.diag.finding import DEFAULT_POS_ID, PROBE_TIMEOUT, SCAN_TIMEOUT, Finding, next_step_of
 
 __all__ = [
@@ -122,18 +128,7 @@ def unit_settings(args: argparse.Namespace, url: str, base: UnitSettings | None 
     """The settings to probe ``url`` with: the config's (``base``), with what the flags say."""
     settings = dataclasses.replace(base, url=url) if base is not None else UnitSettings(url=url)
     changes: dict[str, Any] = {}
-    for name in (
-        "kind",
-        "baudrate",
-        "ca_cert",
-        "client_cert",
-        "client_cert_password",
-        "application_id",
-        "register_id",
-        "corporate_id",
-        "cash_register_name",
-        "api_key",
-    ):
+    for name in ("kind", "baudrate", *CREDENTIAL_SETTINGS):
         value = getattr(args, name, None)
         if value is not None:
             changes[name] = value

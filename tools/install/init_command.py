@@ -20,7 +20,7 @@ from pathlib import Path
 
 from gateway.common.i18n import DEFAULT_LANGUAGE, tr, use_language
 from gateway.config import ConfigError, load_config
-from gateway.devices.control_units.kinds import kind_of
+from gateway.devices.control_units.kinds import CREDENTIAL_SETTINGS, kind_of
 from gateway.sync.config import load_sync_config
 from tools.install import probing
 from tools.install.answers import (
@@ -39,17 +39,6 @@ from tools.install.till_toml import render_till_toml
 __all__ = ["add_parser", "run"]
 
 DEFAULT_DATA_DIR = "/var/lib/tillgw"  # where `tillgw service install` gives the till's user its data
-# The keys of [control_unit] a cloud unit's credentials go in (--cu-setting KEY=VALUE).
-CONTROL_UNIT_KEYS = (
-    "ca_cert",
-    "client_cert",
-    "client_cert_password",
-    "application_id",
-    "register_id",
-    "corporate_id",
-    "cash_register_name",
-    "api_key",
-)
 _REQUIRED_BY_KIND = {
     "tcs": ("client_cert", "client_cert_password", "application_id"),
     "srv4pos": ("corporate_id", "api_key"),
@@ -97,7 +86,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help=f"a cloud unit's credential: {', '.join(CONTROL_UNIT_KEYS)}",
+        help=f"a cloud unit's credential: {', '.join(CREDENTIAL_SETTINGS)}",
     )
     dev.add_argument(
         "--printer", metavar="URL", help="tcp://HOST:9100, a serial device, usb://VVVV:PPPP, or none"
@@ -242,7 +231,7 @@ def _gather(args: argparse.Namespace, asker: Asker) -> TillAnswers:
                 None, f"--erp-setting {question.key}=…", tr(question.prompt), secret=question.secret
             )
             erp_settings[question.key] = value
-    cu_settings = _settings(args.cu_setting, "--cu-setting", CONTROL_UNIT_KEYS)
+    cu_settings = _settings(args.cu_setting, "--cu-setting", CREDENTIAL_SETTINGS)
     if control_unit is not None and control_unit != "auto":
         problem = control_unit_problem(control_unit)
         if problem is not None:

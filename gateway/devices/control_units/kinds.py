@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # the configuration reads this module: it loads no driver unt
 
 __all__ = [
     "CCSP_BAUDRATES",
+    "CREDENTIAL_SETTINGS",
     "UnitKind",
     "UnitSettings",
     "kind_of",
@@ -93,6 +94,19 @@ class UnitSettings:
     @property
     def resolved_kind(self) -> UnitKind | None:
         return None if self.url is None else kind_of(self.url, self.kind)
+
+
+CREDENTIAL_SETTINGS = (
+    "ca_cert",
+    "client_cert",
+    "client_cert_password",
+    "application_id",
+    "register_id",
+    "corporate_id",
+    "cash_register_name",
+    "api_key",
+)
+"""The fields of :class:`UnitSettings` that reach a unit over HTTPS: certificates, ids and keys."""
 
 
 def open_control_unit(
