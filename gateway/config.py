@@ -175,6 +175,14 @@ class ApiConfig:
     # (gateway.fiscal.requests); its receipt number is kept for ever.
     keep_request_answers_days: int = DEFAULT_KEEP_REQUEST_ANSWERS_DAYS
 
+    @property
+    def local_url(self) -> str:
+        """Where a program on this computer reaches the API (``tillgw report``, ``tillgw diag``):
+        a till listening on every address answers on the loopback one."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.host, self.host)
+        shown = f"[{host}]" if ":" in host else host
+        return f"http://{shown}:{self.port}"
+
 
 @dataclass(frozen=True, slots=True)
 class LogConfig:

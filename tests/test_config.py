@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import ConfigError, demo_config, load_config
+from gateway.config import ApiConfig, ConfigError, demo_config, load_config
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "configuration.md"
 
@@ -145,3 +145,17 @@ def test_the_model_designation_carries_se_by_default(tmp_path: Path) -> None:
     assert (config.model, config.program) == ("tillgw SE", "tillgw")
     assert demo_config().model == "tillgw SE"
     assert load_config(write(tmp_path, example())).model == "tillgw SE"
+
+
+@pytest.mark.parametrize(
+    ("listen", "url"),
+    [
+        ("127.0.0.1", "http://127.0.0.1:8080"),
+        ("0.0.0.0", "http://127.0.0.1:8080"),
+        ("::", "http://[::1]:8080"),
+        ("192.168.1.20", "http://192.168.1.20:8080"),
+        ("fe80::1", "http://[fe80::1]:8080"),
+    ],
+)
+def test_a_program_on_the_till_reaches_the_api_at_its_local_url(listen: str, url: str) -> None:
+    assert ApiConfig(listen, 8080).local_url == url

@@ -103,7 +103,7 @@ async def _ask_service(config: Config, files: TillFiles, kind: str) -> dict[str,
     import aiohttp  # the HTTP client: loaded only when a service may be running to ask
 
     token = files.api_token.read_text().strip()
-    url = f"http://{config.api.host}:{config.api.port}/v1/reports/{kind}"
+    url = f"{config.api.local_url}/v1/reports/{kind}"
     try:
         async with (
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session,

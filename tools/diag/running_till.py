@@ -109,14 +109,6 @@ def _token(files: TillFiles) -> str | None:
         return None
 
 
-def _api_url(config: Config) -> str:
-    host = config.api.host
-    # A till listening on every address answers on the loopback one.
-    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
-    shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{config.api.port}"
-
-
 async def ask_running_till(config: Config, answer_within: float = API_TIMEOUT) -> RunningTill | None:
     """The till running on ``config``'s data directory and what it says of its devices; None
     when none runs there (nothing holds the lock and nothing answers at ``[api] listen``)."""
@@ -124,7 +116,7 @@ async def ask_running_till(config: Config, answer_within: float = API_TIMEOUT) -
     pid = lock_holder(files.lock)
     if pid is None and _no_till_holds(files):
         return None
-    api = _api_url(config)
+    api = config.api.local_url
     token = _token(files)
     if token is None:
         if pid is None:
