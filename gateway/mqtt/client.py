@@ -36,6 +36,7 @@ from aiomqtt import MqttCodeError, MqttError
 
 from gateway.common.backoff import Backoff
 from gateway.config import MqttConfig
+from gateway.mqtt.properties import share_tables
 
 __all__ = [
     "BAD_LOGIN",
@@ -51,6 +52,9 @@ __all__ = [
     "stop_task",
     "tls_context",
 ]
+
+# paho builds its MQTT 5 property tables anew for every packet read: once is enough.
+share_tables()
 
 # Socket options for every MQTT client of ours: without TCP_NODELAY each small publish
 # or ack may wait for a delayed TCP ACK (up to 40 ms a hop; p50 126 ms end to end vs 5 ms).
