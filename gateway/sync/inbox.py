@@ -351,6 +351,9 @@ class Inbox:
         async with self.transaction() as db:
             await self._register_rows(db, {(m.orgnr, m.store, m.register) for _, _, m, _ in storable})
             inserted = await self._insert(db, storable, at)
+            before = await self._stored_before(
+                db, [m.msg_id for _, _, m, _ in storable if m.msg_id not in inserted]
+            )
             for topic, payload, f in found:
                 if f is None:
                     out.append(Intake("ignored", topic, None, None, None))
@@ -360,8 +363,27 @@ class Inbox:
                     m = f if isinstance(f, BusMessage) else f.message
                     held = None if isinstance(f, BusMessage) else f.reason
                     assert m is not None
-                    out.append(await self._outcome(db, topic, payload, m, at, held, m.msg_id in inserted))
+                    out.append(
+                        await self._outcome(db, topic, payload, m, at, held, m.msg_id in inserted, before)
+                    )
         return out
+
+    async def _stored_before(self, db: SqlConnection, msg_ids: list[str]) -> dict[str, tuple[Any, ...]]:
+        """What the inbox holds of messages a burst brought again (a till resending what it has
+        not had acked): one statement for the burst, not one per message."""
+        if not msg_ids:
+            return {}
+        columns = "msg_id, kind, journal_entry, entry_hash, held_reason, held_by"
+        if self.dialect == "postgresql":
+            rows = await db.execute_fetchall(f"SELECT {columns} FROM inbox WHERE msg_id = ANY(?)", (msg_ids,))
+        else:
+            rows = []
+            for start in range(0, len(msg_ids), 500):  # SQLite's limit on parameters is 32,766 (or 999)
+                part = msg_ids[start : start + 500]
+                rows += await db.execute_fetchall(
+                    f"SELECT {columns} FROM inbox WHERE msg_id IN ({', '.join('?' * len(part))})", part
+                )
+        return {str(r[0]): tuple(r[1:]) for r in rows}
 
     async def _register_rows(self, db: SqlConnection, keys: set[RegisterKey]) -> None:
         """Each register of the batch has its ``registers`` row (read first: an insert would wait
@@ -438,17 +460,16 @@ class Inbox:
         at: str,
         held: str | None,
         inserted: bool,
+        before: dict[str, tuple[Any, ...]] | None = None,
     ) -> Intake:
         acks = Topics(m.orgnr, m.store, m.register).acks
         if inserted:
             if held is not None:
                 return Intake("held", topic, m.msg_id, acks, "held", m.entry_hash, m, held)
             return Intake("stored", topic, m.msg_id, acks, "stored", m.entry_hash, m)
-        async with db.execute(
-            "SELECT kind, journal_entry, entry_hash, held_reason, held_by FROM inbox WHERE msg_id = ?",
-            (m.msg_id,),
-        ) as c:
-            row = await c.fetchone()
+        if before is None:
+            before = await self._stored_before(db, [m.msg_id])
+        row = before.get(m.msg_id)
         if row is not None and (str(row[0]), int(row[1]), str(row[2])) == (
             m.kind,
             m.journal_entry,

@@ -44,6 +44,19 @@ def _acks_of(orgnr: Any, store: Any, register: Any) -> str | None:
         return None
 
 
+def _identity(payload: bytes) -> tuple[str | None, str]:
+    """The ``msg_id`` and ``entry_hash`` of a message that is not all it should be, where they
+    can be read: its till then gets a ``held`` ack and stops resending it. Read only for such a
+    message: a good one is decoded once, by its Struct."""
+    try:
+        obj = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None, ""
+    if not isinstance(obj, dict) or not isinstance(obj.get("msg_id"), str):
+        return None, ""
+    return obj["msg_id"], obj["entry_hash"] if isinstance(obj.get("entry_hash"), str) else ""
+
+
 def classify(topic: str, payload: bytes, routing: Routing, source: str) -> BusMessage | Rejection | None:
     """A message of ours, why it cannot be taken (and where its ``held`` ack goes), or None for
     a message of a store this module does not serve (never stored, never acked)."""
@@ -51,21 +64,13 @@ def classify(topic: str, payload: bytes, routing: Routing, source: str) -> BusMe
     if where is not None and not routing.serves(where[0], where[1]):
         return None
     topic_acks = None if where is None else _acks_of(*where[:3])
-    msg_id: str | None = None
-    entry_hash = ""
-    try:
-        obj = json.loads(payload)
-        if isinstance(obj, dict) and isinstance(obj.get("msg_id"), str):
-            msg_id = obj["msg_id"]
-            entry_hash = obj["entry_hash"] if isinstance(obj.get("entry_hash"), str) else ""
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        pass
     if where is None or where[3] not in _LEAVES or topic_acks is None:
         return Rejection(f"topic {topic!r} is not a register's receipts, reports or events", None, None)
     try:
         message = decode_message(payload)
         message.body()  # the payload as its kind's Struct in its version: what docs/bus/ describes
     except MessageError as exc:
+        msg_id, entry_hash = _identity(payload)
         advice = (
             " — the till sends what this sync module cannot read: update tillgw sync, then run "
             "tillgw sync --reprocess"
