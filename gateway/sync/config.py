@@ -16,7 +16,8 @@ and ``[sync.mail]`` and hands each other table to its own parser: ``[sync.accoun
 key; the keys::
 
     [sync]            data_dir, inbox, database, sie_dir, log_dir, stores, registers, client_id,
-                      share_group, session_expiry, once_timeout, retry_interval, keep_logs_days
+                      share_group, session_expiry, once_timeout, retry_interval, take_over_after,
+                      keep_logs_days
     [sync.accounts]   cash, card, gift_card, swish, other, sales_25, sales_12, sales_6,
                       sales_0, vat_25, vat_12, vat_6, rounding (BAS account numbers)
     [sync.sie]        series, voucher_number ("blank" | "z"), company_name, account_names,
@@ -122,6 +123,9 @@ class SyncConfig:
     session_expiry: int = 7 * 24 * 3600  # seconds the broker keeps our session while we are away
     once_timeout: float = 30.0  # --once: the longest wait for the broker's queued messages
     retry_interval: float = 60.0  # a message whose processing failed is tried again after this
+    # With ``database``: a worker gone this long (its lock free) has its broker session taken
+    # over by a running one (gateway/sync/sessions.py).
+    take_over_after: float = 30.0
     # The daily logs and the released set-aside messages older than this are deleted
     # (gateway/sync/pruning.py).
     keep_logs_days: int = DEFAULT_KEEP_LOGS_DAYS
@@ -247,6 +251,7 @@ def parse_sync_config(raw: dict[str, Any], path: Path) -> SyncConfig:
             "session_expiry",
             "once_timeout",
             "retry_interval",
+            "take_over_after",
             "keep_logs_days",
         }
         | tables,
@@ -334,6 +339,7 @@ def parse_sync_config(raw: dict[str, Any], path: Path) -> SyncConfig:
         session_expiry=s.integer("session_expiry", 7 * 24 * 3600, minimum=0),
         once_timeout=s.number("once_timeout", 30.0, minimum=0.1),
         retry_interval=s.number("retry_interval", 60.0, minimum=0.1),
+        take_over_after=s.number("take_over_after", 30.0, minimum=0.1),
         keep_logs_days=s.integer("keep_logs_days", DEFAULT_KEEP_LOGS_DAYS, minimum=1),
         log=log,
         log_file=log.sync_file or inbox.parent / "sync.log",

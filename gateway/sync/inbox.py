@@ -610,6 +610,11 @@ class Inbox:
         rows = await self.fetchall("SELECT filter FROM subscriptions WHERE client_id = ?", (client_id,))
         return {str(r[0]) for r in rows}
 
+    async def forget_subscriptions(self, client_id: str) -> None:
+        """The client id's session is ended (gateway.sync.sessions): nothing of it is left to take over."""
+        async with self.transaction() as db:
+            await db.execute("DELETE FROM subscriptions WHERE client_id = ?", (client_id,))
+
     async def record_subscriptions(self, client_id: str, filters: Sequence[str]) -> None:
         async with self.transaction() as db:
             await db.execute("DELETE FROM subscriptions WHERE client_id = ?", (client_id,))

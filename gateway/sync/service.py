@@ -36,6 +36,7 @@ from gateway.sync.processor import Processor
 from gateway.sync.pruning import PRUNE_EVERY, prune_logs
 from gateway.sync.reprocess import HeldFilter, ReprocessOutcome, reprocess_held
 from gateway.sync.runlog import LOGGER, RunLog
+from gateway.sync.sessions import WorkerSessions
 from gateway.sync.status import StatusReporter
 from gateway.sync.subscriber import Subscriber
 
@@ -164,6 +165,14 @@ class SyncService:
                     await self.status.learn_stores(inbox)
             else:
                 await inbox.open_processing()
+                sessions = None
+                if inbox.dialect == "postgresql":
+                    sessions = WorkerSessions(self.config, inbox, signer, wake.set)
+                    if not await sessions.acquire(stop):
+                        await sessions.close()
+                        return "stopped while another process held this client_id"
+                    subscriber.ready = sessions.held
+                keeping = None if sessions is None else asyncio.create_task(sessions.run(stop))
                 receiving = asyncio.create_task(subscriber.run(stop))
                 catalog = None if self.masterdata is None else asyncio.create_task(self.masterdata.run(stop))
                 pruning = asyncio.create_task(self._prune_until(stop, inbox))
@@ -183,6 +192,10 @@ class SyncService:
                 finally:
                     stop.set()
                     await receiving
+                    if keeping is not None:
+                        await keeping
+                    if sessions is not None:
+                        await sessions.close()
                     await pruning
                     if catalog is not None:
                         await catalog

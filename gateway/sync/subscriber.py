@@ -45,7 +45,7 @@ import contextlib
 import logging
 import ssl
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Any
 
 import aiomqtt
@@ -54,7 +54,7 @@ from paho.mqtt.properties import Properties
 
 from gateway.messages.ack_proof import AckSigner
 from gateway.messages.envelope import KIND_TOPICS
-from gateway.mqtt.client import NO_DELAY
+from gateway.mqtt.client import NO_DELAY, publish_in_order
 from gateway.sync.config import SyncConfig
 from gateway.sync.inbox import Inbox, Intake, OwedAck
 from gateway.sync.runlog import LOGGER
@@ -129,6 +129,9 @@ class Subscriber:
         self.protocol: aiomqtt.ProtocolVersion | None = None  # found on the first connection
         self.shared: bool | None = None
         self.marker_topic = f"tillgw-sync/{config.client_id}/drained"
+        # Set while this worker may hold its broker session (gateway.sync.sessions: its lock in the
+        # shared database); None: always.
+        self.ready: asyncio.Event | None = None
 
     # -- connecting ---------------------------------------------------------------------
 
@@ -388,9 +391,10 @@ class Subscriber:
         for i in intakes:
             assert i.ack_topic is not None and i.msg_id is not None and i.ack_status is not None
             reason = i.reason if i.ack_status == "held" else None
-            proof = self.signer.ack(i.msg_id, i.ack_status, reason, i.entry_hash).to_bytes()
-            acks.append(client.publish(i.ack_topic, proof, qos=1))
-        await asyncio.gather(*acks)
+            acks.append(
+                (i.ack_topic, self.signer.ack(i.msg_id, i.ack_status, reason, i.entry_hash).to_bytes())
+            )
+        await publish_in_order(client, acks)
 
     async def take_queued(self, wait: float) -> None:
         """``--once``: connect, take what the broker has queued for us, disconnect."""
@@ -419,6 +423,9 @@ class Subscriber:
         down = False
         failed: str | None = None
         while not stop.is_set():
+            if self.ready is not None and not self.ready.is_set():
+                await _first(self.ready.wait(), stop.wait())
+                continue
             try:
                 async with self.connected() as client:
                     log.info(
@@ -457,11 +464,19 @@ class Subscriber:
             backoff = min(backoff * 2, 30.0)
 
 
+async def _first(*waits: Coroutine[Any, Any, Any]) -> None:
+    """Return when the first of ``waits`` is done."""
+    tasks = [asyncio.ensure_future(w) for w in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
 async def publish_owed(client: aiomqtt.Client, signer: AckSigner, owed: Sequence[OwedAck]) -> None:
     """Publish owed acks (QoS 1), signed; returns once the broker has them all."""
-    await asyncio.gather(
-        *(
-            client.publish(a.ack_topic, signer.ack(a.msg_id, a.status, None, a.entry_hash).to_bytes(), qos=1)
-            for a in owed
-        )
+    await publish_in_order(
+        client, [(a.ack_topic, signer.ack(a.msg_id, a.status, None, a.entry_hash).to_bytes()) for a in owed]
     )

@@ -28,7 +28,7 @@ ORGNR, STORE = "5560360793", "kedjan"
 REGISTERS, MESSAGES, Z_EVERY = 12, 60, 15
 
 
-def worker_config(tmp_path: Path, broker: Broker, url: str, n: int) -> Path:
+def worker_config(tmp_path: Path, broker: Broker, url: str, n: int, extra: str = "") -> Path:
     path = tmp_path / f"worker-{n}.toml"
     path.write_text(
         f'[mqtt]\nurl = "mqtt://127.0.0.1:{broker.port}"\n\n'
@@ -39,7 +39,7 @@ def worker_config(tmp_path: Path, broker: Broker, url: str, n: int) -> Path:
         f'log_dir = "{tmp_path / f"logs-{n}"}"\n'
         f'stores = ["{ORGNR}/{STORE}"]\n'
         f'client_id = "chain-{n}-{secrets.token_hex(4)}"\n'
-        "retry_interval = 1\n",
+        "retry_interval = 1\n" + extra,
         encoding="utf-8",
     )
     return path
@@ -139,3 +139,69 @@ async def test_workers_share_the_chain_and_one_killed_mid_stream_loses_and_doubl
     assert len(list((tmp_path / "sie").glob("*.si"))) == zs
     # The workers left running booked what the killed one had stored and not booked.
     assert all("processed " in log_text(tmp_path, n) for n in range(1, workers))
+
+
+def start_worker(config: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "sync", "--config", str(config)],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+@pytest.mark.timeout(300)
+async def test_a_worker_gone_has_its_queue_at_the_broker_taken_over_without_any_resend(
+    tmp_path: Path, broker: Broker, postgres_url: str
+) -> None:
+    """The broker keeps handing the killed worker's session its share of the shared subscription;
+    the tills here never resend, so only the running worker taking over that session (connecting
+    as it, storing what it queued, ending it) gets those messages into the inbox."""
+    configs = [worker_config(tmp_path, broker, postgres_url, n, "take_over_after = 1\n") for n in range(2)]
+    subprocess.run(  # noqa: ASYNC221 - before anything else runs
+        [sys.executable, "-m", "gateway.cli", "sync", "--export-key", "--config", str(configs[0])],
+        check=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    processes = [start_worker(c) for c in configs]
+    try:
+        for n in range(2):
+            await until(lambda n=n: "MQTT: connected to" in log_text(tmp_path, n), f"worker {n} connected")
+        processes[0].send_signal(signal.SIGKILL)
+        processes[0].wait()
+        messages = {r: till_messages(ORGNR, STORE, r, 30, Z_EVERY) for r in register_names(REGISTERS)}
+        tills = ChainTills("127.0.0.1", broker.port, ORGNR, STORE, messages, resend_after=1e9, window=20)
+        await asyncio.wait_for(tills.run(), 120)  # every message acked "stored" (the safety limit only)
+        assert tills.sent == tills.total, "nothing was sent twice"
+        total = tills.total
+        await until(
+            lambda: (
+                query(postgres_url, "SELECT COUNT(*) FROM inbox WHERE processed_at IS NOT NULL")[0][0]
+                == total
+            ),
+            "every message booked",
+        )
+        assert "took over its session at the broker" in log_text(tmp_path, 1)
+        # The same client id twice: the second process waits for the first, and says why.
+        twin = start_worker(configs[1])
+        try:
+            await until(
+                lambda: log_text(tmp_path, 1).count("another process holds this client_id") == 1, "twin"
+            )
+        finally:
+            twin.send_signal(signal.SIGTERM)
+            assert twin.wait(timeout=60) == 0
+        # The killed worker back: its lock is free again, it starts a session of its own.
+        processes[0] = start_worker(configs[0])
+        await until(lambda: log_text(tmp_path, 0).count("MQTT: connected to") == 2, "worker 0 back")
+        for p in processes:
+            p.send_signal(signal.SIGTERM)
+        assert [p.wait(timeout=60) for p in processes] == [0, 0], "no ERROR in any run"
+    finally:
+        for p in processes:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert query(postgres_url, "SELECT COUNT(*), COUNT(DISTINCT msg_id) FROM inbox") == [(total, total)]
+    assert query(postgres_url, "SELECT COUNT(*) FROM registers WHERE processed_to = 30") == [(REGISTERS,)]
+    zs = REGISTERS * (30 // Z_EVERY)
+    assert len(list((tmp_path / "sie").glob("*.si"))) == zs
