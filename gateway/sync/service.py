@@ -152,6 +152,8 @@ class SyncService:
                 self.reprocessed = outcome
                 if self.status is not None:
                     await self.status.learn_stores(inbox)
+                    # The run's last status is sent after the inbox is closed.
+                    await self.status.learn_registers()
                 return outcome.summary
             if once:
                 try:
@@ -163,6 +165,8 @@ class SyncService:
                 await processor.run_pass()
                 if self.status is not None:
                     await self.status.learn_stores(inbox)
+                    # The run's last status is sent after the inbox is closed.
+                    await self.status.learn_registers()
             else:
                 await inbox.open_processing()
                 sessions = None
@@ -202,6 +206,9 @@ class SyncService:
                     if answering is not None:
                         await answering
                 await processor.run_pass()
+                if self.status is not None:
+                    await self.status.learn_stores(inbox)
+                    await self.status.learn_registers()
             counts = await inbox.counts()
             s = subscriber.stats
             return (

@@ -61,10 +61,14 @@ class StatusReporter:
         self._last_time = 0.0
         self.held: dict[tuple[str, str], list[dict[str, Any]]] = {}  # store -> its held messages
         self.registers: dict[tuple[str, str], list[dict[str, Any]]] = {}  # store -> where its registers stand
+        self._inbox: Inbox | None = None  # the inbox the stores were learnt from
 
     async def learn_stores(self, inbox: Inbox) -> None:
-        """Add the stores the inbox has messages from, and read what each holds and where each
-        of its registers stands."""
+        """Add the stores the inbox has messages from, and read what each holds. Where each of
+        their registers stands is read when a status is published (:meth:`report`): it is
+        two statements a register, and a running module's passes come many times a second
+        while a status goes out at most every ``interval`` unless something changed."""
+        self._inbox = inbox
         rows = await inbox.fetchall("SELECT DISTINCT orgnr, store FROM registers")
         routing = self.config.routing
         self.stores.update((str(r[0]), str(r[1])) for r in rows if routing.serves(str(r[0]), str(r[1])))
@@ -73,8 +77,13 @@ class StatusReporter:
             held.setdefault((row.orgnr, row.store), []).append(row.to_json())
         self.stores.update(s for s in held if routing.serves(*s))
         self.held = held
+
+    async def learn_registers(self) -> None:
+        """Read where each register of the inbox last learnt from stands (a run's last status)."""
+        if self._inbox is None:
+            return
         registers: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        for mark in await last_stored(inbox):
+        for mark in await last_stored(self._inbox):
             registers.setdefault((mark.orgnr, mark.store), []).append(mark.to_json())
         self.registers = registers
 
@@ -93,6 +102,10 @@ class StatusReporter:
         due = time.monotonic() - self._last_time >= self.interval
         if not self.stores or (not force and not due and key == self._last):
             return
+        try:
+            await self.learn_registers()
+        except Exception as exc:  # the database: the status goes out without where the registers stand
+            log.warning("status: where the registers stand could not be read: %s", exc)
         now = datetime.now().astimezone()
         worker = self.config.client_id
         statuses = [
