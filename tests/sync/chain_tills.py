@@ -235,7 +235,9 @@ class ChainTills:
             self.host,
             self.port,
             identifier=f"chain-till-{index}-{id(self)}",
-            protocol=aiomqtt.ProtocolVersion.V5,
+            # MQTT 3.1.1, as the till's publisher speaks (gateway/mqtt/client.py): MQTT 5 would add
+            # paho's properties to every PUBLISH and ack, a cost no real till has.
+            protocol=aiomqtt.ProtocolVersion.V311,
             max_inflight_messages=self.window,  # many tills share a connection: theirs together
             socket_options=NO_DELAY,
         ) as client:
