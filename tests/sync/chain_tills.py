@@ -10,12 +10,16 @@ has ONE resend timer, not one per message; when no ack has come for it, only the
 unacked message is sent again, and the next wait is twice as long, up to ``resend_cap``
 (each wait drawn from half to all of that, so that hundreds of tills do not resend in the
 same instant); any ack starts the wait over at ``resend_after`` and refills the window at
-once. A till sleeps until an ack or its timer wakes it — nothing polls — and finds its
+once. When a resent message is acked and no other ack follows within ``lost_wait``, the
+first copies were lost — a worker's session took them and the worker is gone (Mosquitto
+hands a shared subscription's messages to the group's offline sessions too) — and the next
+resend sends twice as many of the oldest, so a lost window is sent again in a few short
+rounds. A till sleeps until an ack or its timer wakes it — nothing polls — and finds its
 oldest unacked message and its next fresh one from two positions that only move forward.
 
-What the real till does beyond this (sending more of the oldest again when a resent message
-is acked and no first copy follows, a ``held`` ack stopping the resends, reconnecting) is
-left out: the sync module here always stores, and the broker stays up.
+What the real till does beyond this (no fresh message while it recovers lost ones, a
+``held`` ack stopping the resends, reconnecting) is left out: the sync module here always
+stores, and the broker stays up.
 """
 
 from __future__ import annotations
@@ -95,12 +99,15 @@ class _Till:
     __slots__ = (
         "acked",
         "ceiling",
+        "count",
         "due_at",
         "items",
         "left",
         "next_fresh",
         "oldest",
         "outstanding",
+        "resent",
+        "resent_acked",
         "wake",
     )
 
@@ -114,6 +121,9 @@ class _Till:
         self.ceiling = resend_after  # the longest the next wait for an ack may be
         self.due_at: float | None = None  # loop time the oldest is sent again; None: nothing awaits an ack
         self.wake = asyncio.Event()  # an ack came
+        self.count = 1  # how many of the oldest the last resend sent again
+        self.resent: set[int] = set()  # which
+        self.resent_acked = False  # since the last resend, acks took resent messages and only such
 
 
 @dataclass
@@ -127,6 +137,7 @@ class ChainTills:
     messages: dict[str, list[BusMessage]]  # register -> its messages, in order
     resend_after: float = 5.0  # no ack this long (jittered): the oldest unacked is sent again
     resend_cap: float = 60.0  # the wait doubles after each resend, up to this
+    lost_wait: float = 0.5  # a resent message acked and no other ack this long after: resend more
     connections: int = 4
     window: int = 200  # messages a till has sent and not had acked, at most
     acked: set[str] = field(default_factory=set)
@@ -174,7 +185,21 @@ class ChainTills:
                 till.outstanding -= 1
             # The sync module is there: the wait starts over, and the window is refilled at once.
             till.ceiling = self.resend_after
-            till.due_at = asyncio.get_running_loop().time() + self._wait(till) if till.outstanding else None
+            if index in till.resent:
+                # Only a resent copy came: if no first copy follows at once, they were lost (a
+                # session that took them and is gone), and the next resend sends more of them.
+                till.resent_acked = True
+                wait = self.lost_wait
+            else:
+                till.resent_acked = False
+                till.count = 1
+                wait = self._wait(till)
+            if till.outstanding:
+                till.due_at = asyncio.get_running_loop().time() + wait
+            else:
+                till.due_at = None
+                till.count = 1
+                till.resent_acked = False
             till.wake.set()
         if len(self.acked) >= self.total:
             self.all_acked.set()
@@ -192,10 +217,10 @@ class ChainTills:
 
     async def _till(self, client: aiomqtt.Client, till: _Till) -> None:
         loop = asyncio.get_running_loop()
-        count = len(till.items)
+        messages = len(till.items)
         while till.left:
             till.wake.clear()  # cleared before the state is read: an ack after this wakes the wait below
-            while till.next_fresh < count and till.outstanding < self.window:
+            while till.next_fresh < messages and till.outstanding < self.window:
                 index = till.next_fresh
                 till.next_fresh += 1
                 if till.acked[index]:  # already acked: nothing to send
@@ -217,12 +242,24 @@ class ChainTills:
             except TimeoutError:
                 if till.wake.is_set():
                     continue  # an ack came as the time ran out
-                # No ack for the whole wait: the oldest unacked again, and a longer wait after it.
+                # No ack for the whole wait: the oldest unacked again (twice as many as the last
+                # time when only resent ones were acked since), and a longer wait after it.
+                how_many = min(2 * till.count, self.window) if till.resent_acked else 1
                 while till.acked[till.oldest]:
                     till.oldest += 1
+                again: list[int] = []
+                index = till.oldest
+                while len(again) < how_many and index < till.next_fresh:
+                    if not till.acked[index]:
+                        again.append(index)
+                    index += 1
+                till.count = max(len(again), 1)
+                till.resent = set(again)
+                till.resent_acked = False
                 till.ceiling = min(2 * till.ceiling, self.resend_cap)
                 till.due_at = loop.time() + self._wait(till)
-                await self._publish(client, till, till.oldest)
+                for index in again:
+                    await self._publish(client, till, index)
 
     async def _listen(self, client: aiomqtt.Client) -> None:
         async for m in client.messages:
