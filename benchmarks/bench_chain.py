@@ -35,9 +35,10 @@ started again, and the clock runs from their start until the inbox holds every m
 50 ms. Meanwhile the tills only receive acks, so the cores are the workers', the broker's and
 PostgreSQL's — but for the acks' reading in this process (paho and the ack's decoding, about
 a sixth of a core at these rates, which real tills would spend on their own machines): this
-phase shows how throughput grows with workers. *Connected*: seconds from
-the start until every worker said it is connected (Python's start, the imports, the
-database and the broker) — part of the drain's time.
+phase shows how throughput grows with workers. *Connected*: seconds from the start until
+every worker said it is connected (Python's start, the imports, the database and the
+broker) — part of the drain's time — and the messages stored a second from then on (from
+the last worker's connection: the others may have begun a little earlier).
 
 **Both.** *CPU*: the CPU seconds each part used over the phase's measured time — the workers,
 the broker, the PostgreSQL backends serving the workers (read after the workers' last
@@ -111,6 +112,7 @@ class Result:
     commits: float  # PostgreSQL transactions committed in the run's database per message (0: SQLite)
     load: float  # the machine's 1-minute load average at the end: other work on the same cores
     connected: float | None = None  # backlog: seconds from the workers' start until all were connected
+    stored_after: float | None = None  # backlog: messages stored a second once all were connected
 
     def cpu_ms(self, part: str | None = None) -> float:
         """CPU milliseconds per message booked: of one part, or of all of them together."""
@@ -509,6 +511,7 @@ async def backlog(args: argparse.Namespace, workers: int, use_postgres: bool) ->
             committed / tills.total,
             os.getloadavg()[0],
             connected_at - start,
+            tills.total / (stored_at - connected_at) if stored_at > connected_at else None,
         )
 
 
@@ -516,7 +519,11 @@ def row(r: Result, phase: str) -> str:
     cpu = ", ".join(f"{k} {v:.0%}" for k, v in r.cpu.items())
     if r.workers > 1:
         cpu += f" (each worker {'/'.join(f'{s:.0%}' for s in r.per_worker)})"
-    middle = f"{r.resent}" if phase == "live" else f"{r.connected:.1f}"
+    if phase == "live":
+        middle = f"{r.resent}"
+    else:
+        after = "—" if r.stored_after is None else f"{r.stored_after:,.0f}"
+        middle = f"{r.connected:.1f}, {after}"
     commits = f"{r.commits:.2f}" if r.store == "PostgreSQL" else "—"
     return (
         f"| {r.store} | {r.workers} | {r.messages} | {r.stored_per_s:,.0f} | {r.booked_per_s:,.0f} | "
@@ -553,7 +560,7 @@ def main() -> None:
         rate = asyncio.run(tills_alone(args))
         print(f"the tills alone (no worker, every message out once): {rate:,.0f}/s")
     for phase in phases:
-        middle = "resent" if phase == "live" else "connected (s)"
+        middle = "resent" if phase == "live" else "connected (s), stored/s from then"
         print(f"\n{phase}:\n")
         print(
             f"| store | workers | messages | stored/s | booked/s | {middle} | commits/message "
