@@ -421,7 +421,7 @@ class Inbox:
             types = ("text", "text", "text", "text", "int8", "text", "text", "int8", "text", "bytea",
                      "text", "text", "text", "text")  # fmt: skip
             arrays = ", ".join(f"?::{t}[]" for t in types)
-            async with db.execute(
+            async with db.execute_binary(
                 f"INSERT INTO inbox ({columns}) SELECT * FROM unnest({arrays}) "
                 "ON CONFLICT DO NOTHING RETURNING msg_id",
                 [list(column) for column in zip(*values, strict=True)],

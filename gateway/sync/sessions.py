@@ -12,12 +12,12 @@ worker fewer) would keep its share queued at the broker for up to ``session_expi
   and says so;
 * every :data:`CHECK_EVERY` seconds each running worker looks at the other client ids that
   have subscribed to its share group (the ``subscriptions`` table): one whose lock has been
-  free for ``[sync] take_over_after`` seconds (30) has no worker. Taking its lock, a live worker
-  connects *as* that client id — the broker resumes the session and delivers what it queued —
-  with a session expiry of 0, stores and acks everything up to its own marker (as
-  ``--once`` does: :meth:`Subscriber.take_queued`), and disconnects: the session ends, and
-  the broker hands the group's messages to the live workers only. Then it forgets the
-  client id's subscriptions and lets the lock go;
+  free for ``[sync] take_over_after`` seconds (30) has no worker. Taking its lock, a live
+  worker connects *as* that client id — the broker resumes the session and delivers what it queued —
+  with a session expiry of 0, drops the session's subscriptions (from then on the broker
+  hands the group's messages to the live workers only), stores and acks everything up to
+  its own marker, and disconnects: the session ends (:meth:`Subscriber.take_over`). Then it
+  forgets the client id's subscriptions and lets the lock go;
 * a worker restarting under that client id waits for the lock, so it never takes the broker
   session away from a worker draining it; once it has the lock it starts a new session.
 
@@ -171,7 +171,7 @@ class WorkerSessions:
                 if now - since >= self.take_over_after:
                     await self.take_over(client_id)
                     del self._free_since[client_id]
-            except (aiomqtt.MqttError, ValueError) as exc:  # the broker: tried again at the next check
+            except (aiomqtt.MqttError, TimeoutError) as exc:  # the broker: tried again at the next check
                 log.error("sync worker %s: could not take over its session at the broker: %s", client_id, exc)
             finally:
                 await self._conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
@@ -181,7 +181,7 @@ class WorkerSessions:
         the session; the messages stored."""
         config = dataclasses.replace(self.config, client_id=client_id, session_expiry=0)
         subscriber = Subscriber(config, self.inbox, self.on_stored, self.signer)
-        await subscriber.take_queued(self.config.once_timeout)
+        await subscriber.take_over(self.config.once_timeout)
         await self.inbox.forget_subscriptions(client_id)
         self.taken_over.append(client_id)
         s = subscriber.stats

@@ -79,6 +79,12 @@ class SqlConnection:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Query:
         raise NotImplementedError
 
+    def execute_binary(self, sql: str, params: Sequence[Any]) -> Query:
+        """:meth:`execute` with the parameters sent in the server's binary format where it has
+        one (PostgreSQL): for a burst's arrays of message bytes, which as text are hex-escaped
+        in Python one element at a time (19 ms for a burst of 500, against 0.6 ms)."""
+        return self.execute(sql, params)
+
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         raise NotImplementedError
 
@@ -127,9 +133,9 @@ _DDL_TYPES = (
 SCHEMA_LOCK = 0x7469_6C6C  # "till": the advisory lock under which a worker changes the schema
 
 
-def postgres_sql(sql: str) -> str:
-    """``?`` placeholders as the driver's ``%s`` (a literal ``%`` doubled)."""
-    return _PLACEHOLDER.sub("%s", sql.replace("%", "%%"))
+def postgres_sql(sql: str, placeholder: str = "%s") -> str:
+    """``?`` placeholders as the driver's ``%s`` (``%b``: sent in binary; a literal ``%`` doubled)."""
+    return _PLACEHOLDER.sub(placeholder, sql.replace("%", "%%"))
 
 
 def postgres_ddl(script: str) -> list[str]:
@@ -147,13 +153,16 @@ class PostgresConnection(SqlConnection):
     def __init__(self, conn: psycopg.AsyncConnection[Any]) -> None:
         self.raw = conn
 
-    async def _run(self, sql: str, params: Sequence[Any]) -> Cursor:
-        cursor = await self.raw.execute(postgres_sql(sql) if params else sql, params or None)
+    async def _run(self, sql: str, params: Sequence[Any], placeholder: str = "%s") -> Cursor:
+        cursor = await self.raw.execute(postgres_sql(sql, placeholder) if params else sql, params or None)
         rows = [tuple(r) for r in await cursor.fetchall()] if cursor.description is not None else []
         return Cursor(rows, cursor.rowcount)
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Query:
         return Query(self._run(sql, params))
+
+    def execute_binary(self, sql: str, params: Sequence[Any]) -> Query:
+        return Query(self._run(sql, params, "%b"))
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         async with self.raw.cursor() as cursor:

@@ -417,6 +417,24 @@ class Subscriber:
                     self.marker_topic,
                 )
 
+    async def take_over(self, wait: float) -> None:
+        """Resume the session of this client id — a worker gone (gateway.sync.sessions) — store and
+        ack what it holds, and end it. Its filters are dropped first, so the broker routes nothing
+        more to it; what it had queued comes before the marker, and the session (expiry 0 in this
+        configuration) ends when the connection does. :class:`TimeoutError` when the marker does
+        not come back within ``wait``: what was not taken is sent again by its tills."""
+        client = self._client(aiomqtt.ProtocolVersion.V5)  # shared subscriptions are MQTT 5 sessions
+        async with client:
+            self.protocol = aiomqtt.ProtocolVersion.V5
+            group = self.config.share_group
+            filters = await self.inbox.subscribed(self.config.client_id)
+            filters |= {f"$share/{group}/{f}" for f in self.filters}
+            await client.unsubscribe(sorted(filters))
+            await client.subscribe(self.marker_topic, qos=1)
+            marker = uuid.uuid4().hex
+            await client.publish(self.marker_topic, marker.encode(), qos=1)
+            await asyncio.wait_for(self.consume(client, marker), wait)
+
     async def run(self, stop: asyncio.Event) -> None:
         """Until ``stop``: stay connected (reconnecting with backoff), store and ack."""
         backoff = 1.0
