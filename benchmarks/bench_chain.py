@@ -119,6 +119,23 @@ class Result:
         share = sum(self.cpu.values()) if part is None else self.cpu[part]
         return 1000 * share / self.booked_per_s
 
+    def one_core(self, part: str) -> float:
+        """Messages a second ``part`` would take at 100 % of one core, at this run's CPU per message."""
+        return 1000 / self.cpu_ms(part) if self.cpu.get(part) else float("inf")
+
+    def beyond(self) -> str:
+        """Which part would stop the growth on a machine with a core for every worker: the broker is
+        one thread (one core its ceiling), PostgreSQL a process per connection (it takes more
+        cores, but its commits go through one WAL). A model from this run's CPU per message."""
+        broker = self.one_core("broker")
+        worker = 1000 / (self.cpu_ms("workers") / self.workers)
+        words = f"a worker {worker:,.0f}/s, the broker {broker:,.0f}/s (its one thread: a ceiling)"
+        if "PostgreSQL" in self.cpu:
+            postgres = self.one_core("PostgreSQL")
+            cores = broker / postgres
+            words += f", PostgreSQL {postgres:,.0f}/s a core ({cores:.1f} cores at the broker's ceiling)"
+        return words
+
     def limit(self) -> str:
         """The part the CPU shares point at.
 
@@ -568,8 +585,15 @@ def main() -> None:
         )
         print("|---|---|---|---|---|---|---|---|---|---|---|")
         measure = live if phase == "live" else backlog
+        results = []
         for workers, use_postgres in runs:
-            print(row(asyncio.run(measure(args, workers, use_postgres)), phase), flush=True)
+            results.append(asyncio.run(measure(args, workers, use_postgres)))
+            print(row(results[-1], phase), flush=True)
+        print(
+            "\none core's worth of each part (messages/s at 100 % of a core, at each run's CPU per message):"
+        )
+        for r in results:
+            print(f"- {r.store}, {r.workers} worker(s): {r.beyond()}")
 
 
 if __name__ == "__main__":
