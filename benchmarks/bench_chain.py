@@ -407,6 +407,39 @@ def the_tills(args: argparse.Namespace, port: int, *, resend_after: float, windo
     )
 
 
+async def committed_since(parts: Chain, cpu: dict[str, float], before: int) -> int:
+    """Transactions committed in the run's database since ``before``; with SQLite 0, and no
+    PostgreSQL share in ``cpu``."""
+    if parts.database:
+        await asyncio.sleep(STATS_DELAY)
+        return commits(parts.database, parts.name) - before
+    del cpu["PostgreSQL"]
+    return 0
+
+
+def measured(
+    parts: Chain, tills: ChainTills, spans: tuple[float, float, float], cpu: dict[str, float],
+    per_worker: list[float], committed: int, connected: float | None = None,
+) -> Result:  # fmt: skip
+    """The run's :class:`Result`; ``spans``: (start, all stored, all booked) in perf_counter time,
+    ``connected``: when every worker was connected (the backlog's drain)."""
+    start, stored_at, booked_at = spans
+    return Result(
+        parts.store,
+        len(per_worker),
+        tills.total,
+        tills.total / (stored_at - start),
+        tills.total / (booked_at - start),
+        cpu,
+        per_worker,
+        tills.sent - tills.total,
+        committed / tills.total,
+        os.getloadavg()[0],
+        None if connected is None else connected - start,
+        tills.total / (stored_at - connected) if connected is not None and stored_at > connected else None,
+    )
+
+
 async def live(args: argparse.Namespace, workers: int, use_postgres: bool) -> Result:
     """The workers running, the tills publishing: from the first publication until all booked."""
     async with chain(args, workers, use_postgres) as parts:
@@ -430,24 +463,9 @@ async def live(args: argparse.Namespace, workers: int, use_postgres: bool) -> Re
         }
         cpu = {k: sum(v) / wall for k, v in used.items()}
         cpu[THIS] = (time.process_time() - tills_before) / wall
-        if database:
-            await asyncio.sleep(STATS_DELAY)
-            committed = commits(database, parts.name) - commits_before
-        else:
-            committed = 0
-            del cpu["PostgreSQL"]
-        return Result(
-            parts.store,
-            workers,
-            tills.total,
-            tills.total / (stored_at - start),
-            tills.total / wall,
-            cpu,
-            [s / wall for s in used["workers"]],
-            tills.sent - tills.total,
-            committed / tills.total,
-            os.getloadavg()[0],
-        )
+        committed = await committed_since(parts, cpu, commits_before)
+        per_worker = [s / wall for s in used["workers"]]
+        return measured(parts, tills, (start, stored_at, booked_at), cpu, per_worker, committed)
 
 
 async def backlog(args: argparse.Namespace, workers: int, use_postgres: bool) -> Result:
@@ -504,32 +522,15 @@ async def backlog(args: argparse.Namespace, workers: int, use_postgres: bool) ->
                 }
             if connected_at is None:  # drained before a look at the logs saw every worker connected
                 connected_at = booked_at
-            if database:
-                await asyncio.sleep(STATS_DELAY)
-                committed = commits(database, parts.name) - commits_before
-            else:
-                committed = 0
-                del cpu["PostgreSQL"]
+            committed = await committed_since(parts, cpu, commits_before)
             # The acks reach the tills, as they would reach tills back online (not measured).
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(running), 30)
         finally:
             running.cancel()
             await asyncio.gather(running, return_exceptions=True)
-        return Result(
-            parts.store,
-            workers,
-            tills.total,
-            tills.total / (stored_at - start),
-            tills.total / wall,
-            cpu,
-            per_worker,
-            tills.sent - tills.total,
-            committed / tills.total,
-            os.getloadavg()[0],
-            connected_at - start,
-            tills.total / (stored_at - connected_at) if stored_at > connected_at else None,
-        )
+        spans = (start, stored_at, booked_at)
+        return measured(parts, tills, spans, cpu, per_worker, committed, connected_at)
 
 
 def row(r: Result, phase: str) -> str:

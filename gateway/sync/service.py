@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import aiomqtt
+import psycopg
 
 from gateway.messages.ack_proof import AckSigner, SigningKeyError
 from gateway.sync.adapters import Adapter
@@ -175,7 +176,13 @@ class SyncService:
                 sessions = None
                 if inbox.dialect == "postgresql":
                     sessions = WorkerSessions(self.config, inbox, signer, wake.set)
-                    if not await sessions.acquire(stop):
+                    try:
+                        acquired = await sessions.acquire(stop)
+                    except psycopg.Error as exc:
+                        await sessions.close()
+                        log.error("database: the worker's lock at %s could not be taken: %s", inbox.name, exc)
+                        return "the worker's lock could not be taken"
+                    if not acquired:
                         await sessions.close()
                         return "stopped while another process held this client_id"
                     subscriber.ready = sessions.held

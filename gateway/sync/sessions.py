@@ -136,8 +136,8 @@ class WorkerSessions:
             try:
                 await self._check(stop)
                 failed = None
-            except (psycopg.Error, OSError) as exc:
-                self.held.clear()  # the lock went with its connection: take it again first
+            except Exception as exc:  # the database (or a bug): said once, tried again at the next check
+                self.held.clear()  # the lock may have gone with its connection: take it again first
                 if self._conn is not None:
                     await self._conn.close()
                 text = f"{type(exc).__name__}: {exc}"

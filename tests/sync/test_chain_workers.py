@@ -70,27 +70,35 @@ def query(url: str, sql: str) -> list[tuple[object, ...]]:
         return list(conn.execute(sql).fetchall())
 
 
+def booked(url: str) -> object:
+    return query(url, "SELECT COUNT(*) FROM inbox WHERE processed_at IS NOT NULL")[0][0]
+
+
+def export_key(config: Path) -> None:
+    """The signing key every worker shares (beside the configured inbox), made once beforehand."""
+    subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "sync", "--export-key", "--config", str(config)],
+        check=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def start_worker(config: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "sync", "--config", str(config)],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 @pytest.mark.timeout(400)
 @pytest.mark.parametrize("workers", [2, 3])
 async def test_workers_share_the_chain_and_one_killed_mid_stream_loses_and_doubles_nothing(
     tmp_path: Path, broker: Broker, postgres_url: str, workers: int
 ) -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     configs = [worker_config(tmp_path, broker, postgres_url, n) for n in range(workers)]
-    # The signing key every worker shares (beside the configured inbox), made once beforehand.
-    subprocess.run(  # noqa: ASYNC221 - before anything else runs
-        [sys.executable, "-m", "gateway.cli", "sync", "--export-key", "--config", str(configs[0])],
-        check=True, env=env, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    processes = [
-        subprocess.Popen(  # noqa: ASYNC220 - started and left running; nothing waits on it here
-            [sys.executable, "-m", "gateway.cli", "sync", "--config", str(c)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for c in configs
-    ]
+    export_key(configs[0])
+    processes = [start_worker(c) for c in configs]
     try:
         for n in range(workers):
             await until(lambda n=n: "MQTT: connected to" in log_text(tmp_path, n), f"worker {n} connected")
@@ -108,13 +116,7 @@ async def test_workers_share_the_chain_and_one_killed_mid_stream_loses_and_doubl
         victim.wait()
         await asyncio.wait_for(publishing, 300)  # every message acked "stored" (the safety limit only)
         total = tills.total
-        await until(
-            lambda: (
-                query(postgres_url, "SELECT COUNT(*) FROM inbox WHERE processed_at IS NOT NULL")[0][0]
-                == total
-            ),
-            "every message booked",
-        )
+        await until(lambda: booked(postgres_url) == total, "every message booked")
         for p in processes[1:]:
             p.send_signal(signal.SIGTERM)
         assert [p.wait(timeout=60) for p in processes[1:]] == [0] * (workers - 1), "no ERROR in any run"
@@ -141,15 +143,6 @@ async def test_workers_share_the_chain_and_one_killed_mid_stream_loses_and_doubl
     assert all("processed " in log_text(tmp_path, n) for n in range(1, workers))
 
 
-def start_worker(config: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "sync", "--config", str(config)],
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
 @pytest.mark.timeout(300)
 async def test_a_worker_gone_has_its_queue_at_the_broker_taken_over_without_any_resend(
     tmp_path: Path, broker: Broker, postgres_url: str
@@ -158,10 +151,7 @@ async def test_a_worker_gone_has_its_queue_at_the_broker_taken_over_without_any_
     the tills here never resend, so only the running worker taking over that session (connecting
     as it, storing what it queued, ending it) gets those messages into the inbox."""
     configs = [worker_config(tmp_path, broker, postgres_url, n, "take_over_after = 1\n") for n in range(2)]
-    subprocess.run(  # noqa: ASYNC221 - before anything else runs
-        [sys.executable, "-m", "gateway.cli", "sync", "--export-key", "--config", str(configs[0])],
-        check=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
-    )  # fmt: skip
+    export_key(configs[0])
     processes = [start_worker(c) for c in configs]
     try:
         for n in range(2):
@@ -173,13 +163,7 @@ async def test_a_worker_gone_has_its_queue_at_the_broker_taken_over_without_any_
         await asyncio.wait_for(tills.run(), 120)  # every message acked "stored" (the safety limit only)
         assert tills.sent == tills.total, "nothing was sent twice"
         total = tills.total
-        await until(
-            lambda: (
-                query(postgres_url, "SELECT COUNT(*) FROM inbox WHERE processed_at IS NOT NULL")[0][0]
-                == total
-            ),
-            "every message booked",
-        )
+        await until(lambda: booked(postgres_url) == total, "every message booked")
         assert "took over its session at the broker" in log_text(tmp_path, 1)
         # The same client id twice: the second process waits for the first, and says why.
         twin = start_worker(configs[1])
