@@ -70,7 +70,7 @@ def query(url: str, sql: str) -> list[tuple[object, ...]]:
         return list(conn.execute(sql).fetchall())
 
 
-def booked(url: str) -> object:
+def booked_count(url: str) -> object:
     return query(url, "SELECT COUNT(*) FROM inbox WHERE processed_at IS NOT NULL")[0][0]
 
 
@@ -116,7 +116,7 @@ async def test_workers_share_the_chain_and_one_killed_mid_stream_loses_and_doubl
         victim.wait()
         await asyncio.wait_for(publishing, 300)  # every message acked "stored" (the safety limit only)
         total = tills.total
-        await until(lambda: booked(postgres_url) == total, "every message booked")
+        await until(lambda: booked_count(postgres_url) == total, "every message booked")
         for p in processes[1:]:
             p.send_signal(signal.SIGTERM)
         assert [p.wait(timeout=60) for p in processes[1:]] == [0] * (workers - 1), "no ERROR in any run"
@@ -130,9 +130,9 @@ async def test_workers_share_the_chain_and_one_killed_mid_stream_loses_and_doubl
     assert query(postgres_url, "SELECT COUNT(*) FROM inbox WHERE held_reason IS NOT NULL") == [(0,)]
     assert query(postgres_url, "SELECT COUNT(*) FROM rejected") == [(0,)]
     assert query(postgres_url, "SELECT COUNT(*) FROM registers WHERE processed_to = 60") == [(REGISTERS,)]
-    booked = query(postgres_url, "SELECT register, processed_at FROM inbox ORDER BY register, sequence")
+    rows = query(postgres_url, "SELECT register, processed_at FROM inbox ORDER BY register, sequence")
     for register in register_names(REGISTERS):
-        times = [str(at) for r, at in booked if r == register]
+        times = [str(at) for r, at in rows if r == register]
         assert times == sorted(times), f"{register} booked in sequence order"
     zs = REGISTERS * (MESSAGES // Z_EVERY)
     assert query(postgres_url, "SELECT COUNT(*), COUNT(DISTINCT (register, z_no)) FROM sie_files") == [
@@ -163,7 +163,7 @@ async def test_a_worker_gone_has_its_queue_at_the_broker_taken_over_without_any_
         await asyncio.wait_for(tills.run(), 120)  # every message acked "stored" (the safety limit only)
         assert tills.sent == tills.total, "nothing was sent twice"
         total = tills.total
-        await until(lambda: booked(postgres_url) == total, "every message booked")
+        await until(lambda: booked_count(postgres_url) == total, "every message booked")
         assert "took over its session at the broker" in log_text(tmp_path, 1)
         # The same client id twice: the second process waits for the first, and says why.
         twin = start_worker(configs[1])
