@@ -128,7 +128,7 @@ class Result:
         one thread (one core its ceiling), PostgreSQL a process per connection (it takes more
         cores, but its commits go through one WAL). A model from this run's CPU per message."""
         broker = self.one_core("broker")
-        worker = 1000 / (self.cpu_ms("workers") / self.workers)
+        worker = self.one_core("workers")  # each message is one worker's: its share of them, at a core
         words = f"a worker {worker:,.0f}/s, the broker {broker:,.0f}/s (its one thread: a ceiling)"
         if "PostgreSQL" in self.cpu:
             postgres = self.one_core("PostgreSQL")
