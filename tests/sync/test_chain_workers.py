@@ -70,6 +70,18 @@ def query(url: str, sql: str) -> list[tuple[object, ...]]:
         return list(conn.execute(sql).fetchall())
 
 
+def kill_running(processes: list[subprocess.Popen[bytes]]) -> None:
+    for p in processes:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
+def assert_stored_once_and_booked(url: str, total: int, per_register: int) -> None:
+    assert query(url, "SELECT COUNT(*), COUNT(DISTINCT msg_id) FROM inbox") == [(total, total)]
+    assert query(url, f"SELECT COUNT(*) FROM registers WHERE processed_to = {per_register}") == [(REGISTERS,)]
+
+
 def booked_count(url: str) -> object:
     return query(url, "SELECT COUNT(*) FROM inbox WHERE processed_at IS NOT NULL")[0][0]
 
@@ -121,15 +133,11 @@ async def test_workers_share_the_chain_and_one_killed_mid_stream_loses_and_doubl
             p.send_signal(signal.SIGTERM)
         assert [p.wait(timeout=60) for p in processes[1:]] == [0] * (workers - 1), "no ERROR in any run"
     finally:
-        for p in processes:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        kill_running(processes)
 
-    assert query(postgres_url, "SELECT COUNT(*), COUNT(DISTINCT msg_id) FROM inbox") == [(total, total)]
+    assert_stored_once_and_booked(postgres_url, total, MESSAGES)
     assert query(postgres_url, "SELECT COUNT(*) FROM inbox WHERE held_reason IS NOT NULL") == [(0,)]
     assert query(postgres_url, "SELECT COUNT(*) FROM rejected") == [(0,)]
-    assert query(postgres_url, "SELECT COUNT(*) FROM registers WHERE processed_to = 60") == [(REGISTERS,)]
     rows = query(postgres_url, "SELECT register, processed_at FROM inbox ORDER BY register, sequence")
     for register in register_names(REGISTERS):
         times = [str(at) for r, at in rows if r == register]
@@ -181,11 +189,7 @@ async def test_a_worker_gone_has_its_queue_at_the_broker_taken_over_without_any_
             p.send_signal(signal.SIGTERM)
         assert [p.wait(timeout=60) for p in processes] == [0, 0], "no ERROR in any run"
     finally:
-        for p in processes:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-    assert query(postgres_url, "SELECT COUNT(*), COUNT(DISTINCT msg_id) FROM inbox") == [(total, total)]
-    assert query(postgres_url, "SELECT COUNT(*) FROM registers WHERE processed_to = 30") == [(REGISTERS,)]
+        kill_running(processes)
+    assert_stored_once_and_booked(postgres_url, total, 30)
     zs = REGISTERS * (30 // Z_EVERY)
     assert len(list((tmp_path / "sie").glob("*.si"))) == zs
