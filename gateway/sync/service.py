@@ -228,6 +228,8 @@ class SyncService:
                 + (f", {counts['set_aside']} set aside (no till's message)" if counts["set_aside"] else "")
             )
         finally:
+            if self.status is not None:
+                self.status.forget_inbox()  # the run's last status goes out with what was read before
             await inbox.close()
             if self.masterdata is not None:
                 await self.masterdata.close()

@@ -78,6 +78,10 @@ class StatusReporter:
         self.stores.update(s for s in held if routing.serves(*s))
         self.held = held
 
+    def forget_inbox(self) -> None:
+        """The inbox is closing: later statuses carry where the registers stood when last read."""
+        self._inbox = None
+
     async def learn_registers(self) -> None:
         """Read where each register of the inbox last learnt from stands (a run's last status)."""
         if self._inbox is None:

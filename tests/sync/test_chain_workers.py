@@ -188,6 +188,8 @@ async def test_a_worker_gone_has_its_queue_at_the_broker_taken_over_without_any_
         for p in processes:
             p.send_signal(signal.SIGTERM)
         assert [p.wait(timeout=60) for p in processes] == [0, 0], "no ERROR in any run"
+        # The shutdown's last status goes out with what was read while the inbox was open.
+        assert all("could not be read" not in log_text(tmp_path, n) for n in range(2))
     finally:
         kill_running(processes)
     assert_stored_once_and_booked(postgres_url, total, 30)
