@@ -363,8 +363,9 @@ class Inbox:
                     m = f if isinstance(f, BusMessage) else f.message
                     held = None if isinstance(f, BusMessage) else f.reason
                     assert m is not None
+                    stored = before.get(m.msg_id)
                     out.append(
-                        await self._outcome(db, topic, payload, m, at, held, m.msg_id in inserted, before)
+                        await self._outcome(db, topic, payload, m, at, held, m.msg_id in inserted, stored)
                     )
         return out
 
@@ -448,8 +449,9 @@ class Inbox:
         held: str | None = None,
     ) -> Intake:
         await self._register_rows(db, {(m.orgnr, m.store, m.register)})
-        inserted = await self._insert(db, [(topic, payload, m, held)], at)
-        return await self._outcome(db, topic, payload, m, at, held, m.msg_id in inserted)
+        inserted = m.msg_id in await self._insert(db, [(topic, payload, m, held)], at)
+        stored = None if inserted else (await self._stored_before(db, [m.msg_id])).get(m.msg_id)
+        return await self._outcome(db, topic, payload, m, at, held, inserted, stored)
 
     async def _outcome(
         self,
@@ -460,16 +462,14 @@ class Inbox:
         at: str,
         held: str | None,
         inserted: bool,
-        before: dict[str, tuple[Any, ...]] | None = None,
+        row: tuple[Any, ...] | None,
     ) -> Intake:
+        """``row``: what the inbox holds under the msg_id when it was not inserted (None: nothing)."""
         acks = Topics(m.orgnr, m.store, m.register).acks
         if inserted:
             if held is not None:
                 return Intake("held", topic, m.msg_id, acks, "held", m.entry_hash, m, held)
             return Intake("stored", topic, m.msg_id, acks, "stored", m.entry_hash, m)
-        if before is None:
-            before = await self._stored_before(db, [m.msg_id])
-        row = before.get(m.msg_id)
         if row is not None and (str(row[0]), int(row[1]), str(row[2])) == (
             m.kind,
             m.journal_entry,

@@ -156,8 +156,6 @@ class SyncService:
                 self.reprocessed = outcome
                 if self.status is not None:
                     await self.status.learn_stores(inbox)
-                    # The run's last status is sent after the inbox is closed.
-                    await self.status.learn_registers()
                 return outcome.summary
             if once:
                 try:
@@ -169,8 +167,6 @@ class SyncService:
                 await processor.run_pass()
                 if self.status is not None:
                     await self.status.learn_stores(inbox)
-                    # The run's last status is sent after the inbox is closed.
-                    await self.status.learn_registers()
             else:
                 await inbox.open_processing()
                 sessions = None
@@ -216,9 +212,6 @@ class SyncService:
                     if answering is not None:
                         await answering
                 await processor.run_pass()
-                if self.status is not None:
-                    await self.status.learn_stores(inbox)
-                    await self.status.learn_registers()
             counts = await inbox.counts()
             s = subscriber.stats
             return (
@@ -229,7 +222,7 @@ class SyncService:
             )
         finally:
             if self.status is not None:
-                self.status.forget_inbox()  # the run's last status goes out with what was read before
+                await self.status.inbox_closing()
             await inbox.close()
             if self.masterdata is not None:
                 await self.masterdata.close()

@@ -78,16 +78,24 @@ class StatusReporter:
         self.stores.update(s for s in held if routing.serves(*s))
         self.held = held
 
-    def forget_inbox(self) -> None:
-        """The inbox is closing: later statuses carry where the registers stood when last read."""
+    async def inbox_closing(self) -> None:
+        """The inbox is about to close: where its registers stand is read one last time, for the
+        run's last status (sent after it closes); never raises."""
+        await self._learn_registers()
         self._inbox = None
 
-    async def learn_registers(self) -> None:
-        """Read where each register of the inbox last learnt from stands (a run's last status)."""
+    async def _learn_registers(self) -> None:
+        """Where each register of the inbox last learnt from stands; a failure is a WARNING and
+        the status goes out without it."""
         if self._inbox is None:
             return
+        try:
+            marks = await last_stored(self._inbox)
+        except Exception as exc:  # the database
+            log.warning("status: where the registers stand could not be read: %s", exc)
+            return
         registers: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        for mark in await last_stored(self._inbox):
+        for mark in marks:
             registers.setdefault((mark.orgnr, mark.store), []).append(mark.to_json())
         self.registers = registers
 
@@ -106,10 +114,7 @@ class StatusReporter:
         due = time.monotonic() - self._last_time >= self.interval
         if not self.stores or (not force and not due and key == self._last):
             return
-        try:
-            await self.learn_registers()
-        except Exception as exc:  # the database: the status goes out without where the registers stand
-            log.warning("status: where the registers stand could not be read: %s", exc)
+        await self._learn_registers()
         now = datetime.now().astimezone()
         worker = self.config.client_id
         statuses = [

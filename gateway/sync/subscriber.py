@@ -402,11 +402,8 @@ class Subscriber:
             log.info(
                 "MQTT: connected to %s as %s (%s)", self.config.mqtt.url, self.config.client_id, self.mode
             )
-            await client.subscribe(self.marker_topic, qos=1)
-            marker = uuid.uuid4().hex
-            await client.publish(self.marker_topic, marker.encode(), qos=1)
             try:
-                await asyncio.wait_for(self.consume(client, marker), wait)
+                await self._drain(client, wait)
             except TimeoutError:
                 log.warning(
                     "MQTT: the marker on %s did not come back within %.0f s, so the broker's queue may not "
@@ -430,10 +427,15 @@ class Subscriber:
             filters = await self.inbox.subscribed(self.config.client_id)
             filters |= {f"$share/{group}/{f}" for f in self.filters}
             await client.unsubscribe(sorted(filters))
-            await client.subscribe(self.marker_topic, qos=1)
-            marker = uuid.uuid4().hex
-            await client.publish(self.marker_topic, marker.encode(), qos=1)
-            await asyncio.wait_for(self.consume(client, marker), wait)
+            await self._drain(client, wait)
+
+    async def _drain(self, client: aiomqtt.Client, wait: float) -> None:
+        """Store and ack what the session holds: everything up to a marker published now (the
+        broker delivers a client's messages in order); :class:`TimeoutError` after ``wait``."""
+        await client.subscribe(self.marker_topic, qos=1)
+        marker = uuid.uuid4().hex
+        await client.publish(self.marker_topic, marker.encode(), qos=1)
+        await asyncio.wait_for(self.consume(client, marker), wait)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Until ``stop``: stay connected (reconnecting with backoff), store and ack."""
