@@ -69,18 +69,15 @@ class WorkerSessions:
         inbox: Inbox,
         signer: AckSigner,
         on_stored: Callable[[], None],
-        *,
-        check_every: float = CHECK_EVERY,
     ) -> None:
         assert config.database is not None
         self.config = config
         self.inbox = inbox
         self.signer = signer
         self.on_stored = on_stored
-        self.check_every = min(check_every, config.take_over_after / 2)
+        self.check_every = min(CHECK_EVERY, config.take_over_after / 2)
         self.take_over_after = config.take_over_after
         self.held = asyncio.Event()  # set while this worker holds its lock: its subscriber connects only then
-        self.taken_over: list[str] = []  # client ids whose sessions this worker ended (status, tests)
         self._conn: psycopg.AsyncConnection[tuple[object, ...]] | None = None
         self._free_since: dict[str, float] = {}
 
@@ -176,14 +173,13 @@ class WorkerSessions:
             finally:
                 await self._conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
 
-    async def take_over(self, client_id: str) -> int:
+    async def take_over(self, client_id: str) -> None:
         """Connect as ``client_id`` (holding its lock), store and ack what its session queued, end
-        the session; the messages stored."""
+        the session."""
         config = dataclasses.replace(self.config, client_id=client_id, session_expiry=0)
         subscriber = Subscriber(config, self.inbox, self.on_stored, self.signer)
         await subscriber.take_over(self.config.once_timeout)
         await self.inbox.forget_subscriptions(client_id)
-        self.taken_over.append(client_id)
         s = subscriber.stats
         log.warning(
             "sync worker %s has been gone %.0f s or more: took over its session at the broker — stored %d "
@@ -195,4 +191,3 @@ class WorkerSessions:
             s.duplicates,
             s.held,
         )
-        return s.stored
