@@ -28,7 +28,6 @@ import asyncio
 import contextlib
 import hashlib
 import random
-import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -143,9 +142,7 @@ class ChainTills:
     acked: set[str] = field(default_factory=set)
     sent: int = 0  # publications PUBACKed by the broker, resends included
     published: int = 0  # messages PUBACKed by the broker at least once
-    all_acked: asyncio.Event = field(default_factory=asyncio.Event)
     all_published: asyncio.Event = field(default_factory=asyncio.Event)  # every message at the broker
-    first_ack: float | None = None
     _tills: dict[str, _Till] = field(init=False, repr=False)
     _where: dict[str, tuple[_Till, int]] = field(init=False, repr=False)  # msg_id -> its till, index
     _total: int = field(init=False, repr=False)
@@ -174,8 +171,6 @@ class ChainTills:
         if ack.status != "stored" or ack.msg_id in self.acked:
             return  # a held message stays unacked; a second ack for one changes nothing
         self.acked.add(ack.msg_id)
-        if self.first_ack is None:
-            self.first_ack = time.perf_counter()
         found = self._where.get(ack.msg_id)
         if found is not None:
             till, index = found
@@ -201,8 +196,6 @@ class ChainTills:
                 till.count = 1
                 till.resent_acked = False
             till.wake.set()
-        if len(self.acked) >= self.total:
-            self.all_acked.set()
 
     async def _publish(self, client: aiomqtt.Client, till: _Till, index: int) -> None:
         """One message, returning once the broker has it (its PUBACK)."""
