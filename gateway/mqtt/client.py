@@ -36,6 +36,7 @@ import paho.mqtt.client as mqtt
 from aiomqtt import MqttCodeError, MqttError
 
 from gateway.common.backoff import Backoff
+from gateway.common.waiting import first_of, raised
 from gateway.config import MqttConfig
 from gateway.mqtt.properties import share_tables
 
@@ -251,15 +252,8 @@ class Listener:
 
     async def _serve(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
         """Answer until ``stop`` or until the connection fails (its error is raised)."""
-        reading = asyncio.create_task(self._read(client))
-        stopping = asyncio.create_task(stop.wait())
-        try:
-            await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (reading, stopping):
-                task.cancel()
-            await asyncio.gather(reading, stopping, return_exceptions=True)
-        error = reading.exception() if reading.done() and not reading.cancelled() else None
+        reading, _ = await first_of(self._read(client), stop.wait())
+        error = raised(reading)
         if error is not None:
             raise error
 

@@ -24,6 +24,7 @@ from datetime import datetime
 import aiomqtt
 import psycopg
 
+from gateway.common.waiting import first_of
 from gateway.messages.ack_proof import AckSigner, SigningKeyError
 from gateway.sync.adapters import Adapter
 from gateway.sync.adapters.sie.adapter import SieAdapter
@@ -258,13 +259,7 @@ class SyncService:
             # worker held when it died (its messages stored, not processed) is taken on then.
             shared = processor.inbox.dialect == "postgresql"
             timeout = retry if result.failed or result.waiting or shared else None
-            waiters = {asyncio.create_task(wake.wait()), asyncio.create_task(stop.wait())}
-            try:
-                await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for task in waiters:
-                    task.cancel()
-                await asyncio.gather(*waiters, return_exceptions=True)
+            await first_of(wake.wait(), stop.wait(), within=timeout)
 
     async def prune(self, inbox: Inbox) -> None:
         """Delete the logs older than ``[sync] keep_logs_days`` (:mod:`gateway.sync.pruning`);

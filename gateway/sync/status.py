@@ -29,15 +29,16 @@ from typing import Any
 import aiomqtt
 
 from gateway.messages.sync_status import SyncStatus, status_topic
+from gateway.mqtt.client import mqtt_client
 from gateway.sync.config import SyncConfig
 from gateway.sync.inbox import Inbox
 from gateway.sync.last_stored import last_stored
-from gateway.sync.masterdata.publisher import catalog_client
 from gateway.sync.runlog import LOGGER, RunLog
 
 __all__ = ["DEFAULT_INTERVAL", "StatusReporter"]
 
 log = logging.getLogger(LOGGER)
+_MQTT_LOG = logging.getLogger("tillgw.mqtt.status")
 
 DEFAULT_INTERVAL = 30.0
 PUBLISH_SECONDS = 10.0  # the deadline for connecting and publishing every store's status
@@ -132,7 +133,9 @@ class StatusReporter:
         ]
         try:
             async with asyncio.timeout(PUBLISH_SECONDS):
-                async with catalog_client(self.config.mqtt, f"{worker}-status") as client:
+                async with mqtt_client(
+                    self.config.mqtt, f"{worker}-status", clean_session=True, logger=_MQTT_LOG
+                ) as client:
                     for status in statuses:
                         topic = status_topic(status.orgnr, status.store)
                         await client.publish(topic, status.to_bytes(), qos=1, retain=True)

@@ -45,13 +45,14 @@ import contextlib
 import logging
 import ssl
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import aiomqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from gateway.common.waiting import first_of, raised
 from gateway.messages.ack_proof import AckSigner
 from gateway.messages.envelope import KIND_TOPICS
 from gateway.mqtt.client import NO_DELAY, publish_in_order
@@ -444,7 +445,7 @@ class Subscriber:
         failed: str | None = None
         while not stop.is_set():
             if self.ready is not None and not self.ready.is_set():
-                await _first(self.ready.wait(), stop.wait())
+                await first_of(self.ready.wait(), stop.wait())
                 continue
             try:
                 async with self.connected() as client:
@@ -456,18 +457,10 @@ class Subscriber:
                         self.mode,
                     )
                     down, backoff = False, 1.0
-                    consuming = asyncio.create_task(self.consume(client))
-                    stopping = asyncio.create_task(stop.wait())
-                    try:
-                        await asyncio.wait({consuming, stopping}, return_when=asyncio.FIRST_COMPLETED)
-                    finally:
-                        for task in (consuming, stopping):
-                            task.cancel()
-                        await asyncio.gather(consuming, stopping, return_exceptions=True)
-                    if consuming.done() and not consuming.cancelled():
-                        error = consuming.exception()
-                        if error is not None:
-                            raise error
+                    consuming, _ = await first_of(self.consume(client), stop.wait())
+                    error = raised(consuming)
+                    if error is not None:
+                        raise error
             except aiomqtt.MqttError as exc:
                 if not down:
                     log.error("MQTT: no connection to %s: %s; trying again", self.config.mqtt.url, exc)
@@ -482,17 +475,6 @@ class Subscriber:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), backoff)
             backoff = min(backoff * 2, 30.0)
-
-
-async def _first(*waits: Coroutine[Any, Any, Any]) -> None:
-    """Return when the first of ``waits`` is done."""
-    tasks = [asyncio.ensure_future(w) for w in waits]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def publish_owed(client: aiomqtt.Client, signer: AckSigner, owed: Sequence[OwedAck]) -> None:

@@ -30,7 +30,7 @@ from gateway.sync.masterdata.customers import CustomerAdapter
 from gateway.sync.masterdata.engine import MasterDataEngine
 from gateway.sync.masterdata.file_source import FileSource
 from gateway.sync.masterdata.pricing import price_incl_vat
-from gateway.sync.masterdata.publisher import catalog_client, publish_updates
+from gateway.sync.masterdata.publisher import CatalogBus, catalog_client, publish_updates
 from gateway.sync.masterdata.schedule import Schedule, interval_warning
 from gateway.sync.masterdata.stock import StockRecorder, prepare_merge
 from gateway.sync.service import SyncService
@@ -523,3 +523,40 @@ async def test_the_service_syncs_when_due_and_the_tills_get_the_revision(
     assert parts[0].revision == 1 and items(parts, "articles")["1001"].price == 22_40
     stop.set()
     assert await running == 0
+
+
+async def test_a_stop_while_a_revision_goes_out_waits_for_the_broker_to_have_it(
+    tmp_path: Path,
+    broker: Broker,
+    till: TillSide,
+    sync_config: SyncConfig,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The service told to stop as the revision's parts are being published: the catalog's
+    connection stays until the broker has them all, so the revision is published (not left
+    for the next start after waiting out the publish timeout) and the run ends with 0."""
+    folder = tmp_path / "export"
+    write_articles(folder, "1001;Kaffe;20,00;12;;st;;0;1;")
+    config = replace(sync_config, masterdata=md_config(folder))
+    service = SyncService(config, [])
+    stop = asyncio.Event()
+    publish = CatalogBus.publish
+
+    async def stopped_while_publishing(bus: CatalogBus, updates: list[CatalogUpdate]) -> None:
+        stop.set()
+        # A connection told to stop lets go of its client within a few turns of the loop.
+        for _ in range(100):
+            if not bus.connected.is_set():
+                break
+            await asyncio.sleep(0)
+        await publish(bus, updates)
+
+    monkeypatch.setattr(CatalogBus, "publish", stopped_while_publishing)
+    assert await service.run(once=False, stop=stop) == 0
+    assert (await till.revision())[0].revision == 1
+    catalog = await CatalogDb.open(config.catalog_db)
+    try:
+        rows = await catalog.fetchall("SELECT revision, published_at FROM revisions")
+    finally:
+        await catalog.close()
+    assert [(r[0], r[1] is not None) for r in rows] == [(1, True)]

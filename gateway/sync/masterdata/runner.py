@@ -10,11 +10,11 @@ customers from the tills) and, while the service runs, syncs when the schedule s
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from datetime import datetime
 
 from gateway.common.progress import NO_PROGRESS, Progress
+from gateway.common.waiting import first_of
 from gateway.sync.adapters import Adapter
 from gateway.sync.config import SyncConfig
 from gateway.sync.erp import ErpConnections
@@ -110,25 +110,24 @@ class MasterData:
         warning = interval_warning(self.schedule.interval_minutes, await self.engine.last_full_seconds())
         if warning:
             log.warning("%s", warning)
-        bus = asyncio.create_task(self.bus.run(stop))
+        # The bus stops after the loop, so a sync under way when ``stop`` comes still has its
+        # connection for its last parts' PUBACKs (the connection closed under it, its publish
+        # would wait out the timeout and leave the revision for the next start).
+        bus_stop = asyncio.Event()
+        bus = asyncio.create_task(self.bus.run(bus_stop))
         try:
             while not stop.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.bus.connected.wait(), tick)
+                await first_of(self.bus.connected.wait(), stop.wait(), within=tick)
+                if stop.is_set():
+                    break
                 due = self.schedule.due(datetime.now().astimezone(), self.last_changes, self.last_full)
                 if due is not None and self.bus.connected.is_set():
                     await self.sync(full=due == "full")
                     continue
-                asked = asyncio.create_task(self._now.get())
-                stopping = asyncio.create_task(stop.wait())
-                try:
-                    await asyncio.wait({asked, stopping}, timeout=tick, return_when=asyncio.FIRST_COMPLETED)
-                finally:
-                    for task in (asked, stopping):
-                        task.cancel()
-                    await asyncio.gather(asked, stopping, return_exceptions=True)
+                asked, _ = await first_of(self._now.get(), stop.wait(), within=tick)
                 if asked.done() and not asked.cancelled():
                     await self.sync(full=asked.result())
         finally:
             stop.set()
+            bus_stop.set()
             await bus
