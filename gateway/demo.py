@@ -33,6 +33,7 @@ log = logging.getLogger("tillgw.demo")
 
 DEMO_LICENCES = 4  # registers the simulated unit serves: the demo's, and room to try more
 DEMO_COLUMNS = 42  # the simulated printer's paper: the demo's [register] paper_width
+SYNC_READY_SECONDS = 10.0  # the longest the demo till waits for its sync module to subscribe
 
 
 @contextlib.asynccontextmanager
@@ -82,12 +83,15 @@ def sync_inbox(files: TillFiles) -> Path:
     return files.demo_sync / "inbox.db"
 
 
-def start_sync(config: Config, stop: asyncio.Event) -> tuple[asyncio.Task[int], Path]:
+async def start_sync(config: Config, stop: asyncio.Event) -> tuple[asyncio.Task[int], Path]:
     """The ERP sync module in this process, with its files under the data directory, until ``stop``
-    is set; the task and where it writes SIE files.
+    is set; the task and where it writes SIE files, once the module is subscribed to the tills'
+    messages (or has ended, or SYNC_READY_SECONDS have passed: a slow machine goes on).
 
     A real store runs ``tillgw sync`` as its own process (docs/sync.md); the demo keeps the
-    whole chain in one command.
+    whole chain in one command. Its first sales wait for the module's subscription: published
+    before it, the broker has no one to keep them for, and the demo's first lines would show
+    the till sending them again (nothing lost, but a WARNING a first look takes for a fault).
     """
     # The sync module is loaded only when the demo runs it: a configured till never does.
     from gateway.sync.config import demo_sync_config
@@ -102,5 +106,11 @@ def start_sync(config: Config, stop: asyncio.Event) -> tuple[asyncio.Task[int], 
         log_dir=files.demo_sync / "logs",
         mqtt=config.mqtt,
     )
-    task = asyncio.create_task(SyncService(sync_config).run(once=False, stop=stop), name="demo sync module")
+    service = SyncService(sync_config)
+    task = asyncio.create_task(service.run(once=False, stop=stop), name="demo sync module")
+    receiving = asyncio.ensure_future(service.receiving.wait())
+    try:
+        await asyncio.wait({task, receiving}, timeout=SYNC_READY_SECONDS, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        receiving.cancel()
     return task, sync_config.sie_dir

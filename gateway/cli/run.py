@@ -120,7 +120,7 @@ async def serve(config: Config) -> int:
                 )
             sync_task = None
             if config.demo and config.mqtt is not None:
-                sync_task, sie_dir = demo.start_sync(config, stop)
+                sync_task, sie_dir = await demo.start_sync(config, stop)
                 print(
                     tr(
                         "tillgw: demo — simulated devices; printed receipts go to "

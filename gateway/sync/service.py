@@ -68,6 +68,7 @@ class SyncService:
         self.masterdata: MasterData | None = None
         self.orders: OrderResponder | None = None  # answers the tills' questions about open orders
         self.answering_orders = asyncio.Event()  # set while the order responder is subscribed
+        self.receiving = asyncio.Event()  # set while the intake is subscribed to the tills' messages
         self.status: StatusReporter | None = None
         self.reprocess: HeldFilter | None = None
         self.unbooked: list[str] | None = None  # --reprocess: the msg_ids it could not book
@@ -148,7 +149,7 @@ class SyncService:
                     return "an adapter could not be set up"
             await self.prune(inbox)
             wake = asyncio.Event()
-            subscriber = Subscriber(self.config, inbox, wake.set, signer)
+            subscriber = Subscriber(self.config, inbox, wake.set, signer, subscribed=self.receiving)
             processor = Processor(inbox, adapters)
             self.subscriber, self.processor = subscriber, processor
             if self.reprocess is not None:

@@ -117,7 +117,13 @@ def ranges(numbers: Sequence[int]) -> str:
 
 class Subscriber:
     def __init__(
-        self, config: SyncConfig, inbox: Inbox, on_stored: Callable[[], None], signer: AckSigner
+        self,
+        config: SyncConfig,
+        inbox: Inbox,
+        on_stored: Callable[[], None],
+        signer: AckSigner,
+        *,
+        subscribed: asyncio.Event | None = None,
     ) -> None:
         self.config = config
         self.inbox = inbox
@@ -133,6 +139,7 @@ class Subscriber:
         # Set while this worker may hold its broker session (gateway.sync.sessions: its lock in the
         # shared database); None: always.
         self.ready: asyncio.Event | None = None
+        self.subscribed = subscribed or asyncio.Event()  # set while connected and subscribed (run)
 
     # -- connecting ---------------------------------------------------------------------
 
@@ -457,7 +464,11 @@ class Subscriber:
                         self.mode,
                     )
                     down, backoff = False, 1.0
-                    consuming, _ = await first_of(self.consume(client), stop.wait())
+                    self.subscribed.set()
+                    try:
+                        consuming, _ = await first_of(self.consume(client), stop.wait())
+                    finally:
+                        self.subscribed.clear()
                     error = raised(consuming)
                     if error is not None:
                         raise error
