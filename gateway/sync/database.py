@@ -111,15 +111,16 @@ class Database:
         async with self._lock, self.conn.execute(sql, params) as cursor:
             return await cursor.fetchall()
 
-    async def claim_register(self, db: SqlConnection, key: Sequence[str]) -> int | None:
-        """Inside a write transaction: the register's ``processed_to``, the register this worker's
-        to process until the transaction ends; None while another worker holds it (or it has no
-        row). SQLite: the write transaction holds the whole file, so every register."""
+    async def claim_register(self, db: SqlConnection, key: Sequence[str], processed_to: int) -> bool:
+        """Inside a write transaction: True when the register stands at ``processed_to`` and is
+        this worker's to process until the transaction ends; False while another worker holds it,
+        when it has been processed further meanwhile, or has no row. SQLite: the write
+        transaction holds the whole file, so every register."""
         async with db.execute(
-            "SELECT processed_to FROM registers WHERE orgnr = ? AND store = ? AND register = ?", key
+            "SELECT 1 FROM registers WHERE orgnr = ? AND store = ? AND register = ? AND processed_to = ?",
+            (*key, processed_to),
         ) as cursor:
-            row = await cursor.fetchone()
-        return None if row is None else int(row[0])
+            return await cursor.fetchone() is not None
 
 
 class SqliteDatabase(Database):

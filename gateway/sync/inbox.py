@@ -704,8 +704,7 @@ class Inbox:
     async def claim(self, db: SqlConnection, key: RegisterKey, run: Sequence[Pending]) -> bool:
         """Inside the processing transaction: this worker holds the register (no other worker
         sharing the store is processing it) and none of ``run`` has been processed meanwhile."""
-        processed_to = await self.store.claim_register(db, key)
-        return processed_to is not None and processed_to + 1 == run[0].message.sequence
+        return await self.store.claim_register(db, key, run[0].message.sequence - 1)
 
     async def mark_processed(
         self, db: SqlConnection, key: RegisterKey, run: Sequence[Pending], at: str

@@ -95,7 +95,9 @@ class Broker:
     def stop(self) -> None:
         if self.process is not None:
             self.process.terminate()
-            self.process.wait(timeout=10)
+            # A hang guard only: Mosquitto writes its persistence file as it stops, which on a
+            # loaded machine took more than 10 s.
+            self.process.wait(timeout=60)
             self.process = None
 
     @property
