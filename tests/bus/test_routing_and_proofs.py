@@ -33,6 +33,7 @@ import pytest
 from firmware_sim.control_unit.ccsp_server import serve_tcp
 from gateway.bus.outbox import Outbox
 from gateway.bus.publisher import Publisher, PublisherSettings
+from gateway.common.health import DeviceState
 from gateway.common.signing import Signer, load_or_create_key
 from gateway.config import MqttConfig
 from gateway.fiscal.pipeline import Pipeline
@@ -299,12 +300,17 @@ async def test_forged_replayed_and_foreign_acks_are_ignored_and_the_real_ack_sti
         signer.ack(msg_id, "stored", None, "00" * 32),  # replayed from another incarnation of the till
         Ack(msg_id, "stored", None, signer.ack(msg_id, "held", None, entry_hash).proof),  # status changed
     ]
+    assert till.publisher is not None
+    async with asyncio.timeout(DEADLINE):
+        # Subscribed to its acks first (ready, or degraded by the ack it waits for): the forged
+        # ones are sent once, and a broker with no subscriber (nor the till's session yet, on
+        # its first connection) keeps them for no one.
+        await till.publisher.wait_for(DeviceState.READY, DeviceState.DEGRADED)
     async with aiomqtt.Client("127.0.0.1", mosquitto.port, identifier="intruder") as intruder:
         for ack in forged:
             await intruder.publish(till.topics.acks, ack.to_bytes(), qos=1)
         foreign = signer.ack(f"{ORGNR}/{VAXJO}/KASSA-9/1", "stored", None, entry_hash)
         await intruder.publish(till.topics.acks, foreign.to_bytes(), qos=1)
-        assert till.publisher is not None
         async with asyncio.timeout(DEADLINE):
             await till.publisher.wait_ignored("unproven", 4)
             await till.publisher.wait_ignored("foreign", 1)

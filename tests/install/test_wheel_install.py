@@ -210,11 +210,12 @@ async def test_init_with_the_simulators_then_run_to_a_first_sale(
             assert response.status == 201, answer
             assert answer["receipt_no"] == 1
             assert answer["control_code"]
-        # The simulated printer files the receipt once it has the cut (and has drawn the
-        # paper's picture), which may come after the till's answer: wait for it while it runs.
-        receipt = shop / "paper" / "receipt-0001.txt"
-        deadline = asyncio.get_running_loop().time() + SAFETY  # a hang guard, not a measurement
-        while not receipt.exists():
-            assert asyncio.get_running_loop().time() < deadline, f"the printer never filed {receipt}"
-            await asyncio.sleep(0.05)
+            # The till prints after its answer, and the simulated printer files the receipt once
+            # it has the cut (and has drawn the paper's picture): wait for it with the till still
+            # running (stopped before it printed, the till would print at its next start).
+            receipt = shop / "paper" / "receipt-0001.txt"
+            deadline = asyncio.get_running_loop().time() + SAFETY  # a hang guard, not a measurement
+            while not receipt.exists():
+                assert asyncio.get_running_loop().time() < deadline, f"the printer never filed {receipt}"
+                await asyncio.sleep(0.05)
     assert sorted(os.listdir(shop / "paper")) == ["receipt-0001.png", "receipt-0001.txt"]
