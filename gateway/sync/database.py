@@ -82,6 +82,9 @@ class Database:
 
     name: str  # the file, or the database's URL without its password: for log lines
     conn: SqlConnection
+    # What claim_register adds to lock the register's row; SQLite's write transaction holds the
+    # whole file, so every register, and needs nothing.
+    ROW_LOCK = ""
 
     def __init__(self) -> None:
         self._lock = asyncio.Lock()
@@ -114,10 +117,10 @@ class Database:
     async def claim_register(self, db: SqlConnection, key: Sequence[str], processed_to: int) -> bool:
         """Inside a write transaction: True when the register stands at ``processed_to`` and is
         this worker's to process until the transaction ends; False while another worker holds it,
-        when it has been processed further meanwhile, or has no row. SQLite: the write
-        transaction holds the whole file, so every register."""
+        when it has been processed further meanwhile, or has no row (:attr:`ROW_LOCK`)."""
         async with db.execute(
-            "SELECT 1 FROM registers WHERE orgnr = ? AND store = ? AND register = ? AND processed_to = ?",
+            "SELECT 1 FROM registers WHERE orgnr = ? AND store = ? AND register = ? AND processed_to = ?"
+            + self.ROW_LOCK,
             (*key, processed_to),
         ) as cursor:
             return await cursor.fetchone() is not None
